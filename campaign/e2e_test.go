@@ -1,0 +1,269 @@
+package campaign_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/internal/testenv"
+	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/store"
+	"github.com/wacamp/wacamp/throttle"
+)
+
+const testToken = "test-token-0123456789abcdef"
+
+func getenv(k string) string {
+	if k == "SIM_TOKEN" {
+		return testToken
+	}
+	return ""
+}
+
+// fastOpts are engine options scaled down so a test runs in seconds.
+func fastOpts() campaign.Options {
+	return campaign.Options{
+		Lease:          3 * time.Second,
+		AmbiguousDelay: 300 * time.Millisecond,
+		PollSchedule:   []time.Duration{300 * time.Millisecond, 600 * time.Millisecond, time.Second},
+		TrackFor:       time.Minute,
+		StaleAfter:     3 * time.Second,
+		FeedAhead:      2 * time.Second,
+		TaskTimeout:    20 * time.Second,
+	}
+}
+
+// bench is one test's world: a store, a Redis database, a simulator.
+type bench struct {
+	t     *testing.T
+	db    *store.DB
+	rds   testenv.Redis
+	sim   *botsailorsim.Server
+	url   string
+	dir   string
+	opts  campaign.Options
+	conns *app.Conns
+}
+
+func newBench(t *testing.T, simOpts botsailorsim.Options) *bench {
+	t.Helper()
+	simOpts.Tokens = []string{testToken}
+	sim := botsailorsim.New(simOpts)
+	ts := httptest.NewServer(sim)
+	t.Cleanup(ts.Close)
+	b := &bench{t: t, db: testenv.NewStore(t), rds: testenv.NewRedis(t), sim: sim, url: ts.URL + "/api/v1", dir: t.TempDir(), opts: fastOpts()}
+	b.conns = &app.Conns{Redis: b.rds.Opt, Store: b.db}
+	return b
+}
+
+// writeCampaign writes a YAML file with one account and one broadcast of n
+// recipients (in a CSV) and returns its path.
+func (b *bench) writeCampaign(name string, n int, rate int, message string) string {
+	b.t.Helper()
+	var csv strings.Builder
+	csv.WriteString("phone,name,code\n")
+	for i := range n {
+		fmt.Fprintf(&csv, "49151%08d,Person %d,C%d\n", i, i, i)
+	}
+	require.NoError(b.t, os.WriteFile(filepath.Join(b.dir, name+".csv"), []byte(csv.String()), 0o600))
+	yaml := fmt.Sprintf(`accounts:
+  - name: main
+    provider: botsailor
+    base_url: %s
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "119060000040020"
+    whatsapp_bot_id: 123
+    rate_per_second: %d
+broadcasts:
+  - name: %s
+    account: main
+    audience:
+      csv: %s.csv
+    message:
+%s
+`, b.url, rate, name, name, message)
+	p := filepath.Join(b.dir, name+".yaml")
+	require.NoError(b.t, os.WriteFile(p, []byte(yaml), 0o600))
+	return p
+}
+
+func (b *bench) apply(path string) []store.Change {
+	b.t.Helper()
+	bundle, err := config.Load(path, getenv)
+	require.NoError(b.t, err)
+	ch, err := b.db.Apply(context.Background(), bundle, time.Now())
+	require.NoError(b.t, err)
+	return ch
+}
+
+// startWorker runs one asynq server until the test ends.
+func (b *bench) startWorker(concurrency int) *asynq.Server {
+	b.t.Helper()
+	srv, mux := app.NewWorker(b.conns, app.WorkerConfig{
+		Concurrency: concurrency,
+		Senders:     &app.Senders{Getenv: getenv},
+		Limiter:     throttle.NewLocal(),
+		Campaign:    b.opts,
+	})
+	require.NoError(b.t, srv.Start(mux))
+	b.t.Cleanup(srv.Shutdown)
+	return srv
+}
+
+// startScheduler runs a feeder loop until stop is called or the test ends.
+func (b *bench) startScheduler() (stop func()) {
+	b.t.Helper()
+	client := asynq.NewClient(b.rds.Opt)
+	insp := asynq.NewInspector(b.rds.Opt)
+	f := campaign.NewFeeder(b.db, client, insp, b.opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = f.Run(ctx, 100*time.Millisecond)
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+			_ = client.Close()
+			_ = insp.Close()
+		})
+	}
+	b.t.Cleanup(stop)
+	return stop
+}
+
+func (b *bench) service() *campaign.Service {
+	client := asynq.NewClient(b.rds.Opt)
+	insp := asynq.NewInspector(b.rds.Opt)
+	b.t.Cleanup(func() { _ = client.Close(); _ = insp.Close() })
+	return campaign.NewService(b.db, client, insp, b.opts)
+}
+
+func (b *bench) counts(name string) map[string]int {
+	b.t.Helper()
+	r, err := b.service().Status(context.Background(), name)
+	require.NoError(b.t, err)
+	return r.Counts
+}
+
+// waitFor polls cond (a database condition: there is no event to wait on
+// across the worker pool) until it holds or timeout passes.
+func (b *bench) waitFor(timeout time.Duration, what string, cond func() bool) {
+	b.t.Helper()
+	require.Eventually(b.t, cond, timeout, 50*time.Millisecond, what)
+}
+
+func (b *bench) export(name string) []campaign.Row {
+	b.t.Helper()
+	var rows []campaign.Row
+	require.NoError(b.t, b.service().Export(context.Background(), name, func(r campaign.Row) error {
+		rows = append(rows, r)
+		return nil
+	}))
+	return rows
+}
+
+// requireOncePerPhone asserts the simulator accepted exactly one message
+// for every recipient, and nothing else.
+func (b *bench) requireOncePerPhone(rows []campaign.Row) {
+	b.t.Helper()
+	seen := map[string]int{}
+	for _, s := range b.sim.Sends() {
+		seen[s.Phone]++
+	}
+	for _, r := range rows {
+		if r.Status.Accepted() || r.Status == campaign.DeliveryFailed && r.WAMID != "" {
+			require.Equal(b.t, 1, seen[r.Phone], "phone %s got %d messages", r.Phone, seen[r.Phone])
+		}
+	}
+	for p, n := range seen {
+		require.Equal(b.t, 1, n, "phone %s got %d messages", p, n)
+	}
+}
+
+func TestBroadcastEndToEnd(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{
+		Latency: 2 * time.Millisecond, DeliverAfter: 200 * time.Millisecond, ReadAfter: 300 * time.Millisecond,
+		ReadShare: 0.5, FailShare: 0.02, Seed: 7,
+	})
+	const n = 1000
+	path := b.writeCampaign("bf", n, 250, `      text: "Hi {{name}}, your code is {{code}}"`)
+	ch := b.apply(path)
+	require.Equal(t, "created", ch[1].Action)
+
+	b.startWorker(20)
+	b.startWorker(20)
+	stop := b.startScheduler()
+
+	// Mid-run: stop the scheduler, re-apply the same YAML, start another.
+	b.waitFor(30*time.Second, "a third sent", func() bool { return b.sim.Stats().Accepted >= n/3 })
+	stop()
+	for _, c := range b.apply(path) {
+		require.Equal(t, "unchanged", c.Action, "%s %s", c.Kind, c.Name)
+	}
+	b.startScheduler()
+
+	b.waitFor(60*time.Second, "every delivery final", func() bool {
+		c := b.counts("bf")
+		return c["delivered"]+c["read"]+c["failed"] == n
+	})
+	rows := b.export("bf")
+	require.Len(t, rows, n)
+	wamids := map[string]bool{}
+	for _, r := range rows {
+		require.NotEmpty(t, r.WAMID, "delivery %d (%s) has no wamid", r.ID, r.Status)
+		require.False(t, wamids[r.WAMID], "wamid %s recorded twice", r.WAMID)
+		wamids[r.WAMID] = true
+		require.NotNil(t, r.SentAt)
+		if r.Status == campaign.DeliveryFailed {
+			require.Equal(t, "131026", r.ErrorCode)
+		}
+	}
+	require.Equal(t, n, b.sim.Stats().Accepted)
+	b.requireOncePerPhone(rows)
+	st, err := b.service().Status(context.Background(), "bf")
+	require.NoError(t, err)
+	require.Equal(t, campaign.StatusCompleted, st.Status)
+	// Every message text was rendered for its recipient.
+	for _, s := range b.sim.Sends()[:10] {
+		require.Regexp(t, `^Hi Person \d+, your code is C\d+$`, s.Text)
+	}
+}
+
+func TestDroppedConnectionsNeverDuplicate(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{
+		DropAfterAcceptRate: 0.2, Fail5xxRate: 0.05, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 3,
+	})
+	const n = 300
+	b.apply(b.writeCampaign("drops", n, 300, `      text: "Hello {{name}}"`))
+	b.startWorker(10)
+	b.startWorker(10)
+	b.startScheduler()
+	b.waitFor(90*time.Second, "every delivery final", func() bool {
+		c := b.counts("drops")
+		return c["delivered"]+c["failed"] == n
+	})
+	require.Greater(t, b.sim.Stats().Dropped, 20, "the simulator should have dropped answers")
+	rows := b.export("drops")
+	require.Len(t, rows, n)
+	b.requireOncePerPhone(rows)
+	require.Equal(t, n, b.sim.Stats().Accepted)
+}

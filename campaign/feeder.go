@@ -1,0 +1,293 @@
+package campaign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// Queue enqueues tasks (*asynq.Client satisfies it).
+type Queue interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// Tasks inspects and deletes queued tasks (*asynq.Inspector satisfies it).
+type Tasks interface {
+	GetTaskInfo(queue, id string) (*asynq.TaskInfo, error)
+	DeleteTask(queue, id string) error
+}
+
+// Feeder is the scheduler's engine: each Tick it plans broadcasts that are
+// due, tops up the Redis window of every running broadcast, completes or
+// expires broadcasts, moves due status polls into Redis and re-enqueues work
+// whose task was lost. Several feeders (scheduler replicas) may run at once:
+// every step is idempotent or conditional.
+type Feeder struct {
+	store SchedulerStore
+	queue Queue
+	tasks Tasks
+	opts  Options
+
+	mu        sync.Mutex
+	planned   map[int64]time.Time // broadcasts this process has fully planned, at their UpdatedAt
+	lastSweep time.Time
+}
+
+// NewFeeder returns a Feeder.
+func NewFeeder(store SchedulerStore, queue Queue, tasks Tasks, opts Options) *Feeder {
+	return &Feeder{store: store, queue: queue, tasks: tasks, opts: opts.withDefaults(), planned: map[int64]time.Time{}}
+}
+
+// PlanAhead is how long before its start a broadcast is planned, so that
+// sending starts on time even for a large audience.
+const PlanAhead = time.Minute
+
+// Run calls Tick every interval until ctx ends. Tick errors are logged, not
+// fatal: the next tick tries again.
+func (f *Feeder) Run(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := f.Tick(ctx); err != nil && ctx.Err() == nil {
+			f.opts.Logger.ErrorContext(ctx, "scheduler: tick failed", slog.String("error", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Tick does one round of scheduling work.
+func (f *Feeder) Tick(ctx context.Context) error {
+	var errs []error
+	if err := f.startDue(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := f.feedRunning(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := f.enqueuePolls(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	f.mu.Lock()
+	sweep := f.opts.Now().Sub(f.lastSweep) >= f.opts.StaleAfter/5
+	if sweep {
+		f.lastSweep = f.opts.Now()
+	}
+	f.mu.Unlock()
+	if sweep {
+		if err := f.Sweep(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// startDue plans scheduled broadcasts starting within PlanAhead and starts
+// those whose time has come.
+func (f *Feeder) startDue(ctx context.Context) error {
+	bs, err := f.store.BroadcastsIn(ctx, StatusScheduled)
+	if err != nil {
+		return err
+	}
+	now := f.opts.Now()
+	for _, b := range bs {
+		if b.StartAt.After(now.Add(PlanAhead)) {
+			continue
+		}
+		if err := f.plan(ctx, b); err != nil {
+			return err
+		}
+		if b.StartAt.After(now) {
+			continue
+		}
+		ok, err := f.store.SetStatus(ctx, b.ID, []Status{StatusScheduled}, StatusRunning, "", now)
+		if err != nil {
+			return err
+		}
+		if ok {
+			f.opts.Logger.InfoContext(ctx, "scheduler: broadcast started", slog.String("broadcast", b.Name), slog.Int("recipients", b.RecipientCount))
+		}
+	}
+	return nil
+}
+
+// plan expands a broadcast's audience into deliveries in keyset batches.
+// Planning is idempotent; the broadcast only starts once it is complete.
+func (f *Feeder) plan(ctx context.Context, b Broadcast) error {
+	f.mu.Lock()
+	at, done := f.planned[b.ID]
+	f.mu.Unlock()
+	if done && at.Equal(b.UpdatedAt) {
+		return nil // an edit (apply) changes UpdatedAt and plans again
+	}
+	const batch = 5000
+	var after int64
+	total := 0
+	for {
+		last, n, err := f.store.PlanBatch(ctx, b.ID, after, batch, f.opts.Now())
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+		total += n
+		after = last
+		if b.RecipientCount > batch {
+			f.opts.Logger.InfoContext(ctx, "scheduler: planning", slog.String("broadcast", b.Name), slog.Int("planned", total), slog.Int("of", b.RecipientCount))
+		}
+	}
+	f.mu.Lock()
+	f.planned[b.ID] = b.UpdatedAt
+	f.mu.Unlock()
+	return nil
+}
+
+// window is how many tasks a broadcast may have in Redis at once.
+func (f *Feeder) window(rate float64) int {
+	w := int(math.Ceil(rate * f.opts.FeedAhead.Seconds()))
+	return max(f.opts.MinWindow, min(w, f.opts.MaxWindow))
+}
+
+func (f *Feeder) feedRunning(ctx context.Context) error {
+	bs, err := f.store.BroadcastsIn(ctx, StatusRunning)
+	if err != nil {
+		return err
+	}
+	accounts := map[int64]Account{}
+	for _, b := range bs {
+		now := f.opts.Now()
+		if sb := b.SendBy(); !sb.IsZero() && now.After(sb) {
+			refs, err := f.store.FinishPending(ctx, b.ID, DeliveryExpired, "deadline passed before the message could be sent", now)
+			if err != nil {
+				return err
+			}
+			f.deleteSendTasks(refs)
+		}
+		inflight, more, err := f.store.Window(ctx, b.ID)
+		if err != nil {
+			return err
+		}
+		if !more && inflight == 0 {
+			ok, err := f.store.SetStatus(ctx, b.ID, []Status{StatusRunning}, StatusCompleted, "", now)
+			if err != nil {
+				return err
+			}
+			if ok {
+				f.opts.Logger.InfoContext(ctx, "scheduler: broadcast completed", slog.String("broadcast", b.Name))
+			}
+			continue
+		}
+		a, ok := accounts[b.AccountID]
+		if !ok {
+			if a, err = f.store.Account(ctx, b.AccountID); err != nil {
+				return err
+			}
+			accounts[b.AccountID] = a
+		}
+		w := f.window(a.RatePerSecond)
+		if !more || inflight > w/2 {
+			continue
+		}
+		refs, err := f.store.NextPlanned(ctx, b.ID, w-inflight)
+		if err != nil {
+			return err
+		}
+		queued := make([]Ref, 0, len(refs))
+		for _, r := range refs {
+			if err := f.enqueue(ctx, NewSendTask(r, f.opts.TaskTimeout)); err != nil {
+				break // mark what made it; the rest stays planned for the next tick
+			}
+			queued = append(queued, r)
+		}
+		if err := f.store.MarkQueued(ctx, queued, f.opts.Now()); err != nil {
+			return err
+		}
+		if len(queued) < len(refs) {
+			return fmt.Errorf("broadcast %s: enqueued %d of %d sends", b.Name, len(queued), len(refs))
+		}
+	}
+	return nil
+}
+
+// enqueue adds a task; a task with the same id already there counts as done.
+func (f *Feeder) enqueue(ctx context.Context, t *asynq.Task) error {
+	_, err := f.queue.EnqueueContext(ctx, t)
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue %s: %w", t.Type(), err)
+	}
+	return nil
+}
+
+func (f *Feeder) enqueuePolls(ctx context.Context) error {
+	now := f.opts.Now()
+	polls, err := f.store.LeaseDuePolls(ctx, now, now.Add(f.opts.StaleAfter), 1000)
+	if err != nil {
+		return err
+	}
+	for _, p := range polls {
+		if err := f.enqueue(ctx, NewPollTask(p)); err != nil {
+			return err // the lease expires and a later tick retries
+		}
+	}
+	return nil
+}
+
+// Sweep re-enqueues deliveries whose task was lost (a Redis restart, a
+// flushed queue): queued ones waiting too long and sending ones whose lease
+// ended, when no task for them exists any more. The new generation makes any
+// late copy of the old task a no-op; the send handler reconciles a sending
+// delivery with the provider before it sends again.
+func (f *Feeder) Sweep(ctx context.Context) error {
+	now := f.opts.Now()
+	stale, err := f.store.Stale(ctx, now.Add(-f.opts.StaleAfter), 1000)
+	if err != nil {
+		return err
+	}
+	for _, j := range stale {
+		_, err := f.tasks.GetTaskInfo(QueueBroadcast, SendTaskID(j.Ref))
+		if err == nil {
+			continue // its task is still there (waiting or retrying)
+		}
+		if !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
+			return fmt.Errorf("sweep: inspect task: %w", err)
+		}
+		ref, ok, err := f.store.Regen(ctx, j.Ref, now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if err := f.enqueue(ctx, NewSendTask(ref, f.opts.TaskTimeout)); err != nil {
+			return err
+		}
+		f.opts.Logger.WarnContext(ctx, "scheduler: re-enqueued delivery whose task was lost", slog.Int64("delivery_id", j.ID), slog.String("status", string(j.Status)))
+	}
+	return nil
+}
+
+// deleteSendTasks removes queued send tasks; tasks already running or gone
+// are left alone (their generation or state makes them no-ops).
+func (f *Feeder) deleteSendTasks(refs []Ref) {
+	deleteSendTasks(f.tasks, refs)
+}
+
+func deleteSendTasks(tasks Tasks, refs []Ref) int {
+	n := 0
+	for _, r := range refs {
+		if err := tasks.DeleteTask(QueueBroadcast, SendTaskID(r)); err == nil {
+			n++
+		}
+	}
+	return n
+}

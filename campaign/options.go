@@ -1,0 +1,74 @@
+package campaign
+
+import (
+	"cmp"
+	"log/slog"
+	"time"
+)
+
+// Options tune the engine. The zero value of every field means its default.
+type Options struct {
+	// Now is the clock; nil = time.Now.
+	Now func() time.Time
+	// Logger; nil = discard.
+	Logger *slog.Logger
+	// Lease is how long a claimed send may take before another attempt may
+	// reconcile it. It must exceed the provider HTTP timeout. Default 2 min.
+	Lease time.Duration
+	// AmbiguousDelay is how long to wait after a send whose answer was lost
+	// before reconciling with the provider. Default 10 s.
+	AmbiguousDelay time.Duration
+	// PollSchedule is the back-off between status polls; past its end the
+	// last step repeats. Default 5 s, 30 s, 2 m, 10 m, 30 m, 2 h, 6 h, 12 h, 24 h.
+	PollSchedule []time.Duration
+	// TrackFor is how long after sending a message's status is tracked
+	// (WhatsApp's default message TTL). Default 30 days.
+	TrackFor time.Duration
+	// ConversationLimit is how many conversation entries reconciliation
+	// reads. Default 20.
+	ConversationLimit int
+	// FeedAhead sizes the Redis window: about rate × FeedAhead tasks per
+	// running broadcast, between MinWindow and MaxWindow. Default 30 s.
+	FeedAhead time.Duration
+	// MinWindow and MaxWindow bound the window. Defaults 50 and 5000.
+	MinWindow, MaxWindow int
+	// StaleAfter is how long a queued task may wait, or a send lease may be
+	// overdue, before the feeder checks that its task still exists. Default 5 min.
+	StaleAfter time.Duration
+	// TaskTimeout bounds one run of a send task. Default 3 min.
+	TaskTimeout time.Duration
+}
+
+var defaultPollSchedule = []time.Duration{
+	5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, 30 * time.Minute,
+	2 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour,
+}
+
+func (o Options) withDefaults() Options {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	o.Lease = cmp.Or(o.Lease, 2*time.Minute)
+	o.AmbiguousDelay = cmp.Or(o.AmbiguousDelay, 10*time.Second)
+	if len(o.PollSchedule) == 0 {
+		o.PollSchedule = defaultPollSchedule
+	}
+	o.TrackFor = cmp.Or(o.TrackFor, 30*24*time.Hour)
+	o.ConversationLimit = cmp.Or(o.ConversationLimit, 20)
+	o.FeedAhead = cmp.Or(o.FeedAhead, 30*time.Second)
+	o.MinWindow = cmp.Or(o.MinWindow, 50)
+	o.MaxWindow = cmp.Or(o.MaxWindow, 5000)
+	o.StaleAfter = cmp.Or(o.StaleAfter, 5*time.Minute)
+	o.TaskTimeout = cmp.Or(o.TaskTimeout, 3*time.Minute)
+	return o
+}
+
+// pollDelay is the wait before poll number n (0-based), jittered ±20% so
+// the polls of a burst of sends spread out instead of arriving together.
+func (o Options) pollDelay(n int, jitter float64) time.Duration {
+	d := o.PollSchedule[min(n, len(o.PollSchedule)-1)]
+	return time.Duration(float64(d) * (0.8 + 0.4*jitter))
+}

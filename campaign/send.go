@@ -1,0 +1,294 @@
+package campaign
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/templates"
+)
+
+// SendHandler processes send tasks. It is safe for concurrent use.
+type SendHandler struct {
+	store   WorkerStore
+	senders Senders
+	limiter Limiter
+	opts    Options
+}
+
+// NewSendHandler returns the handler for TypeSend tasks.
+func NewSendHandler(store WorkerStore, senders Senders, limiter Limiter, opts Options) *SendHandler {
+	return &SendHandler{store: store, senders: senders, limiter: limiter, opts: opts.withDefaults()}
+}
+
+// ProcessTask implements asynq.Handler. It returns nil once the delivery
+// needs nothing more from this task, a *WaitError to be run again later
+// without counting a failure, and any other error for a retry with back-off.
+func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	var p SendPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return fmt.Errorf("decode send payload: %v: %w", err, asynq.SkipRetry)
+	}
+	ref := Ref{ID: p.DeliveryID, Gen: p.Gen}
+	job, err := h.store.Job(ctx, ref.ID)
+	if errors.Is(err, ErrNotFound) {
+		return nil // the broadcast was deleted; nothing to send
+	}
+	if err != nil {
+		return err
+	}
+	if job.Gen != ref.Gen {
+		return nil // a newer generation of this delivery owns it now
+	}
+	log := h.opts.Logger.With(slog.Int64("delivery_id", ref.ID), slog.String("broadcast", job.Broadcast.Name))
+	now := h.opts.Now()
+
+	switch job.Status {
+	case DeliveryPlanned, DeliveryQueued:
+	case DeliverySending:
+		if job.LeaseUntil != nil && job.LeaseUntil.After(now) {
+			// Another attempt is in flight (asynq is at-least-once). Come
+			// back when its lease ends and reconcile then.
+			return &WaitError{After: job.LeaseUntil.Sub(now) + time.Second, Reason: "send in flight elsewhere"}
+		}
+		done, err := h.reconcile(ctx, log, job)
+		if done || err != nil {
+			return err
+		}
+	default:
+		return nil // already accepted or finished: never send twice
+	}
+
+	switch job.Broadcast.Status {
+	case StatusRunning:
+	case StatusCancelled:
+		_, err := h.store.Finish(ctx, ref, DeliverySkipped, "", "broadcast cancelled", now)
+		return err
+	default:
+		// Paused, or not started: the feeder puts it back when it runs again.
+		if job.Status == DeliverySending {
+			_, err := h.store.Unclaim(ctx, ref, true, "", "broadcast "+string(job.Broadcast.Status), now)
+			return err
+		}
+		return nil
+	}
+	if sb := job.Broadcast.SendBy(); !sb.IsZero() && now.After(sb) {
+		_, err := h.store.Finish(ctx, ref, DeliveryExpired, "", "deadline passed before the message could be sent", now)
+		return err
+	}
+
+	msg, err := job.Broadcast.Message.Render(job.Variables())
+	if err != nil {
+		_, ferr := h.store.Finish(ctx, ref, DeliveryFailed, "", "render message: "+err.Error(), now)
+		return ferr
+	}
+	sender, err := h.senders.Sender(ctx, job.Account)
+	if err != nil {
+		// No usable credentials in this process: stop the account, loudly.
+		reason := "account " + job.Account.Name + ": " + err.Error()
+		if _, perr := h.store.PauseAccount(ctx, job.Account.ID, reason, now); perr != nil {
+			return perr
+		}
+		log.ErrorContext(ctx, "campaign: account paused", slog.String("reason", reason))
+		if job.Status == DeliverySending {
+			_, err := h.store.Unclaim(ctx, ref, true, "", reason, now)
+			return err
+		}
+		return nil
+	}
+
+	// Waiting for a rate token is not a failure and happens here, in the
+	// handler, not through an asynq reschedule.
+	if err := h.limiter.Wait(ctx, job.Account.RateKey(), job.Account.RatePerSecond); err != nil {
+		return &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()}
+	}
+	now = h.opts.Now()
+	if job.Status != DeliverySending {
+		ok, err := h.store.Claim(ctx, ref, now, now.Add(h.opts.Lease))
+		if err != nil || !ok {
+			return err // !ok: paused, cancelled or taken meanwhile
+		}
+	}
+
+	res, err := sender.Send(ctx, job.Phone, msg)
+	if err != nil {
+		return h.sendFailed(ctx, log, job, err)
+	}
+	wamid := res.WAMID
+	if wamid == "" {
+		// Template sends and bot triggers answer without a wamid: look it
+		// up in the conversation. If it is not there yet, the status poller
+		// resolves it later.
+		if w, found, lerr := h.lookup(ctx, sender, job, msg); lerr == nil && found {
+			wamid = w
+		}
+	}
+	return h.markSent(ctx, job.Ref, wamid)
+}
+
+func (h *SendHandler) markSent(ctx context.Context, ref Ref, wamid string) error {
+	now := h.opts.Now()
+	// Use a context that survives the task's cancellation: the provider has
+	// accepted the message, so recording it must not be skipped.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_, err := h.store.MarkSent(ctx, ref, wamid, now, now.Add(h.opts.pollDelay(0, rand.Float64())), now.Add(h.opts.TrackFor))
+	return err
+}
+
+// sendFailed applies the error policy to a failed send.
+func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job, err error) error {
+	now := h.opts.Now()
+	var pe *provider.Error
+	errors.As(err, &pe)
+	code, text := "", err.Error()
+	if pe != nil {
+		code = pe.Code
+	}
+	class := provider.ClassOf(err)
+	if ctx.Err() != nil || (pe != nil && pe.Class == provider.ClassTransient && (pe.HTTPStatus == 0 || pe.HTTPStatus >= 500)) {
+		// A POST that timed out or got a 5xx may have been accepted: no
+		// idempotency key is documented, so reconcile before resending.
+		class = provider.ClassAmbiguous
+	}
+	switch class {
+	case provider.ClassAmbiguous:
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if rerr := h.store.ReleaseLease(rctx, job.Ref, "answer lost: "+text, now); rerr != nil {
+			return rerr
+		}
+		log.WarnContext(ctx, "campaign: send outcome unknown; will reconcile", slog.String("error", text))
+		return &WaitError{After: h.opts.AmbiguousDelay, Reason: "reconcile after lost answer"}
+	case provider.ClassPermanent:
+		_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, code, text, now)
+		return ferr
+	case provider.ClassHaltCampaign, provider.ClassHaltAccount:
+		reason := "halted by provider error: " + text
+		if class == provider.ClassHaltAccount {
+			if _, perr := h.store.PauseAccount(ctx, job.Account.ID, reason, now); perr != nil {
+				return perr
+			}
+		} else if _, perr := h.store.SetStatus(ctx, job.Broadcast.ID, []Status{StatusRunning}, StatusPaused, reason, now); perr != nil {
+			return perr
+		}
+		log.ErrorContext(ctx, "campaign: paused by provider error", slog.String("error", text), slog.String("class", class.String()))
+		_, uerr := h.store.Unclaim(ctx, job.Ref, true, code, text, now)
+		return uerr
+	default: // transient and surely not accepted
+		if lastAttempt(ctx) {
+			_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, code, fmt.Sprintf("gave up after %d attempts: %s", job.Attempts+1, text), now)
+			return ferr
+		}
+		if _, uerr := h.store.Unclaim(ctx, job.Ref, false, code, text, now); uerr != nil {
+			return uerr
+		}
+		return err
+	}
+}
+
+func lastAttempt(ctx context.Context) bool {
+	n, ok1 := asynq.GetRetryCount(ctx)
+	m, ok2 := asynq.GetMaxRetry(ctx)
+	return ok1 && ok2 && n >= m
+}
+
+// reconcile settles a delivery left sending by a crashed or answerless
+// attempt: it takes over the lease and looks for the message in the
+// provider's conversation history. done means the delivery is settled (or
+// someone else has it); otherwise the caller may send.
+func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) (done bool, err error) {
+	now := h.opts.Now()
+	ok, err := h.store.Reclaim(ctx, job.Ref, now, now.Add(h.opts.Lease))
+	if err != nil || !ok {
+		return true, err
+	}
+	sender, err := h.senders.Sender(ctx, job.Account)
+	if err != nil {
+		return true, err
+	}
+	msg, err := job.Broadcast.Message.Render(job.Variables())
+	if err != nil {
+		_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, "", "render message: "+err.Error(), now)
+		return true, ferr
+	}
+	wamid, found, err := h.lookup(ctx, sender, job, msg)
+	if err != nil {
+		// Never send blind: without the history we cannot know.
+		_ = h.store.ReleaseLease(ctx, job.Ref, "reconcile: "+err.Error(), now)
+		return true, &WaitError{After: h.opts.AmbiguousDelay, Reason: "reconcile: " + err.Error()}
+	}
+	if found {
+		log.InfoContext(ctx, "campaign: reconciled send found at provider", slog.String("wamid", wamid))
+		return true, h.markSent(ctx, job.Ref, wamid)
+	}
+	log.InfoContext(ctx, "campaign: reconciled send not found at provider; sending")
+	return false, nil
+}
+
+// lookup finds the wamid of msg in the recipient's conversation: a message
+// from the business, not yet recorded on any delivery, matching the content
+// where the content can be matched.
+func (h *SendHandler) lookup(ctx context.Context, s Sender, job Job, msg templates.Message) (string, bool, error) {
+	conv, err := s.Conversation(ctx, job.Phone, h.opts.ConversationLimit)
+	if err != nil {
+		return "", false, err
+	}
+	return matchSent(ctx, h.store, conv, msg)
+}
+
+// matchSent picks, newest first, the conversation entry that is msg.
+func matchSent(ctx context.Context, store WorkerStore, conv []provider.ConversationMessage, msg templates.Message) (string, bool, error) {
+	var ids []string
+	for _, c := range conv {
+		if c.FromBot && c.WAMID != "" {
+			ids = append(ids, c.WAMID)
+		}
+	}
+	if len(ids) == 0 {
+		return "", false, nil
+	}
+	known, err := store.KnownWAMIDs(ctx, ids)
+	if err != nil {
+		return "", false, err
+	}
+	for _, c := range conv {
+		if !c.FromBot || c.WAMID == "" || known[c.WAMID] {
+			continue
+		}
+		if contentMatches(c, msg) {
+			return c.WAMID, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// contentMatches reports whether a conversation entry carries msg. Text is
+// compared exactly; media by caption or URL; templates and bot flows, whose
+// rendered content only the provider knows, by id where it shows, else any
+// unrecorded business message counts.
+func contentMatches(c provider.ConversationMessage, m templates.Message) bool {
+	norm := func(s string) string { return strings.TrimSpace(s) }
+	switch m.Kind {
+	case templates.KindText:
+		return norm(c.Text) == norm(m.Text)
+	case templates.KindMedia:
+		if m.Media.Caption != "" && norm(c.Text) == norm(m.Media.Caption) {
+			return true
+		}
+		return strings.Contains(c.Content, m.Media.URL) || strings.Contains(c.Content, strings.ReplaceAll(m.Media.URL, "/", `\/`))
+	case templates.KindTemplate:
+		return true
+	case templates.KindBotFlow:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,182 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Service is the operator's view of broadcasts: lifecycle verbs, status and
+// export. Its verbs take effect across the whole fleet at once: handlers
+// check the broadcast's state in the same statement that claims a delivery.
+type Service struct {
+	store  SchedulerStore
+	tasks  Tasks
+	feeder *Feeder
+	opts   Options
+}
+
+// NewService returns a Service.
+func NewService(store SchedulerStore, queue Queue, tasks Tasks, opts Options) *Service {
+	opts = opts.withDefaults()
+	return &Service{store: store, tasks: tasks, feeder: NewFeeder(store, queue, tasks, opts), opts: opts}
+}
+
+// Pause stops a scheduled or running broadcast: nothing new starts, in-flight
+// sends finish. Its queued tasks are deleted and their deliveries planned
+// again under a new generation.
+func (s *Service) Pause(ctx context.Context, name string) (Broadcast, error) {
+	b, err := s.transition(ctx, name, []Status{StatusScheduled, StatusRunning}, StatusPaused, "paused by operator")
+	if err != nil {
+		return b, err
+	}
+	refs, err := s.store.Unqueue(ctx, b.ID, s.opts.Now())
+	if err != nil {
+		return b, err
+	}
+	deleteSendTasks(s.tasks, refs)
+	return b, nil
+}
+
+// Resume continues a paused broadcast where it stopped. Deliveries already
+// sent are never sent again.
+func (s *Service) Resume(ctx context.Context, name string) (Broadcast, error) {
+	b, err := s.store.BroadcastByName(ctx, name)
+	if err != nil {
+		return b, err
+	}
+	if b.Status != StatusPaused {
+		return b, fmt.Errorf("broadcast %q is %s, not paused: %w", name, b.Status, ErrInvalidTransition)
+	}
+	// Deliveries a handler left queued while the broadcast was paused go
+	// back to planned so the feeder sends them again.
+	refs, err := s.store.Unqueue(ctx, b.ID, s.opts.Now())
+	if err != nil {
+		return b, err
+	}
+	deleteSendTasks(s.tasks, refs)
+	to := StatusRunning
+	if b.StartedAt == nil {
+		to = StatusScheduled
+	}
+	return s.transition(ctx, name, []Status{StatusPaused}, to, "")
+}
+
+// Cancel stops a broadcast for good: its queued tasks are deleted and every
+// delivery not yet handed to the provider is marked skipped.
+func (s *Service) Cancel(ctx context.Context, name string) (Broadcast, error) {
+	b, err := s.store.BroadcastByName(ctx, name)
+	if err != nil {
+		return b, err
+	}
+	if b.Status.Final() {
+		return b, fmt.Errorf("broadcast %q is already %s: %w", name, b.Status, ErrInvalidTransition)
+	}
+	// Plan first (idempotent) so every recipient ends with a state.
+	if err := s.feeder.plan(ctx, b); err != nil {
+		return b, err
+	}
+	b, err = s.transition(ctx, name, []Status{StatusDraft, StatusScheduled, StatusRunning, StatusPaused}, StatusCancelled, "cancelled by operator")
+	if err != nil {
+		return b, err
+	}
+	refs, err := s.store.FinishPending(ctx, b.ID, DeliverySkipped, "broadcast cancelled", s.opts.Now())
+	if err != nil {
+		return b, err
+	}
+	deleteSendTasks(s.tasks, refs)
+	return b, nil
+}
+
+func (s *Service) transition(ctx context.Context, name string, from []Status, to Status, reason string) (Broadcast, error) {
+	b, err := s.store.BroadcastByName(ctx, name)
+	if err != nil {
+		return b, err
+	}
+	ok, err := s.store.SetStatus(ctx, b.ID, from, to, reason, s.opts.Now())
+	if err != nil {
+		return b, err
+	}
+	if !ok {
+		return b, fmt.Errorf("broadcast %q is %s; cannot move to %s: %w", name, b.Status, to, ErrInvalidTransition)
+	}
+	return s.store.BroadcastByName(ctx, name)
+}
+
+// Report is a broadcast's progress, as `scheduler status` shows it.
+type Report struct {
+	Name       string         `json:"name"`
+	Status     Status         `json:"status"`
+	Reason     string         `json:"reason,omitempty"`
+	Account    string         `json:"account"`
+	StartAt    time.Time      `json:"start_at"`
+	StartedAt  *time.Time     `json:"started_at,omitempty"`
+	FinishedAt *time.Time     `json:"finished_at,omitempty"`
+	Recipients int            `json:"recipients"`
+	Duplicates int            `json:"duplicates_removed"`
+	Counts     map[string]int `json:"counts"`
+	// Handed is how many deliveries the provider accepted or that ended
+	// otherwise (failed, skipped, expired); Total is the audience size.
+	Handed int `json:"handed"`
+	Total  int `json:"total"`
+	// Rate is sends per second over the last 10 s; ETA the time left at
+	// that rate (or the account's rate) while sending; nil when idle.
+	Rate          float64  `json:"rate_per_second"`
+	ConfiguredMax float64  `json:"max_rate_per_second"`
+	ETASeconds    *float64 `json:"eta_seconds,omitempty"`
+}
+
+// Status reports a broadcast's progress.
+func (s *Service) Status(ctx context.Context, name string) (Report, error) {
+	b, err := s.store.BroadcastByName(ctx, name)
+	if err != nil {
+		return Report{}, err
+	}
+	a, err := s.store.Account(ctx, b.AccountID)
+	if err != nil {
+		return Report{}, err
+	}
+	counts, err := s.store.CountByStatus(ctx, b.ID)
+	if err != nil {
+		return Report{}, err
+	}
+	r := Report{Name: b.Name, Status: b.Status, Reason: b.Reason, Account: a.Name, StartAt: b.StartAt,
+		StartedAt: b.StartedAt, FinishedAt: b.FinishedAt, Recipients: b.RecipientCount, Duplicates: b.Duplicates,
+		Counts: make(map[string]int, len(DeliveryStatuses)), Total: b.RecipientCount, ConfiguredMax: a.RatePerSecond}
+	planned := 0
+	for _, st := range DeliveryStatuses {
+		r.Counts[string(st)] = counts[st]
+		planned += counts[st]
+		if !st.Pending() {
+			r.Handed += counts[st]
+		}
+	}
+	if planned < b.RecipientCount && !b.Status.Final() {
+		// Not planned yet: the whole audience is waiting.
+		r.Counts[string(DeliveryPlanned)] += b.RecipientCount - planned
+	}
+	const span = 10 * time.Second
+	n, err := s.store.SentSince(ctx, b.ID, s.opts.Now().Add(-span))
+	if err != nil {
+		return Report{}, err
+	}
+	r.Rate = float64(n) / span.Seconds()
+	if left := r.Total - r.Handed; left > 0 && b.Status == StatusRunning {
+		rate := r.Rate
+		if rate == 0 {
+			rate = a.RatePerSecond
+		}
+		eta := float64(left) / rate
+		r.ETASeconds = &eta
+	}
+	return r, nil
+}
+
+// Export calls fn for every delivery of the broadcast, in id order.
+func (s *Service) Export(ctx context.Context, name string, fn func(Row) error) error {
+	b, err := s.store.BroadcastByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	return s.store.Export(ctx, b.ID, fn)
+}

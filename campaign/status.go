@@ -1,0 +1,86 @@
+package campaign
+
+import "errors"
+
+// Status is a broadcast's lifecycle state.
+type Status string
+
+// Broadcast states.
+const (
+	StatusDraft     Status = "draft"
+	StatusScheduled Status = "scheduled"
+	StatusRunning   Status = "running"
+	StatusPaused    Status = "paused"
+	StatusCompleted Status = "completed"
+	StatusCancelled Status = "cancelled"
+	StatusFailed    Status = "failed"
+)
+
+// Editable reports whether a broadcast's audience and message may still change.
+func (s Status) Editable() bool { return s == StatusDraft || s == StatusScheduled }
+
+// Final reports whether the broadcast will never send again.
+func (s Status) Final() bool {
+	return s == StatusCompleted || s == StatusCancelled || s == StatusFailed
+}
+
+// transitions is the table of allowed lifecycle moves.
+var transitions = map[Status][]Status{
+	StatusDraft:     {StatusScheduled, StatusCancelled},
+	StatusScheduled: {StatusRunning, StatusPaused, StatusCancelled, StatusDraft},
+	StatusRunning:   {StatusPaused, StatusCompleted, StatusCancelled, StatusFailed},
+	StatusPaused:    {StatusRunning, StatusScheduled, StatusCancelled},
+}
+
+// From returns the states from which a broadcast may move to s.
+func From(to Status) []Status {
+	var out []Status
+	for from, tos := range transitions {
+		for _, t := range tos {
+			if t == to {
+				out = append(out, from)
+			}
+		}
+	}
+	return out
+}
+
+// DeliveryStatus is where one recipient's message is.
+type DeliveryStatus string
+
+// Delivery states, in the order `status --json` reports them.
+const (
+	DeliveryPlanned   DeliveryStatus = "planned"
+	DeliveryQueued    DeliveryStatus = "queued"
+	DeliverySending   DeliveryStatus = "sending"
+	DeliverySent      DeliveryStatus = "sent"
+	DeliveryDelivered DeliveryStatus = "delivered"
+	DeliveryRead      DeliveryStatus = "read"
+	DeliveryFailed    DeliveryStatus = "failed"
+	DeliverySkipped   DeliveryStatus = "skipped"
+	DeliveryExpired   DeliveryStatus = "expired"
+)
+
+// DeliveryStatuses lists every delivery state in report order.
+var DeliveryStatuses = []DeliveryStatus{
+	DeliveryPlanned, DeliveryQueued, DeliverySending, DeliverySent,
+	DeliveryDelivered, DeliveryRead, DeliveryFailed, DeliverySkipped, DeliveryExpired,
+}
+
+// Pending reports whether the delivery has not been handed to the provider yet.
+func (s DeliveryStatus) Pending() bool {
+	return s == DeliveryPlanned || s == DeliveryQueued || s == DeliverySending
+}
+
+// Accepted reports whether the provider accepted the message.
+func (s DeliveryStatus) Accepted() bool {
+	return s == DeliverySent || s == DeliveryDelivered || s == DeliveryRead
+}
+
+// Errors returned by the campaign engine and its stores.
+var (
+	// ErrNotFound: no broadcast (or delivery) by that name or id.
+	ErrNotFound = errors.New("not found")
+	// ErrInvalidTransition: the broadcast is not in a state that allows the move.
+	ErrInvalidTransition = errors.New("invalid state transition")
+)

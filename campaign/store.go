@@ -1,0 +1,94 @@
+package campaign
+
+import (
+	"context"
+	"time"
+
+	"github.com/wacamp/wacamp/provider"
+)
+
+// SchedulerStore is what the scheduler side (planning, feeding, lifecycle)
+// needs from persistence. Methods that change state are conditional: they
+// report whether a row matched instead of failing on a lost race.
+type SchedulerStore interface {
+	// BroadcastByName returns ErrNotFound if there is none.
+	BroadcastByName(ctx context.Context, name string) (Broadcast, error)
+	// BroadcastsIn lists the broadcasts in any of the states.
+	BroadcastsIn(ctx context.Context, states ...Status) ([]Broadcast, error)
+	// Account returns ErrNotFound if there is none.
+	Account(ctx context.Context, id int64) (Account, error)
+	// SetStatus moves a broadcast from one of from to to, recording reason.
+	SetStatus(ctx context.Context, id int64, from []Status, to Status, reason string, now time.Time) (bool, error)
+	// PlanBatch inserts deliveries for the next recipients with id > after,
+	// at most limit, skipping those already planned. It returns the last
+	// recipient id read and how many recipients it read (0 = done).
+	PlanBatch(ctx context.Context, broadcastID, after int64, limit int, now time.Time) (last int64, n int, err error)
+	// CountByStatus counts a broadcast's deliveries per state.
+	CountByStatus(ctx context.Context, broadcastID int64) (map[DeliveryStatus]int, error)
+	// Window returns how many deliveries are queued or sending and whether
+	// any are still planned.
+	Window(ctx context.Context, broadcastID int64) (inflight int, morePlanned bool, err error)
+	// SentSince counts deliveries of a broadcast accepted at or after t.
+	SentSince(ctx context.Context, broadcastID int64, t time.Time) (int, error)
+	// NextPlanned returns up to limit planned deliveries in id order.
+	NextPlanned(ctx context.Context, broadcastID int64, limit int) ([]Ref, error)
+	// MarkQueued moves planned deliveries of the given generation to queued.
+	MarkQueued(ctx context.Context, refs []Ref, now time.Time) error
+	// Unqueue moves every queued delivery of a broadcast back to planned with
+	// a new generation and returns the refs they had (to delete their tasks).
+	Unqueue(ctx context.Context, broadcastID int64, now time.Time) ([]Ref, error)
+	// FinishPending moves the broadcast's planned and queued deliveries to a
+	// terminal state (skipped on cancel, expired past the deadline).
+	FinishPending(ctx context.Context, broadcastID int64, to DeliveryStatus, reason string, now time.Time) ([]Ref, error)
+	// Stale returns queued deliveries queued before `before` and sending
+	// deliveries whose lease ended before `before`.
+	Stale(ctx context.Context, before time.Time, limit int) ([]Job, error)
+	// Regen gives a delivery a new generation if it still has ref's.
+	Regen(ctx context.Context, ref Ref, now time.Time) (Ref, bool, error)
+	// LeaseDuePolls returns deliveries whose next poll is due and pushes
+	// their next_poll_at to leaseUntil so no other scheduler enqueues them.
+	LeaseDuePolls(ctx context.Context, now, leaseUntil time.Time, limit int) ([]PollRef, error)
+	// Export calls fn for every delivery of a broadcast in id order.
+	Export(ctx context.Context, broadcastID int64, fn func(Row) error) error
+}
+
+// PollRef names one due status poll.
+type PollRef struct {
+	DeliveryID int64
+	PollCount  int
+}
+
+// WorkerStore is what the send and poll handlers need from persistence.
+type WorkerStore interface {
+	// Job loads a delivery with its broadcast and account; ErrNotFound.
+	Job(ctx context.Context, id int64) (Job, error)
+	// Claim moves a delivery of ref's generation from planned/queued to
+	// sending with a lease, only while its broadcast is running.
+	Claim(ctx context.Context, ref Ref, now, leaseUntil time.Time) (bool, error)
+	// Reclaim takes over a sending delivery whose lease ended.
+	Reclaim(ctx context.Context, ref Ref, now, leaseUntil time.Time) (bool, error)
+	// Unclaim moves a sending delivery back (to queued, or to planned with a
+	// new generation when newGen), when the provider surely did not take it.
+	Unclaim(ctx context.Context, ref Ref, newGen bool, errCode, reason string, now time.Time) (bool, error)
+	// ReleaseLease ends the lease of a sending delivery so a retry may
+	// reconcile at once.
+	ReleaseLease(ctx context.Context, ref Ref, reason string, now time.Time) error
+	// MarkSent records an accepted send: sending → sent, the wamid (may be
+	// empty when still unknown) and the first status poll.
+	MarkSent(ctx context.Context, ref Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error)
+	// Finish moves a delivery of ref's generation that is not yet accepted
+	// to failed, skipped or expired.
+	Finish(ctx context.Context, ref Ref, to DeliveryStatus, code, reason string, now time.Time) (bool, error)
+	// KnownWAMIDs returns which of the wamids are already recorded.
+	KnownWAMIDs(ctx context.Context, wamids []string) (map[string]bool, error)
+	// PollTarget loads what a status poll needs; ErrNotFound.
+	PollTarget(ctx context.Context, id int64) (PollTarget, error)
+	// ApplyStatus records a status observation, moving the delivery only
+	// forward, sets the wamid if it was unknown, and schedules the next poll
+	// (nil = stop tracking). It reports whether the status changed.
+	ApplyStatus(ctx context.Context, id int64, wamid string, r provider.StatusReport, now time.Time, nextPoll *time.Time) (bool, error)
+	// PauseAccount pauses every running broadcast of an account.
+	PauseAccount(ctx context.Context, accountID int64, reason string, now time.Time) ([]int64, error)
+	// SetStatus as in SchedulerStore.
+	SetStatus(ctx context.Context, id int64, from []Status, to Status, reason string, now time.Time) (bool, error)
+}

@@ -1,0 +1,60 @@
+package campaign
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// Task types and queues.
+const (
+	TypeSend = "campaign:send"
+	TypePoll = "campaign:poll"
+
+	// QueueBroadcast carries send tasks; QueueStatus carries status polls,
+	// so a large backlog of polls never starves sends (and vice versa).
+	QueueBroadcast = "broadcast"
+	QueueStatus    = "status"
+
+	// SendMaxRetry bounds how often a send is retried after transient
+	// failures; waiting for a rate token or a lease does not count.
+	SendMaxRetry = 10
+	// PollMaxRetry bounds retries of one status poll.
+	PollMaxRetry = 3
+)
+
+// SendPayload names one generation of one delivery.
+type SendPayload struct {
+	DeliveryID int64 `json:"delivery_id"`
+	Gen        int   `json:"gen"`
+}
+
+// SendTaskID is the deterministic TaskID of a send task.
+func SendTaskID(r Ref) string { return fmt.Sprintf("send:%d:%d", r.ID, r.Gen) }
+
+// NewSendTask returns the send task of one generation of a delivery.
+func NewSendTask(r Ref, timeout time.Duration) *asynq.Task {
+	b, _ := json.Marshal(SendPayload{DeliveryID: r.ID, Gen: r.Gen}) // cannot fail: two ints
+	return asynq.NewTask(TypeSend, b,
+		asynq.TaskID(SendTaskID(r)), asynq.Queue(QueueBroadcast),
+		asynq.MaxRetry(SendMaxRetry), asynq.Timeout(timeout))
+}
+
+// PollPayload names one status poll of one delivery.
+type PollPayload struct {
+	DeliveryID int64 `json:"delivery_id"`
+	Poll       int   `json:"poll"`
+}
+
+// PollTaskID is the deterministic TaskID of a status poll.
+func PollTaskID(p PollRef) string { return fmt.Sprintf("poll:%d:%d", p.DeliveryID, p.PollCount) }
+
+// NewPollTask returns the status poll task for p.
+func NewPollTask(p PollRef) *asynq.Task {
+	b, _ := json.Marshal(PollPayload{DeliveryID: p.DeliveryID, Poll: p.PollCount}) // cannot fail
+	return asynq.NewTask(TypePoll, b,
+		asynq.TaskID(PollTaskID(p)), asynq.Queue(QueueStatus),
+		asynq.MaxRetry(PollMaxRetry), asynq.Timeout(time.Minute))
+}

@@ -1,0 +1,136 @@
+package campaign
+
+import (
+	"context"
+	"time"
+
+	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/templates"
+)
+
+// Account is a provider account (one WhatsApp phone number) as the engine
+// needs it. TokenRef names where the API token lives; the token itself is
+// resolved by the [Senders] of each process and never stored.
+type Account struct {
+	ID            int64
+	Name          string
+	Provider      string
+	BaseURL       string
+	TokenRef      string
+	PhoneNumberID string
+	WhatsAppBotID int64
+	RatePerSecond float64
+}
+
+// RateKey is the throttle key of the account's phone number.
+func (a Account) RateKey() string { return "phone:" + a.PhoneNumberID }
+
+// Broadcast is a broadcast as the engine sees it.
+type Broadcast struct {
+	ID             int64
+	Name           string
+	AccountID      int64
+	Status         Status
+	Reason         string // why it is paused, failed or cancelled
+	StartAt        time.Time
+	Deadline       time.Duration // after StartAt; 0 = none
+	Message        templates.Message
+	RecipientCount int
+	Duplicates     int
+	StartedAt      *time.Time
+	FinishedAt     *time.Time
+	UpdatedAt      time.Time
+}
+
+// SendBy is the time after which unsent deliveries expire; zero = never.
+func (b Broadcast) SendBy() time.Time {
+	if b.Deadline <= 0 {
+		return time.Time{}
+	}
+	return b.StartAt.Add(b.Deadline)
+}
+
+// Ref names one generation of a delivery. The generation changes whenever the
+// delivery is taken back out of the queue (pause) or re-enqueued (lost task),
+// so a task of an older generation does nothing.
+type Ref struct {
+	ID  int64
+	Gen int
+}
+
+// Job is everything the send handler needs about one delivery.
+type Job struct {
+	Ref
+	Status     DeliveryStatus
+	Phone      string
+	Name       string
+	Vars       map[string]string
+	Attempts   int
+	SendingAt  *time.Time
+	LeaseUntil *time.Time
+	Broadcast  Broadcast
+	Account    Account
+}
+
+// Variables returns the values a message may use for this recipient.
+func (j Job) Variables() map[string]string {
+	v := make(map[string]string, len(j.Vars)+2)
+	for k, x := range j.Vars {
+		v[k] = x
+	}
+	v["phone"] = j.Phone
+	if j.Name != "" {
+		v["name"] = j.Name
+	}
+	return v
+}
+
+// PollTarget is what the status poller needs about one accepted message.
+type PollTarget struct {
+	DeliveryID int64
+	Phone      string
+	WAMID      string
+	Status     DeliveryStatus
+	PollCount  int
+	SentAt     time.Time
+	TrackUntil time.Time
+	Message    templates.Message
+	Vars       map[string]string
+	Account    Account
+}
+
+// Row is one delivery as `scheduler export` prints it.
+type Row struct {
+	ID        int64          `json:"id"`
+	Phone     string         `json:"phone"`
+	Name      string         `json:"name,omitempty"`
+	Status    DeliveryStatus `json:"status"`
+	WAMID     string         `json:"wamid"`
+	ErrorCode string         `json:"error_code,omitempty"`
+	Error     string         `json:"error"`
+	Attempts  int            `json:"attempts"`
+	SentAt    *time.Time     `json:"sent_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
+}
+
+// Sender is one provider account's API, as the engine uses it.
+type Sender interface {
+	// Send sends one rendered message. Errors are *provider.Error values
+	// whose Class says whether to retry, fail, reconcile or halt.
+	Send(ctx context.Context, to string, m templates.Message) (provider.SendResult, error)
+	// Conversation returns the newest messages exchanged with phone.
+	Conversation(ctx context.Context, phone string, limit int) ([]provider.ConversationMessage, error)
+	// MessageStatus returns the current status of a sent message.
+	MessageStatus(ctx context.Context, wamid string) (provider.StatusReport, error)
+}
+
+// Senders hands out the Sender of an account, resolving its token.
+type Senders interface {
+	Sender(ctx context.Context, a Account) (Sender, error)
+}
+
+// Limiter paces sends per key (a phone number). Wait blocks until a send is
+// allowed at perSecond or ctx ends; waiting is never an error by itself.
+type Limiter interface {
+	Wait(ctx context.Context, key string, perSecond float64) error
+}

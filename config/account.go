@@ -1,0 +1,98 @@
+package config
+
+import (
+	"net/url"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// providers maps the accepted provider names to the driver and its default
+// base URL. BotSailor's API is sold under other names; those are aliases.
+var providers = map[string]struct{ driver, baseURL string }{
+	"botsailor": {"botsailor", "https://botsailor.com/api/v1"},
+	"wabotick":  {"botsailor", "https://app.wabotick.com/api/v1"},
+}
+
+var accountKeys = []string{
+	"name", "provider", "base_url", "api_token", "api_token_file",
+	"phone_number_id", "whatsapp_bot_id", "rate_per_second",
+}
+
+// account decodes accounts[i], reporting its problems.
+func (f *fileCtx) account(n *yaml.Node, field string) Account {
+	obj, ok := f.object(n, field, accountKeys...)
+	if !ok {
+		return Account{}
+	}
+	line := resolve(n).Line
+	a := Account{Pos: Pos{File: f.path, Line: line}, RatePerSecond: DefaultRatePerSecond}
+
+	if name, ok := f.checkName(obj["name"], field, line); ok {
+		f.claimName(f.l.accounts, "account", name, obj["name"].val, subfield(field, "name"))
+		a.Name = name
+	}
+
+	fld := subfield(field, "provider")
+	p := obj["provider"]
+	prov, ok := f.str(p.val, fld)
+	spec, known := providers[strings.ToLower(prov)]
+	switch {
+	case !ok:
+		// reported
+	case prov == "":
+		f.problem(line, fld, "is required (botsailor)")
+	case !known:
+		f.problem(resolve(p.val).Line, fld, "unknown provider %s (known: botsailor, and its alias wabotick)", shown(p.val, prov))
+	default:
+		a.Provider, a.BaseURL = spec.driver, spec.baseURL
+	}
+
+	fld = subfield(field, "base_url")
+	if base, _ := f.str(obj["base_url"].val, fld); base != "" {
+		if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			f.problem(resolve(obj["base_url"].val).Line, fld, "%s is not an http(s) URL", shown(obj["base_url"].val, base))
+		}
+		a.BaseURL = strings.TrimRight(base, "/")
+	}
+
+	a.TokenRef = f.tokenRef(obj, field, line)
+
+	fld = subfield(field, "phone_number_id")
+	p = obj["phone_number_id"]
+	switch id, ok := f.str(p.val, fld); {
+	case !ok:
+		// reported
+	case id == "":
+		f.problem(line, fld, "is required")
+	case strings.Trim(id, "0123456789") != "":
+		f.problem(resolve(p.val).Line, fld, "%s must be digits only (the provider's phone number ID, not the phone number)", shown(p.val, id))
+	default:
+		a.PhoneNumberID = id
+	}
+
+	fld = subfield(field, "whatsapp_bot_id")
+	p = obj["whatsapp_bot_id"]
+	switch id, ok := f.integer(p.val, fld); {
+	case !ok:
+		// reported
+	case isNull(p.val):
+		f.problem(line, fld, "is required (the provider's bot ID, used to poll message status)")
+	case id <= 0:
+		f.problem(resolve(p.val).Line, fld, "must be positive, got %d", id)
+	default:
+		a.WhatsAppBotID = id
+	}
+
+	fld = subfield(field, "rate_per_second")
+	p = obj["rate_per_second"]
+	switch rate, ok := f.number(p.val, fld); {
+	case !ok, isNull(p.val):
+		// reported, or the default
+	case rate <= 0 || rate > MaxRatePerSecond:
+		f.problem(resolve(p.val).Line, fld, "must be more than 0 and at most %d, got %v", MaxRatePerSecond, rate)
+	default:
+		a.RatePerSecond = rate
+	}
+	return a
+}

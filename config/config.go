@@ -1,0 +1,291 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/wacamp/wacamp/templates"
+)
+
+// Defaults for fields a campaign file may leave out.
+const (
+	DefaultRatePerSecond = 80             // messages per second per phone number
+	MaxRatePerSecond     = 1000           // the highest rate_per_second accepted
+	DefaultDeadline      = 24 * time.Hour // from start_at to expiry of unsent deliveries
+)
+
+// Bundle is everything one [Load] read: accounts and broadcasts from all
+// files, in file order and then document order.
+type Bundle struct {
+	Accounts   []Account
+	Broadcasts []Broadcast
+	Warnings   []string // things worth knowing that are not errors, e.g. dropped duplicates
+}
+
+// Pos is where something is defined.
+type Pos struct {
+	File string // as given or joined to the loaded directory
+	Line int    // 1-based
+}
+
+// String returns "file:line".
+func (p Pos) String() string { return fmt.Sprintf("%s:%d", p.File, p.Line) }
+
+// Account is a provider account: one WhatsApp phone number at a provider.
+type Account struct {
+	Name          string  // unique across all files
+	Provider      string  // the driver: "botsailor" (the BotSailor API family, aliases normalised)
+	BaseURL       string  // API base, without trailing slash, e.g. https://botsailor.com/api/v1
+	TokenRef      string  // where the API token is: "env:VAR" or "file:/path"; see ResolveToken
+	PhoneNumberID string  // the provider's phone_number_id
+	WhatsAppBotID int64   // the provider's whatsapp_bot_id (for message-status)
+	RatePerSecond float64 // send rate for this phone number, fleet-wide; default 80
+	Pos           Pos
+}
+
+// Broadcast is one message to an audience.
+type Broadcast struct {
+	Name       string
+	Account    string            // an Account's Name
+	StartAt    *time.Time        // nil: as soon as applied
+	Deadline   time.Duration     // after StartAt (or applying), unsent deliveries expire; default 24h
+	Message    templates.Message // unrendered, with placeholders
+	Recipients []Recipient       // normalised, deduplicated, in input order (inline first, then CSV)
+	Duplicates int               // how many recipients were dropped as duplicates
+	Pos        Pos
+}
+
+// Recipient is one member of an audience.
+type Recipient struct {
+	Phone string            `json:"phone"`          // E.164 digits without "+"
+	Name  string            `json:"name,omitempty"` // empty: not given
+	Vars  map[string]string `json:"vars,omitempty"` // further values for placeholders
+}
+
+// RenderVars returns the values placeholders can use for r: "phone", "name"
+// (if given) and every key of r.Vars.
+func (r Recipient) RenderVars() map[string]string {
+	vars := make(map[string]string, len(r.Vars)+2)
+	for k, v := range r.Vars {
+		vars[k] = v
+	}
+	vars["phone"] = r.Phone
+	if r.Name != "" {
+		vars["name"] = r.Name
+	}
+	return vars
+}
+
+// nameRE is the form of broadcast and account names.
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+
+// Load reads campaign definitions from path: one file, or every *.yaml and
+// *.yml file directly in a directory, in name order. It checks everything
+// (see the package documentation) and returns a *[ValidationError] listing
+// every problem, each with file, line and field. getenv (os.Getenv in
+// production) expands ${VAR} references.
+func Load(path string, getenv func(string) string) (*Bundle, error) {
+	l := &loader{
+		getenv:     getenv,
+		accounts:   make(map[string]Pos),
+		broadcasts: make(map[string]Pos),
+	}
+	files, err := listFiles(path)
+	if err != nil {
+		l.probs.add(path, 0, "", "%v", err)
+	}
+	for _, file := range files {
+		l.loadFile(file)
+	}
+	l.checkAccountRefs()
+	l.checkTokenUses()
+	if err := l.probs.err(); err != nil {
+		return nil, err
+	}
+	return &l.bundle, nil
+}
+
+// listFiles returns path if it is a file, or the YAML files in it if it is
+// a directory.
+func listFiles(path string) ([]string, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", unwrapPath(err))
+	}
+	if !info.IsDir() {
+		return []string{path}, nil
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read directory: %w", unwrapPath(err))
+	}
+	var files []string
+	for _, e := range entries {
+		ext := strings.ToLower(filepath.Ext(e.Name()))
+		if !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
+			files = append(files, filepath.Join(path, e.Name()))
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no *.yaml or *.yml files in directory")
+	}
+	return files, nil
+}
+
+// loader holds the state of one Load.
+type loader struct {
+	getenv     func(string) string
+	probs      problems
+	bundle     Bundle
+	accounts   map[string]Pos // account name → where defined
+	broadcasts map[string]Pos // broadcast name → where defined
+	refs       []accountRef   // broadcasts' account references, checked at the end
+	expanded   []envUse       // ${VAR} values put into the Bundle, checked at the end
+}
+
+// envUse is a ${VAR} reference that was expanded into a value.
+type envUse struct {
+	name, file, field string
+	line              int
+}
+
+// accountRef is a broadcast's account field, checked once all files are read.
+type accountRef struct {
+	file, field, name string
+	line              int
+}
+
+func (l *loader) loadFile(path string) {
+	f := &fileCtx{l: l, path: path}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		f.problem(0, "", "cannot read: %v", unwrapPath(err))
+		return
+	}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if !errors.Is(err, io.EOF) { // EOF: an empty file
+			line, msg := yamlErrorLine(err)
+			f.problem(line, "", "invalid YAML: %s", msg)
+		}
+		return
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		f.problem(next.Line, "", "only one YAML document per file is supported (found a second one)")
+		return
+	case !errors.Is(err, io.EOF):
+		line, msg := yamlErrorLine(err)
+		f.problem(line, "", "invalid YAML: %s", msg)
+		return
+	}
+	if len(doc.Content) == 0 {
+		return
+	}
+	root, ok := f.object(doc.Content[0], "", "accounts", "broadcasts")
+	if !ok {
+		return
+	}
+	// Decoding reports problems as it goes; with any, Load returns no Bundle.
+	for i, n := range f.list(root["accounts"].val, "accounts") {
+		l.bundle.Accounts = append(l.bundle.Accounts, f.account(n, index("accounts", i)))
+	}
+	for i, n := range f.list(root["broadcasts"].val, "broadcasts") {
+		l.bundle.Broadcasts = append(l.bundle.Broadcasts, f.broadcast(n, i))
+	}
+}
+
+// checkAccountRefs reports broadcasts whose account is not defined.
+func (l *loader) checkAccountRefs() {
+	var names []string
+	for name := range l.accounts {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, r := range l.refs {
+		if _, ok := l.accounts[r.name]; ok {
+			continue
+		}
+		hint := didYouMean(r.name, names)
+		if len(names) == 0 {
+			hint = " (no accounts are defined)"
+		}
+		l.probs.add(r.file, r.line, r.field, "unknown account %q%s", r.name, hint)
+	}
+}
+
+// checkTokenUses reports a variable that holds an account's API token and
+// is also expanded into another field, from where it would reach the
+// database or a message.
+func (l *loader) checkTokenUses() {
+	tokens := make(map[string]string) // variable → account
+	for _, a := range l.bundle.Accounts {
+		if name, ok := strings.CutPrefix(a.TokenRef, tokenRefEnv); ok {
+			tokens[name] = a.Name
+		}
+	}
+	for _, u := range l.expanded {
+		if acct, ok := tokens[u.name]; ok {
+			l.probs.add(u.file, u.line, u.field, "environment variable %s holds the API token of account %q; it may only be used as api_token", u.name, acct)
+		}
+	}
+}
+
+// claimName records the definition of a unique name, reporting a repeat.
+func (f *fileCtx) claimName(seen map[string]Pos, kind, name string, n *yaml.Node, field string) {
+	n = resolve(n)
+	if first, dup := seen[name]; dup {
+		f.problem(n.Line, field, "duplicate %s name %q (first defined at %s)", kind, name, first)
+		return
+	}
+	seen[name] = Pos{File: f.path, Line: n.Line}
+}
+
+// checkName reports a name that is missing or not of the form nameRE.
+func (f *fileCtx) checkName(p pair, field string, line int) (string, bool) {
+	fld := subfield(field, "name")
+	name, ok := f.str(p.val, fld)
+	switch {
+	case !ok:
+		return "", false
+	case name == "":
+		f.problem(line, fld, "is required")
+		return "", false
+	case !nameRE.MatchString(name):
+		f.problem(resolve(p.val).Line, fld, "%s: use lower-case letters, digits, '_', '.' and '-', starting with a letter or digit", shown(p.val, name))
+		return "", false
+	}
+	return name, true
+}
+
+// yamlErrorLine splits a yaml.v3 error such as "yaml: line 3: did not find
+// expected key" into its line (0 if none) and message.
+func yamlErrorLine(err error) (int, string) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	var line int
+	if _, scanErr := fmt.Sscanf(msg, "line %d:", &line); scanErr == nil {
+		_, msg, _ = strings.Cut(msg, ": ")
+	}
+	return line, msg
+}
+
+// unwrapPath drops the path from an *fs.PathError: problems name the file
+// already.
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}

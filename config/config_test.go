@@ -1,0 +1,479 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/templates"
+)
+
+// testEnv returns a getenv over vars.
+func testEnv(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// writeTokenFile writes a token file in a temporary directory and returns
+// its absolute path.
+func writeTokenFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+	return path
+}
+
+// problemLines returns the lines of err, which must be a *ValidationError.
+func problemLines(t *testing.T, err error) []string {
+	t.Helper()
+	var ve *ValidationError
+	require.True(t, errors.As(err, &ve), "want a *ValidationError, got %T: %v", err, err)
+	lines := make([]string, len(ve.Problems))
+	for i, p := range ve.Problems {
+		lines[i] = p.String()
+	}
+	require.Equal(t, strings.Join(lines, "\n"), err.Error())
+	return lines
+}
+
+func TestLoadDirectory(t *testing.T) {
+	t.Parallel()
+	tokenFile := writeTokenFile(t, "  resold-token\n")
+	b, err := Load("testdata/good", testEnv(map[string]string{
+		"BOTSAILOR_API_TOKEN": "main-token",
+		"TOKEN_FILE":          tokenFile,
+		"GREETING":            "Hello",
+	}))
+	require.NoError(t, err)
+
+	require.Equal(t, []Account{
+		{
+			Name: "main", Provider: "botsailor", BaseURL: "https://botsailor.com/api/v1",
+			TokenRef: "env:BOTSAILOR_API_TOKEN", PhoneNumberID: "119060000040020",
+			WhatsAppBotID: 123, RatePerSecond: 80,
+			Pos: Pos{File: "testdata/good/accounts.yaml", Line: 3},
+		},
+		{
+			Name: "resold", Provider: "botsailor", BaseURL: "https://app.wabotick.com/api/v1",
+			TokenRef: "file:" + tokenFile, PhoneNumberID: "119060000040021",
+			WhatsAppBotID: 123, RatePerSecond: 12.5,
+			Pos: Pos{File: "testdata/good/accounts.yaml", Line: 11},
+		},
+	}, b.Accounts)
+
+	start := time.Date(2026, 11, 27, 9, 0, 0, 0, time.FixedZone("", 3600))
+	require.Len(t, b.Broadcasts, 2)
+	bf := b.Broadcasts[0]
+	require.Equal(t, "black-friday", bf.Name)
+	require.Equal(t, "main", bf.Account)
+	require.NotNil(t, bf.StartAt)
+	require.True(t, start.Equal(*bf.StartAt))
+	require.Equal(t, 12*time.Hour, bf.Deadline)
+	require.Equal(t, templates.Message{Kind: templates.KindText, Text: "Hi {{name}}, your code is {{code}}"}, bf.Message)
+	require.Equal(t, []Recipient{
+		{Phone: "4915112345678", Name: "Ann", Vars: map[string]string{"code": "BF10"}},
+		{Phone: "4915112345679", Name: "Ben", Vars: map[string]string{"code": ""}},
+		{Phone: "4915112345690", Name: "Bob", Vars: map[string]string{"code": "BF20"}},
+		{Phone: "4915112345691", Name: "Cleo", Vars: map[string]string{"code": "BF21"}},
+	}, bf.Recipients)
+	require.Equal(t, 2, bf.Duplicates)
+	require.Equal(t, Pos{File: "testdata/good/black-friday.yaml", Line: 2}, bf.Pos)
+
+	launch := b.Broadcasts[1]
+	require.Nil(t, launch.StartAt)
+	require.Equal(t, DefaultDeadline, launch.Deadline)
+	require.Equal(t, templates.Message{Kind: templates.KindTemplate, Template: &templates.Template{
+		ID: "313823",
+		Vars: []templates.TemplateVar{
+			{Name: "phone", Index: 1, Value: "{{phone}}"},
+			{Name: "code", Index: 3, Value: "LAUNCH"},
+			{Name: "greeting", Index: 3, Value: "Hello"},
+		},
+	}}, launch.Message)
+	require.Equal(t, []Recipient{{Phone: "4915112345678"}}, launch.Recipients)
+
+	require.Equal(t, []string{
+		"black-friday: 2 duplicate recipients removed (first at testdata/good/customers.csv:4)",
+	}, b.Warnings)
+}
+
+func TestLoadSingleFile(t *testing.T) {
+	t.Parallel()
+	b, err := Load("testdata/bom/bom.yaml", testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	require.NoError(t, err)
+	require.Len(t, b.Accounts, 1)
+	require.Len(t, b.Broadcasts, 1)
+}
+
+// A CSV file with a byte order mark, CRLF line ends, a quoted multi-line
+// cell and blank rows loads like a plain one.
+func TestLoadCSVWithBOMAndCRLF(t *testing.T) {
+	t.Parallel()
+	b, err := Load("testdata/bom", testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	require.NoError(t, err)
+	require.Equal(t, []Recipient{
+		{Phone: "4915112345678", Name: "Ann", Vars: map[string]string{"Code": "BF10", "Note": "multi\nline"}},
+		{Phone: "4915112345679", Name: "Ben", Vars: map[string]string{"Code": "BF11"}},
+		{Phone: "4915112345680", Name: "Cleo", Vars: map[string]string{"Code": "BF12", "Note": "x"}},
+	}, b.Broadcasts[0].Recipients)
+	require.Equal(t, "Hi {{name}}, {{Code}}", b.Broadcasts[0].Message.Text)
+}
+
+func TestLoadProblems(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		path string
+		want []string
+	}{
+		{
+			name: "Syntax",
+			path: "testdata/bad/syntax.yaml",
+			want: []string{
+				`testdata/bad/syntax.yaml:2: invalid YAML: did not find expected ',' or ']'`,
+			},
+		},
+		{
+			name: "TwoDocuments",
+			path: "testdata/bad/two_docs.yaml",
+			want: []string{
+				`testdata/bad/two_docs.yaml:2: only one YAML document per file is supported (found a second one)`,
+			},
+		},
+		{
+			name: "DuplicateKey",
+			path: "testdata/bad/dup_keys.yaml",
+			want: []string{
+				`testdata/bad/dup_keys.yaml:2: accounts[0].api_token: is required (a ${VAR} reference), or set api_token_file`,
+				`testdata/bad/dup_keys.yaml:2: accounts[0].phone_number_id: is required`,
+				`testdata/bad/dup_keys.yaml:2: accounts[0].whatsapp_bot_id: is required (the provider's bot ID, used to poll message status)`,
+				`testdata/bad/dup_keys.yaml:3: accounts[0].name: duplicate key (first at line 2)`,
+			},
+		},
+		{
+			name: "UnknownKeys",
+			path: "testdata/bad/unknown_keys.yaml",
+			want: []string{
+				`testdata/bad/unknown_keys.yaml:1: acounts: unknown key (did you mean "accounts"?)`,
+				`testdata/bad/unknown_keys.yaml:3: broadcasts[0].message: is required: one of text, media, template, bot_flow`,
+				`testdata/bad/unknown_keys.yaml:4: broadcasts[0].account: unknown account "main" (no accounts are defined)`,
+				`testdata/bad/unknown_keys.yaml:5: broadcasts[0].mesage: unknown key (did you mean "message"?)`,
+				`testdata/bad/unknown_keys.yaml:9: broadcasts[0].audience.recipients[0].nmae: unknown key (did you mean "name"?)`,
+				`testdata/bad/unknown_keys.yaml:10: broadcasts[0].audience.cvs: unknown key (did you mean "csv"?)`,
+				`testdata/bad/unknown_keys.yaml:11: broadcasts[0].start: unknown key`,
+			},
+		},
+		{
+			name: "Accounts",
+			path: "testdata/bad/account_problems.yaml",
+			want: []string{
+				`testdata/bad/account_problems.yaml:3: accounts[0].provider: unknown provider "twilio" (known: botsailor, and its alias wabotick)`,
+				`testdata/bad/account_problems.yaml:4: accounts[0].base_url: "ftp://botsailor.com" is not an http(s) URL`,
+				`testdata/bad/account_problems.yaml:6: accounts[0].phone_number_id: "+49 151" must be digits only (the provider's phone number ID, not the phone number)`,
+				`testdata/bad/account_problems.yaml:7: accounts[0].whatsapp_bot_id: must be a whole number, got "abc"`,
+				`testdata/bad/account_problems.yaml:8: accounts[0].rate_per_second: must be more than 0 and at most 1000, got 0`,
+				`testdata/bad/account_problems.yaml:9: accounts[1].name: "Bad Name": use lower-case letters, digits, '_', '.' and '-', starting with a letter or digit`,
+				`testdata/bad/account_problems.yaml:11: accounts[1].api_token: environment variable MISSING_TOKEN is not set`,
+				`testdata/bad/account_problems.yaml:14: accounts[1].rate_per_second: must be more than 0 and at most 1000, got 1001`,
+				`testdata/bad/account_problems.yaml:15: accounts[2].name: duplicate account name "main" (first defined at testdata/bad/account_problems.yaml:2)`,
+				`testdata/bad/account_problems.yaml:17: accounts[2].api_token: api_token must be a ${VAR} reference or use api_token_file; literal tokens are refused so they never reach git or the database`,
+				`testdata/bad/account_problems.yaml:19: accounts[2].whatsapp_bot_id: must be positive, got -3`,
+				`testdata/bad/account_problems.yaml:20: accounts[3].name: is required`,
+				`testdata/bad/account_problems.yaml:20: accounts[3].phone_number_id: is required`,
+				`testdata/bad/account_problems.yaml:20: accounts[3].whatsapp_bot_id: is required (the provider's bot ID, used to poll message status)`,
+				`testdata/bad/account_problems.yaml:21: accounts[3].base_url: environment variable MISSING_BASE is not set`,
+				`testdata/bad/account_problems.yaml:22: accounts[3].api_token_file: cannot read "/nonexistent/wacamp/token": no such file or directory`,
+				`testdata/bad/account_problems.yaml:26: accounts[4].api_token_file: set either api_token or api_token_file, not both`,
+				`testdata/bad/account_problems.yaml:31: accounts[5].api_token_file: "secrets/token" is not an absolute path; workers on other machines read the same path`,
+				`testdata/bad/account_problems.yaml:35: accounts[6].provider: expected a string, got a mapping`,
+				`testdata/bad/account_problems.yaml:36: accounts[6].api_token: expected a ${VAR} reference, got a list`,
+			},
+		},
+		{
+			name: "Broadcasts",
+			path: "testdata/bad/broadcast_problems.yaml",
+			want: []string{
+				`testdata/bad/broadcast_problems.yaml:9: broadcasts[0].account: unknown account "mian" (did you mean "main"?)`,
+				`testdata/bad/broadcast_problems.yaml:10: broadcasts[0].start_at: "27.11.2026 09:00" is not an RFC 3339 time with offset, e.g. 2026-11-27T09:00:00+01:00`,
+				`testdata/bad/broadcast_problems.yaml:11: broadcasts[0].deadline: "1d" is not a duration such as 24h, 90m or 2h30m`,
+				`testdata/bad/broadcast_problems.yaml:15: broadcasts[0].message: needs exactly one of text, media, template, bot_flow`,
+				`testdata/bad/broadcast_problems.yaml:18: broadcasts[1].deadline: must be positive, got -1h`,
+				`testdata/bad/broadcast_problems.yaml:19: broadcasts[1].audience: has no recipients; list recipients and/or give a csv file`,
+				`testdata/bad/broadcast_problems.yaml:21: broadcasts[1].message: has text and bot_flow; a message has exactly one of text, media, template, bot_flow`,
+				`testdata/bad/broadcast_problems.yaml:23: broadcasts[2].name: "Two Kinds": use lower-case letters, digits, '_', '.' and '-', starting with a letter or digit`,
+				`testdata/bad/broadcast_problems.yaml:29: broadcasts[2].message.media.url: "ftp://x/a.jpg" is not an http(s) URL`,
+				`testdata/bad/broadcast_problems.yaml:29: broadcasts[2].message.media.type: must be one of image, video, audio, document`,
+				`testdata/bad/broadcast_problems.yaml:29: broadcasts[2].message.media.caption: malformed placeholder "{{ }}": a name starts with a letter or _ and has only letters, digits, _ . -`,
+				`testdata/bad/broadcast_problems.yaml:30: broadcasts[3].name: duplicate broadcast name "no-kind" (first defined at testdata/bad/broadcast_problems.yaml:8)`,
+				`testdata/bad/broadcast_problems.yaml:30: broadcasts[3].account: is required`,
+				`testdata/bad/broadcast_problems.yaml:34: broadcasts[3].audience.recipients[1].phone: "12" has 2 digits; a phone number needs 8–15 digits with country code`,
+				`testdata/bad/broadcast_problems.yaml:35: broadcasts[3].audience.recipients[2].phone: "49151abc" contains 'a'; a phone number has only digits, spaces, dashes, dots, parentheses and a leading + or 00`,
+				`testdata/bad/broadcast_problems.yaml:36: broadcasts[3].audience.recipients[3].phone: is required`,
+				`testdata/bad/broadcast_problems.yaml:37: broadcasts[3].audience.recipients[4].vars.name: is reserved; set the recipient's own name field`,
+				`testdata/bad/broadcast_problems.yaml:40: broadcasts[3].message.template.id: is empty`,
+				`testdata/bad/broadcast_problems.yaml:41: broadcasts[3].message.template.vars[0].index: must be 1 or more, got 0`,
+				`testdata/bad/broadcast_problems.yaml:41: broadcasts[3].message.template.vars[2]: a-2 is set twice (also template.vars[1])`,
+				`testdata/bad/broadcast_problems.yaml:44: broadcasts[4].audience: expected a mapping, got a list`,
+				`testdata/bad/broadcast_problems.yaml:45: broadcasts[4].message: expected a mapping, got "hi"`,
+				`testdata/bad/broadcast_problems.yaml:46: broadcasts[5].message: is required: one of text, media, template, bot_flow`,
+				`testdata/bad/broadcast_problems.yaml:49: broadcasts[5].audience.recipients: expected a list, got a mapping`,
+			},
+		},
+		{
+			name: "CSV",
+			path: "testdata/bad/csv_problems.yaml",
+			want: []string{
+				`testdata/bad/bad_rows.csv:3: broadcasts[0] (bad-rows).audience.csv row 3 phone: "12" has 2 digits; a phone number needs 8–15 digits with country code`,
+				`testdata/bad/bad_rows.csv:5: broadcasts[0] (bad-rows).audience.csv row 5: has 3 fields; the header has 2`,
+				`testdata/bad/bad_rows.csv:6: broadcasts[0] (bad-rows).audience.csv row 6 phone: "0151 1234567" has no country code (it starts with 0 after any + or 00); write it in international form, e.g. +49 151 1234567`,
+				`testdata/bad/no_phone.csv:1: broadcasts[1] (no-phone).audience.csv: the header has no phone column (columns: mobile, name)`,
+				`testdata/bad/csv_problems.yaml:21: broadcasts[2].audience.csv: cannot read testdata/bad/does_not_exist.csv: no such file or directory`,
+				`testdata/bad/semicolons.csv:1: broadcasts[3] (semicolons).audience.csv: the header has no phone column (columns: phone;name); columns must be separated by commas`,
+				`testdata/bad/broken_quote.csv:3: broadcasts[4] (broken-quote).audience.csv: extraneous or missing " in quoted-field`,
+			},
+		},
+		{
+			name: "MissingVariables",
+			path: "testdata/bad/vars.yaml",
+			want: []string{
+				`testdata/bad/vars.yaml:16: broadcasts[0].message.text: {{name}} has no value for 7 recipients: 4915112345679 (testdata/bad/vars.yaml:13), 4915112345681 (testdata/bad/vars.csv:3), 4915112345683 (testdata/bad/vars.csv:5), 4915112345684 (testdata/bad/vars.csv:6), 4915112345685 (testdata/bad/vars.csv:7) and 2 more`,
+				`testdata/bad/vars.yaml:16: broadcasts[0].message.text: {{code}} has no value for 7 recipients: 4915112345679 (testdata/bad/vars.yaml:13), 4915112345682 (testdata/bad/vars.csv:4), 4915112345683 (testdata/bad/vars.csv:5), 4915112345684 (testdata/bad/vars.csv:6), 4915112345685 (testdata/bad/vars.csv:7) and 2 more`,
+				`testdata/bad/vars.yaml:24: broadcasts[1].message.media.url: after rendering for recipient 4915112345678 (testdata/bad/vars.yaml:21): "https://cdn example com/a.jpg" is not an http(s) URL`,
+			},
+		},
+		{
+			name: "DuplicatesAcrossFiles",
+			path: "testdata/dupdir",
+			want: []string{
+				`testdata/dupdir/b.yml:2: accounts[0].name: duplicate account name "main" (first defined at testdata/dupdir/a.yaml:2)`,
+				`testdata/dupdir/b.yml:8: broadcasts[0].name: duplicate broadcast name "promo" (first defined at testdata/dupdir/a.yaml:8)`,
+				`testdata/dupdir/b.yml:9: broadcasts[0].account: unknown account "mian" (did you mean "main"?)`,
+			},
+		},
+		{
+			name: "TokenVariableElsewhere",
+			path: "testdata/bad/token_reuse.yaml",
+			want: []string{
+				`testdata/bad/token_reuse.yaml:13: broadcasts[0].message.text: environment variable BOTSAILOR_API_TOKEN holds the API token of account "main"; it may only be used as api_token`,
+			},
+		},
+		{
+			name: "NoSuchPath",
+			path: "testdata/nope",
+			want: []string{`testdata/nope: cannot read: no such file or directory`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b, err := Load(tt.path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "tok-SECRET-123"}))
+			require.Nil(t, b)
+			require.Equal(t, tt.want, problemLines(t, err))
+			require.NotContains(t, err.Error(), "SECRET") // neither the variable's nor a literal token
+
+		})
+	}
+}
+
+func TestLoadEmptyDirectory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o600))
+	_, err := Load(dir, testEnv(nil))
+	require.Equal(t, []string{dir + ": no *.yaml or *.yml files in directory"}, problemLines(t, err))
+}
+
+func TestLoadEmptyFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "empty.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("# nothing yet\n"), 0o600))
+	b, err := Load(path, testEnv(nil))
+	require.NoError(t, err)
+	require.Empty(t, b.Accounts)
+	require.Empty(t, b.Broadcasts)
+}
+
+// No error message contains a token, whether it is pasted into the file,
+// referenced from a field that is not api_token, or sits in a token file.
+func TestLoadNeverPrintsTokens(t *testing.T) {
+	t.Parallel()
+	const secret = "tok-SECRET-123"
+	empty := writeTokenFile(t, " \n")
+	_, err := Load("testdata/bad/token_leak.yaml", testEnv(map[string]string{
+		"BOTSAILOR_API_TOKEN": secret,
+		"EMPTY_TOKEN_FILE":    empty,
+	}))
+	lines := problemLines(t, err)
+	require.Equal(t, []string{
+		`testdata/bad/token_leak.yaml:4: accounts[0].base_url: "${BOTSAILOR_API_TOKEN}" is not an http(s) URL`,
+		`testdata/bad/token_leak.yaml:5: accounts[0].api_token: ` + literalTokenMsg,
+		`testdata/bad/token_leak.yaml:6: accounts[0].phone_number_id: "${BOTSAILOR_API_TOKEN}" must be digits only (the provider's phone number ID, not the phone number)`,
+		`testdata/bad/token_leak.yaml:7: accounts[0].whatsapp_bot_id: must be a whole number, got "${BOTSAILOR_API_TOKEN}"`,
+		`testdata/bad/token_leak.yaml:8: accounts[0].rate_per_second: must be a number, got "${BOTSAILOR_API_TOKEN}"`,
+		`testdata/bad/token_leak.yaml:11: accounts[1].api_token: ` + literalTokenMsg,
+		fmt.Sprintf(`testdata/bad/token_leak.yaml:16: accounts[2].api_token_file: %q is empty`, empty),
+	}, lines)
+	require.NotContains(t, err.Error(), "SECRET")
+}
+
+func TestLoadTokenFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tokenFile := writeTokenFile(t, "abc\n")
+	yaml := fmt.Sprintf(`accounts:
+  - name: main
+    provider: botsailor
+    api_token_file: %s
+    phone_number_id: "1"
+    whatsapp_bot_id: 1
+`, tokenFile)
+	path := filepath.Join(dir, "a.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
+	b, err := Load(path, testEnv(nil))
+	require.NoError(t, err)
+	require.Equal(t, "file:"+tokenFile, b.Accounts[0].TokenRef)
+	tok, err := ResolveToken(b.Accounts[0].TokenRef, testEnv(nil))
+	require.NoError(t, err)
+	require.Equal(t, "abc", tok)
+}
+
+// writeCampaign writes a campaign file with one account and one text
+// broadcast whose audience is the CSV file customers.csv, with the given
+// header and rows, and returns the YAML file's path.
+func writeCampaign(t *testing.T, text, header string, rows []string) string {
+	t.Helper()
+	dir := t.TempDir()
+	csv := header + "\n" + strings.Join(rows, "\n") + "\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "customers.csv"), []byte(csv), 0o600))
+	yaml := fmt.Sprintf(`accounts:
+  - name: main
+    provider: botsailor
+    api_token: ${BOTSAILOR_API_TOKEN}
+    phone_number_id: "1"
+    whatsapp_bot_id: 1
+broadcasts:
+  - name: big
+    account: main
+    audience:
+      csv: customers.csv
+    message:
+      text: %q
+`, text)
+	path := filepath.Join(dir, "campaign.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
+	return path
+}
+
+// Ten thousand rows, one in ten a duplicate, load quickly: dedup and the
+// placeholder checks are linear.
+func TestLoadLargeCSV(t *testing.T) {
+	t.Parallel()
+	const n = 10_000
+	rows := make([]string, n)
+	for i := range rows {
+		num := 4915100000000 + i
+		if i%10 == 9 {
+			num = 4915100000000 + i - 1 // repeats the row before
+		}
+		rows[i] = fmt.Sprintf("%d,Name %d,CODE%d", num, i, i)
+	}
+	path := writeCampaign(t, "Hi {{name}}, {{code}} for {{phone}}", "phone,name,code", rows)
+
+	start := time.Now()
+	b, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	elapsed := time.Since(start)
+	require.NoError(t, err)
+	require.Len(t, b.Broadcasts[0].Recipients, n-n/10)
+	require.Equal(t, n/10, b.Broadcasts[0].Duplicates)
+	require.Equal(t, []string{fmt.Sprintf("big: %d duplicate recipients removed (first at %s:11)", n/10, filepath.Join(filepath.Dir(path), "customers.csv"))}, b.Warnings)
+	require.Less(t, elapsed, 3*time.Second, "loading %d rows took %s", n, elapsed)
+}
+
+// A file's problems are capped at 50 and counted beyond that.
+func TestLoadCapsProblemsPerFile(t *testing.T) {
+	t.Parallel()
+	rows := make([]string, 60)
+	for i := range rows {
+		rows[i] = fmt.Sprintf("%d,x", i+1)
+	}
+	path := writeCampaign(t, "hi", "phone,name", rows)
+	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	lines := problemLines(t, err)
+	require.Len(t, lines, 51)
+	csvPath := filepath.Join(filepath.Dir(path), "customers.csv")
+	require.Equal(t, csvPath+`:2: broadcasts[0] (big).audience.csv row 2 phone: "1" has 1 digits; a phone number needs 8–15 digits with country code`, lines[0])
+	require.Equal(t, csvPath+": and 10 more problems", lines[50])
+}
+
+// An empty CSV cell is no value: a placeholder needing it is an error.
+func TestLoadEmptyCellIsNoValue(t *testing.T) {
+	t.Parallel()
+	path := writeCampaign(t, "Code {{code}}", "phone,code", []string{"4915112345678,A1", "4915112345679,  "})
+	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	csvPath := filepath.Join(filepath.Dir(path), "customers.csv")
+	require.Equal(t, []string{
+		path + ":13: broadcasts[0].message.text: {{code}} has no value for recipient 4915112345679 (" + csvPath + ":3)",
+	}, problemLines(t, err))
+}
+
+// A rendered text longer than WhatsApp allows is refused per recipient.
+func TestLoadRenderedTooLong(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", templates.MaxTextLen)
+	path := writeCampaign(t, "{{note}}!", "phone,note", []string{"4915112345678,short", "4915112345679," + long, "4915112345680," + long})
+	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	csvPath := filepath.Join(filepath.Dir(path), "customers.csv")
+	require.Equal(t, []string{
+		path + ":13: broadcasts[0].message.text: after rendering for 2 recipients, e.g. 4915112345679 (" + csvPath + ":3): has 4097 characters; at most 4096 are allowed",
+	}, problemLines(t, err))
+}
+
+func TestLoadCSVHeaderProblems(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		header string
+		rows   []string
+		want   string // the problem after "<csv>:"
+	}{
+		{"DuplicateColumn", "phone,code,code", []string{"4915112345678,a,b"}, `1: broadcasts[0] (big).audience.csv: columns 2 and 3 are both named "code"`},
+		{"DuplicatePhone", "Phone,PHONE", []string{"4915112345678,4915112345678"}, `1: broadcasts[0] (big).audience.csv: columns 1 and 2 are both named "PHONE"`},
+		{"UnnamedColumnWithValue", "phone,", []string{"4915112345678,", "4915112345679,x"}, `3: broadcasts[0] (big).audience.csv row 3: column 2 has a value but no name in the header`},
+		{"ShortRow", "phone,name", []string{"4915112345678"}, `2: broadcasts[0] (big).audience.csv row 2: has 1 fields; the header has 2`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := writeCampaign(t, "hi", tt.header, tt.rows)
+			_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+			require.Equal(t, []string{filepath.Join(filepath.Dir(path), "customers.csv") + ":" + tt.want}, problemLines(t, err))
+		})
+	}
+}
+
+func TestLoadEmptyCSV(t *testing.T) {
+	t.Parallel()
+	path := writeCampaign(t, "hi", "phone", nil)
+	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(path), "customers.csv"), nil, 0o600))
+	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	require.Equal(t, []string{
+		filepath.Join(filepath.Dir(path), "customers.csv") + ": broadcasts[0] (big).audience.csv: is empty; the first row must be a header with a phone column",
+	}, problemLines(t, err))
+}
+
+func TestRecipientRenderVars(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, map[string]string{"phone": "4915112345678", "name": "Ann", "code": "BF10"},
+		Recipient{Phone: "4915112345678", Name: "Ann", Vars: map[string]string{"code": "BF10"}}.RenderVars())
+	require.Equal(t, map[string]string{"phone": "4915112345678"}, Recipient{Phone: "4915112345678"}.RenderVars())
+}
+
+func TestPosString(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "campaigns/bf.yaml:14", Pos{File: "campaigns/bf.yaml", Line: 14}.String())
+}

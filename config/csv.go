@@ -1,0 +1,174 @@
+package config
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/wacamp/wacamp/internal/phone"
+)
+
+// readCSV adds the rows of the audience CSV file rel (relative to the YAML
+// file) to aud and returns how many rows it read.
+//
+// The file has a header row. The "phone" column (any case) is required,
+// a "name" column (any case) is optional, and every other column is a
+// variable named by its header. Cells are trimmed; an empty cell means no
+// value, so a placeholder whose cell is empty is an error rather than an
+// empty string. A UTF-8 byte order mark and CRLF line ends are fine; rows
+// that are entirely empty are skipped.
+//
+// Problems with the file as a whole are reported on the YAML file's csv
+// line (yamlField); problems with its contents on the CSV file's lines,
+// under rowsField ("broadcasts[0] (name).audience.csv").
+func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string, aud *audience) (rows int) {
+	path := rel
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(f.path), rel)
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		f.problem(yamlLine, yamlField, "cannot read %s: %v", path, unwrapPath(err))
+		return 0
+	}
+	defer file.Close()
+	problem := func(line int, field, format string, args ...any) {
+		f.l.probs.add(path, line, field, format, args...)
+	}
+
+	br := bufio.NewReader(file)
+	if bom, _ := br.Peek(3); string(bom) == "\uFEFF" {
+		_, _ = br.Discard(3)
+	}
+	r := csv.NewReader(br)
+	r.FieldsPerRecord = -1 // checked here, to report and go on
+
+	header, err := r.Read()
+	if errors.Is(err, io.EOF) {
+		problem(0, rowsField, "is empty; the first row must be a header with a phone column")
+		return 0
+	}
+	if err != nil {
+		problem(csvErrorLine(err), rowsField, "%v", csvErrorMsg(err))
+		return 0
+	}
+	headerLine, _ := r.FieldPos(0)
+
+	phoneCol, nameCol := -1, -1
+	type varCol struct {
+		col  int
+		name string
+	}
+	var varCols []varCol
+	var unnamed []int // columns without a header: must stay empty
+	seen := make(map[string]int)
+	for i, h := range header {
+		h = strings.TrimSpace(h)
+		key := h
+		if strings.EqualFold(h, "phone") || strings.EqualFold(h, "name") {
+			key = strings.ToLower(h)
+		}
+		if j, dup := seen[key]; dup && h != "" {
+			problem(headerLine, rowsField, "columns %d and %d are both named %q", j+1, i+1, h)
+			continue
+		}
+		seen[key] = i
+		switch key {
+		case "phone":
+			phoneCol = i
+		case "name":
+			nameCol = i
+		case "":
+			unnamed = append(unnamed, i)
+		default:
+			varCols = append(varCols, varCol{i, h})
+		}
+	}
+	if phoneCol < 0 {
+		hint := ""
+		if len(header) == 1 && strings.ContainsAny(header[0], ";\t") {
+			hint = "; columns must be separated by commas"
+		}
+		problem(headerLine, rowsField, "the header has no phone column (columns: %s)%s", strings.Join(header, ", "), hint)
+		return 0
+	}
+
+	reported := make(map[int]bool) // unnamed columns already reported
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			problem(csvErrorLine(err), rowsField, "%v", csvErrorMsg(err))
+			break
+		}
+		line, _ := r.FieldPos(0)
+		if allEmpty(rec) {
+			continue
+		}
+		rows++
+		rowField := fmt.Sprintf("%s row %d", rowsField, line)
+		if len(rec) != len(header) {
+			problem(line, rowField, "has %d fields; the header has %d", len(rec), len(header))
+			continue
+		}
+		for _, c := range unnamed {
+			if strings.TrimSpace(rec[c]) != "" && !reported[c] {
+				reported[c] = true
+				problem(line, rowField, "column %d has a value but no name in the header", c+1)
+			}
+		}
+		num, err := phone.Normalize(rec[phoneCol])
+		if err != nil {
+			problem(line, rowField+" phone", "%v", err)
+			continue
+		}
+		rcpt := Recipient{Phone: num}
+		if nameCol >= 0 {
+			rcpt.Name = strings.TrimSpace(rec[nameCol])
+		}
+		for _, vc := range varCols {
+			if v := strings.TrimSpace(rec[vc.col]); v != "" {
+				if rcpt.Vars == nil {
+					rcpt.Vars = make(map[string]string, len(varCols))
+				}
+				rcpt.Vars[vc.name] = v
+			}
+		}
+		aud.add(rcpt, fmt.Sprintf("%s:%d", path, line))
+	}
+	return rows
+}
+
+func allEmpty(rec []string) bool {
+	for _, c := range rec {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// csvErrorLine and csvErrorMsg split an encoding/csv error into the line
+// and the message without position.
+func csvErrorLine(err error) int {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return pe.Line
+	}
+	return 0
+}
+
+func csvErrorMsg(err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

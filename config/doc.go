@@ -1,0 +1,82 @@
+// Package config reads wacamp's process environment ([LoadEnv]) and its
+// campaign files ([Load]): provider accounts and broadcasts, in YAML kept in
+// git.
+//
+// # Campaign files
+//
+// [Load] takes one file, or a directory whose *.yaml and *.yml files it
+// reads in name order (not recursively). Names are unique across all of
+// them, and a broadcast may use an account defined in another file.
+//
+//	accounts:
+//	  - name: main
+//	    provider: botsailor            # the BotSailor API family; "wabotick" is an alias
+//	    base_url: https://botsailor.com/api/v1   # default per provider
+//	    api_token: ${BOTSAILOR_API_TOKEN}        # or api_token_file: /run/secrets/x
+//	    phone_number_id: "119060000040020"
+//	    whatsapp_bot_id: 123
+//	    rate_per_second: 80            # per phone number, fleet-wide; 0 < rate <= 1000
+//	broadcasts:
+//	  - name: black-friday             # [a-z0-9][a-z0-9_.-]*
+//	    account: main
+//	    start_at: 2026-11-27T09:00:00+01:00   # RFC 3339; omitted: as soon as applied
+//	    deadline: 24h                  # after start_at, unsent deliveries expire
+//	    audience:
+//	      recipients:
+//	        - {phone: "4915112345678", name: "Ann", vars: {code: "BF10"}}
+//	      csv: customers.csv           # relative to this file
+//	    message:                       # exactly one of text, media, template, bot_flow
+//	      text: "Hi {{name}}, your code is {{code}}"
+//	      # media: {url: https://example.com/a.jpg, type: image, caption: "..."}
+//	      # template: {id: "313823", vars: {name: "{{name}}", code: "{{code}}"}}
+//	      # bot_flow: "FLOW-UNIQUE-ID"
+//
+// ${VAR} in any string value is replaced by the environment variable VAR;
+// an unset or empty variable is an error. YAML anchors, aliases and merge
+// keys (<<) work as usual.
+//
+// # Secrets
+//
+// api_token must be exactly one ${VAR} reference, or api_token_file an
+// absolute path (workers on other machines read the same path); a literal
+// token is refused so that it never reaches git or the database. The token
+// itself is not kept: [Account].TokenRef is "env:VAR" or "file:/path", and
+// whoever calls the provider reads it with [ResolveToken]. Load checks that
+// the variable is set or the file readable and non-empty, and refuses a
+// token variable expanded into any other field (a message, say), from where
+// it would reach the database. No error or String method prints a token.
+//
+// # Audiences
+//
+// Inline recipients come first, then the CSV file's rows. A CSV file has a
+// header row with a "phone" column (any case), an optional "name" column,
+// and any other columns, which become variables named by their header.
+// Phone numbers are normalised (see internal/phone). A number seen before in
+// the same broadcast is dropped, counted in [Broadcast].Duplicates and in a
+// warning; it is not an error.
+//
+// A placeholder {{x}} in the message takes its value for each recipient
+// from "phone", "name" (if given) and the recipient's vars or extra CSV
+// columns; see [Recipient.RenderVars]. An empty CSV cell, or a var set to
+// null, means "no value": a placeholder that needs it is an error, not an
+// empty string. An inline var set to "" is an empty value. Each message is
+// also rendered for every recipient and checked again, so a value that
+// makes the text too long or breaks the media URL is reported before
+// anything is sent.
+//
+// Template variables are listed as a mapping whose keys become
+// templateVariable-<name>-<index> in document order; see
+// templates.TemplateVarFromKey for the "name-3" form with an explicit index.
+//
+// # Errors
+//
+// Load reports every problem at once in a *[ValidationError], one
+// [Problem] per line as "file:line: field: message", for instance
+//
+//	campaigns/bf.yaml:14: broadcasts[0].audience.recipients[2].phone: "12" has 2 digits; a phone number needs 8–15 digits with country code
+//	campaigns/customers.csv:7: broadcasts[0] (black-friday).audience.csv row 7 phone: "0151 2" has no country code ...
+//	campaigns/bf.yaml:9: broadcasts[1].account: unknown account "mian" (did you mean "main"?)
+//
+// A file's problems are capped at 50, followed by an "and N more problems"
+// line.
+package config

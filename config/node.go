@@ -1,0 +1,280 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// fileCtx decodes one YAML file, reporting problems against it.
+type fileCtx struct {
+	l    *loader
+	path string // as given or joined to the loaded directory
+}
+
+func (f *fileCtx) problem(line int, field, format string, args ...any) {
+	f.l.probs.add(f.path, line, field, format, args...)
+}
+
+// pair is one key and value of a mapping.
+type pair struct{ key, val *yaml.Node }
+
+// resolve follows aliases to the node they stand for.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	n = resolve(n)
+	return n == nil || n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+// describe names the kind of n for "expected X, got Y" messages.
+func describe(n *yaml.Node) string {
+	switch n = resolve(n); {
+	case n == nil:
+		return "nothing"
+	case n.Kind == yaml.MappingNode:
+		return "a mapping"
+	case n.Kind == yaml.SequenceNode:
+		return "a list"
+	case n.Tag == "!!null":
+		return "null"
+	default:
+		return fmt.Sprintf("%q", n.Value)
+	}
+}
+
+// subfield joins a key or index to a field path.
+func subfield(field, key string) string {
+	if field == "" || strings.HasPrefix(key, "[") {
+		return field + key
+	}
+	return field + "." + key
+}
+
+func index(field string, i int) string { return subfield(field, "["+strconv.Itoa(i)+"]") }
+
+// pairs returns the key/value pairs of mapping n in document order, with
+// merge keys ("<<: *anchor") expanded: explicit keys win over merged ones,
+// and earlier merges over later ones. A key given twice is reported.
+func (f *fileCtx) pairs(n *yaml.Node, field string) []pair {
+	explicit := make(map[string]int) // key → line
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Tag == "!!merge" {
+			continue
+		}
+		if first, dup := explicit[k.Value]; dup {
+			f.problem(k.Line, subfield(field, k.Value), "duplicate key (first at line %d)", first)
+			continue
+		}
+		explicit[k.Value] = k.Line
+	}
+	var out []pair
+	seen := make(map[string]bool)
+	var visit func(m *yaml.Node, merged bool)
+	visit = func(m *yaml.Node, merged bool) {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k, v := m.Content[i], m.Content[i+1]
+			if k.Tag == "!!merge" {
+				switch v = resolve(v); v.Kind {
+				case yaml.MappingNode:
+					visit(v, true)
+				case yaml.SequenceNode:
+					for _, item := range v.Content {
+						if item = resolve(item); item.Kind == yaml.MappingNode {
+							visit(item, true)
+						}
+					}
+				}
+				continue
+			}
+			if seen[k.Value] || merged && explicit[k.Value] != 0 {
+				continue
+			}
+			seen[k.Value] = true
+			out = append(out, pair{k, v})
+		}
+	}
+	visit(n, false)
+	return out
+}
+
+// object checks that n is a mapping whose keys are all in allowed, reports
+// the others, and returns the known pairs by key. A null n is an empty
+// mapping. ok is false if n is not a mapping.
+func (f *fileCtx) object(n *yaml.Node, field string, allowed ...string) (obj map[string]pair, ok bool) {
+	obj = make(map[string]pair)
+	if isNull(n) {
+		return obj, true
+	}
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		f.problem(n.Line, field, "expected a mapping, got %s", describe(n))
+		return obj, false
+	}
+	for _, p := range f.pairs(n, field) {
+		if !slices.Contains(allowed, p.key.Value) {
+			f.problem(p.key.Line, subfield(field, p.key.Value), "unknown key%s", didYouMean(p.key.Value, allowed))
+			continue
+		}
+		obj[p.key.Value] = p
+	}
+	return obj, true
+}
+
+// list returns the items of sequence n; null is an empty list.
+func (f *fileCtx) list(n *yaml.Node, field string) []*yaml.Node {
+	if isNull(n) {
+		return nil
+	}
+	n = resolve(n)
+	if n.Kind != yaml.SequenceNode {
+		f.problem(n.Line, field, "expected a list, got %s", describe(n))
+		return nil
+	}
+	return n.Content
+}
+
+// str returns the string value of scalar n with ${VAR} references expanded;
+// null is "". ok is false (and the problem reported) for a mapping, a list
+// or an unset variable.
+func (f *fileCtx) str(n *yaml.Node, field string) (s string, ok bool) {
+	if isNull(n) {
+		return "", true
+	}
+	n = resolve(n)
+	if n.Kind != yaml.ScalarNode {
+		f.problem(n.Line, field, "expected a string, got %s", describe(n))
+		return "", false
+	}
+	return f.expand(n.Value, n.Line, field)
+}
+
+// expand replaces each ${VAR} in s with the variable's value. An unset or
+// empty variable is a problem. A "${" without "}" is left as it is.
+func (f *fileCtx) expand(s string, line int, field string) (string, bool) {
+	if !strings.Contains(s, "${") {
+		return s, true
+	}
+	var b strings.Builder
+	ok := true
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			break
+		}
+		name := s[i+2 : i+j]
+		b.WriteString(s[:i])
+		s = s[i+j+1:]
+		if !validEnvName(name) {
+			f.problem(line, field, "%q is not a valid environment variable reference", "${"+name+"}")
+			ok = false
+		} else if v := f.l.getenv(name); v == "" {
+			f.problem(line, field, "environment variable %s is not set", name)
+			ok = false
+		} else {
+			b.WriteString(v)
+			f.l.expanded = append(f.l.expanded, envUse{name: name, file: f.path, line: line, field: field})
+		}
+	}
+	b.WriteString(s)
+	return b.String(), ok
+}
+
+// shown quotes a value for an error message. A value that came from the
+// environment is shown as written in the file, so that a secret put in the
+// wrong field never reaches an error.
+func shown(n *yaml.Node, val string) string {
+	if n = resolve(n); n != nil && strings.Contains(n.Value, "${") {
+		return strconv.Quote(n.Value)
+	}
+	return strconv.Quote(val)
+}
+
+// integer returns the value of n as an int64; null is 0.
+func (f *fileCtx) integer(n *yaml.Node, field string) (int64, bool) {
+	s, ok := f.str(n, field)
+	if !ok || s == "" {
+		return 0, ok
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		f.problem(resolve(n).Line, field, "must be a whole number, got %s", shown(n, s))
+		return 0, false
+	}
+	return v, true
+}
+
+// number returns the value of n as a finite float64; null is 0.
+func (f *fileCtx) number(n *yaml.Node, field string) (float64, bool) {
+	s, ok := f.str(n, field)
+	if !ok || s == "" {
+		return 0, ok
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		f.problem(resolve(n).Line, field, "must be a number, got %s", shown(n, s))
+		return 0, false
+	}
+	return v, true
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// didYouMean suggests the closest of candidates to s, if one is close.
+func didYouMean(s string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestDist && d < len(c) {
+			best, bestDist = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

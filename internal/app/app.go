@@ -1,0 +1,83 @@
+// Package app wires wacamp's parts together for the commands: connections
+// from the environment (or embedded ones for the demo), the provider
+// registry, the worker server and the scheduler loop. It holds no domain
+// logic; cmd/* mains stay thin by calling it.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+
+	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/store"
+)
+
+// Conns are the connections every command shares.
+type Conns struct {
+	Redis    asynq.RedisConnOpt
+	RedisURL string
+	Store    *store.DB
+	closers  []func()
+}
+
+// Close releases everything Open started.
+func (c *Conns) Close() {
+	for i := len(c.closers) - 1; i >= 0; i-- {
+		c.closers[i]()
+	}
+}
+
+// Open connects to REDIS_URL and DATABASE_URL. With embedded set, a missing
+// REDIS_URL starts an in-process Redis (miniredis) and a missing
+// DATABASE_URL an embedded SQLite database in dataDir; without it they are
+// errors.
+func Open(ctx context.Context, env config.Env, embedded bool, dataDir string, log *slog.Logger) (*Conns, error) {
+	c := &Conns{}
+	redisURL := env.RedisURL
+	if redisURL == "" {
+		if !embedded {
+			return nil, fmt.Errorf("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
+		}
+		mr, err := miniredis.Run()
+		if err != nil {
+			return nil, fmt.Errorf("start embedded redis: %w", err)
+		}
+		c.closers = append(c.closers, mr.Close)
+		redisURL = "redis://" + mr.Addr() + "/0"
+		log.InfoContext(ctx, "using embedded redis (miniredis)", slog.String("addr", mr.Addr()))
+	}
+	opt, err := asynq.ParseRedisURI(redisURL)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	c.Redis, c.RedisURL = opt, redisURL
+
+	dsn := env.DatabaseURL
+	if dsn == "" {
+		if !embedded {
+			c.Close()
+			return nil, fmt.Errorf("DATABASE_URL is not set (e.g. postgres://user@127.0.0.1:5432/wacamp)")
+		}
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("embedded database: %w", err)
+		}
+		dsn = "sqlite:" + filepath.Join(dataDir, "wacamp.db")
+		log.InfoContext(ctx, "using embedded database (sqlite)", slog.String("path", filepath.Join(dataDir, "wacamp.db")))
+	}
+	db, err := store.Open(ctx, dsn, log)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.Store = db
+	c.closers = append(c.closers, func() { _ = db.Close() })
+	return c, nil
+}

@@ -1,0 +1,63 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/provider/botsailor"
+)
+
+// Senders builds and caches one provider client per account, resolving the
+// account's token from this process's environment or secret file.
+type Senders struct {
+	Getenv     func(string) string
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+
+	mu      sync.Mutex
+	clients map[campaign.Account]campaign.Sender
+}
+
+var _ campaign.Senders = (*Senders)(nil)
+
+// Sender returns the client of account a.
+func (s *Senders) Sender(_ context.Context, a campaign.Account) (campaign.Sender, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.clients[a]; ok {
+		return c, nil
+	}
+	token, err := config.ResolveToken(a.TokenRef, s.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("api token: %w", err)
+	}
+	var c campaign.Sender
+	switch a.Provider {
+	case "botsailor", "wabotick":
+		c = botsailor.New(botsailor.Config{BaseURL: a.BaseURL, Token: token, PhoneNumberID: a.PhoneNumberID,
+			WhatsAppBotID: a.WhatsAppBotID, HTTPClient: s.httpClient(), Logger: s.Logger})
+	default:
+		return nil, fmt.Errorf("provider %q is not supported", a.Provider)
+	}
+	if s.clients == nil {
+		s.clients = map[campaign.Account]campaign.Sender{}
+	}
+	s.clients[a] = c
+	return c, nil
+}
+
+func (s *Senders) httpClient() *http.Client {
+	if s.HTTPClient != nil {
+		return s.HTTPClient
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	s.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: t}
+	return s.HTTPClient
+}

@@ -1,0 +1,731 @@
+// Package botsailorsim simulates the BotSailor API family (the paths under
+// /api/v1/ that the botsailor driver calls) for tests and the demo.
+//
+// It answers with the seed docs' response shapes, records every accepted
+// message in a per-recipient conversation with a fresh wamid, and moves each
+// message through sent → delivered → read (or failed) on a clock. Knobs
+// inject the faults a campaign engine must survive: latency, HTTP 503 before
+// accepting, connections dropped after accepting, Meta's throughput limit
+// (130429) and the plan's subscriber limit. Given the same Seed and the same
+// sequence of requests, it makes the same decisions.
+//
+// Routes (GET query or POST form, apiToken in either):
+//
+//	/api/v1/whatsapp/send               text message
+//	/api/v1/whatsapp/send/file          media by URL
+//	/api/v1/whatsapp/send/template      approved template
+//	/api/v1/whatsapp/trigger-bot        bot flow
+//	/api/v1/whatsapp/get/conversation   newest first, limit and 0-based offset
+//	/api/v1/whatsapp/get/message-status status of one wamid
+//	/api/v1/user/myInfo                 plan limits and usage
+package botsailorsim
+
+import (
+	"cmp"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The simulator's canned answers.
+const (
+	msgSent            = "Message sent successfully."
+	msgTemplateSent    = "Template message sent successfully."
+	msgBotTriggered    = "Bot has been trigger successfully."
+	msgInvalidToken    = "Invalid API token."
+	msgInvalidPhone    = "Invalid phone number."
+	msgRateLimited     = "(#130429) Rate limit hit"
+	msgSubscriberLimit = "Subscriber limit has been exceeded. You cannot have more subscribers."
+	msgNotFound        = "Message not found."
+	msgUndeliverable   = "Message undeliverable."
+	codeUndeliverable  = "131026"
+)
+
+// DefaultDeliverAfter is Options.DeliverAfter when it is zero.
+const DefaultDeliverAfter = time.Second
+
+// Options are the simulator's knobs. The zero value is a well-behaved
+// provider that accepts any token and delivers every message after a second.
+type Options struct {
+	// Tokens are the accepted apiTokens; empty accepts any non-empty token.
+	Tokens []string
+	// Latency is added to every answer.
+	Latency time.Duration
+	// Fail5xxRate is the share (0–1) of send calls answered HTTP 503 before
+	// anything is accepted.
+	Fail5xxRate float64
+	// DropAfterAcceptRate is the share (0–1) of accepted sends whose
+	// connection is closed without an answer after the message is recorded:
+	// the message goes out, the client never learns it.
+	DropAfterAcceptRate float64
+	// RatePerSecond is the send rate allowed per phone_number_id (a token
+	// bucket holding max(1, RatePerSecond) tokens); 0 is unlimited. Sends
+	// over it are answered HTTP 200 {"status":"0","message":"(#130429) Rate
+	// limit hit"}. Every send that gets this far takes a token, refused or
+	// not.
+	RatePerSecond float64
+	// SubscriberLimit is how many distinct recipients the account may have;
+	// 0 is unlimited. A send to a new recipient beyond it is refused with
+	// the doc's "Subscriber limit has been exceeded" answer.
+	SubscriberLimit int
+	// DeliverAfter is how long a message stays sent before it is delivered
+	// (or failed); 0 means DefaultDeliverAfter, < 0 never delivered.
+	DeliverAfter time.Duration
+	// ReadAfter is how long a read message stays delivered before it is
+	// read; < 0 means never read.
+	ReadAfter time.Duration
+	// ReadShare is the share (0–1) of delivered messages that get read.
+	ReadShare float64
+	// FailShare is the share (0–1) of accepted messages that fail instead of
+	// being delivered (failed_reason "Message undeliverable.", code 131026).
+	FailShare float64
+	// Seed seeds the simulator's random decisions; only New reads it.
+	Seed int64
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Send is one accepted send, as recorded by the simulator.
+type Send struct {
+	Phone         string
+	PhoneNumberID string
+	Kind          string // "text", "file", "template" or "bot"
+	WAMID         string // also for template and bot sends, whose answer has none
+	At            time.Time
+	// Text is the message text, the media caption, the template id or the
+	// bot flow id.
+	Text string
+	// TemplateVars are a template send's templateVariable-<name>-<index>
+	// fields, keyed "<name>-<index>"; nil for other kinds.
+	TemplateVars map[string]string
+}
+
+// Stats counts what the simulator did.
+type Stats struct {
+	Accepted          int // sends recorded (including dropped ones)
+	Rejected5xx       int // sends answered HTTP 503 before accepting
+	Dropped           int // accepted sends whose connection was closed unanswered
+	RateLimited       int // sends refused with 130429
+	SubscriberLimited int // sends refused for the subscriber limit
+	StatusPolls       int // get/message-status calls
+	ConversationCalls int // get/conversation calls
+}
+
+// Server is the simulator. It is an http.Handler and safe for concurrent use.
+type Server struct {
+	mu          sync.Mutex
+	opts        Options
+	rng         *rand.Rand
+	seq         uint32
+	sends       []Send
+	messages    map[string]*message    // by wamid
+	convs       map[convKey][]*message // oldest first
+	subscribers map[string]bool        // by phone
+	numbers     []string               // phone_number_ids seen, in order
+	buckets     map[string]*bucket     // by phone_number_id
+	stats       Stats
+}
+
+type convKey struct{ phoneNumberID, phone string }
+
+// message is one recorded message and its fate.
+type message struct {
+	id        int64
+	wamid     string
+	content   string
+	at        time.Time
+	deliverAt time.Time // zero: never delivered
+	readAt    time.Time // zero: never read
+	failed    bool
+}
+
+// bucket is a token bucket of one phone number.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// New returns a simulator with the given knobs.
+func New(opts Options) *Server {
+	seed := uint64(opts.Seed)
+	return &Server{
+		opts:        opts,
+		rng:         rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		messages:    map[string]*message{},
+		convs:       map[convKey][]*message{},
+		subscribers: map[string]bool{},
+		buckets:     map[string]*bucket{},
+	}
+}
+
+// SetOptions changes the knobs at run time. Messages already accepted keep
+// the fate they were given.
+func (s *Server) SetOptions(update func(*Options)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	update(&s.opts)
+}
+
+// Sends returns every accepted send, in order.
+func (s *Server) Sends() []Send {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Send, len(s.sends))
+	copy(out, s.sends)
+	return out
+}
+
+// SendCount returns how many sends to phone were accepted.
+func (s *Server) SendCount(phone string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, snd := range s.sends {
+		if snd.Phone == phone {
+			n++
+		}
+	}
+	return n
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+func (s *Server) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
+}
+
+// ServeHTTP answers one API call.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		writeJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed."))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, http.StatusBadRequest, failure("Invalid request."))
+		return
+	}
+	// Wait after reading the body: only then does the server notice a
+	// client that gives up.
+	s.mu.Lock()
+	latency := s.opts.Latency
+	s.mu.Unlock()
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	if !s.authorized(r) {
+		writeJSON(w, http.StatusOK, failure(msgInvalidToken))
+		return
+	}
+	switch strings.TrimSuffix(r.URL.Path, "/") {
+	case "/api/v1/whatsapp/send":
+		s.send(w, r, "text")
+	case "/api/v1/whatsapp/send/file":
+		s.send(w, r, "file")
+	case "/api/v1/whatsapp/send/template":
+		s.send(w, r, "template")
+	case "/api/v1/whatsapp/trigger-bot":
+		s.send(w, r, "bot")
+	case "/api/v1/whatsapp/get/conversation":
+		s.conversation(w, r)
+	case "/api/v1/whatsapp/get/message-status":
+		s.messageStatus(w, r)
+	case "/api/v1/user/myInfo":
+		s.myInfo(w)
+	default:
+		writeJSON(w, http.StatusNotFound, failure("Invalid API endpoint."))
+	}
+}
+
+// authorized checks the apiToken (form, query or bearer header).
+func (s *Server) authorized(r *http.Request) bool {
+	token := r.Form.Get("apiToken")
+	if token == "" {
+		token = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	}
+	if token == "" {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.opts.Tokens) == 0 || slices.Contains(s.opts.Tokens, token)
+}
+
+// required returns the first missing parameter of names, or "".
+func required(r *http.Request, names ...string) string {
+	for _, n := range names {
+		if strings.TrimSpace(r.Form.Get(n)) == "" {
+			return n
+		}
+	}
+	return ""
+}
+
+// validPhone reports whether p is 8–15 digits.
+func validPhone(p string) bool {
+	if len(p) < 8 || len(p) > 15 {
+		return false
+	}
+	for _, c := range p {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// send handles the four send endpoints.
+func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
+	need := []string{"phone_number_id", "phone_number"}
+	switch kind {
+	case "text":
+		need = append(need, "message")
+	case "template":
+		need = append(need, "template_id")
+	case "bot":
+		need = append(need, "bot_flow_unique_id")
+	case "file":
+		if r.Form.Get("media_id") == "" {
+			need = append(need, "media_url")
+		}
+	}
+	if missing := required(r, need...); missing != "" {
+		writeJSON(w, http.StatusOK, failure(missing+" is required."))
+		return
+	}
+	phone, numberID := r.Form.Get("phone_number"), r.Form.Get("phone_number_id")
+	if !validPhone(phone) {
+		writeJSON(w, http.StatusOK, failure(msgInvalidPhone))
+		return
+	}
+	snd := Send{Phone: phone, PhoneNumberID: numberID, Kind: kind}
+	content := map[string]any{"messaging_product": "whatsapp", "to": phone}
+	switch kind {
+	case "text":
+		snd.Text = r.Form.Get("message")
+		content["type"] = "text"
+		content["text"] = map[string]any{"body": snd.Text}
+	case "file":
+		mediaType := cmp.Or(r.Form.Get("media_type"), mediaTypeOf(r.Form.Get("media_url")))
+		snd.Text = cmp.Or(r.Form.Get("media_caption_text"), r.Form.Get("message"))
+		media := map[string]any{"link": r.Form.Get("media_url")}
+		if id := r.Form.Get("media_id"); id != "" {
+			media = map[string]any{"id": id}
+		}
+		if snd.Text != "" && mediaType != "audio" {
+			media["caption"] = snd.Text
+		}
+		content["type"] = mediaType
+		content[mediaType] = media
+	case "template":
+		snd.Text = r.Form.Get("template_id")
+		snd.TemplateVars = templateVars(r)
+		content["type"] = "template"
+		content["template"] = templateContent(snd.Text, snd.TemplateVars)
+	case "bot":
+		snd.Text = r.Form.Get("bot_flow_unique_id")
+		content["type"] = "text"
+		content["text"] = map[string]any{"body": "Bot flow " + snd.Text + " started."}
+	}
+	body, _ := json.Marshal(content)
+
+	s.mu.Lock()
+	if s.rng.Float64() < s.opts.Fail5xxRate {
+		s.stats.Rejected5xx++
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	now := s.now()
+	if !s.takeToken(numberID, now) {
+		s.stats.RateLimited++
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, failure(msgRateLimited))
+		return
+	}
+	if lim := s.opts.SubscriberLimit; lim > 0 && !s.subscribers[phone] && len(s.subscribers) >= lim {
+		s.stats.SubscriberLimited++
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, failure(msgSubscriberLimit))
+		return
+	}
+	m := s.record(numberID, phone, string(body), now)
+	snd.WAMID, snd.At = m.wamid, now
+	s.sends = append(s.sends, snd)
+	s.stats.Accepted++
+	drop := s.rng.Float64() < s.opts.DropAfterAcceptRate
+	if drop {
+		s.stats.Dropped++
+	}
+	s.mu.Unlock()
+
+	if drop {
+		hangUp(w)
+		return
+	}
+	switch kind {
+	case "template":
+		writeJSON(w, http.StatusOK, answer{Status: "1", Message: msgTemplateSent})
+	case "bot":
+		writeJSON(w, http.StatusOK, answer{Status: "1", Message: msgBotTriggered})
+	default:
+		writeJSON(w, http.StatusOK, sendAnswer{Status: "1", WAMID: m.wamid, Message: msgSent})
+	}
+}
+
+// takeToken takes one token from the phone number's bucket. Callers hold mu.
+func (s *Server) takeToken(numberID string, now time.Time) bool {
+	rate := s.opts.RatePerSecond
+	if rate <= 0 {
+		return true
+	}
+	capacity := max(1, rate)
+	b := s.buckets[numberID]
+	if b == nil {
+		b = &bucket{tokens: capacity, last: now}
+		s.buckets[numberID] = b
+	}
+	if elapsed := now.Sub(b.last); elapsed > 0 {
+		b.tokens = min(capacity, b.tokens+elapsed.Seconds()*rate)
+		b.last = now
+	}
+	b.tokens = min(b.tokens, capacity) // the knob may have been lowered
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// record stores an accepted message and decides its fate. Callers hold mu.
+func (s *Server) record(numberID, phone, content string, now time.Time) *message {
+	s.seq++
+	s.subscribers[phone] = true
+	if !slices.Contains(s.numbers, numberID) {
+		s.numbers = append(s.numbers, numberID)
+	}
+	m := &message{
+		id:      int64(s.seq),
+		wamid:   s.newWAMID(phone),
+		content: content,
+		at:      now,
+	}
+	// Draw both shares for every message, so changing one knob does not
+	// shift the other's decisions.
+	fail, read := s.rng.Float64() < s.opts.FailShare, s.rng.Float64() < s.opts.ReadShare
+	deliverAfter := cmp.Or(s.opts.DeliverAfter, DefaultDeliverAfter)
+	if deliverAfter > 0 {
+		m.deliverAt = now.Add(deliverAfter)
+		m.failed = fail
+		if !fail && read && s.opts.ReadAfter >= 0 {
+			m.readAt = m.deliverAt.Add(s.opts.ReadAfter)
+		}
+	}
+	s.messages[m.wamid] = m
+	k := convKey{numberID, phone}
+	s.convs[k] = append(s.convs[k], m)
+	return m
+}
+
+// newWAMID makes a wamid shaped like Meta's: base64 of the recipient and a
+// hex id, here a sequence number and random bytes. Callers hold mu.
+func (s *Server) newWAMID(phone string) string {
+	var id [9]byte
+	binary.BigEndian.PutUint32(id[:4], s.seq)
+	binary.BigEndian.PutUint32(id[4:8], s.rng.Uint32())
+	id[8] = byte(s.rng.Uint32())
+	raw := []byte{0x1c, 0x18, byte(len(phone))}
+	raw = append(raw, phone...)
+	raw = append(raw, 0x15, 0x02, 0x00, 0x11, 0x18, 0x12)
+	raw = append(raw, strings.ToUpper(hex.EncodeToString(id[:]))...)
+	raw = append(raw, 0x00)
+	return "wamid." + base64.StdEncoding.EncodeToString(raw)
+}
+
+// state is a message's status at a time.
+type state struct {
+	status    string
+	updatedAt time.Time
+	readAt    time.Time
+	failedAt  time.Time
+}
+
+func (m *message) stateAt(now time.Time) state {
+	switch {
+	case m.deliverAt.IsZero() || now.Before(m.deliverAt):
+		return state{status: "sent", updatedAt: m.at}
+	case m.failed:
+		return state{status: "failed", updatedAt: m.deliverAt, failedAt: m.deliverAt}
+	case !m.readAt.IsZero() && !now.Before(m.readAt):
+		return state{status: "read", updatedAt: m.readAt, readAt: m.readAt}
+	}
+	return state{status: "delivered", updatedAt: m.deliverAt}
+}
+
+// conversation answers get/conversation: newest first, limit messages after
+// skipping offset (0-based, default 0).
+func (s *Server) conversation(w http.ResponseWriter, r *http.Request) {
+	if missing := required(r, "phone_number_id", "phone_number", "limit"); missing != "" {
+		writeJSON(w, http.StatusOK, failure(missing+" is required."))
+		return
+	}
+	limit, err := strconv.Atoi(r.Form.Get("limit"))
+	if err != nil || limit <= 0 {
+		writeJSON(w, http.StatusOK, failure("limit must be a positive number."))
+		return
+	}
+	offset := 0
+	if v := r.Form.Get("offset"); v != "" {
+		if offset, err = strconv.Atoi(v); err != nil || offset < 0 {
+			writeJSON(w, http.StatusOK, failure("offset must be a number."))
+			return
+		}
+	}
+	phone := r.Form.Get("phone_number")
+	if !validPhone(phone) {
+		writeJSON(w, http.StatusOK, failure(msgInvalidPhone))
+		return
+	}
+	s.mu.Lock()
+	s.stats.ConversationCalls++
+	now := s.now()
+	all := s.convs[convKey{r.Form.Get("phone_number_id"), phone}]
+	entries := []convEntry{}
+	for i := len(all) - 1 - offset; i >= 0 && len(entries) < limit; i-- {
+		m := all[i]
+		st := m.stateAt(now)
+		entries = append(entries, convEntry{
+			ID:                      m.id,
+			SubscriberID:            phone + "-1",
+			BotID:                   1,
+			Sender:                  "bot",
+			MessageContent:          m.content,
+			ConversationTime:        formatTime(m.at),
+			WAMID:                   m.wamid,
+			MessageStatus:           &st.status,
+			DeliveryStatusUpdatedAt: formatTime(st.updatedAt),
+			FailedReason:            failedReason(st),
+		})
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, answer{Status: "1", Message: entries})
+}
+
+// messageStatus answers get/message-status. Any numeric whatsapp_bot_id is
+// accepted.
+func (s *Server) messageStatus(w http.ResponseWriter, r *http.Request) {
+	if missing := required(r, "wa_message_id", "whatsapp_bot_id"); missing != "" {
+		writeJSON(w, http.StatusOK, failure(missing+" is required."))
+		return
+	}
+	if _, err := strconv.ParseInt(r.Form.Get("whatsapp_bot_id"), 10, 64); err != nil {
+		writeJSON(w, http.StatusOK, failure("whatsapp_bot_id must be a number."))
+		return
+	}
+	s.mu.Lock()
+	s.stats.StatusPolls++
+	m := s.messages[r.Form.Get("wa_message_id")]
+	var st state
+	if m != nil {
+		st = m.stateAt(s.now())
+	}
+	s.mu.Unlock()
+	if m == nil {
+		writeJSON(w, http.StatusOK, failure(msgNotFound))
+		return
+	}
+	rep := statusEntry{
+		MessageStatus:           st.status,
+		DeliveryStatusUpdatedAt: formatTime(st.updatedAt),
+		ReadTime:                optionalTime(st.readAt),
+		FailedTime:              optionalTime(st.failedAt),
+		FailedReason:            failedReason(st),
+	}
+	if st.status == "failed" {
+		rep.ErrorCode = codeUndeliverable
+	}
+	writeJSON(w, http.StatusOK, answer{Status: "1", Message: rep})
+}
+
+// myInfo answers user/myInfo in the doc's shape, with live figures.
+func (s *Server) myInfo(w http.ResponseWriter) {
+	s.mu.Lock()
+	limit := "unlimited"
+	if s.opts.SubscriberLimit > 0 {
+		limit = strconv.Itoa(s.opts.SubscriberLimit)
+	}
+	bots := make([]map[string]string, 0, len(s.numbers))
+	for _, n := range s.numbers {
+		bots = append(bots, map[string]string{
+			"display_phone_number":         "+" + n,
+			"phone_number_id":              n,
+			"whatsapp_business_account_id": "100000000000001",
+			"whatsapp_business_name":       "BotSailor Simulator",
+		})
+	}
+	info := map[string]any{
+		"user_id":               1,
+		"user_type":             "Member",
+		"name":                  "Simulator",
+		"email":                 "sim@example.com",
+		"package_name":          "Simulated",
+		"status":                "1",
+		"bot_subscriber_data":   map[string]string{"limit": limit, "count": strconv.Itoa(len(s.subscribers))},
+		"message_credit_data":   map[string]any{"limit": "unlimited", "used": s.stats.Accepted},
+		"whatsapp_bots_details": bots,
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, answer{Status: "1", Message: info})
+}
+
+// The answer shapes, with the docs' field order.
+type (
+	answer struct {
+		Status  string `json:"status"`
+		Message any    `json:"message"`
+	}
+	sendAnswer struct {
+		Status  string `json:"status"`
+		WAMID   string `json:"wa_message_id"`
+		Message string `json:"message"`
+	}
+	convEntry struct {
+		ID                      int64   `json:"id"`
+		SubscriberID            string  `json:"whatsapp_bot_subscriber_subscriber_id"`
+		BotID                   int64   `json:"whatsapp_bot_id"`
+		Sender                  string  `json:"sender"`
+		AgentName               *string `json:"agent_name"`
+		MessageContent          string  `json:"message_content"`
+		ConversationTime        string  `json:"conversation_time"`
+		WAMID                   string  `json:"wa_message_id"`
+		ReactionData            *string `json:"reaction_data"`
+		MessageStatus           *string `json:"message_status"`
+		DeliveryStatusUpdatedAt string  `json:"delivery_status_updated_at"`
+		FailedReason            string  `json:"failed_reason"`
+	}
+	statusEntry struct {
+		MessageStatus           string  `json:"message_status"`
+		DeliveryStatusUpdatedAt string  `json:"delivery_status_updated_at"`
+		ReadTime                *string `json:"read_time"`
+		FailedTime              *string `json:"failed_time"`
+		FailedReason            string  `json:"failed_reason"`
+		ErrorCode               string  `json:"error_code,omitempty"`
+	}
+)
+
+func failure(msg string) answer { return answer{Status: "0", Message: msg} }
+
+func failedReason(st state) string {
+	if st.status == "failed" {
+		return msgUndeliverable
+	}
+	return ""
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// hangUp closes the connection without an answer.
+func hangUp(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// HTTP/2 cannot hijack; aborting the handler resets the stream.
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}
+
+// formatTime formats t as the API does: "YYYY-MM-DD HH:MM:SS" in UTC.
+func formatTime(t time.Time) string { return t.UTC().Format(time.DateTime) }
+
+func optionalTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := formatTime(t)
+	return &s
+}
+
+// mediaTypeOf guesses the media type from a URL's extension.
+func mediaTypeOf(u string) string {
+	u = strings.ToLower(u)
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	ext := u[strings.LastIndexByte(u, '.')+1:]
+	switch ext {
+	case "jpg", "jpeg", "png", "webp", "gif":
+		return "image"
+	case "mp4", "3gp", "mov":
+		return "video"
+	case "mp3", "ogg", "aac", "amr", "m4a", "opus":
+		return "audio"
+	}
+	return "document"
+}
+
+// templateVars collects the templateVariable-<name>-<index> fields.
+func templateVars(r *http.Request) map[string]string {
+	vars := map[string]string{}
+	for k, v := range r.Form {
+		if name, ok := strings.CutPrefix(k, "templateVariable-"); ok && len(v) > 0 {
+			vars[name] = v[0]
+		}
+	}
+	return vars
+}
+
+// templateContent is the Meta template object of a template send: the body
+// parameters ordered by their index.
+func templateContent(name string, vars map[string]string) map[string]any {
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	index := func(k string) int {
+		n, _ := strconv.Atoi(k[strings.LastIndexByte(k, '-')+1:])
+		return n
+	}
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(cmp.Compare(index(a), index(b)), strings.Compare(a, b)) })
+	params := make([]map[string]string, 0, len(keys))
+	for _, k := range keys {
+		params = append(params, map[string]string{"type": "text", "text": vars[k]})
+	}
+	t := map[string]any{"name": name, "language": map[string]string{"code": "en_US"}}
+	if len(params) > 0 {
+		t["components"] = []map[string]any{{"type": "body", "parameters": params}}
+	}
+	return t
+}

@@ -1,0 +1,531 @@
+package botsailorsim_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/botsailor"
+	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/templates"
+)
+
+const (
+	token    = "sim-token-1"
+	numberID = "119060000040020"
+)
+
+// clock is a settable clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type testBundle struct {
+	sim    *botsailorsim.Server
+	srv    *httptest.Server
+	client *botsailor.Client
+	clock  *clock
+}
+
+// setup starts a simulator with opts (plus the test token and clock) and a
+// driver pointed at it.
+func setup(t *testing.T, opts botsailorsim.Options) *testBundle {
+	t.Helper()
+	clk := newClock()
+	if opts.Now == nil {
+		opts.Now = clk.Now
+	}
+	if opts.Tokens == nil {
+		opts.Tokens = []string{token}
+	}
+	sim := botsailorsim.New(opts)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return &testBundle{
+		sim:   sim,
+		srv:   srv,
+		clock: clk,
+		client: botsailor.New(botsailor.Config{
+			BaseURL: srv.URL + "/api/v1", Token: token, PhoneNumberID: numberID,
+			WhatsAppBotID: 1, HTTPClient: srv.Client(),
+		}),
+	}
+}
+
+// call makes a raw POST and decodes the JSON answer.
+func (b *testBundle) call(t *testing.T, path string, form url.Values) (int, map[string]any) {
+	t.Helper()
+	resp, err := b.srv.Client().PostForm(b.srv.URL+"/api/v1"+path, form)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return resp.StatusCode, out
+}
+
+func text(s string) templates.Message { return templates.Message{Kind: templates.KindText, Text: s} }
+
+func classOf(t *testing.T, err error) *provider.Error {
+	t.Helper()
+	var pe *provider.Error
+	require.ErrorAs(t, err, &pe)
+	return pe
+}
+
+func TestSendKinds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, botsailorsim.Options{})
+
+	res, err := b.client.Send(ctx, "8801723309003", text("Hello Ana"))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(res.WAMID, "wamid."), res.WAMID)
+
+	res2, err := b.client.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindMedia,
+		Media: &templates.Media{URL: "https://example.com/menu.jpg", Caption: "Menu"}})
+	require.NoError(t, err)
+	require.NotEqual(t, res.WAMID, res2.WAMID)
+
+	res3, err := b.client.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindTemplate,
+		Template: &templates.Template{ID: "order_update", Vars: []templates.TemplateVar{
+			{Name: "order", Index: 2, Value: "A-17"}, {Name: "name", Index: 1, Value: "Ana"}}}})
+	require.NoError(t, err)
+	require.Empty(t, res3.WAMID, "template sends answer without a wamid, like BotSailor")
+
+	res4, err := b.client.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindBotFlow, BotFlow: "welcome"})
+	require.NoError(t, err)
+	require.Empty(t, res4.WAMID)
+
+	sends := b.sim.Sends()
+	require.Len(t, sends, 4)
+	require.Equal(t, []string{"text", "file", "template", "bot"}, []string{sends[0].Kind, sends[1].Kind, sends[2].Kind, sends[3].Kind})
+	require.Equal(t, []string{"Hello Ana", "Menu", "order_update", "welcome"}, []string{sends[0].Text, sends[1].Text, sends[2].Text, sends[3].Text})
+	require.Equal(t, map[string]string{"name-1": "Ana", "order-2": "A-17"}, sends[2].TemplateVars)
+	for _, s := range sends {
+		require.Equal(t, "8801723309003", s.Phone)
+		require.Equal(t, numberID, s.PhoneNumberID)
+		require.Equal(t, b.clock.Now(), s.At)
+		require.NotEmpty(t, s.WAMID)
+	}
+	require.Equal(t, res.WAMID, sends[0].WAMID)
+	require.Equal(t, 4, b.sim.SendCount("8801723309003"))
+	require.Zero(t, b.sim.SendCount("8801700000000"))
+
+	// The conversation lists them newest first, with the template and bot
+	// sends' wamids the send answers left out.
+	conv, err := b.client.Conversation(ctx, "8801723309003", 10)
+	require.NoError(t, err)
+	require.Len(t, conv, 4)
+	require.Equal(t, []string{sends[3].WAMID, sends[2].WAMID, sends[1].WAMID, sends[0].WAMID},
+		[]string{conv[0].WAMID, conv[1].WAMID, conv[2].WAMID, conv[3].WAMID})
+	require.Equal(t, []string{"Bot flow welcome started.", "order_update", "Menu", "Hello Ana"},
+		[]string{conv[0].Text, conv[1].Text, conv[2].Text, conv[3].Text})
+	for _, m := range conv {
+		require.True(t, m.FromBot)
+		require.Equal(t, provider.StatusSent, m.Status)
+		require.Equal(t, b.clock.Now(), m.Time)
+	}
+	require.Contains(t, conv[1].Content, `"parameters":[{"text":"Ana","type":"text"},{"text":"A-17","type":"text"}]`)
+	require.Contains(t, conv[2].Content, `"image":{"caption":"Menu","link":"https://example.com/menu.jpg"}`)
+	require.Equal(t, 1, b.sim.Stats().ConversationCalls)
+	require.Equal(t, 4, b.sim.Stats().Accepted)
+}
+
+func TestConversationLimitOffset(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, botsailorsim.Options{})
+	for _, s := range []string{"one", "two", "three", "four"} {
+		_, err := b.client.Send(ctx, "8801723309003", text(s))
+		require.NoError(t, err)
+		b.clock.Advance(time.Second)
+	}
+	_, err := b.client.Send(ctx, "8801799999999", text("other recipient"))
+	require.NoError(t, err)
+
+	_, out := b.call(t, "/whatsapp/get/conversation", url.Values{"apiToken": {token}, "phone_number_id": {numberID},
+		"phone_number": {"8801723309003"}, "limit": {"2"}, "offset": {"1"}})
+	require.Equal(t, "1", out["status"])
+	list := out["message"].([]any)
+	require.Len(t, list, 2)
+	var bodies []string
+	for _, el := range list {
+		e := el.(map[string]any)
+		require.Equal(t, "bot", e["sender"])
+		var content struct {
+			Text struct{ Body string } `json:"text"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(e["message_content"].(string)), &content))
+		bodies = append(bodies, content.Text.Body)
+	}
+	require.Equal(t, []string{"three", "two"}, bodies)
+	require.Equal(t, "2026-03-01 09:00:02", list[0].(map[string]any)["conversation_time"])
+
+	// Another sender number has its own conversations.
+	conv, err := botsailor.New(botsailor.Config{BaseURL: b.srv.URL + "/api/v1", Token: token, PhoneNumberID: "999"}).
+		Conversation(ctx, "8801723309003", 10)
+	require.NoError(t, err)
+	require.Empty(t, conv)
+}
+
+func TestDropAfterAccept(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, botsailorsim.Options{DropAfterAcceptRate: 1})
+
+	_, err := b.client.Send(ctx, "8801723309003", text("lost answer"))
+	pe := classOf(t, err)
+	require.Equal(t, provider.ClassAmbiguous, pe.Class, pe.Error())
+
+	// The message went out all the same.
+	sends := b.sim.Sends()
+	require.Len(t, sends, 1)
+	require.Equal(t, "lost answer", sends[0].Text)
+	st := b.sim.Stats()
+	require.Equal(t, 1, st.Accepted)
+	require.Equal(t, 1, st.Dropped)
+
+	// A raw client sees the connection closed without an answer.
+	_, err = b.srv.Client().PostForm(b.srv.URL+"/api/v1/whatsapp/send",
+		url.Values{"apiToken": {token}, "phone_number_id": {numberID}, "phone_number": {"8801723309003"}, "message": {"again"}})
+	require.Error(t, err)
+	require.ErrorIs(t, err, io.EOF)
+	require.Equal(t, 2, b.sim.Stats().Dropped)
+
+	// Reconciliation finds it.
+	b.sim.SetOptions(func(o *botsailorsim.Options) { o.DropAfterAcceptRate = 0 })
+	conv, err := b.client.Conversation(ctx, "8801723309003", 5)
+	require.NoError(t, err)
+	require.Len(t, conv, 2)
+	require.Equal(t, sends[0].WAMID, conv[1].WAMID)
+	require.Equal(t, "lost answer", conv[1].Text)
+}
+
+func TestFail5xx(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, botsailorsim.Options{Fail5xxRate: 1})
+
+	_, err := b.client.Send(ctx, "8801723309003", text("hi"))
+	pe := classOf(t, err)
+	require.Equal(t, provider.ClassTransient, pe.Class)
+	require.Equal(t, http.StatusServiceUnavailable, pe.HTTPStatus)
+	require.Equal(t, time.Second, pe.RetryAfter)
+	require.Empty(t, b.sim.Sends(), "nothing is accepted before a 503")
+	require.Equal(t, 1, b.sim.Stats().Rejected5xx)
+
+	// Reads are not failed.
+	_, err = b.client.AccountInfo(ctx)
+	require.NoError(t, err)
+}
+
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, botsailorsim.Options{RatePerSecond: 2})
+
+	for range 2 {
+		_, err := b.client.Send(ctx, "8801723309003", text("hi"))
+		require.NoError(t, err)
+	}
+	_, err := b.client.Send(ctx, "8801723309003", text("over"))
+	pe := classOf(t, err)
+	require.Equal(t, provider.ClassTransient, pe.Class)
+	require.Equal(t, "130429", pe.Code)
+	require.Equal(t, http.StatusOK, pe.HTTPStatus)
+	require.Equal(t, 1, b.sim.Stats().RateLimited)
+
+	// Another phone number has its own bucket.
+	other := botsailor.New(botsailor.Config{BaseURL: b.srv.URL + "/api/v1", Token: token, PhoneNumberID: "222"})
+	_, err = other.Send(ctx, "8801723309003", text("other number"))
+	require.NoError(t, err)
+
+	// Half a second refills one token at 2/s.
+	b.clock.Advance(500 * time.Millisecond)
+	_, err = b.client.Send(ctx, "8801723309003", text("after refill"))
+	require.NoError(t, err)
+	_, err = b.client.Send(ctx, "8801723309003", text("over again"))
+	require.Error(t, err)
+	require.Equal(t, 2, b.sim.Stats().RateLimited)
+	require.Equal(t, 4, b.sim.Stats().Accepted)
+	require.Equal(t, 4, b.sim.SendCount("8801723309003"))
+}
+
+func TestSubscriberLimit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, botsailorsim.Options{SubscriberLimit: 2})
+
+	for _, p := range []string{"8801700000001", "8801700000002"} {
+		_, err := b.client.Send(ctx, p, text("hi"))
+		require.NoError(t, err)
+	}
+	_, err := b.client.Send(ctx, "8801700000003", text("new recipient"))
+	require.True(t, provider.IsSubscriberLimit(err))
+	require.Equal(t, provider.ClassHaltAccount, provider.ClassOf(err))
+	require.Equal(t, 1, b.sim.Stats().SubscriberLimited)
+
+	// Existing subscribers can still be messaged.
+	_, err = b.client.Send(ctx, "8801700000001", text("again"))
+	require.NoError(t, err)
+
+	info, err := b.client.AccountInfo(ctx)
+	require.NoError(t, err)
+	require.Equal(t, provider.AccountInfo{SubscriberLimit: 2, SubscriberCount: 2, CreditLimit: -1, CreditUsed: 3}, info)
+
+	b.sim.SetOptions(func(o *botsailorsim.Options) { o.SubscriberLimit = 0 })
+	_, err = b.client.Send(ctx, "8801700000003", text("now allowed"))
+	require.NoError(t, err)
+	info, err = b.client.AccountInfo(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(-1), info.SubscriberLimit)
+	require.Equal(t, int64(3), info.SubscriberCount)
+}
+
+func TestStatusProgression(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("SentDeliveredRead", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, botsailorsim.Options{DeliverAfter: 10 * time.Second, ReadAfter: 5 * time.Second, ReadShare: 1})
+		t0 := b.clock.Now()
+		res, err := b.client.Send(ctx, "8801723309003", text("hi"))
+		require.NoError(t, err)
+
+		st, err := b.client.MessageStatus(ctx, res.WAMID)
+		require.NoError(t, err)
+		require.Equal(t, provider.StatusReport{Status: provider.StatusSent, At: t0}, st)
+
+		b.clock.Advance(10 * time.Second)
+		st, err = b.client.MessageStatus(ctx, res.WAMID)
+		require.NoError(t, err)
+		require.Equal(t, provider.StatusReport{Status: provider.StatusDelivered, At: t0.Add(10 * time.Second)}, st)
+
+		b.clock.Advance(5 * time.Second)
+		st, err = b.client.MessageStatus(ctx, res.WAMID)
+		require.NoError(t, err)
+		require.Equal(t, provider.StatusReport{Status: provider.StatusRead, At: t0.Add(15 * time.Second)}, st)
+
+		conv, err := b.client.Conversation(ctx, "8801723309003", 1)
+		require.NoError(t, err)
+		require.Equal(t, provider.StatusRead, conv[0].Status)
+		require.Equal(t, 3, b.sim.Stats().StatusPolls)
+	})
+
+	t.Run("DefaultDeliverAfterAndNeverRead", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, botsailorsim.Options{ReadShare: 1, ReadAfter: -1})
+		res, err := b.client.Send(ctx, "8801723309003", text("hi"))
+		require.NoError(t, err)
+		b.clock.Advance(botsailorsim.DefaultDeliverAfter - time.Millisecond)
+		st, err := b.client.MessageStatus(ctx, res.WAMID)
+		require.NoError(t, err)
+		require.Equal(t, provider.StatusSent, st.Status)
+		b.clock.Advance(time.Hour)
+		st, err = b.client.MessageStatus(ctx, res.WAMID)
+		require.NoError(t, err)
+		require.Equal(t, provider.StatusDelivered, st.Status)
+	})
+
+	t.Run("Failed", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, botsailorsim.Options{FailShare: 1, ReadShare: 1, DeliverAfter: 3 * time.Second})
+		t0 := b.clock.Now()
+		res, err := b.client.Send(ctx, "8801723309003", text("hi"))
+		require.NoError(t, err)
+		b.clock.Advance(time.Minute)
+		st, err := b.client.MessageStatus(ctx, res.WAMID)
+		require.NoError(t, err)
+		require.Equal(t, provider.StatusReport{Status: provider.StatusFailed, At: t0.Add(3 * time.Second),
+			Code: "131026", Reason: "Message undeliverable."}, st)
+	})
+
+	t.Run("TemplateWAMIDFromConversation", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, botsailorsim.Options{})
+		_, err := b.client.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindTemplate,
+			Template: &templates.Template{ID: "promo"}})
+		require.NoError(t, err)
+		conv, err := b.client.Conversation(ctx, "8801723309003", 1)
+		require.NoError(t, err)
+		b.clock.Advance(time.Minute)
+		st, err := b.client.MessageStatus(ctx, conv[0].WAMID)
+		require.NoError(t, err)
+		require.Equal(t, provider.StatusDelivered, st.Status)
+	})
+
+	t.Run("UnknownWAMID", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, botsailorsim.Options{})
+		_, err := b.client.MessageStatus(ctx, "wamid.unknown")
+		pe := classOf(t, err)
+		require.Equal(t, "Message not found.", pe.Message)
+		require.Equal(t, provider.ClassPermanent, pe.Class)
+	})
+
+	t.Run("MixedShares", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, botsailorsim.Options{ReadShare: 0.5, FailShare: 0.2, Seed: 7})
+		counts := map[provider.Status]int{}
+		var wamids []string
+		for range 200 {
+			res, err := b.client.Send(ctx, "8801723309003", text("hi"))
+			require.NoError(t, err)
+			wamids = append(wamids, res.WAMID)
+		}
+		b.clock.Advance(time.Hour)
+		for _, w := range wamids {
+			st, err := b.client.MessageStatus(ctx, w)
+			require.NoError(t, err)
+			counts[st.Status]++
+		}
+		require.Equal(t, 200, counts[provider.StatusFailed]+counts[provider.StatusRead]+counts[provider.StatusDelivered])
+		require.InDelta(t, 40, counts[provider.StatusFailed], 20)
+		require.InDelta(t, 80, counts[provider.StatusRead], 30)
+	})
+}
+
+func TestDeterministic(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	run := func() ([]string, []provider.Status, botsailorsim.Stats) {
+		b := setup(t, botsailorsim.Options{Seed: 42, ReadShare: 0.5, FailShare: 0.3, Fail5xxRate: 0.2})
+		var wamids []string
+		for range 30 {
+			if res, err := b.client.Send(ctx, "8801723309003", text("hi")); err == nil {
+				wamids = append(wamids, res.WAMID)
+			}
+		}
+		b.clock.Advance(time.Hour)
+		var statuses []provider.Status
+		for _, w := range wamids {
+			st, err := b.client.MessageStatus(ctx, w)
+			require.NoError(t, err)
+			statuses = append(statuses, st.Status)
+		}
+		return wamids, statuses, b.sim.Stats()
+	}
+	w1, s1, st1 := run()
+	w2, s2, st2 := run()
+	require.Equal(t, w1, w2)
+	require.Equal(t, s1, s2)
+	require.Equal(t, st1, st2)
+	require.NotZero(t, st1.Rejected5xx)
+}
+
+func TestRequestValidation(t *testing.T) {
+	t.Parallel()
+	b := setup(t, botsailorsim.Options{})
+	base := func() url.Values {
+		return url.Values{"apiToken": {token}, "phone_number_id": {numberID}, "phone_number": {"8801723309003"}, "message": {"hi"}}
+	}
+
+	tests := []struct {
+		name   string
+		path   string
+		modify func(url.Values)
+		want   string
+	}{
+		{"NoToken", "/whatsapp/send", func(v url.Values) { v.Del("apiToken") }, "Invalid API token."},
+		{"WrongToken", "/whatsapp/send", func(v url.Values) { v.Set("apiToken", "guess") }, "Invalid API token."},
+		{"NoMessage", "/whatsapp/send", func(v url.Values) { v.Del("message") }, "message is required."},
+		{"NoPhoneNumberID", "/whatsapp/send", func(v url.Values) { v.Del("phone_number_id") }, "phone_number_id is required."},
+		{"PlusInPhone", "/whatsapp/send", func(v url.Values) { v.Set("phone_number", "+8801723309003") }, "Invalid phone number."},
+		{"ShortPhone", "/whatsapp/send", func(v url.Values) { v.Set("phone_number", "1234567") }, "Invalid phone number."},
+		{"LongPhone", "/whatsapp/send", func(v url.Values) { v.Set("phone_number", "1234567890123456") }, "Invalid phone number."},
+		{"NoMediaURL", "/whatsapp/send/file", func(url.Values) {}, "media_url is required."},
+		{"NoTemplateID", "/whatsapp/send/template", func(url.Values) {}, "template_id is required."},
+		{"NoBotFlow", "/whatsapp/trigger-bot", func(url.Values) {}, "bot_flow_unique_id is required."},
+		{"NoLimit", "/whatsapp/get/conversation", func(url.Values) {}, "limit is required."},
+		{"NoBotID", "/whatsapp/get/message-status", func(v url.Values) { v.Set("wa_message_id", "wamid.x") }, "whatsapp_bot_id is required."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			v := base()
+			tt.modify(v)
+			status, out := b.call(t, tt.path, v)
+			require.Equal(t, http.StatusOK, status)
+			require.Equal(t, map[string]any{"status": "0", "message": tt.want}, out)
+		})
+	}
+
+	t.Run("WrongTokenIsNotEchoed", func(t *testing.T) {
+		t.Parallel()
+		resp, err := b.srv.Client().Get(b.srv.URL + "/api/v1/user/myInfo?apiToken=secret-guess-123")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.NotContains(t, string(body), "secret-guess-123")
+	})
+
+	t.Run("GETQueryLikeTheDocs", func(t *testing.T) {
+		t.Parallel()
+		q := url.Values{"apiToken": {token}, "phone_number_id": {numberID}, "phone_number": {"8801700000077"}, "message": {"via GET"}}
+		resp, err := b.srv.Client().Get(b.srv.URL + "/api/v1/whatsapp/send?" + q.Encode())
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		require.Equal(t, "1", out["status"])
+		require.Equal(t, "Message sent successfully.", out["message"])
+		require.True(t, strings.HasPrefix(out["wa_message_id"].(string), "wamid."))
+		require.Equal(t, 1, b.sim.SendCount("8801700000077"))
+	})
+
+	t.Run("AnyTokenWhenNoneConfigured", func(t *testing.T) {
+		t.Parallel()
+		open := setup(t, botsailorsim.Options{Tokens: []string{}})
+		v := base()
+		v.Set("apiToken", "whatever")
+		_, out := open.call(t, "/whatsapp/send", v)
+		require.Equal(t, "1", out["status"])
+		v.Set("apiToken", "")
+		_, out = open.call(t, "/whatsapp/send", v)
+		require.Equal(t, "Invalid API token.", out["message"])
+	})
+
+	t.Run("UnknownPath", func(t *testing.T) {
+		t.Parallel()
+		status, out := b.call(t, "/whatsapp/nope", base())
+		require.Equal(t, http.StatusNotFound, status)
+		require.Equal(t, "0", out["status"])
+	})
+}
+
+func TestLatency(t *testing.T) {
+	t.Parallel()
+	b := setup(t, botsailorsim.Options{Latency: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := b.client.AccountInfo(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Equal(t, provider.ClassTransient, provider.ClassOf(err))
+}

@@ -1,0 +1,647 @@
+package botsailor
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wacamp/wacamp/provider"
+)
+
+// answer is a provider answer decoded leniently into generic JSON values
+// (numbers as json.Number).
+type answer struct {
+	top map[string]any
+	// scraped holds the conversation recovered by scrapeConversation from
+	// an answer that would not parse as JSON.
+	scraped []provider.ConversationMessage
+}
+
+// parseAnswer decodes a JSON object answer. It tolerates what the family's
+// PHP backends and docs are known to produce: bare words where values belong
+// ("id":8XX3 in the conversation sample) and text (PHP notices) around the
+// JSON object.
+func parseAnswer(raw []byte) (*answer, error) {
+	raw = bytes.TrimSpace(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")))
+	top, err := decodeObject(raw)
+	if err == nil {
+		return &answer{top: top}, nil
+	}
+	if top, err2 := decodeObject(sanitizeJSON(raw)); err2 == nil {
+		return &answer{top: top}, nil
+	}
+	if i, j := bytes.IndexByte(raw, '{'), bytes.LastIndexByte(raw, '}'); i >= 0 && j > i && (i > 0 || j < len(raw)-1) {
+		if top, err2 := decodeObject(sanitizeJSON(raw[i : j+1])); err2 == nil {
+			return &answer{top: top}, nil
+		}
+	}
+	return nil, err
+}
+
+func decodeObject(raw []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after JSON value")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("answer is not a JSON object")
+	}
+	return m, nil
+}
+
+// sanitizeJSON quotes every bare word outside strings that is not a JSON
+// literal or number, so `{"id":8XX3}` becomes `{"id":"8XX3"}`. Everything
+// else is copied as is.
+func sanitizeJSON(raw []byte) []byte {
+	var out bytes.Buffer
+	out.Grow(len(raw) + 16)
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		switch {
+		case c == '"':
+			j := i + 1
+			for j < len(raw) && raw[j] != '"' {
+				if raw[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			end := min(j+1, len(raw))
+			out.Write(raw[i:end])
+			i = end
+		case isJSONDelim(c):
+			out.WriteByte(c)
+			i++
+		default:
+			j := i
+			for j < len(raw) && !isJSONDelim(raw[j]) && raw[j] != '"' {
+				j++
+			}
+			word := raw[i:j]
+			if isJSONScalar(word) {
+				out.Write(word)
+			} else {
+				quoted, _ := json.Marshal(string(word))
+				out.Write(quoted)
+			}
+			i = j
+		}
+	}
+	return out.Bytes()
+}
+
+func isJSONDelim(c byte) bool {
+	switch c {
+	case '{', '}', '[', ']', ',', ':', ' ', '\t', '\r', '\n':
+		return true
+	}
+	return false
+}
+
+func isJSONScalar(word []byte) bool {
+	switch string(word) {
+	case "true", "false", "null":
+		return true
+	}
+	if len(word) == 0 || !(word[0] == '-' || (word[0] >= '0' && word[0] <= '9')) {
+		return false
+	}
+	return json.Valid(word)
+}
+
+// verdict is what an answer says about the call.
+type verdict int
+
+const (
+	verdictUnknown verdict = iota
+	verdictOK
+	verdictFail
+)
+
+// verdict reads the answer's "status" (or "success") flag: "1"/"0", 1/0,
+// true/false, "success"/"error"/"failed". Without a flag, an "error" member
+// means failure.
+func (a *answer) verdict() verdict {
+	for _, key := range []string{"status", "success"} {
+		if v := flagVerdict(a.top[key]); v != verdictUnknown {
+			return v
+		}
+	}
+	switch e := a.top["error"].(type) {
+	case nil:
+	case bool:
+		if e {
+			return verdictFail
+		}
+	case string:
+		if e != "" {
+			return verdictFail
+		}
+	default:
+		return verdictFail
+	}
+	if errs, ok := a.top["errors"].([]any); ok && len(errs) > 0 {
+		return verdictFail
+	}
+	return verdictUnknown
+}
+
+func flagVerdict(v any) verdict {
+	switch v := v.(type) {
+	case bool:
+		if v {
+			return verdictOK
+		}
+		return verdictFail
+	case json.Number:
+		n, err := v.Int64()
+		switch {
+		case err != nil:
+			return verdictUnknown
+		case n == 1 || (n >= 200 && n <= 299):
+			return verdictOK
+		case n == 0 || n >= 400:
+			return verdictFail
+		}
+	case string:
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "1", "true", "success", "succeeded", "ok", "sent", "accepted":
+			return verdictOK
+		case "0", "false", "error", "failed", "fail", "failure":
+			return verdictFail
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+			return flagVerdict(json.Number(strconv.Itoa(n)))
+		}
+	}
+	return verdictUnknown
+}
+
+// messageText returns the answer's human text: "message" (or the docs'
+// "mesasge" typo, or "msg"), else the error's message. Objects and arrays
+// are returned as compact JSON.
+func (a *answer) messageText() string {
+	var structured any
+	for _, key := range []string{"message", "mesasge", "msg"} {
+		switch v := a.top[key].(type) {
+		case nil:
+		case string:
+			if v != "" {
+				return v
+			}
+		case map[string]any, []any:
+			if structured == nil {
+				structured = v
+			}
+		default:
+			return scalarString(v)
+		}
+	}
+	switch e := a.top["error"].(type) {
+	case string:
+		if e != "" {
+			return e
+		}
+	case map[string]any:
+		for _, key := range []string{"message", "error_user_msg", "error_user_title", "title"} {
+			if s := scalarString(e[key]); s != "" {
+				return s
+			}
+		}
+	}
+	if errs, ok := a.top["errors"].([]any); ok && len(errs) > 0 {
+		if e, ok := errs[0].(map[string]any); ok {
+			if s := scalarString(e["message"]); s != "" {
+				return s
+			}
+		}
+		if s := scalarString(errs[0]); s != "" {
+			return s
+		}
+	}
+	if structured != nil {
+		b, _ := json.Marshal(structured)
+		return string(b)
+	}
+	return ""
+}
+
+// errorCode returns a Meta error code from the answer's fields: error.code
+// (Meta's own shape), else a top-level error_code or code. A top-level code
+// that looks like an HTTP status echo (0, 200–299, or the answer's own HTTP
+// status) is ignored.
+func (a *answer) errorCode(httpStatus int) string {
+	if e, ok := a.top["error"].(map[string]any); ok {
+		if s := scalarString(e["code"]); s != "" {
+			return s
+		}
+	}
+	for _, key := range []string{"error_code", "code"} {
+		s := scalarString(a.top[key])
+		n, err := strconv.Atoi(s)
+		if err != nil || n == 0 || (n >= 200 && n <= 299) || n == httpStatus {
+			continue
+		}
+		return s
+	}
+	return ""
+}
+
+// wamid returns the WhatsApp message id of a send answer, wherever the
+// provider put it, or "".
+func (a *answer) wamid() string {
+	data, _ := a.top["data"].(map[string]any)
+	msg, _ := a.top["message"].(map[string]any)
+	candidates := []any{
+		a.top["wa_message_id"], a.top["message_id"], a.top["wamid"],
+		field(data, "message_id"), field(data, "wa_message_id"), field(data, "wamid"),
+		firstID(a.top["messages"]), firstID(field(data, "messages")),
+		field(msg, "wa_message_id"), field(msg, "message_id"), field(msg, "wamid"),
+	}
+	for _, c := range candidates {
+		if s := scalarString(c); s != "" {
+			return s
+		}
+	}
+	// An "id" counts only when it is plainly a wamid, not a database row id.
+	for _, c := range []any{a.top["id"], field(data, "id")} {
+		if s := scalarString(c); strings.HasPrefix(s, "wamid.") {
+			return s
+		}
+	}
+	return ""
+}
+
+// payload returns the data of a successful read: "message" when it is an
+// object or array, else "data".
+func (a *answer) payload() any {
+	for _, key := range []string{"message", "mesasge", "data", "result"} {
+		switch v := a.top[key].(type) {
+		case map[string]any, []any:
+			return v
+		}
+	}
+	return nil
+}
+
+// statusReport reads a get/message-status answer.
+func (a *answer) statusReport() provider.StatusReport {
+	obj, fromTop := asObject(a.payload()), false
+	if obj == nil || (obj["message_status"] == nil && a.top["message_status"] != nil) {
+		obj, fromTop = a.top, true
+	}
+	word := scalarString(obj["message_status"])
+	if word == "" && !fromTop {
+		// {"status":"success","data":{"status":"delivered"}}; the top-level
+		// status is the call's, not the message's.
+		word = scalarString(obj["status"])
+	}
+	st := mapStatus(word)
+	r := provider.StatusReport{Status: st}
+	timeKeys := []string{"delivery_status_updated_at", "updated_at", "timestamp"}
+	switch st {
+	case provider.StatusRead:
+		timeKeys = append([]string{"read_time"}, timeKeys...)
+	case provider.StatusFailed:
+		timeKeys = append([]string{"failed_time"}, timeKeys...)
+		r.Reason = textOrJSON(obj["failed_reason"])
+		r.Code = provider.ExtractCode(r.Reason)
+		for _, key := range []string{"failed_code", "error_code", "code"} {
+			if r.Code != "" {
+				break
+			}
+			r.Code = scalarString(obj[key])
+		}
+	}
+	for _, key := range timeKeys {
+		if t, ok := parseTime(obj[key]); ok {
+			r.At = t
+			break
+		}
+	}
+	return r
+}
+
+// mapStatus maps a provider status word to the ladder. Only explicit words
+// count: "accepted", "pending" or null say nothing about the handset.
+func mapStatus(word string) provider.Status {
+	switch strings.ToLower(strings.TrimSpace(word)) {
+	case "sent":
+		return provider.StatusSent
+	case "delivered":
+		return provider.StatusDelivered
+	case "read", "seen", "played":
+		return provider.StatusRead
+	case "failed", "undelivered", "error", "rejected":
+		return provider.StatusFailed
+	}
+	return provider.StatusUnknown
+}
+
+// conversation reads a get/conversation answer.
+func (a *answer) conversation() []provider.ConversationMessage {
+	if a.scraped != nil {
+		return a.scraped
+	}
+	var list []any
+	switch p := a.payload().(type) {
+	case []any:
+		list = p
+	case map[string]any:
+		for _, key := range []string{"messages", "conversation", "data"} {
+			if l, ok := p[key].([]any); ok {
+				list = l
+				break
+			}
+		}
+	}
+	out := make([]provider.ConversationMessage, 0, len(list))
+	for _, el := range list {
+		m, ok := el.(map[string]any)
+		if !ok {
+			continue
+		}
+		cm := provider.ConversationMessage{
+			WAMID:   firstString(m, "wa_message_id", "message_id", "wamid"),
+			FromBot: isBusinessSender(scalarString(m["sender"])),
+			Content: textOrJSON(m["message_content"]),
+			Status:  mapStatus(scalarString(m["message_status"])),
+		}
+		for _, key := range []string{"conversation_time", "created_at", "timestamp"} {
+			if t, ok := parseTime(m[key]); ok {
+				cm.Time = t
+				break
+			}
+		}
+		cm.Text = contentText(cm.Content)
+		out = append(out, cm)
+	}
+	return out
+}
+
+// isBusinessSender reports whether a conversation entry's sender is the
+// business (bot, agent, api, ...) rather than the subscriber. An empty
+// sender says nothing and is not counted as the business.
+func isBusinessSender(sender string) bool {
+	switch strings.ToLower(strings.TrimSpace(sender)) {
+	case "", "user", "subscriber", "customer", "contact", "client":
+		return false
+	}
+	return true
+}
+
+// contentText returns the text of a Meta message JSON: text.body, the
+// caption of an image, video, document or audio, the name of a template, or
+// the body of an interactive message. Content that is not JSON is returned
+// as is.
+func contentText(content string) string {
+	content = strings.TrimSpace(content)
+	if content == "" {
+		return ""
+	}
+	var v any
+	if err := json.Unmarshal([]byte(content), &v); err != nil {
+		return content
+	}
+	for range 2 { // unwrap a double-encoded string or an array of messages
+		switch x := v.(type) {
+		case string:
+			if err := json.Unmarshal([]byte(x), &v); err != nil {
+				return x
+			}
+		case []any:
+			if len(x) == 0 {
+				return ""
+			}
+			v = x[0]
+		}
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return scalarString(v)
+	}
+	if s := scalarString(field(asObject(m["text"]), "body")); s != "" {
+		return s
+	}
+	if s, ok := m["text"].(string); ok && s != "" {
+		return s
+	}
+	for _, kind := range []string{"image", "video", "document", "audio", "sticker"} {
+		if s := scalarString(field(asObject(m[kind]), "caption")); s != "" {
+			return s
+		}
+	}
+	if s := scalarString(field(asObject(m["template"]), "name")); s != "" {
+		return s
+	}
+	if s := scalarString(field(asObject(field(asObject(m["interactive"]), "body")), "text")); s != "" {
+		return s
+	}
+	return firstString(m, "body", "caption", "message")
+}
+
+// accountInfo reads a user/myInfo answer.
+func (a *answer) accountInfo() provider.AccountInfo {
+	obj := asObject(a.payload())
+	subs := asObject(obj["bot_subscriber_data"])
+	credit := asObject(obj["message_credit_data"])
+	return provider.AccountInfo{
+		SubscriberLimit: limitValue(subs["limit"], true),
+		SubscriberCount: limitValue(subs["count"], false),
+		CreditLimit:     limitValue(credit["limit"], true),
+		CreditUsed:      limitValue(credit["used"], false),
+	}
+}
+
+// limitValue reads a plan figure that may be a number, a numeric string
+// ("5000", "5,000") or "unlimited" (-1). A limit the answer leaves out or
+// cannot be read is -1: the provider states none. A count is then 0.
+func limitValue(v any, isLimit bool) int64 {
+	absent := int64(0)
+	if isLimit {
+		absent = -1
+	}
+	s := strings.ToLower(strings.TrimSpace(scalarString(v)))
+	s = strings.NewReplacer(",", "", "_", "", " ", "").Replace(s)
+	switch s {
+	case "":
+		return absent
+	case "unlimited", "infinite", "infinity", "∞", "no limit", "nolimit":
+		return -1
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) {
+		return absent
+	}
+	if f < 0 {
+		return -1
+	}
+	if f > math.MaxInt64/2 {
+		return math.MaxInt64 / 2
+	}
+	return int64(f)
+}
+
+// The time layouts providers use; zone-less ones are read as UTC.
+var timeLayouts = []string{
+	time.DateTime,
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05",
+	"2006-01-02 15:04:05.999999",
+}
+
+// parseTime reads "YYYY-MM-DD HH:MM:SS" (as UTC), RFC 3339, or Unix seconds
+// or milliseconds.
+func parseTime(v any) (time.Time, bool) {
+	s := strings.TrimSpace(scalarString(v))
+	if s == "" || strings.HasPrefix(s, "0000-00-00") {
+		return time.Time{}, false
+	}
+	for _, layout := range timeLayouts {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t.UTC(), true
+		}
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
+		if n > 1e12 {
+			return time.UnixMilli(n).UTC(), true
+		}
+		return time.Unix(n, 0).UTC(), true
+	}
+	return time.Time{}, false
+}
+
+// scalarString returns a string or number as a string, and "" for
+// anything else.
+func scalarString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return strings.TrimSpace(v)
+	case json.Number:
+		return v.String()
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return ""
+}
+
+// textOrJSON returns a string as is and any other non-null value as
+// compact JSON.
+func textOrJSON(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+func asObject(v any) map[string]any {
+	switch v := v.(type) {
+	case map[string]any:
+		return v
+	case []any:
+		if len(v) > 0 {
+			m, _ := v[0].(map[string]any)
+			return m
+		}
+	}
+	return nil
+}
+
+func field(m map[string]any, key string) any {
+	if m == nil {
+		return nil
+	}
+	return m[key]
+}
+
+func firstID(v any) any {
+	return field(asObject(v), "id")
+}
+
+func firstString(m map[string]any, keys ...string) string {
+	for _, key := range keys {
+		if s := scalarString(m[key]); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// The fields scrapeConversation recovers from an answer that is not JSON.
+var (
+	scrapeSenderKey = regexp.MustCompile(`"sender"\s*:`)
+	scrapeWAMIDKey  = regexp.MustCompile(`"wa_message_id"\s*:`)
+	scrapeSender    = regexp.MustCompile(`"sender"\s*:\s*"([^"]*)"`)
+	scrapeWAMID     = regexp.MustCompile(`"wa_message_id"\s*:\s*"([^"]+)"`)
+	scrapeTime      = regexp.MustCompile(`"conversation_time"\s*:\s*"([^"]*)"`)
+	scrapeStatus    = regexp.MustCompile(`"message_status"\s*:\s*"([^"]*)"`)
+	scrapeContent   = regexp.MustCompile(`"message_content"\s*:\s*"((?:[^"\\]|\\.)*)"`)
+)
+
+// scrapeConversation is the last resort for a get/conversation answer that
+// no repair makes JSON: it cuts the text at each "sender" key (each entry
+// has one, and the doc's entries list sender, message_content,
+// conversation_time, wa_message_id and message_status after it) and pulls
+// the fields out with regular expressions. It reports false when it finds
+// no wamid at all.
+func scrapeConversation(raw []byte) ([]provider.ConversationMessage, bool) {
+	anchors := scrapeSenderKey.FindAllIndex(raw, -1)
+	if len(anchors) == 0 {
+		anchors = scrapeWAMIDKey.FindAllIndex(raw, -1)
+	}
+	var out []provider.ConversationMessage
+	found := false
+	for i, a := range anchors {
+		end := len(raw)
+		if i+1 < len(anchors) {
+			end = anchors[i+1][0]
+		}
+		seg := raw[a[0]:end]
+		cm := provider.ConversationMessage{
+			WAMID:   submatch(scrapeWAMID, seg),
+			FromBot: isBusinessSender(submatch(scrapeSender, seg)),
+			Status:  mapStatus(submatch(scrapeStatus, seg)),
+		}
+		if t, ok := parseTime(submatch(scrapeTime, seg)); ok {
+			cm.Time = t
+		}
+		if m := scrapeContent.FindSubmatch(seg); m != nil {
+			var s string
+			if err := json.Unmarshal([]byte(`"`+string(m[1])+`"`), &s); err != nil {
+				s = string(m[1])
+			}
+			cm.Content = s
+			cm.Text = contentText(s)
+		}
+		found = found || cm.WAMID != ""
+		out = append(out, cm)
+	}
+	return out, found
+}
+
+func submatch(re *regexp.Regexp, b []byte) string {
+	if m := re.FindSubmatch(b); m != nil {
+		return string(m[1])
+	}
+	return ""
+}

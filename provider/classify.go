@@ -1,0 +1,229 @@
+package provider
+
+import (
+	"errors"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// metaCodeClass maps Meta's WhatsApp error codes to their policy class, after
+// WHATSAPP.md §4. Codes 200–299 (permission errors) are handled by range in
+// classOfCode.
+var metaCodeClass = map[string]Class{
+	// Throughput, pair rate, maintenance, API-call limits, server errors.
+	"130429": ClassTransient,
+	"131056": ClassTransient,
+	"131057": ClassTransient,
+	"4":      ClassTransient,
+	"80007":  ClassTransient,
+	"1":      ClassTransient,
+	"2":      ClassTransient,
+	"131016": ClassTransient,
+	"133004": ClassTransient,
+	"131000": ClassTransient,
+
+	// This message cannot be sent.
+	"131026": ClassPermanent,
+	"131047": ClassPermanent,
+	"131049": ClassPermanent,
+	"131050": ClassPermanent,
+	"130403": ClassPermanent,
+	"130472": ClassPermanent,
+	"130497": ClassPermanent,
+	"131021": ClassPermanent,
+	"100":    ClassPermanent,
+	"131008": ClassPermanent,
+	"131009": ClassPermanent,
+	"131051": ClassPermanent,
+	"131053": ClassPermanent,
+	"135000": ClassPermanent,
+
+	// Template parameters, missing, not approved, paused or disabled.
+	"132000": ClassHaltCampaign,
+	"132001": ClassHaltCampaign,
+	"132005": ClassHaltCampaign,
+	"132007": ClassHaltCampaign,
+	"132012": ClassHaltCampaign,
+	"132015": ClassHaltCampaign,
+	"132016": ClassHaltCampaign,
+
+	// Spam limit, enforcement, payment, number not registered, account
+	// locked, token or permission.
+	"131048": ClassHaltAccount,
+	"131064": ClassHaltAccount,
+	"131042": ClassHaltAccount,
+	"131063": ClassHaltAccount,
+	"131045": ClassHaltAccount,
+	"133010": ClassHaltAccount,
+	"131031": ClassHaltAccount,
+	"368":    ClassHaltAccount,
+	"0":      ClassHaltAccount,
+	"190":    ClassHaltAccount,
+	"3":      ClassHaltAccount,
+	"10":     ClassHaltAccount,
+	"131005": ClassHaltAccount,
+}
+
+// Classify returns the policy class of a failed provider call (WHATSAPP.md
+// §4) from the HTTP status of the answer (0 if none), Meta's error code
+// (empty if the provider passed none) and the provider's message text.
+//
+// The evidence is weighed most specific first:
+//
+//  1. a known Meta code decides alone;
+//  2. else a recognised message text: subscriber limit, message credit, bad
+//     or expired token, account not found or not connected → halt-account;
+//     a template not found, not approved, paused, disabled or rejected →
+//     halt-campaign; an invalid phone or a number not on WhatsApp →
+//     permanent; a rate limit or "try again" → transient;
+//  3. else the HTTP status: 5xx, 429 and 408 → transient; 401 and 403 →
+//     halt-account; any other 4xx → permanent;
+//  4. else permanent: a provider that refused the call ({"status":"0"}) for
+//     a reason we do not know will refuse it again.
+//
+// Message text outranks the HTTP status because it is the more specific of
+// the two: a "Subscriber limit has been exceeded" answered with HTTP 400 must
+// halt the account rather than fail one message after another.
+func Classify(httpStatus int, code string, message string) Class {
+	if c, ok := classOfCode(strings.TrimSpace(code)); ok {
+		return c
+	}
+	if c, ok := classOfMessage(message); ok {
+		return c
+	}
+	if c, ok := classOfHTTPStatus(httpStatus); ok {
+		return c
+	}
+	return ClassPermanent
+}
+
+// classOfCode looks a Meta error code up in the §4 table.
+func classOfCode(code string) (Class, bool) {
+	if code == "" {
+		return 0, false
+	}
+	if c, ok := metaCodeClass[code]; ok {
+		return c, true
+	}
+	if n, err := strconv.Atoi(code); err == nil && n >= 200 && n <= 299 {
+		return ClassHaltAccount, true
+	}
+	return 0, false
+}
+
+// classOfHTTPStatus classifies a non-2xx HTTP status.
+func classOfHTTPStatus(status int) (Class, bool) {
+	switch {
+	case status >= 500 && status <= 599,
+		status == http.StatusTooManyRequests,
+		status == http.StatusRequestTimeout:
+		return ClassTransient, true
+	case status == http.StatusUnauthorized, status == http.StatusForbidden:
+		return ClassHaltAccount, true
+	case status >= 400 && status <= 499:
+		return ClassPermanent, true
+	}
+	return 0, false
+}
+
+// classOfMessage recognises the provider texts that carry a policy meaning.
+func classOfMessage(message string) (Class, bool) {
+	m := strings.ToLower(message)
+	if strings.TrimSpace(m) == "" {
+		return 0, false
+	}
+	switch {
+	case isAccountHaltText(m):
+		return ClassHaltAccount, true
+	case isCampaignHaltText(m):
+		return ClassHaltCampaign, true
+	case containsAny(m, "invalid phone", "not a valid", "not on whatsapp", "not a whatsapp"):
+		return ClassPermanent, true
+	case containsAny(m, "rate limit", "too many requests", "try again"):
+		return ClassTransient, true
+	}
+	return 0, false
+}
+
+func isAccountHaltText(m string) bool {
+	if containsAny(m, "subscriber limit", "message credit", "unauthorized", "unauthenticated",
+		"account not found", "not connected") {
+		return true
+	}
+	// "Rate limit has been exceeded" is a throttle, not the plan's limit.
+	if strings.Contains(m, "limit has been exceeded") && !strings.Contains(m, "rate limit") {
+		return true
+	}
+	// "Invalid API token.", "apiToken is required", "access token has expired".
+	return containsAny(m, "token", "api key", "apikey") &&
+		containsAny(m, "invalid", "expired", "revoked", "required", "missing")
+}
+
+func isCampaignHaltText(m string) bool {
+	return strings.Contains(m, "template") &&
+		containsAny(m, "not found", "not approved", "paused", "disabled", "rejected", "does not exist")
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// codePatterns find a Meta error code in a provider's message text, most
+// explicit form first.
+var codePatterns = []*regexp.Regexp{
+	// "(#131056) ...", "(#4) Application request limit reached"
+	regexp.MustCompile(`\(#(\d{1,6})\)`),
+	// "#131056" anywhere
+	regexp.MustCompile(`#(\d{5,6})\b`),
+	// "code: 131056", "error code 131056", "code 368", `"error_code":131026`
+	regexp.MustCompile(`(?i)(?:^|[^a-z])code["']?\s*[:=#]?\s*["']?(\d{1,6})\b`),
+	// "[131026] Message undeliverable", "(131026)"
+	regexp.MustCompile(`[\[(](\d{5,6})[\])]`),
+}
+
+// ExtractCode returns the Meta error code written in a provider's message
+// text, or "" if it carries none. It recognises "(#131056) ...", "#131056",
+// "code: 131056", "error code 131056", "code 368", "[131026]" and "(131026)";
+// small codes (4, 368, ...) only in the "(#4)" and "code 368" forms, where they
+// cannot be mistaken for other numbers.
+func ExtractCode(message string) string {
+	for i, re := range codePatterns {
+		for _, loc := range re.FindAllStringSubmatchIndex(message, -1) {
+			code := message[loc[2]:loc[3]]
+			// "HTTP status code 200" is no Meta code.
+			before := strings.ToLower(strings.TrimRight(message[:loc[0]+1], " :_-"))
+			if strings.HasSuffix(before, "status") || strings.HasSuffix(before, "http") {
+				continue
+			}
+			// Outside "(#4)", a short number counts only when it is a Meta
+			// code: "country code 44" is no error code.
+			if i > 0 && len(code) < 5 {
+				if _, known := classOfCode(code); !known {
+					continue
+				}
+			}
+			return code
+		}
+	}
+	return ""
+}
+
+// IsSubscriberLimit reports whether err is (or wraps) a provider *Error
+// saying the account's subscriber limit is reached ("Subscriber limit has
+// been exceeded. You cannot have more subscribers."). Sends to recipients who
+// are not yet subscribers must wait until the plan allows more.
+func IsSubscriberLimit(err error) bool {
+	var pe *Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	m := strings.ToLower(pe.Message)
+	return strings.Contains(m, "subscriber limit") || strings.Contains(m, "cannot have more subscribers")
+}

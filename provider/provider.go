@@ -1,0 +1,62 @@
+// Package provider holds what every WhatsApp provider driver shares: the
+// message status ladder, send and status results, and the typed error that
+// carries the provider's answer and Meta's error code together with the policy
+// class (retry, give up, halt) that the WhatsApp error table assigns to it.
+//
+// Drivers live in sub-packages (provider/botsailor, ...). This package imports
+// no HTTP code so domain packages can depend on it.
+package provider
+
+import (
+	"time"
+)
+
+// Status is a message's delivery status as reported by the provider.
+type Status string
+
+// The statuses, in the order a message moves through them. Failed ranks
+// between sent and delivered: it may replace sent but never delivered or read.
+const (
+	StatusUnknown   Status = ""
+	StatusSent      Status = "sent"
+	StatusDelivered Status = "delivered"
+	StatusRead      Status = "read"
+	StatusFailed    Status = "failed"
+)
+
+// SendResult is a provider's answer to an accepted send.
+type SendResult struct {
+	// WAMID is the WhatsApp message id; empty when the provider's answer
+	// carries none (BotSailor's template send and trigger-bot).
+	WAMID string
+}
+
+// StatusReport is one status observation for a message.
+type StatusReport struct {
+	Status Status
+	// At is when the provider says the status changed; zero if unknown.
+	At time.Time
+	// Code is Meta's error code for failed messages, if the provider passes one.
+	Code string
+	// Reason is the provider's failure text, if any.
+	Reason string
+}
+
+// ConversationMessage is one entry of a subscriber's conversation history, as
+// used to find the wamid of a send whose answer carried none or was lost.
+type ConversationMessage struct {
+	WAMID   string
+	FromBot bool      // sent by the business (bot, agent or API), not the subscriber
+	Time    time.Time // provider-local wall clock; zone unknown; zero if absent
+	Content string    // raw message content (Meta message JSON for BotSailor)
+	Text    string    // the text body or caption when Content carries one
+	Status  Status
+}
+
+// AccountInfo is what a provider tells about the account's plan limits.
+type AccountInfo struct {
+	SubscriberLimit int64 // -1 = unlimited
+	SubscriberCount int64
+	CreditLimit     int64 // -1 = unlimited
+	CreditUsed      int64
+}

@@ -1,0 +1,227 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/config"
+)
+
+// Change is what Apply did to one definition.
+type Change struct {
+	Kind   string `json:"kind"` // "account" or "broadcast"
+	Name   string `json:"name"`
+	Action string `json:"action"` // "created", "updated" or "unchanged"
+	Detail string `json:"detail,omitempty"`
+}
+
+// ErrConflict is returned (wrapped) when applying would change something that
+// may no longer change, such as a running broadcast's audience or message.
+var ErrConflict = errors.New("conflict")
+
+// Apply upserts a validated bundle in one transaction: all of it or nothing.
+// Applying the same bundle twice changes nothing. Draft and scheduled
+// broadcasts take every edit; a broadcast that has started refuses edits to
+// its audience, message, account or start, and takes a new deadline.
+// Definitions absent from the bundle are left alone.
+func (db *DB) Apply(ctx context.Context, b *config.Bundle, now time.Time) ([]Change, error) {
+	now = utc(now)
+	var changes []Change
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		changes = changes[:0]
+		accountIDs := map[string]int64{}
+		for _, a := range b.Accounts {
+			c, id, err := applyAccount(tx, a, now)
+			if err != nil {
+				return err
+			}
+			accountIDs[a.Name] = id
+			changes = append(changes, c)
+		}
+		var conflicts []error
+		for _, bc := range b.Broadcasts {
+			id, ok := accountIDs[bc.Account]
+			if !ok {
+				var r accountRow
+				if err := tx.Where("name = ?", bc.Account).Take(&r).Error; err != nil {
+					conflicts = append(conflicts, fmt.Errorf("%s: broadcast %q: account %q is not defined: %w", bc.Pos, bc.Name, bc.Account, ErrConflict))
+					continue
+				}
+				id = r.ID
+			}
+			c, err := applyBroadcast(tx, bc, id, now)
+			if errors.Is(err, ErrConflict) {
+				conflicts = append(conflicts, err)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			changes = append(changes, c)
+		}
+		return errors.Join(conflicts...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("apply: %w", err)
+	}
+	return changes, nil
+}
+
+func applyAccount(tx *gorm.DB, a config.Account, now time.Time) (Change, int64, error) {
+	c := Change{Kind: "account", Name: a.Name}
+	row := accountRow{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL, TokenRef: a.TokenRef,
+		PhoneNumberID: a.PhoneNumberID, WhatsappBotID: a.WhatsAppBotID, RatePerSecond: a.RatePerSecond,
+		SpecHash: a.SpecHash(), UpdatedAt: now}
+	var cur accountRow
+	err := tx.Where("name = ?", a.Name).Take(&cur).Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		row.CreatedAt = now
+		if err := tx.Create(&row).Error; err != nil {
+			return c, 0, fmt.Errorf("create account %q: %w", a.Name, err)
+		}
+		c.Action = "created"
+		return c, row.ID, nil
+	case err != nil:
+		return c, 0, fmt.Errorf("load account %q: %w", a.Name, err)
+	case cur.SpecHash == row.SpecHash:
+		c.Action = "unchanged"
+		return c, cur.ID, nil
+	}
+	row.ID, row.CreatedAt = cur.ID, cur.CreatedAt
+	if err := tx.Save(&row).Error; err != nil {
+		return c, 0, fmt.Errorf("update account %q: %w", a.Name, err)
+	}
+	c.Action = "updated"
+	return c, cur.ID, nil
+}
+
+func applyBroadcast(tx *gorm.DB, b config.Broadcast, accountID int64, now time.Time) (Change, error) {
+	c := Change{Kind: "broadcast", Name: b.Name}
+	msg, err := json.Marshal(b.Message)
+	if err != nil {
+		return c, fmt.Errorf("broadcast %q: encode message: %w", b.Name, err)
+	}
+	mh, ah := b.SpecHash()
+	var cur broadcastRow
+	err = tx.Where("name = ?", b.Name).Take(&cur).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		start := now
+		if b.StartAt != nil {
+			start = utc(*b.StartAt)
+		}
+		row := broadcastRow{Name: b.Name, AccountID: accountID, Status: string(campaign.StatusScheduled),
+			StartAt: start, DeadlineSeconds: int64(b.Deadline / time.Second), Message: string(msg),
+			MessageHash: mh, AudienceHash: ah, RecipientCount: len(b.Recipients), Duplicates: b.Duplicates,
+			CreatedAt: now, UpdatedAt: now}
+		if err := tx.Create(&row).Error; err != nil {
+			return c, fmt.Errorf("create broadcast %q: %w", b.Name, err)
+		}
+		if err := insertRecipients(tx, row.ID, b.Recipients); err != nil {
+			return c, fmt.Errorf("broadcast %q: %w", b.Name, err)
+		}
+		c.Action, c.Detail = "created", fmt.Sprintf("%d recipients, starts %s", len(b.Recipients), start.Format(time.RFC3339))
+		return c, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("load broadcast %q: %w", b.Name, err)
+	}
+
+	start := cur.StartAt.UTC()
+	if b.StartAt != nil {
+		start = utc(*b.StartAt)
+	}
+	deadline := int64(b.Deadline / time.Second)
+	var diffs []string
+	if cur.MessageHash != mh {
+		diffs = append(diffs, "message")
+	}
+	if cur.AudienceHash != ah {
+		diffs = append(diffs, "audience")
+	}
+	if cur.AccountID != accountID {
+		diffs = append(diffs, "account")
+	}
+	if !cur.StartAt.Equal(start) {
+		diffs = append(diffs, "start_at")
+	}
+	if cur.DeadlineSeconds != deadline {
+		diffs = append(diffs, "deadline")
+	}
+	if len(diffs) == 0 {
+		c.Action = "unchanged"
+		return c, nil
+	}
+	st := campaign.Status(cur.Status)
+	if !st.Editable() {
+		var locked []string
+		for _, d := range diffs {
+			if d != "deadline" {
+				locked = append(locked, d)
+			}
+		}
+		if len(locked) > 0 {
+			return c, fmt.Errorf("%s: broadcast %q is %s: its %v can no longer change (cancel it and apply under a new name): %w",
+				b.Pos, b.Name, st, locked, ErrConflict)
+		}
+	}
+	upd := map[string]any{"account_id": accountID, "start_at": start, "deadline_seconds": deadline,
+		"message": string(msg), "message_hash": mh, "audience_hash": ah, "updated_at": now}
+	if cur.AudienceHash != ah {
+		// Only editable broadcasts get here: nothing of theirs was sent.
+		if err := tx.Where("broadcast_id = ?", cur.ID).Delete(&deliveryRow{}).Error; err != nil {
+			return c, fmt.Errorf("broadcast %q: drop old plan: %w", b.Name, err)
+		}
+		if err := tx.Where("broadcast_id = ?", cur.ID).Delete(&recipientRow{}).Error; err != nil {
+			return c, fmt.Errorf("broadcast %q: drop old audience: %w", b.Name, err)
+		}
+		if err := insertRecipients(tx, cur.ID, b.Recipients); err != nil {
+			return c, fmt.Errorf("broadcast %q: %w", b.Name, err)
+		}
+		upd["recipient_count"], upd["duplicates"] = len(b.Recipients), b.Duplicates
+	}
+	if err := tx.Model(&broadcastRow{}).Where("id = ?", cur.ID).Updates(upd).Error; err != nil {
+		return c, fmt.Errorf("update broadcast %q: %w", b.Name, err)
+	}
+	c.Action, c.Detail = "updated", fmt.Sprintf("changed %v", diffs)
+	return c, nil
+}
+
+// insertRecipients writes an audience in batches.
+func insertRecipients(tx *gorm.DB, broadcastID int64, rs []config.Recipient) error {
+	const batch = 1000
+	rows := make([]recipientRow, 0, min(batch, len(rs)))
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		if err := tx.Create(&rows).Error; err != nil {
+			return fmt.Errorf("insert recipients: %w", err)
+		}
+		rows = rows[:0]
+		return nil
+	}
+	for _, r := range rs {
+		vars := "{}"
+		if len(r.Vars) > 0 {
+			b, err := json.Marshal(r.Vars)
+			if err != nil {
+				return fmt.Errorf("encode recipient vars: %w", err)
+			}
+			vars = string(b)
+		}
+		rows = append(rows, recipientRow{BroadcastID: broadcastID, Phone: r.Phone, Name: r.Name, Vars: vars})
+		if len(rows) == batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}

@@ -1,0 +1,124 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/templates"
+)
+
+type accountRow struct {
+	ID            int64
+	Name          string
+	Provider      string
+	BaseURL       string
+	TokenRef      string
+	PhoneNumberID string
+	WhatsappBotID int64
+	RatePerSecond float64
+	SpecHash      string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+func (accountRow) TableName() string { return "accounts" }
+
+func (a accountRow) domain() campaign.Account {
+	return campaign.Account{
+		ID: a.ID, Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL, TokenRef: a.TokenRef,
+		PhoneNumberID: a.PhoneNumberID, WhatsAppBotID: a.WhatsappBotID, RatePerSecond: a.RatePerSecond,
+	}
+}
+
+type broadcastRow struct {
+	ID              int64
+	Name            string
+	AccountID       int64
+	Status          string
+	StatusReason    string
+	StartAt         time.Time
+	DeadlineSeconds int64
+	Message         string
+	MessageHash     string
+	AudienceHash    string
+	RecipientCount  int
+	Duplicates      int
+	StartedAt       *time.Time
+	FinishedAt      *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+func (broadcastRow) TableName() string { return "broadcasts" }
+
+func (b broadcastRow) domain() (campaign.Broadcast, error) {
+	var m templates.Message
+	if err := json.Unmarshal([]byte(b.Message), &m); err != nil {
+		return campaign.Broadcast{}, err
+	}
+	return campaign.Broadcast{
+		ID: b.ID, Name: b.Name, AccountID: b.AccountID, Status: campaign.Status(b.Status),
+		Reason: b.StatusReason, StartAt: b.StartAt.UTC(), Deadline: time.Duration(b.DeadlineSeconds) * time.Second,
+		Message: m, RecipientCount: b.RecipientCount, Duplicates: b.Duplicates,
+		StartedAt: b.StartedAt, FinishedAt: b.FinishedAt, UpdatedAt: b.UpdatedAt,
+	}, nil
+}
+
+type recipientRow struct {
+	ID          int64
+	BroadcastID int64
+	Phone       string
+	Name        string
+	Vars        string
+}
+
+func (recipientRow) TableName() string { return "recipients" }
+
+type deliveryRow struct {
+	ID          int64
+	BroadcastID int64
+	RecipientID int64
+	Phone       string
+	Status      string
+	Gen         int
+	Attempts    int
+	Wamid       *string
+	ErrorCode   string
+	Error       string
+	QueuedAt    *time.Time
+	SendingAt   *time.Time
+	LeaseUntil  *time.Time
+	SentAt      *time.Time
+	DeliveredAt *time.Time
+	ReadAt      *time.Time
+	FailedAt    *time.Time
+	NextPollAt  *time.Time
+	PollCount   int
+	TrackUntil  *time.Time
+	UpdatedAt   time.Time
+}
+
+func (deliveryRow) TableName() string { return "deliveries" }
+
+type eventRow struct {
+	ID         int64
+	DeliveryID int64
+	Status     string
+	At         time.Time
+	Detail     string
+}
+
+func (eventRow) TableName() string { return "delivery_events" }
+
+func decodeVars(s string) map[string]string {
+	m := map[string]string{}
+	if s != "" {
+		_ = json.Unmarshal([]byte(s), &m) // written by us; an empty map is the safe fallback
+	}
+	return m
+}
+
+func utc(t time.Time) time.Time { return t.UTC() }
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,587 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/provider"
+)
+
+var (
+	_ campaign.SchedulerStore = (*DB)(nil)
+	_ campaign.WorkerStore    = (*DB)(nil)
+)
+
+// BroadcastByName returns campaign.ErrNotFound if there is none.
+func (db *DB) BroadcastByName(ctx context.Context, name string) (campaign.Broadcast, error) {
+	var r broadcastRow
+	err := db.q(ctx).Where("name = ?", name).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return campaign.Broadcast{}, fmt.Errorf("broadcast %q: %w", name, campaign.ErrNotFound)
+	}
+	if err != nil {
+		return campaign.Broadcast{}, fmt.Errorf("load broadcast %q: %w", name, err)
+	}
+	return r.domain()
+}
+
+// BroadcastsIn lists broadcasts in any of the states, oldest first.
+func (db *DB) BroadcastsIn(ctx context.Context, states ...campaign.Status) ([]campaign.Broadcast, error) {
+	var rows []broadcastRow
+	if err := db.q(ctx).Where("status IN ?", states).Order("id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list broadcasts: %w", err)
+	}
+	out := make([]campaign.Broadcast, 0, len(rows))
+	for _, r := range rows {
+		b, err := r.domain()
+		if err != nil {
+			return nil, fmt.Errorf("broadcast %q: decode message: %w", r.Name, err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// Account returns campaign.ErrNotFound if there is none.
+func (db *DB) Account(ctx context.Context, id int64) (campaign.Account, error) {
+	var r accountRow
+	err := db.q(ctx).Where("id = ?", id).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return campaign.Account{}, fmt.Errorf("account %d: %w", id, campaign.ErrNotFound)
+	}
+	if err != nil {
+		return campaign.Account{}, fmt.Errorf("load account %d: %w", id, err)
+	}
+	return r.domain(), nil
+}
+
+// SetStatus moves a broadcast from one of from to to. Entering running sets
+// started_at once; entering a final state sets finished_at.
+func (db *DB) SetStatus(ctx context.Context, id int64, from []campaign.Status, to campaign.Status, reason string, now time.Time) (bool, error) {
+	now = utc(now)
+	upd := map[string]any{"status": string(to), "status_reason": reason, "updated_at": now}
+	if to == campaign.StatusRunning {
+		upd["started_at"] = gorm.Expr("COALESCE(started_at, ?)", now)
+	}
+	if to.Final() {
+		upd["finished_at"] = now
+	}
+	res := db.q(ctx).Model(&broadcastRow{}).Where("id = ? AND status IN ?", id, from).Updates(upd)
+	if res.Error != nil {
+		return false, fmt.Errorf("broadcast %d: set status %s: %w", id, to, res.Error)
+	}
+	return res.RowsAffected > 0, nil
+}
+
+// PlanBatch is the keyset planning step: it reads the next limit recipients
+// with id > after and inserts a planned delivery for each that has none.
+// Side effect: inserts deliveries. Idempotent.
+func (db *DB) PlanBatch(ctx context.Context, broadcastID, after int64, limit int, now time.Time) (int64, int, error) {
+	var r struct {
+		Last int64
+		N    int
+	}
+	err := db.q(ctx).Raw(`SELECT COALESCE(MAX(id), 0) AS last, COUNT(*) AS n FROM (
+		SELECT id FROM recipients WHERE broadcast_id = ? AND id > ? ORDER BY id LIMIT ?) t`,
+		broadcastID, after, limit).Scan(&r).Error
+	if err != nil {
+		return 0, 0, fmt.Errorf("broadcast %d: plan batch after %d: %w", broadcastID, after, err)
+	}
+	if r.N == 0 {
+		return after, 0, nil
+	}
+	err = db.q(ctx).Exec(`INSERT INTO deliveries (broadcast_id, recipient_id, phone, status, updated_at)
+		SELECT broadcast_id, id, phone, 'planned', ? FROM recipients
+		WHERE broadcast_id = ? AND id > ? AND id <= ?
+		ON CONFLICT (broadcast_id, recipient_id) DO NOTHING`,
+		utc(now), broadcastID, after, r.Last).Error
+	if err != nil {
+		return 0, 0, fmt.Errorf("broadcast %d: plan batch after %d: %w", broadcastID, after, err)
+	}
+	return r.Last, r.N, nil
+}
+
+// CountByStatus counts a broadcast's deliveries per state.
+func (db *DB) CountByStatus(ctx context.Context, broadcastID int64) (map[campaign.DeliveryStatus]int, error) {
+	var rows []struct {
+		Status string
+		N      int
+	}
+	err := db.q(ctx).Raw(`SELECT status, COUNT(*) AS n FROM deliveries WHERE broadcast_id = ? GROUP BY status`, broadcastID).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("broadcast %d: count deliveries: %w", broadcastID, err)
+	}
+	out := make(map[campaign.DeliveryStatus]int, len(campaign.DeliveryStatuses))
+	for _, r := range rows {
+		out[campaign.DeliveryStatus(r.Status)] = r.N
+	}
+	return out, nil
+}
+
+// Window returns how many deliveries are queued or sending and whether any
+// are still planned (both index range scans, cheap at any audience size).
+func (db *DB) Window(ctx context.Context, broadcastID int64) (int, bool, error) {
+	var r struct {
+		Inflight int
+		More     bool
+	}
+	err := db.q(ctx).Raw(`SELECT
+		(SELECT COUNT(*) FROM deliveries WHERE broadcast_id = ? AND status IN ('queued', 'sending')) AS inflight,
+		EXISTS (SELECT 1 FROM deliveries WHERE broadcast_id = ? AND status = 'planned') AS more`,
+		broadcastID, broadcastID).Scan(&r).Error
+	if err != nil {
+		return 0, false, fmt.Errorf("broadcast %d: window: %w", broadcastID, err)
+	}
+	return r.Inflight, r.More, nil
+}
+
+// SentSince counts deliveries of a broadcast accepted at or after t.
+func (db *DB) SentSince(ctx context.Context, broadcastID int64, t time.Time) (int, error) {
+	var n int
+	err := db.q(ctx).Raw(`SELECT COUNT(*) FROM deliveries WHERE broadcast_id = ? AND sent_at >= ?`, broadcastID, utc(t)).Scan(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("broadcast %d: count recent sends: %w", broadcastID, err)
+	}
+	return n, nil
+}
+
+// NextPlanned returns up to limit planned deliveries in id order (a keyset
+// scan on the (broadcast_id, status, id) index: fed rows leave 'planned').
+func (db *DB) NextPlanned(ctx context.Context, broadcastID int64, limit int) ([]campaign.Ref, error) {
+	var refs []campaign.Ref
+	err := db.q(ctx).Raw(`SELECT id, gen FROM deliveries WHERE broadcast_id = ? AND status = 'planned' ORDER BY id LIMIT ?`,
+		broadcastID, limit).Scan(&refs).Error
+	if err != nil {
+		return nil, fmt.Errorf("broadcast %d: next planned: %w", broadcastID, err)
+	}
+	return refs, nil
+}
+
+// MarkQueued moves planned deliveries of the given generations to queued.
+func (db *DB) MarkQueued(ctx context.Context, refs []campaign.Ref, now time.Time) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	// Group by generation so one statement covers the common case.
+	byGen := map[int][]int64{}
+	for _, r := range refs {
+		byGen[r.Gen] = append(byGen[r.Gen], r.ID)
+	}
+	for gen, ids := range byGen {
+		err := db.q(ctx).Exec(`UPDATE deliveries SET status = 'queued', queued_at = ?, updated_at = ?
+			WHERE id IN ? AND gen = ? AND status = 'planned'`, utc(now), utc(now), ids, gen).Error
+		if err != nil {
+			return fmt.Errorf("mark %d deliveries queued: %w", len(ids), err)
+		}
+	}
+	return nil
+}
+
+// Unqueue moves a broadcast's queued deliveries back to planned with a new
+// generation and returns their old refs.
+func (db *DB) Unqueue(ctx context.Context, broadcastID int64, now time.Time) ([]campaign.Ref, error) {
+	var refs []campaign.Ref
+	err := db.q(ctx).Raw(`UPDATE deliveries SET status = 'planned', gen = gen + 1, queued_at = NULL, updated_at = ?
+		WHERE broadcast_id = ? AND status = 'queued' RETURNING id, gen - 1 AS gen`, utc(now), broadcastID).Scan(&refs).Error
+	if err != nil {
+		return nil, fmt.Errorf("broadcast %d: unqueue: %w", broadcastID, err)
+	}
+	return refs, nil
+}
+
+// FinishPending moves the broadcast's planned and queued deliveries to a
+// terminal state and returns the refs of those that were queued.
+func (db *DB) FinishPending(ctx context.Context, broadcastID int64, to campaign.DeliveryStatus, reason string, now time.Time) ([]campaign.Ref, error) {
+	var rows []struct {
+		ID     int64
+		Gen    int
+		Queued bool
+	}
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Raw(`UPDATE deliveries SET status = ?, error = ?, updated_at = ?
+			WHERE broadcast_id = ? AND status IN ('planned', 'queued')
+			RETURNING id, gen, queued_at IS NOT NULL AS queued`, string(to), reason, utc(now), broadcastID).Scan(&rows).Error; err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		return tx.Exec(`INSERT INTO delivery_events (delivery_id, status, at, detail)
+			SELECT id, status, ?, error FROM deliveries WHERE broadcast_id = ? AND status = ? AND updated_at = ?`,
+			utc(now), broadcastID, string(to), utc(now)).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broadcast %d: finish pending as %s: %w", broadcastID, to, err)
+	}
+	var refs []campaign.Ref
+	for _, r := range rows {
+		if r.Queued {
+			refs = append(refs, campaign.Ref{ID: r.ID, Gen: r.Gen})
+		}
+	}
+	return refs, nil
+}
+
+// Stale returns queued deliveries queued before `before` and sending ones
+// whose lease ended before `before`.
+func (db *DB) Stale(ctx context.Context, before time.Time, limit int) ([]campaign.Job, error) {
+	var rows []deliveryRow
+	err := db.q(ctx).Raw(`SELECT * FROM deliveries
+		WHERE status IN ('queued', 'sending') AND
+		((status = 'queued' AND queued_at < ?
+		  AND EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'running'))
+		 OR (status = 'sending' AND (lease_until IS NULL OR lease_until < ?)))
+		ORDER BY id LIMIT ?`, utc(before), utc(before), limit).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("find stale deliveries: %w", err)
+	}
+	out := make([]campaign.Job, len(rows))
+	for i, r := range rows {
+		out[i] = campaign.Job{Ref: campaign.Ref{ID: r.ID, Gen: r.Gen}, Status: campaign.DeliveryStatus(r.Status), Phone: r.Phone,
+			Broadcast: campaign.Broadcast{ID: r.BroadcastID}}
+	}
+	return out, nil
+}
+
+// Regen gives a delivery a new generation if it still has ref's, and for a
+// queued one restarts its queued clock.
+func (db *DB) Regen(ctx context.Context, ref campaign.Ref, now time.Time) (campaign.Ref, bool, error) {
+	res := db.q(ctx).Exec(`UPDATE deliveries SET gen = gen + 1, updated_at = ?,
+		queued_at = CASE WHEN status = 'queued' THEN ? ELSE queued_at END
+		WHERE id = ? AND gen = ?`, utc(now), utc(now), ref.ID, ref.Gen)
+	if res.Error != nil {
+		return ref, false, fmt.Errorf("delivery %d: regen: %w", ref.ID, res.Error)
+	}
+	return campaign.Ref{ID: ref.ID, Gen: ref.Gen + 1}, res.RowsAffected > 0, nil
+}
+
+// LeaseDuePolls returns due status polls and pushes their next_poll_at to
+// leaseUntil. On Postgres rows locked by another scheduler are skipped.
+func (db *DB) LeaseDuePolls(ctx context.Context, now, leaseUntil time.Time, limit int) ([]campaign.PollRef, error) {
+	lock := ""
+	if db.dialect == "postgres" {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	var rows []struct {
+		ID        int64
+		PollCount int
+	}
+	err := db.q(ctx).Raw(`UPDATE deliveries SET next_poll_at = ? WHERE id IN (
+		SELECT id FROM deliveries WHERE next_poll_at <= ? ORDER BY next_poll_at LIMIT ?`+lock+`)
+		RETURNING id, poll_count`, utc(leaseUntil), utc(now), limit).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("lease due polls: %w", err)
+	}
+	out := make([]campaign.PollRef, len(rows))
+	for i, r := range rows {
+		out[i] = campaign.PollRef{DeliveryID: r.ID, PollCount: r.PollCount}
+	}
+	return out, nil
+}
+
+type exportRow struct {
+	ID        int64
+	Phone     string
+	Name      string
+	Status    string
+	Wamid     *string
+	ErrorCode string
+	Error     string
+	Attempts  int
+	SentAt    *time.Time
+	UpdatedAt time.Time
+}
+
+// Export calls fn for every delivery of a broadcast in id order, reading in
+// keyset batches of 1000.
+func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(campaign.Row) error) error {
+	var after int64
+	for {
+		var rows []exportRow
+		err := db.q(ctx).Raw(`SELECT d.id, d.phone, r.name, d.status, d.wamid, d.error_code, d.error, d.attempts,
+			d.sent_at, d.updated_at FROM deliveries d JOIN recipients r ON r.id = d.recipient_id
+			WHERE d.broadcast_id = ? AND d.id > ? ORDER BY d.id LIMIT 1000`, broadcastID, after).Scan(&rows).Error
+		if err != nil {
+			return fmt.Errorf("broadcast %d: export: %w", broadcastID, err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		if rows[len(rows)-1].ID <= after {
+			return fmt.Errorf("broadcast %d: export: keyset did not advance past %d", broadcastID, after)
+		}
+		for _, r := range rows {
+			row := campaign.Row{ID: r.ID, Phone: r.Phone, Name: r.Name, Status: campaign.DeliveryStatus(r.Status),
+				ErrorCode: r.ErrorCode, Error: r.Error, Attempts: r.Attempts, SentAt: r.SentAt, UpdatedAt: r.UpdatedAt.UTC()}
+			if r.Wamid != nil {
+				row.WAMID = *r.Wamid
+			}
+			if row.SentAt != nil {
+				row.SentAt = ptr(row.SentAt.UTC())
+			}
+			if err := fn(row); err != nil {
+				return err
+			}
+		}
+		after = rows[len(rows)-1].ID
+	}
+}
+
+// Job loads a delivery with its recipient, broadcast and account.
+func (db *DB) Job(ctx context.Context, id int64) (campaign.Job, error) {
+	var d deliveryRow
+	err := db.q(ctx).Where("id = ?", id).Take(&d).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return campaign.Job{}, fmt.Errorf("delivery %d: %w", id, campaign.ErrNotFound)
+	}
+	if err != nil {
+		return campaign.Job{}, fmt.Errorf("load delivery %d: %w", id, err)
+	}
+	var rc recipientRow
+	if err := db.q(ctx).Where("id = ?", d.RecipientID).Take(&rc).Error; err != nil {
+		return campaign.Job{}, fmt.Errorf("delivery %d: load recipient: %w", id, err)
+	}
+	var br broadcastRow
+	if err := db.q(ctx).Where("id = ?", d.BroadcastID).Take(&br).Error; err != nil {
+		return campaign.Job{}, fmt.Errorf("delivery %d: load broadcast: %w", id, err)
+	}
+	b, err := br.domain()
+	if err != nil {
+		return campaign.Job{}, fmt.Errorf("delivery %d: decode message: %w", id, err)
+	}
+	a, err := db.Account(ctx, b.AccountID)
+	if err != nil {
+		return campaign.Job{}, fmt.Errorf("delivery %d: %w", id, err)
+	}
+	return campaign.Job{
+		Ref: campaign.Ref{ID: d.ID, Gen: d.Gen}, Status: campaign.DeliveryStatus(d.Status),
+		Phone: d.Phone, Name: rc.Name, Vars: decodeVars(rc.Vars), Attempts: d.Attempts,
+		SendingAt: d.SendingAt, LeaseUntil: d.LeaseUntil, Broadcast: b, Account: a,
+	}, nil
+}
+
+// Claim moves a delivery of ref's generation from planned/queued to sending
+// with a lease, only while its broadcast is running.
+func (db *DB) Claim(ctx context.Context, ref campaign.Ref, now, leaseUntil time.Time) (bool, error) {
+	res := db.q(ctx).Exec(`UPDATE deliveries SET status = 'sending', sending_at = ?, lease_until = ?,
+		attempts = attempts + 1, updated_at = ?
+		WHERE id = ? AND gen = ? AND status IN ('planned', 'queued')
+		AND EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'running')`,
+		utc(now), utc(leaseUntil), utc(now), ref.ID, ref.Gen)
+	if res.Error != nil {
+		return false, fmt.Errorf("delivery %d: claim: %w", ref.ID, res.Error)
+	}
+	return res.RowsAffected > 0, nil
+}
+
+// Reclaim takes over a sending delivery whose lease ended.
+func (db *DB) Reclaim(ctx context.Context, ref campaign.Ref, now, leaseUntil time.Time) (bool, error) {
+	res := db.q(ctx).Exec(`UPDATE deliveries SET lease_until = ?, updated_at = ?
+		WHERE id = ? AND gen = ? AND status = 'sending' AND (lease_until IS NULL OR lease_until <= ?)`,
+		utc(leaseUntil), utc(now), ref.ID, ref.Gen, utc(now))
+	if res.Error != nil {
+		return false, fmt.Errorf("delivery %d: reclaim: %w", ref.ID, res.Error)
+	}
+	return res.RowsAffected > 0, nil
+}
+
+// Unclaim moves a sending delivery back to queued (same generation, its task
+// retries) or to planned with a new generation (its task is dropped).
+func (db *DB) Unclaim(ctx context.Context, ref campaign.Ref, newGen bool, errCode, reason string, now time.Time) (bool, error) {
+	q := `UPDATE deliveries SET status = 'queued', lease_until = NULL, error_code = ?, error = ?, updated_at = ?
+		WHERE id = ? AND gen = ? AND status = 'sending'`
+	if newGen {
+		q = `UPDATE deliveries SET status = 'planned', gen = gen + 1, queued_at = NULL, lease_until = NULL,
+		error_code = ?, error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending'`
+	}
+	res := db.q(ctx).Exec(q, errCode, reason, utc(now), ref.ID, ref.Gen)
+	if res.Error != nil {
+		return false, fmt.Errorf("delivery %d: unclaim: %w", ref.ID, res.Error)
+	}
+	return res.RowsAffected > 0, nil
+}
+
+// ReleaseLease ends the lease of a sending delivery.
+func (db *DB) ReleaseLease(ctx context.Context, ref campaign.Ref, reason string, now time.Time) error {
+	err := db.q(ctx).Exec(`UPDATE deliveries SET lease_until = ?, error = ?, updated_at = ?
+		WHERE id = ? AND gen = ? AND status = 'sending'`, utc(now), reason, utc(now), ref.ID, ref.Gen).Error
+	if err != nil {
+		return fmt.Errorf("delivery %d: release lease: %w", ref.ID, err)
+	}
+	return nil
+}
+
+// MarkSent records an accepted send and schedules the first status poll.
+func (db *DB) MarkSent(ctx context.Context, ref campaign.Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error) {
+	var ok bool
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec(`UPDATE deliveries SET status = 'sent', wamid = ?, sent_at = ?, lease_until = NULL,
+			error_code = '', error = '', next_poll_at = ?, poll_count = 0, track_until = ?, updated_at = ?
+			WHERE id = ? AND gen = ? AND status = 'sending'`,
+			nullable(wamid), utc(now), utc(firstPoll), utc(trackUntil), utc(now), ref.ID, ref.Gen)
+		if res.Error != nil {
+			return res.Error
+		}
+		ok = res.RowsAffected > 0
+		if !ok {
+			return nil
+		}
+		return tx.Create(&eventRow{DeliveryID: ref.ID, Status: string(campaign.DeliverySent), At: utc(now), Detail: wamid}).Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("delivery %d: mark sent: %w", ref.ID, err)
+	}
+	return ok, nil
+}
+
+// Finish moves a not-yet-accepted delivery of ref's generation to failed,
+// skipped or expired.
+func (db *DB) Finish(ctx context.Context, ref campaign.Ref, to campaign.DeliveryStatus, code, reason string, now time.Time) (bool, error) {
+	var ok bool
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var failedAt any
+		if to == campaign.DeliveryFailed {
+			failedAt = utc(now)
+		}
+		res := tx.Exec(`UPDATE deliveries SET status = ?, error_code = ?, error = ?, lease_until = NULL,
+			failed_at = ?, updated_at = ?
+			WHERE id = ? AND gen = ? AND status IN ('planned', 'queued', 'sending')`,
+			string(to), code, reason, failedAt, utc(now), ref.ID, ref.Gen)
+		if res.Error != nil {
+			return res.Error
+		}
+		ok = res.RowsAffected > 0
+		if !ok {
+			return nil
+		}
+		return tx.Create(&eventRow{DeliveryID: ref.ID, Status: string(to), At: utc(now), Detail: joinDetail(code, reason)}).Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("delivery %d: finish as %s: %w", ref.ID, to, err)
+	}
+	return ok, nil
+}
+
+// KnownWAMIDs returns which of the wamids are recorded on some delivery.
+func (db *DB) KnownWAMIDs(ctx context.Context, wamids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(wamids) == 0 {
+		return out, nil
+	}
+	var found []string
+	if err := db.q(ctx).Raw(`SELECT wamid FROM deliveries WHERE wamid IN ?`, wamids).Scan(&found).Error; err != nil {
+		return nil, fmt.Errorf("look up wamids: %w", err)
+	}
+	for _, w := range found {
+		out[w] = true
+	}
+	return out, nil
+}
+
+// PollTarget loads what a status poll needs.
+func (db *DB) PollTarget(ctx context.Context, id int64) (campaign.PollTarget, error) {
+	j, err := db.Job(ctx, id)
+	if err != nil {
+		return campaign.PollTarget{}, err
+	}
+	var d deliveryRow
+	if err := db.q(ctx).Where("id = ?", id).Take(&d).Error; err != nil {
+		return campaign.PollTarget{}, fmt.Errorf("load delivery %d: %w", id, err)
+	}
+	t := campaign.PollTarget{DeliveryID: id, Phone: d.Phone, Status: campaign.DeliveryStatus(d.Status), PollCount: d.PollCount,
+		Message: j.Broadcast.Message, Vars: j.Variables(), Account: j.Account}
+	if d.Wamid != nil {
+		t.WAMID = *d.Wamid
+	}
+	if d.SentAt != nil {
+		t.SentAt = d.SentAt.UTC()
+	}
+	if d.TrackUntil != nil {
+		t.TrackUntil = d.TrackUntil.UTC()
+	}
+	return t, nil
+}
+
+// forwardFrom lists the states a status may replace: status only moves
+// forward (sent < delivered < read) and failed only replaces sent.
+var forwardFrom = map[provider.Status][]string{
+	provider.StatusDelivered: {"sent"},
+	provider.StatusRead:      {"sent", "delivered"},
+	provider.StatusFailed:    {"sent"},
+}
+
+// ApplyStatus records a status observation (see campaign.WorkerStore).
+func (db *DB) ApplyStatus(ctx context.Context, id int64, wamid string, r provider.StatusReport, now time.Time, nextPoll *time.Time) (bool, error) {
+	at := r.At
+	if at.IsZero() {
+		at = now
+	}
+	var np any
+	if nextPoll != nil {
+		np = utc(*nextPoll)
+	}
+	var changed bool
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if from, ok := forwardFrom[r.Status]; ok {
+			set := "status = ?, updated_at = ?, next_poll_at = ?, poll_count = poll_count + 1, wamid = COALESCE(wamid, ?)"
+			args := []any{string(r.Status), utc(now), np, nullable(wamid)}
+			switch r.Status {
+			case provider.StatusDelivered:
+				set += ", delivered_at = ?"
+				args = append(args, utc(at))
+			case provider.StatusRead:
+				set += ", delivered_at = COALESCE(delivered_at, ?), read_at = ?"
+				args = append(args, utc(at), utc(at))
+			case provider.StatusFailed:
+				set += ", failed_at = ?, error_code = ?, error = ?"
+				args = append(args, utc(at), r.Code, r.Reason)
+			}
+			args = append(args, id, from)
+			res := tx.Exec(`UPDATE deliveries SET `+set+` WHERE id = ? AND status IN ?`, args...)
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected > 0 {
+				changed = true
+				return tx.Create(&eventRow{DeliveryID: id, Status: string(r.Status), At: utc(at), Detail: joinDetail(r.Code, r.Reason)}).Error
+			}
+		}
+		return tx.Exec(`UPDATE deliveries SET next_poll_at = ?, poll_count = poll_count + 1, wamid = COALESCE(wamid, ?)
+			WHERE id = ?`, np, nullable(wamid), id).Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("delivery %d: apply status %q: %w", id, r.Status, err)
+	}
+	return changed, nil
+}
+
+// PauseAccount pauses every running or scheduled broadcast of an account.
+func (db *DB) PauseAccount(ctx context.Context, accountID int64, reason string, now time.Time) ([]int64, error) {
+	var ids []int64
+	err := db.q(ctx).Raw(`UPDATE broadcasts SET status = 'paused', status_reason = ?, updated_at = ?
+		WHERE account_id = ? AND status IN ('running', 'scheduled') RETURNING id`, reason, utc(now), accountID).Scan(&ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("account %d: pause: %w", accountID, err)
+	}
+	return ids, nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func joinDetail(code, reason string) string {
+	if code == "" {
+		return reason
+	}
+	return strings.TrimSpace("code " + code + ": " + reason)
+}

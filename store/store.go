@@ -1,0 +1,150 @@
+// Package store is wacamp's persistence: gorm over Postgres (production) or
+// an embedded SQLite file (the zero-setup demo), versioned SQL migrations, and
+// the named queries that matter (keyset planning batches, conditional state
+// updates). It implements campaign.SchedulerStore and campaign.WorkerStore.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// DB is the store. Its zero value is not usable; call Open.
+type DB struct {
+	gorm    *gorm.DB
+	dialect string // "postgres" or "sqlite"
+}
+
+// Open connects to dsn and migrates the schema to the newest version.
+// dsn is a Postgres URL (postgres:// or postgresql://) or "sqlite:PATH" for
+// the embedded database ("sqlite::memory:" for a private in-memory one).
+func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg := &gorm.Config{
+		Logger:  logger.Discard,
+		NowFunc: func() time.Time { return time.Now().UTC() },
+		// Tables are created by migrations, never by gorm.
+		DisableAutomaticPing: false,
+		TranslateError:       true,
+	}
+	var (
+		g       *gorm.DB
+		err     error
+		dialect string
+	)
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		dialect = "postgres"
+		g, err = gorm.Open(postgres.Open(dsn), cfg)
+	case strings.HasPrefix(dsn, "sqlite:"):
+		dialect = "sqlite"
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		// WAL and a busy timeout let the demo's scheduler and worker share it.
+		g, err = gorm.Open(sqlite.Open(path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"), cfg)
+	default:
+		return nil, fmt.Errorf("open database: DATABASE_URL must start with postgres://, postgresql:// or sqlite: (got %q)", redactDSN(dsn))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s database %s: %w", dialect, redactDSN(dsn), err)
+	}
+	sqlDB, err := g.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if dialect == "sqlite" {
+		sqlDB.SetMaxOpenConns(1) // one writer; avoids SQLITE_BUSY storms
+	} else {
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(20)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("connect to %s database %s: %w", dialect, redactDSN(dsn), err)
+	}
+	db := &DB{gorm: g, dialect: dialect}
+	if err := db.migrate(ctx, sqlDB, log); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *DB) migrate(ctx context.Context, sqlDB *sql.DB, log *slog.Logger) error {
+	sub, err := fs.Sub(migrations, "migrations/"+db.dialect)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var opts []goose.ProviderOption
+	gd := goose.DialectSQLite3
+	if db.dialect == "postgres" {
+		gd = goose.DialectPostgres
+		// Several processes may start at once; one migrates, the others wait.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(gd, sqlDB, sub, opts...)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, r := range res {
+		log.InfoContext(ctx, "store: applied migration", slog.String("file", r.Source.Path), slog.Duration("took", r.Duration))
+	}
+	return nil
+}
+
+// Close closes the connection pool.
+func (db *DB) Close() error {
+	sqlDB, err := db.gorm.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Dialect is "postgres" or "sqlite".
+func (db *DB) Dialect() string { return db.dialect }
+
+// Gorm exposes the handle for tests and tools in this module.
+func (db *DB) Gorm() *gorm.DB { return db.gorm }
+
+func (db *DB) q(ctx context.Context) *gorm.DB { return db.gorm.WithContext(ctx) }
+
+// redactDSN hides a password in a database URL.
+func redactDSN(dsn string) string {
+	at := strings.LastIndex(dsn, "@")
+	scheme := strings.Index(dsn, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return dsn
+	}
+	userinfo := dsn[scheme+3 : at]
+	if i := strings.Index(userinfo, ":"); i >= 0 {
+		return dsn[:scheme+3] + userinfo[:i] + ":xxxxx" + dsn[at:]
+	}
+	return dsn
+}
+
+var errNoRows = errors.New("no rows")

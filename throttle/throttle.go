@@ -1,0 +1,52 @@
+// Package throttle paces work by string keys (a phone number id, a
+// recipient pair). It knows keys and rates, not campaigns.
+//
+// Local paces within one process with golang.org/x/time/rate. A fleet-wide
+// Redis limiter shares the same interface (see issue 3).
+package throttle
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"golang.org/x/time/rate"
+)
+
+// Margin is the share of a nominal rate the limiters actually use. Sends
+// leave a little after their token is granted, by scheduling jitter; pacing at
+// 98% keeps every one-second window at the receiver within the nominal rate.
+const Margin = 0.98
+
+// Local is an in-process limiter: one token bucket per key, with a burst of
+// one so that no one-second window ever holds more than perSecond sends.
+// It is safe for concurrent use.
+type Local struct {
+	mu   sync.Mutex
+	keys map[string]*rate.Limiter
+}
+
+// NewLocal returns an empty Local limiter.
+func NewLocal() *Local { return &Local{keys: map[string]*rate.Limiter{}} }
+
+// Wait blocks until key may do one more thing at perSecond, or ctx ends.
+// A perSecond of 0 or less means unlimited. A changed rate applies at once.
+func (l *Local) Wait(ctx context.Context, key string, perSecond float64) error {
+	if perSecond <= 0 {
+		return nil
+	}
+	r := rate.Limit(perSecond * Margin)
+	l.mu.Lock()
+	lim, ok := l.keys[key]
+	if !ok {
+		lim = rate.NewLimiter(r, 1)
+		l.keys[key] = lim
+	} else if lim.Limit() != r {
+		lim.SetLimit(r)
+	}
+	l.mu.Unlock()
+	if err := lim.Wait(ctx); err != nil {
+		return fmt.Errorf("throttle %s: %w", key, err)
+	}
+	return nil
+}
