@@ -166,7 +166,7 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		if rerr := h.store.ReleaseLease(rctx, job.Ref, "answer lost: "+text, now); rerr != nil {
 			return rerr
 		}
-		log.WarnContext(ctx, "campaign: send outcome unknown; will reconcile", slog.String("error", text))
+		log.InfoContext(ctx, "campaign: send outcome unknown; will reconcile", slog.String("error", text))
 		return &WaitError{After: h.opts.AmbiguousDelay, Reason: "reconcile after lost answer"}
 	case provider.ClassPermanent:
 		_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, code, text, now)

@@ -180,3 +180,20 @@ func (s *Service) Export(ctx context.Context, name string, fn func(Row) error) e
 	}
 	return s.store.Export(ctx, b.ID, fn)
 }
+
+// All reports every broadcast.
+func (s *Service) All(ctx context.Context) ([]Report, error) {
+	bs, err := s.store.BroadcastsIn(ctx, StatusDraft, StatusScheduled, StatusRunning, StatusPaused, StatusCompleted, StatusCancelled, StatusFailed)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Report, 0, len(bs))
+	for _, b := range bs {
+		r, err := s.Status(ctx, b.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

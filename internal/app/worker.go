@@ -57,7 +57,9 @@ func NewWorker(c *Conns, cfg WorkerConfig) (*asynq.Server, *asynq.ServeMux) {
 type asynqLogger struct{ l *slog.Logger }
 
 // NewAsynqLogger returns an asynq.Logger writing to l.
-func NewAsynqLogger(l *slog.Logger) asynq.Logger { return asynqLogger{l.With(slog.String("component", "asynq"))} }
+func NewAsynqLogger(l *slog.Logger) asynq.Logger {
+	return asynqLogger{l.With(slog.String("component", "asynq"))}
+}
 
 func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
 func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }

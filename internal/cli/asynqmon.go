@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
+)
+
+// Credentials are the web UI's basic-auth user and password.
+type Credentials struct{ User, Password string }
+
+// uiCredentials reads ASYNQMON_USER and ASYNQMON_PASSWORD (or
+// ASYNQMON_PASSWORD_FILE, a secret file).
+func uiCredentials(getenv func(string) string) (Credentials, error) {
+	c := Credentials{User: getenv("ASYNQMON_USER"), Password: getenv("ASYNQMON_PASSWORD")}
+	if f := getenv("ASYNQMON_PASSWORD_FILE"); f != "" && c.Password == "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return c, fmt.Errorf("ASYNQMON_PASSWORD_FILE: %w", err)
+		}
+		c.Password = strings.TrimSpace(string(b))
+	}
+	if c.User == "" || c.Password == "" {
+		return c, errors.New("set ASYNQMON_USER and ASYNQMON_PASSWORD (or ASYNQMON_PASSWORD_FILE) for the web UI's basic auth, or pass --insecure-no-auth")
+	}
+	return c, nil
+}
+
+// BasicAuth wraps h so that every request needs the credentials. The
+// comparison takes constant time; failures are logged without what was sent.
+func BasicAuth(h http.Handler, c Credentials, log *slog.Logger) http.Handler {
+	wantU, wantP := sha256.Sum256([]byte(c.User)), sha256.Sum256([]byte(c.Password))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		gotU, gotP := sha256.Sum256([]byte(u)), sha256.Sum256([]byte(p))
+		if !ok || subtle.ConstantTimeCompare(gotU[:], wantU[:])&subtle.ConstantTimeCompare(gotP[:], wantP[:]) != 1 {
+			if ok && log != nil {
+				log.Warn("asynqmon: rejected credentials", slog.String("remote", r.RemoteAddr))
+			}
+			w.Header().Set("WWW-Authenticate", `Basic realm="wacamp", charset="UTF-8"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// UIHandler is the asynqmon web UI for the Redis at opt.
+func UIHandler(opt asynq.RedisConnOpt, readOnly bool) *asynqmon.HTTPHandler {
+	return asynqmon.New(asynqmon.Options{RootPath: "/", RedisConnOpt: opt, ReadOnly: readOnly})
+}
+
+// Asynqmon runs the asynqmon command.
+func Asynqmon(ctx context.Context, args []string, io IO) error {
+	fs := newFlags("asynqmon", io)
+	fs.Init("asynqmon", fs.ErrorHandling())
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	readOnly := fs.Bool("read-only", false, "view only: no deleting, retrying or pausing from the UI")
+	noAuth := fs.Bool("insecure-no-auth", false, "serve without authentication (only behind your own auth proxy)")
+	if _, err := parse(fs, args); err != nil {
+		return &exitError{code: 2}
+	}
+	log := logger(io)
+	redisURL := envOf(io).RedisURL
+	if redisURL == "" {
+		return errors.New("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
+	}
+	opt, err := asynq.ParseRedisURI(redisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	ui := UIHandler(opt, *readOnly)
+	defer ui.Close()
+	var h http.Handler = ui
+	if !*noAuth {
+		creds, err := uiCredentials(io.Getenv)
+		if err != nil {
+			return &exitError{code: 2, msg: err.Error()}
+		}
+		h = BasicAuth(ui, creds, log)
+	} else {
+		log.Warn("asynqmon: serving WITHOUT authentication (--insecure-no-auth)")
+	}
+	return Serve(ctx, *addr, h, log, "asynqmon: web UI")
+}
+
+// Serve serves h on addr until ctx ends.
+func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger, what string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	log.Info(what, slog.String("url", "http://"+ln.Addr().String()+"/"))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	case err := <-errc:
+		return err
+	}
+}

@@ -1,0 +1,94 @@
+// Package cli implements the wacamp commands (scheduler, worker, asynqmon,
+// demo) as functions over args, streams and an environment, so the mains
+// stay thin and tests can run the commands in-process.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/wacamp/wacamp/config"
+)
+
+// IO is what a command reads and writes.
+type IO struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+}
+
+// OS returns the process's IO.
+func OS() IO { return IO{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv} }
+
+// exitError carries an exit code; its message has already been printed
+// when msg is empty.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// usageError is a wrong invocation: exit code 2.
+func usageError(format string, args ...any) error {
+	return &exitError{code: 2, msg: fmt.Sprintf(format, args...)}
+}
+
+// Exit turns a command's error into an exit code, printing it.
+func Exit(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(stderr, "error:", ee.msg)
+		}
+		return ee.code
+	}
+	if errors.Is(err, context.Canceled) {
+		return 130
+	}
+	fmt.Fprintln(stderr, "error:", err)
+	return 1
+}
+
+// logger writes text logs to stderr at WACAMP_LOG_LEVEL (debug, info, warn,
+// error; default info).
+func logger(io IO) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(strings.ToUpper(orDefault(io.Getenv("WACAMP_LOG_LEVEL"), "info")))); err != nil {
+		lvl = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(io.Stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// parse parses flags that may come before or after positional arguments
+// (`status NAME --json` and `status --json NAME` both work).
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func envOf(io IO) config.Env { return config.LoadEnv(io.Getenv) }

@@ -1,0 +1,262 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/throttle"
+)
+
+// Demo runs the whole product in one process: embedded Redis and database
+// (or REDIS_URL / DATABASE_URL), the BotSailor simulator, a worker, the
+// scheduler and the web UI, and sends an example broadcast with live
+// progress.
+func Demo(ctx context.Context, args []string, io IO) error {
+	fs := newFlags("demo", io)
+	fs.Init("demo", fs.ErrorHandling())
+	n := fs.Int("recipients", 1000, "audience size of the example broadcast")
+	rate := fs.Float64("rate", 80, "rate_per_second of the example account")
+	uiAddr := fs.String("ui", "127.0.0.1:8080", "web UI listen address (port 0 picks a free one)")
+	exit := fs.Bool("exit", false, "exit when the broadcast is done instead of keeping the web UI up")
+	dataDir := fs.String("data", "", "directory for the embedded database and example files (default: a temporary one)")
+	if _, err := parse(fs, args); err != nil {
+		return &exitError{code: 2}
+	}
+	if io.Getenv("WACAMP_LOG_LEVEL") == "" {
+		orig := io.Getenv
+		io.Getenv = func(k string) string {
+			if k == "WACAMP_LOG_LEVEL" {
+				return "warn" // keep the progress readable
+			}
+			return orig(k)
+		}
+	}
+	log := logger(io)
+	out := io.Stdout
+
+	dir := *dataDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "wacamp-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	env := envOf(io)
+	conns, err := app.Open(ctx, env, true, dir, log)
+	if err != nil {
+		return err
+	}
+	defer conns.Close()
+	fmt.Fprintf(out, "wacamp demo\n  redis     %s\n  database  %s\n", describeRedis(env), describeDB(env, dir))
+
+	// The simulator, with a few realistic faults.
+	token := randomHex(16)
+	sim := botsailorsim.New(botsailorsim.Options{
+		Tokens: []string{token}, Latency: 15 * time.Millisecond, Fail5xxRate: 0.01, DropAfterAcceptRate: 0.005,
+		RatePerSecond: *rate, DeliverAfter: time.Second, ReadAfter: 2 * time.Second, ReadShare: 0.6, FailShare: 0.02, Seed: time.Now().UnixNano(),
+	})
+	simLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = simSrv.Serve(simLn) }()
+	defer simSrv.Close()
+	fmt.Fprintf(out, "  provider  BotSailor simulator at http://%s/api/v1 (1%% HTTP 503, 0.5%% dropped answers, 2%% undeliverable)\n", simLn.Addr())
+
+	// The example campaign, written as a user would.
+	name := "demo-" + time.Now().Format("20060102-150405")
+	path, err := writeDemoCampaign(filepath.Join(dir, "campaigns"), name, "http://"+simLn.Addr().String()+"/api/v1", *n, *rate)
+	if err != nil {
+		return err
+	}
+	getenv := func(k string) string {
+		if k == "DEMO_API_TOKEN" {
+			return token
+		}
+		return io.Getenv(k)
+	}
+	bundle, err := config.Load(path, getenv)
+	if err != nil {
+		return fmt.Errorf("example campaign: %w", err)
+	}
+	if _, err := conns.Store.Apply(ctx, bundle, time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  campaign  %s (%d recipients, %g msg/s) — applied from %s\n", name, *n, *rate, path)
+
+	opts := campaign.Options{Logger: log, PollSchedule: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 30 * time.Second},
+		TrackFor: 10 * time.Minute, AmbiguousDelay: 2 * time.Second, StaleAfter: 30 * time.Second}
+	srv, mux := app.NewWorker(conns, app.WorkerConfig{Concurrency: 30, Senders: &app.Senders{Getenv: getenv, Logger: log},
+		Limiter: throttle.NewLocal(), Campaign: opts, Logger: log})
+	if err := srv.Start(mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	defer srv.Shutdown()
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	go func() { _ = RunScheduler(runCtx, conns, opts, 200*time.Millisecond) }()
+
+	// The web UI, behind basic auth.
+	creds, err := uiCredentials(io.Getenv)
+	generated := false
+	if err != nil {
+		creds, generated = Credentials{User: "demo", Password: randomHex(8)}, true
+	}
+	ui := UIHandler(conns.Redis, false)
+	defer ui.Close()
+	uiLn, err := net.Listen("tcp", *uiAddr)
+	if err != nil {
+		uiLn, err = net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+	}
+	uiSrv := &http.Server{Handler: BasicAuth(ui, creds, log), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = uiSrv.Serve(uiLn) }()
+	defer uiSrv.Close()
+	login := "user " + creds.User + ", password from ASYNQMON_PASSWORD"
+	if generated {
+		login = "user " + creds.User + ", password " + creds.Password + " (set ASYNQMON_USER/ASYNQMON_PASSWORD to choose)"
+	}
+	fmt.Fprintf(out, "  web UI    http://%s/ (%s)\n\n", uiLn.Addr(), login)
+
+	svc := campaign.NewService(conns.Store, nil, nil, opts)
+	start := time.Now()
+	tty := isTerminal(out)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var last campaign.Report
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(out)
+			return nil
+		case <-tick.C:
+		}
+		r, err := svc.Status(ctx, name)
+		if err != nil {
+			return err
+		}
+		last = r
+		line := progressLine(r)
+		if tty {
+			fmt.Fprintf(out, "\r\033[K%s", line)
+		} else {
+			fmt.Fprintln(out, line)
+		}
+		if r.Status == campaign.StatusCompleted && r.Counts["sent"] == 0 {
+			break
+		}
+	}
+	if tty {
+		fmt.Fprintln(out)
+	}
+	took := time.Since(start)
+	st := sim.Stats()
+	perPhone := map[string]int{}
+	for _, s := range sim.Sends() {
+		perPhone[s.Phone]++
+	}
+	dups := 0
+	for _, c := range perPhone {
+		if c > 1 {
+			dups++
+		}
+	}
+	c := last.Counts
+	fmt.Fprintf(out, "\ndone in %s: %d delivered (%d read), %d failed, %d skipped, %d expired\n",
+		took.Round(100*time.Millisecond), c["delivered"]+c["read"], c["read"], c["failed"], c["skipped"], c["expired"])
+	fmt.Fprintf(out, "provider saw %d accepted sends for %d recipients (%d answered 503, %d answers dropped and reconciled); recipients with more than one message: %d\n",
+		st.Accepted, len(perPhone), st.Rejected5xx, st.Dropped, dups)
+	fmt.Fprintf(out, "inspect: scheduler status %s / scheduler export %s (with DATABASE_URL set), or the web UI\n", name, name)
+	if dups > 0 {
+		return errors.New("a recipient got more than one message")
+	}
+	if *exit {
+		return nil
+	}
+	fmt.Fprintf(out, "web UI still at http://%s/ — press Ctrl-C to stop\n", uiLn.Addr())
+	<-ctx.Done()
+	return nil
+}
+
+func writeDemoCampaign(dir, name, baseURL string, n int, rate float64) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	var csv strings.Builder
+	csv.WriteString("phone,name,code\n")
+	first := []string{"Ann", "Ben", "Cleo", "Dev", "Eva", "Finn", "Gia", "Hugo", "Ines", "Jon"}
+	for i := range n {
+		fmt.Fprintf(&csv, "4915%09d,%s,BF%04d\n", 100000000+i, first[i%len(first)], i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "customers.csv"), []byte(csv.String()), 0o600); err != nil {
+		return "", err
+	}
+	yaml := fmt.Sprintf(`# The demo's example campaign; the same format works with scheduler apply -f.
+accounts:
+  - name: demo
+    provider: botsailor
+    base_url: %s
+    api_token: ${DEMO_API_TOKEN}
+    phone_number_id: "119060000040020"
+    whatsapp_bot_id: 123
+    rate_per_second: %g
+
+broadcasts:
+  - name: %s
+    account: demo
+    audience:
+      csv: customers.csv
+    message:
+      text: "Hi {{name}}, Black Friday is here: use code {{code}} for 20%% off."
+`, baseURL, rate, name)
+	path := filepath.Join(dir, "demo.yaml")
+	return path, os.WriteFile(path, []byte(yaml), 0o600)
+}
+
+func describeRedis(env config.Env) string {
+	if env.RedisURL == "" {
+		return "embedded (miniredis, in this process)"
+	}
+	return env.String()
+}
+
+func describeDB(env config.Env, dir string) string {
+	if env.DatabaseURL == "" {
+		return "embedded (SQLite at " + filepath.Join(dir, "wacamp.db") + ")"
+	}
+	return "DATABASE_URL"
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+

@@ -1,0 +1,276 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/internal/app"
+)
+
+const schedulerUsage = `usage: scheduler COMMAND [flags]
+
+Commands:
+  validate -f PATH       check campaign YAML (a file or a directory) without writing
+  apply -f PATH          validate and load accounts and broadcasts into the database
+  run                    plan due broadcasts, feed workers, track statuses (daemon)
+  status [NAME] [--json] progress of one broadcast, or a list of all
+  export NAME            one JSON object per recipient (JSON Lines)
+  pause NAME             stop sending; in-flight sends finish
+  resume NAME            continue a paused broadcast
+  cancel NAME            stop for good; unsent recipients become skipped
+
+Environment: DATABASE_URL (postgres://...), REDIS_URL (redis://...),
+WACAMP_LOG_LEVEL (debug|info|warn|error). API tokens are read from the
+variables or files the YAML references, never from the command line.
+`
+
+// Scheduler runs the scheduler command.
+func Scheduler(ctx context.Context, args []string, io IO) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(io.Stdout, schedulerUsage)
+		if len(args) == 0 {
+			return &exitError{code: 2}
+		}
+		return nil
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "validate", "apply":
+		return schedApply(ctx, cmd, rest, io)
+	case "run":
+		return schedRun(ctx, rest, io)
+	case "status":
+		return schedStatus(ctx, rest, io)
+	case "export":
+		return schedExport(ctx, rest, io)
+	case "pause", "resume", "cancel":
+		return schedLifecycle(ctx, cmd, rest, io)
+	}
+	return usageError("unknown command %q\n\n%s", cmd, schedulerUsage)
+}
+
+func newFlags(name string, io IO) *flag.FlagSet {
+	fs := flag.NewFlagSet("scheduler "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Stderr)
+	return fs
+}
+
+func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
+	fs := newFlags(cmd, io)
+	path := fs.String("f", "", "campaign YAML file or directory")
+	if _, err := parse(fs, args); err != nil {
+		return &exitError{code: 2}
+	}
+	if *path == "" {
+		return usageError("%s needs -f PATH", cmd)
+	}
+	bundle, err := config.Load(*path, io.Getenv)
+	if err != nil {
+		var ve *config.ValidationError
+		if errors.As(err, &ve) {
+			fmt.Fprintln(io.Stderr, ve.Error())
+			return &exitError{code: 1, msg: fmt.Sprintf("%s: %d problem(s); nothing was written", *path, len(ve.Problems))}
+		}
+		return err
+	}
+	for _, w := range bundle.Warnings {
+		fmt.Fprintln(io.Stderr, "warning:", w)
+	}
+	rates := map[string]float64{}
+	for _, a := range bundle.Accounts {
+		rates[a.Name] = a.RatePerSecond
+	}
+	if cmd == "validate" {
+		fmt.Fprintf(io.Stdout, "%s: OK — %d account(s), %d broadcast(s)\n", *path, len(bundle.Accounts), len(bundle.Broadcasts))
+		for _, b := range bundle.Broadcasts {
+			printEstimate(io, b, rates[b.Account])
+		}
+		return nil
+	}
+	conns, err := app.Open(ctx, envOf(io), false, "", logger(io))
+	if err != nil {
+		return err
+	}
+	defer conns.Close()
+	changes, err := conns.Store.Apply(ctx, bundle, time.Now())
+	if err != nil {
+		return &exitError{code: 1, msg: err.Error() + "\nnothing was written"}
+	}
+	for _, c := range changes {
+		line := fmt.Sprintf("%-9s %-9s %s", c.Kind, c.Action, c.Name)
+		if c.Detail != "" {
+			line += " (" + c.Detail + ")"
+		}
+		fmt.Fprintln(io.Stdout, line)
+	}
+	for _, b := range bundle.Broadcasts {
+		printEstimate(io, b, rates[b.Account])
+	}
+	return nil
+}
+
+func printEstimate(io IO, b config.Broadcast, rate float64) {
+	est := "unknown rate"
+	if rate > 0 {
+		est = "≈" + (time.Duration(math.Ceil(float64(len(b.Recipients))/rate)) * time.Second).String() + fmt.Sprintf(" at %g/s", rate)
+	}
+	start := "as soon as applied"
+	if b.StartAt != nil {
+		start = b.StartAt.Format(time.RFC3339)
+	}
+	fmt.Fprintf(io.Stdout, "broadcast %s: %d recipients", b.Name, len(b.Recipients))
+	if b.Duplicates > 0 {
+		fmt.Fprintf(io.Stdout, " (%d duplicates removed)", b.Duplicates)
+	}
+	fmt.Fprintf(io.Stdout, ", %s %s, starts %s\n", b.Message.Kind, est, start)
+}
+
+func schedRun(ctx context.Context, args []string, io IO) error {
+	fs := newFlags("run", io)
+	interval := fs.Duration("interval", 500*time.Millisecond, "how often to plan, feed and sweep")
+	if _, err := parse(fs, args); err != nil {
+		return &exitError{code: 2}
+	}
+	log := logger(io)
+	conns, err := app.Open(ctx, envOf(io), false, "", log)
+	if err != nil {
+		return err
+	}
+	defer conns.Close()
+	return RunScheduler(ctx, conns, campaign.Options{Logger: log}, *interval)
+}
+
+// RunScheduler runs the feeder loop until ctx ends.
+func RunScheduler(ctx context.Context, conns *app.Conns, opts campaign.Options, interval time.Duration) error {
+	client := asynq.NewClient(conns.Redis)
+	defer client.Close()
+	insp := asynq.NewInspector(conns.Redis)
+	defer insp.Close()
+	if opts.Logger != nil {
+		opts.Logger.InfoContext(ctx, "scheduler: running", slog.Duration("interval", interval))
+	}
+	return campaign.NewFeeder(conns.Store, client, insp, opts).Run(ctx, interval)
+}
+
+// openService opens the connections and a campaign.Service over them.
+func openService(ctx context.Context, io IO, needRedis bool) (*campaign.Service, func(), error) {
+	env := envOf(io)
+	if !needRedis && env.RedisURL == "" {
+		// status and export read only Postgres.
+		env.RedisURL = "redis://127.0.0.1:6379/0"
+	}
+	conns, err := app.Open(ctx, env, false, "", logger(io))
+	if err != nil {
+		return nil, nil, err
+	}
+	client := asynq.NewClient(conns.Redis)
+	insp := asynq.NewInspector(conns.Redis)
+	closeAll := func() { _ = client.Close(); _ = insp.Close(); conns.Close() }
+	return campaign.NewService(conns.Store, client, insp, campaign.Options{}), closeAll, nil
+}
+
+func schedStatus(ctx context.Context, args []string, io IO) error {
+	fs := newFlags("status", io)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return &exitError{code: 2}
+	}
+	svc, closeAll, err := openService(ctx, io, false)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	if len(pos) == 0 {
+		return listBroadcasts(ctx, io, svc, *asJSON)
+	}
+	r, err := svc.Status(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(io.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	printReport(io.Stdout, r)
+	return nil
+}
+
+func listBroadcasts(ctx context.Context, io IO, svc *campaign.Service, asJSON bool) error {
+	reports, err := svc.All(ctx)
+	if err != nil {
+		return err
+	}
+	sort.Slice(reports, func(i, j int) bool { return reports[i].Name < reports[j].Name })
+	if asJSON {
+		return json.NewEncoder(io.Stdout).Encode(reports)
+	}
+	if len(reports) == 0 {
+		fmt.Fprintln(io.Stdout, "no broadcasts; load some with: scheduler apply -f campaigns/")
+	}
+	for _, r := range reports {
+		fmt.Fprintf(io.Stdout, "%-10s %s\n", r.Status, progressLine(r))
+	}
+	return nil
+}
+
+func schedExport(ctx context.Context, args []string, io IO) error {
+	fs := newFlags("export", io)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return &exitError{code: 2}
+	}
+	if len(pos) != 1 {
+		return usageError("export needs exactly one broadcast NAME")
+	}
+	svc, closeAll, err := openService(ctx, io, false)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	enc := json.NewEncoder(io.Stdout)
+	return svc.Export(ctx, pos[0], func(r campaign.Row) error { return enc.Encode(r) })
+}
+
+func schedLifecycle(ctx context.Context, cmd string, args []string, io IO) error {
+	fs := newFlags(cmd, io)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return &exitError{code: 2}
+	}
+	if len(pos) != 1 {
+		return usageError("%s needs exactly one broadcast NAME", cmd)
+	}
+	svc, closeAll, err := openService(ctx, io, true)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	var b campaign.Broadcast
+	switch cmd {
+	case "pause":
+		b, err = svc.Pause(ctx, pos[0])
+	case "resume":
+		b, err = svc.Resume(ctx, pos[0])
+	case "cancel":
+		b, err = svc.Cancel(ctx, pos[0])
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(io.Stdout, "broadcast %s is %s\n", b.Name, b.Status)
+	return nil
+}
+

@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/throttle"
+)
+
+// Worker runs the worker command: an asynq server with wacamp's handlers
+// until ctx ends, then a graceful shutdown (in-flight sends finish).
+func Worker(ctx context.Context, args []string, io IO) error {
+	fs := newFlags("worker", io)
+	fs.Init("worker", fs.ErrorHandling())
+	concurrency := fs.Int("concurrency", 50, "tasks processed at once")
+	if _, err := parse(fs, args); err != nil {
+		return &exitError{code: 2}
+	}
+	log := logger(io)
+	conns, err := app.Open(ctx, envOf(io), false, "", log)
+	if err != nil {
+		return err
+	}
+	defer conns.Close()
+	srv, mux := app.NewWorker(conns, app.WorkerConfig{
+		Concurrency: *concurrency,
+		Senders:     &app.Senders{Getenv: io.Getenv, Logger: log},
+		Limiter:     throttle.NewLocal(),
+		Campaign:    campaign.Options{Logger: log},
+		Logger:      log,
+	})
+	if err := srv.Start(mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	log.InfoContext(ctx, "worker: running", slog.Int("concurrency", *concurrency))
+	<-ctx.Done()
+	log.Info("worker: shutting down; in-flight sends finish first")
+	start := time.Now()
+	srv.Shutdown()
+	log.Info("worker: stopped", slog.Duration("took", time.Since(start)))
+	return nil
+}
