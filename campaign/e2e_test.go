@@ -3,6 +3,7 @@ package campaign_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -266,4 +267,18 @@ func TestDroppedConnectionsNeverDuplicate(t *testing.T) {
 	require.Len(t, rows, n)
 	b.requireOncePerPhone(rows)
 	require.Equal(t, n, b.sim.Stats().Accepted)
+}
+
+func readFile(p string) (string, error) {
+	b, err := os.ReadFile(p)
+	return string(b), err
+}
+
+func writeFile(p, s string) error { return os.WriteFile(p, []byte(s), 0o600) }
+
+func startServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts.URL
 }

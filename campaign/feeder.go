@@ -209,8 +209,14 @@ func (f *Feeder) feedRunning(ctx context.Context) error {
 			}
 			queued = append(queued, r)
 		}
-		if err := f.store.MarkQueued(ctx, queued, f.opts.Now()); err != nil {
+		marked, err := f.store.MarkQueued(ctx, queued, f.opts.Now())
+		if err != nil {
 			return err
+		}
+		if len(marked) < len(queued) {
+			// Paused or cancelled since we looked: take back the tasks of
+			// the deliveries that stayed planned.
+			f.deleteSendTasks(missing(queued, marked))
 		}
 		if len(queued) < len(refs) {
 			return fmt.Errorf("broadcast %s: enqueued %d of %d sends", b.Name, len(queued), len(refs))
@@ -290,4 +296,19 @@ func deleteSendTasks(tasks Tasks, refs []Ref) int {
 		}
 	}
 	return n
+}
+
+// missing returns the refs of all that are not in some.
+func missing(all, some []Ref) []Ref {
+	in := make(map[Ref]bool, len(some))
+	for _, r := range some {
+		in[r] = true
+	}
+	var out []Ref
+	for _, r := range all {
+		if !in[r] {
+			out = append(out, r)
+		}
+	}
+	return out
 }

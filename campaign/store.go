@@ -32,8 +32,10 @@ type SchedulerStore interface {
 	SentSince(ctx context.Context, broadcastID int64, t time.Time) (int, error)
 	// NextPlanned returns up to limit planned deliveries in id order.
 	NextPlanned(ctx context.Context, broadcastID int64, limit int) ([]Ref, error)
-	// MarkQueued moves planned deliveries of the given generation to queued.
-	MarkQueued(ctx context.Context, refs []Ref, now time.Time) error
+	// MarkQueued moves planned deliveries of the given generation to queued,
+	// only while their broadcast is running.
+	// It returns the refs it moved.
+	MarkQueued(ctx context.Context, refs []Ref, now time.Time) ([]Ref, error)
 	// Unqueue moves every queued delivery of a broadcast back to planned with
 	// a new generation and returns the refs they had (to delete their tasks).
 	Unqueue(ctx context.Context, broadcastID int64, now time.Time) ([]Ref, error)

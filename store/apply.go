@@ -95,7 +95,8 @@ func applyAccount(tx *gorm.DB, a config.Account, now time.Time) (Change, int64, 
 		return c, cur.ID, nil
 	}
 	row.ID, row.CreatedAt = cur.ID, cur.CreatedAt
-	if err := tx.Save(&row).Error; err != nil {
+	// SkipHooks: otherwise gorm overwrites UpdatedAt with its wall clock.
+	if err := tx.Session(&gorm.Session{SkipHooks: true}).Save(&row).Error; err != nil {
 		return c, 0, fmt.Errorf("update account %q: %w", a.Name, err)
 	}
 	c.Action = "updated"

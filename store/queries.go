@@ -163,24 +163,32 @@ func (db *DB) NextPlanned(ctx context.Context, broadcastID int64, limit int) ([]
 	return refs, nil
 }
 
-// MarkQueued moves planned deliveries of the given generations to queued.
-func (db *DB) MarkQueued(ctx context.Context, refs []campaign.Ref, now time.Time) error {
+// MarkQueued moves planned deliveries of the given generations to queued
+// while their broadcast is running, and returns the refs it moved.
+func (db *DB) MarkQueued(ctx context.Context, refs []campaign.Ref, now time.Time) ([]campaign.Ref, error) {
 	if len(refs) == 0 {
-		return nil
+		return nil, nil
 	}
 	// Group by generation so one statement covers the common case.
 	byGen := map[int][]int64{}
 	for _, r := range refs {
 		byGen[r.Gen] = append(byGen[r.Gen], r.ID)
 	}
+	var out []campaign.Ref
 	for gen, ids := range byGen {
-		err := db.q(ctx).Exec(`UPDATE deliveries SET status = 'queued', queued_at = ?, updated_at = ?
-			WHERE id IN ? AND gen = ? AND status = 'planned'`, utc(now), utc(now), ids, gen).Error
+		// Only while the broadcast runs: a pause or cancel between the
+		// feeder's read and this write must not leave queued deliveries.
+		var got []campaign.Ref
+		err := db.q(ctx).Raw(`UPDATE deliveries SET status = 'queued', queued_at = ?, updated_at = ?
+			WHERE id IN ? AND gen = ? AND status = 'planned'
+			AND EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'running')
+			RETURNING id, gen`, utc(now), utc(now), ids, gen).Scan(&got).Error
 		if err != nil {
-			return fmt.Errorf("mark %d deliveries queued: %w", len(ids), err)
+			return nil, fmt.Errorf("mark %d deliveries queued: %w", len(ids), err)
 		}
+		out = append(out, got...)
 	}
-	return nil
+	return out, nil
 }
 
 // Unqueue moves a broadcast's queued deliveries back to planned with a new

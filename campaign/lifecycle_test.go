@@ -1,0 +1,313 @@
+package campaign_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/provider/botsailor"
+	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/templates"
+)
+
+// clock is a settable clock for tests that must not sleep.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+func pendingSends(t *testing.T, b *bench) int {
+	t.Helper()
+	insp := asynq.NewInspector(b.rds.Opt)
+	defer insp.Close()
+	info, err := insp.GetQueueInfo(campaign.QueueBroadcast)
+	if err != nil {
+		return 0 // queue not created yet
+	}
+	return info.Pending + info.Scheduled + info.Retry + info.Active
+}
+
+func TestPauseResumeCancel(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 1})
+	const n = 500
+	b.apply(b.writeCampaign("pr", n, 100, `      text: "Hello {{name}}"`))
+	b.startWorker(10)
+	b.startWorker(10)
+	b.startScheduler()
+	svc := b.service()
+	ctx := context.Background()
+
+	b.waitFor(30*time.Second, "100 sent", func() bool { return b.sim.Stats().Accepted >= 100 })
+	_, err := svc.Pause(ctx, "pr")
+	require.NoError(t, err)
+	// In-flight sends finish (at most the two workers' concurrency); nothing new starts.
+	atPause := b.sim.Stats().Accepted
+	b.waitFor(10*time.Second, "no delivery sending", func() bool { return b.counts("pr")["sending"] == 0 })
+	require.Never(t, func() bool { return b.sim.Stats().Accepted > atPause+20 }, time.Second, 50*time.Millisecond)
+	settled := b.sim.Stats().Accepted
+	require.Never(t, func() bool { return b.sim.Stats().Accepted != settled }, time.Second, 50*time.Millisecond, "sent while paused")
+	c := b.counts("pr")
+	require.Zero(t, c["queued"], "queued deliveries go back to planned on pause")
+	require.Equal(t, n-settled, c["planned"])
+	st, err := svc.Status(ctx, "pr")
+	require.NoError(t, err)
+	require.Equal(t, campaign.StatusPaused, st.Status)
+	require.Zero(t, pendingSends(t, b), "pause deletes the broadcast's queued tasks")
+
+	_, err = svc.Resume(ctx, "pr")
+	require.NoError(t, err)
+	b.waitFor(60*time.Second, "all delivered", func() bool { return b.counts("pr")["delivered"] == n })
+	b.requireOncePerPhone(b.export("pr"))
+	require.Equal(t, n, b.sim.Stats().Accepted)
+
+	// Cancel a second broadcast midway: the rest is skipped, nothing queued remains.
+	b.apply(b.writeCampaign("cx", n, 100, `      text: "Bye {{name}}"`))
+	b.waitFor(30*time.Second, "50 of cx sent", func() bool { return b.sim.Stats().Accepted >= n+50 })
+	_, err = svc.Cancel(ctx, "cx")
+	require.NoError(t, err)
+	b.waitFor(10*time.Second, "no cx delivery pending", func() bool {
+		c := b.counts("cx")
+		return c["sending"]+c["queued"]+c["planned"] == 0
+	})
+	settled = b.sim.Stats().Accepted
+	require.Never(t, func() bool { return b.sim.Stats().Accepted != settled }, time.Second, 50*time.Millisecond, "sent after cancel")
+	c = b.counts("cx")
+	require.Equal(t, n, c["skipped"]+c["sent"]+c["delivered"], "every recipient ends skipped or sent: %v", c)
+	require.Equal(t, settled-n, c["sent"]+c["delivered"])
+	require.Zero(t, pendingSends(t, b))
+	for _, r := range b.export("cx") {
+		if r.Status == campaign.DeliverySkipped {
+			require.Equal(t, "broadcast cancelled", r.Error)
+		}
+	}
+	_, err = svc.Resume(ctx, "cx")
+	require.ErrorIs(t, err, campaign.ErrInvalidTransition)
+}
+
+// TestRedisHoldsAWindowNotTheAudience feeds a large audience with no
+// workers: Redis must hold at most the window, whatever the audience size.
+func TestRedisHoldsAWindowNotTheAudience(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{})
+	const n = 20000
+	b.apply(b.writeCampaign("big", n, 80, `      text: "Hi {{name}}"`))
+	b.opts.MaxWindow = 500
+	client := asynq.NewClient(b.rds.Opt)
+	defer client.Close()
+	insp := asynq.NewInspector(b.rds.Opt)
+	defer insp.Close()
+	f := campaign.NewFeeder(b.db, client, insp, b.opts)
+	ctx := context.Background()
+	for range 5 {
+		require.NoError(t, f.Tick(ctx))
+	}
+	info, err := insp.GetQueueInfo(campaign.QueueBroadcast)
+	require.NoError(t, err)
+	require.LessOrEqual(t, info.Size, 500)
+	require.Greater(t, info.Size, 0)
+	c := b.counts("big")
+	require.Equal(t, info.Size, c["queued"])
+	require.Equal(t, n-info.Size, c["planned"])
+	keys, err := b.rds.Client.DBSize(ctx).Result()
+	require.NoError(t, err)
+	require.Less(t, keys, int64(600), "redis keys grow with the window, not the audience")
+}
+
+// TestScheduledStartAndDeadline drives the feeder with a clock: nothing is
+// queued before start_at, everything unsent expires after the deadline.
+func TestScheduledStartAndDeadline(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{})
+	clk := &clock{now: time.Now()}
+	start := clk.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	path := b.writeCampaign("later", 100, 10, `      text: "Hi {{name}}"`)
+	patchYAML(t, path, "    account: main\n", "    account: main\n    start_at: "+start.Format(time.RFC3339)+"\n    deadline: 30s\n")
+	b.apply(path)
+	b.opts.Now = clk.Now
+	client := asynq.NewClient(b.rds.Opt)
+	defer client.Close()
+	insp := asynq.NewInspector(b.rds.Opt)
+	defer insp.Close()
+	f := campaign.NewFeeder(b.db, client, insp, b.opts)
+	svc := campaign.NewService(b.db, client, insp, b.opts)
+	ctx := context.Background()
+
+	require.NoError(t, f.Tick(ctx))
+	require.Zero(t, pendingSends(t, b))
+	clk.Add(time.Hour - 30*time.Second) // within PlanAhead: planned, not started
+	require.NoError(t, f.Tick(ctx))
+	st, err := svc.Status(ctx, "later")
+	require.NoError(t, err)
+	require.Equal(t, campaign.StatusScheduled, st.Status)
+	require.Zero(t, pendingSends(t, b))
+	clk.Add(30 * time.Second) // start_at
+	require.NoError(t, f.Tick(ctx))
+	st, err = svc.Status(ctx, "later")
+	require.NoError(t, err)
+	require.Equal(t, campaign.StatusRunning, st.Status)
+	require.Equal(t, 50, pendingSends(t, b), "a window of MinWindow tasks, not the audience")
+	clk.Add(31 * time.Second) // past the deadline with no worker running
+	require.NoError(t, f.Tick(ctx))
+	require.NoError(t, f.Tick(ctx))
+	st, err = svc.Status(ctx, "later")
+	require.NoError(t, err)
+	require.Equal(t, 100, st.Counts["expired"])
+	require.Equal(t, campaign.StatusCompleted, st.Status)
+	require.Zero(t, pendingSends(t, b))
+}
+
+func patchYAML(t *testing.T, path, old, new string) {
+	t.Helper()
+	b, err := readFile(path)
+	require.NoError(t, err)
+	require.Contains(t, b, old)
+	require.NoError(t, writeFile(path, strings.Replace(b, old, new, 1)))
+}
+
+// TestCrashedSendIsReconciled leaves a delivery "sending" after the
+// provider accepted it (a worker that died before recording): the sweep
+// re-enqueues it and the handler finds the message in get/conversation
+// instead of sending it again.
+func TestCrashedSendIsReconciled(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	b.apply(b.writeCampaign("crash", 5, 50, `      text: "Hi {{name}}"`))
+	ctx := context.Background()
+	client := asynq.NewClient(b.rds.Opt)
+	defer client.Close()
+	insp := asynq.NewInspector(b.rds.Opt)
+	defer insp.Close()
+	f := campaign.NewFeeder(b.db, client, insp, b.opts)
+	require.NoError(t, f.Tick(ctx)) // plan + start + enqueue 5
+	// The "crashed worker": claim the first delivery, send it, die.
+	rows := b.export("crash")
+	ref := campaign.Ref{ID: rows[0].ID}
+	now := time.Now()
+	ok, err := b.db.Claim(ctx, ref, now.Add(-time.Minute), now.Add(-time.Second)) // lease already over
+	require.NoError(t, err)
+	require.True(t, ok)
+	cl := botsailor.New(botsailor.Config{BaseURL: b.url, Token: testToken, PhoneNumberID: "119060000040020", WhatsAppBotID: 123})
+	res, err := cl.Send(ctx, rows[0].Phone, templates.Message{Kind: templates.KindText, Text: "Hi Person 0"})
+	require.NoError(t, err)
+	err = insp.DeleteQueue(campaign.QueueBroadcast, true) // and its task is lost too
+	require.NoError(t, err)
+
+	b.startWorker(5)
+	b.startScheduler()
+	b.waitFor(30*time.Second, "all delivered", func() bool { return b.counts("crash")["delivered"] == 5 })
+	require.Equal(t, 5, b.sim.Stats().Accepted, "the crashed send was not sent again")
+	require.Equal(t, res.WAMID, b.export("crash")[0].WAMID)
+	b.requireOncePerPhone(b.export("crash"))
+}
+
+// TestTemplateSendResolvesWAMID sends a template, whose answer carries no
+// wamid: the wamid comes from get/conversation, and variables are sent as
+// templateVariable-<name>-<index>.
+func TestTemplateSendResolvesWAMID(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	const n = 40
+	b.apply(b.writeCampaign("tpl", n, 100, `      template: {id: "313823", vars: {name: "{{name}}", code: "{{code}}"}}`))
+	b.startWorker(10)
+	b.startScheduler()
+	b.waitFor(30*time.Second, "all delivered", func() bool { return b.counts("tpl")["delivered"] == n })
+	byPhone := map[string]botsailorsim.Send{}
+	for _, s := range b.sim.Sends() {
+		byPhone[s.Phone] = s
+	}
+	for _, r := range b.export("tpl") {
+		s := byPhone[r.Phone]
+		require.Equal(t, s.WAMID, r.WAMID, "wamid of %s", r.Phone)
+		require.Equal(t, "template", s.Kind)
+		require.Equal(t, "313823", s.Text)
+		require.Regexp(t, `^Person \d+$`, s.TemplateVars["name-1"])
+		require.Regexp(t, `^C\d+$`, s.TemplateVars["code-2"])
+	}
+	b.requireOncePerPhone(b.export("tpl"))
+}
+
+// TestSubscriberLimitPausesAndResumeContinues: the provider's subscriber
+// limit halts the campaign with the reason instead of failing deliveries.
+func TestSubscriberLimitPausesAndResumeContinues(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{SubscriberLimit: 30, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	const n = 60
+	b.apply(b.writeCampaign("subs", n, 100, `      text: "Hi {{name}}"`))
+	b.startWorker(5)
+	b.startScheduler()
+	svc := b.service()
+	ctx := context.Background()
+	b.waitFor(30*time.Second, "paused", func() bool {
+		st, err := svc.Status(ctx, "subs")
+		return err == nil && st.Status == campaign.StatusPaused && st.Counts["sending"] == 0
+	})
+	st, err := svc.Status(ctx, "subs")
+	require.NoError(t, err)
+	require.Contains(t, st.Reason, "Subscriber limit")
+	require.Zero(t, st.Counts["failed"], "a plan limit fails no delivery")
+	require.Equal(t, 30, b.sim.Stats().Accepted)
+
+	b.sim.SetOptions(func(o *botsailorsim.Options) { o.SubscriberLimit = 0 })
+	_, err = svc.Resume(ctx, "subs")
+	require.NoError(t, err)
+	b.waitFor(30*time.Second, "all delivered", func() bool { return b.counts("subs")["delivered"] == n })
+	require.Equal(t, n, b.sim.Stats().Accepted)
+	b.requireOncePerPhone(b.export("subs"))
+}
+
+// TestPermanentErrorFailsWithoutRetry: an undeliverable number fails once,
+// with Meta's code, and is not retried; the rest of the broadcast goes on.
+func TestPermanentErrorFailsWithoutRetry(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	var mu sync.Mutex
+	calls := map[string]int{}
+	inner := b.sim
+	// Numbers ending in 7 are not on WhatsApp.
+	b.url = startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/whatsapp/send") {
+			_ = r.ParseForm()
+			if p := r.PostForm.Get("phone_number"); strings.HasSuffix(p, "7") {
+				mu.Lock()
+				calls[p]++
+				mu.Unlock()
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`{"status":"0","message":"(#131026) Message undeliverable."}`))
+				return
+			}
+		}
+		inner.ServeHTTP(w, r)
+	})) + "/api/v1"
+	const n = 50
+	b.apply(b.writeCampaign("perm", n, 100, `      text: "Hi {{name}}"`))
+	b.startWorker(5)
+	b.startScheduler()
+	b.waitFor(30*time.Second, "all final", func() bool {
+		c := b.counts("perm")
+		return c["delivered"]+c["failed"] == n
+	})
+	failed := 0
+	for _, r := range b.export("perm") {
+		if strings.HasSuffix(r.Phone, "7") {
+			failed++
+			require.Equal(t, campaign.DeliveryFailed, r.Status)
+			require.Equal(t, "131026", r.ErrorCode)
+			require.Equal(t, 1, r.Attempts)
+		}
+	}
+	require.Equal(t, 5, failed)
+	for p, c := range calls {
+		require.Equal(t, 1, c, "%s was retried", p)
+	}
+}

@@ -1,0 +1,62 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/internal/bench"
+	"github.com/wacamp/wacamp/internal/testenv"
+)
+
+// TestRunSmall runs both phases with tiny numbers against the real services.
+// It never asserts timings: only that both rates were measured and that the
+// send path delivered every message exactly once.
+func TestRunSmall(t *testing.T) {
+	t.Parallel()
+	rds := testenv.NewRedis(t)
+	var progress bytes.Buffer
+	res, err := bench.Run(context.Background(), bench.Config{
+		NoopTasks:   200,
+		Sends:       100,
+		Concurrency: 10,
+		RedisURL:    testenv.RedisURL(),
+		RedisDB:     rds.Client.Options().DB,
+		RedisLeased: true,
+		DatabaseURL: testenv.PostgresURL(),
+		Timeout:     2 * time.Minute,
+	}, &progress)
+	require.NoError(t, err, progress.String())
+
+	require.Equal(t, 200, res.Noop.Tasks)
+	require.Greater(t, res.Noop.PerSecond, 0.0)
+	require.Greater(t, res.Send.PerSecond, 0.0)
+	require.Greater(t, res.Send.SteadyPerSecond, 0.0)
+	require.Greater(t, res.Ratio, 0.0)
+	require.Equal(t, 100, res.Send.Recipients)
+	require.Equal(t, 100, res.Send.SimAccepted, "the simulator accepted every send once")
+	require.Zero(t, res.Send.Duplicates)
+	require.Zero(t, res.Send.Missing)
+	require.GreaterOrEqual(t, res.Send.HandlerRuns, 100)
+	require.Contains(t, progress.String(), "bench: dropped database")
+
+	var table bytes.Buffer
+	require.NoError(t, res.WriteTable(&table))
+	require.Contains(t, table.String(), "raw asynq no-op rate")
+	b, err := json.Marshal(res)
+	require.NoError(t, err)
+	var back bench.Result
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Equal(t, res, back)
+}
+
+func TestRunRejectsNegativeRedisDB(t *testing.T) {
+	t.Parallel()
+	_, err := bench.Run(context.Background(), bench.Config{RedisDB: -1}, io.Discard)
+	require.ErrorContains(t, err, "redis db must be 1 or more")
+}

@@ -1,0 +1,36 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// WriteTable writes r as a human-readable table.
+func (r Result) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintf(w, "wacamp bench: %d CPUs, worker concurrency %d, redis db %d (flushed), postgres database %s (dropped)\n\n",
+		r.CPUs, r.Concurrency, r.RedisDB, r.Database)
+	fmt.Fprintf(tw, "phase\t%8s\t%8s\t%10s\n", "tasks", "seconds", "per second")
+	row := func(name string, n int, secs, perSec float64) {
+		fmt.Fprintf(tw, "%s\t%8d\t%8.3f\t%10.0f\n", name, n, secs, perSec)
+	}
+	row("asynq no-op: enqueue", r.Noop.Tasks, r.Noop.EnqueueSeconds, r.Noop.EnqueuePerSecond)
+	row("asynq no-op: process", r.Noop.Tasks, r.Noop.Seconds, r.Noop.PerSecond)
+	row("send path: end to end", r.Send.Recipients, r.Send.Seconds, r.Send.PerSecond)
+	row("send path: first→last send", r.Send.Recipients, r.Send.SteadySeconds, r.Send.SteadyPerSecond)
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	_, err := fmt.Fprintf(w, `
+send path runs at %.2f× the raw asynq no-op rate (first→last send: %.2f×)
+first send began %.3f s after the feeder started (planning, first enqueue, worker idle poll)
+send handler run: p50 %.2f ms, p99 %.2f ms over %d runs
+simulator accepted %d sends for %d recipients: %d duplicated, %d missing
+`, r.Ratio, r.SteadyRatio, r.Send.FirstSendSeconds, r.Send.P50Millis, r.Send.P99Millis, r.Send.HandlerRuns,
+		r.Send.SimAccepted, r.Send.Recipients, r.Send.Duplicates, r.Send.Missing)
+	if err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	return nil
+}
