@@ -1,0 +1,232 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/internal/cli"
+	"github.com/wacamp/wacamp/internal/testenv"
+	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+)
+
+const secret = "SECRET-token-7f3a9c1e5b2d"
+
+// syncBuf is a goroutine-safe buffer for command output.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+type world struct {
+	t      *testing.T
+	env    map[string]string
+	all    *syncBuf // everything any command printed
+	dir    string
+	simURL string
+	sim    *botsailorsim.Server
+}
+
+func newWorld(t *testing.T) *world {
+	sim := botsailorsim.New(botsailorsim.Options{Tokens: []string{secret}, DropAfterAcceptRate: 0.1, Fail5xxRate: 0.1,
+		DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 5})
+	ts := httptest.NewServer(sim)
+	t.Cleanup(ts.Close)
+	w := &world{t: t, all: &syncBuf{}, dir: t.TempDir(), simURL: ts.URL + "/api/v1", sim: sim, env: map[string]string{
+		"DATABASE_URL":     testenv.NewDatabase(t),
+		"REDIS_URL":        testenv.NewRedis(t).URL,
+		"SIM_TOKEN":        secret,
+		"WACAMP_LOG_LEVEL": "debug",
+	}}
+	return w
+}
+
+func (w *world) io(out *syncBuf) cli.IO {
+	return cli.IO{Stdout: out, Stderr: out, Getenv: func(k string) string { return w.env[k] }}
+}
+
+// run runs a scheduler command to completion and returns its exit code and output.
+func (w *world) run(args ...string) (int, string) {
+	out := &syncBuf{}
+	code := cli.Exit(cli.Scheduler(context.Background(), args, w.io(out)), out)
+	w.all.Write([]byte(out.String()))
+	return code, out.String()
+}
+
+// daemon starts a long-running command until the test ends.
+func (w *world) daemon(f func(context.Context, []string, cli.IO) error, args ...string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = f(ctx, args, w.io(w.all))
+	}()
+	w.t.Cleanup(func() { cancel(); <-done })
+}
+
+func (w *world) write(name, content string) string {
+	p := filepath.Join(w.dir, name)
+	require.NoError(w.t, os.WriteFile(p, []byte(content), 0o600))
+	return p
+}
+
+func (w *world) campaign(n int) string {
+	var csv strings.Builder
+	csv.WriteString("phone,name\n")
+	for i := range n {
+		fmt.Fprintf(&csv, "3161%07d,P%d\n", i, i)
+	}
+	w.write("people.csv", csv.String())
+	return w.write("c.yaml", `accounts:
+  - name: main
+    provider: wabotick
+    base_url: `+w.simURL+`
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "1190600"
+    whatsapp_bot_id: 7
+    rate_per_second: 200
+broadcasts:
+  - name: promo
+    account: main
+    audience: {csv: people.csv}
+    message: {text: "Hello {{name}}"}
+`)
+}
+
+func TestCommandsEndToEndNeverPrintTheToken(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	path := w.campaign(150)
+
+	code, out := w.run("validate", "-f", path)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "broadcast promo: 150 recipients")
+
+	code, out = w.run("apply", "-f", path)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "created")
+	code, out = w.run("apply", "-f", path)
+	require.Equal(t, 0, code, out)
+	require.NotContains(t, out, "created")
+	require.NotContains(t, out, "updated")
+
+	w.daemon(cli.Worker, "-concurrency", "10")
+	w.daemon(cli.Worker, "-concurrency", "10")
+	w.daemon(cli.Scheduler, "run", "-interval", "100ms")
+
+	var st struct {
+		Status string         `json:"status"`
+		Counts map[string]int `json:"counts"`
+	}
+	require.Eventually(t, func() bool {
+		code, out := w.run("status", "promo", "--json")
+		return code == 0 && json.Unmarshal([]byte(out), &st) == nil && st.Counts["delivered"]+st.Counts["failed"] == 150
+	}, 90*time.Second, 200*time.Millisecond)
+	require.Equal(t, "completed", st.Status)
+	for _, k := range []string{"planned", "queued", "sending", "sent", "delivered", "read", "failed", "skipped", "expired"} {
+		require.Contains(t, st.Counts, k)
+	}
+
+	code, out = w.run("status", "promo")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "progress")
+	require.Contains(t, out, "100.0%")
+
+	code, out = w.run("export", "promo")
+	require.Equal(t, 0, code, out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 150)
+	for _, l := range lines {
+		var row map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &row))
+		for _, k := range []string{"phone", "status", "wamid", "error", "sent_at", "updated_at"} {
+			require.Contains(t, row, k)
+		}
+		require.NotEmpty(t, row["wamid"])
+	}
+	require.Equal(t, 150, w.sim.Stats().Accepted)
+	require.Greater(t, w.sim.Stats().Dropped+w.sim.Stats().Rejected5xx, 0, "faults were exercised")
+
+	code, out = w.run("pause", "promo")
+	require.Equal(t, 2-1, code, out) // completed broadcasts cannot be paused
+	require.Contains(t, out, "invalid state transition")
+
+	require.NotContains(t, w.all.String(), secret, "the API token appeared in command output or logs")
+	require.Contains(t, w.all.String(), "level=DEBUG", "debug logging was on")
+}
+
+func TestBadInputIsRefusedBeforeAnythingIsWritten(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.write("people.csv", "phone,name\n4915112345678,Ann\n12,Bob\n")
+	path := w.write("bad.yaml", `accounts:
+  - name: main
+    provider: botsailor
+    base_url: https://example.invalid/api/v1
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "1190600"
+    whatsapp_bot_id: 7
+broadcasts:
+  - name: promo
+    account: main
+    audience: {csv: people.csv}
+    message: {text: "Hello {{name}}"}
+`)
+	code, out := w.run("apply", "-f", path)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "people.csv:3")
+	require.Contains(t, out, "phone")
+	require.Contains(t, out, "nothing was written")
+	code, out = w.run("status")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "no broadcasts")
+}
+
+func TestAsynqmonRefusesToStartWithoutCredentials(t *testing.T) {
+	t.Parallel()
+	out := &syncBuf{}
+	io := cli.IO{Stdout: out, Stderr: out, Getenv: func(k string) string {
+		if k == "REDIS_URL" {
+			return testenv.RedisURL()
+		}
+		return ""
+	}}
+	code := cli.Exit(cli.Asynqmon(context.Background(), []string{"-addr", "127.0.0.1:0"}, io), out)
+	require.Equal(t, 2, code)
+	require.Contains(t, out.String(), "ASYNQMON_USER")
+}
+
+func TestBasicAuth(t *testing.T) {
+	t.Parallel()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ui")) })
+	ts := httptest.NewServer(cli.BasicAuth(ok, cli.Credentials{User: "ops", Password: "pw"}, nil))
+	defer ts.Close()
+	for _, c := range []struct {
+		user, pass string
+		auth       bool
+		want       int
+	}{{"", "", false, 401}, {"ops", "nope", true, 401}, {"nope", "pw", true, 401}, {"ops", "pw", true, 200}} {
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/api/queues", nil)
+		if c.auth {
+			req.SetBasicAuth(c.user, c.pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, c.want, resp.StatusCode, "%s:%s", c.user, c.pass)
+	}
+}
