@@ -341,36 +341,62 @@ func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(campaign.Ro
 	}
 }
 
-// Job loads a delivery with its recipient, broadcast and account.
+// jobRow is the one-query join behind Job (the send path's hot read).
+type jobRow struct {
+	ID, BroadcastID                       int64
+	Gen, Attempts                         int
+	Status, Phone, RName, RVars           string
+	SendingAt, LeaseUntil                 *time.Time
+	BName, BStatus, BReason, BMessage     string
+	BStartAt                              time.Time
+	BDeadline                             int64
+	BCount, BDuplicates                   int
+	BStartedAt, BFinishedAt               *time.Time
+	BUpdatedAt                            time.Time
+	AID                                   int64
+	AName, AProvider, ABaseURL, ATokenRef string
+	APhoneNumberID                        string
+	AWhatsappBotID                        int64
+	ARatePerSecond                        float64
+}
+
+// Job loads a delivery with its recipient, broadcast and account in one
+// query.
 func (db *DB) Job(ctx context.Context, id int64) (campaign.Job, error) {
-	var d deliveryRow
-	err := db.q(ctx).Where("id = ?", id).Take(&d).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return campaign.Job{}, fmt.Errorf("delivery %d: %w", id, campaign.ErrNotFound)
-	}
+	var rows []jobRow
+	err := db.q(ctx).Raw(`SELECT d.id, d.broadcast_id, d.gen, d.attempts, d.status, d.phone,
+		r.name AS r_name, r.vars AS r_vars, d.sending_at, d.lease_until,
+		b.name AS b_name, b.status AS b_status, b.status_reason AS b_reason, b.message AS b_message,
+		b.start_at AS b_start_at, b.deadline_seconds AS b_deadline, b.recipient_count AS b_count,
+		b.duplicates AS b_duplicates, b.started_at AS b_started_at, b.finished_at AS b_finished_at,
+		b.updated_at AS b_updated_at,
+		a.id AS a_id, a.name AS a_name, a.provider AS a_provider, a.base_url AS a_base_url,
+		a.token_ref AS a_token_ref, a.phone_number_id AS a_phone_number_id,
+		a.whatsapp_bot_id AS a_whatsapp_bot_id, a.rate_per_second AS a_rate_per_second
+		FROM deliveries d
+		JOIN recipients r ON r.id = d.recipient_id
+		JOIN broadcasts b ON b.id = d.broadcast_id
+		JOIN accounts a ON a.id = b.account_id
+		WHERE d.id = ?`, id).Scan(&rows).Error
 	if err != nil {
 		return campaign.Job{}, fmt.Errorf("load delivery %d: %w", id, err)
 	}
-	var rc recipientRow
-	if err := db.q(ctx).Where("id = ?", d.RecipientID).Take(&rc).Error; err != nil {
-		return campaign.Job{}, fmt.Errorf("delivery %d: load recipient: %w", id, err)
+	if len(rows) == 0 {
+		return campaign.Job{}, fmt.Errorf("delivery %d: %w", id, campaign.ErrNotFound)
 	}
-	var br broadcastRow
-	if err := db.q(ctx).Where("id = ?", d.BroadcastID).Take(&br).Error; err != nil {
-		return campaign.Job{}, fmt.Errorf("delivery %d: load broadcast: %w", id, err)
-	}
-	b, err := br.domain()
+	j := rows[0]
+	b, err := broadcastRow{ID: j.BroadcastID, Name: j.BName, AccountID: j.AID, Status: j.BStatus, StatusReason: j.BReason,
+		StartAt: j.BStartAt, DeadlineSeconds: j.BDeadline, Message: j.BMessage, RecipientCount: j.BCount,
+		Duplicates: j.BDuplicates, StartedAt: j.BStartedAt, FinishedAt: j.BFinishedAt, UpdatedAt: j.BUpdatedAt}.domain()
 	if err != nil {
 		return campaign.Job{}, fmt.Errorf("delivery %d: decode message: %w", id, err)
 	}
-	a, err := db.Account(ctx, b.AccountID)
-	if err != nil {
-		return campaign.Job{}, fmt.Errorf("delivery %d: %w", id, err)
-	}
+	a := accountRow{ID: j.AID, Name: j.AName, Provider: j.AProvider, BaseURL: j.ABaseURL, TokenRef: j.ATokenRef,
+		PhoneNumberID: j.APhoneNumberID, WhatsappBotID: j.AWhatsappBotID, RatePerSecond: j.ARatePerSecond}.domain()
 	return campaign.Job{
-		Ref: campaign.Ref{ID: d.ID, Gen: d.Gen}, Status: campaign.DeliveryStatus(d.Status),
-		Phone: d.Phone, Name: rc.Name, Vars: decodeVars(rc.Vars), Attempts: d.Attempts,
-		SendingAt: d.SendingAt, LeaseUntil: d.LeaseUntil, Broadcast: b, Account: a,
+		Ref: campaign.Ref{ID: j.ID, Gen: j.Gen}, Status: campaign.DeliveryStatus(j.Status),
+		Phone: j.Phone, Name: j.RName, Vars: decodeVars(j.RVars), Attempts: j.Attempts,
+		SendingAt: j.SendingAt, LeaseUntil: j.LeaseUntil, Broadcast: b, Account: a,
 	}, nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -147,4 +146,3 @@ func redactDSN(dsn string) string {
 	return dsn
 }
 
-var errNoRows = errors.New("no rows")

@@ -235,7 +235,7 @@ func describeRedis(env config.Env) string {
 	if env.RedisURL == "" {
 		return "embedded (miniredis, in this process)"
 	}
-	return env.String()
+	return "REDIS_URL"
 }
 
 func describeDB(env config.Env, dir string) string {
