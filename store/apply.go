@@ -187,8 +187,15 @@ func applyBroadcast(tx *gorm.DB, b config.Broadcast, accountID int64, now time.T
 		}
 		upd["recipient_count"], upd["duplicates"] = len(b.Recipients), b.Duplicates
 	}
-	if err := tx.Model(&broadcastRow{}).Where("id = ?", cur.ID).Updates(upd).Error; err != nil {
-		return c, fmt.Errorf("update broadcast %q: %w", b.Name, err)
+	// Conditional on the state we read: if the scheduler started the
+	// broadcast meanwhile, the edit is refused rather than applied to a
+	// running broadcast.
+	res := tx.Model(&broadcastRow{}).Where("id = ? AND status = ?", cur.ID, cur.Status).Updates(upd)
+	if res.Error != nil {
+		return c, fmt.Errorf("update broadcast %q: %w", b.Name, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return c, fmt.Errorf("%s: broadcast %q changed state while applying; apply again: %w", b.Pos, b.Name, ErrConflict)
 	}
 	c.Action, c.Detail = "updated", fmt.Sprintf("changed %v", diffs)
 	return c, nil

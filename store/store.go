@@ -145,4 +145,3 @@ func redactDSN(dsn string) string {
 	}
 	return dsn
 }
-

@@ -273,4 +273,3 @@ func schedLifecycle(ctx context.Context, cmd string, args []string, io IO) error
 	fmt.Fprintf(io.Stdout, "broadcast %s is %s\n", b.Name, b.Status)
 	return nil
 }
-

@@ -41,6 +41,7 @@ CREATE TABLE recipients (
     vars         TEXT NOT NULL DEFAULT '{}',
     UNIQUE (broadcast_id, phone)
 );
+CREATE INDEX recipients_keyset ON recipients (broadcast_id, id);
 
 CREATE TABLE deliveries (
     id             BIGSERIAL PRIMARY KEY,
@@ -67,6 +68,7 @@ CREATE TABLE deliveries (
     UNIQUE (broadcast_id, recipient_id)
 );
 CREATE INDEX deliveries_feed ON deliveries (broadcast_id, status, id);
+CREATE INDEX deliveries_keyset ON deliveries (broadcast_id, id);
 CREATE INDEX deliveries_poll ON deliveries (next_poll_at) WHERE next_poll_at IS NOT NULL;
 CREATE INDEX deliveries_phone ON deliveries (phone);
 CREATE INDEX deliveries_sent ON deliveries (broadcast_id, sent_at);

@@ -1,0 +1,322 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/internal/testenv"
+	"github.com/wacamp/wacamp/store"
+	"github.com/wacamp/wacamp/templates"
+)
+
+// t0 is the tests' clock origin. Times are whole microseconds so they survive
+// a round trip through Postgres unchanged.
+var t0 = time.Date(2026, 5, 4, 10, 0, 0, 123456000, time.UTC)
+
+// at returns t0 + d.
+func at(d time.Duration) time.Time { return t0.Add(d) }
+
+// tables are every table the store writes.
+var tables = []string{"accounts", "broadcasts", "recipients", "deliveries", "delivery_events"}
+
+// newSQLite opens a migrated store on an embedded SQLite file, as the demo does.
+func newSQLite(t testing.TB) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "w.db"), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// eachStore runs fn as the parallel subtests "Postgres" and "SQLite", each on
+// a fresh, migrated database.
+func eachStore(t *testing.T, fn func(t *testing.T, f *fixture)) {
+	t.Helper()
+	for _, sc := range []struct {
+		name string
+		open func(testing.TB) *store.DB
+	}{
+		{"Postgres", testenv.NewStore},
+		{"SQLite", newSQLite},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, &fixture{t: t, db: sc.open(t), ctx: context.Background()})
+		})
+	}
+}
+
+// fixture is one test's store with shortcuts that fail the test on error.
+type fixture struct {
+	t   *testing.T
+	db  *store.DB
+	ctx context.Context
+}
+
+func newPostgres(t *testing.T) *fixture {
+	return &fixture{t: t, db: testenv.NewStore(t), ctx: context.Background()}
+}
+
+// account is a valid account definition.
+func account(name string) config.Account {
+	return config.Account{
+		Name: name, Provider: "botsailor", BaseURL: "https://botsailor.com/api/v1",
+		TokenRef: "env:TOKEN_" + strings.ToUpper(name), PhoneNumberID: "119060000040020",
+		WhatsAppBotID: 123, RatePerSecond: 80,
+		Pos: config.Pos{File: "campaigns/accounts.yaml", Line: 2},
+	}
+}
+
+// recipients returns n recipients with phones numbered from first.
+func recipients(first, n int) []config.Recipient {
+	rs := make([]config.Recipient, n)
+	for i := range rs {
+		rs[i] = config.Recipient{
+			Phone: fmt.Sprintf("49151%08d", first+i),
+			Name:  fmt.Sprintf("Person %d", first+i),
+			Vars:  map[string]string{"code": fmt.Sprintf("C%d", first+i)},
+		}
+	}
+	return rs
+}
+
+// broadcast is a valid broadcast definition of account "main" with n
+// recipients, starting at t0.
+func broadcast(name string, n int) config.Broadcast {
+	start := t0
+	return config.Broadcast{
+		Name: name, Account: "main", StartAt: &start, Deadline: 24 * time.Hour,
+		Message:    templates.Message{Kind: templates.KindText, Text: "Hi {{name}}, your code is {{code}}"},
+		Recipients: recipients(0, n),
+		Pos:        config.Pos{File: "campaigns/" + name + ".yaml", Line: 7},
+	}
+}
+
+func bundle(bs ...config.Broadcast) *config.Bundle {
+	return &config.Bundle{Accounts: []config.Account{account("main")}, Broadcasts: bs}
+}
+
+func (f *fixture) apply(b *config.Bundle, now time.Time) []store.Change {
+	f.t.Helper()
+	ch, err := f.db.Apply(f.ctx, b, now)
+	require.NoError(f.t, err)
+	return ch
+}
+
+func (f *fixture) broadcast(name string) campaign.Broadcast {
+	f.t.Helper()
+	b, err := f.db.BroadcastByName(f.ctx, name)
+	require.NoError(f.t, err)
+	return b
+}
+
+// setStatus walks a scheduled broadcast to `to` through allowed moves.
+func (f *fixture) setStatus(id int64, to campaign.Status) {
+	f.t.Helper()
+	path := map[campaign.Status][]campaign.Status{
+		campaign.StatusScheduled: nil,
+		campaign.StatusDraft:     {campaign.StatusDraft},
+		campaign.StatusRunning:   {campaign.StatusRunning},
+		campaign.StatusPaused:    {campaign.StatusRunning, campaign.StatusPaused},
+		campaign.StatusCancelled: {campaign.StatusRunning, campaign.StatusCancelled},
+		campaign.StatusCompleted: {campaign.StatusRunning, campaign.StatusCompleted},
+	}[to]
+	from := campaign.StatusScheduled
+	for _, s := range path {
+		ok, err := f.db.SetStatus(f.ctx, id, []campaign.Status{from}, s, "test", t0)
+		require.NoError(f.t, err)
+		require.True(f.t, ok, "set status %s → %s", from, s)
+		from = s
+	}
+}
+
+// planned applies a broadcast of n recipients, plans it completely, moves it
+// to status and returns it with its deliveries' refs in id order.
+func (f *fixture) planned(name string, n int, status campaign.Status) (campaign.Broadcast, []campaign.Ref) {
+	f.t.Helper()
+	f.apply(bundle(broadcast(name, n)), t0)
+	b := f.broadcast(name)
+	f.planAll(b.ID, 1000)
+	refs, err := f.db.NextPlanned(f.ctx, b.ID, n+1)
+	require.NoError(f.t, err)
+	require.Len(f.t, refs, n)
+	f.setStatus(b.ID, status)
+	return f.broadcast(name), refs
+}
+
+// planAll plans a broadcast in keyset batches and returns how many batches
+// read recipients.
+func (f *fixture) planAll(id int64, batch int) int {
+	f.t.Helper()
+	var after int64
+	for batches := 0; ; batches++ {
+		last, n, err := f.db.PlanBatch(f.ctx, id, after, batch, t0)
+		require.NoError(f.t, err)
+		if n == 0 {
+			require.Equal(f.t, after, last)
+			return batches
+		}
+		require.Greater(f.t, last, after, "keyset must advance")
+		require.LessOrEqual(f.t, n, batch)
+		after = last
+	}
+}
+
+// delivery is a deliveries row as the tests inspect it.
+type delivery struct {
+	ID          int64
+	BroadcastID int64
+	RecipientID int64
+	Phone       string
+	Status      string
+	Gen         int
+	Attempts    int
+	Wamid       *string
+	ErrorCode   string
+	Error       string
+	QueuedAt    *time.Time
+	SendingAt   *time.Time
+	LeaseUntil  *time.Time
+	SentAt      *time.Time
+	DeliveredAt *time.Time
+	ReadAt      *time.Time
+	FailedAt    *time.Time
+	NextPollAt  *time.Time
+	PollCount   int
+	TrackUntil  *time.Time
+	UpdatedAt   time.Time
+}
+
+func (f *fixture) delivery(id int64) delivery {
+	f.t.Helper()
+	var d delivery
+	require.NoError(f.t, f.db.Gorm().WithContext(f.ctx).Table("deliveries").Where("id = ?", id).Take(&d).Error)
+	return d
+}
+
+// event is a delivery_events row.
+type event struct {
+	Status string
+	At     time.Time
+	Detail string
+}
+
+func (f *fixture) events(deliveryID int64) []event {
+	f.t.Helper()
+	var es []event
+	require.NoError(f.t, f.db.Gorm().WithContext(f.ctx).Raw(
+		`SELECT status, at, detail FROM delivery_events WHERE delivery_id = ? ORDER BY id`, deliveryID).Scan(&es).Error)
+	return es
+}
+
+func eventStatuses(es []event) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Status
+	}
+	return out
+}
+
+// count counts rows of table matching where (SQL with ? args; "" = all).
+func (f *fixture) count(table, where string, args ...any) int64 {
+	f.t.Helper()
+	q := f.db.Gorm().WithContext(f.ctx).Table(table)
+	if where != "" {
+		q = q.Where(where, args...)
+	}
+	var n int64
+	require.NoError(f.t, q.Count(&n).Error)
+	return n
+}
+
+// dump returns every row of table as "col=value ..." text, in id order, by
+// reading every column with database/sql.
+func (f *fixture) dump(table string) []string {
+	f.t.Helper()
+	sqlDB, err := f.db.Gorm().DB()
+	require.NoError(f.t, err)
+	rows, err := sqlDB.QueryContext(f.ctx, "SELECT * FROM "+table+" ORDER BY id")
+	require.NoError(f.t, err)
+	defer rows.Close()
+	cols, err := rows.Columns()
+	require.NoError(f.t, err)
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		require.NoError(f.t, rows.Scan(ptrs...))
+		var sb strings.Builder
+		for i, c := range cols {
+			v := vals[i]
+			switch x := v.(type) {
+			case []byte:
+				v = string(x)
+			case time.Time:
+				v = x.UTC().Format(time.RFC3339Nano)
+			}
+			fmt.Fprintf(&sb, "%s=%v ", c, v)
+		}
+		out = append(out, sb.String())
+	}
+	require.NoError(f.t, rows.Err())
+	return out
+}
+
+// snapshot dumps every table.
+func (f *fixture) snapshot() map[string][]string {
+	f.t.Helper()
+	out := map[string][]string{}
+	for _, tb := range tables {
+		out[tb] = f.dump(tb)
+	}
+	return out
+}
+
+// phones returns the phones of a broadcast's recipients, sorted.
+func (f *fixture) phones(broadcastID int64) []string {
+	f.t.Helper()
+	var ps []string
+	require.NoError(f.t, f.db.Gorm().WithContext(f.ctx).Raw(
+		`SELECT phone FROM recipients WHERE broadcast_id = ? ORDER BY phone`, broadcastID).Scan(&ps).Error)
+	return ps
+}
+
+func phonesOf(rs []config.Recipient) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Phone
+	}
+	sort.Strings(out)
+	return out
+}
+
+// requireTime asserts that got is set and the same instant as want.
+func requireTime(t *testing.T, want time.Time, got *time.Time, msgAndArgs ...any) {
+	t.Helper()
+	require.NotNil(t, got, msgAndArgs...)
+	require.True(t, want.Equal(*got), "want %s, got %s %v", want, got.UTC(), fmt.Sprint(msgAndArgs...))
+}
+
+// claimAndSend takes a planned delivery of a running broadcast through
+// claim and mark-sent, returning its ref.
+func (f *fixture) claimAndSend(ref campaign.Ref, wamid string, now time.Time) {
+	f.t.Helper()
+	ok, err := f.db.Claim(f.ctx, ref, now, now.Add(time.Minute))
+	require.NoError(f.t, err)
+	require.True(f.t, ok, "claim %v", ref)
+	ok, err = f.db.MarkSent(f.ctx, ref, wamid, now, now.Add(5*time.Second), now.Add(30*24*time.Hour))
+	require.NoError(f.t, err)
+	require.True(f.t, ok, "mark sent %v", ref)
+}
