@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
@@ -65,7 +66,7 @@ func newBench(t *testing.T, simOpts botsailorsim.Options) *bench {
 	ts := httptest.NewServer(sim)
 	t.Cleanup(ts.Close)
 	b := &bench{t: t, db: testenv.NewStore(t), rds: testenv.NewRedis(t), sim: sim, url: ts.URL + "/api/v1", dir: t.TempDir(), opts: fastOpts()}
-	b.conns = &app.Conns{Redis: b.rds.Opt, Store: b.db}
+	b.conns = &app.Conns{Redis: b.rds.Opt, RedisClient: b.rds.Client, Store: b.db}
 	return b
 }
 
@@ -115,7 +116,7 @@ func (b *bench) startWorker(concurrency int) *asynq.Server {
 	srv, mux := app.NewWorker(b.conns, app.WorkerConfig{
 		Concurrency: concurrency,
 		Senders:     &app.Senders{Getenv: getenv},
-		Limiter:     throttle.NewLocal(),
+		Limiter:     throttle.NewFleet(redis.NewClient(b.rds.Client.Options())),
 		Campaign:    b.opts,
 	})
 	require.NoError(b.t, srv.Start(mux))
@@ -202,7 +203,7 @@ func TestBroadcastEndToEnd(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{
 		Latency: 2 * time.Millisecond, DeliverAfter: 200 * time.Millisecond, ReadAfter: 300 * time.Millisecond,
-		ReadShare: 0.5, FailShare: 0.02, Seed: 7,
+		ReadShare: 0.5, FailShare: 0.02, Seed: 7, RatePerSecond: 250,
 	})
 	const n = 1000
 	path := b.writeCampaign("bf", n, 250, `      text: "Hi {{name}}, your code is {{code}}"`)
@@ -239,6 +240,10 @@ func TestBroadcastEndToEnd(t *testing.T) {
 	}
 	require.Equal(t, n, b.sim.Stats().Accepted)
 	b.requireOncePerPhone(rows)
+	// The simulator enforces the account's rate per phone number: two
+	// workers sharing the fleet limiter never hit it.
+	require.Zero(t, b.sim.Stats().RateLimited, "rate-limit answers from the provider")
+	t.Logf("worst one-second window at the provider: %d sends (limit 250)", worstSecond(b.sim.Sends()))
 	st, err := b.service().Status(context.Background(), "bf")
 	require.NoError(t, err)
 	require.Equal(t, campaign.StatusCompleted, st.Status)
@@ -281,4 +286,18 @@ func startServer(t *testing.T, h http.Handler) string {
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	return ts.URL
+}
+
+// worstSecond is the most sends the simulator accepted in any one-second
+// window.
+func worstSecond(sends []botsailorsim.Send) int {
+	worst := 0
+	for i := range sends {
+		n := 0
+		for j := i; j < len(sends) && sends[j].At.Sub(sends[i].At) < time.Second; j++ {
+			n++
+		}
+		worst = max(worst, n)
+	}
+	return worst
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/store"
@@ -22,6 +23,9 @@ import (
 type Conns struct {
 	Redis    asynq.RedisConnOpt
 	RedisURL string
+	// RedisClient is a go-redis client on the same database, for the
+	// fleet-wide throttle.
+	RedisClient *redis.Client
 	Store    *store.DB
 	closers  []func()
 }
@@ -58,6 +62,13 @@ func Open(ctx context.Context, env config.Env, embedded bool, dataDir string, lo
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	c.Redis, c.RedisURL = opt, redisURL
+	ropt, err := redis.ParseURL(redisURL)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	c.RedisClient = redis.NewClient(ropt)
+	c.closers = append(c.closers, func() { _ = c.RedisClient.Close() })
 
 	dsn := env.DatabaseURL
 	if dsn == "" {

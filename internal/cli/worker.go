@@ -29,7 +29,7 @@ func Worker(ctx context.Context, args []string, io IO) error {
 	srv, mux := app.NewWorker(conns, app.WorkerConfig{
 		Concurrency: *concurrency,
 		Senders:     &app.Senders{Getenv: io.Getenv, Logger: log},
-		Limiter:     throttle.NewLocal(),
+		Limiter:     throttle.NewFleet(conns.RedisClient),
 		Campaign:    campaign.Options{Logger: log},
 		Logger:      log,
 	})
