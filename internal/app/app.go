@@ -26,8 +26,8 @@ type Conns struct {
 	// RedisClient is a go-redis client on the same database, for the
 	// fleet-wide throttle.
 	RedisClient *redis.Client
-	Store    *store.DB
-	closers  []func()
+	Store       *store.DB
+	closers     []func()
 }
 
 // Close releases everything Open started.
