@@ -1,17 +1,6 @@
 // Command asynqmon: see `asynqmon -h` and README.md.
 package main
 
-import (
-	"context"
-	"os"
-	"os/signal"
-	"syscall"
+import "github.com/wacamp/wacamp/internal/cli"
 
-	"github.com/wacamp/wacamp/internal/cli"
-)
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(cli.Exit(cli.Asynqmon(ctx, os.Args[1:], cli.OS()), os.Stderr))
-}
+func main() { cli.Main(cli.Asynqmon) }

@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 	"strings"
 
 	"github.com/wacamp/wacamp/config"
@@ -92,3 +94,16 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func envOf(io IO) config.Env { return config.LoadEnv(io.Getenv) }
+
+// Command is the shape of every wacamp command.
+type Command func(ctx context.Context, args []string, io IO) error
+
+// Main runs cmd as the process's main: arguments from os.Args, interrupt and
+// SIGTERM cancel its context (graceful shutdown), its error becomes the exit
+// code.
+func Main(cmd Command) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Exit(cmd(ctx, os.Args[1:], OS()), os.Stderr)
+	stop()
+	os.Exit(code)
+}
