@@ -12,8 +12,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"syscall"
 	"strings"
+	"syscall"
 
 	"github.com/wacamp/wacamp/config"
 )
