@@ -301,3 +301,14 @@ func worstSecond(sends []botsailorsim.Send) int {
 	}
 	return worst
 }
+
+// exportPlanned plans a broadcast's deliveries without starting it (one
+// feeder tick would start it) and lists its recipients by delivery id.
+func (b *bench) exportPlanned(name string) []campaign.Row {
+	b.t.Helper()
+	br, err := b.db.BroadcastByName(context.Background(), name)
+	require.NoError(b.t, err)
+	_, _, err = b.db.PlanBatch(context.Background(), br.ID, 0, 1_000_000, time.Now())
+	require.NoError(b.t, err)
+	return b.export(name)
+}

@@ -109,7 +109,9 @@ func (f *Feeder) startDue(ctx context.Context) error {
 		if b.StartAt.After(now) {
 			continue
 		}
-		ok, err := f.store.SetStatus(ctx, b.ID, []Status{StatusScheduled}, StatusRunning, "", now)
+		// Start only the version we planned: an apply that edited or
+		// postponed the broadcast meanwhile wins.
+		ok, err := f.store.StartBroadcast(ctx, b.ID, b.UpdatedAt, now)
 		if err != nil {
 			return err
 		}
@@ -152,6 +154,26 @@ func (f *Feeder) plan(ctx context.Context, b Broadcast) error {
 	return nil
 }
 
+// expirePaused expires the unsent deliveries of paused broadcasts whose
+// deadline has passed, as running ones are.
+func (f *Feeder) expirePaused(ctx context.Context) error {
+	bs, err := f.store.BroadcastsIn(ctx, StatusPaused)
+	if err != nil {
+		return err
+	}
+	now := f.opts.Now()
+	for _, b := range bs {
+		if sb := b.SendBy(); !sb.IsZero() && now.After(sb) {
+			refs, err := f.store.FinishPending(ctx, b.ID, DeliveryExpired, "deadline passed while the broadcast was paused", now)
+			if err != nil {
+				return err
+			}
+			f.deleteSendTasks(refs)
+		}
+	}
+	return nil
+}
+
 // window is how many tasks a broadcast may have in Redis at once.
 func (f *Feeder) window(rate float64) int {
 	w := int(math.Ceil(rate * f.opts.FeedAhead.Seconds()))
@@ -159,6 +181,9 @@ func (f *Feeder) window(rate float64) int {
 }
 
 func (f *Feeder) feedRunning(ctx context.Context) error {
+	if err := f.expirePaused(ctx); err != nil {
+		return err
+	}
 	bs, err := f.store.BroadcastsIn(ctx, StatusRunning)
 	if err != nil {
 		return err
@@ -215,8 +240,11 @@ func (f *Feeder) feedRunning(ctx context.Context) error {
 		}
 		if len(marked) < len(queued) {
 			// Paused or cancelled since we looked: take back the tasks of
-			// the deliveries that stayed planned.
-			f.deleteSendTasks(missing(queued, marked))
+			// the deliveries that stayed planned. (If it still runs, another
+			// scheduler queued them first and the tasks are its own.)
+			if cur, err := f.store.BroadcastByName(ctx, b.Name); err == nil && cur.Status != StatusRunning {
+				f.deleteSendTasks(missing(queued, marked))
+			}
 		}
 		if len(queued) < len(refs) {
 			return fmt.Errorf("broadcast %s: enqueued %d of %d sends", b.Name, len(queued), len(refs))
@@ -260,11 +288,20 @@ func (f *Feeder) Sweep(ctx context.Context) error {
 		return err
 	}
 	for _, j := range stale {
-		_, err := f.tasks.GetTaskInfo(QueueBroadcast, SendTaskID(j.Ref))
-		if err == nil {
-			continue // its task is still there (waiting or retrying)
-		}
-		if !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
+		info, err := f.tasks.GetTaskInfo(QueueBroadcast, SendTaskID(j.Ref))
+		switch {
+		case err == nil && info.State != asynq.TaskStateArchived && info.State != asynq.TaskStateCompleted:
+			// Its task is still there (waiting, running or retrying).
+			if j.Status == DeliveryQueued {
+				if err := f.store.Touch(ctx, j.Ref, now); err != nil {
+					return err
+				}
+			}
+			continue
+		case err == nil:
+			// Archived or completed without settling the delivery: lost.
+			_ = f.tasks.DeleteTask(QueueBroadcast, SendTaskID(j.Ref))
+		case !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound):
 			return fmt.Errorf("sweep: inspect task: %w", err)
 		}
 		ref, ok, err := f.store.Regen(ctx, j.Ref, now)

@@ -13,7 +13,8 @@ type Options struct {
 	// Logger; nil = discard.
 	Logger *slog.Logger
 	// Lease is how long a claimed send may take before another attempt may
-	// reconcile it. It must exceed the provider HTTP timeout. Default 2 min.
+	// reconcile it. It must exceed TaskTimeout, so that no copy of a task
+	// can reconcile while another is still sending. Default 4 min.
 	Lease time.Duration
 	// AmbiguousDelay is how long to wait after a send whose answer was lost
 	// before reconciling with the provider. Default 10 s.
@@ -37,6 +38,10 @@ type Options struct {
 	StaleAfter time.Duration
 	// TaskTimeout bounds one run of a send task. Default 3 min.
 	TaskTimeout time.Duration
+	// ReconcileFor is how long after a send began its outcome may stay
+	// unknown (the provider's history unreadable) before the delivery
+	// fails as "outcome unknown" rather than risk a duplicate. Default 24 h.
+	ReconcileFor time.Duration
 }
 
 var defaultPollSchedule = []time.Duration{
@@ -51,7 +56,7 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	o.Lease = cmp.Or(o.Lease, 2*time.Minute)
+	o.Lease = cmp.Or(o.Lease, 4*time.Minute)
 	o.AmbiguousDelay = cmp.Or(o.AmbiguousDelay, 10*time.Second)
 	if len(o.PollSchedule) == 0 {
 		o.PollSchedule = defaultPollSchedule
@@ -63,6 +68,7 @@ func (o Options) withDefaults() Options {
 	o.MaxWindow = cmp.Or(o.MaxWindow, 5000)
 	o.StaleAfter = cmp.Or(o.StaleAfter, 5*time.Minute)
 	o.TaskTimeout = cmp.Or(o.TaskTimeout, 3*time.Minute)
+	o.ReconcileFor = cmp.Or(o.ReconcileFor, 24*time.Hour)
 	return o
 }
 

@@ -56,7 +56,7 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		if err == nil {
 			msg, rerr := target.Message.Render(target.Vars)
 			if rerr == nil {
-				if w, ok, merr := matchSent(ctx, h.store, conv, msg); merr == nil && ok {
+				if w, ok, merr := matchSent(ctx, h.store, conv, msg, target.ConvMark); merr == nil && ok {
 					wamid = w
 				}
 			}
@@ -73,7 +73,9 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			// keep the status, poll again later.
 			h.opts.Logger.DebugContext(ctx, "campaign: status poll answered with an error", slog.Int64("delivery_id", target.DeliveryID), slog.String("error", err.Error()))
 		default:
-			return err // transient: asynq retries this poll
+			// Transient: keep the status and poll again after the next
+			// step of the schedule. Provider trouble never archives a poll.
+			h.opts.Logger.DebugContext(ctx, "campaign: status poll failed", slog.Int64("delivery_id", target.DeliveryID), slog.String("error", err.Error()))
 		}
 	}
 	next := h.next(target, report.Status, now)

@@ -105,17 +105,34 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return nil
 	}
 
-	// Waiting for a rate token is not a failure and happens here, in the
-	// handler, not through an asynq reschedule.
-	if err := h.limiter.Wait(ctx, job.Account.RateKey(), job.Account.RatePerSecond); err != nil {
-		return &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()}
-	}
-	now = h.opts.Now()
 	if job.Status != DeliverySending {
+		if job.Attempts >= SendMaxAttempts {
+			_, err := h.store.Finish(ctx, ref, DeliveryFailed, "", fmt.Sprintf("gave up after %d attempts", job.Attempts), now)
+			return err
+		}
 		ok, err := h.store.Claim(ctx, ref, now, now.Add(h.opts.Lease))
 		if err != nil || !ok {
 			return err // !ok: paused, cancelled or taken meanwhile
 		}
+		job.Attempts++
+		if needsMark(msg) {
+			// The answer will carry no wamid: remember what the
+			// conversation held before, so only newer messages count.
+			if err := h.mark(ctx, sender, job); err != nil {
+				_, uerr := h.store.Unclaim(ctx, ref, false, "", "read conversation before send: "+err.Error(), h.opts.Now())
+				return errors.Join(err, uerr)
+			}
+		}
+	}
+
+	// Waiting for a rate token is not a failure and happens here, in the
+	// handler, right before the request so nothing delays it after the grant.
+	if err := h.limiter.Wait(ctx, job.Account.RateKey(), job.Account.RatePerSecond); err != nil {
+		_, uerr := h.store.Unclaim(ctx, ref, false, "", "", h.opts.Now())
+		if uerr != nil {
+			return uerr
+		}
+		return &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()}
 	}
 
 	res, err := sender.Send(ctx, job.Phone, msg)
@@ -131,16 +148,40 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			wamid = w
 		}
 	}
-	return h.markSent(ctx, job.Ref, wamid)
+	return h.markSent(ctx, log, job.Ref, wamid)
 }
 
-func (h *SendHandler) markSent(ctx context.Context, ref Ref, wamid string) error {
+// needsMark reports whether a send's answer carries no wamid, so the wamid
+// must be found in the conversation afterwards.
+func needsMark(m templates.Message) bool {
+	return m.Kind == templates.KindTemplate || m.Kind == templates.KindBotFlow
+}
+
+// mark records the wamids in the recipient's conversation before a send.
+func (h *SendHandler) mark(ctx context.Context, s Sender, job Job) error {
+	conv, err := s.Conversation(ctx, job.Phone, h.opts.ConversationLimit)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(conv))
+	for _, c := range conv {
+		if c.WAMID != "" {
+			ids = append(ids, c.WAMID)
+		}
+	}
+	return h.store.SetConvMark(ctx, job.Ref, ids, h.opts.Now())
+}
+
+func (h *SendHandler) markSent(ctx context.Context, log *slog.Logger, ref Ref, wamid string) error {
 	now := h.opts.Now()
 	// Use a context that survives the task's cancellation: the provider has
 	// accepted the message, so recording it must not be skipped.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_, err := h.store.MarkSent(ctx, ref, wamid, now, now.Add(h.opts.pollDelay(0, rand.Float64())), now.Add(h.opts.TrackFor))
+	ok, err := h.store.MarkSent(ctx, ref, wamid, now, now.Add(h.opts.pollDelay(0, rand.Float64())), now.Add(h.opts.TrackFor))
+	if err == nil && !ok {
+		log.ErrorContext(ctx, "campaign: provider accepted a send the store no longer shows as sending", slog.String("wamid", wamid))
+	}
 	return err
 }
 
@@ -163,7 +204,7 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 	case provider.ClassAmbiguous:
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if rerr := h.store.ReleaseLease(rctx, job.Ref, "answer lost: "+text, now); rerr != nil {
+		if rerr := h.store.ReleaseLease(rctx, job.Ref, now.Add(h.opts.AmbiguousDelay), "answer lost: "+text, now); rerr != nil {
 			return rerr
 		}
 		log.InfoContext(ctx, "campaign: send outcome unknown; will reconcile", slog.String("error", text))
@@ -184,8 +225,8 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		_, uerr := h.store.Unclaim(ctx, job.Ref, true, code, text, now)
 		return uerr
 	default: // transient and surely not accepted
-		if lastAttempt(ctx) {
-			_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, code, fmt.Sprintf("gave up after %d attempts: %s", job.Attempts+1, text), now)
+		if job.Attempts >= SendMaxAttempts {
+			_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, code, fmt.Sprintf("gave up after %d attempts: %s", job.Attempts, text), now)
 			return ferr
 		}
 		if _, uerr := h.store.Unclaim(ctx, job.Ref, false, code, text, now); uerr != nil {
@@ -193,12 +234,6 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		}
 		return err
 	}
-}
-
-func lastAttempt(ctx context.Context) bool {
-	n, ok1 := asynq.GetRetryCount(ctx)
-	m, ok2 := asynq.GetMaxRetry(ctx)
-	return ok1 && ok2 && n >= m
 }
 
 // reconcile settles a delivery left sending by a crashed or answerless
@@ -220,33 +255,46 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 		_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, "", "render message: "+err.Error(), now)
 		return true, ferr
 	}
+	if needsMark(msg) && job.ConvMark == nil {
+		// The mark is recorded before every such send: without one, the
+		// attempt died before it reached the provider.
+		return false, nil
+	}
 	wamid, found, err := h.lookup(ctx, sender, job, msg)
 	if err != nil {
 		// Never send blind: without the history we cannot know.
-		_ = h.store.ReleaseLease(ctx, job.Ref, "reconcile: "+err.Error(), now)
+		if job.SendingAt != nil && now.Sub(*job.SendingAt) > h.opts.ReconcileFor {
+			_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, "", "outcome unknown: the provider's history could not be read to check whether it was sent: "+err.Error(), now)
+			return true, ferr
+		}
+		_ = h.store.ReleaseLease(ctx, job.Ref, now.Add(h.opts.AmbiguousDelay), "reconcile: "+err.Error(), now)
 		return true, &WaitError{After: h.opts.AmbiguousDelay, Reason: "reconcile: " + err.Error()}
 	}
 	if found {
 		log.InfoContext(ctx, "campaign: reconciled send found at provider", slog.String("wamid", wamid))
-		return true, h.markSent(ctx, job.Ref, wamid)
+		return true, h.markSent(ctx, log, job.Ref, wamid)
 	}
 	log.InfoContext(ctx, "campaign: reconciled send not found at provider; sending")
 	return false, nil
 }
 
-// lookup finds the wamid of msg in the recipient's conversation: a message
-// from the business, not yet recorded on any delivery, matching the content
-// where the content can be matched.
+// lookup finds the wamid of msg in the recipient's conversation.
 func (h *SendHandler) lookup(ctx context.Context, s Sender, job Job, msg templates.Message) (string, bool, error) {
 	conv, err := s.Conversation(ctx, job.Phone, h.opts.ConversationLimit)
 	if err != nil {
 		return "", false, err
 	}
-	return matchSent(ctx, h.store, conv, msg)
+	return matchSent(ctx, h.store, conv, msg, job.ConvMark)
 }
 
-// matchSent picks, newest first, the conversation entry that is msg.
-func matchSent(ctx context.Context, store WorkerStore, conv []provider.ConversationMessage, msg templates.Message) (string, bool, error) {
+// matchSent picks the conversation entry that is msg: a message from the
+// business, not yet recorded on any delivery, and
+//   - for text and media, carrying the same text, caption or URL (newest
+//     first);
+//   - for templates and bot flows, whose rendered content only the provider
+//     knows, the oldest such message that was not in the conversation before
+//     the send (mark). Without a mark nothing is guessed.
+func matchSent(ctx context.Context, store WorkerStore, conv []provider.ConversationMessage, msg templates.Message, mark []string) (string, bool, error) {
 	var ids []string
 	for _, c := range conv {
 		if c.FromBot && c.WAMID != "" {
@@ -260,21 +308,32 @@ func matchSent(ctx context.Context, store WorkerStore, conv []provider.Conversat
 	if err != nil {
 		return "", false, err
 	}
-	for _, c := range conv {
-		if !c.FromBot || c.WAMID == "" || known[c.WAMID] {
-			continue
+	if needsMark(msg) {
+		if mark == nil {
+			return "", false, nil
 		}
-		if contentMatches(c, msg) {
+		before := make(map[string]bool, len(mark))
+		for _, w := range mark {
+			before[w] = true
+		}
+		for i := len(conv) - 1; i >= 0; i-- { // newest first: walk from the oldest
+			c := conv[i]
+			if c.FromBot && c.WAMID != "" && !known[c.WAMID] && !before[c.WAMID] {
+				return c.WAMID, true, nil
+			}
+		}
+		return "", false, nil
+	}
+	for _, c := range conv {
+		if c.FromBot && c.WAMID != "" && !known[c.WAMID] && contentMatches(c, msg) {
 			return c.WAMID, true, nil
 		}
 	}
 	return "", false, nil
 }
 
-// contentMatches reports whether a conversation entry carries msg. Text is
-// compared exactly; media by caption or URL; templates and bot flows, whose
-// rendered content only the provider knows, by id where it shows, else any
-// unrecorded business message counts.
+// contentMatches reports whether a conversation entry carries a text or
+// media msg: text compared exactly, media by caption or URL.
 func contentMatches(c provider.ConversationMessage, m templates.Message) bool {
 	norm := func(s string) string { return strings.TrimSpace(s) }
 	switch m.Kind {
@@ -285,10 +344,6 @@ func contentMatches(c provider.ConversationMessage, m templates.Message) bool {
 			return true
 		}
 		return strings.Contains(c.Content, m.Media.URL) || strings.Contains(c.Content, strings.ReplaceAll(m.Media.URL, "/", `\/`))
-	case templates.KindTemplate:
-		return true
-	case templates.KindBotFlow:
-		return true
 	}
 	return false
 }

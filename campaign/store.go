@@ -17,6 +17,11 @@ type SchedulerStore interface {
 	BroadcastsIn(ctx context.Context, states ...Status) ([]Broadcast, error)
 	// Account returns ErrNotFound if there is none.
 	Account(ctx context.Context, id int64) (Account, error)
+	// StartBroadcast moves a scheduled broadcast to running if it is still
+	// at updatedAt and its start has come.
+	StartBroadcast(ctx context.Context, id int64, updatedAt, now time.Time) (bool, error)
+	// Touch restarts the queued clock of a queued delivery.
+	Touch(ctx context.Context, ref Ref, now time.Time) error
 	// SetStatus moves a broadcast from one of from to to, recording reason.
 	SetStatus(ctx context.Context, id int64, from []Status, to Status, reason string, now time.Time) (bool, error)
 	// PlanBatch inserts deliveries for the next recipients with id > after,
@@ -72,9 +77,11 @@ type WorkerStore interface {
 	// Unclaim moves a sending delivery back (to queued, or to planned with a
 	// new generation when newGen), when the provider surely did not take it.
 	Unclaim(ctx context.Context, ref Ref, newGen bool, errCode, reason string, now time.Time) (bool, error)
-	// ReleaseLease ends the lease of a sending delivery so a retry may
-	// reconcile at once.
-	ReleaseLease(ctx context.Context, ref Ref, reason string, now time.Time) error
+	// ReleaseLease shortens the lease of a sending delivery to until, so a
+	// retry may reconcile from then on.
+	ReleaseLease(ctx context.Context, ref Ref, until time.Time, reason string, now time.Time) error
+	// SetConvMark records the wamids in the conversation before a send.
+	SetConvMark(ctx context.Context, ref Ref, mark []string, now time.Time) error
 	// MarkSent records an accepted send: sending → sent, the wamid (may be
 	// empty when still unknown) and the first status poll.
 	MarkSent(ctx context.Context, ref Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error)

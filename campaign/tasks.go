@@ -18,11 +18,17 @@ const (
 	QueueBroadcast = "broadcast"
 	QueueStatus    = "status"
 
-	// SendMaxRetry bounds how often a send is retried after transient
-	// failures; waiting for a rate token or a lease does not count.
-	SendMaxRetry = 10
-	// PollMaxRetry bounds retries of one status poll.
-	PollMaxRetry = 3
+	// SendMaxAttempts bounds how often one delivery is handed to the
+	// provider after transient failures before it fails. It is counted in
+	// Postgres (deliveries.attempts), not by asynq: an archived task would
+	// strand its delivery, so send tasks retry (practically) forever and
+	// the handler decides when to give up.
+	SendMaxAttempts = 10
+	// sendTaskRetry is asynq's MaxRetry for send tasks; see SendMaxAttempts.
+	sendTaskRetry = 100000
+	// pollTaskRetry is asynq's MaxRetry for polls: provider errors are
+	// handled by scheduling the next poll, so only database trouble retries.
+	pollTaskRetry = 100000
 )
 
 // SendPayload names one generation of one delivery.
@@ -39,7 +45,7 @@ func NewSendTask(r Ref, timeout time.Duration) *asynq.Task {
 	b, _ := json.Marshal(SendPayload{DeliveryID: r.ID, Gen: r.Gen}) // cannot fail: two ints
 	return asynq.NewTask(TypeSend, b,
 		asynq.TaskID(SendTaskID(r)), asynq.Queue(QueueBroadcast),
-		asynq.MaxRetry(SendMaxRetry), asynq.Timeout(timeout))
+		asynq.MaxRetry(sendTaskRetry), asynq.Timeout(timeout))
 }
 
 // PollPayload names one status poll of one delivery.
@@ -56,5 +62,5 @@ func NewPollTask(p PollRef) *asynq.Task {
 	b, _ := json.Marshal(PollPayload{DeliveryID: p.DeliveryID, Poll: p.PollCount}) // cannot fail
 	return asynq.NewTask(TypePoll, b,
 		asynq.TaskID(PollTaskID(p)), asynq.Queue(QueueStatus),
-		asynq.MaxRetry(PollMaxRetry), asynq.Timeout(time.Minute))
+		asynq.MaxRetry(pollTaskRetry), asynq.Timeout(time.Minute))
 }

@@ -68,8 +68,11 @@ type Job struct {
 	Attempts   int
 	SendingAt  *time.Time
 	LeaseUntil *time.Time
-	Broadcast  Broadcast
-	Account    Account
+	// ConvMark lists the wamids the conversation held before this send
+	// (recorded for sends whose answer carries no wamid).
+	ConvMark  []string
+	Broadcast Broadcast
+	Account   Account
 }
 
 // Variables returns the values a message may use for this recipient.
@@ -96,6 +99,7 @@ type PollTarget struct {
 	TrackUntil time.Time
 	Message    templates.Message
 	Vars       map[string]string
+	ConvMark   []string
 	Account    Account
 }
 

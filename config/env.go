@@ -18,13 +18,13 @@ func LoadEnv(getenv func(string) string) Env {
 
 // String describes e with passwords hidden, for logs.
 func (e Env) String() string {
-	return "REDIS_URL=" + redactURL(e.RedisURL) + " DATABASE_URL=" + redactURL(e.DatabaseURL)
+	return "REDIS_URL=" + RedactURL(e.RedisURL) + " DATABASE_URL=" + RedactURL(e.DatabaseURL)
 }
 
-// redactURL returns s with any password (in the user info or a "password"
+// RedactURL returns s with any password (in the user info or a "password"
 // query parameter) replaced by "xxxxx". A value that
 // is not a URL (such as a key=value Postgres DSN) is not shown at all.
-func redactURL(s string) string {
+func RedactURL(s string) string {
 	if s == "" {
 		return "(unset)"
 	}

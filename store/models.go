@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/wacamp/wacamp/campaign"
@@ -95,6 +96,7 @@ type deliveryRow struct {
 	FailedAt    *time.Time
 	NextPollAt  *time.Time
 	PollCount   int
+	ConvMark    string
 	TrackUntil  *time.Time
 	UpdatedAt   time.Time
 }
@@ -122,3 +124,16 @@ func decodeVars(s string) map[string]string {
 func utc(t time.Time) time.Time { return t.UTC() }
 
 func ptr[T any](v T) *T { return &v }
+
+// splitMark decodes deliveries.conv_mark: "" = no mark recorded (nil),
+// "@" = recorded, the conversation was empty, "@a,b" = those wamids.
+func splitMark(s string) []string {
+	if s == "" {
+		return nil
+	}
+	s = strings.TrimPrefix(s, "@")
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
+}

@@ -79,6 +79,19 @@ func (db *DB) SetStatus(ctx context.Context, id int64, from []campaign.Status, t
 	return res.RowsAffected > 0, nil
 }
 
+// StartBroadcast moves a scheduled broadcast to running, only if it is still
+// the version the caller planned (updated_at) and its start has come: an
+// apply that edited or postponed it meanwhile wins.
+func (db *DB) StartBroadcast(ctx context.Context, id int64, updatedAt, now time.Time) (bool, error) {
+	res := db.q(ctx).Exec(`UPDATE broadcasts SET status = 'running', status_reason = '', started_at = COALESCE(started_at, ?), updated_at = ?
+		WHERE id = ? AND status = 'scheduled' AND updated_at = ? AND start_at <= ?`,
+		utc(now), utc(now), id, utc(updatedAt), utc(now))
+	if res.Error != nil {
+		return false, fmt.Errorf("broadcast %d: start: %w", id, res.Error)
+	}
+	return res.RowsAffected > 0, nil
+}
+
 // PlanBatch is the keyset planning step: it reads the next limit recipients
 // with id > after and inserts a planned delivery for each that has none.
 // Side effect: inserts deliveries. Idempotent.
@@ -257,12 +270,13 @@ func (db *DB) Stale(ctx context.Context, before time.Time, limit int) ([]campaig
 	return out, nil
 }
 
-// Regen gives a delivery a new generation if it still has ref's, and for a
-// queued one restarts its queued clock.
+// Regen gives a delivery a new generation if it still has ref's and is
+// queued, or sending with its lease over; a queued one restarts its clock.
 func (db *DB) Regen(ctx context.Context, ref campaign.Ref, now time.Time) (campaign.Ref, bool, error) {
 	res := db.q(ctx).Exec(`UPDATE deliveries SET gen = gen + 1, updated_at = ?,
 		queued_at = CASE WHEN status = 'queued' THEN ? ELSE queued_at END
-		WHERE id = ? AND gen = ?`, utc(now), utc(now), ref.ID, ref.Gen)
+		WHERE id = ? AND gen = ? AND (status IN ('planned', 'queued') OR (status = 'sending' AND (lease_until IS NULL OR lease_until < ?)))`,
+		utc(now), utc(now), ref.ID, ref.Gen, utc(now))
 	if res.Error != nil {
 		return ref, false, fmt.Errorf("delivery %d: regen: %w", ref.ID, res.Error)
 	}
@@ -345,7 +359,7 @@ func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(campaign.Ro
 type jobRow struct {
 	ID, BroadcastID                       int64
 	Gen, Attempts                         int
-	Status, Phone, RName, RVars           string
+	Status, Phone, RName, RVars, ConvMark string
 	SendingAt, LeaseUntil                 *time.Time
 	BName, BStatus, BReason, BMessage     string
 	BStartAt                              time.Time
@@ -365,7 +379,7 @@ type jobRow struct {
 func (db *DB) Job(ctx context.Context, id int64) (campaign.Job, error) {
 	var rows []jobRow
 	err := db.q(ctx).Raw(`SELECT d.id, d.broadcast_id, d.gen, d.attempts, d.status, d.phone,
-		r.name AS r_name, r.vars AS r_vars, d.sending_at, d.lease_until,
+		r.name AS r_name, r.vars AS r_vars, d.conv_mark, d.sending_at, d.lease_until,
 		b.name AS b_name, b.status AS b_status, b.status_reason AS b_reason, b.message AS b_message,
 		b.start_at AS b_start_at, b.deadline_seconds AS b_deadline, b.recipient_count AS b_count,
 		b.duplicates AS b_duplicates, b.started_at AS b_started_at, b.finished_at AS b_finished_at,
@@ -396,8 +410,30 @@ func (db *DB) Job(ctx context.Context, id int64) (campaign.Job, error) {
 	return campaign.Job{
 		Ref: campaign.Ref{ID: j.ID, Gen: j.Gen}, Status: campaign.DeliveryStatus(j.Status),
 		Phone: j.Phone, Name: j.RName, Vars: decodeVars(j.RVars), Attempts: j.Attempts,
-		SendingAt: j.SendingAt, LeaseUntil: j.LeaseUntil, Broadcast: b, Account: a,
+		SendingAt: j.SendingAt, LeaseUntil: j.LeaseUntil, ConvMark: splitMark(j.ConvMark), Broadcast: b, Account: a,
 	}, nil
+}
+
+// SetConvMark records which wamids the recipient's conversation held before
+// a send whose answer carries no wamid.
+func (db *DB) SetConvMark(ctx context.Context, ref campaign.Ref, mark []string, now time.Time) error {
+	err := db.q(ctx).Exec(`UPDATE deliveries SET conv_mark = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending'`,
+		"@"+strings.Join(mark, ","), utc(now), ref.ID, ref.Gen).Error
+	if err != nil {
+		return fmt.Errorf("delivery %d: set conversation mark: %w", ref.ID, err)
+	}
+	return nil
+}
+
+// Touch restarts the queued clock of a queued delivery whose task was found
+// alive, so the sweep looks at other rows next.
+func (db *DB) Touch(ctx context.Context, ref campaign.Ref, now time.Time) error {
+	err := db.q(ctx).Exec(`UPDATE deliveries SET queued_at = ? WHERE id = ? AND gen = ? AND status = 'queued'`,
+		utc(now), ref.ID, ref.Gen).Error
+	if err != nil {
+		return fmt.Errorf("delivery %d: touch: %w", ref.ID, err)
+	}
+	return nil
 }
 
 // Claim moves a delivery of ref's generation from planned/queued to sending
@@ -431,7 +467,12 @@ func (db *DB) Unclaim(ctx context.Context, ref campaign.Ref, newGen bool, errCod
 	q := `UPDATE deliveries SET status = 'queued', lease_until = NULL, error_code = ?, error = ?, updated_at = ?
 		WHERE id = ? AND gen = ? AND status = 'sending'`
 	if newGen {
-		q = `UPDATE deliveries SET status = 'planned', gen = gen + 1, queued_at = NULL, lease_until = NULL,
+		// Back to planned for the feeder to send later — or, if the
+		// broadcast was cancelled meanwhile, skipped: nothing would ever
+		// pick a planned row of a cancelled broadcast up again.
+		q = `UPDATE deliveries SET gen = gen + 1, queued_at = NULL, lease_until = NULL,
+		status = CASE WHEN EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'cancelled')
+			THEN 'skipped' ELSE 'planned' END,
 		error_code = ?, error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending'`
 	}
 	res := db.q(ctx).Exec(q, errCode, reason, utc(now), ref.ID, ref.Gen)
@@ -441,10 +482,11 @@ func (db *DB) Unclaim(ctx context.Context, ref campaign.Ref, newGen bool, errCod
 	return res.RowsAffected > 0, nil
 }
 
-// ReleaseLease ends the lease of a sending delivery.
-func (db *DB) ReleaseLease(ctx context.Context, ref campaign.Ref, reason string, now time.Time) error {
+// ReleaseLease shortens the lease of a sending delivery to until, so a
+// retry may reconcile from then on.
+func (db *DB) ReleaseLease(ctx context.Context, ref campaign.Ref, until time.Time, reason string, now time.Time) error {
 	err := db.q(ctx).Exec(`UPDATE deliveries SET lease_until = ?, error = ?, updated_at = ?
-		WHERE id = ? AND gen = ? AND status = 'sending'`, utc(now), reason, utc(now), ref.ID, ref.Gen).Error
+		WHERE id = ? AND gen = ? AND status = 'sending'`, utc(until), reason, utc(now), ref.ID, ref.Gen).Error
 	if err != nil {
 		return fmt.Errorf("delivery %d: release lease: %w", ref.ID, err)
 	}
@@ -452,13 +494,17 @@ func (db *DB) ReleaseLease(ctx context.Context, ref campaign.Ref, reason string,
 }
 
 // MarkSent records an accepted send and schedules the first status poll.
+// It takes any generation while the delivery is sending: the provider has
+// accepted the message, so it must be recorded even if the sweep gave the
+// delivery a new generation meanwhile (that generation's task then finds it
+// sent and does nothing).
 func (db *DB) MarkSent(ctx context.Context, ref campaign.Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error) {
 	var ok bool
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Exec(`UPDATE deliveries SET status = 'sent', wamid = ?, sent_at = ?, lease_until = NULL,
 			error_code = '', error = '', next_poll_at = ?, poll_count = 0, track_until = ?, updated_at = ?
-			WHERE id = ? AND gen = ? AND status = 'sending'`,
-			nullable(wamid), utc(now), utc(firstPoll), utc(trackUntil), utc(now), ref.ID, ref.Gen)
+			WHERE id = ? AND status = 'sending'`,
+			nullable(wamid), utc(now), utc(firstPoll), utc(trackUntil), utc(now), ref.ID)
 		if res.Error != nil {
 			return res.Error
 		}
@@ -529,7 +575,7 @@ func (db *DB) PollTarget(ctx context.Context, id int64) (campaign.PollTarget, er
 		return campaign.PollTarget{}, fmt.Errorf("load delivery %d: %w", id, err)
 	}
 	t := campaign.PollTarget{DeliveryID: id, Phone: d.Phone, Status: campaign.DeliveryStatus(d.Status), PollCount: d.PollCount,
-		Message: j.Broadcast.Message, Vars: j.Variables(), Account: j.Account}
+		Message: j.Broadcast.Message, Vars: j.Variables(), Account: j.Account, ConvMark: j.ConvMark}
 	if d.Wamid != nil {
 		t.WAMID = *d.Wamid
 	}

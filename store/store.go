@@ -20,6 +20,8 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+
+	"github.com/wacamp/wacamp/config"
 )
 
 //go:embed migrations
@@ -60,10 +62,10 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 		// WAL and a busy timeout let the demo's scheduler and worker share it.
 		g, err = gorm.Open(sqlite.Open(path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"), cfg)
 	default:
-		return nil, fmt.Errorf("open database: DATABASE_URL must start with postgres://, postgresql:// or sqlite: (got %q)", redactDSN(dsn))
+		return nil, fmt.Errorf("open database: DATABASE_URL must start with postgres://, postgresql:// or sqlite: (got %q)", config.RedactURL(dsn))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s database %s: %w", dialect, redactDSN(dsn), err)
+		return nil, fmt.Errorf("open %s database %s: %w", dialect, config.RedactURL(dsn), err)
 	}
 	sqlDB, err := g.DB()
 	if err != nil {
@@ -76,7 +78,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 		sqlDB.SetMaxIdleConns(20)
 	}
 	if err := sqlDB.PingContext(ctx); err != nil {
-		return nil, fmt.Errorf("connect to %s database %s: %w", dialect, redactDSN(dsn), err)
+		return nil, fmt.Errorf("connect to %s database %s: %w", dialect, config.RedactURL(dsn), err)
 	}
 	db := &DB{gorm: g, dialect: dialect}
 	if err := db.migrate(ctx, sqlDB, log); err != nil {
@@ -131,17 +133,3 @@ func (db *DB) Dialect() string { return db.dialect }
 func (db *DB) Gorm() *gorm.DB { return db.gorm }
 
 func (db *DB) q(ctx context.Context) *gorm.DB { return db.gorm.WithContext(ctx) }
-
-// redactDSN hides a password in a database URL.
-func redactDSN(dsn string) string {
-	at := strings.LastIndex(dsn, "@")
-	scheme := strings.Index(dsn, "://")
-	if at < 0 || scheme < 0 || at < scheme {
-		return dsn
-	}
-	userinfo := dsn[scheme+3 : at]
-	if i := strings.Index(userinfo, ":"); i >= 0 {
-		return dsn[:scheme+3] + userinfo[:i] + ":xxxxx" + dsn[at:]
-	}
-	return dsn
-}

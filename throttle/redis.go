@@ -2,6 +2,7 @@ package throttle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -28,6 +29,10 @@ type Fleet struct {
 func NewFleet(rdb *redis.Client) *Fleet {
 	return &Fleet{lim: redis_rate.NewLimiter(rdb), local: NewLocal()}
 }
+
+// ErrPastDeadline is returned (wrapped) when the next token would come after
+// the context's deadline.
+var ErrPastDeadline = errors.New("token would come after the deadline")
 
 // fleetKey is the Redis key of a throttle key (redis_rate prefixes it with
 // "rate:"); the braces keep one key in one Redis Cluster slot.
@@ -66,7 +71,12 @@ func (f *Fleet) Wait(ctx context.Context, key string, perSecond float64) error {
 		if res.Allowed > 0 {
 			return nil
 		}
-		// The limiter says exactly when the next token is due.
+		// The limiter says exactly when the next token is due. Like
+		// rate.Limiter, give up at once if that is past ctx's deadline, so
+		// the caller can reschedule before its task times out.
+		if dl, ok := ctx.Deadline(); ok && time.Now().Add(res.RetryAfter).After(dl) {
+			return fmt.Errorf("throttle %s: next token in %s is past the deadline: %w", key, res.RetryAfter, ErrPastDeadline)
+		}
 		t := time.NewTimer(res.RetryAfter)
 		select {
 		case <-ctx.Done():

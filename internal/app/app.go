@@ -42,6 +42,9 @@ func (c *Conns) Close() {
 // DATABASE_URL an embedded SQLite database in dataDir; without it they are
 // errors.
 func Open(ctx context.Context, env config.Env, embedded bool, dataDir string, log *slog.Logger) (*Conns, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	c := &Conns{}
 	redisURL := env.RedisURL
 	if redisURL == "" {
@@ -56,16 +59,17 @@ func Open(ctx context.Context, env config.Env, embedded bool, dataDir string, lo
 		redisURL = "redis://" + mr.Addr() + "/0"
 		log.InfoContext(ctx, "using embedded redis (miniredis)", slog.String("addr", mr.Addr()))
 	}
+	// Parse errors are not wrapped: they quote the URL, password included.
 	opt, err := asynq.ParseRedisURI(redisURL)
 	if err != nil {
 		c.Close()
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, fmt.Errorf("REDIS_URL %s is not a valid redis:// URL", config.RedactURL(redisURL))
 	}
 	c.Redis, c.RedisURL = opt, redisURL
 	ropt, err := redis.ParseURL(redisURL)
 	if err != nil {
 		c.Close()
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, fmt.Errorf("REDIS_URL %s is not a valid redis:// URL", config.RedactURL(redisURL))
 	}
 	c.RedisClient = redis.NewClient(ropt)
 	c.closers = append(c.closers, func() { _ = c.RedisClient.Close() })

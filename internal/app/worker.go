@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -39,7 +40,7 @@ func NewWorker(c *Conns, cfg WorkerConfig) (*asynq.Server, *asynq.ServeMux) {
 		RetryDelayFunc:  campaign.RetryDelay,
 		Logger:          NewAsynqLogger(log),
 		LogLevel:        asynq.WarnLevel,
-		ShutdownTimeout: cfg.Campaign.Lease,
+		ShutdownTimeout: 40 * time.Second, // a send's HTTP timeout (30 s) plus recording
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			if !campaign.IsFailure(err) {
 				return

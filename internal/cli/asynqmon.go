@@ -15,6 +15,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
+
+	"github.com/wacamp/wacamp/config"
 )
 
 // Credentials are the web UI's basic-auth user and password.
@@ -77,8 +79,8 @@ func Asynqmon(ctx context.Context, args []string, io IO) error {
 		return errors.New("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
 	}
 	opt, err := asynq.ParseRedisURI(redisURL)
-	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+	if err != nil { // not wrapped: the parse error quotes the URL, password included
+		return fmt.Errorf("REDIS_URL %s is not a valid redis:// URL", config.RedactURL(redisURL))
 	}
 	ui := UIHandler(opt, *readOnly)
 	defer ui.Close()

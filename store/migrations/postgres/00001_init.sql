@@ -46,7 +46,7 @@ CREATE INDEX recipients_keyset ON recipients (broadcast_id, id);
 CREATE TABLE deliveries (
     id             BIGSERIAL PRIMARY KEY,
     broadcast_id   BIGINT NOT NULL REFERENCES broadcasts (id) ON DELETE CASCADE,
-    recipient_id   BIGINT NOT NULL,
+    recipient_id   BIGINT NOT NULL REFERENCES recipients (id) ON DELETE CASCADE,
     phone          TEXT NOT NULL,
     status         TEXT NOT NULL,
     gen            INTEGER NOT NULL DEFAULT 0,
@@ -63,6 +63,10 @@ CREATE TABLE deliveries (
     failed_at      TIMESTAMPTZ NULL,
     next_poll_at   TIMESTAMPTZ NULL,
     poll_count     INTEGER NOT NULL DEFAULT 0,
+    -- wamids already in the recipient's conversation before a template or
+    -- bot-flow send (whose answer has no wamid), so the lookup after it
+    -- only considers newer messages. Comma-separated.
+    conv_mark      TEXT NOT NULL DEFAULT '',
     track_until    TIMESTAMPTZ NULL,
     updated_at     TIMESTAMPTZ NOT NULL,
     UNIQUE (broadcast_id, recipient_id)

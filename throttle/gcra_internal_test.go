@@ -1,0 +1,79 @@
+package throttle
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+// TestGCRAParametersInSimulatedTime checks the limit limitFor builds, in
+// simulated time (miniredis's TIME follows SetTime), so no scheduler jitter
+// enters: three callers wait and ask again as a real waiter does, for 10 s; the grants must
+// never exceed the rate in any one-second window and must use at least 95%
+// of it, for low, default and high rates.
+func TestGCRAParametersInSimulatedTime(t *testing.T) {
+	t.Parallel()
+	for _, perSecond := range []float64{1, 2, 5, 20, 80, 250} {
+		t.Run(fmt.Sprint(perSecond), func(t *testing.T) {
+			t.Parallel()
+			mr := miniredis.RunT(t)
+			rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+			defer rdb.Close()
+			lim := redis_rate.NewLimiter(rdb)
+			limit := limitFor(perSecond)
+			ctx := context.Background()
+			start := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+			const span = 10 * time.Second
+			// Event-driven: each of three callers asks at its next time; a
+			// denied one comes back when the limiter says, 0–3 ms late (a
+			// real waiter's timer and round trip), a granted one 0–2 ms later.
+			next := []time.Duration{0, 0, 0}
+			seed := uint64(perSecond * 1000)
+			rnd := func(n uint64) time.Duration {
+				seed = seed*6364136223846793005 + 1442695040888963407
+				return time.Duration((seed>>33)%n) * time.Millisecond
+			}
+			var grants []time.Duration
+			for {
+				i := 0
+				for k := range next {
+					if next[k] < next[i] {
+						i = k
+					}
+				}
+				at := next[i]
+				if at >= span {
+					break
+				}
+				mr.SetTime(start.Add(at))
+				res, err := lim.Allow(ctx, "k", limit)
+				require.NoError(t, err)
+				if res.Allowed > 0 {
+					grants = append(grants, at)
+					next[i] = at + rnd(3)
+				} else {
+					next[i] = at + max(res.RetryAfter, time.Millisecond) + rnd(4)
+				}
+			}
+			worst := 0
+			for i := range grants {
+				n := 0
+				for j := i; j < len(grants) && grants[j]-grants[i] < time.Second; j++ {
+					n++
+				}
+				worst = max(worst, n)
+			}
+			require.LessOrEqual(t, float64(worst), perSecond, "worst one-second window")
+			util := float64(len(grants)) / span.Seconds() / perSecond
+			if perSecond >= 20 { // at 1–5/s one token is a large share of the rate
+				require.GreaterOrEqual(t, util, 0.95, "utilisation")
+			}
+		})
+	}
+}
