@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -225,7 +226,7 @@ func (db *DB) FinishPending(ctx context.Context, broadcastID int64, to campaign.
 		Queued bool
 	}
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Raw(`UPDATE deliveries SET status = ?, error = ?, updated_at = ?
+		if err := tx.Raw(`UPDATE deliveries SET status = ?, error = ?, error_code = '', updated_at = ?
 			WHERE broadcast_id = ? AND status IN ('planned', 'queued')
 			RETURNING id, gen, queued_at IS NOT NULL AS queued`, string(to), reason, utc(now), broadcastID).Scan(&rows).Error; err != nil {
 			return err
@@ -233,9 +234,17 @@ func (db *DB) FinishPending(ctx context.Context, broadcastID int64, to campaign.
 		if len(rows) == 0 {
 			return nil
 		}
-		return tx.Exec(`INSERT INTO delivery_events (delivery_id, status, at, detail)
-			SELECT id, status, ?, error FROM deliveries WHERE broadcast_id = ? AND status = ? AND updated_at = ?`,
-			utc(now), broadcastID, string(to), utc(now)).Error
+		ids := make([]int64, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+		}
+		for chunk := range slices.Chunk(ids, 1000) {
+			if err := tx.Exec(`INSERT INTO delivery_events (delivery_id, status, at, detail)
+				SELECT id, status, ?, error FROM deliveries WHERE id IN ?`, utc(now), chunk).Error; err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("broadcast %d: finish pending as %s: %w", broadcastID, to, err)
