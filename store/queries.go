@@ -508,12 +508,24 @@ func (db *DB) ReleaseLease(ctx context.Context, ref campaign.Ref, until time.Tim
 // delivery a new generation meanwhile (that generation's task then finds it
 // sent and does nothing).
 func (db *DB) MarkSent(ctx context.Context, ref campaign.Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error) {
+	const update = `UPDATE deliveries SET status = 'sent', wamid = ?, sent_at = ?, lease_until = NULL,
+		error_code = '', error = '', next_poll_at = ?, poll_count = 0, track_until = ?, updated_at = ?
+		WHERE id = ? AND status = 'sending'`
+	args := []any{nullable(wamid), utc(now), utc(firstPoll), utc(trackUntil), utc(now), ref.ID}
+	if db.dialect == "postgres" {
+		// One statement, one commit: this runs once per send.
+		var n int64
+		err := db.q(ctx).Raw(`WITH u AS (`+update+` RETURNING id),
+			e AS (INSERT INTO delivery_events (delivery_id, status, at, detail) SELECT id, 'sent', ?, ? FROM u RETURNING 1)
+			SELECT COUNT(*) FROM e`, append(args, utc(now), wamid)...).Scan(&n).Error
+		if err != nil {
+			return false, fmt.Errorf("delivery %d: mark sent: %w", ref.ID, err)
+		}
+		return n > 0, nil
+	}
 	var ok bool
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Exec(`UPDATE deliveries SET status = 'sent', wamid = ?, sent_at = ?, lease_until = NULL,
-			error_code = '', error = '', next_poll_at = ?, poll_count = 0, track_until = ?, updated_at = ?
-			WHERE id = ? AND status = 'sending'`,
-			nullable(wamid), utc(now), utc(firstPoll), utc(trackUntil), utc(now), ref.ID)
+		res := tx.Exec(update, args...)
 		if res.Error != nil {
 			return res.Error
 		}
