@@ -169,6 +169,12 @@ func (f *Feeder) expirePaused(ctx context.Context) error {
 				return err
 			}
 			f.deleteSendTasks(refs)
+			// Nothing can be sent any more: the broadcast is over.
+			if inflight, more, err := f.store.Window(ctx, b.ID); err == nil && inflight == 0 && !more {
+				if _, err := f.store.SetStatus(ctx, b.ID, []Status{StatusPaused}, StatusCompleted, "deadline passed while paused", now); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil

@@ -13,8 +13,9 @@ type Options struct {
 	// Logger; nil = discard.
 	Logger *slog.Logger
 	// Lease is how long a claimed send may take before another attempt may
-	// reconcile it. It must exceed TaskTimeout, so that no copy of a task
-	// can reconcile while another is still sending. Default 4 min.
+	// reconcile it. The claim comes after the rate wait, right before the
+	// request, so it must cover the request (HTTP timeout 30 s) and recording
+	// it (up to 30 s). Default 2 min.
 	Lease time.Duration
 	// AmbiguousDelay is how long to wait after a send whose answer was lost
 	// before reconciling with the provider. Default 10 s.
@@ -56,7 +57,7 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	o.Lease = cmp.Or(o.Lease, 4*time.Minute)
+	o.Lease = cmp.Or(o.Lease, 2*time.Minute)
 	o.AmbiguousDelay = cmp.Or(o.AmbiguousDelay, 10*time.Second)
 	if len(o.PollSchedule) == 0 {
 		o.PollSchedule = defaultPollSchedule

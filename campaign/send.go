@@ -63,6 +63,7 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		if done || err != nil {
 			return err
 		}
+		job.Status = DeliveryQueued // not at the provider: send it normally
 	default:
 		return nil // already accepted or finished: never send twice
 	}
@@ -73,15 +74,14 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		_, err := h.store.Finish(ctx, ref, DeliverySkipped, "", "broadcast cancelled", now)
 		return err
 	default:
-		// Paused, or not started: the feeder puts it back when it runs again.
-		if job.Status == DeliverySending {
-			_, err := h.store.Unclaim(ctx, ref, true, "", "broadcast "+string(job.Broadcast.Status), now)
-			return err
-		}
-		return nil
+		return nil // paused or not started: the feeder puts it back when it runs again
 	}
 	if sb := job.Broadcast.SendBy(); !sb.IsZero() && now.After(sb) {
 		_, err := h.store.Finish(ctx, ref, DeliveryExpired, "", "deadline passed before the message could be sent", now)
+		return err
+	}
+	if job.Attempts >= SendMaxAttempts {
+		_, err := h.store.Finish(ctx, ref, DeliveryFailed, "", fmt.Sprintf("gave up after %d attempts", job.Attempts), now)
 		return err
 	}
 
@@ -98,41 +98,44 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			return perr
 		}
 		log.ErrorContext(ctx, "campaign: account paused", slog.String("reason", reason))
-		if job.Status == DeliverySending {
-			_, err := h.store.Unclaim(ctx, ref, true, "", reason, now)
-			return err
-		}
 		return nil
 	}
 
-	if job.Status != DeliverySending {
-		if job.Attempts >= SendMaxAttempts {
-			_, err := h.store.Finish(ctx, ref, DeliveryFailed, "", fmt.Sprintf("gave up after %d attempts", job.Attempts), now)
-			return err
-		}
-		ok, err := h.store.Claim(ctx, ref, now, now.Add(h.opts.Lease))
-		if err != nil || !ok {
-			return err // !ok: paused, cancelled or taken meanwhile
-		}
-		job.Attempts++
-		if needsMark(msg) {
-			// The answer will carry no wamid: remember what the
-			// conversation held before, so only newer messages count.
-			if err := h.mark(ctx, sender, job); err != nil {
-				_, uerr := h.store.Unclaim(ctx, ref, false, "", "read conversation before send: "+err.Error(), h.opts.Now())
-				return errors.Join(err, uerr)
-			}
+	var mark []string
+	if needsMark(msg) {
+		// The answer will carry no wamid: note what the conversation holds
+		// now, so that only newer messages can be ours.
+		if mark, err = h.snapshot(ctx, sender, job.Phone); err != nil {
+			return fmt.Errorf("read conversation before send: %w", err)
 		}
 	}
 
 	// Waiting for a rate token is not a failure and happens here, in the
-	// handler, right before the request so nothing delays it after the grant.
-	if err := h.limiter.Wait(ctx, job.Account.RateKey(), job.Account.RatePerSecond); err != nil {
-		_, uerr := h.store.Unclaim(ctx, ref, false, "", "", h.opts.Now())
-		if uerr != nil {
-			return uerr
-		}
+	// handler, before the claim: nothing is held while waiting, and only a
+	// database round trip separates the grant from the request. The wait
+	// leaves time for the request before the task's deadline.
+	wctx, cancel := ctx, context.CancelFunc(func() {})
+	if dl, ok := ctx.Deadline(); ok {
+		wctx, cancel = context.WithDeadline(ctx, dl.Add(-min(sendBudget, time.Until(dl)/4)))
+	}
+	err = h.limiter.Wait(wctx, job.Account.RateKey(), job.Account.RatePerSecond)
+	cancel()
+	if err != nil {
 		return &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()}
+	}
+
+	now = h.opts.Now()
+	ok, err := h.store.Claim(ctx, ref, now, now.Add(h.opts.Lease))
+	if err != nil || !ok {
+		return err // !ok: paused, cancelled or taken meanwhile
+	}
+	job.Attempts++
+	if mark != nil {
+		if err := h.store.SetConvMark(ctx, ref, mark, now); err != nil {
+			h.unclaim(ctx, ref, "record conversation mark: "+err.Error())
+			return err
+		}
+		job.ConvMark = mark
 	}
 
 	res, err := sender.Send(ctx, job.Phone, msg)
@@ -151,17 +154,22 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	return h.markSent(ctx, log, job.Ref, wamid)
 }
 
+// sendBudget is what a send needs after its rate token: the claim, the
+// provider's answer (HTTP timeout 30 s) and recording it. Short task
+// timeouts keep a quarter of their time instead.
+const sendBudget = 45 * time.Second
+
 // needsMark reports whether a send's answer carries no wamid, so the wamid
 // must be found in the conversation afterwards.
 func needsMark(m templates.Message) bool {
 	return m.Kind == templates.KindTemplate || m.Kind == templates.KindBotFlow
 }
 
-// mark records the wamids in the recipient's conversation before a send.
-func (h *SendHandler) mark(ctx context.Context, s Sender, job Job) error {
-	conv, err := s.Conversation(ctx, job.Phone, h.opts.ConversationLimit)
+// snapshot returns the wamids in the recipient's conversation (never nil).
+func (h *SendHandler) snapshot(ctx context.Context, s Sender, phone string) ([]string, error) {
+	conv, err := s.Conversation(ctx, phone, h.opts.ConversationLimit)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ids := make([]string, 0, len(conv))
 	for _, c := range conv {
@@ -169,7 +177,18 @@ func (h *SendHandler) mark(ctx context.Context, s Sender, job Job) error {
 			ids = append(ids, c.WAMID)
 		}
 	}
-	return h.store.SetConvMark(ctx, job.Ref, ids, h.opts.Now())
+	return ids, nil
+}
+
+// unclaim puts a claimed delivery that surely did not reach the provider back
+// in the queue (same generation: its task retries). It runs even when the
+// task's context has ended, so no claim is left behind by a shutdown.
+func (h *SendHandler) unclaim(ctx context.Context, ref Ref, reason string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := h.store.Unclaim(ctx, ref, false, "", reason, h.opts.Now()); err != nil {
+		h.opts.Logger.ErrorContext(ctx, "campaign: could not unclaim delivery; the sweep will reconcile it", slog.Int64("delivery_id", ref.ID), slog.String("error", err.Error()))
+	}
 }
 
 func (h *SendHandler) markSent(ctx context.Context, log *slog.Logger, ref Ref, wamid string) error {
@@ -229,9 +248,7 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 			_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, code, fmt.Sprintf("gave up after %d attempts: %s", job.Attempts, text), now)
 			return ferr
 		}
-		if _, uerr := h.store.Unclaim(ctx, job.Ref, false, code, text, now); uerr != nil {
-			return uerr
-		}
+		h.unclaim(ctx, job.Ref, text)
 		return err
 	}
 }
@@ -258,6 +275,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 	if needsMark(msg) && job.ConvMark == nil {
 		// The mark is recorded before every such send: without one, the
 		// attempt died before it reached the provider.
+		h.unclaim(ctx, job.Ref, "reconciled: never reached the provider")
 		return false, nil
 	}
 	wamid, found, err := h.lookup(ctx, sender, job, msg)
@@ -274,7 +292,8 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 		log.InfoContext(ctx, "campaign: reconciled send found at provider", slog.String("wamid", wamid))
 		return true, h.markSent(ctx, log, job.Ref, wamid)
 	}
-	log.InfoContext(ctx, "campaign: reconciled send not found at provider; sending")
+	log.InfoContext(ctx, "campaign: reconciled send not found at provider; sending again")
+	h.unclaim(ctx, job.Ref, "reconciled: not found at the provider")
 	return false, nil
 }
 
@@ -318,7 +337,7 @@ func matchSent(ctx context.Context, store WorkerStore, conv []provider.Conversat
 		}
 		for i := len(conv) - 1; i >= 0; i-- { // newest first: walk from the oldest
 			c := conv[i]
-			if c.FromBot && c.WAMID != "" && !known[c.WAMID] && !before[c.WAMID] {
+			if c.FromBot && c.WAMID != "" && !known[c.WAMID] && !before[c.WAMID] && kindMatches(c, msg) {
 				return c.WAMID, true, nil
 			}
 		}
@@ -330,6 +349,23 @@ func matchSent(ctx context.Context, store WorkerStore, conv []provider.Conversat
 		}
 	}
 	return "", false, nil
+}
+
+// kindMatches rules out conversation entries that cannot be msg: for a
+// template, content that is a Meta message of another type (a chatbot's
+// text reply, say). Content that is not JSON, or has no type, is not ruled
+// out.
+func kindMatches(c provider.ConversationMessage, m templates.Message) bool {
+	if m.Kind != templates.KindTemplate {
+		return true
+	}
+	var v struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal([]byte(c.Content), &v) != nil || v.Type == "" {
+		return true
+	}
+	return v.Type == "template"
 }
 
 // contentMatches reports whether a conversation entry carries a text or

@@ -29,7 +29,7 @@ var transitions = map[Status][]Status{
 	StatusDraft:     {StatusScheduled, StatusCancelled},
 	StatusScheduled: {StatusRunning, StatusPaused, StatusCancelled, StatusDraft},
 	StatusRunning:   {StatusPaused, StatusCompleted, StatusCancelled, StatusFailed},
-	StatusPaused:    {StatusRunning, StatusScheduled, StatusCancelled},
+	StatusPaused:    {StatusRunning, StatusScheduled, StatusCancelled, StatusCompleted},
 }
 
 // From returns the states from which a broadcast may move to s.

@@ -449,7 +449,7 @@ func (db *DB) Touch(ctx context.Context, ref campaign.Ref, now time.Time) error 
 // with a lease, only while its broadcast is running.
 func (db *DB) Claim(ctx context.Context, ref campaign.Ref, now, leaseUntil time.Time) (bool, error) {
 	res := db.q(ctx).Exec(`UPDATE deliveries SET status = 'sending', sending_at = ?, lease_until = ?,
-		attempts = attempts + 1, updated_at = ?
+		attempts = attempts + 1, conv_mark = '', updated_at = ?
 		WHERE id = ? AND gen = ? AND status IN ('planned', 'queued')
 		AND EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'running')`,
 		utc(now), utc(leaseUntil), utc(now), ref.ID, ref.Gen)
@@ -484,11 +484,25 @@ func (db *DB) Unclaim(ctx context.Context, ref campaign.Ref, newGen bool, errCod
 			THEN 'skipped' ELSE 'planned' END,
 		error_code = ?, error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending'`
 	}
-	res := db.q(ctx).Exec(q, errCode, reason, utc(now), ref.ID, ref.Gen)
-	if res.Error != nil {
-		return false, fmt.Errorf("delivery %d: unclaim: %w", ref.ID, res.Error)
+	var ok bool
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec(q, errCode, reason, utc(now), ref.ID, ref.Gen)
+		if res.Error != nil {
+			return res.Error
+		}
+		ok = res.RowsAffected > 0
+		if !ok || !newGen {
+			return nil
+		}
+		// A cancelled broadcast's delivery ended skipped: record it.
+		return tx.Exec(`INSERT INTO delivery_events (delivery_id, status, at, detail)
+			SELECT id, status, ?, 'broadcast cancelled' FROM deliveries WHERE id = ? AND status = 'skipped'`,
+			utc(now), ref.ID).Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("delivery %d: unclaim: %w", ref.ID, err)
 	}
-	return res.RowsAffected > 0, nil
+	return ok, nil
 }
 
 // ReleaseLease shortens the lease of a sending delivery to until, so a
