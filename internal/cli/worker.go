@@ -21,6 +21,10 @@ func Worker(ctx context.Context, args []string, io IO) error {
 		return &exitError{code: 2}
 	}
 	log := logger(io)
+	opts, err := campaignOptions(io, log)
+	if err != nil {
+		return &exitError{code: 2, msg: err.Error()}
+	}
 	conns, err := app.Open(ctx, envOf(io), false, "", log)
 	if err != nil {
 		return err
@@ -30,7 +34,7 @@ func Worker(ctx context.Context, args []string, io IO) error {
 		Concurrency: *concurrency,
 		Senders:     &app.Senders{Getenv: io.Getenv, Logger: log},
 		Limiter:     throttle.NewFleet(conns.RedisClient),
-		Campaign:    campaign.Options{Logger: log},
+		Campaign:    opts,
 		Logger:      log,
 	})
 	if err := srv.Start(mux); err != nil {
@@ -43,4 +47,19 @@ func Worker(ctx context.Context, args []string, io IO) error {
 	srv.Shutdown()
 	log.Info("worker: stopped", slog.Duration("took", time.Since(start)))
 	return nil
+}
+
+// campaignOptions reads the engine's tuning knobs from the environment:
+// WACAMP_LEASE (how long a claimed send may take before another attempt
+// reconciles it; default 2m). Unset means the default.
+func campaignOptions(io IO, log *slog.Logger) (campaign.Options, error) {
+	o := campaign.Options{Logger: log}
+	if v := io.Getenv("WACAMP_LEASE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			return o, fmt.Errorf("WACAMP_LEASE=%q: want a duration of at least 1s, such as 2m", v)
+		}
+		o.Lease = d
+	}
+	return o, nil
 }

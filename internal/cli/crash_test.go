@@ -1,0 +1,62 @@
+package cli_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/internal/cli"
+)
+
+// TestKilledWorkerNeitherLosesNorDuplicates runs one worker as a real
+// process beside an in-process one, kills it with SIGKILL mid-broadcast,
+// and checks at the provider that every recipient got exactly one message.
+// The killed worker's in-flight sends are reconciled through
+// get/conversation once their lease (3 s here) ends.
+func TestKilledWorkerNeitherLosesNorDuplicates(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.env["WACAMP_LEASE"] = "3s"
+	const n = 400
+	path := w.campaign(n)
+	code, out := w.run("apply", "-f", path)
+	require.Equal(t, 0, code, out)
+
+	bin := filepath.Join(t.TempDir(), "worker")
+	build := exec.Command("go", "build", "-o", bin, "github.com/wacamp/wacamp/cmd/worker")
+	build.Stderr = os.Stderr
+	require.NoError(t, build.Run())
+	victim := exec.Command(bin, "-concurrency", "20")
+	for k, v := range w.env {
+		victim.Env = append(victim.Env, k+"="+v)
+	}
+	victim.Env = append(victim.Env, "WACAMP_LOG_LEVEL=warn", "PATH="+os.Getenv("PATH"))
+	victim.Stderr = w.all
+	require.NoError(t, victim.Start())
+	t.Cleanup(func() { _ = victim.Process.Kill(); _, _ = victim.Process.Wait() })
+
+	w.daemon(cli.Scheduler, "run", "-interval", "100ms")
+	require.Eventually(t, func() bool { return w.sim.Stats().Accepted >= n/4 }, 60*time.Second, 20*time.Millisecond)
+	require.NoError(t, victim.Process.Signal(syscall.SIGKILL))
+	_, _ = victim.Process.Wait()
+	w.daemon(cli.Worker, "-concurrency", "10")
+
+	require.Eventually(t, func() bool {
+		code, out := w.run("status", "promo", "--json")
+		return code == 0 && strings.Contains(out, `"status": "completed"`)
+	}, 120*time.Second, 200*time.Millisecond)
+	perPhone := map[string]int{}
+	for _, s := range w.sim.Sends() {
+		perPhone[s.Phone]++
+	}
+	require.Len(t, perPhone, n, "every recipient reached")
+	for p, c := range perPhone {
+		require.Equal(t, 1, c, "%s got %d messages", p, c)
+	}
+}
