@@ -110,16 +110,16 @@ func (b *bench) apply(path string) []store.Change {
 	return ch
 }
 
-// startWorker runs one asynq server until the test ends.
-func (b *bench) startWorker(concurrency int) *asynq.Server {
+// startWorker runs one worker (its send and poll servers) until the test ends.
+func (b *bench) startWorker(concurrency int) *app.Worker {
 	b.t.Helper()
-	srv, mux := app.NewWorker(b.conns, app.WorkerConfig{
+	srv := app.NewWorker(b.conns, app.WorkerConfig{
 		Concurrency: concurrency,
 		Senders:     &app.Senders{Getenv: getenv},
 		Limiter:     throttle.NewFleet(redis.NewClient(b.rds.Client.Options())),
 		Campaign:    b.opts,
 	})
-	require.NoError(b.t, srv.Start(mux))
+	require.NoError(b.t, srv.Start())
 	b.t.Cleanup(srv.Shutdown)
 	return srv
 }

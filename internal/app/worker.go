@@ -11,47 +11,89 @@ import (
 	"github.com/wacamp/wacamp/campaign"
 )
 
-// WorkerConfig configures one worker server.
+// WorkerConfig configures one worker process.
 type WorkerConfig struct {
-	Concurrency int // default 50
-	Senders     campaign.Senders
-	Limiter     campaign.Limiter
-	Campaign    campaign.Options
-	Logger      *slog.Logger
+	Concurrency     int // send tasks at once; default 50
+	PollConcurrency int // status polls at once; default Concurrency/5, at least 2
+	Senders         campaign.Senders
+	Limiter         campaign.Limiter
+	Campaign        campaign.Options
+	Logger          *slog.Logger
 }
 
-// NewWorker returns an asynq server and the mux with wacamp's handlers.
-// Sends and polls sit in separate weighted queues; waits (rate, leases) are
-// not failures; retries back off per the provider's Retry-After or
-// exponentially.
-func NewWorker(c *Conns, cfg WorkerConfig) (*asynq.Server, *asynq.ServeMux) {
+// Worker is one worker process's task servers. Sends and status polls run
+// on separate asynq servers with their own concurrency: a send waits for its
+// rate token inside its handler, so a shared pool would fill up with waiting
+// sends and starve the polls (seen in the web UI as a growing status queue).
+type Worker struct {
+	sends, polls *asynq.Server
+	sendMux      *asynq.ServeMux
+	pollMux      *asynq.ServeMux
+}
+
+// NewWorker builds a worker on c. Waits (rate, leases) are not failures;
+// retries back off per the provider's Retry-After or exponentially.
+func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = 50
+	}
+	if cfg.PollConcurrency == 0 {
+		cfg.PollConcurrency = max(2, cfg.Concurrency/5)
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg.Campaign.Logger = log
-	srv := asynq.NewServer(c.Redis, asynq.Config{
-		Concurrency:     cfg.Concurrency,
-		Queues:          map[string]int{campaign.QueueBroadcast: 6, campaign.QueueStatus: 3, "default": 1},
-		IsFailure:       campaign.IsFailure,
-		RetryDelayFunc:  campaign.RetryDelay,
-		Logger:          NewAsynqLogger(log),
-		LogLevel:        asynq.WarnLevel,
-		ShutdownTimeout: 40 * time.Second, // a send's HTTP timeout (30 s) plus recording
-		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
-			if !campaign.IsFailure(err) {
-				return
-			}
-			log.WarnContext(ctx, "worker: task failed", slog.String("type", t.Type()), slog.String("error", err.Error()))
-		}),
-	})
-	mux := asynq.NewServeMux()
-	mux.Handle(campaign.TypeSend, campaign.NewSendHandler(c.Store, cfg.Senders, cfg.Limiter, cfg.Campaign))
-	mux.Handle(campaign.TypePoll, campaign.NewPollHandler(c.Store, cfg.Senders, cfg.Campaign))
-	return srv, mux
+	server := func(queue string, concurrency int) *asynq.Server {
+		return asynq.NewServer(c.Redis, asynq.Config{
+			Concurrency:     concurrency,
+			Queues:          map[string]int{queue: 1},
+			IsFailure:       campaign.IsFailure,
+			RetryDelayFunc:  campaign.RetryDelay,
+			Logger:          NewAsynqLogger(log),
+			LogLevel:        asynq.WarnLevel,
+			ShutdownTimeout: 40 * time.Second, // a send's HTTP timeout (30 s) plus recording
+			ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+				if !campaign.IsFailure(err) {
+					return
+				}
+				log.WarnContext(ctx, "worker: task failed", slog.String("type", t.Type()), slog.String("error", err.Error()))
+			}),
+		})
+	}
+	w := &Worker{
+		sends:   server(campaign.QueueBroadcast, cfg.Concurrency),
+		polls:   server(campaign.QueueStatus, cfg.PollConcurrency),
+		sendMux: asynq.NewServeMux(),
+		pollMux: asynq.NewServeMux(),
+	}
+	w.sendMux.Handle(campaign.TypeSend, campaign.NewSendHandler(c.Store, cfg.Senders, cfg.Limiter, cfg.Campaign))
+	w.pollMux.Handle(campaign.TypePoll, campaign.NewPollHandler(c.Store, cfg.Senders, cfg.Campaign))
+	return w
+}
+
+// UseOnSends adds middleware around the send handler (e.g. timing).
+func (w *Worker) UseOnSends(mws ...asynq.MiddlewareFunc) { w.sendMux.Use(mws...) }
+
+// Start starts both servers.
+func (w *Worker) Start() error {
+	if err := w.sends.Start(w.sendMux); err != nil {
+		return fmt.Errorf("start send server: %w", err)
+	}
+	if err := w.polls.Start(w.pollMux); err != nil {
+		w.sends.Shutdown()
+		return fmt.Errorf("start status server: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops both servers; in-flight tasks finish first.
+func (w *Worker) Shutdown() {
+	done := make(chan struct{})
+	go func() { w.polls.Shutdown(); close(done) }()
+	w.sends.Shutdown()
+	<-done
 }
 
 // asynqLogger adapts slog to asynq's Logger interface.

@@ -91,15 +91,15 @@ func runSend(ctx context.Context, log *slog.Logger, opt asynq.RedisClientOpt, db
 		MaxWindow: max(cfg.Sends, 50),
 	}
 	timer := &sendTimer{}
-	srv, mux := app.NewWorker(&app.Conns{Redis: opt, Store: db}, app.WorkerConfig{
+	srv := app.NewWorker(&app.Conns{Redis: opt, Store: db}, app.WorkerConfig{
 		Concurrency: cfg.Concurrency,
 		Senders:     &app.Senders{Getenv: getenv, Logger: log},
 		Limiter:     unlimited{},
 		Campaign:    opts,
 		Logger:      log,
 	})
-	mux.Use(timer.middleware)
-	if err := srv.Start(mux); err != nil {
+	srv.UseOnSends(timer.middleware)
+	if err := srv.Start(); err != nil {
 		return res, fmt.Errorf("send: start worker: %w", err)
 	}
 	defer srv.Shutdown()

@@ -102,9 +102,9 @@ func Demo(ctx context.Context, args []string, io IO) error {
 
 	opts := campaign.Options{Logger: log, PollSchedule: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 30 * time.Second},
 		TrackFor: 10 * time.Minute, AmbiguousDelay: 2 * time.Second, StaleAfter: 30 * time.Second}
-	srv, mux := app.NewWorker(conns, app.WorkerConfig{Concurrency: 30, Senders: &app.Senders{Getenv: getenv, Logger: log},
+	srv := app.NewWorker(conns, app.WorkerConfig{Concurrency: 30, Senders: &app.Senders{Getenv: getenv, Logger: log},
 		Limiter: throttle.NewFleet(conns.RedisClient), Campaign: opts, Logger: log})
-	if err := srv.Start(mux); err != nil {
+	if err := srv.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	defer srv.Shutdown()

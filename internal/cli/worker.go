@@ -30,14 +30,14 @@ func Worker(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	defer conns.Close()
-	srv, mux := app.NewWorker(conns, app.WorkerConfig{
+	srv := app.NewWorker(conns, app.WorkerConfig{
 		Concurrency: *concurrency,
 		Senders:     &app.Senders{Getenv: io.Getenv, Logger: log},
 		Limiter:     throttle.NewFleet(conns.RedisClient),
 		Campaign:    opts,
 		Logger:      log,
 	})
-	if err := srv.Start(mux); err != nil {
+	if err := srv.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	log.InfoContext(ctx, "worker: running", slog.Int("concurrency", *concurrency))
