@@ -230,3 +230,28 @@ func TestBasicAuth(t *testing.T) {
 		require.Equal(t, c.want, resp.StatusCode, "%s:%s", c.user, c.pass)
 	}
 }
+
+// With --read-only the web UI serves views but refuses every change.
+func TestUIReadOnlyRefusesChanges(t *testing.T) {
+	t.Parallel()
+	rds := testenv.NewRedis(t)
+	for _, ro := range []bool{true, false} {
+		ui := cli.UIHandler(rds.Opt, ro)
+		ts := httptest.NewServer(ui)
+		resp, err := http.Get(ts.URL + "/api/queues")
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/api/queues/broadcast:pause", nil)
+		resp, err = http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		if ro {
+			require.GreaterOrEqual(t, resp.StatusCode, 400, "read-only UI accepted a change")
+		} else {
+			require.NotEqual(t, http.StatusMethodNotAllowed, resp.StatusCode)
+		}
+		ts.Close()
+		_ = ui.Close()
+	}
+}
