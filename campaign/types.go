@@ -76,17 +76,7 @@ type Job struct {
 }
 
 // Variables returns the values a message may use for this recipient.
-func (j Job) Variables() map[string]string {
-	v := make(map[string]string, len(j.Vars)+2)
-	for k, x := range j.Vars {
-		v[k] = x
-	}
-	v["phone"] = j.Phone
-	if j.Name != "" {
-		v["name"] = j.Name
-	}
-	return v
-}
+func (j Job) Variables() map[string]string { return templates.RecipientVars(j.Phone, j.Name, j.Vars) }
 
 // PollTarget is what the status poller needs about one accepted message.
 type PollTarget struct {

@@ -75,15 +75,7 @@ type Recipient struct {
 // RenderVars returns the values placeholders can use for r: "phone", "name"
 // (if given) and every key of r.Vars.
 func (r Recipient) RenderVars() map[string]string {
-	vars := make(map[string]string, len(r.Vars)+2)
-	for k, v := range r.Vars {
-		vars[k] = v
-	}
-	vars["phone"] = r.Phone
-	if r.Name != "" {
-		vars["name"] = r.Name
-	}
-	return vars
+	return templates.RecipientVars(r.Phone, r.Name, r.Vars)
 }
 
 // nameRE is the form of broadcast and account names.

@@ -86,3 +86,19 @@ func (m *Message) eachText(fn func(field string, s *string)) {
 	}
 	fn("bot_flow", &m.BotFlow)
 }
+
+// RecipientVars returns the values placeholders can use for one recipient:
+// "phone", "name" (when given) and every key of vars. Loading (to check
+// that every placeholder has a value) and sending (to render) both use it,
+// so they always agree.
+func RecipientVars(phone, name string, vars map[string]string) map[string]string {
+	v := make(map[string]string, len(vars)+2)
+	for k, x := range vars {
+		v[k] = x
+	}
+	v["phone"] = phone
+	if name != "" {
+		v["name"] = name
+	}
+	return v
+}
