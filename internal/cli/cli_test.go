@@ -255,3 +255,27 @@ func TestUIReadOnlyRefusesChanges(t *testing.T) {
 		_ = ui.Close()
 	}
 }
+
+// validate reads the provider's plan and warns when a broadcast would need
+// more subscribers than are left; an unreachable provider is a warning, not
+// an error.
+func TestValidateWarnsAboutPlanLimits(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.sim.SetOptions(func(o *botsailorsim.Options) { o.SubscriberLimit = 100 })
+	path := w.campaign(150)
+	code, out := w.run("validate", "-f", path)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "warning: promo: up to 150 recipients may be new subscribers, but the plan has 100 left")
+
+	w.sim.SetOptions(func(o *botsailorsim.Options) { o.SubscriberLimit = 0 })
+	code, out = w.run("validate", "-f", path)
+	require.Equal(t, 0, code, out)
+	require.NotContains(t, out, "warning")
+
+	w.simURL = "http://127.0.0.1:1/api/v1" // nothing listens there
+	code, out = w.run("validate", "-f", w.campaign(10))
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "warning: account main: cannot check plan limits")
+	require.NotContains(t, out, secret)
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/provider"
 )
 
 const schedulerUsage = `usage: scheduler COMMAND [flags]
@@ -90,6 +91,9 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	rates := map[string]float64{}
 	for _, a := range bundle.Accounts {
 		rates[a.Name] = a.RatePerSecond
+	}
+	for _, w := range planWarnings(ctx, io, bundle) {
+		fmt.Fprintln(io.Stderr, "warning:", w)
 	}
 	if cmd == "validate" {
 		fmt.Fprintf(io.Stdout, "%s: OK — %d account(s), %d broadcast(s)\n", *path, len(bundle.Accounts), len(bundle.Broadcasts))
@@ -272,4 +276,44 @@ func schedLifecycle(ctx context.Context, cmd string, args []string, io IO) error
 	}
 	fmt.Fprintf(io.Stdout, "broadcast %s is %s\n", b.Name, b.Status)
 	return nil
+}
+
+// accountInfoer is a provider client that can read the account's plan.
+type accountInfoer interface {
+	AccountInfo(ctx context.Context) (provider.AccountInfo, error)
+}
+
+// planWarnings asks each account's provider for its plan limits and warns
+// about broadcasts that would exceed them. Provider trouble is a warning too:
+// validation must not depend on the provider being up.
+func planWarnings(ctx context.Context, io IO, b *config.Bundle) []string {
+	senders := &app.Senders{Getenv: io.Getenv}
+	infos := map[string]provider.AccountInfo{}
+	var out []string
+	for _, a := range b.Accounts {
+		s, err := senders.Sender(ctx, campaign.Account{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL,
+			TokenRef: a.TokenRef, PhoneNumberID: a.PhoneNumberID, WhatsAppBotID: a.WhatsAppBotID})
+		if err != nil {
+			out = append(out, fmt.Sprintf("account %s: cannot check plan limits: %v", a.Name, err))
+			continue
+		}
+		ai, ok := s.(accountInfoer)
+		if !ok {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		info, err := ai.AccountInfo(cctx)
+		cancel()
+		if err != nil {
+			out = append(out, fmt.Sprintf("account %s: cannot check plan limits: %v", a.Name, err))
+			continue
+		}
+		infos[a.Name] = info
+	}
+	for _, bc := range b.Broadcasts {
+		if info, ok := infos[bc.Account]; ok {
+			out = append(out, campaign.LimitWarnings(bc.Name, len(bc.Recipients), info)...)
+		}
+	}
+	return out
 }
