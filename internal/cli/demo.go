@@ -184,7 +184,11 @@ func Demo(ctx context.Context, args []string, io IO) error {
 		took.Round(100*time.Millisecond), c["delivered"]+c["read"], c["read"], c["failed"], c["skipped"], c["expired"])
 	fmt.Fprintf(out, "provider saw %d accepted sends for %d recipients (%d answered 503, %d answers dropped and reconciled); recipients with more than one message: %d\n",
 		st.Accepted, len(perPhone), st.Rejected5xx, st.Dropped, dups)
-	fmt.Fprintf(out, "inspect: scheduler status %s / scheduler export %s (with DATABASE_URL set), or the web UI\n", name, name)
+	dsn := "$DATABASE_URL"
+	if env.DatabaseURL == "" {
+		dsn = "sqlite:" + filepath.Join(dir, "wacamp.db")
+	}
+	fmt.Fprintf(out, "inspect (while this runs): DATABASE_URL=%s go run ./cmd/scheduler status %s   (or: export %s)\n", dsn, name, name)
 	if dups > 0 {
 		return errors.New("a recipient got more than one message")
 	}
