@@ -117,6 +117,7 @@ func (b *bench) startWorker(concurrency int) *app.Worker {
 		Concurrency: concurrency,
 		Senders:     &app.Senders{Getenv: getenv},
 		Limiter:     throttle.NewFleet(redis.NewClient(b.rds.Client.Options())),
+		Outcomes:    throttle.NewOutcomes(b.rds.Client),
 		Campaign:    b.opts,
 	})
 	require.NoError(b.t, srv.Start())

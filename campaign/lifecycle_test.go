@@ -327,3 +327,50 @@ func TestPermanentErrorFailsWithoutRetry(t *testing.T) {
 		require.Equal(t, 1, c, "%s was retried", p)
 	}
 }
+
+// TestErrorStormPausesTheBroadcast: when too many recent sends fail, the
+// broadcast pauses itself with the reason instead of burning through the
+// audience; a resume starts a fresh window.
+func TestErrorStormPausesTheBroadcast(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	b.opts.StormWindow = 40 // pause when >20% of the last 40 failed (after 4 seen)
+	inner := b.sim
+	b.url = startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/whatsapp/send") {
+			_ = r.ParseForm()
+			if p := r.PostForm.Get("phone_number"); (p[len(p)-1]-'0')%2 == 0 {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`{"status":"0","message":"(#131026) Message undeliverable."}`))
+				return
+			}
+		}
+		inner.ServeHTTP(w, r)
+	})) + "/api/v1"
+	const n = 300
+	b.apply(b.writeCampaign("storm", n, 50, `      text: "Hi {{name}}"`))
+	b.startWorker(5)
+	b.startScheduler()
+	svc := b.service()
+	ctx := context.Background()
+	paused := func() bool {
+		st, err := svc.Status(ctx, "storm")
+		return err == nil && st.Status == campaign.StatusPaused && st.Counts["sending"] == 0
+	}
+	b.waitFor(30*time.Second, "auto-paused", paused)
+	st, err := svc.Status(ctx, "storm")
+	require.NoError(t, err)
+	require.Contains(t, st.Reason, "auto-paused")
+	require.Contains(t, st.Reason, "131026")
+	firstFailed := st.Counts["failed"]
+	require.Less(t, firstFailed+st.Counts["sent"]+st.Counts["delivered"], n/2, "it stopped early: %v", st.Counts)
+	accepted := b.sim.Stats().Accepted
+	require.Never(t, func() bool { return b.sim.Stats().Accepted != accepted }, time.Second, 50*time.Millisecond, "sent while auto-paused")
+
+	_, err = svc.Resume(ctx, "storm")
+	require.NoError(t, err)
+	b.waitFor(30*time.Second, "auto-paused again", paused)
+	st, err = svc.Status(ctx, "storm")
+	require.NoError(t, err)
+	require.Greater(t, st.Counts["failed"], firstFailed, "the resumed run sent before pausing again")
+}

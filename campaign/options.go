@@ -39,6 +39,10 @@ type Options struct {
 	StaleAfter time.Duration
 	// TaskTimeout bounds one run of a send task. Default 3 min.
 	TaskTimeout time.Duration
+	// StormShare and StormWindow: a broadcast pauses itself when more than
+	// StormShare of its last StormWindow sends failed. Defaults 0.2 and 200.
+	StormShare  float64
+	StormWindow int
 	// ReconcileFor is how long after a send began its outcome may stay
 	// unknown (the provider's history unreadable) before the delivery
 	// fails as "outcome unknown" rather than risk a duplicate. Default 24 h.
@@ -70,6 +74,8 @@ func (o Options) withDefaults() Options {
 	o.StaleAfter = cmp.Or(o.StaleAfter, 5*time.Minute)
 	o.TaskTimeout = cmp.Or(o.TaskTimeout, 3*time.Minute)
 	o.ReconcileFor = cmp.Or(o.ReconcileFor, 24*time.Hour)
+	o.StormShare = cmp.Or(o.StormShare, 0.2)
+	o.StormWindow = cmp.Or(o.StormWindow, 200)
 	return o
 }
 

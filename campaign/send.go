@@ -18,15 +18,48 @@ import (
 
 // SendHandler processes send tasks. It is safe for concurrent use.
 type SendHandler struct {
-	store   WorkerStore
-	senders Senders
-	limiter Limiter
-	opts    Options
+	store    WorkerStore
+	senders  Senders
+	limiter  Limiter
+	outcomes Outcomes
+	opts     Options
 }
 
-// NewSendHandler returns the handler for TypeSend tasks.
-func NewSendHandler(store WorkerStore, senders Senders, limiter Limiter, opts Options) *SendHandler {
-	return &SendHandler{store: store, senders: senders, limiter: limiter, opts: opts.withDefaults()}
+// Outcomes remembers, fleet-wide, the last outcomes of a broadcast's sends
+// (throttle.Outcomes satisfies it). Record returns how many of the last
+// window failed and how many there are.
+type Outcomes interface {
+	Record(ctx context.Context, key string, failed bool, window int) (fails, total int, err error)
+}
+
+// NewSendHandler returns the handler for TypeSend tasks. outcomes may be nil,
+// which turns off pausing on error storms.
+func NewSendHandler(store WorkerStore, senders Senders, limiter Limiter, outcomes Outcomes, opts Options) *SendHandler {
+	return &SendHandler{store: store, senders: senders, limiter: limiter, outcomes: outcomes, opts: opts.withDefaults()}
+}
+
+// storm records a send's outcome and pauses the broadcast when more than
+// StormShare of its last StormWindow sends failed (at least a tenth of the
+// window must have been seen). The window starts afresh whenever the
+// broadcast's state changes (a resume), as its key carries updated_at.
+func (h *SendHandler) storm(ctx context.Context, log *slog.Logger, job Job, failed bool, lastErr string) {
+	if h.outcomes == nil {
+		return
+	}
+	key := fmt.Sprintf("%d:%d", job.Broadcast.ID, job.Broadcast.UpdatedAt.UnixNano())
+	f, n, err := h.outcomes.Record(ctx, key, failed, h.opts.StormWindow)
+	if err != nil {
+		log.WarnContext(ctx, "campaign: cannot record send outcome", slog.String("error", err.Error()))
+		return
+	}
+	if !failed || n < max(1, h.opts.StormWindow/10) || float64(f) <= h.opts.StormShare*float64(n) {
+		return
+	}
+	reason := fmt.Sprintf("auto-paused: %d of the last %d sends failed (over %.0f%%); last error: %s", f, n, 100*h.opts.StormShare, lastErr)
+	ok, err := h.store.SetStatus(ctx, job.Broadcast.ID, []Status{StatusRunning}, StatusPaused, reason, h.opts.Now())
+	if err == nil && ok {
+		log.ErrorContext(ctx, "campaign: broadcast paused on an error storm", slog.String("reason", reason))
+	}
 }
 
 // ProcessTask implements asynq.Handler. It returns nil once the delivery
@@ -151,7 +184,11 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			wamid = w
 		}
 	}
-	return h.markSent(ctx, log, job.Ref, wamid)
+	if err := h.markSent(ctx, log, job.Ref, wamid); err != nil {
+		return err
+	}
+	h.storm(ctx, log, job, false, "")
+	return nil
 }
 
 // sendBudget is what a send needs after its rate token: the claim, the
@@ -230,6 +267,7 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		return &WaitError{After: h.opts.AmbiguousDelay, Reason: "reconcile after lost answer"}
 	case provider.ClassPermanent:
 		_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, code, text, now)
+		h.storm(ctx, log, job, true, text)
 		return ferr
 	case provider.ClassHaltCampaign, provider.ClassHaltAccount:
 		reason := "halted by provider error: " + text
@@ -246,6 +284,7 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 	default: // transient and surely not accepted
 		if job.Attempts >= SendMaxAttempts {
 			_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, code, fmt.Sprintf("gave up after %d attempts: %s", job.Attempts, text), now)
+			h.storm(ctx, log, job, true, text)
 			return ferr
 		}
 		h.unclaim(ctx, job.Ref, text)

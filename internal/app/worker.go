@@ -17,6 +17,7 @@ type WorkerConfig struct {
 	PollConcurrency int // status polls at once; default Concurrency/5, at least 2
 	Senders         campaign.Senders
 	Limiter         campaign.Limiter
+	Outcomes        campaign.Outcomes // nil: no pausing on error storms
 	Campaign        campaign.Options
 	Logger          *slog.Logger
 }
@@ -68,7 +69,7 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 		sendMux: asynq.NewServeMux(),
 		pollMux: asynq.NewServeMux(),
 	}
-	w.sendMux.Handle(campaign.TypeSend, campaign.NewSendHandler(c.Store, cfg.Senders, cfg.Limiter, cfg.Campaign))
+	w.sendMux.Handle(campaign.TypeSend, campaign.NewSendHandler(c.Store, cfg.Senders, cfg.Limiter, cfg.Outcomes, cfg.Campaign))
 	w.pollMux.Handle(campaign.TypePoll, campaign.NewPollHandler(c.Store, cfg.Senders, cfg.Campaign))
 	return w
 }

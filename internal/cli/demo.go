@@ -103,7 +103,7 @@ func Demo(ctx context.Context, args []string, io IO) error {
 	opts := campaign.Options{Logger: log, PollSchedule: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 30 * time.Second},
 		TrackFor: 10 * time.Minute, AmbiguousDelay: 2 * time.Second, StaleAfter: 30 * time.Second}
 	srv := app.NewWorker(conns, app.WorkerConfig{Concurrency: 30, Senders: &app.Senders{Getenv: getenv, Logger: log},
-		Limiter: throttle.NewFleet(conns.RedisClient), Campaign: opts, Logger: log})
+		Limiter: throttle.NewFleet(conns.RedisClient), Outcomes: throttle.NewOutcomes(conns.RedisClient), Campaign: opts, Logger: log})
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

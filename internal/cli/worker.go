@@ -34,6 +34,7 @@ func Worker(ctx context.Context, args []string, io IO) error {
 		Concurrency: *concurrency,
 		Senders:     &app.Senders{Getenv: io.Getenv, Logger: log},
 		Limiter:     throttle.NewFleet(conns.RedisClient),
+		Outcomes:    throttle.NewOutcomes(conns.RedisClient),
 		Campaign:    opts,
 		Logger:      log,
 	})
