@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"cmp"
+	"context"
 	"log/slog"
 	"time"
 )
@@ -39,6 +40,10 @@ type Options struct {
 	StaleAfter time.Duration
 	// TaskTimeout bounds one run of a send task. Default 3 min.
 	TaskTimeout time.Duration
+	// Stop, when done, makes handlers waiting for a rate token give up at
+	// once (the worker's shutdown has begun: nothing new may start). Nil =
+	// never.
+	Stop context.Context
 	// StormShare and StormWindow: a broadcast pauses itself when more than
 	// StormShare of its last StormWindow sends failed. Defaults 0.2 and 200.
 	StormShare  float64

@@ -147,10 +147,15 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	// handler, before the claim: nothing is held while waiting, and only a
 	// database round trip separates the grant from the request. The wait
 	// leaves time for the request before the task's deadline.
-	wctx, cancel := ctx, context.CancelFunc(func() {})
+	wctx, cancel := context.WithCancel(ctx)
 	if dl, ok := ctx.Deadline(); ok {
 		wctx, cancel = context.WithDeadline(ctx, dl.Add(-min(sendBudget, time.Until(dl)/4)))
 	}
+	if h.opts.Stop != nil {
+		stopWaiting := context.AfterFunc(h.opts.Stop, cancel)
+		defer stopWaiting()
+	}
+	waitStart := time.Now()
 	err = h.limiter.Wait(wctx, job.Account.RateKey(), job.Account.RatePerSecond)
 	cancel()
 	if err != nil {
@@ -158,20 +163,43 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 
 	now = h.opts.Now()
-	ok, err := h.store.Claim(ctx, ref, now, now.Add(h.opts.Lease))
+	// The lease's exact value identifies this attempt's claim (microseconds:
+	// what Postgres keeps).
+	leaseUntil := now.Add(h.opts.Lease).Truncate(time.Microsecond)
+	ok, err := h.store.Claim(ctx, ref, now, leaseUntil)
 	if err != nil || !ok {
 		return err // !ok: paused, cancelled or taken meanwhile
 	}
 	job.Attempts++
+	// From here until the request, a failure does not unclaim: after a
+	// stall another attempt may own the row. The lease is left to run out
+	// and the next attempt reconciles (finds nothing) and sends.
+	afterLease := &WaitError{After: leaseUntil.Sub(h.opts.Now()) + time.Second, Reason: "claim abandoned before sending"}
 	if mark != nil {
-		if err := h.store.SetConvMark(ctx, ref, mark, now); err != nil {
-			h.unclaim(ctx, ref, "record conversation mark: "+err.Error())
-			return err
+		if time.Since(waitStart) > markFresh {
+			// Messages may have arrived while we waited: look again, so
+			// none of them can pass for ours.
+			if mark, err = h.snapshot(ctx, sender, job.Phone); err != nil {
+				return afterLease
+			}
+		}
+		ok, err := h.store.SetConvMark(ctx, ref, leaseUntil, mark, h.opts.Now())
+		if err != nil || !ok {
+			return afterLease // !ok: the lease is over or not ours any more
 		}
 		job.ConvMark = mark
 	}
+	// Only send while the lease surely outlasts the request (a third of it
+	// left: 40 s of the default 2 min, above the 30 s HTTP timeout), and end
+	// the request an eighth before the lease does, to record the outcome:
+	// no other attempt can reconcile (and resend) while this one is in flight.
+	if leaseUntil.Sub(h.opts.Now()) < h.opts.Lease/3 {
+		return afterLease
+	}
+	sctx, cancelSend := context.WithDeadline(ctx, leaseUntil.Add(-h.opts.Lease/8))
+	defer cancelSend()
 
-	res, err := sender.Send(ctx, job.Phone, msg)
+	res, err := sender.Send(sctx, job.Phone, msg)
 	if err != nil {
 		return h.sendFailed(ctx, log, job, err)
 	}
@@ -190,6 +218,10 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	h.storm(ctx, log, job, false, "")
 	return nil
 }
+
+// markFresh is how old a conversation snapshot may be when the claim is
+// made; an older one (a long rate wait) is taken again.
+const markFresh = 2 * time.Second
 
 // sendBudget is what a send needs after its rate token: the claim, the
 // provider's answer (HTTP timeout 30 s) and recording it. Short task

@@ -75,13 +75,15 @@ type WorkerStore interface {
 	// Reclaim takes over a sending delivery whose lease ended.
 	Reclaim(ctx context.Context, ref Ref, now, leaseUntil time.Time) (bool, error)
 	// Unclaim moves a sending delivery back (to queued, or to planned with a
-	// new generation when newGen), when the provider surely did not take it.
+	// new generation when newGen), when the provider surely did not take it;
+	// to skipped if its broadcast was cancelled meanwhile.
 	Unclaim(ctx context.Context, ref Ref, newGen bool, errCode, reason string, now time.Time) (bool, error)
 	// ReleaseLease shortens the lease of a sending delivery to until, so a
 	// retry may reconcile from then on.
 	ReleaseLease(ctx context.Context, ref Ref, until time.Time, reason string, now time.Time) error
-	// SetConvMark records the wamids in the conversation before a send.
-	SetConvMark(ctx context.Context, ref Ref, mark []string, now time.Time) error
+	// SetConvMark records the wamids in the conversation before a send;
+	// false unless the delivery still holds the lease the claim set.
+	SetConvMark(ctx context.Context, ref Ref, lease time.Time, mark []string, now time.Time) (bool, error)
 	// MarkSent records an accepted send: sending → sent, the wamid (may be
 	// empty when still unknown) and the first status poll.
 	MarkSent(ctx context.Context, ref Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error)

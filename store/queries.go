@@ -425,13 +425,16 @@ func (db *DB) Job(ctx context.Context, id int64) (campaign.Job, error) {
 
 // SetConvMark records which wamids the recipient's conversation held before
 // a send whose answer carries no wamid.
-func (db *DB) SetConvMark(ctx context.Context, ref campaign.Ref, mark []string, now time.Time) error {
-	err := db.q(ctx).Exec(`UPDATE deliveries SET conv_mark = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending'`,
-		"@"+strings.Join(mark, ","), utc(now), ref.ID, ref.Gen).Error
-	if err != nil {
-		return fmt.Errorf("delivery %d: set conversation mark: %w", ref.ID, err)
+// It reports false unless the delivery is still this attempt's: sending,
+// same generation, and the very lease the attempt's claim set, not yet over.
+func (db *DB) SetConvMark(ctx context.Context, ref campaign.Ref, lease time.Time, mark []string, now time.Time) (bool, error) {
+	res := db.q(ctx).Exec(`UPDATE deliveries SET conv_mark = ?, updated_at = ?
+		WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ? AND lease_until > ?`,
+		"@"+strings.Join(mark, ","), utc(now), ref.ID, ref.Gen, utc(lease), utc(now))
+	if res.Error != nil {
+		return false, fmt.Errorf("delivery %d: set conversation mark: %w", ref.ID, res.Error)
 	}
-	return nil
+	return res.RowsAffected > 0, nil
 }
 
 // Touch restarts the queued clock of a queued delivery whose task was found
@@ -473,8 +476,12 @@ func (db *DB) Reclaim(ctx context.Context, ref campaign.Ref, now, leaseUntil tim
 // Unclaim moves a sending delivery back to queued (same generation, its task
 // retries) or to planned with a new generation (its task is dropped).
 func (db *DB) Unclaim(ctx context.Context, ref campaign.Ref, newGen bool, errCode, reason string, now time.Time) (bool, error) {
-	q := `UPDATE deliveries SET status = 'queued', lease_until = NULL, error_code = ?, error = ?, updated_at = ?
-		WHERE id = ? AND gen = ? AND status = 'sending'`
+	// Back to queued (its task retries) — or, if the broadcast was
+	// cancelled meanwhile, skipped: nothing would pick the row up again.
+	q := `UPDATE deliveries SET lease_until = NULL,
+		status = CASE WHEN EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'cancelled')
+			THEN 'skipped' ELSE 'queued' END,
+		error_code = ?, error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending'`
 	if newGen {
 		// Back to planned for the feeder to send later — or, if the
 		// broadcast was cancelled meanwhile, skipped: nothing would ever
@@ -491,7 +498,7 @@ func (db *DB) Unclaim(ctx context.Context, ref campaign.Ref, newGen bool, errCod
 			return res.Error
 		}
 		ok = res.RowsAffected > 0
-		if !ok || !newGen {
+		if !ok {
 			return nil
 		}
 		// A cancelled broadcast's delivery ended skipped: record it.

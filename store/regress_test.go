@@ -29,6 +29,23 @@ func TestUnclaimAfterCancelSkips(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.Equal(t, "skipped", f.delivery(refs[1].ID).Status)
+		require.Equal(t, []string{"skipped"}, eventStatuses(f.events(refs[1].ID)))
+	})
+}
+
+// The same for a reconcile that found nothing (same generation).
+func TestUnclaimSameGenAfterCancelSkips(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		b, refs := f.planned("cx2", 1, campaign.StatusRunning)
+		f.moveTo(refs[0], campaign.DeliverySending)
+		ok, err := f.db.SetStatus(f.ctx, b.ID, []campaign.Status{campaign.StatusRunning}, campaign.StatusCancelled, "", at(time.Second))
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = f.db.Unclaim(f.ctx, refs[0], false, "", "reconciled: not found", at(2*time.Second))
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, "skipped", f.delivery(refs[0].ID).Status)
 	})
 }
 

@@ -27,6 +27,7 @@ type WorkerConfig struct {
 // rate token inside its handler, so a shared pool would fill up with waiting
 // sends and starve the polls (seen in the web UI as a growing status queue).
 type Worker struct {
+	stop         context.CancelFunc
 	sends, polls *asynq.Server
 	sendMux      *asynq.ServeMux
 	pollMux      *asynq.ServeMux
@@ -46,6 +47,8 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg.Campaign.Logger = log
+	stop, cancel := context.WithCancel(context.Background())
+	cfg.Campaign.Stop = stop
 	server := func(queue string, concurrency int) *asynq.Server {
 		return asynq.NewServer(c.Redis, asynq.Config{
 			Concurrency:     concurrency,
@@ -64,6 +67,7 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 		})
 	}
 	w := &Worker{
+		stop:    cancel,
 		sends:   server(campaign.QueueBroadcast, cfg.Concurrency),
 		polls:   server(campaign.QueueStatus, cfg.PollConcurrency),
 		sendMux: asynq.NewServeMux(),
@@ -89,8 +93,10 @@ func (w *Worker) Start() error {
 	return nil
 }
 
-// Shutdown stops both servers; in-flight tasks finish first.
+// Shutdown stops both servers: sends waiting for a rate token give up at
+// once (nothing new starts) and in-flight requests finish.
 func (w *Worker) Shutdown() {
+	w.stop()
 	done := make(chan struct{})
 	go func() { w.polls.Shutdown(); close(done) }()
 	w.sends.Shutdown()

@@ -58,7 +58,10 @@ func campaignOptions(io IO, log *slog.Logger) (campaign.Options, error) {
 	if v := io.Getenv("WACAMP_LEASE"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Second {
-			return o, fmt.Errorf("WACAMP_LEASE=%q: want a duration of at least 1s, such as 2m", v)
+			return o, fmt.Errorf("WACAMP_LEASE=%q: want a duration such as 2m", v)
+		}
+		if d < 90*time.Second {
+			log.Warn("worker: WACAMP_LEASE is shorter than 90s; requests to a slow provider will be cut short and reconciled", slog.Duration("lease", d))
 		}
 		o.Lease = d
 	}

@@ -1,0 +1,151 @@
+package campaign_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/store"
+)
+
+type noLimit struct{}
+
+func (noLimit) Wait(context.Context, string, float64) error { return nil }
+
+func sendTask(ref campaign.Ref) *asynq.Task {
+	p, _ := json.Marshal(campaign.SendPayload{DeliveryID: ref.ID, Gen: ref.Gen})
+	return asynq.NewTask(campaign.TypeSend, p)
+}
+
+// stallStore blocks SetConvMark until release is closed (a slow DB / pool wait).
+type stallStore struct {
+	*store.DB
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *stallStore) SetConvMark(ctx context.Context, ref campaign.Ref, lease time.Time, mark []string, now time.Time) (bool, error) {
+	close(s.entered)
+	<-s.release
+	return s.DB.SetConvMark(ctx, ref, lease, mark, now)
+}
+
+// A copy whose post-claim step outlives the lease still sends after another
+// copy reconciled (no mark -> unclaim), claimed and sent: two templates.
+func TestStalledClaimNeverSendsAfterLosingItsLease(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	b.opts.Lease = 2 * time.Second
+	b.apply(b.writeCampaign("stall", 1, 100, `      template: {id: "313823", vars: {name: "{{name}}", code: "{{code}}"}}`))
+	clk := &clock{now: time.Now()} // after start_at (the apply)
+	b.opts.Now = clk.Now
+	ctx := context.Background()
+	client := asynq.NewClient(b.rds.Opt)
+	defer client.Close()
+	insp := asynq.NewInspector(b.rds.Opt)
+	defer insp.Close()
+	require.NoError(t, campaign.NewFeeder(b.db, client, insp, b.opts).Tick(ctx))
+	rows := b.export("stall")
+	job, err := b.db.Job(ctx, rows[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, campaign.DeliveryQueued, job.Status)
+
+	senders := &app.Senders{Getenv: getenv}
+	ss := &stallStore{DB: b.db, entered: make(chan struct{}), release: make(chan struct{})}
+	a := campaign.NewSendHandler(ss, senders, noLimit{}, nil, b.opts)
+	bh := campaign.NewSendHandler(b.db, senders, noLimit{}, nil, b.opts)
+
+	var wg sync.WaitGroup
+	var errA error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		actx, cancel := context.WithTimeout(ctx, 20*time.Second) // task timeout > lease
+		defer cancel()
+		errA = a.ProcessTask(actx, sendTask(job.Ref))
+	}()
+	<-ss.entered                                   // A has claimed and stalls before its mark
+	clk.Add(b.opts.Lease + 500*time.Millisecond)   // A's lease ends; A's ctx is still alive
+	errB := bh.ProcessTask(ctx, sendTask(job.Ref)) // second copy: reconcile -> unclaim -> claim -> send
+	require.NoError(t, errB)
+	close(ss.release)
+	wg.Wait()
+	t.Logf("A returned %v", errA)
+	n := 0
+	for _, s := range b.sim.Sends() {
+		if s.Phone == rows[0].Phone {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "phone %s got %d templates", rows[0].Phone, n)
+}
+
+// hookSenders runs hook before the first Conversation call.
+type hookSenders struct {
+	inner campaign.Senders
+	once  sync.Once
+	hook  func()
+}
+
+type hookSender struct {
+	campaign.Sender
+	s *hookSenders
+}
+
+func (h *hookSenders) Sender(ctx context.Context, a campaign.Account) (campaign.Sender, error) {
+	s, err := h.inner.Sender(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return hookSender{s, h}, nil
+}
+
+func (h hookSender) Conversation(ctx context.Context, phone string, limit int) ([]provider.ConversationMessage, error) {
+	h.s.once.Do(h.s.hook)
+	return h.Sender.Conversation(ctx, phone, limit)
+}
+
+// A cancel that lands while a retry reconciles a crashed send must still end
+// the delivery (skipped), not leave it queued in a cancelled broadcast.
+func TestCancelDuringReconcileEndsSkipped(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	b.apply(b.writeCampaign("cxl", 1, 100, `      text: "Hi {{name}}"`))
+	ctx := context.Background()
+	client := asynq.NewClient(b.rds.Opt)
+	defer client.Close()
+	insp := asynq.NewInspector(b.rds.Opt)
+	defer insp.Close()
+	f := campaign.NewFeeder(b.db, client, insp, b.opts)
+	require.NoError(t, f.Tick(ctx))
+	rows := b.export("cxl")
+	job, err := b.db.Job(ctx, rows[0].ID)
+	require.NoError(t, err)
+	// A crashed attempt: claimed, lease over, never reached the provider.
+	now := time.Now()
+	ok, err := b.db.Claim(ctx, job.Ref, now.Add(-time.Minute), now.Add(-time.Second))
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	hs := &hookSenders{inner: &app.Senders{Getenv: getenv}, hook: func() {
+		_, err := b.service().Cancel(ctx, "cxl") // operator cancels during the reconcile's lookup
+		require.NoError(t, err)
+	}}
+	h := campaign.NewSendHandler(b.db, hs, noLimit{}, nil, b.opts)
+	require.NoError(t, h.ProcessTask(ctx, sendTask(job.Ref)))
+	require.NoError(t, f.Tick(ctx))
+	require.NoError(t, f.Sweep(ctx))
+	got, err := b.db.Job(ctx, job.ID)
+	require.NoError(t, err)
+	t.Logf("broadcast %s, delivery %s", got.Broadcast.Status, got.Status)
+	require.False(t, got.Status.Pending() || got.Status == campaign.DeliverySending, "delivery left %s", got.Status)
+}
