@@ -15,6 +15,7 @@ import (
 	"github.com/wacamp/wacamp/provider/botsailor"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/templates"
+	"github.com/wacamp/wacamp/throttle"
 )
 
 // clock is a settable clock for tests that must not sleep.
@@ -373,4 +374,37 @@ func TestErrorStormPausesTheBroadcast(t *testing.T) {
 	st, err = svc.Status(ctx, "storm")
 	require.NoError(t, err)
 	require.Greater(t, st.Counts["failed"], firstFailed, "the resumed run sent before pausing again")
+}
+
+// TestRateLimitAnswerSlowsTheNumber: a 130429 answer lowers the number's
+// rate fleet-wide for a while, and the refused sends are retried, not failed.
+func TestRateLimitAnswerSlowsTheNumber(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	inner := b.sim
+	var mu sync.Mutex
+	refused := 0
+	b.url = startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/whatsapp/send") {
+			mu.Lock()
+			refuse := refused < 3
+			refused++
+			mu.Unlock()
+			if refuse {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`{"status":"0","message":"(#130429) Rate limit hit"}`))
+				return
+			}
+		}
+		inner.ServeHTTP(w, r)
+	})) + "/api/v1"
+	const n = 20
+	b.apply(b.writeCampaign("rl", n, 100, `      text: "Hi {{name}}"`))
+	b.startWorker(5)
+	b.startScheduler()
+	b.waitFor(60*time.Second, "all delivered", func() bool { return b.counts("rl")["delivered"] == n })
+	b.requireOncePerPhone(b.export("rl"))
+	f, err := throttle.NewFleet(b.rds.Client).Factor(context.Background(), "phone:119060000040020")
+	require.NoError(t, err)
+	require.Less(t, f, 1.0, "the number's rate was lowered")
 }

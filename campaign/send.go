@@ -223,6 +223,15 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 // made; an older one (a long rate wait) is taken again.
 const markFresh = 2 * time.Second
 
+// Penalizer is a Limiter that can lower a key's rate for a while
+// (throttle.Fleet is one).
+type Penalizer interface {
+	Penalize(ctx context.Context, key string, d time.Duration) (factor float64, err error)
+}
+
+// penaltyFor is how long a 130429 answer halves a number's rate.
+const penaltyFor = time.Minute
+
 // sendBudget is what a send needs after its rate token: the claim, the
 // provider's answer (HTTP timeout 30 s) and recording it. Short task
 // timeouts keep a quarter of their time instead.
@@ -281,6 +290,15 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 	code, text := "", err.Error()
 	if pe != nil {
 		code = pe.Code
+	}
+	if pe != nil && pe.Code == "130429" {
+		// The number is over its throughput: slow it down fleet-wide for a
+		// while (WHATSAPP.md §4), then retry this one with back-off.
+		if p, ok := h.limiter.(Penalizer); ok {
+			if f, perr := p.Penalize(ctx, job.Account.RateKey(), penaltyFor); perr == nil {
+				log.WarnContext(ctx, "campaign: provider rate limit hit; number slowed down", slog.Float64("rate_factor", f))
+			}
+		}
 	}
 	class := provider.ClassOf(err)
 	if ctx.Err() != nil || (pe != nil && pe.Class == provider.ClassTransient && (pe.HTTPStatus == 0 || pe.HTTPStatus >= 500)) {

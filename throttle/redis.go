@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -21,13 +23,79 @@ import (
 // Waiting is not failing: Wait blocks until a token is granted, and only
 // returns an error when ctx ends or Redis cannot be reached.
 type Fleet struct {
+	rdb   *redis.Client
 	lim   *redis_rate.Limiter
 	local *Local
+
+	mu       sync.Mutex
+	factors  map[string]cachedFactor // penalty factors, cached briefly per key
+	cacheFor time.Duration
+}
+
+type cachedFactor struct {
+	f  float64
+	at time.Time
 }
 
 // NewFleet returns a fleet-wide limiter on rdb.
 func NewFleet(rdb *redis.Client) *Fleet {
-	return &Fleet{lim: redis_rate.NewLimiter(rdb), local: NewLocal()}
+	return &Fleet{rdb: rdb, lim: redis_rate.NewLimiter(rdb), local: NewLocal(),
+		factors: map[string]cachedFactor{}, cacheFor: time.Second}
+}
+
+// penaltyKey holds a key's rate factor (0 < f < 1) while a penalty lasts.
+func penaltyKey(key string) string { return "wacamp:penalty:{" + key + "}" }
+
+// KEYS[1] -> wacamp:penalty:{<key>}
+// ARGV[1] -> factor to apply (e.g. 0.5)
+// ARGV[2] -> floor (e.g. 0.1)
+// ARGV[3] -> duration in ms
+// Output: the new factor
+var penalize = redis.NewScript(`
+local f = tonumber(redis.call("GET", KEYS[1]) or "1") * tonumber(ARGV[1])
+if f < tonumber(ARGV[2]) then f = tonumber(ARGV[2]) end
+redis.call("SET", KEYS[1], tostring(f), "PX", tonumber(ARGV[3]))
+return tostring(f)`)
+
+// Penalize lowers key's rate for the whole fleet: the current factor is
+// halved (never below a tenth) and holds for d, after which the full rate
+// returns. WhatsApp's answer to a number over its throughput (130429) asks
+// for exactly this. It returns the new factor.
+func (f *Fleet) Penalize(ctx context.Context, key string, d time.Duration) (float64, error) {
+	v, err := penalize.Run(ctx, f.rdb, []string{penaltyKey(key)}, 0.5, 0.1, d.Milliseconds()).Text()
+	if err != nil {
+		return 1, fmt.Errorf("throttle %s: penalize: %w", key, err)
+	}
+	nf, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 1, fmt.Errorf("throttle %s: penalize: %w", key, err)
+	}
+	f.mu.Lock()
+	f.factors[key] = cachedFactor{f: nf, at: time.Now()}
+	f.mu.Unlock()
+	return nf, nil
+}
+
+// Factor is the share of its nominal rate key may use now (1 = no penalty).
+// It is read from Redis at most once a second per key and process.
+func (f *Fleet) Factor(ctx context.Context, key string) (float64, error) {
+	f.mu.Lock()
+	c, ok := f.factors[key]
+	f.mu.Unlock()
+	if ok && time.Since(c.at) < f.cacheFor {
+		return c.f, nil
+	}
+	v, err := f.rdb.Get(ctx, penaltyKey(key)).Float64()
+	switch {
+	case errors.Is(err, redis.Nil):
+		v = 1
+	case err != nil:
+		return 1, fmt.Errorf("throttle %s: read penalty: %w", key, err)
+	}
+	f.mu.Lock()
+	f.factors[key] = cachedFactor{f: v, at: time.Now()}
+	f.mu.Unlock()
+	return v, nil
 }
 
 // ErrPastDeadline is returned (wrapped) when the next token would come after
@@ -59,6 +127,11 @@ func (f *Fleet) Wait(ctx context.Context, key string, perSecond float64) error {
 	if perSecond <= 0 {
 		return nil
 	}
+	factor, err := f.Factor(ctx, key)
+	if err != nil {
+		return err
+	}
+	perSecond *= factor
 	if err := f.local.Wait(ctx, key, perSecond); err != nil {
 		return err
 	}
