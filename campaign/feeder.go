@@ -168,7 +168,7 @@ func (f *Feeder) expirePaused(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			f.deleteSendTasks(refs)
+			deleteSendTasks(f.tasks, refs)
 			// Nothing can be sent any more: the broadcast is over.
 			if inflight, more, err := f.store.Window(ctx, b.ID); err == nil && inflight == 0 && !more {
 				if _, err := f.store.SetStatus(ctx, b.ID, []Status{StatusPaused}, StatusCompleted, "deadline passed while paused", now); err != nil {
@@ -202,7 +202,7 @@ func (f *Feeder) feedRunning(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			f.deleteSendTasks(refs)
+			deleteSendTasks(f.tasks, refs)
 		}
 		inflight, more, err := f.store.Window(ctx, b.ID)
 		if err != nil {
@@ -249,7 +249,7 @@ func (f *Feeder) feedRunning(ctx context.Context) error {
 			// the deliveries that stayed planned. (If it still runs, another
 			// scheduler queued them first and the tasks are its own.)
 			if cur, err := f.store.BroadcastByName(ctx, b.Name); err == nil && cur.Status != StatusRunning {
-				f.deleteSendTasks(missing(queued, marked))
+				deleteSendTasks(f.tasks, missing(queued, marked))
 			}
 		}
 		if len(queued) < len(refs) {
@@ -327,10 +327,6 @@ func (f *Feeder) Sweep(ctx context.Context) error {
 
 // deleteSendTasks removes queued send tasks; tasks already running or gone
 // are left alone (their generation or state makes them no-ops).
-func (f *Feeder) deleteSendTasks(refs []Ref) {
-	deleteSendTasks(f.tasks, refs)
-}
-
 func deleteSendTasks(tasks Tasks, refs []Ref) int {
 	n := 0
 	for _, r := range refs {

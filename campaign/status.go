@@ -24,27 +24,6 @@ func (s Status) Final() bool {
 	return s == StatusCompleted || s == StatusCancelled || s == StatusFailed
 }
 
-// transitions is the table of allowed lifecycle moves.
-var transitions = map[Status][]Status{
-	StatusDraft:     {StatusScheduled, StatusCancelled},
-	StatusScheduled: {StatusRunning, StatusPaused, StatusCancelled, StatusDraft},
-	StatusRunning:   {StatusPaused, StatusCompleted, StatusCancelled, StatusFailed},
-	StatusPaused:    {StatusRunning, StatusScheduled, StatusCancelled, StatusCompleted},
-}
-
-// From returns the states from which a broadcast may move to s.
-func From(to Status) []Status {
-	var out []Status
-	for from, tos := range transitions {
-		for _, t := range tos {
-			if t == to {
-				out = append(out, from)
-			}
-		}
-	}
-	return out
-}
-
 // DeliveryStatus is where one recipient's message is.
 type DeliveryStatus string
 
