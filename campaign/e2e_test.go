@@ -128,9 +128,7 @@ func (b *bench) startWorker(concurrency int) *app.Worker {
 // startScheduler runs a feeder loop until stop is called or the test ends.
 func (b *bench) startScheduler() (stop func()) {
 	b.t.Helper()
-	client := asynq.NewClient(b.rds.Opt)
-	insp := asynq.NewInspector(b.rds.Opt)
-	f := campaign.NewFeeder(b.db, client, insp, b.opts)
+	f, _ := b.feeder() // its cleanup runs after stop's (last in, first out)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -143,8 +141,6 @@ func (b *bench) startScheduler() (stop func()) {
 		once.Do(func() {
 			cancel()
 			wg.Wait()
-			_ = client.Close()
-			_ = insp.Close()
 		})
 	}
 	b.t.Cleanup(stop)
@@ -312,4 +308,32 @@ func (b *bench) exportPlanned(name string) []campaign.Row {
 	_, _, err = b.db.PlanBatch(context.Background(), br.ID, 0, 1_000_000, time.Now())
 	require.NoError(b.t, err)
 	return b.export(name)
+}
+
+// interceptSends puts a handler in front of the simulator for text sends:
+// answer gets the recipient's phone and returns the JSON to answer with, or
+// "" to let the simulator take the send. It is called concurrently. Call it
+// before writing the campaign, which takes b.url.
+func (b *bench) interceptSends(answer func(phone string) string) {
+	inner := b.sim
+	b.url = startServer(b.t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/whatsapp/send") {
+			_ = r.ParseForm()
+			if body := answer(r.PostForm.Get("phone_number")); body != "" {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(body))
+				return
+			}
+		}
+		inner.ServeHTTP(w, r)
+	})) + "/api/v1"
+}
+
+// feeder returns a Feeder on the bench, with b.opts as they are now, and an
+// inspector of its Redis; both close when the test ends.
+func (b *bench) feeder() (*campaign.Feeder, *asynq.Inspector) {
+	client := asynq.NewClient(b.rds.Opt)
+	insp := asynq.NewInspector(b.rds.Opt)
+	b.t.Cleanup(func() { _ = client.Close(); _ = insp.Close() })
+	return campaign.NewFeeder(b.db, client, insp, b.opts), insp
 }

@@ -2,7 +2,6 @@ package campaign_test
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -104,11 +103,7 @@ func TestRedisHoldsAWindowNotTheAudience(t *testing.T) {
 	const n = 20000
 	b.apply(b.writeCampaign("big", n, 80, `      text: "Hi {{name}}"`))
 	b.opts.MaxWindow = 500
-	client := asynq.NewClient(b.rds.Opt)
-	defer client.Close()
-	insp := asynq.NewInspector(b.rds.Opt)
-	defer insp.Close()
-	f := campaign.NewFeeder(b.db, client, insp, b.opts)
+	f, insp := b.feeder()
 	ctx := context.Background()
 	for range 5 {
 		require.NoError(t, f.Tick(ctx))
@@ -136,12 +131,8 @@ func TestScheduledStartAndDeadline(t *testing.T) {
 	patchYAML(t, path, "    account: main\n", "    account: main\n    start_at: "+start.Format(time.RFC3339)+"\n    deadline: 30s\n")
 	b.apply(path)
 	b.opts.Now = clk.Now
-	client := asynq.NewClient(b.rds.Opt)
-	defer client.Close()
-	insp := asynq.NewInspector(b.rds.Opt)
-	defer insp.Close()
-	f := campaign.NewFeeder(b.db, client, insp, b.opts)
-	svc := campaign.NewService(b.db, client, insp, b.opts)
+	f, _ := b.feeder()
+	svc := b.service()
 	ctx := context.Background()
 
 	require.NoError(t, f.Tick(ctx))
@@ -185,11 +176,7 @@ func TestCrashedSendIsReconciled(t *testing.T) {
 	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
 	b.apply(b.writeCampaign("crash", 5, 50, `      text: "Hi {{name}}"`))
 	ctx := context.Background()
-	client := asynq.NewClient(b.rds.Opt)
-	defer client.Close()
-	insp := asynq.NewInspector(b.rds.Opt)
-	defer insp.Close()
-	f := campaign.NewFeeder(b.db, client, insp, b.opts)
+	f, insp := b.feeder()
 	require.NoError(t, f.Tick(ctx)) // plan + start + enqueue 5
 	// The "crashed worker": claim the first delivery, send it, die.
 	rows := b.export("crash")
@@ -290,22 +277,16 @@ func TestPermanentErrorFailsWithoutRetry(t *testing.T) {
 	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
 	var mu sync.Mutex
 	calls := map[string]int{}
-	inner := b.sim
 	// Numbers ending in 7 are not on WhatsApp.
-	b.url = startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/whatsapp/send") {
-			_ = r.ParseForm()
-			if p := r.PostForm.Get("phone_number"); strings.HasSuffix(p, "7") {
-				mu.Lock()
-				calls[p]++
-				mu.Unlock()
-				w.Header().Set("Content-Type", "application/json")
-				_, _ = w.Write([]byte(`{"status":"0","message":"(#131026) Message undeliverable."}`))
-				return
-			}
+	b.interceptSends(func(p string) string {
+		if !strings.HasSuffix(p, "7") {
+			return ""
 		}
-		inner.ServeHTTP(w, r)
-	})) + "/api/v1"
+		mu.Lock()
+		calls[p]++
+		mu.Unlock()
+		return `{"status":"0","message":"(#131026) Message undeliverable."}`
+	})
 	const n = 50
 	b.apply(b.writeCampaign("perm", n, 100, `      text: "Hi {{name}}"`))
 	b.startWorker(5)
@@ -336,18 +317,12 @@ func TestErrorStormPausesTheBroadcast(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
 	b.opts.StormWindow = 40 // pause when >20% of the last 40 failed (after 4 seen)
-	inner := b.sim
-	b.url = startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/whatsapp/send") {
-			_ = r.ParseForm()
-			if p := r.PostForm.Get("phone_number"); (p[len(p)-1]-'0')%2 == 0 {
-				w.Header().Set("Content-Type", "application/json")
-				_, _ = w.Write([]byte(`{"status":"0","message":"(#131026) Message undeliverable."}`))
-				return
-			}
+	b.interceptSends(func(p string) string {
+		if (p[len(p)-1]-'0')%2 != 0 {
+			return ""
 		}
-		inner.ServeHTTP(w, r)
-	})) + "/api/v1"
+		return `{"status":"0","message":"(#131026) Message undeliverable."}`
+	})
 	const n = 300
 	b.apply(b.writeCampaign("storm", n, 50, `      text: "Hi {{name}}"`))
 	b.startWorker(5)
@@ -381,23 +356,17 @@ func TestErrorStormPausesTheBroadcast(t *testing.T) {
 func TestRateLimitAnswerSlowsTheNumber(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
-	inner := b.sim
 	var mu sync.Mutex
 	refused := 0
-	b.url = startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/whatsapp/send") {
-			mu.Lock()
-			refuse := refused < 3
-			refused++
-			mu.Unlock()
-			if refuse {
-				w.Header().Set("Content-Type", "application/json")
-				_, _ = w.Write([]byte(`{"status":"0","message":"(#130429) Rate limit hit"}`))
-				return
-			}
+	b.interceptSends(func(string) string {
+		mu.Lock()
+		defer mu.Unlock()
+		refused++
+		if refused > 3 {
+			return ""
 		}
-		inner.ServeHTTP(w, r)
-	})) + "/api/v1"
+		return `{"status":"0","message":"(#130429) Rate limit hit"}`
+	})
 	const n = 20
 	b.apply(b.writeCampaign("rl", n, 100, `      text: "Hi {{name}}"`))
 	b.startWorker(5)
