@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -128,24 +127,13 @@ func TestClaimRace(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		_, refs := f.planned("spring", 1, campaign.StatusRunning)
 		var wins atomic.Int32
-		var wg sync.WaitGroup
-		errs := make(chan error, 8)
-		for range 8 {
-			wg.Go(func() {
-				ok, err := f.db.Claim(f.ctx, refs[0], t0, at(time.Minute))
-				if err != nil {
-					errs <- err
-				}
-				if ok {
-					wins.Add(1)
-				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			require.NoError(t, err)
-		}
+		concurrently(t, 8, func(int) error {
+			ok, err := f.db.Claim(f.ctx, refs[0], t0, at(time.Minute))
+			if ok {
+				wins.Add(1)
+			}
+			return err
+		})
 		require.Equal(t, int32(1), wins.Load())
 		require.Equal(t, 1, f.delivery(refs[0].ID).Attempts)
 	})

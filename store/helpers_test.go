@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -319,4 +320,23 @@ func (f *fixture) claimAndSend(ref campaign.Ref, wamid string, now time.Time) {
 	ok, err = f.db.MarkSent(f.ctx, ref, wamid, now, now.Add(5*time.Second), now.Add(30*24*time.Hour))
 	require.NoError(f.t, err)
 	require.True(f.t, ok, "mark sent %v", ref)
+}
+
+// concurrently runs fn(0), …, fn(n-1) at once and requires that none failed.
+func concurrently(t *testing.T, n int, fn func(i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			if err := fn(i); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
 }

@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -102,29 +101,16 @@ func TestPlanBatchConcurrentPlanners(t *testing.T) {
 		const n = 600
 		f.apply(bundle(broadcast("spring", n)), t0)
 		id := f.broadcast("spring").ID
-		var wg sync.WaitGroup
-		errs := make(chan error, 4)
-		for i := range 4 {
-			wg.Go(func() {
-				var after int64
-				for {
-					last, got, err := f.db.PlanBatch(f.ctx, id, after, 50+i*37, t0)
-					if err != nil {
-						errs <- err
-						return
-					}
-					if got == 0 {
-						return
-					}
-					after = last
+		concurrently(t, 4, func(i int) error {
+			var after int64
+			for {
+				last, got, err := f.db.PlanBatch(f.ctx, id, after, 50+i*37, t0)
+				if err != nil || got == 0 {
+					return err
 				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			require.NoError(t, err)
-		}
+				after = last
+			}
+		})
 		require.Equal(t, int64(n), f.count("deliveries", "broadcast_id = ?", id))
 	})
 }

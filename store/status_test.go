@@ -158,24 +158,13 @@ func TestApplyStatusConcurrentDuplicates(t *testing.T) {
 		_, refs := f.planned("spring", 1, campaign.StatusRunning)
 		f.claimAndSend(refs[0], "wamid.A", t0)
 		var changes atomic.Int32
-		var wg sync.WaitGroup
-		errs := make(chan error, 8)
-		for range 8 {
-			wg.Go(func() {
-				ok, err := f.db.ApplyStatus(f.ctx, refs[0].ID, "wamid.A", provider.StatusReport{Status: provider.StatusDelivered, At: at(time.Second)}, at(time.Second), nil)
-				if err != nil {
-					errs <- err
-				}
-				if ok {
-					changes.Add(1)
-				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			require.NoError(t, err)
-		}
+		concurrently(t, 8, func(int) error {
+			ok, err := f.db.ApplyStatus(f.ctx, refs[0].ID, "wamid.A", provider.StatusReport{Status: provider.StatusDelivered, At: at(time.Second)}, at(time.Second), nil)
+			if ok {
+				changes.Add(1)
+			}
+			return err
+		})
 		require.Equal(t, int32(1), changes.Load())
 		require.Equal(t, []string{"sent", "delivered"}, eventStatuses(f.events(refs[0].ID)))
 		require.Equal(t, 8, f.delivery(refs[0].ID).PollCount)
@@ -256,32 +245,19 @@ func TestLeaseDuePollsConcurrent(t *testing.T) {
 		}
 		var mu sync.Mutex
 		seen := map[int64]int{}
-		var wg sync.WaitGroup
-		errs := make(chan error, 6)
-		for range 6 {
-			wg.Go(func() {
-				for {
-					ps, err := f.db.LeaseDuePolls(f.ctx, at(time.Minute), at(time.Hour), 7)
-					if err != nil {
-						errs <- err
-						return
-					}
-					if len(ps) == 0 {
-						return
-					}
-					mu.Lock()
-					for _, p := range ps {
-						seen[p.DeliveryID]++
-					}
-					mu.Unlock()
+		concurrently(t, 6, func(int) error {
+			for {
+				ps, err := f.db.LeaseDuePolls(f.ctx, at(time.Minute), at(time.Hour), 7)
+				if err != nil || len(ps) == 0 {
+					return err
 				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			require.NoError(t, err)
-		}
+				mu.Lock()
+				for _, p := range ps {
+					seen[p.DeliveryID]++
+				}
+				mu.Unlock()
+			}
+		})
 		// Each leaser stops when it finds none, possibly while others still
 		// hold locked rows; whatever was handed out was handed out once.
 		for id, k := range seen {
