@@ -57,6 +57,13 @@ type bench struct {
 	dir   string
 	opts  campaign.Options
 	conns *app.Conns
+	// accountYAML and broadcastYAML are extra lines for the account and
+	// broadcast writeCampaign writes (indented 4 spaces).
+	accountYAML, broadcastYAML string
+	// firstPhone offsets the phone numbers writeCampaign generates.
+	firstPhone int
+	// recipients, when set, replaces the workers' recipient limits.
+	recipients campaign.RecipientLimits
 }
 
 func newBench(t *testing.T, simOpts botsailorsim.Options) *bench {
@@ -77,7 +84,7 @@ func (b *bench) writeCampaign(name string, n int, rate int, message string) stri
 	var csv strings.Builder
 	csv.WriteString("phone,name,code\n")
 	for i := range n {
-		fmt.Fprintf(&csv, "49151%08d,Person %d,C%d\n", i, i, i)
+		fmt.Fprintf(&csv, "49151%08d,Person %d,C%d\n", b.firstPhone+i, i, i)
 	}
 	require.NoError(b.t, os.WriteFile(filepath.Join(b.dir, name+".csv"), []byte(csv.String()), 0o600))
 	yaml := fmt.Sprintf(`accounts:
@@ -88,14 +95,16 @@ func (b *bench) writeCampaign(name string, n int, rate int, message string) stri
     phone_number_id: "119060000040020"
     whatsapp_bot_id: 123
     rate_per_second: %d
+%s
 broadcasts:
   - name: %s
     account: main
+%s
     audience:
       csv: %s.csv
     message:
 %s
-`, b.url, rate, name, name, message)
+`, b.url, rate, b.accountYAML, name, b.broadcastYAML, name, message)
 	p := filepath.Join(b.dir, name+".yaml")
 	require.NoError(b.t, os.WriteFile(p, []byte(yaml), 0o600))
 	return p
@@ -113,11 +122,16 @@ func (b *bench) apply(path string) []store.Change {
 // startWorker runs one worker (its send and poll servers) until the test ends.
 func (b *bench) startWorker(concurrency int) *app.Worker {
 	b.t.Helper()
+	recipients := b.recipients
+	if recipients == nil {
+		recipients = throttle.NewRecipients(b.rds.Client)
+	}
 	srv := app.NewWorker(b.conns, app.WorkerConfig{
 		Concurrency: concurrency,
 		Senders:     &app.Senders{Getenv: getenv},
 		Limiter:     throttle.NewFleet(redis.NewClient(b.rds.Client.Options())),
 		Outcomes:    throttle.NewOutcomes(b.rds.Client),
+		Recipients:  recipients,
 		Campaign:    b.opts,
 	})
 	require.NoError(b.t, srv.Start())

@@ -48,6 +48,10 @@ type Options struct {
 	// StormShare of its last StormWindow sends failed. Defaults 0.2 and 200.
 	StormShare  float64
 	StormWindow int
+	// BudgetRecheck is the longest a send deferred by the unique-recipient
+	// budget waits before it checks again (so a raised limit takes effect
+	// soon). Default 1 min.
+	BudgetRecheck time.Duration
 	// ReconcileFor is how long after a send began its outcome may stay
 	// unknown (the provider's history unreadable) before the delivery
 	// fails as "outcome unknown" rather than risk a duplicate. Default 24 h.
@@ -79,6 +83,7 @@ func (o Options) withDefaults() Options {
 	o.StaleAfter = cmp.Or(o.StaleAfter, 5*time.Minute)
 	o.TaskTimeout = cmp.Or(o.TaskTimeout, 3*time.Minute)
 	o.ReconcileFor = cmp.Or(o.ReconcileFor, 24*time.Hour)
+	o.BudgetRecheck = cmp.Or(o.BudgetRecheck, time.Minute)
 	o.StormShare = cmp.Or(o.StormShare, 0.2)
 	o.StormWindow = cmp.Or(o.StormWindow, 200)
 	return o

@@ -58,8 +58,8 @@ func TestStalledClaimNeverSendsAfterLosingItsLease(t *testing.T) {
 
 	senders := &app.Senders{Getenv: getenv}
 	ss := &stallStore{DB: b.db, entered: make(chan struct{}), release: make(chan struct{})}
-	a := campaign.NewSendHandler(ss, senders, noLimit{}, nil, b.opts)
-	bh := campaign.NewSendHandler(b.db, senders, noLimit{}, nil, b.opts)
+	a := campaign.NewSendHandler(campaign.SendDeps{Store: ss, Senders: senders, Limiter: noLimit{}}, b.opts)
+	bh := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: senders, Limiter: noLimit{}}, b.opts)
 
 	var wg sync.WaitGroup
 	var errA error
@@ -133,7 +133,7 @@ func TestCancelDuringReconcileEndsSkipped(t *testing.T) {
 		_, err := b.service().Cancel(ctx, "cxl") // operator cancels during the reconcile's lookup
 		require.NoError(t, err)
 	}}
-	h := campaign.NewSendHandler(b.db, hs, noLimit{}, nil, b.opts)
+	h := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: hs, Limiter: noLimit{}}, b.opts)
 	require.NoError(t, h.ProcessTask(ctx, sendTask(job.Ref)))
 	require.NoError(t, f.Tick(ctx))
 	require.NoError(t, f.Sweep(ctx))

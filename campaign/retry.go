@@ -44,3 +44,33 @@ func RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	// ±25% jitter so retries of a burst spread out.
 	return d*3/4 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
+
+// transientPolicy is WHATSAPP.md §4's policy for a send that failed with a
+// transient provider error code: the least wait before the next try (0 =
+// the default exponential back-off of [RetryDelay]) and how many tries the
+// code allows in all (0 = [SendMaxAttempts]). tried counts the tries so
+// far, the failed one included.
+func transientPolicy(code string, tried int) (wait time.Duration, tries int) {
+	x := max(tried-1, 0)
+	switch code {
+	case "131056": // pair rate: 4^X s (1, 4, 16, 64 …), that recipient only
+		return time.Duration(1<<(2*min(x, 5))) * time.Second, 0
+	case "130429": // throughput: 1, 2, 4 … s with jitter, at most 60 s
+		return jitter(min(time.Second<<min(x, 6), time.Minute)), 0
+	case "131057": // maintenance or throughput upgrade: at least 60 s
+		return jitter(time.Minute), 0
+	case "4", "80007": // API-call limit: minutes, up to an hour
+		return jitter(min(time.Minute<<min(x, 6), time.Hour)), 0
+	case "1", "2", "131016", "133004": // service unavailable: at most 5 tries
+		return 0, 5
+	case "131000": // unknown: at most 3 tries, then permanent
+		return 0, 3
+	}
+	return 0, 0
+}
+
+// jitter spreads d over [d, 1.25 d), so retries of a burst do not return
+// together and never come sooner than d.
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration(rand.Int64N(int64(d/4)+1))
+}

@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,16 +15,42 @@ import (
 
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/templates"
+	"github.com/wacamp/wacamp/throttle"
 )
 
 // SendHandler processes send tasks. It is safe for concurrent use.
 type SendHandler struct {
-	store    WorkerStore
-	senders  Senders
-	limiter  Limiter
-	outcomes Outcomes
-	opts     Options
+	store      WorkerStore
+	senders    Senders
+	limiter    Limiter
+	outcomes   Outcomes
+	recipients RecipientLimits
+	opts       Options
 }
+
+// SendDeps are what a SendHandler works with.
+type SendDeps struct {
+	Store   WorkerStore
+	Senders Senders
+	Limiter Limiter
+	// Outcomes may be nil, which turns off pausing on error storms.
+	Outcomes Outcomes
+	// Recipients may be nil, which turns off the pair interval and the
+	// unique-recipient budget.
+	Recipients RecipientLimits
+}
+
+// RecipientLimits holds sends back per recipient, fleet-wide: the pair
+// interval and the rolling unique-recipient budget (throttle.Recipients
+// satisfies it). Admit only looks when take is false.
+type RecipientLimits interface {
+	Admit(ctx context.Context, g throttle.Gate, now time.Time, take bool) (throttle.Verdict, error)
+	HoldPair(ctx context.Context, number, recipient string, interval, d time.Duration, now time.Time) error
+}
+
+// BudgetWindow is the span of the unique-recipient budget: WhatsApp's
+// messaging limit counts unique recipients over a moving 24 h.
+const BudgetWindow = 24 * time.Hour
 
 // Outcomes remembers, fleet-wide, the last outcomes of a broadcast's sends
 // (throttle.Outcomes satisfies it). Record returns how many of the last
@@ -32,10 +59,44 @@ type Outcomes interface {
 	Record(ctx context.Context, key string, failed bool, window int) (fails, total int, err error)
 }
 
-// NewSendHandler returns the handler for TypeSend tasks. outcomes may be nil,
-// which turns off pausing on error storms.
-func NewSendHandler(store WorkerStore, senders Senders, limiter Limiter, outcomes Outcomes, opts Options) *SendHandler {
-	return &SendHandler{store: store, senders: senders, limiter: limiter, outcomes: outcomes, opts: opts.withDefaults()}
+// NewSendHandler returns the handler for TypeSend tasks.
+func NewSendHandler(d SendDeps, opts Options) *SendHandler {
+	return &SendHandler{store: d.Store, senders: d.Senders, limiter: d.Limiter, outcomes: d.Outcomes,
+		recipients: d.Recipients, opts: opts.withDefaults()}
+}
+
+// gate describes a send to job's recipient for the recipient limits.
+func gate(job Job) throttle.Gate {
+	a := job.Account
+	return throttle.Gate{Number: a.RateKey(), Recipient: job.Phone, PairInterval: a.PairInterval,
+		Ledger: a.Ledger(), Limit: a.DailyUniqueLimit, Window: BudgetWindow}
+}
+
+// admit applies the recipient limits to a send: with take false it only
+// looks (before waiting for a rate token, so a held send takes none), with
+// take true it takes the recipient's place (right after the token). A held
+// send returns a *WaitError: it is deferred, never failed.
+func (h *SendHandler) admit(ctx context.Context, log *slog.Logger, job Job, take bool) error {
+	if h.recipients == nil {
+		return nil
+	}
+	v, err := h.recipients.Admit(ctx, gate(job), h.opts.Now(), take)
+	if err != nil {
+		return err
+	}
+	switch v.Hold {
+	case throttle.HoldPair:
+		return &WaitError{After: v.Wait, Reason: "pair interval: a message to this recipient from this number went out less than " + job.Account.PairInterval.String() + " ago"}
+	case throttle.HoldBudget:
+		// Come back when the window frees room, but at least every
+		// BudgetRecheck (a raised limit takes effect), spread out so the
+		// waiting window does not wake all at once.
+		after := time.Duration(float64(min(v.Wait, h.opts.BudgetRecheck)) * (1 + 0.2*rand.Float64()))
+		log.DebugContext(ctx, "campaign: send deferred by the daily unique-recipient budget", slog.Int("limit", job.Account.DailyUniqueLimit), slog.Duration("room_in", v.Wait))
+		return &WaitError{After: after, Reason: fmt.Sprintf("daily unique-recipient budget of %d (%s) used up; room in %s",
+			job.Account.DailyUniqueLimit, job.Account.Ledger(), v.Wait.Round(time.Second))}
+	}
+	return nil
 }
 
 // storm records a send's outcome and pauses the broadcast when more than
@@ -46,16 +107,17 @@ func (h *SendHandler) storm(ctx context.Context, log *slog.Logger, job Job, fail
 	if h.outcomes == nil {
 		return
 	}
+	share, window := cmp.Or(job.Broadcast.StormShare, h.opts.StormShare), cmp.Or(job.Broadcast.StormWindow, h.opts.StormWindow)
 	key := fmt.Sprintf("%d:%d", job.Broadcast.ID, job.Broadcast.UpdatedAt.UnixNano())
-	f, n, err := h.outcomes.Record(ctx, key, failed, h.opts.StormWindow)
+	f, n, err := h.outcomes.Record(ctx, key, failed, window)
 	if err != nil {
 		log.WarnContext(ctx, "campaign: cannot record send outcome", slog.String("error", err.Error()))
 		return
 	}
-	if !failed || n < max(1, h.opts.StormWindow/10) || float64(f) <= h.opts.StormShare*float64(n) {
+	if !failed || n < max(1, window/10) || float64(f) <= share*float64(n) {
 		return
 	}
-	reason := fmt.Sprintf("auto-paused: %d of the last %d sends failed (over %.0f%%); last error: %s", f, n, 100*h.opts.StormShare, lastErr)
+	reason := fmt.Sprintf("auto-paused: %d of the last %d sends failed (over %.0f%%); last error: %s", f, n, 100*share, lastErr)
 	ok, err := h.store.SetStatus(ctx, job.Broadcast.ID, []Status{StatusRunning}, StatusPaused, reason, h.opts.Now())
 	if err == nil && ok {
 		log.ErrorContext(ctx, "campaign: broadcast paused on an error storm", slog.String("reason", reason))
@@ -123,6 +185,12 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		_, ferr := h.store.Finish(ctx, ref, DeliveryFailed, "", "render message: "+err.Error(), now)
 		return ferr
 	}
+	// The recipient limits first only look, so a held send reads no
+	// conversation and takes no rate token; right after the token they take
+	// the recipient's place.
+	if err := h.admit(ctx, log, job, false); err != nil {
+		return err
+	}
 	sender, err := h.senders.Sender(ctx, job.Account)
 	if err != nil {
 		// No usable credentials in this process: stop the account, loudly.
@@ -160,6 +228,9 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	cancel()
 	if err != nil {
 		return &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()}
+	}
+	if err := h.admit(ctx, log, job, true); err != nil {
+		return err // another send to this recipient won the race, or the budget filled meanwhile
 	}
 
 	now = h.opts.Now()
@@ -332,12 +403,23 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		_, uerr := h.store.Unclaim(ctx, job.Ref, true, code, text, now)
 		return uerr
 	default: // transient and surely not accepted
-		if job.Attempts >= SendMaxAttempts {
+		wait, tries := transientPolicy(code, job.Attempts)
+		if job.Attempts >= cmp.Or(tries, SendMaxAttempts) {
 			_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, code, fmt.Sprintf("gave up after %d attempts: %s", job.Attempts, text), now)
 			h.storm(ctx, log, job, true, text)
 			return ferr
 		}
+		if code == "131056" && h.recipients != nil {
+			// Pair rate hit: hold every send to this recipient from this
+			// number, whichever campaign it belongs to.
+			if herr := h.recipients.HoldPair(ctx, job.Account.RateKey(), job.Phone, job.Account.PairInterval, wait, now); herr != nil {
+				log.WarnContext(ctx, "campaign: cannot hold recipient after pair-rate error", slog.String("error", herr.Error()))
+			}
+		}
 		h.unclaim(ctx, job.Ref, text)
+		if pe != nil && wait > pe.RetryAfter {
+			pe.RetryAfter = wait // RetryDelay honours it
+		}
 		return err
 	}
 }

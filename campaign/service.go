@@ -4,17 +4,29 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/wacamp/wacamp/throttle"
 )
 
 // Service is the operator's view of broadcasts: lifecycle verbs, status and
 // export. Its verbs take effect across the whole fleet at once: handlers
 // check the broadcast's state in the same statement that claims a delivery.
 type Service struct {
-	store  SchedulerStore
-	tasks  Tasks
-	feeder *Feeder
-	opts   Options
+	store   SchedulerStore
+	tasks   Tasks
+	feeder  *Feeder
+	budgets BudgetReader
+	opts    Options
 }
+
+// BudgetReader reads a unique-recipient budget's use (throttle.Recipients
+// satisfies it).
+type BudgetReader interface {
+	Usage(ctx context.Context, ledger string, window time.Duration, now time.Time) (throttle.Usage, error)
+}
+
+// UseBudgets lets Status report the account's unique-recipient budget.
+func (s *Service) UseBudgets(b BudgetReader) { s.budgets = b }
 
 // NewService returns a Service.
 func NewService(store SchedulerStore, queue Queue, tasks Tasks, opts Options) *Service {
@@ -124,6 +136,21 @@ type Report struct {
 	Rate          float64  `json:"rate_per_second"`
 	ConfiguredMax float64  `json:"max_rate_per_second"`
 	ETASeconds    *float64 `json:"eta_seconds,omitempty"`
+	// Budget is the account's unique-recipient budget, when it has one.
+	Budget *BudgetReport `json:"budget,omitempty"`
+}
+
+// BudgetReport is the state of a rolling 24 h unique-recipient budget.
+type BudgetReport struct {
+	Ledger string `json:"ledger"` // "account:NAME" or "portfolio:NAME"
+	Limit  int    `json:"limit"`
+	Used   int    `json:"used"`
+	// Full means sends to recipients not counted yet wait for room.
+	Full bool `json:"full"`
+	// NextRoom is when the oldest counted recipient leaves the window.
+	NextRoom *time.Time `json:"next_room,omitempty"`
+	// Error says why the budget could not be read (Redis unreachable).
+	Error string `json:"error,omitempty"`
 }
 
 // Status reports a broadcast's progress.
@@ -161,6 +188,19 @@ func (s *Service) Status(ctx context.Context, name string) (Report, error) {
 		return Report{}, err
 	}
 	r.Rate = float64(n) / span.Seconds()
+	if a.DailyUniqueLimit > 0 && s.budgets != nil {
+		r.Budget = &BudgetReport{Ledger: a.Ledger(), Limit: a.DailyUniqueLimit}
+		// The budget lives in Redis; without it the rest is still worth
+		// showing.
+		if u, err := s.budgets.Usage(ctx, a.Ledger(), BudgetWindow, s.opts.Now()); err != nil {
+			r.Budget.Error = err.Error()
+		} else {
+			r.Budget.Used, r.Budget.Full = u.Used, u.Used >= a.DailyUniqueLimit
+			if !u.NextRoom.IsZero() {
+				r.Budget.NextRoom = &u.NextRoom
+			}
+		}
+	}
 	if left := r.Total - r.Handed; left > 0 && b.Status == StatusRunning {
 		rate := r.Rate
 		if rate == 0 {

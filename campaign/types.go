@@ -20,10 +20,26 @@ type Account struct {
 	PhoneNumberID string
 	WhatsAppBotID int64
 	RatePerSecond float64
+	// PairInterval is the least time between two messages to one recipient
+	// from this number (0 = not enforced).
+	PairInterval time.Duration
+	// DailyUniqueLimit is the rolling 24 h unique-recipient budget (0 =
+	// unlimited), shared by the accounts of one Portfolio.
+	DailyUniqueLimit int
+	Portfolio        string
 }
 
 // RateKey is the throttle key of the account's phone number.
 func (a Account) RateKey() string { return "phone:" + a.PhoneNumberID }
+
+// Ledger names the account's unique-recipient budget: its portfolio's when
+// it has one, else its own.
+func (a Account) Ledger() string {
+	if a.Portfolio != "" {
+		return "portfolio:" + a.Portfolio
+	}
+	return "account:" + a.Name
+}
 
 // Broadcast is a broadcast as the engine sees it.
 type Broadcast struct {
@@ -37,9 +53,13 @@ type Broadcast struct {
 	Message        templates.Message
 	RecipientCount int
 	Duplicates     int
-	StartedAt      *time.Time
-	FinishedAt     *time.Time
-	UpdatedAt      time.Time
+	// StormShare and StormWindow: the broadcast pauses itself when more
+	// than StormShare of its last StormWindow sends failed (0 = defaults).
+	StormShare  float64
+	StormWindow int
+	StartedAt   *time.Time
+	FinishedAt  *time.Time
+	UpdatedAt   time.Time
 }
 
 // SendBy is the time after which unsent deliveries expire; zero = never.

@@ -1,8 +1,11 @@
 package config
 
 import (
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -17,6 +20,7 @@ var providers = map[string]struct{ driver, baseURL string }{
 var accountKeys = []string{
 	"name", "provider", "base_url", "api_token", "api_token_file",
 	"phone_number_id", "whatsapp_bot_id", "rate_per_second",
+	"pair_interval", "daily_unique_limit", "portfolio",
 }
 
 // account decodes accounts[i], reporting its problems.
@@ -26,7 +30,7 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 		return Account{}
 	}
 	line := resolve(n).Line
-	a := Account{Pos: Pos{File: f.path, Line: line}, RatePerSecond: DefaultRatePerSecond}
+	a := Account{Pos: Pos{File: f.path, Line: line}, RatePerSecond: DefaultRatePerSecond, PairInterval: DefaultPairInterval}
 
 	if name, ok := f.checkName(obj["name"], field, line); ok {
 		f.claimName(f.l.accounts, "account", name, obj["name"].val, subfield(field, "name"))
@@ -94,5 +98,62 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 	default:
 		a.RatePerSecond = rate
 	}
+
+	fld = subfield(field, "pair_interval")
+	p = obj["pair_interval"]
+	if d, set := f.duration(p.val, fld); set {
+		switch {
+		case d < 0:
+			f.problem(resolve(p.val).Line, fld, "must not be negative, got %s", resolve(p.val).Value)
+		case d > time.Hour:
+			f.problem(resolve(p.val).Line, fld, "must be at most 1h, got %s", resolve(p.val).Value)
+		default:
+			a.PairInterval = d
+		}
+	}
+
+	a.DailyUniqueLimit = f.dailyLimit(obj["daily_unique_limit"].val, subfield(field, "daily_unique_limit"), a.Name, line)
+
+	fld = subfield(field, "portfolio")
+	p = obj["portfolio"]
+	if name, _ := f.str(p.val, fld); name != "" {
+		if !nameRE.MatchString(name) {
+			f.problem(resolve(p.val).Line, fld, "%s must be lower case letters, digits, '.', '_' or '-'", shown(p.val, name))
+		}
+		a.Portfolio = name
+	}
 	return a
+}
+
+// dailyLimit decodes daily_unique_limit: a positive number of unique
+// recipients per rolling 24 h (WhatsApp's tiers are 250, 2000, 10000 and
+// 100000) or "unlimited" (0). Leaving it out also means unlimited, with a
+// warning: WhatsApp's limit applies whether or not it is written down.
+func (f *fileCtx) dailyLimit(n *yaml.Node, field, account string, line int) int {
+	s, ok := f.str(n, field)
+	switch {
+	case !ok:
+		return 0
+	case s == "":
+		f.l.bundle.Warnings = append(f.l.bundle.Warnings, fmt.Sprintf(
+			"%s:%d: account %s sets no daily_unique_limit, so no 24 h unique-recipient budget is kept; set your portfolio's messaging limit (%s) or \"unlimited\"",
+			f.path, line, account, tiersText()))
+		return 0
+	case strings.EqualFold(s, "unlimited") || strings.EqualFold(s, "TIER_UNLIMITED"):
+		return 0
+	}
+	v, err := strconv.Atoi(strings.TrimPrefix(strings.ToUpper(s), "TIER_"))
+	if err != nil || v <= 0 {
+		f.problem(resolve(n).Line, field, "%s must be a positive number of recipients (WhatsApp's tiers: %s) or \"unlimited\"", shown(n, s), tiersText())
+		return 0
+	}
+	return v
+}
+
+func tiersText() string {
+	parts := make([]string, len(MessagingTiers))
+	for i, t := range MessagingTiers {
+		parts[i] = strconv.Itoa(t)
+	}
+	return strings.Join(parts, ", ")
 }

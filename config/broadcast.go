@@ -11,7 +11,37 @@ import (
 	"github.com/wacamp/wacamp/templates"
 )
 
-var broadcastKeys = []string{"name", "account", "start_at", "deadline", "audience", "message"}
+var broadcastKeys = []string{"name", "account", "start_at", "deadline", "error_storm", "audience", "message"}
+
+// errorStorm decodes a broadcast's error_storm: {share: 0.2, window: 200}:
+// pause when more than share of the last window sends failed.
+func (f *fileCtx) errorStorm(n *yaml.Node, field string) (share float64, window int) {
+	share, window = DefaultStormShare, DefaultStormWindow
+	if isNull(n) {
+		return share, window
+	}
+	obj, ok := f.object(n, field, "share", "window")
+	if !ok {
+		return share, window
+	}
+	fld := subfield(field, "share")
+	switch v, ok := f.number(obj["share"].val, fld); {
+	case !ok || isNull(obj["share"].val):
+	case v <= 0 || v > 1:
+		f.problem(resolve(obj["share"].val).Line, fld, "must be more than 0 and at most 1 (1 never pauses), got %v", v)
+	default:
+		share = v
+	}
+	fld = subfield(field, "window")
+	switch v, ok := f.integer(obj["window"].val, fld); {
+	case !ok || isNull(obj["window"].val):
+	case v < 10 || v > 100000:
+		f.problem(resolve(obj["window"].val).Line, fld, "must be between 10 and 100000 sends, got %d", v)
+	default:
+		window = int(v)
+	}
+	return share, window
+}
 
 // broadcast decodes broadcasts[i], its audience included, reporting its
 // problems.
@@ -53,16 +83,14 @@ func (f *fileCtx) broadcast(n *yaml.Node, i int) Broadcast {
 
 	fld = subfield(field, "deadline")
 	p = obj["deadline"]
-	if s, _ := f.str(p.val, fld); s != "" {
-		d, err := time.ParseDuration(s)
-		switch {
-		case err != nil:
-			f.problem(resolve(p.val).Line, fld, "%s is not a duration such as 24h, 90m or 2h30m", shown(p.val, s))
-		case d <= 0:
-			f.problem(resolve(p.val).Line, fld, "must be positive, got %s", s)
+	if d, set := f.duration(p.val, fld); set {
+		if d <= 0 {
+			f.problem(resolve(p.val).Line, fld, "must be positive, got %s", resolve(p.val).Value)
 		}
 		b.Deadline = d
 	}
+
+	b.StormShare, b.StormWindow = f.errorStorm(obj["error_storm"].val, subfield(field, "error_storm"))
 
 	before := f.l.probs.total()
 	msg, lines := f.message(obj["message"], subfield(field, "message"), line)

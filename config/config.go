@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,7 +23,19 @@ const (
 	DefaultRatePerSecond = 80             // messages per second per phone number
 	MaxRatePerSecond     = 1000           // the highest rate_per_second accepted
 	DefaultDeadline      = 24 * time.Hour // from start_at to expiry of unsent deliveries
+	// DefaultPairInterval is WhatsApp's pair rate: one message per 6 s to the
+	// same recipient from the same number (WHATSAPP.md §3).
+	DefaultPairInterval = 6 * time.Second
+	// DefaultStormShare and DefaultStormWindow: a broadcast pauses itself
+	// when more than this share of its last this-many sends failed.
+	DefaultStormShare  = 0.2
+	DefaultStormWindow = 200
 )
+
+// MessagingTiers are WhatsApp's messaging limits (unique recipients per
+// rolling 24 h, WHATSAPP.md §2); daily_unique_limit takes one of them, any
+// other positive number, or "unlimited".
+var MessagingTiers = []int{250, 2000, 10000, 100000}
 
 // Bundle is everything one [Load] read: accounts and broadcasts from all
 // files, in file order and then document order.
@@ -50,7 +63,14 @@ type Account struct {
 	PhoneNumberID string  // the provider's phone_number_id
 	WhatsAppBotID int64   // the provider's whatsapp_bot_id (for message-status)
 	RatePerSecond float64 // send rate for this phone number, fleet-wide; default 80
-	Pos           Pos
+	// PairInterval is the least time between two messages to the same
+	// recipient from this number; default 6 s, 0 = not enforced.
+	PairInterval time.Duration
+	// DailyUniqueLimit is the rolling 24 h unique-recipient budget; 0 =
+	// unlimited. Accounts with the same Portfolio share one budget.
+	DailyUniqueLimit int
+	Portfolio        string
+	Pos              Pos
 }
 
 // Broadcast is one message to an audience.
@@ -62,7 +82,11 @@ type Broadcast struct {
 	Message    templates.Message // unrendered, with placeholders
 	Recipients []Recipient       // normalised, deduplicated, in input order (inline first, then CSV)
 	Duplicates int               // how many recipients were dropped as duplicates
-	Pos        Pos
+	// StormShare and StormWindow: pause when more than StormShare (0–1) of
+	// the last StormWindow sends failed; defaults 0.2 and 200.
+	StormShare  float64
+	StormWindow int
+	Pos         Pos
 }
 
 // Recipient is one member of an audience.
@@ -101,6 +125,7 @@ func Load(path string, getenv func(string) string) (*Bundle, error) {
 	}
 	l.checkAccountRefs()
 	l.checkTokenUses()
+	l.checkPortfolios()
 	if err := l.probs.err(); err != nil {
 		return nil, err
 	}
@@ -216,6 +241,35 @@ func (l *loader) checkAccountRefs() {
 		}
 		l.probs.add(r.file, r.line, r.field, "unknown account %q%s", r.name, hint)
 	}
+}
+
+// checkPortfolios reports accounts of one portfolio (one shared budget)
+// that disagree on its size.
+func (l *loader) checkPortfolios() {
+	first := map[string]Account{}
+	for _, a := range l.bundle.Accounts {
+		if a.Portfolio == "" {
+			continue
+		}
+		f, ok := first[a.Portfolio]
+		if !ok {
+			first[a.Portfolio] = a
+			continue
+		}
+		if f.DailyUniqueLimit != a.DailyUniqueLimit {
+			l.probs.add(a.Pos.File, a.Pos.Line, "portfolio",
+				"account %q shares portfolio %q with account %q (%s) but sets daily_unique_limit %s; accounts of one portfolio share one budget and must agree",
+				a.Name, a.Portfolio, f.Name, f.Pos, limitText(a.DailyUniqueLimit))
+		}
+	}
+}
+
+// limitText shows a daily_unique_limit as it is written.
+func limitText(n int) string {
+	if n == 0 {
+		return "unlimited"
+	}
+	return strconv.Itoa(n)
 }
 
 // checkTokenUses reports a variable that holds an account's API token and

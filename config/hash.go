@@ -28,7 +28,11 @@ func (a Account) SpecHash() string {
 		PhoneNumberID string  `json:"phone_number_id"`
 		WhatsAppBotID int64   `json:"whatsapp_bot_id"`
 		RatePerSecond float64 `json:"rate_per_second"`
-	}{a.Name, a.Provider, a.BaseURL, a.TokenRef, a.PhoneNumberID, a.WhatsAppBotID, a.RatePerSecond})
+		PairInterval  int64   `json:"pair_interval_ms"`
+		DailyUnique   int     `json:"daily_unique_limit"`
+		Portfolio     string  `json:"portfolio"`
+	}{a.Name, a.Provider, a.BaseURL, a.TokenRef, a.PhoneNumberID, a.WhatsAppBotID, a.RatePerSecond,
+		a.PairInterval.Milliseconds(), a.DailyUniqueLimit, a.Portfolio})
 }
 
 // hashJSON returns the hex SHA-256 of v's JSON encoding, streamed so a large

@@ -2,6 +2,7 @@ package config
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -76,7 +77,14 @@ func TestAccountSpecHash(t *testing.T) {
 	edited := a
 	edited.RatePerSecond = 40
 	require.NotEqual(t, h, edited.SpecHash())
-	edited = a
-	edited.TokenRef = "env:Y"
-	require.NotEqual(t, h, edited.SpecHash())
+	for _, edit := range []func(*Account){
+		func(a *Account) { a.TokenRef = "env:Y" },
+		func(a *Account) { a.PairInterval = 10 * time.Second },
+		func(a *Account) { a.DailyUniqueLimit = 250 },
+		func(a *Account) { a.Portfolio = "acme" },
+	} {
+		edited = a
+		edit(&edited)
+		require.NotEqual(t, h, edited.SpecHash())
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -216,6 +217,21 @@ func (f *fileCtx) integer(n *yaml.Node, field string) (int64, bool) {
 		return 0, false
 	}
 	return v, true
+}
+
+// duration returns the value of n as a duration such as 6s or 24h; set is
+// false when n is absent, null or not a duration (reported).
+func (f *fileCtx) duration(n *yaml.Node, field string) (d time.Duration, set bool) {
+	s, ok := f.str(n, field)
+	if !ok || s == "" {
+		return 0, false
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		f.problem(resolve(n).Line, field, "%s is not a duration such as 24h, 90m or 2h30m", shown(n, s))
+		return 0, false
+	}
+	return d, true
 }
 
 // number returns the value of n as a finite float64; null is 0.

@@ -77,6 +77,7 @@ func applyAccount(tx *gorm.DB, a config.Account, now time.Time) (Change, int64, 
 	c := Change{Kind: "account", Name: a.Name}
 	row := accountRow{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL, TokenRef: a.TokenRef,
 		PhoneNumberID: a.PhoneNumberID, WhatsappBotID: a.WhatsAppBotID, RatePerSecond: a.RatePerSecond,
+		PairIntervalMs: a.PairInterval.Milliseconds(), DailyUniqueLimit: a.DailyUniqueLimit, Portfolio: a.Portfolio,
 		SpecHash: a.SpecHash(), UpdatedAt: now}
 	var cur accountRow
 	err := tx.Where("name = ?", a.Name).Take(&cur).Error
@@ -120,7 +121,7 @@ func applyBroadcast(tx *gorm.DB, b config.Broadcast, accountID int64, now time.T
 		row := broadcastRow{Name: b.Name, AccountID: accountID, Status: string(campaign.StatusScheduled),
 			StartAt: start, DeadlineSeconds: int64(b.Deadline / time.Second), Message: string(msg),
 			MessageHash: mh, AudienceHash: ah, RecipientCount: len(b.Recipients), Duplicates: b.Duplicates,
-			CreatedAt: now, UpdatedAt: now}
+			StormShare: b.StormShare, StormWindow: b.StormWindow, CreatedAt: now, UpdatedAt: now}
 		if err := tx.Create(&row).Error; err != nil {
 			return c, fmt.Errorf("create broadcast %q: %w", b.Name, err)
 		}
@@ -155,6 +156,9 @@ func applyBroadcast(tx *gorm.DB, b config.Broadcast, accountID int64, now time.T
 	if cur.DeadlineSeconds != deadline {
 		diffs = append(diffs, "deadline")
 	}
+	if cur.StormShare != b.StormShare || cur.StormWindow != b.StormWindow {
+		diffs = append(diffs, "error_storm")
+	}
 	if len(diffs) == 0 {
 		c.Action = "unchanged"
 		return c, nil
@@ -163,7 +167,7 @@ func applyBroadcast(tx *gorm.DB, b config.Broadcast, accountID int64, now time.T
 	if !st.Editable() {
 		var locked []string
 		for _, d := range diffs {
-			if d != "deadline" {
+			if d != "deadline" && d != "error_storm" { // both may change while sending
 				locked = append(locked, d)
 			}
 		}
@@ -173,7 +177,8 @@ func applyBroadcast(tx *gorm.DB, b config.Broadcast, accountID int64, now time.T
 		}
 	}
 	upd := map[string]any{"account_id": accountID, "start_at": start, "deadline_seconds": deadline,
-		"message": string(msg), "message_hash": mh, "audience_hash": ah, "updated_at": now}
+		"message": string(msg), "message_hash": mh, "audience_hash": ah, "updated_at": now,
+		"storm_share": b.StormShare, "storm_window": b.StormWindow}
 	if cur.AudienceHash != ah {
 		// Only editable broadcasts get here: nothing of theirs was sent.
 		if err := tx.Where("broadcast_id = ?", cur.ID).Delete(&deliveryRow{}).Error; err != nil {

@@ -257,16 +257,23 @@ func TestApplyTakesNewDeadlineOfRunningBroadcast(t *testing.T) {
 
 		edited := broadcast("spring", 3)
 		edited.Deadline = 48 * time.Hour
+		edited.StormShare, edited.StormWindow = 0.5, 1000
 		now := at(time.Minute)
 		ch := f.apply(bundle(edited, broadcast("extra", 1)), now)
 		require.Equal(t, []store.Change{
 			{Kind: "account", Name: "main", Action: "unchanged"},
-			{Kind: "broadcast", Name: "spring", Action: "updated", Detail: "changed [deadline]"},
+			{Kind: "broadcast", Name: "spring", Action: "updated", Detail: "changed [deadline error_storm]"},
 			{Kind: "broadcast", Name: "extra", Action: "created", Detail: "1 recipients, starts " + t0.Format(time.RFC3339)},
 		}, ch)
 
 		got := f.broadcast("spring")
 		require.Equal(t, 48*time.Hour, got.Deadline)
+		require.Equal(t, 0.5, got.StormShare)
+		require.Equal(t, 1000, got.StormWindow)
+		job, err := f.db.Job(f.ctx, refs[1].ID)
+		require.NoError(t, err)
+		require.Equal(t, 0.5, job.Broadcast.StormShare)
+		require.Equal(t, 1000, job.Broadcast.StormWindow)
 		require.Equal(t, campaign.StatusRunning, got.Status)
 		require.True(t, now.Equal(got.UpdatedAt))
 		require.Equal(t, started.Message, got.Message)
@@ -290,6 +297,9 @@ func TestApplyUpdatesChangedAccount(t *testing.T) {
 		{"base url", func(a *config.Account) { a.Provider, a.BaseURL = "botsailor", "https://app.wabotick.com/api/v1" }},
 		{"token ref", func(a *config.Account) { a.TokenRef = "file:/run/secrets/main" }},
 		{"bot id", func(a *config.Account) { a.WhatsAppBotID = 456 }},
+		{"recipient limits", func(a *config.Account) {
+			a.PairInterval, a.DailyUniqueLimit, a.Portfolio = 10*time.Second, 2000, "acme"
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -309,7 +319,16 @@ func TestApplyUpdatesChangedAccount(t *testing.T) {
 				a := edited.Accounts[0]
 				require.Equal(t, campaign.Account{ID: b.AccountID, Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL,
 					TokenRef: a.TokenRef, PhoneNumberID: a.PhoneNumberID, WhatsAppBotID: a.WhatsAppBotID,
-					RatePerSecond: a.RatePerSecond}, got)
+					RatePerSecond: a.RatePerSecond, PairInterval: a.PairInterval, DailyUniqueLimit: a.DailyUniqueLimit,
+					Portfolio: a.Portfolio}, got)
+
+				// The send path reads the same settings with each delivery.
+				f.planAll(b.ID, 10)
+				refs, err := f.db.NextPlanned(f.ctx, b.ID, 1)
+				require.NoError(t, err)
+				job, err := f.db.Job(f.ctx, refs[0].ID)
+				require.NoError(t, err)
+				require.Equal(t, got, job.Account)
 				require.Equal(t, int64(1), f.count("accounts", ""))
 
 				var times struct{ CreatedAt, UpdatedAt time.Time }

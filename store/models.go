@@ -18,9 +18,13 @@ type accountRow struct {
 	PhoneNumberID string
 	WhatsappBotID int64
 	RatePerSecond float64
-	SpecHash      string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// PairIntervalMs etc.: the recipient limits (migration 00002).
+	PairIntervalMs   int64
+	DailyUniqueLimit int
+	Portfolio        string
+	SpecHash         string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 func (accountRow) TableName() string { return "accounts" }
@@ -29,6 +33,8 @@ func (a accountRow) domain() campaign.Account {
 	return campaign.Account{
 		ID: a.ID, Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL, TokenRef: a.TokenRef,
 		PhoneNumberID: a.PhoneNumberID, WhatsAppBotID: a.WhatsappBotID, RatePerSecond: a.RatePerSecond,
+		PairInterval: time.Duration(a.PairIntervalMs) * time.Millisecond, DailyUniqueLimit: a.DailyUniqueLimit,
+		Portfolio: a.Portfolio,
 	}
 }
 
@@ -45,6 +51,8 @@ type broadcastRow struct {
 	AudienceHash    string
 	RecipientCount  int
 	Duplicates      int
+	StormShare      float64
+	StormWindow     int
 	StartedAt       *time.Time
 	FinishedAt      *time.Time
 	CreatedAt       time.Time
@@ -62,6 +70,7 @@ func (b broadcastRow) domain() (campaign.Broadcast, error) {
 		ID: b.ID, Name: b.Name, AccountID: b.AccountID, Status: campaign.Status(b.Status),
 		Reason: b.StatusReason, StartAt: b.StartAt.UTC(), Deadline: time.Duration(b.DeadlineSeconds) * time.Second,
 		Message: m, RecipientCount: b.RecipientCount, Duplicates: b.Duplicates,
+		StormShare: b.StormShare, StormWindow: b.StormWindow,
 		StartedAt: b.StartedAt, FinishedAt: b.FinishedAt, UpdatedAt: b.UpdatedAt,
 	}, nil
 }

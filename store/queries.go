@@ -373,7 +373,8 @@ type jobRow struct {
 	BName, BStatus, BReason, BMessage     string
 	BStartAt                              time.Time
 	BDeadline                             int64
-	BCount, BDuplicates                   int
+	BCount, BDuplicates, BStormWindow     int
+	BStormShare                           float64
 	BStartedAt, BFinishedAt               *time.Time
 	BUpdatedAt                            time.Time
 	AID                                   int64
@@ -381,6 +382,9 @@ type jobRow struct {
 	APhoneNumberID                        string
 	AWhatsappBotID                        int64
 	ARatePerSecond                        float64
+	APairIntervalMs                       int64
+	ADailyUniqueLimit                     int
+	APortfolio                            string
 }
 
 // Job loads a delivery with its recipient, broadcast and account in one
@@ -392,10 +396,11 @@ func (db *DB) Job(ctx context.Context, id int64) (campaign.Job, error) {
 		b.name AS b_name, b.status AS b_status, b.status_reason AS b_reason, b.message AS b_message,
 		b.start_at AS b_start_at, b.deadline_seconds AS b_deadline, b.recipient_count AS b_count,
 		b.duplicates AS b_duplicates, b.started_at AS b_started_at, b.finished_at AS b_finished_at,
-		b.updated_at AS b_updated_at,
+		b.updated_at AS b_updated_at, b.storm_share AS b_storm_share, b.storm_window AS b_storm_window,
 		a.id AS a_id, a.name AS a_name, a.provider AS a_provider, a.base_url AS a_base_url,
 		a.token_ref AS a_token_ref, a.phone_number_id AS a_phone_number_id,
-		a.whatsapp_bot_id AS a_whatsapp_bot_id, a.rate_per_second AS a_rate_per_second
+		a.whatsapp_bot_id AS a_whatsapp_bot_id, a.rate_per_second AS a_rate_per_second,
+		a.pair_interval_ms AS a_pair_interval_ms, a.daily_unique_limit AS a_daily_unique_limit, a.portfolio AS a_portfolio
 		FROM deliveries d
 		JOIN recipients r ON r.id = d.recipient_id
 		JOIN broadcasts b ON b.id = d.broadcast_id
@@ -410,12 +415,14 @@ func (db *DB) Job(ctx context.Context, id int64) (campaign.Job, error) {
 	j := rows[0]
 	b, err := broadcastRow{ID: j.BroadcastID, Name: j.BName, AccountID: j.AID, Status: j.BStatus, StatusReason: j.BReason,
 		StartAt: j.BStartAt, DeadlineSeconds: j.BDeadline, Message: j.BMessage, RecipientCount: j.BCount,
-		Duplicates: j.BDuplicates, StartedAt: j.BStartedAt, FinishedAt: j.BFinishedAt, UpdatedAt: j.BUpdatedAt}.domain()
+		Duplicates: j.BDuplicates, StormShare: j.BStormShare, StormWindow: j.BStormWindow,
+		StartedAt: j.BStartedAt, FinishedAt: j.BFinishedAt, UpdatedAt: j.BUpdatedAt}.domain()
 	if err != nil {
 		return campaign.Job{}, fmt.Errorf("delivery %d: decode message: %w", id, err)
 	}
 	a := accountRow{ID: j.AID, Name: j.AName, Provider: j.AProvider, BaseURL: j.ABaseURL, TokenRef: j.ATokenRef,
-		PhoneNumberID: j.APhoneNumberID, WhatsappBotID: j.AWhatsappBotID, RatePerSecond: j.ARatePerSecond}.domain()
+		PhoneNumberID: j.APhoneNumberID, WhatsappBotID: j.AWhatsappBotID, RatePerSecond: j.ARatePerSecond,
+		PairIntervalMs: j.APairIntervalMs, DailyUniqueLimit: j.ADailyUniqueLimit, Portfolio: j.APortfolio}.domain()
 	return campaign.Job{
 		Ref: campaign.Ref{ID: j.ID, Gen: j.Gen}, Status: campaign.DeliveryStatus(j.Status),
 		Phone: j.Phone, Name: j.RName, Vars: decodeVars(j.RVars), Attempts: j.Attempts,

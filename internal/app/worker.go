@@ -18,8 +18,11 @@ type WorkerConfig struct {
 	Senders         campaign.Senders
 	Limiter         campaign.Limiter
 	Outcomes        campaign.Outcomes // nil: no pausing on error storms
-	Campaign        campaign.Options
-	Logger          *slog.Logger
+	// Recipients enforces the pair interval and the unique-recipient
+	// budget; nil turns both off.
+	Recipients campaign.RecipientLimits
+	Campaign   campaign.Options
+	Logger     *slog.Logger
 }
 
 // Worker is one worker process's task servers. Sends and status polls run
@@ -58,6 +61,9 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 			Logger:          NewAsynqLogger(log),
 			LogLevel:        asynq.WarnLevel,
 			ShutdownTimeout: 40 * time.Second, // a send's HTTP timeout (30 s) plus recording
+			// Waits (pair interval, leases) come back through asynq's retry
+			// set; look for due ones every second rather than every 5 s.
+			DelayedTaskCheckInterval: time.Second,
 			ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 				if !campaign.IsFailure(err) {
 					return
@@ -73,7 +79,9 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 		sendMux: asynq.NewServeMux(),
 		pollMux: asynq.NewServeMux(),
 	}
-	w.sendMux.Handle(campaign.TypeSend, campaign.NewSendHandler(c.Store, cfg.Senders, cfg.Limiter, cfg.Outcomes, cfg.Campaign))
+	w.sendMux.Handle(campaign.TypeSend, campaign.NewSendHandler(campaign.SendDeps{
+		Store: c.Store, Senders: cfg.Senders, Limiter: cfg.Limiter, Outcomes: cfg.Outcomes, Recipients: cfg.Recipients,
+	}, cfg.Campaign))
 	w.pollMux.Handle(campaign.TypePoll, campaign.NewPollHandler(c.Store, cfg.Senders, cfg.Campaign))
 	return w
 }

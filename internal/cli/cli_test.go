@@ -99,6 +99,7 @@ func (w *world) campaign(n int) string {
     phone_number_id: "1190600"
     whatsapp_bot_id: 7
     rate_per_second: 200
+    daily_unique_limit: 2000
 broadcasts:
   - name: promo
     account: main
@@ -145,6 +146,7 @@ func TestCommandsEndToEndNeverPrintTheToken(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "progress")
 	require.Contains(t, out, "100.0%")
+	require.Contains(t, out, "budget     150 of 2000 unique recipients in the last 24 h (account:main)\n")
 
 	code, out = w.run("export", "promo")
 	require.Equal(t, 0, code, out)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -103,7 +104,7 @@ func Demo(ctx context.Context, args []string, io IO) error {
 	opts := campaign.Options{Logger: log, PollSchedule: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 30 * time.Second},
 		TrackFor: 10 * time.Minute, AmbiguousDelay: 2 * time.Second, StaleAfter: 30 * time.Second}
 	srv := app.NewWorker(conns, app.WorkerConfig{Concurrency: 30, Senders: &app.Senders{Getenv: getenv, Logger: log},
-		Limiter: throttle.NewFleet(conns.RedisClient), Outcomes: throttle.NewOutcomes(conns.RedisClient), Campaign: opts, Logger: log})
+		Limiter: throttle.NewFleet(conns.RedisClient), Outcomes: throttle.NewOutcomes(conns.RedisClient), Recipients: throttle.NewRecipients(conns.RedisClient), Campaign: opts, Logger: log})
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -137,6 +138,7 @@ func Demo(ctx context.Context, args []string, io IO) error {
 	fmt.Fprintf(out, "  web UI    http://%s/ (%s)\n\n", uiLn.Addr(), login)
 
 	svc := campaign.NewService(conns.Store, nil, nil, opts)
+	svc.UseBudgets(throttle.NewRecipients(conns.RedisClient))
 	start := time.Now()
 	tty := isTerminal(out)
 	tick := time.NewTicker(time.Second)
@@ -200,6 +202,16 @@ func Demo(ctx context.Context, args []string, io IO) error {
 	return nil
 }
 
+// demoTier is the smallest messaging tier that lets n recipients through.
+func demoTier(n int) string {
+	for _, t := range config.MessagingTiers {
+		if t >= max(n, 10000) {
+			return strconv.Itoa(t)
+		}
+	}
+	return "unlimited"
+}
+
 func writeDemoCampaign(dir, name, baseURL string, n int, rate float64) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
@@ -222,6 +234,8 @@ accounts:
     phone_number_id: "119060000040020"
     whatsapp_bot_id: 123
     rate_per_second: %g
+    pair_interval: 6s            # WhatsApp's pair rate (the default)
+    daily_unique_limit: %s    # the portfolio's messaging limit: unique recipients per rolling 24 h
 
 broadcasts:
   - name: %s
@@ -230,7 +244,7 @@ broadcasts:
       csv: customers.csv
     message:
       text: "Hi {{name}}, Black Friday is here: use code {{code}} for 20%% off."
-`, baseURL, rate, name)
+`, baseURL, rate, demoTier(n), name)
 	path := filepath.Join(dir, "demo.yaml")
 	return path, os.WriteFile(path, []byte(yaml), 0o600)
 }

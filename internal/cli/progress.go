@@ -29,10 +29,28 @@ func progressLine(r campaign.Report) string {
 	if r.ETASeconds != nil {
 		eta = (time.Duration(*r.ETASeconds) * time.Second).Round(time.Second).String()
 	}
+	pending := c["planned"] + c["queued"] + c["sending"]
+	if held := budgetHeld(r); held != "" {
+		eta = held
+	}
 	return fmt.Sprintf("%s %s %5.1f%%  sent %d  delivered %d  read %d  failed %d  pending %d  %.0f/s  ETA %s",
 		r.Name, bar(r.Handed, r.Total, 24), pct,
 		c["sent"]+c["delivered"]+c["read"], c["delivered"]+c["read"], c["read"], c["failed"],
-		c["planned"]+c["queued"]+c["sending"], r.Rate, eta)
+		pending, r.Rate, eta)
+}
+
+// budgetHeld says, when the unique-recipient budget holds back a running
+// broadcast's pending sends, until when; else "".
+func budgetHeld(r campaign.Report) string {
+	c := r.Counts
+	if r.Budget == nil || !r.Budget.Full || r.Status != campaign.StatusRunning || c["planned"]+c["queued"]+c["sending"] == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("deferred: daily unique-recipient budget full (%d of %d)", r.Budget.Used, r.Budget.Limit)
+	if r.Budget.NextRoom != nil {
+		s += ", room from " + r.Budget.NextRoom.Local().Format("2006-01-02 15:04:05")
+	}
+	return s
 }
 
 // printReport writes the human form of `scheduler status NAME`.
@@ -64,6 +82,17 @@ func printReport(w io.Writer, r campaign.Report) {
 		fmt.Fprintf(w, ", ETA %s", (time.Duration(*r.ETASeconds) * time.Second).Round(time.Second))
 	}
 	fmt.Fprintln(w)
+	if b := r.Budget; b != nil && b.Error != "" {
+		fmt.Fprintf(w, "budget     %d unique recipients per 24 h (%s); use unknown: %s\n", b.Limit, b.Ledger, b.Error)
+	} else if b != nil {
+		fmt.Fprintf(w, "budget     %d of %d unique recipients in the last 24 h (%s)", b.Used, b.Limit, b.Ledger)
+		if held := budgetHeld(r); held != "" {
+			fmt.Fprintf(w, "\n           %s; sends to recipients already counted go on", held)
+		} else if b.Full {
+			fmt.Fprint(w, ", full")
+		}
+		fmt.Fprintln(w)
+	}
 	for _, s := range campaign.DeliveryStatuses {
 		fmt.Fprintf(w, "  %-10s %d\n", s, r.Counts[string(s)])
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/throttle"
 )
 
 const schedulerUsage = `usage: scheduler COMMAND [flags]
@@ -181,7 +182,9 @@ func openService(ctx context.Context, io IO, needRedis bool) (*campaign.Service,
 	client := asynq.NewClient(conns.Redis)
 	insp := asynq.NewInspector(conns.Redis)
 	closeAll := func() { _ = client.Close(); _ = insp.Close(); conns.Close() }
-	return campaign.NewService(conns.Store, client, insp, campaign.Options{}), closeAll, nil
+	svc := campaign.NewService(conns.Store, client, insp, campaign.Options{})
+	svc.UseBudgets(throttle.NewRecipients(conns.RedisClient))
+	return svc, closeAll, nil
 }
 
 func schedStatus(ctx context.Context, args []string, io IO) error {

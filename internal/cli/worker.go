@@ -35,6 +35,7 @@ func Worker(ctx context.Context, args []string, io IO) error {
 		Senders:     &app.Senders{Getenv: io.Getenv, Logger: log},
 		Limiter:     throttle.NewFleet(conns.RedisClient),
 		Outcomes:    throttle.NewOutcomes(conns.RedisClient),
+		Recipients:  throttle.NewRecipients(conns.RedisClient),
 		Campaign:    opts,
 		Logger:      log,
 	})

@@ -43,6 +43,7 @@ const (
 	msgInvalidToken    = "Invalid API token."
 	msgInvalidPhone    = "Invalid phone number."
 	msgRateLimited     = "(#130429) Rate limit hit"
+	msgPairLimited     = "(#131056) (Business Account, Consumer Account) pair rate limit hit"
 	msgSubscriberLimit = "Subscriber limit has been exceeded. You cannot have more subscribers."
 	msgNotFound        = "Message not found."
 	msgUndeliverable   = "Message undeliverable."
@@ -72,6 +73,11 @@ type Options struct {
 	// limit hit"}. Every send that gets this far takes a token, refused or
 	// not.
 	RatePerSecond float64
+	// PairInterval is the least time between two sends from one
+	// phone_number_id to one recipient (WhatsApp's pair rate, 6 s); 0 is
+	// not enforced. A send sooner than that is answered HTTP 200
+	// {"status":"0","message":"(#131056) … pair rate limit hit"}.
+	PairInterval time.Duration
 	// SubscriberLimit is how many distinct recipients the account may have;
 	// 0 is unlimited. A send to a new recipient beyond it is refused with
 	// the doc's "Subscriber limit has been exceeded" answer.
@@ -115,6 +121,7 @@ type Stats struct {
 	Dropped           int // accepted sends whose connection was closed unanswered
 	RateLimited       int // sends refused with 130429
 	SubscriberLimited int // sends refused for the subscriber limit
+	PairLimited       int // sends refused with 131056 (pair rate)
 	StatusPolls       int // get/message-status calls
 	ConversationCalls int // get/conversation calls
 }
@@ -131,6 +138,7 @@ type Server struct {
 	subscribers map[string]bool        // by phone
 	numbers     []string               // phone_number_ids seen, in order
 	buckets     map[string]*bucket     // by phone_number_id
+	lastTo      map[convKey]time.Time  // last accepted send per (number, recipient)
 	stats       Stats
 }
 
@@ -163,6 +171,7 @@ func New(opts Options) *Server {
 		convs:       map[convKey][]*message{},
 		subscribers: map[string]bool{},
 		buckets:     map[string]*bucket{},
+		lastTo:      map[convKey]time.Time{},
 	}
 }
 
@@ -367,6 +376,12 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		writeJSON(w, http.StatusOK, failure(msgRateLimited))
 		return
 	}
+	if last, ok := s.lastTo[convKey{numberID, phone}]; ok && s.opts.PairInterval > 0 && now.Sub(last) < s.opts.PairInterval {
+		s.stats.PairLimited++
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, failure(msgPairLimited))
+		return
+	}
 	if lim := s.opts.SubscriberLimit; lim > 0 && !s.subscribers[phone] && len(s.subscribers) >= lim {
 		s.stats.SubscriberLimited++
 		s.mu.Unlock()
@@ -374,6 +389,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		return
 	}
 	m := s.record(numberID, phone, string(body), now)
+	s.lastTo[convKey{numberID, phone}] = now
 	snd.WAMID, snd.At = m.wamid, now
 	s.sends = append(s.sends, snd)
 	s.stats.Accepted++

@@ -276,6 +276,28 @@ func TestRateLimit(t *testing.T) {
 	require.Equal(t, 4, b.sim.SendCount("8801723309003"))
 }
 
+func TestPairRate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, botsailorsim.Options{PairInterval: 6 * time.Second})
+
+	_, err := b.client.Send(ctx, "8801723309003", text("first"))
+	require.NoError(t, err)
+	b.clock.Advance(6*time.Second - time.Millisecond)
+	_, err = b.client.Send(ctx, "8801723309003", text("too soon"))
+	pe := classOf(t, err)
+	require.Equal(t, provider.ClassTransient, pe.Class)
+	require.Equal(t, "131056", pe.Code)
+	_, err = b.client.Send(ctx, "8801723309004", text("another recipient"))
+	require.NoError(t, err)
+
+	b.clock.Advance(time.Millisecond)
+	_, err = b.client.Send(ctx, "8801723309003", text("six seconds later"))
+	require.NoError(t, err)
+	require.Equal(t, 1, b.sim.Stats().PairLimited)
+	require.Equal(t, 2, b.sim.SendCount("8801723309003"))
+}
+
 func TestSubscriberLimit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

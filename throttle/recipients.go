@@ -1,0 +1,209 @@
+package throttle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Recipients enforces the two per-recipient limits of WhatsApp
+// (WHATSAPP.md §2–3), fleet-wide, in Redis:
+//
+//   - the pair interval: at most one message per interval to the same
+//     recipient from the same number, whatever campaign or sequence sends it.
+//     One key per (number, recipient) that expires with the interval, so
+//     nothing grows with the audience;
+//   - the rolling 24 h unique-recipient budget: at most Limit distinct
+//     recipients in any moving window. A sorted set per ledger (an account,
+//     or a portfolio of accounts) holds each recipient with the time it
+//     entered; recipients already in it pass freely.
+//
+// Both are checked and taken in one Lua script, so two workers cannot both
+// take the last slot. Times come from the caller (the engine's clock), so a
+// 24 h window can be tested without waiting a day.
+type Recipients struct{ rdb *redis.Client }
+
+// NewRecipients returns the per-recipient limits on rdb.
+func NewRecipients(rdb *redis.Client) *Recipients { return &Recipients{rdb: rdb} }
+
+// Gate describes one intended send for [Recipients.Admit].
+type Gate struct {
+	// Number is the sending phone number's key (e.g. "phone:1234").
+	Number string
+	// Recipient is the recipient's phone number.
+	Recipient string
+	// PairInterval is the least time between two messages to Recipient from
+	// Number; 0 turns the check off.
+	PairInterval time.Duration
+	// Ledger names the unique-recipient budget (an account or portfolio);
+	// Limit is its size, 0 = unlimited; Window its span (24 h).
+	Ledger string
+	Limit  int
+	Window time.Duration
+}
+
+// Hold says why a send must wait.
+type Hold int
+
+// The reasons a send is held back.
+const (
+	HoldNone   Hold = iota
+	HoldPair        // the pair interval to this recipient has not passed
+	HoldBudget      // the unique-recipient budget is used up
+)
+
+func (h Hold) String() string {
+	switch h {
+	case HoldPair:
+		return "pair interval"
+	case HoldBudget:
+		return "daily unique-recipient budget"
+	}
+	return "none"
+}
+
+// Verdict is the answer of [Recipients.Admit]: Hold is HoldNone when the
+// send may go, else the send must wait at least Wait.
+type Verdict struct {
+	Hold Hold
+	Wait time.Duration
+}
+
+// pairKey holds the time (ms) from which the pair's interval is counted.
+func pairKey(number, recipient string) string {
+	return "wacamp:pair:{" + number + "}:" + recipient
+}
+
+// ledgerKey is the sorted set of a budget: recipient → entry time (ms).
+func ledgerKey(ledger string) string { return "wacamp:ledger:{" + ledger + "}" }
+
+// KEYS[1] -> wacamp:pair:{<number>}:<recipient>   (may be unused)
+// KEYS[2] -> wacamp:ledger:{<ledger>}              (may be unused)
+// ARGV[1] -> now, ms
+// ARGV[2] -> pair interval, ms (0 = off)
+// ARGV[3] -> budget limit (0 = unlimited)
+// ARGV[4] -> budget window, ms
+// ARGV[5] -> recipient
+// ARGV[6] -> "1" to take the slot, "0" only to look
+// Output: {hold, wait ms}; hold 0 = go, 1 = pair, 2 = budget.
+var admit = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local window = tonumber(ARGV[4])
+if interval > 0 then
+  local from = redis.call("GET", KEYS[1])
+  if from then
+    local wait = tonumber(from) + interval - now
+    if wait > 0 then return {1, wait} end
+  end
+end
+local newcomer = false
+if limit > 0 then
+  redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", now - window)
+  if not redis.call("ZSCORE", KEYS[2], ARGV[5]) then
+    if redis.call("ZCARD", KEYS[2]) >= limit then
+      local oldest = redis.call("ZRANGE", KEYS[2], 0, 0, "WITHSCORES")
+      return {2, math.max(1, tonumber(oldest[2]) + window - now)}
+    end
+    newcomer = true
+  end
+end
+if ARGV[6] == "1" then
+  if interval > 0 then redis.call("SET", KEYS[1], now, "PX", interval) end
+  if newcomer then
+    redis.call("ZADD", KEYS[2], now, ARGV[5])
+    redis.call("PEXPIRE", KEYS[2], window)
+  end
+end
+return {0, 0}`)
+
+// Admit checks whether a send to g.Recipient may go now and, when take is
+// true and it may, takes its place: the pair interval starts and a new
+// recipient enters the budget. With take false it only looks (and takes
+// nothing), so a caller can find out before it waits for a rate token.
+func (r *Recipients) Admit(ctx context.Context, g Gate, now time.Time, take bool) (Verdict, error) {
+	if g.PairInterval <= 0 && g.Limit <= 0 {
+		return Verdict{}, nil
+	}
+	flag := "0"
+	if take {
+		flag = "1"
+	}
+	res, err := admit.Run(ctx, r.rdb, []string{pairKey(g.Number, g.Recipient), ledgerKey(g.Ledger)},
+		now.UnixMilli(), pairSpan(g.PairInterval).Milliseconds(), g.Limit, g.Window.Milliseconds(), g.Recipient, flag).Int64Slice()
+	if err != nil {
+		return Verdict{}, fmt.Errorf("throttle %s: recipient limits: %w", g.Number, err)
+	}
+	return Verdict{Hold: Hold(res[0]), Wait: time.Duration(res[1]) * time.Millisecond}, nil
+}
+
+// pairSpan is the interval actually kept between two sends to a pair: the
+// nominal one over Margin, in whole milliseconds (6 s → 6.123 s), so the jitter between a grant and
+// the request reaching the provider cannot bring two sends closer than the
+// nominal interval.
+func pairSpan(interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return 0
+	}
+	ms := math.Ceil(float64(interval) / Margin / float64(time.Millisecond))
+	return time.Duration(ms) * time.Millisecond
+}
+
+// KEYS[1] -> wacamp:pair:{<number>}:<recipient>
+// ARGV[1] -> the time (ms) from which the pair interval counts again
+// ARGV[2] -> key lifetime, ms
+var holdPair = redis.NewScript(`
+local cur = tonumber(redis.call("GET", KEYS[1]) or "0")
+if tonumber(ARGV[1]) > cur then
+  redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+end
+return 0`)
+
+// HoldPair keeps every send to recipient from number waiting for at least
+// d from now (the provider answered 131056, pair rate hit: WhatsApp asks
+// for 4^X s). It never shortens a longer hold.
+func (r *Recipients) HoldPair(ctx context.Context, number, recipient string, interval, d time.Duration, now time.Time) error {
+	// The key says "interval counts from"; to hold until now+d it must say
+	// now+d−interval (when interval < d) and live until now+d.
+	from := now.Add(d - pairSpan(interval))
+	life := d + time.Second
+	if err := holdPair.Run(ctx, r.rdb, []string{pairKey(number, recipient)}, from.UnixMilli(), life.Milliseconds()).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("throttle %s: hold pair: %w", number, err)
+	}
+	return nil
+}
+
+// Usage is the state of a unique-recipient budget.
+type Usage struct {
+	Used int // distinct recipients in the window
+	// NextRoom is when the oldest of them leaves the window (zero when the
+	// ledger is empty).
+	NextRoom time.Time
+}
+
+// Usage reports how much of ledger's budget the window holds at now.
+func (r *Recipients) Usage(ctx context.Context, ledger string, window time.Duration, now time.Time) (Usage, error) {
+	key := ledgerKey(ledger)
+	min := "(" + strconv.FormatInt(now.Add(-window).UnixMilli(), 10)
+	n, err := r.rdb.ZCount(ctx, key, min, "+inf").Result()
+	if err != nil {
+		return Usage{}, fmt.Errorf("throttle: budget %s: %w", ledger, err)
+	}
+	u := Usage{Used: int(n)}
+	if n > 0 {
+		first, err := r.rdb.ZRangeByScoreWithScores(ctx, key, &redis.ZRangeBy{Min: min, Max: "+inf", Count: 1}).Result()
+		if err != nil {
+			return Usage{}, fmt.Errorf("throttle: budget %s: %w", ledger, err)
+		}
+		if len(first) == 1 {
+			u.NextRoom = time.UnixMilli(int64(first[0].Score)).Add(window)
+		}
+	}
+	return u, nil
+}

@@ -1,0 +1,133 @@
+package throttle_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/internal/testenv"
+	"github.com/wacamp/wacamp/throttle"
+)
+
+func TestPairIntervalHoldsLaterMessagesToTheSameRecipient(t *testing.T) {
+	t.Parallel()
+	r := throttle.NewRecipients(testenv.NewRedis(t).Client)
+	ctx := context.Background()
+	t0 := time.Now().Truncate(time.Millisecond)
+	g := throttle.Gate{Number: "phone:1", Recipient: "4915100000001", PairInterval: 6 * time.Second}
+	interval := 6 * time.Second
+	span := time.Duration(math.Ceil(float64(interval)/throttle.Margin/1e6)) * time.Millisecond
+
+	admit := func(g throttle.Gate, at time.Duration, take bool) throttle.Verdict {
+		t.Helper()
+		v, err := r.Admit(ctx, g, t0.Add(at), take)
+		require.NoError(t, err)
+		return v
+	}
+	// Looking takes nothing.
+	require.Equal(t, throttle.HoldNone, admit(g, 0, false).Hold)
+	require.Equal(t, throttle.HoldNone, admit(g, 0, false).Hold)
+	require.Equal(t, throttle.HoldNone, admit(g, 0, true).Hold)
+
+	v := admit(g, time.Second, false)
+	require.Equal(t, throttle.HoldPair, v.Hold)
+	require.Equal(t, span-time.Second, v.Wait)
+	require.Equal(t, throttle.HoldPair, admit(g, span-time.Millisecond, true).Hold)
+
+	other := g
+	other.Recipient = "4915100000002"
+	require.Equal(t, throttle.HoldNone, admit(other, time.Second, true).Hold, "other recipients are not held")
+	otherNumber := g
+	otherNumber.Number = "phone:2"
+	require.Equal(t, throttle.HoldNone, admit(otherNumber, time.Second, true).Hold, "nor is another number")
+
+	require.Equal(t, throttle.HoldNone, admit(g, span, true).Hold, "the interval has passed")
+
+	// A 131056 answer holds the pair for longer than the interval.
+	require.NoError(t, r.HoldPair(ctx, g.Number, g.Recipient, g.PairInterval, 16*time.Second, t0.Add(span)))
+	v = admit(g, span+time.Second, false)
+	require.Equal(t, throttle.HoldPair, v.Hold)
+	require.Equal(t, 15*time.Second, v.Wait.Round(time.Millisecond))
+	// ... and a shorter hold does not shorten it.
+	require.NoError(t, r.HoldPair(ctx, g.Number, g.Recipient, g.PairInterval, time.Second, t0.Add(span)))
+	require.Equal(t, 15*time.Second, admit(g, span+time.Second, false).Wait.Round(time.Millisecond))
+	require.Equal(t, throttle.HoldNone, admit(g, span+16*time.Second, false).Hold)
+}
+
+func TestBudgetDefersNewRecipientsUntilTheWindowFreesRoom(t *testing.T) {
+	t.Parallel()
+	r := throttle.NewRecipients(testenv.NewRedis(t).Client)
+	ctx := context.Background()
+	t0 := time.Now().Truncate(time.Millisecond)
+	gate := func(phone string) throttle.Gate {
+		return throttle.Gate{Number: "phone:1", Recipient: phone, Ledger: "account:main", Limit: 3, Window: 24 * time.Hour}
+	}
+	admit := func(phone string, at time.Duration) throttle.Verdict {
+		t.Helper()
+		v, err := r.Admit(ctx, gate(phone), t0.Add(at), true)
+		require.NoError(t, err)
+		return v
+	}
+	for i := range 3 {
+		require.Equal(t, throttle.HoldNone, admit(fmt.Sprint("49151", i), time.Duration(i)*time.Hour).Hold)
+	}
+	v := admit("491519", 3*time.Hour)
+	require.Equal(t, throttle.HoldBudget, v.Hold, "a fourth new recipient waits")
+	require.Equal(t, 21*time.Hour, v.Wait)
+	require.Equal(t, throttle.HoldNone, admit("491511", 3*time.Hour).Hold, "a recipient already counted passes")
+
+	u, err := r.Usage(ctx, "account:main", 24*time.Hour, t0.Add(3*time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, 3, u.Used)
+	require.True(t, u.NextRoom.Equal(t0.Add(24*time.Hour).Truncate(time.Millisecond)), "next room %s", u.NextRoom)
+
+	require.Equal(t, throttle.HoldBudget, admit("491519", 24*time.Hour-time.Millisecond).Hold)
+	require.Equal(t, throttle.HoldNone, admit("491519", 24*time.Hour+time.Millisecond).Hold, "the oldest left the window")
+	require.Equal(t, throttle.HoldBudget, admit("491518", 24*time.Hour+time.Millisecond).Hold, "and only one slot freed")
+
+	// Another ledger is independent.
+	g := gate("491518")
+	g.Ledger = "account:other"
+	v, err = r.Admit(ctx, g, t0, true)
+	require.NoError(t, err)
+	require.Equal(t, throttle.HoldNone, v.Hold)
+}
+
+// TestBudgetIsNeverOverdrawnByConcurrentWorkers races 4 "processes" (own
+// Redis clients) for a budget of 5: exactly 5 new recipients get in.
+func TestBudgetIsNeverOverdrawnByConcurrentWorkers(t *testing.T) {
+	t.Parallel()
+	rds := testenv.NewRedis(t)
+	ctx := context.Background()
+	now := time.Now()
+	var (
+		mu       sync.Mutex
+		admitted int
+		wg       sync.WaitGroup
+	)
+	for p := range 4 {
+		r := throttle.NewRecipients(redisClient(t, rds.Client.Options()))
+		for i := range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				g := throttle.Gate{Number: "phone:1", Recipient: fmt.Sprintf("49151%d%02d", p, i),
+					PairInterval: 6 * time.Second, Ledger: "portfolio:acme", Limit: 5, Window: 24 * time.Hour}
+				v, err := r.Admit(ctx, g, now, true)
+				require.NoError(t, err)
+				if v.Hold == throttle.HoldNone {
+					mu.Lock()
+					admitted++
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	require.Equal(t, 5, admitted)
+}
