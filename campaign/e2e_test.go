@@ -329,12 +329,18 @@ func (b *bench) exportPlanned(name string) []campaign.Row {
 // "" to let the simulator take the send. It is called concurrently. Call it
 // before writing the campaign, which takes b.url.
 func (b *bench) interceptSends(answer func(phone string) string) {
+	b.interceptSendsHTTP(func(p string) (int, string) { return http.StatusOK, answer(p) })
+}
+
+// interceptSendsHTTP is interceptSends with the answer's HTTP status.
+func (b *bench) interceptSendsHTTP(answer func(phone string) (status int, body string)) {
 	inner := b.sim
 	b.url = startServer(b.t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/whatsapp/send") {
 			_ = r.ParseForm()
-			if body := answer(r.PostForm.Get("phone_number")); body != "" {
+			if status, body := answer(r.PostForm.Get("phone_number")); body != "" {
 				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(status)
 				_, _ = w.Write([]byte(body))
 				return
 			}

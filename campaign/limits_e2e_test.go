@@ -1,8 +1,10 @@
 package campaign_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -116,7 +118,7 @@ func TestBudgetDefersNewRecipients(t *testing.T) {
 	require.Equal(t, campaign.StatusRunning, st.Status)
 	require.Zero(t, st.Counts["failed"])
 	require.NotNil(t, st.Budget)
-	require.Equal(t, campaign.BudgetReport{Ledger: "account:main", Limit: limit, Used: limit, Full: true, NextRoom: st.Budget.NextRoom}, *st.Budget)
+	require.Equal(t, campaign.BudgetReport{Ledger: "number:119060000040020", Limit: limit, Used: limit, Full: true, NextRoom: st.Budget.NextRoom}, *st.Budget)
 	require.NotNil(t, st.Budget.NextRoom)
 	require.WithinDuration(t, clk.Now().Add(campaign.BudgetWindow), *st.Budget.NextRoom, time.Minute)
 
@@ -164,6 +166,7 @@ func TestErrorPolicyEndToEnd(t *testing.T) {
 		name  string
 		code  string
 		times int // how often the victim gets the error (0 = always)
+		http  int // the answer's HTTP status (0 = 200)
 		// second, when set, adds broadcast b2 with these extra lines.
 		second string
 		// check runs once the broadcasts have settled.
@@ -186,6 +189,15 @@ func TestErrorPolicyEndToEnd(t *testing.T) {
 				require.Equal(t, campaign.DeliveryFailed, r.Status)
 				require.Equal(t, "131000", r.ErrorCode)
 				require.Equal(t, 3, calls)
+			},
+		},
+		{
+			name: "transient: service unavailable with a 503 gives up after 5 tries", code: "131016", http: 503,
+			settled: func(b *bench) bool { c := b.counts("b1"); return c["delivered"]+c["failed"] == 5 },
+			check: func(t *testing.T, b *bench, r campaign.Row, calls int) {
+				require.Equal(t, campaign.DeliveryFailed, r.Status)
+				require.Equal(t, "131016", r.ErrorCode, "an answer with Meta's code is a refusal, not a lost answer")
+				require.Equal(t, 5, calls)
 			},
 		},
 		{
@@ -229,17 +241,17 @@ func TestErrorPolicyEndToEnd(t *testing.T) {
 			b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
 			var mu sync.Mutex
 			calls := 0
-			b.interceptSends(func(p string) string {
+			b.interceptSendsHTTP(func(p string) (int, string) {
 				if p != victim {
-					return ""
+					return 0, ""
 				}
 				mu.Lock()
 				defer mu.Unlock()
 				calls++
 				if tc.times > 0 && calls > tc.times {
-					return ""
+					return 0, ""
 				}
-				return fmt.Sprintf(`{"status":"0","message":"(#%s) provider error"}`, tc.code)
+				return cmp.Or(tc.http, http.StatusOK), fmt.Sprintf(`{"status":"0","message":"(#%s) provider error"}`, tc.code)
 			})
 			b.accountYAML = "    daily_unique_limit: unlimited"
 			b.apply(b.writeCampaign("b1", 5, 20, `      text: "Hi {{name}}"`))

@@ -54,13 +54,13 @@ func transientPolicy(code string, tried int) (wait time.Duration, tries int) {
 	x := max(tried-1, 0)
 	switch code {
 	case "131056": // pair rate: 4^X s (1, 4, 16, 64 …), that recipient only
-		return time.Duration(1<<(2*min(x, 5))) * time.Second, 0
+		return jitter(time.Duration(1<<(2*min(x, 5))) * time.Second), 0
 	case "130429": // throughput: 1, 2, 4 … s with jitter, at most 60 s
 		return jitter(min(time.Second<<min(x, 6), time.Minute)), 0
 	case "131057": // maintenance or throughput upgrade: at least 60 s
 		return jitter(time.Minute), 0
 	case "4", "80007": // API-call limit: minutes, up to an hour
-		return jitter(min(time.Minute<<min(x, 6), time.Hour)), 0
+		return min(jitter(time.Minute<<min(x, 6)), time.Hour), 0
 	case "1", "2", "131016", "133004": // service unavailable: at most 5 tries
 		return 0, 5
 	case "131000": // unknown: at most 3 tries, then permanent

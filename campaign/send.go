@@ -45,7 +45,8 @@ type SendDeps struct {
 // satisfies it). Admit only looks when take is false.
 type RecipientLimits interface {
 	Admit(ctx context.Context, g throttle.Gate, now time.Time, take bool) (throttle.Verdict, error)
-	HoldPair(ctx context.Context, number, recipient string, interval, d time.Duration, now time.Time) error
+	Restamp(ctx context.Context, g throttle.Gate, v throttle.Verdict) (bool, error)
+	HoldPair(ctx context.Context, number, recipient string, d time.Duration) error
 }
 
 // BudgetWindow is the span of the unique-recipient budget: WhatsApp's
@@ -74,29 +75,36 @@ func gate(job Job) throttle.Gate {
 
 // admit applies the recipient limits to a send: with take false it only
 // looks (before waiting for a rate token, so a held send takes none), with
-// take true it takes the recipient's place (right after the token). A held
-// send returns a *WaitError: it is deferred, never failed.
-func (h *SendHandler) admit(ctx context.Context, log *slog.Logger, job Job, take bool) error {
+// take true it takes the recipient's place (right after the token) and
+// returns the verdict that restamp needs. A held send returns a
+// *WaitError: it is deferred, never failed.
+func (h *SendHandler) admit(ctx context.Context, log *slog.Logger, job Job, take bool) (throttle.Verdict, error) {
 	if h.recipients == nil {
-		return nil
+		return throttle.Verdict{}, nil
 	}
 	v, err := h.recipients.Admit(ctx, gate(job), h.opts.Now(), take)
 	if err != nil {
-		return err
+		return v, err
 	}
 	switch v.Hold {
 	case throttle.HoldPair:
-		return &WaitError{After: v.Wait, Reason: "pair interval: a message to this recipient from this number went out less than " + job.Account.PairInterval.String() + " ago"}
+		return v, &WaitError{After: v.Wait, Reason: "pair interval: a message to this recipient from this number went out less than " + job.Account.PairInterval.String() + " ago"}
 	case throttle.HoldBudget:
-		// Come back when the window frees room, but at least every
-		// BudgetRecheck (a raised limit takes effect), spread out so the
-		// waiting window does not wake all at once.
-		after := time.Duration(float64(min(v.Wait, h.opts.BudgetRecheck)) * (1 + 0.2*rand.Float64()))
 		log.DebugContext(ctx, "campaign: send deferred by the daily unique-recipient budget", slog.Int("limit", job.Account.DailyUniqueLimit), slog.Duration("room_in", v.Wait))
-		return &WaitError{After: after, Reason: fmt.Sprintf("daily unique-recipient budget of %d (%s) used up; room in %s",
+		return v, &WaitError{After: budgetDelay(v.Wait, h.opts.BudgetRecheck, rand.Float64()), Reason: fmt.Sprintf("daily unique-recipient budget of %d (%s) used up; room in %s",
 			job.Account.DailyUniqueLimit, job.Account.Ledger(), v.Wait.Round(time.Second))}
 	}
-	return nil
+	return v, nil
+}
+
+// budgetDelay is how long a send held by the budget waits before it asks
+// again: until the window frees room, but at least a few seconds (when
+// entries leave milliseconds apart, a whole window of held sends must not
+// come back at once) and at most recheck (so a raised limit applies soon),
+// spread by up to a quarter of recheck.
+func budgetDelay(room, recheck time.Duration, jitter float64) time.Duration {
+	floor := min(5*time.Second, recheck)
+	return min(max(room, floor), recheck) + time.Duration(jitter*float64(recheck/4))
 }
 
 // storm records a send's outcome and pauses the broadcast when more than
@@ -188,7 +196,7 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	// The recipient limits first only look, so a held send reads no
 	// conversation and takes no rate token; right after the token they take
 	// the recipient's place.
-	if err := h.admit(ctx, log, job, false); err != nil {
+	if _, err := h.admit(ctx, log, job, false); err != nil {
 		return err
 	}
 	sender, err := h.senders.Sender(ctx, job.Account)
@@ -229,7 +237,8 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()}
 	}
-	if err := h.admit(ctx, log, job, true); err != nil {
+	place, err := h.admit(ctx, log, job, true)
+	if err != nil {
 		return err // another send to this recipient won the race, or the budget filled meanwhile
 	}
 
@@ -266,6 +275,15 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	// no other attempt can reconcile (and resend) while this one is in flight.
 	if leaseUntil.Sub(h.opts.Now()) < h.opts.Lease/3 {
 		return afterLease
+	}
+	if h.recipients != nil {
+		// The pair interval counts from the request, not from the grant:
+		// the claim and the conversation read between them must not bring
+		// two messages to this recipient closer together.
+		if ok, err := h.recipients.Restamp(ctx, gate(job), place); err != nil || !ok {
+			h.unclaim(ctx, job.Ref, "pair interval: another message to this recipient took the slot meanwhile")
+			return &WaitError{After: time.Second, Reason: "pair slot lost before sending"}
+		}
 	}
 	sctx, cancelSend := context.WithDeadline(ctx, leaseUntil.Add(-h.opts.Lease/8))
 	defer cancelSend()
@@ -372,9 +390,10 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		}
 	}
 	class := provider.ClassOf(err)
-	if ctx.Err() != nil || (pe != nil && pe.Class == provider.ClassTransient && (pe.HTTPStatus == 0 || pe.HTTPStatus >= 500)) {
-		// A POST that timed out or got a 5xx may have been accepted: no
-		// idempotency key is documented, so reconcile before resending.
+	if ctx.Err() != nil || (pe != nil && pe.Class == provider.ClassTransient && pe.Code == "" && (pe.HTTPStatus == 0 || pe.HTTPStatus >= 500)) {
+		// A POST that timed out or got a bare 5xx may have been accepted:
+		// no idempotency key is documented, so reconcile before resending.
+		// An answer carrying Meta's error code is a refusal, not a doubt.
 		class = provider.ClassAmbiguous
 	}
 	switch class {
@@ -404,6 +423,9 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		return uerr
 	default: // transient and surely not accepted
 		wait, tries := transientPolicy(code, job.Attempts)
+		if pe != nil {
+			wait = max(wait, pe.RetryAfter)
+		}
 		if job.Attempts >= cmp.Or(tries, SendMaxAttempts) {
 			_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, code, fmt.Sprintf("gave up after %d attempts: %s", job.Attempts, text), now)
 			h.storm(ctx, log, job, true, text)
@@ -412,7 +434,7 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		if code == "131056" && h.recipients != nil {
 			// Pair rate hit: hold every send to this recipient from this
 			// number, whichever campaign it belongs to.
-			if herr := h.recipients.HoldPair(ctx, job.Account.RateKey(), job.Phone, job.Account.PairInterval, wait, now); herr != nil {
+			if herr := h.recipients.HoldPair(ctx, job.Account.RateKey(), job.Phone, wait); herr != nil {
 				log.WarnContext(ctx, "campaign: cannot hold recipient after pair-rate error", slog.String("error", herr.Error()))
 			}
 		}

@@ -33,12 +33,12 @@ type Account struct {
 func (a Account) RateKey() string { return "phone:" + a.PhoneNumberID }
 
 // Ledger names the account's unique-recipient budget: its portfolio's when
-// it has one, else its own.
+// it has one, else its phone number's (so renaming the account keeps it).
 func (a Account) Ledger() string {
 	if a.Portfolio != "" {
 		return "portfolio:" + a.Portfolio
 	}
-	return "account:" + a.Name
+	return "number:" + a.PhoneNumberID
 }
 
 // Broadcast is a broadcast as the engine sees it.

@@ -107,8 +107,15 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 			f.problem(resolve(p.val).Line, fld, "must not be negative, got %s", resolve(p.val).Value)
 		case d > time.Hour:
 			f.problem(resolve(p.val).Line, fld, "must be at most 1h, got %s", resolve(p.val).Value)
+		case d > 0 && d < time.Millisecond:
+			f.problem(resolve(p.val).Line, fld, "must be 0s (off) or at least 1ms, got %s", resolve(p.val).Value)
 		default:
 			a.PairInterval = d
+			if d < DefaultPairInterval {
+				f.l.bundle.Warnings = append(f.l.bundle.Warnings, fmt.Sprintf(
+					"%s:%d: account %s: pair_interval %s is below WhatsApp's pair rate (one message per 6 s to the same user); the provider may answer 131056",
+					f.path, resolve(p.val).Line, a.Name, resolve(p.val).Value))
+			}
 		}
 	}
 
@@ -143,6 +150,12 @@ func (f *fileCtx) dailyLimit(n *yaml.Node, field, account string, line int) int 
 		return 0
 	}
 	v, err := strconv.Atoi(strings.TrimPrefix(strings.ToUpper(s), "TIER_"))
+	if err != nil {
+		// Meta's own names: TIER_2K, TIER_10K, TIER_100K.
+		if k, kerr := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(strings.ToUpper(s), "TIER_"), "K")); kerr == nil && strings.HasSuffix(strings.ToUpper(s), "K") {
+			v, err = k*1000, nil
+		}
+	}
 	if err != nil || v <= 0 {
 		f.problem(resolve(n).Line, field, "%s must be a positive number of recipients (WhatsApp's tiers: %s) or \"unlimited\"", shown(n, s), tiersText())
 		return 0

@@ -126,6 +126,7 @@ func Load(path string, getenv func(string) string) (*Bundle, error) {
 	l.checkAccountRefs()
 	l.checkTokenUses()
 	l.checkPortfolios()
+	l.checkBudgets()
 	if err := l.probs.err(); err != nil {
 		return nil, err
 	}
@@ -261,6 +262,29 @@ func (l *loader) checkPortfolios() {
 				"account %q shares portfolio %q with account %q (%s) but sets daily_unique_limit %s; accounts of one portfolio share one budget and must agree",
 				a.Name, a.Portfolio, f.Name, f.Pos, limitText(a.DailyUniqueLimit))
 		}
+	}
+}
+
+// checkBudgets warns about broadcasts whose audience is larger than their
+// account's 24 h unique-recipient budget: the rest can only go out once the
+// first recipients leave the window, 24 h later, which a deadline of 24 h
+// or less never reaches.
+func (l *loader) checkBudgets() {
+	limits := map[string]int{}
+	for _, a := range l.bundle.Accounts {
+		limits[a.Name] = a.DailyUniqueLimit
+	}
+	for _, b := range l.bundle.Broadcasts {
+		lim := limits[b.Account]
+		if lim <= 0 || len(b.Recipients) <= lim {
+			continue
+		}
+		msg := fmt.Sprintf("%s: broadcast %s has %d recipients but account %s's daily_unique_limit is %d: the other %d wait for room, at least 24 h after the first sends",
+			b.Pos, b.Name, len(b.Recipients), b.Account, lim, len(b.Recipients)-lim)
+		if b.Deadline <= 24*time.Hour {
+			msg += fmt.Sprintf(", after its deadline (%s): they would expire; set a longer deadline", b.Deadline)
+		}
+		l.bundle.Warnings = append(l.bundle.Warnings, msg)
 	}
 }
 

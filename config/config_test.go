@@ -491,3 +491,63 @@ func TestPosString(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "campaigns/bf.yaml:14", Pos{File: "campaigns/bf.yaml", Line: 14}.String())
 }
+
+// The recipient limits: Meta's tier names, intervals below WhatsApp's pair
+// rate, and audiences the budget cannot cover before their deadline.
+func TestLoadLimitSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`accounts:
+  - name: small
+    provider: botsailor
+    api_token: ${BOTSAILOR_API_TOKEN}
+    phone_number_id: "1"
+    whatsapp_bot_id: 1
+    pair_interval: 2s
+    daily_unique_limit: TIER_2K
+  - name: tiny
+    provider: botsailor
+    api_token: ${BOTSAILOR_API_TOKEN}
+    phone_number_id: "2"
+    whatsapp_bot_id: 1
+    pair_interval: 0s
+    daily_unique_limit: 2
+broadcasts:
+  - name: short
+    account: tiny
+    audience: {recipients: [{phone: "4915100000001"}, {phone: "4915100000002"}, {phone: "4915100000003"}]}
+    message: {text: hi}
+  - name: long
+    account: tiny
+    deadline: 72h
+    audience: {recipients: [{phone: "4915100000001"}, {phone: "4915100000002"}, {phone: "4915100000003"}]}
+    message: {text: hi}
+`), 0o600))
+	b, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	require.NoError(t, err)
+	require.Equal(t, 2000, b.Accounts[0].DailyUniqueLimit)
+	require.Equal(t, 2*time.Second, b.Accounts[0].PairInterval)
+	require.Zero(t, b.Accounts[1].PairInterval)
+	require.Equal(t, []string{
+		path + ":7: account small: pair_interval 2s is below WhatsApp's pair rate (one message per 6 s to the same user); the provider may answer 131056",
+		path + ":14: account tiny: pair_interval 0s is below WhatsApp's pair rate (one message per 6 s to the same user); the provider may answer 131056",
+		path + ":17: broadcast short has 3 recipients but account tiny's daily_unique_limit is 2: the other 1 wait for room, at least 24 h after the first sends, after its deadline (24h0m0s): they would expire; set a longer deadline",
+		path + ":21: broadcast long has 3 recipients but account tiny's daily_unique_limit is 2: the other 1 wait for room, at least 24 h after the first sends",
+	}, b.Warnings)
+
+	require.NoError(t, os.WriteFile(path, []byte(`accounts:
+  - name: bad
+    provider: botsailor
+    api_token: ${BOTSAILOR_API_TOKEN}
+    phone_number_id: "1"
+    whatsapp_bot_id: 1
+    pair_interval: 500us
+    daily_unique_limit: TIER_MANY
+`), 0o600))
+	_, err = Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	require.Equal(t, []string{
+		path + `:7: accounts[0].pair_interval: must be 0s (off) or at least 1ms, got 500us`,
+		path + `:8: accounts[0].daily_unique_limit: "TIER_MANY" must be a positive number of recipients (WhatsApp's tiers: 250, 2000, 10000, 100000) or "unlimited"`,
+	}, problemLines(t, err))
+}

@@ -44,7 +44,7 @@ func (db *DB) Apply(ctx context.Context, b *config.Bundle, now time.Time) ([]Cha
 			accountIDs[a.Name] = id
 			changes = append(changes, c)
 		}
-		var conflicts []error
+		conflicts := portfolioConflicts(tx, b.Accounts)
 		for _, bc := range b.Broadcasts {
 			id, ok := accountIDs[bc.Account]
 			if !ok {
@@ -71,6 +71,35 @@ func (db *DB) Apply(ctx context.Context, b *config.Bundle, now time.Time) ([]Cha
 		return nil, fmt.Errorf("apply: %w", err)
 	}
 	return changes, nil
+}
+
+// portfolioConflicts refuses accounts that share a portfolio (one
+// unique-recipient budget) with a stored account, not in this bundle, that
+// gives the budget another size. (Load checks the accounts of one bundle.)
+func portfolioConflicts(tx *gorm.DB, accounts []config.Account) []error {
+	names := make([]string, 0, len(accounts))
+	for _, a := range accounts {
+		names = append(names, a.Name)
+	}
+	var errs []error
+	for _, a := range accounts {
+		if a.Portfolio == "" {
+			continue
+		}
+		var other accountRow
+		err := tx.Where("portfolio = ? AND daily_unique_limit <> ? AND name NOT IN ?", a.Portfolio, a.DailyUniqueLimit, names).
+			Order("name").Take(&other).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("account %q: check portfolio %q: %w", a.Name, a.Portfolio, err))
+			continue
+		}
+		errs = append(errs, fmt.Errorf("%s: account %q: portfolio %q already has account %q with daily_unique_limit %d, not %d; accounts of one portfolio share one budget and must agree: %w",
+			a.Pos, a.Name, a.Portfolio, other.Name, other.DailyUniqueLimit, a.DailyUniqueLimit, ErrConflict))
+	}
+	return errs
 }
 
 func applyAccount(tx *gorm.DB, a config.Account, now time.Time) (Change, int64, error) {

@@ -343,6 +343,33 @@ func TestApplyUpdatesChangedAccount(t *testing.T) {
 	}
 }
 
+// Accounts of one portfolio share one budget: a later apply may not give it
+// another size through a different account, and nothing of that apply is
+// written.
+func TestApplyRefusesPortfolioDisagreement(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		a := account("a")
+		a.Portfolio, a.DailyUniqueLimit = "acme", 250
+		f.apply(&config.Bundle{Accounts: []config.Account{a}}, t0)
+
+		b := account("b")
+		b.Portfolio, b.DailyUniqueLimit = "acme", 100000
+		_, err := f.db.Apply(f.ctx, &config.Bundle{Accounts: []config.Account{b}}, t0)
+		require.ErrorIs(t, err, store.ErrConflict)
+		require.ErrorContains(t, err, `portfolio "acme" already has account "a" with daily_unique_limit 250, not 100000`)
+		require.Equal(t, int64(1), f.count("accounts", ""))
+
+		// Changing both together is fine; so is agreeing.
+		a.DailyUniqueLimit, b.DailyUniqueLimit = 2000, 2000
+		f.apply(&config.Bundle{Accounts: []config.Account{a, b}}, t0)
+		c := account("c")
+		c.Portfolio, c.DailyUniqueLimit = "acme", 2000
+		f.apply(&config.Bundle{Accounts: []config.Account{c}}, t0)
+		require.Equal(t, int64(3), f.count("accounts", ""))
+	})
+}
+
 func TestApplyUsesAccountsAlreadyStored(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {

@@ -19,13 +19,14 @@ import (
 //     One key per (number, recipient) that expires with the interval, so
 //     nothing grows with the audience;
 //   - the rolling 24 h unique-recipient budget: at most Limit distinct
-//     recipients in any moving window. A sorted set per ledger (an account,
-//     or a portfolio of accounts) holds each recipient with the time it
-//     entered; recipients already in it pass freely.
+//     recipients in any moving window. A sorted set per ledger (a number, or
+//     a portfolio of numbers) holds each recipient with the time of the
+//     latest message; recipients already in it pass freely.
 //
 // Both are checked and taken in one Lua script, so two workers cannot both
-// take the last slot. Times come from the caller (the engine's clock), so a
-// 24 h window can be tested without waiting a day.
+// take the last slot. The pair interval runs on Redis's clock (no worker's
+// clock skew can shorten it); the budget on the caller's (the engine's
+// clock), so a 24 h window can be tested without waiting a day.
 type Recipients struct{ rdb *redis.Client }
 
 // NewRecipients returns the per-recipient limits on rdb.
@@ -68,85 +69,119 @@ func (h Hold) String() string {
 }
 
 // Verdict is the answer of [Recipients.Admit]: Hold is HoldNone when the
-// send may go, else the send must wait at least Wait.
+// send may go, else the send must wait at least Wait. A taken pair slot
+// carries Stamp, which [Recipients.Restamp] needs.
 type Verdict struct {
-	Hold Hold
-	Wait time.Duration
+	Hold  Hold
+	Wait  time.Duration
+	Stamp int64
 }
 
-// pairKey holds the time (ms) from which the pair's interval is counted.
+// pairKey holds, in Redis time (ms), the earliest moment the next message
+// to the recipient from the number may go ("not before").
 func pairKey(number, recipient string) string {
 	return "wacamp:pair:{" + number + "}:" + recipient
 }
 
-// ledgerKey is the sorted set of a budget: recipient → entry time (ms).
+// ledgerKey is the sorted set of a budget: recipient → time of the latest
+// message (ms).
 func ledgerKey(ledger string) string { return "wacamp:ledger:{" + ledger + "}" }
 
-// KEYS[1] -> wacamp:pair:{<number>}:<recipient>   (may be unused)
-// KEYS[2] -> wacamp:ledger:{<ledger>}              (may be unused)
-// ARGV[1] -> now, ms
-// ARGV[2] -> pair interval, ms (0 = off)
+// redisNow is Redis's clock in ms, read inside a script. The pair interval
+// is kept in Redis time: its keys expire in Redis time, and the workers'
+// clocks may disagree by more than the margin.
+const redisNow = `
+local t = redis.call("TIME")
+local rnow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`
+
+// KEYS[1] -> wacamp:pair:{<number>}:<recipient>
+// KEYS[2] -> wacamp:ledger:{<ledger>}
+// ARGV[1] -> now, ms, for the budget (the engine's clock)
+// ARGV[2] -> pair span, ms (0 = no interval; a hold after 131056 still counts)
 // ARGV[3] -> budget limit (0 = unlimited)
 // ARGV[4] -> budget window, ms
 // ARGV[5] -> recipient
-// ARGV[6] -> "1" to take the slot, "0" only to look
-// Output: {hold, wait ms}; hold 0 = go, 1 = pair, 2 = budget.
-var admit = redis.NewScript(`
+// ARGV[6] -> "1" to take the place, "0" only to look
+// Output: {hold, wait ms, stamp}; hold 0 = go, 1 = pair, 2 = budget.
+var admit = redis.NewScript(redisNow + `
 local now = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
+local span = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 local window = tonumber(ARGV[4])
-if interval > 0 then
-  local from = redis.call("GET", KEYS[1])
-  if from then
-    local wait = tonumber(from) + interval - now
-    if wait > 0 then return {1, wait} end
-  end
-end
-local newcomer = false
+local nb = redis.call("GET", KEYS[1])
+if nb and tonumber(nb) > rnow then return {1, tonumber(nb) - rnow, 0} end
 if limit > 0 then
   redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", now - window)
-  if not redis.call("ZSCORE", KEYS[2], ARGV[5]) then
-    if redis.call("ZCARD", KEYS[2]) >= limit then
-      local oldest = redis.call("ZRANGE", KEYS[2], 0, 0, "WITHSCORES")
-      return {2, math.max(1, tonumber(oldest[2]) + window - now)}
-    end
-    newcomer = true
+  if not redis.call("ZSCORE", KEYS[2], ARGV[5]) and redis.call("ZCARD", KEYS[2]) >= limit then
+    local oldest = redis.call("ZRANGE", KEYS[2], 0, 0, "WITHSCORES")
+    return {2, math.max(1, tonumber(oldest[2]) + window - now), 0}
   end
 end
-if ARGV[6] == "1" then
-  if interval > 0 then redis.call("SET", KEYS[1], now, "PX", interval) end
-  if newcomer then
-    redis.call("ZADD", KEYS[2], now, ARGV[5])
-    redis.call("PEXPIRE", KEYS[2], window)
-  end
+if ARGV[6] ~= "1" then return {0, 0, 0} end
+local stamp = 0
+if span > 0 then
+  stamp = rnow + span
+  redis.call("SET", KEYS[1], stamp, "PX", span)
 end
-return {0, 0}`)
+if limit > 0 then
+  -- The latest message counts: a recipient leaves the window 24 h after
+  -- the last message it got, not the first.
+  redis.call("ZADD", KEYS[2], now, ARGV[5])
+  redis.call("PEXPIRE", KEYS[2], window)
+end
+return {0, 0, stamp}`)
 
 // Admit checks whether a send to g.Recipient may go now and, when take is
-// true and it may, takes its place: the pair interval starts and a new
-// recipient enters the budget. With take false it only looks (and takes
-// nothing), so a caller can find out before it waits for a rate token.
+// true and it may, takes its place: the pair interval starts and the
+// recipient enters (or stays in) the budget with now as its latest message.
+// With take false it only looks (and takes nothing), so a caller can find
+// out before it waits for a rate token. now is the engine's clock, used for
+// the 24 h budget; the pair interval runs on Redis's clock.
 func (r *Recipients) Admit(ctx context.Context, g Gate, now time.Time, take bool) (Verdict, error) {
-	if g.PairInterval <= 0 && g.Limit <= 0 {
-		return Verdict{}, nil
-	}
 	flag := "0"
 	if take {
 		flag = "1"
 	}
 	res, err := admit.Run(ctx, r.rdb, []string{pairKey(g.Number, g.Recipient), ledgerKey(g.Ledger)},
-		now.UnixMilli(), pairSpan(g.PairInterval).Milliseconds(), g.Limit, g.Window.Milliseconds(), g.Recipient, flag).Int64Slice()
+		now.UnixMilli(), pairSpan(g.PairInterval).Milliseconds(), max(g.Limit, 0), g.Window.Milliseconds(), g.Recipient, flag).Int64Slice()
 	if err != nil {
 		return Verdict{}, fmt.Errorf("throttle %s: recipient limits: %w", g.Number, err)
 	}
-	return Verdict{Hold: Hold(res[0]), Wait: time.Duration(res[1]) * time.Millisecond}, nil
+	return Verdict{Hold: Hold(res[0]), Wait: time.Duration(res[1]) * time.Millisecond, Stamp: res[2]}, nil
+}
+
+// KEYS[1] -> wacamp:pair:{<number>}:<recipient>
+// ARGV[1] -> the stamp Admit returned
+// ARGV[2] -> pair span, ms
+// Output: 1 if the place is still ours (now restarted), else 0.
+var restamp = redis.NewScript(redisNow + `
+local cur = redis.call("GET", KEYS[1])
+if cur and tonumber(cur) ~= tonumber(ARGV[1]) then return 0 end
+redis.call("SET", KEYS[1], rnow + tonumber(ARGV[2]), "PX", tonumber(ARGV[2]))
+return 1`)
+
+// Restamp restarts the pair interval at the moment of the request, right
+// before it is sent: the work between Admit and the request (a claim, a
+// conversation read) must not shorten the gap to the next message. It
+// reports false when another send to the recipient has taken the place
+// meanwhile (or a 131056 hold was set), in which case this one must not go.
+func (r *Recipients) Restamp(ctx context.Context, g Gate, v Verdict) (bool, error) {
+	if g.PairInterval <= 0 || v.Stamp == 0 {
+		return true, nil
+	}
+	n, err := restamp.Run(ctx, r.rdb, []string{pairKey(g.Number, g.Recipient)},
+		strconv.FormatInt(v.Stamp, 10), pairSpan(g.PairInterval).Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("throttle %s: restamp pair: %w", g.Number, err)
+	}
+	return n == 1, nil
 }
 
 // pairSpan is the interval actually kept between two sends to a pair: the
-// nominal one over Margin, in whole milliseconds (6 s → 6.123 s), so the jitter between a grant and
-// the request reaching the provider cannot bring two sends closer than the
-// nominal interval.
+// nominal one over Margin, in whole milliseconds (6 s → 6.123 s), so the
+// jitter between a grant and the request reaching the provider cannot bring
+// two sends closer than the nominal interval.
 func pairSpan(interval time.Duration) time.Duration {
 	if interval <= 0 {
 		return 0
@@ -156,24 +191,21 @@ func pairSpan(interval time.Duration) time.Duration {
 }
 
 // KEYS[1] -> wacamp:pair:{<number>}:<recipient>
-// ARGV[1] -> the time (ms) from which the pair interval counts again
-// ARGV[2] -> key lifetime, ms
-var holdPair = redis.NewScript(`
+// ARGV[1] -> hold, ms
+var holdPair = redis.NewScript(redisNow + `
+local until_ = rnow + tonumber(ARGV[1])
 local cur = tonumber(redis.call("GET", KEYS[1]) or "0")
-if tonumber(ARGV[1]) > cur then
-  redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+if until_ > cur then
+  redis.call("SET", KEYS[1], until_, "PX", tonumber(ARGV[1]))
 end
 return 0`)
 
 // HoldPair keeps every send to recipient from number waiting for at least
 // d from now (the provider answered 131056, pair rate hit: WhatsApp asks
-// for 4^X s). It never shortens a longer hold.
-func (r *Recipients) HoldPair(ctx context.Context, number, recipient string, interval, d time.Duration, now time.Time) error {
-	// The key says "interval counts from"; to hold until now+d it must say
-	// now+d−interval (when interval < d) and live until now+d.
-	from := now.Add(d - pairSpan(interval))
-	life := d + time.Second
-	if err := holdPair.Run(ctx, r.rdb, []string{pairKey(number, recipient)}, from.UnixMilli(), life.Milliseconds()).Err(); err != nil && !errors.Is(err, redis.Nil) {
+// for 4^X s), whatever the account's pair interval. It never shortens a
+// longer hold.
+func (r *Recipients) HoldPair(ctx context.Context, number, recipient string, d time.Duration) error {
+	if err := holdPair.Run(ctx, r.rdb, []string{pairKey(number, recipient)}, max(d.Milliseconds(), 1)).Err(); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("throttle %s: hold pair: %w", number, err)
 	}
 	return nil

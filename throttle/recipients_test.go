@@ -8,23 +8,30 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/throttle"
 )
 
+// The pair interval runs on Redis's clock; miniredis's follows SetTime, so
+// the interval is checked here in simulated time.
 func TestPairIntervalHoldsLaterMessagesToTheSameRecipient(t *testing.T) {
 	t.Parallel()
-	r := throttle.NewRecipients(testenv.NewRedis(t).Client)
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	r := throttle.NewRecipients(rdb)
 	ctx := context.Background()
-	t0 := time.Now().Truncate(time.Millisecond)
+	t0 := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
 	g := throttle.Gate{Number: "phone:1", Recipient: "4915100000001", PairInterval: 6 * time.Second}
-	interval := 6 * time.Second
-	span := time.Duration(math.Ceil(float64(interval)/throttle.Margin/1e6)) * time.Millisecond
+	span := time.Duration(math.Ceil(float64(g.PairInterval)/throttle.Margin/1e6)) * time.Millisecond
 
 	admit := func(g throttle.Gate, at time.Duration, take bool) throttle.Verdict {
 		t.Helper()
+		mr.SetTime(t0.Add(at))
 		v, err := r.Admit(ctx, g, t0.Add(at), take)
 		require.NoError(t, err)
 		return v
@@ -32,7 +39,8 @@ func TestPairIntervalHoldsLaterMessagesToTheSameRecipient(t *testing.T) {
 	// Looking takes nothing.
 	require.Equal(t, throttle.HoldNone, admit(g, 0, false).Hold)
 	require.Equal(t, throttle.HoldNone, admit(g, 0, false).Hold)
-	require.Equal(t, throttle.HoldNone, admit(g, 0, true).Hold)
+	first := admit(g, 0, true)
+	require.Equal(t, throttle.HoldNone, first.Hold)
 
 	v := admit(g, time.Second, false)
 	require.Equal(t, throttle.HoldPair, v.Hold)
@@ -46,17 +54,39 @@ func TestPairIntervalHoldsLaterMessagesToTheSameRecipient(t *testing.T) {
 	otherNumber.Number = "phone:2"
 	require.Equal(t, throttle.HoldNone, admit(otherNumber, time.Second, true).Hold, "nor is another number")
 
-	require.Equal(t, throttle.HoldNone, admit(g, span, true).Hold, "the interval has passed")
-
-	// A 131056 answer holds the pair for longer than the interval.
-	require.NoError(t, r.HoldPair(ctx, g.Number, g.Recipient, g.PairInterval, 16*time.Second, t0.Add(span)))
-	v = admit(g, span+time.Second, false)
+	// The request left 400 ms after the grant: the interval counts from
+	// there.
+	mr.SetTime(t0.Add(400 * time.Millisecond))
+	ok, err := r.Restamp(ctx, g, first)
+	require.NoError(t, err)
+	require.True(t, ok)
+	v = admit(g, span, false)
 	require.Equal(t, throttle.HoldPair, v.Hold)
-	require.Equal(t, 15*time.Second, v.Wait.Round(time.Millisecond))
-	// ... and a shorter hold does not shorten it.
-	require.NoError(t, r.HoldPair(ctx, g.Number, g.Recipient, g.PairInterval, time.Second, t0.Add(span)))
-	require.Equal(t, 15*time.Second, admit(g, span+time.Second, false).Wait.Round(time.Millisecond))
-	require.Equal(t, throttle.HoldNone, admit(g, span+16*time.Second, false).Hold)
+	require.Equal(t, 400*time.Millisecond, v.Wait)
+	second := admit(g, span+400*time.Millisecond, true)
+	require.Equal(t, throttle.HoldNone, second.Hold)
+
+	// A send that stalled past the interval after its grant finds its place
+	// taken by a later send and must not go.
+	stalled := second
+	third := admit(g, 2*span+400*time.Millisecond, true)
+	require.Equal(t, throttle.HoldNone, third.Hold)
+	ok, err = r.Restamp(ctx, g, stalled)
+	require.NoError(t, err)
+	require.False(t, ok)
+
+	// A 131056 answer holds the pair for 16 s, even where the account keeps
+	// no interval of its own, and a shorter hold does not shorten it.
+	noInterval := g
+	noInterval.PairInterval = 0
+	base := 3 * span
+	mr.SetTime(t0.Add(base))
+	require.NoError(t, r.HoldPair(ctx, g.Number, g.Recipient, 16*time.Second))
+	require.NoError(t, r.HoldPair(ctx, g.Number, g.Recipient, time.Second))
+	v = admit(noInterval, base+time.Second, false)
+	require.Equal(t, throttle.HoldPair, v.Hold)
+	require.Equal(t, 15*time.Second, v.Wait)
+	require.Equal(t, throttle.HoldNone, admit(noInterval, base+16*time.Second, false).Hold)
 }
 
 func TestBudgetDefersNewRecipientsUntilTheWindowFreesRoom(t *testing.T) {
@@ -79,16 +109,18 @@ func TestBudgetDefersNewRecipientsUntilTheWindowFreesRoom(t *testing.T) {
 	v := admit("491519", 3*time.Hour)
 	require.Equal(t, throttle.HoldBudget, v.Hold, "a fourth new recipient waits")
 	require.Equal(t, 21*time.Hour, v.Wait)
-	require.Equal(t, throttle.HoldNone, admit("491511", 3*time.Hour).Hold, "a recipient already counted passes")
+	require.Equal(t, throttle.HoldNone, admit("491510", 3*time.Hour).Hold, "a recipient already counted passes")
 
 	u, err := r.Usage(ctx, "account:main", 24*time.Hour, t0.Add(3*time.Hour))
 	require.NoError(t, err)
 	require.Equal(t, 3, u.Used)
-	require.True(t, u.NextRoom.Equal(t0.Add(24*time.Hour).Truncate(time.Millisecond)), "next room %s", u.NextRoom)
+	require.True(t, u.NextRoom.Equal(t0.Add(25*time.Hour)), "next room %s: 491510's latest message was at 3 h, so 491511 (1 h) leaves first", u.NextRoom)
 
-	require.Equal(t, throttle.HoldBudget, admit("491519", 24*time.Hour-time.Millisecond).Hold)
-	require.Equal(t, throttle.HoldNone, admit("491519", 24*time.Hour+time.Millisecond).Hold, "the oldest left the window")
-	require.Equal(t, throttle.HoldBudget, admit("491518", 24*time.Hour+time.Millisecond).Hold, "and only one slot freed")
+	// 491510 was messaged again at 3 h: it stays counted past 24 h.
+	require.Equal(t, throttle.HoldBudget, admit("491519", 24*time.Hour+time.Millisecond).Hold)
+	require.Equal(t, throttle.HoldBudget, admit("491519", 25*time.Hour-time.Millisecond).Hold)
+	require.Equal(t, throttle.HoldNone, admit("491519", 25*time.Hour+time.Millisecond).Hold, "491511 left the window")
+	require.Equal(t, throttle.HoldBudget, admit("491518", 25*time.Hour+time.Millisecond).Hold, "and only one slot freed")
 
 	// Another ledger is independent.
 	g := gate("491518")

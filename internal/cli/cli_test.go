@@ -146,7 +146,7 @@ func TestCommandsEndToEndNeverPrintTheToken(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "progress")
 	require.Contains(t, out, "100.0%")
-	require.Contains(t, out, "budget     150 of 2000 unique recipients in the last 24 h (account:main)\n")
+	require.Contains(t, out, "budget     150 of 2000 unique recipients in the last 24 h (number:1190600)\n")
 
 	code, out = w.run("export", "promo")
 	require.Equal(t, 0, code, out)

@@ -43,7 +43,9 @@ func progressLine(r campaign.Report) string {
 // broadcast's pending sends, until when; else "".
 func budgetHeld(r campaign.Report) string {
 	c := r.Counts
-	if r.Budget == nil || !r.Budget.Full || r.Status != campaign.StatusRunning || c["planned"]+c["queued"]+c["sending"] == 0 {
+	// Full and nothing going out: the pending sends are waiting for room
+	// (while sends to recipients already counted go on, the ETA stands).
+	if r.Budget == nil || !r.Budget.Full || r.Status != campaign.StatusRunning || r.Rate > 0 || c["planned"]+c["queued"] == 0 {
 		return ""
 	}
 	s := fmt.Sprintf("deferred: daily unique-recipient budget full (%d of %d)", r.Budget.Used, r.Budget.Limit)

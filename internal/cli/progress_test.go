@@ -17,24 +17,29 @@ func TestReportShowsABudgetHold(t *testing.T) {
 	room := time.Date(2026, 11, 22, 9, 30, 0, 0, time.Local)
 	r := campaign.Report{Name: "promo", Status: campaign.StatusRunning, Account: "main", Total: 18, Handed: 10,
 		Counts: map[string]int{"delivered": 10, "queued": 8},
-		Budget: &campaign.BudgetReport{Ledger: "account:main", Limit: 10, Used: 10, Full: true, NextRoom: &room}}
+		Budget: &campaign.BudgetReport{Ledger: "number:1190600", Limit: 10, Used: 10, Full: true, NextRoom: &room}}
 	var out strings.Builder
 	printReport(&out, r)
-	require.Contains(t, out.String(), "budget     10 of 10 unique recipients in the last 24 h (account:main)\n"+
+	require.Contains(t, out.String(), "budget     10 of 10 unique recipients in the last 24 h (number:1190600)\n"+
 		"           deferred: daily unique-recipient budget full (10 of 10), room from 2026-11-22 09:30:00; sends to recipients already counted go on\n")
 	require.Contains(t, progressLine(r), "pending 8  0/s  ETA deferred: daily unique-recipient budget full (10 of 10), room from 2026-11-22 09:30:00")
+
+	// Sends still going out (to recipients already counted): the ETA stands.
+	r.Rate = 5
+	require.NotContains(t, progressLine(r), "deferred")
+	r.Rate = 0
 
 	// Nothing pending: a full budget holds nothing back.
 	r.Counts = map[string]int{"delivered": 18}
 	out.Reset()
 	printReport(&out, r)
-	require.Contains(t, out.String(), "budget     10 of 10 unique recipients in the last 24 h (account:main), full\n")
+	require.Contains(t, out.String(), "budget     10 of 10 unique recipients in the last 24 h (number:1190600), full\n")
 	require.NotContains(t, progressLine(r), "deferred")
 
 	// Redis unreachable: the rest of the report still shows.
-	r.Budget = &campaign.BudgetReport{Ledger: "account:main", Limit: 10, Error: "dial tcp 127.0.0.1:6379: connection refused"}
+	r.Budget = &campaign.BudgetReport{Ledger: "number:1190600", Limit: 10, Error: "dial tcp 127.0.0.1:6379: connection refused"}
 	out.Reset()
 	printReport(&out, r)
-	require.Contains(t, out.String(), "budget     10 unique recipients per 24 h (account:main); use unknown: dial tcp")
+	require.Contains(t, out.String(), "budget     10 unique recipients per 24 h (number:1190600); use unknown: dial tcp")
 	require.Contains(t, out.String(), "delivered")
 }
