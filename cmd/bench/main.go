@@ -1,14 +1,23 @@
-// Command bench measures, on this machine, the raw asynq no-op task rate and
-// the rate of wacamp's full send path (feeder → asynq → send handler →
-// botsailor driver over HTTP → in-process simulator → Postgres), and prints
-// both with their ratio.
+// Command bench measures wacamp on this machine. By default it measures the
+// raw asynq no-op task rate and the rate of wacamp's full send path (feeder →
+// asynq → send handler → botsailor driver over HTTP → in-process simulator →
+// Postgres), and prints both with their ratio.
 //
 //	bench [-noop 20000] [-sends 5000] [-concurrency 50] [-json]
 //
+// With -throttle it proves the fleet-wide throttle instead: two worker
+// processes (this binary started again) send the broadcasts of 2, then 10,
+// phone numbers at -rate per number to a simulator enforcing the same limit,
+// and it prints, per scenario, the rate each number achieved, its worst
+// one-second window and its utilisation of the limit.
+//
+//	bench -throttle [-rate 50] [-seconds 10] [-concurrency 50] [-json]
+//
 // It FLUSHES the Redis database -redis-db (default 14; never 0) before and
-// between the phases, taking the same lease as the tests so it never flushes
-// one a test is using, and works in a Postgres database wacamp_bench_<random>
-// that it creates through -database-url and drops at the end.
+// between the phases or scenarios, taking the same lease as the tests so it
+// never flushes one a test is using, and works in Postgres databases
+// wacamp_bench_<random> that it creates through -database-url and drops at
+// the end.
 package main
 
 import (
@@ -27,6 +36,11 @@ import (
 )
 
 func main() {
+	// The throttle benchmark starts this binary again as its worker
+	// processes; they are told so by the environment, not by flags.
+	if bench.IsWorkerChild(os.Getenv) {
+		os.Exit(bench.WorkerChildMain())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
@@ -37,18 +51,29 @@ func main() {
 	}
 }
 
+// flags that only one of the two benchmarks reads.
+var (
+	sendFlags     = map[string]bool{"noop": true, "sends": true}
+	throttleFlags = map[string]bool{"rate": true, "seconds": true}
+)
+
 // run parses args, runs the benchmark and writes its result to stdout;
 // progress goes to stderr.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var (
-		cfg    bench.Config
-		asJSON bool
+		cfg      bench.Config
+		tcfg     bench.ThrottleConfig
+		asJSON   bool
+		throttle bool
 	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.BoolVar(&throttle, "throttle", false, "run the throttle benchmark (2 worker processes × 2, then 10, phone numbers) instead of the send-path one")
 	fs.IntVar(&cfg.NoopTasks, "noop", bench.DefaultNoopTasks, "no-op tasks the raw asynq phase drains")
 	fs.IntVar(&cfg.Sends, "sends", bench.DefaultSends, "recipients of the send-path broadcast")
-	fs.IntVar(&cfg.Concurrency, "concurrency", bench.DefaultConcurrency, "worker concurrency of both phases")
+	fs.Float64Var(&tcfg.Rate, "rate", bench.DefaultThrottleRate, "with -throttle: rate_per_second of every phone number, and the simulator's limit")
+	fs.Float64Var(&tcfg.Seconds, "seconds", bench.DefaultThrottleSeconds, "with -throttle: work per phone number, as seconds at -rate (rate × seconds recipients)")
+	fs.IntVar(&cfg.Concurrency, "concurrency", bench.DefaultConcurrency, "worker concurrency (of both phases; with -throttle, of each worker process)")
 	fs.StringVar(&cfg.RedisURL, "redis-url", "", "Redis server (default $REDIS_URL, else "+bench.DefaultRedisURL+"); its database index is ignored")
 	fs.IntVar(&cfg.RedisDB, "redis-db", bench.DefaultRedisDB, "Redis database index to use; it is FLUSHED (FLUSHDB) before and between the phases; must not be 0")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "Postgres URL to CREATE DATABASE wacamp_bench_<random> through, dropped at the end "+
@@ -61,6 +86,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	var misplaced error
+	fs.Visit(func(f *flag.Flag) {
+		switch {
+		case throttle && sendFlags[f.Name]:
+			misplaced = fmt.Errorf("-%s does not apply to -throttle", f.Name)
+		case !throttle && throttleFlags[f.Name]:
+			misplaced = fmt.Errorf("-%s only applies with -throttle", f.Name)
+		}
+	})
+	if misplaced != nil {
+		return misplaced
+	}
 	if cfg.RedisDB == 0 {
 		// bench.Config reads 0 as "the default"; on the command line it is
 		// a request to flush database 0.
@@ -70,7 +107,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.RedisURL = cmp.Or(cfg.RedisURL, getenv("REDIS_URL"))
 	cfg.DatabaseURL = cmp.Or(cfg.DatabaseURL, getenv("DATABASE_URL"))
 
+	if throttle {
+		if tcfg.Rate <= 0 || tcfg.Seconds <= 0 {
+			// ThrottleConfig reads 0 as "the default".
+			return fmt.Errorf("-rate and -seconds must be more than 0, got %v and %v", tcfg.Rate, tcfg.Seconds)
+		}
+		tcfg.Concurrency, tcfg.RedisURL, tcfg.RedisDB = cfg.Concurrency, cfg.RedisURL, cfg.RedisDB
+		tcfg.DatabaseURL, tcfg.Timeout = cfg.DatabaseURL, cfg.Timeout
+		res, err := bench.RunThrottle(ctx, tcfg, stderr)
+		return report(res, err, asJSON, stdout)
+	}
 	res, err := bench.Run(ctx, cfg, stderr)
+	return report(res, err, asJSON, stdout)
+}
+
+// report writes a result to stdout as a table or as JSON. A result that
+// came with ErrMismatch is complete and written; the error is returned too.
+func report(res interface{ WriteTable(io.Writer) error }, err error, asJSON bool, stdout io.Writer) error {
 	if err != nil && !errors.Is(err, bench.ErrMismatch) {
 		return err
 	}

@@ -12,6 +12,12 @@
 // the cost of everything the send path adds to a task. Run works on a Redis
 // database index that it flushes and on a Postgres database that it creates
 // and drops, so it never touches real data.
+//
+// RunThrottle is a second benchmark: it proves the fleet-wide throttle by
+// running real worker processes (the calling executable started again, see
+// WorkerEnv) that send the broadcasts of several phone numbers at once to a
+// simulator enforcing the same rate, and measures every number's achieved
+// rate, worst one-second window and utilisation of its limit.
 package bench
 
 import (

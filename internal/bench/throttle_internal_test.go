@@ -1,0 +1,81 @@
+package bench
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+)
+
+func TestWorstWindow(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms ...int) []time.Time {
+		out := make([]time.Time, len(ms))
+		for i, m := range ms {
+			out[i] = t0.Add(time.Duration(m) * time.Millisecond)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name         string
+		at           []time.Time
+		worst, start int
+	}{
+		{"none", nil, 0, 0},
+		{"one", at(0), 1, 0},
+		{"a window is half-open", at(0, 500, 1000, 1500), 2, 0},
+		{"just inside", at(0, 500, 999, 1500), 3, 0},
+		{"later window", at(0, 1000, 1100, 1200, 1999, 2500), 4, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			worst, start := worstWindow(tc.at, time.Second)
+			require.Equal(t, tc.worst, worst)
+			require.Equal(t, tc.start, start)
+		})
+	}
+}
+
+func TestMeasure(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	nums := []benchNumber{
+		{phoneNumberID: "1", phones: []string{"a1", "a2", "a3"}},
+		{phoneNumberID: "2", phones: []string{"b1", "b2", "b3"}},
+	}
+	send := func(id, phone string, ms int) botsailorsim.Send {
+		return botsailorsim.Send{PhoneNumberID: id, Phone: phone, At: t0.Add(time.Duration(ms) * time.Millisecond)}
+	}
+	// Number 1: 3 sends over 1 s (2/s); number 2 starts 1 s later, sends
+	// b1 twice and never b3, 3 sends over 0.5 s (4/s).
+	sends := []botsailorsim.Send{
+		send("1", "a1", 0), send("1", "a2", 500), send("1", "a3", 1000),
+		send("2", "b1", 1000), send("2", "b2", 1250), send("2", "b1", 1500),
+	}
+	grants := []grant{{"phone:1", t0}, {"phone:1", t0.Add(time.Millisecond)}, {"phone:2", t0}}
+	sc := Scenario{Limit: 4}
+	measure(&sc, nums, sends, grants)
+
+	require.Equal(t, 6, sc.Sends)
+	require.Equal(t, 1, sc.Duplicates)
+	require.Equal(t, 1, sc.Missing)
+	require.InDelta(t, 1.5, sc.Seconds, 1e-9)
+	require.InDelta(t, 5/1.5, sc.PerSecond, 1e-9)
+	require.InDelta(t, 5/1.5/8, sc.FleetUtilisation, 1e-9)
+	require.Len(t, sc.PerNumber, 2)
+	require.InDelta(t, 2, sc.PerNumber[0].PerSecond, 1e-9)
+	require.InDelta(t, 0.5, sc.PerNumber[0].Utilisation, 1e-9)
+	require.Equal(t, 2, sc.PerNumber[0].WorstWindow)
+	require.InDelta(t, 4, sc.PerNumber[1].PerSecond, 1e-9)
+	require.InDelta(t, 1, sc.PerNumber[1].StartSeconds, 1e-9)
+	require.Equal(t, 3, sc.PerNumber[1].WorstWindow)
+	require.InDelta(t, 0.5, sc.MinUtilisation, 1e-9)
+	require.InDelta(t, 0.75, sc.MeanUtilisation, 1e-9)
+	require.Equal(t, 3, sc.WorstWindow)
+	require.Equal(t, "2", sc.WorstWindowNumber)
+	require.InDelta(t, 1, sc.LastStartSeconds, 1e-9)
+	require.Equal(t, 3, sc.Grants)
+	require.Equal(t, 2, sc.GrantWorstWindow)
+	require.True(t, sc.WithinLimit())
+	require.False(t, sc.Utilised())
+}
