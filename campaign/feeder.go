@@ -1,11 +1,13 @@
 package campaign
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -195,6 +197,7 @@ func (f *Feeder) feedRunning(ctx context.Context) error {
 		return err
 	}
 	accounts := map[int64]Account{}
+	var feeds []feed
 	for _, b := range bs {
 		now := f.opts.Now()
 		if sb := b.SendBy(); !sb.IsZero() && now.After(sb) {
@@ -233,28 +236,62 @@ func (f *Feeder) feedRunning(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		queued := make([]Ref, 0, len(refs))
-		for _, r := range refs {
-			if err := f.enqueue(ctx, NewSendTask(r, f.opts.TaskTimeout)); err != nil {
-				break // mark what made it; the rest stays planned for the next tick
-			}
-			queued = append(queued, r)
+		feeds = append(feeds, feed{b: b, refs: refs, window: w})
+	}
+	return f.enqueueFeeds(ctx, feeds)
+}
+
+// feed is what one tick adds to one broadcast's window.
+type feed struct {
+	b      Broadcast
+	refs   []Ref
+	window int
+}
+
+// enqueueFeeds enqueues the tick's sends of every broadcast interleaved, in
+// proportion to their windows, and marks them queued. All sends share one
+// FIFO queue and a send waits for its number's rate token in its worker
+// slot: enqueued broadcast after broadcast, the first one's window would
+// take every slot of the fleet and the other numbers would wait idle
+// behind it (measured: 10 numbers at 12% of their combined rate).
+func (f *Feeder) enqueueFeeds(ctx context.Context, feeds []feed) error {
+	type item struct {
+		at  float64 // position in its own window, 0–1
+		i   int     // which feed
+		ref Ref
+	}
+	var order []item
+	for i, fd := range feeds {
+		for j, r := range fd.refs {
+			order = append(order, item{at: float64(j) / float64(fd.window), i: i, ref: r})
 		}
-		marked, err := f.store.MarkQueued(ctx, queued, f.opts.Now())
+	}
+	slices.SortStableFunc(order, func(a, b item) int { return cmp.Compare(a.at, b.at) })
+	queued := make([][]Ref, len(feeds))
+	var enqErr error
+	for _, it := range order {
+		if err := f.enqueue(ctx, NewSendTask(it.ref, f.opts.TaskTimeout)); err != nil {
+			enqErr = err // mark what made it; the rest stays planned for the next tick
+			break
+		}
+		queued[it.i] = append(queued[it.i], it.ref)
+	}
+	for i, fd := range feeds {
+		marked, err := f.store.MarkQueued(ctx, queued[i], f.opts.Now())
 		if err != nil {
 			return err
 		}
-		if len(marked) < len(queued) {
+		if len(marked) < len(queued[i]) {
 			// Paused or cancelled since we looked: take back the tasks of
 			// the deliveries that stayed planned. (If it still runs, another
 			// scheduler queued them first and the tasks are its own.)
-			if cur, err := f.store.BroadcastByName(ctx, b.Name); err == nil && cur.Status != StatusRunning {
-				deleteSendTasks(f.tasks, missing(queued, marked))
+			if cur, err := f.store.BroadcastByName(ctx, fd.b.Name); err == nil && cur.Status != StatusRunning {
+				deleteSendTasks(f.tasks, missing(queued[i], marked))
 			}
 		}
-		if len(queued) < len(refs) {
-			return fmt.Errorf("broadcast %s: enqueued %d of %d sends", b.Name, len(queued), len(refs))
-		}
+	}
+	if enqErr != nil {
+		return fmt.Errorf("enqueue sends: %w", enqErr)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package campaign_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -118,6 +119,44 @@ func TestRedisHoldsAWindowNotTheAudience(t *testing.T) {
 	keys, err := b.rds.Client.DBSize(ctx).Result()
 	require.NoError(t, err)
 	require.Less(t, keys, int64(600), "redis keys grow with the window, not the audience")
+}
+
+// TestFeederInterleavesBroadcasts: every send shares one FIFO queue and
+// waits for its number's token in a worker slot, so the feeder must not put
+// one broadcast's whole window in front of another's (the first number
+// would take every slot and the others would idle behind it). Windows are
+// interleaved in proportion to their size.
+func TestFeederInterleavesBroadcasts(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{})
+	b.opts.FeedAhead = 2 * time.Second // windows of 100 at 50/s
+	b.apply(b.writeCampaign("a", 100, 50, `      text: "A {{name}}"`))
+	b.firstPhone = 1000
+	b.apply(b.writeCampaign("b", 100, 50, `      text: "B {{name}}"`))
+	f, insp := b.feeder()
+	require.NoError(t, f.Tick(context.Background()))
+	tasks, err := insp.ListPendingTasks(campaign.QueueBroadcast, asynq.PageSize(200))
+	require.NoError(t, err)
+	require.Len(t, tasks, 200)
+	aID, err := b.db.BroadcastByName(context.Background(), "a")
+	require.NoError(t, err)
+	rows := map[int64]bool{} // delivery ids of broadcast a
+	for _, r := range b.export("a") {
+		rows[r.ID] = true
+	}
+	require.Len(t, rows, 100, "broadcast %d planned", aID.ID)
+	// Every run of 10 consecutive tasks holds both broadcasts' sends.
+	for i := 0; i+10 <= len(tasks); i += 10 {
+		fromA := 0
+		for _, task := range tasks[i : i+10] {
+			var p campaign.SendPayload
+			require.NoError(t, json.Unmarshal(task.Payload, &p))
+			if rows[p.DeliveryID] {
+				fromA++
+			}
+		}
+		require.Equal(t, 5, fromA, "tasks %d–%d", i, i+9)
+	}
 }
 
 // TestScheduledStartAndDeadline drives the feeder with a clock: nothing is

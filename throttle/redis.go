@@ -106,22 +106,30 @@ var ErrPastDeadline = errors.New("token would come after the deadline")
 // "rate:"); the braces keep one key in one Redis Cluster slot.
 func fleetKey(key string) string { return "wacamp:throttle:{" + key + "}" }
 
+// Jitter is the delay between a rate token's grant and the request
+// reaching the provider (a claim, an HTTP round trip) that the limits leave
+// room for: grants in any window of 1 s + Jitter stay within the rate, so
+// requests delayed by up to Jitter still never put more than the rate in
+// one second at the provider.
+const Jitter = 20 * time.Millisecond
+
 // limitFor expresses perSecond as a redis_rate limit. A GCRA bucket with
-// burst b grants fewer than b + rate·T in any window T, so:
+// burst b at rate R grants fewer than b + R·T in any window T; with
+// T = 1 s + Jitter that must stay within perSecond + 1:
 //
-//   - from 20/s, burst 2 at min(perSecond×Margin, perSecond−1): every
-//     one-second window stays within perSecond, and the spare token absorbs
-//     the round trip and timer slop that would otherwise waste emission
-//     slots (burst 1 used only 82–89% at 80–250/s in simulated time);
-//   - below 20/s, where perSecond−1 would give up more than 5% of the rate,
-//     burst 1 at perSecond×Margin: the slots are 50 ms or more apart, so a
-//     few milliseconds of slop waste little (98% at 5/s, 96.5% at 20/s).
+//   - from 33/s, burst 2 at min(perSecond×Margin, (perSecond−1)/(1+Jitter)):
+//     the spare token absorbs the round trip and timer slop that would
+//     otherwise waste emission slots (burst 1 used only 82–89% at 80–250/s
+//     in simulated time); 96% of 50/s, 97% of 80/s;
+//   - below 33/s, where that would give up more than 5% of the rate, burst
+//     1 at perSecond×Margin: the slots are 30 ms or more apart, so a few
+//     milliseconds of slop waste little (98% at 5/s, 96.5% at 20/s).
 //
 // Fractional rates are kept by counting per 100 s.
 func limitFor(perSecond float64) redis_rate.Limit {
 	burst, r := 1, perSecond*Margin
-	if perSecond >= 20 {
-		burst, r = 2, min(r, perSecond-1)
+	if perSecond >= 33 {
+		burst, r = 2, min(r, (perSecond-1)/(1+Jitter.Seconds()))
 	}
 	return redis_rate.Limit{Rate: max(1, int(math.Floor(r*100))), Burst: burst, Period: 100 * time.Second}
 }

@@ -47,7 +47,8 @@ func TestFleetSharesOneRateAcrossProcesses(t *testing.T) {
 	}
 	wg.Wait()
 	elapsed := time.Since(begin).Seconds()
-	// GCRA at 39/s with a burst of 2 grants at most 39·T + 2.
-	require.LessOrEqual(t, float64(grants), 39*elapsed+2, "%d grants in %.2fs", grants, elapsed)
+	// GCRA at 38.23/s (40/s less the jitter allowance) with a burst of 2
+	// grants at most 38.23·T + 2.
+	require.LessOrEqual(t, float64(grants), 38.24*elapsed+2, "%d grants in %.2fs", grants, elapsed)
 	require.Greater(t, grants, 0)
 }
