@@ -45,7 +45,6 @@ type SendDeps struct {
 // satisfies it). Admit only looks when take is false.
 type RecipientLimits interface {
 	Admit(ctx context.Context, g throttle.Gate, now time.Time, take bool) (throttle.Verdict, error)
-	Restamp(ctx context.Context, g throttle.Gate, v throttle.Verdict) (bool, error)
 	HoldPair(ctx context.Context, number, recipient string, d time.Duration) error
 }
 
@@ -75,9 +74,8 @@ func gate(job Job) throttle.Gate {
 
 // admit applies the recipient limits to a send: with take false it only
 // looks (before waiting for a rate token, so a held send takes none), with
-// take true it takes the recipient's place (right after the token) and
-// returns the verdict that restamp needs. A held send returns a
-// *WaitError: it is deferred, never failed.
+// take true it takes the recipient's place (right before the request). A
+// held send returns a *WaitError: it is deferred, never failed.
 func (h *SendHandler) admit(ctx context.Context, log *slog.Logger, job Job, take bool) (throttle.Verdict, error) {
 	if h.recipients == nil {
 		return throttle.Verdict{}, nil
@@ -219,29 +217,6 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 
-	// Waiting for a rate token is not a failure and happens here, in the
-	// handler, before the claim: nothing is held while waiting, and only a
-	// database round trip separates the grant from the request. The wait
-	// leaves time for the request before the task's deadline.
-	wctx, cancel := context.WithCancel(ctx)
-	if dl, ok := ctx.Deadline(); ok {
-		wctx, cancel = context.WithDeadline(ctx, dl.Add(-min(sendBudget, time.Until(dl)/4)))
-	}
-	if h.opts.Stop != nil {
-		stopWaiting := context.AfterFunc(h.opts.Stop, cancel)
-		defer stopWaiting()
-	}
-	waitStart := time.Now()
-	err = h.limiter.Wait(wctx, job.Account.RateKey(), job.Account.RatePerSecond)
-	cancel()
-	if err != nil {
-		return &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()}
-	}
-	place, err := h.admit(ctx, log, job, true)
-	if err != nil {
-		return err // another send to this recipient won the race, or the budget filled meanwhile
-	}
-
 	now = h.opts.Now()
 	// The lease's exact value identifies this attempt's claim (microseconds:
 	// what Postgres keeps).
@@ -251,6 +226,33 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err // !ok: paused, cancelled or taken meanwhile
 	}
 	job.Attempts++
+
+	// The rate token comes after the claim, right before the request: only
+	// the HTTP call separates the grant from the provider, so the fleet's
+	// sends stay within the rate where the provider counts them (a database
+	// round trip in between, under load, put up to 3 more sends into a
+	// second). Waiting is not a failure: a wait that cannot end in time hands
+	// the claim back with the attempt not counted. The wait leaves time for
+	// the request before the task's deadline and a third of the lease.
+	waitStart := time.Now()
+	wctx, cancel := context.WithDeadline(ctx, leaseUntil.Add(-h.opts.Lease/3))
+	if dl, ok := ctx.Deadline(); ok {
+		wctx, cancel = context.WithDeadline(wctx, dl.Add(-min(sendBudget, time.Until(dl)/4)))
+	}
+	if h.opts.Stop != nil {
+		stopWaiting := context.AfterFunc(h.opts.Stop, cancel)
+		defer stopWaiting()
+	}
+	err = h.limiter.Wait(wctx, job.Account.RateKey(), job.Account.RatePerSecond)
+	cancel()
+	if err != nil {
+		return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()})
+	}
+	// The recipient's place (pair interval, budget) is taken last of all.
+	if _, err := h.admit(ctx, log, job, true); err != nil {
+		return h.release(ctx, job.Ref, leaseUntil, err) // another send to this recipient won the race, or the budget filled
+	}
+
 	// From here until the request, a failure does not unclaim: after a
 	// stall another attempt may own the row. The lease is left to run out
 	// and the next attempt reconciles (finds nothing) and sends.
@@ -276,15 +278,6 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if leaseUntil.Sub(h.opts.Now()) < h.opts.Lease/3 {
 		return afterLease
 	}
-	if h.recipients != nil {
-		// The pair interval counts from the request, not from the grant:
-		// the claim and the conversation read between them must not bring
-		// two messages to this recipient closer together.
-		if ok, err := h.recipients.Restamp(ctx, gate(job), place); err != nil || !ok {
-			h.unclaim(ctx, job.Ref, "pair interval: another message to this recipient took the slot meanwhile")
-			return &WaitError{After: time.Second, Reason: "pair slot lost before sending"}
-		}
-	}
 	sctx, cancelSend := context.WithDeadline(ctx, leaseUntil.Add(-h.opts.Lease/8))
 	defer cancelSend()
 
@@ -308,8 +301,20 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-// markFresh is how old a conversation snapshot may be when the claim is
-// made; an older one (a long rate wait) is taken again.
+// release hands back a claim whose wait did not end in time (not sent,
+// attempt not counted) and returns why. It runs even when the task's
+// context has ended.
+func (h *SendHandler) release(ctx context.Context, ref Ref, lease time.Time, why error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := h.store.Release(ctx, ref, lease, why.Error(), h.opts.Now()); err != nil {
+		h.opts.Logger.ErrorContext(ctx, "campaign: could not release claim; it is reconciled when the lease ends", slog.Int64("delivery_id", ref.ID), slog.String("error", err.Error()))
+	}
+	return why
+}
+
+// markFresh is how old a conversation snapshot may be when it is recorded;
+// an older one (a long rate wait) is taken again.
 const markFresh = 2 * time.Second
 
 // Penalizer is a Limiter that can lower a key's rate for a while

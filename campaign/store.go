@@ -78,6 +78,10 @@ type WorkerStore interface {
 	// new generation when newGen), when the provider surely did not take it;
 	// to skipped if its broadcast was cancelled meanwhile.
 	Unclaim(ctx context.Context, ref Ref, newGen bool, errCode, reason string, now time.Time) (bool, error)
+	// Release hands back a claim that never reached the provider: back to
+	// queued with the attempt not counted (skipped if cancelled), only while
+	// the delivery holds lease.
+	Release(ctx context.Context, ref Ref, lease time.Time, reason string, now time.Time) (bool, error)
 	// ReleaseLease shortens the lease of a sending delivery to until, so a
 	// retry may reconcile from then on.
 	ReleaseLease(ctx context.Context, ref Ref, until time.Time, reason string, now time.Time) error

@@ -426,3 +426,39 @@ func TestKnownWAMIDs(t *testing.T) {
 		require.Empty(t, got)
 	})
 }
+
+// Release hands back a claim that never reached the provider: queued again
+// with the attempt not counted, only by the attempt holding the lease; a
+// cancelled broadcast's delivery ends skipped.
+func TestRelease(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		b, refs := f.planned("rel", 2, campaign.StatusRunning)
+		lease := at(time.Minute)
+		for _, r := range refs {
+			ok, err := f.db.Claim(f.ctx, r, t0, lease)
+			require.NoError(t, err)
+			require.True(t, ok)
+		}
+
+		ok, err := f.db.Release(f.ctx, refs[0], at(2*time.Minute), "rate wait", at(time.Second))
+		require.NoError(t, err)
+		require.False(t, ok, "another lease: not this attempt's claim")
+		ok, err = f.db.Release(f.ctx, refs[0], lease, "rate wait", at(time.Second))
+		require.NoError(t, err)
+		require.True(t, ok)
+		d := f.delivery(refs[0].ID)
+		require.Equal(t, "queued", d.Status)
+		require.Zero(t, d.Attempts, "a wait is not an attempt")
+		require.Nil(t, d.LeaseUntil)
+
+		ok, err = f.db.SetStatus(f.ctx, b.ID, []campaign.Status{campaign.StatusRunning}, campaign.StatusCancelled, "test", t0)
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = f.db.Release(f.ctx, refs[1], lease, "shutting down", at(time.Second))
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, "skipped", f.delivery(refs[1].ID).Status)
+		require.Equal(t, "skipped", f.events(refs[1].ID)[len(f.events(refs[1].ID))-1].Status)
+	})
+}

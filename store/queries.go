@@ -444,6 +444,36 @@ func (db *DB) SetConvMark(ctx context.Context, ref campaign.Ref, lease time.Time
 	return res.RowsAffected > 0, nil
 }
 
+// Release hands back a claim that never reached the provider (its rate or
+// recipient wait did not end in time): back to queued with the attempt not
+// counted, or skipped if the broadcast was cancelled meanwhile. Only while
+// the delivery still holds the lease the claim set.
+func (db *DB) Release(ctx context.Context, ref campaign.Ref, lease time.Time, reason string, now time.Time) (bool, error) {
+	var ok bool
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec(`UPDATE deliveries SET lease_until = NULL, sending_at = NULL, attempts = attempts - 1, conv_mark = '',
+			status = CASE WHEN EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'cancelled')
+				THEN 'skipped' ELSE 'queued' END,
+			error = ?, updated_at = ?
+			WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ?`,
+			reason, utc(now), ref.ID, ref.Gen, utc(lease))
+		if res.Error != nil {
+			return res.Error
+		}
+		ok = res.RowsAffected > 0
+		if !ok {
+			return nil
+		}
+		return tx.Exec(`INSERT INTO delivery_events (delivery_id, status, at, detail)
+			SELECT id, status, ?, 'broadcast cancelled' FROM deliveries WHERE id = ? AND status = 'skipped'`,
+			utc(now), ref.ID).Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("delivery %d: release claim: %w", ref.ID, err)
+	}
+	return ok, nil
+}
+
 // Touch restarts the queued clock of a queued delivery whose task was found
 // alive, so the sweep looks at other rows next.
 func (db *DB) Touch(ctx context.Context, ref campaign.Ref, now time.Time) error {

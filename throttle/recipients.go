@@ -69,12 +69,10 @@ func (h Hold) String() string {
 }
 
 // Verdict is the answer of [Recipients.Admit]: Hold is HoldNone when the
-// send may go, else the send must wait at least Wait. A taken pair slot
-// carries Stamp, which [Recipients.Restamp] needs.
+// send may go, else the send must wait at least Wait.
 type Verdict struct {
-	Hold  Hold
-	Wait  time.Duration
-	Stamp int64
+	Hold Hold
+	Wait time.Duration
 }
 
 // pairKey holds, in Redis time (ms), the earliest moment the next message
@@ -103,34 +101,30 @@ local rnow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 // ARGV[4] -> budget window, ms
 // ARGV[5] -> recipient
 // ARGV[6] -> "1" to take the place, "0" only to look
-// Output: {hold, wait ms, stamp}; hold 0 = go, 1 = pair, 2 = budget.
+// Output: {hold, wait ms}; hold 0 = go, 1 = pair, 2 = budget.
 var admit = redis.NewScript(redisNow + `
 local now = tonumber(ARGV[1])
 local span = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 local window = tonumber(ARGV[4])
 local nb = redis.call("GET", KEYS[1])
-if nb and tonumber(nb) > rnow then return {1, tonumber(nb) - rnow, 0} end
+if nb and tonumber(nb) > rnow then return {1, tonumber(nb) - rnow} end
 if limit > 0 then
   redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", now - window)
   if not redis.call("ZSCORE", KEYS[2], ARGV[5]) and redis.call("ZCARD", KEYS[2]) >= limit then
     local oldest = redis.call("ZRANGE", KEYS[2], 0, 0, "WITHSCORES")
-    return {2, math.max(1, tonumber(oldest[2]) + window - now), 0}
+    return {2, math.max(1, tonumber(oldest[2]) + window - now)}
   end
 end
-if ARGV[6] ~= "1" then return {0, 0, 0} end
-local stamp = 0
-if span > 0 then
-  stamp = rnow + span
-  redis.call("SET", KEYS[1], stamp, "PX", span)
-end
+if ARGV[6] ~= "1" then return {0, 0} end
+if span > 0 then redis.call("SET", KEYS[1], rnow + span, "PX", span) end
 if limit > 0 then
   -- The latest message counts: a recipient leaves the window 24 h after
   -- the last message it got, not the first.
   redis.call("ZADD", KEYS[2], now, ARGV[5])
   redis.call("PEXPIRE", KEYS[2], window)
 end
-return {0, 0, stamp}`)
+return {0, 0}`)
 
 // Admit checks whether a send to g.Recipient may go now and, when take is
 // true and it may, takes its place: the pair interval starts and the
@@ -148,34 +142,7 @@ func (r *Recipients) Admit(ctx context.Context, g Gate, now time.Time, take bool
 	if err != nil {
 		return Verdict{}, fmt.Errorf("throttle %s: recipient limits: %w", g.Number, err)
 	}
-	return Verdict{Hold: Hold(res[0]), Wait: time.Duration(res[1]) * time.Millisecond, Stamp: res[2]}, nil
-}
-
-// KEYS[1] -> wacamp:pair:{<number>}:<recipient>
-// ARGV[1] -> the stamp Admit returned
-// ARGV[2] -> pair span, ms
-// Output: 1 if the place is still ours (now restarted), else 0.
-var restamp = redis.NewScript(redisNow + `
-local cur = redis.call("GET", KEYS[1])
-if cur and tonumber(cur) ~= tonumber(ARGV[1]) then return 0 end
-redis.call("SET", KEYS[1], rnow + tonumber(ARGV[2]), "PX", tonumber(ARGV[2]))
-return 1`)
-
-// Restamp restarts the pair interval at the moment of the request, right
-// before it is sent: the work between Admit and the request (a claim, a
-// conversation read) must not shorten the gap to the next message. It
-// reports false when another send to the recipient has taken the place
-// meanwhile (or a 131056 hold was set), in which case this one must not go.
-func (r *Recipients) Restamp(ctx context.Context, g Gate, v Verdict) (bool, error) {
-	if g.PairInterval <= 0 || v.Stamp == 0 {
-		return true, nil
-	}
-	n, err := restamp.Run(ctx, r.rdb, []string{pairKey(g.Number, g.Recipient)},
-		strconv.FormatInt(v.Stamp, 10), pairSpan(g.PairInterval).Milliseconds()).Int()
-	if err != nil {
-		return false, fmt.Errorf("throttle %s: restamp pair: %w", g.Number, err)
-	}
-	return n == 1, nil
+	return Verdict{Hold: Hold(res[0]), Wait: time.Duration(res[1]) * time.Millisecond}, nil
 }
 
 // pairSpan is the interval actually kept between two sends to a pair: the
