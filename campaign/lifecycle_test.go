@@ -355,7 +355,9 @@ func TestPermanentErrorFailsWithoutRetry(t *testing.T) {
 func TestErrorStormPausesTheBroadcast(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
-	b.opts.StormWindow = 40 // pause when >20% of the last 40 failed (after 4 seen)
+	// Set per broadcast in the YAML: pause when >20% of the last 40 failed
+	// (after 4 seen); the engine's default window is 200.
+	b.broadcastYAML = "    error_storm: {share: 0.2, window: 40}"
 	b.interceptSends(func(p string) string {
 		if (p[len(p)-1]-'0')%2 != 0 {
 			return ""
