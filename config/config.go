@@ -42,6 +42,7 @@ var MessagingTiers = []int{250, 2000, 10000, 100000}
 type Bundle struct {
 	Accounts   []Account
 	Broadcasts []Broadcast
+	Sequences  []Sequence
 	Warnings   []string // things worth knowing that are not errors, e.g. dropped duplicates
 }
 
@@ -115,6 +116,7 @@ func Load(path string, getenv func(string) string) (*Bundle, error) {
 		getenv:     getenv,
 		accounts:   make(map[string]Pos),
 		broadcasts: make(map[string]Pos),
+		sequences:  make(map[string]Pos),
 	}
 	files, err := listFiles(path)
 	if err != nil {
@@ -167,6 +169,7 @@ type loader struct {
 	bundle     Bundle
 	accounts   map[string]Pos // account name → where defined
 	broadcasts map[string]Pos // broadcast name → where defined
+	sequences  map[string]Pos // sequence name → where defined
 	refs       []accountRef   // broadcasts' account references, checked at the end
 	expanded   []envUse       // ${VAR} values put into the Bundle, checked at the end
 }
@@ -212,7 +215,7 @@ func (l *loader) loadFile(path string) {
 	if len(doc.Content) == 0 {
 		return
 	}
-	root, ok := f.object(doc.Content[0], "", "accounts", "broadcasts")
+	root, ok := f.object(doc.Content[0], "", "accounts", "broadcasts", "sequences")
 	if !ok {
 		return
 	}
@@ -222,6 +225,9 @@ func (l *loader) loadFile(path string) {
 	}
 	for i, n := range f.list(root["broadcasts"].val, "broadcasts") {
 		l.bundle.Broadcasts = append(l.bundle.Broadcasts, f.broadcast(n, i))
+	}
+	for i, n := range f.list(root["sequences"].val, "sequences") {
+		l.bundle.Sequences = append(l.bundle.Sequences, f.sequence(n, i))
 	}
 }
 

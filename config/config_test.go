@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -550,4 +551,55 @@ broadcasts:
 		path + `:7: accounts[0].pair_interval: must be 0s (off) or at least 1ms, got 500us`,
 		path + `:8: accounts[0].daily_unique_limit: "TIER_MANY" must be a positive number of recipients (WhatsApp's tiers: 250, 2000, 10000, 100000) or "unlimited"`,
 	}, problemLines(t, err))
+}
+
+func TestLoadSequences(t *testing.T) {
+	t.Parallel()
+	_, err := Load("testdata/sequences/bad.yaml", testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	p := "testdata/sequences/bad.yaml"
+	require.Equal(t, []string{
+		p + `:23: sequences[1].name: "bad seq": use lower-case letters, digits, '_', '.' and '-', starting with a letter or digit`,
+		p + `:24: sequences[1].account: unknown account "mian" (did you mean "main"?)`,
+		p + `:25: sequences[1].window: unknown day "funday" (use mon, tue, wed, thu, fri, sat, sun or daily)`,
+		p + `:26: sequences[1].timezone: "Mars/Olympus" is neither "recipient" nor an IANA time zone such as Europe/Berlin`,
+		p + `:27: sequences[1].exit_on[1]: "clicked" is not an exit rule (reply, unsubscribe)`,
+		p + `:28: sequences[1].reenter: must be true or false, got "maybe"`,
+		p + `:29: sequences[1].steps: a sequence needs at least one step`,
+		p + `:30: sequences[2].steps: a sequence needs at least one step`,
+		p + `:32: sequences[2].window: needs from and to, e.g. {days: [mon, tue], from: "09:00", to: "20:00"}`,
+		p + `:36: sequences[3].steps[0].after: is required (0s for at once)`,
+		p + `:37: sequences[3].steps[1].after: must not be negative, got -1h`,
+		p + `:38: sequences[3].steps[1].message.text: malformed placeholder "{{ }}": a name starts with a letter or _ and has only letters, digits, _ . -`,
+		p + `:39: sequences[3].steps[1].deadline: must be positive, got 0s`,
+		p + `:40: sequences[3].steps[2].message: is required: one of text, media, template, bot_flow`,
+	}, problemLines(t, err))
+}
+
+func TestLoadSequenceDefinition(t *testing.T) {
+	t.Parallel()
+	b, err := Load("testdata/sequences-good/onboarding.yaml", testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	require.NoError(t, err)
+	require.Len(t, b.Sequences, 1)
+	sq := b.Sequences[0]
+	require.Equal(t, "onboarding", sq.Name)
+	require.Equal(t, "main", sq.Account)
+	require.Equal(t, "recipient", sq.Timezone)
+	require.Equal(t, []string{"reply", "unsubscribe"}, sq.ExitOn)
+	require.False(t, sq.Reenter)
+	weekdays, err := sequence.ParseWindow([]string{"mon", "tue", "wed", "thu", "fri"}, "09:00", "20:00")
+	require.NoError(t, err)
+	require.Equal(t, weekdays, sq.Window)
+	require.Len(t, sq.Steps, 3)
+	require.Equal(t, time.Duration(0), sq.Steps[0].After)
+	require.Equal(t, templates.Message{Kind: templates.KindText, Text: "Welcome {{name}}!"}, sq.Steps[0].Message)
+	require.Nil(t, sq.Steps[0].Window)
+	require.Equal(t, DefaultDeadline, sq.Steps[0].Deadline)
+	require.Equal(t, 24*time.Hour, sq.Steps[1].After)
+	require.Equal(t, 6*time.Hour, sq.Steps[1].Deadline)
+	late, err := sequence.ParseWindow(nil, "10:00", "12:00")
+	require.NoError(t, err)
+	require.Equal(t, &late, sq.Steps[1].Window)
+	require.Equal(t, templates.KindTemplate, sq.Steps[1].Message.Kind)
+	require.Equal(t, templates.Message{Kind: templates.KindBotFlow, BotFlow: "FLOW-ID"}, sq.Steps[2].Message)
+	require.Equal(t, Pos{File: "testdata/sequences-good/onboarding.yaml", Line: 21}, sq.Steps[2].Pos)
 }

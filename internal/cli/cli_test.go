@@ -281,3 +281,36 @@ func TestValidateWarnsAboutPlanLimits(t *testing.T) {
 	require.Contains(t, out, "warning: account main: cannot check plan limits")
 	require.NotContains(t, out, secret)
 }
+
+// Sequences are validated; until they can run, apply refuses a file with
+// any rather than write the rest and drop them.
+func TestSequencesValidateButDoNotApplyYet(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	path := w.write("s.yaml", `accounts:
+  - name: main
+    provider: botsailor
+    base_url: `+w.simURL+`
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "1190600"
+    whatsapp_bot_id: 7
+    daily_unique_limit: unlimited
+sequences:
+  - name: onboarding
+    account: main
+    steps:
+      - {after: 0s, message: {text: "Welcome {{name}}!"}}
+      - {after: 24h, message: {text: "Day two"}}
+`)
+	code, out := w.run("validate", "-f", path)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "OK — 1 account(s), 0 broadcast(s), 1 sequence(s)")
+	require.Contains(t, out, "sequence onboarding: 2 steps")
+
+	code, out = w.run("apply", "-f", path)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "cannot run them yet; nothing was written")
+	code, out = w.run("status")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "no broadcasts")
+}

@@ -97,11 +97,20 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 		fmt.Fprintln(io.Stderr, "warning:", w)
 	}
 	if cmd == "validate" {
-		fmt.Fprintf(io.Stdout, "%s: OK — %d account(s), %d broadcast(s)\n", *path, len(bundle.Accounts), len(bundle.Broadcasts))
+		fmt.Fprintf(io.Stdout, "%s: OK — %d account(s), %d broadcast(s), %d sequence(s)\n", *path, len(bundle.Accounts), len(bundle.Broadcasts), len(bundle.Sequences))
 		for _, b := range bundle.Broadcasts {
 			printEstimate(io, b, rates[b.Account])
 		}
+		for _, sq := range bundle.Sequences {
+			fmt.Fprintf(io.Stdout, "sequence %s: %d steps\n", sq.Name, len(sq.Steps))
+		}
 		return nil
+	}
+	if len(bundle.Sequences) > 0 {
+		// Sequences are validated, not yet run (issue 4): refuse rather than
+		// apply the rest and silently drop them.
+		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d sequence(s) defined (%s first at %s), but this version validates sequences and cannot run them yet; nothing was written",
+			*path, len(bundle.Sequences), bundle.Sequences[0].Name, bundle.Sequences[0].Pos)}
 	}
 	conns, err := app.Open(ctx, envOf(io), false, "", logger(io))
 	if err != nil {
