@@ -183,3 +183,12 @@ func (f *fileCtx) window(n *yaml.Node, field string) *sequence.Window {
 	}
 	return &w
 }
+
+// Spec is the sequence as it runs, without where it was written.
+func (s Sequence) Spec() sequence.Spec {
+	sp := sequence.Spec{Window: s.Window, Timezone: s.Timezone, ExitOn: s.ExitOn, Reenter: s.Reenter}
+	for _, st := range s.Steps {
+		sp.Steps = append(sp.Steps, sequence.Step{After: st.After, Window: st.Window, Deadline: st.Deadline, Message: st.Message})
+	}
+	return sp
+}

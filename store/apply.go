@@ -65,6 +65,26 @@ func (db *DB) Apply(ctx context.Context, b *config.Bundle, now time.Time) ([]Cha
 			}
 			changes = append(changes, c)
 		}
+		for _, sq := range b.Sequences {
+			id, ok := accountIDs[sq.Account]
+			if !ok {
+				var r accountRow
+				if err := tx.Where("name = ?", sq.Account).Take(&r).Error; err != nil {
+					conflicts = append(conflicts, fmt.Errorf("%s: sequence %q: account %q is not defined: %w", sq.Pos, sq.Name, sq.Account, ErrConflict))
+					continue
+				}
+				id = r.ID
+			}
+			c, err := applySequence(tx, sq, id, now)
+			if errors.Is(err, ErrConflict) {
+				conflicts = append(conflicts, err)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			changes = append(changes, c)
+		}
 		return errors.Join(conflicts...)
 	})
 	if err != nil {

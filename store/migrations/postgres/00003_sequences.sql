@@ -1,0 +1,44 @@
+-- +goose Up
+-- Drip sequences (issue 4): a sequence, its versions (an enrollment runs on
+-- the version it started with) and enrollments.
+CREATE TABLE sequences (
+    id          BIGSERIAL PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    account_id  BIGINT NOT NULL REFERENCES accounts (id),
+    version     INTEGER NOT NULL, -- the version new enrollments start on
+    created_at  TIMESTAMPTZ NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE sequence_versions (
+    sequence_id BIGINT NOT NULL REFERENCES sequences (id) ON DELETE CASCADE,
+    version     INTEGER NOT NULL,
+    spec        TEXT NOT NULL, -- sequence.Spec as JSON
+    spec_hash   TEXT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (sequence_id, version)
+);
+
+CREATE TABLE enrollments (
+    id          BIGSERIAL PRIMARY KEY,
+    sequence_id BIGINT NOT NULL REFERENCES sequences (id) ON DELETE CASCADE,
+    version     INTEGER NOT NULL,
+    run         INTEGER NOT NULL, -- 1, then 2… when the sequence lets people re-enter
+    phone       TEXT NOT NULL,
+    name        TEXT NOT NULL DEFAULT '',
+    vars        TEXT NOT NULL DEFAULT '{}',
+    status      TEXT NOT NULL, -- active, completed, exited, unenrolled
+    reason      TEXT NOT NULL DEFAULT '',
+    created_at  TIMESTAMPTZ NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL,
+    ended_at    TIMESTAMPTZ NULL,
+    UNIQUE (sequence_id, phone, run)
+);
+-- At most one active enrollment per person and sequence.
+CREATE UNIQUE INDEX enrollments_active ON enrollments (sequence_id, phone) WHERE status = 'active';
+CREATE INDEX enrollments_status ON enrollments (sequence_id, status);
+
+-- +goose Down
+DROP TABLE enrollments;
+DROP TABLE sequence_versions;
+DROP TABLE sequences;
