@@ -45,45 +45,38 @@ func (db *DB) Apply(ctx context.Context, b *config.Bundle, now time.Time) ([]Cha
 			changes = append(changes, c)
 		}
 		conflicts := portfolioConflicts(tx, b.Accounts)
-		for _, bc := range b.Broadcasts {
-			id, ok := accountIDs[bc.Account]
+		// each applies one broadcast or sequence on its account: a conflict
+		// is collected (all are reported at once), any other error aborts.
+		each := func(kind, name, account string, pos config.Pos, apply func(accountID int64) (Change, error)) error {
+			id, ok := accountIDs[account]
 			if !ok {
 				var r accountRow
-				if err := tx.Where("name = ?", bc.Account).Take(&r).Error; err != nil {
-					conflicts = append(conflicts, fmt.Errorf("%s: broadcast %q: account %q is not defined: %w", bc.Pos, bc.Name, bc.Account, ErrConflict))
-					continue
+				if err := tx.Where("name = ?", account).Take(&r).Error; err != nil {
+					conflicts = append(conflicts, fmt.Errorf("%s: %s %q: account %q is not defined: %w", pos, kind, name, account, ErrConflict))
+					return nil
 				}
 				id = r.ID
 			}
-			c, err := applyBroadcast(tx, bc, id, now)
+			c, err := apply(id)
 			if errors.Is(err, ErrConflict) {
 				conflicts = append(conflicts, err)
-				continue
+				return nil
 			}
 			if err != nil {
 				return err
 			}
 			changes = append(changes, c)
+			return nil
+		}
+		for _, bc := range b.Broadcasts {
+			if err := each("broadcast", bc.Name, bc.Account, bc.Pos, func(id int64) (Change, error) { return applyBroadcast(tx, bc, id, now) }); err != nil {
+				return err
+			}
 		}
 		for _, sq := range b.Sequences {
-			id, ok := accountIDs[sq.Account]
-			if !ok {
-				var r accountRow
-				if err := tx.Where("name = ?", sq.Account).Take(&r).Error; err != nil {
-					conflicts = append(conflicts, fmt.Errorf("%s: sequence %q: account %q is not defined: %w", sq.Pos, sq.Name, sq.Account, ErrConflict))
-					continue
-				}
-				id = r.ID
-			}
-			c, err := applySequence(tx, sq, id, now)
-			if errors.Is(err, ErrConflict) {
-				conflicts = append(conflicts, err)
-				continue
-			}
-			if err != nil {
+			if err := each("sequence", sq.Name, sq.Account, sq.Pos, func(id int64) (Change, error) { return applySequence(tx, sq, id, now) }); err != nil {
 				return err
 			}
-			changes = append(changes, c)
 		}
 		return errors.Join(conflicts...)
 	})

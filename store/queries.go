@@ -444,19 +444,14 @@ func (db *DB) SetConvMark(ctx context.Context, ref campaign.Ref, lease time.Time
 	return res.RowsAffected > 0, nil
 }
 
-// Release hands back a claim that never reached the provider (its rate or
-// recipient wait did not end in time): back to queued with the attempt not
-// counted, or skipped if the broadcast was cancelled meanwhile. Only while
-// the delivery still holds the lease the claim set.
-func (db *DB) Release(ctx context.Context, ref campaign.Ref, lease time.Time, reason string, now time.Time) (bool, error) {
+// handBack runs update (at now), which takes delivery id out of sending (to queued or
+// planned, or to skipped when its broadcast was cancelled meanwhile), and
+// records the skip in the delivery's history; it reports whether the row
+// moved.
+func (db *DB) handBack(ctx context.Context, id int64, now time.Time, update string, args ...any) (bool, error) {
 	var ok bool
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Exec(`UPDATE deliveries SET lease_until = NULL, sending_at = NULL, attempts = attempts - 1, conv_mark = '',
-			status = CASE WHEN EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'cancelled')
-				THEN 'skipped' ELSE 'queued' END,
-			error = ?, updated_at = ?
-			WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ?`,
-			reason, utc(now), ref.ID, ref.Gen, utc(lease))
+		res := tx.Exec(update, args...)
 		if res.Error != nil {
 			return res.Error
 		}
@@ -464,10 +459,25 @@ func (db *DB) Release(ctx context.Context, ref campaign.Ref, lease time.Time, re
 		if !ok {
 			return nil
 		}
+		// A cancelled broadcast's delivery ended skipped: record it.
 		return tx.Exec(`INSERT INTO delivery_events (delivery_id, status, at, detail)
 			SELECT id, status, ?, 'broadcast cancelled' FROM deliveries WHERE id = ? AND status = 'skipped'`,
-			utc(now), ref.ID).Error
+			utc(now), id).Error
 	})
+	return ok, err
+}
+
+// Release hands back a claim that never reached the provider (its rate or
+// recipient wait did not end in time): back to queued with the attempt not
+// counted, or skipped if the broadcast was cancelled meanwhile. Only while
+// the delivery still holds the lease the claim set.
+func (db *DB) Release(ctx context.Context, ref campaign.Ref, lease time.Time, reason string, now time.Time) (bool, error) {
+	ok, err := db.handBack(ctx, ref.ID, now, `UPDATE deliveries SET lease_until = NULL, sending_at = NULL, attempts = attempts - 1, conv_mark = '',
+			status = CASE WHEN EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'cancelled')
+				THEN 'skipped' ELSE 'queued' END,
+			error = ?, updated_at = ?
+			WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ?`,
+		reason, utc(now), ref.ID, ref.Gen, utc(lease))
 	if err != nil {
 		return false, fmt.Errorf("delivery %d: release claim: %w", ref.ID, err)
 	}
@@ -528,21 +538,7 @@ func (db *DB) Unclaim(ctx context.Context, ref campaign.Ref, newGen bool, errCod
 			THEN 'skipped' ELSE 'planned' END,
 		error_code = ?, error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending'`
 	}
-	var ok bool
-	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Exec(q, errCode, reason, utc(now), ref.ID, ref.Gen)
-		if res.Error != nil {
-			return res.Error
-		}
-		ok = res.RowsAffected > 0
-		if !ok {
-			return nil
-		}
-		// A cancelled broadcast's delivery ended skipped: record it.
-		return tx.Exec(`INSERT INTO delivery_events (delivery_id, status, at, detail)
-			SELECT id, status, ?, 'broadcast cancelled' FROM deliveries WHERE id = ? AND status = 'skipped'`,
-			utc(now), ref.ID).Error
-	})
+	ok, err := db.handBack(ctx, ref.ID, now, q, errCode, reason, utc(now), ref.ID, ref.Gen)
 	if err != nil {
 		return false, fmt.Errorf("delivery %d: unclaim: %w", ref.ID, err)
 	}
