@@ -39,14 +39,6 @@ func (s Spec) Hash() string {
 	return hex.EncodeToString(h[:])
 }
 
-// WindowOf is the send window of step i.
-func (s Spec) WindowOf(i int) Window {
-	if w := s.Steps[i].Window; w != nil {
-		return *w
-	}
-	return s.Window
-}
-
 // Enrollment states.
 const (
 	EnrollActive     = "active"

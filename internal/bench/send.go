@@ -105,23 +105,15 @@ func runSend(ctx context.Context, log *slog.Logger, opt asynq.RedisClientOpt, db
 	defer srv.Shutdown()
 
 	opts.Logger = log
-	client := asynq.NewClient(opt)
-	defer func() { _ = client.Close() }()
-	insp := asynq.NewInspector(opt)
-	defer func() { _ = insp.Close() }()
-	feeder := campaign.NewFeeder(db, client, insp, opts)
-	feedCtx, stopFeed := context.WithCancel(ctx)
-	var feeding sync.WaitGroup
-	defer func() { stopFeed(); feeding.Wait() }()
 
 	log.InfoContext(ctx, "bench: send: running", slog.Int("recipients", cfg.Sends), slog.Int("concurrency", cfg.Concurrency))
 	start := time.Now()
-	feeding.Go(func() { _ = feeder.Run(feedCtx, feedTick) })
+	stopFeed := runFeeder(ctx, opt, db, opts)
+	defer stopFeed()
 	if err := waitAccepted(ctx, log, db, b.ID, cfg.Sends, timer, start); err != nil {
 		return res, err
 	}
 	stopFeed()
-	feeding.Wait()
 
 	st := timer.snapshot()
 	d := st.last.Sub(start)
@@ -330,4 +322,25 @@ func percentileMillis(ds []time.Duration, q float64) float64 {
 	slices.Sort(ds)
 	i := max(0, min(len(ds)-1, int(math.Ceil(q*float64(len(ds))))-1))
 	return float64(ds[i].Microseconds()) / 1000
+}
+
+// runFeeder starts the scheduler's feeder on opt and db, ticking every
+// feedTick, and returns the function that stops it and waits for it (safe
+// to call more than once).
+func runFeeder(ctx context.Context, opt asynq.RedisClientOpt, db *store.DB, opts campaign.Options) (stop func()) {
+	client := asynq.NewClient(opt)
+	insp := asynq.NewInspector(opt)
+	feeder := campaign.NewFeeder(db, client, insp, opts)
+	feedCtx, cancel := context.WithCancel(ctx)
+	var feeding sync.WaitGroup
+	feeding.Go(func() { _ = feeder.Run(feedCtx, feedTick) })
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			feeding.Wait()
+			_ = client.Close()
+			_ = insp.Close()
+		})
+	}
 }

@@ -368,24 +368,16 @@ func runScenario(ctx context.Context, log *slog.Logger, progress io.Writer, opt 
 
 	opts := throttleCampaignOptions(max(cfg.perNumber(), 50))
 	opts.Logger = log
-	client := asynq.NewClient(opt)
-	defer func() { _ = client.Close() }()
-	insp := asynq.NewInspector(opt)
-	defer func() { _ = insp.Close() }()
-	feeder := campaign.NewFeeder(db, client, insp, opts)
-	feedCtx, stopFeed := context.WithCancel(ctx)
-	var feeding sync.WaitGroup
-	defer func() { stopFeed(); feeding.Wait() }()
 
 	log.InfoContext(ctx, "bench: throttle: running", slog.Int("processes", cfg.Processes), slog.Float64("rate", cfg.Rate),
 		slog.Int("recipients", sc.Recipients))
 	start := time.Now()
-	feeding.Go(func() { _ = feeder.Run(feedCtx, feedTick) })
+	stopFeed := runFeeder(ctx, opt, db, opts)
+	defer stopFeed()
 	if err := waitAllAccepted(ctx, log, db, nums, kids, start); err != nil {
 		return sc, err
 	}
 	stopFeed()
-	feeding.Wait()
 	if err := stop(); err != nil {
 		return sc, err
 	}
