@@ -76,6 +76,9 @@ func (f *Feeder) Tick(ctx context.Context) error {
 	if err := f.feedRunning(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	if err := f.feedSteps(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if err := f.enqueuePolls(ctx); err != nil {
 		errs = append(errs, err)
 	}
@@ -301,6 +304,47 @@ func (f *Feeder) enqueue(ctx context.Context, t *asynq.Task) error {
 	_, err := f.queue.EnqueueContext(ctx, t)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue %s: %w", t.Type(), err)
+	}
+	return nil
+}
+
+// StepAhead is how long before its due time a sequence step enters Redis as
+// a task scheduled for that time: Redis holds the next minute of steps,
+// Postgres the rest (which may be months).
+const StepAhead = time.Minute
+
+// stepsPerTick bounds the sequence steps one tick enqueues, so a wave of
+// due steps does not hold up the rest of the tick; the next tick goes on.
+const stepsPerTick = 20000
+
+// feedSteps enqueues the sequence steps falling due within StepAhead, each
+// as a task processed at its due time, and marks them queued. Two
+// schedulers may do this at once: the TaskID makes the second enqueue a
+// no-op and MarkQueued is conditional.
+func (f *Feeder) feedSteps(ctx context.Context) error {
+	for n := 0; n < stepsPerTick; {
+		due, err := f.store.DueSteps(ctx, f.opts.Now().Add(StepAhead), 1000)
+		if err != nil || len(due) == 0 {
+			return err
+		}
+		refs := make([]Ref, 0, len(due))
+		var enqErr error
+		for _, d := range due {
+			if enqErr = f.enqueue(ctx, NewStepTask(d.Ref, d.DueAt, f.opts.TaskTimeout)); enqErr != nil {
+				break // mark what made it; the rest stays planned for the next tick
+			}
+			refs = append(refs, d.Ref)
+		}
+		if _, err := f.store.MarkQueued(ctx, refs, f.opts.Now()); err != nil {
+			return err
+		}
+		if enqErr != nil {
+			return fmt.Errorf("enqueue sequence steps: %w", enqErr)
+		}
+		if len(due) < 1000 {
+			return nil
+		}
+		n += len(due)
 	}
 	return nil
 }

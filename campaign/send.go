@@ -110,8 +110,8 @@ func budgetDelay(room, recheck time.Duration, jitter float64) time.Duration {
 // window must have been seen). The window starts afresh whenever the
 // broadcast's state changes (a resume), as its key carries updated_at.
 func (h *SendHandler) storm(ctx context.Context, log *slog.Logger, job Job, failed bool, lastErr string) {
-	if h.outcomes == nil {
-		return
+	if h.outcomes == nil || job.Step != nil {
+		return // sequences have no pause; their steps are not counted
 	}
 	share, window := cmp.Or(job.Broadcast.StormShare, h.opts.StormShare), cmp.Or(job.Broadcast.StormWindow, h.opts.StormWindow)
 	key := fmt.Sprintf("%d:%d", job.Broadcast.ID, job.Broadcast.UpdatedAt.UnixNano())
@@ -172,7 +172,7 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	switch job.Broadcast.Status {
 	case StatusRunning:
 	case StatusCancelled:
-		_, err := h.store.Finish(ctx, ref, DeliverySkipped, "", "broadcast cancelled", now)
+		_, err := h.store.Finish(ctx, ref, DeliverySkipped, "", cmp.Or(job.Broadcast.Reason, "broadcast cancelled"), now)
 		return err
 	default:
 		return nil // paused or not started: the feeder puts it back when it runs again
@@ -184,6 +184,11 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if job.Attempts >= SendMaxAttempts {
 		_, err := h.store.Finish(ctx, ref, DeliveryFailed, "", fmt.Sprintf("gave up after %d attempts", job.Attempts), now)
 		return err
+	}
+	if job.Step != nil {
+		if err := h.inWindow(ctx, job, now); err != nil {
+			return err
+		}
 	}
 
 	msg, err := job.Broadcast.Message.Render(job.Variables())
@@ -205,7 +210,22 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			return perr
 		}
 		log.ErrorContext(ctx, "campaign: account paused", slog.String("reason", reason))
+		if job.Step != nil {
+			// Sequences have no pause: the step waits (until its deadline).
+			return &WaitError{After: accountRetry, Reason: reason}
+		}
 		return nil
+	}
+	if job.Step != nil && job.Step.Spec.Exits("reply") {
+		if replied, err := h.replied(ctx, sender, job); err != nil {
+			return fmt.Errorf("read conversation for replies: %w", err)
+		} else if replied {
+			if _, err := h.store.ExitEnrollment(ctx, job.Step.EnrollmentID, "reply", now); err != nil {
+				return err
+			}
+			log.InfoContext(ctx, "campaign: recipient replied; enrollment exited", slog.String("sequence", job.Step.Sequence))
+			return nil
+		}
 	}
 
 	var mark []string
@@ -294,11 +314,55 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			wamid = w
 		}
 	}
-	if err := h.markSent(ctx, log, job.Ref, wamid); err != nil {
+	if err := h.markSent(ctx, log, job, wamid); err != nil {
 		return err
 	}
 	h.storm(ctx, log, job, false, "")
 	return nil
+}
+
+// accountRetry is how long a sequence step waits when its account cannot
+// send (no credentials, or the provider halted the account).
+const accountRetry = 15 * time.Minute
+
+// inWindow defers a sequence step that came due outside its send window
+// (a throttle held it past the window's close) to the window's next
+// opening, or expires it if that is past its deadline.
+func (h *SendHandler) inWindow(ctx context.Context, job Job, now time.Time) error {
+	st := job.Step
+	loc := st.Location(job)
+	next := st.Spec.WindowOf(st.Step).Next(now, loc)
+	if !next.After(now) {
+		return nil
+	}
+	if !st.SendBy.IsZero() && next.After(st.SendBy) {
+		_, err := h.store.Finish(ctx, job.Ref, DeliveryExpired, "", "its send window does not open again before its deadline", now)
+		return err
+	}
+	return &WaitError{After: next.Sub(now), Reason: "outside the step's send window; it opens at " + next.In(loc).Format(time.RFC3339)}
+}
+
+// replied reports whether the recipient wrote since the enrollment's
+// previous step: a message from them newer than that step's in the
+// conversation (newest first). Without the previous step's wamid, or with
+// it beyond the conversation read, nothing can be ordered and no reply is
+// assumed.
+func (h *SendHandler) replied(ctx context.Context, s Sender, job Job) (bool, error) {
+	if job.Step.PrevWAMID == "" {
+		return false, nil
+	}
+	conv, err := s.Conversation(ctx, job.Phone, h.opts.ConversationLimit)
+	if err != nil {
+		return false, err
+	}
+	inbound := false
+	for _, c := range conv {
+		if c.WAMID == job.Step.PrevWAMID {
+			return inbound, nil
+		}
+		inbound = inbound || !c.FromBot
+	}
+	return false, nil
 }
 
 // release hands back a claim whose wait did not end in time (not sent,
@@ -363,13 +427,17 @@ func (h *SendHandler) unclaim(ctx context.Context, ref Ref, reason string) {
 	}
 }
 
-func (h *SendHandler) markSent(ctx context.Context, log *slog.Logger, ref Ref, wamid string) error {
+func (h *SendHandler) markSent(ctx context.Context, log *slog.Logger, job Job, wamid string) error {
 	now := h.opts.Now()
 	// Use a context that survives the task's cancellation: the provider has
 	// accepted the message, so recording it must not be skipped.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	ok, err := h.store.MarkSent(ctx, ref, wamid, now, now.Add(h.opts.pollDelay(0, rand.Float64())), now.Add(h.opts.TrackFor))
+	mark := h.store.MarkSent
+	if job.Step != nil {
+		mark = h.store.MarkStepSent // and plans the next step, atomically
+	}
+	ok, err := mark(ctx, job.Ref, wamid, now, now.Add(h.opts.pollDelay(0, rand.Float64())), now.Add(h.opts.TrackFor))
 	if err == nil && !ok {
 		log.ErrorContext(ctx, "campaign: provider accepted a send the store no longer shows as sending", slog.String("wamid", wamid))
 	}
@@ -416,6 +484,9 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		return ferr
 	case provider.ClassHaltCampaign, provider.ClassHaltAccount:
 		reason := "halted by provider error: " + text
+		if job.Step != nil {
+			return h.haltStep(ctx, log, job, class, code, text)
+		}
 		if class == provider.ClassHaltAccount {
 			if _, perr := h.store.PauseAccount(ctx, job.Account.ID, reason, now); perr != nil {
 				return perr
@@ -449,6 +520,25 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		}
 		return err
 	}
+}
+
+// haltStep applies a halting error to a sequence step, which has no
+// broadcast to pause: a campaign-level error (the message itself is
+// refused) fails the step and stops its enrollment; an account-level one
+// pauses the account's broadcasts and the step waits, until its deadline.
+func (h *SendHandler) haltStep(ctx context.Context, log *slog.Logger, job Job, class provider.Class, code, text string) error {
+	now := h.opts.Now()
+	if class == provider.ClassHaltCampaign {
+		_, err := h.store.Finish(ctx, job.Ref, DeliveryFailed, code, text, now)
+		return err
+	}
+	reason := "halted by provider error: " + text
+	if _, err := h.store.PauseAccount(ctx, job.Account.ID, reason, now); err != nil {
+		return err
+	}
+	log.ErrorContext(ctx, "campaign: account paused by provider error", slog.String("error", text))
+	h.unclaim(ctx, job.Ref, text)
+	return &WaitError{After: accountRetry, Reason: reason}
 }
 
 // reconcile settles a delivery left sending by a crashed or answerless
@@ -488,7 +578,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 	}
 	if found {
 		log.InfoContext(ctx, "campaign: reconciled send found at provider", slog.String("wamid", wamid))
-		return true, h.markSent(ctx, log, job.Ref, wamid)
+		return true, h.markSent(ctx, log, job, wamid)
 	}
 	log.InfoContext(ctx, "campaign: reconciled send not found at provider; sending again")
 	h.unclaim(ctx, job.Ref, "reconciled: not found at the provider")

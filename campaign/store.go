@@ -55,6 +55,8 @@ type SchedulerStore interface {
 	// LeaseDuePolls returns deliveries whose next poll is due and pushes
 	// their next_poll_at to leaseUntil so no other scheduler enqueues them.
 	LeaseDuePolls(ctx context.Context, now, leaseUntil time.Time, limit int) ([]PollRef, error)
+	// DueSteps returns planned sequence steps due by until, earliest first.
+	DueSteps(ctx context.Context, until time.Time, limit int) ([]DueStep, error)
 	// Export calls fn for every delivery of a broadcast in id order.
 	Export(ctx context.Context, broadcastID int64, fn func(Row) error) error
 }
@@ -91,6 +93,12 @@ type WorkerStore interface {
 	// MarkSent records an accepted send: sending → sent, the wamid (may be
 	// empty when still unknown) and the first status poll.
 	MarkSent(ctx context.Context, ref Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error)
+	// MarkStepSent is MarkSent for a sequence step; in the same transaction
+	// it plans the enrollment's next step, or completes the enrollment.
+	MarkStepSent(ctx context.Context, ref Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error)
+	// ExitEnrollment ends an active enrollment as exited and skips its
+	// pending steps.
+	ExitEnrollment(ctx context.Context, enrollmentID int64, reason string, now time.Time) (bool, error)
 	// Finish moves a delivery of ref's generation that is not yet accepted
 	// to failed, skipped or expired.
 	Finish(ctx context.Context, ref Ref, to DeliveryStatus, code, reason string, now time.Time) (bool, error)

@@ -48,6 +48,18 @@ func NewSendTask(r Ref, timeout time.Duration) *asynq.Task {
 		asynq.MaxRetry(sendTaskRetry), asynq.Timeout(timeout))
 }
 
+// NewStepTask returns the send task of a sequence step, to run at its due
+// time. Its TaskID is SendTaskID: one delivery per (enrollment, step), so
+// one task per (enrollment, step, generation). The step's deadline is kept
+// by the handler, which expires it, not by asynq (whose deadline would
+// retry the task instead).
+func NewStepTask(r Ref, due time.Time, timeout time.Duration) *asynq.Task {
+	b, _ := json.Marshal(SendPayload{DeliveryID: r.ID, Gen: r.Gen}) // cannot fail: two ints
+	return asynq.NewTask(TypeSend, b,
+		asynq.TaskID(SendTaskID(r)), asynq.Queue(QueueBroadcast), asynq.ProcessAt(due),
+		asynq.MaxRetry(sendTaskRetry), asynq.Timeout(timeout))
+}
+
 // PollPayload names one status poll of one delivery.
 type PollPayload struct {
 	DeliveryID int64 `json:"delivery_id"`

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -27,6 +28,9 @@ type Account struct {
 	// unlimited), shared by the accounts of one Portfolio.
 	DailyUniqueLimit int
 	Portfolio        string
+	// Timezone is where sequence windows are read for recipients whose own
+	// zone is unknown (an IANA name; "" = UTC).
+	Timezone string
 }
 
 // RateKey is the throttle key of the account's phone number.
@@ -90,9 +94,43 @@ type Job struct {
 	LeaseUntil *time.Time
 	// ConvMark lists the wamids the conversation held before this send
 	// (recorded for sends whose answer carries no wamid).
-	ConvMark  []string
+	ConvMark []string
+	// Broadcast is the delivery's broadcast. For a sequence step it is
+	// filled from the step: Name "SEQUENCE step N", the step's message,
+	// StartAt its due time and Deadline up to its send-by time; Status is
+	// running while the enrollment is active, cancelled once it ended.
 	Broadcast Broadcast
 	Account   Account
+	// Step is set when the delivery is a sequence step.
+	Step *StepJob
+}
+
+// StepJob is what the send path needs about a sequence step.
+type StepJob struct {
+	EnrollmentID int64
+	SequenceID   int64
+	Sequence     string
+	Version      int
+	Step         int    // 0-based
+	Enrollment   string // the enrollment's state (sequence.EnrollActive…)
+	EnrolledAt   time.Time
+	DueAt        time.Time
+	SendBy       time.Time // zero = no deadline
+	Spec         sequence.Spec
+	// PrevWAMID is the wamid of the enrollment's previous step ("" for the
+	// first, or when unknown).
+	PrevWAMID string
+}
+
+// Location is the time zone the step's window is read in.
+func (s StepJob) Location(j Job) *time.Location {
+	fallback := time.UTC
+	if j.Account.Timezone != "" {
+		if l, err := time.LoadLocation(j.Account.Timezone); err == nil {
+			fallback = l
+		}
+	}
+	return sequence.Location(s.Spec.Timezone, j.Phone, j.Vars, fallback)
 }
 
 // Variables returns the values a message may use for this recipient.
@@ -147,4 +185,10 @@ type Senders interface {
 // allowed at perSecond or ctx ends; waiting is never an error by itself.
 type Limiter interface {
 	Wait(ctx context.Context, key string, perSecond float64) error
+}
+
+// DueStep is a planned sequence step and when it falls due.
+type DueStep struct {
+	Ref
+	DueAt time.Time
 }

@@ -20,7 +20,7 @@ var providers = map[string]struct{ driver, baseURL string }{
 var accountKeys = []string{
 	"name", "provider", "base_url", "api_token", "api_token_file",
 	"phone_number_id", "whatsapp_bot_id", "rate_per_second",
-	"pair_interval", "daily_unique_limit", "portfolio",
+	"pair_interval", "daily_unique_limit", "portfolio", "timezone",
 }
 
 // account decodes accounts[i], reporting its problems.
@@ -128,6 +128,16 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 			f.problem(resolve(p.val).Line, fld, "%s must be lower case letters, digits, '.', '_' or '-'", shown(p.val, name))
 		}
 		a.Portfolio = name
+	}
+
+	fld = subfield(field, "timezone")
+	p = obj["timezone"]
+	if tz, _ := f.str(p.val, fld); tz != "" {
+		if _, err := time.LoadLocation(tz); err != nil || tz == "Local" {
+			f.problem(resolve(p.val).Line, fld, "%s is not an IANA time zone such as Europe/Berlin", shown(p.val, tz))
+		} else {
+			a.Timezone = tz
+		}
 	}
 	return a
 }

@@ -71,7 +71,10 @@ type Account struct {
 	// unlimited. Accounts with the same Portfolio share one budget.
 	DailyUniqueLimit int
 	Portfolio        string
-	Pos              Pos
+	// Timezone is the IANA zone sequence windows use for recipients whose
+	// own zone is not known; "" = UTC.
+	Timezone string
+	Pos      Pos
 }
 
 // Broadcast is one message to an audience.

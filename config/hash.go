@@ -31,8 +31,9 @@ func (a Account) SpecHash() string {
 		PairInterval  int64   `json:"pair_interval_ms"`
 		DailyUnique   int     `json:"daily_unique_limit"`
 		Portfolio     string  `json:"portfolio"`
+		Timezone      string  `json:"timezone,omitempty"`
 	}{a.Name, a.Provider, a.BaseURL, a.TokenRef, a.PhoneNumberID, a.WhatsAppBotID, a.RatePerSecond,
-		a.PairInterval.Milliseconds(), a.DailyUniqueLimit, a.Portfolio})
+		a.PairInterval.Milliseconds(), a.DailyUniqueLimit, a.Portfolio, a.Timezone})
 }
 
 // hashJSON returns the hex SHA-256 of v's JSON encoding, streamed so a large

@@ -45,7 +45,40 @@ const (
 	EnrollCompleted  = "completed"
 	EnrollExited     = "exited"
 	EnrollUnenrolled = "unenrolled"
+	// EnrollStopped: a step failed or expired, so the later steps (which
+	// may build on it) are not sent.
+	EnrollStopped = "stopped"
 )
+
+// Report is a sequence's state as `scheduler status` shows it.
+type Report struct {
+	Name        string         `json:"name"`
+	Version     int            `json:"version"`
+	Enrollments map[string]int `json:"enrollments"` // by state
+	Steps       []StepReport   `json:"steps"`
+}
+
+// StepReport counts one step's deliveries (across versions, by position).
+type StepReport struct {
+	Step    int            `json:"step"` // 1-based
+	Counts  map[string]int `json:"counts"`
+	NextDue *time.Time     `json:"next_due,omitempty"` // earliest due time of a step not yet sent
+}
+
+// Row is one (enrollment, step) as `scheduler export` prints it.
+type Row struct {
+	Enrollment int64      `json:"enrollment"`
+	Run        int        `json:"run"`
+	Phone      string     `json:"phone"`
+	Name       string     `json:"name,omitempty"`
+	Step       int        `json:"step"` // 1-based
+	Status     string     `json:"status"`
+	WAMID      string     `json:"wamid"`
+	ErrorCode  string     `json:"error_code,omitempty"`
+	Error      string     `json:"error"`
+	DueAt      *time.Time `json:"due_at"`
+	SentAt     *time.Time `json:"sent_at"`
+}
 
 // Enrollee is someone to enroll: a phone number and the values its
 // messages may use.

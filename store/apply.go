@@ -120,7 +120,7 @@ func applyAccount(tx *gorm.DB, a config.Account, now time.Time) (Change, int64, 
 	row := accountRow{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL, TokenRef: a.TokenRef,
 		PhoneNumberID: a.PhoneNumberID, WhatsappBotID: a.WhatsAppBotID, RatePerSecond: a.RatePerSecond,
 		PairIntervalMs: a.PairInterval.Milliseconds(), DailyUniqueLimit: a.DailyUniqueLimit, Portfolio: a.Portfolio,
-		SpecHash: a.SpecHash(), UpdatedAt: now}
+		Timezone: a.Timezone, SpecHash: a.SpecHash(), UpdatedAt: now}
 	var cur accountRow
 	err := tx.Where("name = ?", a.Name).Take(&cur).Error
 	switch {

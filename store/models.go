@@ -22,6 +22,7 @@ type accountRow struct {
 	PairIntervalMs   int64
 	DailyUniqueLimit int
 	Portfolio        string
+	Timezone         string
 	SpecHash         string
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
@@ -34,7 +35,7 @@ func (a accountRow) domain() campaign.Account {
 		ID: a.ID, Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL, TokenRef: a.TokenRef,
 		PhoneNumberID: a.PhoneNumberID, WhatsAppBotID: a.WhatsappBotID, RatePerSecond: a.RatePerSecond,
 		PairInterval: time.Duration(a.PairIntervalMs) * time.Millisecond, DailyUniqueLimit: a.DailyUniqueLimit,
-		Portfolio: a.Portfolio,
+		Portfolio: a.Portfolio, Timezone: a.Timezone,
 	}
 }
 
@@ -86,28 +87,32 @@ type recipientRow struct {
 func (recipientRow) TableName() string { return "recipients" }
 
 type deliveryRow struct {
-	ID          int64
-	BroadcastID int64
-	RecipientID int64
-	Phone       string
-	Status      string
-	Gen         int
-	Attempts    int
-	Wamid       *string
-	ErrorCode   string
-	Error       string
-	QueuedAt    *time.Time
-	SendingAt   *time.Time
-	LeaseUntil  *time.Time
-	SentAt      *time.Time
-	DeliveredAt *time.Time
-	ReadAt      *time.Time
-	FailedAt    *time.Time
-	NextPollAt  *time.Time
-	PollCount   int
-	ConvMark    string
-	TrackUntil  *time.Time
-	UpdatedAt   time.Time
+	ID           int64
+	BroadcastID  *int64
+	RecipientID  *int64
+	EnrollmentID *int64
+	Step         *int
+	DueAt        *time.Time
+	SendBy       *time.Time
+	Phone        string
+	Status       string
+	Gen          int
+	Attempts     int
+	Wamid        *string
+	ErrorCode    string
+	Error        string
+	QueuedAt     *time.Time
+	SendingAt    *time.Time
+	LeaseUntil   *time.Time
+	SentAt       *time.Time
+	DeliveredAt  *time.Time
+	ReadAt       *time.Time
+	FailedAt     *time.Time
+	NextPollAt   *time.Time
+	PollCount    int
+	ConvMark     string
+	TrackUntil   *time.Time
+	UpdatedAt    time.Time
 }
 
 func (deliveryRow) TableName() string { return "deliveries" }

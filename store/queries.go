@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,12 +13,23 @@ import (
 
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/sequence"
 )
 
 var (
 	_ campaign.SchedulerStore = (*DB)(nil)
 	_ campaign.WorkerStore    = (*DB)(nil)
 )
+
+// ownerLive holds for a delivery whose broadcast is running or whose
+// enrollment is active: only then may it be queued or claimed.
+const ownerLive = `(EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'running')
+	OR EXISTS (SELECT 1 FROM enrollments e WHERE e.id = deliveries.enrollment_id AND e.status = 'active'))`
+
+// ownerGone holds for a delivery whose broadcast was cancelled or whose
+// enrollment ended: a delivery handed back is skipped instead.
+const ownerGone = `(EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'cancelled')
+	OR EXISTS (SELECT 1 FROM enrollments e WHERE e.id = deliveries.enrollment_id AND e.status <> 'active'))`
 
 // BroadcastByName returns campaign.ErrNotFound if there is none.
 func (db *DB) BroadcastByName(ctx context.Context, name string) (campaign.Broadcast, error) {
@@ -195,7 +207,7 @@ func (db *DB) MarkQueued(ctx context.Context, refs []campaign.Ref, now time.Time
 		var got []campaign.Ref
 		err := db.q(ctx).Raw(`UPDATE deliveries SET status = 'queued', queued_at = ?, updated_at = ?
 			WHERE id IN ? AND gen = ? AND status = 'planned'
-			AND EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'running')
+			AND `+ownerLive+`
 			RETURNING id, gen`, utc(now), utc(now), ids, gen).Scan(&got).Error
 		if err != nil {
 			return nil, fmt.Errorf("mark %d deliveries queued: %w", len(ids), err)
@@ -265,7 +277,7 @@ func (db *DB) Stale(ctx context.Context, before time.Time, limit int) ([]campaig
 	err := db.q(ctx).Raw(`SELECT * FROM deliveries
 		WHERE status IN ('queued', 'sending') AND
 		((status = 'queued' AND queued_at < ?
-		  AND EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'running'))
+		  AND `+ownerLive+`)
 		 OR (status = 'sending' AND (lease_until IS NULL OR lease_until < ?)))
 		ORDER BY id LIMIT ?`, utc(before), utc(before), limit).Scan(&rows).Error
 	if err != nil {
@@ -274,7 +286,7 @@ func (db *DB) Stale(ctx context.Context, before time.Time, limit int) ([]campaig
 	out := make([]campaign.Job, len(rows))
 	for i, r := range rows {
 		out[i] = campaign.Job{Ref: campaign.Ref{ID: r.ID, Gen: r.Gen}, Status: campaign.DeliveryStatus(r.Status), Phone: r.Phone,
-			Broadcast: campaign.Broadcast{ID: r.BroadcastID}}
+			Broadcast: campaign.Broadcast{ID: deref(r.BroadcastID)}}
 	}
 	return out, nil
 }
@@ -366,17 +378,23 @@ func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(campaign.Ro
 
 // jobRow is the one-query join behind Job (the send path's hot read).
 type jobRow struct {
-	ID, BroadcastID                       int64
+	ID                                    int64
+	BroadcastID                           *int64
 	Gen, Attempts                         int
 	Status, Phone, RName, RVars, ConvMark string
 	SendingAt, LeaseUntil                 *time.Time
-	BName, BStatus, BReason, BMessage     string
-	BStartAt                              time.Time
-	BDeadline                             int64
-	BCount, BDuplicates, BStormWindow     int
-	BStormShare                           float64
-	BStartedAt, BFinishedAt               *time.Time
-	BUpdatedAt                            time.Time
+	BName, BStatus, BReason, BMessage     *string
+	BStartAt                              *time.Time
+	BDeadline                             *int64
+	BCount, BDuplicates, BStormWindow     *int
+	BStormShare                           *float64
+	BStartedAt, BFinishedAt, BUpdatedAt   *time.Time
+	EnrollmentID                          *int64
+	Step                                  *int
+	DueAt, SendBy, ECreatedAt             *time.Time
+	EStatus, SName, VSpec, PrevWamid      *string
+	SID                                   *int64
+	EVersion                              *int
 	AID                                   int64
 	AName, AProvider, ABaseURL, ATokenRef string
 	APhoneNumberID                        string
@@ -384,50 +402,104 @@ type jobRow struct {
 	ARatePerSecond                        float64
 	APairIntervalMs                       int64
 	ADailyUniqueLimit                     int
-	APortfolio                            string
+	APortfolio, ATimezone                 string
 }
 
-// Job loads a delivery with its recipient, broadcast and account in one
-// query.
+// jobQuery loads a delivery with its recipient and broadcast, or its
+// enrollment, sequence version and previous step, and the account.
+const jobQuery = `SELECT d.id, d.broadcast_id, d.gen, d.attempts, d.status, d.phone,
+	COALESCE(r.name, e.name, '') AS r_name, COALESCE(r.vars, e.vars, '{}') AS r_vars, d.conv_mark, d.sending_at, d.lease_until,
+	b.name AS b_name, b.status AS b_status, b.status_reason AS b_reason, b.message AS b_message,
+	b.start_at AS b_start_at, b.deadline_seconds AS b_deadline, b.recipient_count AS b_count,
+	b.duplicates AS b_duplicates, b.started_at AS b_started_at, b.finished_at AS b_finished_at,
+	b.updated_at AS b_updated_at, b.storm_share AS b_storm_share, b.storm_window AS b_storm_window,
+	d.enrollment_id, d.step, d.due_at, d.send_by, e.created_at AS e_created_at, e.status AS e_status, e.version AS e_version,
+	s.id AS s_id, s.name AS s_name, v.spec AS v_spec, p.wamid AS prev_wamid,
+	a.id AS a_id, a.name AS a_name, a.provider AS a_provider, a.base_url AS a_base_url,
+	a.token_ref AS a_token_ref, a.phone_number_id AS a_phone_number_id,
+	a.whatsapp_bot_id AS a_whatsapp_bot_id, a.rate_per_second AS a_rate_per_second,
+	a.pair_interval_ms AS a_pair_interval_ms, a.daily_unique_limit AS a_daily_unique_limit, a.portfolio AS a_portfolio,
+	a.timezone AS a_timezone
+	FROM deliveries d
+	LEFT JOIN recipients r ON r.id = d.recipient_id
+	LEFT JOIN broadcasts b ON b.id = d.broadcast_id
+	LEFT JOIN enrollments e ON e.id = d.enrollment_id
+	LEFT JOIN sequences s ON s.id = e.sequence_id
+	LEFT JOIN sequence_versions v ON v.sequence_id = e.sequence_id AND v.version = e.version
+	LEFT JOIN deliveries p ON p.enrollment_id = d.enrollment_id AND p.step = d.step - 1
+	JOIN accounts a ON a.id = COALESCE(b.account_id, s.account_id)
+	WHERE d.id = ?`
+
+// Job loads a delivery with what sending it needs in one query.
 func (db *DB) Job(ctx context.Context, id int64) (campaign.Job, error) {
 	var rows []jobRow
-	err := db.q(ctx).Raw(`SELECT d.id, d.broadcast_id, d.gen, d.attempts, d.status, d.phone,
-		r.name AS r_name, r.vars AS r_vars, d.conv_mark, d.sending_at, d.lease_until,
-		b.name AS b_name, b.status AS b_status, b.status_reason AS b_reason, b.message AS b_message,
-		b.start_at AS b_start_at, b.deadline_seconds AS b_deadline, b.recipient_count AS b_count,
-		b.duplicates AS b_duplicates, b.started_at AS b_started_at, b.finished_at AS b_finished_at,
-		b.updated_at AS b_updated_at, b.storm_share AS b_storm_share, b.storm_window AS b_storm_window,
-		a.id AS a_id, a.name AS a_name, a.provider AS a_provider, a.base_url AS a_base_url,
-		a.token_ref AS a_token_ref, a.phone_number_id AS a_phone_number_id,
-		a.whatsapp_bot_id AS a_whatsapp_bot_id, a.rate_per_second AS a_rate_per_second,
-		a.pair_interval_ms AS a_pair_interval_ms, a.daily_unique_limit AS a_daily_unique_limit, a.portfolio AS a_portfolio
-		FROM deliveries d
-		JOIN recipients r ON r.id = d.recipient_id
-		JOIN broadcasts b ON b.id = d.broadcast_id
-		JOIN accounts a ON a.id = b.account_id
-		WHERE d.id = ?`, id).Scan(&rows).Error
-	if err != nil {
+	if err := db.q(ctx).Raw(jobQuery, id).Scan(&rows).Error; err != nil {
 		return campaign.Job{}, fmt.Errorf("load delivery %d: %w", id, err)
 	}
 	if len(rows) == 0 {
 		return campaign.Job{}, fmt.Errorf("delivery %d: %w", id, campaign.ErrNotFound)
 	}
 	j := rows[0]
-	b, err := broadcastRow{ID: j.BroadcastID, Name: j.BName, AccountID: j.AID, Status: j.BStatus, StatusReason: j.BReason,
-		StartAt: j.BStartAt, DeadlineSeconds: j.BDeadline, Message: j.BMessage, RecipientCount: j.BCount,
-		Duplicates: j.BDuplicates, StormShare: j.BStormShare, StormWindow: j.BStormWindow,
-		StartedAt: j.BStartedAt, FinishedAt: j.BFinishedAt, UpdatedAt: j.BUpdatedAt}.domain()
+	a := accountRow{ID: j.AID, Name: j.AName, Provider: j.AProvider, BaseURL: j.ABaseURL, TokenRef: j.ATokenRef,
+		PhoneNumberID: j.APhoneNumberID, WhatsappBotID: j.AWhatsappBotID, RatePerSecond: j.ARatePerSecond,
+		PairIntervalMs: j.APairIntervalMs, DailyUniqueLimit: j.ADailyUniqueLimit, Portfolio: j.APortfolio, Timezone: j.ATimezone}.domain()
+	job := campaign.Job{
+		Ref: campaign.Ref{ID: j.ID, Gen: j.Gen}, Status: campaign.DeliveryStatus(j.Status),
+		Phone: j.Phone, Name: j.RName, Vars: decodeVars(j.RVars), Attempts: j.Attempts,
+		SendingAt: j.SendingAt, LeaseUntil: j.LeaseUntil, ConvMark: splitMark(j.ConvMark), Account: a,
+	}
+	if j.EnrollmentID != nil {
+		st, b, err := stepJob(j)
+		if err != nil {
+			return campaign.Job{}, fmt.Errorf("delivery %d: %w", id, err)
+		}
+		b.AccountID = a.ID
+		job.Step, job.Broadcast = &st, b
+		return job, nil
+	}
+	b, err := broadcastRow{ID: *j.BroadcastID, Name: deref(j.BName), AccountID: j.AID, Status: deref(j.BStatus), StatusReason: deref(j.BReason),
+		StartAt: deref(j.BStartAt), DeadlineSeconds: deref(j.BDeadline), Message: deref(j.BMessage), RecipientCount: deref(j.BCount),
+		Duplicates: deref(j.BDuplicates), StormShare: deref(j.BStormShare), StormWindow: deref(j.BStormWindow),
+		StartedAt: j.BStartedAt, FinishedAt: j.BFinishedAt, UpdatedAt: deref(j.BUpdatedAt)}.domain()
 	if err != nil {
 		return campaign.Job{}, fmt.Errorf("delivery %d: decode message: %w", id, err)
 	}
-	a := accountRow{ID: j.AID, Name: j.AName, Provider: j.AProvider, BaseURL: j.ABaseURL, TokenRef: j.ATokenRef,
-		PhoneNumberID: j.APhoneNumberID, WhatsappBotID: j.AWhatsappBotID, RatePerSecond: j.ARatePerSecond,
-		PairIntervalMs: j.APairIntervalMs, DailyUniqueLimit: j.ADailyUniqueLimit, Portfolio: j.APortfolio}.domain()
-	return campaign.Job{
-		Ref: campaign.Ref{ID: j.ID, Gen: j.Gen}, Status: campaign.DeliveryStatus(j.Status),
-		Phone: j.Phone, Name: j.RName, Vars: decodeVars(j.RVars), Attempts: j.Attempts,
-		SendingAt: j.SendingAt, LeaseUntil: j.LeaseUntil, ConvMark: splitMark(j.ConvMark), Broadcast: b, Account: a,
-	}, nil
+	job.Broadcast = b
+	return job, nil
+}
+
+// stepJob decodes a sequence step's part of a jobRow, and the broadcast the
+// send path sees for it.
+func stepJob(j jobRow) (campaign.StepJob, campaign.Broadcast, error) {
+	st := campaign.StepJob{EnrollmentID: *j.EnrollmentID, SequenceID: deref(j.SID), Sequence: deref(j.SName),
+		Version: deref(j.EVersion), Step: deref(j.Step), Enrollment: deref(j.EStatus), EnrolledAt: deref(j.ECreatedAt).UTC(),
+		DueAt: deref(j.DueAt).UTC(), PrevWAMID: deref(j.PrevWamid)}
+	if j.SendBy != nil {
+		st.SendBy = j.SendBy.UTC()
+	}
+	if err := json.Unmarshal([]byte(deref(j.VSpec)), &st.Spec); err != nil {
+		return st, campaign.Broadcast{}, fmt.Errorf("sequence %q: decode version %d: %w", st.Sequence, st.Version, err)
+	}
+	if st.Step < 0 || st.Step >= len(st.Spec.Steps) {
+		return st, campaign.Broadcast{}, fmt.Errorf("sequence %q version %d has no step %d", st.Sequence, st.Version, st.Step+1)
+	}
+	b := campaign.Broadcast{Name: fmt.Sprintf("%s step %d", st.Sequence, st.Step+1), Status: campaign.StatusRunning,
+		StartAt: st.DueAt, Message: st.Spec.Steps[st.Step].Message}
+	if !st.SendBy.IsZero() {
+		b.Deadline = st.SendBy.Sub(st.DueAt)
+	}
+	if st.Enrollment != sequence.EnrollActive {
+		b.Status, b.Reason = campaign.StatusCancelled, "enrollment "+st.Enrollment
+	}
+	return st, b, nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }
 
 // SetConvMark records which wamids the recipient's conversation held before
@@ -461,7 +533,7 @@ func (db *DB) handBack(ctx context.Context, id int64, now time.Time, update stri
 		}
 		// A cancelled broadcast's delivery ended skipped: record it.
 		return tx.Exec(`INSERT INTO delivery_events (delivery_id, status, at, detail)
-			SELECT id, status, ?, 'broadcast cancelled' FROM deliveries WHERE id = ? AND status = 'skipped'`,
+			SELECT id, status, ?, 'broadcast cancelled or enrollment ended' FROM deliveries WHERE id = ? AND status = 'skipped'`,
 			utc(now), id).Error
 	})
 	return ok, err
@@ -473,7 +545,7 @@ func (db *DB) handBack(ctx context.Context, id int64, now time.Time, update stri
 // the delivery still holds the lease the claim set.
 func (db *DB) Release(ctx context.Context, ref campaign.Ref, lease time.Time, reason string, now time.Time) (bool, error) {
 	ok, err := db.handBack(ctx, ref.ID, now, `UPDATE deliveries SET lease_until = NULL, sending_at = NULL, attempts = attempts - 1, conv_mark = '',
-			status = CASE WHEN EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'cancelled')
+			status = CASE WHEN `+ownerGone+`
 				THEN 'skipped' ELSE 'queued' END,
 			error = ?, updated_at = ?
 			WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ?`,
@@ -501,7 +573,7 @@ func (db *DB) Claim(ctx context.Context, ref campaign.Ref, now, leaseUntil time.
 	res := db.q(ctx).Exec(`UPDATE deliveries SET status = 'sending', sending_at = ?, lease_until = ?,
 		attempts = attempts + 1, conv_mark = '', updated_at = ?
 		WHERE id = ? AND gen = ? AND status IN ('planned', 'queued')
-		AND EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'running')`,
+		AND `+ownerLive,
 		utc(now), utc(leaseUntil), utc(now), ref.ID, ref.Gen)
 	if res.Error != nil {
 		return false, fmt.Errorf("delivery %d: claim: %w", ref.ID, res.Error)
@@ -526,7 +598,7 @@ func (db *DB) Unclaim(ctx context.Context, ref campaign.Ref, newGen bool, errCod
 	// Back to queued (its task retries) — or, if the broadcast was
 	// cancelled meanwhile, skipped: nothing would pick the row up again.
 	q := `UPDATE deliveries SET lease_until = NULL,
-		status = CASE WHEN EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'cancelled')
+		status = CASE WHEN ` + ownerGone + `
 			THEN 'skipped' ELSE 'queued' END,
 		error_code = ?, error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending'`
 	if newGen {
@@ -534,7 +606,7 @@ func (db *DB) Unclaim(ctx context.Context, ref campaign.Ref, newGen bool, errCod
 		// broadcast was cancelled meanwhile, skipped: nothing would ever
 		// pick a planned row of a cancelled broadcast up again.
 		q = `UPDATE deliveries SET gen = gen + 1, queued_at = NULL, lease_until = NULL,
-		status = CASE WHEN EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'cancelled')
+		status = CASE WHEN ` + ownerGone + `
 			THEN 'skipped' ELSE 'planned' END,
 		error_code = ?, error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending'`
 	}
@@ -615,7 +687,20 @@ func (db *DB) Finish(ctx context.Context, ref campaign.Ref, to campaign.Delivery
 		if !ok {
 			return nil
 		}
-		return tx.Create(&eventRow{DeliveryID: ref.ID, Status: string(to), At: utc(now), Detail: joinDetail(code, reason)}).Error
+		if err := tx.Create(&eventRow{DeliveryID: ref.ID, Status: string(to), At: utc(now), Detail: joinDetail(code, reason)}).Error; err != nil {
+			return err
+		}
+		if to != campaign.DeliveryFailed && to != campaign.DeliveryExpired {
+			return nil
+		}
+		// A sequence step that failed or expired stops its enrollment: the
+		// later steps may build on it.
+		var enrollment []int64
+		if err := tx.Raw(`SELECT enrollment_id FROM deliveries WHERE id = ? AND enrollment_id IS NOT NULL`, ref.ID).Scan(&enrollment).Error; err != nil {
+			return err
+		}
+		_, err := endEnrollments(tx, enrollment, sequence.EnrollStopped, fmt.Sprintf("a step %s: %s", to, joinDetail(code, reason)), now)
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("delivery %d: finish as %s: %w", ref.ID, to, err)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -96,37 +98,82 @@ func applySequence(tx *gorm.DB, s config.Sequence, accountID int64, now time.Tim
 	return c, nil
 }
 
+// seqTarget is what enrolling and planning need about a sequence version.
+type seqTarget struct {
+	ID, AccountID int64
+	Version       int
+	Spec          sequence.Spec
+	Zone          *time.Location // the account's zone
+}
+
+// loadSequence reads a sequence's current version, or with version > 0 that
+// version, and its account's zone.
+func loadSequence(tx *gorm.DB, where string, arg any, version int) (seqTarget, error) {
+	var r struct {
+		ID, AccountID  int64
+		Version        int
+		Spec, Timezone string
+	}
+	q := `SELECT s.id, s.account_id, v.version, v.spec, a.timezone FROM sequences s
+		JOIN sequence_versions v ON v.sequence_id = s.id AND v.version = ` + cmpVersion(version) + `
+		JOIN accounts a ON a.id = s.account_id WHERE ` + where
+	if err := tx.Raw(q, arg).Scan(&r).Error; err != nil {
+		return seqTarget{}, err
+	}
+	if r.ID == 0 {
+		return seqTarget{}, campaign.ErrNotFound
+	}
+	t := seqTarget{ID: r.ID, AccountID: r.AccountID, Version: r.Version, Zone: time.UTC}
+	if err := json.Unmarshal([]byte(r.Spec), &t.Spec); err != nil {
+		return t, fmt.Errorf("decode version %d: %w", r.Version, err)
+	}
+	if loc, err := time.LoadLocation(r.Timezone); err == nil {
+		t.Zone = loc
+	}
+	return t, nil
+}
+
+func cmpVersion(version int) string {
+	if version > 0 {
+		return strconv.Itoa(version)
+	}
+	return "s.version"
+}
+
 // SequenceSpec returns a sequence's current version and its spec;
 // campaign.ErrNotFound if there is no such sequence.
 func (db *DB) SequenceSpec(ctx context.Context, name string) (id int64, version int, spec sequence.Spec, err error) {
-	var r struct {
-		ID      int64
-		Version int
-		Spec    string
-	}
-	err = db.q(ctx).Raw(`SELECT s.id, s.version, v.spec FROM sequences s
-		JOIN sequence_versions v ON v.sequence_id = s.id AND v.version = s.version WHERE s.name = ?`, name).Scan(&r).Error
+	t, err := loadSequence(db.q(ctx), "s.name = ?", name, 0)
 	if err != nil {
-		return 0, 0, spec, fmt.Errorf("load sequence %q: %w", name, err)
+		return 0, 0, spec, fmt.Errorf("sequence %q: %w", name, err)
 	}
-	if r.ID == 0 {
-		return 0, 0, spec, fmt.Errorf("sequence %q: %w", name, campaign.ErrNotFound)
-	}
-	if err := json.Unmarshal([]byte(r.Spec), &spec); err != nil {
-		return 0, 0, spec, fmt.Errorf("sequence %q: decode version %d: %w", name, r.Version, err)
-	}
-	return r.ID, r.Version, spec, nil
+	return t.ID, t.Version, t.Spec, nil
 }
 
-// Enroll starts the sequence for each person, on its current version. It
-// does nothing for someone already active in it, nor for someone who went
-// through it before unless the sequence lets people re-enter; enrolling the
-// same people twice (or from two processes at once) enrolls each once.
+// insertStep plans step i of an enrollment: a planned delivery due when the
+// step's delay after prev has passed, moved into its window in the
+// recipient's zone. A step already planned is left as it is.
+func insertStep(tx *gorm.DB, t seqTarget, enrollmentID int64, i int, phone string, vars map[string]string, prev, now time.Time) error {
+	loc := sequence.Location(t.Spec.Timezone, phone, vars, t.Zone)
+	due, sendBy := t.Spec.Schedule(i, prev, loc)
+	var sb any
+	if !sendBy.IsZero() {
+		sb = sendBy
+	}
+	return tx.Exec(`INSERT INTO deliveries (enrollment_id, step, phone, status, due_at, send_by, updated_at)
+		VALUES (?, ?, ?, 'planned', ?, ?, ?) ON CONFLICT DO NOTHING`, enrollmentID, i, phone, due, sb, utc(now)).Error
+}
+
+// Enroll starts the sequence for each person, on its current version, and
+// plans their first step. It does nothing for someone already active in it,
+// nor for someone who went through it before unless the sequence lets
+// people re-enter; enrolling the same people twice (or from two processes
+// at once) enrolls each once.
 func (db *DB) Enroll(ctx context.Context, name string, people []sequence.Enrollee, now time.Time) (sequence.EnrollResult, error) {
 	var res sequence.EnrollResult
-	id, version, spec, err := db.SequenceSpec(ctx, name)
+	t, err := loadSequence(db.q(ctx), "s.name = ?", name, 0)
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("sequence %q: %w", name, err)
 	}
 	now = utc(now)
 	err = db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -142,18 +189,22 @@ func (db *DB) Enroll(ctx context.Context, name string, people []sequence.Enrolle
 			}
 			// The partial unique index keeps one active enrollment per
 			// person; ON CONFLICT makes a concurrent enroll a no-op.
-			q := tx.Exec(`INSERT INTO enrollments (sequence_id, version, run, phone, name, vars, status, created_at, updated_at)
+			var ids []int64
+			q := tx.Raw(`INSERT INTO enrollments (sequence_id, version, run, phone, name, vars, status, created_at, updated_at)
 				SELECT ?, ?, COALESCE(MAX(run), 0) + 1, ?, ?, ?, 'active', ?, ? FROM enrollments WHERE sequence_id = ? AND phone = ?
 				HAVING COUNT(*) = 0 OR (? AND SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END) = 0)
-				ON CONFLICT DO NOTHING`,
-				id, version, p.Phone, p.Name, vars, now, now, id, p.Phone, spec.Reenter)
+				ON CONFLICT DO NOTHING RETURNING id`,
+				t.ID, t.Version, p.Phone, p.Name, vars, now, now, t.ID, p.Phone, t.Spec.Reenter).Scan(&ids)
 			if q.Error != nil {
 				return fmt.Errorf("enroll %s: %w", p.Phone, q.Error)
 			}
-			if q.RowsAffected > 0 {
-				res.Enrolled++
-			} else {
+			if len(ids) == 0 {
 				res.Skipped++
+				continue
+			}
+			res.Enrolled++
+			if err := insertStep(tx, t, ids[0], 0, p.Phone, p.Vars, now, now); err != nil {
+				return fmt.Errorf("enroll %s: plan step 1: %w", p.Phone, err)
 			}
 		}
 		return nil
@@ -164,15 +215,188 @@ func (db *DB) Enroll(ctx context.Context, name string, people []sequence.Enrolle
 	return res, nil
 }
 
-// Unenroll ends someone's active enrollment; false if there was none.
-func (db *DB) Unenroll(ctx context.Context, name, phone, reason string, now time.Time) (bool, error) {
-	res := db.q(ctx).Exec(`UPDATE enrollments SET status = 'unenrolled', reason = ?, ended_at = ?, updated_at = ?
-		WHERE status = 'active' AND phone = ? AND sequence_id = (SELECT id FROM sequences WHERE name = ?)`,
-		reason, utc(now), utc(now), phone, name)
-	if res.Error != nil {
-		return false, fmt.Errorf("sequence %q: unenroll %s: %w", name, phone, res.Error)
+// planNext plans the step after step i of an enrollment (sent at sentAt),
+// or completes the enrollment after its last step. Nothing happens to an
+// enrollment that is no longer active.
+func planNext(tx *gorm.DB, enrollmentID int64, i int, sentAt, now time.Time) error {
+	var e struct {
+		Phone, Vars, Status string
+		Version             int
 	}
-	return res.RowsAffected > 0, nil
+	// Lock the enrollment (Postgres): an unenroll running now either ends
+	// it before this reads it, or waits and then skips the planned step.
+	lock := ""
+	if tx.Dialector.Name() == "postgres" {
+		lock = " FOR UPDATE"
+	}
+	if err := tx.Raw(`SELECT phone, vars, status, version FROM enrollments WHERE id = ?`+lock, enrollmentID).Scan(&e).Error; err != nil {
+		return fmt.Errorf("load enrollment %d: %w", enrollmentID, err)
+	}
+	if e.Status != sequence.EnrollActive {
+		return nil
+	}
+	t, err := loadSequence(tx, "s.id = (SELECT sequence_id FROM enrollments WHERE id = ?)", enrollmentID, e.Version)
+	if err != nil {
+		return fmt.Errorf("enrollment %d: load its sequence version: %w", enrollmentID, err)
+	}
+	if i+1 >= len(t.Spec.Steps) {
+		return tx.Exec(`UPDATE enrollments SET status = 'completed', ended_at = ?, updated_at = ? WHERE id = ? AND status = 'active'`,
+			utc(now), utc(now), enrollmentID).Error
+	}
+	return insertStep(tx, t, enrollmentID, i+1, e.Phone, decodeVars(e.Vars), sentAt, now)
+}
+
+// MarkStepSent records an accepted sequence step, as MarkSent does, and in
+// the same transaction plans the enrollment's next step (or completes it):
+// a crash can neither lose the next step nor plan it twice.
+func (db *DB) MarkStepSent(ctx context.Context, ref campaign.Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error) {
+	var ok bool
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var got []struct {
+			EnrollmentID int64
+			Step         int
+		}
+		err := tx.Raw(`UPDATE deliveries SET status = 'sent', wamid = ?, sent_at = ?, lease_until = NULL,
+			error_code = '', error = '', next_poll_at = ?, poll_count = 0, track_until = ?, updated_at = ?
+			WHERE id = ? AND status = 'sending' AND enrollment_id IS NOT NULL RETURNING enrollment_id, step`,
+			nullable(wamid), utc(now), utc(firstPoll), utc(trackUntil), utc(now), ref.ID).Scan(&got).Error
+		if err != nil || len(got) == 0 {
+			return err
+		}
+		ok = true
+		if err := tx.Create(&eventRow{DeliveryID: ref.ID, Status: string(campaign.DeliverySent), At: utc(now), Detail: wamid}).Error; err != nil {
+			return err
+		}
+		return planNext(tx, got[0].EnrollmentID, got[0].Step, now, now)
+	})
+	if err != nil {
+		return false, fmt.Errorf("delivery %d: mark step sent: %w", ref.ID, err)
+	}
+	return ok, nil
+}
+
+// endEnrollments ends active enrollments (to unenrolled, exited or
+// stopped) and skips their steps not yet handed to a worker; a step being
+// sent right now cannot be claimed again. It returns how many ended.
+func endEnrollments(tx *gorm.DB, ids []int64, to, reason string, now time.Time) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	var ended []int64
+	if err := tx.Raw(`UPDATE enrollments SET status = ?, reason = ?, ended_at = ?, updated_at = ?
+		WHERE id IN ? AND status = 'active' RETURNING id`, to, reason, utc(now), utc(now), ids).Scan(&ended).Error; err != nil {
+		return 0, err
+	}
+	if len(ended) == 0 {
+		return 0, nil
+	}
+	detail := "enrollment " + to
+	if reason != "" {
+		detail += ": " + reason
+	}
+	var skipped []int64
+	if err := tx.Raw(`UPDATE deliveries SET status = 'skipped', error = ?, updated_at = ?
+		WHERE enrollment_id IN ? AND status IN ('planned', 'queued') RETURNING id`, detail, utc(now), ended).Scan(&skipped).Error; err != nil {
+		return 0, err
+	}
+	for chunk := range slices.Chunk(skipped, 1000) {
+		if err := tx.Exec(`INSERT INTO delivery_events (delivery_id, status, at, detail)
+			SELECT id, status, ?, error FROM deliveries WHERE id IN ?`, utc(now), chunk).Error; err != nil {
+			return 0, err
+		}
+	}
+	return len(ended), nil
+}
+
+// Unenroll ends someone's active enrollment and skips its pending steps;
+// false if there was none.
+func (db *DB) Unenroll(ctx context.Context, name, phone, reason string, now time.Time) (bool, error) {
+	var n int
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var ids []int64
+		if err := tx.Raw(`SELECT e.id FROM enrollments e JOIN sequences s ON s.id = e.sequence_id
+			WHERE s.name = ? AND e.phone = ? AND e.status = 'active'`, name, phone).Scan(&ids).Error; err != nil {
+			return err
+		}
+		var err error
+		n, err = endEnrollments(tx, ids, sequence.EnrollUnenrolled, reason, now)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("sequence %q: unenroll %s: %w", name, phone, err)
+	}
+	return n > 0, nil
+}
+
+// Exit ends, as exited, the active enrollments of phone in every sequence
+// whose version exits on event ("reply", "unsubscribe"), and skips their
+// pending steps. It returns the sequences they were in.
+func (db *DB) Exit(ctx context.Context, phone, event string, now time.Time) ([]string, error) {
+	var names []string
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		names = nil
+		var rows []struct {
+			ID   int64
+			Name string
+			Spec string
+		}
+		if err := tx.Raw(`SELECT e.id, s.name, v.spec FROM enrollments e JOIN sequences s ON s.id = e.sequence_id
+			JOIN sequence_versions v ON v.sequence_id = e.sequence_id AND v.version = e.version
+			WHERE e.phone = ? AND e.status = 'active' ORDER BY e.id`, phone).Scan(&rows).Error; err != nil {
+			return err
+		}
+		var ids []int64
+		for _, r := range rows {
+			var sp sequence.Spec
+			if json.Unmarshal([]byte(r.Spec), &sp) == nil && sp.Exits(event) {
+				ids = append(ids, r.ID)
+				names = append(names, r.Name)
+			}
+		}
+		_, err := endEnrollments(tx, ids, sequence.EnrollExited, event, now)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("exit %s on %s: %w", phone, event, err)
+	}
+	return names, nil
+}
+
+// ExitEnrollment ends one enrollment as exited (the send path found a
+// reply) and skips its pending steps.
+func (db *DB) ExitEnrollment(ctx context.Context, enrollmentID int64, reason string, now time.Time) (bool, error) {
+	var n int
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		n, err = endEnrollments(tx, []int64{enrollmentID}, sequence.EnrollExited, reason, now)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("enrollment %d: exit: %w", enrollmentID, err)
+	}
+	return n > 0, nil
+}
+
+// DueSteps returns planned sequence steps due by until, earliest first,
+// whose enrollment is active.
+func (db *DB) DueSteps(ctx context.Context, until time.Time, limit int) ([]campaign.DueStep, error) {
+	var rows []struct {
+		ID    int64
+		Gen   int
+		DueAt time.Time
+	}
+	err := db.q(ctx).Raw(`SELECT id, gen, due_at FROM deliveries
+		WHERE status = 'planned' AND enrollment_id IS NOT NULL AND due_at <= ?
+		AND EXISTS (SELECT 1 FROM enrollments e WHERE e.id = deliveries.enrollment_id AND e.status = 'active')
+		ORDER BY due_at LIMIT ?`, utc(until), limit).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("find due sequence steps: %w", err)
+	}
+	out := make([]campaign.DueStep, len(rows))
+	for i, r := range rows {
+		out[i] = campaign.DueStep{Ref: campaign.Ref{ID: r.ID, Gen: r.Gen}, DueAt: r.DueAt.UTC()}
+	}
+	return out, nil
 }
 
 // EnrollmentCounts counts a sequence's enrollments per state.

@@ -1,0 +1,141 @@
+package store_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/sequence"
+)
+
+// dueSteps returns the steps due by until.
+func (f *fixture) dueSteps(until time.Time) []campaign.DueStep {
+	f.t.Helper()
+	due, err := f.db.DueSteps(f.ctx, until, 100)
+	require.NoError(f.t, err)
+	return due
+}
+
+// sendStep claims a sequence step and records it sent.
+func (f *fixture) sendStep(ref campaign.Ref, wamid string, now time.Time) {
+	f.t.Helper()
+	ok, err := f.db.Claim(f.ctx, ref, now, now.Add(time.Minute))
+	require.NoError(f.t, err)
+	require.True(f.t, ok, "claim %v", ref)
+	ok, err = f.db.MarkStepSent(f.ctx, ref, wamid, now, now.Add(5*time.Second), now.Add(24*time.Hour))
+	require.NoError(f.t, err)
+	require.True(f.t, ok, "mark sent %v", ref)
+}
+
+// Enrolling plans step 1; sending step N plans step N+1, due its delay
+// after the send; sending the last completes the enrollment.
+func TestStepsPlanTheNextOnSend(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		f.apply(withSequences(onboarding(false, "Hi {{name}}", "Day 2", "Day 3")), t0) // after 0h, 1h, 2h
+		_, err := f.db.Enroll(f.ctx, "onboarding", []sequence.Enrollee{{Phone: "4915100000001", Name: "Ann"}}, t0)
+		require.NoError(t, err)
+
+		due := f.dueSteps(t0)
+		require.Len(t, due, 1)
+		require.True(t, due[0].DueAt.Equal(t0))
+		job, err := f.db.Job(f.ctx, due[0].ID)
+		require.NoError(t, err)
+		require.NotNil(t, job.Step)
+		require.Equal(t, 0, job.Step.Step)
+		require.Equal(t, "Ann", job.Name)
+		require.Equal(t, "Hi {{name}}", job.Broadcast.Message.Text)
+		require.Equal(t, campaign.StatusRunning, job.Broadcast.Status)
+		require.True(t, job.Broadcast.SendBy().Equal(t0.Add(24*time.Hour)), "deadline 24h after due: %s", job.Broadcast.SendBy())
+
+		sent1 := at(10 * time.Minute)
+		f.sendStep(due[0].Ref, "wamid.1", sent1)
+		require.Empty(t, f.dueSteps(at(time.Hour)), "step 2 is due 1h after step 1 was sent, not after enrollment")
+		due = f.dueSteps(sent1.Add(time.Hour))
+		require.Len(t, due, 1)
+		require.True(t, due[0].DueAt.Equal(sent1.Add(time.Hour)))
+		job, err = f.db.Job(f.ctx, due[0].ID)
+		require.NoError(t, err)
+		require.Equal(t, 1, job.Step.Step)
+		require.Equal(t, "wamid.1", job.Step.PrevWAMID)
+
+		// A crash-retried mark (the same step recorded again) plans nothing twice.
+		f.sendStep(due[0].Ref, "wamid.2", sent1.Add(time.Hour))
+		ok, err := f.db.MarkStepSent(f.ctx, due[0].Ref, "wamid.2", sent1.Add(time.Hour), sent1, sent1)
+		require.NoError(t, err)
+		require.False(t, ok)
+		require.Equal(t, int64(3), f.count("deliveries", "enrollment_id IS NOT NULL"))
+
+		due = f.dueSteps(sent1.Add(3 * time.Hour))
+		require.Len(t, due, 1)
+		f.sendStep(due[0].Ref, "wamid.3", sent1.Add(3*time.Hour))
+		counts, err := f.db.EnrollmentCounts(f.ctx, "onboarding")
+		require.NoError(t, err)
+		require.Equal(t, map[string]int{"completed": 1}, counts)
+		require.Empty(t, f.dueSteps(at(1000*time.Hour)))
+	})
+}
+
+// Unenroll and exit skip pending steps at once; a claim after that fails.
+func TestEndingEnrollmentsSkipsPendingSteps(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		seq := onboarding(false, "Hi", "Day 2")
+		seq.ExitOn = []string{"reply"}
+		other := onboarding(false, "Other")
+		other.Name = "other"
+		f.apply(withSequences(seq, other), t0)
+		people := []sequence.Enrollee{{Phone: "4915100000001"}, {Phone: "4915100000002"}}
+		_, err := f.db.Enroll(f.ctx, "onboarding", people, t0)
+		require.NoError(t, err)
+		_, err = f.db.Enroll(f.ctx, "other", people, t0)
+		require.NoError(t, err)
+		due := f.dueSteps(t0)
+		require.Len(t, due, 4)
+		_, err = f.db.MarkQueued(f.ctx, []campaign.Ref{due[0].Ref, due[1].Ref, due[2].Ref, due[3].Ref}, t0)
+		require.NoError(t, err)
+
+		ok, err := f.db.Unenroll(f.ctx, "onboarding", "4915100000001", "asked to stop", at(time.Second))
+		require.NoError(t, err)
+		require.True(t, ok)
+		names, err := f.db.Exit(f.ctx, "4915100000002", "reply", at(time.Second))
+		require.NoError(t, err)
+		require.Equal(t, []string{"onboarding"}, names, "only the sequence that exits on reply")
+
+		for _, d := range due {
+			job, err := f.db.Job(f.ctx, d.ID)
+			require.NoError(t, err)
+			ok, err := f.db.Claim(f.ctx, d.Ref, at(2*time.Second), at(time.Minute))
+			require.NoError(t, err)
+			if job.Step.Sequence == "onboarding" {
+				require.Equal(t, campaign.DeliverySkipped, job.Status)
+				require.False(t, ok, "an ended enrollment's step cannot be claimed")
+			} else {
+				require.True(t, ok)
+			}
+		}
+		counts, err := f.db.EnrollmentCounts(f.ctx, "onboarding")
+		require.NoError(t, err)
+		require.Equal(t, map[string]int{"unenrolled": 1, "exited": 1}, counts)
+	})
+}
+
+// A step that expires stops its enrollment: later steps are not planned.
+func TestExpiredStepStopsEnrollment(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		f.apply(withSequences(onboarding(false, "Hi", "Day 2")), t0)
+		_, err := f.db.Enroll(f.ctx, "onboarding", []sequence.Enrollee{{Phone: "4915100000001"}}, t0)
+		require.NoError(t, err)
+		due := f.dueSteps(t0)
+		ok, err := f.db.Finish(f.ctx, due[0].Ref, campaign.DeliveryExpired, "", "deadline passed", at(25*time.Hour))
+		require.NoError(t, err)
+		require.True(t, ok)
+		counts, err := f.db.EnrollmentCounts(f.ctx, "onboarding")
+		require.NoError(t, err)
+		require.Equal(t, map[string]int{"stopped": 1}, counts)
+		require.Empty(t, f.dueSteps(at(1000*time.Hour)))
+	})
+}
