@@ -172,7 +172,11 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	switch job.Broadcast.Status {
 	case StatusRunning:
 	case StatusCancelled:
-		_, err := h.store.Finish(ctx, ref, DeliverySkipped, "", cmp.Or(job.Broadcast.Reason, "broadcast cancelled"), now)
+		reason := "broadcast cancelled"
+		if job.Step != nil {
+			reason = job.Broadcast.Reason // the enrollment ended
+		}
+		_, err := h.store.Finish(ctx, ref, DeliverySkipped, "", reason, now)
 		return err
 	default:
 		return nil // paused or not started: the feeder puts it back when it runs again

@@ -172,3 +172,20 @@ func csvErrorMsg(err error) error {
 	}
 	return err
 }
+
+// LoadPeople reads a people CSV (for `scheduler enroll -f`): the same format
+// as a broadcast's audience CSV, phone numbers normalised, repeated numbers
+// dropped. It returns a *[ValidationError] listing every problem with its
+// line.
+func LoadPeople(path string) ([]Recipient, error) {
+	l := &loader{getenv: func(string) string { return "" }}
+	f := &fileCtx{l: l, path: path}
+	aud := audience{seen: map[string]struct{}{}}
+	if n := f.readCSV(path, 0, "people", "people", &aud); n == 0 && l.probs.err() == nil {
+		l.probs.add(path, 0, "people", "has no rows")
+	}
+	if err := l.probs.err(); err != nil {
+		return nil, err
+	}
+	return aud.recipients, nil
+}

@@ -284,7 +284,7 @@ func TestValidateWarnsAboutPlanLimits(t *testing.T) {
 
 // Sequences are validated; until they can run, apply refuses a file with
 // any rather than write the rest and drop them.
-func TestSequencesValidateButDoNotApplyYet(t *testing.T) {
+func TestSequenceCommands(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	path := w.write("s.yaml", `accounts:
@@ -300,17 +300,45 @@ sequences:
     account: main
     steps:
       - {after: 0s, message: {text: "Welcome {{name}}!"}}
-      - {after: 24h, message: {text: "Day two"}}
+      - {after: 24h, message: {text: "Day two {{code}}"}}
 `)
+	people := w.write("people.csv", "phone,name,code\n+49 151 0000 0002,Ben,B2\n4915100000003,Cy,C3\n4915100000003,Cy,C3\n")
 	code, out := w.run("validate", "-f", path)
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "OK — 1 account(s), 0 broadcast(s), 1 sequence(s)")
 	require.Contains(t, out, "sequence onboarding: 2 steps")
 
 	code, out = w.run("apply", "-f", path)
-	require.Equal(t, 1, code, out)
-	require.Contains(t, out, "cannot run them yet; nothing was written")
-	code, out = w.run("status")
 	require.Equal(t, 0, code, out)
-	require.Contains(t, out, "no broadcasts")
+	require.Contains(t, out, "sequence  created   onboarding (version 1, 2 steps)")
+
+	code, out = w.run("enroll", "onboarding", "--phone", "+49 151 0000 0001", "--name", "Ann", "--var", "code=A1")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "1 enrolled, 0 skipped")
+	code, out = w.run("enroll", "onboarding", "-f", people)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "2 enrolled, 0 skipped")
+	code, out = w.run("enroll", "onboarding", "--phone", "4915100000001")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "0 enrolled, 1 skipped", "already active")
+	code, out = w.run("enroll", "nope", "--phone", "4915100000001")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, `sequence "nope": not found`)
+
+	code, out = w.run("unenroll", "onboarding", "--phone", "4915100000002")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "4915100000002 unenrolled; pending steps skipped")
+
+	code, out = w.run("status", "onboarding")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "enrollments: 2 active, 1 unenrolled")
+	require.Contains(t, out, "step 1: 2 planned, 1 skipped; next due")
+	require.Contains(t, out, "step 2: none")
+
+	code, out = w.run("export", "onboarding")
+	require.Equal(t, 0, code, out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 3, out)
+	require.Contains(t, lines[0], `"phone":"4915100000001","name":"Ann","step":1,"status":"planned"`)
+	require.Contains(t, lines[1], `"phone":"4915100000002","name":"Ben","step":1,"status":"skipped"`)
 }

@@ -24,13 +24,20 @@ const schedulerUsage = `usage: scheduler COMMAND [flags]
 
 Commands:
   validate -f PATH       check campaign YAML (a file or a directory) without writing
-  apply -f PATH          validate and load accounts and broadcasts into the database
-  run                    plan due broadcasts, feed workers, track statuses (daemon)
-  status [NAME] [--json] progress of one broadcast, or a list of all
-  export NAME            one JSON object per recipient (JSON Lines)
+  apply -f PATH          validate and load accounts, broadcasts and sequences
+  run                    plan due broadcasts and steps, feed workers, track statuses (daemon)
+  status [NAME] [--json] progress of one broadcast or sequence, or a list of all
+  export NAME            one JSON object per recipient, or per (enrollment, step)
   pause NAME             stop sending; in-flight sends finish
   resume NAME            continue a paused broadcast
   cancel NAME            stop for good; unsent recipients become skipped
+  enroll SEQUENCE --phone NUMBER [--name NAME] [--var key=value]…
+  enroll SEQUENCE -f people.csv
+                         start a sequence for people (already active: no-op)
+  unenroll SEQUENCE --phone NUMBER [--reason TEXT]
+                         end someone's enrollment; pending steps are skipped
+  exit --phone NUMBER --on reply|unsubscribe
+                         end enrollments in every sequence that exits on it
 
 Environment: DATABASE_URL (postgres://...), REDIS_URL (redis://...),
 WACAMP_LOG_LEVEL (debug|info|warn|error). API tokens are read from the
@@ -58,6 +65,12 @@ func Scheduler(ctx context.Context, args []string, io IO) error {
 		return schedExport(ctx, rest, io)
 	case "pause", "resume", "cancel":
 		return schedLifecycle(ctx, cmd, rest, io)
+	case "enroll":
+		return schedEnroll(ctx, rest, io)
+	case "unenroll":
+		return schedUnenroll(ctx, rest, io)
+	case "exit":
+		return schedExit(ctx, rest, io)
 	}
 	return usageError("unknown command %q\n\n%s", cmd, schedulerUsage)
 }
@@ -105,12 +118,6 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 			fmt.Fprintf(io.Stdout, "sequence %s: %d steps\n", sq.Name, len(sq.Steps))
 		}
 		return nil
-	}
-	if len(bundle.Sequences) > 0 {
-		// Sequences are validated, not yet run (issue 4): refuse rather than
-		// apply the rest and silently drop them.
-		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d sequence(s) defined (%s first at %s), but this version validates sequences and cannot run them yet; nothing was written",
-			*path, len(bundle.Sequences), bundle.Sequences[0].Name, bundle.Sequences[0].Pos)}
 	}
 	conns, err := app.Open(ctx, envOf(io), false, "", logger(io))
 	if err != nil {
@@ -212,6 +219,11 @@ func schedStatus(ctx context.Context, args []string, io IO) error {
 		return listBroadcasts(ctx, io, svc, *asJSON)
 	}
 	r, err := svc.Status(ctx, pos[0])
+	if errors.Is(err, campaign.ErrNotFound) {
+		if found, serr := sequenceStatus(ctx, io, pos[0], *asJSON); found || serr != nil {
+			return serr
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -249,7 +261,7 @@ func schedExport(ctx context.Context, args []string, io IO) error {
 		return &exitError{code: 2}
 	}
 	if len(pos) != 1 {
-		return usageError("export needs exactly one broadcast NAME")
+		return usageError("export needs exactly one broadcast or sequence NAME")
 	}
 	svc, closeAll, err := openService(ctx, io, false)
 	if err != nil {
@@ -257,7 +269,13 @@ func schedExport(ctx context.Context, args []string, io IO) error {
 	}
 	defer closeAll()
 	enc := json.NewEncoder(io.Stdout)
-	return svc.Export(ctx, pos[0], func(r campaign.Row) error { return enc.Encode(r) })
+	err = svc.Export(ctx, pos[0], func(r campaign.Row) error { return enc.Encode(r) })
+	if errors.Is(err, campaign.ErrNotFound) {
+		if found, serr := sequenceExport(ctx, io, pos[0]); found || serr != nil {
+			return serr
+		}
+	}
+	return err
 }
 
 func schedLifecycle(ctx context.Context, cmd string, args []string, io IO) error {

@@ -1,0 +1,261 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/internal/phone"
+	"github.com/wacamp/wacamp/sequence"
+	"github.com/wacamp/wacamp/store"
+)
+
+// openStore opens the database (sequence commands need no Redis).
+func openStore(ctx context.Context, io IO) (*store.DB, func(), error) {
+	env := envOf(io)
+	if env.RedisURL == "" {
+		env.RedisURL = "redis://127.0.0.1:6379/0"
+	}
+	conns, err := app.Open(ctx, env, false, "", logger(io))
+	if err != nil {
+		return nil, nil, err
+	}
+	return conns.Store, conns.Close, nil
+}
+
+// varsFlag collects repeated --var key=value flags.
+type varsFlag map[string]string
+
+func (v varsFlag) String() string { return "" }
+
+func (v varsFlag) Set(s string) error {
+	k, val, ok := strings.Cut(s, "=")
+	if !ok || strings.TrimSpace(k) == "" {
+		return fmt.Errorf("want key=value, got %q", s)
+	}
+	v[strings.TrimSpace(k)] = val
+	return nil
+}
+
+// enrollBatch is how many people one enroll transaction takes.
+const enrollBatch = 1000
+
+func schedEnroll(ctx context.Context, args []string, io IO) error {
+	fs := newFlags("enroll", io)
+	ph := fs.String("phone", "", "phone number to enroll (E.164, + optional)")
+	name := fs.String("name", "", "their name, for {{name}}")
+	vars := varsFlag{}
+	fs.Var(vars, "var", "a value for a placeholder, key=value (repeatable)")
+	file := fs.String("f", "", "CSV of people: a phone column, optional name, other columns are variables")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return &exitError{code: 2}
+	}
+	if len(pos) != 1 || (*ph == "") == (*file == "") {
+		return usageError("usage: scheduler enroll SEQUENCE --phone NUMBER [--name NAME] [--var key=value]… | -f people.csv")
+	}
+	var people []sequence.Enrollee
+	if *file != "" {
+		rs, err := config.LoadPeople(*file)
+		if err != nil {
+			var ve *config.ValidationError
+			if errors.As(err, &ve) {
+				fmt.Fprintln(io.Stderr, ve.Error())
+				return &exitError{code: 1, msg: fmt.Sprintf("%s: %d problem(s); nobody was enrolled", *file, len(ve.Problems))}
+			}
+			return err
+		}
+		for _, r := range rs {
+			people = append(people, sequence.Enrollee{Phone: r.Phone, Name: r.Name, Vars: r.Vars})
+		}
+	} else {
+		p, err := phone.Normalize(*ph)
+		if err != nil {
+			return usageError("--phone %q: %v", *ph, err)
+		}
+		people = []sequence.Enrollee{{Phone: p, Name: *name, Vars: vars}}
+	}
+	db, closeDB, err := openStore(ctx, io)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	var total sequence.EnrollResult
+	for i := 0; i < len(people); i += enrollBatch {
+		res, err := db.Enroll(ctx, pos[0], people[i:min(i+enrollBatch, len(people))], time.Now())
+		if err != nil {
+			return err
+		}
+		total.Enrolled += res.Enrolled
+		total.Skipped += res.Skipped
+		if len(people) > enrollBatch {
+			fmt.Fprintf(io.Stderr, "enrolling: %d of %d\n", min(i+enrollBatch, len(people)), len(people))
+		}
+	}
+	fmt.Fprintf(io.Stdout, "sequence %s: %d enrolled, %d skipped (already active, or finished and the sequence does not re-enter)\n",
+		pos[0], total.Enrolled, total.Skipped)
+	return nil
+}
+
+func schedUnenroll(ctx context.Context, args []string, io IO) error {
+	fs := newFlags("unenroll", io)
+	ph := fs.String("phone", "", "phone number to unenroll")
+	reason := fs.String("reason", "unenrolled by operator", "recorded on the enrollment")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return &exitError{code: 2}
+	}
+	if len(pos) != 1 || *ph == "" {
+		return usageError("usage: scheduler unenroll SEQUENCE --phone NUMBER [--reason TEXT]")
+	}
+	p, err := phone.Normalize(*ph)
+	if err != nil {
+		return usageError("--phone %q: %v", *ph, err)
+	}
+	db, closeDB, err := openStore(ctx, io)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	ok, err := db.Unenroll(ctx, pos[0], p, *reason, time.Now())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		fmt.Fprintf(io.Stdout, "sequence %s: %s has no active enrollment; nothing changed\n", pos[0], p)
+		return nil
+	}
+	fmt.Fprintf(io.Stdout, "sequence %s: %s unenrolled; pending steps skipped\n", pos[0], p)
+	return nil
+}
+
+// schedExit reports an event (a reply, an unsubscribe) for a phone number:
+// every active enrollment in a sequence that exits on it ends.
+func schedExit(ctx context.Context, args []string, io IO) error {
+	fs := newFlags("exit", io)
+	ph := fs.String("phone", "", "phone number the event is about")
+	on := fs.String("on", "", "the event: reply or unsubscribe")
+	if _, err := parse(fs, args); err != nil {
+		return &exitError{code: 2}
+	}
+	if *ph == "" || (*on != "reply" && *on != "unsubscribe") {
+		return usageError("usage: scheduler exit --phone NUMBER --on reply|unsubscribe")
+	}
+	p, err := phone.Normalize(*ph)
+	if err != nil {
+		return usageError("--phone %q: %v", *ph, err)
+	}
+	db, closeDB, err := openStore(ctx, io)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	names, err := db.Exit(ctx, p, *on, time.Now())
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		fmt.Fprintf(io.Stdout, "%s: no active enrollment in a sequence that exits on %s\n", p, *on)
+		return nil
+	}
+	fmt.Fprintf(io.Stdout, "%s: exited %s on %s; pending steps skipped\n", p, strings.Join(names, ", "), *on)
+	return nil
+}
+
+// sequenceStatus prints a sequence's report; false if name is no sequence.
+func sequenceStatus(ctx context.Context, io IO, name string, asJSON bool) (bool, error) {
+	db, closeDB, err := openStore(ctx, io)
+	if err != nil {
+		return false, err
+	}
+	defer closeDB()
+	r, err := db.SequenceReport(ctx, name)
+	if errors.Is(err, campaign.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return true, err
+	}
+	if asJSON {
+		enc := json.NewEncoder(io.Stdout)
+		enc.SetIndent("", "  ")
+		return true, enc.Encode(r)
+	}
+	printSequenceReport(io.Stdout, r, time.Now())
+	return true, nil
+}
+
+func printSequenceReport(w io.Writer, r sequence.Report, now time.Time) {
+	fmt.Fprintf(w, "sequence %s (version %d)\n", r.Name, r.Version)
+	fmt.Fprintf(w, "  enrollments: %s\n", countsLine(r.Enrollments, []string{sequence.EnrollActive, sequence.EnrollCompleted,
+		sequence.EnrollExited, sequence.EnrollUnenrolled, sequence.EnrollStopped}))
+	for _, s := range r.Steps {
+		line := countsLine(s.Counts, deliveryOrder())
+		if s.NextDue != nil {
+			when := "now"
+			if d := s.NextDue.Sub(now); d > 0 {
+				when = "in " + d.Round(time.Second).String()
+			}
+			line += fmt.Sprintf("; next due %s (%s)", s.NextDue.Format(time.RFC3339), when)
+		}
+		fmt.Fprintf(w, "  step %d: %s\n", s.Step, line)
+	}
+}
+
+func deliveryOrder() []string {
+	out := make([]string, len(campaign.DeliveryStatuses))
+	for i, s := range campaign.DeliveryStatuses {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// countsLine prints non-zero counts in order, then any others by name.
+func countsLine(counts map[string]int, order []string) string {
+	var parts []string
+	seen := map[string]bool{}
+	for _, k := range order {
+		seen[k] = true
+		if counts[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
+		}
+	}
+	var rest []string
+	for k := range counts {
+		if !seen[k] && counts[k] > 0 {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sequenceExport prints one JSON line per (enrollment, step); false if name
+// is no sequence.
+func sequenceExport(ctx context.Context, io IO, name string) (bool, error) {
+	db, closeDB, err := openStore(ctx, io)
+	if err != nil {
+		return false, err
+	}
+	defer closeDB()
+	enc := json.NewEncoder(io.Stdout)
+	err = db.ExportSequence(ctx, name, func(r sequence.Row) error { return enc.Encode(r) })
+	if errors.Is(err, campaign.ErrNotFound) {
+		return false, nil
+	}
+	return true, err
+}

@@ -1,0 +1,110 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/sequence"
+)
+
+// SequenceReport counts a sequence's enrollments by state and its steps'
+// deliveries by state (steps by position, across versions), with the
+// earliest due time of each step not yet sent.
+func (db *DB) SequenceReport(ctx context.Context, name string) (sequence.Report, error) {
+	id, version, spec, err := db.SequenceSpec(ctx, name)
+	if err != nil {
+		return sequence.Report{}, err
+	}
+	r := sequence.Report{Name: name, Version: version}
+	if r.Enrollments, err = db.EnrollmentCounts(ctx, name); err != nil {
+		return r, err
+	}
+	var rows []struct {
+		Step   int
+		Status string
+		N      int
+		Next   *time.Time
+	}
+	err = db.q(ctx).Raw(`SELECT d.step, d.status, COUNT(*) AS n,
+		MIN(CASE WHEN d.status IN ('planned', 'queued', 'sending') THEN d.due_at END) AS next
+		FROM deliveries d JOIN enrollments e ON e.id = d.enrollment_id
+		WHERE e.sequence_id = ? GROUP BY d.step, d.status ORDER BY d.step`, id).Scan(&rows).Error
+	if err != nil {
+		return r, fmt.Errorf("sequence %q: count steps: %w", name, err)
+	}
+	steps := len(spec.Steps)
+	for _, row := range rows {
+		steps = max(steps, row.Step+1)
+	}
+	r.Steps = make([]sequence.StepReport, steps)
+	for i := range r.Steps {
+		r.Steps[i] = sequence.StepReport{Step: i + 1, Counts: map[string]int{}}
+	}
+	for _, row := range rows {
+		s := &r.Steps[row.Step]
+		s.Counts[row.Status] = row.N
+		if row.Next != nil && (s.NextDue == nil || row.Next.Before(*s.NextDue)) {
+			s.NextDue = ptr(row.Next.UTC())
+		}
+	}
+	return r, nil
+}
+
+// ExportSequence calls fn for every (enrollment, step) of a sequence that
+// has been planned, in enrollment then step order, reading in keyset
+// batches of 1000.
+func (db *DB) ExportSequence(ctx context.Context, name string, fn func(sequence.Row) error) error {
+	id, _, _, err := db.SequenceSpec(ctx, name)
+	if err != nil {
+		return err
+	}
+	var after int64
+	for {
+		var rows []struct {
+			ID, EnrollmentID    int64
+			Run, Step           int
+			Phone, Name, Status string
+			Wamid               *string
+			ErrorCode, Error    string
+			DueAt, SentAt       *time.Time
+		}
+		err := db.q(ctx).Raw(`SELECT d.id, d.enrollment_id, e.run, d.step, d.phone, e.name, d.status, d.wamid,
+			d.error_code, d.error, d.due_at, d.sent_at FROM deliveries d JOIN enrollments e ON e.id = d.enrollment_id
+			WHERE e.sequence_id = ? AND d.id > ? ORDER BY d.id LIMIT 1000`, id, after).Scan(&rows).Error
+		if err != nil {
+			return fmt.Errorf("sequence %q: export: %w", name, err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		for _, r := range rows {
+			row := sequence.Row{Enrollment: r.EnrollmentID, Run: r.Run, Phone: r.Phone, Name: r.Name, Step: r.Step + 1,
+				Status: r.Status, WAMID: deref(r.Wamid), ErrorCode: r.ErrorCode, Error: r.Error}
+			if r.DueAt != nil {
+				row.DueAt = ptr(r.DueAt.UTC())
+			}
+			if r.SentAt != nil {
+				row.SentAt = ptr(r.SentAt.UTC())
+			}
+			if err := fn(row); err != nil {
+				return err
+			}
+		}
+		after = rows[len(rows)-1].ID
+	}
+}
+
+// IsSequence reports whether name is a sequence.
+func (db *DB) IsSequence(ctx context.Context, name string) (bool, error) {
+	_, _, _, err := db.SequenceSpec(ctx, name)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, campaign.ErrNotFound) {
+		return false, nil
+	}
+	return false, err
+}
