@@ -1,0 +1,121 @@
+package campaign_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/sequence"
+)
+
+// writeSequence writes a YAML file with the bench's account and one
+// sequence (steps: YAML lines indented 6 spaces) and returns its path.
+func (b *bench) writeSequence(name, extra, steps string) string {
+	b.t.Helper()
+	yaml := fmt.Sprintf(`accounts:
+  - name: main
+    provider: botsailor
+    base_url: %s
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "119060000040020"
+    whatsapp_bot_id: 123
+    rate_per_second: 200
+    daily_unique_limit: unlimited
+%s
+sequences:
+  - name: %s
+    account: main
+%s
+    steps:
+%s
+`, b.url, b.accountYAML, name, extra, steps)
+	p := filepath.Join(b.dir, name+".yaml")
+	require.NoError(b.t, os.WriteFile(p, []byte(yaml), 0o600))
+	return p
+}
+
+// people returns n enrollees with phones from b.firstPhone on.
+func (b *bench) people(n int) []sequence.Enrollee {
+	out := make([]sequence.Enrollee, n)
+	for i := range out {
+		out[i] = sequence.Enrollee{Phone: fmt.Sprintf("49151%08d", b.firstPhone+i), Name: fmt.Sprintf("Person %d", i),
+			Vars: map[string]string{"code": fmt.Sprintf("C%d", i)}}
+	}
+	return out
+}
+
+func (b *bench) sequenceRows(name string) []sequence.Row {
+	b.t.Helper()
+	var rows []sequence.Row
+	require.NoError(b.t, b.db.ExportSequence(context.Background(), name, func(r sequence.Row) error {
+		rows = append(rows, r)
+		return nil
+	}))
+	return rows
+}
+
+// A 3-step sequence runs end to end for 100 enrollments: every recipient
+// gets the steps in order, spaced by at least each step's delay, each once;
+// the enrollments complete.
+func TestSequenceEndToEnd(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 11})
+	b.accountYAML = "    pair_interval: 0s"
+	const n = 100
+	delays := []time.Duration{0, 2 * time.Second, 3 * time.Second}
+	b.apply(b.writeSequence("drip", "", `      - {after: 0s, message: {text: "Welcome {{name}}"}}
+      - {after: 2s, message: {template: {id: "313823", vars: {name: "{{name}}", code: "{{code}}"}}}}
+      - {after: 3s, message: {text: "Last one, {{name}}: {{code}}"}}`))
+	res, err := b.db.Enroll(context.Background(), "drip", b.people(n), time.Now())
+	require.NoError(t, err)
+	require.Equal(t, n, res.Enrolled)
+
+	b.startWorker(20)
+	b.startWorker(20)
+	b.startScheduler()
+	b.startScheduler() // two replicas feed the same steps
+
+	b.waitFor(90*time.Second, "every enrollment completed", func() bool {
+		c, err := b.db.EnrollmentCounts(context.Background(), "drip")
+		return err == nil && c[sequence.EnrollCompleted] == n
+	})
+
+	// What the provider received, per phone, in order.
+	got := map[string][]botsailorsim.Send{}
+	for _, s := range b.sim.Sends() {
+		got[s.Phone] = append(got[s.Phone], s)
+	}
+	require.Len(t, got, n)
+	for i, p := range b.people(n) {
+		sends := got[p.Phone]
+		require.Len(t, sends, 3, "phone %s", p.Phone)
+		sort.SliceStable(sends, func(a, c int) bool { return sends[a].At.Before(sends[c].At) })
+		require.Equal(t, "Welcome Person "+fmt.Sprint(i), sends[0].Text)
+		require.Equal(t, "313823", sends[1].Text)
+		require.Equal(t, map[string]string{"name-1": fmt.Sprintf("Person %d", i), "code-2": fmt.Sprintf("C%d", i)}, sends[1].TemplateVars)
+		require.Equal(t, fmt.Sprintf("Last one, Person %d: C%d", i, i), sends[2].Text)
+		for k := 1; k < 3; k++ {
+			require.GreaterOrEqual(t, sends[k].At.Sub(sends[k-1].At), delays[k],
+				"phone %s: step %d came %s after step %d", p.Phone, k+1, sends[k].At.Sub(sends[k-1].At), k)
+		}
+	}
+	rows := b.sequenceRows("drip")
+	require.Len(t, rows, 3*n)
+	wamids := map[string]bool{}
+	for _, r := range rows {
+		require.Contains(t, []string{"sent", "delivered", "read"}, r.Status, "%+v", r)
+		require.NotEmpty(t, r.WAMID, "%+v", r)
+		require.False(t, wamids[r.WAMID], "wamid %s twice", r.WAMID)
+		wamids[r.WAMID] = true
+	}
+	rep, err := b.db.SequenceReport(context.Background(), "drip")
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"completed": n}, rep.Enrollments)
+}
