@@ -190,6 +190,11 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	if job.Step != nil {
+		if wait := job.Step.DueAt.Sub(now); wait > 0 {
+			// Never before its delay has passed (a task run early, or
+			// re-enqueued by the sweep).
+			return &WaitError{After: wait, Reason: "step not due yet"}
+		}
 		if err := h.inWindow(ctx, job, now); err != nil {
 			return err
 		}

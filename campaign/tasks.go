@@ -55,6 +55,11 @@ func NewSendTask(r Ref, timeout time.Duration) *asynq.Task {
 // retry the task instead).
 func NewStepTask(r Ref, due time.Time, timeout time.Duration) *asynq.Task {
 	b, _ := json.Marshal(SendPayload{DeliveryID: r.ID, Gen: r.Gen}) // cannot fail: two ints
+	// asynq keeps ProcessAt in whole seconds and runs a task once that
+	// second has begun: round up, or the step would run up to 1 s early.
+	if t := due.Truncate(time.Second); t.Before(due) {
+		due = t.Add(time.Second)
+	}
 	return asynq.NewTask(TypeSend, b,
 		asynq.TaskID(SendTaskID(r)), asynq.Queue(QueueBroadcast), asynq.ProcessAt(due),
 		asynq.MaxRetry(sendTaskRetry), asynq.Timeout(timeout))
