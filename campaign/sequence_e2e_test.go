@@ -119,3 +119,58 @@ func TestSequenceEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[string]int{"completed": n}, rep.Enrollments)
 }
+
+// Unenroll and exit rules stop pending steps: once someone is unenrolled,
+// or replied to a sequence that exits on reply, nothing more is sent to
+// them; an event the sequence does not exit on changes nothing.
+func TestSequenceUnenrollAndExitStopPendingSteps(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{Latency: time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 5})
+	b.accountYAML = "    pair_interval: 0s"
+	const n = 30
+	b.apply(b.writeSequence("exits", "    exit_on: [reply]", `      - {after: 0s, message: {text: "One {{name}}"}}
+      - {after: 5s, message: {text: "Two {{name}}"}}
+      - {after: 0s, message: {text: "Three {{name}}"}}`))
+	people := b.people(n)
+	_, err := b.db.Enroll(context.Background(), "exits", people, time.Now())
+	require.NoError(t, err)
+	b.startWorker(10)
+	b.startScheduler()
+	b.waitFor(30*time.Second, "step 1 sent to everyone", func() bool {
+		rep, err := b.db.SequenceReport(context.Background(), "exits")
+		return err == nil && rep.Steps[0].Counts["sent"]+rep.Steps[0].Counts["delivered"] == n
+	})
+	ctx := context.Background()
+	for _, p := range people[:10] {
+		ok, err := b.db.Unenroll(ctx, "exits", p.Phone, "asked to stop", time.Now())
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	for _, p := range people[10:20] {
+		b.sim.Reply("119060000040020", p.Phone, "stop please") // found by the send path before step 2
+	}
+	for _, p := range people[20:25] {
+		names, err := b.db.Exit(ctx, p.Phone, "unsubscribe", time.Now())
+		require.NoError(t, err)
+		require.Empty(t, names, "the sequence does not exit on unsubscribe")
+	}
+	b.waitFor(60*time.Second, "every enrollment ended", func() bool {
+		c, err := b.db.EnrollmentCounts(ctx, "exits")
+		return err == nil && c[sequence.EnrollActive] == 0
+	})
+	c, err := b.db.EnrollmentCounts(ctx, "exits")
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"unenrolled": 10, "exited": 10, "completed": 10}, c)
+	for i, p := range people {
+		want := 3
+		if i < 20 {
+			want = 1
+		}
+		require.Equal(t, want, b.sim.SendCount(p.Phone), "phone %s (person %d)", p.Phone, i)
+	}
+	for _, r := range b.sequenceRows("exits") {
+		if r.Step > 1 && r.Status == "skipped" {
+			require.Contains(t, r.Error, "enrollment ", "%+v", r)
+		}
+	}
+}

@@ -153,6 +153,7 @@ type message struct {
 	deliverAt time.Time // zero: never delivered
 	readAt    time.Time // zero: never read
 	failed    bool
+	fromUser  bool // an inbound message from the subscriber (Reply)
 }
 
 // bucket is a token bucket of one phone number.
@@ -467,6 +468,20 @@ func (s *Server) record(numberID, phone, content string, now time.Time) *message
 	return m
 }
 
+// Reply records an inbound text message from phone to the number, as if
+// the subscriber had written: it shows in the conversation with sender
+// "user". It returns its wamid.
+func (s *Server) Reply(phoneNumberID, phone, text string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	content, _ := json.Marshal(map[string]any{"type": "text", "text": map[string]string{"body": text}})
+	m := &message{id: int64(s.seq), wamid: s.newWAMID(phone), content: string(content), at: s.now(), fromUser: true}
+	k := convKey{phoneNumberID, phone}
+	s.convs[k] = append(s.convs[k], m)
+	return m.wamid
+}
+
 // newWAMID makes a wamid shaped like Meta's: base64 of the recipient and a
 // hex id, here a sequence number and random bytes. Callers hold mu.
 func (s *Server) newWAMID(phone string) string {
@@ -538,7 +553,7 @@ func (s *Server) conversation(w http.ResponseWriter, r *http.Request) {
 			ID:                      m.id,
 			SubscriberID:            phone + "-1",
 			BotID:                   1,
-			Sender:                  "bot",
+			Sender:                  senderOf(m),
 			MessageContent:          m.content,
 			ConversationTime:        formatTime(m.at),
 			WAMID:                   m.wamid,
@@ -652,6 +667,13 @@ type (
 		ErrorCode               string  `json:"error_code,omitempty"`
 	}
 )
+
+func senderOf(m *message) string {
+	if m.fromUser {
+		return "user"
+	}
+	return "bot"
+}
 
 func failure(msg string) answer { return answer{Status: "0", Message: msg} }
 
