@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/robfig/cron/v3"
 )
 
 // Queue enqueues tasks (*asynq.Client satisfies it).
@@ -70,6 +72,9 @@ func (f *Feeder) Run(ctx context.Context, interval time.Duration) error {
 // Tick does one round of scheduling work.
 func (f *Feeder) Tick(ctx context.Context) error {
 	var errs []error
+	if err := f.planRecurring(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if err := f.startDue(ctx); err != nil {
 		errs = append(errs, err)
 	}
@@ -94,6 +99,106 @@ func (f *Feeder) Tick(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// MaxCatchUp bounds how far back a recurring broadcast's missed
+// occurrences are looked for.
+const MaxCatchUp = 31 * 24 * time.Hour
+
+// planRecurring creates the broadcasts of recurring broadcasts'
+// occurrences that start within PlanAhead. Occurrences missed while no
+// scheduler ran: the latest one is still sent if its deadline has not
+// passed (late, but within what the broadcast allows); older ones are
+// skipped, and logged. Two schedulers may do this at once: an occurrence
+// is a broadcast with a unique name, created once.
+func (f *Feeder) planRecurring(ctx context.Context) error {
+	bs, err := f.store.BroadcastsIn(ctx, StatusRecurring)
+	if err != nil {
+		return err
+	}
+	now := f.opts.Now()
+	for _, b := range bs {
+		tz := b.Timezone
+		if tz == "" {
+			a, err := f.store.Account(ctx, b.AccountID)
+			if err != nil {
+				return err
+			}
+			tz = a.Timezone
+		}
+		sched, err := ParseCron(b.Cron, tz)
+		if err != nil {
+			f.opts.Logger.ErrorContext(ctx, "scheduler: recurring broadcast has a bad schedule", slog.String("broadcast", b.Name), slog.String("error", err.Error()))
+			continue
+		}
+		from := b.StartAt // when it was applied
+		if b.LastOccurrence != nil {
+			from = *b.LastOccurrence
+		}
+		from = latest(from, now.Add(-MaxCatchUp))
+		var missed time.Time
+		skipped := 0
+		for occ := sched.Next(from); !occ.IsZero() && !occ.After(now.Add(PlanAhead)); occ = sched.Next(occ) {
+			if occ.After(now) {
+				if err := f.occurrence(ctx, b, occ, now); err != nil {
+					return err
+				}
+				continue
+			}
+			if !missed.IsZero() {
+				skipped++
+			}
+			missed = occ
+		}
+		if !missed.IsZero() {
+			if b.Deadline <= 0 || now.Before(missed.Add(b.Deadline)) {
+				if err := f.occurrence(ctx, b, missed, now); err != nil {
+					return err
+				}
+			} else {
+				skipped++
+				if err := f.store.SkipOccurrences(ctx, b.ID, missed); err != nil {
+					return err
+				}
+			}
+		}
+		if skipped > 0 {
+			f.opts.Logger.WarnContext(ctx, "scheduler: skipped occurrences of a recurring broadcast missed while no scheduler ran",
+				slog.String("broadcast", b.Name), slog.Int("skipped", skipped))
+		}
+	}
+	return nil
+}
+
+func (f *Feeder) occurrence(ctx context.Context, b Broadcast, at, now time.Time) error {
+	name, created, err := f.store.CreateOccurrence(ctx, b.ID, at, now)
+	if err != nil {
+		return err
+	}
+	if created {
+		f.opts.Logger.InfoContext(ctx, "scheduler: occurrence of a recurring broadcast planned", slog.String("broadcast", name), slog.Time("start", at))
+	}
+	return nil
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// ParseCron parses a recurring broadcast's schedule: a robfig/cron standard
+// spec read in the IANA zone tz ("" = UTC).
+func ParseCron(spec, tz string) (cron.Schedule, error) {
+	if tz != "" && !strings.HasPrefix(spec, "CRON_TZ=") && !strings.HasPrefix(spec, "TZ=") {
+		spec = "CRON_TZ=" + tz + " " + spec
+	}
+	s, err := cron.ParseStandard(spec)
+	if err != nil {
+		return nil, fmt.Errorf("cron %q: %w", spec, err)
+	}
+	return s, nil
 }
 
 // startDue plans scheduled broadcasts starting within PlanAhead and starts

@@ -223,7 +223,7 @@ func (s *Service) Export(ctx context.Context, name string, fn func(Row) error) e
 
 // All reports every broadcast.
 func (s *Service) All(ctx context.Context) ([]Report, error) {
-	bs, err := s.store.BroadcastsIn(ctx, StatusDraft, StatusScheduled, StatusRunning, StatusPaused, StatusCompleted, StatusCancelled, StatusFailed)
+	bs, err := s.store.BroadcastsIn(ctx, StatusDraft, StatusScheduled, StatusRunning, StatusPaused, StatusCompleted, StatusCancelled, StatusFailed, StatusRecurring)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,9 @@
 package campaign
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // Status is a broadcast's lifecycle state.
 type Status string
@@ -14,10 +17,16 @@ const (
 	StatusCompleted Status = "completed"
 	StatusCancelled Status = "cancelled"
 	StatusFailed    Status = "failed"
+	// StatusRecurring is a broadcast with a cron schedule: it never sends
+	// itself; each occurrence is a broadcast of its own, named
+	// NAME@<occurrence time in UTC>, with a copy of its audience.
+	StatusRecurring Status = "recurring"
 )
 
 // Editable reports whether a broadcast's audience and message may still change.
-func (s Status) Editable() bool { return s == StatusDraft || s == StatusScheduled }
+func (s Status) Editable() bool {
+	return s == StatusDraft || s == StatusScheduled || s == StatusRecurring
+}
 
 // Final reports whether the broadcast will never send again.
 func (s Status) Final() bool {
@@ -63,3 +72,10 @@ var (
 	// ErrInvalidTransition: the broadcast is not in a state that allows the move.
 	ErrInvalidTransition = errors.New("invalid state transition")
 )
+
+// OccurrenceName names the broadcast of one occurrence of a recurring
+// broadcast: NAME@2026-11-23T09:00Z (UTC, to the minute; '@' cannot appear
+// in a configured name).
+func OccurrenceName(parent string, at time.Time) string {
+	return parent + "@" + at.UTC().Format("2006-01-02T15:04Z")
+}

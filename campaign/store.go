@@ -55,6 +55,11 @@ type SchedulerStore interface {
 	// LeaseDuePolls returns deliveries whose next poll is due and pushes
 	// their next_poll_at to leaseUntil so no other scheduler enqueues them.
 	LeaseDuePolls(ctx context.Context, now, leaseUntil time.Time, limit int) ([]PollRef, error)
+	// CreateOccurrence creates the broadcast of one occurrence of a
+	// recurring broadcast, once: created is false if it already existed.
+	CreateOccurrence(ctx context.Context, parentID int64, at, now time.Time) (name string, created bool, err error)
+	// SkipOccurrences records occurrences up to upTo as skipped.
+	SkipOccurrences(ctx context.Context, parentID int64, upTo time.Time) error
 	// DueSteps returns planned sequence steps due by until, earliest first.
 	DueSteps(ctx context.Context, until time.Time, limit int) ([]DueStep, error)
 	// Export calls fn for every delivery of a broadcast in id order.

@@ -64,6 +64,12 @@ type Broadcast struct {
 	StartedAt   *time.Time
 	FinishedAt  *time.Time
 	UpdatedAt   time.Time
+	// Cron and Timezone: the schedule of a recurring broadcast (robfig/cron
+	// standard spec, read in Timezone, "" = UTC); LastOccurrence is the
+	// latest occurrence planned or skipped.
+	Cron           string
+	Timezone       string
+	LastOccurrence *time.Time
 }
 
 // SendBy is the time after which unsent deliveries expire; zero = never.

@@ -6,12 +6,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
 	"github.com/wacamp/wacamp/templates"
 )
 
-var broadcastKeys = []string{"name", "account", "start_at", "deadline", "error_storm", "audience", "message"}
+var broadcastKeys = []string{"name", "account", "start_at", "cron", "timezone", "deadline", "error_storm", "audience", "message"}
 
 // errorStorm decodes a broadcast's error_storm: {share: 0.2, window: 200}:
 // pause when more than share of the last window sends failed.
@@ -79,6 +80,29 @@ func (f *fileCtx) broadcast(n *yaml.Node, i int) Broadcast {
 			f.problem(resolve(p.val).Line, fld, "%s is not an RFC 3339 time with offset, e.g. 2026-11-27T09:00:00+01:00", shown(p.val, s))
 		}
 		b.StartAt = &t
+	}
+
+	fld = subfield(field, "cron")
+	p = obj["cron"]
+	if s, _ := f.str(p.val, fld); s != "" {
+		if _, err := cron.ParseStandard(s); err != nil {
+			f.problem(resolve(p.val).Line, fld, "%s is not a cron schedule (minute hour day-of-month month day-of-week, or @daily, @weekly…): %v", shown(p.val, s), err)
+		}
+		if b.StartAt != nil {
+			f.problem(resolve(p.val).Line, fld, "a broadcast has either start_at (once) or cron (recurring), not both")
+		}
+		b.Cron = s
+	}
+	fld = subfield(field, "timezone")
+	p = obj["timezone"]
+	if tz, _ := f.str(p.val, fld); tz != "" {
+		switch _, err := time.LoadLocation(tz); {
+		case err != nil || tz == "Local":
+			f.problem(resolve(p.val).Line, fld, "%s is not an IANA time zone such as Europe/Berlin", shown(p.val, tz))
+		case b.Cron == "":
+			f.problem(resolve(p.val).Line, fld, "only applies with cron")
+		}
+		b.Timezone = tz
 	}
 
 	fld = subfield(field, "deadline")

@@ -90,7 +90,12 @@ type Broadcast struct {
 	// the last StormWindow sends failed; defaults 0.2 and 200.
 	StormShare  float64
 	StormWindow int
-	Pos         Pos
+	// Cron makes the broadcast recurring: a robfig/cron standard spec
+	// ("0 9 * * MON", "@daily"), read in Timezone (IANA; "" = the account's
+	// zone, else UTC). Each occurrence sends to the audience once.
+	Cron     string
+	Timezone string
+	Pos      Pos
 }
 
 // Recipient is one member of an audience.

@@ -603,3 +603,46 @@ func TestLoadSequenceDefinition(t *testing.T) {
 	require.Equal(t, templates.Message{Kind: templates.KindBotFlow, BotFlow: "FLOW-ID"}, sq.Steps[2].Message)
 	require.Equal(t, Pos{File: "testdata/sequences-good/onboarding.yaml", Line: 21}, sq.Steps[2].Pos)
 }
+
+func TestLoadCronBroadcasts(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`accounts:
+  - name: main
+    provider: botsailor
+    api_token: ${BOTSAILOR_API_TOKEN}
+    phone_number_id: "1"
+    whatsapp_bot_id: 1
+    daily_unique_limit: unlimited
+    timezone: Europe/Berlin
+broadcasts:
+  - name: weekly
+    account: main
+    cron: "0 9 * * MON"
+    timezone: America/New_York
+    audience: {recipients: [{phone: "4915100000001"}]}
+    message: {text: "hi"}
+  - name: bad-spec
+    account: main
+    cron: "every monday"
+    audience: {recipients: [{phone: "4915100000001"}]}
+    message: {text: "hi"}
+  - name: both
+    account: main
+    start_at: "2026-12-01T09:00:00Z"
+    cron: "@daily"
+    audience: {recipients: [{phone: "4915100000001"}]}
+    message: {text: "hi"}
+  - name: zone-alone
+    account: main
+    timezone: Europe/Paris
+    audience: {recipients: [{phone: "4915100000001"}]}
+    message: {text: "hi"}
+`), 0o600))
+	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	lines := problemLines(t, err)
+	require.Len(t, lines, 3, lines)
+	require.Contains(t, lines[0], `:18: broadcasts[1].cron: "every monday" is not a cron schedule`)
+	require.Contains(t, lines[1], `:24: broadcasts[2].cron: a broadcast has either start_at (once) or cron (recurring), not both`)
+	require.Contains(t, lines[2], `:29: broadcasts[3].timezone: only applies with cron`)
+}

@@ -160,7 +160,11 @@ func applyBroadcast(tx *gorm.DB, b config.Broadcast, accountID int64, now time.T
 		if b.StartAt != nil {
 			start = utc(*b.StartAt)
 		}
-		row := broadcastRow{Name: b.Name, AccountID: accountID, Status: string(campaign.StatusScheduled),
+		status := campaign.StatusScheduled
+		if b.Cron != "" {
+			status = campaign.StatusRecurring
+		}
+		row := broadcastRow{Name: b.Name, AccountID: accountID, Status: string(status), Cron: b.Cron, Timezone: b.Timezone,
 			StartAt: start, DeadlineSeconds: int64(b.Deadline / time.Second), Message: string(msg),
 			MessageHash: mh, AudienceHash: ah, RecipientCount: len(b.Recipients), Duplicates: b.Duplicates,
 			StormShare: b.StormShare, StormWindow: b.StormWindow, CreatedAt: now, UpdatedAt: now}
@@ -171,6 +175,9 @@ func applyBroadcast(tx *gorm.DB, b config.Broadcast, accountID int64, now time.T
 			return c, fmt.Errorf("broadcast %q: %w", b.Name, err)
 		}
 		c.Action, c.Detail = "created", fmt.Sprintf("%d recipients, starts %s", len(b.Recipients), start.Format(time.RFC3339))
+		if b.Cron != "" {
+			c.Detail = fmt.Sprintf("%d recipients, recurring %q", len(b.Recipients), b.Cron)
+		}
 		return c, nil
 	}
 	if err != nil {
@@ -201,6 +208,13 @@ func applyBroadcast(tx *gorm.DB, b config.Broadcast, accountID int64, now time.T
 	if cur.StormShare != b.StormShare || cur.StormWindow != b.StormWindow {
 		diffs = append(diffs, "error_storm")
 	}
+	if (cur.Cron == "") != (b.Cron == "") {
+		return c, fmt.Errorf("%s: broadcast %q: a one-off broadcast cannot become recurring or the other way round (apply it under a new name): %w",
+			b.Pos, b.Name, ErrConflict)
+	}
+	if cur.Cron != b.Cron || cur.Timezone != b.Timezone {
+		diffs = append(diffs, "cron")
+	}
 	if len(diffs) == 0 {
 		c.Action = "unchanged"
 		return c, nil
@@ -220,7 +234,7 @@ func applyBroadcast(tx *gorm.DB, b config.Broadcast, accountID int64, now time.T
 	}
 	upd := map[string]any{"account_id": accountID, "start_at": start, "deadline_seconds": deadline,
 		"message": string(msg), "message_hash": mh, "audience_hash": ah, "updated_at": now,
-		"storm_share": b.StormShare, "storm_window": b.StormWindow}
+		"storm_share": b.StormShare, "storm_window": b.StormWindow, "cron": b.Cron, "timezone": b.Timezone}
 	if cur.AudienceHash != ah {
 		// Only editable broadcasts get here: nothing of theirs was sent.
 		if err := tx.Where("broadcast_id = ?", cur.ID).Delete(&deliveryRow{}).Error; err != nil {

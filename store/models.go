@@ -54,6 +54,10 @@ type broadcastRow struct {
 	Duplicates      int
 	StormShare      float64
 	StormWindow     int
+	Cron            string
+	Timezone        string
+	ParentID        *int64
+	LastOccurrence  *time.Time
 	StartedAt       *time.Time
 	FinishedAt      *time.Time
 	CreatedAt       time.Time
@@ -73,6 +77,7 @@ func (b broadcastRow) domain() (campaign.Broadcast, error) {
 		Message: m, RecipientCount: b.RecipientCount, Duplicates: b.Duplicates,
 		StormShare: b.StormShare, StormWindow: b.StormWindow,
 		StartedAt: b.StartedAt, FinishedAt: b.FinishedAt, UpdatedAt: b.UpdatedAt,
+		Cron: b.Cron, Timezone: b.Timezone, LastOccurrence: b.LastOccurrence,
 	}, nil
 }
 

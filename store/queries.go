@@ -825,3 +825,50 @@ func joinDetail(code, reason string) string {
 	}
 	return strings.TrimSpace("code " + code + ": " + reason)
 }
+
+// CreateOccurrence creates the broadcast of one occurrence of a recurring
+// broadcast: NAME@TIME, scheduled at `at`, with the parent's message,
+// deadline and a copy of its audience, and records `at` as the parent's
+// latest occurrence. The occurrence's unique name makes a second call (from
+// another scheduler) a no-op: created reports whether this call made it.
+func (db *DB) CreateOccurrence(ctx context.Context, parentID int64, at, now time.Time) (name string, created bool, err error) {
+	err = db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var parent broadcastRow
+		if err := tx.Where("id = ? AND status = ?", parentID, campaign.StatusRecurring).Take(&parent).Error; err != nil {
+			return err
+		}
+		name = campaign.OccurrenceName(parent.Name, at)
+		var ids []int64
+		if err := tx.Raw(`INSERT INTO broadcasts (name, account_id, status, status_reason, start_at, deadline_seconds, message,
+			message_hash, audience_hash, recipient_count, duplicates, storm_share, storm_window, parent_id, created_at, updated_at)
+			SELECT ?, account_id, 'scheduled', '', ?, deadline_seconds, message, message_hash, audience_hash, recipient_count,
+			duplicates, storm_share, storm_window, id, ?, ? FROM broadcasts WHERE id = ?
+			ON CONFLICT (name) DO NOTHING RETURNING id`, name, utc(at), utc(now), utc(now), parentID).Scan(&ids).Error; err != nil {
+			return err
+		}
+		if len(ids) > 0 {
+			created = true
+			if err := tx.Exec(`INSERT INTO recipients (broadcast_id, phone, name, vars)
+				SELECT ?, phone, name, vars FROM recipients WHERE broadcast_id = ? ORDER BY id`, ids[0], parentID).Error; err != nil {
+				return err
+			}
+		}
+		return tx.Exec(`UPDATE broadcasts SET last_occurrence = ? WHERE id = ? AND (last_occurrence IS NULL OR last_occurrence < ?)`,
+			utc(at), parentID, utc(at)).Error
+	})
+	if err != nil {
+		return "", false, fmt.Errorf("broadcast %d: create occurrence at %s: %w", parentID, at.UTC().Format(time.RFC3339), err)
+	}
+	return name, created, nil
+}
+
+// SkipOccurrences records that a recurring broadcast's occurrences up to
+// `upTo` were skipped (missed while no scheduler ran).
+func (db *DB) SkipOccurrences(ctx context.Context, parentID int64, upTo time.Time) error {
+	err := db.q(ctx).Exec(`UPDATE broadcasts SET last_occurrence = ? WHERE id = ? AND (last_occurrence IS NULL OR last_occurrence < ?)`,
+		utc(upTo), parentID, utc(upTo)).Error
+	if err != nil {
+		return fmt.Errorf("broadcast %d: skip occurrences: %w", parentID, err)
+	}
+	return nil
+}

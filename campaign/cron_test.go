@@ -1,0 +1,111 @@
+package campaign_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+)
+
+// setClock is a clock that stays where a test puts it.
+type setClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *setClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *setClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// Two scheduler replicas plan each cron occurrence once; occurrences missed
+// while no scheduler ran follow the policy: the latest runs if its deadline
+// has not passed, older ones are skipped.
+func TestCronOccurrencesPlannedOnceByTwoReplicas(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{})
+	clk := &setClock{}
+	b.opts.Now = clk.Now
+	yaml := fmt.Sprintf(`accounts:
+  - name: main
+    provider: botsailor
+    base_url: %s
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "119060000040020"
+    whatsapp_bot_id: 123
+    daily_unique_limit: unlimited
+broadcasts:
+  - name: daily
+    account: main
+    cron: "0 9 * * *"
+    timezone: Europe/Berlin
+    deadline: 2h
+    audience:
+      recipients: [{phone: "4915100000001"}, {phone: "4915100000002"}, {phone: "4915100000003"}]
+    message: {text: "Good morning"}
+`, b.url)
+	p := filepath.Join(b.dir, "cron.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(yaml), 0o600))
+	bundle, err := config.Load(p, getenv)
+	require.NoError(t, err)
+	ctx := context.Background()
+	utc := func(s string) time.Time {
+		tm, err := time.Parse(time.RFC3339, s)
+		require.NoError(t, err)
+		return tm
+	}
+	_, err = b.db.Apply(ctx, bundle, utc("2026-11-20T12:00:00Z"))
+	require.NoError(t, err)
+
+	f1, _ := b.feeder()
+	f2, _ := b.feeder()
+	tickBoth := func(at string) {
+		t.Helper()
+		clk.Set(utc(at))
+		for range 3 {
+			var wg sync.WaitGroup
+			for _, f := range []*campaign.Feeder{f1, f2} {
+				wg.Add(1)
+				go func() { defer wg.Done(); require.NoError(t, f.Tick(ctx)) }()
+			}
+			wg.Wait()
+		}
+	}
+	occurrences := func() []string {
+		var names []string
+		require.NoError(t, b.db.Gorm().Raw(`SELECT name FROM broadcasts WHERE parent_id IS NOT NULL ORDER BY start_at`).Scan(&names).Error)
+		return names
+	}
+
+	// 09:00 Berlin is 08:00 UTC in November. The 21st and 22nd were missed
+	// beyond their 2 h deadline: skipped. The 23rd is planned a minute ahead.
+	tickBoth("2026-11-23T07:59:30Z")
+	require.Equal(t, []string{"daily@2026-11-23T08:00Z"}, occurrences())
+	var n int64
+	require.NoError(t, b.db.Gorm().Raw(`SELECT COUNT(*) FROM recipients r JOIN broadcasts b ON b.id = r.broadcast_id WHERE b.name = ?`,
+		"daily@2026-11-23T08:00Z").Scan(&n).Error)
+	require.Equal(t, int64(3), n, "the occurrence has its own copy of the audience")
+
+	// Back 30 min after the 24th's occurrence: still within its deadline, so
+	// it runs, late.
+	tickBoth("2026-11-24T08:30:00Z")
+	require.Equal(t, []string{"daily@2026-11-23T08:00Z", "daily@2026-11-24T08:00Z"}, occurrences())
+	occ, err := b.db.BroadcastByName(ctx, "daily@2026-11-24T08:00Z")
+	require.NoError(t, err)
+	require.Equal(t, campaign.StatusRunning, occ.Status)
+
+	// Down for two days, back after the 26th's deadline: both skipped.
+	tickBoth("2026-11-26T12:00:00Z")
+	require.Len(t, occurrences(), 2)
+	// Summer time: 09:00 Berlin is 07:00 UTC.
+	tickBoth("2027-06-01T06:59:30Z")
+	require.Equal(t, "daily@2027-06-01T07:00Z", occurrences()[2])
+	require.Len(t, occurrences(), 3)
+}
