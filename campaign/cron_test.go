@@ -22,7 +22,7 @@ type setClock struct {
 	t  time.Time
 }
 
-func (c *setClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *setClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *setClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // Two scheduler replicas plan each cron occurrence once; occurrences missed
