@@ -13,6 +13,14 @@
 //
 //	bench -throttle [-rate 50] [-seconds 10] [-concurrency 50] [-json]
 //
+// With -steps it measures drip sequences at scale: -enrollments people
+// (default 100,000) enrolled in a one-step sequence whose steps all fall due
+// within one minute, sent at -rate per second (default 1000) by the real
+// worker; it prints the time to enroll and to feed Redis, Redis memory and
+// the lateness (p50/p99) of the sends against their due times.
+//
+//	bench -steps [-enrollments 100000] [-rate 1000] [-concurrency 50] [-json]
+//
 // It FLUSHES the Redis database -redis-db (default 14; never 0) before and
 // between the phases or scenarios, taking the same lease as the tests so it
 // never flushes one a test is using, and works in Postgres databases
@@ -65,10 +73,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		tcfg     bench.ThrottleConfig
 		asJSON   bool
 		throttle bool
+		steps    bool
+		scfg     bench.StepsConfig
 	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&throttle, "throttle", false, "run the throttle benchmark (2 worker processes × 2, then 10, phone numbers) instead of the send-path one")
+	fs.BoolVar(&steps, "steps", false, "run the sequence-steps benchmark (-enrollments steps due within one minute) instead")
+	fs.IntVar(&scfg.Enrollments, "enrollments", bench.DefaultEnrollments, "with -steps: how many people to enroll")
 	fs.IntVar(&cfg.NoopTasks, "noop", bench.DefaultNoopTasks, "no-op tasks the raw asynq phase drains")
 	fs.IntVar(&cfg.Sends, "sends", bench.DefaultSends, "recipients of the send-path broadcast")
 	fs.Float64Var(&tcfg.Rate, "rate", bench.DefaultThrottleRate, "with -throttle: rate_per_second of every phone number, and the simulator's limit")
@@ -91,8 +103,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		switch {
 		case throttle && sendFlags[f.Name]:
 			misplaced = fmt.Errorf("-%s does not apply to -throttle", f.Name)
-		case !throttle && throttleFlags[f.Name]:
-			misplaced = fmt.Errorf("-%s only applies with -throttle", f.Name)
+		case steps && (sendFlags[f.Name] || f.Name == "seconds" || f.Name == "throttle"):
+			misplaced = fmt.Errorf("-%s does not apply to -steps", f.Name)
+		case !steps && f.Name == "enrollments":
+			misplaced = fmt.Errorf("-%s only applies with -steps", f.Name)
+		case !throttle && !steps && throttleFlags[f.Name]:
+			misplaced = fmt.Errorf("-%s only applies with -throttle or -steps", f.Name)
 		}
 	})
 	if misplaced != nil {
@@ -107,6 +123,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.RedisURL = cmp.Or(cfg.RedisURL, getenv("REDIS_URL"))
 	cfg.DatabaseURL = cmp.Or(cfg.DatabaseURL, getenv("DATABASE_URL"))
 
+	if steps {
+		scfg.Rate = bench.DefaultStepsRate
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "rate" {
+				scfg.Rate = tcfg.Rate
+			}
+		})
+		if scfg.Enrollments <= 0 || scfg.Rate <= 0 {
+			return fmt.Errorf("-enrollments and -rate must be more than 0, got %v and %v", scfg.Enrollments, scfg.Rate)
+		}
+		scfg.Concurrency, scfg.RedisURL, scfg.RedisDB = cfg.Concurrency, cfg.RedisURL, cfg.RedisDB
+		scfg.DatabaseURL, scfg.Timeout = cfg.DatabaseURL, cfg.Timeout
+		res, err := bench.RunSteps(ctx, scfg, stderr)
+		return report(res, err, asJSON, stdout)
+	}
 	if throttle {
 		if tcfg.Rate <= 0 || tcfg.Seconds <= 0 {
 			// ThrottleConfig reads 0 as "the default".
