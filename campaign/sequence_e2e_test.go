@@ -11,8 +11,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/sequence"
+	"github.com/wacamp/wacamp/throttle"
 )
 
 // writeSequence writes a YAML file with the bench's account and one
@@ -173,4 +176,60 @@ func TestSequenceUnenrollAndExitStopPendingSteps(t *testing.T) {
 			require.Contains(t, r.Error, "enrollment ", "%+v", r)
 		}
 	}
+}
+
+// A step that a throttle held past its window's close waits for the next
+// opening in the recipient's zone, or expires if that is past its deadline
+// (which stops the enrollment). The clock is injected: no waiting.
+func TestStepOutsideItsWindowWaitsOrExpires(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{})
+	b.accountYAML = "    pair_interval: 0s"
+	b.apply(b.writeSequence("windowed", `    window: {days: [mon, tue, wed, thu, fri], from: "09:00", to: "17:00"}`,
+		`      - {after: 0s, deadline: 96h, message: {text: "Hi"}}
+      - {after: 0s, deadline: 1h, message: {text: "Hi"}}`))
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	friday := time.Date(2026, 11, 27, 16, 0, 0, 0, berlin) // in the window
+	ctx := context.Background()
+	people := b.people(2) // German numbers: Europe/Berlin
+	_, err = b.db.Enroll(ctx, "windowed", people, friday)
+	require.NoError(t, err)
+	due, err := b.db.DueSteps(ctx, friday, 10)
+	require.NoError(t, err)
+	require.Len(t, due, 2)
+	require.True(t, due[0].DueAt.Equal(friday))
+
+	clk := &setClock{}
+	b.opts.Now = clk.Now
+	h := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv}, Limiter: throttle.NewLocal()}, b.opts)
+
+	// Held until 17:30 Friday: the window opens again Monday 09:00 Berlin.
+	clk.Set(time.Date(2026, 11, 27, 17, 30, 0, 0, berlin))
+	err = h.ProcessTask(ctx, campaign.NewSendTask(due[0].Ref, time.Minute))
+	var we *campaign.WaitError
+	require.ErrorAs(t, err, &we)
+	require.Equal(t, time.Date(2026, 11, 30, 9, 0, 0, 0, berlin).Sub(clk.Now()), we.After, we.Reason)
+	require.Zero(t, b.sim.Stats().Accepted)
+
+	// The same for a step whose deadline (18:00) comes before the window
+	// opens again: expired now, not sent late.
+	err = b.db.Gorm().Exec(`UPDATE deliveries SET send_by = ? WHERE id = ?`, friday.Add(2*time.Hour), due[1].ID).Error
+	require.NoError(t, err)
+	require.NoError(t, h.ProcessTask(ctx, campaign.NewSendTask(due[1].Ref, time.Minute)))
+	rows := b.sequenceRows("windowed")
+	byPhone := map[string]sequence.Row{}
+	for _, r := range rows {
+		byPhone[r.Phone] = r
+	}
+	require.Equal(t, "expired", byPhone[people[1].Phone].Status)
+	require.Contains(t, byPhone[people[1].Phone].Error, "window does not open again before its deadline")
+	c, err := b.db.EnrollmentCounts(ctx, "windowed")
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"active": 1, "stopped": 1}, c)
+
+	// Monday 09:00: it goes.
+	clk.Set(time.Date(2026, 11, 30, 9, 0, 0, 0, berlin))
+	require.NoError(t, h.ProcessTask(ctx, campaign.NewSendTask(due[0].Ref, time.Minute)))
+	require.Equal(t, 1, b.sim.SendCount(people[0].Phone))
 }
