@@ -108,3 +108,12 @@ func (db *DB) IsSequence(ctx context.Context, name string) (bool, error) {
 	}
 	return false, err
 }
+
+// SequenceNames lists every sequence's name, in name order.
+func (db *DB) SequenceNames(ctx context.Context) ([]string, error) {
+	var names []string
+	if err := db.q(ctx).Raw(`SELECT name FROM sequences ORDER BY name`).Scan(&names).Error; err != nil {
+		return nil, fmt.Errorf("list sequences: %w", err)
+	}
+	return names, nil
+}

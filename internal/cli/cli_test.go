@@ -335,6 +335,10 @@ sequences:
 	require.Contains(t, out, "step 1: 2 planned, 1 skipped; next due")
 	require.Contains(t, out, "step 2: none")
 
+	code, out = w.run("status")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "sequence   onboarding (version 1): 2 active, 1 unenrolled")
+
 	code, out = w.run("export", "onboarding")
 	require.Equal(t, 0, code, out)
 	lines := strings.Split(strings.TrimSpace(out), "\n")

@@ -251,7 +251,7 @@ func listBroadcasts(ctx context.Context, io IO, svc *campaign.Service, asJSON bo
 	for _, r := range reports {
 		fmt.Fprintf(io.Stdout, "%-10s %s\n", r.Status, progressLine(r))
 	}
-	return nil
+	return listSequences(ctx, io)
 }
 
 func schedExport(ctx context.Context, args []string, io IO) error {

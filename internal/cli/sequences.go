@@ -195,8 +195,7 @@ func sequenceStatus(ctx context.Context, io IO, name string, asJSON bool) (bool,
 
 func printSequenceReport(w io.Writer, r sequence.Report, now time.Time) {
 	fmt.Fprintf(w, "sequence %s (version %d)\n", r.Name, r.Version)
-	fmt.Fprintf(w, "  enrollments: %s\n", countsLine(r.Enrollments, []string{sequence.EnrollActive, sequence.EnrollCompleted,
-		sequence.EnrollExited, sequence.EnrollUnenrolled, sequence.EnrollStopped}))
+	fmt.Fprintf(w, "  enrollments: %s\n", countsLine(r.Enrollments, enrollOrder))
 	for _, s := range r.Steps {
 		line := countsLine(s.Counts, deliveryOrder())
 		if s.NextDue != nil {
@@ -259,3 +258,26 @@ func sequenceExport(ctx context.Context, io IO, name string) (bool, error) {
 	}
 	return true, err
 }
+
+// listSequences prints one line per sequence: its enrollments by state.
+func listSequences(ctx context.Context, io IO) error {
+	db, closeDB, err := openStore(ctx, io)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	names, err := db.SequenceNames(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		r, err := db.SequenceReport(ctx, n)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(io.Stdout, "%-10s %s (version %d): %s\n", "sequence", n, r.Version, countsLine(r.Enrollments, enrollOrder))
+	}
+	return nil
+}
+
+var enrollOrder = []string{sequence.EnrollActive, sequence.EnrollCompleted, sequence.EnrollExited, sequence.EnrollUnenrolled, sequence.EnrollStopped}
