@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -26,7 +27,7 @@ func (db *DB) SequenceReport(ctx context.Context, name string) (sequence.Report,
 		Step   int
 		Status string
 		N      int
-		Next   *time.Time
+		Next   sql.NullString // a time; SQLite returns an aggregate's as text
 	}
 	err = db.q(ctx).Raw(`SELECT d.step, d.status, COUNT(*) AS n,
 		MIN(CASE WHEN d.status IN ('planned', 'queued', 'sending') THEN d.due_at END) AS next
@@ -46,8 +47,15 @@ func (db *DB) SequenceReport(ctx context.Context, name string) (sequence.Report,
 	for _, row := range rows {
 		s := &r.Steps[row.Step]
 		s.Counts[row.Status] = row.N
-		if row.Next != nil && (s.NextDue == nil || row.Next.Before(*s.NextDue)) {
-			s.NextDue = ptr(row.Next.UTC())
+		if !row.Next.Valid {
+			continue
+		}
+		next, err := parseDBTime(row.Next.String)
+		if err != nil {
+			return r, fmt.Errorf("sequence %q: %w", name, err)
+		}
+		if s.NextDue == nil || next.Before(*s.NextDue) {
+			s.NextDue = ptr(next.UTC())
 		}
 	}
 	return r, nil
@@ -116,4 +124,15 @@ func (db *DB) SequenceNames(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("list sequences: %w", err)
 	}
 	return names, nil
+}
+
+// parseDBTime reads a timestamp that came back as text: Postgres's via
+// database/sql (RFC 3339), SQLite's as the driver stores it.
+func parseDBTime(v string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("read %q as a time", v)
 }
