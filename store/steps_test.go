@@ -50,6 +50,13 @@ func TestStepsPlanTheNextOnSend(t *testing.T) {
 		require.Equal(t, campaign.StatusRunning, job.Broadcast.Status)
 		require.True(t, job.Broadcast.SendBy().Equal(t0.Add(24*time.Hour)), "deadline 24h after due: %s", job.Broadcast.SendBy())
 
+		rep, err := f.db.SequenceReport(f.ctx, "onboarding")
+		require.NoError(t, err)
+		require.Len(t, rep.Steps, 3)
+		require.Equal(t, map[string]int{"planned": 1}, rep.Steps[0].Counts)
+		requireTime(t, t0, rep.Steps[0].NextDue, "next due, read back on both databases")
+		require.Nil(t, rep.Steps[1].NextDue)
+
 		sent1 := at(10 * time.Minute)
 		f.sendStep(due[0].Ref, "wamid.1", sent1)
 		require.Empty(t, f.dueSteps(at(time.Hour)), "step 2 is due 1h after step 1 was sent, not after enrollment")
