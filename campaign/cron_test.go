@@ -109,3 +109,88 @@ broadcasts:
 	require.Equal(t, "daily@2027-06-01T07:00Z", occurrences()[2])
 	require.Len(t, occurrences(), 3)
 }
+
+// applyCron applies one recurring broadcast "daily" (deadline 2h) at `at`.
+func (b *bench) applyCron(cronSpec, tz string, at time.Time) {
+	yaml := fmt.Sprintf(`accounts:
+  - name: main
+    provider: botsailor
+    base_url: %s
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "119060000040020"
+    whatsapp_bot_id: 123
+    daily_unique_limit: unlimited
+broadcasts:
+  - name: daily
+    account: main
+    cron: %q
+    timezone: %s
+    deadline: 2h
+    audience:
+      recipients: [{phone: "4915100000001"}]
+    message: {text: "Good morning"}
+`, b.url, cronSpec, tz)
+	p := filepath.Join(b.dir, "cron.yaml")
+	require.NoError(b.t, os.WriteFile(p, []byte(yaml), 0o600))
+	bundle, err := config.Load(p, getenv)
+	require.NoError(b.t, err)
+	_, err = b.db.Apply(context.Background(), bundle, at)
+	require.NoError(b.t, err)
+}
+
+// Cancelling a recurring broadcast stops its occurrences and plans nothing
+// on it (review finding: it used to be refused, after planning deliveries
+// on the template that would never send).
+func TestCancelRecurringStopsOccurrences(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{})
+	clk := &setClock{}
+	b.opts.Now = clk.Now
+	b.applyCron("0 9 * * *", "Europe/Berlin", time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC))
+	clk.Set(time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC))
+	got, err := b.service().Cancel(context.Background(), "daily")
+	require.NoError(t, err)
+	require.Equal(t, campaign.StatusCancelled, got.Status)
+	var n int64
+	require.NoError(t, b.db.Gorm().Raw(`SELECT COUNT(*) FROM deliveries d JOIN broadcasts b ON b.id = d.broadcast_id WHERE b.name = 'daily'`).Scan(&n).Error)
+	require.Zero(t, n)
+	f, _ := b.feeder()
+	clk.Set(time.Date(2026, 11, 21, 7, 59, 30, 0, time.UTC))
+	require.NoError(t, f.Tick(context.Background()))
+	require.NoError(t, b.db.Gorm().Raw(`SELECT COUNT(*) FROM broadcasts WHERE parent_id IS NOT NULL`).Scan(&n).Error)
+	require.Zero(t, n, "no occurrence after cancel")
+}
+
+// When the clocks go back, 01:30 comes twice in New York: the daily
+// schedule fires once (review finding: it fired at both).
+func TestCronFiresOnceWhenClocksGoBack(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{})
+	clk := &setClock{}
+	b.opts.Now = clk.Now
+	b.applyCron("30 1 * * *", "America/New_York", time.Date(2025, 11, 1, 12, 0, 0, 0, time.UTC))
+	f, _ := b.feeder()
+	for _, at := range []time.Time{time.Date(2025, 11, 2, 5, 29, 30, 0, time.UTC), time.Date(2025, 11, 2, 6, 29, 30, 0, time.UTC),
+		time.Date(2025, 11, 2, 7, 0, 0, 0, time.UTC), time.Date(2025, 11, 3, 6, 29, 30, 0, time.UTC)} {
+		clk.Set(at)
+		require.NoError(t, f.Tick(context.Background()))
+	}
+	var names []string
+	require.NoError(t, b.db.Gorm().Raw(`SELECT name FROM broadcasts WHERE parent_id IS NOT NULL ORDER BY start_at`).Scan(&names).Error)
+	require.Equal(t, []string{"daily@2025-11-02T05:30Z", "daily@2025-11-03T06:30Z"}, names)
+}
+
+// Without any time zone a schedule is read in UTC, whatever the host's zone
+// or the location of the time it starts from (review finding: robfig reads
+// it in the input's location).
+func TestCronWithoutZoneIsUTC(t *testing.T) {
+	t.Parallel()
+	s, loc, err := campaign.ParseCron("0 9 * * *", "")
+	require.NoError(t, err)
+	require.Equal(t, time.UTC, loc)
+	from := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	require.NoError(t, err)
+	require.True(t, s.Next(from).Equal(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)))
+	require.True(t, s.Next(from.In(tokyo)).Equal(s.Next(from)))
+}

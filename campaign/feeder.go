@@ -126,46 +126,63 @@ func (f *Feeder) planRecurring(ctx context.Context) error {
 			}
 			tz = a.Timezone
 		}
-		sched, err := ParseCron(b.Cron, tz)
+		sched, loc, err := ParseCron(b.Cron, tz)
 		if err != nil {
 			f.opts.Logger.ErrorContext(ctx, "scheduler: recurring broadcast has a bad schedule", slog.String("broadcast", b.Name), slog.String("error", err.Error()))
 			continue
 		}
-		from := b.StartAt // when it was applied
-		if b.LastOccurrence != nil {
-			from = *b.LastOccurrence
+		if err := f.planOccurrences(ctx, b, sched, loc, now); err != nil {
+			// One broadcast's trouble must not hold up the others.
+			f.opts.Logger.ErrorContext(ctx, "scheduler: cannot plan occurrences", slog.String("broadcast", b.Name), slog.String("error", err.Error()))
 		}
-		from = latest(from, now.Add(-MaxCatchUp))
-		var missed time.Time
-		skipped := 0
-		for occ := sched.Next(from); !occ.IsZero() && !occ.After(now.Add(PlanAhead)); occ = sched.Next(occ) {
-			if occ.After(now) {
-				if err := f.occurrence(ctx, b, occ, now); err != nil {
-					return err
-				}
-				continue
+	}
+	return nil
+}
+
+// planOccurrences plans one recurring broadcast's due occurrences.
+func (f *Feeder) planOccurrences(ctx context.Context, b Broadcast, sched cron.Schedule, loc *time.Location, now time.Time) error {
+	from := b.StartAt // when it was applied
+	if b.LastOccurrence != nil {
+		from = *b.LastOccurrence
+	}
+	from = latest(from, now.Add(-MaxCatchUp)).UTC()
+	var missed time.Time
+	skipped := 0
+	prevWall := from.In(loc).Format("2006-01-02T15:04")
+	for occ := sched.Next(from); !occ.IsZero() && !occ.After(now.Add(PlanAhead)); occ = sched.Next(occ) {
+		// When the clocks go back, the same wall-clock time comes
+		// twice: the schedule fires once, at the first.
+		wall := occ.In(loc).Format("2006-01-02T15:04")
+		if wall == prevWall {
+			continue
+		}
+		prevWall = wall
+		if occ.After(now) {
+			if err := f.occurrence(ctx, b, occ, now); err != nil {
+				return err
 			}
-			if !missed.IsZero() {
-				skipped++
-			}
-			missed = occ
+			continue
 		}
 		if !missed.IsZero() {
-			if b.Deadline <= 0 || now.Before(missed.Add(b.Deadline)) {
-				if err := f.occurrence(ctx, b, missed, now); err != nil {
-					return err
-				}
-			} else {
-				skipped++
-				if err := f.store.SkipOccurrences(ctx, b.ID, missed); err != nil {
-					return err
-				}
+			skipped++
+		}
+		missed = occ
+	}
+	if !missed.IsZero() {
+		if b.Deadline <= 0 || now.Before(missed.Add(b.Deadline)) {
+			if err := f.occurrence(ctx, b, missed, now); err != nil {
+				return err
+			}
+		} else {
+			skipped++
+			if err := f.store.SkipOccurrences(ctx, b.ID, missed); err != nil {
+				return err
 			}
 		}
-		if skipped > 0 {
-			f.opts.Logger.WarnContext(ctx, "scheduler: skipped occurrences of a recurring broadcast missed while no scheduler ran",
-				slog.String("broadcast", b.Name), slog.Int("skipped", skipped))
-		}
+	}
+	if skipped > 0 {
+		f.opts.Logger.WarnContext(ctx, "scheduler: skipped occurrences of a recurring broadcast missed while no scheduler ran",
+			slog.String("broadcast", b.Name), slog.Int("skipped", skipped))
 	}
 	return nil
 }
@@ -189,16 +206,22 @@ func latest(a, b time.Time) time.Time {
 }
 
 // ParseCron parses a recurring broadcast's schedule: a robfig/cron standard
-// spec read in the IANA zone tz ("" = UTC).
-func ParseCron(spec, tz string) (cron.Schedule, error) {
-	if tz != "" && !strings.HasPrefix(spec, "CRON_TZ=") && !strings.HasPrefix(spec, "TZ=") {
-		spec = "CRON_TZ=" + tz + " " + spec
-	}
-	s, err := cron.ParseStandard(spec)
+// spec read in the IANA zone tz ("" = UTC, never the host's zone, so every
+// scheduler replica computes the same times). It returns the zone too.
+func ParseCron(spec, tz string) (cron.Schedule, *time.Location, error) {
+	tz = cmp.Or(tz, "UTC")
+	loc, err := time.LoadLocation(tz)
 	if err != nil {
-		return nil, fmt.Errorf("cron %q: %w", spec, err)
+		return nil, nil, fmt.Errorf("cron time zone %q: %w", tz, err)
 	}
-	return s, nil
+	if strings.HasPrefix(spec, "CRON_TZ=") || strings.HasPrefix(spec, "TZ=") {
+		return nil, nil, fmt.Errorf("cron %q: set the zone with timezone:, not in the spec", spec)
+	}
+	s, err := cron.ParseStandard("CRON_TZ=" + tz + " " + spec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cron %q: %w", spec, err)
+	}
+	return s, loc, nil
 }
 
 // startDue plans scheduled broadcasts starting within PlanAhead and starts

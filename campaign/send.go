@@ -255,6 +255,7 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err // !ok: paused, cancelled or taken meanwhile
 	}
 	job.Attempts++
+	job.LeaseUntil = &leaseUntil
 
 	// The rate token comes after the claim, right before the request: only
 	// the HTTP call separates the grant from the provider, so the fleet's
@@ -546,8 +547,9 @@ func (h *SendHandler) haltStep(ctx context.Context, log *slog.Logger, job Job, c
 		return err
 	}
 	log.ErrorContext(ctx, "campaign: account paused by provider error", slog.String("error", text))
-	h.unclaim(ctx, job.Ref, text)
-	return &WaitError{After: accountRetry, Reason: reason}
+	// Hand the claim back with the attempt not counted: the step waits for
+	// the account (until its deadline) instead of using up its tries.
+	return h.release(ctx, job.Ref, *job.LeaseUntil, &WaitError{After: accountRetry, Reason: reason})
 }
 
 // reconcile settles a delivery left sending by a crashed or answerless

@@ -233,3 +233,36 @@ func TestStepOutsideItsWindowWaitsOrExpires(t *testing.T) {
 	require.NoError(t, h.ProcessTask(ctx, campaign.NewSendTask(due[0].Ref, time.Minute)))
 	require.Equal(t, 1, b.sim.SendCount(people[0].Phone))
 }
+
+// A step refused for account-level reasons waits for the account up to its
+// deadline, then expires; its tries are not used up meanwhile (review
+// finding: it failed after 10 tries, 2.5 h into a 24 h deadline).
+func TestHaltedAccountStepWaitsUntilItsDeadline(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{})
+	b.interceptSends(func(string) string { return `{"status":"0","message":"(#131048) Spam rate limit hit"}` })
+	b.accountYAML = "    pair_interval: 0s"
+	b.apply(b.writeSequence("halt", "", `      - {after: 0s, deadline: 24h, message: {text: "Hi"}}`))
+	ctx := context.Background()
+	start := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	_, err := b.db.Enroll(ctx, "halt", b.people(1), start)
+	require.NoError(t, err)
+	due, err := b.db.DueSteps(ctx, start, 10)
+	require.NoError(t, err)
+	clk := &setClock{}
+	clk.Set(start)
+	b.opts.Now = clk.Now
+	h := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv}, Limiter: throttle.NewLocal()}, b.opts)
+	for range 200 {
+		err := h.ProcessTask(ctx, campaign.NewSendTask(due[0].Ref, time.Minute))
+		if err == nil {
+			break
+		}
+		var we *campaign.WaitError
+		require.ErrorAs(t, err, &we)
+		clk.Set(clk.Now().Add(we.After))
+	}
+	r := b.sequenceRows("halt")[0]
+	require.Equal(t, "expired", r.Status, r.Error)
+	require.GreaterOrEqual(t, clk.Now().Sub(start), 24*time.Hour)
+}

@@ -84,6 +84,12 @@ func (s *Service) Cancel(ctx context.Context, name string) (Broadcast, error) {
 	if b.Status.Final() {
 		return b, fmt.Errorf("broadcast %q is already %s: %w", name, b.Status, ErrInvalidTransition)
 	}
+	if b.Status == StatusRecurring {
+		// A recurring broadcast never sends itself: cancelling it stops
+		// future occurrences; those already created are broadcasts of
+		// their own.
+		return s.transition(ctx, name, []Status{StatusRecurring}, StatusCancelled, "cancelled by operator: no more occurrences")
+	}
 	// Plan first (idempotent) so every recipient ends with a state.
 	if err := s.feeder.plan(ctx, b); err != nil {
 		return b, err

@@ -85,7 +85,9 @@ func (f *fileCtx) broadcast(n *yaml.Node, i int) Broadcast {
 	fld = subfield(field, "cron")
 	p = obj["cron"]
 	if s, _ := f.str(p.val, fld); s != "" {
-		if _, err := cron.ParseStandard(s); err != nil {
+		if strings.HasPrefix(strings.TrimSpace(s), "@every") || strings.Contains(s, "TZ=") {
+			f.problem(resolve(p.val).Line, fld, "%s: use a five-field spec or @hourly, @daily, @weekly, @monthly (occurrences are per minute; the zone goes in timezone:)", shown(p.val, s))
+		} else if _, err := cron.ParseStandard(s); err != nil {
 			f.problem(resolve(p.val).Line, fld, "%s is not a cron schedule (minute hour day-of-month month day-of-week, or @daily, @weekly…): %v", shown(p.val, s), err)
 		}
 		if b.StartAt != nil {
