@@ -638,11 +638,17 @@ broadcasts:
     timezone: Europe/Paris
     audience: {recipients: [{phone: "4915100000001"}]}
     message: {text: "hi"}
+  - name: every
+    account: main
+    cron: "@every 30s"
+    audience: {recipients: [{phone: "4915100000001"}]}
+    message: {text: "hi"}
 `), 0o600))
 	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
 	lines := problemLines(t, err)
-	require.Len(t, lines, 3, lines)
+	require.Len(t, lines, 4, lines)
 	require.Contains(t, lines[0], `:18: broadcasts[1].cron: "every monday" is not a cron schedule`)
 	require.Contains(t, lines[1], `:24: broadcasts[2].cron: a broadcast has either start_at (once) or cron (recurring), not both`)
 	require.Contains(t, lines[2], `:29: broadcasts[3].timezone: only applies with cron`)
+	require.Contains(t, lines[3], `:34: broadcasts[4].cron: "@every 30s": use a five-field spec`)
 }
