@@ -33,36 +33,13 @@ func TestCronOccurrencesPlannedOnceByTwoReplicas(t *testing.T) {
 	b := newBench(t, botsailorsim.Options{})
 	clk := &setClock{}
 	b.opts.Now = clk.Now
-	yaml := fmt.Sprintf(`accounts:
-  - name: main
-    provider: botsailor
-    base_url: %s
-    api_token: ${SIM_TOKEN}
-    phone_number_id: "119060000040020"
-    whatsapp_bot_id: 123
-    daily_unique_limit: unlimited
-broadcasts:
-  - name: daily
-    account: main
-    cron: "0 9 * * *"
-    timezone: Europe/Berlin
-    deadline: 2h
-    audience:
-      recipients: [{phone: "4915100000001"}, {phone: "4915100000002"}, {phone: "4915100000003"}]
-    message: {text: "Good morning"}
-`, b.url)
-	p := filepath.Join(b.dir, "cron.yaml")
-	require.NoError(t, os.WriteFile(p, []byte(yaml), 0o600))
-	bundle, err := config.Load(p, getenv)
-	require.NoError(t, err)
-	ctx := context.Background()
 	utc := func(s string) time.Time {
 		tm, err := time.Parse(time.RFC3339, s)
 		require.NoError(t, err)
 		return tm
 	}
-	_, err = b.db.Apply(ctx, bundle, utc("2026-11-20T12:00:00Z"))
-	require.NoError(t, err)
+	ctx := context.Background()
+	b.applyCron("0 9 * * *", "Europe/Berlin", utc("2026-11-20T12:00:00Z"))
 
 	f1, _ := b.feeder()
 	f2, _ := b.feeder()
@@ -127,7 +104,7 @@ broadcasts:
     timezone: %s
     deadline: 2h
     audience:
-      recipients: [{phone: "4915100000001"}]
+      recipients: [{phone: "4915100000001"}, {phone: "4915100000002"}, {phone: "4915100000003"}]
     message: {text: "Good morning"}
 `, b.url, cronSpec, tz)
 	p := filepath.Join(b.dir, "cron.yaml")
