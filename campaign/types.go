@@ -130,11 +130,9 @@ type StepJob struct {
 
 // Location is the time zone the step's window is read in.
 func (s StepJob) Location(j Job) *time.Location {
-	fallback := time.UTC
-	if j.Account.Timezone != "" {
-		if l, err := time.LoadLocation(j.Account.Timezone); err == nil {
-			fallback = l
-		}
+	fallback, err := sequence.Zone(j.Account.Timezone)
+	if err != nil {
+		fallback = time.UTC
 	}
 	return sequence.Location(s.Spec.Timezone, j.Phone, j.Vars, fallback)
 }

@@ -1,6 +1,8 @@
 package sequence
 
 import (
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
@@ -17,26 +19,43 @@ func Location(setting, phone string, vars map[string]string, fallback *time.Loca
 		fallback = time.UTC
 	}
 	if setting != "" && setting != "recipient" {
-		if loc, err := time.LoadLocation(setting); err == nil {
+		if loc, err := Zone(setting); err == nil {
 			return loc
 		}
 		return fallback
 	}
 	if tz := vars["timezone"]; tz != "" {
-		if loc, err := time.LoadLocation(tz); err == nil {
+		if loc, err := Zone(tz); err == nil {
 			return loc
 		}
 	}
 	if num, err := phonenumbers.Parse("+"+phone, ""); err == nil {
 		if zones, err := phonenumbers.GetTimezonesForNumber(num); err == nil {
 			for _, z := range zones {
-				if loc, err := time.LoadLocation(z); err == nil && z != "Etc/Unknown" {
+				if loc, err := Zone(z); err == nil && z != "Etc/Unknown" {
 					return loc
 				}
 			}
 		}
 	}
 	return fallback
+}
+
+var zones sync.Map // IANA name → *time.Location
+
+// Zone is time.LoadLocation with a cache: loading reads the time zone
+// database, and enrolling or sending steps asks for the same few zones
+// again and again. "" is UTC.
+func Zone(name string) (*time.Location, error) {
+	if l, ok := zones.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	zones.Store(name, l)
+	return l, nil
 }
 
 // WindowOf is the send window of step i: its own, else the sequence's.
@@ -63,11 +82,4 @@ func (s Spec) Schedule(i int, prev time.Time, loc *time.Location) (due, sendBy t
 
 // Exits reports whether the sequence ends an enrollment on event ("reply",
 // "unsubscribe").
-func (s Spec) Exits(event string) bool {
-	for _, e := range s.ExitOn {
-		if e == event {
-			return true
-		}
-	}
-	return false
-}
+func (s Spec) Exits(event string) bool { return slices.Contains(s.ExitOn, event) }

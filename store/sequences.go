@@ -127,7 +127,7 @@ func loadSequence(tx *gorm.DB, where string, arg any, version int) (seqTarget, e
 	if err := json.Unmarshal([]byte(r.Spec), &t.Spec); err != nil {
 		return t, fmt.Errorf("decode version %d: %w", r.Version, err)
 	}
-	if loc, err := time.LoadLocation(r.Timezone); err == nil {
+	if loc, err := sequence.Zone(r.Timezone); err == nil {
 		t.Zone = loc
 	}
 	return t, nil

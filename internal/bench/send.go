@@ -51,18 +51,11 @@ func phone(i int) string { return fmt.Sprintf("49151%08d", i) }
 func runSend(ctx context.Context, log *slog.Logger, opt asynq.RedisClientOpt, db *store.DB, cfg Config) (Send, error) {
 	res := Send{Recipients: cfg.Sends}
 
-	sim := botsailorsim.New(botsailorsim.Options{Tokens: []string{simToken}})
-	baseURL, stopSim, err := serve(sim)
-	if err != nil {
-		return res, err
-	}
-	defer stopSim()
-
-	dir, err := os.MkdirTemp("", "wacamp-bench-")
+	sim, baseURL, dir, cleanup, err := simAndDir(botsailorsim.Options{})
 	if err != nil {
 		return res, fmt.Errorf("send: %w", err)
 	}
-	defer func() { _ = os.RemoveAll(dir) }()
+	defer cleanup()
 	path, err := writeCampaign(dir, baseURL, cfg.Sends)
 	if err != nil {
 		return res, err
@@ -190,6 +183,23 @@ func waitAccepted(ctx context.Context, log *slog.Logger, db *store.DB, broadcast
 				slog.Int("of", n), slog.Int("per_second", int(rate(accepted, time.Since(start)))))
 		}
 	}
+}
+
+// simAndDir starts a simulator with opts (accepting simToken) on
+// 127.0.0.1 and makes a temporary directory for generated campaign files;
+// cleanup stops the one and removes the other.
+func simAndDir(opts botsailorsim.Options) (sim *botsailorsim.Server, baseURL, dir string, cleanup func(), err error) {
+	opts.Tokens = []string{simToken}
+	sim = botsailorsim.New(opts)
+	baseURL, stopSim, err := serve(sim)
+	if err != nil {
+		return nil, "", "", nil, err
+	}
+	if dir, err = os.MkdirTemp("", "wacamp-bench-"); err != nil {
+		stopSim()
+		return nil, "", "", nil, err
+	}
+	return sim, baseURL, dir, func() { stopSim(); _ = os.RemoveAll(dir) }, nil
 }
 
 // serve runs the simulator on a loopback port and returns its API base URL

@@ -126,17 +126,11 @@ func RunSteps(ctx context.Context, cfg StepsConfig, progress io.Writer) (res Ste
 	log.InfoContext(ctx, "bench: steps: created database", slog.String("database", dbName))
 	res = StepsResult{CPUs: runtime.GOMAXPROCS(0), Concurrency: base.Concurrency, Enrollments: cfg.Enrollments, Rate: cfg.Rate}
 
-	sim := botsailorsim.New(botsailorsim.Options{Tokens: []string{simToken}, DeliverAfter: -1})
-	baseURL, stopSim, err := serve(sim)
+	sim, baseURL, dir, cleanup, err := simAndDir(botsailorsim.Options{DeliverAfter: -1})
 	if err != nil {
 		return res, err
 	}
-	defer stopSim()
-	dir, err := os.MkdirTemp("", "wacamp-bench-")
-	if err != nil {
-		return res, err
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
+	defer cleanup()
 	path := filepath.Join(dir, "steps.yaml")
 	yaml := fmt.Sprintf(`accounts:
   - name: bench

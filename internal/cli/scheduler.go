@@ -184,12 +184,21 @@ func RunScheduler(ctx context.Context, conns *app.Conns, opts campaign.Options, 
 	return campaign.NewFeeder(conns.Store, client, insp, opts).Run(ctx, interval)
 }
 
+// dbOnlyEnv is the environment for commands that read only the database:
+// app.Open needs a Redis URL, and the default one is never used by them.
+func dbOnlyEnv(io IO) config.Env {
+	env := envOf(io)
+	if env.RedisURL == "" {
+		env.RedisURL = "redis://127.0.0.1:6379/0"
+	}
+	return env
+}
+
 // openService opens the connections and a campaign.Service over them.
 func openService(ctx context.Context, io IO, needRedis bool) (*campaign.Service, func(), error) {
 	env := envOf(io)
-	if !needRedis && env.RedisURL == "" {
-		// status and export read only Postgres.
-		env.RedisURL = "redis://127.0.0.1:6379/0"
+	if !needRedis {
+		env = dbOnlyEnv(io)
 	}
 	conns, err := app.Open(ctx, env, false, "", logger(io))
 	if err != nil {

@@ -20,15 +20,21 @@ import (
 
 // openStore opens the database (sequence commands need no Redis).
 func openStore(ctx context.Context, io IO) (*store.DB, func(), error) {
-	env := envOf(io)
-	if env.RedisURL == "" {
-		env.RedisURL = "redis://127.0.0.1:6379/0"
-	}
-	conns, err := app.Open(ctx, env, false, "", logger(io))
+	conns, err := app.Open(ctx, dbOnlyEnv(io), false, "", logger(io))
 	if err != nil {
 		return nil, nil, err
 	}
 	return conns.Store, conns.Close, nil
+}
+
+// openForPhone normalises a --phone value and opens the database.
+func openForPhone(ctx context.Context, io IO, raw string) (string, *store.DB, func(), error) {
+	p, err := phone.Normalize(raw)
+	if err != nil {
+		return "", nil, nil, usageError("--phone %q: %v", raw, err)
+	}
+	db, closeDB, err := openStore(ctx, io)
+	return p, db, closeDB, err
 }
 
 // varsFlag collects repeated --var key=value flags.
@@ -116,11 +122,7 @@ func schedUnenroll(ctx context.Context, args []string, io IO) error {
 	if len(pos) != 1 || *ph == "" {
 		return usageError("usage: scheduler unenroll SEQUENCE --phone NUMBER [--reason TEXT]")
 	}
-	p, err := phone.Normalize(*ph)
-	if err != nil {
-		return usageError("--phone %q: %v", *ph, err)
-	}
-	db, closeDB, err := openStore(ctx, io)
+	p, db, closeDB, err := openForPhone(ctx, io, *ph)
 	if err != nil {
 		return err
 	}
@@ -149,11 +151,7 @@ func schedExit(ctx context.Context, args []string, io IO) error {
 	if *ph == "" || (*on != "reply" && *on != "unsubscribe") {
 		return usageError("usage: scheduler exit --phone NUMBER --on reply|unsubscribe")
 	}
-	p, err := phone.Normalize(*ph)
-	if err != nil {
-		return usageError("--phone %q: %v", *ph, err)
-	}
-	db, closeDB, err := openStore(ctx, io)
+	p, db, closeDB, err := openForPhone(ctx, io, *ph)
 	if err != nil {
 		return err
 	}
