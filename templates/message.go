@@ -12,6 +12,9 @@ const (
 	KindMedia    Kind = "media"    // image, video, audio or document by URL
 	KindTemplate Kind = "template" // an approved WhatsApp template
 	KindBotFlow  Kind = "bot_flow" // trigger a provider-side bot flow
+	KindLocation Kind = "location" // a map pin
+	KindButtons  Kind = "buttons"  // text with up to three buttons
+	KindList     Kind = "list"     // text with a menu of rows in sections
 )
 
 // Message is the content of one message, either as defined in a campaign
@@ -23,19 +26,91 @@ type Message struct {
 	Media    *Media    `json:"media,omitempty"`
 	Template *Template `json:"template,omitempty"`
 	BotFlow  string    `json:"bot_flow,omitempty"`
+	Location *Location `json:"location,omitempty"`
+	Buttons  *Buttons  `json:"buttons,omitempty"`
+	List     *List     `json:"list,omitempty"`
 }
 
 // Media is a file sent by public URL.
 type Media struct {
 	URL     string `json:"url"`
-	Type    string `json:"type"` // image, video, audio or document
+	Type    string `json:"type"` // image, video, audio, document or sticker
 	Caption string `json:"caption,omitempty"`
+	// MimeType is the file's MIME type; empty means derived from the URL's
+	// extension by drivers that need one.
+	MimeType string `json:"mime_type,omitempty"`
+	// Filename is the name a document is shown with.
+	Filename string `json:"filename,omitempty"`
+}
+
+// Location is a map pin.
+type Location struct {
+	Latitude  float64 `json:"latitude"`
+	Longitude float64 `json:"longitude"`
+	Name      string  `json:"name,omitempty"`
+	Address   string  `json:"address,omitempty"`
+}
+
+// Buttons is a text message with reply, URL or call buttons.
+type Buttons struct {
+	Text    string   `json:"text"`
+	Header  string   `json:"header,omitempty"`
+	Footer  string   `json:"footer,omitempty"`
+	Buttons []Button `json:"buttons"`
+}
+
+// Button is one button: Type "reply" (Payload unused), "url" (Payload is
+// the URL) or "call" (Payload is the phone number).
+type Button struct {
+	Type    string `json:"type"`
+	Title   string `json:"title"`
+	Payload string `json:"payload,omitempty"`
+}
+
+// List is a text message with a button that opens a menu of rows.
+type List struct {
+	Text     string        `json:"text"`
+	Header   string        `json:"header,omitempty"`
+	Footer   string        `json:"footer,omitempty"`
+	Button   string        `json:"button"`
+	Sections []ListSection `json:"sections"`
+}
+
+// ListSection is one titled group of rows in a List.
+type ListSection struct {
+	Title string    `json:"title"`
+	Rows  []ListRow `json:"rows"`
+}
+
+// ListRow is one choice in a List.
+type ListRow struct {
+	ID          string `json:"id"`
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
 }
 
 // Template is an approved provider template and the values of its variables.
+//
+// Providers name templates in one of two ways: BotSailor-family ones by ID,
+// Sobot (Meta's Cloud API style) by Name and Language. Vars are the body
+// variables in order of Index; Header and Buttons are the parameters of a
+// media header and of dynamic buttons.
 type Template struct {
-	ID   string        `json:"id"`
-	Vars []TemplateVar `json:"vars,omitempty"`
+	ID       string           `json:"id,omitempty"`
+	Name     string           `json:"name,omitempty"`
+	Language string           `json:"language,omitempty"`
+	Vars     []TemplateVar    `json:"vars,omitempty"`
+	Header   *Media           `json:"header,omitempty"`
+	Buttons  []TemplateButton `json:"buttons,omitempty"`
+}
+
+// TemplateButton is the parameter of one dynamic template button: SubType
+// "url" (Value completes the button's URL) or "quick_reply" (Value is the
+// payload), at 0-based Index among the template's buttons.
+type TemplateButton struct {
+	Index   int    `json:"index"`
+	SubType string `json:"sub_type"`
+	Value   string `json:"value"`
 }
 
 // TemplateVar is one template variable. BotSailor-family providers receive it

@@ -1,0 +1,23 @@
+// Package sobot is the driver of Sobot's API (api.sobot.in): JSON bodies
+// authenticated by the x-api-key and x-api-secret headers, every message
+// kind on POST /message/, answers {"data":{"id":wamid,"status":…},
+// "message":…, "code":…}. Statuses arrive only by webhook (Meta-style
+// payloads, see ParseWebhook).
+package sobot
+
+import "github.com/wacamp/wacamp/provider"
+
+// Capabilities is what Sobot's API can send and report.
+var Capabilities = provider.Capabilities{
+	Provider:       "sobot",
+	Text:           true,
+	Media:          []string{"image", "video", "document", "sticker"},
+	Template:       true,
+	TemplateBy:     "name",
+	TemplateParams: []string{"header", "button"},
+	Location:       true,
+	ButtonTypes:    []string{"reply"},
+	MaxButtons:     3,
+	List:           true,
+	StatusWebhook:  true,
+}

@@ -1,0 +1,21 @@
+// Package waapi is the driver of the session-based WhatsApp bots API (seed
+// 002): a WhatsApp Web session addressed by session_id and access_token
+// query parameters plus a Bearer token. Text goes to /whatsapp/message,
+// files by URL to /whatsapp/message/fileurl, buttons and lists to their
+// own paths; the message id is data.key.id. Statuses arrive on the webhook
+// set with /whatsapp/setWebhook, see ParseWebhook.
+package waapi
+
+import "github.com/wacamp/wacamp/provider"
+
+// Capabilities is what the session API can send and report.
+var Capabilities = provider.Capabilities{
+	Provider:      "waapi",
+	Text:          true,
+	Media:         []string{"image", "video", "audio", "document"},
+	Location:      true,
+	ButtonTypes:   []string{"reply", "url", "call"},
+	MaxButtons:    3,
+	List:          true,
+	StatusWebhook: true,
+}
