@@ -18,6 +18,13 @@ type Account struct {
 	Provider      string
 	BaseURL       string
 	TokenRef      string
+	// SecretRef is where a second credential is (Sobot's API secret, the
+	// session API's Bearer token); "" = none. WebhookSecretRef is where the
+	// secret of the account's webhook URL is ("" = no webhooks).
+	SecretRef        string
+	WebhookSecretRef string
+	// SessionID is the session API's session_id.
+	SessionID     string
 	PhoneNumberID string
 	WhatsAppBotID int64
 	RatePerSecond float64
@@ -34,13 +41,23 @@ type Account struct {
 }
 
 // RateKey is the throttle key of the account's phone number.
-func (a Account) RateKey() string { return "phone:" + a.PhoneNumberID }
+// Providers without a phone_number_id and none configured use the account
+// name.
+func (a Account) RateKey() string {
+	if a.PhoneNumberID == "" {
+		return "account:" + a.Name
+	}
+	return "phone:" + a.PhoneNumberID
+}
 
 // Ledger names the account's unique-recipient budget: its portfolio's when
 // it has one, else its phone number's (so renaming the account keeps it).
 func (a Account) Ledger() string {
 	if a.Portfolio != "" {
 		return "portfolio:" + a.Portfolio
+	}
+	if a.PhoneNumberID == "" {
+		return "account:" + a.Name
 	}
 	return "number:" + a.PhoneNumberID
 }

@@ -12,14 +12,22 @@ import (
 
 // providers maps the accepted provider names to the driver and its default
 // base URL. BotSailor's API is sold under other names; those are aliases.
+// waapi has no public default host: its base_url is required.
 var providers = map[string]struct{ driver, baseURL string }{
 	"botsailor": {"botsailor", "https://botsailor.com/api/v1"},
 	"wabotick":  {"botsailor", "https://app.wabotick.com/api/v1"},
+	"sobot":     {"sobot", "https://api.sobot.in"},
+	"salebot":   {"salebot", "https://chatter.salebot.pro/api"},
+	"waapi":     {"waapi", ""},
 }
+
+// knownProviders is the list of provider names for messages.
+const knownProviders = "botsailor, wabotick, sobot, salebot, waapi"
 
 var accountKeys = []string{
 	"name", "provider", "base_url", "api_token", "api_token_file",
-	"phone_number_id", "whatsapp_bot_id", "rate_per_second",
+	"api_secret", "api_secret_file", "webhook_secret", "webhook_secret_file",
+	"session_id", "phone_number_id", "whatsapp_bot_id", "rate_per_second",
 	"pair_interval", "daily_unique_limit", "portfolio", "timezone",
 }
 
@@ -45,9 +53,9 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 	case !ok:
 		// reported
 	case prov == "":
-		f.problem(line, fld, "is required (botsailor)")
+		f.problem(line, fld, "is required (%s)", knownProviders)
 	case !known:
-		f.problem(resolve(p.val).Line, fld, "unknown provider %s (known: botsailor, and its alias wabotick)", shown(p.val, prov))
+		f.problem(resolve(p.val).Line, fld, "unknown provider %s (known: %s)", shown(p.val, prov), knownProviders)
 	default:
 		a.Provider, a.BaseURL = spec.driver, spec.baseURL
 	}
@@ -60,14 +68,40 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 		a.BaseURL = strings.TrimRight(base, "/")
 	}
 
-	a.TokenRef = f.tokenRef(obj, field, line)
+	if a.Provider == "waapi" && a.BaseURL == "" {
+		f.problem(line, subfield(field, "base_url"), "is required for waapi (the session API has no public default host)")
+	}
 
+	a.TokenRef = f.tokenRef(obj, field, line)
+	// Sobot authenticates with a key and a secret; the session API may
+	// take a Bearer token besides its access token.
+	a.SecretRef = f.secretRef(obj, field, line, "api_secret", a.Provider == "sobot")
+	if a.SecretRef != "" && a.Provider != "sobot" && a.Provider != "waapi" {
+		f.problem(line, subfield(field, "api_secret"), "is only used by sobot (x-api-secret) and waapi (Bearer token)")
+	}
+	a.WebhookSecretRef = f.secretRef(obj, field, line, "webhook_secret", false)
+
+	fld = subfield(field, "session_id")
+	p = obj["session_id"]
+	switch id, _ := f.str(p.val, fld); {
+	case a.Provider == "waapi" && id == "":
+		f.problem(line, fld, "is required for waapi (the session the API sends from)")
+	case a.Provider != "waapi" && id != "":
+		f.problem(resolve(p.val).Line, fld, "is only used by waapi")
+	default:
+		a.SessionID = id
+	}
+
+	// BotSailor-family accounts are addressed by their phone_number_id;
+	// other providers have none, so any id of the number (its digits,
+	// say) names its rate limit and budget, else the account name does.
+	botsailor := a.Provider == "botsailor" // and its alias wabotick
 	fld = subfield(field, "phone_number_id")
 	p = obj["phone_number_id"]
 	switch id, ok := f.str(p.val, fld); {
 	case !ok:
 		// reported
-	case id == "":
+	case id == "" && botsailor:
 		f.problem(line, fld, "is required")
 	case strings.Trim(id, "0123456789") != "":
 		f.problem(resolve(p.val).Line, fld, "%s must be digits only (the provider's phone number ID, not the phone number)", shown(p.val, id))
@@ -80,8 +114,12 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 	switch id, ok := f.integer(p.val, fld); {
 	case !ok:
 		// reported
-	case isNull(p.val):
+	case isNull(p.val) && botsailor:
 		f.problem(line, fld, "is required (the provider's bot ID, used to poll message status)")
+	case isNull(p.val) && a.Provider == "salebot":
+		f.problem(line, fld, "is required (the WhatsApp bot that sends, from Salebot's \"Messengers and chats\")")
+	case isNull(p.val):
+		// not used by this provider
 	case id <= 0:
 		f.problem(resolve(p.val).Line, fld, "must be positive, got %d", id)
 	default:

@@ -58,11 +58,18 @@ func (p Pos) String() string { return fmt.Sprintf("%s:%d", p.File, p.Line) }
 // Account is a provider account: one WhatsApp phone number at a provider.
 type Account struct {
 	Name          string  // unique across all files
-	Provider      string  // the driver: "botsailor" (the BotSailor API family, aliases normalised)
+	Provider      string  // the driver: botsailor, wabotick, sobot, salebot or waapi
 	BaseURL       string  // API base, without trailing slash, e.g. https://botsailor.com/api/v1
 	TokenRef      string  // where the API token is: "env:VAR" or "file:/path"; see ResolveToken
-	PhoneNumberID string  // the provider's phone_number_id
-	WhatsAppBotID int64   // the provider's whatsapp_bot_id (for message-status)
+	// SecretRef is where the second credential is (Sobot's x-api-secret,
+	// the session API's Bearer token); "" = none.
+	SecretRef string
+	// WebhookSecretRef is where the secret of the account's status webhook
+	// URL is; "" = the account takes no webhooks.
+	WebhookSecretRef string
+	SessionID        string // the session API's session_id
+	PhoneNumberID    string // the provider's phone_number_id (BotSailor family), else any id of the number
+	WhatsAppBotID    int64  // the provider's whatsapp_bot_id (BotSailor family, Salebot)
 	RatePerSecond float64 // send rate for this phone number, fleet-wide; default 80
 	// PairInterval is the least time between two messages to the same
 	// recipient from this number; default 6 s, 0 = not enforced.
@@ -134,6 +141,7 @@ func Load(path string, getenv func(string) string) (*Bundle, error) {
 		l.loadFile(file)
 	}
 	l.checkAccountRefs()
+	l.checkCapabilities()
 	l.checkTokenUses()
 	l.checkPortfolios()
 	l.checkBudgets()
@@ -316,13 +324,15 @@ func limitText(n int) string {
 func (l *loader) checkTokenUses() {
 	tokens := make(map[string]string) // variable → account
 	for _, a := range l.bundle.Accounts {
-		if name, ok := strings.CutPrefix(a.TokenRef, tokenRefEnv); ok {
-			tokens[name] = a.Name
+		for _, ref := range []string{a.TokenRef, a.SecretRef, a.WebhookSecretRef} {
+			if name, ok := strings.CutPrefix(ref, tokenRefEnv); ok {
+				tokens[name] = a.Name
+			}
 		}
 	}
 	for _, u := range l.expanded {
 		if acct, ok := tokens[u.name]; ok {
-			l.probs.add(u.file, u.line, u.field, "environment variable %s holds the API token of account %q; it may only be used as api_token", u.name, acct)
+			l.probs.add(u.file, u.line, u.field, "environment variable %s holds a secret of account %q (api_token, api_secret or webhook_secret); it may only be used there", u.name, acct)
 		}
 	}
 }

@@ -183,7 +183,7 @@ func TestLoadProblems(t *testing.T) {
 			name: "Accounts",
 			path: "testdata/bad/account_problems.yaml",
 			want: []string{
-				`testdata/bad/account_problems.yaml:3: accounts[0].provider: unknown provider "twilio" (known: botsailor, and its alias wabotick)`,
+				`testdata/bad/account_problems.yaml:3: accounts[0].provider: unknown provider "twilio" (known: botsailor, wabotick, sobot, salebot, waapi)`,
 				`testdata/bad/account_problems.yaml:4: accounts[0].base_url: "ftp://botsailor.com" is not an http(s) URL`,
 				`testdata/bad/account_problems.yaml:6: accounts[0].phone_number_id: "+49 151" must be digits only (the provider's phone number ID, not the phone number)`,
 				`testdata/bad/account_problems.yaml:7: accounts[0].whatsapp_bot_id: must be a whole number, got "abc"`,
@@ -276,7 +276,7 @@ func TestLoadProblems(t *testing.T) {
 			name: "TokenVariableElsewhere",
 			path: "testdata/bad/token_reuse.yaml",
 			want: []string{
-				`testdata/bad/token_reuse.yaml:13: broadcasts[0].message.text: environment variable BOTSAILOR_API_TOKEN holds the API token of account "main"; it may only be used as api_token`,
+				`testdata/bad/token_reuse.yaml:13: broadcasts[0].message.text: environment variable BOTSAILOR_API_TOKEN holds a secret of account "main" (api_token, api_secret or webhook_secret); it may only be used there`,
 			},
 		},
 		{

@@ -32,8 +32,11 @@ func (a Account) SpecHash() string {
 		DailyUnique   int     `json:"daily_unique_limit"`
 		Portfolio     string  `json:"portfolio"`
 		Timezone      string  `json:"timezone,omitempty"`
+		SecretRef     string  `json:"secret_ref,omitempty"`
+		SessionID     string  `json:"session_id,omitempty"`
+		WebhookSecret string  `json:"webhook_secret_ref,omitempty"`
 	}{a.Name, a.Provider, a.BaseURL, a.TokenRef, a.PhoneNumberID, a.WhatsAppBotID, a.RatePerSecond,
-		a.PairInterval.Milliseconds(), a.DailyUniqueLimit, a.Portfolio, a.Timezone})
+		a.PairInterval.Milliseconds(), a.DailyUniqueLimit, a.Portfolio, a.Timezone, a.SecretRef, a.SessionID, a.WebhookSecretRef})
 }
 
 // hashJSON returns the hex SHA-256 of v's JSON encoding, streamed so a large

@@ -72,18 +72,26 @@ func readTokenFile(path string) (string, error) {
 // TokenRef, or "" after reporting a problem. It reads the token only to
 // check it is there.
 func (f *fileCtx) tokenRef(obj map[string]pair, field string, accountLine int) string {
-	tok, hasTok := obj["api_token"]
-	file, hasFile := obj["api_token_file"]
+	return f.secretRef(obj, field, accountLine, "api_token", true)
+}
+
+// secretRef checks the secret key / key_file pair of an account (api_token,
+// api_secret, webhook_secret) and returns its reference ("env:VAR" or
+// "file:/path"), or "" when it is absent (a problem if required) or after
+// reporting a problem. It reads the secret only to check it is there.
+func (f *fileCtx) secretRef(obj map[string]pair, field string, accountLine int, key string, required bool) string {
+	tok, hasTok := obj[key]
+	file, hasFile := obj[key+"_file"]
 	hasTok = hasTok && !isNull(tok.val)
 	hasFile = hasFile && !isNull(file.val)
 	switch {
 	case hasTok && hasFile:
-		f.problem(file.key.Line, subfield(field, "api_token_file"), "set either api_token or api_token_file, not both")
+		f.problem(file.key.Line, subfield(field, key+"_file"), "set either %s or %s_file, not both", key, key)
 		return ""
 	case hasTok:
-		return f.tokenEnvRef(tok.val, subfield(field, "api_token"))
+		return f.tokenEnvRef(tok.val, subfield(field, key), key)
 	case hasFile:
-		fld := subfield(field, "api_token_file")
+		fld := subfield(field, key+"_file")
 		path, ok := f.str(file.val, fld)
 		if !ok {
 			return ""
@@ -99,14 +107,16 @@ func (f *fileCtx) tokenRef(obj map[string]pair, field string, accountLine int) s
 		}
 		return tokenRefFile + filepath.Clean(path)
 	}
-	f.problem(accountLine, subfield(field, "api_token"), "is required (a ${VAR} reference), or set api_token_file")
+	if required {
+		f.problem(accountLine, subfield(field, key), "is required (a ${VAR} reference), or set %s_file", key)
+	}
 	return ""
 }
 
 // tokenEnvRef checks that n is exactly one ${VAR} reference to a set
 // variable and returns "env:VAR", or "" after reporting a problem. Its
 // messages never include n's value: it may be a pasted token.
-func (f *fileCtx) tokenEnvRef(n *yaml.Node, field string) string {
+func (f *fileCtx) tokenEnvRef(n *yaml.Node, field, key string) string {
 	n = resolve(n)
 	if n.Kind != yaml.ScalarNode {
 		f.problem(n.Line, field, "expected a ${VAR} reference, got %s", describe(n))
@@ -116,7 +126,7 @@ func (f *fileCtx) tokenEnvRef(n *yaml.Node, field string) string {
 	name, found := strings.CutPrefix(s, "${")
 	name, closed := strings.CutSuffix(name, "}")
 	if !found || !closed || !validEnvName(name) {
-		f.problem(n.Line, field, literalTokenMsg)
+		f.problem(n.Line, field, "%s", strings.ReplaceAll(literalTokenMsg, "api_token", key))
 		return ""
 	}
 	if strings.TrimSpace(f.l.getenv(name)) == "" {

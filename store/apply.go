@@ -118,6 +118,7 @@ func portfolioConflicts(tx *gorm.DB, accounts []config.Account) []error {
 func applyAccount(tx *gorm.DB, a config.Account, now time.Time) (Change, int64, error) {
 	c := Change{Kind: "account", Name: a.Name}
 	row := accountRow{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL, TokenRef: a.TokenRef,
+		SecretRef: a.SecretRef, SessionID: a.SessionID, WebhookSecretRef: a.WebhookSecretRef,
 		PhoneNumberID: a.PhoneNumberID, WhatsappBotID: a.WhatsAppBotID, RatePerSecond: a.RatePerSecond,
 		PairIntervalMs: a.PairInterval.Milliseconds(), DailyUniqueLimit: a.DailyUniqueLimit, Portfolio: a.Portfolio,
 		Timezone: a.Timezone, SpecHash: a.SpecHash(), UpdatedAt: now}

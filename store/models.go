@@ -15,7 +15,11 @@ type accountRow struct {
 	Provider      string
 	BaseURL       string
 	TokenRef      string
-	PhoneNumberID string
+	// SecretRef, SessionID, WebhookSecretRef: migration 00006.
+	SecretRef        string
+	SessionID        string
+	WebhookSecretRef string
+	PhoneNumberID    string
 	WhatsappBotID int64
 	RatePerSecond float64
 	// PairIntervalMs etc.: the recipient limits (migration 00002).
@@ -33,6 +37,7 @@ func (accountRow) TableName() string { return "accounts" }
 func (a accountRow) domain() campaign.Account {
 	return campaign.Account{
 		ID: a.ID, Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL, TokenRef: a.TokenRef,
+		SecretRef: a.SecretRef, SessionID: a.SessionID, WebhookSecretRef: a.WebhookSecretRef,
 		PhoneNumberID: a.PhoneNumberID, WhatsAppBotID: a.WhatsappBotID, RatePerSecond: a.RatePerSecond,
 		PairInterval: time.Duration(a.PairIntervalMs) * time.Millisecond, DailyUniqueLimit: a.DailyUniqueLimit,
 		Portfolio: a.Portfolio, Timezone: a.Timezone,

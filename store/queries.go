@@ -397,6 +397,7 @@ type jobRow struct {
 	EVersion                              *int
 	AID                                   int64
 	AName, AProvider, ABaseURL, ATokenRef string
+	ASecretRef, ASessionID, AWebhookSecretRef string
 	APhoneNumberID                        string
 	AWhatsappBotID                        int64
 	ARatePerSecond                        float64
@@ -416,7 +417,8 @@ const jobQuery = `SELECT d.id, d.broadcast_id, d.gen, d.attempts, d.status, d.ph
 	d.enrollment_id, d.step, d.due_at, d.send_by, e.created_at AS e_created_at, e.status AS e_status, e.version AS e_version,
 	s.id AS s_id, s.name AS s_name, v.spec AS v_spec, p.wamid AS prev_wamid,
 	a.id AS a_id, a.name AS a_name, a.provider AS a_provider, a.base_url AS a_base_url,
-	a.token_ref AS a_token_ref, a.phone_number_id AS a_phone_number_id,
+	a.token_ref AS a_token_ref, a.secret_ref AS a_secret_ref, a.session_id AS a_session_id,
+	a.webhook_secret_ref AS a_webhook_secret_ref, a.phone_number_id AS a_phone_number_id,
 	a.whatsapp_bot_id AS a_whatsapp_bot_id, a.rate_per_second AS a_rate_per_second,
 	a.pair_interval_ms AS a_pair_interval_ms, a.daily_unique_limit AS a_daily_unique_limit, a.portfolio AS a_portfolio,
 	a.timezone AS a_timezone
@@ -441,6 +443,7 @@ func (db *DB) Job(ctx context.Context, id int64) (campaign.Job, error) {
 	}
 	j := rows[0]
 	a := accountRow{ID: j.AID, Name: j.AName, Provider: j.AProvider, BaseURL: j.ABaseURL, TokenRef: j.ATokenRef,
+		SecretRef: j.ASecretRef, SessionID: j.ASessionID, WebhookSecretRef: j.AWebhookSecretRef,
 		PhoneNumberID: j.APhoneNumberID, WhatsappBotID: j.AWhatsappBotID, RatePerSecond: j.ARatePerSecond,
 		PairIntervalMs: j.APairIntervalMs, DailyUniqueLimit: j.ADailyUniqueLimit, Portfolio: j.APortfolio, Timezone: j.ATimezone}.domain()
 	job := campaign.Job{

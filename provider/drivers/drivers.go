@@ -1,0 +1,73 @@
+// Package drivers is the one place that knows every provider driver: their
+// capabilities (for validation and the engine), how to build a client from
+// an account's settings, and how to read their webhooks.
+package drivers
+
+import (
+	"log/slog"
+	"net/http"
+	"slices"
+
+	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/botsailor"
+	"github.com/wacamp/wacamp/provider/salebot"
+	"github.com/wacamp/wacamp/provider/sobot"
+	"github.com/wacamp/wacamp/provider/waapi"
+)
+
+// Settings is what building a client takes: an account's settings with
+// its secrets resolved.
+type Settings struct {
+	BaseURL       string
+	Token         string // api_token: BotSailor apiToken, Sobot x-api-key, Salebot API key, waapi access_token
+	Secret        string // api_secret: Sobot x-api-secret, waapi Bearer token
+	PhoneNumberID string
+	WhatsAppBotID int64
+	SessionID     string
+	HTTPClient    *http.Client
+	Logger        *slog.Logger
+}
+
+// Driver is one provider API.
+type Driver struct {
+	Capabilities provider.Capabilities
+	// New builds a client; it is a campaign.Sender.
+	New func(Settings) (any, error)
+	// ParseWebhook reads one webhook body; nil when the provider pushes
+	// nothing we use.
+	ParseWebhook func([]byte) ([]provider.Event, error)
+}
+
+var registry = map[string]Driver{
+	"botsailor": {Capabilities: botsailor.Capabilities, New: newBotSailor},
+	"sobot":     {Capabilities: sobot.Capabilities},
+	"salebot":   {Capabilities: salebot.Capabilities},
+	"waapi":     {Capabilities: waapi.Capabilities},
+}
+
+// Lookup returns the driver named name (a normalised provider value).
+func Lookup(name string) (Driver, bool) {
+	d, ok := registry[name]
+	return d, ok
+}
+
+// Names lists the drivers, sorted.
+func Names() []string {
+	var out []string
+	for n := range registry {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// CapabilitiesOf returns the capabilities of the driver named name.
+func CapabilitiesOf(name string) (provider.Capabilities, bool) {
+	d, ok := registry[name]
+	return d.Capabilities, ok
+}
+
+func newBotSailor(s Settings) (any, error) {
+	return botsailor.New(botsailor.Config{BaseURL: s.BaseURL, Token: s.Token, PhoneNumberID: s.PhoneNumberID,
+		WhatsAppBotID: s.WhatsAppBotID, HTTPClient: s.HTTPClient, Logger: s.Logger}), nil
+}
