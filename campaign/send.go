@@ -225,7 +225,10 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 		return nil
 	}
-	if job.Step != nil && job.Step.Spec.Exits("reply") {
+	caps := capabilities(sender)
+	// Without a history, replies arrive by webhook and end the enrollment
+	// there.
+	if job.Step != nil && job.Step.Spec.Exits("reply") && caps.History {
 		if replied, err := h.replied(ctx, sender, job); err != nil {
 			return fmt.Errorf("read conversation for replies: %w", err)
 		} else if replied {
@@ -238,7 +241,7 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 
 	var mark []string
-	if needsMark(msg) {
+	if needsMark(msg) && caps.History {
 		// The answer will carry no wamid: note what the conversation holds
 		// now, so that only newer messages can be ours.
 		if mark, err = h.snapshot(ctx, sender, job.Phone); err != nil {
@@ -316,7 +319,7 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return h.sendFailed(ctx, log, job, err)
 	}
 	wamid := res.WAMID
-	if wamid == "" {
+	if wamid == "" && caps.History {
 		// Template sends and bot triggers answer without a wamid: look it
 		// up in the conversation. If it is not there yet, the status poller
 		// resolves it later.
@@ -324,7 +327,7 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			wamid = w
 		}
 	}
-	if err := h.markSent(ctx, log, job, wamid); err != nil {
+	if err := h.markSent(ctx, log, job, caps, wamid); err != nil {
 		return err
 	}
 	h.storm(ctx, log, job, false, "")
@@ -441,8 +444,12 @@ func (h *SendHandler) unclaim(ctx context.Context, ref Ref, reason string) {
 	}
 }
 
-func (h *SendHandler) markSent(ctx context.Context, log *slog.Logger, job Job, wamid string) error {
+func (h *SendHandler) markSent(ctx context.Context, log *slog.Logger, job Job, caps provider.Capabilities, wamid string) error {
 	now := h.opts.Now()
+	var firstPoll time.Time // none: the provider pushes statuses
+	if caps.StatusPoll || (wamid == "" && caps.History) {
+		firstPoll = now.Add(h.opts.pollDelay(0, rand.Float64()))
+	}
 	// Use a context that survives the task's cancellation: the provider has
 	// accepted the message, so recording it must not be skipped.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -451,9 +458,15 @@ func (h *SendHandler) markSent(ctx context.Context, log *slog.Logger, job Job, w
 	if job.Step != nil {
 		mark = h.store.MarkStepSent // and plans the next step, atomically
 	}
-	ok, err := mark(ctx, job.Ref, wamid, now, now.Add(h.opts.pollDelay(0, rand.Float64())), now.Add(h.opts.TrackFor))
+	ok, err := mark(ctx, job.Ref, wamid, now, firstPoll, now.Add(h.opts.TrackFor))
 	if err == nil && !ok {
 		log.ErrorContext(ctx, "campaign: provider accepted a send the store no longer shows as sending", slog.String("wamid", wamid))
+	}
+	if err == nil && ok && caps.StatusWebhook {
+		// The webhook may have beaten the answer: apply what it said.
+		if _, merr := h.store.MatchWebhookEvents(ctx, job.ID, now); merr != nil {
+			log.WarnContext(ctx, "campaign: could not match early webhook events; the sweep will", slog.String("error", merr.Error()))
+		}
 	}
 	return err
 }
@@ -582,6 +595,9 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 		return false, nil
 	}
 	wamid, found, err := h.lookup(ctx, sender, job, msg)
+	if errors.Is(err, provider.ErrUnsupported) {
+		err = errors.New("the provider offers no history to check whether it was sent")
+	}
 	if err != nil {
 		// Never send blind: without the history we cannot know.
 		if job.SendingAt != nil && now.Sub(*job.SendingAt) > h.opts.ReconcileFor {
@@ -593,7 +609,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 	}
 	if found {
 		log.InfoContext(ctx, "campaign: reconciled send found at provider", slog.String("wamid", wamid))
-		return true, h.markSent(ctx, log, job, wamid)
+		return true, h.markSent(ctx, log, job, capabilities(sender), wamid)
 	}
 	log.InfoContext(ctx, "campaign: reconciled send not found at provider; sending again")
 	h.unclaim(ctx, job.Ref, "reconciled: not found at the provider")

@@ -96,8 +96,13 @@ type WorkerStore interface {
 	// false unless the delivery still holds the lease the claim set.
 	SetConvMark(ctx context.Context, ref Ref, lease time.Time, mark []string, now time.Time) (bool, error)
 	// MarkSent records an accepted send: sending → sent, the wamid (may be
-	// empty when still unknown) and the first status poll.
+	// empty when still unknown) and the first status poll (zero: none, the
+	// provider pushes statuses).
 	MarkSent(ctx context.Context, ref Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error)
+	// MatchWebhookEvents applies the webhook events kept for a delivery
+	// whose message was not known when they came (its wamid, or for
+	// providers whose answers carry no id its phone), now that it is sent.
+	MatchWebhookEvents(ctx context.Context, id int64, now time.Time) (int, error)
 	// MarkStepSent is MarkSent for a sequence step; in the same transaction
 	// it plans the enrollment's next step, or completes the enrollment.
 	MarkStepSent(ctx context.Context, ref Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error)

@@ -13,11 +13,11 @@ import (
 // needs it. TokenRef names where the API token lives; the token itself is
 // resolved by the [Senders] of each process and never stored.
 type Account struct {
-	ID            int64
-	Name          string
-	Provider      string
-	BaseURL       string
-	TokenRef      string
+	ID       int64
+	Name     string
+	Provider string
+	BaseURL  string
+	TokenRef string
 	// SecretRef is where a second credential is (Sobot's API secret, the
 	// session API's Bearer token); "" = none. WebhookSecretRef is where the
 	// secret of the account's webhook URL is ("" = no webhooks).
@@ -195,6 +195,15 @@ type Sender interface {
 	Conversation(ctx context.Context, phone string, limit int) ([]provider.ConversationMessage, error)
 	// MessageStatus returns the current status of a sent message.
 	MessageStatus(ctx context.Context, wamid string) (provider.StatusReport, error)
+}
+
+// capabilities is what a Sender can do: its driver's declaration, or, for a
+// Sender that declares nothing, BotSailor's way (a history and status polls).
+func capabilities(s Sender) provider.Capabilities {
+	if c, ok := s.(interface{ Capabilities() provider.Capabilities }); ok {
+		return c.Capabilities()
+	}
+	return provider.Capabilities{History: true, StatusPoll: true}
 }
 
 // Senders hands out the Sender of an account, resolving its token.

@@ -26,8 +26,9 @@ const (
 
 // SendResult is a provider's answer to an accepted send.
 type SendResult struct {
-	// WAMID is the WhatsApp message id; empty when the provider's answer
-	// carries none (BotSailor's template send and trigger-bot).
+	// WAMID is the WhatsApp message id (or the provider's own message id);
+	// empty when the provider's answer carries none (BotSailor's template
+	// send and trigger-bot, Salebot's sends).
 	WAMID string
 }
 

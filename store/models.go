@@ -10,18 +10,18 @@ import (
 )
 
 type accountRow struct {
-	ID            int64
-	Name          string
-	Provider      string
-	BaseURL       string
-	TokenRef      string
+	ID       int64
+	Name     string
+	Provider string
+	BaseURL  string
+	TokenRef string
 	// SecretRef, SessionID, WebhookSecretRef: migration 00006.
 	SecretRef        string
 	SessionID        string
 	WebhookSecretRef string
 	PhoneNumberID    string
-	WhatsappBotID int64
-	RatePerSecond float64
+	WhatsappBotID    int64
+	RatePerSecond    float64
 	// PairIntervalMs etc.: the recipient limits (migration 00002).
 	PairIntervalMs   int64
 	DailyUniqueLimit int
@@ -146,6 +146,14 @@ func decodeVars(s string) map[string]string {
 }
 
 func utc(t time.Time) time.Time { return t.UTC() }
+
+// nullTime is t in UTC, or NULL for the zero time.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
 
 func ptr[T any](v T) *T { return &v }
 

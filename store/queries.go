@@ -378,32 +378,32 @@ func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(campaign.Ro
 
 // jobRow is the one-query join behind Job (the send path's hot read).
 type jobRow struct {
-	ID                                    int64
-	BroadcastID                           *int64
-	Gen, Attempts                         int
-	Status, Phone, RName, RVars, ConvMark string
-	SendingAt, LeaseUntil                 *time.Time
-	BName, BStatus, BReason, BMessage     *string
-	BStartAt                              *time.Time
-	BDeadline                             *int64
-	BCount, BDuplicates, BStormWindow     *int
-	BStormShare                           *float64
-	BStartedAt, BFinishedAt, BUpdatedAt   *time.Time
-	EnrollmentID                          *int64
-	Step                                  *int
-	DueAt, SendBy, ECreatedAt             *time.Time
-	EStatus, SName, VSpec, PrevWamid      *string
-	SID                                   *int64
-	EVersion                              *int
-	AID                                   int64
-	AName, AProvider, ABaseURL, ATokenRef string
+	ID                                        int64
+	BroadcastID                               *int64
+	Gen, Attempts                             int
+	Status, Phone, RName, RVars, ConvMark     string
+	SendingAt, LeaseUntil                     *time.Time
+	BName, BStatus, BReason, BMessage         *string
+	BStartAt                                  *time.Time
+	BDeadline                                 *int64
+	BCount, BDuplicates, BStormWindow         *int
+	BStormShare                               *float64
+	BStartedAt, BFinishedAt, BUpdatedAt       *time.Time
+	EnrollmentID                              *int64
+	Step                                      *int
+	DueAt, SendBy, ECreatedAt                 *time.Time
+	EStatus, SName, VSpec, PrevWamid          *string
+	SID                                       *int64
+	EVersion                                  *int
+	AID                                       int64
+	AName, AProvider, ABaseURL, ATokenRef     string
 	ASecretRef, ASessionID, AWebhookSecretRef string
-	APhoneNumberID                        string
-	AWhatsappBotID                        int64
-	ARatePerSecond                        float64
-	APairIntervalMs                       int64
-	ADailyUniqueLimit                     int
-	APortfolio, ATimezone                 string
+	APhoneNumberID                            string
+	AWhatsappBotID                            int64
+	ARatePerSecond                            float64
+	APairIntervalMs                           int64
+	ADailyUniqueLimit                         int
+	APortfolio, ATimezone                     string
 }
 
 // jobQuery loads a delivery with its recipient and broadcast, or its
@@ -640,7 +640,7 @@ func (db *DB) MarkSent(ctx context.Context, ref campaign.Ref, wamid string, now,
 	const update = `UPDATE deliveries SET status = 'sent', wamid = ?, sent_at = ?, lease_until = NULL,
 		error_code = '', error = '', next_poll_at = ?, poll_count = 0, track_until = ?, updated_at = ?
 		WHERE id = ? AND status = 'sending'`
-	args := []any{nullable(wamid), utc(now), utc(firstPoll), utc(trackUntil), utc(now), ref.ID}
+	args := []any{nullable(wamid), utc(now), nullTime(firstPoll), utc(trackUntil), utc(now), ref.ID}
 	if db.dialect == "postgres" {
 		// One statement, one commit: this runs once per send.
 		var n int64

@@ -259,7 +259,7 @@ func (db *DB) MarkStepSent(ctx context.Context, ref campaign.Ref, wamid string, 
 		err := tx.Raw(`UPDATE deliveries SET status = 'sent', wamid = ?, sent_at = ?, lease_until = NULL,
 			error_code = '', error = '', next_poll_at = ?, poll_count = 0, track_until = ?, updated_at = ?
 			WHERE id = ? AND status = 'sending' AND enrollment_id IS NOT NULL RETURNING enrollment_id, step`,
-			nullable(wamid), utc(now), utc(firstPoll), utc(trackUntil), utc(now), ref.ID).Scan(&got).Error
+			nullable(wamid), utc(now), nullTime(firstPoll), utc(trackUntil), utc(now), ref.ID).Scan(&got).Error
 		if err != nil || len(got) == 0 {
 			return err
 		}
@@ -332,6 +332,12 @@ func (db *DB) Unenroll(ctx context.Context, name, phone, reason string, now time
 // whose version exits on event ("reply", "unsubscribe"), and skips their
 // pending steps. It returns the sequences they were in.
 func (db *DB) Exit(ctx context.Context, phone, event string, now time.Time) ([]string, error) {
+	return db.exit(ctx, nil, phone, event, now)
+}
+
+// exit is Exit, limited to the sequences of one account when accountID is
+// set.
+func (db *DB) exit(ctx context.Context, accountID *int64, phone, event string, now time.Time) ([]string, error) {
 	var names []string
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		names = nil
@@ -342,7 +348,8 @@ func (db *DB) Exit(ctx context.Context, phone, event string, now time.Time) ([]s
 		}
 		if err := tx.Raw(`SELECT e.id, s.name, v.spec FROM enrollments e JOIN sequences s ON s.id = e.sequence_id
 			JOIN sequence_versions v ON v.sequence_id = e.sequence_id AND v.version = e.version
-			WHERE e.phone = ? AND e.status = 'active' ORDER BY e.id`, phone).Scan(&rows).Error; err != nil {
+			WHERE e.phone = ? AND e.status = 'active' AND (? OR s.account_id = ?) ORDER BY e.id`,
+			phone, accountID == nil, ptrOr(accountID, 0)).Scan(&rows).Error; err != nil {
 			return err
 		}
 		var ids []int64
@@ -415,4 +422,11 @@ func (db *DB) EnrollmentCounts(ctx context.Context, name string) (map[string]int
 		out[r.Status] = r.N
 	}
 	return out, nil
+}
+
+func ptrOr[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/config"
-	"github.com/wacamp/wacamp/provider/botsailor"
+	"github.com/wacamp/wacamp/provider/drivers"
 )
 
 // Senders builds and caches one provider client per account, resolving the
@@ -33,17 +33,28 @@ func (s *Senders) Sender(_ context.Context, a campaign.Account) (campaign.Sender
 	if c, ok := s.clients[a]; ok {
 		return c, nil
 	}
+	d, ok := drivers.Lookup(a.Provider)
+	if !ok || d.New == nil {
+		return nil, fmt.Errorf("provider %q is not supported", a.Provider)
+	}
 	token, err := config.ResolveToken(a.TokenRef, s.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("api token: %w", err)
 	}
-	var c campaign.Sender
-	switch a.Provider {
-	case "botsailor", "wabotick":
-		c = botsailor.New(botsailor.Config{BaseURL: a.BaseURL, Token: token, PhoneNumberID: a.PhoneNumberID,
-			WhatsAppBotID: a.WhatsAppBotID, HTTPClient: s.httpClient(), Logger: s.Logger})
-	default:
-		return nil, fmt.Errorf("provider %q is not supported", a.Provider)
+	var secret string
+	if a.SecretRef != "" {
+		if secret, err = config.ResolveToken(a.SecretRef, s.Getenv); err != nil {
+			return nil, fmt.Errorf("api secret: %w", err)
+		}
+	}
+	client, err := d.New(drivers.Settings{BaseURL: a.BaseURL, Token: token, Secret: secret, PhoneNumberID: a.PhoneNumberID,
+		WhatsAppBotID: a.WhatsAppBotID, SessionID: a.SessionID, HTTPClient: s.httpClient(), Logger: s.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("account %s: %w", a.Name, err)
+	}
+	c, ok := client.(campaign.Sender)
+	if !ok {
+		return nil, fmt.Errorf("provider %q: driver is not a sender", a.Provider)
 	}
 	if s.clients == nil {
 		s.clients = map[campaign.Account]campaign.Sender{}

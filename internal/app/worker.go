@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/webhook"
 )
 
 // WorkerConfig configures one worker process.
@@ -34,6 +35,9 @@ type Worker struct {
 	sends, polls *asynq.Server
 	sendMux      *asynq.ServeMux
 	pollMux      *asynq.ServeMux
+	sweep        func(context.Context)
+	sweepDone    chan struct{}
+	sweepStop    context.CancelFunc
 }
 
 // NewWorker builds a worker on c. Waits (rate, leases) are not failures;
@@ -83,6 +87,8 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 		Store: c.Store, Senders: cfg.Senders, Limiter: cfg.Limiter, Outcomes: cfg.Outcomes, Recipients: cfg.Recipients,
 	}, cfg.Campaign))
 	w.pollMux.Handle(campaign.TypePoll, campaign.NewPollHandler(c.Store, cfg.Senders, cfg.Campaign))
+	w.pollMux.Handle(webhook.TypeApply, &webhook.ApplyHandler{Store: c.Store, Logger: log, Now: cfg.Campaign.Now})
+	w.sweep = func(ctx context.Context) { webhook.Sweep(ctx, c.Store, 10*time.Second, log) }
 	return w
 }
 
@@ -98,6 +104,11 @@ func (w *Worker) Start() error {
 		w.sends.Shutdown()
 		return fmt.Errorf("start status server: %w", err)
 	}
+	// Webhook events kept for messages not yet recorded are matched by a
+	// sweep in every worker (matching twice is harmless).
+	ctx, cancel := context.WithCancel(context.Background())
+	w.sweepStop, w.sweepDone = cancel, make(chan struct{})
+	go func() { defer close(w.sweepDone); w.sweep(ctx) }()
 	return nil
 }
 
@@ -105,6 +116,10 @@ func (w *Worker) Start() error {
 // once (nothing new starts) and in-flight requests finish.
 func (w *Worker) Shutdown() {
 	w.stop()
+	if w.sweepStop != nil {
+		w.sweepStop()
+		<-w.sweepDone
+	}
 	done := make(chan struct{})
 	go func() { w.polls.Shutdown(); close(done) }()
 	w.sends.Shutdown()

@@ -17,6 +17,7 @@ func Worker(ctx context.Context, args []string, io IO) error {
 	fs := newFlags("worker", io)
 	fs.Init("worker", fs.ErrorHandling())
 	concurrency := fs.Int("concurrency", 50, "tasks processed at once")
+	webhookAddr := fs.String("webhook-addr", io.Getenv("WACAMP_WEBHOOK_ADDR"), "serve provider status webhooks on this address, e.g. :8090 (default $WACAMP_WEBHOOK_ADDR; empty = off)")
 	if _, err := parse(fs, args); err != nil {
 		return &exitError{code: 2}
 	}
@@ -43,7 +44,16 @@ func Worker(ctx context.Context, args []string, io IO) error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	log.InfoContext(ctx, "worker: running", slog.Int("concurrency", *concurrency))
-	<-ctx.Done()
+	hooks := make(chan error, 1)
+	if *webhookAddr != "" {
+		go func() { hooks <- app.ServeWebhooks(ctx, conns, *webhookAddr, io.Getenv, log, nil) }()
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-hooks:
+		srv.Shutdown()
+		return err
+	}
 	log.Info("worker: shutting down; in-flight sends finish first")
 	start := time.Now()
 	srv.Shutdown()

@@ -40,9 +40,9 @@ type Driver struct {
 
 var registry = map[string]Driver{
 	"botsailor": {Capabilities: botsailor.Capabilities, New: newBotSailor},
-	"sobot":     {Capabilities: sobot.Capabilities},
-	"salebot":   {Capabilities: salebot.Capabilities},
-	"waapi":     {Capabilities: waapi.Capabilities},
+	"sobot":     {Capabilities: sobot.Capabilities, New: newSobot, ParseWebhook: sobot.ParseWebhook},
+	"salebot":   {Capabilities: salebot.Capabilities, New: newSalebot, ParseWebhook: salebot.ParseWebhook},
+	"waapi":     {Capabilities: waapi.Capabilities, New: newWaapi, ParseWebhook: waapi.ParseWebhook},
 }
 
 // Lookup returns the driver named name (a normalised provider value).
@@ -70,4 +70,29 @@ func CapabilitiesOf(name string) (provider.Capabilities, bool) {
 func newBotSailor(s Settings) (any, error) {
 	return botsailor.New(botsailor.Config{BaseURL: s.BaseURL, Token: s.Token, PhoneNumberID: s.PhoneNumberID,
 		WhatsAppBotID: s.WhatsAppBotID, HTTPClient: s.HTTPClient, Logger: s.Logger}), nil
+}
+
+func newSobot(s Settings) (any, error) {
+	cfg := sobot.Config{BaseURL: s.BaseURL, APIKey: s.Token, APISecret: s.Secret, HTTPClient: s.HTTPClient, Logger: s.Logger}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return sobot.New(cfg), nil
+}
+
+func newSalebot(s Settings) (any, error) {
+	cfg := salebot.Config{BaseURL: s.BaseURL, APIKey: s.Token, WhatsAppBotID: s.WhatsAppBotID, HTTPClient: s.HTTPClient, Logger: s.Logger}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return salebot.New(cfg), nil
+}
+
+func newWaapi(s Settings) (any, error) {
+	cfg := waapi.Config{BaseURL: s.BaseURL, SessionID: s.SessionID, AccessToken: s.Token, BearerToken: s.Secret,
+		HTTPClient: s.HTTPClient, Logger: s.Logger}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return waapi.New(cfg), nil
 }

@@ -1,0 +1,61 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/webhook"
+)
+
+// NewReceiver returns the webhook receiver of c's accounts, queueing on c's
+// Redis; close releases its queue client.
+func NewReceiver(c *Conns, getenv func(string) string, log *slog.Logger) (r *webhook.Receiver, close func()) {
+	client := asynq.NewClient(c.Redis)
+	return &webhook.Receiver{
+		Accounts: c.Store, Queue: client, Getenv: getenv, Resolve: config.ResolveToken, Logger: log,
+		Parser: func(p string) (webhook.Parser, bool) {
+			d, ok := drivers.Lookup(p)
+			return d.ParseWebhook, ok && d.ParseWebhook != nil
+		},
+	}, func() { _ = client.Close() }
+}
+
+// ServeWebhooks serves the webhook receiver on addr until ctx ends. ready,
+// if not nil, gets the address it listens on.
+func ServeWebhooks(ctx context.Context, c *Conns, addr string, getenv func(string) string, log *slog.Logger, ready func(net.Addr)) error {
+	recv, closeRecv := NewReceiver(c, getenv, log)
+	defer closeRecv()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("webhooks: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/webhooks/", recv)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	log.InfoContext(ctx, "webhooks: listening", slog.String("addr", ln.Addr().String()), slog.String("path", "/webhooks/<account>/<secret>"))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("webhooks: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("webhooks: shut down: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,238 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/wacamp/wacamp/provider"
+)
+
+// WebhookResult counts what ApplyWebhookEvents did with a batch.
+type WebhookResult struct {
+	Applied int      // statuses that found their message (moved forward or not)
+	Kept    int      // statuses kept until their message is known
+	Ignored int      // statuses that carry nothing to record (e.g. sent)
+	Exited  []string // sequences whose enrollment a reply ended
+}
+
+// webhookEventRow is a webhook status whose message was not known yet.
+type webhookEventRow struct {
+	ID         int64
+	AccountID  int64
+	Wamid      string
+	Phone      string
+	ByPhone    bool
+	Status     string
+	At         time.Time
+	Code       string
+	Reason     string
+	ReceivedAt time.Time
+}
+
+func (webhookEventRow) TableName() string { return "webhook_events" }
+
+func (w webhookEventRow) report() provider.StatusReport {
+	return provider.StatusReport{Status: provider.Status(w.Status), At: w.At, Code: w.Code, Reason: w.Reason}
+}
+
+// ApplyWebhookEvents records what an account's provider pushed: each
+// status moves its message forward only (sent < delivered < read; failed
+// only from sent), so duplicates and reversed orders change nothing; a
+// status whose message is not known yet (the webhook beat the send's
+// answer) is kept and matched when the send is recorded. A reply ends the
+// replier's enrollments, on this account, that exit on reply.
+func (db *DB) ApplyWebhookEvents(ctx context.Context, accountID int64, events []provider.Event, now time.Time) (WebhookResult, error) {
+	var res WebhookResult
+	for _, ev := range events {
+		if ev.Inbound {
+			if ev.Phone == "" {
+				continue
+			}
+			names, err := db.exit(ctx, &accountID, ev.Phone, "reply", now)
+			if err != nil {
+				return res, err
+			}
+			res.Exited = append(res.Exited, names...)
+			continue
+		}
+		if _, ok := forwardFrom[ev.Status]; !ok {
+			res.Ignored++
+			continue
+		}
+		at := ev.At
+		if at.IsZero() {
+			at = now
+		}
+		report := provider.StatusReport{Status: ev.Status, At: at, Code: ev.Code, Reason: ev.Reason}
+		id, err := db.webhookTarget(ctx, db.q(ctx), accountID, ev.WAMID, ev.Phone, ev.MatchByPhone)
+		if err != nil {
+			return res, err
+		}
+		if id == 0 {
+			row := webhookEventRow{AccountID: accountID, Wamid: ev.WAMID, Phone: ev.Phone, ByPhone: ev.MatchByPhone,
+				Status: string(ev.Status), At: utc(at), Code: ev.Code, Reason: ev.Reason, ReceivedAt: utc(now)}
+			if err := db.q(ctx).Create(&row).Error; err != nil {
+				return res, fmt.Errorf("keep webhook event: %w", err)
+			}
+			res.Kept++
+			continue
+		}
+		if _, err := db.ApplyStatus(ctx, id, ev.WAMID, report, now, nil); err != nil {
+			return res, err
+		}
+		res.Applied++
+	}
+	return res, nil
+}
+
+// webhookTarget finds the delivery a status is about: by its wamid, or,
+// for providers whose send answers carry no id, the oldest accepted
+// message to phone on the account with no id recorded yet. 0 = none.
+func (db *DB) webhookTarget(ctx context.Context, q *gorm.DB, accountID int64, wamid, phone string, byPhone bool) (int64, error) {
+	var ids []int64
+	if wamid != "" {
+		if err := q.Raw(`SELECT id FROM deliveries WHERE wamid = ?`, wamid).Scan(&ids).Error; err != nil {
+			return 0, fmt.Errorf("find delivery of webhook event: %w", err)
+		}
+		if len(ids) > 0 || !byPhone {
+			return firstID(ids), nil
+		}
+	}
+	if !byPhone || phone == "" {
+		return 0, nil
+	}
+	err := q.Raw(`SELECT d.id FROM deliveries d
+		LEFT JOIN broadcasts b ON b.id = d.broadcast_id
+		LEFT JOIN enrollments e ON e.id = d.enrollment_id
+		LEFT JOIN sequences s ON s.id = e.sequence_id
+		WHERE d.phone = ? AND d.wamid IS NULL AND d.status = 'sent' AND COALESCE(b.account_id, s.account_id) = ?
+		ORDER BY d.sent_at, d.id LIMIT 1`, phone, accountID).Scan(&ids).Error
+	if err != nil {
+		return 0, fmt.Errorf("find delivery of webhook event by phone: %w", err)
+	}
+	return firstID(ids), nil
+}
+
+func firstID(ids []int64) int64 {
+	if len(ids) == 0 {
+		return 0
+	}
+	return ids[0]
+}
+
+// MatchWebhookEvents applies the kept webhook events of delivery id now
+// that its send is recorded (see campaign.WorkerStore).
+func (db *DB) MatchWebhookEvents(ctx context.Context, id int64, now time.Time) (int, error) {
+	var d struct {
+		Wamid     *string
+		Phone     string
+		AccountID int64
+	}
+	err := db.q(ctx).Raw(`SELECT d.wamid, d.phone, COALESCE(b.account_id, s.account_id) AS account_id FROM deliveries d
+		LEFT JOIN broadcasts b ON b.id = d.broadcast_id
+		LEFT JOIN enrollments e ON e.id = d.enrollment_id
+		LEFT JOIN sequences s ON s.id = e.sequence_id
+		WHERE d.id = ?`, id).Scan(&d).Error
+	if err != nil {
+		return 0, fmt.Errorf("delivery %d: match webhook events: %w", id, err)
+	}
+	n := 0
+	wamid := ""
+	if d.Wamid != nil {
+		wamid = *d.Wamid
+	} else {
+		// An id-less send: the oldest status kept for its phone is its own
+		// (and names its id) if this is the oldest id-less message there.
+		var rows []webhookEventRow
+		if err := db.q(ctx).Where("account_id = ? AND by_phone AND phone = ?", d.AccountID, d.Phone).
+			Order("id").Limit(1).Find(&rows).Error; err != nil {
+			return 0, fmt.Errorf("delivery %d: match webhook events: %w", id, err)
+		}
+		if len(rows) == 0 {
+			return 0, nil
+		}
+		target, err := db.webhookTarget(ctx, db.q(ctx), d.AccountID, "", d.Phone, true)
+		if err != nil || target != id {
+			return 0, err
+		}
+		if err := db.applyKept(ctx, id, rows[0], now); err != nil {
+			return 0, err
+		}
+		n, wamid = 1, rows[0].Wamid
+	}
+	if wamid == "" {
+		return n, nil
+	}
+	var rows []webhookEventRow
+	if err := db.q(ctx).Where("wamid = ?", wamid).Order("id").Find(&rows).Error; err != nil {
+		return n, fmt.Errorf("delivery %d: match webhook events: %w", id, err)
+	}
+	for _, r := range rows {
+		if err := db.applyKept(ctx, id, r, now); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// applyKept applies one kept event to delivery id and forgets it.
+func (db *DB) applyKept(ctx context.Context, id int64, r webhookEventRow, now time.Time) error {
+	if _, err := db.ApplyStatus(ctx, id, r.Wamid, r.report(), now, nil); err != nil {
+		return err
+	}
+	if err := db.q(ctx).Delete(&webhookEventRow{}, r.ID).Error; err != nil {
+		return fmt.Errorf("forget webhook event %d: %w", r.ID, err)
+	}
+	return nil
+}
+
+// SweepWebhookEvents matches kept webhook events whose message has become
+// known since (closing the race where an event is kept just as its send is
+// recorded) and forgets those older than keep. It returns how many were
+// applied and dropped.
+func (db *DB) SweepWebhookEvents(ctx context.Context, now time.Time, keep time.Duration) (applied, dropped int, err error) {
+	var rows []webhookEventRow
+	if err := db.q(ctx).Order("id").Limit(1000).Find(&rows).Error; err != nil {
+		return 0, 0, fmt.Errorf("sweep webhook events: %w", err)
+	}
+	for _, r := range rows {
+		id, err := db.webhookTarget(ctx, db.q(ctx), r.AccountID, r.Wamid, r.Phone, r.ByPhone)
+		if err != nil {
+			return applied, dropped, err
+		}
+		if id == 0 {
+			continue
+		}
+		if err := db.applyKept(ctx, id, r, now); err != nil {
+			return applied, dropped, err
+		}
+		applied++
+	}
+	res := db.q(ctx).Where("received_at < ?", utc(now.Add(-keep))).Delete(&webhookEventRow{})
+	if res.Error != nil {
+		return applied, 0, fmt.Errorf("drop old webhook events: %w", res.Error)
+	}
+	return applied, int(res.RowsAffected), nil
+}
+
+// WebhookAccount is what the webhook receiver needs about an account.
+type WebhookAccount struct {
+	ID               int64
+	Name             string
+	Provider         string
+	WebhookSecretRef string
+}
+
+// WebhookAccounts lists the accounts that take webhooks.
+func (db *DB) WebhookAccounts(ctx context.Context) ([]WebhookAccount, error) {
+	var out []WebhookAccount
+	err := db.q(ctx).Raw(`SELECT id, name, provider, webhook_secret_ref FROM accounts WHERE webhook_secret_ref <> '' ORDER BY name`).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("list webhook accounts: %w", err)
+	}
+	return out, nil
+}

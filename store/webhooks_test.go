@@ -1,0 +1,100 @@
+package store_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/provider"
+)
+
+func status(wamid string, s provider.Status, after time.Duration) provider.Event {
+	return provider.Event{WAMID: wamid, Status: s, At: at(after)}
+}
+
+// Webhook statuses move a message forward only, whatever their order and
+// however often they come; a status that beats the send's answer is kept
+// and applied once the send is recorded; an id-less provider's status finds
+// its message by phone and records the provider's id.
+func TestWebhookEvents(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		b, refs := f.planned("spring", 6, campaign.StatusRunning)
+		acct := b.AccountID
+		apply := func(evs ...provider.Event) (applied, kept int) {
+			t.Helper()
+			res, err := f.db.ApplyWebhookEvents(f.ctx, acct, evs, at(time.Minute))
+			require.NoError(t, err)
+			return res.Applied, res.Kept
+		}
+
+		// Duplicates and reversed order.
+		f.claimAndSend(refs[0], "wamid.A", t0)
+		applied, kept := apply(status("wamid.A", provider.StatusRead, 4*time.Second), status("wamid.A", provider.StatusDelivered, 2*time.Second),
+			status("wamid.A", provider.StatusDelivered, 2*time.Second), status("wamid.A", provider.StatusFailed, 5*time.Second),
+			status("wamid.A", provider.StatusSent, time.Second))
+		require.Equal(t, 4, applied, "sent carries nothing to record")
+		require.Zero(t, kept)
+		d := f.delivery(refs[0].ID)
+		require.Equal(t, "read", d.Status)
+		require.Empty(t, d.ErrorCode, "failed never replaces read")
+		require.Equal(t, []string{"sent", "read"}, eventStatuses(f.events(refs[0].ID)))
+
+		// Failed from sent, with its code; then nothing moves it.
+		f.claimAndSend(refs[1], "wamid.F", t0)
+		apply(provider.Event{WAMID: "wamid.F", Status: provider.StatusFailed, Code: "131026", Reason: "Message undeliverable."},
+			status("wamid.F", provider.StatusDelivered, 3*time.Second))
+		d = f.delivery(refs[1].ID)
+		require.Equal(t, "failed", d.Status)
+		require.Equal(t, "131026", d.ErrorCode)
+
+		// The webhook beats the answer: kept, then applied on MarkSent.
+		applied, kept = apply(status("wamid.B", provider.StatusDelivered, 2*time.Second), status("wamid.B", provider.StatusDelivered, 2*time.Second))
+		require.Equal(t, 0, applied)
+		require.Equal(t, 2, kept)
+		f.claimAndSend(refs[2], "wamid.B", t0)
+		n, err := f.db.MatchWebhookEvents(f.ctx, refs[2].ID, at(time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		require.Equal(t, "delivered", f.delivery(refs[2].ID).Status)
+		require.Zero(t, f.count("webhook_events", "wamid = ?", "wamid.B"), "matched events are forgotten")
+
+		// Kept just as the send was recorded: the sweep matches it.
+		apply(status("wamid.C", provider.StatusRead, 3*time.Second))
+		f.claimAndSend(refs[3], "wamid.C", t0)
+		matched, dropped, err := f.db.SweepWebhookEvents(f.ctx, at(time.Minute), time.Hour)
+		require.NoError(t, err)
+		require.Equal(t, 1, matched)
+		require.Zero(t, dropped)
+		require.Equal(t, "read", f.delivery(refs[3].ID).Status)
+
+		// An id-less provider: matched by phone, its id recorded; and
+		// before the send, kept and matched by phone too.
+		f.claimAndSend(refs[4], "", t0)
+		phone4 := f.delivery(refs[4].ID).Phone
+		applied, _ = apply(provider.Event{WAMID: "9001", Status: provider.StatusDelivered, Phone: phone4, MatchByPhone: true})
+		require.Equal(t, 1, applied)
+		d = f.delivery(refs[4].ID)
+		require.Equal(t, "delivered", d.Status)
+		require.Equal(t, "9001", *d.Wamid)
+		phone5 := f.delivery(refs[5].ID).Phone
+		_, kept = apply(provider.Event{WAMID: "9002", Status: provider.StatusFailed, Reason: "no WhatsApp", Phone: phone5, MatchByPhone: true})
+		require.Equal(t, 1, kept)
+		f.claimAndSend(refs[5], "", t0)
+		n, err = f.db.MatchWebhookEvents(f.ctx, refs[5].ID, at(time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		d = f.delivery(refs[5].ID)
+		require.Equal(t, "failed", d.Status)
+		require.Equal(t, "9002", *d.Wamid)
+
+		// Never matched: dropped after keep.
+		apply(status("wamid.never", provider.StatusDelivered, time.Second))
+		_, dropped, err = f.db.SweepWebhookEvents(f.ctx, at(3*time.Hour), time.Hour)
+		require.NoError(t, err)
+		require.Equal(t, 1, dropped)
+		require.Zero(t, f.count("webhook_events", "1 = 1"))
+	})
+}
