@@ -57,20 +57,20 @@ func (p Pos) String() string { return fmt.Sprintf("%s:%d", p.File, p.Line) }
 
 // Account is a provider account: one WhatsApp phone number at a provider.
 type Account struct {
-	Name          string  // unique across all files
-	Provider      string  // the driver: botsailor, wabotick, sobot, salebot or waapi
-	BaseURL       string  // API base, without trailing slash, e.g. https://botsailor.com/api/v1
-	TokenRef      string  // where the API token is: "env:VAR" or "file:/path"; see ResolveToken
+	Name     string // unique across all files
+	Provider string // the driver: botsailor, wabotick, sobot, salebot or waapi
+	BaseURL  string // API base, without trailing slash, e.g. https://botsailor.com/api/v1
+	TokenRef string // where the API token is: "env:VAR" or "file:/path"; see ResolveToken
 	// SecretRef is where the second credential is (Sobot's x-api-secret,
 	// the session API's Bearer token); "" = none.
 	SecretRef string
 	// WebhookSecretRef is where the secret of the account's status webhook
 	// URL is; "" = the account takes no webhooks.
 	WebhookSecretRef string
-	SessionID        string // the session API's session_id
-	PhoneNumberID    string // the provider's phone_number_id (BotSailor family), else any id of the number
-	WhatsAppBotID    int64  // the provider's whatsapp_bot_id (BotSailor family, Salebot)
-	RatePerSecond float64 // send rate for this phone number, fleet-wide; default 80
+	SessionID        string  // the session API's session_id
+	PhoneNumberID    string  // the provider's phone_number_id (BotSailor family), else any id of the number
+	WhatsAppBotID    int64   // the provider's whatsapp_bot_id (BotSailor family, Salebot)
+	RatePerSecond    float64 // send rate for this phone number, fleet-wide; default 80
 	// PairInterval is the least time between two messages to the same
 	// recipient from this number; default 6 s, 0 = not enforced.
 	PairInterval time.Duration

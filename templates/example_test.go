@@ -32,7 +32,7 @@ func ExampleMessage_Validate() {
 	}
 	fmt.Println(msg.Validate())
 	// Output:
-	// media.type: must be one of image, video, audio, document
+	// media.type: must be one of image, video, audio, document, sticker
 	// media.caption: "{{" at character 4 is not closed with "}}"
 }
 

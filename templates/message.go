@@ -9,12 +9,12 @@ type Kind string
 // The message kinds. Exactly one is set on a Message.
 const (
 	KindText     Kind = "text"     // free-form text (inside the 24 h window)
-	KindMedia    Kind = "media"    // image, video, audio or document by URL
-	KindTemplate Kind = "template" // an approved WhatsApp template
+	KindMedia    Kind = "media"    // image, video, audio, document or sticker by URL
+	KindTemplate Kind = "template" // an approved WhatsApp template, by id or by name and language
 	KindBotFlow  Kind = "bot_flow" // trigger a provider-side bot flow
-	KindLocation Kind = "location" // a map pin
-	KindButtons  Kind = "buttons"  // text with up to three buttons
-	KindList     Kind = "list"     // text with a menu of rows in sections
+	KindLocation Kind = "location" // a map pin with optional name and address
+	KindButtons  Kind = "buttons"  // text with one to three reply, URL or call buttons
+	KindList     Kind = "list"     // text with a button opening a menu of up to ten rows in sections
 )
 
 // Message is the content of one message, either as defined in a campaign

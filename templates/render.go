@@ -7,8 +7,8 @@ import (
 )
 
 // Variables returns the names of all placeholders in m, in order of first
-// appearance and without duplicates. It looks in the text, the media URL and
-// caption, the template variables' values and the bot flow id.
+// appearance and without duplicates. It looks in every field [Message.TextFields]
+// yields.
 func (m Message) Variables() []string {
 	var names []string
 	for _, s := range m.TextFields() {
@@ -22,9 +22,22 @@ func (m Message) Variables() []string {
 }
 
 // TextFields yields the path (as in [FieldError]) and value of every field
-// of m that may hold placeholders: "text", "media.url", "media.caption",
-// "template.vars[<i>].value" and "bot_flow", in that order. Fields of other
-// kinds are included when set, and empty ones too.
+// of m that may hold placeholders, in this order:
+//
+//   - "text";
+//   - "media.url", "media.caption", "media.filename";
+//   - "template.vars[<i>].value", "template.header.url",
+//     "template.header.filename", "template.buttons[<i>].value";
+//   - "bot_flow";
+//   - "location.name", "location.address";
+//   - "buttons.text", "buttons.header", "buttons.footer", and
+//     "buttons.buttons[<i>].title" and ".payload" per button;
+//   - "list.text", "list.header", "list.footer", "list.button",
+//     "list.sections[<i>].title", and "list.sections[<i>].rows[<j>].title"
+//     and ".description" per row.
+//
+// Fields of other kinds are included when set, and empty ones too. Ids
+// (template id and name, row ids), types and MIME types are not templated.
 func (m Message) TextFields() iter.Seq2[string, string] {
 	return func(yield func(string, string) bool) {
 		stop := false
@@ -35,24 +48,16 @@ func (m Message) TextFields() iter.Seq2[string, string] {
 }
 
 // Render returns a copy of m with every placeholder replaced by its value
-// from vars; m itself is not changed. A key present in vars with an empty
-// value counts as a value. Values are inserted as they are: placeholders in
-// them are not expanded.
+// from vars; m itself, including everything its pointers and slices refer
+// to, is not changed. A key present in vars with an empty value counts as a
+// value. Values are inserted as they are: placeholders in them are not
+// expanded.
 //
 // The first placeholder without a value gives an error wrapping a
 // *[MissingVarError] (use errors.As), a malformed placeholder an error; both
 // name the field, e.g. "text: {{code}} has no value".
 func (m Message) Render(vars map[string]string) (Message, error) {
-	out := m
-	if m.Media != nil {
-		media := *m.Media
-		out.Media = &media
-	}
-	if m.Template != nil {
-		tmpl := *m.Template
-		tmpl.Vars = slices.Clone(tmpl.Vars)
-		out.Template = &tmpl
-	}
+	out := m.clone()
 	var err error
 	out.eachText(func(field string, s *string) {
 		if err != nil {
@@ -71,20 +76,96 @@ func (m Message) Render(vars map[string]string) (Message, error) {
 	return out, nil
 }
 
+// clone returns a deep copy of m: nothing reachable from the copy is shared
+// with m.
+func (m Message) clone() Message {
+	out := m
+	if m.Media != nil {
+		media := *m.Media
+		out.Media = &media
+	}
+	if m.Template != nil {
+		tmpl := *m.Template
+		tmpl.Vars = slices.Clone(tmpl.Vars)
+		tmpl.Buttons = slices.Clone(tmpl.Buttons)
+		if tmpl.Header != nil {
+			h := *tmpl.Header
+			tmpl.Header = &h
+		}
+		out.Template = &tmpl
+	}
+	if m.Location != nil {
+		loc := *m.Location
+		out.Location = &loc
+	}
+	if m.Buttons != nil {
+		b := *m.Buttons
+		b.Buttons = slices.Clone(b.Buttons)
+		out.Buttons = &b
+	}
+	if m.List != nil {
+		l := *m.List
+		l.Sections = slices.Clone(l.Sections)
+		for i := range l.Sections {
+			l.Sections[i].Rows = slices.Clone(l.Sections[i].Rows)
+		}
+		out.List = &l
+	}
+	return out
+}
+
 // eachText calls fn with the path and address of every string of m that may
 // hold placeholders (see TextFields).
 func (m *Message) eachText(fn func(field string, s *string)) {
 	fn("text", &m.Text)
-	if m.Media != nil {
-		fn("media.url", &m.Media.URL)
-		fn("media.caption", &m.Media.Caption)
+	if md := m.Media; md != nil {
+		fn("media.url", &md.URL)
+		fn("media.caption", &md.Caption)
+		fn("media.filename", &md.Filename)
 	}
-	if m.Template != nil {
-		for i := range m.Template.Vars {
-			fn(fmt.Sprintf("template.vars[%d].value", i), &m.Template.Vars[i].Value)
+	if t := m.Template; t != nil {
+		for i := range t.Vars {
+			fn(fmt.Sprintf("template.vars[%d].value", i), &t.Vars[i].Value)
+		}
+		if t.Header != nil {
+			fn("template.header.url", &t.Header.URL)
+			fn("template.header.filename", &t.Header.Filename)
+		}
+		for i := range t.Buttons {
+			fn(fmt.Sprintf("template.buttons[%d].value", i), &t.Buttons[i].Value)
 		}
 	}
 	fn("bot_flow", &m.BotFlow)
+	if l := m.Location; l != nil {
+		fn("location.name", &l.Name)
+		fn("location.address", &l.Address)
+	}
+	if b := m.Buttons; b != nil {
+		fn("buttons.text", &b.Text)
+		fn("buttons.header", &b.Header)
+		fn("buttons.footer", &b.Footer)
+		for i := range b.Buttons {
+			field := fmt.Sprintf("buttons.buttons[%d]", i)
+			fn(field+".title", &b.Buttons[i].Title)
+			fn(field+".payload", &b.Buttons[i].Payload)
+		}
+	}
+	if l := m.List; l != nil {
+		fn("list.text", &l.Text)
+		fn("list.header", &l.Header)
+		fn("list.footer", &l.Footer)
+		fn("list.button", &l.Button)
+		for i := range l.Sections {
+			s := &l.Sections[i]
+			field := fmt.Sprintf("list.sections[%d]", i)
+			fn(field+".title", &s.Title)
+			for j := range s.Rows {
+				rf := fmt.Sprintf("%s.rows[%d]", field, j)
+				fn(rf+".title", &s.Rows[j].Title)
+				fn(rf+".description", &s.Rows[j].Description)
+			}
+		}
+	}
 }
 
 // RecipientVars returns the values placeholders can use for one recipient:

@@ -139,7 +139,7 @@ func TestMessageTextFields(t *testing.T) {
 		got = append(got, field+"="+value)
 	}
 	require.Equal(t, []string{
-		"text=t", "media.url=u", "media.caption=c",
+		"text=t", "media.url=u", "media.caption=c", "media.filename=",
 		"template.vars[0].value=v0", "template.vars[1].value=v1", "bot_flow=b",
 	}, got)
 
@@ -157,4 +157,136 @@ func TestMessageTextFields(t *testing.T) {
 		got = append(got, field)
 	}
 	require.Equal(t, []string{"text", "bot_flow"}, got)
+}
+
+// fullMessage has every templated field of every kind set to a distinct
+// placeholder-bearing value (it is not a valid message: it has all kinds).
+func fullMessage() Message {
+	return Message{
+		Kind: KindList,
+		Text: "t {{a}}",
+		Media: &Media{URL: "https://x.io/{{a}}", Type: "document", Caption: "c {{a}}",
+			MimeType: "application/pdf", Filename: "{{a}}.pdf"},
+		Template: &Template{
+			ID: "id", Name: "n", Language: "en",
+			Vars:    []TemplateVar{{Name: "v", Index: 1, Value: "v {{a}}"}},
+			Header:  &Media{Type: "document", URL: "https://h.io/{{a}}", Filename: "h {{a}}"},
+			Buttons: []TemplateButton{{Index: 0, SubType: "url", Value: "tb {{a}}"}},
+		},
+		BotFlow:  "F-{{a}}",
+		Location: &Location{Latitude: 1.5, Longitude: -2.5, Name: "ln {{a}}", Address: "la {{a}}"},
+		Buttons: &Buttons{Text: "bt {{a}}", Header: "bh {{a}}", Footer: "bf {{a}}", Buttons: []Button{
+			{Type: "url", Title: "b0 {{a}}", Payload: "https://p.io/{{a}}"},
+			{Type: "reply", Title: "b1 {{a}}"},
+		}},
+		List: &List{Text: "lt {{a}}", Header: "lh {{a}}", Footer: "lf {{a}}", Button: "lb {{a}}", Sections: []ListSection{
+			{Title: "s0 {{a}}", Rows: []ListRow{{ID: "r{{a}}", Title: "r0 {{a}}", Description: "d0 {{a}}"}}},
+			{Title: "s1 {{a}}", Rows: []ListRow{{ID: "x", Title: "r1 {{a}}"}, {ID: "y", Title: "r2 {{a}}", Description: "d2 {{a}}"}}},
+		}},
+	}
+}
+
+func TestMessageTextFieldsAllKinds(t *testing.T) {
+	t.Parallel()
+	var got []string
+	for field, value := range fullMessage().TextFields() {
+		got = append(got, field+"="+value)
+	}
+	require.Equal(t, []string{
+		"text=t {{a}}",
+		"media.url=https://x.io/{{a}}", "media.caption=c {{a}}", "media.filename={{a}}.pdf",
+		"template.vars[0].value=v {{a}}", "template.header.url=https://h.io/{{a}}", "template.header.filename=h {{a}}",
+		"template.buttons[0].value=tb {{a}}",
+		"bot_flow=F-{{a}}",
+		"location.name=ln {{a}}", "location.address=la {{a}}",
+		"buttons.text=bt {{a}}", "buttons.header=bh {{a}}", "buttons.footer=bf {{a}}",
+		"buttons.buttons[0].title=b0 {{a}}", "buttons.buttons[0].payload=https://p.io/{{a}}",
+		"buttons.buttons[1].title=b1 {{a}}", "buttons.buttons[1].payload=",
+		"list.text=lt {{a}}", "list.header=lh {{a}}", "list.footer=lf {{a}}", "list.button=lb {{a}}",
+		"list.sections[0].title=s0 {{a}}",
+		"list.sections[0].rows[0].title=r0 {{a}}", "list.sections[0].rows[0].description=d0 {{a}}",
+		"list.sections[1].title=s1 {{a}}",
+		"list.sections[1].rows[0].title=r1 {{a}}", "list.sections[1].rows[0].description=",
+		"list.sections[1].rows[1].title=r2 {{a}}", "list.sections[1].rows[1].description=d2 {{a}}",
+	}, got)
+
+	got = nil
+	for field := range (Message{Kind: KindLocation, Location: &Location{}}).TextFields() {
+		got = append(got, field)
+	}
+	require.Equal(t, []string{"text", "bot_flow", "location.name", "location.address"}, got)
+}
+
+func TestMessageRenderAllKinds(t *testing.T) {
+	t.Parallel()
+	msg := fullMessage()
+	out, err := msg.Render(map[string]string{"a": "A"})
+	require.NoError(t, err)
+
+	want := fullMessage()
+	want.Text = "t A"
+	want.Media.URL, want.Media.Caption, want.Media.Filename = "https://x.io/A", "c A", "A.pdf"
+	want.Template.Vars[0].Value = "v A"
+	want.Template.Header.URL, want.Template.Header.Filename = "https://h.io/A", "h A"
+	want.Template.Buttons[0].Value = "tb A"
+	want.BotFlow = "F-A"
+	want.Location.Name, want.Location.Address = "ln A", "la A"
+	want.Buttons.Text, want.Buttons.Header, want.Buttons.Footer = "bt A", "bh A", "bf A"
+	want.Buttons.Buttons[0].Title, want.Buttons.Buttons[0].Payload = "b0 A", "https://p.io/A"
+	want.Buttons.Buttons[1].Title = "b1 A"
+	want.List.Text, want.List.Header, want.List.Footer, want.List.Button = "lt A", "lh A", "lf A", "lb A"
+	want.List.Sections[0].Title = "s0 A"
+	want.List.Sections[0].Rows[0].Title, want.List.Sections[0].Rows[0].Description = "r0 A", "d0 A"
+	want.List.Sections[1].Title = "s1 A"
+	want.List.Sections[1].Rows[0].Title = "r1 A"
+	want.List.Sections[1].Rows[1].Title, want.List.Sections[1].Rows[1].Description = "r2 A", "d2 A"
+	// Not templated: ids, types, MIME types.
+	require.Equal(t, "r{{a}}", out.List.Sections[0].Rows[0].ID)
+	require.Equal(t, want, out)
+
+	// The original is untouched, deep down.
+	require.Equal(t, fullMessage(), msg)
+	require.Equal(t, []string{"a"}, msg.Variables())
+}
+
+func TestMessageRenderSharesNothing(t *testing.T) {
+	t.Parallel()
+	msg := fullMessage()
+	out, err := msg.Render(map[string]string{"a": "A"})
+	require.NoError(t, err)
+	// Writing to the copy's untemplated fields must not reach the original
+	// either: every pointer and slice is copied.
+	out.Media.Type = "changed"
+	out.Template.ID = "changed"
+	out.Template.Vars[0].Name = "changed"
+	out.Template.Header.Type = "changed"
+	out.Template.Buttons[0].SubType = "changed"
+	out.Location.Latitude = 99
+	out.Buttons.Buttons[0].Type = "changed"
+	out.List.Sections[0].Rows[0].ID = "changed"
+	out.List.Sections[1].Rows = append(out.List.Sections[1].Rows[:1], ListRow{ID: "new"})
+	require.Equal(t, fullMessage(), msg)
+}
+
+func TestMessageRenderMissingInNewFields(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		msg     Message
+		missing string
+		want    string
+	}{
+		{Message{Kind: KindLocation, Location: &Location{Address: "{{street}}"}}, "street", "location.address: {{street}} has no value"},
+		{Message{Kind: KindButtons, Buttons: &Buttons{Text: "x", Buttons: []Button{{Type: "url", Title: "t", Payload: "https://x.io/{{zip}}"}}}},
+			"zip", "buttons.buttons[0].payload: {{zip}} has no value"},
+		{Message{Kind: KindList, List: &List{Text: "x", Sections: []ListSection{{Rows: []ListRow{{Title: "{{row}}"}}}}}},
+			"row", "list.sections[0].rows[0].title: {{row}} has no value"},
+		{Message{Kind: KindTemplate, Template: &Template{Name: "n", Buttons: []TemplateButton{{Value: "{{order}}"}}}},
+			"order", "template.buttons[0].value: {{order}} has no value"},
+	} {
+		_, err := tt.msg.Render(map[string]string{"name": "Ann"})
+		require.EqualError(t, err, tt.want)
+		var mv *MissingVarError
+		require.ErrorAs(t, err, &mv)
+		require.Equal(t, tt.missing, mv.Name)
+	}
 }
