@@ -196,8 +196,10 @@ type call struct {
 
 // Send delivers m to the phone number to (country code and digits; a leading
 // "+", spaces, dashes, dots and parentheses are removed). It returns the
-// wamid when the answer carries one; template sends and bot-flow triggers
-// usually answer without one (SendResult.WAMID == "").
+// wamid when the answer carries one: text and media sends name it
+// ("wa_message_id"), as does Wabotick's template send ("data"."message_id",
+// seed 001); BotSailor's template send and every bot-flow trigger answer
+// without one (SendResult.WAMID == ""), so Conversation finds it.
 //
 // Errors are *provider.Error: ClassPermanent for a bad recipient,
 // ClassHaltCampaign for a message that cannot be sent to anyone (unknown

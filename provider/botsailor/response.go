@@ -259,7 +259,11 @@ func (a *answer) errorCode(httpStatus int) string {
 }
 
 // wamid returns the WhatsApp message id of a send answer, wherever the
-// provider put it, or "".
+// provider put it, or "": BotSailor's top-level "wa_message_id", Wabotick's
+// "data"."message_id" (seed 001), Meta's "messages"[0]."id", and the like.
+// A wamid is always a JSON string: a number under any of these keys is the
+// provider's database row id, which no later call accepts, so it is not
+// taken.
 func (a *answer) wamid() string {
 	data, _ := a.top["data"].(map[string]any)
 	msg, _ := a.top["message"].(map[string]any)
@@ -270,8 +274,8 @@ func (a *answer) wamid() string {
 		field(msg, "wa_message_id"), field(msg, "message_id"), field(msg, "wamid"),
 	}
 	for _, c := range candidates {
-		if s := scalarString(c); s != "" {
-			return s
+		if s, ok := c.(string); ok && strings.TrimSpace(s) != "" {
+			return strings.TrimSpace(s)
 		}
 	}
 	// An "id" counts only when it is plainly a wamid, not a database row id.

@@ -9,6 +9,11 @@
 // (130429) and the plan's subscriber limit. Given the same Seed and the same
 // sequence of requests, it makes the same decisions.
 //
+// Options.Shape picks the reseller whose answers it gives: BotSailor (seed
+// 000, the default) or Wabotick (seed 001), which answers a template send
+// {"status":"success","message":…,"data":{"message_id":"wamid…"}} where
+// BotSailor names no wamid. See Options.Shape for every difference.
+//
 // Routes (GET query or POST form, apiToken in either):
 //
 //	/api/v1/whatsapp/send               text message
@@ -48,6 +53,14 @@ const (
 	msgNotFound        = "Message not found."
 	msgUndeliverable   = "Message undeliverable."
 	codeUndeliverable  = "131026"
+)
+
+// The answer shapes of Options.Shape.
+const (
+	// ShapeBotSailor answers as seed 000 (BotSailor) shows.
+	ShapeBotSailor = "botsailor"
+	// ShapeWabotick answers as seed 001 (Wabotick) shows.
+	ShapeWabotick = "wabotick"
 )
 
 // DefaultDeliverAfter is Options.DeliverAfter when it is zero.
@@ -95,6 +108,24 @@ type Options struct {
 	FailShare float64
 	// Seed seeds the simulator's random decisions; only New reads it.
 	Seed int64
+	// Shape is whose answers the simulator gives: "" or ShapeBotSailor for
+	// seed 000's, ShapeWabotick for seed 001's. Any other value answers
+	// every call HTTP 500, so a typo cannot pass for a shape.
+	//
+	// The Wabotick shape differs where 001 does:
+	//   - send/template answers {"status":"success","message":"Template
+	//     message sent successfully.","data":{"message_id":"wamid…"}}, the
+	//     wamid of the recorded message (BotSailor: {"status":"1",
+	//     "message":…}, no wamid);
+	//   - get/message-status answers 001's sample, printed over several
+	//     lines as 001 prints it;
+	//   - user/myInfo, which 001 does not document, answers the same
+	//     figures in 001's {"status":"success","data":{…}} envelope (that
+	//     of its Get Subscriber), printed over several lines.
+	// Text, media and bot-flow sends, the conversation and every refusal
+	// ({"status":"0","message":…}) are answered alike: 001's samples for
+	// them are 000's.
+	Shape string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -213,6 +244,13 @@ func (s *Server) Stats() Stats {
 	return s.stats
 }
 
+// shape returns the answer shape in force; "" is ShapeBotSailor.
+func (s *Server) shape() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return cmp.Or(s.opts.Shape, ShapeBotSailor)
+}
+
 func (s *Server) now() time.Time {
 	if s.opts.Now != nil {
 		return s.opts.Now()
@@ -245,6 +283,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			t.Stop()
 			return
 		}
+	}
+	if shape := s.shape(); shape != ShapeBotSailor && shape != ShapeWabotick {
+		writeJSON(w, http.StatusInternalServerError, failure("botsailorsim: unknown Options.Shape "+strconv.Quote(shape)+"."))
+		return
 	}
 	if !s.authorized(r) {
 		writeJSON(w, http.StatusOK, failure(msgInvalidToken))
@@ -404,10 +446,13 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		hangUp(w)
 		return
 	}
-	switch kind {
-	case "template":
+	switch {
+	case kind == "template" && s.shape() == ShapeWabotick:
+		writePrettyJSON(w, http.StatusOK, dataAnswer{Status: "success", Message: msgTemplateSent,
+			Data: map[string]string{"message_id": m.wamid}})
+	case kind == "template":
 		writeJSON(w, http.StatusOK, answer{Status: "1", Message: msgTemplateSent})
-	case "bot":
+	case kind == "bot":
 		writeJSON(w, http.StatusOK, answer{Status: "1", Message: msgBotTriggered})
 	default:
 		writeJSON(w, http.StatusOK, sendAnswer{Status: "1", WAMID: m.wamid, Message: msgSent})
@@ -599,6 +644,10 @@ func (s *Server) messageStatus(w http.ResponseWriter, r *http.Request) {
 	if st.status == "failed" {
 		rep.ErrorCode = codeUndeliverable
 	}
+	if s.shape() == ShapeWabotick {
+		writePrettyJSON(w, http.StatusOK, answer{Status: "1", Message: rep})
+		return
+	}
 	writeJSON(w, http.StatusOK, answer{Status: "1", Message: rep})
 }
 
@@ -629,7 +678,12 @@ func (s *Server) myInfo(w http.ResponseWriter) {
 		"message_credit_data":   map[string]any{"limit": "unlimited", "used": s.stats.Accepted},
 		"whatsapp_bots_details": bots,
 	}
+	wabotick := cmp.Or(s.opts.Shape, ShapeBotSailor) == ShapeWabotick
 	s.mu.Unlock()
+	if wabotick {
+		writePrettyJSON(w, http.StatusOK, dataAnswer{Status: "success", Data: info})
+		return
+	}
 	writeJSON(w, http.StatusOK, answer{Status: "1", Message: info})
 }
 
@@ -638,6 +692,13 @@ type (
 	answer struct {
 		Status  string `json:"status"`
 		Message any    `json:"message"`
+	}
+	// dataAnswer is Wabotick's envelope (seed 001): the payload under
+	// "data", "message" only when there is a text.
+	dataAnswer struct {
+		Status  string `json:"status"`
+		Message string `json:"message,omitempty"`
+		Data    any    `json:"data"`
 	}
 	sendAnswer struct {
 		Status  string `json:"status"`
@@ -686,6 +747,19 @@ func failedReason(st state) string {
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// writePrettyJSON writes v over several lines without indentation, the way
+// seed 001 prints its multi-line samples.
+func writePrettyJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.MarshalIndent(v, "", "")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
