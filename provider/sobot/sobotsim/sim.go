@@ -1,0 +1,814 @@
+// Package sobotsim simulates Sobot's send API and its status webhooks for
+// tests and the demo, after the seed doc (api.sobot.in).
+//
+// Route:
+//
+//	POST /message/   (also /message) every message kind, JSON body,
+//	                 auth by the x-api-key and x-api-secret headers
+//
+// The body is checked against the doc's parameter tables: customer_number
+// and customer_name always; by "type": text → message; image, video,
+// sticker → url, mime_type; document → url, mime_type, filename; location →
+// latitude, longitude; quick_reply → message, buttons (1–3 unique titles);
+// list (or quick_reply with list_obj) → message, list_obj.button,
+// list_obj.sections; product → message, product_list; no type and a
+// template_name → template_name, template_lang. A missing field is answered
+// HTTP 400 {"message":"<field> is required","code":400}; a bad number
+// {"message":"Invalid mobile number","code":400} (the doc's text). Accepted
+// sends are answered with the doc's success shape
+// {"data":{"id":"wamid.…","status":"submitted"},"message":"Message sent
+// successfully.","code":200}.
+//
+// The doc documents no authentication error; wrong or missing keys are
+// answered HTTP 401 {"message":"Invalid API credentials","code":401}.
+//
+// Each accepted message then moves sent → delivered → read (or failed with
+// 131026 "Message undeliverable.") on the Options.Now clock, and, when
+// Options.WebhookURL is set, each status is POSTed there in the doc's bare
+// {"id","status","timestamp"} shape (or Meta's value.statuses shape with
+// Options.WebhookMetaStyle). Pushes run on timers scheduled at the computed
+// times; DeliverDue and Flush push what is due at once, for tests with a
+// fake clock. Reply pushes an inbound message in the doc's shape.
+//
+// Knobs (Options): Credentials, Latency, Fail5xxRate, DropAfterAcceptRate,
+// RatePerSecond (130429), PairInterval (131056), SubscriberLimit,
+// Templates, ErrorsHTTP200, DeliverAfter, ReadAfter, ReadShare, FailShare,
+// Seed, Now, and for webhooks WebhookURL, WebhookMetaStyle,
+// WebhookDuplicateRate, WebhookReorder, WebhookEarly, WebhookAttempts,
+// WebhookBackoff, WebhookClient. Given the same Seed and the same sequence
+// of requests, it makes the same decisions.
+package sobotsim
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The simulator's canned answers.
+const (
+	msgSent            = "Message sent successfully."
+	msgBadCredentials  = "Invalid API credentials"
+	msgInvalidMobile   = "Invalid mobile number"
+	msgRateLimited     = "(#130429) Rate limit hit"
+	msgPairLimited     = "(#131056) (Business Account, Consumer Account) pair rate limit hit"
+	msgSubscriberLimit = "Subscriber limit has been exceeded. You cannot have more subscribers."
+	msgTemplateMissing = "Template not found"
+	msgUndeliverable   = "Message undeliverable."
+	codeUndeliverable  = 131026
+)
+
+// Defaults used when Options fields are zero.
+const (
+	// DefaultDeliverAfter is Options.DeliverAfter when it is zero.
+	DefaultDeliverAfter = time.Second
+	// DefaultWebhookAttempts is Options.WebhookAttempts when it is zero.
+	DefaultWebhookAttempts = 3
+	// DefaultWebhookBackoff is Options.WebhookBackoff when it is zero.
+	DefaultWebhookBackoff = 50 * time.Millisecond
+)
+
+// Credential is one accepted x-api-key / x-api-secret pair.
+type Credential struct {
+	Key    string
+	Secret string
+}
+
+// Options are the simulator's knobs. The zero value is a well-behaved
+// provider that accepts any non-empty key pair, delivers every message
+// after a second and pushes no webhooks.
+type Options struct {
+	// Credentials are the accepted key pairs; empty accepts any pair of
+	// non-empty headers.
+	Credentials []Credential
+	// Latency is added to every answer.
+	Latency time.Duration
+	// Fail5xxRate is the share (0–1) of sends answered HTTP 503 before
+	// anything is accepted.
+	Fail5xxRate float64
+	// DropAfterAcceptRate is the share (0–1) of accepted sends whose
+	// connection is closed without an answer after the message is
+	// recorded: the message goes out (and its webhooks too), the client
+	// never learns its wamid.
+	DropAfterAcceptRate float64
+	// RatePerSecond is the send rate allowed per API key (a token bucket
+	// holding max(1, RatePerSecond) tokens); 0 is unlimited. Sends over it
+	// are answered HTTP 429 {"message":"(#130429) Rate limit hit","code":429}
+	// with Retry-After: 1.
+	RatePerSecond float64
+	// PairInterval is the least time between two sends from one account to
+	// one recipient; 0 is not enforced. Sooner sends are answered HTTP 400
+	// {"message":"(#131056) … pair rate limit hit","code":400}.
+	PairInterval time.Duration
+	// SubscriberLimit is how many distinct recipients the account may have;
+	// 0 is unlimited. A send to a new recipient beyond it is answered HTTP
+	// 400 "Subscriber limit has been exceeded. …".
+	SubscriberLimit int
+	// Templates are the known template names; empty accepts any. A
+	// template send naming another is answered HTTP 404
+	// {"message":"Template not found","code":404}.
+	Templates []string
+	// ErrorsHTTP200 answers every refusal (except 503 and 429) with HTTP
+	// 200 and the error code in the body only, as the doc's samples leave
+	// possible.
+	ErrorsHTTP200 bool
+	// DeliverAfter is how long a message stays sent before it is delivered
+	// (or failed); 0 means DefaultDeliverAfter, < 0 never delivered.
+	DeliverAfter time.Duration
+	// ReadAfter is how long a read message stays delivered before it is
+	// read; < 0 means never read.
+	ReadAfter time.Duration
+	// ReadShare is the share (0–1) of delivered messages that get read.
+	ReadShare float64
+	// FailShare is the share (0–1) of accepted messages that fail instead
+	// of being delivered (code 131026, "Message undeliverable.").
+	FailShare float64
+	// Seed seeds the simulator's random decisions; only New reads it.
+	Seed int64
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	// WebhookURL receives the status and inbound pushes; empty pushes
+	// nothing.
+	WebhookURL string
+	// WebhookMetaStyle pushes statuses as
+	// [{"value":{"messaging_product":"whatsapp","statuses":[…]},"field":"messages"}]
+	// with recipient_id (and errors for failed) instead of the doc's bare
+	// {"id","status","timestamp"} objects.
+	WebhookMetaStyle bool
+	// WebhookDuplicateRate is the share (0–1) of pushes sent twice.
+	WebhookDuplicateRate float64
+	// WebhookReorder pushes a message's sent status right after its
+	// delivered (or failed) status instead of before it.
+	WebhookReorder bool
+	// WebhookEarly pushes a message's first status before the send request
+	// is answered: the webhook beats the answer.
+	WebhookEarly bool
+	// WebhookAttempts is how many times a push is tried before it is
+	// dropped; 0 means DefaultWebhookAttempts.
+	WebhookAttempts int
+	// WebhookBackoff is the wait before the first retry of a push, doubled
+	// for each further one; 0 means DefaultWebhookBackoff.
+	WebhookBackoff time.Duration
+	// WebhookClient makes the pushes; nil means a client with a 5 s
+	// timeout.
+	WebhookClient *http.Client
+}
+
+// Send is one accepted send, as recorded by the simulator.
+type Send struct {
+	Phone string // customer_number
+	Name  string // customer_name
+	// Kind is the body's type ("text", "image", "quick_reply", "list",
+	// "location" ...), or "template" for a template send.
+	Kind  string
+	WAMID string
+	At    time.Time
+	// Text is the message text, the media caption or the template name.
+	Text     string
+	URL      string   // media url
+	MimeType string   // media mime_type
+	Filename string   // document filename
+	Buttons  []string // quick_reply button titles
+	// Template and Lang are a template send's template_name and
+	// template_lang; Params its raw params.
+	Template string
+	Lang     string
+	Params   json.RawMessage
+	// Body is the whole request body.
+	Body map[string]any
+}
+
+// Stats counts what the simulator did.
+type Stats struct {
+	Accepted          int // sends recorded (including dropped ones)
+	Rejected5xx       int // sends answered HTTP 503 before accepting
+	Dropped           int // accepted sends whose connection was closed unanswered
+	RateLimited       int // sends refused with 130429
+	PairLimited       int // sends refused with 131056
+	SubscriberLimited int // sends refused for the subscriber limit
+	Unauthorized      int // calls refused for bad credentials
+	Invalid           int // sends refused for a bad body, number or template
+	WebhookPushed     int // pushes answered 2xx (each duplicate counts)
+	WebhookDuplicates int // extra pushes made by WebhookDuplicateRate
+	WebhookRetries    int // push attempts after a failed one
+	WebhookFailed     int // pushes dropped after WebhookAttempts tries
+	Replies           int // inbound messages made by Reply
+}
+
+// Server is the simulator. It is an http.Handler and safe for concurrent
+// use. Call Close when done to stop its timers.
+type Server struct {
+	mu          sync.Mutex
+	opts        Options
+	rng         *rand.Rand
+	seq         uint32
+	sends       []Send
+	subscribers map[string]bool       // by phone
+	buckets     map[string]*bucket    // by API key
+	lastTo      map[pairKey]time.Time // last accepted send per (key, phone)
+	stats       Stats
+	pending     []*push // scheduled pushes not yet made
+	pushSeq     uint64
+	timers      map[*time.Timer]struct{}
+	closed      bool
+	done        chan struct{}
+
+	// pushMu serialises pushes: DeliverDue returns only when every push
+	// due at its time has been made, by it or by a timer.
+	pushMu sync.Mutex
+	// inflight counts the goroutines inside DeliverDue, for Close.
+	inflight sync.WaitGroup
+}
+
+type pairKey struct{ key, phone string }
+
+// bucket is a token bucket of one account.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// push is one scheduled webhook POST.
+type push struct {
+	due   time.Time
+	seq   uint64
+	body  []byte
+	twice bool
+}
+
+// New returns a simulator with the given knobs.
+func New(opts Options) *Server {
+	seed := uint64(opts.Seed)
+	return &Server{
+		opts:        opts,
+		rng:         rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		subscribers: map[string]bool{},
+		buckets:     map[string]*bucket{},
+		lastTo:      map[pairKey]time.Time{},
+		timers:      map[*time.Timer]struct{}{},
+		done:        make(chan struct{}),
+	}
+}
+
+// SetOptions changes the knobs at run time. Messages already accepted keep
+// the fate and pushes they were given.
+func (s *Server) SetOptions(update func(*Options)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	update(&s.opts)
+}
+
+// Sends returns every accepted send, in order.
+func (s *Server) Sends() []Send {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.sends)
+}
+
+// SendCount returns how many sends to phone were accepted.
+func (s *Server) SendCount(phone string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, snd := range s.sends {
+		if snd.Phone == phone {
+			n++
+		}
+	}
+	return n
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Pending returns how many webhook pushes are scheduled but not yet made.
+func (s *Server) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending)
+}
+
+func (s *Server) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
+}
+
+// Now returns the simulator's clock reading.
+func (s *Server) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now()
+}
+
+// ServeHTTP answers one API call.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	var body map[string]any
+	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
+	bodyErr := dec.Decode(&body)
+
+	// Wait after reading the body: only then does the server notice a
+	// client that gives up.
+	s.mu.Lock()
+	latency := s.opts.Latency
+	s.mu.Unlock()
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	if !s.authorized(r) {
+		s.count(func(st *Stats) { st.Unauthorized++ })
+		s.refuse(w, http.StatusUnauthorized, msgBadCredentials)
+		return
+	}
+	if strings.TrimSuffix(r.URL.Path, "/") != "/message" {
+		s.refuse(w, http.StatusNotFound, "Not found")
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		writeJSON(w, http.StatusMethodNotAllowed, errorAnswer{Message: "Method not allowed", Code: http.StatusMethodNotAllowed})
+		return
+	}
+	if bodyErr != nil || body == nil {
+		s.count(func(st *Stats) { st.Invalid++ })
+		s.refuse(w, http.StatusBadRequest, "Invalid JSON body")
+		return
+	}
+	s.send(w, r, body)
+}
+
+func (s *Server) count(f func(*Stats)) {
+	s.mu.Lock()
+	f(&s.stats)
+	s.mu.Unlock()
+}
+
+// authorized checks the x-api-key and x-api-secret headers.
+func (s *Server) authorized(r *http.Request) bool {
+	key, secret := r.Header.Get("x-api-key"), r.Header.Get("x-api-secret")
+	if key == "" || secret == "" {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.opts.Credentials) == 0 || slices.Contains(s.opts.Credentials, Credential{Key: key, Secret: secret})
+}
+
+// refuse answers {"message":msg,"code":status}, under HTTP 200 when
+// ErrorsHTTP200 is set (except for 429 and 5xx).
+func (s *Server) refuse(w http.ResponseWriter, status int, msg string) {
+	s.mu.Lock()
+	http200 := s.opts.ErrorsHTTP200
+	s.mu.Unlock()
+	httpStatus := status
+	if http200 && status != http.StatusTooManyRequests && status < 500 {
+		httpStatus = http.StatusOK
+	}
+	writeJSON(w, httpStatus, errorAnswer{Message: msg, Code: status})
+}
+
+// send validates and accepts one message.
+func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]any) {
+	snd, problem := parseSend(body)
+	if problem != "" {
+		s.count(func(st *Stats) { st.Invalid++ })
+		s.refuse(w, http.StatusBadRequest, problem)
+		return
+	}
+	key := r.Header.Get("x-api-key")
+
+	s.mu.Lock()
+	// Draw every decision of the send up front, so that a knob changes
+	// only its own decisions.
+	fail5xx, drop := s.rng.Float64() < s.opts.Fail5xxRate, s.rng.Float64() < s.opts.DropAfterAcceptRate
+	if fail5xx {
+		s.stats.Rejected5xx++
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if snd.Kind == "template" && len(s.opts.Templates) > 0 && !slices.Contains(s.opts.Templates, snd.Template) {
+		s.stats.Invalid++
+		s.mu.Unlock()
+		s.refuse(w, http.StatusNotFound, msgTemplateMissing)
+		return
+	}
+	now := s.now()
+	if !s.takeToken(key, now) {
+		s.stats.RateLimited++
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", "1")
+		s.refuse(w, http.StatusTooManyRequests, msgRateLimited)
+		return
+	}
+	pk := pairKey{key, snd.Phone}
+	if last, ok := s.lastTo[pk]; ok && s.opts.PairInterval > 0 && now.Sub(last) < s.opts.PairInterval {
+		s.stats.PairLimited++
+		s.mu.Unlock()
+		s.refuse(w, http.StatusBadRequest, msgPairLimited)
+		return
+	}
+	if lim := s.opts.SubscriberLimit; lim > 0 && !s.subscribers[snd.Phone] && len(s.subscribers) >= lim {
+		s.stats.SubscriberLimited++
+		s.mu.Unlock()
+		s.refuse(w, http.StatusBadRequest, msgSubscriberLimit)
+		return
+	}
+	s.seq++
+	s.subscribers[snd.Phone] = true
+	s.lastTo[pk] = now
+	snd.WAMID, snd.At = s.newWAMID(snd.Phone), now
+	s.sends = append(s.sends, snd)
+	s.stats.Accepted++
+	if drop {
+		s.stats.Dropped++
+	}
+	early := s.schedule(snd, now)
+	s.mu.Unlock()
+
+	if early != nil {
+		s.pushNow(early)
+	}
+	if drop {
+		hangUp(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, sendAnswer{
+		Data:    sendData{ID: snd.WAMID, Status: "submitted"},
+		Message: msgSent,
+		Code:    http.StatusOK,
+	})
+}
+
+// takeToken takes one token from the account's bucket. Callers hold mu.
+func (s *Server) takeToken(key string, now time.Time) bool {
+	rate := s.opts.RatePerSecond
+	if rate <= 0 {
+		return true
+	}
+	capacity := max(1, rate)
+	b := s.buckets[key]
+	if b == nil {
+		b = &bucket{tokens: capacity, last: now}
+		s.buckets[key] = b
+	}
+	if elapsed := now.Sub(b.last); elapsed > 0 {
+		b.tokens = min(capacity, b.tokens+elapsed.Seconds()*rate)
+		b.last = now
+	}
+	b.tokens = min(b.tokens, capacity) // the knob may have been lowered
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// newWAMID makes a wamid shaped like Meta's: "wamid." and base64 of the
+// recipient and a hex id. Callers hold mu.
+func (s *Server) newWAMID(phone string) string {
+	var id [9]byte
+	binary.BigEndian.PutUint32(id[:4], s.seq)
+	binary.BigEndian.PutUint32(id[4:8], s.rng.Uint32())
+	id[8] = byte(s.rng.Uint32())
+	raw := []byte{0x18, byte(len(phone))}
+	raw = append(raw, phone...)
+	raw = append(raw, 0x15, 0x02, 0x00, 0x11, 0x18, 0x12)
+	raw = append(raw, strings.ToUpper(hex.EncodeToString(id[:]))...)
+	raw = append(raw, 0x00)
+	return "wamid.HB" + base64.StdEncoding.EncodeToString(raw)
+}
+
+// schedule decides an accepted message's fate and queues its status
+// pushes. With WebhookEarly it returns the first push, to be made before
+// the answer, instead of queuing it. Callers hold mu.
+func (s *Server) schedule(snd Send, now time.Time) *push {
+	// Draw every share for every message, so changing one knob does not
+	// shift the other's decisions.
+	fail, read := s.rng.Float64() < s.opts.FailShare, s.rng.Float64() < s.opts.ReadShare
+	var dups [4]bool
+	for i := range dups {
+		dups[i] = s.rng.Float64() < s.opts.WebhookDuplicateRate
+	}
+	if s.opts.WebhookURL == "" || s.closed {
+		return nil
+	}
+	type step struct {
+		status string
+		at     time.Time
+	}
+	steps := []step{{"sent", now}}
+	deliverAfter := cmp.Or(s.opts.DeliverAfter, DefaultDeliverAfter)
+	if deliverAfter > 0 {
+		deliverAt := now.Add(deliverAfter)
+		switch {
+		case fail:
+			steps = append(steps, step{"failed", deliverAt})
+		default:
+			steps = append(steps, step{"delivered", deliverAt})
+			if read && s.opts.ReadAfter >= 0 {
+				steps = append(steps, step{"read", deliverAt.Add(s.opts.ReadAfter)})
+			}
+		}
+	}
+	if s.opts.WebhookReorder && len(steps) > 1 {
+		// sent goes out at the second status's time, right after it.
+		steps[0].at = steps[1].at
+		steps[0], steps[1] = steps[1], steps[0]
+	}
+	var early *push
+	for i, st := range steps {
+		p := &push{due: st.at, body: s.statusBody(snd, st.status, st.at), twice: dups[i]}
+		if i == 0 && s.opts.WebhookEarly {
+			early = p
+			continue
+		}
+		s.enqueue(p, now)
+	}
+	return early
+}
+
+// enqueue queues p and arms a timer for its due time. Callers hold mu.
+func (s *Server) enqueue(p *push, now time.Time) {
+	s.pushSeq++
+	p.seq = s.pushSeq
+	s.pending = append(s.pending, p)
+	var t *time.Timer
+	t = time.AfterFunc(max(0, p.due.Sub(now)), func() {
+		s.mu.Lock()
+		delete(s.timers, t)
+		closed := s.closed
+		s.mu.Unlock()
+		if !closed {
+			s.DeliverDue(s.Now())
+		}
+	})
+	s.timers[t] = struct{}{}
+}
+
+// statusBody is the webhook payload of one status. Callers hold mu.
+func (s *Server) statusBody(snd Send, status string, at time.Time) []byte {
+	st := map[string]any{
+		"id":        snd.WAMID,
+		"status":    status,
+		"timestamp": strconv.FormatInt(at.Unix(), 10),
+	}
+	if status == "failed" {
+		st["errors"] = []map[string]any{{
+			"code":       codeUndeliverable,
+			"title":      msgUndeliverable,
+			"message":    msgUndeliverable,
+			"error_data": map[string]string{"details": msgUndeliverable},
+		}}
+	}
+	if !s.opts.WebhookMetaStyle {
+		b, _ := json.Marshal(st)
+		return b
+	}
+	st["recipient_id"] = snd.Phone
+	b, _ := json.Marshal([]any{map[string]any{
+		"value": map[string]any{
+			"messaging_product": "whatsapp",
+			"metadata":          map[string]string{"display_phone_number": "918788000000"},
+			"statuses":          []any{st},
+		},
+		"field": "messages",
+	}})
+	return b
+}
+
+// Reply makes the subscriber phone write text to the business: it pushes
+// the doc's inbound text message payload to WebhookURL at once (if set)
+// and returns the message's wamid.
+func (s *Server) Reply(phone, text string) string {
+	s.mu.Lock()
+	s.seq++
+	s.stats.Replies++
+	wamid := s.newWAMID(phone)
+	url := s.opts.WebhookURL
+	body, _ := json.Marshal([]any{map[string]any{
+		"value": map[string]any{
+			"messaging_product": "whatsapp",
+			"metadata":          map[string]string{"display_phone_number": "918788000000"},
+			"contacts":          []any{map[string]any{"profile": map[string]string{"name": "Subscriber " + phone}, "wa_id": phone}},
+			"messages": []any{map[string]any{
+				"from":      phone,
+				"id":        wamid,
+				"timestamp": strconv.FormatInt(s.now().Unix(), 10),
+				"text":      map[string]string{"body": text},
+				"type":      "text",
+			}},
+		},
+		"field": "messages",
+	}})
+	s.mu.Unlock()
+	if url != "" {
+		s.pushNow(&push{body: body})
+	}
+	return wamid
+}
+
+// DeliverDue makes every push due at now (in due order) and returns when
+// they are done: delivered, or dropped after the retries.
+func (s *Server) DeliverDue(now time.Time) {
+	if !s.enter() {
+		return
+	}
+	defer s.inflight.Done()
+	s.pushMu.Lock()
+	defer s.pushMu.Unlock()
+	s.mu.Lock()
+	var due, rest []*push
+	for _, p := range s.pending {
+		if !p.due.After(now) {
+			due = append(due, p)
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	s.pending = rest
+	s.mu.Unlock()
+	slices.SortFunc(due, func(a, b *push) int {
+		return cmp.Or(a.due.Compare(b.due), cmp.Compare(a.seq, b.seq))
+	})
+	for _, p := range due {
+		s.deliver(p)
+	}
+}
+
+// enter counts a goroutine in flight, unless the server is closed.
+func (s *Server) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.inflight.Add(1)
+	return true
+}
+
+// Flush makes every push due at the simulator's clock reading.
+func (s *Server) Flush() { s.DeliverDue(s.Now()) }
+
+// pushNow makes one push at once, in turn with the others.
+func (s *Server) pushNow(p *push) {
+	if !s.enter() {
+		return
+	}
+	defer s.inflight.Done()
+	s.pushMu.Lock()
+	defer s.pushMu.Unlock()
+	s.deliver(p)
+}
+
+// deliver POSTs one push (twice if it is a duplicate). Callers hold pushMu.
+func (s *Server) deliver(p *push) {
+	n := 1
+	if p.twice {
+		n = 2
+		s.count(func(st *Stats) { st.WebhookDuplicates++ })
+	}
+	for range n {
+		s.post(p.body)
+	}
+}
+
+// post makes one push, retrying with back-off, and counts the outcome.
+func (s *Server) post(body []byte) {
+	s.mu.Lock()
+	url := s.opts.WebhookURL
+	attempts := cmp.Or(s.opts.WebhookAttempts, DefaultWebhookAttempts)
+	backoff := cmp.Or(s.opts.WebhookBackoff, DefaultWebhookBackoff)
+	client := s.opts.WebhookClient
+	s.mu.Unlock()
+	if url == "" {
+		return
+	}
+	if client == nil {
+		client = &http.Client{Timeout: 5 * time.Second}
+	}
+	for i := range attempts {
+		if i > 0 {
+			s.count(func(st *Stats) { st.WebhookRetries++ })
+			t := time.NewTimer(backoff << (i - 1))
+			select {
+			case <-t.C:
+			case <-s.done:
+				t.Stop()
+				s.count(func(st *Stats) { st.WebhookFailed++ })
+				return
+			}
+		}
+		if s.postOnce(client, url, body) {
+			s.count(func(st *Stats) { st.WebhookPushed++ })
+			return
+		}
+	}
+	s.count(func(st *Stats) { st.WebhookFailed++ })
+}
+
+func (s *Server) postOnce(client *http.Client, url string, body []byte) bool {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode >= 200 && resp.StatusCode <= 299
+}
+
+// Close stops the timers, aborts push retries and waits for the pushes in
+// flight. Pushes not yet made are dropped.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	for t := range s.timers {
+		t.Stop()
+	}
+	s.timers = nil
+	s.pending = nil
+	close(s.done)
+	s.mu.Unlock()
+	s.inflight.Wait()
+}
+
+// The answer shapes, with the doc's field order.
+type (
+	sendAnswer struct {
+		Data    sendData `json:"data"`
+		Message string   `json:"message"`
+		Code    int      `json:"code"`
+	}
+	sendData struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	errorAnswer struct {
+		Message string `json:"message"`
+		Code    int    `json:"code"`
+	}
+)
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// hangUp closes the connection without an answer.
+func hangUp(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// HTTP/2 cannot hijack; aborting the handler resets the stream.
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}

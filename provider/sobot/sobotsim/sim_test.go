@@ -1,0 +1,592 @@
+package sobotsim_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/sobot"
+	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
+	"github.com/wacamp/wacamp/templates"
+)
+
+const (
+	apiKey    = "key-1"
+	apiSecret = "secret-1"
+	phone     = "919970012345"
+)
+
+// clock is a settable clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// receiver is a webhook endpoint that records every push.
+type receiver struct {
+	mu     sync.Mutex
+	bodies [][]byte
+	status int // answer; 0 means 200
+	got    chan struct{}
+	srv    *httptest.Server
+}
+
+func newReceiver(t *testing.T) *receiver {
+	t.Helper()
+	r := &receiver{got: make(chan struct{}, 1000)}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.bodies = append(r.bodies, b)
+		status := r.status
+		r.mu.Unlock()
+		r.got <- struct{}{}
+		if status != 0 {
+			w.WriteHeader(status)
+		}
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) body(i int) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.bodies[i]
+}
+
+func (r *receiver) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.bodies)
+}
+
+// events parses every push received so far with the driver's ParseWebhook.
+func (r *receiver) events(t *testing.T) []provider.Event {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []provider.Event
+	for _, b := range r.bodies {
+		evs, err := sobot.ParseWebhook(b)
+		require.NoError(t, err, string(b))
+		out = append(out, evs...)
+	}
+	return out
+}
+
+type bundle struct {
+	sim    *sobotsim.Server
+	srv    *httptest.Server
+	client *sobot.Client
+	clock  *clock
+}
+
+// setup starts a simulator with opts (plus the test credentials and clock)
+// and a driver pointed at it.
+func setup(t *testing.T, opts sobotsim.Options) *bundle {
+	t.Helper()
+	clk := newClock()
+	if opts.Now == nil {
+		opts.Now = clk.Now
+	}
+	if opts.Credentials == nil {
+		opts.Credentials = []sobotsim.Credential{{Key: apiKey, Secret: apiSecret}}
+	}
+	if opts.WebhookBackoff == 0 {
+		opts.WebhookBackoff = time.Millisecond
+	}
+	sim := sobotsim.New(opts)
+	t.Cleanup(sim.Close)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return &bundle{
+		sim: sim, srv: srv, clock: clk,
+		client: sobot.New(sobot.Config{BaseURL: srv.URL, APIKey: apiKey, APISecret: apiSecret, HTTPClient: srv.Client()}),
+	}
+}
+
+// post makes a raw request with the given headers and decodes the answer.
+func (b *bundle) post(t *testing.T, path string, headers map[string]string, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, b.srv.URL+path, bytes.NewBufferString(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := b.srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return resp.StatusCode, out
+}
+
+var auth = map[string]string{"x-api-key": apiKey, "x-api-secret": apiSecret}
+
+func text(s string) templates.Message { return templates.Message{Kind: templates.KindText, Text: s} }
+
+func perr(t *testing.T, err error) *provider.Error {
+	t.Helper()
+	var pe *provider.Error
+	require.ErrorAs(t, err, &pe)
+	return pe
+}
+
+func TestAuth(t *testing.T) {
+	b := setup(t, sobotsim.Options{})
+	for _, h := range []map[string]string{
+		{},
+		{"x-api-key": apiKey},
+		{"x-api-key": apiKey, "x-api-secret": "wrong"},
+		{"x-api-key": "wrong", "x-api-secret": apiSecret},
+	} {
+		status, ans := b.post(t, "/message/", h, `{"type":"text","message":"Hi","customer_number":"919970012345","customer_name":"A"}`)
+		require.Equal(t, http.StatusUnauthorized, status)
+		require.Equal(t, map[string]any{"message": "Invalid API credentials", "code": float64(401)}, ans)
+	}
+	require.Equal(t, 4, b.sim.Stats().Unauthorized)
+
+	bad := sobot.New(sobot.Config{BaseURL: b.srv.URL, APIKey: apiKey, APISecret: "nope", HTTPClient: b.srv.Client()})
+	_, err := bad.Send(context.Background(), phone, text("Hi"))
+	require.Equal(t, provider.ClassHaltAccount, perr(t, err).Class)
+
+	status, ans := b.post(t, "/message", auth, `{"type":"text","message":"Hi","customer_number":"919970012345","customer_name":"A"}`)
+	require.Equal(t, http.StatusOK, status, "the path without its slash is accepted too")
+	require.Equal(t, float64(200), ans["code"])
+	require.Equal(t, "Message sent successfully.", ans["message"])
+	data := ans["data"].(map[string]any)
+	require.Equal(t, "submitted", data["status"])
+	require.Regexp(t, `^wamid\.[A-Za-z0-9+/=]+$`, data["id"])
+	require.Len(t, b.sim.Sends(), 1)
+}
+
+func TestSendKindsThroughDriver(t *testing.T) {
+	b := setup(t, sobotsim.Options{})
+	ctx := context.Background()
+	msgs := []templates.Message{
+		text("Hello"),
+		{Kind: templates.KindMedia, Media: &templates.Media{Type: "image", URL: "https://x.example/a.jpg", Caption: "pic"}},
+		{Kind: templates.KindMedia, Media: &templates.Media{Type: "document", URL: "https://x.example/terms.pdf"}},
+		{Kind: templates.KindLocation, Location: &templates.Location{Latitude: 1.5, Longitude: 2.25, Name: "Here"}},
+		{Kind: templates.KindButtons, Buttons: &templates.Buttons{Text: "Pick", Buttons: []templates.Button{{Type: "reply", Title: "Yes"}, {Type: "reply", Title: "No"}}}},
+		{Kind: templates.KindList, List: &templates.List{Text: "Menu", Button: "Open", Sections: []templates.ListSection{{Title: "S", Rows: []templates.ListRow{{ID: "1", Title: "One"}}}}}},
+		{Kind: templates.KindTemplate, Template: &templates.Template{Name: "hello_world", Language: "en",
+			Vars:    []templates.TemplateVar{{Index: 1, Value: "Ana"}},
+			Buttons: []templates.TemplateButton{{Index: 0, SubType: "url", Value: "x1"}}}},
+	}
+	var wamids []string
+	for _, m := range msgs {
+		res, err := b.client.Send(ctx, phone, m)
+		require.NoError(t, err, m.Kind)
+		require.NotEmpty(t, res.WAMID)
+		wamids = append(wamids, res.WAMID)
+		b.clock.Advance(time.Second)
+	}
+	sends := b.sim.Sends()
+	require.Len(t, sends, len(msgs))
+	for i, s := range sends {
+		require.Equal(t, wamids[i], s.WAMID)
+		require.Equal(t, phone, s.Phone)
+		require.Equal(t, phone, s.Name)
+	}
+	require.Equal(t, "text", sends[0].Kind)
+	require.Equal(t, "Hello", sends[0].Text)
+	require.Equal(t, "image/jpeg", sends[1].MimeType)
+	require.Equal(t, "pic", sends[1].Text)
+	require.Equal(t, "terms.pdf", sends[2].Filename)
+	require.Equal(t, "location", sends[3].Kind)
+	require.Equal(t, []string{"Yes", "No"}, sends[4].Buttons)
+	require.Equal(t, "list", sends[5].Kind)
+	require.Equal(t, "template", sends[6].Kind)
+	require.Equal(t, "hello_world", sends[6].Template)
+	require.Equal(t, "en", sends[6].Lang)
+	require.JSONEq(t, `[{"type":"body","parameters":[{"type":"text","text":"Ana"}]},
+		{"type":"button","sub_type":"url","index":0,"parameters":[{"type":"text","text":"x1"}]}]`, string(sends[6].Params))
+	require.Equal(t, len(msgs), b.sim.SendCount(phone))
+	require.Equal(t, len(msgs), b.sim.Stats().Accepted)
+}
+
+func TestValidation(t *testing.T) {
+	b := setup(t, sobotsim.Options{})
+	tests := []struct{ body, want string }{
+		{`{"type":"text","message":"Hi","customer_number":"919970012345"}`, "customer_name is required"},
+		{`{"type":"text","customer_number":"919970012345","customer_name":"A"}`, "message is required"},
+		{`{"type":"text","message":"Hi","customer_number":"+91 9970","customer_name":"A"}`, "Invalid mobile number"},
+		{`{"type":"image","url":"https://x.example/a.jpg","customer_number":"919970012345","customer_name":"A"}`, "mime_type is required"},
+		{`{"type":"document","url":"u","mime_type":"application/pdf","customer_number":"919970012345","customer_name":"A"}`, "filename is required"},
+		{`{"type":"location","latitude":"1","customer_number":"919970012345","customer_name":"A"}`, "longitude is required"},
+		{`{"type":"quick_reply","message":"Hi","buttons":["a","b","c","d"],"customer_number":"919970012345","customer_name":"A"}`, "up to 3 buttons"},
+		{`{"type":"quick_reply","message":"Hi","buttons":["a","a"],"customer_number":"919970012345","customer_name":"A"}`, "unique"},
+		{`{"type":"list","message":"Hi","list_obj":{"sections":[]},"customer_number":"919970012345","customer_name":"A"}`, "list_obj.button is required"},
+		{`{"template_name":"hello_world","customer_number":"919970012345","customer_name":"A"}`, "template_lang is required"},
+		{`{"template_name":"t","template_lang":"en","params":[{"type":"footer","parameters":[{}]}],"customer_number":"919970012345","customer_name":"A"}`, "params type"},
+		{`{"message":"Hi","customer_number":"919970012345","customer_name":"A"}`, "type is required"},
+		{`{"type":"poll","customer_number":"919970012345","customer_name":"A"}`, "Invalid message type"},
+		{`not json`, "Invalid JSON body"},
+	}
+	for _, tt := range tests {
+		status, ans := b.post(t, "/message/", auth, tt.body)
+		require.Equal(t, http.StatusBadRequest, status, tt.body)
+		require.Equal(t, float64(400), ans["code"])
+		require.Contains(t, ans["message"], tt.want)
+	}
+	require.Empty(t, b.sim.Sends())
+	require.Equal(t, len(tests), b.sim.Stats().Invalid)
+
+	// The doc's own list sample (quick_reply + list_obj, as its Python
+	// sample sends it) is accepted.
+	status, _ := b.post(t, "/message/", auth, `{"message":"Hello","customer_number":"919970012345","customer_name":"John Doe","type":"quick_reply",
+		"list_obj":{"button":"Show List","sections":[{"title":"one","rows":[{"title":"First title","id":"id_1","description":"test description"}]}]}}`)
+	require.Equal(t, http.StatusOK, status)
+
+	b.sim.SetOptions(func(o *sobotsim.Options) { o.ErrorsHTTP200 = true })
+	status, ans := b.post(t, "/message/", auth, tests[0].body)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, float64(400), ans["code"])
+	_, err := b.client.Send(context.Background(), "9199", text("Hi"))
+	pe := perr(t, err)
+	require.Equal(t, provider.ClassPermanent, pe.Class, "Invalid mobile number under HTTP 200")
+	require.Equal(t, 400, pe.HTTPStatus)
+}
+
+func TestFail5xx(t *testing.T) {
+	b := setup(t, sobotsim.Options{Fail5xxRate: 1})
+	_, err := b.client.Send(context.Background(), phone, text("Hi"))
+	pe := perr(t, err)
+	require.Equal(t, provider.ClassTransient, pe.Class)
+	require.Equal(t, http.StatusServiceUnavailable, pe.HTTPStatus)
+	require.Equal(t, time.Second, pe.RetryAfter)
+	require.Zero(t, b.sim.SendCount(phone))
+	require.Equal(t, 1, b.sim.Stats().Rejected5xx)
+}
+
+func TestDropAfterAccept(t *testing.T) {
+	rcv := newReceiver(t)
+	b := setup(t, sobotsim.Options{DropAfterAcceptRate: 1, WebhookURL: rcv.srv.URL})
+	_, err := b.client.Send(context.Background(), phone, text("Hi"))
+	require.Equal(t, provider.ClassAmbiguous, perr(t, err).Class)
+	require.Equal(t, 1, b.sim.SendCount(phone), "the message went out")
+	require.Equal(t, 1, b.sim.Stats().Dropped)
+	b.sim.Flush()
+	evs := rcv.events(t)
+	require.Len(t, evs, 1)
+	require.Equal(t, b.sim.Sends()[0].WAMID, evs[0].WAMID, "its statuses still arrive")
+}
+
+func TestRateLimit(t *testing.T) {
+	b := setup(t, sobotsim.Options{RatePerSecond: 2})
+	ctx := context.Background()
+	for _, p := range []string{"919970000001", "919970000002"} {
+		_, err := b.client.Send(ctx, p, text("Hi"))
+		require.NoError(t, err)
+	}
+	_, err := b.client.Send(ctx, "919970000003", text("Hi"))
+	pe := perr(t, err)
+	require.Equal(t, provider.ClassTransient, pe.Class)
+	require.Equal(t, http.StatusTooManyRequests, pe.HTTPStatus)
+	require.Equal(t, "130429", pe.Code)
+	require.Equal(t, time.Second, pe.RetryAfter)
+	require.Equal(t, 1, b.sim.Stats().RateLimited)
+
+	b.clock.Advance(500 * time.Millisecond)
+	_, err = b.client.Send(ctx, "919970000003", text("Hi"))
+	require.NoError(t, err, "one token refilled")
+
+	// Another account has its own bucket.
+	b.sim.SetOptions(func(o *sobotsim.Options) {
+		o.Credentials = append(o.Credentials, sobotsim.Credential{Key: "k2", Secret: "s2"})
+	})
+	other := sobot.New(sobot.Config{BaseURL: b.srv.URL, APIKey: "k2", APISecret: "s2", HTTPClient: b.srv.Client()})
+	_, err = other.Send(ctx, "919970000004", text("Hi"))
+	require.NoError(t, err)
+}
+
+func TestPairInterval(t *testing.T) {
+	b := setup(t, sobotsim.Options{PairInterval: 6 * time.Second})
+	ctx := context.Background()
+	_, err := b.client.Send(ctx, phone, text("1"))
+	require.NoError(t, err)
+	b.clock.Advance(5 * time.Second)
+	_, err = b.client.Send(ctx, phone, text("2"))
+	pe := perr(t, err)
+	require.Equal(t, provider.ClassTransient, pe.Class)
+	require.Equal(t, "131056", pe.Code)
+	_, err = b.client.Send(ctx, "919970000009", text("other recipient"))
+	require.NoError(t, err)
+	b.clock.Advance(time.Second)
+	_, err = b.client.Send(ctx, phone, text("3"))
+	require.NoError(t, err)
+	require.Equal(t, 1, b.sim.Stats().PairLimited)
+}
+
+func TestSubscriberLimit(t *testing.T) {
+	b := setup(t, sobotsim.Options{SubscriberLimit: 1})
+	ctx := context.Background()
+	_, err := b.client.Send(ctx, phone, text("1"))
+	require.NoError(t, err)
+	_, err = b.client.Send(ctx, "919970000009", text("new"))
+	pe := perr(t, err)
+	require.Equal(t, provider.ClassHaltAccount, pe.Class)
+	require.True(t, provider.IsSubscriberLimit(err))
+	_, err = b.client.Send(ctx, phone, text("known subscriber"))
+	require.NoError(t, err)
+	require.Equal(t, 1, b.sim.Stats().SubscriberLimited)
+}
+
+func TestUnknownTemplate(t *testing.T) {
+	b := setup(t, sobotsim.Options{Templates: []string{"hello_world"}})
+	ctx := context.Background()
+	tpl := func(name string) templates.Message {
+		return templates.Message{Kind: templates.KindTemplate, Template: &templates.Template{Name: name, Language: "en"}}
+	}
+	_, err := b.client.Send(ctx, phone, tpl("hello_world"))
+	require.NoError(t, err)
+	_, err = b.client.Send(ctx, "919970000009", tpl("nope"))
+	pe := perr(t, err)
+	require.Equal(t, provider.ClassHaltCampaign, pe.Class)
+	require.Equal(t, http.StatusNotFound, pe.HTTPStatus)
+}
+
+func TestLatency(t *testing.T) {
+	b := setup(t, sobotsim.Options{Latency: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := b.client.Send(ctx, phone, text("Hi"))
+	require.Equal(t, provider.ClassAmbiguous, perr(t, err).Class)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Empty(t, b.sim.Sends(), "the answer is held before anything is accepted")
+}
+
+func TestWebhookProgression(t *testing.T) {
+	for _, meta := range []bool{false, true} {
+		rcv := newReceiver(t)
+		b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookMetaStyle: meta,
+			DeliverAfter: 2 * time.Second, ReadAfter: 3 * time.Second, ReadShare: 1})
+		res, err := b.client.Send(context.Background(), phone, text("Hi"))
+		require.NoError(t, err)
+		sentAt := b.clock.Now()
+
+		b.sim.Flush()
+		require.Equal(t, []provider.Status{provider.StatusSent}, statuses(rcv.events(t)))
+		b.clock.Advance(time.Second)
+		b.sim.Flush()
+		require.Len(t, rcv.events(t), 1, "not delivered yet")
+		b.clock.Advance(time.Second)
+		b.sim.Flush()
+		b.clock.Advance(3 * time.Second)
+		b.sim.Flush()
+		evs := rcv.events(t)
+		require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusDelivered, provider.StatusRead}, statuses(evs))
+		for _, ev := range evs {
+			require.Equal(t, res.WAMID, ev.WAMID)
+		}
+		require.Equal(t, sentAt.Add(2*time.Second), evs[1].At)
+		require.Equal(t, sentAt.Add(5*time.Second), evs[2].At)
+		if meta {
+			require.Equal(t, phone, evs[0].Phone)
+		} else {
+			require.JSONEq(t, `{"id":"`+res.WAMID+`","status":"sent","timestamp":"`+itoa(sentAt.Unix())+`"}`, string(rcv.body(0)),
+				"the doc's bare status shape")
+		}
+		require.Zero(t, b.sim.Pending())
+		require.Equal(t, 3, b.sim.Stats().WebhookPushed)
+	}
+}
+
+func TestWebhookFailed(t *testing.T) {
+	for _, meta := range []bool{false, true} {
+		rcv := newReceiver(t)
+		b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookMetaStyle: meta, FailShare: 1, ReadShare: 1})
+		_, err := b.client.Send(context.Background(), phone, text("Hi"))
+		require.NoError(t, err)
+		b.clock.Advance(time.Hour)
+		b.sim.Flush()
+		evs := rcv.events(t)
+		require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusFailed}, statuses(evs))
+		require.Equal(t, "131026", evs[1].Code)
+		require.Contains(t, evs[1].Reason, "Message undeliverable.")
+	}
+}
+
+func TestWebhookDuplicates(t *testing.T) {
+	rcv := newReceiver(t)
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookDuplicateRate: 1})
+	_, err := b.client.Send(context.Background(), phone, text("Hi"))
+	require.NoError(t, err)
+	b.clock.Advance(time.Hour)
+	b.sim.Flush()
+	require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusSent, provider.StatusDelivered, provider.StatusDelivered},
+		statuses(rcv.events(t)))
+	require.Equal(t, 2, b.sim.Stats().WebhookDuplicates)
+}
+
+func TestWebhookReorder(t *testing.T) {
+	rcv := newReceiver(t)
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookReorder: true})
+	_, err := b.client.Send(context.Background(), phone, text("Hi"))
+	require.NoError(t, err)
+	b.sim.Flush()
+	require.Zero(t, rcv.count(), "sent is held back until delivered")
+	b.clock.Advance(time.Second)
+	b.sim.Flush()
+	require.Equal(t, []provider.Status{provider.StatusDelivered, provider.StatusSent}, statuses(rcv.events(t)))
+}
+
+func TestWebhookEarly(t *testing.T) {
+	rcv := newReceiver(t)
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookEarly: true})
+	res, err := b.client.Send(context.Background(), phone, text("Hi"))
+	require.NoError(t, err)
+	// No Flush: the push was made before the answer.
+	evs := rcv.events(t)
+	require.Len(t, evs, 1)
+	require.Equal(t, provider.StatusSent, evs[0].Status)
+	require.Equal(t, res.WAMID, evs[0].WAMID)
+}
+
+func TestWebhookRetryThenDrop(t *testing.T) {
+	rcv := newReceiver(t)
+	rcv.status = http.StatusInternalServerError
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookAttempts: 3, DeliverAfter: -1})
+	_, err := b.client.Send(context.Background(), phone, text("Hi"))
+	require.NoError(t, err)
+	b.sim.Flush()
+	require.Equal(t, 3, rcv.count())
+	st := b.sim.Stats()
+	require.Equal(t, 2, st.WebhookRetries)
+	require.Equal(t, 1, st.WebhookFailed)
+	require.Zero(t, st.WebhookPushed)
+
+	// A receiver that recovers gets the retry.
+	rcv2 := newReceiver(t)
+	var calls int
+	var mu sync.Mutex
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		rcv2.srv.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(flaky.Close)
+	b.sim.SetOptions(func(o *sobotsim.Options) { o.WebhookURL = flaky.URL })
+	_, err = b.client.Send(context.Background(), "919970000009", text("Hi"))
+	require.NoError(t, err)
+	b.sim.Flush()
+	require.Len(t, rcv2.events(t), 1)
+	require.Equal(t, 1, b.sim.Stats().WebhookPushed)
+}
+
+func TestReply(t *testing.T) {
+	rcv := newReceiver(t)
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL})
+	wamid := b.sim.Reply(phone, "STOP")
+	evs := rcv.events(t)
+	require.Equal(t, []provider.Event{{WAMID: wamid, At: b.clock.Now(), Phone: phone, Inbound: true, Text: "STOP"}}, evs)
+	require.Equal(t, 1, b.sim.Stats().Replies)
+}
+
+// TestRealTimeTimers runs the simulator on the real clock: pushes arrive
+// by themselves.
+func TestRealTimeTimers(t *testing.T) {
+	rcv := newReceiver(t)
+	b := setup(t, sobotsim.Options{Now: time.Now, WebhookURL: rcv.srv.URL, DeliverAfter: 20 * time.Millisecond})
+	res, err := b.client.Send(context.Background(), phone, text("Hi"))
+	require.NoError(t, err)
+	for range 2 {
+		select {
+		case <-rcv.got:
+		case <-time.After(10 * time.Second):
+			t.Fatal("webhook push did not arrive")
+		}
+	}
+	evs := rcv.events(t)
+	require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusDelivered}, statuses(evs))
+	require.Equal(t, res.WAMID, evs[1].WAMID)
+}
+
+func TestCloseStopsPushes(t *testing.T) {
+	rcv := newReceiver(t)
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, DeliverAfter: time.Hour})
+	_, err := b.client.Send(context.Background(), phone, text("Hi"))
+	require.NoError(t, err)
+	b.sim.Flush()
+	require.Equal(t, 1, rcv.count(), "sent")
+	require.Equal(t, 1, b.sim.Pending(), "delivered is due in an hour")
+	b.sim.Close()
+	b.clock.Advance(2 * time.Hour)
+	b.sim.Flush()
+	require.Equal(t, 1, rcv.count(), "nothing after Close")
+	require.Zero(t, b.sim.Pending())
+	b.sim.Close() // idempotent
+}
+
+func TestDeterministic(t *testing.T) {
+	run := func() ([]string, []provider.Status, sobotsim.Stats) {
+		rcv := newReceiver(t)
+		b := setup(t, sobotsim.Options{Seed: 42, Fail5xxRate: 0.2, DropAfterAcceptRate: 0.2, FailShare: 0.3, ReadShare: 0.5,
+			WebhookURL: rcv.srv.URL, WebhookDuplicateRate: 0.3})
+		var outcomes []string
+		for i := range 30 {
+			res, err := b.client.Send(context.Background(), "9199700000"+itoa(int64(10+i)), text("Hi"))
+			if err != nil {
+				outcomes = append(outcomes, perr(t, err).Class.String())
+				continue
+			}
+			outcomes = append(outcomes, res.WAMID)
+		}
+		b.clock.Advance(time.Hour)
+		b.sim.Flush()
+		return outcomes, statuses(rcv.events(t)), b.sim.Stats()
+	}
+	o1, s1, st1 := run()
+	o2, s2, st2 := run()
+	require.Equal(t, o1, o2)
+	require.Equal(t, s1, s2)
+	require.Equal(t, st1, st2)
+	require.NotZero(t, st1.Rejected5xx)
+	require.NotZero(t, st1.Dropped)
+	require.NotZero(t, st1.WebhookDuplicates)
+	require.Contains(t, s1, provider.StatusFailed)
+	require.Contains(t, s1, provider.StatusRead)
+}
+
+func statuses(evs []provider.Event) []provider.Status {
+	out := make([]provider.Status, 0, len(evs))
+	for _, ev := range evs {
+		out = append(out, ev.Status)
+	}
+	return out
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

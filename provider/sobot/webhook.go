@@ -1,0 +1,259 @@
+package sobot
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wacamp/wacamp/provider"
+)
+
+// ParseWebhook turns one webhook request body into events. It accepts:
+//
+//   - the doc's inbound message payloads: a JSON array of
+//     {"value":{"messaging_product","metadata","contacts","messages":[…]},
+//     "field":"messages"} wrappers, or one such wrapper alone;
+//   - the doc's status payloads: bare {"id","status","timestamp"} objects,
+//     alone or in an array;
+//   - Meta Cloud API statuses (value.statuses[] with recipient_id and
+//     errors[]) inside the same wrappers, and Meta's full envelope
+//     {"object":"whatsapp_business_account","entry":[{"changes":[…]}]}.
+//
+// Statuses sent, delivered, read (and "played", a read voice note) and
+// failed become status events; other statuses are dropped. A failed status
+// carries Meta's code (errors[0].code) and a reason (title, message and
+// error_data.details). Inbound messages become Inbound events with the
+// sender's number and the text body, button or list reply title, or media
+// caption. Phones are reduced to their digits.
+//
+// Malformed JSON is an error; a well-formed body with nothing of interest
+// gives (nil, nil).
+func ParseWebhook(body []byte) ([]provider.Event, error) {
+	var v any
+	if err := decodeJSON(body, &v); err != nil {
+		return nil, fmt.Errorf("sobot webhook: malformed JSON: %w", err)
+	}
+	var events []provider.Event
+	walkWebhook(v, 0, &events)
+	if len(events) == 0 {
+		return nil, nil
+	}
+	return events, nil
+}
+
+// maxWebhookDepth bounds the recursion over nested arrays and wrappers.
+const maxWebhookDepth = 8
+
+// walkWebhook collects the events of one JSON value of a webhook body.
+func walkWebhook(v any, depth int, out *[]provider.Event) {
+	if depth > maxWebhookDepth {
+		return
+	}
+	switch v := v.(type) {
+	case []any:
+		for _, el := range v {
+			walkWebhook(el, depth+1, out)
+		}
+	case map[string]any:
+		switch {
+		case v["entry"] != nil: // Meta's envelope
+			for _, e := range asList(v["entry"]) {
+				entry, _ := e.(map[string]any)
+				for _, ch := range asList(field(entry, "changes")) {
+					walkWebhook(ch, depth+1, out)
+				}
+			}
+		case v["value"] != nil: // {"value":{…},"field":"messages"}
+			if f := scalarString(v["field"]); f != "" && f != "messages" {
+				return
+			}
+			walkWebhook(v["value"], depth+1, out)
+		case v["statuses"] != nil || v["messages"] != nil: // a bare value
+			for _, st := range asList(v["statuses"]) {
+				if m, ok := st.(map[string]any); ok {
+					statusEvent(m, out)
+				}
+			}
+			for _, msg := range asList(v["messages"]) {
+				if m, ok := msg.(map[string]any); ok {
+					inboundEvent(m, out)
+				}
+			}
+		case v["status"] != nil && v["id"] != nil: // a bare status
+			statusEvent(v, out)
+		}
+	}
+}
+
+// statusEvent appends the event of one status object, unless its status is
+// unknown or it names no message.
+func statusEvent(m map[string]any, out *[]provider.Event) {
+	st := mapStatus(scalarString(m["status"]))
+	id := scalarString(m["id"])
+	if st == provider.StatusUnknown || id == "" {
+		return
+	}
+	ev := provider.Event{
+		WAMID:  id,
+		Status: st,
+		At:     parseTimestamp(m["timestamp"]),
+		Phone:  digits(firstString(m, "recipient_id", "customer_number", "to", "phone")),
+	}
+	if st == provider.StatusFailed {
+		ev.Code, ev.Reason = failure(m)
+	}
+	*out = append(*out, ev)
+}
+
+// failure returns Meta's code and the reason of a failed status: from
+// errors[0] (code; title, message, error_data.details), else from flat
+// code and reason fields.
+func failure(m map[string]any) (code, reason string) {
+	var parts []string
+	add := func(s string) {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return
+		}
+		for _, p := range parts {
+			if strings.EqualFold(p, s) {
+				return
+			}
+		}
+		parts = append(parts, s)
+	}
+	e := asObject(m["errors"])
+	if e == nil {
+		e = asObject(m["error"])
+	}
+	if e != nil {
+		code = scalarString(e["code"])
+		add(scalarString(e["title"]))
+		add(scalarString(e["message"]))
+		add(scalarString(field(asObject(e["error_data"]), "details")))
+	}
+	if s, ok := m["error"].(string); ok {
+		add(s)
+	}
+	add(firstString(m, "reason", "failed_reason", "message"))
+	reason = strings.Join(parts, ": ")
+	if code == "" {
+		code = firstString(m, "error_code", "code")
+	}
+	if code == "" {
+		code = provider.ExtractCode(reason)
+	}
+	return code, reason
+}
+
+// inboundEvent appends the event of one inbound message.
+func inboundEvent(m map[string]any, out *[]provider.Event) {
+	*out = append(*out, provider.Event{
+		WAMID:   scalarString(m["id"]),
+		At:      parseTimestamp(m["timestamp"]),
+		Phone:   digits(scalarString(m["from"])),
+		Inbound: true,
+		Text:    inboundText(m),
+	})
+}
+
+// inboundText returns the text of an inbound message: text.body, a template
+// button's text, an interactive reply's title, or a media caption.
+func inboundText(m map[string]any) string {
+	if s := scalarString(field(asObject(m["text"]), "body")); s != "" {
+		return s
+	}
+	if s, ok := m["text"].(string); ok && strings.TrimSpace(s) != "" {
+		return strings.TrimSpace(s)
+	}
+	if b := asObject(m["button"]); b != nil {
+		if s := firstString(b, "text", "payload"); s != "" {
+			return s
+		}
+	}
+	if in := asObject(m["interactive"]); in != nil {
+		for _, key := range []string{"button_reply", "list_reply"} {
+			if s := firstString(asObject(in[key]), "title", "id"); s != "" {
+				return s
+			}
+		}
+	}
+	for _, kind := range []string{"image", "video", "document", "audio", "sticker"} {
+		if s := scalarString(field(asObject(m[kind]), "caption")); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// mapStatus maps a status word to the ladder; unknown words give
+// StatusUnknown.
+func mapStatus(word string) provider.Status {
+	switch strings.ToLower(strings.TrimSpace(word)) {
+	case "sent":
+		return provider.StatusSent
+	case "delivered":
+		return provider.StatusDelivered
+	case "read", "played":
+		return provider.StatusRead
+	case "failed":
+		return provider.StatusFailed
+	}
+	return provider.StatusUnknown
+}
+
+// parseTimestamp reads Unix seconds (or milliseconds) as a number or string,
+// or an RFC 3339 time; zero if absent or unreadable.
+func parseTimestamp(v any) time.Time {
+	s := scalarString(v)
+	if s == "" {
+		return time.Time{}
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		switch {
+		case n <= 0:
+			return time.Time{}
+		case n > 1e12:
+			return time.UnixMilli(n).UTC()
+		}
+		return time.Unix(n, 0).UTC()
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 {
+		return time.Unix(int64(f), 0).UTC()
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC()
+	}
+	return time.Time{}
+}
+
+// digits keeps only the digits of a phone number.
+func digits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func asList(v any) []any {
+	switch v := v.(type) {
+	case []any:
+		return v
+	case map[string]any:
+		return []any{v}
+	}
+	return nil
+}
+
+func firstString(m map[string]any, keys ...string) string {
+	for _, key := range keys {
+		if s := scalarString(field(m, key)); s != "" {
+			return s
+		}
+	}
+	return ""
+}
