@@ -1,0 +1,614 @@
+package salebot
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/templates"
+)
+
+// providerName is the Provider field of every *provider.Error of this driver.
+const providerName = "salebot"
+
+// DefaultBaseURL is the API root used when Config.BaseURL is empty.
+const DefaultBaseURL = "https://chatter.salebot.pro/api"
+
+// DefaultTimeout is the timeout of the HTTP client made when
+// Config.HTTPClient is nil.
+const DefaultTimeout = 30 * time.Second
+
+// The API actions this driver calls: {BaseURL}/{api_key}/{action}.
+const (
+	ActionWhatsAppMessage  = "whatsapp_message"
+	ActionWhatsAppCallback = "whatsapp_callback"
+)
+
+// maxBody caps how much of an answer is read.
+const maxBody = 4 << 20
+
+// redacted replaces secrets in everything this package prints.
+const redacted = "[REDACTED]"
+
+// The longest provider text kept in an error.
+const (
+	maxSnippet = 200 // of a non-JSON body
+	maxMessage = 500 // of a JSON answer's message
+)
+
+// Config configures a Client.
+type Config struct {
+	// BaseURL is the API root without the key, e.g.
+	// https://chatter.salebot.pro/api (the default when empty). A trailing
+	// slash is tolerated.
+	BaseURL string
+	// APIKey is the project's API key. It is a secret and travels in the
+	// URL path ({BaseURL}/{api_key}/{action}), so request URLs are secret
+	// too: neither the key nor a URL holding it appears in errors, logs or
+	// String().
+	APIKey string
+	// WhatsAppBotID is the id of the connected WhatsApp channel ("Messengers
+	// and chats"), sent as whatsapp_bot_id with every message.
+	WhatsAppBotID int64
+	// HTTPClient makes the calls; nil means a client with DefaultTimeout.
+	HTTPClient *http.Client
+	// Logger receives one debug record per call; nil discards.
+	Logger *slog.Logger
+}
+
+// Validate reports every problem of the configuration at once. It names
+// the fields, never their secret values.
+func (c Config) Validate() error {
+	var errs []error
+	if c.BaseURL != "" {
+		u, err := url.Parse(c.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("salebot: BaseURL must be an absolute http(s) URL"))
+		}
+	}
+	switch {
+	case c.APIKey == "":
+		errs = append(errs, errors.New("salebot: APIKey must be set"))
+	case strings.ContainsFunc(c.APIKey, func(r rune) bool { return unicode.IsSpace(r) || r == '/' || r == '?' || r == '#' }):
+		// The doc warns of a stray space copied into the URL.
+		errs = append(errs, errors.New("salebot: APIKey must not contain spaces, '/', '?' or '#'"))
+	}
+	if c.WhatsAppBotID <= 0 {
+		errs = append(errs, fmt.Errorf("salebot: WhatsAppBotID must be set (> 0), got %d", c.WhatsAppBotID))
+	}
+	return errors.Join(errs...)
+}
+
+// String describes the configuration with the API key redacted.
+func (c Config) String() string {
+	return fmt.Sprintf("salebot.Config{BaseURL: %q, APIKey: %s, WhatsAppBotID: %d}",
+		redactURL(c.BaseURL), redactedOrEmpty(c.APIKey), c.WhatsAppBotID)
+}
+
+// GoString is String, so %#v does not print the API key either.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue logs the configuration with the API key redacted.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("base_url", redactURL(c.BaseURL)),
+		slog.String("api_key", redactedOrEmpty(c.APIKey)),
+		slog.Int64("whatsapp_bot_id", c.WhatsAppBotID),
+	)
+}
+
+func redactedOrEmpty(secret string) string {
+	if secret == "" {
+		return `""`
+	}
+	return redacted
+}
+
+// redactURL hides a password in a BaseURL's user info.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return s
+}
+
+// Client sends messages through one Salebot project's WhatsApp channel. It
+// is safe for concurrent use.
+type Client struct {
+	cfg     Config
+	baseURL string
+	http    *http.Client
+	log     *slog.Logger
+	// secrets are the forms of the key that may show up in a URL or an
+	// answer: as is, path- and query-escaped.
+	secrets []string
+	now     func() time.Time
+}
+
+// New returns a Client for cfg. It does not call the provider; use
+// cfg.Validate to check the configuration first.
+func New(cfg Config) *Client {
+	c := &Client{
+		cfg:     cfg,
+		baseURL: strings.TrimRight(cmp.Or(cfg.BaseURL, DefaultBaseURL), "/"),
+		http:    cfg.HTTPClient,
+		log:     cfg.Logger,
+		now:     time.Now,
+	}
+	if c.http == nil {
+		c.http = &http.Client{Timeout: DefaultTimeout}
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.APIKey != "" {
+		c.secrets = uniqueNonEmpty(cfg.APIKey, url.PathEscape(cfg.APIKey), url.QueryEscape(cfg.APIKey))
+	}
+	return c
+}
+
+// String describes the client with the API key redacted.
+func (c *Client) String() string {
+	return "salebot.Client{" + strings.TrimPrefix(c.cfg.String(), "salebot.Config{")
+}
+
+// GoString is String, so %#v does not print the API key either.
+func (c *Client) GoString() string { return c.String() }
+
+// LogValue logs the client's configuration with the API key redacted.
+func (c *Client) LogValue() slog.Value { return c.cfg.LogValue() }
+
+// Capabilities returns what the API can do.
+func (c *Client) Capabilities() provider.Capabilities { return Capabilities }
+
+// Conversation is not offered: the seed doc's message history is by
+// client_id only and carries no WhatsApp message ids. It returns an error
+// wrapping provider.ErrUnsupported without calling the provider.
+func (c *Client) Conversation(ctx context.Context, phone string, limit int) ([]provider.ConversationMessage, error) {
+	return nil, fmt.Errorf("salebot conversation: %w", provider.ErrUnsupported)
+}
+
+// MessageStatus is not offered: statuses arrive only on the message
+// webhook (see ParseWebhook). It returns an error wrapping
+// provider.ErrUnsupported without calling the provider.
+func (c *Client) MessageStatus(ctx context.Context, wamid string) (provider.StatusReport, error) {
+	return provider.StatusReport{}, fmt.Errorf("salebot message-status: %w", provider.ErrUnsupported)
+}
+
+// request is one send call: the action and its JSON body.
+type request struct {
+	action string
+	body   map[string]any
+	phone  string // for logs, masked
+}
+
+// Send sends one rendered message m to the WhatsApp number to (country code
+// and digits; a leading "+", spaces, dashes, dots and parentheses are
+// removed).
+//
+//   - text → whatsapp_message {"phone", "message", "whatsapp_bot_id"};
+//   - media → whatsapp_message with attachment_type (image, video, audio;
+//     document is "file") and attachment_url, the caption as message;
+//   - buttons (reply only) → whatsapp_message with message and the doc's
+//     buttons object: {"hint": ..., "buttons": [{"type":"reply", "text",
+//     "line": 0, "index_in_line": i}]}. The header and footer are joined to
+//     the text with blank lines; the hint, shown where buttons cannot be, is
+//     the text followed by the numbered button titles;
+//   - bot_flow → whatsapp_callback {"phone", "message": the bot flow's
+//     callback text, "whatsapp_bot_id"}.
+//
+// Templates, locations, lists, other button types and sticker media are
+// refused with a ClassPermanent *provider.Error without a call.
+//
+// The seed doc shows no send answer. A 2xx JSON answer is accepted unless
+// its "status" says "error"/false/0 or it carries an "error" or
+// "error_message". Salebot's answer names no WhatsApp message id ("message_id"
+// in its webhook is the bot block's id), so SendResult.WAMID is "" unless the
+// answer has an explicit "wamid" or "wa_message_id" field, or an "id" that
+// starts with "wamid."; statuses are matched to sends by phone
+// (provider.Event.MatchByPhone).
+//
+// Errors are *provider.Error: ClassAmbiguous when the answer was lost after
+// the request was written (or was not JSON), ClassTransient for a transport
+// error before that, for 5xx and 429, and otherwise the class of the
+// provider's answer (an unknown API key, HTTP 401/403/404 or a WhatsApp
+// channel not connected halts the account; an invalid phone is permanent).
+func (c *Client) Send(ctx context.Context, to string, m templates.Message) (provider.SendResult, error) {
+	req, err := c.sendRequest(to, m)
+	if err != nil {
+		return provider.SendResult{}, err
+	}
+	ans, err := c.do(ctx, req)
+	if err != nil {
+		return provider.SendResult{}, err
+	}
+	return provider.SendResult{WAMID: ans.wamid()}, nil
+}
+
+// attachmentTypes maps our media types to Salebot's attachment_type.
+var attachmentTypes = map[string]string{
+	"image":    "image",
+	"video":    "video",
+	"audio":    "audio",
+	"document": "file",
+}
+
+// sendRequest builds the call for one message, or refuses a message that
+// cannot be sent.
+func (c *Client) sendRequest(to string, m templates.Message) (request, error) {
+	phone, ok := normalizePhone(to)
+	if !ok {
+		return request{}, refuse(provider.ClassPermanent, fmt.Sprintf("invalid phone number %q", maskPhone(to)))
+	}
+	body := map[string]any{"phone": phone, "whatsapp_bot_id": c.cfg.WhatsAppBotID}
+	req := request{action: ActionWhatsAppMessage, body: body, phone: phone}
+	switch m.Kind {
+	case templates.KindText:
+		if m.Text == "" {
+			return request{}, refuse(provider.ClassHaltCampaign, "text message has no text")
+		}
+		body["message"] = m.Text
+	case templates.KindMedia:
+		if m.Media == nil || m.Media.URL == "" {
+			return request{}, refuse(provider.ClassHaltCampaign, "media message has no media URL")
+		}
+		at, ok := attachmentTypes[m.Media.Type]
+		if !ok {
+			return request{}, refuse(provider.ClassPermanent, fmt.Sprintf("salebot cannot send %q media", m.Media.Type))
+		}
+		body["attachment_type"] = at
+		body["attachment_url"] = m.Media.URL
+		if m.Media.Caption != "" {
+			body["message"] = m.Media.Caption
+		}
+	case templates.KindButtons:
+		b := m.Buttons
+		if b == nil || len(b.Buttons) == 0 {
+			return request{}, refuse(provider.ClassHaltCampaign, "buttons message has no buttons")
+		}
+		text := joinNonEmpty("\n\n", b.Header, b.Text, b.Footer)
+		if text == "" {
+			return request{}, refuse(provider.ClassHaltCampaign, "buttons message has no text")
+		}
+		hint := text
+		buttons := make([]map[string]any, 0, len(b.Buttons))
+		for i, btn := range b.Buttons {
+			if btn.Type != "reply" {
+				return request{}, refuse(provider.ClassPermanent, fmt.Sprintf("salebot cannot send %q buttons", btn.Type))
+			}
+			buttons = append(buttons, map[string]any{
+				"type": "reply", "text": btn.Title, "line": 0, "index_in_line": i,
+			})
+			hint += fmt.Sprintf("\n%d. %s", i+1, btn.Title)
+		}
+		body["message"] = text
+		body["buttons"] = map[string]any{"hint": hint, "buttons": buttons}
+	case templates.KindBotFlow:
+		if m.BotFlow == "" {
+			return request{}, refuse(provider.ClassHaltCampaign, "bot flow message has no callback text")
+		}
+		req.action = ActionWhatsAppCallback
+		body["message"] = m.BotFlow
+	case templates.KindTemplate, templates.KindLocation, templates.KindList:
+		return request{}, refuse(provider.ClassPermanent, fmt.Sprintf("salebot cannot send %s messages", m.Kind))
+	default:
+		return request{}, refuse(provider.ClassPermanent, fmt.Sprintf("unsupported message kind %q", m.Kind))
+	}
+	return req, nil
+}
+
+// do makes one call and returns the provider's successful answer, or a
+// *provider.Error.
+func (c *Client) do(ctx context.Context, req request) (*answer, error) {
+	start := c.now()
+	payload, err := json.Marshal(req.body)
+	if err != nil {
+		return nil, c.fail(0, provider.ClassPermanent, "", fmt.Errorf("encode %s request: %w", req.action, err))
+	}
+	var written atomic.Bool
+	trace := &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				written.Store(true)
+			}
+		},
+	}
+	target := c.baseURL + "/" + url.PathEscape(c.cfg.APIKey) + "/" + req.action
+	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace),
+		http.MethodPost, target, bytes.NewReader(payload))
+	if err != nil {
+		// The URL holds the key: say which part failed, not the URL.
+		pe := c.fail(0, provider.ClassHaltAccount, "", fmt.Errorf("build %s request: %w", req.action, c.scrubErr(err)))
+		c.logCall(ctx, req, start, 0, pe)
+		return nil, pe
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("Accept", "application/json")
+
+	resp, err := c.http.Do(hreq)
+	if err != nil {
+		pe := c.lost(ctx, 0, written.Load(), fmt.Errorf("post %s: %w", req.action, c.scrubErr(err)))
+		c.logCall(ctx, req, start, 0, pe)
+		return nil, pe
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		var pe *provider.Error
+		if isRetryableStatus(resp.StatusCode) {
+			pe = c.fail(resp.StatusCode, provider.ClassTransient, "", fmt.Errorf("read %s answer: %w", req.action, c.scrubErr(err)))
+			pe.RetryAfter = c.retryAfter(resp.Header)
+		} else {
+			pe = c.lost(ctx, resp.StatusCode, true, fmt.Errorf("read %s answer: %w", req.action, c.scrubErr(err)))
+		}
+		c.logCall(ctx, req, start, resp.StatusCode, pe)
+		return nil, pe
+	}
+	ans, pe := c.interpret(resp, raw)
+	c.logCall(ctx, req, start, resp.StatusCode, pe)
+	if pe != nil {
+		return nil, pe
+	}
+	return ans, nil
+}
+
+// interpret turns an HTTP answer into an accepted answer or an error.
+func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.Error) {
+	status := resp.StatusCode
+	ok2xx := status >= 200 && status <= 299
+	ans, perr := parseAnswer(raw)
+	if perr != nil {
+		// Not JSON: an HTML error page, a proxy's text, an empty or
+		// truncated body. Its words are not the provider's verdict.
+		snippet := c.snippet(raw)
+		if ok2xx {
+			return nil, c.fail(status, provider.ClassAmbiguous, snippet, fmt.Errorf("unparseable answer: %w", perr))
+		}
+		pe := c.fail(status, classify(status, "", ""), snippet, nil)
+		pe.RetryAfter = c.retryAfter(resp.Header)
+		return nil, pe
+	}
+	if ok2xx && !ans.refused() {
+		return ans, nil
+	}
+	msg := truncate(c.scrub(ans.messageText()), maxMessage)
+	code := provider.ExtractCode(msg)
+	if code == "" {
+		code = ans.errorCode(status)
+	}
+	pe := c.fail(status, classify(status, code, msg), cmp.Or(msg, c.snippet(raw)), nil)
+	pe.Code = code
+	pe.RetryAfter = c.retryAfter(resp.Header)
+	return nil, pe
+}
+
+// classify is provider.Classify with what Salebot's answers add: a Meta
+// code decides alone; else an unknown or invalid API key and a WhatsApp
+// channel or bot that is not connected or not found halt the account, an
+// invalid phone is permanent; else HTTP 404 (the unknown key's answer: the
+// key is in the path) halts the account; else provider.Classify.
+func classify(httpStatus int, code, msg string) provider.Class {
+	if code != "" {
+		return provider.Classify(httpStatus, code, msg)
+	}
+	m := strings.ToLower(msg)
+	switch {
+	case containsAny(m, "api key", "api_key", "apikey", "access key", "token") &&
+		containsAny(m, "invalid", "not found", "unknown", "wrong", "incorrect", "expired", "revoked", "missing", "required", "does not exist", "doesn't exist"):
+		return provider.ClassHaltAccount
+	case containsAny(m, "phone", "number", "recipient") &&
+		containsAny(m, "invalid", "incorrect", "wrong", "not valid", "no whatsapp", "not on whatsapp",
+			"doesn't have whatsapp", "does not have whatsapp", "without whatsapp"):
+		return provider.ClassPermanent
+	case containsAny(m, "whatsapp", "bot", "channel", "messenger") &&
+		containsAny(m, "not connected", "not found", "disconnected", "not authorized", "not authorised",
+			"stopped", "asleep", "not started", "does not exist", "doesn't exist", "disabled", "inactive"):
+		return provider.ClassHaltAccount
+	}
+	if httpStatus == http.StatusNotFound {
+		return provider.ClassHaltAccount
+	}
+	return provider.Classify(httpStatus, code, msg)
+}
+
+// lost builds the error of a call whose answer never arrived or could not be
+// read: ambiguous when the request was written, transient otherwise. A
+// cancelled or expired ctx is wrapped so errors.Is finds it.
+func (c *Client) lost(ctx context.Context, httpStatus int, written bool, err error) *provider.Error {
+	class := provider.ClassTransient
+	if written {
+		class = provider.ClassAmbiguous
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+		err = fmt.Errorf("%w (%w)", ctxErr, err)
+	}
+	return c.fail(httpStatus, class, "", err)
+}
+
+// fail builds a *provider.Error of a send.
+func (c *Client) fail(httpStatus int, class provider.Class, msg string, err error) *provider.Error {
+	return &provider.Error{
+		Provider:   providerName,
+		Op:         "send",
+		HTTPStatus: httpStatus,
+		Message:    msg,
+		Class:      class,
+		Err:        err,
+	}
+}
+
+// refuse builds the error of a send refused before reaching the provider.
+func refuse(class provider.Class, msg string) *provider.Error {
+	return &provider.Error{Provider: providerName, Op: "send", Message: msg, Class: class}
+}
+
+// retryAfter parses a Retry-After header: delay seconds or an HTTP date.
+func (c *Client) retryAfter(h http.Header) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(secs * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(c.now()); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func isRetryableStatus(status int) bool {
+	return status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout
+}
+
+// scrub removes every form of the API key from s.
+func (c *Client) scrub(s string) string {
+	for _, sec := range c.secrets {
+		s = strings.ReplaceAll(s, sec, redacted)
+	}
+	return s
+}
+
+// scrubErr returns err without the request URL (which holds the API key)
+// and with any other copy of the key removed. Transport errors are
+// *url.Error, whose text starts with the URL: it is replaced by the inner
+// error.
+func (c *Client) scrubErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		err = ue.Err
+	}
+	msg := err.Error()
+	if clean := c.scrub(msg); clean != msg {
+		return &scrubbedError{msg: clean, err: err}
+	}
+	return err
+}
+
+// scrubbedError hides a wrapped error's text (which held the key) but keeps
+// it reachable to errors.Is for context and EOF sentinels.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error {
+	for _, sentinel := range []error{context.Canceled, context.DeadlineExceeded, io.ErrUnexpectedEOF, io.EOF} {
+		if errors.Is(e.err, sentinel) {
+			return sentinel
+		}
+	}
+	return nil
+}
+
+func (c *Client) logCall(ctx context.Context, req request, start time.Time, httpStatus int, pe *provider.Error) {
+	attrs := []slog.Attr{
+		slog.String("action", req.action),
+		slog.String("phone", maskPhone(req.phone)),
+		slog.Int("http_status", httpStatus),
+		slog.Duration("duration", c.now().Sub(start)),
+	}
+	if pe != nil {
+		attrs = append(attrs, slog.String("class", pe.Class.String()), slog.String("error", c.scrub(pe.Error())))
+	}
+	c.log.LogAttrs(ctx, slog.LevelDebug, "salebot: call", attrs...)
+}
+
+// normalizePhone strips "+", spaces and punctuation from a phone number and
+// reports whether what is left is digits only.
+func normalizePhone(s string) (string, bool) {
+	var b strings.Builder
+	for _, r := range strings.TrimSpace(s) {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '+' || r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
+		default:
+			return "", false
+		}
+	}
+	if b.Len() == 0 {
+		return "", false
+	}
+	return b.String(), true
+}
+
+// maskPhone hides all but the last four characters of a phone number.
+func maskPhone(p string) string {
+	if len(p) <= 4 {
+		return strings.Repeat("*", len(p))
+	}
+	return strings.Repeat("*", len(p)-4) + p[len(p)-4:]
+}
+
+// snippet returns the start of a body as one line of text, without the key.
+func (c *Client) snippet(raw []byte) string {
+	s := strings.Join(strings.Fields(string(bytes.ToValidUTF8(raw, []byte("?")))), " ")
+	return cmp.Or(truncate(c.scrub(s), maxSnippet), "(empty body)")
+}
+
+// truncate cuts s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+func joinNonEmpty(sep string, parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, sep)
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func uniqueNonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

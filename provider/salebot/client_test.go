@@ -1,0 +1,508 @@
+package salebot
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/templates"
+)
+
+// testKey is the doc's sample API key.
+const testKey = "b551e18c8b8e86bea6f14f38de3f5cc3c31ba1edb4d8"
+
+const testBotID = 34810
+
+// The seed doc's sample answers, verbatim where the doc has them. The doc
+// shows no answer of whatsapp_message or whatsapp_callback: the load_clients
+// answer is the one success shape of a write call it gives.
+const (
+	sampleLoadClientsOK = `{"status":"success","items":[{"platform_id":"","group_id":"5kqchxwyvdvFZOsp80q2qw==","client_type":6,"status":"success","id":1469409}]}`
+	// The doc's history entry (closing brackets added): its message_id is
+	// a bot block id, no wamid.
+	sampleHistory = `{
+  "status": "success",
+  "result": [{
+      "id": 104500,
+      "answered": true,
+      "client_replica": false,
+      "message_id": 390,
+      "message_from_outside": 0,
+      "created_at": 1587895014,
+      "text": "CouCou",
+      "attachments": {},
+      "delivered": true,
+      "error_message": "true"}]}`
+	sampleOnlineChatClient = `{ "client_id": 36553 }`
+)
+
+// seen is what the fake server saw of one call.
+type seen struct {
+	Method      string
+	Path        string
+	RawQuery    string
+	ContentType string
+	Body        map[string]any
+	RawBody     string
+}
+
+type fake struct {
+	mu    sync.Mutex
+	calls []seen
+}
+
+func (f *fake) last(t *testing.T) seen {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	require.NotEmpty(t, f.calls, "no request reached the server")
+	return f.calls[len(f.calls)-1]
+}
+
+func (f *fake) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+// setup starts a fake Salebot answering with respond and returns a client
+// for it, with BaseURL ending in /api like the real one.
+func setup(t *testing.T, respond http.HandlerFunc) (*Client, *fake) {
+	t.Helper()
+	f := &fake{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		var body map[string]any
+		_ = json.Unmarshal(raw, &body)
+		f.mu.Lock()
+		f.calls = append(f.calls, seen{
+			Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
+			ContentType: r.Header.Get("Content-Type"), Body: body, RawBody: string(raw),
+		})
+		f.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+		respond(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c := New(Config{
+		BaseURL:       srv.URL + "/api/",
+		APIKey:        testKey,
+		WhatsAppBotID: testBotID,
+		HTTPClient:    srv.Client(),
+	})
+	return c, f
+}
+
+func reply(status int, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	}
+}
+
+func hangUp(t *testing.T) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if !assertNoError(t, err) {
+			return
+		}
+		_ = conn.Close()
+	}
+}
+
+// assertNoError reports err from a handler goroutine without FailNow.
+func assertNoError(t *testing.T, err error) bool {
+	t.Helper()
+	if err != nil {
+		t.Errorf("unexpected error: %v", err)
+		return false
+	}
+	return true
+}
+
+func requireProviderError(t *testing.T, err error) *provider.Error {
+	t.Helper()
+	require.Error(t, err)
+	var pe *provider.Error
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "salebot", pe.Provider)
+	require.Equal(t, "send", pe.Op)
+	require.NotContains(t, err.Error(), testKey)
+	return pe
+}
+
+var textMessage = templates.Message{Kind: templates.KindText, Text: "some_text"}
+
+func TestSendRequests(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	keyPath := "/api/" + testKey + "/"
+
+	t.Run("Text", func(t *testing.T) {
+		t.Parallel()
+		c, f := setup(t, reply(200, `{"status":"success"}`))
+		res, err := c.Send(ctx, "+7 (987) 514-67-88", textMessage)
+		require.NoError(t, err)
+		require.Equal(t, provider.SendResult{}, res)
+		got := f.last(t)
+		require.Equal(t, http.MethodPost, got.Method)
+		require.Equal(t, keyPath+"whatsapp_message", got.Path)
+		require.Empty(t, got.RawQuery)
+		require.Equal(t, "application/json", got.ContentType)
+		require.JSONEq(t, `{"phone":"79875146788","message":"some_text","whatsapp_bot_id":34810}`, got.RawBody)
+	})
+
+	t.Run("Media", func(t *testing.T) {
+		t.Parallel()
+		for typ, want := range map[string]string{"image": "image", "video": "video", "audio": "audio", "document": "file"} {
+			c, f := setup(t, reply(200, `{"status":"success"}`))
+			_, err := c.Send(ctx, "79875146788", templates.Message{Kind: templates.KindMedia,
+				Media: &templates.Media{URL: "https://example.com/f." + typ, Type: typ, Caption: "Our " + typ}})
+			require.NoError(t, err, typ)
+			got := f.last(t)
+			require.Equal(t, keyPath+"whatsapp_message", got.Path)
+			require.JSONEq(t, fmt.Sprintf(`{"phone":"79875146788","message":"Our %s","whatsapp_bot_id":34810,
+				"attachment_type":%q,"attachment_url":"https://example.com/f.%s"}`, typ, want, typ), got.RawBody)
+		}
+	})
+
+	t.Run("MediaWithoutCaptionHasNoMessage", func(t *testing.T) {
+		t.Parallel()
+		c, f := setup(t, reply(200, `{"status":"success"}`))
+		_, err := c.Send(ctx, "79875146788", templates.Message{Kind: templates.KindMedia,
+			Media: &templates.Media{URL: "https://example.com/a.pdf", Type: "document"}})
+		require.NoError(t, err)
+		require.NotContains(t, f.last(t).Body, "message")
+		require.Equal(t, "file", f.last(t).Body["attachment_type"])
+	})
+
+	t.Run("ReplyButtonsInDocFormat", func(t *testing.T) {
+		t.Parallel()
+		c, f := setup(t, reply(200, `{"status":"success"}`))
+		_, err := c.Send(ctx, "79875146788", templates.Message{Kind: templates.KindButtons, Buttons: &templates.Buttons{
+			Text: "How can we help?",
+			Buttons: []templates.Button{
+				{Type: "reply", Title: "What services we can provide"},
+				{Type: "reply", Title: "Payment info"},
+			},
+		}})
+		require.NoError(t, err)
+		got := f.last(t)
+		require.Equal(t, keyPath+"whatsapp_message", got.Path)
+		require.JSONEq(t, `{"phone":"79875146788","message":"How can we help?","whatsapp_bot_id":34810,
+			"buttons":{"hint":"How can we help?\n1. What services we can provide\n2. Payment info",
+			"buttons":[{"type":"reply","text":"What services we can provide","line":0,"index_in_line":0},
+			           {"type":"reply","text":"Payment info","line":0,"index_in_line":1}]}}`, got.RawBody)
+	})
+
+	t.Run("ButtonsHeaderAndFooterJoinTheText", func(t *testing.T) {
+		t.Parallel()
+		c, f := setup(t, reply(200, `{"status":"success"}`))
+		_, err := c.Send(ctx, "79875146788", templates.Message{Kind: templates.KindButtons, Buttons: &templates.Buttons{
+			Header: "Menu", Text: "Pick one", Footer: "Reply any time",
+			Buttons: []templates.Button{{Type: "reply", Title: "Yes"}},
+		}})
+		require.NoError(t, err)
+		require.Equal(t, "Menu\n\nPick one\n\nReply any time", f.last(t).Body["message"])
+	})
+
+	t.Run("BotFlowIsWhatsAppCallback", func(t *testing.T) {
+		t.Parallel()
+		c, f := setup(t, reply(200, `{"status":"success"}`))
+		res, err := c.Send(ctx, "79875146788", templates.Message{Kind: templates.KindBotFlow, BotFlow: "start_promo"})
+		require.NoError(t, err)
+		require.Empty(t, res.WAMID)
+		got := f.last(t)
+		require.Equal(t, http.MethodPost, got.Method)
+		require.Equal(t, keyPath+"whatsapp_callback", got.Path)
+		require.JSONEq(t, `{"phone":"79875146788","message":"start_promo","whatsapp_bot_id":34810}`, got.RawBody)
+	})
+
+	t.Run("DefaultBaseURL", func(t *testing.T) {
+		t.Parallel()
+		c := New(Config{APIKey: testKey, WhatsAppBotID: 1})
+		require.Equal(t, "https://chatter.salebot.pro/api", c.baseURL)
+	})
+}
+
+func TestSendRefusedWithoutCall(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		to    string
+		msg   templates.Message
+		class provider.Class
+	}{
+		"Template": {"79875146788", templates.Message{Kind: templates.KindTemplate,
+			Template: &templates.Template{Name: "hello", Language: "en"}}, provider.ClassPermanent},
+		"Location": {"79875146788", templates.Message{Kind: templates.KindLocation,
+			Location: &templates.Location{Latitude: 1, Longitude: 2}}, provider.ClassPermanent},
+		"List": {"79875146788", templates.Message{Kind: templates.KindList,
+			List: &templates.List{Text: "x", Button: "Menu"}}, provider.ClassPermanent},
+		"UnknownKind": {"79875146788", templates.Message{Kind: "carousel"}, provider.ClassPermanent},
+		"Sticker": {"79875146788", templates.Message{Kind: templates.KindMedia,
+			Media: &templates.Media{URL: "https://example.com/s.webp", Type: "sticker"}}, provider.ClassPermanent},
+		"URLButton": {"79875146788", templates.Message{Kind: templates.KindButtons, Buttons: &templates.Buttons{
+			Text: "x", Buttons: []templates.Button{{Type: "url", Title: "Site", Payload: "https://example.com"}}}}, provider.ClassPermanent},
+		"InvalidPhone": {"7987abc", textMessage, provider.ClassPermanent},
+		"EmptyPhone":   {"", textMessage, provider.ClassPermanent},
+		"EmptyText":    {"79875146788", templates.Message{Kind: templates.KindText}, provider.ClassHaltCampaign},
+		"NoMedia":      {"79875146788", templates.Message{Kind: templates.KindMedia}, provider.ClassHaltCampaign},
+		"NoBotFlow":    {"79875146788", templates.Message{Kind: templates.KindBotFlow}, provider.ClassHaltCampaign},
+		"NoButtons": {"79875146788", templates.Message{Kind: templates.KindButtons,
+			Buttons: &templates.Buttons{Text: "x"}}, provider.ClassHaltCampaign},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c, f := setup(t, reply(200, `{"status":"success"}`))
+			_, err := c.Send(context.Background(), tc.to, tc.msg)
+			pe := requireProviderError(t, err)
+			require.Equal(t, tc.class, pe.Class, pe.Error())
+			require.Zero(t, f.count(), "no call may be made")
+		})
+	}
+}
+
+func TestSendAnswers(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name       string
+		status     int
+		body       string
+		retryAfter string
+		wantWAMID  string
+		wantClass  provider.Class // checked when wantErr
+		wantErr    bool
+		wantCode   string
+		wantRetry  time.Duration
+	}{
+		{name: "StatusSuccess", status: 200, body: `{"status":"success"}`},
+		{name: "DocLoadClientsSuccessShape", status: 200, body: sampleLoadClientsOK},
+		{name: "DocHistoryShapeMessageIDIsNoWAMID", status: 200, body: sampleHistory},
+		{name: "DocOnlineChatShape", status: 200, body: sampleOnlineChatClient},
+		{name: "EmptyObject", status: 200, body: `{}`},
+		{name: "StatusTrue", status: 200, body: `{"status":true}`},
+		{name: "StatusNumber200", status: 200, body: `{"status":200}`},
+		{name: "MessageIDIsBlockID", status: 200, body: `{"status":"success","id":104500,"message_id":390}`},
+		{name: "ExplicitWAMID", status: 200, body: `{"status":"success","wa_message_id":"wamid.HBgLNzk4NzUxNDY3ODgVAgARGBI="}`,
+			wantWAMID: "wamid.HBgLNzk4NzUxNDY3ODgVAgARGBI="},
+		{name: "IDThatIsAWAMID", status: 201, body: `{"status":"success","data":{"id":"wamid.ABC"}}`, wantWAMID: "wamid.ABC"},
+
+		{name: "UnknownKey404", status: 404, body: `{"status":"error","error":"api key not found"}`,
+			wantErr: true, wantClass: provider.ClassHaltAccount},
+		{name: "Bare404", status: 404, body: `<html>Not Found</html>`, wantErr: true, wantClass: provider.ClassHaltAccount},
+		{name: "InvalidKey200", status: 200, body: `{"status":"error","error":"Invalid api key"}`,
+			wantErr: true, wantClass: provider.ClassHaltAccount},
+		{name: "Unauthorized", status: 401, body: `Unauthorized`, wantErr: true, wantClass: provider.ClassHaltAccount},
+		{name: "Forbidden", status: 403, body: `{"status":"error"}`, wantErr: true, wantClass: provider.ClassHaltAccount},
+		{name: "WhatsAppNotConnected", status: 400, body: `{"status":"error","error":"WhatsApp is not connected"}`,
+			wantErr: true, wantClass: provider.ClassHaltAccount},
+		{name: "BotNotFound", status: 400, body: `{"status":"error","error":"whatsapp bot not found"}`,
+			wantErr: true, wantClass: provider.ClassHaltAccount},
+		{name: "InvalidPhone", status: 200, body: `{"status":"error","error":"Invalid phone number"}`,
+			wantErr: true, wantClass: provider.ClassPermanent},
+		{name: "NoWhatsAppOnNumber", status: 200, body: `{"status":false,"message":"The phone number has no WhatsApp"}`,
+			wantErr: true, wantClass: provider.ClassPermanent},
+		{name: "BadRequest", status: 400, body: `{"status":"error","error":"message is required"}`,
+			wantErr: true, wantClass: provider.ClassPermanent},
+		{name: "ErrorMessageField", status: 200, body: `{"error_message":"Message undeliverable. (#131026)"}`,
+			wantErr: true, wantClass: provider.ClassPermanent, wantCode: "131026"},
+		{name: "ErrorWithStatusSuccess", status: 200, body: `{"status":"success","error":"whatsapp bot not found"}`,
+			wantErr: true, wantClass: provider.ClassHaltAccount},
+		{name: "TemplatePaused", status: 200, body: `{"status":"error","error":"(#132015) Template is paused"}`,
+			wantErr: true, wantClass: provider.ClassHaltCampaign, wantCode: "132015"},
+		{name: "RateLimited", status: 429, body: `{"status":"error","error":"(#130429) Rate limit hit"}`, retryAfter: "2",
+			wantErr: true, wantClass: provider.ClassTransient, wantCode: "130429", wantRetry: 2 * time.Second},
+		{name: "PairRate", status: 429, body: `{"status":"error","error":"(#131056) pair rate limit hit"}`,
+			wantErr: true, wantClass: provider.ClassTransient, wantCode: "131056"},
+		{name: "SubscriberLimit", status: 400, body: `{"status":"error","error":"Subscriber limit has been exceeded. You cannot have more subscribers."}`,
+			wantErr: true, wantClass: provider.ClassHaltAccount},
+		{name: "ServiceUnavailable", status: 503, body: `503 Service Temporarily Unavailable`, retryAfter: "1",
+			wantErr: true, wantClass: provider.ClassTransient, wantRetry: time.Second},
+		{name: "Internal500JSON", status: 500, body: `{"status":"error","error":"internal error"}`,
+			wantErr: true, wantClass: provider.ClassTransient},
+		{name: "UnknownRefusal", status: 200, body: `{"status":"error","error":"Something went wrong"}`,
+			wantErr: true, wantClass: provider.ClassPermanent},
+		{name: "FalseBody", status: 200, body: `false`, wantErr: true, wantClass: provider.ClassPermanent},
+
+		{name: "HTML200IsAmbiguous", status: 200, body: `<html><body>OK</body></html>`,
+			wantErr: true, wantClass: provider.ClassAmbiguous},
+		{name: "Empty200IsAmbiguous", status: 200, body: ``, wantErr: true, wantClass: provider.ClassAmbiguous},
+		{name: "Truncated200IsAmbiguous", status: 200, body: `{"status":"succ`, wantErr: true, wantClass: provider.ClassAmbiguous},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, _ := setup(t, func(w http.ResponseWriter, r *http.Request) {
+				if tc.retryAfter != "" {
+					w.Header().Set("Retry-After", tc.retryAfter)
+				}
+				reply(tc.status, tc.body)(w, r)
+			})
+			res, err := c.Send(context.Background(), "79875146788", textMessage)
+			if !tc.wantErr {
+				require.NoError(t, err)
+				require.Equal(t, tc.wantWAMID, res.WAMID)
+				return
+			}
+			pe := requireProviderError(t, err)
+			require.Equal(t, tc.wantClass, pe.Class, pe.Error())
+			require.Equal(t, tc.status, pe.HTTPStatus)
+			require.Equal(t, tc.wantCode, pe.Code)
+			require.Equal(t, tc.wantRetry, pe.RetryAfter)
+		})
+	}
+}
+
+func TestSendLostAnswers(t *testing.T) {
+	t.Parallel()
+
+	t.Run("HangUpAfterRequestIsAmbiguous", func(t *testing.T) {
+		t.Parallel()
+		c, f := setup(t, hangUp(t))
+		_, err := c.Send(context.Background(), "79875146788", textMessage)
+		pe := requireProviderError(t, err)
+		require.Equal(t, provider.ClassAmbiguous, pe.Class, pe.Error())
+		require.Equal(t, 1, f.count())
+	})
+
+	t.Run("CancelAfterWriteIsAmbiguous", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithCancel(context.Background())
+		c, _ := setup(t, func(w http.ResponseWriter, r *http.Request) {
+			cancel() // the request was read: the client gives up now
+			<-r.Context().Done()
+		})
+		_, err := c.Send(ctx, "79875146788", textMessage)
+		pe := requireProviderError(t, err)
+		require.Equal(t, provider.ClassAmbiguous, pe.Class, pe.Error())
+		require.ErrorIs(t, err, context.Canceled)
+	})
+
+	t.Run("CancelledBeforeWriteIsTransient", func(t *testing.T) {
+		t.Parallel()
+		c, f := setup(t, reply(200, `{"status":"success"}`))
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := c.Send(ctx, "79875146788", textMessage)
+		pe := requireProviderError(t, err)
+		require.Equal(t, provider.ClassTransient, pe.Class, pe.Error())
+		require.ErrorIs(t, err, context.Canceled)
+		require.Zero(t, f.count())
+	})
+
+	t.Run("ConnectionRefusedIsTransientAndHidesTheKey", func(t *testing.T) {
+		t.Parallel()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := ln.Addr().String()
+		require.NoError(t, ln.Close())
+		var logs bytes.Buffer
+		c := New(Config{BaseURL: "http://" + addr + "/api", APIKey: testKey, WhatsAppBotID: testBotID,
+			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		_, err = c.Send(context.Background(), "79875146788", textMessage)
+		pe := requireProviderError(t, err)
+		require.Equal(t, provider.ClassTransient, pe.Class, pe.Error())
+		require.NotContains(t, fmt.Sprintf("%v %+v %#v", err, err, pe.Err), testKey)
+		require.Contains(t, err.Error(), "whatsapp_message")
+		require.NotContains(t, logs.String(), testKey)
+		require.Contains(t, logs.String(), "salebot: call")
+	})
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	t.Parallel()
+	cfg := Config{BaseURL: "https://user:pass@chatter.salebot.pro/api", APIKey: testKey, WhatsAppBotID: 7}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log.Info("config", "cfg", cfg, "client", New(cfg))
+	for _, s := range []string{
+		cfg.String(), cfg.GoString(), fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, cfg),
+		New(cfg).String(), fmt.Sprintf("%v %#v", New(cfg), New(cfg)), logs.String(),
+	} {
+		require.NotContains(t, s, testKey)
+		require.NotContains(t, s, "pass@")
+		require.Contains(t, s, "REDACTED")
+	}
+
+	t.Run("AnswerEchoingTheKey", func(t *testing.T) {
+		t.Parallel()
+		var logs bytes.Buffer
+		c, _ := setup(t, func(w http.ResponseWriter, r *http.Request) {
+			reply(404, `{"status":"error","error":"api key `+testKey+` not found at `+r.URL.Path+`"}`)(w, r)
+		})
+		c.log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		_, err := c.Send(context.Background(), "79875146788", textMessage)
+		pe := requireProviderError(t, err)
+		require.Equal(t, provider.ClassHaltAccount, pe.Class)
+		require.NotContains(t, pe.Message, testKey)
+		require.Contains(t, pe.Message, "REDACTED")
+		require.NotContains(t, logs.String(), testKey)
+	})
+
+	t.Run("NonJSONAnswerEchoingTheKey", func(t *testing.T) {
+		t.Parallel()
+		c, _ := setup(t, reply(502, "bad gateway for /api/"+testKey+"/whatsapp_message"))
+		_, err := c.Send(context.Background(), "79875146788", textMessage)
+		pe := requireProviderError(t, err)
+		require.Equal(t, provider.ClassTransient, pe.Class)
+	})
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, Config{APIKey: testKey, WhatsAppBotID: 1}.Validate())
+	require.NoError(t, Config{BaseURL: "http://127.0.0.1:8080/api", APIKey: testKey, WhatsAppBotID: 1}.Validate())
+
+	err := Config{}.Validate()
+	require.ErrorContains(t, err, "APIKey must be set")
+	require.ErrorContains(t, err, "WhatsAppBotID")
+
+	err = Config{BaseURL: "chatter.salebot.pro", APIKey: " " + testKey, WhatsAppBotID: 1}.Validate()
+	require.ErrorContains(t, err, "BaseURL")
+	require.ErrorContains(t, err, "APIKey must not contain spaces")
+	require.NotContains(t, err.Error(), testKey)
+}
+
+func TestUnsupportedCalls(t *testing.T) {
+	t.Parallel()
+	c, f := setup(t, reply(200, `{"status":"success"}`))
+	_, err := c.Conversation(context.Background(), "79875146788", 10)
+	require.ErrorIs(t, err, provider.ErrUnsupported)
+	require.ErrorContains(t, err, "salebot conversation")
+	_, err = c.MessageStatus(context.Background(), "123")
+	require.ErrorIs(t, err, provider.ErrUnsupported)
+	require.Zero(t, f.count())
+	require.Equal(t, Capabilities, c.Capabilities())
+	require.True(t, errors.Is(err, provider.ErrUnsupported))
+}
+
+func TestCapabilitiesMatchSend(t *testing.T) {
+	t.Parallel()
+	// Every media type the capabilities promise is mapped, and the kinds
+	// they refuse are refused by Send too.
+	for _, typ := range Capabilities.Media {
+		_, ok := attachmentTypes[typ]
+		require.True(t, ok, typ)
+	}
+	require.False(t, Capabilities.Template)
+	require.False(t, Capabilities.Location)
+	require.False(t, Capabilities.List)
+	require.Equal(t, []string{"reply"}, Capabilities.ButtonTypes)
+	require.True(t, strings.EqualFold(Capabilities.Provider, providerName))
+}

@@ -1,0 +1,1027 @@
+// Package salebotsim simulates the parts of Salebot's API that the salebot
+// driver uses, for tests and the demo, after the seed doc: calls are
+// {base}/{api_key}/{action}, by POST (JSON or form body) or GET (query),
+// and every message the bot sends is reported by one POST of the project's
+// message webhook.
+//
+// Routes (an optional "/api" prefix is accepted, so BaseURL may be the
+// server's URL or its URL plus "/api"):
+//
+//	/{api_key}/whatsapp_message   {"phone", "message", "whatsapp_bot_id",
+//	                               "attachment_type", "attachment_url", "buttons"}
+//	/{api_key}/whatsapp_callback  {"phone" (or "client_phone"), "message", "whatsapp_bot_id"}
+//	/{api_key}/message            {"client_id", "message", "attachment_type", "attachment_url", "buttons"}
+//
+// Parameters may be renamed the doc's "universal webhook" way: value_phone=x
+// makes the parameter x hold the phone (likewise value_client_id).
+//
+// The doc shows no answers of these methods. The simulator answers HTTP 200
+// {"status":"success"} to an accepted message and {"status":"error",
+// "error": "..."} otherwise: HTTP 404 "api key not found" for an unknown key
+// (the key is a path segment, so an unknown key is an unknown URL); HTTP 400
+// for a missing phone, message or attachment, a bad attachment_type or
+// buttons, an unknown whatsapp_bot_id ("whatsapp bot not found") or client
+// ("client not found"), and the subscriber limit; HTTP 429 carrying
+// "(#130429)" for the rate limit and "(#131056)" for the pair rate; HTTP 503
+// (text, Retry-After: 1) for Fail5xxRate. whatsapp_bot_id may be left out
+// (the doc's example does) unless Options.WhatsAppBotIDs lists several.
+//
+// Statuses: for each accepted message, one webhook POST to
+// Options.WebhookURL in the doc's shape, with is_input 0 and delivered 1, or
+// delivered 0 and error_message "Message undeliverable. (#131026)" for
+// FailShare of them, DeliverAfter after it was accepted; "id" is a fresh
+// integer, also in Send.ID. Salebot reports neither "sent" nor "read":
+// ReadAfter and ReadShare are accepted and ignored. A whatsapp_callback is
+// reported like the bot's first message ("Bot launched: <message>"). Reply
+// pushes an inbound (is_input 1) message. Pushes run from timers on the
+// Options.Now clock; with a fake clock, call DeliverDue or Flush.
+//
+// Knobs: Latency, Fail5xxRate, DropAfterAcceptRate (the message is recorded
+// and reported, the connection closed unanswered), RatePerSecond (token
+// bucket per API key), PairInterval, SubscriberLimit, DeliverAfter,
+// FailShare, Seed, Now, and for the webhook ManualPushes, WebhookDuplicateRate,
+// WebhookReorder (a message's report is swapped with the pending report of
+// an earlier message to the same phone: Salebot has one report per message,
+// so the hazard is across messages), WebhookEarly (the report is pushed
+// before the send is answered), WebhookRetries and WebhookBackoff. Given the
+// same Seed and the same sequence of requests, it makes the same decisions.
+package salebotsim
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The simulator's canned texts.
+const (
+	msgKeyNotFound     = "api key not found"
+	msgUnknownMethod   = "method not found"
+	msgBotNotFound     = "whatsapp bot not found"
+	msgClientNotFound  = "client not found"
+	msgInvalidPhone    = "invalid phone number"
+	msgRateLimited     = "(#130429) Rate limit hit"
+	msgPairLimited     = "(#131056) (Business Account, Consumer Account) pair rate limit hit"
+	msgSubscriberLimit = "Subscriber limit has been exceeded. You cannot have more subscribers."
+	// MsgUndeliverable is the error_message of a failed message's webhook.
+	MsgUndeliverable = "Message undeliverable. (#131026)"
+)
+
+// ClientTypeWhatsApp is the client_type of WhatsApp clients in webhooks.
+const ClientTypeWhatsApp = 6
+
+// The defaults used when an Options field is zero.
+const (
+	DefaultDeliverAfter   = time.Second
+	DefaultWebhookRetries = 3
+	DefaultWebhookBackoff = 50 * time.Millisecond
+	DefaultProjectID      = 1
+)
+
+// firstMessageID is the first message id handed out (the doc's history
+// sample has 104500).
+const firstMessageID = 104500
+
+// firstClientID is the first client id handed out.
+const firstClientID = 49177759
+
+// Options are the simulator's knobs. The zero value is a well-behaved
+// Salebot that accepts any key and bot id and pushes nothing.
+type Options struct {
+	// APIKeys are the accepted API keys; empty accepts any non-empty key.
+	APIKeys []string
+	// WhatsAppBotIDs are the connected WhatsApp channels; empty accepts any
+	// numeric whatsapp_bot_id.
+	WhatsAppBotIDs []int64
+	// ProjectID is the webhook's project_id; 0 means DefaultProjectID.
+	ProjectID int64
+	// Latency is added to every answer.
+	Latency time.Duration
+	// Fail5xxRate is the share (0–1) of sends answered HTTP 503 before
+	// anything is accepted.
+	Fail5xxRate float64
+	// DropAfterAcceptRate is the share (0–1) of accepted sends whose
+	// connection is closed without an answer after the message is recorded
+	// (and will be reported by webhook).
+	DropAfterAcceptRate float64
+	// RatePerSecond is the send rate allowed per API key (a token bucket
+	// holding max(1, RatePerSecond) tokens); 0 is unlimited. Sends over it
+	// are answered HTTP 429 {"status":"error","error":"(#130429) Rate limit
+	// hit"}. Every send that gets this far takes a token, refused or not.
+	RatePerSecond float64
+	// PairInterval is the least time between two accepted sends of one API
+	// key to one phone; 0 is not enforced. Sooner sends are answered HTTP
+	// 429 with "(#131056) … pair rate limit hit".
+	PairInterval time.Duration
+	// SubscriberLimit is how many distinct phones the project may message;
+	// 0 is unlimited. A send to a new phone beyond it is answered HTTP 400
+	// "Subscriber limit has been exceeded. …".
+	SubscriberLimit int
+	// DeliverAfter is how long after acceptance a message's report is
+	// pushed; 0 means DefaultDeliverAfter, < 0 never.
+	DeliverAfter time.Duration
+	// ReadAfter and ReadShare are ignored: Salebot reports no reads. They
+	// exist so knob sets shared with other simulators compile.
+	ReadAfter time.Duration
+	ReadShare float64
+	// FailShare is the share (0–1) of accepted messages reported as not
+	// delivered (delivered 0, error_message MsgUndeliverable).
+	FailShare float64
+	// Seed seeds the simulator's random decisions; only New reads it.
+	Seed int64
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	// WebhookURL receives the pushes; empty pushes nothing.
+	WebhookURL string
+	// WebhookClient makes the pushes; nil means a client with a 5 s timeout.
+	WebhookClient *http.Client
+	// WebhookDuplicateRate is the share (0–1) of pushes sent twice in a row.
+	WebhookDuplicateRate float64
+	// WebhookReorder swaps each new report with the pending report of the
+	// latest earlier message to the same phone, so reports of messages to
+	// one phone arrive newest first.
+	WebhookReorder bool
+	// WebhookEarly pushes a message's report before the send is answered,
+	// instead of DeliverAfter later.
+	WebhookEarly bool
+	// WebhookRetries is how many times a push that failed (transport error
+	// or non-2xx) is tried again before it is dropped; 0 means
+	// DefaultWebhookRetries, < 0 none.
+	WebhookRetries int
+	// WebhookBackoff is the wait before the first retry, doubled for each
+	// next one; 0 means DefaultWebhookBackoff.
+	WebhookBackoff time.Duration
+	// ManualPushes turns the timers off: pushes are made only by DeliverDue
+	// and Flush (and WebhookEarly's at once). Tests on a fake clock set it,
+	// so no timer on the real clock pushes behind their back.
+	ManualPushes bool
+	// RecepientSuffix is appended to client.recepient in pushes (e.g.
+	// "@c.us"), to exercise tolerant parsers.
+	RecepientSuffix string
+}
+
+// Button is one button of a send, as received.
+type Button struct {
+	Type        string
+	Text        string
+	Line        int
+	IndexInLine int
+}
+
+// Send is one accepted send, as recorded by the simulator.
+type Send struct {
+	Phone string
+	// Kind is the action: "whatsapp_message", "whatsapp_callback" or
+	// "message".
+	Kind string
+	// ID is the message id of its webhook report ("id"); WAMID is the
+	// same as text, as the salebot driver's events carry it.
+	ID    int64
+	WAMID string
+	// ClientID is the Salebot client of the phone.
+	ClientID      int64
+	WhatsAppBotID int64 // 0 when the request left it out
+	At            time.Time
+	// Text is the message: text, caption or callback text.
+	Text           string
+	AttachmentType string
+	AttachmentURL  string
+	Hint           string
+	Buttons        []Button
+	// Failed says the report will say delivered 0.
+	Failed bool
+}
+
+// Stats counts what the simulator did.
+type Stats struct {
+	Accepted          int // sends recorded (including dropped ones)
+	Rejected5xx       int // sends answered HTTP 503 before accepting
+	Dropped           int // accepted sends whose connection was closed unanswered
+	RateLimited       int // sends refused with 130429
+	PairLimited       int // sends refused with 131056
+	SubscriberLimited int // sends refused for the subscriber limit
+	Unauthorized      int // calls with an unknown API key
+	BadRequests       int // calls refused for their parameters
+	Replies           int // inbound messages made by Reply
+	WebhooksPushed    int // pushes answered 2xx (a duplicate counts twice)
+	WebhookDuplicates int // pushes sent a second time on purpose
+	WebhookRetries    int // push attempts after a failed one
+	WebhooksFailed    int // pushes dropped after the last retry
+}
+
+// Server is the simulator. It is an http.Handler and safe for concurrent
+// use. Close it to stop its timers.
+type Server struct {
+	mu          sync.Mutex
+	opts        Options
+	rng         *rand.Rand
+	seq         int64 // last message id
+	pushSeq     int64
+	clients     map[string]*client // by phone
+	clientsByID map[int64]*client
+	sends       []Send
+	buckets     map[string]*bucket    // by API key
+	lastTo      map[pairKey]time.Time // last accepted send per (key, phone)
+	stats       Stats
+
+	queue  []*push // pending pushes, by (due, seq)
+	timer  *time.Timer
+	closed bool
+	done   chan struct{}
+	wg     sync.WaitGroup // running deliveries
+	pushMu sync.Mutex     // serialises deliveries, so pushes keep their order
+}
+
+type pairKey struct{ key, phone string }
+
+type client struct {
+	id        int64
+	phone     string
+	createdAt time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// push is one webhook POST to make.
+type push struct {
+	due   time.Time
+	seq   int64
+	phone string
+	body  []byte
+	dup   bool
+	// report marks a status report (not a Reply): only those are reordered.
+	report bool
+}
+
+// New returns a simulator with the given knobs.
+func New(opts Options) *Server {
+	seed := uint64(opts.Seed)
+	return &Server{
+		opts:        opts,
+		rng:         rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		seq:         firstMessageID - 1,
+		clients:     map[string]*client{},
+		clientsByID: map[int64]*client{},
+		buckets:     map[string]*bucket{},
+		lastTo:      map[pairKey]time.Time{},
+		done:        make(chan struct{}),
+	}
+}
+
+// SetOptions changes the knobs at run time. Messages already accepted keep
+// the fate they were given.
+func (s *Server) SetOptions(update func(*Options)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	update(&s.opts)
+	s.armLocked()
+}
+
+// Sends returns every accepted send, in order.
+func (s *Server) Sends() []Send {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.sends)
+}
+
+// SendCount returns how many sends to phone were accepted.
+func (s *Server) SendCount(phone string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, snd := range s.sends {
+		if snd.Phone == phone {
+			n++
+		}
+	}
+	return n
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Pending returns how many pushes wait for their time.
+func (s *Server) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
+
+func (s *Server) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
+}
+
+// ServeHTTP answers one API call.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		writeJSON(w, http.StatusMethodNotAllowed, failure("method not allowed"))
+		return
+	}
+	p, err := readParams(w, r)
+	if err != nil {
+		s.count(func(st *Stats) { st.BadRequests++ })
+		writeJSON(w, http.StatusBadRequest, failure("invalid request: "+err.Error()))
+		return
+	}
+	// Wait after reading the body: only then does the server notice a
+	// client that gives up.
+	s.mu.Lock()
+	latency := s.opts.Latency
+	s.mu.Unlock()
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	path := strings.TrimPrefix(strings.Trim(r.URL.Path, "/"), "api/")
+	key, action, ok := strings.Cut(path, "/")
+	if !ok || key == "" || strings.Contains(action, "/") {
+		writeJSON(w, http.StatusNotFound, failure(msgUnknownMethod))
+		return
+	}
+	if !s.authorized(key) {
+		s.count(func(st *Stats) { st.Unauthorized++ })
+		writeJSON(w, http.StatusNotFound, failure(msgKeyNotFound))
+		return
+	}
+	switch action {
+	case "whatsapp_message", "whatsapp_callback", "message":
+		s.send(w, key, action, p)
+	default:
+		writeJSON(w, http.StatusNotFound, failure(msgUnknownMethod))
+	}
+}
+
+func (s *Server) count(f func(*Stats)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(&s.stats)
+}
+
+func (s *Server) authorized(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.opts.APIKeys) == 0 || slices.Contains(s.opts.APIKeys, key)
+}
+
+// params are a call's parameters: query, then form or JSON body.
+type params map[string]any
+
+// readParams merges the query and the body (JSON object, or a form).
+func readParams(w http.ResponseWriter, r *http.Request) (params, error) {
+	p := params{}
+	for k, v := range r.URL.Query() {
+		p[k] = v[0]
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return p, nil
+	}
+	if raw[0] == '{' || strings.Contains(r.Header.Get("Content-Type"), "json") {
+		var body map[string]any
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&body); err != nil {
+			return nil, fmt.Errorf("body is not a JSON object")
+		}
+		for k, v := range body {
+			p[k] = v
+		}
+		return p, nil
+	}
+	form, err := url.ParseQuery(string(raw))
+	if err != nil {
+		return nil, fmt.Errorf("body is not a form")
+	}
+	for k, v := range form {
+		p[k] = v[0]
+	}
+	return p, nil
+}
+
+// get returns parameter name, following a value_<name> redirection.
+func (p params) get(name string) any {
+	if alias := str(p["value_"+name]); alias != "" {
+		if v, ok := p[alias]; ok {
+			return v
+		}
+	}
+	return p[name]
+}
+
+func (p params) str(name string) string { return str(p.get(name)) }
+
+func str(v any) string {
+	switch v := v.(type) {
+	case string:
+		return strings.TrimSpace(v)
+	case json.Number:
+		return v.String()
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
+	}
+	return ""
+}
+
+// digits returns the digits of a phone number and whether it is 8–15 long.
+func digits(s string) (string, bool) {
+	if i := strings.IndexByte(s, '@'); i >= 0 {
+		s = s[:i]
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case strings.ContainsRune("+ -().", r):
+		default:
+			return "", false
+		}
+	}
+	return b.String(), b.Len() >= 8 && b.Len() <= 15
+}
+
+// attachmentTypes are the doc's attachment_type values.
+var attachmentTypes = []string{"image", "video", "link", "file", "audio"}
+
+// badRequest answers HTTP 400 with the doc's error shape.
+func (s *Server) badRequest(w http.ResponseWriter, msg string) {
+	s.count(func(st *Stats) { st.BadRequests++ })
+	writeJSON(w, http.StatusBadRequest, failure(msg))
+}
+
+// send handles the three message actions.
+func (s *Server) send(w http.ResponseWriter, key, action string, p params) {
+	snd := Send{Kind: action, Text: p.str("message")}
+	switch action {
+	case "message":
+		id, err := strconv.ParseInt(p.str("client_id"), 10, 64)
+		if err != nil {
+			s.badRequest(w, "client_id is required")
+			return
+		}
+		s.mu.Lock()
+		c := s.clientsByID[id]
+		s.mu.Unlock()
+		if c == nil {
+			s.badRequest(w, msgClientNotFound)
+			return
+		}
+		snd.Phone = c.phone
+	default:
+		raw := p.str("phone")
+		if raw == "" && action == "whatsapp_callback" {
+			raw = p.str("client_phone")
+		}
+		if raw == "" {
+			s.badRequest(w, "phone is required")
+			return
+		}
+		phone, ok := digits(raw)
+		if !ok {
+			s.badRequest(w, msgInvalidPhone)
+			return
+		}
+		snd.Phone = phone
+		botID, msg := s.botID(p)
+		if msg != "" {
+			s.badRequest(w, msg)
+			return
+		}
+		snd.WhatsAppBotID = botID
+	}
+	if action != "whatsapp_callback" {
+		snd.AttachmentURL = p.str("attachment_url")
+		snd.AttachmentType = p.str("attachment_type")
+		if snd.AttachmentURL != "" {
+			if snd.AttachmentType == "" {
+				snd.AttachmentType = "file"
+			}
+			if !slices.Contains(attachmentTypes, snd.AttachmentType) {
+				s.badRequest(w, "invalid attachment_type")
+				return
+			}
+		} else if snd.AttachmentType != "" {
+			s.badRequest(w, "attachment_url is required")
+			return
+		}
+		var err error
+		if snd.Hint, snd.Buttons, err = parseButtons(p.get("buttons")); err != nil {
+			s.badRequest(w, "invalid buttons: "+err.Error())
+			return
+		}
+	}
+	if snd.Text == "" && snd.AttachmentURL == "" {
+		s.badRequest(w, "message is required")
+		return
+	}
+	s.accept(w, key, snd)
+}
+
+// botID reads whatsapp_bot_id: it must name a connected channel; it may be
+// left out when at most one is configured. It returns an error text.
+func (s *Server) botID(p params) (int64, string) {
+	s.mu.Lock()
+	known := slices.Clone(s.opts.WhatsAppBotIDs)
+	s.mu.Unlock()
+	v := p.str("whatsapp_bot_id")
+	if v == "" {
+		if len(known) > 1 {
+			return 0, "whatsapp_bot_id is required"
+		}
+		return 0, ""
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, "whatsapp_bot_id must be a number"
+	}
+	if len(known) > 0 && !slices.Contains(known, id) {
+		return 0, msgBotNotFound
+	}
+	return id, ""
+}
+
+// parseButtons reads the doc's buttons object: {"hint", "buttons": [{"type",
+// "text", "line", "index_in_line"}]}, as JSON or as a JSON string (GET).
+func parseButtons(v any) (string, []Button, error) {
+	if s, ok := v.(string); ok {
+		if strings.TrimSpace(s) == "" {
+			return "", nil, nil
+		}
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil {
+			return "", nil, fmt.Errorf("not JSON")
+		}
+	}
+	if v == nil {
+		return "", nil, nil
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return "", nil, fmt.Errorf("not an object")
+	}
+	list, ok := obj["buttons"].([]any)
+	if !ok || len(list) == 0 {
+		return "", nil, fmt.Errorf("no buttons")
+	}
+	var out []Button
+	for _, el := range list {
+		b, ok := el.(map[string]any)
+		if !ok {
+			return "", nil, fmt.Errorf("a button is not an object")
+		}
+		btn := Button{Type: str(b["type"]), Text: str(b["text"])}
+		if btn.Type == "" || btn.Text == "" {
+			return "", nil, fmt.Errorf("a button has no type or text")
+		}
+		btn.Line, _ = strconv.Atoi(str(b["line"]))
+		btn.IndexInLine, _ = strconv.Atoi(str(b["index_in_line"]))
+		out = append(out, btn)
+	}
+	return str(obj["hint"]), out, nil
+}
+
+// accept runs the fault knobs and records an accepted send.
+func (s *Server) accept(w http.ResponseWriter, key string, snd Send) {
+	s.mu.Lock()
+	if s.rng.Float64() < s.opts.Fail5xxRate {
+		s.stats.Rejected5xx++
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	now := s.now()
+	if !s.takeToken(key, now) {
+		s.stats.RateLimited++
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusTooManyRequests, failure(msgRateLimited))
+		return
+	}
+	pk := pairKey{key, snd.Phone}
+	if last, ok := s.lastTo[pk]; ok && s.opts.PairInterval > 0 && now.Sub(last) < s.opts.PairInterval {
+		s.stats.PairLimited++
+		s.mu.Unlock()
+		writeJSON(w, http.StatusTooManyRequests, failure(msgPairLimited))
+		return
+	}
+	if lim := s.opts.SubscriberLimit; lim > 0 && s.clients[snd.Phone] == nil && len(s.clients) >= lim {
+		s.stats.SubscriberLimited++
+		s.mu.Unlock()
+		writeJSON(w, http.StatusBadRequest, failure(msgSubscriberLimit))
+		return
+	}
+	c := s.clientLocked(snd.Phone, now)
+	s.seq++
+	snd.ID, snd.WAMID, snd.ClientID, snd.At = s.seq, strconv.FormatInt(s.seq, 10), c.id, now
+	s.lastTo[pk] = now
+	// Draw every share for every message, so changing one knob does not
+	// shift the others' decisions.
+	drop := s.rng.Float64() < s.opts.DropAfterAcceptRate
+	snd.Failed = s.rng.Float64() < s.opts.FailShare
+	dup := s.rng.Float64() < s.opts.WebhookDuplicateRate
+	s.sends = append(s.sends, snd)
+	s.stats.Accepted++
+	if drop {
+		s.stats.Dropped++
+	}
+	var early *push
+	if s.opts.WebhookURL != "" {
+		p := &push{phone: snd.Phone, body: s.reportLocked(snd, c), dup: dup, report: true}
+		deliverAfter := cmp.Or(s.opts.DeliverAfter, DefaultDeliverAfter)
+		switch {
+		case s.opts.WebhookEarly:
+			early = p
+		case deliverAfter > 0:
+			p.due = now.Add(deliverAfter)
+			s.enqueueLocked(p)
+		}
+	}
+	s.mu.Unlock()
+
+	if early != nil {
+		s.pushNow(early)
+	}
+	if drop {
+		hangUp(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "success"})
+}
+
+// takeToken takes one token from the API key's bucket. Callers hold mu.
+func (s *Server) takeToken(key string, now time.Time) bool {
+	rate := s.opts.RatePerSecond
+	if rate <= 0 {
+		return true
+	}
+	capacity := max(1, rate)
+	b := s.buckets[key]
+	if b == nil {
+		b = &bucket{tokens: capacity, last: now}
+		s.buckets[key] = b
+	}
+	if elapsed := now.Sub(b.last); elapsed > 0 {
+		b.tokens = min(capacity, b.tokens+elapsed.Seconds()*rate)
+		b.last = now
+	}
+	b.tokens = min(b.tokens, capacity) // the knob may have been lowered
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// clientLocked returns the client of phone, creating it. Callers hold mu.
+func (s *Server) clientLocked(phone string, now time.Time) *client {
+	if c := s.clients[phone]; c != nil {
+		return c
+	}
+	c := &client{id: firstClientID + int64(len(s.clients)), phone: phone, createdAt: now}
+	s.clients[phone] = c
+	s.clientsByID[c.id] = c
+	return c
+}
+
+// webhook is the doc's message webhook body.
+type webhook struct {
+	ID           int64         `json:"id"`
+	Client       webhookClient `json:"client"`
+	Message      string        `json:"message"`
+	Attachments  []string      `json:"attachments"`
+	MessageID    *int64        `json:"message_id"`
+	ProjectID    int64         `json:"project_id"`
+	IsInput      int           `json:"is_input"`
+	Delivered    int           `json:"delivered"`
+	ErrorMessage string        `json:"error_message"`
+}
+
+type webhookClient struct {
+	ID         int64   `json:"id"`
+	Recepient  string  `json:"recepient"`
+	ClientType int     `json:"client_type"`
+	Name       string  `json:"name"`
+	Avatar     string  `json:"avatar"`
+	CreatedAt  int64   `json:"created_at"`
+	Tag        *string `json:"tag"`
+	Group      string  `json:"group"`
+}
+
+// payloadLocked builds a webhook body. Callers hold mu.
+func (s *Server) payloadLocked(id int64, c *client, botID int64, text, attachment string, input, delivered bool, errMsg string) []byte {
+	wh := webhook{
+		ID: id,
+		Client: webhookClient{
+			ID:         c.id,
+			Recepient:  c.phone + s.opts.RecepientSuffix,
+			ClientType: ClientTypeWhatsApp,
+			Name:       "WhatsApp " + c.phone[max(0, len(c.phone)-4):],
+			CreatedAt:  c.createdAt.Unix(),
+		},
+		Message:      text,
+		Attachments:  []string{},
+		ProjectID:    cmp.Or(s.opts.ProjectID, DefaultProjectID),
+		ErrorMessage: errMsg,
+	}
+	if botID != 0 {
+		wh.Client.Group = strconv.FormatInt(botID, 10)
+	}
+	if attachment != "" {
+		wh.Attachments = []string{attachment}
+	}
+	if input {
+		wh.IsInput = 1
+	}
+	if delivered {
+		wh.Delivered = 1
+	}
+	b, _ := json.Marshal(wh)
+	return b
+}
+
+// reportLocked builds the report of an accepted send. Callers hold mu.
+func (s *Server) reportLocked(snd Send, c *client) []byte {
+	text := snd.Text
+	if snd.Kind == "whatsapp_callback" {
+		text = "Bot launched: " + snd.Text
+	}
+	errMsg := ""
+	if snd.Failed {
+		errMsg = MsgUndeliverable
+	}
+	return s.payloadLocked(snd.ID, c, snd.WhatsAppBotID, text, snd.AttachmentURL, false, !snd.Failed, errMsg)
+}
+
+// Reply makes phone send text to the bot: an inbound message (is_input 1)
+// pushed to WebhookURL at once (from the timer goroutine; with ManualPushes,
+// by the next DeliverDue or Flush). It returns the message id.
+func (s *Server) Reply(phone, text string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	c := s.clientLocked(phone, now)
+	s.seq++
+	s.stats.Replies++
+	if s.opts.WebhookURL != "" {
+		s.enqueueLocked(&push{due: now, phone: phone,
+			body: s.payloadLocked(s.seq, c, 0, text, "", true, true, "")})
+	}
+	return strconv.FormatInt(s.seq, 10)
+}
+
+// enqueueLocked adds p to the queue (after reordering) and arms the timer.
+// Callers hold mu.
+func (s *Server) enqueueLocked(p *push) {
+	s.pushSeq++
+	p.seq = s.pushSeq
+	if s.opts.WebhookReorder && p.report {
+		// Take the place of the latest pending report to the same phone.
+		var prev *push
+		for _, q := range s.queue {
+			if q.report && q.phone == p.phone && !pushLess(p, q) && (prev == nil || pushLess(prev, q)) {
+				prev = q
+			}
+		}
+		if prev != nil {
+			prev.due, p.due = p.due, prev.due
+			prev.seq, p.seq = p.seq, prev.seq
+		}
+	}
+	s.queue = append(s.queue, p)
+	slices.SortFunc(s.queue, func(a, b *push) int {
+		if pushLess(a, b) {
+			return -1
+		}
+		if pushLess(b, a) {
+			return 1
+		}
+		return 0
+	})
+	s.armLocked()
+}
+
+func pushLess(a, b *push) bool {
+	if !a.due.Equal(b.due) {
+		return a.due.Before(b.due)
+	}
+	return a.seq < b.seq
+}
+
+// armLocked sets the timer for the earliest pending push. Callers hold mu.
+func (s *Server) armLocked() {
+	if s.closed || len(s.queue) == 0 || s.opts.ManualPushes {
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		return
+	}
+	delay := max(0, s.queue[0].due.Sub(s.now()))
+	if s.timer == nil {
+		s.timer = time.AfterFunc(delay, func() { s.DeliverDue(s.now()) })
+		return
+	}
+	s.timer.Reset(delay)
+}
+
+// DeliverDue pushes, in order, every pending push due at or before now and
+// returns how many it pushed (successfully or not). It returns when they are
+// done, so tests with a fake clock can advance it, call DeliverDue and
+// assert on what the receiver got.
+func (s *Server) DeliverDue(now time.Time) int {
+	s.pushMu.Lock()
+	defer s.pushMu.Unlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return 0
+	}
+	n := 0
+	for n < len(s.queue) && !s.queue[n].due.After(now) {
+		n++
+	}
+	due := slices.Clone(s.queue[:n])
+	s.queue = slices.Delete(s.queue, 0, n)
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	for _, p := range due {
+		s.deliver(p)
+	}
+	s.mu.Lock()
+	s.armLocked()
+	s.mu.Unlock()
+	return len(due)
+}
+
+// Flush pushes every pending push, due or not, and returns how many.
+func (s *Server) Flush() int {
+	return s.DeliverDue(time.Unix(1<<62, 0))
+}
+
+// pushNow delivers p at once (WebhookEarly), in order with other pushes.
+func (s *Server) pushNow(p *push) {
+	s.pushMu.Lock()
+	defer s.pushMu.Unlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	s.deliver(p)
+}
+
+// deliver posts p (twice if it is a duplicate).
+func (s *Server) deliver(p *push) {
+	s.post(p.body)
+	if p.dup {
+		s.count(func(st *Stats) { st.WebhookDuplicates++ })
+		s.post(p.body)
+	}
+}
+
+// post makes one push, retrying failures with a doubling back-off.
+func (s *Server) post(body []byte) {
+	s.mu.Lock()
+	target, hc := s.opts.WebhookURL, s.opts.WebhookClient
+	retries, backoff := s.opts.WebhookRetries, cmp.Or(s.opts.WebhookBackoff, DefaultWebhookBackoff)
+	s.mu.Unlock()
+	if target == "" {
+		return
+	}
+	if hc == nil {
+		hc = &http.Client{Timeout: 5 * time.Second}
+	}
+	switch {
+	case retries == 0:
+		retries = DefaultWebhookRetries
+	case retries < 0:
+		retries = 0
+	}
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			s.count(func(st *Stats) { st.WebhookRetries++ })
+		}
+		if postOnce(hc, target, body) {
+			s.count(func(st *Stats) { st.WebhooksPushed++ })
+			return
+		}
+		if attempt >= retries || !s.wait(backoff<<attempt) {
+			break
+		}
+	}
+	s.count(func(st *Stats) { st.WebhooksFailed++ })
+}
+
+// wait waits d, or less when the server is closed; it reports whether the
+// server is still open.
+func (s *Server) wait(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+func postOnce(hc *http.Client, target string, body []byte) bool {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode >= 200 && resp.StatusCode <= 299
+}
+
+// Close stops the timers, drops pending pushes and waits for the pushes in
+// flight (cutting their back-offs short).
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.queue = nil
+	close(s.done)
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+type answer struct {
+	Status string `json:"status"`
+	Error  string `json:"error"`
+}
+
+func failure(msg string) answer { return answer{Status: "error", Error: msg} }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// hangUp closes the connection without an answer.
+func hangUp(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// HTTP/2 cannot hijack; aborting the handler resets the stream.
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}
