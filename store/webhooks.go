@@ -10,6 +10,12 @@ import (
 	"github.com/wacamp/wacamp/provider"
 )
 
+// ByPhoneKeep is how long a status matched by phone (an id-less provider's)
+// is kept for its send to be recorded. It is short: such a provider also
+// reports messages we did not send (a bot flow's own messages, an agent's),
+// and those must not attach to a later send to the same phone.
+const ByPhoneKeep = 2 * time.Minute
+
 // WebhookResult counts what ApplyWebhookEvents did with a batch.
 type WebhookResult struct {
 	Applied int      // statuses that found their message (moved forward or not)
@@ -147,7 +153,7 @@ func (db *DB) MatchWebhookEvents(ctx context.Context, id int64, now time.Time) (
 		// An id-less send: the oldest status kept for its phone is its own
 		// (and names its id) if this is the oldest id-less message there.
 		var rows []webhookEventRow
-		if err := db.q(ctx).Where("account_id = ? AND by_phone AND phone = ?", d.AccountID, d.Phone).
+		if err := db.q(ctx).Where("account_id = ? AND by_phone AND phone = ? AND received_at >= ?", d.AccountID, d.Phone, utc(now.Add(-ByPhoneKeep))).
 			Order("id").Limit(1).Find(&rows).Error; err != nil {
 			return 0, fmt.Errorf("delivery %d: match webhook events: %w", id, err)
 		}
@@ -200,6 +206,9 @@ func (db *DB) SweepWebhookEvents(ctx context.Context, now time.Time, keep time.D
 		return 0, 0, fmt.Errorf("sweep webhook events: %w", err)
 	}
 	for _, r := range rows {
+		if r.ByPhone && r.ReceivedAt.Before(now.Add(-ByPhoneKeep)) {
+			continue // too old to be any send's (dropped below)
+		}
 		id, err := db.webhookTarget(ctx, db.q(ctx), r.AccountID, r.Wamid, r.Phone, r.ByPhone)
 		if err != nil {
 			return applied, dropped, err
@@ -212,7 +221,7 @@ func (db *DB) SweepWebhookEvents(ctx context.Context, now time.Time, keep time.D
 		}
 		applied++
 	}
-	res := db.q(ctx).Where("received_at < ?", utc(now.Add(-keep))).Delete(&webhookEventRow{})
+	res := db.q(ctx).Where("received_at < ? OR (by_phone AND received_at < ?)", utc(now.Add(-keep)), utc(now.Add(-ByPhoneKeep))).Delete(&webhookEventRow{})
 	if res.Error != nil {
 		return applied, 0, fmt.Errorf("drop old webhook events: %w", res.Error)
 	}

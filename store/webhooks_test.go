@@ -8,6 +8,7 @@ import (
 
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/store"
 )
 
 func status(wamid string, s provider.Status, after time.Duration) provider.Event {
@@ -21,7 +22,7 @@ func status(wamid string, s provider.Status, after time.Duration) provider.Event
 func TestWebhookEvents(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
-		b, refs := f.planned("spring", 6, campaign.StatusRunning)
+		b, refs := f.planned("spring", 7, campaign.StatusRunning)
 		acct := b.AccountID
 		apply := func(evs ...provider.Event) (applied, kept int) {
 			t.Helper()
@@ -90,11 +91,22 @@ func TestWebhookEvents(t *testing.T) {
 		require.Equal(t, "failed", d.Status)
 		require.Equal(t, "9002", *d.Wamid)
 
+		// A by-phone status older than ByPhoneKeep never attaches to a
+		// later send (it may report a message we did not send).
+		phone6 := f.delivery(refs[6].ID).Phone
+		_, kept = apply(provider.Event{WAMID: "9003", Status: provider.StatusDelivered, Phone: phone6, MatchByPhone: true})
+		require.Equal(t, 1, kept)
+		f.claimAndSend(refs[6], "", t0)
+		n, err = f.db.MatchWebhookEvents(f.ctx, refs[6].ID, at(time.Minute+store.ByPhoneKeep+time.Second))
+		require.NoError(t, err)
+		require.Zero(t, n)
+		require.Equal(t, "sent", f.delivery(refs[6].ID).Status)
+
 		// Never matched: dropped after keep.
 		apply(status("wamid.never", provider.StatusDelivered, time.Second))
 		_, dropped, err = f.db.SweepWebhookEvents(f.ctx, at(3*time.Hour), time.Hour)
 		require.NoError(t, err)
-		require.Equal(t, 1, dropped)
+		require.Equal(t, 2, dropped)
 		require.Zero(t, f.count("webhook_events", "1 = 1"))
 	})
 }
