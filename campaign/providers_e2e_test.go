@@ -1,0 +1,260 @@
+package campaign_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/salebot/salebotsim"
+	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
+	"github.com/wacamp/wacamp/provider/waapi/waapisim"
+	"github.com/wacamp/wacamp/sequence"
+	"github.com/wacamp/wacamp/throttle"
+)
+
+const (
+	hookSecret = "hook-secret-0123456789"
+	simSecret  = "sim-secret-0123456789"
+	sessionID  = "2ad8-07c9-447b-994d-eb8b"
+)
+
+func providerEnv(k string) string {
+	switch k {
+	case "SIM_TOKEN":
+		return testToken
+	case "SIM_SECRET":
+		return simSecret
+	case "HOOK_SECRET":
+		return hookSecret
+	}
+	return ""
+}
+
+// providerCase is one webhook provider: its simulator, the account lines
+// that point at it, and the messages its broadcast and 3-step sequence send.
+type providerCase struct {
+	name      string
+	start     func(webhookURL string) (h http.Handler, sends func() []string, closeSim func())
+	account   string // YAML lines after "provider:", indented 4 spaces
+	broadcast string // the broadcast's message, indented 6 spaces
+	steps     string // the sequence's steps, indented 6 spaces
+	// noRead: the provider reports delivered or failed, never read.
+	noRead bool
+}
+
+var providerCases = []providerCase{
+	{
+		name: "sobot",
+		start: func(hook string) (http.Handler, func() []string, func()) {
+			sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}},
+				Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5,
+				FailShare: 0.05, Seed: 5, WebhookURL: hook, WebhookDuplicateRate: 0.2, WebhookReorder: true, WebhookEarly: true,
+				WebhookMetaStyle: true})
+			return sim, func() []string { return phonesOf(sim.Sends(), func(s sobotsim.Send) string { return s.Phone }) }, sim.Close
+		},
+		account: `    api_token: ${SIM_TOKEN}
+    api_secret: ${SIM_SECRET}`,
+		broadcast: `      template: {name: order_update, language: en, vars: {1: "{{name}}", 2: "{{code}}"}}`,
+		steps: `      - {after: 0s, message: {text: "Welcome {{name}}"}}
+      - {after: 1s, message: {media: {url: "https://cdn.example.com/c/{{code}}.jpg", type: image, caption: "For {{name}}"}}}
+      - {after: 1s, message: {template: {name: last_call, language: en_US, vars: {1: "{{code}}"}}}}`,
+	},
+	{
+		name: "salebot",
+		start: func(hook string) (http.Handler, func() []string, func()) {
+			sim := salebotsim.New(salebotsim.Options{APIKeys: []string{testToken}, WhatsAppBotIDs: []int64{77},
+				Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, FailShare: 0.05, Seed: 6,
+				WebhookURL: hook, WebhookDuplicateRate: 0.2, WebhookEarly: true})
+			return sim, func() []string { return phonesOf(sim.Sends(), func(s salebotsim.Send) string { return s.Phone }) }, sim.Close
+		},
+		account: `    api_token: ${SIM_TOKEN}
+    whatsapp_bot_id: 77`,
+		broadcast: `      text: "Sale starts now, {{name}}: {{code}}"`,
+		steps: `      - {after: 0s, message: {text: "Welcome {{name}}"}}
+      - {after: 1s, message: {media: {url: "https://cdn.example.com/c/{{code}}.pdf", type: document}}}
+      - {after: 1s, message: {bot_flow: "start_survey"}}`,
+		noRead: true,
+	},
+	{
+		name: "waapi",
+		start: func(hook string) (http.Handler, func() []string, func()) {
+			sim := waapisim.New(waapisim.Options{BearerTokens: []string{testToken}, Sessions: []waapisim.Session{{ID: sessionID, AccessToken: testToken}},
+				Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5,
+				FailShare: 0.05, Seed: 7, WebhookURL: hook, WebhookDuplicateRate: 0.2, WebhookReorder: true, WebhookEarly: true})
+			return sim, func() []string { return phonesOf(sim.Sends(), func(s waapisim.Send) string { return s.Phone }) }, sim.Close
+		},
+		account: `    api_token: ${SIM_TOKEN}
+    session_id: ` + sessionID,
+		broadcast: `      text: "Sale starts now, {{name}}: {{code}}"`,
+		steps: `      - {after: 0s, message: {text: "Welcome {{name}}"}}
+      - {after: 1s, message: {media: {url: "https://cdn.example.com/c/{{code}}.jpg", type: image, caption: "For {{name}}"}}}
+      - {after: 1s, message: {location: {latitude: 52.52, longitude: 13.405, name: "Our shop"}}}`,
+	},
+}
+
+func phonesOf[S any](sends []S, phone func(S) string) []string {
+	out := make([]string, len(sends))
+	for i, s := range sends {
+		out[i] = phone(s)
+	}
+	return out
+}
+
+// The same 200-recipient broadcast and 3-step sequence run through each
+// webhook provider's simulator, with duplicated, reordered and early
+// webhooks: every message ends in a terminal state with its id recorded,
+// each sent once, and the steps in order.
+func TestProvidersEndToEnd(t *testing.T) {
+	t.Parallel()
+	for _, pc := range providerCases {
+		t.Run(pc.name, func(t *testing.T) {
+			t.Parallel()
+			runProviderCase(t, pc)
+		})
+	}
+}
+
+func runProviderCase(t *testing.T, pc providerCase) {
+	ctx := context.Background()
+	b := newBench(t, botsailorsim.Options{})
+	recv, closeRecv := app.NewReceiver(b.conns, providerEnv, nil)
+	t.Cleanup(closeRecv)
+	hooks := httptest.NewServer(recv)
+	t.Cleanup(hooks.Close)
+	h, sends, closeSim := pc.start(hooks.URL + "/webhooks/main/" + hookSecret)
+	t.Cleanup(closeSim)
+	api := httptest.NewServer(h)
+	t.Cleanup(api.Close)
+
+	const recipients, enrollments = 200, 30
+	var csv strings.Builder
+	csv.WriteString("phone,name,code\n")
+	for i := range recipients {
+		fmt.Fprintf(&csv, "49151%08d,Person %d,C%d\n", i, i, i)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(b.dir, "people.csv"), []byte(csv.String()), 0o600))
+	yaml := fmt.Sprintf(`accounts:
+  - name: main
+    provider: %s
+    base_url: %s
+%s
+    webhook_secret: ${HOOK_SECRET}
+    rate_per_second: 200
+    pair_interval: 0s
+    daily_unique_limit: unlimited
+broadcasts:
+  - name: sale
+    account: main
+    audience: {csv: people.csv}
+    message:
+%s
+sequences:
+  - name: drip
+    account: main
+    steps:
+%s
+`, pc.name, api.URL, pc.account, pc.broadcast, pc.steps)
+	path := filepath.Join(b.dir, "campaign.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
+	bundle, err := config.Load(path, providerEnv)
+	require.NoError(t, err)
+	_, err = b.db.Apply(ctx, bundle, time.Now())
+	require.NoError(t, err)
+
+	srv := app.NewWorker(b.conns, app.WorkerConfig{Concurrency: 20, Senders: &app.Senders{Getenv: providerEnv},
+		Limiter: throttle.NewFleet(b.rds.Client), Recipients: throttle.NewRecipients(b.rds.Client), Campaign: b.opts})
+	require.NoError(t, srv.Start())
+	t.Cleanup(srv.Shutdown)
+	b.startScheduler()
+	people := make([]sequence.Enrollee, enrollments)
+	for i := range people {
+		people[i] = sequence.Enrollee{Phone: fmt.Sprintf("49152%08d", i), Name: fmt.Sprintf("Member %d", i), Vars: map[string]string{"code": fmt.Sprintf("M%d", i)}}
+	}
+	_, err = b.db.Enroll(ctx, "drip", people, time.Now())
+	require.NoError(t, err)
+
+	terminal := func(s campaign.DeliveryStatus) bool {
+		return s == campaign.DeliveryDelivered || s == campaign.DeliveryRead || s == campaign.DeliveryFailed
+	}
+	b.waitFor(90*time.Second, "every broadcast message and step terminal", func() bool {
+		for _, r := range b.export("sale") {
+			if !terminal(r.Status) {
+				return false
+			}
+		}
+		rows := b.sequenceRows("drip")
+		if len(rows) != 3*enrollments {
+			return false
+		}
+		for _, r := range rows {
+			if s := campaign.DeliveryStatus(r.Status); !terminal(s) && s != campaign.DeliverySkipped {
+				return false
+			}
+		}
+		return true
+	})
+
+	counts := map[campaign.DeliveryStatus]int{}
+	for _, r := range b.export("sale") {
+		require.NotEmpty(t, r.WAMID, "broadcast message to %s has no id", r.Phone)
+		counts[r.Status]++
+	}
+	require.Equal(t, recipients, counts[campaign.DeliveryDelivered]+counts[campaign.DeliveryRead]+counts[campaign.DeliveryFailed])
+	require.NotZero(t, counts[campaign.DeliveryFailed], "the simulator fails some")
+	if pc.noRead {
+		require.Zero(t, counts[campaign.DeliveryRead])
+	} else {
+		require.NotZero(t, counts[campaign.DeliveryRead])
+	}
+	steps := map[string][]sequence.Row{}
+	for _, r := range b.sequenceRows("drip") {
+		if r.SentAt != nil {
+			require.NotEmpty(t, r.WAMID, "step %d to %s has no id", r.Step, r.Phone)
+		}
+		steps[r.Phone] = append(steps[r.Phone], r)
+	}
+	seen := map[string]int{}
+	for _, p := range sends() {
+		seen[p]++
+	}
+	for i := range recipients {
+		require.Equal(t, 1, seen[fmt.Sprintf("49151%08d", i)], "broadcast recipient %d", i)
+	}
+	for _, p := range people {
+		rows := steps[p.Phone]
+		// A failed step stops its enrollment: later steps are skipped
+		// (terminal too, but never sent).
+		sent := 0
+		for _, r := range rows {
+			if r.WAMID != "" {
+				sent++
+			}
+		}
+		require.Equal(t, sent, seen[p.Phone], "%s: each step sent once", p.Phone)
+	}
+	require.Equal(t, len(sends()), recipients+countSent(steps), "nothing sent beyond the deliveries")
+}
+
+func countSent(steps map[string][]sequence.Row) int {
+	n := 0
+	for _, rows := range steps {
+		for _, r := range rows {
+			if r.WAMID != "" {
+				n++
+			}
+		}
+	}
+	return n
+}

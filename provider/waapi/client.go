@@ -1,0 +1,776 @@
+package waapi
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/templates"
+)
+
+// providerName is the Provider field of every *provider.Error of this driver.
+const providerName = "waapi"
+
+// DefaultTimeout is the timeout of the HTTP client made when
+// Config.HTTPClient is nil.
+const DefaultTimeout = 30 * time.Second
+
+// maxBody caps how much of an answer is read.
+const maxBody = 8 << 20
+
+// redacted replaces secrets in everything this package prints.
+const redacted = "[REDACTED]"
+
+// Config configures a Client.
+type Config struct {
+	// BaseURL is the API root under which the /whatsapp/... paths live,
+	// e.g. https://api.example.com. The doc names no public host, so it
+	// must be set. A trailing slash is tolerated.
+	BaseURL string
+	// SessionID is the WhatsApp session (instance) id, sent as the
+	// session_id query parameter. It is not a secret but is only ever
+	// printed masked.
+	SessionID string
+	// AccessToken is the session's access token, sent as the access_token
+	// query parameter (and in the JSON body of /whatsapp/message, where the
+	// doc puts it). It is a secret.
+	AccessToken string
+	// BearerToken is the account's API token for the Authorization: Bearer
+	// header. It is a secret. Empty means AccessToken is sent as the Bearer.
+	BearerToken string
+	// HTTPClient makes the calls; nil means a client with DefaultTimeout.
+	HTTPClient *http.Client
+	// Logger receives one debug record per call; nil discards.
+	Logger *slog.Logger
+}
+
+// Validate reports every problem of the configuration at once. It names
+// the missing fields and never prints a secret.
+func (c Config) Validate() error {
+	var errs []error
+	if c.BaseURL == "" {
+		errs = append(errs, errors.New("waapi: BaseURL must be set (the API documents no public default)"))
+	} else if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, errors.New("waapi: BaseURL must be an absolute http(s) URL"))
+	} else if u.User != nil || u.RawQuery != "" {
+		errs = append(errs, errors.New("waapi: BaseURL must not carry credentials or a query"))
+	}
+	if c.SessionID == "" {
+		errs = append(errs, errors.New("waapi: SessionID must be set"))
+	}
+	if c.AccessToken == "" {
+		errs = append(errs, errors.New("waapi: AccessToken must be set"))
+	}
+	return errors.Join(errs...)
+}
+
+// String describes the configuration with the secrets redacted and the
+// session id masked.
+func (c Config) String() string {
+	return fmt.Sprintf("waapi.Config{BaseURL: %q, SessionID: %q, AccessToken: %s, BearerToken: %s}",
+		c.BaseURL, maskID(c.SessionID), redactedOrEmpty(c.AccessToken), redactedOrEmpty(c.BearerToken))
+}
+
+// GoString is String, so %#v does not print the secrets either.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue logs the configuration with the secrets redacted and the session
+// id masked.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("base_url", c.BaseURL),
+		slog.String("session_id", maskID(c.SessionID)),
+		slog.String("access_token", redactedOrEmpty(c.AccessToken)),
+		slog.String("bearer_token", redactedOrEmpty(c.BearerToken)),
+	)
+}
+
+func redactedOrEmpty(secret string) string {
+	if secret == "" {
+		return `""`
+	}
+	return redacted
+}
+
+// maskID keeps the last four characters of an id.
+func maskID(id string) string {
+	if len(id) <= 4 {
+		return strings.Repeat("*", len(id))
+	}
+	return "..." + id[len(id)-4:]
+}
+
+// Client sends messages through one WhatsApp session. It is safe for
+// concurrent use.
+type Client struct {
+	cfg     Config
+	baseURL string
+	bearer  string
+	http    *http.Client
+	log     *slog.Logger
+	// secrets are the forms of the tokens (and the session id) that may
+	// appear in a text: as is and URL-encoded.
+	secrets []string
+	now     func() time.Time
+}
+
+// New returns a Client for cfg. It does not call the provider; use
+// cfg.Validate to check the configuration first.
+func New(cfg Config) *Client {
+	c := &Client{
+		cfg:     cfg,
+		baseURL: strings.TrimRight(cfg.BaseURL, "/"),
+		bearer:  cmp.Or(cfg.BearerToken, cfg.AccessToken),
+		http:    cfg.HTTPClient,
+		log:     cfg.Logger,
+		now:     time.Now,
+	}
+	if c.http == nil {
+		c.http = &http.Client{Timeout: DefaultTimeout}
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	// The session id is no secret, but it travels next to the access token
+	// in the URL and is never printed in full.
+	for _, s := range []string{cfg.AccessToken, cfg.BearerToken, cfg.SessionID} {
+		if s == "" {
+			continue
+		}
+		for _, form := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
+			if !slices.Contains(c.secrets, form) {
+				c.secrets = append(c.secrets, form)
+			}
+		}
+	}
+	// Longest first, so a token containing another is replaced whole.
+	slices.SortFunc(c.secrets, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	return c
+}
+
+// String describes the client with the secrets redacted.
+func (c *Client) String() string {
+	return "waapi.Client{" + strings.TrimPrefix(c.cfg.String(), "waapi.Config{")
+}
+
+// GoString is String, so %#v does not print the secrets either.
+func (c *Client) GoString() string { return c.String() }
+
+// LogValue logs the client's configuration with the secrets redacted.
+func (c *Client) LogValue() slog.Value { return c.cfg.LogValue() }
+
+// Capabilities returns what this API can send and report.
+func (c *Client) Capabilities() provider.Capabilities { return Capabilities }
+
+// The API paths, relative to Config.BaseURL.
+const (
+	pathMessage = "/whatsapp/message"
+	pathFileURL = "/whatsapp/message/fileurl"
+	pathButton  = "/whatsapp/message/button"
+	pathList    = "/whatsapp/message/list"
+)
+
+// opSend is the Op of every Send error.
+const opSend = "send"
+
+// request is one send call: a JSON body or a multipart form.
+type request struct {
+	path  string
+	phone string
+	json  map[string]any
+	form  [][2]string // multipart fields, in order
+}
+
+// Conversation is not offered by this API: it returns an error wrapping
+// provider.ErrUnsupported without calling the provider.
+func (c *Client) Conversation(ctx context.Context, phone string, limit int) ([]provider.ConversationMessage, error) {
+	return nil, fmt.Errorf("waapi conversation: %w", provider.ErrUnsupported)
+}
+
+// MessageStatus is not offered by this API (statuses arrive by webhook, see
+// ParseWebhook): it returns an error wrapping provider.ErrUnsupported
+// without calling the provider.
+func (c *Client) MessageStatus(ctx context.Context, wamid string) (provider.StatusReport, error) {
+	return provider.StatusReport{}, fmt.Errorf("waapi message-status: %w", provider.ErrUnsupported)
+}
+
+// Send delivers the rendered message m to the phone number to (E.164 digits;
+// a leading "+", spaces, dashes, dots and parentheses are removed). The
+// result's WAMID is data.key.id of the answer, the last part of the
+// deprecated "true_<jid>_<id>" data string, or "" when a successful answer
+// carries no id (the doc's /whatsapp/message sample has none).
+//
+// Errors are *provider.Error: ClassPermanent for a bad recipient or a kind
+// this API cannot send (template, bot_flow, sticker) and ClassHaltCampaign
+// for a message without content, both without calling the API;
+// ClassAmbiguous when the answer was lost after the request was written or
+// a 2xx answer could not be read; ClassTransient for a transport error
+// before writing, 5xx and 429; ClassHaltAccount for 401/403 and answers
+// about the token or the session; otherwise the class of the answer's Meta
+// code or text (see classify).
+func (c *Client) Send(ctx context.Context, to string, m templates.Message) (provider.SendResult, error) {
+	req, pe := c.buildSend(to, m)
+	if pe != nil {
+		return provider.SendResult{}, pe
+	}
+	ans, err := c.do(ctx, req)
+	if err != nil {
+		return provider.SendResult{}, err
+	}
+	return provider.SendResult{WAMID: ans.messageID()}, nil
+}
+
+// buildSend turns a message into its call, or refuses it.
+func (c *Client) buildSend(to string, m templates.Message) (request, *provider.Error) {
+	phone, ok := normalizePhone(to)
+	if !ok {
+		return request{}, refuse(provider.ClassPermanent, fmt.Sprintf("invalid phone number %q", maskPhone(to)))
+	}
+	switch m.Kind {
+	case templates.KindText:
+		if m.Text == "" {
+			return request{}, refuse(provider.ClassHaltCampaign, "text message has no text")
+		}
+		return request{path: pathMessage, phone: phone, json: map[string]any{
+			"session_id":   c.cfg.SessionID,
+			"access_token": c.cfg.AccessToken,
+			"chatId":       phone,
+			"message":      m.Text,
+		}}, nil
+	case templates.KindLocation:
+		l := m.Location
+		if l == nil {
+			return request{}, refuse(provider.ClassHaltCampaign, "location message has no location")
+		}
+		lat := strconv.FormatFloat(l.Latitude, 'f', -1, 64)
+		lng := strconv.FormatFloat(l.Longitude, 'f', -1, 64)
+		var parts []string
+		for _, s := range []string{l.Name, l.Address} {
+			if s = strings.TrimSpace(s); s != "" {
+				parts = append(parts, s)
+			}
+		}
+		text := cmp.Or(strings.Join(parts, ", "), lat+","+lng)
+		return request{path: pathMessage, phone: phone, json: map[string]any{
+			"session_id":   c.cfg.SessionID,
+			"access_token": c.cfg.AccessToken,
+			"chatId":       phone,
+			"message":      text,
+			"location": map[string]any{
+				"name": cmp.Or(l.Name, l.Address, text),
+				"lat":  lat,
+				"lng":  lng,
+			},
+		}}, nil
+	case templates.KindMedia:
+		return c.mediaRequest(phone, m.Media)
+	case templates.KindButtons:
+		return buttonsRequest(phone, m.Buttons)
+	case templates.KindList:
+		return listRequest(phone, m.List)
+	case templates.KindTemplate:
+		return request{}, refuse(provider.ClassPermanent, "this API cannot send WhatsApp templates")
+	case templates.KindBotFlow:
+		return request{}, refuse(provider.ClassPermanent, "this API cannot trigger bot flows")
+	}
+	return request{}, refuse(provider.ClassPermanent, fmt.Sprintf("unsupported message kind %q", m.Kind))
+}
+
+// mediaRequest builds the multipart /whatsapp/message/fileurl call.
+func (c *Client) mediaRequest(phone string, md *templates.Media) (request, *provider.Error) {
+	if md == nil || md.URL == "" {
+		return request{}, refuse(provider.ClassHaltCampaign, "media message has no media URL")
+	}
+	typ := cmp.Or(md.Type, mediaTypeOf(md.URL))
+	if !slices.Contains(Capabilities.Media, typ) {
+		return request{}, refuse(provider.ClassPermanent, fmt.Sprintf("this API cannot send %s media", typ))
+	}
+	form := [][2]string{
+		{"chatId", phone},
+		{"url", md.URL},
+		{"type", typ},
+		{"mimetype", cmp.Or(md.MimeType, mimeTypeOf(md.URL, typ))},
+	}
+	if md.Caption != "" && typ != "audio" {
+		form = append(form, [2]string{"caption", md.Caption})
+	}
+	if typ == "document" {
+		if name := cmp.Or(md.Filename, fileNameOf(md.URL)); name != "" {
+			form = append(form, [2]string{"filename", name})
+		}
+	}
+	return request{path: pathFileURL, phone: phone, form: form}, nil
+}
+
+// buttonTypes maps our button types to the API's.
+var buttonTypes = map[string]string{"reply": "replyButton", "url": "urlButton", "call": "callButton"}
+
+// buttonsRequest builds the /whatsapp/message/button call. The API's
+// btndata has no header: a header is put above the text, separated by a
+// blank line.
+func buttonsRequest(phone string, b *templates.Buttons) (request, *provider.Error) {
+	if b == nil || b.Text == "" || len(b.Buttons) == 0 {
+		return request{}, refuse(provider.ClassHaltCampaign, "buttons message has no text or no buttons")
+	}
+	if max := Capabilities.MaxButtons; max > 0 && len(b.Buttons) > max {
+		return request{}, refuse(provider.ClassPermanent, fmt.Sprintf("this API sends at most %d buttons (the message has %d)", max, len(b.Buttons)))
+	}
+	buttons := make([]map[string]any, 0, len(b.Buttons))
+	for _, bt := range b.Buttons {
+		typ, ok := buttonTypes[bt.Type]
+		if !ok {
+			return request{}, refuse(provider.ClassPermanent, fmt.Sprintf("this API cannot send %q buttons", bt.Type))
+		}
+		el := map[string]any{"type": typ, "title": bt.Title}
+		if bt.Type != "reply" {
+			el["payload"] = bt.Payload
+		}
+		buttons = append(buttons, el)
+	}
+	text := b.Text
+	if b.Header != "" {
+		text = b.Header + "\n\n" + b.Text
+	}
+	data := map[string]any{"text": text, "buttons": buttons}
+	if b.Footer != "" {
+		data["footerText"] = b.Footer
+	}
+	return request{path: pathButton, phone: phone, json: map[string]any{"chatId": phone, "btndata": data}}, nil
+}
+
+// listRequest builds the /whatsapp/message/list call: header → title,
+// footer → description, row id → rowId (the row title when the id is empty).
+func listRequest(phone string, l *templates.List) (request, *provider.Error) {
+	if l == nil || l.Text == "" || len(l.Sections) == 0 {
+		return request{}, refuse(provider.ClassHaltCampaign, "list message has no text or no sections")
+	}
+	sections := make([]map[string]any, 0, len(l.Sections))
+	for _, s := range l.Sections {
+		rows := make([]map[string]any, 0, len(s.Rows))
+		for _, r := range s.Rows {
+			rows = append(rows, map[string]any{"title": r.Title, "description": r.Description, "rowId": cmp.Or(r.ID, r.Title)})
+		}
+		sections = append(sections, map[string]any{"title": s.Title, "rows": rows})
+	}
+	return request{path: pathList, phone: phone, json: map[string]any{
+		"chatId": phone,
+		"msgdata": map[string]any{
+			"buttonText":  l.Button,
+			"text":        l.Text,
+			"title":       l.Header,
+			"description": l.Footer,
+			"sections":    sections,
+			"listType":    0,
+		},
+	}}, nil
+}
+
+// refuse builds the error of a send refused before reaching the provider.
+func refuse(class provider.Class, msg string) *provider.Error {
+	return &provider.Error{Provider: providerName, Op: opSend, Message: msg, Class: class}
+}
+
+// encode returns the request body and its content type.
+func (r request) encode() ([]byte, string, error) {
+	if r.json != nil {
+		b, err := json.Marshal(r.json)
+		return b, "application/json", err
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for _, f := range r.form {
+		if err := mw.WriteField(f[0], f[1]); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), mw.FormDataContentType(), nil
+}
+
+// do makes one send call and returns the provider's successful answer, or a
+// *provider.Error.
+func (c *Client) do(ctx context.Context, r request) (*answer, error) {
+	start := c.now()
+	body, contentType, err := r.encode()
+	if err != nil {
+		return nil, c.fail(0, provider.ClassHaltCampaign, "cannot encode the message", fmt.Errorf("encode: %w", err))
+	}
+	q := url.Values{}
+	q.Set("session_id", c.cfg.SessionID)
+	q.Set("access_token", c.cfg.AccessToken)
+
+	var written atomic.Bool
+	trace := &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				written.Store(true)
+			}
+		},
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace),
+		http.MethodPost, c.baseURL+r.path+"?"+q.Encode(), bytes.NewReader(body))
+	if err != nil {
+		// The URL holds the token: never keep the url.Error's text.
+		return nil, c.fail(0, provider.ClassHaltAccount, "invalid BaseURL", errors.New("build request: invalid URL"))
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.bearer)
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		pe := c.lost(ctx, 0, written.Load(), fmt.Errorf("post %s: %w", r.path, c.transportErr(err)))
+		c.logCall(ctx, r, start, 0, pe)
+		return nil, pe
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		var pe *provider.Error
+		if isRetryableStatus(resp.StatusCode) {
+			pe = c.fail(resp.StatusCode, provider.ClassTransient, "", fmt.Errorf("read answer: %w", c.transportErr(err)))
+			pe.RetryAfter = c.retryAfter(resp.Header)
+		} else {
+			pe = c.lost(ctx, resp.StatusCode, true, fmt.Errorf("read answer: %w", c.transportErr(err)))
+		}
+		c.logCall(ctx, r, start, resp.StatusCode, pe)
+		return nil, pe
+	}
+	ans, pe := c.interpret(resp, raw)
+	c.logCall(ctx, r, start, resp.StatusCode, pe)
+	if pe != nil {
+		return nil, pe
+	}
+	return ans, nil
+}
+
+// interpret turns an HTTP answer into a successful answer or an error.
+func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.Error) {
+	status := resp.StatusCode
+	ok2xx := status >= 200 && status <= 299
+	ans, perr := parseAnswer(raw)
+	if perr != nil {
+		// Not JSON: an HTML error page, a proxy's text, a truncated body.
+		snippet := c.snippet(raw)
+		if ok2xx {
+			return nil, c.fail(status, provider.ClassAmbiguous, snippet, fmt.Errorf("unparseable answer: %w", perr))
+		}
+		pe := c.fail(status, classify(status, "", ""), snippet, nil)
+		pe.RetryAfter = c.retryAfter(resp.Header)
+		return nil, pe
+	}
+	v := ans.verdict()
+	switch {
+	case ok2xx && v == verdictOK:
+		return ans, nil
+	case ok2xx && v == verdictUnknown:
+		if ans.messageID() != "" {
+			return ans, nil
+		}
+		// Neither says it worked nor failed nor names a message.
+		return nil, c.fail(status, provider.ClassAmbiguous, c.snippet(raw), errors.New("answer has no status"))
+	}
+	msg := truncate(c.scrub(ans.messageText()), maxMessage)
+	code := provider.ExtractCode(msg)
+	if code == "" {
+		code = ans.errorCode(status)
+	}
+	pe := c.fail(status, classify(status, code, msg), msg, nil)
+	pe.Code = code
+	pe.RetryAfter = c.retryAfter(resp.Header)
+	return nil, pe
+}
+
+// classify is provider.Classify with this API's own texts and rules:
+//
+//  1. a known Meta code decides alone;
+//  2. HTTP 401/403 halt the account, HTTP 429 is transient;
+//  3. texts about the session (session not found/invalid/expired, not
+//     connected, logged out, disconnected) or the access token halt the
+//     account; "invalid number", "not registered", "not exist" texts
+//     (a number not on WhatsApp) are permanent;
+//  4. else provider.Classify (its texts, then 5xx → transient, 4xx →
+//     permanent, else permanent).
+func classify(status int, code, msg string) provider.Class {
+	if code != "" {
+		// The code decided when the HTTP status makes no difference.
+		if a := provider.Classify(http.StatusTooManyRequests, code, ""); a == provider.Classify(http.StatusUnauthorized, code, "") {
+			return a
+		}
+	}
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return provider.ClassHaltAccount
+	case http.StatusTooManyRequests:
+		return provider.ClassTransient
+	}
+	m := strings.ToLower(msg)
+	switch {
+	case strings.Contains(m, "session") && containsAny(m, "not found", "invalid", "expired", "closed", "does not exist", "not exist", "required", "missing"),
+		containsAny(m, "not connected", "logged out", "logout", "not logged", "disconnected", "access token", "access_token", "scan the qr", "scan qr"):
+		if !containsAny(m, "rate limit") {
+			return provider.ClassHaltAccount
+		}
+	case containsAny(m, "invalid number", "invalid chatid", "invalid chat id", "invalid phone", "number not", "not registered",
+		"not exist", "not on whatsapp", "not a whatsapp", "isn't on whatsapp"):
+		return provider.ClassPermanent
+	}
+	return provider.Classify(status, code, msg)
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// lost builds the error of a call whose answer never arrived or could not be
+// read: ambiguous once the request was written, transient otherwise. A
+// cancelled or expired ctx is wrapped so errors.Is finds it.
+func (c *Client) lost(ctx context.Context, httpStatus int, written bool, err error) *provider.Error {
+	class := provider.ClassTransient
+	if written {
+		class = provider.ClassAmbiguous
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+		err = fmt.Errorf("%w (%w)", ctxErr, err)
+	}
+	return c.fail(httpStatus, class, "", err)
+}
+
+// fail builds a *provider.Error of this driver.
+func (c *Client) fail(httpStatus int, class provider.Class, msg string, err error) *provider.Error {
+	return &provider.Error{Provider: providerName, Op: opSend, HTTPStatus: httpStatus, Message: msg, Class: class, Err: err}
+}
+
+// retryAfter parses a Retry-After header: delay seconds or an HTTP date.
+func (c *Client) retryAfter(h http.Header) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(secs * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(c.now()); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func isRetryableStatus(status int) bool {
+	return status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout
+}
+
+// transportErr strips the request URL (which holds access_token) from a
+// transport error and scrubs any token left in its text. The result still
+// unwraps to the underlying error when its text is clean, so errors.Is finds
+// context and net errors.
+func (c *Client) transportErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = &urlFreeError{op: ue.Op, err: ue.Err}
+	}
+	msg := err.Error()
+	if clean := c.scrub(msg); clean != msg {
+		return &scrubbedError{msg: clean, err: err}
+	}
+	return err
+}
+
+// urlFreeError is a url.Error without the URL.
+type urlFreeError struct {
+	op  string
+	err error
+}
+
+func (e *urlFreeError) Error() string { return e.op + " request: " + e.err.Error() }
+func (e *urlFreeError) Unwrap() error { return e.err }
+
+// scrubbedError hides a wrapped error's text (which held a token) but keeps
+// it reachable to errors.Is for the sentinels whose text is fixed.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error {
+	for _, sentinel := range []error{context.Canceled, context.DeadlineExceeded, io.ErrUnexpectedEOF, io.EOF} {
+		if errors.Is(e.err, sentinel) {
+			return sentinel
+		}
+	}
+	return nil
+}
+
+// scrub removes every form of the tokens from s.
+func (c *Client) scrub(s string) string {
+	for _, sec := range c.secrets {
+		s = strings.ReplaceAll(s, sec, redacted)
+	}
+	return s
+}
+
+func (c *Client) logCall(ctx context.Context, r request, start time.Time, httpStatus int, pe *provider.Error) {
+	attrs := []slog.Attr{
+		slog.String("op", opSend),
+		slog.String("path", r.path),
+		slog.String("phone", maskPhone(r.phone)),
+		slog.Int("http_status", httpStatus),
+		slog.Duration("duration", c.now().Sub(start)),
+	}
+	if pe != nil {
+		attrs = append(attrs, slog.String("class", pe.Class.String()), slog.String("error", c.scrub(pe.Error())))
+	}
+	c.log.LogAttrs(ctx, slog.LevelDebug, "waapi: call", attrs...)
+}
+
+// normalizePhone strips "+", spaces and punctuation from a phone number and
+// reports whether what is left is digits only.
+func normalizePhone(s string) (string, bool) {
+	var b strings.Builder
+	for _, r := range strings.TrimSpace(s) {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '+' || r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
+		default:
+			return "", false
+		}
+	}
+	if b.Len() == 0 {
+		return "", false
+	}
+	return b.String(), true
+}
+
+// maskPhone hides all but the last four characters of a phone number.
+func maskPhone(p string) string {
+	if len(p) <= 4 {
+		return strings.Repeat("*", len(p))
+	}
+	return strings.Repeat("*", len(p)-4) + p[len(p)-4:]
+}
+
+// snippet returns the start of a body as one line of text, without tokens.
+func (c *Client) snippet(raw []byte) string {
+	s := strings.Join(strings.Fields(string(bytes.ToValidUTF8(raw, []byte("?")))), " ")
+	return cmp.Or(truncate(c.scrub(s), maxSnippet), "(empty body)")
+}
+
+// The longest provider text kept in an error.
+const (
+	maxSnippet = 200 // of a non-JSON body
+	maxMessage = 500 // of a JSON answer's message
+)
+
+// truncate cuts s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// urlExt returns the lower-case extension of a URL's path, without the dot.
+func urlExt(raw string) string {
+	p := raw
+	if u, err := url.Parse(raw); err == nil {
+		p = u.Path
+	}
+	return strings.TrimPrefix(strings.ToLower(path.Ext(p)), ".")
+}
+
+// fileNameOf returns the last path element of a URL, or "".
+func fileNameOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	name := path.Base(u.Path)
+	if name == "/" || name == "." {
+		return ""
+	}
+	return name
+}
+
+// mediaTypeOf guesses the media type from a URL's extension.
+func mediaTypeOf(raw string) string {
+	switch urlExt(raw) {
+	case "jpg", "jpeg", "png", "webp", "gif":
+		return "image"
+	case "mp4", "3gp", "mov":
+		return "video"
+	case "mp3", "ogg", "aac", "amr", "m4a", "opus":
+		return "audio"
+	}
+	return "document"
+}
+
+// mimeTypes are the MIME types of the usual WhatsApp media extensions; the
+// system table is asked for others.
+var mimeTypes = map[string]string{
+	"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",
+	"mp4": "video/mp4", "3gp": "video/3gpp", "mov": "video/quicktime",
+	"mp3": "audio/mpeg", "ogg": "audio/ogg", "opus": "audio/ogg", "aac": "audio/aac", "amr": "audio/amr", "m4a": "audio/mp4",
+	"pdf": "application/pdf", "txt": "text/plain", "csv": "text/csv",
+	"doc": "application/msword", "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+	"xls": "application/vnd.ms-excel", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+	"ppt": "application/vnd.ms-powerpoint", "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+	"zip": "application/zip",
+}
+
+// defaultMimeTypes are used when the URL's extension says nothing.
+var defaultMimeTypes = map[string]string{
+	"image": "image/jpeg", "video": "video/mp4", "audio": "audio/mpeg", "document": "application/octet-stream",
+}
+
+// mimeTypeOf derives a media file's MIME type from its URL's extension, or
+// the usual type of the media kind.
+func mimeTypeOf(raw, typ string) string {
+	ext := urlExt(raw)
+	if m, ok := mimeTypes[ext]; ok {
+		return m
+	}
+	if ext != "" {
+		if m := mime.TypeByExtension("." + ext); m != "" {
+			if base, _, err := mime.ParseMediaType(m); err == nil {
+				return base
+			}
+		}
+	}
+	return cmp.Or(defaultMimeTypes[typ], "application/octet-stream")
+}

@@ -1,0 +1,72 @@
+package waapisim_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/waapi"
+	"github.com/wacamp/wacamp/provider/waapi/waapisim"
+)
+
+// TestConcurrentLoadRealTime sends 300 messages from 20 goroutines with
+// every webhook fault on and the real clock: every accepted message gets a
+// terminal status pushed, promptly.
+func TestConcurrentLoadRealTime(t *testing.T) {
+	t.Parallel()
+	hook := newReceiver(t)
+	sim := waapisim.New(waapisim.Options{BearerTokens: []string{"tok"}, Sessions: []waapisim.Session{{ID: "s", AccessToken: "tok"}},
+		Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5,
+		FailShare: 0.05, Seed: 7, WebhookURL: hook.srv.URL, WebhookDuplicateRate: 0.2, WebhookReorder: true, WebhookEarly: true})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(func() { srv.Close(); sim.Close() })
+	c := waapi.New(waapi.Config{BaseURL: srv.URL, SessionID: "s", AccessToken: "tok", HTTPClient: srv.Client()})
+
+	const n = 300
+	ids := make(chan string, n)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 20 {
+				res, err := c.Send(context.Background(), fmt.Sprintf("4915100%06d", i), text("x"))
+				if err == nil {
+					ids <- res.WAMID
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	want := map[string]bool{}
+	for id := range ids {
+		want[id] = true
+	}
+	require.Len(t, want, n)
+	terminal := map[string]bool{}
+	timeout := time.After(20 * time.Second)
+	for len(terminal) < n {
+		select {
+		case b := <-hook.got:
+			evs, err := waapi.ParseWebhook(b)
+			require.NoError(t, err)
+			for _, ev := range evs {
+				require.True(t, want[ev.WAMID], ev.WAMID)
+				if ev.Status == provider.StatusDelivered || ev.Status == provider.StatusFailed || ev.Status == provider.StatusRead {
+					terminal[ev.WAMID] = true
+				}
+			}
+		case <-timeout:
+			t.Fatalf("only %d of %d messages terminal after %v; stats %+v", len(terminal), n, time.Since(start), sim.Stats())
+		}
+	}
+	t.Logf("all terminal after %v; stats %+v", time.Since(start), sim.Stats())
+}

@@ -1,0 +1,1035 @@
+// Package waapisim simulates the session-based WhatsApp bots API (seed 002)
+// that the waapi driver calls, for tests and the demo.
+//
+// It checks credentials as the doc describes, answers with the doc's
+// shapes, records every accepted message with a fresh Baileys-style id and
+// pushes its statuses (sent, then delivered or failed, then read) to the
+// session's webhook. Knobs inject the faults a campaign engine must survive.
+// Given the same Seed and the same sequence of requests it makes the same
+// decisions.
+//
+// Routes (the part from "/whatsapp" on is matched, so any BaseURL prefix
+// works):
+//
+//	POST /whatsapp/message            JSON {chatId, message[, location{name,lat,lng}]}
+//	POST /whatsapp/message/fileurl    multipart form chatId, url, type, mimetype[, caption, filename]
+//	POST /whatsapp/message/button     JSON {chatId, btndata{text, buttons[{type,title,payload}], footerText}}
+//	POST /whatsapp/message/list       JSON {chatId, msgdata{buttonText, text, title, description, sections, listType}}
+//	POST /whatsapp/message/sendText   deprecated, JSON {to, message} (also /whatsapp/sendText, as the doc's curl)
+//	PUT  /whatsapp/setWebhook         JSON {session_id, access_token, webhook_url, events, requestConfig}
+//
+// Auth: every call needs "Authorization: Bearer <token>" with a token of
+// Options.BearerTokens (any non-empty one when that is empty), and a
+// session_id plus access_token (query string, JSON body or form) naming a
+// session of Options.Sessions (any non-empty pair when that is empty). A
+// missing or wrong credential is answered HTTP 401 {"status": false,
+// "message": "Unauthorized"} (bearer) or {"status": false, "message":
+// "Invalid session_id or access_token"} (session).
+//
+// Answers: every accepted send is answered with the doc's image-message
+// sample shape, {"status": true, "message": "Message sent successfully",
+// "data": {"key": {"remoteJid", "fromMe": true, "id"}, "status": "PENDING",
+// "message": {...}, "messageTimestamp": "<unix seconds>"}}, so ids can be
+// tracked (the doc's /whatsapp/message sample carries no id; the driver
+// handles both). The deprecated sendText is answered as the doc shows:
+// "data": "true_<phone>@c.us_<id>". Refusals are {"status": false,
+// "message": ...}: HTTP 400 for a missing field or an invalid number, 429
+// "(#130429) Rate limit hit" and "(#131056) ... pair rate limit hit", 403
+// "Subscriber limit has been exceeded. You cannot have more subscribers.",
+// and a plain-text HTTP 503 (Retry-After: 1) for Fail5xxRate.
+//
+// Webhooks (our chosen shape; the doc shows none): statuses are pushed as
+// {"event": "onMessageUpdate", "session_id", "data": [{"key": {"remoteJid":
+// "<phone>@s.whatsapp.net", "fromMe": true, "id"}, "update": {"status":
+// "SERVER_ACK"|"DELIVERY_ACK"|"READ"|"ERROR"[, "error": {"code": "131026",
+// "message": "Message undeliverable."}]}, "messageTimestamp": <unix
+// seconds>}]}, and Reply pushes {"event": "onMessage", "session_id",
+// "data": {"key": {..., "fromMe": false, "id"}, "message": {"conversation":
+// text}, "messageTimestamp": <unix seconds>, "pushName"}}. The push URL is
+// the session's setWebhook URL, else Options.WebhookURL; the events list is
+// recorded (Webhook) but does not filter pushes. Pushes are POSTed from a
+// background goroutine at their due time on the Options.Now clock (timers
+// make them happen in real time; with a fake clock call Flush after
+// advancing it). A push answered non-2xx or not at all is retried
+// WebhookRetries times, WebhookRetryDelay apart, then dropped.
+package waapisim
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The simulator's canned texts.
+const (
+	msgSent            = "Message sent successfully"
+	msgUnauthorized    = "Unauthorized"
+	msgBadSession      = "Invalid session_id or access_token"
+	msgInvalidNumber   = "Invalid number: not on WhatsApp"
+	msgRateLimited     = "(#130429) Rate limit hit"
+	msgPairLimited     = "(#131056) (Business Account, Consumer Account) pair rate limit hit"
+	msgSubscriberLimit = "Subscriber limit has been exceeded. You cannot have more subscribers."
+	msgUndeliverable   = "Message undeliverable."
+	codeUndeliverable  = "131026"
+)
+
+// The defaults used when an Options field is zero.
+const (
+	// DefaultDeliverAfter is Options.DeliverAfter when it is zero.
+	DefaultDeliverAfter = time.Second
+	// DefaultWebhookRetries is Options.WebhookRetries when it is zero.
+	DefaultWebhookRetries = 3
+	// DefaultWebhookRetryDelay is Options.WebhookRetryDelay when it is zero.
+	DefaultWebhookRetryDelay = 100 * time.Millisecond
+)
+
+// Session is one WhatsApp session the simulator knows.
+type Session struct {
+	ID          string
+	AccessToken string
+}
+
+// Options are the simulator's knobs. The zero value is a well-behaved
+// provider that accepts any credentials, delivers every message after a
+// second and pushes nothing until a webhook URL is set.
+type Options struct {
+	// BearerTokens are the accepted Bearer tokens; empty accepts any
+	// non-empty one.
+	BearerTokens []string
+	// Sessions are the accepted session_id/access_token pairs; empty
+	// accepts any non-empty pair.
+	Sessions []Session
+	// Latency is added to every answer.
+	Latency time.Duration
+	// Fail5xxRate is the share (0–1) of sends answered HTTP 503 before
+	// anything is accepted.
+	Fail5xxRate float64
+	// DropAfterAcceptRate is the share (0–1) of accepted sends whose
+	// connection is closed without an answer after the message is recorded
+	// (its statuses are still pushed).
+	DropAfterAcceptRate float64
+	// RatePerSecond is the send rate allowed per session (a token bucket
+	// holding max(1, RatePerSecond) tokens); 0 is unlimited. Sends over it
+	// are answered HTTP 429 {"status": false, "message": "(#130429) Rate
+	// limit hit"}. Every send that gets this far takes a token.
+	RatePerSecond float64
+	// PairInterval is the least time between two sends from one session
+	// to one recipient; 0 is not enforced. Sooner sends are answered HTTP
+	// 429 "(#131056) ... pair rate limit hit".
+	PairInterval time.Duration
+	// SubscriberLimit is how many distinct recipients a session may have;
+	// 0 is unlimited. A send to a new recipient beyond it is answered HTTP
+	// 403 "Subscriber limit has been exceeded...".
+	SubscriberLimit int
+	// DeliverAfter is how long a message stays sent before it is delivered
+	// (or failed); 0 means DefaultDeliverAfter, < 0 never delivered.
+	DeliverAfter time.Duration
+	// ReadAfter is how long a read message stays delivered before it is
+	// read; < 0 means never read.
+	ReadAfter time.Duration
+	// ReadShare is the share (0–1) of delivered messages that get read.
+	ReadShare float64
+	// FailShare is the share (0–1) of accepted messages that fail instead
+	// of being delivered (ERROR, code 131026 "Message undeliverable.").
+	FailShare float64
+	// Seed seeds the simulator's random decisions; only New reads it.
+	Seed int64
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	// WebhookURL is where pushes go for sessions that did not call
+	// setWebhook; empty pushes nothing for them.
+	WebhookURL string
+	// WebhookDuplicateRate is the share (0–1) of pushes sent twice.
+	WebhookDuplicateRate float64
+	// WebhookReorder pushes a message's "sent" status after its delivered
+	// (or failed) one, at the time of the latter.
+	WebhookReorder bool
+	// WebhookEarly pushes a message's "sent" status before the send request
+	// is answered: the webhook beats the answer.
+	WebhookEarly bool
+	// WebhookRetries is how many times a failed push is retried before it
+	// is dropped; 0 means DefaultWebhookRetries, < 0 never retried.
+	WebhookRetries int
+	// WebhookRetryDelay is the real-time back-off between push attempts
+	// (doubling each time); 0 means DefaultWebhookRetryDelay.
+	WebhookRetryDelay time.Duration
+	// WebhookClient makes the pushes; nil means a client with a 5 s timeout.
+	WebhookClient *http.Client
+}
+
+// Send is one accepted send, as recorded by the simulator.
+type Send struct {
+	SessionID string
+	Phone     string
+	// Kind is "text", "location", "file", "button", "list" or "sendText".
+	Kind string
+	// ID is the message id answered in data.key.id.
+	ID string
+	At time.Time
+	// Text is the message text, the media caption, the buttons' or list's
+	// text.
+	Text string
+	// MediaType, MediaURL and MimeType describe a file send.
+	MediaType string
+	MediaURL  string
+	MimeType  string
+	// Fields are the request's body fields as decoded (JSON values, or
+	// strings for a multipart form), without the credentials.
+	Fields map[string]any
+}
+
+// Push is one webhook push the receiver acknowledged.
+type Push struct {
+	URL   string
+	Event string // "onMessageUpdate" or "onMessage"
+	ID    string // the message id
+	// Status is the pushed status (SERVER_ACK, DELIVERY_ACK, READ, ERROR),
+	// empty for an inbound message.
+	Status string
+	Body   []byte
+}
+
+// Stats counts what the simulator did.
+type Stats struct {
+	Accepted          int // sends recorded (including dropped ones)
+	Rejected5xx       int // sends answered HTTP 503 before accepting
+	Dropped           int // accepted sends whose connection was closed unanswered
+	RateLimited       int // sends refused with 130429
+	PairLimited       int // sends refused with 131056
+	SubscriberLimited int // sends refused for the subscriber limit
+	Unauthorized      int // calls refused for credentials
+	WebhooksSet       int // setWebhook calls
+	Replies           int // inbound messages made with Reply
+	Pushed            int // push requests the receiver acknowledged (duplicates included)
+	PushRetries       int // push attempts that failed and were retried
+	PushDropped       int // pushes given up after the retries
+}
+
+// WebhookConfig is what setWebhook set for a session.
+type WebhookConfig struct {
+	URL    string
+	Events []string
+}
+
+// Server is the simulator. It is an http.Handler and safe for concurrent
+// use. Close it to stop its push goroutine.
+type Server struct {
+	mu          sync.Mutex
+	opts        Options
+	rng         *rand.Rand
+	seq         uint64
+	sends       []Send
+	pushed      []Push
+	subscribers map[string]map[string]bool // session → phone
+	buckets     map[string]*bucket         // by session
+	lastTo      map[[2]string]time.Time    // (session, phone) → last accepted send
+	lastSession map[string]string          // phone → session of the last send
+	hooks       map[string]WebhookConfig   // by session
+	queue       []*push                    // pending pushes, by (due, order)
+	order       uint64
+	stats       Stats
+
+	deliverMu sync.Mutex // serialises deliveries, keeping their order
+	kick      chan struct{}
+	done      chan struct{}
+	stopped   chan struct{}
+	closeOnce sync.Once
+	client    *http.Client
+}
+
+// push is one pending webhook push.
+type push struct {
+	due     time.Time
+	order   uint64
+	session string
+	event   string
+	id      string
+	status  string
+	body    []byte
+	twice   bool
+}
+
+// bucket is a token bucket of one session.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// New returns a running simulator with the given knobs.
+func New(opts Options) *Server {
+	seed := uint64(opts.Seed)
+	s := &Server{
+		opts:        opts,
+		rng:         rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		subscribers: map[string]map[string]bool{},
+		buckets:     map[string]*bucket{},
+		lastTo:      map[[2]string]time.Time{},
+		lastSession: map[string]string{},
+		hooks:       map[string]WebhookConfig{},
+		kick:        make(chan struct{}, 1),
+		done:        make(chan struct{}),
+		stopped:     make(chan struct{}),
+		client:      cmp.Or(opts.WebhookClient, &http.Client{Timeout: 5 * time.Second}),
+	}
+	go s.run()
+	return s
+}
+
+// SetOptions changes the knobs at run time. Messages already accepted keep
+// the fate they were given; Seed and WebhookClient are read only by New.
+func (s *Server) SetOptions(update func(*Options)) {
+	s.mu.Lock()
+	update(&s.opts)
+	s.mu.Unlock()
+	s.wake()
+}
+
+// Sends returns every accepted send, in order.
+func (s *Server) Sends() []Send {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.sends)
+}
+
+// SendCount returns how many sends to phone were accepted.
+func (s *Server) SendCount(phone string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, snd := range s.sends {
+		if snd.Phone == phone {
+			n++
+		}
+	}
+	return n
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Pushes returns every push the receiver acknowledged, in order.
+func (s *Server) Pushes() []Push {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.pushed)
+}
+
+// Pending returns how many pushes are waiting for their time.
+func (s *Server) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
+
+// Webhook returns what setWebhook set for a session.
+func (s *Server) Webhook(sessionID string) (WebhookConfig, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.hooks[sessionID]
+	return h, ok
+}
+
+// Close stops the push goroutine and waits for an in-flight push. Pending
+// pushes are discarded. Close is idempotent.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.done) })
+	<-s.stopped
+	s.deliverMu.Lock()
+	defer s.deliverMu.Unlock()
+}
+
+func (s *Server) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
+}
+
+// ServeHTTP answers one API call.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	route := r.URL.Path
+	if i := strings.Index(route, "/whatsapp"); i >= 0 {
+		route = route[i:]
+	}
+	route = strings.TrimSuffix(route, "/")
+	fields, err := readFields(r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, failure("Invalid request body"))
+		return
+	}
+	// Wait after reading the body: only then does the server notice a
+	// client that gives up.
+	s.mu.Lock()
+	latency := s.opts.Latency
+	s.mu.Unlock()
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	session, msg := s.authorize(r, fields)
+	if msg != "" {
+		s.mu.Lock()
+		s.stats.Unauthorized++
+		s.mu.Unlock()
+		writeJSON(w, http.StatusUnauthorized, failure(msg))
+		return
+	}
+	kinds := map[string]string{
+		"/whatsapp/message":          "text",
+		"/whatsapp/message/fileurl":  "file",
+		"/whatsapp/message/button":   "button",
+		"/whatsapp/message/list":     "list",
+		"/whatsapp/message/sendText": "sendText",
+		"/whatsapp/sendText":         "sendText",
+	}
+	if route == "/whatsapp/setWebhook" {
+		if r.Method != http.MethodPut && r.Method != http.MethodPost {
+			w.Header().Set("Allow", "PUT")
+			writeJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed"))
+			return
+		}
+		s.setWebhook(w, session, fields)
+		return
+	}
+	kind, ok := kinds[route]
+	if !ok {
+		writeJSON(w, http.StatusNotFound, failure("Route not found"))
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		writeJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed"))
+		return
+	}
+	s.send(w, session, kind, fields)
+}
+
+// readFields decodes a JSON body or a (multipart) form into fields.
+func readFields(r *http.Request) (map[string]any, error) {
+	fields := map[string]any{}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mt {
+	case "multipart/form-data":
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
+			return nil, err
+		}
+		for k, v := range r.MultipartForm.Value {
+			fields[k] = v[0]
+		}
+	case "application/x-www-form-urlencoded":
+		if err := r.ParseForm(); err != nil {
+			return nil, err
+		}
+		for k, v := range r.PostForm {
+			fields[k] = v[0]
+		}
+	default:
+		// JSON, with or without a content type (the doc's curls send
+		// JSON with --data and no header).
+		var buf bytes.Buffer
+		if _, err := buf.ReadFrom(r.Body); err != nil {
+			return nil, err
+		}
+		if b := bytes.TrimSpace(buf.Bytes()); len(b) > 0 {
+			if err := json.Unmarshal(b, &fields); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return fields, nil
+}
+
+// authorize checks the Bearer token and the session credentials (query
+// string first, then body). It returns the session id, or the refusal text.
+func (s *Server) authorize(r *http.Request, fields map[string]any) (string, string) {
+	bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	bearer = strings.TrimSpace(bearer)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !ok || bearer == "" || (len(s.opts.BearerTokens) > 0 && !slices.Contains(s.opts.BearerTokens, bearer)) {
+		return "", msgUnauthorized
+	}
+	q := r.URL.Query()
+	var ids, tokens []string
+	for _, v := range []string{q.Get("session_id"), str(fields["session_id"])} {
+		if v != "" {
+			ids = append(ids, v)
+		}
+	}
+	for _, v := range []string{q.Get("access_token"), str(fields["access_token"])} {
+		if v != "" {
+			tokens = append(tokens, v)
+		}
+	}
+	if len(ids) == 0 || len(tokens) == 0 {
+		return "", msgBadSession
+	}
+	// Every value given must name the same session.
+	for _, id := range ids {
+		for _, tok := range tokens {
+			if id != ids[0] || tok != tokens[0] {
+				return "", msgBadSession
+			}
+			if len(s.opts.Sessions) > 0 && !slices.Contains(s.opts.Sessions, Session{ID: id, AccessToken: tok}) {
+				return "", msgBadSession
+			}
+		}
+	}
+	return ids[0], ""
+}
+
+// setWebhook records a session's push URL and events.
+func (s *Server) setWebhook(w http.ResponseWriter, session string, fields map[string]any) {
+	u := str(fields["webhook_url"])
+	if u == "" {
+		writeJSON(w, http.StatusBadRequest, failure("webhook_url is required"))
+		return
+	}
+	var events []string
+	if l, ok := fields["events"].([]any); ok {
+		for _, e := range l {
+			if e, ok := e.(string); ok {
+				events = append(events, e)
+			}
+		}
+	}
+	s.mu.Lock()
+	s.hooks[session] = WebhookConfig{URL: u, Events: events}
+	s.stats.WebhooksSet++
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"status":  true,
+		"message": "Webhook set successfully!",
+		"data":    map[string]any{"webhook_url": u, "events": events},
+	})
+}
+
+// send handles the send routes.
+func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[string]any) {
+	phoneField := "chatId"
+	if kind == "sendText" {
+		phoneField = "to"
+	}
+	snd := Send{SessionID: session, Kind: kind, Fields: map[string]any{}}
+	for k, v := range fields {
+		if k != "session_id" && k != "access_token" {
+			snd.Fields[k] = v
+		}
+	}
+	var need []string
+	content := map[string]any{}
+	switch kind {
+	case "text", "sendText":
+		need = []string{"message"}
+		snd.Text = str(fields["message"])
+		content["extendedTextMessage"] = map[string]any{"text": snd.Text}
+		if loc, ok := fields["location"].(map[string]any); ok && kind == "text" {
+			lat, err1 := strconv.ParseFloat(str(loc["lat"]), 64)
+			lng, err2 := strconv.ParseFloat(str(loc["lng"]), 64)
+			if err1 != nil || err2 != nil {
+				writeJSON(w, http.StatusBadRequest, failure("location.lat and location.lng must be numbers"))
+				return
+			}
+			snd.Kind = "location"
+			content = map[string]any{"locationMessage": map[string]any{
+				"degreesLatitude": lat, "degreesLongitude": lng, "name": str(loc["name"]),
+			}}
+		}
+	case "file":
+		need = []string{"url", "type"}
+		snd.MediaType, snd.MediaURL, snd.MimeType = str(fields["type"]), str(fields["url"]), str(fields["mimetype"])
+		snd.Text = str(fields["caption"])
+		switch snd.MediaType {
+		case "image", "video", "audio", "document":
+		case "":
+		default:
+			writeJSON(w, http.StatusBadRequest, failure("type must be image, video, audio or document"))
+			return
+		}
+		media := map[string]any{"url": snd.MediaURL, "mimetype": snd.MimeType}
+		if snd.Text != "" && snd.MediaType != "audio" {
+			media["caption"] = snd.Text
+		}
+		if fn := str(fields["filename"]); fn != "" {
+			media["fileName"] = fn
+		}
+		content[snd.MediaType+"Message"] = media
+	case "button":
+		bd, _ := fields["btndata"].(map[string]any)
+		snd.Text = str(field(bd, "text"))
+		buttons, _ := field(bd, "buttons").([]any)
+		if snd.Text == "" || len(buttons) == 0 {
+			writeJSON(w, http.StatusBadRequest, failure("btndata.text and btndata.buttons are required"))
+			return
+		}
+		for _, b := range buttons {
+			switch str(field(b, "type")) {
+			case "replyButton", "urlButton", "callButton":
+			default:
+				writeJSON(w, http.StatusBadRequest, failure("button type must be replyButton, urlButton or callButton"))
+				return
+			}
+		}
+		content["templateMessage"] = map[string]any{"hydratedTemplate": map[string]any{
+			"hydratedContentText": snd.Text, "hydratedFooterText": str(field(bd, "footerText")),
+		}}
+	case "list":
+		md, _ := fields["msgdata"].(map[string]any)
+		snd.Text = str(field(md, "text"))
+		sections, _ := field(md, "sections").([]any)
+		if snd.Text == "" || len(sections) == 0 || str(field(md, "buttonText")) == "" {
+			writeJSON(w, http.StatusBadRequest, failure("msgdata.text, msgdata.buttonText and msgdata.sections are required"))
+			return
+		}
+		content["listMessage"] = map[string]any{
+			"title": str(field(md, "title")), "description": snd.Text,
+			"buttonText": str(field(md, "buttonText")), "footerText": str(field(md, "description")),
+		}
+	}
+	need = append([]string{phoneField}, need...)
+	for _, n := range need {
+		if str(fields[n]) == "" {
+			writeJSON(w, http.StatusBadRequest, failure(n+" is required"))
+			return
+		}
+	}
+	snd.Phone = phoneOf(str(fields[phoneField]))
+	if !validPhone(snd.Phone) {
+		writeJSON(w, http.StatusBadRequest, failure(msgInvalidNumber))
+		return
+	}
+
+	s.mu.Lock()
+	if s.rng.Float64() < s.opts.Fail5xxRate {
+		s.stats.Rejected5xx++
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	now := s.now()
+	if !s.takeToken(session, now) {
+		s.stats.RateLimited++
+		s.mu.Unlock()
+		writeJSON(w, http.StatusTooManyRequests, failure(msgRateLimited))
+		return
+	}
+	pair := [2]string{session, snd.Phone}
+	if last, ok := s.lastTo[pair]; ok && s.opts.PairInterval > 0 && now.Sub(last) < s.opts.PairInterval {
+		s.stats.PairLimited++
+		s.mu.Unlock()
+		writeJSON(w, http.StatusTooManyRequests, failure(msgPairLimited))
+		return
+	}
+	subs := s.subscribers[session]
+	if subs == nil {
+		subs = map[string]bool{}
+		s.subscribers[session] = subs
+	}
+	if lim := s.opts.SubscriberLimit; lim > 0 && !subs[snd.Phone] && len(subs) >= lim {
+		s.stats.SubscriberLimited++
+		s.mu.Unlock()
+		writeJSON(w, http.StatusForbidden, failure(msgSubscriberLimit))
+		return
+	}
+	subs[snd.Phone] = true
+	s.lastTo[pair] = now
+	s.lastSession[snd.Phone] = session
+	snd.ID, snd.At = s.newID(), now
+	s.sends = append(s.sends, snd)
+	s.stats.Accepted++
+	early := s.schedule(session, snd.Phone, snd.ID, now)
+	drop := s.rng.Float64() < s.opts.DropAfterAcceptRate
+	if drop {
+		s.stats.Dropped++
+	}
+	s.mu.Unlock()
+	s.wake()
+
+	if early != nil {
+		s.deliverMu.Lock()
+		s.deliver(early)
+		s.deliverMu.Unlock()
+	}
+	if drop {
+		hangUp(w)
+		return
+	}
+	jid := snd.Phone + "@s.whatsapp.net"
+	if kind == "sendText" {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"status": true, "message": msgSent,
+			"data": "true_" + snd.Phone + "@c.us_" + snd.ID,
+		})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"status":  true,
+		"message": msgSent,
+		"data": map[string]any{
+			"key":              map[string]any{"remoteJid": jid, "fromMe": true, "id": snd.ID},
+			"status":           "PENDING",
+			"message":          content,
+			"messageTimestamp": strconv.FormatInt(now.Unix(), 10),
+		},
+	})
+}
+
+// schedule decides a message's fate and queues its status pushes. With
+// WebhookEarly it returns the "sent" push for the caller to deliver before
+// answering. Callers hold mu.
+func (s *Server) schedule(session, phone, id string, now time.Time) *push {
+	// Draw every share for every message, so changing one knob does not
+	// shift the other decisions.
+	fail, read := s.rng.Float64() < s.opts.FailShare, s.rng.Float64() < s.opts.ReadShare
+	dup := [3]bool{}
+	for i := range dup {
+		dup[i] = s.rng.Float64() < s.opts.WebhookDuplicateRate
+	}
+	sent := s.statusPush(session, phone, id, "SERVER_ACK", now, dup[0])
+	var later []*push
+	deliverAfter := cmp.Or(s.opts.DeliverAfter, DefaultDeliverAfter)
+	if deliverAfter > 0 {
+		at := now.Add(deliverAfter)
+		if fail {
+			later = append(later, s.statusPush(session, phone, id, "ERROR", at, dup[1]))
+		} else {
+			later = append(later, s.statusPush(session, phone, id, "DELIVERY_ACK", at, dup[1]))
+			if read && s.opts.ReadAfter >= 0 {
+				later = append(later, s.statusPush(session, phone, id, "READ", at.Add(s.opts.ReadAfter), dup[2]))
+			}
+		}
+	}
+	var early *push
+	switch {
+	case s.opts.WebhookEarly:
+		early = sent
+	case s.opts.WebhookReorder && len(later) > 0:
+		// After the delivered/failed push, at its time, before any read.
+		sent.due, sent.order = later[0].due, s.nextOrder()
+		for _, p := range later[1:] {
+			p.order = s.nextOrder()
+		}
+		s.enqueue(sent)
+	default:
+		s.enqueue(sent)
+	}
+	for _, p := range later {
+		s.enqueue(p)
+	}
+	return early
+}
+
+func (s *Server) nextOrder() uint64 {
+	s.order++
+	return s.order
+}
+
+// statusPush builds an onMessageUpdate push. Callers hold mu.
+func (s *Server) statusPush(session, phone, id, status string, at time.Time, twice bool) *push {
+	update := map[string]any{"status": status}
+	if status == "ERROR" {
+		update["error"] = map[string]any{"code": codeUndeliverable, "message": msgUndeliverable}
+	}
+	body, _ := json.Marshal(map[string]any{
+		"event":      "onMessageUpdate",
+		"session_id": session,
+		"data": []any{map[string]any{
+			"key":              map[string]any{"remoteJid": phone + "@s.whatsapp.net", "fromMe": true, "id": id},
+			"update":           update,
+			"messageTimestamp": at.Unix(),
+		}},
+	})
+	return &push{due: at, order: s.nextOrder(), session: session, event: "onMessageUpdate", id: id, status: status, body: body, twice: twice}
+}
+
+// enqueue adds a push to the queue, keeping it sorted. Callers hold mu.
+func (s *Server) enqueue(p *push) {
+	i, _ := slices.BinarySearchFunc(s.queue, p, comparePush)
+	s.queue = slices.Insert(s.queue, i, p)
+}
+
+func comparePush(a, b *push) int {
+	return cmp.Or(a.due.Compare(b.due), cmp.Compare(a.order, b.order))
+}
+
+// Reply pushes an inbound text message from phone, as if the subscriber had
+// written, to the webhook of the session that last sent to phone (else the
+// first configured session, else Options.WebhookURL). The push is due now;
+// it returns the message id.
+func (s *Server) Reply(phone, text string) string {
+	s.mu.Lock()
+	session := s.lastSession[phone]
+	if session == "" && len(s.opts.Sessions) > 0 {
+		session = s.opts.Sessions[0].ID
+	}
+	now := s.now()
+	id := s.newID()
+	s.stats.Replies++
+	body, _ := json.Marshal(map[string]any{
+		"event":      "onMessage",
+		"session_id": session,
+		"data": map[string]any{
+			"key":              map[string]any{"remoteJid": phone + "@s.whatsapp.net", "fromMe": false, "id": id},
+			"message":          map[string]any{"conversation": text},
+			"messageTimestamp": now.Unix(),
+			"pushName":         "Subscriber " + phone,
+		},
+	})
+	s.enqueue(&push{due: now, order: s.nextOrder(), session: session, event: "onMessage", id: id, body: body})
+	s.mu.Unlock()
+	s.wake()
+	return id
+}
+
+// newID makes a Baileys-style message id: "BAE5" and 12 upper-case hex
+// digits (a sequence number and random bits). Callers hold mu.
+func (s *Server) newID() string {
+	s.seq++
+	return fmt.Sprintf("BAE5%04X%08X", s.seq&0xffff, s.rng.Uint32())
+}
+
+// takeToken takes one token from the session's bucket. Callers hold mu.
+func (s *Server) takeToken(session string, now time.Time) bool {
+	rate := s.opts.RatePerSecond
+	if rate <= 0 {
+		return true
+	}
+	capacity := max(1, rate)
+	b := s.buckets[session]
+	if b == nil {
+		b = &bucket{tokens: capacity, last: now}
+		s.buckets[session] = b
+	}
+	if elapsed := now.Sub(b.last); elapsed > 0 {
+		b.tokens = min(capacity, b.tokens+elapsed.Seconds()*rate)
+		b.last = now
+	}
+	b.tokens = min(b.tokens, capacity)
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// wake tells the push goroutine the queue or the clock may have changed.
+func (s *Server) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run is the push goroutine: it delivers due pushes and sleeps until the
+// next one is due on the Options.Now clock (re-checking at least once a
+// second, since a fake clock does not move with the timer).
+func (s *Server) run() {
+	defer close(s.stopped)
+	for {
+		s.deliverMu.Lock()
+		s.deliverDue()
+		s.deliverMu.Unlock()
+
+		s.mu.Lock()
+		wait := time.Second
+		if len(s.queue) > 0 {
+			wait = min(wait, max(time.Millisecond, s.queue[0].due.Sub(s.now())))
+		}
+		s.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-s.done:
+			t.Stop()
+			return
+		case <-s.kick:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// Flush delivers every push due on the Options.Now clock, waiting for any
+// in-flight push first, and returns how many it delivered (attempted).
+// Tests with a fake clock call it after advancing the clock.
+func (s *Server) Flush() int {
+	s.deliverMu.Lock()
+	defer s.deliverMu.Unlock()
+	return s.deliverDue()
+}
+
+// deliverDue delivers the due pushes in order. Callers hold deliverMu.
+func (s *Server) deliverDue() int {
+	n := 0
+	for {
+		select {
+		case <-s.done:
+			return n
+		default:
+		}
+		s.mu.Lock()
+		if len(s.queue) == 0 || s.queue[0].due.After(s.now()) {
+			s.mu.Unlock()
+			return n
+		}
+		p := s.queue[0]
+		s.queue = s.queue[1:]
+		s.mu.Unlock()
+		s.deliver(p)
+		n++
+	}
+}
+
+// deliver POSTs one push (twice if it is a duplicate), retrying failures.
+// Callers hold deliverMu.
+func (s *Server) deliver(p *push) {
+	for range 1 + btoi(p.twice) {
+		s.mu.Lock()
+		url := s.opts.WebhookURL
+		if h, ok := s.hooks[p.session]; ok {
+			url = h.URL
+		}
+		retries := cmp.Or(s.opts.WebhookRetries, DefaultWebhookRetries)
+		delay := cmp.Or(s.opts.WebhookRetryDelay, DefaultWebhookRetryDelay)
+		s.mu.Unlock()
+		if url == "" {
+			return
+		}
+		retries = max(retries, 0)
+		for attempt := 0; ; attempt++ {
+			if s.post(url, p.body) {
+				s.mu.Lock()
+				s.stats.Pushed++
+				s.pushed = append(s.pushed, Push{URL: url, Event: p.event, ID: p.id, Status: p.status, Body: p.body})
+				s.mu.Unlock()
+				break
+			}
+			if attempt >= retries {
+				s.mu.Lock()
+				s.stats.PushDropped++
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Lock()
+			s.stats.PushRetries++
+			s.mu.Unlock()
+			t := time.NewTimer(delay << attempt)
+			select {
+			case <-t.C:
+			case <-s.done:
+				t.Stop()
+				return
+			}
+		}
+	}
+}
+
+// post makes one push attempt and reports whether the receiver answered 2xx.
+func (s *Server) post(url string, body []byte) bool {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode >= 200 && resp.StatusCode <= 299
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// phoneOf returns the digits of a chatId ("2349048988056",
+// "+234 904...", "2349048988056@s.whatsapp.net" or "...@c.us"); "" when it
+// holds anything else.
+func phoneOf(chatID string) string {
+	user, _, _ := strings.Cut(strings.TrimSpace(chatID), "@")
+	user = strings.TrimPrefix(user, "+")
+	for _, c := range user {
+		if c < '0' || c > '9' {
+			return ""
+		}
+	}
+	return user
+}
+
+// validPhone reports whether p is 8–15 digits.
+func validPhone(p string) bool { return len(p) >= 8 && len(p) <= 15 }
+
+// str returns a string or number field as a string.
+func str(v any) string {
+	switch v := v.(type) {
+	case string:
+		return strings.TrimSpace(v)
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return ""
+}
+
+func field(m any, key string) any {
+	if o, ok := m.(map[string]any); ok {
+		return o[key]
+	}
+	return nil
+}
+
+func failure(msg string) map[string]any { return map[string]any{"status": false, "message": msg} }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// hangUp closes the connection without an answer.
+func hangUp(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// HTTP/2 cannot hijack; aborting the handler resets the stream.
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}

@@ -1,0 +1,592 @@
+package waapisim_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/waapi"
+	"github.com/wacamp/wacamp/provider/waapi/waapisim"
+	"github.com/wacamp/wacamp/templates"
+)
+
+const (
+	sessionID = "2ad8-07c9-447b-994d-eb8b"
+	access    = "0184-28a5-439a-a1cd-fc6f"
+	bearer    = "bearer-token-1"
+	phone     = "2349048988056"
+)
+
+// clock is a settable clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// receiver is a webhook endpoint that records what it gets.
+type receiver struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	bodies [][]byte
+	got    chan []byte
+	// fail, when set, decides the HTTP status of each request (1-based).
+	fail func(n int) int
+}
+
+func newReceiver(t *testing.T) *receiver {
+	rc := &receiver{got: make(chan []byte, 1000)}
+	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		rc.bodies = append(rc.bodies, b)
+		n := len(rc.bodies)
+		fail := rc.fail
+		rc.mu.Unlock()
+		if fail != nil {
+			if code := fail(n); code != 0 {
+				w.WriteHeader(code)
+				return
+			}
+		}
+		rc.got <- b
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(rc.srv.Close)
+	return rc
+}
+
+func (rc *receiver) setFail(f func(n int) int) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.fail = f
+}
+
+// events parses every acknowledged body with the driver's ParseWebhook.
+func (rc *receiver) events(t *testing.T) []provider.Event {
+	t.Helper()
+	var out []provider.Event
+	for {
+		select {
+		case b := <-rc.got:
+			evs, err := waapi.ParseWebhook(b)
+			require.NoError(t, err, string(b))
+			out = append(out, evs...)
+		default:
+			return out
+		}
+	}
+}
+
+type bundle struct {
+	sim    *waapisim.Server
+	srv    *httptest.Server
+	client *waapi.Client
+	clock  *clock
+	hook   *receiver
+}
+
+// setup starts a simulator with opts (plus credentials, a fake clock and a
+// webhook receiver) and a driver pointed at it.
+func setup(t *testing.T, opts waapisim.Options) *bundle {
+	t.Helper()
+	clk := newClock()
+	hook := newReceiver(t)
+	if opts.Now == nil {
+		opts.Now = clk.Now
+	}
+	if opts.BearerTokens == nil {
+		opts.BearerTokens = []string{bearer}
+	}
+	if opts.Sessions == nil {
+		opts.Sessions = []waapisim.Session{{ID: sessionID, AccessToken: access}}
+	}
+	if opts.WebhookURL == "" {
+		opts.WebhookURL = hook.srv.URL
+	}
+	if opts.WebhookRetryDelay == 0 {
+		opts.WebhookRetryDelay = time.Millisecond
+	}
+	sim := waapisim.New(opts)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(func() { srv.Close(); sim.Close() })
+	return &bundle{
+		sim: sim, srv: srv, clock: clk, hook: hook,
+		client: waapi.New(waapi.Config{BaseURL: srv.URL + "/api", SessionID: sessionID, AccessToken: access,
+			BearerToken: bearer, HTTPClient: srv.Client()}),
+	}
+}
+
+// raw makes a raw call and decodes the JSON answer.
+func (b *bundle) raw(t *testing.T, method, path, auth string, body any) (int, map[string]any) {
+	t.Helper()
+	j, _ := json.Marshal(body)
+	req, err := http.NewRequest(method, b.srv.URL+path, bytes.NewReader(j))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", "Bearer "+auth)
+	}
+	resp, err := b.srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return resp.StatusCode, out
+}
+
+// flush pushes everything due and returns the events the receiver got.
+func (b *bundle) flush(t *testing.T) []provider.Event {
+	t.Helper()
+	b.sim.Flush()
+	return b.hook.events(t)
+}
+
+func text(s string) templates.Message { return templates.Message{Kind: templates.KindText, Text: s} }
+
+func perr(t *testing.T, err error) *provider.Error {
+	t.Helper()
+	var pe *provider.Error
+	require.ErrorAs(t, err, &pe)
+	return pe
+}
+
+func TestAuth(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waapisim.Options{})
+	ok := "/whatsapp/message?session_id=" + sessionID + "&access_token=" + access
+	msg := map[string]any{"chatId": phone, "message": "hi"}
+	for _, tt := range []struct {
+		name, path, auth string
+		body             any
+		want             int
+	}{
+		{"OK", ok, bearer, msg, 200},
+		{"CredentialsInBodyOnly", "/whatsapp/message", bearer, map[string]any{"session_id": sessionID, "access_token": access, "chatId": phone, "message": "hi"}, 200},
+		{"NoBearer", ok, "", msg, 401},
+		{"WrongBearer", ok, "nope", msg, 401},
+		{"WrongToken", "/whatsapp/message?session_id=" + sessionID + "&access_token=nope", bearer, msg, 401},
+		{"WrongSession", "/whatsapp/message?session_id=nope&access_token=" + access, bearer, msg, 401},
+		{"NoSession", "/whatsapp/message?access_token=" + access, bearer, msg, 401},
+		{"BodyDisagreesWithQuery", ok, bearer, map[string]any{"access_token": "other", "chatId": phone, "message": "hi"}, 401},
+	} {
+		status, ans := b.raw(t, http.MethodPost, tt.path, tt.auth, tt.body)
+		require.Equal(t, tt.want, status, tt.name)
+		require.Equal(t, tt.want == 200, ans["status"], tt.name)
+	}
+	require.Equal(t, 6, b.sim.Stats().Unauthorized)
+	require.Equal(t, 2, b.sim.Stats().Accepted)
+
+	bad := waapi.New(waapi.Config{BaseURL: b.srv.URL, SessionID: sessionID, AccessToken: "wrong", HTTPClient: b.srv.Client()})
+	_, err := bad.Send(context.Background(), phone, text("x"))
+	require.Equal(t, provider.ClassHaltAccount, perr(t, err).Class)
+	require.Equal(t, 401, perr(t, err).HTTPStatus)
+}
+
+func TestSendKinds(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waapisim.Options{})
+	ctx := context.Background()
+	msgs := []templates.Message{
+		text("Hello dear"),
+		{Kind: templates.KindLocation, Location: &templates.Location{Latitude: 6.556452, Longitude: 3.2774487, Name: "Office"}},
+		{Kind: templates.KindMedia, Media: &templates.Media{URL: "https://x.example/a.jpg", Type: "image", Caption: "Yo"}},
+		{Kind: templates.KindButtons, Buttons: &templates.Buttons{Text: "Pick", Buttons: []templates.Button{{Type: "reply", Title: "A"}, {Type: "url", Title: "B", Payload: "https://b"}}}},
+		{Kind: templates.KindList, List: &templates.List{Text: "Menu", Button: "Open", Sections: []templates.ListSection{{Title: "S", Rows: []templates.ListRow{{ID: "r1", Title: "R1"}}}}}},
+	}
+	var ids []string
+	for _, m := range msgs {
+		res, err := b.client.Send(ctx, "+"+phone, m)
+		require.NoError(t, err, m.Kind)
+		require.NotEmpty(t, res.WAMID)
+		ids = append(ids, res.WAMID)
+	}
+	sends := b.sim.Sends()
+	require.Len(t, sends, len(msgs))
+	kinds := []string{"text", "location", "file", "button", "list"}
+	for i, s := range sends {
+		require.Equal(t, ids[i], s.ID)
+		require.Equal(t, kinds[i], s.Kind)
+		require.Equal(t, phone, s.Phone)
+		require.Equal(t, sessionID, s.SessionID)
+		require.Equal(t, b.clock.Now(), s.At)
+		require.NotContains(t, s.Fields, "access_token")
+	}
+	require.Equal(t, "Hello dear", sends[0].Text)
+	require.Equal(t, "image", sends[2].MediaType)
+	require.Equal(t, "https://x.example/a.jpg", sends[2].MediaURL)
+	require.Equal(t, "image/jpeg", sends[2].MimeType)
+	require.Equal(t, "Yo", sends[2].Text)
+	require.Equal(t, 5, b.sim.SendCount(phone))
+	require.Zero(t, b.sim.SendCount("111"))
+
+	// The deprecated sendText answers as the doc shows.
+	status, ans := b.raw(t, http.MethodPost, "/whatsapp/message/sendText", bearer,
+		map[string]any{"session_id": sessionID, "access_token": access, "to": "2348179803743", "message": "Hello sir 3."})
+	require.Equal(t, 200, status)
+	last := b.sim.Sends()[5]
+	require.Equal(t, "true_2348179803743@c.us_"+last.ID, ans["data"])
+	require.Equal(t, "sendText", last.Kind)
+
+	// Refusals: invalid number and missing fields are 400s the driver fails.
+	_, err := b.client.Send(ctx, "12345", text("x"))
+	require.Equal(t, provider.ClassPermanent, perr(t, err).Class)
+	status, ans = b.raw(t, http.MethodPost, "/whatsapp/message?session_id="+sessionID+"&access_token="+access, bearer, map[string]any{"chatId": phone})
+	require.Equal(t, 400, status)
+	require.Equal(t, "message is required", ans["message"])
+	require.Len(t, b.sim.Sends(), 6)
+}
+
+func TestFail5xx(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waapisim.Options{Fail5xxRate: 1})
+	_, err := b.client.Send(context.Background(), phone, text("x"))
+	pe := perr(t, err)
+	require.Equal(t, provider.ClassTransient, pe.Class)
+	require.Equal(t, 503, pe.HTTPStatus)
+	require.Equal(t, time.Second, pe.RetryAfter)
+	require.Equal(t, 1, b.sim.Stats().Rejected5xx)
+	require.Empty(t, b.sim.Sends())
+}
+
+func TestDropAfterAccept(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waapisim.Options{DropAfterAcceptRate: 1})
+	_, err := b.client.Send(context.Background(), phone, text("x"))
+	require.Equal(t, provider.ClassAmbiguous, perr(t, err).Class)
+	require.Equal(t, 1, b.sim.SendCount(phone))
+	require.Equal(t, 1, b.sim.Stats().Dropped)
+	// The message went out: its sent status is still pushed.
+	b.sim.Flush()
+	evs := b.hook.events(t)
+	require.Len(t, evs, 1)
+	require.Equal(t, b.sim.Sends()[0].ID, evs[0].WAMID)
+}
+
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waapisim.Options{RatePerSecond: 2})
+	ctx := context.Background()
+	for _, p := range []string{"2340000000001", "2340000000002"} {
+		_, err := b.client.Send(ctx, p, text("x"))
+		require.NoError(t, err)
+	}
+	_, err := b.client.Send(ctx, "2340000000003", text("x"))
+	pe := perr(t, err)
+	require.Equal(t, provider.ClassTransient, pe.Class)
+	require.Equal(t, "130429", pe.Code)
+	require.Equal(t, 429, pe.HTTPStatus)
+	require.Equal(t, 1, b.sim.Stats().RateLimited)
+	b.clock.Advance(500 * time.Millisecond)
+	_, err = b.client.Send(ctx, "2340000000003", text("x"))
+	require.NoError(t, err)
+}
+
+func TestPairInterval(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waapisim.Options{PairInterval: 6 * time.Second})
+	ctx := context.Background()
+	_, err := b.client.Send(ctx, phone, text("1"))
+	require.NoError(t, err)
+	_, err = b.client.Send(ctx, phone, text("2"))
+	pe := perr(t, err)
+	require.Equal(t, provider.ClassTransient, pe.Class)
+	require.Equal(t, "131056", pe.Code)
+	_, err = b.client.Send(ctx, "2340000000009", text("other"))
+	require.NoError(t, err)
+	b.clock.Advance(6 * time.Second)
+	_, err = b.client.Send(ctx, phone, text("3"))
+	require.NoError(t, err)
+	require.Equal(t, 1, b.sim.Stats().PairLimited)
+}
+
+func TestSubscriberLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waapisim.Options{SubscriberLimit: 1})
+	ctx := context.Background()
+	_, err := b.client.Send(ctx, phone, text("1"))
+	require.NoError(t, err)
+	_, err = b.client.Send(ctx, "2340000000009", text("2"))
+	require.Equal(t, provider.ClassHaltAccount, perr(t, err).Class)
+	require.True(t, provider.IsSubscriberLimit(err))
+	_, err = b.client.Send(ctx, phone, text("known subscriber"))
+	require.NoError(t, err)
+	require.Equal(t, 1, b.sim.Stats().SubscriberLimited)
+}
+
+func TestStatusPushes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waapisim.Options{DeliverAfter: 2 * time.Second, ReadAfter: 3 * time.Second, ReadShare: 1})
+	res, err := b.client.Send(context.Background(), phone, text("x"))
+	require.NoError(t, err)
+
+	b.sim.Flush()
+	evs := b.hook.events(t)
+	at := b.clock.Now()
+	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusSent, Phone: phone, At: at}}, evs)
+
+	b.clock.Advance(time.Second)
+	require.Empty(t, b.flush(t), "nothing is due before DeliverAfter")
+	b.clock.Advance(time.Second)
+	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusDelivered, Phone: phone, At: at.Add(2 * time.Second)}}, b.flush(t))
+	b.clock.Advance(3 * time.Second)
+	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusRead, Phone: phone, At: at.Add(5 * time.Second)}}, b.flush(t))
+	require.Zero(t, b.sim.Pending())
+	require.Equal(t, 3, b.sim.Stats().Pushed)
+	statuses := []string{}
+	for _, p := range b.sim.Pushes() {
+		statuses = append(statuses, p.Status)
+	}
+	require.Equal(t, []string{"SERVER_ACK", "DELIVERY_ACK", "READ"}, statuses)
+}
+
+func TestFailShare(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waapisim.Options{FailShare: 1, ReadShare: 1})
+	res, err := b.client.Send(context.Background(), phone, text("x"))
+	require.NoError(t, err)
+	b.clock.Advance(waapisim.DefaultDeliverAfter)
+	evs := b.flush(t)
+	require.Len(t, evs, 2)
+	require.Equal(t, provider.StatusFailed, evs[1].Status)
+	require.Equal(t, res.WAMID, evs[1].WAMID)
+	require.Equal(t, "131026", evs[1].Code)
+	require.Equal(t, "Message undeliverable.", evs[1].Reason)
+	b.clock.Advance(time.Hour)
+	require.Empty(t, b.flush(t), "a failed message is never read")
+	require.Zero(t, b.sim.Pending())
+}
+
+func TestWebhookDuplicates(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waapisim.Options{WebhookDuplicateRate: 1})
+	res, err := b.client.Send(context.Background(), phone, text("x"))
+	require.NoError(t, err)
+	b.clock.Advance(waapisim.DefaultDeliverAfter)
+	b.sim.Flush()
+	evs := b.hook.events(t)
+	require.Len(t, evs, 4)
+	for i, st := range []provider.Status{provider.StatusSent, provider.StatusSent, provider.StatusDelivered, provider.StatusDelivered} {
+		require.Equal(t, st, evs[i].Status)
+		require.Equal(t, res.WAMID, evs[i].WAMID)
+	}
+}
+
+func TestWebhookReorder(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waapisim.Options{WebhookReorder: true, ReadShare: 1})
+	_, err := b.client.Send(context.Background(), phone, text("x"))
+	require.NoError(t, err)
+	require.Empty(t, b.flush(t), "sent is held back until delivered is pushed")
+	b.clock.Advance(waapisim.DefaultDeliverAfter)
+	var got []provider.Status
+	for _, ev := range b.flush(t) {
+		got = append(got, ev.Status)
+	}
+	require.Equal(t, []provider.Status{provider.StatusDelivered, provider.StatusSent, provider.StatusRead}, got)
+}
+
+func TestWebhookEarly(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waapisim.Options{WebhookEarly: true})
+	var answered atomic.Bool
+	var beforeAnswer atomic.Int32
+	b.hook.setFail(func(int) int {
+		if !answered.Load() {
+			beforeAnswer.Add(1)
+		}
+		return 0
+	})
+	res, err := b.client.Send(context.Background(), phone, text("x"))
+	answered.Store(true)
+	require.NoError(t, err)
+	require.Equal(t, int32(1), beforeAnswer.Load(), "the sent push arrives before the answer")
+	evs := b.hook.events(t)
+	require.Len(t, evs, 1)
+	require.Equal(t, res.WAMID, evs[0].WAMID)
+	require.Equal(t, provider.StatusSent, evs[0].Status)
+	require.Empty(t, b.flush(t), "the early push is not pushed again")
+	require.Equal(t, 1, b.sim.Stats().Pushed)
+}
+
+func TestWebhookRetries(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waapisim.Options{WebhookRetries: 2})
+	b.hook.setFail(func(n int) int {
+		if n <= 2 {
+			return http.StatusInternalServerError
+		}
+		return 0
+	})
+	_, err := b.client.Send(context.Background(), phone, text("x"))
+	require.NoError(t, err)
+	b.sim.Flush()
+	st := b.sim.Stats()
+	require.Equal(t, 1, st.Pushed)
+	require.Equal(t, 2, st.PushRetries)
+	require.Zero(t, st.PushDropped)
+	require.Len(t, b.hook.events(t), 1)
+
+	// A receiver that always fails: the push is dropped after the retries.
+	b.hook.setFail(func(int) int { return http.StatusBadGateway })
+	b.clock.Advance(waapisim.DefaultDeliverAfter)
+	b.sim.Flush()
+	st = b.sim.Stats()
+	require.Equal(t, 1, st.PushDropped)
+	require.Equal(t, 4, st.PushRetries)
+	require.Equal(t, 1, st.Pushed)
+}
+
+func TestSetWebhook(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waapisim.Options{})
+	other := newReceiver(t)
+	status, ans := b.raw(t, http.MethodPut, "/whatsapp/setWebhook", bearer, map[string]any{
+		"session_id": sessionID, "access_token": access, "webhook_url": other.srv.URL,
+		"events": []string{"onMessage", "onAnyMessage"}, "requestConfig": map[string]any{},
+	})
+	require.Equal(t, 200, status)
+	require.Equal(t, true, ans["status"])
+	cfg, ok := b.sim.Webhook(sessionID)
+	require.True(t, ok)
+	require.Equal(t, waapisim.WebhookConfig{URL: other.srv.URL, Events: []string{"onMessage", "onAnyMessage"}}, cfg)
+
+	status, _ = b.raw(t, http.MethodPut, "/whatsapp/setWebhook", "wrong", map[string]any{"session_id": sessionID, "access_token": access, "webhook_url": "http://x"})
+	require.Equal(t, 401, status)
+
+	res, err := b.client.Send(context.Background(), phone, text("x"))
+	require.NoError(t, err)
+	b.sim.Flush()
+	require.Empty(t, b.hook.events(t), "pushes go to the URL set by setWebhook")
+	evs := other.events(t)
+	require.Len(t, evs, 1)
+	require.Equal(t, res.WAMID, evs[0].WAMID)
+}
+
+func TestReply(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waapisim.Options{})
+	id := b.sim.Reply(phone, "STOP")
+	evs := b.flush(t)
+	require.Equal(t, []provider.Event{{WAMID: id, Inbound: true, Phone: phone, Text: "STOP", At: b.clock.Now()}}, evs)
+	require.Equal(t, 1, b.sim.Stats().Replies)
+}
+
+func TestDeterministic(t *testing.T) {
+	t.Parallel()
+	run := func() ([]string, []string) {
+		b := setup(t, waapisim.Options{Seed: 42, FailShare: 0.3, ReadShare: 0.5, WebhookDuplicateRate: 0.3, Fail5xxRate: 0.2})
+		var outcomes []string
+		for i := range 20 {
+			res, err := b.client.Send(context.Background(), fmt.Sprintf("23400000000%02d", i%10), text("x"))
+			if err != nil {
+				outcomes = append(outcomes, "err:"+perr(t, err).Class.String())
+				continue
+			}
+			outcomes = append(outcomes, res.WAMID)
+		}
+		b.clock.Advance(time.Minute)
+		b.sim.Flush()
+		var pushes []string
+		for _, p := range b.sim.Pushes() {
+			pushes = append(pushes, p.ID+"/"+p.Status)
+		}
+		return outcomes, pushes
+	}
+	o1, p1 := run()
+	o2, p2 := run()
+	require.Equal(t, o1, o2)
+	require.Equal(t, p1, p2)
+	require.Contains(t, o1, "err:transient", "some sends hit the 503 knob")
+	statuses := map[string]int{}
+	for _, p := range p1 {
+		_, st, _ := strings.Cut(p, "/")
+		statuses[st]++
+	}
+	require.Positive(t, statuses["READ"], "%v", p1)
+	require.Positive(t, statuses["ERROR"], "%v", p1)
+	require.Positive(t, statuses["DELIVERY_ACK"], "%v", p1)
+	require.Greater(t, len(p1), statuses["READ"]+statuses["ERROR"]+statuses["DELIVERY_ACK"]+14, "duplicates and sent pushes: %v", p1)
+}
+
+func TestLatency(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waapisim.Options{Latency: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := b.client.Send(ctx, phone, text("x"))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Equal(t, provider.ClassAmbiguous, perr(t, err).Class)
+	require.Empty(t, b.sim.Sends(), "the client gave up during the latency: nothing is accepted")
+
+	b.sim.SetOptions(func(o *waapisim.Options) { o.Latency = 30 * time.Millisecond })
+	start := time.Now()
+	_, err = b.client.Send(context.Background(), phone, text("x"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, time.Since(start), 30*time.Millisecond)
+}
+
+func TestRealTimePushes(t *testing.T) {
+	t.Parallel()
+	hook := newReceiver(t)
+	sim := waapisim.New(waapisim.Options{WebhookURL: hook.srv.URL, DeliverAfter: 20 * time.Millisecond, ReadShare: 1})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(func() { srv.Close(); sim.Close() })
+	c := waapi.New(waapi.Config{BaseURL: srv.URL, SessionID: "s", AccessToken: "a", HTTPClient: srv.Client()})
+	res, err := c.Send(context.Background(), phone, text("x"))
+	require.NoError(t, err)
+	var got []provider.Status
+	timeout := time.After(10 * time.Second)
+	for len(got) < 3 {
+		select {
+		case body := <-hook.got:
+			evs, err := waapi.ParseWebhook(body)
+			require.NoError(t, err)
+			for _, ev := range evs {
+				require.Equal(t, res.WAMID, ev.WAMID)
+				got = append(got, ev.Status)
+			}
+		case <-timeout:
+			t.Fatalf("pushes did not arrive in real time: %v", got)
+		}
+	}
+	require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusDelivered, provider.StatusRead}, got)
+}
+
+func TestClose(t *testing.T) {
+	t.Parallel()
+	b := setup(t, waapisim.Options{DeliverAfter: time.Hour})
+	_, err := b.client.Send(context.Background(), phone, text("x"))
+	require.NoError(t, err)
+	b.sim.Flush()
+	require.Equal(t, 1, b.sim.Pending())
+	b.sim.Close()
+	b.sim.Close() // idempotent
+	b.clock.Advance(2 * time.Hour)
+	require.Zero(t, b.sim.Flush(), "nothing is pushed after Close")
+}

@@ -1,0 +1,313 @@
+package waapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wacamp/wacamp/provider"
+)
+
+// ParseWebhook turns one webhook request body into events. The seed doc sets
+// webhooks (PUT /whatsapp/setWebhook, events "onMessage", "onAnyMessage")
+// but shows no payload, so the parser accepts the Baileys WAMessage shapes
+// this API is built on, tolerantly:
+//
+//   - the body is an envelope object or an array of them;
+//   - an envelope's items are its "data" (an object or an array of objects)
+//     or, without "data", the envelope itself; an item holding a "messages"
+//     array (Baileys' messages.upsert) stands for those messages. The event
+//     name ("event" or "type") is not needed: items are recognised by shape;
+//   - an item without a "key" object {remoteJid, fromMe, id} is ignored;
+//   - an item with key.fromMe false (or "false") and a "message" object is
+//     an inbound message: Event{Inbound: true, WAMID: key.id, Phone,
+//     Text} with Text from message.conversation,
+//     extendedTextMessage.text, the caption of an image, video or document,
+//     or the title of a button or list reply (also inside an
+//     ephemeralMessage/viewOnceMessage wrapper). Group chats (…@g.us) and
+//     broadcasts (…@broadcast) are skipped;
+//   - any other item carrying a status in update.status or status is a
+//     status of our message key.id: a string PENDING or SERVER_ACK → sent,
+//     DELIVERY_ACK → delivered, READ or PLAYED → read, ERROR or FAILED →
+//     failed (the lower-case Cloud API words sent/delivered/read/failed are
+//     accepted too), or Baileys' number 0 ERROR → failed, 1 PENDING →
+//     dropped, 2 SERVER_ACK → sent, 3 DELIVERY_ACK → delivered, 4 READ and
+//     5 PLAYED → read. Unknown statuses are dropped. A failed status takes
+//     Code and Reason from update.error / error (object with code and
+//     message, or a string) and a Meta code written in the reason;
+//   - an item with a "receipt" object (Baileys' message-receipt.update) is a
+//     status: readTimestamp → read, else receiptTimestamp → delivered;
+//   - Phone is the digits of key.remoteJid before '@' and any ':device'
+//     suffix; for a …@lid jid, key.senderPn or key.remoteJidAlt is used;
+//   - At is messageTimestamp (of the item or its update; Unix seconds or
+//     milliseconds, as a number, a string or a {low, high} Long), else
+//     "timestamp"; zero if absent.
+//
+// Malformed JSON is an error. A well-formed body with nothing we care about
+// yields (nil, nil).
+func ParseWebhook(body []byte) ([]provider.Event, error) {
+	body = bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
+	v, err := decodeJSON(body)
+	if err != nil {
+		return nil, fmt.Errorf("waapi webhook: %w", err)
+	}
+	var envelopes []any
+	switch x := v.(type) {
+	case []any:
+		envelopes = x
+	case map[string]any:
+		envelopes = []any{x}
+	}
+	var out []provider.Event
+	for _, e := range envelopes {
+		env, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		for _, item := range itemsOf(env) {
+			if ev, ok := eventOf(item); ok {
+				out = append(out, ev)
+			}
+		}
+	}
+	return out, nil
+}
+
+// itemsOf returns the message items of an envelope.
+func itemsOf(env map[string]any) []map[string]any {
+	var raw []any
+	switch d := env["data"].(type) {
+	case map[string]any:
+		raw = []any{d}
+	case []any:
+		raw = d
+	case nil:
+		raw = []any{env}
+	}
+	var out []map[string]any
+	for _, r := range raw {
+		m, ok := r.(map[string]any)
+		if !ok {
+			continue
+		}
+		if msgs, ok := m["messages"].([]any); ok && m["key"] == nil {
+			for _, x := range msgs {
+				if mm, ok := x.(map[string]any); ok {
+					out = append(out, mm)
+				}
+			}
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// eventOf turns one item into an event, if it is one we care about.
+func eventOf(item map[string]any) (provider.Event, bool) {
+	key, ok := item["key"].(map[string]any)
+	if !ok {
+		return provider.Event{}, false
+	}
+	jid := scalarString(key["remoteJid"])
+	if strings.HasSuffix(jid, "@g.us") || strings.HasSuffix(jid, "@broadcast") {
+		return provider.Event{}, false
+	}
+	ev := provider.Event{WAMID: scalarString(key["id"]), Phone: phoneOfKey(key)}
+	update, _ := item["update"].(map[string]any)
+	ev.At = timeOf(item, update)
+
+	fromMe, known := boolOf(key["fromMe"])
+	if msg, ok := item["message"].(map[string]any); ok && known && !fromMe {
+		ev.Inbound = true
+		ev.Text = textOf(msg)
+		return ev, true
+	}
+	if known && !fromMe {
+		// A receipt or update about the subscriber's own message.
+		return provider.Event{}, false
+	}
+
+	if rc, ok := item["receipt"].(map[string]any); ok {
+		if t, ok := parseTimestamp(rc["readTimestamp"]); ok {
+			ev.Status, ev.At = provider.StatusRead, t
+		} else if t, ok := parseTimestamp(rc["receiptTimestamp"]); ok {
+			ev.Status, ev.At = provider.StatusDelivered, t
+		}
+		return ev, ev.Status != provider.StatusUnknown
+	}
+
+	raw := field(update, "status")
+	if raw == nil {
+		raw = item["status"]
+	}
+	ev.Status = mapStatus(raw)
+	if ev.Status == provider.StatusUnknown {
+		return provider.Event{}, false
+	}
+	if ev.Status == provider.StatusFailed {
+		errv := field(update, "error")
+		if errv == nil {
+			errv = item["error"]
+		}
+		ev.Code, ev.Reason = errorOf(errv)
+		if ev.Reason == "" {
+			ev.Reason = scalarString(field(update, "reason"))
+		}
+		if ev.Code == "" {
+			ev.Code = provider.ExtractCode(ev.Reason)
+		}
+	}
+	return ev, true
+}
+
+// mapStatus maps a Baileys status (name or number) to the ladder.
+func mapStatus(v any) provider.Status {
+	s := strings.ToUpper(scalarString(v))
+	switch s {
+	case "PENDING", "SERVER_ACK", "SENT", "2":
+		return provider.StatusSent
+	case "DELIVERY_ACK", "DELIVERED", "3":
+		return provider.StatusDelivered
+	case "READ", "PLAYED", "4", "5":
+		return provider.StatusRead
+	case "ERROR", "FAILED", "0":
+		return provider.StatusFailed
+	}
+	return provider.StatusUnknown
+}
+
+// errorOf reads a failure's code and text from an object {code, message}
+// or a string.
+func errorOf(v any) (code, reason string) {
+	switch e := v.(type) {
+	case map[string]any:
+		code = scalarString(e["code"])
+		for _, k := range []string{"message", "reason", "title"} {
+			if reason = scalarString(e[k]); reason != "" {
+				break
+			}
+		}
+	default:
+		reason = scalarString(e)
+	}
+	return code, reason
+}
+
+// phoneOfKey returns the digits of the key's jid.
+func phoneOfKey(key map[string]any) string {
+	jid := scalarString(key["remoteJid"])
+	if strings.HasSuffix(jid, "@lid") {
+		jid = ""
+		for _, k := range []string{"senderPn", "remoteJidAlt", "participantPn"} {
+			if s := scalarString(key[k]); s != "" && !strings.HasSuffix(s, "@lid") {
+				jid = s
+				break
+			}
+		}
+	}
+	return digitsOfJID(jid)
+}
+
+// digitsOfJID returns the digits of "2349040613521:8@s.whatsapp.net".
+func digitsOfJID(jid string) string {
+	user, _, _ := strings.Cut(jid, "@")
+	user, _, _ = strings.Cut(user, ":")
+	var b strings.Builder
+	for _, r := range user {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// textOf returns the text of a Baileys message object.
+func textOf(msg map[string]any) string {
+	for range 3 {
+		inner := false
+		for _, w := range []string{"ephemeralMessage", "viewOnceMessage", "viewOnceMessageV2", "documentWithCaptionMessage"} {
+			if m, ok := field(msg[w], "message").(map[string]any); ok {
+				msg, inner = m, true
+				break
+			}
+		}
+		if !inner {
+			break
+		}
+	}
+	if s, ok := msg["conversation"].(string); ok && s != "" {
+		return s
+	}
+	paths := [][2]string{
+		{"extendedTextMessage", "text"},
+		{"imageMessage", "caption"},
+		{"videoMessage", "caption"},
+		{"documentMessage", "caption"},
+		{"buttonsResponseMessage", "selectedDisplayText"},
+		{"templateButtonReplyMessage", "selectedDisplayText"},
+		{"listResponseMessage", "title"},
+	}
+	for _, p := range paths {
+		if s, ok := field(msg[p[0]], p[1]).(string); ok && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// timeOf returns an item's messageTimestamp (or its update's), else its
+// timestamp.
+func timeOf(item, update map[string]any) time.Time {
+	for _, v := range []any{item["messageTimestamp"], field(update, "messageTimestamp"), item["timestamp"], field(update, "timestamp")} {
+		if t, ok := parseTimestamp(v); ok {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// parseTimestamp reads Unix seconds or milliseconds from a number, a numeric
+// string or a protobuf Long {low, high}.
+func parseTimestamp(v any) (time.Time, bool) {
+	if m, ok := v.(map[string]any); ok {
+		low, err1 := strconv.ParseInt(scalarString(m["low"]), 10, 64)
+		high, err2 := strconv.ParseInt(scalarString(m["high"]), 10, 64)
+		if err1 != nil || err2 != nil {
+			return time.Time{}, false
+		}
+		v = json.Number(strconv.FormatInt(high<<32|int64(uint32(low)), 10))
+	}
+	s := scalarString(v)
+	if s == "" {
+		return time.Time{}, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 {
+		return time.Time{}, false
+	}
+	if f > 1e12 {
+		return time.UnixMilli(int64(f)).UTC(), true
+	}
+	return time.Unix(int64(f), 0).UTC(), true
+}
+
+// boolOf reads a JSON boolean, tolerating "true"/"false" strings; known is
+// false when v is neither.
+func boolOf(v any) (b, known bool) {
+	switch x := v.(type) {
+	case bool:
+		return x, true
+	case string:
+		switch strings.ToLower(strings.TrimSpace(x)) {
+		case "true", "1":
+			return true, true
+		case "false", "0":
+			return false, true
+		}
+	}
+	return false, false
+}

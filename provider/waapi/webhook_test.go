@@ -1,0 +1,165 @@
+package waapi
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/provider"
+)
+
+func TestParseWebhookStatuses(t *testing.T) {
+	t.Parallel()
+	at := time.Unix(1688996225, 0).UTC()
+	tests := []struct {
+		name string
+		body string
+		want []provider.Event
+	}{
+		{
+			// The shape waapisim pushes (our chosen shape).
+			name: "SimUpdateArray",
+			body: `{"event":"onMessageUpdate","session_id":"s1","data":[
+				{"key":{"remoteJid":"2349048988056@s.whatsapp.net","fromMe":true,"id":"BAE1"},"update":{"status":"SERVER_ACK"},"messageTimestamp":"1688996225"},
+				{"key":{"remoteJid":"2349048988056@s.whatsapp.net","fromMe":true,"id":"BAE2"},"update":{"status":"DELIVERY_ACK"},"messageTimestamp":1688996225},
+				{"key":{"remoteJid":"2349048988056@s.whatsapp.net","fromMe":true,"id":"BAE3"},"update":{"status":"READ"}},
+				{"key":{"remoteJid":"2349048988056@s.whatsapp.net","fromMe":true,"id":"BAE4"},"update":{"status":"ERROR","error":{"code":"131026","message":"Message undeliverable."}}}
+			]}`,
+			want: []provider.Event{
+				{WAMID: "BAE1", Status: provider.StatusSent, Phone: "2349048988056", At: at},
+				{WAMID: "BAE2", Status: provider.StatusDelivered, Phone: "2349048988056", At: at},
+				{WAMID: "BAE3", Status: provider.StatusRead, Phone: "2349048988056"},
+				{WAMID: "BAE4", Status: provider.StatusFailed, Phone: "2349048988056", Code: "131026", Reason: "Message undeliverable."},
+			},
+		},
+		{
+			name: "BaileysNumericStatuses",
+			body: `[{"type":"messages.update","data":[
+				{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"N0"},"update":{"status":0}},
+				{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"N1"},"update":{"status":1}},
+				{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"N2"},"update":{"status":2}},
+				{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"N3"},"update":{"status":"3"}},
+				{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"N4"},"update":{"status":4}},
+				{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"N5"},"update":{"status":5}},
+				{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"N9"},"update":{"status":9}}
+			]}]`,
+			want: []provider.Event{
+				{WAMID: "N0", Status: provider.StatusFailed, Phone: "111"},
+				{WAMID: "N2", Status: provider.StatusSent, Phone: "111"},
+				{WAMID: "N3", Status: provider.StatusDelivered, Phone: "111"},
+				{WAMID: "N4", Status: provider.StatusRead, Phone: "111"},
+				{WAMID: "N5", Status: provider.StatusRead, Phone: "111"},
+			},
+		},
+		{
+			// An onAnyMessage echo of our own send: the send answer's shape.
+			name: "OwnMessageTopLevelPending",
+			body: `{"key":{"remoteJid":"2349048988056@s.whatsapp.net","fromMe":true,"id":"BAE59F1807A62E0D"},"status":"PENDING","message":{"conversation":"hi"},"messageTimestamp":"1688996225"}`,
+			want: []provider.Event{{WAMID: "BAE59F1807A62E0D", Status: provider.StatusSent, Phone: "2349048988056", At: at}},
+		},
+		{
+			name: "PlayedAndDeviceSuffix",
+			body: `{"event":"onMessageUpdate","data":{"key":{"remoteJid":"2349040613521:8@s.whatsapp.net","fromMe":true,"id":"P"},"update":{"status":"PLAYED"}}}`,
+			want: []provider.Event{{WAMID: "P", Status: provider.StatusRead, Phone: "2349040613521"}},
+		},
+		{
+			name: "Receipt",
+			body: `{"event":"message-receipt.update","data":[
+				{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"R1"},"receipt":{"userJid":"111@s.whatsapp.net","receiptTimestamp":1688996225}},
+				{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"R2"},"receipt":{"readTimestamp":"1688996225"}}
+			]}`,
+			want: []provider.Event{
+				{WAMID: "R1", Status: provider.StatusDelivered, Phone: "111", At: at},
+				{WAMID: "R2", Status: provider.StatusRead, Phone: "111", At: at},
+			},
+		},
+		{
+			name: "FailedReasonWithCodeInText",
+			body: `{"data":{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"F"},"update":{"status":"ERROR"},"error":"(#131049) marketing cap"}}`,
+			want: []provider.Event{{WAMID: "F", Status: provider.StatusFailed, Phone: "111", Code: "131049", Reason: "(#131049) marketing cap"}},
+		},
+		{
+			name: "LongTimestamp",
+			body: `{"data":{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"L"},"update":{"status":"DELIVERY_ACK"},"messageTimestamp":{"low":1688996225,"high":0,"unsigned":true}}}`,
+			want: []provider.Event{{WAMID: "L", Status: provider.StatusDelivered, Phone: "111", At: at}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseWebhook([]byte(tt.body))
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestParseWebhookInbound(t *testing.T) {
+	t.Parallel()
+	at := time.Unix(1688996225, 0).UTC()
+	tests := []struct {
+		name string
+		body string
+		want []provider.Event
+	}{
+		{
+			// The shape waapisim's Reply pushes.
+			name: "OnMessageConversation",
+			body: `{"event":"onMessage","session_id":"s1","data":{"key":{"remoteJid":"2349048988056@s.whatsapp.net","fromMe":false,"id":"3EB0AAA"},"message":{"conversation":"STOP"},"messageTimestamp":1688996225,"pushName":"Ana"}}`,
+			want: []provider.Event{{WAMID: "3EB0AAA", Inbound: true, Phone: "2349048988056", Text: "STOP", At: at}},
+		},
+		{
+			name: "ExtendedTextAtTop",
+			body: `{"event":"onAnyMessage","key":{"remoteJid":"111@c.us","fromMe":"false","id":"X"},"message":{"extendedTextMessage":{"text":"see https://x.y"}},"messageTimestamp":"1688996225000"}`,
+			want: []provider.Event{{WAMID: "X", Inbound: true, Phone: "111", Text: "see https://x.y", At: at}},
+		},
+		{
+			name: "UpsertMessagesCaptionsAndReplies",
+			body: `{"type":"messages.upsert","data":{"type":"notify","messages":[
+				{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":false,"id":"I"},"message":{"imageMessage":{"caption":"pic"}}},
+				{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":false,"id":"B"},"message":{"buttonsResponseMessage":{"selectedDisplayText":"Yes"}}},
+				{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":false,"id":"E"},"message":{"ephemeralMessage":{"message":{"conversation":"hidden"}}}},
+				{"key":{"remoteJid":"120363@g.us","fromMe":false,"id":"G"},"message":{"conversation":"group"}},
+				{"key":{"remoteJid":"status@broadcast","fromMe":false,"id":"S"},"message":{"conversation":"story"}},
+				{"key":{"remoteJid":"999@lid","senderPn":"222@s.whatsapp.net","fromMe":false,"id":"LID"},"message":{"conversation":"lid"}}
+			]}}`,
+			want: []provider.Event{
+				{WAMID: "I", Inbound: true, Phone: "111", Text: "pic"},
+				{WAMID: "B", Inbound: true, Phone: "111", Text: "Yes"},
+				{WAMID: "E", Inbound: true, Phone: "111", Text: "hidden"},
+				{WAMID: "LID", Inbound: true, Phone: "222", Text: "lid"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseWebhook([]byte(tt.body))
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestParseWebhookNothingOrMalformed(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{
+		`{}`, `[]`, `null`, `"x"`,
+		`{"event":"qr","data":{"qr":"2@abc"}}`,
+		`{"event":"connection.update","data":{"connection":"open"}}`,
+		`{"event":"onMessageUpdate","data":[{"key":{"remoteJid":"1@s.whatsapp.net","fromMe":true,"id":"A"},"update":{"status":"UNKNOWN"}}]}`,
+		// A read receipt of the subscriber's own message: not ours.
+		`{"data":{"key":{"remoteJid":"1@s.whatsapp.net","fromMe":false,"id":"A"},"update":{"status":"READ"}}}`,
+		// The setWebhook request body from the doc is no event.
+		`{"session_id":"","access_token":"","webhook_url":"https://eoy4r2ybzzfdw9y.m.pipedream.net","events":["onMessage","onAnyMessage"],"requestConfig":{}}`,
+	} {
+		got, err := ParseWebhook([]byte(body))
+		require.NoError(t, err, body)
+		require.Nil(t, got, body)
+	}
+	for _, body := range []string{``, `{`, `{"a":1}{"b":2}`, `not json`} {
+		_, err := ParseWebhook([]byte(body))
+		require.Error(t, err, body)
+	}
+}
