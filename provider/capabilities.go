@@ -58,7 +58,7 @@ func (c Capabilities) Check(m templates.Message) error {
 			return no("free-form text")
 		}
 	case templates.KindMedia:
-		if m.Media != nil && !slices.Contains(c.Media, m.Media.Type) {
+		if m.Media != nil && m.Media.Type != "" && !slices.Contains(c.Media, m.Media.Type) {
 			return no("%s media (it can send: %s)", m.Media.Type, listOr(c.Media))
 		}
 	case templates.KindTemplate:

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/store"
 )
 
@@ -108,5 +109,38 @@ func TestWebhookEvents(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 2, dropped)
 		require.Zero(t, f.count("webhook_events", "1 = 1"))
+	})
+}
+
+// A reply pushed by an account's webhook ends the replier's enrollments in
+// that account's sequences that exit on reply, and no other account's.
+func TestWebhookReplyExitsThisAccountsEnrollments(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		mine := onboarding(false, "Hi", "Again")
+		mine.ExitOn = []string{"reply"}
+		other := onboarding(false, "Hi", "Again")
+		other.Name, other.Account, other.ExitOn = "elsewhere", "second", []string{"reply"}
+		b := withSequences(mine, other)
+		second := account("second")
+		second.PhoneNumberID = "119060000040021"
+		b.Accounts = append(b.Accounts, second)
+		f.apply(b, t0)
+		ann := sequence.Enrollee{Phone: "4915100000001", Name: "Ann"}
+		for _, seq := range []string{"onboarding", "elsewhere"} {
+			_, err := f.db.Enroll(f.ctx, seq, []sequence.Enrollee{ann}, t0)
+			require.NoError(t, err)
+		}
+		var acct int64
+		require.NoError(t, f.db.Gorm().Raw(`SELECT id FROM accounts WHERE name = 'main'`).Scan(&acct).Error)
+
+		res, err := f.db.ApplyWebhookEvents(f.ctx, acct, []provider.Event{{Inbound: true, Phone: ann.Phone, Text: "stop please"}}, at(time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, []string{"onboarding"}, res.Exited)
+		for seq, want := range map[string]map[string]int{"onboarding": {"exited": 1}, "elsewhere": {"active": 1}} {
+			counts, err := f.db.EnrollmentCounts(f.ctx, seq)
+			require.NoError(t, err)
+			require.Equal(t, want, counts, seq)
+		}
 	})
 }

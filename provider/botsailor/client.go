@@ -225,6 +225,11 @@ func (c *Client) sendCall(to string, m templates.Message) (call, error) {
 	if !ok {
 		return call{}, c.refuse("send", provider.ClassPermanent, fmt.Sprintf("invalid phone number %q", maskPhone(to)))
 	}
+	if err := Capabilities.Check(m); err != nil {
+		// Validation refuses these first; a message that slipped through
+		// is never sent half-understood.
+		return call{}, c.refuse("send", provider.ClassPermanent, err.Error())
+	}
 	form := url.Values{}
 	form.Set("phone_number_id", c.cfg.PhoneNumberID)
 	form.Set("phone_number", phone)
