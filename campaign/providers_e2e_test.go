@@ -166,23 +166,12 @@ sequences:
     steps:
 %s
 `, pc.name, api.URL, pc.account, pc.broadcast, pc.steps)
-	path := filepath.Join(b.dir, "campaign.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
-	bundle, err := config.Load(path, providerEnv)
-	require.NoError(t, err)
-	_, err = b.db.Apply(ctx, bundle, time.Now())
-	require.NoError(t, err)
-
-	srv := app.NewWorker(b.conns, app.WorkerConfig{Concurrency: 20, Senders: &app.Senders{Getenv: providerEnv},
-		Limiter: throttle.NewFleet(b.rds.Client), Recipients: throttle.NewRecipients(b.rds.Client), Campaign: b.opts})
-	require.NoError(t, srv.Start())
-	t.Cleanup(srv.Shutdown)
-	b.startScheduler()
+	b.runProviderYAML(yaml, 20)
 	people := make([]sequence.Enrollee, enrollments)
 	for i := range people {
 		people[i] = sequence.Enrollee{Phone: fmt.Sprintf("49152%08d", i), Name: fmt.Sprintf("Member %d", i), Vars: map[string]string{"code": fmt.Sprintf("M%d", i)}}
 	}
-	_, err = b.db.Enroll(ctx, "drip", people, time.Now())
+	_, err := b.db.Enroll(ctx, "drip", people, time.Now())
 	require.NoError(t, err)
 
 	terminal := func(s campaign.DeliveryStatus) bool {
@@ -257,4 +246,61 @@ func countSent(steps map[string][]sequence.Row) int {
 		}
 	}
 	return n
+}
+
+// A template (or bot flow) whose answer is lost, on a provider without a
+// conversation history, is never sent again: it cannot be checked, so it
+// fails as "outcome unknown" (review finding: it was resent up to 7 times).
+func TestLostAnswerWithoutHistoryIsNeverResent(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{})
+	b.opts.ReconcileFor = 2 * time.Second
+	sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}},
+		DropAfterAcceptRate: 1, DeliverAfter: -1})
+	t.Cleanup(sim.Close)
+	api := httptest.NewServer(sim)
+	t.Cleanup(api.Close)
+	require.NoError(t, os.WriteFile(filepath.Join(b.dir, "people.csv"), []byte("phone,name,code\n4915100000001,Ann,C1\n4915100000002,Ben,C2\n"), 0o600))
+	yaml := fmt.Sprintf(`accounts:
+  - name: main
+    provider: sobot
+    base_url: %s
+    api_token: ${SIM_TOKEN}
+    api_secret: ${SIM_SECRET}
+    webhook_secret: ${HOOK_SECRET}
+    pair_interval: 0s
+    daily_unique_limit: unlimited
+broadcasts:
+  - name: tpl
+    account: main
+    audience: {csv: people.csv}
+    message:
+      template: {name: order_update, language: en, vars: {1: "{{name}}"}}
+`, api.URL)
+	b.runProviderYAML(yaml, 4)
+	b.waitFor(60*time.Second, "both deliveries failed as outcome unknown", func() bool {
+		return b.counts("tpl")[string(campaign.DeliveryFailed)] == 2
+	})
+	for _, r := range b.export("tpl") {
+		require.Contains(t, r.Error, "outcome unknown")
+	}
+	require.Len(t, sim.Sends(), 2, "each template reached the provider exactly once")
+}
+
+// runProviderYAML applies a campaign file (secrets from providerEnv) and
+// runs a worker of the given concurrency and a scheduler until the test
+// ends.
+func (b *bench) runProviderYAML(yaml string, concurrency int) {
+	b.t.Helper()
+	path := filepath.Join(b.dir, "campaign.yaml")
+	require.NoError(b.t, os.WriteFile(path, []byte(yaml), 0o600))
+	bundle, err := config.Load(path, providerEnv)
+	require.NoError(b.t, err)
+	_, err = b.db.Apply(context.Background(), bundle, time.Now())
+	require.NoError(b.t, err)
+	srv := app.NewWorker(b.conns, app.WorkerConfig{Concurrency: concurrency, Senders: &app.Senders{Getenv: providerEnv},
+		Limiter: throttle.NewFleet(b.rds.Client), Recipients: throttle.NewRecipients(b.rds.Client), Campaign: b.opts})
+	require.NoError(b.t, srv.Start())
+	b.t.Cleanup(srv.Shutdown)
+	b.startScheduler()
 }

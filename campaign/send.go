@@ -588,7 +588,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 		_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, "", "render message: "+err.Error(), now)
 		return true, ferr
 	}
-	if needsMark(msg) && job.ConvMark == nil {
+	if needsMark(msg) && job.ConvMark == nil && capabilities(sender).History {
 		// The mark is recorded before every such send: without one, the
 		// attempt died before it reached the provider.
 		h.unclaim(ctx, job.Ref, "reconciled: never reached the provider")

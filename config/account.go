@@ -79,7 +79,13 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 	if a.SecretRef != "" && a.Provider != "sobot" && a.Provider != "waapi" {
 		f.problem(line, subfield(field, "api_secret"), "is only used by sobot (x-api-secret) and waapi (Bearer token)")
 	}
+	// Providers that push statuses instead of being polled need the
+	// webhook: without it no status would ever move past sent.
+	pushes := a.Provider == "sobot" || a.Provider == "salebot" || a.Provider == "waapi"
 	a.WebhookSecretRef = f.secretRef(obj, field, line, "webhook_secret", false)
+	if pushes && a.WebhookSecretRef == "" && !hasKey(obj, "webhook_secret") && !hasKey(obj, "webhook_secret_file") {
+		f.problem(line, subfield(field, "webhook_secret"), "is required for %s (its statuses and replies arrive only by webhook; a ${VAR} reference, or set webhook_secret_file)", a.Provider)
+	}
 
 	fld = subfield(field, "session_id")
 	p = obj["session_id"]
@@ -217,4 +223,10 @@ func tiersText() string {
 		parts[i] = strconv.Itoa(t)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// hasKey reports whether obj sets key to something.
+func hasKey(obj map[string]pair, key string) bool {
+	p, ok := obj[key]
+	return ok && !isNull(p.val)
 }

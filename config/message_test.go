@@ -166,7 +166,7 @@ func TestLoadMessageNeedsOneKind(t *testing.T) {
     base_url: https://waapi.example.com/api
     api_token: ${WAAPI_TOKEN}
     session_id: s1
-    daily_unique_limit: unlimited
+    webhook_secret: ${WAAPI_TOKEN}
 broadcasts:
   - name: two
     account: session

@@ -48,6 +48,7 @@ func TestLoadProviderAccountProblems(t *testing.T) {
 		"accounts_bad.yaml:6: accounts[1].session_id: is required for waapi",
 		"accounts_bad.yaml:10: accounts[2].whatsapp_bot_id: is required",
 		"accounts_bad.yaml:13: accounts[2].session_id: is only used by waapi",
+		"accounts_bad.yaml:6: accounts[1].webhook_secret: is required for waapi",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("problems lack %q:\n%s", want, got)

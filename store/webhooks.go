@@ -16,6 +16,16 @@ import (
 // and those must not attach to a later send to the same phone.
 const ByPhoneKeep = 2 * time.Minute
 
+// ByPhoneWindow is how recent a send must be for a status matched by phone
+// to be its: an older id-less message that never got its report must not
+// take a newer one's.
+const ByPhoneWindow = 10 * time.Minute
+
+// deliveryAccount joins a delivery (d) to its account id.
+const deliveryAccount = `LEFT JOIN broadcasts b ON b.id = d.broadcast_id
+		LEFT JOIN enrollments e ON e.id = d.enrollment_id
+		LEFT JOIN sequences s ON s.id = e.sequence_id`
+
 // WebhookResult counts what ApplyWebhookEvents did with a batch.
 type WebhookResult struct {
 	Applied int      // statuses that found their message (moved forward or not)
@@ -73,7 +83,7 @@ func (db *DB) ApplyWebhookEvents(ctx context.Context, accountID int64, events []
 			at = now
 		}
 		report := provider.StatusReport{Status: ev.Status, At: at, Code: ev.Code, Reason: ev.Reason}
-		id, err := db.webhookTarget(ctx, db.q(ctx), accountID, ev.WAMID, ev.Phone, ev.MatchByPhone)
+		id, err := db.webhookTarget(ctx, db.q(ctx), accountID, ev.WAMID, ev.Phone, ev.MatchByPhone, now)
 		if err != nil {
 			return res, err
 		}
@@ -94,13 +104,16 @@ func (db *DB) ApplyWebhookEvents(ctx context.Context, accountID int64, events []
 	return res, nil
 }
 
-// webhookTarget finds the delivery a status is about: by its wamid, or,
-// for providers whose send answers carry no id, the oldest accepted
-// message to phone on the account with no id recorded yet. 0 = none.
-func (db *DB) webhookTarget(ctx context.Context, q *gorm.DB, accountID int64, wamid, phone string, byPhone bool) (int64, error) {
+// webhookTarget finds the delivery of the account a status is about: by
+// its wamid, or, for providers whose send answers carry no id, the oldest
+// message to phone accepted in the last ByPhoneWindow before now with no
+// id recorded yet. 0 = none.
+func (db *DB) webhookTarget(ctx context.Context, q *gorm.DB, accountID int64, wamid, phone string, byPhone bool, now time.Time) (int64, error) {
 	var ids []int64
 	if wamid != "" {
-		if err := q.Raw(`SELECT id FROM deliveries WHERE wamid = ?`, wamid).Scan(&ids).Error; err != nil {
+		err := q.Raw(`SELECT d.id FROM deliveries d `+deliveryAccount+`
+			WHERE d.wamid = ? AND COALESCE(b.account_id, s.account_id) = ?`, wamid, accountID).Scan(&ids).Error
+		if err != nil {
 			return 0, fmt.Errorf("find delivery of webhook event: %w", err)
 		}
 		if len(ids) > 0 || !byPhone {
@@ -110,12 +123,9 @@ func (db *DB) webhookTarget(ctx context.Context, q *gorm.DB, accountID int64, wa
 	if !byPhone || phone == "" {
 		return 0, nil
 	}
-	err := q.Raw(`SELECT d.id FROM deliveries d
-		LEFT JOIN broadcasts b ON b.id = d.broadcast_id
-		LEFT JOIN enrollments e ON e.id = d.enrollment_id
-		LEFT JOIN sequences s ON s.id = e.sequence_id
-		WHERE d.phone = ? AND d.wamid IS NULL AND d.status = 'sent' AND COALESCE(b.account_id, s.account_id) = ?
-		ORDER BY d.sent_at, d.id LIMIT 1`, phone, accountID).Scan(&ids).Error
+	err := q.Raw(`SELECT d.id FROM deliveries d `+deliveryAccount+`
+		WHERE d.phone = ? AND d.wamid IS NULL AND d.status = 'sent' AND d.sent_at >= ? AND COALESCE(b.account_id, s.account_id) = ?
+		ORDER BY d.sent_at, d.id LIMIT 1`, phone, utc(now.Add(-ByPhoneWindow)), accountID).Scan(&ids).Error
 	if err != nil {
 		return 0, fmt.Errorf("find delivery of webhook event by phone: %w", err)
 	}
@@ -160,7 +170,7 @@ func (db *DB) MatchWebhookEvents(ctx context.Context, id int64, now time.Time) (
 		if len(rows) == 0 {
 			return 0, nil
 		}
-		target, err := db.webhookTarget(ctx, db.q(ctx), d.AccountID, "", d.Phone, true)
+		target, err := db.webhookTarget(ctx, db.q(ctx), d.AccountID, "", d.Phone, true, now)
 		if err != nil || target != id {
 			return 0, err
 		}
@@ -173,7 +183,7 @@ func (db *DB) MatchWebhookEvents(ctx context.Context, id int64, now time.Time) (
 		return n, nil
 	}
 	var rows []webhookEventRow
-	if err := db.q(ctx).Where("wamid = ?", wamid).Order("id").Find(&rows).Error; err != nil {
+	if err := db.q(ctx).Where("account_id = ? AND wamid = ?", d.AccountID, wamid).Order("id").Find(&rows).Error; err != nil {
 		return n, fmt.Errorf("delivery %d: match webhook events: %w", id, err)
 	}
 	for _, r := range rows {
@@ -201,15 +211,23 @@ func (db *DB) applyKept(ctx context.Context, id int64, r webhookEventRow, now ti
 // recorded) and forgets those older than keep. It returns how many were
 // applied and dropped.
 func (db *DB) SweepWebhookEvents(ctx context.Context, now time.Time, keep time.Duration) (applied, dropped int, err error) {
-	var rows []webhookEventRow
-	if err := db.q(ctx).Order("id").Limit(1000).Find(&rows).Error; err != nil {
+	// Only kept events that can match now: those whose wamid a delivery
+	// has, and recent by-phone ones; never-matching ones cannot crowd
+	// them out.
+	var rows, byPhone []webhookEventRow
+	if err := db.q(ctx).Raw(`SELECT w.* FROM webhook_events w JOIN deliveries d ON d.wamid = w.wamid
+		WHERE w.wamid <> '' ORDER BY w.id LIMIT 1000`).Scan(&rows).Error; err != nil {
 		return 0, 0, fmt.Errorf("sweep webhook events: %w", err)
 	}
+	if err := db.q(ctx).Where("by_phone AND received_at >= ?", utc(now.Add(-ByPhoneKeep))).Order("id").Limit(1000).Find(&byPhone).Error; err != nil {
+		return 0, 0, fmt.Errorf("sweep webhook events: %w", err)
+	}
+	rows = append(rows, byPhone...)
 	for _, r := range rows {
 		if r.ByPhone && r.ReceivedAt.Before(now.Add(-ByPhoneKeep)) {
 			continue // too old to be any send's (dropped below)
 		}
-		id, err := db.webhookTarget(ctx, db.q(ctx), r.AccountID, r.Wamid, r.Phone, r.ByPhone)
+		id, err := db.webhookTarget(ctx, db.q(ctx), r.AccountID, r.Wamid, r.Phone, r.ByPhone, now)
 		if err != nil {
 			return applied, dropped, err
 		}

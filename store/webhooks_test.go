@@ -1,12 +1,14 @@
 package store_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/store"
@@ -142,5 +144,82 @@ func TestWebhookReplyExitsThisAccountsEnrollments(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, want, counts, seq)
 		}
+	})
+}
+
+// Review findings, each a regression test.
+
+// A status pushed through one account's webhook never touches another
+// account's message, even with the same id.
+func TestWebhookStatusStaysInItsAccount(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		other := account("other")
+		other.PhoneNumberID = "119060000040021"
+		f.apply(&config.Bundle{Accounts: []config.Account{account("main"), other}, Broadcasts: []config.Broadcast{broadcast("spring", 1)}}, t0)
+		b := f.broadcast("spring")
+		f.planAll(b.ID, 100)
+		refs, err := f.db.NextPlanned(f.ctx, b.ID, 2)
+		require.NoError(t, err)
+		f.setStatus(b.ID, campaign.StatusRunning)
+		f.claimAndSend(refs[0], "wamid.MAIN", t0)
+		var otherID int64
+		require.NoError(t, f.db.Gorm().Raw(`SELECT id FROM accounts WHERE name = 'other'`).Scan(&otherID).Error)
+		res, err := f.db.ApplyWebhookEvents(f.ctx, otherID, []provider.Event{{WAMID: "wamid.MAIN", Status: provider.StatusFailed, Reason: "forged"}}, at(time.Minute))
+		require.NoError(t, err)
+		require.Zero(t, res.Applied)
+		require.Equal(t, "sent", f.delivery(refs[0].ID).Status)
+		n, err := f.db.MatchWebhookEvents(f.ctx, refs[0].ID, at(time.Minute))
+		require.NoError(t, err)
+		require.Zero(t, n, "the other account's kept event is not this message's")
+	})
+}
+
+// Kept events that never match (an agent's messages, say) cannot starve
+// the sweep of the one that does.
+func TestWebhookSweepIsNotStarvedByUnmatchedEvents(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		b, refs := f.planned("spring", 1, campaign.StatusRunning)
+		noise := make([]provider.Event, 1100)
+		for i := range noise {
+			noise[i] = provider.Event{WAMID: fmt.Sprintf("wamid.agent.%d", i), Status: provider.StatusDelivered}
+		}
+		_, err := f.db.ApplyWebhookEvents(f.ctx, b.AccountID, noise, at(time.Second))
+		require.NoError(t, err)
+		_, err = f.db.ApplyWebhookEvents(f.ctx, b.AccountID, []provider.Event{{WAMID: "wamid.OURS", Status: provider.StatusRead}}, at(2*time.Second))
+		require.NoError(t, err)
+		f.claimAndSend(refs[0], "wamid.OURS", at(2*time.Second))
+		matched, _, err := f.db.SweepWebhookEvents(f.ctx, at(time.Minute), 24*time.Hour)
+		require.NoError(t, err)
+		require.Equal(t, 1, matched)
+		require.Equal(t, "read", f.delivery(refs[0].ID).Status)
+	})
+}
+
+// A by-phone status belongs to a recent send, never to an older message
+// to the same phone that never got its report.
+func TestWebhookByPhoneSkipsOldMessages(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		f.apply(bundle(broadcast("mon", 1), broadcast("tue", 1)), t0)
+		var refs []campaign.Ref
+		var acct int64
+		for _, n := range []string{"mon", "tue"} {
+			b := f.broadcast(n)
+			acct = b.AccountID
+			f.planAll(b.ID, 10)
+			r, err := f.db.NextPlanned(f.ctx, b.ID, 2)
+			require.NoError(t, err)
+			f.setStatus(b.ID, campaign.StatusRunning)
+			refs = append(refs, r[0])
+		}
+		f.claimAndSend(refs[0], "", t0)
+		f.claimAndSend(refs[1], "", at(24*time.Hour))
+		_, err := f.db.ApplyWebhookEvents(f.ctx, acct, []provider.Event{{WAMID: "777", Phone: f.delivery(refs[1].ID).Phone, MatchByPhone: true,
+			Status: provider.StatusFailed, Reason: "(#131026) undeliverable"}}, at(24*time.Hour+5*time.Second))
+		require.NoError(t, err)
+		require.Equal(t, "sent", f.delivery(refs[0].ID).Status)
+		require.Equal(t, "failed", f.delivery(refs[1].ID).Status)
 	})
 }

@@ -70,6 +70,8 @@ type Receiver struct {
 	// Resolve turns a secret reference into the secret.
 	Resolve func(ref string, getenv func(string) string) (string, error)
 	Logger  *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 
 	mu       sync.Mutex
 	accounts map[string]account
@@ -107,7 +109,12 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if !inPath {
 		secret = req.Header.Get(SecretHeader)
 	}
-	acct, found, err := r.account(req.Context(), name)
+	acct, found, err := r.account(req.Context(), name, false)
+	if err == nil && found && !r.secretOK(acct, secret) {
+		// The secret may have been rotated: read the accounts again (at
+		// most every reloadEvery) before refusing.
+		acct, found, err = r.account(req.Context(), name, true)
+	}
 	if err != nil {
 		log.ErrorContext(req.Context(), "webhook: cannot load accounts", slog.String("error", err.Error()))
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
@@ -118,7 +125,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.NotFound(w, req)
 		return
 	}
-	if secret == "" || acct.secret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(acct.secret)) != 1 {
+	if !r.secretOK(acct, secret) {
 		log.WarnContext(req.Context(), "webhook: refused: wrong secret", slog.String("remote", req.RemoteAddr), slog.String("account", acct.Name))
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
@@ -166,16 +173,29 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	_, _ = io.WriteString(w, `{"status":"ok"}`)
 }
 
-// account returns the webhook account named name, reading the accounts
-// again when it is unknown and the last read is older than reloadEvery.
-func (r *Receiver) account(ctx context.Context, name string) (account, bool, error) {
+// secretOK compares the secret given with the account's in constant time.
+func (r *Receiver) secretOK(a account, secret string) bool {
+	return secret != "" && a.secret != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(a.secret)) == 1
+}
+
+// maxAge is how long the accounts read are used before being read again,
+// so a removed account or a rotated secret takes effect soon.
+const maxAge = time.Minute
+
+// account returns the webhook account named name. The accounts are read
+// again when the last read is older than maxAge, or than reloadEvery when
+// name is unknown or recheck is set.
+func (r *Receiver) account(ctx context.Context, name string, recheck bool) (account, bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if a, ok := r.accounts[name]; ok {
-		return a, true, nil
+	now := time.Now()
+	if r.Now != nil {
+		now = r.Now()
 	}
-	if time.Since(r.loaded) < reloadEvery {
-		return account{}, false, nil
+	age := now.Sub(r.loaded)
+	a, ok := r.accounts[name]
+	if age < maxAge && ((ok && !recheck) || age < reloadEvery) {
+		return a, ok, nil
 	}
 	list, err := r.Accounts.WebhookAccounts(ctx)
 	if err != nil {
@@ -196,8 +216,8 @@ func (r *Receiver) account(ctx context.Context, name string) (account, bool, err
 		}
 		r.accounts[a.Name] = account{WebhookAccount: a, secret: secret}
 	}
-	r.loaded = time.Now()
-	a, ok := r.accounts[name]
+	r.loaded = now
+	a, ok = r.accounts[name]
 	return a, ok, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,26 +31,34 @@ var env = map[string]string{"K": "key", "S": "sec", "HOOK": secret}
 // broadcast's deliveries.
 func setup(t *testing.T) (*store.DB, *httptest.Server, *asynq.Inspector, []campaign.Ref) {
 	t.Helper()
+	db, recv, ins, refs := setupReceiver(t, func(k string) string { return env[k] }, nil)
+	srv := httptest.NewServer(recv)
+	t.Cleanup(srv.Close)
+	return db, srv, ins, refs
+}
+
+func setupReceiver(t *testing.T, getenv func(string) string, now func() time.Time) (*store.DB, *webhook.Receiver, *asynq.Inspector, []campaign.Ref) {
+	t.Helper()
 	ctx := context.Background()
 	db := testenv.NewStore(t)
 	rd := testenv.NewRedis(t)
-	now := time.Now()
+	start := time.Now()
 	b := &config.Bundle{
 		Accounts: []config.Account{{Name: "shop", Provider: "sobot", BaseURL: "http://127.0.0.1:1", TokenRef: "env:K",
 			SecretRef: "env:S", WebhookSecretRef: "env:HOOK", RatePerSecond: 80}},
-		Broadcasts: []config.Broadcast{{Name: "b", Account: "shop", StartAt: &now,
+		Broadcasts: []config.Broadcast{{Name: "b", Account: "shop", StartAt: &start,
 			Message:    templates.Message{Kind: templates.KindText, Text: "hi"},
 			Recipients: []config.Recipient{{Phone: "4915100000001"}, {Phone: "4915100000002"}}}},
 	}
-	_, err := db.Apply(ctx, b, now)
+	_, err := db.Apply(ctx, b, start)
 	require.NoError(t, err)
 	bc, err := db.BroadcastByName(ctx, "b")
 	require.NoError(t, err)
-	_, _, err = db.PlanBatch(ctx, bc.ID, 0, 10, now)
+	_, _, err = db.PlanBatch(ctx, bc.ID, 0, 10, start)
 	require.NoError(t, err)
 	refs, err := db.NextPlanned(ctx, bc.ID, 10)
 	require.NoError(t, err)
-	_, err = db.SetStatus(ctx, bc.ID, []campaign.Status{campaign.StatusDraft, campaign.StatusScheduled}, campaign.StatusRunning, "", now)
+	_, err = db.SetStatus(ctx, bc.ID, []campaign.Status{campaign.StatusDraft, campaign.StatusScheduled}, campaign.StatusRunning, "", start)
 	require.NoError(t, err)
 
 	client := asynq.NewClient(rd.Opt)
@@ -57,15 +66,13 @@ func setup(t *testing.T) (*store.DB, *httptest.Server, *asynq.Inspector, []campa
 	ins := asynq.NewInspector(rd.Opt)
 	t.Cleanup(func() { _ = ins.Close() })
 	recv := &webhook.Receiver{
-		Accounts: db, Queue: client, Getenv: func(k string) string { return env[k] }, Resolve: config.ResolveToken,
+		Accounts: db, Queue: client, Getenv: getenv, Resolve: config.ResolveToken, Now: now,
 		Parser: func(p string) (webhook.Parser, bool) {
 			d, ok := drivers.Lookup(p)
 			return d.ParseWebhook, ok && d.ParseWebhook != nil
 		},
 	}
-	srv := httptest.NewServer(recv)
-	t.Cleanup(srv.Close)
-	return db, srv, ins, refs
+	return db, recv, ins, refs
 }
 
 func post(t *testing.T, url, body string, header map[string]string) int {
@@ -172,4 +179,28 @@ func TestReceiverAppliesStatusesAsync(t *testing.T) {
 	job, err = db.Job(ctx, refs[1].ID)
 	require.NoError(t, err)
 	require.Equal(t, campaign.DeliveryDelivered, job.Status)
+}
+
+// A rotated webhook secret takes effect without a restart: the new one is
+// accepted once the accounts are read again (at most every few seconds),
+// and the old one refused.
+func TestReceiverFollowsARotatedSecret(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	vars := map[string]string{"HOOK": "old-secret"}
+	clock := time.Now()
+	getenv := func(k string) string { mu.Lock(); defer mu.Unlock(); return vars[k] }
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	_, recv, _, _ := setupReceiver(t, getenv, now)
+	srv := httptest.NewServer(recv)
+	t.Cleanup(srv.Close)
+	body := statusBody("wamid.X", "delivered", time.Now().Unix())
+	require.Equal(t, http.StatusOK, post(t, srv.URL+"/webhooks/shop/old-secret", body, nil))
+
+	mu.Lock()
+	vars["HOOK"] = "new-secret"
+	clock = clock.Add(6 * time.Second)
+	mu.Unlock()
+	require.Equal(t, http.StatusOK, post(t, srv.URL+"/webhooks/shop/new-secret", body, nil), "the new secret, after a re-read")
+	require.Equal(t, http.StatusUnauthorized, post(t, srv.URL+"/webhooks/shop/old-secret", body, nil), "the old one no more")
 }

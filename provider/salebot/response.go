@@ -191,7 +191,9 @@ func (a *answer) errorCode(httpStatus int) string {
 	for _, c := range candidates {
 		s := scalarString(c)
 		n, err := strconv.Atoi(s)
-		if err != nil || n == 0 || (n >= 200 && n <= 299) || n == httpStatus {
+		if err != nil || n == 0 || (n >= 200 && n <= 299) || n == httpStatus || (httpStatus >= 500 && n >= 100 && n <= 599) {
+			// An HTTP-like code under a 5xx is a gateway's, not a refusal:
+			// the engine must reconcile, not resend.
 			continue
 		}
 		return s
