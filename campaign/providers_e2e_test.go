@@ -254,7 +254,6 @@ func countSent(steps map[string][]sequence.Row) int {
 func TestLostAnswerWithoutHistoryIsNeverResent(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{})
-	b.opts.ReconcileFor = 2 * time.Second
 	sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}},
 		DropAfterAcceptRate: 1, DeliverAfter: -1})
 	t.Cleanup(sim.Close)

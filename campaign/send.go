@@ -596,7 +596,11 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 	}
 	wamid, found, err := h.lookup(ctx, sender, job, msg)
 	if errors.Is(err, provider.ErrUnsupported) {
-		err = errors.New("the provider offers no history to check whether it was sent")
+		// Waiting cannot help: nothing will ever tell (its statuses, if
+		// any, name an id never learned). Never resend; say so at once.
+		_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, "", "outcome unknown: the answer was lost and the provider offers no history to check whether it was sent; not sent again", now)
+		log.WarnContext(ctx, "campaign: send outcome unknown and cannot be checked; failed rather than risk sending twice")
+		return true, ferr
 	}
 	if err != nil {
 		// Never send blind: without the history we cannot know.

@@ -17,7 +17,6 @@ import (
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
-	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/throttle"
 )
@@ -34,6 +33,7 @@ func Demo(ctx context.Context, args []string, io IO) error {
 	uiAddr := fs.String("ui", "127.0.0.1:8080", "web UI listen address (port 0 picks a free one)")
 	exit := fs.Bool("exit", false, "exit when the broadcast is done instead of keeping the web UI up")
 	dataDir := fs.String("data", "", "directory for the embedded database and example files (default: a temporary one)")
+	prov := fs.String("provider", "botsailor", "the simulated provider: "+demoProviders)
 	if _, err := parse(fs, args); err != nil {
 		return &exitError{code: 2}
 	}
@@ -66,32 +66,55 @@ func Demo(ctx context.Context, args []string, io IO) error {
 	defer conns.Close()
 	fmt.Fprintf(out, "wacamp demo\n  redis     %s\n  database  %s\n", describeRedis(env), describeDB(env, dir))
 
+	// The status webhook receiver (for the providers that push statuses).
+	token, secret, hookSecret := randomHex(16), randomHex(16), randomHex(16)
+	getenv := func(k string) string {
+		switch k {
+		case "DEMO_API_TOKEN":
+			return token
+		case "DEMO_API_SECRET":
+			return secret
+		case "DEMO_HOOK_SECRET":
+			return hookSecret
+		}
+		return io.Getenv(k)
+	}
+	hookCtx, stopHooks := context.WithCancel(ctx)
+	defer stopHooks()
+	hookAddr := make(chan net.Addr, 1)
+	hookErr := make(chan error, 1)
+	go func() { hookErr <- app.ServeWebhooks(hookCtx, conns, "127.0.0.1:0", getenv, log, func(a net.Addr) { hookAddr <- a }) }()
+	var hookURL string
+	select {
+	case a := <-hookAddr:
+		hookURL = "http://" + a.String() + "/webhooks/demo/" + hookSecret
+	case err := <-hookErr:
+		return err
+	}
+
 	// The simulator, with a few realistic faults.
-	token := randomHex(16)
-	sim := botsailorsim.New(botsailorsim.Options{
-		Tokens: []string{token}, Latency: 15 * time.Millisecond, Fail5xxRate: 0.01, DropAfterAcceptRate: 0.005,
-		RatePerSecond: *rate, DeliverAfter: time.Second, ReadAfter: 2 * time.Second, ReadShare: 0.6, FailShare: 0.02, Seed: time.Now().UnixNano(),
-	})
+	sim, err := newDemoSim(*prov, token, secret, *rate, hookURL)
+	if err != nil {
+		return &exitError{code: 2, msg: err.Error()}
+	}
+	defer sim.close()
 	simLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	simSrv := &http.Server{Handler: sim.handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = simSrv.Serve(simLn) }()
 	defer simSrv.Close()
-	fmt.Fprintf(out, "  provider  BotSailor simulator at http://%s/api/v1 (1%% HTTP 503, 0.5%% dropped answers, 2%% undeliverable)\n", simLn.Addr())
+	fmt.Fprintf(out, "  provider  %s simulator at http://%s%s (1%% HTTP 503, 0.5%% dropped answers, 2%% undeliverable)\n", sim.label, simLn.Addr(), sim.path)
+	if sim.webhooks {
+		fmt.Fprintf(out, "  webhooks  statuses pushed to http://%s/webhooks/demo/<secret> (5%% pushed twice)\n", strings.TrimSuffix(strings.TrimPrefix(hookURL, "http://"), "/webhooks/demo/"+hookSecret))
+	}
 
 	// The example campaign, written as a user would.
 	name := "demo-" + time.Now().Format("20060102-150405")
-	path, err := writeDemoCampaign(filepath.Join(dir, "campaigns"), name, "http://"+simLn.Addr().String()+"/api/v1", *n, *rate)
+	path, err := writeDemoCampaign(filepath.Join(dir, "campaigns"), name, "http://"+simLn.Addr().String()+sim.path, sim.account, *n, *rate)
 	if err != nil {
 		return err
-	}
-	getenv := func(k string) string {
-		if k == "DEMO_API_TOKEN" {
-			return token
-		}
-		return io.Getenv(k)
 	}
 	bundle, err := config.Load(path, getenv)
 	if err != nil {
@@ -184,10 +207,10 @@ func Demo(ctx context.Context, args []string, io IO) error {
 		fmt.Fprintln(out)
 	}
 	took := time.Since(start)
-	st := sim.Stats()
+	accepted, rejected, dropped := sim.stats()
 	perPhone := map[string]int{}
-	for _, s := range sim.Sends() {
-		perPhone[s.Phone]++
+	for _, p := range sim.phones() {
+		perPhone[p]++
 	}
 	dups := 0
 	for p, c := range perPhone {
@@ -198,8 +221,12 @@ func Demo(ctx context.Context, args []string, io IO) error {
 	c := last.Counts
 	fmt.Fprintf(out, "\ndone in %s: %d delivered (%d read), %d failed, %d skipped, %d expired\n",
 		took.Round(100*time.Millisecond), c["delivered"]+c["read"], c["read"], c["failed"], c["skipped"], c["expired"])
-	fmt.Fprintf(out, "provider saw %d accepted sends for %d recipients (%d answered 503, %d answers dropped and reconciled); recipients sent a message twice: %d\n",
-		st.Accepted, len(perPhone), st.Rejected5xx, st.Dropped, dups)
+	droppedHow := "reconciled"
+	if sim.webhooks {
+		droppedHow = "failed as outcome unknown, never resent"
+	}
+	fmt.Fprintf(out, "provider saw %d accepted sends for %d recipients (%d answered 503, %d answers dropped and %s); recipients sent a message twice: %d\n",
+		accepted, len(perPhone), rejected, dropped, droppedHow, dups)
 	dsn := "$DATABASE_URL"
 	if env.DatabaseURL == "" {
 		dsn = "sqlite:" + filepath.Join(dir, "wacamp.db")
@@ -239,7 +266,7 @@ func demoTier(n int) string {
 	return "unlimited"
 }
 
-func writeDemoCampaign(dir, name, baseURL string, n int, rate float64) (string, error) {
+func writeDemoCampaign(dir, name, baseURL, account string, n int, rate float64) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
@@ -255,11 +282,8 @@ func writeDemoCampaign(dir, name, baseURL string, n int, rate float64) (string, 
 	yaml := fmt.Sprintf(`# The demo's example campaign; the same format works with scheduler apply -f.
 accounts:
   - name: demo
-    provider: botsailor
     base_url: %s
-    api_token: ${DEMO_API_TOKEN}
-    phone_number_id: "119060000040020"
-    whatsapp_bot_id: 123
+%s
     rate_per_second: %g
     pair_interval: 6s            # WhatsApp's pair rate (the default)
     daily_unique_limit: %s    # the portfolio's messaging limit: unique recipients per rolling 24 h
@@ -280,7 +304,7 @@ sequences:
         message: {text: "Welcome, {{name}}!"}
       - after: 10s
         message: {text: "{{name}}, here is how to get started: …"}
-`, baseURL, rate, demoTier(n), name)
+`, baseURL, account, rate, demoTier(n), name)
 	path := filepath.Join(dir, "demo.yaml")
 	return path, os.WriteFile(path, []byte(yaml), 0o600)
 }

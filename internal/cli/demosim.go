@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/salebot/salebotsim"
+	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
+	"github.com/wacamp/wacamp/provider/waapi/waapisim"
+)
+
+// demoSim is the demo's provider simulator, whichever API it plays.
+type demoSim struct {
+	handler http.Handler
+	path    string // appended to the simulator's address to make base_url
+	account string // the account's provider lines of the example YAML
+	label   string
+	phones  func() []string
+	stats   func() (accepted, rejected5xx, dropped int)
+	close   func()
+	// webhooks says statuses come by webhook (lost answers cannot be
+	// reconciled there: they fail as outcome unknown).
+	webhooks bool
+}
+
+// demoProviders are the -provider values.
+const demoProviders = "botsailor, sobot, salebot, waapi"
+
+// newDemoSim builds the simulator of provider with the demo's faults; the
+// webhook providers push statuses to hookURL.
+func newDemoSim(provider, token, secret string, rate float64, hookURL string) (demoSim, error) {
+	const (
+		latency, fail5xx, drop         = 15 * time.Millisecond, 0.01, 0.005
+		deliver, read, readShare, fail = time.Second, 2 * time.Second, 0.6, 0.02
+	)
+	seed := time.Now().UnixNano()
+	hook := `
+    webhook_secret: ${DEMO_HOOK_SECRET}`
+	switch provider {
+	case "botsailor":
+		sim := botsailorsim.New(botsailorsim.Options{Tokens: []string{token}, Latency: latency, Fail5xxRate: fail5xx, DropAfterAcceptRate: drop,
+			RatePerSecond: rate, DeliverAfter: deliver, ReadAfter: read, ReadShare: readShare, FailShare: fail, Seed: seed})
+		return demoSim{handler: sim, path: "/api/v1", label: "BotSailor", close: func() {},
+			account: `    provider: botsailor
+    api_token: ${DEMO_API_TOKEN}
+    phone_number_id: "119060000040020"
+    whatsapp_bot_id: 123`,
+			phones: func() []string { return phonesOfSends(sim.Sends(), func(s botsailorsim.Send) string { return s.Phone }) },
+			stats:  func() (int, int, int) { st := sim.Stats(); return st.Accepted, st.Rejected5xx, st.Dropped }}, nil
+	case "sobot":
+		sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: token, Secret: secret}}, Latency: latency, Fail5xxRate: fail5xx,
+			DropAfterAcceptRate: drop, RatePerSecond: rate, DeliverAfter: deliver, ReadAfter: read, ReadShare: readShare, FailShare: fail, Seed: seed,
+			WebhookURL: hookURL, WebhookDuplicateRate: 0.05})
+		return demoSim{handler: sim, label: "Sobot", close: sim.Close, webhooks: true,
+			account: `    provider: sobot
+    api_token: ${DEMO_API_TOKEN}
+    api_secret: ${DEMO_API_SECRET}` + hook,
+			phones: func() []string { return phonesOfSends(sim.Sends(), func(s sobotsim.Send) string { return s.Phone }) },
+			stats:  func() (int, int, int) { st := sim.Stats(); return st.Accepted, st.Rejected5xx, st.Dropped }}, nil
+	case "salebot":
+		sim := salebotsim.New(salebotsim.Options{APIKeys: []string{token}, WhatsAppBotIDs: []int64{123}, Latency: latency, Fail5xxRate: fail5xx,
+			DropAfterAcceptRate: drop, RatePerSecond: rate, DeliverAfter: deliver, FailShare: fail, Seed: seed,
+			WebhookURL: hookURL, WebhookDuplicateRate: 0.05})
+		return demoSim{handler: sim, label: "Salebot", close: sim.Close, webhooks: true,
+			account: `    provider: salebot
+    api_token: ${DEMO_API_TOKEN}
+    whatsapp_bot_id: 123` + hook,
+			phones: func() []string { return phonesOfSends(sim.Sends(), func(s salebotsim.Send) string { return s.Phone }) },
+			stats:  func() (int, int, int) { st := sim.Stats(); return st.Accepted, st.Rejected5xx, st.Dropped }}, nil
+	case "waapi":
+		sim := waapisim.New(waapisim.Options{BearerTokens: []string{token}, Sessions: []waapisim.Session{{ID: "demo-session", AccessToken: token}},
+			Latency: latency, Fail5xxRate: fail5xx, DropAfterAcceptRate: drop, RatePerSecond: rate, DeliverAfter: deliver, ReadAfter: read,
+			ReadShare: readShare, FailShare: fail, Seed: seed, WebhookURL: hookURL, WebhookDuplicateRate: 0.05})
+		return demoSim{handler: sim, label: "session API (waapi)", close: sim.Close, webhooks: true,
+			account: `    provider: waapi
+    api_token: ${DEMO_API_TOKEN}
+    session_id: demo-session` + hook,
+			phones: func() []string { return phonesOfSends(sim.Sends(), func(s waapisim.Send) string { return s.Phone }) },
+			stats:  func() (int, int, int) { st := sim.Stats(); return st.Accepted, st.Rejected5xx, st.Dropped }}, nil
+	}
+	return demoSim{}, fmt.Errorf("-provider %q: want one of %s", provider, demoProviders)
+}
+
+func phonesOfSends[S any](sends []S, phone func(S) string) []string {
+	out := make([]string, len(sends))
+	for i, s := range sends {
+		out[i] = phone(s)
+	}
+	return out
+}
