@@ -83,7 +83,9 @@ func Demo(ctx context.Context, args []string, io IO) error {
 	defer stopHooks()
 	hookAddr := make(chan net.Addr, 1)
 	hookErr := make(chan error, 1)
-	go func() { hookErr <- app.ServeWebhooks(hookCtx, conns, "127.0.0.1:0", getenv, log, func(a net.Addr) { hookAddr <- a }) }()
+	go func() {
+		hookErr <- app.ServeWebhooks(hookCtx, conns, "127.0.0.1:0", getenv, log, func(a net.Addr) { hookAddr <- a })
+	}()
 	var hookURL string
 	select {
 	case a := <-hookAddr:

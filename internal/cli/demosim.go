@@ -47,8 +47,10 @@ func newDemoSim(provider, token, secret string, rate float64, hookURL string) (d
     api_token: ${DEMO_API_TOKEN}
     phone_number_id: "119060000040020"
     whatsapp_bot_id: 123`,
-			phones: func() []string { return phonesOfSends(sim.Sends(), func(s botsailorsim.Send) string { return s.Phone }) },
-			stats:  func() (int, int, int) { st := sim.Stats(); return st.Accepted, st.Rejected5xx, st.Dropped }}, nil
+			phones: func() []string {
+				return phonesOfSends(sim.Sends(), func(s botsailorsim.Send) string { return s.Phone })
+			},
+			stats: func() (int, int, int) { st := sim.Stats(); return st.Accepted, st.Rejected5xx, st.Dropped }}, nil
 	case "sobot":
 		sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: token, Secret: secret}}, Latency: latency, Fail5xxRate: fail5xx,
 			DropAfterAcceptRate: drop, RatePerSecond: rate, DeliverAfter: deliver, ReadAfter: read, ReadShare: readShare, FailShare: fail, Seed: seed,
