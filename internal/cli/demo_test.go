@@ -1,0 +1,37 @@
+package cli_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/wacamp/wacamp/internal/cli"
+)
+
+// The README's demo runs to the end through every provider's simulator
+// (embedded Redis and SQLite, webhooks for the providers that push
+// statuses), and finds no message sent twice.
+func TestDemoRunsThroughEveryProvider(t *testing.T) {
+	t.Parallel()
+	for _, p := range []string{"botsailor", "sobot", "salebot", "waapi"} {
+		t.Run(p, func(t *testing.T) {
+			t.Parallel()
+			out := &syncBuf{}
+			io := cli.IO{Stdout: out, Stderr: out, Getenv: func(string) string { return "" }}
+			err := cli.Demo(context.Background(), []string{"-exit", "-provider", p, "-recipients", "60", "-ui", "127.0.0.1:0", "-data", t.TempDir()}, io)
+			if err != nil {
+				t.Fatalf("demo: %v\n%s", err, out.String())
+			}
+			for _, want := range []string{"done in", "recipients sent a message twice: 0", "welcome:"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("output lacks %q:\n%s", want, out.String())
+				}
+			}
+		})
+	}
+	out := &syncBuf{}
+	err := cli.Demo(context.Background(), []string{"-provider", "twilio"}, cli.IO{Stdout: out, Stderr: out, Getenv: func(string) string { return "" }})
+	if err == nil || !strings.Contains(err.Error()+out.String(), "sobot") {
+		t.Errorf("an unknown provider: %v %s", err, out.String())
+	}
+}
