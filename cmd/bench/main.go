@@ -21,6 +21,14 @@
 //
 //	bench -steps [-enrollments 100000] [-rate 1000] [-concurrency 50] [-json]
 //
+// With -webhooks it measures the status webhook receiver: -messages sent
+// messages (default 20,000) each get a delivered status, a tenth of them
+// twice, pushed by -clients concurrent clients (default 32); it prints the
+// receiver's answer latency (p50/p99/max) and rate, and how long until every
+// status was applied by the worker.
+//
+//	bench -webhooks [-messages 20000] [-clients 32] [-concurrency 50] [-json]
+//
 // It FLUSHES the Redis database -redis-db (default 14; never 0) before and
 // between the phases or scenarios, taking the same lease as the tests so it
 // never flushes one a test is using, and works in Postgres databases
@@ -75,12 +83,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		throttle bool
 		steps    bool
 		scfg     bench.StepsConfig
+		hooks    bool
+		wcfg     bench.WebhooksConfig
 	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&throttle, "throttle", false, "run the throttle benchmark (2 worker processes × 2, then 10, phone numbers) instead of the send-path one")
 	fs.BoolVar(&steps, "steps", false, "run the sequence-steps benchmark (-enrollments steps due within one minute) instead")
 	fs.IntVar(&scfg.Enrollments, "enrollments", bench.DefaultEnrollments, "with -steps: how many people to enroll")
+	fs.BoolVar(&hooks, "webhooks", false, "run the status webhook benchmark instead")
+	fs.IntVar(&wcfg.Messages, "messages", bench.DefaultWebhookMessages, "with -webhooks: how many sent messages get a status")
+	fs.IntVar(&wcfg.Clients, "clients", bench.DefaultWebhookClients, "with -webhooks: concurrent webhook senders")
 	fs.IntVar(&cfg.NoopTasks, "noop", bench.DefaultNoopTasks, "no-op tasks the raw asynq phase drains")
 	fs.IntVar(&cfg.Sends, "sends", bench.DefaultSends, "recipients of the send-path broadcast")
 	fs.Float64Var(&tcfg.Rate, "rate", bench.DefaultThrottleRate, "with -throttle: rate_per_second of every phone number, and the simulator's limit")
@@ -105,6 +118,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			misplaced = fmt.Errorf("-%s does not apply to -throttle", f.Name)
 		case steps && (sendFlags[f.Name] || f.Name == "seconds" || f.Name == "throttle"):
 			misplaced = fmt.Errorf("-%s does not apply to -steps", f.Name)
+		case !hooks && (f.Name == "messages" || f.Name == "clients"):
+			misplaced = fmt.Errorf("-%s only applies with -webhooks", f.Name)
 		case !steps && f.Name == "enrollments":
 			misplaced = fmt.Errorf("-%s only applies with -steps", f.Name)
 		case !throttle && !steps && throttleFlags[f.Name]:
@@ -123,6 +138,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.RedisURL = cmp.Or(cfg.RedisURL, getenv("REDIS_URL"))
 	cfg.DatabaseURL = cmp.Or(cfg.DatabaseURL, getenv("DATABASE_URL"))
 
+	if hooks {
+		if wcfg.Messages <= 0 || wcfg.Clients <= 0 {
+			return fmt.Errorf("-messages and -clients must be more than 0, got %v and %v", wcfg.Messages, wcfg.Clients)
+		}
+		wcfg.Concurrency, wcfg.RedisURL, wcfg.RedisDB = cfg.Concurrency, cfg.RedisURL, cfg.RedisDB
+		wcfg.DatabaseURL, wcfg.Timeout = cfg.DatabaseURL, cfg.Timeout
+		res, err := bench.RunWebhooks(ctx, wcfg, stderr)
+		return report(res, err, asJSON, stdout)
+	}
 	if steps {
 		scfg.Rate = bench.DefaultStepsRate
 		fs.Visit(func(f *flag.Flag) {

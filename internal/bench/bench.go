@@ -363,3 +363,39 @@ func rate(n int, d time.Duration) float64 {
 	}
 	return float64(n) / d.Seconds()
 }
+
+// world is one benchmark run's services: a flushed Redis database and a
+// fresh, migrated Postgres database.
+type world struct {
+	log    *slog.Logger
+	rds    *benchRedis
+	db     *store.DB
+	dbName string
+}
+
+// newWorld validates base and sets up a run's services under ctx; close
+// releases them (dropping the database).
+func newWorld(ctx context.Context, base Config, progress io.Writer) (w *world, close func() error, err error) {
+	if err := base.validate(); err != nil {
+		return nil, nil, fmt.Errorf("invalid config: %w", err)
+	}
+	w = &world{log: slog.New(slog.NewTextHandler(progress, nil))}
+	if w.rds, err = openRedis(ctx, w.log, base); err != nil {
+		return nil, nil, err
+	}
+	name, dbURL, drop, err := createDatabase(ctx, base.DatabaseURL)
+	if err != nil {
+		w.rds.close()
+		return nil, nil, err
+	}
+	w.dbName = name
+	if w.db, err = store.Open(ctx, dbURL, w.log); err != nil {
+		w.rds.close()
+		return nil, nil, errors.Join(err, drop())
+	}
+	return w, func() error {
+		_ = w.db.Close()
+		w.rds.close()
+		return drop()
+	}, nil
+}

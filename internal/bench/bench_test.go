@@ -60,3 +60,21 @@ func TestRunRejectsNegativeRedisDB(t *testing.T) {
 	_, err := bench.Run(context.Background(), bench.Config{RedisDB: -1}, io.Discard)
 	require.ErrorContains(t, err, "redis db must be 1 or more")
 }
+
+// The webhook benchmark answers every request and applies every status;
+// its timings are reported, never asserted.
+func TestRunWebhooksSmall(t *testing.T) {
+	t.Parallel()
+	rds := testenv.NewRedis(t)
+	var progress bytes.Buffer
+	res, err := bench.RunWebhooks(context.Background(), bench.WebhooksConfig{
+		Messages: 300, Clients: 4, Concurrency: 10,
+		RedisURL: testenv.RedisURL(), RedisDB: rds.Client.Options().DB, RedisLeased: true,
+		DatabaseURL: testenv.PostgresURL(), Timeout: 2 * time.Minute,
+	}, &progress)
+	require.NoError(t, err, progress.String())
+	require.Equal(t, 330, res.Requests, "a tenth duplicated")
+	require.Zero(t, res.Non200)
+	require.Greater(t, res.AppliedPerSecond, 0.0)
+	require.Greater(t, res.P50Millis, 0.0)
+}

@@ -102,27 +102,14 @@ func RunSteps(ctx context.Context, cfg StepsConfig, progress io.Writer) (res Ste
 	cfg.Enrollments = cmp.Or(cfg.Enrollments, DefaultEnrollments)
 	cfg.Rate = cmp.Or(cfg.Rate, DefaultStepsRate)
 	base := Config{Concurrency: cfg.Concurrency, RedisURL: cfg.RedisURL, RedisDB: cfg.RedisDB, DatabaseURL: cfg.DatabaseURL, Timeout: cfg.Timeout}.withDefaults()
-	if err := base.validate(); err != nil {
-		return res, fmt.Errorf("invalid config: %w", err)
-	}
 	ctx, cancel := context.WithTimeout(ctx, base.Timeout)
 	defer cancel()
-	log := slog.New(slog.NewTextHandler(progress, nil))
-	rds, err := openRedis(ctx, log, base)
+	w, closeWorld, err := newWorld(ctx, base, progress)
 	if err != nil {
 		return res, err
 	}
-	defer rds.close()
-	dbName, dbURL, drop, err := createDatabase(ctx, base.DatabaseURL)
-	if err != nil {
-		return res, err
-	}
-	defer func() { err = errors.Join(err, drop()) }()
-	db, err := store.Open(ctx, dbURL, log)
-	if err != nil {
-		return res, err
-	}
-	defer func() { _ = db.Close() }()
+	defer func() { err = errors.Join(err, closeWorld()) }()
+	log, rds, db, dbName := w.log, w.rds, w.db, w.dbName
 	log.InfoContext(ctx, "bench: steps: created database", slog.String("database", dbName))
 	res = StepsResult{CPUs: runtime.GOMAXPROCS(0), Concurrency: base.Concurrency, Enrollments: cfg.Enrollments, Rate: cfg.Rate}
 
