@@ -52,9 +52,12 @@ type providerCase struct {
 	steps     string // the sequence's steps, indented 6 spaces
 	// noRead: the provider reports delivered or failed, never read.
 	noRead bool
+	// path is appended to the simulator's address to make base_url.
+	path string
 }
 
 var providerCases = []providerCase{
+	botsailorCase("botsailor", botsailorsim.ShapeBotSailor), botsailorCase("wabotick", botsailorsim.ShapeWabotick),
 	{
 		name: "sobot",
 		start: func(hook string) (http.Handler, func() []string, func()) {
@@ -104,6 +107,27 @@ var providerCases = []providerCase{
 	},
 }
 
+// botsailorCase is the BotSailor family (statuses polled, lost answers
+// reconciled from the history) answering in one of its shapes.
+func botsailorCase(name, shape string) providerCase {
+	return providerCase{
+		name: name, path: "/api/v1",
+		start: func(string) (http.Handler, func() []string, func()) {
+			sim := botsailorsim.New(botsailorsim.Options{Tokens: []string{testToken}, Shape: shape, Latency: 2 * time.Millisecond,
+				DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.05,
+				DropAfterAcceptRate: 0.02, Seed: 4})
+			return sim, func() []string { return phonesOf(sim.Sends(), func(s botsailorsim.Send) string { return s.Phone }) }, func() {}
+		},
+		account: `    api_token: ${SIM_TOKEN}
+    phone_number_id: "119060000040020"
+    whatsapp_bot_id: 123`,
+		broadcast: `      template: {id: "313823", vars: {name: "{{name}}", code: "{{code}}"}}`,
+		steps: `      - {after: 0s, message: {text: "Welcome {{name}}"}}
+      - {after: 1s, message: {media: {url: "https://cdn.example.com/c/{{code}}.jpg", type: image, caption: "For {{name}}"}}}
+      - {after: 1s, message: {bot_flow: "FLOW-1"}}`,
+	}
+}
+
 func phonesOf[S any](sends []S, phone func(S) string) []string {
 	out := make([]string, len(sends))
 	for i, s := range sends {
@@ -113,9 +137,10 @@ func phonesOf[S any](sends []S, phone func(S) string) []string {
 }
 
 // The same 200-recipient broadcast and 3-step sequence run through each
-// webhook provider's simulator, with duplicated, reordered and early
-// webhooks: every message ends in a terminal state with its id recorded,
-// each sent once, and the steps in order.
+// provider's simulator — BotSailor and Wabotick (polled, some answers
+// dropped and reconciled) and Sobot, Salebot and waapi (webhooks
+// duplicated, reordered and early): every message ends in a terminal state
+// with its id recorded, each sent once.
 func TestProvidersEndToEnd(t *testing.T) {
 	t.Parallel()
 	for _, pc := range providerCases {
@@ -165,7 +190,7 @@ sequences:
     account: main
     steps:
 %s
-`, pc.name, api.URL, pc.account, pc.broadcast, pc.steps)
+`, pc.name, api.URL+pc.path, pc.account, pc.broadcast, pc.steps)
 	b.runProviderYAML(yaml, 20)
 	people := make([]sequence.Enrollee, enrollments)
 	for i := range people {
