@@ -22,7 +22,8 @@ const (
 const literalTokenMsg = "api_token must be a ${VAR} reference or use api_token_file; " +
 	"literal tokens are refused so they never reach git or the database"
 
-// ResolveToken returns the API token that ref ("env:VAR" or "file:/path",
+// ResolveToken returns the secret (an API token, API secret or webhook
+// secret) that ref ("env:VAR" or "file:/path",
 // as in Account.TokenRef) points to, read through getenv or from the file
 // and trimmed of surrounding white space. An unset variable, an unreadable
 // or empty file and a malformed ref are errors; no error contains the token
@@ -36,16 +37,12 @@ func ResolveToken(ref string, getenv func(string) string) (string, error) {
 		}
 		tok := strings.TrimSpace(getenv(name))
 		if tok == "" {
-			return "", fmt.Errorf("api token: environment variable %s is not set", name)
+			return "", fmt.Errorf("environment variable %s is not set", name)
 		}
 		return tok, nil
 	case strings.HasPrefix(ref, tokenRefFile):
 		path := strings.TrimPrefix(ref, tokenRefFile)
-		tok, err := readTokenFile(path)
-		if err != nil {
-			return "", fmt.Errorf("api token: %w", err)
-		}
-		return tok, nil
+		return readTokenFile(path)
 	}
 	return "", errors.New(`api token reference must start with "env:" or "file:"`)
 }

@@ -20,11 +20,11 @@ func TestResolveToken(t *testing.T) {
 	}{
 		{"Env", "env:BOTSAILOR_API_TOKEN", secret, ""},
 		{"File", "file:" + file, secret, ""},
-		{"EnvUnset", "env:NOPE", "", "api token: environment variable NOPE is not set"},
-		{"EnvBlank", "env:BLANK", "", "api token: environment variable BLANK is not set"},
+		{"EnvUnset", "env:NOPE", "", "environment variable NOPE is not set"},
+		{"EnvBlank", "env:BLANK", "", "environment variable BLANK is not set"},
 		{"EnvBadName", "env:" + secret, "", "token reference env:<VAR> has an invalid variable name"},
-		{"FileMissing", "file:/nonexistent/wacamp/token", "", `api token: cannot read "/nonexistent/wacamp/token": no such file or directory`},
-		{"FileEmpty", "file:" + empty, "", `api token: "` + empty + `" is empty`},
+		{"FileMissing", "file:/nonexistent/wacamp/token", "", `cannot read "/nonexistent/wacamp/token": no such file or directory`},
+		{"FileEmpty", "file:" + empty, "", `"` + empty + `" is empty`},
 		{"TokenAsRef", secret, "", `api token reference must start with "env:" or "file:"`},
 		{"Empty", "", "", `api token reference must start with "env:" or "file:"`},
 	}
