@@ -33,9 +33,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -54,9 +54,6 @@ const (
 
 // maxBody caps how much of an answer is read.
 const maxBody = 8 << 20
-
-// redacted replaces secrets in everything this package prints.
-const redacted = "[REDACTED]"
 
 // Config configures a Client.
 type Config struct {
@@ -101,7 +98,7 @@ func (c Config) Validate() error {
 // String describes the configuration with the token redacted.
 func (c Config) String() string {
 	return fmt.Sprintf("botsailor.Config{BaseURL: %q, Token: %s, PhoneNumberID: %q, WhatsAppBotID: %d}",
-		c.BaseURL, redactedOrEmpty(c.Token), c.PhoneNumberID, c.WhatsAppBotID)
+		c.BaseURL, wire.RedactedOrEmpty(c.Token), c.PhoneNumberID, c.WhatsAppBotID)
 }
 
 // GoString is String, so %#v does not print the token either.
@@ -111,17 +108,10 @@ func (c Config) GoString() string { return c.String() }
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("base_url", c.BaseURL),
-		slog.String("token", redactedOrEmpty(c.Token)),
+		slog.String("token", wire.RedactedOrEmpty(c.Token)),
 		slog.String("phone_number_id", c.PhoneNumberID),
 		slog.Int64("whatsapp_bot_id", c.WhatsAppBotID),
 	)
-}
-
-func redactedOrEmpty(secret string) string {
-	if secret == "" {
-		return `""`
-	}
-	return redacted
 }
 
 // Client calls one BotSailor-family account for one phone number. It is safe
@@ -133,7 +123,7 @@ type Client struct {
 	log     *slog.Logger
 	// secrets are the forms of the token that may come back in an answer:
 	// as is and URL-encoded.
-	secrets []string
+	secrets wire.Scrubber
 	now     func() time.Time
 }
 
@@ -221,9 +211,9 @@ func (c *Client) Send(ctx context.Context, to string, m templates.Message) (prov
 // sendCall builds the call for one message, or refuses a message that cannot
 // be sent.
 func (c *Client) sendCall(to string, m templates.Message) (call, error) {
-	phone, ok := normalizePhone(to)
+	phone, ok := wire.NormalizePhone(to)
 	if !ok {
-		return call{}, c.refuse("send", provider.ClassPermanent, fmt.Sprintf("invalid phone number %q", maskPhone(to)))
+		return call{}, c.refuse("send", provider.ClassPermanent, fmt.Sprintf("invalid phone number %q", wire.MaskPhone(to)))
 	}
 	if err := Capabilities.Check(m); err != nil {
 		// Validation refuses these first; a message that slipped through
@@ -283,9 +273,9 @@ func (c *Client) sendCall(to string, m templates.Message) (call, error) {
 //
 // Errors are *provider.Error; a lost answer is ClassTransient.
 func (c *Client) Conversation(ctx context.Context, phone string, limit int) ([]provider.ConversationMessage, error) {
-	p, ok := normalizePhone(phone)
+	p, ok := wire.NormalizePhone(phone)
 	if !ok {
-		return nil, c.refuse("conversation", provider.ClassPermanent, fmt.Sprintf("invalid phone number %q", maskPhone(phone)))
+		return nil, c.refuse("conversation", provider.ClassPermanent, fmt.Sprintf("invalid phone number %q", wire.MaskPhone(phone)))
 	}
 	if limit <= 0 {
 		limit = DefaultConversationLimit
@@ -352,14 +342,14 @@ func (c *Client) do(ctx context.Context, cl call) (*answer, error) {
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace),
 		http.MethodPost, c.baseURL+cl.path, strings.NewReader(body))
 	if err != nil {
-		return nil, c.fail(cl, 0, provider.ClassHaltAccount, "", fmt.Errorf("build request: %w", c.scrubErr(err)))
+		return nil, c.fail(cl, 0, provider.ClassHaltAccount, "", fmt.Errorf("build request: %w", c.secrets.ScrubErr(err)))
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 
 	resp, err := c.http.Do(req)
 	if err != nil {
-		pe := c.lost(ctx, cl, 0, written.Load(), fmt.Errorf("post %s: %w", cl.path, c.scrubErr(err)))
+		pe := c.lost(ctx, cl, 0, written.Load(), fmt.Errorf("post %s: %w", cl.path, c.secrets.ScrubErr(err)))
 		c.logCall(ctx, cl, start, 0, pe)
 		return nil, pe
 	}
@@ -367,11 +357,11 @@ func (c *Client) do(ctx context.Context, cl call) (*answer, error) {
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		var pe *provider.Error
-		if isRetryableStatus(resp.StatusCode) {
-			pe = c.fail(cl, resp.StatusCode, provider.ClassTransient, "", fmt.Errorf("read answer: %w", c.scrubErr(err)))
-			pe.RetryAfter = c.retryAfter(resp.Header)
+		if wire.RetryableStatus(resp.StatusCode) {
+			pe = c.fail(cl, resp.StatusCode, provider.ClassTransient, "", fmt.Errorf("read answer: %w", c.secrets.ScrubErr(err)))
+			pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 		} else {
-			pe = c.lost(ctx, cl, resp.StatusCode, true, fmt.Errorf("read answer: %w", c.scrubErr(err)))
+			pe = c.lost(ctx, cl, resp.StatusCode, true, fmt.Errorf("read answer: %w", c.secrets.ScrubErr(err)))
 		}
 		c.logCall(ctx, cl, start, resp.StatusCode, pe)
 		return nil, pe
@@ -409,7 +399,7 @@ func (c *Client) interpret(ctx context.Context, cl call, resp *http.Response, ra
 			return nil, c.fail(cl, status, provider.ClassTransient, snippet, fmt.Errorf("unparseable answer: %w", perr))
 		}
 		pe := c.fail(cl, status, provider.Classify(status, "", ""), snippet, nil)
-		pe.RetryAfter = c.retryAfter(resp.Header)
+		pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 		return nil, pe
 	}
 
@@ -427,14 +417,14 @@ func (c *Client) interpret(ctx context.Context, cl call, resp *http.Response, ra
 	}
 	// The provider refused ({"status":"0"}), or the HTTP status says it
 	// failed whatever the body says.
-	msg := truncate(c.scrub(ans.messageText()), maxMessage)
+	msg := wire.Truncate(c.secrets.Scrub(ans.messageText()), maxMessage)
 	code := provider.ExtractCode(msg)
 	if code == "" {
 		code = ans.errorCode(status)
 	}
 	pe := c.fail(cl, status, provider.Classify(status, code, msg), msg, nil)
 	pe.Code = code
-	pe.RetryAfter = c.retryAfter(resp.Header)
+	pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 	return nil, pe
 }
 
@@ -469,72 +459,6 @@ func (c *Client) refuse(op string, class provider.Class, msg string) *provider.E
 	return &provider.Error{Provider: providerName, Op: op, Message: msg, Class: class}
 }
 
-// retryAfter parses a Retry-After header: delay seconds or an HTTP date.
-func (c *Client) retryAfter(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(secs * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(c.now()); d > 0 {
-			return d
-		}
-	}
-	return 0
-}
-
-func isRetryableStatus(status int) bool {
-	return status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout
-}
-
-// scrub removes every form of the token from s.
-func (c *Client) scrub(s string) string {
-	for _, sec := range c.secrets {
-		s = strings.ReplaceAll(s, sec, redacted)
-	}
-	return s
-}
-
-// scrubErr returns err, or an error with the same text minus the token when
-// the text contains it. The token is never in a URL this driver builds, but
-// a BaseURL with credentials or a transport that echoes the body could put
-// it there.
-func (c *Client) scrubErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	if clean := c.scrub(msg); clean != msg {
-		return &scrubbedError{msg: clean, err: err}
-	}
-	return err
-}
-
-// scrubbedError hides a wrapped error's text (which held the token) but keeps
-// it reachable to errors.Is for context and net errors.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error {
-	// Unwrap only to sentinels whose text is fixed, never to the error whose
-	// text carries the token.
-	for _, sentinel := range []error{context.Canceled, context.DeadlineExceeded, io.ErrUnexpectedEOF, io.EOF} {
-		if errors.Is(e.err, sentinel) {
-			return sentinel
-		}
-	}
-	return nil
-}
-
 func (c *Client) logCall(ctx context.Context, cl call, start time.Time, httpStatus int, pe *provider.Error) {
 	attrs := []slog.Attr{
 		slog.String("op", cl.op),
@@ -543,7 +467,7 @@ func (c *Client) logCall(ctx context.Context, cl call, start time.Time, httpStat
 		slog.Duration("duration", c.now().Sub(start)),
 	}
 	if p := cl.form.Get("phone_number"); p != "" {
-		attrs = append(attrs, slog.String("phone", maskPhone(p)))
+		attrs = append(attrs, slog.String("phone", wire.MaskPhone(p)))
 	}
 	if pe != nil {
 		attrs = append(attrs, slog.String("class", pe.Class.String()), slog.String("error", pe.Error()))
@@ -551,38 +475,11 @@ func (c *Client) logCall(ctx context.Context, cl call, start time.Time, httpStat
 	c.log.LogAttrs(ctx, slog.LevelDebug, "botsailor: call", attrs...)
 }
 
-// normalizePhone strips "+", spaces and punctuation from a phone number and
-// reports whether what is left is digits only (as the API requires).
-func normalizePhone(s string) (string, bool) {
-	var b strings.Builder
-	for _, r := range strings.TrimSpace(s) {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == '+' || r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
-		default:
-			return "", false
-		}
-	}
-	if b.Len() == 0 {
-		return "", false
-	}
-	return b.String(), true
-}
-
-// maskPhone hides all but the last four characters of a phone number.
-func maskPhone(p string) string {
-	if len(p) <= 4 {
-		return strings.Repeat("*", len(p))
-	}
-	return strings.Repeat("*", len(p)-4) + p[len(p)-4:]
-}
-
 // snippet returns the start of a body as one line of text, without the token.
 func (c *Client) snippet(raw []byte) string {
 	s := strings.Join(strings.Fields(string(bytes.ToValidUTF8(raw, []byte("?")))), " ")
 	// Scrub before truncating, so no cut-off token can survive.
-	return cmp.Or(truncate(c.scrub(s), maxSnippet), "(empty body)")
+	return cmp.Or(wire.Truncate(c.secrets.Scrub(s), maxSnippet), "(empty body)")
 }
 
 // The longest provider text kept in an error.
@@ -590,18 +487,6 @@ const (
 	maxSnippet = 200 // of a non-JSON body
 	maxMessage = 500 // of a JSON answer's message
 )
-
-// truncate cuts s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
-}
 
 func uniqueNonEmpty(ss ...string) []string {
 	var out []string

@@ -13,14 +13,13 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -42,9 +41,6 @@ const (
 
 // maxBody caps how much of an answer is read.
 const maxBody = 4 << 20
-
-// redacted replaces secrets in everything this package prints.
-const redacted = "[REDACTED]"
 
 // The longest provider text kept in an error.
 const (
@@ -98,7 +94,7 @@ func (c Config) Validate() error {
 // String describes the configuration with the API key redacted.
 func (c Config) String() string {
 	return fmt.Sprintf("salebot.Config{BaseURL: %q, APIKey: %s, WhatsAppBotID: %d}",
-		redactURL(c.BaseURL), redactedOrEmpty(c.APIKey), c.WhatsAppBotID)
+		redactURL(c.BaseURL), wire.RedactedOrEmpty(c.APIKey), c.WhatsAppBotID)
 }
 
 // GoString is String, so %#v does not print the API key either.
@@ -108,16 +104,9 @@ func (c Config) GoString() string { return c.String() }
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("base_url", redactURL(c.BaseURL)),
-		slog.String("api_key", redactedOrEmpty(c.APIKey)),
+		slog.String("api_key", wire.RedactedOrEmpty(c.APIKey)),
 		slog.Int64("whatsapp_bot_id", c.WhatsAppBotID),
 	)
-}
-
-func redactedOrEmpty(secret string) string {
-	if secret == "" {
-		return `""`
-	}
-	return redacted
 }
 
 // redactURL hides a password in a BaseURL's user info.
@@ -137,7 +126,7 @@ type Client struct {
 	log     *slog.Logger
 	// secrets are the forms of the key that may show up in a URL or an
 	// answer: as is, path- and query-escaped.
-	secrets []string
+	secrets wire.Scrubber
 	now     func() time.Time
 }
 
@@ -252,9 +241,9 @@ var attachmentTypes = map[string]string{
 // sendRequest builds the call for one message, or refuses a message that
 // cannot be sent.
 func (c *Client) sendRequest(to string, m templates.Message) (request, error) {
-	phone, ok := normalizePhone(to)
+	phone, ok := wire.NormalizePhone(to)
 	if !ok {
-		return request{}, refuse(provider.ClassPermanent, fmt.Sprintf("invalid phone number %q", maskPhone(to)))
+		return request{}, refuse(provider.ClassPermanent, fmt.Sprintf("invalid phone number %q", wire.MaskPhone(to)))
 	}
 	body := map[string]any{"phone": phone, "whatsapp_bot_id": c.cfg.WhatsAppBotID}
 	req := request{action: ActionWhatsAppMessage, body: body, phone: phone}
@@ -351,9 +340,9 @@ func (c *Client) do(ctx context.Context, req request) (*answer, error) {
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		var pe *provider.Error
-		if isRetryableStatus(resp.StatusCode) {
+		if wire.RetryableStatus(resp.StatusCode) {
 			pe = c.fail(resp.StatusCode, provider.ClassTransient, "", fmt.Errorf("read %s answer: %w", req.action, c.scrubErr(err)))
-			pe.RetryAfter = c.retryAfter(resp.Header)
+			pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 		} else {
 			pe = c.lost(ctx, resp.StatusCode, true, fmt.Errorf("read %s answer: %w", req.action, c.scrubErr(err)))
 		}
@@ -381,20 +370,20 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 			return nil, c.fail(status, provider.ClassAmbiguous, snippet, fmt.Errorf("unparseable answer: %w", perr))
 		}
 		pe := c.fail(status, classify(status, "", ""), snippet, nil)
-		pe.RetryAfter = c.retryAfter(resp.Header)
+		pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 		return nil, pe
 	}
 	if ok2xx && !ans.refused() {
 		return ans, nil
 	}
-	msg := truncate(c.scrub(ans.messageText()), maxMessage)
+	msg := wire.Truncate(c.secrets.Scrub(ans.messageText()), maxMessage)
 	code := provider.ExtractCode(msg)
 	if code == "" {
 		code = ans.errorCode(status)
 	}
 	pe := c.fail(status, classify(status, code, msg), cmp.Or(msg, c.snippet(raw)), nil)
 	pe.Code = code
-	pe.RetryAfter = c.retryAfter(resp.Header)
+	pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 	return nil, pe
 }
 
@@ -458,38 +447,6 @@ func refuse(class provider.Class, msg string) *provider.Error {
 	return &provider.Error{Provider: providerName, Op: "send", Message: msg, Class: class}
 }
 
-// retryAfter parses a Retry-After header: delay seconds or an HTTP date.
-func (c *Client) retryAfter(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(secs * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(c.now()); d > 0 {
-			return d
-		}
-	}
-	return 0
-}
-
-func isRetryableStatus(status int) bool {
-	return status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout
-}
-
-// scrub removes every form of the API key from s.
-func (c *Client) scrub(s string) string {
-	for _, sec := range c.secrets {
-		s = strings.ReplaceAll(s, sec, redacted)
-	}
-	return s
-}
-
 // scrubErr returns err without the request URL (which holds the API key)
 // and with any other copy of the key removed. Transport errors are
 // *url.Error, whose text starts with the URL: it is replaced by the inner
@@ -502,86 +459,26 @@ func (c *Client) scrubErr(err error) error {
 	if errors.As(err, &ue) && ue.Err != nil {
 		err = ue.Err
 	}
-	msg := err.Error()
-	if clean := c.scrub(msg); clean != msg {
-		return &scrubbedError{msg: clean, err: err}
-	}
-	return err
-}
-
-// scrubbedError hides a wrapped error's text (which held the key) but keeps
-// it reachable to errors.Is for context and EOF sentinels.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error {
-	for _, sentinel := range []error{context.Canceled, context.DeadlineExceeded, io.ErrUnexpectedEOF, io.EOF} {
-		if errors.Is(e.err, sentinel) {
-			return sentinel
-		}
-	}
-	return nil
+	return c.secrets.ScrubErr(err)
 }
 
 func (c *Client) logCall(ctx context.Context, req request, start time.Time, httpStatus int, pe *provider.Error) {
 	attrs := []slog.Attr{
 		slog.String("action", req.action),
-		slog.String("phone", maskPhone(req.phone)),
+		slog.String("phone", wire.MaskPhone(req.phone)),
 		slog.Int("http_status", httpStatus),
 		slog.Duration("duration", c.now().Sub(start)),
 	}
 	if pe != nil {
-		attrs = append(attrs, slog.String("class", pe.Class.String()), slog.String("error", c.scrub(pe.Error())))
+		attrs = append(attrs, slog.String("class", pe.Class.String()), slog.String("error", c.secrets.Scrub(pe.Error())))
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "salebot: call", attrs...)
-}
-
-// normalizePhone strips "+", spaces and punctuation from a phone number and
-// reports whether what is left is digits only.
-func normalizePhone(s string) (string, bool) {
-	var b strings.Builder
-	for _, r := range strings.TrimSpace(s) {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == '+' || r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
-		default:
-			return "", false
-		}
-	}
-	if b.Len() == 0 {
-		return "", false
-	}
-	return b.String(), true
-}
-
-// maskPhone hides all but the last four characters of a phone number.
-func maskPhone(p string) string {
-	if len(p) <= 4 {
-		return strings.Repeat("*", len(p))
-	}
-	return strings.Repeat("*", len(p)-4) + p[len(p)-4:]
 }
 
 // snippet returns the start of a body as one line of text, without the key.
 func (c *Client) snippet(raw []byte) string {
 	s := strings.Join(strings.Fields(string(bytes.ToValidUTF8(raw, []byte("?")))), " ")
-	return cmp.Or(truncate(c.scrub(s), maxSnippet), "(empty body)")
-}
-
-// truncate cuts s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
+	return cmp.Or(wire.Truncate(c.secrets.Scrub(s), maxSnippet), "(empty body)")
 }
 
 func joinNonEmpty(sep string, parts ...string) string {

@@ -13,13 +13,12 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -43,7 +42,7 @@ const pathMessage = "/message/"
 const maxBody = 8 << 20
 
 // redacted replaces secrets in everything this package prints.
-const redacted = "[REDACTED]"
+const redacted = wire.Redacted
 
 // Config configures a Client.
 type Config struct {
@@ -84,7 +83,7 @@ func (c Config) Validate() error {
 // String describes the configuration with the API key and secret redacted.
 func (c Config) String() string {
 	return fmt.Sprintf("sobot.Config{BaseURL: %q, APIKey: %s, APISecret: %s}",
-		c.baseURL(), redactedOrEmpty(c.APIKey), redactedOrEmpty(c.APISecret))
+		c.baseURL(), wire.RedactedOrEmpty(c.APIKey), wire.RedactedOrEmpty(c.APISecret))
 }
 
 // GoString is String, so %#v does not print the secrets either.
@@ -94,20 +93,13 @@ func (c Config) GoString() string { return c.String() }
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("base_url", c.baseURL()),
-		slog.String("api_key", redactedOrEmpty(c.APIKey)),
-		slog.String("api_secret", redactedOrEmpty(c.APISecret)),
+		slog.String("api_key", wire.RedactedOrEmpty(c.APIKey)),
+		slog.String("api_secret", wire.RedactedOrEmpty(c.APISecret)),
 	)
 }
 
 func (c Config) baseURL() string {
 	return strings.TrimRight(cmp.Or(c.BaseURL, DefaultBaseURL), "/")
-}
-
-func redactedOrEmpty(secret string) string {
-	if secret == "" {
-		return `""`
-	}
-	return redacted
 }
 
 // Client calls one Sobot account. It is safe for concurrent use.
@@ -118,7 +110,7 @@ type Client struct {
 	log     *slog.Logger
 	// secrets are the forms of the key and secret that may come back in an
 	// answer or a transport error.
-	secrets []string
+	secrets wire.Scrubber
 	now     func() time.Time
 }
 
@@ -231,7 +223,7 @@ func (c *Client) post(ctx context.Context, body map[string]any) (*answer, error)
 		http.MethodPost, c.baseURL+pathMessage, bytes.NewReader(raw))
 	if err != nil {
 		return nil, c.logged(ctx, start, phone, 0,
-			c.fail(0, provider.ClassHaltAccount, "", fmt.Errorf("build request: %w", c.scrubErr(err))))
+			c.fail(0, provider.ClassHaltAccount, "", fmt.Errorf("build request: %w", c.secrets.ScrubErr(err))))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
@@ -241,17 +233,17 @@ func (c *Client) post(ctx context.Context, body map[string]any) (*answer, error)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, c.logged(ctx, start, phone, 0,
-			c.lost(ctx, 0, written.Load(), fmt.Errorf("post %s: %w", pathMessage, c.scrubErr(err))))
+			c.lost(ctx, 0, written.Load(), fmt.Errorf("post %s: %w", pathMessage, c.secrets.ScrubErr(err))))
 	}
 	defer resp.Body.Close()
 	rawAns, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		var pe *provider.Error
-		if isRetryableStatus(resp.StatusCode) {
-			pe = c.fail(resp.StatusCode, provider.ClassTransient, "", fmt.Errorf("read answer: %w", c.scrubErr(err)))
-			pe.RetryAfter = c.retryAfter(resp.Header)
+		if wire.RetryableStatus(resp.StatusCode) {
+			pe = c.fail(resp.StatusCode, provider.ClassTransient, "", fmt.Errorf("read answer: %w", c.secrets.ScrubErr(err)))
+			pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 		} else {
-			pe = c.lost(ctx, resp.StatusCode, true, fmt.Errorf("read answer: %w", c.scrubErr(err)))
+			pe = c.lost(ctx, resp.StatusCode, true, fmt.Errorf("read answer: %w", c.secrets.ScrubErr(err)))
 		}
 		return nil, c.logged(ctx, start, phone, resp.StatusCode, pe)
 	}
@@ -277,7 +269,7 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 			return nil, c.fail(status, provider.ClassAmbiguous, snippet, fmt.Errorf("unparseable answer: %w", perr))
 		}
 		pe := c.fail(status, provider.Classify(status, "", ""), snippet, nil)
-		pe.RetryAfter = c.retryAfter(resp.Header)
+		pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 		return nil, pe
 	}
 
@@ -304,11 +296,11 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 		// with no usable status.
 		effective = 0
 	}
-	msg := truncate(c.scrub(ans.messageText()), maxMessage)
+	msg := wire.Truncate(c.secrets.Scrub(ans.messageText()), maxMessage)
 	code := ans.metaCode(msg)
 	pe := c.fail(cmp.Or(effective, status), classify(effective, code, msg), msg, nil)
 	pe.Code = code
-	pe.RetryAfter = c.retryAfter(resp.Header)
+	pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 	return nil, pe
 }
 
@@ -382,7 +374,7 @@ func (c *Client) logged(ctx context.Context, start time.Time, phone string, http
 		slog.Duration("duration", c.now().Sub(start)),
 	}
 	if phone != "" {
-		attrs = append(attrs, slog.String("phone", maskPhone(phone)))
+		attrs = append(attrs, slog.String("phone", wire.MaskPhone(phone)))
 	}
 	if pe != nil {
 		attrs = append(attrs, slog.String("class", pe.Class.String()), slog.String("error", pe.Error()))
@@ -394,72 +386,10 @@ func (c *Client) logged(ctx context.Context, start time.Time, phone string, http
 	return pe
 }
 
-// retryAfter parses a Retry-After header: delay seconds or an HTTP date.
-func (c *Client) retryAfter(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(secs * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(c.now()); d > 0 {
-			return d
-		}
-	}
-	return 0
-}
-
-func isRetryableStatus(status int) bool {
-	return status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout
-}
-
-// scrub removes every form of the key and secret from s.
-func (c *Client) scrub(s string) string {
-	for _, sec := range c.secrets {
-		s = strings.ReplaceAll(s, sec, redacted)
-	}
-	return s
-}
-
-// scrubErr returns err, or an error with the same text minus the secrets
-// when the text contains one.
-func (c *Client) scrubErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	if clean := c.scrub(msg); clean != msg {
-		return &scrubbedError{msg: clean, err: err}
-	}
-	return err
-}
-
-// scrubbedError hides a wrapped error's text (which held a secret) but keeps
-// the context and EOF sentinels reachable to errors.Is.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error {
-	for _, sentinel := range []error{context.Canceled, context.DeadlineExceeded, io.ErrUnexpectedEOF, io.EOF} {
-		if errors.Is(e.err, sentinel) {
-			return sentinel
-		}
-	}
-	return nil
-}
-
 // snippet returns the start of a body as one line of text, without secrets.
 func (c *Client) snippet(raw []byte) string {
 	s := strings.Join(strings.Fields(string(bytes.ToValidUTF8(raw, []byte("?")))), " ")
-	return cmp.Or(truncate(c.scrub(s), maxSnippet), "(empty body)")
+	return cmp.Or(wire.Truncate(c.secrets.Scrub(s), maxSnippet), "(empty body)")
 }
 
 // The longest provider text kept in an error.
@@ -467,23 +397,3 @@ const (
 	maxSnippet = 200 // of a non-JSON body
 	maxMessage = 500 // of a JSON answer's message
 )
-
-// truncate cuts s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
-}
-
-// maskPhone hides all but the last four characters of a phone number.
-func maskPhone(p string) string {
-	if len(p) <= 4 {
-		return strings.Repeat("*", len(p))
-	}
-	return strings.Repeat("*", len(p)-4) + p[len(p)-4:]
-}

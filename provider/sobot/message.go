@@ -3,6 +3,7 @@ package sobot
 import (
 	"cmp"
 	"fmt"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 	"mime"
 	"net/url"
 	"path"
@@ -27,7 +28,7 @@ const maxButtons = 3
 func buildSendBody(to string, m templates.Message) (map[string]any, error) {
 	phone, ok := normalizePhone(to)
 	if !ok {
-		return nil, refuse(provider.ClassPermanent, fmt.Sprintf("invalid phone number %q", maskPhone(to)))
+		return nil, refuse(provider.ClassPermanent, fmt.Sprintf("invalid phone number %q", wire.MaskPhone(to)))
 	}
 	body := map[string]any{
 		"customer_number": phone,
@@ -338,18 +339,9 @@ func templateBody(body map[string]any, t *templates.Template) error {
 // normalizePhone strips "+", spaces and punctuation from a phone number and
 // reports whether what is left is 1–15 digits, as the API requires.
 func normalizePhone(s string) (string, bool) {
-	var b strings.Builder
-	for _, r := range strings.TrimSpace(s) {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == '+' || r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
-		default:
-			return "", false
-		}
-	}
-	if b.Len() == 0 || b.Len() > maxPhoneDigits {
+	p, ok := wire.NormalizePhone(s)
+	if !ok || len(p) > maxPhoneDigits {
 		return "", false
 	}
-	return b.String(), true
+	return p, true
 }

@@ -20,9 +20,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -35,9 +35,6 @@ const DefaultTimeout = 30 * time.Second
 
 // maxBody caps how much of an answer is read.
 const maxBody = 8 << 20
-
-// redacted replaces secrets in everything this package prints.
-const redacted = "[REDACTED]"
 
 // Config configures a Client.
 type Config struct {
@@ -86,7 +83,7 @@ func (c Config) Validate() error {
 // session id masked.
 func (c Config) String() string {
 	return fmt.Sprintf("waapi.Config{BaseURL: %q, SessionID: %q, AccessToken: %s, BearerToken: %s}",
-		c.BaseURL, maskID(c.SessionID), redactedOrEmpty(c.AccessToken), redactedOrEmpty(c.BearerToken))
+		c.BaseURL, maskID(c.SessionID), wire.RedactedOrEmpty(c.AccessToken), wire.RedactedOrEmpty(c.BearerToken))
 }
 
 // GoString is String, so %#v does not print the secrets either.
@@ -98,16 +95,9 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("base_url", c.BaseURL),
 		slog.String("session_id", maskID(c.SessionID)),
-		slog.String("access_token", redactedOrEmpty(c.AccessToken)),
-		slog.String("bearer_token", redactedOrEmpty(c.BearerToken)),
+		slog.String("access_token", wire.RedactedOrEmpty(c.AccessToken)),
+		slog.String("bearer_token", wire.RedactedOrEmpty(c.BearerToken)),
 	)
-}
-
-func redactedOrEmpty(secret string) string {
-	if secret == "" {
-		return `""`
-	}
-	return redacted
 }
 
 // maskID keeps the last four characters of an id.
@@ -128,7 +118,7 @@ type Client struct {
 	log     *slog.Logger
 	// secrets are the forms of the tokens (and the session id) that may
 	// appear in a text: as is and URL-encoded.
-	secrets []string
+	secrets wire.Scrubber
 	now     func() time.Time
 }
 
@@ -240,9 +230,9 @@ func (c *Client) Send(ctx context.Context, to string, m templates.Message) (prov
 
 // buildSend turns a message into its call, or refuses it.
 func (c *Client) buildSend(to string, m templates.Message) (request, *provider.Error) {
-	phone, ok := normalizePhone(to)
+	phone, ok := wire.NormalizePhone(to)
 	if !ok {
-		return request{}, refuse(provider.ClassPermanent, fmt.Sprintf("invalid phone number %q", maskPhone(to)))
+		return request{}, refuse(provider.ClassPermanent, fmt.Sprintf("invalid phone number %q", wire.MaskPhone(to)))
 	}
 	switch m.Kind {
 	case templates.KindText:
@@ -447,9 +437,9 @@ func (c *Client) do(ctx context.Context, r request) (*answer, error) {
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		var pe *provider.Error
-		if isRetryableStatus(resp.StatusCode) {
+		if wire.RetryableStatus(resp.StatusCode) {
 			pe = c.fail(resp.StatusCode, provider.ClassTransient, "", fmt.Errorf("read answer: %w", c.transportErr(err)))
-			pe.RetryAfter = c.retryAfter(resp.Header)
+			pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 		} else {
 			pe = c.lost(ctx, resp.StatusCode, true, fmt.Errorf("read answer: %w", c.transportErr(err)))
 		}
@@ -476,7 +466,7 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 			return nil, c.fail(status, provider.ClassAmbiguous, snippet, fmt.Errorf("unparseable answer: %w", perr))
 		}
 		pe := c.fail(status, classify(status, "", ""), snippet, nil)
-		pe.RetryAfter = c.retryAfter(resp.Header)
+		pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 		return nil, pe
 	}
 	v := ans.verdict()
@@ -490,14 +480,14 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 		// Neither says it worked nor failed nor names a message.
 		return nil, c.fail(status, provider.ClassAmbiguous, c.snippet(raw), errors.New("answer has no status"))
 	}
-	msg := truncate(c.scrub(ans.messageText()), maxMessage)
+	msg := wire.Truncate(c.secrets.Scrub(ans.messageText()), maxMessage)
 	code := provider.ExtractCode(msg)
 	if code == "" {
 		code = ans.errorCode(status)
 	}
 	pe := c.fail(status, classify(status, code, msg), msg, nil)
 	pe.Code = code
-	pe.RetryAfter = c.retryAfter(resp.Header)
+	pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 	return nil, pe
 }
 
@@ -566,30 +556,6 @@ func (c *Client) fail(httpStatus int, class provider.Class, msg string, err erro
 	return &provider.Error{Provider: providerName, Op: opSend, HTTPStatus: httpStatus, Message: msg, Class: class, Err: err}
 }
 
-// retryAfter parses a Retry-After header: delay seconds or an HTTP date.
-func (c *Client) retryAfter(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(secs * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(c.now()); d > 0 {
-			return d
-		}
-	}
-	return 0
-}
-
-func isRetryableStatus(status int) bool {
-	return status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout
-}
-
 // transportErr strips the request URL (which holds access_token) from a
 // transport error and scrubs any token left in its text. The result still
 // unwraps to the underlying error when its text is clean, so errors.Is finds
@@ -599,11 +565,7 @@ func (c *Client) transportErr(err error) error {
 	if errors.As(err, &ue) {
 		err = &urlFreeError{op: ue.Op, err: ue.Err}
 	}
-	msg := err.Error()
-	if clean := c.scrub(msg); clean != msg {
-		return &scrubbedError{msg: clean, err: err}
-	}
-	return err
+	return c.secrets.ScrubErr(err)
 }
 
 // urlFreeError is a url.Error without the URL.
@@ -615,76 +577,24 @@ type urlFreeError struct {
 func (e *urlFreeError) Error() string { return e.op + " request: " + e.err.Error() }
 func (e *urlFreeError) Unwrap() error { return e.err }
 
-// scrubbedError hides a wrapped error's text (which held a token) but keeps
-// it reachable to errors.Is for the sentinels whose text is fixed.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error {
-	for _, sentinel := range []error{context.Canceled, context.DeadlineExceeded, io.ErrUnexpectedEOF, io.EOF} {
-		if errors.Is(e.err, sentinel) {
-			return sentinel
-		}
-	}
-	return nil
-}
-
-// scrub removes every form of the tokens from s.
-func (c *Client) scrub(s string) string {
-	for _, sec := range c.secrets {
-		s = strings.ReplaceAll(s, sec, redacted)
-	}
-	return s
-}
-
 func (c *Client) logCall(ctx context.Context, r request, start time.Time, httpStatus int, pe *provider.Error) {
 	attrs := []slog.Attr{
 		slog.String("op", opSend),
 		slog.String("path", r.path),
-		slog.String("phone", maskPhone(r.phone)),
+		slog.String("phone", wire.MaskPhone(r.phone)),
 		slog.Int("http_status", httpStatus),
 		slog.Duration("duration", c.now().Sub(start)),
 	}
 	if pe != nil {
-		attrs = append(attrs, slog.String("class", pe.Class.String()), slog.String("error", c.scrub(pe.Error())))
+		attrs = append(attrs, slog.String("class", pe.Class.String()), slog.String("error", c.secrets.Scrub(pe.Error())))
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "waapi: call", attrs...)
-}
-
-// normalizePhone strips "+", spaces and punctuation from a phone number and
-// reports whether what is left is digits only.
-func normalizePhone(s string) (string, bool) {
-	var b strings.Builder
-	for _, r := range strings.TrimSpace(s) {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == '+' || r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
-		default:
-			return "", false
-		}
-	}
-	if b.Len() == 0 {
-		return "", false
-	}
-	return b.String(), true
-}
-
-// maskPhone hides all but the last four characters of a phone number.
-func maskPhone(p string) string {
-	if len(p) <= 4 {
-		return strings.Repeat("*", len(p))
-	}
-	return strings.Repeat("*", len(p)-4) + p[len(p)-4:]
 }
 
 // snippet returns the start of a body as one line of text, without tokens.
 func (c *Client) snippet(raw []byte) string {
 	s := strings.Join(strings.Fields(string(bytes.ToValidUTF8(raw, []byte("?")))), " ")
-	return cmp.Or(truncate(c.scrub(s), maxSnippet), "(empty body)")
+	return cmp.Or(wire.Truncate(c.secrets.Scrub(s), maxSnippet), "(empty body)")
 }
 
 // The longest provider text kept in an error.
@@ -692,18 +602,6 @@ const (
 	maxSnippet = 200 // of a non-JSON body
 	maxMessage = 500 // of a JSON answer's message
 )
-
-// truncate cuts s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
-}
 
 // urlExt returns the lower-case extension of a URL's path, without the dot.
 func urlExt(raw string) string {

@@ -31,6 +31,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -262,12 +263,12 @@ func (s *Server) now() time.Time {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
-		writeJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed."))
+		wire.WriteJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed."))
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if err := r.ParseForm(); err != nil {
-		writeJSON(w, http.StatusBadRequest, failure("Invalid request."))
+		wire.WriteJSON(w, http.StatusBadRequest, failure("Invalid request."))
 		return
 	}
 	// Wait after reading the body: only then does the server notice a
@@ -285,11 +286,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if shape := s.shape(); shape != ShapeBotSailor && shape != ShapeWabotick {
-		writeJSON(w, http.StatusInternalServerError, failure("botsailorsim: unknown Options.Shape "+strconv.Quote(shape)+"."))
+		wire.WriteJSON(w, http.StatusInternalServerError, failure("botsailorsim: unknown Options.Shape "+strconv.Quote(shape)+"."))
 		return
 	}
 	if !s.authorized(r) {
-		writeJSON(w, http.StatusOK, failure(msgInvalidToken))
+		wire.WriteJSON(w, http.StatusOK, failure(msgInvalidToken))
 		return
 	}
 	switch strings.TrimSuffix(r.URL.Path, "/") {
@@ -308,7 +309,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/api/v1/user/myInfo":
 		s.myInfo(w)
 	default:
-		writeJSON(w, http.StatusNotFound, failure("Invalid API endpoint."))
+		wire.WriteJSON(w, http.StatusNotFound, failure("Invalid API endpoint."))
 	}
 }
 
@@ -365,12 +366,12 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		}
 	}
 	if missing := required(r, need...); missing != "" {
-		writeJSON(w, http.StatusOK, failure(missing+" is required."))
+		wire.WriteJSON(w, http.StatusOK, failure(missing+" is required."))
 		return
 	}
 	phone, numberID := r.Form.Get("phone_number"), r.Form.Get("phone_number_id")
 	if !validPhone(phone) {
-		writeJSON(w, http.StatusOK, failure(msgInvalidPhone))
+		wire.WriteJSON(w, http.StatusOK, failure(msgInvalidPhone))
 		return
 	}
 	snd := Send{Phone: phone, PhoneNumberID: numberID, Kind: kind}
@@ -416,19 +417,19 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 	if !s.takeToken(numberID, now) {
 		s.stats.RateLimited++
 		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, failure(msgRateLimited))
+		wire.WriteJSON(w, http.StatusOK, failure(msgRateLimited))
 		return
 	}
 	if last, ok := s.lastTo[convKey{numberID, phone}]; ok && s.opts.PairInterval > 0 && now.Sub(last) < s.opts.PairInterval {
 		s.stats.PairLimited++
 		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, failure(msgPairLimited))
+		wire.WriteJSON(w, http.StatusOK, failure(msgPairLimited))
 		return
 	}
 	if lim := s.opts.SubscriberLimit; lim > 0 && !s.subscribers[phone] && len(s.subscribers) >= lim {
 		s.stats.SubscriberLimited++
 		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, failure(msgSubscriberLimit))
+		wire.WriteJSON(w, http.StatusOK, failure(msgSubscriberLimit))
 		return
 	}
 	m := s.record(numberID, phone, string(body), now)
@@ -443,7 +444,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 	s.mu.Unlock()
 
 	if drop {
-		hangUp(w)
+		wire.HangUp(w)
 		return
 	}
 	switch {
@@ -451,11 +452,11 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		writePrettyJSON(w, http.StatusOK, dataAnswer{Status: "success", Message: msgTemplateSent,
 			Data: map[string]string{"message_id": m.wamid}})
 	case kind == "template":
-		writeJSON(w, http.StatusOK, answer{Status: "1", Message: msgTemplateSent})
+		wire.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: msgTemplateSent})
 	case kind == "bot":
-		writeJSON(w, http.StatusOK, answer{Status: "1", Message: msgBotTriggered})
+		wire.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: msgBotTriggered})
 	default:
-		writeJSON(w, http.StatusOK, sendAnswer{Status: "1", WAMID: m.wamid, Message: msgSent})
+		wire.WriteJSON(w, http.StatusOK, sendAnswer{Status: "1", WAMID: m.wamid, Message: msgSent})
 	}
 }
 
@@ -566,24 +567,24 @@ func (m *message) stateAt(now time.Time) state {
 // skipping offset (0-based, default 0).
 func (s *Server) conversation(w http.ResponseWriter, r *http.Request) {
 	if missing := required(r, "phone_number_id", "phone_number", "limit"); missing != "" {
-		writeJSON(w, http.StatusOK, failure(missing+" is required."))
+		wire.WriteJSON(w, http.StatusOK, failure(missing+" is required."))
 		return
 	}
 	limit, err := strconv.Atoi(r.Form.Get("limit"))
 	if err != nil || limit <= 0 {
-		writeJSON(w, http.StatusOK, failure("limit must be a positive number."))
+		wire.WriteJSON(w, http.StatusOK, failure("limit must be a positive number."))
 		return
 	}
 	offset := 0
 	if v := r.Form.Get("offset"); v != "" {
 		if offset, err = strconv.Atoi(v); err != nil || offset < 0 {
-			writeJSON(w, http.StatusOK, failure("offset must be a number."))
+			wire.WriteJSON(w, http.StatusOK, failure("offset must be a number."))
 			return
 		}
 	}
 	phone := r.Form.Get("phone_number")
 	if !validPhone(phone) {
-		writeJSON(w, http.StatusOK, failure(msgInvalidPhone))
+		wire.WriteJSON(w, http.StatusOK, failure(msgInvalidPhone))
 		return
 	}
 	s.mu.Lock()
@@ -608,18 +609,18 @@ func (s *Server) conversation(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, answer{Status: "1", Message: entries})
+	wire.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: entries})
 }
 
 // messageStatus answers get/message-status. Any numeric whatsapp_bot_id is
 // accepted.
 func (s *Server) messageStatus(w http.ResponseWriter, r *http.Request) {
 	if missing := required(r, "wa_message_id", "whatsapp_bot_id"); missing != "" {
-		writeJSON(w, http.StatusOK, failure(missing+" is required."))
+		wire.WriteJSON(w, http.StatusOK, failure(missing+" is required."))
 		return
 	}
 	if _, err := strconv.ParseInt(r.Form.Get("whatsapp_bot_id"), 10, 64); err != nil {
-		writeJSON(w, http.StatusOK, failure("whatsapp_bot_id must be a number."))
+		wire.WriteJSON(w, http.StatusOK, failure("whatsapp_bot_id must be a number."))
 		return
 	}
 	s.mu.Lock()
@@ -631,7 +632,7 @@ func (s *Server) messageStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if m == nil {
-		writeJSON(w, http.StatusOK, failure(msgNotFound))
+		wire.WriteJSON(w, http.StatusOK, failure(msgNotFound))
 		return
 	}
 	rep := statusEntry{
@@ -648,7 +649,7 @@ func (s *Server) messageStatus(w http.ResponseWriter, r *http.Request) {
 		writePrettyJSON(w, http.StatusOK, answer{Status: "1", Message: rep})
 		return
 	}
-	writeJSON(w, http.StatusOK, answer{Status: "1", Message: rep})
+	wire.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: rep})
 }
 
 // myInfo answers user/myInfo in the doc's shape, with live figures.
@@ -684,7 +685,7 @@ func (s *Server) myInfo(w http.ResponseWriter) {
 		writePrettyJSON(w, http.StatusOK, dataAnswer{Status: "success", Data: info})
 		return
 	}
-	writeJSON(w, http.StatusOK, answer{Status: "1", Message: info})
+	wire.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: info})
 }
 
 // The answer shapes, with the docs' field order.
@@ -745,17 +746,6 @@ func failedReason(st state) string {
 	return ""
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
 // writePrettyJSON writes v over several lines without indentation, the way
 // seed 001 prints its multi-line samples.
 func writePrettyJSON(w http.ResponseWriter, status int, v any) {
@@ -767,16 +757,6 @@ func writePrettyJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
-}
-
-// hangUp closes the connection without an answer.
-func hangUp(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		// HTTP/2 cannot hijack; aborting the handler resets the stream.
-		panic(http.ErrAbortHandler)
-	}
-	_ = conn.Close()
 }
 
 // formatTime formats t as the API does: "YYYY-MM-DD HH:MM:SS" in UTC.

@@ -53,6 +53,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -337,13 +338,13 @@ func (s *Server) now() time.Time {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
-		writeJSON(w, http.StatusMethodNotAllowed, failure("method not allowed"))
+		wire.WriteJSON(w, http.StatusMethodNotAllowed, failure("method not allowed"))
 		return
 	}
 	p, err := readParams(w, r)
 	if err != nil {
 		s.count(func(st *Stats) { st.BadRequests++ })
-		writeJSON(w, http.StatusBadRequest, failure("invalid request: "+err.Error()))
+		wire.WriteJSON(w, http.StatusBadRequest, failure("invalid request: "+err.Error()))
 		return
 	}
 	// Wait after reading the body: only then does the server notice a
@@ -363,19 +364,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(strings.Trim(r.URL.Path, "/"), "api/")
 	key, action, ok := strings.Cut(path, "/")
 	if !ok || key == "" || strings.Contains(action, "/") {
-		writeJSON(w, http.StatusNotFound, failure(msgUnknownMethod))
+		wire.WriteJSON(w, http.StatusNotFound, failure(msgUnknownMethod))
 		return
 	}
 	if !s.authorized(key) {
 		s.count(func(st *Stats) { st.Unauthorized++ })
-		writeJSON(w, http.StatusNotFound, failure(msgKeyNotFound))
+		wire.WriteJSON(w, http.StatusNotFound, failure(msgKeyNotFound))
 		return
 	}
 	switch action {
 	case "whatsapp_message", "whatsapp_callback", "message":
 		s.send(w, key, action, p)
 	default:
-		writeJSON(w, http.StatusNotFound, failure(msgUnknownMethod))
+		wire.WriteJSON(w, http.StatusNotFound, failure(msgUnknownMethod))
 	}
 }
 
@@ -480,7 +481,7 @@ var attachmentTypes = []string{"image", "video", "link", "file", "audio"}
 // badRequest answers HTTP 400 with the doc's error shape.
 func (s *Server) badRequest(w http.ResponseWriter, msg string) {
 	s.count(func(st *Stats) { st.BadRequests++ })
-	writeJSON(w, http.StatusBadRequest, failure(msg))
+	wire.WriteJSON(w, http.StatusBadRequest, failure(msg))
 }
 
 // send handles the three message actions.
@@ -630,20 +631,20 @@ func (s *Server) accept(w http.ResponseWriter, key string, snd Send) {
 		s.stats.RateLimited++
 		s.mu.Unlock()
 		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusTooManyRequests, failure(msgRateLimited))
+		wire.WriteJSON(w, http.StatusTooManyRequests, failure(msgRateLimited))
 		return
 	}
 	pk := pairKey{key, snd.Phone}
 	if last, ok := s.lastTo[pk]; ok && s.opts.PairInterval > 0 && now.Sub(last) < s.opts.PairInterval {
 		s.stats.PairLimited++
 		s.mu.Unlock()
-		writeJSON(w, http.StatusTooManyRequests, failure(msgPairLimited))
+		wire.WriteJSON(w, http.StatusTooManyRequests, failure(msgPairLimited))
 		return
 	}
 	if lim := s.opts.SubscriberLimit; lim > 0 && s.clients[snd.Phone] == nil && len(s.clients) >= lim {
 		s.stats.SubscriberLimited++
 		s.mu.Unlock()
-		writeJSON(w, http.StatusBadRequest, failure(msgSubscriberLimit))
+		wire.WriteJSON(w, http.StatusBadRequest, failure(msgSubscriberLimit))
 		return
 	}
 	c := s.clientLocked(snd.Phone, now)
@@ -678,10 +679,10 @@ func (s *Server) accept(w http.ResponseWriter, key string, snd Send) {
 		s.pushNow(early)
 	}
 	if drop {
-		hangUp(w)
+		wire.HangUp(w)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "success"})
+	wire.WriteJSON(w, http.StatusOK, map[string]string{"status": "success"})
 }
 
 // takeToken takes one token from the API key's bucket. Callers hold mu.
@@ -1004,24 +1005,3 @@ type answer struct {
 }
 
 func failure(msg string) answer { return answer{Status: "error", Error: msg} }
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-// hangUp closes the connection without an answer.
-func hangUp(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		// HTTP/2 cannot hijack; aborting the handler resets the stream.
-		panic(http.ErrAbortHandler)
-	}
-	_ = conn.Close()
-}

@@ -47,6 +47,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -351,7 +352,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		writeJSON(w, http.StatusMethodNotAllowed, errorAnswer{Message: "Method not allowed", Code: http.StatusMethodNotAllowed})
+		wire.WriteJSON(w, http.StatusMethodNotAllowed, errorAnswer{Message: "Method not allowed", Code: http.StatusMethodNotAllowed})
 		return
 	}
 	if bodyErr != nil || body == nil {
@@ -389,7 +390,7 @@ func (s *Server) refuse(w http.ResponseWriter, status int, msg string) {
 	if http200 && status != http.StatusTooManyRequests && status < 500 {
 		httpStatus = http.StatusOK
 	}
-	writeJSON(w, httpStatus, errorAnswer{Message: msg, Code: status})
+	wire.WriteJSON(w, httpStatus, errorAnswer{Message: msg, Code: status})
 }
 
 // send validates and accepts one message.
@@ -456,10 +457,10 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 		s.pushNow(early)
 	}
 	if drop {
-		hangUp(w)
+		wire.HangUp(w)
 		return
 	}
-	writeJSON(w, http.StatusOK, sendAnswer{
+	wire.WriteJSON(w, http.StatusOK, sendAnswer{
 		Data:    sendData{ID: snd.WAMID, Status: "submitted"},
 		Message: msgSent,
 		Code:    http.StatusOK,
@@ -791,24 +792,3 @@ type (
 		Code    int    `json:"code"`
 	}
 )
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-// hangUp closes the connection without an answer.
-func hangUp(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		// HTTP/2 cannot hijack; aborting the handler resets the stream.
-		panic(http.ErrAbortHandler)
-	}
-	_ = conn.Close()
-}

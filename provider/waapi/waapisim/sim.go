@@ -60,6 +60,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 	"math/rand/v2"
 	"mime"
 	"net/http"
@@ -370,7 +371,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route = strings.TrimSuffix(route, "/")
 	fields, err := readFields(r)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, failure("Invalid request body"))
+		wire.WriteJSON(w, http.StatusBadRequest, failure("Invalid request body"))
 		return
 	}
 	// Wait after reading the body: only then does the server notice a
@@ -392,7 +393,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.stats.Unauthorized++
 		s.mu.Unlock()
-		writeJSON(w, http.StatusUnauthorized, failure(msg))
+		wire.WriteJSON(w, http.StatusUnauthorized, failure(msg))
 		return
 	}
 	kinds := map[string]string{
@@ -406,7 +407,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if route == "/whatsapp/setWebhook" {
 		if r.Method != http.MethodPut && r.Method != http.MethodPost {
 			w.Header().Set("Allow", "PUT")
-			writeJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed"))
+			wire.WriteJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed"))
 			return
 		}
 		s.setWebhook(w, session, fields)
@@ -414,12 +415,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	kind, ok := kinds[route]
 	if !ok {
-		writeJSON(w, http.StatusNotFound, failure("Route not found"))
+		wire.WriteJSON(w, http.StatusNotFound, failure("Route not found"))
 		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		writeJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed"))
+		wire.WriteJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed"))
 		return
 	}
 	s.send(w, session, kind, fields)
@@ -503,7 +504,7 @@ func (s *Server) authorize(r *http.Request, fields map[string]any) (string, stri
 func (s *Server) setWebhook(w http.ResponseWriter, session string, fields map[string]any) {
 	u := str(fields["webhook_url"])
 	if u == "" {
-		writeJSON(w, http.StatusBadRequest, failure("webhook_url is required"))
+		wire.WriteJSON(w, http.StatusBadRequest, failure("webhook_url is required"))
 		return
 	}
 	var events []string
@@ -518,7 +519,7 @@ func (s *Server) setWebhook(w http.ResponseWriter, session string, fields map[st
 	s.hooks[session] = WebhookConfig{URL: u, Events: events}
 	s.stats.WebhooksSet++
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{
+	wire.WriteJSON(w, http.StatusOK, map[string]any{
 		"status":  true,
 		"message": "Webhook set successfully!",
 		"data":    map[string]any{"webhook_url": u, "events": events},
@@ -548,7 +549,7 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 			lat, err1 := strconv.ParseFloat(str(loc["lat"]), 64)
 			lng, err2 := strconv.ParseFloat(str(loc["lng"]), 64)
 			if err1 != nil || err2 != nil {
-				writeJSON(w, http.StatusBadRequest, failure("location.lat and location.lng must be numbers"))
+				wire.WriteJSON(w, http.StatusBadRequest, failure("location.lat and location.lng must be numbers"))
 				return
 			}
 			snd.Kind = "location"
@@ -564,7 +565,7 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 		case "image", "video", "audio", "document":
 		case "":
 		default:
-			writeJSON(w, http.StatusBadRequest, failure("type must be image, video, audio or document"))
+			wire.WriteJSON(w, http.StatusBadRequest, failure("type must be image, video, audio or document"))
 			return
 		}
 		media := map[string]any{"url": snd.MediaURL, "mimetype": snd.MimeType}
@@ -580,14 +581,14 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 		snd.Text = str(field(bd, "text"))
 		buttons, _ := field(bd, "buttons").([]any)
 		if snd.Text == "" || len(buttons) == 0 {
-			writeJSON(w, http.StatusBadRequest, failure("btndata.text and btndata.buttons are required"))
+			wire.WriteJSON(w, http.StatusBadRequest, failure("btndata.text and btndata.buttons are required"))
 			return
 		}
 		for _, b := range buttons {
 			switch str(field(b, "type")) {
 			case "replyButton", "urlButton", "callButton":
 			default:
-				writeJSON(w, http.StatusBadRequest, failure("button type must be replyButton, urlButton or callButton"))
+				wire.WriteJSON(w, http.StatusBadRequest, failure("button type must be replyButton, urlButton or callButton"))
 				return
 			}
 		}
@@ -599,7 +600,7 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 		snd.Text = str(field(md, "text"))
 		sections, _ := field(md, "sections").([]any)
 		if snd.Text == "" || len(sections) == 0 || str(field(md, "buttonText")) == "" {
-			writeJSON(w, http.StatusBadRequest, failure("msgdata.text, msgdata.buttonText and msgdata.sections are required"))
+			wire.WriteJSON(w, http.StatusBadRequest, failure("msgdata.text, msgdata.buttonText and msgdata.sections are required"))
 			return
 		}
 		content["listMessage"] = map[string]any{
@@ -610,13 +611,13 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 	need = append([]string{phoneField}, need...)
 	for _, n := range need {
 		if str(fields[n]) == "" {
-			writeJSON(w, http.StatusBadRequest, failure(n+" is required"))
+			wire.WriteJSON(w, http.StatusBadRequest, failure(n+" is required"))
 			return
 		}
 	}
 	snd.Phone = phoneOf(str(fields[phoneField]))
 	if !validPhone(snd.Phone) {
-		writeJSON(w, http.StatusBadRequest, failure(msgInvalidNumber))
+		wire.WriteJSON(w, http.StatusBadRequest, failure(msgInvalidNumber))
 		return
 	}
 
@@ -632,14 +633,14 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 	if !s.takeToken(session, now) {
 		s.stats.RateLimited++
 		s.mu.Unlock()
-		writeJSON(w, http.StatusTooManyRequests, failure(msgRateLimited))
+		wire.WriteJSON(w, http.StatusTooManyRequests, failure(msgRateLimited))
 		return
 	}
 	pair := [2]string{session, snd.Phone}
 	if last, ok := s.lastTo[pair]; ok && s.opts.PairInterval > 0 && now.Sub(last) < s.opts.PairInterval {
 		s.stats.PairLimited++
 		s.mu.Unlock()
-		writeJSON(w, http.StatusTooManyRequests, failure(msgPairLimited))
+		wire.WriteJSON(w, http.StatusTooManyRequests, failure(msgPairLimited))
 		return
 	}
 	subs := s.subscribers[session]
@@ -650,7 +651,7 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 	if lim := s.opts.SubscriberLimit; lim > 0 && !subs[snd.Phone] && len(subs) >= lim {
 		s.stats.SubscriberLimited++
 		s.mu.Unlock()
-		writeJSON(w, http.StatusForbidden, failure(msgSubscriberLimit))
+		wire.WriteJSON(w, http.StatusForbidden, failure(msgSubscriberLimit))
 		return
 	}
 	subs[snd.Phone] = true
@@ -673,18 +674,18 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 		s.deliverMu.Unlock()
 	}
 	if drop {
-		hangUp(w)
+		wire.HangUp(w)
 		return
 	}
 	jid := snd.Phone + "@s.whatsapp.net"
 	if kind == "sendText" {
-		writeJSON(w, http.StatusOK, map[string]any{
+		wire.WriteJSON(w, http.StatusOK, map[string]any{
 			"status": true, "message": msgSent,
 			"data": "true_" + snd.Phone + "@c.us_" + snd.ID,
 		})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	wire.WriteJSON(w, http.StatusOK, map[string]any{
 		"status":  true,
 		"message": msgSent,
 		"data": map[string]any{
@@ -1012,24 +1013,3 @@ func field(m any, key string) any {
 }
 
 func failure(msg string) map[string]any { return map[string]any{"status": false, "message": msg} }
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-// hangUp closes the connection without an answer.
-func hangUp(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		// HTTP/2 cannot hijack; aborting the handler resets the stream.
-		panic(http.ErrAbortHandler)
-	}
-	_ = conn.Close()
-}
