@@ -10,7 +10,7 @@
 //
 //	accounts:
 //	  - name: main
-//	    provider: botsailor            # the BotSailor API family; "wabotick" is an alias
+//	    provider: botsailor            # botsailor (alias wabotick), sobot, salebot or waapi
 //	    base_url: https://botsailor.com/api/v1   # default per provider
 //	    api_token: ${BOTSAILOR_API_TOKEN}        # or api_token_file: /run/secrets/x
 //	    phone_number_id: "119060000040020"
@@ -25,11 +25,16 @@
 //	      recipients:
 //	        - {phone: "4915112345678", name: "Ann", vars: {code: "BF10"}}
 //	      csv: customers.csv           # relative to this file
-//	    message:                       # exactly one of text, media, template, bot_flow
+//	    message:                       # exactly one of text, media, template, bot_flow, location, buttons, list
 //	      text: "Hi {{name}}, your code is {{code}}"
 //	      # media: {url: https://example.com/a.jpg, type: image, caption: "..."}
 //	      # template: {id: "313823", vars: {name: "{{name}}", code: "{{code}}"}}
 //	      # bot_flow: "FLOW-UNIQUE-ID"
+//	      # location, buttons, list: see config/message.go
+//
+// A message the account's provider cannot send (its driver's declared
+// capabilities, provider/drivers) is refused at load, naming the broadcast
+// or sequence step and why.
 //
 // ${VAR} in any string value is replaced by the environment variable VAR;
 // an unset or empty variable is an error. YAML anchors, aliases and merge
@@ -37,7 +42,8 @@
 //
 // # Secrets
 //
-// api_token must be exactly one ${VAR} reference, or api_token_file an
+// api_token (and api_secret, webhook_secret) must be exactly one ${VAR}
+// reference, or api_token_file (api_secret_file, webhook_secret_file) an
 // absolute path (workers on other machines read the same path); a literal
 // token is refused so that it never reaches git or the database. The token
 // itself is not kept: [Account].TokenRef is "env:VAR" or "file:/path", and
