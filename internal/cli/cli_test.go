@@ -346,3 +346,30 @@ sequences:
 	require.Contains(t, lines[0], `"phone":"4915100000001","name":"Ann","step":1,"status":"planned"`)
 	require.Contains(t, lines[1], `"phone":"4915100000002","name":"Ben","step":1,"status":"skipped"`)
 }
+
+// validate on a provider whose API tells nothing about the plan checks no
+// plan limits and warns about nothing it could not check.
+func TestValidateWebhookProviderAccount(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.env["HOOK"] = "hook-secret"
+	w.env["SOBOT_SECRET"] = "sobot-secret"
+	path := w.write("sobot.yaml", `accounts:
+  - name: shop
+    provider: sobot
+    base_url: http://127.0.0.1:1
+    api_token: ${SIM_TOKEN}
+    api_secret: ${SOBOT_SECRET}
+    webhook_secret: ${HOOK}
+    daily_unique_limit: unlimited
+broadcasts:
+  - name: hello
+    account: shop
+    audience: {recipients: [{phone: "4915112345678", name: Ann}]}
+    message: {template: {name: order_update, language: en, vars: {1: "{{name}}"}}}
+`)
+	code, out := w.run("validate", "-f", path)
+	if code != 0 || strings.Contains(out, "cannot check plan limits") || strings.Contains(out, "hook-secret") || strings.Contains(out, "sobot-secret") {
+		t.Fatalf("validate = %d:\n%s", code, out)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/throttle"
 )
 
@@ -330,8 +331,11 @@ func planWarnings(ctx context.Context, io IO, b *config.Bundle) []string {
 	infos := map[string]provider.AccountInfo{}
 	var out []string
 	for _, a := range b.Accounts {
+		if caps, ok := drivers.CapabilitiesOf(a.Provider); !ok || !caps.AccountInfo {
+			continue // the API tells nothing about the plan
+		}
 		s, err := senders.Sender(ctx, campaign.Account{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL,
-			TokenRef: a.TokenRef, PhoneNumberID: a.PhoneNumberID, WhatsAppBotID: a.WhatsAppBotID})
+			TokenRef: a.TokenRef, SecretRef: a.SecretRef, SessionID: a.SessionID, PhoneNumberID: a.PhoneNumberID, WhatsAppBotID: a.WhatsAppBotID})
 		if err != nil {
 			out = append(out, fmt.Sprintf("account %s: cannot check plan limits: %v", a.Name, err))
 			continue
