@@ -366,10 +366,21 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 		// Not JSON: an HTML error page, a proxy's text, an empty or
 		// truncated body. Its words are not the provider's verdict.
 		snippet := c.snippet(raw)
+		if ok2xx && plainAcceptance(raw) {
+			// The doc shows no send answer: a 2xx with an empty or plain
+			// text body ("OK") is the server accepting.
+			return &answer{}, nil
+		}
 		if ok2xx {
 			return nil, c.fail(status, provider.ClassAmbiguous, snippet, fmt.Errorf("unparseable answer: %w", perr))
 		}
-		pe := c.fail(status, classify(status, "", ""), snippet, nil)
+		class := classify(status, "", "")
+		if status == http.StatusNotFound && len(bytes.TrimSpace(raw)) > 0 && !looksHTML(raw) {
+			// A 404 with a text body is about the request (a client not
+			// found), not the key; the key's 404 has no body to speak of.
+			class = provider.ClassPermanent
+		}
+		pe := c.fail(status, class, snippet, nil)
 		pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 		return nil, pe
 	}
@@ -386,6 +397,15 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 	pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 	return nil, pe
 }
+
+// plainAcceptance reports whether a 2xx body that is not JSON still reads
+// as acceptance: empty, or short plain text (not HTML, not broken JSON).
+func plainAcceptance(raw []byte) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) == 0 || (len(t) < 64 && !looksHTML(t) && t[0] != '{' && t[0] != '[')
+}
+
+func looksHTML(raw []byte) bool { return bytes.HasPrefix(bytes.TrimSpace(raw), []byte("<")) }
 
 // classify is provider.Classify with what Salebot's answers add: a Meta
 // code decides alone; else an unknown or invalid API key and a WhatsApp
@@ -410,8 +430,11 @@ func classify(httpStatus int, code, msg string) provider.Class {
 			"stopped", "asleep", "not started", "does not exist", "doesn't exist", "disabled", "inactive"):
 		return provider.ClassHaltAccount
 	}
+	if httpStatus == http.StatusNotFound && msg == "" {
+		return provider.ClassHaltAccount // the unknown key's bare 404
+	}
 	if httpStatus == http.StatusNotFound {
-		return provider.ClassHaltAccount
+		return provider.ClassPermanent // e.g. "client not found": this recipient
 	}
 	return provider.Classify(httpStatus, code, msg)
 }

@@ -342,7 +342,14 @@ func TestSendAnswers(t *testing.T) {
 
 		{name: "HTML200IsAmbiguous", status: 200, body: `<html><body>OK</body></html>`,
 			wantErr: true, wantClass: provider.ClassAmbiguous},
-		{name: "Empty200IsAmbiguous", status: 200, body: ``, wantErr: true, wantClass: provider.ClassAmbiguous},
+		// The doc shows no send answer: an empty or plain-text 2xx is the
+		// server accepting (review finding: it was failed as outcome unknown).
+		{name: "Empty200IsAccepted", status: 200, body: ``},
+		{name: "PlainOK200IsAccepted", status: 200, body: "OK\n"},
+		{name: "HTML200IsAmbiguous", status: 200, body: `<html><body>proxy</body></html>`, wantErr: true, wantClass: provider.ClassAmbiguous},
+		{name: "SuccessWithErrorFlagTrue", status: 200, body: `{"status":"success","delivered":true,"error_message":"true"}`},
+		// A 404 with a reason is about the recipient, not the key.
+		{name: "ClientNotFound404", status: 404, body: `{"status":"error","message":"client not found"}`, wantErr: true, wantClass: provider.ClassPermanent},
 		{name: "Truncated200IsAmbiguous", status: 200, body: `{"status":"succ`, wantErr: true, wantClass: provider.ClassAmbiguous},
 	}
 	for _, tc := range cases {

@@ -58,10 +58,30 @@ func (a *answer) refused() bool {
 		case flagFail:
 			return true
 		case flagOK:
-			return hasError(a.top)
+			// With an explicit success only an error that says something
+			// counts: the doc's own answers pair "delivered": true with
+			// "error_message": "true".
+			return hasError(a.top) && !flagOnlyErrors(a.top)
 		}
 	}
 	return hasError(a.top)
+}
+
+// flagOnlyErrors reports whether every error member set is the bare word
+// "true" (a flag, not a reason).
+func flagOnlyErrors(top map[string]any) bool {
+	for _, key := range []string{"error", "error_message"} {
+		switch e := top[key].(type) {
+		case nil:
+		case string:
+			if s := strings.ToLower(strings.TrimSpace(e)); s != "true" && s != "" && s != "false" && s != "0" && s != "null" {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // hasError reports whether the answer carries an error member.

@@ -74,7 +74,9 @@ func ParseWebhook(body []byte) ([]provider.Event, error) {
 func webhookEvent(m map[string]any) (provider.Event, bool) {
 	client, _ := m["client"].(map[string]any)
 	if ct, present := client["client_type"]; present && ct != nil {
-		if n, ok := intValue(ct); !ok || n != ClientTypeWhatsApp {
+		// The doc gives no values; its examples use 6 for WhatsApp. Only
+		// another number is surely another messenger.
+		if n, ok := intValue(ct); ok && n != ClientTypeWhatsApp {
 			return provider.Event{}, false
 		}
 	}

@@ -159,3 +159,16 @@ func TestParseWebhook(t *testing.T) {
 		}
 	})
 }
+
+// The doc never gives client_type's values: only another number is another
+// messenger (review finding: a non-numeric type dropped every status).
+func TestParseWebhookClientTypeNotANumber(t *testing.T) {
+	evs, err := ParseWebhook([]byte(`{"id":5,"client":{"recepient":"79875146788","client_type":"whatsapp"},"message":"hi","is_input":0,"delivered":0,"error_message":"undeliverable"}`))
+	if err != nil || len(evs) != 1 || evs[0].Status != provider.StatusFailed || evs[0].Phone != "79875146788" {
+		t.Fatalf("events = %+v, %v", evs, err)
+	}
+	evs, err = ParseWebhook([]byte(`{"id":6,"client":{"recepient":"79875146788","client_type":1},"message":"hi","is_input":0,"delivered":1}`))
+	if err != nil || len(evs) != 0 {
+		t.Fatalf("another messenger's event kept: %+v, %v", evs, err)
+	}
+}

@@ -197,7 +197,7 @@ func TestSendRequests(t *testing.T) {
 			msg: templates.Message{Kind: templates.KindLocation, Location: &templates.Location{
 				Latitude: 13.891411, Longitude: 78.272125, Name: "New York, NYC", Address: "13, New York Street, NY, US."}},
 			want: `{"type":"location","customer_number":"919970012345","customer_name":"919970012345",
-				"longitude":"78.272125","latitude":"13.891411","location_name":"New York, NYC","address":"13, New York Street, NY, US."}`,
+				"longitude":"78.272125","latitude":"13.891411","location_name":"New York, NYC","name":"New York, NYC","address":"13, New York Street, NY, US."}`,
 		},
 		{
 			name: "buttons as quick_reply",
@@ -636,4 +636,13 @@ func TestParseWebhookMalformed(t *testing.T) {
 
 func readTestdata(name string) ([]byte, error) {
 	return os.ReadFile(filepath.Join("testdata", name))
+}
+
+// A status wrapped like an inbound message, with field "statuses", is read
+// too (review finding: only "messages" was).
+func TestParseWebhookWrappedStatus(t *testing.T) {
+	evs, err := ParseWebhook([]byte(`[{"value":{"id":"wamid.W","status":"delivered","timestamp":"1692947519"},"field":"statuses"}]`))
+	if err != nil || len(evs) != 1 || evs[0].WAMID != "wamid.W" || evs[0].Status != provider.StatusDelivered {
+		t.Fatalf("events = %+v, %v", evs, err)
+	}
 }

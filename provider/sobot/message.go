@@ -183,7 +183,9 @@ func locationBody(body map[string]any, loc *templates.Location) error {
 	body["latitude"] = strconv.FormatFloat(loc.Latitude, 'f', -1, 64)
 	body["longitude"] = strconv.FormatFloat(loc.Longitude, 'f', -1, 64)
 	if loc.Name != "" {
+		// The doc's table says name, its sample location_name: send both.
 		body["location_name"] = loc.Name
+		body["name"] = loc.Name
 	}
 	if loc.Address != "" {
 		body["address"] = loc.Address

@@ -65,7 +65,7 @@ func walkWebhook(v any, depth int, out *[]provider.Event) {
 				}
 			}
 		case v["value"] != nil: // {"value":{…},"field":"messages"}
-			if f := scalarString(v["field"]); f != "" && f != "messages" {
+			if f := scalarString(v["field"]); f != "" && f != "messages" && f != "statuses" {
 				return
 			}
 			walkWebhook(v["value"], depth+1, out)

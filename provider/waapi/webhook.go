@@ -69,6 +69,10 @@ func ParseWebhook(body []byte) ([]provider.Event, error) {
 		}
 		for _, item := range itemsOf(env) {
 			if ev, ok := eventOf(item); ok {
+				// The doc's text answer carries no id: a status whose id
+				// we never learned belongs to the oldest recent id-less
+				// send to that phone.
+				ev.MatchByPhone = !ev.Inbound && ev.Phone != ""
 				out = append(out, ev)
 			}
 		}

@@ -27,10 +27,10 @@ func TestParseWebhookStatuses(t *testing.T) {
 				{"key":{"remoteJid":"2349048988056@s.whatsapp.net","fromMe":true,"id":"BAE4"},"update":{"status":"ERROR","error":{"code":"131026","message":"Message undeliverable."}}}
 			]}`,
 			want: []provider.Event{
-				{WAMID: "BAE1", Status: provider.StatusSent, Phone: "2349048988056", At: at},
-				{WAMID: "BAE2", Status: provider.StatusDelivered, Phone: "2349048988056", At: at},
-				{WAMID: "BAE3", Status: provider.StatusRead, Phone: "2349048988056"},
-				{WAMID: "BAE4", Status: provider.StatusFailed, Phone: "2349048988056", Code: "131026", Reason: "Message undeliverable."},
+				{WAMID: "BAE1", Status: provider.StatusSent, Phone: "2349048988056", At: at, MatchByPhone: true},
+				{WAMID: "BAE2", Status: provider.StatusDelivered, Phone: "2349048988056", At: at, MatchByPhone: true},
+				{WAMID: "BAE3", Status: provider.StatusRead, Phone: "2349048988056", MatchByPhone: true},
+				{WAMID: "BAE4", Status: provider.StatusFailed, Phone: "2349048988056", Code: "131026", Reason: "Message undeliverable.", MatchByPhone: true},
 			},
 		},
 		{
@@ -45,23 +45,23 @@ func TestParseWebhookStatuses(t *testing.T) {
 				{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"N9"},"update":{"status":9}}
 			]}]`,
 			want: []provider.Event{
-				{WAMID: "N0", Status: provider.StatusFailed, Phone: "111"},
-				{WAMID: "N2", Status: provider.StatusSent, Phone: "111"},
-				{WAMID: "N3", Status: provider.StatusDelivered, Phone: "111"},
-				{WAMID: "N4", Status: provider.StatusRead, Phone: "111"},
-				{WAMID: "N5", Status: provider.StatusRead, Phone: "111"},
+				{WAMID: "N0", Status: provider.StatusFailed, Phone: "111", MatchByPhone: true},
+				{WAMID: "N2", Status: provider.StatusSent, Phone: "111", MatchByPhone: true},
+				{WAMID: "N3", Status: provider.StatusDelivered, Phone: "111", MatchByPhone: true},
+				{WAMID: "N4", Status: provider.StatusRead, Phone: "111", MatchByPhone: true},
+				{WAMID: "N5", Status: provider.StatusRead, Phone: "111", MatchByPhone: true},
 			},
 		},
 		{
 			// An onAnyMessage echo of our own send: the send answer's shape.
 			name: "OwnMessageTopLevelPending",
 			body: `{"key":{"remoteJid":"2349048988056@s.whatsapp.net","fromMe":true,"id":"BAE59F1807A62E0D"},"status":"PENDING","message":{"conversation":"hi"},"messageTimestamp":"1688996225"}`,
-			want: []provider.Event{{WAMID: "BAE59F1807A62E0D", Status: provider.StatusSent, Phone: "2349048988056", At: at}},
+			want: []provider.Event{{WAMID: "BAE59F1807A62E0D", Status: provider.StatusSent, Phone: "2349048988056", At: at, MatchByPhone: true}},
 		},
 		{
 			name: "PlayedAndDeviceSuffix",
 			body: `{"event":"onMessageUpdate","data":{"key":{"remoteJid":"2349040613521:8@s.whatsapp.net","fromMe":true,"id":"P"},"update":{"status":"PLAYED"}}}`,
-			want: []provider.Event{{WAMID: "P", Status: provider.StatusRead, Phone: "2349040613521"}},
+			want: []provider.Event{{WAMID: "P", Status: provider.StatusRead, Phone: "2349040613521", MatchByPhone: true}},
 		},
 		{
 			name: "Receipt",
@@ -70,19 +70,19 @@ func TestParseWebhookStatuses(t *testing.T) {
 				{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"R2"},"receipt":{"readTimestamp":"1688996225"}}
 			]}`,
 			want: []provider.Event{
-				{WAMID: "R1", Status: provider.StatusDelivered, Phone: "111", At: at},
-				{WAMID: "R2", Status: provider.StatusRead, Phone: "111", At: at},
+				{WAMID: "R1", Status: provider.StatusDelivered, Phone: "111", At: at, MatchByPhone: true},
+				{WAMID: "R2", Status: provider.StatusRead, Phone: "111", At: at, MatchByPhone: true},
 			},
 		},
 		{
 			name: "FailedReasonWithCodeInText",
 			body: `{"data":{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"F"},"update":{"status":"ERROR"},"error":"(#131049) marketing cap"}}`,
-			want: []provider.Event{{WAMID: "F", Status: provider.StatusFailed, Phone: "111", Code: "131049", Reason: "(#131049) marketing cap"}},
+			want: []provider.Event{{WAMID: "F", Status: provider.StatusFailed, Phone: "111", Code: "131049", Reason: "(#131049) marketing cap", MatchByPhone: true}},
 		},
 		{
 			name: "LongTimestamp",
 			body: `{"data":{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"L"},"update":{"status":"DELIVERY_ACK"},"messageTimestamp":{"low":1688996225,"high":0,"unsigned":true}}}`,
-			want: []provider.Event{{WAMID: "L", Status: provider.StatusDelivered, Phone: "111", At: at}},
+			want: []provider.Event{{WAMID: "L", Status: provider.StatusDelivered, Phone: "111", At: at, MatchByPhone: true}},
 		},
 	}
 	for _, tt := range tests {

@@ -348,14 +348,14 @@ func TestStatusPushes(t *testing.T) {
 	b.sim.Flush()
 	evs := b.hook.events(t)
 	at := b.clock.Now()
-	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusSent, Phone: phone, At: at}}, evs)
+	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusSent, Phone: phone, At: at, MatchByPhone: true}}, evs)
 
 	b.clock.Advance(time.Second)
 	require.Empty(t, b.flush(t), "nothing is due before DeliverAfter")
 	b.clock.Advance(time.Second)
-	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusDelivered, Phone: phone, At: at.Add(2 * time.Second)}}, b.flush(t))
+	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusDelivered, Phone: phone, At: at.Add(2 * time.Second), MatchByPhone: true}}, b.flush(t))
 	b.clock.Advance(3 * time.Second)
-	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusRead, Phone: phone, At: at.Add(5 * time.Second)}}, b.flush(t))
+	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusRead, Phone: phone, At: at.Add(5 * time.Second), MatchByPhone: true}}, b.flush(t))
 	require.Zero(t, b.sim.Pending())
 	require.Equal(t, 3, b.sim.Stats().Pushed)
 	statuses := []string{}
