@@ -60,8 +60,10 @@ type bench struct {
 	// accountYAML and broadcastYAML are extra lines for the account and
 	// broadcast writeCampaign writes (indented 4 spaces).
 	accountYAML, broadcastYAML string
-	// firstPhone offsets the phone numbers writeCampaign generates.
+	// firstPhone offsets the phone numbers writeCampaign generates;
+	// phones, when set, are its first recipients instead.
 	firstPhone int
+	phones     []string
 	// recipients, when set, replaces the workers' recipient limits.
 	recipients campaign.RecipientLimits
 }
@@ -84,6 +86,10 @@ func (b *bench) writeCampaign(name string, n int, rate int, message string) stri
 	var csv strings.Builder
 	csv.WriteString("phone,name,code\n")
 	for i := range n {
+		if i < len(b.phones) {
+			fmt.Fprintf(&csv, "%s,Person %d,C%d\n", b.phones[i], i, i)
+			continue
+		}
 		fmt.Fprintf(&csv, "49151%08d,Person %d,C%d\n", b.firstPhone+i, i, i)
 	}
 	require.NoError(b.t, os.WriteFile(filepath.Join(b.dir, name+".csv"), []byte(csv.String()), 0o600))
