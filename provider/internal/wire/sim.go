@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 )
 
 // WriteJSON answers with v as JSON (for the simulators).
@@ -27,4 +28,20 @@ func HangUp(w http.ResponseWriter) {
 		panic(http.ErrAbortHandler)
 	}
 	_ = conn.Close()
+}
+
+// Delay waits d before a simulator answers r; false when the client gave
+// up meanwhile (the simulator then answers nothing).
+func Delay(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }

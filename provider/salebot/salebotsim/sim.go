@@ -352,14 +352,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	latency := s.opts.Latency
 	s.mu.Unlock()
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	if !wire.Delay(r, latency) {
+		return
 	}
 	path := strings.TrimPrefix(strings.Trim(r.URL.Path, "/"), "api/")
 	key, action, ok := strings.Cut(path, "/")
