@@ -349,3 +349,53 @@ func (b *bench) runProviderYAML(yaml string, concurrency int) {
 	b.t.Cleanup(srv.Shutdown)
 	b.startScheduler()
 }
+
+// A reply pushed by the provider's webhook ends the replier's enrollment:
+// the later steps are never sent to them, while the others get every step.
+func TestWebhookReplyExitsEnrollment(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newBench(t, botsailorsim.Options{})
+	recv, closeRecv := app.NewReceiver(b.conns, providerEnv, nil)
+	t.Cleanup(closeRecv)
+	hooks := httptest.NewServer(recv)
+	t.Cleanup(hooks.Close)
+	sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}},
+		DeliverAfter: 50 * time.Millisecond, WebhookURL: hooks.URL + "/webhooks/main/" + hookSecret})
+	t.Cleanup(sim.Close)
+	api := httptest.NewServer(sim)
+	t.Cleanup(api.Close)
+	b.runProviderYAML(fmt.Sprintf(`accounts:
+  - name: main
+    provider: sobot
+    base_url: %s
+    api_token: ${SIM_TOKEN}
+    api_secret: ${SIM_SECRET}
+    webhook_secret: ${HOOK_SECRET}
+    pair_interval: 0s
+    daily_unique_limit: unlimited
+sequences:
+  - name: drip
+    account: main
+    exit_on: [reply]
+    steps:
+      - {after: 0s, message: {text: "Welcome {{name}}"}}
+      - {after: 6s, message: {text: "Still there, {{name}}?"}}
+`, api.URL), 4)
+	people := []sequence.Enrollee{{Phone: "4915100000001", Name: "Ann"}, {Phone: "4915100000002", Name: "Ben"}, {Phone: "4915100000003", Name: "Cleo"}}
+	_, err := b.db.Enroll(ctx, "drip", people, time.Now())
+	require.NoError(t, err)
+	b.waitFor(30*time.Second, "step 1 sent to everyone", func() bool { return len(sim.Sends()) == 3 })
+	sim.Reply("4915100000001", "stop")
+	b.waitFor(30*time.Second, "Ann's enrollment exited", func() bool {
+		enr, err := b.db.EnrollmentCounts(ctx, "drip")
+		return err == nil && enr[sequence.EnrollExited] == 1
+	})
+	b.waitFor(30*time.Second, "the others completed", func() bool {
+		enr, err := b.db.EnrollmentCounts(ctx, "drip")
+		return err == nil && enr[sequence.EnrollCompleted] == 2
+	})
+	require.Equal(t, 1, sim.SendCount("4915100000001"), "no step after the reply")
+	require.Equal(t, 2, sim.SendCount("4915100000002"))
+	require.Equal(t, 2, sim.SendCount("4915100000003"))
+}
