@@ -8,21 +8,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/wacamp/wacamp/provider/drivers"
 )
-
-// providers maps the accepted provider names to the driver and its default
-// base URL. BotSailor's API is sold under other names; those are aliases.
-// waapi has no public default host: its base_url is required.
-var providers = map[string]struct{ driver, baseURL string }{
-	"botsailor": {"botsailor", "https://botsailor.com/api/v1"},
-	"wabotick":  {"botsailor", "https://app.wabotick.com/api/v1"},
-	"sobot":     {"sobot", "https://api.sobot.in"},
-	"salebot":   {"salebot", "https://chatter.salebot.pro/api"},
-	"waapi":     {"waapi", ""},
-}
-
-// knownProviders is the list of provider names for messages.
-const knownProviders = "botsailor, wabotick, sobot, salebot, waapi"
 
 var accountKeys = []string{
 	"name", "provider", "base_url", "api_token", "api_token_file",
@@ -48,16 +36,16 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 	fld := subfield(field, "provider")
 	p := obj["provider"]
 	prov, ok := f.str(p.val, fld)
-	spec, known := providers[strings.ToLower(prov)]
+	spec, known := drivers.Resolve(strings.ToLower(prov))
 	switch {
 	case !ok:
 		// reported
 	case prov == "":
-		f.problem(line, fld, "is required (%s)", knownProviders)
+		f.problem(line, fld, "is required (%s)", strings.Join(drivers.Values(), ", "))
 	case !known:
-		f.problem(resolve(p.val).Line, fld, "unknown provider %s (known: %s)", shown(p.val, prov), knownProviders)
+		f.problem(resolve(p.val).Line, fld, "unknown provider %s (known: %s)", shown(p.val, prov), strings.Join(drivers.Values(), ", "))
 	default:
-		a.Provider, a.BaseURL = spec.driver, spec.baseURL
+		a.Provider, a.BaseURL = spec.Driver, spec.BaseURL
 	}
 
 	fld = subfield(field, "base_url")

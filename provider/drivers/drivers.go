@@ -45,6 +45,41 @@ var registry = map[string]Driver{
 	"waapi":     {Capabilities: waapi.Capabilities, New: newWaapi, ParseWebhook: waapi.ParseWebhook},
 }
 
+// Value is an accepted `provider:` value of an account: the driver it
+// names and that provider's default base URL ("" = none, base_url is
+// required). BotSailor's API is sold under other names; those are aliases.
+type Value struct {
+	Name, Driver, BaseURL string
+}
+
+// values are the accepted provider values, in the order messages list them.
+var values = []Value{
+	{"botsailor", "botsailor", "https://botsailor.com/api/v1"},
+	{"wabotick", "botsailor", "https://app.wabotick.com/api/v1"},
+	{"sobot", "sobot", sobot.DefaultBaseURL},
+	{"salebot", "salebot", salebot.DefaultBaseURL},
+	{"waapi", "waapi", ""},
+}
+
+// Resolve returns the accepted provider value name.
+func Resolve(name string) (Value, bool) {
+	for _, v := range values {
+		if v.Name == name {
+			return v, true
+		}
+	}
+	return Value{}, false
+}
+
+// Values lists the accepted provider values.
+func Values() []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = v.Name
+	}
+	return out
+}
+
 // Lookup returns the driver named name (a normalised provider value).
 func Lookup(name string) (Driver, bool) {
 	d, ok := registry[name]

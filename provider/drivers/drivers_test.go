@@ -180,3 +180,14 @@ func TestCapabilityTableMatchesREADME(t *testing.T) {
 		fmt.Println(want)
 	}
 }
+
+// Every accepted provider value names a registered driver.
+func TestValuesNameDrivers(t *testing.T) {
+	t.Parallel()
+	for _, name := range drivers.Values() {
+		v, ok := drivers.Resolve(name)
+		if _, registered := drivers.Lookup(v.Driver); !ok || !registered {
+			t.Errorf("provider value %q names driver %q, which is not registered", name, v.Driver)
+		}
+	}
+}
