@@ -69,7 +69,8 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 	}
 	// Providers that push statuses instead of being polled need the
 	// webhook: without it no status would ever move past sent.
-	pushes := a.Provider == "sobot" || a.Provider == "salebot" || a.Provider == "waapi"
+	caps, _ := drivers.CapabilitiesOf(a.Provider)
+	pushes := caps.StatusWebhook && !caps.StatusPoll
 	a.WebhookSecretRef = f.secretRef(obj, field, line, "webhook_secret", false)
 	if pushes && a.WebhookSecretRef == "" && !hasKey(obj, "webhook_secret") && !hasKey(obj, "webhook_secret_file") {
 		f.problem(line, subfield(field, "webhook_secret"), "is required for %s (its statuses and replies arrive only by webhook; a ${VAR} reference, or set webhook_secret_file)", a.Provider)
