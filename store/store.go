@@ -74,8 +74,8 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	if dialect == "sqlite" {
 		sqlDB.SetMaxOpenConns(1) // one writer; avoids SQLITE_BUSY storms
 	} else {
-		sqlDB.SetMaxOpenConns(20)
-		sqlDB.SetMaxIdleConns(20)
+		sqlDB.SetMaxOpenConns(DefaultMaxConns)
+		sqlDB.SetMaxIdleConns(DefaultMaxConns)
 	}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("connect to %s database %s: %w", dialect, config.RedactURL(dsn), err)
@@ -115,6 +115,27 @@ func (db *DB) migrate(ctx context.Context, sqlDB *sql.DB, log *slog.Logger) erro
 		log.InfoContext(ctx, "store: applied migration", slog.String("file", r.Source.Path), slog.Duration("took", r.Duration))
 	}
 	return nil
+}
+
+// DefaultMaxConns is the Postgres pool size of a process unless
+// SetMaxConns changes it.
+const DefaultMaxConns = 10
+
+// SetMaxConns bounds the process's Postgres connections (open and idle) to
+// n (at least 1). Postgres allows 100 connections by default across every
+// process of a fleet, so size it: processes × n must stay below that. The
+// embedded SQLite store keeps its single connection.
+func (db *DB) SetMaxConns(n int) {
+	if db.dialect != "postgres" {
+		return
+	}
+	sqlDB, err := db.gorm.DB()
+	if err != nil {
+		return
+	}
+	n = max(n, 1)
+	sqlDB.SetMaxOpenConns(n)
+	sqlDB.SetMaxIdleConns(n)
 }
 
 // Close closes the connection pool.

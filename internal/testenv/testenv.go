@@ -80,6 +80,9 @@ func NewStore(t testing.TB) *store.DB {
 	if err != nil {
 		t.Fatalf("testenv: open store: %v", err)
 	}
+	// Small pools: packages run in parallel against one Postgres that
+	// allows 100 connections in all.
+	db.SetMaxConns(6)
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
