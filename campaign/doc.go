@@ -24,13 +24,27 @@
 //
 // # Sending
 //
-// The [SendHandler] loads the delivery, checks the deadline, waits for a rate
-// token (waiting is not failing), claims the delivery (queued → sending, only
-// while the broadcast runs), renders the message, calls the provider and
-// records the wamid and sent before acknowledging the task. A retried task
-// that finds its delivery sent does nothing; one that finds it sending after a
-// crash or a lost answer reconciles with the provider's conversation history
-// before it sends again.
+// The [SendHandler] loads the delivery, checks the deadline, renders the
+// message, waits for the number's rate token (waiting is not failing, and a
+// waiting send holds no claim), then claims the delivery (queued → sending
+// with a lease, in one statement that also checks the broadcast still runs
+// or the enrollment is still active: the re-check after every wait, so a
+// pause or cancel stops even sends that were waiting), takes the
+// recipient's place, calls the provider and records the wamid and sent
+// before acknowledging the task. A retried task that finds its delivery sent
+// does nothing; one that finds it sending after a crash or a lost answer
+// reconciles with the provider's conversation history before it sends
+// again, and keeps looking over the settle window (Options.SettleWindow)
+// before it concludes the message was not sent: a slow provider may accept
+// a request long after the client gave up on it.
+//
+// # Losing Redis
+//
+// Redis holds only a window of work. When it loses its data (a restart
+// without persistence, a flush), the [Feeder] notices at its next tick (a
+// [LossDetector]) and re-enqueues every delivery whose task is gone and
+// every status poll parked there, at once; the periodic sweep (every
+// StaleAfter/5) catches single lost tasks.
 //
 // # Tracking
 //

@@ -39,6 +39,7 @@ func fastOpts() campaign.Options {
 	return campaign.Options{
 		Lease:          3 * time.Second,
 		AmbiguousDelay: 300 * time.Millisecond,
+		SettleWindow:   1500 * time.Millisecond,
 		PollSchedule:   []time.Duration{300 * time.Millisecond, 600 * time.Millisecond, time.Second},
 		TrackFor:       time.Minute,
 		StaleAfter:     3 * time.Second,

@@ -38,10 +38,26 @@ type Feeder struct {
 	tasks Tasks
 	opts  Options
 
+	loss LossDetector
+
 	mu        sync.Mutex
 	planned   map[int64]time.Time // broadcasts this process has fully planned, at their UpdatedAt
 	lastSweep time.Time
 }
+
+// LossDetector tells the feeder that Redis lost its data (a restart without
+// persistence, a flush): every queued task and parked status poll is gone
+// at once, and waiting for the periodic sweep would stop sending for
+// minutes. Lost reports whether the data was lost since the last call; a
+// false alarm (the first call ever) only costs one full sweep.
+type LossDetector interface {
+	Lost(ctx context.Context) (bool, error)
+}
+
+// DetectLoss makes every Tick ask d whether Redis lost its data, and if so
+// re-enqueue at once every delivery whose task is gone and every status poll
+// parked in Redis.
+func (f *Feeder) DetectLoss(d LossDetector) { f.loss = d }
 
 // NewFeeder returns a Feeder.
 func NewFeeder(store SchedulerStore, queue Queue, tasks Tasks, opts Options) *Feeder {
@@ -72,6 +88,18 @@ func (f *Feeder) Run(ctx context.Context, interval time.Duration) error {
 // Tick does one round of scheduling work.
 func (f *Feeder) Tick(ctx context.Context) error {
 	var errs []error
+	if f.loss != nil {
+		lost, err := f.loss.Lost(ctx)
+		if err != nil {
+			// Redis is unreachable: nothing else in this tick can work.
+			return fmt.Errorf("check redis: %w", err)
+		}
+		if lost {
+			if err := f.recoverLoss(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	if err := f.planRecurring(ctx); err != nil {
 		errs = append(errs, err)
 	}
@@ -492,46 +520,94 @@ func (f *Feeder) enqueuePolls(ctx context.Context) error {
 }
 
 // Sweep re-enqueues deliveries whose task was lost (a Redis restart, a
-// flushed queue): queued ones waiting too long and sending ones whose lease
-// ended, when no task for them exists any more. The new generation makes any
-// late copy of the old task a no-op; the send handler reconciles a sending
-// delivery with the provider before it sends again.
+// flushed queue): queued ones waiting longer than StaleAfter and sending
+// ones whose lease ended that long ago, when no task for them exists any
+// more. The new generation makes any late copy of the old task a no-op; the
+// send handler reconciles a sending delivery with the provider before it
+// sends again.
 func (f *Feeder) Sweep(ctx context.Context) error {
-	now := f.opts.Now()
-	stale, err := f.store.Stale(ctx, now.Add(-f.opts.StaleAfter), 1000)
+	_, err := f.sweep(ctx, f.opts.Now().Add(-f.opts.StaleAfter), false)
+	return err
+}
+
+// recoverLoss runs after Redis lost its data: every queued delivery and
+// every sending one whose lease ended is checked at once (not only those
+// older than StaleAfter), and status polls parked in Redis come due again.
+func (f *Feeder) recoverLoss(ctx context.Context) error {
+	f.opts.Logger.WarnContext(ctx, "scheduler: Redis lost its data (restart without persistence or flush); re-enqueueing lost work now")
+	n, err := f.sweep(ctx, f.opts.Now(), true)
 	if err != nil {
-		return err
+		return fmt.Errorf("recover from redis data loss: %w", err)
 	}
-	for _, j := range stale {
-		info, err := f.tasks.GetTaskInfo(QueueBroadcast, SendTaskID(j.Ref))
-		switch {
-		case err == nil && info.State != asynq.TaskStateArchived && info.State != asynq.TaskStateCompleted:
-			// Its task is still there (waiting, running or retrying).
-			if j.Status == DeliveryQueued {
-				if err := f.store.Touch(ctx, j.Ref, now); err != nil {
-					return err
-				}
-			}
-			continue
-		case err == nil:
-			// Archived or completed without settling the delivery: lost.
-			_ = f.tasks.DeleteTask(QueueBroadcast, SendTaskID(j.Ref))
-		case !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound):
-			return fmt.Errorf("sweep: inspect task: %w", err)
-		}
-		ref, ok, err := f.store.Regen(ctx, j.Ref, now)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
-		}
-		if err := f.enqueue(ctx, NewSendTask(ref, f.opts.TaskTimeout)); err != nil {
-			return err
-		}
-		f.opts.Logger.WarnContext(ctx, "scheduler: re-enqueued delivery whose task was lost", slog.Int64("delivery_id", j.ID), slog.String("status", string(j.Status)))
+	now := f.opts.Now()
+	polls, err := f.store.RequeuePolls(ctx, now, now.Add(f.opts.StaleAfter))
+	if err != nil {
+		return fmt.Errorf("recover from redis data loss: %w", err)
 	}
+	f.opts.Logger.InfoContext(ctx, "scheduler: recovered from redis data loss", slog.Int("deliveries_reenqueued", n), slog.Int("status_polls_due_again", polls))
 	return nil
+}
+
+// sweep re-enqueues the stale deliveries (queued before `before`, or
+// sending with a lease over since then) whose task is gone, in id order,
+// and returns how many it re-enqueued. all makes it go through every such
+// delivery; otherwise it looks at one batch.
+func (f *Feeder) sweep(ctx context.Context, before time.Time, all bool) (int, error) {
+	const batch = 1000
+	now := f.opts.Now()
+	n := 0
+	var after int64
+	for {
+		stale, err := f.store.Stale(ctx, before, after, batch)
+		if err != nil {
+			return n, err
+		}
+		for _, j := range stale {
+			after = j.ID
+			ok, err := f.reenqueue(ctx, j, now)
+			if err != nil {
+				return n, err
+			}
+			if ok {
+				n++
+			}
+		}
+		if !all || len(stale) < batch {
+			return n, nil
+		}
+	}
+}
+
+// reenqueue gives a stale delivery a new generation and task if its task
+// is gone; it reports whether it did.
+func (f *Feeder) reenqueue(ctx context.Context, j Job, now time.Time) (bool, error) {
+	info, err := f.tasks.GetTaskInfo(QueueBroadcast, SendTaskID(j.Ref))
+	switch {
+	case err == nil && info.State != asynq.TaskStateArchived && info.State != asynq.TaskStateCompleted:
+		// Its task is still there (waiting, running or retrying).
+		if j.Status == DeliveryQueued {
+			if err := f.store.Touch(ctx, j.Ref, now); err != nil {
+				return false, err
+			}
+		}
+		return false, nil
+	case err == nil:
+		// Archived or completed without settling the delivery: lost.
+		_ = f.tasks.DeleteTask(QueueBroadcast, SendTaskID(j.Ref))
+	case !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound):
+		return false, fmt.Errorf("sweep: inspect task: %w", err)
+	}
+	ref, ok, err := f.store.Regen(ctx, j.Ref, now)
+	if err != nil || !ok {
+		return false, err
+	}
+	// A sequence step gets a plain send task too: run early, the handler
+	// makes it wait for its due time.
+	if err := f.enqueue(ctx, NewSendTask(ref, f.opts.TaskTimeout)); err != nil {
+		return false, err
+	}
+	f.opts.Logger.WarnContext(ctx, "scheduler: re-enqueued delivery whose task was lost", slog.Int64("delivery_id", j.ID), slog.String("status", string(j.Status)))
+	return true, nil
 }
 
 // deleteSendTasks removes queued send tasks; tasks already running or gone

@@ -14,7 +14,7 @@ import (
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
-	"github.com/wacamp/wacamp/store"
+	"github.com/wacamp/wacamp/throttle"
 )
 
 type noLimit struct{}
@@ -26,25 +26,31 @@ func sendTask(ref campaign.Ref) *asynq.Task {
 	return asynq.NewTask(campaign.TypeSend, p)
 }
 
-// stallStore blocks SetConvMark until release is closed (a slow DB / pool wait).
-type stallStore struct {
-	*store.DB
+// stallRecipients blocks the take of the recipient's place (between the
+// claim and the request) until release is closed: a slow Redis, a paused
+// process.
+type stallRecipients struct {
 	entered chan struct{}
 	release chan struct{}
 }
 
-func (s *stallStore) SetConvMark(ctx context.Context, ref campaign.Ref, lease time.Time, mark []string, now time.Time) (bool, error) {
-	close(s.entered)
-	<-s.release
-	return s.DB.SetConvMark(ctx, ref, lease, mark, now)
+func (s *stallRecipients) Admit(_ context.Context, _ throttle.Gate, _ time.Time, take bool) (throttle.Verdict, error) {
+	if take {
+		close(s.entered)
+		<-s.release
+	}
+	return throttle.Verdict{}, nil
 }
 
-// A copy whose post-claim step outlives the lease still sends after another
-// copy reconciled (no mark -> unclaim), claimed and sent: two templates.
+func (s *stallRecipients) HoldPair(context.Context, string, string, time.Duration) error { return nil }
+
+// A copy that stalls between its claim and its request past its lease never
+// sends after another copy reconciled, claimed and sent: not two templates.
 func TestStalledClaimNeverSendsAfterLosingItsLease(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
 	b.opts.Lease = 2 * time.Second
+	b.opts.SettleWindow = time.Second
 	b.apply(b.writeCampaign("stall", 1, 100, `      template: {id: "313823", vars: {name: "{{name}}", code: "{{code}}"}}`))
 	clk := &clock{now: time.Now()} // after start_at (the apply)
 	b.opts.Now = clk.Now
@@ -57,8 +63,8 @@ func TestStalledClaimNeverSendsAfterLosingItsLease(t *testing.T) {
 	require.Equal(t, campaign.DeliveryQueued, job.Status)
 
 	senders := &app.Senders{Getenv: getenv}
-	ss := &stallStore{DB: b.db, entered: make(chan struct{}), release: make(chan struct{})}
-	a := campaign.NewSendHandler(campaign.SendDeps{Store: ss, Senders: senders, Limiter: noLimit{}}, b.opts)
+	sr := &stallRecipients{entered: make(chan struct{}), release: make(chan struct{})}
+	a := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: senders, Limiter: noLimit{}, Recipients: sr}, b.opts)
 	bh := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: senders, Limiter: noLimit{}}, b.opts)
 
 	var wg sync.WaitGroup
@@ -70,11 +76,12 @@ func TestStalledClaimNeverSendsAfterLosingItsLease(t *testing.T) {
 		defer cancel()
 		errA = a.ProcessTask(actx, sendTask(job.Ref))
 	}()
-	<-ss.entered                                   // A has claimed and stalls before its mark
-	clk.Add(b.opts.Lease + 500*time.Millisecond)   // A's lease ends; A's ctx is still alive
-	errB := bh.ProcessTask(ctx, sendTask(job.Ref)) // second copy: reconcile -> unclaim -> claim -> send
-	require.NoError(t, errB)
-	close(ss.release)
+	<-sr.entered                                // A has claimed and stalls before its request
+	clk.Add(b.opts.Lease + b.opts.SettleWindow) // A's lease and the settle window end; A's ctx is still alive
+	// Second copy: reconcile finds nothing within the window -> unclaim ->
+	// claim -> send.
+	require.NoError(t, bh.ProcessTask(ctx, sendTask(job.Ref)))
+	close(sr.release)
 	wg.Wait()
 	t.Logf("A returned %v", errA)
 	n := 0
@@ -125,7 +132,7 @@ func TestCancelDuringReconcileEndsSkipped(t *testing.T) {
 	require.NoError(t, err)
 	// A crashed attempt: claimed, lease over, never reached the provider.
 	now := time.Now()
-	ok, err := b.db.Claim(ctx, job.Ref, now.Add(-time.Minute), now.Add(-time.Second))
+	ok, err := b.db.Claim(ctx, job.Ref, now.Add(-time.Minute), now.Add(-time.Second), nil)
 	require.NoError(t, err)
 	require.True(t, ok)
 

@@ -240,6 +240,14 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 
+	// The number's rate token first, holding nothing: a send waiting for its
+	// token has claimed nothing, so a worker killed meanwhile strands no
+	// delivery, and a pause or cancel during the wait is seen by the claim.
+	// Waiting is not a failure: a wait that cannot end in time comes back
+	// later, the attempt not counted.
+	if err := h.waitToken(ctx, job); err != nil {
+		return &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()}
+	}
 	var mark []string
 	if needsMark(msg) && caps.History {
 		// The answer will carry no wamid: note what the conversation holds
@@ -249,69 +257,38 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 
+	// The claim is the re-check: one statement, right before the request,
+	// that takes the delivery only while its broadcast runs (or its
+	// enrollment is active) and records the mark. A pause, a cancel or an
+	// ended enrollment since the task started stops the send here.
 	now = h.opts.Now()
 	// The lease's exact value identifies this attempt's claim (microseconds:
 	// what Postgres keeps).
 	leaseUntil := now.Add(h.opts.Lease).Truncate(time.Microsecond)
-	ok, err := h.store.Claim(ctx, ref, now, leaseUntil)
+	ok, err := h.store.Claim(ctx, ref, now, leaseUntil, mark)
 	if err != nil || !ok {
-		return err // !ok: paused, cancelled or taken meanwhile
+		// !ok: paused, cancelled, ended or taken meanwhile; whoever moved
+		// the row owns it (a pause or cancel also took it out of the queue).
+		return err
 	}
 	job.Attempts++
-	job.LeaseUntil = &leaseUntil
-
-	// The rate token comes after the claim, right before the request: only
-	// the HTTP call separates the grant from the provider, so the fleet's
-	// sends stay within the rate where the provider counts them (a database
-	// round trip in between, under load, put up to 3 more sends into a
-	// second). Waiting is not a failure: a wait that cannot end in time hands
-	// the claim back with the attempt not counted. The wait leaves time for
-	// the request before the task's deadline and a third of the lease.
-	waitStart := time.Now()
-	wctx, cancel := context.WithDeadline(ctx, leaseUntil.Add(-h.opts.Lease/3))
-	if dl, ok := ctx.Deadline(); ok {
-		wctx, cancel = context.WithDeadline(wctx, dl.Add(-min(sendBudget, time.Until(dl)/4)))
-	}
-	if h.opts.Stop != nil {
-		stopWaiting := context.AfterFunc(h.opts.Stop, cancel)
-		defer stopWaiting()
-	}
-	err = h.limiter.Wait(wctx, job.Account.RateKey(), job.Account.RatePerSecond)
-	cancel()
-	if err != nil {
-		return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()})
-	}
+	job.LeaseUntil, job.SendingAt, job.ConvMark = &leaseUntil, &now, mark
 	// The recipient's place (pair interval, budget) is taken last of all.
 	if _, err := h.admit(ctx, log, job, true); err != nil {
 		return h.release(ctx, job.Ref, leaseUntil, err) // another send to this recipient won the race, or the budget filled
 	}
-
-	// From here until the request, a failure does not unclaim: after a
-	// stall another attempt may own the row. The lease is left to run out
-	// and the next attempt reconciles (finds nothing) and sends.
-	afterLease := &WaitError{After: leaseUntil.Sub(h.opts.Now()) + time.Second, Reason: "claim abandoned before sending"}
-	if mark != nil {
-		if time.Since(waitStart) > markFresh {
-			// Messages may have arrived while we waited: look again, so
-			// none of them can pass for ours.
-			if mark, err = h.snapshot(ctx, sender, job.Phone); err != nil {
-				return afterLease
-			}
-		}
-		ok, err := h.store.SetConvMark(ctx, ref, leaseUntil, mark, h.opts.Now())
-		if err != nil || !ok {
-			return afterLease // !ok: the lease is over or not ours any more
-		}
-		job.ConvMark = mark
-	}
 	// Only send while the lease surely outlasts the request (a third of it
 	// left: 40 s of the default 2 min, above the 30 s HTTP timeout), and end
 	// the request an eighth before the lease does, to record the outcome:
-	// no other attempt can reconcile (and resend) while this one is in flight.
-	if leaseUntil.Sub(h.opts.Now()) < h.opts.Lease/3 {
-		return afterLease
+	// no other attempt can reconcile (and resend) while this one is in
+	// flight. Only a stall since the claim (a paused process, a slow Redis)
+	// can leave less; then the lease runs out and the next attempt
+	// reconciles.
+	left := leaseUntil.Sub(h.opts.Now())
+	if left < h.opts.Lease/3 {
+		return &WaitError{After: max(left, 0) + time.Second, Reason: "claim stalled before sending"}
 	}
-	sctx, cancelSend := context.WithDeadline(ctx, leaseUntil.Add(-h.opts.Lease/8))
+	sctx, cancelSend := context.WithTimeout(ctx, left-h.opts.Lease/8)
 	defer cancelSend()
 
 	res, err := sender.Send(sctx, job.Phone, msg)
@@ -332,6 +309,26 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	h.storm(ctx, log, job, false, "")
 	return nil
+}
+
+// waitToken waits for the number's rate token. The wait is bounded by two
+// thirds of the lease, and leaves sendBudget (or a quarter of what is left)
+// of the task's own deadline for the request; the worker's shutdown ends it
+// at once. Bounds are durations on the wall clock: the engine's Clock
+// decides what is due, never how long a real wait lasts.
+func (h *SendHandler) waitToken(ctx context.Context, job Job) error {
+	wait := h.opts.Lease * 2 / 3
+	if dl, ok := ctx.Deadline(); ok {
+		left := time.Until(dl)
+		wait = min(wait, left-min(sendBudget, left/4))
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if h.opts.Stop != nil {
+		stopWaiting := context.AfterFunc(h.opts.Stop, cancel)
+		defer stopWaiting()
+	}
+	return h.limiter.Wait(wctx, job.Account.RateKey(), job.Account.RatePerSecond)
 }
 
 // accountRetry is how long a sequence step waits when its account cannot
@@ -393,10 +390,6 @@ func (h *SendHandler) release(ctx context.Context, ref Ref, lease time.Time, why
 	}
 	return why
 }
-
-// markFresh is how old a conversation snapshot may be when it is recorded;
-// an older one (a long rate wait) is taken again.
-const markFresh = 2 * time.Second
 
 // Penalizer is a Limiter that can lower a key's rate for a while
 // (throttle.Fleet is one).
@@ -490,10 +483,11 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		}
 	}
 	class := provider.ClassOf(err)
-	if ctx.Err() != nil || (pe != nil && pe.Class == provider.ClassTransient && pe.Code == "" && (pe.HTTPStatus == 0 || pe.HTTPStatus >= 500)) {
+	if ctx.Err() != nil || (pe != nil && pe.Class == provider.ClassTransient && pe.Code == "" && (pe.HTTPStatus == 0 || pe.HTTPStatus >= 500 && !gatewayStatus(pe.HTTPStatus))) {
 		// A POST that timed out or got a bare 5xx may have been accepted:
 		// no idempotency key is documented, so reconcile before resending.
-		// An answer carrying Meta's error code is a refusal, not a doubt.
+		// An answer carrying Meta's error code is a refusal, not a doubt,
+		// and so is a gateway's 502/503/504: the provider never answered.
 		class = provider.ClassAmbiguous
 	}
 	switch class {
@@ -547,6 +541,13 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		}
 		return err
 	}
+}
+
+// gatewayStatus reports whether an HTTP status is a gateway's or a
+// proxy's refusal (bad gateway, unavailable, gateway timeout): the request
+// did not get through, so it is safe to retry.
+func gatewayStatus(code int) bool {
+	return code == 502 || code == 503 || code == 504
 }
 
 // haltStep applies a halting error to a sequence step, which has no
@@ -615,8 +616,21 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 		log.InfoContext(ctx, "campaign: reconciled send found at provider", slog.String("wamid", wamid))
 		return true, h.markSent(ctx, log, job, capabilities(sender), wamid)
 	}
-	log.InfoContext(ctx, "campaign: reconciled send not found at provider; sending again")
-	h.unclaim(ctx, job.Ref, "reconciled: not found at the provider")
+	if job.SendingAt != nil {
+		// Not there yet is not "not sent": a slow provider accepts a request
+		// long after the client gave up on it (seen: 45 s). Keep looking
+		// until the settle window since the request began has passed, and
+		// only then send again.
+		if until := job.SendingAt.Add(h.opts.SettleWindow); now.Before(until) {
+			next := now.Add(min(h.opts.AmbiguousDelay, until.Sub(now)))
+			if err := h.store.ReleaseLease(ctx, job.Ref, next, "awaiting provider confirmation: not in the conversation yet", now); err != nil {
+				return true, err
+			}
+			return true, &WaitError{After: next.Sub(now), Reason: "awaiting provider confirmation: not in the conversation yet"}
+		}
+	}
+	log.InfoContext(ctx, "campaign: reconciled send not found at provider within the settle window; sending again", slog.Duration("settle_window", h.opts.SettleWindow))
+	h.unclaim(ctx, job.Ref, "reconciled: not found at the provider within the settle window")
 	return false, nil
 }
 

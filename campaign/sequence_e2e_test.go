@@ -178,11 +178,43 @@ func TestSequenceUnenrollAndExitStopPendingSteps(t *testing.T) {
 	}
 }
 
+// nextAt is the first instant after from that falls on weekday wd at
+// hour:00 in loc: tests build their instants relative to now, never on
+// calendar dates that pass.
+func nextAt(from time.Time, wd time.Weekday, hour int, loc *time.Location) time.Time {
+	d := from.In(loc)
+	for i := 0; ; i++ {
+		c := time.Date(d.Year(), d.Month(), d.Day()+i, hour, 0, 0, 0, loc)
+		if c.Weekday() == wd && c.After(from) {
+			return c
+		}
+	}
+}
+
+// calendars are the "nows" a clock-driven scenario runs at: today, a year
+// ahead and a year ago (the same assertions must hold whatever the date; a
+// clock in the past is what broke the send path when these tests were
+// pinned to dates that passed).
+var calendars = []struct {
+	name  string
+	years int
+}{{"now", 0}, {"a year ahead", 1}, {"a year ago", -1}}
+
 // A step that a throttle held past its window's close waits for the next
 // opening in the recipient's zone, or expires if that is past its deadline
-// (which stops the enrollment). The clock is injected: no waiting.
+// (which stops the enrollment). The clock is injected: no waiting. It runs
+// from today, a year ahead and a year ago.
 func TestStepOutsideItsWindowWaitsOrExpires(t *testing.T) {
 	t.Parallel()
+	for _, cal := range calendars {
+		t.Run(cal.name, func(t *testing.T) {
+			t.Parallel()
+			stepOutsideItsWindow(t, time.Now().AddDate(cal.years, 0, 0))
+		})
+	}
+}
+
+func stepOutsideItsWindow(t *testing.T, base time.Time) {
 	b := newBench(t, botsailorsim.Options{})
 	b.accountYAML = "    pair_interval: 0s"
 	b.apply(b.writeSequence("windowed", `    window: {days: [mon, tue, wed, thu, fri], from: "09:00", to: "17:00"}`,
@@ -190,7 +222,8 @@ func TestStepOutsideItsWindowWaitsOrExpires(t *testing.T) {
       - {after: 0s, deadline: 1h, message: {text: "Hi"}}`))
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	require.NoError(t, err)
-	friday := time.Date(2026, 11, 27, 16, 0, 0, 0, berlin) // in the window
+	friday := nextAt(base, time.Friday, 16, berlin) // in the window
+	monday := nextAt(friday, time.Monday, 9, berlin)
 	ctx := context.Background()
 	people := b.people(2) // German numbers: Europe/Berlin
 	_, err = b.db.Enroll(ctx, "windowed", people, friday)
@@ -205,11 +238,11 @@ func TestStepOutsideItsWindowWaitsOrExpires(t *testing.T) {
 	h := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv}, Limiter: throttle.NewLocal()}, b.opts)
 
 	// Held until 17:30 Friday: the window opens again Monday 09:00 Berlin.
-	clk.Set(time.Date(2026, 11, 27, 17, 30, 0, 0, berlin))
+	clk.Set(friday.Add(90 * time.Minute))
 	err = h.ProcessTask(ctx, campaign.NewSendTask(due[0].Ref, time.Minute))
 	var we *campaign.WaitError
 	require.ErrorAs(t, err, &we)
-	require.Equal(t, time.Date(2026, 11, 30, 9, 0, 0, 0, berlin).Sub(clk.Now()), we.After, we.Reason)
+	require.Equal(t, monday.Sub(clk.Now()), we.After, we.Reason)
 	require.Zero(t, b.sim.Stats().Accepted)
 
 	// The same for a step whose deadline (18:00) comes before the window
@@ -229,22 +262,31 @@ func TestStepOutsideItsWindowWaitsOrExpires(t *testing.T) {
 	require.Equal(t, map[string]int{"active": 1, "stopped": 1}, c)
 
 	// Monday 09:00: it goes.
-	clk.Set(time.Date(2026, 11, 30, 9, 0, 0, 0, berlin))
+	clk.Set(monday)
 	require.NoError(t, h.ProcessTask(ctx, campaign.NewSendTask(due[0].Ref, time.Minute)))
 	require.Equal(t, 1, b.sim.SendCount(people[0].Phone))
 }
 
 // A step refused for account-level reasons waits for the account up to its
 // deadline, then expires; its tries are not used up meanwhile (review
-// finding: it failed after 10 tries, 2.5 h into a 24 h deadline).
+// finding: it failed after 10 tries, 2.5 h into a 24 h deadline). It runs
+// from today, a year ahead and a year ago.
 func TestHaltedAccountStepWaitsUntilItsDeadline(t *testing.T) {
 	t.Parallel()
+	for _, cal := range calendars {
+		t.Run(cal.name, func(t *testing.T) {
+			t.Parallel()
+			haltedAccountStep(t, time.Now().AddDate(cal.years, 0, 0))
+		})
+	}
+}
+
+func haltedAccountStep(t *testing.T, start time.Time) {
 	b := newBench(t, botsailorsim.Options{})
 	b.interceptSends(func(string) string { return `{"status":"0","message":"(#131048) Spam rate limit hit"}` })
 	b.accountYAML = "    pair_interval: 0s"
 	b.apply(b.writeSequence("halt", "", `      - {after: 0s, deadline: 24h, message: {text: "Hi"}}`))
 	ctx := context.Background()
-	start := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	_, err := b.db.Enroll(ctx, "halt", b.people(1), start)
 	require.NoError(t, err)
 	due, err := b.db.DueSteps(ctx, start, 10)

@@ -47,9 +47,14 @@ type SchedulerStore interface {
 	// FinishPending moves the broadcast's planned and queued deliveries to a
 	// terminal state (skipped on cancel, expired past the deadline).
 	FinishPending(ctx context.Context, broadcastID int64, to DeliveryStatus, reason string, now time.Time) ([]Ref, error)
-	// Stale returns queued deliveries queued before `before` and sending
-	// deliveries whose lease ended before `before`.
-	Stale(ctx context.Context, before time.Time, limit int) ([]Job, error)
+	// Stale returns, in id order after afterID, queued deliveries queued
+	// before `before` and sending deliveries whose lease ended before
+	// `before`.
+	Stale(ctx context.Context, before time.Time, afterID int64, limit int) ([]Job, error)
+	// RequeuePolls makes status polls due between now and until (those
+	// parked in Redis by LeaseDuePolls among them) due now, and returns how
+	// many.
+	RequeuePolls(ctx context.Context, now, until time.Time) (int, error)
 	// Regen gives a delivery a new generation if it still has ref's.
 	Regen(ctx context.Context, ref Ref, now time.Time) (Ref, bool, error)
 	// LeaseDuePolls returns deliveries whose next poll is due and pushes
@@ -77,8 +82,10 @@ type WorkerStore interface {
 	// Job loads a delivery with its broadcast and account; ErrNotFound.
 	Job(ctx context.Context, id int64) (Job, error)
 	// Claim moves a delivery of ref's generation from planned/queued to
-	// sending with a lease, only while its broadcast is running.
-	Claim(ctx context.Context, ref Ref, now, leaseUntil time.Time) (bool, error)
+	// sending with a lease, only while its broadcast is running or its
+	// enrollment is active, recording mark (nil: none) and when the request
+	// began.
+	Claim(ctx context.Context, ref Ref, now, leaseUntil time.Time, mark []string) (bool, error)
 	// Reclaim takes over a sending delivery whose lease ended.
 	Reclaim(ctx context.Context, ref Ref, now, leaseUntil time.Time) (bool, error)
 	// Unclaim moves a sending delivery back (to queued, or to planned with a
@@ -86,15 +93,12 @@ type WorkerStore interface {
 	// to skipped if its broadcast was cancelled meanwhile.
 	Unclaim(ctx context.Context, ref Ref, newGen bool, errCode, reason string, now time.Time) (bool, error)
 	// Release hands back a claim that never reached the provider: back to
-	// queued with the attempt not counted (skipped if cancelled), only while
-	// the delivery holds lease.
+	// queued with the attempt not counted (planned with a new generation if
+	// paused, skipped if cancelled), only while the delivery holds lease.
 	Release(ctx context.Context, ref Ref, lease time.Time, reason string, now time.Time) (bool, error)
 	// ReleaseLease shortens the lease of a sending delivery to until, so a
 	// retry may reconcile from then on.
 	ReleaseLease(ctx context.Context, ref Ref, until time.Time, reason string, now time.Time) error
-	// SetConvMark records the wamids in the conversation before a send;
-	// false unless the delivery still holds the lease the claim set.
-	SetConvMark(ctx context.Context, ref Ref, lease time.Time, mark []string, now time.Time) (bool, error)
 	// MarkSent records an accepted send: sending → sent, the wamid (may be
 	// empty when still unknown) and the first status poll (zero: none, the
 	// provider pushes statuses).

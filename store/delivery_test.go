@@ -33,7 +33,7 @@ func (f *fixture) moveTo(ref campaign.Ref, status campaign.DeliveryStatus) {
 	case campaign.DeliveryQueued:
 		require.Equal(f.t, []campaign.Ref{ref}, f.markQueued([]campaign.Ref{ref}, t0))
 	case campaign.DeliverySending:
-		ok, err = f.db.Claim(f.ctx, ref, t0, at(time.Minute))
+		ok, err = f.db.Claim(f.ctx, ref, t0, at(time.Minute), nil)
 	case campaign.DeliverySent:
 		f.claimAndSend(ref, fmt.Sprintf("wamid.%d", ref.ID), t0)
 	case campaign.DeliveryDelivered, campaign.DeliveryRead:
@@ -97,7 +97,7 @@ func TestClaim(t *testing.T) {
 				}
 				before := f.delivery(ref.ID)
 				now := at(10 * time.Second)
-				ok, err := f.db.Claim(f.ctx, ref, now, now.Add(time.Minute))
+				ok, err := f.db.Claim(f.ctx, ref, now, now.Add(time.Minute), nil)
 				require.NoError(t, err)
 				require.Equal(t, c.want, ok)
 				after := f.delivery(ref.ID)
@@ -112,7 +112,7 @@ func TestClaim(t *testing.T) {
 				requireTime(t, now.Add(time.Minute), after.LeaseUntil)
 				require.True(t, now.Equal(after.UpdatedAt))
 
-				ok, err = f.db.Claim(f.ctx, ref, now, now.Add(time.Minute))
+				ok, err = f.db.Claim(f.ctx, ref, now, now.Add(time.Minute), nil)
 				require.NoError(t, err)
 				require.False(t, ok, "a second claim must fail")
 				require.Equal(t, after, f.delivery(ref.ID))
@@ -128,7 +128,7 @@ func TestClaimRace(t *testing.T) {
 		_, refs := f.planned("spring", 1, campaign.StatusRunning)
 		var wins atomic.Int32
 		concurrently(t, 8, func(int) error {
-			ok, err := f.db.Claim(f.ctx, refs[0], t0, at(time.Minute))
+			ok, err := f.db.Claim(f.ctx, refs[0], t0, at(time.Minute), nil)
 			if ok {
 				wins.Add(1)
 			}
@@ -252,10 +252,10 @@ func TestUnqueue(t *testing.T) {
 			require.Nil(t, d.QueuedAt)
 			require.True(t, now.Equal(d.UpdatedAt))
 
-			ok, err := f.db.Claim(f.ctx, r, now, now.Add(time.Minute))
+			ok, err := f.db.Claim(f.ctx, r, now, now.Add(time.Minute), nil)
 			require.NoError(t, err)
 			require.False(t, ok, "the old generation's task must do nothing")
-			ok, err = f.db.Claim(f.ctx, campaign.Ref{ID: r.ID, Gen: r.Gen + 1}, now, now.Add(time.Minute))
+			ok, err = f.db.Claim(f.ctx, campaign.Ref{ID: r.ID, Gen: r.Gen + 1}, now, now.Add(time.Minute), nil)
 			require.NoError(t, err)
 			require.True(t, ok, "the new generation claims")
 		}
@@ -336,7 +336,7 @@ func TestReclaim(t *testing.T) {
 		_, refs := f.planned("spring", 2, campaign.StatusRunning)
 		ref := refs[0]
 		lease := at(time.Minute)
-		ok, err := f.db.Claim(f.ctx, ref, t0, lease)
+		ok, err := f.db.Claim(f.ctx, ref, t0, lease, nil)
 		require.NoError(t, err)
 		require.True(t, ok)
 
@@ -368,7 +368,7 @@ func TestReclaim(t *testing.T) {
 		require.Equal(t, "planned", f.delivery(refs[1].ID).Status)
 
 		// A released lease can be reclaimed at once.
-		ok, err = f.db.Claim(f.ctx, refs[1], t0, lease)
+		ok, err = f.db.Claim(f.ctx, refs[1], t0, lease, nil)
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.NoError(t, f.db.ReleaseLease(f.ctx, refs[1], at(time.Second), "ambiguous send", at(time.Second)))
@@ -436,7 +436,7 @@ func TestRelease(t *testing.T) {
 		b, refs := f.planned("rel", 2, campaign.StatusRunning)
 		lease := at(time.Minute)
 		for _, r := range refs {
-			ok, err := f.db.Claim(f.ctx, r, t0, lease)
+			ok, err := f.db.Claim(f.ctx, r, t0, lease, nil)
 			require.NoError(t, err)
 			require.True(t, ok)
 		}

@@ -23,7 +23,7 @@ func TestExportEveryDeliveryInIDOrder(t *testing.T) {
 
 		sent, failed, read, skipped := refs[0], refs[1], refs[1500], refs[n-1]
 		f.claimAndSend(sent, "wamid.SENT", at(time.Second))
-		ok, err := f.db.Claim(f.ctx, failed, at(2*time.Second), at(time.Minute))
+		ok, err := f.db.Claim(f.ctx, failed, at(2*time.Second), at(time.Minute), nil)
 		require.NoError(t, err)
 		require.True(t, ok)
 		ok, err = f.db.Finish(f.ctx, failed, campaign.DeliveryFailed, "131026", "not on WhatsApp", at(3*time.Second))
@@ -123,7 +123,7 @@ func TestWindowAndSentSince(t *testing.T) {
 		require.Len(t, refs, 3)
 		require.Equal(t, refs, f.markQueued(refs, at(time.Second)))
 		window(3, true)
-		ok, err := f.db.Claim(f.ctx, refs[0], at(2*time.Second), at(time.Minute))
+		ok, err := f.db.Claim(f.ctx, refs[0], at(2*time.Second), at(time.Minute), nil)
 		require.NoError(t, err)
 		require.True(t, ok)
 		window(3, true) // queued + sending
@@ -221,15 +221,15 @@ func TestStale(t *testing.T) {
 		require.Equal(t, refs[:1], f.markQueued(refs[:1], t0))                   // queued long ago
 		require.Equal(t, refs[1:2], f.markQueued(refs[1:2], at(10*time.Minute))) // queued recently
 		require.Equal(t, pausedRefs, f.markQueued(pausedRefs, t0))               // its broadcast is paused
-		ok, err := f.db.Claim(f.ctx, refs[2], t0, at(time.Minute))               // lease ended
+		ok, err := f.db.Claim(f.ctx, refs[2], t0, at(time.Minute), nil)          // lease ended
 		require.NoError(t, err)
 		require.True(t, ok)
-		ok, err = f.db.Claim(f.ctx, refs[3], t0, at(time.Hour)) // lease running
+		ok, err = f.db.Claim(f.ctx, refs[3], t0, at(time.Hour), nil) // lease running
 		require.NoError(t, err)
 		require.True(t, ok)
 		f.setStatusFrom(paused.ID, campaign.StatusRunning, campaign.StatusPaused)
 
-		jobs, err := f.db.Stale(f.ctx, at(5*time.Minute), 10)
+		jobs, err := f.db.Stale(f.ctx, at(5*time.Minute), 0, 10)
 		require.NoError(t, err)
 		var ids []int64
 		for _, j := range jobs {
@@ -239,7 +239,7 @@ func TestStale(t *testing.T) {
 		require.Equal(t, campaign.DeliveryQueued, jobs[0].Status)
 		require.Equal(t, campaign.DeliverySending, jobs[1].Status)
 
-		jobs, err = f.db.Stale(f.ctx, at(5*time.Minute), 1)
+		jobs, err = f.db.Stale(f.ctx, at(5*time.Minute), 0, 1)
 		require.NoError(t, err)
 		require.Len(t, jobs, 1)
 	})

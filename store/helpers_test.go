@@ -314,7 +314,7 @@ func requireTime(t *testing.T, want time.Time, got *time.Time, msgAndArgs ...any
 // claim and mark-sent, returning its ref.
 func (f *fixture) claimAndSend(ref campaign.Ref, wamid string, now time.Time) {
 	f.t.Helper()
-	ok, err := f.db.Claim(f.ctx, ref, now, now.Add(time.Minute))
+	ok, err := f.db.Claim(f.ctx, ref, now, now.Add(time.Minute), nil)
 	require.NoError(f.t, err)
 	require.True(f.t, ok, "claim %v", ref)
 	ok, err = f.db.MarkSent(f.ctx, ref, wamid, now, now.Add(5*time.Second), now.Add(30*24*time.Hour))

@@ -31,6 +31,17 @@ const ownerLive = `(EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.b
 const ownerGone = `(EXISTS (SELECT 1 FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'cancelled')
 	OR EXISTS (SELECT 1 FROM enrollments e WHERE e.id = deliveries.enrollment_id AND e.status <> 'active'))`
 
+// handBackStatus is where a delivery handed back (never reached the
+// provider) goes: skipped when its owner is gone, queued (its task retries)
+// while the owner is live, and planned with a new generation while its
+// broadcast is paused, so the feeder sends it again on resume. handBackGen
+// is its generation to match.
+const (
+	handBackStatus = `CASE WHEN ` + ownerGone + ` THEN 'skipped' WHEN ` + ownerLive + ` THEN 'queued' ELSE 'planned' END`
+	handBackGen    = `CASE WHEN ` + ownerGone + ` OR ` + ownerLive + ` THEN gen ELSE gen + 1 END`
+	handBackQueued = `CASE WHEN ` + ownerLive + ` THEN queued_at ELSE NULL END`
+)
+
 // BroadcastByName returns campaign.ErrNotFound if there is none.
 func (db *DB) BroadcastByName(ctx context.Context, name string) (campaign.Broadcast, error) {
 	var r broadcastRow
@@ -270,16 +281,16 @@ func (db *DB) FinishPending(ctx context.Context, broadcastID int64, to campaign.
 	return refs, nil
 }
 
-// Stale returns queued deliveries queued before `before` and sending ones
-// whose lease ended before `before`.
-func (db *DB) Stale(ctx context.Context, before time.Time, limit int) ([]campaign.Job, error) {
+// Stale returns, in id order after afterID, queued deliveries queued before
+// `before` and sending ones whose lease ended before `before`.
+func (db *DB) Stale(ctx context.Context, before time.Time, afterID int64, limit int) ([]campaign.Job, error) {
 	var rows []deliveryRow
 	err := db.q(ctx).Raw(`SELECT * FROM deliveries
-		WHERE status IN ('queued', 'sending') AND
+		WHERE status IN ('queued', 'sending') AND id > ? AND
 		((status = 'queued' AND queued_at < ?
 		  AND `+ownerLive+`)
 		 OR (status = 'sending' AND (lease_until IS NULL OR lease_until < ?)))
-		ORDER BY id LIMIT ?`, utc(before), utc(before), limit).Scan(&rows).Error
+		ORDER BY id LIMIT ?`, afterID, utc(before), utc(before), limit).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("find stale deliveries: %w", err)
 	}
@@ -302,6 +313,19 @@ func (db *DB) Regen(ctx context.Context, ref campaign.Ref, now time.Time) (campa
 		return ref, false, fmt.Errorf("delivery %d: regen: %w", ref.ID, res.Error)
 	}
 	return campaign.Ref{ID: ref.ID, Gen: ref.Gen + 1}, res.RowsAffected > 0, nil
+}
+
+// RequeuePolls makes the status polls due between now and until due now:
+// after Redis lost its data, the polls LeaseDuePolls parked there (due again
+// only at their lease's end) are polled at once; a poll that was merely
+// scheduled in that span runs a little early, which is harmless.
+func (db *DB) RequeuePolls(ctx context.Context, now, until time.Time) (int, error) {
+	res := db.q(ctx).Exec(`UPDATE deliveries SET next_poll_at = ? WHERE next_poll_at > ? AND next_poll_at <= ?`,
+		utc(now), utc(now), utc(until))
+	if res.Error != nil {
+		return 0, fmt.Errorf("requeue status polls: %w", res.Error)
+	}
+	return int(res.RowsAffected), nil
 }
 
 // LeaseDuePolls returns due status polls and pushes their next_poll_at to
@@ -505,18 +529,13 @@ func deref[T any](p *T) T {
 	return *p
 }
 
-// SetConvMark records which wamids the recipient's conversation held before
-// a send whose answer carries no wamid.
-// It reports false unless the delivery is still this attempt's: sending,
-// same generation, and the very lease the attempt's claim set, not yet over.
-func (db *DB) SetConvMark(ctx context.Context, ref campaign.Ref, lease time.Time, mark []string, now time.Time) (bool, error) {
-	res := db.q(ctx).Exec(`UPDATE deliveries SET conv_mark = ?, updated_at = ?
-		WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ? AND lease_until > ?`,
-		"@"+strings.Join(mark, ","), utc(now), ref.ID, ref.Gen, utc(lease), utc(now))
-	if res.Error != nil {
-		return false, fmt.Errorf("delivery %d: set conversation mark: %w", ref.ID, res.Error)
+// joinMark encodes a conversation mark for deliveries.conv_mark (see
+// splitMark): nil = none recorded.
+func joinMark(mark []string) string {
+	if mark == nil {
+		return ""
 	}
-	return res.RowsAffected > 0, nil
+	return "@" + strings.Join(mark, ",")
 }
 
 // handBack runs update (at now), which takes delivery id out of sending (to queued or
@@ -542,14 +561,15 @@ func (db *DB) handBack(ctx context.Context, id int64, now time.Time, update stri
 	return ok, err
 }
 
-// Release hands back a claim that never reached the provider (its rate or
-// recipient wait did not end in time): back to queued with the attempt not
-// counted, or skipped if the broadcast was cancelled meanwhile. Only while
-// the delivery still holds the lease the claim set.
+// Release hands back a claim that never reached the provider (the
+// recipient's place was taken meanwhile, or the attempt gave up before its
+// request): back to queued with the attempt not counted — to planned with a
+// new generation if the broadcast was paused meanwhile, to skipped if it was
+// cancelled or the enrollment ended. Only while the delivery still holds the
+// lease the claim set.
 func (db *DB) Release(ctx context.Context, ref campaign.Ref, lease time.Time, reason string, now time.Time) (bool, error) {
 	ok, err := db.handBack(ctx, ref.ID, now, `UPDATE deliveries SET lease_until = NULL, sending_at = NULL, attempts = attempts - 1, conv_mark = '',
-			status = CASE WHEN `+ownerGone+`
-				THEN 'skipped' ELSE 'queued' END,
+			gen = `+handBackGen+`, queued_at = `+handBackQueued+`, status = `+handBackStatus+`,
 			error = ?, updated_at = ?
 			WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ?`,
 		reason, utc(now), ref.ID, ref.Gen, utc(lease))
@@ -571,13 +591,17 @@ func (db *DB) Touch(ctx context.Context, ref campaign.Ref, now time.Time) error 
 }
 
 // Claim moves a delivery of ref's generation from planned/queued to sending
-// with a lease, only while its broadcast is running.
-func (db *DB) Claim(ctx context.Context, ref campaign.Ref, now, leaseUntil time.Time) (bool, error) {
+// with a lease, only while its broadcast is running or its enrollment is
+// active: the check and the claim are one statement, right before the
+// request. mark, when not nil, is the recipient's conversation as it was
+// before the send (for sends whose answer carries no wamid). sending_at
+// records when the request began.
+func (db *DB) Claim(ctx context.Context, ref campaign.Ref, now, leaseUntil time.Time, mark []string) (bool, error) {
 	res := db.q(ctx).Exec(`UPDATE deliveries SET status = 'sending', sending_at = ?, lease_until = ?,
-		attempts = attempts + 1, conv_mark = '', updated_at = ?
+		attempts = attempts + 1, conv_mark = ?, updated_at = ?
 		WHERE id = ? AND gen = ? AND status IN ('planned', 'queued')
 		AND `+ownerLive,
-		utc(now), utc(leaseUntil), utc(now), ref.ID, ref.Gen)
+		utc(now), utc(leaseUntil), joinMark(mark), utc(now), ref.ID, ref.Gen)
 	if res.Error != nil {
 		return false, fmt.Errorf("delivery %d: claim: %w", ref.ID, res.Error)
 	}
@@ -599,10 +623,10 @@ func (db *DB) Reclaim(ctx context.Context, ref campaign.Ref, now, leaseUntil tim
 // retries) or to planned with a new generation (its task is dropped).
 func (db *DB) Unclaim(ctx context.Context, ref campaign.Ref, newGen bool, errCode, reason string, now time.Time) (bool, error) {
 	// Back to queued (its task retries) — or, if the broadcast was
-	// cancelled meanwhile, skipped: nothing would pick the row up again.
+	// cancelled meanwhile, skipped: nothing would pick the row up again; if
+	// it was paused, planned with a new generation for the feeder.
 	q := `UPDATE deliveries SET lease_until = NULL,
-		status = CASE WHEN ` + ownerGone + `
-			THEN 'skipped' ELSE 'queued' END,
+		gen = ` + handBackGen + `, queued_at = ` + handBackQueued + `, status = ` + handBackStatus + `,
 		error_code = ?, error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending'`
 	if newGen {
 		// Back to planned for the feeder to send later — or, if the
@@ -644,9 +668,10 @@ func (db *DB) MarkSent(ctx context.Context, ref campaign.Ref, wamid string, now,
 	if db.dialect == "postgres" {
 		// One statement, one commit: this runs once per send.
 		var n int64
-		err := db.q(ctx).Raw(`WITH u AS (`+update+` RETURNING id),
-			e AS (INSERT INTO delivery_events (delivery_id, status, at, detail) SELECT id, 'sent', ?, ? FROM u RETURNING 1)
-			SELECT COUNT(*) FROM e`, append(args, utc(now), wamid)...).Scan(&n).Error
+		err := db.q(ctx).Raw(`WITH u AS (`+update+` RETURNING id, broadcast_id),
+			e AS (INSERT INTO delivery_events (delivery_id, status, at, detail) SELECT id, 'sent', ?, ? FROM u RETURNING 1),
+			f AS (UPDATE broadcasts b SET finished_at = ? FROM u WHERE b.id = u.broadcast_id AND b.finished_at < ?)
+			SELECT COUNT(*) FROM e`, append(args, utc(now), wamid, utc(now), utc(now))...).Scan(&n).Error
 		if err != nil {
 			return false, fmt.Errorf("delivery %d: mark sent: %w", ref.ID, err)
 		}
@@ -661,6 +686,9 @@ func (db *DB) MarkSent(ctx context.Context, ref campaign.Ref, wamid string, now,
 		ok = res.RowsAffected > 0
 		if !ok {
 			return nil
+		}
+		if err := bumpFinished(tx, ref.ID, now); err != nil {
+			return err
 		}
 		return tx.Create(&eventRow{DeliveryID: ref.ID, Status: string(campaign.DeliverySent), At: utc(now), Detail: wamid}).Error
 	})
@@ -693,6 +721,11 @@ func (db *DB) Finish(ctx context.Context, ref campaign.Ref, to campaign.Delivery
 		if err := tx.Create(&eventRow{DeliveryID: ref.ID, Status: string(to), At: utc(now), Detail: joinDetail(code, reason)}).Error; err != nil {
 			return err
 		}
+		if to == campaign.DeliveryFailed {
+			if err := bumpFinished(tx, ref.ID, now); err != nil {
+				return err
+			}
+		}
 		if to != campaign.DeliveryFailed && to != campaign.DeliveryExpired {
 			return nil
 		}
@@ -709,6 +742,15 @@ func (db *DB) Finish(ctx context.Context, ref campaign.Ref, to campaign.Delivery
 		return false, fmt.Errorf("delivery %d: finish as %s: %w", ref.ID, to, err)
 	}
 	return ok, nil
+}
+
+// bumpFinished moves a finished broadcast's finished_at to now when one of
+// its sends (delivery id) ends after it finished: a send already in flight
+// when the broadcast was cancelled ends later, and finished_at says when the
+// last send really ended.
+func bumpFinished(tx *gorm.DB, id int64, now time.Time) error {
+	return tx.Exec(`UPDATE broadcasts SET finished_at = ?
+		WHERE id = (SELECT broadcast_id FROM deliveries WHERE id = ?) AND finished_at < ?`, utc(now), id, utc(now)).Error
 }
 
 // KnownWAMIDs returns which of the wamids are recorded on some delivery.

@@ -21,7 +21,7 @@ func (f *fixture) dueSteps(until time.Time) []campaign.DueStep {
 // sendStep claims a sequence step and records it sent.
 func (f *fixture) sendStep(ref campaign.Ref, wamid string, now time.Time) {
 	f.t.Helper()
-	ok, err := f.db.Claim(f.ctx, ref, now, now.Add(time.Minute))
+	ok, err := f.db.Claim(f.ctx, ref, now, now.Add(time.Minute), nil)
 	require.NoError(f.t, err)
 	require.True(f.t, ok, "claim %v", ref)
 	ok, err = f.db.MarkStepSent(f.ctx, ref, wamid, now, now.Add(5*time.Second), now.Add(24*time.Hour))
@@ -114,7 +114,7 @@ func TestEndingEnrollmentsSkipsPendingSteps(t *testing.T) {
 		for _, d := range due {
 			job, err := f.db.Job(f.ctx, d.ID)
 			require.NoError(t, err)
-			ok, err := f.db.Claim(f.ctx, d.Ref, at(2*time.Second), at(time.Minute))
+			ok, err := f.db.Claim(f.ctx, d.Ref, at(2*time.Second), at(time.Minute), nil)
 			require.NoError(t, err)
 			if job.Step.Sequence == "onboarding" {
 				require.Equal(t, campaign.DeliverySkipped, job.Status)

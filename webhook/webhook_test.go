@@ -148,7 +148,7 @@ func TestReceiverAppliesStatusesAsync(t *testing.T) {
 	url := srv.URL + "/webhooks/shop/" + secret
 	now := time.Now()
 	send := func(ref campaign.Ref, wamid string) {
-		ok, err := db.Claim(ctx, ref, now, now.Add(time.Minute))
+		ok, err := db.Claim(ctx, ref, now, now.Add(time.Minute), nil)
 		require.NoError(t, err)
 		require.True(t, ok)
 		ok, err = db.MarkSent(ctx, ref, wamid, now, time.Time{}, now.Add(time.Hour))

@@ -18,11 +18,14 @@ import (
 // process beside an in-process one, kills it with SIGKILL mid-broadcast,
 // and checks at the provider that every recipient got exactly one message.
 // The killed worker's in-flight sends are reconciled through
-// get/conversation once their lease (3 s here) ends.
+// get/conversation once their lease (3 s here) ends; one not found there
+// is sent again once the settle window (3 s here) since its request began
+// has passed.
 func TestKilledWorkerNeitherLosesNorDuplicates(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	w.env["WACAMP_LEASE"] = "3s"
+	w.env["WACAMP_SETTLE_WINDOW"] = "3s"
 	const n = 400
 	path := w.campaign(n)
 	code, out := w.run("apply", "-f", path)

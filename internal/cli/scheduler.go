@@ -165,12 +165,16 @@ func schedRun(ctx context.Context, args []string, io IO) error {
 		return &exitError{code: 2}
 	}
 	log := logger(io)
+	opts, err := campaignOptions(io, log)
+	if err != nil {
+		return err
+	}
 	conns, err := app.Open(ctx, envOf(io), false, "", log)
 	if err != nil {
 		return err
 	}
 	defer conns.Close()
-	return RunScheduler(ctx, conns, campaign.Options{Logger: log}, *interval)
+	return RunScheduler(ctx, conns, opts, *interval)
 }
 
 // RunScheduler runs the feeder loop until ctx ends.
@@ -182,7 +186,11 @@ func RunScheduler(ctx context.Context, conns *app.Conns, opts campaign.Options, 
 	if opts.Logger != nil {
 		opts.Logger.InfoContext(ctx, "scheduler: running", slog.Duration("interval", interval))
 	}
-	return campaign.NewFeeder(conns.Store, client, insp, opts).Run(ctx, interval)
+	f := campaign.NewFeeder(conns.Store, client, insp, opts)
+	if conns.RedisClient != nil {
+		f.DetectLoss(app.NewRedisLoss(conns.RedisClient))
+	}
+	return f.Run(ctx, interval)
 }
 
 // dbOnlyEnv is the environment for commands that read only the database:

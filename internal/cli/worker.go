@@ -61,20 +61,45 @@ func Worker(ctx context.Context, args []string, io IO) error {
 	return nil
 }
 
-// campaignOptions reads the engine's tuning knobs from the environment:
-// WACAMP_LEASE (how long a claimed send may take before another attempt
-// reconciles it; default 2m). Unset means the default.
+// campaignOptions reads the engine's tuning knobs from the environment
+// (unset means the default):
+//   - WACAMP_LEASE: how long a claimed send may take before another attempt
+//     reconciles it (worker; default 2m);
+//   - WACAMP_SETTLE_WINDOW: how long after a request whose answer was lost
+//     the engine keeps looking for it at the provider before it sends again
+//     (worker; default 3m);
+//   - WACAMP_STALE_AFTER: how long a queued task may wait, or a lease be
+//     overdue, before the scheduler's sweep checks that its task still
+//     exists (scheduler; default 5m; a Redis that lost its data is noticed
+//     at the next tick regardless).
 func campaignOptions(io IO, log *slog.Logger) (campaign.Options, error) {
 	o := campaign.Options{Logger: log}
-	if v := io.Getenv("WACAMP_LEASE"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Second {
-			return o, fmt.Errorf("WACAMP_LEASE=%q: want a duration such as 2m", v)
-		}
-		if d < 90*time.Second {
-			log.Warn("worker: WACAMP_LEASE is shorter than 90s; requests to a slow provider will be cut short and reconciled", slog.Duration("lease", d))
-		}
-		o.Lease = d
+	var err error
+	if o.Lease, err = envDuration(io, "WACAMP_LEASE", time.Second, "2m"); err != nil {
+		return o, err
+	}
+	if o.Lease != 0 && o.Lease < 90*time.Second {
+		log.Warn("worker: WACAMP_LEASE is shorter than 90s; requests to a slow provider will be cut short and reconciled", slog.Duration("lease", o.Lease))
+	}
+	if o.SettleWindow, err = envDuration(io, "WACAMP_SETTLE_WINDOW", time.Second, "3m"); err != nil {
+		return o, err
+	}
+	if o.StaleAfter, err = envDuration(io, "WACAMP_STALE_AFTER", 5*time.Second, "5m"); err != nil {
+		return o, err
 	}
 	return o, nil
+}
+
+// envDuration reads a duration of at least least from the environment
+// variable name; unset is 0 (the default). example is shown in errors.
+func envDuration(io IO, name string, least time.Duration, example string) (time.Duration, error) {
+	v := io.Getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < least {
+		return 0, fmt.Errorf("%s=%q: want a duration of at least %s, such as %s", name, v, least, example)
+	}
+	return d, nil
 }

@@ -1,0 +1,40 @@
+package campaign_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+)
+
+// Redis losing its data mid-broadcast (a restart without persistence; here
+// a flush of the test's database) loses every queued task and every status
+// poll parked there. The scheduler notices at its next tick and re-enqueues
+// them at once — not after the periodic sweep's StaleAfter, set here far
+// beyond the test's time — and nothing is sent twice or lost.
+func TestRedisDataLossRecoversAtOnce(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 5})
+	b.opts.StaleAfter = 10 * time.Minute
+	b.opts.PollSchedule = []time.Duration{500 * time.Millisecond, 2 * time.Second}
+	b.accountYAML = "    pair_interval: 0s"
+	const n = 400
+	b.apply(b.writeCampaign("loss", n, 80, `      text: "Hello {{name}}"`))
+	b.startWorker(20)
+	f, _ := b.feeder()
+	f.DetectLoss(app.NewRedisLoss(b.rds.Client))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = f.Run(ctx, 100*time.Millisecond) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	b.waitFor(30*time.Second, "a quarter sent", func() bool { return b.sim.Stats().Accepted >= n/4 })
+	require.NoError(t, b.rds.Client.FlushDB(context.Background()).Err())
+	b.waitFor(60*time.Second, "every delivery delivered", func() bool { return b.counts("loss")["delivered"] == n })
+	b.requireOncePerPhone(b.export("loss"))
+	require.Equal(t, n, b.sim.Stats().Accepted)
+}
