@@ -113,3 +113,21 @@ func offsetChange(t testing.TB, from time.Time, loc *time.Location, what string,
 	t.Fatalf("testclock: %s's clocks do not go %s within two years of %s", loc, what, from.Format(time.RFC3339))
 	return time.Time{}
 }
+
+// NowAndAYearAhead runs scenario as the parallel subtests "Now" and
+// "AYearAhead", from time.Now() and from the same moment a year later. A
+// scenario that builds every instant from its base passes both, which
+// shows it depends on no calendar date.
+func NowAndAYearAhead(t *testing.T, scenario func(t *testing.T, base time.Time)) {
+	t.Helper()
+	now := time.Now()
+	for _, run := range []struct {
+		name string
+		base time.Time
+	}{{"Now", now}, {"AYearAhead", now.AddDate(1, 0, 0)}} {
+		t.Run(run.name, func(t *testing.T) {
+			t.Parallel()
+			scenario(t, run.base)
+		})
+	}
+}
