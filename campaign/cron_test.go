@@ -13,39 +13,36 @@ import (
 
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 )
 
 // setClock is a clock that stays where a test puts it.
-type setClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *setClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *setClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+type setClock = testclock.Clock
 
 // Two scheduler replicas plan each cron occurrence once; occurrences missed
 // while no scheduler ran follow the policy: the latest runs if its deadline
-// has not passed, older ones are skipped.
+// has not passed, older ones are skipped. The days are a fortnight into the
+// next winter time in Berlin, then summer time, counted from now.
 func TestCronOccurrencesPlannedOnceByTwoReplicas(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{})
 	clk := &setClock{}
 	b.opts.Now = clk.Now
-	utc := func(s string) time.Time {
-		tm, err := time.Parse(time.RFC3339, s)
-		require.NoError(t, err)
-		return tm
-	}
+	berlin := testclock.Zone(t, "Europe/Berlin")
+	applied := testclock.Next(testclock.ClocksBack(t, time.Now(), berlin).AddDate(0, 0, 14), time.UTC, 12, 0)
 	ctx := context.Background()
-	b.applyCron("0 9 * * *", "Europe/Berlin", utc("2026-11-20T12:00:00Z"))
+	b.applyCron("0 9 * * *", "Europe/Berlin", applied)
+	first := testclock.Next(applied, berlin, 9, 0)
+	// nine is 09:00 Berlin, days after the first occurrence.
+	nine := func(days int) time.Time { return first.AddDate(0, 0, days) }
+	name := func(at time.Time) string { return campaign.OccurrenceName("daily", at) }
 
 	f1, _ := b.feeder()
 	f2, _ := b.feeder()
-	tickBoth := func(at string) {
+	tickBoth := func(at time.Time) {
 		t.Helper()
-		clk.Set(utc(at))
+		clk.Set(at)
 		for range 3 {
 			var wg sync.WaitGroup
 			for _, f := range []*campaign.Feeder{f1, f2} {
@@ -61,29 +58,30 @@ func TestCronOccurrencesPlannedOnceByTwoReplicas(t *testing.T) {
 		return names
 	}
 
-	// 09:00 Berlin is 08:00 UTC in November. The 21st and 22nd were missed
-	// beyond their 2 h deadline: skipped. The 23rd is planned a minute ahead.
-	tickBoth("2026-11-23T07:59:30Z")
-	require.Equal(t, []string{"daily@2026-11-23T08:00Z"}, occurrences())
+	// The first two days were missed beyond their 2 h deadline: skipped.
+	// The third is planned a minute ahead.
+	tickBoth(nine(2).Add(-30 * time.Second))
+	require.Equal(t, []string{name(nine(2))}, occurrences())
 	var n int64
 	require.NoError(t, b.db.Gorm().Raw(`SELECT COUNT(*) FROM recipients r JOIN broadcasts b ON b.id = r.broadcast_id WHERE b.name = ?`,
-		"daily@2026-11-23T08:00Z").Scan(&n).Error)
+		name(nine(2))).Scan(&n).Error)
 	require.Equal(t, int64(3), n, "the occurrence has its own copy of the audience")
 
-	// Back 30 min after the 24th's occurrence: still within its deadline, so
-	// it runs, late.
-	tickBoth("2026-11-24T08:30:00Z")
-	require.Equal(t, []string{"daily@2026-11-23T08:00Z", "daily@2026-11-24T08:00Z"}, occurrences())
-	occ, err := b.db.BroadcastByName(ctx, "daily@2026-11-24T08:00Z")
+	// Back 30 min after the fourth day's occurrence: still within its
+	// deadline, so it runs, late.
+	tickBoth(nine(3).Add(30 * time.Minute))
+	require.Equal(t, []string{name(nine(2)), name(nine(3))}, occurrences())
+	occ, err := b.db.BroadcastByName(ctx, name(nine(3)))
 	require.NoError(t, err)
 	require.Equal(t, campaign.StatusRunning, occ.Status)
 
-	// Down for two days, back after the 26th's deadline: both skipped.
-	tickBoth("2026-11-26T12:00:00Z")
+	// Down for two days, back after the sixth day's deadline: both skipped.
+	tickBoth(nine(5).Add(4 * time.Hour))
 	require.Len(t, occurrences(), 2)
-	// Summer time: 09:00 Berlin is 07:00 UTC.
-	tickBoth("2027-06-01T06:59:30Z")
-	require.Equal(t, "daily@2027-06-01T07:00Z", occurrences()[2])
+	// Summer time: 09:00 Berlin is 07:00 UTC, not 08:00.
+	summer := testclock.Next(testclock.ClocksForward(t, applied, berlin).AddDate(0, 0, 7), berlin, 9, 0)
+	tickBoth(summer.Add(-30 * time.Second))
+	require.Equal(t, name(summer), occurrences()[2])
 	require.Len(t, occurrences(), 3)
 }
 
@@ -123,8 +121,9 @@ func TestCancelRecurringStopsOccurrences(t *testing.T) {
 	b := newBench(t, botsailorsim.Options{})
 	clk := &setClock{}
 	b.opts.Now = clk.Now
-	b.applyCron("0 9 * * *", "Europe/Berlin", time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC))
-	clk.Set(time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC))
+	applied := time.Now()
+	b.applyCron("0 9 * * *", "Europe/Berlin", applied)
+	clk.Set(applied)
 	got, err := b.service().Cancel(context.Background(), "daily")
 	require.NoError(t, err)
 	require.Equal(t, campaign.StatusCancelled, got.Status)
@@ -132,29 +131,10 @@ func TestCancelRecurringStopsOccurrences(t *testing.T) {
 	require.NoError(t, b.db.Gorm().Raw(`SELECT COUNT(*) FROM deliveries d JOIN broadcasts b ON b.id = d.broadcast_id WHERE b.name = 'daily'`).Scan(&n).Error)
 	require.Zero(t, n)
 	f, _ := b.feeder()
-	clk.Set(time.Date(2026, 11, 21, 7, 59, 30, 0, time.UTC))
+	clk.Set(testclock.Next(applied, testclock.Zone(t, "Europe/Berlin"), 9, 0).Add(-30 * time.Second))
 	require.NoError(t, f.Tick(context.Background()))
 	require.NoError(t, b.db.Gorm().Raw(`SELECT COUNT(*) FROM broadcasts WHERE parent_id IS NOT NULL`).Scan(&n).Error)
 	require.Zero(t, n, "no occurrence after cancel")
-}
-
-// When the clocks go back, 01:30 comes twice in New York: the daily
-// schedule fires once (review finding: it fired at both).
-func TestCronFiresOnceWhenClocksGoBack(t *testing.T) {
-	t.Parallel()
-	b := newBench(t, botsailorsim.Options{})
-	clk := &setClock{}
-	b.opts.Now = clk.Now
-	b.applyCron("30 1 * * *", "America/New_York", time.Date(2025, 11, 1, 12, 0, 0, 0, time.UTC))
-	f, _ := b.feeder()
-	for _, at := range []time.Time{time.Date(2025, 11, 2, 5, 29, 30, 0, time.UTC), time.Date(2025, 11, 2, 6, 29, 30, 0, time.UTC),
-		time.Date(2025, 11, 2, 7, 0, 0, 0, time.UTC), time.Date(2025, 11, 3, 6, 29, 30, 0, time.UTC)} {
-		clk.Set(at)
-		require.NoError(t, f.Tick(context.Background()))
-	}
-	var names []string
-	require.NoError(t, b.db.Gorm().Raw(`SELECT name FROM broadcasts WHERE parent_id IS NOT NULL ORDER BY start_at`).Scan(&names).Error)
-	require.Equal(t, []string{"daily@2025-11-02T05:30Z", "daily@2025-11-03T06:30Z"}, names)
 }
 
 // Without any time zone a schedule is read in UTC, whatever the host's zone

@@ -12,20 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider/botsailor"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/templates"
 	"github.com/wacamp/wacamp/throttle"
 )
-
-// clock is a settable clock for tests that must not sleep.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
 func pendingSends(t *testing.T, b *bench) int {
 	t.Helper()
@@ -167,7 +159,7 @@ func TestFeederInterleavesBroadcasts(t *testing.T) {
 func TestScheduledStartAndDeadline(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{})
-	clk := &clock{now: time.Now()}
+	clk := testclock.New(time.Now())
 	start := clk.Now().Add(time.Hour).UTC().Truncate(time.Second)
 	path := b.writeCampaign("later", 100, 10, `      text: "Hi {{name}}"`)
 	patchYAML(t, path, "    account: main\n", "    account: main\n    start_at: "+start.Format(time.RFC3339)+"\n    deadline: 30s\n")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/throttle"
@@ -52,7 +53,7 @@ func TestStalledClaimNeverSendsAfterLosingItsLease(t *testing.T) {
 	b.opts.Lease = 2 * time.Second
 	b.opts.SettleWindow = time.Second
 	b.apply(b.writeCampaign("stall", 1, 100, `      template: {id: "313823", vars: {name: "{{name}}", code: "{{code}}"}}`))
-	clk := &clock{now: time.Now()} // after start_at (the apply)
+	clk := testclock.New(time.Now()) // after start_at (the apply)
 	b.opts.Now = clk.Now
 	ctx := context.Background()
 	f, _ := b.feeder()

@@ -386,7 +386,8 @@ func TestApplyUsesAccountsAlreadyStored(t *testing.T) {
 // position the loader really recorded.
 func TestApplyFromYAML(t *testing.T) {
 	t.Parallel()
-	const spring = `accounts:
+	start := t0.Truncate(time.Second) // a second boundary, so the YAML can state it
+	spring := `accounts:
   - name: main
     provider: botsailor
     api_token: ${WACAMP_TEST_TOKEN}
@@ -395,7 +396,7 @@ func TestApplyFromYAML(t *testing.T) {
 broadcasts:
   - name: spring
     account: main
-    start_at: 2026-05-04T12:00:00+02:00
+    start_at: ` + start.In(time.FixedZone("", 2*3600)).Format(time.RFC3339) + `
     deadline: 12h
     audience:
       recipients:
@@ -421,7 +422,7 @@ broadcasts:
 		got := f.broadcast("spring")
 		require.Equal(t, 2, got.RecipientCount)
 		require.Equal(t, 1, got.Duplicates)
-		require.True(t, time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC).Equal(got.StartAt))
+		require.True(t, start.Equal(got.StartAt))
 		require.Equal(t, 12*time.Hour, got.Deadline)
 		f.setStatus(got.ID, campaign.StatusRunning)
 		before := f.snapshot()

@@ -19,9 +19,10 @@ import (
 	"github.com/wacamp/wacamp/templates"
 )
 
-// t0 is the tests' clock origin. Times are whole microseconds so they survive
-// a round trip through Postgres unchanged.
-var t0 = time.Date(2026, 5, 4, 10, 0, 0, 123456000, time.UTC)
+// t0 is the tests' clock origin, the time they start at (no test depends on
+// the calendar date). Times are whole microseconds so they survive a round
+// trip through Postgres unchanged.
+var t0 = time.Now().UTC().Truncate(time.Second).Add(123456 * time.Microsecond)
 
 // at returns t0 + d.
 func at(d time.Duration) time.Time { return t0.Add(d) }
