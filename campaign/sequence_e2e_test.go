@@ -13,6 +13,7 @@ import (
 
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/throttle"
@@ -178,19 +179,6 @@ func TestSequenceUnenrollAndExitStopPendingSteps(t *testing.T) {
 	}
 }
 
-// nextAt is the first instant after from that falls on weekday wd at
-// hour:00 in loc: tests build their instants relative to now, never on
-// calendar dates that pass.
-func nextAt(from time.Time, wd time.Weekday, hour int, loc *time.Location) time.Time {
-	d := from.In(loc)
-	for i := 0; ; i++ {
-		c := time.Date(d.Year(), d.Month(), d.Day()+i, hour, 0, 0, 0, loc)
-		if c.Weekday() == wd && c.After(from) {
-			return c
-		}
-	}
-}
-
 // calendars are the "nows" a clock-driven scenario runs at: today, a year
 // ahead and a year ago (the same assertions must hold whatever the date; a
 // clock in the past is what broke the send path when these tests were
@@ -220,13 +208,12 @@ func stepOutsideItsWindow(t *testing.T, base time.Time) {
 	b.apply(b.writeSequence("windowed", `    window: {days: [mon, tue, wed, thu, fri], from: "09:00", to: "17:00"}`,
 		`      - {after: 0s, deadline: 96h, message: {text: "Hi"}}
       - {after: 0s, deadline: 1h, message: {text: "Hi"}}`))
-	berlin, err := time.LoadLocation("Europe/Berlin")
-	require.NoError(t, err)
-	friday := nextAt(base, time.Friday, 16, berlin) // in the window
-	monday := nextAt(friday, time.Monday, 9, berlin)
+	berlin := testclock.Zone(t, "Europe/Berlin")
+	friday := testclock.Next(base, berlin, 16, 0, time.Friday) // in the window
+	monday := testclock.Next(friday, berlin, 9, 0, time.Monday)
 	ctx := context.Background()
 	people := b.people(2) // German numbers: Europe/Berlin
-	_, err = b.db.Enroll(ctx, "windowed", people, friday)
+	_, err := b.db.Enroll(ctx, "windowed", people, friday)
 	require.NoError(t, err)
 	due, err := b.db.DueSteps(ctx, friday, 10)
 	require.NoError(t, err)
