@@ -71,11 +71,17 @@ type bench struct {
 
 func newBench(t *testing.T, simOpts botsailorsim.Options) *bench {
 	t.Helper()
+	return newBenchOn(t, simOpts, testenv.NewRedis(t))
+}
+
+// newBenchOn is newBench on a given Redis.
+func newBenchOn(t *testing.T, simOpts botsailorsim.Options, rds testenv.Redis) *bench {
+	t.Helper()
 	simOpts.Tokens = []string{testToken}
 	sim := botsailorsim.New(simOpts)
 	ts := httptest.NewServer(sim)
 	t.Cleanup(ts.Close)
-	b := &bench{t: t, db: testenv.NewStore(t), rds: testenv.NewRedis(t), sim: sim, url: ts.URL + "/api/v1", dir: t.TempDir(), opts: fastOpts()}
+	b := &bench{t: t, db: testenv.NewStore(t), rds: rds, sim: sim, url: ts.URL + "/api/v1", dir: t.TempDir(), opts: fastOpts()}
 	b.conns = &app.Conns{Redis: b.rds.Opt, RedisClient: b.rds.Client, Store: b.db}
 	return b
 }
@@ -356,11 +362,14 @@ func (b *bench) interceptSendsHTTP(answer func(phone string) (status int, body s
 	})) + "/api/v1"
 }
 
-// feeder returns a Feeder on the bench, with b.opts as they are now, and an
-// inspector of its Redis; both close when the test ends.
+// feeder returns a Feeder on the bench, with b.opts as they are now and
+// Redis data loss detection, and an inspector of its Redis; both close when
+// the test ends.
 func (b *bench) feeder() (*campaign.Feeder, *asynq.Inspector) {
 	client := asynq.NewClient(b.rds.Opt)
 	insp := asynq.NewInspector(b.rds.Opt)
 	b.t.Cleanup(func() { _ = client.Close(); _ = insp.Close() })
-	return campaign.NewFeeder(b.db, client, insp, b.opts), insp
+	f := campaign.NewFeeder(b.db, client, insp, b.opts)
+	f.DetectLoss(app.NewRedisLoss(b.rds.Client)) // as `scheduler run` does
+	return f, insp
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 )
 
@@ -25,16 +25,38 @@ func TestRedisDataLossRecoversAtOnce(t *testing.T) {
 	const n = 400
 	b.apply(b.writeCampaign("loss", n, 80, `      text: "Hello {{name}}"`))
 	b.startWorker(20)
-	f, _ := b.feeder()
-	f.DetectLoss(app.NewRedisLoss(b.rds.Client))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = f.Run(ctx, 100*time.Millisecond) }()
-	t.Cleanup(func() { cancel(); <-done })
+	b.startScheduler() // its feeder detects data loss, as `scheduler run` does
 
 	b.waitFor(30*time.Second, "a quarter sent", func() bool { return b.sim.Stats().Accepted >= n/4 })
 	require.NoError(t, b.rds.Client.FlushDB(context.Background()).Err())
 	b.waitFor(60*time.Second, "every delivery delivered", func() bool { return b.counts("loss")["delivered"] == n })
 	b.requireOncePerPhone(b.export("loss"))
+	require.Equal(t, n, b.sim.Stats().Accepted)
+}
+
+// A real Redis restart without persistence mid-broadcast (SIGKILL, then an
+// empty server on the same port): workers and scheduler reconnect, the
+// scheduler notices the loss, and every recipient gets exactly one message;
+// sending resumes within seconds, not after the StaleAfter sweep.
+func TestRedisRestartWithoutPersistence(t *testing.T) {
+	t.Parallel()
+	rs := testenv.NewRedisServer(t)
+	b := newBenchOn(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 9}, rs.Redis)
+	b.opts.StaleAfter = 10 * time.Minute
+	b.opts.PollSchedule = []time.Duration{500 * time.Millisecond, 2 * time.Second}
+	b.accountYAML = "    pair_interval: 0s"
+	const n = 600
+	b.apply(b.writeCampaign("restart", n, 80, `      text: "Hello {{name}}"`))
+	b.startWorker(20)
+	b.startWorker(20)
+	b.startScheduler()
+	b.waitFor(30*time.Second, "a quarter sent", func() bool { return b.sim.Stats().Accepted >= n/4 })
+	rs.Restart()
+	restarted := time.Now()
+	atRestart := b.sim.Stats().Accepted
+	b.waitFor(60*time.Second, "sending resumed", func() bool { return b.sim.Stats().Accepted > atRestart+20 })
+	t.Logf("%s restarted empty with %d of %d sent; 20 more sent %s later", rs, atRestart, n, time.Since(restarted).Round(time.Millisecond))
+	b.waitFor(60*time.Second, "every delivery delivered", func() bool { return b.counts("restart")["delivered"] == n })
+	b.requireOncePerPhone(b.export("restart"))
 	require.Equal(t, n, b.sim.Stats().Accepted)
 }
