@@ -375,7 +375,7 @@ func TestWabotickEnvelopeOnOtherCalls(t *testing.T) {
 		got, err := c.Conversation(ctx, "919000000000", 5)
 		require.NoError(t, err)
 		require.Equal(t, []provider.ConversationMessage{{
-			WAMID: "wamid.A", FromBot: true, Time: time.Date(2024, 7, 28, 13, 21, 3, 0, time.UTC),
+			ID: "7", WAMID: "wamid.A", FromBot: true, Time: time.Date(2024, 7, 28, 13, 21, 3, 0, time.UTC),
 			Content: `{"type":"text","text":{"body":"Hi"}}`, Text: "Hi", Status: provider.StatusRead,
 		}}, got)
 	})

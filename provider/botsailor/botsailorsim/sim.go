@@ -107,6 +107,16 @@ type Options struct {
 	// FailShare is the share (0–1) of accepted messages that fail instead of
 	// being delivered (failed_reason "Message undeliverable.", code 131026).
 	FailShare float64
+	// ConvNoWAMIDRate is the share (0–1) of template and bot-flow messages
+	// that get/conversation lists without a wa_message_id (null), as a
+	// provider does that has not learned Meta's id yet; the entry keeps its
+	// own "id" and its message_status. Their send answers name no wamid
+	// either (Shape Wabotick included), and get/message-status knows them
+	// by wamid all the same.
+	ConvNoWAMIDRate float64
+	// ConvWAMIDAfter is how long such a message is listed without its
+	// wamid; 0 means for good.
+	ConvWAMIDAfter time.Duration
 	// Seed seeds the simulator's random decisions; only New reads it.
 	Seed int64
 	// Shape is whose answers the simulator gives: "" or ShapeBotSailor for
@@ -186,6 +196,18 @@ type message struct {
 	readAt    time.Time // zero: never read
 	failed    bool
 	fromUser  bool // an inbound message from the subscriber (Reply)
+	// wamidFrom is when the conversation starts listing the wamid; zero:
+	// always. hideWAMID without it: never.
+	wamidFrom time.Time
+	hideWAMID bool
+}
+
+// listedWAMID is the wa_message_id the conversation shows at now, or nil.
+func (m *message) listedWAMID(now time.Time) *string {
+	if m.hideWAMID && (m.wamidFrom.IsZero() || now.Before(m.wamidFrom)) {
+		return nil
+	}
+	return &m.wamid
 }
 
 // bucket is a token bucket of one phone number.
@@ -427,6 +449,13 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		return
 	}
 	m := s.record(numberID, phone, string(body), now)
+	if (kind == "template" || kind == "bot") && s.opts.ConvNoWAMIDRate > 0 && s.rng.Float64() < s.opts.ConvNoWAMIDRate {
+		// Drawn only when the knob is on, so other seeds' decisions stay.
+		m.hideWAMID = true
+		if s.opts.ConvWAMIDAfter > 0 {
+			m.wamidFrom = now.Add(s.opts.ConvWAMIDAfter)
+		}
+	}
 	s.lastTo[convKey{numberID, phone}] = now
 	snd.WAMID, snd.At = m.wamid, now
 	s.sends = append(s.sends, snd)
@@ -442,7 +471,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		return
 	}
 	switch {
-	case kind == "template" && s.shape() == ShapeWabotick:
+	case kind == "template" && s.shape() == ShapeWabotick && !m.hideWAMID:
 		writePrettyJSON(w, http.StatusOK, dataAnswer{Status: "success", Message: msgTemplateSent,
 			Data: map[string]string{"message_id": m.wamid}})
 	case kind == "template":
@@ -596,7 +625,7 @@ func (s *Server) conversation(w http.ResponseWriter, r *http.Request) {
 			Sender:                  senderOf(m),
 			MessageContent:          m.content,
 			ConversationTime:        formatTime(m.at),
-			WAMID:                   m.wamid,
+			WAMID:                   m.listedWAMID(now),
 			MessageStatus:           &st.status,
 			DeliveryStatusUpdatedAt: formatTime(st.updatedAt),
 			FailedReason:            failedReason(st),
@@ -708,7 +737,7 @@ type (
 		AgentName               *string `json:"agent_name"`
 		MessageContent          string  `json:"message_content"`
 		ConversationTime        string  `json:"conversation_time"`
-		WAMID                   string  `json:"wa_message_id"`
+		WAMID                   *string `json:"wa_message_id"`
 		ReactionData            *string `json:"reaction_data"`
 		MessageStatus           *string `json:"message_status"`
 		DeliveryStatusUpdatedAt string  `json:"delivery_status_updated_at"`
