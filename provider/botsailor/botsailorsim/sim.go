@@ -6,7 +6,8 @@
 // message through sent → delivered → read (or failed) on a clock. Knobs
 // inject the faults a campaign engine must survive: latency, HTTP 503 before
 // accepting, connections dropped after accepting, Meta's throughput limit
-// (130429) and the plan's subscriber limit. Given the same Seed and the same
+// (130429), the plan's subscriber limit, a conversation that lists
+// templates without their wamid, and a history that lags the sends. Given the same Seed and the same
 // sequence of requests, it makes the same decisions.
 //
 // Options.Shape picks the reseller whose answers it gives: BotSailor (seed
@@ -117,6 +118,9 @@ type Options struct {
 	// ConvWAMIDAfter is how long such a message is listed without its
 	// wamid; 0 means for good.
 	ConvWAMIDAfter time.Duration
+	// ListAfter is how long an accepted message takes to show in
+	// get/conversation (a provider whose history lags its sends); 0 at once.
+	ListAfter time.Duration
 	// Seed seeds the simulator's random decisions; only New reads it.
 	Seed int64
 	// Shape is whose answers the simulator gives: "" or ShapeBotSailor for
@@ -200,6 +204,7 @@ type message struct {
 	// always. hideWAMID without it: never.
 	wamidFrom time.Time
 	hideWAMID bool
+	listFrom  time.Time // not in the conversation before then
 }
 
 // listedWAMID is the wa_message_id the conversation shows at now, or nil.
@@ -449,6 +454,9 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		return
 	}
 	m := s.record(numberID, phone, string(body), now)
+	if s.opts.ListAfter > 0 {
+		m.listFrom = now.Add(s.opts.ListAfter)
+	}
 	if (kind == "template" || kind == "bot") && s.opts.ConvNoWAMIDRate > 0 && s.rng.Float64() < s.opts.ConvNoWAMIDRate {
 		// Drawn only when the knob is on, so other seeds' decisions stay.
 		m.hideWAMID = true
@@ -615,8 +623,14 @@ func (s *Server) conversation(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	all := s.convs[convKey{r.Form.Get("phone_number_id"), phone}]
 	entries := []convEntry{}
-	for i := len(all) - 1 - offset; i >= 0 && len(entries) < limit; i-- {
-		m := all[i]
+	listed := make([]*message, 0, len(all))
+	for _, m := range all {
+		if !now.Before(m.listFrom) {
+			listed = append(listed, m)
+		}
+	}
+	for i := len(listed) - 1 - offset; i >= 0 && len(entries) < limit; i-- {
+		m := listed[i]
 		st := m.stateAt(now)
 		entries = append(entries, convEntry{
 			ID:                      m.id,

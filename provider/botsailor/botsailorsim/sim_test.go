@@ -275,6 +275,24 @@ func TestConversationWithoutWAMID(t *testing.T) {
 	}
 }
 
+// TestListAfter: with ListAfter an accepted message shows in the
+// conversation only once that long has passed.
+func TestListAfter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, botsailorsim.Options{ListAfter: 2 * time.Second})
+	res, err := b.client.Send(ctx, "8801723309003", text("hi"))
+	require.NoError(t, err)
+	conv, err := b.client.Conversation(ctx, "8801723309003", 5)
+	require.NoError(t, err)
+	require.Empty(t, conv)
+	b.clock.Advance(2 * time.Second)
+	conv, err = b.client.Conversation(ctx, "8801723309003", 5)
+	require.NoError(t, err)
+	require.Len(t, conv, 1)
+	require.Equal(t, res.WAMID, conv[0].WAMID)
+}
+
 func TestFail5xx(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
