@@ -399,13 +399,11 @@ func (h *SendHandler) release(ctx context.Context, ref Ref, lease time.Time, why
 const markFresh = 2 * time.Second
 
 // Penalizer is a Limiter that can lower a key's rate for a while
-// (throttle.Fleet is one).
+// (throttle.Fleet is one: it halves the rate, at most once per short hold,
+// and recovers it step by step).
 type Penalizer interface {
-	Penalize(ctx context.Context, key string, d time.Duration) (factor float64, err error)
+	Penalize(ctx context.Context, key string) (throttle.Penalty, error)
 }
-
-// penaltyFor is how long a 130429 answer halves a number's rate.
-const penaltyFor = time.Minute
 
 // sendBudget is what a send needs after its rate token: the claim, the
 // provider's answer (HTTP timeout 30 s) and recording it. Short task
@@ -481,11 +479,15 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		code = pe.Code
 	}
 	if pe != nil && pe.Code == "130429" {
-		// The number is over its throughput: slow it down fleet-wide for a
-		// while (WHATSAPP.md §4), then retry this one with back-off.
+		// The number is over its throughput: slow it down fleet-wide
+		// (WHATSAPP.md §4, §8), then retry this one with back-off. The
+		// 130429s of one burst halve the rate once.
 		if p, ok := h.limiter.(Penalizer); ok {
-			if f, perr := p.Penalize(ctx, job.Account.RateKey(), penaltyFor); perr == nil {
-				log.WarnContext(ctx, "campaign: provider rate limit hit; number slowed down", slog.Float64("rate_factor", f))
+			switch pen, perr := p.Penalize(ctx, job.Account.RateKey()); {
+			case perr != nil:
+				log.WarnContext(ctx, "campaign: provider rate limit hit; cannot lower the number's rate", slog.String("error", perr.Error()))
+			case pen.Halved:
+				log.WarnContext(ctx, "campaign: provider rate limit hit; number's rate halved", slog.Float64("rate_factor", pen.Factor))
 			}
 		}
 	}
