@@ -49,20 +49,13 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	now := h.opts.Now()
 	wamid := target.WAMID
-	if wamid == "" {
-		// The send answer carried no wamid and it was not in the
-		// conversation yet: try again now.
-		conv, err := sender.Conversation(ctx, target.Phone, h.opts.ConversationLimit)
-		if err == nil {
-			msg, rerr := target.Message.Render(target.Vars)
-			if rerr == nil {
-				if w, ok, merr := matchSent(ctx, h.store, conv, msg, target.ConvMark); merr == nil && ok {
-					wamid = w
-				}
-			}
-		}
-	}
 	var report provider.StatusReport
+	if wamid == "" {
+		// The send answer carried no wamid: find the message in the
+		// conversation, and while the provider lists it without a wamid,
+		// take the status its entry shows.
+		wamid, report = h.fromConversation(ctx, sender, target)
+	}
 	if wamid != "" {
 		r, err := sender.MessageStatus(ctx, wamid)
 		switch {

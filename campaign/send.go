@@ -392,13 +392,11 @@ func (h *SendHandler) release(ctx context.Context, ref Ref, lease time.Time, why
 }
 
 // Penalizer is a Limiter that can lower a key's rate for a while
-// (throttle.Fleet is one).
+// (throttle.Fleet is one: it halves the rate, at most once per short hold,
+// and recovers it step by step).
 type Penalizer interface {
-	Penalize(ctx context.Context, key string, d time.Duration) (factor float64, err error)
+	Penalize(ctx context.Context, key string) (throttle.Penalty, error)
 }
-
-// penaltyFor is how long a 130429 answer halves a number's rate.
-const penaltyFor = time.Minute
 
 // sendBudget is what a send needs after its rate token: the claim, the
 // provider's answer (HTTP timeout 30 s) and recording it. Short task
@@ -411,17 +409,17 @@ func needsMark(m templates.Message) bool {
 	return m.Kind == templates.KindTemplate || m.Kind == templates.KindBotFlow
 }
 
-// snapshot returns the wamids in the recipient's conversation (never nil).
+// snapshot returns what the recipient's conversation holds (never nil): the
+// wamid and the provider's entry id of every entry, so that an entry listed
+// without a wamid can be told apart too (see markItems).
 func (h *SendHandler) snapshot(ctx context.Context, s Sender, phone string) ([]string, error) {
 	conv, err := s.Conversation(ctx, phone, h.opts.ConversationLimit)
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, 0, len(conv))
+	ids := make([]string, 0, 2*len(conv))
 	for _, c := range conv {
-		if c.WAMID != "" {
-			ids = append(ids, c.WAMID)
-		}
+		ids = append(ids, markItems(c)...)
 	}
 	return ids, nil
 }
@@ -474,11 +472,15 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		code = pe.Code
 	}
 	if pe != nil && pe.Code == "130429" {
-		// The number is over its throughput: slow it down fleet-wide for a
-		// while (WHATSAPP.md §4), then retry this one with back-off.
+		// The number is over its throughput: slow it down fleet-wide
+		// (WHATSAPP.md §4, §8), then retry this one with back-off. The
+		// 130429s of one burst halve the rate once.
 		if p, ok := h.limiter.(Penalizer); ok {
-			if f, perr := p.Penalize(ctx, job.Account.RateKey(), penaltyFor); perr == nil {
-				log.WarnContext(ctx, "campaign: provider rate limit hit; number slowed down", slog.Float64("rate_factor", f))
+			switch pen, perr := p.Penalize(ctx, job.Account.RateKey()); {
+			case perr != nil:
+				log.WarnContext(ctx, "campaign: provider rate limit hit; cannot lower the number's rate", slog.String("error", perr.Error()))
+			case pen.Halved:
+				log.WarnContext(ctx, "campaign: provider rate limit hit; number's rate halved", slog.Float64("rate_factor", pen.Factor))
 			}
 		}
 	}
@@ -634,58 +636,78 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 	return false, nil
 }
 
-// lookup finds the wamid of msg in the recipient's conversation.
+// lookup finds msg in the recipient's conversation: found means it was sent.
+// The wamid is empty when the provider lists the message without one; the
+// entry that proves the send is then recorded on the delivery, and the
+// status poller tracks it from that entry (a delivery found this way must
+// be marked sent, never sent again).
 func (h *SendHandler) lookup(ctx context.Context, s Sender, job Job, msg templates.Message) (string, bool, error) {
 	conv, err := s.Conversation(ctx, job.Phone, h.opts.ConversationLimit)
 	if err != nil {
 		return "", false, err
 	}
-	return matchSent(ctx, h.store, conv, msg, job.ConvMark)
+	scope := scopeOf(job.Account, job.Phone)
+	c, found, err := matchSent(ctx, h.store, conv, msg, job.ConvMark, scope)
+	if err != nil || !found {
+		return "", false, err
+	}
+	if c.WAMID == "" {
+		if err := recordEntry(ctx, h.store, job.ID, scope, c); err != nil {
+			return "", false, err
+		}
+	}
+	return c.WAMID, true, nil
 }
 
-// matchSent picks the conversation entry that is msg: a message from the
-// business, not yet recorded on any delivery, and
-//   - for text and media, carrying the same text, caption or URL (newest
-//     first);
+// matchSent picks the conversation entry (scope's) that is msg: a message
+// from the business, not yet recorded on any delivery (by wamid or entry
+// id), and
+//   - for text and media, carrying a wamid and the same text, caption or
+//     URL (newest first);
 //   - for templates and bot flows, whose rendered content only the provider
 //     knows, the oldest such message that was not in the conversation before
-//     the send (mark). Without a mark nothing is guessed.
-func matchSent(ctx context.Context, store WorkerStore, conv []provider.ConversationMessage, msg templates.Message, mark []string) (string, bool, error) {
+//     the send (mark), with a wamid or, when the mark records entry ids, an
+//     entry id only: a newer business message is the evidence of the send
+//     whether or not the provider has its wamid yet. Without a mark nothing
+//     is guessed.
+func matchSent(ctx context.Context, store WorkerStore, conv []provider.ConversationMessage, msg templates.Message, mark []string, scope entryScope) (provider.ConversationMessage, bool, error) {
+	var none provider.ConversationMessage
 	var ids []string
 	for _, c := range conv {
 		if c.FromBot && c.WAMID != "" {
 			ids = append(ids, c.WAMID)
 		}
 	}
-	if len(ids) == 0 {
-		return "", false, nil
-	}
 	known, err := store.KnownWAMIDs(ctx, ids)
 	if err != nil {
-		return "", false, err
+		return none, false, err
 	}
 	if needsMark(msg) {
 		if mark == nil {
-			return "", false, nil
+			return none, false, nil
 		}
-		before := make(map[string]bool, len(mark))
-		for _, w := range mark {
-			before[w] = true
+		m := readMark(mark)
+		taken, err := scope.taken(ctx, store, conv)
+		if err != nil {
+			return none, false, err
 		}
 		for i := len(conv) - 1; i >= 0; i-- { // newest first: walk from the oldest
 			c := conv[i]
-			if c.FromBot && c.WAMID != "" && !known[c.WAMID] && !before[c.WAMID] && kindMatches(c, msg) {
-				return c.WAMID, true, nil
+			id := entryID(c)
+			identified := c.WAMID != "" || (m.byEntry && id != "")
+			free := !known[c.WAMID] && (id == "" || !taken[scope.key(id)])
+			if c.FromBot && identified && free && !m.before(c) && kindMatches(c, msg) {
+				return c, true, nil
 			}
 		}
-		return "", false, nil
+		return none, false, nil
 	}
 	for _, c := range conv {
 		if c.FromBot && c.WAMID != "" && !known[c.WAMID] && contentMatches(c, msg) {
-			return c.WAMID, true, nil
+			return c, true, nil
 		}
 	}
-	return "", false, nil
+	return none, false, nil
 }
 
 // kindMatches rules out conversation entries that cannot be msg: for a

@@ -128,4 +128,7 @@ type WorkerStore interface {
 	PauseAccount(ctx context.Context, accountID int64, reason string, now time.Time) ([]int64, error)
 	// SetStatus as in SchedulerStore.
 	SetStatus(ctx context.Context, id int64, from []Status, to Status, reason string, now time.Time) (bool, error)
+	// EvidenceStore keeps the conversation entries that prove sends whose
+	// wamid is unknown.
+	EvidenceStore
 }

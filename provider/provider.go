@@ -44,14 +44,23 @@ type StatusReport struct {
 }
 
 // ConversationMessage is one entry of a subscriber's conversation history, as
-// used to find the wamid of a send whose answer carried none or was lost.
+// used to find the wamid of a send whose answer carried none or was lost,
+// and to track the status of a message whose wamid is still unknown.
 type ConversationMessage struct {
-	WAMID   string
+	// ID is the provider's own id of the entry (BotSailor's "id"), which it
+	// has even while the wamid is missing; empty if the answer has none.
+	ID      string
+	WAMID   string    // empty while the provider has not learned it
 	FromBot bool      // sent by the business (bot, agent or API), not the subscriber
 	Time    time.Time // provider-local wall clock; zone unknown; zero if absent
 	Content string    // raw message content (Meta message JSON for BotSailor)
 	Text    string    // the text body or caption when Content carries one
 	Status  Status
+	// StatusAt is when the status last changed (provider-local wall clock,
+	// like Time); zero if absent.
+	StatusAt time.Time
+	// Reason is the provider's failure text of a failed message.
+	Reason string
 }
 
 // AccountInfo is what a provider tells about the account's plan limits.

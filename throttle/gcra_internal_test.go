@@ -78,30 +78,3 @@ func TestGCRAParametersInSimulatedTime(t *testing.T) {
 		})
 	}
 }
-
-// TestPenaltyHalvesThenRecovers: each penalty halves the key's factor down
-// to a tenth, fleet-wide, and the full rate returns when it expires.
-func TestPenaltyHalvesThenRecovers(t *testing.T) {
-	t.Parallel()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rdb.Close()
-	ctx := context.Background()
-	a, b := NewFleet(rdb), NewFleet(rdb) // two processes
-	b.cacheFor = 0
-	for i, want := range []float64{0.5, 0.25, 0.125, 0.1, 0.1} {
-		f, err := a.Penalize(ctx, "phone:1", time.Minute)
-		require.NoError(t, err)
-		require.InDelta(t, want, f, 1e-9, "penalty %d", i+1)
-		got, err := b.Factor(ctx, "phone:1")
-		require.NoError(t, err)
-		require.InDelta(t, want, got, 1e-9, "the other process sees it")
-	}
-	other, err := b.Factor(ctx, "phone:2")
-	require.NoError(t, err)
-	require.Equal(t, 1.0, other)
-	mr.FastForward(61 * time.Second)
-	got, err := b.Factor(ctx, "phone:1")
-	require.NoError(t, err)
-	require.Equal(t, 1.0, got, "full rate after the penalty")
-}

@@ -168,8 +168,8 @@ func (g *grantRecorder) Wait(ctx context.Context, key string, perSecond float64)
 	return nil
 }
 
-func (g *grantRecorder) Penalize(ctx context.Context, key string, d time.Duration) (float64, error) {
-	return g.fleet.Penalize(ctx, key, d)
+func (g *grantRecorder) Penalize(ctx context.Context, key string) (throttle.Penalty, error) {
+	return g.fleet.Penalize(ctx, key)
 }
 
 // report writes one "grant <key> <unix nanoseconds>" line per grant.

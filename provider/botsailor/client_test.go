@@ -583,8 +583,10 @@ func TestConversation(t *testing.T) {
 		require.Len(t, got, 1)
 		m := got[0]
 		require.Equal(t, sampleWAMID, m.WAMID)
+		require.Equal(t, "8XX3", m.ID, "the entry's own id, a bare word in the sample")
 		require.True(t, m.FromBot)
 		require.Equal(t, time.Date(2024, 7, 28, 13, 21, 3, 0, time.UTC), m.Time)
+		require.Equal(t, time.Date(2024, 7, 28, 13, 21, 3, 0, time.UTC), m.StatusAt)
 		require.Equal(t, "How would you like to purchase it?", m.Text)
 		require.Equal(t, provider.StatusUnknown, m.Status)
 		require.True(t, strings.HasPrefix(m.Content, `{"delay_in_reply":0,"messaging_product":"whatsapp"`), m.Content)
@@ -621,6 +623,21 @@ func TestConversation(t *testing.T) {
 		require.Equal(t, []provider.Status{provider.StatusDelivered, provider.StatusUnknown, provider.StatusRead, provider.StatusFailed, provider.StatusUnknown},
 			[]provider.Status{got[0].Status, got[1].Status, got[2].Status, got[3].Status, got[4].Status})
 		require.True(t, got[4].Time.IsZero())
+		require.Equal(t, []string{"3", "2", "1", "0", "-1"}, []string{got[0].ID, got[1].ID, got[2].ID, got[3].ID, got[4].ID})
+	})
+
+	t.Run("EntryWithoutWAMID", func(t *testing.T) {
+		t.Parallel()
+		// A template the provider lists before it learned Meta's wamid:
+		// the entry's id and status are all there is to go by.
+		body := `{"status":"1","message":[{"id":8812,"sender":"bot","message_content":"{\"type\":\"template\",\"template\":{\"name\":\"313823\"}}","conversation_time":"2024-07-28 13:21:05","wa_message_id":null,"message_status":"failed","delivery_status_updated_at":"2024-07-28 13:21:09","failed_reason":"Message undeliverable."}]}`
+		c, _ := setup(t, reply(200, body))
+		got, err := c.Conversation(ctx, "8801723309003", 5)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		require.Equal(t, provider.ConversationMessage{ID: "8812", FromBot: true, Time: time.Date(2024, 7, 28, 13, 21, 5, 0, time.UTC),
+			Content: `{"type":"template","template":{"name":"313823"}}`, Text: "313823", Status: provider.StatusFailed,
+			StatusAt: time.Date(2024, 7, 28, 13, 21, 9, 0, time.UTC), Reason: "Message undeliverable."}, got[0])
 	})
 
 	t.Run("BrokenJSONFallsBackToPatterns", func(t *testing.T) {
@@ -633,6 +650,8 @@ func TestConversation(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, got, 2)
 		require.Equal(t, "wamid.B", got[0].WAMID)
+		require.Equal(t, "2", got[0].ID)
+		require.Equal(t, "1", got[1].ID)
 		require.True(t, got[0].FromBot)
 		require.Equal(t, "Hi", got[0].Text)
 		require.Equal(t, provider.StatusSent, got[0].Status)

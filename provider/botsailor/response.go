@@ -377,16 +377,21 @@ func (a *answer) conversation() []provider.ConversationMessage {
 			continue
 		}
 		cm := provider.ConversationMessage{
+			ID:      scalarString(m["id"]),
 			WAMID:   firstString(m, "wa_message_id", "message_id", "wamid"),
 			FromBot: isBusinessSender(scalarString(m["sender"])),
 			Content: textOrJSON(m["message_content"]),
 			Status:  mapStatus(scalarString(m["message_status"])),
+			Reason:  scalarString(m["failed_reason"]),
 		}
 		for _, key := range []string{"conversation_time", "created_at", "timestamp"} {
 			if t, ok := parseTime(m[key]); ok {
 				cm.Time = t
 				break
 			}
+		}
+		if t, ok := parseTime(m["delivery_status_updated_at"]); ok {
+			cm.StatusAt = t
 		}
 		cm.Text = contentText(cm.Content)
 		out = append(out, cm)
@@ -596,6 +601,9 @@ var (
 	scrapeSenderKey = regexp.MustCompile(`"sender"\s*:`)
 	scrapeWAMIDKey  = regexp.MustCompile(`"wa_message_id"\s*:`)
 	scrapeSender    = regexp.MustCompile(`"sender"\s*:\s*"([^"]*)"`)
+	scrapeID        = regexp.MustCompile(`"id"\s*:\s*"?([^",}\s]+)`)
+	scrapeStatusAt  = regexp.MustCompile(`"delivery_status_updated_at"\s*:\s*"([^"]*)"`)
+	scrapeReason    = regexp.MustCompile(`"failed_reason"\s*:\s*"([^"]*)"`)
 	scrapeWAMID     = regexp.MustCompile(`"wa_message_id"\s*:\s*"([^"]+)"`)
 	scrapeTime      = regexp.MustCompile(`"conversation_time"\s*:\s*"([^"]*)"`)
 	scrapeStatus    = regexp.MustCompile(`"message_status"\s*:\s*"([^"]*)"`)
@@ -622,12 +630,17 @@ func scrapeConversation(raw []byte) ([]provider.ConversationMessage, bool) {
 		}
 		seg := raw[a[0]:end]
 		cm := provider.ConversationMessage{
+			ID:      entryIDBefore(raw[:a[0]]),
 			WAMID:   submatch(scrapeWAMID, seg),
 			FromBot: isBusinessSender(submatch(scrapeSender, seg)),
 			Status:  mapStatus(submatch(scrapeStatus, seg)),
+			Reason:  submatch(scrapeReason, seg),
 		}
 		if t, ok := parseTime(submatch(scrapeTime, seg)); ok {
 			cm.Time = t
+		}
+		if t, ok := parseTime(submatch(scrapeStatusAt, seg)); ok {
+			cm.StatusAt = t
 		}
 		if m := scrapeContent.FindSubmatch(seg); m != nil {
 			var s string
@@ -648,4 +661,18 @@ func submatch(re *regexp.Regexp, b []byte) string {
 		return string(m[1])
 	}
 	return ""
+}
+
+// entryIDBefore returns the "id" of the conversation entry whose "sender"
+// key follows prefix: the doc's entries open with "id", before "sender", so
+// it is the last "id" of the text since the entry's opening brace.
+func entryIDBefore(prefix []byte) string {
+	if i := bytes.LastIndexByte(prefix, '{'); i >= 0 {
+		prefix = prefix[i:]
+	}
+	ms := scrapeID.FindAllSubmatch(prefix, -1)
+	if len(ms) == 0 {
+		return ""
+	}
+	return string(ms[len(ms)-1][1])
 }

@@ -221,12 +221,14 @@ func TestWabotickContractConversation(t *testing.T) {
 	got, err := c.Conversation(context.Background(), "0123456789", 10)
 	require.NoError(t, err)
 	require.Equal(t, []provider.ConversationMessage{{
-		WAMID:   w001MessageWAMID,
-		FromBot: true,
-		Time:    time.Date(2024, 7, 28, 13, 21, 3, 0, time.UTC),
-		Content: `{"delay_in_reply":0,"messaging_product":"whatsapp","recipient_type":"individual","to":"0123456789","type":"interactive","interactive":{"header":{"type":"text","text":"Order gateway"},"body":{"text":"How would you like to purchase it?"},"type":"button","action":{"buttons":[{"type":"reply","reply":{"id":"5lvomLOuENXIe6D::gPeAiDDmVQR_jTR","title":"Paypal pay"}},{"type":"reply","reply":{"id":"YES_START_CHAT_WITH_HUMAN::CBaLoC4yTMyIljZ","title":"COD"}}]}}}`,
-		Text:    "How would you like to purchase it?",
-		Status:  provider.StatusUnknown, // "message_status":null
+		ID:       "8XX3", // a bare word in the sample
+		WAMID:    w001MessageWAMID,
+		FromBot:  true,
+		Time:     time.Date(2024, 7, 28, 13, 21, 3, 0, time.UTC),
+		StatusAt: time.Date(2024, 7, 28, 13, 21, 3, 0, time.UTC),
+		Content:  `{"delay_in_reply":0,"messaging_product":"whatsapp","recipient_type":"individual","to":"0123456789","type":"interactive","interactive":{"header":{"type":"text","text":"Order gateway"},"body":{"text":"How would you like to purchase it?"},"type":"button","action":{"buttons":[{"type":"reply","reply":{"id":"5lvomLOuENXIe6D::gPeAiDDmVQR_jTR","title":"Paypal pay"}},{"type":"reply","reply":{"id":"YES_START_CHAT_WITH_HUMAN::CBaLoC4yTMyIljZ","title":"COD"}}]}}}`,
+		Text:     "How would you like to purchase it?",
+		Status:   provider.StatusUnknown, // "message_status":null
 	}}, got)
 
 	req := f.last(t)
@@ -375,7 +377,7 @@ func TestWabotickEnvelopeOnOtherCalls(t *testing.T) {
 		got, err := c.Conversation(ctx, "919000000000", 5)
 		require.NoError(t, err)
 		require.Equal(t, []provider.ConversationMessage{{
-			WAMID: "wamid.A", FromBot: true, Time: time.Date(2024, 7, 28, 13, 21, 3, 0, time.UTC),
+			ID: "7", WAMID: "wamid.A", FromBot: true, Time: time.Date(2024, 7, 28, 13, 21, 3, 0, time.UTC),
 			Content: `{"type":"text","text":{"body":"Hi"}}`, Text: "Hi", Status: provider.StatusRead,
 		}}, got)
 	})

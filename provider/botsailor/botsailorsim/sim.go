@@ -6,7 +6,8 @@
 // message through sent → delivered → read (or failed) on a clock. Knobs
 // inject the faults a campaign engine must survive: latency, HTTP 503 before
 // accepting, connections dropped after accepting, Meta's throughput limit
-// (130429) and the plan's subscriber limit. Given the same Seed and the same
+// (130429), the plan's subscriber limit, a conversation that lists
+// templates without their wamid, and a history that lags the sends. Given the same Seed and the same
 // sequence of requests, it makes the same decisions.
 //
 // Options.Shape picks the reseller whose answers it gives: BotSailor (seed
@@ -107,6 +108,19 @@ type Options struct {
 	// FailShare is the share (0–1) of accepted messages that fail instead of
 	// being delivered (failed_reason "Message undeliverable.", code 131026).
 	FailShare float64
+	// ConvNoWAMIDRate is the share (0–1) of template and bot-flow messages
+	// that get/conversation lists without a wa_message_id (null), as a
+	// provider does that has not learned Meta's id yet; the entry keeps its
+	// own "id" and its message_status. Their send answers name no wamid
+	// either (Shape Wabotick included), and get/message-status knows them
+	// by wamid all the same.
+	ConvNoWAMIDRate float64
+	// ConvWAMIDAfter is how long such a message is listed without its
+	// wamid; 0 means for good.
+	ConvWAMIDAfter time.Duration
+	// ListAfter is how long an accepted message takes to show in
+	// get/conversation (a provider whose history lags its sends); 0 at once.
+	ListAfter time.Duration
 	// Seed seeds the simulator's random decisions; only New reads it.
 	Seed int64
 	// Shape is whose answers the simulator gives: "" or ShapeBotSailor for
@@ -186,6 +200,19 @@ type message struct {
 	readAt    time.Time // zero: never read
 	failed    bool
 	fromUser  bool // an inbound message from the subscriber (Reply)
+	// wamidFrom is when the conversation starts listing the wamid; zero:
+	// always. hideWAMID without it: never.
+	wamidFrom time.Time
+	hideWAMID bool
+	listFrom  time.Time // not in the conversation before then
+}
+
+// listedWAMID is the wa_message_id the conversation shows at now, or nil.
+func (m *message) listedWAMID(now time.Time) *string {
+	if m.hideWAMID && (m.wamidFrom.IsZero() || now.Before(m.wamidFrom)) {
+		return nil
+	}
+	return &m.wamid
 }
 
 // bucket is a token bucket of one phone number.
@@ -427,6 +454,16 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		return
 	}
 	m := s.record(numberID, phone, string(body), now)
+	if s.opts.ListAfter > 0 {
+		m.listFrom = now.Add(s.opts.ListAfter)
+	}
+	if (kind == "template" || kind == "bot") && s.opts.ConvNoWAMIDRate > 0 && s.rng.Float64() < s.opts.ConvNoWAMIDRate {
+		// Drawn only when the knob is on, so other seeds' decisions stay.
+		m.hideWAMID = true
+		if s.opts.ConvWAMIDAfter > 0 {
+			m.wamidFrom = now.Add(s.opts.ConvWAMIDAfter)
+		}
+	}
 	s.lastTo[convKey{numberID, phone}] = now
 	snd.WAMID, snd.At = m.wamid, now
 	s.sends = append(s.sends, snd)
@@ -442,7 +479,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		return
 	}
 	switch {
-	case kind == "template" && s.shape() == ShapeWabotick:
+	case kind == "template" && s.shape() == ShapeWabotick && !m.hideWAMID:
 		writePrettyJSON(w, http.StatusOK, dataAnswer{Status: "success", Message: msgTemplateSent,
 			Data: map[string]string{"message_id": m.wamid}})
 	case kind == "template":
@@ -586,8 +623,14 @@ func (s *Server) conversation(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	all := s.convs[convKey{r.Form.Get("phone_number_id"), phone}]
 	entries := []convEntry{}
-	for i := len(all) - 1 - offset; i >= 0 && len(entries) < limit; i-- {
-		m := all[i]
+	listed := make([]*message, 0, len(all))
+	for _, m := range all {
+		if !now.Before(m.listFrom) {
+			listed = append(listed, m)
+		}
+	}
+	for i := len(listed) - 1 - offset; i >= 0 && len(entries) < limit; i-- {
+		m := listed[i]
 		st := m.stateAt(now)
 		entries = append(entries, convEntry{
 			ID:                      m.id,
@@ -596,7 +639,7 @@ func (s *Server) conversation(w http.ResponseWriter, r *http.Request) {
 			Sender:                  senderOf(m),
 			MessageContent:          m.content,
 			ConversationTime:        formatTime(m.at),
-			WAMID:                   m.wamid,
+			WAMID:                   m.listedWAMID(now),
 			MessageStatus:           &st.status,
 			DeliveryStatusUpdatedAt: formatTime(st.updatedAt),
 			FailedReason:            failedReason(st),
@@ -708,7 +751,7 @@ type (
 		AgentName               *string `json:"agent_name"`
 		MessageContent          string  `json:"message_content"`
 		ConversationTime        string  `json:"conversation_time"`
-		WAMID                   string  `json:"wa_message_id"`
+		WAMID                   *string `json:"wa_message_id"`
 		ReactionData            *string `json:"reaction_data"`
 		MessageStatus           *string `json:"message_status"`
 		DeliveryStatusUpdatedAt string  `json:"delivery_status_updated_at"`

@@ -226,6 +226,73 @@ func TestDropAfterAccept(t *testing.T) {
 	require.Equal(t, "lost answer", conv[1].Text)
 }
 
+// TestConversationWithoutWAMID: with ConvNoWAMIDRate the conversation lists
+// a template without its wamid (null), by its own id and with a status that
+// moves on; after ConvWAMIDAfter the wamid shows. Text sends are untouched.
+func TestConversationWithoutWAMID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, shape := range []string{botsailorsim.ShapeBotSailor, botsailorsim.ShapeWabotick} {
+		t.Run(shape, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, botsailorsim.Options{Shape: shape, ConvNoWAMIDRate: 1, ConvWAMIDAfter: time.Minute, DeliverAfter: 5 * time.Second})
+			tpl := templates.Message{Kind: templates.KindTemplate, Template: &templates.Template{ID: "promo"}}
+			res, err := b.client.Send(ctx, "8801723309003", tpl)
+			require.NoError(t, err)
+			require.Empty(t, res.WAMID, "the answer names no wamid the conversation does not show")
+			txt, err := b.client.Send(ctx, "8801723309003", text("hi"))
+			require.NoError(t, err)
+			require.NotEmpty(t, txt.WAMID)
+
+			conv, err := b.client.Conversation(ctx, "8801723309003", 5)
+			require.NoError(t, err)
+			require.Len(t, conv, 2)
+			require.Equal(t, txt.WAMID, conv[0].WAMID)
+			entry := conv[1]
+			require.Empty(t, entry.WAMID)
+			require.NotEmpty(t, entry.ID)
+			require.NotEqual(t, conv[0].ID, entry.ID)
+			require.Equal(t, provider.StatusSent, entry.Status)
+
+			b.clock.Advance(10 * time.Second)
+			conv, err = b.client.Conversation(ctx, "8801723309003", 5)
+			require.NoError(t, err)
+			require.Empty(t, conv[1].WAMID)
+			require.Equal(t, entry.ID, conv[1].ID)
+			require.Equal(t, provider.StatusDelivered, conv[1].Status)
+			require.Equal(t, entry.Time.Add(5*time.Second), conv[1].StatusAt)
+
+			wamid := b.sim.Sends()[0].WAMID
+			st, err := b.client.MessageStatus(ctx, wamid)
+			require.NoError(t, err)
+			require.Equal(t, provider.StatusDelivered, st.Status, "known by wamid all the same")
+
+			b.clock.Advance(time.Minute)
+			conv, err = b.client.Conversation(ctx, "8801723309003", 5)
+			require.NoError(t, err)
+			require.Equal(t, wamid, conv[1].WAMID, "listed once ConvWAMIDAfter has passed")
+		})
+	}
+}
+
+// TestListAfter: with ListAfter an accepted message shows in the
+// conversation only once that long has passed.
+func TestListAfter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, botsailorsim.Options{ListAfter: 2 * time.Second})
+	res, err := b.client.Send(ctx, "8801723309003", text("hi"))
+	require.NoError(t, err)
+	conv, err := b.client.Conversation(ctx, "8801723309003", 5)
+	require.NoError(t, err)
+	require.Empty(t, conv)
+	b.clock.Advance(2 * time.Second)
+	conv, err = b.client.Conversation(ctx, "8801723309003", 5)
+	require.NoError(t, err)
+	require.Len(t, conv, 1)
+	require.Equal(t, res.WAMID, conv[0].WAMID)
+}
+
 func TestFail5xx(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
