@@ -51,7 +51,7 @@ func (f *fileCtx) broadcast(n *yaml.Node, i int) Broadcast {
 		return Broadcast{}
 	}
 	line := resolve(n).Line
-	b := Broadcast{Pos: Pos{File: f.path, Line: line}, Deadline: DefaultDeadline}
+	b := Broadcast{Pos: Pos{File: f.path, Line: line}, Field: field, Deadline: DefaultDeadline}
 
 	if name, ok := f.checkName(obj["name"], field, line); ok {
 		f.claimName(f.l.broadcasts, "broadcast", name, obj["name"].val, subfield(field, "name"))
@@ -78,6 +78,7 @@ func (f *fileCtx) broadcast(n *yaml.Node, i int) Broadcast {
 			f.problem(resolve(p.val).Line, fld, "%s is not an RFC 3339 time with offset, e.g. 2026-11-27T09:00:00+01:00", shown(p.val, s))
 		}
 		b.StartAt = &t
+		b.StartPos = Pos{File: f.path, Line: resolve(p.val).Line}
 	}
 
 	fld = subfield(field, "cron")

@@ -103,6 +103,10 @@ type Broadcast struct {
 	Cron     string
 	Timezone string
 	Pos      Pos
+	// Field is the broadcast's path in its file ("broadcasts[0]") and
+	// StartPos where its start_at is, for messages about them.
+	Field    string
+	StartPos Pos
 }
 
 // Recipient is one member of an audience.
@@ -145,6 +149,7 @@ func Load(path string, getenv func(string) string) (*Bundle, error) {
 	l.checkTokenUses()
 	l.checkPortfolios()
 	l.checkBudgets()
+	l.checkDurations()
 	if err := l.probs.err(); err != nil {
 		return nil, err
 	}

@@ -91,17 +91,40 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	if *path == "" {
 		return usageError("%s needs -f PATH", cmd)
 	}
+	refused := func(ve *config.ValidationError) error {
+		fmt.Fprintln(io.Stderr, ve.Error())
+		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d problem(s); nothing was written", *path, len(ve.Problems))}
+	}
 	bundle, err := config.Load(*path, io.Getenv)
+	var ve *config.ValidationError
+	if errors.As(err, &ve) {
+		return refused(ve)
+	}
 	if err != nil {
-		var ve *config.ValidationError
-		if errors.As(err, &ve) {
-			fmt.Fprintln(io.Stderr, ve.Error())
-			return &exitError{code: 1, msg: fmt.Sprintf("%s: %d problem(s); nothing was written", *path, len(ve.Problems))}
-		}
 		return err
 	}
-	for _, w := range bundle.Warnings {
-		fmt.Fprintln(io.Stderr, "warning:", w)
+	// apply needs the database first: a broadcast already stored with its
+	// start may keep a start whose deadline has passed (it ran).
+	var conns *app.Conns
+	applied := func(config.Broadcast) bool { return false }
+	if cmd == "apply" {
+		if conns, err = app.Open(ctx, envOf(io), false, "", logger(io)); err != nil {
+			return err
+		}
+		defer conns.Close()
+		applied = func(b config.Broadcast) bool {
+			cur, err := conns.Store.BroadcastByName(ctx, b.Name)
+			return err == nil && cur.StartAt.Equal(*b.StartAt)
+		}
+	}
+	startWarnings, err := bundle.CheckStarts(time.Now(), applied)
+	if errors.As(err, &ve) {
+		return refused(ve)
+	}
+	for _, ws := range [][]string{bundle.Warnings, startWarnings} {
+		for _, w := range ws {
+			fmt.Fprintln(io.Stderr, "warning:", w)
+		}
 	}
 	rates := map[string]float64{}
 	for _, a := range bundle.Accounts {
@@ -120,11 +143,6 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 		}
 		return nil
 	}
-	conns, err := app.Open(ctx, envOf(io), false, "", logger(io))
-	if err != nil {
-		return err
-	}
-	defer conns.Close()
 	changes, err := conns.Store.Apply(ctx, bundle, time.Now())
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error() + "\nnothing was written"}

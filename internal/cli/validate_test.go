@@ -1,0 +1,69 @@
+package cli_test
+
+import (
+	"fmt"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// startCampaign writes a one-broadcast campaign starting at start with the
+// given deadline, and returns its path.
+func (w *world) startCampaign(start time.Time, deadline time.Duration) string {
+	return w.write("start.yaml", fmt.Sprintf(`accounts:
+  - name: main
+    provider: wabotick
+    base_url: %s
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "1190600"
+    whatsapp_bot_id: 7
+    daily_unique_limit: unlimited
+broadcasts:
+  - name: late
+    account: main
+    start_at: %s
+    deadline: %s
+    audience: {recipients: [{phone: "4915112345678"}]}
+    message: {text: "Hello"}
+`, w.simURL, start.Format(time.RFC3339), deadline))
+}
+
+// A start_at further back than the deadline would expire every delivery at
+// once: validate and apply refuse it, naming file, line and field, and
+// nothing is written. Once a broadcast is stored, its start passing its
+// deadline does not stop the file from being applied again.
+func TestStartWhoseDeadlinePassedIsRefused(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	now := time.Now()
+	path := w.startCampaign(now.Add(-3*24*time.Hour), 24*time.Hour)
+	for _, cmd := range []string{"validate", "apply"} {
+		code, out := w.run(cmd, "-f", path)
+		require.Equal(t, 1, code, out)
+		require.Regexp(t, regexp.QuoteMeta(path+":12: broadcasts[0].start_at: ")+`.* plus the deadline \(24h\) ended .*, 2d0h ago: every delivery would expire at once`, out)
+		require.Contains(t, out, "nothing was written")
+	}
+	code, out := w.run("status")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "no broadcasts")
+
+	// Started an hour ago with a deadline ending in two seconds: accepted,
+	// with a warning of how little is left.
+	end := now.Add(2 * time.Second).Truncate(time.Second).Add(time.Second)
+	path = w.startCampaign(now.Add(-time.Hour).Truncate(time.Second), end.Sub(now.Add(-time.Hour).Truncate(time.Second)))
+	code, out = w.run("apply", "-f", path)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "warning: "+path+":12: broadcast late: start_at ")
+	require.Contains(t, out, "broadcast created   late")
+
+	// Wait for the wall clock the commands read to pass the deadline.
+	require.Eventually(t, func() bool { return time.Now().After(end) }, 10*time.Second, 50*time.Millisecond)
+	code, out = w.run("validate", "-f", path)
+	require.Equal(t, 1, code, out, "validate does not read the database")
+	code, out = w.run("apply", "-f", path)
+	require.Equal(t, 0, code, out, "already stored with this start: applying again changes nothing")
+	require.Contains(t, out, "broadcast unchanged late")
+	require.NotContains(t, out, "start_at")
+}
