@@ -67,3 +67,37 @@ func TestStartWhoseDeadlinePassedIsRefused(t *testing.T) {
 	require.Contains(t, out, "broadcast unchanged late")
 	require.NotContains(t, out, "start_at")
 }
+
+// A token the provider calls invalid is an error of validate and apply:
+// nothing of that account could be sent. (An unreachable provider stays a
+// warning: TestValidateWarnsAboutPlanLimits.)
+func TestInvalidTokenIsAnError(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.env["WRONG_TOKEN"] = "wrong-token-4b1d"
+	path := w.write("c.yaml", `accounts:
+  - name: main
+    provider: wabotick
+    base_url: `+w.simURL+`
+    api_token: ${WRONG_TOKEN}
+    phone_number_id: "1190600"
+    whatsapp_bot_id: 7
+    daily_unique_limit: unlimited
+broadcasts:
+  - name: promo
+    account: main
+    audience: {recipients: [{phone: "4915112345678"}]}
+    message: {text: "Hello"}
+`)
+	for _, cmd := range []string{"validate", "apply"} {
+		code, out := w.run(cmd, "-f", path)
+		require.Equal(t, 1, code, out)
+		require.Contains(t, out, path+":2: account main: the provider refuses the account (check api_token and the account's ids): ")
+		require.Contains(t, out, "Invalid API token")
+		require.Contains(t, out, "nothing was written")
+		require.NotContains(t, out, "wrong-token-4b1d")
+	}
+	code, out := w.run("status")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "no broadcasts")
+}
