@@ -43,12 +43,12 @@ func (f *fileCtx) errorStorm(n *yaml.Node, field string) (share float64, window 
 }
 
 // broadcast decodes broadcasts[i], its audience included, reporting its
-// problems.
-func (f *fileCtx) broadcast(n *yaml.Node, i int) Broadcast {
+// problems, and returns where its message and recipients are written.
+func (f *fileCtx) broadcast(n *yaml.Node, i int) (Broadcast, audienceAt) {
 	field := index("broadcasts", i)
 	obj, ok := f.object(n, field, broadcastKeys...)
 	if !ok {
-		return Broadcast{}
+		return Broadcast{}, audienceAt{}
 	}
 	line := resolve(n).Line
 	b := Broadcast{Pos: Pos{File: f.path, Line: line}, Field: field, Deadline: DefaultDeadline}
@@ -131,5 +131,5 @@ func (f *fileCtx) broadcast(n *yaml.Node, i int) Broadcast {
 	if msgOK { // placeholders can only be checked in a valid message
 		f.checkVariables(msg, aud, lines, subfield(field, "message"))
 	}
-	return b
+	return b, audienceAt{msg: msgAt{field: subfield(field, "message"), lines: lines, ok: msgOK}, locs: aud.locs}
 }

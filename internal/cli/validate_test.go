@@ -101,3 +101,49 @@ broadcasts:
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "no broadcasts")
 }
+
+// enroll checks every step of the sequence for each person before anyone
+// is enrolled: someone whose later step needs a variable they lack would
+// otherwise fail that step days later and could never enroll again.
+func TestEnrollRefusesPeopleALaterStepCannotReach(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	path := w.write("s.yaml", `accounts:
+  - name: main
+    provider: botsailor
+    base_url: `+w.simURL+`
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "1190600"
+    whatsapp_bot_id: 7
+    daily_unique_limit: unlimited
+sequences:
+  - name: onboarding
+    account: main
+    steps:
+      - {after: 0s, message: {text: "Welcome {{name}}!"}}
+      - {after: 72h, message: {text: "Your code: {{code}}"}}
+`)
+	code, out := w.run("apply", "-f", path)
+	require.Equal(t, 0, code, out)
+
+	code, out = w.run("enroll", "onboarding", "--phone", "4915100000001", "--name", "Ann")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "4915100000001: step 2 needs {{code}}, which has no value for them")
+	require.Contains(t, out, "nobody was enrolled")
+
+	people := w.write("people.csv", "phone,name,code\n4915100000002,Ben,B2\n4915100000003,Cy,\n4915100000004,,D4\n")
+	code, out = w.run("enroll", "onboarding", "-f", people)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, people+":3: 4915100000003: step 2 needs {{code}}")
+	require.Contains(t, out, people+":4: 4915100000004: step 1 needs {{name}}")
+	require.NotContains(t, out, ":2: ")
+	require.Contains(t, out, "2 problem(s); nobody was enrolled")
+
+	code, out = w.run("status", "onboarding")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "enrollments: none")
+
+	code, out = w.run("enroll", "onboarding", "--phone", "4915100000001", "--name", "Ann", "--var", "code=A1")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "1 enrolled, 0 skipped")
+}
