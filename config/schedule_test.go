@@ -87,12 +87,13 @@ func TestExampleCampaignStartsValid(t *testing.T) {
 	}
 }
 
-// 100,000 recipients at 1/s take ≈27h46m: with a 24 h deadline about
-// 13,600 would expire, and validate says so with the numbers.
+// 10,000 recipients at 0.1/s take ≈27h46m (as 100,000 at 1/s do): with a
+// 24 h deadline about 1,360 would expire, and validate says so with the
+// numbers.
 func TestLoadWarnsWhenTheAudienceOutlastsTheDeadline(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	const n = 100_000
+	const n = 10_000
 	var csv strings.Builder
 	csv.WriteString("phone\n")
 	for i := range n {
@@ -106,7 +107,7 @@ func TestLoadWarnsWhenTheAudienceOutlastsTheDeadline(t *testing.T) {
     api_token: ${BOTSAILOR_API_TOKEN}
     phone_number_id: "1"
     whatsapp_bot_id: 1
-    rate_per_second: 1
+    rate_per_second: 0.1
     daily_unique_limit: unlimited
 broadcasts:
   - name: everyone
@@ -123,6 +124,6 @@ broadcasts:
 	b, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
 	require.NoError(t, err)
 	require.Equal(t, []string{
-		path + ":10: broadcast everyone: 100000 recipients at account slow's rate of 1/s take ≈27h46m, longer than the deadline (24h): about 13600 would expire; raise rate_per_second if the number's tier allows, lengthen deadline, or split the audience",
+		path + ":10: broadcast everyone: 10000 recipients at account slow's rate of 0.1/s take ≈27h46m, longer than the deadline (24h): about 1360 would expire; raise rate_per_second if the number's tier allows, lengthen deadline, or split the audience",
 	}, b.Warnings)
 }

@@ -3,6 +3,7 @@ package phone
 import (
 	"testing"
 
+	"github.com/nyaruka/phonenumbers"
 	"github.com/stretchr/testify/require"
 )
 
@@ -23,6 +24,8 @@ func TestNormalize(t *testing.T) {
 		{"US", "+1 (415) 555-0123", "14155550123", ""},
 		{"India", "919970123456", "919970123456", ""},
 		{"ShortCountryNumber", "+354 555 1234", "3545551234", ""}, // Iceland: 7 national digits
+		{"ItalyLandline", "+39 06 6982 1234", "390669821234", ""},   // a national number starting with 0
+		{"ItalyMobile", "+39 312 345 6789", "393123456789", ""},
 		{"Empty", "", "", "phone number is empty"},
 		{"Blank", "   ", "", "phone number is empty"},
 		{"TooShort", "12-34", "", `"12-34" has 4 digits; a phone number needs 8–15 digits with country code`},
@@ -59,5 +62,18 @@ func TestNormalize(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tt.want, got)
 		})
+	}
+}
+
+// possible builds the number from its digits instead of parsing text; it
+// must agree with libphonenumber's own parse.
+func TestPossibleAgreesWithParse(t *testing.T) {
+	t.Parallel()
+	for _, d := range []string{"4915112345678", "491511234", "15550100", "14155550123", "390669821234", "393123456789",
+		"3545551234", "447911123456", "4479111234567", "919970123456", "8613800138000", "97150123456", "80012345678",
+		"88212345678", "2348031234567", "61412345678", "551198765432", "12345678", "123456789012345", "99912345678"} {
+		num, err := phonenumbers.Parse("+"+d, "")
+		want := err == nil && phonenumbers.IsPossibleNumberWithReason(num) == phonenumbers.IS_POSSIBLE
+		require.Equal(t, want, possible(d) == nil, "%s: %v", d, possible(d))
 	}
 }
