@@ -24,7 +24,7 @@ func TestNormalize(t *testing.T) {
 		{"US", "+1 (415) 555-0123", "14155550123", ""},
 		{"India", "919970123456", "919970123456", ""},
 		{"ShortCountryNumber", "+354 555 1234", "3545551234", ""}, // Iceland: 7 national digits
-		{"ItalyLandline", "+39 06 6982 1234", "390669821234", ""},   // a national number starting with 0
+		{"ItalyLandline", "+39 06 6982 1234", "390669821234", ""}, // a national number starting with 0
 		{"ItalyMobile", "+39 312 345 6789", "393123456789", ""},
 		{"Empty", "", "", "phone number is empty"},
 		{"Blank", "   ", "", "phone number is empty"},
