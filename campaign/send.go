@@ -291,7 +291,7 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	sctx, cancelSend := context.WithTimeout(ctx, left-h.opts.Lease/8)
 	defer cancelSend()
 
-	res, err := sender.Send(sctx, job.Phone, msg)
+	res, err := sender.Send(provider.WithRecipientName(sctx, job.Name), job.Phone, msg)
 	if err != nil {
 		return h.sendFailed(ctx, log, job, err)
 	}

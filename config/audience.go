@@ -14,13 +14,16 @@ import (
 type audience struct {
 	recipients     []Recipient
 	locs           []string // where recipients[i] is defined, "file:line"
+	lines          []int    // and its line alone
 	seen           map[string]struct{}
 	duplicates     int
 	firstDuplicate string // where the first dropped duplicate is
 }
 
-// add appends r unless its phone number is already in the audience.
-func (a *audience) add(r Recipient, loc string) {
+// add appends r, defined in file at line, unless its phone number is
+// already in the audience.
+func (a *audience) add(r Recipient, file string, line int) {
+	loc := Pos{File: file, Line: line}.String()
 	if _, dup := a.seen[r.Phone]; dup {
 		if a.duplicates == 0 {
 			a.firstDuplicate = loc
@@ -31,6 +34,7 @@ func (a *audience) add(r Recipient, loc string) {
 	a.seen[r.Phone] = struct{}{}
 	a.recipients = append(a.recipients, r)
 	a.locs = append(a.locs, loc)
+	a.lines = append(a.lines, line)
 }
 
 // audience decodes a broadcast's audience: inline recipients, then the CSV
@@ -54,7 +58,7 @@ func (f *fileCtx) audience(p pair, field, name string, broadcastLine int) audien
 		seen := f.l.probs.total()
 		r := f.recipient(n, index(subfield(fld, "recipients"), i))
 		if f.l.probs.total() == seen {
-			aud.add(r, Pos{File: f.path, Line: resolve(n).Line}.String())
+			aud.add(r, f.path, resolve(n).Line)
 		}
 	}
 	csvFld := subfield(fld, "csv")

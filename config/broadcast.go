@@ -43,15 +43,15 @@ func (f *fileCtx) errorStorm(n *yaml.Node, field string) (share float64, window 
 }
 
 // broadcast decodes broadcasts[i], its audience included, reporting its
-// problems.
-func (f *fileCtx) broadcast(n *yaml.Node, i int) Broadcast {
+// problems, and returns where its message and recipients are written.
+func (f *fileCtx) broadcast(n *yaml.Node, i int) (Broadcast, audienceAt) {
 	field := index("broadcasts", i)
 	obj, ok := f.object(n, field, broadcastKeys...)
 	if !ok {
-		return Broadcast{}
+		return Broadcast{}, audienceAt{}
 	}
 	line := resolve(n).Line
-	b := Broadcast{Pos: Pos{File: f.path, Line: line}, Deadline: DefaultDeadline}
+	b := Broadcast{Pos: Pos{File: f.path, Line: line}, Field: field, Deadline: DefaultDeadline}
 
 	if name, ok := f.checkName(obj["name"], field, line); ok {
 		f.claimName(f.l.broadcasts, "broadcast", name, obj["name"].val, subfield(field, "name"))
@@ -78,6 +78,7 @@ func (f *fileCtx) broadcast(n *yaml.Node, i int) Broadcast {
 			f.problem(resolve(p.val).Line, fld, "%s is not an RFC 3339 time with offset, e.g. 2026-11-27T09:00:00+01:00", shown(p.val, s))
 		}
 		b.StartAt = &t
+		b.StartPos = Pos{File: f.path, Line: resolve(p.val).Line}
 	}
 
 	fld = subfield(field, "cron")
@@ -130,5 +131,5 @@ func (f *fileCtx) broadcast(n *yaml.Node, i int) Broadcast {
 	if msgOK { // placeholders can only be checked in a valid message
 		f.checkVariables(msg, aud, lines, subfield(field, "message"))
 	}
-	return b
+	return b, audienceAt{msg: msgAt{field: subfield(field, "message"), lines: lines, ok: msgOK}, locs: aud.locs}
 }

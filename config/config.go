@@ -103,6 +103,10 @@ type Broadcast struct {
 	Cron     string
 	Timezone string
 	Pos      Pos
+	// Field is the broadcast's path in its file ("broadcasts[0]") and
+	// StartPos where its start_at is, for messages about them.
+	Field    string
+	StartPos Pos
 }
 
 // Recipient is one member of an audience.
@@ -142,9 +146,11 @@ func Load(path string, getenv func(string) string) (*Bundle, error) {
 	}
 	l.checkAccountRefs()
 	l.checkCapabilities()
+	l.checkContent()
 	l.checkTokenUses()
 	l.checkPortfolios()
 	l.checkBudgets()
+	l.checkDurations()
 	if err := l.probs.err(); err != nil {
 		return nil, err
 	}
@@ -187,6 +193,8 @@ type loader struct {
 	broadcasts map[string]Pos // broadcast name → where defined
 	sequences  map[string]Pos // sequence name → where defined
 	refs       []accountRef   // broadcasts' account references, checked at the end
+	audiences  []audienceAt   // where bundle.Broadcasts[i]'s message and recipients are
+	stepMsgs   [][]msgAt      // where bundle.Sequences[i].Steps[j]'s message is
 	expanded   []envUse       // ${VAR} values put into the Bundle, checked at the end
 }
 
@@ -240,10 +248,14 @@ func (l *loader) loadFile(path string) {
 		l.bundle.Accounts = append(l.bundle.Accounts, f.account(n, index("accounts", i)))
 	}
 	for i, n := range f.list(root["broadcasts"].val, "broadcasts") {
-		l.bundle.Broadcasts = append(l.bundle.Broadcasts, f.broadcast(n, i))
+		b, at := f.broadcast(n, i)
+		l.bundle.Broadcasts = append(l.bundle.Broadcasts, b)
+		l.audiences = append(l.audiences, at)
 	}
 	for i, n := range f.list(root["sequences"].val, "sequences") {
-		l.bundle.Sequences = append(l.bundle.Sequences, f.sequence(n, i))
+		s, at := f.sequence(n, i)
+		l.bundle.Sequences = append(l.bundle.Sequences, s)
+		l.stepMsgs = append(l.stepMsgs, at)
 	}
 }
 

@@ -248,10 +248,21 @@ func TestLoadProblems(t *testing.T) {
 				`testdata/bad/bad_rows.csv:3: broadcasts[0] (bad-rows).audience.csv row 3 phone: "12" has 2 digits; a phone number needs 8–15 digits with country code`,
 				`testdata/bad/bad_rows.csv:5: broadcasts[0] (bad-rows).audience.csv row 5: has 3 fields; the header has 2`,
 				`testdata/bad/bad_rows.csv:6: broadcasts[0] (bad-rows).audience.csv row 6 phone: "0151 1234567" has no country code (it starts with 0 after any + or 00); write it in international form, e.g. +49 151 1234567`,
+				`testdata/bad/bad_rows.csv:7: broadcasts[0] (bad-rows).audience.csv row 7 phone: "4915123456789.0" looks like a number a spreadsheet wrote as a decimal, which changes its digits; format the phone column as text and export again`,
+				`testdata/bad/bad_rows.csv:8: broadcasts[0] (bad-rows).audience.csv row 8 phone: "1 555 0100" is too short for a full number with country code +1 (US)`,
 				`testdata/bad/no_phone.csv:1: broadcasts[1] (no-phone).audience.csv: the header has no phone column (columns: mobile, name)`,
 				`testdata/bad/csv_problems.yaml:21: broadcasts[2].audience.csv: cannot read testdata/bad/does_not_exist.csv: no such file or directory`,
 				`testdata/bad/semicolons.csv:1: broadcasts[3] (semicolons).audience.csv: the header has no phone column (columns: phone;name); columns must be separated by commas`,
 				`testdata/bad/broken_quote.csv:3: broadcasts[4] (broken-quote).audience.csv: extraneous or missing " in quoted-field`,
+			},
+		},
+		{
+			name: "ImpossiblePhones",
+			path: "testdata/bad/phones.yaml",
+			want: []string{
+				`testdata/bad/phones.yaml:13: broadcasts[0].audience.recipients[1].phone: "4915123456789.0" looks like a number a spreadsheet wrote as a decimal, which changes its digits; format the phone column as text and export again`,
+				`testdata/bad/phones.yaml:14: broadcasts[0].audience.recipients[2].phone: "1 555 0100" is too short for a full number with country code +1 (US)`,
+				`testdata/bad/phones.yaml:15: broadcasts[0].audience.recipients[3].phone: "+999 1234 5678" starts with no country code in use; write the number with its country code`,
 			},
 		},
 		{

@@ -141,7 +141,7 @@ func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string,
 				rcpt.Vars[vc.name] = v
 			}
 		}
-		aud.add(rcpt, fmt.Sprintf("%s:%d", path, line))
+		aud.add(rcpt, path, line)
 	}
 	return rows
 }
@@ -175,9 +175,9 @@ func csvErrorMsg(err error) error {
 
 // LoadPeople reads a people CSV (for `scheduler enroll -f`): the same format
 // as a broadcast's audience CSV, phone numbers normalised, repeated numbers
-// dropped. It returns a *[ValidationError] listing every problem with its
-// line.
-func LoadPeople(path string) ([]Recipient, error) {
+// dropped, each person with their line. It returns a *[ValidationError]
+// listing every problem with its line.
+func LoadPeople(path string) ([]Person, error) {
 	l := &loader{getenv: func(string) string { return "" }}
 	f := &fileCtx{l: l, path: path}
 	aud := audience{seen: map[string]struct{}{}}
@@ -187,5 +187,9 @@ func LoadPeople(path string) ([]Recipient, error) {
 	if err := l.probs.err(); err != nil {
 		return nil, err
 	}
-	return aud.recipients, nil
+	people := make([]Person, len(aud.recipients))
+	for i, r := range aud.recipients {
+		people[i] = Person{Recipient: r, Pos: Pos{File: path, Line: aud.lines[i]}}
+	}
+	return people, nil
 }

@@ -34,7 +34,16 @@
 //
 // A message the account's provider cannot send (its driver's declared
 // capabilities, provider/drivers) is refused at load, naming the broadcast
-// or sequence step and why.
+// or sequence step and why; so is content the driver's doc refuses
+// (drivers.Driver.CheckContent: Sobot's MIME types, button indexes, list
+// section titles), checked on each broadcast recipient's rendered message,
+// and a recipient without a name where the provider requires one
+// (provider.Capabilities.RecipientName). People to enroll in a sequence
+// are checked against every step with [CheckPeople].
+//
+// Load does not read the clock: [Bundle.CheckStarts] refuses a start_at
+// whose deadline has already passed. Load warns (Bundle.Warnings) about an
+// audience that takes longer than its deadline at the account's rate.
 //
 // ${VAR} in any string value is replaced by the environment variable VAR;
 // an unset or empty variable is an error. YAML anchors, aliases and merge

@@ -381,6 +381,9 @@ func (f *fileCtx) templateVars(n *yaml.Node, field string, fl fieldLines) (vars 
 // fieldErrors unpacks the *templates.FieldError values that
 // Message.Validate joined.
 func fieldErrors(err error) []*templates.FieldError {
+	if err == nil {
+		return nil
+	}
 	var errs []error
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = j.Unwrap()

@@ -48,12 +48,13 @@ var ExitRules = []string{"reply", "unsubscribe"}
 var sequenceKeys = []string{"name", "account", "window", "timezone", "exit_on", "reenter", "steps"}
 var stepKeys = []string{"after", "window", "deadline", "message"}
 
-// sequence decodes sequences[i], reporting its problems.
-func (f *fileCtx) sequence(n *yaml.Node, i int) Sequence {
+// sequence decodes sequences[i], reporting its problems, and returns where
+// its steps' messages are written.
+func (f *fileCtx) sequence(n *yaml.Node, i int) (Sequence, []msgAt) {
 	field := index("sequences", i)
 	obj, ok := f.object(n, field, sequenceKeys...)
 	if !ok {
-		return Sequence{}
+		return Sequence{}, nil
 	}
 	line := resolve(n).Line
 	sq := Sequence{Pos: Pos{File: f.path, Line: line}, Timezone: "recipient"}
@@ -119,17 +120,20 @@ func (f *fileCtx) sequence(n *yaml.Node, i int) Sequence {
 	case n.Kind == yaml.SequenceNode && len(steps) == 0:
 		f.problem(n.Line, fld, "a sequence needs at least one step")
 	}
+	var msgs []msgAt
 	for j, s := range steps {
-		sq.Steps = append(sq.Steps, f.step(s, index(fld, j)))
+		st, at := f.step(s, index(fld, j))
+		sq.Steps = append(sq.Steps, st)
+		msgs = append(msgs, at)
 	}
-	return sq
+	return sq, msgs
 }
 
-// step decodes one step of a sequence.
-func (f *fileCtx) step(n *yaml.Node, field string) Step {
+// step decodes one step of a sequence and returns where its message is.
+func (f *fileCtx) step(n *yaml.Node, field string) (Step, msgAt) {
 	obj, ok := f.object(n, field, stepKeys...)
 	if !ok {
-		return Step{}
+		return Step{}, msgAt{}
 	}
 	line := resolve(n).Line
 	st := Step{Pos: Pos{File: f.path, Line: line}, Deadline: DefaultDeadline}
@@ -150,8 +154,10 @@ func (f *fileCtx) step(n *yaml.Node, field string) Step {
 		}
 		st.Deadline = d
 	}
-	st.Message, _ = f.message(obj["message"], subfield(field, "message"), line)
-	return st
+	before := f.l.probs.total()
+	msg, lines := f.message(obj["message"], subfield(field, "message"), line)
+	st.Message = msg
+	return st, msgAt{field: subfield(field, "message"), lines: lines, ok: f.l.probs.total() == before}
 }
 
 // window decodes {days: [mon, …], from: "09:00", to: "20:00"}; nil when

@@ -45,6 +45,10 @@ type Capabilities struct {
 	History bool
 	// AccountInfo says the plan's subscriber and credit limits can be read.
 	AccountInfo bool
+	// RecipientName says every message carries the recipient's name and
+	// the API requires it (Sobot's customer_name): `scheduler validate`
+	// and `enroll` refuse recipients without one.
+	RecipientName bool
 }
 
 // Check reports why m cannot be sent through this provider, or nil.

@@ -150,6 +150,16 @@ func (db *DB) SequenceSpec(ctx context.Context, name string) (id int64, version 
 	return t.ID, t.Version, t.Spec, nil
 }
 
+// SequenceAccount returns the account a sequence sends through;
+// campaign.ErrNotFound if there is no such sequence.
+func (db *DB) SequenceAccount(ctx context.Context, name string) (campaign.Account, error) {
+	t, err := loadSequence(db.q(ctx), "s.name = ?", name, 0)
+	if err != nil {
+		return campaign.Account{}, fmt.Errorf("sequence %q: %w", name, err)
+	}
+	return db.Account(ctx, t.AccountID)
+}
+
 // insertStep plans step i of an enrollment: a planned delivery due when the
 // step's delay after prev has passed, moved into its window in the
 // recipient's zone. A step already planned is left as it is.

@@ -318,7 +318,7 @@ sequences:
 	code, out = w.run("enroll", "onboarding", "-f", people)
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "2 enrolled, 0 skipped")
-	code, out = w.run("enroll", "onboarding", "--phone", "4915100000001")
+	code, out = w.run("enroll", "onboarding", "--phone", "4915100000001", "--name", "Ann", "--var", "code=A1")
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "0 enrolled, 1 skipped", "already active")
 	code, out = w.run("enroll", "nope", "--phone", "4915100000001")

@@ -33,9 +33,13 @@ func progressLine(r campaign.Report) string {
 	if held := budgetHeld(r); held != "" {
 		eta = held
 	}
-	return fmt.Sprintf("%s %s %5.1f%%  sent %d  delivered %d  read %d  failed %d  pending %d  %.0f/s  ETA %s",
+	skipped := ""
+	if c["skipped"] > 0 {
+		skipped = fmt.Sprintf("  skipped %d", c["skipped"])
+	}
+	return fmt.Sprintf("%s %s %5.1f%%  sent %d  delivered %d  read %d  failed %d  expired %d%s  pending %d  %.0f/s  ETA %s",
 		r.Name, bar(r.Handed, r.Total, 24), pct,
-		c["sent"]+c["delivered"]+c["read"], c["delivered"]+c["read"], c["read"], c["failed"],
+		c["sent"]+c["delivered"]+c["read"], c["delivered"]+c["read"], c["read"], c["failed"], c["expired"], skipped,
 		pending, r.Rate, eta)
 }
 

@@ -43,3 +43,16 @@ func TestReportShowsABudgetHold(t *testing.T) {
 	require.Contains(t, out.String(), "budget     10 unique recipients per 24 h (number:1190600); use unknown: dial tcp")
 	require.Contains(t, out.String(), "delivered")
 }
+
+// The one-line view counts expired (and, when any, skipped) deliveries: a
+// broadcast whose deliveries all expired does not look like one with
+// nothing to do.
+func TestProgressLineShowsExpired(t *testing.T) {
+	t.Parallel()
+	r := campaign.Report{Name: "late", Status: campaign.StatusCompleted, Total: 5, Handed: 5,
+		Counts: map[string]int{"expired": 4, "delivered": 1}}
+	require.Contains(t, progressLine(r), "failed 0  expired 4  pending 0")
+	require.NotContains(t, progressLine(r), "skipped")
+	r.Counts["skipped"] = 2
+	require.Contains(t, progressLine(r), "expired 4  skipped 2  pending 0")
+}

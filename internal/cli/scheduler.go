@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -91,24 +92,52 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	if *path == "" {
 		return usageError("%s needs -f PATH", cmd)
 	}
+	refused := func(ve *config.ValidationError) error {
+		fmt.Fprintln(io.Stderr, ve.Error())
+		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d problem(s); nothing was written", *path, len(ve.Problems))}
+	}
 	bundle, err := config.Load(*path, io.Getenv)
+	var ve *config.ValidationError
+	if errors.As(err, &ve) {
+		return refused(ve)
+	}
 	if err != nil {
-		var ve *config.ValidationError
-		if errors.As(err, &ve) {
-			fmt.Fprintln(io.Stderr, ve.Error())
-			return &exitError{code: 1, msg: fmt.Sprintf("%s: %d problem(s); nothing was written", *path, len(ve.Problems))}
-		}
 		return err
 	}
-	for _, w := range bundle.Warnings {
-		fmt.Fprintln(io.Stderr, "warning:", w)
+	// apply needs the database first: a broadcast already stored with its
+	// start may keep a start whose deadline has passed (it ran).
+	var conns *app.Conns
+	applied := func(config.Broadcast) bool { return false }
+	if cmd == "apply" {
+		if conns, err = app.Open(ctx, envOf(io), false, "", logger(io)); err != nil {
+			return err
+		}
+		defer conns.Close()
+		applied = func(b config.Broadcast) bool {
+			cur, err := conns.Store.BroadcastByName(ctx, b.Name)
+			return err == nil && cur.StartAt.Equal(*b.StartAt)
+		}
+	}
+	startWarnings, err := bundle.CheckStarts(time.Now(), applied)
+	if errors.As(err, &ve) {
+		return refused(ve)
+	}
+	for _, ws := range [][]string{bundle.Warnings, startWarnings} {
+		for _, w := range ws {
+			fmt.Fprintln(io.Stderr, "warning:", w)
+		}
 	}
 	rates := map[string]float64{}
 	for _, a := range bundle.Accounts {
 		rates[a.Name] = a.RatePerSecond
 	}
-	for _, w := range planWarnings(ctx, io, bundle) {
+	planWarnings, planProblems := checkPlans(ctx, io, bundle)
+	for _, w := range planWarnings {
 		fmt.Fprintln(io.Stderr, "warning:", w)
+	}
+	if len(planProblems) > 0 {
+		fmt.Fprintln(io.Stderr, strings.Join(planProblems, "\n"))
+		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d problem(s); nothing was written", *path, len(planProblems))}
 	}
 	if cmd == "validate" {
 		fmt.Fprintf(io.Stdout, "%s: OK — %d account(s), %d broadcast(s), %d sequence(s)\n", *path, len(bundle.Accounts), len(bundle.Broadcasts), len(bundle.Sequences))
@@ -120,11 +149,6 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 		}
 		return nil
 	}
-	conns, err := app.Open(ctx, envOf(io), false, "", logger(io))
-	if err != nil {
-		return err
-	}
-	defer conns.Close()
 	changes, err := conns.Store.Apply(ctx, bundle, time.Now())
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error() + "\nnothing was written"}
@@ -331,13 +355,15 @@ type accountInfoer interface {
 	AccountInfo(ctx context.Context) (provider.AccountInfo, error)
 }
 
-// planWarnings asks each account's provider for its plan limits and warns
-// about broadcasts that would exceed them. Provider trouble is a warning too:
-// validation must not depend on the provider being up.
-func planWarnings(ctx context.Context, io IO, b *config.Bundle) []string {
+// checkPlans asks each account's provider for its plan limits and warns
+// about broadcasts that would exceed them. An account the provider refuses
+// (an invalid or expired token, an unknown or disconnected account: an
+// account-level answer) is a problem: nothing of it could be sent. Not
+// reaching the provider is a warning: validation must not depend on the
+// provider being up.
+func checkPlans(ctx context.Context, io IO, b *config.Bundle) (warnings, problems []string) {
 	senders := &app.Senders{Getenv: io.Getenv}
 	infos := map[string]provider.AccountInfo{}
-	var out []string
 	for _, a := range b.Accounts {
 		if caps, ok := drivers.CapabilitiesOf(a.Provider); !ok || !caps.AccountInfo {
 			continue // the API tells nothing about the plan
@@ -345,7 +371,7 @@ func planWarnings(ctx context.Context, io IO, b *config.Bundle) []string {
 		s, err := senders.Sender(ctx, campaign.Account{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL,
 			TokenRef: a.TokenRef, SecretRef: a.SecretRef, SessionID: a.SessionID, PhoneNumberID: a.PhoneNumberID, WhatsAppBotID: a.WhatsAppBotID})
 		if err != nil {
-			out = append(out, fmt.Sprintf("account %s: cannot check plan limits: %v", a.Name, err))
+			warnings = append(warnings, fmt.Sprintf("account %s: cannot check plan limits: %v", a.Name, err))
 			continue
 		}
 		ai, ok := s.(accountInfoer)
@@ -355,16 +381,20 @@ func planWarnings(ctx context.Context, io IO, b *config.Bundle) []string {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		info, err := ai.AccountInfo(cctx)
 		cancel()
-		if err != nil {
-			out = append(out, fmt.Sprintf("account %s: cannot check plan limits: %v", a.Name, err))
-			continue
+		var pe *provider.Error
+		switch {
+		case errors.As(err, &pe) && pe.Class == provider.ClassHaltAccount:
+			problems = append(problems, fmt.Sprintf("%s: account %s: the provider refuses the account (check api_token and the account's ids): %v", a.Pos, a.Name, err))
+		case err != nil:
+			warnings = append(warnings, fmt.Sprintf("account %s: cannot check plan limits: %v", a.Name, err))
+		default:
+			infos[a.Name] = info
 		}
-		infos[a.Name] = info
 	}
 	for _, bc := range b.Broadcasts {
 		if info, ok := infos[bc.Account]; ok {
-			out = append(out, campaign.LimitWarnings(bc.Name, len(bc.Recipients), info)...)
+			warnings = append(warnings, campaign.LimitWarnings(bc.Name, len(bc.Recipients), info)...)
 		}
 	}
-	return out
+	return warnings, problems
 }

@@ -68,10 +68,9 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 	if len(pos) != 1 || (*ph == "") == (*file == "") {
 		return usageError("usage: scheduler enroll SEQUENCE --phone NUMBER [--name NAME] [--var key=value]… | -f people.csv")
 	}
-	var people []sequence.Enrollee
+	var people []config.Person
 	if *file != "" {
-		rs, err := config.LoadPeople(*file)
-		if err != nil {
+		if people, err = config.LoadPeople(*file); err != nil {
 			var ve *config.ValidationError
 			if errors.As(err, &ve) {
 				fmt.Fprintln(io.Stderr, ve.Error())
@@ -79,24 +78,28 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 			}
 			return err
 		}
-		for _, r := range rs {
-			people = append(people, sequence.Enrollee{Phone: r.Phone, Name: r.Name, Vars: r.Vars})
-		}
 	} else {
 		p, err := phone.Normalize(*ph)
 		if err != nil {
 			return usageError("--phone %q: %v", *ph, err)
 		}
-		people = []sequence.Enrollee{{Phone: p, Name: *name, Vars: vars}}
+		people = []config.Person{{Recipient: config.Recipient{Phone: p, Name: *name, Vars: vars}}}
 	}
 	db, closeDB, err := openStore(ctx, io)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
+	if err := checkPeople(ctx, io, db, pos[0], people); err != nil {
+		return err
+	}
+	enrollees := make([]sequence.Enrollee, len(people))
+	for i, p := range people {
+		enrollees[i] = sequence.Enrollee{Phone: p.Phone, Name: p.Name, Vars: p.Vars}
+	}
 	var total sequence.EnrollResult
-	for i := 0; i < len(people); i += enrollBatch {
-		res, err := db.Enroll(ctx, pos[0], people[i:min(i+enrollBatch, len(people))], time.Now())
+	for i := 0; i < len(enrollees); i += enrollBatch {
+		res, err := db.Enroll(ctx, pos[0], enrollees[i:min(i+enrollBatch, len(enrollees))], time.Now())
 		if err != nil {
 			return err
 		}
@@ -109,6 +112,34 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 	fmt.Fprintf(io.Stdout, "sequence %s: %d enrolled, %d skipped (already active, or finished and the sequence does not re-enter)\n",
 		pos[0], total.Enrolled, total.Skipped)
 	return nil
+}
+
+// checkPeople refuses, before anyone is enrolled, people to whom some step
+// of the sequence's current version could not be sent (a variable without
+// a value, a name the provider requires): the step would fail days later,
+// stop the enrollment, and they could not enroll again.
+func checkPeople(ctx context.Context, io IO, db *store.DB, name string, people []config.Person) error {
+	_, _, spec, err := db.SequenceSpec(ctx, name)
+	if err != nil {
+		return err
+	}
+	acct, err := db.SequenceAccount(ctx, name)
+	if err != nil {
+		return err
+	}
+	err = config.CheckPeople(spec, acct.Provider, people)
+	var ve *config.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	for _, p := range ve.Problems {
+		if p.File == "" { // given on the command line
+			fmt.Fprintf(io.Stderr, "%s: %s\n", p.Field, p.Msg)
+		} else {
+			fmt.Fprintln(io.Stderr, p.String())
+		}
+	}
+	return &exitError{code: 1, msg: fmt.Sprintf("sequence %s: %d problem(s); nobody was enrolled", name, len(ve.Problems))}
 }
 
 func schedUnenroll(ctx context.Context, args []string, io IO) error {

@@ -13,6 +13,7 @@ import (
 	"github.com/wacamp/wacamp/provider/salebot"
 	"github.com/wacamp/wacamp/provider/sobot"
 	"github.com/wacamp/wacamp/provider/waapi"
+	"github.com/wacamp/wacamp/templates"
 )
 
 // Settings is what building a client takes: an account's settings with
@@ -36,11 +37,19 @@ type Driver struct {
 	// ParseWebhook reads one webhook body; nil when the provider pushes
 	// nothing we use.
 	ParseWebhook func([]byte) ([]provider.Event, error)
+	// CheckContent, when set, reports what in a rendered message's
+	// content the API's doc refuses beyond WhatsApp's own rules
+	// (templates.Message.Validate): MIME types, button indexes, required
+	// titles, as *templates.FieldError values (errors.Join) so `scheduler
+	// validate` can name the line. Validate runs it for each recipient and
+	// enroll for each person, before anything is sent; the driver's Send
+	// refuses the same.
+	CheckContent func(templates.Message) error
 }
 
 var registry = map[string]Driver{
 	"botsailor": {Capabilities: botsailor.Capabilities, New: newBotSailor},
-	"sobot":     {Capabilities: sobot.Capabilities, New: newSobot, ParseWebhook: sobot.ParseWebhook},
+	"sobot":     {Capabilities: sobot.Capabilities, New: newSobot, ParseWebhook: sobot.ParseWebhook, CheckContent: sobot.CheckMessage},
 	"salebot":   {Capabilities: salebot.Capabilities, New: newSalebot, ParseWebhook: salebot.ParseWebhook},
 	"waapi":     {Capabilities: waapi.Capabilities, New: newWaapi, ParseWebhook: waapi.ParseWebhook},
 }

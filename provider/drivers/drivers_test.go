@@ -36,7 +36,7 @@ var samples = []struct {
 	{"location", templates.Message{Kind: templates.KindLocation, Location: &templates.Location{Latitude: 52.5, Longitude: 13.4, Name: "Shop"}}},
 	{"reply buttons", buttons("reply")}, {"url buttons", buttons("url")},
 	{"list", templates.Message{Kind: templates.KindList, List: &templates.List{Text: "Pick", Button: "Menu",
-		Sections: []templates.ListSection{{Rows: []templates.ListRow{{ID: "a", Title: "A"}}}}}}},
+		Sections: []templates.ListSection{{Title: "Choices", Rows: []templates.ListRow{{ID: "a", Title: "A"}}}}}}},
 	{"template by id", templates.Message{Kind: templates.KindTemplate, Template: &templates.Template{ID: "313823"}}},
 	{"template by name", templates.Message{Kind: templates.KindTemplate, Template: &templates.Template{Name: "order_update", Language: "en",
 		Vars: []templates.TemplateVar{{Name: "1", Index: 1, Value: "A1"}}}}},

@@ -172,15 +172,17 @@ func (c *Client) MessageStatus(ctx context.Context, wamid string) (provider.Stat
 
 // Send sends one rendered message to the phone number to (country code and
 // digits; a leading "+", spaces, dashes, dots and parentheses are removed)
-// by POST {BaseURL}/message/. The doc requires a customer_name, which Send's
-// signature does not carry: the phone number is sent as the name.
+// by POST {BaseURL}/message/. The doc requires a customer_name ("Name of a
+// customer for future reference"): the recipient's name that ctx carries
+// (provider.WithRecipientName), which `scheduler validate` and `enroll`
+// require for every recipient of a Sobot account; only without one (a
+// recipient loaded before that check) does the phone number stand in.
 //
 // It returns the wamid of the answer's data.id ("" if the answer names
 // none). Errors are *provider.Error (Provider "sobot", Op "send"):
 //   - ClassPermanent, without calling the API, for a message Sobot cannot
 //     send (bot flows, audio, URL or call buttons, more than three buttons,
-//     media whose MIME type cannot be found, a bad phone number, missing
-//     content);
+//     what [CheckMessage] reports, a bad phone number, missing content);
 //   - ClassAmbiguous when the request was written but its answer was lost
 //     (dropped connection, unreadable or non-JSON 2xx body, ctx cancelled);
 //     ClassTransient when it failed before the request was written;
@@ -190,7 +192,7 @@ func (c *Client) MessageStatus(ctx context.Context, wamid string) (provider.Stat
 //     and 5xx are transient, other 4xx permanent; a Meta code in the text
 //     ("(#131026) ...") decides first.
 func (c *Client) Send(ctx context.Context, to string, m templates.Message) (provider.SendResult, error) {
-	body, err := buildSendBody(to, m)
+	body, err := buildSendBody(to, provider.RecipientName(ctx), m)
 	if err != nil {
 		return provider.SendResult{}, err
 	}

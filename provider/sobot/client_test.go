@@ -324,6 +324,13 @@ func TestSendRefusals(t *testing.T) {
 			Header: &templates.Media{Type: "audio", URL: "https://x.example/a.mp3"}}}, "header"},
 		{"template button sub_type", "919970012345", templates.Message{Kind: templates.KindTemplate, Template: &templates.Template{Name: "x", Language: "en",
 			Buttons: []templates.TemplateButton{{SubType: "copy_code", Value: "X"}}}}, "copy_code"},
+		// Beyond WhatsApp's rules, Sobot's doc limits (CheckMessage).
+		{"gif image", "919970012345", templates.Message{Kind: templates.KindMedia, Media: &templates.Media{Type: "image", URL: "https://x.example/a.gif"}}, "image only as image/jpeg, image/png, not image/gif"},
+		{"mp3 as document MIME", "919970012345", templates.Message{Kind: templates.KindMedia, Media: &templates.Media{Type: "video", URL: "https://x.example/v", MimeType: "video/webm"}}, "not video/webm"},
+		{"template button index 2", "919970012345", templates.Message{Kind: templates.KindTemplate, Template: &templates.Template{Name: "x", Language: "en",
+			Buttons: []templates.TemplateButton{{Index: 2, SubType: "url", Value: "X"}}}}, "must be 0 or 1"},
+		{"list section without title", "919970012345", templates.Message{Kind: templates.KindList, List: &templates.List{Text: "Hi", Button: "Menu",
+			Sections: []templates.ListSection{{Rows: []templates.ListRow{{ID: "a", Title: "A"}}}}}}, "list.sections[0].title: is required by sobot"},
 		{"letters in phone", "91997abc", textMsg("Hi"), "invalid phone"},
 		{"too long phone", "9199700123451234", textMsg("Hi"), "invalid phone"},
 	}
@@ -644,5 +651,55 @@ func TestParseWebhookWrappedStatus(t *testing.T) {
 	evs, err := ParseWebhook([]byte(`[{"value":{"id":"wamid.W","status":"delivered","timestamp":"1692947519"},"field":"statuses"}]`))
 	if err != nil || len(evs) != 1 || evs[0].WAMID != "wamid.W" || evs[0].Status != provider.StatusDelivered {
 		t.Fatalf("events = %+v, %v", evs, err)
+	}
+}
+
+// customer_name is the recipient's name the send path puts into the
+// context (the doc: "Name of a customer"), not the phone number; the
+// number stands in only when no name is known.
+func TestSendCustomerNameIsTheRecipientsName(t *testing.T) {
+	c, f := setup(t, reply(http.StatusOK, sampleSendOK))
+	_, err := c.Send(provider.WithRecipientName(context.Background(), "John Doe"), "919970012345", textMsg("Hello"))
+	require.NoError(t, err)
+	require.JSONEq(t, `{"message":"Hello","type":"text","customer_number":"919970012345","customer_name":"John Doe"}`, f.last(t).RawBody)
+
+	_, err = c.Send(context.Background(), "919970012345", textMsg("Hello"))
+	require.NoError(t, err)
+	require.Equal(t, "919970012345", f.last(t).Body["customer_name"])
+}
+
+// CheckMessage reports each problem with its field, so validate can name
+// the line; what it accepts, Send sends.
+func TestCheckMessage(t *testing.T) {
+	media := func(typ, url, mimeType string) templates.Message {
+		return templates.Message{Kind: templates.KindMedia, Media: &templates.Media{Type: typ, URL: url, MimeType: mimeType}}
+	}
+	for _, m := range []templates.Message{
+		media("image", "https://x.example/a.JPG?v=2", ""),
+		media("image", "https://x.example/a", "image/png"),
+		media("sticker", "https://x.example/s.webp", ""),
+		media("video", "https://x.example/v.3gp", ""),
+		media("document", "https://x.example/terms.docx", ""),
+		{Kind: templates.KindTemplate, Template: &templates.Template{Name: "x", Language: "en", Buttons: []templates.TemplateButton{{Index: 1, SubType: "url", Value: "v"}}}},
+		{Kind: templates.KindList, List: &templates.List{Text: "t", Button: "b", Sections: []templates.ListSection{{Title: "One", Rows: []templates.ListRow{{ID: "a", Title: "A"}}}}}},
+		textMsg("hi"),
+	} {
+		require.NoError(t, CheckMessage(m), "%+v", m)
+	}
+	for _, tt := range []struct {
+		msg   templates.Message
+		field string
+	}{
+		{media("image", "https://x.example/a.gif", ""), "media.url"},
+		{media("image", "https://x.example/a.png", "image/jpg"), "media.mime_type"},
+		{media("image", "https://x.example/a", ""), "media.url"},
+		{media("document", "https://x.example/", "application/pdf"), "media.filename"},
+		{templates.Message{Kind: templates.KindTemplate, Template: &templates.Template{Name: "x", Language: "en", Buttons: []templates.TemplateButton{{Index: 2, SubType: "url", Value: "v"}}}}, "template.buttons[0].index"},
+		{templates.Message{Kind: templates.KindList, List: &templates.List{Text: "t", Button: "b", Sections: []templates.ListSection{{Title: "One", Rows: []templates.ListRow{{ID: "a", Title: "A"}}}, {Title: " ", Rows: []templates.ListRow{{ID: "b", Title: "B"}}}}}}, "list.sections[1].title"},
+	} {
+		err := CheckMessage(tt.msg)
+		var fe *templates.FieldError
+		require.ErrorAs(t, err, &fe, "%+v", tt.msg)
+		require.Equal(t, tt.field, fe.Field)
 	}
 }

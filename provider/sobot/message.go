@@ -22,19 +22,24 @@ const maxPhoneDigits = 15
 // maxButtons is how many reply buttons a quick_reply message may carry.
 const maxButtons = 3
 
-// buildSendBody maps a rendered message onto the JSON body of POST
-// /message/, after the doc's parameter tables, or refuses a message Sobot
-// cannot send (ClassPermanent).
-func buildSendBody(to string, m templates.Message) (map[string]any, error) {
+// buildSendBody maps a rendered message to the recipient to, called name
+// ("" = unknown), onto the JSON body of POST /message/, after the doc's
+// parameter tables, or refuses a message Sobot cannot send
+// (ClassPermanent).
+func buildSendBody(to, name string, m templates.Message) (map[string]any, error) {
 	phone, ok := normalizePhone(to)
 	if !ok {
 		return nil, refuse(provider.ClassPermanent, fmt.Sprintf("invalid phone number %q", wire.MaskPhone(to)))
 	}
+	if err := CheckMessage(m); err != nil {
+		return nil, refuse(provider.ClassPermanent, strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
 	body := map[string]any{
 		"customer_number": phone,
-		// The doc requires a name "for future reference"; Send has none, so
-		// the number stands in for it.
-		"customer_name": phone,
+		// The doc requires the customer's name "for future reference";
+		// validate and enroll make sure there is one, so the number only
+		// stands in for recipients loaded before that check.
+		"customer_name": cmp.Or(strings.TrimSpace(name), phone),
 	}
 	var err error
 	switch m.Kind {

@@ -20,4 +20,5 @@ var Capabilities = provider.Capabilities{
 	MaxButtons:     3,
 	List:           true,
 	StatusWebhook:  true,
+	RecipientName:  true,
 }

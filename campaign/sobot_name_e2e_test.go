@@ -1,0 +1,49 @@
+package campaign_test
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
+)
+
+// Sobot's customer_name is the recipient's name ("Name of a customer"),
+// carried from the audience through the send path, not the phone number.
+func TestSobotCustomerNameIsTheRecipientsName(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{})
+	sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}}, DeliverAfter: -1})
+	t.Cleanup(sim.Close)
+	api := httptest.NewServer(sim)
+	t.Cleanup(api.Close)
+	require.NoError(t, os.WriteFile(filepath.Join(b.dir, "people.csv"), []byte("phone,name\n4915100000001,Ann Lee\n4915100000002,Ben\n"), 0o600))
+	b.runProviderYAML(fmt.Sprintf(`accounts:
+  - name: main
+    provider: sobot
+    base_url: %s
+    api_token: ${SIM_TOKEN}
+    api_secret: ${SIM_SECRET}
+    webhook_secret: ${HOOK_SECRET}
+    pair_interval: 0s
+    daily_unique_limit: unlimited
+broadcasts:
+  - name: hello
+    account: main
+    audience: {csv: people.csv}
+    message: {text: "Hello {{name}}"}
+`, api.URL), 2)
+	b.waitFor(60*time.Second, "both sent", func() bool { return b.counts("hello")[string(campaign.DeliverySent)] == 2 })
+	names := map[string]string{}
+	for _, s := range sim.Sends() {
+		names[s.Phone] = s.Name
+	}
+	require.Equal(t, map[string]string{"4915100000001": "Ann Lee", "4915100000002": "Ben"}, names)
+}

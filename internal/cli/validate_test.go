@@ -1,0 +1,149 @@
+package cli_test
+
+import (
+	"fmt"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// startCampaign writes a one-broadcast campaign starting at start with the
+// given deadline, and returns its path.
+func (w *world) startCampaign(start time.Time, deadline time.Duration) string {
+	return w.write("start.yaml", fmt.Sprintf(`accounts:
+  - name: main
+    provider: wabotick
+    base_url: %s
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "1190600"
+    whatsapp_bot_id: 7
+    daily_unique_limit: unlimited
+broadcasts:
+  - name: late
+    account: main
+    start_at: %s
+    deadline: %s
+    audience: {recipients: [{phone: "4915112345678"}]}
+    message: {text: "Hello"}
+`, w.simURL, start.Format(time.RFC3339), deadline))
+}
+
+// A start_at further back than the deadline would expire every delivery at
+// once: validate and apply refuse it, naming file, line and field, and
+// nothing is written. Once a broadcast is stored, its start passing its
+// deadline does not stop the file from being applied again.
+func TestStartWhoseDeadlinePassedIsRefused(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	now := time.Now()
+	path := w.startCampaign(now.Add(-3*24*time.Hour), 24*time.Hour)
+	for _, cmd := range []string{"validate", "apply"} {
+		code, out := w.run(cmd, "-f", path)
+		require.Equal(t, 1, code, out)
+		require.Regexp(t, regexp.QuoteMeta(path+":12: broadcasts[0].start_at: ")+`.* plus the deadline \(24h\) ended .*, 2d0h ago: every delivery would expire at once`, out)
+		require.Contains(t, out, "nothing was written")
+	}
+	code, out := w.run("status")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "no broadcasts")
+
+	// Started an hour ago with a deadline ending in two seconds: accepted,
+	// with a warning of how little is left.
+	end := now.Add(2 * time.Second).Truncate(time.Second).Add(time.Second)
+	path = w.startCampaign(now.Add(-time.Hour).Truncate(time.Second), end.Sub(now.Add(-time.Hour).Truncate(time.Second)))
+	code, out = w.run("apply", "-f", path)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "warning: "+path+":12: broadcast late: start_at ")
+	require.Contains(t, out, "broadcast created   late")
+
+	// Wait for the wall clock the commands read to pass the deadline.
+	require.Eventually(t, func() bool { return time.Now().After(end) }, 10*time.Second, 50*time.Millisecond)
+	code, out = w.run("validate", "-f", path)
+	require.Equal(t, 1, code, out, "validate does not read the database")
+	code, out = w.run("apply", "-f", path)
+	require.Equal(t, 0, code, out, "already stored with this start: applying again changes nothing")
+	require.Contains(t, out, "broadcast unchanged late")
+	require.NotContains(t, out, "start_at")
+}
+
+// A token the provider calls invalid is an error of validate and apply:
+// nothing of that account could be sent. (An unreachable provider stays a
+// warning: TestValidateWarnsAboutPlanLimits.)
+func TestInvalidTokenIsAnError(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.env["WRONG_TOKEN"] = "wrong-token-4b1d"
+	path := w.write("c.yaml", `accounts:
+  - name: main
+    provider: wabotick
+    base_url: `+w.simURL+`
+    api_token: ${WRONG_TOKEN}
+    phone_number_id: "1190600"
+    whatsapp_bot_id: 7
+    daily_unique_limit: unlimited
+broadcasts:
+  - name: promo
+    account: main
+    audience: {recipients: [{phone: "4915112345678"}]}
+    message: {text: "Hello"}
+`)
+	for _, cmd := range []string{"validate", "apply"} {
+		code, out := w.run(cmd, "-f", path)
+		require.Equal(t, 1, code, out)
+		require.Contains(t, out, path+":2: account main: the provider refuses the account (check api_token and the account's ids): ")
+		require.Contains(t, out, "Invalid API token")
+		require.Contains(t, out, "nothing was written")
+		require.NotContains(t, out, "wrong-token-4b1d")
+	}
+	code, out := w.run("status")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "no broadcasts")
+}
+
+// enroll checks every step of the sequence for each person before anyone
+// is enrolled: someone whose later step needs a variable they lack would
+// otherwise fail that step days later and could never enroll again.
+func TestEnrollRefusesPeopleALaterStepCannotReach(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	path := w.write("s.yaml", `accounts:
+  - name: main
+    provider: botsailor
+    base_url: `+w.simURL+`
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "1190600"
+    whatsapp_bot_id: 7
+    daily_unique_limit: unlimited
+sequences:
+  - name: onboarding
+    account: main
+    steps:
+      - {after: 0s, message: {text: "Welcome {{name}}!"}}
+      - {after: 72h, message: {text: "Your code: {{code}}"}}
+`)
+	code, out := w.run("apply", "-f", path)
+	require.Equal(t, 0, code, out)
+
+	code, out = w.run("enroll", "onboarding", "--phone", "4915100000001", "--name", "Ann")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "4915100000001: step 2 needs {{code}}, which has no value for them")
+	require.Contains(t, out, "nobody was enrolled")
+
+	people := w.write("people.csv", "phone,name,code\n4915100000002,Ben,B2\n4915100000003,Cy,\n4915100000004,,D4\n")
+	code, out = w.run("enroll", "onboarding", "-f", people)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, people+":3: 4915100000003: step 2 needs {{code}}")
+	require.Contains(t, out, people+":4: 4915100000004: step 1 needs {{name}}")
+	require.NotContains(t, out, ":2: ")
+	require.Contains(t, out, "2 problem(s); nobody was enrolled")
+
+	code, out = w.run("status", "onboarding")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "enrollments: none")
+
+	code, out = w.run("enroll", "onboarding", "--phone", "4915100000001", "--name", "Ann", "--var", "code=A1")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "1 enrolled, 0 skipped")
+}
