@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -11,6 +12,10 @@ import (
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/webhook"
 )
+
+// KeptWebhookEvery is how often every worker looks for status webhooks a
+// receiver kept in the database because Redis could not take them.
+const KeptWebhookEvery = 2 * time.Second
 
 // WorkerConfig configures one worker process.
 type WorkerConfig struct {
@@ -87,8 +92,14 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 		Store: c.Store, Senders: cfg.Senders, Limiter: cfg.Limiter, Outcomes: cfg.Outcomes, Recipients: cfg.Recipients,
 	}, cfg.Campaign))
 	w.pollMux.Handle(campaign.TypePoll, campaign.NewPollHandler(c.Store, cfg.Senders, cfg.Campaign))
-	w.pollMux.Handle(webhook.TypeApply, &webhook.ApplyHandler{Store: c.Store, Logger: log, Now: cfg.Campaign.Now})
-	w.sweep = func(ctx context.Context) { webhook.Sweep(ctx, c.Store, 10*time.Second, log) }
+	apply := &webhook.ApplyHandler{Store: c.Store, Logger: log, Now: cfg.Campaign.Now}
+	w.pollMux.Handle(webhook.TypeApply, apply)
+	w.sweep = func(ctx context.Context) {
+		var wg sync.WaitGroup
+		wg.Go(func() { webhook.Drain(ctx, apply, c.Store, KeptWebhookEvery) })
+		webhook.Sweep(ctx, c.Store, 10*time.Second, log)
+		wg.Wait()
+	}
 	return w
 }
 
@@ -105,7 +116,8 @@ func (w *Worker) Start() error {
 		return fmt.Errorf("start status server: %w", err)
 	}
 	// Webhook events kept for messages not yet recorded are matched by a
-	// sweep in every worker (matching twice is harmless).
+	// sweep in every worker (matching twice is harmless), and webhooks a
+	// receiver kept in the database while Redis was away are applied.
 	ctx, cancel := context.WithCancel(context.Background())
 	w.sweepStop, w.sweepDone = cancel, make(chan struct{})
 	go func() { defer close(w.sweepDone); w.sweep(ctx) }()
