@@ -2,7 +2,6 @@ package webhook_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -18,16 +17,6 @@ import (
 	"github.com/wacamp/wacamp/store"
 	"github.com/wacamp/wacamp/webhook"
 )
-
-// closedAddr is a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
 
 // countingStore counts the batches of events applied.
 type countingStore struct {
@@ -55,7 +44,7 @@ func TestReceiverKeepsWebhooksWhileRedisIsAway(t *testing.T) {
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	db, recv, ins, refs := setupReceiver(t, func(k string) string { return env[k] }, now)
 	up := recv.Queue
-	down := asynq.NewClient(asynq.RedisClientOpt{Addr: closedAddr(t)})
+	down := asynq.NewClient(asynq.RedisClientOpt{Addr: testenv.ClosedAddr(t)})
 	t.Cleanup(func() { _ = down.Close() })
 	recv.Queue, recv.Inbox = down, db
 	srv := httptest.NewServer(recv)

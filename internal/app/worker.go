@@ -61,14 +61,16 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 	cfg.Campaign.Logger = log
 	stop, cancel := context.WithCancel(context.Background())
 	cfg.Campaign.Stop = stop
+	health, alog := &redisHealth{log: log}, NewAsynqLogger(log)
 	server := func(queue string, concurrency int) *asynq.Server {
 		return asynq.NewServer(c.Redis, asynq.Config{
 			Concurrency:     concurrency,
 			Queues:          map[string]int{queue: 1},
 			IsFailure:       campaign.IsFailure,
 			RetryDelayFunc:  campaign.RetryDelay,
-			Logger:          NewAsynqLogger(log),
+			Logger:          alog,
 			LogLevel:        asynq.WarnLevel,
+			HealthCheckFunc: health.check,
 			ShutdownTimeout: 40 * time.Second, // a send's HTTP timeout (30 s) plus recording
 			// Waits (pair interval, leases) come back through asynq's retry
 			// set; look for due ones every second rather than every 5 s.
@@ -137,17 +139,3 @@ func (w *Worker) Shutdown() {
 	w.sends.Shutdown()
 	<-done
 }
-
-// asynqLogger adapts slog to asynq's Logger interface.
-type asynqLogger struct{ l *slog.Logger }
-
-// NewAsynqLogger returns an asynq.Logger writing to l.
-func NewAsynqLogger(l *slog.Logger) asynq.Logger {
-	return asynqLogger{l.With(slog.String("component", "asynq"))}
-}
-
-func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
-func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
-func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
-func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
-func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }
