@@ -2,13 +2,16 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/testenv"
+	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/store"
 )
 
@@ -63,4 +66,37 @@ func TestPingRedisNamesTheURLNotThePassword(t *testing.T) {
 	require.ErrorContains(t, err, "cannot reach Redis at REDIS_URL=redis://:xxxxx@127.0.0.1:")
 	require.ErrorContains(t, err, "connection refused")
 	require.NotContains(t, err.Error(), pw)
+}
+
+// Every worker applies the status webhooks a receiver kept in the database
+// while Redis was away.
+func TestWorkerAppliesKeptWebhooks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rd := testenv.NewRedis(t)
+	c, err := app.Open(ctx, config.Env{RedisURL: rd.URL, DatabaseURL: testenv.NewDatabase(t), DBMaxConns: "4"}, false, "", nil)
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	_, err = c.Store.Apply(ctx, &config.Bundle{Accounts: []config.Account{{Name: "shop", Provider: "sobot", BaseURL: "http://127.0.0.1:1",
+		TokenRef: "env:K", SecretRef: "env:S", WebhookSecretRef: "env:HOOK", RatePerSecond: 80}}}, time.Now())
+	require.NoError(t, err)
+	accts, err := c.Store.WebhookAccounts(ctx)
+	require.NoError(t, err)
+	require.Len(t, accts, 1)
+	// A status about a message not recorded yet: applying it keeps it in
+	// webhook_events for its send.
+	body, err := json.Marshal(map[string]any{"account_id": accts[0].ID, "account": "shop",
+		"events": []provider.Event{{WAMID: "wamid.X", Status: provider.StatusDelivered}}})
+	require.NoError(t, err)
+	require.NoError(t, c.Store.KeepWebhook(ctx, accts[0].ID, body, time.Now()))
+
+	w := app.NewWorker(c, app.WorkerConfig{Concurrency: 2})
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Shutdown)
+	require.Eventually(t, func() bool {
+		var kept, inbox int
+		require.NoError(t, c.Store.Gorm().Raw(`SELECT (SELECT COUNT(*) FROM webhook_events WHERE wamid = 'wamid.X'),
+			(SELECT COUNT(*) FROM webhook_inbox)`).Row().Scan(&kept, &inbox))
+		return kept == 1 && inbox == 0
+	}, time.Minute, 100*time.Millisecond)
 }
