@@ -214,7 +214,7 @@ func (r *Receiver) take(ctx context.Context, acct account, events []provider.Eve
 // QueueTimeout bounds how long the receiver tries to queue a webhook's
 // events before keeping them in the database instead, so a provider never
 // waits long for its answer.
-const QueueTimeout = 2 * time.Second
+const QueueTimeout = time.Second
 
 // QueueRest is how long the receiver keeps webhooks in the database without
 // trying Redis after Redis failed to take one.
