@@ -6,6 +6,7 @@ import "net/url"
 type Env struct {
 	RedisURL    string // REDIS_URL, e.g. redis://localhost:6379/0; empty if unset
 	DatabaseURL string // DATABASE_URL, a Postgres URL or DSN; empty if unset
+	DBMaxConns  string // WACAMP_DB_MAX_CONNS, the Postgres pool size; empty if unset
 }
 
 // LoadEnv reads Env through getenv (os.Getenv in production).
@@ -13,6 +14,7 @@ func LoadEnv(getenv func(string) string) Env {
 	return Env{
 		RedisURL:    getenv("REDIS_URL"),
 		DatabaseURL: getenv("DATABASE_URL"),
+		DBMaxConns:  getenv("WACAMP_DB_MAX_CONNS"),
 	}
 }
 

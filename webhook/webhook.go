@@ -6,10 +6,13 @@
 // secret (in the URL path, /webhooks/<account>/<secret>, or the
 // X-Webhook-Secret header on /webhooks/<account>), reads at most 3 MB,
 // parses it with the account's driver and puts the events on the status
-// queue as one Asynq task. The apply handler records them: statuses only
-// move forward, so duplicates and reversed orders change nothing, and a
-// status about a message not yet recorded (the webhook beat the send's
-// answer) is kept and matched when the send is recorded or by the sweep.
+// queue as one Asynq task. When Redis cannot take the task it keeps the
+// events in Postgres instead (some providers never resend a webhook), and
+// every worker's Drain applies what was kept. The apply handler records
+// them: statuses only move forward, so duplicates and reversed orders change
+// nothing, and a status about a message not yet recorded (the webhook beat
+// the send's answer) is kept and matched when the send is recorded or by
+// the sweep.
 package webhook
 
 import (
@@ -56,6 +59,12 @@ type Enqueuer interface {
 	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
 }
 
+// Inbox keeps a webhook's events in the database when they cannot be
+// queued (a *store.DB).
+type Inbox interface {
+	KeepWebhook(ctx context.Context, accountID int64, payload []byte, now time.Time) error
+}
+
 // Parser reads one webhook body of a provider.
 type Parser func(body []byte) ([]provider.Event, error)
 
@@ -63,6 +72,9 @@ type Parser func(body []byte) ([]provider.Event, error)
 type Receiver struct {
 	Accounts Accounts
 	Queue    Enqueuer
+	// Inbox keeps what Queue could not take; nil answers 503 instead, for
+	// the provider to retry (if it does).
+	Inbox Inbox
 	// Parser returns the webhook parser of a provider (a driver name).
 	Parser func(provider string) (Parser, bool)
 	// Getenv resolves secret references; nil means os.Getenv.
@@ -76,6 +88,9 @@ type Receiver struct {
 	mu       sync.Mutex
 	accounts map[string]account
 	loaded   time.Time
+
+	qmu            sync.Mutex
+	queueDownUntil time.Time // Redis failed: go straight to Inbox until then
 }
 
 type account struct {
@@ -158,19 +173,79 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if len(events) > 0 {
-		data, err := json.Marshal(payload{AccountID: acct.ID, Account: acct.Name, Events: events})
-		if err == nil {
-			_, err = r.Queue.EnqueueContext(req.Context(), asynq.NewTask(TypeApply, data), asynq.Queue(Queue), asynq.MaxRetry(25))
-		}
-		if err != nil {
+		if err := r.take(req.Context(), acct, events, log); err != nil {
 			// Not taken: the provider retries on a non-2xx answer.
-			log.ErrorContext(req.Context(), "webhook: cannot queue events", slog.String("account", acct.Name), slog.String("error", err.Error()))
+			log.ErrorContext(req.Context(), "webhook: cannot queue or keep events", slog.String("account", acct.Name), slog.String("error", err.Error()))
 			http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 			return
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = io.WriteString(w, `{"status":"ok"}`)
+}
+
+// take queues an authenticated webhook's events for a worker to apply or,
+// when Redis cannot take them, keeps them in the inbox.
+func (r *Receiver) take(ctx context.Context, acct account, events []provider.Event, log *slog.Logger) error {
+	data, err := json.Marshal(payload{AccountID: acct.ID, Account: acct.Name, Events: events})
+	if err != nil {
+		return fmt.Errorf("encode events: %w", err)
+	}
+	qerr := errQueueResting
+	if r.Inbox == nil || !r.queueResting() {
+		qctx, cancel := context.WithTimeout(ctx, QueueTimeout)
+		_, qerr = r.Queue.EnqueueContext(qctx, asynq.NewTask(TypeApply, data), asynq.Queue(Queue), asynq.MaxRetry(25))
+		cancel()
+		if qerr == nil {
+			return nil
+		}
+		r.restQueue(log, qerr)
+	}
+	if r.Inbox == nil {
+		return fmt.Errorf("queue: %w", qerr)
+	}
+	if err := r.Inbox.KeepWebhook(ctx, acct.ID, data, r.now()); err != nil {
+		return fmt.Errorf("queue: %w; keep in database: %w", qerr, err)
+	}
+	log.DebugContext(ctx, "webhook: events kept in the database", slog.String("account", acct.Name))
+	return nil
+}
+
+// QueueTimeout bounds how long the receiver tries to queue a webhook's
+// events before keeping them in the database instead, so a provider never
+// waits long for its answer.
+const QueueTimeout = time.Second
+
+// QueueRest is how long the receiver keeps webhooks in the database without
+// trying Redis after Redis failed to take one.
+const QueueRest = 5 * time.Second
+
+var errQueueResting = errors.New("redis failed moments ago; not tried")
+
+// queueResting reports whether Redis failed less than QueueRest ago.
+func (r *Receiver) queueResting() bool {
+	r.qmu.Lock()
+	defer r.qmu.Unlock()
+	return r.now().Before(r.queueDownUntil)
+}
+
+// restQueue notes that Redis failed, logging the first failure of a run.
+func (r *Receiver) restQueue(log *slog.Logger, err error) {
+	r.qmu.Lock()
+	defer r.qmu.Unlock()
+	now := r.now()
+	if now.After(r.queueDownUntil.Add(time.Minute)) {
+		log.Warn("webhook: cannot queue events on Redis; keeping webhooks in the database for the workers to apply",
+			slog.String("error", err.Error()))
+	}
+	r.queueDownUntil = now.Add(QueueRest)
+}
+
+func (r *Receiver) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
 }
 
 // secretOK compares the secret given with the account's in constant time.
@@ -188,10 +263,7 @@ const maxAge = time.Minute
 func (r *Receiver) account(ctx context.Context, name string, recheck bool) (account, bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := time.Now()
-	if r.Now != nil {
-		now = r.Now()
-	}
+	now := r.now()
 	age := now.Sub(r.loaded)
 	a, ok := r.accounts[name]
 	if age < maxAge && ((ok && !recheck) || age < reloadEvery) {
@@ -244,9 +316,17 @@ type ApplyHandler struct {
 
 // ProcessTask applies one webhook's events.
 func (h *ApplyHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	return h.apply(ctx, t.Payload())
+}
+
+// errUnreadable marks a payload that can never be applied.
+var errUnreadable = errors.New("unreadable webhook payload")
+
+// apply applies one webhook's events, data being an apply task's body.
+func (h *ApplyHandler) apply(ctx context.Context, data []byte) error {
 	var p payload
-	if err := json.Unmarshal(t.Payload(), &p); err != nil {
-		return fmt.Errorf("decode webhook payload: %v: %w", err, asynq.SkipRetry)
+	if err := json.Unmarshal(data, &p); err != nil {
+		return fmt.Errorf("%w: %v: %w", errUnreadable, err, asynq.SkipRetry)
 	}
 	now := time.Now()
 	if h.Now != nil {
@@ -273,14 +353,7 @@ const Keep = 24 * time.Hour
 // Sweep matches kept events every interval until ctx ends (see
 // store.SweepWebhookEvents).
 func Sweep(ctx context.Context, s Store, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick(ctx, every, func() {
 		applied, dropped, err := s.SweepWebhookEvents(ctx, time.Now(), Keep)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -288,5 +361,88 @@ func Sweep(ctx context.Context, s Store, every time.Duration, log *slog.Logger) 
 		case applied+dropped > 0:
 			log.InfoContext(ctx, "webhook: swept kept events", slog.Int("matched", applied), slog.Int("dropped", dropped))
 		}
+	})
+}
+
+// tick calls fn every interval until ctx ends.
+func tick(ctx context.Context, every time.Duration, fn func()) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
 	}
+}
+
+// KeptStore is what applying kept webhooks needs (a *store.DB).
+type KeptStore interface {
+	ClaimKeptWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.KeptWebhook, error)
+	ForgetKeptWebhook(ctx context.Context, k store.KeptWebhook) (bool, error)
+}
+
+// keptLease is how long a worker holds kept webhooks it claimed: applying a
+// batch takes milliseconds, and a worker that died frees them after this.
+const keptLease = time.Minute
+
+// keptBatch is how many kept webhooks one claim takes.
+const keptBatch = 100
+
+// ApplyKept applies the webhooks the receiver kept in the database because
+// Redis could not take them, and forgets each once applied; it returns how
+// many it applied. Several workers may run it at once: each kept webhook is
+// claimed by one of them (for a minute; a worker that dies meanwhile leaves
+// it to another). It needs only the database, so kept statuses are applied
+// even while Redis is still away.
+func (h *ApplyHandler) ApplyKept(ctx context.Context, kept KeptStore) (int, error) {
+	n := 0
+	for {
+		now := time.Now()
+		if h.Now != nil {
+			now = h.Now()
+		}
+		batch, err := kept.ClaimKeptWebhooks(ctx, now, keptLease, keptBatch)
+		if err != nil {
+			return n, err
+		}
+		for _, k := range batch {
+			err := h.apply(ctx, k.Payload)
+			switch {
+			case err == nil:
+				n++
+			case errors.Is(err, errUnreadable):
+				if h.Logger != nil {
+					h.Logger.ErrorContext(ctx, "webhook: dropped a kept webhook that cannot be read", slog.Int64("id", k.ID), slog.String("error", err.Error()))
+				}
+			default:
+				return n, fmt.Errorf("apply kept webhook %d: %w", k.ID, err)
+			}
+			if _, err := kept.ForgetKeptWebhook(ctx, k); err != nil {
+				return n, err
+			}
+		}
+		if len(batch) < keptBatch {
+			return n, nil
+		}
+	}
+}
+
+// Drain runs h.ApplyKept every interval until ctx ends.
+func Drain(ctx context.Context, h *ApplyHandler, kept KeptStore, every time.Duration) {
+	log := h.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	tick(ctx, every, func() {
+		n, err := h.ApplyKept(ctx, kept)
+		if n > 0 {
+			log.InfoContext(ctx, "webhook: applied webhooks kept in the database", slog.Int("webhooks", n))
+		}
+		if err != nil && ctx.Err() == nil {
+			log.WarnContext(ctx, "webhook: applying kept webhooks failed; retrying", slog.String("error", err.Error()))
+		}
+	})
 }

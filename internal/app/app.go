@@ -10,6 +10,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
@@ -37,13 +40,19 @@ func (c *Conns) Close() {
 	}
 }
 
-// Open connects to REDIS_URL and DATABASE_URL. With embedded set, a missing
-// REDIS_URL starts an in-process Redis (miniredis) and a missing
-// DATABASE_URL an embedded SQLite database in dataDir; without it they are
-// errors.
+// Open connects to REDIS_URL and DATABASE_URL, with a Postgres pool of
+// WACAMP_DB_MAX_CONNS connections (default store.DefaultMaxConns). With
+// embedded set, a missing REDIS_URL starts an in-process Redis (miniredis)
+// and a missing DATABASE_URL an embedded SQLite database in dataDir; without
+// it they are errors. Open does not wait for Redis: commands that need it
+// at once call PingRedis.
 func Open(ctx context.Context, env config.Env, embedded bool, dataDir string, log *slog.Logger) (*Conns, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	pool, err := MaxConns(env.DBMaxConns)
+	if err != nil {
+		return nil, err
 	}
 	c := &Conns{}
 	redisURL := env.RedisURL
@@ -92,7 +101,36 @@ func Open(ctx context.Context, env config.Env, embedded bool, dataDir string, lo
 		c.Close()
 		return nil, err
 	}
+	db.SetMaxConns(pool)
 	c.Store = db
 	c.closers = append(c.closers, func() { _ = db.Close() })
 	return c, nil
+}
+
+// MaxConns reads WACAMP_DB_MAX_CONNS: a whole number of connections, at
+// least 1; empty means store.DefaultMaxConns.
+func MaxConns(v string) (int, error) {
+	if v == "" {
+		return store.DefaultMaxConns, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("WACAMP_DB_MAX_CONNS=%q: want a whole number of Postgres connections per process, at least 1 (default %d)", v, store.DefaultMaxConns)
+	}
+	return n, nil
+}
+
+// pingTimeout bounds PingRedis.
+const pingTimeout = 10 * time.Second
+
+// PingRedis checks that Redis answers, so a daemon fails at start with a
+// clear message, naming REDIS_URL without its password, instead of running
+// without it. Later outages are waited out (and logged).
+func (c *Conns) PingRedis(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if err := c.RedisClient.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("cannot reach Redis at REDIS_URL=%s: %w", config.RedactURL(c.RedisURL), err)
+	}
+	return nil
 }

@@ -17,11 +17,12 @@ import (
 )
 
 // NewReceiver returns the webhook receiver of c's accounts, queueing on c's
-// Redis; close releases its queue client.
+// Redis and keeping in c's database what Redis cannot take; close releases
+// its queue client.
 func NewReceiver(c *Conns, getenv func(string) string, log *slog.Logger) (r *webhook.Receiver, close func()) {
 	client := asynq.NewClient(c.Redis)
 	return &webhook.Receiver{
-		Accounts: c.Store, Queue: client, Getenv: getenv, Resolve: config.ResolveToken, Logger: log,
+		Accounts: c.Store, Queue: client, Inbox: c.Store, Getenv: getenv, Resolve: config.ResolveToken, Logger: log,
 		Parser: func(p string) (webhook.Parser, bool) {
 			d, ok := drivers.Lookup(p)
 			return d.ParseWebhook, ok && d.ParseWebhook != nil

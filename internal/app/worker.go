@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -11,6 +12,10 @@ import (
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/webhook"
 )
+
+// KeptWebhookEvery is how often every worker looks for status webhooks a
+// receiver kept in the database because Redis could not take them.
+const KeptWebhookEvery = 2 * time.Second
 
 // WorkerConfig configures one worker process.
 type WorkerConfig struct {
@@ -56,14 +61,16 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 	cfg.Campaign.Logger = log
 	stop, cancel := context.WithCancel(context.Background())
 	cfg.Campaign.Stop = stop
+	health, alog := &redisHealth{log: log}, NewAsynqLogger(log)
 	server := func(queue string, concurrency int) *asynq.Server {
 		return asynq.NewServer(c.Redis, asynq.Config{
 			Concurrency:     concurrency,
 			Queues:          map[string]int{queue: 1},
 			IsFailure:       campaign.IsFailure,
 			RetryDelayFunc:  campaign.RetryDelay,
-			Logger:          NewAsynqLogger(log),
+			Logger:          alog,
 			LogLevel:        asynq.WarnLevel,
+			HealthCheckFunc: health.check,
 			ShutdownTimeout: 40 * time.Second, // a send's HTTP timeout (30 s) plus recording
 			// Waits (pair interval, leases) come back through asynq's retry
 			// set; look for due ones every second rather than every 5 s.
@@ -87,8 +94,14 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 		Store: c.Store, Senders: cfg.Senders, Limiter: cfg.Limiter, Outcomes: cfg.Outcomes, Recipients: cfg.Recipients,
 	}, cfg.Campaign))
 	w.pollMux.Handle(campaign.TypePoll, campaign.NewPollHandler(c.Store, cfg.Senders, cfg.Campaign))
-	w.pollMux.Handle(webhook.TypeApply, &webhook.ApplyHandler{Store: c.Store, Logger: log, Now: cfg.Campaign.Now})
-	w.sweep = func(ctx context.Context) { webhook.Sweep(ctx, c.Store, 10*time.Second, log) }
+	apply := &webhook.ApplyHandler{Store: c.Store, Logger: log, Now: cfg.Campaign.Now}
+	w.pollMux.Handle(webhook.TypeApply, apply)
+	w.sweep = func(ctx context.Context) {
+		var wg sync.WaitGroup
+		wg.Go(func() { webhook.Drain(ctx, apply, c.Store, KeptWebhookEvery) })
+		webhook.Sweep(ctx, c.Store, 10*time.Second, log)
+		wg.Wait()
+	}
 	return w
 }
 
@@ -105,7 +118,8 @@ func (w *Worker) Start() error {
 		return fmt.Errorf("start status server: %w", err)
 	}
 	// Webhook events kept for messages not yet recorded are matched by a
-	// sweep in every worker (matching twice is harmless).
+	// sweep in every worker (matching twice is harmless), and webhooks a
+	// receiver kept in the database while Redis was away are applied.
 	ctx, cancel := context.WithCancel(context.Background())
 	w.sweepStop, w.sweepDone = cancel, make(chan struct{})
 	go func() { defer close(w.sweepDone); w.sweep(ctx) }()
@@ -125,17 +139,3 @@ func (w *Worker) Shutdown() {
 	w.sends.Shutdown()
 	<-done
 }
-
-// asynqLogger adapts slog to asynq's Logger interface.
-type asynqLogger struct{ l *slog.Logger }
-
-// NewAsynqLogger returns an asynq.Logger writing to l.
-func NewAsynqLogger(l *slog.Logger) asynq.Logger {
-	return asynqLogger{l.With(slog.String("component", "asynq"))}
-}
-
-func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
-func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
-func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
-func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
-func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }

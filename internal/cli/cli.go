@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/internal/app"
 )
 
 // IO is what a command reads and writes.
@@ -99,10 +100,11 @@ func envOf(io IO) config.Env { return config.LoadEnv(io.Getenv) }
 type Command func(ctx context.Context, args []string, io IO) error
 
 // Main runs cmd as the process's main: arguments from os.Args, interrupt and
-// SIGTERM cancel its context (graceful shutdown), its error becomes the exit
-// code.
+// SIGTERM cancel its context (graceful shutdown), go-redis's own log lines go
+// through the command's slog logger, its error becomes the exit code.
 func Main(cmd Command) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	app.LogRedisTo(logger(OS()))
 	code := Exit(cmd(ctx, os.Args[1:], OS()), os.Stderr)
 	stop()
 	os.Exit(code)

@@ -198,6 +198,9 @@ func schedRun(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	defer conns.Close()
+	if err := conns.PingRedis(ctx); err != nil {
+		return err
+	}
 	return RunScheduler(ctx, conns, opts, *interval)
 }
 

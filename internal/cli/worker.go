@@ -12,7 +12,8 @@ import (
 )
 
 // Worker runs the worker command: an asynq server with wacamp's handlers
-// until ctx ends, then a graceful shutdown (in-flight sends finish).
+// until ctx ends, then a graceful shutdown (in-flight sends finish). It
+// fails at once when Redis or Postgres cannot be reached at start.
 func Worker(ctx context.Context, args []string, io IO) error {
 	fs := newFlags("worker", io)
 	fs.Init("worker", fs.ErrorHandling())
@@ -31,6 +32,9 @@ func Worker(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	defer conns.Close()
+	if err := conns.PingRedis(ctx); err != nil {
+		return err
+	}
 	srv := app.NewWorker(conns, app.WorkerConfig{
 		Concurrency: *concurrency,
 		Senders:     &app.Senders{Getenv: io.Getenv, Logger: log},

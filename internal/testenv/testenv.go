@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -140,4 +141,19 @@ func NewRedis(t testing.TB) Redis {
 		}
 		time.Sleep(200 * time.Millisecond) // polling a shared lease; no signal exists across processes
 	}
+}
+
+// ClosedAddr is a loopback address nothing listens on, for pointing a
+// client at a service that is down.
+func ClosedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testenv: listen: %v", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatalf("testenv: close listener: %v", err)
+	}
+	return addr
 }
