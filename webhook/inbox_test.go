@@ -53,7 +53,7 @@ func TestReceiverKeepsWebhooksWhileRedisIsAway(t *testing.T) {
 
 	start := time.Now()
 	for i, wamid := range []string{"wamid.A", "wamid.B"} {
-		ok, err := db.Claim(ctx, refs[i], start, start.Add(time.Minute))
+		ok, err := db.Claim(ctx, refs[i], start, start.Add(time.Minute), nil)
 		require.NoError(t, err)
 		require.True(t, ok)
 		ok, err = db.MarkSent(ctx, refs[i], wamid, start, time.Time{}, start.Add(time.Hour))
