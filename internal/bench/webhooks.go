@@ -101,9 +101,9 @@ func RunWebhooks(ctx context.Context, cfg WebhooksConfig, progress io.Writer) (r
 	}
 	defer os.RemoveAll(dir)
 	var csv strings.Builder
-	csv.WriteString("phone\n")
+	csv.WriteString("phone,name\n") // Sobot sends each recipient's name
 	for i := range cfg.Messages {
-		csv.WriteString(phone(i) + "\n")
+		fmt.Fprintf(&csv, "%s,Person %d\n", phone(i), i)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "people.csv"), []byte(csv.String()), 0o600); err != nil {
 		return res, err
