@@ -490,10 +490,13 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		}
 	}
 	class := provider.ClassOf(err)
-	if ctx.Err() != nil || (pe != nil && pe.Class == provider.ClassTransient && pe.Code == "" && (pe.HTTPStatus == 0 || pe.HTTPStatus >= 500)) {
-		// A POST that timed out or got a bare 5xx may have been accepted:
-		// no idempotency key is documented, so reconcile before resending.
-		// An answer carrying Meta's error code is a refusal, not a doubt.
+	if pe == nil && ctx.Err() != nil {
+		// Not a driver's error, and the request may have been cut off
+		// after it was written: reconcile before resending. A driver's
+		// error says itself whether the send may have gone out (the
+		// request written and no answer, a bare 500) or surely did not
+		// (not written, a gateway's 502/503/504, 429, the provider's own
+		// error answer).
 		class = provider.ClassAmbiguous
 	}
 	switch class {
