@@ -38,6 +38,12 @@ type Account struct {
 	// Timezone is where sequence windows are read for recipients whose own
 	// zone is unknown (an IANA name; "" = UTC).
 	Timezone string
+	// OnUnknownOutcome is what happens to a send whose outcome is unknown
+	// on a provider without a conversation history: OutcomeSettle ("" is
+	// the same), OutcomeFail or OutcomeResend. SettleWindow is how long
+	// settling waits for the provider's webhooks (0 = DefaultSettleWindow).
+	OnUnknownOutcome string
+	SettleWindow     time.Duration
 }
 
 // RateKey is the throttle key of the account's phone number.

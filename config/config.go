@@ -81,7 +81,13 @@ type Account struct {
 	// Timezone is the IANA zone sequence windows use for recipients whose
 	// own zone is not known; "" = UTC.
 	Timezone string
-	Pos      Pos
+	// OnUnknownOutcome is what happens to a send whose outcome is unknown
+	// on a provider without a conversation history: OutcomeSettle ("" is
+	// the same), OutcomeFail or OutcomeResend. SettleWindow is how long
+	// settle waits for the provider's webhooks; 0 = DefaultSettleWindow.
+	OnUnknownOutcome string
+	SettleWindow     time.Duration
+	Pos              Pos
 }
 
 // Broadcast is one message to an audience.
@@ -102,7 +108,13 @@ type Broadcast struct {
 	// zone, else UTC). Each occurrence sends to the audience once.
 	Cron     string
 	Timezone string
-	Pos      Pos
+	// OnUnknownOutcome is what happens to a send whose outcome is unknown
+	// on a provider without a conversation history: OutcomeSettle ("" is
+	// the same), OutcomeFail or OutcomeResend. SettleWindow is how long
+	// settle waits for the provider's webhooks; 0 = DefaultSettleWindow.
+	OnUnknownOutcome string
+	SettleWindow     time.Duration
+	Pos              Pos
 }
 
 // Recipient is one member of an audience.

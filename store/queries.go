@@ -404,6 +404,8 @@ type jobRow struct {
 	APairIntervalMs                           int64
 	ADailyUniqueLimit                         int
 	APortfolio, ATimezone                     string
+	AOnUnknownOutcome                         string
+	ASettleWindowMs                           int64
 }
 
 // jobQuery loads a delivery with its recipient and broadcast, or its
@@ -421,7 +423,7 @@ const jobQuery = `SELECT d.id, d.broadcast_id, d.gen, d.attempts, d.status, d.ph
 	a.webhook_secret_ref AS a_webhook_secret_ref, a.phone_number_id AS a_phone_number_id,
 	a.whatsapp_bot_id AS a_whatsapp_bot_id, a.rate_per_second AS a_rate_per_second,
 	a.pair_interval_ms AS a_pair_interval_ms, a.daily_unique_limit AS a_daily_unique_limit, a.portfolio AS a_portfolio,
-	a.timezone AS a_timezone
+	a.timezone AS a_timezone, a.on_unknown_outcome AS a_on_unknown_outcome, a.settle_window_ms AS a_settle_window_ms
 	FROM deliveries d
 	LEFT JOIN recipients r ON r.id = d.recipient_id
 	LEFT JOIN broadcasts b ON b.id = d.broadcast_id
@@ -445,7 +447,8 @@ func (db *DB) Job(ctx context.Context, id int64) (campaign.Job, error) {
 	a := accountRow{ID: j.AID, Name: j.AName, Provider: j.AProvider, BaseURL: j.ABaseURL, TokenRef: j.ATokenRef,
 		SecretRef: j.ASecretRef, SessionID: j.ASessionID, WebhookSecretRef: j.AWebhookSecretRef,
 		PhoneNumberID: j.APhoneNumberID, WhatsappBotID: j.AWhatsappBotID, RatePerSecond: j.ARatePerSecond,
-		PairIntervalMs: j.APairIntervalMs, DailyUniqueLimit: j.ADailyUniqueLimit, Portfolio: j.APortfolio, Timezone: j.ATimezone}.domain()
+		PairIntervalMs: j.APairIntervalMs, DailyUniqueLimit: j.ADailyUniqueLimit, Portfolio: j.APortfolio, Timezone: j.ATimezone,
+		OnUnknownOutcome: j.AOnUnknownOutcome, SettleWindowMs: j.ASettleWindowMs}.domain()
 	job := campaign.Job{
 		Ref: campaign.Ref{ID: j.ID, Gen: j.Gen}, Status: campaign.DeliveryStatus(j.Status),
 		Phone: j.Phone, Name: j.RName, Vars: decodeVars(j.RVars), Attempts: j.Attempts,
