@@ -599,11 +599,9 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 	}
 	wamid, found, err := h.lookup(ctx, sender, job, msg)
 	if errors.Is(err, provider.ErrUnsupported) {
-		// Waiting cannot help: nothing will ever tell (its statuses, if
-		// any, name an id never learned). Never resend; say so at once.
-		_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, "", "outcome unknown: the answer was lost and the provider offers no history to check whether it was sent; not sent again", now)
-		log.WarnContext(ctx, "campaign: send outcome unknown and cannot be checked; failed rather than risk sending twice")
-		return true, ferr
+		// No history to look in: the provider's webhooks settle it, or
+		// the account's on_unknown_outcome says otherwise (settle.go).
+		return h.settleUnknown(ctx, log, job)
 	}
 	if err != nil {
 		// Never send blind: without the history we cannot know.
