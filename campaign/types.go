@@ -188,8 +188,11 @@ type Row struct {
 	ErrorCode string         `json:"error_code,omitempty"`
 	Error     string         `json:"error"`
 	Attempts  int            `json:"attempts"`
-	SentAt    *time.Time     `json:"sent_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
+	// Settle says how a send whose outcome was unknown is settled:
+	// SettleAwaiting, SettleSettled or SettleResent; "" when it never was.
+	Settle    string     `json:"settle,omitempty"`
+	SentAt    *time.Time `json:"sent_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
 }
 
 // Sender is one provider account's API, as the engine uses it.

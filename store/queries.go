@@ -337,6 +337,7 @@ type exportRow struct {
 	ErrorCode string
 	Error     string
 	Attempts  int
+	Settle    string
 	SentAt    *time.Time
 	UpdatedAt time.Time
 }
@@ -347,7 +348,7 @@ func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(campaign.Ro
 	var after int64
 	for {
 		var rows []exportRow
-		err := db.q(ctx).Raw(`SELECT d.id, d.phone, r.name, d.status, d.wamid, d.error_code, d.error, d.attempts,
+		err := db.q(ctx).Raw(`SELECT d.id, d.phone, r.name, d.status, d.wamid, d.error_code, d.error, d.attempts, d.settle,
 			d.sent_at, d.updated_at FROM deliveries d JOIN recipients r ON r.id = d.recipient_id
 			WHERE d.broadcast_id = ? AND d.id > ? ORDER BY d.id LIMIT 1000`, broadcastID, after).Scan(&rows).Error
 		if err != nil {
@@ -361,7 +362,7 @@ func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(campaign.Ro
 		}
 		for _, r := range rows {
 			row := campaign.Row{ID: r.ID, Phone: r.Phone, Name: r.Name, Status: campaign.DeliveryStatus(r.Status),
-				ErrorCode: r.ErrorCode, Error: r.Error, Attempts: r.Attempts, SentAt: r.SentAt, UpdatedAt: r.UpdatedAt.UTC()}
+				ErrorCode: r.ErrorCode, Error: r.Error, Attempts: r.Attempts, Settle: r.Settle, SentAt: r.SentAt, UpdatedAt: r.UpdatedAt.UTC()}
 			if r.Wamid != nil {
 				row.WAMID = *r.Wamid
 			}

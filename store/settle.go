@@ -33,6 +33,27 @@ func (db *DB) AwaitSettle(ctx context.Context, ref campaign.Ref, until time.Time
 	return res.RowsAffected > 0, nil
 }
 
+// SettleCounts counts a broadcast's deliveries per settle state (awaiting,
+// settled, resent); those never unknown are not counted.
+func (db *DB) SettleCounts(ctx context.Context, broadcastID int64) (map[string]int, error) {
+	var rows []struct {
+		Settle string
+		N      int
+	}
+	if err := db.q(ctx).Raw(`SELECT settle, COUNT(*) AS n FROM deliveries WHERE broadcast_id = ? AND settle <> '' GROUP BY settle`,
+		broadcastID).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("broadcast %d: settle counts: %w", broadcastID, err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.Settle] = r.N
+	}
+	return out, nil
+}
+
 // Resend puts a sending delivery of ref's generation back in the queue
 // marked resent (skipped if its broadcast was cancelled or its enrollment
 // ended meanwhile); false when it is no longer sending (settled).
@@ -122,8 +143,10 @@ func (m hookMatch) hasContent() bool { return m.Text != "" || m.Media != "" }
 // target is the delivery a status belongs to; settled says the status just
 // settled it (an awaiting delivery recorded sent from it).
 type target struct {
-	id      int64
-	settled bool
+	id int64
+	// claimed: found by phone (and content), its id just recorded;
+	// settled: an awaiting delivery just recorded sent from it.
+	claimed, settled bool
 }
 
 // candidate is an open message to a phone that a status matched by phone
@@ -184,7 +207,7 @@ func (db *DB) webhookTarget(ctx context.Context, accountID int64, m hookMatch, n
 		case err != nil:
 			return target{}, err
 		case ok:
-			return target{id: c.ID, settled: c.Awaiting}, nil
+			return target{id: c.ID, claimed: true, settled: c.Awaiting}, nil
 		}
 	}
 	return target{}, nil

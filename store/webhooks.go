@@ -80,7 +80,10 @@ func (db *DB) ApplyWebhookEvents(ctx context.Context, accountID int64, events []
 			res.Exited = append(res.Exited, names...)
 			continue
 		}
-		if _, ok := forwardFrom[ev.Status]; !ok {
+		// A sent status records nothing on a known message, but it shows
+		// that a message whose id was never learned went out: it may
+		// settle a send awaiting confirmation, or tie an id to its text.
+		if _, ok := forwardFrom[ev.Status]; !ok && ev.Status != provider.StatusSent {
 			res.Ignored++
 			continue
 		}
@@ -94,6 +97,10 @@ func (db *DB) ApplyWebhookEvents(ctx context.Context, accountID int64, events []
 			return res, err
 		}
 		id := t.id
+		if id != 0 && ev.Status == provider.StatusSent && !t.claimed {
+			res.Ignored++
+			continue
+		}
 		if id == 0 {
 			row := webhookEventRow{AccountID: accountID, Wamid: ev.WAMID, Phone: ev.Phone, ByPhone: ev.MatchByPhone,
 				Status: string(ev.Status), At: utc(at), Code: ev.Code, Reason: ev.Reason, Text: ev.Text, Media: ev.Media, ReceivedAt: utc(now)}
@@ -103,8 +110,10 @@ func (db *DB) ApplyWebhookEvents(ctx context.Context, accountID int64, events []
 			res.Kept++
 			continue
 		}
-		if _, err := db.ApplyStatus(ctx, id, ev.WAMID, report, now, nil); err != nil {
-			return res, err
+		if ev.Status != provider.StatusSent {
+			if _, err := db.ApplyStatus(ctx, id, ev.WAMID, report, now, nil); err != nil {
+				return res, err
+			}
 		}
 		res.Applied++
 		if t.settled {
@@ -184,10 +193,13 @@ func (db *DB) MatchWebhookEvents(ctx context.Context, id int64, now time.Time) (
 	return n, nil
 }
 
-// applyKept applies one kept event to delivery id and forgets it.
+// applyKept applies one kept event to delivery id and forgets it (a kept
+// sent status has nothing more to apply once it found its message).
 func (db *DB) applyKept(ctx context.Context, id int64, r webhookEventRow, now time.Time) error {
-	if _, err := db.ApplyStatus(ctx, id, r.Wamid, r.report(), now, nil); err != nil {
-		return err
+	if provider.Status(r.Status) != provider.StatusSent {
+		if _, err := db.ApplyStatus(ctx, id, r.Wamid, r.report(), now, nil); err != nil {
+			return err
+		}
 	}
 	if err := db.q(ctx).Delete(&webhookEventRow{}, r.ID).Error; err != nil {
 		return fmt.Errorf("forget webhook event %d: %w", r.ID, err)
