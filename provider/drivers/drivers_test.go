@@ -157,7 +157,7 @@ func table() string {
 			st = append(st, "webhook")
 		}
 		row = append(row, strings.Join(st, ", "))
-		row = append(row, map[bool]string{true: "reconciled from history", false: "never resent (outcome unknown)"}[c.History])
+		row = append(row, map[bool]string{true: "reconciled from history", false: "settled from webhooks"}[c.History])
 		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 	}
 	return b.String()
