@@ -23,10 +23,11 @@ type Options struct {
 	AmbiguousDelay time.Duration
 	// SettleWindow is how long after a request began whose answer was lost
 	// (or whose worker died) the engine keeps looking for a trace of it at
-	// the provider before it concludes the message was not sent and sends it
-	// again. It must cover the provider's worst accept time: a request the
-	// client abandoned after its 30 s timeout may still be accepted later.
-	// Default 3 min.
+	// the provider (its conversation history, or its status webhooks) before
+	// it concludes the message was not sent and sends it again, for accounts
+	// that set no settle_window. It must cover the provider's worst accept
+	// time: a request the client abandoned after its 30 s timeout may still
+	// be accepted later. Default DefaultSettleWindow (5 min).
 	SettleWindow time.Duration
 	// PollSchedule is the back-off between status polls; past its end the
 	// last step repeats. Default 5 s, 30 s, 2 m, 10 m, 30 m, 2 h, 6 h, 12 h, 24 h.
@@ -79,7 +80,7 @@ func (o Options) withDefaults() Options {
 	}
 	o.Lease = cmp.Or(o.Lease, 2*time.Minute)
 	o.AmbiguousDelay = cmp.Or(o.AmbiguousDelay, 10*time.Second)
-	o.SettleWindow = cmp.Or(o.SettleWindow, 3*time.Minute)
+	o.SettleWindow = cmp.Or(o.SettleWindow, DefaultSettleWindow)
 	if len(o.PollSchedule) == 0 {
 		o.PollSchedule = defaultPollSchedule
 	}

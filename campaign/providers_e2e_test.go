@@ -295,8 +295,9 @@ func countSent(steps map[string][]sequence.Row) int {
 }
 
 // A template (or bot flow) whose answer is lost, on a provider without a
-// conversation history, is never sent again: it cannot be checked, so it
-// fails as "outcome unknown" (review finding: it was resent up to 7 times).
+// conversation history, on an account that chose at-most-once
+// (on_unknown_outcome: fail), is never sent again: it fails as "outcome
+// unknown" (review finding: it was resent up to 7 times).
 func TestLostAnswerWithoutHistoryIsNeverResent(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{})
@@ -315,6 +316,7 @@ func TestLostAnswerWithoutHistoryIsNeverResent(t *testing.T) {
     webhook_secret: ${HOOK_SECRET}
     pair_interval: 0s
     daily_unique_limit: unlimited
+    on_unknown_outcome: fail
 broadcasts:
   - name: tpl
     account: main

@@ -485,11 +485,13 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		}
 	}
 	class := provider.ClassOf(err)
-	if ctx.Err() != nil || (pe != nil && pe.Class == provider.ClassTransient && pe.Code == "" && (pe.HTTPStatus == 0 || pe.HTTPStatus >= 500 && !gatewayStatus(pe.HTTPStatus))) {
-		// A POST that timed out or got a bare 5xx may have been accepted:
-		// no idempotency key is documented, so reconcile before resending.
-		// An answer carrying Meta's error code is a refusal, not a doubt,
-		// and so is a gateway's 502/503/504: the provider never answered.
+	if pe == nil && ctx.Err() != nil {
+		// Not a driver's error, and the request may have been cut off
+		// after it was written: reconcile before resending. A driver's
+		// error says itself whether the send may have gone out (the
+		// request written and no answer, a bare 500) or surely did not
+		// (not written, a gateway's 502/503/504, 429, the provider's own
+		// error answer).
 		class = provider.ClassAmbiguous
 	}
 	switch class {
@@ -545,13 +547,6 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 	}
 }
 
-// gatewayStatus reports whether an HTTP status is a gateway's or a
-// proxy's refusal (bad gateway, unavailable, gateway timeout): the request
-// did not get through, so it is safe to retry.
-func gatewayStatus(code int) bool {
-	return code == 502 || code == 503 || code == 504
-}
-
 // haltStep applies a halting error to a sequence step, which has no
 // broadcast to pause: a campaign-level error (the message itself is
 // refused) fails the step and stops its enrollment; an account-level one
@@ -599,11 +594,9 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 	}
 	wamid, found, err := h.lookup(ctx, sender, job, msg)
 	if errors.Is(err, provider.ErrUnsupported) {
-		// Waiting cannot help: nothing will ever tell (its statuses, if
-		// any, name an id never learned). Never resend; say so at once.
-		_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, "", "outcome unknown: the answer was lost and the provider offers no history to check whether it was sent; not sent again", now)
-		log.WarnContext(ctx, "campaign: send outcome unknown and cannot be checked; failed rather than risk sending twice")
-		return true, ferr
+		// No history to look in: the provider's webhooks settle it, or
+		// the account's on_unknown_outcome says otherwise (settle.go).
+		return h.settleUnknown(ctx, log, job)
 	}
 	if err != nil {
 		// Never send blind: without the history we cannot know.
@@ -618,12 +611,13 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 		log.InfoContext(ctx, "campaign: reconciled send found at provider", slog.String("wamid", wamid))
 		return true, h.markSent(ctx, log, job, capabilities(sender), wamid)
 	}
+	_, window := job.Account.policy(h.opts.SettleWindow)
 	if job.SendingAt != nil {
 		// Not there yet is not "not sent": a slow provider accepts a request
 		// long after the client gave up on it (seen: 45 s). Keep looking
 		// until the settle window since the request began has passed, and
 		// only then send again.
-		if until := job.SendingAt.Add(h.opts.SettleWindow); now.Before(until) {
+		if until := job.SendingAt.Add(window); now.Before(until) {
 			next := now.Add(min(h.opts.AmbiguousDelay, until.Sub(now)))
 			if err := h.store.ReleaseLease(ctx, job.Ref, next, "awaiting provider confirmation: not in the conversation yet", now); err != nil {
 				return true, err
@@ -631,7 +625,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 			return true, &WaitError{After: next.Sub(now), Reason: "awaiting provider confirmation: not in the conversation yet"}
 		}
 	}
-	log.InfoContext(ctx, "campaign: reconciled send not found at provider within the settle window; sending again", slog.Duration("settle_window", h.opts.SettleWindow))
+	log.InfoContext(ctx, "campaign: reconciled send not found at provider within the settle window; sending again", slog.Duration("settle_window", window))
 	h.unclaim(ctx, job.Ref, "reconciled: not found at the provider within the settle window")
 	return false, nil
 }

@@ -144,6 +144,16 @@ type Report struct {
 	ETASeconds    *float64 `json:"eta_seconds,omitempty"`
 	// Budget is the account's unique-recipient budget, when it has one.
 	Budget *BudgetReport `json:"budget,omitempty"`
+	// Settle counts the deliveries whose send outcome was unknown, by how
+	// it is being settled: SettleAwaiting, SettleSettled (from the
+	// provider's webhooks), SettleResent (sent again); empty when none.
+	Settle map[string]int `json:"settle,omitempty"`
+}
+
+// SettleCounter counts a broadcast's deliveries per settle state (store.DB
+// satisfies it); status shows them when the store offers it.
+type SettleCounter interface {
+	SettleCounts(ctx context.Context, broadcastID int64) (map[string]int, error)
 }
 
 // BudgetReport is the state of a rolling 24 h unique-recipient budget.
@@ -187,6 +197,11 @@ func (s *Service) Status(ctx context.Context, name string) (Report, error) {
 	if planned < b.RecipientCount && !b.Status.Final() {
 		// Not planned yet: the whole audience is waiting.
 		r.Counts[string(DeliveryPlanned)] += b.RecipientCount - planned
+	}
+	if sc, ok := s.store.(SettleCounter); ok {
+		if r.Settle, err = sc.SettleCounts(ctx, b.ID); err != nil {
+			return Report{}, err
+		}
 	}
 	const span = 10 * time.Second
 	n, err := s.store.SentSince(ctx, b.ID, s.opts.Now().Add(-span))

@@ -38,6 +38,12 @@ type Account struct {
 	// Timezone is where sequence windows are read for recipients whose own
 	// zone is unknown (an IANA name; "" = UTC).
 	Timezone string
+	// OnUnknownOutcome is what happens to a send whose outcome is unknown
+	// on a provider without a conversation history: OutcomeSettle ("" is
+	// the same), OutcomeFail or OutcomeResend. SettleWindow is how long
+	// settling waits for the provider's webhooks (0 = the engine's Options.SettleWindow).
+	OnUnknownOutcome string
+	SettleWindow     time.Duration
 }
 
 // RateKey is the throttle key of the account's phone number.
@@ -182,8 +188,11 @@ type Row struct {
 	ErrorCode string         `json:"error_code,omitempty"`
 	Error     string         `json:"error"`
 	Attempts  int            `json:"attempts"`
-	SentAt    *time.Time     `json:"sent_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
+	// Settle says how a send whose outcome was unknown is settled:
+	// SettleAwaiting, SettleSettled or SettleResent; "" when it never was.
+	Settle    string     `json:"settle,omitempty"`
+	SentAt    *time.Time `json:"sent_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
 }
 
 // Sender is one provider account's API, as the engine uses it.

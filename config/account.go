@@ -17,6 +17,7 @@ var accountKeys = []string{
 	"api_secret", "api_secret_file", "webhook_secret", "webhook_secret_file",
 	"session_id", "phone_number_id", "whatsapp_bot_id", "rate_per_second",
 	"pair_interval", "daily_unique_limit", "portfolio", "timezone",
+	"on_unknown_outcome", "settle_window",
 }
 
 // account decodes accounts[i], reporting its problems.
@@ -163,6 +164,8 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 		a.Portfolio = name
 	}
 
+	a.OnUnknownOutcome, a.SettleWindow = f.unknownOutcome(obj, field)
+
 	fld = subfield(field, "timezone")
 	p = obj["timezone"]
 	if tz, _ := f.str(p.val, fld); tz != "" {
@@ -173,6 +176,45 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 		}
 	}
 	return a
+}
+
+// The choices of on_unknown_outcome: what to do with a send whose outcome
+// is unknown (request written, answer lost, or a bare HTTP 500) on a
+// provider without a conversation history to check it.
+const (
+	// OutcomeSettle (the default) waits up to settle_window for the
+	// provider's status webhooks to show the message, then sends again.
+	OutcomeSettle = "settle"
+	// OutcomeFail fails the delivery at once: at most once.
+	OutcomeFail = "fail"
+	// OutcomeResend sends again at once: at least once.
+	OutcomeResend = "resend"
+)
+
+// unknownOutcome decodes on_unknown_outcome ("" = settle) and
+// settle_window (0 = the worker's default, 5 min or WACAMP_SETTLE_WINDOW;
+// 5s to 24h).
+func (f *fileCtx) unknownOutcome(obj map[string]pair, field string) (string, time.Duration) {
+	fld := subfield(field, "on_unknown_outcome")
+	p := obj["on_unknown_outcome"]
+	choice, _ := f.str(p.val, fld)
+	switch choice = strings.ToLower(choice); choice {
+	case "", OutcomeSettle, OutcomeFail, OutcomeResend:
+	default:
+		f.problem(resolve(p.val).Line, fld, "%s must be settle (wait for the provider's webhooks, then send again), fail (at most once) or resend (at least once)", shown(p.val, choice))
+		choice = ""
+	}
+	fld = subfield(field, "settle_window")
+	p = obj["settle_window"]
+	d, set := f.duration(p.val, fld)
+	if !set {
+		return choice, 0
+	}
+	if d < 5*time.Second || d > 24*time.Hour {
+		f.problem(resolve(p.val).Line, fld, "must be between 5s and 24h, got %s", resolve(p.val).Value)
+		return choice, 0
+	}
+	return choice, d
 }
 
 // dailyLimit decodes daily_unique_limit: a positive number of unique

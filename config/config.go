@@ -81,7 +81,15 @@ type Account struct {
 	// Timezone is the IANA zone sequence windows use for recipients whose
 	// own zone is not known; "" = UTC.
 	Timezone string
-	Pos      Pos
+	// OnUnknownOutcome is what happens to a send whose outcome is unknown
+	// on a provider without a conversation history: OutcomeSettle ("" is
+	// the same), OutcomeFail or OutcomeResend. SettleWindow is how long
+	// wacamp looks for a trace of such a send (the provider's webhooks or
+	// conversation history) before sending it again; 0 = the worker's
+	// default (5 min, WACAMP_SETTLE_WINDOW).
+	OnUnknownOutcome string
+	SettleWindow     time.Duration
+	Pos              Pos
 }
 
 // Broadcast is one message to an audience.

@@ -663,3 +663,38 @@ broadcasts:
 	require.Contains(t, lines[2], `:29: broadcasts[3].timezone: only applies with cron`)
 	require.Contains(t, lines[3], `:34: broadcasts[4].cron: "@every 30s": use a five-field spec`)
 }
+
+// on_unknown_outcome and settle_window choose what a send whose outcome is
+// unknown does; bad values are refused naming the field.
+func TestLoadUnknownOutcomeSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	head := `accounts:
+  - name: s
+    provider: salebot
+    api_token: ${T}
+    whatsapp_bot_id: 1
+    webhook_secret: ${T}
+    daily_unique_limit: unlimited
+`
+	env := testEnv(map[string]string{"T": "x"})
+	require.NoError(t, os.WriteFile(path, []byte(head), 0o600))
+	b, err := Load(path, env)
+	require.NoError(t, err)
+	require.Equal(t, "", b.Accounts[0].OnUnknownOutcome, "the default, settle")
+	require.Zero(t, b.Accounts[0].SettleWindow, "the default window")
+
+	require.NoError(t, os.WriteFile(path, []byte(head+"    on_unknown_outcome: resend\n    settle_window: 90s\n"), 0o600))
+	b, err = Load(path, env)
+	require.NoError(t, err)
+	require.Equal(t, OutcomeResend, b.Accounts[0].OnUnknownOutcome)
+	require.Equal(t, 90*time.Second, b.Accounts[0].SettleWindow)
+
+	require.NoError(t, os.WriteFile(path, []byte(head+"    on_unknown_outcome: maybe\n    settle_window: 1s\n"), 0o600))
+	_, err = Load(path, env)
+	require.Equal(t, []string{
+		path + `:8: accounts[0].on_unknown_outcome: "maybe" must be settle (wait for the provider's webhooks, then send again), fail (at most once) or resend (at least once)`,
+		path + `:9: accounts[0].settle_window: must be between 5s and 24h, got 1s`,
+	}, problemLines(t, err))
+}

@@ -35,8 +35,11 @@ func (a Account) SpecHash() string {
 		SecretRef     string  `json:"secret_ref,omitempty"`
 		SessionID     string  `json:"session_id,omitempty"`
 		WebhookSecret string  `json:"webhook_secret_ref,omitempty"`
+		Unknown       string  `json:"on_unknown_outcome,omitempty"`
+		SettleWindow  int64   `json:"settle_window_ms,omitempty"`
 	}{a.Name, a.Provider, a.BaseURL, a.TokenRef, a.PhoneNumberID, a.WhatsAppBotID, a.RatePerSecond,
-		a.PairInterval.Milliseconds(), a.DailyUniqueLimit, a.Portfolio, a.Timezone, a.SecretRef, a.SessionID, a.WebhookSecretRef})
+		a.PairInterval.Milliseconds(), a.DailyUniqueLimit, a.Portfolio, a.Timezone, a.SecretRef, a.SessionID, a.WebhookSecretRef,
+		a.OnUnknownOutcome, a.SettleWindow.Milliseconds()})
 }
 
 // hashJSON returns the hex SHA-256 of v's JSON encoding, streamed so a large

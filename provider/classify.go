@@ -227,3 +227,24 @@ func IsSubscriberLimit(err error) bool {
 	m := strings.ToLower(pe.Message)
 	return strings.Contains(m, "subscriber limit") || strings.Contains(m, "cannot have more subscribers")
 }
+
+// BareServerErrorClass is the class of a send answered with a 5xx status
+// whose body is not the provider's own answer (an HTML error page, a
+// proxy's text, an empty or unreadable body). A 5xx that carries the
+// provider's own error answer is classified like any refusal (Classify).
+//
+//   - 502, 503 and 504 (a gateway or load balancer answering for a server
+//     it could not reach or that was not ready), 501 and 505 (the request
+//     was not understood) and Cloudflare's 521–523 (origin down or
+//     unreachable) say the request was not served: ClassTransient, retry
+//     with back-off.
+//   - 500 and every other 5xx may come from a server that failed after it
+//     acted (the message may have gone out): ClassAmbiguous.
+func BareServerErrorClass(status int) Class {
+	switch status {
+	case http.StatusNotImplemented, http.StatusBadGateway, http.StatusServiceUnavailable,
+		http.StatusGatewayTimeout, http.StatusHTTPVersionNotSupported, 521, 522, 523:
+		return ClassTransient
+	}
+	return ClassAmbiguous
+}

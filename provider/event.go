@@ -30,10 +30,15 @@ type Event struct {
 	Phone string
 	// Inbound marks a message from the subscriber (a reply).
 	Inbound bool
-	// Text is the message text, when the provider passes it.
+	// Text is the message text (or a media caption), when the provider
+	// passes it: for a status, the text of our message, which matches the
+	// status to its send when the send's answer named no id.
 	Text string
+	// Media is the URL of the message's media, when the provider passes it.
+	Media string
 	// MatchByPhone says the provider's send answers carry no id, so the
-	// status belongs to the oldest accepted message to Phone that has
-	// none recorded yet (Salebot's message webhook).
+	// status belongs to a recent accepted message to Phone that has none
+	// recorded yet: the one whose content is Text (or Media), else the
+	// oldest (Salebot's message webhook, waapi's text sends).
 	MatchByPhone bool
 }

@@ -121,7 +121,8 @@ func applyAccount(tx *gorm.DB, a config.Account, now time.Time) (Change, int64, 
 		SecretRef: a.SecretRef, SessionID: a.SessionID, WebhookSecretRef: a.WebhookSecretRef,
 		PhoneNumberID: a.PhoneNumberID, WhatsappBotID: a.WhatsAppBotID, RatePerSecond: a.RatePerSecond,
 		PairIntervalMs: a.PairInterval.Milliseconds(), DailyUniqueLimit: a.DailyUniqueLimit, Portfolio: a.Portfolio,
-		Timezone: a.Timezone, SpecHash: a.SpecHash(), UpdatedAt: now}
+		Timezone: a.Timezone, OnUnknownOutcome: a.OnUnknownOutcome, SettleWindowMs: a.SettleWindow.Milliseconds(),
+		SpecHash: a.SpecHash(), UpdatedAt: now}
 	var cur accountRow
 	err := tx.Where("name = ?", a.Name).Take(&cur).Error
 	switch {

@@ -27,6 +27,9 @@ type accountRow struct {
 	DailyUniqueLimit int
 	Portfolio        string
 	Timezone         string
+	// OnUnknownOutcome, SettleWindowMs: migration 00008.
+	OnUnknownOutcome string
+	SettleWindowMs   int64
 	SpecHash         string
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
@@ -41,6 +44,7 @@ func (a accountRow) domain() campaign.Account {
 		PhoneNumberID: a.PhoneNumberID, WhatsAppBotID: a.WhatsappBotID, RatePerSecond: a.RatePerSecond,
 		PairInterval: time.Duration(a.PairIntervalMs) * time.Millisecond, DailyUniqueLimit: a.DailyUniqueLimit,
 		Portfolio: a.Portfolio, Timezone: a.Timezone,
+		OnUnknownOutcome: a.OnUnknownOutcome, SettleWindow: time.Duration(a.SettleWindowMs) * time.Millisecond,
 	}
 }
 

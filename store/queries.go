@@ -361,6 +361,7 @@ type exportRow struct {
 	ErrorCode string
 	Error     string
 	Attempts  int
+	Settle    string
 	SentAt    *time.Time
 	UpdatedAt time.Time
 }
@@ -371,7 +372,7 @@ func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(campaign.Ro
 	var after int64
 	for {
 		var rows []exportRow
-		err := db.q(ctx).Raw(`SELECT d.id, d.phone, r.name, d.status, d.wamid, d.error_code, d.error, d.attempts,
+		err := db.q(ctx).Raw(`SELECT d.id, d.phone, r.name, d.status, d.wamid, d.error_code, d.error, d.attempts, d.settle,
 			d.sent_at, d.updated_at FROM deliveries d JOIN recipients r ON r.id = d.recipient_id
 			WHERE d.broadcast_id = ? AND d.id > ? ORDER BY d.id LIMIT 1000`, broadcastID, after).Scan(&rows).Error
 		if err != nil {
@@ -385,7 +386,7 @@ func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(campaign.Ro
 		}
 		for _, r := range rows {
 			row := campaign.Row{ID: r.ID, Phone: r.Phone, Name: r.Name, Status: campaign.DeliveryStatus(r.Status),
-				ErrorCode: r.ErrorCode, Error: r.Error, Attempts: r.Attempts, SentAt: r.SentAt, UpdatedAt: r.UpdatedAt.UTC()}
+				ErrorCode: r.ErrorCode, Error: r.Error, Attempts: r.Attempts, Settle: r.Settle, SentAt: r.SentAt, UpdatedAt: r.UpdatedAt.UTC()}
 			if r.Wamid != nil {
 				row.WAMID = *r.Wamid
 			}
@@ -428,6 +429,8 @@ type jobRow struct {
 	APairIntervalMs                           int64
 	ADailyUniqueLimit                         int
 	APortfolio, ATimezone                     string
+	AOnUnknownOutcome                         string
+	ASettleWindowMs                           int64
 }
 
 // jobQuery loads a delivery with its recipient and broadcast, or its
@@ -445,7 +448,7 @@ const jobQuery = `SELECT d.id, d.broadcast_id, d.gen, d.attempts, d.status, d.ph
 	a.webhook_secret_ref AS a_webhook_secret_ref, a.phone_number_id AS a_phone_number_id,
 	a.whatsapp_bot_id AS a_whatsapp_bot_id, a.rate_per_second AS a_rate_per_second,
 	a.pair_interval_ms AS a_pair_interval_ms, a.daily_unique_limit AS a_daily_unique_limit, a.portfolio AS a_portfolio,
-	a.timezone AS a_timezone
+	a.timezone AS a_timezone, a.on_unknown_outcome AS a_on_unknown_outcome, a.settle_window_ms AS a_settle_window_ms
 	FROM deliveries d
 	LEFT JOIN recipients r ON r.id = d.recipient_id
 	LEFT JOIN broadcasts b ON b.id = d.broadcast_id
@@ -469,7 +472,8 @@ func (db *DB) Job(ctx context.Context, id int64) (campaign.Job, error) {
 	a := accountRow{ID: j.AID, Name: j.AName, Provider: j.AProvider, BaseURL: j.ABaseURL, TokenRef: j.ATokenRef,
 		SecretRef: j.ASecretRef, SessionID: j.ASessionID, WebhookSecretRef: j.AWebhookSecretRef,
 		PhoneNumberID: j.APhoneNumberID, WhatsappBotID: j.AWhatsappBotID, RatePerSecond: j.ARatePerSecond,
-		PairIntervalMs: j.APairIntervalMs, DailyUniqueLimit: j.ADailyUniqueLimit, Portfolio: j.APortfolio, Timezone: j.ATimezone}.domain()
+		PairIntervalMs: j.APairIntervalMs, DailyUniqueLimit: j.ADailyUniqueLimit, Portfolio: j.APortfolio, Timezone: j.ATimezone,
+		OnUnknownOutcome: j.AOnUnknownOutcome, SettleWindowMs: j.ASettleWindowMs}.domain()
 	job := campaign.Job{
 		Ref: campaign.Ref{ID: j.ID, Gen: j.Gen}, Status: campaign.DeliveryStatus(j.Status),
 		Phone: j.Phone, Name: j.RName, Vars: decodeVars(j.RVars), Attempts: j.Attempts,

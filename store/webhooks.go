@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"gorm.io/gorm"
-
+	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/provider"
 )
 
@@ -31,6 +30,7 @@ type WebhookResult struct {
 	Applied int      // statuses that found their message (moved forward or not)
 	Kept    int      // statuses kept until their message is known
 	Ignored int      // statuses that carry nothing to record (e.g. sent)
+	Settled int      // sends of unknown outcome that a status showed (recorded sent)
 	Exited  []string // sequences whose enrollment a reply ended
 }
 
@@ -45,10 +45,16 @@ type webhookEventRow struct {
 	At         time.Time
 	Code       string
 	Reason     string
+	Text       string
+	Media      string
 	ReceivedAt time.Time
 }
 
 func (webhookEventRow) TableName() string { return "webhook_events" }
+
+func (w webhookEventRow) match() hookMatch {
+	return hookMatch{Wamid: w.Wamid, Phone: w.Phone, Text: w.Text, Media: w.Media, ByPhone: w.ByPhone}
+}
 
 func (w webhookEventRow) report() provider.StatusReport {
 	return provider.StatusReport{Status: provider.Status(w.Status), At: w.At, Code: w.Code, Reason: w.Reason}
@@ -74,7 +80,10 @@ func (db *DB) ApplyWebhookEvents(ctx context.Context, accountID int64, events []
 			res.Exited = append(res.Exited, names...)
 			continue
 		}
-		if _, ok := forwardFrom[ev.Status]; !ok {
+		// A sent status records nothing on a known message, but it shows
+		// that a message whose id was never learned went out: it may
+		// settle a send awaiting confirmation, or tie an id to its text.
+		if _, ok := forwardFrom[ev.Status]; !ok && ev.Status != provider.StatusSent {
 			res.Ignored++
 			continue
 		}
@@ -83,53 +92,39 @@ func (db *DB) ApplyWebhookEvents(ctx context.Context, accountID int64, events []
 			at = now
 		}
 		report := provider.StatusReport{Status: ev.Status, At: at, Code: ev.Code, Reason: ev.Reason}
-		id, err := db.webhookTarget(ctx, db.q(ctx), accountID, ev.WAMID, ev.Phone, ev.MatchByPhone, now)
+		t, err := db.webhookTarget(ctx, accountID, hookMatch{Wamid: ev.WAMID, Phone: ev.Phone, Text: ev.Text, Media: ev.Media, ByPhone: ev.MatchByPhone}, now)
 		if err != nil {
 			return res, err
 		}
+		id := t.id
+		if id != 0 && ev.Status == provider.StatusSent && !t.claimed {
+			res.Ignored++
+			continue
+		}
 		if id == 0 {
 			row := webhookEventRow{AccountID: accountID, Wamid: ev.WAMID, Phone: ev.Phone, ByPhone: ev.MatchByPhone,
-				Status: string(ev.Status), At: utc(at), Code: ev.Code, Reason: ev.Reason, ReceivedAt: utc(now)}
+				Status: string(ev.Status), At: utc(at), Code: ev.Code, Reason: ev.Reason, Text: ev.Text, Media: ev.Media, ReceivedAt: utc(now)}
 			if err := db.q(ctx).Create(&row).Error; err != nil {
 				return res, fmt.Errorf("keep webhook event: %w", err)
 			}
 			res.Kept++
 			continue
 		}
-		if _, err := db.ApplyStatus(ctx, id, ev.WAMID, report, now, nil); err != nil {
-			return res, err
+		if ev.Status != provider.StatusSent {
+			if _, err := db.ApplyStatus(ctx, id, ev.WAMID, report, now, nil); err != nil {
+				return res, err
+			}
 		}
 		res.Applied++
+		if t.settled {
+			res.Settled++
+			// Statuses of the settled message kept before it was known.
+			if _, err := db.MatchWebhookEvents(ctx, id, now); err != nil {
+				return res, err
+			}
+		}
 	}
 	return res, nil
-}
-
-// webhookTarget finds the delivery of the account a status is about: by
-// its wamid, or, for providers whose send answers carry no id, the oldest
-// message to phone accepted in the last ByPhoneWindow before now with no
-// id recorded yet. 0 = none.
-func (db *DB) webhookTarget(ctx context.Context, q *gorm.DB, accountID int64, wamid, phone string, byPhone bool, now time.Time) (int64, error) {
-	var ids []int64
-	if wamid != "" {
-		err := q.Raw(`SELECT d.id FROM deliveries d `+deliveryAccount+`
-			WHERE d.wamid = ? AND COALESCE(b.account_id, s.account_id) = ?`, wamid, accountID).Scan(&ids).Error
-		if err != nil {
-			return 0, fmt.Errorf("find delivery of webhook event: %w", err)
-		}
-		if len(ids) > 0 || !byPhone {
-			return firstID(ids), nil
-		}
-	}
-	if !byPhone || phone == "" {
-		return 0, nil
-	}
-	err := q.Raw(`SELECT d.id FROM deliveries d `+deliveryAccount+`
-		WHERE d.phone = ? AND d.wamid IS NULL AND d.status = 'sent' AND d.sent_at >= ? AND COALESCE(b.account_id, s.account_id) = ?
-		ORDER BY d.sent_at, d.id LIMIT 1`, phone, utc(now.Add(-ByPhoneWindow)), accountID).Scan(&ids).Error
-	if err != nil {
-		return 0, fmt.Errorf("find delivery of webhook event by phone: %w", err)
-	}
-	return firstID(ids), nil
 }
 
 func firstID(ids []int64) int64 {
@@ -170,12 +165,15 @@ func (db *DB) MatchWebhookEvents(ctx context.Context, id int64, now time.Time) (
 		if len(rows) == 0 {
 			return 0, nil
 		}
-		target, err := db.webhookTarget(ctx, db.q(ctx), d.AccountID, "", d.Phone, true, now)
-		if err != nil || target != id {
+		t, err := db.webhookTarget(ctx, d.AccountID, rows[0].match(), now)
+		if err != nil || t.id == 0 {
 			return 0, err
 		}
-		if err := db.applyKept(ctx, id, rows[0], now); err != nil {
+		if err := db.applyKept(ctx, t.id, rows[0], now); err != nil {
 			return 0, err
+		}
+		if t.id != id {
+			return 0, nil // another open message's, by its content
 		}
 		n, wamid = 1, rows[0].Wamid
 	}
@@ -195,10 +193,13 @@ func (db *DB) MatchWebhookEvents(ctx context.Context, id int64, now time.Time) (
 	return n, nil
 }
 
-// applyKept applies one kept event to delivery id and forgets it.
+// applyKept applies one kept event to delivery id and forgets it (a kept
+// sent status has nothing more to apply once it found its message).
 func (db *DB) applyKept(ctx context.Context, id int64, r webhookEventRow, now time.Time) error {
-	if _, err := db.ApplyStatus(ctx, id, r.Wamid, r.report(), now, nil); err != nil {
-		return err
+	if provider.Status(r.Status) != provider.StatusSent {
+		if _, err := db.ApplyStatus(ctx, id, r.Wamid, r.report(), now, nil); err != nil {
+			return err
+		}
 	}
 	if err := db.q(ctx).Delete(&webhookEventRow{}, r.ID).Error; err != nil {
 		return fmt.Errorf("forget webhook event %d: %w", r.ID, err)
@@ -222,19 +223,31 @@ func (db *DB) SweepWebhookEvents(ctx context.Context, now time.Time, keep time.D
 	if err := db.q(ctx).Where("by_phone AND received_at >= ?", utc(now.Add(-ByPhoneKeep))).Order("id").Limit(1000).Find(&byPhone).Error; err != nil {
 		return 0, 0, fmt.Errorf("sweep webhook events: %w", err)
 	}
-	rows = append(rows, byPhone...)
-	for _, r := range rows {
+	// And those that may settle a send awaiting confirmation (kept before
+	// it awaited).
+	var settling []webhookEventRow
+	if err := db.q(ctx).Raw(`SELECT DISTINCT w.* FROM webhook_events w JOIN deliveries d ON d.phone = w.phone
+		AND d.status = 'sending' AND d.settle = ? AND w.received_at >= d.sending_at
+		WHERE w.phone <> '' ORDER BY w.id LIMIT 1000`, campaign.SettleAwaiting).Scan(&settling).Error; err != nil {
+		return 0, 0, fmt.Errorf("sweep webhook events: %w", err)
+	}
+	seen := map[int64]bool{}
+	for _, r := range append(append(rows, byPhone...), settling...) {
+		if seen[r.ID] {
+			continue
+		}
+		seen[r.ID] = true
 		if r.ByPhone && r.ReceivedAt.Before(now.Add(-ByPhoneKeep)) {
 			continue // too old to be any send's (dropped below)
 		}
-		id, err := db.webhookTarget(ctx, db.q(ctx), r.AccountID, r.Wamid, r.Phone, r.ByPhone, now)
+		t, err := db.webhookTarget(ctx, r.AccountID, r.match(), now)
 		if err != nil {
 			return applied, dropped, err
 		}
-		if id == 0 {
+		if t.id == 0 {
 			continue
 		}
-		if err := db.applyKept(ctx, id, r, now); err != nil {
+		if err := db.applyKept(ctx, t.id, r, now); err != nil {
 			return applied, dropped, err
 		}
 		applied++

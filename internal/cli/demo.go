@@ -225,7 +225,7 @@ func Demo(ctx context.Context, args []string, io IO) error {
 		took.Round(100*time.Millisecond), c["delivered"]+c["read"], c["read"], c["failed"], c["skipped"], c["expired"])
 	droppedHow := "reconciled"
 	if sim.webhooks {
-		droppedHow = "failed as outcome unknown, never resent"
+		droppedHow = "settled from the provider's webhooks"
 	}
 	fmt.Fprintf(out, "provider saw %d accepted sends for %d recipients (%d answered 503, %d answers dropped and %s); recipients sent a message twice: %d\n",
 		accepted, len(perPhone), rejected, dropped, droppedHow, dups)

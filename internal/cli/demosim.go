@@ -20,8 +20,8 @@ type demoSim struct {
 	phones  func() []string
 	stats   func() (accepted, rejected5xx, dropped int)
 	close   func()
-	// webhooks says statuses come by webhook (lost answers cannot be
-	// reconciled there: they fail as outcome unknown).
+	// webhooks says statuses come by webhook (lost answers are settled
+	// from them, not reconciled from a history).
 	webhooks bool
 }
 
@@ -36,8 +36,11 @@ func newDemoSim(provider, token, secret string, rate float64, hookURL string) (d
 		deliver, read, readShare, fail = time.Second, 2 * time.Second, 0.6, 0.02
 	)
 	seed := time.Now().UnixNano()
+	// The simulator pushes a message's statuses within seconds: a lost
+	// answer is settled from them well inside a 30 s window.
 	hook := `
-    webhook_secret: ${DEMO_HOOK_SECRET}`
+    webhook_secret: ${DEMO_HOOK_SECRET}
+    settle_window: 30s`
 	switch provider {
 	case "botsailor":
 		sim := botsailorsim.New(botsailorsim.Options{Tokens: []string{token}, Latency: latency, Fail5xxRate: fail5xx, DropAfterAcceptRate: drop,
@@ -54,7 +57,7 @@ func newDemoSim(provider, token, secret string, rate float64, hookURL string) (d
 	case "sobot":
 		sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: token, Secret: secret}}, Latency: latency, Fail5xxRate: fail5xx,
 			DropAfterAcceptRate: drop, RatePerSecond: rate, DeliverAfter: deliver, ReadAfter: read, ReadShare: readShare, FailShare: fail, Seed: seed,
-			WebhookURL: hookURL, WebhookDuplicateRate: 0.05})
+			WebhookURL: hookURL, WebhookDuplicateRate: 0.05, WebhookMetaStyle: true})
 		return demoSim{handler: sim, label: "Sobot", close: sim.Close, webhooks: true,
 			account: `    provider: sobot
     api_token: ${DEMO_API_TOKEN}

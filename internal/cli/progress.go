@@ -102,4 +102,8 @@ func printReport(w io.Writer, r campaign.Report) {
 	for _, s := range campaign.DeliveryStatuses {
 		fmt.Fprintf(w, "  %-10s %d\n", s, r.Counts[string(s)])
 	}
+	if len(r.Settle) > 0 {
+		fmt.Fprintf(w, "outcome unknown: %d awaiting provider confirmation, %d settled from webhooks, %d sent again after the settle window\n",
+			r.Settle[campaign.SettleAwaiting], r.Settle[campaign.SettleSettled], r.Settle[campaign.SettleResent])
+	}
 }

@@ -71,7 +71,7 @@ func Worker(ctx context.Context, args []string, io IO) error {
 //     reconciles it (worker; default 2m);
 //   - WACAMP_SETTLE_WINDOW: how long after a request whose answer was lost
 //     the engine keeps looking for it at the provider before it sends again
-//     (worker; default 3m);
+//     (worker; default 5m; an account's settle_window overrides it);
 //   - WACAMP_STALE_AFTER: how long a queued task may wait, or a lease be
 //     overdue, before the scheduler's sweep checks that its task still
 //     exists (scheduler; default 5m; a Redis that lost its data is noticed
@@ -85,7 +85,7 @@ func campaignOptions(io IO, log *slog.Logger) (campaign.Options, error) {
 	if o.Lease != 0 && o.Lease < 90*time.Second {
 		log.Warn("worker: WACAMP_LEASE is shorter than 90s; requests to a slow provider will be cut short and reconciled", slog.Duration("lease", o.Lease))
 	}
-	if o.SettleWindow, err = envDuration(io, "WACAMP_SETTLE_WINDOW", time.Second, "3m"); err != nil {
+	if o.SettleWindow, err = envDuration(io, "WACAMP_SETTLE_WINDOW", time.Second, "5m"); err != nil {
 		return o, err
 	}
 	if o.StaleAfter, err = envDuration(io, "WACAMP_STALE_AFTER", 5*time.Second, "5m"); err != nil {

@@ -357,7 +357,7 @@ func (c *Client) do(ctx context.Context, cl call) (*answer, error) {
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		var pe *provider.Error
-		if wire.RetryableStatus(resp.StatusCode) {
+		if wire.NotServed(resp.StatusCode) {
 			pe = c.fail(cl, resp.StatusCode, provider.ClassTransient, "", fmt.Errorf("read answer: %w", c.secrets.ScrubErr(err)))
 			pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 		} else {
@@ -398,7 +398,11 @@ func (c *Client) interpret(ctx context.Context, cl call, resp *http.Response, ra
 		case ok2xx:
 			return nil, c.fail(cl, status, provider.ClassTransient, snippet, fmt.Errorf("unparseable answer: %w", perr))
 		}
-		pe := c.fail(cl, status, provider.Classify(status, "", ""), snippet, nil)
+		class := provider.Classify(status, "", "")
+		if cl.send {
+			class = wire.BareClass(status, class)
+		}
+		pe := c.fail(cl, status, class, snippet, nil)
 		pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 		return nil, pe
 	}

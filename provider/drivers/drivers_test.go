@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -156,7 +157,7 @@ func table() string {
 			st = append(st, "webhook")
 		}
 		row = append(row, strings.Join(st, ", "))
-		row = append(row, map[bool]string{true: "reconciled from history", false: "never resent (outcome unknown)"}[c.History])
+		row = append(row, map[bool]string{true: "reconciled from history", false: "settled from webhooks"}[c.History])
 		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 	}
 	return b.String()
@@ -189,5 +190,85 @@ func TestValuesNameDrivers(t *testing.T) {
 		if _, registered := drivers.Lookup(v.Driver); !ok || !registered {
 			t.Errorf("provider value %q names driver %q, which is not registered", name, v.Driver)
 		}
+	}
+}
+
+// Every driver tells a send that surely did not go out (retry it) from one
+// whose outcome is unknown (settle it): a gateway's 502/503/504, a 429 and
+// a 5xx carrying the provider's own error answer were not served; a bare
+// 500, a dropped connection after the request was written and an
+// unreadable 2xx answer may have been; a refused connection never reached
+// the provider.
+func TestDriversTellNotSentFromUnknown(t *testing.T) {
+	t.Parallel()
+	own := map[string]string{ // each provider's own JSON error answer
+		"botsailor": `{"status":"0","message":"Internal error, please try again"}`,
+		"sobot":     `{"code":500,"message":"Internal server error"}`,
+		"salebot":   `{"status":"error","error":"internal error"}`,
+		"waapi":     `{"status":false,"message":"Internal server error"}`,
+	}
+	cases := []struct {
+		name   string
+		answer func(w http.ResponseWriter, driver string)
+		want   provider.Class
+	}{
+		{"bare 500", func(w http.ResponseWriter, _ string) {
+			http.Error(w, "<html><body>500 Internal Server Error</body></html>", http.StatusInternalServerError)
+		}, provider.ClassAmbiguous},
+		{"bare 502", func(w http.ResponseWriter, _ string) { http.Error(w, "Bad Gateway", http.StatusBadGateway) }, provider.ClassTransient},
+		{"bare 503", func(w http.ResponseWriter, _ string) { http.Error(w, "", http.StatusServiceUnavailable) }, provider.ClassTransient},
+		{"bare 504", func(w http.ResponseWriter, _ string) { http.Error(w, "Gateway Timeout", http.StatusGatewayTimeout) }, provider.ClassTransient},
+		{"bare 429", func(w http.ResponseWriter, _ string) { http.Error(w, "slow down", http.StatusTooManyRequests) }, provider.ClassTransient},
+		{"own 500 answer", func(w http.ResponseWriter, d string) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte(own[d]))
+		}, provider.ClassTransient},
+		{"dropped after the request", func(w http.ResponseWriter, _ string) {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				_ = conn.Close()
+			}
+		}, provider.ClassAmbiguous},
+		{"unreadable 2xx", func(w http.ResponseWriter, _ string) {
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write([]byte(`<html>{"status":`))
+		}, provider.ClassAmbiguous},
+	}
+	msg := templates.Message{Kind: templates.KindText, Text: "hi"}
+	for _, name := range names() {
+		d, _ := drivers.Lookup(name)
+		newSender := func(t *testing.T, url string, hc *http.Client) sender {
+			c, err := d.New(drivers.Settings{BaseURL: url, Token: "tok", Secret: "sec", PhoneNumberID: "1",
+				WhatsAppBotID: 7, SessionID: "s-1", HTTPClient: hc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c.(sender)
+		}
+		for _, tc := range cases {
+			t.Run(name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					_, _ = io.Copy(io.Discard, r.Body)
+					tc.answer(w, name)
+				}))
+				t.Cleanup(api.Close)
+				_, err := newSender(t, api.URL, api.Client()).Send(context.Background(), "4915112345678", msg)
+				if got := provider.ClassOf(err); err == nil || got != tc.want {
+					t.Fatalf("got %v (class %v), want class %v", err, got, tc.want)
+				}
+			})
+		}
+		t.Run(name+"/connection refused", func(t *testing.T) {
+			t.Parallel()
+			api := httptest.NewServer(http.NotFoundHandler())
+			url := api.URL
+			api.Close() // nothing listens there any more
+			_, err := newSender(t, url, &http.Client{}).Send(context.Background(), "4915112345678", msg)
+			if got := provider.ClassOf(err); err == nil || got != provider.ClassTransient {
+				t.Fatalf("got %v (class %v), want transient", err, got)
+			}
+		})
 	}
 }

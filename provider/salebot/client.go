@@ -340,7 +340,7 @@ func (c *Client) do(ctx context.Context, req request) (*answer, error) {
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		var pe *provider.Error
-		if wire.RetryableStatus(resp.StatusCode) {
+		if wire.NotServed(resp.StatusCode) {
 			pe = c.fail(resp.StatusCode, provider.ClassTransient, "", fmt.Errorf("read %s answer: %w", req.action, c.scrubErr(err)))
 			pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 		} else {
@@ -374,7 +374,7 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 		if ok2xx {
 			return nil, c.fail(status, provider.ClassAmbiguous, snippet, fmt.Errorf("unparseable answer: %w", perr))
 		}
-		class := classify(status, "", "")
+		class := wire.BareClass(status, classify(status, "", ""))
 		if status == http.StatusNotFound && len(bytes.TrimSpace(raw)) > 0 && !looksHTML(raw) {
 			// A 404 with a text body is about the request (a client not
 			// found), not the key; the key's 404 has no body to speak of.

@@ -27,8 +27,9 @@ const ClientTypeWhatsApp = 6
 //     is StatusDelivered, delivered 0 StatusFailed with Reason
 //     error_message and Code the Meta code written in it ("(#131026)").
 //     WAMID is Salebot's message id (not a wamid: send answers carry none),
-//     so MatchByPhone is set: the status belongs to the oldest open send to
-//     Phone. Salebot has no sent or read statuses.
+//     so MatchByPhone is set: the status belongs to the open send to Phone
+//     whose content is Text (the message) or Media (the first of
+//     attachments), else the oldest. Salebot has no sent or read statuses.
 //
 // Numbers may be JSON numbers or strings ("1", 1, true). A recepient like
 // "79875146788@c.us" yields its digits before the "@". Only WhatsApp clients
@@ -88,6 +89,9 @@ func webhookEvent(m map[string]any) (provider.Event, bool) {
 		WAMID: scalarString(m["id"]),
 		Phone: phoneDigits(scalarString(client["recepient"])),
 		Text:  textValue(m["message"]),
+	}
+	if att, ok := m["attachments"].([]any); ok && len(att) > 0 {
+		ev.Media = textValue(att[0])
 	}
 	if ev.Phone == "" {
 		// Tolerate the correct spelling too.

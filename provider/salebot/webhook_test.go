@@ -101,7 +101,7 @@ func TestParseWebhook(t *testing.T) {
 		evs, err := ParseWebhook([]byte(webhookFailedStrings))
 		require.NoError(t, err)
 		require.Equal(t, []provider.Event{{WAMID: "104502", Status: provider.StatusFailed, Phone: "79875146788",
-			Text: "Hello", MatchByPhone: true, Code: "131026", Reason: "Message undeliverable. (#131026)"}}, evs)
+			Text: "Hello", Media: "https://example.com/a.jpg", MatchByPhone: true, Code: "131026", Reason: "Message undeliverable. (#131026)"}}, evs)
 	})
 
 	t.Run("BooleansAndFailedWithoutText", func(t *testing.T) {

@@ -437,7 +437,7 @@ func (c *Client) do(ctx context.Context, r request) (*answer, error) {
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		var pe *provider.Error
-		if wire.RetryableStatus(resp.StatusCode) {
+		if wire.NotServed(resp.StatusCode) {
 			pe = c.fail(resp.StatusCode, provider.ClassTransient, "", fmt.Errorf("read answer: %w", c.transportErr(err)))
 			pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 		} else {
@@ -465,7 +465,7 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 		if ok2xx {
 			return nil, c.fail(status, provider.ClassAmbiguous, snippet, fmt.Errorf("unparseable answer: %w", perr))
 		}
-		pe := c.fail(status, classify(status, "", ""), snippet, nil)
+		pe := c.fail(status, wire.BareClass(status, classify(status, "", "")), snippet, nil)
 		pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 		return nil, pe
 	}

@@ -29,6 +29,10 @@ import (
 //     or the title of a button or list reply (also inside an
 //     ephemeralMessage/viewOnceMessage wrapper). Group chats (…@g.us) and
 //     broadcasts (…@broadcast) are skipped;
+//   - an item with key.fromMe true and a "message" object is our own
+//     message (the "onAnyMessage" event): a status (its status, else sent)
+//     carrying the message's Text and Media URL, so a send whose answer
+//     named no id is matched to it by content;
 //   - any other item carrying a status in update.status or status is a
 //     status of our message key.id: a string PENDING or SERVER_ACK → sent,
 //     DELIVERY_ACK → delivered, READ or PLAYED → read, ERROR or FAILED →
@@ -149,6 +153,15 @@ func eventOf(item map[string]any) (provider.Event, bool) {
 		raw = item["status"]
 	}
 	ev.Status = mapStatus(raw)
+	if msg, ok := item["message"].(map[string]any); ok && known && fromMe {
+		// Our own message ("onAnyMessage"): it went out, and its text
+		// ties its id to the send whose answer named none.
+		ev.Text = textOf(msg)
+		ev.Media = mediaURLOf(msg)
+		if ev.Status == provider.StatusUnknown {
+			ev.Status = provider.StatusSent
+		}
+	}
 	if ev.Status == provider.StatusUnknown {
 		return provider.Event{}, false
 	}
@@ -257,6 +270,16 @@ func textOf(msg map[string]any) string {
 	}
 	for _, p := range paths {
 		if s, ok := field(msg[p[0]], p[1]).(string); ok && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// mediaURLOf returns the URL of a Baileys media message, or "".
+func mediaURLOf(msg map[string]any) string {
+	for _, k := range []string{"imageMessage", "videoMessage", "documentMessage", "audioMessage", "stickerMessage"} {
+		if s, ok := field(msg[k], "url").(string); ok && s != "" {
 			return s
 		}
 	}

@@ -56,7 +56,14 @@ func TestParseWebhookStatuses(t *testing.T) {
 			// An onAnyMessage echo of our own send: the send answer's shape.
 			name: "OwnMessageTopLevelPending",
 			body: `{"key":{"remoteJid":"2349048988056@s.whatsapp.net","fromMe":true,"id":"BAE59F1807A62E0D"},"status":"PENDING","message":{"conversation":"hi"},"messageTimestamp":"1688996225"}`,
-			want: []provider.Event{{WAMID: "BAE59F1807A62E0D", Status: provider.StatusSent, Phone: "2349048988056", At: at, MatchByPhone: true}},
+			want: []provider.Event{{WAMID: "BAE59F1807A62E0D", Status: provider.StatusSent, Phone: "2349048988056", At: at, Text: "hi", MatchByPhone: true}},
+		},
+		{
+			// onAnyMessage: our own message without a status, an image
+			// with its caption and URL.
+			name: "OwnMessageEcho",
+			body: `{"event":"onAnyMessage","data":{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"E1"},"message":{"imageMessage":{"url":"https://cdn.example.com/a.jpg","caption":"For you"}}}}`,
+			want: []provider.Event{{WAMID: "E1", Status: provider.StatusSent, Phone: "111", Text: "For you", Media: "https://cdn.example.com/a.jpg", MatchByPhone: true}},
 		},
 		{
 			name: "PlayedAndDeviceSuffix",

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wacamp/wacamp/provider"
 )
 
 // Redacted replaces secrets in everything a driver prints.
@@ -49,6 +51,29 @@ func RetryAfter(h http.Header, now time.Time) time.Duration {
 // RetryableStatus reports whether an HTTP status is worth retrying.
 func RetryableStatus(status int) bool {
 	return status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout
+}
+
+// NotServed reports whether an HTTP status whose body could not be read
+// (or is not the provider's own answer) says the request was not served:
+// 429, 408, or a 5xx that provider.BareServerErrorClass calls transient (a
+// gateway's 502/503/504). A bare 500 is not among them: the server may have
+// acted before it failed.
+func NotServed(status int) bool {
+	if status >= 500 {
+		return provider.BareServerErrorClass(status) == provider.ClassTransient
+	}
+	return RetryableStatus(status)
+}
+
+// BareClass is the class of a send answered with a non-2xx status whose
+// body is not the provider's own answer: for a 5xx,
+// provider.BareServerErrorClass; else class (the driver's reading of the
+// status alone).
+func BareClass(status int, class provider.Class) provider.Class {
+	if status >= 500 {
+		return provider.BareServerErrorClass(status)
+	}
+	return class
 }
 
 // Scrubber replaces every form of a driver's secrets (plain, URL-escaped…)

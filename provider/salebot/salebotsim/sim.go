@@ -116,6 +116,10 @@ type Options struct {
 	// connection is closed without an answer after the message is recorded
 	// (and will be reported by webhook).
 	DropAfterAcceptRate float64
+	// Fail500Rate is the share (0–1) of accepted sends answered with a bare
+	// HTTP 500 (an HTML page) after the message is recorded: the server
+	// failed after it acted (its statuses are still pushed).
+	Fail500Rate float64
 	// RatePerSecond is the send rate allowed per API key (a token bucket
 	// holding max(1, RatePerSecond) tokens); 0 is unlimited. Sends over it
 	// are answered HTTP 429 {"status":"error","error":"(#130429) Rate limit
@@ -655,6 +659,7 @@ func (s *Server) accept(w http.ResponseWriter, key string, snd Send) {
 	if drop {
 		s.stats.Dropped++
 	}
+	fail500 := !drop && s.rng.Float64() < s.opts.Fail500Rate
 	var early *push
 	if s.opts.WebhookURL != "" {
 		p := &push{phone: snd.Phone, body: s.reportLocked(snd, c), dup: dup, report: true}
@@ -674,6 +679,10 @@ func (s *Server) accept(w http.ResponseWriter, key string, snd Send) {
 	}
 	if drop {
 		wire.HangUp(w)
+		return
+	}
+	if fail500 {
+		http.Error(w, "<html><body><h1>500 Internal Server Error</h1></body></html>", http.StatusInternalServerError)
 		return
 	}
 	wire.WriteJSON(w, http.StatusOK, map[string]string{"status": "success"})

@@ -383,7 +383,7 @@ func TestWebhookPushes(t *testing.T) {
 
 		snd := sim.Sends()[0]
 		require.Equal(t, []provider.Event{{WAMID: snd.WAMID, Status: provider.StatusDelivered, Phone: "79875146788",
-			Text: "Hello", MatchByPhone: true}}, rc.events(t))
+			Text: "Hello", Media: "https://example.com/a.jpg", MatchByPhone: true}}, rc.events(t))
 		require.Equal(t, 1, sim.Stats().WebhooksPushed)
 	})
 

@@ -103,6 +103,10 @@ type Options struct {
 	// recorded: the message goes out (and its webhooks too), the client
 	// never learns its wamid.
 	DropAfterAcceptRate float64
+	// Fail500Rate is the share (0–1) of accepted sends answered with a bare
+	// HTTP 500 (an HTML page) after the message is recorded: the server
+	// failed after it acted (its statuses are still pushed).
+	Fail500Rate float64
 	// RatePerSecond is the send rate allowed per API key (a token bucket
 	// holding max(1, RatePerSecond) tokens); 0 is unlimited. Sends over it
 	// are answered HTTP 429 {"message":"(#130429) Rate limit hit","code":429}
@@ -444,6 +448,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 	if drop {
 		s.stats.Dropped++
 	}
+	fail500 := !drop && s.rng.Float64() < s.opts.Fail500Rate
 	early := s.schedule(snd, now)
 	s.mu.Unlock()
 
@@ -452,6 +457,10 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 	}
 	if drop {
 		wire.HangUp(w)
+		return
+	}
+	if fail500 {
+		http.Error(w, "<html><body><h1>500 Internal Server Error</h1></body></html>", http.StatusInternalServerError)
 		return
 	}
 	wire.WriteJSON(w, http.StatusOK, sendAnswer{

@@ -119,6 +119,18 @@ type Options struct {
 	// connection is closed without an answer after the message is recorded
 	// (its statuses are still pushed).
 	DropAfterAcceptRate float64
+	// Fail500Rate is the share (0–1) of accepted sends answered with a bare
+	// HTTP 500 (an HTML page) after the message is recorded: the server
+	// failed after it acted (its statuses are still pushed).
+	Fail500Rate float64
+	// DocTextAnswers answers text and location sends as the doc's sample
+	// does, {"status": true, "message": "Message sent successfully"},
+	// without the message's id.
+	DocTextAnswers bool
+	// WebhookEcho pushes a message's "sent" status as our own message
+	// (event "onAnyMessage": its key, its content and status SERVER_ACK),
+	// so its id can be tied to its text.
+	WebhookEcho bool
 	// RatePerSecond is the send rate allowed per session (a token bucket
 	// holding max(1, RatePerSecond) tokens); 0 is unlimited. Sends over it
 	// are answered HTTP 429 {"status": false, "message": "(#130429) Rate
@@ -206,6 +218,7 @@ type Stats struct {
 	Accepted          int // sends recorded (including dropped ones)
 	Rejected5xx       int // sends answered HTTP 503 before accepting
 	Dropped           int // accepted sends whose connection was closed unanswered
+	Failed500         int // accepted sends answered a bare HTTP 500
 	RateLimited       int // sends refused with 130429
 	PairLimited       int // sends refused with 131056
 	SubscriberLimited int // sends refused for the subscriber limit
@@ -654,10 +667,14 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 	snd.ID, snd.At = s.newID(), now
 	s.sends = append(s.sends, snd)
 	s.stats.Accepted++
-	early := s.schedule(session, snd.Phone, snd.ID, now)
+	early := s.schedule(session, snd.Phone, snd.ID, content, now)
 	drop := s.rng.Float64() < s.opts.DropAfterAcceptRate
 	if drop {
 		s.stats.Dropped++
+	}
+	fail500 := !drop && s.rng.Float64() < s.opts.Fail500Rate
+	if fail500 {
+		s.stats.Failed500++
 	}
 	s.mu.Unlock()
 	s.wake()
@@ -669,6 +686,14 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 	}
 	if drop {
 		wire.HangUp(w)
+		return
+	}
+	if fail500 {
+		http.Error(w, "<html><body><h1>500 Internal Server Error</h1></body></html>", http.StatusInternalServerError)
+		return
+	}
+	if s.opts.DocTextAnswers && (kind == "text" || kind == "location") {
+		wire.WriteJSON(w, http.StatusOK, map[string]any{"status": true, "message": msgSent})
 		return
 	}
 	jid := snd.Phone + "@s.whatsapp.net"
@@ -694,7 +719,7 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 // schedule decides a message's fate and queues its status pushes. With
 // WebhookEarly it returns the "sent" push for the caller to deliver before
 // answering. Callers hold mu.
-func (s *Server) schedule(session, phone, id string, now time.Time) *push {
+func (s *Server) schedule(session, phone, id string, content map[string]any, now time.Time) *push {
 	// Draw every share for every message, so changing one knob does not
 	// shift the other decisions.
 	fail, read := s.rng.Float64() < s.opts.FailShare, s.rng.Float64() < s.opts.ReadShare
@@ -703,6 +728,9 @@ func (s *Server) schedule(session, phone, id string, now time.Time) *push {
 		dup[i] = s.rng.Float64() < s.opts.WebhookDuplicateRate
 	}
 	sent := s.statusPush(session, phone, id, "SERVER_ACK", now, dup[0])
+	if s.opts.WebhookEcho {
+		sent = s.echoPush(session, phone, id, content, now, dup[0])
+	}
 	var later []*push
 	deliverAfter := cmp.Or(s.opts.DeliverAfter, DefaultDeliverAfter)
 	if deliverAfter > 0 {
@@ -757,6 +785,21 @@ func (s *Server) statusPush(session, phone, id, status string, at time.Time, twi
 		}},
 	})
 	return &push{due: at, order: s.nextOrder(), session: session, event: "onMessageUpdate", id: id, status: status, body: body, twice: twice}
+}
+
+// echoPush builds the onAnyMessage push of our own message. Callers hold mu.
+func (s *Server) echoPush(session, phone, id string, content map[string]any, at time.Time, twice bool) *push {
+	body, _ := json.Marshal(map[string]any{
+		"event":      "onAnyMessage",
+		"session_id": session,
+		"data": map[string]any{
+			"key":              map[string]any{"remoteJid": phone + "@s.whatsapp.net", "fromMe": true, "id": id},
+			"message":          content,
+			"status":           "SERVER_ACK",
+			"messageTimestamp": at.Unix(),
+		},
+	})
+	return &push{due: at, order: s.nextOrder(), session: session, event: "onAnyMessage", id: id, status: "SERVER_ACK", body: body, twice: twice}
 }
 
 // enqueue adds a push to the queue, keeping it sorted. Callers hold mu.

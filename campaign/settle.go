@@ -1,0 +1,134 @@
+package campaign
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"time"
+)
+
+// The choices of an account's on_unknown_outcome: what happens to a send
+// whose outcome is unknown (the request was written and its answer lost, or
+// a bare HTTP 500) on a provider without a conversation history to check it.
+const (
+	// OutcomeSettle (the default, also "") keeps the delivery sending,
+	// "awaiting provider confirmation", until the provider's status
+	// webhooks show the message (it is then recorded sent) or the
+	// account's settle window passes without a trace (it is sent again).
+	OutcomeSettle = "settle"
+	// OutcomeFail fails the delivery as "outcome unknown": at most once.
+	OutcomeFail = "fail"
+	// OutcomeResend sends it again at once: at least once.
+	OutcomeResend = "resend"
+)
+
+// DefaultSettleWindow is how long a send whose outcome is unknown waits for
+// a trace at the provider — its status webhooks, or its conversation
+// history for the BotSailor family — when neither the account's
+// settle_window nor Options.SettleWindow says otherwise. Providers push a
+// message's first status within seconds; the window leaves room for a
+// webhook retried for a few minutes and for a slow provider that accepts a
+// request long after the client gave up on it.
+const DefaultSettleWindow = 5 * time.Minute
+
+// The settle states of a delivery, shown by status and export.
+const (
+	// SettleAwaiting: sending, awaiting provider confirmation.
+	SettleAwaiting = "awaiting"
+	// SettleSettled: a webhook of the provider showed the message; it was
+	// recorded sent from it (with the id the webhook named).
+	SettleSettled = "settled"
+	// SettleResent: no trace came within the settle window (or the account
+	// resends at once): the message was sent again.
+	SettleResent = "resent"
+)
+
+// ReasonAwaiting is the reason a delivery shows while it awaits the
+// provider's confirmation.
+const ReasonAwaiting = "awaiting provider confirmation"
+
+// SettleStore is what settling an unknown outcome needs from persistence
+// (store.DB satisfies it). A WorkerStore without it fails such sends as
+// "outcome unknown".
+type SettleStore interface {
+	// AwaitSettle marks a sending delivery of ref's generation as awaiting
+	// the provider's confirmation until until (its lease runs as long, so
+	// no other attempt takes it meanwhile).
+	AwaitSettle(ctx context.Context, ref Ref, until time.Time, reason string, now time.Time) (bool, error)
+	// SettleFromKept records an awaiting delivery sent if a status webhook
+	// kept since its send (it came before the delivery awaited) shows its
+	// message; true when it did.
+	SettleFromKept(ctx context.Context, id int64, now time.Time) (bool, error)
+	// Resend puts a sending delivery of ref's generation back in the queue
+	// (skipped if its owner was cancelled) marked SettleResent; false when
+	// it was settled meanwhile.
+	Resend(ctx context.Context, ref Ref, reason string, now time.Time) (bool, error)
+}
+
+// policy returns the account's on_unknown_outcome and settle window, with
+// their defaults (def: the engine's Options.SettleWindow).
+func (a Account) policy(def time.Duration) (string, time.Duration) {
+	return cmp.Or(a.OnUnknownOutcome, OutcomeSettle), cmp.Or(a.SettleWindow, def)
+}
+
+// settleUnknown handles a delivery left sending whose outcome the provider
+// cannot be asked about (no conversation history): a lost answer, a bare
+// 500, or a worker that died between the claim and the answer. The
+// account's on_unknown_outcome decides. done means the delivery needs
+// nothing more now (settled, failed, or awaiting: err is then a *WaitError
+// that brings the task back when the window ends); otherwise the caller
+// sends it again.
+func (h *SendHandler) settleUnknown(ctx context.Context, log *slog.Logger, job Job) (done bool, err error) {
+	now := h.opts.Now()
+	policy, window := job.Account.policy(h.opts.SettleWindow)
+	st, ok := h.store.(SettleStore)
+	if !ok {
+		policy = OutcomeFail
+	}
+	switch policy {
+	case OutcomeFail:
+		_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, "", "outcome unknown: the answer was lost and the provider offers no history to check whether it was sent; not sent again (on_unknown_outcome: fail)", now)
+		log.WarnContext(ctx, "campaign: send outcome unknown; failed rather than risk sending twice")
+		return true, ferr
+	case OutcomeResend:
+		return h.resend(ctx, log, st, job, "outcome unknown; sent again (on_unknown_outcome: resend)")
+	}
+
+	// A webhook may have shown the message before the delivery awaited it.
+	if settled, err := st.SettleFromKept(ctx, job.ID, now); err != nil || settled {
+		if settled {
+			log.InfoContext(ctx, "campaign: unknown send outcome settled from the provider's webhook")
+		}
+		return true, err
+	}
+	since := now
+	if job.SendingAt != nil {
+		since = *job.SendingAt
+	}
+	until := since.Add(window)
+	if now.Before(until) {
+		ok, err := st.AwaitSettle(ctx, job.Ref, until, ReasonAwaiting, now)
+		if err != nil || !ok {
+			return true, err
+		}
+		// A webhook kept between the look above and the mark is found by
+		// the webhook sweep, or here when the window ends.
+		if settled, err := st.SettleFromKept(ctx, job.ID, now); err != nil || settled {
+			return true, err
+		}
+		log.InfoContext(ctx, "campaign: send outcome unknown; awaiting provider confirmation", slog.Time("until", until))
+		return true, &WaitError{After: until.Sub(now) + time.Second, Reason: ReasonAwaiting}
+	}
+	return h.resend(ctx, log, st, job, "no trace of the message in the provider's webhooks within the settle window ("+window.String()+"); sent again")
+}
+
+// resend puts a delivery whose outcome stayed unknown back for sending,
+// marked resent; done when it was settled meanwhile.
+func (h *SendHandler) resend(ctx context.Context, log *slog.Logger, st SettleStore, job Job, reason string) (bool, error) {
+	ok, err := st.Resend(ctx, job.Ref, reason, h.opts.Now())
+	if err != nil || !ok {
+		return true, err
+	}
+	log.WarnContext(ctx, "campaign: send outcome unknown; sending again", slog.String("reason", reason))
+	return false, nil
+}

@@ -1,0 +1,147 @@
+package store_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/templates"
+)
+
+// twoToOnePhone applies two broadcasts with different texts to the same
+// recipient ("First Person 0", then "Second Person 0"), sends both with no
+// id in the answers (a Salebot- or waapi-style provider), the first at t0
+// and the second a second later, and returns their refs and the account.
+func twoToOnePhone(f *fixture) (first, second campaign.Ref, acct int64, phone string) {
+	f.t.Helper()
+	mon, tue := broadcast("mon", 1), broadcast("tue", 1)
+	mon.Message = templates.Message{Kind: templates.KindText, Text: "First {{name}}"}
+	tue.Message = templates.Message{Kind: templates.KindText, Text: "Second {{name}}"}
+	f.apply(bundle(mon, tue), t0)
+	var refs []campaign.Ref
+	for _, n := range []string{"mon", "tue"} {
+		b := f.broadcast(n)
+		acct = b.AccountID
+		f.planAll(b.ID, 10)
+		r, err := f.db.NextPlanned(f.ctx, b.ID, 2)
+		require.NoError(f.t, err)
+		f.setStatus(b.ID, campaign.StatusRunning)
+		refs = append(refs, r[0])
+	}
+	f.claimAndSend(refs[0], "", t0)
+	f.claimAndSend(refs[1], "", at(time.Second))
+	return refs[0], refs[1], acct, f.delivery(refs[0].ID).Phone
+}
+
+// Two id-less messages to one phone: each status lands on the message
+// whose text it shows, whatever order the reports come in (the second
+// message's report first), and records the provider's id there; a later
+// report of the same id follows it. Before, the first report went to the
+// oldest open message: step 1 showed step 2's id and status.
+func TestWebhookByPhoneMatchesContent(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		first, second, acct, phone := twoToOnePhone(f)
+		apply := func(ev provider.Event) {
+			t.Helper()
+			ev.Phone, ev.MatchByPhone = phone, true
+			_, err := f.db.ApplyWebhookEvents(f.ctx, acct, []provider.Event{ev}, at(5*time.Second))
+			require.NoError(t, err)
+		}
+		// A report showing no content cannot tell two open messages apart:
+		// it is kept, not guessed.
+		res, err := f.db.ApplyWebhookEvents(f.ctx, acct, []provider.Event{{WAMID: "X", Phone: phone, MatchByPhone: true, Status: provider.StatusDelivered}}, at(5*time.Second))
+		require.NoError(t, err)
+		require.Equal(t, 1, res.Kept)
+		require.Equal(t, "sent", f.delivery(first.ID).Status)
+		require.Equal(t, "sent", f.delivery(second.ID).Status)
+
+		apply(provider.Event{WAMID: "S2", Status: provider.StatusDelivered, Text: "Second Person 0"})
+		apply(provider.Event{WAMID: "S1", Status: provider.StatusFailed, Reason: "(#131026) undeliverable", Code: "131026", Text: "First Person 0"})
+		apply(provider.Event{WAMID: "S2", Status: provider.StatusRead})
+
+		d1, d2 := f.delivery(first.ID), f.delivery(second.ID)
+		require.Equal(t, "failed", d1.Status)
+		require.Equal(t, "S1", *d1.Wamid)
+		require.Equal(t, "read", d2.Status)
+		require.Equal(t, "S2", *d2.Wamid)
+
+	})
+}
+
+// Two reports for one phone applied at the same moment each take their own
+// message and record their own id: none is lost, none overwrites the
+// other (before, both could pick the same row: one report silently
+// ignored, the other message sent forever).
+func TestWebhookConcurrentReportsForOnePhone(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		first, second, acct, phone := twoToOnePhone(f)
+		// Reports showing no content that can tell them apart (a bot flow's
+		// or a template's): both messages are candidates for both.
+		require.NoError(t, f.db.Gorm().Exec(`UPDATE broadcasts SET message = ?`, `{"kind":"bot_flow","bot_flow":"F"}`).Error)
+		evs := []provider.Event{
+			{WAMID: "R1", Phone: phone, MatchByPhone: true, Status: provider.StatusDelivered, Text: "flow says hi"},
+			{WAMID: "R2", Phone: phone, MatchByPhone: true, Status: provider.StatusFailed, Text: "flow says hi", Reason: "undeliverable"},
+		}
+		concurrently(t, 2, func(i int) error {
+			_, err := f.db.ApplyWebhookEvents(f.ctx, acct, evs[i:i+1], at(5*time.Second))
+			return err
+		})
+		d1, d2 := f.delivery(first.ID), f.delivery(second.ID)
+		require.NotNil(t, d1.Wamid)
+		require.NotNil(t, d2.Wamid)
+		got := map[string]string{*d1.Wamid: d1.Status, *d2.Wamid: d2.Status}
+		require.Equal(t, map[string]string{"R1": "delivered", "R2": "failed"}, got, "each report on its own message")
+	})
+}
+
+// A send awaiting the provider's confirmation is settled by a status that
+// shows it: recorded sent with the id the status names (Sobot's statuses
+// show the recipient and an id never learned), marked settled; one whose
+// text contradicts it does not settle it; the window's end sends it again.
+func TestWebhookSettlesAwaitingSend(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		b, refs := f.planned("spring", 2, campaign.StatusRunning)
+		for _, r := range refs {
+			ok, err := f.db.Claim(f.ctx, r, t0, t0.Add(time.Minute), nil)
+			require.NoError(t, err)
+			require.True(t, ok)
+			ok, err = f.db.AwaitSettle(f.ctx, r, at(5*time.Minute), campaign.ReasonAwaiting, at(10*time.Second))
+			require.NoError(t, err)
+			require.True(t, ok)
+		}
+		p0, p1 := f.delivery(refs[0].ID).Phone, f.delivery(refs[1].ID).Phone
+		res, err := f.db.ApplyWebhookEvents(f.ctx, b.AccountID, []provider.Event{
+			{WAMID: "wamid.LEARNED", Phone: p0, Status: provider.StatusDelivered},
+			{WAMID: "wamid.OTHER", Phone: p1, MatchByPhone: true, Text: "not what we sent", Status: provider.StatusDelivered},
+		}, at(20*time.Second))
+		require.NoError(t, err)
+		require.Equal(t, 1, res.Settled)
+		d := f.delivery(refs[0].ID)
+		require.Equal(t, "delivered", d.Status)
+		require.Equal(t, "wamid.LEARNED", *d.Wamid)
+		require.Equal(t, campaign.SettleSettled, f.settle(refs[0].ID))
+		require.Equal(t, "sending", f.delivery(refs[1].ID).Status, "a contradicting status settles nothing")
+
+		ok, err := f.db.Resend(f.ctx, refs[1], "no trace within the settle window", at(5*time.Minute))
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, "queued", f.delivery(refs[1].ID).Status)
+		require.Equal(t, campaign.SettleResent, f.settle(refs[1].ID))
+		ok, err = f.db.Resend(f.ctx, refs[0], "late", at(5*time.Minute))
+		require.NoError(t, err)
+		require.False(t, ok, "a settled send is never resent")
+	})
+}
+
+func (f *fixture) settle(id int64) string {
+	f.t.Helper()
+	var s string
+	require.NoError(f.t, f.db.Gorm().Raw(`SELECT settle FROM deliveries WHERE id = ?`, id).Scan(&s).Error)
+	return s
+}
