@@ -75,7 +75,7 @@ func (f *fileCtx) broadcast(n *yaml.Node, i int) (Broadcast, audienceAt) {
 	if s, _ := f.str(p.val, fld); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
-			f.problem(resolve(p.val).Line, fld, "%s is not an RFC 3339 time with offset, e.g. 2026-11-27T09:00:00+01:00", shown(p.val, s))
+			f.problem(resolve(p.val).Line, fld, "%s is not an RFC 3339 time with offset, e.g. 2027-11-26T09:00:00+01:00", shown(p.val, s))
 		}
 		b.StartAt = &t
 		b.StartPos = Pos{File: f.path, Line: resolve(p.val).Line}

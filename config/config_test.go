@@ -216,7 +216,7 @@ func TestLoadProblems(t *testing.T) {
 			path: "testdata/bad/broadcast_problems.yaml",
 			want: []string{
 				`testdata/bad/broadcast_problems.yaml:9: broadcasts[0].account: unknown account "mian" (did you mean "main"?)`,
-				`testdata/bad/broadcast_problems.yaml:10: broadcasts[0].start_at: "27.11.2026 09:00" is not an RFC 3339 time with offset, e.g. 2026-11-27T09:00:00+01:00`,
+				`testdata/bad/broadcast_problems.yaml:10: broadcasts[0].start_at: "27.11.2026 09:00" is not an RFC 3339 time with offset, e.g. 2027-11-26T09:00:00+01:00`,
 				`testdata/bad/broadcast_problems.yaml:11: broadcasts[0].deadline: "1d" is not a duration such as 24h, 90m or 2h30m`,
 				`testdata/bad/broadcast_problems.yaml:15: broadcasts[0].message: needs exactly one of text, media, template, bot_flow, location, buttons, list`,
 				`testdata/bad/broadcast_problems.yaml:18: broadcasts[1].deadline: must be positive, got -1h`,

@@ -19,7 +19,7 @@
 //	broadcasts:
 //	  - name: black-friday             # [a-z0-9][a-z0-9_.-]*
 //	    account: main
-//	    start_at: 2026-11-27T09:00:00+01:00   # RFC 3339; omitted: as soon as applied
+//	    start_at: 2027-11-26T09:00:00+01:00   # RFC 3339; omitted: as soon as applied
 //	    deadline: 24h                  # after start_at, unsent deliveries expire
 //	    audience:
 //	      recipients:
