@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -192,11 +193,25 @@ func (db *DB) webhookTarget(ctx context.Context, accountID int64, m hookMatch, n
 	if err != nil {
 		return target{}, fmt.Errorf("find delivery of webhook event by phone: %w", err)
 	}
-	ranked, err := db.rank(ctx, cands, m)
+	exact, open, err := db.rank(ctx, cands, m)
 	if err != nil {
 		return target{}, err
 	}
-	for _, c := range ranked {
+	if len(open) > 0 {
+		// A status that does not show this message's content may belong to
+		// another send to the same phone whose answer is still on its way
+		// (the webhook beat the answer): while one is in flight, it settles
+		// no awaiting message; it is kept, and applied by its id once that
+		// send is recorded.
+		busy, err := db.sendInFlight(ctx, accountID, m.Phone)
+		if err != nil {
+			return target{}, err
+		}
+		if busy {
+			open = slices.DeleteFunc(open, func(c candidate) bool { return c.Awaiting })
+		}
+	}
+	for _, c := range append(exact, open...) {
 		ok, err := db.claimFor(ctx, c, m.Wamid, now)
 		switch {
 		case isUniqueViolation(err):
@@ -224,23 +239,22 @@ func (db *DB) byWamid(ctx context.Context, accountID int64, wamid string) (int64
 	return firstID(ids), nil
 }
 
-// rank orders the candidates a status may belong to (see webhookTarget):
-// those whose content is what the status shows, then those whose content
-// the status cannot contradict (it shows none, or the message's content is
-// not known before the provider renders it: a template, a bot flow);
-// those it contradicts are left out.
-func (db *DB) rank(ctx context.Context, cands []candidate, m hookMatch) ([]candidate, error) {
+// rank sorts the candidates a status may belong to (see webhookTarget):
+// exact, those whose content is what the status shows; open, those whose
+// content the status cannot contradict (it shows none, or the message's
+// content is not known before the provider renders it: a template, a bot
+// flow). Those it contradicts are left out.
+func (db *DB) rank(ctx context.Context, cands []candidate, m hookMatch) (exact, open []candidate, err error) {
 	if !m.hasContent() {
 		if len(cands) > 1 {
-			return nil, nil // cannot tell which: wait for a status that can
+			return nil, nil, nil // cannot tell which: wait for a status that can
 		}
-		return cands, nil
+		return nil, cands, nil
 	}
-	var exact, open []candidate
 	for _, c := range cands {
 		mc, err := db.contentOf(ctx, c.ID)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		switch {
 		case mc.matches(m):
@@ -249,7 +263,21 @@ func (db *DB) rank(ctx context.Context, cands []candidate, m hookMatch) ([]candi
 			open = append(open, c)
 		}
 	}
-	return append(exact, open...), nil
+	return exact, open, nil
+}
+
+// sendInFlight reports whether a send of the account to phone is at the
+// provider right now: claimed, request made, answer not recorded yet, and
+// not awaiting a confirmation.
+func (db *DB) sendInFlight(ctx context.Context, accountID int64, phone string) (bool, error) {
+	var n int64
+	err := db.q(ctx).Raw(`SELECT COUNT(*) FROM deliveries d `+deliveryAccount+`
+		WHERE d.phone = ? AND d.status = 'sending' AND d.settle <> ? AND COALESCE(b.account_id, s.account_id) = ?`,
+		phone, campaign.SettleAwaiting, accountID).Scan(&n).Error
+	if err != nil {
+		return false, fmt.Errorf("look for sends in flight: %w", err)
+	}
+	return n > 0, nil
 }
 
 // claimFor records wamid on candidate c if it still has none (an awaiting
