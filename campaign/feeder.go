@@ -43,6 +43,9 @@ type Feeder struct {
 	mu        sync.Mutex
 	planned   map[int64]time.Time // broadcasts this process has fully planned, at their UpdatedAt
 	lastSweep time.Time
+	// recoverUntil: after Redis lost its data, the sweep runs every
+	// AmbiguousDelay until then.
+	recoverUntil time.Time
 }
 
 // LossDetector tells the feeder that Redis lost its data (a restart without
@@ -115,14 +118,23 @@ func (f *Feeder) Tick(ctx context.Context) error {
 	if err := f.enqueuePolls(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	now := f.opts.Now()
 	f.mu.Lock()
-	sweep := f.opts.Now().Sub(f.lastSweep) >= f.opts.StaleAfter/5
+	every, staleFor := f.opts.StaleAfter/5, f.opts.StaleAfter
+	if now.Before(f.recoverUntil) {
+		// After Redis lost its data, a delivery whose lease was still
+		// running at the loss (a send reconciling, or awaiting a
+		// confirmation) lost its task too: look for those as their leases
+		// end, not StaleAfter later.
+		every, staleFor = f.opts.AmbiguousDelay, f.opts.AmbiguousDelay
+	}
+	sweep := now.Sub(f.lastSweep) >= every
 	if sweep {
-		f.lastSweep = f.opts.Now()
+		f.lastSweep = now
 	}
 	f.mu.Unlock()
 	if sweep {
-		if err := f.Sweep(ctx); err != nil {
+		if _, err := f.sweep(ctx, now.Add(-staleFor), false); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -535,6 +547,11 @@ func (f *Feeder) Sweep(ctx context.Context) error {
 // older than StaleAfter), and status polls parked in Redis come due again.
 func (f *Feeder) recoverLoss(ctx context.Context) error {
 	f.opts.Logger.WarnContext(ctx, "scheduler: Redis lost its data (restart without persistence or flush); re-enqueueing lost work now")
+	f.mu.Lock()
+	// Leases running now end within a lease, or a settle window for a send
+	// awaiting confirmation.
+	f.recoverUntil = f.opts.Now().Add(f.opts.Lease + f.opts.SettleWindow)
+	f.mu.Unlock()
 	n, err := f.sweep(ctx, f.opts.Now(), true)
 	if err != nil {
 		return fmt.Errorf("recover from redis data loss: %w", err)

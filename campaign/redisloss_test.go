@@ -2,11 +2,15 @@ package campaign_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 )
@@ -59,4 +63,40 @@ func TestRedisRestartWithoutPersistence(t *testing.T) {
 	b.waitFor(60*time.Second, "every delivery delivered", func() bool { return b.counts("restart")["delivered"] == n })
 	b.requireOncePerPhone(b.export("restart"))
 	require.Equal(t, n, b.sim.Stats().Accepted)
+}
+
+// After Redis lost its data, a delivery whose lease was still running at
+// the loss (here: a send reconciling, its lease ending 2 s later) lost its
+// task too; the scheduler looks for it again as soon as that lease ends,
+// not StaleAfter (10 min here) later. The clock is injected.
+func TestRedisDataLossRecoversRunningLeasesAsTheyEnd(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{})
+	b.opts.StaleAfter = 10 * time.Minute
+	b.apply(b.writeCampaign("lease", 3, 10, `      text: "Hi {{name}}"`))
+	clk := testclock.New(time.Now()) // after start_at (the apply)
+	b.opts.Now = clk.Now
+	ctx := context.Background()
+	f, insp := b.feeder()
+	require.NoError(t, f.Tick(ctx))
+	rows := b.export("lease")
+	job, err := b.db.Job(ctx, rows[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, campaign.DeliveryQueued, job.Status)
+	ok, err := b.db.Claim(ctx, job.Ref, clk.Now(), clk.Now().Add(2*time.Second), nil)
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	require.NoError(t, b.rds.Client.FlushDB(ctx).Err())
+	require.NoError(t, f.Tick(ctx)) // notices the loss; the lease still runs
+	_, err = insp.GetTaskInfo(campaign.QueueBroadcast, campaign.SendTaskID(job.Ref))
+	require.True(t, errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound), "its task is gone: %v", err)
+
+	clk.Add(b.opts.AmbiguousDelay + 3*time.Second) // the lease has ended
+	require.NoError(t, f.Tick(ctx))
+	got, err := b.db.Job(ctx, job.ID)
+	require.NoError(t, err)
+	require.Equal(t, job.Gen+1, got.Gen, "re-enqueued under a new generation")
+	_, err = insp.GetTaskInfo(campaign.QueueBroadcast, campaign.SendTaskID(got.Ref))
+	require.NoError(t, err, "its new task is queued")
 }

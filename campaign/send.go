@@ -245,13 +245,25 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	// delivery, and a pause or cancel during the wait is seen by the claim.
 	// Waiting is not a failure: a wait that cannot end in time comes back
 	// later, the attempt not counted.
+	var mark []string
+	marked := needsMark(msg) && caps.History
+	if marked {
+		// The answer will carry no wamid: note what the conversation holds
+		// now, so that only newer messages can be ours. It is read before
+		// the token, so that (after a short wait) only the claim separates
+		// the grant from the request.
+		if mark, err = h.snapshot(ctx, sender, job.Phone); err != nil {
+			return fmt.Errorf("read conversation before send: %w", err)
+		}
+	}
+	waitStart := time.Now()
 	if err := h.waitToken(ctx, job); err != nil {
 		return &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()}
 	}
-	var mark []string
-	if needsMark(msg) && caps.History {
-		// The answer will carry no wamid: note what the conversation holds
-		// now, so that only newer messages can be ours.
+	if marked && time.Since(waitStart) > markFresh {
+		// Messages may have arrived while we waited: look again, so none
+		// of them can pass for ours. (This read between the grant and the
+		// request can put a template later than its grant.)
 		if mark, err = h.snapshot(ctx, sender, job.Phone); err != nil {
 			return fmt.Errorf("read conversation before send: %w", err)
 		}
@@ -282,11 +294,12 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	// the request an eighth before the lease does, to record the outcome:
 	// no other attempt can reconcile (and resend) while this one is in
 	// flight. Only a stall since the claim (a paused process, a slow Redis)
-	// can leave less; then the lease runs out and the next attempt
-	// reconciles.
+	// can leave less; then nothing is sent and the claim is handed back.
 	left := leaseUntil.Sub(h.opts.Now())
 	if left < h.opts.Lease/3 {
-		return &WaitError{After: max(left, 0) + time.Second, Reason: "claim stalled before sending"}
+		// Not sent: hand the claim back, not counted (only while it is
+		// still ours; if another attempt took it over, this does nothing).
+		return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Reason: "claim stalled before sending"})
 	}
 	sctx, cancelSend := context.WithTimeout(ctx, left-h.opts.Lease/8)
 	defer cancelSend()
@@ -330,6 +343,10 @@ func (h *SendHandler) waitToken(ctx context.Context, job Job) error {
 	}
 	return h.limiter.Wait(wctx, job.Account.RateKey(), job.Account.RatePerSecond)
 }
+
+// markFresh is how long a rate wait may take before the conversation mark
+// read ahead of it is read again.
+const markFresh = 2 * time.Second
 
 // accountRetry is how long a sequence step waits when its account cannot
 // send (no credentials, or the provider halted the account).
@@ -619,14 +636,25 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 		// only then send again.
 		if until := job.SendingAt.Add(window); now.Before(until) {
 			next := now.Add(min(h.opts.AmbiguousDelay, until.Sub(now)))
-			if err := h.store.ReleaseLease(ctx, job.Ref, next, "awaiting provider confirmation: not in the conversation yet", now); err != nil {
+			const reason = ReasonAwaiting + ": not in the conversation yet"
+			if st, ok := h.store.(SettleStore); ok {
+				// Shown as awaiting (status, export), and not counted as
+				// in flight by the feeder meanwhile.
+				if _, err := st.AwaitSettle(ctx, job.Ref, next, reason, now); err != nil {
+					return true, err
+				}
+			} else if err := h.store.ReleaseLease(ctx, job.Ref, next, reason, now); err != nil {
 				return true, err
 			}
-			return true, &WaitError{After: next.Sub(now), Reason: "awaiting provider confirmation: not in the conversation yet"}
+			return true, &WaitError{After: next.Sub(now), Reason: reason}
 		}
 	}
+	const reason = "reconciled: not found at the provider within the settle window; sent again"
 	log.InfoContext(ctx, "campaign: reconciled send not found at provider within the settle window; sending again", slog.Duration("settle_window", window))
-	h.unclaim(ctx, job.Ref, "reconciled: not found at the provider within the settle window")
+	if st, ok := h.store.(SettleStore); ok && job.SendingAt != nil {
+		return h.resend(ctx, log, st, job, reason)
+	}
+	h.unclaim(ctx, job.Ref, reason)
 	return false, nil
 }
 

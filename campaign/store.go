@@ -30,8 +30,9 @@ type SchedulerStore interface {
 	PlanBatch(ctx context.Context, broadcastID, after int64, limit int, now time.Time) (last int64, n int, err error)
 	// CountByStatus counts a broadcast's deliveries per state.
 	CountByStatus(ctx context.Context, broadcastID int64) (map[DeliveryStatus]int, error)
-	// Window returns how many deliveries are queued or sending and whether
-	// any are still planned.
+	// Window returns how many deliveries are queued or sending, not
+	// counting those awaiting the provider's confirmation, and whether any
+	// are still planned or awaiting (the broadcast is not over).
 	Window(ctx context.Context, broadcastID int64) (inflight int, morePlanned bool, err error)
 	// SentSince counts deliveries of a broadcast accepted at or after t.
 	SentSince(ctx context.Context, broadcastID int64, t time.Time) (int, error)

@@ -139,6 +139,16 @@ func TestWindowAndSentSince(t *testing.T) {
 		window(4, false)
 		f.claimAndSend(rest[0], "wamid.1", at(5*time.Second))
 		window(3, false)
+		// A send awaiting the provider's confirmation of a lost answer may
+		// wait minutes: it does not hold up the feed, but the broadcast is
+		// not over while it waits.
+		ok, err = f.db.Claim(f.ctx, rest[1], at(6*time.Second), at(time.Minute), nil)
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = f.db.AwaitSettle(f.ctx, rest[1], at(5*time.Minute), campaign.ReasonAwaiting, at(7*time.Second))
+		require.NoError(t, err)
+		require.True(t, ok)
+		window(2, true)
 
 		for _, c := range []struct {
 			since time.Duration

@@ -161,16 +161,18 @@ func (db *DB) CountByStatus(ctx context.Context, broadcastID int64) (map[campaig
 	return out, nil
 }
 
-// Window returns how many deliveries are queued or sending and whether any
-// are still planned (both index range scans, cheap at any audience size).
+// Window returns how many deliveries are queued or sending (those awaiting
+// the provider's confirmation of a lost answer aside: they may wait minutes
+// and must not hold up the feed) and whether any are still planned or
+// awaiting (both index range scans, cheap at any audience size).
 func (db *DB) Window(ctx context.Context, broadcastID int64) (int, bool, error) {
 	var r struct {
 		Inflight int
 		More     bool
 	}
 	err := db.q(ctx).Raw(`SELECT
-		(SELECT COUNT(*) FROM deliveries WHERE broadcast_id = ? AND status IN ('queued', 'sending')) AS inflight,
-		EXISTS (SELECT 1 FROM deliveries WHERE broadcast_id = ? AND status = 'planned') AS more`,
+		(SELECT COUNT(*) FROM deliveries WHERE broadcast_id = ? AND status IN ('queued', 'sending') AND settle <> 'awaiting') AS inflight,
+		EXISTS (SELECT 1 FROM deliveries WHERE broadcast_id = ? AND (status = 'planned' OR status = 'sending' AND settle = 'awaiting')) AS more`,
 		broadcastID, broadcastID).Scan(&r).Error
 	if err != nil {
 		return 0, false, fmt.Errorf("broadcast %d: window: %w", broadcastID, err)
@@ -533,6 +535,11 @@ func deref[T any](p *T) T {
 	return *p
 }
 
+// settledIfAwaiting is a delivery's settle state once its send is found to
+// have been accepted: settled if it was awaiting the provider's
+// confirmation.
+const settledIfAwaiting = `CASE WHEN settle = 'awaiting' THEN 'settled' ELSE settle END`
+
 // joinMark encodes a conversation mark for deliveries.conv_mark (see
 // splitMark): nil = none recorded.
 func joinMark(mark []string) string {
@@ -665,7 +672,7 @@ func (db *DB) ReleaseLease(ctx context.Context, ref campaign.Ref, until time.Tim
 // delivery a new generation meanwhile (that generation's task then finds it
 // sent and does nothing).
 func (db *DB) MarkSent(ctx context.Context, ref campaign.Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error) {
-	const update = `UPDATE deliveries SET status = 'sent', wamid = ?, sent_at = ?, lease_until = NULL,
+	const update = `UPDATE deliveries SET status = 'sent', wamid = ?, sent_at = ?, lease_until = NULL, settle = ` + settledIfAwaiting + `,
 		error_code = '', error = '', next_poll_at = ?, poll_count = 0, track_until = ?, updated_at = ?
 		WHERE id = ? AND status = 'sending'`
 	args := []any{nullable(wamid), utc(now), nullTime(firstPoll), utc(trackUntil), utc(now), ref.ID}

@@ -266,7 +266,7 @@ func (db *DB) MarkStepSent(ctx context.Context, ref campaign.Ref, wamid string, 
 			EnrollmentID int64
 			Step         int
 		}
-		err := tx.Raw(`UPDATE deliveries SET status = 'sent', wamid = ?, sent_at = ?, lease_until = NULL,
+		err := tx.Raw(`UPDATE deliveries SET status = 'sent', wamid = ?, sent_at = ?, lease_until = NULL, settle = `+settledIfAwaiting+`,
 			error_code = '', error = '', next_poll_at = ?, poll_count = 0, track_until = ?, updated_at = ?
 			WHERE id = ? AND status = 'sending' AND enrollment_id IS NOT NULL RETURNING enrollment_id, step`,
 			nullable(wamid), utc(now), nullTime(firstPoll), utc(trackUntil), utc(now), ref.ID).Scan(&got).Error

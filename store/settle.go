@@ -60,7 +60,7 @@ func (db *DB) SettleCounts(ctx context.Context, broadcastID int64) (map[string]i
 // ended meanwhile); false when it is no longer sending (settled).
 func (db *DB) Resend(ctx context.Context, ref campaign.Ref, reason string, now time.Time) (bool, error) {
 	ok, err := db.handBack(ctx, ref.ID, now, `UPDATE deliveries SET lease_until = NULL, settle = ?, settle_until = NULL,
-		status = CASE WHEN `+ownerGone+` THEN 'skipped' ELSE 'queued' END,
+		gen = `+handBackGen+`, queued_at = `+handBackQueued+`, status = `+handBackStatus+`,
 		error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending'`,
 		campaign.SettleResent, reason, utc(now), ref.ID, ref.Gen)
 	if err != nil {
