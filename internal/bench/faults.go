@@ -418,7 +418,7 @@ func faultPart(ctx context.Context, db *store.DB, broadcastID int64, sim *botsai
 		ID     int64
 		Phone  string
 		Status string
-		WAMID  *string
+		WAMID  *string `gorm:"column:wamid"`
 	}
 	if err := db.Gorm().WithContext(ctx).Raw(`SELECT id, phone, status, wamid FROM deliveries WHERE broadcast_id = ?`, broadcastID).Scan(&rows).Error; err != nil {
 		return p, nil, fmt.Errorf("faults: %w", err)
