@@ -71,9 +71,13 @@ type FaultsConfig struct {
 	// the engine's defaults (3 min, 10 s).
 	SettleWindow   time.Duration
 	AmbiguousDelay time.Duration
-	Concurrency    int
-	DatabaseURL    string
-	Timeout        time.Duration
+	// StaleAfter is campaign.Options' (zero: the engine's 5 min): how long
+	// a delivery whose task Redis lost waits for the sweep when the loss
+	// recovery does not re-enqueue it.
+	StaleAfter  time.Duration
+	Concurrency int
+	DatabaseURL string
+	Timeout     time.Duration
 }
 
 // FaultsResult is what one fault run measured.
@@ -198,7 +202,7 @@ func RunFaults(ctx context.Context, cfg FaultsConfig, progress io.Writer) (res F
 	log := slog.New(&countingHandler{next: w.log.Handler(), c: counts})
 	log.InfoContext(ctx, "bench: faults: private redis and database", slog.String("redis", rp.Addr), slog.String("database", w.dbName))
 
-	opts := campaign.Options{SettleWindow: cfg.SettleWindow, AmbiguousDelay: cfg.AmbiguousDelay, Logger: log}
+	opts := campaign.Options{SettleWindow: cfg.SettleWindow, AmbiguousDelay: cfg.AmbiguousDelay, StaleAfter: cfg.StaleAfter, Logger: log}
 	res = FaultsResult{CPUs: runtime.GOMAXPROCS(0), Concurrency: base.Concurrency, Rate: cfg.Rate,
 		SlowAccept: cfg.SlowAccept.Seconds(), ClientTimeout: cfg.ClientTimeout.Seconds(),
 		SettleWindow: cmp.Or(cfg.SettleWindow, 3*time.Minute).Seconds()}
