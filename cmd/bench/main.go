@@ -29,6 +29,20 @@
 //
 //	bench -webhooks [-messages 20000] [-clients 32] [-concurrency 50] [-json]
 //
+// With -faults it proves the BotSailor path under faults (issue 11): a text
+// broadcast (-texts, default 2,000; 2% of sends accepted only after
+// -slow-accept, default 45 s, past the client's 30 s timeout) and a template
+// broadcast (-templates, default 1,000; 5% of answers dropped after
+// acceptance, half listed in the conversation without a wamid), sent at
+// -rate per account (default 20) by the real worker and scheduler, with the
+// run's private redis-server killed (no persistence) and started again empty
+// after a third of the recipients; it prints per part the recipients,
+// accepted, duplicates, lost, found by reconciliation and resent after the
+// settle window (-settle-window, default the engine's 3 min), the time to
+// resume sending after the restart, and a verdict.
+//
+//	bench -faults [-texts 2000] [-templates 1000] [-rate 20] [-slow-accept 45s] [-settle-window 3m] [-json]
+//
 // It FLUSHES the Redis database -redis-db (default 14; never 0) before and
 // between the phases or scenarios, taking the same lease as the tests so it
 // never flushes one a test is using, and works in Postgres databases
@@ -71,6 +85,7 @@ func main() {
 var (
 	sendFlags     = map[string]bool{"noop": true, "sends": true}
 	throttleFlags = map[string]bool{"rate": true, "seconds": true}
+	faultFlags    = map[string]bool{"texts": true, "templates": true, "slow-accept": true, "settle-window": true}
 )
 
 // run parses args, runs the benchmark and writes its result to stdout;
@@ -85,6 +100,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		scfg     bench.StepsConfig
 		hooks    bool
 		wcfg     bench.WebhooksConfig
+		faults   bool
+		fcfg     bench.FaultsConfig
 	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -94,6 +111,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.BoolVar(&hooks, "webhooks", false, "run the status webhook benchmark instead")
 	fs.IntVar(&wcfg.Messages, "messages", bench.DefaultWebhookMessages, "with -webhooks: how many sent messages get a status")
 	fs.IntVar(&wcfg.Clients, "clients", bench.DefaultWebhookClients, "with -webhooks: concurrent webhook senders")
+	fs.BoolVar(&faults, "faults", false, "run the BotSailor fault benchmark (slow accepts, dropped template answers, a Redis restart) instead; it runs its own redis-server")
+	fs.IntVar(&fcfg.Texts, "texts", bench.DefaultFaultTexts, "with -faults: text recipients")
+	fs.IntVar(&fcfg.Templates, "templates", bench.DefaultFaultTemplates, "with -faults: template recipients")
+	fs.DurationVar(&fcfg.SlowAccept, "slow-accept", bench.DefaultSlowAccept, "with -faults: how long 2% of text sends take to be accepted")
+	fs.DurationVar(&fcfg.SettleWindow, "settle-window", 0, "with -faults: the engine's settle window (default its own, 3m)")
 	fs.IntVar(&cfg.NoopTasks, "noop", bench.DefaultNoopTasks, "no-op tasks the raw asynq phase drains")
 	fs.IntVar(&cfg.Sends, "sends", bench.DefaultSends, "recipients of the send-path broadcast")
 	fs.Float64Var(&tcfg.Rate, "rate", bench.DefaultThrottleRate, "with -throttle: rate_per_second of every phone number, and the simulator's limit")
@@ -118,10 +140,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			misplaced = fmt.Errorf("-%s does not apply to -throttle", f.Name)
 		case steps && (sendFlags[f.Name] || f.Name == "seconds" || f.Name == "throttle"):
 			misplaced = fmt.Errorf("-%s does not apply to -steps", f.Name)
+		case !faults && faultFlags[f.Name]:
+			misplaced = fmt.Errorf("-%s only applies with -faults", f.Name)
+		case faults && (sendFlags[f.Name] || f.Name == "seconds" || f.Name == "redis-url" || f.Name == "redis-db"):
+			misplaced = fmt.Errorf("-%s does not apply to -faults", f.Name)
 		case !hooks && (f.Name == "messages" || f.Name == "clients"):
 			misplaced = fmt.Errorf("-%s only applies with -webhooks", f.Name)
 		case !steps && f.Name == "enrollments":
 			misplaced = fmt.Errorf("-%s only applies with -steps", f.Name)
+		case !throttle && !steps && !faults && f.Name == "rate":
+			misplaced = fmt.Errorf("-%s only applies with -throttle, -steps or -faults", f.Name)
 		case !throttle && !steps && throttleFlags[f.Name]:
 			misplaced = fmt.Errorf("-%s only applies with -throttle or -steps", f.Name)
 		}
@@ -138,6 +166,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.RedisURL = cmp.Or(cfg.RedisURL, getenv("REDIS_URL"))
 	cfg.DatabaseURL = cmp.Or(cfg.DatabaseURL, getenv("DATABASE_URL"))
 
+	if faults {
+		fcfg.Rate = bench.DefaultFaultsRate
+		fcfg.Timeout = bench.DefaultFaultsTimeout
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "rate":
+				fcfg.Rate = tcfg.Rate
+			case "timeout":
+				fcfg.Timeout = cfg.Timeout
+			}
+		})
+		if fcfg.Texts <= 0 || fcfg.Templates <= 0 || fcfg.Rate <= 0 || fcfg.SlowAccept <= 0 || fcfg.SettleWindow < 0 {
+			return fmt.Errorf("-texts, -templates, -rate and -slow-accept must be more than 0, and -settle-window not negative")
+		}
+		fcfg.Concurrency, fcfg.DatabaseURL = cfg.Concurrency, cfg.DatabaseURL
+		res, err := bench.RunFaults(ctx, fcfg, stderr)
+		return report(res, err, asJSON, stdout)
+	}
 	if hooks {
 		if wcfg.Messages <= 0 || wcfg.Clients <= 0 {
 			return fmt.Errorf("-messages and -clients must be more than 0, got %v and %v", wcfg.Messages, wcfg.Clients)

@@ -78,3 +78,38 @@ func TestRunWebhooksSmall(t *testing.T) {
 	require.Greater(t, res.AppliedPerSecond, 0.0)
 	require.Greater(t, res.P50Millis, 0.0)
 }
+
+// The fault benchmark, tiny and scaled down (slow accepts of 2 s past a 1 s
+// client timeout, a 15 s settle window): every recipient accepted once,
+// and sending resumes after the Redis restart. Timings are not asserted
+// beyond the verdict's bound.
+func TestRunFaultsSmall(t *testing.T) {
+	t.Parallel()
+	var progress bytes.Buffer
+	res, err := bench.RunFaults(context.Background(), bench.FaultsConfig{
+		Texts: 150, Templates: 100, Rate: 50, Concurrency: 10,
+		SlowAccept: 2 * time.Second, ClientTimeout: time.Second,
+		SettleWindow: 15 * time.Second, AmbiguousDelay: time.Second,
+		// A send whose answer was lost just before the kill waits for the
+		// stale sweep (see the README's fault benchmark): keep it short.
+		StaleAfter:  10 * time.Second,
+		DatabaseURL: testenv.PostgresURL(), Timeout: 90 * time.Second,
+	}, &progress)
+	var table bytes.Buffer
+	require.NoError(t, res.WriteTable(&table))
+	require.NoError(t, err, "%s\n%s", table.String(), progress.String())
+	require.True(t, res.Holds)
+	require.Contains(t, table.String(), "HOLDS")
+	for _, p := range []bench.FaultPart{res.Text, res.Template} {
+		require.Equal(t, p.Recipients, p.Accepted)
+		require.Zero(t, p.Duplicates)
+		require.Zero(t, p.Lost)
+		require.Zero(t, p.Resent)
+	}
+	require.Positive(t, res.Text.Faulted, "some sends were slow")
+	require.Positive(t, res.Template.Faulted, "some answers were dropped")
+	require.Equal(t, res.Text.Faulted, res.Text.Found, "every slow send found, none resent")
+	require.Positive(t, res.Template.NoWAMID, "templates found without a wamid are recorded")
+	require.Positive(t, res.Restart.AtAccepted)
+	require.Positive(t, res.Restart.ResumeSeconds)
+}

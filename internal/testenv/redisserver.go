@@ -2,15 +2,12 @@ package testenv
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"os/exec"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/wacamp/wacamp/internal/redisproc"
 )
 
 // RedisServer is a private redis-server process on a loopback port, kept
@@ -18,54 +15,25 @@ import (
 // server cannot be restarted under other tests.
 type RedisServer struct {
 	Redis
-	t    testing.TB
-	port int
-	dir  string
-	cmd  *exec.Cmd
+	t   testing.TB
+	srv *redisproc.Server
 }
 
 // NewRedisServer starts redis-server (it must be on PATH) on a free port
 // and stops it when the test ends.
 func NewRedisServer(t testing.TB) *RedisServer {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := redisproc.Start(context.Background(), t.TempDir())
 	if err != nil {
-		t.Fatalf("testenv: find a free port: %v", err)
+		t.Fatalf("testenv: %v", err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	s := &RedisServer{t: t, port: port, dir: t.TempDir()}
-	s.start()
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(srv.Stop)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { _ = c.Close() })
-	s.Redis = Redis{URL: "redis://" + addr + "/0", Opt: asynq.RedisClientOpt{Addr: addr}, Client: c}
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *RedisServer) start() {
-	s.t.Helper()
-	s.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(s.port),
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", "")
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("testenv: start redis-server: %v", err)
-	}
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(s.port)})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			s.t.Fatalf("testenv: redis-server on port %d did not come up", s.port)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a starting process; it sends no signal
-	}
-}
-
-func (s *RedisServer) stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Kill()
-		_, _ = s.cmd.Process.Wait()
+	return &RedisServer{
+		Redis: Redis{URL: "redis://" + srv.Addr + "/0", Opt: asynq.RedisClientOpt{Addr: srv.Addr}, Client: c},
+		t:     t,
+		srv:   srv,
 	}
 }
 
@@ -73,9 +41,10 @@ func (s *RedisServer) stop() {
 // one on the same port, empty.
 func (s *RedisServer) Restart() {
 	s.t.Helper()
-	s.stop()
-	s.start()
+	if err := s.srv.Restart(context.Background()); err != nil {
+		s.t.Fatalf("testenv: %v", err)
+	}
 }
 
 // String names the server for messages.
-func (s *RedisServer) String() string { return fmt.Sprintf("redis-server on 127.0.0.1:%d", s.port) }
+func (s *RedisServer) String() string { return s.srv.String() }

@@ -5,7 +5,8 @@
 // message in a per-recipient conversation with a fresh wamid, and moves each
 // message through sent → delivered → read (or failed) on a clock. Knobs
 // inject the faults a campaign engine must survive: latency, HTTP 503 before
-// accepting, connections dropped after accepting, Meta's throughput limit
+// accepting, sends accepted only long after the client gave up, connections
+// dropped after accepting, Meta's throughput limit
 // (130429), the plan's subscriber limit, a conversation that lists
 // templates without their wamid, and a history that lags the sends. Given the same Seed and the same
 // sequence of requests, it makes the same decisions.
@@ -82,6 +83,15 @@ type Options struct {
 	// connection is closed without an answer after the message is recorded:
 	// the message goes out, the client never learns it.
 	DropAfterAcceptRate float64
+	// SlowAcceptRate is the share (0–1) of sends (of every kind) the
+	// provider takes SlowAccept to accept: the request is held that long,
+	// then handled as any other (rate limit, drop, …) and, if accepted,
+	// recorded in the conversation — also when the client gave up waiting
+	// meanwhile, as a provider does that finishes work the caller
+	// abandoned. Drawn after Fail5xxRate.
+	SlowAcceptRate float64
+	// SlowAccept is how long a send drawn by SlowAcceptRate is held.
+	SlowAccept time.Duration
 	// RatePerSecond is the send rate allowed per phone_number_id (a token
 	// bucket holding max(1, RatePerSecond) tokens); 0 is unlimited. Sends
 	// over it are answered HTTP 200 {"status":"0","message":"(#130429) Rate
@@ -170,6 +180,8 @@ type Stats struct {
 	PairLimited       int // sends refused with 131056 (pair rate)
 	StatusPolls       int // get/message-status calls
 	ConversationCalls int // get/conversation calls
+	Slowed            int // sends held for Options.SlowAccept
+	SlowHeld          int // of them, still held (not yet accepted or refused)
 }
 
 // Server is the simulator. It is an http.Handler and safe for concurrent use.
@@ -433,6 +445,18 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
 		return
+	}
+	if s.opts.SlowAcceptRate > 0 && s.rng.Float64() < s.opts.SlowAcceptRate {
+		// Drawn only when the knob is on, so other seeds' decisions stay.
+		hold := s.opts.SlowAccept
+		s.stats.Slowed++
+		s.stats.SlowHeld++
+		s.mu.Unlock()
+		// Not wire.Delay: the client giving up must not stop the provider.
+		t := time.NewTimer(hold)
+		<-t.C
+		s.mu.Lock()
+		s.stats.SlowHeld--
 	}
 	now := s.now()
 	if !s.takeToken(numberID, now) {

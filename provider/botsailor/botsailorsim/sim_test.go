@@ -618,3 +618,30 @@ func TestLatency(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Equal(t, provider.ClassTransient, provider.ClassOf(err))
 }
+
+// TestSlowAccept: a send drawn by SlowAcceptRate is held for SlowAccept and
+// then recorded in the conversation although the client gave up first.
+func TestSlowAccept(t *testing.T) {
+	t.Parallel()
+	b := setup(t, botsailorsim.Options{SlowAcceptRate: 1, SlowAccept: 300 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := b.client.Send(ctx, "8801723309003", text("slow"))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	require.Equal(t, 1, b.sim.Stats().SlowHeld, "held after the client gave up")
+	conv, err := b.client.Conversation(context.Background(), "8801723309003", 5)
+	require.NoError(t, err)
+	require.Empty(t, conv, "not accepted yet")
+
+	// The hold is real time; poll the counter rather than guess it.
+	require.Eventually(t, func() bool { return b.sim.Stats().SlowHeld == 0 }, 10*time.Second, 10*time.Millisecond)
+	st := b.sim.Stats()
+	require.Equal(t, 1, st.Slowed)
+	require.Equal(t, 1, st.Accepted)
+	conv, err = b.client.Conversation(context.Background(), "8801723309003", 5)
+	require.NoError(t, err)
+	require.Len(t, conv, 1, "recorded once the provider got to it")
+	require.Equal(t, "slow", conv[0].Text)
+	require.Equal(t, b.sim.Sends()[0].WAMID, conv[0].WAMID)
+}
