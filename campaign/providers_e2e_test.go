@@ -159,22 +159,9 @@ func runProviderCase(t *testing.T, pc providerCase) {
 	// answered, before the send is): give it the time a real lease would,
 	// so no answer is cut off and failed as outcome unknown.
 	b.opts.Lease = 30 * time.Second
-	recv, closeRecv := app.NewReceiver(b.conns, providerEnv, nil)
-	t.Cleanup(closeRecv)
-	hooks := httptest.NewServer(recv)
-	t.Cleanup(hooks.Close)
-	h, sends, closeSim := pc.start(hooks.URL + "/webhooks/main/" + hookSecret)
-	t.Cleanup(closeSim)
-	api := httptest.NewServer(h)
-	t.Cleanup(api.Close)
-
+	apiURL, sends := webhookWorld(b, pc.start, nil)
 	const recipients, enrollments = 200, 30
-	var csv strings.Builder
-	csv.WriteString("phone,name,code\n")
-	for i := range recipients {
-		fmt.Fprintf(&csv, "49151%08d,Person %d,C%d\n", i, i, i)
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(b.dir, "people.csv"), []byte(csv.String()), 0o600))
+	b.writePeople(recipients)
 	yaml := fmt.Sprintf(`accounts:
   - name: main
     provider: %s
@@ -195,7 +182,7 @@ sequences:
     account: main
     steps:
 %s
-`, pc.name, api.URL+pc.path, pc.account, pc.broadcast, pc.steps)
+`, pc.name, apiURL+pc.path, pc.account, pc.broadcast, pc.steps)
 	b.runProviderYAML(yaml, 20)
 	people := make([]sequence.Enrollee, enrollments)
 	for i := range people {
@@ -400,4 +387,36 @@ sequences:
 	require.Equal(t, 1, sim.SendCount("4915100000001"), "no step after the reply")
 	require.Equal(t, 2, sim.SendCount("4915100000002"))
 	require.Equal(t, 2, sim.SendCount("4915100000003"))
+}
+
+// webhookWorld serves the bench's status-webhook receiver (behind wrap, if
+// not nil: a lossy network, say) and the simulator start builds to push to
+// it, both until the test ends, and returns the simulator's URL and its
+// record of sends.
+func webhookWorld[S any](b *bench, start func(hookURL string) (http.Handler, S, func()), wrap func(http.Handler) http.Handler) (string, S) {
+	b.t.Helper()
+	recv, closeRecv := app.NewReceiver(b.conns, providerEnv, nil)
+	b.t.Cleanup(closeRecv)
+	var h http.Handler = recv
+	if wrap != nil {
+		h = wrap(recv)
+	}
+	hooks := httptest.NewServer(h)
+	b.t.Cleanup(hooks.Close)
+	sim, sends, closeSim := start(hooks.URL + "/webhooks/main/" + hookSecret)
+	b.t.Cleanup(closeSim)
+	api := httptest.NewServer(sim)
+	b.t.Cleanup(api.Close)
+	return api.URL, sends
+}
+
+// writePeople writes people.csv with n recipients (phone, name, code).
+func (b *bench) writePeople(n int) {
+	b.t.Helper()
+	var csv strings.Builder
+	csv.WriteString("phone,name,code\n")
+	for i := range n {
+		fmt.Fprintf(&csv, "49151%08d,Person %d,C%d\n", i, i, i)
+	}
+	require.NoError(b.t, os.WriteFile(filepath.Join(b.dir, "people.csv"), []byte(csv.String()), 0o600))
 }

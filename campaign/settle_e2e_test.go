@@ -19,7 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/salebot/salebotsim"
 	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
@@ -193,24 +192,14 @@ func runFaultCase(t *testing.T, fc faultCase) {
 	ctx := context.Background()
 	b := newBench(t, botsailorsim.Options{})
 	b.opts.Lease = 30 * time.Second
-	recv, closeRecv := app.NewReceiver(b.conns, providerEnv, nil)
-	t.Cleanup(closeRecv)
-	net := &lossyNet{target: recv, loss: 0.05, late: 0.05, maxDelay: 10 * time.Second, rng: rand.New(rand.NewPCG(1, 2))}
-	hooks := httptest.NewServer(net)
-	t.Cleanup(hooks.Close)
-	t.Cleanup(net.wg.Wait)
-	h, sends, closeSim := fc.start(hooks.URL + "/webhooks/main/" + hookSecret)
-	t.Cleanup(closeSim)
-	api := httptest.NewServer(h)
-	t.Cleanup(api.Close)
-
+	var net *lossyNet
+	apiURL, sends := webhookWorld(b, fc.start, func(recv http.Handler) http.Handler {
+		net = &lossyNet{target: recv, loss: 0.05, late: 0.05, maxDelay: 10 * time.Second, rng: rand.New(rand.NewPCG(1, 2))}
+		t.Cleanup(net.wg.Wait)
+		return net
+	})
 	const recipients, enrollments = 200, 40
-	var csv strings.Builder
-	csv.WriteString("phone,name,code\n")
-	for i := range recipients {
-		fmt.Fprintf(&csv, "49151%08d,Person %d,C%d\n", i, i, i)
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(b.dir, "people.csv"), []byte(csv.String()), 0o600))
+	b.writePeople(recipients)
 	b.runProviderYAML(fmt.Sprintf(`accounts:
   - name: main
     provider: %s
@@ -232,7 +221,7 @@ sequences:
     steps:
       - {after: 0s, message: {text: "Welcome {{name}}"}}
       - {after: 1s, message: {text: "Still there, {{name}}?"}}
-`, fc.name, api.URL, fc.account), 20)
+`, fc.name, apiURL, fc.account), 20)
 	people := make([]sequence.Enrollee, enrollments)
 	for i := range people {
 		people[i] = sequence.Enrollee{Phone: fmt.Sprintf("49152%08d", i), Name: fmt.Sprintf("Member %d", i)}
