@@ -11,9 +11,11 @@ import (
 // yields.
 func (m Message) Variables() []string {
 	var names []string
+	seen := map[string]bool{}
 	for _, s := range m.TextFields() {
 		for _, n := range Placeholders(s) {
-			if !slices.Contains(names, n) {
+			if !seen[n] {
+				seen[n] = true
 				names = append(names, n)
 			}
 		}

@@ -28,6 +28,11 @@ const (
 	MaxRowDescriptionLen  = 72   // description of a list row
 	MaxRowIDLen           = 200  // id of a list row
 	MaxTemplateButtons    = 10   // template buttons have index 0 to MaxTemplateButtons-1
+	// MaxTemplateVars bounds a template's variables: a template body holds
+	// at most 1,024 characters, so no approved template takes more than
+	// about 200 parameters; more is a mistake (or an attack on validation
+	// time), refused before any per-variable work.
+	MaxTemplateVars = 250
 )
 
 // Kinds are the valid values of Message.Kind, in the order error messages
@@ -282,6 +287,10 @@ func (p *problems) template(t Template) {
 		p.add("template.language", "%q is not a language code such as en or en_US", t.Language)
 	}
 
+	if len(t.Vars) > MaxTemplateVars {
+		p.add("template.vars", "has %d variables; a template takes at most %d", len(t.Vars), MaxTemplateVars)
+		return
+	}
 	seen := make(map[TemplateVar]int, len(t.Vars))
 	for i, v := range t.Vars {
 		field := fmt.Sprintf("template.vars[%d]", i)
