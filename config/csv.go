@@ -2,6 +2,7 @@ package config
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -99,6 +100,7 @@ func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string,
 	}
 
 	reported := make(map[int]bool) // unnamed columns already reported
+	read := 0                      // records, empty ones included
 	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -107,6 +109,12 @@ func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string,
 		if err != nil {
 			problem(csvErrorLine(err), rowsField, "%v", csvErrorMsg(err))
 			break
+		}
+		if read++; read%4096 == 0 {
+			if err := f.l.ctx.Err(); err != nil {
+				f.l.stopped = err
+				return rows
+			}
 		}
 		line, _ := r.FieldPos(0)
 		if allEmpty(rec) {
@@ -178,7 +186,7 @@ func csvErrorMsg(err error) error {
 // dropped, each person with their line. It returns a *[ValidationError]
 // listing every problem with its line.
 func LoadPeople(path string) ([]Person, error) {
-	l := &loader{getenv: func(string) string { return "" }}
+	l := &loader{ctx: context.Background(), getenv: func(string) string { return "" }}
 	f := &fileCtx{l: l, path: path}
 	aud := audience{seen: map[string]struct{}{}}
 	if n := f.readCSV(path, 0, "people", "people", &aud); n == 0 && l.probs.err() == nil {
