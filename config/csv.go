@@ -69,6 +69,10 @@ func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string,
 	var unnamed []int // columns without a header: must stay empty
 	seen := make(map[string]int)
 	for i, h := range header {
+		if msg := unstorable(h); msg != "" {
+			problem(headerLine, rowsField, "the name of column %d %s", i+1, msg)
+			return 0
+		}
 		h = strings.TrimSpace(h)
 		key := h
 		if strings.EqualFold(h, "phone") || strings.EqualFold(h, "name") {
@@ -126,6 +130,10 @@ func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string,
 			problem(line, rowField, "has %d fields; the header has %d", len(rec), len(header))
 			continue
 		}
+		if c, msg := unstorableCell(rec); msg != "" {
+			problem(line, rowField+" "+columnName(header, c), "%s", msg)
+			continue
+		}
 		for _, c := range unnamed {
 			if strings.TrimSpace(rec[c]) != "" && !reported[c] {
 				reported[c] = true
@@ -152,6 +160,29 @@ func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string,
 		aud.add(rcpt, path, line)
 	}
 	return rows
+}
+
+// unstorableCell returns the first cell of rec the database would refuse
+// as text, and why; msg is "" if there is none.
+func unstorableCell(rec []string) (col int, msg string) {
+	for i, c := range rec {
+		if msg := unstorable(c); msg != "" {
+			return i, msg
+		}
+	}
+	return -1, ""
+}
+
+// columnName names column c of header for a message: its trimmed name, or
+// its number if it has none.
+func columnName(header []string, c int) string {
+	switch h := strings.TrimSpace(header[c]); {
+	case strings.EqualFold(h, "phone") || strings.EqualFold(h, "name"):
+		return strings.ToLower(h)
+	case h != "":
+		return h
+	}
+	return fmt.Sprintf("column %d", c+1)
 }
 
 func allEmpty(rec []string) bool {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -25,8 +27,9 @@ const (
 // a Bundle, so that the decoding that follows (which expands aliases and
 // merge keys as it goes) is bounded: it refuses alias cycles (an anchor
 // that contains an alias to itself), aliases that stand for more than
-// MaxAliasNodes nodes or nest deeper than MaxAliasDepth. It also stops
-// when ctx ends.
+// MaxAliasNodes nodes or nest deeper than MaxAliasDepth, and scalars the
+// database cannot store (a NUL byte or invalid UTF-8). It also stops when
+// ctx ends.
 type treeCheck struct {
 	ctx    context.Context
 	f      *fileCtx
@@ -80,7 +83,8 @@ func (t *treeCheck) tick() bool {
 	return true
 }
 
-// literal walks n as written in the file, measuring every alias.
+// literal walks n as written in the file: every scalar is checked once,
+// and every alias is measured.
 func (t *treeCheck) literal(n *yaml.Node) {
 	if n == nil || !t.tick() {
 		return
@@ -94,6 +98,10 @@ func (t *treeCheck) literal(n *yaml.Node) {
 		if t.total += e.nodes; t.total > MaxAliasNodes {
 			t.f.problem(n.Line, t.field(), "the aliases of this file stand for more than %d values once expanded (at *%s); write the values out or nest fewer aliases", MaxAliasNodes, n.Value)
 			t.err = errTreeStop
+		}
+	case yaml.ScalarNode:
+		if msg := unstorable(n.Value); msg != "" {
+			t.f.problem(n.Line, t.field(), "%s", msg)
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -163,4 +171,16 @@ func (t *treeCheck) size(n *yaml.Node) expansion {
 		e.depth = max(e.depth, ce.depth)
 	}
 	return e
+}
+
+// unstorable says why Postgres would refuse s as text, or "" if it would
+// not: a NUL byte or invalid UTF-8.
+func unstorable(s string) string {
+	if strings.IndexByte(s, 0) >= 0 {
+		return "contains a NUL byte (\\0), which cannot be stored"
+	}
+	if !utf8.ValidString(s) {
+		return "is not valid UTF-8"
+	}
+	return ""
 }

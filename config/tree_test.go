@@ -110,3 +110,45 @@ func TestLoadContextCancelled(t *testing.T) {
 	require.False(t, ok)
 	require.ErrorIs(t, err, context.Canceled)
 }
+
+// Text Postgres refuses (a NUL byte, invalid UTF-8) is refused when the
+// file is loaded, with file, line and field, rather than by the database
+// in the middle of apply.
+func TestLoadRefusesUnstorableText(t *testing.T) {
+	t.Parallel()
+	env := testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x", "BAD": "caf\xe9"})
+	csvOf := func(path string) string { return filepath.Join(filepath.Dir(path), "customers.csv") }
+
+	path := writeCampaign(t, "hi\x00there", "phone,name", []string{"4915112345678,Ann"})
+	_, err := Load(path, env)
+	require.Equal(t, []string{path + `:14: broadcasts[0].message.text: contains a NUL byte (\0), which cannot be stored`}, problemLines(t, err))
+
+	path = writeCampaign(t, "hi ${BAD}", "phone,name", []string{"4915112345678,Ann"})
+	_, err = Load(path, env)
+	require.Equal(t, []string{path + `:14: broadcasts[0].message.text: the value of environment variable BAD is not valid UTF-8`}, problemLines(t, err))
+
+	path = writeCampaign(t, "hi {{code}}", "phone,name,code", []string{
+		"4915112345678,Ann,A1",
+		"4915112345679,B\x00b,A2",
+		"4915112345680,Cy,A\xff3",
+	})
+	_, err = Load(path, env)
+	require.Equal(t, []string{
+		csvOf(path) + `:3: broadcasts[0] (big).audience.csv row 3 name: contains a NUL byte (\0), which cannot be stored`,
+		csvOf(path) + `:4: broadcasts[0] (big).audience.csv row 4 code: is not valid UTF-8`,
+	}, problemLines(t, err))
+
+	path = writeCampaign(t, "hi", "phone,co\xffde", []string{"4915112345678,A1"})
+	_, err = Load(path, env)
+	require.Equal(t, []string{csvOf(path) + `:1: broadcasts[0] (big).audience.csv: the name of column 2 is not valid UTF-8`}, problemLines(t, err))
+
+	// A variable's name in YAML, and people files for enroll, likewise.
+	path = writeYAML(t, "accounts: []\nbroadcasts:\n  - name: b\n    audience:\n      recipients:\n        - {phone: \"4915112345678\", vars: {\"c\\0\": x}}\n")
+	_, err = Load(path, env)
+	require.Contains(t, problemLines(t, err), path+`:6: broadcasts[0].audience.recipients[0].vars: contains a NUL byte (\0), which cannot be stored`)
+
+	people := filepath.Join(t.TempDir(), "people.csv")
+	require.NoError(t, os.WriteFile(people, []byte("phone,name\n4915112345678,\xc3\n"), 0o600))
+	_, err = LoadPeople(people)
+	require.Equal(t, []string{people + ":2: people row 2 name: is not valid UTF-8"}, problemLines(t, err))
+}
