@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -139,7 +140,14 @@ var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 // every problem, each with file, line and field. getenv (os.Getenv in
 // production) expands ${VAR} references.
 func Load(path string, getenv func(string) string) (*Bundle, error) {
+	return LoadContext(context.Background(), path, getenv)
+}
+
+// LoadContext is [Load] that stops when ctx ends, returning ctx's error
+// (wrapped) rather than a *[ValidationError].
+func LoadContext(ctx context.Context, path string, getenv func(string) string) (*Bundle, error) {
 	l := &loader{
+		ctx:        ctx,
 		getenv:     getenv,
 		accounts:   make(map[string]Pos),
 		broadcasts: make(map[string]Pos),
@@ -150,7 +158,13 @@ func Load(path string, getenv func(string) string) (*Bundle, error) {
 		l.probs.add(path, 0, "", "%v", err)
 	}
 	for _, file := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("loading %s: %w", path, err)
+		}
 		l.loadFile(file)
+	}
+	if l.stopped != nil {
+		return nil, fmt.Errorf("loading %s: %w", path, l.stopped)
 	}
 	l.checkAccountRefs()
 	l.checkCapabilities()
@@ -194,6 +208,8 @@ func listFiles(path string) ([]string, error) {
 
 // loader holds the state of one Load.
 type loader struct {
+	ctx        context.Context
+	stopped    error // ctx's error, once noticed
 	getenv     func(string) string
 	probs      problems
 	bundle     Bundle
@@ -245,6 +261,10 @@ func (l *loader) loadFile(path string) {
 		return
 	}
 	if len(doc.Content) == 0 {
+		return
+	}
+	if ok, err := f.checkTree(l.ctx, &doc); !ok {
+		l.stopped = err
 		return
 	}
 	root, ok := f.object(doc.Content[0], "", "accounts", "broadcasts", "sequences")

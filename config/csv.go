@@ -2,6 +2,7 @@ package config
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -68,6 +69,10 @@ func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string,
 	var unnamed []int // columns without a header: must stay empty
 	seen := make(map[string]int)
 	for i, h := range header {
+		if msg := unstorable(h); msg != "" {
+			problem(headerLine, rowsField, "the name of column %d %s", i+1, msg)
+			return 0
+		}
 		h = strings.TrimSpace(h)
 		key := h
 		if strings.EqualFold(h, "phone") || strings.EqualFold(h, "name") {
@@ -99,6 +104,7 @@ func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string,
 	}
 
 	reported := make(map[int]bool) // unnamed columns already reported
+	read := 0                      // records, empty ones included
 	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -108,6 +114,12 @@ func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string,
 			problem(csvErrorLine(err), rowsField, "%v", csvErrorMsg(err))
 			break
 		}
+		if read++; read%4096 == 0 {
+			if err := f.l.ctx.Err(); err != nil {
+				f.l.stopped = err
+				return rows
+			}
+		}
 		line, _ := r.FieldPos(0)
 		if allEmpty(rec) {
 			continue
@@ -116,6 +128,10 @@ func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string,
 		rowField := fmt.Sprintf("%s row %d", rowsField, line)
 		if len(rec) != len(header) {
 			problem(line, rowField, "has %d fields; the header has %d", len(rec), len(header))
+			continue
+		}
+		if c, msg := unstorableCell(rec); msg != "" {
+			problem(line, rowField+" "+columnName(header, c), "%s", msg)
 			continue
 		}
 		for _, c := range unnamed {
@@ -144,6 +160,29 @@ func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string,
 		aud.add(rcpt, path, line)
 	}
 	return rows
+}
+
+// unstorableCell returns the first cell of rec the database would refuse
+// as text, and why; msg is "" if there is none.
+func unstorableCell(rec []string) (col int, msg string) {
+	for i, c := range rec {
+		if msg := unstorable(c); msg != "" {
+			return i, msg
+		}
+	}
+	return -1, ""
+}
+
+// columnName names column c of header for a message: its trimmed name, or
+// its number if it has none.
+func columnName(header []string, c int) string {
+	switch h := strings.TrimSpace(header[c]); {
+	case strings.EqualFold(h, "phone") || strings.EqualFold(h, "name"):
+		return strings.ToLower(h)
+	case h != "":
+		return h
+	}
+	return fmt.Sprintf("column %d", c+1)
 }
 
 func allEmpty(rec []string) bool {
@@ -178,7 +217,7 @@ func csvErrorMsg(err error) error {
 // dropped, each person with their line. It returns a *[ValidationError]
 // listing every problem with its line.
 func LoadPeople(path string) ([]Person, error) {
-	l := &loader{getenv: func(string) string { return "" }}
+	l := &loader{ctx: context.Background(), getenv: func(string) string { return "" }}
 	f := &fileCtx{l: l, path: path}
 	aud := audience{seen: map[string]struct{}{}}
 	if n := f.readCSV(path, 0, "people", "people", &aud); n == 0 && l.probs.err() == nil {

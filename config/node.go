@@ -186,6 +186,9 @@ func (f *fileCtx) expand(s string, line int, field string) (string, bool) {
 		} else if v := f.l.getenv(name); v == "" {
 			f.problem(line, field, "environment variable %s is not set", name)
 			ok = false
+		} else if msg := unstorable(v); msg != "" {
+			f.problem(line, field, "the value of environment variable %s %s", name, msg)
+			ok = false
 		} else {
 			b.WriteString(v)
 			f.l.expanded = append(f.l.expanded, envUse{name: name, file: f.path, line: line, field: field})

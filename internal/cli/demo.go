@@ -118,7 +118,7 @@ func Demo(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	bundle, err := config.Load(path, getenv)
+	bundle, err := config.LoadContext(ctx, path, getenv)
 	if err != nil {
 		return fmt.Errorf("example campaign: %w", err)
 	}

@@ -96,7 +96,7 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 		fmt.Fprintln(io.Stderr, ve.Error())
 		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d problem(s); nothing was written", *path, len(ve.Problems))}
 	}
-	bundle, err := config.Load(*path, io.Getenv)
+	bundle, err := config.LoadContext(ctx, *path, io.Getenv)
 	var ve *config.ValidationError
 	if errors.As(err, &ve) {
 		return refused(ve)

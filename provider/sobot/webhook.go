@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 )
 
 // ParseWebhook turns one webhook request body into events. It accepts:
@@ -204,26 +205,20 @@ func mapStatus(word string) provider.Status {
 }
 
 // parseTimestamp reads Unix seconds (or milliseconds) as a number or string,
-// or an RFC 3339 time; zero if absent or unreadable.
+// or an RFC 3339 time; zero if absent, unreadable or impossible (see
+// wire.EventTime).
 func parseTimestamp(v any) time.Time {
 	s := scalarString(v)
 	if s == "" {
 		return time.Time{}
 	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		switch {
-		case n <= 0:
-			return time.Time{}
-		case n > 1e12:
-			return time.UnixMilli(n).UTC()
-		}
-		return time.Unix(n, 0).UTC()
-	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 {
-		return time.Unix(int64(f), 0).UTC()
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		t, _ := wire.UnixTime(f)
+		return t
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC()
+		t, _ = wire.EventTime(t)
+		return t
 	}
 	return time.Time{}
 }

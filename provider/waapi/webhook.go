@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 )
 
 // ParseWebhook turns one webhook request body into events. The seed doc sets
@@ -298,7 +299,8 @@ func timeOf(item, update map[string]any) time.Time {
 }
 
 // parseTimestamp reads Unix seconds or milliseconds from a number, a numeric
-// string or a protobuf Long {low, high}.
+// string or a protobuf Long {low, high}; ok is false for none or an
+// impossible one (see wire.UnixTime).
 func parseTimestamp(v any) (time.Time, bool) {
 	if m, ok := v.(map[string]any); ok {
 		low, err1 := strconv.ParseInt(scalarString(m["low"]), 10, 64)
@@ -313,13 +315,10 @@ func parseTimestamp(v any) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f <= 0 {
+	if err != nil {
 		return time.Time{}, false
 	}
-	if f > 1e12 {
-		return time.UnixMilli(int64(f)).UTC(), true
-	}
-	return time.Unix(int64(f), 0).UTC(), true
+	return wire.UnixTime(f)
 }
 
 // boolOf reads a JSON boolean, tolerating "true"/"false" strings; known is

@@ -1,6 +1,7 @@
 package waapi
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -169,4 +170,29 @@ func TestParseWebhookNothingOrMalformed(t *testing.T) {
 		_, err := ParseWebhook([]byte(body))
 		require.Error(t, err, body)
 	}
+}
+
+// An impossible timestamp (microseconds, nanoseconds, 1e300, a protobuf
+// Long past year 9999) leaves that event's time unknown; the body's events
+// all stay, and all can be queued.
+func TestParseWebhookImpossibleTimes(t *testing.T) {
+	t.Parallel()
+	body := `{"event":"onMessageUpdate","session_id":"s1","data":[
+		{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"OK"},"update":{"status":"DELIVERY_ACK"},"messageTimestamp":1688996225},
+		{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"US"},"update":{"status":"DELIVERY_ACK"},"messageTimestamp":1688996225000000},
+		{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"NS"},"update":{"status":"DELIVERY_ACK"},"messageTimestamp":"1688996225000000000"},
+		{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"BIG"},"update":{"status":"READ"},"messageTimestamp":1e300},
+		{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"LONG"},"update":{"status":"READ"},"messageTimestamp":{"low":-1,"high":2147483647}}
+	]}`
+	got, err := ParseWebhook([]byte(body))
+	require.NoError(t, err)
+	require.Equal(t, []provider.Event{
+		{WAMID: "OK", Status: provider.StatusDelivered, Phone: "111", At: time.Unix(1688996225, 0).UTC(), MatchByPhone: true},
+		{WAMID: "US", Status: provider.StatusDelivered, Phone: "111", MatchByPhone: true},
+		{WAMID: "NS", Status: provider.StatusDelivered, Phone: "111", MatchByPhone: true},
+		{WAMID: "BIG", Status: provider.StatusRead, Phone: "111", MatchByPhone: true},
+		{WAMID: "LONG", Status: provider.StatusRead, Phone: "111", MatchByPhone: true},
+	}, got)
+	_, err = json.Marshal(got)
+	require.NoError(t, err)
 }
