@@ -28,7 +28,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -143,9 +142,7 @@ func New(cfg Config) *Client {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Token != "" {
-		c.secrets = uniqueNonEmpty(cfg.Token, url.QueryEscape(cfg.Token), url.PathEscape(cfg.Token))
-	}
+	c.secrets = wire.NewScrubber(cfg.Token)
 	return c
 }
 
@@ -309,7 +306,12 @@ func (c *Client) MessageStatus(ctx context.Context, wamid string) (provider.Stat
 	if err != nil {
 		return provider.StatusReport{}, err
 	}
-	return ans.statusReport(), nil
+	// The failure reason and code are the provider's text: scrubbed like
+	// an error's.
+	r := ans.statusReport()
+	r.Reason = wire.Truncate(c.secrets.Scrub(r.Reason), maxMessage)
+	r.Code = c.secrets.Code(r.Code)
+	return r, nil
 }
 
 // AccountInfo returns the account's subscriber and message-credit limits
@@ -427,7 +429,7 @@ func (c *Client) interpret(ctx context.Context, cl call, resp *http.Response, ra
 		code = ans.errorCode(status)
 	}
 	pe := c.fail(cl, status, provider.Classify(status, code, msg), msg, nil)
-	pe.Code = code
+	pe.Code = c.secrets.Code(code)
 	pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 	return nil, pe
 }
@@ -491,13 +493,3 @@ const (
 	maxSnippet = 200 // of a non-JSON body
 	maxMessage = 500 // of a JSON answer's message
 )
-
-func uniqueNonEmpty(ss ...string) []string {
-	var out []string
-	for _, s := range ss {
-		if s != "" && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
-}

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -146,9 +145,7 @@ func New(cfg Config) *Client {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.APIKey != "" {
-		c.secrets = uniqueNonEmpty(cfg.APIKey, url.PathEscape(cfg.APIKey), url.QueryEscape(cfg.APIKey))
-	}
+	c.secrets = wire.NewScrubber(cfg.APIKey)
 	return c
 }
 
@@ -393,7 +390,7 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 		code = ans.errorCode(status)
 	}
 	pe := c.fail(status, classify(status, code, msg), cmp.Or(msg, c.snippet(raw)), nil)
-	pe.Code = code
+	pe.Code = c.secrets.Code(code)
 	pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 	return nil, pe
 }
@@ -521,14 +518,4 @@ func containsAny(s string, subs ...string) bool {
 		}
 	}
 	return false
-}
-
-func uniqueNonEmpty(ss ...string) []string {
-	var out []string
-	for _, s := range ss {
-		if s != "" && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
 }

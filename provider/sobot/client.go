@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -130,15 +129,7 @@ func New(cfg Config) *Client {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	for _, s := range []string{cfg.APIKey, cfg.APISecret} {
-		for _, form := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
-			if form != "" && !slices.Contains(c.secrets, form) {
-				c.secrets = append(c.secrets, form)
-			}
-		}
-	}
-	// Longest first, so a secret that contains the other is scrubbed whole.
-	slices.SortFunc(c.secrets, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	c.secrets = wire.NewScrubber(cfg.APIKey, cfg.APISecret)
 	return c
 }
 
@@ -301,7 +292,7 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 	msg := wire.Truncate(c.secrets.Scrub(ans.messageText()), maxMessage)
 	code := ans.metaCode(msg)
 	pe := c.fail(cmp.Or(effective, status), classify(effective, code, msg), msg, nil)
-	pe.Code = code
+	pe.Code = c.secrets.Code(code)
 	pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 	return nil, pe
 }

@@ -141,18 +141,7 @@ func New(cfg Config) *Client {
 	}
 	// The session id is no secret, but it travels next to the access token
 	// in the URL and is never printed in full.
-	for _, s := range []string{cfg.AccessToken, cfg.BearerToken, cfg.SessionID} {
-		if s == "" {
-			continue
-		}
-		for _, form := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
-			if !slices.Contains(c.secrets, form) {
-				c.secrets = append(c.secrets, form)
-			}
-		}
-	}
-	// Longest first, so a token containing another is replaced whole.
-	slices.SortFunc(c.secrets, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	c.secrets = wire.NewScrubber(cfg.AccessToken, cfg.BearerToken, cfg.SessionID)
 	return c
 }
 
@@ -486,7 +475,7 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 		code = ans.errorCode(status)
 	}
 	pe := c.fail(status, classify(status, code, msg), msg, nil)
-	pe.Code = code
+	pe.Code = c.secrets.Code(code)
 	pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 	return nil, pe
 }
