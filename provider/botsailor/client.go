@@ -132,12 +132,9 @@ func New(cfg Config) *Client {
 	c := &Client{
 		cfg:     cfg,
 		baseURL: strings.TrimRight(cfg.BaseURL, "/"),
-		http:    cfg.HTTPClient,
+		http:    wire.Client(cfg.HTTPClient, DefaultTimeout),
 		log:     cfg.Logger,
 		now:     time.Now,
-	}
-	if c.http == nil {
-		c.http = &http.Client{Timeout: DefaultTimeout}
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -350,6 +347,11 @@ func (c *Client) do(ctx context.Context, cl call) (*answer, error) {
 	req.Header.Set("Accept", "application/json")
 
 	resp, err := c.http.Do(req)
+	if re, class, ok := wire.Redirected(err, cl.send); ok {
+		pe := c.fail(cl, re.Status, class, c.secrets.Scrub(re.Error()), nil)
+		c.logCall(ctx, cl, start, re.Status, pe)
+		return nil, pe
+	}
 	if err != nil {
 		pe := c.lost(ctx, cl, 0, written.Load(), fmt.Errorf("post %s: %w", cl.path, c.secrets.ScrubErr(err)))
 		c.logCall(ctx, cl, start, 0, pe)

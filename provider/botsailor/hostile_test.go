@@ -35,3 +35,22 @@ func TestHostileAnswerScrubbed(t *testing.T) {
 	require.Contains(t, rep.Reason, "[REDACTED]")
 	require.NotContains(t, fmt.Sprint(rep), "9fQ2")
 }
+
+// TestRedirectNotFollowed: a base_url that redirects (to another host, from
+// https to http) gets neither the token nor anything else; the error names
+// the Location's host only.
+func TestRedirectNotFollowed(t *testing.T) {
+	for _, status := range wiretest.RedirectStatuses {
+		for _, https := range []bool{false, true} {
+			t.Run(fmt.Sprint(status, https), func(t *testing.T) {
+				base, hc, trap := wiretest.RedirectTrap(t, status, https)
+				c := New(Config{BaseURL: base, Token: wiretest.HostileToken, PhoneNumberID: "119060000040020",
+					WhatsAppBotID: 23, HTTPClient: hc})
+				_, err := c.Send(context.Background(), "8801723309003", textMessage)
+				wiretest.RequireRefused(t, err, trap, status, true, wiretest.HostileToken)
+				_, err = c.AccountInfo(context.Background())
+				wiretest.RequireRefused(t, err, trap, status, false, wiretest.HostileToken)
+			})
+		}
+	}
+}

@@ -135,12 +135,9 @@ func New(cfg Config) *Client {
 	c := &Client{
 		cfg:     cfg,
 		baseURL: strings.TrimRight(cmp.Or(cfg.BaseURL, DefaultBaseURL), "/"),
-		http:    cfg.HTTPClient,
+		http:    wire.Client(cfg.HTTPClient, DefaultTimeout),
 		log:     cfg.Logger,
 		now:     time.Now,
-	}
-	if c.http == nil {
-		c.http = &http.Client{Timeout: DefaultTimeout}
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -328,6 +325,11 @@ func (c *Client) do(ctx context.Context, req request) (*answer, error) {
 	hreq.Header.Set("Accept", "application/json")
 
 	resp, err := c.http.Do(hreq)
+	if re, class, ok := wire.Redirected(err, true); ok {
+		pe := c.fail(re.Status, class, c.secrets.Scrub(re.Error()), nil)
+		c.logCall(ctx, req, start, re.Status, pe)
+		return nil, pe
+	}
 	if err != nil {
 		pe := c.lost(ctx, 0, written.Load(), fmt.Errorf("post %s: %w", req.action, c.scrubErr(err)))
 		c.logCall(ctx, req, start, 0, pe)

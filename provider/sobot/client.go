@@ -119,12 +119,9 @@ func New(cfg Config) *Client {
 	c := &Client{
 		cfg:     cfg,
 		baseURL: cfg.baseURL(),
-		http:    cfg.HTTPClient,
+		http:    wire.Client(cfg.HTTPClient, DefaultTimeout),
 		log:     cfg.Logger,
 		now:     time.Now,
-	}
-	if c.http == nil {
-		c.http = &http.Client{Timeout: DefaultTimeout}
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -224,6 +221,9 @@ func (c *Client) post(ctx context.Context, body map[string]any) (*answer, error)
 	req.Header.Set("x-api-secret", c.cfg.APISecret)
 
 	resp, err := c.http.Do(req)
+	if re, class, ok := wire.Redirected(err, true); ok {
+		return nil, c.logged(ctx, start, phone, re.Status, c.fail(re.Status, class, c.secrets.Scrub(re.Error()), nil))
+	}
 	if err != nil {
 		return nil, c.logged(ctx, start, phone, 0,
 			c.lost(ctx, 0, written.Load(), fmt.Errorf("post %s: %w", pathMessage, c.secrets.ScrubErr(err))))

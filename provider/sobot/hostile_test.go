@@ -3,6 +3,7 @@ package sobot
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -28,5 +29,21 @@ func TestHostileAnswerScrubbed(t *testing.T) {
 			_, err := c.Send(context.Background(), "919970012345", textMsg("Hi"))
 			wiretest.RequireScrubbed(t, err, tok)
 		})
+	}
+}
+
+// TestRedirectNotFollowed: a base_url that redirects (to another host, from
+// https to http) gets neither X-Api-Key nor X-Api-Secret nor anything else;
+// the error names the Location's host only.
+func TestRedirectNotFollowed(t *testing.T) {
+	for _, status := range wiretest.RedirectStatuses {
+		for _, https := range []bool{false, true} {
+			t.Run(fmt.Sprint(status, https), func(t *testing.T) {
+				base, hc, trap := wiretest.RedirectTrap(t, status, https)
+				c := New(Config{BaseURL: base, APIKey: testKey, APISecret: wiretest.HostileToken, HTTPClient: hc})
+				_, err := c.Send(context.Background(), "919970012345", textMsg("Hi"))
+				wiretest.RequireRefused(t, err, trap, status, true, testKey, wiretest.HostileToken)
+			})
+		}
 	}
 }

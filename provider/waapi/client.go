@@ -129,12 +129,9 @@ func New(cfg Config) *Client {
 		cfg:     cfg,
 		baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		bearer:  cmp.Or(cfg.BearerToken, cfg.AccessToken),
-		http:    cfg.HTTPClient,
+		http:    wire.Client(cfg.HTTPClient, DefaultTimeout),
 		log:     cfg.Logger,
 		now:     time.Now,
-	}
-	if c.http == nil {
-		c.http = &http.Client{Timeout: DefaultTimeout}
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -417,6 +414,11 @@ func (c *Client) do(ctx context.Context, r request) (*answer, error) {
 	req.Header.Set("Authorization", "Bearer "+c.bearer)
 
 	resp, err := c.http.Do(req)
+	if re, class, ok := wire.Redirected(err, true); ok {
+		pe := c.fail(re.Status, class, c.secrets.Scrub(re.Error()), nil)
+		c.logCall(ctx, r, start, re.Status, pe)
+		return nil, pe
+	}
 	if err != nil {
 		pe := c.lost(ctx, 0, written.Load(), fmt.Errorf("post %s: %w", r.path, c.transportErr(err)))
 		c.logCall(ctx, r, start, 0, pe)

@@ -3,6 +3,7 @@ package waapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -26,5 +27,22 @@ func TestHostileAnswerScrubbed(t *testing.T) {
 			_, err := c.Send(context.Background(), testPhone, templates.Message{Kind: templates.KindText, Text: "x"})
 			wiretest.RequireScrubbed(t, err, tok)
 		})
+	}
+}
+
+// TestRedirectNotFollowed: a base_url that redirects (to another host, from
+// https to http) never gets access_token or the Bearer token to the other
+// origin; the error names the Location's host only.
+func TestRedirectNotFollowed(t *testing.T) {
+	for _, status := range wiretest.RedirectStatuses {
+		for _, https := range []bool{false, true} {
+			t.Run(fmt.Sprint(status, https), func(t *testing.T) {
+				base, hc, trap := wiretest.RedirectTrap(t, status, https)
+				c := New(Config{BaseURL: base, SessionID: testSession, AccessToken: wiretest.HostileToken,
+					BearerToken: testBearer, HTTPClient: hc})
+				_, err := c.Send(context.Background(), testPhone, templates.Message{Kind: templates.KindText, Text: "x"})
+				wiretest.RequireRefused(t, err, trap, status, true, wiretest.HostileToken, testBearer)
+			})
+		}
 	}
 }

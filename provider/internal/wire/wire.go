@@ -1,5 +1,6 @@
 // Package wire holds the HTTP plumbing every provider driver shares:
-// secret redaction and scrubbing, Retry-After, which HTTP statuses are
+// secret redaction and scrubbing, an HTTP client that never follows a
+// redirect, Retry-After, which HTTP statuses are
 // worth retrying, and phone numbers as drivers send and log them.
 package wire
 
@@ -242,3 +243,54 @@ func Truncate(s string, n int) string {
 	return s[:cut] + "..."
 }
 
+// Client returns the HTTP client a driver calls its provider with: hc (a
+// copy; nil means a new client with timeout) that never follows a
+// redirect. Every driver sends credentials with each call (in the body, a
+// header or the URL), and Go's client re-sends bodies, custom headers and
+// the Referer to wherever a 307 or 308 points, over http as well as
+// https. A redirect instead fails the call with a *RedirectError.
+func Client(hc *http.Client, timeout time.Duration) *http.Client {
+	c := &http.Client{Timeout: timeout}
+	if hc != nil {
+		cp := *hc
+		c = &cp
+	}
+	c.CheckRedirect = refuseRedirect
+	return c
+}
+
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	re := &RedirectError{Host: req.URL.Host, Scheme: req.URL.Scheme}
+	if req.Response != nil {
+		re.Status = req.Response.StatusCode
+	}
+	return re
+}
+
+// RedirectError is a provider answer that redirected the call elsewhere. It
+// names only the host of the Location, never its path or query.
+type RedirectError struct {
+	Status int    // the 3xx status
+	Host   string // the Location's host (and port)
+	Scheme string // the Location's scheme
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("redirect (http %d) to %s://%s not followed: credentials are never sent on; set base_url to the API's final address",
+		e.Status, e.Scheme, e.Host)
+}
+
+// Redirected returns the *RedirectError in err, if any, and the class of
+// the call: halt-account (base_url sends every call elsewhere, and the call
+// was not served) or, for a send answered 303 See Other (the server may have
+// acted before pointing at the result), ambiguous.
+func Redirected(err error, send bool) (*RedirectError, provider.Class, bool) {
+	var re *RedirectError
+	if !errors.As(err, &re) {
+		return nil, 0, false
+	}
+	if send && re.Status == http.StatusSeeOther {
+		return re, provider.ClassAmbiguous, true
+	}
+	return re, provider.ClassHaltAccount, true
+}
