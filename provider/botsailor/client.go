@@ -79,7 +79,10 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.BaseURL == "" {
 		errs = append(errs, errors.New("botsailor: BaseURL must be set"))
-	} else if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	} else if u, err := url.Parse(c.BaseURL); (err == nil && u.User != nil) || strings.Contains(c.BaseURL, "@") {
+		// Not printed: it may hold a password (even one url.Parse refuses).
+		errs = append(errs, errors.New("botsailor: BaseURL must not carry credentials (user:password@)"))
+	} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("botsailor: BaseURL %q must be an absolute http(s) URL", c.BaseURL))
 	}
 	if c.Token == "" {

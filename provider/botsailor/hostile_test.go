@@ -54,3 +54,10 @@ func TestRedirectNotFollowed(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateRefusesCredentialsInBaseURL without printing them.
+func TestValidateRefusesCredentialsInBaseURL(t *testing.T) {
+	err := Config{BaseURL: "https://user:" + testToken + "@botsailor.com/api/v1", Token: "t", PhoneNumberID: "1"}.Validate()
+	require.ErrorContains(t, err, "credentials")
+	require.NotContains(t, err.Error(), testToken)
+}
