@@ -18,17 +18,18 @@ import (
 func (f *fileCtx) checkBaseURL(n *yaml.Node, field, account, base string) string {
 	line := resolve(n).Line
 	u, err := url.Parse(base)
+	const noCredentials = "must not hold credentials (user:password@): the token goes in api_token or api_token_file"
 	switch {
 	case err == nil && u.User != nil:
-		f.problem(line, field, "must not hold credentials (user:password@): the token goes in api_token or api_token_file")
+		f.problem(line, field, noCredentials)
 		u.User = nil
 		return strings.TrimRight(u.String(), "/")
+	case err != nil && strings.Contains(base, "@"):
+		// Credentials url.Parse refuses (a '|' in the password, say):
+		// never printed, never kept.
+		f.problem(line, field, noCredentials)
+		return ""
 	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-		if strings.Contains(base, "@") {
-			// It may be a URL with credentials that failed to parse.
-			f.problem(line, field, "is not an http(s) URL")
-			return ""
-		}
 		f.problem(line, field, "%s is not an http(s) URL", shown(n, base))
 	case u.Scheme == "http" && !isLoopback(u.Hostname()):
 		f.l.bundle.Warnings = append(f.l.bundle.Warnings, fmt.Sprintf(

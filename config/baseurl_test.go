@@ -30,12 +30,14 @@ func writeAccounts(t *testing.T, bases ...string) string {
 func TestBaseURLCredentialsAndPlainHTTP(t *testing.T) {
 	t.Parallel()
 	env := testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "tok-SECRET"})
-	path := writeAccounts(t, "https://admin:hunter2-SECRET@botsailor.com/api/v1", "http://user@10.0.0.7:8080/api")
+	path := writeAccounts(t, "https://admin:hunter2-SECRET@botsailor.com/api/v1", "http://user@10.0.0.7:8080/api",
+		"https://admin:pipe|SECRET@botsailor.com")
 	_, err := Load(path, env)
 	require.Error(t, err)
 	lines := problemLines(t, err)
 	require.Contains(t, lines, path+":4: accounts[0].base_url: must not hold credentials (user:password@): the token goes in api_token or api_token_file")
 	require.Contains(t, lines, path+":11: accounts[1].base_url: must not hold credentials (user:password@): the token goes in api_token or api_token_file")
+	require.Contains(t, lines, path+":18: accounts[2].base_url: must not hold credentials (user:password@): the token goes in api_token or api_token_file")
 	require.NotContains(t, err.Error(), "SECRET")
 	require.NotContains(t, err.Error(), "admin")
 
