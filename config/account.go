@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -51,10 +50,7 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 
 	fld = subfield(field, "base_url")
 	if base, _ := f.str(obj["base_url"].val, fld); base != "" {
-		if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			f.problem(resolve(obj["base_url"].val).Line, fld, "%s is not an http(s) URL", shown(obj["base_url"].val, base))
-		}
-		a.BaseURL = strings.TrimRight(base, "/")
+		a.BaseURL = f.checkBaseURL(obj["base_url"].val, fld, a.Name, base)
 	}
 
 	if a.Provider == "waapi" && a.BaseURL == "" {

@@ -28,7 +28,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -80,7 +79,10 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.BaseURL == "" {
 		errs = append(errs, errors.New("botsailor: BaseURL must be set"))
-	} else if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	} else if u, err := url.Parse(c.BaseURL); (err == nil && u.User != nil) || strings.Contains(c.BaseURL, "@") {
+		// Not printed: it may hold a password (even one url.Parse refuses).
+		errs = append(errs, errors.New("botsailor: BaseURL must not carry credentials (user:password@)"))
+	} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("botsailor: BaseURL %q must be an absolute http(s) URL", c.BaseURL))
 	}
 	if c.Token == "" {
@@ -133,19 +135,14 @@ func New(cfg Config) *Client {
 	c := &Client{
 		cfg:     cfg,
 		baseURL: strings.TrimRight(cfg.BaseURL, "/"),
-		http:    cfg.HTTPClient,
+		http:    wire.Client(cfg.HTTPClient, DefaultTimeout),
 		log:     cfg.Logger,
 		now:     time.Now,
-	}
-	if c.http == nil {
-		c.http = &http.Client{Timeout: DefaultTimeout}
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Token != "" {
-		c.secrets = uniqueNonEmpty(cfg.Token, url.QueryEscape(cfg.Token), url.PathEscape(cfg.Token))
-	}
+	c.secrets = wire.NewScrubber(cfg.Token)
 	return c
 }
 
@@ -309,7 +306,12 @@ func (c *Client) MessageStatus(ctx context.Context, wamid string) (provider.Stat
 	if err != nil {
 		return provider.StatusReport{}, err
 	}
-	return ans.statusReport(), nil
+	// The failure reason and code are the provider's text: scrubbed like
+	// an error's.
+	r := ans.statusReport()
+	r.Reason = wire.Truncate(c.secrets.Scrub(r.Reason), maxMessage)
+	r.Code = c.secrets.Code(r.Code)
+	return r, nil
 }
 
 // AccountInfo returns the account's subscriber and message-credit limits
@@ -348,6 +350,11 @@ func (c *Client) do(ctx context.Context, cl call) (*answer, error) {
 	req.Header.Set("Accept", "application/json")
 
 	resp, err := c.http.Do(req)
+	if re, class, ok := wire.Redirected(err, cl.send); ok {
+		pe := c.fail(cl, re.Status, class, c.secrets.Scrub(re.Error()), nil)
+		c.logCall(ctx, cl, start, re.Status, pe)
+		return nil, pe
+	}
 	if err != nil {
 		pe := c.lost(ctx, cl, 0, written.Load(), fmt.Errorf("post %s: %w", cl.path, c.secrets.ScrubErr(err)))
 		c.logCall(ctx, cl, start, 0, pe)
@@ -427,7 +434,7 @@ func (c *Client) interpret(ctx context.Context, cl call, resp *http.Response, ra
 		code = ans.errorCode(status)
 	}
 	pe := c.fail(cl, status, provider.Classify(status, code, msg), msg, nil)
-	pe.Code = code
+	pe.Code = c.secrets.Code(code)
 	pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 	return nil, pe
 }
@@ -491,13 +498,3 @@ const (
 	maxSnippet = 200 // of a non-JSON body
 	maxMessage = 500 // of a JSON answer's message
 )
-
-func uniqueNonEmpty(ss ...string) []string {
-	var out []string
-	for _, s := range ss {
-		if s != "" && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
-}

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -136,19 +135,14 @@ func New(cfg Config) *Client {
 	c := &Client{
 		cfg:     cfg,
 		baseURL: strings.TrimRight(cmp.Or(cfg.BaseURL, DefaultBaseURL), "/"),
-		http:    cfg.HTTPClient,
+		http:    wire.Client(cfg.HTTPClient, DefaultTimeout),
 		log:     cfg.Logger,
 		now:     time.Now,
-	}
-	if c.http == nil {
-		c.http = &http.Client{Timeout: DefaultTimeout}
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.APIKey != "" {
-		c.secrets = uniqueNonEmpty(cfg.APIKey, url.PathEscape(cfg.APIKey), url.QueryEscape(cfg.APIKey))
-	}
+	c.secrets = wire.NewScrubber(cfg.APIKey)
 	return c
 }
 
@@ -331,6 +325,11 @@ func (c *Client) do(ctx context.Context, req request) (*answer, error) {
 	hreq.Header.Set("Accept", "application/json")
 
 	resp, err := c.http.Do(hreq)
+	if re, class, ok := wire.Redirected(err, true); ok {
+		pe := c.fail(re.Status, class, c.secrets.Scrub(re.Error()), nil)
+		c.logCall(ctx, req, start, re.Status, pe)
+		return nil, pe
+	}
 	if err != nil {
 		pe := c.lost(ctx, 0, written.Load(), fmt.Errorf("post %s: %w", req.action, c.scrubErr(err)))
 		c.logCall(ctx, req, start, 0, pe)
@@ -393,7 +392,7 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 		code = ans.errorCode(status)
 	}
 	pe := c.fail(status, classify(status, code, msg), cmp.Or(msg, c.snippet(raw)), nil)
-	pe.Code = code
+	pe.Code = c.secrets.Code(code)
 	pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 	return nil, pe
 }
@@ -521,14 +520,4 @@ func containsAny(s string, subs ...string) bool {
 		}
 	}
 	return false
-}
-
-func uniqueNonEmpty(ss ...string) []string {
-	var out []string
-	for _, s := range ss {
-		if s != "" && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
 }

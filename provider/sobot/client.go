@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -120,25 +119,14 @@ func New(cfg Config) *Client {
 	c := &Client{
 		cfg:     cfg,
 		baseURL: cfg.baseURL(),
-		http:    cfg.HTTPClient,
+		http:    wire.Client(cfg.HTTPClient, DefaultTimeout),
 		log:     cfg.Logger,
 		now:     time.Now,
-	}
-	if c.http == nil {
-		c.http = &http.Client{Timeout: DefaultTimeout}
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	for _, s := range []string{cfg.APIKey, cfg.APISecret} {
-		for _, form := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
-			if form != "" && !slices.Contains(c.secrets, form) {
-				c.secrets = append(c.secrets, form)
-			}
-		}
-	}
-	// Longest first, so a secret that contains the other is scrubbed whole.
-	slices.SortFunc(c.secrets, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	c.secrets = wire.NewScrubber(cfg.APIKey, cfg.APISecret)
 	return c
 }
 
@@ -233,6 +221,9 @@ func (c *Client) post(ctx context.Context, body map[string]any) (*answer, error)
 	req.Header.Set("x-api-secret", c.cfg.APISecret)
 
 	resp, err := c.http.Do(req)
+	if re, class, ok := wire.Redirected(err, true); ok {
+		return nil, c.logged(ctx, start, phone, re.Status, c.fail(re.Status, class, c.secrets.Scrub(re.Error()), nil))
+	}
 	if err != nil {
 		return nil, c.logged(ctx, start, phone, 0,
 			c.lost(ctx, 0, written.Load(), fmt.Errorf("post %s: %w", pathMessage, c.secrets.ScrubErr(err))))
@@ -301,7 +292,7 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 	msg := wire.Truncate(c.secrets.Scrub(ans.messageText()), maxMessage)
 	code := ans.metaCode(msg)
 	pe := c.fail(cmp.Or(effective, status), classify(effective, code, msg), msg, nil)
-	pe.Code = code
+	pe.Code = c.secrets.Code(code)
 	pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 	return nil, pe
 }

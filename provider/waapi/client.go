@@ -129,30 +129,16 @@ func New(cfg Config) *Client {
 		cfg:     cfg,
 		baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		bearer:  cmp.Or(cfg.BearerToken, cfg.AccessToken),
-		http:    cfg.HTTPClient,
+		http:    wire.Client(cfg.HTTPClient, DefaultTimeout),
 		log:     cfg.Logger,
 		now:     time.Now,
-	}
-	if c.http == nil {
-		c.http = &http.Client{Timeout: DefaultTimeout}
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	// The session id is no secret, but it travels next to the access token
 	// in the URL and is never printed in full.
-	for _, s := range []string{cfg.AccessToken, cfg.BearerToken, cfg.SessionID} {
-		if s == "" {
-			continue
-		}
-		for _, form := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
-			if !slices.Contains(c.secrets, form) {
-				c.secrets = append(c.secrets, form)
-			}
-		}
-	}
-	// Longest first, so a token containing another is replaced whole.
-	slices.SortFunc(c.secrets, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	c.secrets = wire.NewScrubber(cfg.AccessToken, cfg.BearerToken, cfg.SessionID)
 	return c
 }
 
@@ -428,6 +414,11 @@ func (c *Client) do(ctx context.Context, r request) (*answer, error) {
 	req.Header.Set("Authorization", "Bearer "+c.bearer)
 
 	resp, err := c.http.Do(req)
+	if re, class, ok := wire.Redirected(err, true); ok {
+		pe := c.fail(re.Status, class, c.secrets.Scrub(re.Error()), nil)
+		c.logCall(ctx, r, start, re.Status, pe)
+		return nil, pe
+	}
 	if err != nil {
 		pe := c.lost(ctx, 0, written.Load(), fmt.Errorf("post %s: %w", r.path, c.transportErr(err)))
 		c.logCall(ctx, r, start, 0, pe)
@@ -486,7 +477,7 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 		code = ans.errorCode(status)
 	}
 	pe := c.fail(status, classify(status, code, msg), msg, nil)
-	pe.Code = code
+	pe.Code = c.secrets.Code(code)
 	pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 	return nil, pe
 }

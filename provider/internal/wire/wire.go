@@ -1,13 +1,18 @@
 // Package wire holds the HTTP plumbing every provider driver shares:
-// secret redaction and scrubbing, Retry-After, which HTTP statuses are
-// worth retrying, and phone numbers as drivers send and log them.
+// secret redaction and scrubbing, an HTTP client that never follows a
+// redirect, Retry-After, which HTTP statuses are worth retrying, and phone
+// numbers as drivers send and log them.
 package wire
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,16 +81,96 @@ func BareClass(status int, class provider.Class) provider.Class {
 	return class
 }
 
-// Scrubber replaces every form of a driver's secrets (plain, URL-escaped…)
-// in text that may be printed.
-type Scrubber []string
+// Scrubber replaces every form of a driver's secrets in text that may be
+// printed: as is, URL-escaped (%XX, + for a space) and JSON-escaped (\uXXXX,
+// \/ and \" — escaped once or more), in any mixture. The zero Scrubber
+// scrubs nothing.
+type Scrubber struct{ re *regexp.Regexp }
+
+// NewScrubber returns a Scrubber of secrets; empty ones are ignored.
+func NewScrubber(secrets ...string) Scrubber {
+	var uniq []string
+	for _, s := range secrets {
+		if s != "" && !slices.Contains(uniq, s) {
+			uniq = append(uniq, s)
+		}
+	}
+	if len(uniq) == 0 {
+		return Scrubber{}
+	}
+	// Longest first, so a secret that contains another is replaced whole.
+	slices.SortStableFunc(uniq, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	alts := make([]string, len(uniq))
+	for i, s := range uniq {
+		alts[i] = secretPattern(s)
+	}
+	return Scrubber{re: regexp.MustCompile(strings.Join(alts, "|"))}
+}
+
+// secretPattern matches s with each character in any of its escaped forms.
+func secretPattern(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteString("(?:")
+		b.WriteString(regexp.QuoteMeta(string(r)))
+		b.WriteString("|")
+		for _, c := range []byte(string(r)) {
+			b.WriteString("%" + hexPattern(uint64(c), 2))
+		}
+		if r <= 0xFFFF {
+			b.WriteString(`|\\+u` + hexPattern(uint64(r), 4))
+		}
+		switch r {
+		case ' ':
+			b.WriteString(`|\+`)
+		case '/', '"', '\\':
+			b.WriteString(`|\\+` + regexp.QuoteMeta(string(r)))
+		}
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// hexPattern matches v as width hex digits in either case.
+func hexPattern(v uint64, width int) string {
+	var b strings.Builder
+	for _, d := range fmt.Sprintf("%0*x", width, v) {
+		if d >= 'a' && d <= 'f' {
+			b.WriteString("[" + string(d) + strings.ToUpper(string(d)) + "]")
+		} else {
+			b.WriteRune(d)
+		}
+	}
+	return b.String()
+}
 
 // Scrub returns s with every secret replaced by Redacted.
 func (sc Scrubber) Scrub(s string) string {
-	for _, sec := range sc {
-		s = strings.ReplaceAll(s, sec, Redacted)
+	if sc.re == nil {
+		return s
 	}
-	return s
+	return sc.re.ReplaceAllLiteralString(s, Redacted)
+}
+
+// MaxCodeLen is the longest provider error code kept.
+const MaxCodeLen = 32
+
+// Code returns a provider's error code if it is one: digits, or a short
+// token (at most MaxCodeLen) of letters, digits, '_', '.' and '-' that holds
+// no secret. Anything else is data we cannot vouch for and gives "" (the
+// answer's message, scrubbed, still says what happened).
+func (sc Scrubber) Code(code string) string {
+	code = strings.TrimSpace(code)
+	if code == "" || len(code) > MaxCodeLen || sc.Scrub(code) != code {
+		return ""
+	}
+	for _, r := range code {
+		ok := r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_' || r == '.' || r == '-'
+		if !ok {
+			return ""
+		}
+	}
+	return code
 }
 
 // ScrubErr returns err, or an error with the same text scrubbed that
@@ -156,4 +241,56 @@ func Truncate(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + "..."
+}
+
+// Client returns the HTTP client a driver calls its provider with: hc (a
+// copy; nil means a new client with timeout) that never follows a
+// redirect. Every driver sends credentials with each call (in the body, a
+// header or the URL), and Go's client re-sends bodies, custom headers and
+// the Referer to wherever a 307 or 308 points, over http as well as
+// https. A redirect instead fails the call with a *RedirectError.
+func Client(hc *http.Client, timeout time.Duration) *http.Client {
+	c := &http.Client{Timeout: timeout}
+	if hc != nil {
+		cp := *hc
+		c = &cp
+	}
+	c.CheckRedirect = refuseRedirect
+	return c
+}
+
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	re := &RedirectError{Host: req.URL.Host, Scheme: req.URL.Scheme}
+	if req.Response != nil {
+		re.Status = req.Response.StatusCode
+	}
+	return re
+}
+
+// RedirectError is a provider answer that redirected the call elsewhere. It
+// names only the host of the Location, never its path or query.
+type RedirectError struct {
+	Status int    // the 3xx status
+	Host   string // the Location's host (and port)
+	Scheme string // the Location's scheme
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("redirect (http %d) to %s://%s not followed: credentials are never sent on; set base_url to the API's final address",
+		e.Status, e.Scheme, e.Host)
+}
+
+// Redirected returns the *RedirectError in err, if any, and the class of
+// the call: halt-account (base_url sends every call elsewhere, and the call
+// was not served) or, for a send answered 303 See Other (the server may have
+// acted before pointing at the result), ambiguous.
+func Redirected(err error, send bool) (*RedirectError, provider.Class, bool) {
+	var re *RedirectError
+	if !errors.As(err, &re) {
+		return nil, 0, false
+	}
+	if send && re.Status == http.StatusSeeOther {
+		return re, provider.ClassAmbiguous, true
+	}
+	return re, provider.ClassHaltAccount, true
 }

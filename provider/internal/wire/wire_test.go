@@ -1,0 +1,49 @@
+package wire
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestScrubEveryForm(t *testing.T) {
+	const secret = `a&b<c>d/e+f=g h"i\j`
+	sc := NewScrubber("", secret, "a&b") // "a&b" is inside secret: longest first
+	forms := map[string]string{
+		"plain":           secret,
+		"query-escaped":   url.QueryEscape(secret),
+		"path-escaped":    url.PathEscape(secret),
+		"json-escaped":    `a\u0026b\u003cc\u003ed\/e+f=g h\"i\\j`,
+		"upper-hex":       `a\u0026b\u003Cc\u003Ed/e+f=g h\"i\\j`,
+		"escaped twice":   `a\\u0026b\\u003cc\\u003ed\\\/e+f=g h\\\"i\\\\j`,
+		"mixed":           `a%26b\u003cc>d%2Fe+f=g+h"i\j`,
+		"all \\u escapes": strings.NewReplacer("a", `\u0061`, "g", `\u0067`).Replace(secret),
+	}
+	for name, form := range forms {
+		got := sc.Scrub("before " + form + " after")
+		require.Equal(t, "before "+Redacted+" after", got, name)
+	}
+	require.Equal(t, "x "+Redacted+" y", sc.Scrub("x a&b y"))
+	require.Equal(t, "nothing here", sc.Scrub("nothing here"))
+	require.Equal(t, "text", Scrubber{}.Scrub("text"))
+}
+
+func TestCode(t *testing.T) {
+	sc := NewScrubber("tok123")
+	for code, want := range map[string]string{
+		"131047":                "131047",
+		" 190 ":                 "190",
+		"RATE_LIMIT.v2-x":       "RATE_LIMIT.v2-x",
+		"tok123":                "",
+		"x-tok123":              "",
+		"has space":             "",
+		"a&b":                   "",
+		strings.Repeat("9", 33): "",
+		strings.Repeat("9", 32): strings.Repeat("9", 32),
+		"":                      "",
+	} {
+		require.Equal(t, want, sc.Code(code), code)
+	}
+}
