@@ -103,6 +103,7 @@ func statusEvent(m map[string]any, out *[]provider.Event) {
 	}
 	if st == provider.StatusFailed {
 		ev.Code, ev.Reason = failure(m)
+		ev.Code = wire.Scrubber{}.Code(ev.Code) // a code is a short token; anything else is not kept
 	}
 	*out = append(*out, ev)
 }

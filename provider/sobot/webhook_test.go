@@ -33,3 +33,19 @@ func TestParseWebhookImpossibleTimes(t *testing.T) {
 	_, err = json.Marshal(got)
 	require.NoError(t, err)
 }
+
+// A webhook's error code is kept only if it is one (a short token): a
+// status echoing something else there (a token, a sentence) keeps its
+// reason but no code, so nothing unvetted reaches deliveries.error_code.
+func TestParseWebhookKeepsOnlyRealCodes(t *testing.T) {
+	t.Parallel()
+	body := `[
+		{"id":"wamid.A","status":"failed","errors":[{"code":131026,"title":"Message undeliverable"}]},
+		{"id":"wamid.B","status":"failed","errors":[{"code":"apiToken=sk_live_0123456789 leaked","title":"Bad"}]}]`
+	got, err := ParseWebhook([]byte(body))
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	require.Equal(t, "131026", got[0].Code)
+	require.Empty(t, got[1].Code)
+	require.Contains(t, got[1].Reason, "Bad")
+}

@@ -172,6 +172,7 @@ func eventOf(item map[string]any) (provider.Event, bool) {
 			errv = item["error"]
 		}
 		ev.Code, ev.Reason = errorOf(errv)
+		ev.Code = wire.Scrubber{}.Code(ev.Code) // a code is a short token; anything else is not kept
 		if ev.Reason == "" {
 			ev.Reason = scalarString(field(update, "reason"))
 		}
