@@ -8,7 +8,13 @@
 // parses it with the account's driver and puts the events on the status
 // queue as one Asynq task. When Redis cannot take the task it keeps the
 // events in Postgres instead (some providers never resend a webhook), and
-// every worker's Drain applies what was kept. The apply handler records
+// every worker's Drain applies what was kept.
+//
+// An unknown account and a wrong secret get the same answer (401
+// "unauthorized"), so the receiver does not tell which accounts exist; an
+// account whose secret is shorter than MinSecretLen takes no webhooks; and
+// refusals are logged at most once per account and reason every
+// RefusalLogEvery, with a count of those left out. The apply handler records
 // them: statuses only move forward, so duplicates and reversed orders change
 // nothing, and a status about a message not yet recorded (the webhook beat
 // the send's answer) is kept and matched when the send is recorded or by
@@ -17,6 +23,7 @@ package webhook
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -91,12 +98,19 @@ type Receiver struct {
 
 	qmu            sync.Mutex
 	queueDownUntil time.Time // Redis failed: go straight to Inbox until then
+
+	refusals refusalLog
 }
 
 type account struct {
 	store.WebhookAccount
-	secret string
+	secret [sha256.Size]byte // the secret's SHA-256, compared in constant time
 }
+
+// MinSecretLen is the shortest webhook secret an account may have: it is
+// all that stands between the internet and the account's statuses and
+// replies. An account with a shorter one takes no webhooks.
+const MinSecretLen = 16
 
 // payload is an apply task's body.
 type payload struct {
@@ -135,13 +149,17 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	if !found {
-		log.WarnContext(req.Context(), "webhook: refused: no such account takes webhooks", slog.String("remote", req.RemoteAddr), slog.String("account", clip(name)))
-		http.NotFound(w, req)
-		return
-	}
-	if !r.secretOK(acct, secret) {
-		log.WarnContext(req.Context(), "webhook: refused: wrong secret", slog.String("remote", req.RemoteAddr), slog.String("account", acct.Name))
+	if !found || !r.secretOK(acct, secret) {
+		// The same answer for both: a stranger must not learn which
+		// account names exist. Unknown names share one log key, so their
+		// number cannot grow the log limiter.
+		if !found {
+			r.refusals.warn(req.Context(), log, r.now(), "", "webhook: refused: no such account takes webhooks",
+				slog.String("remote", req.RemoteAddr), slog.String("account", clip(name)))
+		} else {
+			r.refusals.warn(req.Context(), log, r.now(), acct.Name, "webhook: refused: wrong secret",
+				slog.String("remote", req.RemoteAddr), slog.String("account", acct.Name))
+		}
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
@@ -154,7 +172,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		log.WarnContext(req.Context(), "webhook: refused: body over 3 MB", slog.String("account", acct.Name))
+		r.refusals.warn(req.Context(), log, r.now(), acct.Name, "webhook: refused: body over 3 MB", slog.String("account", acct.Name))
 		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
 		return
 	case err != nil:
@@ -168,7 +186,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	events, err := parse(body)
 	if err != nil {
-		log.WarnContext(req.Context(), "webhook: refused: unreadable payload", slog.String("account", acct.Name), slog.Int("bytes", len(body)))
+		r.refusals.warn(req.Context(), log, r.now(), acct.Name, "webhook: refused: unreadable payload", slog.String("account", acct.Name), slog.Int("bytes", len(body)))
 		http.Error(w, "malformed payload", http.StatusBadRequest)
 		return
 	}
@@ -248,9 +266,19 @@ func (r *Receiver) now() time.Time {
 	return time.Now()
 }
 
-// secretOK compares the secret given with the account's in constant time.
+// secretOK compares the secret given with the account's in constant time:
+// it compares their SHA-256 digests, so neither length shows either.
 func (r *Receiver) secretOK(a account, secret string) bool {
-	return secret != "" && a.secret != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(a.secret)) == 1
+	got := sha256.Sum256([]byte(secret))
+	return subtle.ConstantTimeCompare(got[:], a.secret[:]) == 1
+}
+
+// Load reads the accounts now, logging each whose webhook secret cannot be
+// used (unset, unreadable or shorter than MinSecretLen), so a bad secret
+// shows when the receiver starts rather than at the first webhook.
+func (r *Receiver) Load(ctx context.Context) error {
+	_, _, err := r.account(ctx, "", true)
+	return err
 }
 
 // maxAge is how long the accounts read are used before being read again,
@@ -280,13 +308,16 @@ func (r *Receiver) account(ctx context.Context, name string, recheck bool) (acco
 	r.accounts = make(map[string]account, len(list))
 	for _, a := range list {
 		secret, err := r.Resolve(a.WebhookSecretRef, getenv)
+		if err == nil && len(secret) < MinSecretLen {
+			err = fmt.Errorf("the secret is shorter than %d characters", MinSecretLen)
+		}
 		if err != nil {
 			if r.Logger != nil {
-				r.Logger.ErrorContext(ctx, "webhook: account's webhook secret cannot be read; its webhooks are refused", slog.String("account", a.Name), slog.String("error", err.Error()))
+				r.refusals.error(ctx, r.Logger, now, a.Name, "webhook: account's webhook secret cannot be used; its webhooks are refused", slog.String("account", a.Name), slog.String("error", err.Error()))
 			}
 			continue
 		}
-		r.accounts[a.Name] = account{WebhookAccount: a, secret: secret}
+		r.accounts[a.Name] = account{WebhookAccount: a, secret: sha256.Sum256([]byte(secret))}
 	}
 	r.loaded = now
 	a, ok = r.accounts[name]
