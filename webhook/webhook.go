@@ -190,6 +190,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "malformed payload", http.StatusBadRequest)
 		return
 	}
+	events = forApply(events)
 	if len(events) > 0 {
 		if err := r.take(req.Context(), acct, events, log); err != nil {
 			// Not taken: the provider retries on a non-2xx answer.
@@ -200,6 +201,28 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = io.WriteString(w, `{"status":"ok"}`)
+}
+
+// forApply keeps of each event only what applying it needs, so the task
+// payloads in Redis (shown by the web UI, even read-only) and the kept
+// webhooks in Postgres carry no more of a customer's data than that. An
+// inbound message is reduced to its sender's phone (a reply ends the
+// sender's enrollments): never its text, media or id; one without a phone
+// applies to nothing and is dropped. A status is about one of our own
+// messages and keeps what finding it needs (id, phone, and the text or
+// media URL that tells two messages to one phone apart).
+func forApply(events []provider.Event) []provider.Event {
+	out := events[:0]
+	for _, e := range events {
+		if e.Inbound {
+			if e.Phone == "" {
+				continue
+			}
+			e = provider.Event{Inbound: true, Phone: e.Phone}
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // take queues an authenticated webhook's events for a worker to apply or,

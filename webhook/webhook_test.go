@@ -339,3 +339,23 @@ func TestReceiverRefusesShortSecrets(t *testing.T) {
 	mu.Unlock()
 	require.Equal(t, http.StatusOK, post(t, srv.URL+"/webhooks/shop/"+short+"s", body, nil))
 }
+
+// A customer's inbound message reaches the queue (and the web UI) as no
+// more than applying it needs: the sender's phone, not the text or media.
+func TestReceiverQueuesOnlyWhatApplyingNeeds(t *testing.T) {
+	t.Parallel()
+	db, srv, ins, _ := setup(t)
+	const private = "my card number is 4111 1111 1111 1111"
+	body := `[{"value":{"messages":[{"from":"4915100000001","id":"wamid.IN1","timestamp":"1","type":"text","text":{"body":"` + private + `"}},` +
+		`{"id":"wamid.IN2","type":"image","image":{"caption":"` + private + `","link":"https://example.com/private.jpg"}}]},"field":"messages"}]`
+	require.Equal(t, http.StatusOK, post(t, srv.URL+"/webhooks/shop/"+secret, body, nil))
+	tasks, err := ins.ListPendingTasks(webhook.Queue)
+	require.NoError(t, err)
+	require.Len(t, tasks, 1)
+	payload := string(tasks[0].Payload)
+	require.Contains(t, payload, "4915100000001", "the sender's phone, to end their enrollments")
+	for _, leak := range []string{"card number", "4111", "private.jpg", "wamid.IN"} {
+		require.NotContains(t, payload, leak)
+	}
+	require.Equal(t, 1, applyQueued(t, db, ins))
+}
