@@ -296,11 +296,14 @@ func (r *Receiver) secretOK(a account, secret string) bool {
 	return subtle.ConstantTimeCompare(got[:], a.secret[:]) == 1
 }
 
-// Load reads the accounts now, logging each whose webhook secret cannot be
+// CheckSecrets reads the accounts now to log each whose webhook secret cannot be
 // used (unset, unreadable or shorter than MinSecretLen), so a bad secret
 // shows when the receiver starts rather than at the first webhook.
-func (r *Receiver) Load(ctx context.Context) error {
-	_, _, err := r.account(ctx, "", true)
+//
+// It keeps nothing: the first webhook reads the accounts again, so an
+// account applied after start-up is not refused for a while.
+func (r *Receiver) CheckSecrets(ctx context.Context) error {
+	_, err := r.readAccounts(ctx, r.now())
 	return err
 }
 
@@ -320,15 +323,28 @@ func (r *Receiver) account(ctx context.Context, name string, recheck bool) (acco
 	if age < maxAge && ((ok && !recheck) || age < reloadEvery) {
 		return a, ok, nil
 	}
-	list, err := r.Accounts.WebhookAccounts(ctx)
+	accounts, err := r.readAccounts(ctx, now)
 	if err != nil {
 		return account{}, false, err
+	}
+	r.accounts, r.loaded = accounts, now
+	a, ok = r.accounts[name]
+	return a, ok, nil
+}
+
+// readAccounts reads the accounts that take webhooks and resolves their
+// secrets, logging (rate-limited) and leaving out each whose secret cannot
+// be used.
+func (r *Receiver) readAccounts(ctx context.Context, now time.Time) (map[string]account, error) {
+	list, err := r.Accounts.WebhookAccounts(ctx)
+	if err != nil {
+		return nil, err
 	}
 	getenv := r.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	r.accounts = make(map[string]account, len(list))
+	accounts := make(map[string]account, len(list))
 	for _, a := range list {
 		secret, err := r.Resolve(a.WebhookSecretRef, getenv)
 		if err == nil && len(secret) < MinSecretLen {
@@ -340,11 +356,9 @@ func (r *Receiver) account(ctx context.Context, name string, recheck bool) (acco
 			}
 			continue
 		}
-		r.accounts[a.Name] = account{WebhookAccount: a, secret: sha256.Sum256([]byte(secret))}
+		accounts[a.Name] = account{WebhookAccount: a, secret: sha256.Sum256([]byte(secret))}
 	}
-	r.loaded = now
-	a, ok = r.accounts[name]
-	return a, ok, nil
+	return accounts, nil
 }
 
 // clip shortens what a stranger sent before it is logged.

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -320,7 +321,7 @@ func TestReceiverRefusesShortSecrets(t *testing.T) {
 	recv.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	srv := httptest.NewServer(recv)
 	t.Cleanup(srv.Close)
-	require.NoError(t, recv.Load(context.Background()))
+	require.NoError(t, recv.CheckSecrets(context.Background()))
 	require.Len(t, logs.with("level=ERROR", "account=shop", "shorter than 16 characters"), 1, "logged at start-up")
 	body := statusBody("wamid.X", "delivered", time.Now().Unix())
 	for range 3 {
@@ -358,4 +359,31 @@ func TestReceiverQueuesOnlyWhatApplyingNeeds(t *testing.T) {
 		require.NotContains(t, payload, leak)
 	}
 	require.Equal(t, 1, applyQueued(t, db, ins))
+}
+
+// lateAccounts has no accounts at its first read, as when the receiver
+// starts before the campaign is applied.
+type lateAccounts struct {
+	webhook.Accounts
+	reads atomic.Int32
+}
+
+func (l *lateAccounts) WebhookAccounts(ctx context.Context) ([]store.WebhookAccount, error) {
+	if l.reads.Add(1) == 1 {
+		return nil, nil
+	}
+	return l.Accounts.WebhookAccounts(ctx)
+}
+
+// The start-up check keeps nothing: an account applied after it takes
+// webhooks at once, not after the re-read interval.
+func TestReceiverCheckSecretsAtStartUp(t *testing.T) {
+	t.Parallel()
+	clock := time.Now()
+	_, recv, _, _ := setupReceiver(t, func(k string) string { return env[k] }, func() time.Time { return clock })
+	recv.Accounts = &lateAccounts{Accounts: recv.Accounts}
+	require.NoError(t, recv.CheckSecrets(context.Background()))
+	srv := httptest.NewServer(recv)
+	t.Cleanup(srv.Close)
+	require.Equal(t, http.StatusOK, post(t, srv.URL+"/webhooks/shop/"+secret, statusBody("wamid.X", "delivered", time.Now().Unix()), nil))
 }
