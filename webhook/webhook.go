@@ -14,11 +14,12 @@
 // "unauthorized"), so the receiver does not tell which accounts exist; an
 // account whose secret is shorter than MinSecretLen takes no webhooks; and
 // refusals are logged at most once per account and reason every
-// RefusalLogEvery, with a count of those left out. The apply handler records
-// them: statuses only move forward, so duplicates and reversed orders change
-// nothing, and a status about a message not yet recorded (the webhook beat
-// the send's answer) is kept and matched when the send is recorded or by
-// the sweep.
+// RefusalLogEvery, with a count of those left out.
+//
+// The apply handler records the events: statuses only move forward, so
+// duplicates and reversed orders change nothing, and a status about a
+// message not yet recorded (the webhook beat the send's answer) is kept and
+// matched when the send is recorded or by the sweep.
 package webhook
 
 import (
@@ -296,9 +297,9 @@ func (r *Receiver) secretOK(a account, secret string) bool {
 	return subtle.ConstantTimeCompare(got[:], a.secret[:]) == 1
 }
 
-// CheckSecrets reads the accounts now to log each whose webhook secret cannot be
-// used (unset, unreadable or shorter than MinSecretLen), so a bad secret
-// shows when the receiver starts rather than at the first webhook.
+// CheckSecrets reads the accounts now to log each whose webhook secret
+// cannot be used (unset, unreadable or shorter than MinSecretLen), so a bad
+// secret shows when the receiver starts rather than at the first webhook.
 //
 // It keeps nothing: the first webhook reads the accounts again, so an
 // account applied after start-up is not refused for a while.
