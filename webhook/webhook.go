@@ -8,15 +8,23 @@
 // parses it with the account's driver and puts the events on the status
 // queue as one Asynq task. When Redis cannot take the task it keeps the
 // events in Postgres instead (some providers never resend a webhook), and
-// every worker's Drain applies what was kept. The apply handler records
-// them: statuses only move forward, so duplicates and reversed orders change
-// nothing, and a status about a message not yet recorded (the webhook beat
-// the send's answer) is kept and matched when the send is recorded or by
-// the sweep.
+// every worker's Drain applies what was kept.
+//
+// An unknown account and a wrong secret get the same answer (401
+// "unauthorized"), so the receiver does not tell which accounts exist; an
+// account whose secret is shorter than MinSecretLen takes no webhooks; and
+// refusals are logged at most once per account and reason every
+// RefusalLogEvery, with a count of those left out.
+//
+// The apply handler records the events: statuses only move forward, so
+// duplicates and reversed orders change nothing, and a status about a
+// message not yet recorded (the webhook beat the send's answer) is kept and
+// matched when the send is recorded or by the sweep.
 package webhook
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -91,12 +99,19 @@ type Receiver struct {
 
 	qmu            sync.Mutex
 	queueDownUntil time.Time // Redis failed: go straight to Inbox until then
+
+	refusals refusalLog
 }
 
 type account struct {
 	store.WebhookAccount
-	secret string
+	secret [sha256.Size]byte // the secret's SHA-256, compared in constant time
 }
+
+// MinSecretLen is the shortest webhook secret an account may have: it is
+// all that stands between the internet and the account's statuses and
+// replies. An account with a shorter one takes no webhooks.
+const MinSecretLen = 16
 
 // payload is an apply task's body.
 type payload struct {
@@ -135,13 +150,17 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	if !found {
-		log.WarnContext(req.Context(), "webhook: refused: no such account takes webhooks", slog.String("remote", req.RemoteAddr), slog.String("account", clip(name)))
-		http.NotFound(w, req)
-		return
-	}
-	if !r.secretOK(acct, secret) {
-		log.WarnContext(req.Context(), "webhook: refused: wrong secret", slog.String("remote", req.RemoteAddr), slog.String("account", acct.Name))
+	if !found || !r.secretOK(acct, secret) {
+		// The same answer for both: a stranger must not learn which
+		// account names exist. Unknown names share one log key, so their
+		// number cannot grow the log limiter.
+		if !found {
+			r.refusals.warn(req.Context(), log, r.now(), "", "webhook: refused: no such account takes webhooks",
+				slog.String("remote", req.RemoteAddr), slog.String("account", clip(name)))
+		} else {
+			r.refusals.warn(req.Context(), log, r.now(), acct.Name, "webhook: refused: wrong secret",
+				slog.String("remote", req.RemoteAddr), slog.String("account", acct.Name))
+		}
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
@@ -154,7 +173,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		log.WarnContext(req.Context(), "webhook: refused: body over 3 MB", slog.String("account", acct.Name))
+		r.refusals.warn(req.Context(), log, r.now(), acct.Name, "webhook: refused: body over 3 MB", slog.String("account", acct.Name))
 		http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
 		return
 	case err != nil:
@@ -168,10 +187,11 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	events, err := parse(body)
 	if err != nil {
-		log.WarnContext(req.Context(), "webhook: refused: unreadable payload", slog.String("account", acct.Name), slog.Int("bytes", len(body)))
+		r.refusals.warn(req.Context(), log, r.now(), acct.Name, "webhook: refused: unreadable payload", slog.String("account", acct.Name), slog.Int("bytes", len(body)))
 		http.Error(w, "malformed payload", http.StatusBadRequest)
 		return
 	}
+	events = forApply(events)
 	if len(events) > 0 {
 		if err := r.take(req.Context(), acct, events, log); err != nil {
 			// Not taken: the provider retries on a non-2xx answer.
@@ -182,6 +202,28 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = io.WriteString(w, `{"status":"ok"}`)
+}
+
+// forApply keeps of each event only what applying it needs, so the task
+// payloads in Redis (shown by the web UI, even read-only) and the kept
+// webhooks in Postgres carry no more of a customer's data than that. An
+// inbound message is reduced to its sender's phone (a reply ends the
+// sender's enrollments): never its text, media or id; one without a phone
+// applies to nothing and is dropped. A status is about one of our own
+// messages and keeps what finding it needs (id, phone, and the text or
+// media URL that tells two messages to one phone apart).
+func forApply(events []provider.Event) []provider.Event {
+	out := events[:0]
+	for _, e := range events {
+		if e.Inbound {
+			if e.Phone == "" {
+				continue
+			}
+			e = provider.Event{Inbound: true, Phone: e.Phone}
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // take queues an authenticated webhook's events for a worker to apply or,
@@ -248,9 +290,22 @@ func (r *Receiver) now() time.Time {
 	return time.Now()
 }
 
-// secretOK compares the secret given with the account's in constant time.
+// secretOK compares the secret given with the account's in constant time:
+// it compares their SHA-256 digests, so neither length shows either.
 func (r *Receiver) secretOK(a account, secret string) bool {
-	return secret != "" && a.secret != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(a.secret)) == 1
+	got := sha256.Sum256([]byte(secret))
+	return subtle.ConstantTimeCompare(got[:], a.secret[:]) == 1
+}
+
+// CheckSecrets reads the accounts now to log each whose webhook secret
+// cannot be used (unset, unreadable or shorter than MinSecretLen), so a bad
+// secret shows when the receiver starts rather than at the first webhook.
+//
+// It keeps nothing: the first webhook reads the accounts again, so an
+// account applied after start-up is not refused for a while.
+func (r *Receiver) CheckSecrets(ctx context.Context) error {
+	_, err := r.readAccounts(ctx, r.now())
+	return err
 }
 
 // maxAge is how long the accounts read are used before being read again,
@@ -269,28 +324,42 @@ func (r *Receiver) account(ctx context.Context, name string, recheck bool) (acco
 	if age < maxAge && ((ok && !recheck) || age < reloadEvery) {
 		return a, ok, nil
 	}
-	list, err := r.Accounts.WebhookAccounts(ctx)
+	accounts, err := r.readAccounts(ctx, now)
 	if err != nil {
 		return account{}, false, err
+	}
+	r.accounts, r.loaded = accounts, now
+	a, ok = r.accounts[name]
+	return a, ok, nil
+}
+
+// readAccounts reads the accounts that take webhooks and resolves their
+// secrets, logging (rate-limited) and leaving out each whose secret cannot
+// be used.
+func (r *Receiver) readAccounts(ctx context.Context, now time.Time) (map[string]account, error) {
+	list, err := r.Accounts.WebhookAccounts(ctx)
+	if err != nil {
+		return nil, err
 	}
 	getenv := r.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	r.accounts = make(map[string]account, len(list))
+	accounts := make(map[string]account, len(list))
 	for _, a := range list {
 		secret, err := r.Resolve(a.WebhookSecretRef, getenv)
+		if err == nil && len(secret) < MinSecretLen {
+			err = fmt.Errorf("the secret is shorter than %d characters", MinSecretLen)
+		}
 		if err != nil {
 			if r.Logger != nil {
-				r.Logger.ErrorContext(ctx, "webhook: account's webhook secret cannot be read; its webhooks are refused", slog.String("account", a.Name), slog.String("error", err.Error()))
+				r.refusals.error(ctx, r.Logger, now, a.Name, "webhook: account's webhook secret cannot be used; its webhooks are refused", slog.String("account", a.Name), slog.String("error", err.Error()))
 			}
 			continue
 		}
-		r.accounts[a.Name] = account{WebhookAccount: a, secret: secret}
+		accounts[a.Name] = account{WebhookAccount: a, secret: sha256.Sum256([]byte(secret))}
 	}
-	r.loaded = now
-	a, ok = r.accounts[name]
-	return a, ok, nil
+	return accounts, nil
 }
 
 // clip shortens what a stranger sent before it is logged.

@@ -3,10 +3,13 @@ package webhook_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +25,7 @@ import (
 	"github.com/wacamp/wacamp/webhook"
 )
 
-const secret = "hook-SECRET-1"
+const secret = "hook-SECRET-1-0123456789"
 
 var env = map[string]string{"K": "key", "S": "sec", "HOOK": secret}
 
@@ -122,7 +125,7 @@ func TestReceiverRefusesWhatItShould(t *testing.T) {
 		{"wrong secret", srv.URL + "/webhooks/shop/guess", body, nil, http.StatusUnauthorized},
 		{"no secret", srv.URL + "/webhooks/shop", body, nil, http.StatusUnauthorized},
 		{"wrong secret header", srv.URL + "/webhooks/shop", body, map[string]string{webhook.SecretHeader: "guess"}, http.StatusUnauthorized},
-		{"unknown account", srv.URL + "/webhooks/nope/" + secret, body, nil, http.StatusNotFound},
+		{"unknown account", srv.URL + "/webhooks/nope/" + secret, body, nil, http.StatusUnauthorized},
 		{"other path", srv.URL + "/hooks/shop/" + secret, body, nil, http.StatusNotFound},
 		{"malformed JSON", good, `{"id": "wamid.X", "status":`, nil, http.StatusBadRequest},
 		{"over 3 MB", good, `{"pad":"` + strings.Repeat("x", webhook.MaxBody) + `"}`, nil, http.StatusRequestEntityTooLarge},
@@ -187,7 +190,7 @@ func TestReceiverAppliesStatusesAsync(t *testing.T) {
 func TestReceiverFollowsARotatedSecret(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
-	vars := map[string]string{"HOOK": "old-secret"}
+	vars := map[string]string{"HOOK": "old-secret-0123456789"}
 	clock := time.Now()
 	getenv := func(k string) string { mu.Lock(); defer mu.Unlock(); return vars[k] }
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
@@ -195,12 +198,192 @@ func TestReceiverFollowsARotatedSecret(t *testing.T) {
 	srv := httptest.NewServer(recv)
 	t.Cleanup(srv.Close)
 	body := statusBody("wamid.X", "delivered", time.Now().Unix())
-	require.Equal(t, http.StatusOK, post(t, srv.URL+"/webhooks/shop/old-secret", body, nil))
+	require.Equal(t, http.StatusOK, post(t, srv.URL+"/webhooks/shop/old-secret-0123456789", body, nil))
 
 	mu.Lock()
-	vars["HOOK"] = "new-secret"
+	vars["HOOK"] = "new-secret-0123456789"
 	clock = clock.Add(6 * time.Second)
 	mu.Unlock()
-	require.Equal(t, http.StatusOK, post(t, srv.URL+"/webhooks/shop/new-secret", body, nil), "the new secret, after a re-read")
-	require.Equal(t, http.StatusUnauthorized, post(t, srv.URL+"/webhooks/shop/old-secret", body, nil), "the old one no more")
+	require.Equal(t, http.StatusOK, post(t, srv.URL+"/webhooks/shop/new-secret-0123456789", body, nil), "the new secret, after a re-read")
+	require.Equal(t, http.StatusUnauthorized, post(t, srv.URL+"/webhooks/shop/old-secret-0123456789", body, nil), "the old one no more")
+}
+
+// answer posts body to url and returns the status and body of the answer.
+func answer(t *testing.T, url string, header map[string]string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(statusBody("wamid.X", "delivered", time.Now().Unix())))
+	require.NoError(t, err)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+// An unknown account and a wrong (or missing) secret are answered alike,
+// so the answers do not tell which account names exist.
+func TestReceiverDoesNotRevealAccounts(t *testing.T) {
+	t.Parallel()
+	_, srv, _, _ := setup(t)
+	wantCode, wantBody := answer(t, srv.URL+"/webhooks/nope/"+secret, nil)
+	require.Equal(t, http.StatusUnauthorized, wantCode)
+	for _, tc := range []struct {
+		url    string
+		header map[string]string
+	}{
+		{srv.URL + "/webhooks/shop/guess", nil},
+		{srv.URL + "/webhooks/shop/" + secret[:len(secret)-1], nil},
+		{srv.URL + "/webhooks/shop/" + secret + "x", nil},
+		{srv.URL + "/webhooks/shop", nil},
+		{srv.URL + "/webhooks/shop", map[string]string{webhook.SecretHeader: "guess"}},
+		{srv.URL + "/webhooks/nope", map[string]string{webhook.SecretHeader: secret}},
+	} {
+		code, body := answer(t, tc.url, tc.header)
+		require.Equal(t, wantCode, code, tc.url)
+		require.Equal(t, wantBody, body, tc.url)
+	}
+}
+
+// lines is a goroutine-safe log sink that counts lines by message.
+type lines struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lines) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+
+// with returns the lines that contain all of parts.
+func (l *lines) with(parts ...string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+next:
+	for _, ln := range strings.Split(l.b.String(), "\n") {
+		for _, p := range parts {
+			if !strings.Contains(ln, p) {
+				continue next
+			}
+		}
+		out = append(out, ln)
+	}
+	return out
+}
+
+// A flood of refused requests makes one log line per account and reason
+// every RefusalLogEvery, the next one counting those left out; unknown
+// account names all share one line.
+func TestReceiverRateLimitsRefusalLogs(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	clock := time.Now()
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	_, recv, _, _ := setupReceiver(t, func(k string) string { return env[k] }, now)
+	var logs lines
+	recv.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	srv := httptest.NewServer(recv)
+	t.Cleanup(srv.Close)
+	body := statusBody("wamid.X", "delivered", time.Now().Unix())
+	for i := range 5 {
+		require.Equal(t, http.StatusUnauthorized, post(t, srv.URL+"/webhooks/shop/guess", body, nil))
+		require.Equal(t, http.StatusUnauthorized, post(t, srv.URL+fmt.Sprintf("/webhooks/nope%d/%s", i, secret), body, nil))
+		require.Equal(t, http.StatusBadRequest, post(t, srv.URL+"/webhooks/shop/"+secret, "{", nil))
+	}
+	require.Len(t, logs.with("wrong secret"), 1)
+	require.Len(t, logs.with("no such account"), 1)
+	require.Len(t, logs.with("unreadable payload"), 1)
+
+	mu.Lock()
+	clock = clock.Add(webhook.RefusalLogEvery)
+	mu.Unlock()
+	require.Equal(t, http.StatusUnauthorized, post(t, srv.URL+"/webhooks/shop/guess", body, nil))
+	require.Len(t, logs.with("wrong secret"), 2)
+	require.Len(t, logs.with("wrong secret", "suppressed=4"), 1)
+	require.Len(t, logs.with("no such account"), 1)
+	require.NotContains(t, logs.with("wrong secret")[0], "guess", "the secret sent is never logged")
+}
+
+// An account whose webhook secret is shorter than MinSecretLen takes no
+// webhooks, even with that secret; the reason is logged (not every time).
+func TestReceiverRefusesShortSecrets(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	short := strings.Repeat("s", webhook.MinSecretLen-1)
+	vars := map[string]string{"HOOK": short}
+	clock := time.Now()
+	getenv := func(k string) string { mu.Lock(); defer mu.Unlock(); return vars[k] }
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	_, recv, _, _ := setupReceiver(t, getenv, now)
+	var logs lines
+	recv.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	srv := httptest.NewServer(recv)
+	t.Cleanup(srv.Close)
+	require.NoError(t, recv.CheckSecrets(context.Background()))
+	require.Len(t, logs.with("level=ERROR", "account=shop", "shorter than 16 characters"), 1, "logged at start-up")
+	body := statusBody("wamid.X", "delivered", time.Now().Unix())
+	for range 3 {
+		require.Equal(t, http.StatusUnauthorized, post(t, srv.URL+"/webhooks/shop/"+short, body, nil))
+		mu.Lock()
+		clock = clock.Add(6 * time.Second) // past the re-read interval: the accounts are read again
+		mu.Unlock()
+	}
+	shortLines := logs.with("level=ERROR", "account=shop", "shorter than 16 characters")
+	require.Len(t, shortLines, 2, "logged once per RefusalLogEvery, not at every re-read")
+	require.NotContains(t, logs.b.String(), short)
+
+	mu.Lock()
+	vars["HOOK"] = short + "s"
+	clock = clock.Add(6 * time.Second)
+	mu.Unlock()
+	require.Equal(t, http.StatusOK, post(t, srv.URL+"/webhooks/shop/"+short+"s", body, nil))
+}
+
+// A customer's inbound message reaches the queue (and the web UI) as no
+// more than applying it needs: the sender's phone, not the text or media.
+func TestReceiverQueuesOnlyWhatApplyingNeeds(t *testing.T) {
+	t.Parallel()
+	db, srv, ins, _ := setup(t)
+	const private = "my card number is 4111 1111 1111 1111"
+	body := `[{"value":{"messages":[{"from":"4915100000001","id":"wamid.IN1","timestamp":"1","type":"text","text":{"body":"` + private + `"}},` +
+		`{"id":"wamid.IN2","type":"image","image":{"caption":"` + private + `","link":"https://example.com/private.jpg"}}]},"field":"messages"}]`
+	require.Equal(t, http.StatusOK, post(t, srv.URL+"/webhooks/shop/"+secret, body, nil))
+	tasks, err := ins.ListPendingTasks(webhook.Queue)
+	require.NoError(t, err)
+	require.Len(t, tasks, 1)
+	payload := string(tasks[0].Payload)
+	require.Contains(t, payload, "4915100000001", "the sender's phone, to end their enrollments")
+	for _, leak := range []string{"card number", "4111", "private.jpg", "wamid.IN"} {
+		require.NotContains(t, payload, leak)
+	}
+	require.Equal(t, 1, applyQueued(t, db, ins))
+}
+
+// lateAccounts has no accounts at its first read, as when the receiver
+// starts before the campaign is applied.
+type lateAccounts struct {
+	webhook.Accounts
+	reads atomic.Int32
+}
+
+func (l *lateAccounts) WebhookAccounts(ctx context.Context) ([]store.WebhookAccount, error) {
+	if l.reads.Add(1) == 1 {
+		return nil, nil
+	}
+	return l.Accounts.WebhookAccounts(ctx)
+}
+
+// The start-up check keeps nothing: an account applied after it takes
+// webhooks at once, not after the re-read interval.
+func TestReceiverCheckSecretsAtStartUp(t *testing.T) {
+	t.Parallel()
+	clock := time.Now()
+	_, recv, _, _ := setupReceiver(t, func(k string) string { return env[k] }, func() time.Time { return clock })
+	recv.Accounts = &lateAccounts{Accounts: recv.Accounts}
+	require.NoError(t, recv.CheckSecrets(context.Background()))
+	srv := httptest.NewServer(recv)
+	t.Cleanup(srv.Close)
+	require.Equal(t, http.StatusOK, post(t, srv.URL+"/webhooks/shop/"+secret, statusBody("wamid.X", "delivered", time.Now().Unix()), nil))
 }

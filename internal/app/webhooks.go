@@ -35,6 +35,9 @@ func NewReceiver(c *Conns, getenv func(string) string, log *slog.Logger) (r *web
 func ServeWebhooks(ctx context.Context, c *Conns, addr string, getenv func(string) string, log *slog.Logger, ready func(net.Addr)) error {
 	recv, closeRecv := NewReceiver(c, getenv, log)
 	defer closeRecv()
+	if err := recv.CheckSecrets(ctx); err != nil {
+		log.WarnContext(ctx, "webhooks: cannot read the accounts yet; trying again at the first webhook", slog.String("error", err.Error()))
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("webhooks: listen on %s: %w", addr, err)

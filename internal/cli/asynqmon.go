@@ -97,16 +97,17 @@ func Asynqmon(ctx context.Context, args []string, io IO) error {
 	return Serve(ctx, *addr, h, log, "asynqmon: web UI")
 }
 
-// Serve serves h on addr until ctx ends.
+// Serve serves the web UI h on addr until ctx ends, hardened (see HardenUI),
+// with timeouts and at most maxUIConns connections open.
 func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger, what string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := uiServer(h)
 	log.Info(what, slog.String("url", "http://"+ln.Addr().String()+"/"))
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(limitConns(ln, maxUIConns)) }()
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

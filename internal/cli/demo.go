@@ -163,8 +163,8 @@ func Demo(ctx context.Context, args []string, io IO) error {
 			return err
 		}
 	}
-	uiSrv := &http.Server{Handler: BasicAuth(ui, creds, log), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = uiSrv.Serve(uiLn) }()
+	uiSrv := uiServer(BasicAuth(ui, creds, log))
+	go func() { _ = uiSrv.Serve(limitConns(uiLn, maxUIConns)) }()
 	defer uiSrv.Close()
 	login := "user " + creds.User + ", password from ASYNQMON_PASSWORD"
 	if generated {

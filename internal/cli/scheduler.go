@@ -122,7 +122,7 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	if errors.As(err, &ve) {
 		return refused(ve)
 	}
-	for _, ws := range [][]string{bundle.Warnings, startWarnings} {
+	for _, ws := range [][]string{bundle.Warnings, startWarnings, weakWebhookSecrets(bundle, io.Getenv)} {
 		for _, w := range ws {
 			fmt.Fprintln(io.Stderr, "warning:", w)
 		}
