@@ -252,7 +252,7 @@ func TestLoadProblems(t *testing.T) {
 				`testdata/bad/bad_rows.csv:8: broadcasts[0] (bad-rows).audience.csv row 8 phone: "1 555 0100" is too short for a full number with country code +1 (US)`,
 				`testdata/bad/no_phone.csv:1: broadcasts[1] (no-phone).audience.csv: the header has no phone column (columns: mobile, name)`,
 				`testdata/bad/csv_problems.yaml:21: broadcasts[2].audience.csv: cannot read testdata/bad/does_not_exist.csv: no such file or directory`,
-				`testdata/bad/semicolons.csv:1: broadcasts[3] (semicolons).audience.csv: the header has no phone column (columns: phone;name); columns must be separated by commas`,
+				`testdata/bad/semicolons.csv:1: broadcasts[3] (semicolons).audience.csv: the first line is not a header with a phone column (not shown: this may not be a CSV file); columns must be separated by commas`,
 				`testdata/bad/broken_quote.csv:3: broadcasts[4] (broken-quote).audience.csv: extraneous or missing " in quoted-field`,
 			},
 		},
@@ -697,4 +697,44 @@ func TestLoadUnknownOutcomeSettings(t *testing.T) {
 		path + `:8: accounts[0].on_unknown_outcome: "maybe" must be settle (wait for the provider's webhooks, then send again), fail (at most once) or resend (at least once)`,
 		path + `:9: accounts[0].settle_window: must be between 5s and 24h, got 1s`,
 	}, problemLines(t, err))
+}
+
+// A file that is not a CSV, named as an audience (a secret file, a system
+// file), is refused without any of its content in the error: a campaign
+// file is untrusted input, and validate's output is read by people who must
+// not see production secrets.
+func TestCSVErrorsNeverShowANonCSVFile(t *testing.T) {
+	t.Parallel()
+	for name, content := range map[string]string{
+		"token":  "sk_live_0123456789abcdef\n",
+		"shadow": "root:$6$saltsalt$hashhashhash:19000:0:99999:7:::\nbin:*:19000:0:99999:7:::\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "data"), []byte(content), 0o600))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "c.yaml"), []byte(`accounts:
+  - name: main
+    provider: botsailor
+    base_url: http://127.0.0.1:1/api/v1
+    api_token: ${TOKEN}
+    phone_number_id: "1"
+    whatsapp_bot_id: 1
+    daily_unique_limit: unlimited
+broadcasts:
+  - name: b
+    account: main
+    audience: {csv: data}
+    message: {text: "hi"}
+`), 0o600))
+			_, err := Load(filepath.Join(dir, "c.yaml"), testEnv(map[string]string{"TOKEN": "x"}))
+			require.ErrorContains(t, err, "not shown: this may not be a CSV file")
+			first, _, _ := strings.Cut(content, "\n")
+			for _, part := range strings.FieldsFunc(first, func(r rune) bool { return r == ':' || r == '$' }) {
+				if len(part) > 5 {
+					require.NotContains(t, err.Error(), part)
+				}
+			}
+		})
+	}
 }

@@ -99,7 +99,13 @@ func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string,
 		if len(header) == 1 && strings.ContainsAny(header[0], ";\t") {
 			hint = "; columns must be separated by commas"
 		}
-		problem(headerLine, rowsField, "the header has no phone column (columns: %s)%s", strings.Join(header, ", "), hint)
+		if looksLikeHeader(header) {
+			problem(headerLine, rowsField, "the header has no phone column (columns: %s)%s", strings.Join(header, ", "), hint)
+		} else {
+			// It may not be a CSV at all (a secret file, a system file): say
+			// what is wrong without showing any of it.
+			problem(headerLine, rowsField, "the first line is not a header with a phone column (not shown: this may not be a CSV file)%s", hint)
+		}
 		return 0
 	}
 
@@ -231,4 +237,25 @@ func LoadPeople(path string) ([]Person, error) {
 		people[i] = Person{Recipient: r, Pos: Pos{File: path, Line: aud.lines[i]}}
 	}
 	return people, nil
+}
+
+// looksLikeHeader reports whether a first line can be shown in an error: at
+// least two columns, each a plain column name (letters, digits, spaces and
+// _ . -, at most 64 bytes). A one-field line, or one with other characters,
+// may be a secret or a system file named as a CSV, and is never echoed.
+func looksLikeHeader(header []string) bool {
+	if len(header) < 2 {
+		return false
+	}
+	for _, h := range header {
+		if len(h) > 64 {
+			return false
+		}
+		for _, r := range h {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == ' ' || r == '_' || r == '.' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
