@@ -369,12 +369,14 @@ broadcasts:
     message: {template: {name: order_update, language: en, vars: {1: "{{name}}"}}}
 `)
 	code, out := w.run("validate", "-f", path)
-	if code != 0 || strings.Contains(out, "cannot check plan limits") || strings.Contains(out, "hook-secret") || strings.Contains(out, "sobot-secret") {
+	if code != 1 || strings.Contains(out, "cannot check plan limits") || strings.Contains(out, "hook-secret") || strings.Contains(out, "sobot-secret") {
 		t.Fatalf("validate = %d:\n%s", code, out)
 	}
-	// The receiver refuses a secret under 16 characters: validate says so,
-	// without showing it, and says nothing once it is long enough.
-	require.Contains(t, out, "warning: account shop: webhook_secret is shorter than 16 characters")
+	// The receiver refuses a secret under 16 characters: validate refuses
+	// it too (every status would be lost), without showing it, and says
+	// nothing once it is long enough.
+	require.Contains(t, out, "account shop: webhook_secret is shorter than 16 characters")
+	require.Contains(t, out, "nothing was written")
 	w.env["HOOK"] = "hook-secret-0123456789"
 	code, out = w.run("validate", "-f", path)
 	require.Equal(t, 0, code, out)

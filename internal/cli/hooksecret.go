@@ -7,9 +7,9 @@ import (
 	"github.com/wacamp/wacamp/webhook"
 )
 
-// weakWebhookSecrets warns about each account whose webhook secret is
-// shorter than webhook.MinSecretLen: the receiver refuses its webhooks.
-// The secret itself is never shown.
+// weakWebhookSecrets names each account whose webhook secret is shorter
+// than webhook.MinSecretLen: the receiver refuses its webhooks, so validate
+// and apply refuse it. The secret itself is never shown.
 func weakWebhookSecrets(b *config.Bundle, getenv func(string) string) []string {
 	var out []string
 	for _, a := range b.Accounts {

@@ -122,7 +122,7 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	if errors.As(err, &ve) {
 		return refused(ve)
 	}
-	for _, ws := range [][]string{bundle.Warnings, startWarnings, weakWebhookSecrets(bundle, io.Getenv)} {
+	for _, ws := range [][]string{bundle.Warnings, startWarnings} {
 		for _, w := range ws {
 			fmt.Fprintln(io.Stderr, "warning:", w)
 		}
@@ -132,6 +132,9 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 		rates[a.Name] = a.RatePerSecond
 	}
 	planWarnings, planProblems := checkPlans(ctx, io, bundle)
+	// The receiver refuses a weak webhook secret: every status of that
+	// account would be lost, so it is a problem, not a warning.
+	planProblems = append(planProblems, weakWebhookSecrets(bundle, io.Getenv)...)
 	for _, w := range planWarnings {
 		fmt.Fprintln(io.Stderr, "warning:", w)
 	}
