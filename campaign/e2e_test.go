@@ -373,3 +373,16 @@ func (b *bench) feeder() (*campaign.Feeder, *asynq.Inspector) {
 	f.DetectLoss(app.NewRedisLoss(b.rds.Client)) // as `scheduler run` does
 	return f, insp
 }
+
+// firstQueued runs one tick of f and returns the first delivery of the
+// broadcast name, which that tick queued.
+func (b *bench) firstQueued(f *campaign.Feeder, name string) campaign.Job {
+	b.t.Helper()
+	ctx := context.Background()
+	require.NoError(b.t, f.Tick(ctx))
+	rows := b.export(name)
+	job, err := b.db.Job(ctx, rows[0].ID)
+	require.NoError(b.t, err)
+	require.Equal(b.t, campaign.DeliveryQueued, job.Status)
+	return job
+}

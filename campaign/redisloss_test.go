@@ -78,11 +78,7 @@ func TestRedisDataLossRecoversRunningLeasesAsTheyEnd(t *testing.T) {
 	b.opts.Now = clk.Now
 	ctx := context.Background()
 	f, insp := b.feeder()
-	require.NoError(t, f.Tick(ctx))
-	rows := b.export("lease")
-	job, err := b.db.Job(ctx, rows[0].ID)
-	require.NoError(t, err)
-	require.Equal(t, campaign.DeliveryQueued, job.Status)
+	job := b.firstQueued(f, "lease")
 	ok, err := b.db.Claim(ctx, job.Ref, clk.Now(), clk.Now().Add(2*time.Second), nil)
 	require.NoError(t, err)
 	require.True(t, ok)

@@ -57,11 +57,7 @@ func TestStalledClaimNeverSendsAfterLosingItsLease(t *testing.T) {
 	b.opts.Now = clk.Now
 	ctx := context.Background()
 	f, _ := b.feeder()
-	require.NoError(t, f.Tick(ctx))
-	rows := b.export("stall")
-	job, err := b.db.Job(ctx, rows[0].ID)
-	require.NoError(t, err)
-	require.Equal(t, campaign.DeliveryQueued, job.Status)
+	job := b.firstQueued(f, "stall")
 
 	senders := &app.Senders{Getenv: getenv}
 	sr := &stallRecipients{entered: make(chan struct{}), release: make(chan struct{})}
@@ -87,11 +83,11 @@ func TestStalledClaimNeverSendsAfterLosingItsLease(t *testing.T) {
 	t.Logf("A returned %v", errA)
 	n := 0
 	for _, s := range b.sim.Sends() {
-		if s.Phone == rows[0].Phone {
+		if s.Phone == job.Phone {
 			n++
 		}
 	}
-	require.Equal(t, 1, n, "phone %s got %d templates", rows[0].Phone, n)
+	require.Equal(t, 1, n, "phone %s got %d templates", job.Phone, n)
 }
 
 // hookSenders runs hook before the first Conversation call.
@@ -127,10 +123,7 @@ func TestCancelDuringReconcileEndsSkipped(t *testing.T) {
 	b.apply(b.writeCampaign("cxl", 1, 100, `      text: "Hi {{name}}"`))
 	ctx := context.Background()
 	f, _ := b.feeder()
-	require.NoError(t, f.Tick(ctx))
-	rows := b.export("cxl")
-	job, err := b.db.Job(ctx, rows[0].ID)
-	require.NoError(t, err)
+	job := b.firstQueued(f, "cxl")
 	// A crashed attempt: claimed, lease over, never reached the provider.
 	now := time.Now()
 	ok, err := b.db.Claim(ctx, job.Ref, now.Add(-time.Minute), now.Add(-time.Second), nil)

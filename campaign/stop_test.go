@@ -121,10 +121,7 @@ func TestWaitingSendHoldsNoClaim(t *testing.T) {
 	b.apply(b.writeCampaign("w", 1, 10, `      text: "Hi {{name}}"`))
 	ctx := context.Background()
 	f, _ := b.feeder()
-	require.NoError(t, f.Tick(ctx))
-	rows := b.export("w")
-	job, err := b.db.Job(ctx, rows[0].ID)
-	require.NoError(t, err)
+	job := b.firstQueued(f, "w")
 
 	l := blockLimiter{entered: make(chan struct{})}
 	h := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv}, Limiter: l}, b.opts)
