@@ -123,13 +123,32 @@ func (f *fileCtx) broadcast(n *yaml.Node, i int) (Broadcast, audienceAt) {
 	b.Message = msg
 
 	aud := f.audience(obj["audience"], field, b.Name, line)
-	b.Recipients, b.Duplicates = aud.recipients, aud.duplicates
+	at := audienceAt{msg: msgAt{field: subfield(field, "message"), lines: lines, ok: msgOK}}
+	var vars *varCheck
+	if msgOK { // placeholders can only be checked in a valid message
+		vars = newVarCheck(msg)
+	}
+	at.content = f.l.contentChecks(b.Account, msg, msgOK)
+	var check func(Recipient, func() string)
+	if vars != nil || !at.content.empty() {
+		check = func(r Recipient, who func() string) {
+			if vars != nil {
+				vars.observe(r, who)
+			}
+			if at.content != nil {
+				at.content.observe(r, who)
+			}
+		}
+	}
+	f.dedupe(aud, check)
+	b.Recipients, b.CSV, b.Duplicates = aud.inline, aud.csv, aud.duplicates
+	at.lines = aud.lines
 	if aud.duplicates > 0 {
 		f.l.bundle.Warnings = append(f.l.bundle.Warnings, fmt.Sprintf(
 			"%s: %d duplicate recipients removed (first at %s)", cmp.Or(b.Name, field), aud.duplicates, aud.firstDuplicate))
 	}
-	if msgOK { // placeholders can only be checked in a valid message
-		f.checkVariables(msg, aud, lines, subfield(field, "message"))
+	if vars != nil {
+		vars.report(f, lines, subfield(field, "message"))
 	}
-	return b, audienceAt{msg: msgAt{field: subfield(field, "message"), lines: lines, ok: msgOK}, locs: aud.locs}
+	return b, at
 }

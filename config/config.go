@@ -95,13 +95,20 @@ type Account struct {
 
 // Broadcast is one message to an audience.
 type Broadcast struct {
-	Name       string
-	Account    string            // an Account's Name
-	StartAt    *time.Time        // nil: as soon as applied
-	Deadline   time.Duration     // after StartAt (or applying), unsent deliveries expire; default 24h
-	Message    templates.Message // unrendered, with placeholders
-	Recipients []Recipient       // normalised, deduplicated, in input order (inline first, then CSV)
-	Duplicates int               // how many recipients were dropped as duplicates
+	Name     string
+	Account  string            // an Account's Name
+	StartAt  *time.Time        // nil: as soon as applied
+	Deadline time.Duration     // after StartAt (or applying), unsent deliveries expire; default 24h
+	Message  templates.Message // unrendered, with placeholders
+	// Recipients are the inline recipients (audience.recipients):
+	// normalised, deduplicated, in input order. A CSV file's recipients
+	// come after them and are not held in memory: see CSV,
+	// [Broadcast.EachRecipient] and [Broadcast.RecipientCount].
+	Recipients []Recipient
+	CSV        *AudienceFile // audience.csv; nil if none
+	// Duplicates is how many recipients were dropped as repeats of an
+	// earlier number, inline and in the CSV file.
+	Duplicates int
 	// StormShare and StormWindow: pause when more than StormShare (0–1) of
 	// the last StormWindow sends failed; defaults 0.2 and 200.
 	StormShare  float64
@@ -134,6 +141,41 @@ func (r Recipient) RenderVars() map[string]string {
 // nameRE is the form of broadcast and account names.
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 
+// LoadOptions are optional settings of [LoadWith]; the zero value is
+// [LoadContext]'s behaviour.
+type LoadOptions struct {
+	// Progress, if set, is told how reading a CSV audience file goes: every
+	// 16,384 rows of each pass over it and once at the end of each (Done).
+	// Load reads each audience file twice; the Bundle keeps the function
+	// for [Broadcast.EachRecipient], which reads the file once more (when
+	// apply copies it into the database). It is called on the reading
+	// goroutine: it must be quick.
+	Progress func(Progress)
+}
+
+// Progress is how far a pass over a CSV audience file has come.
+type Progress struct {
+	File  string // as problems name it
+	Stage string // StageValidate, StageCheck or StageRead
+	Rows  int    // data rows read so far
+	Bytes int64  // bytes read so far
+	Size  int64  // the file's size when opened
+	Done  bool   // the pass has ended
+}
+
+// Stages of reading a CSV audience file, for [Progress].
+const (
+	// StageValidate is Load's first pass: every row checked, every number
+	// normalised.
+	StageValidate = "checking rows"
+	// StageCheck is Load's second pass: repeated numbers dropped, the
+	// message rendered and checked for each recipient, the audience hashed.
+	StageCheck = "checking messages"
+	// StageRead is [Broadcast.EachRecipient]'s pass (apply: copying the
+	// recipients into the database).
+	StageRead = "reading recipients"
+)
+
 // Load reads campaign definitions from path: one file, or every *.yaml and
 // *.yml file directly in a directory, in name order. It checks everything
 // (see the package documentation) and returns a *[ValidationError] listing
@@ -146,8 +188,14 @@ func Load(path string, getenv func(string) string) (*Bundle, error) {
 // LoadContext is [Load] that stops when ctx ends, returning ctx's error
 // (wrapped) rather than a *[ValidationError].
 func LoadContext(ctx context.Context, path string, getenv func(string) string) (*Bundle, error) {
+	return LoadWith(ctx, path, getenv, LoadOptions{})
+}
+
+// LoadWith is [LoadContext] with options.
+func LoadWith(ctx context.Context, path string, getenv func(string) string, opts LoadOptions) (*Bundle, error) {
 	l := &loader{
 		ctx:        ctx,
+		progress:   opts.Progress,
 		getenv:     getenv,
 		accounts:   make(map[string]Pos),
 		broadcasts: make(map[string]Pos),
@@ -169,6 +217,9 @@ func LoadContext(ctx context.Context, path string, getenv func(string) string) (
 	l.checkAccountRefs()
 	l.checkCapabilities()
 	l.checkContent()
+	if l.stopped != nil {
+		return nil, fmt.Errorf("loading %s: %w", path, l.stopped)
+	}
 	l.checkTokenUses()
 	l.checkPortfolios()
 	l.checkBudgets()
@@ -210,6 +261,7 @@ func listFiles(path string) ([]string, error) {
 type loader struct {
 	ctx        context.Context
 	stopped    error // ctx's error, once noticed
+	progress   func(Progress)
 	getenv     func(string) string
 	probs      problems
 	bundle     Bundle
@@ -217,7 +269,7 @@ type loader struct {
 	broadcasts map[string]Pos // broadcast name → where defined
 	sequences  map[string]Pos // sequence name → where defined
 	refs       []accountRef   // broadcasts' account references, checked at the end
-	audiences  []audienceAt   // where bundle.Broadcasts[i]'s message and recipients are
+	audiences  []audienceAt   // where bundle.Broadcasts[i]'s message and inline recipients are
 	stepMsgs   [][]msgAt      // where bundle.Sequences[i].Steps[j]'s message is
 	expanded   []envUse       // ${VAR} values put into the Bundle, checked at the end
 }
@@ -337,12 +389,12 @@ func (l *loader) checkBudgets() {
 		limits[a.Name] = a.DailyUniqueLimit
 	}
 	for _, b := range l.bundle.Broadcasts {
-		lim := limits[b.Account]
-		if lim <= 0 || len(b.Recipients) <= lim {
+		lim, n := limits[b.Account], b.RecipientCount()
+		if lim <= 0 || n <= lim {
 			continue
 		}
 		msg := fmt.Sprintf("%s: broadcast %s has %d recipients but account %s's daily_unique_limit is %d: the other %d wait for room, at least 24 h after the first sends",
-			b.Pos, b.Name, len(b.Recipients), b.Account, lim, len(b.Recipients)-lim)
+			b.Pos, b.Name, n, b.Account, lim, n-lim)
 		if b.Deadline <= 24*time.Hour {
 			msg += fmt.Sprintf(", after its deadline (%s): they would expire; set a longer deadline", b.Deadline)
 		}

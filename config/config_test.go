@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -40,6 +41,22 @@ func problemLines(t *testing.T, err error) []string {
 	}
 	require.Equal(t, strings.Join(lines, "\n"), err.Error())
 	return lines
+}
+
+// allRecipients returns b's recipients as EachRecipient yields them, and
+// checks that the hash Load stored for a CSV audience is the one the whole
+// list has (the hash stored before audiences were streamed).
+func allRecipients(t *testing.T, b Broadcast) []Recipient {
+	t.Helper()
+	var all []Recipient
+	for r, err := range b.EachRecipient(context.Background()) {
+		require.NoError(t, err)
+		all = append(all, r)
+	}
+	require.Equal(t, b.RecipientCount(), len(all))
+	_, h := b.SpecHash()
+	require.Equal(t, hashJSON(all), h)
+	return all
 }
 
 func TestLoadDirectory(t *testing.T) {
@@ -84,7 +101,10 @@ func TestLoadDirectory(t *testing.T) {
 		{Phone: "4915112345679", Name: "Ben", Vars: map[string]string{"code": ""}},
 		{Phone: "4915112345690", Name: "Bob", Vars: map[string]string{"code": "BF20"}},
 		{Phone: "4915112345691", Name: "Cleo", Vars: map[string]string{"code": "BF21"}},
-	}, bf.Recipients)
+	}, allRecipients(t, bf))
+	require.Len(t, bf.Recipients, 2, "inline recipients")
+	require.Equal(t, 2, bf.CSV.Rows)
+	require.Equal(t, 2, bf.CSV.Duplicates)
 	require.Equal(t, 2, bf.Duplicates)
 	require.Equal(t, Pos{File: "testdata/good/black-friday.yaml", Line: 2}, bf.Pos)
 
@@ -131,7 +151,7 @@ func TestLoadCSVWithBOMAndCRLF(t *testing.T) {
 		{Phone: "4915112345678", Name: "Ann", Vars: map[string]string{"Code": "BF10", "Note": "multi\nline"}},
 		{Phone: "4915112345679", Name: "Ben", Vars: map[string]string{"Code": "BF11"}},
 		{Phone: "4915112345680", Name: "Cleo", Vars: map[string]string{"Code": "BF12", "Note": "x"}},
-	}, b.Broadcasts[0].Recipients)
+	}, allRecipients(t, b.Broadcasts[0]))
 	require.Equal(t, "Hi {{name}}, {{Code}}", b.Broadcasts[0].Message.Text)
 }
 
@@ -415,7 +435,7 @@ func TestLoadLargeCSV(t *testing.T) {
 
 	b, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
 	require.NoError(t, err)
-	require.Len(t, b.Broadcasts[0].Recipients, n-n/10)
+	require.Len(t, allRecipients(t, b.Broadcasts[0]), n-n/10)
 	require.Equal(t, n/10, b.Broadcasts[0].Duplicates)
 	require.Equal(t, []string{fmt.Sprintf("big: %d duplicate recipients removed (first at %s:11)", n/10, filepath.Join(filepath.Dir(path), "customers.csv"))}, b.Warnings)
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -19,10 +20,13 @@ type msgAt struct {
 }
 
 // audienceAt is what loading a broadcast leaves for the checks that need
-// every account: where its message and each recipient are written.
+// every account: where its message and each inline recipient are written,
+// and its per-recipient content checks if they could run while its
+// audience was read (its account's provider was known by then).
 type audienceAt struct {
-	msg  msgAt
-	locs []string // "file:line" of Recipients[i]
+	msg     msgAt
+	lines   []int          // where Broadcast.Recipients[i] is in the broadcast's file
+	content *contentChecks // nil: not run yet
 }
 
 // checkContent checks broadcasts and sequence steps against what their
@@ -43,14 +47,19 @@ func (l *loader) checkContent() {
 			continue
 		}
 		at := l.audiences[i]
+		checks := at.content
+		if checks == nil {
+			checks = l.contentChecks(b.Account, b.Message, at.msg.ok)
+			l.walkAudience(b, at, checks)
+		}
 		if at.msg.ok && d.CheckContent != nil {
 			reported := l.checkWritten(b.Pos.File, at.msg, b.Message, d.CheckContent)
-			if len(b.Message.Variables()) > 0 {
-				l.checkRendered(b, at, d.CheckContent, reported)
+			if checks.rendered != nil {
+				checks.rendered.report(l, b.Pos.File, at.msg, reported)
 			}
 		}
-		if d.Capabilities.RecipientName {
-			l.checkNames(b, at, d.Capabilities.Provider)
+		if checks.names != nil {
+			checks.names.report(l, b, d.Capabilities.Provider)
 		}
 	}
 	for i, s := range l.bundle.Sequences {
@@ -63,6 +72,79 @@ func (l *loader) checkContent() {
 				l.checkWritten(st.Pos.File, l.stepMsgs[i][j], st.Message, d.CheckContent)
 			}
 		}
+	}
+}
+
+// contentChecks are checkContent's per-recipient checks of one broadcast.
+type contentChecks struct {
+	rendered *renderCheck // nil: none
+	names    *nameCheck   // nil: none
+}
+
+// contentChecks returns the per-recipient checks of a broadcast of
+// account with message m (valid if msgOK); nil if no account of that name
+// is known (yet).
+func (l *loader) contentChecks(account string, m templates.Message, msgOK bool) *contentChecks {
+	provider, found := "", false
+	for _, a := range l.bundle.Accounts {
+		if a.Name == account {
+			provider, found = a.Provider, true
+		}
+	}
+	if !found {
+		return nil
+	}
+	c := &contentChecks{}
+	d, ok := drivers.Lookup(provider)
+	if !ok {
+		return c
+	}
+	if msgOK && d.CheckContent != nil && len(m.Variables()) > 0 {
+		c.rendered = &renderCheck{m: m, check: d.CheckContent, failed: map[string]*exampleGroup{}}
+	}
+	if d.Capabilities.RecipientName {
+		c.names = &nameCheck{}
+	}
+	return c
+}
+
+func (c *contentChecks) empty() bool { return c == nil || c.rendered == nil && c.names == nil }
+
+// observe runs the checks on recipient r, named by who.
+func (c *contentChecks) observe(r Recipient, who func() string) {
+	if c.rendered != nil {
+		c.rendered.observe(r, who)
+	}
+	if c.names != nil {
+		c.names.observe(r, who)
+	}
+}
+
+// walkAudience runs checks on every recipient of b, reading its CSV file
+// once more.
+func (l *loader) walkAudience(b Broadcast, at audienceAt, checks *contentChecks) {
+	if checks.empty() || l.stopped != nil {
+		return
+	}
+	for i, r := range b.Recipients {
+		pos := Pos{File: b.Pos.File, Line: at.lines[i]}
+		checks.observe(r, func() string { return r.Phone + " (" + pos.String() + ")" })
+	}
+	if b.CSV == nil {
+		return
+	}
+	err := b.CSV.read(l.ctx, StageCheck, b.Recipients, false, func(r Recipient, line int) bool {
+		checks.observe(r, func() string { return r.Phone + " (" + Pos{File: b.CSV.Name, Line: line}.String() + ")" })
+		return true
+	})
+	switch {
+	case err == nil:
+	case l.ctx.Err() != nil:
+		l.stopped = l.ctx.Err()
+	case errors.Is(err, ErrAudienceChanged):
+		l.probs.add(b.CSV.Name, 0, "", "changed while it was being read; validate it again")
+	default:
+		l.probs.add(b.CSV.Name, 0, "", "cannot read it again: %v", errors.Unwrap(err))
 	}
 }
 
@@ -88,67 +170,70 @@ func (l *loader) checkWritten(file string, at msgAt, m templates.Message, check 
 	return reported
 }
 
-// checkRendered runs check on b's message rendered for each recipient and
-// reports each failing field once, with the first recipient and how many
-// fail, leaving out fields already reported as written.
-func (l *loader) checkRendered(b Broadcast, at audienceAt, check func(templates.Message) error, reported map[string]bool) {
-	type group struct {
-		n       int
-		example string
-		msg     string
+// renderCheck runs a driver's content check on a message rendered for
+// each recipient, grouping the failures by field.
+type renderCheck struct {
+	m      templates.Message
+	check  func(templates.Message) error
+	failed map[string]*exampleGroup // by message field
+	order  []string
+}
+
+func (c *renderCheck) observe(r Recipient, who func() string) {
+	out, err := c.m.Render(r.RenderVars())
+	if err != nil {
+		return // a missing value, reported by varCheck
 	}
-	failed := map[string]*group{}
-	var order []string
-	for i, r := range b.Recipients {
-		out, err := b.Message.Render(r.RenderVars())
-		if err != nil {
-			continue // a missing value, reported by checkVariables
+	for _, fe := range fieldErrors(c.check(out)) {
+		g := c.failed[fe.Field]
+		if g == nil {
+			g = &exampleGroup{examples: []string{who()}, msg: fe.Msg}
+			c.failed[fe.Field] = g
+			c.order = append(c.order, fe.Field)
 		}
-		for _, fe := range fieldErrors(check(out)) {
-			if reported[fe.Field] {
-				continue
-			}
-			g := failed[fe.Field]
-			if g == nil {
-				g = &group{example: r.Phone + " (" + at.locs[i] + ")", msg: fe.Msg}
-				failed[fe.Field] = g
-				order = append(order, fe.Field)
-			}
-			g.n++
-		}
-	}
-	for _, fld := range order {
-		g := failed[fld]
-		who := "recipient " + g.example
-		if g.n > 1 {
-			who = fmt.Sprintf("%d recipients, e.g. %s", g.n, g.example)
-		}
-		l.probs.add(b.Pos.File, at.msg.lines.line(fld), subfield(at.msg.field, fld), "after rendering for %s: %s", who, g.msg)
+		g.n++
 	}
 }
 
-// checkNames reports the recipients of b without a name when the
-// account's provider requires one with every message.
-func (l *loader) checkNames(b Broadcast, at audienceAt, provider string) {
-	var missing []string
-	n := 0
-	for i, r := range b.Recipients {
-		if strings.TrimSpace(r.Name) != "" {
+// report reports each failing field once, with the first recipient and
+// how many fail, leaving out fields already reported as written.
+func (c *renderCheck) report(l *loader, file string, msg msgAt, reported map[string]bool) {
+	for _, fld := range c.order {
+		if reported[fld] {
 			continue
 		}
-		if n++; len(missing) < 5 {
-			missing = append(missing, r.Phone+" ("+at.locs[i]+")")
+		g := c.failed[fld]
+		who := "recipient " + g.examples[0]
+		if g.n > 1 {
+			who = fmt.Sprintf("%d recipients, e.g. %s", g.n, g.examples[0])
 		}
+		l.probs.add(file, msg.lines.line(fld), subfield(msg.field, fld), "after rendering for %s: %s", who, g.msg)
 	}
-	if n == 0 {
+}
+
+// nameCheck finds the recipients without a name, for a provider that
+// requires one with every message.
+type nameCheck struct{ exampleGroup }
+
+func (c *nameCheck) observe(r Recipient, who func() string) {
+	if strings.TrimSpace(r.Name) != "" {
 		return
 	}
-	list := strings.Join(missing, ", ")
-	if more := n - len(missing); more > 0 {
+	if c.n++; len(c.examples) < 5 {
+		c.examples = append(c.examples, who())
+	}
+}
+
+func (c *nameCheck) report(l *loader, b Broadcast, provider string) {
+	if c.n == 0 {
+		return
+	}
+	list := strings.Join(c.examples, ", ")
+	if more := c.n - len(c.examples); more > 0 {
 		list += fmt.Sprintf(" and %d more", more)
 	}
-	have := fmt.Sprintf("%d recipients have", n)
-	if n == 1 {
+	have := fmt.Sprintf("%d recipients have", c.n)
+	if c.n == 1 {
 		have = "1 recipient has"
 	}
 	l.probs.add(b.Pos.File, b.Pos.Line, subfield(b.Field, "audience"),

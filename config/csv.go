@@ -6,16 +6,130 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/wacamp/wacamp/internal/phone"
+	"github.com/wacamp/wacamp/templates"
 )
 
-// readCSV adds the rows of the audience CSV file rel (relative to the YAML
-// file) to aud and returns how many rows it read.
+// Limits of an audience or people CSV file, enforced while it is read, so
+// that a file that is not what it should be (no line ends, a quote never
+// closed, megabytes in one cell) fails at once, naming its line, in
+// bounded memory.
+const (
+	// MaxCSVRowBytes bounds one row (record) of a CSV file, line breaks
+	// inside quoted cells included.
+	MaxCSVRowBytes = 64 << 10
+	// MaxCSVCellChars bounds one cell, in characters: the longest text a
+	// WhatsApp message takes (templates.MaxTextLen).
+	MaxCSVCellChars = templates.MaxTextLen
+	// MaxCSVColumns bounds a CSV file's columns: phone, name and as many
+	// variables as a template may take (templates.MaxTemplateVars).
+	MaxCSVColumns = 2 + templates.MaxTemplateVars
+)
+
+// csvBufferSize is the read buffer of a CSV file: what the reader may have
+// read beyond the row it is on.
+const csvBufferSize = 64 << 10
+
+// openCSV resolves the csv: value rel of the YAML file being read
+// (relative to that file's directory) and opens it. On failure it reports
+// a problem on the YAML file's csv line (yamlField at yamlLine) and
+// returns a nil file. path is the file as problems name it.
+func (f *fileCtx) openCSV(rel string, yamlLine int, yamlField string) (path string, file *os.File) {
+	path = rel
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(f.path), rel)
+	}
+	file, err := openRegular(path)
+	if err != nil {
+		f.problem(yamlLine, yamlField, "cannot read %s: %v", path, err)
+		return path, nil
+	}
+	return path, file
+}
+
+// openRegular opens path for reading if it is a regular file: a named
+// pipe, a device, a socket, a directory or a pseudo file of /proc or /sys
+// is refused before anything is read (reading /dev/zero, or a pipe, would
+// never end). The error names no path.
+func openRegular(path string) (*os.File, error) {
+	if info, err := os.Stat(path); err != nil {
+		return nil, unwrapPath(err)
+	} else if !info.Mode().IsRegular() {
+		return nil, notRegular(info.Mode())
+	}
+	file, err := os.OpenFile(path, os.O_RDONLY|openFlags, 0)
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	info, err := file.Stat()
+	switch {
+	case err != nil:
+		err = unwrapPath(err)
+	case !info.Mode().IsRegular(): // replaced since the first look
+		err = notRegular(info.Mode())
+	default:
+		err = checkPseudoFile(file)
+	}
+	if err != nil {
+		file.Close()
+		return nil, err
+	}
+	return file, nil
+}
+
+// notRegular says what a file that is not a regular file is.
+func notRegular(m fs.FileMode) error {
+	kind := "not a regular file"
+	switch {
+	case m.IsDir():
+		kind = "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		kind = "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		kind = "a socket"
+	case m&fs.ModeDevice != 0:
+		kind = "a device"
+	}
+	return fmt.Errorf("is %s; only a regular file can be read", kind)
+}
+
+// csvProblem is one thing wrong in a CSV file. field follows the file's
+// rows field: "" for the file as a whole, " row 7", " row 7 phone".
+type csvProblem struct {
+	line       int
+	field, msg string
+}
+
+func csvProb(line int, field, format string, args ...any) csvProblem {
+	return csvProblem{line: line, field: field, msg: fmt.Sprintf(format, args...)}
+}
+
+// csvRow is one data row of a CSV file (an entirely empty row is none).
+type csvRow struct {
+	index int // among the file's data rows, from 0
+	line  int // where the row starts
+	rcpt  Recipient
+	ok    bool         // rcpt is a recipient
+	probs []csvProblem // a row may be a recipient and still have a problem
+}
+
+// csvColumn is a variable column: its position and header.
+type csvColumn struct {
+	col  int
+	name string
+}
+
+// csvReader reads an audience or people CSV file row by row, within the
+// limits above.
 //
 // The file has a header row. The "phone" column (any case) is required,
 // a "name" column (any case) is optional, and every other column is a
@@ -23,55 +137,62 @@ import (
 // value, so a placeholder whose cell is empty is an error rather than an
 // empty string. A UTF-8 byte order mark and CRLF line ends are fine; rows
 // that are entirely empty are skipped.
-//
-// Problems with the file as a whole are reported on the YAML file's csv
-// line (yamlField); problems with its contents on the CSV file's lines,
-// under rowsField ("broadcasts[0] (name).audience.csv").
-func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string, aud *audience) (rows int) {
-	path := rel
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(filepath.Dir(f.path), rel)
-	}
-	file, err := os.Open(path)
-	if err != nil {
-		f.problem(yamlLine, yamlField, "cannot read %s: %v", path, unwrapPath(err))
-		return 0
-	}
-	defer file.Close()
-	problem := func(line int, field, format string, args ...any) {
-		f.l.probs.add(path, line, field, format, args...)
-	}
+type csvReader struct {
+	name string // the file as problems name it
+	file *os.File
+	size int64 // when opened
+	in   *cappedReader
+	r    *csv.Reader
+	bom  int64
 
-	br := bufio.NewReader(file)
+	header   []string
+	phoneCol int
+	nameCol  int
+	varCols  []csvColumn
+	unnamed  []int        // columns without a header: must stay empty
+	reported map[int]bool // unnamed columns already reported
+
+	rows    int // data rows read
+	endLine int // the last line of the last row read
+}
+
+// newCSVReader starts reading file, named name in problems: it reads the
+// header. probs are the header's problems; with fatal set, no row can be
+// read. The reader owns file and closes it on close.
+func newCSVReader(name string, file *os.File) (c *csvReader, probs []csvProblem, fatal bool) {
+	c = &csvReader{name: name, file: file, phoneCol: -1, nameCol: -1, reported: map[int]bool{}}
+	if info, err := file.Stat(); err == nil {
+		c.size = info.Size()
+	}
+	c.in = &cappedReader{r: file, sum: crc32.New(crc32.MakeTable(crc32.Castagnoli))}
+	br := bufio.NewReaderSize(c.in, csvBufferSize)
+	c.in.limit = MaxCSVRowBytes + csvBufferSize
 	if bom, _ := br.Peek(3); string(bom) == "\uFEFF" {
 		_, _ = br.Discard(3)
+		c.bom = 3
 	}
-	r := csv.NewReader(br)
-	r.FieldsPerRecord = -1 // checked here, to report and go on
+	c.r = csv.NewReader(br)
+	c.r.FieldsPerRecord = -1 // checked here, to report and go on
+	c.r.ReuseRecord = true
 
-	header, err := r.Read()
-	if errors.Is(err, io.EOF) {
-		problem(0, rowsField, "is empty; the first row must be a header with a phone column")
-		return 0
+	header, prob := c.read()
+	if prob != nil {
+		return c, []csvProblem{*prob}, true
 	}
-	if err != nil {
-		problem(csvErrorLine(err), rowsField, "%v", csvErrorMsg(err))
-		return 0
+	if header == nil {
+		return c, []csvProblem{csvProb(0, "", "is empty; the first row must be a header with a phone column")}, true
 	}
-	headerLine, _ := r.FieldPos(0)
-
-	phoneCol, nameCol := -1, -1
-	type varCol struct {
-		col  int
-		name string
+	header = append([]string(nil), header...)
+	c.header = header
+	headerLine, _ := c.r.FieldPos(0)
+	if len(header) > MaxCSVColumns {
+		return c, []csvProblem{csvProb(headerLine, "", "has %d columns; at most %d are read (phone, name and %d variables)",
+			len(header), MaxCSVColumns, MaxCSVColumns-2)}, true
 	}
-	var varCols []varCol
-	var unnamed []int // columns without a header: must stay empty
 	seen := make(map[string]int)
 	for i, h := range header {
 		if msg := unstorable(h); msg != "" {
-			problem(headerLine, rowsField, "the name of column %d %s", i+1, msg)
-			return 0
+			return c, append(probs, csvProb(headerLine, "", "the name of column %d %s", i+1, msg)), true
 		}
 		h = strings.TrimSpace(h)
 		key := h
@@ -79,104 +200,174 @@ func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string,
 			key = strings.ToLower(h)
 		}
 		if j, dup := seen[key]; dup && h != "" {
-			problem(headerLine, rowsField, "columns %d and %d are both named %q", j+1, i+1, h)
+			probs = append(probs, csvProb(headerLine, "", "columns %d and %d are both named %q", j+1, i+1, h))
 			continue
 		}
 		seen[key] = i
 		switch key {
 		case "phone":
-			phoneCol = i
+			c.phoneCol = i
 		case "name":
-			nameCol = i
+			c.nameCol = i
 		case "":
-			unnamed = append(unnamed, i)
+			c.unnamed = append(c.unnamed, i)
 		default:
-			varCols = append(varCols, varCol{i, h})
+			c.varCols = append(c.varCols, csvColumn{i, h})
 		}
 	}
-	if phoneCol < 0 {
+	if c.phoneCol < 0 {
 		hint := ""
 		if len(header) == 1 && strings.ContainsAny(header[0], ";\t") {
 			hint = "; columns must be separated by commas"
 		}
 		if looksLikeHeader(header) {
-			problem(headerLine, rowsField, "the header has no phone column (columns: %s)%s", strings.Join(header, ", "), hint)
+			probs = append(probs, csvProb(headerLine, "", "the header has no phone column (columns: %s)%s", strings.Join(header, ", "), hint))
 		} else {
 			// It may not be a CSV at all (a secret file, a system file): say
 			// what is wrong without showing any of it.
-			problem(headerLine, rowsField, "the first line is not a header with a phone column (not shown: this may not be a CSV file)%s", hint)
+			probs = append(probs, csvProb(headerLine, "", "the first line is not a header with a phone column (not shown: this may not be a CSV file)%s", hint))
 		}
-		return 0
+		return c, probs, true
 	}
+	return c, probs, false
+}
 
-	reported := make(map[int]bool) // unnamed columns already reported
-	read := 0                      // records, empty ones included
+// read reads the next record within MaxCSVRowBytes: nil at the end of the
+// file, or the problem that ends reading (a broken quote, a row too long,
+// a read error).
+func (c *csvReader) read() ([]string, *csvProblem) {
+	start := c.bom + c.r.InputOffset()
+	// The buffer may run ahead of the row by up to its size; the exact
+	// length is checked below.
+	c.in.limit = start + MaxCSVRowBytes + csvBufferSize
+	rec, err := c.r.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, nil
+	}
+	tooLong := errors.Is(err, errRowTooLong) || err == nil && c.bom+c.r.InputOffset()-start > MaxCSVRowBytes
+	if tooLong {
+		p := csvProb(c.endLine+1, "", "the row from line %d on is longer than %d KiB, the most a row may have (is a quote never closed?)",
+			c.endLine+1, MaxCSVRowBytes>>10)
+		return nil, &p
+	}
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			p := csvProb(pe.Line, "", "%v", pe.Err)
+			return nil, &p
+		}
+		p := csvProb(c.endLine+1, "", "%v", unwrapPath(err))
+		return nil, &p
+	}
+	last := len(rec) - 1
+	line, _ := c.r.FieldPos(last)
+	c.endLine = line + strings.Count(rec[last], "\n")
+	return rec, nil
+}
+
+// next reads the next data row; false at the end of the file. fatal is
+// the problem that ended reading before the end, if one did.
+func (c *csvReader) next(row *csvRow) (more bool, fatal *csvProblem) {
 	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
+		rec, prob := c.read()
+		if rec == nil {
+			return false, prob
 		}
-		if err != nil {
-			problem(csvErrorLine(err), rowsField, "%v", csvErrorMsg(err))
-			break
-		}
-		if read++; read%4096 == 0 {
-			if err := f.l.ctx.Err(); err != nil {
-				f.l.stopped = err
-				return rows
-			}
-		}
-		line, _ := r.FieldPos(0)
 		if allEmpty(rec) {
 			continue
 		}
-		rows++
-		rowField := fmt.Sprintf("%s row %d", rowsField, line)
-		if len(rec) != len(header) {
-			problem(line, rowField, "has %d fields; the header has %d", len(rec), len(header))
-			continue
-		}
-		if c, msg := unstorableCell(rec); msg != "" {
-			problem(line, rowField+" "+columnName(header, c), "%s", msg)
-			continue
-		}
-		for _, c := range unnamed {
-			if strings.TrimSpace(rec[c]) != "" && !reported[c] {
-				reported[c] = true
-				problem(line, rowField, "column %d has a value but no name in the header", c+1)
-			}
-		}
-		num, err := phone.Normalize(rec[phoneCol])
-		if err != nil {
-			problem(line, rowField+" phone", "%v", err)
-			continue
-		}
-		rcpt := Recipient{Phone: num}
-		if nameCol >= 0 {
-			rcpt.Name = strings.TrimSpace(rec[nameCol])
-		}
-		for _, vc := range varCols {
-			if v := strings.TrimSpace(rec[vc.col]); v != "" {
-				if rcpt.Vars == nil {
-					rcpt.Vars = make(map[string]string, len(varCols))
-				}
-				rcpt.Vars[vc.name] = v
-			}
-		}
-		aud.add(rcpt, path, line)
+		line, _ := c.r.FieldPos(0)
+		*row = csvRow{index: c.rows, line: line, probs: row.probs[:0]}
+		c.rows++
+		c.parse(rec, row)
+		return true, nil
 	}
-	return rows
 }
 
-// unstorableCell returns the first cell of rec the database would refuse
-// as text, and why; msg is "" if there is none.
-func unstorableCell(rec []string) (col int, msg string) {
-	for i, c := range rec {
-		if msg := unstorable(c); msg != "" {
-			return i, msg
+// parse checks a data record and makes it a recipient.
+func (c *csvReader) parse(rec []string, row *csvRow) {
+	rowField := fmt.Sprintf(" row %d", row.line)
+	problem := func(field, format string, args ...any) {
+		row.probs = append(row.probs, csvProb(row.line, rowField+field, format, args...))
+	}
+	if len(rec) != len(c.header) {
+		problem("", "has %d fields; the header has %d", len(rec), len(c.header))
+		return
+	}
+	for i, cell := range rec {
+		msg := unstorable(cell)
+		if msg == "" && len(cell) > MaxCSVCellChars {
+			if n := utf8.RuneCountInString(cell); n > MaxCSVCellChars {
+				msg = fmt.Sprintf("has %d characters; a cell may have at most %d (the longest text WhatsApp sends)", n, MaxCSVCellChars)
+			}
+		}
+		if msg != "" {
+			problem(" "+columnName(c.header, i), "%s", msg)
+			return
 		}
 	}
-	return -1, ""
+	for _, col := range c.unnamed {
+		if strings.TrimSpace(rec[col]) != "" && !c.reported[col] {
+			c.reported[col] = true
+			problem("", "column %d has a value but no name in the header", col+1)
+		}
+	}
+	num, err := phone.Normalize(rec[c.phoneCol])
+	if err != nil {
+		problem(" phone", "%v", err)
+		return
+	}
+	row.rcpt = Recipient{Phone: num}
+	if c.nameCol >= 0 {
+		row.rcpt.Name = strings.TrimSpace(rec[c.nameCol])
+	}
+	for _, vc := range c.varCols {
+		if v := strings.TrimSpace(rec[vc.col]); v != "" {
+			if row.rcpt.Vars == nil {
+				row.rcpt.Vars = make(map[string]string, len(c.varCols))
+			}
+			row.rcpt.Vars[vc.name] = v
+		}
+	}
+	row.ok = true
+}
+
+// progress says how far reading has come.
+func (c *csvReader) progress(stage string, done bool) Progress {
+	return Progress{File: c.name, Stage: stage, Rows: c.rows, Bytes: c.in.n, Size: c.size, Done: done}
+}
+
+// checksum is the CRC-32C of every byte read so far: once the whole file
+// was read, two passes that saw the same bytes have the same checksum.
+func (c *csvReader) checksum() uint32 { return c.in.sum.(hash.Hash32).Sum32() }
+
+func (c *csvReader) close() { c.file.Close() }
+
+// errRowTooLong is what cappedReader returns past its limit.
+var errRowTooLong = errors.New("row too long")
+
+// cappedReader counts and checksums what is read through it and refuses
+// to read past limit: encoding/csv holds a whole row in memory, so a file
+// without line ends (or with a quote never closed) must be stopped
+// underneath it.
+type cappedReader struct {
+	r     io.Reader
+	n     int64 // bytes read
+	limit int64
+	sum   hash.Hash
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.n >= c.limit {
+		return 0, errRowTooLong
+	}
+	if rest := c.limit - c.n; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.sum.Write(p[:n])
+	return n, err
 }
 
 // columnName names column c of header for a message: its trimmed name, or
@@ -200,45 +391,6 @@ func allEmpty(rec []string) bool {
 	return true
 }
 
-// csvErrorLine and csvErrorMsg split an encoding/csv error into the line
-// and the message without position.
-func csvErrorLine(err error) int {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return pe.Line
-	}
-	return 0
-}
-
-func csvErrorMsg(err error) error {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
-// LoadPeople reads a people CSV (for `scheduler enroll -f`): the same format
-// as a broadcast's audience CSV, phone numbers normalised, repeated numbers
-// dropped, each person with their line. It returns a *[ValidationError]
-// listing every problem with its line.
-func LoadPeople(path string) ([]Person, error) {
-	l := &loader{ctx: context.Background(), getenv: func(string) string { return "" }}
-	f := &fileCtx{l: l, path: path}
-	aud := audience{seen: map[string]struct{}{}}
-	if n := f.readCSV(path, 0, "people", "people", &aud); n == 0 && l.probs.err() == nil {
-		l.probs.add(path, 0, "people", "has no rows")
-	}
-	if err := l.probs.err(); err != nil {
-		return nil, err
-	}
-	people := make([]Person, len(aud.recipients))
-	for i, r := range aud.recipients {
-		people[i] = Person{Recipient: r, Pos: Pos{File: path, Line: aud.lines[i]}}
-	}
-	return people, nil
-}
-
 // looksLikeHeader reports whether a first line can be shown in an error: at
 // least two columns, each a plain column name (letters, digits, spaces and
 // _ . -, at most 64 bytes). A one-field line, or one with other characters,
@@ -259,3 +411,35 @@ func looksLikeHeader(header []string) bool {
 	}
 	return true
 }
+
+// scanCSV reads every data row of a CSV file opened with newCSVReader,
+// calling row for each; every progressEvery rows, and at the end, it
+// calls progress (if not nil) and checks ctx. It returns the problem that
+// ended reading early, if any, and ctx's error if ctx ended.
+func scanCSV(ctx context.Context, c *csvReader, stage string, progress func(Progress), row func(*csvRow) error) (*csvProblem, error) {
+	var r csvRow
+	for {
+		more, fatal := c.next(&r)
+		if !more {
+			if progress != nil {
+				progress(c.progress(stage, true))
+			}
+			return fatal, nil
+		}
+		if c.rows%progressEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if progress != nil {
+				progress(c.progress(stage, false))
+			}
+		}
+		if err := row(&r); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// progressEvery is how many rows pass between two checks of the context
+// and two progress reports.
+const progressEvery = 1 << 14

@@ -45,8 +45,8 @@ func (b *Bundle) CheckStarts(now time.Time, applied func(Broadcast) bool) (warni
 		left := end.Sub(now)
 		w := fmt.Sprintf("%s: broadcast %s: start_at %s is %s in the past: it starts at once, with %s of its %s deadline left",
 			bc.StartPos, bc.Name, start.Format(time.RFC3339), ago(now.Sub(start)), ago(left), ago(bc.Deadline))
-		if need, ok := sendTime(len(bc.Recipients), rates[bc.Account]); ok && need > left {
-			w += fmt.Sprintf("; its %d recipients need ≈%s at %g/s, so some would expire", len(bc.Recipients), ago(need), rates[bc.Account])
+		if need, ok := sendTime(bc.RecipientCount(), rates[bc.Account]); ok && need > left {
+			w += fmt.Sprintf("; its %d recipients need ≈%s at %g/s, so some would expire", bc.RecipientCount(), ago(need), rates[bc.Account])
 		}
 		warnings = append(warnings, w)
 	}
@@ -58,15 +58,15 @@ func (b *Bundle) CheckStarts(now time.Time, applied func(Broadcast) bool) (warni
 func (l *loader) checkDurations() {
 	rates := l.bundle.rates()
 	for _, b := range l.bundle.Broadcasts {
-		rate := rates[b.Account]
-		need, ok := sendTime(len(b.Recipients), rate)
+		rate, n := rates[b.Account], b.RecipientCount()
+		need, ok := sendTime(n, rate)
 		if !ok || need <= b.Deadline {
 			continue
 		}
 		l.bundle.Warnings = append(l.bundle.Warnings, fmt.Sprintf(
 			"%s: broadcast %s: %d recipients at account %s's rate of %g/s take ≈%s, longer than the deadline (%s): about %d would expire; raise rate_per_second if the number's tier allows, lengthen deadline, or split the audience",
-			b.Pos, b.Name, len(b.Recipients), b.Account, rate, ago(need), ago(b.Deadline),
-			len(b.Recipients)-int(math.Floor(b.Deadline.Seconds()*rate))))
+			b.Pos, b.Name, n, b.Account, rate, ago(need), ago(b.Deadline),
+			n-int(math.Floor(b.Deadline.Seconds()*rate))))
 	}
 }
 

@@ -2,11 +2,15 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 
 	"github.com/wacamp/wacamp/campaign"
@@ -30,10 +34,16 @@ var ErrConflict = errors.New("conflict")
 // broadcasts take every edit; a broadcast that has started refuses edits to
 // its audience, message, account or start, and takes a new deadline.
 // Definitions absent from the bundle are left alone.
+//
+// A broadcast's recipients are streamed into the database
+// ([config.Broadcast.EachRecipient]: its CSV file is read again, and
+// copied with COPY on Postgres), so memory does not grow with the
+// audience; if the file no longer holds what Load read, nothing is
+// written and the error wraps [config.ErrAudienceChanged].
 func (db *DB) Apply(ctx context.Context, b *config.Bundle, now time.Time) ([]Change, error) {
 	now = utc(now)
 	var changes []Change
-	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.applyTx(ctx, func(tx *gorm.DB, write writeRecipients) error {
 		changes = changes[:0]
 		accountIDs := map[string]int64{}
 		for _, a := range b.Accounts {
@@ -69,7 +79,7 @@ func (db *DB) Apply(ctx context.Context, b *config.Bundle, now time.Time) ([]Cha
 			return nil
 		}
 		for _, bc := range b.Broadcasts {
-			if err := each("broadcast", bc.Name, bc.Account, bc.Pos, func(id int64) (Change, error) { return applyBroadcast(tx, bc, id, now) }); err != nil {
+			if err := each("broadcast", bc.Name, bc.Account, bc.Pos, func(id int64) (Change, error) { return applyBroadcast(ctx, tx, write, bc, id, now) }); err != nil {
 				return err
 			}
 		}
@@ -148,7 +158,41 @@ func applyAccount(tx *gorm.DB, a config.Account, now time.Time) (Change, int64, 
 	return c, cur.ID, nil
 }
 
-func applyBroadcast(tx *gorm.DB, b config.Broadcast, accountID int64, now time.Time) (Change, error) {
+// writeRecipients writes a broadcast's recipients in the apply
+// transaction and returns how many it wrote.
+type writeRecipients func(ctx context.Context, broadcastID int64, rs iter.Seq2[config.Recipient, error]) (int, error)
+
+// applyTx runs fn in one transaction, with the way to write recipients in
+// it: on Postgres the transaction has a connection of its own, so that
+// recipients can be copied into it with COPY; on SQLite they are inserted
+// in batches.
+func (db *DB) applyTx(ctx context.Context, fn func(tx *gorm.DB, write writeRecipients) error) error {
+	if db.dialect != "postgres" {
+		return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			return fn(tx, func(_ context.Context, id int64, rs iter.Seq2[config.Recipient, error]) (int, error) {
+				return insertRecipients(tx, id, rs)
+			})
+		})
+	}
+	sqlDB, err := db.gorm.DB()
+	if err != nil {
+		return err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close()
+	g := db.gorm.Session(&gorm.Session{NewDB: true, Context: ctx})
+	g.Statement.ConnPool = conn // the transaction begins on conn
+	return g.Transaction(func(tx *gorm.DB) error {
+		return fn(tx, func(ctx context.Context, id int64, rs iter.Seq2[config.Recipient, error]) (int, error) {
+			return copyRecipients(ctx, conn, id, rs)
+		})
+	})
+}
+
+func applyBroadcast(ctx context.Context, tx *gorm.DB, write writeRecipients, b config.Broadcast, accountID int64, now time.Time) (Change, error) {
 	c := Change{Kind: "broadcast", Name: b.Name}
 	msg, err := json.Marshal(b.Message)
 	if err != nil {
@@ -168,17 +212,17 @@ func applyBroadcast(tx *gorm.DB, b config.Broadcast, accountID int64, now time.T
 		}
 		row := broadcastRow{Name: b.Name, AccountID: accountID, Status: string(status), Cron: b.Cron, Timezone: b.Timezone,
 			StartAt: start, DeadlineSeconds: int64(b.Deadline / time.Second), Message: string(msg),
-			MessageHash: mh, AudienceHash: ah, RecipientCount: len(b.Recipients), Duplicates: b.Duplicates,
+			MessageHash: mh, AudienceHash: ah, RecipientCount: b.RecipientCount(), Duplicates: b.Duplicates,
 			StormShare: b.StormShare, StormWindow: b.StormWindow, CreatedAt: now, UpdatedAt: now}
 		if err := tx.Create(&row).Error; err != nil {
 			return c, fmt.Errorf("create broadcast %q: %w", b.Name, err)
 		}
-		if err := insertRecipients(tx, row.ID, b.Recipients); err != nil {
+		if _, err := write(ctx, row.ID, b.EachRecipient(ctx)); err != nil {
 			return c, fmt.Errorf("broadcast %q: %w", b.Name, err)
 		}
-		c.Action, c.Detail = "created", fmt.Sprintf("%d recipients, starts %s", len(b.Recipients), start.Format(time.RFC3339))
+		c.Action, c.Detail = "created", fmt.Sprintf("%d recipients, starts %s", b.RecipientCount(), start.Format(time.RFC3339))
 		if b.Cron != "" {
-			c.Detail = fmt.Sprintf("%d recipients, recurring %q", len(b.Recipients), b.Cron)
+			c.Detail = fmt.Sprintf("%d recipients, recurring %q", b.RecipientCount(), b.Cron)
 		}
 		return c, nil
 	}
@@ -245,10 +289,10 @@ func applyBroadcast(tx *gorm.DB, b config.Broadcast, accountID int64, now time.T
 		if err := tx.Where("broadcast_id = ?", cur.ID).Delete(&recipientRow{}).Error; err != nil {
 			return c, fmt.Errorf("broadcast %q: drop old audience: %w", b.Name, err)
 		}
-		if err := insertRecipients(tx, cur.ID, b.Recipients); err != nil {
+		if _, err := write(ctx, cur.ID, b.EachRecipient(ctx)); err != nil {
 			return c, fmt.Errorf("broadcast %q: %w", b.Name, err)
 		}
-		upd["recipient_count"], upd["duplicates"] = len(b.Recipients), b.Duplicates
+		upd["recipient_count"], upd["duplicates"] = b.RecipientCount(), b.Duplicates
 	}
 	// Conditional on the state we read: if the scheduler started the
 	// broadcast meanwhile, the edit is refused rather than applied to a
@@ -264,35 +308,94 @@ func applyBroadcast(tx *gorm.DB, b config.Broadcast, accountID int64, now time.T
 	return c, nil
 }
 
-// insertRecipients writes an audience in batches.
-func insertRecipients(tx *gorm.DB, broadcastID int64, rs []config.Recipient) error {
+// insertRecipients writes an audience in batches (SQLite).
+func insertRecipients(tx *gorm.DB, broadcastID int64, rs iter.Seq2[config.Recipient, error]) (int, error) {
 	const batch = 1000
-	rows := make([]recipientRow, 0, min(batch, len(rs)))
+	n := 0
+	rows := make([]recipientRow, 0, batch)
 	flush := func() error {
 		if len(rows) == 0 {
 			return nil
 		}
 		if err := tx.Create(&rows).Error; err != nil {
-			return fmt.Errorf("insert recipients: %w", err)
+			return fmt.Errorf("insert recipients: %w", repeatedRecipient(err))
 		}
+		n += len(rows)
 		rows = rows[:0]
 		return nil
 	}
-	for _, r := range rs {
-		vars := "{}"
-		if len(r.Vars) > 0 {
-			b, err := json.Marshal(r.Vars)
-			if err != nil {
-				return fmt.Errorf("encode recipient vars: %w", err)
-			}
-			vars = string(b)
+	for r, err := range rs {
+		if err != nil {
+			return n, err
+		}
+		vars, err := encodeVars(r.Vars)
+		if err != nil {
+			return n, err
 		}
 		rows = append(rows, recipientRow{BroadcastID: broadcastID, Phone: r.Phone, Name: r.Name, Vars: vars})
 		if len(rows) == batch {
 			if err := flush(); err != nil {
-				return err
+				return n, err
 			}
 		}
 	}
-	return flush()
+	return n, flush()
+}
+
+// copyRecipients copies an audience into the recipients table with COPY,
+// on conn, in the transaction open on it (Postgres): row by row, as rs
+// yields them, in their order, so the recipients' ids follow it.
+func copyRecipients(ctx context.Context, conn *sql.Conn, broadcastID int64, rs iter.Seq2[config.Recipient, error]) (int, error) {
+	var n int64
+	err := conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("copy recipients: the driver connection is a %T, not pgx's", dc)
+		}
+		next, stop := iter.Pull2(rs)
+		defer stop()
+		src := pgx.CopyFromFunc(func() ([]any, error) {
+			r, err, ok := next()
+			if !ok {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			vars, err := encodeVars(r.Vars)
+			if err != nil {
+				return nil, err
+			}
+			return []any{broadcastID, r.Phone, r.Name, vars}, nil
+		})
+		var err error
+		n, err = sc.Conn().CopyFrom(ctx, pgx.Identifier{"recipients"}, []string{"broadcast_id", "phone", "name", "vars"}, src)
+		return err
+	})
+	if err != nil {
+		return int(n), fmt.Errorf("copy recipients: %w", repeatedRecipient(err))
+	}
+	return int(n), nil
+}
+
+// repeatedRecipient marks a unique violation while writing recipients as
+// an audience that changed: Load removed every repeated number, so the
+// file must have changed since.
+func repeatedRecipient(err error) error {
+	if isUniqueViolation(err) && !errors.Is(err, config.ErrAudienceChanged) {
+		return fmt.Errorf("%w: a number repeats: %w", config.ErrAudienceChanged, err)
+	}
+	return err
+}
+
+// encodeVars is a recipient's vars as stored: a JSON object.
+func encodeVars(vars map[string]string) (string, error) {
+	if len(vars) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(vars)
+	if err != nil {
+		return "", fmt.Errorf("encode recipient vars: %w", err)
+	}
+	return string(b), nil
 }

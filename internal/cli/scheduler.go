@@ -172,13 +172,13 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 func printEstimate(io IO, b config.Broadcast, rate float64) {
 	est := "unknown rate"
 	if rate > 0 {
-		est = "≈" + (time.Duration(math.Ceil(float64(len(b.Recipients))/rate)) * time.Second).String() + fmt.Sprintf(" at %g/s", rate)
+		est = "≈" + (time.Duration(math.Ceil(float64(b.RecipientCount())/rate)) * time.Second).String() + fmt.Sprintf(" at %g/s", rate)
 	}
 	start := "as soon as applied"
 	if b.StartAt != nil {
 		start = b.StartAt.Format(time.RFC3339)
 	}
-	fmt.Fprintf(io.Stdout, "broadcast %s: %d recipients", b.Name, len(b.Recipients))
+	fmt.Fprintf(io.Stdout, "broadcast %s: %d recipients", b.Name, b.RecipientCount())
 	if b.Duplicates > 0 {
 		fmt.Fprintf(io.Stdout, " (%d duplicates removed)", b.Duplicates)
 	}
@@ -399,7 +399,7 @@ func checkPlans(ctx context.Context, io IO, b *config.Bundle) (warnings, problem
 	}
 	for _, bc := range b.Broadcasts {
 		if info, ok := infos[bc.Account]; ok {
-			warnings = append(warnings, campaign.LimitWarnings(bc.Name, len(bc.Recipients), info)...)
+			warnings = append(warnings, campaign.LimitWarnings(bc.Name, bc.RecipientCount(), info)...)
 		}
 	}
 	return warnings, problems

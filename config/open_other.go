@@ -1,0 +1,11 @@
+//go:build !linux
+
+package config
+
+import "os"
+
+// openFlags: elsewhere, openRegular checks the type before opening.
+const openFlags = 0
+
+// checkPseudoFile only knows Linux's pseudo file systems.
+func checkPseudoFile(*os.File) error { return nil }
