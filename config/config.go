@@ -286,11 +286,20 @@ type accountRef struct {
 	line              int
 }
 
+// MaxYAMLBytes bounds a campaign file. Its YAML tree takes 50 to 100
+// times the file's size in memory while it is checked, so a large
+// audience belongs in a CSV file (audience.csv), which is streamed.
+const MaxYAMLBytes = 2 << 20
+
 func (l *loader) loadFile(path string) {
 	f := &fileCtx{l: l, path: path}
-	data, err := os.ReadFile(path)
+	data, err := readYAML(path)
+	if errors.Is(err, errYAMLTooLarge) {
+		f.problem(0, "", "is larger than %d MiB, the most a campaign file may be; put large audiences in a CSV file (audience: {csv: people.csv})", MaxYAMLBytes>>20)
+		return
+	}
 	if err != nil {
-		f.problem(0, "", "cannot read: %v", unwrapPath(err))
+		f.problem(0, "", "cannot read: %v", err)
 		return
 	}
 	var doc yaml.Node
@@ -338,6 +347,25 @@ func (l *loader) loadFile(path string) {
 		l.stepMsgs = append(l.stepMsgs, at)
 	}
 }
+
+// readYAML reads a campaign file of at most MaxYAMLBytes.
+func readYAML(path string) ([]byte, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	defer file.Close()
+	data, err := io.ReadAll(io.LimitReader(file, MaxYAMLBytes+1))
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	if len(data) > MaxYAMLBytes {
+		return nil, errYAMLTooLarge
+	}
+	return data, nil
+}
+
+var errYAMLTooLarge = errors.New("campaign file too large")
 
 // checkAccountRefs reports broadcasts whose account is not defined.
 func (l *loader) checkAccountRefs() {

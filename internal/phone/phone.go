@@ -41,7 +41,7 @@ func Normalize(raw string) (string, error) {
 	if s == "" {
 		return "", errors.New("phone number is empty")
 	}
-	if spreadsheetRE.MatchString(s) {
+	if strings.ContainsAny(s, ".eE") && spreadsheetRE.MatchString(s) { // the check first: it is a tenth of the time
 		return "", fmt.Errorf("%q looks like a number a spreadsheet wrote as a decimal, which changes its digits; format the phone column as text and export again", raw)
 	}
 	plus := strings.HasPrefix(s, "+")
@@ -97,9 +97,12 @@ func possible(digits string) error {
 		leading := true // Italy and others: national numbers that start with 0
 		num.ItalianLeadingZero, num.NumberOfLeadingZeros = &leading, &zeros
 	}
-	where := fmt.Sprintf("country code +%d", cc)
-	if region := phonenumbers.GetRegionCodeForCountryCode(cc); region != phonenumbers.UNKNOWN_REGION && region != "001" {
-		where += " (" + region + ")"
+	where := func() string {
+		w := fmt.Sprintf("country code +%d", cc)
+		if region := phonenumbers.GetRegionCodeForCountryCode(cc); region != phonenumbers.UNKNOWN_REGION && region != "001" {
+			w += " (" + region + ")"
+		}
+		return w
 	}
 	switch phonenumbers.IsPossibleNumberWithReason(num) {
 	case phonenumbers.IS_POSSIBLE:
@@ -107,11 +110,11 @@ func possible(digits string) error {
 	case phonenumbers.INVALID_COUNTRY_CODE:
 		return errors.New("starts with no country code in use; write the number with its country code")
 	case phonenumbers.TOO_SHORT, phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
-		return fmt.Errorf("is too short for a full number with %s", where)
+		return fmt.Errorf("is too short for a full number with %s", where())
 	case phonenumbers.TOO_LONG:
-		return fmt.Errorf("is too long for a number with %s", where)
+		return fmt.Errorf("is too long for a number with %s", where())
 	default:
-		return fmt.Errorf("has a length no number with %s has", where)
+		return fmt.Errorf("has a length no number with %s has", where())
 	}
 }
 
