@@ -354,22 +354,26 @@ func copyRecipients(ctx context.Context, conn *sql.Conn, broadcastID int64, rs i
 		}
 		next, stop := iter.Pull2(rs)
 		defer stop()
+		var srcErr error // the server answers a failed source with an error of its own
 		src := pgx.CopyFromFunc(func() ([]any, error) {
 			r, err, ok := next()
 			if !ok {
 				return nil, nil
 			}
-			if err != nil {
-				return nil, err
+			if err == nil {
+				var vars string
+				if vars, err = encodeVars(r.Vars); err == nil {
+					return []any{broadcastID, r.Phone, r.Name, vars}, nil
+				}
 			}
-			vars, err := encodeVars(r.Vars)
-			if err != nil {
-				return nil, err
-			}
-			return []any{broadcastID, r.Phone, r.Name, vars}, nil
+			srcErr = err
+			return nil, err
 		})
 		var err error
 		n, err = sc.Conn().CopyFrom(ctx, pgx.Identifier{"recipients"}, []string{"broadcast_id", "phone", "name", "vars"}, src)
+		if srcErr != nil {
+			return srcErr
+		}
 		return err
 	})
 	if err != nil {
