@@ -118,7 +118,7 @@ func Demo(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	bundle, err := config.LoadContext(ctx, path, getenv)
+	bundle, err := config.LoadWith(ctx, path, getenv, config.LoadOptions{Progress: newCSVProgress(out).report})
 	if err != nil {
 		return fmt.Errorf("example campaign: %w", err)
 	}

@@ -96,7 +96,9 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 		fmt.Fprintln(io.Stderr, ve.Error())
 		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d problem(s); nothing was written", *path, len(ve.Problems))}
 	}
-	bundle, err := config.LoadContext(ctx, *path, io.Getenv)
+	// Large CSV audiences show their progress on stderr, while they are
+	// validated and, by apply, copied into the database.
+	bundle, err := config.LoadWith(ctx, *path, io.Getenv, config.LoadOptions{Progress: newCSVProgress(io.Stderr).report})
 	var ve *config.ValidationError
 	if errors.As(err, &ve) {
 		return refused(ve)
