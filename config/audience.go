@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -201,19 +202,26 @@ func (f *fileCtx) audience(p pair, field, name string, broadcastLine int) *audie
 }
 
 // readCSV reads the audience CSV file rel (relative to the YAML file) a
-// first time: it checks every row (see csvReader), reporting problems on
-// the CSV file's lines under rowsField ("broadcasts[0] (name).audience.csv")
-// — problems with the file as a whole on the YAML file's csv line
-// (yamlField) — and adds each recipient's number to aud.set. It returns
-// how many rows it read.
+// first time (see firstPass); problems with opening it are reported on
+// the YAML file's csv line (yamlField at yamlLine). It returns how many
+// rows it read.
 func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string, aud *audience) (rows int) {
 	path, file := f.openCSV(rel, yamlLine, yamlField)
 	if file == nil {
 		return 0
 	}
+	return f.l.firstPass(path, file, rowsField, aud)
+}
+
+// firstPass reads the CSV file path, opened as file (and closed here), a
+// first time: it checks every row (see csvReader), reporting problems on
+// the CSV file's lines under rowsField ("broadcasts[0] (name).audience.csv",
+// "people"), and adds each recipient's number to aud.set. It returns how
+// many rows it read.
+func (l *loader) firstPass(path string, file *os.File, rowsField string, aud *audience) (rows int) {
 	c, probs, fatal := newCSVReader(path, file)
 	defer c.close()
-	report := func(p csvProblem) { f.l.probs.add(path, p.line, rowsField+p.field, "%s", p.msg) }
+	report := func(p csvProblem) { l.probs.add(path, p.line, rowsField+p.field, "%s", p.msg) }
 	for _, p := range probs {
 		report(p)
 	}
@@ -222,11 +230,11 @@ func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string,
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		f.problem(yamlLine, yamlField, "cannot read %s: %v", path, err)
+		l.probs.add(path, 0, rowsField, "%v", err)
 		return 0
 	}
-	aud.csv = &AudienceFile{Path: abs, Name: path, Size: c.size, progress: f.l.progress}
-	prob, err := scanCSV(f.l.ctx, c, StageValidate, f.l.progress, func(row *csvRow) error {
+	aud.csv = &AudienceFile{Path: abs, Name: path, Size: c.size, progress: l.progress}
+	prob, err := scanCSV(l.ctx, c, StageValidate, l.progress, func(row *csvRow) error {
 		for _, p := range row.probs {
 			report(p)
 		}
@@ -236,7 +244,7 @@ func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string,
 		return nil
 	})
 	if err != nil {
-		f.l.stopped = err
+		l.stopped = err
 		return c.rows
 	}
 	if prob != nil {
@@ -251,8 +259,8 @@ func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string,
 // recipients come before the CSV file's rows), counts them, hashes what
 // stays, and shows each recipient that stays to check (if not nil), with
 // a function naming it for problems ("4915112345678 (file:line)").
-func (f *fileCtx) dedupe(aud *audience, check func(r Recipient, who func() string)) {
-	if f.l.stopped != nil {
+func (l *loader) dedupe(aud *audience, check func(r Recipient, who func() string)) {
+	if l.stopped != nil {
 		return
 	}
 	set := aud.set
@@ -287,11 +295,11 @@ func (f *fileCtx) dedupe(aud *audience, check func(r Recipient, who func() strin
 		return
 	}
 	changed := func() {
-		f.l.probs.add(a.Name, 0, "", "changed while it was being read; validate it again")
+		l.probs.add(a.Name, 0, "", "changed while it was being read; validate it again")
 	}
 	file, err := openRegular(a.Path)
 	if err != nil {
-		f.l.probs.add(a.Name, 0, "", "cannot read it again: %v", err)
+		l.probs.add(a.Name, 0, "", "cannot read it again: %v", err)
 		return
 	}
 	c, _, fatal := newCSVReader(a.Name, file)
@@ -300,7 +308,7 @@ func (f *fileCtx) dedupe(aud *audience, check func(r Recipient, who func() strin
 		changed()
 		return
 	}
-	prob, err := scanCSV(f.l.ctx, c, StageCheck, f.l.progress, func(row *csvRow) error {
+	prob, err := scanCSV(l.ctx, c, StageCheck, l.progress, func(row *csvRow) error {
 		if !row.ok {
 			return nil
 		}
@@ -321,7 +329,7 @@ func (f *fileCtx) dedupe(aud *audience, check func(r Recipient, who func() strin
 		return nil
 	})
 	if err != nil {
-		f.l.stopped = err
+		l.stopped = err
 		return
 	}
 	if (csvPass{rows: c.rows, checksum: c.checksum(), complete: prob == nil}) != aud.first {

@@ -140,7 +140,7 @@ func (f *fileCtx) broadcast(n *yaml.Node, i int) (Broadcast, audienceAt) {
 			}
 		}
 	}
-	f.dedupe(aud, check)
+	f.l.dedupe(aud, check)
 	b.Recipients, b.CSV, b.Duplicates = aud.inline, aud.csv, aud.duplicates
 	at.lines = aud.lines
 	if aud.duplicates > 0 {

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 
 	"github.com/wacamp/wacamp/provider/drivers"
@@ -255,11 +256,15 @@ type Person struct {
 // they have a name when the provider requires one. Otherwise a step would
 // fail days later, stop the enrollment, and the person could not enroll
 // again. It returns a *[ValidationError], one problem per person and step
-// at the person's Pos, or nil.
-func CheckPeople(spec sequence.Spec, provider string, people []Person) error {
+// at the person's Pos (at most 50 per file, then a count), or nil; or the
+// first error people yields.
+func CheckPeople(spec sequence.Spec, provider string, people iter.Seq2[Person, error]) error {
 	var probs problems
 	d, known := drivers.Lookup(provider)
-	for _, p := range people {
+	for p, err := range people {
+		if err != nil {
+			return err
+		}
 		add := func(format string, args ...any) {
 			probs.add(p.Pos.File, p.Pos.Line, p.Phone, format, args...)
 		}

@@ -189,3 +189,38 @@ func TestLoadMemoryDoesNotGrowWithAudience(t *testing.T) {
 	require.Less(t, kept, int64(4<<20), "bytes kept after Load")
 	require.Less(t, peak-before, int64(16<<20), "bytes live while Load reads")
 }
+
+// A people file is read like an audience, by its path as given (relative
+// to the working directory), and not held in memory: Each reads it again,
+// each number once, and refuses a file changed since.
+func TestLoadPeopleStreams(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p, err := LoadPeople(ctx, "testdata/good/customers.csv", LoadOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 3, p.Count)
+	require.Equal(t, 1, p.Duplicates)
+	var got []Person
+	for person, err := range p.Each(ctx) {
+		require.NoError(t, err)
+		got = append(got, person)
+	}
+	at := func(line int) Pos { return Pos{File: "testdata/good/customers.csv", Line: line} }
+	require.Equal(t, []Person{
+		{Recipient{Phone: "4915112345690", Name: "Bob", Vars: map[string]string{"code": "BF20"}}, at(2)},
+		{Recipient{Phone: "4915112345691", Name: "Cleo", Vars: map[string]string{"code": "BF21"}}, at(3)},
+		{Recipient{Phone: "4915112345678", Name: "Ann again", Vars: map[string]string{"code": "BF99"}}, at(4)},
+	}, got)
+
+	path := filepath.Join(t.TempDir(), "people.csv")
+	require.NoError(t, os.WriteFile(path, []byte("phone\n4915112345678\n4915112345679\n"), 0o600))
+	p, err = LoadPeople(ctx, path, LoadOptions{})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, []byte("phone\n4915112345678\n4915112345670\n"), 0o600))
+	for _, err = range p.Each(ctx) {
+		if err != nil {
+			break
+		}
+	}
+	require.ErrorIs(t, err, ErrAudienceChanged)
+}

@@ -2,49 +2,36 @@ package config
 
 import (
 	"context"
+	"iter"
 )
 
-// LoadPeople reads a people CSV (for `scheduler enroll -f`): the same format
-// as a broadcast's audience CSV, phone numbers normalised, repeated numbers
-// dropped, each person with their line. It returns a *[ValidationError]
-// listing every problem with its line.
-func LoadPeople(path string) ([]Person, error) {
-	l := &loader{ctx: context.Background(), getenv: func(string) string { return "" }}
-	f := &fileCtx{l: l, path: path}
-	var people []Person
+// People is a people CSV file (for `scheduler enroll -f`) checked by
+// [LoadPeople]. Its rows are not held in memory: [People.Each] reads the
+// file again.
+type People struct {
+	Path       string // as given
+	Count      int    // people, repeated numbers dropped
+	Duplicates int    // rows dropped as repeats of an earlier number
+	file       *AudienceFile
+}
+
+// LoadPeople reads a people CSV file: the same format as a broadcast's
+// audience CSV, within the same limits, phone numbers normalised, repeated
+// numbers dropped (the first stays). It reads the file twice, holding
+// about 4 bytes per person, and returns a *[ValidationError] listing every
+// problem with its line. opts.Progress, if set, is told how reading goes.
+func LoadPeople(ctx context.Context, path string, opts LoadOptions) (*People, error) {
+	l := &loader{ctx: ctx, progress: opts.Progress, getenv: func(string) string { return "" }}
+	aud := &audience{yaml: path, set: newPhoneSet()}
 	rows := 0
-	if _, file := f.openCSV(path, 0, "people"); file != nil {
-		c, probs, fatal := newCSVReader(path, file)
-		defer c.close()
-		report := func(p csvProblem) { l.probs.add(path, p.line, "people"+p.field, "%s", p.msg) }
-		for _, p := range probs {
-			report(p)
-		}
-		if !fatal {
-			set := newPhoneSet()
-			prob, _ := scanCSV(l.ctx, c, StageValidate, nil, func(row *csvRow) error {
-				for _, p := range row.probs {
-					report(p)
-				}
-				if row.ok {
-					set.add(row.rcpt.Phone)
-					people = append(people, Person{Recipient: row.rcpt, Pos: Pos{File: path, Line: row.line}})
-				}
-				return nil
-			})
-			if prob != nil {
-				report(*prob)
-			}
-			rows = c.rows
-			set.finish()
-			kept := people[:0]
-			for _, p := range people {
-				if set.firstTime(p.Phone) {
-					kept = append(kept, p)
-				}
-			}
-			people = kept
-		}
+	if file, err := openRegular(path); err != nil {
+		l.probs.add(path, 0, "people", "cannot read %s: %v", path, err)
+	} else {
+		rows = l.firstPass(path, file, "people", aud)
+		l.dedupe(aud, nil)
+	}
+	if l.stopped != nil {
+		return nil, l.stopped
 	}
 	if rows == 0 && l.probs.err() == nil {
 		l.probs.add(path, 0, "people", "has no rows")
@@ -52,5 +39,33 @@ func LoadPeople(path string) ([]Person, error) {
 	if err := l.probs.err(); err != nil {
 		return nil, err
 	}
-	return people, nil
+	return &People{Path: path, Count: aud.csv.Rows, Duplicates: aud.csv.Duplicates, file: aud.csv}, nil
+}
+
+// Each yields the people in order, each number once, reading the file
+// again, as [Broadcast.EachRecipient] does: if the file no longer holds
+// the people LoadPeople read, it yields an error wrapping
+// [ErrAudienceChanged] (at the end, once it read them all) and stops.
+func (p *People) Each(ctx context.Context) iter.Seq2[Person, error] {
+	return func(yield func(Person, error) bool) {
+		stopped := false
+		err := p.file.read(ctx, StageRead, nil, true, func(r Recipient, line int) bool {
+			stopped = !yield(Person{Recipient: r, Pos: Pos{File: p.Path, Line: line}}, nil)
+			return !stopped
+		})
+		if err != nil && !stopped {
+			yield(Person{}, err)
+		}
+	}
+}
+
+// Persons yields ps, for [CheckPeople].
+func Persons(ps ...Person) iter.Seq2[Person, error] {
+	return func(yield func(Person, error) bool) {
+		for _, p := range ps {
+			if !yield(p, nil) {
+				return
+			}
+		}
+	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"slices"
+	"sort"
 	"strconv"
 )
 
@@ -10,13 +11,14 @@ import (
 // most 15 digits and no leading zero, so it is below 2^50 and fits a
 // uint64; the set keeps its low 32 bits in a bucket named by the rest.
 // Numbers of one country share a few buckets, so the set costs about 4
-// bytes per number.
+// bytes per number. A bucket grows in chunks, never copied, and is sorted
+// where it is: memory never holds a number twice.
 //
 // Numbers are added, then [phoneSet.finish] sorts each bucket and drops
-// repeats; afterwards [phoneSet.rank] numbers each distinct phone 0…n-1
-// and [phoneSet.firstTime] tells the first time a pass meets each.
+// repeats; afterwards [phoneSet.firstTime] tells the first time a pass
+// meets each.
 type phoneSet struct {
-	buckets map[uint32][]uint32
+	buckets map[uint32]*chunks
 	added   int
 
 	// After finish.
@@ -25,7 +27,7 @@ type phoneSet struct {
 	seen     bitset // ranks met in the current pass
 }
 
-func newPhoneSet() *phoneSet { return &phoneSet{buckets: make(map[uint32][]uint32)} }
+func newPhoneSet() *phoneSet { return &phoneSet{buckets: make(map[uint32]*chunks)} }
 
 // phoneKey packs a normalised phone number (8–15 digits) into a uint64.
 func phoneKey(phone string) (uint64, bool) {
@@ -43,8 +45,12 @@ func (s *phoneSet) add(phone string) bool {
 	if !ok {
 		return false
 	}
-	hi := uint32(k >> 32)
-	s.buckets[hi] = append(s.buckets[hi], uint32(k))
+	b := s.buckets[uint32(k>>32)]
+	if b == nil {
+		b = &chunks{}
+		s.buckets[uint32(k>>32)] = b
+	}
+	b.append(uint32(k))
 	s.added++
 	return true
 }
@@ -60,11 +66,9 @@ func (s *phoneSet) finish() (repeats int) {
 	s.offsets = make(map[uint32]int, len(keys))
 	for _, hi := range keys {
 		b := s.buckets[hi]
-		slices.Sort(b)
-		b = slices.Compact(b)
-		s.buckets[hi] = b
+		b.sortCompact()
 		s.offsets[hi] = s.distinct
-		s.distinct += len(b)
+		s.distinct += b.n
 	}
 	s.seen = newBitset(s.distinct)
 	return s.added - s.distinct
@@ -78,7 +82,11 @@ func (s *phoneSet) rank(phone string) (int, bool) {
 		return 0, false
 	}
 	hi := uint32(k >> 32)
-	i, found := slices.BinarySearch(s.buckets[hi], uint32(k))
+	b := s.buckets[hi]
+	if b == nil {
+		return 0, false
+	}
+	i, found := b.search(uint32(k))
 	if !found {
 		return 0, false
 	}
@@ -94,6 +102,79 @@ func (s *phoneSet) firstTime(phone string) bool {
 	}
 	s.seen.set(r)
 	return true
+}
+
+// chunkBits sizes the chunks of a large bucket: 2^14 numbers, 64 KiB.
+const chunkBits = 14
+
+// chunks is a list of uint32 kept in chunks of 1<<chunkBits (the first
+// grows as a slice does, so a small bucket stays small): growing never
+// copies it, and it sorts in place.
+type chunks struct {
+	c [][]uint32
+	n int
+}
+
+func (b *chunks) append(v uint32) {
+	if b.n&(1<<chunkBits-1) == 0 && b.n > 0 || len(b.c) == 0 {
+		size := 1 << chunkBits
+		if len(b.c) == 0 {
+			size = 4
+		}
+		b.c = append(b.c, make([]uint32, 0, size))
+	}
+	last := len(b.c) - 1
+	b.c[last] = append(b.c[last], v)
+	b.n++
+}
+
+func (b *chunks) at(i int) uint32 { return b.c[i>>chunkBits][i&(1<<chunkBits-1)] }
+
+// Len, Less and Swap sort the chunks as one list.
+func (b *chunks) Len() int           { return b.n }
+func (b *chunks) Less(i, j int) bool { return b.at(i) < b.at(j) }
+func (b *chunks) Swap(i, j int) {
+	ci, cj := &b.c[i>>chunkBits][i&(1<<chunkBits-1)], &b.c[j>>chunkBits][j&(1<<chunkBits-1)]
+	*ci, *cj = *cj, *ci
+}
+
+// sortCompact sorts the list and drops repeats.
+func (b *chunks) sortCompact() {
+	if len(b.c) == 1 {
+		slices.Sort(b.c[0])
+		b.c[0] = slices.Compact(b.c[0])
+		b.n = len(b.c[0])
+		return
+	}
+	sort.Sort(b)
+	w := 0
+	for r := range b.n {
+		if v := b.at(r); r == 0 || v != b.at(w-1) {
+			b.c[w>>chunkBits][w&(1<<chunkBits-1)] = v
+			w++
+		}
+	}
+	b.n = w
+	keep := (w + 1<<chunkBits - 1) >> chunkBits
+	clear(b.c[keep:])
+	b.c = b.c[:keep]
+	if keep > 0 {
+		b.c[keep-1] = b.c[keep-1][:w-(keep-1)<<chunkBits]
+	}
+}
+
+// search finds v in the sorted list.
+func (b *chunks) search(v uint32) (int, bool) {
+	lo, hi := 0, b.n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if b.at(m) < v {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < b.n && b.at(lo) == v
 }
 
 // bitset is a fixed-size set of small non-negative integers.

@@ -149,6 +149,6 @@ func TestLoadRefusesUnstorableText(t *testing.T) {
 
 	people := filepath.Join(t.TempDir(), "people.csv")
 	require.NoError(t, os.WriteFile(people, []byte("phone,name\n4915112345678,\xc3\n"), 0o600))
-	_, err = LoadPeople(people)
+	_, err = LoadPeople(context.Background(), people, LoadOptions{})
 	require.Equal(t, []string{people + ":2: people row 2 name: is not valid UTF-8"}, problemLines(t, err))
 }

@@ -20,14 +20,19 @@ const (
 // passes, apply's copy into the database); a file read quickly shows
 // nothing.
 type csvProgress struct {
-	w     io.Writer
-	now   func() time.Time
-	pass  string    // file and stage of the pass under way
-	start time.Time // of that pass
-	last  time.Time // when a line was last printed for it; zero: none yet
+	w io.Writer
+	// readStage names config.StageRead: what reads a file again (apply
+	// copies an audience into the database).
+	readStage string
+	now       func() time.Time
+	pass      string    // file and stage of the pass under way
+	start     time.Time // of that pass
+	last      time.Time // when a line was last printed for it; zero: none yet
 }
 
-func newCSVProgress(w io.Writer) *csvProgress { return &csvProgress{w: w, now: time.Now} }
+func newCSVProgress(w io.Writer) *csvProgress {
+	return &csvProgress{w: w, now: time.Now, readStage: "copying into the database"}
+}
 
 // report is a config.LoadOptions.Progress.
 func (p *csvProgress) report(pr config.Progress) {
@@ -37,7 +42,7 @@ func (p *csvProgress) report(pr config.Progress) {
 	}
 	stage := pr.Stage
 	if stage == config.StageRead {
-		stage = "copying into the database" // apply is what reads an audience again
+		stage = p.readStage
 	}
 	switch {
 	case pr.Done && p.last.IsZero():

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"sort"
 	"strings"
 	"time"
@@ -68,9 +69,17 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 	if len(pos) != 1 || (*ph == "") == (*file == "") {
 		return usageError("usage: scheduler enroll SEQUENCE --phone NUMBER [--name NAME] [--var key=value]… | -f people.csv")
 	}
-	var people []config.Person
+	// A people file is not held in memory: it is checked, then read again
+	// to check each person against the sequence, then to enroll them.
+	var (
+		people func(context.Context) iter.Seq2[config.Person, error]
+		count  = 1
+	)
+	progress := newCSVProgress(io.Stderr)
+	progress.readStage = "reading people"
 	if *file != "" {
-		if people, err = config.LoadPeople(*file); err != nil {
+		pf, err := config.LoadPeople(ctx, *file, config.LoadOptions{Progress: progress.report})
+		if err != nil {
 			var ve *config.ValidationError
 			if errors.As(err, &ve) {
 				fmt.Fprintln(io.Stderr, ve.Error())
@@ -78,56 +87,102 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 			}
 			return err
 		}
+		people, count = pf.Each, pf.Count
 	} else {
 		p, err := phone.Normalize(*ph)
 		if err != nil {
 			return usageError("--phone %q: %v", *ph, err)
 		}
-		people = []config.Person{{Recipient: config.Recipient{Phone: p, Name: *name, Vars: vars}}}
+		one := config.Person{Recipient: config.Recipient{Phone: p, Name: *name, Vars: vars}}
+		people = func(context.Context) iter.Seq2[config.Person, error] { return config.Persons(one) }
 	}
 	db, closeDB, err := openStore(ctx, io)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	if err := checkPeople(ctx, io, db, pos[0], people); err != nil {
+	check, err := peopleCheck(ctx, db, pos[0])
+	if err != nil {
 		return err
 	}
-	enrollees := make([]sequence.Enrollee, len(people))
-	for i, p := range people {
-		enrollees[i] = sequence.Enrollee{Phone: p.Phone, Name: p.Name, Vars: p.Vars}
+	if err := reportPeopleProblems(io, check(people(ctx)), "sequence %s: %d problem(s); nobody was enrolled", pos[0]); err != nil {
+		return err
 	}
 	var total sequence.EnrollResult
-	for i := 0; i < len(enrollees); i += enrollBatch {
-		res, err := db.Enroll(ctx, pos[0], enrollees[i:min(i+enrollBatch, len(enrollees))], time.Now())
+	var batch []config.Person
+	enrolled := 0
+	enroll := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		// Checked again, batch by batch: a file edited since it was
+		// checked never enrolls anyone the check would refuse.
+		if err := reportPeopleProblems(io, check(config.Persons(batch...)),
+			"%s changed since it was checked: %d problem(s); %d of %d people were enrolled before this", *file, enrolled, count); err != nil {
+			return err
+		}
+		enrollees := make([]sequence.Enrollee, len(batch))
+		for i, p := range batch {
+			enrollees[i] = sequence.Enrollee{Phone: p.Phone, Name: p.Name, Vars: p.Vars}
+		}
+		res, err := db.Enroll(ctx, pos[0], enrollees, time.Now())
 		if err != nil {
 			return err
 		}
 		total.Enrolled += res.Enrolled
 		total.Skipped += res.Skipped
-		if len(people) > enrollBatch {
-			fmt.Fprintf(io.Stderr, "enrolling: %d of %d\n", min(i+enrollBatch, len(people)), len(people))
+		enrolled += len(batch)
+		batch = batch[:0]
+		if count > enrollBatch {
+			fmt.Fprintf(io.Stderr, "enrolling: %d of %d\n", enrolled, count)
 		}
+		return nil
+	}
+	for p, err := range people(ctx) {
+		if err != nil {
+			if enrolled > 0 {
+				return fmt.Errorf("%w (%d of %d people were enrolled before this)", err, enrolled, count)
+			}
+			return err
+		}
+		if len(batch) == enrollBatch {
+			if err := enroll(); err != nil {
+				return err
+			}
+		}
+		batch = append(batch, p)
+	}
+	if err := enroll(); err != nil {
+		return err
 	}
 	fmt.Fprintf(io.Stdout, "sequence %s: %d enrolled, %d skipped (already active, or finished and the sequence does not re-enter)\n",
 		pos[0], total.Enrolled, total.Skipped)
 	return nil
 }
 
-// checkPeople refuses, before anyone is enrolled, people to whom some step
-// of the sequence's current version could not be sent (a variable without
-// a value, a name the provider requires): the step would fail days later,
-// stop the enrollment, and they could not enroll again.
-func checkPeople(ctx context.Context, io IO, db *store.DB, name string, people []config.Person) error {
+// peopleCheck returns the check of people against the current version of
+// sequence name (config.CheckPeople): people to whom some step could not
+// be sent (a variable without a value, a name the provider requires) are
+// refused before anyone is enrolled; the step would fail days later, stop
+// the enrollment, and they could not enroll again.
+func peopleCheck(ctx context.Context, db *store.DB, name string) (func(iter.Seq2[config.Person, error]) error, error) {
 	_, _, spec, err := db.SequenceSpec(ctx, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	acct, err := db.SequenceAccount(ctx, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	err = config.CheckPeople(spec, acct.Provider, people)
+	return func(people iter.Seq2[config.Person, error]) error {
+		return config.CheckPeople(spec, acct.Provider, people)
+	}, nil
+}
+
+// reportPeopleProblems prints the problems of a people check, if err has
+// them, and returns the command's error: msg with args and the number of
+// problems put in.
+func reportPeopleProblems(io IO, err error, msg, name string, args ...any) error {
 	var ve *config.ValidationError
 	if !errors.As(err, &ve) {
 		return err
@@ -139,7 +194,7 @@ func checkPeople(ctx context.Context, io IO, db *store.DB, name string, people [
 			fmt.Fprintln(io.Stderr, p.String())
 		}
 	}
-	return &exitError{code: 1, msg: fmt.Sprintf("sequence %s: %d problem(s); nobody was enrolled", name, len(ve.Problems))}
+	return &exitError{code: 1, msg: fmt.Sprintf(msg, append([]any{name, len(ve.Problems)}, args...)...)}
 }
 
 func schedUnenroll(ctx context.Context, args []string, io IO) error {

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,4 +147,37 @@ sequences:
 	code, out = w.run("enroll", "onboarding", "--phone", "4915100000001", "--name", "Ann", "--var", "code=A1")
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "1 enrolled, 0 skipped")
+}
+
+// A people file larger than one enroll batch is streamed: checked, then
+// enrolled batch by batch, each number once.
+func TestEnrollLargePeopleFile(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	path := w.write("s.yaml", `accounts:
+  - name: main
+    provider: botsailor
+    base_url: `+w.simURL+`
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "1190600"
+    whatsapp_bot_id: 7
+    daily_unique_limit: unlimited
+sequences:
+  - name: onboarding
+    account: main
+    steps:
+      - {after: 24h, message: {text: "Welcome {{name}}, {{code}}!"}}
+`)
+	code, out := w.run("apply", "-f", path)
+	require.Equal(t, 0, code, out)
+	var csv strings.Builder
+	csv.WriteString("phone,name,code\n")
+	for i := range 2500 {
+		fmt.Fprintf(&csv, "49151%08d,P%d,C%d\n", i%2400, i, i) // the last 100 repeat
+	}
+	code, out = w.run("enroll", "onboarding", "-f", w.write("people.csv", csv.String()))
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "enrolling: 1000 of 2400")
+	require.Contains(t, out, "enrolling: 2400 of 2400")
+	require.Contains(t, out, "2400 enrolled, 0 skipped")
 }
