@@ -397,6 +397,24 @@ type exampleGroup struct {
 	msg      string
 }
 
+// listed names the examples: "a, b and 3 more".
+func (g *exampleGroup) listed() string {
+	list := strings.Join(g.examples, ", ")
+	if more := g.n - len(g.examples); more > 0 {
+		list += fmt.Sprintf(" and %d more", more)
+	}
+	return list
+}
+
+// forFirst names the recipients by the first example: "recipient a", "3
+// recipients, e.g. a".
+func (g *exampleGroup) forFirst() string {
+	if g.n > 1 {
+		return fmt.Sprintf("%d recipients, e.g. %s", g.n, g.examples[0])
+	}
+	return "recipient " + g.examples[0]
+}
+
 // varCheck finds placeholders of a message that have no value for some
 // recipient, and messages that are invalid once rendered (a text grown
 // too long, a URL broken by a value), recipient by recipient.
@@ -473,22 +491,14 @@ func (c *varCheck) report(f *fileCtx, fl fieldLines, field string) {
 		if g == nil {
 			continue
 		}
-		list := strings.Join(g.examples, ", ")
-		if more := g.n - len(g.examples); more > 0 {
-			list += fmt.Sprintf(" and %d more", more)
-		}
-		who := "recipient " + list
+		who := "recipient " + g.listed()
 		if g.n > 1 {
-			who = fmt.Sprintf("%d recipients: %s", g.n, list)
+			who = fmt.Sprintf("%d recipients: %s", g.n, g.listed())
 		}
 		f.problem(fl.line(c.fieldOf[v]), subfield(field, c.fieldOf[v]), "{{%s}} has no value for %s", v, who)
 	}
 	for _, fld := range c.failedOrder {
 		g := c.failed[fld]
-		who := "recipient " + g.examples[0]
-		if g.n > 1 {
-			who = fmt.Sprintf("%d recipients, e.g. %s", g.n, g.examples[0])
-		}
-		f.problem(fl.line(fld), subfield(field, fld), "after rendering for %s: %s", who, g.msg)
+		f.problem(fl.line(fld), subfield(field, fld), "after rendering for %s: %s", g.forFirst(), g.msg)
 	}
 }

@@ -204,11 +204,7 @@ func (c *renderCheck) report(l *loader, file string, msg msgAt, reported map[str
 			continue
 		}
 		g := c.failed[fld]
-		who := "recipient " + g.examples[0]
-		if g.n > 1 {
-			who = fmt.Sprintf("%d recipients, e.g. %s", g.n, g.examples[0])
-		}
-		l.probs.add(file, msg.lines.line(fld), subfield(msg.field, fld), "after rendering for %s: %s", who, g.msg)
+		l.probs.add(file, msg.lines.line(fld), subfield(msg.field, fld), "after rendering for %s: %s", g.forFirst(), g.msg)
 	}
 }
 
@@ -229,17 +225,13 @@ func (c *nameCheck) report(l *loader, b Broadcast, provider string) {
 	if c.n == 0 {
 		return
 	}
-	list := strings.Join(c.examples, ", ")
-	if more := c.n - len(c.examples); more > 0 {
-		list += fmt.Sprintf(" and %d more", more)
-	}
 	have := fmt.Sprintf("%d recipients have", c.n)
 	if c.n == 1 {
 		have = "1 recipient has"
 	}
 	l.probs.add(b.Pos.File, b.Pos.Line, subfield(b.Field, "audience"),
 		"account %s's provider %s needs each recipient's name (its required customer_name); %s none: %s; give each a name (name: inline, a name column in the CSV)",
-		b.Account, provider, have, list)
+		b.Account, provider, have, c.listed())
 }
 
 // Person is someone to enroll in a sequence: a recipient and where they

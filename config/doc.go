@@ -67,8 +67,30 @@
 // header row with a "phone" column (any case), an optional "name" column,
 // and any other columns, which become variables named by their header.
 // Phone numbers are normalised (see internal/phone). A number seen before in
-// the same broadcast is dropped, counted in [Broadcast].Duplicates and in a
-// warning; it is not an error.
+// the same broadcast is dropped (the first stays), counted in
+// [Broadcast].Duplicates and in a warning; it is not an error.
+//
+// A CSV file is never held in memory, so memory does not grow with the
+// audience (10 million rows: about 100 MB). [Load] reads it twice: first
+// every row is checked (its number normalised, text the database cannot
+// store refused) and each number packed into a set of about 4 bytes;
+// then, the set sorted, repeats are dropped, the message is rendered and
+// checked for each recipient, and the audience is hashed as it goes.
+// [Broadcast] keeps the inline recipients and [AudienceFile] (path, counts,
+// which rows are repeats, the hash); [Broadcast.EachRecipient] reads the
+// file once more for whoever needs the recipients (apply streams them into
+// the database) and fails with [ErrAudienceChanged] if it no longer holds
+// what Load read. [LoadPeople] reads people files for sequences the same
+// way. [LoadOptions].Progress follows each pass.
+//
+// A CSV file must be a regular file (not a named pipe, a device or a file
+// of /proc), and is read within limits that stop a broken or hostile file
+// at once, with its line: a row of at most [MaxCSVRowBytes] (64 KiB, line
+// breaks inside quotes included: a quote never closed ends there), a cell
+// of at most [MaxCSVCellChars] characters (the longest WhatsApp text) and
+// at most [MaxCSVColumns] columns. A campaign file is at most
+// [MaxYAMLBytes] (2 MiB): its YAML tree takes 50 to 100 times that in
+// memory, so large audiences belong in a CSV file.
 //
 // A placeholder {{x}} in the message takes its value for each recipient
 // from "phone", "name" (if given) and the recipient's vars or extra CSV
