@@ -43,6 +43,16 @@
 //
 //	bench -faults [-texts 2000] [-templates 1000] [-rate 20] [-slow-accept 45s] [-settle-window 3m] [-json]
 //
+// With -audience it measures a large CSV audience: a broadcast whose CSV
+// file has -rows rows (default 10,000,000; one in a hundred a repeated
+// number) is validated and applied by `scheduler validate` and `scheduler
+// apply`, each run as a process of its own (this binary started again), and
+// it prints each command's wall time and peak resident memory (ru_maxrss).
+// The CSV file is written under -dir (default the temporary directory) and
+// removed at the end.
+//
+//	bench -audience [-rows 10000000] [-dir /var/tmp] [-json]
+//
 // It FLUSHES the Redis database -redis-db (default 14; never 0) before and
 // between the phases or scenarios, taking the same lease as the tests so it
 // never flushes one a test is using, and works in Postgres databases
@@ -71,6 +81,9 @@ func main() {
 	if bench.IsWorkerChild(os.Getenv) {
 		os.Exit(bench.WorkerChildMain())
 	}
+	if bench.IsSchedulerChild(os.Getenv) { // -audience runs the scheduler command as this binary
+		bench.SchedulerChildMain()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
@@ -86,6 +99,7 @@ var (
 	sendFlags     = map[string]bool{"noop": true, "sends": true}
 	throttleFlags = map[string]bool{"rate": true, "seconds": true}
 	faultFlags    = map[string]bool{"texts": true, "templates": true, "slow-accept": true, "settle-window": true}
+	audienceFlags = map[string]bool{"rows": true, "dir": true}
 )
 
 // run parses args, runs the benchmark and writes its result to stdout;
@@ -102,6 +116,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		wcfg     bench.WebhooksConfig
 		faults   bool
 		fcfg     bench.FaultsConfig
+		audience bool
+		acfg     bench.AudienceConfig
 	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -116,6 +132,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&fcfg.Templates, "templates", bench.DefaultFaultTemplates, "with -faults: template recipients")
 	fs.DurationVar(&fcfg.SlowAccept, "slow-accept", bench.DefaultSlowAccept, "with -faults: how long 2% of text sends take to be accepted")
 	fs.DurationVar(&fcfg.SettleWindow, "settle-window", 0, "with -faults: the engine's settle window (default its own, 3m)")
+	fs.BoolVar(&audience, "audience", false, "run the CSV audience benchmark (scheduler validate and apply of -rows rows) instead")
+	fs.IntVar(&acfg.Rows, "rows", bench.DefaultAudienceRows, "with -audience: rows of the CSV file")
+	fs.StringVar(&acfg.Dir, "dir", "", "with -audience: where to write the CSV file (default the temporary directory)")
 	fs.IntVar(&cfg.NoopTasks, "noop", bench.DefaultNoopTasks, "no-op tasks the raw asynq phase drains")
 	fs.IntVar(&cfg.Sends, "sends", bench.DefaultSends, "recipients of the send-path broadcast")
 	fs.Float64Var(&tcfg.Rate, "rate", bench.DefaultThrottleRate, "with -throttle: rate_per_second of every phone number, and the simulator's limit")
@@ -150,6 +169,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			misplaced = fmt.Errorf("-%s only applies with -steps", f.Name)
 		case !throttle && !steps && !faults && f.Name == "rate":
 			misplaced = fmt.Errorf("-%s only applies with -throttle, -steps or -faults", f.Name)
+		case !audience && audienceFlags[f.Name]:
+			misplaced = fmt.Errorf("-%s only applies with -audience", f.Name)
+		case audience && (sendFlags[f.Name] || throttleFlags[f.Name] || f.Name == "concurrency" || f.Name == "redis-db"):
+			misplaced = fmt.Errorf("-%s does not apply to -audience", f.Name)
 		case !throttle && !steps && throttleFlags[f.Name]:
 			misplaced = fmt.Errorf("-%s only applies with -throttle or -steps", f.Name)
 		}
@@ -166,6 +189,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.RedisURL = cmp.Or(cfg.RedisURL, getenv("REDIS_URL"))
 	cfg.DatabaseURL = cmp.Or(cfg.DatabaseURL, getenv("DATABASE_URL"))
 
+	if audience {
+		acfg.DatabaseURL, acfg.RedisURL = cfg.DatabaseURL, cfg.RedisURL
+		acfg.Timeout = bench.DefaultAudienceTimeout
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "timeout" {
+				acfg.Timeout = cfg.Timeout
+			}
+		})
+		res, err := bench.RunAudience(ctx, acfg, stderr)
+		if err != nil && !errors.Is(err, bench.ErrAudienceMismatch) {
+			return err
+		}
+		return errors.Join(err, report(res, nil, asJSON, stdout))
+	}
 	if faults {
 		fcfg.Rate = bench.DefaultFaultsRate
 		fcfg.Timeout = bench.DefaultFaultsTimeout

@@ -1,0 +1,25 @@
+//go:build unix
+
+package bench
+
+import (
+	"os"
+	"runtime"
+	"syscall"
+)
+
+// peakRSSMiB is the peak resident memory of an ended child process, from
+// getrusage's ru_maxrss (KiB on Linux, bytes on macOS); 0 if unknown.
+func peakRSSMiB(ps *os.ProcessState) float64 {
+	if ps == nil {
+		return 0
+	}
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0
+	}
+	if runtime.GOOS == "darwin" {
+		return float64(ru.Maxrss) / (1 << 20)
+	}
+	return float64(ru.Maxrss) / (1 << 10)
+}
