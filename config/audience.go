@@ -234,6 +234,7 @@ func (l *loader) firstPass(path string, file *os.File, rowsField string, aud *au
 		return 0
 	}
 	aud.csv = &AudienceFile{Path: abs, Name: path, Size: c.size, progress: l.progress}
+	c.phoneOnly = true
 	prob, err := scanCSV(l.ctx, c, StageValidate, l.progress, func(row *csvRow) error {
 		for _, p := range row.probs {
 			report(p)

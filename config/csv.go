@@ -154,6 +154,10 @@ type csvReader struct {
 
 	rows    int // data rows read
 	endLine int // the last line of the last row read
+
+	// phoneOnly leaves a recipient's name and variables out (a first
+	// pass needs only the number): less garbage per row.
+	phoneOnly bool
 }
 
 // newCSVReader starts reading file, named name in problems: it reads the
@@ -286,9 +290,8 @@ func (c *csvReader) next(row *csvRow) (more bool, fatal *csvProblem) {
 
 // parse checks a data record and makes it a recipient.
 func (c *csvReader) parse(rec []string, row *csvRow) {
-	rowField := fmt.Sprintf(" row %d", row.line)
 	problem := func(field, format string, args ...any) {
-		row.probs = append(row.probs, csvProb(row.line, rowField+field, format, args...))
+		row.probs = append(row.probs, csvProb(row.line, fmt.Sprintf(" row %d", row.line)+field, format, args...))
 	}
 	if len(rec) != len(c.header) {
 		problem("", "has %d fields; the header has %d", len(rec), len(c.header))
@@ -318,6 +321,9 @@ func (c *csvReader) parse(rec []string, row *csvRow) {
 		return
 	}
 	row.rcpt = Recipient{Phone: num}
+	if row.ok = true; c.phoneOnly {
+		return
+	}
 	if c.nameCol >= 0 {
 		row.rcpt.Name = strings.TrimSpace(rec[c.nameCol])
 	}
@@ -329,7 +335,6 @@ func (c *csvReader) parse(rec []string, row *csvRow) {
 			row.rcpt.Vars[vc.name] = v
 		}
 	}
-	row.ok = true
 }
 
 // progress says how far reading has come.

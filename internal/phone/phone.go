@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode"
 
 	"github.com/nyaruka/phonenumbers"
@@ -91,11 +92,23 @@ func possible(digits string) error {
 	if err != nil {
 		return fmt.Errorf("is not a phone number: %w", err)
 	}
-	code := int32(cc)
-	num := &phonenumbers.PhoneNumber{CountryCode: &code, NationalNumber: &national}
-	if zeros := int32(len(rest) - len(strings.TrimLeft(rest, "0"))); zeros > 0 && national > 0 {
-		leading := true // Italy and others: national numbers that start with 0
-		num.ItalianLeadingZero, num.NumberOfLeadingZeros = &leading, &zeros
+	// libphonenumber's verdict depends on the country code and the
+	// national significant number's length only: ask once per pair.
+	nsnLen := len(rest)
+	if national == 0 {
+		nsnLen = 1 // "0"
+	}
+	slot := &possibleVerdicts[cc*16+min(nsnLen, 15)]
+	verdict := phonenumbers.ValidationResult(slot.Load() - 1)
+	if verdict < 0 {
+		code := int32(cc)
+		num := &phonenumbers.PhoneNumber{CountryCode: &code, NationalNumber: &national}
+		if zeros := int32(len(rest) - len(strings.TrimLeft(rest, "0"))); zeros > 0 && national > 0 {
+			leading := true // Italy and others: national numbers that start with 0
+			num.ItalianLeadingZero, num.NumberOfLeadingZeros = &leading, &zeros
+		}
+		verdict = phonenumbers.IsPossibleNumberWithReason(num)
+		slot.Store(int32(verdict) + 1)
 	}
 	where := func() string {
 		w := fmt.Sprintf("country code +%d", cc)
@@ -104,7 +117,7 @@ func possible(digits string) error {
 		}
 		return w
 	}
-	switch phonenumbers.IsPossibleNumberWithReason(num) {
+	switch verdict {
 	case phonenumbers.IS_POSSIBLE:
 		return nil
 	case phonenumbers.INVALID_COUNTRY_CODE:
@@ -117,6 +130,11 @@ func possible(digits string) error {
 		return fmt.Errorf("has a length no number with %s has", where())
 	}
 }
+
+// possibleVerdicts caches libphonenumber's IsPossibleNumberWithReason by
+// country code (below 1000) and national number length (below 16): the
+// verdict plus one, 0 until known.
+var possibleVerdicts [1000 * 16]atomic.Int32
 
 // splitCountryCode splits digits into its country calling code (one to
 // three digits; E.164 codes are prefix-free) and the national number; 0 if
