@@ -71,17 +71,18 @@
 // [Broadcast].Duplicates and in a warning; it is not an error.
 //
 // A CSV file is never held in memory, so memory does not grow with the
-// audience (10 million rows: about 100 MB). [Load] reads it twice: first
-// every row is checked (its number normalised, text the database cannot
-// store refused) and each number packed into a set of about 4 bytes;
-// then, the set sorted, repeats are dropped, the message is rendered and
-// checked for each recipient, and the audience is hashed as it goes.
-// [Broadcast] keeps the inline recipients and [AudienceFile] (path, counts,
-// which rows are repeats, the hash); [Broadcast.EachRecipient] reads the
-// file once more for whoever needs the recipients (apply streams them into
-// the database) and fails with [ErrAudienceChanged] if it no longer holds
-// what Load read. [LoadPeople] reads people files for sequences the same
-// way. [LoadOptions].Progress follows each pass.
+// audience (10 million rows: about 120 MiB at the peak). [Load] reads it
+// twice: first every row is checked (its number normalised, text the
+// database cannot store refused) and each number packed into a set of
+// about 4 bytes; then, the set sorted, repeats are dropped, the message is
+// rendered and checked for each recipient, and the audience is hashed as
+// it goes. [Broadcast] keeps the inline recipients and an [AudienceFile]
+// (path, counts, which rows are repeats, the hash);
+// [Broadcast.EachRecipient] reads the file once more for whoever needs the
+// recipients (apply streams them into the database) and fails with
+// [ErrAudienceChanged] if it no longer holds what Load read. [LoadPeople]
+// reads people files for sequences the same way. [LoadOptions].Progress
+// follows each pass.
 //
 // A CSV file must be a regular file (not a named pipe, a device or a file
 // of /proc), and is read within limits that stop a broken or hostile file

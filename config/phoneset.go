@@ -50,7 +50,7 @@ func (s *phoneSet) add(phone string) bool {
 		b = &chunks{}
 		s.buckets[uint32(k>>32)] = b
 	}
-	b.append(uint32(k))
+	b.append(uint32(k & lowBits))
 	s.added++
 	return true
 }
@@ -86,7 +86,7 @@ func (s *phoneSet) rank(phone string) (int, bool) {
 	if b == nil {
 		return 0, false
 	}
-	i, found := b.search(uint32(k))
+	i, found := b.search(uint32(k & lowBits))
 	if !found {
 		return 0, false
 	}
@@ -103,6 +103,10 @@ func (s *phoneSet) firstTime(phone string) bool {
 	s.seen.set(r)
 	return true
 }
+
+// lowBits selects what a bucket keeps of a number; its other bits name
+// the bucket.
+const lowBits = 1<<32 - 1
 
 // chunkBits sizes the chunks of a large bucket: 2^14 numbers, 64 KiB.
 const chunkBits = 14
