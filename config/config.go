@@ -146,8 +146,26 @@ func Load(path string, getenv func(string) string) (*Bundle, error) {
 // LoadContext is [Load] that stops when ctx ends, returning ctx's error
 // (wrapped) rather than a *[ValidationError].
 func LoadContext(ctx context.Context, path string, getenv func(string) string) (*Bundle, error) {
+	return LoadWith(ctx, path, getenv, LoadOptions{})
+}
+
+// LoadOptions change what [LoadWith] checks.
+type LoadOptions struct {
+	// Offline checks a campaign without its secrets: api_token,
+	// api_secret and webhook_secret references are checked for their
+	// form (a ${VAR} that is not one of wacamp's own settings, a secret
+	// file path inside the secret directories) but neither read nor
+	// required to be set. This is how campaign files are validated where
+	// production secrets must not be, such as CI for pull requests.
+	Offline bool
+}
+
+// LoadWith is [LoadContext] with options.
+func LoadWith(ctx context.Context, path string, getenv func(string) string, opts LoadOptions) (*Bundle, error) {
 	l := &loader{
 		ctx:        ctx,
+		opts:       opts,
+		root:       campaignRoot(path),
 		getenv:     getenv,
 		accounts:   make(map[string]Pos),
 		broadcasts: make(map[string]Pos),
@@ -206,10 +224,21 @@ func listFiles(path string) ([]string, error) {
 	return files, nil
 }
 
+// campaignRoot returns the campaign directory of path: path itself if it
+// is a directory, else its directory.
+func campaignRoot(path string) string {
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		return filepath.Clean(path)
+	}
+	return filepath.Dir(path)
+}
+
 // loader holds the state of one Load.
 type loader struct {
 	ctx        context.Context
-	stopped    error // ctx's error, once noticed
+	opts       LoadOptions
+	root       string // the campaign directory: audience files must be in it (or WACAMP_AUDIENCE_DIRS)
+	stopped    error  // ctx's error, once noticed
 	getenv     func(string) string
 	probs      problems
 	bundle     Bundle

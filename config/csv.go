@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -28,13 +27,8 @@ import (
 // line (yamlField); problems with its contents on the CSV file's lines,
 // under rowsField ("broadcasts[0] (name).audience.csv").
 func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string, aud *audience) (rows int) {
-	path := rel
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(filepath.Dir(f.path), rel)
-	}
-	file, err := os.Open(path)
-	if err != nil {
-		f.problem(yamlLine, yamlField, "cannot read %s: %v", path, unwrapPath(err))
+	path, file := f.openAudience(rel, yamlLine, yamlField)
+	if file == nil {
 		return 0
 	}
 	defer file.Close()
@@ -223,10 +217,12 @@ func csvErrorMsg(err error) error {
 // dropped, each person with their line. It returns a *[ValidationError]
 // listing every problem with its line.
 func LoadPeople(path string) ([]Person, error) {
-	l := &loader{ctx: context.Background(), getenv: func(string) string { return "" }}
+	// The operator names a people file on the command line: it is not
+	// campaign input, so any directory will do.
+	l := &loader{ctx: context.Background(), getenv: func(string) string { return "" }, root: filepath.Dir(path)}
 	f := &fileCtx{l: l, path: path}
 	aud := audience{seen: map[string]struct{}{}}
-	if n := f.readCSV(path, 0, "people", "people", &aud); n == 0 && l.probs.err() == nil {
+	if n := f.readCSV(filepath.Base(path), 0, "people", "people", &aud); n == 0 && l.probs.err() == nil {
 		l.probs.add(path, 0, "people", "has no rows")
 	}
 	if err := l.probs.err(); err != nil {
