@@ -221,7 +221,7 @@ func startChildren(ctx context.Context, log *slog.Logger, progress io.Writer, n 
 	for i := 1; i <= n; i++ {
 		c, err := startChild(exe, i, progress, env)
 		if err != nil {
-			stopChildren(log, kids)
+			_ = stopChildren(log, kids) // the start's error is the one to report
 			return nil, err
 		}
 		kids = append(kids, c)

@@ -91,9 +91,9 @@ func possible(digits string) error {
 	if err != nil {
 		return fmt.Errorf("is not a phone number: %w", err)
 	}
-	code := int32(cc)
+	code := int32(cc) // #nosec G115 -- a country code has at most 3 digits
 	num := &phonenumbers.PhoneNumber{CountryCode: &code, NationalNumber: &national}
-	if zeros := int32(len(rest) - len(strings.TrimLeft(rest, "0"))); zeros > 0 && national > 0 {
+	if zeros := int32(len(rest) - len(strings.TrimLeft(rest, "0"))); zeros > 0 && national > 0 { // #nosec G115 -- at most 15 digits
 		leading := true // Italy and others: national numbers that start with 0
 		num.ItalianLeadingZero, num.NumberOfLeadingZeros = &leading, &zeros
 	}
