@@ -3,9 +3,9 @@
 //
 // Local paces within one process with golang.org/x/time/rate; Fleet paces
 // a whole fleet of workers through Redis (redis_rate's GCRA) with the same
-// methods (Wait with a key and a rate). Recipients keeps WhatsApp's per-recipient limits (the
-// pair interval and the rolling 24 h unique-recipient budget) and Outcomes
-// the error-storm counts, both in Redis.
+// Wait(ctx, key, perSecond). Recipients keeps WhatsApp's per-recipient
+// limits (the pair interval and the rolling 24 h unique-recipient budget)
+// and Outcomes the error-storm counts, both in Redis.
 package throttle
 
 import (
