@@ -117,7 +117,7 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	var conns *app.Conns
 	applied := func(config.Broadcast) bool { return false }
 	if cmd == "apply" {
-		if conns, err = app.Open(ctx, envOf(io), false, "", logger(io)); err != nil {
+		if conns, err = app.Open(ctx, envOf(io), logger(io)); err != nil {
 			return err
 		}
 		defer conns.Close()
@@ -210,7 +210,7 @@ func schedRun(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	conns, err := app.Open(ctx, envOf(io), false, "", log)
+	conns, err := app.Open(ctx, envOf(io), log)
 	if err != nil {
 		return err
 	}
@@ -253,7 +253,7 @@ func openService(ctx context.Context, io IO, needRedis bool) (*campaign.Service,
 	if !needRedis {
 		env = dbOnlyEnv(io)
 	}
-	conns, err := app.Open(ctx, env, false, "", logger(io))
+	conns, err := app.Open(ctx, env, logger(io))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -311,7 +311,7 @@ func listBroadcasts(ctx context.Context, io IO, svc *campaign.Service, asJSON bo
 		fmt.Fprintln(io.Stdout, "no broadcasts; load some with: scheduler apply -f campaigns/")
 	}
 	for _, r := range reports {
-		fmt.Fprintf(io.Stdout, "%-10s %s\n", r.Status, progressLine(r))
+		fmt.Fprintf(io.Stdout, "%-10s %s\n", r.Status, ProgressLine(r))
 	}
 	return listSequences(ctx, io)
 }
