@@ -75,7 +75,7 @@ func (o broadcastOwner) halted(ctx context.Context, log *slog.Logger, job Job, c
 		if _, perr := h.store.PauseAccount(ctx, job.Account.ID, reason, now); perr != nil {
 			return perr
 		}
-	} else if _, perr := h.store.SetStatus(ctx, job.Broadcast.ID, []Status{StatusRunning}, StatusPaused, reason, now); perr != nil {
+	} else if _, perr := h.store.SetStatus(ctx, job.Broadcast.ID, Lifecycle[MoveAutoPause].From, Lifecycle[MoveAutoPause].To, reason, now); perr != nil {
 		return perr
 	}
 	log.ErrorContext(ctx, "campaign: paused by provider error", slog.String("error", text), slog.String("class", class.String()))
@@ -103,7 +103,7 @@ func (o broadcastOwner) outcome(ctx context.Context, log *slog.Logger, job Job, 
 		return
 	}
 	reason := fmt.Sprintf("auto-paused: %d of the last %d sends failed (over %.0f%%); last error: %s", f, n, 100*share, lastErr)
-	ok, err := h.store.SetStatus(ctx, job.Broadcast.ID, []Status{StatusRunning}, StatusPaused, reason, h.opts.Now())
+	ok, err := h.store.SetStatus(ctx, job.Broadcast.ID, Lifecycle[MoveAutoPause].From, Lifecycle[MoveAutoPause].To, reason, h.opts.Now())
 	if err == nil && ok {
 		log.ErrorContext(ctx, "campaign: broadcast paused on an error storm", slog.String("reason", reason))
 	}
