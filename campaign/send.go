@@ -562,7 +562,7 @@ func (h *SendHandler) lookup(ctx context.Context, s Sender, job Job, msg templat
 //     entry id only: a newer business message is the evidence of the send
 //     whether or not the provider has its wamid yet. Without a mark nothing
 //     is guessed.
-func matchSent(ctx context.Context, store WorkerStore, conv []provider.ConversationMessage, msg templates.Message, mark []string, scope entryScope) (provider.ConversationMessage, bool, error) {
+func matchSent(ctx context.Context, store SentLookup, conv []provider.ConversationMessage, msg templates.Message, mark []string, scope entryScope) (provider.ConversationMessage, bool, error) {
 	var none provider.ConversationMessage
 	var ids []string
 	for _, c := range conv {
