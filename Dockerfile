@@ -1,5 +1,5 @@
 # One image with every wacamp command; docker-compose.yml picks the command.
-FROM golang:1.26 AS build
+FROM golang:1.26.10 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

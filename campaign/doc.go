@@ -36,7 +36,10 @@
 // reconciles with the provider's conversation history before it sends
 // again, and keeps looking over the settle window (Options.SettleWindow)
 // before it concludes the message was not sent: a slow provider may accept
-// a request long after the client gave up on it.
+// a request long after the client gave up on it. A sequence step is sent by
+// the same handler; where it differs from a broadcast's delivery, the
+// handler asks the delivery's owner (a broadcast or an enrollment) and
+// never branches on the kind itself.
 //
 // # Losing Redis
 //

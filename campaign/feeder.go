@@ -344,7 +344,7 @@ func (f *Feeder) expirePaused(ctx context.Context) error {
 			deleteSendTasks(f.tasks, refs)
 			// Nothing can be sent any more: the broadcast is over.
 			if inflight, more, err := f.store.Window(ctx, b.ID); err == nil && inflight == 0 && !more {
-				if _, err := f.store.SetStatus(ctx, b.ID, []Status{StatusPaused}, StatusCompleted, "deadline passed while paused", now); err != nil {
+				if _, err := f.store.SetStatus(ctx, b.ID, Lifecycle[MoveExpirePaused].From, Lifecycle[MoveExpirePaused].To, "deadline passed while paused", now); err != nil {
 					return err
 				}
 			}
@@ -383,7 +383,7 @@ func (f *Feeder) feedRunning(ctx context.Context) error {
 			return err
 		}
 		if !more && inflight == 0 {
-			ok, err := f.store.SetStatus(ctx, b.ID, []Status{StatusRunning}, StatusCompleted, "", now)
+			ok, err := f.store.SetStatus(ctx, b.ID, Lifecycle[MoveComplete].From, Lifecycle[MoveComplete].To, "", now)
 			if err != nil {
 				return err
 			}

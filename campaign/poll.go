@@ -16,13 +16,13 @@ import (
 
 // PollHandler processes status poll tasks. It is safe for concurrent use.
 type PollHandler struct {
-	store   WorkerStore
+	store   PollStore
 	senders Senders
 	opts    Options
 }
 
 // NewPollHandler returns the handler for TypePoll tasks.
-func NewPollHandler(store WorkerStore, senders Senders, opts Options) *PollHandler {
+func NewPollHandler(store PollStore, senders Senders, opts Options) *PollHandler {
 	return &PollHandler{store: store, senders: senders, opts: opts.withDefaults()}
 }
 

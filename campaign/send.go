@@ -105,31 +105,6 @@ func budgetDelay(room, recheck time.Duration, jitter float64) time.Duration {
 	return min(max(room, floor), recheck) + time.Duration(jitter*float64(recheck/4))
 }
 
-// storm records a send's outcome and pauses the broadcast when more than
-// StormShare of its last StormWindow sends failed (at least a tenth of the
-// window must have been seen). The window starts afresh whenever the
-// broadcast's state changes (a resume), as its key carries updated_at.
-func (h *SendHandler) storm(ctx context.Context, log *slog.Logger, job Job, failed bool, lastErr string) {
-	if h.outcomes == nil || job.Step != nil {
-		return // sequences have no pause; their steps are not counted
-	}
-	share, window := cmp.Or(job.Broadcast.StormShare, h.opts.StormShare), cmp.Or(job.Broadcast.StormWindow, h.opts.StormWindow)
-	key := fmt.Sprintf("%d:%d", job.Broadcast.ID, job.Broadcast.UpdatedAt.UnixNano())
-	f, n, err := h.outcomes.Record(ctx, key, failed, window)
-	if err != nil {
-		log.WarnContext(ctx, "campaign: cannot record send outcome", slog.String("error", err.Error()))
-		return
-	}
-	if !failed || n < max(1, window/10) || float64(f) <= share*float64(n) {
-		return
-	}
-	reason := fmt.Sprintf("auto-paused: %d of the last %d sends failed (over %.0f%%); last error: %s", f, n, 100*share, lastErr)
-	ok, err := h.store.SetStatus(ctx, job.Broadcast.ID, []Status{StatusRunning}, StatusPaused, reason, h.opts.Now())
-	if err == nil && ok {
-		log.ErrorContext(ctx, "campaign: broadcast paused on an error storm", slog.String("reason", reason))
-	}
-}
-
 // ProcessTask implements asynq.Handler. It returns nil once the delivery
 // needs nothing more from this task, a *WaitError to be run again later
 // without counting a failure, and any other error for a retry with back-off.
@@ -151,6 +126,7 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	log := h.opts.Logger.With(slog.Int64("delivery_id", ref.ID), slog.String("broadcast", job.Broadcast.Name))
 	now := h.opts.Now()
+	own := h.ownerOf(job)
 
 	switch job.Status {
 	case DeliveryPlanned, DeliveryQueued:
@@ -172,11 +148,7 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	switch job.Broadcast.Status {
 	case StatusRunning:
 	case StatusCancelled:
-		reason := "broadcast cancelled"
-		if job.Step != nil {
-			reason = job.Broadcast.Reason // the enrollment ended
-		}
-		_, err := h.store.Finish(ctx, ref, DeliverySkipped, "", reason, now)
+		_, err := h.store.Finish(ctx, ref, DeliverySkipped, "", own.stoppedReason(job), now)
 		return err
 	default:
 		return nil // paused or not started: the feeder puts it back when it runs again
@@ -189,15 +161,8 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		_, err := h.store.Finish(ctx, ref, DeliveryFailed, "", fmt.Sprintf("gave up after %d attempts", job.Attempts), now)
 		return err
 	}
-	if job.Step != nil {
-		if wait := job.Step.DueAt.Sub(now); wait > 0 {
-			// Never before its delay has passed (a task run early, or
-			// re-enqueued by the sweep).
-			return &WaitError{After: wait, Reason: "step not due yet"}
-		}
-		if err := h.inWindow(ctx, job, now); err != nil {
-			return err
-		}
+	if err := own.ready(ctx, job, now); err != nil {
+		return err
 	}
 
 	msg, err := job.Broadcast.Message.Render(job.Variables())
@@ -219,25 +184,11 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			return perr
 		}
 		log.ErrorContext(ctx, "campaign: account paused", slog.String("reason", reason))
-		if job.Step != nil {
-			// Sequences have no pause: the step waits (until its deadline).
-			return &WaitError{After: accountRetry, Reason: reason}
-		}
-		return nil
+		return own.accountDown(reason)
 	}
-	caps := capabilities(sender)
-	// Without a history, replies arrive by webhook and end the enrollment
-	// there.
-	if job.Step != nil && job.Step.Spec.Exits("reply") && caps.History {
-		if replied, err := h.replied(ctx, sender, job); err != nil {
-			return fmt.Errorf("read conversation for replies: %w", err)
-		} else if replied {
-			if _, err := h.store.ExitEnrollment(ctx, job.Step.EnrollmentID, "reply", now); err != nil {
-				return err
-			}
-			log.InfoContext(ctx, "campaign: recipient replied; enrollment exited", slog.String("sequence", job.Step.Sequence))
-			return nil
-		}
+	caps := sender.Capabilities()
+	if ended, err := own.endedBeforeSend(ctx, log, sender, caps, job, now); ended || err != nil {
+		return err
 	}
 
 	// The number's rate token first, holding nothing: a send waiting for its
@@ -320,7 +271,7 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err := h.markSent(ctx, log, job, caps, wamid); err != nil {
 		return err
 	}
-	h.storm(ctx, log, job, false, "")
+	own.outcome(ctx, log, job, false, "")
 	return nil
 }
 
@@ -351,50 +302,6 @@ const markFresh = 2 * time.Second
 // accountRetry is how long a sequence step waits when its account cannot
 // send (no credentials, or the provider halted the account).
 const accountRetry = 15 * time.Minute
-
-// inWindow defers a sequence step that came due outside its send window
-// (a throttle held it past the window's close) to the window's next
-// opening, or expires it if that is past its deadline.
-func (h *SendHandler) inWindow(ctx context.Context, job Job, now time.Time) error {
-	st := job.Step
-	w := st.Spec.WindowOf(st.Step)
-	if w.Always() {
-		return nil // no zone to look up
-	}
-	loc := st.Location(job)
-	next := w.Next(now, loc)
-	if !next.After(now) {
-		return nil
-	}
-	if !st.SendBy.IsZero() && next.After(st.SendBy) {
-		_, err := h.store.Finish(ctx, job.Ref, DeliveryExpired, "", "its send window does not open again before its deadline", now)
-		return err
-	}
-	return &WaitError{After: next.Sub(now), Reason: "outside the step's send window; it opens at " + next.In(loc).Format(time.RFC3339)}
-}
-
-// replied reports whether the recipient wrote since the enrollment's
-// previous step: a message from them newer than that step's in the
-// conversation (newest first). Without the previous step's wamid, or with
-// it beyond the conversation read, nothing can be ordered and no reply is
-// assumed.
-func (h *SendHandler) replied(ctx context.Context, s Sender, job Job) (bool, error) {
-	if job.Step.PrevWAMID == "" {
-		return false, nil
-	}
-	conv, err := s.Conversation(ctx, job.Phone, h.opts.ConversationLimit)
-	if err != nil {
-		return false, err
-	}
-	inbound := false
-	for _, c := range conv {
-		if c.WAMID == job.Step.PrevWAMID {
-			return inbound, nil
-		}
-		inbound = inbound || !c.FromBot
-	}
-	return false, nil
-}
 
 // release hands back a claim whose wait did not end in time (not sent,
 // attempt not counted) and returns why. It runs even when the task's
@@ -462,11 +369,7 @@ func (h *SendHandler) markSent(ctx context.Context, log *slog.Logger, job Job, c
 	// accepted the message, so recording it must not be skipped.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	mark := h.store.MarkSent
-	if job.Step != nil {
-		mark = h.store.MarkStepSent // and plans the next step, atomically
-	}
-	ok, err := mark(ctx, job.Ref, wamid, now, firstPoll, now.Add(h.opts.TrackFor))
+	ok, err := h.ownerOf(job).recordSent(ctx, job.Ref, wamid, now, firstPoll, now.Add(h.opts.TrackFor))
 	if err == nil && !ok {
 		log.ErrorContext(ctx, "campaign: provider accepted a send the store no longer shows as sending", slog.String("wamid", wamid))
 	}
@@ -522,23 +425,10 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		return &WaitError{After: h.opts.AmbiguousDelay, Reason: "reconcile after lost answer"}
 	case provider.ClassPermanent:
 		_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, code, text, now)
-		h.storm(ctx, log, job, true, text)
+		h.ownerOf(job).outcome(ctx, log, job, true, text)
 		return ferr
 	case provider.ClassHaltCampaign, provider.ClassHaltAccount:
-		reason := "halted by provider error: " + text
-		if job.Step != nil {
-			return h.haltStep(ctx, log, job, class, code, text)
-		}
-		if class == provider.ClassHaltAccount {
-			if _, perr := h.store.PauseAccount(ctx, job.Account.ID, reason, now); perr != nil {
-				return perr
-			}
-		} else if _, perr := h.store.SetStatus(ctx, job.Broadcast.ID, []Status{StatusRunning}, StatusPaused, reason, now); perr != nil {
-			return perr
-		}
-		log.ErrorContext(ctx, "campaign: paused by provider error", slog.String("error", text), slog.String("class", class.String()))
-		_, uerr := h.store.Unclaim(ctx, job.Ref, true, code, text, now)
-		return uerr
+		return h.ownerOf(job).halted(ctx, log, job, class, code, text)
 	default: // transient and surely not accepted
 		wait, tries := transientPolicy(code, job.Attempts)
 		if pe != nil {
@@ -546,7 +436,7 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		}
 		if job.Attempts >= cmp.Or(tries, SendMaxAttempts) {
 			_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, code, fmt.Sprintf("gave up after %d attempts: %s", job.Attempts, text), now)
-			h.storm(ctx, log, job, true, text)
+			h.ownerOf(job).outcome(ctx, log, job, true, text)
 			return ferr
 		}
 		if code == "131056" && h.recipients != nil {
@@ -562,26 +452,6 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		}
 		return err
 	}
-}
-
-// haltStep applies a halting error to a sequence step, which has no
-// broadcast to pause: a campaign-level error (the message itself is
-// refused) fails the step and stops its enrollment; an account-level one
-// pauses the account's broadcasts and the step waits, until its deadline.
-func (h *SendHandler) haltStep(ctx context.Context, log *slog.Logger, job Job, class provider.Class, code, text string) error {
-	now := h.opts.Now()
-	if class == provider.ClassHaltCampaign {
-		_, err := h.store.Finish(ctx, job.Ref, DeliveryFailed, code, text, now)
-		return err
-	}
-	reason := "halted by provider error: " + text
-	if _, err := h.store.PauseAccount(ctx, job.Account.ID, reason, now); err != nil {
-		return err
-	}
-	log.ErrorContext(ctx, "campaign: account paused by provider error", slog.String("error", text))
-	// Hand the claim back with the attempt not counted: the step waits for
-	// the account (until its deadline) instead of using up its tries.
-	return h.release(ctx, job.Ref, *job.LeaseUntil, &WaitError{After: accountRetry, Reason: reason})
 }
 
 // reconcile settles a delivery left sending by a crashed or answerless
@@ -603,7 +473,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 		_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, "", "render message: "+err.Error(), now)
 		return true, ferr
 	}
-	if needsMark(msg) && job.ConvMark == nil && capabilities(sender).History {
+	if needsMark(msg) && job.ConvMark == nil && sender.Capabilities().History {
 		// The mark is recorded before every such send: without one, the
 		// attempt died before it reached the provider.
 		h.unclaim(ctx, job.Ref, "reconciled: never reached the provider")
@@ -626,7 +496,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 	}
 	if found {
 		log.InfoContext(ctx, "campaign: reconciled send found at provider", slog.String("wamid", wamid))
-		return true, h.markSent(ctx, log, job, capabilities(sender), wamid)
+		return true, h.markSent(ctx, log, job, sender.Capabilities(), wamid)
 	}
 	_, window := job.Account.policy(h.opts.SettleWindow)
 	if job.SendingAt != nil {
@@ -692,7 +562,7 @@ func (h *SendHandler) lookup(ctx context.Context, s Sender, job Job, msg templat
 //     entry id only: a newer business message is the evidence of the send
 //     whether or not the provider has its wamid yet. Without a mark nothing
 //     is guessed.
-func matchSent(ctx context.Context, store WorkerStore, conv []provider.ConversationMessage, msg templates.Message, mark []string, scope entryScope) (provider.ConversationMessage, bool, error) {
+func matchSent(ctx context.Context, store SentLookup, conv []provider.ConversationMessage, msg templates.Message, mark []string, scope entryScope) (provider.ConversationMessage, bool, error) {
 	var none provider.ConversationMessage
 	var ids []string
 	for _, c := range conv {

@@ -3,6 +3,7 @@ package campaign
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/wacamp/wacamp/throttle"
@@ -38,7 +39,7 @@ func NewService(store SchedulerStore, queue Queue, tasks Tasks, opts Options) *S
 // sends finish. Its queued tasks are deleted and their deliveries planned
 // again under a new generation.
 func (s *Service) Pause(ctx context.Context, name string) (Broadcast, error) {
-	b, err := s.transition(ctx, name, []Status{StatusScheduled, StatusRunning}, StatusPaused, "paused by operator")
+	b, err := s.transition(ctx, name, Lifecycle[MovePause].From, Lifecycle[MovePause].To, "paused by operator")
 	if err != nil {
 		return b, err
 	}
@@ -57,7 +58,7 @@ func (s *Service) Resume(ctx context.Context, name string) (Broadcast, error) {
 	if err != nil {
 		return b, err
 	}
-	if b.Status != StatusPaused {
+	if !slices.Contains(Lifecycle[MoveResume].From, b.Status) {
 		return b, fmt.Errorf("broadcast %q is %s, not paused: %w", name, b.Status, ErrInvalidTransition)
 	}
 	// Deliveries a handler left queued while the broadcast was paused go
@@ -67,11 +68,11 @@ func (s *Service) Resume(ctx context.Context, name string) (Broadcast, error) {
 		return b, err
 	}
 	deleteSendTasks(s.tasks, refs)
-	to := StatusRunning
+	to := Lifecycle[MoveResume].To
 	if b.StartedAt == nil {
-		to = StatusScheduled
+		to = StatusScheduled // it never started: its start_at decides
 	}
-	return s.transition(ctx, name, []Status{StatusPaused}, to, "")
+	return s.transition(ctx, name, Lifecycle[MoveResume].From, to, "")
 }
 
 // Cancel stops a broadcast for good: its queued tasks are deleted and every
@@ -88,13 +89,13 @@ func (s *Service) Cancel(ctx context.Context, name string) (Broadcast, error) {
 		// A recurring broadcast never sends itself: cancelling it stops
 		// future occurrences; those already created are broadcasts of
 		// their own.
-		return s.transition(ctx, name, []Status{StatusRecurring}, StatusCancelled, "cancelled by operator: no more occurrences")
+		return s.transition(ctx, name, Lifecycle[MoveStopRecurring].From, Lifecycle[MoveStopRecurring].To, "cancelled by operator: no more occurrences")
 	}
 	// Plan first (idempotent) so every recipient ends with a state.
 	if err := s.feeder.plan(ctx, b); err != nil {
 		return b, err
 	}
-	b, err = s.transition(ctx, name, []Status{StatusDraft, StatusScheduled, StatusRunning, StatusPaused}, StatusCancelled, "cancelled by operator")
+	b, err = s.transition(ctx, name, Lifecycle[MoveCancel].From, Lifecycle[MoveCancel].To, "cancelled by operator")
 	if err != nil {
 		return b, err
 	}

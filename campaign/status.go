@@ -23,6 +23,49 @@ const (
 	StatusRecurring Status = "recurring"
 )
 
+// Move is a change of a broadcast's lifecycle state.
+type Move string
+
+// The moves of the broadcast lifecycle (see [Lifecycle]).
+const (
+	MoveStart         Move = "start"          // its start_at came
+	MovePause         Move = "pause"          // by the operator
+	MoveAutoPause     Move = "auto-pause"     // an error storm or a halting provider error
+	MovePauseAccount  Move = "pause-account"  // its account cannot send
+	MoveResume        Move = "resume"         // to running, or scheduled if it never started
+	MoveCancel        Move = "cancel"         // by the operator
+	MoveStopRecurring Move = "stop-recurring" // cancel a recurring broadcast: no more occurrences
+	MoveComplete      Move = "complete"       // every delivery ended
+	MoveExpirePaused  Move = "expire-paused"  // its deadline passed while paused
+)
+
+// Transition is where a move may start from and where it ends.
+type Transition struct {
+	From []Status
+	To   Status
+}
+
+// Lifecycle is the broadcast lifecycle's transition table: the one place
+// that says which state each move may start from. Every change of a
+// broadcast's state is one of these, made by a conditional update on From
+// (so of two racing moves only one wins).
+//
+//	draft ─▶ scheduled ─▶ running ─▶ completed
+//	   │         │  ▲       │  ▲
+//	   │         ▼  │       ▼  │
+//	   └──────▶ paused ─────┴──┴─▶ cancelled      recurring ─▶ cancelled
+var Lifecycle = map[Move]Transition{
+	MoveStart:         {From: []Status{StatusScheduled}, To: StatusRunning},
+	MovePause:         {From: []Status{StatusScheduled, StatusRunning}, To: StatusPaused},
+	MoveAutoPause:     {From: []Status{StatusRunning}, To: StatusPaused},
+	MovePauseAccount:  {From: []Status{StatusRunning, StatusScheduled}, To: StatusPaused},
+	MoveResume:        {From: []Status{StatusPaused}, To: StatusRunning},
+	MoveCancel:        {From: []Status{StatusDraft, StatusScheduled, StatusRunning, StatusPaused}, To: StatusCancelled},
+	MoveStopRecurring: {From: []Status{StatusRecurring}, To: StatusCancelled},
+	MoveComplete:      {From: []Status{StatusRunning}, To: StatusCompleted},
+	MoveExpirePaused:  {From: []Status{StatusPaused}, To: StatusCompleted},
+}
+
 // Editable reports whether a broadcast's audience and message may still change.
 func (s Status) Editable() bool {
 	return s == StatusDraft || s == StatusScheduled || s == StatusRecurring

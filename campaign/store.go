@@ -78,8 +78,29 @@ type PollRef struct {
 	PollCount  int
 }
 
-// WorkerStore is what the send and poll handlers need from persistence.
+// SentLookup is what finding a sent message in a conversation needs: which
+// wamids and entries are already some delivery's.
+type SentLookup interface {
+	// KnownWAMIDs returns which of the wamids are already recorded.
+	KnownWAMIDs(ctx context.Context, wamids []string) (map[string]bool, error)
+	EvidenceStore
+}
+
+// PollStore is what the status poll handler needs from persistence.
+type PollStore interface {
+	// PollTarget loads what a status poll needs; ErrNotFound.
+	PollTarget(ctx context.Context, id int64) (PollTarget, error)
+	// ApplyStatus records a status observation, moving the delivery only
+	// forward, sets the wamid if it was unknown, and schedules the next poll
+	// (nil = stop tracking). It reports whether the status changed.
+	ApplyStatus(ctx context.Context, id int64, wamid string, r provider.StatusReport, now time.Time, nextPoll *time.Time) (bool, error)
+	SentLookup
+}
+
+// WorkerStore is what the send handler needs from persistence (and, as a
+// PollStore, the poll handler: one worker serves both).
 type WorkerStore interface {
+	PollStore
 	// Job loads a delivery with its broadcast and account; ErrNotFound.
 	Job(ctx context.Context, id int64) (Job, error)
 	// Claim moves a delivery of ref's generation from planned/queued to
@@ -117,19 +138,8 @@ type WorkerStore interface {
 	// Finish moves a delivery of ref's generation that is not yet accepted
 	// to failed, skipped or expired.
 	Finish(ctx context.Context, ref Ref, to DeliveryStatus, code, reason string, now time.Time) (bool, error)
-	// KnownWAMIDs returns which of the wamids are already recorded.
-	KnownWAMIDs(ctx context.Context, wamids []string) (map[string]bool, error)
-	// PollTarget loads what a status poll needs; ErrNotFound.
-	PollTarget(ctx context.Context, id int64) (PollTarget, error)
-	// ApplyStatus records a status observation, moving the delivery only
-	// forward, sets the wamid if it was unknown, and schedules the next poll
-	// (nil = stop tracking). It reports whether the status changed.
-	ApplyStatus(ctx context.Context, id int64, wamid string, r provider.StatusReport, now time.Time, nextPoll *time.Time) (bool, error)
 	// PauseAccount pauses every running broadcast of an account.
 	PauseAccount(ctx context.Context, accountID int64, reason string, now time.Time) ([]int64, error)
 	// SetStatus as in SchedulerStore.
 	SetStatus(ctx context.Context, id int64, from []Status, to Status, reason string, now time.Time) (bool, error)
-	// EvidenceStore keeps the conversation entries that prove sends whose
-	// wamid is unknown.
-	EvidenceStore
 }

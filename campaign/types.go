@@ -204,15 +204,10 @@ type Sender interface {
 	Conversation(ctx context.Context, phone string, limit int) ([]provider.ConversationMessage, error)
 	// MessageStatus returns the current status of a sent message.
 	MessageStatus(ctx context.Context, wamid string) (provider.StatusReport, error)
-}
-
-// capabilities is what a Sender can do: its driver's declaration, or, for a
-// Sender that declares nothing, BotSailor's way (a history and status polls).
-func capabilities(s Sender) provider.Capabilities {
-	if c, ok := s.(interface{ Capabilities() provider.Capabilities }); ok {
-		return c.Capabilities()
-	}
-	return provider.Capabilities{History: true, StatusPoll: true}
+	// Capabilities is what the provider's API can do (a history, status
+	// polls or webhooks…); the engine decides by it, never by the
+	// provider's name.
+	Capabilities() provider.Capabilities
 }
 
 // Senders hands out the Sender of an account, resolving its token.

@@ -49,7 +49,7 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 	}
 
 	fld = subfield(field, "base_url")
-	if base, _ := f.str(obj["base_url"].val, fld); base != "" {
+	if base, ok := f.baseURL(obj["base_url"].val, fld); ok && base != "" {
 		a.BaseURL = f.checkBaseURL(obj["base_url"].val, fld, a.Name, base)
 	}
 
@@ -75,7 +75,7 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 
 	fld = subfield(field, "session_id")
 	p = obj["session_id"]
-	switch id, _ := f.str(p.val, fld); {
+	switch id, _ := f.setting(p.val, fld); {
 	case a.Provider == "waapi" && id == "":
 		f.problem(line, fld, "is required for waapi (the session the API sends from)")
 	case a.Provider != "waapi" && id != "":
@@ -90,7 +90,7 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 	botsailor := a.Provider == "botsailor" // and its alias wabotick
 	fld = subfield(field, "phone_number_id")
 	p = obj["phone_number_id"]
-	switch id, ok := f.str(p.val, fld); {
+	switch id, ok := f.setting(p.val, fld); {
 	case !ok:
 		// reported
 	case id == "" && botsailor:
@@ -103,7 +103,8 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 
 	fld = subfield(field, "whatsapp_bot_id")
 	p = obj["whatsapp_bot_id"]
-	switch id, ok := f.integer(p.val, fld); {
+	raw, ok := f.setting(p.val, fld)
+	switch id, ok := f.parseInteger(p.val, fld, raw, ok); {
 	case !ok:
 		// reported
 	case isNull(p.val) && botsailor:

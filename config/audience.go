@@ -29,9 +29,20 @@ type AudienceFile struct {
 	Duplicates int
 	Size       int64 // in bytes, when read
 
-	hash     string // the audience's hash (Broadcast.SpecHash), inline recipients included
-	dups     bitset // the data rows dropped as repeats
+	hash     string   // the audience's hash (Broadcast.SpecHash), inline recipients included
+	dups     bitset   // the data rows dropped as repeats
+	dirs     []string // where the file must stay (audience directories); nil: anywhere (people)
 	progress func(Progress)
+}
+
+// open opens the file again, if it still is a regular file where it may be.
+func (a *AudienceFile) open() (*os.File, error) {
+	if a.dirs != nil {
+		if ok, err := inside(a.Path, a.dirs, true); err != nil || !ok {
+			return nil, fmt.Errorf("it is no longer in the campaign directory (%s)", strings.Join(a.dirs, ":"))
+		}
+	}
+	return openRegular(a.Path)
 }
 
 // ErrAudienceChanged is returned (wrapped) when an audience file no longer
@@ -89,7 +100,7 @@ func (a *AudienceFile) read(ctx context.Context, stage string, inline []Recipien
 	changed := func(why string, args ...any) error {
 		return fmt.Errorf("%s %w (%s); validate it again", a.Name, ErrAudienceChanged, fmt.Sprintf(why, args...))
 	}
-	file, err := openRegular(a.Path)
+	file, err := a.open()
 	if err != nil {
 		return fmt.Errorf("%s: %w", a.Name, err)
 	}
@@ -206,11 +217,15 @@ func (f *fileCtx) audience(p pair, field, name string, broadcastLine int) *audie
 // the YAML file's csv line (yamlField at yamlLine). It returns how many
 // rows it read.
 func (f *fileCtx) readCSV(rel string, yamlLine int, yamlField, rowsField string, aud *audience) (rows int) {
-	path, file := f.openCSV(rel, yamlLine, yamlField)
+	path, file := f.openAudience(rel, yamlLine, yamlField)
 	if file == nil {
 		return 0
 	}
-	return f.l.firstPass(path, file, rowsField, aud)
+	rows = f.l.firstPass(path, file, rowsField, aud)
+	if aud.csv != nil {
+		aud.csv.dirs = f.l.audienceDirs()
+	}
+	return rows
 }
 
 // firstPass reads the CSV file path, opened as file (and closed here), a
@@ -233,9 +248,9 @@ func (l *loader) firstPass(path string, file *os.File, rowsField string, aud *au
 		l.probs.add(path, 0, rowsField, "%v", err)
 		return 0
 	}
-	aud.csv = &AudienceFile{Path: abs, Name: path, Size: c.size, progress: l.progress}
+	aud.csv = &AudienceFile{Path: abs, Name: path, Size: c.size, progress: l.opts.Progress}
 	c.phoneOnly = true
-	prob, err := scanCSV(l.ctx, c, StageValidate, l.progress, func(row *csvRow) error {
+	prob, err := scanCSV(l.ctx, c, StageValidate, l.opts.Progress, func(row *csvRow) error {
 		for _, p := range row.probs {
 			report(p)
 		}
@@ -298,7 +313,7 @@ func (l *loader) dedupe(aud *audience, check func(r Recipient, who func() string
 	changed := func() {
 		l.probs.add(a.Name, 0, "", "changed while it was being read; validate it again")
 	}
-	file, err := openRegular(a.Path)
+	file, err := a.open()
 	if err != nil {
 		l.probs.add(a.Name, 0, "", "cannot read it again: %v", err)
 		return
@@ -309,7 +324,7 @@ func (l *loader) dedupe(aud *audience, check func(r Recipient, who func() string
 		changed()
 		return
 	}
-	prob, err := scanCSV(l.ctx, c, StageCheck, l.progress, func(row *csvRow) error {
+	prob, err := scanCSV(l.ctx, c, StageCheck, l.opts.Progress, func(row *csvRow) error {
 		if !row.ok {
 			return nil
 		}

@@ -9,6 +9,44 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// baseURL returns the string value of an account's base_url with ${VAR}
+// references expanded in its host part only: the variable may say which
+// host (and port) the account talks to, never the path or query, where a
+// value would travel to that host in every request.
+func (f *fileCtx) baseURL(n *yaml.Node, field string) (string, bool) {
+	raw := resolve(n)
+	if raw == nil || raw.Kind != yaml.ScalarNode || !strings.Contains(raw.Value, "${") {
+		return f.str(n, field)
+	}
+	v := raw.Value
+	scheme := strings.Index(v, "://")
+	hostEnd := len(v)
+	if scheme >= 0 {
+		if i := strings.IndexAny(v[scheme+3:], "/?#"); i >= 0 {
+			hostEnd = scheme + 3 + i
+		}
+	}
+	if scheme < 0 || strings.Index(v, "${") < scheme+3 || strings.LastIndex(v, "${") > hostEnd {
+		f.problem(raw.Line, field, "${VAR} may stand only for the host (and port) of base_url, as in https://${API_HOST}/api/v1")
+		return "", false
+	}
+	for rest := v[scheme+3 : hostEnd]; ; {
+		name, found := envRef(rest)
+		if !found {
+			break
+		}
+		if val := f.l.getenv(name); !processVar(name) && val != "" && strings.Trim(val, hostChars) != "" {
+			f.problem(raw.Line, field, "environment variable %s must hold a host name or host:port (letters, digits, '.', '-', ':', '[', ']') to be used in base_url", name)
+			return "", false
+		}
+		rest = rest[strings.Index(rest, "${"+name+"}")+len(name)+3:]
+	}
+	return f.setting(n, field)
+}
+
+// hostChars are the characters of a host name, an IP address and a port.
+const hostChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]"
+
 // checkBaseURL checks an account's base_url and returns it without a
 // trailing slash. It refuses what is not an http(s) URL and any
 // user:password@ (credentials in a URL end up in logs, proxies and

@@ -141,9 +141,16 @@ func (r Recipient) RenderVars() map[string]string {
 // nameRE is the form of broadcast and account names.
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 
-// LoadOptions are optional settings of [LoadWith]; the zero value is
+// LoadOptions change what [LoadWith] does; the zero value is
 // [LoadContext]'s behaviour.
 type LoadOptions struct {
+	// Offline checks a campaign without its secrets: api_token,
+	// api_secret and webhook_secret references are checked for their
+	// form (a ${VAR} that is not one of wacamp's own settings, a secret
+	// file path inside the secret directories) but neither read nor
+	// required to be set. This is how campaign files are validated where
+	// production secrets must not be, such as CI for pull requests.
+	Offline bool
 	// Progress, if set, is told how reading a CSV audience file goes: every
 	// 16,384 rows of each pass over it and once at the end of each (Done).
 	// Load reads each audience file twice; the Bundle keeps the function
@@ -195,7 +202,8 @@ func LoadContext(ctx context.Context, path string, getenv func(string) string) (
 func LoadWith(ctx context.Context, path string, getenv func(string) string, opts LoadOptions) (*Bundle, error) {
 	l := &loader{
 		ctx:        ctx,
-		progress:   opts.Progress,
+		opts:       opts,
+		root:       campaignRoot(path),
 		getenv:     getenv,
 		accounts:   make(map[string]Pos),
 		broadcasts: make(map[string]Pos),
@@ -257,11 +265,21 @@ func listFiles(path string) ([]string, error) {
 	return files, nil
 }
 
+// campaignRoot returns the campaign directory of path: path itself if it
+// is a directory, else its directory.
+func campaignRoot(path string) string {
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		return filepath.Clean(path)
+	}
+	return filepath.Dir(path)
+}
+
 // loader holds the state of one Load.
 type loader struct {
 	ctx        context.Context
-	stopped    error // ctx's error, once noticed
-	progress   func(Progress)
+	opts       LoadOptions
+	root       string // the campaign directory: audience files must be in it (or WACAMP_AUDIENCE_DIRS)
+	stopped    error  // ctx's error, once noticed
 	getenv     func(string) string
 	probs      problems
 	bundle     Bundle
@@ -350,7 +368,7 @@ func (l *loader) loadFile(path string) {
 
 // readYAML reads a campaign file of at most MaxYAMLBytes.
 func readYAML(path string) ([]byte, error) {
-	file, err := os.Open(path)
+	file, err := os.Open(path) // #nosec G304 -- the campaign file or directory the operator named
 	if err != nil {
 		return nil, unwrapPath(err)
 	}

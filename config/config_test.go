@@ -17,8 +17,16 @@ import (
 )
 
 // testEnv returns a getenv over vars.
+// testEnv is a getenv for Load. Unless vars says otherwise, secret files
+// may be in the system's temporary directory, where writeTokenFile puts
+// them.
 func testEnv(vars map[string]string) func(string) string {
-	return func(k string) string { return vars[k] }
+	return func(k string) string {
+		if v, ok := vars[k]; ok || k != "WACAMP_SECRET_DIRS" {
+			return v
+		}
+		return os.TempDir()
+	}
 }
 
 // writeTokenFile writes a token file in a temporary directory and returns
@@ -307,7 +315,7 @@ func TestLoadProblems(t *testing.T) {
 			name: "TokenVariableElsewhere",
 			path: "testdata/bad/token_reuse.yaml",
 			want: []string{
-				`testdata/bad/token_reuse.yaml:13: broadcasts[0].message.text: environment variable BOTSAILOR_API_TOKEN holds a secret of account "main" (api_token, api_secret or webhook_secret); it may only be used there`,
+				`testdata/bad/token_reuse.yaml:13: broadcasts[0].message.text: ${BOTSAILOR_API_TOKEN} is not expanded here: ` + envFieldsMsg,
 			},
 		},
 		{
@@ -358,11 +366,11 @@ func TestLoadNeverPrintsTokens(t *testing.T) {
 	}))
 	lines := problemLines(t, err)
 	require.Equal(t, []string{
-		`testdata/bad/token_leak.yaml:4: accounts[0].base_url: "${BOTSAILOR_API_TOKEN}" is not an http(s) URL`,
+		`testdata/bad/token_leak.yaml:4: accounts[0].base_url: ${VAR} may stand only for the host (and port) of base_url, as in https://${API_HOST}/api/v1`,
 		`testdata/bad/token_leak.yaml:5: accounts[0].api_token: ` + literalTokenMsg,
 		`testdata/bad/token_leak.yaml:6: accounts[0].phone_number_id: "${BOTSAILOR_API_TOKEN}" must be digits only (the provider's phone number ID, not the phone number)`,
 		`testdata/bad/token_leak.yaml:7: accounts[0].whatsapp_bot_id: must be a whole number, got "${BOTSAILOR_API_TOKEN}"`,
-		`testdata/bad/token_leak.yaml:8: accounts[0].rate_per_second: must be a number, got "${BOTSAILOR_API_TOKEN}"`,
+		`testdata/bad/token_leak.yaml:8: accounts[0].rate_per_second: ${BOTSAILOR_API_TOKEN} is not expanded here: ` + envFieldsMsg,
 		`testdata/bad/token_leak.yaml:11: accounts[1].api_token: ` + literalTokenMsg,
 		fmt.Sprintf(`testdata/bad/token_leak.yaml:16: accounts[2].api_token_file: %q is empty`, empty),
 	}, lines)

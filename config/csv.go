@@ -9,9 +9,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"unicode/utf8"
 
@@ -39,34 +37,17 @@ const (
 // read beyond the row it is on.
 const csvBufferSize = 64 << 10
 
-// openCSV resolves the csv: value rel of the YAML file being read
-// (relative to that file's directory) and opens it. On failure it reports
-// a problem on the YAML file's csv line (yamlField at yamlLine) and
-// returns a nil file. path is the file as problems name it.
-func (f *fileCtx) openCSV(rel string, yamlLine int, yamlField string) (path string, file *os.File) {
-	path = rel
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(filepath.Dir(f.path), rel)
-	}
-	file, err := openRegular(path)
-	if err != nil {
-		f.problem(yamlLine, yamlField, "cannot read %s: %v", path, err)
-		return path, nil
-	}
-	return path, file
-}
-
-// openRegular opens path for reading if it is a regular file: a named
-// pipe, a device, a socket, a directory or a pseudo file of /proc or /sys
-// is refused before anything is read (reading /dev/zero, or a pipe, would
-// never end). The error names no path.
+// openRegular opens path for reading if it is a regular file outside
+// the kernel's special trees (see regularFile). It opens without blocking
+// and checks the file it opened again, so a named pipe put in its place
+// meanwhile is refused rather than waited on, and a pseudo file (of
+// /proc, /sys, wherever mounted) is refused by its file system. The
+// error names no path.
 func openRegular(path string) (*os.File, error) {
-	if info, err := os.Stat(path); err != nil {
-		return nil, unwrapPath(err)
-	} else if !info.Mode().IsRegular() {
-		return nil, notRegular(info.Mode())
+	if _, err := regularFile(path); err != nil {
+		return nil, err
 	}
-	file, err := os.OpenFile(path, os.O_RDONLY|openFlags, 0)
+	file, err := os.OpenFile(path, os.O_RDONLY|openFlags, 0) // #nosec G304 -- checked above: a regular file
 	if err != nil {
 		return nil, unwrapPath(err)
 	}
@@ -75,7 +56,7 @@ func openRegular(path string) (*os.File, error) {
 	case err != nil:
 		err = unwrapPath(err)
 	case !info.Mode().IsRegular(): // replaced since the first look
-		err = notRegular(info.Mode())
+		err = errSpecialFile
 	default:
 		err = checkPseudoFile(file)
 	}
@@ -84,22 +65,6 @@ func openRegular(path string) (*os.File, error) {
 		return nil, err
 	}
 	return file, nil
-}
-
-// notRegular says what a file that is not a regular file is.
-func notRegular(m fs.FileMode) error {
-	kind := "not a regular file"
-	switch {
-	case m.IsDir():
-		kind = "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		kind = "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		kind = "a socket"
-	case m&fs.ModeDevice != 0:
-		kind = "a device"
-	}
-	return fmt.Errorf("is %s; only a regular file can be read", kind)
 }
 
 // csvProblem is one thing wrong in a CSV file. field follows the file's

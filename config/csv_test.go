@@ -52,10 +52,10 @@ func TestCSVSpecialFilesAreRefused(t *testing.T) {
 				t.Fatal("Load blocked on " + name)
 			}
 			want := map[string]string{
-				"FIFO":    "is a named pipe (FIFO); only a regular file can be read",
-				"Device":  "is a device; only a regular file can be read",
-				"Proc":    "is a file the kernel makes up as it is read (/proc, /sys), not a regular file",
-				"Dir":     "is a directory; only a regular file can be read",
+				"FIFO":    "is not a regular file (devices, pipes and the files of /proc, /sys and /dev are never read)",
+				"Device":  "is not a regular file (devices, pipes and the files of /proc, /sys and /dev are never read)",
+				"Proc":    "is not a regular file (devices, pipes and the files of /proc, /sys and /dev are never read)",
+				"Dir":     "is not a regular file (devices, pipes and the files of /proc, /sys and /dev are never read)",
 				"Missing": "no such file or directory",
 			}[name]
 			require.Equal(t, []string{path + ":12: broadcasts[0].audience.csv: cannot read " + csvPath + ": " + want}, problemLines(t, err))
@@ -223,4 +223,25 @@ func TestLoadPeopleStreams(t *testing.T) {
 		}
 	}
 	require.ErrorIs(t, err, ErrAudienceChanged)
+}
+
+// An audience file is read again from where Load found it only while it
+// still lies in the campaign directory: one replaced by a link out of it
+// after validation is refused, whatever it holds.
+func TestEachRecipientStaysInTheCampaignDirectory(t *testing.T) {
+	t.Parallel()
+	path := writeCampaign(t, "hi", "phone", []string{"4915112345678"})
+	b, _, err := loadCampaign(t, path)
+	require.NoError(t, err)
+	outside := filepath.Join(t.TempDir(), "elsewhere.csv")
+	require.NoError(t, os.WriteFile(outside, []byte("phone\n4915112345678\n"), 0o600))
+	csvPath := filepath.Join(filepath.Dir(path), "customers.csv")
+	require.NoError(t, os.Remove(csvPath))
+	require.NoError(t, os.Symlink(outside, csvPath))
+	for _, err = range b.Broadcasts[0].EachRecipient(context.Background()) {
+		if err != nil {
+			break
+		}
+	}
+	require.ErrorContains(t, err, csvPath+": it is no longer in the campaign directory")
 }

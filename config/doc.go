@@ -24,7 +24,7 @@
 //	    audience:
 //	      recipients:
 //	        - {phone: "4915112345678", name: "Ann", vars: {code: "BF10"}}
-//	      csv: customers.csv           # relative to this file
+//	      csv: customers.csv           # relative to this file, inside the campaign directory
 //	    message:                       # exactly one of text, media, template, bot_flow, location, buttons, list
 //	      text: "Hi {{name}}, your code is {{code}}"
 //	      # media: {url: https://example.com/a.jpg, type: image, caption: "..."}
@@ -45,9 +45,26 @@
 // whose deadline has already passed. Load warns (Bundle.Warnings) about an
 // audience that takes longer than its deadline at the account's rate.
 //
-// ${VAR} in any string value is replaced by the environment variable VAR;
-// an unset or empty variable is an error. YAML anchors, aliases and merge
-// keys (<<) work as usual.
+// YAML anchors, aliases and merge keys (<<) work as usual.
+//
+// # Trust
+//
+// A campaign file is untrusted input: it is reviewed in pull requests and
+// validated in CI by people who must not be able to read the secrets of the
+// machines that apply it. So a campaign file may read the environment only
+// through ${VAR} in an account's secrets (api_token, api_secret,
+// webhook_secret, and the paths of their *_file forms) and settings (the
+// host and port of base_url, phone_number_id, whatsapp_bot_id, session_id);
+// a ${VAR} anywhere else — message text, names, paths of audiences — is an
+// error, not expanded and not left as text. Variables that configure
+// wacamp's own processes (DATABASE_URL, REDIS_URL, ASYNQMON_*, WACAMP_*)
+// are refused everywhere. Secret files must be regular files in a
+// directory of WACAMP_SECRET_DIRS (default [DefaultSecretDirs]), audience
+// CSV files regular files in the campaign directory (the directory loaded,
+// or the loaded file's) or in WACAMP_AUDIENCE_DIRS; symbolic links are
+// followed before the check, and /proc, /sys, /dev, devices and pipes are
+// never read. [LoadOptions].Offline checks a campaign without reading any
+// secret.
 //
 // # Secrets
 //
@@ -58,7 +75,7 @@
 // itself is not kept: [Account].TokenRef is "env:VAR" or "file:/path", and
 // whoever calls the provider reads it with [ResolveToken]. Load checks that
 // the variable is set or the file readable and non-empty, and refuses a
-// token variable expanded into any other field (a message, say), from where
+// token variable expanded into any other field (a setting, say), from where
 // it would reach the database. No error or String method prints a token.
 //
 // # Audiences
@@ -84,9 +101,8 @@
 // reads people files for sequences the same way. [LoadOptions].Progress
 // follows each pass.
 //
-// A CSV file must be a regular file (not a named pipe, a device or a file
-// of /proc), and is read within limits that stop a broken or hostile file
-// at once, with its line: a row of at most [MaxCSVRowBytes] (64 KiB, line
+// A CSV file (see Trust for where it may be) is read within limits that
+// stop a broken or hostile file at once, with its line: a row of at most [MaxCSVRowBytes] (64 KiB, line
 // breaks inside quotes included: a quote never closed ends there), a cell
 // of at most [MaxCSVCellChars] characters (the longest WhatsApp text) and
 // at most [MaxCSVColumns] columns. A campaign file is at most

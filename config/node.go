@@ -145,10 +145,23 @@ func (f *fileCtx) list(n *yaml.Node, field string) []*yaml.Node {
 	return n.Content
 }
 
-// str returns the string value of scalar n with ${VAR} references expanded;
-// null is "". ok is false (and the problem reported) for a mapping, a list
-// or an unset variable.
+// str returns the string value of scalar n; null is "". ok is false (and
+// the problem reported) for a mapping or a list, and for a value holding a
+// ${VAR} reference: environment variables are expanded only in an
+// account's secrets and settings (see [fileCtx.setting]), never in message
+// text, names or paths.
 func (f *fileCtx) str(n *yaml.Node, field string) (s string, ok bool) {
+	return f.scalar(n, field, false)
+}
+
+// setting is [fileCtx.str] with ${VAR} references expanded, for the
+// account fields that may differ between environments (base_url's host,
+// phone_number_id, whatsapp_bot_id, session_id).
+func (f *fileCtx) setting(n *yaml.Node, field string) (s string, ok bool) {
+	return f.scalar(n, field, true)
+}
+
+func (f *fileCtx) scalar(n *yaml.Node, field string, expand bool) (string, bool) {
 	if isNull(n) {
 		return "", true
 	}
@@ -157,11 +170,61 @@ func (f *fileCtx) str(n *yaml.Node, field string) (s string, ok bool) {
 		f.problem(n.Line, field, "expected a string, got %s", describe(n))
 		return "", false
 	}
-	return f.expand(n.Value, n.Line, field)
+	if expand {
+		return f.expand(n.Value, n.Line, field)
+	}
+	if name, found := envRef(n.Value); found {
+		if processVar(name) {
+			f.problem(n.Line, field, processVarMsg, name)
+		} else {
+			f.problem(n.Line, field, "${%s} is not expanded here: %s", name, envFieldsMsg)
+		}
+		return "", false
+	}
+	return n.Value, true
+}
+
+// envFieldsMsg says where a campaign file may read the environment.
+const envFieldsMsg = "a campaign file reads environment variables only in an account's secrets " +
+	"(api_token, api_secret, webhook_secret) and settings (the host of base_url, phone_number_id, whatsapp_bot_id, session_id); " +
+	"write the value out, or use a {{placeholder}} filled from the audience"
+
+// processVarMsg refuses a variable that configures wacamp's own processes.
+const processVarMsg = "environment variable %s is a setting of wacamp's own processes " +
+	"(DATABASE_URL, REDIS_URL, ASYNQMON_*, WACAMP_*); a campaign file may not read it"
+
+// processVar reports whether the environment variable name configures
+// wacamp's own processes, which a campaign file may never read: a
+// campaign file is untrusted input (reviewed in pull requests, validated
+// in CI), and these hold the database's and the web UI's credentials.
+func processVar(name string) bool {
+	up := strings.ToUpper(name)
+	return up == "DATABASE_URL" || up == "REDIS_URL" ||
+		strings.HasPrefix(up, "ASYNQMON_") || strings.HasPrefix(up, "WACAMP_")
+}
+
+// envRef returns the name of the first ${NAME} reference in s with a
+// valid variable name.
+func envRef(s string) (name string, found bool) {
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			return "", false
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			return "", false
+		}
+		if name := s[i+2 : i+j]; validEnvName(name) {
+			return name, true
+		}
+		s = s[i+2:]
+	}
 }
 
 // expand replaces each ${VAR} in s with the variable's value. An unset or
-// empty variable is a problem. A "${" without "}" is left as it is.
+// empty variable, or one of wacamp's own settings, is a problem. A "${"
+// without "}" is left as it is.
 func (f *fileCtx) expand(s string, line int, field string) (string, bool) {
 	if !strings.Contains(s, "${") {
 		return s, true
@@ -182,6 +245,9 @@ func (f *fileCtx) expand(s string, line int, field string) (string, bool) {
 		s = s[i+j+1:]
 		if !validEnvName(name) {
 			f.problem(line, field, "%q is not a valid environment variable reference", "${"+name+"}")
+			ok = false
+		} else if processVar(name) {
+			f.problem(line, field, processVarMsg, name)
 			ok = false
 		} else if v := f.l.getenv(name); v == "" {
 			f.problem(line, field, "environment variable %s is not set", name)
@@ -211,6 +277,11 @@ func shown(n *yaml.Node, val string) string {
 // integer returns the value of n as an int64; null is 0.
 func (f *fileCtx) integer(n *yaml.Node, field string) (int64, bool) {
 	s, ok := f.str(n, field)
+	return f.parseInteger(n, field, s, ok)
+}
+
+// parseInteger parses s, the (expanded) value of n, as an int64; "" is 0.
+func (f *fileCtx) parseInteger(n *yaml.Node, field, s string, ok bool) (int64, bool) {
 	if !ok || s == "" {
 		return 0, ok
 	}

@@ -8,7 +8,7 @@ import (
 
 func TestExpand(t *testing.T) {
 	t.Parallel()
-	l := &loader{getenv: testEnv(map[string]string{"A": "1", "B_2": "two"})}
+	l := &loader{getenv: testEnv(map[string]string{"A": "1", "B_2": "two", "BAD": "caf\xe9", "DATABASE_URL": "postgres://u:pw@db/x"})}
 	f := &fileCtx{l: l, path: "x.yaml"}
 	tests := []struct {
 		in, want string
@@ -22,6 +22,8 @@ func TestExpand(t *testing.T) {
 		{"${NOPE}", "", "x.yaml:5: f: environment variable NOPE is not set"},
 		{"${1X}", "", `x.yaml:5: f: "${1X}" is not a valid environment variable reference`},
 		{"${}", "", `x.yaml:5: f: "${}" is not a valid environment variable reference`},
+		{"${BAD}", "", `x.yaml:5: f: the value of environment variable BAD is not valid UTF-8`},
+		{"x${DATABASE_URL}", "", `x.yaml:5: f: environment variable DATABASE_URL is a setting of wacamp's own processes (DATABASE_URL, REDIS_URL, ASYNQMON_*, WACAMP_*); a campaign file may not read it`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"os"
 	"syscall"
 )
@@ -37,9 +36,7 @@ func checkPseudoFile(file *os.File) error {
 	}
 	switch st.Type {
 	case procSuperMagic, sysfsMagic, debugfsMagic, tracefsMagic, securityfsMagic, cgroupMagic, cgroup2Magic:
-		return errPseudoFile
+		return errSpecialFile
 	}
 	return nil
 }
-
-var errPseudoFile = errors.New("is a file the kernel makes up as it is read (/proc, /sys), not a regular file")

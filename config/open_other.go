@@ -4,7 +4,8 @@ package config
 
 import "os"
 
-// openFlags: elsewhere, openRegular checks the type before opening.
+// openFlags: elsewhere, openRegular relies on regularFile's look before
+// opening.
 const openFlags = 0
 
 // checkPseudoFile only knows Linux's pseudo file systems.

@@ -21,7 +21,9 @@ type People struct {
 // about 4 bytes per person, and returns a *[ValidationError] listing every
 // problem with its line. opts.Progress, if set, is told how reading goes.
 func LoadPeople(ctx context.Context, path string, opts LoadOptions) (*People, error) {
-	l := &loader{ctx: ctx, progress: opts.Progress, getenv: func(string) string { return "" }}
+	// The operator names a people file on the command line: it is not
+	// campaign input, so any directory will do.
+	l := &loader{ctx: ctx, opts: opts, getenv: func(string) string { return "" }}
 	aud := &audience{yaml: path, set: newPhoneSet()}
 	rows := 0
 	if file, err := openRegular(path); err != nil {

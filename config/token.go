@@ -50,7 +50,14 @@ func ResolveToken(ref string, getenv func(string) string) (string, error) {
 // readTokenFile returns the trimmed contents of the token file at path.
 // Errors name the path, never the contents.
 func readTokenFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	size, err := regularFile(path)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("cannot read %q: %w", path, err)
+	case size > MaxSecretFileBytes:
+		return "", fmt.Errorf("%q is %d bytes, more than a secret file may be (%d)", path, size, MaxSecretFileBytes)
+	}
+	b, err := os.ReadFile(path) // #nosec G304 -- confined by Load, special files refused above
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -89,7 +96,7 @@ func (f *fileCtx) secretRef(obj map[string]pair, field string, accountLine int, 
 		return f.tokenEnvRef(tok.val, subfield(field, key), key)
 	case hasFile:
 		fld := subfield(field, key+"_file")
-		path, ok := f.str(file.val, fld)
+		path, ok := f.setting(file.val, fld)
 		if !ok {
 			return ""
 		}
@@ -97,6 +104,13 @@ func (f *fileCtx) secretRef(obj map[string]pair, field string, accountLine int, 
 		if !filepath.IsAbs(path) {
 			f.problem(line, fld, "%s is not an absolute path; workers on other machines read the same path", shown(file.val, path))
 			return ""
+		}
+		if msg := f.l.checkSecretPath(path); msg != "" {
+			f.problem(line, fld, "%s", msg)
+			return ""
+		}
+		if f.l.opts.Offline {
+			return tokenRefFile + filepath.Clean(path) // not read: see LoadOptions.Offline
 		}
 		if _, err := readTokenFile(path); err != nil {
 			f.problem(line, fld, "%v", err)
@@ -125,6 +139,13 @@ func (f *fileCtx) tokenEnvRef(n *yaml.Node, field, key string) string {
 	if !found || !closed || !validEnvName(name) {
 		f.problem(n.Line, field, "%s", strings.ReplaceAll(literalTokenMsg, "api_token", key))
 		return ""
+	}
+	if processVar(name) {
+		f.problem(n.Line, field, processVarMsg, name)
+		return ""
+	}
+	if f.l.opts.Offline {
+		return tokenRefEnv + name // not read: see LoadOptions.Offline
 	}
 	if strings.TrimSpace(f.l.getenv(name)) == "" {
 		f.problem(n.Line, field, "environment variable %s is not set", name)

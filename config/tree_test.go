@@ -125,7 +125,7 @@ func TestLoadRefusesUnstorableText(t *testing.T) {
 
 	path = writeCampaign(t, "hi ${BAD}", "phone,name", []string{"4915112345678,Ann"})
 	_, err = Load(path, env)
-	require.Equal(t, []string{path + `:14: broadcasts[0].message.text: the value of environment variable BAD is not valid UTF-8`}, problemLines(t, err))
+	require.Equal(t, []string{path + `:14: broadcasts[0].message.text: ${BAD} is not expanded here: ` + envFieldsMsg}, problemLines(t, err))
 
 	path = writeCampaign(t, "hi {{code}}", "phone,name,code", []string{
 		"4915112345678,Ann,A1",

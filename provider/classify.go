@@ -2,7 +2,6 @@ package provider
 
 import (
 	"errors"
-	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -113,14 +112,28 @@ func classOfCode(code string) (Class, bool) {
 	return 0, false
 }
 
+// HTTP statuses this package classifies, named here so that the package
+// stays free of net/http (it describes outcomes, not transports).
+const (
+	statusRequestTimeout          = 408
+	statusTooManyRequests         = 429
+	statusUnauthorized            = 401
+	statusForbidden               = 403
+	statusNotImplemented          = 501
+	statusBadGateway              = 502
+	statusServiceUnavailable      = 503
+	statusGatewayTimeout          = 504
+	statusHTTPVersionNotSupported = 505
+)
+
 // classOfHTTPStatus classifies a non-2xx HTTP status.
 func classOfHTTPStatus(status int) (Class, bool) {
 	switch {
 	case status >= 500 && status <= 599,
-		status == http.StatusTooManyRequests,
-		status == http.StatusRequestTimeout:
+		status == statusTooManyRequests,
+		status == statusRequestTimeout:
 		return ClassTransient, true
-	case status == http.StatusUnauthorized, status == http.StatusForbidden:
+	case status == statusUnauthorized, status == statusForbidden:
 		return ClassHaltAccount, true
 	case status >= 400 && status <= 499:
 		return ClassPermanent, true
@@ -242,8 +255,8 @@ func IsSubscriberLimit(err error) bool {
 //     acted (the message may have gone out): ClassAmbiguous.
 func BareServerErrorClass(status int) Class {
 	switch status {
-	case http.StatusNotImplemented, http.StatusBadGateway, http.StatusServiceUnavailable,
-		http.StatusGatewayTimeout, http.StatusHTTPVersionNotSupported, 521, 522, 523:
+	case statusNotImplemented, statusBadGateway, statusServiceUnavailable,
+		statusGatewayTimeout, statusHTTPVersionNotSupported, 521, 522, 523:
 		return ClassTransient
 	}
 	return ClassAmbiguous

@@ -8,8 +8,27 @@
 package provider
 
 import (
+	"context"
 	"time"
+
+	"github.com/wacamp/wacamp/templates"
 )
+
+// Client is a provider driver's client of one account: what every driver
+// builds (provider/drivers) and the engine sends through.
+type Client interface {
+	// Send sends one rendered message. Errors are *Error values whose
+	// Class says whether to retry, fail, reconcile or halt.
+	Send(ctx context.Context, to string, m templates.Message) (SendResult, error)
+	// Conversation returns the newest messages exchanged with phone
+	// (ErrUnsupported where the API keeps no history).
+	Conversation(ctx context.Context, phone string, limit int) ([]ConversationMessage, error)
+	// MessageStatus returns the current status of a sent message
+	// (ErrUnsupported where statuses come only by webhook).
+	MessageStatus(ctx context.Context, wamid string) (StatusReport, error)
+	// Capabilities is what the driver's API can do.
+	Capabilities() Capabilities
+}
 
 // Status is a message's delivery status as reported by the provider.
 type Status string

@@ -390,7 +390,7 @@ func TestApplyFromYAML(t *testing.T) {
 	spring := `accounts:
   - name: main
     provider: botsailor
-    api_token: ${WACAMP_TEST_TOKEN}
+    api_token: ${STORE_TEST_TOKEN}
     phone_number_id: "119060000040020"
     whatsapp_bot_id: 123
 broadcasts:
@@ -407,7 +407,7 @@ broadcasts:
       text: "Hi {{name}}, your code is {{code}}"
 `
 	getenv := func(k string) string {
-		if k == "WACAMP_TEST_TOKEN" {
+		if k == "STORE_TEST_TOKEN" {
 			return "tok-not-stored"
 		}
 		return ""

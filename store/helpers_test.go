@@ -16,6 +16,7 @@ import (
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/store"
+	_ "github.com/wacamp/wacamp/store/sqlite" // the embedded database, as the demo has it
 	"github.com/wacamp/wacamp/templates"
 )
 

@@ -107,9 +107,10 @@ func (db *DB) SetStatus(ctx context.Context, id int64, from []campaign.Status, t
 // the version the caller planned (updated_at) and its start has come: an
 // apply that edited or postponed it meanwhile wins.
 func (db *DB) StartBroadcast(ctx context.Context, id int64, updatedAt, now time.Time) (bool, error) {
-	res := db.q(ctx).Exec(`UPDATE broadcasts SET status = 'running', status_reason = '', started_at = COALESCE(started_at, ?), updated_at = ?
-		WHERE id = ? AND status = 'scheduled' AND updated_at = ? AND start_at <= ?`,
-		utc(now), utc(now), id, utc(updatedAt), utc(now))
+	move := campaign.Lifecycle[campaign.MoveStart]
+	res := db.q(ctx).Exec(`UPDATE broadcasts SET status = ?, status_reason = '', started_at = COALESCE(started_at, ?), updated_at = ?
+		WHERE id = ? AND status IN ? AND updated_at = ? AND start_at <= ?`,
+		move.To, utc(now), utc(now), id, move.From, utc(updatedAt), utc(now))
 	if res.Error != nil {
 		return false, fmt.Errorf("broadcast %d: start: %w", id, res.Error)
 	}
@@ -860,8 +861,9 @@ func (db *DB) ApplyStatus(ctx context.Context, id int64, wamid string, r provide
 // PauseAccount pauses every running or scheduled broadcast of an account.
 func (db *DB) PauseAccount(ctx context.Context, accountID int64, reason string, now time.Time) ([]int64, error) {
 	var ids []int64
-	err := db.q(ctx).Raw(`UPDATE broadcasts SET status = 'paused', status_reason = ?, updated_at = ?
-		WHERE account_id = ? AND status IN ('running', 'scheduled') RETURNING id`, reason, utc(now), accountID).Scan(&ids).Error
+	move := campaign.Lifecycle[campaign.MovePauseAccount]
+	err := db.q(ctx).Raw(`UPDATE broadcasts SET status = ?, status_reason = ?, updated_at = ?
+		WHERE account_id = ? AND status IN ? RETURNING id`, move.To, reason, utc(now), accountID, move.From).Scan(&ids).Error
 	if err != nil {
 		return nil, fmt.Errorf("account %d: pause: %w", accountID, err)
 	}

@@ -8,13 +8,13 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"gorm.io/driver/postgres"
@@ -33,9 +33,19 @@ type DB struct {
 	dialect string // "postgres" or "sqlite"
 }
 
+// openSQLite opens an embedded SQLite database; nil unless the program
+// links store/sqlite, as only the demo and tests do: the production
+// binaries carry no SQLite.
+var openSQLite func(dsn string) gorm.Dialector
+
+// RegisterSQLite makes Open accept "sqlite:PATH", opening it with open.
+// store/sqlite calls it; import that package for its side effect.
+func RegisterSQLite(open func(dsn string) gorm.Dialector) { openSQLite = open }
+
 // Open connects to dsn and migrates the schema to the newest version.
 // dsn is a Postgres URL (postgres:// or postgresql://) or "sqlite:PATH" for
-// the embedded database ("sqlite::memory:" for a private in-memory one).
+// the embedded database ("sqlite::memory:" for a private in-memory one), if
+// the program links it (see RegisterSQLite).
 func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -58,9 +68,12 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 		g, err = gorm.Open(postgres.Open(dsn), cfg)
 	case strings.HasPrefix(dsn, "sqlite:"):
 		dialect = "sqlite"
+		if openSQLite == nil {
+			return nil, errors.New("open database: this program has no embedded SQLite database (only the demo and tests link it); DATABASE_URL must be a postgres:// URL")
+		}
 		path := strings.TrimPrefix(dsn, "sqlite:")
 		// WAL and a busy timeout let the demo's scheduler and worker share it.
-		g, err = gorm.Open(sqlite.Open(path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"), cfg)
+		g, err = gorm.Open(openSQLite(path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"), cfg)
 	default:
 		return nil, fmt.Errorf("open database: DATABASE_URL must start with postgres://, postgresql:// or sqlite: (got %q)", config.RedactURL(dsn))
 	}

@@ -12,24 +12,24 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/provider"
-	"github.com/wacamp/wacamp/store"
 	"github.com/wacamp/wacamp/webhook"
 )
 
 // countingStore counts the batches of events applied.
 type countingStore struct {
-	*store.DB
+	app.WebhookStore
 	mu      sync.Mutex
 	batches int
 }
 
-func (c *countingStore) ApplyWebhookEvents(ctx context.Context, accountID int64, events []provider.Event, now time.Time) (store.WebhookResult, error) {
+func (c *countingStore) ApplyWebhookEvents(ctx context.Context, accountID int64, events []provider.Event, now time.Time) (webhook.Result, error) {
 	c.mu.Lock()
 	c.batches++
 	c.mu.Unlock()
-	return c.DB.ApplyWebhookEvents(ctx, accountID, events, now)
+	return c.WebhookStore.ApplyWebhookEvents(ctx, accountID, events, now)
 }
 
 // With Redis away, the receiver keeps authenticated webhooks in the
@@ -46,7 +46,7 @@ func TestReceiverKeepsWebhooksWhileRedisIsAway(t *testing.T) {
 	up := recv.Queue
 	down := asynq.NewClient(asynq.RedisClientOpt{Addr: testenv.ClosedAddr(t)})
 	t.Cleanup(func() { _ = down.Close() })
-	recv.Queue, recv.Inbox = down, db
+	recv.Queue, recv.Inbox = down, app.WebhookStore{DB: db}
 	srv := httptest.NewServer(recv)
 	t.Cleanup(srv.Close)
 	url := srv.URL + "/webhooks/shop/" + secret
@@ -76,13 +76,13 @@ func TestReceiverKeepsWebhooksWhileRedisIsAway(t *testing.T) {
 	require.ErrorIs(t, err, asynq.ErrQueueNotFound, "nothing reached Redis")
 
 	// Two workers drain at once.
-	counted := &countingStore{DB: db}
+	counted := &countingStore{WebhookStore: app.WebhookStore{DB: db}}
 	var wg sync.WaitGroup
 	applied := make([]int, 2)
 	for i := range applied {
 		wg.Go(func() {
 			h := &webhook.ApplyHandler{Store: counted}
-			n, err := h.ApplyKept(ctx, db)
+			n, err := h.ApplyKept(ctx, counted)
 			require.NoError(t, err)
 			applied[i] = n
 		})
@@ -95,7 +95,7 @@ func TestReceiverKeepsWebhooksWhileRedisIsAway(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, campaign.DeliveryRead, job.Status)
 	}
-	n, err := (&webhook.ApplyHandler{Store: counted}).ApplyKept(ctx, db)
+	n, err := (&webhook.ApplyHandler{Store: counted}).ApplyKept(ctx, counted)
 	require.NoError(t, err)
 	require.Zero(t, n, "forgotten once applied")
 	require.Equal(t, len(bodies), counted.batches)
@@ -106,12 +106,12 @@ func TestReceiverKeepsWebhooksWhileRedisIsAway(t *testing.T) {
 	// Neither Redis nor the database: 503, for the provider to retry.
 	gone := testenv.NewStore(t)
 	require.NoError(t, gone.Close())
-	recv.Inbox = gone
+	recv.Inbox = app.WebhookStore{DB: gone}
 	require.Equal(t, http.StatusServiceUnavailable, post(t, url, bodies[0], nil))
 
 	// Redis is back: once the receiver's rest after a failure is over, it
 	// queues again.
-	recv.Queue, recv.Inbox = up, db
+	recv.Queue, recv.Inbox = up, app.WebhookStore{DB: db}
 	mu.Lock()
 	clock = clock.Add(webhook.QueueRest + time.Second)
 	mu.Unlock()

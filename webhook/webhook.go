@@ -40,7 +40,6 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/wacamp/wacamp/provider"
-	"github.com/wacamp/wacamp/store"
 )
 
 // MaxBody is the largest webhook body accepted (providers document
@@ -57,9 +56,17 @@ const Queue = "status"
 // URL path.
 const SecretHeader = "X-Webhook-Secret"
 
+// Account is an account that takes webhooks.
+type Account struct {
+	ID        int64
+	Name      string
+	Provider  string // the driver's name, which picks the parser
+	SecretRef string // the webhook secret's reference, resolved by Receiver.Resolve
+}
+
 // Accounts lists the accounts that take webhooks.
 type Accounts interface {
-	WebhookAccounts(ctx context.Context) ([]store.WebhookAccount, error)
+	WebhookAccounts(ctx context.Context) ([]Account, error)
 }
 
 // Enqueuer puts a task on a queue (an *asynq.Client).
@@ -68,7 +75,7 @@ type Enqueuer interface {
 }
 
 // Inbox keeps a webhook's events in the database when they cannot be
-// queued (a *store.DB).
+// queued.
 type Inbox interface {
 	KeepWebhook(ctx context.Context, accountID int64, payload []byte, now time.Time) error
 }
@@ -104,7 +111,7 @@ type Receiver struct {
 }
 
 type account struct {
-	store.WebhookAccount
+	Account
 	secret [sha256.Size]byte // the secret's SHA-256, compared in constant time
 }
 
@@ -347,7 +354,7 @@ func (r *Receiver) readAccounts(ctx context.Context, now time.Time) (map[string]
 	}
 	accounts := make(map[string]account, len(list))
 	for _, a := range list {
-		secret, err := r.Resolve(a.WebhookSecretRef, getenv)
+		secret, err := r.Resolve(a.SecretRef, getenv)
 		if err == nil && len(secret) < MinSecretLen {
 			err = fmt.Errorf("the secret is shorter than %d characters", MinSecretLen)
 		}
@@ -357,7 +364,7 @@ func (r *Receiver) readAccounts(ctx context.Context, now time.Time) (map[string]
 			}
 			continue
 		}
-		accounts[a.Name] = account{WebhookAccount: a, secret: sha256.Sum256([]byte(secret))}
+		accounts[a.Name] = account{Account: a, secret: sha256.Sum256([]byte(secret))}
 	}
 	return accounts, nil
 }
@@ -370,9 +377,18 @@ func clip(s string) string {
 	return s
 }
 
+// Result is what applying one webhook's events did.
+type Result struct {
+	Applied int      // statuses that found their message (moved forward or not)
+	Kept    int      // statuses kept until their message is known
+	Ignored int      // statuses that carry nothing to record (e.g. sent)
+	Settled int      // sends of unknown outcome that a status showed (recorded sent)
+	Exited  []string // sequences whose enrollment a reply ended
+}
+
 // Store is what applying events needs.
 type Store interface {
-	ApplyWebhookEvents(ctx context.Context, accountID int64, events []provider.Event, now time.Time) (store.WebhookResult, error)
+	ApplyWebhookEvents(ctx context.Context, accountID int64, events []provider.Event, now time.Time) (Result, error)
 	SweepWebhookEvents(ctx context.Context, now time.Time, keep time.Duration) (applied, dropped int, err error)
 }
 
@@ -420,7 +436,7 @@ func (h *ApplyHandler) apply(ctx context.Context, data []byte) error {
 const Keep = 24 * time.Hour
 
 // Sweep matches kept events every interval until ctx ends (see
-// store.SweepWebhookEvents).
+// Store.SweepWebhookEvents).
 func Sweep(ctx context.Context, s Store, every time.Duration, log *slog.Logger) {
 	tick(ctx, every, func() {
 		applied, dropped, err := s.SweepWebhookEvents(ctx, time.Now(), Keep)
@@ -447,10 +463,20 @@ func tick(ctx context.Context, every time.Duration, fn func()) {
 	}
 }
 
-// KeptStore is what applying kept webhooks needs (a *store.DB).
+// Kept is a webhook the receiver kept in the database (Inbox) because the
+// queue could not take it, as claimed for applying.
+type Kept struct {
+	ID        int64
+	AccountID int64
+	Payload   []byte
+	// Claim identifies the claim that returned it; ForgetKeptWebhook needs it.
+	Claim string
+}
+
+// KeptStore is what applying kept webhooks needs.
 type KeptStore interface {
-	ClaimKeptWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.KeptWebhook, error)
-	ForgetKeptWebhook(ctx context.Context, k store.KeptWebhook) (bool, error)
+	ClaimKeptWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Kept, error)
+	ForgetKeptWebhook(ctx context.Context, k Kept) (bool, error)
 }
 
 // keptLease is how long a worker holds kept webhooks it claimed: applying a

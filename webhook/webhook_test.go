@@ -18,6 +18,7 @@ import (
 
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/store"
@@ -69,7 +70,7 @@ func setupReceiver(t *testing.T, getenv func(string) string, now func() time.Tim
 	ins := asynq.NewInspector(rd.Opt)
 	t.Cleanup(func() { _ = ins.Close() })
 	recv := &webhook.Receiver{
-		Accounts: db, Queue: client, Getenv: getenv, Resolve: config.ResolveToken, Now: now,
+		Accounts: app.WebhookStore{DB: db}, Queue: client, Getenv: getenv, Resolve: config.ResolveToken, Now: now,
 		Parser: func(p string) (webhook.Parser, bool) {
 			d, ok := drivers.Lookup(p)
 			return d.ParseWebhook, ok && d.ParseWebhook != nil
@@ -97,7 +98,7 @@ func applyQueued(t *testing.T, db *store.DB, ins *asynq.Inspector) int {
 	t.Helper()
 	tasks, err := ins.ListPendingTasks(webhook.Queue)
 	require.NoError(t, err)
-	h := &webhook.ApplyHandler{Store: db}
+	h := &webhook.ApplyHandler{Store: app.WebhookStore{DB: db}}
 	for _, ti := range tasks {
 		require.Equal(t, webhook.TypeApply, ti.Type)
 		require.NoError(t, h.ProcessTask(context.Background(), asynq.NewTask(ti.Type, ti.Payload)))
@@ -368,7 +369,7 @@ type lateAccounts struct {
 	reads atomic.Int32
 }
 
-func (l *lateAccounts) WebhookAccounts(ctx context.Context) ([]store.WebhookAccount, error) {
+func (l *lateAccounts) WebhookAccounts(ctx context.Context) ([]webhook.Account, error) {
 	if l.reads.Add(1) == 1 {
 		return nil, nil
 	}

@@ -1,7 +1,18 @@
 // Command demo runs the whole of wacamp in one process with no set-up: see
-// README.md.
+// README.md. `demo scheduler ARGS` is the scheduler command with the
+// embedded SQLite database linked, to inspect a running demo.
 package main
 
-import "github.com/wacamp/wacamp/internal/cli"
+import (
+	"os"
 
-func main() { cli.Main(cli.Demo) }
+	"github.com/wacamp/wacamp/internal/cli"
+	"github.com/wacamp/wacamp/internal/demo"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "scheduler" {
+		cli.Run(cli.Scheduler, os.Args[2:])
+	}
+	cli.Run(demo.Run, os.Args[1:])
+}

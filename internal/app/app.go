@@ -8,13 +8,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
@@ -41,12 +38,11 @@ func (c *Conns) Close() {
 }
 
 // Open connects to REDIS_URL and DATABASE_URL, with a Postgres pool of
-// WACAMP_DB_MAX_CONNS connections (default store.DefaultMaxConns). With
-// embedded set, a missing REDIS_URL starts an in-process Redis (miniredis)
-// and a missing DATABASE_URL an embedded SQLite database in dataDir; without
-// it they are errors. Open does not wait for Redis: commands that need it
-// at once call PingRedis.
-func Open(ctx context.Context, env config.Env, embedded bool, dataDir string, log *slog.Logger) (*Conns, error) {
+// WACAMP_DB_MAX_CONNS connections (default store.DefaultMaxConns); both
+// must be set. (The demo starts its embedded Redis and SQLite database
+// itself and passes their URLs.) Open does not wait for Redis: commands
+// that need it at once call PingRedis.
+func Open(ctx context.Context, env config.Env, log *slog.Logger) (*Conns, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -57,16 +53,7 @@ func Open(ctx context.Context, env config.Env, embedded bool, dataDir string, lo
 	c := &Conns{}
 	redisURL := env.RedisURL
 	if redisURL == "" {
-		if !embedded {
-			return nil, fmt.Errorf("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
-		}
-		mr, err := miniredis.Run()
-		if err != nil {
-			return nil, fmt.Errorf("start embedded redis: %w", err)
-		}
-		c.closers = append(c.closers, mr.Close)
-		redisURL = "redis://" + mr.Addr() + "/0"
-		log.InfoContext(ctx, "using embedded redis (miniredis)", slog.String("addr", mr.Addr()))
+		return nil, fmt.Errorf("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
 	}
 	// Parse errors are not wrapped: they quote the URL, password included.
 	opt, err := asynq.ParseRedisURI(redisURL)
@@ -85,16 +72,8 @@ func Open(ctx context.Context, env config.Env, embedded bool, dataDir string, lo
 
 	dsn := env.DatabaseURL
 	if dsn == "" {
-		if !embedded {
-			c.Close()
-			return nil, fmt.Errorf("DATABASE_URL is not set (e.g. postgres://user@127.0.0.1:5432/wacamp)")
-		}
-		if err := os.MkdirAll(dataDir, 0o700); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("embedded database: %w", err)
-		}
-		dsn = "sqlite:" + filepath.Join(dataDir, "wacamp.db")
-		log.InfoContext(ctx, "using embedded database (sqlite)", slog.String("path", filepath.Join(dataDir, "wacamp.db")))
+		c.Close()
+		return nil, fmt.Errorf("DATABASE_URL is not set (e.g. postgres://user@127.0.0.1:5432/wacamp)")
 	}
 	db, err := store.Open(ctx, dsn, log)
 	if err != nil {

@@ -25,7 +25,7 @@ func TestOpenErrorsNeverShowPasswords(t *testing.T) {
 		{RedisURL: "redis://127.0.0.1:6379/0", DatabaseURL: "postgres://wacamp@127.0.0.1:1/wacamp?password=" + pw + "&sslmode=disable"},
 		{RedisURL: "redis://127.0.0.1:6379/0", DatabaseURL: "mysql://root:" + pw + "@127.0.0.1/x"},
 	} {
-		_, err := app.Open(context.Background(), env, false, "", nil)
+		_, err := app.Open(context.Background(), env, nil)
 		require.Error(t, err)
 		require.NotContains(t, err.Error(), pw)
 	}
@@ -37,7 +37,7 @@ func TestOpenSizesThePoolFromTheEnvironment(t *testing.T) {
 	t.Parallel()
 	for _, bad := range []string{"0", "-3", "ten", "2.5"} {
 		_, err := app.Open(context.Background(), config.Env{RedisURL: "redis://127.0.0.1:6379/0",
-			DatabaseURL: "postgres://u@" + testenv.ClosedAddr(t) + "/x", DBMaxConns: bad}, false, "", nil)
+			DatabaseURL: "postgres://u@" + testenv.ClosedAddr(t) + "/x", DBMaxConns: bad}, nil)
 		require.ErrorContains(t, err, `WACAMP_DB_MAX_CONNS="`+bad+`": want a whole number`)
 	}
 	dsn := testenv.NewDatabase(t)
@@ -45,7 +45,7 @@ func TestOpenSizesThePoolFromTheEnvironment(t *testing.T) {
 		env  string
 		want int
 	}{{"", store.DefaultMaxConns}, {"3", 3}} {
-		c, err := app.Open(context.Background(), config.Env{RedisURL: "redis://127.0.0.1:6379/0", DatabaseURL: dsn, DBMaxConns: tc.env}, false, "", nil)
+		c, err := app.Open(context.Background(), config.Env{RedisURL: "redis://127.0.0.1:6379/0", DatabaseURL: dsn, DBMaxConns: tc.env}, nil)
 		require.NoError(t, err)
 		sqlDB, err := c.Store.Gorm().DB()
 		require.NoError(t, err)
@@ -59,7 +59,7 @@ func TestPingRedisNamesTheURLNotThePassword(t *testing.T) {
 	t.Parallel()
 	const pw = "hunter2-s3cret"
 	url := "redis://:" + pw + "@" + testenv.ClosedAddr(t) + "/0"
-	c, err := app.Open(context.Background(), config.Env{RedisURL: url, DatabaseURL: testenv.NewDatabase(t)}, false, "", nil)
+	c, err := app.Open(context.Background(), config.Env{RedisURL: url, DatabaseURL: testenv.NewDatabase(t)}, nil)
 	require.NoError(t, err)
 	defer c.Close()
 	err = c.PingRedis(context.Background())
@@ -74,7 +74,7 @@ func TestWorkerAppliesKeptWebhooks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rd := testenv.NewRedis(t)
-	c, err := app.Open(ctx, config.Env{RedisURL: rd.URL, DatabaseURL: testenv.NewDatabase(t), DBMaxConns: "4"}, false, "", nil)
+	c, err := app.Open(ctx, config.Env{RedisURL: rd.URL, DatabaseURL: testenv.NewDatabase(t), DBMaxConns: "4"}, nil)
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	_, err = c.Store.Apply(ctx, &config.Bundle{Accounts: []config.Account{{Name: "shop", Provider: "sobot", BaseURL: "http://127.0.0.1:1",
@@ -99,4 +99,12 @@ func TestWorkerAppliesKeptWebhooks(t *testing.T) {
 			(SELECT COUNT(*) FROM webhook_inbox)`).Row().Scan(&kept, &inbox))
 		return kept == 1 && inbox == 0
 	}, time.Minute, 100*time.Millisecond)
+}
+
+// The production binaries carry no SQLite: a sqlite: DATABASE_URL is
+// refused with what to use instead (the demo links it).
+func TestOpenRefusesSQLiteWithoutTheDemo(t *testing.T) {
+	t.Parallel()
+	_, err := app.Open(context.Background(), config.Env{RedisURL: "redis://127.0.0.1:6379/0", DatabaseURL: "sqlite:" + t.TempDir() + "/w.db"}, nil)
+	require.ErrorContains(t, err, "this program has no embedded SQLite database")
 }

@@ -52,10 +52,7 @@ func (s *Senders) Sender(_ context.Context, a campaign.Account) (campaign.Sender
 	if err != nil {
 		return nil, fmt.Errorf("account %s: %w", a.Name, err)
 	}
-	c, ok := client.(campaign.Sender)
-	if !ok {
-		return nil, fmt.Errorf("provider %q: driver is not a sender", a.Provider)
-	}
+	var c campaign.Sender = client
 	if s.clients == nil {
 		s.clients = map[campaign.Account]campaign.Sender{}
 	}

@@ -94,12 +94,12 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 		Store: c.Store, Senders: cfg.Senders, Limiter: cfg.Limiter, Outcomes: cfg.Outcomes, Recipients: cfg.Recipients,
 	}, cfg.Campaign))
 	w.pollMux.Handle(campaign.TypePoll, campaign.NewPollHandler(c.Store, cfg.Senders, cfg.Campaign))
-	apply := &webhook.ApplyHandler{Store: c.Store, Logger: log, Now: cfg.Campaign.Now}
+	apply := &webhook.ApplyHandler{Store: WebhookStore{c.Store}, Logger: log, Now: cfg.Campaign.Now}
 	w.pollMux.Handle(webhook.TypeApply, apply)
 	w.sweep = func(ctx context.Context) {
 		var wg sync.WaitGroup
-		wg.Go(func() { webhook.Drain(ctx, apply, c.Store, KeptWebhookEvery) })
-		webhook.Sweep(ctx, c.Store, 10*time.Second, log)
+		wg.Go(func() { webhook.Drain(ctx, apply, WebhookStore{c.Store}, KeptWebhookEvery) })
+		webhook.Sweep(ctx, WebhookStore{c.Store}, 10*time.Second, log)
 		wg.Wait()
 	}
 	return w

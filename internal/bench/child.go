@@ -92,7 +92,7 @@ func RunWorkerChild(ctx context.Context, getenv func(string) string, stdin io.Re
 		}()
 	}
 
-	conns, err := app.Open(ctx, config.Env{RedisURL: getenv(childRedisURLEnv), DatabaseURL: getenv(childDatabaseURLEnv), DBMaxConns: getenv("WACAMP_DB_MAX_CONNS")}, false, "", log)
+	conns, err := app.Open(ctx, config.Env{RedisURL: getenv(childRedisURLEnv), DatabaseURL: getenv(childDatabaseURLEnv), DBMaxConns: getenv("WACAMP_DB_MAX_CONNS")}, log)
 	if err != nil {
 		return fmt.Errorf("open connections: %w", err)
 	}
@@ -221,7 +221,7 @@ func startChildren(ctx context.Context, log *slog.Logger, progress io.Writer, n 
 	for i := 1; i <= n; i++ {
 		c, err := startChild(exe, i, progress, env)
 		if err != nil {
-			stopChildren(log, kids)
+			_ = stopChildren(log, kids) // the start's error is the one to report
 			return nil, err
 		}
 		kids = append(kids, c)

@@ -22,12 +22,12 @@ import (
 // Credentials are the web UI's basic-auth user and password.
 type Credentials struct{ User, Password string }
 
-// uiCredentials reads ASYNQMON_USER and ASYNQMON_PASSWORD (or
+// UICredentials reads ASYNQMON_USER and ASYNQMON_PASSWORD (or
 // ASYNQMON_PASSWORD_FILE, a secret file).
-func uiCredentials(getenv func(string) string) (Credentials, error) {
+func UICredentials(getenv func(string) string) (Credentials, error) {
 	c := Credentials{User: getenv("ASYNQMON_USER"), Password: getenv("ASYNQMON_PASSWORD")}
 	if f := getenv("ASYNQMON_PASSWORD_FILE"); f != "" && c.Password == "" {
-		b, err := os.ReadFile(f)
+		b, err := os.ReadFile(f) // #nosec G304 -- the operator names the password file
 		if err != nil {
 			return c, fmt.Errorf("ASYNQMON_PASSWORD_FILE: %w", err)
 		}
@@ -86,7 +86,7 @@ func Asynqmon(ctx context.Context, args []string, io IO) error {
 	defer ui.Close()
 	var h http.Handler = ui
 	if !*noAuth {
-		creds, err := uiCredentials(io.Getenv)
+		creds, err := UICredentials(io.Getenv)
 		if err != nil {
 			return &exitError{code: 2, msg: err.Error()}
 		}

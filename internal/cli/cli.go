@@ -42,6 +42,14 @@ func usageError(format string, args ...any) error {
 	return &exitError{code: 2, msg: fmt.Sprintf(format, args...)}
 }
 
+// UsageError is a wrong invocation of a command: Exit prints its message
+// and returns 2.
+func UsageError(format string, args ...any) error { return usageError(format, args...) }
+
+// FlagError is what a command returns when its flags do not parse: the
+// flag package has printed why, and Exit returns 2.
+func FlagError() error { return &exitError{code: 2} }
+
 // Exit turns a command's error into an exit code, printing it.
 func Exit(err error, stderr io.Writer) int {
 	if err == nil {
@@ -61,6 +69,10 @@ func Exit(err error, stderr io.Writer) int {
 	return 1
 }
 
+// Logger is the logger of a command run with io: text on io.Stderr at
+// WACAMP_LOG_LEVEL (debug, info, warn, error; default info).
+func Logger(io IO) *slog.Logger { return logger(io) }
+
 // logger writes text logs to stderr at WACAMP_LOG_LEVEL (debug, info, warn,
 // error; default info).
 func logger(io IO) *slog.Logger {
@@ -77,6 +89,10 @@ func orDefault(s, d string) string {
 	}
 	return s
 }
+
+// ParseFlags parses fs from args, flags before or after positional
+// arguments, and returns the positional ones.
+func ParseFlags(fs *flag.FlagSet, args []string) ([]string, error) { return parse(fs, args) }
 
 // parse parses flags that may come before or after positional arguments
 // (`status NAME --json` and `status --json NAME` both work).
@@ -102,10 +118,13 @@ type Command func(ctx context.Context, args []string, io IO) error
 // Main runs cmd as the process's main: arguments from os.Args, interrupt and
 // SIGTERM cancel its context (graceful shutdown), go-redis's own log lines go
 // through the command's slog logger, its error becomes the exit code.
-func Main(cmd Command) {
+func Main(cmd Command) { Run(cmd, os.Args[1:]) }
+
+// Run is Main with the command's arguments given.
+func Run(cmd Command, args []string) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	app.LogRedisTo(logger(OS()))
-	code := Exit(cmd(ctx, os.Args[1:], OS()), os.Stderr)
+	code := Exit(cmd(ctx, args, OS()), os.Stderr)
 	stop()
 	os.Exit(code)
 }

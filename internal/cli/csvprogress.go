@@ -30,6 +30,10 @@ type csvProgress struct {
 	last      time.Time // when a line was last printed for it; zero: none yet
 }
 
+// CSVProgress returns a config.LoadOptions.Progress that prints to w how
+// reading large CSV audiences goes, as validate and apply do.
+func CSVProgress(w io.Writer) func(config.Progress) { return newCSVProgress(w).report }
+
 func newCSVProgress(w io.Writer) *csvProgress {
 	return &csvProgress{w: w, now: time.Now, readStage: "copying into the database"}
 }

@@ -18,8 +18,8 @@ func bar(done, total, width int) string {
 	return "[" + strings.Repeat("█", fill) + strings.Repeat("·", width-fill) + "]"
 }
 
-// progressLine is one line of live progress for a broadcast.
-func progressLine(r campaign.Report) string {
+// ProgressLine is one line of live progress for a broadcast.
+func ProgressLine(r campaign.Report) string {
 	c := r.Counts
 	pct := 0.0
 	if r.Total > 0 {

@@ -22,11 +22,11 @@ func TestReportShowsABudgetHold(t *testing.T) {
 	printReport(&out, r)
 	require.Contains(t, out.String(), "budget     10 of 10 unique recipients in the last 24 h (number:1190600)\n"+
 		"           deferred: daily unique-recipient budget full (10 of 10), room from 2026-11-22 09:30:00; sends to recipients already counted go on\n")
-	require.Contains(t, progressLine(r), "pending 8  0/s  ETA deferred: daily unique-recipient budget full (10 of 10), room from 2026-11-22 09:30:00")
+	require.Contains(t, ProgressLine(r), "pending 8  0/s  ETA deferred: daily unique-recipient budget full (10 of 10), room from 2026-11-22 09:30:00")
 
 	// Sends still going out (to recipients already counted): the ETA stands.
 	r.Rate = 5
-	require.NotContains(t, progressLine(r), "deferred")
+	require.NotContains(t, ProgressLine(r), "deferred")
 	r.Rate = 0
 
 	// Nothing pending: a full budget holds nothing back.
@@ -34,7 +34,7 @@ func TestReportShowsABudgetHold(t *testing.T) {
 	out.Reset()
 	printReport(&out, r)
 	require.Contains(t, out.String(), "budget     10 of 10 unique recipients in the last 24 h (number:1190600), full\n")
-	require.NotContains(t, progressLine(r), "deferred")
+	require.NotContains(t, ProgressLine(r), "deferred")
 
 	// Redis unreachable: the rest of the report still shows.
 	r.Budget = &campaign.BudgetReport{Ledger: "number:1190600", Limit: 10, Error: "dial tcp 127.0.0.1:6379: connection refused"}
@@ -51,8 +51,8 @@ func TestProgressLineShowsExpired(t *testing.T) {
 	t.Parallel()
 	r := campaign.Report{Name: "late", Status: campaign.StatusCompleted, Total: 5, Handed: 5,
 		Counts: map[string]int{"expired": 4, "delivered": 1}}
-	require.Contains(t, progressLine(r), "failed 0  expired 4  pending 0")
-	require.NotContains(t, progressLine(r), "skipped")
+	require.Contains(t, ProgressLine(r), "failed 0  expired 4  pending 0")
+	require.NotContains(t, ProgressLine(r), "skipped")
 	r.Counts["skipped"] = 2
-	require.Contains(t, progressLine(r), "expired 4  skipped 2  pending 0")
+	require.Contains(t, ProgressLine(r), "expired 4  skipped 2  pending 0")
 }

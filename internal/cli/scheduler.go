@@ -25,7 +25,9 @@ import (
 const schedulerUsage = `usage: scheduler COMMAND [flags]
 
 Commands:
-  validate -f PATH       check campaign YAML (a file or a directory) without writing
+  validate -f PATH [--offline]
+                         check campaign YAML (a file or a directory) without writing;
+                         --offline reads no secret and calls no provider (for CI)
   apply -f PATH          validate and load accounts, broadcasts and sequences
   run                    plan due broadcasts and steps, feed workers, track statuses (daemon)
   status [NAME] [--json] progress of one broadcast or sequence, or a list of all
@@ -86,6 +88,12 @@ func newFlags(name string, io IO) *flag.FlagSet {
 func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	fs := newFlags(cmd, io)
 	path := fs.String("f", "", "campaign YAML file or directory")
+	var offline *bool
+	if cmd == "validate" {
+		offline = fs.Bool("offline", false, "check without secrets: read no token and call no provider (for CI on pull requests)")
+	} else {
+		offline = new(bool)
+	}
 	if _, err := parse(fs, args); err != nil {
 		return &exitError{code: 2}
 	}
@@ -98,7 +106,7 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	}
 	// Large CSV audiences show their progress on stderr, while they are
 	// validated and, by apply, copied into the database.
-	bundle, err := config.LoadWith(ctx, *path, io.Getenv, config.LoadOptions{Progress: newCSVProgress(io.Stderr).report})
+	bundle, err := config.LoadWith(ctx, *path, io.Getenv, config.LoadOptions{Offline: *offline, Progress: newCSVProgress(io.Stderr).report})
 	var ve *config.ValidationError
 	if errors.As(err, &ve) {
 		return refused(ve)
@@ -111,7 +119,7 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	var conns *app.Conns
 	applied := func(config.Broadcast) bool { return false }
 	if cmd == "apply" {
-		if conns, err = app.Open(ctx, envOf(io), false, "", logger(io)); err != nil {
+		if conns, err = app.Open(ctx, envOf(io), logger(io)); err != nil {
 			return err
 		}
 		defer conns.Close()
@@ -133,10 +141,13 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	for _, a := range bundle.Accounts {
 		rates[a.Name] = a.RatePerSecond
 	}
-	planWarnings, planProblems := checkPlans(ctx, io, bundle)
-	// The receiver refuses a weak webhook secret: every status of that
-	// account would be lost, so it is a problem, not a warning.
-	planProblems = append(planProblems, weakWebhookSecrets(bundle, io.Getenv)...)
+	var planWarnings, planProblems []string
+	if !*offline {
+		planWarnings, planProblems = checkPlans(ctx, io, bundle)
+		// The receiver refuses a weak webhook secret: every status of that
+		// account would be lost, so it is a problem, not a warning.
+		planProblems = append(planProblems, weakWebhookSecrets(bundle, io.Getenv)...)
+	}
 	for _, w := range planWarnings {
 		fmt.Fprintln(io.Stderr, "warning:", w)
 	}
@@ -146,6 +157,9 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	}
 	if cmd == "validate" {
 		fmt.Fprintf(io.Stdout, "%s: OK — %d account(s), %d broadcast(s), %d sequence(s)\n", *path, len(bundle.Accounts), len(bundle.Broadcasts), len(bundle.Sequences))
+		if *offline {
+			fmt.Fprintln(io.Stdout, "offline: secrets were not read and no provider was asked; run validate without --offline where the secrets are to check them")
+		}
 		for _, b := range bundle.Broadcasts {
 			printEstimate(io, b, rates[b.Account])
 		}
@@ -198,7 +212,7 @@ func schedRun(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	conns, err := app.Open(ctx, envOf(io), false, "", log)
+	conns, err := app.Open(ctx, envOf(io), log)
 	if err != nil {
 		return err
 	}
@@ -241,7 +255,7 @@ func openService(ctx context.Context, io IO, needRedis bool) (*campaign.Service,
 	if !needRedis {
 		env = dbOnlyEnv(io)
 	}
-	conns, err := app.Open(ctx, env, false, "", logger(io))
+	conns, err := app.Open(ctx, env, logger(io))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -299,7 +313,7 @@ func listBroadcasts(ctx context.Context, io IO, svc *campaign.Service, asJSON bo
 		fmt.Fprintln(io.Stdout, "no broadcasts; load some with: scheduler apply -f campaigns/")
 	}
 	for _, r := range reports {
-		fmt.Fprintf(io.Stdout, "%-10s %s\n", r.Status, progressLine(r))
+		fmt.Fprintf(io.Stdout, "%-10s %s\n", r.Status, ProgressLine(r))
 	}
 	return listSequences(ctx, io)
 }

@@ -21,7 +21,7 @@ import (
 
 // openStore opens the database (sequence commands need no Redis).
 func openStore(ctx context.Context, io IO) (*store.DB, func(), error) {
-	conns, err := app.Open(ctx, dbOnlyEnv(io), false, "", logger(io))
+	conns, err := app.Open(ctx, dbOnlyEnv(io), logger(io))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -365,3 +365,13 @@ func listSequences(ctx context.Context, io IO) error {
 }
 
 var enrollOrder = []string{sequence.EnrollActive, sequence.EnrollCompleted, sequence.EnrollExited, sequence.EnrollUnenrolled, sequence.EnrollStopped}
+
+// SequenceLine is a one-line summary of a sequence for progress output.
+func SequenceLine(r sequence.Report) string {
+	var parts []string
+	for _, st := range r.Steps {
+		sent := st.Counts["sent"] + st.Counts["delivered"] + st.Counts["read"]
+		parts = append(parts, fmt.Sprintf("step %d sent %d", st.Step, sent))
+	}
+	return strings.Join(parts, ", ") + ", " + countsLine(r.Enrollments, enrollOrder)
+}

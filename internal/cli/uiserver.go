@@ -100,3 +100,12 @@ func (c *limitedConn) Close() error {
 	c.once.Do(c.free)
 	return err
 }
+
+// ServeUIOn serves the web UI h (already authenticated) on ln in the
+// background, hardened and limited as Serve does; close the returned
+// server to stop it.
+func ServeUIOn(ln net.Listener, h http.Handler) *http.Server {
+	srv := uiServer(h)
+	go func() { _ = srv.Serve(limitConns(ln, maxUIConns)) }()
+	return srv
+}

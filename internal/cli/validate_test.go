@@ -2,8 +2,11 @@ package cli_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -180,4 +183,55 @@ sequences:
 	require.Contains(t, out, "enrolling: 1000 of 2400")
 	require.Contains(t, out, "enrolling: 2400 of 2400")
 	require.Contains(t, out, "2400 enrolled, 0 skipped")
+}
+
+// validate --offline checks campaign files where production secrets must
+// not be (CI for pull requests): it reads no secret and asks no provider,
+// so a base_url changed in a pull request learns nothing. Without
+// --offline the same file needs its secrets.
+func TestValidateOfflineReadsNoSecretAndCallsNoProvider(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	var calls atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		http.Error(rw, "{}", http.StatusOK)
+	}))
+	t.Cleanup(ts.Close)
+	w.env["PROD_TOKEN"] = "prod-s3cr3t-0123456789"
+	path := w.write("c.yaml", `accounts:
+  - name: main
+    provider: wabotick
+    base_url: `+ts.URL+`/api/v1
+    api_token: ${PROD_TOKEN}
+    phone_number_id: "1190600"
+    whatsapp_bot_id: 7
+    daily_unique_limit: unlimited
+  - name: other
+    provider: sobot
+    base_url: `+ts.URL+`
+    api_token: ${UNSET_KEY}
+    api_secret_file: /run/secrets/not-on-this-machine
+    webhook_secret: ${UNSET_HOOK}
+    daily_unique_limit: unlimited
+broadcasts:
+  - name: promo
+    account: main
+    audience: {recipients: [{phone: "4915112345678"}]}
+    message: {text: "Hello"}
+`)
+	code, out := w.run("validate", "--offline", "-f", path)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "OK — 2 account(s)")
+	require.Contains(t, out, "offline: secrets were not read and no provider was asked")
+	require.Zero(t, calls.Load())
+	require.NotContains(t, out, "s3cr3t")
+
+	code, out = w.run("validate", "-f", path)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "environment variable UNSET_KEY is not set")
+	require.Contains(t, out, `"/run/secrets/not-on-this-machine": no such file or directory`)
+
+	code, out = w.run("apply", "--offline", "-f", path) // apply always reads its secrets
+	require.Equal(t, 2, code, out)
 }

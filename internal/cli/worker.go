@@ -27,7 +27,7 @@ func Worker(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
-	conns, err := app.Open(ctx, envOf(io), false, "", log)
+	conns, err := app.Open(ctx, envOf(io), log)
 	if err != nil {
 		return err
 	}

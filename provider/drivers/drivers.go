@@ -32,8 +32,8 @@ type Settings struct {
 // Driver is one provider API.
 type Driver struct {
 	Capabilities provider.Capabilities
-	// New builds a client; it is a campaign.Sender.
-	New func(Settings) (any, error)
+	// New builds a client of one account.
+	New func(Settings) (provider.Client, error)
 	// ParseWebhook reads one webhook body; nil when the provider pushes
 	// nothing we use.
 	ParseWebhook func([]byte) ([]provider.Event, error)
@@ -111,12 +111,12 @@ func CapabilitiesOf(name string) (provider.Capabilities, bool) {
 	return d.Capabilities, ok
 }
 
-func newBotSailor(s Settings) (any, error) {
+func newBotSailor(s Settings) (provider.Client, error) {
 	return botsailor.New(botsailor.Config{BaseURL: s.BaseURL, Token: s.Token, PhoneNumberID: s.PhoneNumberID,
 		WhatsAppBotID: s.WhatsAppBotID, HTTPClient: s.HTTPClient, Logger: s.Logger}), nil
 }
 
-func newSobot(s Settings) (any, error) {
+func newSobot(s Settings) (provider.Client, error) {
 	cfg := sobot.Config{BaseURL: s.BaseURL, APIKey: s.Token, APISecret: s.Secret, HTTPClient: s.HTTPClient, Logger: s.Logger}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -124,7 +124,7 @@ func newSobot(s Settings) (any, error) {
 	return sobot.New(cfg), nil
 }
 
-func newSalebot(s Settings) (any, error) {
+func newSalebot(s Settings) (provider.Client, error) {
 	cfg := salebot.Config{BaseURL: s.BaseURL, APIKey: s.Token, WhatsAppBotID: s.WhatsAppBotID, HTTPClient: s.HTTPClient, Logger: s.Logger}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -132,7 +132,7 @@ func newSalebot(s Settings) (any, error) {
 	return salebot.New(cfg), nil
 }
 
-func newWaapi(s Settings) (any, error) {
+func newWaapi(s Settings) (provider.Client, error) {
 	cfg := waapi.Config{BaseURL: s.BaseURL, SessionID: s.SessionID, AccessToken: s.Token, BearerToken: s.Secret,
 		HTTPClient: s.HTTPClient, Logger: s.Logger}
 	if err := cfg.Validate(); err != nil {

@@ -244,7 +244,7 @@ func (c *Client) post(ctx context.Context, body map[string]any) (*answer, error)
 	if pe != nil {
 		return nil, c.logged(ctx, start, phone, resp.StatusCode, pe)
 	}
-	c.logged(ctx, start, phone, resp.StatusCode, nil)
+	_ = c.logged(ctx, start, phone, resp.StatusCode, nil) // logs the success; returns nil
 	return ans, nil
 }
 

@@ -309,7 +309,7 @@ func parseTimestamp(v any) (time.Time, bool) {
 		if err1 != nil || err2 != nil {
 			return time.Time{}, false
 		}
-		v = json.Number(strconv.FormatInt(high<<32|int64(uint32(low)), 10))
+		v = json.Number(strconv.FormatInt(high<<32|int64(uint32(low)), 10)) // #nosec G115 -- the low 32 bits, as Long.toString does
 	}
 	s := scalarString(v)
 	if s == "" {

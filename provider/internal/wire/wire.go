@@ -118,7 +118,7 @@ func secretPattern(s string) string {
 			b.WriteString("%" + hexPattern(uint64(c), 2))
 		}
 		if r <= 0xFFFF {
-			b.WriteString(`|\\+u` + hexPattern(uint64(r), 4))
+			b.WriteString(`|\\+u` + hexPattern(uint64(r), 4)) // #nosec G115 -- a rune of a string is never negative
 		}
 		switch r {
 		case ' ':

@@ -275,7 +275,7 @@ type push struct {
 
 // New returns a simulator with the given knobs.
 func New(opts Options) *Server {
-	seed := uint64(opts.Seed)
+	seed := uint64(opts.Seed) // #nosec G115 -- the bits of the seed, sign and all
 	return &Server{
 		opts:        opts,
 		rng:         rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),

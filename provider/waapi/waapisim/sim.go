@@ -282,7 +282,7 @@ type bucket struct {
 
 // New returns a running simulator with the given knobs.
 func New(opts Options) *Server {
-	seed := uint64(opts.Seed)
+	seed := uint64(opts.Seed) // #nosec G115 -- the bits of the seed, sign and all
 	s := &Server{
 		opts:        opts,
 		rng:         rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
@@ -439,7 +439,7 @@ func readFields(r *http.Request) (map[string]any, error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch mt {
 	case "multipart/form-data":
-		if err := r.ParseMultipartForm(1 << 20); err != nil {
+		if err := r.ParseMultipartForm(1 << 20); err != nil { // #nosec G120 -- ServeHTTP limits the body to 1 MB
 			return nil, err
 		}
 		for k, v := range r.MultipartForm.Value {

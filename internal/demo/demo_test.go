@@ -1,11 +1,13 @@
-package cli_test
+package demo_test
 
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/wacamp/wacamp/internal/cli"
+	"github.com/wacamp/wacamp/internal/demo"
 )
 
 // The README's demo runs to the end through every provider's simulator
@@ -18,7 +20,7 @@ func TestDemoRunsThroughEveryProvider(t *testing.T) {
 			t.Parallel()
 			out := &syncBuf{}
 			io := cli.IO{Stdout: out, Stderr: out, Getenv: func(string) string { return "" }}
-			err := cli.Demo(context.Background(), []string{"-exit", "-provider", p, "-recipients", "60", "-ui", "127.0.0.1:0", "-data", t.TempDir()}, io)
+			err := demo.Run(context.Background(), []string{"-exit", "-provider", p, "-recipients", "60", "-ui", "127.0.0.1:0", "-data", t.TempDir()}, io)
 			if err != nil {
 				t.Fatalf("demo: %v\n%s", err, out.String())
 			}
@@ -30,8 +32,17 @@ func TestDemoRunsThroughEveryProvider(t *testing.T) {
 		})
 	}
 	out := &syncBuf{}
-	err := cli.Demo(context.Background(), []string{"-provider", "twilio"}, cli.IO{Stdout: out, Stderr: out, Getenv: func(string) string { return "" }})
+	err := demo.Run(context.Background(), []string{"-provider", "twilio"}, cli.IO{Stdout: out, Stderr: out, Getenv: func(string) string { return "" }})
 	if err == nil || !strings.Contains(err.Error()+out.String(), "sobot") {
 		t.Errorf("an unknown provider: %v %s", err, out.String())
 	}
 }
+
+// syncBuf is a goroutine-safe buffer for command output.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

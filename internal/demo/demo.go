@@ -1,11 +1,20 @@
-package cli
+// Package demo runs the whole of wacamp in one process with no set-up: an
+// embedded Redis (miniredis) and SQLite database unless REDIS_URL and
+// DATABASE_URL are set, a provider simulator with realistic faults, a
+// worker, the scheduler and the web UI, sending an example broadcast and a
+// drip sequence with live progress. It is the only production importer of
+// the simulators, miniredis and SQLite: the worker and scheduler binaries
+// link none of them.
+package demo
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -14,28 +23,31 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
+
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/internal/cli"
 	"github.com/wacamp/wacamp/sequence"
+	_ "github.com/wacamp/wacamp/store/sqlite" // the embedded database
 	"github.com/wacamp/wacamp/throttle"
 )
 
-// Demo runs the whole product in one process: embedded Redis and database
-// (or REDIS_URL / DATABASE_URL), the BotSailor simulator, a worker, the
-// scheduler and the web UI, and sends an example broadcast with live
-// progress.
-func Demo(ctx context.Context, args []string, io IO) error {
-	fs := newFlags("demo", io)
-	fs.Init("demo", fs.ErrorHandling())
+// Run runs the demo: embedded Redis and database (or REDIS_URL /
+// DATABASE_URL), a provider's simulator, a worker, the scheduler and the
+// web UI, and sends an example broadcast with live progress.
+func Run(ctx context.Context, args []string, io cli.IO) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(io.Stderr)
 	n := fs.Int("recipients", 1000, "audience size of the example broadcast")
 	rate := fs.Float64("rate", 80, "rate_per_second of the example account")
 	uiAddr := fs.String("ui", "127.0.0.1:8080", "web UI listen address (port 0 picks a free one)")
 	exit := fs.Bool("exit", false, "exit when the broadcast is done instead of keeping the web UI up")
 	dataDir := fs.String("data", "", "directory for the embedded database and example files (default: a temporary one)")
 	prov := fs.String("provider", "botsailor", "the simulated provider: "+demoProviders)
-	if _, err := parse(fs, args); err != nil {
-		return &exitError{code: 2}
+	if _, err := cli.ParseFlags(fs, args); err != nil {
+		return cli.FlagError()
 	}
 	if io.Getenv("WACAMP_LOG_LEVEL") == "" {
 		orig := io.Getenv
@@ -46,7 +58,7 @@ func Demo(ctx context.Context, args []string, io IO) error {
 			return orig(k)
 		}
 	}
-	log := logger(io)
+	log := cli.Logger(io)
 	out := io.Stdout
 
 	dir := *dataDir
@@ -58,11 +70,12 @@ func Demo(ctx context.Context, args []string, io IO) error {
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	env := envOf(io)
-	conns, err := app.Open(ctx, env, true, dir, log)
+	env := config.LoadEnv(io.Getenv)
+	conns, closeEmbedded, err := open(ctx, env, dir, log)
 	if err != nil {
 		return err
 	}
+	defer closeEmbedded()
 	defer conns.Close()
 	fmt.Fprintf(out, "wacamp demo\n  redis     %s\n  database  %s\n", describeRedis(env), describeDB(env, dir))
 
@@ -97,7 +110,7 @@ func Demo(ctx context.Context, args []string, io IO) error {
 	// The simulator, with a few realistic faults.
 	sim, err := newDemoSim(*prov, token, secret, *rate, hookURL)
 	if err != nil {
-		return &exitError{code: 2, msg: err.Error()}
+		return cli.UsageError("%v", err)
 	}
 	defer sim.close()
 	simLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -118,7 +131,7 @@ func Demo(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	bundle, err := config.LoadWith(ctx, path, getenv, config.LoadOptions{Progress: newCSVProgress(out).report})
+	bundle, err := config.LoadWith(ctx, path, getenv, config.LoadOptions{Progress: cli.CSVProgress(out)})
 	if err != nil {
 		return fmt.Errorf("example campaign: %w", err)
 	}
@@ -146,15 +159,15 @@ func Demo(ctx context.Context, args []string, io IO) error {
 	defer srv.Shutdown()
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
-	go func() { _ = RunScheduler(runCtx, conns, opts, 200*time.Millisecond) }()
+	go func() { _ = cli.RunScheduler(runCtx, conns, opts, 200*time.Millisecond) }()
 
 	// The web UI, behind basic auth.
-	creds, err := uiCredentials(io.Getenv)
+	creds, err := cli.UICredentials(io.Getenv)
 	generated := false
 	if err != nil {
-		creds, generated = Credentials{User: "demo", Password: randomHex(8)}, true
+		creds, generated = cli.Credentials{User: "demo", Password: randomHex(8)}, true
 	}
-	ui := UIHandler(conns.Redis, false)
+	ui := cli.UIHandler(conns.Redis, false)
 	defer ui.Close()
 	uiLn, err := net.Listen("tcp", *uiAddr)
 	if err != nil {
@@ -163,8 +176,7 @@ func Demo(ctx context.Context, args []string, io IO) error {
 			return err
 		}
 	}
-	uiSrv := uiServer(BasicAuth(ui, creds, log))
-	go func() { _ = uiSrv.Serve(limitConns(uiLn, maxUIConns)) }()
+	uiSrv := cli.ServeUIOn(uiLn, cli.BasicAuth(ui, creds, log))
 	defer uiSrv.Close()
 	login := "user " + creds.User + ", password from ASYNQMON_PASSWORD"
 	if generated {
@@ -195,7 +207,7 @@ func Demo(ctx context.Context, args []string, io IO) error {
 		if err != nil {
 			return err
 		}
-		line := progressLine(r) + " | welcome: " + sequenceLine(seq)
+		line := cli.ProgressLine(r) + " | welcome: " + cli.SequenceLine(seq)
 		if tty {
 			fmt.Fprintf(out, "\r\033[K%s", line)
 		} else {
@@ -233,7 +245,11 @@ func Demo(ctx context.Context, args []string, io IO) error {
 	if env.DatabaseURL == "" {
 		dsn = "sqlite:" + filepath.Join(dir, "wacamp.db")
 	}
-	fmt.Fprintf(out, "inspect (while this runs): DATABASE_URL=%s go run ./cmd/scheduler status %s   (or: export %s)\n", dsn, name, name)
+	inspect := "go run ./cmd/scheduler" // Postgres: the real scheduler
+	if env.DatabaseURL == "" {
+		inspect = "go run ./cmd/demo scheduler" // the embedded SQLite: only the demo links it
+	}
+	fmt.Fprintf(out, "inspect (while this runs): DATABASE_URL=%s %s status %s   (or: export %s)\n", dsn, inspect, name, name)
 	if dups > 0 {
 		return errors.New("a recipient got more than one message")
 	}
@@ -247,16 +263,6 @@ func Demo(ctx context.Context, args []string, io IO) error {
 
 // demoEnrolled is how many people the demo enrolls in its sequence.
 const demoEnrolled = 50
-
-// sequenceLine is a one-line summary of a sequence for progress output.
-func sequenceLine(r sequence.Report) string {
-	var parts []string
-	for _, st := range r.Steps {
-		sent := st.Counts["sent"] + st.Counts["delivered"] + st.Counts["read"]
-		parts = append(parts, fmt.Sprintf("step %d sent %d", st.Step, sent))
-	}
-	return strings.Join(parts, ", ") + ", " + countsLine(r.Enrollments, enrollOrder)
-}
 
 // demoTier is the smallest messaging tier that lets n recipients through.
 func demoTier(n int) string {
@@ -338,4 +344,35 @@ func isTerminal(w any) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// open connects to REDIS_URL and DATABASE_URL, starting an embedded Redis
+// (miniredis, in this process) for a missing REDIS_URL and an embedded
+// SQLite database in dir for a missing DATABASE_URL; closeEmbedded stops
+// what it started.
+func open(ctx context.Context, env config.Env, dir string, log *slog.Logger) (conns *app.Conns, closeEmbedded func(), err error) {
+	closeEmbedded = func() {}
+	if env.RedisURL == "" {
+		mr, err := miniredis.Run()
+		if err != nil {
+			return nil, nil, fmt.Errorf("start embedded redis: %w", err)
+		}
+		closeEmbedded = mr.Close
+		env.RedisURL = "redis://" + mr.Addr() + "/0"
+		log.InfoContext(ctx, "using embedded redis (miniredis)", slog.String("addr", mr.Addr()))
+	}
+	if env.DatabaseURL == "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			closeEmbedded()
+			return nil, nil, fmt.Errorf("embedded database: %w", err)
+		}
+		env.DatabaseURL = "sqlite:" + filepath.Join(dir, "wacamp.db")
+		log.InfoContext(ctx, "using embedded database (sqlite)", slog.String("path", filepath.Join(dir, "wacamp.db")))
+	}
+	conns, err = app.Open(ctx, env, log)
+	if err != nil {
+		closeEmbedded()
+		return nil, nil, err
+	}
+	return conns, closeEmbedded, nil
 }

@@ -1,0 +1,24 @@
+package cmd_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// Each binary links only what it runs: the production commands carry no
+// provider simulator, no embedded Redis (miniredis) and no SQLite; only
+// the demo and bench do.
+func TestProductionBinariesLinkNoDemoParts(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", "./worker", "./scheduler", "./asynqmon").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasSuffix(pkg, "sim") || strings.Contains(pkg, "miniredis") || strings.Contains(pkg, "sqlite") ||
+			strings.Contains(pkg, "wacamp/internal/demo") || strings.Contains(pkg, "wacamp/internal/bench") {
+			t.Errorf("a production binary links %s", pkg)
+		}
+	}
+}
