@@ -74,8 +74,8 @@ func (a *audienceHash) add(r Recipient) {
 	if err != nil { // strings only: cannot happen
 		b = fmt.Appendf(nil, "%#v", r)
 	}
-	io.WriteString(a.h, sep)
-	a.h.Write(b)
+	_, _ = io.WriteString(a.h, sep) // a hash.Hash never fails to write
+	_, _ = a.h.Write(b)
 }
 
 // sum returns the hash, in hex; add may not be called afterwards.
@@ -84,7 +84,7 @@ func (a *audienceHash) sum() string {
 	if a.n == 0 {
 		end = "null\n"
 	}
-	io.WriteString(a.h, end)
+	_, _ = io.WriteString(a.h, end)
 	return hex.EncodeToString(a.h.Sum(nil))
 }
 
