@@ -413,6 +413,30 @@ type exampleGroup struct {
 	msg      string
 }
 
+// fieldGroups groups the recipients for whom a rendered message fails, by
+// message field, in the order the fields first failed.
+type fieldGroups struct {
+	by    map[string]*exampleGroup
+	order []string
+}
+
+// add counts err's field errors for the recipient named by who (the first
+// of each field is its example).
+func (fg *fieldGroups) add(err error, who func() string) {
+	for _, fe := range fieldErrors(err) {
+		g := fg.by[fe.Field]
+		if g == nil {
+			if fg.by == nil {
+				fg.by = map[string]*exampleGroup{}
+			}
+			g = &exampleGroup{examples: []string{who()}, msg: fe.Msg}
+			fg.by[fe.Field] = g
+			fg.order = append(fg.order, fe.Field)
+		}
+		g.n++
+	}
+}
+
 // listed names the examples: "a, b and 3 more".
 func (g *exampleGroup) listed() string {
 	list := strings.Join(g.examples, ", ")
@@ -435,12 +459,11 @@ func (g *exampleGroup) forFirst() string {
 // recipient, and messages that are invalid once rendered (a text grown
 // too long, a URL broken by a value), recipient by recipient.
 type varCheck struct {
-	m           templates.Message
-	vars        []string
-	fieldOf     map[string]string        // variable → first field using it
-	missing     map[string]*exampleGroup // by variable
-	failed      map[string]*exampleGroup // by message field, after rendering
-	failedOrder []string
+	m       templates.Message
+	vars    []string
+	fieldOf map[string]string        // variable → first field using it
+	missing map[string]*exampleGroup // by variable
+	failed  fieldGroups              // after rendering
 }
 
 // newVarCheck returns a check of m's placeholders; nil if m has none.
@@ -449,8 +472,7 @@ func newVarCheck(m templates.Message) *varCheck {
 	if len(vars) == 0 {
 		return nil
 	}
-	c := &varCheck{m: m, vars: vars, fieldOf: make(map[string]string, len(vars)),
-		missing: map[string]*exampleGroup{}, failed: map[string]*exampleGroup{}}
+	c := &varCheck{m: m, vars: vars, fieldOf: make(map[string]string, len(vars)), missing: map[string]*exampleGroup{}}
 	for path, s := range m.TextFields() {
 		for _, v := range templates.Placeholders(s) {
 			if _, ok := c.fieldOf[v]; !ok {
@@ -486,18 +508,7 @@ func (c *varCheck) observe(r Recipient, who func() string) {
 	if err == nil {
 		err = out.Validate()
 	}
-	if err == nil {
-		return
-	}
-	for _, fe := range fieldErrors(err) {
-		g := c.failed[fe.Field]
-		if g == nil {
-			g = &exampleGroup{examples: []string{who()}, msg: fe.Msg}
-			c.failed[fe.Field] = g
-			c.failedOrder = append(c.failedOrder, fe.Field)
-		}
-		g.n++
-	}
+	c.failed.add(err, who)
 }
 
 // report reports what observe found. field is the message's field path.
@@ -513,8 +524,8 @@ func (c *varCheck) report(f *fileCtx, fl fieldLines, field string) {
 		}
 		f.problem(fl.line(c.fieldOf[v]), subfield(field, c.fieldOf[v]), "{{%s}} has no value for %s", v, who)
 	}
-	for _, fld := range c.failedOrder {
-		g := c.failed[fld]
+	for _, fld := range c.failed.order {
+		g := c.failed.by[fld]
 		f.problem(fl.line(fld), subfield(field, fld), "after rendering for %s: %s", g.forFirst(), g.msg)
 	}
 }

@@ -101,7 +101,7 @@ func (l *loader) contentChecks(account string, m templates.Message, msgOK bool) 
 		return c
 	}
 	if msgOK && d.CheckContent != nil && len(m.Variables()) > 0 {
-		c.rendered = &renderCheck{m: m, check: d.CheckContent, failed: map[string]*exampleGroup{}}
+		c.rendered = &renderCheck{m: m, check: d.CheckContent}
 	}
 	if d.Capabilities.RecipientName {
 		c.names = &nameCheck{}
@@ -176,8 +176,7 @@ func (l *loader) checkWritten(file string, at msgAt, m templates.Message, check 
 type renderCheck struct {
 	m      templates.Message
 	check  func(templates.Message) error
-	failed map[string]*exampleGroup // by message field
-	order  []string
+	failed fieldGroups
 }
 
 func (c *renderCheck) observe(r Recipient, who func() string) {
@@ -185,25 +184,17 @@ func (c *renderCheck) observe(r Recipient, who func() string) {
 	if err != nil {
 		return // a missing value, reported by varCheck
 	}
-	for _, fe := range fieldErrors(c.check(out)) {
-		g := c.failed[fe.Field]
-		if g == nil {
-			g = &exampleGroup{examples: []string{who()}, msg: fe.Msg}
-			c.failed[fe.Field] = g
-			c.order = append(c.order, fe.Field)
-		}
-		g.n++
-	}
+	c.failed.add(c.check(out), who)
 }
 
 // report reports each failing field once, with the first recipient and
 // how many fail, leaving out fields already reported as written.
 func (c *renderCheck) report(l *loader, file string, msg msgAt, reported map[string]bool) {
-	for _, fld := range c.order {
+	for _, fld := range c.failed.order {
 		if reported[fld] {
 			continue
 		}
-		g := c.failed[fld]
+		g := c.failed.by[fld]
 		l.probs.add(file, msg.lines.line(fld), subfield(msg.field, fld), "after rendering for %s: %s", g.forFirst(), g.msg)
 	}
 }

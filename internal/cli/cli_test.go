@@ -84,6 +84,24 @@ func (w *world) write(name, content string) string {
 	return p
 }
 
+// sequence writes s.yaml: an account on the simulator and the sequence
+// onboarding with steps (each a YAML flow mapping), and returns its path.
+func (w *world) sequence(steps ...string) string {
+	return w.write("s.yaml", `accounts:
+  - name: main
+    provider: botsailor
+    base_url: `+w.simURL+`
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "1190600"
+    whatsapp_bot_id: 7
+    daily_unique_limit: unlimited
+sequences:
+  - name: onboarding
+    account: main
+    steps:
+      - `+strings.Join(steps, "\n      - ")+"\n")
+}
+
 func (w *world) campaign(n int) string {
 	var csv strings.Builder
 	csv.WriteString("phone,name\n")
@@ -287,21 +305,7 @@ func TestValidateWarnsAboutPlanLimits(t *testing.T) {
 func TestSequenceCommands(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	path := w.write("s.yaml", `accounts:
-  - name: main
-    provider: botsailor
-    base_url: `+w.simURL+`
-    api_token: ${SIM_TOKEN}
-    phone_number_id: "1190600"
-    whatsapp_bot_id: 7
-    daily_unique_limit: unlimited
-sequences:
-  - name: onboarding
-    account: main
-    steps:
-      - {after: 0s, message: {text: "Welcome {{name}}!"}}
-      - {after: 24h, message: {text: "Day two {{code}}"}}
-`)
+	path := w.sequence(`{after: 0s, message: {text: "Welcome {{name}}!"}}`, `{after: 24h, message: {text: "Day two {{code}}"}}`)
 	people := w.write("people.csv", "phone,name,code\n+49 151 0000 0002,Ben,B2\n4915100000003,Cy,C3\n4915100000003,Cy,C3\n")
 	code, out := w.run("validate", "-f", path)
 	require.Equal(t, 0, code, out)

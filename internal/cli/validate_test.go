@@ -112,21 +112,7 @@ broadcasts:
 func TestEnrollRefusesPeopleALaterStepCannotReach(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	path := w.write("s.yaml", `accounts:
-  - name: main
-    provider: botsailor
-    base_url: `+w.simURL+`
-    api_token: ${SIM_TOKEN}
-    phone_number_id: "1190600"
-    whatsapp_bot_id: 7
-    daily_unique_limit: unlimited
-sequences:
-  - name: onboarding
-    account: main
-    steps:
-      - {after: 0s, message: {text: "Welcome {{name}}!"}}
-      - {after: 72h, message: {text: "Your code: {{code}}"}}
-`)
+	path := w.sequence(`{after: 0s, message: {text: "Welcome {{name}}!"}}`, `{after: 72h, message: {text: "Your code: {{code}}"}}`)
 	code, out := w.run("apply", "-f", path)
 	require.Equal(t, 0, code, out)
 
@@ -157,20 +143,7 @@ sequences:
 func TestEnrollLargePeopleFile(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	path := w.write("s.yaml", `accounts:
-  - name: main
-    provider: botsailor
-    base_url: `+w.simURL+`
-    api_token: ${SIM_TOKEN}
-    phone_number_id: "1190600"
-    whatsapp_bot_id: 7
-    daily_unique_limit: unlimited
-sequences:
-  - name: onboarding
-    account: main
-    steps:
-      - {after: 24h, message: {text: "Welcome {{name}}, {{code}}!"}}
-`)
+	path := w.sequence(`{after: 24h, message: {text: "Welcome {{name}}, {{code}}!"}}`)
 	code, out := w.run("apply", "-f", path)
 	require.Equal(t, 0, code, out)
 	var csv strings.Builder
