@@ -32,23 +32,30 @@ func RedactedOrEmpty(secret string) string {
 	return Redacted
 }
 
+// MaxRetryAfter caps the wait a provider's Retry-After asks for. A longer
+// one is a broken or hostile answer ("1e300", a date in year 9999) that
+// would park a send for centuries (or, overflowing, not at all); after an
+// hour the provider is asked again and may say wait again.
+const MaxRetryAfter = time.Hour
+
 // RetryAfter reads a Retry-After header (seconds or an HTTP date, against
-// now); 0 when absent or past.
+// now); 0 when absent, past or not a number (NaN), at most MaxRetryAfter.
 func RetryAfter(h http.Header, now time.Time) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0
 	}
 	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs <= 0 {
+		switch {
+		case !(secs > 0): // zero, negative or NaN
 			return 0
+		case secs >= MaxRetryAfter.Seconds(): // +Inf too
+			return MaxRetryAfter
 		}
 		return time.Duration(secs * float64(time.Second))
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
+		return min(max(t.Sub(now), 0), MaxRetryAfter)
 	}
 	return 0
 }

@@ -1,9 +1,11 @@
 package wire
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -45,5 +47,34 @@ func TestCode(t *testing.T) {
 		"":                      "",
 	} {
 		require.Equal(t, want, sc.Code(code), code)
+	}
+}
+
+// A Retry-After is a wait from 0 to MaxRetryAfter whatever the header says:
+// huge, infinite or not-a-number values once overflowed into a negative
+// duration, and a date centuries ahead parked the send for 292 years.
+func TestRetryAfterBounded(t *testing.T) {
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	for v, want := range map[string]time.Duration{
+		"":                    0,
+		"7":                   7 * time.Second,
+		"0.5":                 500 * time.Millisecond,
+		"-1":                  0,
+		"0":                   0,
+		"NaN":                 0,
+		"Inf":                 MaxRetryAfter,
+		"1e300":               MaxRetryAfter,
+		"9223372036854775807": MaxRetryAfter,
+		"3600":                MaxRetryAfter,
+		"soon":                0,
+		now.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
+		now.Add(-time.Hour).Format(http.TimeFormat):       0,
+		"Fri, 31 Dec 9999 23:59:59 GMT":                   MaxRetryAfter,
+	} {
+		h := http.Header{}
+		if v != "" {
+			h.Set("Retry-After", v)
+		}
+		require.Equal(t, want, RetryAfter(h, now), v)
 	}
 }
