@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/wacamp/wacamp/provider"
@@ -178,6 +179,62 @@ func (sc Scrubber) Code(code string) string {
 		}
 	}
 	return code
+}
+
+// The longest provider text kept: of a JSON answer's message (or a failure
+// reason), and of the start of a body that is not the provider's answer.
+const (
+	MaxMessage = 500
+	MaxSnippet = 200
+)
+
+// Message returns a provider's text (an answer's message, a failure
+// reason) as wacamp may print, log and store it: every secret replaced,
+// invalid UTF-8 replaced with U+FFFD and control characters other than
+// tab and newline (NUL among them, which Postgres refuses in text) with a
+// space, cut to MaxMessage bytes.
+func (sc Scrubber) Message(s string) string {
+	return Truncate(sc.clean(s, false), MaxMessage)
+}
+
+// Snippet returns the start of a body that is not the provider's answer
+// (an HTML page, a proxy's text) as one line of text, cleaned as Message
+// cleans text, cut to MaxSnippet bytes; "(empty body)" if nothing is left.
+func (sc Scrubber) Snippet(raw []byte) string {
+	return cmp.Or(Truncate(sc.clean(string(raw), true), MaxSnippet), "(empty body)")
+}
+
+// clean scrubs s, makes it storable text (and one line if oneLine) and
+// scrubs it again: a secret whose characters were apart (a NUL or a run of
+// white space in it) may only have come together in the cleaning.
+func (sc Scrubber) clean(s string, oneLine bool) string {
+	s = strings.ToValidUTF8(sc.Scrub(s), "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && (oneLine || r != '\t' && r != '\n') {
+			return ' '
+		}
+		return r
+	}, s)
+	if oneLine {
+		s = strings.Join(strings.Fields(s), " ")
+	}
+	return sc.Scrub(s)
+}
+
+// MaxIDLen is the longest message id kept from a provider's answer.
+const MaxIDLen = 256
+
+// ID returns a message id from a provider's answer if it can be one: at
+// most MaxIDLen bytes of valid UTF-8 without control characters, holding
+// no secret. Anything else gives "", as if the answer named no id: an id is
+// stored, shown and exported, and data we cannot vouch for must not be.
+func (sc Scrubber) ID(id string) string {
+	id = strings.TrimSpace(id)
+	if len(id) > MaxIDLen || !utf8.ValidString(id) || sc.Scrub(id) != id ||
+		strings.IndexFunc(id, unicode.IsControl) >= 0 {
+		return ""
+	}
+	return id
 }
 
 // ScrubErr returns err, or an error with the same text scrubbed that

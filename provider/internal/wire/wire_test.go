@@ -78,3 +78,39 @@ func TestRetryAfterBounded(t *testing.T) {
 		require.Equal(t, want, RetryAfter(h, now), v)
 	}
 }
+
+// A provider's text is kept as it may be printed and stored: no secret
+// (even one a NUL or a run of white space kept apart in the answer), no NUL
+// byte or invalid UTF-8 (Postgres refuses both: the delivery's outcome
+// could not be recorded), no control characters.
+func TestMessageAndSnippet(t *testing.T) {
+	const secret = "tok 1&2"
+	sc := NewScrubber(secret)
+	require.Equal(t, "bad \uFFFD text "+Redacted+" end\n\tnext", sc.Message("bad\x00\xff text "+secret+" end\n\tnext"))
+	require.Equal(t, Redacted, sc.Message("tok\x001&2"), "a NUL becomes a space: the secret shows")
+	require.Equal(t, "a  [31m", sc.Message("a \x1b[31m"), "an escape sequence cannot colour a terminal")
+	require.Equal(t, "<html> "+Redacted+" \uFFFD </html>", sc.Snippet([]byte("<html>\n  tok\t1&2 \xfe\x00 </html>")))
+	require.Equal(t, "(empty body)", sc.Snippet([]byte(" \x00\n ")))
+	long := sc.Message(strings.Repeat("é", MaxMessage))
+	require.LessOrEqual(t, len(long), MaxMessage+len("..."))
+}
+
+// A message id is kept only if it can be one: it is stored, shown and
+// exported, so an answer echoing a secret (or holding a NUL byte) as its
+// id gives no id rather than put the secret into the database.
+func TestID(t *testing.T) {
+	sc := NewScrubber("tk&<9fQ2>")
+	for id, want := range map[string]string{
+		"wamid.HBgNODgwMTcyMzMwOTAwMxUCABEYEjlGQkY3MEFEMEVGODhCNDkxNQA=": "wamid.HBgNODgwMTcyMzMwOTAwMxUCABEYEjlGQkY3MEFEMEVGODhCNDkxNQA=",
+		" true_2349048988056@c.us_BAE5 ":                                 "true_2349048988056@c.us_BAE5",
+		"tk&<9fQ2>":                                                      "",
+		"wamid.tk%26%3C9fQ2%3E":                                          "",
+		"wamid.\x00":                                                     "",
+		"\xff":                                                           "",
+		strings.Repeat("a", MaxIDLen+1):                                  "",
+		strings.Repeat("a", MaxIDLen):                                    strings.Repeat("a", MaxIDLen),
+		"":                                                               "",
+	} {
+		require.Equal(t, want, sc.ID(id), id)
+	}
+}
