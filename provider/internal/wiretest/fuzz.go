@@ -379,3 +379,31 @@ func (d Driver) Fuzz(f *testing.F) {
 		RequireNoSecret(t, logged.String(), d.Secrets...)
 	})
 }
+
+// WebhookSeeds returns webhook bodies in each provider's shape (Meta-style
+// statuses and messages, Salebot's message objects, waapi's Baileys
+// updates) that carry what broke the receiver or the database before:
+// impossible times (microseconds, nanoseconds, 1e300, year 10000), NUL
+// bytes and lone surrogates in ids, phones and texts, and invalid UTF-8;
+// for every webhook parser's fuzz target.
+func WebhookSeeds() []string {
+	return []string{
+		`[{"value":{"statuses":[{"id":"wamid.A","status":"delivered","timestamp":"1692947519000000","recipient_id":"4915112345678"},` +
+			`{"id":"wamid.B","status":"read","timestamp":1e300,"recipient_id":"4915112345678"},` +
+			`{"id":"wamid.C","status":"failed","timestamp":"10000-01-01T00:00:00Z","recipient_id":"49\u0000151",` +
+			`"errors":[{"code":"131026\u0000","title":"t\u0000\ud800","message":"m","error_data":{"details":"d\u0000"}}]}]},"field":"messages"}]`,
+		`{"object":"whatsapp_business_account","entry":[{"changes":[{"value":{"messages":[{"from":"4915112345678","id":"wamid.\u0000",` +
+			`"timestamp":"-1","type":"text","text":{"body":"hi\u0000there"}}]},"field":"messages"}]}]}`,
+		`{"id":"wamid.\u0000","status":"sent","timestamp":"1692947519999999999"}`,
+		`[{"id":"1\u0000","client":{"recepient":"7987\u00005146788","client_type":6},"message":"m\u0000","attachments":["a\u0000"],` +
+			`"is_input":0,"delivered":0,"error_message":"(#131026) x\u0000"},{"id":2,"client":{"recepient":"79875146788"},"message":"\ud800","is_input":1}]`,
+		`{"event":"onMessageUpdate","data":[{"key":{"remoteJid":"111\u0000@s.whatsapp.net","fromMe":true,"id":"B\u0000"},` +
+			`"update":{"status":"ERROR","error":{"code":"1\u0000","message":"e\u0000"}},"messageTimestamp":{"low":-1,"high":2147483647}},` +
+			`{"key":{"remoteJid":"222@s.whatsapp.net","fromMe":false,"id":"C"},"message":{"conversation":"x\u0000"},"messageTimestamp":1e300},` +
+			`{"key":{"remoteJid":"333@s.whatsapp.net","fromMe":true,"id":"D"},"receipt":{"readTimestamp":1688996225000000}}]}`,
+		"{\"id\":\"w\xff\",\"status\":\"read\",\"timestamp\":\"1692947519\",\"recipient_id\":\"49\xfe\"}",
+		strings.Repeat(`{"value":`, 50) + `{}` + strings.Repeat(`}`, 50),
+		strings.Repeat(`[`, 20000) + strings.Repeat(`]`, 20000),
+		``, `null`, `[]`, `"x"`, `{"id":1e999,"status":"sent"}`,
+	}
+}

@@ -1,0 +1,43 @@
+package sobot
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/wacamp/wacamp/provider/internal/wiretest"
+)
+
+// FuzzParseWebhook: whatever body the parser accepts, its events can be
+// queued and stored (see wiretest.RequireQueueable).
+func FuzzParseWebhook(f *testing.F) {
+	for _, body := range webhookSamples(f) {
+		f.Add([]byte(body))
+	}
+	for _, body := range wiretest.WebhookSeeds() {
+		f.Add([]byte(body))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		events, err := ParseWebhook(body)
+		if err == nil {
+			wiretest.RequireQueueable(t, events)
+		}
+	})
+}
+
+// webhookSamples are the document's webhook samples (testdata).
+func webhookSamples(f *testing.F) []string {
+	names, err := filepath.Glob("testdata/webhook_*.json")
+	if err != nil || len(names) == 0 {
+		f.Fatalf("no webhook samples: %v", err)
+	}
+	var out []string
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	return out
+}
