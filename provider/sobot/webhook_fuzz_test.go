@@ -5,22 +5,22 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/wacamp/wacamp/provider/internal/wiretest"
+	"github.com/wacamp/wacamp/internal/hostile"
 )
 
 // FuzzParseWebhook: whatever body the parser accepts, its events can be
-// queued and stored (see wiretest.RequireQueueable).
+// queued and stored (see hostile.RequireQueueable).
 func FuzzParseWebhook(f *testing.F) {
 	for _, body := range webhookSamples(f) {
 		f.Add([]byte(body))
 	}
-	for _, body := range wiretest.WebhookSeeds() {
+	for _, body := range hostile.WebhookSeeds() {
 		f.Add([]byte(body))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		events, err := ParseWebhook(body)
 		if err == nil {
-			wiretest.RequireQueueable(t, events)
+			hostile.RequireQueueable(t, events)
 		}
 	})
 }
