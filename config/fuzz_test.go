@@ -1,4 +1,4 @@
-package config_test
+package config
 
 import (
 	"bytes"
@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/wacamp/wacamp/config"
 )
 
 // The secrets of the fuzz targets' environment: distinctive, so that any
@@ -50,21 +48,21 @@ func fuzzEnv(f *testing.F, dir string) func(string) string {
 // after it has ignored its context.
 const fuzzLoadTimeout = 5 * time.Second
 
-// fuzzLoad runs config.LoadContext on path under a deadline and checks what
+// fuzzLoad runs LoadContext on path under a deadline and checks what
 // holds for every input: it returns (no panic, no hang past its context),
-// and its error is a *config.ValidationError, each problem naming a file,
+// and its error is a *ValidationError, each problem naming a file,
 // or the context's.
-func fuzzLoad(t *testing.T, path string, getenv func(string) string) (*config.Bundle, error) {
+func fuzzLoad(t *testing.T, path string, getenv func(string) string) (*Bundle, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), fuzzLoadTimeout)
 	defer cancel()
 	type result struct {
-		b   *config.Bundle
+		b   *Bundle
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		b, err := config.LoadContext(ctx, path, getenv)
+		b, err := LoadContext(ctx, path, getenv)
 		done <- result{b, err}
 	}()
 	var r result
@@ -83,16 +81,16 @@ func fuzzLoad(t *testing.T, path string, getenv func(string) string) (*config.Bu
 	return r.b, r.err
 }
 
-// requireProblems checks that err is nil or a *config.ValidationError whose
+// requireProblems checks that err is nil or a *ValidationError whose
 // every problem names a file.
 func requireProblems(t *testing.T, err error) {
 	t.Helper()
 	if err == nil {
 		return
 	}
-	var ve *config.ValidationError
+	var ve *ValidationError
 	if !errors.As(err, &ve) {
-		t.Fatalf("want a *config.ValidationError, got %T: %v", err, err)
+		t.Fatalf("want a *ValidationError, got %T: %v", err, err)
 	}
 	for _, p := range ve.Problems {
 		if p.File == "" {
@@ -112,7 +110,7 @@ func requireNoSecret(t *testing.T, what, s string, secrets ...string) {
 }
 
 // bundleText is everything b holds, as JSON without HTML escaping.
-func bundleText(t *testing.T, b *config.Bundle) string {
+func bundleText(t *testing.T, b *Bundle) string {
 	t.Helper()
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -140,7 +138,7 @@ const fuzzCSV = "phone,name,code\n4915112345690,Bob,BF20\n+49 151 1234 5691,Cleo
 
 // FuzzLoad loads any campaign file (next to a customers.csv, in an
 // environment holding secrets) under a deadline. Whatever the file:
-// loading returns, its error is a *config.ValidationError (or the
+// loading returns, its error is a *ValidationError (or the
 // context's), and no secret of the environment — the account's token and
 // webhook secret, the database password, the content of a token file —
 // shows in the error; nor does any in the Bundle, except as the reference
@@ -166,24 +164,6 @@ sequences:
       - after: 0s
         message: {template: {id: "313823", vars: {name: "{{name}}", code-2: "x"}}}
 `
-	bomb := func(levels int, merge bool) string {
-		var b strings.Builder
-		b.WriteString("l0: &l0 {a: lol}\n")
-		for i := 1; i <= levels; i++ {
-			refs := strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*l%d, ", i-1), 9), ", ")
-			if merge {
-				fmt.Fprintf(&b, "l%d: &l%d {<<: [%s]}\n", i, i, refs)
-			} else {
-				fmt.Fprintf(&b, "l%d: &l%d [%s]\n", i, i, refs)
-			}
-		}
-		return b.String()
-	}
-	var deep strings.Builder
-	deep.WriteString("d0: &d0 x\n")
-	for i := 1; i < 20; i++ {
-		fmt.Fprintf(&deep, "d%d: &d%d [*d%d]\n", i, i, i-1)
-	}
 	var manyVars strings.Builder
 	for i := range 300 {
 		fmt.Fprintf(&manyVars, "        v%d: \"{{p%d}}\"\n", i, i)
@@ -196,9 +176,9 @@ sequences:
 		"accounts:\n  - &m1 {name: a, <<: *m1}\n",
 		"broadcasts: &b [x, *b]\n",
 		"a: &a {b: &b {<<: *a}}\n",
-		bomb(6, false) + "broadcasts: *l6\n",
-		bomb(6, true) + "accounts: [*l6]\n",
-		deep.String(),
+		laughs(6, false) + "broadcasts: *l6\n",
+		laughs(6, true) + "accounts: [*l6]\n",
+		deepAliases(MaxAliasDepth + 4),
 		broadcast("    message: {text: \"hi\\0there\"}\n"),
 		broadcast("    message: {text: \"hi\x00there\"}\n"),
 		broadcast("    message: {text: \"caf\xe9\"}\n"),
@@ -261,10 +241,10 @@ sequences:
 }
 
 // FuzzAudienceCSV reads any CSV file as a broadcast's audience (through
-// config.LoadContext, with a fixed campaign file) and as a people file for
-// `scheduler enroll` (config.LoadPeople, then config.CheckPeople against a
+// LoadContext, with a fixed campaign file) and as a people file for
+// `scheduler enroll` (LoadPeople, then CheckPeople against a
 // sequence). Whatever the file: reading returns, errors are
-// *config.ValidationError naming a file, people read have normalised phone
+// *ValidationError naming a file, people read have normalised phone
 // numbers and their line, and a file that is not a CSV with a phone column
 // (a secret file, a system file) has none of its content shown.
 func FuzzAudienceCSV(f *testing.F) {
@@ -300,7 +280,7 @@ func FuzzAudienceCSV(f *testing.F) {
 `), 0o600); err != nil {
 		f.Fatal(err)
 	}
-	seq, err := config.Load(seqPath, getenv)
+	seq, err := Load(seqPath, getenv)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -324,7 +304,7 @@ func FuzzAudienceCSV(f *testing.F) {
 
 		_, err := fuzzLoad(t, path, getenv)
 		if err != nil {
-			var ve *config.ValidationError
+			var ve *ValidationError
 			if errors.As(err, &ve) {
 				for _, p := range ve.Problems {
 					if p.File != path && p.File != csvPath {
@@ -335,7 +315,7 @@ func FuzzAudienceCSV(f *testing.F) {
 			requireNoSecret(t, "the error", err.Error(), hidden...)
 		}
 
-		people, err := config.LoadPeople(csvPath)
+		people, err := LoadPeople(csvPath)
 		requireProblems(t, err)
 		if err != nil {
 			requireNoSecret(t, "the error", err.Error(), hidden...)
@@ -350,7 +330,7 @@ func FuzzAudienceCSV(f *testing.F) {
 			}
 		}
 		for _, provider := range []string{"botsailor", "sobot"} {
-			requireProblems(t, config.CheckPeople(spec, provider, people))
+			requireProblems(t, CheckPeople(spec, provider, people))
 		}
 	})
 }

@@ -117,3 +117,18 @@ func EachString(v reflect.Value, path string, fn func(field, s string)) {
 		}
 	}
 }
+
+// FuzzParser runs the fuzz target of a webhook parser: seeded with the
+// provider's samples and WebhookSeeds, it checks that whatever body parse
+// accepts gives events RequireQueueable passes.
+func FuzzParser(f *testing.F, parse func([]byte) ([]provider.Event, error), samples ...string) {
+	f.Helper()
+	for _, body := range append(samples, WebhookSeeds()...) {
+		f.Add([]byte(body))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if events, err := parse(body); err == nil {
+			RequireQueueable(t, events)
+		}
+	})
+}

@@ -23,17 +23,13 @@ func FuzzAnswer(f *testing.F) {
 		Calls: func(baseURL string, hc *http.Client, log *slog.Logger) []wiretest.Call {
 			c := New(Config{BaseURL: baseURL + "/api/v1", Token: wiretest.HostileToken, PhoneNumberID: "119060000040020",
 				WhatsAppBotID: 23, HTTPClient: hc, Logger: log})
-			send := func(m templates.Message) wiretest.Call {
-				return func(ctx context.Context) (any, error) { return c.Send(ctx, "8801723309003", m) }
-			}
-			return []wiretest.Call{
-				send(textMessage),
-				send(templates.Message{Kind: templates.KindTemplate, Template: &templates.Template{ID: "313823"}}),
-				send(templates.Message{Kind: templates.KindBotFlow, BotFlow: "FLOW-1"}),
+			sends := wiretest.Sends(c, "8801723309003", textMessage,
+				templates.Message{Kind: templates.KindTemplate, Template: &templates.Template{ID: "313823"}},
+				templates.Message{Kind: templates.KindBotFlow, BotFlow: "FLOW-1"})
+			return append(sends,
 				func(ctx context.Context) (any, error) { return c.MessageStatus(ctx, sampleWAMID) },
 				func(ctx context.Context) (any, error) { return c.Conversation(ctx, "8801723309003", 0) },
-				func(ctx context.Context) (any, error) { return c.AccountInfo(ctx) },
-			}
+				func(ctx context.Context) (any, error) { return c.AccountInfo(ctx) })
 		},
 	}.Fuzz(f)
 }

@@ -1,7 +1,6 @@
 package salebot
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -20,13 +19,7 @@ func FuzzAnswer(f *testing.F) {
 		Samples: []string{sampleLoadClientsOK, sampleHistory, sampleOnlineChatClient, `{"status":"success"}`, `ok`},
 		Calls: func(baseURL string, hc *http.Client, log *slog.Logger) []wiretest.Call {
 			c := New(Config{BaseURL: baseURL, APIKey: wiretest.HostileToken, WhatsAppBotID: testBotID, HTTPClient: hc, Logger: log})
-			send := func(m templates.Message) wiretest.Call {
-				return func(ctx context.Context) (any, error) { return c.Send(ctx, "79875146788", m) }
-			}
-			return []wiretest.Call{
-				send(textMessage),
-				send(templates.Message{Kind: templates.KindBotFlow, BotFlow: "start"}),
-			}
+			return wiretest.Sends(c, "79875146788", textMessage, templates.Message{Kind: templates.KindBotFlow, BotFlow: "start"})
 		},
 	}.Fuzz(f)
 }

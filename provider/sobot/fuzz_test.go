@@ -1,7 +1,6 @@
 package sobot
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -20,13 +19,8 @@ func FuzzAnswer(f *testing.F) {
 		Calls: func(baseURL string, hc *http.Client, log *slog.Logger) []wiretest.Call {
 			c := New(Config{BaseURL: baseURL, APIKey: wiretest.HostileToken, APISecret: wiretest.HostileSecret,
 				HTTPClient: hc, Logger: log})
-			send := func(m templates.Message) wiretest.Call {
-				return func(ctx context.Context) (any, error) { return c.Send(ctx, "919970012345", m) }
-			}
-			return []wiretest.Call{
-				send(textMsg("Hi")),
-				send(templates.Message{Kind: templates.KindTemplate, Template: &templates.Template{Name: "promo", Language: "en"}}),
-			}
+			return wiretest.Sends(c, "919970012345", textMsg("Hi"),
+				templates.Message{Kind: templates.KindTemplate, Template: &templates.Template{Name: "promo", Language: "en"}})
 		},
 	}.Fuzz(f)
 }

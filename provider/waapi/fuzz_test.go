@@ -1,7 +1,6 @@
 package waapi
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"os"
@@ -31,13 +30,8 @@ func FuzzAnswer(f *testing.F) {
 		Calls: func(baseURL string, hc *http.Client, log *slog.Logger) []wiretest.Call {
 			c := New(Config{BaseURL: baseURL, SessionID: testSession, AccessToken: wiretest.HostileToken,
 				BearerToken: wiretest.HostileSecret, HTTPClient: hc, Logger: log})
-			send := func(m templates.Message) wiretest.Call {
-				return func(ctx context.Context) (any, error) { return c.Send(ctx, testPhone, m) }
-			}
-			return []wiretest.Call{
-				send(templates.Message{Kind: templates.KindText, Text: "Hi"}),
-				send(templates.Message{Kind: templates.KindMedia, Media: &templates.Media{URL: "https://example.com/a.png", Type: "image"}}),
-			}
+			return wiretest.Sends(c, testPhone, templates.Message{Kind: templates.KindText, Text: "Hi"},
+				templates.Message{Kind: templates.KindMedia, Media: &templates.Media{URL: "https://example.com/a.png", Type: "image"}})
 		},
 	}.Fuzz(f)
 }

@@ -7,35 +7,22 @@ import (
 )
 
 // FuzzParseWebhook: whatever body the parser accepts, its events can be
-// queued and stored (see hostile.RequireQueueable).
+// queued and stored (see hostile.FuzzParser).
 func FuzzParseWebhook(f *testing.F) {
-	for _, body := range webhookSamples(f) {
-		f.Add([]byte(body))
-	}
-	for _, body := range hostile.WebhookSeeds() {
-		f.Add([]byte(body))
-	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		events, err := ParseWebhook(body)
-		if err == nil {
-			hostile.RequireQueueable(t, events)
-		}
-	})
+	hostile.FuzzParser(f, ParseWebhook, webhookSamples...)
 }
 
 // webhookSamples are the Baileys shapes the parser documents: a status
 // update array, an inbound message in messages.upsert, our own message
 // (onAnyMessage) and a receipt.
-func webhookSamples(*testing.F) []string {
-	return []string{
-		`{"event":"onMessageUpdate","session_id":"s1","data":[` +
-			`{"key":{"remoteJid":"2349048988056@s.whatsapp.net","fromMe":true,"id":"BAE1"},"update":{"status":"SERVER_ACK"},"messageTimestamp":"1688996225"},` +
-			`{"key":{"remoteJid":"2349048988056@s.whatsapp.net","fromMe":true,"id":"BAE4"},"update":{"status":"ERROR","error":{"code":"131026","message":"Message undeliverable."}}}]}`,
-		`{"event":"onMessage","data":{"messages":[{"key":{"remoteJid":"1234@lid","senderPn":"2349048988056@s.whatsapp.net","fromMe":false,"id":"IN1"},` +
-			`"message":{"ephemeralMessage":{"message":{"extendedTextMessage":{"text":"STOP"}}}},"messageTimestamp":{"low":1688996225,"high":0}}]}}`,
-		`{"key":{"remoteJid":"2349048988056@s.whatsapp.net","fromMe":true,"id":"BAE59F1807A62E0D"},"status":"PENDING",` +
-			`"message":{"imageMessage":{"url":"https://example.com/a.png","caption":"Yo"}},"messageTimestamp":"1688996225"}`,
-		`[{"type":"message-receipt.update","data":{"key":{"remoteJid":"2349048988056:12@s.whatsapp.net","fromMe":true,"id":"R1"},` +
-			`"receipt":{"receiptTimestamp":1688996225}}}]`,
-	}
+var webhookSamples = []string{
+	`{"event":"onMessageUpdate","session_id":"s1","data":[` +
+		`{"key":{"remoteJid":"2349048988056@s.whatsapp.net","fromMe":true,"id":"BAE1"},"update":{"status":"SERVER_ACK"},"messageTimestamp":"1688996225"},` +
+		`{"key":{"remoteJid":"2349048988056@s.whatsapp.net","fromMe":true,"id":"BAE4"},"update":{"status":"ERROR","error":{"code":"131026","message":"Message undeliverable."}}}]}`,
+	`{"event":"onMessage","data":{"messages":[{"key":{"remoteJid":"1234@lid","senderPn":"2349048988056@s.whatsapp.net","fromMe":false,"id":"IN1"},` +
+		`"message":{"ephemeralMessage":{"message":{"extendedTextMessage":{"text":"STOP"}}}},"messageTimestamp":{"low":1688996225,"high":0}}]}}`,
+	`{"key":{"remoteJid":"2349048988056@s.whatsapp.net","fromMe":true,"id":"BAE59F1807A62E0D"},"status":"PENDING",` +
+		`"message":{"imageMessage":{"url":"https://example.com/a.png","caption":"Yo"}},"messageTimestamp":"1688996225"}`,
+	`[{"type":"message-receipt.update","data":{"key":{"remoteJid":"2349048988056:12@s.whatsapp.net","fromMe":true,"id":"R1"},` +
+		`"receipt":{"receiptTimestamp":1688996225}}}]`,
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/wacamp/wacamp/internal/hostile"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/internal/wire"
+	"github.com/wacamp/wacamp/templates"
 )
 
 // HostileSecret is a second credential, for drivers that carry two, with
@@ -305,4 +306,18 @@ func (d Driver) Fuzz(f *testing.F) {
 		}
 		RequireNoSecret(t, logged.String(), d.Secrets...)
 	})
+}
+
+// Sender is what every driver's client is: it sends a rendered message.
+type Sender interface {
+	Send(ctx context.Context, to string, m templates.Message) (provider.SendResult, error)
+}
+
+// Sends returns one Call per message: c sending it to the phone number to.
+func Sends(c Sender, to string, msgs ...templates.Message) []Call {
+	calls := make([]Call, len(msgs))
+	for i, m := range msgs {
+		calls[i] = func(ctx context.Context) (any, error) { return c.Send(ctx, to, m) }
+	}
+	return calls
 }
