@@ -318,6 +318,13 @@ func FuzzAudienceCSV(f *testing.F) {
 		people, err := LoadPeople(csvPath)
 		requireProblems(t, err)
 		if err != nil {
+			var ve *ValidationError
+			errors.As(err, &ve)
+			for _, p := range ve.Problems {
+				if p.File != csvPath {
+					t.Fatalf("a problem of the people file names %s: %s", p.File, p.String())
+				}
+			}
 			requireNoSecret(t, "the error", err.Error(), hidden...)
 			return
 		}
