@@ -50,8 +50,11 @@ for t in "${targets[@]}"; do
     verdict=FAIL
     failed=1
   fi
-  # The last progress line: "fuzz: elapsed: 60s, execs: 123456 (2057/sec), new interesting: 3 (total: 70)".
-  stats=$(grep -o 'execs: [0-9]* ([0-9]*/sec), new interesting: [0-9]* (total: [0-9]*)' "$log" | tail -n 1 || true)
+  # From the last progress line, "fuzz: elapsed: 60s, execs: 123456 (2057/sec),
+  # new interesting: 3 (total: 70)": inputs run, their rate over the run,
+  # and the corpus.
+  stats=$(grep -o 'elapsed: [0-9]*s, execs: [0-9]* ([0-9]*/sec), new interesting: [0-9]* (total: [0-9]*)' "$log" | tail -n 1 |
+    awk '{ s = $2 + 0; printf "%d inputs (%d/s), %d new in a corpus of %d", $4, s ? $4 / s : 0, $8, $10 + 0 }' || true)
   summary+=("$(printf '%-4s %-44s %-18s %4ds  %s' "$verdict" "$pkg" "$name" $((SECONDS - start)) "${stats:-no progress line}")")
 done
 
