@@ -97,7 +97,7 @@ func (s *appliedStore) SweepWebhookEvents(context.Context, time.Time, time.Durat
 	return 0, 0, nil
 }
 
-// answer is what the receiver said, without the headers that change by
+// fuzzAnswer is what the receiver said, without the headers that change by
 // request (Date).
 type fuzzAnswer struct {
 	status               int
