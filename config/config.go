@@ -2,10 +2,12 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -232,10 +234,45 @@ func LoadWith(ctx context.Context, path string, getenv func(string) string, opts
 	l.checkPortfolios()
 	l.checkBudgets()
 	l.checkDurations()
+	l.redactEnv()
 	if err := l.probs.err(); err != nil {
 		return nil, err
 	}
 	return &l.bundle, nil
+}
+
+// minRedactLen is the shortest expanded value redactEnv hides: shorter
+// ones ("1", "en") are no secrets and would turn up everywhere.
+const minRedactLen = 8
+
+// redactEnv replaces, in every problem and warning, the value of each
+// variable a ${VAR} reference expanded with the reference as written.
+// Problems quote what is wrong (a phone number, a path, a name), and a
+// value from the environment may be a secret put in the wrong field: it
+// must not reach validate's output, which people read who may not see
+// the secrets.
+func (l *loader) redactEnv() {
+	vals := make(map[string]string) // value → ${VAR}
+	for _, u := range l.expanded {
+		if v := l.getenv(u.name); len(v) >= minRedactLen {
+			vals[v] = "${" + u.name + "}"
+		}
+	}
+	if len(vals) == 0 {
+		return
+	}
+	pairs := make([]string, 0, 2*len(vals))
+	for _, v := range slices.SortedFunc(maps.Keys(vals), func(a, b string) int { return cmp.Compare(len(b), len(a)) }) {
+		pairs = append(pairs, v, vals[v]) // longest first: a value may hold another
+	}
+	r := strings.NewReplacer(pairs...)
+	for i := range l.probs.list {
+		p := &l.probs.list[i]
+		p.Field, p.Msg = r.Replace(p.Field), r.Replace(p.Msg)
+	}
+	for i, w := range l.bundle.Warnings {
+		l.bundle.Warnings[i] = r.Replace(w)
+	}
 }
 
 // listFiles returns path if it is a file, or the YAML files in it if it is

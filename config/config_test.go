@@ -372,7 +372,8 @@ func TestLoadNeverPrintsTokens(t *testing.T) {
 		`testdata/bad/token_leak.yaml:7: accounts[0].whatsapp_bot_id: must be a whole number, got "${BOTSAILOR_API_TOKEN}"`,
 		`testdata/bad/token_leak.yaml:8: accounts[0].rate_per_second: ${BOTSAILOR_API_TOKEN} is not expanded here: ` + envFieldsMsg,
 		`testdata/bad/token_leak.yaml:11: accounts[1].api_token: ` + literalTokenMsg,
-		fmt.Sprintf(`testdata/bad/token_leak.yaml:16: accounts[2].api_token_file: %q is empty`, empty),
+		// A path from the environment is shown as written, like any value.
+		`testdata/bad/token_leak.yaml:16: accounts[2].api_token_file: "${EMPTY_TOKEN_FILE}" is empty`,
 	}, lines)
 	require.NotContains(t, err.Error(), "SECRET")
 }
@@ -765,4 +766,32 @@ broadcasts:
 			}
 		})
 	}
+}
+
+// A value from the environment never shows in a problem, whichever field
+// quotes it (a phone number, a token file's path): problems show the
+// ${VAR} reference as written (found by fuzzing; both printed the secret).
+func TestProblemsShowReferencesNotValues(t *testing.T) {
+	t.Parallel()
+	const dbURL = "postgres://wacamp:Sup3r-Secret-pw@db.internal/wacamp"
+	path := writeYAML(t, `accounts:
+  - name: main
+    provider: botsailor
+    api_token: ${BOTSAILOR_API_TOKEN}
+    webhook_secret_file: /nonexistent/${BOTSAILOR_API_TOKEN}
+    phone_number_id: "1"
+    whatsapp_bot_id: 1
+    daily_unique_limit: unlimited
+broadcasts:
+  - name: b
+    account: main
+    audience: {recipients: [{phone: "${DATABASE_URL}"}]}
+    message: {text: "hi"}
+`)
+	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "tok-0123456789abcdef", "DATABASE_URL": dbURL}))
+	lines := problemLines(t, err)
+	require.Contains(t, lines, path+`:5: accounts[0].webhook_secret_file: cannot read "/nonexistent/${BOTSAILOR_API_TOKEN}": no such file or directory`)
+	require.Contains(t, strings.Join(lines, "\n"), `phone: environment variable DATABASE_URL is a setting of wacamp's own processes`)
+	require.NotContains(t, err.Error(), "tok-0123456789abcdef")
+	require.NotContains(t, err.Error(), "Sup3r-Secret-pw")
 }

@@ -76,7 +76,9 @@
 // whoever calls the provider reads it with [ResolveToken]. Load checks that
 // the variable is set or the file readable and non-empty, and refuses a
 // token variable expanded into any other field (a setting, say), from where
-// it would reach the database. No error or String method prints a token.
+// it would reach the database. No error or String method prints a token,
+// and a problem quoting a value from the environment (a base URL, a file's
+// path) shows the ${VAR} reference as written instead.
 //
 // # Audiences
 //

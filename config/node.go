@@ -53,8 +53,12 @@ func describe(n *yaml.Node) string {
 	}
 }
 
-// subfield joins a key or index to a field path.
+// subfield joins a key or index to a field path; an empty key is the
+// field itself.
 func subfield(field, key string) string {
+	if key == "" {
+		return field
+	}
 	if field == "" || strings.HasPrefix(key, "[") {
 		return field + key
 	}

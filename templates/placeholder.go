@@ -3,7 +3,6 @@ package templates
 import (
 	"fmt"
 	"iter"
-	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -32,10 +31,16 @@ func (e *MissingVarError) Error() string {
 // is ordinary text. There is no escape for a literal "{{".
 func Placeholders(s string) []string {
 	var names []string
+	var seen map[string]bool // linear in the placeholders, however many
 	for t := range tokens(s) {
-		if t.kind == tokenVar && !slices.Contains(names, t.text) {
-			names = append(names, t.text)
+		if t.kind != tokenVar || seen[t.text] {
+			continue
 		}
+		if seen == nil {
+			seen = make(map[string]bool)
+		}
+		seen[t.text] = true
+		names = append(names, t.text)
 	}
 	return names
 }

@@ -33,6 +33,10 @@ const (
 	// about 200 parameters; more is a mistake (or an attack on validation
 	// time), refused before any per-variable work.
 	MaxTemplateVars = 250
+	// MaxVariables bounds the different placeholders of one message, so
+	// checking an audience against it (each recipient needs a value for
+	// each) is bounded too; as many as a template's variables.
+	MaxVariables = 250
 )
 
 // Kinds are the valid values of Message.Kind, in the order error messages
@@ -134,8 +138,9 @@ func (p *problems) required(field, s string, limit int) {
 //     characters; row titles non-empty and at most [MaxRowTitleLen],
 //     descriptions at most [MaxRowDescriptionLen] characters;
 //
-// and that no placeholder is malformed (see [Placeholders]). Length limits
-// apply to the text as written; check a rendered message again.
+// and that no placeholder is malformed (see [Placeholders]) and there are
+// at most [MaxVariables] different ones. Length limits apply to the text as
+// written; check a rendered message again.
 func (m Message) Validate() error {
 	var p problems
 
@@ -212,6 +217,9 @@ func (m Message) Validate() error {
 			p.add(field, "%v", err)
 		}
 	})
+	if n := len(m.Variables()); n > MaxVariables {
+		p.add("", "uses %d different placeholders; a message takes at most %d", n, MaxVariables)
+	}
 	return errors.Join(p...)
 }
 

@@ -388,3 +388,30 @@ func TestReceiverCheckSecretsAtStartUp(t *testing.T) {
 	t.Cleanup(srv.Close)
 	require.Equal(t, http.StatusOK, post(t, srv.URL+"/webhooks/shop/"+secret, statusBody("wamid.X", "delivered", time.Now().Unix()), nil))
 }
+
+// A NUL byte (or invalid UTF-8) in an event's id, reason or text is data
+// Postgres refuses: it made the whole webhook's apply task fail, again on
+// every retry, so its other events were lost too (found by fuzzing). Every
+// event of such a body is applied or kept.
+func TestReceiverAppliesEventsWithUnstorableText(t *testing.T) {
+	t.Parallel()
+	db, srv, ins, refs := setup(t)
+	ctx := context.Background()
+	now := time.Now()
+	ok, err := db.Claim(ctx, refs[0], now, now.Add(time.Minute), nil)
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = db.MarkSent(ctx, refs[0], "wamid.A", now, time.Time{}, now.Add(time.Hour))
+	require.NoError(t, err)
+	require.True(t, ok)
+	body := fmt.Sprintf(`[{"value":{"statuses":[`+
+		`{"id":"wamid.\u0000","status":"delivered","timestamp":"%d","recipient_id":"4915100000002"},`+
+		`{"id":"wamid.Z","status":"failed","timestamp":"%d","recipient_id":"4915100000002","errors":[{"code":"131026","title":"t\u0000\ud800"}]},`+
+		`{"id":"wamid.A","status":"read","timestamp":"%d","recipient_id":"4915100000001"}]},"field":"statuses"}]`,
+		now.Unix(), now.Unix(), now.Unix())
+	require.Equal(t, http.StatusOK, post(t, srv.URL+"/webhooks/shop/"+secret, body, nil))
+	require.Equal(t, 1, applyQueued(t, db, ins))
+	job, err := db.Job(ctx, refs[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, campaign.DeliveryRead, job.Status, "the event after the unstorable ones is applied")
+}

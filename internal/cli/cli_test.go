@@ -51,6 +51,9 @@ func newWorld(t *testing.T) *world {
 		"REDIS_URL":        testenv.NewRedis(t).URL,
 		"SIM_TOKEN":        secret,
 		"WACAMP_LOG_LEVEL": "debug",
+		// Small pools: several tests run at once against one Postgres
+		// that allows 100 connections in all.
+		"WACAMP_DB_MAX_CONNS": "4",
 	}}
 	return w
 }

@@ -17,8 +17,6 @@
 package botsailor
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -202,7 +200,7 @@ func (c *Client) Send(ctx context.Context, to string, m templates.Message) (prov
 	if err != nil {
 		return provider.SendResult{}, err
 	}
-	return provider.SendResult{WAMID: ans.wamid()}, nil
+	return provider.SendResult{WAMID: c.secrets.ID(ans.wamid())}, nil
 }
 
 // sendCall builds the call for one message, or refuses a message that cannot
@@ -285,7 +283,14 @@ func (c *Client) Conversation(ctx context.Context, phone string, limit int) ([]p
 	if err != nil {
 		return nil, err
 	}
-	return ans.conversation(), nil
+	// Ids and failure reasons are recorded on deliveries: kept only as
+	// far as they can be vouched for, like an answer's.
+	msgs := ans.conversation()
+	for i := range msgs {
+		m := &msgs[i]
+		m.ID, m.WAMID, m.Reason = c.secrets.ID(m.ID), c.secrets.ID(m.WAMID), c.secrets.Message(m.Reason)
+	}
+	return msgs, nil
 }
 
 // MessageStatus returns the provider's current status of the message wamid.
@@ -309,7 +314,7 @@ func (c *Client) MessageStatus(ctx context.Context, wamid string) (provider.Stat
 	// The failure reason and code are the provider's text: scrubbed like
 	// an error's.
 	r := ans.statusReport()
-	r.Reason = wire.Truncate(c.secrets.Scrub(r.Reason), maxMessage)
+	r.Reason = c.secrets.Message(r.Reason)
 	r.Code = c.secrets.Code(r.Code)
 	return r, nil
 }
@@ -398,7 +403,7 @@ func (c *Client) interpret(ctx context.Context, cl call, resp *http.Response, ra
 		// Not JSON: an HTML error page, a proxy's text, a truncated body.
 		// Its words are not the provider's verdict, so classify on the
 		// HTTP status alone.
-		snippet := c.snippet(raw)
+		snippet := c.secrets.Snippet(raw)
 		switch {
 		case ok2xx && cl.send:
 			return nil, c.fail(cl, status, provider.ClassAmbiguous, snippet, fmt.Errorf("unparseable answer: %w", perr))
@@ -419,16 +424,16 @@ func (c *Client) interpret(ctx context.Context, cl call, resp *http.Response, ra
 		return ans, nil
 	}
 	if verdict == verdictUnknown && ok2xx {
-		if cl.send && ans.wamid() == "" {
+		if cl.send && c.secrets.ID(ans.wamid()) == "" {
 			// A 2xx JSON answer that neither says it worked nor failed nor
 			// names a message: we cannot tell whether it was sent.
-			return nil, c.fail(cl, status, provider.ClassAmbiguous, c.snippet(raw), errors.New("answer has no status"))
+			return nil, c.fail(cl, status, provider.ClassAmbiguous, c.secrets.Snippet(raw), errors.New("answer has no status"))
 		}
 		return ans, nil
 	}
 	// The provider refused ({"status":"0"}), or the HTTP status says it
 	// failed whatever the body says.
-	msg := wire.Truncate(c.secrets.Scrub(ans.messageText()), maxMessage)
+	msg := c.secrets.Message(ans.messageText())
 	code := provider.ExtractCode(msg)
 	if code == "" {
 		code = ans.errorCode(status)
@@ -485,16 +490,3 @@ func (c *Client) logCall(ctx context.Context, cl call, start time.Time, httpStat
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "botsailor: call", attrs...)
 }
-
-// snippet returns the start of a body as one line of text, without the token.
-func (c *Client) snippet(raw []byte) string {
-	s := strings.Join(strings.Fields(string(bytes.ToValidUTF8(raw, []byte("?")))), " ")
-	// Scrub before truncating, so no cut-off token can survive.
-	return cmp.Or(wire.Truncate(c.secrets.Scrub(s), maxSnippet), "(empty body)")
-}
-
-// The longest provider text kept in an error.
-const (
-	maxSnippet = 200 // of a non-JSON body
-	maxMessage = 500 // of a JSON answer's message
-)

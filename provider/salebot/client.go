@@ -41,12 +41,6 @@ const (
 // maxBody caps how much of an answer is read.
 const maxBody = 4 << 20
 
-// The longest provider text kept in an error.
-const (
-	maxSnippet = 200 // of a non-JSON body
-	maxMessage = 500 // of a JSON answer's message
-)
-
 // Config configures a Client.
 type Config struct {
 	// BaseURL is the API root without the key, e.g.
@@ -221,7 +215,7 @@ func (c *Client) Send(ctx context.Context, to string, m templates.Message) (prov
 	if err != nil {
 		return provider.SendResult{}, err
 	}
-	return provider.SendResult{WAMID: ans.wamid()}, nil
+	return provider.SendResult{WAMID: c.secrets.ID(ans.wamid())}, nil
 }
 
 // attachmentTypes maps our media types to Salebot's attachment_type.
@@ -364,7 +358,7 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 	if perr != nil {
 		// Not JSON: an HTML error page, a proxy's text, an empty or
 		// truncated body. Its words are not the provider's verdict.
-		snippet := c.snippet(raw)
+		snippet := c.secrets.Snippet(raw)
 		if ok2xx && plainAcceptance(raw) {
 			// The doc shows no send answer: a 2xx with an empty or plain
 			// text body ("OK") is the server accepting.
@@ -386,12 +380,12 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 	if ok2xx && !ans.refused() {
 		return ans, nil
 	}
-	msg := wire.Truncate(c.secrets.Scrub(ans.messageText()), maxMessage)
+	msg := c.secrets.Message(ans.messageText())
 	code := provider.ExtractCode(msg)
 	if code == "" {
 		code = ans.errorCode(status)
 	}
-	pe := c.fail(status, classify(status, code, msg), cmp.Or(msg, c.snippet(raw)), nil)
+	pe := c.fail(status, classify(status, code, msg), cmp.Or(msg, c.secrets.Snippet(raw)), nil)
 	pe.Code = c.secrets.Code(code)
 	pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
 	return nil, pe
@@ -495,12 +489,6 @@ func (c *Client) logCall(ctx context.Context, req request, start time.Time, http
 		attrs = append(attrs, slog.String("class", pe.Class.String()), slog.String("error", c.secrets.Scrub(pe.Error())))
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "salebot: call", attrs...)
-}
-
-// snippet returns the start of a body as one line of text, without the key.
-func (c *Client) snippet(raw []byte) string {
-	s := strings.Join(strings.Fields(string(bytes.ToValidUTF8(raw, []byte("?")))), " ")
-	return cmp.Or(wire.Truncate(c.secrets.Scrub(s), maxSnippet), "(empty body)")
 }
 
 func joinNonEmpty(sep string, parts ...string) string {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 )
 
 // ClientTypeWhatsApp is Salebot's client_type of WhatsApp clients (the doc's
@@ -68,7 +69,7 @@ func ParseWebhook(body []byte) ([]provider.Event, error) {
 			out = append(out, ev)
 		}
 	}
-	return out, nil
+	return wire.Events(out), nil
 }
 
 // webhookEvent reads one message object.

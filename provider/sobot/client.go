@@ -188,7 +188,7 @@ func (c *Client) Send(ctx context.Context, to string, m templates.Message) (prov
 	if err != nil {
 		return provider.SendResult{}, err
 	}
-	return provider.SendResult{WAMID: ans.wamid()}, nil
+	return provider.SendResult{WAMID: c.secrets.ID(ans.wamid())}, nil
 }
 
 // post sends one message body and returns the provider's successful answer,
@@ -257,7 +257,7 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 		// Not JSON: an HTML error page, a proxy's text, a truncated body.
 		// Its words are not the provider's verdict: classify on the HTTP
 		// status alone.
-		snippet := c.snippet(raw)
+		snippet := c.secrets.Snippet(raw)
 		if ok2xx {
 			return nil, c.fail(status, provider.ClassAmbiguous, snippet, fmt.Errorf("unparseable answer: %w", perr))
 		}
@@ -271,12 +271,12 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 	case ok2xx && bodyCode >= 200 && bodyCode <= 299:
 		return ans, nil
 	case ok2xx && bodyCode == 0 && !ans.hasError():
-		if ans.wamid() != "" {
+		if c.secrets.ID(ans.wamid()) != "" {
 			return ans, nil
 		}
 		// A 2xx JSON answer that neither says it worked nor failed nor
 		// names a message: we cannot tell whether it was sent.
-		return nil, c.fail(status, provider.ClassAmbiguous, c.snippet(raw), errors.New("answer has no code and no message id"))
+		return nil, c.fail(status, provider.ClassAmbiguous, c.secrets.Snippet(raw), errors.New("answer has no code and no message id"))
 	}
 
 	// The provider refused: the body's code (authoritative when >= 400) or
@@ -289,7 +289,7 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 		// with no usable status.
 		effective = 0
 	}
-	msg := wire.Truncate(c.secrets.Scrub(ans.messageText()), maxMessage)
+	msg := c.secrets.Message(ans.messageText())
 	code := ans.metaCode(msg)
 	pe := c.fail(cmp.Or(effective, status), classify(effective, code, msg), msg, nil)
 	pe.Code = c.secrets.Code(code)
@@ -378,15 +378,3 @@ func (c *Client) logged(ctx context.Context, start time.Time, phone string, http
 	}
 	return pe
 }
-
-// snippet returns the start of a body as one line of text, without secrets.
-func (c *Client) snippet(raw []byte) string {
-	s := strings.Join(strings.Fields(string(bytes.ToValidUTF8(raw, []byte("?")))), " ")
-	return cmp.Or(wire.Truncate(c.secrets.Scrub(s), maxSnippet), "(empty body)")
-}
-
-// The longest provider text kept in an error.
-const (
-	maxSnippet = 200 // of a non-JSON body
-	maxMessage = 500 // of a JSON answer's message
-)

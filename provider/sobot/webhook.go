@@ -40,7 +40,7 @@ func ParseWebhook(body []byte) ([]provider.Event, error) {
 	if len(events) == 0 {
 		return nil, nil
 	}
-	return events, nil
+	return wire.Events(events), nil
 }
 
 // maxWebhookDepth bounds the recursion over nested arrays and wrappers.

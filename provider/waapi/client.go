@@ -211,7 +211,7 @@ func (c *Client) Send(ctx context.Context, to string, m templates.Message) (prov
 	if err != nil {
 		return provider.SendResult{}, err
 	}
-	return provider.SendResult{WAMID: ans.messageID()}, nil
+	return provider.SendResult{WAMID: c.secrets.ID(ans.messageID())}, nil
 }
 
 // buildSend turns a message into its call, or refuses it.
@@ -452,7 +452,7 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 	ans, perr := parseAnswer(raw)
 	if perr != nil {
 		// Not JSON: an HTML error page, a proxy's text, a truncated body.
-		snippet := c.snippet(raw)
+		snippet := c.secrets.Snippet(raw)
 		if ok2xx {
 			return nil, c.fail(status, provider.ClassAmbiguous, snippet, fmt.Errorf("unparseable answer: %w", perr))
 		}
@@ -465,13 +465,13 @@ func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.
 	case ok2xx && v == verdictOK:
 		return ans, nil
 	case ok2xx && v == verdictUnknown:
-		if ans.messageID() != "" {
+		if c.secrets.ID(ans.messageID()) != "" {
 			return ans, nil
 		}
 		// Neither says it worked nor failed nor names a message.
-		return nil, c.fail(status, provider.ClassAmbiguous, c.snippet(raw), errors.New("answer has no status"))
+		return nil, c.fail(status, provider.ClassAmbiguous, c.secrets.Snippet(raw), errors.New("answer has no status"))
 	}
-	msg := wire.Truncate(c.secrets.Scrub(ans.messageText()), maxMessage)
+	msg := c.secrets.Message(ans.messageText())
 	code := provider.ExtractCode(msg)
 	if code == "" {
 		code = ans.errorCode(status)
@@ -581,18 +581,6 @@ func (c *Client) logCall(ctx context.Context, r request, start time.Time, httpSt
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "waapi: call", attrs...)
 }
-
-// snippet returns the start of a body as one line of text, without tokens.
-func (c *Client) snippet(raw []byte) string {
-	s := strings.Join(strings.Fields(string(bytes.ToValidUTF8(raw, []byte("?")))), " ")
-	return cmp.Or(wire.Truncate(c.secrets.Scrub(s), maxSnippet), "(empty body)")
-}
-
-// The longest provider text kept in an error.
-const (
-	maxSnippet = 200 // of a non-JSON body
-	maxMessage = 500 // of a JSON answer's message
-)
 
 // urlExt returns the lower-case extension of a URL's path, without the dot.
 func urlExt(raw string) string {

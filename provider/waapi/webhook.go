@@ -82,7 +82,7 @@ func ParseWebhook(body []byte) ([]provider.Event, error) {
 			}
 		}
 	}
-	return out, nil
+	return wire.Events(out), nil
 }
 
 // itemsOf returns the message items of an envelope.

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/wacamp/wacamp/provider"
@@ -32,23 +33,30 @@ func RedactedOrEmpty(secret string) string {
 	return Redacted
 }
 
+// MaxRetryAfter caps the wait a provider's Retry-After asks for. A longer
+// one is a broken or hostile answer ("1e300", a date in year 9999) that
+// would park a send for centuries (or, overflowing, not at all); after an
+// hour the provider is asked again and may say wait again.
+const MaxRetryAfter = time.Hour
+
 // RetryAfter reads a Retry-After header (seconds or an HTTP date, against
-// now); 0 when absent or past.
+// now); 0 when absent, past or not a number (NaN), at most MaxRetryAfter.
 func RetryAfter(h http.Header, now time.Time) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0
 	}
 	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs <= 0 {
+		switch {
+		case !(secs > 0): // zero, negative or NaN
 			return 0
+		case secs >= MaxRetryAfter.Seconds(): // +Inf too
+			return MaxRetryAfter
 		}
 		return time.Duration(secs * float64(time.Second))
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
+		return min(max(t.Sub(now), 0), MaxRetryAfter)
 	}
 	return 0
 }
@@ -171,6 +179,62 @@ func (sc Scrubber) Code(code string) string {
 		}
 	}
 	return code
+}
+
+// The longest provider text kept: of a JSON answer's message (or a failure
+// reason), and of the start of a body that is not the provider's answer.
+const (
+	MaxMessage = 500
+	MaxSnippet = 200
+)
+
+// Message returns a provider's text (an answer's message, a failure
+// reason) as wacamp may print, log and store it: every secret replaced,
+// invalid UTF-8 replaced with U+FFFD and control characters other than
+// tab and newline (NUL among them, which Postgres refuses in text) with a
+// space, cut to MaxMessage bytes.
+func (sc Scrubber) Message(s string) string {
+	return Truncate(sc.clean(s, false), MaxMessage)
+}
+
+// Snippet returns the start of a body that is not the provider's answer
+// (an HTML page, a proxy's text) as one line of text, cleaned as Message
+// cleans text, cut to MaxSnippet bytes; "(empty body)" if nothing is left.
+func (sc Scrubber) Snippet(raw []byte) string {
+	return cmp.Or(Truncate(sc.clean(string(raw), true), MaxSnippet), "(empty body)")
+}
+
+// clean scrubs s, makes it storable text (and one line if oneLine) and
+// scrubs it again: a secret whose characters were apart (a NUL or a run of
+// white space in it) may only have come together in the cleaning.
+func (sc Scrubber) clean(s string, oneLine bool) string {
+	s = strings.ToValidUTF8(sc.Scrub(s), "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && (oneLine || r != '\t' && r != '\n') {
+			return ' '
+		}
+		return r
+	}, s)
+	if oneLine {
+		s = strings.Join(strings.Fields(s), " ")
+	}
+	return sc.Scrub(s)
+}
+
+// MaxIDLen is the longest message id kept from a provider's answer.
+const MaxIDLen = 256
+
+// ID returns a message id from a provider's answer if it can be one: at
+// most MaxIDLen bytes of valid UTF-8 without control characters, holding
+// no secret. Anything else gives "", as if the answer named no id: an id is
+// stored, shown and exported, and data we cannot vouch for must not be.
+func (sc Scrubber) ID(id string) string {
+	id = strings.TrimSpace(id)
+	if len(id) > MaxIDLen || !utf8.ValidString(id) || sc.Scrub(id) != id ||
+		strings.IndexFunc(id, unicode.IsControl) >= 0 {
+		return ""
+	}
+	return id
 }
 
 // ScrubErr returns err, or an error with the same text scrubbed that
