@@ -303,7 +303,24 @@ func FuzzAudienceCSV(f *testing.F) {
 		}
 		hidden := notShown(data)
 
-		_, err := fuzzLoad(t, path, getenv)
+		b, err := fuzzLoad(t, path, getenv)
+		if err == nil {
+			// What Load accepted reads back in full: every recipient once,
+			// the file unchanged.
+			n := 0
+			for r, err := range b.Broadcasts[0].EachRecipient(t.Context()) {
+				if err != nil {
+					t.Fatalf("reading the audience again: %v", err)
+				}
+				if l := len(r.Phone); l < 8 || l > 15 || strings.Trim(r.Phone, "0123456789") != "" {
+					t.Fatalf("recipient's phone %q is not normalised", r.Phone)
+				}
+				n++
+			}
+			if n != b.Broadcasts[0].RecipientCount() {
+				t.Fatalf("read %d recipients, Load counted %d", n, b.Broadcasts[0].RecipientCount())
+			}
+		}
 		if err != nil {
 			var ve *ValidationError
 			if errors.As(err, &ve) {
@@ -316,7 +333,7 @@ func FuzzAudienceCSV(f *testing.F) {
 			requireNoSecret(t, "the error", err.Error(), hidden...)
 		}
 
-		people, err := LoadPeople(csvPath)
+		pf, err := LoadPeople(t.Context(), csvPath, LoadOptions{})
 		requireProblems(t, err)
 		if err != nil {
 			var ve *ValidationError
@@ -329,6 +346,16 @@ func FuzzAudienceCSV(f *testing.F) {
 			requireNoSecret(t, "the error", err.Error(), hidden...)
 			return
 		}
+		var people []Person
+		for p, err := range pf.Each(t.Context()) {
+			if err != nil {
+				t.Fatalf("reading the people again: %v", err)
+			}
+			people = append(people, p)
+		}
+		if len(people) != pf.Count {
+			t.Fatalf("read %d people, LoadPeople counted %d", len(people), pf.Count)
+		}
 		for _, p := range people {
 			if p.Pos.File != csvPath || p.Pos.Line < 2 {
 				t.Fatalf("person %s is at %s", p.Phone, p.Pos)
@@ -338,7 +365,7 @@ func FuzzAudienceCSV(f *testing.F) {
 			}
 		}
 		for _, provider := range []string{"botsailor", "sobot"} {
-			requireProblems(t, CheckPeople(spec, provider, people))
+			requireProblems(t, CheckPeople(spec, provider, Persons(people...)))
 		}
 	})
 }
