@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/provider"
 )
 
 // The lifecycle table never leaves a final state, never moves a state to
@@ -25,5 +26,35 @@ func TestLifecycleTable(t *testing.T) {
 				t.Errorf("%s moves %s to itself", move, from)
 			}
 		}
+	}
+}
+
+// A reported status only moves a delivery forward on the ladder sent <
+// delivered < read (failed only from sent), and only from an accepted
+// state: a duplicate or late report can never move one back.
+func TestStatusMovesOnlyForward(t *testing.T) {
+	t.Parallel()
+	rank := map[campaign.DeliveryStatus]int{campaign.DeliverySent: 1, campaign.DeliveryDelivered: 2, campaign.DeliveryRead: 3}
+	target := map[provider.Status]campaign.DeliveryStatus{provider.StatusDelivered: campaign.DeliveryDelivered,
+		provider.StatusRead: campaign.DeliveryRead, provider.StatusFailed: campaign.DeliveryFailed}
+	for st, from := range campaign.StatusMoves {
+		to, ok := target[st]
+		if !ok {
+			t.Errorf("%s: not a status that moves a delivery", st)
+		}
+		for _, f := range from {
+			if !f.Accepted() {
+				t.Errorf("%s replaces %s, which the provider never accepted", st, f)
+			}
+			if to == campaign.DeliveryFailed && f != campaign.DeliverySent {
+				t.Errorf("failed replaces %s: a delivered message cannot fail", f)
+			}
+			if r, ok := rank[to]; ok && rank[f] >= r {
+				t.Errorf("%s moves %s backwards or in place", st, f)
+			}
+		}
+	}
+	if _, ok := campaign.StatusMoves[provider.StatusSent]; ok {
+		t.Error("a sent report moves a delivery")
 	}
 }

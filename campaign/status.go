@@ -3,6 +3,8 @@ package campaign
 import (
 	"errors"
 	"time"
+
+	"github.com/wacamp/wacamp/provider"
 )
 
 // Status is a broadcast's lifecycle state.
@@ -96,6 +98,18 @@ const (
 var DeliveryStatuses = []DeliveryStatus{
 	DeliveryPlanned, DeliveryQueued, DeliverySending, DeliverySent,
 	DeliveryDelivered, DeliveryRead, DeliveryFailed, DeliverySkipped, DeliveryExpired,
+}
+
+// StatusMoves is the delivery ladder's transition table for what a
+// provider reports, by poll or by webhook alike: the delivery states each
+// reported status may replace. Statuses only move forward (sent <
+// delivered < read), and failed only replaces sent; anything else — a
+// duplicate, a report that arrives late or out of order, a sent — changes
+// nothing. The store applies every status through it.
+var StatusMoves = map[provider.Status][]DeliveryStatus{
+	provider.StatusDelivered: {DeliverySent},
+	provider.StatusRead:      {DeliverySent, DeliveryDelivered},
+	provider.StatusFailed:    {DeliverySent},
 }
 
 // Pending reports whether the delivery has not been handed to the provider yet.

@@ -805,14 +805,6 @@ func (db *DB) PollTarget(ctx context.Context, id int64) (campaign.PollTarget, er
 	return t, nil
 }
 
-// forwardFrom lists the states a status may replace: status only moves
-// forward (sent < delivered < read) and failed only replaces sent.
-var forwardFrom = map[provider.Status][]string{
-	provider.StatusDelivered: {"sent"},
-	provider.StatusRead:      {"sent", "delivered"},
-	provider.StatusFailed:    {"sent"},
-}
-
 // ApplyStatus records a status observation (see campaign.WorkerStore).
 func (db *DB) ApplyStatus(ctx context.Context, id int64, wamid string, r provider.StatusReport, now time.Time, nextPoll *time.Time) (bool, error) {
 	at := r.At
@@ -825,7 +817,7 @@ func (db *DB) ApplyStatus(ctx context.Context, id int64, wamid string, r provide
 	}
 	var changed bool
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if from, ok := forwardFrom[r.Status]; ok {
+		if from, ok := campaign.StatusMoves[r.Status]; ok { // forward only
 			set := "status = ?, updated_at = ?, next_poll_at = ?, poll_count = poll_count + 1, wamid = COALESCE(wamid, ?)"
 			args := []any{string(r.Status), utc(now), np, nullable(wamid)}
 			switch r.Status {

@@ -83,7 +83,7 @@ func (db *DB) ApplyWebhookEvents(ctx context.Context, accountID int64, events []
 		// A sent status records nothing on a known message, but it shows
 		// that a message whose id was never learned went out: it may
 		// settle a send awaiting confirmation, or tie an id to its text.
-		if _, ok := forwardFrom[ev.Status]; !ok && ev.Status != provider.StatusSent {
+		if _, ok := campaign.StatusMoves[ev.Status]; !ok && ev.Status != provider.StatusSent {
 			res.Ignored++
 			continue
 		}
