@@ -1,7 +1,3 @@
-// Package store is wacamp's persistence: gorm over Postgres (production) or
-// an embedded SQLite file (the zero-setup demo), versioned SQL migrations, and
-// the named queries that matter (keyset planning batches, conditional state
-// updates). It implements campaign.SchedulerStore and campaign.WorkerStore.
 package store
 
 import (

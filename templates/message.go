@@ -1,6 +1,3 @@
-// Package templates holds message content: the message kinds a campaign can
-// send, and parsing, validating and rendering the {{variable}} placeholders in
-// them. It is pure: no I/O.
 package templates
 
 // Kind is what a message asks the provider to do.

@@ -1,4 +1,3 @@
-// Command asynqmon: see `asynqmon -h` and README.md.
 package main
 
 import "github.com/wacamp/wacamp/internal/cli"

@@ -1,4 +1,3 @@
-// Command scheduler: see `scheduler -h` and README.md.
 package main
 
 import "github.com/wacamp/wacamp/internal/cli"

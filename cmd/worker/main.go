@@ -1,4 +1,3 @@
-// Command worker: see `worker -h` and README.md.
 package main
 
 import "github.com/wacamp/wacamp/internal/cli"

@@ -1,7 +1,3 @@
-// Package app wires wacamp's parts together for the commands: connections
-// from the environment (or embedded ones for the demo), the provider
-// registry, the worker server and the scheduler loop. It holds no domain
-// logic; cmd/* mains stay thin by calling it.
 package app
 
 import (

@@ -1,6 +1,3 @@
-// Package cli implements the wacamp commands (scheduler, worker, asynqmon,
-// demo) as functions over args, streams and an environment, so the mains
-// stay thin and tests can run the commands in-process.
 package cli
 
 import (

@@ -1,0 +1,2 @@
+// Command asynqmon: see `asynqmon -h` and README.md.
+package main

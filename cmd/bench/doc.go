@@ -1,0 +1,61 @@
+// Command bench measures wacamp on this machine. By default it measures the
+// raw asynq no-op task rate and the rate of wacamp's full send path (feeder →
+// asynq → send handler → botsailor driver over HTTP → in-process simulator →
+// Postgres), and prints both with their ratio.
+//
+//	bench [-noop 20000] [-sends 5000] [-concurrency 50] [-json]
+//
+// With -throttle it proves the fleet-wide throttle instead: two worker
+// processes (this binary started again) send the broadcasts of 2, then 10,
+// phone numbers at -rate per number to a simulator enforcing the same limit,
+// and it prints, per scenario, the rate each number achieved, its worst
+// one-second window and its utilisation of the limit.
+//
+//	bench -throttle [-rate 50] [-seconds 10] [-concurrency 50] [-json]
+//
+// With -steps it measures drip sequences at scale: -enrollments people
+// (default 100,000) enrolled in a one-step sequence whose steps all fall due
+// within one minute, sent at -rate per second (default 1000) by the real
+// worker; it prints the time to enroll and to feed Redis, Redis memory and
+// the lateness (p50/p99) of the sends against their due times.
+//
+//	bench -steps [-enrollments 100000] [-rate 1000] [-concurrency 50] [-json]
+//
+// With -webhooks it measures the status webhook receiver: -messages sent
+// messages (default 20,000) each get a delivered status, a tenth of them
+// twice, pushed by -clients concurrent clients (default 32); it prints the
+// receiver's answer latency (p50/p99/max) and rate, and how long until every
+// status was applied by the worker.
+//
+//	bench -webhooks [-messages 20000] [-clients 32] [-concurrency 50] [-json]
+//
+// With -faults it proves the BotSailor path under faults (issue 11): a text
+// broadcast (-texts, default 2,000; 2% of sends accepted only after
+// -slow-accept, default 45 s, past the client's 30 s timeout) and a template
+// broadcast (-templates, default 1,000; 5% of answers dropped after
+// acceptance, half listed in the conversation without a wamid), sent at
+// -rate per account (default 20) by the real worker and scheduler, with the
+// run's private redis-server killed (no persistence) and started again empty
+// after a third of the recipients; it prints per part the recipients,
+// accepted, duplicates, lost, found by reconciliation and resent after the
+// settle window (-settle-window, default the engine's 3 min), the time to
+// resume sending after the restart, and a verdict.
+//
+//	bench -faults [-texts 2000] [-templates 1000] [-rate 20] [-slow-accept 45s] [-settle-window 3m] [-json]
+//
+// With -audience it measures a large CSV audience: a broadcast whose CSV
+// file has -rows rows (default 10,000,000; one in a hundred a repeated
+// number) is validated and applied by `scheduler validate` and `scheduler
+// apply`, each run as a process of its own (this binary started again), and
+// it prints each command's wall time and peak resident memory (ru_maxrss).
+// The CSV file is written under -dir (default the temporary directory) and
+// removed at the end.
+//
+//	bench -audience [-rows 10000000] [-dir /var/tmp] [-json]
+//
+// It FLUSHES the Redis database -redis-db (default 14; never 0) before and
+// between the phases or scenarios, taking the same lease as the tests so it
+// never flushes one a test is using, and works in Postgres databases
+// wacamp_bench_<random> that it creates through -database-url and drops at
+// the end.
+package main

@@ -1,0 +1,2 @@
+// Command scheduler: see `scheduler -h` and README.md.
+package main

@@ -1,0 +1,2 @@
+// Command worker: see `worker -h` and README.md.
+package main

@@ -1,0 +1,7 @@
+// Package store is wacamp's persistence: gorm over Postgres (production) or
+// an embedded SQLite file (the zero-setup demo, linked only by importing
+// store/sqlite), versioned SQL migrations, and the named queries that matter
+// (keyset planning batches, conditional state updates, COPY of audiences).
+// It implements campaign.SchedulerStore and campaign.WorkerStore; internal/app
+// adapts it to what the webhook package declares.
+package store
