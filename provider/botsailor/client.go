@@ -318,12 +318,9 @@ func (c *Client) do(ctx context.Context, cl call) (*answer, error) {
 		Op: cl.op, Name: cl.path, URL: c.baseURL + cl.path, Body: []byte(form.Encode()),
 		ContentType: "application/x-www-form-urlencoded", Phone: cl.form.Get("phone_number"), Send: cl.send, MaxBody: maxBody,
 	}
-	var ans *answer
-	err := c.k.Do(ctx, hc, func(a httpapi.Answer) (pe *provider.Error) {
-		ans, pe = c.interpret(ctx, hc, a)
-		return pe
+	return httpapi.Fetch(ctx, c.k, hc, func(cl httpapi.Call, a httpapi.Answer) (*answer, *provider.Error) {
+		return c.interpret(ctx, cl, a)
 	})
-	return ans, err
 }
 
 // interpret turns an HTTP answer into a successful answer or an error.

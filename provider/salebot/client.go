@@ -283,12 +283,7 @@ func (c *Client) do(ctx context.Context, req request) (*answer, error) {
 		Op: "send", Name: req.action, URL: c.baseURL + "/" + url.PathEscape(c.cfg.APIKey) + "/" + req.action,
 		Body: payload, ContentType: "application/json", Phone: req.phone, Send: true, MaxBody: maxBody,
 	}
-	var ans *answer
-	err = c.k.Do(ctx, call, func(a httpapi.Answer) (pe *provider.Error) {
-		ans, pe = c.interpret(call, a)
-		return pe
-	})
-	return ans, err
+	return httpapi.Fetch(ctx, c.k, call, c.interpret)
 }
 
 // interpret turns an HTTP answer into an accepted answer or an error.

@@ -183,12 +183,7 @@ func (c *Client) post(ctx context.Context, body map[string]any) (*answer, error)
 		Header: map[string]string{"x-api-key": c.cfg.APIKey, "x-api-secret": c.cfg.APISecret},
 		Phone:  phone, Send: true, MaxBody: maxBody,
 	}
-	var ans *answer
-	err = c.k.Do(ctx, call, func(a httpapi.Answer) (pe *provider.Error) {
-		ans, pe = c.interpret(call, a)
-		return pe
-	})
-	return ans, err
+	return httpapi.Fetch(ctx, c.k, call, c.interpret)
 }
 
 // interpret turns an HTTP answer into a successful answer or an error.

@@ -380,12 +380,7 @@ func (c *Client) do(ctx context.Context, r request) (*answer, error) {
 		Header: map[string]string{"Authorization": "Bearer " + c.bearer},
 		Phone:  r.phone, Send: true, MaxBody: maxBody,
 	}
-	var ans *answer
-	err = c.k.Do(ctx, call, func(a httpapi.Answer) (pe *provider.Error) {
-		ans, pe = c.interpret(call, a)
-		return pe
-	})
-	return ans, err
+	return httpapi.Fetch(ctx, c.k, call, c.interpret)
 }
 
 // interpret turns an HTTP answer into a successful answer or an error.

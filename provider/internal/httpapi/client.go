@@ -263,3 +263,15 @@ func (c *Client) logged(ctx context.Context, call Call, start time.Time, httpSta
 	c.Log.LogAttrs(ctx, slog.LevelDebug, c.Provider+": call", attrs...)
 	return pe
 }
+
+// Fetch is Do for an interpreter that also reads the accepted answer into
+// a T (the driver's parsed answer): it returns that T, or the call's
+// *provider.Error.
+func Fetch[T any](ctx context.Context, c *Client, call Call, interpret func(Call, Answer) (T, *provider.Error)) (T, error) {
+	var got T
+	err := c.Do(ctx, call, func(a Answer) (pe *provider.Error) {
+		got, pe = interpret(call, a)
+		return pe
+	})
+	return got, err
+}
