@@ -20,18 +20,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/httpapi"
 	"github.com/wacamp/wacamp/provider/internal/wire"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -43,7 +40,7 @@ const providerName = "botsailor"
 const (
 	// DefaultTimeout is the timeout of the HTTP client made when
 	// Config.HTTPClient is nil.
-	DefaultTimeout = 30 * time.Second
+	DefaultTimeout = httpapi.DefaultTimeout
 	// DefaultConversationLimit is how many messages Conversation asks for
 	// when called with limit <= 0.
 	DefaultConversationLimit = 20
@@ -96,64 +93,46 @@ func (c Config) Validate() error {
 }
 
 // String describes the configuration with the token redacted.
-func (c Config) String() string {
-	return fmt.Sprintf("botsailor.Config{BaseURL: %q, Token: %s, PhoneNumberID: %q, WhatsAppBotID: %d}",
-		c.BaseURL, wire.RedactedOrEmpty(c.Token), c.PhoneNumberID, c.WhatsAppBotID)
-}
+func (c Config) String() string { return c.described().String() }
 
 // GoString is String, so %#v does not print the token either.
 func (c Config) GoString() string { return c.String() }
 
 // LogValue logs the configuration with the token redacted.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("base_url", c.BaseURL),
-		slog.String("token", wire.RedactedOrEmpty(c.Token)),
-		slog.String("phone_number_id", c.PhoneNumberID),
-		slog.Int64("whatsapp_bot_id", c.WhatsAppBotID),
-	)
+func (c Config) LogValue() slog.Value { return c.described().LogValue() }
+
+func (c Config) described() httpapi.Described {
+	return httpapi.Described{Type: "botsailor.Config", Fields: []httpapi.Field{
+		{Name: "BaseURL", Key: "base_url", Value: c.BaseURL},
+		{Name: "Token", Key: "token", Value: c.Token, Secret: true},
+		{Name: "PhoneNumberID", Key: "phone_number_id", Value: c.PhoneNumberID},
+		{Name: "WhatsAppBotID", Key: "whatsapp_bot_id", Value: c.WhatsAppBotID},
+	}}
 }
 
 // Client calls one BotSailor-family account for one phone number. It is safe
-// for concurrent use.
+// for concurrent use. It prints and logs as its Config does (String,
+// GoString, LogValue), with the token redacted.
 type Client struct {
+	described
 	cfg     Config
 	baseURL string
-	http    *http.Client
-	log     *slog.Logger
-	// secrets are the forms of the token that may come back in an answer:
-	// as is and URL-encoded.
-	secrets wire.Scrubber
-	now     func() time.Time
+	k       *httpapi.Client
 }
+
+// described prints a Client without its token.
+type described = httpapi.Described
 
 // New returns a Client for cfg. It does not call the provider; use
 // cfg.Validate to check the configuration first.
 func New(cfg Config) *Client {
-	c := &Client{
-		cfg:     cfg,
-		baseURL: strings.TrimRight(cfg.BaseURL, "/"),
-		http:    wire.Client(cfg.HTTPClient, DefaultTimeout),
-		log:     cfg.Logger,
-		now:     time.Now,
+	return &Client{
+		described: cfg.described().As("botsailor.Client"),
+		cfg:       cfg,
+		baseURL:   strings.TrimRight(cfg.BaseURL, "/"),
+		k:         httpapi.New(providerName, cfg.HTTPClient, cfg.Logger, cfg.Token),
 	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
-	c.secrets = wire.NewScrubber(cfg.Token)
-	return c
 }
-
-// String describes the client with the token redacted.
-func (c *Client) String() string {
-	return "botsailor.Client{" + strings.TrimPrefix(c.cfg.String(), "botsailor.Config{")
-}
-
-// GoString is String, so %#v does not print the token either.
-func (c *Client) GoString() string { return c.String() }
-
-// LogValue logs the client's configuration with the token redacted.
-func (c *Client) LogValue() slog.Value { return c.cfg.LogValue() }
 
 // The API paths, relative to Config.BaseURL.
 const (
@@ -200,7 +179,7 @@ func (c *Client) Send(ctx context.Context, to string, m templates.Message) (prov
 	if err != nil {
 		return provider.SendResult{}, err
 	}
-	return provider.SendResult{WAMID: c.secrets.ID(ans.wamid())}, nil
+	return provider.SendResult{WAMID: c.k.Secrets.ID(ans.wamid())}, nil
 }
 
 // sendCall builds the call for one message, or refuses a message that cannot
@@ -288,7 +267,7 @@ func (c *Client) Conversation(ctx context.Context, phone string, limit int) ([]p
 	msgs := ans.conversation()
 	for i := range msgs {
 		m := &msgs[i]
-		m.ID, m.WAMID, m.Reason = c.secrets.ID(m.ID), c.secrets.ID(m.WAMID), c.secrets.Message(m.Reason)
+		m.ID, m.WAMID, m.Reason = c.k.Secrets.ID(m.ID), c.k.Secrets.ID(m.WAMID), c.k.Secrets.Message(m.Reason)
 	}
 	return msgs, nil
 }
@@ -314,8 +293,8 @@ func (c *Client) MessageStatus(ctx context.Context, wamid string) (provider.Stat
 	// The failure reason and code are the provider's text: scrubbed like
 	// an error's.
 	r := ans.statusReport()
-	r.Reason = c.secrets.Message(r.Reason)
-	r.Code = c.secrets.Code(r.Code)
+	r.Reason = c.k.Secrets.Message(r.Reason)
+	r.Code = c.k.Secrets.Code(r.Code)
 	return r, nil
 }
 
@@ -333,160 +312,52 @@ func (c *Client) AccountInfo(ctx context.Context) (provider.AccountInfo, error) 
 // do makes one call and returns the provider's successful answer, or a
 // *provider.Error.
 func (c *Client) do(ctx context.Context, cl call) (*answer, error) {
-	start := c.now()
 	form := maps.Clone(cl.form)
 	form.Set("apiToken", c.cfg.Token)
-	body := form.Encode()
-
-	var written atomic.Bool
-	trace := &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				written.Store(true)
-			}
-		},
+	hc := httpapi.Call{
+		Op: cl.op, Name: cl.path, URL: c.baseURL + cl.path, Body: []byte(form.Encode()),
+		ContentType: "application/x-www-form-urlencoded", Phone: cl.form.Get("phone_number"), Send: cl.send, MaxBody: maxBody,
 	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace),
-		http.MethodPost, c.baseURL+cl.path, strings.NewReader(body))
-	if err != nil {
-		return nil, c.fail(cl, 0, provider.ClassHaltAccount, "", fmt.Errorf("build request: %w", c.secrets.ScrubErr(err)))
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-
-	resp, err := c.http.Do(req)
-	if re, class, ok := wire.Redirected(err, cl.send); ok {
-		pe := c.fail(cl, re.Status, class, c.secrets.Scrub(re.Error()), nil)
-		c.logCall(ctx, cl, start, re.Status, pe)
-		return nil, pe
-	}
-	if err != nil {
-		pe := c.lost(ctx, cl, 0, written.Load(), fmt.Errorf("post %s: %w", cl.path, c.secrets.ScrubErr(err)))
-		c.logCall(ctx, cl, start, 0, pe)
-		return nil, pe
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		var pe *provider.Error
-		if wire.NotServed(resp.StatusCode) {
-			pe = c.fail(cl, resp.StatusCode, provider.ClassTransient, "", fmt.Errorf("read answer: %w", c.secrets.ScrubErr(err)))
-			pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
-		} else {
-			pe = c.lost(ctx, cl, resp.StatusCode, true, fmt.Errorf("read answer: %w", c.secrets.ScrubErr(err)))
-		}
-		c.logCall(ctx, cl, start, resp.StatusCode, pe)
-		return nil, pe
-	}
-
-	ans, pe := c.interpret(ctx, cl, resp, raw)
-	c.logCall(ctx, cl, start, resp.StatusCode, pe)
-	if pe != nil {
-		return nil, pe
-	}
-	return ans, nil
+	return httpapi.Fetch(ctx, c.k, hc, func(cl httpapi.Call, a httpapi.Answer) (*answer, *provider.Error) {
+		return c.interpret(ctx, cl, a)
+	})
 }
 
 // interpret turns an HTTP answer into a successful answer or an error.
-func (c *Client) interpret(ctx context.Context, cl call, resp *http.Response, raw []byte) (*answer, *provider.Error) {
-	status := resp.StatusCode
-	ok2xx := status >= 200 && status <= 299
-	ans, perr := parseAnswer(raw)
-	if perr != nil && ok2xx && cl.op == opConversation {
-		if msgs, ok := scrapeConversation(raw); ok {
-			c.log.WarnContext(ctx, "botsailor: conversation answer is not JSON; fields recovered by pattern",
+func (c *Client) interpret(ctx context.Context, cl httpapi.Call, a httpapi.Answer) (*answer, *provider.Error) {
+	ans, perr := parseAnswer(a.Raw)
+	if perr != nil && a.OK() && cl.Op == opConversation {
+		if msgs, ok := scrapeConversation(a.Raw); ok {
+			c.k.Log.WarnContext(ctx, "botsailor: conversation answer is not JSON; fields recovered by pattern",
 				slog.Int("messages", len(msgs)))
 			return &answer{scraped: msgs}, nil
 		}
 	}
 	if perr != nil {
-		// Not JSON: an HTML error page, a proxy's text, a truncated body.
-		// Its words are not the provider's verdict, so classify on the
-		// HTTP status alone.
-		snippet := c.secrets.Snippet(raw)
-		switch {
-		case ok2xx && cl.send:
-			return nil, c.fail(cl, status, provider.ClassAmbiguous, snippet, fmt.Errorf("unparseable answer: %w", perr))
-		case ok2xx:
-			return nil, c.fail(cl, status, provider.ClassTransient, snippet, fmt.Errorf("unparseable answer: %w", perr))
-		}
-		class := provider.Classify(status, "", "")
-		if cl.send {
-			class = wire.BareClass(status, class)
-		}
-		pe := c.fail(cl, status, class, snippet, nil)
-		pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
-		return nil, pe
+		return nil, c.k.NotJSON(cl, a, perr, provider.Classify(a.Status, "", ""))
 	}
 
 	verdict := ans.verdict()
-	if verdict == verdictOK && ok2xx {
+	if verdict == verdictOK && a.OK() {
 		return ans, nil
 	}
-	if verdict == verdictUnknown && ok2xx {
-		if cl.send && c.secrets.ID(ans.wamid()) == "" {
-			// A 2xx JSON answer that neither says it worked nor failed nor
-			// names a message: we cannot tell whether it was sent.
-			return nil, c.fail(cl, status, provider.ClassAmbiguous, c.secrets.Snippet(raw), errors.New("answer has no status"))
+	if verdict == verdictUnknown && a.OK() {
+		if cl.Send && c.k.Secrets.ID(ans.wamid()) == "" {
+			return nil, c.k.Unclear(cl, a, "answer has no status")
 		}
 		return ans, nil
 	}
 	// The provider refused ({"status":"0"}), or the HTTP status says it
 	// failed whatever the body says.
-	msg := c.secrets.Message(ans.messageText())
+	msg := c.k.Secrets.Message(ans.messageText())
 	code := provider.ExtractCode(msg)
 	if code == "" {
-		code = ans.errorCode(status)
+		code = ans.errorCode(a.Status)
 	}
-	pe := c.fail(cl, status, provider.Classify(status, code, msg), msg, nil)
-	pe.Code = c.secrets.Code(code)
-	pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
-	return nil, pe
-}
-
-// lost builds the error of a call whose answer never arrived or could not be
-// read: ambiguous for a send whose request was written, transient otherwise.
-// A cancelled or expired ctx is wrapped so errors.Is finds it.
-func (c *Client) lost(ctx context.Context, cl call, httpStatus int, written bool, err error) *provider.Error {
-	class := provider.ClassTransient
-	if cl.send && written {
-		class = provider.ClassAmbiguous
-	}
-	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-		err = fmt.Errorf("%w (%w)", ctxErr, err)
-	}
-	return c.fail(cl, httpStatus, class, "", err)
-}
-
-// fail builds a *provider.Error of this driver.
-func (c *Client) fail(cl call, httpStatus int, class provider.Class, msg string, err error) *provider.Error {
-	return &provider.Error{
-		Provider:   providerName,
-		Op:         cl.op,
-		HTTPStatus: httpStatus,
-		Message:    msg,
-		Class:      class,
-		Err:        err,
-	}
+	return nil, c.k.Refused(cl, a, a.Status, provider.Classify(a.Status, code, msg), msg, code)
 }
 
 // refuse builds the error of a call refused before reaching the provider.
 func (c *Client) refuse(op string, class provider.Class, msg string) *provider.Error {
-	return &provider.Error{Provider: providerName, Op: op, Message: msg, Class: class}
-}
-
-func (c *Client) logCall(ctx context.Context, cl call, start time.Time, httpStatus int, pe *provider.Error) {
-	attrs := []slog.Attr{
-		slog.String("op", cl.op),
-		slog.String("path", cl.path),
-		slog.Int("http_status", httpStatus),
-		slog.Duration("duration", c.now().Sub(start)),
-	}
-	if p := cl.form.Get("phone_number"); p != "" {
-		attrs = append(attrs, slog.String("phone", wire.MaskPhone(p)))
-	}
-	if pe != nil {
-		attrs = append(attrs, slog.String("class", pe.Class.String()), slog.String("error", pe.Error()))
-	}
-	c.log.LogAttrs(ctx, slog.LevelDebug, "botsailor: call", attrs...)
+	return httpapi.Refuse(providerName, op, class, msg)
 }

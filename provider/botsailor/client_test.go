@@ -361,7 +361,7 @@ func TestSendErrors(t *testing.T) {
 			w.Header().Set("Retry-After", now.Add(90*time.Second).Format(http.TimeFormat))
 			w.WriteHeader(http.StatusTooManyRequests)
 		})
-		c.now = func() time.Time { return now }
+		c.k.Now = func() time.Time { return now }
 		_, err := c.Send(ctx, "8801723309003", textMessage)
 		pe := requireProviderError(t, err)
 		require.Equal(t, provider.ClassTransient, pe.Class)
@@ -757,7 +757,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 			t.Parallel()
 			var logs bytes.Buffer
 			c, _ := setup(t, h)
-			c.log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			c.k.Log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			_, err := c.Send(ctx, "8801723309003", textMessage)
 			pe := requireProviderError(t, err)
 			requireClean(t, err.Error())

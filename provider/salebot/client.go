@@ -7,17 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strings"
-	"sync/atomic"
-	"time"
 	"unicode"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/httpapi"
 	"github.com/wacamp/wacamp/provider/internal/wire"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -30,7 +27,7 @@ const DefaultBaseURL = "https://chatter.salebot.pro/api"
 
 // DefaultTimeout is the timeout of the HTTP client made when
 // Config.HTTPClient is nil.
-const DefaultTimeout = 30 * time.Second
+const DefaultTimeout = httpapi.DefaultTimeout
 
 // The API actions this driver calls: {BaseURL}/{api_key}/{action}.
 const (
@@ -85,21 +82,20 @@ func (c Config) Validate() error {
 }
 
 // String describes the configuration with the API key redacted.
-func (c Config) String() string {
-	return fmt.Sprintf("salebot.Config{BaseURL: %q, APIKey: %s, WhatsAppBotID: %d}",
-		redactURL(c.BaseURL), wire.RedactedOrEmpty(c.APIKey), c.WhatsAppBotID)
-}
+func (c Config) String() string { return c.described().String() }
 
 // GoString is String, so %#v does not print the API key either.
 func (c Config) GoString() string { return c.String() }
 
 // LogValue logs the configuration with the API key redacted.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("base_url", redactURL(c.BaseURL)),
-		slog.String("api_key", wire.RedactedOrEmpty(c.APIKey)),
-		slog.Int64("whatsapp_bot_id", c.WhatsAppBotID),
-	)
+func (c Config) LogValue() slog.Value { return c.described().LogValue() }
+
+func (c Config) described() httpapi.Described {
+	return httpapi.Described{Type: "salebot.Config", Fields: []httpapi.Field{
+		{Name: "BaseURL", Key: "base_url", Value: redactURL(c.BaseURL)},
+		{Name: "APIKey", Key: "api_key", Value: c.APIKey, Secret: true},
+		{Name: "WhatsAppBotID", Key: "whatsapp_bot_id", Value: c.WhatsAppBotID},
+	}}
 }
 
 // redactURL hides a password in a BaseURL's user info.
@@ -111,45 +107,31 @@ func redactURL(s string) string {
 }
 
 // Client sends messages through one Salebot project's WhatsApp channel. It
-// is safe for concurrent use.
+// is safe for concurrent use. It prints and logs as its Config does
+// (String, GoString, LogValue), with the API key redacted.
 type Client struct {
+	described
 	cfg     Config
 	baseURL string
-	http    *http.Client
-	log     *slog.Logger
-	// secrets are the forms of the key that may show up in a URL or an
-	// answer: as is, path- and query-escaped.
-	secrets wire.Scrubber
-	now     func() time.Time
+	k       *httpapi.Client
 }
+
+// described prints a Client without its API key.
+type described = httpapi.Described
 
 // New returns a Client for cfg. It does not call the provider; use
 // cfg.Validate to check the configuration first.
 func New(cfg Config) *Client {
 	c := &Client{
-		cfg:     cfg,
-		baseURL: strings.TrimRight(cmp.Or(cfg.BaseURL, DefaultBaseURL), "/"),
-		http:    wire.Client(cfg.HTTPClient, DefaultTimeout),
-		log:     cfg.Logger,
-		now:     time.Now,
+		described: cfg.described().As("salebot.Client"),
+		cfg:       cfg,
+		baseURL:   strings.TrimRight(cmp.Or(cfg.BaseURL, DefaultBaseURL), "/"),
+		k:         httpapi.New(providerName, cfg.HTTPClient, cfg.Logger, cfg.APIKey),
 	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
-	c.secrets = wire.NewScrubber(cfg.APIKey)
+	// The key is a path segment: request URLs are secret.
+	c.k.SecretURL = true
 	return c
 }
-
-// String describes the client with the API key redacted.
-func (c *Client) String() string {
-	return "salebot.Client{" + strings.TrimPrefix(c.cfg.String(), "salebot.Config{")
-}
-
-// GoString is String, so %#v does not print the API key either.
-func (c *Client) GoString() string { return c.String() }
-
-// LogValue logs the client's configuration with the API key redacted.
-func (c *Client) LogValue() slog.Value { return c.cfg.LogValue() }
 
 // Capabilities returns what the API can do.
 func (c *Client) Capabilities() provider.Capabilities { return Capabilities }
@@ -215,7 +197,7 @@ func (c *Client) Send(ctx context.Context, to string, m templates.Message) (prov
 	if err != nil {
 		return provider.SendResult{}, err
 	}
-	return provider.SendResult{WAMID: c.secrets.ID(ans.wamid())}, nil
+	return provider.SendResult{WAMID: c.k.Secrets.ID(ans.wamid())}, nil
 }
 
 // attachmentTypes maps our media types to Salebot's attachment_type.
@@ -293,102 +275,43 @@ func (c *Client) sendRequest(to string, m templates.Message) (request, error) {
 // do makes one call and returns the provider's successful answer, or a
 // *provider.Error.
 func (c *Client) do(ctx context.Context, req request) (*answer, error) {
-	start := c.now()
 	payload, err := json.Marshal(req.body)
 	if err != nil {
-		return nil, c.fail(0, provider.ClassPermanent, "", fmt.Errorf("encode %s request: %w", req.action, err))
+		return nil, refuse(provider.ClassPermanent, fmt.Sprintf("cannot encode %s request: %v", req.action, err))
 	}
-	var written atomic.Bool
-	trace := &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				written.Store(true)
-			}
-		},
+	call := httpapi.Call{
+		Op: "send", Name: req.action, URL: c.baseURL + "/" + url.PathEscape(c.cfg.APIKey) + "/" + req.action,
+		Body: payload, ContentType: "application/json", Phone: req.phone, Send: true, MaxBody: maxBody,
 	}
-	target := c.baseURL + "/" + url.PathEscape(c.cfg.APIKey) + "/" + req.action
-	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace),
-		http.MethodPost, target, bytes.NewReader(payload))
-	if err != nil {
-		// The URL holds the key: say which part failed, not the URL.
-		pe := c.fail(0, provider.ClassHaltAccount, "", fmt.Errorf("build %s request: %w", req.action, c.scrubErr(err)))
-		c.logCall(ctx, req, start, 0, pe)
-		return nil, pe
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set("Accept", "application/json")
-
-	resp, err := c.http.Do(hreq)
-	if re, class, ok := wire.Redirected(err, true); ok {
-		pe := c.fail(re.Status, class, c.secrets.Scrub(re.Error()), nil)
-		c.logCall(ctx, req, start, re.Status, pe)
-		return nil, pe
-	}
-	if err != nil {
-		pe := c.lost(ctx, 0, written.Load(), fmt.Errorf("post %s: %w", req.action, c.scrubErr(err)))
-		c.logCall(ctx, req, start, 0, pe)
-		return nil, pe
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		var pe *provider.Error
-		if wire.NotServed(resp.StatusCode) {
-			pe = c.fail(resp.StatusCode, provider.ClassTransient, "", fmt.Errorf("read %s answer: %w", req.action, c.scrubErr(err)))
-			pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
-		} else {
-			pe = c.lost(ctx, resp.StatusCode, true, fmt.Errorf("read %s answer: %w", req.action, c.scrubErr(err)))
-		}
-		c.logCall(ctx, req, start, resp.StatusCode, pe)
-		return nil, pe
-	}
-	ans, pe := c.interpret(resp, raw)
-	c.logCall(ctx, req, start, resp.StatusCode, pe)
-	if pe != nil {
-		return nil, pe
-	}
-	return ans, nil
+	return httpapi.Fetch(ctx, c.k, call, c.interpret)
 }
 
 // interpret turns an HTTP answer into an accepted answer or an error.
-func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.Error) {
-	status := resp.StatusCode
-	ok2xx := status >= 200 && status <= 299
-	ans, perr := parseAnswer(raw)
+func (c *Client) interpret(call httpapi.Call, a httpapi.Answer) (*answer, *provider.Error) {
+	ans, perr := parseAnswer(a.Raw)
 	if perr != nil {
-		// Not JSON: an HTML error page, a proxy's text, an empty or
-		// truncated body. Its words are not the provider's verdict.
-		snippet := c.secrets.Snippet(raw)
-		if ok2xx && plainAcceptance(raw) {
+		if a.OK() && plainAcceptance(a.Raw) {
 			// The doc shows no send answer: a 2xx with an empty or plain
 			// text body ("OK") is the server accepting.
 			return &answer{}, nil
 		}
-		if ok2xx {
-			return nil, c.fail(status, provider.ClassAmbiguous, snippet, fmt.Errorf("unparseable answer: %w", perr))
-		}
-		class := wire.BareClass(status, classify(status, "", ""))
-		if status == http.StatusNotFound && len(bytes.TrimSpace(raw)) > 0 && !looksHTML(raw) {
+		class := classify(a.Status, "", "")
+		if a.Status == http.StatusNotFound && len(bytes.TrimSpace(a.Raw)) > 0 && !looksHTML(a.Raw) {
 			// A 404 with a text body is about the request (a client not
 			// found), not the key; the key's 404 has no body to speak of.
 			class = provider.ClassPermanent
 		}
-		pe := c.fail(status, class, snippet, nil)
-		pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
-		return nil, pe
+		return nil, c.k.NotJSON(call, a, perr, class)
 	}
-	if ok2xx && !ans.refused() {
+	if a.OK() && !ans.refused() {
 		return ans, nil
 	}
-	msg := c.secrets.Message(ans.messageText())
+	msg := c.k.Secrets.Message(ans.messageText())
 	code := provider.ExtractCode(msg)
 	if code == "" {
-		code = ans.errorCode(status)
+		code = ans.errorCode(a.Status)
 	}
-	pe := c.fail(status, classify(status, code, msg), cmp.Or(msg, c.secrets.Snippet(raw)), nil)
-	pe.Code = c.secrets.Code(code)
-	pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
-	return nil, pe
+	return nil, c.k.Refused(call, a, a.Status, classify(a.Status, code, msg), cmp.Or(msg, c.k.Secrets.Snippet(a.Raw)), code)
 }
 
 // plainAcceptance reports whether a 2xx body that is not JSON still reads
@@ -432,63 +355,9 @@ func classify(httpStatus int, code, msg string) provider.Class {
 	return provider.Classify(httpStatus, code, msg)
 }
 
-// lost builds the error of a call whose answer never arrived or could not be
-// read: ambiguous when the request was written, transient otherwise. A
-// cancelled or expired ctx is wrapped so errors.Is finds it.
-func (c *Client) lost(ctx context.Context, httpStatus int, written bool, err error) *provider.Error {
-	class := provider.ClassTransient
-	if written {
-		class = provider.ClassAmbiguous
-	}
-	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-		err = fmt.Errorf("%w (%w)", ctxErr, err)
-	}
-	return c.fail(httpStatus, class, "", err)
-}
-
-// fail builds a *provider.Error of a send.
-func (c *Client) fail(httpStatus int, class provider.Class, msg string, err error) *provider.Error {
-	return &provider.Error{
-		Provider:   providerName,
-		Op:         "send",
-		HTTPStatus: httpStatus,
-		Message:    msg,
-		Class:      class,
-		Err:        err,
-	}
-}
-
 // refuse builds the error of a send refused before reaching the provider.
 func refuse(class provider.Class, msg string) *provider.Error {
-	return &provider.Error{Provider: providerName, Op: "send", Message: msg, Class: class}
-}
-
-// scrubErr returns err without the request URL (which holds the API key)
-// and with any other copy of the key removed. Transport errors are
-// *url.Error, whose text starts with the URL: it is replaced by the inner
-// error.
-func (c *Client) scrubErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Err != nil {
-		err = ue.Err
-	}
-	return c.secrets.ScrubErr(err)
-}
-
-func (c *Client) logCall(ctx context.Context, req request, start time.Time, httpStatus int, pe *provider.Error) {
-	attrs := []slog.Attr{
-		slog.String("action", req.action),
-		slog.String("phone", wire.MaskPhone(req.phone)),
-		slog.Int("http_status", httpStatus),
-		slog.Duration("duration", c.now().Sub(start)),
-	}
-	if pe != nil {
-		attrs = append(attrs, slog.String("class", pe.Class.String()), slog.String("error", c.secrets.Scrub(pe.Error())))
-	}
-	c.log.LogAttrs(ctx, slog.LevelDebug, "salebot: call", attrs...)
+	return httpapi.Refuse(providerName, "send", class, msg)
 }
 
 func joinNonEmpty(sep string, parts ...string) string {

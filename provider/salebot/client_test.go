@@ -453,7 +453,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		c, _ := setup(t, func(w http.ResponseWriter, r *http.Request) {
 			reply(404, `{"status":"error","error":"api key `+testKey+` not found at `+r.URL.Path+`"}`)(w, r)
 		})
-		c.log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		c.k.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		_, err := c.Send(context.Background(), "79875146788", textMessage)
 		pe := requireProviderError(t, err)
 		require.Equal(t, provider.ClassHaltAccount, pe.Class)

@@ -1,22 +1,18 @@
 package sobot
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/httpapi"
 	"github.com/wacamp/wacamp/provider/internal/wire"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -30,7 +26,7 @@ const (
 	DefaultBaseURL = "https://api.sobot.in"
 	// DefaultTimeout is the timeout of the HTTP client made when
 	// Config.HTTPClient is nil.
-	DefaultTimeout = 30 * time.Second
+	DefaultTimeout = httpapi.DefaultTimeout
 )
 
 // pathMessage is the one send endpoint, relative to the base URL. The doc
@@ -80,66 +76,49 @@ func (c Config) Validate() error {
 }
 
 // String describes the configuration with the API key and secret redacted.
-func (c Config) String() string {
-	return fmt.Sprintf("sobot.Config{BaseURL: %q, APIKey: %s, APISecret: %s}",
-		c.baseURL(), wire.RedactedOrEmpty(c.APIKey), wire.RedactedOrEmpty(c.APISecret))
-}
+func (c Config) String() string { return c.described().String() }
 
 // GoString is String, so %#v does not print the secrets either.
 func (c Config) GoString() string { return c.String() }
 
 // LogValue logs the configuration with the API key and secret redacted.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("base_url", c.baseURL()),
-		slog.String("api_key", wire.RedactedOrEmpty(c.APIKey)),
-		slog.String("api_secret", wire.RedactedOrEmpty(c.APISecret)),
-	)
+func (c Config) LogValue() slog.Value { return c.described().LogValue() }
+
+func (c Config) described() httpapi.Described {
+	return httpapi.Described{Type: "sobot.Config", Fields: []httpapi.Field{
+		{Name: "BaseURL", Key: "base_url", Value: c.baseURL()},
+		{Name: "APIKey", Key: "api_key", Value: c.APIKey, Secret: true},
+		{Name: "APISecret", Key: "api_secret", Value: c.APISecret, Secret: true},
+	}}
 }
 
 func (c Config) baseURL() string {
 	return strings.TrimRight(cmp.Or(c.BaseURL, DefaultBaseURL), "/")
 }
 
-// Client calls one Sobot account. It is safe for concurrent use.
+// Client calls one Sobot account. It is safe for concurrent use. It
+// prints and logs as its Config does (String, GoString, LogValue), with
+// the secrets redacted.
 type Client struct {
+	described
 	cfg     Config
 	baseURL string
-	http    *http.Client
-	log     *slog.Logger
-	// secrets are the forms of the key and secret that may come back in an
-	// answer or a transport error.
-	secrets wire.Scrubber
-	now     func() time.Time
+	k       *httpapi.Client
 }
+
+// described prints a Client without its secrets.
+type described = httpapi.Described
 
 // New returns a Client for cfg. It does not call the provider; use
 // cfg.Validate to check the configuration first.
 func New(cfg Config) *Client {
-	c := &Client{
-		cfg:     cfg,
-		baseURL: cfg.baseURL(),
-		http:    wire.Client(cfg.HTTPClient, DefaultTimeout),
-		log:     cfg.Logger,
-		now:     time.Now,
+	return &Client{
+		described: cfg.described().As("sobot.Client"),
+		cfg:       cfg,
+		baseURL:   cfg.baseURL(),
+		k:         httpapi.New(providerName, cfg.HTTPClient, cfg.Logger, cfg.APIKey, cfg.APISecret),
 	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
-	c.secrets = wire.NewScrubber(cfg.APIKey, cfg.APISecret)
-	return c
 }
-
-// String describes the client with the secrets redacted.
-func (c *Client) String() string {
-	return "sobot.Client{" + strings.TrimPrefix(c.cfg.String(), "sobot.Config{")
-}
-
-// GoString is String, so %#v does not print the secrets either.
-func (c *Client) GoString() string { return c.String() }
-
-// LogValue logs the client's configuration with the secrets redacted.
-func (c *Client) LogValue() slog.Value { return c.cfg.LogValue() }
 
 // Capabilities returns what Sobot's API can send and report.
 func (c *Client) Capabilities() provider.Capabilities { return Capabilities }
@@ -188,113 +167,55 @@ func (c *Client) Send(ctx context.Context, to string, m templates.Message) (prov
 	if err != nil {
 		return provider.SendResult{}, err
 	}
-	return provider.SendResult{WAMID: c.secrets.ID(ans.wamid())}, nil
+	return provider.SendResult{WAMID: c.k.Secrets.ID(ans.wamid())}, nil
 }
 
 // post sends one message body and returns the provider's successful answer,
 // or a *provider.Error.
 func (c *Client) post(ctx context.Context, body map[string]any) (*answer, error) {
-	start := c.now()
 	phone, _ := body["customer_number"].(string)
 	raw, err := json.Marshal(body)
 	if err != nil {
-		return nil, c.logged(ctx, start, phone, 0, refuse(provider.ClassPermanent, "cannot encode message: "+err.Error()))
+		return nil, refuse(provider.ClassPermanent, "cannot encode message: "+err.Error())
 	}
-
-	var written atomic.Bool
-	trace := &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				written.Store(true)
-			}
-		},
+	call := httpapi.Call{
+		Op: "send", Name: pathMessage, URL: c.baseURL + pathMessage, Body: raw, ContentType: "application/json",
+		Header: map[string]string{"x-api-key": c.cfg.APIKey, "x-api-secret": c.cfg.APISecret},
+		Phone:  phone, Send: true, MaxBody: maxBody,
 	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace),
-		http.MethodPost, c.baseURL+pathMessage, bytes.NewReader(raw))
-	if err != nil {
-		return nil, c.logged(ctx, start, phone, 0,
-			c.fail(0, provider.ClassHaltAccount, "", fmt.Errorf("build request: %w", c.secrets.ScrubErr(err))))
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("x-api-key", c.cfg.APIKey)
-	req.Header.Set("x-api-secret", c.cfg.APISecret)
-
-	resp, err := c.http.Do(req)
-	if re, class, ok := wire.Redirected(err, true); ok {
-		return nil, c.logged(ctx, start, phone, re.Status, c.fail(re.Status, class, c.secrets.Scrub(re.Error()), nil))
-	}
-	if err != nil {
-		return nil, c.logged(ctx, start, phone, 0,
-			c.lost(ctx, 0, written.Load(), fmt.Errorf("post %s: %w", pathMessage, c.secrets.ScrubErr(err))))
-	}
-	defer resp.Body.Close()
-	rawAns, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		var pe *provider.Error
-		if wire.NotServed(resp.StatusCode) {
-			pe = c.fail(resp.StatusCode, provider.ClassTransient, "", fmt.Errorf("read answer: %w", c.secrets.ScrubErr(err)))
-			pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
-		} else {
-			pe = c.lost(ctx, resp.StatusCode, true, fmt.Errorf("read answer: %w", c.secrets.ScrubErr(err)))
-		}
-		return nil, c.logged(ctx, start, phone, resp.StatusCode, pe)
-	}
-	ans, pe := c.interpret(resp, rawAns)
-	if pe != nil {
-		return nil, c.logged(ctx, start, phone, resp.StatusCode, pe)
-	}
-	_ = c.logged(ctx, start, phone, resp.StatusCode, nil) // logs the success; returns nil
-	return ans, nil
+	return httpapi.Fetch(ctx, c.k, call, c.interpret)
 }
 
 // interpret turns an HTTP answer into a successful answer or an error.
-func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.Error) {
-	status := resp.StatusCode
-	ok2xx := status >= 200 && status <= 299
-	ans, perr := parseAnswer(raw)
+func (c *Client) interpret(call httpapi.Call, a httpapi.Answer) (*answer, *provider.Error) {
+	ans, perr := parseAnswer(a.Raw)
 	if perr != nil {
-		// Not JSON: an HTML error page, a proxy's text, a truncated body.
-		// Its words are not the provider's verdict: classify on the HTTP
-		// status alone.
-		snippet := c.secrets.Snippet(raw)
-		if ok2xx {
-			return nil, c.fail(status, provider.ClassAmbiguous, snippet, fmt.Errorf("unparseable answer: %w", perr))
-		}
-		pe := c.fail(status, wire.BareClass(status, provider.Classify(status, "", "")), snippet, nil)
-		pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
-		return nil, pe
+		return nil, c.k.NotJSON(call, a, perr, provider.Classify(a.Status, "", ""))
 	}
-
 	bodyCode := ans.code()
 	switch {
-	case ok2xx && bodyCode >= 200 && bodyCode <= 299:
+	case a.OK() && bodyCode >= 200 && bodyCode <= 299:
 		return ans, nil
-	case ok2xx && bodyCode == 0 && !ans.hasError():
-		if c.secrets.ID(ans.wamid()) != "" {
+	case a.OK() && bodyCode == 0 && !ans.hasError():
+		if c.k.Secrets.ID(ans.wamid()) != "" {
 			return ans, nil
 		}
-		// A 2xx JSON answer that neither says it worked nor failed nor
-		// names a message: we cannot tell whether it was sent.
-		return nil, c.fail(status, provider.ClassAmbiguous, c.secrets.Snippet(raw), errors.New("answer has no code and no message id"))
+		return nil, c.k.Unclear(call, a, "answer has no code and no message id")
 	}
 
 	// The provider refused: the body's code (authoritative when >= 400) or
 	// the HTTP status says so.
-	effective := status
+	effective := a.Status
 	if bodyCode >= 400 && bodyCode <= 599 {
 		effective = bodyCode
-	} else if ok2xx {
+	} else if a.OK() {
 		// {"code": 0 or 1xx or 3xx, "error": ...} under HTTP 2xx: a refusal
 		// with no usable status.
 		effective = 0
 	}
-	msg := c.secrets.Message(ans.messageText())
+	msg := c.k.Secrets.Message(ans.messageText())
 	code := ans.metaCode(msg)
-	pe := c.fail(cmp.Or(effective, status), classify(effective, code, msg), msg, nil)
-	pe.Code = c.secrets.Code(code)
-	pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
-	return nil, pe
+	return nil, c.k.Refused(call, a, cmp.Or(effective, a.Status), classify(effective, code, msg), msg, code)
 }
 
 // classify is provider.Classify plus the texts Sobot uses: bad credentials
@@ -327,54 +248,7 @@ func containsAny(s string, subs ...string) bool {
 	return false
 }
 
-// lost builds the error of a send whose answer never arrived or could not be
-// read: ambiguous when the request was written, transient otherwise. A
-// cancelled or expired ctx is wrapped so errors.Is finds it.
-func (c *Client) lost(ctx context.Context, httpStatus int, written bool, err error) *provider.Error {
-	class := provider.ClassTransient
-	if written {
-		class = provider.ClassAmbiguous
-	}
-	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-		err = fmt.Errorf("%w (%w)", ctxErr, err)
-	}
-	return c.fail(httpStatus, class, "", err)
-}
-
-// fail builds a *provider.Error of this driver.
-func (c *Client) fail(httpStatus int, class provider.Class, msg string, err error) *provider.Error {
-	return &provider.Error{
-		Provider:   providerName,
-		Op:         "send",
-		HTTPStatus: httpStatus,
-		Message:    msg,
-		Class:      class,
-		Err:        err,
-	}
-}
-
 // refuse builds the error of a send refused before reaching the provider.
 func refuse(class provider.Class, msg string) *provider.Error {
-	return &provider.Error{Provider: providerName, Op: "send", Message: msg, Class: class}
-}
-
-// logged writes the debug record of one call and returns pe.
-func (c *Client) logged(ctx context.Context, start time.Time, phone string, httpStatus int, pe *provider.Error) error {
-	attrs := []slog.Attr{
-		slog.String("op", "send"),
-		slog.String("path", pathMessage),
-		slog.Int("http_status", httpStatus),
-		slog.Duration("duration", c.now().Sub(start)),
-	}
-	if phone != "" {
-		attrs = append(attrs, slog.String("phone", wire.MaskPhone(phone)))
-	}
-	if pe != nil {
-		attrs = append(attrs, slog.String("class", pe.Class.String()), slog.String("error", pe.Error()))
-	}
-	c.log.LogAttrs(ctx, slog.LevelDebug, "sobot: call", attrs...)
-	if pe == nil {
-		return nil
-	}
-	return pe
+	return httpapi.Refuse(providerName, "send", class, msg)
 }

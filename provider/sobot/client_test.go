@@ -525,14 +525,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 	echo, _ := setup(t, func(w http.ResponseWriter, r *http.Request) {
 		reply(400, fmt.Sprintf(`{"message":"bad key %s / %s","code":400}`, r.Header.Get("x-api-key"), r.Header.Get("x-api-secret")))(w, r)
 	})
-	echo.log = logger
+	echo.k.Log = logger
 	_, err := echo.Send(context.Background(), "919970012345", textMsg("Hi"))
 	require.Error(t, err)
 	printed = append(printed, err.Error())
 	require.Contains(t, err.Error(), redacted)
 
 	html, _ := setup(t, reply(502, "<pre>upstream said "+testSecret+"</pre>"))
-	html.log = logger
+	html.k.Log = logger
 	_, err = html.Send(context.Background(), "919970012345", textMsg("Hi"))
 	require.Error(t, err)
 	printed = append(printed, err.Error())

@@ -7,21 +7,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/httpapi"
 	"github.com/wacamp/wacamp/provider/internal/wire"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -31,7 +28,7 @@ const providerName = "waapi"
 
 // DefaultTimeout is the timeout of the HTTP client made when
 // Config.HTTPClient is nil.
-const DefaultTimeout = 30 * time.Second
+const DefaultTimeout = httpapi.DefaultTimeout
 
 // maxBody caps how much of an answer is read.
 const maxBody = 8 << 20
@@ -81,23 +78,22 @@ func (c Config) Validate() error {
 
 // String describes the configuration with the secrets redacted and the
 // session id masked.
-func (c Config) String() string {
-	return fmt.Sprintf("waapi.Config{BaseURL: %q, SessionID: %q, AccessToken: %s, BearerToken: %s}",
-		c.BaseURL, maskID(c.SessionID), wire.RedactedOrEmpty(c.AccessToken), wire.RedactedOrEmpty(c.BearerToken))
-}
+func (c Config) String() string { return c.described().String() }
 
 // GoString is String, so %#v does not print the secrets either.
 func (c Config) GoString() string { return c.String() }
 
 // LogValue logs the configuration with the secrets redacted and the session
 // id masked.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("base_url", c.BaseURL),
-		slog.String("session_id", maskID(c.SessionID)),
-		slog.String("access_token", wire.RedactedOrEmpty(c.AccessToken)),
-		slog.String("bearer_token", wire.RedactedOrEmpty(c.BearerToken)),
-	)
+func (c Config) LogValue() slog.Value { return c.described().LogValue() }
+
+func (c Config) described() httpapi.Described {
+	return httpapi.Described{Type: "waapi.Config", Fields: []httpapi.Field{
+		{Name: "BaseURL", Key: "base_url", Value: c.BaseURL},
+		{Name: "SessionID", Key: "session_id", Value: maskID(c.SessionID)},
+		{Name: "AccessToken", Key: "access_token", Value: c.AccessToken, Secret: true},
+		{Name: "BearerToken", Key: "bearer_token", Value: c.BearerToken, Secret: true},
+	}}
 }
 
 // maskID keeps the last four characters of an id.
@@ -109,49 +105,35 @@ func maskID(id string) string {
 }
 
 // Client sends messages through one WhatsApp session. It is safe for
-// concurrent use.
+// concurrent use. It prints and logs as its Config does (String, GoString,
+// LogValue), with the secrets redacted and the session id masked.
 type Client struct {
+	described
 	cfg     Config
 	baseURL string
 	bearer  string
-	http    *http.Client
-	log     *slog.Logger
-	// secrets are the forms of the tokens (and the session id) that may
-	// appear in a text: as is and URL-encoded.
-	secrets wire.Scrubber
-	now     func() time.Time
+	k       *httpapi.Client
 }
+
+// described prints a Client without its secrets.
+type described = httpapi.Described
 
 // New returns a Client for cfg. It does not call the provider; use
 // cfg.Validate to check the configuration first.
 func New(cfg Config) *Client {
 	c := &Client{
-		cfg:     cfg,
-		baseURL: strings.TrimRight(cfg.BaseURL, "/"),
-		bearer:  cmp.Or(cfg.BearerToken, cfg.AccessToken),
-		http:    wire.Client(cfg.HTTPClient, DefaultTimeout),
-		log:     cfg.Logger,
-		now:     time.Now,
+		described: cfg.described().As("waapi.Client"),
+		cfg:       cfg,
+		baseURL:   strings.TrimRight(cfg.BaseURL, "/"),
+		bearer:    cmp.Or(cfg.BearerToken, cfg.AccessToken),
+		// The session id is no secret, but it travels next to the access
+		// token in the URL and is never printed in full.
+		k: httpapi.New(providerName, cfg.HTTPClient, cfg.Logger, cfg.AccessToken, cfg.BearerToken, cfg.SessionID),
 	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
-	// The session id is no secret, but it travels next to the access token
-	// in the URL and is never printed in full.
-	c.secrets = wire.NewScrubber(cfg.AccessToken, cfg.BearerToken, cfg.SessionID)
+	// access_token travels in the query: request URLs are secret.
+	c.k.SecretURL = true
 	return c
 }
-
-// String describes the client with the secrets redacted.
-func (c *Client) String() string {
-	return "waapi.Client{" + strings.TrimPrefix(c.cfg.String(), "waapi.Config{")
-}
-
-// GoString is String, so %#v does not print the secrets either.
-func (c *Client) GoString() string { return c.String() }
-
-// LogValue logs the client's configuration with the secrets redacted.
-func (c *Client) LogValue() slog.Value { return c.cfg.LogValue() }
 
 // Capabilities returns what this API can send and report.
 func (c *Client) Capabilities() provider.Capabilities { return Capabilities }
@@ -211,7 +193,7 @@ func (c *Client) Send(ctx context.Context, to string, m templates.Message) (prov
 	if err != nil {
 		return provider.SendResult{}, err
 	}
-	return provider.SendResult{WAMID: c.secrets.ID(ans.messageID())}, nil
+	return provider.SendResult{WAMID: c.k.Secrets.ID(ans.messageID())}, nil
 }
 
 // buildSend turns a message into its call, or refuses it.
@@ -361,7 +343,7 @@ func listRequest(phone string, l *templates.List) (request, *provider.Error) {
 
 // refuse builds the error of a send refused before reaching the provider.
 func refuse(class provider.Class, msg string) *provider.Error {
-	return &provider.Error{Provider: providerName, Op: opSend, Message: msg, Class: class}
+	return httpapi.Refuse(providerName, opSend, class, msg)
 }
 
 // encode returns the request body and its content type.
@@ -386,100 +368,43 @@ func (r request) encode() ([]byte, string, error) {
 // do makes one send call and returns the provider's successful answer, or a
 // *provider.Error.
 func (c *Client) do(ctx context.Context, r request) (*answer, error) {
-	start := c.now()
 	body, contentType, err := r.encode()
 	if err != nil {
-		return nil, c.fail(0, provider.ClassHaltCampaign, "cannot encode the message", fmt.Errorf("encode: %w", err))
+		return nil, refuse(provider.ClassHaltCampaign, "cannot encode the message: "+err.Error())
 	}
 	q := url.Values{}
 	q.Set("session_id", c.cfg.SessionID)
 	q.Set("access_token", c.cfg.AccessToken)
-
-	var written atomic.Bool
-	trace := &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				written.Store(true)
-			}
-		},
+	call := httpapi.Call{
+		Op: opSend, Name: r.path, URL: c.baseURL + r.path + "?" + q.Encode(), Body: body, ContentType: contentType,
+		Header: map[string]string{"Authorization": "Bearer " + c.bearer},
+		Phone:  r.phone, Send: true, MaxBody: maxBody,
 	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace),
-		http.MethodPost, c.baseURL+r.path+"?"+q.Encode(), bytes.NewReader(body))
-	if err != nil {
-		// The URL holds the token: never keep the url.Error's text.
-		return nil, c.fail(0, provider.ClassHaltAccount, "invalid BaseURL", errors.New("build request: invalid URL"))
-	}
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", "Bearer "+c.bearer)
-
-	resp, err := c.http.Do(req)
-	if re, class, ok := wire.Redirected(err, true); ok {
-		pe := c.fail(re.Status, class, c.secrets.Scrub(re.Error()), nil)
-		c.logCall(ctx, r, start, re.Status, pe)
-		return nil, pe
-	}
-	if err != nil {
-		pe := c.lost(ctx, 0, written.Load(), fmt.Errorf("post %s: %w", r.path, c.transportErr(err)))
-		c.logCall(ctx, r, start, 0, pe)
-		return nil, pe
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		var pe *provider.Error
-		if wire.NotServed(resp.StatusCode) {
-			pe = c.fail(resp.StatusCode, provider.ClassTransient, "", fmt.Errorf("read answer: %w", c.transportErr(err)))
-			pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
-		} else {
-			pe = c.lost(ctx, resp.StatusCode, true, fmt.Errorf("read answer: %w", c.transportErr(err)))
-		}
-		c.logCall(ctx, r, start, resp.StatusCode, pe)
-		return nil, pe
-	}
-	ans, pe := c.interpret(resp, raw)
-	c.logCall(ctx, r, start, resp.StatusCode, pe)
-	if pe != nil {
-		return nil, pe
-	}
-	return ans, nil
+	return httpapi.Fetch(ctx, c.k, call, c.interpret)
 }
 
 // interpret turns an HTTP answer into a successful answer or an error.
-func (c *Client) interpret(resp *http.Response, raw []byte) (*answer, *provider.Error) {
-	status := resp.StatusCode
-	ok2xx := status >= 200 && status <= 299
-	ans, perr := parseAnswer(raw)
+func (c *Client) interpret(call httpapi.Call, a httpapi.Answer) (*answer, *provider.Error) {
+	ans, perr := parseAnswer(a.Raw)
 	if perr != nil {
-		// Not JSON: an HTML error page, a proxy's text, a truncated body.
-		snippet := c.secrets.Snippet(raw)
-		if ok2xx {
-			return nil, c.fail(status, provider.ClassAmbiguous, snippet, fmt.Errorf("unparseable answer: %w", perr))
-		}
-		pe := c.fail(status, wire.BareClass(status, classify(status, "", "")), snippet, nil)
-		pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
-		return nil, pe
+		return nil, c.k.NotJSON(call, a, perr, classify(a.Status, "", ""))
 	}
 	v := ans.verdict()
 	switch {
-	case ok2xx && v == verdictOK:
+	case a.OK() && v == verdictOK:
 		return ans, nil
-	case ok2xx && v == verdictUnknown:
-		if c.secrets.ID(ans.messageID()) != "" {
+	case a.OK() && v == verdictUnknown:
+		if c.k.Secrets.ID(ans.messageID()) != "" {
 			return ans, nil
 		}
-		// Neither says it worked nor failed nor names a message.
-		return nil, c.fail(status, provider.ClassAmbiguous, c.secrets.Snippet(raw), errors.New("answer has no status"))
+		return nil, c.k.Unclear(call, a, "answer has no status")
 	}
-	msg := c.secrets.Message(ans.messageText())
+	msg := c.k.Secrets.Message(ans.messageText())
 	code := provider.ExtractCode(msg)
 	if code == "" {
-		code = ans.errorCode(status)
+		code = ans.errorCode(a.Status)
 	}
-	pe := c.fail(status, classify(status, code, msg), msg, nil)
-	pe.Code = c.secrets.Code(code)
-	pe.RetryAfter = wire.RetryAfter(resp.Header, c.now())
-	return nil, pe
+	return nil, c.k.Refused(call, a, a.Status, classify(a.Status, code, msg), msg, code)
 }
 
 // classify is provider.Classify with this API's own texts and rules:
@@ -526,60 +451,6 @@ func containsAny(s string, subs ...string) bool {
 		}
 	}
 	return false
-}
-
-// lost builds the error of a call whose answer never arrived or could not be
-// read: ambiguous once the request was written, transient otherwise. A
-// cancelled or expired ctx is wrapped so errors.Is finds it.
-func (c *Client) lost(ctx context.Context, httpStatus int, written bool, err error) *provider.Error {
-	class := provider.ClassTransient
-	if written {
-		class = provider.ClassAmbiguous
-	}
-	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-		err = fmt.Errorf("%w (%w)", ctxErr, err)
-	}
-	return c.fail(httpStatus, class, "", err)
-}
-
-// fail builds a *provider.Error of this driver.
-func (c *Client) fail(httpStatus int, class provider.Class, msg string, err error) *provider.Error {
-	return &provider.Error{Provider: providerName, Op: opSend, HTTPStatus: httpStatus, Message: msg, Class: class, Err: err}
-}
-
-// transportErr strips the request URL (which holds access_token) from a
-// transport error and scrubs any token left in its text. The result still
-// unwraps to the underlying error when its text is clean, so errors.Is finds
-// context and net errors.
-func (c *Client) transportErr(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = &urlFreeError{op: ue.Op, err: ue.Err}
-	}
-	return c.secrets.ScrubErr(err)
-}
-
-// urlFreeError is a url.Error without the URL.
-type urlFreeError struct {
-	op  string
-	err error
-}
-
-func (e *urlFreeError) Error() string { return e.op + " request: " + e.err.Error() }
-func (e *urlFreeError) Unwrap() error { return e.err }
-
-func (c *Client) logCall(ctx context.Context, r request, start time.Time, httpStatus int, pe *provider.Error) {
-	attrs := []slog.Attr{
-		slog.String("op", opSend),
-		slog.String("path", r.path),
-		slog.String("phone", wire.MaskPhone(r.phone)),
-		slog.Int("http_status", httpStatus),
-		slog.Duration("duration", c.now().Sub(start)),
-	}
-	if pe != nil {
-		attrs = append(attrs, slog.String("class", pe.Class.String()), slog.String("error", c.secrets.Scrub(pe.Error())))
-	}
-	c.log.LogAttrs(ctx, slog.LevelDebug, "waapi: call", attrs...)
 }
 
 // urlExt returns the lower-case extension of a URL's path, without the dot.

@@ -559,7 +559,7 @@ func TestRetryAfterDate(t *testing.T) {
 		w.Header().Set("Retry-After", now.Add(30*time.Second).Format(http.TimeFormat))
 		reply(503, `{"status":false,"message":"busy"}`)(w, r)
 	})
-	c.now = func() time.Time { return now }
+	c.k.Now = func() time.Time { return now }
 	_, err := c.Send(context.Background(), testPhone, templates.Message{Kind: templates.KindText, Text: "x"})
 	pe := requireProviderError(t, err)
 	require.Equal(t, provider.ClassTransient, pe.Class)

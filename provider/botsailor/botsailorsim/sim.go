@@ -33,7 +33,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/wacamp/wacamp/provider/internal/wire"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -41,6 +40,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wacamp/wacamp/provider/internal/simnum"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 )
 
 // The simulator's canned answers.
@@ -186,18 +188,16 @@ type Stats struct {
 
 // Server is the simulator. It is an http.Handler and safe for concurrent use.
 type Server struct {
-	mu          sync.Mutex
-	opts        Options
-	rng         *rand.Rand
-	seq         uint32
-	sends       []Send
-	messages    map[string]*message    // by wamid
-	convs       map[convKey][]*message // oldest first
-	subscribers map[string]bool        // by phone
-	numbers     []string               // phone_number_ids seen, in order
-	buckets     map[string]*bucket     // by phone_number_id
-	lastTo      map[convKey]time.Time  // last accepted send per (number, recipient)
-	stats       Stats
+	mu       sync.Mutex
+	opts     Options
+	rng      *rand.Rand
+	seq      uint32
+	sends    []Send
+	messages map[string]*message    // by wamid
+	convs    map[convKey][]*message // oldest first
+	numbers  []string               // phone_number_ids seen, in order
+	num      simnum.Number          // the limits: buckets by phone_number_id, pairs by (number, recipient), subscribers
+	stats    Stats
 }
 
 type convKey struct{ phoneNumberID, phone string }
@@ -227,23 +227,14 @@ func (m *message) listedWAMID(now time.Time) *string {
 	return &m.wamid
 }
 
-// bucket is a token bucket of one phone number.
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
 // New returns a simulator with the given knobs.
 func New(opts Options) *Server {
 	seed := uint64(opts.Seed) // #nosec G115 -- the bits of the seed, sign and all
 	return &Server{
-		opts:        opts,
-		rng:         rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		messages:    map[string]*message{},
-		convs:       map[convKey][]*message{},
-		subscribers: map[string]bool{},
-		buckets:     map[string]*bucket{},
-		lastTo:      map[convKey]time.Time{},
+		opts:     opts,
+		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		messages: map[string]*message{},
+		convs:    map[convKey][]*message{},
 	}
 }
 
@@ -459,19 +450,18 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		s.stats.SlowHeld--
 	}
 	now := s.now()
-	if !s.takeToken(numberID, now) {
+	switch s.num.Admit(numberID, "", phone, now, s.limits()) {
+	case simnum.RateLimited:
 		s.stats.RateLimited++
 		s.mu.Unlock()
 		wire.WriteJSON(w, http.StatusOK, failure(msgRateLimited))
 		return
-	}
-	if last, ok := s.lastTo[convKey{numberID, phone}]; ok && s.opts.PairInterval > 0 && now.Sub(last) < s.opts.PairInterval {
+	case simnum.PairLimited:
 		s.stats.PairLimited++
 		s.mu.Unlock()
 		wire.WriteJSON(w, http.StatusOK, failure(msgPairLimited))
 		return
-	}
-	if lim := s.opts.SubscriberLimit; lim > 0 && !s.subscribers[phone] && len(s.subscribers) >= lim {
+	case simnum.SubscriberLimited:
 		s.stats.SubscriberLimited++
 		s.mu.Unlock()
 		wire.WriteJSON(w, http.StatusOK, failure(msgSubscriberLimit))
@@ -488,7 +478,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 			m.wamidFrom = now.Add(s.opts.ConvWAMIDAfter)
 		}
 	}
-	s.lastTo[convKey{numberID, phone}] = now
+	s.num.Record(numberID, "", phone, now)
 	snd.WAMID, snd.At = m.wamid, now
 	s.sends = append(s.sends, snd)
 	s.stats.Accepted++
@@ -515,34 +505,15 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 	}
 }
 
-// takeToken takes one token from the phone number's bucket. Callers hold mu.
-func (s *Server) takeToken(numberID string, now time.Time) bool {
-	rate := s.opts.RatePerSecond
-	if rate <= 0 {
-		return true
-	}
-	capacity := max(1, rate)
-	b := s.buckets[numberID]
-	if b == nil {
-		b = &bucket{tokens: capacity, last: now}
-		s.buckets[numberID] = b
-	}
-	if elapsed := now.Sub(b.last); elapsed > 0 {
-		b.tokens = min(capacity, b.tokens+elapsed.Seconds()*rate)
-		b.last = now
-	}
-	b.tokens = min(b.tokens, capacity) // the knob may have been lowered
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+// limits are the number's limits as the knobs set them. Callers hold mu.
+func (s *Server) limits() simnum.Limits {
+	return simnum.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
 }
 
 // record stores an accepted message and decides its fate. Callers hold mu.
 func (s *Server) record(numberID, phone, content string, now time.Time) *message {
 	s.seq++
-	s.subscribers[phone] = true
+	s.num.Subscribe("", phone)
 	if !slices.Contains(s.numbers, numberID) {
 		s.numbers = append(s.numbers, numberID)
 	}
@@ -555,12 +526,15 @@ func (s *Server) record(numberID, phone, content string, now time.Time) *message
 	// Draw both shares for every message, so changing one knob does not
 	// shift the other's decisions.
 	fail, read := s.rng.Float64() < s.opts.FailShare, s.rng.Float64() < s.opts.ReadShare
-	deliverAfter := cmp.Or(s.opts.DeliverAfter, DefaultDeliverAfter)
-	if deliverAfter > 0 {
-		m.deliverAt = now.Add(deliverAfter)
-		m.failed = fail
-		if !fail && read && s.opts.ReadAfter >= 0 {
-			m.readAt = m.deliverAt.Add(s.opts.ReadAfter)
+	lc := simnum.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
+	for _, st := range lc.Steps(now, simnum.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)[1:] {
+		switch st.Status {
+		case "failed":
+			m.deliverAt, m.failed = st.At, true
+		case "delivered":
+			m.deliverAt = st.At
+		case "read":
+			m.readAt = st.At
 		}
 	}
 	s.messages[m.wamid] = m
@@ -736,7 +710,7 @@ func (s *Server) myInfo(w http.ResponseWriter) {
 		"email":                 "sim@example.com",
 		"package_name":          "Simulated",
 		"status":                "1",
-		"bot_subscriber_data":   map[string]string{"limit": limit, "count": strconv.Itoa(len(s.subscribers))},
+		"bot_subscriber_data":   map[string]string{"limit": limit, "count": strconv.Itoa(s.num.Subscribers(""))},
 		"message_credit_data":   map[string]any{"limit": "unlimited", "used": s.stats.Accepted},
 		"whatsapp_bots_details": bots,
 	}

@@ -53,7 +53,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/wacamp/wacamp/provider/internal/wire"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -63,6 +62,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wacamp/wacamp/provider/internal/simnum"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 )
 
 // The simulator's canned texts.
@@ -237,8 +239,7 @@ type Server struct {
 	clients     map[string]*client // by phone
 	clientsByID map[int64]*client
 	sends       []Send
-	buckets     map[string]*bucket    // by API key
-	lastTo      map[pairKey]time.Time // last accepted send per (key, phone)
+	num         simnum.Number // the limits: buckets by API key, pairs by (key, phone), subscribers (the clients)
 	stats       Stats
 
 	queue  []*push // pending pushes, by (due, seq)
@@ -249,17 +250,10 @@ type Server struct {
 	pushMu sync.Mutex     // serialises deliveries, so pushes keep their order
 }
 
-type pairKey struct{ key, phone string }
-
 type client struct {
 	id        int64
 	phone     string
 	createdAt time.Time
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
 }
 
 // push is one webhook POST to make.
@@ -282,8 +276,6 @@ func New(opts Options) *Server {
 		seq:         firstMessageID - 1,
 		clients:     map[string]*client{},
 		clientsByID: map[int64]*client{},
-		buckets:     map[string]*bucket{},
-		lastTo:      map[pairKey]time.Time{},
 		done:        make(chan struct{}),
 	}
 }
@@ -625,21 +617,19 @@ func (s *Server) accept(w http.ResponseWriter, key string, snd Send) {
 		return
 	}
 	now := s.now()
-	if !s.takeToken(key, now) {
+	switch s.num.Admit(key, "", snd.Phone, now, s.limits()) {
+	case simnum.RateLimited:
 		s.stats.RateLimited++
 		s.mu.Unlock()
 		w.Header().Set("Retry-After", "1")
 		wire.WriteJSON(w, http.StatusTooManyRequests, failure(msgRateLimited))
 		return
-	}
-	pk := pairKey{key, snd.Phone}
-	if last, ok := s.lastTo[pk]; ok && s.opts.PairInterval > 0 && now.Sub(last) < s.opts.PairInterval {
+	case simnum.PairLimited:
 		s.stats.PairLimited++
 		s.mu.Unlock()
 		wire.WriteJSON(w, http.StatusTooManyRequests, failure(msgPairLimited))
 		return
-	}
-	if lim := s.opts.SubscriberLimit; lim > 0 && s.clients[snd.Phone] == nil && len(s.clients) >= lim {
+	case simnum.SubscriberLimited:
 		s.stats.SubscriberLimited++
 		s.mu.Unlock()
 		wire.WriteJSON(w, http.StatusBadRequest, failure(msgSubscriberLimit))
@@ -648,7 +638,7 @@ func (s *Server) accept(w http.ResponseWriter, key string, snd Send) {
 	c := s.clientLocked(snd.Phone, now)
 	s.seq++
 	snd.ID, snd.WAMID, snd.ClientID, snd.At = s.seq, strconv.FormatInt(s.seq, 10), c.id, now
-	s.lastTo[pk] = now
+	s.num.Record(key, "", snd.Phone, now)
 	// Draw every share for every message, so changing one knob does not
 	// shift the others' decisions.
 	drop := s.rng.Float64() < s.opts.DropAfterAcceptRate
@@ -688,28 +678,9 @@ func (s *Server) accept(w http.ResponseWriter, key string, snd Send) {
 	wire.WriteJSON(w, http.StatusOK, map[string]string{"status": "success"})
 }
 
-// takeToken takes one token from the API key's bucket. Callers hold mu.
-func (s *Server) takeToken(key string, now time.Time) bool {
-	rate := s.opts.RatePerSecond
-	if rate <= 0 {
-		return true
-	}
-	capacity := max(1, rate)
-	b := s.buckets[key]
-	if b == nil {
-		b = &bucket{tokens: capacity, last: now}
-		s.buckets[key] = b
-	}
-	if elapsed := now.Sub(b.last); elapsed > 0 {
-		b.tokens = min(capacity, b.tokens+elapsed.Seconds()*rate)
-		b.last = now
-	}
-	b.tokens = min(b.tokens, capacity) // the knob may have been lowered
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+// limits are the number's limits as the knobs set them. Callers hold mu.
+func (s *Server) limits() simnum.Limits {
+	return simnum.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
 }
 
 // clientLocked returns the client of phone, creating it. Callers hold mu.
@@ -719,6 +690,7 @@ func (s *Server) clientLocked(phone string, now time.Time) *client {
 	}
 	c := &client{id: firstClientID + int64(len(s.clients)), phone: phone, createdAt: now}
 	s.clients[phone] = c
+	s.num.Subscribe("", phone) // a client counts against the subscriber limit
 	s.clientsByID[c.id] = c
 	return c
 }

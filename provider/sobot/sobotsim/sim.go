@@ -47,7 +47,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/wacamp/wacamp/provider/internal/wire"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -55,6 +54,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wacamp/wacamp/provider/internal/simnum"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 )
 
 // The simulator's canned answers.
@@ -215,34 +217,24 @@ type Stats struct {
 // Server is the simulator. It is an http.Handler and safe for concurrent
 // use. Call Close when done to stop its timers.
 type Server struct {
-	mu          sync.Mutex
-	opts        Options
-	rng         *rand.Rand
-	seq         uint32
-	sends       []Send
-	subscribers map[string]bool       // by phone
-	buckets     map[string]*bucket    // by API key
-	lastTo      map[pairKey]time.Time // last accepted send per (key, phone)
-	stats       Stats
-	pending     []*push // scheduled pushes not yet made
-	pushSeq     uint64
-	timers      map[*time.Timer]struct{}
-	closed      bool
-	done        chan struct{}
+	mu      sync.Mutex
+	opts    Options
+	rng     *rand.Rand
+	seq     uint32
+	sends   []Send
+	num     simnum.Number // the limits: buckets by API key, pairs by (key, phone), subscribers
+	stats   Stats
+	pending []*push // scheduled pushes not yet made
+	pushSeq uint64
+	timers  map[*time.Timer]struct{}
+	closed  bool
+	done    chan struct{}
 
 	// pushMu serialises pushes: DeliverDue returns only when every push
 	// due at its time has been made, by it or by a timer.
 	pushMu sync.Mutex
 	// inflight counts the goroutines inside DeliverDue, for Close.
 	inflight sync.WaitGroup
-}
-
-type pairKey struct{ key, phone string }
-
-// bucket is a token bucket of one account.
-type bucket struct {
-	tokens float64
-	last   time.Time
 }
 
 // push is one scheduled webhook POST.
@@ -257,13 +249,10 @@ type push struct {
 func New(opts Options) *Server {
 	seed := uint64(opts.Seed) // #nosec G115 -- the bits of the seed, sign and all
 	return &Server{
-		opts:        opts,
-		rng:         rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		subscribers: map[string]bool{},
-		buckets:     map[string]*bucket{},
-		lastTo:      map[pairKey]time.Time{},
-		timers:      map[*time.Timer]struct{}{},
-		done:        make(chan struct{}),
+		opts:   opts,
+		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		timers: map[*time.Timer]struct{}{},
+		done:   make(chan struct{}),
 	}
 }
 
@@ -419,29 +408,26 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 		return
 	}
 	now := s.now()
-	if !s.takeToken(key, now) {
+	switch s.num.Admit(key, "", snd.Phone, now, s.limits()) {
+	case simnum.RateLimited:
 		s.stats.RateLimited++
 		s.mu.Unlock()
 		w.Header().Set("Retry-After", "1")
 		s.refuse(w, http.StatusTooManyRequests, msgRateLimited)
 		return
-	}
-	pk := pairKey{key, snd.Phone}
-	if last, ok := s.lastTo[pk]; ok && s.opts.PairInterval > 0 && now.Sub(last) < s.opts.PairInterval {
+	case simnum.PairLimited:
 		s.stats.PairLimited++
 		s.mu.Unlock()
 		s.refuse(w, http.StatusBadRequest, msgPairLimited)
 		return
-	}
-	if lim := s.opts.SubscriberLimit; lim > 0 && !s.subscribers[snd.Phone] && len(s.subscribers) >= lim {
+	case simnum.SubscriberLimited:
 		s.stats.SubscriberLimited++
 		s.mu.Unlock()
 		s.refuse(w, http.StatusBadRequest, msgSubscriberLimit)
 		return
 	}
 	s.seq++
-	s.subscribers[snd.Phone] = true
-	s.lastTo[pk] = now
+	s.num.Record(key, "", snd.Phone, now)
 	snd.WAMID, snd.At = s.newWAMID(snd.Phone), now
 	s.sends = append(s.sends, snd)
 	s.stats.Accepted++
@@ -470,28 +456,9 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 	})
 }
 
-// takeToken takes one token from the account's bucket. Callers hold mu.
-func (s *Server) takeToken(key string, now time.Time) bool {
-	rate := s.opts.RatePerSecond
-	if rate <= 0 {
-		return true
-	}
-	capacity := max(1, rate)
-	b := s.buckets[key]
-	if b == nil {
-		b = &bucket{tokens: capacity, last: now}
-		s.buckets[key] = b
-	}
-	if elapsed := now.Sub(b.last); elapsed > 0 {
-		b.tokens = min(capacity, b.tokens+elapsed.Seconds()*rate)
-		b.last = now
-	}
-	b.tokens = min(b.tokens, capacity) // the knob may have been lowered
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+// limits are the number's limits as the knobs set them. Callers hold mu.
+func (s *Server) limits() simnum.Limits {
+	return simnum.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
 }
 
 // newWAMID makes a wamid shaped like Meta's: "wamid." and base64 of the
@@ -523,32 +490,16 @@ func (s *Server) schedule(snd Send, now time.Time) *push {
 	if s.opts.WebhookURL == "" || s.closed {
 		return nil
 	}
-	type step struct {
-		status string
-		at     time.Time
-	}
-	steps := []step{{"sent", now}}
-	deliverAfter := cmp.Or(s.opts.DeliverAfter, DefaultDeliverAfter)
-	if deliverAfter > 0 {
-		deliverAt := now.Add(deliverAfter)
-		switch {
-		case fail:
-			steps = append(steps, step{"failed", deliverAt})
-		default:
-			steps = append(steps, step{"delivered", deliverAt})
-			if read && s.opts.ReadAfter >= 0 {
-				steps = append(steps, step{"read", deliverAt.Add(s.opts.ReadAfter)})
-			}
-		}
-	}
+	lc := simnum.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
+	steps := lc.Steps(now, simnum.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)
 	if s.opts.WebhookReorder && len(steps) > 1 {
 		// sent goes out at the second status's time, right after it.
-		steps[0].at = steps[1].at
+		steps[0].At = steps[1].At
 		steps[0], steps[1] = steps[1], steps[0]
 	}
 	var early *push
 	for i, st := range steps {
-		p := &push{due: st.at, body: s.statusBody(snd, st.status, st.at), twice: dups[i]}
+		p := &push{due: st.At, body: s.statusBody(snd, st.Status, st.At), twice: dups[i]}
 		if i == 0 && s.opts.WebhookEarly {
 			early = p
 			continue

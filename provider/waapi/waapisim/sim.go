@@ -60,7 +60,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/wacamp/wacamp/provider/internal/wire"
 	"math/rand/v2"
 	"mime"
 	"net/http"
@@ -69,6 +68,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wacamp/wacamp/provider/internal/simnum"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 )
 
 // The simulator's canned texts.
@@ -245,12 +247,10 @@ type Server struct {
 	seq         uint64
 	sends       []Send
 	pushed      []Push
-	subscribers map[string]map[string]bool // session → phone
-	buckets     map[string]*bucket         // by session
-	lastTo      map[[2]string]time.Time    // (session, phone) → last accepted send
-	lastSession map[string]string          // phone → session of the last send
-	hooks       map[string]WebhookConfig   // by session
-	queue       []*push                    // pending pushes, by (due, order)
+	num         simnum.Number            // the limits: buckets, pairs and subscribers by session
+	lastSession map[string]string        // phone → session of the last send
+	hooks       map[string]WebhookConfig // by session
+	queue       []*push                  // pending pushes, by (due, order)
 	order       uint64
 	stats       Stats
 
@@ -274,21 +274,12 @@ type push struct {
 	twice   bool
 }
 
-// bucket is a token bucket of one session.
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
 // New returns a running simulator with the given knobs.
 func New(opts Options) *Server {
 	seed := uint64(opts.Seed) // #nosec G115 -- the bits of the seed, sign and all
 	s := &Server{
 		opts:        opts,
 		rng:         rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		subscribers: map[string]map[string]bool{},
-		buckets:     map[string]*bucket{},
-		lastTo:      map[[2]string]time.Time{},
 		lastSession: map[string]string{},
 		hooks:       map[string]WebhookConfig{},
 		kick:        make(chan struct{}, 1),
@@ -637,32 +628,24 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 		return
 	}
 	now := s.now()
-	if !s.takeToken(session, now) {
+	switch s.num.Admit(session, session, snd.Phone, now, s.limits()) {
+	case simnum.RateLimited:
 		s.stats.RateLimited++
 		s.mu.Unlock()
 		wire.WriteJSON(w, http.StatusTooManyRequests, failure(msgRateLimited))
 		return
-	}
-	pair := [2]string{session, snd.Phone}
-	if last, ok := s.lastTo[pair]; ok && s.opts.PairInterval > 0 && now.Sub(last) < s.opts.PairInterval {
+	case simnum.PairLimited:
 		s.stats.PairLimited++
 		s.mu.Unlock()
 		wire.WriteJSON(w, http.StatusTooManyRequests, failure(msgPairLimited))
 		return
-	}
-	subs := s.subscribers[session]
-	if subs == nil {
-		subs = map[string]bool{}
-		s.subscribers[session] = subs
-	}
-	if lim := s.opts.SubscriberLimit; lim > 0 && !subs[snd.Phone] && len(subs) >= lim {
+	case simnum.SubscriberLimited:
 		s.stats.SubscriberLimited++
 		s.mu.Unlock()
 		wire.WriteJSON(w, http.StatusForbidden, failure(msgSubscriberLimit))
 		return
 	}
-	subs[snd.Phone] = true
-	s.lastTo[pair] = now
+	s.num.Record(session, session, snd.Phone, now)
 	s.lastSession[snd.Phone] = session
 	snd.ID, snd.At = s.newID(), now
 	s.sends = append(s.sends, snd)
@@ -716,6 +699,9 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 	})
 }
 
+// ackOf is the API's word of each status after sent.
+var ackOf = map[string]string{"delivered": "DELIVERY_ACK", "failed": "ERROR", "read": "READ"}
+
 // schedule decides a message's fate and queues its status pushes. With
 // WebhookEarly it returns the "sent" push for the caller to deliver before
 // answering. Callers hold mu.
@@ -732,17 +718,9 @@ func (s *Server) schedule(session, phone, id string, content map[string]any, now
 		sent = s.echoPush(session, phone, id, content, now, dup[0])
 	}
 	var later []*push
-	deliverAfter := cmp.Or(s.opts.DeliverAfter, DefaultDeliverAfter)
-	if deliverAfter > 0 {
-		at := now.Add(deliverAfter)
-		if fail {
-			later = append(later, s.statusPush(session, phone, id, "ERROR", at, dup[1]))
-		} else {
-			later = append(later, s.statusPush(session, phone, id, "DELIVERY_ACK", at, dup[1]))
-			if read && s.opts.ReadAfter >= 0 {
-				later = append(later, s.statusPush(session, phone, id, "READ", at.Add(s.opts.ReadAfter), dup[2]))
-			}
-		}
+	lc := simnum.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
+	for i, st := range lc.Steps(now, simnum.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)[1:] {
+		later = append(later, s.statusPush(session, phone, id, ackOf[st.Status], st.At, dup[i+1]))
 	}
 	var early *push
 	switch {
@@ -848,28 +826,9 @@ func (s *Server) newID() string {
 	return fmt.Sprintf("BAE5%04X%08X", s.seq&0xffff, s.rng.Uint32())
 }
 
-// takeToken takes one token from the session's bucket. Callers hold mu.
-func (s *Server) takeToken(session string, now time.Time) bool {
-	rate := s.opts.RatePerSecond
-	if rate <= 0 {
-		return true
-	}
-	capacity := max(1, rate)
-	b := s.buckets[session]
-	if b == nil {
-		b = &bucket{tokens: capacity, last: now}
-		s.buckets[session] = b
-	}
-	if elapsed := now.Sub(b.last); elapsed > 0 {
-		b.tokens = min(capacity, b.tokens+elapsed.Seconds()*rate)
-		b.last = now
-	}
-	b.tokens = min(b.tokens, capacity)
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+// limits are the number's limits as the knobs set them. Callers hold mu.
+func (s *Server) limits() simnum.Limits {
+	return simnum.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
 }
 
 // wake tells the push goroutine the queue or the clock may have changed.
