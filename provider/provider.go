@@ -1,10 +1,3 @@
-// Package provider holds what every WhatsApp provider driver shares: the
-// message status ladder, send and status results, and the typed error that
-// carries the provider's answer and Meta's error code together with the policy
-// class (retry, give up, halt) that the WhatsApp error table assigns to it.
-//
-// Drivers live in sub-packages (provider/botsailor, ...). This package imports
-// no HTTP code so domain packages can depend on it.
 package provider
 
 import (
