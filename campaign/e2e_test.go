@@ -67,6 +67,10 @@ type bench struct {
 	phones     []string
 	// recipients, when set, replaces the workers' recipient limits.
 	recipients campaign.RecipientLimits
+	// client and insp serve every service call of the test.
+	queueOnce sync.Once
+	client    *asynq.Client
+	insp      *asynq.Inspector
 }
 
 func newBench(t *testing.T, simOpts botsailorsim.Options) *bench {
@@ -174,11 +178,15 @@ func (b *bench) startScheduler() (stop func()) {
 	return stop
 }
 
+// service is a Service on the bench with b.opts as they are now. Its
+// queue client and inspector are the bench's, made at the first call and
+// closed when the test ends: waits call this every few milliseconds.
 func (b *bench) service() *campaign.Service {
-	client := asynq.NewClient(b.rds.Opt)
-	insp := asynq.NewInspector(b.rds.Opt)
-	b.t.Cleanup(func() { _ = client.Close(); _ = insp.Close() })
-	return campaign.NewService(b.db, client, insp, b.opts)
+	b.queueOnce.Do(func() {
+		b.client, b.insp = asynq.NewClient(b.rds.Opt), asynq.NewInspector(b.rds.Opt)
+		b.t.Cleanup(func() { _ = b.client.Close(); _ = b.insp.Close() })
+	})
+	return campaign.NewService(b.db, b.client, b.insp, b.opts)
 }
 
 func (b *bench) counts(name string) map[string]int {

@@ -225,7 +225,7 @@ sequences:
 		if time.Now().After(deadline) {
 			t.Fatalf("not done after 3 minutes; still pending: %s", pending)
 		}
-		time.Sleep(100 * time.Millisecond) // a database condition: no event to wait on across the worker pool
+		time.Sleep(250 * time.Millisecond) // a database condition: no event to wait on across the worker pool
 	}
 
 	counts := map[campaign.DeliveryStatus]int{}

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -124,6 +126,30 @@ func (db *DB) migrate(ctx context.Context, sqlDB *sql.DB, log *slog.Logger) erro
 		log.InfoContext(ctx, "store: applied migration", slog.String("file", r.Source.Path), slog.Duration("took", r.Duration))
 	}
 	return nil
+}
+
+// SchemaID identifies the Postgres schema Open migrates to: a digest of
+// the migrations' names and text. Tools that keep a migrated database to
+// copy (the tests' template database) name it by this, so a changed or
+// added migration makes a new one.
+func SchemaID() string {
+	h := sha256.New()
+	err := fs.WalkDir(migrations, "migrations/postgres", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := migrations.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s %d\n", path, len(b))
+		h.Write(b)
+		return nil
+	})
+	if err != nil {
+		panic("store: read embedded migrations: " + err.Error()) // embedded at build time: cannot fail
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // DefaultMaxConns is the Postgres pool size of a process unless

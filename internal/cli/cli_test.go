@@ -47,7 +47,7 @@ func newWorld(t *testing.T) *world {
 	ts := httptest.NewServer(sim)
 	t.Cleanup(ts.Close)
 	w := &world{t: t, all: &syncBuf{}, dir: t.TempDir(), simURL: ts.URL + "/api/v1", sim: sim, env: map[string]string{
-		"DATABASE_URL":     testenv.NewDatabase(t),
+		"DATABASE_URL":     testenv.NewMigratedDatabase(t),
 		"REDIS_URL":        testenv.NewRedis(t).URL,
 		"SIM_TOKEN":        secret,
 		"WACAMP_LOG_LEVEL": "debug",

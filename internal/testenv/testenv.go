@@ -1,5 +1,6 @@
 // Package testenv gives tests real, isolated services: a fresh Postgres
-// database per test (created and dropped around it) and a Redis database
+// database per test (created and dropped around it; a migrated one is a
+// copy of a template database migrated once per schema) and a Redis database
 // index leased for the test's lifetime and flushed before use. asynq keys are
 // not prefixable, so tests that run at once (other packages) each need their
 // own Redis database.
@@ -13,11 +14,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +43,25 @@ func RedisURL() string { return cmp.Or(os.Getenv("TEST_REDIS_URL"), "redis://127
 // URL; it is dropped when the test ends.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
+	return newDatabase(t, "")
+}
+
+// NewMigratedDatabase creates a Postgres database for the test with the
+// store's schema already in it (copied from the template database, see
+// migratedTemplate) and returns its URL; it is dropped when the test ends.
+func NewMigratedDatabase(t testing.TB) string {
+	t.Helper()
+	tmpl, err := migratedTemplate()
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return newDatabase(t, tmpl)
+}
+
+// newDatabase creates a database (a copy of template, if not "") dropped
+// when the test ends, and returns its URL.
+func newDatabase(t testing.TB, template string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	admin, err := pgx.Connect(ctx, PostgresURL())
@@ -50,8 +72,19 @@ func NewDatabase(t testing.TB) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "wacamp_test_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	create := "CREATE DATABASE " + name
+	if template != "" {
+		create += " TEMPLATE " + template
+	}
+	if _, err := admin.Exec(ctx, create); err != nil {
 		t.Fatalf("testenv: create database: %v", err)
+	}
+	// A test's commits need not wait for the disk: a crash of Postgres
+	// loses nothing a test needs, and waiting made tests that commit
+	// often (a thousand webhook events, say) take seconds each while
+	// other tests also commit.
+	if _, err := admin.Exec(ctx, "ALTER DATABASE "+name+" SET synchronous_commit = off"); err != nil {
+		t.Fatalf("testenv: set up database: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -66,18 +99,96 @@ func NewDatabase(t testing.TB) string {
 			t.Logf("testenv: drop database %s: %v", name, err)
 		}
 	})
+	u, err := databaseURL(name)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return u
+}
+
+// databaseURL is PostgresURL naming database name instead.
+func databaseURL(name string) (string, error) {
 	u, err := url.Parse(PostgresURL())
 	if err != nil {
-		t.Fatalf("testenv: parse %s: %v", PostgresURL(), err)
+		return "", fmt.Errorf("parse %s: %w", PostgresURL(), err)
 	}
 	u.Path = "/" + name
-	return u.String()
+	return u.String(), nil
+}
+
+var migrated struct {
+	once sync.Once
+	name string
+	err  error
+}
+
+// templateLock is the advisory lock (on the admin database) under which
+// one test process builds the template database while the others wait.
+const templateLock = 0x7761636d7470 // "wacmtp"
+
+// migratedTemplate returns the name of the template database holding the
+// store's current schema, building it if no test process has yet: one per
+// schema (named by store.SchemaID), kept across runs, so a test database
+// is a copy of a few megabytes rather than a run of every migration.
+func migratedTemplate() (string, error) {
+	migrated.once.Do(func() { migrated.name, migrated.err = buildTemplate() })
+	return migrated.name, migrated.err
+}
+
+func buildTemplate() (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	name := "wacamp_tmpl_" + store.SchemaID()[:16]
+	admin, err := pgx.Connect(ctx, PostgresURL())
+	if err != nil {
+		return "", fmt.Errorf("connect to postgres %s: %w", PostgresURL(), err)
+	}
+	defer admin.Close(context.Background())
+	// Test processes of several packages start at once: one builds, the
+	// others wait here and then find it built.
+	if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock($1)", templateLock); err != nil {
+		return "", fmt.Errorf("lock template database: %w", err)
+	}
+	defer func() { _, _ = admin.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", templateLock) }()
+	var ready bool
+	err = admin.QueryRow(ctx, "SELECT datistemplate FROM pg_database WHERE datname = $1", name).Scan(&ready)
+	switch {
+	case err == nil && ready:
+		return name, nil
+	case err == nil:
+		// Left half-built by a process that died: build it again.
+		if _, err := admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			return "", fmt.Errorf("drop unfinished template database: %w", err)
+		}
+	case !errors.Is(err, pgx.ErrNoRows):
+		return "", fmt.Errorf("look for template database: %w", err)
+	}
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", fmt.Errorf("create template database: %w", err)
+	}
+	u, err := databaseURL(name)
+	if err != nil {
+		return "", err
+	}
+	db, err := store.Open(ctx, u, nil)
+	if err != nil {
+		return "", fmt.Errorf("migrate template database: %w", err)
+	}
+	if err := db.Close(); err != nil {
+		return "", fmt.Errorf("close template database: %w", err)
+	}
+	// No one connects to it again (a copy needs it unused), and it is
+	// marked done only now.
+	if _, err := admin.Exec(ctx, "ALTER DATABASE "+name+" WITH ALLOW_CONNECTIONS false IS_TEMPLATE true"); err != nil {
+		return "", fmt.Errorf("mark template database: %w", err)
+	}
+	return name, nil
 }
 
 // NewStore opens a migrated store on a fresh database.
 func NewStore(t testing.TB) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), NewDatabase(t), nil)
+	db, err := store.Open(context.Background(), NewMigratedDatabase(t), nil)
 	if err != nil {
 		t.Fatalf("testenv: open store: %v", err)
 	}
