@@ -40,7 +40,13 @@ func TestLocalPacesAllCallersTogether(t *testing.T) {
 	}
 	wg.Wait()
 	elapsed := time.Since(begin).Seconds()
-	require.LessOrEqual(t, float64(grants), perSecond*throttle.Margin*elapsed+1, "%d grants in %.2fs", grants, elapsed)
+	// At most the burst (1) plus the rate times the time taken. The
+	// limiter and this test read the clock at different moments, a few
+	// milliseconds apart on a loaded machine (seen: 74 grants against a
+	// bound of 73.87): 10 ms of slack, a tenth of a grant at this rate,
+	// still fails a limiter that lets even one grant too many through.
+	const slack = 10 * time.Millisecond
+	require.LessOrEqual(t, float64(grants), perSecond*throttle.Margin*(elapsed+slack.Seconds())+1, "%d grants in %.3fs", grants, elapsed)
 	require.Greater(t, grants, 0)
 }
 
