@@ -3,8 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -50,20 +49,17 @@ func ResolveToken(ref string, getenv func(string) string) (string, error) {
 // readTokenFile returns the trimmed contents of the token file at path.
 // Errors name the path, never the contents.
 func readTokenFile(path string) (string, error) {
-	size, err := regularFile(path)
+	file, err := openRegular(path)
+	if err != nil {
+		return "", fmt.Errorf("cannot read %q: %w", path, err)
+	}
+	defer file.Close()
+	b, err := io.ReadAll(io.LimitReader(file, MaxSecretFileBytes+1))
 	switch {
 	case err != nil:
-		return "", fmt.Errorf("cannot read %q: %w", path, err)
-	case size > MaxSecretFileBytes:
-		return "", fmt.Errorf("%q is %d bytes, more than a secret file may be (%d)", path, size, MaxSecretFileBytes)
-	}
-	b, err := os.ReadFile(path) // #nosec G304 -- confined by Load, special files refused above
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // the PathError repeats the path
-		}
-		return "", fmt.Errorf("cannot read %q: %v", path, err)
+		return "", fmt.Errorf("cannot read %q: %v", path, unwrapPath(err))
+	case len(b) > MaxSecretFileBytes:
+		return "", fmt.Errorf("%q is more than a secret file may be (%d bytes)", path, MaxSecretFileBytes)
 	}
 	tok := strings.TrimSpace(string(b))
 	if tok == "" {

@@ -123,8 +123,11 @@ func TestSecretFilesOnlyFromSecretDirectories(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "file:"+filepath.Join(secrets, "token"), b.Accounts[0].TokenRef)
 
-	// Workers read the file again at send time: the same refusal.
-	for _, ref := range []string{"file:/proc/self/environ", "file:/dev/zero"} {
+	// Workers read the file again at send time: the same refusal, a pipe
+	// put in a token's place included (opening it would wait for a writer).
+	fifo := filepath.Join(secrets, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	for _, ref := range []string{"file:/proc/self/environ", "file:/dev/zero", "file:" + fifo} {
 		_, err := ResolveToken(ref, testEnv(nil))
 		require.ErrorIs(t, err, errSpecialFile)
 		require.NotContains(t, err.Error(), "PATH=")
