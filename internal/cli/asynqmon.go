@@ -70,10 +70,10 @@ func Asynqmon(ctx context.Context, args []string, io IO) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	readOnly := fs.Bool("read-only", false, "view only: no deleting, retrying or pausing from the UI")
 	noAuth := fs.Bool("insecure-no-auth", false, "serve without authentication (only behind your own auth proxy)")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := ParseFlags(fs, args); err != nil {
 		return &exitError{code: 2}
 	}
-	log := logger(io)
+	log := Logger(io)
 	redisURL := envOf(io).RedisURL
 	if redisURL == "" {
 		return errors.New("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")

@@ -34,14 +34,11 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
-// usageError is a wrong invocation: exit code 2.
-func usageError(format string, args ...any) error {
-	return &exitError{code: 2, msg: fmt.Sprintf(format, args...)}
-}
-
 // UsageError is a wrong invocation of a command: Exit prints its message
 // and returns 2.
-func UsageError(format string, args ...any) error { return usageError(format, args...) }
+func UsageError(format string, args ...any) error {
+	return &exitError{code: 2, msg: fmt.Sprintf(format, args...)}
+}
 
 // FlagError is what a command returns when its flags do not parse: the
 // flag package has printed why, and Exit returns 2.
@@ -68,11 +65,7 @@ func Exit(err error, stderr io.Writer) int {
 
 // Logger is the logger of a command run with io: text on io.Stderr at
 // WACAMP_LOG_LEVEL (debug, info, warn, error; default info).
-func Logger(io IO) *slog.Logger { return logger(io) }
-
-// logger writes text logs to stderr at WACAMP_LOG_LEVEL (debug, info, warn,
-// error; default info).
-func logger(io IO) *slog.Logger {
+func Logger(io IO) *slog.Logger {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(strings.ToUpper(orDefault(io.Getenv("WACAMP_LOG_LEVEL"), "info")))); err != nil {
 		lvl = slog.LevelInfo
@@ -88,12 +81,9 @@ func orDefault(s, d string) string {
 }
 
 // ParseFlags parses fs from args, flags before or after positional
-// arguments, and returns the positional ones.
-func ParseFlags(fs *flag.FlagSet, args []string) ([]string, error) { return parse(fs, args) }
-
-// parse parses flags that may come before or after positional arguments
-// (`status NAME --json` and `status --json NAME` both work).
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+// arguments (`status NAME --json` and `status --json NAME` both work), and
+// returns the positional ones.
+func ParseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -120,7 +110,7 @@ func Main(cmd Command) { Run(cmd, os.Args[1:]) }
 // Run is Main with the command's arguments given.
 func Run(cmd Command, args []string) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	app.LogRedisTo(logger(OS()))
+	app.LogRedisTo(Logger(OS()))
 	code := Exit(cmd(ctx, args, OS()), os.Stderr)
 	stop()
 	os.Exit(code)

@@ -76,7 +76,7 @@ func Scheduler(ctx context.Context, args []string, io IO) error {
 	case "exit":
 		return schedExit(ctx, rest, io)
 	}
-	return usageError("unknown command %q\n\n%s", cmd, schedulerUsage)
+	return UsageError("unknown command %q\n\n%s", cmd, schedulerUsage)
 }
 
 func newFlags(name string, io IO) *flag.FlagSet {
@@ -94,11 +94,11 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	} else {
 		offline = new(bool)
 	}
-	if _, err := parse(fs, args); err != nil {
+	if _, err := ParseFlags(fs, args); err != nil {
 		return &exitError{code: 2}
 	}
 	if *path == "" {
-		return usageError("%s needs -f PATH", cmd)
+		return UsageError("%s needs -f PATH", cmd)
 	}
 	refused := func(ve *config.ValidationError) error {
 		fmt.Fprintln(io.Stderr, ve.Error())
@@ -119,7 +119,7 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	var conns *app.Conns
 	applied := func(config.Broadcast) bool { return false }
 	if cmd == "apply" {
-		if conns, err = app.Open(ctx, envOf(io), logger(io)); err != nil {
+		if conns, err = app.Open(ctx, envOf(io), Logger(io)); err != nil {
 			return err
 		}
 		defer conns.Close()
@@ -204,10 +204,10 @@ func printEstimate(io IO, b config.Broadcast, rate float64) {
 func schedRun(ctx context.Context, args []string, io IO) error {
 	fs := newFlags("run", io)
 	interval := fs.Duration("interval", 500*time.Millisecond, "how often to plan, feed and sweep")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := ParseFlags(fs, args); err != nil {
 		return &exitError{code: 2}
 	}
-	log := logger(io)
+	log := Logger(io)
 	opts, err := campaignOptions(io, log)
 	if err != nil {
 		return err
@@ -255,7 +255,7 @@ func openService(ctx context.Context, io IO, needRedis bool) (*campaign.Service,
 	if !needRedis {
 		env = dbOnlyEnv(io)
 	}
-	conns, err := app.Open(ctx, env, logger(io))
+	conns, err := app.Open(ctx, env, Logger(io))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -270,7 +270,7 @@ func openService(ctx context.Context, io IO, needRedis bool) (*campaign.Service,
 func schedStatus(ctx context.Context, args []string, io IO) error {
 	fs := newFlags("status", io)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args)
+	pos, err := ParseFlags(fs, args)
 	if err != nil {
 		return &exitError{code: 2}
 	}
@@ -320,12 +320,12 @@ func listBroadcasts(ctx context.Context, io IO, svc *campaign.Service, asJSON bo
 
 func schedExport(ctx context.Context, args []string, io IO) error {
 	fs := newFlags("export", io)
-	pos, err := parse(fs, args)
+	pos, err := ParseFlags(fs, args)
 	if err != nil {
 		return &exitError{code: 2}
 	}
 	if len(pos) != 1 {
-		return usageError("export needs exactly one broadcast or sequence NAME")
+		return UsageError("export needs exactly one broadcast or sequence NAME")
 	}
 	svc, closeAll, err := openService(ctx, io, false)
 	if err != nil {
@@ -344,12 +344,12 @@ func schedExport(ctx context.Context, args []string, io IO) error {
 
 func schedLifecycle(ctx context.Context, cmd string, args []string, io IO) error {
 	fs := newFlags(cmd, io)
-	pos, err := parse(fs, args)
+	pos, err := ParseFlags(fs, args)
 	if err != nil {
 		return &exitError{code: 2}
 	}
 	if len(pos) != 1 {
-		return usageError("%s needs exactly one broadcast NAME", cmd)
+		return UsageError("%s needs exactly one broadcast NAME", cmd)
 	}
 	svc, closeAll, err := openService(ctx, io, true)
 	if err != nil {

@@ -21,7 +21,7 @@ import (
 
 // openStore opens the database (sequence commands need no Redis).
 func openStore(ctx context.Context, io IO) (*store.DB, func(), error) {
-	conns, err := app.Open(ctx, dbOnlyEnv(io), logger(io))
+	conns, err := app.Open(ctx, dbOnlyEnv(io), Logger(io))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -32,7 +32,7 @@ func openStore(ctx context.Context, io IO) (*store.DB, func(), error) {
 func openForPhone(ctx context.Context, io IO, raw string) (string, *store.DB, func(), error) {
 	p, err := phone.Normalize(raw)
 	if err != nil {
-		return "", nil, nil, usageError("--phone %q: %v", raw, err)
+		return "", nil, nil, UsageError("--phone %q: %v", raw, err)
 	}
 	db, closeDB, err := openStore(ctx, io)
 	return p, db, closeDB, err
@@ -62,12 +62,12 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 	vars := varsFlag{}
 	fs.Var(vars, "var", "a value for a placeholder, key=value (repeatable)")
 	file := fs.String("f", "", "CSV of people: a phone column, optional name, other columns are variables")
-	pos, err := parse(fs, args)
+	pos, err := ParseFlags(fs, args)
 	if err != nil {
 		return &exitError{code: 2}
 	}
 	if len(pos) != 1 || (*ph == "") == (*file == "") {
-		return usageError("usage: scheduler enroll SEQUENCE --phone NUMBER [--name NAME] [--var key=value]… | -f people.csv")
+		return UsageError("usage: scheduler enroll SEQUENCE --phone NUMBER [--name NAME] [--var key=value]… | -f people.csv")
 	}
 	// A people file is not held in memory: it is checked, then read again
 	// to check each person against the sequence, then to enroll them.
@@ -91,7 +91,7 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 	} else {
 		p, err := phone.Normalize(*ph)
 		if err != nil {
-			return usageError("--phone %q: %v", *ph, err)
+			return UsageError("--phone %q: %v", *ph, err)
 		}
 		one := config.Person{Recipient: config.Recipient{Phone: p, Name: *name, Vars: vars}}
 		people = func(context.Context) iter.Seq2[config.Person, error] { return config.Persons(one) }
@@ -201,12 +201,12 @@ func schedUnenroll(ctx context.Context, args []string, io IO) error {
 	fs := newFlags("unenroll", io)
 	ph := fs.String("phone", "", "phone number to unenroll")
 	reason := fs.String("reason", "unenrolled by operator", "recorded on the enrollment")
-	pos, err := parse(fs, args)
+	pos, err := ParseFlags(fs, args)
 	if err != nil {
 		return &exitError{code: 2}
 	}
 	if len(pos) != 1 || *ph == "" {
-		return usageError("usage: scheduler unenroll SEQUENCE --phone NUMBER [--reason TEXT]")
+		return UsageError("usage: scheduler unenroll SEQUENCE --phone NUMBER [--reason TEXT]")
 	}
 	p, db, closeDB, err := openForPhone(ctx, io, *ph)
 	if err != nil {
@@ -231,11 +231,11 @@ func schedExit(ctx context.Context, args []string, io IO) error {
 	fs := newFlags("exit", io)
 	ph := fs.String("phone", "", "phone number the event is about")
 	on := fs.String("on", "", "the event: reply or unsubscribe")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := ParseFlags(fs, args); err != nil {
 		return &exitError{code: 2}
 	}
 	if *ph == "" || (*on != "reply" && *on != "unsubscribe") {
-		return usageError("usage: scheduler exit --phone NUMBER --on reply|unsubscribe")
+		return UsageError("usage: scheduler exit --phone NUMBER --on reply|unsubscribe")
 	}
 	p, db, closeDB, err := openForPhone(ctx, io, *ph)
 	if err != nil {

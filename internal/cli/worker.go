@@ -19,10 +19,10 @@ func Worker(ctx context.Context, args []string, io IO) error {
 	fs.Init("worker", fs.ErrorHandling())
 	concurrency := fs.Int("concurrency", 50, "tasks processed at once")
 	webhookAddr := fs.String("webhook-addr", io.Getenv("WACAMP_WEBHOOK_ADDR"), "serve provider status webhooks on this address, e.g. :8090 (default $WACAMP_WEBHOOK_ADDR; empty = off)")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := ParseFlags(fs, args); err != nil {
 		return &exitError{code: 2}
 	}
-	log := logger(io)
+	log := Logger(io)
 	opts, err := campaignOptions(io, log)
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
