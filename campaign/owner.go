@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/sequence"
 )
 
 // owner is what a delivery's owner decides about it: the broadcast that
@@ -16,9 +17,12 @@ import (
 // owner itself; [SendHandler.ownerOf] is the one place that tells them
 // apart.
 type owner interface {
-	// stoppedReason is why a delivery whose owner no longer runs is
-	// skipped.
-	stoppedReason(job Job) string
+	// logAttrs names the owner in the delivery's log lines.
+	logAttrs(job Job) []any
+	// state says whether the owner runs (the delivery may be sent), has
+	// stopped for good (the delivery is skipped, with the reason), or
+	// neither (paused, not started: the delivery waits to be fed again).
+	state(job Job) (ownerState, string)
 	// ready returns nil when the delivery may be sent now, else what to
 	// do instead (a *WaitError, or the error of finishing it).
 	ready(ctx context.Context, job Job, now time.Time) error
@@ -46,11 +50,32 @@ func (h *SendHandler) ownerOf(job Job) owner {
 	return broadcastOwner{h}
 }
 
+// ownerState is what a delivery's owner allows it now.
+type ownerState int
+
+const (
+	ownerRunning ownerState = iota // the delivery may be sent
+	ownerWaiting                   // paused or not started: it waits to be fed again
+	ownerStopped                   // cancelled or ended: the delivery is skipped
+)
+
 // broadcastOwner is a broadcast: it can be paused, by its user, an error
 // storm or a halting provider error.
 type broadcastOwner struct{ h *SendHandler }
 
-func (broadcastOwner) stoppedReason(Job) string { return "broadcast cancelled" }
+func (broadcastOwner) logAttrs(job Job) []any {
+	return []any{slog.String("broadcast", job.Broadcast.Name)}
+}
+
+func (broadcastOwner) state(job Job) (ownerState, string) {
+	switch job.Broadcast.Status {
+	case StatusRunning:
+		return ownerRunning, ""
+	case StatusCancelled:
+		return ownerStopped, "broadcast cancelled"
+	}
+	return ownerWaiting, ""
+}
 
 func (broadcastOwner) ready(context.Context, Job, time.Time) error { return nil }
 
@@ -114,8 +139,18 @@ func (o broadcastOwner) outcome(ctx context.Context, log *slog.Logger, job Job, 
 // counted toward an error storm.
 type stepOwner struct{ h *SendHandler }
 
-// stoppedReason is why the enrollment ended.
-func (stepOwner) stoppedReason(job Job) string { return job.Broadcast.Reason }
+func (stepOwner) logAttrs(job Job) []any {
+	return []any{slog.String("sequence", job.Step.Sequence), slog.Int("step", job.Step.Step+1)}
+}
+
+// state: an enrollment runs while it is active; once it ended (completed,
+// exited, unenrolled, stopped) its steps are skipped.
+func (stepOwner) state(job Job) (ownerState, string) {
+	if job.Step.Enrollment == sequence.EnrollActive {
+		return ownerRunning, ""
+	}
+	return ownerStopped, "enrollment " + job.Step.Enrollment
+}
 
 // ready holds a step until its delay has passed (a task run early, or
 // re-enqueued by the sweep) and its send window is open.

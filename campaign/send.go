@@ -124,9 +124,9 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if job.Gen != ref.Gen {
 		return nil // a newer generation of this delivery owns it now
 	}
-	log := h.opts.Logger.With(slog.Int64("delivery_id", ref.ID), slog.String("broadcast", job.Broadcast.Name))
-	now := h.opts.Now()
 	own := h.ownerOf(job)
+	log := h.opts.Logger.With(slog.Int64("delivery_id", ref.ID)).With(own.logAttrs(job)...)
+	now := h.opts.Now()
 
 	switch job.Status {
 	case DeliveryPlanned, DeliveryQueued:
@@ -145,15 +145,15 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return nil // already accepted or finished: never send twice
 	}
 
-	switch job.Broadcast.Status {
-	case StatusRunning:
-	case StatusCancelled:
-		_, err := h.store.Finish(ctx, ref, DeliverySkipped, "", own.stoppedReason(job), now)
+	switch state, reason := own.state(job); state {
+	case ownerRunning:
+	case ownerStopped:
+		_, err := h.store.Finish(ctx, ref, DeliverySkipped, "", reason, now)
 		return err
 	default:
 		return nil // paused or not started: the feeder puts it back when it runs again
 	}
-	if sb := job.Broadcast.SendBy(); !sb.IsZero() && now.After(sb) {
+	if sb := job.SendBy; !sb.IsZero() && now.After(sb) {
 		_, err := h.store.Finish(ctx, ref, DeliveryExpired, "", "deadline passed before the message could be sent", now)
 		return err
 	}
@@ -165,7 +165,7 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 
-	msg, err := job.Broadcast.Message.Render(job.Variables())
+	msg, err := job.Message.Render(job.Variables())
 	if err != nil {
 		_, ferr := h.store.Finish(ctx, ref, DeliveryFailed, "", "render message: "+err.Error(), now)
 		return ferr
@@ -468,7 +468,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 	if err != nil {
 		return true, err
 	}
-	msg, err := job.Broadcast.Message.Render(job.Variables())
+	msg, err := job.Message.Render(job.Variables())
 	if err != nil {
 		_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, "", "render message: "+err.Error(), now)
 		return true, ferr

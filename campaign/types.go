@@ -124,14 +124,18 @@ type Job struct {
 	// ConvMark lists the wamids the conversation held before this send
 	// (recorded for sends whose answer carries no wamid).
 	ConvMark []string
-	// Broadcast is the delivery's broadcast. For a sequence step it is
-	// filled from the step: Name "SEQUENCE step N", the step's message,
-	// StartAt its due time and Deadline up to its send-by time; Status is
-	// running while the enrollment is active, cancelled once it ended.
-	Broadcast Broadcast
-	Account   Account
-	// Step is set when the delivery is a sequence step.
-	Step *StepJob
+	// Message is what the delivery sends, before it is rendered for the
+	// recipient: its broadcast's message, or its sequence step's.
+	Message templates.Message
+	// SendBy is the time after which the delivery, unsent, expires: its
+	// broadcast's deadline, or its step's send-by time; zero = never.
+	SendBy  time.Time
+	Account Account
+	// The delivery's owner: exactly one of Broadcast (the broadcast that
+	// planned it) and Step (the sequence enrollment whose step it is) is
+	// set.
+	Broadcast *Broadcast
+	Step      *StepJob
 }
 
 // StepJob is what the send path needs about a sequence step.

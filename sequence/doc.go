@@ -1,16 +1,19 @@
-// Package sequence holds what a drip sequence is and its time rules: a
-// [Spec] (the version `apply` stored: steps with delays, deadlines and send
+// Package sequence holds what a drip sequence is and its rules: a [Spec]
+// (the version `apply` stored: steps with delays, deadlines and send
 // windows, exit rules), [Window] (a weekly window in wall-clock time),
-// [Location] (the time zone a recipient's windows are read in) and
-// [Spec.Schedule] (when a step falls due and by when it must be sent), plus
-// the values `scheduler status`, `export` and `enroll` show.
+// [Location] (the time zone a recipient's windows are read in),
+// [Spec.Schedule] (when a step falls due and by when it must be sent), and
+// the rules of a running enrollment as [Plan] values: [Spec.Start] (the
+// first step), [Spec.Sent] (the next step, or complete), [Ended] (a failed
+// or expired step stops the enrollment) and [Spec.Exits] (a reply or an
+// unsubscribe ends it), plus the values `scheduler status`, `export` and
+// `enroll` show.
 //
-// Running a sequence is not here yet: enrollments and their steps live in
-// the store (store/sequences.go), and each step is sent by the broadcast
-// engine (campaign.SendHandler) as a delivery of the enrollment, with the
-// same claim, throttle and idempotent record as a broadcast's. Planning the
-// next step when one is sent, stopping on a failure and exiting on a reply
-// run inside the store's statements that record those events. Moving these
-// rules here, as Go decided by this package and executed atomically by the
-// store, is the next structural step (see docs/DESIGN.md).
+// The rules are decided here and carried out by the store in the same
+// transaction that records the event (store/sequences.go): a crash can
+// neither lose the next step nor plan it twice. Each step is a delivery of
+// its enrollment, sent by the one delivery engine (campaign.SendHandler)
+// with the same claim, throttle and idempotent record as a broadcast's; the
+// engine asks the step's owner (the enrollment) what differs: its due time
+// and window, a reply read from the conversation, no pause.
 package sequence

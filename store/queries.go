@@ -299,8 +299,7 @@ func (db *DB) Stale(ctx context.Context, before time.Time, afterID int64, limit 
 	}
 	out := make([]campaign.Job, len(rows))
 	for i, r := range rows {
-		out[i] = campaign.Job{Ref: campaign.Ref{ID: r.ID, Gen: r.Gen}, Status: campaign.DeliveryStatus(r.Status), Phone: r.Phone,
-			Broadcast: campaign.Broadcast{ID: deref(r.BroadcastID)}}
+		out[i] = campaign.Job{Ref: campaign.Ref{ID: r.ID, Gen: r.Gen}, Status: campaign.DeliveryStatus(r.Status), Phone: r.Phone}
 	}
 	return out, nil
 }
@@ -483,12 +482,11 @@ func (db *DB) Job(ctx context.Context, id int64) (campaign.Job, error) {
 		SendingAt: j.SendingAt, LeaseUntil: j.LeaseUntil, ConvMark: splitMark(j.ConvMark), Account: a,
 	}
 	if j.EnrollmentID != nil {
-		st, b, err := stepJob(j)
+		st, err := stepJob(j)
 		if err != nil {
 			return campaign.Job{}, fmt.Errorf("delivery %d: %w", id, err)
 		}
-		b.AccountID = a.ID
-		job.Step, job.Broadcast = &st, b
+		job.Step, job.Message, job.SendBy = &st, st.Spec.Steps[st.Step].Message, st.SendBy
 		return job, nil
 	}
 	b, err := broadcastRow{ID: *j.BroadcastID, Name: deref(j.BName), AccountID: j.AID, Status: deref(j.BStatus), StatusReason: deref(j.BReason),
@@ -498,13 +496,12 @@ func (db *DB) Job(ctx context.Context, id int64) (campaign.Job, error) {
 	if err != nil {
 		return campaign.Job{}, fmt.Errorf("delivery %d: decode message: %w", id, err)
 	}
-	job.Broadcast = b
+	job.Broadcast, job.Message, job.SendBy = &b, b.Message, b.SendBy()
 	return job, nil
 }
 
-// stepJob decodes a sequence step's part of a jobRow, and the broadcast the
-// send path sees for it.
-func stepJob(j jobRow) (campaign.StepJob, campaign.Broadcast, error) {
+// stepJob decodes a sequence step's part of a jobRow.
+func stepJob(j jobRow) (campaign.StepJob, error) {
 	st := campaign.StepJob{EnrollmentID: *j.EnrollmentID, SequenceID: deref(j.SID), Sequence: deref(j.SName),
 		Version: deref(j.EVersion), Step: deref(j.Step), Enrollment: deref(j.EStatus), EnrolledAt: deref(j.ECreatedAt).UTC(),
 		DueAt: deref(j.DueAt).UTC(), PrevWAMID: deref(j.PrevWamid)}
@@ -512,20 +509,12 @@ func stepJob(j jobRow) (campaign.StepJob, campaign.Broadcast, error) {
 		st.SendBy = j.SendBy.UTC()
 	}
 	if err := json.Unmarshal([]byte(deref(j.VSpec)), &st.Spec); err != nil {
-		return st, campaign.Broadcast{}, fmt.Errorf("sequence %q: decode version %d: %w", st.Sequence, st.Version, err)
+		return st, fmt.Errorf("sequence %q: decode version %d: %w", st.Sequence, st.Version, err)
 	}
 	if st.Step < 0 || st.Step >= len(st.Spec.Steps) {
-		return st, campaign.Broadcast{}, fmt.Errorf("sequence %q version %d has no step %d", st.Sequence, st.Version, st.Step+1)
+		return st, fmt.Errorf("sequence %q version %d has no step %d", st.Sequence, st.Version, st.Step+1)
 	}
-	b := campaign.Broadcast{Name: fmt.Sprintf("%s step %d", st.Sequence, st.Step+1), Status: campaign.StatusRunning,
-		StartAt: st.DueAt, Message: st.Spec.Steps[st.Step].Message}
-	if !st.SendBy.IsZero() {
-		b.Deadline = st.SendBy.Sub(st.DueAt)
-	}
-	if st.Enrollment != sequence.EnrollActive {
-		b.Status, b.Reason = campaign.StatusCancelled, "enrollment "+st.Enrollment
-	}
-	return st, b, nil
+	return st, nil
 }
 
 func deref[T any](p *T) T {
@@ -738,16 +727,17 @@ func (db *DB) Finish(ctx context.Context, ref campaign.Ref, to campaign.Delivery
 				return err
 			}
 		}
-		if to != campaign.DeliveryFailed && to != campaign.DeliveryExpired {
+		// A sequence step's end may end its enrollment, as the sequence's
+		// rules say (sequence.Ended).
+		plan, ok := sequence.Ended(string(to), joinDetail(code, reason))
+		if !ok {
 			return nil
 		}
-		// A sequence step that failed or expired stops its enrollment: the
-		// later steps may build on it.
 		var enrollment []int64
 		if err := tx.Raw(`SELECT enrollment_id FROM deliveries WHERE id = ? AND enrollment_id IS NOT NULL`, ref.ID).Scan(&enrollment).Error; err != nil {
 			return err
 		}
-		_, err := endEnrollments(tx, enrollment, sequence.EnrollStopped, fmt.Sprintf("a step %s: %s", to, joinDetail(code, reason)), now)
+		_, err := endEnrollments(tx, enrollment, sequence.EnrollStopped, plan.Reason, now)
 		return err
 	})
 	if err != nil {
@@ -792,7 +782,7 @@ func (db *DB) PollTarget(ctx context.Context, id int64) (campaign.PollTarget, er
 		return campaign.PollTarget{}, fmt.Errorf("load delivery %d: %w", id, err)
 	}
 	t := campaign.PollTarget{DeliveryID: id, Phone: d.Phone, Status: campaign.DeliveryStatus(d.Status), PollCount: d.PollCount,
-		Message: j.Broadcast.Message, Vars: j.Variables(), Account: j.Account, ConvMark: j.ConvMark}
+		Message: j.Message, Vars: j.Variables(), Account: j.Account, ConvMark: j.ConvMark}
 	if d.Wamid != nil {
 		t.WAMID = *d.Wamid
 	}

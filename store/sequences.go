@@ -160,18 +160,20 @@ func (db *DB) SequenceAccount(ctx context.Context, name string) (campaign.Accoun
 	return db.Account(ctx, t.AccountID)
 }
 
-// insertStep plans step i of an enrollment: a planned delivery due when the
-// step's delay after prev has passed, moved into its window in the
-// recipient's zone. A step already planned is left as it is.
-func insertStep(tx *gorm.DB, t seqTarget, enrollmentID int64, i int, phone string, vars map[string]string, prev, now time.Time) error {
-	loc := sequence.Location(t.Spec.Timezone, phone, vars, t.Zone)
-	due, sendBy := t.Spec.Schedule(i, prev, loc)
+// insertStep carries out a Continue plan of an enrollment: its step
+// p.Step, planned. A step already planned is left as it is.
+func insertStep(tx *gorm.DB, enrollmentID int64, phone string, p sequence.Plan, now time.Time) error {
 	var sb any
-	if !sendBy.IsZero() {
-		sb = sendBy
+	if !p.SendBy.IsZero() {
+		sb = p.SendBy
 	}
 	return tx.Exec(`INSERT INTO deliveries (enrollment_id, step, phone, status, due_at, send_by, updated_at)
-		VALUES (?, ?, ?, 'planned', ?, ?, ?) ON CONFLICT DO NOTHING`, enrollmentID, i, phone, due, sb, utc(now)).Error
+		VALUES (?, ?, ?, 'planned', ?, ?, ?) ON CONFLICT DO NOTHING`, enrollmentID, p.Step, phone, p.Due, sb, utc(now)).Error
+}
+
+// location is where a recipient's windows in the sequence are read.
+func (t seqTarget) location(phone string, vars map[string]string) *time.Location {
+	return sequence.Location(t.Spec.Timezone, phone, vars, t.Zone)
 }
 
 // Enroll starts the sequence for each person, on its current version, and
@@ -213,7 +215,7 @@ func (db *DB) Enroll(ctx context.Context, name string, people []sequence.Enrolle
 				continue
 			}
 			res.Enrolled++
-			if err := insertStep(tx, t, ids[0], 0, p.Phone, p.Vars, now, now); err != nil {
+			if err := insertStep(tx, ids[0], p.Phone, t.Spec.Start(now, t.location(p.Phone, p.Vars)), now); err != nil {
 				return fmt.Errorf("enroll %s: plan step 1: %w", p.Phone, err)
 			}
 		}
@@ -225,9 +227,9 @@ func (db *DB) Enroll(ctx context.Context, name string, people []sequence.Enrolle
 	return res, nil
 }
 
-// planNext plans the step after step i of an enrollment (sent at sentAt),
-// or completes the enrollment after its last step. Nothing happens to an
-// enrollment that is no longer active.
+// planNext carries out the sequence's plan after step i of an enrollment
+// went out at sentAt (sequence.Spec.Sent): its next step, or completing
+// it. Nothing happens to an enrollment that is no longer active.
 func planNext(tx *gorm.DB, enrollmentID int64, i int, sentAt, now time.Time) error {
 	var e struct {
 		Phone, Vars, Status string
@@ -249,11 +251,12 @@ func planNext(tx *gorm.DB, enrollmentID int64, i int, sentAt, now time.Time) err
 	if err != nil {
 		return fmt.Errorf("enrollment %d: load its sequence version: %w", enrollmentID, err)
 	}
-	if i+1 >= len(t.Spec.Steps) {
+	p := t.Spec.Sent(i, sentAt, t.location(e.Phone, decodeVars(e.Vars)))
+	if p.Action == sequence.Complete {
 		return tx.Exec(`UPDATE enrollments SET status = 'completed', ended_at = ?, updated_at = ? WHERE id = ? AND status = 'active'`,
 			utc(now), utc(now), enrollmentID).Error
 	}
-	return insertStep(tx, t, enrollmentID, i+1, e.Phone, decodeVars(e.Vars), sentAt, now)
+	return insertStep(tx, enrollmentID, e.Phone, p, now)
 }
 
 // MarkStepSent records an accepted sequence step, as MarkSent does, and in

@@ -368,7 +368,7 @@ func (db *DB) contentOf(ctx context.Context, id int64) (msgContent, error) {
 	if err != nil {
 		return msgContent{}, err
 	}
-	msg, err := job.Broadcast.Message.Render(job.Variables())
+	msg, err := job.Message.Render(job.Variables())
 	if err != nil {
 		return msgContent{}, nil // never sent as such: nothing to compare
 	}

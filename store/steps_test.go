@@ -46,9 +46,10 @@ func TestStepsPlanTheNextOnSend(t *testing.T) {
 		require.NotNil(t, job.Step)
 		require.Equal(t, 0, job.Step.Step)
 		require.Equal(t, "Ann", job.Name)
-		require.Equal(t, "Hi {{name}}", job.Broadcast.Message.Text)
-		require.Equal(t, campaign.StatusRunning, job.Broadcast.Status)
-		require.True(t, job.Broadcast.SendBy().Equal(t0.Add(24*time.Hour)), "deadline 24h after due: %s", job.Broadcast.SendBy())
+		require.Nil(t, job.Broadcast, "a step is not a broadcast")
+		require.Equal(t, "Hi {{name}}", job.Message.Text)
+		require.Equal(t, sequence.EnrollActive, job.Step.Enrollment)
+		require.True(t, job.SendBy.Equal(t0.Add(24*time.Hour)), "deadline 24h after due: %s", job.SendBy)
 
 		rep, err := f.db.SequenceReport(f.ctx, "onboarding")
 		require.NoError(t, err)

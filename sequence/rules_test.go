@@ -1,0 +1,29 @@
+package sequence
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestRules: a sent step plans the next one (its delay after the send),
+// the last completes the enrollment, a failed or expired one stops it and
+// a skipped one changes nothing.
+func TestRules(t *testing.T) {
+	spec := Spec{Steps: []Step{{}, {After: time.Hour, Deadline: 2 * time.Hour}, {After: 24 * time.Hour}}}
+	at := time.Now().UTC().Truncate(time.Second)
+
+	require.Equal(t, Plan{Action: Continue, Step: 0, Due: at}, spec.Start(at, time.UTC))
+	require.Equal(t, Plan{Action: Continue, Step: 1, Due: at.Add(time.Hour), SendBy: at.Add(3 * time.Hour)}, spec.Sent(0, at, time.UTC))
+	require.Equal(t, Plan{Action: Continue, Step: 2, Due: at.Add(24 * time.Hour)}, spec.Sent(1, at, time.UTC))
+	require.Equal(t, Plan{Action: Complete}, spec.Sent(2, at, time.UTC))
+
+	for _, end := range []string{"failed", "expired"} {
+		p, ok := Ended(end, "131026: undeliverable")
+		require.True(t, ok, end)
+		require.Equal(t, Plan{Action: Stop, Reason: "a step " + end + ": 131026: undeliverable"}, p)
+	}
+	_, ok := Ended("skipped", "enrollment exited")
+	require.False(t, ok)
+}
