@@ -24,22 +24,16 @@
 //
 // # Sending
 //
-// The [SendHandler] loads the delivery, checks the deadline, renders the
-// message, waits for the number's rate token (waiting is not failing, and a
-// waiting send holds no claim), then claims the delivery (queued → sending
-// with a lease, in one statement that also checks the broadcast still runs
-// or the enrollment is still active: the re-check after every wait, so a
-// pause or cancel stops even sends that were waiting), takes the
-// recipient's place, calls the provider and records the wamid and sent
-// before acknowledging the task. A retried task that finds its delivery sent
-// does nothing; one that finds it sending after a crash or a lost answer
-// reconciles with the provider's conversation history before it sends
-// again, and keeps looking over the settle window (Options.SettleWindow)
-// before it concludes the message was not sent: a slow provider may accept
-// a request long after the client gave up on it. A sequence step is sent by
-// the same handler; where it differs from a broadcast's delivery, the
-// handler asks the delivery's owner (a broadcast or an enrollment) and
-// never branches on the kind itself.
+// Sending is the delivery engine's (package delivery): its send handler
+// claims, waits, re-checks, sends and records every delivery the same way,
+// and asks the delivery's owner wherever broadcasts and sequence steps
+// differ. [BroadcastOwner] is a broadcast's: a running broadcast's
+// deliveries go out, a paused one's wait to be fed again, a cancelled one's
+// are skipped, a halting provider error or an error storm pauses it.
+// [NewSendHandler] wires the engine with both owners (this one and
+// sequence.StepOwner). The engine's names that callers used from here
+// (Job, Ref, the delivery states, tasks and handlers) are aliases of
+// package delivery's while callers move.
 //
 // # Losing Redis
 //
@@ -51,8 +45,9 @@
 //
 // # Tracking
 //
-// Every accepted message is polled for its status on a back-off schedule until
-// it is read or failed or its tracking TTL passes. Due polls live in Postgres
-// (next_poll_at); the [Feeder] moves a window of them into Redis. Status only
-// moves forward: sent < delivered < read, failed only from below delivered.
+// Every accepted message is polled for its status (delivery.PollHandler) on a
+// back-off schedule until it is read or failed or its tracking TTL passes.
+// Due polls live in Postgres (next_poll_at); the [Feeder] moves a window of
+// them into Redis. Status only moves forward: sent < delivered < read, failed
+// only from sent (delivery.StatusMoves).
 package campaign

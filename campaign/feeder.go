@@ -64,7 +64,7 @@ func (f *Feeder) DetectLoss(d LossDetector) { f.loss = d }
 
 // NewFeeder returns a Feeder.
 func NewFeeder(store SchedulerStore, queue Queue, tasks Tasks, opts Options) *Feeder {
-	return &Feeder{store: store, queue: queue, tasks: tasks, opts: opts.withDefaults(), planned: map[int64]time.Time{}}
+	return &Feeder{store: store, queue: queue, tasks: tasks, opts: opts.WithDefaults(), planned: map[int64]time.Time{}}
 }
 
 // PlanAhead is how long before its start a broadcast is planned, so that

@@ -140,6 +140,7 @@ func TestCancelDuringReconcileEndsSkipped(t *testing.T) {
 	require.NoError(t, f.Sweep(ctx))
 	got, err := b.db.Job(ctx, job.ID)
 	require.NoError(t, err)
-	t.Logf("broadcast %s, delivery %s", got.Broadcast.Status, got.Status)
+	gb, _ := campaign.BroadcastOf(got)
+	t.Logf("broadcast %s, delivery %s", gb.Status, got.Status)
 	require.False(t, got.Status.Pending() || got.Status == campaign.DeliverySending, "delivery left %s", got.Status)
 }

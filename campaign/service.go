@@ -31,7 +31,7 @@ func (s *Service) UseBudgets(b BudgetReader) { s.budgets = b }
 
 // NewService returns a Service.
 func NewService(store SchedulerStore, queue Queue, tasks Tasks, opts Options) *Service {
-	opts = opts.withDefaults()
+	opts = opts.WithDefaults()
 	return &Service{store: store, tasks: tasks, feeder: NewFeeder(store, queue, tasks, opts), opts: opts}
 }
 

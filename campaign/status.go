@@ -4,7 +4,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/delivery"
 )
 
 // Status is a broadcast's lifecycle state.
@@ -78,54 +78,10 @@ func (s Status) Final() bool {
 	return s == StatusCompleted || s == StatusCancelled || s == StatusFailed
 }
 
-// DeliveryStatus is where one recipient's message is.
-type DeliveryStatus string
-
-// Delivery states, in the order `status --json` reports them.
-const (
-	DeliveryPlanned   DeliveryStatus = "planned"
-	DeliveryQueued    DeliveryStatus = "queued"
-	DeliverySending   DeliveryStatus = "sending"
-	DeliverySent      DeliveryStatus = "sent"
-	DeliveryDelivered DeliveryStatus = "delivered"
-	DeliveryRead      DeliveryStatus = "read"
-	DeliveryFailed    DeliveryStatus = "failed"
-	DeliverySkipped   DeliveryStatus = "skipped"
-	DeliveryExpired   DeliveryStatus = "expired"
-)
-
-// DeliveryStatuses lists every delivery state in report order.
-var DeliveryStatuses = []DeliveryStatus{
-	DeliveryPlanned, DeliveryQueued, DeliverySending, DeliverySent,
-	DeliveryDelivered, DeliveryRead, DeliveryFailed, DeliverySkipped, DeliveryExpired,
-}
-
-// StatusMoves is the delivery ladder's transition table for what a
-// provider reports, by poll or by webhook alike: the delivery states each
-// reported status may replace. Statuses only move forward (sent <
-// delivered < read), and failed only replaces sent; anything else — a
-// duplicate, a report that arrives late or out of order, a sent — changes
-// nothing. The store applies every status through it.
-var StatusMoves = map[provider.Status][]DeliveryStatus{
-	provider.StatusDelivered: {DeliverySent},
-	provider.StatusRead:      {DeliverySent, DeliveryDelivered},
-	provider.StatusFailed:    {DeliverySent},
-}
-
-// Pending reports whether the delivery has not been handed to the provider yet.
-func (s DeliveryStatus) Pending() bool {
-	return s == DeliveryPlanned || s == DeliveryQueued || s == DeliverySending
-}
-
-// Accepted reports whether the provider accepted the message.
-func (s DeliveryStatus) Accepted() bool {
-	return s == DeliverySent || s == DeliveryDelivered || s == DeliveryRead
-}
-
 // Errors returned by the campaign engine and its stores.
 var (
 	// ErrNotFound: no broadcast (or delivery) by that name or id.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = delivery.ErrNotFound
 	// ErrInvalidTransition: the broadcast is not in a state that allows the move.
 	ErrInvalidTransition = errors.New("invalid state transition")
 )

@@ -276,8 +276,10 @@ func TestJobAndPollTarget(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, fmt.Sprintf("Person %d", num), j.Name)
 		require.Equal(t, map[string]string{"code": fmt.Sprintf("C%d", num)}, j.Vars)
-		require.Equal(t, b.ID, j.Broadcast.ID)
-		require.Equal(t, broadcast("spring", 0).Message, j.Broadcast.Message)
+		jb, ok := campaign.BroadcastOf(j)
+		require.True(t, ok)
+		require.Equal(t, b.ID, jb.ID)
+		require.Equal(t, broadcast("spring", 0).Message, jb.Message)
 		require.Equal(t, "main", j.Account.Name)
 		require.Equal(t, "env:TOKEN_MAIN", j.Account.TokenRef)
 

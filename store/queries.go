@@ -486,7 +486,7 @@ func (db *DB) Job(ctx context.Context, id int64) (campaign.Job, error) {
 		if err != nil {
 			return campaign.Job{}, fmt.Errorf("delivery %d: %w", id, err)
 		}
-		job.Step, job.Message, job.SendBy = &st, st.Spec.Steps[st.Step].Message, st.SendBy
+		job.Owner, job.Message, job.SendBy = st, st.Spec.Steps[st.Step].Message, st.SendBy
 		return job, nil
 	}
 	b, err := broadcastRow{ID: *j.BroadcastID, Name: deref(j.BName), AccountID: j.AID, Status: deref(j.BStatus), StatusReason: deref(j.BReason),
@@ -496,13 +496,13 @@ func (db *DB) Job(ctx context.Context, id int64) (campaign.Job, error) {
 	if err != nil {
 		return campaign.Job{}, fmt.Errorf("delivery %d: decode message: %w", id, err)
 	}
-	job.Broadcast, job.Message, job.SendBy = &b, b.Message, b.SendBy()
+	job.Owner, job.Message, job.SendBy = b, b.Message, b.SendBy()
 	return job, nil
 }
 
 // stepJob decodes a sequence step's part of a jobRow.
-func stepJob(j jobRow) (campaign.StepJob, error) {
-	st := campaign.StepJob{EnrollmentID: *j.EnrollmentID, SequenceID: deref(j.SID), Sequence: deref(j.SName),
+func stepJob(j jobRow) (sequence.StepJob, error) {
+	st := sequence.StepJob{EnrollmentID: *j.EnrollmentID, SequenceID: deref(j.SID), Sequence: deref(j.SName),
 		Version: deref(j.EVersion), Step: deref(j.Step), Enrollment: deref(j.EStatus), EnrolledAt: deref(j.ECreatedAt).UTC(),
 		DueAt: deref(j.DueAt).UTC(), PrevWAMID: deref(j.PrevWamid)}
 	if j.SendBy != nil {

@@ -43,12 +43,14 @@ func TestStepsPlanTheNextOnSend(t *testing.T) {
 		require.True(t, due[0].DueAt.Equal(t0))
 		job, err := f.db.Job(f.ctx, due[0].ID)
 		require.NoError(t, err)
-		require.NotNil(t, job.Step)
-		require.Equal(t, 0, job.Step.Step)
+		st, ok := sequence.StepOf(job)
+		require.True(t, ok)
+		require.Equal(t, 0, st.Step)
 		require.Equal(t, "Ann", job.Name)
-		require.Nil(t, job.Broadcast, "a step is not a broadcast")
+		_, isBroadcast := campaign.BroadcastOf(job)
+		require.False(t, isBroadcast, "a step is not a broadcast")
 		require.Equal(t, "Hi {{name}}", job.Message.Text)
-		require.Equal(t, sequence.EnrollActive, job.Step.Enrollment)
+		require.Equal(t, sequence.EnrollActive, st.Enrollment)
 		require.True(t, job.SendBy.Equal(t0.Add(24*time.Hour)), "deadline 24h after due: %s", job.SendBy)
 
 		rep, err := f.db.SequenceReport(f.ctx, "onboarding")
@@ -66,12 +68,13 @@ func TestStepsPlanTheNextOnSend(t *testing.T) {
 		require.True(t, due[0].DueAt.Equal(sent1.Add(time.Hour)))
 		job, err = f.db.Job(f.ctx, due[0].ID)
 		require.NoError(t, err)
-		require.Equal(t, 1, job.Step.Step)
-		require.Equal(t, "wamid.1", job.Step.PrevWAMID)
+		st, _ = sequence.StepOf(job)
+		require.Equal(t, 1, st.Step)
+		require.Equal(t, "wamid.1", st.PrevWAMID)
 
 		// A crash-retried mark (the same step recorded again) plans nothing twice.
 		f.sendStep(due[0].Ref, "wamid.2", sent1.Add(time.Hour))
-		ok, err := f.db.MarkStepSent(f.ctx, due[0].Ref, "wamid.2", sent1.Add(time.Hour), sent1, sent1)
+		ok, err = f.db.MarkStepSent(f.ctx, due[0].Ref, "wamid.2", sent1.Add(time.Hour), sent1, sent1)
 		require.NoError(t, err)
 		require.False(t, ok)
 		require.Equal(t, int64(3), f.count("deliveries", "enrollment_id IS NOT NULL"))
@@ -117,7 +120,7 @@ func TestEndingEnrollmentsSkipsPendingSteps(t *testing.T) {
 			require.NoError(t, err)
 			ok, err := f.db.Claim(f.ctx, d.Ref, at(2*time.Second), at(time.Minute), nil)
 			require.NoError(t, err)
-			if job.Step.Sequence == "onboarding" {
+			if st, _ := sequence.StepOf(job); st.Sequence == "onboarding" {
 				require.Equal(t, campaign.DeliverySkipped, job.Status)
 				require.False(t, ok, "an ended enrollment's step cannot be claimed")
 			} else {

@@ -1,4 +1,4 @@
-package campaign
+package delivery
 
 import (
 	"cmp"
@@ -87,7 +87,7 @@ func (h *SendHandler) settleUnknown(ctx context.Context, log *slog.Logger, job J
 	}
 	switch policy {
 	case OutcomeFail:
-		_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, "", "outcome unknown: the answer was lost and the provider offers no history to check whether it was sent; not sent again (on_unknown_outcome: fail)", now)
+		_, ferr := h.store.Finish(ctx, job.Ref, Failed, "", "outcome unknown: the answer was lost and the provider offers no history to check whether it was sent; not sent again (on_unknown_outcome: fail)", now)
 		log.WarnContext(ctx, "campaign: send outcome unknown; failed rather than risk sending twice")
 		return true, ferr
 	case OutcomeResend:

@@ -1,4 +1,4 @@
-package campaign
+package delivery
 
 import (
 	"cmp"
@@ -71,7 +71,8 @@ var defaultPollSchedule = []time.Duration{
 	2 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour,
 }
 
-func (o Options) withDefaults() Options {
+// WithDefaults returns o with every zero field set to its default.
+func (o Options) WithDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}

@@ -1,4 +1,4 @@
-package campaign
+package delivery
 
 import (
 	"context"
@@ -23,7 +23,7 @@ type PollHandler struct {
 
 // NewPollHandler returns the handler for TypePoll tasks.
 func NewPollHandler(store PollStore, senders Senders, opts Options) *PollHandler {
-	return &PollHandler{store: store, senders: senders, opts: opts.withDefaults()}
+	return &PollHandler{store: store, senders: senders, opts: opts.WithDefaults()}
 }
 
 // ProcessTask implements asynq.Handler: one status poll, then the next one
@@ -79,11 +79,11 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 // next is when to poll again: never once read or failed or past the
 // tracking TTL; delivered messages keep being polled since read may follow.
 func (h *PollHandler) next(t PollTarget, s provider.Status, now time.Time) *time.Time {
-	if s == provider.StatusRead || s == provider.StatusFailed || t.Status == DeliveryRead || t.Status == DeliveryFailed {
+	if s == provider.StatusRead || s == provider.StatusFailed || t.Status == Read || t.Status == Failed {
 		return nil
 	}
 	step := t.PollCount + 1
-	if s == provider.StatusDelivered || t.Status == DeliveryDelivered {
+	if s == provider.StatusDelivered || t.Status == Delivered {
 		step += 2 // delivered: read may follow, but poll less often
 	}
 	at := now.Add(h.opts.pollDelay(step, rand.Float64()))

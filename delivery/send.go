@@ -1,4 +1,4 @@
-package campaign
+package delivery
 
 import (
 	"cmp"
@@ -23,8 +23,8 @@ type SendHandler struct {
 	store      WorkerStore
 	senders    Senders
 	limiter    Limiter
-	outcomes   Outcomes
 	recipients RecipientLimits
+	owners     Owners
 	opts       Options
 }
 
@@ -33,11 +33,12 @@ type SendDeps struct {
 	Store   WorkerStore
 	Senders Senders
 	Limiter Limiter
-	// Outcomes may be nil, which turns off pausing on error storms.
-	Outcomes Outcomes
 	// Recipients may be nil, which turns off the pair interval and the
 	// unique-recipient budget.
 	Recipients RecipientLimits
+	// Owners decide what differs between the kinds of delivery: one per
+	// kind of Owned a job may carry.
+	Owners Owners
 }
 
 // RecipientLimits holds sends back per recipient, fleet-wide: the pair
@@ -61,8 +62,15 @@ type Outcomes interface {
 
 // NewSendHandler returns the handler for TypeSend tasks.
 func NewSendHandler(d SendDeps, opts Options) *SendHandler {
-	return &SendHandler{store: d.Store, senders: d.Senders, limiter: d.Limiter, outcomes: d.Outcomes,
-		recipients: d.Recipients, opts: opts.withDefaults()}
+	return &SendHandler{store: d.Store, senders: d.Senders, limiter: d.Limiter,
+		recipients: d.Recipients, owners: d.Owners, opts: opts.WithDefaults()}
+}
+
+// ownerOf returns the owner of job's delivery; ProcessTask has checked
+// that there is one.
+func (h *SendHandler) ownerOf(job Job) Owner {
+	own, _ := h.owners.of(job)
+	return own
 }
 
 // gate describes a send to job's recipient for the recipient limits.
@@ -124,13 +132,16 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if job.Gen != ref.Gen {
 		return nil // a newer generation of this delivery owns it now
 	}
-	own := h.ownerOf(job)
-	log := h.opts.Logger.With(slog.Int64("delivery_id", ref.ID)).With(own.logAttrs(job)...)
+	own, err := h.owners.of(job)
+	if err != nil {
+		return err
+	}
+	log := h.opts.Logger.With(slog.Int64("delivery_id", ref.ID)).With(own.LogAttrs(job)...)
 	now := h.opts.Now()
 
 	switch job.Status {
-	case DeliveryPlanned, DeliveryQueued:
-	case DeliverySending:
+	case Planned, Queued:
+	case Sending:
 		if job.LeaseUntil != nil && job.LeaseUntil.After(now) {
 			// Another attempt is in flight (asynq is at-least-once). Come
 			// back when its lease ends and reconcile then.
@@ -140,34 +151,34 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		if done || err != nil {
 			return err
 		}
-		job.Status = DeliveryQueued // not at the provider: send it normally
+		job.Status = Queued // not at the provider: send it normally
 	default:
 		return nil // already accepted or finished: never send twice
 	}
 
-	switch state, reason := own.state(job); state {
-	case ownerRunning:
-	case ownerStopped:
-		_, err := h.store.Finish(ctx, ref, DeliverySkipped, "", reason, now)
+	switch state, reason := own.State(job); state {
+	case OwnerRunning:
+	case OwnerStopped:
+		_, err := h.store.Finish(ctx, ref, Skipped, "", reason, now)
 		return err
 	default:
 		return nil // paused or not started: the feeder puts it back when it runs again
 	}
 	if sb := job.SendBy; !sb.IsZero() && now.After(sb) {
-		_, err := h.store.Finish(ctx, ref, DeliveryExpired, "", "deadline passed before the message could be sent", now)
+		_, err := h.store.Finish(ctx, ref, Expired, "", "deadline passed before the message could be sent", now)
 		return err
 	}
 	if job.Attempts >= SendMaxAttempts {
-		_, err := h.store.Finish(ctx, ref, DeliveryFailed, "", fmt.Sprintf("gave up after %d attempts", job.Attempts), now)
+		_, err := h.store.Finish(ctx, ref, Failed, "", fmt.Sprintf("gave up after %d attempts", job.Attempts), now)
 		return err
 	}
-	if err := own.ready(ctx, job, now); err != nil {
+	if err := own.Ready(ctx, job, now); err != nil {
 		return err
 	}
 
 	msg, err := job.Message.Render(job.Variables())
 	if err != nil {
-		_, ferr := h.store.Finish(ctx, ref, DeliveryFailed, "", "render message: "+err.Error(), now)
+		_, ferr := h.store.Finish(ctx, ref, Failed, "", "render message: "+err.Error(), now)
 		return ferr
 	}
 	// The recipient limits first only look, so a held send reads no
@@ -184,10 +195,10 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			return perr
 		}
 		log.ErrorContext(ctx, "campaign: account paused", slog.String("reason", reason))
-		return own.accountDown(reason)
+		return own.AccountDown(reason)
 	}
 	caps := sender.Capabilities()
-	if ended, err := own.endedBeforeSend(ctx, log, sender, caps, job, now); ended || err != nil {
+	if ended, err := own.EndedBeforeSend(ctx, log, sender, caps, job, now); ended || err != nil {
 		return err
 	}
 
@@ -271,7 +282,7 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err := h.markSent(ctx, log, job, caps, wamid); err != nil {
 		return err
 	}
-	own.outcome(ctx, log, job, false, "")
+	own.Outcome(ctx, log, job, false, "")
 	return nil
 }
 
@@ -299,20 +310,16 @@ func (h *SendHandler) waitToken(ctx context.Context, job Job) error {
 // read ahead of it is read again.
 const markFresh = 2 * time.Second
 
-// accountRetry is how long a sequence step waits when its account cannot
-// send (no credentials, or the provider halted the account).
-const accountRetry = 15 * time.Minute
+// AccountRetry is how long a delivery whose owner has no pause (a sequence
+// step) waits when its account cannot send (no credentials, or the
+// provider halted the account).
+const AccountRetry = 15 * time.Minute
 
 // release hands back a claim whose wait did not end in time (not sent,
 // attempt not counted) and returns why. It runs even when the task's
 // context has ended.
 func (h *SendHandler) release(ctx context.Context, ref Ref, lease time.Time, why error) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if _, err := h.store.Release(ctx, ref, lease, why.Error(), h.opts.Now()); err != nil {
-		h.opts.Logger.ErrorContext(ctx, "campaign: could not release claim; it is reconciled when the lease ends", slog.Int64("delivery_id", ref.ID), slog.String("error", err.Error()))
-	}
-	return why
+	return HandBack(ctx, h.store, h.opts.Logger, ref, lease, why, h.opts.Now())
 }
 
 // Penalizer is a Limiter that can lower a key's rate for a while
@@ -369,7 +376,7 @@ func (h *SendHandler) markSent(ctx context.Context, log *slog.Logger, job Job, c
 	// accepted the message, so recording it must not be skipped.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	ok, err := h.ownerOf(job).recordSent(ctx, job.Ref, wamid, now, firstPoll, now.Add(h.opts.TrackFor))
+	ok, err := h.ownerOf(job).RecordSent(ctx, job.Ref, wamid, now, firstPoll, now.Add(h.opts.TrackFor))
 	if err == nil && !ok {
 		log.ErrorContext(ctx, "campaign: provider accepted a send the store no longer shows as sending", slog.String("wamid", wamid))
 	}
@@ -424,19 +431,19 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		log.InfoContext(ctx, "campaign: send outcome unknown; will reconcile", slog.String("error", text))
 		return &WaitError{After: h.opts.AmbiguousDelay, Reason: "reconcile after lost answer"}
 	case provider.ClassPermanent:
-		_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, code, text, now)
-		h.ownerOf(job).outcome(ctx, log, job, true, text)
+		_, ferr := h.store.Finish(ctx, job.Ref, Failed, code, text, now)
+		h.ownerOf(job).Outcome(ctx, log, job, true, text)
 		return ferr
 	case provider.ClassHaltCampaign, provider.ClassHaltAccount:
-		return h.ownerOf(job).halted(ctx, log, job, class, code, text)
+		return h.ownerOf(job).Halted(ctx, log, job, class, code, text)
 	default: // transient and surely not accepted
 		wait, tries := transientPolicy(code, job.Attempts)
 		if pe != nil {
 			wait = max(wait, pe.RetryAfter)
 		}
 		if job.Attempts >= cmp.Or(tries, SendMaxAttempts) {
-			_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, code, fmt.Sprintf("gave up after %d attempts: %s", job.Attempts, text), now)
-			h.ownerOf(job).outcome(ctx, log, job, true, text)
+			_, ferr := h.store.Finish(ctx, job.Ref, Failed, code, fmt.Sprintf("gave up after %d attempts: %s", job.Attempts, text), now)
+			h.ownerOf(job).Outcome(ctx, log, job, true, text)
 			return ferr
 		}
 		if code == "131056" && h.recipients != nil {
@@ -470,7 +477,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 	}
 	msg, err := job.Message.Render(job.Variables())
 	if err != nil {
-		_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, "", "render message: "+err.Error(), now)
+		_, ferr := h.store.Finish(ctx, job.Ref, Failed, "", "render message: "+err.Error(), now)
 		return true, ferr
 	}
 	if needsMark(msg) && job.ConvMark == nil && sender.Capabilities().History {
@@ -488,7 +495,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 	if err != nil {
 		// Never send blind: without the history we cannot know.
 		if job.SendingAt != nil && now.Sub(*job.SendingAt) > h.opts.ReconcileFor {
-			_, ferr := h.store.Finish(ctx, job.Ref, DeliveryFailed, "", "outcome unknown: the provider's history could not be read to check whether it was sent: "+err.Error(), now)
+			_, ferr := h.store.Finish(ctx, job.Ref, Failed, "", "outcome unknown: the provider's history could not be read to check whether it was sent: "+err.Error(), now)
 			return true, ferr
 		}
 		_ = h.store.ReleaseLease(ctx, job.Ref, now.Add(h.opts.AmbiguousDelay), "reconcile: "+err.Error(), now)

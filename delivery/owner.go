@@ -1,0 +1,91 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/wacamp/wacamp/provider"
+)
+
+// Owner is what a delivery's owner decides about it: the broadcast that
+// planned it, or the sequence enrollment whose step it is. The send path
+// asks the owner wherever the two differ and never branches on the kind of
+// owner itself; a job's Owned part names its owner ([Owned.OwnerKind]) and
+// [SendDeps.Owners] holds one Owner per kind (campaign.BroadcastOwner,
+// sequence.StepOwner).
+type Owner interface {
+	// LogAttrs names the owner in the delivery's log lines.
+	LogAttrs(job Job) []any
+	// State says whether the owner runs (the delivery may be sent), has
+	// stopped for good (the delivery is skipped, with the reason), or
+	// neither (paused, not started: the delivery waits to be fed again).
+	State(job Job) (OwnerState, string)
+	// Ready returns nil when the delivery may be sent now, else what to
+	// do instead (a *WaitError, or the error of finishing it).
+	Ready(ctx context.Context, job Job, now time.Time) error
+	// AccountDown is what the send returns once the account that cannot
+	// send has been paused.
+	AccountDown(reason string) error
+	// EndedBeforeSend reports whether the owner ended the delivery's
+	// reason to exist before the request (a reply ended an enrollment).
+	EndedBeforeSend(ctx context.Context, log *slog.Logger, s Sender, caps provider.Capabilities, job Job, now time.Time) (bool, error)
+	// RecordSent records an accepted send, with whatever follows from it
+	// for the owner, in one statement.
+	RecordSent(ctx context.Context, ref Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error)
+	// Halted applies a provider error that halts the campaign or the
+	// account.
+	Halted(ctx context.Context, log *slog.Logger, job Job, class provider.Class, code, text string) error
+	// Outcome counts a send's outcome (the error storm).
+	Outcome(ctx context.Context, log *slog.Logger, job Job, failed bool, lastErr string)
+}
+
+// Owned is an owner's part of a job, loaded with it (campaign.Broadcast,
+// sequence.StepJob).
+type Owned interface {
+	// OwnerKind names the Owner that decides about the delivery.
+	OwnerKind() string
+}
+
+// OwnerState is what a delivery's owner allows it now.
+type OwnerState int
+
+const (
+	OwnerRunning OwnerState = iota // the delivery may be sent
+	OwnerWaiting                   // paused or not started: it waits to be fed again
+	OwnerStopped                   // cancelled or ended: the delivery is skipped
+)
+
+// Owners holds the Owner of each kind of Owned.
+type Owners map[string]Owner
+
+// of returns the owner of job's delivery.
+func (o Owners) of(job Job) (Owner, error) {
+	if job.Owner == nil {
+		return nil, fmt.Errorf("delivery %d: no owner loaded", job.ID)
+	}
+	own, ok := o[job.Owner.OwnerKind()]
+	if !ok {
+		return nil, fmt.Errorf("delivery %d: no owner of kind %q registered", job.ID, job.Owner.OwnerKind())
+	}
+	return own, nil
+}
+
+// HandBack hands back a claim that never reached the provider, as
+// [WorkerStore.Release] does, and returns why (the error the task ends
+// with). A failed release is logged: the claim is reconciled when its
+// lease ends.
+func HandBack(ctx context.Context, store Releaser, log *slog.Logger, ref Ref, lease time.Time, why error, now time.Time) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := store.Release(ctx, ref, lease, why.Error(), now); err != nil {
+		log.ErrorContext(ctx, "delivery: could not release claim; it is reconciled when the lease ends", slog.Int64("delivery_id", ref.ID), slog.String("error", err.Error()))
+	}
+	return why
+}
+
+// Releaser hands back claims (see WorkerStore.Release).
+type Releaser interface {
+	Release(ctx context.Context, ref Ref, lease time.Time, reason string, now time.Time) (bool, error)
+}

@@ -1,0 +1,163 @@
+package delivery
+
+import (
+	"context"
+	"time"
+
+	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/templates"
+)
+
+// Account is a provider account (one WhatsApp phone number) as the engine
+// needs it. TokenRef names where the API token lives; the token itself is
+// resolved by the [Senders] of each process and never stored.
+type Account struct {
+	ID       int64
+	Name     string
+	Provider string
+	BaseURL  string
+	TokenRef string
+	// SecretRef is where a second credential is (Sobot's API secret, the
+	// session API's Bearer token); "" = none. WebhookSecretRef is where the
+	// secret of the account's webhook URL is ("" = no webhooks).
+	SecretRef        string
+	WebhookSecretRef string
+	// SessionID is the session API's session_id.
+	SessionID     string
+	PhoneNumberID string
+	WhatsAppBotID int64
+	RatePerSecond float64
+	// PairInterval is the least time between two messages to one recipient
+	// from this number (0 = not enforced).
+	PairInterval time.Duration
+	// DailyUniqueLimit is the rolling 24 h unique-recipient budget (0 =
+	// unlimited), shared by the accounts of one Portfolio.
+	DailyUniqueLimit int
+	Portfolio        string
+	// Timezone is where sequence windows are read for recipients whose own
+	// zone is unknown (an IANA name; "" = UTC).
+	Timezone string
+	// OnUnknownOutcome is what happens to a send whose outcome is unknown
+	// on a provider without a conversation history: OutcomeSettle ("" is
+	// the same), OutcomeFail or OutcomeResend. SettleWindow is how long
+	// settling waits for the provider's webhooks (0 = the engine's Options.SettleWindow).
+	OnUnknownOutcome string
+	SettleWindow     time.Duration
+}
+
+// RateKey is the throttle key of the account's phone number.
+// Providers without a phone_number_id and none configured use the account
+// name.
+func (a Account) RateKey() string {
+	if a.PhoneNumberID == "" {
+		return "account:" + a.Name
+	}
+	return "phone:" + a.PhoneNumberID
+}
+
+// Ledger names the account's unique-recipient budget: its portfolio's when
+// it has one, else its phone number's (so renaming the account keeps it).
+func (a Account) Ledger() string {
+	if a.Portfolio != "" {
+		return "portfolio:" + a.Portfolio
+	}
+	if a.PhoneNumberID == "" {
+		return "account:" + a.Name
+	}
+	return "number:" + a.PhoneNumberID
+}
+
+// Ref names one generation of a delivery. The generation changes whenever the
+// delivery is taken back out of the queue (pause) or re-enqueued (lost task),
+// so a task of an older generation does nothing.
+type Ref struct {
+	ID  int64
+	Gen int
+}
+
+// Job is everything the send handler needs about one delivery.
+type Job struct {
+	Ref
+	Status     Status
+	Phone      string
+	Name       string
+	Vars       map[string]string
+	Attempts   int
+	SendingAt  *time.Time
+	LeaseUntil *time.Time
+	// ConvMark lists the wamids the conversation held before this send
+	// (recorded for sends whose answer carries no wamid).
+	ConvMark []string
+	// Message is what the delivery sends, before it is rendered for the
+	// recipient: its broadcast's message, or its sequence step's.
+	Message templates.Message
+	// SendBy is the time after which the delivery, unsent, expires: its
+	// broadcast's deadline, or its step's send-by time; zero = never.
+	SendBy  time.Time
+	Account Account
+	// Owner is the owner's part of the job, loaded with it: the broadcast
+	// that planned the delivery (campaign.Broadcast), or the enrollment
+	// whose step it is (sequence.StepJob). The Owner of its kind reads it.
+	Owner Owned
+}
+
+// Variables returns the values a message may use for this recipient.
+func (j Job) Variables() map[string]string { return templates.RecipientVars(j.Phone, j.Name, j.Vars) }
+
+// PollTarget is what the status poller needs about one accepted message.
+type PollTarget struct {
+	DeliveryID int64
+	Phone      string
+	WAMID      string
+	Status     Status
+	PollCount  int
+	SentAt     time.Time
+	TrackUntil time.Time
+	Message    templates.Message
+	Vars       map[string]string
+	ConvMark   []string
+	Account    Account
+}
+
+// Row is one delivery as `scheduler export` prints it.
+type Row struct {
+	ID        int64  `json:"id"`
+	Phone     string `json:"phone"`
+	Name      string `json:"name,omitempty"`
+	Status    Status `json:"status"`
+	WAMID     string `json:"wamid"`
+	ErrorCode string `json:"error_code,omitempty"`
+	Error     string `json:"error"`
+	Attempts  int    `json:"attempts"`
+	// Settle says how a send whose outcome was unknown is settled:
+	// SettleAwaiting, SettleSettled or SettleResent; "" when it never was.
+	Settle    string     `json:"settle,omitempty"`
+	SentAt    *time.Time `json:"sent_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+}
+
+// Sender is one provider account's API, as the engine uses it.
+type Sender interface {
+	// Send sends one rendered message. Errors are *provider.Error values
+	// whose Class says whether to retry, fail, reconcile or halt.
+	Send(ctx context.Context, to string, m templates.Message) (provider.SendResult, error)
+	// Conversation returns the newest messages exchanged with phone.
+	Conversation(ctx context.Context, phone string, limit int) ([]provider.ConversationMessage, error)
+	// MessageStatus returns the current status of a sent message.
+	MessageStatus(ctx context.Context, wamid string) (provider.StatusReport, error)
+	// Capabilities is what the provider's API can do (a history, status
+	// polls or webhooks…); the engine decides by it, never by the
+	// provider's name.
+	Capabilities() provider.Capabilities
+}
+
+// Senders hands out the Sender of an account, resolving its token.
+type Senders interface {
+	Sender(ctx context.Context, a Account) (Sender, error)
+}
+
+// Limiter paces sends per key (a phone number). Wait blocks until a send is
+// allowed at perSecond or ctx ends; waiting is never an error by itself.
+type Limiter interface {
+	Wait(ctx context.Context, key string, perSecond float64) error
+}
