@@ -14,8 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wacamp/wacamp/provider/internal/simnum"
-	"github.com/wacamp/wacamp/provider/internal/wire"
+	"github.com/wacamp/wacamp/provider/sim"
 )
 
 // The simulator's canned answers.
@@ -169,7 +168,7 @@ type Server struct {
 	messages map[string]*message    // by wamid
 	convs    map[convKey][]*message // oldest first
 	numbers  []string               // phone_number_ids seen, in order
-	num      simnum.Number          // the limits: buckets by phone_number_id, pairs by (number, recipient), subscribers
+	num      sim.Number             // the limits: buckets by phone_number_id, pairs by (number, recipient), subscribers
 	stats    Stats
 }
 
@@ -266,12 +265,12 @@ func (s *Server) now() time.Time {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
-		wire.WriteJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed."))
+		sim.WriteJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed."))
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if err := r.ParseForm(); err != nil {
-		wire.WriteJSON(w, http.StatusBadRequest, failure("Invalid request."))
+		sim.WriteJSON(w, http.StatusBadRequest, failure("Invalid request."))
 		return
 	}
 	// Wait after reading the body: only then does the server notice a
@@ -279,15 +278,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	latency := s.opts.Latency
 	s.mu.Unlock()
-	if !wire.Delay(r, latency) {
+	if !sim.Delay(r, latency) {
 		return
 	}
 	if shape := s.shape(); shape != ShapeBotSailor && shape != ShapeWabotick {
-		wire.WriteJSON(w, http.StatusInternalServerError, failure("botsailorsim: unknown Options.Shape "+strconv.Quote(shape)+"."))
+		sim.WriteJSON(w, http.StatusInternalServerError, failure("botsailorsim: unknown Options.Shape "+strconv.Quote(shape)+"."))
 		return
 	}
 	if !s.authorized(r) {
-		wire.WriteJSON(w, http.StatusOK, failure(msgInvalidToken))
+		sim.WriteJSON(w, http.StatusOK, failure(msgInvalidToken))
 		return
 	}
 	switch strings.TrimSuffix(r.URL.Path, "/") {
@@ -306,7 +305,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/api/v1/user/myInfo":
 		s.myInfo(w)
 	default:
-		wire.WriteJSON(w, http.StatusNotFound, failure("Invalid API endpoint."))
+		sim.WriteJSON(w, http.StatusNotFound, failure("Invalid API endpoint."))
 	}
 }
 
@@ -363,12 +362,12 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		}
 	}
 	if missing := required(r, need...); missing != "" {
-		wire.WriteJSON(w, http.StatusOK, failure(missing+" is required."))
+		sim.WriteJSON(w, http.StatusOK, failure(missing+" is required."))
 		return
 	}
 	phone, numberID := r.Form.Get("phone_number"), r.Form.Get("phone_number_id")
 	if !validPhone(phone) {
-		wire.WriteJSON(w, http.StatusOK, failure(msgInvalidPhone))
+		sim.WriteJSON(w, http.StatusOK, failure(msgInvalidPhone))
 		return
 	}
 	snd := Send{Phone: phone, PhoneNumberID: numberID, Kind: kind}
@@ -416,7 +415,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		s.stats.Slowed++
 		s.stats.SlowHeld++
 		s.mu.Unlock()
-		// Not wire.Delay: the client giving up must not stop the provider.
+		// Not sim.Delay: the client giving up must not stop the provider.
 		t := time.NewTimer(hold)
 		<-t.C
 		s.mu.Lock()
@@ -424,20 +423,20 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 	}
 	now := s.now()
 	switch s.num.Admit(numberID, "", phone, now, s.limits()) {
-	case simnum.RateLimited:
+	case sim.RateLimited:
 		s.stats.RateLimited++
 		s.mu.Unlock()
-		wire.WriteJSON(w, http.StatusOK, failure(msgRateLimited))
+		sim.WriteJSON(w, http.StatusOK, failure(msgRateLimited))
 		return
-	case simnum.PairLimited:
+	case sim.PairLimited:
 		s.stats.PairLimited++
 		s.mu.Unlock()
-		wire.WriteJSON(w, http.StatusOK, failure(msgPairLimited))
+		sim.WriteJSON(w, http.StatusOK, failure(msgPairLimited))
 		return
-	case simnum.SubscriberLimited:
+	case sim.SubscriberLimited:
 		s.stats.SubscriberLimited++
 		s.mu.Unlock()
-		wire.WriteJSON(w, http.StatusOK, failure(msgSubscriberLimit))
+		sim.WriteJSON(w, http.StatusOK, failure(msgSubscriberLimit))
 		return
 	}
 	m := s.record(numberID, phone, string(body), now)
@@ -462,7 +461,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 	s.mu.Unlock()
 
 	if drop {
-		wire.HangUp(w)
+		sim.HangUp(w)
 		return
 	}
 	switch {
@@ -470,17 +469,17 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		writePrettyJSON(w, http.StatusOK, dataAnswer{Status: "success", Message: msgTemplateSent,
 			Data: map[string]string{"message_id": m.wamid}})
 	case kind == "template":
-		wire.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: msgTemplateSent})
+		sim.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: msgTemplateSent})
 	case kind == "bot":
-		wire.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: msgBotTriggered})
+		sim.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: msgBotTriggered})
 	default:
-		wire.WriteJSON(w, http.StatusOK, sendAnswer{Status: "1", WAMID: m.wamid, Message: msgSent})
+		sim.WriteJSON(w, http.StatusOK, sendAnswer{Status: "1", WAMID: m.wamid, Message: msgSent})
 	}
 }
 
 // limits are the number's limits as the knobs set them. Callers hold mu.
-func (s *Server) limits() simnum.Limits {
-	return simnum.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
+func (s *Server) limits() sim.Limits {
+	return sim.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
 }
 
 // record stores an accepted message and decides its fate. Callers hold mu.
@@ -499,8 +498,8 @@ func (s *Server) record(numberID, phone, content string, now time.Time) *message
 	// Draw both shares for every message, so changing one knob does not
 	// shift the other's decisions.
 	fail, read := s.rng.Float64() < s.opts.FailShare, s.rng.Float64() < s.opts.ReadShare
-	lc := simnum.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
-	for _, st := range lc.Steps(now, simnum.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)[1:] {
+	lc := sim.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
+	for _, st := range lc.Steps(now, sim.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)[1:] {
 		switch st.Status {
 		case "failed":
 			m.deliverAt, m.failed = st.At, true
@@ -569,24 +568,24 @@ func (m *message) stateAt(now time.Time) state {
 // skipping offset (0-based, default 0).
 func (s *Server) conversation(w http.ResponseWriter, r *http.Request) {
 	if missing := required(r, "phone_number_id", "phone_number", "limit"); missing != "" {
-		wire.WriteJSON(w, http.StatusOK, failure(missing+" is required."))
+		sim.WriteJSON(w, http.StatusOK, failure(missing+" is required."))
 		return
 	}
 	limit, err := strconv.Atoi(r.Form.Get("limit"))
 	if err != nil || limit <= 0 {
-		wire.WriteJSON(w, http.StatusOK, failure("limit must be a positive number."))
+		sim.WriteJSON(w, http.StatusOK, failure("limit must be a positive number."))
 		return
 	}
 	offset := 0
 	if v := r.Form.Get("offset"); v != "" {
 		if offset, err = strconv.Atoi(v); err != nil || offset < 0 {
-			wire.WriteJSON(w, http.StatusOK, failure("offset must be a number."))
+			sim.WriteJSON(w, http.StatusOK, failure("offset must be a number."))
 			return
 		}
 	}
 	phone := r.Form.Get("phone_number")
 	if !validPhone(phone) {
-		wire.WriteJSON(w, http.StatusOK, failure(msgInvalidPhone))
+		sim.WriteJSON(w, http.StatusOK, failure(msgInvalidPhone))
 		return
 	}
 	s.mu.Lock()
@@ -617,18 +616,18 @@ func (s *Server) conversation(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	s.mu.Unlock()
-	wire.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: entries})
+	sim.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: entries})
 }
 
 // messageStatus answers get/message-status. Any numeric whatsapp_bot_id is
 // accepted.
 func (s *Server) messageStatus(w http.ResponseWriter, r *http.Request) {
 	if missing := required(r, "wa_message_id", "whatsapp_bot_id"); missing != "" {
-		wire.WriteJSON(w, http.StatusOK, failure(missing+" is required."))
+		sim.WriteJSON(w, http.StatusOK, failure(missing+" is required."))
 		return
 	}
 	if _, err := strconv.ParseInt(r.Form.Get("whatsapp_bot_id"), 10, 64); err != nil {
-		wire.WriteJSON(w, http.StatusOK, failure("whatsapp_bot_id must be a number."))
+		sim.WriteJSON(w, http.StatusOK, failure("whatsapp_bot_id must be a number."))
 		return
 	}
 	s.mu.Lock()
@@ -640,7 +639,7 @@ func (s *Server) messageStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if m == nil {
-		wire.WriteJSON(w, http.StatusOK, failure(msgNotFound))
+		sim.WriteJSON(w, http.StatusOK, failure(msgNotFound))
 		return
 	}
 	rep := statusEntry{
@@ -657,7 +656,7 @@ func (s *Server) messageStatus(w http.ResponseWriter, r *http.Request) {
 		writePrettyJSON(w, http.StatusOK, answer{Status: "1", Message: rep})
 		return
 	}
-	wire.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: rep})
+	sim.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: rep})
 }
 
 // myInfo answers user/myInfo in the doc's shape, with live figures.
@@ -693,7 +692,7 @@ func (s *Server) myInfo(w http.ResponseWriter) {
 		writePrettyJSON(w, http.StatusOK, dataAnswer{Status: "success", Data: info})
 		return
 	}
-	wire.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: info})
+	sim.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: info})
 }
 
 // The answer shapes, with the docs' field order.

@@ -16,8 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wacamp/wacamp/provider/internal/simnum"
-	"github.com/wacamp/wacamp/provider/internal/wire"
+	"github.com/wacamp/wacamp/provider/sim"
 )
 
 // The simulator's canned answers.
@@ -183,7 +182,7 @@ type Server struct {
 	rng     *rand.Rand
 	seq     uint32
 	sends   []Send
-	num     simnum.Number // the limits: buckets by API key, pairs by (key, phone), subscribers
+	num     sim.Number // the limits: buckets by API key, pairs by (key, phone), subscribers
 	stats   Stats
 	pending []*push // scheduled pushes not yet made
 	pushSeq uint64
@@ -286,7 +285,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	latency := s.opts.Latency
 	s.mu.Unlock()
-	if !wire.Delay(r, latency) {
+	if !sim.Delay(r, latency) {
 		return
 	}
 	if !s.authorized(r) {
@@ -300,7 +299,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		wire.WriteJSON(w, http.StatusMethodNotAllowed, errorAnswer{Message: "Method not allowed", Code: http.StatusMethodNotAllowed})
+		sim.WriteJSON(w, http.StatusMethodNotAllowed, errorAnswer{Message: "Method not allowed", Code: http.StatusMethodNotAllowed})
 		return
 	}
 	if bodyErr != nil || body == nil {
@@ -338,7 +337,7 @@ func (s *Server) refuse(w http.ResponseWriter, status int, msg string) {
 	if http200 && status != http.StatusTooManyRequests && status < 500 {
 		httpStatus = http.StatusOK
 	}
-	wire.WriteJSON(w, httpStatus, errorAnswer{Message: msg, Code: status})
+	sim.WriteJSON(w, httpStatus, errorAnswer{Message: msg, Code: status})
 }
 
 // send validates and accepts one message.
@@ -370,18 +369,18 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 	}
 	now := s.now()
 	switch s.num.Admit(key, "", snd.Phone, now, s.limits()) {
-	case simnum.RateLimited:
+	case sim.RateLimited:
 		s.stats.RateLimited++
 		s.mu.Unlock()
 		w.Header().Set("Retry-After", "1")
 		s.refuse(w, http.StatusTooManyRequests, msgRateLimited)
 		return
-	case simnum.PairLimited:
+	case sim.PairLimited:
 		s.stats.PairLimited++
 		s.mu.Unlock()
 		s.refuse(w, http.StatusBadRequest, msgPairLimited)
 		return
-	case simnum.SubscriberLimited:
+	case sim.SubscriberLimited:
 		s.stats.SubscriberLimited++
 		s.mu.Unlock()
 		s.refuse(w, http.StatusBadRequest, msgSubscriberLimit)
@@ -403,14 +402,14 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 		s.pushNow(early)
 	}
 	if drop {
-		wire.HangUp(w)
+		sim.HangUp(w)
 		return
 	}
 	if fail500 {
 		http.Error(w, "<html><body><h1>500 Internal Server Error</h1></body></html>", http.StatusInternalServerError)
 		return
 	}
-	wire.WriteJSON(w, http.StatusOK, sendAnswer{
+	sim.WriteJSON(w, http.StatusOK, sendAnswer{
 		Data:    sendData{ID: snd.WAMID, Status: "submitted"},
 		Message: msgSent,
 		Code:    http.StatusOK,
@@ -418,8 +417,8 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 }
 
 // limits are the number's limits as the knobs set them. Callers hold mu.
-func (s *Server) limits() simnum.Limits {
-	return simnum.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
+func (s *Server) limits() sim.Limits {
+	return sim.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
 }
 
 // newWAMID makes a wamid shaped like Meta's: "wamid." and base64 of the
@@ -451,8 +450,8 @@ func (s *Server) schedule(snd Send, now time.Time) *push {
 	if s.opts.WebhookURL == "" || s.closed {
 		return nil
 	}
-	lc := simnum.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
-	steps := lc.Steps(now, simnum.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)
+	lc := sim.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
+	steps := lc.Steps(now, sim.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)
 	if s.opts.WebhookReorder && len(steps) > 1 {
 		// sent goes out at the second status's time, right after it.
 		steps[0].At = steps[1].At

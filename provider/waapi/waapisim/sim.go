@@ -15,8 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wacamp/wacamp/provider/internal/simnum"
-	"github.com/wacamp/wacamp/provider/internal/wire"
+	"github.com/wacamp/wacamp/provider/sim"
 )
 
 // The simulator's canned texts.
@@ -193,7 +192,7 @@ type Server struct {
 	seq         uint64
 	sends       []Send
 	pushed      []Push
-	num         simnum.Number            // the limits: buckets, pairs and subscribers by session
+	num         sim.Number               // the limits: buckets, pairs and subscribers by session
 	lastSession map[string]string        // phone → session of the last send
 	hooks       map[string]WebhookConfig // by session
 	queue       []*push                  // pending pushes, by (due, order)
@@ -321,7 +320,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route = strings.TrimSuffix(route, "/")
 	fields, err := readFields(r)
 	if err != nil {
-		wire.WriteJSON(w, http.StatusBadRequest, failure("Invalid request body"))
+		sim.WriteJSON(w, http.StatusBadRequest, failure("Invalid request body"))
 		return
 	}
 	// Wait after reading the body: only then does the server notice a
@@ -329,7 +328,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	latency := s.opts.Latency
 	s.mu.Unlock()
-	if !wire.Delay(r, latency) {
+	if !sim.Delay(r, latency) {
 		return
 	}
 	session, msg := s.authorize(r, fields)
@@ -337,7 +336,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.stats.Unauthorized++
 		s.mu.Unlock()
-		wire.WriteJSON(w, http.StatusUnauthorized, failure(msg))
+		sim.WriteJSON(w, http.StatusUnauthorized, failure(msg))
 		return
 	}
 	kinds := map[string]string{
@@ -351,7 +350,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if route == "/whatsapp/setWebhook" {
 		if r.Method != http.MethodPut && r.Method != http.MethodPost {
 			w.Header().Set("Allow", "PUT")
-			wire.WriteJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed"))
+			sim.WriteJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed"))
 			return
 		}
 		s.setWebhook(w, session, fields)
@@ -359,12 +358,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	kind, ok := kinds[route]
 	if !ok {
-		wire.WriteJSON(w, http.StatusNotFound, failure("Route not found"))
+		sim.WriteJSON(w, http.StatusNotFound, failure("Route not found"))
 		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		wire.WriteJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed"))
+		sim.WriteJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed"))
 		return
 	}
 	s.send(w, session, kind, fields)
@@ -448,7 +447,7 @@ func (s *Server) authorize(r *http.Request, fields map[string]any) (string, stri
 func (s *Server) setWebhook(w http.ResponseWriter, session string, fields map[string]any) {
 	u := str(fields["webhook_url"])
 	if u == "" {
-		wire.WriteJSON(w, http.StatusBadRequest, failure("webhook_url is required"))
+		sim.WriteJSON(w, http.StatusBadRequest, failure("webhook_url is required"))
 		return
 	}
 	var events []string
@@ -463,7 +462,7 @@ func (s *Server) setWebhook(w http.ResponseWriter, session string, fields map[st
 	s.hooks[session] = WebhookConfig{URL: u, Events: events}
 	s.stats.WebhooksSet++
 	s.mu.Unlock()
-	wire.WriteJSON(w, http.StatusOK, map[string]any{
+	sim.WriteJSON(w, http.StatusOK, map[string]any{
 		"status":  true,
 		"message": "Webhook set successfully!",
 		"data":    map[string]any{"webhook_url": u, "events": events},
@@ -493,7 +492,7 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 			lat, err1 := strconv.ParseFloat(str(loc["lat"]), 64)
 			lng, err2 := strconv.ParseFloat(str(loc["lng"]), 64)
 			if err1 != nil || err2 != nil {
-				wire.WriteJSON(w, http.StatusBadRequest, failure("location.lat and location.lng must be numbers"))
+				sim.WriteJSON(w, http.StatusBadRequest, failure("location.lat and location.lng must be numbers"))
 				return
 			}
 			snd.Kind = "location"
@@ -509,7 +508,7 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 		case "image", "video", "audio", "document":
 		case "":
 		default:
-			wire.WriteJSON(w, http.StatusBadRequest, failure("type must be image, video, audio or document"))
+			sim.WriteJSON(w, http.StatusBadRequest, failure("type must be image, video, audio or document"))
 			return
 		}
 		media := map[string]any{"url": snd.MediaURL, "mimetype": snd.MimeType}
@@ -525,14 +524,14 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 		snd.Text = str(field(bd, "text"))
 		buttons, _ := field(bd, "buttons").([]any)
 		if snd.Text == "" || len(buttons) == 0 {
-			wire.WriteJSON(w, http.StatusBadRequest, failure("btndata.text and btndata.buttons are required"))
+			sim.WriteJSON(w, http.StatusBadRequest, failure("btndata.text and btndata.buttons are required"))
 			return
 		}
 		for _, b := range buttons {
 			switch str(field(b, "type")) {
 			case "replyButton", "urlButton", "callButton":
 			default:
-				wire.WriteJSON(w, http.StatusBadRequest, failure("button type must be replyButton, urlButton or callButton"))
+				sim.WriteJSON(w, http.StatusBadRequest, failure("button type must be replyButton, urlButton or callButton"))
 				return
 			}
 		}
@@ -544,7 +543,7 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 		snd.Text = str(field(md, "text"))
 		sections, _ := field(md, "sections").([]any)
 		if snd.Text == "" || len(sections) == 0 || str(field(md, "buttonText")) == "" {
-			wire.WriteJSON(w, http.StatusBadRequest, failure("msgdata.text, msgdata.buttonText and msgdata.sections are required"))
+			sim.WriteJSON(w, http.StatusBadRequest, failure("msgdata.text, msgdata.buttonText and msgdata.sections are required"))
 			return
 		}
 		content["listMessage"] = map[string]any{
@@ -555,13 +554,13 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 	need = append([]string{phoneField}, need...)
 	for _, n := range need {
 		if str(fields[n]) == "" {
-			wire.WriteJSON(w, http.StatusBadRequest, failure(n+" is required"))
+			sim.WriteJSON(w, http.StatusBadRequest, failure(n+" is required"))
 			return
 		}
 	}
 	snd.Phone = phoneOf(str(fields[phoneField]))
 	if !validPhone(snd.Phone) {
-		wire.WriteJSON(w, http.StatusBadRequest, failure(msgInvalidNumber))
+		sim.WriteJSON(w, http.StatusBadRequest, failure(msgInvalidNumber))
 		return
 	}
 
@@ -575,20 +574,20 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 	}
 	now := s.now()
 	switch s.num.Admit(session, session, snd.Phone, now, s.limits()) {
-	case simnum.RateLimited:
+	case sim.RateLimited:
 		s.stats.RateLimited++
 		s.mu.Unlock()
-		wire.WriteJSON(w, http.StatusTooManyRequests, failure(msgRateLimited))
+		sim.WriteJSON(w, http.StatusTooManyRequests, failure(msgRateLimited))
 		return
-	case simnum.PairLimited:
+	case sim.PairLimited:
 		s.stats.PairLimited++
 		s.mu.Unlock()
-		wire.WriteJSON(w, http.StatusTooManyRequests, failure(msgPairLimited))
+		sim.WriteJSON(w, http.StatusTooManyRequests, failure(msgPairLimited))
 		return
-	case simnum.SubscriberLimited:
+	case sim.SubscriberLimited:
 		s.stats.SubscriberLimited++
 		s.mu.Unlock()
-		wire.WriteJSON(w, http.StatusForbidden, failure(msgSubscriberLimit))
+		sim.WriteJSON(w, http.StatusForbidden, failure(msgSubscriberLimit))
 		return
 	}
 	s.num.Record(session, session, snd.Phone, now)
@@ -614,7 +613,7 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 		s.deliverMu.Unlock()
 	}
 	if drop {
-		wire.HangUp(w)
+		sim.HangUp(w)
 		return
 	}
 	if fail500 {
@@ -622,18 +621,18 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 		return
 	}
 	if s.opts.DocTextAnswers && (kind == "text" || kind == "location") {
-		wire.WriteJSON(w, http.StatusOK, map[string]any{"status": true, "message": msgSent})
+		sim.WriteJSON(w, http.StatusOK, map[string]any{"status": true, "message": msgSent})
 		return
 	}
 	jid := snd.Phone + "@s.whatsapp.net"
 	if kind == "sendText" {
-		wire.WriteJSON(w, http.StatusOK, map[string]any{
+		sim.WriteJSON(w, http.StatusOK, map[string]any{
 			"status": true, "message": msgSent,
 			"data": "true_" + snd.Phone + "@c.us_" + snd.ID,
 		})
 		return
 	}
-	wire.WriteJSON(w, http.StatusOK, map[string]any{
+	sim.WriteJSON(w, http.StatusOK, map[string]any{
 		"status":  true,
 		"message": msgSent,
 		"data": map[string]any{
@@ -664,8 +663,8 @@ func (s *Server) schedule(session, phone, id string, content map[string]any, now
 		sent = s.echoPush(session, phone, id, content, now, dup[0])
 	}
 	var later []*push
-	lc := simnum.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
-	for i, st := range lc.Steps(now, simnum.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)[1:] {
+	lc := sim.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
+	for i, st := range lc.Steps(now, sim.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)[1:] {
 		later = append(later, s.statusPush(session, phone, id, ackOf[st.Status], st.At, dup[i+1]))
 	}
 	var early *push
@@ -773,8 +772,8 @@ func (s *Server) newID() string {
 }
 
 // limits are the number's limits as the knobs set them. Callers hold mu.
-func (s *Server) limits() simnum.Limits {
-	return simnum.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
+func (s *Server) limits() sim.Limits {
+	return sim.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
 }
 
 // wake tells the push goroutine the queue or the clock may have changed.

@@ -1,4 +1,4 @@
-package wire
+package sim
 
 import (
 	"encoding/json"
@@ -6,9 +6,20 @@ import (
 	"time"
 )
 
-// WriteJSON answers with v as JSON (for the simulators).
+// WriteJSON answers with v as JSON.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
+	write(w, status, b, err)
+}
+
+// WriteLinedJSON answers with v as JSON over several lines without
+// indentation, the way some docs print their samples.
+func WriteLinedJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.MarshalIndent(v, "", "")
+	write(w, status, b, err)
+}
+
+func write(w http.ResponseWriter, status int, b []byte, err error) {
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -16,6 +27,19 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// Unavailable answers HTTP 503 with Retry-After: 1, as a gateway in
+// trouble does, before the send is accepted (the Fail5xxRate fault).
+func Unavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	http.Error(w, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
+}
+
+// ServerError answers a bare HTTP 500 HTML page: the server failed after
+// it acted (the Fail500Rate fault).
+func ServerError(w http.ResponseWriter) {
+	http.Error(w, "<html><body><h1>500 Internal Server Error</h1></body></html>", http.StatusInternalServerError)
 }
 
 // HangUp closes the connection without an answer: the request reached the

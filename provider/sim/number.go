@@ -1,7 +1,8 @@
-package simnum
+package sim
 
 import (
 	"cmp"
+	"math/rand/v2"
 	"time"
 )
 
@@ -156,4 +157,34 @@ func (l Lifecycle) Steps(now time.Time, fate Fate, defaultDeliverAfter time.Dura
 		steps = append(steps, Step{"read", deliverAt.Add(l.ReadAfter)})
 	}
 	return steps
+}
+
+// Tally adds one to the counter of v: rate, pair or subscriber (nothing
+// for Admitted).
+func (v Verdict) Tally(rate, pair, subscriber *int) {
+	switch v {
+	case RateLimited:
+		*rate++
+	case PairLimited:
+		*pair++
+	case SubscriberLimited:
+		*subscriber++
+	}
+}
+
+// NewRand returns the random source of a simulator seeded with seed.
+func NewRand(seed int64) *rand.Rand {
+	u := uint64(seed) // #nosec G115 -- the bits of the seed, sign and all
+	return rand.New(rand.NewPCG(u, u^0x9e3779b97f4a7c15))
+}
+
+// Count returns how many of list match.
+func Count[T any](list []T, match func(T) bool) int {
+	n := 0
+	for _, x := range list {
+		if match(x) {
+			n++
+		}
+	}
+	return n
 }
