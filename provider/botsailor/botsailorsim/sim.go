@@ -201,10 +201,9 @@ func (m *message) listedWAMID(now time.Time) *string {
 
 // New returns a simulator with the given knobs.
 func New(opts Options) *Server {
-	seed := uint64(opts.Seed) // #nosec G115 -- the bits of the seed, sign and all
 	return &Server{
 		opts:     opts,
-		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		rng:      sim.NewRand(opts.Seed),
 		messages: map[string]*message{},
 		convs:    map[convKey][]*message{},
 	}
@@ -222,22 +221,14 @@ func (s *Server) SetOptions(update func(*Options)) {
 func (s *Server) Sends() []Send {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Send, len(s.sends))
-	copy(out, s.sends)
-	return out
+	return slices.Clone(s.sends)
 }
 
 // SendCount returns how many sends to phone were accepted.
 func (s *Server) SendCount(phone string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for _, snd := range s.sends {
-		if snd.Phone == phone {
-			n++
-		}
-	}
-	return n
+	return sim.Count(s.sends, func(snd Send) bool { return snd.Phone == phone })
 }
 
 // Stats returns the counters.
@@ -405,8 +396,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 	if s.rng.Float64() < s.opts.Fail5xxRate {
 		s.stats.Rejected5xx++
 		s.mu.Unlock()
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
+		sim.Unavailable(w)
 		return
 	}
 	if s.opts.SlowAcceptRate > 0 && s.rng.Float64() < s.opts.SlowAcceptRate {
@@ -422,21 +412,11 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		s.stats.SlowHeld--
 	}
 	now := s.now()
-	switch s.num.Admit(numberID, "", phone, now, s.limits()) {
-	case sim.RateLimited:
-		s.stats.RateLimited++
+	if v := s.num.Admit(numberID, "", phone, now, s.limits()); v != sim.Admitted {
+		v.Tally(&s.stats.RateLimited, &s.stats.PairLimited, &s.stats.SubscriberLimited)
 		s.mu.Unlock()
-		sim.WriteJSON(w, http.StatusOK, failure(msgRateLimited))
-		return
-	case sim.PairLimited:
-		s.stats.PairLimited++
-		s.mu.Unlock()
-		sim.WriteJSON(w, http.StatusOK, failure(msgPairLimited))
-		return
-	case sim.SubscriberLimited:
-		s.stats.SubscriberLimited++
-		s.mu.Unlock()
-		sim.WriteJSON(w, http.StatusOK, failure(msgSubscriberLimit))
+		// Refused under HTTP 200, as every refusal of the family.
+		sim.WriteJSON(w, http.StatusOK, failure(limitMessage[v]))
 		return
 	}
 	m := s.record(numberID, phone, string(body), now)
@@ -466,7 +446,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 	}
 	switch {
 	case kind == "template" && s.shape() == ShapeWabotick && !m.hideWAMID:
-		writePrettyJSON(w, http.StatusOK, dataAnswer{Status: "success", Message: msgTemplateSent,
+		sim.WriteLinedJSON(w, http.StatusOK, dataAnswer{Status: "success", Message: msgTemplateSent,
 			Data: map[string]string{"message_id": m.wamid}})
 	case kind == "template":
 		sim.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: msgTemplateSent})
@@ -476,6 +456,9 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		sim.WriteJSON(w, http.StatusOK, sendAnswer{Status: "1", WAMID: m.wamid, Message: msgSent})
 	}
 }
+
+// limitMessage is the refusal text of a send the number's limits refused.
+var limitMessage = map[sim.Verdict]string{sim.RateLimited: msgRateLimited, sim.PairLimited: msgPairLimited, sim.SubscriberLimited: msgSubscriberLimit}
 
 // limits are the number's limits as the knobs set them. Callers hold mu.
 func (s *Server) limits() sim.Limits {
@@ -653,7 +636,7 @@ func (s *Server) messageStatus(w http.ResponseWriter, r *http.Request) {
 		rep.ErrorCode = codeUndeliverable
 	}
 	if s.shape() == ShapeWabotick {
-		writePrettyJSON(w, http.StatusOK, answer{Status: "1", Message: rep})
+		sim.WriteLinedJSON(w, http.StatusOK, answer{Status: "1", Message: rep})
 		return
 	}
 	sim.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: rep})
@@ -689,7 +672,7 @@ func (s *Server) myInfo(w http.ResponseWriter) {
 	wabotick := cmp.Or(s.opts.Shape, ShapeBotSailor) == ShapeWabotick
 	s.mu.Unlock()
 	if wabotick {
-		writePrettyJSON(w, http.StatusOK, dataAnswer{Status: "success", Data: info})
+		sim.WriteLinedJSON(w, http.StatusOK, dataAnswer{Status: "success", Data: info})
 		return
 	}
 	sim.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: info})
@@ -751,19 +734,6 @@ func failedReason(st state) string {
 		return msgUndeliverable
 	}
 	return ""
-}
-
-// writePrettyJSON writes v over several lines without indentation, the way
-// seed 001 prints its multi-line samples.
-func writePrettyJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.MarshalIndent(v, "", "")
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
 }
 
 // formatTime formats t as the API does: "YYYY-MM-DD HH:MM:SS" in UTC.

@@ -185,7 +185,7 @@ type Server struct {
 	mu          sync.Mutex
 	opts        Options
 	rng         *rand.Rand
-	seq         int64 // last message id
+	seq         int64              // last message id
 	clients     map[string]*client // by phone
 	clientsByID map[int64]*client
 	sends       []Send

@@ -1,9 +1,7 @@
 package sobotsim
 
 import (
-	"bytes"
 	"cmp"
-	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -177,43 +175,21 @@ type Stats struct {
 // Server is the simulator. It is an http.Handler and safe for concurrent
 // use. Call Close when done to stop its timers.
 type Server struct {
-	mu      sync.Mutex
-	opts    Options
-	rng     *rand.Rand
-	seq     uint32
-	sends   []Send
-	num     sim.Number // the limits: buckets by API key, pairs by (key, phone), subscribers
-	stats   Stats
-	pending []*push // scheduled pushes not yet made
-	pushSeq uint64
-	timers  map[*time.Timer]struct{}
-	closed  bool
-	done    chan struct{}
-
-	// pushMu serialises pushes: DeliverDue returns only when every push
-	// due at its time has been made, by it or by a timer.
-	pushMu sync.Mutex
-	// inflight counts the goroutines inside DeliverDue, for Close.
-	inflight sync.WaitGroup
-}
-
-// push is one scheduled webhook POST.
-type push struct {
-	due   time.Time
-	seq   uint64
-	body  []byte
-	twice bool
+	mu    sync.Mutex
+	opts  Options
+	rng   *rand.Rand
+	seq   uint32
+	sends []Send
+	num   sim.Number // the limits: buckets by API key, pairs by (key, phone), subscribers
+	stats Stats
+	push  *sim.Pusher // the webhook queue
 }
 
 // New returns a simulator with the given knobs.
 func New(opts Options) *Server {
-	seed := uint64(opts.Seed) // #nosec G115 -- the bits of the seed, sign and all
-	return &Server{
-		opts:   opts,
-		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		timers: map[*time.Timer]struct{}{},
-		done:   make(chan struct{}),
-	}
+	s := &Server{opts: opts, rng: sim.NewRand(opts.Seed)}
+	s.push = &sim.Pusher{Now: s.Now, Target: s.target}
+	return s
 }
 
 // SetOptions changes the knobs at run time. Messages already accepted keep
@@ -235,27 +211,29 @@ func (s *Server) Sends() []Send {
 func (s *Server) SendCount(phone string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for _, snd := range s.sends {
-		if snd.Phone == phone {
-			n++
-		}
-	}
-	return n
+	return sim.Count(s.sends, func(snd Send) bool { return snd.Phone == phone })
 }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
+	ps := s.push.Stats()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats
+	st := s.stats
+	st.WebhookPushed, st.WebhookDuplicates, st.WebhookRetries, st.WebhookFailed = ps.Pushed, ps.Duplicates, ps.Retries, ps.Failed
+	return st
 }
 
 // Pending returns how many webhook pushes are scheduled but not yet made.
-func (s *Server) Pending() int {
+func (s *Server) Pending() int { return s.push.Pending() }
+
+// target is where and how pushes go, as the knobs say now.
+func (s *Server) target(*sim.Push) sim.Target {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.pending)
+	return sim.Target{URL: s.opts.WebhookURL, Client: s.opts.WebhookClient,
+		Tries:   cmp.Or(s.opts.WebhookAttempts, DefaultWebhookAttempts),
+		Backoff: cmp.Or(s.opts.WebhookBackoff, DefaultWebhookBackoff)}
 }
 
 func (s *Server) now() time.Time {
@@ -357,8 +335,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 	if fail5xx {
 		s.stats.Rejected5xx++
 		s.mu.Unlock()
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
+		sim.Unavailable(w)
 		return
 	}
 	if snd.Kind == "template" && len(s.opts.Templates) > 0 && !slices.Contains(s.opts.Templates, snd.Template) {
@@ -368,22 +345,13 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 		return
 	}
 	now := s.now()
-	switch s.num.Admit(key, "", snd.Phone, now, s.limits()) {
-	case sim.RateLimited:
-		s.stats.RateLimited++
+	if v := s.num.Admit(key, "", snd.Phone, now, s.limits()); v != sim.Admitted {
+		v.Tally(&s.stats.RateLimited, &s.stats.PairLimited, &s.stats.SubscriberLimited)
 		s.mu.Unlock()
-		w.Header().Set("Retry-After", "1")
-		s.refuse(w, http.StatusTooManyRequests, msgRateLimited)
-		return
-	case sim.PairLimited:
-		s.stats.PairLimited++
-		s.mu.Unlock()
-		s.refuse(w, http.StatusBadRequest, msgPairLimited)
-		return
-	case sim.SubscriberLimited:
-		s.stats.SubscriberLimited++
-		s.mu.Unlock()
-		s.refuse(w, http.StatusBadRequest, msgSubscriberLimit)
+		if v == sim.RateLimited {
+			w.Header().Set("Retry-After", "1")
+		}
+		s.refuse(w, limitStatus[v], limitMessage[v])
 		return
 	}
 	s.seq++
@@ -399,22 +367,27 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 	s.mu.Unlock()
 
 	if early != nil {
-		s.pushNow(early)
+		s.push.PushNow(early)
 	}
-	if drop {
+	switch {
+	case drop:
 		sim.HangUp(w)
-		return
+	case fail500:
+		sim.ServerError(w)
+	default:
+		sim.WriteJSON(w, http.StatusOK, sendAnswer{
+			Data:    sendData{ID: snd.WAMID, Status: "submitted"},
+			Message: msgSent,
+			Code:    http.StatusOK,
+		})
 	}
-	if fail500 {
-		http.Error(w, "<html><body><h1>500 Internal Server Error</h1></body></html>", http.StatusInternalServerError)
-		return
-	}
-	sim.WriteJSON(w, http.StatusOK, sendAnswer{
-		Data:    sendData{ID: snd.WAMID, Status: "submitted"},
-		Message: msgSent,
-		Code:    http.StatusOK,
-	})
 }
+
+// The answers to a send the number's limits refused.
+var (
+	limitStatus  = map[sim.Verdict]int{sim.RateLimited: http.StatusTooManyRequests, sim.PairLimited: http.StatusBadRequest, sim.SubscriberLimited: http.StatusBadRequest}
+	limitMessage = map[sim.Verdict]string{sim.RateLimited: msgRateLimited, sim.PairLimited: msgPairLimited, sim.SubscriberLimited: msgSubscriberLimit}
+)
 
 // limits are the number's limits as the knobs set them. Callers hold mu.
 func (s *Server) limits() sim.Limits {
@@ -439,7 +412,7 @@ func (s *Server) newWAMID(phone string) string {
 // schedule decides an accepted message's fate and queues its status
 // pushes. With WebhookEarly it returns the first push, to be made before
 // the answer, instead of queuing it. Callers hold mu.
-func (s *Server) schedule(snd Send, now time.Time) *push {
+func (s *Server) schedule(snd Send, now time.Time) *sim.Push {
 	// Draw every share for every message, so changing one knob does not
 	// shift the other's decisions.
 	fail, read := s.rng.Float64() < s.opts.FailShare, s.rng.Float64() < s.opts.ReadShare
@@ -447,7 +420,7 @@ func (s *Server) schedule(snd Send, now time.Time) *push {
 	for i := range dups {
 		dups[i] = s.rng.Float64() < s.opts.WebhookDuplicateRate
 	}
-	if s.opts.WebhookURL == "" || s.closed {
+	if s.opts.WebhookURL == "" {
 		return nil
 	}
 	lc := sim.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
@@ -457,34 +430,16 @@ func (s *Server) schedule(snd Send, now time.Time) *push {
 		steps[0].At = steps[1].At
 		steps[0], steps[1] = steps[1], steps[0]
 	}
-	var early *push
+	var early *sim.Push
 	for i, st := range steps {
-		p := &push{due: st.At, body: s.statusBody(snd, st.Status, st.At), twice: dups[i]}
+		p := &sim.Push{Due: st.At, Body: s.statusBody(snd, st.Status, st.At), Twice: dups[i]}
 		if i == 0 && s.opts.WebhookEarly {
 			early = p
 			continue
 		}
-		s.enqueue(p, now)
+		s.push.Enqueue(p, now)
 	}
 	return early
-}
-
-// enqueue queues p and arms a timer for its due time. Callers hold mu.
-func (s *Server) enqueue(p *push, now time.Time) {
-	s.pushSeq++
-	p.seq = s.pushSeq
-	s.pending = append(s.pending, p)
-	var t *time.Timer
-	t = time.AfterFunc(max(0, p.due.Sub(now)), func() {
-		s.mu.Lock()
-		delete(s.timers, t)
-		closed := s.closed
-		s.mu.Unlock()
-		if !closed {
-			s.DeliverDue(s.Now())
-		}
-	})
-	s.timers[t] = struct{}{}
 }
 
 // statusBody is the webhook payload of one status. Callers hold mu.
@@ -544,151 +499,21 @@ func (s *Server) Reply(phone, text string) string {
 	}})
 	s.mu.Unlock()
 	if url != "" {
-		s.pushNow(&push{body: body})
+		s.push.PushNow(&sim.Push{Body: body})
 	}
 	return wamid
 }
 
 // DeliverDue makes every push due at now (in due order) and returns when
 // they are done: delivered, or dropped after the retries.
-func (s *Server) DeliverDue(now time.Time) {
-	if !s.enter() {
-		return
-	}
-	defer s.inflight.Done()
-	s.pushMu.Lock()
-	defer s.pushMu.Unlock()
-	s.mu.Lock()
-	var due, rest []*push
-	for _, p := range s.pending {
-		if !p.due.After(now) {
-			due = append(due, p)
-		} else {
-			rest = append(rest, p)
-		}
-	}
-	s.pending = rest
-	s.mu.Unlock()
-	slices.SortFunc(due, func(a, b *push) int {
-		return cmp.Or(a.due.Compare(b.due), cmp.Compare(a.seq, b.seq))
-	})
-	for _, p := range due {
-		s.deliver(p)
-	}
-}
-
-// enter counts a goroutine in flight, unless the server is closed.
-func (s *Server) enter() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.inflight.Add(1)
-	return true
-}
+func (s *Server) DeliverDue(now time.Time) { s.push.DeliverDue(now) }
 
 // Flush makes every push due at the simulator's clock reading.
 func (s *Server) Flush() { s.DeliverDue(s.Now()) }
 
-// pushNow makes one push at once, in turn with the others.
-func (s *Server) pushNow(p *push) {
-	if !s.enter() {
-		return
-	}
-	defer s.inflight.Done()
-	s.pushMu.Lock()
-	defer s.pushMu.Unlock()
-	s.deliver(p)
-}
-
-// deliver POSTs one push (twice if it is a duplicate). Callers hold pushMu.
-func (s *Server) deliver(p *push) {
-	n := 1
-	if p.twice {
-		n = 2
-		s.count(func(st *Stats) { st.WebhookDuplicates++ })
-	}
-	for range n {
-		s.post(p.body)
-	}
-}
-
-// post makes one push, retrying with back-off, and counts the outcome.
-func (s *Server) post(body []byte) {
-	s.mu.Lock()
-	url := s.opts.WebhookURL
-	attempts := cmp.Or(s.opts.WebhookAttempts, DefaultWebhookAttempts)
-	backoff := cmp.Or(s.opts.WebhookBackoff, DefaultWebhookBackoff)
-	client := s.opts.WebhookClient
-	s.mu.Unlock()
-	if url == "" {
-		return
-	}
-	if client == nil {
-		client = &http.Client{Timeout: 5 * time.Second}
-	}
-	for i := range attempts {
-		if i > 0 {
-			s.count(func(st *Stats) { st.WebhookRetries++ })
-			t := time.NewTimer(backoff << (i - 1))
-			select {
-			case <-t.C:
-			case <-s.done:
-				t.Stop()
-				s.count(func(st *Stats) { st.WebhookFailed++ })
-				return
-			}
-		}
-		if s.postOnce(client, url, body) {
-			s.count(func(st *Stats) { st.WebhookPushed++ })
-			return
-		}
-	}
-	s.count(func(st *Stats) { st.WebhookFailed++ })
-}
-
-func (s *Server) postOnce(client *http.Client, url string, body []byte) bool {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-s.done:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return false
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return false
-	}
-	_ = resp.Body.Close()
-	return resp.StatusCode >= 200 && resp.StatusCode <= 299
-}
-
 // Close stops the timers, aborts push retries and waits for the pushes in
 // flight. Pushes not yet made are dropped.
-func (s *Server) Close() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	for t := range s.timers {
-		t.Stop()
-	}
-	s.timers = nil
-	s.pending = nil
-	close(s.done)
-	s.mu.Unlock()
-	s.inflight.Wait()
-}
+func (s *Server) Close() { s.push.Close() }
 
 // The answer shapes, with the doc's field order.
 type (

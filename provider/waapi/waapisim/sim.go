@@ -3,7 +3,6 @@ package waapisim
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -195,44 +194,29 @@ type Server struct {
 	num         sim.Number               // the limits: buckets, pairs and subscribers by session
 	lastSession map[string]string        // phone → session of the last send
 	hooks       map[string]WebhookConfig // by session
-	queue       []*push                  // pending pushes, by (due, order)
-	order       uint64
 	stats       Stats
-
-	deliverMu sync.Mutex // serialises deliveries, keeping their order
-	kick      chan struct{}
-	done      chan struct{}
-	stopped   chan struct{}
-	closeOnce sync.Once
-	client    *http.Client
+	push        *sim.Pusher // the webhook queue; each push's Tag is its pushTag
+	client      *http.Client
 }
 
-// push is one pending webhook push.
-type push struct {
-	due     time.Time
-	order   uint64
-	session string
-	event   string
-	id      string
-	status  string
-	body    []byte
-	twice   bool
+// pushTag is what a push is: the session whose webhook gets it, and what
+// Pushes reports of it.
+type pushTag struct {
+	session, event, id, status string
 }
 
 // New returns a running simulator with the given knobs.
 func New(opts Options) *Server {
-	seed := uint64(opts.Seed) // #nosec G115 -- the bits of the seed, sign and all
 	s := &Server{
 		opts:        opts,
-		rng:         rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		rng:         sim.NewRand(opts.Seed),
 		lastSession: map[string]string{},
 		hooks:       map[string]WebhookConfig{},
-		kick:        make(chan struct{}, 1),
-		done:        make(chan struct{}),
-		stopped:     make(chan struct{}),
 		client:      cmp.Or(opts.WebhookClient, &http.Client{Timeout: 5 * time.Second}),
 	}
-	go s.run()
+	// The timer looks at the clock at least once a second, since a fake
+	// clock does not move with it.
+	s.push = &sim.Pusher{Now: s.clock, Target: s.target, Posted: s.posted, MaxWait: time.Second}
 	return s
 }
 
@@ -240,9 +224,9 @@ func New(opts Options) *Server {
 // the fate they were given; Seed and WebhookClient are read only by New.
 func (s *Server) SetOptions(update func(*Options)) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	update(&s.opts)
-	s.mu.Unlock()
-	s.wake()
+	s.push.SetManual(false, s.now()) // look at the clock again
 }
 
 // Sends returns every accepted send, in order.
@@ -256,20 +240,17 @@ func (s *Server) Sends() []Send {
 func (s *Server) SendCount(phone string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for _, snd := range s.sends {
-		if snd.Phone == phone {
-			n++
-		}
-	}
-	return n
+	return sim.Count(s.sends, func(snd Send) bool { return snd.Phone == phone })
 }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
+	ps := s.push.Stats()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats
+	st := s.stats
+	st.PushRetries, st.PushDropped = ps.Retries, ps.Failed
+	return st
 }
 
 // Pushes returns every push the receiver acknowledged, in order.
@@ -280,11 +261,7 @@ func (s *Server) Pushes() []Push {
 }
 
 // Pending returns how many pushes are waiting for their time.
-func (s *Server) Pending() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.queue)
-}
+func (s *Server) Pending() int { return s.push.Pending() }
 
 // Webhook returns what setWebhook set for a session.
 func (s *Server) Webhook(sessionID string) (WebhookConfig, bool) {
@@ -296,11 +273,36 @@ func (s *Server) Webhook(sessionID string) (WebhookConfig, bool) {
 
 // Close stops the push goroutine and waits for an in-flight push. Pending
 // pushes are discarded. Close is idempotent.
-func (s *Server) Close() {
-	s.closeOnce.Do(func() { close(s.done) })
-	<-s.stopped
-	s.deliverMu.Lock()
-	defer s.deliverMu.Unlock()
+func (s *Server) Close() { s.push.Close() }
+
+// clock is now, for the push queue's timer.
+func (s *Server) clock() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now()
+}
+
+// target is where and how a push goes: the webhook its session set, else
+// Options.WebhookURL.
+func (s *Server) target(p *sim.Push) sim.Target {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	url := s.opts.WebhookURL
+	if h, ok := s.hooks[p.Tag.(pushTag).session]; ok {
+		url = h.URL
+	}
+	return sim.Target{URL: url, Client: s.client,
+		Tries:   1 + max(cmp.Or(s.opts.WebhookRetries, DefaultWebhookRetries), 0),
+		Backoff: cmp.Or(s.opts.WebhookRetryDelay, DefaultWebhookRetryDelay)}
+}
+
+// posted records a push the receiver acknowledged.
+func (s *Server) posted(p *sim.Push, url string) {
+	t := p.Tag.(pushTag)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.Pushed++
+	s.pushed = append(s.pushed, Push{URL: url, Event: t.event, ID: t.id, Status: t.status, Body: p.Body})
 }
 
 func (s *Server) now() time.Time {
@@ -568,26 +570,14 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 	if s.rng.Float64() < s.opts.Fail5xxRate {
 		s.stats.Rejected5xx++
 		s.mu.Unlock()
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
+		sim.Unavailable(w)
 		return
 	}
 	now := s.now()
-	switch s.num.Admit(session, session, snd.Phone, now, s.limits()) {
-	case sim.RateLimited:
-		s.stats.RateLimited++
+	if v := s.num.Admit(session, session, snd.Phone, now, s.limits()); v != sim.Admitted {
+		v.Tally(&s.stats.RateLimited, &s.stats.PairLimited, &s.stats.SubscriberLimited)
 		s.mu.Unlock()
-		sim.WriteJSON(w, http.StatusTooManyRequests, failure(msgRateLimited))
-		return
-	case sim.PairLimited:
-		s.stats.PairLimited++
-		s.mu.Unlock()
-		sim.WriteJSON(w, http.StatusTooManyRequests, failure(msgPairLimited))
-		return
-	case sim.SubscriberLimited:
-		s.stats.SubscriberLimited++
-		s.mu.Unlock()
-		sim.WriteJSON(w, http.StatusForbidden, failure(msgSubscriberLimit))
+		sim.WriteJSON(w, limitStatus[v], failure(limitMessage[v]))
 		return
 	}
 	s.num.Record(session, session, snd.Phone, now)
@@ -605,19 +595,16 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 		s.stats.Failed500++
 	}
 	s.mu.Unlock()
-	s.wake()
 
 	if early != nil {
-		s.deliverMu.Lock()
-		s.deliver(early)
-		s.deliverMu.Unlock()
+		s.push.PushNow(early)
 	}
 	if drop {
 		sim.HangUp(w)
 		return
 	}
 	if fail500 {
-		http.Error(w, "<html><body><h1>500 Internal Server Error</h1></body></html>", http.StatusInternalServerError)
+		sim.ServerError(w)
 		return
 	}
 	if s.opts.DocTextAnswers && (kind == "text" || kind == "location") {
@@ -644,13 +631,19 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 	})
 }
 
+// The answers to a send the number's limits refused.
+var (
+	limitStatus  = map[sim.Verdict]int{sim.RateLimited: http.StatusTooManyRequests, sim.PairLimited: http.StatusTooManyRequests, sim.SubscriberLimited: http.StatusForbidden}
+	limitMessage = map[sim.Verdict]string{sim.RateLimited: msgRateLimited, sim.PairLimited: msgPairLimited, sim.SubscriberLimited: msgSubscriberLimit}
+)
+
 // ackOf is the API's word of each status after sent.
 var ackOf = map[string]string{"delivered": "DELIVERY_ACK", "failed": "ERROR", "read": "READ"}
 
 // schedule decides a message's fate and queues its status pushes. With
 // WebhookEarly it returns the "sent" push for the caller to deliver before
 // answering. Callers hold mu.
-func (s *Server) schedule(session, phone, id string, content map[string]any, now time.Time) *push {
+func (s *Server) schedule(session, phone, id string, content map[string]any, now time.Time) *sim.Push {
 	// Draw every share for every message, so changing one knob does not
 	// shift the other decisions.
 	fail, read := s.rng.Float64() < s.opts.FailShare, s.rng.Float64() < s.opts.ReadShare
@@ -662,38 +655,30 @@ func (s *Server) schedule(session, phone, id string, content map[string]any, now
 	if s.opts.WebhookEcho {
 		sent = s.echoPush(session, phone, id, content, now, dup[0])
 	}
-	var later []*push
+	var later []*sim.Push
 	lc := sim.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
 	for i, st := range lc.Steps(now, sim.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)[1:] {
 		later = append(later, s.statusPush(session, phone, id, ackOf[st.Status], st.At, dup[i+1]))
 	}
-	var early *push
+	var early *sim.Push
 	switch {
 	case s.opts.WebhookEarly:
 		early = sent
 	case s.opts.WebhookReorder && len(later) > 0:
 		// After the delivered/failed push, at its time, before any read.
-		sent.due, sent.order = later[0].due, s.nextOrder()
-		for _, p := range later[1:] {
-			p.order = s.nextOrder()
-		}
-		s.enqueue(sent)
+		sent.Due = later[0].Due
+		later = slices.Insert(later, 1, sent)
 	default:
-		s.enqueue(sent)
+		later = slices.Insert(later, 0, sent)
 	}
 	for _, p := range later {
-		s.enqueue(p)
+		s.push.Enqueue(p, now)
 	}
 	return early
 }
 
-func (s *Server) nextOrder() uint64 {
-	s.order++
-	return s.order
-}
-
 // statusPush builds an onMessageUpdate push. Callers hold mu.
-func (s *Server) statusPush(session, phone, id, status string, at time.Time, twice bool) *push {
+func (s *Server) statusPush(session, phone, id, status string, at time.Time, twice bool) *sim.Push {
 	update := map[string]any{"status": status}
 	if status == "ERROR" {
 		update["error"] = map[string]any{"code": codeUndeliverable, "message": msgUndeliverable}
@@ -707,11 +692,11 @@ func (s *Server) statusPush(session, phone, id, status string, at time.Time, twi
 			"messageTimestamp": at.Unix(),
 		}},
 	})
-	return &push{due: at, order: s.nextOrder(), session: session, event: "onMessageUpdate", id: id, status: status, body: body, twice: twice}
+	return &sim.Push{Due: at, Body: body, Twice: twice, Tag: pushTag{session: session, event: "onMessageUpdate", id: id, status: status}}
 }
 
 // echoPush builds the onAnyMessage push of our own message. Callers hold mu.
-func (s *Server) echoPush(session, phone, id string, content map[string]any, at time.Time, twice bool) *push {
+func (s *Server) echoPush(session, phone, id string, content map[string]any, at time.Time, twice bool) *sim.Push {
 	body, _ := json.Marshal(map[string]any{
 		"event":      "onAnyMessage",
 		"session_id": session,
@@ -722,17 +707,7 @@ func (s *Server) echoPush(session, phone, id string, content map[string]any, at 
 			"messageTimestamp": at.Unix(),
 		},
 	})
-	return &push{due: at, order: s.nextOrder(), session: session, event: "onAnyMessage", id: id, status: "SERVER_ACK", body: body, twice: twice}
-}
-
-// enqueue adds a push to the queue, keeping it sorted. Callers hold mu.
-func (s *Server) enqueue(p *push) {
-	i, _ := slices.BinarySearchFunc(s.queue, p, comparePush)
-	s.queue = slices.Insert(s.queue, i, p)
-}
-
-func comparePush(a, b *push) int {
-	return cmp.Or(a.due.Compare(b.due), cmp.Compare(a.order, b.order))
+	return &sim.Push{Due: at, Body: body, Twice: twice, Tag: pushTag{session: session, event: "onAnyMessage", id: id, status: "SERVER_ACK"}}
 }
 
 // Reply pushes an inbound text message from phone, as if the subscriber had
@@ -758,9 +733,8 @@ func (s *Server) Reply(phone, text string) string {
 			"pushName":         "Subscriber " + phone,
 		},
 	})
-	s.enqueue(&push{due: now, order: s.nextOrder(), session: session, event: "onMessage", id: id, body: body})
+	s.push.Enqueue(&sim.Push{Due: now, Body: body, Tag: pushTag{session: session, event: "onMessage", id: id}}, now)
 	s.mu.Unlock()
-	s.wake()
 	return id
 }
 
@@ -776,147 +750,10 @@ func (s *Server) limits() sim.Limits {
 	return sim.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
 }
 
-// wake tells the push goroutine the queue or the clock may have changed.
-func (s *Server) wake() {
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
-}
-
-// run is the push goroutine: it delivers due pushes and sleeps until the
-// next one is due on the Options.Now clock (re-checking at least once a
-// second, since a fake clock does not move with the timer).
-func (s *Server) run() {
-	defer close(s.stopped)
-	for {
-		s.deliverMu.Lock()
-		s.deliverDue()
-		s.deliverMu.Unlock()
-
-		s.mu.Lock()
-		wait := time.Second
-		if len(s.queue) > 0 {
-			wait = min(wait, max(time.Millisecond, s.queue[0].due.Sub(s.now())))
-		}
-		s.mu.Unlock()
-		t := time.NewTimer(wait)
-		select {
-		case <-s.done:
-			t.Stop()
-			return
-		case <-s.kick:
-			t.Stop()
-		case <-t.C:
-		}
-	}
-}
-
 // Flush delivers every push due on the Options.Now clock, waiting for any
 // in-flight push first, and returns how many it delivered (attempted).
 // Tests with a fake clock call it after advancing the clock.
-func (s *Server) Flush() int {
-	s.deliverMu.Lock()
-	defer s.deliverMu.Unlock()
-	return s.deliverDue()
-}
-
-// deliverDue delivers the due pushes in order. Callers hold deliverMu.
-func (s *Server) deliverDue() int {
-	n := 0
-	for {
-		select {
-		case <-s.done:
-			return n
-		default:
-		}
-		s.mu.Lock()
-		if len(s.queue) == 0 || s.queue[0].due.After(s.now()) {
-			s.mu.Unlock()
-			return n
-		}
-		p := s.queue[0]
-		s.queue = s.queue[1:]
-		s.mu.Unlock()
-		s.deliver(p)
-		n++
-	}
-}
-
-// deliver POSTs one push (twice if it is a duplicate), retrying failures.
-// Callers hold deliverMu.
-func (s *Server) deliver(p *push) {
-	for range 1 + btoi(p.twice) {
-		s.mu.Lock()
-		url := s.opts.WebhookURL
-		if h, ok := s.hooks[p.session]; ok {
-			url = h.URL
-		}
-		retries := cmp.Or(s.opts.WebhookRetries, DefaultWebhookRetries)
-		delay := cmp.Or(s.opts.WebhookRetryDelay, DefaultWebhookRetryDelay)
-		s.mu.Unlock()
-		if url == "" {
-			return
-		}
-		retries = max(retries, 0)
-		for attempt := 0; ; attempt++ {
-			if s.post(url, p.body) {
-				s.mu.Lock()
-				s.stats.Pushed++
-				s.pushed = append(s.pushed, Push{URL: url, Event: p.event, ID: p.id, Status: p.status, Body: p.body})
-				s.mu.Unlock()
-				break
-			}
-			if attempt >= retries {
-				s.mu.Lock()
-				s.stats.PushDropped++
-				s.mu.Unlock()
-				return
-			}
-			s.mu.Lock()
-			s.stats.PushRetries++
-			s.mu.Unlock()
-			t := time.NewTimer(delay << attempt)
-			select {
-			case <-t.C:
-			case <-s.done:
-				t.Stop()
-				return
-			}
-		}
-	}
-}
-
-// post makes one push attempt and reports whether the receiver answered 2xx.
-func (s *Server) post(url string, body []byte) bool {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-s.done:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return false
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return false
-	}
-	_ = resp.Body.Close()
-	return resp.StatusCode >= 200 && resp.StatusCode <= 299
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
+func (s *Server) Flush() int { return s.push.DeliverDue(s.clock()) }
 
 // phoneOf returns the digits of a chatId ("2349048988056",
 // "+234 904...", "2349048988056@s.whatsapp.net" or "...@c.us"); "" when it
