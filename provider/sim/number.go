@@ -3,6 +3,8 @@ package sim
 import (
 	"cmp"
 	"math/rand/v2"
+	"slices"
+	"sync"
 	"time"
 )
 
@@ -178,10 +180,33 @@ func NewRand(seed int64) *rand.Rand {
 	return rand.New(rand.NewPCG(u, u^0x9e3779b97f4a7c15))
 }
 
-// Count returns how many of list match.
-func Count[T any](list []T, match func(T) bool) int {
+// Log is what a simulator accepted, in order. It is safe for concurrent
+// use; the zero Log is empty and ready.
+type Log[T any] struct {
+	mu   sync.Mutex
+	list []T
+}
+
+// Add appends x.
+func (l *Log[T]) Add(x T) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.list = append(l.list, x)
+}
+
+// All returns a copy of everything added, in order.
+func (l *Log[T]) All() []T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.list)
+}
+
+// Count returns how many added values match.
+func (l *Log[T]) Count(match func(T) bool) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	n := 0
-	for _, x := range list {
+	for _, x := range l.list {
 		if match(x) {
 			n++
 		}

@@ -48,14 +48,12 @@ const DefaultDeliverAfter = time.Second
 type Options struct {
 	// Tokens are the accepted apiTokens; empty accepts any non-empty token.
 	Tokens []string
-	// Latency is added to every answer.
-	Latency time.Duration
-	// Fail5xxRate is the share (0–1) of send calls answered HTTP 503 before
-	// anything is accepted.
-	Fail5xxRate float64
-	// DropAfterAcceptRate is the share (0–1) of accepted sends whose
-	// connection is closed without an answer after the message is recorded:
-	// the message goes out, the client never learns it.
+	// Latency is added to every answer. Fail5xxRate is the share (0–1) of
+	// send calls answered HTTP 503 before anything is accepted;
+	// DropAfterAcceptRate that of accepted sends whose connection is then
+	// closed unanswered: the message goes out, the client never learns it.
+	Latency             time.Duration
+	Fail5xxRate         float64
 	DropAfterAcceptRate float64
 	// SlowAcceptRate is the share (0–1) of sends (of every kind) the
 	// provider takes SlowAccept to accept: the request is held that long,
@@ -66,32 +64,25 @@ type Options struct {
 	SlowAcceptRate float64
 	// SlowAccept is how long a send drawn by SlowAcceptRate is held.
 	SlowAccept time.Duration
-	// RatePerSecond is the send rate allowed per phone_number_id (a token
-	// bucket holding max(1, RatePerSecond) tokens); 0 is unlimited. Sends
-	// over it are answered HTTP 200 {"status":"0","message":"(#130429) Rate
-	// limit hit"}. Every send that gets this far takes a token, refused or
-	// not.
-	RatePerSecond float64
-	// PairInterval is the least time between two sends from one
-	// phone_number_id to one recipient (WhatsApp's pair rate, 6 s); 0 is
-	// not enforced. A send sooner than that is answered HTTP 200
-	// {"status":"0","message":"(#131056) … pair rate limit hit"}.
-	PairInterval time.Duration
-	// SubscriberLimit is how many distinct recipients the account may have;
-	// 0 is unlimited. A send to a new recipient beyond it is refused with
-	// the doc's "Subscriber limit has been exceeded" answer.
+	// RatePerSecond (per phone_number_id), PairInterval (from one
+	// phone_number_id to one recipient; WhatsApp's is 6 s) and
+	// SubscriberLimit (distinct recipients of the account) are the number's
+	// limits (sim.Limits; 0 turns each off). A send over them is refused
+	// under HTTP 200 {"status":"0","message":…}: "(#130429) Rate limit hit",
+	// "(#131056) … pair rate limit hit", or the doc's "Subscriber limit has
+	// been exceeded". Every send that gets this far takes a token.
+	RatePerSecond   float64
+	PairInterval    time.Duration
 	SubscriberLimit int
 	// DeliverAfter is how long a message stays sent before it is delivered
-	// (or failed); 0 means DefaultDeliverAfter, < 0 never delivered.
+	// or failed (0 means DefaultDeliverAfter, < 0 never); ReadAfter how long
+	// a read one then stays delivered (< 0 never read). ReadShare is the
+	// share (0–1) of delivered messages read, FailShare that of accepted
+	// ones failed (failed_reason "Message undeliverable.", code 131026).
 	DeliverAfter time.Duration
-	// ReadAfter is how long a read message stays delivered before it is
-	// read; < 0 means never read.
-	ReadAfter time.Duration
-	// ReadShare is the share (0–1) of delivered messages that get read.
-	ReadShare float64
-	// FailShare is the share (0–1) of accepted messages that fail instead of
-	// being delivered (failed_reason "Message undeliverable.", code 131026).
-	FailShare float64
+	ReadAfter    time.Duration
+	ReadShare    float64
+	FailShare    float64
 	// ConvNoWAMIDRate is the share (0–1) of template and bot-flow messages
 	// that get/conversation lists without a wa_message_id (null), as a
 	// provider does that has not learned Meta's id yet; the entry keeps its
@@ -164,7 +155,7 @@ type Server struct {
 	opts     Options
 	rng      *rand.Rand
 	seq      uint32
-	sends    []Send
+	sends    sim.Log[Send]
 	messages map[string]*message    // by wamid
 	convs    map[convKey][]*message // oldest first
 	numbers  []string               // phone_number_ids seen, in order
@@ -218,17 +209,11 @@ func (s *Server) SetOptions(update func(*Options)) {
 }
 
 // Sends returns every accepted send, in order.
-func (s *Server) Sends() []Send {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.sends)
-}
+func (s *Server) Sends() []Send { return s.sends.All() }
 
 // SendCount returns how many sends to phone were accepted.
 func (s *Server) SendCount(phone string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return sim.Count(s.sends, func(snd Send) bool { return snd.Phone == phone })
+	return s.sends.Count(func(snd Send) bool { return snd.Phone == phone })
 }
 
 // Stats returns the counters.
@@ -432,7 +417,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 	}
 	s.num.Record(numberID, "", phone, now)
 	snd.WAMID, snd.At = m.wamid, now
-	s.sends = append(s.sends, snd)
+	s.sends.Add(snd)
 	s.stats.Accepted++
 	drop := s.rng.Float64() < s.opts.DropAfterAcceptRate
 	if drop {

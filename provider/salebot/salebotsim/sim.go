@@ -60,31 +60,24 @@ type Options struct {
 	WhatsAppBotIDs []int64
 	// ProjectID is the webhook's project_id; 0 means DefaultProjectID.
 	ProjectID int64
-	// Latency is added to every answer.
-	Latency time.Duration
-	// Fail5xxRate is the share (0–1) of sends answered HTTP 503 before
-	// anything is accepted.
-	Fail5xxRate float64
-	// DropAfterAcceptRate is the share (0–1) of accepted sends whose
-	// connection is closed without an answer after the message is recorded
-	// (and will be reported by webhook).
+	// Latency is added to every answer. The faults are shares (0–1):
+	// Fail5xxRate of sends answered HTTP 503 before anything is accepted;
+	// DropAfterAcceptRate of accepted sends whose connection is then closed
+	// unanswered (and will be reported by webhook); Fail500Rate of accepted
+	// sends answered a bare HTTP 500 page (its statuses are still pushed).
+	Latency             time.Duration
+	Fail5xxRate         float64
 	DropAfterAcceptRate float64
-	// Fail500Rate is the share (0–1) of accepted sends answered with a bare
-	// HTTP 500 (an HTML page) after the message is recorded: the server
-	// failed after it acted (its statuses are still pushed).
-	Fail500Rate float64
-	// RatePerSecond is the send rate allowed per API key (a token bucket
-	// holding max(1, RatePerSecond) tokens); 0 is unlimited. Sends over it
-	// are answered HTTP 429 {"status":"error","error":"(#130429) Rate limit
-	// hit"}. Every send that gets this far takes a token, refused or not.
-	RatePerSecond float64
-	// PairInterval is the least time between two accepted sends of one API
-	// key to one phone; 0 is not enforced. Sooner sends are answered HTTP
-	// 429 with "(#131056) … pair rate limit hit".
-	PairInterval time.Duration
-	// SubscriberLimit is how many distinct phones the project may message;
-	// 0 is unlimited. A send to a new phone beyond it is answered HTTP 400
-	// "Subscriber limit has been exceeded. …".
+	Fail500Rate         float64
+	// RatePerSecond (per API key), PairInterval (between accepted sends of
+	// one API key to one phone) and SubscriberLimit (distinct phones the
+	// project may message) are the number's limits (sim.Limits; 0 turns
+	// each off). Sends over them are answered {"status":"error","error":…}:
+	// HTTP 429 "(#130429) Rate limit hit", HTTP 429 "(#131056) … pair rate
+	// limit hit", HTTP 400 "Subscriber limit has been exceeded. …". Every
+	// send that gets this far takes a token, refused or not.
+	RatePerSecond   float64
+	PairInterval    time.Duration
 	SubscriberLimit int
 	// DeliverAfter is how long after acceptance a message's report is
 	// pushed; 0 means DefaultDeliverAfter, < 0 never.
@@ -188,7 +181,7 @@ type Server struct {
 	seq         int64              // last message id
 	clients     map[string]*client // by phone
 	clientsByID map[int64]*client
-	sends       []Send
+	sends       sim.Log[Send]
 	num         sim.Number // the limits: buckets by API key, pairs by (key, phone), subscribers (the clients)
 	stats       Stats
 	push        *sim.Pusher // the webhook queue; reports are keyed by phone
@@ -224,17 +217,11 @@ func (s *Server) SetOptions(update func(*Options)) {
 }
 
 // Sends returns every accepted send, in order.
-func (s *Server) Sends() []Send {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.sends)
-}
+func (s *Server) Sends() []Send { return s.sends.All() }
 
 // SendCount returns how many sends to phone were accepted.
 func (s *Server) SendCount(phone string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return sim.Count(s.sends, func(snd Send) bool { return snd.Phone == phone })
+	return s.sends.Count(func(snd Send) bool { return snd.Phone == phone })
 }
 
 // Stats returns the counters.
@@ -580,7 +567,7 @@ func (s *Server) accept(w http.ResponseWriter, key string, snd Send) {
 	drop := s.rng.Float64() < s.opts.DropAfterAcceptRate
 	snd.Failed = s.rng.Float64() < s.opts.FailShare
 	dup := s.rng.Float64() < s.opts.WebhookDuplicateRate
-	s.sends = append(s.sends, snd)
+	s.sends.Add(snd)
 	s.stats.Accepted++
 	if drop {
 		s.stats.Dropped++

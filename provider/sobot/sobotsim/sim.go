@@ -53,32 +53,24 @@ type Options struct {
 	// Credentials are the accepted key pairs; empty accepts any pair of
 	// non-empty headers.
 	Credentials []Credential
-	// Latency is added to every answer.
-	Latency time.Duration
-	// Fail5xxRate is the share (0–1) of sends answered HTTP 503 before
-	// anything is accepted.
-	Fail5xxRate float64
-	// DropAfterAcceptRate is the share (0–1) of accepted sends whose
-	// connection is closed without an answer after the message is
-	// recorded: the message goes out (and its webhooks too), the client
-	// never learns its wamid.
+	// Latency is added to every answer. The faults are shares (0–1):
+	// Fail5xxRate of sends answered HTTP 503 before anything is accepted;
+	// DropAfterAcceptRate of accepted sends whose connection is then closed
+	// unanswered (the message and its webhooks go out, the client never
+	// learns its wamid); Fail500Rate of accepted sends answered a bare HTTP
+	// 500 page (its statuses are still pushed).
+	Latency             time.Duration
+	Fail5xxRate         float64
 	DropAfterAcceptRate float64
-	// Fail500Rate is the share (0–1) of accepted sends answered with a bare
-	// HTTP 500 (an HTML page) after the message is recorded: the server
-	// failed after it acted (its statuses are still pushed).
-	Fail500Rate float64
-	// RatePerSecond is the send rate allowed per API key (a token bucket
-	// holding max(1, RatePerSecond) tokens); 0 is unlimited. Sends over it
-	// are answered HTTP 429 {"message":"(#130429) Rate limit hit","code":429}
-	// with Retry-After: 1.
-	RatePerSecond float64
-	// PairInterval is the least time between two sends from one account to
-	// one recipient; 0 is not enforced. Sooner sends are answered HTTP 400
-	// {"message":"(#131056) … pair rate limit hit","code":400}.
-	PairInterval time.Duration
-	// SubscriberLimit is how many distinct recipients the account may have;
-	// 0 is unlimited. A send to a new recipient beyond it is answered HTTP
-	// 400 "Subscriber limit has been exceeded. …".
+	Fail500Rate         float64
+	// RatePerSecond (per API key), PairInterval (from the account to one
+	// recipient) and SubscriberLimit (distinct recipients of the account)
+	// are the number's limits (sim.Limits; 0 turns each off). Sends over
+	// them are answered {"message":…,"code":…}: HTTP 429 "(#130429) Rate
+	// limit hit" with Retry-After: 1, HTTP 400 "(#131056) … pair rate limit
+	// hit", HTTP 400 "Subscriber limit has been exceeded. …".
+	RatePerSecond   float64
+	PairInterval    time.Duration
 	SubscriberLimit int
 	// Templates are the known template names; empty accepts any. A
 	// template send naming another is answered HTTP 404
@@ -89,16 +81,14 @@ type Options struct {
 	// possible.
 	ErrorsHTTP200 bool
 	// DeliverAfter is how long a message stays sent before it is delivered
-	// (or failed); 0 means DefaultDeliverAfter, < 0 never delivered.
+	// or failed (0 means DefaultDeliverAfter, < 0 never); ReadAfter how long
+	// a read one then stays delivered (< 0 never read). ReadShare is the
+	// share (0–1) of delivered messages read, FailShare that of accepted
+	// ones failed (code 131026, "Message undeliverable.").
 	DeliverAfter time.Duration
-	// ReadAfter is how long a read message stays delivered before it is
-	// read; < 0 means never read.
-	ReadAfter time.Duration
-	// ReadShare is the share (0–1) of delivered messages that get read.
-	ReadShare float64
-	// FailShare is the share (0–1) of accepted messages that fail instead
-	// of being delivered (code 131026, "Message undeliverable.").
-	FailShare float64
+	ReadAfter    time.Duration
+	ReadShare    float64
+	FailShare    float64
 	// Seed seeds the simulator's random decisions; only New reads it.
 	Seed int64
 	// Now is the clock; nil means time.Now.
@@ -179,7 +169,7 @@ type Server struct {
 	opts  Options
 	rng   *rand.Rand
 	seq   uint32
-	sends []Send
+	sends sim.Log[Send]
 	num   sim.Number // the limits: buckets by API key, pairs by (key, phone), subscribers
 	stats Stats
 	push  *sim.Pusher // the webhook queue
@@ -201,17 +191,11 @@ func (s *Server) SetOptions(update func(*Options)) {
 }
 
 // Sends returns every accepted send, in order.
-func (s *Server) Sends() []Send {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.sends)
-}
+func (s *Server) Sends() []Send { return s.sends.All() }
 
 // SendCount returns how many sends to phone were accepted.
 func (s *Server) SendCount(phone string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return sim.Count(s.sends, func(snd Send) bool { return snd.Phone == phone })
+	return s.sends.Count(func(snd Send) bool { return snd.Phone == phone })
 }
 
 // Stats returns the counters.
@@ -357,7 +341,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 	s.seq++
 	s.num.Record(key, "", snd.Phone, now)
 	snd.WAMID, snd.At = s.newWAMID(snd.Phone), now
-	s.sends = append(s.sends, snd)
+	s.sends.Add(snd)
 	s.stats.Accepted++
 	if drop {
 		s.stats.Dropped++

@@ -56,19 +56,15 @@ type Options struct {
 	// Sessions are the accepted session_id/access_token pairs; empty
 	// accepts any non-empty pair.
 	Sessions []Session
-	// Latency is added to every answer.
-	Latency time.Duration
-	// Fail5xxRate is the share (0–1) of sends answered HTTP 503 before
-	// anything is accepted.
-	Fail5xxRate float64
-	// DropAfterAcceptRate is the share (0–1) of accepted sends whose
-	// connection is closed without an answer after the message is recorded
-	// (its statuses are still pushed).
+	// Latency is added to every answer. The faults are shares (0–1):
+	// Fail5xxRate of sends answered HTTP 503 before anything is accepted;
+	// DropAfterAcceptRate of accepted sends whose connection is then closed
+	// unanswered, Fail500Rate of accepted sends answered a bare HTTP 500
+	// page (the statuses of both are still pushed).
+	Latency             time.Duration
+	Fail5xxRate         float64
 	DropAfterAcceptRate float64
-	// Fail500Rate is the share (0–1) of accepted sends answered with a bare
-	// HTTP 500 (an HTML page) after the message is recorded: the server
-	// failed after it acted (its statuses are still pushed).
-	Fail500Rate float64
+	Fail500Rate         float64
 	// DocTextAnswers answers text and location sends as the doc's sample
 	// does, {"status": true, "message": "Message sent successfully"},
 	// without the message's id.
@@ -77,30 +73,24 @@ type Options struct {
 	// (event "onAnyMessage": its key, its content and status SERVER_ACK),
 	// so its id can be tied to its text.
 	WebhookEcho bool
-	// RatePerSecond is the send rate allowed per session (a token bucket
-	// holding max(1, RatePerSecond) tokens); 0 is unlimited. Sends over it
-	// are answered HTTP 429 {"status": false, "message": "(#130429) Rate
-	// limit hit"}. Every send that gets this far takes a token.
-	RatePerSecond float64
-	// PairInterval is the least time between two sends from one session
-	// to one recipient; 0 is not enforced. Sooner sends are answered HTTP
-	// 429 "(#131056) ... pair rate limit hit".
-	PairInterval time.Duration
-	// SubscriberLimit is how many distinct recipients a session may have;
-	// 0 is unlimited. A send to a new recipient beyond it is answered HTTP
-	// 403 "Subscriber limit has been exceeded...".
+	// RatePerSecond, PairInterval and SubscriberLimit are the number's
+	// limits per session (sim.Limits; 0 turns each off). Sends over them
+	// are answered {"status": false, "message": …}: HTTP 429 "(#130429) Rate
+	// limit hit", HTTP 429 "(#131056) ... pair rate limit hit", HTTP 403
+	// "Subscriber limit has been exceeded...". Every send that gets this
+	// far takes a token.
+	RatePerSecond   float64
+	PairInterval    time.Duration
 	SubscriberLimit int
 	// DeliverAfter is how long a message stays sent before it is delivered
-	// (or failed); 0 means DefaultDeliverAfter, < 0 never delivered.
+	// or failed (0 means DefaultDeliverAfter, < 0 never); ReadAfter how long
+	// a read one then stays delivered (< 0 never read). ReadShare is the
+	// share (0–1) of delivered messages read, FailShare that of accepted
+	// ones failed (ERROR, code 131026 "Message undeliverable.").
 	DeliverAfter time.Duration
-	// ReadAfter is how long a read message stays delivered before it is
-	// read; < 0 means never read.
-	ReadAfter time.Duration
-	// ReadShare is the share (0–1) of delivered messages that get read.
-	ReadShare float64
-	// FailShare is the share (0–1) of accepted messages that fail instead
-	// of being delivered (ERROR, code 131026 "Message undeliverable.").
-	FailShare float64
+	ReadAfter    time.Duration
+	ReadShare    float64
+	FailShare    float64
 	// Seed seeds the simulator's random decisions; only New reads it.
 	Seed int64
 	// Now is the clock; nil means time.Now.
@@ -189,7 +179,7 @@ type Server struct {
 	opts        Options
 	rng         *rand.Rand
 	seq         uint64
-	sends       []Send
+	sends       sim.Log[Send]
 	pushed      []Push
 	num         sim.Number               // the limits: buckets, pairs and subscribers by session
 	lastSession map[string]string        // phone → session of the last send
@@ -230,17 +220,11 @@ func (s *Server) SetOptions(update func(*Options)) {
 }
 
 // Sends returns every accepted send, in order.
-func (s *Server) Sends() []Send {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.sends)
-}
+func (s *Server) Sends() []Send { return s.sends.All() }
 
 // SendCount returns how many sends to phone were accepted.
 func (s *Server) SendCount(phone string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return sim.Count(s.sends, func(snd Send) bool { return snd.Phone == phone })
+	return s.sends.Count(func(snd Send) bool { return snd.Phone == phone })
 }
 
 // Stats returns the counters.
@@ -583,7 +567,7 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 	s.num.Record(session, session, snd.Phone, now)
 	s.lastSession[snd.Phone] = session
 	snd.ID, snd.At = s.newID(), now
-	s.sends = append(s.sends, snd)
+	s.sends.Add(snd)
 	s.stats.Accepted++
 	early := s.schedule(session, snd.Phone, snd.ID, content, now)
 	drop := s.rng.Float64() < s.opts.DropAfterAcceptRate
