@@ -69,3 +69,17 @@ func Delay(r *http.Request, d time.Duration) bool {
 		return false
 	}
 }
+
+// ValidPhone reports whether p is a phone number as WhatsApp takes it:
+// 8–15 digits.
+func ValidPhone(p string) bool {
+	if len(p) < 8 || len(p) > 15 {
+		return false
+	}
+	for _, c := range p {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -309,19 +309,6 @@ func required(r *http.Request, names ...string) string {
 	return ""
 }
 
-// validPhone reports whether p is 8–15 digits.
-func validPhone(p string) bool {
-	if len(p) < 8 || len(p) > 15 {
-		return false
-	}
-	for _, c := range p {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // send handles the four send endpoints.
 func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 	need := []string{"phone_number_id", "phone_number"}
@@ -342,7 +329,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		return
 	}
 	phone, numberID := r.Form.Get("phone_number"), r.Form.Get("phone_number_id")
-	if !validPhone(phone) {
+	if !sim.ValidPhone(phone) {
 		sim.WriteJSON(w, http.StatusOK, failure(msgInvalidPhone))
 		return
 	}
@@ -552,7 +539,7 @@ func (s *Server) conversation(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	phone := r.Form.Get("phone_number")
-	if !validPhone(phone) {
+	if !sim.ValidPhone(phone) {
 		sim.WriteJSON(w, http.StatusOK, failure(msgInvalidPhone))
 		return
 	}

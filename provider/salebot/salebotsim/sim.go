@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wacamp/wacamp/provider/internal/wire"
 	"github.com/wacamp/wacamp/provider/sim"
 )
 
@@ -370,17 +371,10 @@ func (p params) get(name string) any {
 func (p params) str(name string) string { return str(p.get(name)) }
 
 func str(v any) string {
-	switch v := v.(type) {
-	case string:
-		return strings.TrimSpace(v)
-	case json.Number:
-		return v.String()
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	case bool:
-		return strconv.FormatBool(v)
+	if b, ok := v.(bool); ok {
+		return strconv.FormatBool(b)
 	}
-	return ""
+	return wire.Scalar(v)
 }
 
 // digits returns the digits of a phone number and whether it is 8–15 long.

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wacamp/wacamp/provider/internal/wire"
 	"github.com/wacamp/wacamp/provider/sim"
 )
 
@@ -402,12 +403,12 @@ func (s *Server) authorize(r *http.Request, fields map[string]any) (string, stri
 	}
 	q := r.URL.Query()
 	var ids, tokens []string
-	for _, v := range []string{q.Get("session_id"), str(fields["session_id"])} {
+	for _, v := range []string{q.Get("session_id"), wire.Scalar(fields["session_id"])} {
 		if v != "" {
 			ids = append(ids, v)
 		}
 	}
-	for _, v := range []string{q.Get("access_token"), str(fields["access_token"])} {
+	for _, v := range []string{q.Get("access_token"), wire.Scalar(fields["access_token"])} {
 		if v != "" {
 			tokens = append(tokens, v)
 		}
@@ -431,7 +432,7 @@ func (s *Server) authorize(r *http.Request, fields map[string]any) (string, stri
 
 // setWebhook records a session's push URL and events.
 func (s *Server) setWebhook(w http.ResponseWriter, session string, fields map[string]any) {
-	u := str(fields["webhook_url"])
+	u := wire.Scalar(fields["webhook_url"])
 	if u == "" {
 		sim.WriteJSON(w, http.StatusBadRequest, failure("webhook_url is required"))
 		return
@@ -472,24 +473,24 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 	switch kind {
 	case "text", "sendText":
 		need = []string{"message"}
-		snd.Text = str(fields["message"])
+		snd.Text = wire.Scalar(fields["message"])
 		content["extendedTextMessage"] = map[string]any{"text": snd.Text}
 		if loc, ok := fields["location"].(map[string]any); ok && kind == "text" {
-			lat, err1 := strconv.ParseFloat(str(loc["lat"]), 64)
-			lng, err2 := strconv.ParseFloat(str(loc["lng"]), 64)
+			lat, err1 := strconv.ParseFloat(wire.Scalar(loc["lat"]), 64)
+			lng, err2 := strconv.ParseFloat(wire.Scalar(loc["lng"]), 64)
 			if err1 != nil || err2 != nil {
 				sim.WriteJSON(w, http.StatusBadRequest, failure("location.lat and location.lng must be numbers"))
 				return
 			}
 			snd.Kind = "location"
 			content = map[string]any{"locationMessage": map[string]any{
-				"degreesLatitude": lat, "degreesLongitude": lng, "name": str(loc["name"]),
+				"degreesLatitude": lat, "degreesLongitude": lng, "name": wire.Scalar(loc["name"]),
 			}}
 		}
 	case "file":
 		need = []string{"url", "type"}
-		snd.MediaType, snd.MediaURL, snd.MimeType = str(fields["type"]), str(fields["url"]), str(fields["mimetype"])
-		snd.Text = str(fields["caption"])
+		snd.MediaType, snd.MediaURL, snd.MimeType = wire.Scalar(fields["type"]), wire.Scalar(fields["url"]), wire.Scalar(fields["mimetype"])
+		snd.Text = wire.Scalar(fields["caption"])
 		switch snd.MediaType {
 		case "image", "video", "audio", "document":
 		case "":
@@ -501,20 +502,20 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 		if snd.Text != "" && snd.MediaType != "audio" {
 			media["caption"] = snd.Text
 		}
-		if fn := str(fields["filename"]); fn != "" {
+		if fn := wire.Scalar(fields["filename"]); fn != "" {
 			media["fileName"] = fn
 		}
 		content[snd.MediaType+"Message"] = media
 	case "button":
 		bd, _ := fields["btndata"].(map[string]any)
-		snd.Text = str(field(bd, "text"))
+		snd.Text = wire.Scalar(field(bd, "text"))
 		buttons, _ := field(bd, "buttons").([]any)
 		if snd.Text == "" || len(buttons) == 0 {
 			sim.WriteJSON(w, http.StatusBadRequest, failure("btndata.text and btndata.buttons are required"))
 			return
 		}
 		for _, b := range buttons {
-			switch str(field(b, "type")) {
+			switch wire.Scalar(field(b, "type")) {
 			case "replyButton", "urlButton", "callButton":
 			default:
 				sim.WriteJSON(w, http.StatusBadRequest, failure("button type must be replyButton, urlButton or callButton"))
@@ -522,30 +523,30 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 			}
 		}
 		content["templateMessage"] = map[string]any{"hydratedTemplate": map[string]any{
-			"hydratedContentText": snd.Text, "hydratedFooterText": str(field(bd, "footerText")),
+			"hydratedContentText": snd.Text, "hydratedFooterText": wire.Scalar(field(bd, "footerText")),
 		}}
 	case "list":
 		md, _ := fields["msgdata"].(map[string]any)
-		snd.Text = str(field(md, "text"))
+		snd.Text = wire.Scalar(field(md, "text"))
 		sections, _ := field(md, "sections").([]any)
-		if snd.Text == "" || len(sections) == 0 || str(field(md, "buttonText")) == "" {
+		if snd.Text == "" || len(sections) == 0 || wire.Scalar(field(md, "buttonText")) == "" {
 			sim.WriteJSON(w, http.StatusBadRequest, failure("msgdata.text, msgdata.buttonText and msgdata.sections are required"))
 			return
 		}
 		content["listMessage"] = map[string]any{
-			"title": str(field(md, "title")), "description": snd.Text,
-			"buttonText": str(field(md, "buttonText")), "footerText": str(field(md, "description")),
+			"title": wire.Scalar(field(md, "title")), "description": snd.Text,
+			"buttonText": wire.Scalar(field(md, "buttonText")), "footerText": wire.Scalar(field(md, "description")),
 		}
 	}
 	need = append([]string{phoneField}, need...)
 	for _, n := range need {
-		if str(fields[n]) == "" {
+		if wire.Scalar(fields[n]) == "" {
 			sim.WriteJSON(w, http.StatusBadRequest, failure(n+" is required"))
 			return
 		}
 	}
-	snd.Phone = phoneOf(str(fields[phoneField]))
-	if !validPhone(snd.Phone) {
+	snd.Phone = phoneOf(wire.Scalar(fields[phoneField]))
+	if !sim.ValidPhone(snd.Phone) {
 		sim.WriteJSON(w, http.StatusBadRequest, failure(msgInvalidNumber))
 		return
 	}
@@ -751,20 +752,6 @@ func phoneOf(chatID string) string {
 		}
 	}
 	return user
-}
-
-// validPhone reports whether p is 8–15 digits.
-func validPhone(p string) bool { return len(p) >= 8 && len(p) <= 15 }
-
-// str returns a string or number field as a string.
-func str(v any) string {
-	switch v := v.(type) {
-	case string:
-		return strings.TrimSpace(v)
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	}
-	return ""
 }
 
 func field(m any, key string) any {
