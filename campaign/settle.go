@@ -72,9 +72,10 @@ type PendingWebhooks interface {
 	// WebhooksPending reports whether a status webhook of the account
 	// about phone reached the receiver at or after since and is not
 	// applied yet, as of now. Such a webhook may show a send of unknown
-	// outcome that began at since. Once it reports false, every webhook
-	// that arrived since then has been applied and is visible to
-	// SettleStore.SettleFromKept.
+	// outcome that began at since. Once it reports false, every such
+	// webhook taken by the receiver before the call has been applied, and
+	// what it kept is visible to SettleStore.SettleFromKept — except one
+	// given up as stale (not applied for hours) or lost with Redis's data.
 	WebhooksPending(ctx context.Context, accountID int64, phone string, since, now time.Time) (bool, error)
 }
 
@@ -97,8 +98,9 @@ func (a Account) policy(def time.Duration) (string, time.Duration) {
 // 500, or a worker that died between the claim and the answer. The
 // account's on_unknown_outcome decides. done means the delivery needs
 // nothing more now (settled, failed, or awaiting: err is then a *WaitError
-// that brings the task back when the window ends); otherwise the caller
-// sends it again.
+// that brings the task back when the window ends, or ApplyingWait later
+// while a webhook about the recipient is being applied); otherwise the
+// caller sends it again.
 func (h *SendHandler) settleUnknown(ctx context.Context, log *slog.Logger, job Job) (done bool, err error) {
 	now := h.opts.Now()
 	policy, window := job.Account.policy(h.opts.SettleWindow)

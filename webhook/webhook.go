@@ -234,12 +234,13 @@ func (r *Receiver) take(ctx context.Context, acct account, events []provider.Eve
 	if err != nil {
 		return fmt.Errorf("encode events: %w", err)
 	}
-	qerr := errQueueResting
+	qerr, recorded := errQueueResting, false
 	if r.Inbox == nil || !r.queueResting() {
 		qctx, cancel := context.WithTimeout(ctx, QueueTimeout)
 		qerr = nil
 		if r.Pending != nil {
 			qerr = r.Pending.Add(qctx, acct.ID, p.ID, pendingPhones(events), p.ReceivedAt)
+			recorded = qerr == nil
 		}
 		if qerr == nil {
 			_, qerr = r.Queue.EnqueueContext(qctx, asynq.NewTask(TypeApply, data), asynq.Queue(Queue), asynq.MaxRetry(applyRetries))
@@ -252,6 +253,13 @@ func (r *Receiver) take(ctx context.Context, acct account, events []provider.Eve
 	}
 	if r.Inbox == nil {
 		return fmt.Errorf("queue: %w", qerr)
+	}
+	if !recorded {
+		// Nothing to forget once applied (Redis is likely away).
+		p.ID = ""
+		if data, err = json.Marshal(p); err != nil {
+			return fmt.Errorf("encode events: %w", err)
+		}
 	}
 	if err := r.Inbox.KeepWebhook(ctx, acct.ID, data, p.ReceivedAt); err != nil {
 		return fmt.Errorf("queue: %w; keep in database: %w", qerr, err)
