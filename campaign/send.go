@@ -25,6 +25,7 @@ type SendHandler struct {
 	limiter    Limiter
 	outcomes   Outcomes
 	recipients RecipientLimits
+	webhooks   PendingWebhooks
 	opts       Options
 }
 
@@ -38,6 +39,9 @@ type SendDeps struct {
 	// Recipients may be nil, which turns off the pair interval and the
 	// unique-recipient budget.
 	Recipients RecipientLimits
+	// Webhooks may be nil: a send of unknown outcome then sees only the
+	// status webhooks already applied when its settle window ends.
+	Webhooks PendingWebhooks
 }
 
 // RecipientLimits holds sends back per recipient, fleet-wide: the pair
@@ -62,7 +66,7 @@ type Outcomes interface {
 // NewSendHandler returns the handler for TypeSend tasks.
 func NewSendHandler(d SendDeps, opts Options) *SendHandler {
 	return &SendHandler{store: d.Store, senders: d.Senders, limiter: d.Limiter, outcomes: d.Outcomes,
-		recipients: d.Recipients, opts: opts.withDefaults()}
+		recipients: d.Recipients, webhooks: d.Webhooks, opts: opts.withDefaults()}
 }
 
 // gate describes a send to job's recipient for the recipient limits.
