@@ -31,6 +31,7 @@ type (
 	SentLookup      = delivery.SentLookup
 	EvidenceStore   = delivery.EvidenceStore
 	SettleStore     = delivery.SettleStore
+	PendingWebhooks = delivery.PendingWebhooks
 	DeliveryStatus  = delivery.Status
 	StepJob         = sequence.StepJob
 )
@@ -64,6 +65,8 @@ const (
 	SettleSettled       = delivery.SettleSettled
 	SettleResent        = delivery.SettleResent
 	ReasonAwaiting      = delivery.ReasonAwaiting
+	ReasonApplying      = delivery.ReasonApplying
+	ApplyingWait        = delivery.ApplyingWait
 )
 
 // The engine's tables and functions (see package delivery).
@@ -99,13 +102,16 @@ type SendDeps struct {
 	// Recipients may be nil, which turns off the pair interval and the
 	// unique-recipient budget.
 	Recipients RecipientLimits
+	// Webhooks may be nil: a send of unknown outcome then sees only the
+	// status webhooks already applied when its settle window ends.
+	Webhooks PendingWebhooks
 }
 
 // NewSendHandler returns the delivery engine's send handler with the
 // owners of both kinds of delivery: broadcasts' (BroadcastOwner) and
 // sequence steps' (sequence.StepOwner).
 func NewSendHandler(d SendDeps, opts Options) *SendHandler {
-	return delivery.NewSendHandler(delivery.SendDeps{Store: d.Store, Senders: d.Senders, Limiter: d.Limiter, Recipients: d.Recipients,
+	return delivery.NewSendHandler(delivery.SendDeps{Store: d.Store, Senders: d.Senders, Limiter: d.Limiter, Recipients: d.Recipients, Webhooks: d.Webhooks,
 		Owners: delivery.Owners{
 			KindBroadcast:     NewBroadcastOwner(d.Store, d.Outcomes, opts),
 			sequence.KindStep: sequence.NewStepOwner(d.Store, opts),

@@ -24,6 +24,7 @@ type SendHandler struct {
 	senders    Senders
 	limiter    Limiter
 	recipients RecipientLimits
+	webhooks   PendingWebhooks
 	owners     Owners
 	opts       Options
 }
@@ -36,6 +37,9 @@ type SendDeps struct {
 	// Recipients may be nil, which turns off the pair interval and the
 	// unique-recipient budget.
 	Recipients RecipientLimits
+	// Webhooks may be nil: a send of unknown outcome then sees only the
+	// status webhooks already applied when its settle window ends.
+	Webhooks PendingWebhooks
 	// Owners decide what differs between the kinds of delivery: one per
 	// kind of Owned a job may carry.
 	Owners Owners
@@ -63,7 +67,7 @@ type Outcomes interface {
 // NewSendHandler returns the handler for TypeSend tasks.
 func NewSendHandler(d SendDeps, opts Options) *SendHandler {
 	return &SendHandler{store: d.Store, senders: d.Senders, limiter: d.Limiter,
-		recipients: d.Recipients, owners: d.Owners, opts: opts.WithDefaults()}
+		recipients: d.Recipients, webhooks: d.Webhooks, owners: d.Owners, opts: opts.WithDefaults()}
 }
 
 // ownerOf returns the owner of job's delivery; ProcessTask has checked

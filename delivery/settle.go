@@ -65,6 +65,28 @@ type SettleStore interface {
 	Resend(ctx context.Context, ref Ref, reason string, now time.Time) (bool, error)
 }
 
+// PendingWebhooks sees the status webhooks on their way to the database
+// (app.PendingWebhooks: the receiver's records in Redis and the webhooks
+// kept in Postgres while Redis was away).
+type PendingWebhooks interface {
+	// WebhooksPending reports whether a status webhook of the account
+	// about phone reached the receiver at or after since and is not
+	// applied yet, as of now. Such a webhook may show a send of unknown
+	// outcome that began at since. Once it reports false, every such
+	// webhook taken by the receiver before the call has been applied, and
+	// what it kept is visible to SettleStore.SettleFromKept — except one
+	// given up as stale (not applied for hours) or lost with Redis's data.
+	WebhooksPending(ctx context.Context, accountID int64, phone string, since, now time.Time) (bool, error)
+}
+
+// ApplyingWait is how long a send of unknown outcome whose settle window
+// has ended waits, before it looks again, while a webhook about its
+// recipient is still being applied.
+const ApplyingWait = 5 * time.Second
+
+// ReasonApplying is why such a send waits.
+const ReasonApplying = "a webhook about this recipient is still being applied"
+
 // policy returns the account's on_unknown_outcome and settle window, with
 // their defaults (def: the engine's Options.SettleWindow).
 func (a Account) policy(def time.Duration) (string, time.Duration) {
@@ -76,8 +98,9 @@ func (a Account) policy(def time.Duration) (string, time.Duration) {
 // 500, or a worker that died between the claim and the answer. The
 // account's on_unknown_outcome decides. done means the delivery needs
 // nothing more now (settled, failed, or awaiting: err is then a *WaitError
-// that brings the task back when the window ends); otherwise the caller
-// sends it again.
+// that brings the task back when the window ends, or ApplyingWait later
+// while a webhook about the recipient is being applied); otherwise the
+// caller sends it again.
 func (h *SendHandler) settleUnknown(ctx context.Context, log *slog.Logger, job Job) (done bool, err error) {
 	now := h.opts.Now()
 	policy, window := job.Account.policy(h.opts.SettleWindow)
@@ -94,30 +117,71 @@ func (h *SendHandler) settleUnknown(ctx context.Context, log *slog.Logger, job J
 		return h.resend(ctx, log, st, job, "outcome unknown; sent again (on_unknown_outcome: resend)")
 	}
 
-	// A webhook may have shown the message before the delivery awaited it.
-	if settled, err := st.SettleFromKept(ctx, job.ID, now); err != nil || settled {
-		if settled {
-			log.InfoContext(ctx, "campaign: unknown send outcome settled from the provider's webhook")
-		}
-		return true, err
-	}
 	since := now
 	if job.SendingAt != nil {
 		since = *job.SendingAt
 	}
 	until := since.Add(window)
-	if now.Before(until) {
-		ok, err := st.AwaitSettle(ctx, job.Ref, until, ReasonAwaiting, now)
-		if err != nil || !ok {
+	if !now.Before(until) {
+		return h.settleEnded(ctx, log, st, job, since, window)
+	}
+	// A webhook may have shown the message before the delivery awaited it.
+	if settled, err := settleFromKept(ctx, log, st, job, now); err != nil || settled {
+		return true, err
+	}
+	ok, err = st.AwaitSettle(ctx, job.Ref, until, ReasonAwaiting, now)
+	if err != nil || !ok {
+		return true, err
+	}
+	// A webhook kept between the look above and the mark is found by the
+	// webhook sweep, or here when the window ends.
+	if settled, err := st.SettleFromKept(ctx, job.ID, now); err != nil || settled {
+		return true, err
+	}
+	log.InfoContext(ctx, "campaign: send outcome unknown; awaiting provider confirmation", slog.Time("until", until))
+	return true, &WaitError{After: until.Sub(now) + time.Second, Reason: ReasonAwaiting}
+}
+
+// settleFromKept settles job from a status webhook kept since its send
+// began, if one shows it.
+func settleFromKept(ctx context.Context, log *slog.Logger, st SettleStore, job Job, now time.Time) (bool, error) {
+	settled, err := st.SettleFromKept(ctx, job.ID, now)
+	if settled {
+		log.InfoContext(ctx, "campaign: unknown send outcome settled from the provider's webhook")
+	}
+	return settled, err
+}
+
+// settleEnded decides a send of unknown outcome whose settle window has
+// ended, in this order:
+//
+//  1. a status webhook about its recipient that reached the receiver since
+//     the send began but is not applied yet (queued, being retried, or kept
+//     in the database) may show it: wait for it (ApplyingWait), marked
+//     awaiting, so that applying it can settle the send;
+//  2. a webhook applied meanwhile and kept may show it (SettleFromKept);
+//  3. otherwise no trace came within the window: send it again.
+//
+// The order closes the race with an apply: a webhook no longer pending has
+// been applied, so step 2 sees what step 1 did not.
+func (h *SendHandler) settleEnded(ctx context.Context, log *slog.Logger, st SettleStore, job Job, since time.Time, window time.Duration) (bool, error) {
+	now := h.opts.Now()
+	if h.webhooks != nil {
+		pending, err := h.webhooks.WebhooksPending(ctx, job.Account.ID, job.Phone, since, now)
+		if err != nil {
 			return true, err
 		}
-		// A webhook kept between the look above and the mark is found by
-		// the webhook sweep, or here when the window ends.
-		if settled, err := st.SettleFromKept(ctx, job.ID, now); err != nil || settled {
-			return true, err
+		if pending {
+			ok, err := st.AwaitSettle(ctx, job.Ref, now.Add(ApplyingWait), ReasonAwaiting, now)
+			if err != nil || !ok {
+				return true, err
+			}
+			log.InfoContext(ctx, "campaign: settle window over, but a webhook about the recipient is still being applied; waiting for it")
+			return true, &WaitError{After: ApplyingWait, Reason: ReasonApplying}
 		}
-		log.InfoContext(ctx, "campaign: send outcome unknown; awaiting provider confirmation", slog.Time("until", until))
-		return true, &WaitError{After: until.Sub(now) + time.Second, Reason: ReasonAwaiting}
+	}
+	if settled, err := settleFromKept(ctx, log, st, job, now); err != nil || settled {
+		return true, err
 	}
 	return h.resend(ctx, log, st, job, "no trace of the message in the provider's webhooks within the settle window ("+window.String()+"); sent again")
 }

@@ -6,6 +6,6 @@
 // Client is what every driver builds for one account (provider/drivers
 // knows them all). Drivers live in sub-packages (provider/botsailor, ...)
 // and share one HTTP kernel (provider/internal/httpapi); their simulators
-// share one simulated number (provider/internal/simnum). This package
+// share one simulated number (provider/sim). This package
 // imports no HTTP code so domain packages can depend on it.
 package provider

@@ -78,3 +78,16 @@ func (db *DB) ForgetKeptWebhook(ctx context.Context, k KeptWebhook) (bool, error
 	}
 	return res.RowsAffected == 1, nil
 }
+
+// KeptWebhookSince reports whether a webhook of the account that reached the
+// receiver at or after since is kept, not applied yet: it may show a send
+// of unknown outcome that began at since, so that send must not be sent
+// again before it is applied.
+func (db *DB) KeptWebhookSince(ctx context.Context, accountID int64, since time.Time) (bool, error) {
+	var n int64
+	err := db.q(ctx).Raw(`SELECT COUNT(*) FROM webhook_inbox WHERE account_id = ? AND received_at >= ?`, accountID, utc(since)).Scan(&n).Error
+	if err != nil {
+		return false, fmt.Errorf("look for kept webhooks of account %d: %w", accountID, err)
+	}
+	return n > 0, nil
+}

@@ -65,8 +65,18 @@ func (w webhookEventRow) report() provider.StatusReport {
 // only from sent), so duplicates and reversed orders change nothing; a
 // status whose message is not known yet (the webhook beat the send's
 // answer) is kept and matched when the send is recorded. A reply ends the
-// replier's enrollments, on this account, that exit on reply.
+// replier's enrollments, on this account, that exit on reply. The events
+// are taken as received now (see ApplyReceivedWebhookEvents).
 func (db *DB) ApplyWebhookEvents(ctx context.Context, accountID int64, events []provider.Event, now time.Time) (WebhookResult, error) {
+	return db.ApplyReceivedWebhookEvents(ctx, accountID, events, now, now)
+}
+
+// ApplyReceivedWebhookEvents is ApplyWebhookEvents for a webhook that
+// reached the receiver at received: a kept status carries that time, so a
+// send of unknown outcome that began before the webhook arrived is
+// settled from it (SettleFromKept) however long the webhook took to be
+// applied, and one that began after is not.
+func (db *DB) ApplyReceivedWebhookEvents(ctx context.Context, accountID int64, events []provider.Event, received, now time.Time) (WebhookResult, error) {
 	var res WebhookResult
 	for _, ev := range events {
 		if ev.Inbound {
@@ -103,7 +113,7 @@ func (db *DB) ApplyWebhookEvents(ctx context.Context, accountID int64, events []
 		}
 		if id == 0 {
 			row := webhookEventRow{AccountID: accountID, Wamid: ev.WAMID, Phone: ev.Phone, ByPhone: ev.MatchByPhone,
-				Status: string(ev.Status), At: utc(at), Code: ev.Code, Reason: ev.Reason, Text: ev.Text, Media: ev.Media, ReceivedAt: utc(now)}
+				Status: string(ev.Status), At: utc(at), Code: ev.Code, Reason: ev.Reason, Text: ev.Text, Media: ev.Media, ReceivedAt: utc(received)}
 			if err := db.q(ctx).Create(&row).Error; err != nil {
 				return res, fmt.Errorf("keep webhook event: %w", err)
 			}

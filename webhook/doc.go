@@ -6,9 +6,12 @@
 // secret (in the URL path, /webhooks/<account>/<secret>, or the
 // X-Webhook-Secret header on /webhooks/<account>), reads at most 3 MB,
 // parses it with the account's driver and puts the events on the status
-// queue as one Asynq task. When Redis cannot take the task it keeps the
-// events in Postgres instead (some providers never resend a webhook), and
-// every worker's Drain applies what was kept.
+// queue as one Asynq task, stamped with its arrival and recorded first as
+// pending (Pending) until a worker has applied it, so a send of unknown
+// outcome is not sent again while a webhook that may show it is on its way.
+// When Redis cannot take the task it keeps the events in Postgres instead
+// (some providers never resend a webhook), and every worker's Drain applies
+// what was kept.
 //
 // An unknown account and a wrong secret get the same answer (401
 // "unauthorized"), so the receiver does not tell which accounts exist; an

@@ -87,7 +87,7 @@ func (w *fuzzWorld) taken() [][]byte {
 // appliedStore is the apply handler's store: it records the events.
 type appliedStore struct{ events []provider.Event }
 
-func (s *appliedStore) ApplyWebhookEvents(_ context.Context, _ int64, events []provider.Event, _ time.Time) (webhook.Result, error) {
+func (s *appliedStore) ApplyWebhookEvents(_ context.Context, _ int64, events []provider.Event, _, _ time.Time) (webhook.Result, error) {
 	s.events = append(s.events, events...)
 	return webhook.Result{}, nil
 }

@@ -25,11 +25,11 @@ type countingStore struct {
 	batches int
 }
 
-func (c *countingStore) ApplyWebhookEvents(ctx context.Context, accountID int64, events []provider.Event, now time.Time) (webhook.Result, error) {
+func (c *countingStore) ApplyWebhookEvents(ctx context.Context, accountID int64, events []provider.Event, received, now time.Time) (webhook.Result, error) {
 	c.mu.Lock()
 	c.batches++
 	c.mu.Unlock()
-	return c.WebhookStore.ApplyWebhookEvents(ctx, accountID, events, now)
+	return c.WebhookStore.ApplyWebhookEvents(ctx, accountID, events, received, now)
 }
 
 // With Redis away, the receiver keeps authenticated webhooks in the

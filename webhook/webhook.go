@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -68,6 +69,10 @@ type Receiver struct {
 	// Inbox keeps what Queue could not take; nil answers 503 instead, for
 	// the provider to retry (if it does).
 	Inbox Inbox
+	// Pending records each webhook's statuses before they are queued, until
+	// they are applied (see Pending); nil records nothing, and a send of
+	// unknown outcome then sees only webhooks already applied.
+	Pending *Pending
 	// Parser returns the webhook parser of a provider (a driver name).
 	Parser func(provider string) (Parser, bool)
 	// Getenv resolves secret references; nil means os.Getenv.
@@ -103,6 +108,12 @@ type payload struct {
 	AccountID int64            `json:"account_id"`
 	Account   string           `json:"account"`
 	Events    []provider.Event `json:"events"`
+	// ID names the webhook in Pending; ReceivedAt is when it reached the
+	// receiver, the time its events are kept with. Payloads queued before
+	// they existed have neither: nothing to forget, and the time of
+	// applying stands for the arrival.
+	ID         string    `json:"id,omitempty"`
+	ReceivedAt time.Time `json:"received_at,omitzero"`
 }
 
 // reloadEvery is how often an unknown account name makes the receiver read
@@ -212,16 +223,28 @@ func forApply(events []provider.Event) []provider.Event {
 }
 
 // take queues an authenticated webhook's events for a worker to apply or,
-// when Redis cannot take them, keeps them in the inbox.
+// when Redis cannot take them, keeps them in the inbox. The webhook is
+// stamped with its arrival and recorded in Pending before it is queued, so
+// from the moment it is taken until it is applied a send of unknown
+// outcome to its recipients sees it coming; when Redis cannot record it,
+// the inbox keeps it (the engine looks there too).
 func (r *Receiver) take(ctx context.Context, acct account, events []provider.Event, log *slog.Logger) error {
-	data, err := json.Marshal(payload{AccountID: acct.ID, Account: acct.Name, Events: events})
+	p := payload{AccountID: acct.ID, Account: acct.Name, Events: events, ID: rand.Text(), ReceivedAt: r.now()}
+	data, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("encode events: %w", err)
 	}
-	qerr := errQueueResting
+	qerr, recorded := errQueueResting, false
 	if r.Inbox == nil || !r.queueResting() {
 		qctx, cancel := context.WithTimeout(ctx, QueueTimeout)
-		_, qerr = r.Queue.EnqueueContext(qctx, asynq.NewTask(TypeApply, data), asynq.Queue(Queue), asynq.MaxRetry(25))
+		qerr = nil
+		if r.Pending != nil {
+			qerr = r.Pending.Add(qctx, acct.ID, p.ID, pendingPhones(events), p.ReceivedAt)
+			recorded = qerr == nil
+		}
+		if qerr == nil {
+			_, qerr = r.Queue.EnqueueContext(qctx, asynq.NewTask(TypeApply, data), asynq.Queue(Queue), asynq.MaxRetry(applyRetries))
+		}
 		cancel()
 		if qerr == nil {
 			return nil
@@ -231,12 +254,23 @@ func (r *Receiver) take(ctx context.Context, acct account, events []provider.Eve
 	if r.Inbox == nil {
 		return fmt.Errorf("queue: %w", qerr)
 	}
-	if err := r.Inbox.KeepWebhook(ctx, acct.ID, data, r.now()); err != nil {
+	if !recorded {
+		// Nothing to forget once applied (Redis is likely away).
+		p.ID = ""
+		if data, err = json.Marshal(p); err != nil {
+			return fmt.Errorf("encode events: %w", err)
+		}
+	}
+	if err := r.Inbox.KeepWebhook(ctx, acct.ID, data, p.ReceivedAt); err != nil {
 		return fmt.Errorf("queue: %w; keep in database: %w", qerr, err)
 	}
 	log.DebugContext(ctx, "webhook: events kept in the database", slog.String("account", acct.Name))
 	return nil
 }
+
+// applyRetries is how often a failed apply task is retried before asynq
+// archives it (see PendingStale).
+const applyRetries = 25
 
 // QueueTimeout bounds how long the receiver tries to queue a webhook's
 // events before keeping them in the database instead, so a provider never
@@ -364,17 +398,21 @@ type Result struct {
 	Exited  []string // sequences whose enrollment a reply ended
 }
 
-// Store is what applying events needs.
+// Store is what applying events needs. ApplyWebhookEvents applies one
+// webhook's events, received being when the webhook reached the receiver.
 type Store interface {
-	ApplyWebhookEvents(ctx context.Context, accountID int64, events []provider.Event, now time.Time) (Result, error)
+	ApplyWebhookEvents(ctx context.Context, accountID int64, events []provider.Event, received, now time.Time) (Result, error)
 	SweepWebhookEvents(ctx context.Context, now time.Time, keep time.Duration) (applied, dropped int, err error)
 }
 
 // ApplyHandler processes TypeApply tasks.
 type ApplyHandler struct {
-	Store  Store
-	Logger *slog.Logger
-	Now    func() time.Time
+	Store Store
+	// Pending forgets each webhook once its events are applied; nil
+	// forgets nothing (the receiver's Pending must then be nil too).
+	Pending *Pending
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // ProcessTask applies one webhook's events.
@@ -395,9 +433,23 @@ func (h *ApplyHandler) apply(ctx context.Context, data []byte) error {
 	if h.Now != nil {
 		now = h.Now()
 	}
-	res, err := h.Store.ApplyWebhookEvents(ctx, p.AccountID, p.Events, now)
+	received := p.ReceivedAt
+	if received.IsZero() {
+		received = now
+	}
+	res, err := h.Store.ApplyWebhookEvents(ctx, p.AccountID, p.Events, received, now)
 	if err != nil {
 		return fmt.Errorf("account %s: apply webhook events: %w", p.Account, err)
+	}
+	// Only now, with its events in the database, may a send of unknown
+	// outcome stop waiting for this webhook. Failing to forget it is not
+	// worth applying it again: its recordings hold sends back until they
+	// are stale.
+	if h.Pending != nil && p.ID != "" {
+		if err := h.Pending.Done(ctx, p.AccountID, p.ID, pendingPhones(p.Events)); err != nil && h.Logger != nil {
+			h.Logger.WarnContext(ctx, "webhook: applied, but cannot forget it in Redis; it holds back sending again to its recipients for up to "+PendingStale.String(),
+				slog.String("account", p.Account), slog.String("error", err.Error()))
+		}
 	}
 	if h.Logger != nil {
 		for _, seq := range res.Exited {

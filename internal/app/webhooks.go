@@ -17,12 +17,14 @@ import (
 )
 
 // NewReceiver returns the webhook receiver of c's accounts, queueing on c's
-// Redis and keeping in c's database what Redis cannot take; close releases
-// its queue client.
+// Redis (recording each webhook as pending there first, see
+// webhook.Pending) and keeping in c's database what Redis cannot take;
+// close releases its queue client.
 func NewReceiver(c *Conns, getenv func(string) string, log *slog.Logger) (r *webhook.Receiver, close func()) {
 	client := asynq.NewClient(c.Redis)
 	return &webhook.Receiver{
-		Accounts: WebhookStore{c.Store}, Queue: client, Inbox: WebhookStore{c.Store}, Getenv: getenv, Resolve: config.ResolveToken, Logger: log,
+		Accounts: WebhookStore{c.Store}, Queue: client, Inbox: WebhookStore{c.Store}, Pending: c.pending(log),
+		Getenv: getenv, Resolve: config.ResolveToken, Logger: log,
 		Parser: func(p string) (webhook.Parser, bool) {
 			d, ok := drivers.Lookup(p)
 			return d.ParseWebhook, ok && d.ParseWebhook != nil
@@ -62,4 +64,14 @@ func ServeWebhooks(ctx context.Context, c *Conns, addr string, getenv func(strin
 		return fmt.Errorf("webhooks: shut down: %w", err)
 	}
 	return nil
+}
+
+// pending is the record of webhooks taken and not applied, on c's Redis
+// (the database of the apply tasks, so the two are lost together); nil
+// without a go-redis client.
+func (c *Conns) pending(log *slog.Logger) *webhook.Pending {
+	if c.RedisClient == nil {
+		return nil
+	}
+	return &webhook.Pending{Redis: c.RedisClient, Logger: log}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/store"
 	"github.com/wacamp/wacamp/webhook"
@@ -39,9 +40,9 @@ func (s WebhookStore) KeepWebhook(ctx context.Context, accountID int64, payload 
 	return s.DB.KeepWebhook(ctx, accountID, payload, now)
 }
 
-// ApplyWebhookEvents applies one webhook's events.
-func (s WebhookStore) ApplyWebhookEvents(ctx context.Context, accountID int64, events []provider.Event, now time.Time) (webhook.Result, error) {
-	r, err := s.DB.ApplyWebhookEvents(ctx, accountID, events, now)
+// ApplyWebhookEvents applies one webhook's events, received at received.
+func (s WebhookStore) ApplyWebhookEvents(ctx context.Context, accountID int64, events []provider.Event, received, now time.Time) (webhook.Result, error) {
+	r, err := s.DB.ApplyReceivedWebhookEvents(ctx, accountID, events, received, now)
 	return webhook.Result{Applied: r.Applied, Kept: r.Kept, Ignored: r.Ignored, Settled: r.Settled, Exited: r.Exited}, err
 }
 
@@ -66,4 +67,34 @@ func (s WebhookStore) ClaimKeptWebhooks(ctx context.Context, now time.Time, leas
 // ForgetKeptWebhook forgets a kept webhook once applied.
 func (s WebhookStore) ForgetKeptWebhook(ctx context.Context, k webhook.Kept) (bool, error) {
 	return s.DB.ForgetKeptWebhook(ctx, store.KeptWebhook{ID: k.ID, AccountID: k.AccountID, Payload: k.Payload, Claim: k.Claim})
+}
+
+// PendingWebhooks is the send engine's view of the status webhooks on their
+// way to the database (campaign.PendingWebhooks): those the receiver
+// recorded in Redis and no worker has applied yet (webhook.Pending), and
+// those kept in webhook_inbox because Redis could not take them. The inbox
+// is looked at per account, not per phone: it is only used while Redis
+// fails, and its rows are applied within seconds. An inbox row older than
+// webhook.PendingStale, like a stale recording, holds nothing back.
+type PendingWebhooks struct {
+	Pending *webhook.Pending
+	DB      *store.DB
+}
+
+var _ campaign.PendingWebhooks = PendingWebhooks{}
+
+// WebhooksPending reports whether a webhook about phone of the account
+// reached the receiver at or after since and is not applied yet.
+func (p PendingWebhooks) WebhooksPending(ctx context.Context, accountID int64, phone string, since, now time.Time) (bool, error) {
+	if ok, err := p.Pending.Since(ctx, accountID, phone, since, now); err != nil || ok {
+		return ok, err
+	}
+	return p.DB.KeptWebhookSince(ctx, accountID, later(since, now.Add(-webhook.PendingStale)))
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

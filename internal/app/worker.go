@@ -90,11 +90,18 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 		sendMux: asynq.NewServeMux(),
 		pollMux: asynq.NewServeMux(),
 	}
+	// A send of unknown outcome looks for the webhooks still on their way
+	// before it is sent again; the apply handler tells when one arrived.
+	pending := c.pending(log)
+	var webhooks campaign.PendingWebhooks
+	if pending != nil {
+		webhooks = PendingWebhooks{Pending: pending, DB: c.Store}
+	}
 	w.sendMux.Handle(campaign.TypeSend, campaign.NewSendHandler(campaign.SendDeps{
-		Store: c.Store, Senders: cfg.Senders, Limiter: cfg.Limiter, Outcomes: cfg.Outcomes, Recipients: cfg.Recipients,
+		Store: c.Store, Senders: cfg.Senders, Limiter: cfg.Limiter, Outcomes: cfg.Outcomes, Recipients: cfg.Recipients, Webhooks: webhooks,
 	}, cfg.Campaign))
 	w.pollMux.Handle(campaign.TypePoll, campaign.NewPollHandler(c.Store, cfg.Senders, cfg.Campaign))
-	apply := &webhook.ApplyHandler{Store: WebhookStore{c.Store}, Logger: log, Now: cfg.Campaign.Now}
+	apply := &webhook.ApplyHandler{Store: WebhookStore{c.Store}, Pending: pending, Logger: log, Now: cfg.Campaign.Now}
 	w.pollMux.Handle(webhook.TypeApply, apply)
 	w.sweep = func(ctx context.Context) {
 		var wg sync.WaitGroup

@@ -11,13 +11,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wiretest"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -67,49 +67,25 @@ type request struct {
 
 // fake is a scripted provider: it records each request and answers with
 // respond.
-type fake struct {
-	mu       sync.Mutex
-	requests []request
-}
-
-func (f *fake) last(t *testing.T) request {
-	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	require.NotEmpty(t, f.requests, "no request reached the server")
-	return f.requests[len(f.requests)-1]
-}
-
-func (f *fake) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.requests)
-}
+type fake = wiretest.Fake[request]
 
 // setup starts a fake provider answering with respond and returns a client
 // for it.
 func setup(t *testing.T, respond http.HandlerFunc) (*Client, *fake) {
 	t.Helper()
-	f := &fake{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
+	f := wiretest.NewFake(t, func(r *http.Request, body []byte) request {
 		form, _ := url.ParseQuery(string(body))
-		f.mu.Lock()
-		f.requests = append(f.requests, request{
+		return request{
 			Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
 			ContentType: r.Header.Get("Content-Type"), Form: form,
-		})
-		f.mu.Unlock()
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		respond(w, r)
-	}))
-	t.Cleanup(srv.Close)
+		}
+	}, respond)
 	c := New(Config{
-		BaseURL:       srv.URL + "/api/v1/",
+		BaseURL:       f.URL + "/api/v1/",
 		Token:         testToken,
 		PhoneNumberID: "119060000040020",
 		WhatsAppBotID: 23,
-		HTTPClient:    srv.Client(),
+		HTTPClient:    f.Client,
 	})
 	return c, f
 }
@@ -154,7 +130,7 @@ func TestSend(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, sampleWAMID, res.WAMID)
 
-		req := f.last(t)
+		req := f.Last(t)
 		require.Equal(t, http.MethodPost, req.Method)
 		require.Equal(t, "/api/v1/whatsapp/send", req.Path)
 		require.Empty(t, req.RawQuery, "nothing may travel in the URL")
@@ -175,7 +151,7 @@ func TestSend(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, sampleWAMID, res.WAMID)
 
-		req := f.last(t)
+		req := f.Last(t)
 		require.Equal(t, "/api/v1/whatsapp/send/file", req.Path)
 		require.Equal(t, "https://example.com/file.jpg", req.Form.Get("media_url"))
 		require.Equal(t, "image", req.Form.Get("media_type"))
@@ -195,7 +171,7 @@ func TestSend(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, provider.SendResult{WAMID: ""}, res)
 
-		req := f.last(t)
+		req := f.Last(t)
 		require.Equal(t, "/api/v1/whatsapp/send/template", req.Path)
 		require.Equal(t, "437509121867805", req.Form.Get("template_id"))
 		require.Equal(t, "Ana", req.Form.Get("templateVariable-name-1"))
@@ -218,7 +194,7 @@ func TestSend(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, res.WAMID)
 
-		req := f.last(t)
+		req := f.Last(t)
 		require.Equal(t, "/api/v1/whatsapp/trigger-bot", req.Path)
 		require.Equal(t, "flow-123", req.Form.Get("bot_flow_unique_id"))
 		require.Equal(t, "8801723309003", req.Form.Get("phone_number"))
@@ -273,7 +249,7 @@ func TestSend(t *testing.T) {
 			pe := requireProviderError(t, err)
 			require.Equal(t, tt.class, pe.Class, "%q %+v", tt.to, tt.msg)
 		}
-		require.Zero(t, f.count())
+		require.Zero(t, f.Count())
 	})
 }
 
@@ -406,7 +382,7 @@ func TestSendErrors(t *testing.T) {
 		require.Equal(t, provider.ClassAmbiguous, pe.Class)
 		require.Zero(t, pe.HTTPStatus)
 		require.NotNil(t, pe.Err)
-		require.Equal(t, 1, f.count())
+		require.Equal(t, 1, f.Count())
 	})
 
 	t.Run("TruncatedBodyIsAmbiguous", func(t *testing.T) {
@@ -462,7 +438,7 @@ func TestSendErrors(t *testing.T) {
 		_, err := c.Send(ctx, "8801723309003", textMessage)
 		require.ErrorIs(t, err, context.Canceled)
 		require.Equal(t, provider.ClassTransient, requireProviderError(t, err).Class)
-		require.Zero(t, f.count())
+		require.Zero(t, f.Count())
 	})
 
 	t.Run("DeadlineExceeded", func(t *testing.T) {
@@ -542,7 +518,7 @@ func TestMessageStatus(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tt.want, got)
 
-			req := f.last(t)
+			req := f.Last(t)
 			require.Equal(t, "/api/v1/whatsapp/get/message-status", req.Path)
 			require.Equal(t, url.Values{
 				"apiToken":        {testToken},
@@ -567,7 +543,7 @@ func TestMessageStatus(t *testing.T) {
 		c.cfg.WhatsAppBotID = 0
 		_, err := c.MessageStatus(ctx, sampleWAMID)
 		require.Equal(t, provider.ClassPermanent, requireProviderError(t, err).Class)
-		require.Zero(t, f.count())
+		require.Zero(t, f.Count())
 	})
 }
 
@@ -591,7 +567,7 @@ func TestConversation(t *testing.T) {
 		require.Equal(t, provider.StatusUnknown, m.Status)
 		require.True(t, strings.HasPrefix(m.Content, `{"delay_in_reply":0,"messaging_product":"whatsapp"`), m.Content)
 
-		req := f.last(t)
+		req := f.Last(t)
 		require.Equal(t, "/api/v1/whatsapp/get/conversation", req.Path)
 		require.Equal(t, url.Values{
 			"apiToken":        {testToken},
@@ -703,7 +679,7 @@ func TestAccountInfo(t *testing.T) {
 			got, err := c.AccountInfo(ctx)
 			require.NoError(t, err)
 			require.Equal(t, tt.want, got)
-			req := f.last(t)
+			req := f.Last(t)
 			require.Equal(t, "/api/v1/user/myInfo", req.Path)
 			require.Equal(t, url.Values{"apiToken": {testToken}}, req.Form)
 		})

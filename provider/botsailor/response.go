@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 )
 
 // answer is a provider answer decoded leniently into generic JSON values
@@ -44,14 +45,9 @@ func parseAnswer(raw []byte) (*answer, error) {
 }
 
 func decodeObject(raw []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
 	var v any
-	if err := dec.Decode(&v); err != nil {
+	if err := wire.DecodeJSON(raw, &v); err != nil {
 		return nil, err
-	}
-	if dec.More() {
-		return nil, errors.New("trailing data after JSON value")
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
@@ -205,7 +201,7 @@ func (a *answer) messageText() string {
 				structured = v
 			}
 		default:
-			return scalarString(v)
+			return wire.Scalar(v)
 		}
 	}
 	switch e := a.top["error"].(type) {
@@ -215,18 +211,18 @@ func (a *answer) messageText() string {
 		}
 	case map[string]any:
 		for _, key := range []string{"message", "error_user_msg", "error_user_title", "title"} {
-			if s := scalarString(e[key]); s != "" {
+			if s := wire.Scalar(e[key]); s != "" {
 				return s
 			}
 		}
 	}
 	if errs, ok := a.top["errors"].([]any); ok && len(errs) > 0 {
 		if e, ok := errs[0].(map[string]any); ok {
-			if s := scalarString(e["message"]); s != "" {
+			if s := wire.Scalar(e["message"]); s != "" {
 				return s
 			}
 		}
-		if s := scalarString(errs[0]); s != "" {
+		if s := wire.Scalar(errs[0]); s != "" {
 			return s
 		}
 	}
@@ -243,12 +239,12 @@ func (a *answer) messageText() string {
 // status) is ignored.
 func (a *answer) errorCode(httpStatus int) string {
 	if e, ok := a.top["error"].(map[string]any); ok {
-		if s := scalarString(e["code"]); s != "" {
+		if s := wire.Scalar(e["code"]); s != "" {
 			return s
 		}
 	}
 	for _, key := range []string{"error_code", "code"} {
-		s := scalarString(a.top[key])
+		s := wire.Scalar(a.top[key])
 		n, err := strconv.Atoi(s)
 		if err != nil || n == 0 || (n >= 200 && n <= 299) || n == httpStatus {
 			continue
@@ -280,7 +276,7 @@ func (a *answer) wamid() string {
 	}
 	// An "id" counts only when it is plainly a wamid, not a database row id.
 	for _, c := range []any{a.top["id"], field(data, "id")} {
-		if s := scalarString(c); strings.HasPrefix(s, "wamid.") {
+		if s := wire.Scalar(c); strings.HasPrefix(s, "wamid.") {
 			return s
 		}
 	}
@@ -305,11 +301,11 @@ func (a *answer) statusReport() provider.StatusReport {
 	if obj == nil || (obj["message_status"] == nil && a.top["message_status"] != nil) {
 		obj, fromTop = a.top, true
 	}
-	word := scalarString(obj["message_status"])
+	word := wire.Scalar(obj["message_status"])
 	if word == "" && !fromTop {
 		// {"status":"success","data":{"status":"delivered"}}; the top-level
 		// status is the call's, not the message's.
-		word = scalarString(obj["status"])
+		word = wire.Scalar(obj["status"])
 	}
 	st := mapStatus(word)
 	r := provider.StatusReport{Status: st}
@@ -325,7 +321,7 @@ func (a *answer) statusReport() provider.StatusReport {
 			if r.Code != "" {
 				break
 			}
-			r.Code = scalarString(obj[key])
+			r.Code = wire.Scalar(obj[key])
 		}
 	}
 	for _, key := range timeKeys {
@@ -377,12 +373,12 @@ func (a *answer) conversation() []provider.ConversationMessage {
 			continue
 		}
 		cm := provider.ConversationMessage{
-			ID:      scalarString(m["id"]),
+			ID:      wire.Scalar(m["id"]),
 			WAMID:   firstString(m, "wa_message_id", "message_id", "wamid"),
-			FromBot: isBusinessSender(scalarString(m["sender"])),
+			FromBot: isBusinessSender(wire.Scalar(m["sender"])),
 			Content: textOrJSON(m["message_content"]),
-			Status:  mapStatus(scalarString(m["message_status"])),
-			Reason:  scalarString(m["failed_reason"]),
+			Status:  mapStatus(wire.Scalar(m["message_status"])),
+			Reason:  wire.Scalar(m["failed_reason"]),
 		}
 		for _, key := range []string{"conversation_time", "created_at", "timestamp"} {
 			if t, ok := parseTime(m[key]); ok {
@@ -438,23 +434,23 @@ func contentText(content string) string {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return scalarString(v)
+		return wire.Scalar(v)
 	}
-	if s := scalarString(field(asObject(m["text"]), "body")); s != "" {
+	if s := wire.Scalar(field(asObject(m["text"]), "body")); s != "" {
 		return s
 	}
 	if s, ok := m["text"].(string); ok && s != "" {
 		return s
 	}
 	for _, kind := range []string{"image", "video", "document", "audio", "sticker"} {
-		if s := scalarString(field(asObject(m[kind]), "caption")); s != "" {
+		if s := wire.Scalar(field(asObject(m[kind]), "caption")); s != "" {
 			return s
 		}
 	}
-	if s := scalarString(field(asObject(m["template"]), "name")); s != "" {
+	if s := wire.Scalar(field(asObject(m["template"]), "name")); s != "" {
 		return s
 	}
-	if s := scalarString(field(asObject(field(asObject(m["interactive"]), "body")), "text")); s != "" {
+	if s := wire.Scalar(field(asObject(field(asObject(m["interactive"]), "body")), "text")); s != "" {
 		return s
 	}
 	return firstString(m, "body", "caption", "message")
@@ -481,7 +477,7 @@ func limitValue(v any, isLimit bool) int64 {
 	if isLimit {
 		absent = -1
 	}
-	s := strings.ToLower(strings.TrimSpace(scalarString(v)))
+	s := strings.ToLower(strings.TrimSpace(wire.Scalar(v)))
 	s = strings.NewReplacer(",", "", "_", "", " ", "").Replace(s)
 	switch s {
 	case "":
@@ -513,7 +509,7 @@ var timeLayouts = []string{
 // parseTime reads "YYYY-MM-DD HH:MM:SS" (as UTC), RFC 3339, or Unix seconds
 // or milliseconds.
 func parseTime(v any) (time.Time, bool) {
-	s := strings.TrimSpace(scalarString(v))
+	s := strings.TrimSpace(wire.Scalar(v))
 	if s == "" || strings.HasPrefix(s, "0000-00-00") {
 		return time.Time{}, false
 	}
@@ -529,20 +525,6 @@ func parseTime(v any) (time.Time, bool) {
 		return time.Unix(n, 0).UTC(), true
 	}
 	return time.Time{}, false
-}
-
-// scalarString returns a string or number as a string, and "" for
-// anything else.
-func scalarString(v any) string {
-	switch v := v.(type) {
-	case string:
-		return strings.TrimSpace(v)
-	case json.Number:
-		return v.String()
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	}
-	return ""
 }
 
 // textOrJSON returns a string as is and any other non-null value as
@@ -589,7 +571,7 @@ func firstID(v any) any {
 
 func firstString(m map[string]any, keys ...string) string {
 	for _, key := range keys {
-		if s := scalarString(m[key]); s != "" {
+		if s := wire.Scalar(m[key]); s != "" {
 			return s
 		}
 	}

@@ -134,7 +134,7 @@ func TestWabotickContractSend(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, provider.SendResult{WAMID: tt.wamid}, res)
 
-			req := f.last(t)
+			req := f.Last(t)
 			require.Equal(t, http.MethodPost, req.Method)
 			require.Equal(t, tt.path, req.Path)
 			require.Empty(t, req.RawQuery, "the token must not travel in the URL")
@@ -200,7 +200,7 @@ func TestWabotickContractRefusals(t *testing.T) {
 				t.Parallel()
 				c, f := setup(t, reply(http.StatusOK, rf.body))
 				pe := requireProviderError(t, cl.do(c))
-				require.Equal(t, 1, f.count())
+				require.Equal(t, 1, f.Count())
 				require.Equal(t, cl.op, pe.Op)
 				require.Equal(t, rf.class, pe.Class, pe.Error())
 				require.Equal(t, http.StatusOK, pe.HTTPStatus)
@@ -231,7 +231,7 @@ func TestWabotickContractConversation(t *testing.T) {
 		Status:   provider.StatusUnknown, // "message_status":null
 	}}, got)
 
-	req := f.last(t)
+	req := f.Last(t)
 	require.Equal(t, "/api/v1/whatsapp/get/conversation", req.Path)
 	require.Equal(t, url.Values{
 		"apiToken":        {testToken},
@@ -256,7 +256,7 @@ func TestWabotickContractMessageStatus(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, want, got)
 
-			req := f.last(t)
+			req := f.Last(t)
 			require.Equal(t, "/api/v1/whatsapp/get/message-status", req.Path)
 			require.Equal(t, url.Values{
 				"apiToken":        {testToken},
@@ -301,7 +301,7 @@ func TestWabotickContractAccountInfo(t *testing.T) {
 			got, err := c.AccountInfo(context.Background())
 			require.NoError(t, err)
 			require.Equal(t, provider.AccountInfo{SubscriberLimit: 5000, SubscriberCount: 1, CreditLimit: -1, CreditUsed: 0}, got)
-			require.Equal(t, "/api/v1/user/myInfo", f.last(t).Path)
+			require.Equal(t, "/api/v1/user/myInfo", f.Last(t).Path)
 		})
 	}
 }

@@ -10,15 +10,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wiretest"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -60,49 +59,27 @@ type seen struct {
 	RawBody     string
 }
 
-type fake struct {
-	mu    sync.Mutex
-	calls []seen
-}
-
-func (f *fake) last(t *testing.T) seen {
-	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	require.NotEmpty(t, f.calls, "no request reached the server")
-	return f.calls[len(f.calls)-1]
-}
-
-func (f *fake) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.calls)
-}
+// fake is a scripted provider: it records each request and answers with
+// respond.
+type fake = wiretest.Fake[seen]
 
 // setup starts a fake Salebot answering with respond and returns a client
 // for it, with BaseURL ending in /api like the real one.
 func setup(t *testing.T, respond http.HandlerFunc) (*Client, *fake) {
 	t.Helper()
-	f := &fake{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, _ := io.ReadAll(r.Body)
+	f := wiretest.NewFake(t, func(r *http.Request, raw []byte) seen {
 		var body map[string]any
 		_ = json.Unmarshal(raw, &body)
-		f.mu.Lock()
-		f.calls = append(f.calls, seen{
+		return seen{
 			Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
 			ContentType: r.Header.Get("Content-Type"), Body: body, RawBody: string(raw),
-		})
-		f.mu.Unlock()
-		r.Body = io.NopCloser(bytes.NewReader(raw))
-		respond(w, r)
-	}))
-	t.Cleanup(srv.Close)
+		}
+	}, respond)
 	c := New(Config{
-		BaseURL:       srv.URL + "/api/",
+		BaseURL:       f.URL + "/api/",
 		APIKey:        testKey,
 		WhatsAppBotID: testBotID,
-		HTTPClient:    srv.Client(),
+		HTTPClient:    f.Client,
 	})
 	return c, f
 }
@@ -159,7 +136,7 @@ func TestSendRequests(t *testing.T) {
 		res, err := c.Send(ctx, "+7 (987) 514-67-88", textMessage)
 		require.NoError(t, err)
 		require.Equal(t, provider.SendResult{}, res)
-		got := f.last(t)
+		got := f.Last(t)
 		require.Equal(t, http.MethodPost, got.Method)
 		require.Equal(t, keyPath+"whatsapp_message", got.Path)
 		require.Empty(t, got.RawQuery)
@@ -174,7 +151,7 @@ func TestSendRequests(t *testing.T) {
 			_, err := c.Send(ctx, "79875146788", templates.Message{Kind: templates.KindMedia,
 				Media: &templates.Media{URL: "https://example.com/f." + typ, Type: typ, Caption: "Our " + typ}})
 			require.NoError(t, err, typ)
-			got := f.last(t)
+			got := f.Last(t)
 			require.Equal(t, keyPath+"whatsapp_message", got.Path)
 			require.JSONEq(t, fmt.Sprintf(`{"phone":"79875146788","message":"Our %s","whatsapp_bot_id":34810,
 				"attachment_type":%q,"attachment_url":"https://example.com/f.%s"}`, typ, want, typ), got.RawBody)
@@ -187,8 +164,8 @@ func TestSendRequests(t *testing.T) {
 		_, err := c.Send(ctx, "79875146788", templates.Message{Kind: templates.KindMedia,
 			Media: &templates.Media{URL: "https://example.com/a.pdf", Type: "document"}})
 		require.NoError(t, err)
-		require.NotContains(t, f.last(t).Body, "message")
-		require.Equal(t, "file", f.last(t).Body["attachment_type"])
+		require.NotContains(t, f.Last(t).Body, "message")
+		require.Equal(t, "file", f.Last(t).Body["attachment_type"])
 	})
 
 	t.Run("ReplyButtonsInDocFormat", func(t *testing.T) {
@@ -202,7 +179,7 @@ func TestSendRequests(t *testing.T) {
 			},
 		}})
 		require.NoError(t, err)
-		got := f.last(t)
+		got := f.Last(t)
 		require.Equal(t, keyPath+"whatsapp_message", got.Path)
 		require.JSONEq(t, `{"phone":"79875146788","message":"How can we help?","whatsapp_bot_id":34810,
 			"buttons":{"hint":"How can we help?\n1. What services we can provide\n2. Payment info",
@@ -218,7 +195,7 @@ func TestSendRequests(t *testing.T) {
 			Buttons: []templates.Button{{Type: "reply", Title: "Yes"}},
 		}})
 		require.NoError(t, err)
-		require.Equal(t, "Menu\n\nPick one\n\nReply any time", f.last(t).Body["message"])
+		require.Equal(t, "Menu\n\nPick one\n\nReply any time", f.Last(t).Body["message"])
 	})
 
 	t.Run("BotFlowIsWhatsAppCallback", func(t *testing.T) {
@@ -227,7 +204,7 @@ func TestSendRequests(t *testing.T) {
 		res, err := c.Send(ctx, "79875146788", templates.Message{Kind: templates.KindBotFlow, BotFlow: "start_promo"})
 		require.NoError(t, err)
 		require.Empty(t, res.WAMID)
-		got := f.last(t)
+		got := f.Last(t)
 		require.Equal(t, http.MethodPost, got.Method)
 		require.Equal(t, keyPath+"whatsapp_callback", got.Path)
 		require.JSONEq(t, `{"phone":"79875146788","message":"start_promo","whatsapp_bot_id":34810}`, got.RawBody)
@@ -273,7 +250,7 @@ func TestSendRefusedWithoutCall(t *testing.T) {
 			_, err := c.Send(context.Background(), tc.to, tc.msg)
 			pe := requireProviderError(t, err)
 			require.Equal(t, tc.class, pe.Class, pe.Error())
-			require.Zero(t, f.count(), "no call may be made")
+			require.Zero(t, f.Count(), "no call may be made")
 		})
 	}
 }
@@ -385,7 +362,7 @@ func TestSendLostAnswers(t *testing.T) {
 		_, err := c.Send(context.Background(), "79875146788", textMessage)
 		pe := requireProviderError(t, err)
 		require.Equal(t, provider.ClassAmbiguous, pe.Class, pe.Error())
-		require.Equal(t, 1, f.count())
+		require.Equal(t, 1, f.Count())
 	})
 
 	t.Run("CancelAfterWriteIsAmbiguous", func(t *testing.T) {
@@ -410,7 +387,7 @@ func TestSendLostAnswers(t *testing.T) {
 		pe := requireProviderError(t, err)
 		require.Equal(t, provider.ClassTransient, pe.Class, pe.Error())
 		require.ErrorIs(t, err, context.Canceled)
-		require.Zero(t, f.count())
+		require.Zero(t, f.Count())
 	})
 
 	t.Run("ConnectionRefusedIsTransientAndHidesTheKey", func(t *testing.T) {
@@ -494,7 +471,7 @@ func TestUnsupportedCalls(t *testing.T) {
 	require.ErrorContains(t, err, "salebot conversation")
 	_, err = c.MessageStatus(context.Background(), "123")
 	require.ErrorIs(t, err, provider.ErrUnsupported)
-	require.Zero(t, f.count())
+	require.Zero(t, f.Count())
 	require.Equal(t, Capabilities, c.Capabilities())
 	require.True(t, errors.Is(err, provider.ErrUnsupported))
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/wacamp/wacamp/provider/internal/wire"
 )
 
 // answer is a parsed JSON answer. Salebot's doc shows no send answer, so
@@ -23,25 +25,12 @@ func parseAnswer(raw []byte) (*answer, error) {
 		return nil, errors.New("empty body")
 	}
 	var v any
-	if err := decodeJSON(raw, &v); err != nil {
+	if err := wire.DecodeJSON(raw, &v); err != nil {
 		return nil, err
 	}
 	a := &answer{raw: v}
 	a.top, _ = v.(map[string]any)
 	return a, nil
-}
-
-// decodeJSON decodes exactly one JSON value, numbers as json.Number.
-func decodeJSON(raw []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after JSON value")
-	}
-	return nil
 }
 
 // refused reports whether the answer says the call failed: a "status" (or
@@ -173,23 +162,23 @@ func (a *answer) messageText() string {
 		}
 	case map[string]any:
 		for _, key := range []string{"message", "error_user_msg", "description", "text"} {
-			if s := scalarString(e[key]); s != "" {
+			if s := wire.Scalar(e[key]); s != "" {
 				return s
 			}
 		}
 	}
 	for _, key := range []string{"error_message", "description", "detail", "message", "msg"} {
-		if s := scalarString(a.top[key]); s != "" {
+		if s := wire.Scalar(a.top[key]); s != "" {
 			return s
 		}
 	}
 	if errs, ok := a.top["errors"].([]any); ok && len(errs) > 0 {
 		if e, ok := errs[0].(map[string]any); ok {
-			if s := scalarString(e["message"]); s != "" {
+			if s := wire.Scalar(e["message"]); s != "" {
 				return s
 			}
 		}
-		if s := scalarString(errs[0]); s != "" {
+		if s := wire.Scalar(errs[0]); s != "" {
 			return s
 		}
 	}
@@ -209,7 +198,7 @@ func (a *answer) errorCode(httpStatus int) string {
 	}
 	candidates = append(candidates, a.top["error_code"], a.top["code"])
 	for _, c := range candidates {
-		s := scalarString(c)
+		s := wire.Scalar(c)
 		n, err := strconv.Atoi(s)
 		if err != nil || n == 0 || (n >= 200 && n <= 299) || n == httpStatus || (httpStatus >= 500 && n >= 100 && n <= 599) {
 			// An HTTP-like code under a 5xx is a gateway's, not a refusal:
@@ -237,29 +226,15 @@ func (a *answer) wamid() string {
 	}
 	for _, o := range objs {
 		for _, key := range []string{"wamid", "wa_message_id"} {
-			if s := scalarString(o[key]); s != "" {
+			if s := wire.Scalar(o[key]); s != "" {
 				return s
 			}
 		}
 	}
 	for _, o := range objs {
-		if s := scalarString(o["id"]); strings.HasPrefix(s, "wamid.") {
+		if s := wire.Scalar(o["id"]); strings.HasPrefix(s, "wamid.") {
 			return s
 		}
-	}
-	return ""
-}
-
-// scalarString returns a string or number as a string, and "" for anything
-// else.
-func scalarString(v any) string {
-	switch v := v.(type) {
-	case string:
-		return strings.TrimSpace(v)
-	case json.Number:
-		return v.String()
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return ""
 }

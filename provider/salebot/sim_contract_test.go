@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wiretest"
 	"github.com/wacamp/wacamp/provider/salebot/salebotsim"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -179,22 +180,7 @@ func TestWebhookRoundTrip(t *testing.T) {
 	require.Equal(t, provider.Event{WAMID: replyID, Phone: "79875146788", Inbound: true, Text: "thanks"}, last)
 }
 
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock { return &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
+// newTestClock returns a settable clock for the simulator.
+func newTestClock() *wiretest.Clock {
+	return wiretest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 }

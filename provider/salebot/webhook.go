@@ -47,7 +47,7 @@ func ParseWebhook(body []byte) ([]provider.Event, error) {
 		return nil, errors.New("salebot webhook: empty body")
 	}
 	var v any
-	if err := decodeJSON(body, &v); err != nil {
+	if err := wire.DecodeJSON(body, &v); err != nil {
 		return nil, fmt.Errorf("salebot webhook: %w", err)
 	}
 	var items []any
@@ -87,8 +87,8 @@ func webhookEvent(m map[string]any) (provider.Event, bool) {
 		return provider.Event{}, false
 	}
 	ev := provider.Event{
-		WAMID: scalarString(m["id"]),
-		Phone: phoneDigits(scalarString(client["recepient"])),
+		WAMID: wire.Scalar(m["id"]),
+		Phone: phoneDigits(wire.Scalar(client["recepient"])),
 		Text:  textValue(m["message"]),
 	}
 	if att, ok := m["attachments"].([]any); ok && len(att) > 0 {
@@ -96,7 +96,7 @@ func webhookEvent(m map[string]any) (provider.Event, bool) {
 	}
 	if ev.Phone == "" {
 		// Tolerate the correct spelling too.
-		ev.Phone = phoneDigits(scalarString(client["recipient"]))
+		ev.Phone = phoneDigits(wire.Scalar(client["recipient"]))
 	}
 	if input {
 		ev.Inbound = true
@@ -123,7 +123,7 @@ func boolValue(v any) (bool, bool) {
 	case bool:
 		return x, true
 	case json.Number, string:
-		s := strings.ToLower(strings.TrimSpace(scalarString(x)))
+		s := strings.ToLower(strings.TrimSpace(wire.Scalar(x)))
 		switch s {
 		case "true", "yes":
 			return true, true
@@ -139,7 +139,7 @@ func boolValue(v any) (bool, bool) {
 
 // intValue reads a number or a numeric string.
 func intValue(v any) (int64, bool) {
-	s := scalarString(v)
+	s := wire.Scalar(v)
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return n, true
 	}
@@ -155,7 +155,7 @@ func textValue(v any) string {
 	if s, ok := v.(string); ok {
 		return s
 	}
-	return scalarString(v)
+	return wire.Scalar(v)
 }
 
 // phoneDigits returns the digits of a messenger id such as "+7 987

@@ -11,13 +11,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wiretest"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -63,47 +63,23 @@ type request struct {
 
 // fake is a scripted provider: it records each request and answers with
 // respond.
-type fake struct {
-	mu       sync.Mutex
-	requests []request
-}
-
-func (f *fake) last(t *testing.T) request {
-	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	require.NotEmpty(t, f.requests, "no request reached the server")
-	return f.requests[len(f.requests)-1]
-}
-
-func (f *fake) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.requests)
-}
+type fake = wiretest.Fake[request]
 
 // setup starts a fake provider answering with respond and returns a client
 // for it.
 func setup(t *testing.T, respond http.HandlerFunc) (*Client, *fake) {
 	t.Helper()
-	f := &fake{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, _ := io.ReadAll(r.Body)
+	f := wiretest.NewFake(t, func(r *http.Request, raw []byte) request {
 		var body map[string]any
 		_ = json.Unmarshal(raw, &body)
-		f.mu.Lock()
-		f.requests = append(f.requests, request{
+		return request{
 			Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
 			ContentType: r.Header.Get("Content-Type"),
 			APIKey:      r.Header.Get("x-api-key"), APISecret: r.Header.Get("x-api-secret"),
 			Body: body, RawBody: string(raw),
-		})
-		f.mu.Unlock()
-		r.Body = io.NopCloser(bytes.NewReader(raw))
-		respond(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	c := New(Config{BaseURL: srv.URL + "/", APIKey: testKey, APISecret: testSecret, HTTPClient: srv.Client()})
+		}
+	}, respond)
+	c := New(Config{BaseURL: f.URL + "/", APIKey: testKey, APISecret: testSecret, HTTPClient: f.Client})
 	return c, f
 }
 
@@ -286,7 +262,7 @@ func TestSendRequests(t *testing.T) {
 			res, err := c.Send(context.Background(), tt.to, tt.msg)
 			require.NoError(t, err)
 			require.Equal(t, sampleWAMID, res.WAMID)
-			req := f.last(t)
+			req := f.Last(t)
 			require.Equal(t, http.MethodPost, req.Method)
 			require.Equal(t, "/message/", req.Path)
 			require.Empty(t, req.RawQuery, "nothing goes in the URL")
@@ -341,7 +317,7 @@ func TestSendRefusals(t *testing.T) {
 			pe := requireProviderError(t, err)
 			require.Equal(t, provider.ClassPermanent, pe.Class)
 			require.Contains(t, pe.Message, tt.want)
-			require.Zero(t, f.count(), "no call for a message that cannot be sent")
+			require.Zero(t, f.Count(), "no call for a message that cannot be sent")
 		})
 	}
 }
@@ -445,7 +421,7 @@ func TestSendLostAnswer(t *testing.T) {
 		_, err := c.Send(context.Background(), "919970012345", textMsg("Hello"))
 		pe := requireProviderError(t, err)
 		require.Equal(t, provider.ClassAmbiguous, pe.Class)
-		require.Equal(t, 1, f.count())
+		require.Equal(t, 1, f.Count())
 	})
 	t.Run("nothing listening: transient", func(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
@@ -481,7 +457,7 @@ func TestSendLostAnswer(t *testing.T) {
 		pe := requireProviderError(t, err)
 		require.Equal(t, provider.ClassTransient, pe.Class)
 		require.ErrorIs(t, err, context.Canceled)
-		require.Zero(t, f.count())
+		require.Zero(t, f.Count())
 	})
 }
 
@@ -492,7 +468,7 @@ func TestUnsupportedCalls(t *testing.T) {
 	require.Contains(t, err.Error(), "sobot conversation")
 	_, err = c.MessageStatus(context.Background(), sampleWAMID)
 	require.ErrorIs(t, err, provider.ErrUnsupported)
-	require.Zero(t, f.count())
+	require.Zero(t, f.Count())
 	require.Equal(t, Capabilities, c.Capabilities())
 }
 
@@ -661,11 +637,11 @@ func TestSendCustomerNameIsTheRecipientsName(t *testing.T) {
 	c, f := setup(t, reply(http.StatusOK, sampleSendOK))
 	_, err := c.Send(provider.WithRecipientName(context.Background(), "John Doe"), "919970012345", textMsg("Hello"))
 	require.NoError(t, err)
-	require.JSONEq(t, `{"message":"Hello","type":"text","customer_number":"919970012345","customer_name":"John Doe"}`, f.last(t).RawBody)
+	require.JSONEq(t, `{"message":"Hello","type":"text","customer_number":"919970012345","customer_name":"John Doe"}`, f.Last(t).RawBody)
 
 	_, err = c.Send(context.Background(), "919970012345", textMsg("Hello"))
 	require.NoError(t, err)
-	require.Equal(t, "919970012345", f.last(t).Body["customer_name"])
+	require.Equal(t, "919970012345", f.Last(t).Body["customer_name"])
 }
 
 // CheckMessage reports each problem with its field, so validate can name

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 )
 
 // answer is a parsed JSON answer of the send endpoint. Its fields are read
@@ -24,7 +25,7 @@ func parseAnswer(raw []byte) (*answer, error) {
 		return nil, errors.New("empty body")
 	}
 	var v any
-	if err := decodeJSON(raw, &v); err != nil {
+	if err := wire.DecodeJSON(raw, &v); err != nil {
 		return nil, err
 	}
 	obj := asObject(v)
@@ -34,23 +35,10 @@ func parseAnswer(raw []byte) (*answer, error) {
 	return &answer{top: obj}, nil
 }
 
-// decodeJSON decodes exactly one JSON value with numbers as json.Number.
-func decodeJSON(raw []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON value")
-	}
-	return nil
-}
-
 // code returns the answer's top-level "code" (200, 400, "429" ...), or 0.
 func (a *answer) code() int {
 	for _, key := range []string{"code", "status_code", "statusCode"} {
-		if n, err := strconv.Atoi(scalarString(a.top[key])); err == nil {
+		if n, err := strconv.Atoi(wire.Scalar(a.top[key])); err == nil {
 			return n
 		}
 	}
@@ -80,7 +68,7 @@ func (a *answer) hasError() bool {
 	if b, ok := a.top["success"].(bool); ok && !b {
 		return true
 	}
-	switch strings.ToLower(scalarString(a.top["status"])) {
+	switch strings.ToLower(wire.Scalar(a.top["status"])) {
 	case "error", "failed", "fail", "failure", "false", "0":
 		return true
 	}
@@ -104,7 +92,7 @@ func (a *answer) messageText() string {
 				structured = v
 			}
 		default:
-			return scalarString(v)
+			return wire.Scalar(v)
 		}
 	}
 	switch e := a.top["error"].(type) {
@@ -114,7 +102,7 @@ func (a *answer) messageText() string {
 		}
 	case map[string]any:
 		for _, key := range []string{"message", "error_user_msg", "error_user_title", "title"} {
-			if s := scalarString(e[key]); s != "" {
+			if s := wire.Scalar(e[key]); s != "" {
 				return s
 			}
 		}
@@ -122,12 +110,12 @@ func (a *answer) messageText() string {
 	if errs, ok := a.top["errors"].([]any); ok && len(errs) > 0 {
 		if e, ok := errs[0].(map[string]any); ok {
 			for _, key := range []string{"message", "title", "detail"} {
-				if s := scalarString(e[key]); s != "" {
+				if s := wire.Scalar(e[key]); s != "" {
 					return s
 				}
 			}
 		}
-		if s := scalarString(errs[0]); s != "" {
+		if s := wire.Scalar(errs[0]); s != "" {
 			return s
 		}
 	}
@@ -146,18 +134,18 @@ func (a *answer) metaCode(msg string) string {
 		return c
 	}
 	if e, ok := a.top["error"].(map[string]any); ok {
-		if s := scalarString(e["code"]); s != "" {
+		if s := wire.Scalar(e["code"]); s != "" {
 			return s
 		}
 	}
 	if errs, ok := a.top["errors"].([]any); ok && len(errs) > 0 {
 		if e, ok := errs[0].(map[string]any); ok {
-			if s := scalarString(e["code"]); s != "" {
+			if s := wire.Scalar(e["code"]); s != "" {
 				return s
 			}
 		}
 	}
-	if s := scalarString(a.top["error_code"]); s != "" {
+	if s := wire.Scalar(a.top["error_code"]); s != "" {
 		return s
 	}
 	if n := a.code(); n != 0 && (n < 100 || n > 599) {
@@ -177,27 +165,13 @@ func (a *answer) wamid() string {
 		a.top["wamid"], a.top["message_id"], a.top["wa_message_id"],
 	}
 	for _, c := range candidates {
-		if s := scalarString(c); s != "" {
+		if s := wire.Scalar(c); s != "" {
 			return s
 		}
 	}
 	// A top-level "id" counts only when it is plainly a wamid.
-	if s := scalarString(a.top["id"]); strings.HasPrefix(s, "wamid.") {
+	if s := wire.Scalar(a.top["id"]); strings.HasPrefix(s, "wamid.") {
 		return s
-	}
-	return ""
-}
-
-// scalarString returns a string or number as a trimmed string, and "" for
-// anything else.
-func scalarString(v any) string {
-	switch v := v.(type) {
-	case string:
-		return strings.TrimSpace(v)
-	case json.Number:
-		return v.String()
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return ""
 }

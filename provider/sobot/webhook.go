@@ -32,7 +32,7 @@ import (
 // gives (nil, nil).
 func ParseWebhook(body []byte) ([]provider.Event, error) {
 	var v any
-	if err := decodeJSON(body, &v); err != nil {
+	if err := wire.DecodeJSON(body, &v); err != nil {
 		return nil, fmt.Errorf("sobot webhook: malformed JSON: %w", err)
 	}
 	var events []provider.Event
@@ -66,7 +66,7 @@ func walkWebhook(v any, depth int, out *[]provider.Event) {
 				}
 			}
 		case v["value"] != nil: // {"value":{…},"field":"messages"}
-			if f := scalarString(v["field"]); f != "" && f != "messages" && f != "statuses" {
+			if f := wire.Scalar(v["field"]); f != "" && f != "messages" && f != "statuses" {
 				return
 			}
 			walkWebhook(v["value"], depth+1, out)
@@ -90,8 +90,8 @@ func walkWebhook(v any, depth int, out *[]provider.Event) {
 // statusEvent appends the event of one status object, unless its status is
 // unknown or it names no message.
 func statusEvent(m map[string]any, out *[]provider.Event) {
-	st := mapStatus(scalarString(m["status"]))
-	id := scalarString(m["id"])
+	st := mapStatus(wire.Scalar(m["status"]))
+	id := wire.Scalar(m["id"])
 	if st == provider.StatusUnknown || id == "" {
 		return
 	}
@@ -130,10 +130,10 @@ func failure(m map[string]any) (code, reason string) {
 		e = asObject(m["error"])
 	}
 	if e != nil {
-		code = scalarString(e["code"])
-		add(scalarString(e["title"]))
-		add(scalarString(e["message"]))
-		add(scalarString(field(asObject(e["error_data"]), "details")))
+		code = wire.Scalar(e["code"])
+		add(wire.Scalar(e["title"]))
+		add(wire.Scalar(e["message"]))
+		add(wire.Scalar(field(asObject(e["error_data"]), "details")))
 	}
 	if s, ok := m["error"].(string); ok {
 		add(s)
@@ -152,9 +152,9 @@ func failure(m map[string]any) (code, reason string) {
 // inboundEvent appends the event of one inbound message.
 func inboundEvent(m map[string]any, out *[]provider.Event) {
 	*out = append(*out, provider.Event{
-		WAMID:   scalarString(m["id"]),
+		WAMID:   wire.Scalar(m["id"]),
 		At:      parseTimestamp(m["timestamp"]),
-		Phone:   digits(scalarString(m["from"])),
+		Phone:   digits(wire.Scalar(m["from"])),
 		Inbound: true,
 		Text:    inboundText(m),
 	})
@@ -163,7 +163,7 @@ func inboundEvent(m map[string]any, out *[]provider.Event) {
 // inboundText returns the text of an inbound message: text.body, a template
 // button's text, an interactive reply's title, or a media caption.
 func inboundText(m map[string]any) string {
-	if s := scalarString(field(asObject(m["text"]), "body")); s != "" {
+	if s := wire.Scalar(field(asObject(m["text"]), "body")); s != "" {
 		return s
 	}
 	if s, ok := m["text"].(string); ok && strings.TrimSpace(s) != "" {
@@ -182,7 +182,7 @@ func inboundText(m map[string]any) string {
 		}
 	}
 	for _, kind := range []string{"image", "video", "document", "audio", "sticker"} {
-		if s := scalarString(field(asObject(m[kind]), "caption")); s != "" {
+		if s := wire.Scalar(field(asObject(m[kind]), "caption")); s != "" {
 			return s
 		}
 	}
@@ -209,7 +209,7 @@ func mapStatus(word string) provider.Status {
 // or an RFC 3339 time; zero if absent, unreadable or impossible (see
 // wire.EventTime).
 func parseTimestamp(v any) time.Time {
-	s := scalarString(v)
+	s := wire.Scalar(v)
 	if s == "" {
 		return time.Time{}
 	}
@@ -247,7 +247,7 @@ func asList(v any) []any {
 
 func firstString(m map[string]any, keys ...string) string {
 	for _, key := range keys {
-		if s := scalarString(field(m, key)); s != "" {
+		if s := wire.Scalar(field(m, key)); s != "" {
 			return s
 		}
 	}

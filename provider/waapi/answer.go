@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/wacamp/wacamp/provider/internal/wire"
 )
 
 // answer is a provider answer decoded leniently into generic JSON values
@@ -18,8 +20,8 @@ type answer struct {
 // white space are tolerated).
 func parseAnswer(raw []byte) (*answer, error) {
 	raw = bytes.TrimSpace(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")))
-	v, err := decodeJSON(raw)
-	if err != nil {
+	var v any
+	if err := wire.DecodeJSON(raw, &v); err != nil {
 		return nil, err
 	}
 	m, ok := v.(map[string]any)
@@ -27,20 +29,6 @@ func parseAnswer(raw []byte) (*answer, error) {
 		return nil, errors.New("answer is not a JSON object")
 	}
 	return &answer{top: m}, nil
-}
-
-// decodeJSON decodes one JSON value with numbers as json.Number.
-func decodeJSON(raw []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, errors.New("trailing data after JSON value")
-	}
-	return v, nil
 }
 
 // verdict is what an answer says about the call.
@@ -114,14 +102,14 @@ func (a *answer) messageText() string {
 			}
 		case map[string]any:
 			for _, k := range []string{"message", "error", "msg"} {
-				if s := scalarString(v[k]); s != "" {
+				if s := wire.Scalar(v[k]); s != "" {
 					return s
 				}
 			}
 		}
 	}
 	if d, ok := a.top["data"].(map[string]any); ok {
-		if s := scalarString(d["message"]); s != "" {
+		if s := wire.Scalar(d["message"]); s != "" {
 			return s
 		}
 	}
@@ -137,7 +125,7 @@ func (a *answer) errorCode(httpStatus int) string {
 		cands = append([]any{e["code"]}, cands...)
 	}
 	for _, v := range cands {
-		s := scalarString(v)
+		s := wire.Scalar(v)
 		n, err := strconv.Atoi(s)
 		if err != nil || n == 0 || (n >= 200 && n <= 299) || n == httpStatus || (httpStatus >= 500 && n >= 100 && n <= 599) {
 			// An HTTP-like code under a 5xx is a gateway's, not a refusal:
@@ -160,11 +148,11 @@ func (a *answer) messageID() string {
 	}
 	switch d := data.(type) {
 	case map[string]any:
-		if s := scalarString(field(d["key"], "id")); s != "" {
+		if s := wire.Scalar(field(d["key"], "id")); s != "" {
 			return s
 		}
 		for _, k := range []string{"id", "messageId", "message_id"} {
-			if s := scalarString(d[k]); s != "" {
+			if s := wire.Scalar(d[k]); s != "" {
 				return s
 			}
 		}
@@ -173,7 +161,7 @@ func (a *answer) messageID() string {
 			return id
 		}
 	}
-	if s := scalarString(field(a.top["key"], "id")); s != "" {
+	if s := wire.Scalar(field(a.top["key"], "id")); s != "" {
 		return s
 	}
 	return ""
@@ -192,20 +180,6 @@ func serializedID(s string) string {
 		return ""
 	}
 	return rest[i+1:]
-}
-
-// scalarString returns a string or number as a string, and "" for anything
-// else.
-func scalarString(v any) string {
-	switch v := v.(type) {
-	case string:
-		return strings.TrimSpace(v)
-	case json.Number:
-		return v.String()
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	}
-	return ""
 }
 
 // field returns m[key] when m is an object, else nil.

@@ -14,13 +14,13 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wiretest"
 	"github.com/wacamp/wacamp/provider/waapi/waapisim"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -51,30 +51,13 @@ type seen struct {
 	Form        map[string]string // a multipart body
 }
 
-type fake struct {
-	mu   sync.Mutex
-	reqs []seen
-}
-
-func (f *fake) last(t *testing.T) seen {
-	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	require.NotEmpty(t, f.reqs, "no request reached the server")
-	return f.reqs[len(f.reqs)-1]
-}
-
-func (f *fake) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.reqs)
-}
+// fake is a scripted provider: it records each request and answers with
+// respond.
+type fake = wiretest.Fake[seen]
 
 func setupWith(t *testing.T, cfg Config, respond http.HandlerFunc) (*Client, *fake) {
 	t.Helper()
-	f := &fake{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
+	f := wiretest.NewFake(t, func(r *http.Request, body []byte) seen {
 		s := seen{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(),
 			Auth: r.Header.Get("Authorization"), ContentType: r.Header.Get("Content-Type")}
 		mt, params, _ := mime.ParseMediaType(s.ContentType)
@@ -82,7 +65,6 @@ func setupWith(t *testing.T, cfg Config, respond http.HandlerFunc) (*Client, *fa
 		case "application/json":
 			_ = json.Unmarshal(body, &s.JSON)
 		case "multipart/form-data":
-			r.Body = io.NopCloser(bytes.NewReader(body))
 			r.Header.Set("Content-Type", "multipart/form-data; boundary="+params["boundary"])
 			if err := r.ParseMultipartForm(1 << 20); err == nil {
 				s.Form = map[string]string{}
@@ -91,14 +73,10 @@ func setupWith(t *testing.T, cfg Config, respond http.HandlerFunc) (*Client, *fa
 				}
 			}
 		}
-		f.mu.Lock()
-		f.reqs = append(f.reqs, s)
-		f.mu.Unlock()
-		respond(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	cfg.BaseURL = srv.URL + "/"
-	cfg.HTTPClient = srv.Client()
+		return s
+	}, respond)
+	cfg.BaseURL = f.URL + "/"
+	cfg.HTTPClient = f.Client
 	return New(cfg), f
 }
 
@@ -144,7 +122,7 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 		c, f := setup(t, reply(200, imageOK))
 		_, err := c.Send(ctx, "+234 904-898-8056", templates.Message{Kind: templates.KindText, Text: "Hello dear"})
 		require.NoError(t, err)
-		s := f.last(t)
+		s := f.Last(t)
 		require.Equal(t, "/whatsapp/message", s.Path)
 		requireAuth(t, s, testBearer)
 		require.Equal(t, "application/json", s.ContentType)
@@ -159,7 +137,7 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 		c, f := setupWith(t, Config{SessionID: testSession, AccessToken: testAccess}, reply(200, imageOK))
 		_, err := c.Send(ctx, testPhone, templates.Message{Kind: templates.KindText, Text: "x"})
 		require.NoError(t, err)
-		requireAuth(t, f.last(t), testAccess)
+		requireAuth(t, f.Last(t), testAccess)
 	})
 
 	t.Run("Location", func(t *testing.T) {
@@ -168,7 +146,7 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 		_, err := c.Send(ctx, testPhone, templates.Message{Kind: templates.KindLocation,
 			Location: &templates.Location{Latitude: 6.556452, Longitude: 3.2774487, Name: "locationName", Address: "1 Marina, Lagos"}})
 		require.NoError(t, err)
-		s := f.last(t)
+		s := f.Last(t)
 		require.Equal(t, "/whatsapp/message", s.Path)
 		requireAuth(t, s, testBearer)
 		require.Equal(t, map[string]any{
@@ -185,7 +163,7 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 		_, err := c.Send(ctx, testPhone, templates.Message{Kind: templates.KindMedia,
 			Media: &templates.Media{URL: u, Type: "image", Caption: "Caption", MimeType: "image/jpeg"}})
 		require.NoError(t, err)
-		s := f.last(t)
+		s := f.Last(t)
 		require.Equal(t, "/whatsapp/message/fileurl", s.Path)
 		requireAuth(t, s, testBearer)
 		require.True(t, strings.HasPrefix(s.ContentType, "multipart/form-data; boundary="), s.ContentType)
@@ -198,7 +176,7 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 		_, err := c.Send(ctx, testPhone, templates.Message{Kind: templates.KindMedia,
 			Media: &templates.Media{URL: "https://cdn.example.com/a/voice.OGG?sig=1", Type: "audio", Caption: "ignored"}})
 		require.NoError(t, err)
-		require.Equal(t, map[string]string{"chatId": testPhone, "url": "https://cdn.example.com/a/voice.OGG?sig=1", "type": "audio", "mimetype": "audio/ogg"}, f.last(t).Form)
+		require.Equal(t, map[string]string{"chatId": testPhone, "url": "https://cdn.example.com/a/voice.OGG?sig=1", "type": "audio", "mimetype": "audio/ogg"}, f.Last(t).Form)
 	})
 
 	t.Run("MediaDocumentFilename", func(t *testing.T) {
@@ -208,7 +186,7 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 			Media: &templates.Media{URL: "https://cdn.example.com/files/menu.pdf", Type: "document", Caption: "Menu"}})
 		require.NoError(t, err)
 		require.Equal(t, map[string]string{"chatId": testPhone, "url": "https://cdn.example.com/files/menu.pdf", "type": "document",
-			"mimetype": "application/pdf", "caption": "Menu", "filename": "menu.pdf"}, f.last(t).Form)
+			"mimetype": "application/pdf", "caption": "Menu", "filename": "menu.pdf"}, f.Last(t).Form)
 	})
 
 	t.Run("Buttons", func(t *testing.T) {
@@ -222,7 +200,7 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 				{Type: "call", Title: "Click to call (CALL)", Payload: "918788889688"},
 			}}})
 		require.NoError(t, err)
-		s := f.last(t)
+		s := f.Last(t)
 		require.Equal(t, "/whatsapp/message/button", s.Path)
 		requireAuth(t, s, testBearer)
 		require.Equal(t, "application/json", s.ContentType)
@@ -260,7 +238,7 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 		_, err := c.Send(ctx, testPhone, templates.Message{Kind: templates.KindButtons, Buttons: &templates.Buttons{
 			Header: "Order", Text: "Pay how?", Buttons: []templates.Button{{Type: "reply", Title: "Cash"}}}})
 		require.NoError(t, err)
-		require.Equal(t, "Order\n\nPay how?", f.last(t).JSON["btndata"].(map[string]any)["text"])
+		require.Equal(t, "Order\n\nPay how?", f.Last(t).JSON["btndata"].(map[string]any)["text"])
 	})
 
 	t.Run("List", func(t *testing.T) {
@@ -272,7 +250,7 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 				{ID: "string", Title: "Title Option 1", Description: "Option Description"},
 			}}}}})
 		require.NoError(t, err)
-		s := f.last(t)
+		s := f.Last(t)
 		require.Equal(t, "/whatsapp/message/list", s.Path)
 		requireAuth(t, s, testBearer)
 		var want map[string]any
@@ -414,7 +392,7 @@ func TestSendRefusedWithoutCall(t *testing.T) {
 		pe := requireProviderError(t, err)
 		require.Equal(t, tt.class, pe.Class, "%q %+v", tt.to, tt.m)
 	}
-	require.Zero(t, f.count())
+	require.Zero(t, f.Count())
 }
 
 func TestSendLostAnswer(t *testing.T) {
@@ -474,7 +452,7 @@ func TestSendLostAnswer(t *testing.T) {
 		pe := requireProviderError(t, err)
 		require.Equal(t, provider.ClassTransient, pe.Class)
 		require.ErrorIs(t, err, context.Canceled)
-		require.Zero(t, f.count())
+		require.Zero(t, f.Count())
 	})
 }
 
@@ -486,7 +464,7 @@ func TestUnsupportedCalls(t *testing.T) {
 	require.Contains(t, err.Error(), "waapi conversation")
 	_, err = c.MessageStatus(context.Background(), "BAE59F1807A62E0D")
 	require.ErrorIs(t, err, provider.ErrUnsupported)
-	require.Zero(t, f.count())
+	require.Zero(t, f.Count())
 	require.Equal(t, Capabilities, c.Capabilities())
 }
 

@@ -55,8 +55,8 @@ import (
 // yields (nil, nil).
 func ParseWebhook(body []byte) ([]provider.Event, error) {
 	body = bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
-	v, err := decodeJSON(body)
-	if err != nil {
+	var v any
+	if err := wire.DecodeJSON(body, &v); err != nil {
 		return nil, fmt.Errorf("waapi webhook: %w", err)
 	}
 	var envelopes []any
@@ -121,11 +121,11 @@ func eventOf(item map[string]any) (provider.Event, bool) {
 	if !ok {
 		return provider.Event{}, false
 	}
-	jid := scalarString(key["remoteJid"])
+	jid := wire.Scalar(key["remoteJid"])
 	if strings.HasSuffix(jid, "@g.us") || strings.HasSuffix(jid, "@broadcast") {
 		return provider.Event{}, false
 	}
-	ev := provider.Event{WAMID: scalarString(key["id"]), Phone: phoneOfKey(key)}
+	ev := provider.Event{WAMID: wire.Scalar(key["id"]), Phone: phoneOfKey(key)}
 	update, _ := item["update"].(map[string]any)
 	ev.At = timeOf(item, update)
 
@@ -174,7 +174,7 @@ func eventOf(item map[string]any) (provider.Event, bool) {
 		ev.Code, ev.Reason = errorOf(errv)
 		ev.Code = wire.Scrubber{}.Code(ev.Code) // a code is a short token; anything else is not kept
 		if ev.Reason == "" {
-			ev.Reason = scalarString(field(update, "reason"))
+			ev.Reason = wire.Scalar(field(update, "reason"))
 		}
 		if ev.Code == "" {
 			ev.Code = provider.ExtractCode(ev.Reason)
@@ -185,7 +185,7 @@ func eventOf(item map[string]any) (provider.Event, bool) {
 
 // mapStatus maps a Baileys status (name or number) to the ladder.
 func mapStatus(v any) provider.Status {
-	s := strings.ToUpper(scalarString(v))
+	s := strings.ToUpper(wire.Scalar(v))
 	switch s {
 	case "PENDING", "SERVER_ACK", "SENT", "2":
 		return provider.StatusSent
@@ -204,25 +204,25 @@ func mapStatus(v any) provider.Status {
 func errorOf(v any) (code, reason string) {
 	switch e := v.(type) {
 	case map[string]any:
-		code = scalarString(e["code"])
+		code = wire.Scalar(e["code"])
 		for _, k := range []string{"message", "reason", "title"} {
-			if reason = scalarString(e[k]); reason != "" {
+			if reason = wire.Scalar(e[k]); reason != "" {
 				break
 			}
 		}
 	default:
-		reason = scalarString(e)
+		reason = wire.Scalar(e)
 	}
 	return code, reason
 }
 
 // phoneOfKey returns the digits of the key's jid.
 func phoneOfKey(key map[string]any) string {
-	jid := scalarString(key["remoteJid"])
+	jid := wire.Scalar(key["remoteJid"])
 	if strings.HasSuffix(jid, "@lid") {
 		jid = ""
 		for _, k := range []string{"senderPn", "remoteJidAlt", "participantPn"} {
-			if s := scalarString(key[k]); s != "" && !strings.HasSuffix(s, "@lid") {
+			if s := wire.Scalar(key[k]); s != "" && !strings.HasSuffix(s, "@lid") {
 				jid = s
 				break
 			}
@@ -304,14 +304,14 @@ func timeOf(item, update map[string]any) time.Time {
 // impossible one (see wire.UnixTime).
 func parseTimestamp(v any) (time.Time, bool) {
 	if m, ok := v.(map[string]any); ok {
-		low, err1 := strconv.ParseInt(scalarString(m["low"]), 10, 64)
-		high, err2 := strconv.ParseInt(scalarString(m["high"]), 10, 64)
+		low, err1 := strconv.ParseInt(wire.Scalar(m["low"]), 10, 64)
+		high, err2 := strconv.ParseInt(wire.Scalar(m["high"]), 10, 64)
 		if err1 != nil || err2 != nil {
 			return time.Time{}, false
 		}
 		v = json.Number(strconv.FormatInt(high<<32|int64(uint32(low)), 10)) // #nosec G115 -- the low 32 bits, as Long.toString does
 	}
-	s := scalarString(v)
+	s := wire.Scalar(v)
 	if s == "" {
 		return time.Time{}, false
 	}

@@ -14,8 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wacamp/wacamp/provider/internal/simnum"
-	"github.com/wacamp/wacamp/provider/internal/wire"
+	"github.com/wacamp/wacamp/provider/sim"
 )
 
 // The simulator's canned answers.
@@ -49,14 +48,12 @@ const DefaultDeliverAfter = time.Second
 type Options struct {
 	// Tokens are the accepted apiTokens; empty accepts any non-empty token.
 	Tokens []string
-	// Latency is added to every answer.
-	Latency time.Duration
-	// Fail5xxRate is the share (0–1) of send calls answered HTTP 503 before
-	// anything is accepted.
-	Fail5xxRate float64
-	// DropAfterAcceptRate is the share (0–1) of accepted sends whose
-	// connection is closed without an answer after the message is recorded:
-	// the message goes out, the client never learns it.
+	// Latency is added to every answer. Fail5xxRate is the share (0–1) of
+	// send calls answered HTTP 503 before anything is accepted;
+	// DropAfterAcceptRate that of accepted sends whose connection is then
+	// closed unanswered: the message goes out, the client never learns it.
+	Latency             time.Duration
+	Fail5xxRate         float64
 	DropAfterAcceptRate float64
 	// SlowAcceptRate is the share (0–1) of sends (of every kind) the
 	// provider takes SlowAccept to accept: the request is held that long,
@@ -67,32 +64,25 @@ type Options struct {
 	SlowAcceptRate float64
 	// SlowAccept is how long a send drawn by SlowAcceptRate is held.
 	SlowAccept time.Duration
-	// RatePerSecond is the send rate allowed per phone_number_id (a token
-	// bucket holding max(1, RatePerSecond) tokens); 0 is unlimited. Sends
-	// over it are answered HTTP 200 {"status":"0","message":"(#130429) Rate
-	// limit hit"}. Every send that gets this far takes a token, refused or
-	// not.
-	RatePerSecond float64
-	// PairInterval is the least time between two sends from one
-	// phone_number_id to one recipient (WhatsApp's pair rate, 6 s); 0 is
-	// not enforced. A send sooner than that is answered HTTP 200
-	// {"status":"0","message":"(#131056) … pair rate limit hit"}.
-	PairInterval time.Duration
-	// SubscriberLimit is how many distinct recipients the account may have;
-	// 0 is unlimited. A send to a new recipient beyond it is refused with
-	// the doc's "Subscriber limit has been exceeded" answer.
+	// RatePerSecond (per phone_number_id), PairInterval (from one
+	// phone_number_id to one recipient; WhatsApp's is 6 s) and
+	// SubscriberLimit (distinct recipients of the account) are the number's
+	// limits (sim.Limits; 0 turns each off). A send over them is refused
+	// under HTTP 200 {"status":"0","message":…}: "(#130429) Rate limit hit",
+	// "(#131056) … pair rate limit hit", or the doc's "Subscriber limit has
+	// been exceeded". Every send that gets this far takes a token.
+	RatePerSecond   float64
+	PairInterval    time.Duration
 	SubscriberLimit int
 	// DeliverAfter is how long a message stays sent before it is delivered
-	// (or failed); 0 means DefaultDeliverAfter, < 0 never delivered.
+	// or failed (0 means DefaultDeliverAfter, < 0 never); ReadAfter how long
+	// a read one then stays delivered (< 0 never read). ReadShare is the
+	// share (0–1) of delivered messages read, FailShare that of accepted
+	// ones failed (failed_reason "Message undeliverable.", code 131026).
 	DeliverAfter time.Duration
-	// ReadAfter is how long a read message stays delivered before it is
-	// read; < 0 means never read.
-	ReadAfter time.Duration
-	// ReadShare is the share (0–1) of delivered messages that get read.
-	ReadShare float64
-	// FailShare is the share (0–1) of accepted messages that fail instead of
-	// being delivered (failed_reason "Message undeliverable.", code 131026).
-	FailShare float64
+	ReadAfter    time.Duration
+	ReadShare    float64
+	FailShare    float64
 	// ConvNoWAMIDRate is the share (0–1) of template and bot-flow messages
 	// that get/conversation lists without a wa_message_id (null), as a
 	// provider does that has not learned Meta's id yet; the entry keeps its
@@ -165,11 +155,11 @@ type Server struct {
 	opts     Options
 	rng      *rand.Rand
 	seq      uint32
-	sends    []Send
+	sends    sim.Log[Send]
 	messages map[string]*message    // by wamid
 	convs    map[convKey][]*message // oldest first
 	numbers  []string               // phone_number_ids seen, in order
-	num      simnum.Number          // the limits: buckets by phone_number_id, pairs by (number, recipient), subscribers
+	num      sim.Number             // the limits: buckets by phone_number_id, pairs by (number, recipient), subscribers
 	stats    Stats
 }
 
@@ -202,10 +192,9 @@ func (m *message) listedWAMID(now time.Time) *string {
 
 // New returns a simulator with the given knobs.
 func New(opts Options) *Server {
-	seed := uint64(opts.Seed) // #nosec G115 -- the bits of the seed, sign and all
 	return &Server{
 		opts:     opts,
-		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		rng:      sim.NewRand(opts.Seed),
 		messages: map[string]*message{},
 		convs:    map[convKey][]*message{},
 	}
@@ -220,25 +209,11 @@ func (s *Server) SetOptions(update func(*Options)) {
 }
 
 // Sends returns every accepted send, in order.
-func (s *Server) Sends() []Send {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Send, len(s.sends))
-	copy(out, s.sends)
-	return out
-}
+func (s *Server) Sends() []Send { return s.sends.All() }
 
 // SendCount returns how many sends to phone were accepted.
 func (s *Server) SendCount(phone string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, snd := range s.sends {
-		if snd.Phone == phone {
-			n++
-		}
-	}
-	return n
+	return s.sends.Count(func(snd Send) bool { return snd.Phone == phone })
 }
 
 // Stats returns the counters.
@@ -266,12 +241,12 @@ func (s *Server) now() time.Time {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
-		wire.WriteJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed."))
+		sim.WriteJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed."))
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if err := r.ParseForm(); err != nil {
-		wire.WriteJSON(w, http.StatusBadRequest, failure("Invalid request."))
+		sim.WriteJSON(w, http.StatusBadRequest, failure("Invalid request."))
 		return
 	}
 	// Wait after reading the body: only then does the server notice a
@@ -279,15 +254,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	latency := s.opts.Latency
 	s.mu.Unlock()
-	if !wire.Delay(r, latency) {
+	if !sim.Delay(r, latency) {
 		return
 	}
 	if shape := s.shape(); shape != ShapeBotSailor && shape != ShapeWabotick {
-		wire.WriteJSON(w, http.StatusInternalServerError, failure("botsailorsim: unknown Options.Shape "+strconv.Quote(shape)+"."))
+		sim.WriteJSON(w, http.StatusInternalServerError, failure("botsailorsim: unknown Options.Shape "+strconv.Quote(shape)+"."))
 		return
 	}
 	if !s.authorized(r) {
-		wire.WriteJSON(w, http.StatusOK, failure(msgInvalidToken))
+		sim.WriteJSON(w, http.StatusOK, failure(msgInvalidToken))
 		return
 	}
 	switch strings.TrimSuffix(r.URL.Path, "/") {
@@ -306,7 +281,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/api/v1/user/myInfo":
 		s.myInfo(w)
 	default:
-		wire.WriteJSON(w, http.StatusNotFound, failure("Invalid API endpoint."))
+		sim.WriteJSON(w, http.StatusNotFound, failure("Invalid API endpoint."))
 	}
 }
 
@@ -334,19 +309,6 @@ func required(r *http.Request, names ...string) string {
 	return ""
 }
 
-// validPhone reports whether p is 8–15 digits.
-func validPhone(p string) bool {
-	if len(p) < 8 || len(p) > 15 {
-		return false
-	}
-	for _, c := range p {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // send handles the four send endpoints.
 func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 	need := []string{"phone_number_id", "phone_number"}
@@ -363,12 +325,12 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		}
 	}
 	if missing := required(r, need...); missing != "" {
-		wire.WriteJSON(w, http.StatusOK, failure(missing+" is required."))
+		sim.WriteJSON(w, http.StatusOK, failure(missing+" is required."))
 		return
 	}
 	phone, numberID := r.Form.Get("phone_number"), r.Form.Get("phone_number_id")
-	if !validPhone(phone) {
-		wire.WriteJSON(w, http.StatusOK, failure(msgInvalidPhone))
+	if !sim.ValidPhone(phone) {
+		sim.WriteJSON(w, http.StatusOK, failure(msgInvalidPhone))
 		return
 	}
 	snd := Send{Phone: phone, PhoneNumberID: numberID, Kind: kind}
@@ -406,8 +368,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 	if s.rng.Float64() < s.opts.Fail5xxRate {
 		s.stats.Rejected5xx++
 		s.mu.Unlock()
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
+		sim.Unavailable(w)
 		return
 	}
 	if s.opts.SlowAcceptRate > 0 && s.rng.Float64() < s.opts.SlowAcceptRate {
@@ -416,28 +377,18 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		s.stats.Slowed++
 		s.stats.SlowHeld++
 		s.mu.Unlock()
-		// Not wire.Delay: the client giving up must not stop the provider.
+		// Not sim.Delay: the client giving up must not stop the provider.
 		t := time.NewTimer(hold)
 		<-t.C
 		s.mu.Lock()
 		s.stats.SlowHeld--
 	}
 	now := s.now()
-	switch s.num.Admit(numberID, "", phone, now, s.limits()) {
-	case simnum.RateLimited:
-		s.stats.RateLimited++
+	if v := s.num.Admit(numberID, "", phone, now, s.limits()); v != sim.Admitted {
+		v.Tally(&s.stats.RateLimited, &s.stats.PairLimited, &s.stats.SubscriberLimited)
 		s.mu.Unlock()
-		wire.WriteJSON(w, http.StatusOK, failure(msgRateLimited))
-		return
-	case simnum.PairLimited:
-		s.stats.PairLimited++
-		s.mu.Unlock()
-		wire.WriteJSON(w, http.StatusOK, failure(msgPairLimited))
-		return
-	case simnum.SubscriberLimited:
-		s.stats.SubscriberLimited++
-		s.mu.Unlock()
-		wire.WriteJSON(w, http.StatusOK, failure(msgSubscriberLimit))
+		// Refused under HTTP 200, as every refusal of the family.
+		sim.WriteJSON(w, http.StatusOK, failure(limitMessage[v]))
 		return
 	}
 	m := s.record(numberID, phone, string(body), now)
@@ -453,7 +404,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 	}
 	s.num.Record(numberID, "", phone, now)
 	snd.WAMID, snd.At = m.wamid, now
-	s.sends = append(s.sends, snd)
+	s.sends.Add(snd)
 	s.stats.Accepted++
 	drop := s.rng.Float64() < s.opts.DropAfterAcceptRate
 	if drop {
@@ -462,25 +413,28 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 	s.mu.Unlock()
 
 	if drop {
-		wire.HangUp(w)
+		sim.HangUp(w)
 		return
 	}
 	switch {
 	case kind == "template" && s.shape() == ShapeWabotick && !m.hideWAMID:
-		writePrettyJSON(w, http.StatusOK, dataAnswer{Status: "success", Message: msgTemplateSent,
+		sim.WriteLinedJSON(w, http.StatusOK, dataAnswer{Status: "success", Message: msgTemplateSent,
 			Data: map[string]string{"message_id": m.wamid}})
 	case kind == "template":
-		wire.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: msgTemplateSent})
+		sim.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: msgTemplateSent})
 	case kind == "bot":
-		wire.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: msgBotTriggered})
+		sim.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: msgBotTriggered})
 	default:
-		wire.WriteJSON(w, http.StatusOK, sendAnswer{Status: "1", WAMID: m.wamid, Message: msgSent})
+		sim.WriteJSON(w, http.StatusOK, sendAnswer{Status: "1", WAMID: m.wamid, Message: msgSent})
 	}
 }
 
+// limitMessage is the refusal text of a send the number's limits refused.
+var limitMessage = map[sim.Verdict]string{sim.RateLimited: msgRateLimited, sim.PairLimited: msgPairLimited, sim.SubscriberLimited: msgSubscriberLimit}
+
 // limits are the number's limits as the knobs set them. Callers hold mu.
-func (s *Server) limits() simnum.Limits {
-	return simnum.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
+func (s *Server) limits() sim.Limits {
+	return sim.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
 }
 
 // record stores an accepted message and decides its fate. Callers hold mu.
@@ -499,8 +453,8 @@ func (s *Server) record(numberID, phone, content string, now time.Time) *message
 	// Draw both shares for every message, so changing one knob does not
 	// shift the other's decisions.
 	fail, read := s.rng.Float64() < s.opts.FailShare, s.rng.Float64() < s.opts.ReadShare
-	lc := simnum.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
-	for _, st := range lc.Steps(now, simnum.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)[1:] {
+	lc := sim.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
+	for _, st := range lc.Steps(now, sim.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)[1:] {
 		switch st.Status {
 		case "failed":
 			m.deliverAt, m.failed = st.At, true
@@ -569,24 +523,24 @@ func (m *message) stateAt(now time.Time) state {
 // skipping offset (0-based, default 0).
 func (s *Server) conversation(w http.ResponseWriter, r *http.Request) {
 	if missing := required(r, "phone_number_id", "phone_number", "limit"); missing != "" {
-		wire.WriteJSON(w, http.StatusOK, failure(missing+" is required."))
+		sim.WriteJSON(w, http.StatusOK, failure(missing+" is required."))
 		return
 	}
 	limit, err := strconv.Atoi(r.Form.Get("limit"))
 	if err != nil || limit <= 0 {
-		wire.WriteJSON(w, http.StatusOK, failure("limit must be a positive number."))
+		sim.WriteJSON(w, http.StatusOK, failure("limit must be a positive number."))
 		return
 	}
 	offset := 0
 	if v := r.Form.Get("offset"); v != "" {
 		if offset, err = strconv.Atoi(v); err != nil || offset < 0 {
-			wire.WriteJSON(w, http.StatusOK, failure("offset must be a number."))
+			sim.WriteJSON(w, http.StatusOK, failure("offset must be a number."))
 			return
 		}
 	}
 	phone := r.Form.Get("phone_number")
-	if !validPhone(phone) {
-		wire.WriteJSON(w, http.StatusOK, failure(msgInvalidPhone))
+	if !sim.ValidPhone(phone) {
+		sim.WriteJSON(w, http.StatusOK, failure(msgInvalidPhone))
 		return
 	}
 	s.mu.Lock()
@@ -617,18 +571,18 @@ func (s *Server) conversation(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	s.mu.Unlock()
-	wire.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: entries})
+	sim.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: entries})
 }
 
 // messageStatus answers get/message-status. Any numeric whatsapp_bot_id is
 // accepted.
 func (s *Server) messageStatus(w http.ResponseWriter, r *http.Request) {
 	if missing := required(r, "wa_message_id", "whatsapp_bot_id"); missing != "" {
-		wire.WriteJSON(w, http.StatusOK, failure(missing+" is required."))
+		sim.WriteJSON(w, http.StatusOK, failure(missing+" is required."))
 		return
 	}
 	if _, err := strconv.ParseInt(r.Form.Get("whatsapp_bot_id"), 10, 64); err != nil {
-		wire.WriteJSON(w, http.StatusOK, failure("whatsapp_bot_id must be a number."))
+		sim.WriteJSON(w, http.StatusOK, failure("whatsapp_bot_id must be a number."))
 		return
 	}
 	s.mu.Lock()
@@ -640,7 +594,7 @@ func (s *Server) messageStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if m == nil {
-		wire.WriteJSON(w, http.StatusOK, failure(msgNotFound))
+		sim.WriteJSON(w, http.StatusOK, failure(msgNotFound))
 		return
 	}
 	rep := statusEntry{
@@ -654,10 +608,10 @@ func (s *Server) messageStatus(w http.ResponseWriter, r *http.Request) {
 		rep.ErrorCode = codeUndeliverable
 	}
 	if s.shape() == ShapeWabotick {
-		writePrettyJSON(w, http.StatusOK, answer{Status: "1", Message: rep})
+		sim.WriteLinedJSON(w, http.StatusOK, answer{Status: "1", Message: rep})
 		return
 	}
-	wire.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: rep})
+	sim.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: rep})
 }
 
 // myInfo answers user/myInfo in the doc's shape, with live figures.
@@ -690,10 +644,10 @@ func (s *Server) myInfo(w http.ResponseWriter) {
 	wabotick := cmp.Or(s.opts.Shape, ShapeBotSailor) == ShapeWabotick
 	s.mu.Unlock()
 	if wabotick {
-		writePrettyJSON(w, http.StatusOK, dataAnswer{Status: "success", Data: info})
+		sim.WriteLinedJSON(w, http.StatusOK, dataAnswer{Status: "success", Data: info})
 		return
 	}
-	wire.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: info})
+	sim.WriteJSON(w, http.StatusOK, answer{Status: "1", Message: info})
 }
 
 // The answer shapes, with the docs' field order.
@@ -752,19 +706,6 @@ func failedReason(st state) string {
 		return msgUndeliverable
 	}
 	return ""
-}
-
-// writePrettyJSON writes v over several lines without indentation, the way
-// seed 001 prints its multi-line samples.
-func writePrettyJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.MarshalIndent(v, "", "")
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
 }
 
 // formatTime formats t as the API does: "YYYY-MM-DD HH:MM:SS" in UTC.

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/botsailor"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/internal/wiretest"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -25,31 +25,16 @@ const (
 	numberID = "119060000040020"
 )
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock returns a settable clock for the simulator.
+func newClock() *wiretest.Clock {
+	return wiretest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 }
 
 type testBundle struct {
 	sim    *botsailorsim.Server
 	srv    *httptest.Server
 	client *botsailor.Client
-	clock  *clock
+	clock  *wiretest.Clock
 }
 
 // setup starts a simulator with opts (plus the test token and clock) and a

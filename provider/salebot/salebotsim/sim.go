@@ -3,7 +3,6 @@ package salebotsim
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,8 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wacamp/wacamp/provider/internal/simnum"
 	"github.com/wacamp/wacamp/provider/internal/wire"
+	"github.com/wacamp/wacamp/provider/sim"
 )
 
 // The simulator's canned texts.
@@ -62,31 +61,24 @@ type Options struct {
 	WhatsAppBotIDs []int64
 	// ProjectID is the webhook's project_id; 0 means DefaultProjectID.
 	ProjectID int64
-	// Latency is added to every answer.
-	Latency time.Duration
-	// Fail5xxRate is the share (0–1) of sends answered HTTP 503 before
-	// anything is accepted.
-	Fail5xxRate float64
-	// DropAfterAcceptRate is the share (0–1) of accepted sends whose
-	// connection is closed without an answer after the message is recorded
-	// (and will be reported by webhook).
+	// Latency is added to every answer. The faults are shares (0–1):
+	// Fail5xxRate of sends answered HTTP 503 before anything is accepted;
+	// DropAfterAcceptRate of accepted sends whose connection is then closed
+	// unanswered (and will be reported by webhook); Fail500Rate of accepted
+	// sends answered a bare HTTP 500 page (its statuses are still pushed).
+	Latency             time.Duration
+	Fail5xxRate         float64
 	DropAfterAcceptRate float64
-	// Fail500Rate is the share (0–1) of accepted sends answered with a bare
-	// HTTP 500 (an HTML page) after the message is recorded: the server
-	// failed after it acted (its statuses are still pushed).
-	Fail500Rate float64
-	// RatePerSecond is the send rate allowed per API key (a token bucket
-	// holding max(1, RatePerSecond) tokens); 0 is unlimited. Sends over it
-	// are answered HTTP 429 {"status":"error","error":"(#130429) Rate limit
-	// hit"}. Every send that gets this far takes a token, refused or not.
-	RatePerSecond float64
-	// PairInterval is the least time between two accepted sends of one API
-	// key to one phone; 0 is not enforced. Sooner sends are answered HTTP
-	// 429 with "(#131056) … pair rate limit hit".
-	PairInterval time.Duration
-	// SubscriberLimit is how many distinct phones the project may message;
-	// 0 is unlimited. A send to a new phone beyond it is answered HTTP 400
-	// "Subscriber limit has been exceeded. …".
+	Fail500Rate         float64
+	// RatePerSecond (per API key), PairInterval (between accepted sends of
+	// one API key to one phone) and SubscriberLimit (distinct phones the
+	// project may message) are the number's limits (sim.Limits; 0 turns
+	// each off). Sends over them are answered {"status":"error","error":…}:
+	// HTTP 429 "(#130429) Rate limit hit", HTTP 429 "(#131056) … pair rate
+	// limit hit", HTTP 400 "Subscriber limit has been exceeded. …". Every
+	// send that gets this far takes a token, refused or not.
+	RatePerSecond   float64
+	PairInterval    time.Duration
 	SubscriberLimit int
 	// DeliverAfter is how long after acceptance a message's report is
 	// pushed; 0 means DefaultDeliverAfter, < 0 never.
@@ -187,20 +179,13 @@ type Server struct {
 	mu          sync.Mutex
 	opts        Options
 	rng         *rand.Rand
-	seq         int64 // last message id
-	pushSeq     int64
+	seq         int64              // last message id
 	clients     map[string]*client // by phone
 	clientsByID map[int64]*client
-	sends       []Send
-	num         simnum.Number // the limits: buckets by API key, pairs by (key, phone), subscribers (the clients)
+	sends       sim.Log[Send]
+	num         sim.Number // the limits: buckets by API key, pairs by (key, phone), subscribers (the clients)
 	stats       Stats
-
-	queue  []*push // pending pushes, by (due, seq)
-	timer  *time.Timer
-	closed bool
-	done   chan struct{}
-	wg     sync.WaitGroup // running deliveries
-	pushMu sync.Mutex     // serialises deliveries, so pushes keep their order
+	push        *sim.Pusher // the webhook queue; reports are keyed by phone
 }
 
 type client struct {
@@ -209,28 +194,18 @@ type client struct {
 	createdAt time.Time
 }
 
-// push is one webhook POST to make.
-type push struct {
-	due   time.Time
-	seq   int64
-	phone string
-	body  []byte
-	dup   bool
-	// report marks a status report (not a Reply): only those are reordered.
-	report bool
-}
-
 // New returns a simulator with the given knobs.
 func New(opts Options) *Server {
-	seed := uint64(opts.Seed) // #nosec G115 -- the bits of the seed, sign and all
-	return &Server{
+	s := &Server{
 		opts:        opts,
-		rng:         rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		rng:         sim.NewRand(opts.Seed),
 		seq:         firstMessageID - 1,
 		clients:     map[string]*client{},
 		clientsByID: map[int64]*client{},
-		done:        make(chan struct{}),
 	}
+	s.push = &sim.Pusher{Now: s.clock, Target: s.target}
+	s.push.SetManual(opts.ManualPushes, s.now())
+	return s
 }
 
 // SetOptions changes the knobs at run time. Messages already accepted keep
@@ -239,41 +214,50 @@ func (s *Server) SetOptions(update func(*Options)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	update(&s.opts)
-	s.armLocked()
+	s.push.SetManual(s.opts.ManualPushes, s.now())
 }
 
 // Sends returns every accepted send, in order.
-func (s *Server) Sends() []Send {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.sends)
-}
+func (s *Server) Sends() []Send { return s.sends.All() }
 
 // SendCount returns how many sends to phone were accepted.
 func (s *Server) SendCount(phone string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, snd := range s.sends {
-		if snd.Phone == phone {
-			n++
-		}
-	}
-	return n
+	return s.sends.Count(func(snd Send) bool { return snd.Phone == phone })
 }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
+	ps := s.push.Stats()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats
+	st := s.stats
+	st.WebhooksPushed, st.WebhookDuplicates, st.WebhookRetries, st.WebhooksFailed = ps.Pushed, ps.Duplicates, ps.Retries, ps.Failed
+	return st
 }
 
 // Pending returns how many pushes wait for their time.
-func (s *Server) Pending() int {
+func (s *Server) Pending() int { return s.push.Pending() }
+
+// clock is now, for the push queue's timer.
+func (s *Server) clock() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.queue)
+	return s.now()
+}
+
+// target is where and how pushes go, as the knobs say now.
+func (s *Server) target(*sim.Push) sim.Target {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	retries := s.opts.WebhookRetries
+	switch {
+	case retries == 0:
+		retries = DefaultWebhookRetries
+	case retries < 0:
+		retries = 0
+	}
+	return sim.Target{URL: s.opts.WebhookURL, Client: s.opts.WebhookClient, Tries: 1 + retries,
+		Backoff: cmp.Or(s.opts.WebhookBackoff, DefaultWebhookBackoff)}
 }
 
 func (s *Server) now() time.Time {
@@ -287,13 +271,13 @@ func (s *Server) now() time.Time {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
-		wire.WriteJSON(w, http.StatusMethodNotAllowed, failure("method not allowed"))
+		sim.WriteJSON(w, http.StatusMethodNotAllowed, failure("method not allowed"))
 		return
 	}
 	p, err := readParams(w, r)
 	if err != nil {
 		s.count(func(st *Stats) { st.BadRequests++ })
-		wire.WriteJSON(w, http.StatusBadRequest, failure("invalid request: "+err.Error()))
+		sim.WriteJSON(w, http.StatusBadRequest, failure("invalid request: "+err.Error()))
 		return
 	}
 	// Wait after reading the body: only then does the server notice a
@@ -301,25 +285,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	latency := s.opts.Latency
 	s.mu.Unlock()
-	if !wire.Delay(r, latency) {
+	if !sim.Delay(r, latency) {
 		return
 	}
 	path := strings.TrimPrefix(strings.Trim(r.URL.Path, "/"), "api/")
 	key, action, ok := strings.Cut(path, "/")
 	if !ok || key == "" || strings.Contains(action, "/") {
-		wire.WriteJSON(w, http.StatusNotFound, failure(msgUnknownMethod))
+		sim.WriteJSON(w, http.StatusNotFound, failure(msgUnknownMethod))
 		return
 	}
 	if !s.authorized(key) {
 		s.count(func(st *Stats) { st.Unauthorized++ })
-		wire.WriteJSON(w, http.StatusNotFound, failure(msgKeyNotFound))
+		sim.WriteJSON(w, http.StatusNotFound, failure(msgKeyNotFound))
 		return
 	}
 	switch action {
 	case "whatsapp_message", "whatsapp_callback", "message":
 		s.send(w, key, action, p)
 	default:
-		wire.WriteJSON(w, http.StatusNotFound, failure(msgUnknownMethod))
+		sim.WriteJSON(w, http.StatusNotFound, failure(msgUnknownMethod))
 	}
 }
 
@@ -387,17 +371,10 @@ func (p params) get(name string) any {
 func (p params) str(name string) string { return str(p.get(name)) }
 
 func str(v any) string {
-	switch v := v.(type) {
-	case string:
-		return strings.TrimSpace(v)
-	case json.Number:
-		return v.String()
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	case bool:
-		return strconv.FormatBool(v)
+	if b, ok := v.(bool); ok {
+		return strconv.FormatBool(b)
 	}
-	return ""
+	return wire.Scalar(v)
 }
 
 // digits returns the digits of a phone number and whether it is 8–15 long.
@@ -424,7 +401,7 @@ var attachmentTypes = []string{"image", "video", "link", "file", "audio"}
 // badRequest answers HTTP 400 with the doc's error shape.
 func (s *Server) badRequest(w http.ResponseWriter, msg string) {
 	s.count(func(st *Stats) { st.BadRequests++ })
-	wire.WriteJSON(w, http.StatusBadRequest, failure(msg))
+	sim.WriteJSON(w, http.StatusBadRequest, failure(msg))
 }
 
 // send handles the three message actions.
@@ -565,27 +542,14 @@ func (s *Server) accept(w http.ResponseWriter, key string, snd Send) {
 	if s.rng.Float64() < s.opts.Fail5xxRate {
 		s.stats.Rejected5xx++
 		s.mu.Unlock()
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
+		sim.Unavailable(w)
 		return
 	}
 	now := s.now()
-	switch s.num.Admit(key, "", snd.Phone, now, s.limits()) {
-	case simnum.RateLimited:
-		s.stats.RateLimited++
+	if v := s.num.Admit(key, "", snd.Phone, now, s.limits()); v != sim.Admitted {
+		v.Tally(&s.stats.RateLimited, &s.stats.PairLimited, &s.stats.SubscriberLimited)
 		s.mu.Unlock()
-		w.Header().Set("Retry-After", "1")
-		wire.WriteJSON(w, http.StatusTooManyRequests, failure(msgRateLimited))
-		return
-	case simnum.PairLimited:
-		s.stats.PairLimited++
-		s.mu.Unlock()
-		wire.WriteJSON(w, http.StatusTooManyRequests, failure(msgPairLimited))
-		return
-	case simnum.SubscriberLimited:
-		s.stats.SubscriberLimited++
-		s.mu.Unlock()
-		wire.WriteJSON(w, http.StatusBadRequest, failure(msgSubscriberLimit))
+		refuseLimit(w, v)
 		return
 	}
 	c := s.clientLocked(snd.Phone, now)
@@ -597,43 +561,58 @@ func (s *Server) accept(w http.ResponseWriter, key string, snd Send) {
 	drop := s.rng.Float64() < s.opts.DropAfterAcceptRate
 	snd.Failed = s.rng.Float64() < s.opts.FailShare
 	dup := s.rng.Float64() < s.opts.WebhookDuplicateRate
-	s.sends = append(s.sends, snd)
+	s.sends.Add(snd)
 	s.stats.Accepted++
 	if drop {
 		s.stats.Dropped++
 	}
 	fail500 := !drop && s.rng.Float64() < s.opts.Fail500Rate
-	var early *push
+	var early *sim.Push
 	if s.opts.WebhookURL != "" {
-		p := &push{phone: snd.Phone, body: s.reportLocked(snd, c), dup: dup, report: true}
+		p := &sim.Push{Key: snd.Phone, Body: s.reportLocked(snd, c), Twice: dup}
 		deliverAfter := cmp.Or(s.opts.DeliverAfter, DefaultDeliverAfter)
 		switch {
 		case s.opts.WebhookEarly:
 			early = p
+		case deliverAfter > 0 && s.opts.WebhookReorder:
+			p.Due = now.Add(deliverAfter)
+			s.push.EnqueueSwapped(p, now)
 		case deliverAfter > 0:
-			p.due = now.Add(deliverAfter)
-			s.enqueueLocked(p)
+			p.Due = now.Add(deliverAfter)
+			s.push.Enqueue(p, now)
 		}
 	}
 	s.mu.Unlock()
 
 	if early != nil {
-		s.pushNow(early)
+		s.push.PushNow(early)
 	}
-	if drop {
-		wire.HangUp(w)
-		return
+	switch {
+	case drop:
+		sim.HangUp(w)
+	case fail500:
+		sim.ServerError(w)
+	default:
+		sim.WriteJSON(w, http.StatusOK, map[string]string{"status": "success"})
 	}
-	if fail500 {
-		http.Error(w, "<html><body><h1>500 Internal Server Error</h1></body></html>", http.StatusInternalServerError)
-		return
+}
+
+// refuseLimit answers a send the number's limits refused.
+func refuseLimit(w http.ResponseWriter, v sim.Verdict) {
+	switch v {
+	case sim.RateLimited:
+		w.Header().Set("Retry-After", "1")
+		sim.WriteJSON(w, http.StatusTooManyRequests, failure(msgRateLimited))
+	case sim.PairLimited:
+		sim.WriteJSON(w, http.StatusTooManyRequests, failure(msgPairLimited))
+	default:
+		sim.WriteJSON(w, http.StatusBadRequest, failure(msgSubscriberLimit))
 	}
-	wire.WriteJSON(w, http.StatusOK, map[string]string{"status": "success"})
 }
 
 // limits are the number's limits as the knobs set them. Callers hold mu.
-func (s *Server) limits() simnum.Limits {
-	return simnum.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
+func (s *Server) limits() sim.Limits {
+	return sim.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
 }
 
 // clientLocked returns the client of phone, creating it. Callers hold mu.
@@ -728,204 +707,23 @@ func (s *Server) Reply(phone, text string) string {
 	s.seq++
 	s.stats.Replies++
 	if s.opts.WebhookURL != "" {
-		s.enqueueLocked(&push{due: now, phone: phone,
-			body: s.payloadLocked(s.seq, c, 0, text, "", true, true, "")})
+		s.push.Enqueue(&sim.Push{Due: now, Body: s.payloadLocked(s.seq, c, 0, text, "", true, true, "")}, now)
 	}
 	return strconv.FormatInt(s.seq, 10)
-}
-
-// enqueueLocked adds p to the queue (after reordering) and arms the timer.
-// Callers hold mu.
-func (s *Server) enqueueLocked(p *push) {
-	s.pushSeq++
-	p.seq = s.pushSeq
-	if s.opts.WebhookReorder && p.report {
-		// Take the place of the latest pending report to the same phone.
-		var prev *push
-		for _, q := range s.queue {
-			if q.report && q.phone == p.phone && !pushLess(p, q) && (prev == nil || pushLess(prev, q)) {
-				prev = q
-			}
-		}
-		if prev != nil {
-			prev.due, p.due = p.due, prev.due
-			prev.seq, p.seq = p.seq, prev.seq
-		}
-	}
-	s.queue = append(s.queue, p)
-	slices.SortFunc(s.queue, func(a, b *push) int {
-		if pushLess(a, b) {
-			return -1
-		}
-		if pushLess(b, a) {
-			return 1
-		}
-		return 0
-	})
-	s.armLocked()
-}
-
-func pushLess(a, b *push) bool {
-	if !a.due.Equal(b.due) {
-		return a.due.Before(b.due)
-	}
-	return a.seq < b.seq
-}
-
-// armLocked sets the timer for the earliest pending push. Callers hold mu.
-func (s *Server) armLocked() {
-	if s.closed || len(s.queue) == 0 || s.opts.ManualPushes {
-		if s.timer != nil {
-			s.timer.Stop()
-		}
-		return
-	}
-	delay := max(0, s.queue[0].due.Sub(s.now()))
-	if s.timer == nil {
-		s.timer = time.AfterFunc(delay, func() { s.DeliverDue(s.now()) })
-		return
-	}
-	s.timer.Reset(delay)
 }
 
 // DeliverDue pushes, in order, every pending push due at or before now and
 // returns how many it pushed (successfully or not). It returns when they are
 // done, so tests with a fake clock can advance it, call DeliverDue and
 // assert on what the receiver got.
-func (s *Server) DeliverDue(now time.Time) int {
-	s.pushMu.Lock()
-	defer s.pushMu.Unlock()
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return 0
-	}
-	n := 0
-	for n < len(s.queue) && !s.queue[n].due.After(now) {
-		n++
-	}
-	due := slices.Clone(s.queue[:n])
-	s.queue = slices.Delete(s.queue, 0, n)
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer s.wg.Done()
-
-	for _, p := range due {
-		s.deliver(p)
-	}
-	s.mu.Lock()
-	s.armLocked()
-	s.mu.Unlock()
-	return len(due)
-}
+func (s *Server) DeliverDue(now time.Time) int { return s.push.DeliverDue(now) }
 
 // Flush pushes every pending push, due or not, and returns how many.
-func (s *Server) Flush() int {
-	return s.DeliverDue(time.Unix(1<<62, 0))
-}
-
-// pushNow delivers p at once (WebhookEarly), in order with other pushes.
-func (s *Server) pushNow(p *push) {
-	s.pushMu.Lock()
-	defer s.pushMu.Unlock()
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer s.wg.Done()
-	s.deliver(p)
-}
-
-// deliver posts p (twice if it is a duplicate).
-func (s *Server) deliver(p *push) {
-	s.post(p.body)
-	if p.dup {
-		s.count(func(st *Stats) { st.WebhookDuplicates++ })
-		s.post(p.body)
-	}
-}
-
-// post makes one push, retrying failures with a doubling back-off.
-func (s *Server) post(body []byte) {
-	s.mu.Lock()
-	target, hc := s.opts.WebhookURL, s.opts.WebhookClient
-	retries, backoff := s.opts.WebhookRetries, cmp.Or(s.opts.WebhookBackoff, DefaultWebhookBackoff)
-	s.mu.Unlock()
-	if target == "" {
-		return
-	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 5 * time.Second}
-	}
-	switch {
-	case retries == 0:
-		retries = DefaultWebhookRetries
-	case retries < 0:
-		retries = 0
-	}
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			s.count(func(st *Stats) { st.WebhookRetries++ })
-		}
-		if postOnce(hc, target, body) {
-			s.count(func(st *Stats) { st.WebhooksPushed++ })
-			return
-		}
-		if attempt >= retries || !s.wait(backoff<<attempt) {
-			break
-		}
-	}
-	s.count(func(st *Stats) { st.WebhooksFailed++ })
-}
-
-// wait waits d, or less when the server is closed; it reports whether the
-// server is still open.
-func (s *Server) wait(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-s.done:
-		return false
-	}
-}
-
-func postOnce(hc *http.Client, target string, body []byte) bool {
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, target, bytes.NewReader(body))
-	if err != nil {
-		return false
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return false
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	return resp.StatusCode >= 200 && resp.StatusCode <= 299
-}
+func (s *Server) Flush() int { return s.push.DeliverDue(time.Unix(1<<62, 0)) }
 
 // Close stops the timers, drops pending pushes and waits for the pushes in
 // flight (cutting their back-offs short).
-func (s *Server) Close() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	if s.timer != nil {
-		s.timer.Stop()
-	}
-	s.queue = nil
-	close(s.done)
-	s.mu.Unlock()
-	s.wg.Wait()
-}
+func (s *Server) Close() { s.push.Close() }
 
 type answer struct {
 	Status string `json:"status"`

@@ -1,9 +1,7 @@
 package sobotsim
 
 import (
-	"bytes"
 	"cmp"
-	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -16,8 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wacamp/wacamp/provider/internal/simnum"
-	"github.com/wacamp/wacamp/provider/internal/wire"
+	"github.com/wacamp/wacamp/provider/sim"
 )
 
 // The simulator's canned answers.
@@ -56,32 +53,24 @@ type Options struct {
 	// Credentials are the accepted key pairs; empty accepts any pair of
 	// non-empty headers.
 	Credentials []Credential
-	// Latency is added to every answer.
-	Latency time.Duration
-	// Fail5xxRate is the share (0–1) of sends answered HTTP 503 before
-	// anything is accepted.
-	Fail5xxRate float64
-	// DropAfterAcceptRate is the share (0–1) of accepted sends whose
-	// connection is closed without an answer after the message is
-	// recorded: the message goes out (and its webhooks too), the client
-	// never learns its wamid.
+	// Latency is added to every answer. The faults are shares (0–1):
+	// Fail5xxRate of sends answered HTTP 503 before anything is accepted;
+	// DropAfterAcceptRate of accepted sends whose connection is then closed
+	// unanswered (the message and its webhooks go out, the client never
+	// learns its wamid); Fail500Rate of accepted sends answered a bare HTTP
+	// 500 page (its statuses are still pushed).
+	Latency             time.Duration
+	Fail5xxRate         float64
 	DropAfterAcceptRate float64
-	// Fail500Rate is the share (0–1) of accepted sends answered with a bare
-	// HTTP 500 (an HTML page) after the message is recorded: the server
-	// failed after it acted (its statuses are still pushed).
-	Fail500Rate float64
-	// RatePerSecond is the send rate allowed per API key (a token bucket
-	// holding max(1, RatePerSecond) tokens); 0 is unlimited. Sends over it
-	// are answered HTTP 429 {"message":"(#130429) Rate limit hit","code":429}
-	// with Retry-After: 1.
-	RatePerSecond float64
-	// PairInterval is the least time between two sends from one account to
-	// one recipient; 0 is not enforced. Sooner sends are answered HTTP 400
-	// {"message":"(#131056) … pair rate limit hit","code":400}.
-	PairInterval time.Duration
-	// SubscriberLimit is how many distinct recipients the account may have;
-	// 0 is unlimited. A send to a new recipient beyond it is answered HTTP
-	// 400 "Subscriber limit has been exceeded. …".
+	Fail500Rate         float64
+	// RatePerSecond (per API key), PairInterval (from the account to one
+	// recipient) and SubscriberLimit (distinct recipients of the account)
+	// are the number's limits (sim.Limits; 0 turns each off). Sends over
+	// them are answered {"message":…,"code":…}: HTTP 429 "(#130429) Rate
+	// limit hit" with Retry-After: 1, HTTP 400 "(#131056) … pair rate limit
+	// hit", HTTP 400 "Subscriber limit has been exceeded. …".
+	RatePerSecond   float64
+	PairInterval    time.Duration
 	SubscriberLimit int
 	// Templates are the known template names; empty accepts any. A
 	// template send naming another is answered HTTP 404
@@ -92,16 +81,14 @@ type Options struct {
 	// possible.
 	ErrorsHTTP200 bool
 	// DeliverAfter is how long a message stays sent before it is delivered
-	// (or failed); 0 means DefaultDeliverAfter, < 0 never delivered.
+	// or failed (0 means DefaultDeliverAfter, < 0 never); ReadAfter how long
+	// a read one then stays delivered (< 0 never read). ReadShare is the
+	// share (0–1) of delivered messages read, FailShare that of accepted
+	// ones failed (code 131026, "Message undeliverable.").
 	DeliverAfter time.Duration
-	// ReadAfter is how long a read message stays delivered before it is
-	// read; < 0 means never read.
-	ReadAfter time.Duration
-	// ReadShare is the share (0–1) of delivered messages that get read.
-	ReadShare float64
-	// FailShare is the share (0–1) of accepted messages that fail instead
-	// of being delivered (code 131026, "Message undeliverable.").
-	FailShare float64
+	ReadAfter    time.Duration
+	ReadShare    float64
+	FailShare    float64
 	// Seed seeds the simulator's random decisions; only New reads it.
 	Seed int64
 	// Now is the clock; nil means time.Now.
@@ -178,43 +165,21 @@ type Stats struct {
 // Server is the simulator. It is an http.Handler and safe for concurrent
 // use. Call Close when done to stop its timers.
 type Server struct {
-	mu      sync.Mutex
-	opts    Options
-	rng     *rand.Rand
-	seq     uint32
-	sends   []Send
-	num     simnum.Number // the limits: buckets by API key, pairs by (key, phone), subscribers
-	stats   Stats
-	pending []*push // scheduled pushes not yet made
-	pushSeq uint64
-	timers  map[*time.Timer]struct{}
-	closed  bool
-	done    chan struct{}
-
-	// pushMu serialises pushes: DeliverDue returns only when every push
-	// due at its time has been made, by it or by a timer.
-	pushMu sync.Mutex
-	// inflight counts the goroutines inside DeliverDue, for Close.
-	inflight sync.WaitGroup
-}
-
-// push is one scheduled webhook POST.
-type push struct {
-	due   time.Time
-	seq   uint64
-	body  []byte
-	twice bool
+	mu    sync.Mutex
+	opts  Options
+	rng   *rand.Rand
+	seq   uint32
+	sends sim.Log[Send]
+	num   sim.Number // the limits: buckets by API key, pairs by (key, phone), subscribers
+	stats Stats
+	push  *sim.Pusher // the webhook queue
 }
 
 // New returns a simulator with the given knobs.
 func New(opts Options) *Server {
-	seed := uint64(opts.Seed) // #nosec G115 -- the bits of the seed, sign and all
-	return &Server{
-		opts:   opts,
-		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		timers: map[*time.Timer]struct{}{},
-		done:   make(chan struct{}),
-	}
+	s := &Server{opts: opts, rng: sim.NewRand(opts.Seed)}
+	s.push = &sim.Pusher{Now: s.Now, Target: s.target}
+	return s
 }
 
 // SetOptions changes the knobs at run time. Messages already accepted keep
@@ -226,37 +191,33 @@ func (s *Server) SetOptions(update func(*Options)) {
 }
 
 // Sends returns every accepted send, in order.
-func (s *Server) Sends() []Send {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.sends)
-}
+func (s *Server) Sends() []Send { return s.sends.All() }
 
 // SendCount returns how many sends to phone were accepted.
 func (s *Server) SendCount(phone string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, snd := range s.sends {
-		if snd.Phone == phone {
-			n++
-		}
-	}
-	return n
+	return s.sends.Count(func(snd Send) bool { return snd.Phone == phone })
 }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
+	ps := s.push.Stats()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats
+	st := s.stats
+	st.WebhookPushed, st.WebhookDuplicates, st.WebhookRetries, st.WebhookFailed = ps.Pushed, ps.Duplicates, ps.Retries, ps.Failed
+	return st
 }
 
 // Pending returns how many webhook pushes are scheduled but not yet made.
-func (s *Server) Pending() int {
+func (s *Server) Pending() int { return s.push.Pending() }
+
+// target is where and how pushes go, as the knobs say now.
+func (s *Server) target(*sim.Push) sim.Target {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.pending)
+	return sim.Target{URL: s.opts.WebhookURL, Client: s.opts.WebhookClient,
+		Tries:   cmp.Or(s.opts.WebhookAttempts, DefaultWebhookAttempts),
+		Backoff: cmp.Or(s.opts.WebhookBackoff, DefaultWebhookBackoff)}
 }
 
 func (s *Server) now() time.Time {
@@ -286,7 +247,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	latency := s.opts.Latency
 	s.mu.Unlock()
-	if !wire.Delay(r, latency) {
+	if !sim.Delay(r, latency) {
 		return
 	}
 	if !s.authorized(r) {
@@ -300,7 +261,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		wire.WriteJSON(w, http.StatusMethodNotAllowed, errorAnswer{Message: "Method not allowed", Code: http.StatusMethodNotAllowed})
+		sim.WriteJSON(w, http.StatusMethodNotAllowed, errorAnswer{Message: "Method not allowed", Code: http.StatusMethodNotAllowed})
 		return
 	}
 	if bodyErr != nil || body == nil {
@@ -338,7 +299,7 @@ func (s *Server) refuse(w http.ResponseWriter, status int, msg string) {
 	if http200 && status != http.StatusTooManyRequests && status < 500 {
 		httpStatus = http.StatusOK
 	}
-	wire.WriteJSON(w, httpStatus, errorAnswer{Message: msg, Code: status})
+	sim.WriteJSON(w, httpStatus, errorAnswer{Message: msg, Code: status})
 }
 
 // send validates and accepts one message.
@@ -358,8 +319,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 	if fail5xx {
 		s.stats.Rejected5xx++
 		s.mu.Unlock()
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
+		sim.Unavailable(w)
 		return
 	}
 	if snd.Kind == "template" && len(s.opts.Templates) > 0 && !slices.Contains(s.opts.Templates, snd.Template) {
@@ -369,28 +329,19 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 		return
 	}
 	now := s.now()
-	switch s.num.Admit(key, "", snd.Phone, now, s.limits()) {
-	case simnum.RateLimited:
-		s.stats.RateLimited++
+	if v := s.num.Admit(key, "", snd.Phone, now, s.limits()); v != sim.Admitted {
+		v.Tally(&s.stats.RateLimited, &s.stats.PairLimited, &s.stats.SubscriberLimited)
 		s.mu.Unlock()
-		w.Header().Set("Retry-After", "1")
-		s.refuse(w, http.StatusTooManyRequests, msgRateLimited)
-		return
-	case simnum.PairLimited:
-		s.stats.PairLimited++
-		s.mu.Unlock()
-		s.refuse(w, http.StatusBadRequest, msgPairLimited)
-		return
-	case simnum.SubscriberLimited:
-		s.stats.SubscriberLimited++
-		s.mu.Unlock()
-		s.refuse(w, http.StatusBadRequest, msgSubscriberLimit)
+		if v == sim.RateLimited {
+			w.Header().Set("Retry-After", "1")
+		}
+		s.refuse(w, limitStatus[v], limitMessage[v])
 		return
 	}
 	s.seq++
 	s.num.Record(key, "", snd.Phone, now)
 	snd.WAMID, snd.At = s.newWAMID(snd.Phone), now
-	s.sends = append(s.sends, snd)
+	s.sends.Add(snd)
 	s.stats.Accepted++
 	if drop {
 		s.stats.Dropped++
@@ -400,26 +351,31 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 	s.mu.Unlock()
 
 	if early != nil {
-		s.pushNow(early)
+		s.push.PushNow(early)
 	}
-	if drop {
-		wire.HangUp(w)
-		return
+	switch {
+	case drop:
+		sim.HangUp(w)
+	case fail500:
+		sim.ServerError(w)
+	default:
+		sim.WriteJSON(w, http.StatusOK, sendAnswer{
+			Data:    sendData{ID: snd.WAMID, Status: "submitted"},
+			Message: msgSent,
+			Code:    http.StatusOK,
+		})
 	}
-	if fail500 {
-		http.Error(w, "<html><body><h1>500 Internal Server Error</h1></body></html>", http.StatusInternalServerError)
-		return
-	}
-	wire.WriteJSON(w, http.StatusOK, sendAnswer{
-		Data:    sendData{ID: snd.WAMID, Status: "submitted"},
-		Message: msgSent,
-		Code:    http.StatusOK,
-	})
 }
 
+// The answers to a send the number's limits refused.
+var (
+	limitStatus  = map[sim.Verdict]int{sim.RateLimited: http.StatusTooManyRequests, sim.PairLimited: http.StatusBadRequest, sim.SubscriberLimited: http.StatusBadRequest}
+	limitMessage = map[sim.Verdict]string{sim.RateLimited: msgRateLimited, sim.PairLimited: msgPairLimited, sim.SubscriberLimited: msgSubscriberLimit}
+)
+
 // limits are the number's limits as the knobs set them. Callers hold mu.
-func (s *Server) limits() simnum.Limits {
-	return simnum.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
+func (s *Server) limits() sim.Limits {
+	return sim.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
 }
 
 // newWAMID makes a wamid shaped like Meta's: "wamid." and base64 of the
@@ -440,7 +396,7 @@ func (s *Server) newWAMID(phone string) string {
 // schedule decides an accepted message's fate and queues its status
 // pushes. With WebhookEarly it returns the first push, to be made before
 // the answer, instead of queuing it. Callers hold mu.
-func (s *Server) schedule(snd Send, now time.Time) *push {
+func (s *Server) schedule(snd Send, now time.Time) *sim.Push {
 	// Draw every share for every message, so changing one knob does not
 	// shift the other's decisions.
 	fail, read := s.rng.Float64() < s.opts.FailShare, s.rng.Float64() < s.opts.ReadShare
@@ -448,44 +404,26 @@ func (s *Server) schedule(snd Send, now time.Time) *push {
 	for i := range dups {
 		dups[i] = s.rng.Float64() < s.opts.WebhookDuplicateRate
 	}
-	if s.opts.WebhookURL == "" || s.closed {
+	if s.opts.WebhookURL == "" {
 		return nil
 	}
-	lc := simnum.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
-	steps := lc.Steps(now, simnum.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)
+	lc := sim.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
+	steps := lc.Steps(now, sim.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)
 	if s.opts.WebhookReorder && len(steps) > 1 {
 		// sent goes out at the second status's time, right after it.
 		steps[0].At = steps[1].At
 		steps[0], steps[1] = steps[1], steps[0]
 	}
-	var early *push
+	var early *sim.Push
 	for i, st := range steps {
-		p := &push{due: st.At, body: s.statusBody(snd, st.Status, st.At), twice: dups[i]}
+		p := &sim.Push{Due: st.At, Body: s.statusBody(snd, st.Status, st.At), Twice: dups[i]}
 		if i == 0 && s.opts.WebhookEarly {
 			early = p
 			continue
 		}
-		s.enqueue(p, now)
+		s.push.Enqueue(p, now)
 	}
 	return early
-}
-
-// enqueue queues p and arms a timer for its due time. Callers hold mu.
-func (s *Server) enqueue(p *push, now time.Time) {
-	s.pushSeq++
-	p.seq = s.pushSeq
-	s.pending = append(s.pending, p)
-	var t *time.Timer
-	t = time.AfterFunc(max(0, p.due.Sub(now)), func() {
-		s.mu.Lock()
-		delete(s.timers, t)
-		closed := s.closed
-		s.mu.Unlock()
-		if !closed {
-			s.DeliverDue(s.Now())
-		}
-	})
-	s.timers[t] = struct{}{}
 }
 
 // statusBody is the webhook payload of one status. Callers hold mu.
@@ -545,151 +483,21 @@ func (s *Server) Reply(phone, text string) string {
 	}})
 	s.mu.Unlock()
 	if url != "" {
-		s.pushNow(&push{body: body})
+		s.push.PushNow(&sim.Push{Body: body})
 	}
 	return wamid
 }
 
 // DeliverDue makes every push due at now (in due order) and returns when
 // they are done: delivered, or dropped after the retries.
-func (s *Server) DeliverDue(now time.Time) {
-	if !s.enter() {
-		return
-	}
-	defer s.inflight.Done()
-	s.pushMu.Lock()
-	defer s.pushMu.Unlock()
-	s.mu.Lock()
-	var due, rest []*push
-	for _, p := range s.pending {
-		if !p.due.After(now) {
-			due = append(due, p)
-		} else {
-			rest = append(rest, p)
-		}
-	}
-	s.pending = rest
-	s.mu.Unlock()
-	slices.SortFunc(due, func(a, b *push) int {
-		return cmp.Or(a.due.Compare(b.due), cmp.Compare(a.seq, b.seq))
-	})
-	for _, p := range due {
-		s.deliver(p)
-	}
-}
-
-// enter counts a goroutine in flight, unless the server is closed.
-func (s *Server) enter() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.inflight.Add(1)
-	return true
-}
+func (s *Server) DeliverDue(now time.Time) { s.push.DeliverDue(now) }
 
 // Flush makes every push due at the simulator's clock reading.
 func (s *Server) Flush() { s.DeliverDue(s.Now()) }
 
-// pushNow makes one push at once, in turn with the others.
-func (s *Server) pushNow(p *push) {
-	if !s.enter() {
-		return
-	}
-	defer s.inflight.Done()
-	s.pushMu.Lock()
-	defer s.pushMu.Unlock()
-	s.deliver(p)
-}
-
-// deliver POSTs one push (twice if it is a duplicate). Callers hold pushMu.
-func (s *Server) deliver(p *push) {
-	n := 1
-	if p.twice {
-		n = 2
-		s.count(func(st *Stats) { st.WebhookDuplicates++ })
-	}
-	for range n {
-		s.post(p.body)
-	}
-}
-
-// post makes one push, retrying with back-off, and counts the outcome.
-func (s *Server) post(body []byte) {
-	s.mu.Lock()
-	url := s.opts.WebhookURL
-	attempts := cmp.Or(s.opts.WebhookAttempts, DefaultWebhookAttempts)
-	backoff := cmp.Or(s.opts.WebhookBackoff, DefaultWebhookBackoff)
-	client := s.opts.WebhookClient
-	s.mu.Unlock()
-	if url == "" {
-		return
-	}
-	if client == nil {
-		client = &http.Client{Timeout: 5 * time.Second}
-	}
-	for i := range attempts {
-		if i > 0 {
-			s.count(func(st *Stats) { st.WebhookRetries++ })
-			t := time.NewTimer(backoff << (i - 1))
-			select {
-			case <-t.C:
-			case <-s.done:
-				t.Stop()
-				s.count(func(st *Stats) { st.WebhookFailed++ })
-				return
-			}
-		}
-		if s.postOnce(client, url, body) {
-			s.count(func(st *Stats) { st.WebhookPushed++ })
-			return
-		}
-	}
-	s.count(func(st *Stats) { st.WebhookFailed++ })
-}
-
-func (s *Server) postOnce(client *http.Client, url string, body []byte) bool {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-s.done:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return false
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return false
-	}
-	_ = resp.Body.Close()
-	return resp.StatusCode >= 200 && resp.StatusCode <= 299
-}
-
 // Close stops the timers, aborts push retries and waits for the pushes in
 // flight. Pushes not yet made are dropped.
-func (s *Server) Close() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	for t := range s.timers {
-		t.Stop()
-	}
-	s.timers = nil
-	s.pending = nil
-	close(s.done)
-	s.mu.Unlock()
-	s.inflight.Wait()
-}
+func (s *Server) Close() { s.push.Close() }
 
 // The answer shapes, with the doc's field order.
 type (

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wiretest"
 	"github.com/wacamp/wacamp/provider/sobot"
 	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
 	"github.com/wacamp/wacamp/templates"
@@ -26,24 +27,9 @@ const (
 	phone     = "919970012345"
 )
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock returns a settable clock for the simulator.
+func newClock() *wiretest.Clock {
+	return wiretest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 }
 
 // receiver is a webhook endpoint that records every push.
@@ -103,7 +89,7 @@ type bundle struct {
 	sim    *sobotsim.Server
 	srv    *httptest.Server
 	client *sobot.Client
-	clock  *clock
+	clock  *wiretest.Clock
 }
 
 // setup starts a simulator with opts (plus the test credentials and clock)

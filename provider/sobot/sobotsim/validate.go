@@ -4,23 +4,26 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/wacamp/wacamp/provider/internal/wire"
+	"github.com/wacamp/wacamp/provider/sim"
 )
 
 // parseSend checks a /message/ body against the doc's parameter tables and
 // returns the send it describes, or the refusal text.
 func parseSend(body map[string]any) (Send, string) {
 	for _, f := range []string{"customer_number", "customer_name"} {
-		if str(body[f]) == "" {
+		if wire.Scalar(body[f]) == "" {
 			return Send{}, f + " is required"
 		}
 	}
-	snd := Send{Phone: str(body["customer_number"]), Name: str(body["customer_name"]), Body: body}
-	if !validPhone(snd.Phone) {
+	snd := Send{Phone: wire.Scalar(body["customer_number"]), Name: wire.Scalar(body["customer_name"]), Body: body}
+	if !sim.ValidPhone(snd.Phone) {
 		return Send{}, msgInvalidMobile
 	}
-	kind := strings.ToLower(str(body["type"]))
+	kind := strings.ToLower(wire.Scalar(body["type"]))
 	if kind == "" || kind == "template" {
-		if str(body["template_name"]) == "" && kind == "" {
+		if wire.Scalar(body["template_name"]) == "" && kind == "" {
 			return Send{}, "type is required"
 		}
 		return parseTemplate(snd, body)
@@ -28,7 +31,7 @@ func parseSend(body map[string]any) (Send, string) {
 	snd.Kind = kind
 	need := func(fields ...string) string {
 		for _, f := range fields {
-			if str(body[f]) == "" {
+			if wire.Scalar(body[f]) == "" {
 				return f + " is required"
 			}
 		}
@@ -39,7 +42,7 @@ func parseSend(body map[string]any) (Send, string) {
 		if p := need("message"); p != "" {
 			return Send{}, p
 		}
-		snd.Text = str(body["message"])
+		snd.Text = wire.Scalar(body["message"])
 	case "image", "video", "sticker", "document":
 		fields := []string{"url", "mime_type"}
 		if kind == "document" {
@@ -48,23 +51,23 @@ func parseSend(body map[string]any) (Send, string) {
 		if p := need(fields...); p != "" {
 			return Send{}, p
 		}
-		snd.URL, snd.MimeType, snd.Filename = str(body["url"]), str(body["mime_type"]), str(body["filename"])
-		snd.Text = str(body["caption"])
+		snd.URL, snd.MimeType, snd.Filename = wire.Scalar(body["url"]), wire.Scalar(body["mime_type"]), wire.Scalar(body["filename"])
+		snd.Text = wire.Scalar(body["caption"])
 	case "location":
 		if p := need("latitude", "longitude"); p != "" {
 			return Send{}, p
 		}
 		for _, f := range []string{"latitude", "longitude"} {
-			if _, err := strconv.ParseFloat(str(body[f]), 64); err != nil {
+			if _, err := strconv.ParseFloat(wire.Scalar(body[f]), 64); err != nil {
 				return Send{}, f + " must be a number"
 			}
 		}
-		snd.Text = str(body["location_name"])
+		snd.Text = wire.Scalar(body["location_name"])
 	case "quick_reply", "list":
 		if p := need("message"); p != "" {
 			return Send{}, p
 		}
-		snd.Text = str(body["message"])
+		snd.Text = wire.Scalar(body["message"])
 		if body["list_obj"] != nil || kind == "list" {
 			snd.Kind = "list"
 			if p := checkList(body["list_obj"]); p != "" {
@@ -84,7 +87,7 @@ func parseSend(body map[string]any) (Send, string) {
 		if _, ok := body["product_list"].(map[string]any); !ok {
 			return Send{}, "product_list is required"
 		}
-		snd.Text = str(body["message"])
+		snd.Text = wire.Scalar(body["message"])
 	default:
 		return Send{}, "Invalid message type"
 	}
@@ -95,11 +98,11 @@ func parseSend(body map[string]any) (Send, string) {
 // if present, params as an array of {type: header|body|button, parameters}.
 func parseTemplate(snd Send, body map[string]any) (Send, string) {
 	for _, f := range []string{"template_name", "template_lang"} {
-		if str(body[f]) == "" {
+		if wire.Scalar(body[f]) == "" {
 			return Send{}, f + " is required"
 		}
 	}
-	snd.Kind, snd.Template, snd.Lang = "template", str(body["template_name"]), str(body["template_lang"])
+	snd.Kind, snd.Template, snd.Lang = "template", wire.Scalar(body["template_name"]), wire.Scalar(body["template_lang"])
 	snd.Text = snd.Template
 	if raw, ok := body["params"]; ok && raw != nil {
 		params, ok := raw.([]any)
@@ -111,13 +114,13 @@ func parseTemplate(snd Send, body map[string]any) (Send, string) {
 			if !ok {
 				return Send{}, "params must be an array of objects"
 			}
-			switch str(p["type"]) {
+			switch wire.Scalar(p["type"]) {
 			case "header", "body":
 			case "button":
-				if str(p["sub_type"]) == "" {
+				if wire.Scalar(p["sub_type"]) == "" {
 					return Send{}, "sub_type is required for button params"
 				}
-				if _, err := strconv.Atoi(str(p["index"])); err != nil {
+				if _, err := strconv.Atoi(wire.Scalar(p["index"])); err != nil {
 					return Send{}, "index is required for button params"
 				}
 			default:
@@ -168,7 +171,7 @@ func checkList(v any) string {
 	if !ok {
 		return "list_obj is required"
 	}
-	if str(obj["button"]) == "" {
+	if wire.Scalar(obj["button"]) == "" {
 		return "list_obj.button is required"
 	}
 	sections, ok := obj["sections"].([]any)
@@ -184,7 +187,7 @@ func checkList(v any) string {
 		rs, _ := sec["rows"].([]any)
 		for _, rv := range rs {
 			row, ok := rv.(map[string]any)
-			if !ok || str(row["id"]) == "" || str(row["title"]) == "" {
+			if !ok || wire.Scalar(row["id"]) == "" || wire.Scalar(row["title"]) == "" {
 				return "every row needs an id and a title"
 			}
 			rows++
@@ -192,33 +195,6 @@ func checkList(v any) string {
 	}
 	if rows == 0 || rows > 10 {
 		return "a list holds 1 to 10 rows"
-	}
-	return ""
-}
-
-// validPhone reports whether p is 8–15 digits.
-func validPhone(p string) bool {
-	if len(p) < 8 || len(p) > 15 {
-		return false
-	}
-	for _, c := range p {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// str returns a string or number as a trimmed string, and "" for anything
-// else.
-func str(v any) string {
-	switch v := v.(type) {
-	case string:
-		return strings.TrimSpace(v)
-	case json.Number:
-		return v.String()
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return ""
 }

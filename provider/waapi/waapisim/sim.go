@@ -3,7 +3,6 @@ package waapisim
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -15,8 +14,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wacamp/wacamp/provider/internal/simnum"
 	"github.com/wacamp/wacamp/provider/internal/wire"
+	"github.com/wacamp/wacamp/provider/sim"
 )
 
 // The simulator's canned texts.
@@ -58,19 +57,15 @@ type Options struct {
 	// Sessions are the accepted session_id/access_token pairs; empty
 	// accepts any non-empty pair.
 	Sessions []Session
-	// Latency is added to every answer.
-	Latency time.Duration
-	// Fail5xxRate is the share (0–1) of sends answered HTTP 503 before
-	// anything is accepted.
-	Fail5xxRate float64
-	// DropAfterAcceptRate is the share (0–1) of accepted sends whose
-	// connection is closed without an answer after the message is recorded
-	// (its statuses are still pushed).
+	// Latency is added to every answer. The faults are shares (0–1):
+	// Fail5xxRate of sends answered HTTP 503 before anything is accepted;
+	// DropAfterAcceptRate of accepted sends whose connection is then closed
+	// unanswered, Fail500Rate of accepted sends answered a bare HTTP 500
+	// page (the statuses of both are still pushed).
+	Latency             time.Duration
+	Fail5xxRate         float64
 	DropAfterAcceptRate float64
-	// Fail500Rate is the share (0–1) of accepted sends answered with a bare
-	// HTTP 500 (an HTML page) after the message is recorded: the server
-	// failed after it acted (its statuses are still pushed).
-	Fail500Rate float64
+	Fail500Rate         float64
 	// DocTextAnswers answers text and location sends as the doc's sample
 	// does, {"status": true, "message": "Message sent successfully"},
 	// without the message's id.
@@ -79,30 +74,24 @@ type Options struct {
 	// (event "onAnyMessage": its key, its content and status SERVER_ACK),
 	// so its id can be tied to its text.
 	WebhookEcho bool
-	// RatePerSecond is the send rate allowed per session (a token bucket
-	// holding max(1, RatePerSecond) tokens); 0 is unlimited. Sends over it
-	// are answered HTTP 429 {"status": false, "message": "(#130429) Rate
-	// limit hit"}. Every send that gets this far takes a token.
-	RatePerSecond float64
-	// PairInterval is the least time between two sends from one session
-	// to one recipient; 0 is not enforced. Sooner sends are answered HTTP
-	// 429 "(#131056) ... pair rate limit hit".
-	PairInterval time.Duration
-	// SubscriberLimit is how many distinct recipients a session may have;
-	// 0 is unlimited. A send to a new recipient beyond it is answered HTTP
-	// 403 "Subscriber limit has been exceeded...".
+	// RatePerSecond, PairInterval and SubscriberLimit are the number's
+	// limits per session (sim.Limits; 0 turns each off). Sends over them
+	// are answered {"status": false, "message": …}: HTTP 429 "(#130429) Rate
+	// limit hit", HTTP 429 "(#131056) ... pair rate limit hit", HTTP 403
+	// "Subscriber limit has been exceeded...". Every send that gets this
+	// far takes a token.
+	RatePerSecond   float64
+	PairInterval    time.Duration
 	SubscriberLimit int
 	// DeliverAfter is how long a message stays sent before it is delivered
-	// (or failed); 0 means DefaultDeliverAfter, < 0 never delivered.
+	// or failed (0 means DefaultDeliverAfter, < 0 never); ReadAfter how long
+	// a read one then stays delivered (< 0 never read). ReadShare is the
+	// share (0–1) of delivered messages read, FailShare that of accepted
+	// ones failed (ERROR, code 131026 "Message undeliverable.").
 	DeliverAfter time.Duration
-	// ReadAfter is how long a read message stays delivered before it is
-	// read; < 0 means never read.
-	ReadAfter time.Duration
-	// ReadShare is the share (0–1) of delivered messages that get read.
-	ReadShare float64
-	// FailShare is the share (0–1) of accepted messages that fail instead
-	// of being delivered (ERROR, code 131026 "Message undeliverable.").
-	FailShare float64
+	ReadAfter    time.Duration
+	ReadShare    float64
+	FailShare    float64
 	// Seed seeds the simulator's random decisions; only New reads it.
 	Seed int64
 	// Now is the clock; nil means time.Now.
@@ -191,49 +180,34 @@ type Server struct {
 	opts        Options
 	rng         *rand.Rand
 	seq         uint64
-	sends       []Send
+	sends       sim.Log[Send]
 	pushed      []Push
-	num         simnum.Number            // the limits: buckets, pairs and subscribers by session
+	num         sim.Number               // the limits: buckets, pairs and subscribers by session
 	lastSession map[string]string        // phone → session of the last send
 	hooks       map[string]WebhookConfig // by session
-	queue       []*push                  // pending pushes, by (due, order)
-	order       uint64
 	stats       Stats
-
-	deliverMu sync.Mutex // serialises deliveries, keeping their order
-	kick      chan struct{}
-	done      chan struct{}
-	stopped   chan struct{}
-	closeOnce sync.Once
-	client    *http.Client
+	push        *sim.Pusher // the webhook queue; each push's Tag is its pushTag
+	client      *http.Client
 }
 
-// push is one pending webhook push.
-type push struct {
-	due     time.Time
-	order   uint64
-	session string
-	event   string
-	id      string
-	status  string
-	body    []byte
-	twice   bool
+// pushTag is what a push is: the session whose webhook gets it, and what
+// Pushes reports of it.
+type pushTag struct {
+	session, event, id, status string
 }
 
 // New returns a running simulator with the given knobs.
 func New(opts Options) *Server {
-	seed := uint64(opts.Seed) // #nosec G115 -- the bits of the seed, sign and all
 	s := &Server{
 		opts:        opts,
-		rng:         rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		rng:         sim.NewRand(opts.Seed),
 		lastSession: map[string]string{},
 		hooks:       map[string]WebhookConfig{},
-		kick:        make(chan struct{}, 1),
-		done:        make(chan struct{}),
-		stopped:     make(chan struct{}),
 		client:      cmp.Or(opts.WebhookClient, &http.Client{Timeout: 5 * time.Second}),
 	}
-	go s.run()
+	// The timer looks at the clock at least once a second, since a fake
+	// clock does not move with it.
+	s.push = &sim.Pusher{Now: s.clock, Target: s.target, Posted: s.posted, MaxWait: time.Second}
 	return s
 }
 
@@ -241,36 +215,27 @@ func New(opts Options) *Server {
 // the fate they were given; Seed and WebhookClient are read only by New.
 func (s *Server) SetOptions(update func(*Options)) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	update(&s.opts)
-	s.mu.Unlock()
-	s.wake()
+	s.push.SetManual(false, s.now()) // look at the clock again
 }
 
 // Sends returns every accepted send, in order.
-func (s *Server) Sends() []Send {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.sends)
-}
+func (s *Server) Sends() []Send { return s.sends.All() }
 
 // SendCount returns how many sends to phone were accepted.
 func (s *Server) SendCount(phone string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, snd := range s.sends {
-		if snd.Phone == phone {
-			n++
-		}
-	}
-	return n
+	return s.sends.Count(func(snd Send) bool { return snd.Phone == phone })
 }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
+	ps := s.push.Stats()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats
+	st := s.stats
+	st.PushRetries, st.PushDropped = ps.Retries, ps.Failed
+	return st
 }
 
 // Pushes returns every push the receiver acknowledged, in order.
@@ -281,11 +246,7 @@ func (s *Server) Pushes() []Push {
 }
 
 // Pending returns how many pushes are waiting for their time.
-func (s *Server) Pending() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.queue)
-}
+func (s *Server) Pending() int { return s.push.Pending() }
 
 // Webhook returns what setWebhook set for a session.
 func (s *Server) Webhook(sessionID string) (WebhookConfig, bool) {
@@ -297,11 +258,36 @@ func (s *Server) Webhook(sessionID string) (WebhookConfig, bool) {
 
 // Close stops the push goroutine and waits for an in-flight push. Pending
 // pushes are discarded. Close is idempotent.
-func (s *Server) Close() {
-	s.closeOnce.Do(func() { close(s.done) })
-	<-s.stopped
-	s.deliverMu.Lock()
-	defer s.deliverMu.Unlock()
+func (s *Server) Close() { s.push.Close() }
+
+// clock is now, for the push queue's timer.
+func (s *Server) clock() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now()
+}
+
+// target is where and how a push goes: the webhook its session set, else
+// Options.WebhookURL.
+func (s *Server) target(p *sim.Push) sim.Target {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	url := s.opts.WebhookURL
+	if h, ok := s.hooks[p.Tag.(pushTag).session]; ok {
+		url = h.URL
+	}
+	return sim.Target{URL: url, Client: s.client,
+		Tries:   1 + max(cmp.Or(s.opts.WebhookRetries, DefaultWebhookRetries), 0),
+		Backoff: cmp.Or(s.opts.WebhookRetryDelay, DefaultWebhookRetryDelay)}
+}
+
+// posted records a push the receiver acknowledged.
+func (s *Server) posted(p *sim.Push, url string) {
+	t := p.Tag.(pushTag)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.Pushed++
+	s.pushed = append(s.pushed, Push{URL: url, Event: t.event, ID: t.id, Status: t.status, Body: p.Body})
 }
 
 func (s *Server) now() time.Time {
@@ -321,7 +307,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route = strings.TrimSuffix(route, "/")
 	fields, err := readFields(r)
 	if err != nil {
-		wire.WriteJSON(w, http.StatusBadRequest, failure("Invalid request body"))
+		sim.WriteJSON(w, http.StatusBadRequest, failure("Invalid request body"))
 		return
 	}
 	// Wait after reading the body: only then does the server notice a
@@ -329,7 +315,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	latency := s.opts.Latency
 	s.mu.Unlock()
-	if !wire.Delay(r, latency) {
+	if !sim.Delay(r, latency) {
 		return
 	}
 	session, msg := s.authorize(r, fields)
@@ -337,7 +323,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.stats.Unauthorized++
 		s.mu.Unlock()
-		wire.WriteJSON(w, http.StatusUnauthorized, failure(msg))
+		sim.WriteJSON(w, http.StatusUnauthorized, failure(msg))
 		return
 	}
 	kinds := map[string]string{
@@ -351,7 +337,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if route == "/whatsapp/setWebhook" {
 		if r.Method != http.MethodPut && r.Method != http.MethodPost {
 			w.Header().Set("Allow", "PUT")
-			wire.WriteJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed"))
+			sim.WriteJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed"))
 			return
 		}
 		s.setWebhook(w, session, fields)
@@ -359,12 +345,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	kind, ok := kinds[route]
 	if !ok {
-		wire.WriteJSON(w, http.StatusNotFound, failure("Route not found"))
+		sim.WriteJSON(w, http.StatusNotFound, failure("Route not found"))
 		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		wire.WriteJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed"))
+		sim.WriteJSON(w, http.StatusMethodNotAllowed, failure("Method not allowed"))
 		return
 	}
 	s.send(w, session, kind, fields)
@@ -417,12 +403,12 @@ func (s *Server) authorize(r *http.Request, fields map[string]any) (string, stri
 	}
 	q := r.URL.Query()
 	var ids, tokens []string
-	for _, v := range []string{q.Get("session_id"), str(fields["session_id"])} {
+	for _, v := range []string{q.Get("session_id"), wire.Scalar(fields["session_id"])} {
 		if v != "" {
 			ids = append(ids, v)
 		}
 	}
-	for _, v := range []string{q.Get("access_token"), str(fields["access_token"])} {
+	for _, v := range []string{q.Get("access_token"), wire.Scalar(fields["access_token"])} {
 		if v != "" {
 			tokens = append(tokens, v)
 		}
@@ -446,9 +432,9 @@ func (s *Server) authorize(r *http.Request, fields map[string]any) (string, stri
 
 // setWebhook records a session's push URL and events.
 func (s *Server) setWebhook(w http.ResponseWriter, session string, fields map[string]any) {
-	u := str(fields["webhook_url"])
+	u := wire.Scalar(fields["webhook_url"])
 	if u == "" {
-		wire.WriteJSON(w, http.StatusBadRequest, failure("webhook_url is required"))
+		sim.WriteJSON(w, http.StatusBadRequest, failure("webhook_url is required"))
 		return
 	}
 	var events []string
@@ -463,7 +449,7 @@ func (s *Server) setWebhook(w http.ResponseWriter, session string, fields map[st
 	s.hooks[session] = WebhookConfig{URL: u, Events: events}
 	s.stats.WebhooksSet++
 	s.mu.Unlock()
-	wire.WriteJSON(w, http.StatusOK, map[string]any{
+	sim.WriteJSON(w, http.StatusOK, map[string]any{
 		"status":  true,
 		"message": "Webhook set successfully!",
 		"data":    map[string]any{"webhook_url": u, "events": events},
@@ -487,81 +473,81 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 	switch kind {
 	case "text", "sendText":
 		need = []string{"message"}
-		snd.Text = str(fields["message"])
+		snd.Text = wire.Scalar(fields["message"])
 		content["extendedTextMessage"] = map[string]any{"text": snd.Text}
 		if loc, ok := fields["location"].(map[string]any); ok && kind == "text" {
-			lat, err1 := strconv.ParseFloat(str(loc["lat"]), 64)
-			lng, err2 := strconv.ParseFloat(str(loc["lng"]), 64)
+			lat, err1 := strconv.ParseFloat(wire.Scalar(loc["lat"]), 64)
+			lng, err2 := strconv.ParseFloat(wire.Scalar(loc["lng"]), 64)
 			if err1 != nil || err2 != nil {
-				wire.WriteJSON(w, http.StatusBadRequest, failure("location.lat and location.lng must be numbers"))
+				sim.WriteJSON(w, http.StatusBadRequest, failure("location.lat and location.lng must be numbers"))
 				return
 			}
 			snd.Kind = "location"
 			content = map[string]any{"locationMessage": map[string]any{
-				"degreesLatitude": lat, "degreesLongitude": lng, "name": str(loc["name"]),
+				"degreesLatitude": lat, "degreesLongitude": lng, "name": wire.Scalar(loc["name"]),
 			}}
 		}
 	case "file":
 		need = []string{"url", "type"}
-		snd.MediaType, snd.MediaURL, snd.MimeType = str(fields["type"]), str(fields["url"]), str(fields["mimetype"])
-		snd.Text = str(fields["caption"])
+		snd.MediaType, snd.MediaURL, snd.MimeType = wire.Scalar(fields["type"]), wire.Scalar(fields["url"]), wire.Scalar(fields["mimetype"])
+		snd.Text = wire.Scalar(fields["caption"])
 		switch snd.MediaType {
 		case "image", "video", "audio", "document":
 		case "":
 		default:
-			wire.WriteJSON(w, http.StatusBadRequest, failure("type must be image, video, audio or document"))
+			sim.WriteJSON(w, http.StatusBadRequest, failure("type must be image, video, audio or document"))
 			return
 		}
 		media := map[string]any{"url": snd.MediaURL, "mimetype": snd.MimeType}
 		if snd.Text != "" && snd.MediaType != "audio" {
 			media["caption"] = snd.Text
 		}
-		if fn := str(fields["filename"]); fn != "" {
+		if fn := wire.Scalar(fields["filename"]); fn != "" {
 			media["fileName"] = fn
 		}
 		content[snd.MediaType+"Message"] = media
 	case "button":
 		bd, _ := fields["btndata"].(map[string]any)
-		snd.Text = str(field(bd, "text"))
+		snd.Text = wire.Scalar(field(bd, "text"))
 		buttons, _ := field(bd, "buttons").([]any)
 		if snd.Text == "" || len(buttons) == 0 {
-			wire.WriteJSON(w, http.StatusBadRequest, failure("btndata.text and btndata.buttons are required"))
+			sim.WriteJSON(w, http.StatusBadRequest, failure("btndata.text and btndata.buttons are required"))
 			return
 		}
 		for _, b := range buttons {
-			switch str(field(b, "type")) {
+			switch wire.Scalar(field(b, "type")) {
 			case "replyButton", "urlButton", "callButton":
 			default:
-				wire.WriteJSON(w, http.StatusBadRequest, failure("button type must be replyButton, urlButton or callButton"))
+				sim.WriteJSON(w, http.StatusBadRequest, failure("button type must be replyButton, urlButton or callButton"))
 				return
 			}
 		}
 		content["templateMessage"] = map[string]any{"hydratedTemplate": map[string]any{
-			"hydratedContentText": snd.Text, "hydratedFooterText": str(field(bd, "footerText")),
+			"hydratedContentText": snd.Text, "hydratedFooterText": wire.Scalar(field(bd, "footerText")),
 		}}
 	case "list":
 		md, _ := fields["msgdata"].(map[string]any)
-		snd.Text = str(field(md, "text"))
+		snd.Text = wire.Scalar(field(md, "text"))
 		sections, _ := field(md, "sections").([]any)
-		if snd.Text == "" || len(sections) == 0 || str(field(md, "buttonText")) == "" {
-			wire.WriteJSON(w, http.StatusBadRequest, failure("msgdata.text, msgdata.buttonText and msgdata.sections are required"))
+		if snd.Text == "" || len(sections) == 0 || wire.Scalar(field(md, "buttonText")) == "" {
+			sim.WriteJSON(w, http.StatusBadRequest, failure("msgdata.text, msgdata.buttonText and msgdata.sections are required"))
 			return
 		}
 		content["listMessage"] = map[string]any{
-			"title": str(field(md, "title")), "description": snd.Text,
-			"buttonText": str(field(md, "buttonText")), "footerText": str(field(md, "description")),
+			"title": wire.Scalar(field(md, "title")), "description": snd.Text,
+			"buttonText": wire.Scalar(field(md, "buttonText")), "footerText": wire.Scalar(field(md, "description")),
 		}
 	}
 	need = append([]string{phoneField}, need...)
 	for _, n := range need {
-		if str(fields[n]) == "" {
-			wire.WriteJSON(w, http.StatusBadRequest, failure(n+" is required"))
+		if wire.Scalar(fields[n]) == "" {
+			sim.WriteJSON(w, http.StatusBadRequest, failure(n+" is required"))
 			return
 		}
 	}
-	snd.Phone = phoneOf(str(fields[phoneField]))
-	if !validPhone(snd.Phone) {
-		wire.WriteJSON(w, http.StatusBadRequest, failure(msgInvalidNumber))
+	snd.Phone = phoneOf(wire.Scalar(fields[phoneField]))
+	if !sim.ValidPhone(snd.Phone) {
+		sim.WriteJSON(w, http.StatusBadRequest, failure(msgInvalidNumber))
 		return
 	}
 
@@ -569,32 +555,20 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 	if s.rng.Float64() < s.opts.Fail5xxRate {
 		s.stats.Rejected5xx++
 		s.mu.Unlock()
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
+		sim.Unavailable(w)
 		return
 	}
 	now := s.now()
-	switch s.num.Admit(session, session, snd.Phone, now, s.limits()) {
-	case simnum.RateLimited:
-		s.stats.RateLimited++
+	if v := s.num.Admit(session, session, snd.Phone, now, s.limits()); v != sim.Admitted {
+		v.Tally(&s.stats.RateLimited, &s.stats.PairLimited, &s.stats.SubscriberLimited)
 		s.mu.Unlock()
-		wire.WriteJSON(w, http.StatusTooManyRequests, failure(msgRateLimited))
-		return
-	case simnum.PairLimited:
-		s.stats.PairLimited++
-		s.mu.Unlock()
-		wire.WriteJSON(w, http.StatusTooManyRequests, failure(msgPairLimited))
-		return
-	case simnum.SubscriberLimited:
-		s.stats.SubscriberLimited++
-		s.mu.Unlock()
-		wire.WriteJSON(w, http.StatusForbidden, failure(msgSubscriberLimit))
+		sim.WriteJSON(w, limitStatus[v], failure(limitMessage[v]))
 		return
 	}
 	s.num.Record(session, session, snd.Phone, now)
 	s.lastSession[snd.Phone] = session
 	snd.ID, snd.At = s.newID(), now
-	s.sends = append(s.sends, snd)
+	s.sends.Add(snd)
 	s.stats.Accepted++
 	early := s.schedule(session, snd.Phone, snd.ID, content, now)
 	drop := s.rng.Float64() < s.opts.DropAfterAcceptRate
@@ -606,34 +580,31 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 		s.stats.Failed500++
 	}
 	s.mu.Unlock()
-	s.wake()
 
 	if early != nil {
-		s.deliverMu.Lock()
-		s.deliver(early)
-		s.deliverMu.Unlock()
+		s.push.PushNow(early)
 	}
 	if drop {
-		wire.HangUp(w)
+		sim.HangUp(w)
 		return
 	}
 	if fail500 {
-		http.Error(w, "<html><body><h1>500 Internal Server Error</h1></body></html>", http.StatusInternalServerError)
+		sim.ServerError(w)
 		return
 	}
 	if s.opts.DocTextAnswers && (kind == "text" || kind == "location") {
-		wire.WriteJSON(w, http.StatusOK, map[string]any{"status": true, "message": msgSent})
+		sim.WriteJSON(w, http.StatusOK, map[string]any{"status": true, "message": msgSent})
 		return
 	}
 	jid := snd.Phone + "@s.whatsapp.net"
 	if kind == "sendText" {
-		wire.WriteJSON(w, http.StatusOK, map[string]any{
+		sim.WriteJSON(w, http.StatusOK, map[string]any{
 			"status": true, "message": msgSent,
 			"data": "true_" + snd.Phone + "@c.us_" + snd.ID,
 		})
 		return
 	}
-	wire.WriteJSON(w, http.StatusOK, map[string]any{
+	sim.WriteJSON(w, http.StatusOK, map[string]any{
 		"status":  true,
 		"message": msgSent,
 		"data": map[string]any{
@@ -645,13 +616,19 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 	})
 }
 
+// The answers to a send the number's limits refused.
+var (
+	limitStatus  = map[sim.Verdict]int{sim.RateLimited: http.StatusTooManyRequests, sim.PairLimited: http.StatusTooManyRequests, sim.SubscriberLimited: http.StatusForbidden}
+	limitMessage = map[sim.Verdict]string{sim.RateLimited: msgRateLimited, sim.PairLimited: msgPairLimited, sim.SubscriberLimited: msgSubscriberLimit}
+)
+
 // ackOf is the API's word of each status after sent.
 var ackOf = map[string]string{"delivered": "DELIVERY_ACK", "failed": "ERROR", "read": "READ"}
 
 // schedule decides a message's fate and queues its status pushes. With
 // WebhookEarly it returns the "sent" push for the caller to deliver before
 // answering. Callers hold mu.
-func (s *Server) schedule(session, phone, id string, content map[string]any, now time.Time) *push {
+func (s *Server) schedule(session, phone, id string, content map[string]any, now time.Time) *sim.Push {
 	// Draw every share for every message, so changing one knob does not
 	// shift the other decisions.
 	fail, read := s.rng.Float64() < s.opts.FailShare, s.rng.Float64() < s.opts.ReadShare
@@ -663,38 +640,30 @@ func (s *Server) schedule(session, phone, id string, content map[string]any, now
 	if s.opts.WebhookEcho {
 		sent = s.echoPush(session, phone, id, content, now, dup[0])
 	}
-	var later []*push
-	lc := simnum.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
-	for i, st := range lc.Steps(now, simnum.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)[1:] {
+	var later []*sim.Push
+	lc := sim.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
+	for i, st := range lc.Steps(now, sim.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)[1:] {
 		later = append(later, s.statusPush(session, phone, id, ackOf[st.Status], st.At, dup[i+1]))
 	}
-	var early *push
+	var early *sim.Push
 	switch {
 	case s.opts.WebhookEarly:
 		early = sent
 	case s.opts.WebhookReorder && len(later) > 0:
 		// After the delivered/failed push, at its time, before any read.
-		sent.due, sent.order = later[0].due, s.nextOrder()
-		for _, p := range later[1:] {
-			p.order = s.nextOrder()
-		}
-		s.enqueue(sent)
+		sent.Due = later[0].Due
+		later = slices.Insert(later, 1, sent)
 	default:
-		s.enqueue(sent)
+		later = slices.Insert(later, 0, sent)
 	}
 	for _, p := range later {
-		s.enqueue(p)
+		s.push.Enqueue(p, now)
 	}
 	return early
 }
 
-func (s *Server) nextOrder() uint64 {
-	s.order++
-	return s.order
-}
-
 // statusPush builds an onMessageUpdate push. Callers hold mu.
-func (s *Server) statusPush(session, phone, id, status string, at time.Time, twice bool) *push {
+func (s *Server) statusPush(session, phone, id, status string, at time.Time, twice bool) *sim.Push {
 	update := map[string]any{"status": status}
 	if status == "ERROR" {
 		update["error"] = map[string]any{"code": codeUndeliverable, "message": msgUndeliverable}
@@ -708,11 +677,11 @@ func (s *Server) statusPush(session, phone, id, status string, at time.Time, twi
 			"messageTimestamp": at.Unix(),
 		}},
 	})
-	return &push{due: at, order: s.nextOrder(), session: session, event: "onMessageUpdate", id: id, status: status, body: body, twice: twice}
+	return &sim.Push{Due: at, Body: body, Twice: twice, Tag: pushTag{session: session, event: "onMessageUpdate", id: id, status: status}}
 }
 
 // echoPush builds the onAnyMessage push of our own message. Callers hold mu.
-func (s *Server) echoPush(session, phone, id string, content map[string]any, at time.Time, twice bool) *push {
+func (s *Server) echoPush(session, phone, id string, content map[string]any, at time.Time, twice bool) *sim.Push {
 	body, _ := json.Marshal(map[string]any{
 		"event":      "onAnyMessage",
 		"session_id": session,
@@ -723,17 +692,7 @@ func (s *Server) echoPush(session, phone, id string, content map[string]any, at 
 			"messageTimestamp": at.Unix(),
 		},
 	})
-	return &push{due: at, order: s.nextOrder(), session: session, event: "onAnyMessage", id: id, status: "SERVER_ACK", body: body, twice: twice}
-}
-
-// enqueue adds a push to the queue, keeping it sorted. Callers hold mu.
-func (s *Server) enqueue(p *push) {
-	i, _ := slices.BinarySearchFunc(s.queue, p, comparePush)
-	s.queue = slices.Insert(s.queue, i, p)
-}
-
-func comparePush(a, b *push) int {
-	return cmp.Or(a.due.Compare(b.due), cmp.Compare(a.order, b.order))
+	return &sim.Push{Due: at, Body: body, Twice: twice, Tag: pushTag{session: session, event: "onAnyMessage", id: id, status: "SERVER_ACK"}}
 }
 
 // Reply pushes an inbound text message from phone, as if the subscriber had
@@ -759,9 +718,8 @@ func (s *Server) Reply(phone, text string) string {
 			"pushName":         "Subscriber " + phone,
 		},
 	})
-	s.enqueue(&push{due: now, order: s.nextOrder(), session: session, event: "onMessage", id: id, body: body})
+	s.push.Enqueue(&sim.Push{Due: now, Body: body, Tag: pushTag{session: session, event: "onMessage", id: id}}, now)
 	s.mu.Unlock()
-	s.wake()
 	return id
 }
 
@@ -773,151 +731,14 @@ func (s *Server) newID() string {
 }
 
 // limits are the number's limits as the knobs set them. Callers hold mu.
-func (s *Server) limits() simnum.Limits {
-	return simnum.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
-}
-
-// wake tells the push goroutine the queue or the clock may have changed.
-func (s *Server) wake() {
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
-}
-
-// run is the push goroutine: it delivers due pushes and sleeps until the
-// next one is due on the Options.Now clock (re-checking at least once a
-// second, since a fake clock does not move with the timer).
-func (s *Server) run() {
-	defer close(s.stopped)
-	for {
-		s.deliverMu.Lock()
-		s.deliverDue()
-		s.deliverMu.Unlock()
-
-		s.mu.Lock()
-		wait := time.Second
-		if len(s.queue) > 0 {
-			wait = min(wait, max(time.Millisecond, s.queue[0].due.Sub(s.now())))
-		}
-		s.mu.Unlock()
-		t := time.NewTimer(wait)
-		select {
-		case <-s.done:
-			t.Stop()
-			return
-		case <-s.kick:
-			t.Stop()
-		case <-t.C:
-		}
-	}
+func (s *Server) limits() sim.Limits {
+	return sim.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
 }
 
 // Flush delivers every push due on the Options.Now clock, waiting for any
 // in-flight push first, and returns how many it delivered (attempted).
 // Tests with a fake clock call it after advancing the clock.
-func (s *Server) Flush() int {
-	s.deliverMu.Lock()
-	defer s.deliverMu.Unlock()
-	return s.deliverDue()
-}
-
-// deliverDue delivers the due pushes in order. Callers hold deliverMu.
-func (s *Server) deliverDue() int {
-	n := 0
-	for {
-		select {
-		case <-s.done:
-			return n
-		default:
-		}
-		s.mu.Lock()
-		if len(s.queue) == 0 || s.queue[0].due.After(s.now()) {
-			s.mu.Unlock()
-			return n
-		}
-		p := s.queue[0]
-		s.queue = s.queue[1:]
-		s.mu.Unlock()
-		s.deliver(p)
-		n++
-	}
-}
-
-// deliver POSTs one push (twice if it is a duplicate), retrying failures.
-// Callers hold deliverMu.
-func (s *Server) deliver(p *push) {
-	for range 1 + btoi(p.twice) {
-		s.mu.Lock()
-		url := s.opts.WebhookURL
-		if h, ok := s.hooks[p.session]; ok {
-			url = h.URL
-		}
-		retries := cmp.Or(s.opts.WebhookRetries, DefaultWebhookRetries)
-		delay := cmp.Or(s.opts.WebhookRetryDelay, DefaultWebhookRetryDelay)
-		s.mu.Unlock()
-		if url == "" {
-			return
-		}
-		retries = max(retries, 0)
-		for attempt := 0; ; attempt++ {
-			if s.post(url, p.body) {
-				s.mu.Lock()
-				s.stats.Pushed++
-				s.pushed = append(s.pushed, Push{URL: url, Event: p.event, ID: p.id, Status: p.status, Body: p.body})
-				s.mu.Unlock()
-				break
-			}
-			if attempt >= retries {
-				s.mu.Lock()
-				s.stats.PushDropped++
-				s.mu.Unlock()
-				return
-			}
-			s.mu.Lock()
-			s.stats.PushRetries++
-			s.mu.Unlock()
-			t := time.NewTimer(delay << attempt)
-			select {
-			case <-t.C:
-			case <-s.done:
-				t.Stop()
-				return
-			}
-		}
-	}
-}
-
-// post makes one push attempt and reports whether the receiver answered 2xx.
-func (s *Server) post(url string, body []byte) bool {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-s.done:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return false
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return false
-	}
-	_ = resp.Body.Close()
-	return resp.StatusCode >= 200 && resp.StatusCode <= 299
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
+func (s *Server) Flush() int { return s.push.DeliverDue(s.clock()) }
 
 // phoneOf returns the digits of a chatId ("2349048988056",
 // "+234 904...", "2349048988056@s.whatsapp.net" or "...@c.us"); "" when it
@@ -931,20 +752,6 @@ func phoneOf(chatID string) string {
 		}
 	}
 	return user
-}
-
-// validPhone reports whether p is 8–15 digits.
-func validPhone(p string) bool { return len(p) >= 8 && len(p) <= 15 }
-
-// str returns a string or number field as a string.
-func str(v any) string {
-	switch v := v.(type) {
-	case string:
-		return strings.TrimSpace(v)
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	}
-	return ""
 }
 
 func field(m any, key string) any {

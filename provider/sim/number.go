@@ -1,7 +1,10 @@
-package simnum
+package sim
 
 import (
 	"cmp"
+	"math/rand/v2"
+	"slices"
+	"sync"
 	"time"
 )
 
@@ -156,4 +159,57 @@ func (l Lifecycle) Steps(now time.Time, fate Fate, defaultDeliverAfter time.Dura
 		steps = append(steps, Step{"read", deliverAt.Add(l.ReadAfter)})
 	}
 	return steps
+}
+
+// Tally adds one to the counter of v: rate, pair or subscriber (nothing
+// for Admitted).
+func (v Verdict) Tally(rate, pair, subscriber *int) {
+	switch v {
+	case RateLimited:
+		*rate++
+	case PairLimited:
+		*pair++
+	case SubscriberLimited:
+		*subscriber++
+	}
+}
+
+// NewRand returns the random source of a simulator seeded with seed.
+func NewRand(seed int64) *rand.Rand {
+	u := uint64(seed) // #nosec G115 -- the bits of the seed, sign and all
+	return rand.New(rand.NewPCG(u, u^0x9e3779b97f4a7c15))
+}
+
+// Log is what a simulator accepted, in order. It is safe for concurrent
+// use; the zero Log is empty and ready.
+type Log[T any] struct {
+	mu   sync.Mutex
+	list []T
+}
+
+// Add appends x.
+func (l *Log[T]) Add(x T) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.list = append(l.list, x)
+}
+
+// All returns a copy of everything added, in order.
+func (l *Log[T]) All() []T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.list)
+}
+
+// Count returns how many added values match.
+func (l *Log[T]) Count(match func(T) bool) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, x := range l.list {
+		if match(x) {
+			n++
+		}
+	}
+	return n
 }
