@@ -11,7 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 )
 
@@ -38,7 +38,7 @@ func (c *Conns) Close() {
 // must be set. (The demo starts its embedded Redis and SQLite database
 // itself and passes their URLs.) Open does not wait for Redis: commands
 // that need it at once call PingRedis.
-func Open(ctx context.Context, env config.Env, log *slog.Logger) (*Conns, error) {
+func Open(ctx context.Context, env spec.Env, log *slog.Logger) (*Conns, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -55,13 +55,13 @@ func Open(ctx context.Context, env config.Env, log *slog.Logger) (*Conns, error)
 	opt, err := asynq.ParseRedisURI(redisURL)
 	if err != nil {
 		c.Close()
-		return nil, fmt.Errorf("REDIS_URL %s is not a valid redis:// URL", config.RedactURL(redisURL))
+		return nil, fmt.Errorf("REDIS_URL %s is not a valid redis:// URL", spec.RedactURL(redisURL))
 	}
 	c.Redis, c.RedisURL = opt, redisURL
 	ropt, err := redis.ParseURL(redisURL)
 	if err != nil {
 		c.Close()
-		return nil, fmt.Errorf("REDIS_URL %s is not a valid redis:// URL", config.RedactURL(redisURL))
+		return nil, fmt.Errorf("REDIS_URL %s is not a valid redis:// URL", spec.RedactURL(redisURL))
 	}
 	c.RedisClient = redis.NewClient(ropt)
 	c.closers = append(c.closers, func() { _ = c.RedisClient.Close() })
@@ -105,7 +105,7 @@ func (c *Conns) PingRedis(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	if err := c.RedisClient.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("cannot reach Redis at REDIS_URL=%s: %w", config.RedactURL(c.RedisURL), err)
+		return fmt.Errorf("cannot reach Redis at REDIS_URL=%s: %w", spec.RedactURL(c.RedisURL), err)
 	}
 	return nil
 }

@@ -8,10 +8,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 )
 
@@ -19,7 +19,7 @@ import (
 func TestOpenErrorsNeverShowPasswords(t *testing.T) {
 	t.Parallel()
 	const pw = "hunter2-s3cret"
-	for _, env := range []config.Env{
+	for _, env := range []spec.Env{
 		{RedisURL: "redis://:" + pw + "%zz@127.0.0.1:6379/0", DatabaseURL: "postgres://u@127.0.0.1:1/x"},
 		{RedisURL: "redis://127.0.0.1:6379/0", DatabaseURL: "postgres://wacamp:" + pw + "@127.0.0.1:1/wacamp?sslmode=disable"},
 		{RedisURL: "redis://127.0.0.1:6379/0", DatabaseURL: "postgres://wacamp@127.0.0.1:1/wacamp?password=" + pw + "&sslmode=disable"},
@@ -36,7 +36,7 @@ func TestOpenErrorsNeverShowPasswords(t *testing.T) {
 func TestOpenSizesThePoolFromTheEnvironment(t *testing.T) {
 	t.Parallel()
 	for _, bad := range []string{"0", "-3", "ten", "2.5"} {
-		_, err := app.Open(context.Background(), config.Env{RedisURL: "redis://127.0.0.1:6379/0",
+		_, err := app.Open(context.Background(), spec.Env{RedisURL: "redis://127.0.0.1:6379/0",
 			DatabaseURL: "postgres://u@" + testenv.ClosedAddr(t) + "/x", DBMaxConns: bad}, nil)
 		require.ErrorContains(t, err, `WACAMP_DB_MAX_CONNS="`+bad+`": want a whole number`)
 	}
@@ -45,7 +45,7 @@ func TestOpenSizesThePoolFromTheEnvironment(t *testing.T) {
 		env  string
 		want int
 	}{{"", store.DefaultMaxConns}, {"3", 3}} {
-		c, err := app.Open(context.Background(), config.Env{RedisURL: "redis://127.0.0.1:6379/0", DatabaseURL: dsn, DBMaxConns: tc.env}, nil)
+		c, err := app.Open(context.Background(), spec.Env{RedisURL: "redis://127.0.0.1:6379/0", DatabaseURL: dsn, DBMaxConns: tc.env}, nil)
 		require.NoError(t, err)
 		sqlDB, err := c.Store.Gorm().DB()
 		require.NoError(t, err)
@@ -59,7 +59,7 @@ func TestPingRedisNamesTheURLNotThePassword(t *testing.T) {
 	t.Parallel()
 	const pw = "hunter2-s3cret"
 	url := "redis://:" + pw + "@" + testenv.ClosedAddr(t) + "/0"
-	c, err := app.Open(context.Background(), config.Env{RedisURL: url, DatabaseURL: testenv.NewDatabase(t)}, nil)
+	c, err := app.Open(context.Background(), spec.Env{RedisURL: url, DatabaseURL: testenv.NewDatabase(t)}, nil)
 	require.NoError(t, err)
 	defer c.Close()
 	err = c.PingRedis(context.Background())
@@ -74,10 +74,10 @@ func TestWorkerAppliesKeptWebhooks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rd := testenv.NewRedis(t)
-	c, err := app.Open(ctx, config.Env{RedisURL: rd.URL, DatabaseURL: testenv.NewDatabase(t), DBMaxConns: "4"}, nil)
+	c, err := app.Open(ctx, spec.Env{RedisURL: rd.URL, DatabaseURL: testenv.NewDatabase(t), DBMaxConns: "4"}, nil)
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
-	_, err = c.Store.Apply(ctx, &config.Bundle{Accounts: []config.Account{{Name: "shop", Provider: "sobot", BaseURL: "http://127.0.0.1:1",
+	_, err = c.Store.Apply(ctx, &spec.Bundle{Accounts: []spec.Account{{Name: "shop", Provider: "sobot", BaseURL: "http://127.0.0.1:1",
 		TokenRef: "env:K", SecretRef: "env:S", WebhookSecretRef: "env:HOOK", RatePerSecond: 80}}}, time.Now())
 	require.NoError(t, err)
 	accts, err := c.Store.WebhookAccounts(ctx)
@@ -105,6 +105,6 @@ func TestWorkerAppliesKeptWebhooks(t *testing.T) {
 // refused with what to use instead (the demo links it).
 func TestOpenRefusesSQLiteWithoutTheDemo(t *testing.T) {
 	t.Parallel()
-	_, err := app.Open(context.Background(), config.Env{RedisURL: "redis://127.0.0.1:6379/0", DatabaseURL: "sqlite:" + t.TempDir() + "/w.db"}, nil)
+	_, err := app.Open(context.Background(), spec.Env{RedisURL: "redis://127.0.0.1:6379/0", DatabaseURL: "sqlite:" + t.TempDir() + "/w.db"}, nil)
 	require.ErrorContains(t, err, "this program has no embedded SQLite database")
 }

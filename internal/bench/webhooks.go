@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/throttle"
 )
 
@@ -132,7 +132,7 @@ broadcasts:
 		}
 		return getenv(k)
 	}
-	bundle, err := config.Load(path, env)
+	bundle, err := spec.Load(path, env)
 	if err != nil {
 		return res, fmt.Errorf("load generated campaign: %w", err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
 
-	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/spec"
 )
 
 // Credentials are the web UI's basic-auth user and password.
@@ -80,7 +80,7 @@ func Asynqmon(ctx context.Context, args []string, io IO) error {
 	}
 	opt, err := asynq.ParseRedisURI(redisURL)
 	if err != nil { // not wrapped: the parse error quotes the URL, password included
-		return fmt.Errorf("REDIS_URL %s is not a valid redis:// URL", config.RedactURL(redisURL))
+		return fmt.Errorf("REDIS_URL %s is not a valid redis:// URL", spec.RedactURL(redisURL))
 	}
 	ui := UIHandler(opt, *readOnly)
 	defer ui.Close()

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/spec"
 )
 
 // IO is what a command reads and writes.
@@ -97,7 +97,7 @@ func ParseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func envOf(io IO) config.Env { return config.LoadEnv(io.Getenv) }
+func envOf(io IO) spec.Env { return spec.LoadEnv(io.Getenv) }
 
 // Command is the shape of every wacamp command.
 type Command func(ctx context.Context, args []string, io IO) error

@@ -19,10 +19,10 @@ import (
 	"github.com/alicebob/miniredis/v2"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/cli"
 	"github.com/wacamp/wacamp/sequence"
+	"github.com/wacamp/wacamp/spec"
 	_ "github.com/wacamp/wacamp/store/sqlite" // the embedded database
 	"github.com/wacamp/wacamp/throttle"
 )
@@ -63,7 +63,7 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	env := config.LoadEnv(io.Getenv)
+	env := spec.LoadEnv(io.Getenv)
 	conns, closeEmbedded, err := open(ctx, env, dir, log)
 	if err != nil {
 		return err
@@ -124,7 +124,7 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	if err != nil {
 		return err
 	}
-	bundle, err := config.LoadWith(ctx, path, getenv, config.LoadOptions{Progress: cli.CSVProgress(out)})
+	bundle, err := spec.LoadWith(ctx, path, getenv, spec.LoadOptions{Progress: cli.CSVProgress(out)})
 	if err != nil {
 		return fmt.Errorf("example campaign: %w", err)
 	}
@@ -259,7 +259,7 @@ const demoEnrolled = 50
 
 // demoTier is the smallest messaging tier that lets n recipients through.
 func demoTier(n int) string {
-	for _, t := range config.MessagingTiers {
+	for _, t := range spec.MessagingTiers {
 		if t >= max(n, 10000) {
 			return strconv.Itoa(t)
 		}
@@ -310,14 +310,14 @@ sequences:
 	return path, os.WriteFile(path, []byte(yaml), 0o600)
 }
 
-func describeRedis(env config.Env) string {
+func describeRedis(env spec.Env) string {
 	if env.RedisURL == "" {
 		return "embedded (miniredis, in this process)"
 	}
 	return "REDIS_URL"
 }
 
-func describeDB(env config.Env, dir string) string {
+func describeDB(env spec.Env, dir string) string {
 	if env.DatabaseURL == "" {
 		return "embedded (SQLite at " + filepath.Join(dir, "wacamp.db") + ")"
 	}
@@ -343,7 +343,7 @@ func isTerminal(w any) bool {
 // (miniredis, in this process) for a missing REDIS_URL and an embedded
 // SQLite database in dir for a missing DATABASE_URL; closeEmbedded stops
 // what it started.
-func open(ctx context.Context, env config.Env, dir string, log *slog.Logger) (conns *app.Conns, closeEmbedded func(), err error) {
+func open(ctx context.Context, env spec.Env, dir string, log *slog.Logger) (conns *app.Conns, closeEmbedded func(), err error) {
 	closeEmbedded = func() {}
 	if env.RedisURL == "" {
 		mr, err := miniredis.Run()

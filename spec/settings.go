@@ -1,0 +1,28 @@
+package spec
+
+// Setting is one environment variable that configures wacamp's own
+// processes (never a campaign file: see processVar).
+type Setting struct {
+	Name    string
+	Read    string // which processes read it
+	Default string // "" = required where read, or unset means off
+	Meaning string
+}
+
+// Settings lists every environment variable wacamp's processes read, in
+// one place; a test keeps it equal to the code and the README.
+var Settings = []Setting{
+	{"DATABASE_URL", "every process", "", "Postgres URL (postgres://…); the demo uses an embedded SQLite database when it is unset"},
+	{"REDIS_URL", "every process", "", "Redis URL (redis://host:port/db); the demo starts an embedded Redis when it is unset"},
+	{"WACAMP_DB_MAX_CONNS", "every process", "10", "the process's Postgres pool size"},
+	{"WACAMP_LOG_LEVEL", "every process", "info", "debug, info, warn or error"},
+	{"WACAMP_LEASE", "worker", "2m", "how long a send holds its claim (at least 90s advised)"},
+	{"WACAMP_SETTLE_WINDOW", "worker", "5m", "how long a send of unknown outcome is looked for before it is sent again (an account's settle_window wins)"},
+	{"WACAMP_STALE_AFTER", "scheduler", "5m", "how old a queued task or an ended lease is before the sweep re-enqueues it"},
+	{"WACAMP_WEBHOOK_ADDR", "worker", "", "address the webhook receiver listens on (-webhook-addr); unset: no receiver"},
+	{"WACAMP_SECRET_DIRS", "validate, apply", DefaultSecretDirs, "directories (':'-separated) a campaign's secret files may be in"},
+	{"WACAMP_AUDIENCE_DIRS", "validate, apply", "", "directories (':'-separated) audience CSV files may be in besides the campaign directory"},
+	{"ASYNQMON_USER", "asynqmon, demo", "", "web UI user (required unless --insecure-no-auth)"},
+	{"ASYNQMON_PASSWORD", "asynqmon, demo", "", "web UI password, or ASYNQMON_PASSWORD_FILE"},
+	{"ASYNQMON_PASSWORD_FILE", "asynqmon, demo", "", "a file holding the web UI password"},
+}
