@@ -22,3 +22,20 @@ func TestProductionBinariesLinkNoDemoParts(t *testing.T) {
 		}
 	}
 }
+
+// The store and the campaign-file loader link no provider driver: spec is
+// given the drivers' capabilities (spec.Providers) instead of importing
+// them, so nothing that stores or validates a campaign carries every
+// provider's HTTP client.
+func TestStoreLinksNoDriver(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", "github.com/wacamp/wacamp/store", "github.com/wacamp/wacamp/spec").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasPrefix(pkg, "github.com/wacamp/wacamp/provider/") {
+			t.Errorf("store or spec links %s", pkg)
+		}
+	}
+}

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/wacamp/wacamp/provider/drivers"
 )
 
 var accountKeys = []string{
@@ -36,16 +34,16 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 	fld := subfield(field, "provider")
 	p := obj["provider"]
 	prov, ok := f.str(p.val, fld)
-	spec, known := drivers.Resolve(strings.ToLower(prov))
+	driver, baseURL, known := f.l.providers.Resolve(strings.ToLower(prov))
 	switch {
 	case !ok:
 		// reported
 	case prov == "":
-		f.problem(line, fld, "is required (%s)", strings.Join(drivers.Values(), ", "))
+		f.problem(line, fld, "is required (%s)", strings.Join(f.l.providers.Values(), ", "))
 	case !known:
-		f.problem(resolve(p.val).Line, fld, "unknown provider %s (known: %s)", shown(p.val, prov), strings.Join(drivers.Values(), ", "))
+		f.problem(resolve(p.val).Line, fld, "unknown provider %s (known: %s)", shown(p.val, prov), strings.Join(f.l.providers.Values(), ", "))
 	default:
-		a.Provider, a.BaseURL = spec.Driver, spec.BaseURL
+		a.Provider, a.BaseURL = driver, baseURL
 	}
 
 	fld = subfield(field, "base_url")
@@ -66,7 +64,7 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 	}
 	// Providers that push statuses instead of being polled need the
 	// webhook: without it no status would ever move past sent.
-	caps, _ := drivers.CapabilitiesOf(a.Provider)
+	caps, _ := f.l.providers.Capabilities(a.Provider)
 	pushes := caps.StatusWebhook && !caps.StatusPoll
 	a.WebhookSecretRef = f.secretRef(obj, field, line, "webhook_secret", false)
 	if pushes && a.WebhookSecretRef == "" && !hasKey(obj, "webhook_secret") && !hasKey(obj, "webhook_secret_file") {

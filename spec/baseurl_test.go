@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/provider/drivers"
 )
 
 // writeAccounts writes a campaign file of BotSailor accounts, one per base
@@ -32,7 +34,7 @@ func TestBaseURLCredentialsAndPlainHTTP(t *testing.T) {
 	env := testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "tok-SECRET"})
 	path := writeAccounts(t, "https://admin:hunter2-SECRET@botsailor.com/api/v1", "http://user@10.0.0.7:8080/api",
 		"https://admin:pipe|SECRET@botsailor.com")
-	_, err := Load(path, env)
+	_, err := Load(path, env, drivers.Catalog{})
 	require.Error(t, err)
 	lines := problemLines(t, err)
 	require.Contains(t, lines, path+":4: accounts[0].base_url: must not hold credentials (user:password@): the token goes in api_token or api_token_file")
@@ -43,7 +45,7 @@ func TestBaseURLCredentialsAndPlainHTTP(t *testing.T) {
 
 	path = writeAccounts(t, "http://api.example.com/v1", "http://127.0.0.1:8080", "http://localhost/api",
 		"http://[::1]:9/", "https://botsailor.com/api/v1")
-	b, err := Load(path, env)
+	b, err := Load(path, env, drivers.Catalog{})
 	require.NoError(t, err)
 	var plain []string
 	for _, w := range b.Warnings {

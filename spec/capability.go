@@ -3,7 +3,6 @@ package spec
 import (
 	"fmt"
 
-	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -20,7 +19,7 @@ func (l *loader) checkCapabilities() {
 		if !ok || m.Validate() != nil {
 			return // an unknown account or a broken message is reported already
 		}
-		caps, ok := drivers.CapabilitiesOf(p)
+		caps, ok := l.providers.Capabilities(p)
 		if !ok {
 			return
 		}

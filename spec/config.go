@@ -189,24 +189,29 @@ const (
 // *.yml file directly in a directory, in name order. It checks everything
 // (see the package documentation) and returns a *[ValidationError] listing
 // every problem, each with file, line and field. getenv (os.Getenv in
-// production) expands ${VAR} references.
-func Load(path string, getenv func(string) string) (*Bundle, error) {
-	return LoadContext(context.Background(), path, getenv)
+// production) expands ${VAR} references; providers tells which provider
+// values exist and what each driver can send.
+func Load(path string, getenv func(string) string, providers Providers) (*Bundle, error) {
+	return LoadContext(context.Background(), path, getenv, providers)
 }
 
 // LoadContext is [Load] that stops when ctx ends, returning ctx's error
 // (wrapped) rather than a *[ValidationError].
-func LoadContext(ctx context.Context, path string, getenv func(string) string) (*Bundle, error) {
-	return LoadWith(ctx, path, getenv, LoadOptions{})
+func LoadContext(ctx context.Context, path string, getenv func(string) string, providers Providers) (*Bundle, error) {
+	return LoadWith(ctx, path, getenv, providers, LoadOptions{})
 }
 
 // LoadWith is [LoadContext] with options.
-func LoadWith(ctx context.Context, path string, getenv func(string) string, opts LoadOptions) (*Bundle, error) {
+func LoadWith(ctx context.Context, path string, getenv func(string) string, providers Providers, opts LoadOptions) (*Bundle, error) {
+	if providers == nil {
+		return nil, errors.New("spec: loading " + path + ": no Providers")
+	}
 	l := &loader{
 		ctx:        ctx,
 		opts:       opts,
 		root:       campaignRoot(path),
 		getenv:     getenv,
+		providers:  providers,
 		accounts:   make(map[string]Pos),
 		broadcasts: make(map[string]Pos),
 		sequences:  make(map[string]Pos),
@@ -318,6 +323,7 @@ type loader struct {
 	root       string // the campaign directory: audience files must be in it (or WACAMP_AUDIENCE_DIRS)
 	stopped    error  // ctx's error, once noticed
 	getenv     func(string) string
+	providers  Providers
 	probs      problems
 	bundle     Bundle
 	accounts   map[string]Pos // account name → where defined

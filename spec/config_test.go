@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -74,7 +75,7 @@ func TestLoadDirectory(t *testing.T) {
 		"BOTSAILOR_API_TOKEN": "main-token",
 		"TOKEN_FILE":          tokenFile,
 		"GREETING":            "Hello",
-	}))
+	}), drivers.Catalog{})
 	require.NoError(t, err)
 
 	require.Equal(t, []Account{
@@ -138,7 +139,7 @@ func TestLoadDirectory(t *testing.T) {
 
 func TestLoadSingleFile(t *testing.T) {
 	t.Parallel()
-	b, err := Load("testdata/bom/bom.yaml", testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	b, err := Load("testdata/bom/bom.yaml", testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	require.NoError(t, err)
 	require.Len(t, b.Accounts, 1)
 	require.Len(t, b.Broadcasts, 1)
@@ -153,7 +154,7 @@ func TestLoadSingleFile(t *testing.T) {
 // cell and blank rows loads like a plain one.
 func TestLoadCSVWithBOMAndCRLF(t *testing.T) {
 	t.Parallel()
-	b, err := Load("testdata/bom", testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	b, err := Load("testdata/bom", testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	require.NoError(t, err)
 	require.Equal(t, []Recipient{
 		{Phone: "4915112345678", Name: "Ann", Vars: map[string]string{"Code": "BF10", "Note": "multi\nline"}},
@@ -327,7 +328,7 @@ func TestLoadProblems(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			b, err := Load(tt.path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "tok-SECRET-123"}))
+			b, err := Load(tt.path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "tok-SECRET-123"}), drivers.Catalog{})
 			require.Nil(t, b)
 			require.Equal(t, tt.want, problemLines(t, err))
 			require.NotContains(t, err.Error(), "SECRET") // neither the variable's nor a literal token
@@ -340,7 +341,7 @@ func TestLoadEmptyDirectory(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o600))
-	_, err := Load(dir, testEnv(nil))
+	_, err := Load(dir, testEnv(nil), drivers.Catalog{})
 	require.Equal(t, []string{dir + ": no *.yaml or *.yml files in directory"}, problemLines(t, err))
 }
 
@@ -348,7 +349,7 @@ func TestLoadEmptyFile(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "empty.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("# nothing yet\n"), 0o600))
-	b, err := Load(path, testEnv(nil))
+	b, err := Load(path, testEnv(nil), drivers.Catalog{})
 	require.NoError(t, err)
 	require.Empty(t, b.Accounts)
 	require.Empty(t, b.Broadcasts)
@@ -363,7 +364,7 @@ func TestLoadNeverPrintsTokens(t *testing.T) {
 	_, err := Load("testdata/bad/token_leak.yaml", testEnv(map[string]string{
 		"BOTSAILOR_API_TOKEN": secret,
 		"EMPTY_TOKEN_FILE":    empty,
-	}))
+	}), drivers.Catalog{})
 	lines := problemLines(t, err)
 	require.Equal(t, []string{
 		`testdata/bad/token_leak.yaml:4: accounts[0].base_url: ${VAR} may stand only for the host (and port) of base_url, as in https://${API_HOST}/api/v1`,
@@ -391,7 +392,7 @@ func TestLoadTokenFile(t *testing.T) {
 `, tokenFile)
 	path := filepath.Join(dir, "a.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
-	b, err := Load(path, testEnv(nil))
+	b, err := Load(path, testEnv(nil), drivers.Catalog{})
 	require.NoError(t, err)
 	require.Equal(t, "file:"+tokenFile, b.Accounts[0].TokenRef)
 	tok, err := ResolveToken(b.Accounts[0].TokenRef, testEnv(nil))
@@ -442,7 +443,7 @@ func TestLoadLargeCSV(t *testing.T) {
 	}
 	path := writeCampaign(t, "Hi {{name}}, {{code}} for {{phone}}", "phone,name,code", rows)
 
-	b, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	b, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	require.NoError(t, err)
 	require.Len(t, allRecipients(t, b.Broadcasts[0]), n-n/10)
 	require.Equal(t, n/10, b.Broadcasts[0].Duplicates)
@@ -457,7 +458,7 @@ func TestLoadCapsProblemsPerFile(t *testing.T) {
 		rows[i] = fmt.Sprintf("%d,x", i+1)
 	}
 	path := writeCampaign(t, "hi", "phone,name", rows)
-	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	lines := problemLines(t, err)
 	require.Len(t, lines, 51)
 	csvPath := filepath.Join(filepath.Dir(path), "customers.csv")
@@ -469,7 +470,7 @@ func TestLoadCapsProblemsPerFile(t *testing.T) {
 func TestLoadEmptyCellIsNoValue(t *testing.T) {
 	t.Parallel()
 	path := writeCampaign(t, "Code {{code}}", "phone,code", []string{"4915112345678,A1", "4915112345679,  "})
-	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	csvPath := filepath.Join(filepath.Dir(path), "customers.csv")
 	require.Equal(t, []string{
 		path + ":14: broadcasts[0].message.text: {{code}} has no value for recipient 4915112345679 (" + csvPath + ":3)",
@@ -481,7 +482,7 @@ func TestLoadRenderedTooLong(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("x", templates.MaxTextLen)
 	path := writeCampaign(t, "{{note}}!", "phone,note", []string{"4915112345678,short", "4915112345679," + long, "4915112345680," + long})
-	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	csvPath := filepath.Join(filepath.Dir(path), "customers.csv")
 	require.Equal(t, []string{
 		path + ":14: broadcasts[0].message.text: after rendering for 2 recipients, e.g. 4915112345679 (" + csvPath + ":3): has 4097 characters; at most 4096 are allowed",
@@ -505,7 +506,7 @@ func TestLoadCSVHeaderProblems(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			path := writeCampaign(t, "hi", tt.header, tt.rows)
-			_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+			_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 			require.Equal(t, []string{filepath.Join(filepath.Dir(path), "customers.csv") + ":" + tt.want}, problemLines(t, err))
 		})
 	}
@@ -515,7 +516,7 @@ func TestLoadEmptyCSV(t *testing.T) {
 	t.Parallel()
 	path := writeCampaign(t, "hi", "phone", nil)
 	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(path), "customers.csv"), nil, 0o600))
-	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	require.Equal(t, []string{
 		filepath.Join(filepath.Dir(path), "customers.csv") + ": broadcasts[0] (big).audience.csv: is empty; the first row must be a header with a phone column",
 	}, problemLines(t, err))
@@ -565,7 +566,7 @@ broadcasts:
     audience: {recipients: [{phone: "4915100000001"}, {phone: "4915100000002"}, {phone: "4915100000003"}]}
     message: {text: hi}
 `), 0o600))
-	b, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	b, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	require.NoError(t, err)
 	require.Equal(t, 2000, b.Accounts[0].DailyUniqueLimit)
 	require.Equal(t, 2*time.Second, b.Accounts[0].PairInterval)
@@ -586,7 +587,7 @@ broadcasts:
     pair_interval: 500us
     daily_unique_limit: TIER_MANY
 `), 0o600))
-	_, err = Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	_, err = Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	require.Equal(t, []string{
 		path + `:7: accounts[0].pair_interval: must be 0s (off) or at least 1ms, got 500us`,
 		path + `:8: accounts[0].daily_unique_limit: "TIER_MANY" must be a positive number of recipients (WhatsApp's tiers: 250, 2000, 10000, 100000) or "unlimited"`,
@@ -595,7 +596,7 @@ broadcasts:
 
 func TestLoadSequences(t *testing.T) {
 	t.Parallel()
-	_, err := Load("testdata/sequences/bad.yaml", testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	_, err := Load("testdata/sequences/bad.yaml", testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	p := "testdata/sequences/bad.yaml"
 	require.Equal(t, []string{
 		p + `:23: sequences[1].name: "bad seq": use lower-case letters, digits, '_', '.' and '-', starting with a letter or digit`,
@@ -617,7 +618,7 @@ func TestLoadSequences(t *testing.T) {
 
 func TestLoadSequenceDefinition(t *testing.T) {
 	t.Parallel()
-	b, err := Load("testdata/sequences-good/onboarding.yaml", testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	b, err := Load("testdata/sequences-good/onboarding.yaml", testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	require.NoError(t, err)
 	require.Len(t, b.Sequences, 1)
 	sq := b.Sequences[0]
@@ -684,7 +685,7 @@ broadcasts:
     audience: {recipients: [{phone: "4915100000001"}]}
     message: {text: "hi"}
 `), 0o600))
-	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	lines := problemLines(t, err)
 	require.Len(t, lines, 4, lines)
 	require.Contains(t, lines[0], `:18: broadcasts[1].cron: "every monday" is not a cron schedule`)
@@ -709,19 +710,19 @@ func TestLoadUnknownOutcomeSettings(t *testing.T) {
 `
 	env := testEnv(map[string]string{"T": "x"})
 	require.NoError(t, os.WriteFile(path, []byte(head), 0o600))
-	b, err := Load(path, env)
+	b, err := Load(path, env, drivers.Catalog{})
 	require.NoError(t, err)
 	require.Equal(t, "", b.Accounts[0].OnUnknownOutcome, "the default, settle")
 	require.Zero(t, b.Accounts[0].SettleWindow, "the default window")
 
 	require.NoError(t, os.WriteFile(path, []byte(head+"    on_unknown_outcome: resend\n    settle_window: 90s\n"), 0o600))
-	b, err = Load(path, env)
+	b, err = Load(path, env, drivers.Catalog{})
 	require.NoError(t, err)
 	require.Equal(t, OutcomeResend, b.Accounts[0].OnUnknownOutcome)
 	require.Equal(t, 90*time.Second, b.Accounts[0].SettleWindow)
 
 	require.NoError(t, os.WriteFile(path, []byte(head+"    on_unknown_outcome: maybe\n    settle_window: 1s\n"), 0o600))
-	_, err = Load(path, env)
+	_, err = Load(path, env, drivers.Catalog{})
 	require.Equal(t, []string{
 		path + `:8: accounts[0].on_unknown_outcome: "maybe" must be settle (wait for the provider's webhooks, then send again), fail (at most once) or resend (at least once)`,
 		path + `:9: accounts[0].settle_window: must be between 5s and 24h, got 1s`,
@@ -756,7 +757,7 @@ broadcasts:
     audience: {csv: data}
     message: {text: "hi"}
 `), 0o600))
-			_, err := Load(filepath.Join(dir, "c.yaml"), testEnv(map[string]string{"TOKEN": "x"}))
+			_, err := Load(filepath.Join(dir, "c.yaml"), testEnv(map[string]string{"TOKEN": "x"}), drivers.Catalog{})
 			require.ErrorContains(t, err, "not shown: this may not be a CSV file")
 			first, _, _ := strings.Cut(content, "\n")
 			for _, part := range strings.FieldsFunc(first, func(r rune) bool { return r == ':' || r == '$' }) {
@@ -788,7 +789,7 @@ broadcasts:
     audience: {recipients: [{phone: "${DATABASE_URL}"}]}
     message: {text: "hi"}
 `)
-	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "tok-0123456789abcdef", "DATABASE_URL": dbURL}))
+	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "tok-0123456789abcdef", "DATABASE_URL": dbURL}), drivers.Catalog{})
 	lines := problemLines(t, err)
 	require.Contains(t, lines, path+`:5: accounts[0].webhook_secret_file: cannot read "/nonexistent/${BOTSAILOR_API_TOKEN}": no such file or directory`)
 	require.Contains(t, strings.Join(lines, "\n"), `phone: environment variable DATABASE_URL is a setting of wacamp's own processes`)

@@ -6,7 +6,6 @@ import (
 	"iter"
 	"strings"
 
-	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -32,7 +31,7 @@ type audienceAt struct {
 
 // checkContent checks broadcasts and sequence steps against what their
 // account's provider needs beyond its capabilities (see
-// drivers.Driver.CheckContent and provider.Capabilities.RecipientName):
+// [Providers].ContentCheck and provider.Capabilities.RecipientName):
 // each message as written, and a broadcast's message rendered for each
 // recipient; and, where the provider requires it, that every recipient
 // has a name. Steps are rendered per person when they enroll
@@ -43,7 +42,7 @@ func (l *loader) checkContent() {
 		providers[a.Name] = a.Provider
 	}
 	for i, b := range l.bundle.Broadcasts {
-		d, ok := drivers.Lookup(providers[b.Account])
+		caps, ok := l.providers.Capabilities(providers[b.Account])
 		if !ok || i >= len(l.audiences) {
 			continue
 		}
@@ -53,24 +52,24 @@ func (l *loader) checkContent() {
 			checks = l.contentChecks(b.Account, b.Message, at.msg.ok)
 			l.walkAudience(b, at, checks)
 		}
-		if at.msg.ok && d.CheckContent != nil {
-			reported := l.checkWritten(b.Pos.File, at.msg, b.Message, d.CheckContent)
+		if check := l.providers.ContentCheck(providers[b.Account]); at.msg.ok && check != nil {
+			reported := l.checkWritten(b.Pos.File, at.msg, b.Message, check)
 			if checks.rendered != nil {
 				checks.rendered.report(l, b.Pos.File, at.msg, reported)
 			}
 		}
 		if checks.names != nil {
-			checks.names.report(l, b, d.Capabilities.Provider)
+			checks.names.report(l, b, caps.Provider)
 		}
 	}
 	for i, s := range l.bundle.Sequences {
-		d, ok := drivers.Lookup(providers[s.Account])
-		if !ok || d.CheckContent == nil || i >= len(l.stepMsgs) {
+		check := l.providers.ContentCheck(providers[s.Account])
+		if check == nil || i >= len(l.stepMsgs) {
 			continue
 		}
 		for j, st := range s.Steps {
 			if j < len(l.stepMsgs[i]) && l.stepMsgs[i][j].ok {
-				l.checkWritten(st.Pos.File, l.stepMsgs[i][j], st.Message, d.CheckContent)
+				l.checkWritten(st.Pos.File, l.stepMsgs[i][j], st.Message, check)
 			}
 		}
 	}
@@ -96,14 +95,14 @@ func (l *loader) contentChecks(account string, m templates.Message, msgOK bool) 
 		return nil
 	}
 	c := &contentChecks{}
-	d, ok := drivers.Lookup(provider)
+	caps, ok := l.providers.Capabilities(provider)
 	if !ok {
 		return c
 	}
-	if msgOK && d.CheckContent != nil && len(m.Variables()) > 0 {
-		c.rendered = &renderCheck{m: m, check: d.CheckContent}
+	if check := l.providers.ContentCheck(provider); msgOK && check != nil && len(m.Variables()) > 0 {
+		c.rendered = &renderCheck{m: m, check: check}
 	}
-	if d.Capabilities.RecipientName {
+	if caps.RecipientName {
 		c.names = &nameCheck{}
 	}
 	return c
@@ -232,18 +231,19 @@ type Person struct {
 	Pos Pos
 }
 
-// CheckPeople checks, before anyone is enrolled, that every step of spec
-// can be sent to each person through the driver named provider: every
-// placeholder has a value, each step rendered for them is valid
-// (templates.Message.Validate) and passes the driver's content check, and
-// they have a name when the provider requires one. Otherwise a step would
+// CheckPeople checks, before anyone is enrolled, that every step of seq
+// can be sent to each person through the driver named provider (as
+// providers knows it): every placeholder has a value, each step rendered
+// for them is valid (templates.Message.Validate) and passes the driver's
+// content check, and they have a name when the provider requires one. Otherwise a step would
 // fail days later, stop the enrollment, and the person could not enroll
 // again. It returns a *[ValidationError], one problem per person and step
 // at the person's Pos (at most 50 per file, then a count), or nil; or the
 // first error people yields.
-func CheckPeople(spec sequence.Spec, provider string, people iter.Seq2[Person, error]) error {
+func CheckPeople(seq sequence.Spec, providers Providers, provider string, people iter.Seq2[Person, error]) error {
 	var probs problems
-	d, known := drivers.Lookup(provider)
+	caps, known := providers.Capabilities(provider)
+	check := providers.ContentCheck(provider)
 	for p, err := range people {
 		if err != nil {
 			return err
@@ -251,11 +251,11 @@ func CheckPeople(spec sequence.Spec, provider string, people iter.Seq2[Person, e
 		add := func(format string, args ...any) {
 			probs.add(p.Pos.File, p.Pos.Line, p.Phone, format, args...)
 		}
-		if known && d.Capabilities.RecipientName && strings.TrimSpace(p.Name) == "" {
+		if known && caps.RecipientName && strings.TrimSpace(p.Name) == "" {
 			add("has no name, which %s requires with every message (customer_name); give --name or a name column", provider)
 		}
 		values := p.RenderVars()
-		for i, st := range spec.Steps {
+		for i, st := range seq.Steps {
 			var missing []string
 			for _, v := range st.Message.Variables() {
 				if _, ok := values[v]; !ok {
@@ -270,8 +270,8 @@ func CheckPeople(spec sequence.Spec, provider string, people iter.Seq2[Person, e
 			if err == nil {
 				err = out.Validate()
 			}
-			if err == nil && known && d.CheckContent != nil {
-				err = d.CheckContent(out)
+			if err == nil && check != nil {
+				err = check(out)
 			}
 			for _, fe := range fieldErrors(err) {
 				add("step %d: after rendering: %s", i+1, fe.Error())

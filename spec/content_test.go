@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -17,7 +18,7 @@ import (
 // holding a placeholder is checked once rendered, per recipient.
 func TestLoadChecksSobotContent(t *testing.T) {
 	t.Parallel()
-	_, err := Load("testdata/providers/sobot_content.yaml", testEnv(providerEnv))
+	_, err := Load("testdata/providers/sobot_content.yaml", testEnv(providerEnv), drivers.Catalog{})
 	p := "testdata/providers/sobot_content.yaml"
 	require.Equal(t, []string{
 		p + `:13: broadcasts[0].message.media.url: sobot sends image only as image/jpeg, image/png, not image/gif`,
@@ -46,13 +47,13 @@ func TestCheckPeople(t *testing.T) {
 		{Recipient{Phone: "4915100000004", Name: "Dee", Vars: map[string]string{"code": "d.gif"}}, at(5)},
 		{Recipient{Phone: "4915100000005", Name: strings.Repeat("e", 4100), Vars: map[string]string{"code": "e.jpg"}}, at(6)},
 	}
-	require.NoError(t, CheckPeople(spec, "botsailor", Persons(people[:1]...)))
+	require.NoError(t, CheckPeople(spec, drivers.Catalog{}, "botsailor", Persons(people[:1]...)))
 
 	require.Equal(t, []string{
 		"people.csv:3: 4915100000002: step 2 needs {{code}}, which has no value for them; give --var NAME=value or a column of that name",
 		"people.csv:4: 4915100000003: step 1 needs {{name}}, which has no value for them; give --var NAME=value or a column of that name",
 		"people.csv:6: 4915100000005: step 1: after rendering: text: has 4108 characters; at most 4096 are allowed",
-	}, problemLines(t, CheckPeople(spec, "botsailor", Persons(people...))))
+	}, problemLines(t, CheckPeople(spec, drivers.Catalog{}, "botsailor", Persons(people...))))
 
 	require.Equal(t, []string{
 		"people.csv:3: 4915100000002: step 2 needs {{code}}, which has no value for them; give --var NAME=value or a column of that name",
@@ -60,5 +61,5 @@ func TestCheckPeople(t *testing.T) {
 		"people.csv:4: 4915100000003: step 1 needs {{name}}, which has no value for them; give --var NAME=value or a column of that name",
 		"people.csv:5: 4915100000004: step 2: after rendering: media.url: sobot sends image only as image/jpeg, image/png, not image/gif",
 		"people.csv:6: 4915100000005: step 1: after rendering: text: has 4108 characters; at most 4096 are allowed",
-	}, problemLines(t, CheckPeople(spec, "sobot", Persons(people...))))
+	}, problemLines(t, CheckPeople(spec, drivers.Catalog{}, "sobot", Persons(people...))))
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/provider/drivers"
 )
 
 // loadCampaign loads the campaign at path (see writeCampaign), recording
@@ -20,7 +22,7 @@ import (
 func loadCampaign(t *testing.T, path string) (*Bundle, map[string]int64, error) {
 	t.Helper()
 	read := map[string]int64{}
-	b, err := LoadWith(context.Background(), path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), LoadOptions{
+	b, err := LoadWith(context.Background(), path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{}, LoadOptions{
 		Progress: func(p Progress) { read[p.Stage] = p.Bytes },
 	})
 	return b, read, err
@@ -146,7 +148,7 @@ func TestYAMLFileSizeLimit(t *testing.T) {
 		fmt.Fprintf(&b, "        - {phone: \"49151%08d\"}\n", i)
 	}
 	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o600))
-	_, err := Load(path, testEnv(nil))
+	_, err := Load(path, testEnv(nil), drivers.Catalog{})
 	require.Equal(t, []string{path + ": is larger than 2 MiB, the most a campaign file may be; put large audiences in a CSV file (audience: {csv: people.csv})"},
 		problemLines(t, err))
 }
@@ -177,7 +179,7 @@ func TestLoadMemoryDoesNotGrowWithAudience(t *testing.T) {
 	}
 	before := live()
 	var peak int64
-	b, err := LoadWith(context.Background(), path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), LoadOptions{
+	b, err := LoadWith(context.Background(), path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{}, LoadOptions{
 		Progress: func(Progress) { peak = max(peak, live()) },
 	})
 	require.NoError(t, err)

@@ -32,12 +32,15 @@
 //	      # bot_flow: "FLOW-UNIQUE-ID"
 //	      # location, buttons, list: see spec/message.go
 //
-// A message the account's provider cannot send (its driver's declared
-// capabilities, provider/drivers) is refused at load, naming the broadcast
-// or sequence step and why; so is content the driver's doc refuses
-// (drivers.Driver.CheckContent: Sobot's MIME types, button indexes, list
-// section titles), checked on each broadcast recipient's rendered message,
-// and a recipient without a name where the provider requires one
+// Load knows the providers only through the [Providers] it is given
+// (provider/drivers.Catalog in the commands): spec does not import the
+// drivers, so what imports spec does not link their HTTP clients. A
+// message the account's provider cannot send (its driver's declared
+// capabilities) is refused at load, naming the broadcast or sequence step
+// and why; so is content the driver's doc refuses ([Providers].ContentCheck:
+// Sobot's MIME types, button indexes, list section titles), checked on
+// each broadcast recipient's rendered message, and a recipient without a
+// name where the provider requires one
 // (provider.Capabilities.RecipientName). People to enroll in a sequence
 // are checked against every step with [CheckPeople].
 //

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wacamp/wacamp/provider/drivers"
 )
 
 // The secrets of the fuzz targets' environment: distinctive, so that any
@@ -62,7 +64,7 @@ func fuzzLoad(t *testing.T, path string, getenv func(string) string) (*Bundle, e
 	}
 	done := make(chan result, 1)
 	go func() {
-		b, err := LoadContext(ctx, path, getenv)
+		b, err := LoadContext(ctx, path, getenv, drivers.Catalog{})
 		done <- result{b, err}
 	}()
 	var r result
@@ -281,7 +283,7 @@ func FuzzAudienceCSV(f *testing.F) {
 `), 0o600); err != nil {
 		f.Fatal(err)
 	}
-	seq, err := Load(seqPath, getenv)
+	seq, err := Load(seqPath, getenv, drivers.Catalog{})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -365,7 +367,7 @@ func FuzzAudienceCSV(f *testing.F) {
 			}
 		}
 		for _, provider := range []string{"botsailor", "sobot"} {
-			requireProblems(t, CheckPeople(spec, provider, Persons(people...)))
+			requireProblems(t, CheckPeople(spec, drivers.Catalog{}, provider, Persons(people...)))
 		}
 	})
 }

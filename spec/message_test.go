@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -20,7 +21,7 @@ var messageEnv = map[string]string{
 // stands for, in broadcasts and in sequence steps.
 func TestLoadMessageKinds(t *testing.T) {
 	t.Parallel()
-	b, err := Load("testdata/messages/good.yaml", testEnv(messageEnv))
+	b, err := Load("testdata/messages/good.yaml", testEnv(messageEnv), drivers.Catalog{})
 	require.NoError(t, err)
 
 	got := make(map[string]templates.Message)
@@ -95,7 +96,7 @@ func TestLoadMessageKinds(t *testing.T) {
 // empty or as a duplicate.
 func TestLoadMessageKindProblems(t *testing.T) {
 	t.Parallel()
-	_, err := Load("testdata/messages/bad.yaml", testEnv(messageEnv))
+	_, err := Load("testdata/messages/bad.yaml", testEnv(messageEnv), drivers.Catalog{})
 	p := "testdata/messages/bad.yaml"
 	require.Equal(t, []string{
 		p + `:16: broadcasts[0].message.media.caption: sticker cannot have a caption`,
@@ -146,7 +147,7 @@ func TestLoadMessageKindProblems(t *testing.T) {
 // placeholders must have values; both are reported at the field's line.
 func TestLoadMessageKindsRendered(t *testing.T) {
 	t.Parallel()
-	_, err := Load("testdata/messages/render.yaml", testEnv(messageEnv))
+	_, err := Load("testdata/messages/render.yaml", testEnv(messageEnv), drivers.Catalog{})
 	p := "testdata/messages/render.yaml"
 	require.Equal(t, []string{
 		p + `:20: broadcasts[0].message.buttons.buttons[0].title: after rendering for recipient 4915112345679 (` + p + `:14): has 26 characters; at most 20 are allowed`,
@@ -179,7 +180,7 @@ broadcasts:
     audience: {recipients: [{phone: "+4915112345678"}]}
     message: {buttons: null}
 `), 0o600))
-	_, err := Load(path, testEnv(messageEnv))
+	_, err := Load(path, testEnv(messageEnv), drivers.Catalog{})
 	require.Equal(t, []string{
 		path + ":13: broadcasts[0].message: has location and list; a message has exactly one of text, media, template, bot_flow, location, buttons, list",
 		path + ":18: broadcasts[1].message: needs exactly one of text, media, template, bot_flow, location, buttons, list",

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wacamp/wacamp/provider/drivers"
 )
 
 var providerEnv = map[string]string{"SOBOT_KEY": "k-SECRET", "SOBOT_SECRET": "s-SECRET", "SOBOT_HOOK": "h-SECRET",
@@ -14,7 +16,7 @@ var providerEnv = map[string]string{"SOBOT_KEY": "k-SECRET", "SOBOT_SECRET": "s-
 // the broadcast or the sequence step and why.
 func TestLoadRefusesWhatTheProviderCannotSend(t *testing.T) {
 	t.Parallel()
-	_, err := Load("testdata/providers/campaigns.yaml", testEnv(providerEnv))
+	_, err := Load("testdata/providers/campaigns.yaml", testEnv(providerEnv), drivers.Catalog{})
 	if err == nil {
 		t.Fatal("loaded a campaign its providers cannot send")
 	}
@@ -37,7 +39,7 @@ func TestLoadRefusesWhatTheProviderCannotSend(t *testing.T) {
 
 func TestLoadProviderAccountProblems(t *testing.T) {
 	t.Parallel()
-	_, err := Load("testdata/providers/accounts_bad.yaml", testEnv(providerEnv))
+	_, err := Load("testdata/providers/accounts_bad.yaml", testEnv(providerEnv), drivers.Catalog{})
 	if err == nil {
 		t.Fatal("loaded bad accounts")
 	}
@@ -66,7 +68,7 @@ func TestLoadProviderAccounts(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Split(string(data), "broadcasts:")[0]), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b, err := Load(path, testEnv(providerEnv))
+	b, err := Load(path, testEnv(providerEnv), drivers.Catalog{})
 	if err != nil {
 		t.Fatal(err)
 	}

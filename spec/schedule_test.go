@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/provider/drivers"
 )
 
 // startsCampaign writes one account and a text broadcast per start_at
@@ -52,7 +54,7 @@ func TestCheckStartsRefusesAWindowThatHasPassed(t *testing.T) {
 	late := now.Add(-2 * time.Hour)       // 10h of 12h left
 	future := now.Add(7 * 24 * time.Hour) // fine
 	path := startsCampaign(t, gone, late, future)
-	b, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	b, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	require.NoError(t, err, "Load does not read the clock")
 
 	warnings, err := b.CheckStarts(now, nil)
@@ -78,7 +80,7 @@ func TestCheckStartsRefusesAWindowThatHasPassed(t *testing.T) {
 // absolute start in the past.
 func TestExampleCampaignStartsValid(t *testing.T) {
 	t.Parallel()
-	b, err := Load("../examples", testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	b, err := Load("../examples", testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	require.NoError(t, err)
 	for _, now := range []time.Time{time.Now(), time.Now().AddDate(1, 0, 0), time.Now().AddDate(5, 0, 0)} {
 		warnings, err := b.CheckStarts(now, nil)
@@ -121,7 +123,7 @@ broadcasts:
     audience: {recipients: [{phone: "4915100000001"}]}
     message: {text: hi}
 `), 0o600))
-	b, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	b, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	require.NoError(t, err)
 	require.Equal(t, []string{
 		path + ":10: broadcast everyone: 10000 recipients at account slow's rate of 0.1/s take ≈27h46m, longer than the deadline (24h): about 1360 would expire; raise rate_per_second if the number's tier allows, lengthen deadline, or split the audience",

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/wacamp/wacamp/provider/drivers"
 )
 
 // writeYAML writes text as campaign.yaml in a temporary directory and
@@ -63,7 +65,7 @@ func TestLoadRefusesAliasBombs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			path := writeYAML(t, tt.text)
-			_, err := Load(path, testEnv(nil))
+			_, err := Load(path, testEnv(nil), drivers.Catalog{})
 			lines := problemLines(t, err)
 			require.Equal(t, []string{path + tt.want}, lines)
 		})
@@ -85,7 +87,7 @@ func deepAliases(n int) string {
 func TestLoadFollowsModestAliases(t *testing.T) {
 	t.Parallel()
 	path := writeYAML(t, laughs(4, false)+"x: *l4\n") // 9^4 = 6561 values
-	_, err := Load(path, testEnv(nil))
+	_, err := Load(path, testEnv(nil), drivers.Catalog{})
 	lines := problemLines(t, err)
 	require.NotContains(t, strings.Join(lines, "\n"), "alias")
 }
@@ -96,7 +98,7 @@ func TestLoadContextCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	path := writeYAML(t, laughs(4, false)+"x: *l4\n")
-	_, err := LoadContext(ctx, path, testEnv(nil))
+	_, err := LoadContext(ctx, path, testEnv(nil), drivers.Catalog{})
 	require.ErrorIs(t, err, context.Canceled)
 	var ve *ValidationError
 	require.False(t, errors.As(err, &ve))
@@ -120,11 +122,11 @@ func TestLoadRefusesUnstorableText(t *testing.T) {
 	csvOf := func(path string) string { return filepath.Join(filepath.Dir(path), "customers.csv") }
 
 	path := writeCampaign(t, "hi\x00there", "phone,name", []string{"4915112345678,Ann"})
-	_, err := Load(path, env)
+	_, err := Load(path, env, drivers.Catalog{})
 	require.Equal(t, []string{path + `:14: broadcasts[0].message.text: contains a NUL byte (\0), which cannot be stored`}, problemLines(t, err))
 
 	path = writeCampaign(t, "hi ${BAD}", "phone,name", []string{"4915112345678,Ann"})
-	_, err = Load(path, env)
+	_, err = Load(path, env, drivers.Catalog{})
 	require.Equal(t, []string{path + `:14: broadcasts[0].message.text: ${BAD} is not expanded here: ` + envFieldsMsg}, problemLines(t, err))
 
 	path = writeCampaign(t, "hi {{code}}", "phone,name,code", []string{
@@ -132,19 +134,19 @@ func TestLoadRefusesUnstorableText(t *testing.T) {
 		"4915112345679,B\x00b,A2",
 		"4915112345680,Cy,A\xff3",
 	})
-	_, err = Load(path, env)
+	_, err = Load(path, env, drivers.Catalog{})
 	require.Equal(t, []string{
 		csvOf(path) + `:3: broadcasts[0] (big).audience.csv row 3 name: contains a NUL byte (\0), which cannot be stored`,
 		csvOf(path) + `:4: broadcasts[0] (big).audience.csv row 4 code: is not valid UTF-8`,
 	}, problemLines(t, err))
 
 	path = writeCampaign(t, "hi", "phone,co\xffde", []string{"4915112345678,A1"})
-	_, err = Load(path, env)
+	_, err = Load(path, env, drivers.Catalog{})
 	require.Equal(t, []string{csvOf(path) + `:1: broadcasts[0] (big).audience.csv: the name of column 2 is not valid UTF-8`}, problemLines(t, err))
 
 	// A variable's name in YAML, and people files for enroll, likewise.
 	path = writeYAML(t, "accounts: []\nbroadcasts:\n  - name: b\n    audience:\n      recipients:\n        - {phone: \"4915112345678\", vars: {\"c\\0\": x}}\n")
-	_, err = Load(path, env)
+	_, err = Load(path, env, drivers.Catalog{})
 	require.Contains(t, problemLines(t, err), path+`:6: broadcasts[0].audience.recipients[0].vars: contains a NUL byte (\0), which cannot be stored`)
 
 	people := filepath.Join(t.TempDir(), "people.csv")
@@ -176,6 +178,6 @@ broadcasts:
     audience: {recipients: [{phone: "4915112345678"}]}
     message: {template: {id: "1", vars: {body: "`+b.String()+`"}}}
 `)
-	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}))
+	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	require.Equal(t, []string{path + ":11: broadcasts[0].message: uses 100000 different placeholders; a message takes at most 250"}, problemLines(t, err))
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/provider/drivers"
 )
 
 // trustCampaign writes a campaign directory holding c.yaml, one BotSailor
@@ -68,7 +70,7 @@ func TestCampaignFileReadsOnlyItsSecretsAndSettings(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Load(trustCampaign(t, tt.account, inline, tt.text), env)
+			_, err := Load(trustCampaign(t, tt.account, inline, tt.text), env, drivers.Catalog{})
 			require.ErrorContains(t, err, tt.want)
 			for _, secret := range []string{"s3cr3t", "evil"} {
 				require.NotContains(t, err.Error(), secret)
@@ -77,7 +79,7 @@ func TestCampaignFileReadsOnlyItsSecretsAndSettings(t *testing.T) {
 	}
 
 	// The host of base_url may come from the environment.
-	b, err := Load(trustCampaign(t, tokenEnv+"    base_url: http://${API_HOST}/api/v1\n", inline, "hi"), env)
+	b, err := Load(trustCampaign(t, tokenEnv+"    base_url: http://${API_HOST}/api/v1\n", inline, "hi"), env, drivers.Catalog{})
 	require.NoError(t, err)
 	require.Equal(t, "http://127.0.0.1:8080/api/v1", b.Accounts[0].BaseURL)
 	require.Equal(t, "env:TOKEN", b.Accounts[0].TokenRef)
@@ -113,13 +115,13 @@ func TestSecretFilesOnlyFromSecretDirectories(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Load(trustCampaign(t, "    api_token_file: "+tt.file+"\n", inline, "hi"), only(tt.dirs))
+			_, err := Load(trustCampaign(t, "    api_token_file: "+tt.file+"\n", inline, "hi"), only(tt.dirs), drivers.Catalog{})
 			require.ErrorContains(t, err, tt.want)
 			require.NotContains(t, err.Error(), "s3cr3t")
 			require.NotContains(t, err.Error(), "PATH=") // of /proc/self/environ
 		})
 	}
-	b, err := Load(trustCampaign(t, "    api_token_file: "+filepath.Join(secrets, "token")+"\n", inline, "hi"), only(elsewhere+":"+secrets))
+	b, err := Load(trustCampaign(t, "    api_token_file: "+filepath.Join(secrets, "token")+"\n", inline, "hi"), only(elsewhere+":"+secrets), drivers.Catalog{})
 	require.NoError(t, err)
 	require.Equal(t, "file:"+filepath.Join(secrets, "token"), b.Accounts[0].TokenRef)
 
@@ -153,7 +155,7 @@ func TestAudienceFilesOnlyFromTheCampaignDirectory(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Load(trustCampaign(t, tokenEnv, "{csv: "+tt.csv+"}", "hi"), env)
+			_, err := Load(trustCampaign(t, tokenEnv, "{csv: "+tt.csv+"}", "hi"), env, drivers.Catalog{})
 			require.ErrorContains(t, err, tt.want)
 			require.NotContains(t, err.Error(), "root:")
 		})
@@ -163,17 +165,17 @@ func TestAudienceFilesOnlyFromTheCampaignDirectory(t *testing.T) {
 		t.Parallel()
 		path := trustCampaign(t, tokenEnv, "{csv: ../people.csv}", "hi")
 		require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(filepath.Dir(path)), "people.csv"), []byte("phone\n4915112345678\n"), 0o600))
-		_, err := Load(path, env)
+		_, err := Load(path, env, drivers.Catalog{})
 		require.ErrorContains(t, err, "is outside the campaign directory")
 	})
 	t.Run("LinkOut", func(t *testing.T) {
 		t.Parallel()
 		path := trustCampaign(t, tokenEnv, "{csv: people.csv}", "hi")
 		require.NoError(t, os.Symlink(outside, filepath.Join(filepath.Dir(path), "people.csv")))
-		_, err := Load(path, env)
+		_, err := Load(path, env, drivers.Catalog{})
 		require.ErrorContains(t, err, "is outside the campaign directory")
 		// Allowed once its directory is an audience directory.
-		b, err := Load(path, testEnv(map[string]string{"TOKEN": "tok-0123456789abcdef", "WACAMP_AUDIENCE_DIRS": "/nonexistent:" + elsewhere}))
+		b, err := Load(path, testEnv(map[string]string{"TOKEN": "tok-0123456789abcdef", "WACAMP_AUDIENCE_DIRS": "/nonexistent:" + elsewhere}), drivers.Catalog{})
 		require.NoError(t, err)
 		require.Equal(t, 1, b.Broadcasts[0].RecipientCount())
 	})
@@ -181,7 +183,7 @@ func TestAudienceFilesOnlyFromTheCampaignDirectory(t *testing.T) {
 		t.Parallel()
 		path := trustCampaign(t, tokenEnv, "{csv: people.csv}", "hi")
 		require.NoError(t, syscall.Mkfifo(filepath.Join(filepath.Dir(path), "people.csv"), 0o600))
-		_, err := Load(path, env) // would block forever if opened
+		_, err := Load(path, env, drivers.Catalog{}) // would block forever if opened
 		require.ErrorContains(t, err, "is not a regular file")
 	})
 	t.Run("Subdirectory", func(t *testing.T) {
@@ -190,7 +192,7 @@ func TestAudienceFilesOnlyFromTheCampaignDirectory(t *testing.T) {
 		dir := filepath.Join(filepath.Dir(path), "lists")
 		require.NoError(t, os.Mkdir(dir, 0o700))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "people.csv"), []byte("phone\n4915112345678\n"), 0o600))
-		b, err := Load(path, env)
+		b, err := Load(path, env, drivers.Catalog{})
 		require.NoError(t, err)
 		require.Equal(t, 1, b.Broadcasts[0].RecipientCount())
 	})
@@ -205,17 +207,17 @@ func TestOfflineLoadReadsNoSecret(t *testing.T) {
 	path := trustCampaign(t, tokenEnv+"    webhook_secret_file: /run/secrets/wacamp-hook-that-is-not-here\n", inline, "hi")
 	var asked []string
 	getenv := func(k string) string { asked = append(asked, k); return "" }
-	b, err := LoadWith(t.Context(), path, getenv, offline)
+	b, err := LoadWith(t.Context(), path, getenv, drivers.Catalog{}, offline)
 	require.NoError(t, err)
 	require.Equal(t, "env:TOKEN", b.Accounts[0].TokenRef)
 	require.Equal(t, "file:/run/secrets/wacamp-hook-that-is-not-here", b.Accounts[0].WebhookSecretRef)
 	require.NotContains(t, asked, "TOKEN")
 
-	_, err = LoadWith(t.Context(), path, testEnv(nil), LoadOptions{})
+	_, err = LoadWith(t.Context(), path, testEnv(nil), drivers.Catalog{}, LoadOptions{})
 	require.ErrorContains(t, err, "environment variable TOKEN is not set")
 
 	for _, account := range []string{"    api_token: ${DATABASE_URL}\n", "    api_token_file: /proc/self/environ\n"} {
-		_, err = LoadWith(t.Context(), trustCampaign(t, account, inline, "hi"), testEnv(nil), offline)
+		_, err = LoadWith(t.Context(), trustCampaign(t, account, inline, "hi"), testEnv(nil), drivers.Catalog{}, offline)
 		require.Error(t, err)
 		require.True(t, strings.Contains(err.Error(), "setting of wacamp's own processes") || strings.Contains(err.Error(), "is outside"), err.Error())
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 )
@@ -56,7 +57,7 @@ func (c *csvCampaign) write(rows ...string) {
 
 func (c *csvCampaign) load() *spec.Bundle {
 	c.t.Helper()
-	b, err := spec.Load(c.yaml, func(string) string { return "t" })
+	b, err := spec.Load(c.yaml, func(string) string { return "t" }, drivers.Catalog{})
 	require.NoError(c.t, err)
 	return b
 }

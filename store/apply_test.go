@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 	"github.com/wacamp/wacamp/templates"
@@ -416,7 +417,7 @@ broadcasts:
 		dir := t.TempDir()
 		path := filepath.Join(dir, "spring.yaml")
 		require.NoError(t, os.WriteFile(path, []byte(spring), 0o600))
-		b, err := spec.Load(dir, getenv)
+		b, err := spec.Load(dir, getenv, drivers.Catalog{})
 		require.NoError(t, err)
 		f.apply(b, t0)
 		got := f.broadcast("spring")
@@ -435,7 +436,7 @@ broadcasts:
     audience: {recipients: [{phone: "4915100000009"}]}
     message: {text: hello}
 `), 0o600))
-		b, err = spec.Load(dir, getenv)
+		b, err = spec.Load(dir, getenv, drivers.Catalog{})
 		require.NoError(t, err)
 		_, err = f.db.Apply(f.ctx, b, at(time.Minute))
 		require.ErrorIs(t, err, store.ErrConflict)

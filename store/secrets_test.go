@@ -11,6 +11,7 @@ import (
 
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/spec"
 )
 
@@ -48,7 +49,7 @@ broadcasts:
 	eachStore(t, func(t *testing.T, f *fixture) {
 		path := filepath.Join(t.TempDir(), "c.yaml")
 		require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
-		b, err := spec.Load(path, getenv)
+		b, err := spec.Load(path, getenv, drivers.Catalog{})
 		require.NoError(t, err)
 		ch := f.apply(b, t0)
 		for _, c := range ch {

@@ -20,6 +20,7 @@ import (
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 )
@@ -60,7 +61,7 @@ func runSend(ctx context.Context, log *slog.Logger, opt asynq.RedisClientOpt, db
 	if err != nil {
 		return res, err
 	}
-	bundle, err := spec.Load(path, getenv)
+	bundle, err := spec.Load(path, getenv, drivers.Catalog{})
 	if err != nil {
 		return res, fmt.Errorf("send: load generated campaign: %w", err)
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 )
@@ -406,7 +407,7 @@ func applyNumbers(ctx context.Context, log *slog.Logger, db *store.DB, baseURL s
 	if err != nil {
 		return err
 	}
-	bundle, err := spec.Load(path, getenv)
+	bundle, err := spec.Load(path, getenv, drivers.Catalog{})
 	if err != nil {
 		return fmt.Errorf("load generated campaign: %w", err)
 	}

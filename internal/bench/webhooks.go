@@ -19,6 +19,7 @@ import (
 
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/throttle"
 )
@@ -132,7 +133,7 @@ broadcasts:
 		}
 		return getenv(k)
 	}
-	bundle, err := spec.Load(path, env)
+	bundle, err := spec.Load(path, env, drivers.Catalog{})
 	if err != nil {
 		return res, fmt.Errorf("load generated campaign: %w", err)
 	}

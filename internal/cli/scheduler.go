@@ -106,7 +106,7 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	}
 	// Large CSV audiences show their progress on stderr, while they are
 	// validated and, by apply, copied into the database.
-	bundle, err := spec.LoadWith(ctx, *path, io.Getenv, spec.LoadOptions{Offline: *offline, Progress: newCSVProgress(io.Stderr).report})
+	bundle, err := spec.LoadWith(ctx, *path, io.Getenv, drivers.Catalog{}, spec.LoadOptions{Offline: *offline, Progress: newCSVProgress(io.Stderr).report})
 	var ve *spec.ValidationError
 	if errors.As(err, &ve) {
 		return refused(ve)

@@ -14,6 +14,7 @@ import (
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/phone"
+	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
@@ -175,7 +176,7 @@ func peopleCheck(ctx context.Context, db *store.DB, name string) (func(iter.Seq2
 		return nil, err
 	}
 	return func(people iter.Seq2[spec.Person, error]) error {
-		return spec.CheckPeople(seq, acct.Provider, people)
+		return spec.CheckPeople(seq, drivers.Catalog{}, acct.Provider, people)
 	}, nil
 }
 

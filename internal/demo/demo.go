@@ -21,6 +21,7 @@ import (
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/cli"
+	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/spec"
 	_ "github.com/wacamp/wacamp/store/sqlite" // the embedded database
@@ -124,7 +125,7 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	if err != nil {
 		return err
 	}
-	bundle, err := spec.LoadWith(ctx, path, getenv, spec.LoadOptions{Progress: cli.CSVProgress(out)})
+	bundle, err := spec.LoadWith(ctx, path, getenv, drivers.Catalog{}, spec.LoadOptions{Progress: cli.CSVProgress(out)})
 	if err != nil {
 		return fmt.Errorf("example campaign: %w", err)
 	}
