@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -206,15 +207,20 @@ func LoadWith(ctx context.Context, path string, getenv func(string) string, prov
 	if providers == nil {
 		return nil, errors.New("spec: loading " + path + ": no Providers")
 	}
+	// Only the directories files may be read from are taken from the
+	// process settings: the others are not this load's to check.
+	settings, _ := config.FromEnv(getenv)
 	l := &loader{
-		ctx:        ctx,
-		opts:       opts,
-		root:       campaignRoot(path),
-		getenv:     getenv,
-		providers:  providers,
-		accounts:   make(map[string]Pos),
-		broadcasts: make(map[string]Pos),
-		sequences:  make(map[string]Pos),
+		ctx:             ctx,
+		opts:            opts,
+		root:            campaignRoot(path),
+		secretDirList:   settings.SecretDirs,
+		audienceDirList: settings.AudienceDirs,
+		getenv:          getenv,
+		providers:       providers,
+		accounts:        make(map[string]Pos),
+		broadcasts:      make(map[string]Pos),
+		sequences:       make(map[string]Pos),
 	}
 	files, err := listFiles(path)
 	if err != nil {
@@ -318,21 +324,24 @@ func campaignRoot(path string) string {
 
 // loader holds the state of one Load.
 type loader struct {
-	ctx        context.Context
-	opts       LoadOptions
-	root       string // the campaign directory: audience files must be in it (or WACAMP_AUDIENCE_DIRS)
-	stopped    error  // ctx's error, once noticed
-	getenv     func(string) string
-	providers  Providers
-	probs      problems
-	bundle     Bundle
-	accounts   map[string]Pos // account name → where defined
-	broadcasts map[string]Pos // broadcast name → where defined
-	sequences  map[string]Pos // sequence name → where defined
-	refs       []accountRef   // broadcasts' account references, checked at the end
-	audiences  []audienceAt   // where bundle.Broadcasts[i]'s message and inline recipients are
-	stepMsgs   [][]msgAt      // where bundle.Sequences[i].Steps[j]'s message is
-	expanded   []envUse       // ${VAR} values put into the Bundle, checked at the end
+	ctx  context.Context
+	opts LoadOptions
+	root string // the campaign directory: audience files must be in it (or WACAMP_AUDIENCE_DIRS)
+	// secretDirList and audienceDirList are WACAMP_SECRET_DIRS and
+	// WACAMP_AUDIENCE_DIRS as config reads them.
+	secretDirList, audienceDirList []string
+	stopped                        error // ctx's error, once noticed
+	getenv                         func(string) string
+	providers                      Providers
+	probs                          problems
+	bundle                         Bundle
+	accounts                       map[string]Pos // account name → where defined
+	broadcasts                     map[string]Pos // broadcast name → where defined
+	sequences                      map[string]Pos // sequence name → where defined
+	refs                           []accountRef   // broadcasts' account references, checked at the end
+	audiences                      []audienceAt   // where bundle.Broadcasts[i]'s message and inline recipients are
+	stepMsgs                       [][]msgAt      // where bundle.Sequences[i].Steps[j]'s message is
+	expanded                       []envUse       // ${VAR} values put into the Bundle, checked at the end
 }
 
 // envUse is a ${VAR} reference that was expanded into a value.

@@ -1,6 +1,7 @@
-// Package spec reads wacamp's process environment ([LoadEnv]) and its
-// campaign files ([Load]): provider accounts and broadcasts, in YAML kept in
-// git.
+// Package spec reads wacamp's campaign files ([Load]): provider accounts,
+// broadcasts and sequences, in YAML kept in git, into a [Bundle], or every
+// problem at once with its file and line. (The processes' own settings are
+// package config's.)
 //
 // # Campaign files
 //
@@ -62,7 +63,7 @@
 // error, not expanded and not left as text. Variables that configure
 // wacamp's own processes (DATABASE_URL, REDIS_URL, ASYNQMON_*, WACAMP_*)
 // are refused everywhere. Secret files must be regular files in a
-// directory of WACAMP_SECRET_DIRS (default [DefaultSecretDirs]), audience
+// directory of WACAMP_SECRET_DIRS (default config.DefaultSecretDirs), audience
 // CSV files regular files in the campaign directory (the directory loaded,
 // or the loaded file's) or in WACAMP_AUDIENCE_DIRS; symbolic links are
 // followed before the check, and /proc, /sys, /dev, devices and pipes are

@@ -16,10 +16,6 @@ import (
 // or an audience directory; special files (/proc, /sys, /dev, devices,
 // pipes) are never read.
 const (
-	// DefaultSecretDirs is where secret files may be, unless
-	// WACAMP_SECRET_DIRS (a list separated by ':') says otherwise: Docker's
-	// and Kubernetes' conventional mount point.
-	DefaultSecretDirs = "/run/secrets"
 	// MaxSecretFileBytes is the size above which a secret file is refused:
 	// no token is that long, and a bigger file is not a token file.
 	MaxSecretFileBytes = 64 << 10
@@ -30,32 +26,17 @@ const (
 // are exactly what a campaign file must not read.
 var specialRoots = []string{"/proc", "/sys", "/dev"}
 
-// dirList splits a ':'-separated list of directories, dropping empty
-// entries; def is used when the list is empty.
-func dirList(list, def string) []string {
-	if strings.TrimSpace(list) == "" {
-		list = def
-	}
-	var dirs []string
-	for _, d := range filepath.SplitList(list) {
-		if d = strings.TrimSpace(d); d != "" {
-			dirs = append(dirs, filepath.Clean(d))
-		}
-	}
-	return dirs
-}
-
 // secretDirs returns where secret files may be (WACAMP_SECRET_DIRS, else
-// DefaultSecretDirs).
+// config.DefaultSecretDirs).
 func (l *loader) secretDirs() []string {
-	return dirList(l.getenv("WACAMP_SECRET_DIRS"), DefaultSecretDirs)
+	return l.secretDirList
 }
 
 // audienceDirs returns where audience files may be: the campaign
 // directory (the directory loaded, or the loaded file's directory) and
 // WACAMP_AUDIENCE_DIRS.
 func (l *loader) audienceDirs() []string {
-	return append([]string{l.root}, dirList(l.getenv("WACAMP_AUDIENCE_DIRS"), "")...)
+	return append([]string{l.root}, l.audienceDirList...)
 }
 
 // inside reports whether path lies in (or is) one of dirs. With resolve,

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/wacamp/wacamp/config"
 )
 
 // fileCtx decodes one YAML file, reporting problems against it.
@@ -198,14 +200,12 @@ const processVarMsg = "environment variable %s is a setting of wacamp's own proc
 	"(DATABASE_URL, REDIS_URL, ASYNQMON_*, WACAMP_*); a campaign file may not read it"
 
 // processVar reports whether the environment variable name configures
-// wacamp's own processes, which a campaign file may never read: a
-// campaign file is untrusted input (reviewed in pull requests, validated
-// in CI), and these hold the database's and the web UI's credentials.
-func processVar(name string) bool {
-	up := strings.ToUpper(name)
-	return up == "DATABASE_URL" || up == "REDIS_URL" ||
-		strings.HasPrefix(up, "ASYNQMON_") || strings.HasPrefix(up, "WACAMP_")
-}
+// wacamp's own processes (config.Reserved: config.Settings and the
+// WACAMP_ and ASYNQMON_ namespaces), which a campaign file may never
+// read: a campaign file is untrusted input (reviewed in pull requests,
+// validated in CI), and these hold the database's and the web UI's
+// credentials.
+func processVar(name string) bool { return config.Reserved(name) }
 
 // envRef returns the name of the first ${NAME} reference in s with a
 // valid variable name.

@@ -19,7 +19,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
-	"github.com/wacamp/wacamp/spec"
+	"github.com/wacamp/wacamp/config"
 )
 
 //go:embed migrations
@@ -73,10 +73,10 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 		// WAL and a busy timeout let the demo's scheduler and worker share it.
 		g, err = gorm.Open(openSQLite(path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"), cfg)
 	default:
-		return nil, fmt.Errorf("open database: DATABASE_URL must start with postgres://, postgresql:// or sqlite: (got %q)", spec.RedactURL(dsn))
+		return nil, fmt.Errorf("open database: DATABASE_URL must start with postgres://, postgresql:// or sqlite: (got %q)", config.RedactURL(dsn))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s database %s: %w", dialect, spec.RedactURL(dsn), err)
+		return nil, fmt.Errorf("open %s database %s: %w", dialect, config.RedactURL(dsn), err)
 	}
 	sqlDB, err := g.DB()
 	if err != nil {
@@ -89,7 +89,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 		sqlDB.SetMaxIdleConns(DefaultMaxConns)
 	}
 	if err := sqlDB.PingContext(ctx); err != nil {
-		return nil, fmt.Errorf("connect to %s database %s: %w", dialect, spec.RedactURL(dsn), err)
+		return nil, fmt.Errorf("connect to %s database %s: %w", dialect, config.RedactURL(dsn), err)
 	}
 	db := &DB{gorm: g, dialect: dialect}
 	if err := db.migrate(ctx, sqlDB, log); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/drivers"
@@ -119,7 +120,11 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	var conns *app.Conns
 	applied := func(spec.Broadcast) bool { return false }
 	if cmd == "apply" {
-		if conns, err = app.Open(ctx, envOf(io), Logger(io)); err != nil {
+		cfg, err := settings(io)
+		if err != nil {
+			return err
+		}
+		if conns, err = app.Open(ctx, cfg, Logger(io)); err != nil {
 			return err
 		}
 		defer conns.Close()
@@ -207,12 +212,13 @@ func schedRun(ctx context.Context, args []string, io IO) error {
 	if _, err := ParseFlags(fs, args); err != nil {
 		return &exitError{code: 2}
 	}
-	log := Logger(io)
-	opts, err := campaignOptions(io, log)
+	cfg, err := settings(io)
 	if err != nil {
 		return err
 	}
-	conns, err := app.Open(ctx, envOf(io), log)
+	log := Logger(io)
+	opts := campaignOptions(cfg, log)
+	conns, err := app.Open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -239,23 +245,25 @@ func RunScheduler(ctx context.Context, conns *app.Conns, opts campaign.Options, 
 	return f.Run(ctx, interval)
 }
 
-// dbOnlyEnv is the environment for commands that read only the database:
-// app.Open needs a Redis URL, and the default one is never used by them.
-func dbOnlyEnv(io IO) spec.Env {
-	env := envOf(io)
-	if env.RedisURL == "" {
-		env.RedisURL = "redis://127.0.0.1:6379/0"
+// dbOnly is cfg for commands that read only the database: app.Open needs
+// a Redis URL, and the default one is never used by them.
+func dbOnly(cfg config.Config) config.Config {
+	if cfg.RedisURL == "" {
+		cfg.RedisURL = "redis://127.0.0.1:6379/0"
 	}
-	return env
+	return cfg
 }
 
 // openService opens the connections and a campaign.Service over them.
 func openService(ctx context.Context, io IO, needRedis bool) (*campaign.Service, func(), error) {
-	env := envOf(io)
-	if !needRedis {
-		env = dbOnlyEnv(io)
+	cfg, err := settings(io)
+	if err != nil {
+		return nil, nil, err
 	}
-	conns, err := app.Open(ctx, env, Logger(io))
+	if !needRedis {
+		cfg = dbOnly(cfg)
+	}
+	conns, err := app.Open(ctx, cfg, Logger(io))
 	if err != nil {
 		return nil, nil, err
 	}

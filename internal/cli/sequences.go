@@ -22,7 +22,11 @@ import (
 
 // openStore opens the database (sequence commands need no Redis).
 func openStore(ctx context.Context, io IO) (*store.DB, func(), error) {
-	conns, err := app.Open(ctx, dbOnlyEnv(io), Logger(io))
+	cfg, err := settings(io)
+	if err != nil {
+		return nil, nil, err
+	}
+	conns, err := app.Open(ctx, dbOnly(cfg), Logger(io))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/cli"
 	"github.com/wacamp/wacamp/provider/drivers"
@@ -64,14 +65,17 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	env := spec.LoadEnv(io.Getenv)
-	conns, closeEmbedded, err := open(ctx, env, dir, log)
+	cfg, err := config.FromEnv(io.Getenv)
+	if err != nil {
+		return err
+	}
+	conns, closeEmbedded, err := open(ctx, cfg, dir, log)
 	if err != nil {
 		return err
 	}
 	defer closeEmbedded()
 	defer conns.Close()
-	fmt.Fprintf(out, "wacamp demo\n  redis     %s\n  database  %s\n", describeRedis(env), describeDB(env, dir))
+	fmt.Fprintf(out, "wacamp demo\n  redis     %s\n  database  %s\n", describeRedis(cfg), describeDB(cfg, dir))
 
 	// The status webhook receiver (for the providers that push statuses).
 	token, secret, hookSecret := randomHex(16), randomHex(16), randomHex(16)
@@ -156,7 +160,7 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	go func() { _ = cli.RunScheduler(runCtx, conns, opts, 200*time.Millisecond) }()
 
 	// The web UI, behind basic auth.
-	creds, err := cli.UICredentials(io.Getenv)
+	creds, err := cli.UICredentials(cfg)
 	generated := false
 	if err != nil {
 		creds, generated = cli.Credentials{User: "demo", Password: randomHex(8)}, true
@@ -236,11 +240,11 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	fmt.Fprintf(out, "provider saw %d accepted sends for %d recipients (%d answered 503, %d answers dropped and %s); recipients sent a message twice: %d\n",
 		accepted, len(perPhone), rejected, dropped, droppedHow, dups)
 	dsn := "$DATABASE_URL"
-	if env.DatabaseURL == "" {
+	if cfg.DatabaseURL == "" {
 		dsn = "sqlite:" + filepath.Join(dir, "wacamp.db")
 	}
 	inspect := "go run ./cmd/scheduler" // Postgres: the real scheduler
-	if env.DatabaseURL == "" {
+	if cfg.DatabaseURL == "" {
 		inspect = "go run ./cmd/demo scheduler" // the embedded SQLite: only the demo links it
 	}
 	fmt.Fprintf(out, "inspect (while this runs): DATABASE_URL=%s %s status %s   (or: export %s)\n", dsn, inspect, name, name)
@@ -311,14 +315,14 @@ sequences:
 	return path, os.WriteFile(path, []byte(yaml), 0o600)
 }
 
-func describeRedis(env spec.Env) string {
+func describeRedis(env config.Config) string {
 	if env.RedisURL == "" {
 		return "embedded (miniredis, in this process)"
 	}
 	return "REDIS_URL"
 }
 
-func describeDB(env spec.Env, dir string) string {
+func describeDB(env config.Config, dir string) string {
 	if env.DatabaseURL == "" {
 		return "embedded (SQLite at " + filepath.Join(dir, "wacamp.db") + ")"
 	}
@@ -344,7 +348,7 @@ func isTerminal(w any) bool {
 // (miniredis, in this process) for a missing REDIS_URL and an embedded
 // SQLite database in dir for a missing DATABASE_URL; closeEmbedded stops
 // what it started.
-func open(ctx context.Context, env spec.Env, dir string, log *slog.Logger) (conns *app.Conns, closeEmbedded func(), err error) {
+func open(ctx context.Context, env config.Config, dir string, log *slog.Logger) (conns *app.Conns, closeEmbedded func(), err error) {
 	closeEmbedded = func() {}
 	if env.RedisURL == "" {
 		mr, err := miniredis.Run()
