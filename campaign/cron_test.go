@@ -12,9 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/spec"
 )
 
 // setClock is a clock that stays where a test puts it.
@@ -107,7 +108,7 @@ broadcasts:
 `, b.url, cronSpec, tz)
 	p := filepath.Join(b.dir, "cron.yaml")
 	require.NoError(b.t, os.WriteFile(p, []byte(yaml), 0o600))
-	bundle, err := config.Load(p, getenv)
+	bundle, err := spec.Load(p, getenv, drivers.Catalog{})
 	require.NoError(b.t, err)
 	_, err = b.db.Apply(context.Background(), bundle, at)
 	require.NoError(b.t, err)

@@ -17,10 +17,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 	"github.com/wacamp/wacamp/throttle"
 )
@@ -129,7 +130,7 @@ broadcasts:
 
 func (b *bench) apply(path string) []store.Change {
 	b.t.Helper()
-	bundle, err := config.Load(path, getenv)
+	bundle, err := spec.Load(path, getenv, drivers.Catalog{})
 	require.NoError(b.t, err)
 	ch, err := b.db.Apply(context.Background(), bundle, time.Now())
 	require.NoError(b.t, err)

@@ -14,13 +14,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/provider/salebot/salebotsim"
 	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
 	"github.com/wacamp/wacamp/provider/waapi/waapisim"
 	"github.com/wacamp/wacamp/sequence"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/throttle"
 )
 
@@ -328,7 +329,7 @@ func (b *bench) runProviderYAML(yaml string, concurrency int) {
 	b.t.Helper()
 	path := filepath.Join(b.dir, "campaign.yaml")
 	require.NoError(b.t, os.WriteFile(path, []byte(yaml), 0o600))
-	bundle, err := config.Load(path, providerEnv)
+	bundle, err := spec.Load(path, providerEnv, drivers.Catalog{})
 	require.NoError(b.t, err)
 	_, err = b.db.Apply(context.Background(), bundle, time.Now())
 	require.NoError(b.t, err)

@@ -18,12 +18,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/webhook"
 )
 
@@ -71,7 +72,7 @@ broadcasts:
     audience: {csv: people.csv}
     message: {text: "Hi {{name}}"}
 `, api.URL, pendingWindow), 0o600))
-	bundle, err := config.Load(path, providerEnv)
+	bundle, err := spec.Load(path, providerEnv, drivers.Catalog{})
 	require.NoError(t, err)
 	_, err = b.db.Apply(context.Background(), bundle, time.Now())
 	require.NoError(t, err)

@@ -1,7 +1,7 @@
 package config
 
 // Setting is one environment variable that configures wacamp's own
-// processes (never a campaign file: see processVar).
+// processes (never a campaign file: see [Reserved]).
 type Setting struct {
 	Name    string
 	Read    string // which processes read it

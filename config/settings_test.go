@@ -16,7 +16,7 @@ func TestSettingsAreListedAndDocumented(t *testing.T) {
 	var names []string
 	for _, s := range Settings {
 		names = append(names, s.Name)
-		if !processVar(s.Name) {
+		if !Reserved(s.Name) {
 			t.Errorf("%s is a process setting that a campaign file may read", s.Name)
 		}
 	}

@@ -8,7 +8,7 @@
 #
 # gosec runs with two rules off, for the whole tree (see README, "Security model"):
 #   G101 (hard-coded credentials): it flags names such as "X-Webhook-Secret" and
-#        simulator test tokens; real tokens never live in the code (config refuses them).
+#        simulator test tokens; real tokens never live in the code (spec refuses them).
 #   G404 (math/rand): used only for retry/poll jitter and simulator faults, never for
 #        anything secret.
 # Every other accepted finding carries a "#nosec Gxxx -- why" comment at its line.

@@ -14,7 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/spec"
 )
 
 // Change is what Apply did to one definition.
@@ -36,11 +36,11 @@ var ErrConflict = errors.New("conflict")
 // Definitions absent from the bundle are left alone.
 //
 // A broadcast's recipients are streamed into the database
-// ([config.Broadcast.EachRecipient]: its CSV file is read again, and
+// ([spec.Broadcast.EachRecipient]: its CSV file is read again, and
 // copied with COPY on Postgres), so memory does not grow with the
 // audience; if the file no longer holds what Load read, nothing is
-// written and the error wraps [config.ErrAudienceChanged].
-func (db *DB) Apply(ctx context.Context, b *config.Bundle, now time.Time) ([]Change, error) {
+// written and the error wraps [spec.ErrAudienceChanged].
+func (db *DB) Apply(ctx context.Context, b *spec.Bundle, now time.Time) ([]Change, error) {
 	now = utc(now)
 	var changes []Change
 	err := db.applyTx(ctx, func(tx *gorm.DB, write writeRecipients) error {
@@ -57,7 +57,7 @@ func (db *DB) Apply(ctx context.Context, b *config.Bundle, now time.Time) ([]Cha
 		conflicts := portfolioConflicts(tx, b.Accounts)
 		// each applies one broadcast or sequence on its account: a conflict
 		// is collected (all are reported at once), any other error aborts.
-		each := func(kind, name, account string, pos config.Pos, apply func(accountID int64) (Change, error)) error {
+		each := func(kind, name, account string, pos spec.Pos, apply func(accountID int64) (Change, error)) error {
 			id, ok := accountIDs[account]
 			if !ok {
 				var r accountRow
@@ -99,7 +99,7 @@ func (db *DB) Apply(ctx context.Context, b *config.Bundle, now time.Time) ([]Cha
 // portfolioConflicts refuses accounts that share a portfolio (one
 // unique-recipient budget) with a stored account, not in this bundle, that
 // gives the budget another size. (Load checks the accounts of one bundle.)
-func portfolioConflicts(tx *gorm.DB, accounts []config.Account) []error {
+func portfolioConflicts(tx *gorm.DB, accounts []spec.Account) []error {
 	names := make([]string, 0, len(accounts))
 	for _, a := range accounts {
 		names = append(names, a.Name)
@@ -125,7 +125,7 @@ func portfolioConflicts(tx *gorm.DB, accounts []config.Account) []error {
 	return errs
 }
 
-func applyAccount(tx *gorm.DB, a config.Account, now time.Time) (Change, int64, error) {
+func applyAccount(tx *gorm.DB, a spec.Account, now time.Time) (Change, int64, error) {
 	c := Change{Kind: "account", Name: a.Name}
 	row := accountRow{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL, TokenRef: a.TokenRef,
 		SecretRef: a.SecretRef, SessionID: a.SessionID, WebhookSecretRef: a.WebhookSecretRef,
@@ -160,7 +160,7 @@ func applyAccount(tx *gorm.DB, a config.Account, now time.Time) (Change, int64, 
 
 // writeRecipients writes a broadcast's recipients in the apply
 // transaction and returns how many it wrote.
-type writeRecipients func(ctx context.Context, broadcastID int64, rs iter.Seq2[config.Recipient, error]) (int, error)
+type writeRecipients func(ctx context.Context, broadcastID int64, rs iter.Seq2[spec.Recipient, error]) (int, error)
 
 // applyTx runs fn in one transaction, with the way to write recipients in
 // it: on Postgres the transaction has a connection of its own, so that
@@ -169,7 +169,7 @@ type writeRecipients func(ctx context.Context, broadcastID int64, rs iter.Seq2[c
 func (db *DB) applyTx(ctx context.Context, fn func(tx *gorm.DB, write writeRecipients) error) error {
 	if db.dialect != "postgres" {
 		return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			return fn(tx, func(_ context.Context, id int64, rs iter.Seq2[config.Recipient, error]) (int, error) {
+			return fn(tx, func(_ context.Context, id int64, rs iter.Seq2[spec.Recipient, error]) (int, error) {
 				return insertRecipients(tx, id, rs)
 			})
 		})
@@ -186,13 +186,13 @@ func (db *DB) applyTx(ctx context.Context, fn func(tx *gorm.DB, write writeRecip
 	g := db.gorm.Session(&gorm.Session{NewDB: true, Context: ctx})
 	g.Statement.ConnPool = conn // the transaction begins on conn
 	return g.Transaction(func(tx *gorm.DB) error {
-		return fn(tx, func(ctx context.Context, id int64, rs iter.Seq2[config.Recipient, error]) (int, error) {
+		return fn(tx, func(ctx context.Context, id int64, rs iter.Seq2[spec.Recipient, error]) (int, error) {
 			return copyRecipients(ctx, conn, id, rs)
 		})
 	})
 }
 
-func applyBroadcast(ctx context.Context, tx *gorm.DB, write writeRecipients, b config.Broadcast, accountID int64, now time.Time) (Change, error) {
+func applyBroadcast(ctx context.Context, tx *gorm.DB, write writeRecipients, b spec.Broadcast, accountID int64, now time.Time) (Change, error) {
 	c := Change{Kind: "broadcast", Name: b.Name}
 	msg, err := json.Marshal(b.Message)
 	if err != nil {
@@ -309,7 +309,7 @@ func applyBroadcast(ctx context.Context, tx *gorm.DB, write writeRecipients, b c
 }
 
 // insertRecipients writes an audience in batches (SQLite).
-func insertRecipients(tx *gorm.DB, broadcastID int64, rs iter.Seq2[config.Recipient, error]) (int, error) {
+func insertRecipients(tx *gorm.DB, broadcastID int64, rs iter.Seq2[spec.Recipient, error]) (int, error) {
 	const batch = 1000
 	n := 0
 	rows := make([]recipientRow, 0, batch)
@@ -345,7 +345,7 @@ func insertRecipients(tx *gorm.DB, broadcastID int64, rs iter.Seq2[config.Recipi
 // copyRecipients copies an audience into the recipients table with COPY,
 // on conn, in the transaction open on it (Postgres): row by row, as rs
 // yields them, in their order, so the recipients' ids follow it.
-func copyRecipients(ctx context.Context, conn *sql.Conn, broadcastID int64, rs iter.Seq2[config.Recipient, error]) (int, error) {
+func copyRecipients(ctx context.Context, conn *sql.Conn, broadcastID int64, rs iter.Seq2[spec.Recipient, error]) (int, error) {
 	var n int64
 	err := conn.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
@@ -386,8 +386,8 @@ func copyRecipients(ctx context.Context, conn *sql.Conn, broadcastID int64, rs i
 // an audience that changed: Load removed every repeated number, so the
 // file must have changed since.
 func repeatedRecipient(err error) error {
-	if isUniqueViolation(err) && !errors.Is(err, config.ErrAudienceChanged) {
-		return fmt.Errorf("%w: a number repeats: %w", config.ErrAudienceChanged, err)
+	if isUniqueViolation(err) && !errors.Is(err, spec.ErrAudienceChanged) {
+		return fmt.Errorf("%w: a number repeats: %w", spec.ErrAudienceChanged, err)
 	}
 	return err
 }

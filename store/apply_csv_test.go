@@ -11,7 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 )
 
@@ -54,9 +55,9 @@ func (c *csvCampaign) write(rows ...string) {
 	require.NoError(c.t, os.WriteFile(c.csv, []byte("phone,name,code,note\n"+strings.Join(rows, "\n")+"\n"), 0o600))
 }
 
-func (c *csvCampaign) load() *config.Bundle {
+func (c *csvCampaign) load() *spec.Bundle {
 	c.t.Helper()
-	b, err := config.Load(c.yaml, func(string) string { return "t" })
+	b, err := spec.Load(c.yaml, func(string) string { return "t" }, drivers.Catalog{})
 	require.NoError(c.t, err)
 	return b
 }
@@ -95,7 +96,7 @@ func TestApplyCSVAudienceIsStoredAsBefore(t *testing.T) {
 	require.Equal(t, 2, bc.Duplicates)
 
 	// The same audience, held in memory as Load held it before.
-	var all []config.Recipient
+	var all []spec.Recipient
 	for r, err := range bc.EachRecipient(context.Background()) {
 		require.NoError(t, err)
 		all = append(all, r)
@@ -104,7 +105,7 @@ func TestApplyCSVAudienceIsStoredAsBefore(t *testing.T) {
 	held.Name, held.Recipients, held.CSV = "held", all, nil
 
 	eachStore(t, func(t *testing.T, f *fixture) {
-		ch := f.apply(&config.Bundle{Accounts: streamed.Accounts, Broadcasts: []config.Broadcast{bc, held}}, t0)
+		ch := f.apply(&spec.Bundle{Accounts: streamed.Accounts, Broadcasts: []spec.Broadcast{bc, held}}, t0)
 		require.Equal(t, "5 recipients, starts "+t0.Format("2006-01-02T15:04:05Z07:00"), ch[1].Detail)
 		s, h := f.broadcast("streamed"), f.broadcast("held")
 		require.Equal(t, []string{
@@ -153,7 +154,7 @@ func TestApplyCSVAudienceAgain(t *testing.T) {
 		edited[4000] = "4915200004000,Person 4000,EDITED,"
 		c.write(edited...)
 		_, err := f.db.Apply(f.ctx, b, at(2*time.Minute))
-		require.ErrorIs(t, err, config.ErrAudienceChanged)
+		require.ErrorIs(t, err, spec.ErrAudienceChanged)
 		require.ErrorContains(t, err, c.csv+" changed since it was validated (other recipients); validate it again")
 		require.Equal(t, before, f.snapshot())
 
@@ -169,7 +170,7 @@ func TestApplyCSVAudienceAgain(t *testing.T) {
 		b = n.load()
 		n.write(rows[:10]...)
 		_, err = f.db.Apply(f.ctx, b, at(4*time.Minute))
-		require.ErrorIs(t, err, config.ErrAudienceChanged)
+		require.ErrorIs(t, err, spec.ErrAudienceChanged)
 		require.ErrorContains(t, err, "(10 recipients, not 5000)")
 		require.Zero(t, f.count("broadcasts", "name = ?", "fresh"))
 
@@ -177,7 +178,7 @@ func TestApplyCSVAudienceAgain(t *testing.T) {
 		b = n.load()
 		n.write(append(rows[:10:10], rows[3])...)
 		_, err = f.db.Apply(f.ctx, b, at(5*time.Minute))
-		require.ErrorIs(t, err, config.ErrAudienceChanged)
+		require.ErrorIs(t, err, spec.ErrAudienceChanged)
 		require.Zero(t, f.count("broadcasts", "name = ?", "fresh"))
 	})
 }

@@ -11,7 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -26,7 +27,7 @@ func actions(ch []store.Change) []string {
 
 // twoOfEach is a bundle with two accounts and two broadcasts, one with an
 // explicit start and one that starts when applied.
-func twoOfEach() *config.Bundle {
+func twoOfEach() *spec.Bundle {
 	spring := broadcast("spring", 3)
 	spring.Duplicates = 1
 	summer := broadcast("summer", 2)
@@ -35,7 +36,7 @@ func twoOfEach() *config.Bundle {
 		ID: "313823", Vars: []templates.TemplateVar{{Name: "code", Index: 1, Value: "{{code}}"}}}}
 	backup := account("backup")
 	backup.PhoneNumberID, backup.RatePerSecond = "119060000040021", 12.5
-	return &config.Bundle{Accounts: []config.Account{account("main"), backup}, Broadcasts: []config.Broadcast{spring, summer}}
+	return &spec.Bundle{Accounts: []spec.Account{account("main"), backup}, Broadcasts: []spec.Broadcast{spring, summer}}
 }
 
 func TestApplyIsIdempotent(t *testing.T) {
@@ -69,15 +70,15 @@ func TestApplyEditsScheduledBroadcast(t *testing.T) {
 	later := at(48 * time.Hour)
 	for _, tc := range []struct {
 		name   string
-		edit   func(b *config.Broadcast)
+		edit   func(b *spec.Broadcast)
 		detail string
 	}{
-		{"message", func(b *config.Broadcast) { b.Message = newText }, "changed [message]"},
-		{"audience", func(b *config.Broadcast) { b.Recipients, b.Duplicates = newAudience, 2 }, "changed [audience]"},
-		{"recipient vars", func(b *config.Broadcast) { b.Recipients[0].Vars["code"] = "NEW" }, "changed [audience]"},
-		{"start_at", func(b *config.Broadcast) { b.StartAt = &later }, "changed [start_at]"},
-		{"deadline", func(b *config.Broadcast) { b.Deadline = time.Hour }, "changed [deadline]"},
-		{"everything", func(b *config.Broadcast) {
+		{"message", func(b *spec.Broadcast) { b.Message = newText }, "changed [message]"},
+		{"audience", func(b *spec.Broadcast) { b.Recipients, b.Duplicates = newAudience, 2 }, "changed [audience]"},
+		{"recipient vars", func(b *spec.Broadcast) { b.Recipients[0].Vars["code"] = "NEW" }, "changed [audience]"},
+		{"start_at", func(b *spec.Broadcast) { b.StartAt = &later }, "changed [start_at]"},
+		{"deadline", func(b *spec.Broadcast) { b.Deadline = time.Hour }, "changed [deadline]"},
+		{"everything", func(b *spec.Broadcast) {
 			b.Message, b.Recipients, b.StartAt, b.Deadline = newText, newAudience, &later, time.Hour
 		}, "changed [message audience start_at deadline]"},
 	} {
@@ -142,18 +143,18 @@ func TestApplyRefusesLockedEditsOfRunningBroadcast(t *testing.T) {
 	later := at(time.Hour)
 	for _, tc := range []struct {
 		name   string
-		edit   func(b *config.Bundle)
+		edit   func(b *spec.Bundle)
 		locked string
 	}{
-		{"message", func(b *config.Bundle) { b.Broadcasts[0].Message.Text += "!" }, "[message]"},
-		{"audience", func(b *config.Bundle) { b.Broadcasts[0].Recipients = recipients(0, 4) }, "[audience]"},
-		{"start_at", func(b *config.Bundle) { b.Broadcasts[0].StartAt = &later }, "[start_at]"},
-		{"account", func(b *config.Bundle) {
+		{"message", func(b *spec.Bundle) { b.Broadcasts[0].Message.Text += "!" }, "[message]"},
+		{"audience", func(b *spec.Bundle) { b.Broadcasts[0].Recipients = recipients(0, 4) }, "[audience]"},
+		{"start_at", func(b *spec.Bundle) { b.Broadcasts[0].StartAt = &later }, "[start_at]"},
+		{"account", func(b *spec.Bundle) {
 			backup := account("backup")
 			b.Accounts = append(b.Accounts, backup)
 			b.Broadcasts[0].Account = "backup"
 		}, "[account]"},
-		{"message and deadline", func(b *config.Bundle) {
+		{"message and deadline", func(b *spec.Bundle) {
 			b.Broadcasts[0].Message.Text += "!"
 			b.Broadcasts[0].Deadline = 48 * time.Hour
 		}, "[message]"},
@@ -167,7 +168,7 @@ func TestApplyRefusesLockedEditsOfRunningBroadcast(t *testing.T) {
 
 				// The same bundle also edits the account and adds a broadcast:
 				// neither may be written when the edit is refused.
-				mk := func() *config.Bundle {
+				mk := func() *spec.Bundle {
 					b := bundle(broadcast("spring", 3), broadcast("extra", 2))
 					b.Accounts[0].RatePerSecond = 40
 					return b
@@ -292,14 +293,14 @@ func TestApplyUpdatesChangedAccount(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
-		edit func(a *config.Account)
+		edit func(a *spec.Account)
 	}{
-		{"rate", func(a *config.Account) { a.RatePerSecond = 12.5 }},
-		{"phone number id", func(a *config.Account) { a.PhoneNumberID = "119060000049999" }},
-		{"base url", func(a *config.Account) { a.Provider, a.BaseURL = "botsailor", "https://app.wabotick.com/api/v1" }},
-		{"token ref", func(a *config.Account) { a.TokenRef = "file:/run/secrets/main" }},
-		{"bot id", func(a *config.Account) { a.WhatsAppBotID = 456 }},
-		{"recipient limits", func(a *config.Account) {
+		{"rate", func(a *spec.Account) { a.RatePerSecond = 12.5 }},
+		{"phone number id", func(a *spec.Account) { a.PhoneNumberID = "119060000049999" }},
+		{"base url", func(a *spec.Account) { a.Provider, a.BaseURL = "botsailor", "https://app.wabotick.com/api/v1" }},
+		{"token ref", func(a *spec.Account) { a.TokenRef = "file:/run/secrets/main" }},
+		{"bot id", func(a *spec.Account) { a.WhatsAppBotID = 456 }},
+		{"recipient limits", func(a *spec.Account) {
 			a.PairInterval, a.DailyUniqueLimit, a.Portfolio = 10*time.Second, 2000, "acme"
 		}},
 	} {
@@ -353,21 +354,21 @@ func TestApplyRefusesPortfolioDisagreement(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		a := account("a")
 		a.Portfolio, a.DailyUniqueLimit = "acme", 250
-		f.apply(&config.Bundle{Accounts: []config.Account{a}}, t0)
+		f.apply(&spec.Bundle{Accounts: []spec.Account{a}}, t0)
 
 		b := account("b")
 		b.Portfolio, b.DailyUniqueLimit = "acme", 100000
-		_, err := f.db.Apply(f.ctx, &config.Bundle{Accounts: []config.Account{b}}, t0)
+		_, err := f.db.Apply(f.ctx, &spec.Bundle{Accounts: []spec.Account{b}}, t0)
 		require.ErrorIs(t, err, store.ErrConflict)
 		require.ErrorContains(t, err, `portfolio "acme" already has account "a" with daily_unique_limit 250, not 100000`)
 		require.Equal(t, int64(1), f.count("accounts", ""))
 
 		// Changing both together is fine; so is agreeing.
 		a.DailyUniqueLimit, b.DailyUniqueLimit = 2000, 2000
-		f.apply(&config.Bundle{Accounts: []config.Account{a, b}}, t0)
+		f.apply(&spec.Bundle{Accounts: []spec.Account{a, b}}, t0)
 		c := account("c")
 		c.Portfolio, c.DailyUniqueLimit = "acme", 2000
-		f.apply(&config.Bundle{Accounts: []config.Account{c}}, t0)
+		f.apply(&spec.Bundle{Accounts: []spec.Account{c}}, t0)
 		require.Equal(t, int64(3), f.count("accounts", ""))
 	})
 }
@@ -376,7 +377,7 @@ func TestApplyUsesAccountsAlreadyStored(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		f.apply(bundle(), t0)
-		ch := f.apply(&config.Bundle{Broadcasts: []config.Broadcast{broadcast("spring", 2)}}, t0)
+		ch := f.apply(&spec.Bundle{Broadcasts: []spec.Broadcast{broadcast("spring", 2)}}, t0)
 		require.Equal(t, []string{"broadcast spring created"}, actions(ch))
 		a, err := f.db.Account(f.ctx, f.broadcast("spring").AccountID)
 		require.NoError(t, err)
@@ -384,7 +385,7 @@ func TestApplyUsesAccountsAlreadyStored(t *testing.T) {
 	})
 }
 
-// TestApplyFromYAML goes through config.Load so the conflict names the
+// TestApplyFromYAML goes through spec.Load so the conflict names the
 // position the loader really recorded.
 func TestApplyFromYAML(t *testing.T) {
 	t.Parallel()
@@ -418,7 +419,7 @@ broadcasts:
 		dir := t.TempDir()
 		path := filepath.Join(dir, "spring.yaml")
 		require.NoError(t, os.WriteFile(path, []byte(spring), 0o600))
-		b, err := config.Load(dir, getenv)
+		b, err := spec.Load(dir, getenv, drivers.Catalog{})
 		require.NoError(t, err)
 		f.apply(b, t0)
 		got := f.broadcast("spring")
@@ -437,7 +438,7 @@ broadcasts:
     audience: {recipients: [{phone: "4915100000009"}]}
     message: {text: hello}
 `), 0o600))
-		b, err = config.Load(dir, getenv)
+		b, err = spec.Load(dir, getenv, drivers.Catalog{})
 		require.NoError(t, err)
 		_, err = f.db.Apply(f.ctx, b, at(time.Minute))
 		require.ErrorIs(t, err, store.ErrConflict)

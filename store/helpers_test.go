@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/testenv"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 	_ "github.com/wacamp/wacamp/store/sqlite" // the embedded database, as the demo has it
 	"github.com/wacamp/wacamp/templates"
@@ -70,20 +70,20 @@ func newPostgres(t *testing.T) *fixture {
 }
 
 // account is a valid account definition.
-func account(name string) config.Account {
-	return config.Account{
+func account(name string) spec.Account {
+	return spec.Account{
 		Name: name, Provider: "botsailor", BaseURL: "https://botsailor.com/api/v1",
 		TokenRef: "env:TOKEN_" + strings.ToUpper(name), PhoneNumberID: "119060000040020",
 		WhatsAppBotID: 123, RatePerSecond: 80,
-		Pos: config.Pos{File: "campaigns/accounts.yaml", Line: 2},
+		Pos: spec.Pos{File: "campaigns/accounts.yaml", Line: 2},
 	}
 }
 
 // recipients returns n recipients with phones numbered from first.
-func recipients(first, n int) []config.Recipient {
-	rs := make([]config.Recipient, n)
+func recipients(first, n int) []spec.Recipient {
+	rs := make([]spec.Recipient, n)
 	for i := range rs {
-		rs[i] = config.Recipient{
+		rs[i] = spec.Recipient{
 			Phone: fmt.Sprintf("49151%08d", first+i),
 			Name:  fmt.Sprintf("Person %d", first+i),
 			Vars:  map[string]string{"code": fmt.Sprintf("C%d", first+i)},
@@ -94,21 +94,21 @@ func recipients(first, n int) []config.Recipient {
 
 // broadcast is a valid broadcast definition of account "main" with n
 // recipients, starting at t0.
-func broadcast(name string, n int) config.Broadcast {
+func broadcast(name string, n int) spec.Broadcast {
 	start := t0
-	return config.Broadcast{
+	return spec.Broadcast{
 		Name: name, Account: "main", StartAt: &start, Deadline: 24 * time.Hour,
 		Message:    templates.Message{Kind: templates.KindText, Text: "Hi {{name}}, your code is {{code}}"},
 		Recipients: recipients(0, n),
-		Pos:        config.Pos{File: "campaigns/" + name + ".yaml", Line: 7},
+		Pos:        spec.Pos{File: "campaigns/" + name + ".yaml", Line: 7},
 	}
 }
 
-func bundle(bs ...config.Broadcast) *config.Bundle {
-	return &config.Bundle{Accounts: []config.Account{account("main")}, Broadcasts: bs}
+func bundle(bs ...spec.Broadcast) *spec.Bundle {
+	return &spec.Bundle{Accounts: []spec.Account{account("main")}, Broadcasts: bs}
 }
 
-func (f *fixture) apply(b *config.Bundle, now time.Time) []store.Change {
+func (f *fixture) apply(b *spec.Bundle, now time.Time) []store.Change {
 	f.t.Helper()
 	ch, err := f.db.Apply(f.ctx, b, now)
 	require.NoError(f.t, err)
@@ -296,7 +296,7 @@ func (f *fixture) phones(broadcastID int64) []string {
 	return ps
 }
 
-func phonesOf(rs []config.Recipient) []string {
+func phonesOf(rs []spec.Recipient) []string {
 	out := make([]string, len(rs))
 	for i, r := range rs {
 		out[i] = r.Phone

@@ -10,8 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/spec"
 )
 
 // TestApplyNeverStoresToken applies an account whose token comes from the
@@ -48,7 +49,7 @@ broadcasts:
 	eachStore(t, func(t *testing.T, f *fixture) {
 		path := filepath.Join(t.TempDir(), "c.yaml")
 		require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
-		b, err := config.Load(path, getenv)
+		b, err := spec.Load(path, getenv, drivers.Catalog{})
 		require.NoError(t, err)
 		ch := f.apply(b, t0)
 		for _, c := range ch {
@@ -71,7 +72,7 @@ broadcasts:
 		a, err := f.db.Account(f.ctx, br.AccountID)
 		require.NoError(t, err)
 		require.Equal(t, "env:SOME_VAR", a.TokenRef)
-		tok, err := config.ResolveToken(a.TokenRef, getenv)
+		tok, err := spec.ResolveToken(a.TokenRef, getenv)
 		require.NoError(t, err)
 		require.Equal(t, token, tok, "the stored reference still finds the token")
 

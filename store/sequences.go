@@ -12,8 +12,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/sequence"
+	"github.com/wacamp/wacamp/spec"
 )
 
 type sequenceRow struct {
@@ -40,7 +40,7 @@ func (sequenceVersionRow) TableName() string { return "sequence_versions" }
 // applySequence creates a sequence or, when its definition changed, gives it
 // a new version: enrollments already running finish on the version they
 // started with, new ones start on the new version.
-func applySequence(tx *gorm.DB, s config.Sequence, accountID int64, now time.Time) (Change, error) {
+func applySequence(tx *gorm.DB, s spec.Sequence, accountID int64, now time.Time) (Change, error) {
 	c := Change{Kind: "sequence", Name: s.Name}
 	spec := s.Spec()
 	raw, err := json.Marshal(spec)

@@ -8,23 +8,23 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/sequence"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 	"github.com/wacamp/wacamp/templates"
 )
 
-func onboarding(reenter bool, texts ...string) config.Sequence {
-	s := config.Sequence{Name: "onboarding", Account: "main", Timezone: "recipient", Reenter: reenter,
-		Pos: config.Pos{File: "campaigns/seq.yaml", Line: 3}}
+func onboarding(reenter bool, texts ...string) spec.Sequence {
+	s := spec.Sequence{Name: "onboarding", Account: "main", Timezone: "recipient", Reenter: reenter,
+		Pos: spec.Pos{File: "campaigns/seq.yaml", Line: 3}}
 	for i, t := range texts {
-		s.Steps = append(s.Steps, config.Step{After: time.Duration(i) * time.Hour, Deadline: 24 * time.Hour,
+		s.Steps = append(s.Steps, spec.Step{After: time.Duration(i) * time.Hour, Deadline: 24 * time.Hour,
 			Message: templates.Message{Kind: templates.KindText, Text: t}})
 	}
 	return s
 }
 
-func withSequences(ss ...config.Sequence) *config.Bundle {
+func withSequences(ss ...spec.Sequence) *spec.Bundle {
 	b := bundle()
 	b.Sequences = ss
 	return b

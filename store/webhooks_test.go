@@ -8,9 +8,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/sequence"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 )
 
@@ -156,7 +156,7 @@ func TestWebhookStatusStaysInItsAccount(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		other := account("other")
 		other.PhoneNumberID = "119060000040021"
-		f.apply(&config.Bundle{Accounts: []config.Account{account("main"), other}, Broadcasts: []config.Broadcast{broadcast("spring", 1)}}, t0)
+		f.apply(&spec.Bundle{Accounts: []spec.Account{account("main"), other}, Broadcasts: []spec.Broadcast{broadcast("spring", 1)}}, t0)
 		b := f.broadcast("spring")
 		f.planAll(b.ID, 100)
 		refs, err := f.db.NextPlanned(f.ctx, b.ID, 2)

@@ -14,10 +14,10 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/hostile"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/webhook"
 )
 
@@ -142,7 +142,7 @@ func FuzzReceiver(f *testing.F) {
 
 	world := &fuzzWorld{}
 	recv := &webhook.Receiver{
-		Accounts: world, Queue: world, Inbox: world, Resolve: config.ResolveToken,
+		Accounts: world, Queue: world, Inbox: world, Resolve: spec.ResolveToken,
 		Getenv: func(k string) string {
 			return map[string]string{"HOOK": fuzzSecrets["shop"], "HOOK_SALE": fuzzSecrets["sale"],
 				"HOOK_WA": fuzzSecrets["wa"], "HOOK_WEAK": fuzzSecrets["weak"]}[k]

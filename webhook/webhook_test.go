@@ -17,10 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 	"github.com/wacamp/wacamp/templates"
 	"github.com/wacamp/wacamp/webhook"
@@ -47,12 +47,12 @@ func setupReceiver(t *testing.T, getenv func(string) string, now func() time.Tim
 	db := testenv.NewStore(t)
 	rd := testenv.NewRedis(t)
 	start := time.Now()
-	b := &config.Bundle{
-		Accounts: []config.Account{{Name: "shop", Provider: "sobot", BaseURL: "http://127.0.0.1:1", TokenRef: "env:K",
+	b := &spec.Bundle{
+		Accounts: []spec.Account{{Name: "shop", Provider: "sobot", BaseURL: "http://127.0.0.1:1", TokenRef: "env:K",
 			SecretRef: "env:S", WebhookSecretRef: "env:HOOK", RatePerSecond: 80}},
-		Broadcasts: []config.Broadcast{{Name: "b", Account: "shop", StartAt: &start,
+		Broadcasts: []spec.Broadcast{{Name: "b", Account: "shop", StartAt: &start,
 			Message:    templates.Message{Kind: templates.KindText, Text: "hi"},
-			Recipients: []config.Recipient{{Phone: "4915100000001"}, {Phone: "4915100000002"}}}},
+			Recipients: []spec.Recipient{{Phone: "4915100000001"}, {Phone: "4915100000002"}}}},
 	}
 	_, err := db.Apply(ctx, b, start)
 	require.NoError(t, err)
@@ -70,7 +70,7 @@ func setupReceiver(t *testing.T, getenv func(string) string, now func() time.Tim
 	ins := asynq.NewInspector(rd.Opt)
 	t.Cleanup(func() { _ = ins.Close() })
 	recv := &webhook.Receiver{
-		Accounts: app.WebhookStore{DB: db}, Queue: client, Getenv: getenv, Resolve: config.ResolveToken, Now: now,
+		Accounts: app.WebhookStore{DB: db}, Queue: client, Getenv: getenv, Resolve: spec.ResolveToken, Now: now,
 		Parser: func(p string) (webhook.Parser, bool) {
 			d, ok := drivers.Lookup(p)
 			return d.ParseWebhook, ok && d.ParseWebhook != nil

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -33,21 +31,21 @@ func (c *Conns) Close() {
 	}
 }
 
-// Open connects to REDIS_URL and DATABASE_URL, with a Postgres pool of
-// WACAMP_DB_MAX_CONNS connections (default store.DefaultMaxConns); both
-// must be set. (The demo starts its embedded Redis and SQLite database
-// itself and passes their URLs.) Open does not wait for Redis: commands
-// that need it at once call PingRedis.
-func Open(ctx context.Context, env config.Env, log *slog.Logger) (*Conns, error) {
+// Open connects to cfg's REDIS_URL and DATABASE_URL, with a Postgres pool
+// of cfg.DBMaxConns connections (less than 1: store.DefaultMaxConns); both
+// URLs must be set. (The demo starts its embedded Redis and SQLite
+// database itself and passes their URLs.) Open does not wait for Redis:
+// commands that need it at once call PingRedis.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Conns, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	pool, err := MaxConns(env.DBMaxConns)
-	if err != nil {
-		return nil, err
+	pool := cfg.DBMaxConns
+	if pool < 1 {
+		pool = store.DefaultMaxConns
 	}
 	c := &Conns{}
-	redisURL := env.RedisURL
+	redisURL := cfg.RedisURL
 	if redisURL == "" {
 		return nil, fmt.Errorf("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
 	}
@@ -66,7 +64,7 @@ func Open(ctx context.Context, env config.Env, log *slog.Logger) (*Conns, error)
 	c.RedisClient = redis.NewClient(ropt)
 	c.closers = append(c.closers, func() { _ = c.RedisClient.Close() })
 
-	dsn := env.DatabaseURL
+	dsn := cfg.DatabaseURL
 	if dsn == "" {
 		c.Close()
 		return nil, fmt.Errorf("DATABASE_URL is not set (e.g. postgres://user@127.0.0.1:5432/wacamp)")
@@ -80,19 +78,6 @@ func Open(ctx context.Context, env config.Env, log *slog.Logger) (*Conns, error)
 	c.Store = db
 	c.closers = append(c.closers, func() { _ = db.Close() })
 	return c, nil
-}
-
-// MaxConns reads WACAMP_DB_MAX_CONNS: a whole number of connections, at
-// least 1; empty means store.DefaultMaxConns.
-func MaxConns(v string) (int, error) {
-	if v == "" {
-		return store.DefaultMaxConns, nil
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || n < 1 {
-		return 0, fmt.Errorf("WACAMP_DB_MAX_CONNS=%q: want a whole number of Postgres connections per process, at least 1 (default %d)", v, store.DefaultMaxConns)
-	}
-	return n, nil
 }
 
 // pingTimeout bounds PingRedis.

@@ -12,6 +12,7 @@ import (
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 )
 
@@ -19,7 +20,7 @@ import (
 func TestOpenErrorsNeverShowPasswords(t *testing.T) {
 	t.Parallel()
 	const pw = "hunter2-s3cret"
-	for _, env := range []config.Env{
+	for _, env := range []config.Config{
 		{RedisURL: "redis://:" + pw + "%zz@127.0.0.1:6379/0", DatabaseURL: "postgres://u@127.0.0.1:1/x"},
 		{RedisURL: "redis://127.0.0.1:6379/0", DatabaseURL: "postgres://wacamp:" + pw + "@127.0.0.1:1/wacamp?sslmode=disable"},
 		{RedisURL: "redis://127.0.0.1:6379/0", DatabaseURL: "postgres://wacamp@127.0.0.1:1/wacamp?password=" + pw + "&sslmode=disable"},
@@ -35,17 +36,25 @@ func TestOpenErrorsNeverShowPasswords(t *testing.T) {
 // before anything connects, naming the variable.
 func TestOpenSizesThePoolFromTheEnvironment(t *testing.T) {
 	t.Parallel()
+	open := func(dsn, maxConns string) (*app.Conns, error) {
+		env := map[string]string{"REDIS_URL": "redis://127.0.0.1:6379/0", "DATABASE_URL": dsn, "WACAMP_DB_MAX_CONNS": maxConns}
+		cfg, err := config.FromEnv(func(k string) string { return env[k] })
+		if err != nil {
+			return nil, err
+		}
+		return app.Open(context.Background(), cfg, nil)
+	}
 	for _, bad := range []string{"0", "-3", "ten", "2.5"} {
-		_, err := app.Open(context.Background(), config.Env{RedisURL: "redis://127.0.0.1:6379/0",
-			DatabaseURL: "postgres://u@" + testenv.ClosedAddr(t) + "/x", DBMaxConns: bad}, nil)
+		_, err := open("postgres://u@"+testenv.ClosedAddr(t)+"/x", bad)
 		require.ErrorContains(t, err, `WACAMP_DB_MAX_CONNS="`+bad+`": want a whole number`)
 	}
+	require.Equal(t, store.DefaultMaxConns, config.DefaultDBMaxConns, "config's default is the store's")
 	dsn := testenv.NewDatabase(t)
 	for _, tc := range []struct {
 		env  string
 		want int
 	}{{"", store.DefaultMaxConns}, {"3", 3}} {
-		c, err := app.Open(context.Background(), config.Env{RedisURL: "redis://127.0.0.1:6379/0", DatabaseURL: dsn, DBMaxConns: tc.env}, nil)
+		c, err := open(dsn, tc.env)
 		require.NoError(t, err)
 		sqlDB, err := c.Store.Gorm().DB()
 		require.NoError(t, err)
@@ -59,7 +68,7 @@ func TestPingRedisNamesTheURLNotThePassword(t *testing.T) {
 	t.Parallel()
 	const pw = "hunter2-s3cret"
 	url := "redis://:" + pw + "@" + testenv.ClosedAddr(t) + "/0"
-	c, err := app.Open(context.Background(), config.Env{RedisURL: url, DatabaseURL: testenv.NewDatabase(t)}, nil)
+	c, err := app.Open(context.Background(), config.Config{RedisURL: url, DatabaseURL: testenv.NewDatabase(t)}, nil)
 	require.NoError(t, err)
 	defer c.Close()
 	err = c.PingRedis(context.Background())
@@ -74,10 +83,10 @@ func TestWorkerAppliesKeptWebhooks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rd := testenv.NewRedis(t)
-	c, err := app.Open(ctx, config.Env{RedisURL: rd.URL, DatabaseURL: testenv.NewDatabase(t), DBMaxConns: "4"}, nil)
+	c, err := app.Open(ctx, config.Config{RedisURL: rd.URL, DatabaseURL: testenv.NewDatabase(t), DBMaxConns: 4}, nil)
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
-	_, err = c.Store.Apply(ctx, &config.Bundle{Accounts: []config.Account{{Name: "shop", Provider: "sobot", BaseURL: "http://127.0.0.1:1",
+	_, err = c.Store.Apply(ctx, &spec.Bundle{Accounts: []spec.Account{{Name: "shop", Provider: "sobot", BaseURL: "http://127.0.0.1:1",
 		TokenRef: "env:K", SecretRef: "env:S", WebhookSecretRef: "env:HOOK", RatePerSecond: 80}}}, time.Now())
 	require.NoError(t, err)
 	accts, err := c.Store.WebhookAccounts(ctx)
@@ -105,6 +114,6 @@ func TestWorkerAppliesKeptWebhooks(t *testing.T) {
 // refused with what to use instead (the demo links it).
 func TestOpenRefusesSQLiteWithoutTheDemo(t *testing.T) {
 	t.Parallel()
-	_, err := app.Open(context.Background(), config.Env{RedisURL: "redis://127.0.0.1:6379/0", DatabaseURL: "sqlite:" + t.TempDir() + "/w.db"}, nil)
+	_, err := app.Open(context.Background(), config.Config{RedisURL: "redis://127.0.0.1:6379/0", DatabaseURL: "sqlite:" + t.TempDir() + "/w.db"}, nil)
 	require.ErrorContains(t, err, "this program has no embedded SQLite database")
 }

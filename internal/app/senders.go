@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/spec"
 )
 
 // Senders builds and caches one provider client per account, resolving the
@@ -37,13 +37,13 @@ func (s *Senders) Sender(_ context.Context, a campaign.Account) (campaign.Sender
 	if !ok || d.New == nil {
 		return nil, fmt.Errorf("provider %q is not supported", a.Provider)
 	}
-	token, err := config.ResolveToken(a.TokenRef, s.Getenv)
+	token, err := spec.ResolveToken(a.TokenRef, s.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("api token: %w", err)
 	}
 	var secret string
 	if a.SecretRef != "" {
-		if secret, err = config.ResolveToken(a.SecretRef, s.Getenv); err != nil {
+		if secret, err = spec.ResolveToken(a.SecretRef, s.Getenv); err != nil {
 			return nil, fmt.Errorf("api secret: %w", err)
 		}
 	}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/webhook"
 )
 
@@ -24,7 +24,7 @@ func NewReceiver(c *Conns, getenv func(string) string, log *slog.Logger) (r *web
 	client := asynq.NewClient(c.Redis)
 	return &webhook.Receiver{
 		Accounts: WebhookStore{c.Store}, Queue: client, Inbox: WebhookStore{c.Store}, Pending: c.pending(log),
-		Getenv: getenv, Resolve: config.ResolveToken, Logger: log,
+		Getenv: getenv, Resolve: spec.ResolveToken, Logger: log,
 		Parser: func(p string) (webhook.Parser, bool) {
 			d, ok := drivers.Lookup(p)
 			return d.ParseWebhook, ok && d.ParseWebhook != nil

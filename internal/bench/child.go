@@ -92,7 +92,12 @@ func RunWorkerChild(ctx context.Context, getenv func(string) string, stdin io.Re
 		}()
 	}
 
-	conns, err := app.Open(ctx, config.Env{RedisURL: getenv(childRedisURLEnv), DatabaseURL: getenv(childDatabaseURLEnv), DBMaxConns: getenv("WACAMP_DB_MAX_CONNS")}, log)
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return fmt.Errorf("open connections: %w", err)
+	}
+	cfg.RedisURL, cfg.DatabaseURL = getenv(childRedisURLEnv), getenv(childDatabaseURLEnv)
+	conns, err := app.Open(ctx, cfg, log)
 	if err != nil {
 		return fmt.Errorf("open connections: %w", err)
 	}

@@ -20,11 +20,12 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/cli"
 	"github.com/wacamp/wacamp/internal/redisproc"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 	"github.com/wacamp/wacamp/throttle"
 )
@@ -221,7 +222,7 @@ func RunFaults(ctx context.Context, cfg FaultsConfig, progress io.Writer) (res F
 	if err != nil {
 		return res, err
 	}
-	bundle, err := config.Load(path, getenv)
+	bundle, err := spec.Load(path, getenv, drivers.Catalog{})
 	if err != nil {
 		return res, fmt.Errorf("faults: load generated campaign: %w", err)
 	}

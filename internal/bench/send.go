@@ -18,9 +18,10 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 )
 
@@ -60,7 +61,7 @@ func runSend(ctx context.Context, log *slog.Logger, opt asynq.RedisClientOpt, db
 	if err != nil {
 		return res, err
 	}
-	bundle, err := config.Load(path, getenv)
+	bundle, err := spec.Load(path, getenv, drivers.Catalog{})
 	if err != nil {
 		return res, fmt.Errorf("send: load generated campaign: %w", err)
 	}
@@ -237,7 +238,7 @@ func writeCampaign(dir, baseURL string, n int) (string, error) {
 	if err := os.WriteFile(filepath.Join(dir, broadcastName+".csv"), []byte(csv.String()), 0o600); err != nil {
 		return "", fmt.Errorf("write audience: %w", err)
 	}
-	// rate_per_second is config's maximum; the worker's limiter is
+	// rate_per_second is spec's maximum; the worker's limiter is
 	// unlimited (see unlimited), so the rate never paces the run.
 	yaml := fmt.Sprintf(`accounts:
   - name: bench
@@ -254,7 +255,7 @@ broadcasts:
       csv: %s.csv
     message:
       text: "Hello {{name}}, this is a benchmark."
-`, baseURL, tokenVar, config.MaxRatePerSecond, broadcastName, broadcastName)
+`, baseURL, tokenVar, spec.MaxRatePerSecond, broadcastName, broadcastName)
 	path := filepath.Join(dir, broadcastName+".yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		return "", fmt.Errorf("write campaign: %w", err)
@@ -262,8 +263,8 @@ broadcasts:
 	return path, nil
 }
 
-// unlimited is a campaign.Limiter that never waits. config caps
-// rate_per_second at config.MaxRatePerSecond, and the benchmark measures how
+// unlimited is a campaign.Limiter that never waits. spec caps
+// rate_per_second at spec.MaxRatePerSecond, and the benchmark measures how
 // fast the engine can go, not the configured pace.
 type unlimited struct{}
 

@@ -19,10 +19,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/sequence"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 	"github.com/wacamp/wacamp/throttle"
 )
@@ -138,7 +139,7 @@ sequences:
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		return res, err
 	}
-	bundle, err := config.Load(path, getenv)
+	bundle, err := spec.Load(path, getenv, drivers.Catalog{})
 	if err != nil {
 		return res, fmt.Errorf("load generated sequence: %w", err)
 	}

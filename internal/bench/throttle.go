@@ -22,8 +22,9 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 )
 
@@ -95,8 +96,8 @@ func (c ThrottleConfig) validate() error {
 		total += n * c.perNumber()
 	}
 	switch {
-	case c.Rate <= 0 || c.Rate > config.MaxRatePerSecond:
-		return fmt.Errorf("rate must be more than 0 and at most %d, got %v", config.MaxRatePerSecond, c.Rate)
+	case c.Rate <= 0 || c.Rate > spec.MaxRatePerSecond:
+		return fmt.Errorf("rate must be more than 0 and at most %d, got %v", spec.MaxRatePerSecond, c.Rate)
 	case c.Seconds <= 0:
 		return fmt.Errorf("seconds must be more than 0, got %v", c.Seconds)
 	case c.perNumber() < 2:
@@ -406,7 +407,7 @@ func applyNumbers(ctx context.Context, log *slog.Logger, db *store.DB, baseURL s
 	if err != nil {
 		return err
 	}
-	bundle, err := config.Load(path, getenv)
+	bundle, err := spec.Load(path, getenv, drivers.Catalog{})
 	if err != nil {
 		return fmt.Errorf("load generated campaign: %w", err)
 	}

@@ -18,8 +18,9 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/throttle"
 )
 
@@ -132,7 +133,7 @@ broadcasts:
 		}
 		return getenv(k)
 	}
-	bundle, err := config.Load(path, env)
+	bundle, err := spec.Load(path, env, drivers.Catalog{})
 	if err != nil {
 		return res, fmt.Errorf("load generated campaign: %w", err)
 	}

@@ -22,11 +22,11 @@ import (
 // Credentials are the web UI's basic-auth user and password.
 type Credentials struct{ User, Password string }
 
-// UICredentials reads ASYNQMON_USER and ASYNQMON_PASSWORD (or
-// ASYNQMON_PASSWORD_FILE, a secret file).
-func UICredentials(getenv func(string) string) (Credentials, error) {
-	c := Credentials{User: getenv("ASYNQMON_USER"), Password: getenv("ASYNQMON_PASSWORD")}
-	if f := getenv("ASYNQMON_PASSWORD_FILE"); f != "" && c.Password == "" {
+// UICredentials are cfg's ASYNQMON_USER and ASYNQMON_PASSWORD (or the
+// content of ASYNQMON_PASSWORD_FILE, a secret file).
+func UICredentials(cfg config.Config) (Credentials, error) {
+	c := Credentials{User: cfg.AsynqmonUser, Password: cfg.AsynqmonPassword}
+	if f := cfg.AsynqmonPasswordFile; f != "" && c.Password == "" {
 		b, err := os.ReadFile(f) // #nosec G304 -- the operator names the password file
 		if err != nil {
 			return c, fmt.Errorf("ASYNQMON_PASSWORD_FILE: %w", err)
@@ -73,8 +73,12 @@ func Asynqmon(ctx context.Context, args []string, io IO) error {
 	if _, err := ParseFlags(fs, args); err != nil {
 		return &exitError{code: 2}
 	}
+	cfg, err := settings(io)
+	if err != nil {
+		return err
+	}
 	log := Logger(io)
-	redisURL := envOf(io).RedisURL
+	redisURL := cfg.RedisURL
 	if redisURL == "" {
 		return errors.New("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
 	}
@@ -86,7 +90,7 @@ func Asynqmon(ctx context.Context, args []string, io IO) error {
 	defer ui.Close()
 	var h http.Handler = ui
 	if !*noAuth {
-		creds, err := UICredentials(io.Getenv)
+		creds, err := UICredentials(cfg)
 		if err != nil {
 			return &exitError{code: 2, msg: err.Error()}
 		}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/wacamp/wacamp/config"
@@ -64,20 +63,11 @@ func Exit(err error, stderr io.Writer) int {
 }
 
 // Logger is the logger of a command run with io: text on io.Stderr at
-// WACAMP_LOG_LEVEL (debug, info, warn, error; default info).
+// WACAMP_LOG_LEVEL (debug, info, warn, error; default info; see
+// config.Config.LogLevel).
 func Logger(io IO) *slog.Logger {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(strings.ToUpper(orDefault(io.Getenv("WACAMP_LOG_LEVEL"), "info")))); err != nil {
-		lvl = slog.LevelInfo
-	}
-	return slog.New(slog.NewTextHandler(io.Stderr, &slog.HandlerOptions{Level: lvl}))
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
+	cfg, _ := config.FromEnv(io.Getenv) // the level is read even if another setting is refused
+	return slog.New(slog.NewTextHandler(io.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 }
 
 // ParseFlags parses fs from args, flags before or after positional
@@ -97,7 +87,9 @@ func ParseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func envOf(io IO) config.Env { return config.LoadEnv(io.Getenv) }
+// settings reads the process settings of a command run with io; an error
+// names each variable refused.
+func settings(io IO) (config.Config, error) { return config.FromEnv(io.Getenv) }
 
 // Command is the shape of every wacamp command.
 type Command func(ctx context.Context, args []string, io IO) error

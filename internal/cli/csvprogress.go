@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/spec"
 )
 
 // A pass over a CSV audience that takes longer than csvProgressAfter is
@@ -21,7 +21,7 @@ const (
 // nothing.
 type csvProgress struct {
 	w io.Writer
-	// readStage names config.StageRead: what reads a file again (apply
+	// readStage names spec.StageRead: what reads a file again (apply
 	// copies an audience into the database).
 	readStage string
 	now       func() time.Time
@@ -30,22 +30,22 @@ type csvProgress struct {
 	last      time.Time // when a line was last printed for it; zero: none yet
 }
 
-// CSVProgress returns a config.LoadOptions.Progress that prints to w how
+// CSVProgress returns a spec.LoadOptions.Progress that prints to w how
 // reading large CSV audiences goes, as validate and apply do.
-func CSVProgress(w io.Writer) func(config.Progress) { return newCSVProgress(w).report }
+func CSVProgress(w io.Writer) func(spec.Progress) { return newCSVProgress(w).report }
 
 func newCSVProgress(w io.Writer) *csvProgress {
 	return &csvProgress{w: w, now: time.Now, readStage: "copying into the database"}
 }
 
-// report is a config.LoadOptions.Progress.
-func (p *csvProgress) report(pr config.Progress) {
+// report is a spec.LoadOptions.Progress.
+func (p *csvProgress) report(pr spec.Progress) {
 	now := p.now()
 	if pass := pr.File + "\x00" + pr.Stage; pass != p.pass {
 		p.pass, p.start, p.last = pass, now, time.Time{}
 	}
 	stage := pr.Stage
-	if stage == config.StageRead {
+	if stage == spec.StageRead {
 		stage = p.readStage
 	}
 	switch {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/spec"
 )
 
 // A CSV pass that ends within two seconds shows nothing; a longer one a
@@ -20,17 +20,17 @@ func TestCSVProgress(t *testing.T) {
 	p.now = func() time.Time { return clock }
 	at := func(d time.Duration, stage string, rows int, done bool) {
 		clock = time.Unix(1_000_000, 0).Add(d)
-		p.report(config.Progress{File: "a.csv", Stage: stage, Rows: rows, Bytes: int64(rows) * 40, Size: 400_000_000, Done: done})
+		p.report(spec.Progress{File: "a.csv", Stage: stage, Rows: rows, Bytes: int64(rows) * 40, Size: 400_000_000, Done: done})
 	}
-	at(0, config.StageValidate, 16384, false)
-	at(time.Second, config.StageValidate, 32768, true) // quick: nothing
-	at(2*time.Second, config.StageCheck, 16384, false)
-	at(4*time.Second, config.StageCheck, 2_500_000, false)
-	at(5*time.Second, config.StageCheck, 3_000_000, false) // within 2 s of the last line
-	at(6*time.Second, config.StageCheck, 5_000_000, false)
-	at(9*time.Second, config.StageCheck, 10_000_000, true)
-	at(10*time.Second, config.StageRead, 16384, false)
-	at(13*time.Second, config.StageRead, 7_000_000, false)
+	at(0, spec.StageValidate, 16384, false)
+	at(time.Second, spec.StageValidate, 32768, true) // quick: nothing
+	at(2*time.Second, spec.StageCheck, 16384, false)
+	at(4*time.Second, spec.StageCheck, 2_500_000, false)
+	at(5*time.Second, spec.StageCheck, 3_000_000, false) // within 2 s of the last line
+	at(6*time.Second, spec.StageCheck, 5_000_000, false)
+	at(9*time.Second, spec.StageCheck, 10_000_000, true)
+	at(10*time.Second, spec.StageRead, 16384, false)
+	at(13*time.Second, spec.StageRead, 7_000_000, false)
 	require.Equal(t, `a.csv: checking messages: 2,500,000 rows, 25% of 381 MiB
 a.csv: checking messages: 5,000,000 rows, 50% of 381 MiB
 a.csv: checking messages: done, 10,000,000 rows (381 MiB) in 7s

@@ -14,7 +14,8 @@ import (
 func TestCampaignOptionsFromEnvironment(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	opts := func(env map[string]string) (time.Duration, time.Duration, time.Duration, error) {
-		o, err := campaignOptions(IO{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }}, log)
+		cfg, err := settings(IO{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }})
+		o := campaignOptions(cfg, log)
 		return o.Lease, o.SettleWindow, o.StaleAfter, err
 	}
 	lease, settle, stale, err := opts(map[string]string{})

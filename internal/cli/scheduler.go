@@ -19,6 +19,7 @@ import (
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/throttle"
 )
 
@@ -100,14 +101,14 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	if *path == "" {
 		return UsageError("%s needs -f PATH", cmd)
 	}
-	refused := func(ve *config.ValidationError) error {
+	refused := func(ve *spec.ValidationError) error {
 		fmt.Fprintln(io.Stderr, ve.Error())
 		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d problem(s); nothing was written", *path, len(ve.Problems))}
 	}
 	// Large CSV audiences show their progress on stderr, while they are
 	// validated and, by apply, copied into the database.
-	bundle, err := config.LoadWith(ctx, *path, io.Getenv, config.LoadOptions{Offline: *offline, Progress: newCSVProgress(io.Stderr).report})
-	var ve *config.ValidationError
+	bundle, err := spec.LoadWith(ctx, *path, io.Getenv, drivers.Catalog{}, spec.LoadOptions{Offline: *offline, Progress: newCSVProgress(io.Stderr).report})
+	var ve *spec.ValidationError
 	if errors.As(err, &ve) {
 		return refused(ve)
 	}
@@ -117,13 +118,17 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	// apply needs the database first: a broadcast already stored with its
 	// start may keep a start whose deadline has passed (it ran).
 	var conns *app.Conns
-	applied := func(config.Broadcast) bool { return false }
+	applied := func(spec.Broadcast) bool { return false }
 	if cmd == "apply" {
-		if conns, err = app.Open(ctx, envOf(io), Logger(io)); err != nil {
+		cfg, err := settings(io)
+		if err != nil {
+			return err
+		}
+		if conns, err = app.Open(ctx, cfg, Logger(io)); err != nil {
 			return err
 		}
 		defer conns.Close()
-		applied = func(b config.Broadcast) bool {
+		applied = func(b spec.Broadcast) bool {
 			cur, err := conns.Store.BroadcastByName(ctx, b.Name)
 			return err == nil && cur.StartAt.Equal(*b.StartAt)
 		}
@@ -185,7 +190,7 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	return nil
 }
 
-func printEstimate(io IO, b config.Broadcast, rate float64) {
+func printEstimate(io IO, b spec.Broadcast, rate float64) {
 	est := "unknown rate"
 	if rate > 0 {
 		est = "≈" + (time.Duration(math.Ceil(float64(b.RecipientCount())/rate)) * time.Second).String() + fmt.Sprintf(" at %g/s", rate)
@@ -207,12 +212,13 @@ func schedRun(ctx context.Context, args []string, io IO) error {
 	if _, err := ParseFlags(fs, args); err != nil {
 		return &exitError{code: 2}
 	}
-	log := Logger(io)
-	opts, err := campaignOptions(io, log)
+	cfg, err := settings(io)
 	if err != nil {
 		return err
 	}
-	conns, err := app.Open(ctx, envOf(io), log)
+	log := Logger(io)
+	opts := campaignOptions(cfg, log)
+	conns, err := app.Open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -239,23 +245,25 @@ func RunScheduler(ctx context.Context, conns *app.Conns, opts campaign.Options, 
 	return f.Run(ctx, interval)
 }
 
-// dbOnlyEnv is the environment for commands that read only the database:
-// app.Open needs a Redis URL, and the default one is never used by them.
-func dbOnlyEnv(io IO) config.Env {
-	env := envOf(io)
-	if env.RedisURL == "" {
-		env.RedisURL = "redis://127.0.0.1:6379/0"
+// dbOnly is cfg for commands that read only the database: app.Open needs
+// a Redis URL, and the default one is never used by them.
+func dbOnly(cfg config.Config) config.Config {
+	if cfg.RedisURL == "" {
+		cfg.RedisURL = "redis://127.0.0.1:6379/0"
 	}
-	return env
+	return cfg
 }
 
 // openService opens the connections and a campaign.Service over them.
 func openService(ctx context.Context, io IO, needRedis bool) (*campaign.Service, func(), error) {
-	env := envOf(io)
-	if !needRedis {
-		env = dbOnlyEnv(io)
+	cfg, err := settings(io)
+	if err != nil {
+		return nil, nil, err
 	}
-	conns, err := app.Open(ctx, env, Logger(io))
+	if !needRedis {
+		cfg = dbOnly(cfg)
+	}
+	conns, err := app.Open(ctx, cfg, Logger(io))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -383,7 +391,7 @@ type accountInfoer interface {
 // account-level answer) is a problem: nothing of it could be sent. Not
 // reaching the provider is a warning: validation must not depend on the
 // provider being up.
-func checkPlans(ctx context.Context, io IO, b *config.Bundle) (warnings, problems []string) {
+func checkPlans(ctx context.Context, io IO, b *spec.Bundle) (warnings, problems []string) {
 	senders := &app.Senders{Getenv: io.Getenv}
 	infos := map[string]provider.AccountInfo{}
 	for _, a := range b.Accounts {

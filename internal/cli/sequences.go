@@ -12,16 +12,21 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/phone"
+	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/sequence"
+	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 )
 
 // openStore opens the database (sequence commands need no Redis).
 func openStore(ctx context.Context, io IO) (*store.DB, func(), error) {
-	conns, err := app.Open(ctx, dbOnlyEnv(io), Logger(io))
+	cfg, err := settings(io)
+	if err != nil {
+		return nil, nil, err
+	}
+	conns, err := app.Open(ctx, dbOnly(cfg), Logger(io))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -72,15 +77,15 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 	// A people file is not held in memory: it is checked, then read again
 	// to check each person against the sequence, then to enroll them.
 	var (
-		people func(context.Context) iter.Seq2[config.Person, error]
+		people func(context.Context) iter.Seq2[spec.Person, error]
 		count  = 1
 	)
 	progress := newCSVProgress(io.Stderr)
 	progress.readStage = "reading people"
 	if *file != "" {
-		pf, err := config.LoadPeople(ctx, *file, config.LoadOptions{Progress: progress.report})
+		pf, err := spec.LoadPeople(ctx, *file, spec.LoadOptions{Progress: progress.report})
 		if err != nil {
-			var ve *config.ValidationError
+			var ve *spec.ValidationError
 			if errors.As(err, &ve) {
 				fmt.Fprintln(io.Stderr, ve.Error())
 				return &exitError{code: 1, msg: fmt.Sprintf("%s: %d problem(s); nobody was enrolled", *file, len(ve.Problems))}
@@ -93,8 +98,8 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 		if err != nil {
 			return UsageError("--phone %q: %v", *ph, err)
 		}
-		one := config.Person{Recipient: config.Recipient{Phone: p, Name: *name, Vars: vars}}
-		people = func(context.Context) iter.Seq2[config.Person, error] { return config.Persons(one) }
+		one := spec.Person{Recipient: spec.Recipient{Phone: p, Name: *name, Vars: vars}}
+		people = func(context.Context) iter.Seq2[spec.Person, error] { return spec.Persons(one) }
 	}
 	db, closeDB, err := openStore(ctx, io)
 	if err != nil {
@@ -109,7 +114,7 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	var total sequence.EnrollResult
-	var batch []config.Person
+	var batch []spec.Person
 	enrolled := 0
 	enroll := func() error {
 		if len(batch) == 0 {
@@ -117,7 +122,7 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 		}
 		// Checked again, batch by batch: a file edited since it was
 		// checked never enrolls anyone the check would refuse.
-		if err := reportPeopleProblems(io, check(config.Persons(batch...)),
+		if err := reportPeopleProblems(io, check(spec.Persons(batch...)),
 			"%s changed since it was checked: %d problem(s); %d of %d people were enrolled before this", *file, enrolled, count); err != nil {
 			return err
 		}
@@ -161,12 +166,12 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 }
 
 // peopleCheck returns the check of people against the current version of
-// sequence name (config.CheckPeople): people to whom some step could not
+// sequence name (spec.CheckPeople): people to whom some step could not
 // be sent (a variable without a value, a name the provider requires) are
 // refused before anyone is enrolled; the step would fail days later, stop
 // the enrollment, and they could not enroll again.
-func peopleCheck(ctx context.Context, db *store.DB, name string) (func(iter.Seq2[config.Person, error]) error, error) {
-	_, _, spec, err := db.SequenceSpec(ctx, name)
+func peopleCheck(ctx context.Context, db *store.DB, name string) (func(iter.Seq2[spec.Person, error]) error, error) {
+	_, _, seq, err := db.SequenceSpec(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -174,8 +179,8 @@ func peopleCheck(ctx context.Context, db *store.DB, name string) (func(iter.Seq2
 	if err != nil {
 		return nil, err
 	}
-	return func(people iter.Seq2[config.Person, error]) error {
-		return config.CheckPeople(spec, acct.Provider, people)
+	return func(people iter.Seq2[spec.Person, error]) error {
+		return spec.CheckPeople(seq, drivers.Catalog{}, acct.Provider, people)
 	}, nil
 }
 
@@ -183,7 +188,7 @@ func peopleCheck(ctx context.Context, db *store.DB, name string) (func(iter.Seq2
 // them, and returns the command's error: msg with args and the number of
 // problems put in.
 func reportPeopleProblems(io IO, err error, msg, name string, args ...any) error {
-	var ve *config.ValidationError
+	var ve *spec.ValidationError
 	if !errors.As(err, &ve) {
 		return err
 	}

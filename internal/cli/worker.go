@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/throttle"
 )
@@ -15,19 +16,20 @@ import (
 // until ctx ends, then a graceful shutdown (in-flight sends finish). It
 // fails at once when Redis or Postgres cannot be reached at start.
 func Worker(ctx context.Context, args []string, io IO) error {
+	cfg, cfgErr := settings(io)
 	fs := newFlags("worker", io)
 	fs.Init("worker", fs.ErrorHandling())
 	concurrency := fs.Int("concurrency", 50, "tasks processed at once")
-	webhookAddr := fs.String("webhook-addr", io.Getenv("WACAMP_WEBHOOK_ADDR"), "serve provider status webhooks on this address, e.g. :8090 (default $WACAMP_WEBHOOK_ADDR; empty = off)")
+	webhookAddr := fs.String("webhook-addr", cfg.WebhookAddr, "serve provider status webhooks on this address, e.g. :8090 (default $WACAMP_WEBHOOK_ADDR; empty = off)")
 	if _, err := ParseFlags(fs, args); err != nil {
 		return &exitError{code: 2}
 	}
-	log := Logger(io)
-	opts, err := campaignOptions(io, log)
-	if err != nil {
-		return &exitError{code: 2, msg: err.Error()}
+	if cfgErr != nil {
+		return &exitError{code: 2, msg: cfgErr.Error()}
 	}
-	conns, err := app.Open(ctx, envOf(io), log)
+	log := Logger(io)
+	opts := campaignOptions(cfg, log)
+	conns, err := app.Open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -65,8 +67,8 @@ func Worker(ctx context.Context, args []string, io IO) error {
 	return nil
 }
 
-// campaignOptions reads the engine's tuning knobs from the environment
-// (unset means the default):
+// campaignOptions are the engine's tuning knobs from the process settings
+// (0, unset, means the engine's default), warning of a short lease:
 //   - WACAMP_LEASE: how long a claimed send may take before another attempt
 //     reconciles it (worker; default 2m);
 //   - WACAMP_SETTLE_WINDOW: how long after a request whose answer was lost
@@ -76,34 +78,10 @@ func Worker(ctx context.Context, args []string, io IO) error {
 //     overdue, before the scheduler's sweep checks that its task still
 //     exists (scheduler; default 5m; a Redis that lost its data is noticed
 //     at the next tick regardless).
-func campaignOptions(io IO, log *slog.Logger) (campaign.Options, error) {
-	o := campaign.Options{Logger: log}
-	var err error
-	if o.Lease, err = envDuration(io, "WACAMP_LEASE", time.Second, "2m"); err != nil {
-		return o, err
-	}
+func campaignOptions(cfg config.Config, log *slog.Logger) campaign.Options {
+	o := campaign.Options{Logger: log, Lease: cfg.Lease, SettleWindow: cfg.SettleWindow, StaleAfter: cfg.StaleAfter}
 	if o.Lease != 0 && o.Lease < 90*time.Second {
 		log.Warn("worker: WACAMP_LEASE is shorter than 90s; requests to a slow provider will be cut short and reconciled", slog.Duration("lease", o.Lease))
 	}
-	if o.SettleWindow, err = envDuration(io, "WACAMP_SETTLE_WINDOW", time.Second, "5m"); err != nil {
-		return o, err
-	}
-	if o.StaleAfter, err = envDuration(io, "WACAMP_STALE_AFTER", 5*time.Second, "5m"); err != nil {
-		return o, err
-	}
-	return o, nil
-}
-
-// envDuration reads a duration of at least least from the environment
-// variable name; unset is 0 (the default). example is shown in errors.
-func envDuration(io IO, name string, least time.Duration, example string) (time.Duration, error) {
-	v := io.Getenv(name)
-	if v == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < least {
-		return 0, fmt.Errorf("%s=%q: want a duration of at least %s, such as %s", name, v, least, example)
-	}
-	return d, nil
+	return o
 }

@@ -22,7 +22,9 @@ import (
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/cli"
+	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/sequence"
+	"github.com/wacamp/wacamp/spec"
 	_ "github.com/wacamp/wacamp/store/sqlite" // the embedded database
 	"github.com/wacamp/wacamp/throttle"
 )
@@ -63,14 +65,17 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	env := config.LoadEnv(io.Getenv)
-	conns, closeEmbedded, err := open(ctx, env, dir, log)
+	cfg, err := config.FromEnv(io.Getenv)
+	if err != nil {
+		return err
+	}
+	conns, closeEmbedded, err := open(ctx, cfg, dir, log)
 	if err != nil {
 		return err
 	}
 	defer closeEmbedded()
 	defer conns.Close()
-	fmt.Fprintf(out, "wacamp demo\n  redis     %s\n  database  %s\n", describeRedis(env), describeDB(env, dir))
+	fmt.Fprintf(out, "wacamp demo\n  redis     %s\n  database  %s\n", describeRedis(cfg), describeDB(cfg, dir))
 
 	// The status webhook receiver (for the providers that push statuses).
 	token, secret, hookSecret := randomHex(16), randomHex(16), randomHex(16)
@@ -124,7 +129,7 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	if err != nil {
 		return err
 	}
-	bundle, err := config.LoadWith(ctx, path, getenv, config.LoadOptions{Progress: cli.CSVProgress(out)})
+	bundle, err := spec.LoadWith(ctx, path, getenv, drivers.Catalog{}, spec.LoadOptions{Progress: cli.CSVProgress(out)})
 	if err != nil {
 		return fmt.Errorf("example campaign: %w", err)
 	}
@@ -155,7 +160,7 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	go func() { _ = cli.RunScheduler(runCtx, conns, opts, 200*time.Millisecond) }()
 
 	// The web UI, behind basic auth.
-	creds, err := cli.UICredentials(io.Getenv)
+	creds, err := cli.UICredentials(cfg)
 	generated := false
 	if err != nil {
 		creds, generated = cli.Credentials{User: "demo", Password: randomHex(8)}, true
@@ -235,11 +240,11 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	fmt.Fprintf(out, "provider saw %d accepted sends for %d recipients (%d answered 503, %d answers dropped and %s); recipients sent a message twice: %d\n",
 		accepted, len(perPhone), rejected, dropped, droppedHow, dups)
 	dsn := "$DATABASE_URL"
-	if env.DatabaseURL == "" {
+	if cfg.DatabaseURL == "" {
 		dsn = "sqlite:" + filepath.Join(dir, "wacamp.db")
 	}
 	inspect := "go run ./cmd/scheduler" // Postgres: the real scheduler
-	if env.DatabaseURL == "" {
+	if cfg.DatabaseURL == "" {
 		inspect = "go run ./cmd/demo scheduler" // the embedded SQLite: only the demo links it
 	}
 	fmt.Fprintf(out, "inspect (while this runs): DATABASE_URL=%s %s status %s   (or: export %s)\n", dsn, inspect, name, name)
@@ -259,7 +264,7 @@ const demoEnrolled = 50
 
 // demoTier is the smallest messaging tier that lets n recipients through.
 func demoTier(n int) string {
-	for _, t := range config.MessagingTiers {
+	for _, t := range spec.MessagingTiers {
 		if t >= max(n, 10000) {
 			return strconv.Itoa(t)
 		}
@@ -310,14 +315,14 @@ sequences:
 	return path, os.WriteFile(path, []byte(yaml), 0o600)
 }
 
-func describeRedis(env config.Env) string {
+func describeRedis(env config.Config) string {
 	if env.RedisURL == "" {
 		return "embedded (miniredis, in this process)"
 	}
 	return "REDIS_URL"
 }
 
-func describeDB(env config.Env, dir string) string {
+func describeDB(env config.Config, dir string) string {
 	if env.DatabaseURL == "" {
 		return "embedded (SQLite at " + filepath.Join(dir, "wacamp.db") + ")"
 	}
@@ -343,7 +348,7 @@ func isTerminal(w any) bool {
 // (miniredis, in this process) for a missing REDIS_URL and an embedded
 // SQLite database in dir for a missing DATABASE_URL; closeEmbedded stops
 // what it started.
-func open(ctx context.Context, env config.Env, dir string, log *slog.Logger) (conns *app.Conns, closeEmbedded func(), err error) {
+func open(ctx context.Context, env config.Config, dir string, log *slog.Logger) (conns *app.Conns, closeEmbedded func(), err error) {
 	closeEmbedded = func() {}
 	if env.RedisURL == "" {
 		mr, err := miniredis.Run()
