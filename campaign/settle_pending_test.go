@@ -220,3 +220,29 @@ func TestUnknownOutcomeStopsWaitingForAStaleWebhook(t *testing.T) {
 	require.Equal(t, campaign.SettleResent, row.Settle)
 	require.Equal(t, 1, strings.Count(w.logs.String(), "no longer hold back sending again"), w.logs.String())
 }
+
+// A busy worker may look at a send of unknown outcome for the first time
+// only after its settle window has ended, when the webhook showing the
+// message has already been applied and kept (the delivery was not yet
+// awaiting, so the webhook could not settle it). The kept webhook settles
+// it then; the message is not sent again.
+func TestUnknownOutcomeFirstLookedAtAfterTheWindowSettlesFromKept(t *testing.T) {
+	t.Parallel()
+	w := newPendingWorld(t)
+	until := w.clk.Now().Add(pendingWindow)
+	require.Equal(t, "reconcile after lost answer", w.process())
+	require.Len(t, w.sim.Sends(), 1)
+
+	w.clk.Add(time.Second)
+	s := w.sim.Sends()[0]
+	body := fmt.Sprintf(`{"id":%q,"status":"delivered","timestamp":"%d","recipient_id":%q}`, s.WAMID, w.clk.Now().Unix(), s.Phone)
+	rec := httptest.NewRecorder()
+	w.recv.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/webhooks/main/"+hookSecret, strings.NewReader(body)))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	applies := w.queuedApplies()
+	require.Len(t, applies, 1)
+	require.NoError(t, w.apply.ProcessTask(context.Background(), asynq.NewTask(applies[0].Type, applies[0].Payload)))
+
+	w.clk.Set(until.Add(time.Second)) // the worker comes back only now
+	w.settledOnce()
+}

@@ -159,7 +159,9 @@ func settleFromKept(ctx context.Context, log *slog.Logger, st SettleStore, job J
 //     the send began but is not applied yet (queued, being retried, or kept
 //     in the database) may show it: wait for it (ApplyingWait), marked
 //     awaiting, so that applying it can settle the send;
-//  2. a webhook applied meanwhile and kept may show it (SettleFromKept);
+//  2. a webhook applied meanwhile and kept may show it (SettleFromKept,
+//     once the delivery is marked awaiting: one looked at for the first
+//     time only now was not);
 //  3. otherwise no trace came within the window: send it again.
 //
 // The order closes the race with an apply: a webhook no longer pending has
@@ -179,6 +181,13 @@ func (h *SendHandler) settleEnded(ctx context.Context, log *slog.Logger, st Sett
 			log.InfoContext(ctx, "campaign: settle window over, but a webhook about the recipient is still being applied; waiting for it")
 			return true, &WaitError{After: ApplyingWait, Reason: ReasonApplying}
 		}
+	}
+	// A busy worker may look only now for the first time: the delivery was
+	// never marked awaiting, so a webhook applied meanwhile could only be
+	// kept. Mark it (holding the lease while deciding) so that the kept
+	// webhook can settle it.
+	if ok, err := st.AwaitSettle(ctx, job.Ref, now.Add(ApplyingWait), ReasonAwaiting, now); err != nil || !ok {
+		return true, err
 	}
 	if settled, err := settleFromKept(ctx, log, st, job, now); err != nil || settled {
 		return true, err
