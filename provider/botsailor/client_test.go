@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 	"github.com/wacamp/wacamp/provider/internal/wiretest"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -692,7 +693,7 @@ func TestWabotickTypoSuccess(t *testing.T) {
 	// as a failure.
 	ans, err := parseAnswer([]byte(sampleWabotickCreateOK))
 	require.NoError(t, err)
-	require.Equal(t, verdictOK, ans.verdict())
+	require.Equal(t, wire.FlagOK, ans.verdict())
 	require.Equal(t, "WhatsApp subscriber has been created.", ans.messageText())
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -314,18 +315,18 @@ func TestWabotickEnvelopes(t *testing.T) {
 	tests := []struct {
 		name    string
 		body    string
-		verdict verdict
+		verdict wire.Flag
 		text    string
 	}{
-		{"ConnectAccount", w001ConnectOK, verdictOK, "Whatsapp account has been connect successfully."},
-		{"UploadMedia", w001UploadOK, verdictOK, ""},
-		{"SubscriberGet", w001SubscriberGet, verdictOK, ""},
-		{"SubscriberCreatedTypo", w001SubscriberCreated, verdictOK, "WhatsApp subscriber has been created."},
-		{"Broadcast", w001Broadcast, verdictOK, "Data has been saved successfully."},
-		{"CustomFields", w001CustomFields, verdictOK, "Custom fields retrieved successfully"},
-		{"CartStatusBoolean", w001CartStatus, verdictOK, "Cart status has been updated successfully"},
-		{"TemplateSent", w001TemplateSent, verdictOK, "Template message sent successfully."},
-		{"SubscriberLimit", w001SubscriberLimit, verdictFail, "Subscriber limit has been exceeded. You cannot have more subscribers."},
+		{"ConnectAccount", w001ConnectOK, wire.FlagOK, "Whatsapp account has been connect successfully."},
+		{"UploadMedia", w001UploadOK, wire.FlagOK, ""},
+		{"SubscriberGet", w001SubscriberGet, wire.FlagOK, ""},
+		{"SubscriberCreatedTypo", w001SubscriberCreated, wire.FlagOK, "WhatsApp subscriber has been created."},
+		{"Broadcast", w001Broadcast, wire.FlagOK, "Data has been saved successfully."},
+		{"CustomFields", w001CustomFields, wire.FlagOK, "Custom fields retrieved successfully"},
+		{"CartStatusBoolean", w001CartStatus, wire.FlagOK, "Cart status has been updated successfully"},
+		{"TemplateSent", w001TemplateSent, wire.FlagOK, "Template message sent successfully."},
+		{"SubscriberLimit", w001SubscriberLimit, wire.FlagFail, "Subscriber limit has been exceeded. You cannot have more subscribers."},
 	}
 	for _, tt := range tests {
 		ans, err := parseAnswer([]byte(tt.body))
