@@ -3,7 +3,6 @@ package botsailor
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"math"
 	"regexp"
 	"strconv"
@@ -29,31 +28,19 @@ type answer struct {
 // JSON object.
 func parseAnswer(raw []byte) (*answer, error) {
 	raw = bytes.TrimSpace(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")))
-	top, err := decodeObject(raw)
+	top, err := wire.DecodeObject(raw)
 	if err == nil {
 		return &answer{top: top}, nil
 	}
-	if top, err2 := decodeObject(sanitizeJSON(raw)); err2 == nil {
+	if top, err2 := wire.DecodeObject(sanitizeJSON(raw)); err2 == nil {
 		return &answer{top: top}, nil
 	}
 	if i, j := bytes.IndexByte(raw, '{'), bytes.LastIndexByte(raw, '}'); i >= 0 && j > i && (i > 0 || j < len(raw)-1) {
-		if top, err2 := decodeObject(sanitizeJSON(raw[i : j+1])); err2 == nil {
+		if top, err2 := wire.DecodeObject(sanitizeJSON(raw[i : j+1])); err2 == nil {
 			return &answer{top: top}, nil
 		}
 	}
 	return nil, err
-}
-
-func decodeObject(raw []byte) (map[string]any, error) {
-	var v any
-	if err := wire.DecodeJSON(raw, &v); err != nil {
-		return nil, err
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, errors.New("answer is not a JSON object")
-	}
-	return m, nil
 }
 
 // sanitizeJSON quotes every bare word outside strings that is not a JSON

@@ -1,9 +1,7 @@
 package salebot
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"strings"
 
 	"github.com/wacamp/wacamp/provider/internal/wire"
@@ -19,12 +17,8 @@ type answer struct {
 
 // parseAnswer decodes a JSON answer (numbers kept as json.Number).
 func parseAnswer(raw []byte) (*answer, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return nil, errors.New("empty body")
-	}
-	var v any
-	if err := wire.DecodeJSON(raw, &v); err != nil {
+	v, err := wire.DecodeAnswer(raw)
+	if err != nil {
 		return nil, err
 	}
 	a := &answer{raw: v}

@@ -1,7 +1,6 @@
 package sobot
 
 import (
-	"bytes"
 	"errors"
 	"slices"
 	"strconv"
@@ -20,12 +19,8 @@ type answer struct {
 // parseAnswer decodes a JSON object answer (numbers kept as json.Number).
 // A JSON array answer is read as its first object.
 func parseAnswer(raw []byte) (*answer, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return nil, errors.New("empty body")
-	}
-	var v any
-	if err := wire.DecodeJSON(raw, &v); err != nil {
+	v, err := wire.DecodeAnswer(raw)
+	if err != nil {
 		return nil, err
 	}
 	obj := wire.Object(v)

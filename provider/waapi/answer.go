@@ -2,7 +2,6 @@ package waapi
 
 import (
 	"bytes"
-	"errors"
 	"strings"
 
 	"github.com/wacamp/wacamp/provider/internal/wire"
@@ -18,13 +17,9 @@ type answer struct {
 // white space are tolerated).
 func parseAnswer(raw []byte) (*answer, error) {
 	raw = bytes.TrimSpace(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")))
-	var v any
-	if err := wire.DecodeJSON(raw, &v); err != nil {
+	m, err := wire.DecodeObject(raw)
+	if err != nil {
 		return nil, err
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, errors.New("answer is not a JSON object")
 	}
 	return &answer{top: m}, nil
 }
