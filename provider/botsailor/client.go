@@ -322,10 +322,10 @@ func (c *Client) interpret(ctx context.Context, cl httpapi.Call, a httpapi.Answe
 	}
 
 	verdict := ans.verdict()
-	if verdict == verdictOK && a.OK() {
+	if verdict == wire.FlagOK && a.OK() {
 		return ans, nil
 	}
-	if verdict == verdictUnknown && a.OK() {
+	if verdict == wire.FlagUnknown && a.OK() {
 		if cl.Send && c.k.Secrets.ID(ans.wamid()) == "" {
 			return nil, c.k.Unclear(cl, a, "answer has no status")
 		}

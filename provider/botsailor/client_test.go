@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wire"
 	"github.com/wacamp/wacamp/provider/internal/wiretest"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -90,31 +91,9 @@ func setup(t *testing.T, respond http.HandlerFunc) (*Client, *fake) {
 	return c, f
 }
 
-// reply answers with a fixed status and body.
-func reply(status int, body string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, body)
-	}
-}
-
-// hangUp reads the request and closes the connection without answering.
-func hangUp(t *testing.T) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		conn, _, err := http.NewResponseController(w).Hijack()
-		require.NoError(t, err)
-		require.NoError(t, conn.Close())
-	}
-}
-
 func requireProviderError(t *testing.T, err error) *provider.Error {
 	t.Helper()
-	require.Error(t, err)
-	var pe *provider.Error
-	require.ErrorAs(t, err, &pe)
-	require.Equal(t, "botsailor", pe.Provider)
-	return pe
+	return wiretest.RequireError(t, err, providerName, "")
 }
 
 var textMessage = templates.Message{Kind: templates.KindText, Text: "Hello Ana"}
@@ -125,7 +104,7 @@ func TestSend(t *testing.T) {
 
 	t.Run("TextDocSample", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, sampleSendOK))
+		c, f := setup(t, wiretest.Reply(200, sampleSendOK))
 		res, err := c.Send(ctx, "+880 1723-309003", textMessage)
 		require.NoError(t, err)
 		require.Equal(t, sampleWAMID, res.WAMID)
@@ -145,7 +124,7 @@ func TestSend(t *testing.T) {
 
 	t.Run("MediaDocSample", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, sampleSendOK))
+		c, f := setup(t, wiretest.Reply(200, sampleSendOK))
 		res, err := c.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindMedia,
 			Media: &templates.Media{URL: "https://example.com/file.jpg", Type: "image", Caption: "Our menu"}})
 		require.NoError(t, err)
@@ -162,7 +141,7 @@ func TestSend(t *testing.T) {
 
 	t.Run("TemplateBotSailorSampleHasNoWAMID", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, sampleTemplateOK))
+		c, f := setup(t, wiretest.Reply(200, sampleTemplateOK))
 		res, err := c.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindTemplate,
 			Template: &templates.Template{ID: "437509121867805", Vars: []templates.TemplateVar{
 				{Name: "name", Index: 1, Value: "Ana"},
@@ -180,7 +159,7 @@ func TestSend(t *testing.T) {
 
 	t.Run("TemplateWabotickSample", func(t *testing.T) {
 		t.Parallel()
-		c, _ := setup(t, reply(200, sampleWabotickTplOK))
+		c, _ := setup(t, wiretest.Reply(200, sampleWabotickTplOK))
 		res, err := c.Send(ctx, "919000000000", templates.Message{Kind: templates.KindTemplate,
 			Template: &templates.Template{ID: "437509121867805"}})
 		require.NoError(t, err)
@@ -189,7 +168,7 @@ func TestSend(t *testing.T) {
 
 	t.Run("TriggerBotDocSample", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, sampleTriggerBotOK))
+		c, f := setup(t, wiretest.Reply(200, sampleTriggerBotOK))
 		res, err := c.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindBotFlow, BotFlow: "flow-123"})
 		require.NoError(t, err)
 		require.Empty(t, res.WAMID)
@@ -213,7 +192,7 @@ func TestSend(t *testing.T) {
 			`{"status":"1","id":"wamid.A"}`,
 			"<br />\n<b>Notice</b>: Undefined index: x in /var/www/api.php on line 12<br />\n" + `{"status":"1","wa_message_id":"wamid.A"}`,
 		} {
-			c, _ := setup(t, reply(200, body))
+			c, _ := setup(t, wiretest.Reply(200, body))
 			res, err := c.Send(ctx, "8801723309003", textMessage)
 			require.NoError(t, err, body)
 			require.Equal(t, "wamid.A", res.WAMID, body)
@@ -222,7 +201,7 @@ func TestSend(t *testing.T) {
 
 	t.Run("RowIDIsNoWAMID", func(t *testing.T) {
 		t.Parallel()
-		c, _ := setup(t, reply(200, `{"status":"1","id":1234,"message":"Message sent successfully."}`))
+		c, _ := setup(t, wiretest.Reply(200, `{"status":"1","id":1234,"message":"Message sent successfully."}`))
 		res, err := c.Send(ctx, "8801723309003", textMessage)
 		require.NoError(t, err)
 		require.Empty(t, res.WAMID)
@@ -230,7 +209,7 @@ func TestSend(t *testing.T) {
 
 	t.Run("RefusedBeforeCalling", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, sampleSendOK))
+		c, f := setup(t, wiretest.Reply(200, sampleSendOK))
 		tests := []struct {
 			to    string
 			msg   templates.Message
@@ -295,7 +274,7 @@ func TestSendErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, _ := setup(t, reply(tt.status, tt.body))
+			c, _ := setup(t, wiretest.Reply(tt.status, tt.body))
 			_, err := c.Send(ctx, "8801723309003", textMessage)
 			pe := requireProviderError(t, err)
 			require.Equal(t, tt.class, pe.Class, pe.Error())
@@ -308,7 +287,7 @@ func TestSendErrors(t *testing.T) {
 
 	t.Run("SubscriberLimitIsRecognised", func(t *testing.T) {
 		t.Parallel()
-		c, _ := setup(t, reply(200, sampleSubscriberLimit))
+		c, _ := setup(t, wiretest.Reply(200, sampleSubscriberLimit))
 		_, err := c.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindMedia,
 			Media: &templates.Media{URL: "https://example.com/a.jpg"}})
 		require.True(t, provider.IsSubscriberLimit(err))
@@ -360,7 +339,7 @@ func TestSendErrors(t *testing.T) {
 
 	t.Run("2xxNonJSONIsAmbiguous", func(t *testing.T) {
 		t.Parallel()
-		c, _ := setup(t, reply(200, "<html>Fatal error: Maximum execution time exceeded</html>"))
+		c, _ := setup(t, wiretest.Reply(200, "<html>Fatal error: Maximum execution time exceeded</html>"))
 		_, err := c.Send(ctx, "8801723309003", textMessage)
 		pe := requireProviderError(t, err)
 		require.Equal(t, provider.ClassAmbiguous, pe.Class)
@@ -369,14 +348,14 @@ func TestSendErrors(t *testing.T) {
 
 	t.Run("2xxJSONWithoutVerdictIsAmbiguous", func(t *testing.T) {
 		t.Parallel()
-		c, _ := setup(t, reply(200, `{}`))
+		c, _ := setup(t, wiretest.Reply(200, `{}`))
 		_, err := c.Send(ctx, "8801723309003", textMessage)
 		require.Equal(t, provider.ClassAmbiguous, requireProviderError(t, err).Class)
 	})
 
 	t.Run("DroppedConnectionIsAmbiguous", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, hangUp(t))
+		c, f := setup(t, wiretest.HangUp(t))
 		_, err := c.Send(ctx, "8801723309003", textMessage)
 		pe := requireProviderError(t, err)
 		require.Equal(t, provider.ClassAmbiguous, pe.Class)
@@ -432,7 +411,7 @@ func TestSendErrors(t *testing.T) {
 
 	t.Run("CancelledBeforeIsTransient", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, sampleSendOK))
+		c, f := setup(t, wiretest.Reply(200, sampleSendOK))
 		ctx, cancel := context.WithCancel(ctx)
 		cancel()
 		_, err := c.Send(ctx, "8801723309003", textMessage)
@@ -463,12 +442,12 @@ func TestReadOnlyCallsLostAnswerIsTransient(t *testing.T) {
 	for op, fn := range calls {
 		t.Run(op, func(t *testing.T) {
 			t.Parallel()
-			c, _ := setup(t, hangUp(t))
+			c, _ := setup(t, wiretest.HangUp(t))
 			pe := requireProviderError(t, fn(c))
 			require.Equal(t, provider.ClassTransient, pe.Class)
 			require.Equal(t, op, pe.Op)
 
-			c, _ = setup(t, reply(200, "<html>oops</html>"))
+			c, _ = setup(t, wiretest.Reply(200, "<html>oops</html>"))
 			pe = requireProviderError(t, fn(c))
 			require.Equal(t, provider.ClassTransient, pe.Class)
 		})
@@ -513,7 +492,7 @@ func TestMessageStatus(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, f := setup(t, reply(200, tt.body))
+			c, f := setup(t, wiretest.Reply(200, tt.body))
 			got, err := c.MessageStatus(ctx, sampleWAMID)
 			require.NoError(t, err)
 			require.Equal(t, tt.want, got)
@@ -530,7 +509,7 @@ func TestMessageStatus(t *testing.T) {
 
 	t.Run("NotFound", func(t *testing.T) {
 		t.Parallel()
-		c, _ := setup(t, reply(200, `{"status":"0","message":"Message not found."}`))
+		c, _ := setup(t, wiretest.Reply(200, `{"status":"0","message":"Message not found."}`))
 		_, err := c.MessageStatus(ctx, "wamid.nope")
 		pe := requireProviderError(t, err)
 		require.Equal(t, provider.ClassPermanent, pe.Class)
@@ -539,7 +518,7 @@ func TestMessageStatus(t *testing.T) {
 
 	t.Run("NoBotIDConfigured", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, sampleStatus))
+		c, f := setup(t, wiretest.Reply(200, sampleStatus))
 		c.cfg.WhatsAppBotID = 0
 		_, err := c.MessageStatus(ctx, sampleWAMID)
 		require.Equal(t, provider.ClassPermanent, requireProviderError(t, err).Class)
@@ -553,7 +532,7 @@ func TestConversation(t *testing.T) {
 
 	t.Run("DocSampleWithInvalidJSON", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, sampleConversation))
+		c, f := setup(t, wiretest.Reply(200, sampleConversation))
 		got, err := c.Conversation(ctx, "0123456789", 10)
 		require.NoError(t, err)
 		require.Len(t, got, 1)
@@ -586,7 +565,7 @@ func TestConversation(t *testing.T) {
 {"id":0,"sender":"api","message_content":{"type":"template","template":{"name":"order_update","language":{"code":"en_US"}}},"conversation_time":"2024-07-28 13:21:02","wa_message_id":"wamid.0","message_status":"failed"},
 {"id":-1,"sender":"subscriber","message_content":"{\"type\":\"document\",\"document\":{\"caption\":\"invoice\"}}","wa_message_id":"wamid.-1"}
 ]}`
-		c, _ := setup(t, reply(200, body))
+		c, _ := setup(t, wiretest.Reply(200, body))
 		got, err := c.Conversation(ctx, "8801723309003", 0)
 		require.NoError(t, err)
 		require.Len(t, got, 5)
@@ -607,7 +586,7 @@ func TestConversation(t *testing.T) {
 		// A template the provider lists before it learned Meta's wamid:
 		// the entry's id and status are all there is to go by.
 		body := `{"status":"1","message":[{"id":8812,"sender":"bot","message_content":"{\"type\":\"template\",\"template\":{\"name\":\"313823\"}}","conversation_time":"2024-07-28 13:21:05","wa_message_id":null,"message_status":"failed","delivery_status_updated_at":"2024-07-28 13:21:09","failed_reason":"Message undeliverable."}]}`
-		c, _ := setup(t, reply(200, body))
+		c, _ := setup(t, wiretest.Reply(200, body))
 		got, err := c.Conversation(ctx, "8801723309003", 5)
 		require.NoError(t, err)
 		require.Len(t, got, 1)
@@ -621,7 +600,7 @@ func TestConversation(t *testing.T) {
 		// Unescaped quotes inside message_content: no repair makes this JSON.
 		body := `{"status":"1","message":[{"id":2,"sender":"bot","message_content":"{\"type\":\"text\",\"text\":{\"body\":\"Hi\"}}","conversation_time":"2024-07-28 13:21:05","wa_message_id":"wamid.B","message_status":"sent"},` +
 			`{"id":1,"sender":"user","message_content":"he said "hi"","conversation_time":"2024-07-28 13:21:03","wa_message_id":"wamid.A","message_status":null}]}`
-		c, _ := setup(t, reply(200, body))
+		c, _ := setup(t, wiretest.Reply(200, body))
 		got, err := c.Conversation(ctx, "8801723309003", 2)
 		require.NoError(t, err)
 		require.Len(t, got, 2)
@@ -639,7 +618,7 @@ func TestConversation(t *testing.T) {
 	t.Run("Empty", func(t *testing.T) {
 		t.Parallel()
 		for _, body := range []string{`{"status":"1","message":[]}`, `{"status":"1","message":"No conversation found."}`} {
-			c, _ := setup(t, reply(200, body))
+			c, _ := setup(t, wiretest.Reply(200, body))
 			got, err := c.Conversation(ctx, "8801723309003", 5)
 			require.NoError(t, err)
 			require.Empty(t, got)
@@ -648,7 +627,7 @@ func TestConversation(t *testing.T) {
 
 	t.Run("Refused", func(t *testing.T) {
 		t.Parallel()
-		c, _ := setup(t, reply(200, sampleAccountNotFound))
+		c, _ := setup(t, wiretest.Reply(200, sampleAccountNotFound))
 		_, err := c.Conversation(ctx, "8801723309003", 5)
 		pe := requireProviderError(t, err)
 		require.Equal(t, provider.ClassHaltAccount, pe.Class)
@@ -675,7 +654,7 @@ func TestAccountInfo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, f := setup(t, reply(200, tt.body))
+			c, f := setup(t, wiretest.Reply(200, tt.body))
 			got, err := c.AccountInfo(ctx)
 			require.NoError(t, err)
 			require.Equal(t, tt.want, got)
@@ -692,7 +671,7 @@ func TestWabotickTypoSuccess(t *testing.T) {
 	// as a failure.
 	ans, err := parseAnswer([]byte(sampleWabotickCreateOK))
 	require.NoError(t, err)
-	require.Equal(t, verdictOK, ans.verdict())
+	require.Equal(t, wire.FlagOK, ans.verdict())
 	require.Equal(t, "WhatsApp subscriber has been created.", ans.messageText())
 }
 

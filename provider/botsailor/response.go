@@ -3,7 +3,6 @@ package botsailor
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"math"
 	"regexp"
 	"strconv"
@@ -29,31 +28,19 @@ type answer struct {
 // JSON object.
 func parseAnswer(raw []byte) (*answer, error) {
 	raw = bytes.TrimSpace(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")))
-	top, err := decodeObject(raw)
+	top, err := wire.DecodeObject(raw)
 	if err == nil {
 		return &answer{top: top}, nil
 	}
-	if top, err2 := decodeObject(sanitizeJSON(raw)); err2 == nil {
+	if top, err2 := wire.DecodeObject(sanitizeJSON(raw)); err2 == nil {
 		return &answer{top: top}, nil
 	}
 	if i, j := bytes.IndexByte(raw, '{'), bytes.LastIndexByte(raw, '}'); i >= 0 && j > i && (i > 0 || j < len(raw)-1) {
-		if top, err2 := decodeObject(sanitizeJSON(raw[i : j+1])); err2 == nil {
+		if top, err2 := wire.DecodeObject(sanitizeJSON(raw[i : j+1])); err2 == nil {
 			return &answer{top: top}, nil
 		}
 	}
 	return nil, err
-}
-
-func decodeObject(raw []byte) (map[string]any, error) {
-	var v any
-	if err := wire.DecodeJSON(raw, &v); err != nil {
-		return nil, err
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, errors.New("answer is not a JSON object")
-	}
-	return m, nil
 }
 
 // sanitizeJSON quotes every bare word outside strings that is not a JSON
@@ -116,121 +103,28 @@ func isJSONScalar(word []byte) bool {
 	return json.Valid(word)
 }
 
-// verdict is what an answer says about the call.
-type verdict int
+// flagWords is how the family writes its status flag: "1"/"0", 1/0,
+// true/false, "success"/"error"/"failed", and numbers in strings.
+var flagWords = wire.FlagWords{OK: []string{"1", "true", "success", "succeeded", "ok", "sent", "accepted"}, Numeric: true}
 
-const (
-	verdictUnknown verdict = iota
-	verdictOK
-	verdictFail
-)
-
-// verdict reads the answer's "status" (or "success") flag: "1"/"0", 1/0,
-// true/false, "success"/"error"/"failed". Without a flag, an "error" member
-// means failure.
-func (a *answer) verdict() verdict {
-	for _, key := range []string{"status", "success"} {
-		if v := flagVerdict(a.top[key]); v != verdictUnknown {
-			return v
-		}
+// verdict reads the answer's "status" (or "success") flag (flagWords).
+// Without a flag, an error member (wire.HasError) means failure.
+func (a *answer) verdict() wire.Flag {
+	if v := flagWords.First(a.top, "status", "success"); v != wire.FlagUnknown {
+		return v
 	}
-	switch e := a.top["error"].(type) {
-	case nil:
-	case bool:
-		if e {
-			return verdictFail
-		}
-	case string:
-		if e != "" {
-			return verdictFail
-		}
-	default:
-		return verdictFail
+	if wire.HasError(a.top) {
+		return wire.FlagFail
 	}
-	if errs, ok := a.top["errors"].([]any); ok && len(errs) > 0 {
-		return verdictFail
-	}
-	return verdictUnknown
-}
-
-func flagVerdict(v any) verdict {
-	switch v := v.(type) {
-	case bool:
-		if v {
-			return verdictOK
-		}
-		return verdictFail
-	case json.Number:
-		n, err := v.Int64()
-		switch {
-		case err != nil:
-			return verdictUnknown
-		case n == 1 || (n >= 200 && n <= 299):
-			return verdictOK
-		case n == 0 || n >= 400:
-			return verdictFail
-		}
-	case string:
-		switch strings.ToLower(strings.TrimSpace(v)) {
-		case "1", "true", "success", "succeeded", "ok", "sent", "accepted":
-			return verdictOK
-		case "0", "false", "error", "failed", "fail", "failure":
-			return verdictFail
-		}
-		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-			return flagVerdict(json.Number(strconv.Itoa(n)))
-		}
-	}
-	return verdictUnknown
+	return wire.FlagUnknown
 }
 
 // messageText returns the answer's human text: "message" (or the docs'
 // "mesasge" typo, or "msg"), else the error's message. Objects and arrays
 // are returned as compact JSON.
 func (a *answer) messageText() string {
-	var structured any
-	for _, key := range []string{"message", "mesasge", "msg"} {
-		switch v := a.top[key].(type) {
-		case nil:
-		case string:
-			if v != "" {
-				return v
-			}
-		case map[string]any, []any:
-			if structured == nil {
-				structured = v
-			}
-		default:
-			return wire.Scalar(v)
-		}
-	}
-	switch e := a.top["error"].(type) {
-	case string:
-		if e != "" {
-			return e
-		}
-	case map[string]any:
-		for _, key := range []string{"message", "error_user_msg", "error_user_title", "title"} {
-			if s := wire.Scalar(e[key]); s != "" {
-				return s
-			}
-		}
-	}
-	if errs, ok := a.top["errors"].([]any); ok && len(errs) > 0 {
-		if e, ok := errs[0].(map[string]any); ok {
-			if s := wire.Scalar(e["message"]); s != "" {
-				return s
-			}
-		}
-		if s := wire.Scalar(errs[0]); s != "" {
-			return s
-		}
-	}
-	if structured != nil {
-		b, _ := json.Marshal(structured)
-		return string(b)
-	}
-	return ""
+	return wire.MessageText(a.top, false, []string{"message", "mesasge", "msg"},
+		[]string{"message", "error_user_msg", "error_user_title", "title"}, []string{"message"})
 }
 
 // errorCode returns a Meta error code from the answer's fields: error.code
@@ -238,20 +132,10 @@ func (a *answer) messageText() string {
 // that looks like an HTTP status echo (0, 200–299, or the answer's own HTTP
 // status) is ignored.
 func (a *answer) errorCode(httpStatus int) string {
-	if e, ok := a.top["error"].(map[string]any); ok {
-		if s := wire.Scalar(e["code"]); s != "" {
-			return s
-		}
-	}
-	for _, key := range []string{"error_code", "code"} {
-		s := wire.Scalar(a.top[key])
-		n, err := strconv.Atoi(s)
-		if err != nil || n == 0 || (n >= 200 && n <= 299) || n == httpStatus {
-			continue
-		}
+	if s := wire.Scalar(wire.Field(a.top["error"], "code")); s != "" {
 		return s
 	}
-	return ""
+	return wire.ErrorCode(httpStatus, false, a.top["error_code"], a.top["code"])
 }
 
 // wamid returns the WhatsApp message id of a send answer, wherever the
@@ -265,9 +149,9 @@ func (a *answer) wamid() string {
 	msg, _ := a.top["message"].(map[string]any)
 	candidates := []any{
 		a.top["wa_message_id"], a.top["message_id"], a.top["wamid"],
-		field(data, "message_id"), field(data, "wa_message_id"), field(data, "wamid"),
-		firstID(a.top["messages"]), firstID(field(data, "messages")),
-		field(msg, "wa_message_id"), field(msg, "message_id"), field(msg, "wamid"),
+		wire.Field(data, "message_id"), wire.Field(data, "wa_message_id"), wire.Field(data, "wamid"),
+		wire.Field(wire.Object(a.top["messages"]), "id"), wire.Field(wire.Object(wire.Field(data, "messages")), "id"),
+		wire.Field(msg, "wa_message_id"), wire.Field(msg, "message_id"), wire.Field(msg, "wamid"),
 	}
 	for _, c := range candidates {
 		if s, ok := c.(string); ok && strings.TrimSpace(s) != "" {
@@ -275,7 +159,7 @@ func (a *answer) wamid() string {
 		}
 	}
 	// An "id" counts only when it is plainly a wamid, not a database row id.
-	for _, c := range []any{a.top["id"], field(data, "id")} {
+	for _, c := range []any{a.top["id"], wire.Field(data, "id")} {
 		if s := wire.Scalar(c); strings.HasPrefix(s, "wamid.") {
 			return s
 		}
@@ -297,7 +181,7 @@ func (a *answer) payload() any {
 
 // statusReport reads a get/message-status answer.
 func (a *answer) statusReport() provider.StatusReport {
-	obj, fromTop := asObject(a.payload()), false
+	obj, fromTop := wire.Object(a.payload()), false
 	if obj == nil || (obj["message_status"] == nil && a.top["message_status"] != nil) {
 		obj, fromTop = a.top, true
 	}
@@ -307,7 +191,7 @@ func (a *answer) statusReport() provider.StatusReport {
 		// status is the call's, not the message's.
 		word = wire.Scalar(obj["status"])
 	}
-	st := mapStatus(word)
+	st := statusWords.Map(word)
 	r := provider.StatusReport{Status: st}
 	timeKeys := []string{"delivery_status_updated_at", "updated_at", "timestamp"}
 	switch st {
@@ -333,20 +217,14 @@ func (a *answer) statusReport() provider.StatusReport {
 	return r
 }
 
-// mapStatus maps a provider status word to the ladder. Only explicit words
-// count: "accepted", "pending" or null say nothing about the handset.
-func mapStatus(word string) provider.Status {
-	switch strings.ToLower(strings.TrimSpace(word)) {
-	case "sent":
-		return provider.StatusSent
-	case "delivered":
-		return provider.StatusDelivered
-	case "read", "seen", "played":
-		return provider.StatusRead
-	case "failed", "undelivered", "error", "rejected":
-		return provider.StatusFailed
-	}
-	return provider.StatusUnknown
+// statusWords are the family's status words. Only explicit words count:
+// "accepted", "pending" or null say nothing about the handset.
+var statusWords = wire.StatusWords{
+	"sent":      provider.StatusSent,
+	"delivered": provider.StatusDelivered,
+	"read":      provider.StatusRead, "seen": provider.StatusRead, "played": provider.StatusRead,
+	"failed": provider.StatusFailed, "undelivered": provider.StatusFailed, "error": provider.StatusFailed,
+	"rejected": provider.StatusFailed,
 }
 
 // conversation reads a get/conversation answer.
@@ -374,10 +252,10 @@ func (a *answer) conversation() []provider.ConversationMessage {
 		}
 		cm := provider.ConversationMessage{
 			ID:      wire.Scalar(m["id"]),
-			WAMID:   firstString(m, "wa_message_id", "message_id", "wamid"),
+			WAMID:   wire.FirstScalar(m, "wa_message_id", "message_id", "wamid"),
 			FromBot: isBusinessSender(wire.Scalar(m["sender"])),
 			Content: textOrJSON(m["message_content"]),
-			Status:  mapStatus(wire.Scalar(m["message_status"])),
+			Status:  statusWords.Map(wire.Scalar(m["message_status"])),
 			Reason:  wire.Scalar(m["failed_reason"]),
 		}
 		for _, key := range []string{"conversation_time", "created_at", "timestamp"} {
@@ -436,31 +314,31 @@ func contentText(content string) string {
 	if !ok {
 		return wire.Scalar(v)
 	}
-	if s := wire.Scalar(field(asObject(m["text"]), "body")); s != "" {
+	if s := wire.Scalar(wire.Field(wire.Object(m["text"]), "body")); s != "" {
 		return s
 	}
 	if s, ok := m["text"].(string); ok && s != "" {
 		return s
 	}
 	for _, kind := range []string{"image", "video", "document", "audio", "sticker"} {
-		if s := wire.Scalar(field(asObject(m[kind]), "caption")); s != "" {
+		if s := wire.Scalar(wire.Field(wire.Object(m[kind]), "caption")); s != "" {
 			return s
 		}
 	}
-	if s := wire.Scalar(field(asObject(m["template"]), "name")); s != "" {
+	if s := wire.Scalar(wire.Field(wire.Object(m["template"]), "name")); s != "" {
 		return s
 	}
-	if s := wire.Scalar(field(asObject(field(asObject(m["interactive"]), "body")), "text")); s != "" {
+	if s := wire.Scalar(wire.Field(wire.Object(wire.Field(wire.Object(m["interactive"]), "body")), "text")); s != "" {
 		return s
 	}
-	return firstString(m, "body", "caption", "message")
+	return wire.FirstScalar(m, "body", "caption", "message")
 }
 
 // accountInfo reads a user/myInfo answer.
 func (a *answer) accountInfo() provider.AccountInfo {
-	obj := asObject(a.payload())
-	subs := asObject(obj["bot_subscriber_data"])
-	credit := asObject(obj["message_credit_data"])
+	obj := wire.Object(a.payload())
+	subs := wire.Object(obj["bot_subscriber_data"])
+	credit := wire.Object(obj["message_credit_data"])
 	return provider.AccountInfo{
 		SubscriberLimit: limitValue(subs["limit"], true),
 		SubscriberCount: limitValue(subs["count"], false),
@@ -545,39 +423,6 @@ func textOrJSON(v any) string {
 	return string(b)
 }
 
-func asObject(v any) map[string]any {
-	switch v := v.(type) {
-	case map[string]any:
-		return v
-	case []any:
-		if len(v) > 0 {
-			m, _ := v[0].(map[string]any)
-			return m
-		}
-	}
-	return nil
-}
-
-func field(m map[string]any, key string) any {
-	if m == nil {
-		return nil
-	}
-	return m[key]
-}
-
-func firstID(v any) any {
-	return field(asObject(v), "id")
-}
-
-func firstString(m map[string]any, keys ...string) string {
-	for _, key := range keys {
-		if s := wire.Scalar(m[key]); s != "" {
-			return s
-		}
-	}
-	return ""
-}
-
 // The fields scrapeConversation recovers from an answer that is not JSON.
 var (
 	scrapeSenderKey = regexp.MustCompile(`"sender"\s*:`)
@@ -615,7 +460,7 @@ func scrapeConversation(raw []byte) ([]provider.ConversationMessage, bool) {
 			ID:      entryIDBefore(raw[:a[0]]),
 			WAMID:   submatch(scrapeWAMID, seg),
 			FromBot: isBusinessSender(submatch(scrapeSender, seg)),
-			Status:  mapStatus(submatch(scrapeStatus, seg)),
+			Status:  statusWords.Map(submatch(scrapeStatus, seg)),
 			Reason:  submatch(scrapeReason, seg),
 		}
 		if t, ok := parseTime(submatch(scrapeTime, seg)); ok {

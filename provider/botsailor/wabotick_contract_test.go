@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/internal/wire"
+	"github.com/wacamp/wacamp/provider/internal/wiretest"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -129,7 +131,7 @@ func TestWabotickContractSend(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, f := setup(t, reply(http.StatusOK, tt.body))
+			c, f := setup(t, wiretest.Reply(http.StatusOK, tt.body))
 			res, err := c.Send(ctx, "+91 90000 00000", tt.msg)
 			require.NoError(t, err)
 			require.Equal(t, provider.SendResult{WAMID: tt.wamid}, res)
@@ -198,7 +200,7 @@ func TestWabotickContractRefusals(t *testing.T) {
 		for _, cl := range calls {
 			t.Run(rf.name+"/"+cl.op, func(t *testing.T) {
 				t.Parallel()
-				c, f := setup(t, reply(http.StatusOK, rf.body))
+				c, f := setup(t, wiretest.Reply(http.StatusOK, rf.body))
 				pe := requireProviderError(t, cl.do(c))
 				require.Equal(t, 1, f.Count())
 				require.Equal(t, cl.op, pe.Op)
@@ -217,7 +219,7 @@ func TestWabotickContractRefusals(t *testing.T) {
 // sample, which is not JSON as printed.
 func TestWabotickContractConversation(t *testing.T) {
 	t.Parallel()
-	c, f := setup(t, reply(http.StatusOK, w001Conversation))
+	c, f := setup(t, wiretest.Reply(http.StatusOK, w001Conversation))
 	got, err := c.Conversation(context.Background(), "0123456789", 10)
 	require.NoError(t, err)
 	require.Equal(t, []provider.ConversationMessage{{
@@ -249,7 +251,7 @@ func TestWabotickContractMessageStatus(t *testing.T) {
 	for name, body := range map[string]string{"Wabotick": w001MessageStatus, "BotSailor": sampleStatus} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			c, f := setup(t, reply(http.StatusOK, body))
+			c, f := setup(t, wiretest.Reply(http.StatusOK, body))
 			// 001's template wamid ends in "==": it must reach the
 			// provider unchanged through the form encoding.
 			got, err := c.MessageStatus(context.Background(), w001TemplateWAMID)
@@ -297,7 +299,7 @@ func TestWabotickContractAccountInfo(t *testing.T) {
 	for name, body := range bodies {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			c, f := setup(t, reply(http.StatusOK, body))
+			c, f := setup(t, wiretest.Reply(http.StatusOK, body))
 			got, err := c.AccountInfo(context.Background())
 			require.NoError(t, err)
 			require.Equal(t, provider.AccountInfo{SubscriberLimit: 5000, SubscriberCount: 1, CreditLimit: -1, CreditUsed: 0}, got)
@@ -314,18 +316,18 @@ func TestWabotickEnvelopes(t *testing.T) {
 	tests := []struct {
 		name    string
 		body    string
-		verdict verdict
+		verdict wire.Flag
 		text    string
 	}{
-		{"ConnectAccount", w001ConnectOK, verdictOK, "Whatsapp account has been connect successfully."},
-		{"UploadMedia", w001UploadOK, verdictOK, ""},
-		{"SubscriberGet", w001SubscriberGet, verdictOK, ""},
-		{"SubscriberCreatedTypo", w001SubscriberCreated, verdictOK, "WhatsApp subscriber has been created."},
-		{"Broadcast", w001Broadcast, verdictOK, "Data has been saved successfully."},
-		{"CustomFields", w001CustomFields, verdictOK, "Custom fields retrieved successfully"},
-		{"CartStatusBoolean", w001CartStatus, verdictOK, "Cart status has been updated successfully"},
-		{"TemplateSent", w001TemplateSent, verdictOK, "Template message sent successfully."},
-		{"SubscriberLimit", w001SubscriberLimit, verdictFail, "Subscriber limit has been exceeded. You cannot have more subscribers."},
+		{"ConnectAccount", w001ConnectOK, wire.FlagOK, "Whatsapp account has been connect successfully."},
+		{"UploadMedia", w001UploadOK, wire.FlagOK, ""},
+		{"SubscriberGet", w001SubscriberGet, wire.FlagOK, ""},
+		{"SubscriberCreatedTypo", w001SubscriberCreated, wire.FlagOK, "WhatsApp subscriber has been created."},
+		{"Broadcast", w001Broadcast, wire.FlagOK, "Data has been saved successfully."},
+		{"CustomFields", w001CustomFields, wire.FlagOK, "Custom fields retrieved successfully"},
+		{"CartStatusBoolean", w001CartStatus, wire.FlagOK, "Cart status has been updated successfully"},
+		{"TemplateSent", w001TemplateSent, wire.FlagOK, "Template message sent successfully."},
+		{"SubscriberLimit", w001SubscriberLimit, wire.FlagFail, "Subscriber limit has been exceeded. You cannot have more subscribers."},
 	}
 	for _, tt := range tests {
 		ans, err := parseAnswer([]byte(tt.body))
@@ -351,7 +353,7 @@ func TestWabotickEnvelopeOnOtherCalls(t *testing.T) {
 
 	t.Run("TextSendWAMIDUnderData", func(t *testing.T) {
 		t.Parallel()
-		c, _ := setup(t, reply(http.StatusOK, `{"status":"success","message":"Message sent successfully.","data":{"message_id":"`+w001TemplateWAMID+`"}}`))
+		c, _ := setup(t, wiretest.Reply(http.StatusOK, `{"status":"success","message":"Message sent successfully.","data":{"message_id":"`+w001TemplateWAMID+`"}}`))
 		res, err := c.Send(ctx, "919000000000", textMessage)
 		require.NoError(t, err)
 		require.Equal(t, w001TemplateWAMID, res.WAMID)
@@ -364,7 +366,7 @@ func TestWabotickEnvelopeOnOtherCalls(t *testing.T) {
 			`{"status":"1","message_id":98231,"message":"Message sent successfully."}`,
 			`{"status":"1","wa_message_id":98231}`,
 		} {
-			c, _ := setup(t, reply(http.StatusOK, body))
+			c, _ := setup(t, wiretest.Reply(http.StatusOK, body))
 			res, err := c.Send(ctx, "919000000000", textMessage)
 			require.NoError(t, err, body)
 			require.Empty(t, res.WAMID, body)
@@ -373,7 +375,7 @@ func TestWabotickEnvelopeOnOtherCalls(t *testing.T) {
 
 	t.Run("ConversationUnderData", func(t *testing.T) {
 		t.Parallel()
-		c, _ := setup(t, reply(http.StatusOK, `{"status":"success","message":"Conversation retrieved.","data":[{"id":"7","sender":"bot","message_content":"{\"type\":\"text\",\"text\":{\"body\":\"Hi\"}}","conversation_time":"2024-07-28 13:21:03","wa_message_id":"wamid.A","message_status":"read"}]}`))
+		c, _ := setup(t, wiretest.Reply(http.StatusOK, `{"status":"success","message":"Conversation retrieved.","data":[{"id":"7","sender":"bot","message_content":"{\"type\":\"text\",\"text\":{\"body\":\"Hi\"}}","conversation_time":"2024-07-28 13:21:03","wa_message_id":"wamid.A","message_status":"read"}]}`))
 		got, err := c.Conversation(ctx, "919000000000", 5)
 		require.NoError(t, err)
 		require.Equal(t, []provider.ConversationMessage{{
@@ -384,7 +386,7 @@ func TestWabotickEnvelopeOnOtherCalls(t *testing.T) {
 
 	t.Run("StatusUnderData", func(t *testing.T) {
 		t.Parallel()
-		c, _ := setup(t, reply(http.StatusOK, `{
+		c, _ := setup(t, wiretest.Reply(http.StatusOK, `{
 "status": "success",
 "data": {
 "message_status": "failed",
@@ -402,7 +404,7 @@ func TestWabotickEnvelopeOnOtherCalls(t *testing.T) {
 
 	t.Run("ErrorWord", func(t *testing.T) {
 		t.Parallel()
-		c, _ := setup(t, reply(http.StatusOK, `{"status":"error","message":"Subscriber limit has been exceeded. You cannot have more subscribers.","data":null}`))
+		c, _ := setup(t, wiretest.Reply(http.StatusOK, `{"status":"error","message":"Subscriber limit has been exceeded. You cannot have more subscribers.","data":null}`))
 		_, err := c.Send(ctx, "919000000000", textMessage)
 		pe := requireProviderError(t, err)
 		require.Equal(t, provider.ClassHaltAccount, pe.Class)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -84,43 +83,9 @@ func setup(t *testing.T, respond http.HandlerFunc) (*Client, *fake) {
 	return c, f
 }
 
-func reply(status int, body string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, body)
-	}
-}
-
-func hangUp(t *testing.T) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		conn, _, err := http.NewResponseController(w).Hijack()
-		if !assertNoError(t, err) {
-			return
-		}
-		_ = conn.Close()
-	}
-}
-
-// assertNoError reports err from a handler goroutine without FailNow.
-func assertNoError(t *testing.T, err error) bool {
-	t.Helper()
-	if err != nil {
-		t.Errorf("unexpected error: %v", err)
-		return false
-	}
-	return true
-}
-
 func requireProviderError(t *testing.T, err error) *provider.Error {
 	t.Helper()
-	require.Error(t, err)
-	var pe *provider.Error
-	require.ErrorAs(t, err, &pe)
-	require.Equal(t, "salebot", pe.Provider)
-	require.Equal(t, "send", pe.Op)
-	require.NotContains(t, err.Error(), testKey)
-	return pe
+	return wiretest.RequireError(t, err, providerName, "send", testKey)
 }
 
 var textMessage = templates.Message{Kind: templates.KindText, Text: "some_text"}
@@ -132,7 +97,7 @@ func TestSendRequests(t *testing.T) {
 
 	t.Run("Text", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, `{"status":"success"}`))
+		c, f := setup(t, wiretest.Reply(200, `{"status":"success"}`))
 		res, err := c.Send(ctx, "+7 (987) 514-67-88", textMessage)
 		require.NoError(t, err)
 		require.Equal(t, provider.SendResult{}, res)
@@ -147,7 +112,7 @@ func TestSendRequests(t *testing.T) {
 	t.Run("Media", func(t *testing.T) {
 		t.Parallel()
 		for typ, want := range map[string]string{"image": "image", "video": "video", "audio": "audio", "document": "file"} {
-			c, f := setup(t, reply(200, `{"status":"success"}`))
+			c, f := setup(t, wiretest.Reply(200, `{"status":"success"}`))
 			_, err := c.Send(ctx, "79875146788", templates.Message{Kind: templates.KindMedia,
 				Media: &templates.Media{URL: "https://example.com/f." + typ, Type: typ, Caption: "Our " + typ}})
 			require.NoError(t, err, typ)
@@ -160,7 +125,7 @@ func TestSendRequests(t *testing.T) {
 
 	t.Run("MediaWithoutCaptionHasNoMessage", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, `{"status":"success"}`))
+		c, f := setup(t, wiretest.Reply(200, `{"status":"success"}`))
 		_, err := c.Send(ctx, "79875146788", templates.Message{Kind: templates.KindMedia,
 			Media: &templates.Media{URL: "https://example.com/a.pdf", Type: "document"}})
 		require.NoError(t, err)
@@ -170,7 +135,7 @@ func TestSendRequests(t *testing.T) {
 
 	t.Run("ReplyButtonsInDocFormat", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, `{"status":"success"}`))
+		c, f := setup(t, wiretest.Reply(200, `{"status":"success"}`))
 		_, err := c.Send(ctx, "79875146788", templates.Message{Kind: templates.KindButtons, Buttons: &templates.Buttons{
 			Text: "How can we help?",
 			Buttons: []templates.Button{
@@ -189,7 +154,7 @@ func TestSendRequests(t *testing.T) {
 
 	t.Run("ButtonsHeaderAndFooterJoinTheText", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, `{"status":"success"}`))
+		c, f := setup(t, wiretest.Reply(200, `{"status":"success"}`))
 		_, err := c.Send(ctx, "79875146788", templates.Message{Kind: templates.KindButtons, Buttons: &templates.Buttons{
 			Header: "Menu", Text: "Pick one", Footer: "Reply any time",
 			Buttons: []templates.Button{{Type: "reply", Title: "Yes"}},
@@ -200,7 +165,7 @@ func TestSendRequests(t *testing.T) {
 
 	t.Run("BotFlowIsWhatsAppCallback", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, `{"status":"success"}`))
+		c, f := setup(t, wiretest.Reply(200, `{"status":"success"}`))
 		res, err := c.Send(ctx, "79875146788", templates.Message{Kind: templates.KindBotFlow, BotFlow: "start_promo"})
 		require.NoError(t, err)
 		require.Empty(t, res.WAMID)
@@ -246,7 +211,7 @@ func TestSendRefusedWithoutCall(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			c, f := setup(t, reply(200, `{"status":"success"}`))
+			c, f := setup(t, wiretest.Reply(200, `{"status":"success"}`))
 			_, err := c.Send(context.Background(), tc.to, tc.msg)
 			pe := requireProviderError(t, err)
 			require.Equal(t, tc.class, pe.Class, pe.Error())
@@ -336,7 +301,7 @@ func TestSendAnswers(t *testing.T) {
 				if tc.retryAfter != "" {
 					w.Header().Set("Retry-After", tc.retryAfter)
 				}
-				reply(tc.status, tc.body)(w, r)
+				wiretest.Reply(tc.status, tc.body)(w, r)
 			})
 			res, err := c.Send(context.Background(), "79875146788", textMessage)
 			if !tc.wantErr {
@@ -358,7 +323,7 @@ func TestSendLostAnswers(t *testing.T) {
 
 	t.Run("HangUpAfterRequestIsAmbiguous", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, hangUp(t))
+		c, f := setup(t, wiretest.HangUp(t))
 		_, err := c.Send(context.Background(), "79875146788", textMessage)
 		pe := requireProviderError(t, err)
 		require.Equal(t, provider.ClassAmbiguous, pe.Class, pe.Error())
@@ -380,7 +345,7 @@ func TestSendLostAnswers(t *testing.T) {
 
 	t.Run("CancelledBeforeWriteIsTransient", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, `{"status":"success"}`))
+		c, f := setup(t, wiretest.Reply(200, `{"status":"success"}`))
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		_, err := c.Send(ctx, "79875146788", textMessage)
@@ -428,7 +393,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		t.Parallel()
 		var logs bytes.Buffer
 		c, _ := setup(t, func(w http.ResponseWriter, r *http.Request) {
-			reply(404, `{"status":"error","error":"api key `+testKey+` not found at `+r.URL.Path+`"}`)(w, r)
+			wiretest.Reply(404, `{"status":"error","error":"api key `+testKey+` not found at `+r.URL.Path+`"}`)(w, r)
 		})
 		c.k.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		_, err := c.Send(context.Background(), "79875146788", textMessage)
@@ -441,7 +406,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 
 	t.Run("NonJSONAnswerEchoingTheKey", func(t *testing.T) {
 		t.Parallel()
-		c, _ := setup(t, reply(502, "bad gateway for /api/"+testKey+"/whatsapp_message"))
+		c, _ := setup(t, wiretest.Reply(502, "bad gateway for /api/"+testKey+"/whatsapp_message"))
 		_, err := c.Send(context.Background(), "79875146788", textMessage)
 		pe := requireProviderError(t, err)
 		require.Equal(t, provider.ClassTransient, pe.Class)
@@ -465,7 +430,7 @@ func TestValidate(t *testing.T) {
 
 func TestUnsupportedCalls(t *testing.T) {
 	t.Parallel()
-	c, f := setup(t, reply(200, `{"status":"success"}`))
+	c, f := setup(t, wiretest.Reply(200, `{"status":"success"}`))
 	_, err := c.Conversation(context.Background(), "79875146788", 10)
 	require.ErrorIs(t, err, provider.ErrUnsupported)
 	require.ErrorContains(t, err, "salebot conversation")

@@ -2,40 +2,44 @@ package salebot
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
+	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/wacamp/wacamp/provider/internal/wiretest"
+	"github.com/wacamp/wacamp/templates"
 )
 
 // TestHostileAnswerScrubbed: an answer that echoes the key as error.code and
 // JSON-escaped in its message leaves no form of it in the error.
 func TestHostileAnswerScrubbed(t *testing.T) {
 	tok := wiretest.HostileToken
-	body, _ := json.Marshal(map[string]any{"status": "error", "error": map[string]any{
-		"message": wiretest.EchoMessage(tok), "code": tok}})
-	srv := httptest.NewServer(reply(http.StatusBadRequest, string(body)))
-	t.Cleanup(srv.Close)
-	c := New(Config{BaseURL: srv.URL, APIKey: tok, WhatsAppBotID: testBotID})
-	_, err := c.Send(context.Background(), "79875146788", textMessage)
-	wiretest.RequireScrubbed(t, err, tok)
+	wiretest.RequireAnswersScrubbed(t, tok, map[string]map[string]any{
+		"error.code": {"status": "error", "error": map[string]any{"message": wiretest.EchoMessage(tok), "code": tok}},
+	}, func(baseURL string) error {
+		_, err := New(Config{BaseURL: baseURL, APIKey: tok, WhatsAppBotID: testBotID}).Send(context.Background(), "79875146788", textMessage)
+		return err
+	})
 }
 
 // TestRedirectNotFollowed: a base_url that redirects (to another host, from
 // https to http) never gets the key (in the path, and so in the Referer) to
 // the other origin; the error names the Location's host only.
-func TestRedirectNotFollowed(t *testing.T) {
-	for _, status := range wiretest.RedirectStatuses {
-		for _, https := range []bool{false, true} {
-			t.Run(fmt.Sprint(status, https), func(t *testing.T) {
-				base, hc, trap := wiretest.RedirectTrap(t, status, https)
-				c := New(Config{BaseURL: base, APIKey: wiretest.HostileToken, WhatsAppBotID: testBotID, HTTPClient: hc})
-				_, err := c.Send(context.Background(), "79875146788", textMessage)
-				wiretest.RequireRefused(t, err, trap, status, true, wiretest.HostileToken)
-			})
-		}
-	}
+func TestRedirectNotFollowed(t *testing.T) { hostileDriver.RequireRedirectsRefused(t) }
+
+// FuzzAnswer feeds the driver's sends one answer of any status,
+// Retry-After, Location and body: see wiretest.Driver.
+func FuzzAnswer(f *testing.F) { hostileDriver.Fuzz(f) }
+
+// hostileDriver is the driver as its fuzz target and redirect test call
+// it: its sends. The key travels in the request's path, so transport
+// errors must not show it either.
+var hostileDriver = wiretest.Driver{
+	Name:    providerName,
+	Secrets: []string{wiretest.HostileToken},
+	Samples: []string{sampleLoadClientsOK, sampleHistory, sampleOnlineChatClient, `{"status":"success"}`, `ok`},
+	Calls: func(baseURL string, hc *http.Client, log *slog.Logger) (sends, others []wiretest.Call) {
+		c := New(Config{BaseURL: baseURL, APIKey: wiretest.HostileToken, WhatsAppBotID: testBotID, HTTPClient: hc, Logger: log})
+		return wiretest.Sends(c, "79875146788", textMessage, templates.Message{Kind: templates.KindBotFlow, BotFlow: "start"}), nil
+	},
 }

@@ -1,10 +1,7 @@
 package salebot
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"strconv"
 	"strings"
 
 	"github.com/wacamp/wacamp/provider/internal/wire"
@@ -20,12 +17,8 @@ type answer struct {
 
 // parseAnswer decodes a JSON answer (numbers kept as json.Number).
 func parseAnswer(raw []byte) (*answer, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return nil, errors.New("empty body")
-	}
-	var v any
-	if err := wire.DecodeJSON(raw, &v); err != nil {
+	v, err := wire.DecodeAnswer(raw)
+	if err != nil {
 		return nil, err
 	}
 	a := &answer{raw: v}
@@ -43,10 +36,10 @@ func (a *answer) refused() bool {
 		return ok && !b
 	}
 	for _, key := range []string{"status", "success", "ok"} {
-		switch flag(a.top[key]) {
-		case flagFail:
+		switch flagWords.Read(a.top[key]) {
+		case wire.FlagFail:
 			return true
-		case flagOK:
+		case wire.FlagOK:
 			// With an explicit success only an error that says something
 			// counts: the doc's own answers pair "delivered": true with
 			// "error_message": "true".
@@ -100,53 +93,13 @@ func hasError(top map[string]any) bool {
 			}
 		}
 	}
-	if errs, ok := top["errors"].([]any); ok && len(errs) > 0 {
-		return true
-	}
-	return false
+	return wire.FirstError(top) != nil
 }
 
-type flagValue int
-
-const (
-	flagUnknown flagValue = iota
-	flagOK
-	flagFail
-)
-
-// flag reads a status flag: "success"/"ok"/true/1/2xx or
-// "error"/"failed"/false/0/4xx/5xx.
-func flag(v any) flagValue {
-	switch v := v.(type) {
-	case bool:
-		if v {
-			return flagOK
-		}
-		return flagFail
-	case json.Number:
-		n, err := v.Int64()
-		switch {
-		case err != nil:
-			return flagUnknown
-		case n == 1 || (n >= 200 && n <= 299):
-			return flagOK
-		case n == 0 || n >= 400:
-			return flagFail
-		}
-	case string:
-		s := strings.ToLower(strings.TrimSpace(v))
-		switch s {
-		case "1", "true", "success", "succeeded", "ok", "sent", "accepted", "done":
-			return flagOK
-		case "0", "false", "error", "failed", "fail", "failure":
-			return flagFail
-		}
-		if n, err := strconv.Atoi(s); err == nil {
-			return flag(json.Number(strconv.Itoa(n)))
-		}
-	}
-	return flagUnknown
-}
+// flagWords is how Salebot's answers write a status flag:
+// "success"/"ok"/"done"/true/1/2xx or "error"/"failed"/false/0/4xx/5xx,
+// and numbers in strings.
+var flagWords = wire.FlagWords{OK: []string{"1", "true", "success", "succeeded", "ok", "sent", "accepted", "done"}, Numeric: true}
 
 // messageText returns the answer's error text: "error" (a string, or the
 // message of an error object), "error_message", "description", "detail",
@@ -161,53 +114,25 @@ func (a *answer) messageText() string {
 			return s
 		}
 	case map[string]any:
-		for _, key := range []string{"message", "error_user_msg", "description", "text"} {
-			if s := wire.Scalar(e[key]); s != "" {
-				return s
-			}
-		}
-	}
-	for _, key := range []string{"error_message", "description", "detail", "message", "msg"} {
-		if s := wire.Scalar(a.top[key]); s != "" {
+		if s := wire.FirstScalar(e, "message", "error_user_msg", "description", "text"); s != "" {
 			return s
 		}
 	}
-	if errs, ok := a.top["errors"].([]any); ok && len(errs) > 0 {
-		if e, ok := errs[0].(map[string]any); ok {
-			if s := wire.Scalar(e["message"]); s != "" {
-				return s
-			}
-		}
-		if s := wire.Scalar(errs[0]); s != "" {
-			return s
-		}
+	if s := wire.FirstScalar(a.top, "error_message", "description", "detail", "message", "msg"); s != "" {
+		return s
 	}
-	return ""
+	return wire.ErrorsText(a.top, "message")
 }
 
 // errorCode returns a Meta error code from the answer's fields: error.code,
 // else a top-level error_code or code. A code that looks like an HTTP
-// status echo (0, 200–299, or the answer's own HTTP status) is ignored.
+// status echo (0, 200–299, or the answer's own HTTP status), or any
+// HTTP-like code under a 5xx (a gateway's), is ignored (wire.ErrorCode).
 func (a *answer) errorCode(httpStatus int) string {
 	if a.top == nil {
 		return ""
 	}
-	var candidates []any
-	if e, ok := a.top["error"].(map[string]any); ok {
-		candidates = append(candidates, e["code"])
-	}
-	candidates = append(candidates, a.top["error_code"], a.top["code"])
-	for _, c := range candidates {
-		s := wire.Scalar(c)
-		n, err := strconv.Atoi(s)
-		if err != nil || n == 0 || (n >= 200 && n <= 299) || n == httpStatus || (httpStatus >= 500 && n >= 100 && n <= 599) {
-			// An HTTP-like code under a 5xx is a gateway's, not a refusal:
-			// the engine must reconcile, not resend.
-			continue
-		}
-		return s
-	}
-	return ""
+	return wire.ErrorCode(httpStatus, true, wire.Field(a.top["error"], "code"), a.top["error_code"], a.top["code"])
 }
 
 // wamid returns an explicit WhatsApp message id of a send answer, or "".

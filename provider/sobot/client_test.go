@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -83,23 +82,9 @@ func setup(t *testing.T, respond http.HandlerFunc) (*Client, *fake) {
 	return c, f
 }
 
-// reply answers with a fixed status and body.
-func reply(status int, body string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, body)
-	}
-}
-
 func requireProviderError(t *testing.T, err error) *provider.Error {
 	t.Helper()
-	require.Error(t, err)
-	var pe *provider.Error
-	require.ErrorAs(t, err, &pe)
-	require.Equal(t, "sobot", pe.Provider)
-	require.Equal(t, "send", pe.Op)
-	return pe
+	return wiretest.RequireError(t, err, providerName, "send")
 }
 
 func textMsg(s string) templates.Message { return templates.Message{Kind: templates.KindText, Text: s} }
@@ -258,7 +243,7 @@ func TestSendRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, f := setup(t, reply(http.StatusOK, sampleSendOK))
+			c, f := setup(t, wiretest.Reply(http.StatusOK, sampleSendOK))
 			res, err := c.Send(context.Background(), tt.to, tt.msg)
 			require.NoError(t, err)
 			require.Equal(t, sampleWAMID, res.WAMID)
@@ -312,7 +297,7 @@ func TestSendRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, f := setup(t, reply(http.StatusOK, sampleSendOK))
+			c, f := setup(t, wiretest.Reply(http.StatusOK, sampleSendOK))
 			_, err := c.Send(context.Background(), tt.to, tt.msg)
 			pe := requireProviderError(t, err)
 			require.Equal(t, provider.ClassPermanent, pe.Class)
@@ -389,7 +374,7 @@ func TestSendAnswers(t *testing.T) {
 				for k, v := range tt.header {
 					w.Header().Set(k, v)
 				}
-				reply(tt.status, tt.body)(w, r)
+				wiretest.Reply(tt.status, tt.body)(w, r)
 			})
 			res, err := c.Send(context.Background(), "919970012345", textMsg("Hello"))
 			if !tt.wantErr {
@@ -450,7 +435,7 @@ func TestSendLostAnswer(t *testing.T) {
 		require.ErrorIs(t, err, context.Canceled)
 	})
 	t.Run("ctx cancelled before: transient", func(t *testing.T) {
-		c, f := setup(t, reply(http.StatusOK, sampleSendOK))
+		c, f := setup(t, wiretest.Reply(http.StatusOK, sampleSendOK))
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		_, err := c.Send(ctx, "919970012345", textMsg("Hello"))
@@ -462,7 +447,7 @@ func TestSendLostAnswer(t *testing.T) {
 }
 
 func TestUnsupportedCalls(t *testing.T) {
-	c, f := setup(t, reply(http.StatusOK, sampleSendOK))
+	c, f := setup(t, wiretest.Reply(http.StatusOK, sampleSendOK))
 	_, err := c.Conversation(context.Background(), "919970012345", 10)
 	require.ErrorIs(t, err, provider.ErrUnsupported)
 	require.Contains(t, err.Error(), "sobot conversation")
@@ -499,7 +484,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	// Answers and transport errors that echo the credentials.
 	echo, _ := setup(t, func(w http.ResponseWriter, r *http.Request) {
-		reply(400, fmt.Sprintf(`{"message":"bad key %s / %s","code":400}`, r.Header.Get("x-api-key"), r.Header.Get("x-api-secret")))(w, r)
+		wiretest.Reply(400, fmt.Sprintf(`{"message":"bad key %s / %s","code":400}`, r.Header.Get("x-api-key"), r.Header.Get("x-api-secret")))(w, r)
 	})
 	echo.k.Log = logger
 	_, err := echo.Send(context.Background(), "919970012345", textMsg("Hi"))
@@ -507,7 +492,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	printed = append(printed, err.Error())
 	require.Contains(t, err.Error(), redacted)
 
-	html, _ := setup(t, reply(502, "<pre>upstream said "+testSecret+"</pre>"))
+	html, _ := setup(t, wiretest.Reply(502, "<pre>upstream said "+testSecret+"</pre>"))
 	html.k.Log = logger
 	_, err = html.Send(context.Background(), "919970012345", textMsg("Hi"))
 	require.Error(t, err)
@@ -634,7 +619,7 @@ func TestParseWebhookWrappedStatus(t *testing.T) {
 // context (the doc: "Name of a customer"), not the phone number; the
 // number stands in only when no name is known.
 func TestSendCustomerNameIsTheRecipientsName(t *testing.T) {
-	c, f := setup(t, reply(http.StatusOK, sampleSendOK))
+	c, f := setup(t, wiretest.Reply(http.StatusOK, sampleSendOK))
 	_, err := c.Send(provider.WithRecipientName(context.Background(), "John Doe"), "919970012345", textMsg("Hello"))
 	require.NoError(t, err)
 	require.JSONEq(t, `{"message":"Hello","type":"text","customer_number":"919970012345","customer_name":"John Doe"}`, f.Last(t).RawBody)

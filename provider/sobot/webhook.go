@@ -61,7 +61,7 @@ func walkWebhook(v any, depth int, out *[]provider.Event) {
 		case v["entry"] != nil: // Meta's envelope
 			for _, e := range asList(v["entry"]) {
 				entry, _ := e.(map[string]any)
-				for _, ch := range asList(field(entry, "changes")) {
+				for _, ch := range asList(wire.Field(entry, "changes")) {
 					walkWebhook(ch, depth+1, out)
 				}
 			}
@@ -90,7 +90,7 @@ func walkWebhook(v any, depth int, out *[]provider.Event) {
 // statusEvent appends the event of one status object, unless its status is
 // unknown or it names no message.
 func statusEvent(m map[string]any, out *[]provider.Event) {
-	st := mapStatus(wire.Scalar(m["status"]))
+	st := statusWords.Map(wire.Scalar(m["status"]))
 	id := wire.Scalar(m["id"])
 	if st == provider.StatusUnknown || id == "" {
 		return
@@ -99,7 +99,7 @@ func statusEvent(m map[string]any, out *[]provider.Event) {
 		WAMID:  id,
 		Status: st,
 		At:     parseTimestamp(m["timestamp"]),
-		Phone:  digits(firstString(m, "recipient_id", "customer_number", "to", "phone")),
+		Phone:  digits(wire.FirstScalar(m, "recipient_id", "customer_number", "to", "phone")),
 	}
 	if st == provider.StatusFailed {
 		ev.Code, ev.Reason = failure(m)
@@ -125,23 +125,23 @@ func failure(m map[string]any) (code, reason string) {
 		}
 		parts = append(parts, s)
 	}
-	e := asObject(m["errors"])
+	e := wire.Object(m["errors"])
 	if e == nil {
-		e = asObject(m["error"])
+		e = wire.Object(m["error"])
 	}
 	if e != nil {
 		code = wire.Scalar(e["code"])
 		add(wire.Scalar(e["title"]))
 		add(wire.Scalar(e["message"]))
-		add(wire.Scalar(field(asObject(e["error_data"]), "details")))
+		add(wire.Scalar(wire.Field(wire.Object(e["error_data"]), "details")))
 	}
 	if s, ok := m["error"].(string); ok {
 		add(s)
 	}
-	add(firstString(m, "reason", "failed_reason", "message"))
+	add(wire.FirstScalar(m, "reason", "failed_reason", "message"))
 	reason = strings.Join(parts, ": ")
 	if code == "" {
-		code = firstString(m, "error_code", "code")
+		code = wire.FirstScalar(m, "error_code", "code")
 	}
 	if code == "" {
 		code = provider.ExtractCode(reason)
@@ -163,46 +163,39 @@ func inboundEvent(m map[string]any, out *[]provider.Event) {
 // inboundText returns the text of an inbound message: text.body, a template
 // button's text, an interactive reply's title, or a media caption.
 func inboundText(m map[string]any) string {
-	if s := wire.Scalar(field(asObject(m["text"]), "body")); s != "" {
+	if s := wire.Scalar(wire.Field(wire.Object(m["text"]), "body")); s != "" {
 		return s
 	}
 	if s, ok := m["text"].(string); ok && strings.TrimSpace(s) != "" {
 		return strings.TrimSpace(s)
 	}
-	if b := asObject(m["button"]); b != nil {
-		if s := firstString(b, "text", "payload"); s != "" {
+	if b := wire.Object(m["button"]); b != nil {
+		if s := wire.FirstScalar(b, "text", "payload"); s != "" {
 			return s
 		}
 	}
-	if in := asObject(m["interactive"]); in != nil {
+	if in := wire.Object(m["interactive"]); in != nil {
 		for _, key := range []string{"button_reply", "list_reply"} {
-			if s := firstString(asObject(in[key]), "title", "id"); s != "" {
+			if s := wire.FirstScalar(wire.Object(in[key]), "title", "id"); s != "" {
 				return s
 			}
 		}
 	}
 	for _, kind := range []string{"image", "video", "document", "audio", "sticker"} {
-		if s := wire.Scalar(field(asObject(m[kind]), "caption")); s != "" {
+		if s := wire.Scalar(wire.Field(wire.Object(m[kind]), "caption")); s != "" {
 			return s
 		}
 	}
 	return ""
 }
 
-// mapStatus maps a status word to the ladder; unknown words give
+// statusWords are Sobot's status words (Meta's); other words give
 // StatusUnknown.
-func mapStatus(word string) provider.Status {
-	switch strings.ToLower(strings.TrimSpace(word)) {
-	case "sent":
-		return provider.StatusSent
-	case "delivered":
-		return provider.StatusDelivered
-	case "read", "played":
-		return provider.StatusRead
-	case "failed":
-		return provider.StatusFailed
-	}
-	return provider.StatusUnknown
+var statusWords = wire.StatusWords{
+	"sent":      provider.StatusSent,
+	"delivered": provider.StatusDelivered,
+	"read":      provider.StatusRead, "played": provider.StatusRead,
+	"failed": provider.StatusFailed,
 }
 
 // parseTimestamp reads Unix seconds (or milliseconds) as a number or string,
@@ -243,13 +236,4 @@ func asList(v any) []any {
 		return []any{v}
 	}
 	return nil
-}
-
-func firstString(m map[string]any, keys ...string) string {
-	for _, key := range keys {
-		if s := wire.Scalar(field(m, key)); s != "" {
-			return s
-		}
-	}
-	return ""
 }

@@ -2,9 +2,6 @@ package waapi
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
-	"strconv"
 	"strings"
 
 	"github.com/wacamp/wacamp/provider/internal/wire"
@@ -20,75 +17,37 @@ type answer struct {
 // white space are tolerated).
 func parseAnswer(raw []byte) (*answer, error) {
 	raw = bytes.TrimSpace(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")))
-	var v any
-	if err := wire.DecodeJSON(raw, &v); err != nil {
+	m, err := wire.DecodeObject(raw)
+	if err != nil {
 		return nil, err
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, errors.New("answer is not a JSON object")
 	}
 	return &answer{top: m}, nil
 }
 
-// verdict is what an answer says about the call.
-type verdict int
+// flagWords is how the API writes its status flag: true/false, 1/0,
+// "true"/"false", "success"/"error"; a number in a string is not read.
+var flagWords = wire.FlagWords{OK: []string{"true", "1", "success", "ok"}}
 
-const (
-	verdictUnknown verdict = iota
-	verdictOK
-	verdictFail
-)
-
-// verdict reads the answer's "status" (or "success") flag: true/false,
-// 1/0, "true"/"false", "success"/"error". Without a flag, an "error" member
-// that is true, a non-empty string or an object means failure.
-func (a *answer) verdict() verdict {
-	for _, key := range []string{"status", "success"} {
-		if v := flagVerdict(a.top[key]); v != verdictUnknown {
-			return v
-		}
+// verdict reads the answer's "status" (or "success") flag (flagWords).
+// Without a flag, an "error" member that is true, a non-empty string or an
+// object means failure.
+func (a *answer) verdict() wire.Flag {
+	if v := flagWords.First(a.top, "status", "success"); v != wire.FlagUnknown {
+		return v
 	}
 	switch e := a.top["error"].(type) {
 	case bool:
 		if e {
-			return verdictFail
+			return wire.FlagFail
 		}
 	case string:
 		if e != "" {
-			return verdictFail
+			return wire.FlagFail
 		}
 	case map[string]any:
-		return verdictFail
+		return wire.FlagFail
 	}
-	return verdictUnknown
-}
-
-func flagVerdict(v any) verdict {
-	switch v := v.(type) {
-	case bool:
-		if v {
-			return verdictOK
-		}
-		return verdictFail
-	case json.Number:
-		n, err := v.Int64()
-		switch {
-		case err != nil:
-		case n == 1 || (n >= 200 && n <= 299):
-			return verdictOK
-		case n == 0 || n >= 400:
-			return verdictFail
-		}
-	case string:
-		switch strings.ToLower(strings.TrimSpace(v)) {
-		case "true", "1", "success", "ok":
-			return verdictOK
-		case "false", "0", "error", "failed", "fail", "failure":
-			return verdictFail
-		}
-	}
-	return verdictUnknown
+	return wire.FlagUnknown
 }
 
 // messageText returns the answer's human text: "message" (a string, or the
@@ -101,40 +60,19 @@ func (a *answer) messageText() string {
 				return s
 			}
 		case map[string]any:
-			for _, k := range []string{"message", "error", "msg"} {
-				if s := wire.Scalar(v[k]); s != "" {
-					return s
-				}
+			if s := wire.FirstScalar(v, "message", "error", "msg"); s != "" {
+				return s
 			}
 		}
 	}
-	if d, ok := a.top["data"].(map[string]any); ok {
-		if s := wire.Scalar(d["message"]); s != "" {
-			return s
-		}
-	}
-	return ""
+	return wire.Scalar(wire.Field(a.top["data"], "message"))
 }
 
 // errorCode returns an error code from the answer's fields (error.code, a
 // top-level code or error_code), ignoring one that only echoes an HTTP
 // status.
 func (a *answer) errorCode(httpStatus int) string {
-	cands := []any{a.top["error_code"], a.top["code"]}
-	if e, ok := a.top["error"].(map[string]any); ok {
-		cands = append([]any{e["code"]}, cands...)
-	}
-	for _, v := range cands {
-		s := wire.Scalar(v)
-		n, err := strconv.Atoi(s)
-		if err != nil || n == 0 || (n >= 200 && n <= 299) || n == httpStatus || (httpStatus >= 500 && n >= 100 && n <= 599) {
-			// An HTTP-like code under a 5xx is a gateway's, not a refusal:
-			// the engine must reconcile, not resend.
-			continue
-		}
-		return s
-	}
-	return ""
+	return wire.ErrorCode(httpStatus, true, wire.Field(a.top["error"], "code"), a.top["error_code"], a.top["code"])
 }
 
 // messageID returns the WhatsApp message id of a send answer: data.key.id
@@ -148,7 +86,7 @@ func (a *answer) messageID() string {
 	}
 	switch d := data.(type) {
 	case map[string]any:
-		if s := wire.Scalar(field(d["key"], "id")); s != "" {
+		if s := wire.Scalar(wire.Field(d["key"], "id")); s != "" {
 			return s
 		}
 		for _, k := range []string{"id", "messageId", "message_id"} {
@@ -161,7 +99,7 @@ func (a *answer) messageID() string {
 			return id
 		}
 	}
-	if s := wire.Scalar(field(a.top["key"], "id")); s != "" {
+	if s := wire.Scalar(wire.Field(a.top["key"], "id")); s != "" {
 		return s
 	}
 	return ""
@@ -180,12 +118,4 @@ func serializedID(s string) string {
 		return ""
 	}
 	return rest[i+1:]
-}
-
-// field returns m[key] when m is an object, else nil.
-func field(m any, key string) any {
-	if o, ok := m.(map[string]any); ok {
-		return o[key]
-	}
-	return nil
 }

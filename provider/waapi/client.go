@@ -391,9 +391,9 @@ func (c *Client) interpret(call httpapi.Call, a httpapi.Answer) (*answer, *provi
 	}
 	v := ans.verdict()
 	switch {
-	case a.OK() && v == verdictOK:
+	case a.OK() && v == wire.FlagOK:
 		return ans, nil
-	case a.OK() && v == verdictUnknown:
+	case a.OK() && v == wire.FlagUnknown:
 		if c.k.Secrets.ID(ans.messageID()) != "" {
 			return ans, nil
 		}
@@ -476,17 +476,7 @@ func fileNameOf(raw string) string {
 }
 
 // mediaTypeOf guesses the media type from a URL's extension.
-func mediaTypeOf(raw string) string {
-	switch urlExt(raw) {
-	case "jpg", "jpeg", "png", "webp", "gif":
-		return "image"
-	case "mp4", "3gp", "mov":
-		return "video"
-	case "mp3", "ogg", "aac", "amr", "m4a", "opus":
-		return "audio"
-	}
-	return "document"
-}
+func mediaTypeOf(raw string) string { return wire.MediaKind(urlExt(raw)) }
 
 // mimeTypes are the MIME types of the usual WhatsApp media extensions; the
 // system table is asked for others.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -85,22 +84,9 @@ func setup(t *testing.T, respond http.HandlerFunc) (*Client, *fake) {
 	return setupWith(t, Config{SessionID: testSession, AccessToken: testAccess, BearerToken: testBearer}, respond)
 }
 
-func reply(status int, body string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, body)
-	}
-}
-
 func requireProviderError(t *testing.T, err error) *provider.Error {
 	t.Helper()
-	require.Error(t, err)
-	var pe *provider.Error
-	require.ErrorAs(t, err, &pe)
-	require.Equal(t, "waapi", pe.Provider)
-	require.Equal(t, "send", pe.Op)
-	return pe
+	return wiretest.RequireError(t, err, providerName, "send")
 }
 
 // requireAuth asserts the doc's credentials: session_id and access_token in
@@ -119,7 +105,7 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 
 	t.Run("Text", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, imageOK))
+		c, f := setup(t, wiretest.Reply(200, imageOK))
 		_, err := c.Send(ctx, "+234 904-898-8056", templates.Message{Kind: templates.KindText, Text: "Hello dear"})
 		require.NoError(t, err)
 		s := f.Last(t)
@@ -134,7 +120,7 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 
 	t.Run("AccessTokenIsBearerWhenNoBearerToken", func(t *testing.T) {
 		t.Parallel()
-		c, f := setupWith(t, Config{SessionID: testSession, AccessToken: testAccess}, reply(200, imageOK))
+		c, f := setupWith(t, Config{SessionID: testSession, AccessToken: testAccess}, wiretest.Reply(200, imageOK))
 		_, err := c.Send(ctx, testPhone, templates.Message{Kind: templates.KindText, Text: "x"})
 		require.NoError(t, err)
 		requireAuth(t, f.Last(t), testAccess)
@@ -142,7 +128,7 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 
 	t.Run("Location", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, imageOK))
+		c, f := setup(t, wiretest.Reply(200, imageOK))
 		_, err := c.Send(ctx, testPhone, templates.Message{Kind: templates.KindLocation,
 			Location: &templates.Location{Latitude: 6.556452, Longitude: 3.2774487, Name: "locationName", Address: "1 Marina, Lagos"}})
 		require.NoError(t, err)
@@ -158,7 +144,7 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 
 	t.Run("MediaImage", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, imageOK))
+		c, f := setup(t, wiretest.Reply(200, imageOK))
 		u := "https://images.unsplash.com/photo-1597431793715-b4b71ddb5670?crop=entropy&fm=jpg&w=1080"
 		_, err := c.Send(ctx, testPhone, templates.Message{Kind: templates.KindMedia,
 			Media: &templates.Media{URL: u, Type: "image", Caption: "Caption", MimeType: "image/jpeg"}})
@@ -172,7 +158,7 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 
 	t.Run("MediaMimeFromExtensionAudioNoCaption", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, imageOK))
+		c, f := setup(t, wiretest.Reply(200, imageOK))
 		_, err := c.Send(ctx, testPhone, templates.Message{Kind: templates.KindMedia,
 			Media: &templates.Media{URL: "https://cdn.example.com/a/voice.OGG?sig=1", Type: "audio", Caption: "ignored"}})
 		require.NoError(t, err)
@@ -181,7 +167,7 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 
 	t.Run("MediaDocumentFilename", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, imageOK))
+		c, f := setup(t, wiretest.Reply(200, imageOK))
 		_, err := c.Send(ctx, testPhone, templates.Message{Kind: templates.KindMedia,
 			Media: &templates.Media{URL: "https://cdn.example.com/files/menu.pdf", Type: "document", Caption: "Menu"}})
 		require.NoError(t, err)
@@ -191,7 +177,7 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 
 	t.Run("Buttons", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, imageOK))
+		c, f := setup(t, wiretest.Reply(200, imageOK))
 		_, err := c.Send(ctx, testPhone, templates.Message{Kind: templates.KindButtons, Buttons: &templates.Buttons{
 			Text: "title Head", Footer: "title footer",
 			Buttons: []templates.Button{
@@ -234,7 +220,7 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 
 	t.Run("ButtonsHeaderGoesAboveText", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, imageOK))
+		c, f := setup(t, wiretest.Reply(200, imageOK))
 		_, err := c.Send(ctx, testPhone, templates.Message{Kind: templates.KindButtons, Buttons: &templates.Buttons{
 			Header: "Order", Text: "Pay how?", Buttons: []templates.Button{{Type: "reply", Title: "Cash"}}}})
 		require.NoError(t, err)
@@ -243,7 +229,7 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 
 	t.Run("List", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, imageOK))
+		c, f := setup(t, wiretest.Reply(200, imageOK))
 		_, err := c.Send(ctx, testPhone, templates.Message{Kind: templates.KindList, List: &templates.List{
 			Text: "Middle Text", Header: "Head Title", Footer: "Footer Description", Button: "Button Text",
 			Sections: []templates.ListSection{{Title: "title", Rows: []templates.ListRow{
@@ -299,7 +285,7 @@ func TestSendAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, _ := setup(t, reply(200, tt.body))
+			c, _ := setup(t, wiretest.Reply(200, tt.body))
 			res, err := c.Send(ctx, testPhone, text)
 			require.NoError(t, err)
 			require.Equal(t, tt.want, res.WAMID)
@@ -350,7 +336,7 @@ func TestSendErrors(t *testing.T) {
 				for k, v := range tt.header {
 					w.Header().Set(k, v)
 				}
-				reply(tt.status, tt.body)(w, r)
+				wiretest.Reply(tt.status, tt.body)(w, r)
 			})
 			_, err := c.Send(ctx, testPhone, text)
 			pe := requireProviderError(t, err)
@@ -366,7 +352,7 @@ func TestSendErrors(t *testing.T) {
 
 func TestSendRefusedWithoutCall(t *testing.T) {
 	t.Parallel()
-	c, f := setup(t, reply(200, `{"status":true}`))
+	c, f := setup(t, wiretest.Reply(200, `{"status":true}`))
 	tests := []struct {
 		to    string
 		m     templates.Message
@@ -445,7 +431,7 @@ func TestSendLostAnswer(t *testing.T) {
 
 	t.Run("CancelledBeforeWriteIsTransient", func(t *testing.T) {
 		t.Parallel()
-		c, f := setup(t, reply(200, `{"status":true}`))
+		c, f := setup(t, wiretest.Reply(200, `{"status":true}`))
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		_, err := c.Send(ctx, testPhone, templates.Message{Kind: templates.KindText, Text: "x"})
@@ -458,7 +444,7 @@ func TestSendLostAnswer(t *testing.T) {
 
 func TestUnsupportedCalls(t *testing.T) {
 	t.Parallel()
-	c, f := setup(t, reply(200, `{"status":true}`))
+	c, f := setup(t, wiretest.Reply(200, `{"status":true}`))
 	_, err := c.Conversation(context.Background(), testPhone, 10)
 	require.ErrorIs(t, err, provider.ErrUnsupported)
 	require.Contains(t, err.Error(), "waapi conversation")
@@ -498,7 +484,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("cfg", "cfg", cfg, "client", c)
 
 	// An answer echoing the tokens, and a transport error carrying the URL.
-	srv := httptest.NewServer(reply(400, fmt.Sprintf(`{"status":false,"message":"bad token %s / %s / %s"}`,
+	srv := httptest.NewServer(wiretest.Reply(400, fmt.Sprintf(`{"status":false,"message":"bad token %s / %s / %s"}`,
 		testAccess, url.QueryEscape(testBearer), testBearer)))
 	defer srv.Close()
 	cfg.BaseURL, cfg.HTTPClient = srv.URL, srv.Client()
@@ -535,7 +521,7 @@ func TestRetryAfterDate(t *testing.T) {
 	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	c, _ := setup(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", now.Add(30*time.Second).Format(http.TimeFormat))
-		reply(503, `{"status":false,"message":"busy"}`)(w, r)
+		wiretest.Reply(503, `{"status":false,"message":"busy"}`)(w, r)
 	})
 	c.k.Now = func() time.Time { return now }
 	_, err := c.Send(context.Background(), testPhone, templates.Message{Kind: templates.KindText, Text: "x"})

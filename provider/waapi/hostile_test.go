@@ -2,9 +2,9 @@ package waapi
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
+	"log/slog"
 	"net/http"
+	"os"
 	"testing"
 
 	"github.com/wacamp/wacamp/provider/internal/wiretest"
@@ -17,32 +17,47 @@ import (
 func TestHostileAnswerScrubbed(t *testing.T) {
 	tok := wiretest.HostileToken
 	msg := wiretest.EchoMessage(tok)
-	for name, answer := range map[string]map[string]any{
+	wiretest.RequireAnswersScrubbed(t, tok, map[string]map[string]any{
 		"error.code": {"status": "error", "error": map[string]any{"message": msg, "code": tok}},
 		"error_code": {"status": "error", "message": msg, "error_code": tok},
-	} {
-		t.Run(name, func(t *testing.T) {
-			body, _ := json.Marshal(answer)
-			c, _ := setupWith(t, Config{SessionID: testSession, AccessToken: tok}, reply(http.StatusBadRequest, string(body)))
-			_, err := c.Send(context.Background(), testPhone, templates.Message{Kind: templates.KindText, Text: "x"})
-			wiretest.RequireScrubbed(t, err, tok)
-		})
-	}
+	}, func(baseURL string) error {
+		c := New(Config{BaseURL: baseURL, SessionID: testSession, AccessToken: tok})
+		_, err := c.Send(context.Background(), testPhone, templates.Message{Kind: templates.KindText, Text: "x"})
+		return err
+	})
 }
 
 // TestRedirectNotFollowed: a base_url that redirects (to another host, from
 // https to http) never gets access_token or the Bearer token to the other
 // origin; the error names the Location's host only.
-func TestRedirectNotFollowed(t *testing.T) {
-	for _, status := range wiretest.RedirectStatuses {
-		for _, https := range []bool{false, true} {
-			t.Run(fmt.Sprint(status, https), func(t *testing.T) {
-				base, hc, trap := wiretest.RedirectTrap(t, status, https)
-				c := New(Config{BaseURL: base, SessionID: testSession, AccessToken: wiretest.HostileToken,
-					BearerToken: testBearer, HTTPClient: hc})
-				_, err := c.Send(context.Background(), testPhone, templates.Message{Kind: templates.KindText, Text: "x"})
-				wiretest.RequireRefused(t, err, trap, status, true, wiretest.HostileToken, testBearer)
-			})
+func TestRedirectNotFollowed(t *testing.T) { hostileDriver.RequireRedirectsRefused(t) }
+
+// FuzzAnswer feeds the driver's sends one answer of any status,
+// Retry-After, Location and body (seeded with the doc's send answers in
+// testdata): see wiretest.Driver.
+func FuzzAnswer(f *testing.F) {
+	d := hostileDriver
+	for _, name := range []string{"send_text_answer.json", "send_text_deprecated_answer.json", "send_image_answer.json"} {
+		b, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			f.Fatal(err)
 		}
+		d.Samples = append(d.Samples, string(b))
 	}
+	d.Fuzz(f)
+}
+
+// hostileDriver is the driver as its fuzz target and redirect test call
+// it: its sends, with a hostile access token and Bearer token. The access
+// token travels in the request's query, so transport errors must not show
+// it either.
+var hostileDriver = wiretest.Driver{
+	Name:    providerName,
+	Secrets: []string{wiretest.HostileToken, wiretest.HostileSecret},
+	Calls: func(baseURL string, hc *http.Client, log *slog.Logger) (sends, others []wiretest.Call) {
+		c := New(Config{BaseURL: baseURL, SessionID: testSession, AccessToken: wiretest.HostileToken,
+			BearerToken: wiretest.HostileSecret, HTTPClient: hc, Logger: log})
+		return wiretest.Sends(c, testPhone, templates.Message{Kind: templates.KindText, Text: "Hi"},
+			templates.Message{Kind: templates.KindMedia, Media: &templates.Media{URL: "https://example.com/a.png", Type: "image"}}), nil
+	},
 }

@@ -149,7 +149,7 @@ func eventOf(item map[string]any) (provider.Event, bool) {
 		return ev, ev.Status != provider.StatusUnknown
 	}
 
-	raw := field(update, "status")
+	raw := wire.Field(update, "status")
 	if raw == nil {
 		raw = item["status"]
 	}
@@ -167,14 +167,14 @@ func eventOf(item map[string]any) (provider.Event, bool) {
 		return provider.Event{}, false
 	}
 	if ev.Status == provider.StatusFailed {
-		errv := field(update, "error")
+		errv := wire.Field(update, "error")
 		if errv == nil {
 			errv = item["error"]
 		}
 		ev.Code, ev.Reason = errorOf(errv)
 		ev.Code = wire.Scrubber{}.Code(ev.Code) // a code is a short token; anything else is not kept
 		if ev.Reason == "" {
-			ev.Reason = wire.Scalar(field(update, "reason"))
+			ev.Reason = wire.Scalar(wire.Field(update, "reason"))
 		}
 		if ev.Code == "" {
 			ev.Code = provider.ExtractCode(ev.Reason)
@@ -249,7 +249,7 @@ func textOf(msg map[string]any) string {
 	for range 3 {
 		inner := false
 		for _, w := range []string{"ephemeralMessage", "viewOnceMessage", "viewOnceMessageV2", "documentWithCaptionMessage"} {
-			if m, ok := field(msg[w], "message").(map[string]any); ok {
+			if m, ok := wire.Field(msg[w], "message").(map[string]any); ok {
 				msg, inner = m, true
 				break
 			}
@@ -271,7 +271,7 @@ func textOf(msg map[string]any) string {
 		{"listResponseMessage", "title"},
 	}
 	for _, p := range paths {
-		if s, ok := field(msg[p[0]], p[1]).(string); ok && s != "" {
+		if s, ok := wire.Field(msg[p[0]], p[1]).(string); ok && s != "" {
 			return s
 		}
 	}
@@ -281,7 +281,7 @@ func textOf(msg map[string]any) string {
 // mediaURLOf returns the URL of a Baileys media message, or "".
 func mediaURLOf(msg map[string]any) string {
 	for _, k := range []string{"imageMessage", "videoMessage", "documentMessage", "audioMessage", "stickerMessage"} {
-		if s, ok := field(msg[k], "url").(string); ok && s != "" {
+		if s, ok := wire.Field(msg[k], "url").(string); ok && s != "" {
 			return s
 		}
 	}
@@ -291,7 +291,7 @@ func mediaURLOf(msg map[string]any) string {
 // timeOf returns an item's messageTimestamp (or its update's), else its
 // timestamp.
 func timeOf(item, update map[string]any) time.Time {
-	for _, v := range []any{item["messageTimestamp"], field(update, "messageTimestamp"), item["timestamp"], field(update, "timestamp")} {
+	for _, v := range []any{item["messageTimestamp"], wire.Field(update, "messageTimestamp"), item["timestamp"], wire.Field(update, "timestamp")} {
 		if t, ok := parseTimestamp(v); ok {
 			return t
 		}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wacamp/wacamp/provider/internal/wire"
 	"github.com/wacamp/wacamp/provider/sim"
 )
 
@@ -725,16 +726,7 @@ func mediaTypeOf(u string) string {
 	if i := strings.IndexAny(u, "?#"); i >= 0 {
 		u = u[:i]
 	}
-	ext := u[strings.LastIndexByte(u, '.')+1:]
-	switch ext {
-	case "jpg", "jpeg", "png", "webp", "gif":
-		return "image"
-	case "mp4", "3gp", "mov":
-		return "video"
-	case "mp3", "ogg", "aac", "amr", "m4a", "opus":
-		return "audio"
-	}
-	return "document"
+	return wire.MediaKind(u[strings.LastIndexByte(u, '.')+1:])
 }
 
 // templateVars collects the templateVariable-<name>-<index> fields.

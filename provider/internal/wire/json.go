@@ -35,3 +35,31 @@ func Scalar(v any) string {
 	}
 	return ""
 }
+
+// DecodeAnswer decodes an answer that must not be empty: raw, its
+// surrounding white space trimmed, as one JSON value (DecodeJSON).
+func DecodeAnswer(raw []byte) (any, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil, errors.New("empty body")
+	}
+	var v any
+	if err := DecodeJSON(raw, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// DecodeObject decodes raw as one JSON object (DecodeJSON); any other
+// value is an error.
+func DecodeObject(raw []byte) (map[string]any, error) {
+	var v any
+	if err := DecodeJSON(raw, &v); err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("answer is not a JSON object")
+	}
+	return m, nil
+}

@@ -268,15 +268,17 @@ func (s *AnswerServer) Set(a Answer) { s.answer.Store(&a) }
 // the call returned and its error.
 type Call func(ctx context.Context) (any, error)
 
-// Driver describes a driver's answer-interpreting fuzz target.
+// Driver describes a driver for its hostile-answer fuzz target and its
+// redirect test.
 type Driver struct {
 	Name    string   // the Provider of its errors
 	Secrets []string // every credential its client holds
 	// Samples are the API document's sample answers, seeded with HTTP 200.
 	Samples []string
 	// Calls builds a client of the driver for baseURL (with the HTTP client
-	// hc and the logger log) and returns the calls to make for each input.
-	Calls func(baseURL string, hc *http.Client, log *slog.Logger) []Call
+	// hc and the logger log, nil meaning none) holding Secrets, and returns
+	// the calls to make: its sends (see Sends) and its other calls.
+	Calls func(baseURL string, hc *http.Client, log *slog.Logger) (sends, others []Call)
 }
 
 // Fuzz runs the target: it seeds Samples and the Seeds of every secret,
@@ -295,7 +297,8 @@ func (d Driver) Fuzz(f *testing.F) {
 	}
 	srv := NewAnswerServer(f)
 	var logged bytes.Buffer
-	calls := d.Calls(srv.URL, srv.Client, slog.New(slog.NewJSONHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	sends, others := d.Calls(srv.URL, srv.Client, slog.New(slog.NewJSONHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	calls := append(sends, others...)
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, status uint16, retryAfter, location string, body []byte) {
 		srv.Set(FuzzAnswer(status, retryAfter, location, body))
@@ -306,6 +309,28 @@ func (d Driver) Fuzz(f *testing.F) {
 		}
 		RequireNoSecret(t, logged.String(), d.Secrets...)
 	})
+}
+
+// RequireRedirectsRefused points every call of the driver at a base URL
+// that redirects (each of RedirectStatuses, to another host, over http and
+// https; see RedirectTrap) and checks each with RequireRefused: nothing
+// reaches the other origin, no secret is in the error, the error names the
+// Location's host only.
+func (d Driver) RequireRedirectsRefused(t *testing.T) {
+	for _, status := range RedirectStatuses {
+		for _, https := range []bool{false, true} {
+			t.Run(fmt.Sprint(status, https), func(t *testing.T) {
+				base, hc, trap := RedirectTrap(t, status, https)
+				sends, others := d.Calls(base, hc, nil)
+				for i, calls := range [][]Call{sends, others} {
+					for _, call := range calls {
+						_, err := call(context.Background())
+						RequireRefused(t, err, trap, status, i == 0, d.Secrets...)
+					}
+				}
+			})
+		}
+	}
 }
 
 // Sender is what every driver's client is: it sends a rendered message.

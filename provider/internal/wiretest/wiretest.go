@@ -130,3 +130,64 @@ func RequireScrubbed(t *testing.T, err error, secret string) {
 		require.NotContains(t, err.Error(), form)
 	}
 }
+
+// RequireAnswersScrubbed runs one subtest per named refusal answer, each
+// echoing secret in a code field and JSON-escaped (EchoMessage) in its
+// message: send makes a call to baseURL, a server answering HTTP 400 with
+// the answer's JSON, and its error must carry no form of secret
+// (RequireScrubbed).
+func RequireAnswersScrubbed(t *testing.T, secret string, answers map[string]map[string]any, send func(baseURL string) error) {
+	t.Helper()
+	for name, answer := range answers {
+		t.Run(name, func(t *testing.T) {
+			body, err := json.Marshal(answer)
+			require.NoError(t, err)
+			srv := httptest.NewServer(Reply(http.StatusBadRequest, string(body)))
+			t.Cleanup(srv.Close)
+			RequireScrubbed(t, send(srv.URL), secret)
+		})
+	}
+}
+
+// Reply answers every request with status and the JSON body.
+func Reply(status int, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	}
+}
+
+// HangUp closes every request's connection without answering. It reports
+// a failure to do so with t.Errorf, as a handler's goroutine may not stop
+// the test.
+func HangUp(t testing.TB) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("hijack: %v", err)
+			return
+		}
+		if err := conn.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}
+}
+
+// RequireError checks that err is a *provider.Error of the driver name,
+// of call op ("" for any) and that its text shows none of secrets; it
+// returns it.
+func RequireError(t testing.TB, err error, name, op string, secrets ...string) *provider.Error {
+	t.Helper()
+	require.Error(t, err)
+	var pe *provider.Error
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, name, pe.Provider)
+	if op != "" {
+		require.Equal(t, op, pe.Op)
+	}
+	for _, s := range secrets {
+		require.NotContains(t, err.Error(), s)
+	}
+	return pe
+}
