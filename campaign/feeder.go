@@ -33,7 +33,7 @@ type Tasks interface {
 // whose task was lost. Several feeders (scheduler replicas) may run at once:
 // every step is idempotent or conditional.
 type Feeder struct {
-	store SchedulerStore
+	store FeederStore
 	queue Queue
 	tasks Tasks
 	opts  Options
@@ -63,7 +63,7 @@ type LossDetector interface {
 func (f *Feeder) DetectLoss(d LossDetector) { f.loss = d }
 
 // NewFeeder returns a Feeder.
-func NewFeeder(store SchedulerStore, queue Queue, tasks Tasks, opts Options) *Feeder {
+func NewFeeder(store FeederStore, queue Queue, tasks Tasks, opts Options) *Feeder {
 	return &Feeder{store: store, queue: queue, tasks: tasks, opts: opts.WithDefaults(), planned: map[int64]time.Time{}}
 }
 

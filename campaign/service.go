@@ -13,7 +13,7 @@ import (
 // export. Its verbs take effect across the whole fleet at once: handlers
 // check the broadcast's state in the same statement that claims a delivery.
 type Service struct {
-	store   SchedulerStore
+	store   ServiceStore
 	tasks   Tasks
 	feeder  *Feeder
 	budgets BudgetReader
@@ -30,7 +30,7 @@ type BudgetReader interface {
 func (s *Service) UseBudgets(b BudgetReader) { s.budgets = b }
 
 // NewService returns a Service.
-func NewService(store SchedulerStore, queue Queue, tasks Tasks, opts Options) *Service {
+func NewService(store ServiceStore, queue Queue, tasks Tasks, opts Options) *Service {
 	opts = opts.WithDefaults()
 	return &Service{store: store, tasks: tasks, feeder: NewFeeder(store, queue, tasks, opts), opts: opts}
 }

@@ -5,35 +5,46 @@ import (
 	"time"
 )
 
-// SchedulerStore is what the scheduler side (planning, feeding, lifecycle)
-// needs from persistence. Methods that change state are conditional: they
-// report whether a row matched instead of failing on a lost race.
-type SchedulerStore interface {
+// The scheduler side's persistence, as each part consumes it. Methods that
+// change state are conditional: they report whether a row matched instead
+// of failing on a lost race. store.DB satisfies them all.
+
+// BroadcastReader reads broadcasts and their accounts.
+type BroadcastReader interface {
 	// BroadcastByName returns ErrNotFound if there is none.
 	BroadcastByName(ctx context.Context, name string) (Broadcast, error)
 	// BroadcastsIn lists the broadcasts in any of the states.
 	BroadcastsIn(ctx context.Context, states ...Status) ([]Broadcast, error)
 	// Account returns ErrNotFound if there is none.
 	Account(ctx context.Context, id int64) (Account, error)
-	// StartBroadcast moves a scheduled broadcast to running if it is still
-	// at updatedAt and its start has come.
-	StartBroadcast(ctx context.Context, id int64, updatedAt, now time.Time) (bool, error)
-	// Touch restarts the queued clock of a queued delivery.
-	Touch(ctx context.Context, ref Ref, now time.Time) error
+}
+
+// BroadcastWriter moves a broadcast through its lifecycle and ends its pending deliveries.
+type BroadcastWriter interface {
 	// SetStatus moves a broadcast from one of from to to, recording reason.
 	SetStatus(ctx context.Context, id int64, from []Status, to Status, reason string, now time.Time) (bool, error)
+	// FinishPending moves the broadcast's planned and queued deliveries to a
+	// terminal state (skipped on cancel, expired past the deadline).
+	FinishPending(ctx context.Context, broadcastID int64, to DeliveryStatus, reason string, now time.Time) ([]Ref, error)
+}
+
+// PlanStore plans a broadcast: its deliveries, then its start.
+type PlanStore interface {
 	// PlanBatch inserts deliveries for the next recipients with id > after,
 	// at most limit, skipping those already planned. It returns the last
 	// recipient id read and how many recipients it read (0 = done).
 	PlanBatch(ctx context.Context, broadcastID, after int64, limit int, now time.Time) (last int64, n int, err error)
-	// CountByStatus counts a broadcast's deliveries per state.
-	CountByStatus(ctx context.Context, broadcastID int64) (map[DeliveryStatus]int, error)
+	// StartBroadcast moves a scheduled broadcast to running if it is still
+	// at updatedAt and its start has come.
+	StartBroadcast(ctx context.Context, id int64, updatedAt, now time.Time) (bool, error)
+}
+
+// WindowStore keeps a running broadcast's window of queued deliveries in Redis.
+type WindowStore interface {
 	// Window returns how many deliveries are queued or sending, not
 	// counting those awaiting the provider's confirmation, and whether any
 	// are still planned or awaiting (the broadcast is not over).
 	Window(ctx context.Context, broadcastID int64) (inflight int, morePlanned bool, err error)
-	// SentSince counts deliveries of a broadcast accepted at or after t.
-	SentSince(ctx context.Context, broadcastID int64, t time.Time) (int, error)
 	// NextPlanned returns up to limit planned deliveries in id order.
 	NextPlanned(ctx context.Context, broadcastID int64, limit int) ([]Ref, error)
 	// MarkQueued moves planned deliveries of the given generation to queued,
@@ -43,29 +54,73 @@ type SchedulerStore interface {
 	// Unqueue moves every queued delivery of a broadcast back to planned with
 	// a new generation and returns the refs they had (to delete their tasks).
 	Unqueue(ctx context.Context, broadcastID int64, now time.Time) ([]Ref, error)
-	// FinishPending moves the broadcast's planned and queued deliveries to a
-	// terminal state (skipped on cancel, expired past the deadline).
-	FinishPending(ctx context.Context, broadcastID int64, to DeliveryStatus, reason string, now time.Time) ([]Ref, error)
+}
+
+// SweepStore finds and revives deliveries whose task was lost.
+type SweepStore interface {
 	// Stale returns, in id order after afterID, queued deliveries queued
 	// before `before` and sending deliveries whose lease ended before
 	// `before`.
 	Stale(ctx context.Context, before time.Time, afterID int64, limit int) ([]Job, error)
+	// Regen gives a delivery a new generation if it still has ref's.
+	Regen(ctx context.Context, ref Ref, now time.Time) (Ref, bool, error)
+	// Touch restarts the queued clock of a queued delivery.
+	Touch(ctx context.Context, ref Ref, now time.Time) error
+}
+
+// PollFeedStore moves due status polls into Redis.
+type PollFeedStore interface {
+	// LeaseDuePolls returns deliveries whose next poll is due and pushes
+	// their next_poll_at to leaseUntil so no other scheduler enqueues them.
+	LeaseDuePolls(ctx context.Context, now, leaseUntil time.Time, limit int) ([]PollRef, error)
 	// RequeuePolls makes status polls due between now and until (those
 	// parked in Redis by LeaseDuePolls among them) due now, and returns how
 	// many.
 	RequeuePolls(ctx context.Context, now, until time.Time) (int, error)
-	// Regen gives a delivery a new generation if it still has ref's.
-	Regen(ctx context.Context, ref Ref, now time.Time) (Ref, bool, error)
-	// LeaseDuePolls returns deliveries whose next poll is due and pushes
-	// their next_poll_at to leaseUntil so no other scheduler enqueues them.
-	LeaseDuePolls(ctx context.Context, now, leaseUntil time.Time, limit int) ([]PollRef, error)
+}
+
+// OccurrenceStore creates the occurrences of recurring broadcasts.
+type OccurrenceStore interface {
 	// CreateOccurrence creates the broadcast of one occurrence of a
 	// recurring broadcast, once: created is false if it already existed.
 	CreateOccurrence(ctx context.Context, parentID int64, at, now time.Time) (name string, created bool, err error)
 	// SkipOccurrences records occurrences up to upTo as skipped.
 	SkipOccurrences(ctx context.Context, parentID int64, upTo time.Time) error
+}
+
+// StepFeedStore finds sequence steps falling due.
+type StepFeedStore interface {
 	// DueSteps returns planned sequence steps due by until, earliest first.
 	DueSteps(ctx context.Context, until time.Time, limit int) ([]DueStep, error)
+}
+
+// ReportStore reads what a broadcast did.
+type ReportStore interface {
+	// CountByStatus counts a broadcast's deliveries per state.
+	CountByStatus(ctx context.Context, broadcastID int64) (map[DeliveryStatus]int, error)
+	// SentSince counts deliveries of a broadcast accepted at or after t.
+	SentSince(ctx context.Context, broadcastID int64, t time.Time) (int, error)
 	// Export calls fn for every delivery of a broadcast in id order.
 	Export(ctx context.Context, broadcastID int64, fn func(Row) error) error
+}
+
+// FeederStore is what the Feeder needs: planning, feeding windows of sends,
+// status polls and sequence steps, recurring occurrences and the sweep.
+type FeederStore interface {
+	BroadcastReader
+	BroadcastWriter
+	PlanStore
+	WindowStore
+	SweepStore
+	PollFeedStore
+	OccurrenceStore
+	StepFeedStore
+}
+
+// ServiceStore is what the Service (pause, resume, cancel, status, export)
+// needs: the feeder's store, since resuming plans what is left, and the
+// reports.
+type ServiceStore interface {
+	FeederStore
+	ReportStore
 }

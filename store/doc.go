@@ -2,6 +2,6 @@
 // an embedded SQLite file (the zero-setup demo, linked only by importing
 // store/sqlite), versioned SQL migrations, and the named queries that matter
 // (keyset planning batches, conditional state updates, COPY of audiences).
-// It implements campaign.SchedulerStore and campaign.WorkerStore; internal/app
+// It implements campaign.FeederStore, campaign.ServiceStore and campaign.WorkerStore (the delivery engine's store and both owners'); internal/app
 // adapts it to what the webhook package declares.
 package store

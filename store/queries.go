@@ -17,8 +17,9 @@ import (
 )
 
 var (
-	_ campaign.SchedulerStore = (*DB)(nil)
-	_ campaign.WorkerStore    = (*DB)(nil)
+	_ campaign.FeederStore  = (*DB)(nil)
+	_ campaign.ServiceStore = (*DB)(nil)
+	_ campaign.WorkerStore  = (*DB)(nil)
 )
 
 // ownerLive holds for a delivery whose broadcast is running or whose
