@@ -9,6 +9,10 @@
 // unsubscribe ends it), plus the values `scheduler status`, `export` and
 // `enroll` show.
 //
+// [Service] is what operators do with sequences (enroll, unenroll, exit,
+// report, export), over the [Store] it declares; the CLI goes through it
+// as broadcasts' commands go through campaign.Service.
+//
 // The rules are decided here and carried out by the store in the same
 // transaction that records the event (store/sequences.go): a crash can
 // neither lose the next step nor plan it twice. Each step is a delivery of

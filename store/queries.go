@@ -20,6 +20,7 @@ var (
 	_ campaign.FeederStore  = (*DB)(nil)
 	_ campaign.ServiceStore = (*DB)(nil)
 	_ campaign.WorkerStore  = (*DB)(nil)
+	_ sequence.Store        = (*DB)(nil)
 )
 
 // ownerLive holds for a delivery whose broadcast is running or whose

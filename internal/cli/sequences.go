@@ -17,11 +17,11 @@ import (
 	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/spec"
-	"github.com/wacamp/wacamp/store"
 )
 
-// openStore opens the database (sequence commands need no Redis).
-func openStore(ctx context.Context, io IO) (*store.DB, func(), error) {
+// openSequences opens the database (sequence commands need no Redis) and
+// returns the sequence service over it.
+func openSequences(ctx context.Context, io IO) (*sequence.Service, func(), error) {
 	cfg, err := settings(io)
 	if err != nil {
 		return nil, nil, err
@@ -30,16 +30,16 @@ func openStore(ctx context.Context, io IO) (*store.DB, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return conns.Store, conns.Close, nil
+	return sequence.NewService(conns.Store, nil), conns.Close, nil
 }
 
 // openForPhone normalises a --phone value and opens the database.
-func openForPhone(ctx context.Context, io IO, raw string) (string, *store.DB, func(), error) {
+func openForPhone(ctx context.Context, io IO, raw string) (string, *sequence.Service, func(), error) {
 	p, err := phone.Normalize(raw)
 	if err != nil {
 		return "", nil, nil, UsageError("--phone %q: %v", raw, err)
 	}
-	db, closeDB, err := openStore(ctx, io)
+	db, closeDB, err := openSequences(ctx, io)
 	return p, db, closeDB, err
 }
 
@@ -101,7 +101,7 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 		one := spec.Person{Recipient: spec.Recipient{Phone: p, Name: *name, Vars: vars}}
 		people = func(context.Context) iter.Seq2[spec.Person, error] { return spec.Persons(one) }
 	}
-	db, closeDB, err := openStore(ctx, io)
+	db, closeDB, err := openSequences(ctx, io)
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 		for i, p := range batch {
 			enrollees[i] = sequence.Enrollee{Phone: p.Phone, Name: p.Name, Vars: p.Vars}
 		}
-		res, err := db.Enroll(ctx, pos[0], enrollees, time.Now())
+		res, err := db.Enroll(ctx, pos[0], enrollees)
 		if err != nil {
 			return err
 		}
@@ -170,12 +170,8 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 // be sent (a variable without a value, a name the provider requires) are
 // refused before anyone is enrolled; the step would fail days later, stop
 // the enrollment, and they could not enroll again.
-func peopleCheck(ctx context.Context, db *store.DB, name string) (func(iter.Seq2[spec.Person, error]) error, error) {
-	_, _, seq, err := db.SequenceSpec(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	acct, err := db.SequenceAccount(ctx, name)
+func peopleCheck(ctx context.Context, db *sequence.Service, name string) (func(iter.Seq2[spec.Person, error]) error, error) {
+	seq, acct, err := db.Target(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +214,7 @@ func schedUnenroll(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	defer closeDB()
-	ok, err := db.Unenroll(ctx, pos[0], p, *reason, time.Now())
+	ok, err := db.Unenroll(ctx, pos[0], p, *reason)
 	if err != nil {
 		return err
 	}
@@ -247,7 +243,7 @@ func schedExit(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	defer closeDB()
-	names, err := db.Exit(ctx, p, *on, time.Now())
+	names, err := db.Exit(ctx, p, *on)
 	if err != nil {
 		return err
 	}
@@ -261,12 +257,12 @@ func schedExit(ctx context.Context, args []string, io IO) error {
 
 // sequenceStatus prints a sequence's report; false if name is no sequence.
 func sequenceStatus(ctx context.Context, io IO, name string, asJSON bool) (bool, error) {
-	db, closeDB, err := openStore(ctx, io)
+	db, closeDB, err := openSequences(ctx, io)
 	if err != nil {
 		return false, err
 	}
 	defer closeDB()
-	r, err := db.SequenceReport(ctx, name)
+	r, err := db.Report(ctx, name)
 	if errors.Is(err, campaign.ErrNotFound) {
 		return false, nil
 	}
@@ -335,13 +331,13 @@ func countsLine(counts map[string]int, order []string) string {
 // sequenceExport prints one JSON line per (enrollment, step); false if name
 // is no sequence.
 func sequenceExport(ctx context.Context, io IO, name string) (bool, error) {
-	db, closeDB, err := openStore(ctx, io)
+	db, closeDB, err := openSequences(ctx, io)
 	if err != nil {
 		return false, err
 	}
 	defer closeDB()
 	enc := json.NewEncoder(io.Stdout)
-	err = db.ExportSequence(ctx, name, func(r sequence.Row) error { return enc.Encode(r) })
+	err = db.Export(ctx, name, func(r sequence.Row) error { return enc.Encode(r) })
 	if errors.Is(err, campaign.ErrNotFound) {
 		return false, nil
 	}
@@ -350,21 +346,17 @@ func sequenceExport(ctx context.Context, io IO, name string) (bool, error) {
 
 // listSequences prints one line per sequence: its enrollments by state.
 func listSequences(ctx context.Context, io IO) error {
-	db, closeDB, err := openStore(ctx, io)
+	db, closeDB, err := openSequences(ctx, io)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	names, err := db.SequenceNames(ctx)
+	reports, err := db.Reports(ctx)
 	if err != nil {
 		return err
 	}
-	for _, n := range names {
-		r, err := db.SequenceReport(ctx, n)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(io.Stdout, "%-10s %s (version %d): %s\n", "sequence", n, r.Version, countsLine(r.Enrollments, enrollOrder))
+	for _, r := range reports {
+		fmt.Fprintf(io.Stdout, "%-10s %s (version %d): %s\n", "sequence", r.Name, r.Version, countsLine(r.Enrollments, enrollOrder))
 	}
 	return nil
 }
