@@ -16,7 +16,7 @@
 // The rules are decided here and carried out by the store in the same
 // transaction that records the event (store/sequences.go): a crash can
 // neither lose the next step nor plan it twice. Each step is a delivery of
-// its enrollment, sent by the one delivery engine (campaign.SendHandler)
+// its enrollment, sent by the one delivery engine (delivery.SendHandler)
 // with the same claim, throttle and idempotent record as a broadcast's; the
 // engine asks the step's owner (the enrollment) what differs: its due time
 // and window, a reply read from the conversation, no pause.

@@ -2,6 +2,8 @@
 // an embedded SQLite file (the zero-setup demo, linked only by importing
 // store/sqlite), versioned SQL migrations, and the named queries that matter
 // (keyset planning batches, conditional state updates, COPY of audiences).
-// It implements campaign.FeederStore, campaign.ServiceStore and campaign.WorkerStore (the delivery engine's store and both owners'); internal/app
+// It implements campaign.FeederStore and ServiceStore, delivery.WorkerStore
+// and PollStore, the owners' stores (campaign.OwnerStore,
+// sequence.StepStore) and sequence.Store; internal/app
 // adapts it to what the webhook package declares.
 package store

@@ -797,7 +797,7 @@ func (db *DB) PollTarget(ctx context.Context, id int64) (campaign.PollTarget, er
 	return t, nil
 }
 
-// ApplyStatus records a status observation (see campaign.WorkerStore).
+// ApplyStatus records a status observation (see delivery.WorkerStore).
 func (db *DB) ApplyStatus(ctx context.Context, id int64, wamid string, r provider.StatusReport, now time.Time, nextPoll *time.Time) (bool, error) {
 	at := r.At
 	if at.IsZero() {

@@ -145,7 +145,7 @@ func firstID(ids []int64) int64 {
 }
 
 // MatchWebhookEvents applies the kept webhook events of delivery id now
-// that its send is recorded (see campaign.WorkerStore).
+// that its send is recorded (see delivery.WorkerStore).
 func (db *DB) MatchWebhookEvents(ctx context.Context, id int64, now time.Time) (int, error) {
 	var d struct {
 		Wamid     *string
