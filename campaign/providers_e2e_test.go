@@ -333,7 +333,8 @@ func (b *bench) runProviderYAML(yaml string, concurrency int) {
 	_, err = b.db.Apply(context.Background(), bundle, time.Now())
 	require.NoError(b.t, err)
 	srv := app.NewWorker(b.conns, app.WorkerConfig{Concurrency: concurrency, Senders: &app.Senders{Getenv: providerEnv},
-		Limiter: throttle.NewFleet(b.rds.Client), Recipients: throttle.NewRecipients(b.rds.Client), Campaign: b.opts})
+		Limiter: throttle.NewFleet(b.rds.Client), Recipients: throttle.NewRecipients(b.rds.Client), Campaign: b.opts,
+		CheckEvery: checkEvery, RetryDelay: fastRetry})
 	require.NoError(b.t, srv.Start())
 	b.t.Cleanup(srv.Shutdown)
 	b.startScheduler()
