@@ -87,6 +87,11 @@ type bench struct {
 	phones     []string
 	// recipients, when set, replaces the workers' recipient limits.
 	recipients campaign.RecipientLimits
+	// fastChecks makes runProviderYAML's worker look for due tasks every
+	// checkEvery and back off failures per fastRetry, as startWorker's
+	// always do. Off, it keeps the production cadence (the settle-window
+	// tests, whose webhooks race the window's end, run so).
+	fastChecks bool
 	// client and insp serve every service call of the test.
 	queueOnce sync.Once
 	client    *asynq.Client
