@@ -41,12 +41,32 @@ func fastOpts() campaign.Options {
 		Lease:          3 * time.Second,
 		AmbiguousDelay: 300 * time.Millisecond,
 		SettleWindow:   1500 * time.Millisecond,
-		PollSchedule:   []time.Duration{300 * time.Millisecond, 600 * time.Millisecond, time.Second},
-		TrackFor:       time.Minute,
-		StaleAfter:     3 * time.Second,
-		FeedAhead:      2 * time.Second,
-		TaskTimeout:    20 * time.Second,
+		// A delivered message's next poll is two steps further on (read
+		// may follow): here every 5 s rather than every second, or the
+		// polls of a thousand delivered messages would be most of a
+		// test's work and the polls of new sends would queue behind them.
+		PollSchedule: []time.Duration{300 * time.Millisecond, 600 * time.Millisecond, time.Second, 5 * time.Second},
+		TrackFor:     time.Minute,
+		StaleAfter:   3 * time.Second,
+		FeedAhead:    2 * time.Second,
+		TaskTimeout:  20 * time.Second,
 	}
+}
+
+// checkEvery is how often a test's workers look for tasks whose wait or
+// retry delay has passed (1 s in production).
+const checkEvery = 100 * time.Millisecond
+
+// fastRetry is campaign.RetryDelay with the back-off of failures (and a
+// provider's Retry-After) a twentieth as long: the tests count tries, not
+// seconds. Waits (a lease, a pair interval, a budget, a step not due) keep
+// their length, as a shorter one would only run the task again to wait.
+func fastRetry(n int, err error, t *asynq.Task) time.Duration {
+	d := campaign.RetryDelay(n, err, t)
+	if campaign.IsFailure(err) {
+		return d / 20
+	}
+	return d
 }
 
 // bench is one test's world: a store, a Redis database, a simulator.
@@ -68,6 +88,11 @@ type bench struct {
 	phones     []string
 	// recipients, when set, replaces the workers' recipient limits.
 	recipients campaign.RecipientLimits
+	// fastChecks makes runProviderYAML's worker look for due tasks every
+	// checkEvery and back off failures per fastRetry, as startWorker's
+	// always do. Off, it keeps the production cadence (the settle-window
+	// tests, whose webhooks race the window's end, run so).
+	fastChecks bool
 	// client and insp serve every service call of the test.
 	queueOnce sync.Once
 	client    *asynq.Client
@@ -151,6 +176,8 @@ func (b *bench) startWorker(concurrency int) *app.Worker {
 		Outcomes:    throttle.NewOutcomes(b.rds.Client),
 		Recipients:  recipients,
 		Campaign:    b.opts,
+		CheckEvery:  checkEvery,
+		RetryDelay:  fastRetry,
 	})
 	require.NoError(b.t, srv.Start())
 	b.t.Cleanup(srv.Shutdown)
@@ -291,6 +318,7 @@ func TestDroppedConnectionsNeverDuplicate(t *testing.T) {
 	b := newBench(t, botsailorsim.Options{
 		DropAfterAcceptRate: 0.2, Fail5xxRate: 0.05, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 3,
 	})
+	b.accountYAML = "    pair_interval: 0s" // a retry after a 5xx goes at once
 	const n = 300
 	b.apply(b.writeCampaign("drops", n, 300, `      text: "Hello {{name}}"`))
 	b.startWorker(10)

@@ -241,6 +241,7 @@ func TestTemplateSendResolvesWAMID(t *testing.T) {
 	// 503s before accepting make the handler reconcile: it must not mistake
 	// an older chatbot message for the template that never went out.
 	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 11})
+	b.accountYAML = "    pair_interval: 0s" // a retry after a 503 goes at once
 	const n = 40
 	b.apply(b.writeCampaign("tpl", n, 100, `      template: {id: "313823", vars: {name: "{{name}}", code: "{{code}}"}}`))
 	// Half the recipients already have chatbot messages from the business
@@ -280,6 +281,7 @@ func TestTemplateSendResolvesWAMID(t *testing.T) {
 func TestSubscriberLimitPausesAndResumeContinues(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{SubscriberLimit: 30, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	b.accountYAML = "    pair_interval: 0s" // the refused send goes at once after the resume
 	const n = 60
 	b.apply(b.writeCampaign("subs", n, 100, `      text: "Hi {{name}}"`))
 	b.startWorker(5)
@@ -403,6 +405,7 @@ func TestRateLimitAnswerSlowsTheNumber(t *testing.T) {
 		}
 		return `{"status":"0","message":"(#130429) Rate limit hit"}`
 	})
+	b.accountYAML = "    pair_interval: 0s" // a refused send is retried at once
 	const n = 20
 	b.apply(b.writeCampaign("rl", n, 100, `      text: "Hi {{name}}"`))
 	b.startWorker(5)

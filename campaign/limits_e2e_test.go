@@ -258,7 +258,9 @@ func TestErrorPolicyEndToEnd(t *testing.T) {
 				}
 				return cmp.Or(tc.http, http.StatusOK), fmt.Sprintf(`{"status":"0","message":"(#%s) provider error"}`, tc.code)
 			})
-			b.accountYAML = "    daily_unique_limit: unlimited"
+			// The victim's retries wait for the code's policy, not for the
+			// pair interval its refused tries took.
+			b.accountYAML = "    pair_interval: 0s\n    daily_unique_limit: unlimited"
 			b.apply(b.writeCampaign("b1", 5, 20, `      text: "Hi {{name}}"`))
 			if tc.second != "" {
 				// A second broadcast on the account, to other recipients,

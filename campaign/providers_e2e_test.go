@@ -160,6 +160,7 @@ func runProviderCase(t *testing.T, pc providerCase) {
 	// answered, before the send is): give it the time a real lease would,
 	// so no answer is cut off and failed as outcome unknown.
 	b.opts.Lease = 30 * time.Second
+	b.fastChecks = true
 	apiURL, sends := webhookWorld(b, pc.start, nil)
 	const recipients, enrollments = 200, 30
 	b.writePeople(recipients)
@@ -333,8 +334,12 @@ func (b *bench) runProviderYAML(yaml string, concurrency int) {
 	require.NoError(b.t, err)
 	_, err = b.db.Apply(context.Background(), bundle, time.Now())
 	require.NoError(b.t, err)
-	srv := app.NewWorker(b.conns, app.WorkerConfig{Concurrency: concurrency, Senders: &app.Senders{Getenv: providerEnv},
-		Limiter: throttle.NewFleet(b.rds.Client), Recipients: throttle.NewRecipients(b.rds.Client), Campaign: b.opts})
+	cfg := app.WorkerConfig{Concurrency: concurrency, Senders: &app.Senders{Getenv: providerEnv},
+		Limiter: throttle.NewFleet(b.rds.Client), Recipients: throttle.NewRecipients(b.rds.Client), Campaign: b.opts}
+	if b.fastChecks {
+		cfg.CheckEvery, cfg.RetryDelay = checkEvery, fastRetry
+	}
+	srv := app.NewWorker(b.conns, cfg)
 	require.NoError(b.t, srv.Start())
 	b.t.Cleanup(srv.Shutdown)
 	b.startScheduler()
@@ -346,6 +351,7 @@ func TestWebhookReplyExitsEnrollment(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := newBench(t, botsailorsim.Options{})
+	b.fastChecks = true
 	recv, closeRecv := app.NewReceiver(b.conns, providerEnv, nil)
 	t.Cleanup(closeRecv)
 	hooks := httptest.NewServer(recv)

@@ -24,7 +24,7 @@ func TestRedisDataLossRecoversAtOnce(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 5})
 	b.opts.StaleAfter = 10 * time.Minute
-	b.opts.PollSchedule = []time.Duration{500 * time.Millisecond, 2 * time.Second}
+	b.opts.PollSchedule = []time.Duration{500 * time.Millisecond, 2 * time.Second, 5 * time.Second} // delivered: every 5 s
 	b.accountYAML = "    pair_interval: 0s"
 	const n = 400
 	b.apply(b.writeCampaign("loss", n, 80, `      text: "Hello {{name}}"`))
@@ -47,7 +47,7 @@ func TestRedisRestartWithoutPersistence(t *testing.T) {
 	rs := testenv.NewRedisServer(t)
 	b := newBenchOn(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 9}, rs.Redis)
 	b.opts.StaleAfter = 10 * time.Minute
-	b.opts.PollSchedule = []time.Duration{500 * time.Millisecond, 2 * time.Second}
+	b.opts.PollSchedule = []time.Duration{500 * time.Millisecond, 2 * time.Second, 5 * time.Second} // delivered: every 5 s
 	b.accountYAML = "    pair_interval: 0s"
 	const n = 600
 	b.apply(b.writeCampaign("restart", n, 80, `      text: "Hello {{name}}"`))

@@ -29,6 +29,13 @@ type WorkerConfig struct {
 	Recipients campaign.RecipientLimits
 	Campaign   campaign.Options
 	Logger     *slog.Logger
+	// CheckEvery is how often the servers look for tasks whose wait or
+	// retry delay has passed and, while idle, for new tasks. Default 1 s;
+	// tests shorten it.
+	CheckEvery time.Duration
+	// RetryDelay is asynq's wait before a task's next run; nil =
+	// campaign.RetryDelay. Tests shorten the back-off of failures with it.
+	RetryDelay asynq.RetryDelayFunc
 }
 
 // Worker is one worker process's task servers. Sends and status polls run
@@ -59,6 +66,12 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg.Campaign.Logger = log
+	if cfg.CheckEvery == 0 {
+		cfg.CheckEvery = time.Second
+	}
+	if cfg.RetryDelay == nil {
+		cfg.RetryDelay = campaign.RetryDelay
+	}
 	stop, cancel := context.WithCancel(context.Background())
 	cfg.Campaign.Stop = stop
 	health, alog := &redisHealth{log: log}, NewAsynqLogger(log)
@@ -67,14 +80,15 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 			Concurrency:     concurrency,
 			Queues:          map[string]int{queue: 1},
 			IsFailure:       campaign.IsFailure,
-			RetryDelayFunc:  campaign.RetryDelay,
+			RetryDelayFunc:  cfg.RetryDelay,
 			Logger:          alog,
 			LogLevel:        asynq.WarnLevel,
 			HealthCheckFunc: health.check,
 			ShutdownTimeout: 40 * time.Second, // a send's HTTP timeout (30 s) plus recording
 			// Waits (pair interval, leases) come back through asynq's retry
 			// set; look for due ones every second rather than every 5 s.
-			DelayedTaskCheckInterval: time.Second,
+			DelayedTaskCheckInterval: cfg.CheckEvery,
+			TaskCheckInterval:        cfg.CheckEvery,
 			ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 				if !campaign.IsFailure(err) {
 					return

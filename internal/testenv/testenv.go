@@ -212,7 +212,8 @@ func NewRedis(t testing.TB) Redis {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	owner := hex.EncodeToString(b)
-	deadline := time.Now().Add(5 * time.Minute)
+	start := time.Now()
+	deadline := start.Add(5 * time.Minute)
 	for {
 		for n := 1; n <= 15; n++ {
 			key := "wacamp:testenv:lease:" + strconv.Itoa(n)
@@ -228,6 +229,11 @@ func NewRedis(t testing.TB) Redis {
 					ctl.Del(context.Background(), key)
 				}
 			})
+			if waited := time.Since(start); waited > time.Second {
+				// Other test processes (other packages, other runs on the
+				// machine) held every database: time not spent testing.
+				t.Logf("testenv: waited %s for a free redis database", waited.Round(time.Millisecond))
+			}
 			opt := *base
 			opt.DB = n
 			c := redis.NewClient(&opt)
