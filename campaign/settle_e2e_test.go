@@ -192,6 +192,7 @@ func runFaultCase(t *testing.T, fc faultCase) {
 	ctx := context.Background()
 	b := newBench(t, botsailorsim.Options{})
 	b.opts.Lease = 30 * time.Second
+	b.fastChecks = true
 	var net *lossyNet
 	apiURL, sends := webhookWorld(b, fc.start, func(recv http.Handler) http.Handler {
 		net = &lossyNet{target: recv, loss: 0.05, late: 0.05, maxDelay: 10 * time.Second, rng: rand.New(rand.NewPCG(1, 2))}
