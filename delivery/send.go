@@ -271,6 +271,7 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	defer cancelSend()
 
 	res, err := sender.Send(provider.WithRecipientName(sctx, job.Name), job.Phone, msg)
+	h.holdPairAfter(ctx, log, job)
 	if err != nil {
 		return h.sendFailed(ctx, log, job, err)
 	}
@@ -308,6 +309,23 @@ func (h *SendHandler) waitToken(ctx context.Context, job Job) error {
 		defer stopWaiting()
 	}
 	return h.limiter.Wait(wctx, job.Account.RateKey(), job.Account.RatePerSecond)
+}
+
+// holdPairAfter holds the recipient's pair interval again from the
+// answer: taking the recipient's place started it before the request, but
+// requests reach the provider after varying delays, so two sends whose
+// places were taken an interval apart could arrive closer than that. The
+// next send to the recipient from this number starts only an interval
+// after this one's answer, which came after its request arrived.
+func (h *SendHandler) holdPairAfter(ctx context.Context, log *slog.Logger, job Job) {
+	if h.recipients == nil || job.Account.PairInterval <= 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := h.recipients.HoldPair(ctx, job.Account.RateKey(), job.Phone, job.Account.PairInterval); err != nil {
+		log.WarnContext(ctx, "delivery: cannot hold the pair interval after the answer", slog.String("error", err.Error()))
+	}
 }
 
 // markFresh is how long a rate wait may take before the conversation mark
