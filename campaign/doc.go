@@ -31,9 +31,7 @@
 // deliveries go out, a paused one's wait to be fed again, a cancelled one's
 // are skipped, a halting provider error or an error storm pauses it.
 // [NewSendHandler] wires the engine with both owners (this one and
-// sequence.StepOwner). The engine's names that callers used from here
-// (Job, Ref, the delivery states, tasks and handlers) are aliases of
-// package delivery's while callers move.
+// sequence.StepOwner).
 //
 // # Losing Redis
 //

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
@@ -36,8 +37,8 @@ func getenv(k string) string {
 }
 
 // fastOpts are engine options scaled down so a test runs in seconds.
-func fastOpts() campaign.Options {
-	return campaign.Options{
+func fastOpts() delivery.Options {
+	return delivery.Options{
 		Lease:          3 * time.Second,
 		AmbiguousDelay: 300 * time.Millisecond,
 		SettleWindow:   1500 * time.Millisecond,
@@ -57,13 +58,13 @@ func fastOpts() campaign.Options {
 // retry delay has passed (1 s in production).
 const checkEvery = 100 * time.Millisecond
 
-// fastRetry is campaign.RetryDelay with the back-off of failures (and a
+// fastRetry is delivery.RetryDelay with the back-off of failures (and a
 // provider's Retry-After) a twentieth as long: the tests count tries, not
 // seconds. Waits (a lease, a pair interval, a budget, a step not due) keep
 // their length, as a shorter one would only run the task again to wait.
 func fastRetry(n int, err error, t *asynq.Task) time.Duration {
-	d := campaign.RetryDelay(n, err, t)
-	if campaign.IsFailure(err) {
+	d := delivery.RetryDelay(n, err, t)
+	if delivery.IsFailure(err) {
 		return d / 20
 	}
 	return d
@@ -77,7 +78,7 @@ type bench struct {
 	sim   *botsailorsim.Server
 	url   string
 	dir   string
-	opts  campaign.Options
+	opts  delivery.Options
 	conns *app.Conns
 	// accountYAML and broadcastYAML are extra lines for the account and
 	// broadcast writeCampaign writes (indented 4 spaces).
@@ -87,7 +88,7 @@ type bench struct {
 	firstPhone int
 	phones     []string
 	// recipients, when set, replaces the workers' recipient limits.
-	recipients campaign.RecipientLimits
+	recipients delivery.RecipientLimits
 	// fastChecks makes runProviderYAML's worker look for due tasks every
 	// checkEvery and back off failures per fastRetry, as startWorker's
 	// always do. Off, it keeps the production cadence (the settle-window
@@ -231,10 +232,10 @@ func (b *bench) waitFor(timeout time.Duration, what string, cond func() bool) {
 	require.Eventually(b.t, cond, timeout, 50*time.Millisecond, what)
 }
 
-func (b *bench) export(name string) []campaign.Row {
+func (b *bench) export(name string) []delivery.Row {
 	b.t.Helper()
-	var rows []campaign.Row
-	require.NoError(b.t, b.service().Export(context.Background(), name, func(r campaign.Row) error {
+	var rows []delivery.Row
+	require.NoError(b.t, b.service().Export(context.Background(), name, func(r delivery.Row) error {
 		rows = append(rows, r)
 		return nil
 	}))
@@ -243,14 +244,14 @@ func (b *bench) export(name string) []campaign.Row {
 
 // requireOncePerPhone asserts the simulator accepted exactly one message
 // for every recipient, and nothing else.
-func (b *bench) requireOncePerPhone(rows []campaign.Row) {
+func (b *bench) requireOncePerPhone(rows []delivery.Row) {
 	b.t.Helper()
 	seen := map[string]int{}
 	for _, s := range b.sim.Sends() {
 		seen[s.Phone]++
 	}
 	for _, r := range rows {
-		if r.Status.Accepted() || r.Status == campaign.DeliveryFailed && r.WAMID != "" {
+		if r.Status.Accepted() || r.Status == delivery.Failed && r.WAMID != "" {
 			require.Equal(b.t, 1, seen[r.Phone], "phone %s got %d messages", r.Phone, seen[r.Phone])
 		}
 	}
@@ -294,7 +295,7 @@ func TestBroadcastEndToEnd(t *testing.T) {
 		require.False(t, wamids[r.WAMID], "wamid %s recorded twice", r.WAMID)
 		wamids[r.WAMID] = true
 		require.NotNil(t, r.SentAt)
-		if r.Status == campaign.DeliveryFailed {
+		if r.Status == delivery.Failed {
 			require.Equal(t, "131026", r.ErrorCode)
 		}
 	}
@@ -365,7 +366,7 @@ func worstSecond(sends []botsailorsim.Send) int {
 
 // exportPlanned plans a broadcast's deliveries without starting it (one
 // feeder tick would start it) and lists its recipients by delivery id.
-func (b *bench) exportPlanned(name string) []campaign.Row {
+func (b *bench) exportPlanned(name string) []delivery.Row {
 	b.t.Helper()
 	br, err := b.db.BroadcastByName(context.Background(), name)
 	require.NoError(b.t, err)
@@ -413,13 +414,13 @@ func (b *bench) feeder() (*campaign.Feeder, *asynq.Inspector) {
 
 // firstQueued runs one tick of f and returns the first delivery of the
 // broadcast name, which that tick queued.
-func (b *bench) firstQueued(f *campaign.Feeder, name string) campaign.Job {
+func (b *bench) firstQueued(f *campaign.Feeder, name string) delivery.Job {
 	b.t.Helper()
 	ctx := context.Background()
 	require.NoError(b.t, f.Tick(ctx))
 	rows := b.export(name)
 	job, err := b.db.Job(ctx, rows[0].ID)
 	require.NoError(b.t, err)
-	require.Equal(b.t, campaign.DeliveryQueued, job.Status)
+	require.Equal(b.t, delivery.Queued, job.Status)
 	return job
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 )
 
@@ -43,7 +43,7 @@ func TestLostTemplateAnswersListedWithoutWAMID(t *testing.T) {
 			b.startWorker(20)
 			b.startScheduler()
 			b.waitFor(90*time.Second, "every template delivered and so recorded", func() bool {
-				return b.counts("tpl")[string(campaign.DeliveryDelivered)] == tc.n
+				return b.counts("tpl")[string(delivery.Delivered)] == tc.n
 			})
 			if tc.wamidAfter > 0 {
 				// Tracking switches to the wamid once it shows.
@@ -69,7 +69,7 @@ func TestLostTemplateAnswersListedWithoutWAMID(t *testing.T) {
 			}
 			withID := 0
 			for _, r := range rows {
-				require.Equal(t, campaign.DeliveryDelivered, r.Status, "delivery %d", r.ID)
+				require.Equal(t, delivery.Delivered, r.Status, "delivery %d", r.ID)
 				if r.WAMID != "" {
 					withID++
 					require.Equal(t, byPhone[r.Phone].WAMID, r.WAMID, "the wamid of %s is its own message's", r.Phone)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/robfig/cron/v3"
+	"github.com/wacamp/wacamp/delivery"
 )
 
 // Queue enqueues tasks (*asynq.Client satisfies it).
@@ -36,7 +37,7 @@ type Feeder struct {
 	store FeederStore
 	queue Queue
 	tasks Tasks
-	opts  Options
+	opts  delivery.Options
 
 	loss LossDetector
 
@@ -63,7 +64,7 @@ type LossDetector interface {
 func (f *Feeder) DetectLoss(d LossDetector) { f.loss = d }
 
 // NewFeeder returns a Feeder.
-func NewFeeder(store FeederStore, queue Queue, tasks Tasks, opts Options) *Feeder {
+func NewFeeder(store FeederStore, queue Queue, tasks Tasks, opts delivery.Options) *Feeder {
 	return &Feeder{store: store, queue: queue, tasks: tasks, opts: opts.WithDefaults(), planned: map[int64]time.Time{}}
 }
 
@@ -337,7 +338,7 @@ func (f *Feeder) expirePaused(ctx context.Context) error {
 	now := f.opts.Now()
 	for _, b := range bs {
 		if sb := b.SendBy(); !sb.IsZero() && now.After(sb) {
-			refs, err := f.store.FinishPending(ctx, b.ID, DeliveryExpired, "deadline passed while the broadcast was paused", now)
+			refs, err := f.store.FinishPending(ctx, b.ID, delivery.Expired, "deadline passed while the broadcast was paused", now)
 			if err != nil {
 				return err
 			}
@@ -367,12 +368,12 @@ func (f *Feeder) feedRunning(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	accounts := map[int64]Account{}
+	accounts := map[int64]delivery.Account{}
 	var feeds []feed
 	for _, b := range bs {
 		now := f.opts.Now()
 		if sb := b.SendBy(); !sb.IsZero() && now.After(sb) {
-			refs, err := f.store.FinishPending(ctx, b.ID, DeliveryExpired, "deadline passed before the message could be sent", now)
+			refs, err := f.store.FinishPending(ctx, b.ID, delivery.Expired, "deadline passed before the message could be sent", now)
 			if err != nil {
 				return err
 			}
@@ -415,7 +416,7 @@ func (f *Feeder) feedRunning(ctx context.Context) error {
 // feed is what one tick adds to one broadcast's window.
 type feed struct {
 	b      Broadcast
-	refs   []Ref
+	refs   []delivery.Ref
 	window int
 }
 
@@ -429,7 +430,7 @@ func (f *Feeder) enqueueFeeds(ctx context.Context, feeds []feed) error {
 	type item struct {
 		at  float64 // position in its own window, 0–1
 		i   int     // which feed
-		ref Ref
+		ref delivery.Ref
 	}
 	var order []item
 	for i, fd := range feeds {
@@ -438,10 +439,10 @@ func (f *Feeder) enqueueFeeds(ctx context.Context, feeds []feed) error {
 		}
 	}
 	slices.SortStableFunc(order, func(a, b item) int { return cmp.Compare(a.at, b.at) })
-	queued := make([][]Ref, len(feeds))
+	queued := make([][]delivery.Ref, len(feeds))
 	var enqErr error
 	for _, it := range order {
-		if err := f.enqueue(ctx, NewSendTask(it.ref, f.opts.TaskTimeout)); err != nil {
+		if err := f.enqueue(ctx, delivery.NewSendTask(it.ref, f.opts.TaskTimeout)); err != nil {
 			enqErr = err // mark what made it; the rest stays planned for the next tick
 			break
 		}
@@ -495,10 +496,10 @@ func (f *Feeder) feedSteps(ctx context.Context) error {
 		if err != nil || len(due) == 0 {
 			return err
 		}
-		refs := make([]Ref, 0, len(due))
+		refs := make([]delivery.Ref, 0, len(due))
 		var enqErr error
 		for _, d := range due {
-			if enqErr = f.enqueue(ctx, NewStepTask(d.Ref, d.DueAt, f.opts.TaskTimeout)); enqErr != nil {
+			if enqErr = f.enqueue(ctx, delivery.NewStepTask(d.Ref, d.DueAt, f.opts.TaskTimeout)); enqErr != nil {
 				break // mark what made it; the rest stays planned for the next tick
 			}
 			refs = append(refs, d.Ref)
@@ -524,7 +525,7 @@ func (f *Feeder) enqueuePolls(ctx context.Context) error {
 		return err
 	}
 	for _, p := range polls {
-		if err := f.enqueue(ctx, NewPollTask(p)); err != nil {
+		if err := f.enqueue(ctx, delivery.NewPollTask(p)); err != nil {
 			return err // the lease expires and a later tick retries
 		}
 	}
@@ -597,12 +598,12 @@ func (f *Feeder) sweep(ctx context.Context, before time.Time, all bool) (int, er
 
 // reenqueue gives a stale delivery a new generation and task if its task
 // is gone; it reports whether it did.
-func (f *Feeder) reenqueue(ctx context.Context, j Job, now time.Time) (bool, error) {
-	info, err := f.tasks.GetTaskInfo(QueueBroadcast, SendTaskID(j.Ref))
+func (f *Feeder) reenqueue(ctx context.Context, j delivery.Job, now time.Time) (bool, error) {
+	info, err := f.tasks.GetTaskInfo(delivery.QueueBroadcast, delivery.SendTaskID(j.Ref))
 	switch {
 	case err == nil && info.State != asynq.TaskStateArchived && info.State != asynq.TaskStateCompleted:
 		// Its task is still there (waiting, running or retrying).
-		if j.Status == DeliveryQueued {
+		if j.Status == delivery.Queued {
 			if err := f.store.Touch(ctx, j.Ref, now); err != nil {
 				return false, err
 			}
@@ -610,7 +611,7 @@ func (f *Feeder) reenqueue(ctx context.Context, j Job, now time.Time) (bool, err
 		return false, nil
 	case err == nil:
 		// Archived or completed without settling the delivery: lost.
-		_ = f.tasks.DeleteTask(QueueBroadcast, SendTaskID(j.Ref))
+		_ = f.tasks.DeleteTask(delivery.QueueBroadcast, delivery.SendTaskID(j.Ref))
 	case !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound):
 		return false, fmt.Errorf("sweep: inspect task: %w", err)
 	}
@@ -620,7 +621,7 @@ func (f *Feeder) reenqueue(ctx context.Context, j Job, now time.Time) (bool, err
 	}
 	// A sequence step gets a plain send task too: run early, the handler
 	// makes it wait for its due time.
-	if err := f.enqueue(ctx, NewSendTask(ref, f.opts.TaskTimeout)); err != nil {
+	if err := f.enqueue(ctx, delivery.NewSendTask(ref, f.opts.TaskTimeout)); err != nil {
 		return false, err
 	}
 	f.opts.Logger.WarnContext(ctx, "scheduler: re-enqueued delivery whose task was lost", slog.Int64("delivery_id", j.ID), slog.String("status", string(j.Status)))
@@ -629,10 +630,10 @@ func (f *Feeder) reenqueue(ctx context.Context, j Job, now time.Time) (bool, err
 
 // deleteSendTasks removes queued send tasks; tasks already running or gone
 // are left alone (their generation or state makes them no-ops).
-func deleteSendTasks(tasks Tasks, refs []Ref) int {
+func deleteSendTasks(tasks Tasks, refs []delivery.Ref) int {
 	n := 0
 	for _, r := range refs {
-		if err := tasks.DeleteTask(QueueBroadcast, SendTaskID(r)); err == nil {
+		if err := tasks.DeleteTask(delivery.QueueBroadcast, delivery.SendTaskID(r)); err == nil {
 			n++
 		}
 	}
@@ -640,12 +641,12 @@ func deleteSendTasks(tasks Tasks, refs []Ref) int {
 }
 
 // missing returns the refs of all that are not in some.
-func missing(all, some []Ref) []Ref {
-	in := make(map[Ref]bool, len(some))
+func missing(all, some []delivery.Ref) []delivery.Ref {
+	in := make(map[delivery.Ref]bool, len(some))
 	for _, r := range some {
 		in[r] = true
 	}
-	var out []Ref
+	var out []delivery.Ref
 	for _, r := range all {
 		if !in[r] {
 			out = append(out, r)

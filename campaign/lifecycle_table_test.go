@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
 )
 
@@ -34,10 +35,10 @@ func TestLifecycleTable(t *testing.T) {
 // state: a duplicate or late report can never move one back.
 func TestStatusMovesOnlyForward(t *testing.T) {
 	t.Parallel()
-	rank := map[campaign.DeliveryStatus]int{campaign.DeliverySent: 1, campaign.DeliveryDelivered: 2, campaign.DeliveryRead: 3}
-	target := map[provider.Status]campaign.DeliveryStatus{provider.StatusDelivered: campaign.DeliveryDelivered,
-		provider.StatusRead: campaign.DeliveryRead, provider.StatusFailed: campaign.DeliveryFailed}
-	for st, from := range campaign.StatusMoves {
+	rank := map[delivery.Status]int{delivery.Sent: 1, delivery.Delivered: 2, delivery.Read: 3}
+	target := map[provider.Status]delivery.Status{provider.StatusDelivered: delivery.Delivered,
+		provider.StatusRead: delivery.Read, provider.StatusFailed: delivery.Failed}
+	for st, from := range delivery.StatusMoves {
 		to, ok := target[st]
 		if !ok {
 			t.Errorf("%s: not a status that moves a delivery", st)
@@ -46,7 +47,7 @@ func TestStatusMovesOnlyForward(t *testing.T) {
 			if !f.Accepted() {
 				t.Errorf("%s replaces %s, which the provider never accepted", st, f)
 			}
-			if to == campaign.DeliveryFailed && f != campaign.DeliverySent {
+			if to == delivery.Failed && f != delivery.Sent {
 				t.Errorf("failed replaces %s: a delivered message cannot fail", f)
 			}
 			if r, ok := rank[to]; ok && rank[f] >= r {
@@ -54,7 +55,7 @@ func TestStatusMovesOnlyForward(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := campaign.StatusMoves[provider.StatusSent]; ok {
+	if _, ok := delivery.StatusMoves[provider.StatusSent]; ok {
 		t.Error("a sent report moves a delivery")
 	}
 }

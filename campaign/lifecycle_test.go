@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider/botsailor"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
@@ -23,7 +24,7 @@ func pendingSends(t *testing.T, b *bench) int {
 	t.Helper()
 	insp := asynq.NewInspector(b.rds.Opt)
 	defer insp.Close()
-	info, err := insp.GetQueueInfo(campaign.QueueBroadcast)
+	info, err := insp.GetQueueInfo(delivery.QueueBroadcast)
 	if err != nil {
 		return 0 // queue not created yet
 	}
@@ -83,7 +84,7 @@ func TestPauseResumeCancel(t *testing.T) {
 	// next run, and the queue drains.
 	b.waitFor(15*time.Second, "cx's tasks drained", func() bool { return pendingSends(t, b) == 0 })
 	for _, r := range b.export("cx") {
-		if r.Status == campaign.DeliverySkipped {
+		if r.Status == delivery.Skipped {
 			require.Equal(t, "broadcast cancelled", r.Error)
 		}
 	}
@@ -104,7 +105,7 @@ func TestRedisHoldsAWindowNotTheAudience(t *testing.T) {
 	for range 5 {
 		require.NoError(t, f.Tick(ctx))
 	}
-	info, err := insp.GetQueueInfo(campaign.QueueBroadcast)
+	info, err := insp.GetQueueInfo(delivery.QueueBroadcast)
 	require.NoError(t, err)
 	require.LessOrEqual(t, info.Size, 500)
 	require.Greater(t, info.Size, 0)
@@ -130,7 +131,7 @@ func TestFeederInterleavesBroadcasts(t *testing.T) {
 	b.apply(b.writeCampaign("b", 100, 50, `      text: "B {{name}}"`))
 	f, insp := b.feeder()
 	require.NoError(t, f.Tick(context.Background()))
-	tasks, err := insp.ListPendingTasks(campaign.QueueBroadcast, asynq.PageSize(200))
+	tasks, err := insp.ListPendingTasks(delivery.QueueBroadcast, asynq.PageSize(200))
 	require.NoError(t, err)
 	require.Len(t, tasks, 200)
 	aID, err := b.db.BroadcastByName(context.Background(), "a")
@@ -144,7 +145,7 @@ func TestFeederInterleavesBroadcasts(t *testing.T) {
 	for i := 0; i+10 <= len(tasks); i += 10 {
 		fromA := 0
 		for _, task := range tasks[i : i+10] {
-			var p campaign.SendPayload
+			var p delivery.SendPayload
 			require.NoError(t, json.Unmarshal(task.Payload, &p))
 			if rows[p.DeliveryID] {
 				fromA++
@@ -214,7 +215,7 @@ func TestCrashedSendIsReconciled(t *testing.T) {
 	require.NoError(t, f.Tick(ctx)) // plan + start + enqueue 5
 	// The "crashed worker": claim the first delivery, send it, die.
 	rows := b.export("crash")
-	ref := campaign.Ref{ID: rows[0].ID}
+	ref := delivery.Ref{ID: rows[0].ID}
 	now := time.Now()
 	ok, err := b.db.Claim(ctx, ref, now.Add(-time.Minute), now.Add(-time.Second), nil) // lease already over
 	require.NoError(t, err)
@@ -222,7 +223,7 @@ func TestCrashedSendIsReconciled(t *testing.T) {
 	cl := botsailor.New(botsailor.Config{BaseURL: b.url, Token: testToken, PhoneNumberID: "119060000040020", WhatsAppBotID: 123})
 	res, err := cl.Send(ctx, rows[0].Phone, templates.Message{Kind: templates.KindText, Text: "Hi Person 0"})
 	require.NoError(t, err)
-	err = insp.DeleteQueue(campaign.QueueBroadcast, true) // and its task is lost too
+	err = insp.DeleteQueue(delivery.QueueBroadcast, true) // and its task is lost too
 	require.NoError(t, err)
 
 	b.startWorker(5)
@@ -335,7 +336,7 @@ func TestPermanentErrorFailsWithoutRetry(t *testing.T) {
 	for _, r := range b.export("perm") {
 		if strings.HasSuffix(r.Phone, "7") {
 			failed++
-			require.Equal(t, campaign.DeliveryFailed, r.Status)
+			require.Equal(t, delivery.Failed, r.Status)
 			require.Equal(t, "131026", r.ErrorCode)
 			require.Equal(t, 1, r.Attempts)
 		}

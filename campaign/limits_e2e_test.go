@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/throttle"
 )
@@ -120,7 +121,7 @@ func TestBudgetDefersNewRecipients(t *testing.T) {
 	require.NotNil(t, st.Budget)
 	require.Equal(t, campaign.BudgetReport{Ledger: "number:119060000040020", Limit: limit, Used: limit, Full: true, NextRoom: st.Budget.NextRoom}, *st.Budget)
 	require.NotNil(t, st.Budget.NextRoom)
-	require.WithinDuration(t, clk.Now().Add(campaign.BudgetWindow), *st.Budget.NextRoom, time.Minute)
+	require.WithinDuration(t, clk.Now().Add(delivery.BudgetWindow), *st.Budget.NextRoom, time.Minute)
 
 	// Recipients already counted in the window are not new: a second
 	// broadcast to 10 of them goes out while the budget is full.
@@ -133,7 +134,7 @@ func TestBudgetDefersNewRecipients(t *testing.T) {
 	b.waitFor(30*time.Second, "second broadcast delivered", func() bool { return b.counts("again")["delivered"] == limit })
 	require.Equal(t, 2*limit, b.sim.Stats().Accepted)
 
-	clk.Add(campaign.BudgetWindow + time.Second)
+	clk.Add(delivery.BudgetWindow + time.Second)
 	b.waitFor(30*time.Second, "deferred sent after the window moved", func() bool { return b.counts("big")["delivered"] == n })
 	seen := map[string]int{}
 	for _, s := range b.sim.Sends() {
@@ -176,13 +177,13 @@ func TestErrorPolicyEndToEnd(t *testing.T) {
 		second string
 		// check runs once the broadcasts have settled.
 		settled func(b *bench) bool
-		check   func(t *testing.T, b *bench, victimRow campaign.Row, calls int)
+		check   func(t *testing.T, b *bench, victimRow delivery.Row, calls int)
 	}{
 		{
 			name: "permanent: undeliverable fails at once", code: "131026",
 			settled: func(b *bench) bool { c := b.counts("b1"); return c["delivered"]+c["failed"] == 5 },
-			check: func(t *testing.T, b *bench, r campaign.Row, calls int) {
-				require.Equal(t, campaign.DeliveryFailed, r.Status)
+			check: func(t *testing.T, b *bench, r delivery.Row, calls int) {
+				require.Equal(t, delivery.Failed, r.Status)
 				require.Equal(t, "131026", r.ErrorCode)
 				require.Equal(t, 1, calls)
 			},
@@ -190,8 +191,8 @@ func TestErrorPolicyEndToEnd(t *testing.T) {
 		{
 			name: "transient: unknown error gives up after 3 tries", code: "131000",
 			settled: func(b *bench) bool { c := b.counts("b1"); return c["delivered"]+c["failed"] == 5 },
-			check: func(t *testing.T, b *bench, r campaign.Row, calls int) {
-				require.Equal(t, campaign.DeliveryFailed, r.Status)
+			check: func(t *testing.T, b *bench, r delivery.Row, calls int) {
+				require.Equal(t, delivery.Failed, r.Status)
 				require.Equal(t, "131000", r.ErrorCode)
 				require.Equal(t, 3, calls)
 			},
@@ -199,8 +200,8 @@ func TestErrorPolicyEndToEnd(t *testing.T) {
 		{
 			name: "transient: service unavailable with a 503 gives up after 5 tries", code: "131016", http: 503,
 			settled: func(b *bench) bool { c := b.counts("b1"); return c["delivered"]+c["failed"] == 5 },
-			check: func(t *testing.T, b *bench, r campaign.Row, calls int) {
-				require.Equal(t, campaign.DeliveryFailed, r.Status)
+			check: func(t *testing.T, b *bench, r delivery.Row, calls int) {
+				require.Equal(t, delivery.Failed, r.Status)
 				require.Equal(t, "131016", r.ErrorCode, "an answer with Meta's code is a refusal, not a lost answer")
 				require.Equal(t, 5, calls)
 			},
@@ -208,8 +209,8 @@ func TestErrorPolicyEndToEnd(t *testing.T) {
 		{
 			name: "transient: pair rate retries after 4^X s", code: "131056", times: 2,
 			settled: func(b *bench) bool { return b.counts("b1")["delivered"] == 5 },
-			check: func(t *testing.T, b *bench, r campaign.Row, calls int) {
-				require.Equal(t, campaign.DeliveryDelivered, r.Status)
+			check: func(t *testing.T, b *bench, r delivery.Row, calls int) {
+				require.Equal(t, delivery.Delivered, r.Status)
 				require.Equal(t, 3, calls)
 				require.Equal(t, 3, r.Attempts)
 			},
@@ -220,9 +221,9 @@ func TestErrorPolicyEndToEnd(t *testing.T) {
 			settled: func(b *bench) bool {
 				return b.status("b1").Status == campaign.StatusPaused && b.counts("b1")["sending"] == 0 && b.counts("b2")["delivered"] == 5
 			},
-			check: func(t *testing.T, b *bench, r campaign.Row, calls int) {
+			check: func(t *testing.T, b *bench, r delivery.Row, calls int) {
 				require.Contains(t, b.status("b1").Reason, "132001")
-				require.True(t, r.Status == campaign.DeliveryPlanned || r.Status == campaign.DeliveryQueued, "%s: the victim waits for a resume", r.Status)
+				require.True(t, r.Status == delivery.Planned || r.Status == delivery.Queued, "%s: the victim waits for a resume", r.Status)
 				require.Equal(t, campaign.StatusCompleted, b.status("b2").Status, "another broadcast on the account goes on")
 			},
 		},
@@ -233,10 +234,10 @@ func TestErrorPolicyEndToEnd(t *testing.T) {
 				return b.status("b1").Status == campaign.StatusPaused && b.status("b2").Status == campaign.StatusPaused &&
 					b.counts("b1")["sending"] == 0
 			},
-			check: func(t *testing.T, b *bench, r campaign.Row, calls int) {
+			check: func(t *testing.T, b *bench, r delivery.Row, calls int) {
 				require.Contains(t, b.status("b1").Reason, "131048")
 				require.Contains(t, b.status("b2").Reason, "131048", "the scheduled broadcast on the number is paused too")
-				require.NotEqual(t, campaign.DeliveryFailed, r.Status)
+				require.NotEqual(t, delivery.Failed, r.Status)
 			},
 		},
 	}
@@ -271,7 +272,7 @@ func TestErrorPolicyEndToEnd(t *testing.T) {
 			b.startWorker(3)
 			b.startScheduler()
 			b.waitFor(60*time.Second, "settled", func() bool { return tc.settled(b) })
-			var row campaign.Row
+			var row delivery.Row
 			for _, r := range b.export("b1") {
 				if r.Phone == victim {
 					row = r

@@ -19,7 +19,7 @@ func (Broadcast) OwnerKind() string { return KindBroadcast }
 
 // BroadcastOf returns the broadcast that owns job's delivery; ok is false
 // for a delivery some other owner planned (a sequence step).
-func BroadcastOf(job Job) (b Broadcast, ok bool) {
+func BroadcastOf(job delivery.Job) (b Broadcast, ok bool) {
 	b, ok = job.Owner.(Broadcast)
 	return b, ok
 }
@@ -30,14 +30,14 @@ type OwnerStore interface {
 	// MarkSent records an accepted send: sending → sent, the wamid (may be
 	// empty when still unknown) and the first status poll (zero: none, the
 	// provider pushes statuses).
-	MarkSent(ctx context.Context, ref Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error)
+	MarkSent(ctx context.Context, ref delivery.Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error)
 	// SetStatus moves a broadcast from one of from to to, recording reason.
 	SetStatus(ctx context.Context, id int64, from []Status, to Status, reason string, now time.Time) (bool, error)
 	// PauseAccount pauses every running broadcast of an account.
 	PauseAccount(ctx context.Context, accountID int64, reason string, now time.Time) ([]int64, error)
 	// Unclaim moves a sending delivery back (to queued, or to planned with a
 	// new generation when newGen), when the provider surely did not take it.
-	Unclaim(ctx context.Context, ref Ref, newGen bool, errCode, reason string, now time.Time) (bool, error)
+	Unclaim(ctx context.Context, ref delivery.Ref, newGen bool, errCode, reason string, now time.Time) (bool, error)
 }
 
 // BroadcastOwner is the delivery.Owner of broadcasts: a broadcast can be
@@ -46,30 +46,30 @@ type OwnerStore interface {
 type BroadcastOwner struct {
 	store    OwnerStore
 	outcomes delivery.Outcomes
-	opts     Options
+	opts     delivery.Options
 }
 
 // NewBroadcastOwner returns the owner of broadcasts' deliveries. outcomes
 // may be nil, which turns off pausing on error storms.
-func NewBroadcastOwner(store OwnerStore, outcomes delivery.Outcomes, opts Options) *BroadcastOwner {
+func NewBroadcastOwner(store OwnerStore, outcomes delivery.Outcomes, opts delivery.Options) *BroadcastOwner {
 	return &BroadcastOwner{store: store, outcomes: outcomes, opts: opts.WithDefaults()}
 }
 
 var _ delivery.Owner = (*BroadcastOwner)(nil)
 
-func broadcastOf(job Job) Broadcast {
+func broadcastOf(job delivery.Job) Broadcast {
 	b, _ := BroadcastOf(job)
 	return b
 }
 
 // LogAttrs names the broadcast.
-func (*BroadcastOwner) LogAttrs(job Job) []any {
+func (*BroadcastOwner) LogAttrs(job delivery.Job) []any {
 	return []any{slog.String("broadcast", broadcastOf(job).Name)}
 }
 
 // State: a running broadcast's deliveries go out, a cancelled one's are
 // skipped, and a paused or scheduled one's wait to be fed again.
-func (*BroadcastOwner) State(job Job) (delivery.OwnerState, string) {
+func (*BroadcastOwner) State(job delivery.Job) (delivery.OwnerState, string) {
 	switch broadcastOf(job).Status {
 	case StatusRunning:
 		return delivery.OwnerRunning, ""
@@ -80,24 +80,24 @@ func (*BroadcastOwner) State(job Job) (delivery.OwnerState, string) {
 }
 
 // Ready: a broadcast's delivery may go out as soon as it is fed.
-func (*BroadcastOwner) Ready(context.Context, Job, time.Time) error { return nil }
+func (*BroadcastOwner) Ready(context.Context, delivery.Job, time.Time) error { return nil }
 
 // AccountDown: the paused account paused the broadcast; it resumes with it.
 func (*BroadcastOwner) AccountDown(string) error { return nil }
 
 // EndedBeforeSend: nothing ends a broadcast's delivery but the broadcast.
-func (*BroadcastOwner) EndedBeforeSend(context.Context, *slog.Logger, delivery.Sender, provider.Capabilities, Job, time.Time) (bool, error) {
+func (*BroadcastOwner) EndedBeforeSend(context.Context, *slog.Logger, delivery.Sender, provider.Capabilities, delivery.Job, time.Time) (bool, error) {
 	return false, nil
 }
 
 // RecordSent records the send; nothing else follows from it.
-func (o *BroadcastOwner) RecordSent(ctx context.Context, ref Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error) {
+func (o *BroadcastOwner) RecordSent(ctx context.Context, ref delivery.Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error) {
 	return o.store.MarkSent(ctx, ref, wamid, now, firstPoll, trackUntil)
 }
 
 // Halted pauses the account or the broadcast and hands the claim back,
 // counted: the broadcast goes on from there when resumed.
-func (o *BroadcastOwner) Halted(ctx context.Context, log *slog.Logger, job Job, class provider.Class, code, text string) error {
+func (o *BroadcastOwner) Halted(ctx context.Context, log *slog.Logger, job delivery.Job, class provider.Class, code, text string) error {
 	now := o.opts.Now()
 	reason := "halted by provider error: " + text
 	if class == provider.ClassHaltAccount {
@@ -116,7 +116,7 @@ func (o *BroadcastOwner) Halted(ctx context.Context, log *slog.Logger, job Job, 
 // StormShare of its last StormWindow sends failed (at least a tenth of the
 // window must have been seen). The window starts afresh whenever the
 // broadcast's state changes (a resume), as its key carries updated_at.
-func (o *BroadcastOwner) Outcome(ctx context.Context, log *slog.Logger, job Job, failed bool, lastErr string) {
+func (o *BroadcastOwner) Outcome(ctx context.Context, log *slog.Logger, job delivery.Job, failed bool, lastErr string) {
 	if o.outcomes == nil {
 		return
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/drivers"
@@ -193,8 +193,8 @@ sequences:
 	_, err := b.db.Enroll(ctx, "drip", people, time.Now())
 	require.NoError(t, err)
 
-	terminal := func(s campaign.DeliveryStatus) bool {
-		return s == campaign.DeliveryDelivered || s == campaign.DeliveryRead || s == campaign.DeliveryFailed
+	terminal := func(s delivery.Status) bool {
+		return s == delivery.Delivered || s == delivery.Read || s == delivery.Failed
 	}
 	// Done when every broadcast message and every planned step is terminal
 	// and no enrollment is active (a step that fails stops its enrollment,
@@ -207,7 +207,7 @@ sequences:
 			}
 		}
 		for _, r := range b.sequenceRows("drip") {
-			if s := campaign.DeliveryStatus(r.Status); !terminal(s) && s != campaign.DeliverySkipped {
+			if s := delivery.Status(r.Status); !terminal(s) && s != delivery.Skipped {
 				pending["step "+r.Status]++
 			}
 		}
@@ -230,17 +230,17 @@ sequences:
 		time.Sleep(250 * time.Millisecond) // a database condition: no event to wait on across the worker pool
 	}
 
-	counts := map[campaign.DeliveryStatus]int{}
+	counts := map[delivery.Status]int{}
 	for _, r := range b.export("sale") {
 		require.NotEmpty(t, r.WAMID, "broadcast message to %s has no id", r.Phone)
 		counts[r.Status]++
 	}
-	require.Equal(t, recipients, counts[campaign.DeliveryDelivered]+counts[campaign.DeliveryRead]+counts[campaign.DeliveryFailed])
-	require.NotZero(t, counts[campaign.DeliveryFailed], "the simulator fails some")
+	require.Equal(t, recipients, counts[delivery.Delivered]+counts[delivery.Read]+counts[delivery.Failed])
+	require.NotZero(t, counts[delivery.Failed], "the simulator fails some")
 	if pc.noRead {
-		require.Zero(t, counts[campaign.DeliveryRead])
+		require.Zero(t, counts[delivery.Read])
 	} else {
-		require.NotZero(t, counts[campaign.DeliveryRead])
+		require.NotZero(t, counts[delivery.Read])
 	}
 	steps := map[string][]sequence.Row{}
 	for _, r := range b.sequenceRows("drip") {
@@ -315,7 +315,7 @@ broadcasts:
 `, api.URL)
 	b.runProviderYAML(yaml, 4)
 	b.waitFor(60*time.Second, "both deliveries failed as outcome unknown", func() bool {
-		return b.counts("tpl")[string(campaign.DeliveryFailed)] == 2
+		return b.counts("tpl")[string(delivery.Failed)] == 2
 	})
 	for _, r := range b.export("tpl") {
 		require.Contains(t, r.Error, "outcome unknown")

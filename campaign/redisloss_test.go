@@ -9,7 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
-	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
@@ -85,7 +85,7 @@ func TestRedisDataLossRecoversRunningLeasesAsTheyEnd(t *testing.T) {
 
 	require.NoError(t, b.rds.Client.FlushDB(ctx).Err())
 	require.NoError(t, f.Tick(ctx)) // notices the loss; the lease still runs
-	_, err = insp.GetTaskInfo(campaign.QueueBroadcast, campaign.SendTaskID(job.Ref))
+	_, err = insp.GetTaskInfo(delivery.QueueBroadcast, delivery.SendTaskID(job.Ref))
 	require.True(t, errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound), "its task is gone: %v", err)
 
 	clk.Add(b.opts.AmbiguousDelay + 3*time.Second) // the lease has ended
@@ -93,6 +93,6 @@ func TestRedisDataLossRecoversRunningLeasesAsTheyEnd(t *testing.T) {
 	got, err := b.db.Job(ctx, job.ID)
 	require.NoError(t, err)
 	require.Equal(t, job.Gen+1, got.Gen, "re-enqueued under a new generation")
-	_, err = insp.GetTaskInfo(campaign.QueueBroadcast, campaign.SendTaskID(got.Ref))
+	_, err = insp.GetTaskInfo(delivery.QueueBroadcast, delivery.SendTaskID(got.Ref))
 	require.NoError(t, err, "its new task is queued")
 }

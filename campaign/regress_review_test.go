@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider"
@@ -22,9 +23,9 @@ type noLimit struct{}
 
 func (noLimit) Wait(context.Context, string, float64) error { return nil }
 
-func sendTask(ref campaign.Ref) *asynq.Task {
-	p, _ := json.Marshal(campaign.SendPayload{DeliveryID: ref.ID, Gen: ref.Gen})
-	return asynq.NewTask(campaign.TypeSend, p)
+func sendTask(ref delivery.Ref) *asynq.Task {
+	p, _ := json.Marshal(delivery.SendPayload{DeliveryID: ref.ID, Gen: ref.Gen})
+	return asynq.NewTask(delivery.TypeSend, p)
 }
 
 // stallRecipients blocks the take of the recipient's place (between the
@@ -92,17 +93,17 @@ func TestStalledClaimNeverSendsAfterLosingItsLease(t *testing.T) {
 
 // hookSenders runs hook before the first Conversation call.
 type hookSenders struct {
-	inner campaign.Senders
+	inner delivery.Senders
 	once  sync.Once
 	hook  func()
 }
 
 type hookSender struct {
-	campaign.Sender
+	delivery.Sender
 	s *hookSenders
 }
 
-func (h *hookSenders) Sender(ctx context.Context, a campaign.Account) (campaign.Sender, error) {
+func (h *hookSenders) Sender(ctx context.Context, a delivery.Account) (delivery.Sender, error) {
 	s, err := h.inner.Sender(ctx, a)
 	if err != nil {
 		return nil, err
@@ -142,5 +143,5 @@ func TestCancelDuringReconcileEndsSkipped(t *testing.T) {
 	require.NoError(t, err)
 	gb, _ := campaign.BroadcastOf(got)
 	t.Logf("broadcast %s, delivery %s", gb.Status, got.Status)
-	require.False(t, got.Status.Pending() || got.Status == campaign.DeliverySending, "delivery left %s", got.Status)
+	require.False(t, got.Status.Pending() || got.Status == delivery.Sending, "delivery left %s", got.Status)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
@@ -226,8 +227,8 @@ func stepOutsideItsWindow(t *testing.T, base time.Time) {
 
 	// Held until 17:30 Friday: the window opens again Monday 09:00 Berlin.
 	clk.Set(friday.Add(90 * time.Minute))
-	err = h.ProcessTask(ctx, campaign.NewSendTask(due[0].Ref, time.Minute))
-	var we *campaign.WaitError
+	err = h.ProcessTask(ctx, delivery.NewSendTask(due[0].Ref, time.Minute))
+	var we *delivery.WaitError
 	require.ErrorAs(t, err, &we)
 	require.Equal(t, monday.Sub(clk.Now()), we.After, we.Reason)
 	require.Zero(t, b.sim.Stats().Accepted)
@@ -236,7 +237,7 @@ func stepOutsideItsWindow(t *testing.T, base time.Time) {
 	// opens again: expired now, not sent late.
 	err = b.db.Gorm().Exec(`UPDATE deliveries SET send_by = ? WHERE id = ?`, friday.Add(2*time.Hour), due[1].ID).Error
 	require.NoError(t, err)
-	require.NoError(t, h.ProcessTask(ctx, campaign.NewSendTask(due[1].Ref, time.Minute)))
+	require.NoError(t, h.ProcessTask(ctx, delivery.NewSendTask(due[1].Ref, time.Minute)))
 	rows := b.sequenceRows("windowed")
 	byPhone := map[string]sequence.Row{}
 	for _, r := range rows {
@@ -250,7 +251,7 @@ func stepOutsideItsWindow(t *testing.T, base time.Time) {
 
 	// Monday 09:00: it goes.
 	clk.Set(monday)
-	require.NoError(t, h.ProcessTask(ctx, campaign.NewSendTask(due[0].Ref, time.Minute)))
+	require.NoError(t, h.ProcessTask(ctx, delivery.NewSendTask(due[0].Ref, time.Minute)))
 	require.Equal(t, 1, b.sim.SendCount(people[0].Phone))
 }
 
@@ -283,11 +284,11 @@ func haltedAccountStep(t *testing.T, start time.Time) {
 	b.opts.Now = clk.Now
 	h := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv}, Limiter: throttle.NewLocal()}, b.opts)
 	for range 200 {
-		err := h.ProcessTask(ctx, campaign.NewSendTask(due[0].Ref, time.Minute))
+		err := h.ProcessTask(ctx, delivery.NewSendTask(due[0].Ref, time.Minute))
 		if err == nil {
 			break
 		}
-		var we *campaign.WaitError
+		var we *delivery.WaitError
 		require.ErrorAs(t, err, &we)
 		clk.Set(clk.Now().Add(we.After))
 	}

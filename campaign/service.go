@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/throttle"
 )
 
@@ -17,7 +18,7 @@ type Service struct {
 	tasks   Tasks
 	feeder  *Feeder
 	budgets BudgetReader
-	opts    Options
+	opts    delivery.Options
 }
 
 // BudgetReader reads a unique-recipient budget's use (throttle.Recipients
@@ -30,7 +31,7 @@ type BudgetReader interface {
 func (s *Service) UseBudgets(b BudgetReader) { s.budgets = b }
 
 // NewService returns a Service.
-func NewService(store ServiceStore, queue Queue, tasks Tasks, opts Options) *Service {
+func NewService(store ServiceStore, queue Queue, tasks Tasks, opts delivery.Options) *Service {
 	opts = opts.WithDefaults()
 	return &Service{store: store, tasks: tasks, feeder: NewFeeder(store, queue, tasks, opts), opts: opts}
 }
@@ -99,7 +100,7 @@ func (s *Service) Cancel(ctx context.Context, name string) (Broadcast, error) {
 	if err != nil {
 		return b, err
 	}
-	refs, err := s.store.FinishPending(ctx, b.ID, DeliverySkipped, "broadcast cancelled", s.opts.Now())
+	refs, err := s.store.FinishPending(ctx, b.ID, delivery.Skipped, "broadcast cancelled", s.opts.Now())
 	if err != nil {
 		return b, err
 	}
@@ -186,9 +187,9 @@ func (s *Service) Status(ctx context.Context, name string) (Report, error) {
 	}
 	r := Report{Name: b.Name, Status: b.Status, Reason: b.Reason, Account: a.Name, StartAt: b.StartAt,
 		StartedAt: b.StartedAt, FinishedAt: b.FinishedAt, Recipients: b.RecipientCount, Duplicates: b.Duplicates,
-		Counts: make(map[string]int, len(DeliveryStatuses)), Total: b.RecipientCount, ConfiguredMax: a.RatePerSecond}
+		Counts: make(map[string]int, len(delivery.Statuses)), Total: b.RecipientCount, ConfiguredMax: a.RatePerSecond}
 	planned := 0
-	for _, st := range DeliveryStatuses {
+	for _, st := range delivery.Statuses {
 		r.Counts[string(st)] = counts[st]
 		planned += counts[st]
 		if !st.Pending() {
@@ -197,7 +198,7 @@ func (s *Service) Status(ctx context.Context, name string) (Report, error) {
 	}
 	if planned < b.RecipientCount && !b.Status.Final() {
 		// Not planned yet: the whole audience is waiting.
-		r.Counts[string(DeliveryPlanned)] += b.RecipientCount - planned
+		r.Counts[string(delivery.Planned)] += b.RecipientCount - planned
 	}
 	if sc, ok := s.store.(SettleCounter); ok {
 		if r.Settle, err = sc.SettleCounts(ctx, b.ID); err != nil {
@@ -214,7 +215,7 @@ func (s *Service) Status(ctx context.Context, name string) (Report, error) {
 		r.Budget = &BudgetReport{Ledger: a.Ledger(), Limit: a.DailyUniqueLimit}
 		// The budget lives in Redis; without it the rest is still worth
 		// showing.
-		if u, err := s.budgets.Usage(ctx, a.Ledger(), BudgetWindow, s.opts.Now()); err != nil {
+		if u, err := s.budgets.Usage(ctx, a.Ledger(), delivery.BudgetWindow, s.opts.Now()); err != nil {
 			r.Budget.Error = err.Error()
 		} else {
 			r.Budget.Used, r.Budget.Full = u.Used, u.Used >= a.DailyUniqueLimit
@@ -235,7 +236,7 @@ func (s *Service) Status(ctx context.Context, name string) (Report, error) {
 }
 
 // Export calls fn for every delivery of the broadcast, in id order.
-func (s *Service) Export(ctx context.Context, name string, fn func(Row) error) error {
+func (s *Service) Export(ctx context.Context, name string, fn func(delivery.Row) error) error {
 	b, err := s.store.BroadcastByName(ctx, name)
 	if err != nil {
 		return err

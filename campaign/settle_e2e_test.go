@@ -18,7 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/salebot/salebotsim"
 	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
@@ -296,7 +296,7 @@ sequences:
 	}
 	noID := 0
 	for _, r := range b.export("sale") {
-		require.Contains(t, []campaign.DeliveryStatus{campaign.DeliverySent, campaign.DeliveryDelivered, campaign.DeliveryRead, campaign.DeliveryFailed}, r.Status)
+		require.Contains(t, []delivery.Status{delivery.Sent, delivery.Delivered, delivery.Read, delivery.Failed}, r.Status)
 		i, err := strconv.Atoi(r.Phone[5:])
 		require.NoError(t, err)
 		check(r.Phone, fmt.Sprintf("Sale starts now, Person %d: C%d", i, i), r.WAMID, "broadcast")
@@ -332,9 +332,9 @@ sequences:
 	net.mu.Unlock()
 	t.Logf("%s: %d messages planned; accepted %d, duplicates %d, lost %d; settled from webhooks %d, resent after the settle window %d; "+
 		"ids never learned (every webhook lost) %d; webhooks lost %d, delayed %d",
-		fc.name, recipients+2*enrollments, len(sends()), duplicates, lost, counts[campaign.SettleSettled], counts[campaign.SettleResent],
+		fc.name, recipients+2*enrollments, len(sends()), duplicates, lost, counts[delivery.SettleSettled], counts[delivery.SettleResent],
 		noID, lostHooks, delayedHooks)
-	require.NotZero(t, counts[campaign.SettleSettled], "some unknown outcomes were settled from webhooks")
+	require.NotZero(t, counts[delivery.SettleSettled], "some unknown outcomes were settled from webhooks")
 }
 
 // A send answered with a bare 500 waits, visibly, for the provider's
@@ -369,17 +369,17 @@ broadcasts:
 `, api.URL), 2)
 	b.waitFor(30*time.Second, "the send awaits the provider's confirmation", func() bool {
 		rows := b.export("one")
-		return len(rows) == 1 && rows[0].Status == campaign.DeliverySending && rows[0].Settle == campaign.SettleAwaiting &&
-			strings.Contains(rows[0].Error, campaign.ReasonAwaiting)
+		return len(rows) == 1 && rows[0].Status == delivery.Sending && rows[0].Settle == delivery.SettleAwaiting &&
+			strings.Contains(rows[0].Error, delivery.ReasonAwaiting)
 	})
 	sim.SetOptions(func(o *sobotsim.Options) { o.Fail500Rate = 0 })
 	b.waitFor(30*time.Second, "sent again after the window", func() bool {
 		rows := b.export("one")
-		return len(rows) == 1 && rows[0].Status == campaign.DeliverySent
+		return len(rows) == 1 && rows[0].Status == delivery.Sent
 	})
 	row := b.export("one")[0]
-	require.Equal(t, campaign.SettleResent, row.Settle)
+	require.Equal(t, delivery.SettleResent, row.Settle)
 	require.NotEmpty(t, row.WAMID)
 	require.Len(t, sim.Sends(), 2, "the 500's message and the one sent again")
-	require.Equal(t, 1, b.status("one").Settle[campaign.SettleResent])
+	require.Equal(t, 1, b.status("one").Settle[delivery.SettleResent])
 }

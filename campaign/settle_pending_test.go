@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/internal/testenv"
@@ -36,10 +37,10 @@ type pendingWorld struct {
 	*bench
 	sim     *sobotsim.Server
 	clk     *testclock.Clock
-	send    *campaign.SendHandler
+	send    *delivery.SendHandler
 	apply   *webhook.ApplyHandler
 	recv    *webhook.Receiver
-	job     campaign.Job
+	job     delivery.Job
 	pending *webhook.Pending
 	logs    *bytes.Buffer
 }
@@ -101,7 +102,7 @@ func (w *pendingWorld) process() string {
 	if err == nil {
 		return ""
 	}
-	var we *campaign.WaitError
+	var we *delivery.WaitError
 	require.ErrorAs(w.t, err, &we)
 	return we.Reason
 }
@@ -117,7 +118,7 @@ func (w *pendingWorld) pushInWindow() (arrived time.Time) {
 	require.Equal(w.t, "reconcile after lost answer", w.process())
 	require.Len(w.t, w.sim.Sends(), 1)
 	w.clk.Add(w.opts.AmbiguousDelay)
-	require.Equal(w.t, campaign.ReasonAwaiting, w.process())
+	require.Equal(w.t, delivery.ReasonAwaiting, w.process())
 
 	w.clk.Add(10 * time.Second)
 	s := w.sim.Sends()[0]
@@ -128,7 +129,7 @@ func (w *pendingWorld) pushInWindow() (arrived time.Time) {
 	arrived = w.clk.Now()
 
 	w.clk.Set(until.Add(time.Second))
-	require.Equal(w.t, campaign.ReasonApplying, w.process())
+	require.Equal(w.t, delivery.ReasonApplying, w.process())
 	require.Len(w.t, w.sim.Sends(), 1, "not sent again while the webhook is on its way")
 	return arrived
 }
@@ -151,8 +152,8 @@ func (w *pendingWorld) settledOnce() {
 	w.t.Helper()
 	require.Equal(w.t, "", w.process(), "nothing left to do")
 	row := w.export("one")[0]
-	require.Equal(w.t, campaign.DeliveryDelivered, row.Status)
-	require.Equal(w.t, campaign.SettleSettled, row.Settle)
+	require.Equal(w.t, delivery.Delivered, row.Status)
+	require.Equal(w.t, delivery.SettleSettled, row.Settle)
 	require.Equal(w.t, w.sim.Sends()[0].WAMID, row.WAMID)
 	require.Len(w.t, w.sim.Sends(), 1, "sent once")
 }
@@ -168,12 +169,12 @@ func TestUnknownOutcomeWaitsForAQueuedWebhook(t *testing.T) {
 	w.pushInWindow()
 	applies := w.queuedApplies()
 	require.Len(t, applies, 1, "queued, not applied")
-	w.clk.Add(campaign.ApplyingWait)
-	require.Equal(t, campaign.ReasonApplying, w.process(), "and again, as long as it is not applied")
+	w.clk.Add(delivery.ApplyingWait)
+	require.Equal(t, delivery.ReasonApplying, w.process(), "and again, as long as it is not applied")
 
 	// The worker applies it: it settles the message.
 	require.NoError(t, w.apply.ProcessTask(context.Background(), asynq.NewTask(applies[0].Type, applies[0].Payload)))
-	w.clk.Add(campaign.ApplyingWait)
+	w.clk.Add(delivery.ApplyingWait)
 	w.settledOnce()
 }
 
@@ -195,7 +196,7 @@ func TestUnknownOutcomeWaitsForAKeptWebhook(t *testing.T) {
 	n, err := w.apply.ApplyKept(context.Background(), app.WebhookStore{DB: w.db})
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	w.clk.Add(campaign.ApplyingWait)
+	w.clk.Add(delivery.ApplyingWait)
 	w.settledOnce()
 }
 
@@ -208,16 +209,16 @@ func TestUnknownOutcomeStopsWaitingForAStaleWebhook(t *testing.T) {
 	arrived := w.pushInWindow()
 	require.Len(t, w.queuedApplies(), 1)
 	w.clk.Set(arrived.Add(webhook.PendingStale - time.Second))
-	require.Equal(t, campaign.ReasonApplying, w.process(), "not stale yet")
+	require.Equal(t, delivery.ReasonApplying, w.process(), "not stale yet")
 	require.Empty(t, w.logs.String())
 
 	w.sim.SetOptions(func(o *sobotsim.Options) { o.Fail500Rate = 0 })
-	w.clk.Set(arrived.Add(webhook.PendingStale + campaign.ApplyingWait))
+	w.clk.Set(arrived.Add(webhook.PendingStale + delivery.ApplyingWait))
 	require.Equal(t, "", w.process())
 	require.Len(t, w.sim.Sends(), 2, "sent again")
 	row := w.export("one")[0]
-	require.Equal(t, campaign.DeliverySent, row.Status)
-	require.Equal(t, campaign.SettleResent, row.Settle)
+	require.Equal(t, delivery.Sent, row.Status)
+	require.Equal(t, delivery.SettleResent, row.Settle)
 	require.Equal(t, 1, strings.Count(w.logs.String(), "no longer hold back sending again"), w.logs.String())
 }
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
 )
@@ -40,7 +40,7 @@ broadcasts:
     audience: {csv: people.csv}
     message: {text: "Hello {{name}}"}
 `, api.URL), 2)
-	b.waitFor(60*time.Second, "both sent", func() bool { return b.counts("hello")[string(campaign.DeliverySent)] == 2 })
+	b.waitFor(60*time.Second, "both sent", func() bool { return b.counts("hello")[string(delivery.Sent)] == 2 })
 	names := map[string]string{}
 	for _, s := range sim.Sends() {
 		names[s.Phone] = s.Name

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 )
@@ -79,7 +80,7 @@ func TestStopIsEffectiveWithinASecond(t *testing.T) {
 				}
 				require.False(t, st.FinishedAt.Before(last), "finished_at %s before the last send ended %s", st.FinishedAt, last)
 				for _, r := range rows {
-					require.Zero(t, r.Attempts*boolInt(r.Status == campaign.DeliverySkipped), "a skipped delivery counts no attempt: %+v", r)
+					require.Zero(t, r.Attempts*boolInt(r.Status == delivery.Skipped), "a skipped delivery counts no attempt: %+v", r)
 				}
 				return
 			}
@@ -131,12 +132,12 @@ func TestWaitingSendHoldsNoClaim(t *testing.T) {
 	<-l.entered
 	got, err := b.db.Job(ctx, job.ID)
 	require.NoError(t, err)
-	require.Equal(t, campaign.DeliveryQueued, got.Status, "nothing claimed while waiting for a token")
+	require.Equal(t, delivery.Queued, got.Status, "nothing claimed while waiting for a token")
 	kill()
 	require.Error(t, <-errc)
 	got, err = b.db.Job(ctx, job.ID)
 	require.NoError(t, err)
-	require.Equal(t, campaign.DeliveryQueued, got.Status)
+	require.Equal(t, delivery.Queued, got.Status)
 	require.Zero(t, got.Attempts)
 
 	// The next run sends at once.

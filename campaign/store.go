@@ -3,6 +3,8 @@ package campaign
 import (
 	"context"
 	"time"
+
+	"github.com/wacamp/wacamp/delivery"
 )
 
 // The scheduler side's persistence, as each part consumes it. Methods that
@@ -16,7 +18,7 @@ type BroadcastReader interface {
 	// BroadcastsIn lists the broadcasts in any of the states.
 	BroadcastsIn(ctx context.Context, states ...Status) ([]Broadcast, error)
 	// Account returns ErrNotFound if there is none.
-	Account(ctx context.Context, id int64) (Account, error)
+	Account(ctx context.Context, id int64) (delivery.Account, error)
 }
 
 // BroadcastWriter moves a broadcast through its lifecycle and ends its pending deliveries.
@@ -25,7 +27,7 @@ type BroadcastWriter interface {
 	SetStatus(ctx context.Context, id int64, from []Status, to Status, reason string, now time.Time) (bool, error)
 	// FinishPending moves the broadcast's planned and queued deliveries to a
 	// terminal state (skipped on cancel, expired past the deadline).
-	FinishPending(ctx context.Context, broadcastID int64, to DeliveryStatus, reason string, now time.Time) ([]Ref, error)
+	FinishPending(ctx context.Context, broadcastID int64, to delivery.Status, reason string, now time.Time) ([]delivery.Ref, error)
 }
 
 // PlanStore plans a broadcast: its deliveries, then its start.
@@ -46,14 +48,14 @@ type WindowStore interface {
 	// are still planned or awaiting (the broadcast is not over).
 	Window(ctx context.Context, broadcastID int64) (inflight int, morePlanned bool, err error)
 	// NextPlanned returns up to limit planned deliveries in id order.
-	NextPlanned(ctx context.Context, broadcastID int64, limit int) ([]Ref, error)
+	NextPlanned(ctx context.Context, broadcastID int64, limit int) ([]delivery.Ref, error)
 	// MarkQueued moves planned deliveries of the given generation to queued,
 	// only while their broadcast is running.
 	// It returns the refs it moved.
-	MarkQueued(ctx context.Context, refs []Ref, now time.Time) ([]Ref, error)
+	MarkQueued(ctx context.Context, refs []delivery.Ref, now time.Time) ([]delivery.Ref, error)
 	// Unqueue moves every queued delivery of a broadcast back to planned with
 	// a new generation and returns the refs they had (to delete their tasks).
-	Unqueue(ctx context.Context, broadcastID int64, now time.Time) ([]Ref, error)
+	Unqueue(ctx context.Context, broadcastID int64, now time.Time) ([]delivery.Ref, error)
 }
 
 // SweepStore finds and revives deliveries whose task was lost.
@@ -61,18 +63,18 @@ type SweepStore interface {
 	// Stale returns, in id order after afterID, queued deliveries queued
 	// before `before` and sending deliveries whose lease ended before
 	// `before`.
-	Stale(ctx context.Context, before time.Time, afterID int64, limit int) ([]Job, error)
+	Stale(ctx context.Context, before time.Time, afterID int64, limit int) ([]delivery.Job, error)
 	// Regen gives a delivery a new generation if it still has ref's.
-	Regen(ctx context.Context, ref Ref, now time.Time) (Ref, bool, error)
+	Regen(ctx context.Context, ref delivery.Ref, now time.Time) (delivery.Ref, bool, error)
 	// Touch restarts the queued clock of a queued delivery.
-	Touch(ctx context.Context, ref Ref, now time.Time) error
+	Touch(ctx context.Context, ref delivery.Ref, now time.Time) error
 }
 
 // PollFeedStore moves due status polls into Redis.
 type PollFeedStore interface {
 	// LeaseDuePolls returns deliveries whose next poll is due and pushes
 	// their next_poll_at to leaseUntil so no other scheduler enqueues them.
-	LeaseDuePolls(ctx context.Context, now, leaseUntil time.Time, limit int) ([]PollRef, error)
+	LeaseDuePolls(ctx context.Context, now, leaseUntil time.Time, limit int) ([]delivery.PollRef, error)
 	// RequeuePolls makes status polls due between now and until (those
 	// parked in Redis by LeaseDuePolls among them) due now, and returns how
 	// many.
@@ -97,11 +99,11 @@ type StepFeedStore interface {
 // ReportStore reads what a broadcast did.
 type ReportStore interface {
 	// CountByStatus counts a broadcast's deliveries per state.
-	CountByStatus(ctx context.Context, broadcastID int64) (map[DeliveryStatus]int, error)
+	CountByStatus(ctx context.Context, broadcastID int64) (map[delivery.Status]int, error)
 	// SentSince counts deliveries of a broadcast accepted at or after t.
 	SentSince(ctx context.Context, broadcastID int64, t time.Time) (int, error)
 	// Export calls fn for every delivery of a broadcast in id order.
-	Export(ctx context.Context, broadcastID int64, fn func(Row) error) error
+	Export(ctx context.Context, broadcastID int64, fn func(delivery.Row) error) error
 }
 
 // FeederStore is what the Feeder needs: planning, feeding windows of sends,

@@ -3,6 +3,7 @@ package campaign
 import (
 	"time"
 
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -43,6 +44,6 @@ func (b Broadcast) SendBy() time.Time {
 
 // DueStep is a planned sequence step and when it falls due.
 type DueStep struct {
-	Ref
+	delivery.Ref
 	DueAt time.Time
 }

@@ -43,7 +43,7 @@ type Config struct {
 	// Lease (WACAMP_LEASE, at least 1s), SettleWindow
 	// (WACAMP_SETTLE_WINDOW, at least 1s) and StaleAfter
 	// (WACAMP_STALE_AFTER, at least 5s) tune the engine; 0 (unset) is the
-	// engine's default (campaign.Options: 2m, 5m, 5m).
+	// engine's default (delivery.Options: 2m, 5m, 5m).
 	Lease        time.Duration
 	SettleWindow time.Duration
 	StaleAfter   time.Duration

@@ -152,12 +152,12 @@ func (h *PollHandler) fromConversation(ctx context.Context, s Sender, t PollTarg
 	log := h.opts.Logger.With(slog.Int64("delivery_id", t.DeliveryID))
 	key, err := h.store.ConvEntry(ctx, t.DeliveryID)
 	if err != nil {
-		log.DebugContext(ctx, "campaign: status poll: cannot load conversation entry", slog.String("error", err.Error()))
+		log.DebugContext(ctx, "delivery: status poll: cannot load conversation entry", slog.String("error", err.Error()))
 		return "", provider.StatusReport{}
 	}
 	conv, err := s.Conversation(ctx, t.Phone, h.opts.ConversationLimit)
 	if err != nil {
-		log.DebugContext(ctx, "campaign: status poll: cannot read conversation", slog.String("error", err.Error()))
+		log.DebugContext(ctx, "delivery: status poll: cannot read conversation", slog.String("error", err.Error()))
 		return "", provider.StatusReport{}
 	}
 	scope := scopeOf(t.Account, t.Phone)
@@ -178,7 +178,7 @@ func (h *PollHandler) fromConversation(ctx context.Context, s Sender, t PollTarg
 		}
 		if c.WAMID == "" {
 			if err := recordEntry(ctx, h.store, t.DeliveryID, scope, c); err != nil {
-				log.WarnContext(ctx, "campaign: status poll: cannot record conversation entry", slog.String("error", err.Error()))
+				log.WarnContext(ctx, "delivery: status poll: cannot record conversation entry", slog.String("error", err.Error()))
 				return "", provider.StatusReport{}
 			}
 		}

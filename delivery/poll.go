@@ -64,11 +64,11 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		case provider.ClassOf(err) == provider.ClassPermanent:
 			// e.g. "message not found" while the provider catches up:
 			// keep the status, poll again later.
-			h.opts.Logger.DebugContext(ctx, "campaign: status poll answered with an error", slog.Int64("delivery_id", target.DeliveryID), slog.String("error", err.Error()))
+			h.opts.Logger.DebugContext(ctx, "delivery: status poll answered with an error", slog.Int64("delivery_id", target.DeliveryID), slog.String("error", err.Error()))
 		default:
 			// Transient: keep the status and poll again after the next
 			// step of the schedule. Provider trouble never archives a poll.
-			h.opts.Logger.DebugContext(ctx, "campaign: status poll failed", slog.Int64("delivery_id", target.DeliveryID), slog.String("error", err.Error()))
+			h.opts.Logger.DebugContext(ctx, "delivery: status poll failed", slog.Int64("delivery_id", target.DeliveryID), slog.String("error", err.Error()))
 		}
 	}
 	next := h.next(target, report.Status, now)

@@ -100,7 +100,7 @@ func (h *SendHandler) admit(ctx context.Context, log *slog.Logger, job Job, take
 	case throttle.HoldPair:
 		return v, &WaitError{After: v.Wait, Reason: "pair interval: a message to this recipient from this number went out less than " + job.Account.PairInterval.String() + " ago"}
 	case throttle.HoldBudget:
-		log.DebugContext(ctx, "campaign: send deferred by the daily unique-recipient budget", slog.Int("limit", job.Account.DailyUniqueLimit), slog.Duration("room_in", v.Wait))
+		log.DebugContext(ctx, "delivery: send deferred by the daily unique-recipient budget", slog.Int("limit", job.Account.DailyUniqueLimit), slog.Duration("room_in", v.Wait))
 		return v, &WaitError{After: budgetDelay(v.Wait, h.opts.BudgetRecheck, rand.Float64()), Reason: fmt.Sprintf("daily unique-recipient budget of %d (%s) used up; room in %s",
 			job.Account.DailyUniqueLimit, job.Account.Ledger(), v.Wait.Round(time.Second))}
 	}
@@ -198,7 +198,7 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		if _, perr := h.store.PauseAccount(ctx, job.Account.ID, reason, now); perr != nil {
 			return perr
 		}
-		log.ErrorContext(ctx, "campaign: account paused", slog.String("reason", reason))
+		log.ErrorContext(ctx, "delivery: account paused", slog.String("reason", reason))
 		return own.AccountDown(reason)
 	}
 	caps := sender.Capabilities()
@@ -384,7 +384,7 @@ func (h *SendHandler) unclaim(ctx context.Context, ref Ref, reason string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if _, err := h.store.Unclaim(ctx, ref, false, "", reason, h.opts.Now()); err != nil {
-		h.opts.Logger.ErrorContext(ctx, "campaign: could not unclaim delivery; the sweep will reconcile it", slog.Int64("delivery_id", ref.ID), slog.String("error", err.Error()))
+		h.opts.Logger.ErrorContext(ctx, "delivery: could not unclaim delivery; the sweep will reconcile it", slog.Int64("delivery_id", ref.ID), slog.String("error", err.Error()))
 	}
 }
 
@@ -400,12 +400,12 @@ func (h *SendHandler) markSent(ctx context.Context, log *slog.Logger, job Job, c
 	defer cancel()
 	ok, err := h.ownerOf(job).RecordSent(ctx, job.Ref, wamid, now, firstPoll, now.Add(h.opts.TrackFor))
 	if err == nil && !ok {
-		log.ErrorContext(ctx, "campaign: provider accepted a send the store no longer shows as sending", slog.String("wamid", wamid))
+		log.ErrorContext(ctx, "delivery: provider accepted a send the store no longer shows as sending", slog.String("wamid", wamid))
 	}
 	if err == nil && ok && caps.StatusWebhook {
 		// The webhook may have beaten the answer: apply what it said.
 		if _, merr := h.store.MatchWebhookEvents(ctx, job.ID, now); merr != nil {
-			log.WarnContext(ctx, "campaign: could not match early webhook events; the sweep will", slog.String("error", merr.Error()))
+			log.WarnContext(ctx, "delivery: could not match early webhook events; the sweep will", slog.String("error", merr.Error()))
 		}
 	}
 	return err
@@ -427,9 +427,9 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		if p, ok := h.limiter.(Penalizer); ok {
 			switch pen, perr := p.Penalize(ctx, job.Account.RateKey()); {
 			case perr != nil:
-				log.WarnContext(ctx, "campaign: provider rate limit hit; cannot lower the number's rate", slog.String("error", perr.Error()))
+				log.WarnContext(ctx, "delivery: provider rate limit hit; cannot lower the number's rate", slog.String("error", perr.Error()))
 			case pen.Halved:
-				log.WarnContext(ctx, "campaign: provider rate limit hit; number's rate halved", slog.Float64("rate_factor", pen.Factor))
+				log.WarnContext(ctx, "delivery: provider rate limit hit; number's rate halved", slog.Float64("rate_factor", pen.Factor))
 			}
 		}
 	}
@@ -450,7 +450,7 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		if rerr := h.store.ReleaseLease(rctx, job.Ref, now.Add(h.opts.AmbiguousDelay), "answer lost: "+text, now); rerr != nil {
 			return rerr
 		}
-		log.InfoContext(ctx, "campaign: send outcome unknown; will reconcile", slog.String("error", text))
+		log.InfoContext(ctx, "delivery: send outcome unknown; will reconcile", slog.String("error", text))
 		return &WaitError{After: h.opts.AmbiguousDelay, Reason: "reconcile after lost answer"}
 	case provider.ClassPermanent:
 		_, ferr := h.store.Finish(ctx, job.Ref, Failed, code, text, now)
@@ -472,7 +472,7 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 			// Pair rate hit: hold every send to this recipient from this
 			// number, whichever campaign it belongs to.
 			if herr := h.recipients.HoldPair(ctx, job.Account.RateKey(), job.Phone, wait); herr != nil {
-				log.WarnContext(ctx, "campaign: cannot hold recipient after pair-rate error", slog.String("error", herr.Error()))
+				log.WarnContext(ctx, "delivery: cannot hold recipient after pair-rate error", slog.String("error", herr.Error()))
 			}
 		}
 		h.unclaim(ctx, job.Ref, text)
@@ -524,7 +524,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 		return true, &WaitError{After: h.opts.AmbiguousDelay, Reason: "reconcile: " + err.Error()}
 	}
 	if found {
-		log.InfoContext(ctx, "campaign: reconciled send found at provider", slog.String("wamid", wamid))
+		log.InfoContext(ctx, "delivery: reconciled send found at provider", slog.String("wamid", wamid))
 		return true, h.markSent(ctx, log, job, sender.Capabilities(), wamid)
 	}
 	_, window := job.Account.policy(h.opts.SettleWindow)
@@ -549,7 +549,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 		}
 	}
 	const reason = "reconciled: not found at the provider within the settle window; sent again"
-	log.InfoContext(ctx, "campaign: reconciled send not found at provider within the settle window; sending again", slog.Duration("settle_window", window))
+	log.InfoContext(ctx, "delivery: reconciled send not found at provider within the settle window; sending again", slog.Duration("settle_window", window))
 	if st, ok := h.store.(SettleStore); ok && job.SendingAt != nil {
 		return h.resend(ctx, log, st, job, reason)
 	}

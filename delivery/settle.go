@@ -111,7 +111,7 @@ func (h *SendHandler) settleUnknown(ctx context.Context, log *slog.Logger, job J
 	switch policy {
 	case OutcomeFail:
 		_, ferr := h.store.Finish(ctx, job.Ref, Failed, "", "outcome unknown: the answer was lost and the provider offers no history to check whether it was sent; not sent again (on_unknown_outcome: fail)", now)
-		log.WarnContext(ctx, "campaign: send outcome unknown; failed rather than risk sending twice")
+		log.WarnContext(ctx, "delivery: send outcome unknown; failed rather than risk sending twice")
 		return true, ferr
 	case OutcomeResend:
 		return h.resend(ctx, log, st, job, "outcome unknown; sent again (on_unknown_outcome: resend)")
@@ -138,7 +138,7 @@ func (h *SendHandler) settleUnknown(ctx context.Context, log *slog.Logger, job J
 	if settled, err := st.SettleFromKept(ctx, job.ID, now); err != nil || settled {
 		return true, err
 	}
-	log.InfoContext(ctx, "campaign: send outcome unknown; awaiting provider confirmation", slog.Time("until", until))
+	log.InfoContext(ctx, "delivery: send outcome unknown; awaiting provider confirmation", slog.Time("until", until))
 	return true, &WaitError{After: until.Sub(now) + time.Second, Reason: ReasonAwaiting}
 }
 
@@ -147,7 +147,7 @@ func (h *SendHandler) settleUnknown(ctx context.Context, log *slog.Logger, job J
 func settleFromKept(ctx context.Context, log *slog.Logger, st SettleStore, job Job, now time.Time) (bool, error) {
 	settled, err := st.SettleFromKept(ctx, job.ID, now)
 	if settled {
-		log.InfoContext(ctx, "campaign: unknown send outcome settled from the provider's webhook")
+		log.InfoContext(ctx, "delivery: unknown send outcome settled from the provider's webhook")
 	}
 	return settled, err
 }
@@ -178,7 +178,7 @@ func (h *SendHandler) settleEnded(ctx context.Context, log *slog.Logger, st Sett
 			if err != nil || !ok {
 				return true, err
 			}
-			log.InfoContext(ctx, "campaign: settle window over, but a webhook about the recipient is still being applied; waiting for it")
+			log.InfoContext(ctx, "delivery: settle window over, but a webhook about the recipient is still being applied; waiting for it")
 			return true, &WaitError{After: ApplyingWait, Reason: ReasonApplying}
 		}
 	}
@@ -202,6 +202,6 @@ func (h *SendHandler) resend(ctx context.Context, log *slog.Logger, st SettleSto
 	if err != nil || !ok {
 		return true, err
 	}
-	log.WarnContext(ctx, "campaign: send outcome unknown; sending again", slog.String("reason", reason))
+	log.WarnContext(ctx, "delivery: send outcome unknown; sending again", slog.String("reason", reason))
 	return false, nil
 }

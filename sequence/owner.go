@@ -138,7 +138,7 @@ func (o *StepOwner) EndedBeforeSend(ctx context.Context, log *slog.Logger, s del
 	if _, err := o.store.ExitEnrollment(ctx, st.EnrollmentID, "reply", now); err != nil {
 		return true, err
 	}
-	log.InfoContext(ctx, "campaign: recipient replied; enrollment exited", slog.String("sequence", st.Sequence))
+	log.InfoContext(ctx, "sequence: recipient replied; enrollment exited", slog.String("sequence", st.Sequence))
 	return true, nil
 }
 
@@ -164,7 +164,7 @@ func (o *StepOwner) Halted(ctx context.Context, log *slog.Logger, job delivery.J
 	if _, err := o.store.PauseAccount(ctx, job.Account.ID, reason, now); err != nil {
 		return err
 	}
-	log.ErrorContext(ctx, "campaign: account paused by provider error", slog.String("error", text))
+	log.ErrorContext(ctx, "sequence: account paused by provider error", slog.String("error", text))
 	// Hand the claim back with the attempt not counted: the step waits for
 	// the account (until its deadline) instead of using up its tries.
 	return delivery.HandBack(ctx, o.store, o.opts.Logger, job.Ref, *job.LeaseUntil, &delivery.WaitError{After: delivery.AccountRetry, Reason: reason}, now)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
@@ -320,7 +321,7 @@ func TestApplyUpdatesChangedAccount(t *testing.T) {
 				got, err := f.db.Account(f.ctx, b.AccountID)
 				require.NoError(t, err)
 				a := edited.Accounts[0]
-				require.Equal(t, campaign.Account{ID: b.AccountID, Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL,
+				require.Equal(t, delivery.Account{ID: b.AccountID, Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL,
 					TokenRef: a.TokenRef, PhoneNumberID: a.PhoneNumberID, WhatsAppBotID: a.WhatsAppBotID,
 					RatePerSecond: a.RatePerSecond, PairInterval: a.PairInterval, DailyUniqueLimit: a.DailyUniqueLimit,
 					Portfolio: a.Portfolio}, got)

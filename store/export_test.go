@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
 )
 
@@ -26,19 +27,19 @@ func TestExportEveryDeliveryInIDOrder(t *testing.T) {
 		ok, err := f.db.Claim(f.ctx, failed, at(2*time.Second), at(time.Minute), nil)
 		require.NoError(t, err)
 		require.True(t, ok)
-		ok, err = f.db.Finish(f.ctx, failed, campaign.DeliveryFailed, "131026", "not on WhatsApp", at(3*time.Second))
+		ok, err = f.db.Finish(f.ctx, failed, delivery.Failed, "131026", "not on WhatsApp", at(3*time.Second))
 		require.NoError(t, err)
 		require.True(t, ok)
 		f.claimAndSend(read, "wamid.READ", at(4*time.Second))
 		ok, err = f.db.ApplyStatus(f.ctx, read.ID, "", provider.StatusReport{Status: provider.StatusRead, At: at(5 * time.Second)}, at(6*time.Second), nil)
 		require.NoError(t, err)
 		require.True(t, ok)
-		ok, err = f.db.Finish(f.ctx, skipped, campaign.DeliverySkipped, "", "broadcast cancelled", at(7*time.Second))
+		ok, err = f.db.Finish(f.ctx, skipped, delivery.Skipped, "", "broadcast cancelled", at(7*time.Second))
 		require.NoError(t, err)
 		require.True(t, ok)
 
-		var rows []campaign.Row
-		require.NoError(t, f.db.Export(f.ctx, b.ID, func(r campaign.Row) error {
+		var rows []delivery.Row
+		require.NoError(t, f.db.Export(f.ctx, b.ID, func(r delivery.Row) error {
 			rows = append(rows, r)
 			return nil
 		}))
@@ -56,14 +57,14 @@ func TestExportEveryDeliveryInIDOrder(t *testing.T) {
 
 		ts := func(d time.Duration) *time.Time { tm := at(d); return &tm }
 		for _, c := range []struct {
-			ref  campaign.Ref
-			want campaign.Row
+			ref  delivery.Ref
+			want delivery.Row
 		}{
-			{sent, campaign.Row{Status: campaign.DeliverySent, WAMID: "wamid.SENT", Attempts: 1, SentAt: ts(time.Second), UpdatedAt: at(time.Second)}},
-			{failed, campaign.Row{Status: campaign.DeliveryFailed, ErrorCode: "131026", Error: "not on WhatsApp", Attempts: 1, UpdatedAt: at(3 * time.Second)}},
-			{read, campaign.Row{Status: campaign.DeliveryRead, WAMID: "wamid.READ", Attempts: 1, SentAt: ts(4 * time.Second), UpdatedAt: at(6 * time.Second)}},
-			{skipped, campaign.Row{Status: campaign.DeliverySkipped, Error: "broadcast cancelled", UpdatedAt: at(7 * time.Second)}},
-			{refs[1000], campaign.Row{Status: campaign.DeliveryPlanned, UpdatedAt: t0}},
+			{sent, delivery.Row{Status: delivery.Sent, WAMID: "wamid.SENT", Attempts: 1, SentAt: ts(time.Second), UpdatedAt: at(time.Second)}},
+			{failed, delivery.Row{Status: delivery.Failed, ErrorCode: "131026", Error: "not on WhatsApp", Attempts: 1, UpdatedAt: at(3 * time.Second)}},
+			{read, delivery.Row{Status: delivery.Read, WAMID: "wamid.READ", Attempts: 1, SentAt: ts(4 * time.Second), UpdatedAt: at(6 * time.Second)}},
+			{skipped, delivery.Row{Status: delivery.Skipped, Error: "broadcast cancelled", UpdatedAt: at(7 * time.Second)}},
+			{refs[1000], delivery.Row{Status: delivery.Planned, UpdatedAt: t0}},
 		} {
 			i := 0
 			for rows[i].ID != c.ref.ID {
@@ -83,13 +84,13 @@ func TestExportEveryDeliveryInIDOrder(t *testing.T) {
 		}
 
 		var others int
-		require.NoError(t, f.db.Export(f.ctx, f.broadcast("other").ID, func(campaign.Row) error { others++; return nil }))
+		require.NoError(t, f.db.Export(f.ctx, f.broadcast("other").ID, func(delivery.Row) error { others++; return nil }))
 		require.Equal(t, 3, others, "only the broadcast's own deliveries")
 
 		// fn's error stops the export and comes back.
 		stop := errors.New("stop")
 		calls := 0
-		err = f.db.Export(f.ctx, b.ID, func(campaign.Row) error {
+		err = f.db.Export(f.ctx, b.ID, func(delivery.Row) error {
 			calls++
 			if calls == 1500 {
 				return stop
@@ -145,7 +146,7 @@ func TestWindowAndSentSince(t *testing.T) {
 		ok, err = f.db.Claim(f.ctx, rest[1], at(6*time.Second), at(time.Minute), nil)
 		require.NoError(t, err)
 		require.True(t, ok)
-		ok, err = f.db.AwaitSettle(f.ctx, rest[1], at(5*time.Minute), campaign.ReasonAwaiting, at(7*time.Second))
+		ok, err = f.db.AwaitSettle(f.ctx, rest[1], at(5*time.Minute), delivery.ReasonAwaiting, at(7*time.Second))
 		require.NoError(t, err)
 		require.True(t, ok)
 		window(2, true)
@@ -165,7 +166,7 @@ func TestMarkQueued(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		_, refs := f.planned("spring", 3, campaign.StatusRunning)
-		f.moveTo(refs[1], campaign.DeliverySent)
+		f.moveTo(refs[1], delivery.Sent)
 		stale := refs[2]
 		_, ok, err := f.db.Regen(f.ctx, stale, t0)
 		require.NoError(t, err)
@@ -185,7 +186,7 @@ func TestMarkQueued(t *testing.T) {
 			require.Empty(t, f.markQueued(refs, at(time.Minute)), "a %s broadcast feeds nothing", st)
 			counts, err := f.db.CountByStatus(f.ctx, b.ID)
 			require.NoError(t, err)
-			require.Equal(t, map[campaign.DeliveryStatus]int{campaign.DeliveryPlanned: 2}, counts)
+			require.Equal(t, map[delivery.Status]int{delivery.Planned: 2}, counts)
 		}
 	})
 }
@@ -196,16 +197,16 @@ func TestFinishPending(t *testing.T) {
 		b, refs := f.planned("spring", 6, campaign.StatusRunning)
 		_, otherRefs := f.planned("other", 1, campaign.StatusRunning)
 		require.Equal(t, refs[:3], f.markQueued(refs[:3], at(time.Second)))
-		f.moveTo(refs[2], campaign.DeliverySending)
-		f.moveTo(refs[3], campaign.DeliverySent)
+		f.moveTo(refs[2], delivery.Sending)
+		f.moveTo(refs[3], delivery.Sent)
 		// refs[0,1] queued, [2] sending, [3] sent, [4,5] planned.
-		untouched := []delivery{f.delivery(refs[2].ID), f.delivery(refs[3].ID), f.delivery(otherRefs[0].ID)}
+		untouched := []deliveryRow{f.delivery(refs[2].ID), f.delivery(refs[3].ID), f.delivery(otherRefs[0].ID)}
 
 		now := at(time.Minute).Add(789 * time.Nanosecond) // as from time.Now(): finer than Postgres keeps
-		got, err := f.db.FinishPending(f.ctx, b.ID, campaign.DeliverySkipped, "broadcast cancelled", now)
+		got, err := f.db.FinishPending(f.ctx, b.ID, delivery.Skipped, "broadcast cancelled", now)
 		require.NoError(t, err)
 		require.ElementsMatch(t, refs[:2], got, "the queued ones, to delete their tasks")
-		for _, r := range []campaign.Ref{refs[0], refs[1], refs[4], refs[5]} {
+		for _, r := range []delivery.Ref{refs[0], refs[1], refs[4], refs[5]} {
 			d := f.delivery(r.ID)
 			require.Equal(t, "skipped", d.Status)
 			require.Equal(t, "broadcast cancelled", d.Error)
@@ -213,10 +214,10 @@ func TestFinishPending(t *testing.T) {
 			require.Equal(t, []string{"skipped"}, eventStatuses(es), "delivery %d: one event per finished delivery", r.ID)
 			require.Equal(t, "broadcast cancelled", es[0].Detail)
 		}
-		require.Equal(t, untouched, []delivery{f.delivery(refs[2].ID), f.delivery(refs[3].ID), f.delivery(otherRefs[0].ID)})
+		require.Equal(t, untouched, []deliveryRow{f.delivery(refs[2].ID), f.delivery(refs[3].ID), f.delivery(otherRefs[0].ID)})
 		require.Equal(t, int64(4), f.count("delivery_events", "status = 'skipped'"))
 
-		got, err = f.db.FinishPending(f.ctx, b.ID, campaign.DeliverySkipped, "again", at(time.Hour))
+		got, err = f.db.FinishPending(f.ctx, b.ID, delivery.Skipped, "again", at(time.Hour))
 		require.NoError(t, err)
 		require.Empty(t, got)
 		require.Equal(t, int64(4), f.count("delivery_events", "status = 'skipped'"))
@@ -246,8 +247,8 @@ func TestStale(t *testing.T) {
 			ids = append(ids, j.ID)
 		}
 		require.Equal(t, []int64{refs[0].ID, refs[2].ID}, ids)
-		require.Equal(t, campaign.DeliveryQueued, jobs[0].Status)
-		require.Equal(t, campaign.DeliverySending, jobs[1].Status)
+		require.Equal(t, delivery.Queued, jobs[0].Status)
+		require.Equal(t, delivery.Sending, jobs[1].Status)
 
 		jobs, err = f.db.Stale(f.ctx, at(5*time.Minute), 0, 1)
 		require.NoError(t, err)
@@ -270,7 +271,7 @@ func TestJobAndPollTarget(t *testing.T) {
 		require.NoError(t, err)
 		d := f.delivery(refs[1].ID)
 		require.Equal(t, refs[1], j.Ref)
-		require.Equal(t, campaign.DeliveryPlanned, j.Status)
+		require.Equal(t, delivery.Planned, j.Status)
 		require.Equal(t, d.Phone, j.Phone)
 		num, err := strconv.Atoi(d.Phone[len("49151"):])
 		require.NoError(t, err)
@@ -287,7 +288,7 @@ func TestJobAndPollTarget(t *testing.T) {
 		pt, err := f.db.PollTarget(f.ctx, refs[1].ID)
 		require.NoError(t, err)
 		require.Equal(t, "wamid.X", pt.WAMID)
-		require.Equal(t, campaign.DeliverySent, pt.Status)
+		require.Equal(t, delivery.Sent, pt.Status)
 		require.True(t, at(time.Second).Equal(pt.SentAt))
 		require.True(t, at(time.Second+30*24*time.Hour).Equal(pt.TrackUntil))
 		require.Equal(t, d.Phone, pt.Vars["phone"])

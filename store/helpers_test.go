@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
@@ -144,7 +145,7 @@ func (f *fixture) setStatus(id int64, to campaign.Status) {
 
 // planned applies a broadcast of n recipients, plans it completely, moves it
 // to status and returns it with its deliveries' refs in id order.
-func (f *fixture) planned(name string, n int, status campaign.Status) (campaign.Broadcast, []campaign.Ref) {
+func (f *fixture) planned(name string, n int, status campaign.Status) (campaign.Broadcast, []delivery.Ref) {
 	f.t.Helper()
 	f.apply(bundle(broadcast(name, n)), t0)
 	b := f.broadcast(name)
@@ -174,8 +175,8 @@ func (f *fixture) planAll(id int64, batch int) int {
 	}
 }
 
-// delivery is a deliveries row as the tests inspect it.
-type delivery struct {
+// deliveryRow is a deliveries row as the tests inspect it.
+type deliveryRow struct {
 	ID          int64
 	BroadcastID int64
 	RecipientID int64
@@ -199,9 +200,9 @@ type delivery struct {
 	UpdatedAt   time.Time
 }
 
-func (f *fixture) delivery(id int64) delivery {
+func (f *fixture) delivery(id int64) deliveryRow {
 	f.t.Helper()
-	var d delivery
+	var d deliveryRow
 	require.NoError(f.t, f.db.Gorm().WithContext(f.ctx).Table("deliveries").Where("id = ?", id).Take(&d).Error)
 	return d
 }
@@ -314,7 +315,7 @@ func requireTime(t *testing.T, want time.Time, got *time.Time, msgAndArgs ...any
 
 // claimAndSend takes a planned delivery of a running broadcast through
 // claim and mark-sent, returning its ref.
-func (f *fixture) claimAndSend(ref campaign.Ref, wamid string, now time.Time) {
+func (f *fixture) claimAndSend(ref delivery.Ref, wamid string, now time.Time) {
 	f.t.Helper()
 	ok, err := f.db.Claim(f.ctx, ref, now, now.Add(time.Minute), nil)
 	require.NoError(f.t, err)

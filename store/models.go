@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -37,8 +38,8 @@ type accountRow struct {
 
 func (accountRow) TableName() string { return "accounts" }
 
-func (a accountRow) domain() campaign.Account {
-	return campaign.Account{
+func (a accountRow) domain() delivery.Account {
+	return delivery.Account{
 		ID: a.ID, Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL, TokenRef: a.TokenRef,
 		SecretRef: a.SecretRef, SessionID: a.SessionID, WebhookSecretRef: a.WebhookSecretRef,
 		PhoneNumberID: a.PhoneNumberID, WhatsAppBotID: a.WhatsappBotID, RatePerSecond: a.RatePerSecond,

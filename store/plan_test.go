@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 )
 
 func TestPlanBatchCoversEveryRecipientOnce(t *testing.T) {
@@ -51,7 +52,7 @@ func TestPlanBatchCoversEveryRecipientOnce(t *testing.T) {
 				}
 				counts, err := f.db.CountByStatus(f.ctx, b.ID)
 				require.NoError(t, err)
-				require.Equal(t, map[campaign.DeliveryStatus]int{campaign.DeliveryPlanned: tc.n}, counts)
+				require.Equal(t, map[delivery.Status]int{delivery.Planned: tc.n}, counts)
 
 				// Planning again, in other batch sizes, inserts nothing and
 				// touches nothing, even after deliveries moved on.

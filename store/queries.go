@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/sequence"
 )
@@ -75,14 +76,14 @@ func (db *DB) BroadcastsIn(ctx context.Context, states ...campaign.Status) ([]ca
 }
 
 // Account returns campaign.ErrNotFound if there is none.
-func (db *DB) Account(ctx context.Context, id int64) (campaign.Account, error) {
+func (db *DB) Account(ctx context.Context, id int64) (delivery.Account, error) {
 	var r accountRow
 	err := db.q(ctx).Where("id = ?", id).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return campaign.Account{}, fmt.Errorf("account %d: %w", id, campaign.ErrNotFound)
+		return delivery.Account{}, fmt.Errorf("account %d: %w", id, campaign.ErrNotFound)
 	}
 	if err != nil {
-		return campaign.Account{}, fmt.Errorf("load account %d: %w", id, err)
+		return delivery.Account{}, fmt.Errorf("load account %d: %w", id, err)
 	}
 	return r.domain(), nil
 }
@@ -148,7 +149,7 @@ func (db *DB) PlanBatch(ctx context.Context, broadcastID, after int64, limit int
 }
 
 // CountByStatus counts a broadcast's deliveries per state.
-func (db *DB) CountByStatus(ctx context.Context, broadcastID int64) (map[campaign.DeliveryStatus]int, error) {
+func (db *DB) CountByStatus(ctx context.Context, broadcastID int64) (map[delivery.Status]int, error) {
 	var rows []struct {
 		Status string
 		N      int
@@ -157,9 +158,9 @@ func (db *DB) CountByStatus(ctx context.Context, broadcastID int64) (map[campaig
 	if err != nil {
 		return nil, fmt.Errorf("broadcast %d: count deliveries: %w", broadcastID, err)
 	}
-	out := make(map[campaign.DeliveryStatus]int, len(campaign.DeliveryStatuses))
+	out := make(map[delivery.Status]int, len(delivery.Statuses))
 	for _, r := range rows {
-		out[campaign.DeliveryStatus(r.Status)] = r.N
+		out[delivery.Status(r.Status)] = r.N
 	}
 	return out, nil
 }
@@ -195,8 +196,8 @@ func (db *DB) SentSince(ctx context.Context, broadcastID int64, t time.Time) (in
 
 // NextPlanned returns up to limit planned deliveries in id order (a keyset
 // scan on the (broadcast_id, status, id) index: fed rows leave 'planned').
-func (db *DB) NextPlanned(ctx context.Context, broadcastID int64, limit int) ([]campaign.Ref, error) {
-	var refs []campaign.Ref
+func (db *DB) NextPlanned(ctx context.Context, broadcastID int64, limit int) ([]delivery.Ref, error) {
+	var refs []delivery.Ref
 	err := db.q(ctx).Raw(`SELECT id, gen FROM deliveries WHERE broadcast_id = ? AND status = 'planned' ORDER BY id LIMIT ?`,
 		broadcastID, limit).Scan(&refs).Error
 	if err != nil {
@@ -207,7 +208,7 @@ func (db *DB) NextPlanned(ctx context.Context, broadcastID int64, limit int) ([]
 
 // MarkQueued moves planned deliveries of the given generations to queued
 // while their broadcast is running, and returns the refs it moved.
-func (db *DB) MarkQueued(ctx context.Context, refs []campaign.Ref, now time.Time) ([]campaign.Ref, error) {
+func (db *DB) MarkQueued(ctx context.Context, refs []delivery.Ref, now time.Time) ([]delivery.Ref, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
@@ -216,11 +217,11 @@ func (db *DB) MarkQueued(ctx context.Context, refs []campaign.Ref, now time.Time
 	for _, r := range refs {
 		byGen[r.Gen] = append(byGen[r.Gen], r.ID)
 	}
-	var out []campaign.Ref
+	var out []delivery.Ref
 	for gen, ids := range byGen {
 		// Only while the broadcast runs: a pause or cancel between the
 		// feeder's read and this write must not leave queued deliveries.
-		var got []campaign.Ref
+		var got []delivery.Ref
 		err := db.q(ctx).Raw(`UPDATE deliveries SET status = 'queued', queued_at = ?, updated_at = ?
 			WHERE id IN ? AND gen = ? AND status = 'planned'
 			AND `+ownerLive+`
@@ -235,8 +236,8 @@ func (db *DB) MarkQueued(ctx context.Context, refs []campaign.Ref, now time.Time
 
 // Unqueue moves a broadcast's queued deliveries back to planned with a new
 // generation and returns their old refs.
-func (db *DB) Unqueue(ctx context.Context, broadcastID int64, now time.Time) ([]campaign.Ref, error) {
-	var refs []campaign.Ref
+func (db *DB) Unqueue(ctx context.Context, broadcastID int64, now time.Time) ([]delivery.Ref, error) {
+	var refs []delivery.Ref
 	err := db.q(ctx).Raw(`UPDATE deliveries SET status = 'planned', gen = gen + 1, queued_at = NULL, updated_at = ?
 		WHERE broadcast_id = ? AND status = 'queued' RETURNING id, gen - 1 AS gen`, utc(now), broadcastID).Scan(&refs).Error
 	if err != nil {
@@ -247,7 +248,7 @@ func (db *DB) Unqueue(ctx context.Context, broadcastID int64, now time.Time) ([]
 
 // FinishPending moves the broadcast's planned and queued deliveries to a
 // terminal state and returns the refs of those that were queued.
-func (db *DB) FinishPending(ctx context.Context, broadcastID int64, to campaign.DeliveryStatus, reason string, now time.Time) ([]campaign.Ref, error) {
+func (db *DB) FinishPending(ctx context.Context, broadcastID int64, to delivery.Status, reason string, now time.Time) ([]delivery.Ref, error) {
 	var rows []struct {
 		ID     int64
 		Gen    int
@@ -277,10 +278,10 @@ func (db *DB) FinishPending(ctx context.Context, broadcastID int64, to campaign.
 	if err != nil {
 		return nil, fmt.Errorf("broadcast %d: finish pending as %s: %w", broadcastID, to, err)
 	}
-	var refs []campaign.Ref
+	var refs []delivery.Ref
 	for _, r := range rows {
 		if r.Queued {
-			refs = append(refs, campaign.Ref{ID: r.ID, Gen: r.Gen})
+			refs = append(refs, delivery.Ref{ID: r.ID, Gen: r.Gen})
 		}
 	}
 	return refs, nil
@@ -288,7 +289,7 @@ func (db *DB) FinishPending(ctx context.Context, broadcastID int64, to campaign.
 
 // Stale returns, in id order after afterID, queued deliveries queued before
 // `before` and sending ones whose lease ended before `before`.
-func (db *DB) Stale(ctx context.Context, before time.Time, afterID int64, limit int) ([]campaign.Job, error) {
+func (db *DB) Stale(ctx context.Context, before time.Time, afterID int64, limit int) ([]delivery.Job, error) {
 	var rows []deliveryRow
 	err := db.q(ctx).Raw(`SELECT * FROM deliveries
 		WHERE status IN ('queued', 'sending') AND id > ? AND
@@ -299,16 +300,16 @@ func (db *DB) Stale(ctx context.Context, before time.Time, afterID int64, limit 
 	if err != nil {
 		return nil, fmt.Errorf("find stale deliveries: %w", err)
 	}
-	out := make([]campaign.Job, len(rows))
+	out := make([]delivery.Job, len(rows))
 	for i, r := range rows {
-		out[i] = campaign.Job{Ref: campaign.Ref{ID: r.ID, Gen: r.Gen}, Status: campaign.DeliveryStatus(r.Status), Phone: r.Phone}
+		out[i] = delivery.Job{Ref: delivery.Ref{ID: r.ID, Gen: r.Gen}, Status: delivery.Status(r.Status), Phone: r.Phone}
 	}
 	return out, nil
 }
 
 // Regen gives a delivery a new generation if it still has ref's and is
 // queued, or sending with its lease over; a queued one restarts its clock.
-func (db *DB) Regen(ctx context.Context, ref campaign.Ref, now time.Time) (campaign.Ref, bool, error) {
+func (db *DB) Regen(ctx context.Context, ref delivery.Ref, now time.Time) (delivery.Ref, bool, error) {
 	res := db.q(ctx).Exec(`UPDATE deliveries SET gen = gen + 1, updated_at = ?,
 		queued_at = CASE WHEN status = 'queued' THEN ? ELSE queued_at END
 		WHERE id = ? AND gen = ? AND (status IN ('planned', 'queued') OR (status = 'sending' AND (lease_until IS NULL OR lease_until < ?)))`,
@@ -316,7 +317,7 @@ func (db *DB) Regen(ctx context.Context, ref campaign.Ref, now time.Time) (campa
 	if res.Error != nil {
 		return ref, false, fmt.Errorf("delivery %d: regen: %w", ref.ID, res.Error)
 	}
-	return campaign.Ref{ID: ref.ID, Gen: ref.Gen + 1}, res.RowsAffected > 0, nil
+	return delivery.Ref{ID: ref.ID, Gen: ref.Gen + 1}, res.RowsAffected > 0, nil
 }
 
 // RequeuePolls makes the status polls due between now and until due now:
@@ -334,7 +335,7 @@ func (db *DB) RequeuePolls(ctx context.Context, now, until time.Time) (int, erro
 
 // LeaseDuePolls returns due status polls and pushes their next_poll_at to
 // leaseUntil. On Postgres rows locked by another scheduler are skipped.
-func (db *DB) LeaseDuePolls(ctx context.Context, now, leaseUntil time.Time, limit int) ([]campaign.PollRef, error) {
+func (db *DB) LeaseDuePolls(ctx context.Context, now, leaseUntil time.Time, limit int) ([]delivery.PollRef, error) {
 	lock := ""
 	if db.dialect == "postgres" {
 		lock = " FOR UPDATE SKIP LOCKED"
@@ -349,9 +350,9 @@ func (db *DB) LeaseDuePolls(ctx context.Context, now, leaseUntil time.Time, limi
 	if err != nil {
 		return nil, fmt.Errorf("lease due polls: %w", err)
 	}
-	out := make([]campaign.PollRef, len(rows))
+	out := make([]delivery.PollRef, len(rows))
 	for i, r := range rows {
-		out[i] = campaign.PollRef{DeliveryID: r.ID, PollCount: r.PollCount}
+		out[i] = delivery.PollRef{DeliveryID: r.ID, PollCount: r.PollCount}
 	}
 	return out, nil
 }
@@ -372,7 +373,7 @@ type exportRow struct {
 
 // Export calls fn for every delivery of a broadcast in id order, reading in
 // keyset batches of 1000.
-func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(campaign.Row) error) error {
+func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(delivery.Row) error) error {
 	var after int64
 	for {
 		var rows []exportRow
@@ -389,7 +390,7 @@ func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(campaign.Ro
 			return fmt.Errorf("broadcast %d: export: keyset did not advance past %d", broadcastID, after)
 		}
 		for _, r := range rows {
-			row := campaign.Row{ID: r.ID, Phone: r.Phone, Name: r.Name, Status: campaign.DeliveryStatus(r.Status),
+			row := delivery.Row{ID: r.ID, Phone: r.Phone, Name: r.Name, Status: delivery.Status(r.Status),
 				ErrorCode: r.ErrorCode, Error: r.Error, Attempts: r.Attempts, Settle: r.Settle, SentAt: r.SentAt, UpdatedAt: r.UpdatedAt.UTC()}
 			if r.Wamid != nil {
 				row.WAMID = *r.Wamid
@@ -464,13 +465,13 @@ const jobQuery = `SELECT d.id, d.broadcast_id, d.gen, d.attempts, d.status, d.ph
 	WHERE d.id = ?`
 
 // Job loads a delivery with what sending it needs in one query.
-func (db *DB) Job(ctx context.Context, id int64) (campaign.Job, error) {
+func (db *DB) Job(ctx context.Context, id int64) (delivery.Job, error) {
 	var rows []jobRow
 	if err := db.q(ctx).Raw(jobQuery, id).Scan(&rows).Error; err != nil {
-		return campaign.Job{}, fmt.Errorf("load delivery %d: %w", id, err)
+		return delivery.Job{}, fmt.Errorf("load delivery %d: %w", id, err)
 	}
 	if len(rows) == 0 {
-		return campaign.Job{}, fmt.Errorf("delivery %d: %w", id, campaign.ErrNotFound)
+		return delivery.Job{}, fmt.Errorf("delivery %d: %w", id, campaign.ErrNotFound)
 	}
 	j := rows[0]
 	a := accountRow{ID: j.AID, Name: j.AName, Provider: j.AProvider, BaseURL: j.ABaseURL, TokenRef: j.ATokenRef,
@@ -478,15 +479,15 @@ func (db *DB) Job(ctx context.Context, id int64) (campaign.Job, error) {
 		PhoneNumberID: j.APhoneNumberID, WhatsappBotID: j.AWhatsappBotID, RatePerSecond: j.ARatePerSecond,
 		PairIntervalMs: j.APairIntervalMs, DailyUniqueLimit: j.ADailyUniqueLimit, Portfolio: j.APortfolio, Timezone: j.ATimezone,
 		OnUnknownOutcome: j.AOnUnknownOutcome, SettleWindowMs: j.ASettleWindowMs}.domain()
-	job := campaign.Job{
-		Ref: campaign.Ref{ID: j.ID, Gen: j.Gen}, Status: campaign.DeliveryStatus(j.Status),
+	job := delivery.Job{
+		Ref: delivery.Ref{ID: j.ID, Gen: j.Gen}, Status: delivery.Status(j.Status),
 		Phone: j.Phone, Name: j.RName, Vars: decodeVars(j.RVars), Attempts: j.Attempts,
 		SendingAt: j.SendingAt, LeaseUntil: j.LeaseUntil, ConvMark: splitMark(j.ConvMark), Account: a,
 	}
 	if j.EnrollmentID != nil {
 		st, err := stepJob(j)
 		if err != nil {
-			return campaign.Job{}, fmt.Errorf("delivery %d: %w", id, err)
+			return delivery.Job{}, fmt.Errorf("delivery %d: %w", id, err)
 		}
 		job.Owner, job.Message, job.SendBy = st, st.Spec.Steps[st.Step].Message, st.SendBy
 		return job, nil
@@ -496,7 +497,7 @@ func (db *DB) Job(ctx context.Context, id int64) (campaign.Job, error) {
 		Duplicates: deref(j.BDuplicates), StormShare: deref(j.BStormShare), StormWindow: deref(j.BStormWindow),
 		StartedAt: j.BStartedAt, FinishedAt: j.BFinishedAt, UpdatedAt: deref(j.BUpdatedAt)}.domain()
 	if err != nil {
-		return campaign.Job{}, fmt.Errorf("delivery %d: decode message: %w", id, err)
+		return delivery.Job{}, fmt.Errorf("delivery %d: decode message: %w", id, err)
 	}
 	job.Owner, job.Message, job.SendBy = b, b.Message, b.SendBy()
 	return job, nil
@@ -570,7 +571,7 @@ func (db *DB) handBack(ctx context.Context, id int64, now time.Time, update stri
 // new generation if the broadcast was paused meanwhile, to skipped if it was
 // cancelled or the enrollment ended. Only while the delivery still holds the
 // lease the claim set.
-func (db *DB) Release(ctx context.Context, ref campaign.Ref, lease time.Time, reason string, now time.Time) (bool, error) {
+func (db *DB) Release(ctx context.Context, ref delivery.Ref, lease time.Time, reason string, now time.Time) (bool, error) {
 	ok, err := db.handBack(ctx, ref.ID, now, `UPDATE deliveries SET lease_until = NULL, sending_at = NULL, attempts = attempts - 1, conv_mark = '',
 			gen = `+handBackGen+`, queued_at = `+handBackQueued+`, status = `+handBackStatus+`,
 			error = ?, updated_at = ?
@@ -584,7 +585,7 @@ func (db *DB) Release(ctx context.Context, ref campaign.Ref, lease time.Time, re
 
 // Touch restarts the queued clock of a queued delivery whose task was found
 // alive, so the sweep looks at other rows next.
-func (db *DB) Touch(ctx context.Context, ref campaign.Ref, now time.Time) error {
+func (db *DB) Touch(ctx context.Context, ref delivery.Ref, now time.Time) error {
 	err := db.q(ctx).Exec(`UPDATE deliveries SET queued_at = ? WHERE id = ? AND gen = ? AND status = 'queued'`,
 		utc(now), ref.ID, ref.Gen).Error
 	if err != nil {
@@ -599,7 +600,7 @@ func (db *DB) Touch(ctx context.Context, ref campaign.Ref, now time.Time) error 
 // request. mark, when not nil, is the recipient's conversation as it was
 // before the send (for sends whose answer carries no wamid). sending_at
 // records when the request began.
-func (db *DB) Claim(ctx context.Context, ref campaign.Ref, now, leaseUntil time.Time, mark []string) (bool, error) {
+func (db *DB) Claim(ctx context.Context, ref delivery.Ref, now, leaseUntil time.Time, mark []string) (bool, error) {
 	res := db.q(ctx).Exec(`UPDATE deliveries SET status = 'sending', sending_at = ?, lease_until = ?,
 		attempts = attempts + 1, conv_mark = ?, updated_at = ?
 		WHERE id = ? AND gen = ? AND status IN ('planned', 'queued')
@@ -612,7 +613,7 @@ func (db *DB) Claim(ctx context.Context, ref campaign.Ref, now, leaseUntil time.
 }
 
 // Reclaim takes over a sending delivery whose lease ended.
-func (db *DB) Reclaim(ctx context.Context, ref campaign.Ref, now, leaseUntil time.Time) (bool, error) {
+func (db *DB) Reclaim(ctx context.Context, ref delivery.Ref, now, leaseUntil time.Time) (bool, error) {
 	res := db.q(ctx).Exec(`UPDATE deliveries SET lease_until = ?, updated_at = ?
 		WHERE id = ? AND gen = ? AND status = 'sending' AND (lease_until IS NULL OR lease_until <= ?)`,
 		utc(leaseUntil), utc(now), ref.ID, ref.Gen, utc(now))
@@ -624,7 +625,7 @@ func (db *DB) Reclaim(ctx context.Context, ref campaign.Ref, now, leaseUntil tim
 
 // Unclaim moves a sending delivery back to queued (same generation, its task
 // retries) or to planned with a new generation (its task is dropped).
-func (db *DB) Unclaim(ctx context.Context, ref campaign.Ref, newGen bool, errCode, reason string, now time.Time) (bool, error) {
+func (db *DB) Unclaim(ctx context.Context, ref delivery.Ref, newGen bool, errCode, reason string, now time.Time) (bool, error) {
 	// Back to queued (its task retries) — or, if the broadcast was
 	// cancelled meanwhile, skipped: nothing would pick the row up again; if
 	// it was paused, planned with a new generation for the feeder.
@@ -649,7 +650,7 @@ func (db *DB) Unclaim(ctx context.Context, ref campaign.Ref, newGen bool, errCod
 
 // ReleaseLease shortens the lease of a sending delivery to until, so a
 // retry may reconcile from then on.
-func (db *DB) ReleaseLease(ctx context.Context, ref campaign.Ref, until time.Time, reason string, now time.Time) error {
+func (db *DB) ReleaseLease(ctx context.Context, ref delivery.Ref, until time.Time, reason string, now time.Time) error {
 	err := db.q(ctx).Exec(`UPDATE deliveries SET lease_until = ?, error = ?, updated_at = ?
 		WHERE id = ? AND gen = ? AND status = 'sending'`, utc(until), reason, utc(now), ref.ID, ref.Gen).Error
 	if err != nil {
@@ -663,7 +664,7 @@ func (db *DB) ReleaseLease(ctx context.Context, ref campaign.Ref, until time.Tim
 // accepted the message, so it must be recorded even if the sweep gave the
 // delivery a new generation meanwhile (that generation's task then finds it
 // sent and does nothing).
-func (db *DB) MarkSent(ctx context.Context, ref campaign.Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error) {
+func (db *DB) MarkSent(ctx context.Context, ref delivery.Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error) {
 	const update = `UPDATE deliveries SET status = 'sent', wamid = ?, sent_at = ?, lease_until = NULL, settle = ` + settledIfAwaiting + `,
 		error_code = '', error = '', next_poll_at = ?, poll_count = 0, track_until = ?, updated_at = ?
 		WHERE id = ? AND status = 'sending'`
@@ -693,7 +694,7 @@ func (db *DB) MarkSent(ctx context.Context, ref campaign.Ref, wamid string, now,
 		if err := bumpFinished(tx, ref.ID, now); err != nil {
 			return err
 		}
-		return tx.Create(&eventRow{DeliveryID: ref.ID, Status: string(campaign.DeliverySent), At: utc(now), Detail: wamid}).Error
+		return tx.Create(&eventRow{DeliveryID: ref.ID, Status: string(delivery.Sent), At: utc(now), Detail: wamid}).Error
 	})
 	if err != nil {
 		return false, fmt.Errorf("delivery %d: mark sent: %w", ref.ID, err)
@@ -703,11 +704,11 @@ func (db *DB) MarkSent(ctx context.Context, ref campaign.Ref, wamid string, now,
 
 // Finish moves a not-yet-accepted delivery of ref's generation to failed,
 // skipped or expired.
-func (db *DB) Finish(ctx context.Context, ref campaign.Ref, to campaign.DeliveryStatus, code, reason string, now time.Time) (bool, error) {
+func (db *DB) Finish(ctx context.Context, ref delivery.Ref, to delivery.Status, code, reason string, now time.Time) (bool, error) {
 	var ok bool
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var failedAt any
-		if to == campaign.DeliveryFailed {
+		if to == delivery.Failed {
 			failedAt = utc(now)
 		}
 		res := tx.Exec(`UPDATE deliveries SET status = ?, error_code = ?, error = ?, lease_until = NULL,
@@ -724,7 +725,7 @@ func (db *DB) Finish(ctx context.Context, ref campaign.Ref, to campaign.Delivery
 		if err := tx.Create(&eventRow{DeliveryID: ref.ID, Status: string(to), At: utc(now), Detail: joinDetail(code, reason)}).Error; err != nil {
 			return err
 		}
-		if to == campaign.DeliveryFailed {
+		if to == delivery.Failed {
 			if err := bumpFinished(tx, ref.ID, now); err != nil {
 				return err
 			}
@@ -774,16 +775,16 @@ func (db *DB) KnownWAMIDs(ctx context.Context, wamids []string) (map[string]bool
 }
 
 // PollTarget loads what a status poll needs.
-func (db *DB) PollTarget(ctx context.Context, id int64) (campaign.PollTarget, error) {
+func (db *DB) PollTarget(ctx context.Context, id int64) (delivery.PollTarget, error) {
 	j, err := db.Job(ctx, id)
 	if err != nil {
-		return campaign.PollTarget{}, err
+		return delivery.PollTarget{}, err
 	}
 	var d deliveryRow
 	if err := db.q(ctx).Where("id = ?", id).Take(&d).Error; err != nil {
-		return campaign.PollTarget{}, fmt.Errorf("load delivery %d: %w", id, err)
+		return delivery.PollTarget{}, fmt.Errorf("load delivery %d: %w", id, err)
 	}
-	t := campaign.PollTarget{DeliveryID: id, Phone: d.Phone, Status: campaign.DeliveryStatus(d.Status), PollCount: d.PollCount,
+	t := delivery.PollTarget{DeliveryID: id, Phone: d.Phone, Status: delivery.Status(d.Status), PollCount: d.PollCount,
 		Message: j.Message, Vars: j.Variables(), Account: j.Account, ConvMark: j.ConvMark}
 	if d.Wamid != nil {
 		t.WAMID = *d.Wamid
@@ -809,7 +810,7 @@ func (db *DB) ApplyStatus(ctx context.Context, id int64, wamid string, r provide
 	}
 	var changed bool
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if from, ok := campaign.StatusMoves[r.Status]; ok { // forward only
+		if from, ok := delivery.StatusMoves[r.Status]; ok { // forward only
 			set := "status = ?, updated_at = ?, next_poll_at = ?, poll_count = poll_count + 1, wamid = COALESCE(wamid, ?)"
 			args := []any{string(r.Status), utc(now), np, nullable(wamid)}
 			switch r.Status {

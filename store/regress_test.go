@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 )
 
 // A send that comes back (halt error, paused) after its broadcast was
@@ -15,8 +16,8 @@ func TestUnclaimAfterCancelSkips(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		b, refs := f.planned("cx", 2, campaign.StatusRunning)
-		f.moveTo(refs[0], campaign.DeliverySending)
-		f.moveTo(refs[1], campaign.DeliverySending)
+		f.moveTo(refs[0], delivery.Sending)
+		f.moveTo(refs[1], delivery.Sending)
 		ok, err := f.db.Unclaim(f.ctx, refs[0], true, "", "paused", at(time.Second))
 		require.NoError(t, err)
 		require.True(t, ok)
@@ -38,7 +39,7 @@ func TestUnclaimSameGenAfterCancelSkips(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		b, refs := f.planned("cx2", 1, campaign.StatusRunning)
-		f.moveTo(refs[0], campaign.DeliverySending)
+		f.moveTo(refs[0], delivery.Sending)
 		ok, err := f.db.SetStatus(f.ctx, b.ID, []campaign.Status{campaign.StatusRunning}, campaign.StatusCancelled, "", at(time.Second))
 		require.NoError(t, err)
 		require.True(t, ok)

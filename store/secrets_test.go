@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/spec"
@@ -66,7 +67,7 @@ broadcasts:
 		f.claimAndSend(refs[0], "wamid.HBgM1", at(time.Second))
 		_, err = f.db.ApplyStatus(f.ctx, refs[0].ID, "", provider.StatusReport{Status: provider.StatusDelivered}, at(2*time.Second), nil)
 		require.NoError(t, err)
-		_, err = f.db.Finish(f.ctx, refs[1], campaign.DeliveryFailed, "131026", "not a WhatsApp user", at(time.Second))
+		_, err = f.db.Finish(f.ctx, refs[1], delivery.Failed, "131026", "not a WhatsApp user", at(time.Second))
 		require.NoError(t, err)
 
 		a, err := f.db.Account(f.ctx, br.AccountID)

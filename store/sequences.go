@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/spec"
 )
@@ -152,10 +153,10 @@ func (db *DB) SequenceSpec(ctx context.Context, name string) (id int64, version 
 
 // SequenceAccount returns the account a sequence sends through;
 // campaign.ErrNotFound if there is no such sequence.
-func (db *DB) SequenceAccount(ctx context.Context, name string) (campaign.Account, error) {
+func (db *DB) SequenceAccount(ctx context.Context, name string) (delivery.Account, error) {
 	t, err := loadSequence(db.q(ctx), "s.name = ?", name, 0)
 	if err != nil {
-		return campaign.Account{}, fmt.Errorf("sequence %q: %w", name, err)
+		return delivery.Account{}, fmt.Errorf("sequence %q: %w", name, err)
 	}
 	return db.Account(ctx, t.AccountID)
 }
@@ -262,7 +263,7 @@ func planNext(tx *gorm.DB, enrollmentID int64, i int, sentAt, now time.Time) err
 // MarkStepSent records an accepted sequence step, as MarkSent does, and in
 // the same transaction plans the enrollment's next step (or completes it):
 // a crash can neither lose the next step nor plan it twice.
-func (db *DB) MarkStepSent(ctx context.Context, ref campaign.Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error) {
+func (db *DB) MarkStepSent(ctx context.Context, ref delivery.Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error) {
 	var ok bool
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var got []struct {
@@ -277,7 +278,7 @@ func (db *DB) MarkStepSent(ctx context.Context, ref campaign.Ref, wamid string, 
 			return err
 		}
 		ok = true
-		if err := tx.Create(&eventRow{DeliveryID: ref.ID, Status: string(campaign.DeliverySent), At: utc(now), Detail: wamid}).Error; err != nil {
+		if err := tx.Create(&eventRow{DeliveryID: ref.ID, Status: string(delivery.Sent), At: utc(now), Detail: wamid}).Error; err != nil {
 			return err
 		}
 		return planNext(tx, got[0].EnrollmentID, got[0].Step, now, now)
@@ -414,7 +415,7 @@ func (db *DB) DueSteps(ctx context.Context, until time.Time, limit int) ([]campa
 	}
 	out := make([]campaign.DueStep, len(rows))
 	for i, r := range rows {
-		out[i] = campaign.DueStep{Ref: campaign.Ref{ID: r.ID, Gen: r.Gen}, DueAt: r.DueAt.UTC()}
+		out[i] = campaign.DueStep{Ref: delivery.Ref{ID: r.ID, Gen: r.Gen}, DueAt: r.DueAt.UTC()}
 	}
 	return out, nil
 }

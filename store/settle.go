@@ -10,7 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -24,10 +24,10 @@ const maxCandidates = 20
 
 // AwaitSettle marks a sending delivery of ref's generation as awaiting the
 // provider's confirmation until until; its lease runs as long.
-func (db *DB) AwaitSettle(ctx context.Context, ref campaign.Ref, until time.Time, reason string, now time.Time) (bool, error) {
+func (db *DB) AwaitSettle(ctx context.Context, ref delivery.Ref, until time.Time, reason string, now time.Time) (bool, error) {
 	res := db.q(ctx).Exec(`UPDATE deliveries SET settle = ?, settle_until = ?, lease_until = ?, error = ?, updated_at = ?
 		WHERE id = ? AND gen = ? AND status = 'sending'`,
-		campaign.SettleAwaiting, utc(until), utc(until), reason, utc(now), ref.ID, ref.Gen)
+		delivery.SettleAwaiting, utc(until), utc(until), reason, utc(now), ref.ID, ref.Gen)
 	if res.Error != nil {
 		return false, fmt.Errorf("delivery %d: await settle: %w", ref.ID, res.Error)
 	}
@@ -58,11 +58,11 @@ func (db *DB) SettleCounts(ctx context.Context, broadcastID int64) (map[string]i
 // Resend puts a sending delivery of ref's generation back in the queue
 // marked resent (skipped if its broadcast was cancelled or its enrollment
 // ended meanwhile); false when it is no longer sending (settled).
-func (db *DB) Resend(ctx context.Context, ref campaign.Ref, reason string, now time.Time) (bool, error) {
+func (db *DB) Resend(ctx context.Context, ref delivery.Ref, reason string, now time.Time) (bool, error) {
 	ok, err := db.handBack(ctx, ref.ID, now, `UPDATE deliveries SET lease_until = NULL, settle = ?, settle_until = NULL,
 		gen = `+handBackGen+`, queued_at = `+handBackQueued+`, status = `+handBackStatus+`,
 		error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending'`,
-		campaign.SettleResent, reason, utc(now), ref.ID, ref.Gen)
+		delivery.SettleResent, reason, utc(now), ref.ID, ref.Gen)
 	if err != nil {
 		return false, fmt.Errorf("delivery %d: resend: %w", ref.ID, err)
 	}
@@ -81,7 +81,7 @@ func (db *DB) SettleFromKept(ctx context.Context, id int64, now time.Time) (bool
 		SendingAt *time.Time
 	}
 	err := db.q(ctx).Raw(`SELECT d.phone, COALESCE(b.account_id, s.account_id) AS account_id, d.sending_at FROM deliveries d `+deliveryAccount+`
-		WHERE d.id = ? AND d.status = 'sending' AND d.settle = ?`, id, campaign.SettleAwaiting).Scan(&d).Error
+		WHERE d.id = ? AND d.status = 'sending' AND d.settle = ?`, id, delivery.SettleAwaiting).Scan(&d).Error
 	if err != nil || len(d) == 0 {
 		return false, wrapErr(err, "delivery %d: settle from kept webhooks", id)
 	}
@@ -189,7 +189,7 @@ func (db *DB) webhookTarget(ctx context.Context, accountID int64, m hookMatch, n
 		WHERE d.phone = ? AND d.wamid IS NULL AND COALESCE(b.account_id, s.account_id) = ?
 		AND ((? AND d.status = 'sent' AND d.sent_at >= ?) OR (d.status = 'sending' AND d.settle = ?))
 		ORDER BY COALESCE(d.sent_at, d.sending_at), d.id LIMIT ?`,
-		m.Phone, accountID, m.ByPhone, utc(now.Add(-ByPhoneWindow)), campaign.SettleAwaiting, maxCandidates).Scan(&cands).Error
+		m.Phone, accountID, m.ByPhone, utc(now.Add(-ByPhoneWindow)), delivery.SettleAwaiting, maxCandidates).Scan(&cands).Error
 	if err != nil {
 		return target{}, fmt.Errorf("find delivery of webhook event by phone: %w", err)
 	}
@@ -273,7 +273,7 @@ func (db *DB) sendInFlight(ctx context.Context, accountID int64, phone string) (
 	var n int64
 	err := db.q(ctx).Raw(`SELECT COUNT(*) FROM deliveries d `+deliveryAccount+`
 		WHERE d.phone = ? AND d.status = 'sending' AND d.settle <> ? AND COALESCE(b.account_id, s.account_id) = ?`,
-		phone, campaign.SettleAwaiting, accountID).Scan(&n).Error
+		phone, delivery.SettleAwaiting, accountID).Scan(&n).Error
 	if err != nil {
 		return false, fmt.Errorf("look for sends in flight: %w", err)
 	}
@@ -310,12 +310,12 @@ func (db *DB) settleRow(ctx context.Context, id int64, wamid string, now time.Ti
 		err := tx.Raw(`UPDATE deliveries SET status = 'sent', wamid = ?, sent_at = ?, lease_until = NULL, settle = ?, settle_until = NULL,
 			error_code = '', error = '', next_poll_at = NULL, poll_count = 0, track_until = ?, updated_at = ?
 			WHERE id = ? AND status = 'sending' AND settle = ? RETURNING enrollment_id, step`,
-			nullable(wamid), utc(now), campaign.SettleSettled, utc(now.Add(settleTrack)), utc(now), id, campaign.SettleAwaiting).Scan(&got).Error
+			nullable(wamid), utc(now), delivery.SettleSettled, utc(now.Add(settleTrack)), utc(now), id, delivery.SettleAwaiting).Scan(&got).Error
 		if err != nil || len(got) == 0 {
 			return err
 		}
 		ok = true
-		if err := tx.Create(&eventRow{DeliveryID: id, Status: string(campaign.DeliverySent), At: utc(now),
+		if err := tx.Create(&eventRow{DeliveryID: id, Status: string(delivery.Sent), At: utc(now),
 			Detail: strings.TrimSpace("settled from the provider's webhook " + wamid)}).Error; err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -26,7 +27,7 @@ func TestInFlightSendsStatusNeverSettlesAnotherAwaitingSend(t *testing.T) {
 		mon.Message = templates.Message{Kind: templates.KindText, Text: "First {{name}}"}
 		tue.Message = templates.Message{Kind: templates.KindText, Text: "Second {{name}}"}
 		f.apply(bundle(mon, tue), t0)
-		var refs []campaign.Ref
+		var refs []delivery.Ref
 		var acct int64
 		for _, n := range []string{"mon", "tue"} {
 			b := f.broadcast(n)
@@ -43,7 +44,7 @@ func TestInFlightSendsStatusNeverSettlesAnotherAwaitingSend(t *testing.T) {
 		ok, err := f.db.Claim(f.ctx, a, t0, at(2*time.Minute), nil)
 		require.NoError(t, err)
 		require.True(t, ok)
-		ok, err = f.db.AwaitSettle(f.ctx, a, at(5*time.Minute), campaign.ReasonAwaiting, at(10*time.Second))
+		ok, err = f.db.AwaitSettle(f.ctx, a, at(5*time.Minute), delivery.ReasonAwaiting, at(10*time.Second))
 		require.NoError(t, err)
 		require.True(t, ok)
 		// B: claimed at 20 s; request in flight.

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -15,13 +16,13 @@ import (
 // recipient ("First Person 0", then "Second Person 0"), sends both with no
 // id in the answers (a Salebot- or waapi-style provider), the first at t0
 // and the second a second later, and returns their refs and the account.
-func twoToOnePhone(f *fixture) (first, second campaign.Ref, acct int64, phone string) {
+func twoToOnePhone(f *fixture) (first, second delivery.Ref, acct int64, phone string) {
 	f.t.Helper()
 	mon, tue := broadcast("mon", 1), broadcast("tue", 1)
 	mon.Message = templates.Message{Kind: templates.KindText, Text: "First {{name}}"}
 	tue.Message = templates.Message{Kind: templates.KindText, Text: "Second {{name}}"}
 	f.apply(bundle(mon, tue), t0)
-	var refs []campaign.Ref
+	var refs []delivery.Ref
 	for _, n := range []string{"mon", "tue"} {
 		b := f.broadcast(n)
 		acct = b.AccountID
@@ -111,7 +112,7 @@ func TestWebhookSettlesAwaitingSend(t *testing.T) {
 			ok, err := f.db.Claim(f.ctx, r, t0, t0.Add(time.Minute), nil)
 			require.NoError(t, err)
 			require.True(t, ok)
-			ok, err = f.db.AwaitSettle(f.ctx, r, at(5*time.Minute), campaign.ReasonAwaiting, at(10*time.Second))
+			ok, err = f.db.AwaitSettle(f.ctx, r, at(5*time.Minute), delivery.ReasonAwaiting, at(10*time.Second))
 			require.NoError(t, err)
 			require.True(t, ok)
 		}
@@ -125,14 +126,14 @@ func TestWebhookSettlesAwaitingSend(t *testing.T) {
 		d := f.delivery(refs[0].ID)
 		require.Equal(t, "delivered", d.Status)
 		require.Equal(t, "wamid.LEARNED", *d.Wamid)
-		require.Equal(t, campaign.SettleSettled, f.settle(refs[0].ID))
+		require.Equal(t, delivery.SettleSettled, f.settle(refs[0].ID))
 		require.Equal(t, "sending", f.delivery(refs[1].ID).Status, "a contradicting status settles nothing")
 
 		ok, err := f.db.Resend(f.ctx, refs[1], "no trace within the settle window", at(5*time.Minute))
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.Equal(t, "queued", f.delivery(refs[1].ID).Status)
-		require.Equal(t, campaign.SettleResent, f.settle(refs[1].ID))
+		require.Equal(t, delivery.SettleResent, f.settle(refs[1].ID))
 		ok, err = f.db.Resend(f.ctx, refs[0], "late", at(5*time.Minute))
 		require.NoError(t, err)
 		require.False(t, ok, "a settled send is never resent")

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
 )
 
@@ -28,44 +29,44 @@ func TestApplyStatusMovesOnlyForward(t *testing.T) {
 	cases := []struct {
 		name                    string
 		steps                   []step
-		final                   campaign.DeliveryStatus
+		final                   delivery.Status
 		delivered, read, failed time.Duration // after t0, or never
 		code, reason            string
 	}{
 		{name: "sent, delivered, read",
 			steps: []step{{provider.StatusDelivered, 2 * time.Second, "", "", true}, {provider.StatusRead, 5 * time.Second, "", "", true}},
-			final: campaign.DeliveryRead, delivered: 2 * time.Second, read: 5 * time.Second, failed: never},
+			final: delivery.Read, delivered: 2 * time.Second, read: 5 * time.Second, failed: never},
 		{name: "read then a late delivered",
 			steps: []step{{provider.StatusRead, 5 * time.Second, "", "", true}, {provider.StatusDelivered, 2 * time.Second, "", "", false}},
-			final: campaign.DeliveryRead, delivered: 5 * time.Second, read: 5 * time.Second, failed: never},
+			final: delivery.Read, delivered: 5 * time.Second, read: 5 * time.Second, failed: never},
 		{name: "read directly from sent sets delivered too",
 			steps: []step{{provider.StatusRead, 4 * time.Second, "", "", true}},
-			final: campaign.DeliveryRead, delivered: 4 * time.Second, read: 4 * time.Second, failed: never},
+			final: delivery.Read, delivered: 4 * time.Second, read: 4 * time.Second, failed: never},
 		{name: "failed from sent",
 			steps: []step{{provider.StatusFailed, 3 * time.Second, "131049", "ecosystem engagement", true}},
-			final: campaign.DeliveryFailed, delivered: never, read: never, failed: 3 * time.Second,
+			final: delivery.Failed, delivered: never, read: never, failed: 3 * time.Second,
 			code: "131049", reason: "ecosystem engagement"},
 		{name: "failed after delivered is ignored",
 			steps: []step{{provider.StatusDelivered, 2 * time.Second, "", "", true}, {provider.StatusFailed, 3 * time.Second, "131026", "undeliverable", false}},
-			final: campaign.DeliveryDelivered, delivered: 2 * time.Second, read: never, failed: never},
+			final: delivery.Delivered, delivered: 2 * time.Second, read: never, failed: never},
 		{name: "failed after read is ignored",
 			steps: []step{{provider.StatusRead, 2 * time.Second, "", "", true}, {provider.StatusFailed, 3 * time.Second, "131026", "undeliverable", false}},
-			final: campaign.DeliveryRead, delivered: 2 * time.Second, read: 2 * time.Second, failed: never},
+			final: delivery.Read, delivered: 2 * time.Second, read: 2 * time.Second, failed: never},
 		{name: "nothing moves a failed message",
 			steps: []step{{provider.StatusFailed, 3 * time.Second, "131049", "x", true},
 				{provider.StatusDelivered, 4 * time.Second, "", "", false}, {provider.StatusRead, 5 * time.Second, "", "", false}},
-			final: campaign.DeliveryFailed, delivered: never, read: never, failed: 3 * time.Second, code: "131049", reason: "x"},
+			final: delivery.Failed, delivered: never, read: never, failed: 3 * time.Second, code: "131049", reason: "x"},
 		{name: "duplicates",
 			steps: []step{{provider.StatusDelivered, 2 * time.Second, "", "", true}, {provider.StatusDelivered, 2 * time.Second, "", "", false},
 				{provider.StatusRead, 4 * time.Second, "", "", true}, {provider.StatusRead, 4 * time.Second, "", "", false},
 				{provider.StatusDelivered, 2 * time.Second, "", "", false}, {provider.StatusSent, time.Second, "", "", false}},
-			final: campaign.DeliveryRead, delivered: 2 * time.Second, read: 4 * time.Second, failed: never},
+			final: delivery.Read, delivered: 2 * time.Second, read: 4 * time.Second, failed: never},
 		{name: "still sent",
 			steps: []step{{provider.StatusSent, 0, "", "", false}, {provider.StatusUnknown, 0, "", "", false}},
-			final: campaign.DeliverySent, delivered: never, read: never, failed: never},
+			final: delivery.Sent, delivered: never, read: never, failed: never},
 		{name: "time unknown: the observation's now",
 			steps: []step{{provider.StatusSent, 0, "", "", false}, {provider.StatusDelivered, 0, "", "", true}},
-			final: campaign.DeliveryDelivered, delivered: 2 * time.Minute, read: never, failed: never},
+			final: delivery.Delivered, delivered: 2 * time.Minute, read: never, failed: never},
 	}
 	eachStore(t, func(t *testing.T, f *fixture) {
 		_, refs := f.planned("spring", len(cases), campaign.StatusRunning)
@@ -110,7 +111,7 @@ func TestApplyStatusMovesOnlyForward(t *testing.T) {
 
 				es := f.events(id)
 				require.Equal(t, wantEvents, eventStatuses(es), "exactly one event per change")
-				if tc.final == campaign.DeliveryFailed {
+				if tc.final == delivery.Failed {
 					require.Equal(t, "code "+tc.code+": "+tc.reason, es[1].Detail)
 					require.True(t, at(tc.failed).Equal(es[1].At))
 				}
@@ -171,7 +172,7 @@ func TestApplyStatusConcurrentDuplicates(t *testing.T) {
 	})
 }
 
-func pollIDs(ps []campaign.PollRef) []int64 {
+func pollIDs(ps []delivery.PollRef) []int64 {
 	out := make([]int64, len(ps))
 	for i, p := range ps {
 		out[i] = p.DeliveryID
@@ -194,7 +195,7 @@ func TestLeaseDuePolls(t *testing.T) {
 		require.True(t, changed)
 		require.Nil(t, f.delivery(refs[3].ID).NextPollAt, "nil next poll stops tracking")
 
-		lease := func(now, until time.Duration, limit int) []campaign.PollRef {
+		lease := func(now, until time.Duration, limit int) []delivery.PollRef {
 			t.Helper()
 			ps, err := f.db.LeaseDuePolls(f.ctx, at(now), at(until), limit)
 			require.NoError(t, err)

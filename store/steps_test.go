@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/sequence"
 )
 
@@ -19,7 +20,7 @@ func (f *fixture) dueSteps(until time.Time) []campaign.DueStep {
 }
 
 // sendStep claims a sequence step and records it sent.
-func (f *fixture) sendStep(ref campaign.Ref, wamid string, now time.Time) {
+func (f *fixture) sendStep(ref delivery.Ref, wamid string, now time.Time) {
 	f.t.Helper()
 	ok, err := f.db.Claim(f.ctx, ref, now, now.Add(time.Minute), nil)
 	require.NoError(f.t, err)
@@ -105,7 +106,7 @@ func TestEndingEnrollmentsSkipsPendingSteps(t *testing.T) {
 		require.NoError(t, err)
 		due := f.dueSteps(t0)
 		require.Len(t, due, 4)
-		_, err = f.db.MarkQueued(f.ctx, []campaign.Ref{due[0].Ref, due[1].Ref, due[2].Ref, due[3].Ref}, t0)
+		_, err = f.db.MarkQueued(f.ctx, []delivery.Ref{due[0].Ref, due[1].Ref, due[2].Ref, due[3].Ref}, t0)
 		require.NoError(t, err)
 
 		ok, err := f.db.Unenroll(f.ctx, "onboarding", "4915100000001", "asked to stop", at(time.Second))
@@ -121,7 +122,7 @@ func TestEndingEnrollmentsSkipsPendingSteps(t *testing.T) {
 			ok, err := f.db.Claim(f.ctx, d.Ref, at(2*time.Second), at(time.Minute), nil)
 			require.NoError(t, err)
 			if st, _ := sequence.StepOf(job); st.Sequence == "onboarding" {
-				require.Equal(t, campaign.DeliverySkipped, job.Status)
+				require.Equal(t, delivery.Skipped, job.Status)
 				require.False(t, ok, "an ended enrollment's step cannot be claimed")
 			} else {
 				require.True(t, ok)
@@ -141,7 +142,7 @@ func TestExpiredStepStopsEnrollment(t *testing.T) {
 		_, err := f.db.Enroll(f.ctx, "onboarding", []sequence.Enrollee{{Phone: "4915100000001"}}, t0)
 		require.NoError(t, err)
 		due := f.dueSteps(t0)
-		ok, err := f.db.Finish(f.ctx, due[0].Ref, campaign.DeliveryExpired, "", "deadline passed", at(25*time.Hour))
+		ok, err := f.db.Finish(f.ctx, due[0].Ref, delivery.Expired, "", "deadline passed", at(25*time.Hour))
 		require.NoError(t, err)
 		require.True(t, ok)
 		counts, err := f.db.EnrollmentCounts(f.ctx, "onboarding")

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
 )
 
@@ -93,7 +93,7 @@ func (db *DB) ApplyReceivedWebhookEvents(ctx context.Context, accountID int64, e
 		// A sent status records nothing on a known message, but it shows
 		// that a message whose id was never learned went out: it may
 		// settle a send awaiting confirmation, or tie an id to its text.
-		if _, ok := campaign.StatusMoves[ev.Status]; !ok && ev.Status != provider.StatusSent {
+		if _, ok := delivery.StatusMoves[ev.Status]; !ok && ev.Status != provider.StatusSent {
 			res.Ignored++
 			continue
 		}
@@ -238,7 +238,7 @@ func (db *DB) SweepWebhookEvents(ctx context.Context, now time.Time, keep time.D
 	var settling []webhookEventRow
 	if err := db.q(ctx).Raw(`SELECT DISTINCT w.* FROM webhook_events w JOIN deliveries d ON d.phone = w.phone
 		AND d.status = 'sending' AND d.settle = ? AND w.received_at >= d.sending_at
-		WHERE w.phone <> '' ORDER BY w.id LIMIT 1000`, campaign.SettleAwaiting).Scan(&settling).Error; err != nil {
+		WHERE w.phone <> '' ORDER BY w.id LIMIT 1000`, delivery.SettleAwaiting).Scan(&settling).Error; err != nil {
 		return 0, 0, fmt.Errorf("sweep webhook events: %w", err)
 	}
 	seen := map[int64]bool{}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/spec"
@@ -203,7 +204,7 @@ func TestWebhookByPhoneSkipsOldMessages(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		f.apply(bundle(broadcast("mon", 1), broadcast("tue", 1)), t0)
-		var refs []campaign.Ref
+		var refs []delivery.Ref
 		var acct int64
 		for _, n := range []string{"mon", "tue"} {
 			b := f.broadcast(n)

@@ -11,7 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
-	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/provider"
@@ -71,7 +71,7 @@ func TestReceiverKeepsWebhooksWhileRedisIsAway(t *testing.T) {
 	}
 	job, err := db.Job(ctx, refs[0].ID)
 	require.NoError(t, err)
-	require.Equal(t, campaign.DeliverySent, job.Status, "nothing applied yet")
+	require.Equal(t, delivery.Sent, job.Status, "nothing applied yet")
 	_, err = ins.ListPendingTasks(webhook.Queue)
 	require.ErrorIs(t, err, asynq.ErrQueueNotFound, "nothing reached Redis")
 
@@ -93,7 +93,7 @@ func TestReceiverKeepsWebhooksWhileRedisIsAway(t *testing.T) {
 	for _, ref := range refs {
 		job, err := db.Job(ctx, ref.ID)
 		require.NoError(t, err)
-		require.Equal(t, campaign.DeliveryRead, job.Status)
+		require.Equal(t, delivery.Read, job.Status)
 	}
 	n, err := (&webhook.ApplyHandler{Store: counted}).ApplyKept(ctx, counted)
 	require.NoError(t, err)

@@ -15,7 +15,7 @@ import (
 
 // PendingStale is how long a webhook taken but not applied is believed to
 // be on its way to the database. An apply task that fails is retried by the
-// worker 25 times with back-off growing to 5 minutes (campaign.RetryDelay:
+// worker 25 times with back-off growing to 5 minutes (delivery.RetryDelay:
 // about 1.6 h in all, under 2 h with its jitter) and then archived; a
 // webhook still not applied after PendingStale never will be (its task was
 // archived, or lost with a crash), so its entry no longer holds back the

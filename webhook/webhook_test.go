@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/provider/drivers"
@@ -33,7 +34,7 @@ var env = map[string]string{"K": "key", "S": "sec", "HOOK": secret}
 // setup applies a Sobot account taking webhooks and a running broadcast of
 // two recipients, and returns the receiver, the queue inspector and the
 // broadcast's deliveries.
-func setup(t *testing.T) (*store.DB, *httptest.Server, *asynq.Inspector, []campaign.Ref) {
+func setup(t *testing.T) (*store.DB, *httptest.Server, *asynq.Inspector, []delivery.Ref) {
 	t.Helper()
 	db, recv, ins, refs := setupReceiver(t, func(k string) string { return env[k] }, nil)
 	srv := httptest.NewServer(recv)
@@ -41,7 +42,7 @@ func setup(t *testing.T) (*store.DB, *httptest.Server, *asynq.Inspector, []campa
 	return db, srv, ins, refs
 }
 
-func setupReceiver(t *testing.T, getenv func(string) string, now func() time.Time) (*store.DB, *webhook.Receiver, *asynq.Inspector, []campaign.Ref) {
+func setupReceiver(t *testing.T, getenv func(string) string, now func() time.Time) (*store.DB, *webhook.Receiver, *asynq.Inspector, []delivery.Ref) {
 	t.Helper()
 	ctx := context.Background()
 	db := testenv.NewStore(t)
@@ -151,7 +152,7 @@ func TestReceiverAppliesStatusesAsync(t *testing.T) {
 	ctx := context.Background()
 	url := srv.URL + "/webhooks/shop/" + secret
 	now := time.Now()
-	send := func(ref campaign.Ref, wamid string) {
+	send := func(ref delivery.Ref, wamid string) {
 		ok, err := db.Claim(ctx, ref, now, now.Add(time.Minute), nil)
 		require.NoError(t, err)
 		require.True(t, ok)
@@ -169,12 +170,12 @@ func TestReceiverAppliesStatusesAsync(t *testing.T) {
 	}
 	job, err := db.Job(ctx, refs[0].ID)
 	require.NoError(t, err)
-	require.Equal(t, campaign.DeliverySent, job.Status, "nothing applied before the task runs")
+	require.Equal(t, delivery.Sent, job.Status, "nothing applied before the task runs")
 	require.Equal(t, 5, applyQueued(t, db, ins))
 
 	job, err = db.Job(ctx, refs[0].ID)
 	require.NoError(t, err)
-	require.Equal(t, campaign.DeliveryRead, job.Status)
+	require.Equal(t, delivery.Read, job.Status)
 
 	send(refs[1], "wamid.B")
 	n, err := db.MatchWebhookEvents(ctx, refs[1].ID, time.Now())
@@ -182,7 +183,7 @@ func TestReceiverAppliesStatusesAsync(t *testing.T) {
 	require.Equal(t, 1, n)
 	job, err = db.Job(ctx, refs[1].ID)
 	require.NoError(t, err)
-	require.Equal(t, campaign.DeliveryDelivered, job.Status)
+	require.Equal(t, delivery.Delivered, job.Status)
 }
 
 // A rotated webhook secret takes effect without a restart: the new one is
@@ -413,5 +414,5 @@ func TestReceiverAppliesEventsWithUnstorableText(t *testing.T) {
 	require.Equal(t, 1, applyQueued(t, db, ins))
 	job, err := db.Job(ctx, refs[0].ID)
 	require.NoError(t, err)
-	require.Equal(t, campaign.DeliveryRead, job.Status, "the event after the unstorable ones is applied")
+	require.Equal(t, delivery.Read, job.Status, "the event after the unstorable ones is applied")
 }

@@ -6,8 +6,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 )
 
 // lossMarkerKey is the key whose absence tells that Redis lost its data.
@@ -42,7 +41,7 @@ func (r *RedisLoss) Lost(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("redis data marker: %w", err)
 	}
 	if set {
-		if err := r.client.SAdd(ctx, asynqQueuesKey, campaign.QueueBroadcast, campaign.QueueStatus).Err(); err != nil {
+		if err := r.client.SAdd(ctx, asynqQueuesKey, delivery.QueueBroadcast, delivery.QueueStatus).Err(); err != nil {
 			// Take the marker back, so the next call reports the loss again.
 			r.client.Del(context.WithoutCancel(ctx), lossMarkerKey)
 			return false, fmt.Errorf("redis: list the queues again: %w", err)

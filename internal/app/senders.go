@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/spec"
 )
@@ -21,13 +21,13 @@ type Senders struct {
 	Logger     *slog.Logger
 
 	mu      sync.Mutex
-	clients map[campaign.Account]campaign.Sender
+	clients map[delivery.Account]delivery.Sender
 }
 
-var _ campaign.Senders = (*Senders)(nil)
+var _ delivery.Senders = (*Senders)(nil)
 
 // Sender returns the client of account a.
-func (s *Senders) Sender(_ context.Context, a campaign.Account) (campaign.Sender, error) {
+func (s *Senders) Sender(_ context.Context, a delivery.Account) (delivery.Sender, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c, ok := s.clients[a]; ok {
@@ -52,9 +52,9 @@ func (s *Senders) Sender(_ context.Context, a campaign.Account) (campaign.Sender
 	if err != nil {
 		return nil, fmt.Errorf("account %s: %w", a.Name, err)
 	}
-	var c campaign.Sender = client
+	var c delivery.Sender = client
 	if s.clients == nil {
-		s.clients = map[campaign.Account]campaign.Sender{}
+		s.clients = map[delivery.Account]delivery.Sender{}
 	}
 	s.clients[a] = c
 	return c, nil

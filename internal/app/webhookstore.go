@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/store"
 	"github.com/wacamp/wacamp/webhook"
@@ -81,7 +81,7 @@ type PendingWebhooks struct {
 	DB      *store.DB
 }
 
-var _ campaign.PendingWebhooks = PendingWebhooks{}
+var _ delivery.PendingWebhooks = PendingWebhooks{}
 
 // WebhooksPending reports whether a webhook about phone of the account
 // reached the receiver at or after since and is not applied yet.

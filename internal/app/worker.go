@@ -10,6 +10,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/webhook"
 )
 
@@ -21,20 +22,20 @@ const KeptWebhookEvery = 2 * time.Second
 type WorkerConfig struct {
 	Concurrency     int // send tasks at once; default 50
 	PollConcurrency int // status polls at once; default Concurrency/5, at least 2
-	Senders         campaign.Senders
-	Limiter         campaign.Limiter
-	Outcomes        campaign.Outcomes // nil: no pausing on error storms
+	Senders         delivery.Senders
+	Limiter         delivery.Limiter
+	Outcomes        delivery.Outcomes // nil: no pausing on error storms
 	// Recipients enforces the pair interval and the unique-recipient
 	// budget; nil turns both off.
-	Recipients campaign.RecipientLimits
-	Campaign   campaign.Options
+	Recipients delivery.RecipientLimits
+	Campaign   delivery.Options
 	Logger     *slog.Logger
 	// CheckEvery is how often the servers look for tasks whose wait or
 	// retry delay has passed and, while idle, for new tasks. Default 1 s;
 	// tests shorten it.
 	CheckEvery time.Duration
 	// RetryDelay is asynq's wait before a task's next run; nil =
-	// campaign.RetryDelay. Tests shorten the back-off of failures with it.
+	// delivery.RetryDelay. Tests shorten the back-off of failures with it.
 	RetryDelay asynq.RetryDelayFunc
 }
 
@@ -70,7 +71,7 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 		cfg.CheckEvery = time.Second
 	}
 	if cfg.RetryDelay == nil {
-		cfg.RetryDelay = campaign.RetryDelay
+		cfg.RetryDelay = delivery.RetryDelay
 	}
 	stop, cancel := context.WithCancel(context.Background())
 	cfg.Campaign.Stop = stop
@@ -79,7 +80,7 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 		return asynq.NewServer(c.Redis, asynq.Config{
 			Concurrency:     concurrency,
 			Queues:          map[string]int{queue: 1},
-			IsFailure:       campaign.IsFailure,
+			IsFailure:       delivery.IsFailure,
 			RetryDelayFunc:  cfg.RetryDelay,
 			Logger:          alog,
 			LogLevel:        asynq.WarnLevel,
@@ -90,7 +91,7 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 			DelayedTaskCheckInterval: cfg.CheckEvery,
 			TaskCheckInterval:        cfg.CheckEvery,
 			ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
-				if !campaign.IsFailure(err) {
+				if !delivery.IsFailure(err) {
 					return
 				}
 				log.WarnContext(ctx, "worker: task failed", slog.String("type", t.Type()), slog.String("error", err.Error()))
@@ -99,22 +100,22 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 	}
 	w := &Worker{
 		stop:    cancel,
-		sends:   server(campaign.QueueBroadcast, cfg.Concurrency),
-		polls:   server(campaign.QueueStatus, cfg.PollConcurrency),
+		sends:   server(delivery.QueueBroadcast, cfg.Concurrency),
+		polls:   server(delivery.QueueStatus, cfg.PollConcurrency),
 		sendMux: asynq.NewServeMux(),
 		pollMux: asynq.NewServeMux(),
 	}
 	// A send of unknown outcome looks for the webhooks still on their way
 	// before it is sent again; the apply handler tells when one arrived.
 	pending := c.pending(log)
-	var webhooks campaign.PendingWebhooks
+	var webhooks delivery.PendingWebhooks
 	if pending != nil {
 		webhooks = PendingWebhooks{Pending: pending, DB: c.Store}
 	}
-	w.sendMux.Handle(campaign.TypeSend, campaign.NewSendHandler(campaign.SendDeps{
+	w.sendMux.Handle(delivery.TypeSend, campaign.NewSendHandler(campaign.SendDeps{
 		Store: c.Store, Senders: cfg.Senders, Limiter: cfg.Limiter, Outcomes: cfg.Outcomes, Recipients: cfg.Recipients, Webhooks: webhooks,
 	}, cfg.Campaign))
-	w.pollMux.Handle(campaign.TypePoll, campaign.NewPollHandler(c.Store, cfg.Senders, cfg.Campaign))
+	w.pollMux.Handle(delivery.TypePoll, delivery.NewPollHandler(c.Store, cfg.Senders, cfg.Campaign))
 	apply := &webhook.ApplyHandler{Store: WebhookStore{c.Store}, Pending: pending, Logger: log, Now: cfg.Campaign.Now}
 	w.pollMux.Handle(webhook.TypeApply, apply)
 	w.sweep = func(ctx context.Context) {

@@ -18,8 +18,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/throttle"
 )
@@ -160,7 +160,7 @@ type grant struct {
 	at  time.Time
 }
 
-var _ campaign.Penalizer = (*grantRecorder)(nil) // a 130429 answer must still slow the number down
+var _ delivery.Penalizer = (*grantRecorder)(nil) // a 130429 answer must still slow the number down
 
 func (g *grantRecorder) Wait(ctx context.Context, key string, perSecond float64) error {
 	if err := g.fleet.Wait(ctx, key, perSecond); err != nil {

@@ -19,7 +19,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/cli"
 	"github.com/wacamp/wacamp/internal/redisproc"
@@ -68,11 +68,11 @@ type FaultsConfig struct {
 	SlowAccept time.Duration
 	// ClientTimeout is the HTTP client's timeout; production's is 30 s.
 	ClientTimeout time.Duration
-	// SettleWindow and AmbiguousDelay are campaign.Options'; zero keeps
+	// SettleWindow and AmbiguousDelay are delivery.Options'; zero keeps
 	// the engine's defaults (3 min, 10 s).
 	SettleWindow   time.Duration
 	AmbiguousDelay time.Duration
-	// StaleAfter is campaign.Options' (zero: the engine's 5 min): how long
+	// StaleAfter is delivery.Options' (zero: the engine's 5 min): how long
 	// a delivery whose task Redis lost waits for the sweep when the loss
 	// recovery does not re-enqueue it.
 	StaleAfter  time.Duration
@@ -203,7 +203,7 @@ func RunFaults(ctx context.Context, cfg FaultsConfig, progress io.Writer) (res F
 	log := slog.New(&countingHandler{next: w.log.Handler(), c: counts})
 	log.InfoContext(ctx, "bench: faults: private redis and database", slog.String("redis", rp.Addr), slog.String("database", w.dbName))
 
-	opts := campaign.Options{SettleWindow: cfg.SettleWindow, AmbiguousDelay: cfg.AmbiguousDelay, StaleAfter: cfg.StaleAfter, Logger: log}
+	opts := delivery.Options{SettleWindow: cfg.SettleWindow, AmbiguousDelay: cfg.AmbiguousDelay, StaleAfter: cfg.StaleAfter, Logger: log}
 	res = FaultsResult{CPUs: runtime.GOMAXPROCS(0), Concurrency: base.Concurrency, Rate: cfg.Rate,
 		SlowAccept: cfg.SlowAccept.Seconds(), ClientTimeout: cfg.ClientTimeout.Seconds(),
 		SettleWindow: cmp.Or(cfg.SettleWindow, 3*time.Minute).Seconds()}
@@ -289,7 +289,7 @@ wait:
 			}
 			for st, n := range byStatus {
 				switch {
-				case st == campaign.DeliveryDelivered || st == campaign.DeliveryRead:
+				case st == delivery.Delivered || st == delivery.Read:
 					final += n
 					accepted += n
 				case st.Accepted():
@@ -297,7 +297,7 @@ wait:
 				case st.Pending():
 					pending += n
 				}
-				if st == campaign.DeliveryQueued {
+				if st == delivery.Queued {
 					queued += n
 				}
 			}
@@ -413,8 +413,8 @@ broadcasts:
 // phone(from+n-1) at sim and in the database.
 func faultPart(ctx context.Context, db *store.DB, broadcastID int64, sim *botsailorsim.Server, from, n int, counts *eventCounts, name string) (FaultPart, []string, error) {
 	p := FaultPart{Recipients: n,
-		Found:  counts.get(name, "campaign: reconciled send found at provider"),
-		Resent: counts.get(name, "campaign: reconciled send not found at provider within the settle window; sending again")}
+		Found:  counts.get(name, "delivery: reconciled send found at provider"),
+		Resent: counts.get(name, "delivery: reconciled send not found at provider within the settle window; sending again")}
 	sends := map[string][]botsailorsim.Send{}
 	for _, s := range sim.Sends() {
 		sends[s.Phone] = append(sends[s.Phone], s)
@@ -430,8 +430,8 @@ func faultPart(ctx context.Context, db *store.DB, broadcastID int64, sim *botsai
 	}
 	final := map[string]bool{}
 	for _, r := range rows {
-		final[r.Phone] = r.Status == string(campaign.DeliveryDelivered) || r.Status == string(campaign.DeliveryRead)
-		if campaign.DeliveryStatus(r.Status).Accepted() && (r.WAMID == nil || *r.WAMID == "") {
+		final[r.Phone] = r.Status == string(delivery.Delivered) || r.Status == string(delivery.Read)
+		if delivery.Status(r.Status).Accepted() && (r.WAMID == nil || *r.WAMID == "") {
 			p.NoWAMID++
 		}
 	}
@@ -507,7 +507,7 @@ type runLog struct {
 
 func (l *runLog) middleware(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
-		if t.Type() != campaign.TypeSend {
+		if t.Type() != delivery.TypeSend {
 			return next.ProcessTask(ctx, t)
 		}
 		start := time.Now()

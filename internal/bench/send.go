@@ -18,6 +18,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/drivers"
@@ -76,7 +77,7 @@ func runSend(ctx context.Context, log *slog.Logger, opt asynq.RedisClientOpt, db
 	log.InfoContext(ctx, "bench: send: applied broadcast", slog.Int("recipients", cfg.Sends),
 		slog.Duration("took", time.Since(applyStart).Round(time.Millisecond)))
 
-	opts := campaign.Options{
+	opts := delivery.Options{
 		// No status poll falls due during the run, so none competes with sends.
 		PollSchedule: []time.Duration{time.Hour},
 		// Window: the whole audience may sit in Redis at once, so the feeder
@@ -263,7 +264,7 @@ broadcasts:
 	return path, nil
 }
 
-// unlimited is a campaign.Limiter that never waits. spec caps
+// unlimited is a delivery.Limiter that never waits. spec caps
 // rate_per_second at spec.MaxRatePerSecond, and the benchmark measures how
 // fast the engine can go, not the configured pace.
 type unlimited struct{}
@@ -286,7 +287,7 @@ type timerStats struct {
 
 func (s *sendTimer) middleware(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
-		if t.Type() != campaign.TypeSend {
+		if t.Type() != delivery.TypeSend {
 			return next.ProcessTask(ctx, t)
 		}
 		start := time.Now()
@@ -338,7 +339,7 @@ func percentileMillis(ds []time.Duration, q float64) float64 {
 // runFeeder starts the scheduler's feeder on opt and db, ticking every
 // feedTick, and returns the function that stops it and waits for it (safe
 // to call more than once).
-func runFeeder(ctx context.Context, opt asynq.RedisClientOpt, db *store.DB, opts campaign.Options) (stop func()) {
+func runFeeder(ctx context.Context, opt asynq.RedisClientOpt, db *store.DB, opts delivery.Options) (stop func()) {
 	client := asynq.NewClient(opt)
 	insp := asynq.NewInspector(opt)
 	feeder := campaign.NewFeeder(db, client, insp, opts)

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/drivers"
@@ -189,7 +190,7 @@ sequences:
 		return 0
 	}
 	memBefore := mem()
-	opts := campaign.Options{PollSchedule: []time.Duration{time.Hour}, Logger: log}
+	opts := delivery.Options{PollSchedule: []time.Duration{time.Hour}, Logger: log}
 	feedStart := time.Now()
 	stopFeed := runFeeder(ctx, rds.opt, db, opts)
 	defer stopFeed()

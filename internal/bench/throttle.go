@@ -22,6 +22,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/spec"
@@ -301,8 +302,8 @@ type benchNumber struct {
 // (maxWindow > 0) and of the workers: no status poll falls due during a
 // run, so none competes with sends, and the whole audience may sit in Redis
 // at once, so the feeder is never what sends wait for.
-func throttleCampaignOptions(maxWindow int) campaign.Options {
-	return campaign.Options{PollSchedule: []time.Duration{time.Hour}, FeedAhead: time.Hour, MaxWindow: maxWindow}
+func throttleCampaignOptions(maxWindow int) delivery.Options {
+	return delivery.Options{PollSchedule: []time.Duration{time.Hour}, FeedAhead: time.Hour, MaxWindow: maxWindow}
 }
 
 // runScenario runs one scenario of numbers phone numbers.

@@ -17,7 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/spec"
@@ -158,7 +158,7 @@ broadcasts:
 
 	conns := &app.Conns{Redis: rds.opt, RedisClient: rds.data, Store: db}
 	wk := app.NewWorker(conns, app.WorkerConfig{Concurrency: base.Concurrency, Senders: &app.Senders{Getenv: env},
-		Limiter: throttle.NewFleet(rds.data), Campaign: campaign.Options{}, Logger: log})
+		Limiter: throttle.NewFleet(rds.data), Campaign: delivery.Options{}, Logger: log})
 	if err := wk.Start(); err != nil {
 		return res, err
 	}

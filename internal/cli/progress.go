@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 )
 
 // bar renders a progress bar of width cells for done of total.
@@ -99,11 +100,11 @@ func printReport(w io.Writer, r campaign.Report) {
 		}
 		fmt.Fprintln(w)
 	}
-	for _, s := range campaign.DeliveryStatuses {
+	for _, s := range delivery.Statuses {
 		fmt.Fprintf(w, "  %-10s %d\n", s, r.Counts[string(s)])
 	}
 	if len(r.Settle) > 0 {
 		fmt.Fprintf(w, "outcome unknown: %d awaiting provider confirmation, %d settled from webhooks, %d sent again after the settle window\n",
-			r.Settle[campaign.SettleAwaiting], r.Settle[campaign.SettleSettled], r.Settle[campaign.SettleResent])
+			r.Settle[delivery.SettleAwaiting], r.Settle[delivery.SettleSettled], r.Settle[delivery.SettleResent])
 	}
 }

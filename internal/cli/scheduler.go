@@ -16,6 +16,7 @@ import (
 
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/drivers"
@@ -230,7 +231,7 @@ func schedRun(ctx context.Context, args []string, io IO) error {
 }
 
 // RunScheduler runs the feeder loop until ctx ends.
-func RunScheduler(ctx context.Context, conns *app.Conns, opts campaign.Options, interval time.Duration) error {
+func RunScheduler(ctx context.Context, conns *app.Conns, opts delivery.Options, interval time.Duration) error {
 	client := asynq.NewClient(conns.Redis)
 	defer client.Close()
 	insp := asynq.NewInspector(conns.Redis)
@@ -270,7 +271,7 @@ func openService(ctx context.Context, io IO, needRedis bool) (*campaign.Service,
 	client := asynq.NewClient(conns.Redis)
 	insp := asynq.NewInspector(conns.Redis)
 	closeAll := func() { _ = client.Close(); _ = insp.Close(); conns.Close() }
-	svc := campaign.NewService(conns.Store, client, insp, campaign.Options{})
+	svc := campaign.NewService(conns.Store, client, insp, delivery.Options{})
 	svc.UseBudgets(throttle.NewRecipients(conns.RedisClient))
 	return svc, closeAll, nil
 }
@@ -341,7 +342,7 @@ func schedExport(ctx context.Context, args []string, io IO) error {
 	}
 	defer closeAll()
 	enc := json.NewEncoder(io.Stdout)
-	err = svc.Export(ctx, pos[0], func(r campaign.Row) error { return enc.Encode(r) })
+	err = svc.Export(ctx, pos[0], func(r delivery.Row) error { return enc.Encode(r) })
 	if errors.Is(err, campaign.ErrNotFound) {
 		if found, serr := sequenceExport(ctx, io, pos[0]); found || serr != nil {
 			return serr
@@ -398,7 +399,7 @@ func checkPlans(ctx context.Context, io IO, b *spec.Bundle) (warnings, problems 
 		if caps, ok := drivers.CapabilitiesOf(a.Provider); !ok || !caps.AccountInfo {
 			continue // the API tells nothing about the plan
 		}
-		s, err := senders.Sender(ctx, campaign.Account{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL,
+		s, err := senders.Sender(ctx, delivery.Account{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL,
 			TokenRef: a.TokenRef, SecretRef: a.SecretRef, SessionID: a.SessionID, PhoneNumberID: a.PhoneNumberID, WhatsAppBotID: a.WhatsAppBotID})
 		if err != nil {
 			warnings = append(warnings, fmt.Sprintf("account %s: cannot check plan limits: %v", a.Name, err))

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/phone"
 	"github.com/wacamp/wacamp/provider/drivers"
@@ -295,8 +296,8 @@ func printSequenceReport(w io.Writer, r sequence.Report, now time.Time) {
 }
 
 func deliveryOrder() []string {
-	out := make([]string, len(campaign.DeliveryStatuses))
-	for i, s := range campaign.DeliveryStatuses {
+	out := make([]string, len(delivery.Statuses))
+	for i, s := range delivery.Statuses {
 		out[i] = string(s)
 	}
 	return out

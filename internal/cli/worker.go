@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/throttle"
 )
@@ -78,8 +78,8 @@ func Worker(ctx context.Context, args []string, io IO) error {
 //     overdue, before the scheduler's sweep checks that its task still
 //     exists (scheduler; default 5m; a Redis that lost its data is noticed
 //     at the next tick regardless).
-func campaignOptions(cfg config.Config, log *slog.Logger) campaign.Options {
-	o := campaign.Options{Logger: log, Lease: cfg.Lease, SettleWindow: cfg.SettleWindow, StaleAfter: cfg.StaleAfter}
+func campaignOptions(cfg config.Config, log *slog.Logger) delivery.Options {
+	o := delivery.Options{Logger: log, Lease: cfg.Lease, SettleWindow: cfg.SettleWindow, StaleAfter: cfg.StaleAfter}
 	if o.Lease != 0 && o.Lease < 90*time.Second {
 		log.Warn("worker: WACAMP_LEASE is shorter than 90s; requests to a slow provider will be cut short and reconciled", slog.Duration("lease", o.Lease))
 	}

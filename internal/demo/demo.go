@@ -20,6 +20,7 @@ import (
 
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/cli"
 	"github.com/wacamp/wacamp/provider/drivers"
@@ -147,7 +148,7 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	}
 	fmt.Fprintf(out, "  sequence  welcome (2 steps, the second 10 s after the first) — %d people enrolled\n", demoEnrolled)
 
-	opts := campaign.Options{Logger: log, PollSchedule: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 30 * time.Second},
+	opts := delivery.Options{Logger: log, PollSchedule: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 30 * time.Second},
 		TrackFor: 10 * time.Minute, AmbiguousDelay: 2 * time.Second, StaleAfter: 30 * time.Second}
 	srv := app.NewWorker(conns, app.WorkerConfig{Concurrency: 30, Senders: &app.Senders{Getenv: getenv, Logger: log},
 		Limiter: throttle.NewFleet(conns.RedisClient), Outcomes: throttle.NewOutcomes(conns.RedisClient), Recipients: throttle.NewRecipients(conns.RedisClient), Campaign: opts, Logger: log})
