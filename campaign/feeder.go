@@ -601,8 +601,15 @@ func (f *Feeder) sweep(ctx context.Context, before time.Time, all bool) (int, er
 func (f *Feeder) reenqueue(ctx context.Context, j delivery.Job, now time.Time) (bool, error) {
 	info, err := f.tasks.GetTaskInfo(delivery.QueueBroadcast, delivery.SendTaskID(j.Ref))
 	switch {
+	case err == nil && info.State == asynq.TaskStateActive:
+		// Its task is running, yet the delivery has waited StaleAfter,
+		// longer than a live handler holds one unclaimed (its rate wait is
+		// bounded by the lease) or past its lease: the worker running it
+		// died. asynq would hand the task out again only after its own
+		// 30 s lease and a recoverer tick (up to a minute more); a new
+		// generation now makes that task a no-op if it ever runs.
 	case err == nil && info.State != asynq.TaskStateArchived && info.State != asynq.TaskStateCompleted:
-		// Its task is still there (waiting, running or retrying).
+		// Its task is still there (waiting or retrying).
 		if j.Status == delivery.Queued {
 			if err := f.store.Touch(ctx, j.Ref, now); err != nil {
 				return false, err

@@ -20,12 +20,15 @@ import (
 // The killed worker's in-flight sends are reconciled through
 // get/conversation once their lease (3 s here) ends; one not found there
 // is sent again once the settle window (3 s here) since its request began
-// has passed.
+// has passed. Its tasks are taken back by the sweep (stale after 5 s here)
+// rather than by asynq's recovery of orphaned tasks (30 s and up to a
+// minute more).
 func TestKilledWorkerNeitherLosesNorDuplicates(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	w.env["WACAMP_LEASE"] = "3s"
 	w.env["WACAMP_SETTLE_WINDOW"] = "3s"
+	w.env["WACAMP_STALE_AFTER"] = "5s"
 	const n = 400
 	path := w.campaign(n)
 	code, out := w.run("apply", "-f", path)
