@@ -30,11 +30,12 @@ func (c *Clock) Set(t time.Time) {
 	c.t = t
 }
 
-// Add moves the clock on by d.
-func (c *Clock) Add(d time.Duration) {
+// Add moves the clock on by d and returns its new time.
+func (c *Clock) Add(d time.Duration) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+	return c.t
 }
 
 // Zone loads the time zone name or fails the test.

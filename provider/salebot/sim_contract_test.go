@@ -11,8 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider"
-	"github.com/wacamp/wacamp/provider/internal/wiretest"
 	"github.com/wacamp/wacamp/provider/salebot/salebotsim"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -155,10 +155,10 @@ func TestWebhookRoundTrip(t *testing.T) {
 	for range 8 {
 		_, err := c.Send(context.Background(), "79875146788", textMessage)
 		require.NoError(t, err)
-		clk.Advance(time.Second)
+		clk.Add(time.Second)
 	}
 	replyID := sim.Reply("79875146788", "thanks")
-	sim.DeliverDue(clk.Advance(time.Minute))
+	sim.DeliverDue(clk.Add(time.Minute))
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -181,6 +181,6 @@ func TestWebhookRoundTrip(t *testing.T) {
 }
 
 // newTestClock returns a settable clock for the simulator.
-func newTestClock() *wiretest.Clock {
-	return wiretest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+func newTestClock() *testclock.Clock {
+	return testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 }

@@ -100,7 +100,7 @@ func TestShapesDriveTheDriver(t *testing.T) {
 				{5 * time.Second, provider.StatusReport{Status: provider.StatusRead, At: t0.Add(15 * time.Second)}},
 			}
 			for _, step := range steps {
-				b.clock.Advance(step.advance)
+				b.clock.Add(step.advance)
 				for _, s := range sends {
 					st, err := b.client.MessageStatus(ctx, s.WAMID)
 					require.NoError(t, err)
@@ -200,7 +200,7 @@ func TestShapeUnknownAndSwitched(t *testing.T) {
 	require.Equal(t, b.sim.Sends()[0].WAMID, res.WAMID)
 
 	b.sim.SetOptions(func(o *botsailorsim.Options) { o.Shape = "" })
-	b.clock.Advance(time.Minute)
+	b.clock.Add(time.Minute)
 	res, err = b.client.Send(ctx, "8801723309003", tpl)
 	require.NoError(t, err)
 	require.Empty(t, res.WAMID)

@@ -13,10 +13,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/botsailor"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
-	"github.com/wacamp/wacamp/provider/internal/wiretest"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -26,15 +26,15 @@ const (
 )
 
 // newClock returns a settable clock for the simulator.
-func newClock() *wiretest.Clock {
-	return wiretest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+func newClock() *testclock.Clock {
+	return testclock.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 }
 
 type testBundle struct {
 	sim    *botsailorsim.Server
 	srv    *httptest.Server
 	client *botsailor.Client
-	clock  *wiretest.Clock
+	clock  *testclock.Clock
 }
 
 // setup starts a simulator with opts (plus the test token and clock) and a
@@ -148,7 +148,7 @@ func TestConversationLimitOffset(t *testing.T) {
 	for _, s := range []string{"one", "two", "three", "four"} {
 		_, err := b.client.Send(ctx, "8801723309003", text(s))
 		require.NoError(t, err)
-		b.clock.Advance(time.Second)
+		b.clock.Add(time.Second)
 	}
 	_, err := b.client.Send(ctx, "8801799999999", text("other recipient"))
 	require.NoError(t, err)
@@ -239,7 +239,7 @@ func TestConversationWithoutWAMID(t *testing.T) {
 			require.NotEqual(t, conv[0].ID, entry.ID)
 			require.Equal(t, provider.StatusSent, entry.Status)
 
-			b.clock.Advance(10 * time.Second)
+			b.clock.Add(10 * time.Second)
 			conv, err = b.client.Conversation(ctx, "8801723309003", 5)
 			require.NoError(t, err)
 			require.Empty(t, conv[1].WAMID)
@@ -252,7 +252,7 @@ func TestConversationWithoutWAMID(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, provider.StatusDelivered, st.Status, "known by wamid all the same")
 
-			b.clock.Advance(time.Minute)
+			b.clock.Add(time.Minute)
 			conv, err = b.client.Conversation(ctx, "8801723309003", 5)
 			require.NoError(t, err)
 			require.Equal(t, wamid, conv[1].WAMID, "listed once ConvWAMIDAfter has passed")
@@ -271,7 +271,7 @@ func TestListAfter(t *testing.T) {
 	conv, err := b.client.Conversation(ctx, "8801723309003", 5)
 	require.NoError(t, err)
 	require.Empty(t, conv)
-	b.clock.Advance(2 * time.Second)
+	b.clock.Add(2 * time.Second)
 	conv, err = b.client.Conversation(ctx, "8801723309003", 5)
 	require.NoError(t, err)
 	require.Len(t, conv, 1)
@@ -318,7 +318,7 @@ func TestRateLimit(t *testing.T) {
 	require.NoError(t, err)
 
 	// Half a second refills one token at 2/s.
-	b.clock.Advance(500 * time.Millisecond)
+	b.clock.Add(500 * time.Millisecond)
 	_, err = b.client.Send(ctx, "8801723309003", text("after refill"))
 	require.NoError(t, err)
 	_, err = b.client.Send(ctx, "8801723309003", text("over again"))
@@ -335,7 +335,7 @@ func TestPairRate(t *testing.T) {
 
 	_, err := b.client.Send(ctx, "8801723309003", text("first"))
 	require.NoError(t, err)
-	b.clock.Advance(6*time.Second - time.Millisecond)
+	b.clock.Add(6*time.Second - time.Millisecond)
 	_, err = b.client.Send(ctx, "8801723309003", text("too soon"))
 	pe := classOf(t, err)
 	require.Equal(t, provider.ClassTransient, pe.Class)
@@ -343,7 +343,7 @@ func TestPairRate(t *testing.T) {
 	_, err = b.client.Send(ctx, "8801723309004", text("another recipient"))
 	require.NoError(t, err)
 
-	b.clock.Advance(time.Millisecond)
+	b.clock.Add(time.Millisecond)
 	_, err = b.client.Send(ctx, "8801723309003", text("six seconds later"))
 	require.NoError(t, err)
 	require.Equal(t, 1, b.sim.Stats().PairLimited)
@@ -396,12 +396,12 @@ func TestStatusProgression(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, provider.StatusReport{Status: provider.StatusSent, At: t0}, st)
 
-		b.clock.Advance(10 * time.Second)
+		b.clock.Add(10 * time.Second)
 		st, err = b.client.MessageStatus(ctx, res.WAMID)
 		require.NoError(t, err)
 		require.Equal(t, provider.StatusReport{Status: provider.StatusDelivered, At: t0.Add(10 * time.Second)}, st)
 
-		b.clock.Advance(5 * time.Second)
+		b.clock.Add(5 * time.Second)
 		st, err = b.client.MessageStatus(ctx, res.WAMID)
 		require.NoError(t, err)
 		require.Equal(t, provider.StatusReport{Status: provider.StatusRead, At: t0.Add(15 * time.Second)}, st)
@@ -417,11 +417,11 @@ func TestStatusProgression(t *testing.T) {
 		b := setup(t, botsailorsim.Options{ReadShare: 1, ReadAfter: -1})
 		res, err := b.client.Send(ctx, "8801723309003", text("hi"))
 		require.NoError(t, err)
-		b.clock.Advance(botsailorsim.DefaultDeliverAfter - time.Millisecond)
+		b.clock.Add(botsailorsim.DefaultDeliverAfter - time.Millisecond)
 		st, err := b.client.MessageStatus(ctx, res.WAMID)
 		require.NoError(t, err)
 		require.Equal(t, provider.StatusSent, st.Status)
-		b.clock.Advance(time.Hour)
+		b.clock.Add(time.Hour)
 		st, err = b.client.MessageStatus(ctx, res.WAMID)
 		require.NoError(t, err)
 		require.Equal(t, provider.StatusDelivered, st.Status)
@@ -433,7 +433,7 @@ func TestStatusProgression(t *testing.T) {
 		t0 := b.clock.Now()
 		res, err := b.client.Send(ctx, "8801723309003", text("hi"))
 		require.NoError(t, err)
-		b.clock.Advance(time.Minute)
+		b.clock.Add(time.Minute)
 		st, err := b.client.MessageStatus(ctx, res.WAMID)
 		require.NoError(t, err)
 		require.Equal(t, provider.StatusReport{Status: provider.StatusFailed, At: t0.Add(3 * time.Second),
@@ -448,7 +448,7 @@ func TestStatusProgression(t *testing.T) {
 		require.NoError(t, err)
 		conv, err := b.client.Conversation(ctx, "8801723309003", 1)
 		require.NoError(t, err)
-		b.clock.Advance(time.Minute)
+		b.clock.Add(time.Minute)
 		st, err := b.client.MessageStatus(ctx, conv[0].WAMID)
 		require.NoError(t, err)
 		require.Equal(t, provider.StatusDelivered, st.Status)
@@ -473,7 +473,7 @@ func TestStatusProgression(t *testing.T) {
 			require.NoError(t, err)
 			wamids = append(wamids, res.WAMID)
 		}
-		b.clock.Advance(time.Hour)
+		b.clock.Add(time.Hour)
 		for _, w := range wamids {
 			st, err := b.client.MessageStatus(ctx, w)
 			require.NoError(t, err)
@@ -496,7 +496,7 @@ func TestDeterministic(t *testing.T) {
 				wamids = append(wamids, res.WAMID)
 			}
 		}
-		b.clock.Advance(time.Hour)
+		b.clock.Add(time.Hour)
 		var statuses []provider.Status
 		for _, w := range wamids {
 			st, err := b.client.MessageStatus(ctx, w)

@@ -15,8 +15,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider"
-	"github.com/wacamp/wacamp/provider/internal/wiretest"
 	"github.com/wacamp/wacamp/provider/salebot"
 	"github.com/wacamp/wacamp/provider/salebot/salebotsim"
 )
@@ -25,8 +25,8 @@ const key = "b551e18c8b8e86bea6f14f38de3f5cc3c31ba1edb4d8"
 
 // clock is a fake clock tests advance by hand.
 // newClock returns a settable clock for the simulator.
-func newClock() *wiretest.Clock {
-	return wiretest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+func newClock() *testclock.Clock {
+	return testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 // receiver is a webhook endpoint recording the bodies it gets.
@@ -275,7 +275,7 @@ func TestFaults(t *testing.T) {
 		// Another key has its own bucket.
 		st, _ = call(t, srv, http.MethodPost, "/api/other/whatsapp_message", msg("79875146780", "x"))
 		require.Equal(t, http.StatusOK, st)
-		clk.Advance(500 * time.Millisecond)
+		clk.Add(500 * time.Millisecond)
 		st, _ = call(t, srv, http.MethodPost, path, msg("79875146780", "x"))
 		require.Equal(t, http.StatusOK, st)
 		require.Equal(t, 1, sim.Stats().RateLimited)
@@ -288,13 +288,13 @@ func TestFaults(t *testing.T) {
 		srv := start(t, sim)
 		st, _ := call(t, srv, http.MethodPost, path, msg("79875146788", "1"))
 		require.Equal(t, http.StatusOK, st)
-		clk.Advance(5 * time.Second)
+		clk.Add(5 * time.Second)
 		st, ans := call(t, srv, http.MethodPost, path, msg("79875146788", "2"))
 		require.Equal(t, http.StatusTooManyRequests, st)
 		require.Contains(t, ans["error"], "(#131056)")
 		st, _ = call(t, srv, http.MethodPost, path, msg("79875146789", "other phone"))
 		require.Equal(t, http.StatusOK, st)
-		clk.Advance(time.Second)
+		clk.Add(time.Second)
 		st, _ = call(t, srv, http.MethodPost, path, msg("79875146788", "3"))
 		require.Equal(t, http.StatusOK, st)
 		require.Equal(t, 1, sim.Stats().PairLimited)
@@ -348,9 +348,9 @@ func TestWebhookPushes(t *testing.T) {
 			"attachment_type": "image", "attachment_url": "https://example.com/a.jpg", "whatsapp_bot_id": 34810})
 		require.Equal(t, http.StatusOK, st)
 		require.Equal(t, 1, sim.Pending())
-		require.Zero(t, sim.DeliverDue(clk.Advance(time.Second)))
+		require.Zero(t, sim.DeliverDue(clk.Add(time.Second)))
 		require.Empty(t, rc.all())
-		require.Equal(t, 1, sim.DeliverDue(clk.Advance(time.Second)))
+		require.Equal(t, 1, sim.DeliverDue(clk.Add(time.Second)))
 		require.Len(t, rc.all(), 1)
 
 		var wh map[string]any
@@ -409,12 +409,12 @@ func TestWebhookPushes(t *testing.T) {
 		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, WebhookReorder: true, Now: clk.Now, ManualPushes: true})
 		srv := start(t, sim)
 		call(t, srv, http.MethodPost, path, msg("79875146788", "first"))
-		clk.Advance(100 * time.Millisecond)
+		clk.Add(100 * time.Millisecond)
 		call(t, srv, http.MethodPost, path, msg("79875146799", "other phone"))
-		clk.Advance(100 * time.Millisecond)
+		clk.Add(100 * time.Millisecond)
 		call(t, srv, http.MethodPost, path, msg("79875146788", "second"))
 		// At the first message's due time, the second's report goes out.
-		require.Equal(t, 1, sim.DeliverDue(clk.Advance(800*time.Millisecond)))
+		require.Equal(t, 1, sim.DeliverDue(clk.Add(800*time.Millisecond)))
 		require.Equal(t, "second", rc.events(t)[0].Text)
 		sim.Flush()
 		var texts []string

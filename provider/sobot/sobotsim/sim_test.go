@@ -14,8 +14,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider"
-	"github.com/wacamp/wacamp/provider/internal/wiretest"
 	"github.com/wacamp/wacamp/provider/sobot"
 	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
 	"github.com/wacamp/wacamp/templates"
@@ -28,8 +28,8 @@ const (
 )
 
 // newClock returns a settable clock for the simulator.
-func newClock() *wiretest.Clock {
-	return wiretest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+func newClock() *testclock.Clock {
+	return testclock.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 }
 
 // receiver is a webhook endpoint that records every push.
@@ -89,7 +89,7 @@ type bundle struct {
 	sim    *sobotsim.Server
 	srv    *httptest.Server
 	client *sobot.Client
-	clock  *wiretest.Clock
+	clock  *testclock.Clock
 }
 
 // setup starts a simulator with opts (plus the test credentials and clock)
@@ -192,7 +192,7 @@ func TestSendKindsThroughDriver(t *testing.T) {
 		require.NoError(t, err, m.Kind)
 		require.NotEmpty(t, res.WAMID)
 		wamids = append(wamids, res.WAMID)
-		b.clock.Advance(time.Second)
+		b.clock.Add(time.Second)
 	}
 	sends := b.sim.Sends()
 	require.Len(t, sends, len(msgs))
@@ -300,7 +300,7 @@ func TestRateLimit(t *testing.T) {
 	require.Equal(t, time.Second, pe.RetryAfter)
 	require.Equal(t, 1, b.sim.Stats().RateLimited)
 
-	b.clock.Advance(500 * time.Millisecond)
+	b.clock.Add(500 * time.Millisecond)
 	_, err = b.client.Send(ctx, "919970000003", text("Hi"))
 	require.NoError(t, err, "one token refilled")
 
@@ -318,14 +318,14 @@ func TestPairInterval(t *testing.T) {
 	ctx := context.Background()
 	_, err := b.client.Send(ctx, phone, text("1"))
 	require.NoError(t, err)
-	b.clock.Advance(5 * time.Second)
+	b.clock.Add(5 * time.Second)
 	_, err = b.client.Send(ctx, phone, text("2"))
 	pe := perr(t, err)
 	require.Equal(t, provider.ClassTransient, pe.Class)
 	require.Equal(t, "131056", pe.Code)
 	_, err = b.client.Send(ctx, "919970000009", text("other recipient"))
 	require.NoError(t, err)
-	b.clock.Advance(time.Second)
+	b.clock.Add(time.Second)
 	_, err = b.client.Send(ctx, phone, text("3"))
 	require.NoError(t, err)
 	require.Equal(t, 1, b.sim.Stats().PairLimited)
@@ -380,12 +380,12 @@ func TestWebhookProgression(t *testing.T) {
 
 		b.sim.Flush()
 		require.Equal(t, []provider.Status{provider.StatusSent}, statuses(rcv.events(t)))
-		b.clock.Advance(time.Second)
+		b.clock.Add(time.Second)
 		b.sim.Flush()
 		require.Len(t, rcv.events(t), 1, "not delivered yet")
-		b.clock.Advance(time.Second)
+		b.clock.Add(time.Second)
 		b.sim.Flush()
-		b.clock.Advance(3 * time.Second)
+		b.clock.Add(3 * time.Second)
 		b.sim.Flush()
 		evs := rcv.events(t)
 		require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusDelivered, provider.StatusRead}, statuses(evs))
@@ -411,7 +411,7 @@ func TestWebhookFailed(t *testing.T) {
 		b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookMetaStyle: meta, FailShare: 1, ReadShare: 1})
 		_, err := b.client.Send(context.Background(), phone, text("Hi"))
 		require.NoError(t, err)
-		b.clock.Advance(time.Hour)
+		b.clock.Add(time.Hour)
 		b.sim.Flush()
 		evs := rcv.events(t)
 		require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusFailed}, statuses(evs))
@@ -425,7 +425,7 @@ func TestWebhookDuplicates(t *testing.T) {
 	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookDuplicateRate: 1})
 	_, err := b.client.Send(context.Background(), phone, text("Hi"))
 	require.NoError(t, err)
-	b.clock.Advance(time.Hour)
+	b.clock.Add(time.Hour)
 	b.sim.Flush()
 	require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusSent, provider.StatusDelivered, provider.StatusDelivered},
 		statuses(rcv.events(t)))
@@ -439,7 +439,7 @@ func TestWebhookReorder(t *testing.T) {
 	require.NoError(t, err)
 	b.sim.Flush()
 	require.Zero(t, rcv.count(), "sent is held back until delivered")
-	b.clock.Advance(time.Second)
+	b.clock.Add(time.Second)
 	b.sim.Flush()
 	require.Equal(t, []provider.Status{provider.StatusDelivered, provider.StatusSent}, statuses(rcv.events(t)))
 }
@@ -530,7 +530,7 @@ func TestCloseStopsPushes(t *testing.T) {
 	require.Equal(t, 1, rcv.count(), "sent")
 	require.Equal(t, 1, b.sim.Pending(), "delivered is due in an hour")
 	b.sim.Close()
-	b.clock.Advance(2 * time.Hour)
+	b.clock.Add(2 * time.Hour)
 	b.sim.Flush()
 	require.Equal(t, 1, rcv.count(), "nothing after Close")
 	require.Zero(t, b.sim.Pending())
@@ -551,7 +551,7 @@ func TestDeterministic(t *testing.T) {
 			}
 			outcomes = append(outcomes, res.WAMID)
 		}
-		b.clock.Advance(time.Hour)
+		b.clock.Add(time.Hour)
 		b.sim.Flush()
 		return outcomes, statuses(rcv.events(t)), b.sim.Stats()
 	}

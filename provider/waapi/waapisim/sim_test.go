@@ -16,8 +16,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider"
-	"github.com/wacamp/wacamp/provider/internal/wiretest"
 	"github.com/wacamp/wacamp/provider/waapi"
 	"github.com/wacamp/wacamp/provider/waapi/waapisim"
 	"github.com/wacamp/wacamp/templates"
@@ -31,8 +31,8 @@ const (
 )
 
 // newClock returns a settable clock for the simulator.
-func newClock() *wiretest.Clock {
-	return wiretest.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+func newClock() *testclock.Clock {
+	return testclock.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 }
 
 // receiver is a webhook endpoint that records what it gets.
@@ -93,7 +93,7 @@ type bundle struct {
 	sim    *waapisim.Server
 	srv    *httptest.Server
 	client *waapi.Client
-	clock  *wiretest.Clock
+	clock  *testclock.Clock
 	hook   *receiver
 }
 
@@ -288,7 +288,7 @@ func TestRateLimit(t *testing.T) {
 	require.Equal(t, "130429", pe.Code)
 	require.Equal(t, 429, pe.HTTPStatus)
 	require.Equal(t, 1, b.sim.Stats().RateLimited)
-	b.clock.Advance(500 * time.Millisecond)
+	b.clock.Add(500 * time.Millisecond)
 	_, err = b.client.Send(ctx, "2340000000003", text("x"))
 	require.NoError(t, err)
 }
@@ -305,7 +305,7 @@ func TestPairInterval(t *testing.T) {
 	require.Equal(t, "131056", pe.Code)
 	_, err = b.client.Send(ctx, "2340000000009", text("other"))
 	require.NoError(t, err)
-	b.clock.Advance(6 * time.Second)
+	b.clock.Add(6 * time.Second)
 	_, err = b.client.Send(ctx, phone, text("3"))
 	require.NoError(t, err)
 	require.Equal(t, 1, b.sim.Stats().PairLimited)
@@ -336,11 +336,11 @@ func TestStatusPushes(t *testing.T) {
 	at := b.clock.Now()
 	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusSent, Phone: phone, At: at, MatchByPhone: true}}, evs)
 
-	b.clock.Advance(time.Second)
+	b.clock.Add(time.Second)
 	require.Empty(t, b.flush(t), "nothing is due before DeliverAfter")
-	b.clock.Advance(time.Second)
+	b.clock.Add(time.Second)
 	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusDelivered, Phone: phone, At: at.Add(2 * time.Second), MatchByPhone: true}}, b.flush(t))
-	b.clock.Advance(3 * time.Second)
+	b.clock.Add(3 * time.Second)
 	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusRead, Phone: phone, At: at.Add(5 * time.Second), MatchByPhone: true}}, b.flush(t))
 	require.Zero(t, b.sim.Pending())
 	require.Equal(t, 3, b.sim.Stats().Pushed)
@@ -356,14 +356,14 @@ func TestFailShare(t *testing.T) {
 	b := setup(t, waapisim.Options{FailShare: 1, ReadShare: 1})
 	res, err := b.client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
-	b.clock.Advance(waapisim.DefaultDeliverAfter)
+	b.clock.Add(waapisim.DefaultDeliverAfter)
 	evs := b.flush(t)
 	require.Len(t, evs, 2)
 	require.Equal(t, provider.StatusFailed, evs[1].Status)
 	require.Equal(t, res.WAMID, evs[1].WAMID)
 	require.Equal(t, "131026", evs[1].Code)
 	require.Equal(t, "Message undeliverable.", evs[1].Reason)
-	b.clock.Advance(time.Hour)
+	b.clock.Add(time.Hour)
 	require.Empty(t, b.flush(t), "a failed message is never read")
 	require.Zero(t, b.sim.Pending())
 }
@@ -373,7 +373,7 @@ func TestWebhookDuplicates(t *testing.T) {
 	b := setup(t, waapisim.Options{WebhookDuplicateRate: 1})
 	res, err := b.client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
-	b.clock.Advance(waapisim.DefaultDeliverAfter)
+	b.clock.Add(waapisim.DefaultDeliverAfter)
 	b.sim.Flush()
 	evs := b.hook.events(t)
 	require.Len(t, evs, 4)
@@ -389,7 +389,7 @@ func TestWebhookReorder(t *testing.T) {
 	_, err := b.client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
 	require.Empty(t, b.flush(t), "sent is held back until delivered is pushed")
-	b.clock.Advance(waapisim.DefaultDeliverAfter)
+	b.clock.Add(waapisim.DefaultDeliverAfter)
 	var got []provider.Status
 	for _, ev := range b.flush(t) {
 		got = append(got, ev.Status)
@@ -440,7 +440,7 @@ func TestWebhookRetries(t *testing.T) {
 
 	// A receiver that always fails: the push is dropped after the retries.
 	b.hook.setFail(func(int) int { return http.StatusBadGateway })
-	b.clock.Advance(waapisim.DefaultDeliverAfter)
+	b.clock.Add(waapisim.DefaultDeliverAfter)
 	b.sim.Flush()
 	st = b.sim.Stats()
 	require.Equal(t, 1, st.PushDropped)
@@ -496,7 +496,7 @@ func TestDeterministic(t *testing.T) {
 			}
 			outcomes = append(outcomes, res.WAMID)
 		}
-		b.clock.Advance(time.Minute)
+		b.clock.Add(time.Minute)
 		b.sim.Flush()
 		var pushes []string
 		for _, p := range b.sim.Pushes() {
@@ -573,6 +573,6 @@ func TestClose(t *testing.T) {
 	require.Equal(t, 1, b.sim.Pending())
 	b.sim.Close()
 	b.sim.Close() // idempotent
-	b.clock.Advance(2 * time.Hour)
+	b.clock.Add(2 * time.Hour)
 	require.Zero(t, b.sim.Flush(), "nothing is pushed after Close")
 }
