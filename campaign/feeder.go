@@ -26,6 +26,9 @@ type Queue interface {
 type Tasks interface {
 	GetTaskInfo(queue, id string) (*asynq.TaskInfo, error)
 	DeleteTask(queue, id string) error
+	// ListActiveTasks lists a queue's running tasks; one whose worker
+	// stopped extending its lease (it died) is IsOrphaned.
+	ListActiveTasks(queue string, opts ...asynq.ListOption) ([]*asynq.TaskInfo, error)
 }
 
 // Feeder is the scheduler's engine: each Tick it plans broadcasts that are
@@ -575,6 +578,7 @@ func (f *Feeder) sweep(ctx context.Context, before time.Time, all bool) (int, er
 	now := f.opts.Now()
 	n := 0
 	var after int64
+	orphans := &orphanSet{tasks: f.tasks}
 	for {
 		stale, err := f.store.Stale(ctx, before, after, batch)
 		if err != nil {
@@ -582,7 +586,7 @@ func (f *Feeder) sweep(ctx context.Context, before time.Time, all bool) (int, er
 		}
 		for _, j := range stale {
 			after = j.ID
-			ok, err := f.reenqueue(ctx, j, now)
+			ok, err := f.reenqueue(ctx, j, orphans, now)
 			if err != nil {
 				return n, err
 			}
@@ -597,19 +601,27 @@ func (f *Feeder) sweep(ctx context.Context, before time.Time, all bool) (int, er
 }
 
 // reenqueue gives a stale delivery a new generation and task if its task
-// is gone; it reports whether it did.
-func (f *Feeder) reenqueue(ctx context.Context, j delivery.Job, now time.Time) (bool, error) {
-	info, err := f.tasks.GetTaskInfo(delivery.QueueBroadcast, delivery.SendTaskID(j.Ref))
+// is gone, or orphaned (shown running by a worker that died); it reports
+// whether it did.
+func (f *Feeder) reenqueue(ctx context.Context, j delivery.Job, orphans *orphanSet, now time.Time) (bool, error) {
+	id := delivery.SendTaskID(j.Ref)
+	info, err := f.tasks.GetTaskInfo(delivery.QueueBroadcast, id)
+	orphaned := false
+	if err == nil && info.State == asynq.TaskStateActive {
+		if orphaned, err = orphans.has(id); err != nil {
+			return false, err
+		}
+	}
 	switch {
-	case err == nil && info.State == asynq.TaskStateActive:
-		// Its task is running, yet the delivery has waited StaleAfter,
-		// longer than a live handler holds one unclaimed (its rate wait is
-		// bounded by the lease) or past its lease: the worker running it
-		// died. asynq would hand the task out again only after its own
-		// 30 s lease and a recoverer tick (up to a minute more); a new
-		// generation now makes that task a no-op if it ever runs.
+	case orphaned:
+		// Its task is shown running, but the worker that took it stopped
+		// extending asynq's 30 s lease on it: it died. asynq would hand the
+		// task out again only at its recoverer's next tick (up to a minute
+		// more); a new generation now makes that task a no-op if it ever
+		// runs.
 	case err == nil && info.State != asynq.TaskStateArchived && info.State != asynq.TaskStateCompleted:
-		// Its task is still there (waiting or retrying).
+		// Its task is still there (waiting, held by a live worker, or
+		// retrying).
 		if j.Status == delivery.Queued {
 			if err := f.store.Touch(ctx, j.Ref, now); err != nil {
 				return false, err
@@ -633,6 +645,48 @@ func (f *Feeder) reenqueue(ctx context.Context, j delivery.Job, now time.Time) (
 	}
 	f.opts.Logger.WarnContext(ctx, "scheduler: re-enqueued delivery whose task was lost", slog.Int64("delivery_id", j.ID), slog.String("status", string(j.Status)))
 	return true, nil
+}
+
+// orphanSet is the send tasks asynq shows running whose worker died, read
+// once per sweep, when a stale delivery's task is running.
+type orphanSet struct {
+	tasks  Tasks
+	ids    map[string]bool
+	err    error
+	loaded bool
+}
+
+// has reports whether the task id is orphaned.
+func (o *orphanSet) has(id string) (bool, error) {
+	if !o.loaded {
+		o.loaded = true
+		o.ids, o.err = listOrphans(o.tasks)
+	}
+	return o.ids[id], o.err
+}
+
+// listOrphans reads the send queue's running tasks, a page at a time (they
+// are bounded by the fleet's worker slots), and returns the orphaned ones.
+func listOrphans(t Tasks) (map[string]bool, error) {
+	const page = 500
+	ids := map[string]bool{}
+	for p := 1; ; p++ {
+		infos, err := t.ListActiveTasks(delivery.QueueBroadcast, asynq.PageSize(page), asynq.Page(p))
+		if errors.Is(err, asynq.ErrQueueNotFound) {
+			return ids, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sweep: list running tasks: %w", err)
+		}
+		for _, i := range infos {
+			if i.IsOrphaned {
+				ids[i.ID] = true
+			}
+		}
+		if len(infos) < page {
+			return ids, nil
+		}
+	}
 }
 
 // deleteSendTasks removes queued send tasks; tasks already running or gone

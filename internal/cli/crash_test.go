@@ -21,8 +21,8 @@ import (
 // get/conversation once their lease (3 s here) ends; one not found there
 // is sent again once the settle window (3 s here) since its request began
 // has passed. Its tasks are taken back by the sweep (stale after 5 s here)
-// rather than by asynq's recovery of orphaned tasks (30 s and up to a
-// minute more).
+// once asynq shows them orphaned (its 30 s lease), not at asynq's next
+// recoverer tick (up to a minute more).
 func TestKilledWorkerNeitherLosesNorDuplicates(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
