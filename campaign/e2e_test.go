@@ -22,6 +22,7 @@ import (
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 	"github.com/wacamp/wacamp/throttle"
@@ -263,9 +264,7 @@ func (b *bench) requireOncePerPhone(rows []delivery.Row) {
 func TestBroadcastEndToEnd(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{
-		Latency: 2 * time.Millisecond, DeliverAfter: 200 * time.Millisecond, ReadAfter: 300 * time.Millisecond,
-		ReadShare: 0.5, FailShare: 0.02, Seed: 7, RatePerSecond: 250,
-	})
+		Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 200 * time.Millisecond, ReadAfter: 300 * time.Millisecond, ReadShare: 0.5, FailShare: 0.02, Seed: 7, RatePerSecond: 250}})
 	const n = 1000
 	path := b.writeCampaign("bf", n, 250, `      text: "Hi {{name}}, your code is {{code}}"`)
 	ch := b.apply(path)
@@ -317,8 +316,7 @@ func TestBroadcastEndToEnd(t *testing.T) {
 func TestDroppedConnectionsNeverDuplicate(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{
-		DropAfterAcceptRate: 0.2, Fail5xxRate: 0.05, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 3,
-	})
+		Knobs: sim.Knobs{DropAfterAcceptRate: 0.2, Fail5xxRate: 0.05, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 3}})
 	b.accountYAML = "    pair_interval: 0s" // a retry after a 5xx goes at once
 	const n = 300
 	b.apply(b.writeCampaign("drops", n, 300, `      text: "Hello {{name}}"`))

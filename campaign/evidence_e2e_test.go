@@ -8,6 +8,7 @@ import (
 
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/sim"
 )
 
 // TestLostTemplateAnswersListedWithoutWAMID: 5% of template answers are
@@ -35,8 +36,7 @@ func TestLostTemplateAnswersListedWithoutWAMID(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := newBench(t, botsailorsim.Options{
-				DropAfterAcceptRate: tc.drop, ConvNoWAMIDRate: tc.noWAMID, ConvWAMIDAfter: tc.wamidAfter, ListAfter: tc.listAfter,
-				DeliverAfter: 200 * time.Millisecond, ReadAfter: -1, Seed: 21, RatePerSecond: 250,
+				Knobs: sim.Knobs{DropAfterAcceptRate: tc.drop, DeliverAfter: 200 * time.Millisecond, ReadAfter: -1, Seed: 21, RatePerSecond: 250}, ConvNoWAMIDRate: tc.noWAMID, ConvWAMIDAfter: tc.wamidAfter, ListAfter: tc.listAfter,
 			})
 			b.apply(b.writeCampaign("tpl", tc.n, 250, `      template: {id: "313823", vars: {name: "{{name}}"}}`))
 			b.startWorker(20)

@@ -16,6 +16,7 @@ import (
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider/botsailor"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/templates"
 	"github.com/wacamp/wacamp/throttle"
 )
@@ -33,7 +34,7 @@ func pendingSends(t *testing.T, b *bench) int {
 
 func TestPauseResumeCancel(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 1})
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 1}})
 	const n = 500
 	b.apply(b.writeCampaign("pr", n, 100, `      text: "Hello {{name}}"`))
 	b.startWorker(10)
@@ -208,7 +209,7 @@ func patchYAML(t *testing.T, path, old, new string) {
 // instead of sending it again.
 func TestCrashedSendIsReconciled(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1}})
 	b.apply(b.writeCampaign("crash", 5, 50, `      text: "Hi {{name}}"`))
 	ctx := context.Background()
 	f, insp := b.feeder()
@@ -241,7 +242,7 @@ func TestTemplateSendResolvesWAMID(t *testing.T) {
 	t.Parallel()
 	// 503s before accepting make the handler reconcile: it must not mistake
 	// an older chatbot message for the template that never went out.
-	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 11})
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 11}})
 	b.accountYAML = "    pair_interval: 0s" // a retry after a 503 goes at once
 	const n = 40
 	b.apply(b.writeCampaign("tpl", n, 100, `      template: {id: "313823", vars: {name: "{{name}}", code: "{{code}}"}}`))
@@ -281,7 +282,7 @@ func TestTemplateSendResolvesWAMID(t *testing.T) {
 // limit halts the campaign with the reason instead of failing deliveries.
 func TestSubscriberLimitPausesAndResumeContinues(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{SubscriberLimit: 30, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{SubscriberLimit: 30, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1}})
 	b.accountYAML = "    pair_interval: 0s" // the refused send goes at once after the resume
 	const n = 60
 	b.apply(b.writeCampaign("subs", n, 100, `      text: "Hi {{name}}"`))
@@ -311,7 +312,7 @@ func TestSubscriberLimitPausesAndResumeContinues(t *testing.T) {
 // with Meta's code, and is not retried; the rest of the broadcast goes on.
 func TestPermanentErrorFailsWithoutRetry(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1}})
 	var mu sync.Mutex
 	calls := map[string]int{}
 	// Numbers ending in 7 are not on WhatsApp.
@@ -352,7 +353,7 @@ func TestPermanentErrorFailsWithoutRetry(t *testing.T) {
 // audience; a resume starts a fresh window.
 func TestErrorStormPausesTheBroadcast(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1}})
 	// Set per broadcast in the YAML: pause when >20% of the last 40 failed
 	// (after 4 seen); the engine's default window is 200.
 	b.broadcastYAML = "    error_storm: {share: 0.2, window: 40}"
@@ -394,7 +395,7 @@ func TestErrorStormPausesTheBroadcast(t *testing.T) {
 // rate fleet-wide for a while, and the refused sends are retried, not failed.
 func TestRateLimitAnswerSlowsTheNumber(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1}})
 	var mu sync.Mutex
 	refused := 0
 	b.interceptSends(func(string) string {

@@ -15,6 +15,7 @@ import (
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/throttle"
 )
 
@@ -26,7 +27,7 @@ import (
 func TestPairIntervalHoldsAcrossBroadcasts(t *testing.T) {
 	t.Parallel()
 	const interval = time.Second
-	b := newBench(t, botsailorsim.Options{PairInterval: interval, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{PairInterval: interval, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1}})
 	b.accountYAML = "    pair_interval: 1s\n    daily_unique_limit: unlimited"
 	const n = 20
 	b.apply(b.writeCampaign("first", n, 50, `      text: "First {{name}}"`))
@@ -86,7 +87,7 @@ func (c *countingLimits) heldAtLeast(phones []string, k int) bool {
 // moves 24 h on), the deferred 8 go out, each once.
 func TestBudgetDefersNewRecipients(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1}})
 	clk := &offsetClock{}
 	b.opts.Now = clk.Now
 	b.opts.BudgetRecheck = 200 * time.Millisecond
@@ -244,7 +245,7 @@ func TestErrorPolicyEndToEnd(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+			b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1}})
 			var mu sync.Mutex
 			calls := 0
 			b.interceptSendsHTTP(func(p string) (int, string) {

@@ -18,6 +18,7 @@ import (
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/provider/salebot/salebotsim"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
 	"github.com/wacamp/wacamp/provider/waapi/waapisim"
 	"github.com/wacamp/wacamp/sequence"
@@ -63,8 +64,7 @@ var providerCases = []providerCase{
 		name: "sobot",
 		start: func(hook string) (http.Handler, func() []string, func()) {
 			sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}},
-				Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5,
-				FailShare: 0.05, Seed: 5, WebhookURL: hook, WebhookDuplicateRate: 0.2, WebhookReorder: true, WebhookEarly: true,
+				Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.05, Seed: 5}, WebhookURL: hook, WebhookDuplicateRate: 0.2, WebhookReorder: true, WebhookEarly: true,
 				WebhookMetaStyle: true, WebhookAttempts: 10})
 			return sim, func() []string { return phonesOf(sim.Sends(), func(s sobotsim.Send) string { return s.Phone }) }, sim.Close
 		},
@@ -79,8 +79,7 @@ var providerCases = []providerCase{
 		name: "salebot",
 		start: func(hook string) (http.Handler, func() []string, func()) {
 			sim := salebotsim.New(salebotsim.Options{APIKeys: []string{testToken}, WhatsAppBotIDs: []int64{77},
-				Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, FailShare: 0.05, Seed: 6,
-				WebhookURL: hook, WebhookDuplicateRate: 0.2, WebhookEarly: true, WebhookRetries: 10})
+				Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, FailShare: 0.05, Seed: 6}, WebhookURL: hook, WebhookDuplicateRate: 0.2, WebhookEarly: true, WebhookRetries: 10})
 			return sim, func() []string { return phonesOf(sim.Sends(), func(s salebotsim.Send) string { return s.Phone }) }, sim.Close
 		},
 		account: `    api_token: ${SIM_TOKEN}
@@ -95,8 +94,7 @@ var providerCases = []providerCase{
 		name: "waapi",
 		start: func(hook string) (http.Handler, func() []string, func()) {
 			sim := waapisim.New(waapisim.Options{BearerTokens: []string{testToken}, Sessions: []waapisim.Session{{ID: sessionID, AccessToken: testToken}},
-				Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5,
-				FailShare: 0.05, Seed: 7, WebhookURL: hook, WebhookDuplicateRate: 0.2, WebhookReorder: true, WebhookEarly: true,
+				Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.05, Seed: 7}, WebhookURL: hook, WebhookDuplicateRate: 0.2, WebhookReorder: true, WebhookEarly: true,
 				WebhookRetries: 10})
 			return sim, func() []string { return phonesOf(sim.Sends(), func(s waapisim.Send) string { return s.Phone }) }, sim.Close
 		},
@@ -115,9 +113,7 @@ func botsailorCase(name, shape string) providerCase {
 	return providerCase{
 		name: name, path: "/api/v1",
 		start: func(string) (http.Handler, func() []string, func()) {
-			sim := botsailorsim.New(botsailorsim.Options{Tokens: []string{testToken}, Shape: shape, Latency: 2 * time.Millisecond,
-				DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.05,
-				DropAfterAcceptRate: 0.02, Seed: 4})
+			sim := botsailorsim.New(botsailorsim.Options{Tokens: []string{testToken}, Shape: shape, Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.05, DropAfterAcceptRate: 0.02, Seed: 4}})
 			return sim, func() []string { return phonesOf(sim.Sends(), func(s botsailorsim.Send) string { return s.Phone }) }, func() {}
 		},
 		account: `    api_token: ${SIM_TOKEN}
@@ -291,7 +287,7 @@ func TestLostAnswerWithoutHistoryIsNeverResent(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{})
 	sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}},
-		DropAfterAcceptRate: 1, DeliverAfter: -1})
+		Knobs: sim.Knobs{DropAfterAcceptRate: 1, DeliverAfter: -1}})
 	t.Cleanup(sim.Close)
 	api := httptest.NewServer(sim)
 	t.Cleanup(api.Close)
@@ -357,7 +353,7 @@ func TestWebhookReplyExitsEnrollment(t *testing.T) {
 	hooks := httptest.NewServer(recv)
 	t.Cleanup(hooks.Close)
 	sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}},
-		DeliverAfter: 50 * time.Millisecond, WebhookURL: hooks.URL + "/webhooks/main/" + hookSecret})
+		Knobs: sim.Knobs{DeliverAfter: 50 * time.Millisecond}, WebhookURL: hooks.URL + "/webhooks/main/" + hookSecret})
 	t.Cleanup(sim.Close)
 	api := httptest.NewServer(sim)
 	t.Cleanup(api.Close)

@@ -13,6 +13,7 @@ import (
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/sim"
 )
 
 // Redis losing its data mid-broadcast (a restart without persistence; here
@@ -22,7 +23,7 @@ import (
 // beyond the test's time — and nothing is sent twice or lost.
 func TestRedisDataLossRecoversAtOnce(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 5})
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 5}})
 	b.opts.StaleAfter = 10 * time.Minute
 	b.opts.PollSchedule = []time.Duration{500 * time.Millisecond, 2 * time.Second, 5 * time.Second} // delivered: every 5 s
 	b.accountYAML = "    pair_interval: 0s"
@@ -45,7 +46,7 @@ func TestRedisDataLossRecoversAtOnce(t *testing.T) {
 func TestRedisRestartWithoutPersistence(t *testing.T) {
 	t.Parallel()
 	rs := testenv.NewRedisServer(t)
-	b := newBenchOn(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 9}, rs.Redis)
+	b := newBenchOn(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 9}}, rs.Redis)
 	b.opts.StaleAfter = 10 * time.Minute
 	b.opts.PollSchedule = []time.Duration{500 * time.Millisecond, 2 * time.Second, 5 * time.Second} // delivered: every 5 s
 	b.accountYAML = "    pair_interval: 0s"

@@ -16,6 +16,7 @@ import (
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/throttle"
 )
 
@@ -50,7 +51,7 @@ func (s *stallRecipients) HoldPair(context.Context, string, string, time.Duratio
 // sends after another copy reconciled, claimed and sent: not two templates.
 func TestStalledClaimNeverSendsAfterLosingItsLease(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1}})
 	b.opts.Lease = 2 * time.Second
 	b.opts.SettleWindow = time.Second
 	b.apply(b.writeCampaign("stall", 1, 100, `      template: {id: "313823", vars: {name: "{{name}}", code: "{{code}}"}}`))
@@ -120,7 +121,7 @@ func (h hookSender) Conversation(ctx context.Context, phone string, limit int) (
 // the delivery (skipped), not leave it queued in a cancelled broadcast.
 func TestCancelDuringReconcileEndsSkipped(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1}})
 	b.apply(b.writeCampaign("cxl", 1, 100, `      text: "Hi {{name}}"`))
 	ctx := context.Background()
 	f, _ := b.feeder()

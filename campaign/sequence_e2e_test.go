@@ -16,6 +16,7 @@ import (
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/throttle"
 )
@@ -71,7 +72,7 @@ func (b *bench) sequenceRows(name string) []sequence.Row {
 // the enrollments complete.
 func TestSequenceEndToEnd(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 11})
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 11}})
 	b.accountYAML = "    pair_interval: 0s"
 	const n = 100
 	delays := []time.Duration{0, 2 * time.Second, 3 * time.Second}
@@ -130,7 +131,7 @@ func TestSequenceEndToEnd(t *testing.T) {
 // them; an event the sequence does not exit on changes nothing.
 func TestSequenceUnenrollAndExitStopPendingSteps(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{Latency: time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 5})
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{Latency: time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 5}})
 	b.accountYAML = "    pair_interval: 0s"
 	const n = 30
 	b.apply(b.writeSequence("exits", "    exit_on: [reply]", `      - {after: 0s, message: {text: "One {{name}}"}}

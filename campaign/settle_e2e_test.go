@@ -21,6 +21,7 @@ import (
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/salebot/salebotsim"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
 	"github.com/wacamp/wacamp/provider/waapi/waapisim"
 	"github.com/wacamp/wacamp/sequence"
@@ -115,9 +116,7 @@ var faultCases = []faultCase{
 		name: "sobot",
 		start: func(hook string) (http.Handler, func() []simSend, func()) {
 			sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}},
-				Fail5xxRate: fault503, Fail500Rate: fault500, DropAfterAcceptRate: faultDrop,
-				DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.05, Seed: 11,
-				WebhookURL: hook, WebhookMetaStyle: true, WebhookEarly: true})
+				Knobs: sim.Knobs{Fail5xxRate: fault503, DropAfterAcceptRate: faultDrop, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.05, Seed: 11}, Fail500Rate: fault500, WebhookURL: hook, WebhookMetaStyle: true, WebhookEarly: true})
 			return sim, func() []simSend {
 				var out []simSend
 				for _, s := range sim.Sends() {
@@ -132,8 +131,7 @@ var faultCases = []faultCase{
 		name: "salebot",
 		start: func(hook string) (http.Handler, func() []simSend, func()) {
 			sim := salebotsim.New(salebotsim.Options{APIKeys: []string{testToken}, WhatsAppBotIDs: []int64{77},
-				Fail5xxRate: fault503, Fail500Rate: fault500, DropAfterAcceptRate: faultDrop,
-				DeliverAfter: 100 * time.Millisecond, FailShare: 0.05, Seed: 12, WebhookURL: hook, WebhookReorder: true})
+				Knobs: sim.Knobs{Fail5xxRate: fault503, DropAfterAcceptRate: faultDrop, DeliverAfter: 100 * time.Millisecond, FailShare: 0.05, Seed: 12}, Fail500Rate: fault500, WebhookURL: hook, WebhookReorder: true})
 			return sim, func() []simSend {
 				var out []simSend
 				for _, s := range sim.Sends() {
@@ -148,8 +146,7 @@ var faultCases = []faultCase{
 		name: "waapi",
 		start: func(hook string) (http.Handler, func() []simSend, func()) {
 			sim := waapisim.New(waapisim.Options{BearerTokens: []string{testToken}, Sessions: []waapisim.Session{{ID: sessionID, AccessToken: testToken}},
-				Fail5xxRate: fault503, Fail500Rate: fault500, DropAfterAcceptRate: faultDrop, DocTextAnswers: true, WebhookEcho: true,
-				DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.05, Seed: 13,
+				Knobs: sim.Knobs{Fail5xxRate: fault503, DropAfterAcceptRate: faultDrop, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.05, Seed: 13}, Fail500Rate: fault500, DocTextAnswers: true, WebhookEcho: true,
 				WebhookURL: hook})
 			return sim, func() []simSend {
 				var out []simSend
@@ -346,7 +343,7 @@ func TestUnknownOutcomeWithoutTraceIsResentAfterTheWindow(t *testing.T) {
 	b := newBench(t, botsailorsim.Options{})
 	b.opts.Lease = 30 * time.Second
 	sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}},
-		Fail500Rate: 1, DeliverAfter: -1})
+		Fail500Rate: 1, Knobs: sim.Knobs{DeliverAfter: -1}})
 	t.Cleanup(sim.Close)
 	api := httptest.NewServer(sim)
 	t.Cleanup(api.Close)

@@ -24,6 +24,7 @@ import (
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
 	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/webhook"
@@ -51,7 +52,7 @@ func newPendingWorld(t *testing.T) *pendingWorld {
 	t.Helper()
 	b := newBench(t, botsailorsim.Options{})
 	sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}},
-		Fail500Rate: 1, DeliverAfter: -1})
+		Fail500Rate: 1, Knobs: sim.Knobs{DeliverAfter: -1}})
 	t.Cleanup(sim.Close)
 	api := httptest.NewServer(sim)
 	t.Cleanup(api.Close)

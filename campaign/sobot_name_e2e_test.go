@@ -12,6 +12,7 @@ import (
 
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
 )
 
@@ -20,7 +21,7 @@ import (
 func TestSobotCustomerNameIsTheRecipientsName(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{})
-	sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}}, DeliverAfter: -1})
+	sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}}, Knobs: sim.Knobs{DeliverAfter: -1}})
 	t.Cleanup(sim.Close)
 	api := httptest.NewServer(sim)
 	t.Cleanup(api.Close)

@@ -15,6 +15,7 @@ import (
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/sim"
 )
 
 // stopGrace is how long after pause or cancel returns a send may still
@@ -32,7 +33,7 @@ func TestStopIsEffectiveWithinASecond(t *testing.T) {
 	for _, verb := range []string{"pause", "cancel"} {
 		t.Run(verb, func(t *testing.T) {
 			t.Parallel()
-			b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+			b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1}})
 			b.opts.Lease = 30 * time.Second // waits of up to 20 s for a token
 			b.opts.FeedAhead = 30 * time.Second
 			b.accountYAML = "    pair_interval: 0s"
@@ -118,7 +119,7 @@ func (l blockLimiter) Wait(ctx context.Context, _ string, _ float64) error {
 // lease runs out (seen: a 5 s drip step waited 173 s).
 func TestWaitingSendHoldsNoClaim(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{DeliverAfter: -1})
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: -1}})
 	b.apply(b.writeCampaign("w", 1, 10, `      text: "Hi {{name}}"`))
 	ctx := context.Background()
 	f, _ := b.feeder()
@@ -152,7 +153,7 @@ func TestWaitingSendHoldsNoClaim(t *testing.T) {
 // looking over the settle window instead of sending again at once.
 func TestSlowAcceptIsNotSentTwice(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1})
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1}})
 	b.opts.SettleWindow = 15 * time.Second
 	b.accountYAML = "    pair_interval: 0s"
 	// Every fifth recipient's first send is accepted 4 s after it arrived,

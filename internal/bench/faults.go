@@ -25,6 +25,7 @@ import (
 	"github.com/wacamp/wacamp/internal/redisproc"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 	"github.com/wacamp/wacamp/throttle"
@@ -208,12 +209,12 @@ func RunFaults(ctx context.Context, cfg FaultsConfig, progress io.Writer) (res F
 		SlowAccept: cfg.SlowAccept.Seconds(), ClientTimeout: cfg.ClientTimeout.Seconds(),
 		SettleWindow: cmp.Or(cfg.SettleWindow, 3*time.Minute).Seconds()}
 
-	textSim, textURL, stopText, err := startSim(botsailorsim.Options{Seed: 1, SlowAcceptRate: slowShare, SlowAccept: cfg.SlowAccept})
+	textSim, textURL, stopText, err := startSim(botsailorsim.Options{Knobs: sim.Knobs{Seed: 1}, SlowAcceptRate: slowShare, SlowAccept: cfg.SlowAccept})
 	if err != nil {
 		return res, err
 	}
 	defer stopText()
-	tplSim, tplURL, stopTpl, err := startSim(botsailorsim.Options{Seed: 2, DropAfterAcceptRate: dropShare, ConvNoWAMIDRate: noWAMIDShare})
+	tplSim, tplURL, stopTpl, err := startSim(botsailorsim.Options{Knobs: sim.Knobs{Seed: 2, DropAfterAcceptRate: dropShare}, ConvNoWAMIDRate: noWAMIDShare})
 	if err != nil {
 		return res, err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
@@ -115,7 +116,7 @@ func RunSteps(ctx context.Context, cfg StepsConfig, progress io.Writer) (res Ste
 	log.InfoContext(ctx, "bench: steps: created database", slog.String("database", dbName))
 	res = StepsResult{CPUs: runtime.GOMAXPROCS(0), Concurrency: base.Concurrency, Enrollments: cfg.Enrollments, Rate: cfg.Rate}
 
-	sim, baseURL, dir, cleanup, err := simAndDir(botsailorsim.Options{DeliverAfter: -1})
+	sim, baseURL, dir, cleanup, err := simAndDir(botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: -1}})
 	if err != nil {
 		return res, err
 	}

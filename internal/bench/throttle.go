@@ -25,6 +25,7 @@ import (
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 )
@@ -331,7 +332,7 @@ func runScenario(ctx context.Context, log *slog.Logger, progress io.Writer, opt 
 	}
 	defer func() { _ = db.Close() }()
 
-	sim := botsailorsim.New(botsailorsim.Options{Tokens: []string{simToken}, RatePerSecond: cfg.Rate})
+	sim := botsailorsim.New(botsailorsim.Options{Tokens: []string{simToken}, Knobs: sim.Knobs{RatePerSecond: cfg.Rate}})
 	counter := &requestCounter{next: sim}
 	baseURL, stopSim, err := serve(counter)
 	if err != nil {

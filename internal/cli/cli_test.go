@@ -19,6 +19,7 @@ import (
 	"github.com/wacamp/wacamp/internal/cli"
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/sim"
 )
 
 const secret = "SECRET-token-7f3a9c1e5b2d"
@@ -42,8 +43,7 @@ type world struct {
 }
 
 func newWorld(t *testing.T) *world {
-	sim := botsailorsim.New(botsailorsim.Options{Tokens: []string{secret}, DropAfterAcceptRate: 0.1, Fail5xxRate: 0.1,
-		DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 5})
+	sim := botsailorsim.New(botsailorsim.Options{Tokens: []string{secret}, Knobs: sim.Knobs{DropAfterAcceptRate: 0.1, Fail5xxRate: 0.1, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 5}})
 	ts := httptest.NewServer(sim)
 	t.Cleanup(ts.Close)
 	w := &world{t: t, all: &syncBuf{}, dir: t.TempDir(), simURL: ts.URL + "/api/v1", sim: sim, env: map[string]string{

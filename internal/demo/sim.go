@@ -7,6 +7,7 @@ import (
 
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/salebot/salebotsim"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
 	"github.com/wacamp/wacamp/provider/waapi/waapisim"
 )
@@ -43,8 +44,7 @@ func newDemoSim(provider, token, secret string, rate float64, hookURL string) (d
     settle_window: 30s`
 	switch provider {
 	case "botsailor":
-		sim := botsailorsim.New(botsailorsim.Options{Tokens: []string{token}, Latency: latency, Fail5xxRate: fail5xx, DropAfterAcceptRate: drop,
-			RatePerSecond: rate, DeliverAfter: deliver, ReadAfter: read, ReadShare: readShare, FailShare: fail, Seed: seed})
+		sim := botsailorsim.New(botsailorsim.Options{Tokens: []string{token}, Knobs: sim.Knobs{Latency: latency, Fail5xxRate: fail5xx, DropAfterAcceptRate: drop, RatePerSecond: rate, DeliverAfter: deliver, ReadAfter: read, ReadShare: readShare, FailShare: fail, Seed: seed}})
 		return demoSim{handler: sim, path: "/api/v1", label: "BotSailor", close: func() {},
 			account: `    provider: botsailor
     api_token: ${DEMO_API_TOKEN}
@@ -55,9 +55,7 @@ func newDemoSim(provider, token, secret string, rate float64, hookURL string) (d
 			},
 			stats: func() (int, int, int) { st := sim.Stats(); return st.Accepted, st.Rejected5xx, st.Dropped }}, nil
 	case "sobot":
-		sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: token, Secret: secret}}, Latency: latency, Fail5xxRate: fail5xx,
-			DropAfterAcceptRate: drop, RatePerSecond: rate, DeliverAfter: deliver, ReadAfter: read, ReadShare: readShare, FailShare: fail, Seed: seed,
-			WebhookURL: hookURL, WebhookDuplicateRate: 0.05, WebhookMetaStyle: true})
+		sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: token, Secret: secret}}, Knobs: sim.Knobs{Latency: latency, Fail5xxRate: fail5xx, DropAfterAcceptRate: drop, RatePerSecond: rate, DeliverAfter: deliver, ReadAfter: read, ReadShare: readShare, FailShare: fail, Seed: seed}, WebhookURL: hookURL, WebhookDuplicateRate: 0.05, WebhookMetaStyle: true})
 		return demoSim{handler: sim, label: "Sobot", close: sim.Close, webhooks: true,
 			account: `    provider: sobot
     api_token: ${DEMO_API_TOKEN}
@@ -65,9 +63,7 @@ func newDemoSim(provider, token, secret string, rate float64, hookURL string) (d
 			phones: func() []string { return phonesOfSends(sim.Sends(), func(s sobotsim.Send) string { return s.Phone }) },
 			stats:  func() (int, int, int) { st := sim.Stats(); return st.Accepted, st.Rejected5xx, st.Dropped }}, nil
 	case "salebot":
-		sim := salebotsim.New(salebotsim.Options{APIKeys: []string{token}, WhatsAppBotIDs: []int64{123}, Latency: latency, Fail5xxRate: fail5xx,
-			DropAfterAcceptRate: drop, RatePerSecond: rate, DeliverAfter: deliver, FailShare: fail, Seed: seed,
-			WebhookURL: hookURL, WebhookDuplicateRate: 0.05})
+		sim := salebotsim.New(salebotsim.Options{APIKeys: []string{token}, WhatsAppBotIDs: []int64{123}, Knobs: sim.Knobs{Latency: latency, Fail5xxRate: fail5xx, DropAfterAcceptRate: drop, RatePerSecond: rate, DeliverAfter: deliver, FailShare: fail, Seed: seed}, WebhookURL: hookURL, WebhookDuplicateRate: 0.05})
 		return demoSim{handler: sim, label: "Salebot", close: sim.Close, webhooks: true,
 			account: `    provider: salebot
     api_token: ${DEMO_API_TOKEN}
@@ -76,8 +72,7 @@ func newDemoSim(provider, token, secret string, rate float64, hookURL string) (d
 			stats:  func() (int, int, int) { st := sim.Stats(); return st.Accepted, st.Rejected5xx, st.Dropped }}, nil
 	case "waapi":
 		sim := waapisim.New(waapisim.Options{BearerTokens: []string{token}, Sessions: []waapisim.Session{{ID: "demo-session", AccessToken: token}},
-			Latency: latency, Fail5xxRate: fail5xx, DropAfterAcceptRate: drop, RatePerSecond: rate, DeliverAfter: deliver, ReadAfter: read,
-			ReadShare: readShare, FailShare: fail, Seed: seed, WebhookURL: hookURL, WebhookDuplicateRate: 0.05})
+			Knobs: sim.Knobs{Latency: latency, Fail5xxRate: fail5xx, DropAfterAcceptRate: drop, RatePerSecond: rate, DeliverAfter: deliver, ReadAfter: read, ReadShare: readShare, FailShare: fail, Seed: seed}, WebhookURL: hookURL, WebhookDuplicateRate: 0.05})
 		return demoSim{handler: sim, label: "session API (waapi)", close: sim.Close, webhooks: true,
 			account: `    provider: waapi
     api_token: ${DEMO_API_TOKEN}

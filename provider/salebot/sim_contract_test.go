@@ -14,6 +14,7 @@ import (
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/salebot/salebotsim"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -77,10 +78,10 @@ func TestSendAgainstSimulator(t *testing.T) {
 		code  string
 		http  int
 	}{
-		{name: "Fail5xx", opts: salebotsim.Options{Fail5xxRate: 1}, class: provider.ClassTransient, http: 503},
-		{name: "DropAfterAccept", opts: salebotsim.Options{DropAfterAcceptRate: 1}, class: provider.ClassAmbiguous},
-		{name: "RateLimit", opts: salebotsim.Options{RatePerSecond: 1}, prime: 1, class: provider.ClassTransient, code: "130429", http: 429},
-		{name: "PairRate", opts: salebotsim.Options{PairInterval: time.Hour}, prime: 1, class: provider.ClassTransient, code: "131056", http: 429},
+		{name: "Fail5xx", opts: salebotsim.Options{Knobs: sim.Knobs{Fail5xxRate: 1}}, class: provider.ClassTransient, http: 503},
+		{name: "DropAfterAccept", opts: salebotsim.Options{Knobs: sim.Knobs{DropAfterAcceptRate: 1}}, class: provider.ClassAmbiguous},
+		{name: "RateLimit", opts: salebotsim.Options{Knobs: sim.Knobs{RatePerSecond: 1}}, prime: 1, class: provider.ClassTransient, code: "130429", http: 429},
+		{name: "PairRate", opts: salebotsim.Options{Knobs: sim.Knobs{PairInterval: time.Hour}}, prime: 1, class: provider.ClassTransient, code: "131056", http: 429},
 		{name: "UnknownKey", opts: salebotsim.Options{APIKeys: []string{"another"}}, class: provider.ClassHaltAccount, http: 404},
 		{name: "UnknownBot", opts: salebotsim.Options{WhatsAppBotIDs: []int64{1}}, class: provider.ClassHaltAccount, http: 400},
 	}
@@ -107,7 +108,7 @@ func TestSendAgainstSimulator(t *testing.T) {
 
 	t.Run("SubscriberLimit", func(t *testing.T) {
 		t.Parallel()
-		c, _ := simClient(t, salebotsim.Options{SubscriberLimit: 1})
+		c, _ := simClient(t, salebotsim.Options{Knobs: sim.Knobs{SubscriberLimit: 1}})
 		_, err := c.Send(ctx, "79875146788", textMessage)
 		require.NoError(t, err)
 		_, err = c.Send(ctx, "79875146789", textMessage)
@@ -118,7 +119,7 @@ func TestSendAgainstSimulator(t *testing.T) {
 
 	t.Run("LatencyOverDeadlineIsAmbiguous", func(t *testing.T) {
 		t.Parallel()
-		c, sim := simClient(t, salebotsim.Options{Latency: time.Hour})
+		c, sim := simClient(t, salebotsim.Options{Knobs: sim.Knobs{Latency: time.Hour}})
 		ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer cancel()
 		_, err := c.Send(ctx, "79875146788", textMessage)
@@ -151,7 +152,7 @@ func TestWebhookRoundTrip(t *testing.T) {
 	t.Cleanup(hook.Close)
 
 	clk := newTestClock()
-	c, sim := simClient(t, salebotsim.Options{WebhookURL: hook.URL, Now: clk.Now, FailShare: 0.5, Seed: 3, RecepientSuffix: "@c.us", ManualPushes: true})
+	c, sim := simClient(t, salebotsim.Options{WebhookURL: hook.URL, Knobs: sim.Knobs{Now: clk.Now, FailShare: 0.5, Seed: 3}, RecepientSuffix: "@c.us", ManualPushes: true})
 	for range 8 {
 		_, err := c.Send(context.Background(), "79875146788", textMessage)
 		require.NoError(t, err)

@@ -10,6 +10,10 @@
 // or failed). It is not safe for concurrent use: a simulator calls it
 // under its own lock.
 //
+// Knobs are the knobs every simulator's Options embed (faults, limits,
+// lifecycle, seed, clock); Sent, embedded in every simulator's Server, is
+// its log of accepted sends (Sends, SendCount).
+//
 // The Pusher is a simulator's webhook queue (due times on the simulator's
 // clock, duplicates, retries with back-off, Close); WriteJSON, Delay,
 // HangUp, Unavailable and ServerError are the answers and faults a

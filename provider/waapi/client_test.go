@@ -20,6 +20,7 @@ import (
 
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/internal/wiretest"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/provider/waapi/waapisim"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -546,10 +547,10 @@ func TestAgainstSimulator(t *testing.T) {
 		wantOK bool
 	}{
 		{name: "Happy", wantOK: true},
-		{name: "Fail5xx", opts: waapisim.Options{Fail5xxRate: 1}, class: provider.ClassTransient},
-		{name: "DropAfterAccept", opts: waapisim.Options{DropAfterAcceptRate: 1}, class: provider.ClassAmbiguous},
-		{name: "RateLimit", opts: waapisim.Options{RatePerSecond: 1}, sends: 1, class: provider.ClassTransient, code: "130429"},
-		{name: "SubscriberLimit", opts: waapisim.Options{SubscriberLimit: 1}, sends: 1, class: provider.ClassHaltAccount},
+		{name: "Fail5xx", opts: waapisim.Options{Knobs: sim.Knobs{Fail5xxRate: 1}}, class: provider.ClassTransient},
+		{name: "DropAfterAccept", opts: waapisim.Options{Knobs: sim.Knobs{DropAfterAcceptRate: 1}}, class: provider.ClassAmbiguous},
+		{name: "RateLimit", opts: waapisim.Options{Knobs: sim.Knobs{RatePerSecond: 1}}, sends: 1, class: provider.ClassTransient, code: "130429"},
+		{name: "SubscriberLimit", opts: waapisim.Options{Knobs: sim.Knobs{SubscriberLimit: 1}}, sends: 1, class: provider.ClassHaltAccount},
 		{name: "WrongAccessToken", cfg: func(c *Config) { c.AccessToken = "revoked" }, class: provider.ClassHaltAccount},
 		{name: "WrongBearer", cfg: func(c *Config) { c.BearerToken = "revoked" }, class: provider.ClassHaltAccount},
 		{name: "UnknownSession", cfg: func(c *Config) { c.SessionID = "gone" }, class: provider.ClassHaltAccount},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -49,8 +50,7 @@ func TestShapesDriveTheDriver(t *testing.T) {
 	for _, shape := range []string{"", botsailorsim.ShapeBotSailor, botsailorsim.ShapeWabotick} {
 		t.Run("Shape="+shape, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, botsailorsim.Options{Shape: shape, SubscriberLimit: 2,
-				DeliverAfter: 10 * time.Second, ReadAfter: 5 * time.Second, ReadShare: 1})
+			b := setup(t, botsailorsim.Options{Shape: shape, Knobs: sim.Knobs{SubscriberLimit: 2, DeliverAfter: 10 * time.Second, ReadAfter: 5 * time.Second, ReadShare: 1}})
 			t0 := b.clock.Now()
 			wabotick := shape == botsailorsim.ShapeWabotick
 

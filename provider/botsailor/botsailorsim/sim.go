@@ -49,13 +49,15 @@ const DefaultDeliverAfter = time.Second
 type Options struct {
 	// Tokens are the accepted apiTokens; empty accepts any non-empty token.
 	Tokens []string
-	// Latency is added to every answer. Fail5xxRate is the share (0–1) of
-	// send calls answered HTTP 503 before anything is accepted;
-	// DropAfterAcceptRate that of accepted sends whose connection is then
-	// closed unanswered: the message goes out, the client never learns it.
-	Latency             time.Duration
-	Fail5xxRate         float64
-	DropAfterAcceptRate float64
+	// Knobs are the faults, limits, lifecycle, seed and clock. The limits
+	// are RatePerSecond per phone_number_id, PairInterval from one
+	// phone_number_id to one recipient (WhatsApp's is 6 s) and
+	// SubscriberLimit distinct recipients of the account. A send over them
+	// is refused under HTTP 200 {"status":"0","message":…}: "(#130429) Rate
+	// limit hit", "(#131056) … pair rate limit hit", or the doc's
+	// "Subscriber limit has been exceeded". A failed message's
+	// failed_reason is "Message undeliverable.".
+	sim.Knobs
 	// SlowAcceptRate is the share (0–1) of sends (of every kind) the
 	// provider takes SlowAccept to accept: the request is held that long,
 	// then handled as any other (rate limit, drop, …) and, if accepted,
@@ -65,25 +67,6 @@ type Options struct {
 	SlowAcceptRate float64
 	// SlowAccept is how long a send drawn by SlowAcceptRate is held.
 	SlowAccept time.Duration
-	// RatePerSecond (per phone_number_id), PairInterval (from one
-	// phone_number_id to one recipient; WhatsApp's is 6 s) and
-	// SubscriberLimit (distinct recipients of the account) are the number's
-	// limits (sim.Limits; 0 turns each off). A send over them is refused
-	// under HTTP 200 {"status":"0","message":…}: "(#130429) Rate limit hit",
-	// "(#131056) … pair rate limit hit", or the doc's "Subscriber limit has
-	// been exceeded". Every send that gets this far takes a token.
-	RatePerSecond   float64
-	PairInterval    time.Duration
-	SubscriberLimit int
-	// DeliverAfter is how long a message stays sent before it is delivered
-	// or failed (0 means DefaultDeliverAfter, < 0 never); ReadAfter how long
-	// a read one then stays delivered (< 0 never read). ReadShare is the
-	// share (0–1) of delivered messages read, FailShare that of accepted
-	// ones failed (failed_reason "Message undeliverable.", code 131026).
-	DeliverAfter time.Duration
-	ReadAfter    time.Duration
-	ReadShare    float64
-	FailShare    float64
 	// ConvNoWAMIDRate is the share (0–1) of template and bot-flow messages
 	// that get/conversation lists without a wa_message_id (null), as a
 	// provider does that has not learned Meta's id yet; the entry keeps its
@@ -97,8 +80,6 @@ type Options struct {
 	// ListAfter is how long an accepted message takes to show in
 	// get/conversation (a provider whose history lags its sends); 0 at once.
 	ListAfter time.Duration
-	// Seed seeds the simulator's random decisions; only New reads it.
-	Seed int64
 	// Shape is whose answers the simulator gives: "" or ShapeBotSailor for
 	// seed 000's, ShapeWabotick for seed 001's. Any other value answers
 	// every call HTTP 500, so a typo cannot pass for a shape.
@@ -117,8 +98,6 @@ type Options struct {
 	// ({"status":"0","message":…}) are answered alike: 001's samples for
 	// them are 000's.
 	Shape string
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
 }
 
 // Send is one accepted send, as recorded by the simulator.
@@ -136,6 +115,9 @@ type Send struct {
 	TemplateVars map[string]string
 }
 
+// Recipient is the phone the send went to.
+func (s Send) Recipient() string { return s.Phone }
+
 // Stats counts what the simulator did.
 type Stats struct {
 	Accepted          int // sends recorded (including dropped ones)
@@ -152,16 +134,16 @@ type Stats struct {
 
 // Server is the simulator. It is an http.Handler and safe for concurrent use.
 type Server struct {
-	mu       sync.Mutex
-	opts     Options
-	rng      *rand.Rand
-	seq      uint32
-	sends    sim.Log[Send]
-	messages map[string]*message    // by wamid
-	convs    map[convKey][]*message // oldest first
-	numbers  []string               // phone_number_ids seen, in order
-	num      sim.Number             // the limits: buckets by phone_number_id, pairs by (number, recipient), subscribers
-	stats    Stats
+	mu             sync.Mutex
+	opts           Options
+	rng            *rand.Rand
+	seq            uint32
+	sim.Sent[Send]                        // Sends and SendCount
+	messages       map[string]*message    // by wamid
+	convs          map[convKey][]*message // oldest first
+	numbers        []string               // phone_number_ids seen, in order
+	num            sim.Number             // the limits: buckets by phone_number_id, pairs by (number, recipient), subscribers
+	stats          Stats
 }
 
 type convKey struct{ phoneNumberID, phone string }
@@ -209,14 +191,6 @@ func (s *Server) SetOptions(update func(*Options)) {
 	update(&s.opts)
 }
 
-// Sends returns every accepted send, in order.
-func (s *Server) Sends() []Send { return s.sends.All() }
-
-// SendCount returns how many sends to phone were accepted.
-func (s *Server) SendCount(phone string) int {
-	return s.sends.Count(func(snd Send) bool { return snd.Phone == phone })
-}
-
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
@@ -229,13 +203,6 @@ func (s *Server) shape() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return cmp.Or(s.opts.Shape, ShapeBotSailor)
-}
-
-func (s *Server) now() time.Time {
-	if s.opts.Now != nil {
-		return s.opts.Now()
-	}
-	return time.Now()
 }
 
 // ServeHTTP answers one API call.
@@ -384,7 +351,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		s.mu.Lock()
 		s.stats.SlowHeld--
 	}
-	now := s.now()
+	now := s.opts.Time()
 	if v := s.num.Admit(numberID, "", phone, now, s.limits()); v != sim.Admitted {
 		v.Tally(&s.stats.RateLimited, &s.stats.PairLimited, &s.stats.SubscriberLimited)
 		s.mu.Unlock()
@@ -405,7 +372,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 	}
 	s.num.Record(numberID, "", phone, now)
 	snd.WAMID, snd.At = m.wamid, now
-	s.sends.Add(snd)
+	s.Sent.Record(snd)
 	s.stats.Accepted++
 	drop := s.rng.Float64() < s.opts.DropAfterAcceptRate
 	if drop {
@@ -435,7 +402,7 @@ var limitMessage = map[sim.Verdict]string{sim.RateLimited: msgRateLimited, sim.P
 
 // limits are the number's limits as the knobs set them. Callers hold mu.
 func (s *Server) limits() sim.Limits {
-	return sim.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
+	return s.opts.Limits()
 }
 
 // record stores an accepted message and decides its fate. Callers hold mu.
@@ -454,7 +421,7 @@ func (s *Server) record(numberID, phone, content string, now time.Time) *message
 	// Draw both shares for every message, so changing one knob does not
 	// shift the other's decisions.
 	fail, read := s.rng.Float64() < s.opts.FailShare, s.rng.Float64() < s.opts.ReadShare
-	lc := sim.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
+	lc := s.opts.Lifecycle()
 	for _, st := range lc.Steps(now, sim.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)[1:] {
 		switch st.Status {
 		case "failed":
@@ -479,7 +446,7 @@ func (s *Server) Reply(phoneNumberID, phone, text string) string {
 	defer s.mu.Unlock()
 	s.seq++
 	content, _ := json.Marshal(map[string]any{"type": "text", "text": map[string]string{"body": text}})
-	m := &message{id: int64(s.seq), wamid: s.newWAMID(phone), content: string(content), at: s.now(), fromUser: true}
+	m := &message{id: int64(s.seq), wamid: s.newWAMID(phone), content: string(content), at: s.opts.Time(), fromUser: true}
 	k := convKey{phoneNumberID, phone}
 	s.convs[k] = append(s.convs[k], m)
 	return m.wamid
@@ -546,7 +513,7 @@ func (s *Server) conversation(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.stats.ConversationCalls++
-	now := s.now()
+	now := s.opts.Time()
 	all := s.convs[convKey{r.Form.Get("phone_number_id"), phone}]
 	entries := []convEntry{}
 	listed := make([]*message, 0, len(all))
@@ -591,7 +558,7 @@ func (s *Server) messageStatus(w http.ResponseWriter, r *http.Request) {
 	m := s.messages[r.Form.Get("wa_message_id")]
 	var st state
 	if m != nil {
-		st = m.stateAt(s.now())
+		st = m.stateAt(s.opts.Time())
 	}
 	s.mu.Unlock()
 	if m == nil {

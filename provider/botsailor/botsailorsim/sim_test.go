@@ -17,6 +17,7 @@ import (
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/botsailor"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -181,7 +182,7 @@ func TestConversationLimitOffset(t *testing.T) {
 func TestDropAfterAccept(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, botsailorsim.Options{DropAfterAcceptRate: 1})
+	b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{DropAfterAcceptRate: 1}})
 
 	_, err := b.client.Send(ctx, "8801723309003", text("lost answer"))
 	pe := classOf(t, err)
@@ -220,7 +221,7 @@ func TestConversationWithoutWAMID(t *testing.T) {
 	for _, shape := range []string{botsailorsim.ShapeBotSailor, botsailorsim.ShapeWabotick} {
 		t.Run(shape, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, botsailorsim.Options{Shape: shape, ConvNoWAMIDRate: 1, ConvWAMIDAfter: time.Minute, DeliverAfter: 5 * time.Second})
+			b := setup(t, botsailorsim.Options{Shape: shape, ConvNoWAMIDRate: 1, ConvWAMIDAfter: time.Minute, Knobs: sim.Knobs{DeliverAfter: 5 * time.Second}})
 			tpl := templates.Message{Kind: templates.KindTemplate, Template: &templates.Template{ID: "promo"}}
 			res, err := b.client.Send(ctx, "8801723309003", tpl)
 			require.NoError(t, err)
@@ -281,7 +282,7 @@ func TestListAfter(t *testing.T) {
 func TestFail5xx(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, botsailorsim.Options{Fail5xxRate: 1})
+	b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{Fail5xxRate: 1}})
 
 	_, err := b.client.Send(ctx, "8801723309003", text("hi"))
 	pe := classOf(t, err)
@@ -299,7 +300,7 @@ func TestFail5xx(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, botsailorsim.Options{RatePerSecond: 2})
+	b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{RatePerSecond: 2}})
 
 	for range 2 {
 		_, err := b.client.Send(ctx, "8801723309003", text("hi"))
@@ -331,7 +332,7 @@ func TestRateLimit(t *testing.T) {
 func TestPairRate(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, botsailorsim.Options{PairInterval: 6 * time.Second})
+	b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{PairInterval: 6 * time.Second}})
 
 	_, err := b.client.Send(ctx, "8801723309003", text("first"))
 	require.NoError(t, err)
@@ -353,7 +354,7 @@ func TestPairRate(t *testing.T) {
 func TestSubscriberLimit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, botsailorsim.Options{SubscriberLimit: 2})
+	b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{SubscriberLimit: 2}})
 
 	for _, p := range []string{"8801700000001", "8801700000002"} {
 		_, err := b.client.Send(ctx, p, text("hi"))
@@ -387,7 +388,7 @@ func TestStatusProgression(t *testing.T) {
 
 	t.Run("SentDeliveredRead", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, botsailorsim.Options{DeliverAfter: 10 * time.Second, ReadAfter: 5 * time.Second, ReadShare: 1})
+		b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 10 * time.Second, ReadAfter: 5 * time.Second, ReadShare: 1}})
 		t0 := b.clock.Now()
 		res, err := b.client.Send(ctx, "8801723309003", text("hi"))
 		require.NoError(t, err)
@@ -414,7 +415,7 @@ func TestStatusProgression(t *testing.T) {
 
 	t.Run("DefaultDeliverAfterAndNeverRead", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, botsailorsim.Options{ReadShare: 1, ReadAfter: -1})
+		b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{ReadShare: 1, ReadAfter: -1}})
 		res, err := b.client.Send(ctx, "8801723309003", text("hi"))
 		require.NoError(t, err)
 		b.clock.Add(botsailorsim.DefaultDeliverAfter - time.Millisecond)
@@ -429,7 +430,7 @@ func TestStatusProgression(t *testing.T) {
 
 	t.Run("Failed", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, botsailorsim.Options{FailShare: 1, ReadShare: 1, DeliverAfter: 3 * time.Second})
+		b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{FailShare: 1, ReadShare: 1, DeliverAfter: 3 * time.Second}})
 		t0 := b.clock.Now()
 		res, err := b.client.Send(ctx, "8801723309003", text("hi"))
 		require.NoError(t, err)
@@ -465,7 +466,7 @@ func TestStatusProgression(t *testing.T) {
 
 	t.Run("MixedShares", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, botsailorsim.Options{ReadShare: 0.5, FailShare: 0.2, Seed: 7})
+		b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{ReadShare: 0.5, FailShare: 0.2, Seed: 7}})
 		counts := map[provider.Status]int{}
 		var wamids []string
 		for range 200 {
@@ -489,7 +490,7 @@ func TestDeterministic(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	run := func() ([]string, []provider.Status, botsailorsim.Stats) {
-		b := setup(t, botsailorsim.Options{Seed: 42, ReadShare: 0.5, FailShare: 0.3, Fail5xxRate: 0.2})
+		b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{Seed: 42, ReadShare: 0.5, FailShare: 0.3, Fail5xxRate: 0.2}})
 		var wamids []string
 		for range 30 {
 			if res, err := b.client.Send(ctx, "8801723309003", text("hi")); err == nil {
@@ -596,7 +597,7 @@ func TestRequestValidation(t *testing.T) {
 
 func TestLatency(t *testing.T) {
 	t.Parallel()
-	b := setup(t, botsailorsim.Options{Latency: time.Hour})
+	b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{Latency: time.Hour}})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err := b.client.AccountInfo(ctx)

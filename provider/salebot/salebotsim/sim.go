@@ -61,39 +61,22 @@ type Options struct {
 	WhatsAppBotIDs []int64
 	// ProjectID is the webhook's project_id; 0 means DefaultProjectID.
 	ProjectID int64
-	// Latency is added to every answer. The faults are shares (0–1):
-	// Fail5xxRate of sends answered HTTP 503 before anything is accepted;
-	// DropAfterAcceptRate of accepted sends whose connection is then closed
-	// unanswered (and will be reported by webhook); Fail500Rate of accepted
-	// sends answered a bare HTTP 500 page (its statuses are still pushed).
-	Latency             time.Duration
-	Fail5xxRate         float64
-	DropAfterAcceptRate float64
-	Fail500Rate         float64
-	// RatePerSecond (per API key), PairInterval (between accepted sends of
-	// one API key to one phone) and SubscriberLimit (distinct phones the
-	// project may message) are the number's limits (sim.Limits; 0 turns
-	// each off). Sends over them are answered {"status":"error","error":…}:
-	// HTTP 429 "(#130429) Rate limit hit", HTTP 429 "(#131056) … pair rate
-	// limit hit", HTTP 400 "Subscriber limit has been exceeded. …". Every
-	// send that gets this far takes a token, refused or not.
-	RatePerSecond   float64
-	PairInterval    time.Duration
-	SubscriberLimit int
-	// DeliverAfter is how long after acceptance a message's report is
-	// pushed; 0 means DefaultDeliverAfter, < 0 never.
-	DeliverAfter time.Duration
-	// ReadAfter and ReadShare are ignored: Salebot reports no reads. They
-	// exist so knob sets shared with other simulators compile.
-	ReadAfter time.Duration
-	ReadShare float64
-	// FailShare is the share (0–1) of accepted messages reported as not
-	// delivered (delivered 0, error_message MsgUndeliverable).
-	FailShare float64
-	// Seed seeds the simulator's random decisions; only New reads it.
-	Seed int64
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Knobs are the faults, limits, lifecycle, seed and clock. A dropped
+	// send (DropAfterAcceptRate) will be reported by webhook. The limits
+	// are RatePerSecond per API key, PairInterval between accepted sends
+	// of one API key to one phone and SubscriberLimit distinct phones the
+	// project may message; sends over them are answered
+	// {"status":"error","error":…}: HTTP 429 "(#130429) Rate limit hit",
+	// HTTP 429 "(#131056) … pair rate limit hit", HTTP 400 "Subscriber
+	// limit has been exceeded. …". DeliverAfter is how long after
+	// acceptance a message's report is pushed. ReadAfter and ReadShare are
+	// ignored: Salebot reports no reads. FailShare is the share of
+	// accepted messages reported as not delivered (delivered 0,
+	// error_message MsgUndeliverable).
+	sim.Knobs
+	// Fail500Rate is the share (0–1) of accepted sends answered a bare
+	// HTTP 500 page (its statuses are still pushed).
+	Fail500Rate float64
 
 	// WebhookURL receives the pushes; empty pushes nothing.
 	WebhookURL string
@@ -156,6 +139,9 @@ type Send struct {
 	Failed bool
 }
 
+// Recipient is the phone the send went to.
+func (s Send) Recipient() string { return s.Phone }
+
 // Stats counts what the simulator did.
 type Stats struct {
 	Accepted          int // sends recorded (including dropped ones)
@@ -176,16 +162,16 @@ type Stats struct {
 // Server is the simulator. It is an http.Handler and safe for concurrent
 // use. Close it to stop its timers.
 type Server struct {
-	mu          sync.Mutex
-	opts        Options
-	rng         *rand.Rand
-	seq         int64              // last message id
-	clients     map[string]*client // by phone
-	clientsByID map[int64]*client
-	sends       sim.Log[Send]
-	num         sim.Number // the limits: buckets by API key, pairs by (key, phone), subscribers (the clients)
-	stats       Stats
-	push        *sim.Pusher // the webhook queue; reports are keyed by phone
+	mu             sync.Mutex
+	opts           Options
+	rng            *rand.Rand
+	seq            int64              // last message id
+	clients        map[string]*client // by phone
+	clientsByID    map[int64]*client
+	sim.Sent[Send]            // Sends and SendCount
+	num            sim.Number // the limits: buckets by API key, pairs by (key, phone), subscribers (the clients)
+	stats          Stats
+	push           *sim.Pusher // the webhook queue; reports are keyed by phone
 }
 
 type client struct {
@@ -204,7 +190,7 @@ func New(opts Options) *Server {
 		clientsByID: map[int64]*client{},
 	}
 	s.push = &sim.Pusher{Now: s.clock, Target: s.target}
-	s.push.SetManual(opts.ManualPushes, s.now())
+	s.push.SetManual(opts.ManualPushes, s.opts.Time())
 	return s
 }
 
@@ -214,15 +200,7 @@ func (s *Server) SetOptions(update func(*Options)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	update(&s.opts)
-	s.push.SetManual(s.opts.ManualPushes, s.now())
-}
-
-// Sends returns every accepted send, in order.
-func (s *Server) Sends() []Send { return s.sends.All() }
-
-// SendCount returns how many sends to phone were accepted.
-func (s *Server) SendCount(phone string) int {
-	return s.sends.Count(func(snd Send) bool { return snd.Phone == phone })
+	s.push.SetManual(s.opts.ManualPushes, s.opts.Time())
 }
 
 // Stats returns the counters.
@@ -242,7 +220,7 @@ func (s *Server) Pending() int { return s.push.Pending() }
 func (s *Server) clock() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.now()
+	return s.opts.Time()
 }
 
 // target is where and how pushes go, as the knobs say now.
@@ -258,13 +236,6 @@ func (s *Server) target(*sim.Push) sim.Target {
 	}
 	return sim.Target{URL: s.opts.WebhookURL, Client: s.opts.WebhookClient, Tries: 1 + retries,
 		Backoff: cmp.Or(s.opts.WebhookBackoff, DefaultWebhookBackoff)}
-}
-
-func (s *Server) now() time.Time {
-	if s.opts.Now != nil {
-		return s.opts.Now()
-	}
-	return time.Now()
 }
 
 // ServeHTTP answers one API call.
@@ -545,7 +516,7 @@ func (s *Server) accept(w http.ResponseWriter, key string, snd Send) {
 		sim.Unavailable(w)
 		return
 	}
-	now := s.now()
+	now := s.opts.Time()
 	if v := s.num.Admit(key, "", snd.Phone, now, s.limits()); v != sim.Admitted {
 		v.Tally(&s.stats.RateLimited, &s.stats.PairLimited, &s.stats.SubscriberLimited)
 		s.mu.Unlock()
@@ -561,7 +532,7 @@ func (s *Server) accept(w http.ResponseWriter, key string, snd Send) {
 	drop := s.rng.Float64() < s.opts.DropAfterAcceptRate
 	snd.Failed = s.rng.Float64() < s.opts.FailShare
 	dup := s.rng.Float64() < s.opts.WebhookDuplicateRate
-	s.sends.Add(snd)
+	s.Sent.Record(snd)
 	s.stats.Accepted++
 	if drop {
 		s.stats.Dropped++
@@ -612,7 +583,7 @@ func refuseLimit(w http.ResponseWriter, v sim.Verdict) {
 
 // limits are the number's limits as the knobs set them. Callers hold mu.
 func (s *Server) limits() sim.Limits {
-	return sim.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
+	return s.opts.Limits()
 }
 
 // clientLocked returns the client of phone, creating it. Callers hold mu.
@@ -702,7 +673,7 @@ func (s *Server) reportLocked(snd Send, c *client) []byte {
 func (s *Server) Reply(phone, text string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := s.opts.Time()
 	c := s.clientLocked(phone, now)
 	s.seq++
 	s.stats.Replies++

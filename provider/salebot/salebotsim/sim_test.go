@@ -19,6 +19,7 @@ import (
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/salebot"
 	"github.com/wacamp/wacamp/provider/salebot/salebotsim"
+	"github.com/wacamp/wacamp/provider/sim"
 )
 
 const key = "b551e18c8b8e86bea6f14f38de3f5cc3c31ba1edb4d8"
@@ -238,7 +239,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("Fail5xx", func(t *testing.T) {
 		t.Parallel()
-		sim := salebotsim.New(salebotsim.Options{Fail5xxRate: 1})
+		sim := salebotsim.New(salebotsim.Options{Knobs: sim.Knobs{Fail5xxRate: 1}})
 		srv := start(t, sim)
 		resp, err := srv.Client().Post(srv.URL+path, "application/json", strings.NewReader(`{"phone":"79875146788","message":"x"}`))
 		require.NoError(t, err)
@@ -251,7 +252,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("DropAfterAccept", func(t *testing.T) {
 		t.Parallel()
-		sim := salebotsim.New(salebotsim.Options{DropAfterAcceptRate: 1})
+		sim := salebotsim.New(salebotsim.Options{Knobs: sim.Knobs{DropAfterAcceptRate: 1}})
 		srv := start(t, sim)
 		_, err := srv.Client().Post(srv.URL+path, "application/json", strings.NewReader(`{"phone":"79875146788","message":"x"}`))
 		require.Error(t, err)
@@ -262,7 +263,7 @@ func TestFaults(t *testing.T) {
 	t.Run("RatePerSecond", func(t *testing.T) {
 		t.Parallel()
 		clk := newClock()
-		sim := salebotsim.New(salebotsim.Options{RatePerSecond: 2, Now: clk.Now})
+		sim := salebotsim.New(salebotsim.Options{Knobs: sim.Knobs{RatePerSecond: 2, Now: clk.Now}})
 		srv := start(t, sim)
 		for i := range 2 {
 			st, _ := call(t, srv, http.MethodPost, path, msg("7987514678"+strconv.Itoa(i), "x"))
@@ -284,7 +285,7 @@ func TestFaults(t *testing.T) {
 	t.Run("PairInterval", func(t *testing.T) {
 		t.Parallel()
 		clk := newClock()
-		sim := salebotsim.New(salebotsim.Options{PairInterval: 6 * time.Second, Now: clk.Now})
+		sim := salebotsim.New(salebotsim.Options{Knobs: sim.Knobs{PairInterval: 6 * time.Second, Now: clk.Now}})
 		srv := start(t, sim)
 		st, _ := call(t, srv, http.MethodPost, path, msg("79875146788", "1"))
 		require.Equal(t, http.StatusOK, st)
@@ -302,7 +303,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("SubscriberLimit", func(t *testing.T) {
 		t.Parallel()
-		sim := salebotsim.New(salebotsim.Options{SubscriberLimit: 1})
+		sim := salebotsim.New(salebotsim.Options{Knobs: sim.Knobs{SubscriberLimit: 1}})
 		srv := start(t, sim)
 		st, _ := call(t, srv, http.MethodPost, path, msg("79875146788", "1"))
 		require.Equal(t, http.StatusOK, st)
@@ -316,7 +317,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("LatencyHonoursClientCancel", func(t *testing.T) {
 		t.Parallel()
-		sim := salebotsim.New(salebotsim.Options{Latency: time.Hour})
+		sim := salebotsim.New(salebotsim.Options{Knobs: sim.Knobs{Latency: time.Hour}})
 		srv := start(t, sim)
 		ctx, cancel := context.WithCancel(context.Background())
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+path, strings.NewReader(`{"phone":"79875146788","message":"x"}`))
@@ -342,7 +343,7 @@ func TestWebhookPushes(t *testing.T) {
 	t.Run("DeliveredAfterDeliverAfter", func(t *testing.T) {
 		t.Parallel()
 		clk, rc := newClock(), newReceiver(t, 0)
-		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, DeliverAfter: 2 * time.Second, Now: clk.Now, ProjectID: 9, ManualPushes: true})
+		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, Knobs: sim.Knobs{DeliverAfter: 2 * time.Second, Now: clk.Now}, ProjectID: 9, ManualPushes: true})
 		srv := start(t, sim)
 		st, _ := call(t, srv, http.MethodPost, path, map[string]any{"phone": "79875146788", "message": "Hello",
 			"attachment_type": "image", "attachment_url": "https://example.com/a.jpg", "whatsapp_bot_id": 34810})
@@ -376,7 +377,7 @@ func TestWebhookPushes(t *testing.T) {
 	t.Run("FailShare", func(t *testing.T) {
 		t.Parallel()
 		rc := newReceiver(t, 0)
-		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, FailShare: 1, RecepientSuffix: "@c.us"})
+		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, Knobs: sim.Knobs{FailShare: 1}, RecepientSuffix: "@c.us"})
 		srv := start(t, sim)
 		call(t, srv, http.MethodPost, path, msg("79875146788", "x"))
 		require.Equal(t, 1, sim.Flush())
@@ -406,7 +407,7 @@ func TestWebhookPushes(t *testing.T) {
 	t.Run("Reorder", func(t *testing.T) {
 		t.Parallel()
 		clk, rc := newClock(), newReceiver(t, 0)
-		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, WebhookReorder: true, Now: clk.Now, ManualPushes: true})
+		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, WebhookReorder: true, Knobs: sim.Knobs{Now: clk.Now}, ManualPushes: true})
 		srv := start(t, sim)
 		call(t, srv, http.MethodPost, path, msg("79875146788", "first"))
 		clk.Add(100 * time.Millisecond)
@@ -427,7 +428,7 @@ func TestWebhookPushes(t *testing.T) {
 	t.Run("Early", func(t *testing.T) {
 		t.Parallel()
 		rc := newReceiver(t, 0)
-		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, WebhookEarly: true, DeliverAfter: time.Hour})
+		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, WebhookEarly: true, Knobs: sim.Knobs{DeliverAfter: time.Hour}})
 		srv := start(t, sim)
 		st, _ := call(t, srv, http.MethodPost, path, msg("79875146788", "x"))
 		require.Equal(t, http.StatusOK, st)
@@ -466,7 +467,7 @@ func TestWebhookPushes(t *testing.T) {
 	t.Run("RealClockAndReply", func(t *testing.T) {
 		t.Parallel()
 		rc := newReceiver(t, 0)
-		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, DeliverAfter: 10 * time.Millisecond})
+		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, Knobs: sim.Knobs{DeliverAfter: 10 * time.Millisecond}})
 		srv := start(t, sim)
 		call(t, srv, http.MethodPost, path, msg("79875146788", "x"))
 		select {
@@ -500,7 +501,7 @@ func TestWebhookPushes(t *testing.T) {
 	t.Run("CloseDropsPending", func(t *testing.T) {
 		t.Parallel()
 		rc := newReceiver(t, 0)
-		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, DeliverAfter: time.Hour})
+		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, Knobs: sim.Knobs{DeliverAfter: time.Hour}})
 		srv := start(t, sim)
 		call(t, srv, http.MethodPost, path, msg("79875146788", "x"))
 		require.Equal(t, 1, sim.Pending())
@@ -513,7 +514,7 @@ func TestWebhookPushes(t *testing.T) {
 func TestDeterministicBySeed(t *testing.T) {
 	t.Parallel()
 	run := func(seed int64) []bool {
-		sim := salebotsim.New(salebotsim.Options{Seed: seed, FailShare: 0.5})
+		sim := salebotsim.New(salebotsim.Options{Knobs: sim.Knobs{Seed: seed, FailShare: 0.5}})
 		srv := start(t, sim)
 		for i := range 32 {
 			st, _ := call(t, srv, http.MethodPost, "/api/"+key+"/whatsapp_message", msg("7987514"+strconv.Itoa(1000+i), "x"))

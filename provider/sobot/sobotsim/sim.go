@@ -53,25 +53,17 @@ type Options struct {
 	// Credentials are the accepted key pairs; empty accepts any pair of
 	// non-empty headers.
 	Credentials []Credential
-	// Latency is added to every answer. The faults are shares (0–1):
-	// Fail5xxRate of sends answered HTTP 503 before anything is accepted;
-	// DropAfterAcceptRate of accepted sends whose connection is then closed
-	// unanswered (the message and its webhooks go out, the client never
-	// learns its wamid); Fail500Rate of accepted sends answered a bare HTTP
-	// 500 page (its statuses are still pushed).
-	Latency             time.Duration
-	Fail5xxRate         float64
-	DropAfterAcceptRate float64
-	Fail500Rate         float64
-	// RatePerSecond (per API key), PairInterval (from the account to one
-	// recipient) and SubscriberLimit (distinct recipients of the account)
-	// are the number's limits (sim.Limits; 0 turns each off). Sends over
-	// them are answered {"message":…,"code":…}: HTTP 429 "(#130429) Rate
-	// limit hit" with Retry-After: 1, HTTP 400 "(#131056) … pair rate limit
-	// hit", HTTP 400 "Subscriber limit has been exceeded. …".
-	RatePerSecond   float64
-	PairInterval    time.Duration
-	SubscriberLimit int
+	// Knobs are the faults, limits, lifecycle, seed and clock. A dropped
+	// send's message and webhooks go out. The limits are RatePerSecond per
+	// API key, PairInterval from the account to one recipient and
+	// SubscriberLimit distinct recipients of the account; sends over them
+	// are answered {"message":…,"code":…}: HTTP 429 "(#130429) Rate limit
+	// hit" with Retry-After: 1, HTTP 400 "(#131056) … pair rate limit hit",
+	// HTTP 400 "Subscriber limit has been exceeded. …".
+	sim.Knobs
+	// Fail500Rate is the share (0–1) of accepted sends answered a bare
+	// HTTP 500 page (its statuses are still pushed).
+	Fail500Rate float64
 	// Templates are the known template names; empty accepts any. A
 	// template send naming another is answered HTTP 404
 	// {"message":"Template not found","code":404}.
@@ -80,19 +72,6 @@ type Options struct {
 	// 200 and the error code in the body only, as the doc's samples leave
 	// possible.
 	ErrorsHTTP200 bool
-	// DeliverAfter is how long a message stays sent before it is delivered
-	// or failed (0 means DefaultDeliverAfter, < 0 never); ReadAfter how long
-	// a read one then stays delivered (< 0 never read). ReadShare is the
-	// share (0–1) of delivered messages read, FailShare that of accepted
-	// ones failed (code 131026, "Message undeliverable.").
-	DeliverAfter time.Duration
-	ReadAfter    time.Duration
-	ReadShare    float64
-	FailShare    float64
-	// Seed seeds the simulator's random decisions; only New reads it.
-	Seed int64
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
 
 	// WebhookURL receives the status and inbound pushes; empty pushes
 	// nothing.
@@ -145,6 +124,9 @@ type Send struct {
 	Body map[string]any
 }
 
+// Recipient is the phone the send went to.
+func (s Send) Recipient() string { return s.Phone }
+
 // Stats counts what the simulator did.
 type Stats struct {
 	Accepted          int // sends recorded (including dropped ones)
@@ -165,14 +147,14 @@ type Stats struct {
 // Server is the simulator. It is an http.Handler and safe for concurrent
 // use. Call Close when done to stop its timers.
 type Server struct {
-	mu    sync.Mutex
-	opts  Options
-	rng   *rand.Rand
-	seq   uint32
-	sends sim.Log[Send]
-	num   sim.Number // the limits: buckets by API key, pairs by (key, phone), subscribers
-	stats Stats
-	push  *sim.Pusher // the webhook queue
+	mu             sync.Mutex
+	opts           Options
+	rng            *rand.Rand
+	seq            uint32
+	sim.Sent[Send]            // Sends and SendCount
+	num            sim.Number // the limits: buckets by API key, pairs by (key, phone), subscribers
+	stats          Stats
+	push           *sim.Pusher // the webhook queue
 }
 
 // New returns a simulator with the given knobs.
@@ -188,14 +170,6 @@ func (s *Server) SetOptions(update func(*Options)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	update(&s.opts)
-}
-
-// Sends returns every accepted send, in order.
-func (s *Server) Sends() []Send { return s.sends.All() }
-
-// SendCount returns how many sends to phone were accepted.
-func (s *Server) SendCount(phone string) int {
-	return s.sends.Count(func(snd Send) bool { return snd.Phone == phone })
 }
 
 // Stats returns the counters.
@@ -220,18 +194,11 @@ func (s *Server) target(*sim.Push) sim.Target {
 		Backoff: cmp.Or(s.opts.WebhookBackoff, DefaultWebhookBackoff)}
 }
 
-func (s *Server) now() time.Time {
-	if s.opts.Now != nil {
-		return s.opts.Now()
-	}
-	return time.Now()
-}
-
 // Now returns the simulator's clock reading.
 func (s *Server) Now() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.now()
+	return s.opts.Time()
 }
 
 // ServeHTTP answers one API call.
@@ -328,7 +295,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 		s.refuse(w, http.StatusNotFound, msgTemplateMissing)
 		return
 	}
-	now := s.now()
+	now := s.opts.Time()
 	if v := s.num.Admit(key, "", snd.Phone, now, s.limits()); v != sim.Admitted {
 		v.Tally(&s.stats.RateLimited, &s.stats.PairLimited, &s.stats.SubscriberLimited)
 		s.mu.Unlock()
@@ -341,7 +308,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 	s.seq++
 	s.num.Record(key, "", snd.Phone, now)
 	snd.WAMID, snd.At = s.newWAMID(snd.Phone), now
-	s.sends.Add(snd)
+	s.Sent.Record(snd)
 	s.stats.Accepted++
 	if drop {
 		s.stats.Dropped++
@@ -375,7 +342,7 @@ var (
 
 // limits are the number's limits as the knobs set them. Callers hold mu.
 func (s *Server) limits() sim.Limits {
-	return sim.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
+	return s.opts.Limits()
 }
 
 // newWAMID makes a wamid shaped like Meta's: "wamid." and base64 of the
@@ -407,7 +374,7 @@ func (s *Server) schedule(snd Send, now time.Time) *sim.Push {
 	if s.opts.WebhookURL == "" {
 		return nil
 	}
-	lc := sim.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
+	lc := s.opts.Lifecycle()
 	steps := lc.Steps(now, sim.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)
 	if s.opts.WebhookReorder && len(steps) > 1 {
 		// sent goes out at the second status's time, right after it.
@@ -474,7 +441,7 @@ func (s *Server) Reply(phone, text string) string {
 			"messages": []any{map[string]any{
 				"from":      phone,
 				"id":        wamid,
-				"timestamp": strconv.FormatInt(s.now().Unix(), 10),
+				"timestamp": strconv.FormatInt(s.opts.Time().Unix(), 10),
 				"text":      map[string]string{"body": text},
 				"type":      "text",
 			}},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/provider/sobot"
 	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
 	"github.com/wacamp/wacamp/templates"
@@ -262,7 +263,7 @@ func TestValidation(t *testing.T) {
 }
 
 func TestFail5xx(t *testing.T) {
-	b := setup(t, sobotsim.Options{Fail5xxRate: 1})
+	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{Fail5xxRate: 1}})
 	_, err := b.client.Send(context.Background(), phone, text("Hi"))
 	pe := perr(t, err)
 	require.Equal(t, provider.ClassTransient, pe.Class)
@@ -274,7 +275,7 @@ func TestFail5xx(t *testing.T) {
 
 func TestDropAfterAccept(t *testing.T) {
 	rcv := newReceiver(t)
-	b := setup(t, sobotsim.Options{DropAfterAcceptRate: 1, WebhookURL: rcv.srv.URL})
+	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{DropAfterAcceptRate: 1}, WebhookURL: rcv.srv.URL})
 	_, err := b.client.Send(context.Background(), phone, text("Hi"))
 	require.Equal(t, provider.ClassAmbiguous, perr(t, err).Class)
 	require.Equal(t, 1, b.sim.SendCount(phone), "the message went out")
@@ -286,7 +287,7 @@ func TestDropAfterAccept(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	b := setup(t, sobotsim.Options{RatePerSecond: 2})
+	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{RatePerSecond: 2}})
 	ctx := context.Background()
 	for _, p := range []string{"919970000001", "919970000002"} {
 		_, err := b.client.Send(ctx, p, text("Hi"))
@@ -314,7 +315,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestPairInterval(t *testing.T) {
-	b := setup(t, sobotsim.Options{PairInterval: 6 * time.Second})
+	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{PairInterval: 6 * time.Second}})
 	ctx := context.Background()
 	_, err := b.client.Send(ctx, phone, text("1"))
 	require.NoError(t, err)
@@ -332,7 +333,7 @@ func TestPairInterval(t *testing.T) {
 }
 
 func TestSubscriberLimit(t *testing.T) {
-	b := setup(t, sobotsim.Options{SubscriberLimit: 1})
+	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{SubscriberLimit: 1}})
 	ctx := context.Background()
 	_, err := b.client.Send(ctx, phone, text("1"))
 	require.NoError(t, err)
@@ -360,7 +361,7 @@ func TestUnknownTemplate(t *testing.T) {
 }
 
 func TestLatency(t *testing.T) {
-	b := setup(t, sobotsim.Options{Latency: time.Minute})
+	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{Latency: time.Minute}})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err := b.client.Send(ctx, phone, text("Hi"))
@@ -373,7 +374,7 @@ func TestWebhookProgression(t *testing.T) {
 	for _, meta := range []bool{false, true} {
 		rcv := newReceiver(t)
 		b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookMetaStyle: meta,
-			DeliverAfter: 2 * time.Second, ReadAfter: 3 * time.Second, ReadShare: 1})
+			Knobs: sim.Knobs{DeliverAfter: 2 * time.Second, ReadAfter: 3 * time.Second, ReadShare: 1}})
 		res, err := b.client.Send(context.Background(), phone, text("Hi"))
 		require.NoError(t, err)
 		sentAt := b.clock.Now()
@@ -408,7 +409,7 @@ func TestWebhookProgression(t *testing.T) {
 func TestWebhookFailed(t *testing.T) {
 	for _, meta := range []bool{false, true} {
 		rcv := newReceiver(t)
-		b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookMetaStyle: meta, FailShare: 1, ReadShare: 1})
+		b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookMetaStyle: meta, Knobs: sim.Knobs{FailShare: 1, ReadShare: 1}})
 		_, err := b.client.Send(context.Background(), phone, text("Hi"))
 		require.NoError(t, err)
 		b.clock.Add(time.Hour)
@@ -459,7 +460,7 @@ func TestWebhookEarly(t *testing.T) {
 func TestWebhookRetryThenDrop(t *testing.T) {
 	rcv := newReceiver(t)
 	rcv.status = http.StatusInternalServerError
-	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookAttempts: 3, DeliverAfter: -1})
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookAttempts: 3, Knobs: sim.Knobs{DeliverAfter: -1}})
 	_, err := b.client.Send(context.Background(), phone, text("Hi"))
 	require.NoError(t, err)
 	b.sim.Flush()
@@ -506,7 +507,7 @@ func TestReply(t *testing.T) {
 // by themselves.
 func TestRealTimeTimers(t *testing.T) {
 	rcv := newReceiver(t)
-	b := setup(t, sobotsim.Options{Now: time.Now, WebhookURL: rcv.srv.URL, DeliverAfter: 20 * time.Millisecond})
+	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{Now: time.Now, DeliverAfter: 20 * time.Millisecond}, WebhookURL: rcv.srv.URL})
 	res, err := b.client.Send(context.Background(), phone, text("Hi"))
 	require.NoError(t, err)
 	for range 2 {
@@ -523,7 +524,7 @@ func TestRealTimeTimers(t *testing.T) {
 
 func TestCloseStopsPushes(t *testing.T) {
 	rcv := newReceiver(t)
-	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, DeliverAfter: time.Hour})
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, Knobs: sim.Knobs{DeliverAfter: time.Hour}})
 	_, err := b.client.Send(context.Background(), phone, text("Hi"))
 	require.NoError(t, err)
 	b.sim.Flush()
@@ -540,8 +541,7 @@ func TestCloseStopsPushes(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	run := func() ([]string, []provider.Status, sobotsim.Stats) {
 		rcv := newReceiver(t)
-		b := setup(t, sobotsim.Options{Seed: 42, Fail5xxRate: 0.2, DropAfterAcceptRate: 0.2, FailShare: 0.3, ReadShare: 0.5,
-			WebhookURL: rcv.srv.URL, WebhookDuplicateRate: 0.3})
+		b := setup(t, sobotsim.Options{Knobs: sim.Knobs{Seed: 42, Fail5xxRate: 0.2, DropAfterAcceptRate: 0.2, FailShare: 0.3, ReadShare: 0.5}, WebhookURL: rcv.srv.URL, WebhookDuplicateRate: 0.3})
 		var outcomes []string
 		for i := range 30 {
 			res, err := b.client.Send(context.Background(), "9199700000"+itoa(int64(10+i)), text("Hi"))

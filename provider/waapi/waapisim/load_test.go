@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/provider/waapi"
 	"github.com/wacamp/wacamp/provider/waapi/waapisim"
 )
@@ -22,8 +23,7 @@ func TestConcurrentLoadRealTime(t *testing.T) {
 	t.Parallel()
 	hook := newReceiver(t)
 	sim := waapisim.New(waapisim.Options{BearerTokens: []string{"tok"}, Sessions: []waapisim.Session{{ID: "s", AccessToken: "tok"}},
-		Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5,
-		FailShare: 0.05, Seed: 7, WebhookURL: hook.srv.URL, WebhookDuplicateRate: 0.2, WebhookReorder: true, WebhookEarly: true})
+		Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.05, Seed: 7}, WebhookURL: hook.srv.URL, WebhookDuplicateRate: 0.2, WebhookReorder: true, WebhookEarly: true})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() { srv.Close(); sim.Close() })
 	c := waapi.New(waapi.Config{BaseURL: srv.URL, SessionID: "s", AccessToken: "tok", HTTPClient: srv.Client()})

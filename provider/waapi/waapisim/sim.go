@@ -57,15 +57,16 @@ type Options struct {
 	// Sessions are the accepted session_id/access_token pairs; empty
 	// accepts any non-empty pair.
 	Sessions []Session
-	// Latency is added to every answer. The faults are shares (0–1):
-	// Fail5xxRate of sends answered HTTP 503 before anything is accepted;
-	// DropAfterAcceptRate of accepted sends whose connection is then closed
-	// unanswered, Fail500Rate of accepted sends answered a bare HTTP 500
-	// page (the statuses of both are still pushed).
-	Latency             time.Duration
-	Fail5xxRate         float64
-	DropAfterAcceptRate float64
-	Fail500Rate         float64
+	// Knobs are the faults, limits, lifecycle, seed and clock. A dropped
+	// send's statuses are still pushed. The limits are per session; sends
+	// over them are answered {"status": false, "message": …}: HTTP 429
+	// "(#130429) Rate limit hit", HTTP 429 "(#131056) ... pair rate limit
+	// hit", HTTP 403 "Subscriber limit has been exceeded...". A failed
+	// message is pushed as ERROR.
+	sim.Knobs
+	// Fail500Rate is the share (0–1) of accepted sends answered a bare
+	// HTTP 500 page (its statuses are still pushed).
+	Fail500Rate float64
 	// DocTextAnswers answers text and location sends as the doc's sample
 	// does, {"status": true, "message": "Message sent successfully"},
 	// without the message's id.
@@ -74,28 +75,6 @@ type Options struct {
 	// (event "onAnyMessage": its key, its content and status SERVER_ACK),
 	// so its id can be tied to its text.
 	WebhookEcho bool
-	// RatePerSecond, PairInterval and SubscriberLimit are the number's
-	// limits per session (sim.Limits; 0 turns each off). Sends over them
-	// are answered {"status": false, "message": …}: HTTP 429 "(#130429) Rate
-	// limit hit", HTTP 429 "(#131056) ... pair rate limit hit", HTTP 403
-	// "Subscriber limit has been exceeded...". Every send that gets this
-	// far takes a token.
-	RatePerSecond   float64
-	PairInterval    time.Duration
-	SubscriberLimit int
-	// DeliverAfter is how long a message stays sent before it is delivered
-	// or failed (0 means DefaultDeliverAfter, < 0 never); ReadAfter how long
-	// a read one then stays delivered (< 0 never read). ReadShare is the
-	// share (0–1) of delivered messages read, FailShare that of accepted
-	// ones failed (ERROR, code 131026 "Message undeliverable.").
-	DeliverAfter time.Duration
-	ReadAfter    time.Duration
-	ReadShare    float64
-	FailShare    float64
-	// Seed seeds the simulator's random decisions; only New reads it.
-	Seed int64
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
 
 	// WebhookURL is where pushes go for sessions that did not call
 	// setWebhook; empty pushes nothing for them.
@@ -150,6 +129,9 @@ type Push struct {
 	Body   []byte
 }
 
+// Recipient is the phone the send went to.
+func (s Send) Recipient() string { return s.Phone }
+
 // Stats counts what the simulator did.
 type Stats struct {
 	Accepted          int // sends recorded (including dropped ones)
@@ -176,18 +158,18 @@ type WebhookConfig struct {
 // Server is the simulator. It is an http.Handler and safe for concurrent
 // use. Close it to stop its push goroutine.
 type Server struct {
-	mu          sync.Mutex
-	opts        Options
-	rng         *rand.Rand
-	seq         uint64
-	sends       sim.Log[Send]
-	pushed      []Push
-	num         sim.Number               // the limits: buckets, pairs and subscribers by session
-	lastSession map[string]string        // phone → session of the last send
-	hooks       map[string]WebhookConfig // by session
-	stats       Stats
-	push        *sim.Pusher // the webhook queue; each push's Tag is its pushTag
-	client      *http.Client
+	mu             sync.Mutex
+	opts           Options
+	rng            *rand.Rand
+	seq            uint64
+	sim.Sent[Send] // Sends and SendCount
+	pushed         []Push
+	num            sim.Number               // the limits: buckets, pairs and subscribers by session
+	lastSession    map[string]string        // phone → session of the last send
+	hooks          map[string]WebhookConfig // by session
+	stats          Stats
+	push           *sim.Pusher // the webhook queue; each push's Tag is its pushTag
+	client         *http.Client
 }
 
 // pushTag is what a push is: the session whose webhook gets it, and what
@@ -217,15 +199,7 @@ func (s *Server) SetOptions(update func(*Options)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	update(&s.opts)
-	s.push.SetManual(false, s.now()) // look at the clock again
-}
-
-// Sends returns every accepted send, in order.
-func (s *Server) Sends() []Send { return s.sends.All() }
-
-// SendCount returns how many sends to phone were accepted.
-func (s *Server) SendCount(phone string) int {
-	return s.sends.Count(func(snd Send) bool { return snd.Phone == phone })
+	s.push.SetManual(false, s.opts.Time()) // look at the clock again
 }
 
 // Stats returns the counters.
@@ -264,7 +238,7 @@ func (s *Server) Close() { s.push.Close() }
 func (s *Server) clock() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.now()
+	return s.opts.Time()
 }
 
 // target is where and how a push goes: the webhook its session set, else
@@ -288,13 +262,6 @@ func (s *Server) posted(p *sim.Push, url string) {
 	defer s.mu.Unlock()
 	s.stats.Pushed++
 	s.pushed = append(s.pushed, Push{URL: url, Event: t.event, ID: t.id, Status: t.status, Body: p.Body})
-}
-
-func (s *Server) now() time.Time {
-	if s.opts.Now != nil {
-		return s.opts.Now()
-	}
-	return time.Now()
 }
 
 // ServeHTTP answers one API call.
@@ -558,7 +525,7 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 		sim.Unavailable(w)
 		return
 	}
-	now := s.now()
+	now := s.opts.Time()
 	if v := s.num.Admit(session, session, snd.Phone, now, s.limits()); v != sim.Admitted {
 		v.Tally(&s.stats.RateLimited, &s.stats.PairLimited, &s.stats.SubscriberLimited)
 		s.mu.Unlock()
@@ -568,7 +535,7 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 	s.num.Record(session, session, snd.Phone, now)
 	s.lastSession[snd.Phone] = session
 	snd.ID, snd.At = s.newID(), now
-	s.sends.Add(snd)
+	s.Sent.Record(snd)
 	s.stats.Accepted++
 	early := s.schedule(session, snd.Phone, snd.ID, content, now)
 	drop := s.rng.Float64() < s.opts.DropAfterAcceptRate
@@ -641,7 +608,7 @@ func (s *Server) schedule(session, phone, id string, content map[string]any, now
 		sent = s.echoPush(session, phone, id, content, now, dup[0])
 	}
 	var later []*sim.Push
-	lc := sim.Lifecycle{DeliverAfter: s.opts.DeliverAfter, ReadAfter: s.opts.ReadAfter}
+	lc := s.opts.Lifecycle()
 	for i, st := range lc.Steps(now, sim.Fate{Failed: fail, Read: read}, DefaultDeliverAfter)[1:] {
 		later = append(later, s.statusPush(session, phone, id, ackOf[st.Status], st.At, dup[i+1]))
 	}
@@ -705,7 +672,7 @@ func (s *Server) Reply(phone, text string) string {
 	if session == "" && len(s.opts.Sessions) > 0 {
 		session = s.opts.Sessions[0].ID
 	}
-	now := s.now()
+	now := s.opts.Time()
 	id := s.newID()
 	s.stats.Replies++
 	body, _ := json.Marshal(map[string]any{
@@ -732,7 +699,7 @@ func (s *Server) newID() string {
 
 // limits are the number's limits as the knobs set them. Callers hold mu.
 func (s *Server) limits() sim.Limits {
-	return sim.Limits{RatePerSecond: s.opts.RatePerSecond, PairInterval: s.opts.PairInterval, SubscriberLimit: s.opts.SubscriberLimit}
+	return s.opts.Limits()
 }
 
 // Flush delivers every push due on the Options.Now clock, waiting for any

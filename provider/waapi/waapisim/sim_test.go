@@ -18,6 +18,7 @@ import (
 
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/provider/waapi"
 	"github.com/wacamp/wacamp/provider/waapi/waapisim"
 	"github.com/wacamp/wacamp/templates"
@@ -250,7 +251,7 @@ func TestSendKinds(t *testing.T) {
 
 func TestFail5xx(t *testing.T) {
 	t.Parallel()
-	b := setup(t, waapisim.Options{Fail5xxRate: 1})
+	b := setup(t, waapisim.Options{Knobs: sim.Knobs{Fail5xxRate: 1}})
 	_, err := b.client.Send(context.Background(), phone, text("x"))
 	pe := perr(t, err)
 	require.Equal(t, provider.ClassTransient, pe.Class)
@@ -262,7 +263,7 @@ func TestFail5xx(t *testing.T) {
 
 func TestDropAfterAccept(t *testing.T) {
 	t.Parallel()
-	b := setup(t, waapisim.Options{DropAfterAcceptRate: 1})
+	b := setup(t, waapisim.Options{Knobs: sim.Knobs{DropAfterAcceptRate: 1}})
 	_, err := b.client.Send(context.Background(), phone, text("x"))
 	require.Equal(t, provider.ClassAmbiguous, perr(t, err).Class)
 	require.Equal(t, 1, b.sim.SendCount(phone))
@@ -276,7 +277,7 @@ func TestDropAfterAccept(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
-	b := setup(t, waapisim.Options{RatePerSecond: 2})
+	b := setup(t, waapisim.Options{Knobs: sim.Knobs{RatePerSecond: 2}})
 	ctx := context.Background()
 	for _, p := range []string{"2340000000001", "2340000000002"} {
 		_, err := b.client.Send(ctx, p, text("x"))
@@ -295,7 +296,7 @@ func TestRateLimit(t *testing.T) {
 
 func TestPairInterval(t *testing.T) {
 	t.Parallel()
-	b := setup(t, waapisim.Options{PairInterval: 6 * time.Second})
+	b := setup(t, waapisim.Options{Knobs: sim.Knobs{PairInterval: 6 * time.Second}})
 	ctx := context.Background()
 	_, err := b.client.Send(ctx, phone, text("1"))
 	require.NoError(t, err)
@@ -313,7 +314,7 @@ func TestPairInterval(t *testing.T) {
 
 func TestSubscriberLimit(t *testing.T) {
 	t.Parallel()
-	b := setup(t, waapisim.Options{SubscriberLimit: 1})
+	b := setup(t, waapisim.Options{Knobs: sim.Knobs{SubscriberLimit: 1}})
 	ctx := context.Background()
 	_, err := b.client.Send(ctx, phone, text("1"))
 	require.NoError(t, err)
@@ -327,7 +328,7 @@ func TestSubscriberLimit(t *testing.T) {
 
 func TestStatusPushes(t *testing.T) {
 	t.Parallel()
-	b := setup(t, waapisim.Options{DeliverAfter: 2 * time.Second, ReadAfter: 3 * time.Second, ReadShare: 1})
+	b := setup(t, waapisim.Options{Knobs: sim.Knobs{DeliverAfter: 2 * time.Second, ReadAfter: 3 * time.Second, ReadShare: 1}})
 	res, err := b.client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
 
@@ -353,7 +354,7 @@ func TestStatusPushes(t *testing.T) {
 
 func TestFailShare(t *testing.T) {
 	t.Parallel()
-	b := setup(t, waapisim.Options{FailShare: 1, ReadShare: 1})
+	b := setup(t, waapisim.Options{Knobs: sim.Knobs{FailShare: 1, ReadShare: 1}})
 	res, err := b.client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
 	b.clock.Add(waapisim.DefaultDeliverAfter)
@@ -385,7 +386,7 @@ func TestWebhookDuplicates(t *testing.T) {
 
 func TestWebhookReorder(t *testing.T) {
 	t.Parallel()
-	b := setup(t, waapisim.Options{WebhookReorder: true, ReadShare: 1})
+	b := setup(t, waapisim.Options{WebhookReorder: true, Knobs: sim.Knobs{ReadShare: 1}})
 	_, err := b.client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
 	require.Empty(t, b.flush(t), "sent is held back until delivered is pushed")
@@ -486,7 +487,7 @@ func TestReply(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	t.Parallel()
 	run := func() ([]string, []string) {
-		b := setup(t, waapisim.Options{Seed: 42, FailShare: 0.3, ReadShare: 0.5, WebhookDuplicateRate: 0.3, Fail5xxRate: 0.2})
+		b := setup(t, waapisim.Options{Knobs: sim.Knobs{Seed: 42, FailShare: 0.3, ReadShare: 0.5, Fail5xxRate: 0.2}, WebhookDuplicateRate: 0.3})
 		var outcomes []string
 		for i := range 20 {
 			res, err := b.client.Send(context.Background(), fmt.Sprintf("23400000000%02d", i%10), text("x"))
@@ -522,7 +523,7 @@ func TestDeterministic(t *testing.T) {
 
 func TestLatency(t *testing.T) {
 	t.Parallel()
-	b := setup(t, waapisim.Options{Latency: time.Minute})
+	b := setup(t, waapisim.Options{Knobs: sim.Knobs{Latency: time.Minute}})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err := b.client.Send(ctx, phone, text("x"))
@@ -540,7 +541,7 @@ func TestLatency(t *testing.T) {
 func TestRealTimePushes(t *testing.T) {
 	t.Parallel()
 	hook := newReceiver(t)
-	sim := waapisim.New(waapisim.Options{WebhookURL: hook.srv.URL, DeliverAfter: 20 * time.Millisecond, ReadShare: 1})
+	sim := waapisim.New(waapisim.Options{WebhookURL: hook.srv.URL, Knobs: sim.Knobs{DeliverAfter: 20 * time.Millisecond, ReadShare: 1}})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() { srv.Close(); sim.Close() })
 	c := waapi.New(waapi.Config{BaseURL: srv.URL, SessionID: "s", AccessToken: "a", HTTPClient: srv.Client()})
@@ -566,7 +567,7 @@ func TestRealTimePushes(t *testing.T) {
 
 func TestClose(t *testing.T) {
 	t.Parallel()
-	b := setup(t, waapisim.Options{DeliverAfter: time.Hour})
+	b := setup(t, waapisim.Options{Knobs: sim.Knobs{DeliverAfter: time.Hour}})
 	_, err := b.client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
 	b.sim.Flush()
