@@ -161,16 +161,26 @@ func (l Lifecycle) Steps(now time.Time, fate Fate, defaultDeliverAfter time.Dura
 	return steps
 }
 
-// Tally adds one to the counter of v: rate, pair or subscriber (nothing
-// for Admitted).
-func (v Verdict) Tally(rate, pair, subscriber *int) {
+// Counts are the counters every simulator's Stats embed.
+type Counts struct {
+	Accepted          int // sends recorded (including dropped ones)
+	Rejected5xx       int // sends answered HTTP 503 before accepting
+	Dropped           int // accepted sends whose connection was closed unanswered
+	RateLimited       int // sends refused with 130429
+	PairLimited       int // sends refused with 131056 (pair rate)
+	SubscriberLimited int // sends refused for the subscriber limit
+}
+
+// Tally adds one to the counter of v: RateLimited, PairLimited or
+// SubscriberLimited (nothing for Admitted).
+func (c *Counts) Tally(v Verdict) {
 	switch v {
 	case RateLimited:
-		*rate++
+		c.RateLimited++
 	case PairLimited:
-		*pair++
+		c.PairLimited++
 	case SubscriberLimited:
-		*subscriber++
+		c.SubscriberLimited++
 	}
 }
 

@@ -2,9 +2,6 @@ package botsailorsim
 
 import (
 	"cmp"
-	"encoding/base64"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
@@ -120,12 +117,7 @@ func (s Send) Recipient() string { return s.Phone }
 
 // Stats counts what the simulator did.
 type Stats struct {
-	Accepted          int // sends recorded (including dropped ones)
-	Rejected5xx       int // sends answered HTTP 503 before accepting
-	Dropped           int // accepted sends whose connection was closed unanswered
-	RateLimited       int // sends refused with 130429
-	SubscriberLimited int // sends refused for the subscriber limit
-	PairLimited       int // sends refused with 131056 (pair rate)
+	sim.Counts            // sends accepted, rejected, dropped and refused by the limits
 	StatusPolls       int // get/message-status calls
 	ConversationCalls int // get/conversation calls
 	Slowed            int // sends held for Options.SlowAccept
@@ -352,8 +344,8 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		s.stats.SlowHeld--
 	}
 	now := s.opts.Time()
-	if v := s.num.Admit(numberID, "", phone, now, s.limits()); v != sim.Admitted {
-		v.Tally(&s.stats.RateLimited, &s.stats.PairLimited, &s.stats.SubscriberLimited)
+	if v := s.num.Admit(numberID, "", phone, now, s.opts.Limits()); v != sim.Admitted {
+		s.stats.Tally(v)
 		s.mu.Unlock()
 		// Refused under HTTP 200, as every refusal of the family.
 		sim.WriteJSON(w, http.StatusOK, failure(limitMessage[v]))
@@ -399,11 +391,6 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 
 // limitMessage is the refusal text of a send the number's limits refused.
 var limitMessage = map[sim.Verdict]string{sim.RateLimited: msgRateLimited, sim.PairLimited: msgPairLimited, sim.SubscriberLimited: msgSubscriberLimit}
-
-// limits are the number's limits as the knobs set them. Callers hold mu.
-func (s *Server) limits() sim.Limits {
-	return s.opts.Limits()
-}
 
 // record stores an accepted message and decides its fate. Callers hold mu.
 func (s *Server) record(numberID, phone, content string, now time.Time) *message {
@@ -455,16 +442,7 @@ func (s *Server) Reply(phoneNumberID, phone, text string) string {
 // newWAMID makes a wamid shaped like Meta's: base64 of the recipient and a
 // hex id, here a sequence number and random bytes. Callers hold mu.
 func (s *Server) newWAMID(phone string) string {
-	var id [9]byte
-	binary.BigEndian.PutUint32(id[:4], s.seq)
-	binary.BigEndian.PutUint32(id[4:8], s.rng.Uint32())
-	id[8] = byte(s.rng.Uint32())                // #nosec G115 -- any byte will do
-	raw := []byte{0x1c, 0x18, byte(len(phone))} // #nosec G115 -- phones have at most 15 digits
-	raw = append(raw, phone...)
-	raw = append(raw, 0x15, 0x02, 0x00, 0x11, 0x18, 0x12)
-	raw = append(raw, strings.ToUpper(hex.EncodeToString(id[:]))...)
-	raw = append(raw, 0x00)
-	return "wamid." + base64.StdEncoding.EncodeToString(raw)
+	return sim.WAMID("wamid.", []byte{0x1c, 0x18}, phone, s.seq, s.rng)
 }
 
 // state is a message's status at a time.

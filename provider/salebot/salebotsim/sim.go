@@ -144,12 +144,7 @@ func (s Send) Recipient() string { return s.Phone }
 
 // Stats counts what the simulator did.
 type Stats struct {
-	Accepted          int // sends recorded (including dropped ones)
-	Rejected5xx       int // sends answered HTTP 503 before accepting
-	Dropped           int // accepted sends whose connection was closed unanswered
-	RateLimited       int // sends refused with 130429
-	PairLimited       int // sends refused with 131056
-	SubscriberLimited int // sends refused for the subscriber limit
+	sim.Counts            // sends accepted, rejected, dropped and refused by the limits
 	Unauthorized      int // calls with an unknown API key
 	BadRequests       int // calls refused for their parameters
 	Replies           int // inbound messages made by Reply
@@ -517,8 +512,8 @@ func (s *Server) accept(w http.ResponseWriter, key string, snd Send) {
 		return
 	}
 	now := s.opts.Time()
-	if v := s.num.Admit(key, "", snd.Phone, now, s.limits()); v != sim.Admitted {
-		v.Tally(&s.stats.RateLimited, &s.stats.PairLimited, &s.stats.SubscriberLimited)
+	if v := s.num.Admit(key, "", snd.Phone, now, s.opts.Limits()); v != sim.Admitted {
+		s.stats.Tally(v)
 		s.mu.Unlock()
 		refuseLimit(w, v)
 		return
@@ -579,11 +574,6 @@ func refuseLimit(w http.ResponseWriter, v sim.Verdict) {
 	default:
 		sim.WriteJSON(w, http.StatusBadRequest, failure(msgSubscriberLimit))
 	}
-}
-
-// limits are the number's limits as the knobs set them. Callers hold mu.
-func (s *Server) limits() sim.Limits {
-	return s.opts.Limits()
 }
 
 // clientLocked returns the client of phone, creating it. Callers hold mu.

@@ -2,9 +2,6 @@ package sobotsim
 
 import (
 	"cmp"
-	"encoding/base64"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
@@ -129,12 +126,7 @@ func (s Send) Recipient() string { return s.Phone }
 
 // Stats counts what the simulator did.
 type Stats struct {
-	Accepted          int // sends recorded (including dropped ones)
-	Rejected5xx       int // sends answered HTTP 503 before accepting
-	Dropped           int // accepted sends whose connection was closed unanswered
-	RateLimited       int // sends refused with 130429
-	PairLimited       int // sends refused with 131056
-	SubscriberLimited int // sends refused for the subscriber limit
+	sim.Counts            // sends accepted, rejected, dropped and refused by the limits
 	Unauthorized      int // calls refused for bad credentials
 	Invalid           int // sends refused for a bad body, number or template
 	WebhookPushed     int // pushes answered 2xx (each duplicate counts)
@@ -296,8 +288,8 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 		return
 	}
 	now := s.opts.Time()
-	if v := s.num.Admit(key, "", snd.Phone, now, s.limits()); v != sim.Admitted {
-		v.Tally(&s.stats.RateLimited, &s.stats.PairLimited, &s.stats.SubscriberLimited)
+	if v := s.num.Admit(key, "", snd.Phone, now, s.opts.Limits()); v != sim.Admitted {
+		s.stats.Tally(v)
 		s.mu.Unlock()
 		if v == sim.RateLimited {
 			w.Header().Set("Retry-After", "1")
@@ -340,24 +332,10 @@ var (
 	limitMessage = map[sim.Verdict]string{sim.RateLimited: msgRateLimited, sim.PairLimited: msgPairLimited, sim.SubscriberLimited: msgSubscriberLimit}
 )
 
-// limits are the number's limits as the knobs set them. Callers hold mu.
-func (s *Server) limits() sim.Limits {
-	return s.opts.Limits()
-}
-
 // newWAMID makes a wamid shaped like Meta's: "wamid." and base64 of the
 // recipient and a hex id. Callers hold mu.
 func (s *Server) newWAMID(phone string) string {
-	var id [9]byte
-	binary.BigEndian.PutUint32(id[:4], s.seq)
-	binary.BigEndian.PutUint32(id[4:8], s.rng.Uint32())
-	id[8] = byte(s.rng.Uint32())          // #nosec G115 -- any byte will do
-	raw := []byte{0x18, byte(len(phone))} // #nosec G115 -- phones have at most 15 digits
-	raw = append(raw, phone...)
-	raw = append(raw, 0x15, 0x02, 0x00, 0x11, 0x18, 0x12)
-	raw = append(raw, strings.ToUpper(hex.EncodeToString(id[:]))...)
-	raw = append(raw, 0x00)
-	return "wamid.HB" + base64.StdEncoding.EncodeToString(raw)
+	return sim.WAMID("wamid.HB", []byte{0x18}, phone, s.seq, s.rng)
 }
 
 // schedule decides an accepted message's fate and queues its status

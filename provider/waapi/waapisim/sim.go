@@ -134,19 +134,14 @@ func (s Send) Recipient() string { return s.Phone }
 
 // Stats counts what the simulator did.
 type Stats struct {
-	Accepted          int // sends recorded (including dropped ones)
-	Rejected5xx       int // sends answered HTTP 503 before accepting
-	Dropped           int // accepted sends whose connection was closed unanswered
-	Failed500         int // accepted sends answered a bare HTTP 500
-	RateLimited       int // sends refused with 130429
-	PairLimited       int // sends refused with 131056
-	SubscriberLimited int // sends refused for the subscriber limit
-	Unauthorized      int // calls refused for credentials
-	WebhooksSet       int // setWebhook calls
-	Replies           int // inbound messages made with Reply
-	Pushed            int // push requests the receiver acknowledged (duplicates included)
-	PushRetries       int // push attempts that failed and were retried
-	PushDropped       int // pushes given up after the retries
+	sim.Counts       // sends accepted, rejected, dropped and refused by the limits
+	Failed500    int // accepted sends answered a bare HTTP 500
+	Unauthorized int // calls refused for credentials
+	WebhooksSet  int // setWebhook calls
+	Replies      int // inbound messages made with Reply
+	Pushed       int // push requests the receiver acknowledged (duplicates included)
+	PushRetries  int // push attempts that failed and were retried
+	PushDropped  int // pushes given up after the retries
 }
 
 // WebhookConfig is what setWebhook set for a session.
@@ -526,8 +521,8 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 		return
 	}
 	now := s.opts.Time()
-	if v := s.num.Admit(session, session, snd.Phone, now, s.limits()); v != sim.Admitted {
-		v.Tally(&s.stats.RateLimited, &s.stats.PairLimited, &s.stats.SubscriberLimited)
+	if v := s.num.Admit(session, session, snd.Phone, now, s.opts.Limits()); v != sim.Admitted {
+		s.stats.Tally(v)
 		s.mu.Unlock()
 		sim.WriteJSON(w, limitStatus[v], failure(limitMessage[v]))
 		return
@@ -695,11 +690,6 @@ func (s *Server) Reply(phone, text string) string {
 func (s *Server) newID() string {
 	s.seq++
 	return fmt.Sprintf("BAE5%04X%08X", s.seq&0xffff, s.rng.Uint32())
-}
-
-// limits are the number's limits as the knobs set them. Callers hold mu.
-func (s *Server) limits() sim.Limits {
-	return s.opts.Limits()
 }
 
 // Flush delivers every push due on the Options.Now clock, waiting for any
