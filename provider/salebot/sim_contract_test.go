@@ -183,5 +183,5 @@ func TestWebhookRoundTrip(t *testing.T) {
 
 // newTestClock returns a settable clock for the simulator.
 func newTestClock() *testclock.Clock {
-	return testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	return testclock.New(time.Now().UTC().Truncate(time.Second))
 }

@@ -27,7 +27,7 @@ const key = "b551e18c8b8e86bea6f14f38de3f5cc3c31ba1edb4d8"
 // clock is a fake clock tests advance by hand.
 // newClock returns a settable clock for the simulator.
 func newClock() *testclock.Clock {
-	return testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	return testclock.New(time.Now().UTC().Truncate(time.Second))
 }
 
 // receiver is a webhook endpoint recording the bodies it gets.

@@ -30,7 +30,7 @@ const (
 
 // newClock returns a settable clock for the simulator.
 func newClock() *testclock.Clock {
-	return testclock.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	return testclock.New(time.Now().UTC().Truncate(time.Second))
 }
 
 // receiver is a webhook endpoint that records every push.
