@@ -3,6 +3,8 @@ package sequence
 import (
 	"fmt"
 	"time"
+
+	"github.com/wacamp/wacamp/delivery"
 )
 
 // The rules of a running sequence are decided here, in Go, and carried out
@@ -54,9 +56,9 @@ func (s Spec) Sent(i int, sentAt time.Time, loc *time.Location) Plan {
 // expired stops the enrollment (reason says why the step ended); skipped
 // changes nothing (a step is skipped because its enrollment already ended).
 // ok is false when the end changes nothing.
-func Ended(end, reason string) (p Plan, ok bool) {
+func Ended(end delivery.Status, reason string) (p Plan, ok bool) {
 	switch end {
-	case "failed", "expired":
+	case delivery.Failed, delivery.Expired:
 		return Plan{Action: Stop, Reason: fmt.Sprintf("a step %s: %s", end, reason)}, true
 	}
 	return Plan{}, false

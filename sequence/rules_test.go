@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/wacamp/wacamp/delivery"
 )
 
 // TestRules: a sent step plans the next one (its delay after the send),
@@ -19,11 +20,11 @@ func TestRules(t *testing.T) {
 	require.Equal(t, Plan{Action: Continue, Step: 2, Due: at.Add(24 * time.Hour)}, spec.Sent(1, at, time.UTC))
 	require.Equal(t, Plan{Action: Complete}, spec.Sent(2, at, time.UTC))
 
-	for _, end := range []string{"failed", "expired"} {
+	for _, end := range []delivery.Status{delivery.Failed, delivery.Expired} {
 		p, ok := Ended(end, "131026: undeliverable")
 		require.True(t, ok, end)
-		require.Equal(t, Plan{Action: Stop, Reason: "a step " + end + ": 131026: undeliverable"}, p)
+		require.Equal(t, Plan{Action: Stop, Reason: "a step " + string(end) + ": 131026: undeliverable"}, p)
 	}
-	_, ok := Ended("skipped", "enrollment exited")
+	_, ok := Ended(delivery.Skipped, "enrollment exited")
 	require.False(t, ok)
 }

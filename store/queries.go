@@ -732,7 +732,7 @@ func (db *DB) Finish(ctx context.Context, ref delivery.Ref, to delivery.Status, 
 		}
 		// A sequence step's end may end its enrollment, as the sequence's
 		// rules say (sequence.Ended).
-		plan, ok := sequence.Ended(string(to), joinDetail(code, reason))
+		plan, ok := sequence.Ended(to, joinDetail(code, reason))
 		if !ok {
 			return nil
 		}
