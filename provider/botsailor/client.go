@@ -2,7 +2,6 @@ package botsailor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -55,25 +54,15 @@ type Config struct {
 
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
-	var errs []error
-	if c.BaseURL == "" {
-		errs = append(errs, errors.New("botsailor: BaseURL must be set"))
-	} else if u, err := url.Parse(c.BaseURL); (err == nil && u.User != nil) || strings.Contains(c.BaseURL, "@") {
-		// Not printed: it may hold a password (even one url.Parse refuses).
-		errs = append(errs, errors.New("botsailor: BaseURL must not carry credentials (user:password@)"))
-	} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("botsailor: BaseURL %q must be an absolute http(s) URL", c.BaseURL))
-	}
-	if c.Token == "" {
-		errs = append(errs, errors.New("botsailor: Token must be set"))
-	}
-	if c.PhoneNumberID == "" {
-		errs = append(errs, errors.New("botsailor: PhoneNumberID must be set"))
-	}
+	p := httpapi.Check(providerName)
+	p.Require("BaseURL", c.BaseURL)
+	p.BaseURL(c.BaseURL, false)
+	p.Require("Token", c.Token)
+	p.Require("PhoneNumberID", c.PhoneNumberID)
 	if c.WhatsAppBotID < 0 {
-		errs = append(errs, fmt.Errorf("botsailor: WhatsAppBotID must be >= 0, got %d", c.WhatsAppBotID))
+		p.Addf("WhatsAppBotID must be >= 0, got %d", c.WhatsAppBotID)
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 // String describes the configuration with the token redacted.

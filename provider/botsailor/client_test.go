@@ -98,85 +98,74 @@ func requireProviderError(t *testing.T, err error) *provider.Error {
 
 var textMessage = templates.Message{Kind: templates.KindText, Text: "Hello Ana"}
 
+// sendCase is a send answered with a doc's sample body: the request must go
+// to path carrying the account's fields and form (the call's own fields),
+// and the result must name wamid.
+type sendCase struct {
+	name  string
+	msg   templates.Message
+	body  string
+	path  string
+	wamid string
+	form  url.Values
+}
+
+// requireSends runs one subtest a case, each sending to the number to,
+// which the request must carry as phone.
+func requireSends(t *testing.T, to, phone string, tests []sendCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, f := setup(t, wiretest.Reply(http.StatusOK, tt.body))
+			res, err := c.Send(context.Background(), to, tt.msg)
+			require.NoError(t, err)
+			require.Equal(t, provider.SendResult{WAMID: tt.wamid}, res)
+
+			req := f.Last(t)
+			require.Equal(t, http.MethodPost, req.Method)
+			require.Equal(t, tt.path, req.Path)
+			require.Empty(t, req.RawQuery, "the token must not travel in the URL")
+			require.Equal(t, "application/x-www-form-urlencoded", req.ContentType)
+			want := url.Values{
+				"apiToken":        {testToken},
+				"phone_number_id": {"119060000040020"},
+				"phone_number":    {phone},
+			}
+			for k, v := range tt.form {
+				want[k] = v
+			}
+			require.Equal(t, want, req.Form)
+		})
+	}
+}
+
 func TestSend(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
-	t.Run("TextDocSample", func(t *testing.T) {
-		t.Parallel()
-		c, f := setup(t, wiretest.Reply(200, sampleSendOK))
-		res, err := c.Send(ctx, "+880 1723-309003", textMessage)
-		require.NoError(t, err)
-		require.Equal(t, sampleWAMID, res.WAMID)
-
-		req := f.Last(t)
-		require.Equal(t, http.MethodPost, req.Method)
-		require.Equal(t, "/api/v1/whatsapp/send", req.Path)
-		require.Empty(t, req.RawQuery, "nothing may travel in the URL")
-		require.Equal(t, "application/x-www-form-urlencoded", req.ContentType)
-		require.Equal(t, url.Values{
-			"apiToken":        {testToken},
-			"phone_number_id": {"119060000040020"},
-			"phone_number":    {"8801723309003"},
-			"message":         {"Hello Ana"},
-		}, req.Form)
-	})
-
-	t.Run("MediaDocSample", func(t *testing.T) {
-		t.Parallel()
-		c, f := setup(t, wiretest.Reply(200, sampleSendOK))
-		res, err := c.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindMedia,
-			Media: &templates.Media{URL: "https://example.com/file.jpg", Type: "image", Caption: "Our menu"}})
-		require.NoError(t, err)
-		require.Equal(t, sampleWAMID, res.WAMID)
-
-		req := f.Last(t)
-		require.Equal(t, "/api/v1/whatsapp/send/file", req.Path)
-		require.Equal(t, "https://example.com/file.jpg", req.Form.Get("media_url"))
-		require.Equal(t, "image", req.Form.Get("media_type"))
-		require.Equal(t, "Our menu", req.Form.Get("media_caption_text"))
-		require.Equal(t, "8801723309003", req.Form.Get("phone_number"))
-		require.Equal(t, "119060000040020", req.Form.Get("phone_number_id"))
-	})
-
-	t.Run("TemplateBotSailorSampleHasNoWAMID", func(t *testing.T) {
-		t.Parallel()
-		c, f := setup(t, wiretest.Reply(200, sampleTemplateOK))
-		res, err := c.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindTemplate,
+	// 000's send answers (001's are replayed in TestWabotickContractSend).
+	requireSends(t, "+880 1723-309003", "8801723309003", []sendCase{
+		{"TextDocSample", textMessage, sampleSendOK, "/api/v1/whatsapp/send", sampleWAMID,
+			url.Values{"message": {"Hello Ana"}}},
+		{"MediaDocSample", templates.Message{Kind: templates.KindMedia,
+			Media: &templates.Media{URL: "https://example.com/file.jpg", Type: "image", Caption: "Our menu"}},
+			sampleSendOK, "/api/v1/whatsapp/send/file", sampleWAMID,
+			url.Values{"media_url": {"https://example.com/file.jpg"}, "media_type": {"image"}, "media_caption_text": {"Our menu"}}},
+		{"TemplateBotSailorSampleHasNoWAMID", templates.Message{Kind: templates.KindTemplate,
 			Template: &templates.Template{ID: "437509121867805", Vars: []templates.TemplateVar{
 				{Name: "name", Index: 1, Value: "Ana"},
 				{Name: "order", Index: 2, Value: "A-17"},
-			}}})
-		require.NoError(t, err)
-		require.Equal(t, provider.SendResult{WAMID: ""}, res)
-
-		req := f.Last(t)
-		require.Equal(t, "/api/v1/whatsapp/send/template", req.Path)
-		require.Equal(t, "437509121867805", req.Form.Get("template_id"))
-		require.Equal(t, "Ana", req.Form.Get("templateVariable-name-1"))
-		require.Equal(t, "A-17", req.Form.Get("templateVariable-order-2"))
-	})
-
-	t.Run("TemplateWabotickSample", func(t *testing.T) {
-		t.Parallel()
-		c, _ := setup(t, wiretest.Reply(200, sampleWabotickTplOK))
-		res, err := c.Send(ctx, "919000000000", templates.Message{Kind: templates.KindTemplate,
-			Template: &templates.Template{ID: "437509121867805"}})
-		require.NoError(t, err)
-		require.Equal(t, "wamid.HBgLOTE5MDAwMDAwMDAwFQIAERgSRjQ1QzBCM0EyN0M4OTUzNkFFAA==", res.WAMID)
-	})
-
-	t.Run("TriggerBotDocSample", func(t *testing.T) {
-		t.Parallel()
-		c, f := setup(t, wiretest.Reply(200, sampleTriggerBotOK))
-		res, err := c.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindBotFlow, BotFlow: "flow-123"})
-		require.NoError(t, err)
-		require.Empty(t, res.WAMID)
-
-		req := f.Last(t)
-		require.Equal(t, "/api/v1/whatsapp/trigger-bot", req.Path)
-		require.Equal(t, "flow-123", req.Form.Get("bot_flow_unique_id"))
-		require.Equal(t, "8801723309003", req.Form.Get("phone_number"))
+			}}},
+			sampleTemplateOK, "/api/v1/whatsapp/send/template", "",
+			url.Values{"template_id": {"437509121867805"}, "templateVariable-name-1": {"Ana"}, "templateVariable-order-2": {"A-17"}}},
+		{"TemplateWabotickSample", templates.Message{Kind: templates.KindTemplate,
+			Template: &templates.Template{ID: "437509121867805"}},
+			sampleWabotickTplOK, "/api/v1/whatsapp/send/template", "wamid.HBgLOTE5MDAwMDAwMDAwFQIAERgSRjQ1QzBCM0EyN0M4OTUzNkFFAA==",
+			url.Values{"template_id": {"437509121867805"}}},
+		{"TriggerBotDocSample", templates.Message{Kind: templates.KindBotFlow, BotFlow: "flow-123"},
+			sampleTriggerBotOK, "/api/v1/whatsapp/trigger-bot", "",
+			url.Values{"bot_flow_unique_id": {"flow-123"}}},
 	})
 
 	t.Run("WAMIDShapes", func(t *testing.T) {

@@ -100,7 +100,6 @@ const (
 // TestWabotickContractSend replays 001's send answers through Send.
 func TestWabotickContractSend(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 
 	media := templates.Message{Kind: templates.KindMedia,
 		Media: &templates.Media{URL: "https://example.com/file.jpg", Type: "image", Caption: "Our menu"}}
@@ -108,15 +107,7 @@ func TestWabotickContractSend(t *testing.T) {
 		Template: &templates.Template{ID: "437509121867805", Vars: []templates.TemplateVar{{Name: "name", Index: 1, Value: "Ana"}}}}
 	bot := templates.Message{Kind: templates.KindBotFlow, BotFlow: "flow-123"}
 
-	tests := []struct {
-		name  string
-		msg   templates.Message
-		body  string
-		path  string
-		wamid string
-		// form holds the call-specific fields the request must carry.
-		form url.Values
-	}{
+	requireSends(t, "+91 90000 00000", "919000000000", []sendCase{
 		{"TextSendMessageInside24h", textMessage, w001MessageSent, "/api/v1/whatsapp/send", w001MessageWAMID,
 			url.Values{"message": {"Hello Ana"}}},
 		{"MediaSendMediaMessage", media, w001MessageSent, "/api/v1/whatsapp/send/file", w001MessageWAMID,
@@ -127,31 +118,7 @@ func TestWabotickContractSend(t *testing.T) {
 			url.Values{"template_id": {"437509121867805"}, "templateVariable-name-1": {"Ana"}}},
 		{"TriggerBotFlow", bot, w001BotTriggered, "/api/v1/whatsapp/trigger-bot", "",
 			url.Values{"bot_flow_unique_id": {"flow-123"}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c, f := setup(t, wiretest.Reply(http.StatusOK, tt.body))
-			res, err := c.Send(ctx, "+91 90000 00000", tt.msg)
-			require.NoError(t, err)
-			require.Equal(t, provider.SendResult{WAMID: tt.wamid}, res)
-
-			req := f.Last(t)
-			require.Equal(t, http.MethodPost, req.Method)
-			require.Equal(t, tt.path, req.Path)
-			require.Empty(t, req.RawQuery, "the token must not travel in the URL")
-			require.Equal(t, "application/x-www-form-urlencoded", req.ContentType)
-			want := url.Values{
-				"apiToken":        {testToken},
-				"phone_number_id": {"119060000040020"},
-				"phone_number":    {"919000000000"},
-			}
-			for k, v := range tt.form {
-				want[k] = v
-			}
-			require.Equal(t, want, req.Form)
-		})
-	}
+	})
 }
 
 // TestWabotickContractRefusals replays 001's refusals through every call:

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -61,24 +60,19 @@ type Config struct {
 // Validate reports every problem of the configuration at once. It names
 // the fields, never their secret values.
 func (c Config) Validate() error {
-	var errs []error
-	if c.BaseURL != "" {
-		u, err := url.Parse(c.BaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, errors.New("salebot: BaseURL must be an absolute http(s) URL"))
-		}
-	}
-	switch {
-	case c.APIKey == "":
-		errs = append(errs, errors.New("salebot: APIKey must be set"))
-	case strings.ContainsFunc(c.APIKey, func(r rune) bool { return unicode.IsSpace(r) || r == '/' || r == '?' || r == '#' }):
+	p := httpapi.Check(providerName)
+	// Empty: DefaultBaseURL. User info is allowed: request URLs are secret
+	// (the key is in the path), so no error shows it, and String redacts it.
+	p.BaseURL(c.BaseURL, true)
+	p.Require("APIKey", c.APIKey)
+	if strings.ContainsFunc(c.APIKey, func(r rune) bool { return unicode.IsSpace(r) || r == '/' || r == '?' || r == '#' }) {
 		// The doc warns of a stray space copied into the URL.
-		errs = append(errs, errors.New("salebot: APIKey must not contain spaces, '/', '?' or '#'"))
+		p.Addf("APIKey must not contain spaces, '/', '?' or '#'")
 	}
 	if c.WhatsAppBotID <= 0 {
-		errs = append(errs, fmt.Errorf("salebot: WhatsAppBotID must be set (> 0), got %d", c.WhatsAppBotID))
+		p.Addf("WhatsAppBotID must be set (> 0), got %d", c.WhatsAppBotID)
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 // String describes the configuration with the API key redacted.
@@ -108,9 +102,14 @@ func redactURL(s string) string {
 
 // Client sends messages through one Salebot project's WhatsApp channel. It
 // is safe for concurrent use. It prints and logs as its Config does
-// (String, GoString, LogValue), with the API key redacted.
+// (String, GoString, LogValue), with the API key redacted. Conversation
+// and MessageStatus are not offered: the seed doc's message history is by
+// client_id only and carries no WhatsApp message ids, and statuses arrive
+// only on the message webhook (see ParseWebhook); they return an error
+// wrapping provider.ErrUnsupported without calling the provider.
 type Client struct {
 	described
+	unsupported
 	cfg     Config
 	baseURL string
 	k       *httpapi.Client
@@ -119,14 +118,18 @@ type Client struct {
 // described prints a Client without its API key.
 type described = httpapi.Described
 
+// unsupported gives a Client its Conversation and MessageStatus.
+type unsupported = httpapi.Unsupported
+
 // New returns a Client for cfg. It does not call the provider; use
 // cfg.Validate to check the configuration first.
 func New(cfg Config) *Client {
 	c := &Client{
-		described: cfg.described().As("salebot.Client"),
-		cfg:       cfg,
-		baseURL:   strings.TrimRight(cmp.Or(cfg.BaseURL, DefaultBaseURL), "/"),
-		k:         httpapi.New(providerName, cfg.HTTPClient, cfg.Logger, cfg.APIKey),
+		described:   cfg.described().As("salebot.Client"),
+		unsupported: httpapi.NoHistory(providerName),
+		cfg:         cfg,
+		baseURL:     strings.TrimRight(cmp.Or(cfg.BaseURL, DefaultBaseURL), "/"),
+		k:           httpapi.New(providerName, cfg.HTTPClient, cfg.Logger, cfg.APIKey),
 	}
 	// The key is a path segment: request URLs are secret.
 	c.k.SecretURL = true
@@ -135,20 +138,6 @@ func New(cfg Config) *Client {
 
 // Capabilities returns what the API can do.
 func (c *Client) Capabilities() provider.Capabilities { return Capabilities }
-
-// Conversation is not offered: the seed doc's message history is by
-// client_id only and carries no WhatsApp message ids. It returns an error
-// wrapping provider.ErrUnsupported without calling the provider.
-func (c *Client) Conversation(ctx context.Context, phone string, limit int) ([]provider.ConversationMessage, error) {
-	return nil, fmt.Errorf("salebot conversation: %w", provider.ErrUnsupported)
-}
-
-// MessageStatus is not offered: statuses arrive only on the message
-// webhook (see ParseWebhook). It returns an error wrapping
-// provider.ErrUnsupported without calling the provider.
-func (c *Client) MessageStatus(ctx context.Context, wamid string) (provider.StatusReport, error) {
-	return provider.StatusReport{}, fmt.Errorf("salebot message-status: %w", provider.ErrUnsupported)
-}
 
 // request is one send call: the action and its JSON body.
 type request struct {

@@ -1,7 +1,6 @@
 package salebot
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -12,15 +11,7 @@ import (
 
 // TestHostileAnswerScrubbed: an answer that echoes the key as error.code and
 // JSON-escaped in its message leaves no form of it in the error.
-func TestHostileAnswerScrubbed(t *testing.T) {
-	tok := wiretest.HostileToken
-	wiretest.RequireAnswersScrubbed(t, tok, map[string]map[string]any{
-		"error.code": {"status": "error", "error": map[string]any{"message": wiretest.EchoMessage(tok), "code": tok}},
-	}, func(baseURL string) error {
-		_, err := New(Config{BaseURL: baseURL, APIKey: tok, WhatsAppBotID: testBotID}).Send(context.Background(), "79875146788", textMessage)
-		return err
-	})
-}
+func TestHostileAnswerScrubbed(t *testing.T) { hostileDriver.RequireAnswersScrubbed(t) }
 
 // TestRedirectNotFollowed: a base_url that redirects (to another host, from
 // https to http) never gets the key (in the path, and so in the Referer) to
@@ -38,6 +29,11 @@ var hostileDriver = wiretest.Driver{
 	Name:    providerName,
 	Secrets: []string{wiretest.HostileToken},
 	Samples: []string{sampleLoadClientsOK, sampleHistory, sampleOnlineChatClient, `{"status":"success"}`, `ok`},
+	Echoes: func(secret string) map[string]map[string]any {
+		return map[string]map[string]any{
+			"error.code": {"status": "error", "error": map[string]any{"message": wiretest.EchoMessage(secret), "code": secret}},
+		}
+	},
 	Calls: func(baseURL string, hc *http.Client, log *slog.Logger) (sends, others []wiretest.Call) {
 		c := New(Config{BaseURL: baseURL, APIKey: wiretest.HostileToken, WhatsAppBotID: testBotID, HTTPClient: hc, Logger: log})
 		return wiretest.Sends(c, "79875146788", textMessage, templates.Message{Kind: templates.KindBotFlow, BotFlow: "start"}), nil

@@ -13,9 +13,9 @@ import (
 // doc's order, with the doc's sample values (client id 49177759, phone
 // 79875146788, block 390, client_type 6, group 34810).
 const (
-	webhookInbound = `{
-  "id": 104501,
-  "client": {
+	// webhookClient is the doc's client object, the sender of the first
+	// two bodies.
+	webhookClient = `{
     "id": 49177759,
     "recepient": "79875146788",
     "client_type": 6,
@@ -24,7 +24,10 @@ const (
     "created_at": 1609867984,
     "tag": null,
     "group": "34810"
-  },
+  }`
+	webhookInbound = `{
+  "id": 104501,
+  "client": ` + webhookClient + `,
   "message": "Payment info",
   "attachments": [],
   "message_id": null,
@@ -35,16 +38,7 @@ const (
 }`
 	webhookDelivered = `{
   "id": 104500,
-  "client": {
-    "id": 49177759,
-    "recepient": "79875146788",
-    "client_type": 6,
-    "name": "John Smith",
-    "avatar": "",
-    "created_at": 1609867984,
-    "tag": null,
-    "group": "34810"
-  },
+  "client": ` + webhookClient + `,
   "message": "CouCou",
   "attachments": [],
   "message_id": 390,

@@ -4,11 +4,8 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/wacamp/wacamp/provider"
@@ -58,21 +55,11 @@ type Config struct {
 // Validate reports every problem of the configuration at once. It names
 // missing fields and never prints a secret.
 func (c Config) Validate() error {
-	var errs []error
-	if c.BaseURL != "" {
-		if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, errors.New("sobot: BaseURL must be an absolute http(s) URL"))
-		} else if u.User != nil {
-			errs = append(errs, errors.New("sobot: BaseURL must not carry credentials"))
-		}
-	}
-	if c.APIKey == "" {
-		errs = append(errs, errors.New("sobot: APIKey must be set"))
-	}
-	if c.APISecret == "" {
-		errs = append(errs, errors.New("sobot: APISecret must be set"))
-	}
-	return errors.Join(errs...)
+	p := httpapi.Check(providerName)
+	p.BaseURL(c.BaseURL, false) // empty: DefaultBaseURL
+	p.Require("APIKey", c.APIKey)
+	p.Require("APISecret", c.APISecret)
+	return p.Err()
 }
 
 // String describes the configuration with the API key and secret redacted.
@@ -98,9 +85,13 @@ func (c Config) baseURL() string {
 
 // Client calls one Sobot account. It is safe for concurrent use. It
 // prints and logs as its Config does (String, GoString, LogValue), with
-// the secrets redacted.
+// the secrets redacted. Conversation and MessageStatus are not offered:
+// the seed doc has no conversation history and Sobot pushes statuses by
+// webhook only (see ParseWebhook); they return an error wrapping
+// provider.ErrUnsupported without calling the API.
 type Client struct {
 	described
+	unsupported
 	cfg     Config
 	baseURL string
 	k       *httpapi.Client
@@ -109,33 +100,23 @@ type Client struct {
 // described prints a Client without its secrets.
 type described = httpapi.Described
 
+// unsupported gives a Client its Conversation and MessageStatus.
+type unsupported = httpapi.Unsupported
+
 // New returns a Client for cfg. It does not call the provider; use
 // cfg.Validate to check the configuration first.
 func New(cfg Config) *Client {
 	return &Client{
-		described: cfg.described().As("sobot.Client"),
-		cfg:       cfg,
-		baseURL:   cfg.baseURL(),
-		k:         httpapi.New(providerName, cfg.HTTPClient, cfg.Logger, cfg.APIKey, cfg.APISecret),
+		described:   cfg.described().As("sobot.Client"),
+		unsupported: httpapi.NoHistory(providerName),
+		cfg:         cfg,
+		baseURL:     cfg.baseURL(),
+		k:           httpapi.New(providerName, cfg.HTTPClient, cfg.Logger, cfg.APIKey, cfg.APISecret),
 	}
 }
 
 // Capabilities returns what Sobot's API can send and report.
 func (c *Client) Capabilities() provider.Capabilities { return Capabilities }
-
-// Conversation is not offered: the seed doc has no conversation history.
-// It returns an error wrapping provider.ErrUnsupported without calling the
-// API.
-func (c *Client) Conversation(ctx context.Context, phone string, limit int) ([]provider.ConversationMessage, error) {
-	return nil, fmt.Errorf("sobot conversation: %w", provider.ErrUnsupported)
-}
-
-// MessageStatus is not offered: Sobot pushes statuses by webhook only (see
-// ParseWebhook). It returns an error wrapping provider.ErrUnsupported
-// without calling the API.
-func (c *Client) MessageStatus(ctx context.Context, wamid string) (provider.StatusReport, error) {
-	return provider.StatusReport{}, fmt.Errorf("sobot message status: %w", provider.ErrUnsupported)
-}
 
 // Send sends one rendered message to the phone number to (country code and
 // digits; a leading "+", spaces, dashes, dots and parentheses are removed)

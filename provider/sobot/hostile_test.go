@@ -1,7 +1,6 @@
 package sobot
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -10,20 +9,10 @@ import (
 	"github.com/wacamp/wacamp/templates"
 )
 
-// TestHostileAnswerScrubbed: an answer that echoes the secret as
+// TestHostileAnswerScrubbed: an answer that echoes the key or the secret as
 // errors[0].code or error_code and JSON-escaped in its message leaves no
 // form of it in the error.
-func TestHostileAnswerScrubbed(t *testing.T) {
-	tok := wiretest.HostileToken
-	msg := wiretest.EchoMessage(tok)
-	wiretest.RequireAnswersScrubbed(t, tok, map[string]map[string]any{
-		"errors[0].code": {"code": 400, "message": msg, "errors": []any{map[string]any{"code": tok}}},
-		"error_code":     {"code": 400, "message": msg, "error_code": tok},
-	}, func(baseURL string) error {
-		_, err := New(Config{BaseURL: baseURL, APIKey: testKey, APISecret: tok}).Send(context.Background(), "919970012345", textMsg("Hi"))
-		return err
-	})
-}
+func TestHostileAnswerScrubbed(t *testing.T) { hostileDriver.RequireAnswersScrubbed(t) }
 
 // TestRedirectNotFollowed: a base_url that redirects (to another host, from
 // https to http) gets neither X-Api-Key nor X-Api-Secret nor anything else;
@@ -40,6 +29,13 @@ var hostileDriver = wiretest.Driver{
 	Name:    providerName,
 	Secrets: []string{wiretest.HostileToken, wiretest.HostileSecret},
 	Samples: []string{sampleSendOK, sampleInvalidMobile, sampleCustomerExists},
+	Echoes: func(secret string) map[string]map[string]any {
+		msg := wiretest.EchoMessage(secret)
+		return map[string]map[string]any{
+			"errors[0].code": {"code": 400, "message": msg, "errors": []any{map[string]any{"code": secret}}},
+			"error_code":     {"code": 400, "message": msg, "error_code": secret},
+		}
+	},
 	Calls: func(baseURL string, hc *http.Client, log *slog.Logger) (sends, others []wiretest.Call) {
 		c := New(Config{BaseURL: baseURL, APIKey: wiretest.HostileToken, APISecret: wiretest.HostileSecret,
 			HTTPClient: hc, Logger: log})

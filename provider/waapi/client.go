@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -59,21 +58,16 @@ type Config struct {
 // Validate reports every problem of the configuration at once. It names
 // the missing fields and never prints a secret.
 func (c Config) Validate() error {
-	var errs []error
-	if c.BaseURL == "" {
-		errs = append(errs, errors.New("waapi: BaseURL must be set (the API documents no public default)"))
-	} else if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, errors.New("waapi: BaseURL must be an absolute http(s) URL"))
-	} else if u.User != nil || u.RawQuery != "" {
-		errs = append(errs, errors.New("waapi: BaseURL must not carry credentials or a query"))
+	p := httpapi.Check(providerName)
+	p.Require("BaseURL", c.BaseURL) // the API documents no public default
+	p.BaseURL(c.BaseURL, false)
+	if u, err := url.Parse(c.BaseURL); err == nil && u.RawQuery != "" {
+		// The calls' query (session_id, access_token) is appended to it.
+		p.Addf("BaseURL must not carry a query")
 	}
-	if c.SessionID == "" {
-		errs = append(errs, errors.New("waapi: SessionID must be set"))
-	}
-	if c.AccessToken == "" {
-		errs = append(errs, errors.New("waapi: AccessToken must be set"))
-	}
-	return errors.Join(errs...)
+	p.Require("SessionID", c.SessionID)
+	p.Require("AccessToken", c.AccessToken)
+	return p.Err()
 }
 
 // String describes the configuration with the secrets redacted and the
@@ -107,8 +101,12 @@ func maskID(id string) string {
 // Client sends messages through one WhatsApp session. It is safe for
 // concurrent use. It prints and logs as its Config does (String, GoString,
 // LogValue), with the secrets redacted and the session id masked.
+// Conversation and MessageStatus are not offered by this API (statuses
+// arrive by webhook, see ParseWebhook): they return an error wrapping
+// provider.ErrUnsupported without calling the provider.
 type Client struct {
 	described
+	unsupported
 	cfg     Config
 	baseURL string
 	bearer  string
@@ -118,14 +116,18 @@ type Client struct {
 // described prints a Client without its secrets.
 type described = httpapi.Described
 
+// unsupported gives a Client its Conversation and MessageStatus.
+type unsupported = httpapi.Unsupported
+
 // New returns a Client for cfg. It does not call the provider; use
 // cfg.Validate to check the configuration first.
 func New(cfg Config) *Client {
 	c := &Client{
-		described: cfg.described().As("waapi.Client"),
-		cfg:       cfg,
-		baseURL:   strings.TrimRight(cfg.BaseURL, "/"),
-		bearer:    cmp.Or(cfg.BearerToken, cfg.AccessToken),
+		described:   cfg.described().As("waapi.Client"),
+		unsupported: httpapi.NoHistory(providerName),
+		cfg:         cfg,
+		baseURL:     strings.TrimRight(cfg.BaseURL, "/"),
+		bearer:      cmp.Or(cfg.BearerToken, cfg.AccessToken),
 		// The session id is no secret, but it travels next to the access
 		// token in the URL and is never printed in full.
 		k: httpapi.New(providerName, cfg.HTTPClient, cfg.Logger, cfg.AccessToken, cfg.BearerToken, cfg.SessionID),
@@ -155,19 +157,6 @@ type request struct {
 	phone string
 	json  map[string]any
 	form  [][2]string // multipart fields, in order
-}
-
-// Conversation is not offered by this API: it returns an error wrapping
-// provider.ErrUnsupported without calling the provider.
-func (c *Client) Conversation(ctx context.Context, phone string, limit int) ([]provider.ConversationMessage, error) {
-	return nil, fmt.Errorf("waapi conversation: %w", provider.ErrUnsupported)
-}
-
-// MessageStatus is not offered by this API (statuses arrive by webhook, see
-// ParseWebhook): it returns an error wrapping provider.ErrUnsupported
-// without calling the provider.
-func (c *Client) MessageStatus(ctx context.Context, wamid string) (provider.StatusReport, error) {
-	return provider.StatusReport{}, fmt.Errorf("waapi message-status: %w", provider.ErrUnsupported)
 }
 
 // Send delivers the rendered message m to the phone number to (E.164 digits;

@@ -143,38 +143,32 @@ func TestSendRequestsMatchDoc(t *testing.T) {
 		}, s.JSON)
 	})
 
-	t.Run("MediaImage", func(t *testing.T) {
-		t.Parallel()
-		c, f := setup(t, wiretest.Reply(200, imageOK))
-		u := "https://images.unsplash.com/photo-1597431793715-b4b71ddb5670?crop=entropy&fm=jpg&w=1080"
-		_, err := c.Send(ctx, testPhone, templates.Message{Kind: templates.KindMedia,
-			Media: &templates.Media{URL: u, Type: "image", Caption: "Caption", MimeType: "image/jpeg"}})
-		require.NoError(t, err)
-		s := f.Last(t)
-		require.Equal(t, "/whatsapp/message/fileurl", s.Path)
-		requireAuth(t, s, testBearer)
-		require.True(t, strings.HasPrefix(s.ContentType, "multipart/form-data; boundary="), s.ContentType)
-		require.Equal(t, map[string]string{"chatId": testPhone, "url": u, "type": "image", "mimetype": "image/jpeg", "caption": "Caption"}, s.Form)
-	})
-
-	t.Run("MediaMimeFromExtensionAudioNoCaption", func(t *testing.T) {
-		t.Parallel()
-		c, f := setup(t, wiretest.Reply(200, imageOK))
-		_, err := c.Send(ctx, testPhone, templates.Message{Kind: templates.KindMedia,
-			Media: &templates.Media{URL: "https://cdn.example.com/a/voice.OGG?sig=1", Type: "audio", Caption: "ignored"}})
-		require.NoError(t, err)
-		require.Equal(t, map[string]string{"chatId": testPhone, "url": "https://cdn.example.com/a/voice.OGG?sig=1", "type": "audio", "mimetype": "audio/ogg"}, f.Last(t).Form)
-	})
-
-	t.Run("MediaDocumentFilename", func(t *testing.T) {
-		t.Parallel()
-		c, f := setup(t, wiretest.Reply(200, imageOK))
-		_, err := c.Send(ctx, testPhone, templates.Message{Kind: templates.KindMedia,
-			Media: &templates.Media{URL: "https://cdn.example.com/files/menu.pdf", Type: "document", Caption: "Menu"}})
-		require.NoError(t, err)
-		require.Equal(t, map[string]string{"chatId": testPhone, "url": "https://cdn.example.com/files/menu.pdf", "type": "document",
-			"mimetype": "application/pdf", "caption": "Menu", "filename": "menu.pdf"}, f.Last(t).Form)
-	})
+	photo := "https://images.unsplash.com/photo-1597431793715-b4b71ddb5670?crop=entropy&fm=jpg&w=1080"
+	for _, tt := range []struct {
+		name  string
+		media templates.Media
+		want  map[string]string // the multipart form
+	}{
+		{"MediaImage", templates.Media{URL: photo, Type: "image", Caption: "Caption", MimeType: "image/jpeg"},
+			map[string]string{"chatId": testPhone, "url": photo, "type": "image", "mimetype": "image/jpeg", "caption": "Caption"}},
+		{"MediaMimeFromExtensionAudioNoCaption", templates.Media{URL: "https://cdn.example.com/a/voice.OGG?sig=1", Type: "audio", Caption: "ignored"},
+			map[string]string{"chatId": testPhone, "url": "https://cdn.example.com/a/voice.OGG?sig=1", "type": "audio", "mimetype": "audio/ogg"}},
+		{"MediaDocumentFilename", templates.Media{URL: "https://cdn.example.com/files/menu.pdf", Type: "document", Caption: "Menu"},
+			map[string]string{"chatId": testPhone, "url": "https://cdn.example.com/files/menu.pdf", "type": "document",
+				"mimetype": "application/pdf", "caption": "Menu", "filename": "menu.pdf"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, f := setup(t, wiretest.Reply(200, imageOK))
+			_, err := c.Send(ctx, testPhone, templates.Message{Kind: templates.KindMedia, Media: &tt.media})
+			require.NoError(t, err)
+			s := f.Last(t)
+			require.Equal(t, "/whatsapp/message/fileurl", s.Path)
+			requireAuth(t, s, testBearer)
+			require.True(t, strings.HasPrefix(s.ContentType, "multipart/form-data; boundary="), s.ContentType)
+			require.Equal(t, tt.want, s.Form)
+		})
+	}
 
 	t.Run("Buttons", func(t *testing.T) {
 		t.Parallel()

@@ -1,7 +1,6 @@
 package waapi
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"os"
@@ -11,21 +10,10 @@ import (
 	"github.com/wacamp/wacamp/templates"
 )
 
-// TestHostileAnswerScrubbed: an answer that echoes the access token as
-// error.code or error_code and JSON-escaped in its message leaves no form of
-// it in the error.
-func TestHostileAnswerScrubbed(t *testing.T) {
-	tok := wiretest.HostileToken
-	msg := wiretest.EchoMessage(tok)
-	wiretest.RequireAnswersScrubbed(t, tok, map[string]map[string]any{
-		"error.code": {"status": "error", "error": map[string]any{"message": msg, "code": tok}},
-		"error_code": {"status": "error", "message": msg, "error_code": tok},
-	}, func(baseURL string) error {
-		c := New(Config{BaseURL: baseURL, SessionID: testSession, AccessToken: tok})
-		_, err := c.Send(context.Background(), testPhone, templates.Message{Kind: templates.KindText, Text: "x"})
-		return err
-	})
-}
+// TestHostileAnswerScrubbed: an answer that echoes the access token or the
+// Bearer token as error.code or error_code and JSON-escaped in its message
+// leaves no form of it in the error.
+func TestHostileAnswerScrubbed(t *testing.T) { hostileDriver.RequireAnswersScrubbed(t) }
 
 // TestRedirectNotFollowed: a base_url that redirects (to another host, from
 // https to http) never gets access_token or the Bearer token to the other
@@ -54,6 +42,13 @@ func FuzzAnswer(f *testing.F) {
 var hostileDriver = wiretest.Driver{
 	Name:    providerName,
 	Secrets: []string{wiretest.HostileToken, wiretest.HostileSecret},
+	Echoes: func(secret string) map[string]map[string]any {
+		msg := wiretest.EchoMessage(secret)
+		return map[string]map[string]any{
+			"error.code": {"status": "error", "error": map[string]any{"message": msg, "code": secret}},
+			"error_code": {"status": "error", "message": msg, "error_code": secret},
+		}
+	},
 	Calls: func(baseURL string, hc *http.Client, log *slog.Logger) (sends, others []wiretest.Call) {
 		c := New(Config{BaseURL: baseURL, SessionID: testSession, AccessToken: wiretest.HostileToken,
 			BearerToken: wiretest.HostileSecret, HTTPClient: hc, Logger: log})

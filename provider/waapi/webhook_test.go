@@ -10,14 +10,30 @@ import (
 	"github.com/wacamp/wacamp/provider"
 )
 
+// webhookCase is one body and the events ParseWebhook must make of it.
+type webhookCase struct {
+	name string
+	body string
+	want []provider.Event
+}
+
+// requireParsed runs one subtest a case.
+func requireParsed(t *testing.T, tests []webhookCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseWebhook([]byte(tt.body))
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
 func TestParseWebhookStatuses(t *testing.T) {
 	t.Parallel()
 	at := time.Unix(1688996225, 0).UTC()
-	tests := []struct {
-		name string
-		body string
-		want []provider.Event
-	}{
+	requireParsed(t, []webhookCase{
 		{
 			// The shape waapisim pushes (our chosen shape).
 			name: "SimUpdateArray",
@@ -92,25 +108,13 @@ func TestParseWebhookStatuses(t *testing.T) {
 			body: `{"data":{"key":{"remoteJid":"111@s.whatsapp.net","fromMe":true,"id":"L"},"update":{"status":"DELIVERY_ACK"},"messageTimestamp":{"low":1688996225,"high":0,"unsigned":true}}}`,
 			want: []provider.Event{{WAMID: "L", Status: provider.StatusDelivered, Phone: "111", At: at, MatchByPhone: true}},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := ParseWebhook([]byte(tt.body))
-			require.NoError(t, err)
-			require.Equal(t, tt.want, got)
-		})
-	}
+	})
 }
 
 func TestParseWebhookInbound(t *testing.T) {
 	t.Parallel()
 	at := time.Unix(1688996225, 0).UTC()
-	tests := []struct {
-		name string
-		body string
-		want []provider.Event
-	}{
+	requireParsed(t, []webhookCase{
 		{
 			// The shape waapisim's Reply pushes.
 			name: "OnMessageConversation",
@@ -139,15 +143,7 @@ func TestParseWebhookInbound(t *testing.T) {
 				{WAMID: "LID", Inbound: true, Phone: "222", Text: "lid"},
 			},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := ParseWebhook([]byte(tt.body))
-			require.NoError(t, err)
-			require.Equal(t, tt.want, got)
-		})
-	}
+	})
 }
 
 func TestParseWebhookNothingOrMalformed(t *testing.T) {

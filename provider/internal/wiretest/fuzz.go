@@ -279,6 +279,25 @@ type Driver struct {
 	// hc and the logger log, nil meaning none) holding Secrets, and returns
 	// the calls to make: its sends (see Sends) and its other calls.
 	Calls func(baseURL string, hc *http.Client, log *slog.Logger) (sends, others []Call)
+	// Echoes are refusals in the provider's shapes, by name, each echoing
+	// secret in a code field and JSON-escaped (EchoMessage) in its message;
+	// see RequireAnswersScrubbed.
+	Echoes func(secret string) map[string]map[string]any
+}
+
+// RequireAnswersScrubbed answers the driver's first send with each of
+// Echoes (HTTP 400) of each of Secrets, and checks that the error carries
+// no form of that secret (RequireScrubbed).
+func (d Driver) RequireAnswersScrubbed(t *testing.T) {
+	for i, secret := range d.Secrets {
+		t.Run(fmt.Sprint("secret", i), func(t *testing.T) {
+			RequireAnswersScrubbed(t, secret, d.Echoes(secret), func(baseURL string) error {
+				sends, _ := d.Calls(baseURL, nil, nil)
+				_, err := sends[0](context.Background())
+				return err
+			})
+		})
+	}
 }
 
 // Fuzz runs the target: it seeds Samples and the Seeds of every secret,
