@@ -3,7 +3,6 @@ package botsailorsim_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/sim"
+	"github.com/wacamp/wacamp/provider/sim/simtest"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -23,12 +23,8 @@ import (
 func (b *testBundle) rawPost(t *testing.T, path string, form url.Values) (int, string) {
 	t.Helper()
 	form.Set("apiToken", token)
-	resp, err := b.srv.Client().PostForm(b.srv.URL+"/api/v1"+path, form)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(body)
+	status, body := simtest.Do(t, b.srv, http.MethodPost, "/api/v1"+path, nil, form)
+	return status, string(body)
 }
 
 func decode(t *testing.T, body string) map[string]any {
@@ -78,18 +74,7 @@ func TestShapesDriveTheDriver(t *testing.T) {
 				require.True(t, strings.HasPrefix(s.WAMID, "wamid."), s.WAMID)
 			}
 
-			conv, err := b.client.Conversation(ctx, phone, 10)
-			require.NoError(t, err)
-			require.Len(t, conv, 4)
-			require.Equal(t, []string{sends[3].WAMID, sends[2].WAMID, sends[1].WAMID, sends[0].WAMID},
-				[]string{conv[0].WAMID, conv[1].WAMID, conv[2].WAMID, conv[3].WAMID})
-			require.Equal(t, []string{"Bot flow welcome started.", "order_update", "Menu", "Hello Ana"},
-				[]string{conv[0].Text, conv[1].Text, conv[2].Text, conv[3].Text})
-			for _, m := range conv {
-				require.True(t, m.FromBot)
-				require.Equal(t, provider.StatusSent, m.Status)
-				require.Equal(t, t0, m.Time)
-			}
+			requireFourListed(t, b, phone, sends, t0)
 
 			steps := []struct {
 				advance time.Duration
@@ -116,9 +101,7 @@ func TestShapesDriveTheDriver(t *testing.T) {
 			_, err = b.client.Send(ctx, "8801700000001", text("hi"))
 			require.NoError(t, err)
 			_, err = b.client.Send(ctx, "8801700000002", text("hi"))
-			pe := classOf(t, err)
-			require.True(t, provider.IsSubscriberLimit(err))
-			require.Equal(t, provider.ClassHaltAccount, pe.Class)
+			simtest.RequireLimited(t, err, sim.SubscriberLimited)
 		})
 	}
 }

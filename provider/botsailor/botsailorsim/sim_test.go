@@ -18,6 +18,7 @@ import (
 	"github.com/wacamp/wacamp/provider/botsailor"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/sim"
+	"github.com/wacamp/wacamp/provider/sim/simtest"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -50,8 +51,7 @@ func setup(t *testing.T, opts botsailorsim.Options) *testBundle {
 		opts.Tokens = []string{token}
 	}
 	sim := botsailorsim.New(opts)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
+	srv := simtest.Serve(t, sim)
 	return &testBundle{
 		sim:   sim,
 		srv:   srv,
@@ -66,21 +66,34 @@ func setup(t *testing.T, opts botsailorsim.Options) *testBundle {
 // call makes a raw POST and decodes the JSON answer.
 func (b *testBundle) call(t *testing.T, path string, form url.Values) (int, map[string]any) {
 	t.Helper()
-	resp, err := b.srv.Client().PostForm(b.srv.URL+"/api/v1"+path, form)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var out map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-	return resp.StatusCode, out
+	return simtest.Call(t, b.srv, http.MethodPost, "/api/v1"+path, nil, form)
 }
 
-func text(s string) templates.Message { return templates.Message{Kind: templates.KindText, Text: s} }
+var (
+	text    = simtest.Text
+	classOf = simtest.ProviderError
+)
 
-func classOf(t *testing.T, err error) *provider.Error {
+// requireFourListed checks phone's conversation after the four sends of
+// TestSendKinds (text "Hello Ana", media captioned "Menu", template
+// "order_update", bot flow "welcome"), all made at sentAt: newest first,
+// with every wamid, the texts, from the bot and still sent. It returns the
+// conversation.
+func requireFourListed(t *testing.T, b *testBundle, phone string, sends []botsailorsim.Send, sentAt time.Time) []provider.ConversationMessage {
 	t.Helper()
-	var pe *provider.Error
-	require.ErrorAs(t, err, &pe)
-	return pe
+	conv, err := b.client.Conversation(context.Background(), phone, 10)
+	require.NoError(t, err)
+	require.Len(t, conv, 4)
+	require.Equal(t, []string{sends[3].WAMID, sends[2].WAMID, sends[1].WAMID, sends[0].WAMID},
+		[]string{conv[0].WAMID, conv[1].WAMID, conv[2].WAMID, conv[3].WAMID})
+	require.Equal(t, []string{"Bot flow welcome started.", "order_update", "Menu", "Hello Ana"},
+		[]string{conv[0].Text, conv[1].Text, conv[2].Text, conv[3].Text})
+	for _, m := range conv {
+		require.True(t, m.FromBot)
+		require.Equal(t, provider.StatusSent, m.Status)
+		require.Equal(t, sentAt, m.Time)
+	}
+	return conv
 }
 
 func TestSendKinds(t *testing.T) {
@@ -124,18 +137,7 @@ func TestSendKinds(t *testing.T) {
 
 	// The conversation lists them newest first, with the template and bot
 	// sends' wamids the send answers left out.
-	conv, err := b.client.Conversation(ctx, "8801723309003", 10)
-	require.NoError(t, err)
-	require.Len(t, conv, 4)
-	require.Equal(t, []string{sends[3].WAMID, sends[2].WAMID, sends[1].WAMID, sends[0].WAMID},
-		[]string{conv[0].WAMID, conv[1].WAMID, conv[2].WAMID, conv[3].WAMID})
-	require.Equal(t, []string{"Bot flow welcome started.", "order_update", "Menu", "Hello Ana"},
-		[]string{conv[0].Text, conv[1].Text, conv[2].Text, conv[3].Text})
-	for _, m := range conv {
-		require.True(t, m.FromBot)
-		require.Equal(t, provider.StatusSent, m.Status)
-		require.Equal(t, b.clock.Now(), m.Time)
-	}
+	conv := requireFourListed(t, b, "8801723309003", sends, b.clock.Now())
 	require.Contains(t, conv[1].Content, `"parameters":[{"text":"Ana","type":"text"},{"text":"A-17","type":"text"}]`)
 	require.Contains(t, conv[2].Content, `"image":{"caption":"Menu","link":"https://example.com/menu.jpg"}`)
 	require.Equal(t, 1, b.sim.Stats().ConversationCalls)
@@ -285,10 +287,7 @@ func TestFail5xx(t *testing.T) {
 	b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{Fail5xxRate: 1}})
 
 	_, err := b.client.Send(ctx, "8801723309003", text("hi"))
-	pe := classOf(t, err)
-	require.Equal(t, provider.ClassTransient, pe.Class)
-	require.Equal(t, http.StatusServiceUnavailable, pe.HTTPStatus)
-	require.Equal(t, time.Second, pe.RetryAfter)
+	simtest.RequireUnavailable(t, err)
 	require.Empty(t, b.sim.Sends(), "nothing is accepted before a 503")
 	require.Equal(t, 1, b.sim.Stats().Rejected5xx)
 
@@ -307,9 +306,7 @@ func TestRateLimit(t *testing.T) {
 		require.NoError(t, err)
 	}
 	_, err := b.client.Send(ctx, "8801723309003", text("over"))
-	pe := classOf(t, err)
-	require.Equal(t, provider.ClassTransient, pe.Class)
-	require.Equal(t, "130429", pe.Code)
+	pe := simtest.RequireLimited(t, err, sim.RateLimited)
 	require.Equal(t, http.StatusOK, pe.HTTPStatus)
 	require.Equal(t, 1, b.sim.Stats().RateLimited)
 
@@ -338,9 +335,7 @@ func TestPairRate(t *testing.T) {
 	require.NoError(t, err)
 	b.clock.Add(6*time.Second - time.Millisecond)
 	_, err = b.client.Send(ctx, "8801723309003", text("too soon"))
-	pe := classOf(t, err)
-	require.Equal(t, provider.ClassTransient, pe.Class)
-	require.Equal(t, "131056", pe.Code)
+	simtest.RequireLimited(t, err, sim.PairLimited)
 	_, err = b.client.Send(ctx, "8801723309004", text("another recipient"))
 	require.NoError(t, err)
 
@@ -361,8 +356,7 @@ func TestSubscriberLimit(t *testing.T) {
 		require.NoError(t, err)
 	}
 	_, err := b.client.Send(ctx, "8801700000003", text("new recipient"))
-	require.True(t, provider.IsSubscriberLimit(err))
-	require.Equal(t, provider.ClassHaltAccount, provider.ClassOf(err))
+	simtest.RequireLimited(t, err, sim.SubscriberLimited)
 	require.Equal(t, 1, b.sim.Stats().SubscriberLimited)
 
 	// Existing subscribers can still be messaged.
@@ -553,22 +547,14 @@ func TestRequestValidation(t *testing.T) {
 
 	t.Run("WrongTokenIsNotEchoed", func(t *testing.T) {
 		t.Parallel()
-		resp, err := b.srv.Client().Get(b.srv.URL + "/api/v1/user/myInfo?apiToken=secret-guess-123")
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
+		_, body := simtest.Do(t, b.srv, http.MethodGet, "/api/v1/user/myInfo?apiToken=secret-guess-123", nil, nil)
 		require.NotContains(t, string(body), "secret-guess-123")
 	})
 
 	t.Run("GETQueryLikeTheDocs", func(t *testing.T) {
 		t.Parallel()
 		q := url.Values{"apiToken": {token}, "phone_number_id": {numberID}, "phone_number": {"8801700000077"}, "message": {"via GET"}}
-		resp, err := b.srv.Client().Get(b.srv.URL + "/api/v1/whatsapp/send?" + q.Encode())
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		var out map[string]any
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		_, out := simtest.Call(t, b.srv, http.MethodGet, "/api/v1/whatsapp/send?"+q.Encode(), nil, nil)
 		require.Equal(t, "1", out["status"])
 		require.Equal(t, "Message sent successfully.", out["message"])
 		require.True(t, strings.HasPrefix(out["wa_message_id"].(string), "wamid."))

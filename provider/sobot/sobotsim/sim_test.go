@@ -1,14 +1,10 @@
 package sobotsim_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +13,7 @@ import (
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/sim"
+	"github.com/wacamp/wacamp/provider/sim/simtest"
 	"github.com/wacamp/wacamp/provider/sobot"
 	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
 	"github.com/wacamp/wacamp/templates"
@@ -28,64 +25,6 @@ const (
 	phone     = "919970012345"
 )
 
-// newClock returns a settable clock for the simulator.
-func newClock() *testclock.Clock {
-	return testclock.New(time.Now().UTC().Truncate(time.Second))
-}
-
-// receiver is a webhook endpoint that records every push.
-type receiver struct {
-	mu     sync.Mutex
-	bodies [][]byte
-	status int // answer; 0 means 200
-	got    chan struct{}
-	srv    *httptest.Server
-}
-
-func newReceiver(t *testing.T) *receiver {
-	t.Helper()
-	r := &receiver{got: make(chan struct{}, 1000)}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		b, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		r.bodies = append(r.bodies, b)
-		status := r.status
-		r.mu.Unlock()
-		r.got <- struct{}{}
-		if status != 0 {
-			w.WriteHeader(status)
-		}
-	}))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-func (r *receiver) body(i int) []byte {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.bodies[i]
-}
-
-func (r *receiver) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.bodies)
-}
-
-// events parses every push received so far with the driver's ParseWebhook.
-func (r *receiver) events(t *testing.T) []provider.Event {
-	t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []provider.Event
-	for _, b := range r.bodies {
-		evs, err := sobot.ParseWebhook(b)
-		require.NoError(t, err, string(b))
-		out = append(out, evs...)
-	}
-	return out
-}
-
 type bundle struct {
 	sim    *sobotsim.Server
 	srv    *httptest.Server
@@ -93,11 +32,11 @@ type bundle struct {
 	clock  *testclock.Clock
 }
 
-// setup starts a simulator with opts (plus the test credentials and clock)
-// and a driver pointed at it.
+// setup starts a simulator with opts (plus the test credentials, a fake
+// clock and a 1 ms webhook back-off) and a driver pointed at it.
 func setup(t *testing.T, opts sobotsim.Options) *bundle {
 	t.Helper()
-	clk := newClock()
+	clk := simtest.NewClock()
 	if opts.Now == nil {
 		opts.Now = clk.Now
 	}
@@ -108,9 +47,7 @@ func setup(t *testing.T, opts sobotsim.Options) *bundle {
 		opts.WebhookBackoff = time.Millisecond
 	}
 	sim := sobotsim.New(opts)
-	t.Cleanup(sim.Close)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
+	srv := simtest.Serve(t, sim, sim.Close)
 	return &bundle{
 		sim: sim, srv: srv, clock: clk,
 		client: sobot.New(sobot.Config{BaseURL: srv.URL, APIKey: apiKey, APISecret: apiSecret, HTTPClient: srv.Client()}),
@@ -120,30 +57,22 @@ func setup(t *testing.T, opts sobotsim.Options) *bundle {
 // post makes a raw request with the given headers and decodes the answer.
 func (b *bundle) post(t *testing.T, path string, headers map[string]string, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, b.srv.URL+path, bytes.NewBufferString(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := b.srv.Client().Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var out map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-	return resp.StatusCode, out
+	return simtest.Call(t, b.srv, http.MethodPost, path, headers, body)
 }
 
 var auth = map[string]string{"x-api-key": apiKey, "x-api-secret": apiSecret}
 
-func text(s string) templates.Message { return templates.Message{Kind: templates.KindText, Text: s} }
-
-func perr(t *testing.T, err error) *provider.Error {
+// events parses every push rcv acknowledged with the driver's ParseWebhook.
+func events(t *testing.T, rcv *simtest.Receiver) []provider.Event {
 	t.Helper()
-	var pe *provider.Error
-	require.ErrorAs(t, err, &pe)
-	return pe
+	return simtest.Events(t, sobot.ParseWebhook, rcv.Acked())
 }
+
+var (
+	text     = simtest.Text
+	perr     = simtest.ProviderError
+	statuses = simtest.Statuses
+)
 
 func TestAuth(t *testing.T) {
 	b := setup(t, sobotsim.Options{})
@@ -265,23 +194,20 @@ func TestValidation(t *testing.T) {
 func TestFail5xx(t *testing.T) {
 	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{Fail5xxRate: 1}})
 	_, err := b.client.Send(context.Background(), phone, text("Hi"))
-	pe := perr(t, err)
-	require.Equal(t, provider.ClassTransient, pe.Class)
-	require.Equal(t, http.StatusServiceUnavailable, pe.HTTPStatus)
-	require.Equal(t, time.Second, pe.RetryAfter)
+	simtest.RequireUnavailable(t, err)
 	require.Zero(t, b.sim.SendCount(phone))
 	require.Equal(t, 1, b.sim.Stats().Rejected5xx)
 }
 
 func TestDropAfterAccept(t *testing.T) {
-	rcv := newReceiver(t)
-	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{DropAfterAcceptRate: 1}, WebhookURL: rcv.srv.URL})
+	rcv := simtest.NewReceiver(t)
+	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{DropAfterAcceptRate: 1}, WebhookURL: rcv.URL})
 	_, err := b.client.Send(context.Background(), phone, text("Hi"))
 	require.Equal(t, provider.ClassAmbiguous, perr(t, err).Class)
 	require.Equal(t, 1, b.sim.SendCount(phone), "the message went out")
 	require.Equal(t, 1, b.sim.Stats().Dropped)
 	b.sim.Flush()
-	evs := rcv.events(t)
+	evs := events(t, rcv)
 	require.Len(t, evs, 1)
 	require.Equal(t, b.sim.Sends()[0].WAMID, evs[0].WAMID, "its statuses still arrive")
 }
@@ -294,10 +220,8 @@ func TestRateLimit(t *testing.T) {
 		require.NoError(t, err)
 	}
 	_, err := b.client.Send(ctx, "919970000003", text("Hi"))
-	pe := perr(t, err)
-	require.Equal(t, provider.ClassTransient, pe.Class)
+	pe := simtest.RequireLimited(t, err, sim.RateLimited)
 	require.Equal(t, http.StatusTooManyRequests, pe.HTTPStatus)
-	require.Equal(t, "130429", pe.Code)
 	require.Equal(t, time.Second, pe.RetryAfter)
 	require.Equal(t, 1, b.sim.Stats().RateLimited)
 
@@ -321,9 +245,7 @@ func TestPairInterval(t *testing.T) {
 	require.NoError(t, err)
 	b.clock.Add(5 * time.Second)
 	_, err = b.client.Send(ctx, phone, text("2"))
-	pe := perr(t, err)
-	require.Equal(t, provider.ClassTransient, pe.Class)
-	require.Equal(t, "131056", pe.Code)
+	simtest.RequireLimited(t, err, sim.PairLimited)
 	_, err = b.client.Send(ctx, "919970000009", text("other recipient"))
 	require.NoError(t, err)
 	b.clock.Add(time.Second)
@@ -338,9 +260,7 @@ func TestSubscriberLimit(t *testing.T) {
 	_, err := b.client.Send(ctx, phone, text("1"))
 	require.NoError(t, err)
 	_, err = b.client.Send(ctx, "919970000009", text("new"))
-	pe := perr(t, err)
-	require.Equal(t, provider.ClassHaltAccount, pe.Class)
-	require.True(t, provider.IsSubscriberLimit(err))
+	simtest.RequireLimited(t, err, sim.SubscriberLimited)
 	_, err = b.client.Send(ctx, phone, text("known subscriber"))
 	require.NoError(t, err)
 	require.Equal(t, 1, b.sim.Stats().SubscriberLimited)
@@ -372,23 +292,23 @@ func TestLatency(t *testing.T) {
 
 func TestWebhookProgression(t *testing.T) {
 	for _, meta := range []bool{false, true} {
-		rcv := newReceiver(t)
-		b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookMetaStyle: meta,
+		rcv := simtest.NewReceiver(t)
+		b := setup(t, sobotsim.Options{WebhookURL: rcv.URL, WebhookMetaStyle: meta,
 			Knobs: sim.Knobs{DeliverAfter: 2 * time.Second, ReadAfter: 3 * time.Second, ReadShare: 1}})
 		res, err := b.client.Send(context.Background(), phone, text("Hi"))
 		require.NoError(t, err)
 		sentAt := b.clock.Now()
 
 		b.sim.Flush()
-		require.Equal(t, []provider.Status{provider.StatusSent}, statuses(rcv.events(t)))
+		require.Equal(t, []provider.Status{provider.StatusSent}, statuses(events(t, rcv)))
 		b.clock.Add(time.Second)
 		b.sim.Flush()
-		require.Len(t, rcv.events(t), 1, "not delivered yet")
+		require.Len(t, events(t, rcv), 1, "not delivered yet")
 		b.clock.Add(time.Second)
 		b.sim.Flush()
 		b.clock.Add(3 * time.Second)
 		b.sim.Flush()
-		evs := rcv.events(t)
+		evs := events(t, rcv)
 		require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusDelivered, provider.StatusRead}, statuses(evs))
 		for _, ev := range evs {
 			require.Equal(t, res.WAMID, ev.WAMID)
@@ -398,7 +318,7 @@ func TestWebhookProgression(t *testing.T) {
 		if meta {
 			require.Equal(t, phone, evs[0].Phone)
 		} else {
-			require.JSONEq(t, `{"id":"`+res.WAMID+`","status":"sent","timestamp":"`+itoa(sentAt.Unix())+`"}`, string(rcv.body(0)),
+			require.JSONEq(t, `{"id":"`+res.WAMID+`","status":"sent","timestamp":"`+itoa(sentAt.Unix())+`"}`, string(rcv.Acked()[0]),
 				"the doc's bare status shape")
 		}
 		require.Zero(t, b.sim.Pending())
@@ -408,13 +328,13 @@ func TestWebhookProgression(t *testing.T) {
 
 func TestWebhookFailed(t *testing.T) {
 	for _, meta := range []bool{false, true} {
-		rcv := newReceiver(t)
-		b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookMetaStyle: meta, Knobs: sim.Knobs{FailShare: 1, ReadShare: 1}})
+		rcv := simtest.NewReceiver(t)
+		b := setup(t, sobotsim.Options{WebhookURL: rcv.URL, WebhookMetaStyle: meta, Knobs: sim.Knobs{FailShare: 1, ReadShare: 1}})
 		_, err := b.client.Send(context.Background(), phone, text("Hi"))
 		require.NoError(t, err)
 		b.clock.Add(time.Hour)
 		b.sim.Flush()
-		evs := rcv.events(t)
+		evs := events(t, rcv)
 		require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusFailed}, statuses(evs))
 		require.Equal(t, "131026", evs[1].Code)
 		require.Contains(t, evs[1].Reason, "Message undeliverable.")
@@ -422,83 +342,75 @@ func TestWebhookFailed(t *testing.T) {
 }
 
 func TestWebhookDuplicates(t *testing.T) {
-	rcv := newReceiver(t)
-	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookDuplicateRate: 1})
+	rcv := simtest.NewReceiver(t)
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.URL, WebhookDuplicateRate: 1})
 	_, err := b.client.Send(context.Background(), phone, text("Hi"))
 	require.NoError(t, err)
 	b.clock.Add(time.Hour)
 	b.sim.Flush()
 	require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusSent, provider.StatusDelivered, provider.StatusDelivered},
-		statuses(rcv.events(t)))
+		statuses(events(t, rcv)))
 	require.Equal(t, 2, b.sim.Stats().WebhookDuplicates)
 }
 
 func TestWebhookReorder(t *testing.T) {
-	rcv := newReceiver(t)
-	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookReorder: true})
+	rcv := simtest.NewReceiver(t)
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.URL, WebhookReorder: true})
 	_, err := b.client.Send(context.Background(), phone, text("Hi"))
 	require.NoError(t, err)
 	b.sim.Flush()
-	require.Zero(t, rcv.count(), "sent is held back until delivered")
+	require.Zero(t, rcv.Requests(), "sent is held back until delivered")
 	b.clock.Add(time.Second)
 	b.sim.Flush()
-	require.Equal(t, []provider.Status{provider.StatusDelivered, provider.StatusSent}, statuses(rcv.events(t)))
+	require.Equal(t, []provider.Status{provider.StatusDelivered, provider.StatusSent}, statuses(events(t, rcv)))
 }
 
 func TestWebhookEarly(t *testing.T) {
-	rcv := newReceiver(t)
-	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookEarly: true})
+	rcv := simtest.NewReceiver(t)
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.URL, WebhookEarly: true})
 	res, err := b.client.Send(context.Background(), phone, text("Hi"))
 	require.NoError(t, err)
 	// No Flush: the push was made before the answer.
-	evs := rcv.events(t)
+	evs := events(t, rcv)
 	require.Len(t, evs, 1)
 	require.Equal(t, provider.StatusSent, evs[0].Status)
 	require.Equal(t, res.WAMID, evs[0].WAMID)
 }
 
 func TestWebhookRetryThenDrop(t *testing.T) {
-	rcv := newReceiver(t)
-	rcv.status = http.StatusInternalServerError
-	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookAttempts: 3, Knobs: sim.Knobs{DeliverAfter: -1}})
+	rcv := simtest.NewReceiver(t)
+	rcv.SetFail(func(int) int { return http.StatusInternalServerError })
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.URL, WebhookAttempts: 3, Knobs: sim.Knobs{DeliverAfter: -1}})
 	_, err := b.client.Send(context.Background(), phone, text("Hi"))
 	require.NoError(t, err)
 	b.sim.Flush()
-	require.Equal(t, 3, rcv.count())
+	require.Equal(t, 3, rcv.Requests())
 	st := b.sim.Stats()
 	require.Equal(t, 2, st.WebhookRetries)
 	require.Equal(t, 1, st.WebhookFailed)
 	require.Zero(t, st.WebhookPushed)
 
 	// A receiver that recovers gets the retry.
-	rcv2 := newReceiver(t)
-	var calls int
-	var mu sync.Mutex
-	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		calls++
-		n := calls
-		mu.Unlock()
+	rcv2 := simtest.NewReceiver(t)
+	rcv2.SetFail(func(n int) int {
 		if n == 1 {
-			w.WriteHeader(http.StatusBadGateway)
-			return
+			return http.StatusBadGateway
 		}
-		rcv2.srv.Config.Handler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(flaky.Close)
-	b.sim.SetOptions(func(o *sobotsim.Options) { o.WebhookURL = flaky.URL })
+		return 0
+	})
+	b.sim.SetOptions(func(o *sobotsim.Options) { o.WebhookURL = rcv2.URL })
 	_, err = b.client.Send(context.Background(), "919970000009", text("Hi"))
 	require.NoError(t, err)
 	b.sim.Flush()
-	require.Len(t, rcv2.events(t), 1)
+	require.Len(t, events(t, rcv2), 1)
 	require.Equal(t, 1, b.sim.Stats().WebhookPushed)
 }
 
 func TestReply(t *testing.T) {
-	rcv := newReceiver(t)
-	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL})
+	rcv := simtest.NewReceiver(t)
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.URL})
 	wamid := b.sim.Reply(phone, "STOP")
-	evs := rcv.events(t)
+	evs := events(t, rcv)
 	require.Equal(t, []provider.Event{{WAMID: wamid, At: b.clock.Now(), Phone: phone, Inbound: true, Text: "STOP"}}, evs)
 	require.Equal(t, 1, b.sim.Stats().Replies)
 }
@@ -506,42 +418,39 @@ func TestReply(t *testing.T) {
 // TestRealTimeTimers runs the simulator on the real clock: pushes arrive
 // by themselves.
 func TestRealTimeTimers(t *testing.T) {
-	rcv := newReceiver(t)
-	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{Now: time.Now, DeliverAfter: 20 * time.Millisecond}, WebhookURL: rcv.srv.URL})
+	rcv := simtest.NewReceiver(t)
+	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{Now: time.Now, DeliverAfter: 20 * time.Millisecond}, WebhookURL: rcv.URL})
 	res, err := b.client.Send(context.Background(), phone, text("Hi"))
 	require.NoError(t, err)
 	for range 2 {
-		select {
-		case <-rcv.got:
-		case <-time.After(10 * time.Second):
-			t.Fatal("webhook push did not arrive")
-		}
+		_, ok := rcv.Next(10 * time.Second)
+		require.True(t, ok, "webhook push did not arrive")
 	}
-	evs := rcv.events(t)
+	evs := events(t, rcv)
 	require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusDelivered}, statuses(evs))
 	require.Equal(t, res.WAMID, evs[1].WAMID)
 }
 
 func TestCloseStopsPushes(t *testing.T) {
-	rcv := newReceiver(t)
-	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, Knobs: sim.Knobs{DeliverAfter: time.Hour}})
+	rcv := simtest.NewReceiver(t)
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.URL, Knobs: sim.Knobs{DeliverAfter: time.Hour}})
 	_, err := b.client.Send(context.Background(), phone, text("Hi"))
 	require.NoError(t, err)
 	b.sim.Flush()
-	require.Equal(t, 1, rcv.count(), "sent")
+	require.Equal(t, 1, rcv.Requests(), "sent")
 	require.Equal(t, 1, b.sim.Pending(), "delivered is due in an hour")
 	b.sim.Close()
 	b.clock.Add(2 * time.Hour)
 	b.sim.Flush()
-	require.Equal(t, 1, rcv.count(), "nothing after Close")
+	require.Equal(t, 1, rcv.Requests(), "nothing after Close")
 	require.Zero(t, b.sim.Pending())
 	b.sim.Close() // idempotent
 }
 
 func TestDeterministic(t *testing.T) {
 	run := func() ([]string, []provider.Status, sobotsim.Stats) {
-		rcv := newReceiver(t)
-		b := setup(t, sobotsim.Options{Knobs: sim.Knobs{Seed: 42, Fail5xxRate: 0.2, DropAfterAcceptRate: 0.2, FailShare: 0.3, ReadShare: 0.5}, WebhookURL: rcv.srv.URL, WebhookDuplicateRate: 0.3})
+		rcv := simtest.NewReceiver(t)
+		b := setup(t, sobotsim.Options{Knobs: sim.Knobs{Seed: 42, Fail5xxRate: 0.2, DropAfterAcceptRate: 0.2, FailShare: 0.3, ReadShare: 0.5}, WebhookURL: rcv.URL, WebhookDuplicateRate: 0.3})
 		var outcomes []string
 		for i := range 30 {
 			res, err := b.client.Send(context.Background(), "9199700000"+itoa(int64(10+i)), text("Hi"))
@@ -553,7 +462,7 @@ func TestDeterministic(t *testing.T) {
 		}
 		b.clock.Add(time.Hour)
 		b.sim.Flush()
-		return outcomes, statuses(rcv.events(t)), b.sim.Stats()
+		return outcomes, statuses(events(t, rcv)), b.sim.Stats()
 	}
 	o1, s1, st1 := run()
 	o2, s2, st2 := run()
@@ -565,14 +474,6 @@ func TestDeterministic(t *testing.T) {
 	require.NotZero(t, st1.WebhookDuplicates)
 	require.Contains(t, s1, provider.StatusFailed)
 	require.Contains(t, s1, provider.StatusRead)
-}
-
-func statuses(evs []provider.Event) []provider.Status {
-	out := make([]provider.Status, 0, len(evs))
-	for _, ev := range evs {
-		out = append(out, ev.Status)
-	}
-	return out
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,15 +1,11 @@
 package waapisim_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +15,7 @@ import (
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/sim"
+	"github.com/wacamp/wacamp/provider/sim/simtest"
 	"github.com/wacamp/wacamp/provider/waapi"
 	"github.com/wacamp/wacamp/provider/waapi/waapisim"
 	"github.com/wacamp/wacamp/templates"
@@ -31,79 +28,20 @@ const (
 	phone     = "2349048988056"
 )
 
-// newClock returns a settable clock for the simulator.
-func newClock() *testclock.Clock {
-	return testclock.New(time.Now().UTC().Truncate(time.Second))
-}
-
-// receiver is a webhook endpoint that records what it gets.
-type receiver struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	bodies [][]byte
-	got    chan []byte
-	// fail, when set, decides the HTTP status of each request (1-based).
-	fail func(n int) int
-}
-
-func newReceiver(t *testing.T) *receiver {
-	rc := &receiver{got: make(chan []byte, 1000)}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		rc.bodies = append(rc.bodies, b)
-		n := len(rc.bodies)
-		fail := rc.fail
-		rc.mu.Unlock()
-		if fail != nil {
-			if code := fail(n); code != 0 {
-				w.WriteHeader(code)
-				return
-			}
-		}
-		rc.got <- b
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(rc.srv.Close)
-	return rc
-}
-
-func (rc *receiver) setFail(f func(n int) int) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.fail = f
-}
-
-// events parses every acknowledged body with the driver's ParseWebhook.
-func (rc *receiver) events(t *testing.T) []provider.Event {
-	t.Helper()
-	var out []provider.Event
-	for {
-		select {
-		case b := <-rc.got:
-			evs, err := waapi.ParseWebhook(b)
-			require.NoError(t, err, string(b))
-			out = append(out, evs...)
-		default:
-			return out
-		}
-	}
-}
-
 type bundle struct {
 	sim    *waapisim.Server
 	srv    *httptest.Server
 	client *waapi.Client
 	clock  *testclock.Clock
-	hook   *receiver
+	hook   *simtest.Receiver
 }
 
-// setup starts a simulator with opts (plus credentials, a fake clock and a
-// webhook receiver) and a driver pointed at it.
+// setup starts a simulator with opts (plus credentials, a fake clock, a
+// webhook receiver and a 1 ms push back-off) and a driver pointed at it.
 func setup(t *testing.T, opts waapisim.Options) *bundle {
 	t.Helper()
-	clk := newClock()
-	hook := newReceiver(t)
+	clk := simtest.NewClock()
+	hook := simtest.NewReceiver(t)
 	if opts.Now == nil {
 		opts.Now = clk.Now
 	}
@@ -114,14 +52,13 @@ func setup(t *testing.T, opts waapisim.Options) *bundle {
 		opts.Sessions = []waapisim.Session{{ID: sessionID, AccessToken: access}}
 	}
 	if opts.WebhookURL == "" {
-		opts.WebhookURL = hook.srv.URL
+		opts.WebhookURL = hook.URL
 	}
 	if opts.WebhookRetryDelay == 0 {
 		opts.WebhookRetryDelay = time.Millisecond
 	}
 	sim := waapisim.New(opts)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(func() { srv.Close(); sim.Close() })
+	srv := simtest.Serve(t, sim, sim.Close)
 	return &bundle{
 		sim: sim, srv: srv, clock: clk, hook: hook,
 		client: waapi.New(waapi.Config{BaseURL: srv.URL + "/api", SessionID: sessionID, AccessToken: access,
@@ -129,39 +66,35 @@ func setup(t *testing.T, opts waapisim.Options) *bundle {
 	}
 }
 
-// raw makes a raw call and decodes the JSON answer.
+// raw makes a raw call with a Bearer token (none when auth is "") and
+// decodes the JSON answer.
 func (b *bundle) raw(t *testing.T, method, path, auth string, body any) (int, map[string]any) {
 	t.Helper()
-	j, _ := json.Marshal(body)
-	req, err := http.NewRequest(method, b.srv.URL+path, bytes.NewReader(j))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
+	header := map[string]string{}
 	if auth != "" {
-		req.Header.Set("Authorization", "Bearer "+auth)
+		header["Authorization"] = "Bearer " + auth
 	}
-	resp, err := b.srv.Client().Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var out map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-	return resp.StatusCode, out
+	return simtest.Call(t, b.srv, method, path, header, body)
+}
+
+// events parses the pushes rcv acknowledged since the last call with the
+// driver's ParseWebhook.
+func events(t *testing.T, rcv *simtest.Receiver) []provider.Event {
+	t.Helper()
+	return simtest.Events(t, waapi.ParseWebhook, rcv.Take())
 }
 
 // flush pushes everything due and returns the events the receiver got.
 func (b *bundle) flush(t *testing.T) []provider.Event {
 	t.Helper()
 	b.sim.Flush()
-	return b.hook.events(t)
+	return events(t, b.hook)
 }
 
-func text(s string) templates.Message { return templates.Message{Kind: templates.KindText, Text: s} }
-
-func perr(t *testing.T, err error) *provider.Error {
-	t.Helper()
-	var pe *provider.Error
-	require.ErrorAs(t, err, &pe)
-	return pe
-}
+var (
+	text = simtest.Text
+	perr = simtest.ProviderError
+)
 
 func TestAuth(t *testing.T) {
 	t.Parallel()
@@ -253,10 +186,7 @@ func TestFail5xx(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{Fail5xxRate: 1}})
 	_, err := b.client.Send(context.Background(), phone, text("x"))
-	pe := perr(t, err)
-	require.Equal(t, provider.ClassTransient, pe.Class)
-	require.Equal(t, 503, pe.HTTPStatus)
-	require.Equal(t, time.Second, pe.RetryAfter)
+	simtest.RequireUnavailable(t, err)
 	require.Equal(t, 1, b.sim.Stats().Rejected5xx)
 	require.Empty(t, b.sim.Sends())
 }
@@ -270,7 +200,7 @@ func TestDropAfterAccept(t *testing.T) {
 	require.Equal(t, 1, b.sim.Stats().Dropped)
 	// The message went out: its sent status is still pushed.
 	b.sim.Flush()
-	evs := b.hook.events(t)
+	evs := events(t, b.hook)
 	require.Len(t, evs, 1)
 	require.Equal(t, b.sim.Sends()[0].ID, evs[0].WAMID)
 }
@@ -284,9 +214,7 @@ func TestRateLimit(t *testing.T) {
 		require.NoError(t, err)
 	}
 	_, err := b.client.Send(ctx, "2340000000003", text("x"))
-	pe := perr(t, err)
-	require.Equal(t, provider.ClassTransient, pe.Class)
-	require.Equal(t, "130429", pe.Code)
+	pe := simtest.RequireLimited(t, err, sim.RateLimited)
 	require.Equal(t, 429, pe.HTTPStatus)
 	require.Equal(t, 1, b.sim.Stats().RateLimited)
 	b.clock.Add(500 * time.Millisecond)
@@ -301,9 +229,7 @@ func TestPairInterval(t *testing.T) {
 	_, err := b.client.Send(ctx, phone, text("1"))
 	require.NoError(t, err)
 	_, err = b.client.Send(ctx, phone, text("2"))
-	pe := perr(t, err)
-	require.Equal(t, provider.ClassTransient, pe.Class)
-	require.Equal(t, "131056", pe.Code)
+	simtest.RequireLimited(t, err, sim.PairLimited)
 	_, err = b.client.Send(ctx, "2340000000009", text("other"))
 	require.NoError(t, err)
 	b.clock.Add(6 * time.Second)
@@ -319,8 +245,7 @@ func TestSubscriberLimit(t *testing.T) {
 	_, err := b.client.Send(ctx, phone, text("1"))
 	require.NoError(t, err)
 	_, err = b.client.Send(ctx, "2340000000009", text("2"))
-	require.Equal(t, provider.ClassHaltAccount, perr(t, err).Class)
-	require.True(t, provider.IsSubscriberLimit(err))
+	simtest.RequireLimited(t, err, sim.SubscriberLimited)
 	_, err = b.client.Send(ctx, phone, text("known subscriber"))
 	require.NoError(t, err)
 	require.Equal(t, 1, b.sim.Stats().SubscriberLimited)
@@ -333,7 +258,7 @@ func TestStatusPushes(t *testing.T) {
 	require.NoError(t, err)
 
 	b.sim.Flush()
-	evs := b.hook.events(t)
+	evs := events(t, b.hook)
 	at := b.clock.Now()
 	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusSent, Phone: phone, At: at, MatchByPhone: true}}, evs)
 
@@ -376,7 +301,7 @@ func TestWebhookDuplicates(t *testing.T) {
 	require.NoError(t, err)
 	b.clock.Add(waapisim.DefaultDeliverAfter)
 	b.sim.Flush()
-	evs := b.hook.events(t)
+	evs := events(t, b.hook)
 	require.Len(t, evs, 4)
 	for i, st := range []provider.Status{provider.StatusSent, provider.StatusSent, provider.StatusDelivered, provider.StatusDelivered} {
 		require.Equal(t, st, evs[i].Status)
@@ -403,7 +328,7 @@ func TestWebhookEarly(t *testing.T) {
 	b := setup(t, waapisim.Options{WebhookEarly: true})
 	var answered atomic.Bool
 	var beforeAnswer atomic.Int32
-	b.hook.setFail(func(int) int {
+	b.hook.SetFail(func(int) int {
 		if !answered.Load() {
 			beforeAnswer.Add(1)
 		}
@@ -413,7 +338,7 @@ func TestWebhookEarly(t *testing.T) {
 	answered.Store(true)
 	require.NoError(t, err)
 	require.Equal(t, int32(1), beforeAnswer.Load(), "the sent push arrives before the answer")
-	evs := b.hook.events(t)
+	evs := events(t, b.hook)
 	require.Len(t, evs, 1)
 	require.Equal(t, res.WAMID, evs[0].WAMID)
 	require.Equal(t, provider.StatusSent, evs[0].Status)
@@ -424,7 +349,7 @@ func TestWebhookEarly(t *testing.T) {
 func TestWebhookRetries(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{WebhookRetries: 2})
-	b.hook.setFail(func(n int) int {
+	b.hook.SetFail(func(n int) int {
 		if n <= 2 {
 			return http.StatusInternalServerError
 		}
@@ -437,10 +362,10 @@ func TestWebhookRetries(t *testing.T) {
 	require.Equal(t, 1, st.Pushed)
 	require.Equal(t, 2, st.PushRetries)
 	require.Zero(t, st.PushDropped)
-	require.Len(t, b.hook.events(t), 1)
+	require.Len(t, events(t, b.hook), 1)
 
 	// A receiver that always fails: the push is dropped after the retries.
-	b.hook.setFail(func(int) int { return http.StatusBadGateway })
+	b.hook.SetFail(func(int) int { return http.StatusBadGateway })
 	b.clock.Add(waapisim.DefaultDeliverAfter)
 	b.sim.Flush()
 	st = b.sim.Stats()
@@ -452,16 +377,16 @@ func TestWebhookRetries(t *testing.T) {
 func TestSetWebhook(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{})
-	other := newReceiver(t)
+	other := simtest.NewReceiver(t)
 	status, ans := b.raw(t, http.MethodPut, "/whatsapp/setWebhook", bearer, map[string]any{
-		"session_id": sessionID, "access_token": access, "webhook_url": other.srv.URL,
+		"session_id": sessionID, "access_token": access, "webhook_url": other.URL,
 		"events": []string{"onMessage", "onAnyMessage"}, "requestConfig": map[string]any{},
 	})
 	require.Equal(t, 200, status)
 	require.Equal(t, true, ans["status"])
 	cfg, ok := b.sim.Webhook(sessionID)
 	require.True(t, ok)
-	require.Equal(t, waapisim.WebhookConfig{URL: other.srv.URL, Events: []string{"onMessage", "onAnyMessage"}}, cfg)
+	require.Equal(t, waapisim.WebhookConfig{URL: other.URL, Events: []string{"onMessage", "onAnyMessage"}}, cfg)
 
 	status, _ = b.raw(t, http.MethodPut, "/whatsapp/setWebhook", "wrong", map[string]any{"session_id": sessionID, "access_token": access, "webhook_url": "http://x"})
 	require.Equal(t, 401, status)
@@ -469,8 +394,8 @@ func TestSetWebhook(t *testing.T) {
 	res, err := b.client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
 	b.sim.Flush()
-	require.Empty(t, b.hook.events(t), "pushes go to the URL set by setWebhook")
-	evs := other.events(t)
+	require.Empty(t, events(t, b.hook), "pushes go to the URL set by setWebhook")
+	evs := events(t, other)
 	require.Len(t, evs, 1)
 	require.Equal(t, res.WAMID, evs[0].WAMID)
 }
@@ -538,28 +463,29 @@ func TestLatency(t *testing.T) {
 	require.GreaterOrEqual(t, time.Since(start), 30*time.Millisecond)
 }
 
+// serveRealTime serves a simulator with opts on the real clock and
+// returns it with a driver of session "s" that uses token.
+func serveRealTime(t *testing.T, opts waapisim.Options, token string) (*waapisim.Server, *waapi.Client) {
+	t.Helper()
+	sim := waapisim.New(opts)
+	srv := simtest.Serve(t, sim, sim.Close)
+	return sim, waapi.New(waapi.Config{BaseURL: srv.URL, SessionID: "s", AccessToken: token, HTTPClient: srv.Client()})
+}
+
 func TestRealTimePushes(t *testing.T) {
 	t.Parallel()
-	hook := newReceiver(t)
-	sim := waapisim.New(waapisim.Options{WebhookURL: hook.srv.URL, Knobs: sim.Knobs{DeliverAfter: 20 * time.Millisecond, ReadShare: 1}})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(func() { srv.Close(); sim.Close() })
-	c := waapi.New(waapi.Config{BaseURL: srv.URL, SessionID: "s", AccessToken: "a", HTTPClient: srv.Client()})
+	hook := simtest.NewReceiver(t)
+	_, c := serveRealTime(t, waapisim.Options{WebhookURL: hook.URL, Knobs: sim.Knobs{DeliverAfter: 20 * time.Millisecond, ReadShare: 1}}, "a")
 	res, err := c.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
 	var got []provider.Status
-	timeout := time.After(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for len(got) < 3 {
-		select {
-		case body := <-hook.got:
-			evs, err := waapi.ParseWebhook(body)
-			require.NoError(t, err)
-			for _, ev := range evs {
-				require.Equal(t, res.WAMID, ev.WAMID)
-				got = append(got, ev.Status)
-			}
-		case <-timeout:
-			t.Fatalf("pushes did not arrive in real time: %v", got)
+		body, ok := hook.Next(time.Until(deadline))
+		require.True(t, ok, "pushes did not arrive in real time: %v", got)
+		for _, ev := range simtest.Events(t, waapi.ParseWebhook, [][]byte{body}) {
+			require.Equal(t, res.WAMID, ev.WAMID)
+			got = append(got, ev.Status)
 		}
 	}
 	require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusDelivered, provider.StatusRead}, got)
