@@ -151,3 +151,38 @@ func Statuses(evs []provider.Event) []provider.Status {
 	}
 	return out
 }
+
+// Bundle is a simulator served for one test, a driver pointed at it and
+// the simulator's fake clock.
+type Bundle[S http.Handler, C any] struct {
+	Sim    S
+	Srv    *httptest.Server
+	Client C
+	Clock  *testclock.Clock
+}
+
+// Start serves sim until the end of the test (then calls closers) and
+// points a driver made by client at it; clock is sim's clock.
+func Start[S http.Handler, C any](t testing.TB, sim S, clock *testclock.Clock, client func(*httptest.Server) C, closers ...func()) Bundle[S, C] {
+	t.Helper()
+	srv := Serve(t, sim, closers...)
+	return Bundle[S, C]{Sim: sim, Srv: srv, Client: client(srv), Clock: clock}
+}
+
+// UseClock makes clk the clock of k unless k has one already, and returns
+// clk.
+func UseClock(k *sim.Knobs, clk *testclock.Clock) *testclock.Clock {
+	if k.Now == nil {
+		k.Now = clk.Now
+	}
+	return clk
+}
+
+// Twice runs run twice and checks that both runs came out the same, as a
+// seeded simulator's do; it returns the first run's outcome.
+func Twice[T any](t testing.TB, run func() T) T {
+	t.Helper()
+	first, second := run(), run()
+	require.Equal(t, first, second)
+	return first
+}

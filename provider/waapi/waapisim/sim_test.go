@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/provider/sim/simtest"
@@ -29,22 +28,16 @@ const (
 )
 
 type bundle struct {
-	sim    *waapisim.Server
-	srv    *httptest.Server
-	client *waapi.Client
-	clock  *testclock.Clock
-	hook   *simtest.Receiver
+	simtest.Bundle[*waapisim.Server, *waapi.Client]
+	hook *simtest.Receiver
 }
 
 // setup starts a simulator with opts (plus credentials, a fake clock, a
 // webhook receiver and a 1 ms push back-off) and a driver pointed at it.
 func setup(t *testing.T, opts waapisim.Options) *bundle {
 	t.Helper()
-	clk := simtest.NewClock()
+	clk := simtest.UseClock(&opts.Knobs, simtest.NewClock())
 	hook := simtest.NewReceiver(t)
-	if opts.Now == nil {
-		opts.Now = clk.Now
-	}
 	if opts.BearerTokens == nil {
 		opts.BearerTokens = []string{bearer}
 	}
@@ -58,12 +51,10 @@ func setup(t *testing.T, opts waapisim.Options) *bundle {
 		opts.WebhookRetryDelay = time.Millisecond
 	}
 	sim := waapisim.New(opts)
-	srv := simtest.Serve(t, sim, sim.Close)
-	return &bundle{
-		sim: sim, srv: srv, clock: clk, hook: hook,
-		client: waapi.New(waapi.Config{BaseURL: srv.URL + "/api", SessionID: sessionID, AccessToken: access,
-			BearerToken: bearer, HTTPClient: srv.Client()}),
-	}
+	return &bundle{hook: hook, Bundle: simtest.Start(t, sim, clk, func(srv *httptest.Server) *waapi.Client {
+		return waapi.New(waapi.Config{BaseURL: srv.URL + "/api", SessionID: sessionID, AccessToken: access,
+			BearerToken: bearer, HTTPClient: srv.Client()})
+	}, sim.Close)}
 }
 
 // raw makes a raw call with a Bearer token (none when auth is "") and
@@ -74,7 +65,7 @@ func (b *bundle) raw(t *testing.T, method, path, auth string, body any) (int, ma
 	if auth != "" {
 		header["Authorization"] = "Bearer " + auth
 	}
-	return simtest.Call(t, b.srv, method, path, header, body)
+	return simtest.Call(t, b.Srv, method, path, header, body)
 }
 
 // events parses the pushes rcv acknowledged since the last call with the
@@ -87,7 +78,7 @@ func events(t *testing.T, rcv *simtest.Receiver) []provider.Event {
 // flush pushes everything due and returns the events the receiver got.
 func (b *bundle) flush(t *testing.T) []provider.Event {
 	t.Helper()
-	b.sim.Flush()
+	b.Sim.Flush()
 	return events(t, b.hook)
 }
 
@@ -119,10 +110,10 @@ func TestAuth(t *testing.T) {
 		require.Equal(t, tt.want, status, tt.name)
 		require.Equal(t, tt.want == 200, ans["status"], tt.name)
 	}
-	require.Equal(t, 6, b.sim.Stats().Unauthorized)
-	require.Equal(t, 2, b.sim.Stats().Accepted)
+	require.Equal(t, 6, b.Sim.Stats().Unauthorized)
+	require.Equal(t, 2, b.Sim.Stats().Accepted)
 
-	bad := waapi.New(waapi.Config{BaseURL: b.srv.URL, SessionID: sessionID, AccessToken: "wrong", HTTPClient: b.srv.Client()})
+	bad := waapi.New(waapi.Config{BaseURL: b.Srv.URL, SessionID: sessionID, AccessToken: "wrong", HTTPClient: b.Srv.Client()})
 	_, err := bad.Send(context.Background(), phone, text("x"))
 	require.Equal(t, provider.ClassHaltAccount, perr(t, err).Class)
 	require.Equal(t, 401, perr(t, err).HTTPStatus)
@@ -141,12 +132,12 @@ func TestSendKinds(t *testing.T) {
 	}
 	var ids []string
 	for _, m := range msgs {
-		res, err := b.client.Send(ctx, "+"+phone, m)
+		res, err := b.Client.Send(ctx, "+"+phone, m)
 		require.NoError(t, err, m.Kind)
 		require.NotEmpty(t, res.WAMID)
 		ids = append(ids, res.WAMID)
 	}
-	sends := b.sim.Sends()
+	sends := b.Sim.Sends()
 	require.Len(t, sends, len(msgs))
 	kinds := []string{"text", "location", "file", "button", "list"}
 	for i, s := range sends {
@@ -154,7 +145,7 @@ func TestSendKinds(t *testing.T) {
 		require.Equal(t, kinds[i], s.Kind)
 		require.Equal(t, phone, s.Phone)
 		require.Equal(t, sessionID, s.SessionID)
-		require.Equal(t, b.clock.Now(), s.At)
+		require.Equal(t, b.Clock.Now(), s.At)
 		require.NotContains(t, s.Fields, "access_token")
 	}
 	require.Equal(t, "Hello dear", sends[0].Text)
@@ -162,47 +153,47 @@ func TestSendKinds(t *testing.T) {
 	require.Equal(t, "https://x.example/a.jpg", sends[2].MediaURL)
 	require.Equal(t, "image/jpeg", sends[2].MimeType)
 	require.Equal(t, "Yo", sends[2].Text)
-	require.Equal(t, 5, b.sim.SendCount(phone))
-	require.Zero(t, b.sim.SendCount("111"))
+	require.Equal(t, 5, b.Sim.SendCount(phone))
+	require.Zero(t, b.Sim.SendCount("111"))
 
 	// The deprecated sendText answers as the doc shows.
 	status, ans := b.raw(t, http.MethodPost, "/whatsapp/message/sendText", bearer,
 		map[string]any{"session_id": sessionID, "access_token": access, "to": "2348179803743", "message": "Hello sir 3."})
 	require.Equal(t, 200, status)
-	last := b.sim.Sends()[5]
+	last := b.Sim.Sends()[5]
 	require.Equal(t, "true_2348179803743@c.us_"+last.ID, ans["data"])
 	require.Equal(t, "sendText", last.Kind)
 
 	// Refusals: invalid number and missing fields are 400s the driver fails.
-	_, err := b.client.Send(ctx, "12345", text("x"))
+	_, err := b.Client.Send(ctx, "12345", text("x"))
 	require.Equal(t, provider.ClassPermanent, perr(t, err).Class)
 	status, ans = b.raw(t, http.MethodPost, "/whatsapp/message?session_id="+sessionID+"&access_token="+access, bearer, map[string]any{"chatId": phone})
 	require.Equal(t, 400, status)
 	require.Equal(t, "message is required", ans["message"])
-	require.Len(t, b.sim.Sends(), 6)
+	require.Len(t, b.Sim.Sends(), 6)
 }
 
 func TestFail5xx(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{Fail5xxRate: 1}})
-	_, err := b.client.Send(context.Background(), phone, text("x"))
+	_, err := b.Client.Send(context.Background(), phone, text("x"))
 	simtest.RequireUnavailable(t, err)
-	require.Equal(t, 1, b.sim.Stats().Rejected5xx)
-	require.Empty(t, b.sim.Sends())
+	require.Equal(t, 1, b.Sim.Stats().Rejected5xx)
+	require.Empty(t, b.Sim.Sends())
 }
 
 func TestDropAfterAccept(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{DropAfterAcceptRate: 1}})
-	_, err := b.client.Send(context.Background(), phone, text("x"))
+	_, err := b.Client.Send(context.Background(), phone, text("x"))
 	require.Equal(t, provider.ClassAmbiguous, perr(t, err).Class)
-	require.Equal(t, 1, b.sim.SendCount(phone))
-	require.Equal(t, 1, b.sim.Stats().Dropped)
+	require.Equal(t, 1, b.Sim.SendCount(phone))
+	require.Equal(t, 1, b.Sim.Stats().Dropped)
 	// The message went out: its sent status is still pushed.
-	b.sim.Flush()
+	b.Sim.Flush()
 	evs := events(t, b.hook)
 	require.Len(t, evs, 1)
-	require.Equal(t, b.sim.Sends()[0].ID, evs[0].WAMID)
+	require.Equal(t, b.Sim.Sends()[0].ID, evs[0].WAMID)
 }
 
 func TestRateLimit(t *testing.T) {
@@ -210,15 +201,15 @@ func TestRateLimit(t *testing.T) {
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{RatePerSecond: 2}})
 	ctx := context.Background()
 	for _, p := range []string{"2340000000001", "2340000000002"} {
-		_, err := b.client.Send(ctx, p, text("x"))
+		_, err := b.Client.Send(ctx, p, text("x"))
 		require.NoError(t, err)
 	}
-	_, err := b.client.Send(ctx, "2340000000003", text("x"))
+	_, err := b.Client.Send(ctx, "2340000000003", text("x"))
 	pe := simtest.RequireLimited(t, err, sim.RateLimited)
 	require.Equal(t, 429, pe.HTTPStatus)
-	require.Equal(t, 1, b.sim.Stats().RateLimited)
-	b.clock.Add(500 * time.Millisecond)
-	_, err = b.client.Send(ctx, "2340000000003", text("x"))
+	require.Equal(t, 1, b.Sim.Stats().RateLimited)
+	b.Clock.Add(500 * time.Millisecond)
+	_, err = b.Client.Send(ctx, "2340000000003", text("x"))
 	require.NoError(t, err)
 }
 
@@ -226,52 +217,52 @@ func TestPairInterval(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{PairInterval: 6 * time.Second}})
 	ctx := context.Background()
-	_, err := b.client.Send(ctx, phone, text("1"))
+	_, err := b.Client.Send(ctx, phone, text("1"))
 	require.NoError(t, err)
-	_, err = b.client.Send(ctx, phone, text("2"))
+	_, err = b.Client.Send(ctx, phone, text("2"))
 	simtest.RequireLimited(t, err, sim.PairLimited)
-	_, err = b.client.Send(ctx, "2340000000009", text("other"))
+	_, err = b.Client.Send(ctx, "2340000000009", text("other"))
 	require.NoError(t, err)
-	b.clock.Add(6 * time.Second)
-	_, err = b.client.Send(ctx, phone, text("3"))
+	b.Clock.Add(6 * time.Second)
+	_, err = b.Client.Send(ctx, phone, text("3"))
 	require.NoError(t, err)
-	require.Equal(t, 1, b.sim.Stats().PairLimited)
+	require.Equal(t, 1, b.Sim.Stats().PairLimited)
 }
 
 func TestSubscriberLimit(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{SubscriberLimit: 1}})
 	ctx := context.Background()
-	_, err := b.client.Send(ctx, phone, text("1"))
+	_, err := b.Client.Send(ctx, phone, text("1"))
 	require.NoError(t, err)
-	_, err = b.client.Send(ctx, "2340000000009", text("2"))
+	_, err = b.Client.Send(ctx, "2340000000009", text("2"))
 	simtest.RequireLimited(t, err, sim.SubscriberLimited)
-	_, err = b.client.Send(ctx, phone, text("known subscriber"))
+	_, err = b.Client.Send(ctx, phone, text("known subscriber"))
 	require.NoError(t, err)
-	require.Equal(t, 1, b.sim.Stats().SubscriberLimited)
+	require.Equal(t, 1, b.Sim.Stats().SubscriberLimited)
 }
 
 func TestStatusPushes(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{DeliverAfter: 2 * time.Second, ReadAfter: 3 * time.Second, ReadShare: 1}})
-	res, err := b.client.Send(context.Background(), phone, text("x"))
+	res, err := b.Client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
 
-	b.sim.Flush()
+	b.Sim.Flush()
 	evs := events(t, b.hook)
-	at := b.clock.Now()
+	at := b.Clock.Now()
 	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusSent, Phone: phone, At: at, MatchByPhone: true}}, evs)
 
-	b.clock.Add(time.Second)
+	b.Clock.Add(time.Second)
 	require.Empty(t, b.flush(t), "nothing is due before DeliverAfter")
-	b.clock.Add(time.Second)
+	b.Clock.Add(time.Second)
 	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusDelivered, Phone: phone, At: at.Add(2 * time.Second), MatchByPhone: true}}, b.flush(t))
-	b.clock.Add(3 * time.Second)
+	b.Clock.Add(3 * time.Second)
 	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusRead, Phone: phone, At: at.Add(5 * time.Second), MatchByPhone: true}}, b.flush(t))
-	require.Zero(t, b.sim.Pending())
-	require.Equal(t, 3, b.sim.Stats().Pushed)
+	require.Zero(t, b.Sim.Pending())
+	require.Equal(t, 3, b.Sim.Stats().Pushed)
 	statuses := []string{}
-	for _, p := range b.sim.Pushes() {
+	for _, p := range b.Sim.Pushes() {
 		statuses = append(statuses, p.Status)
 	}
 	require.Equal(t, []string{"SERVER_ACK", "DELIVERY_ACK", "READ"}, statuses)
@@ -280,27 +271,27 @@ func TestStatusPushes(t *testing.T) {
 func TestFailShare(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{FailShare: 1, ReadShare: 1}})
-	res, err := b.client.Send(context.Background(), phone, text("x"))
+	res, err := b.Client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
-	b.clock.Add(waapisim.DefaultDeliverAfter)
+	b.Clock.Add(waapisim.DefaultDeliverAfter)
 	evs := b.flush(t)
 	require.Len(t, evs, 2)
 	require.Equal(t, provider.StatusFailed, evs[1].Status)
 	require.Equal(t, res.WAMID, evs[1].WAMID)
 	require.Equal(t, "131026", evs[1].Code)
 	require.Equal(t, "Message undeliverable.", evs[1].Reason)
-	b.clock.Add(time.Hour)
+	b.Clock.Add(time.Hour)
 	require.Empty(t, b.flush(t), "a failed message is never read")
-	require.Zero(t, b.sim.Pending())
+	require.Zero(t, b.Sim.Pending())
 }
 
 func TestWebhookDuplicates(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{WebhookDuplicateRate: 1})
-	res, err := b.client.Send(context.Background(), phone, text("x"))
+	res, err := b.Client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
-	b.clock.Add(waapisim.DefaultDeliverAfter)
-	b.sim.Flush()
+	b.Clock.Add(waapisim.DefaultDeliverAfter)
+	b.Sim.Flush()
 	evs := events(t, b.hook)
 	require.Len(t, evs, 4)
 	for i, st := range []provider.Status{provider.StatusSent, provider.StatusSent, provider.StatusDelivered, provider.StatusDelivered} {
@@ -312,10 +303,10 @@ func TestWebhookDuplicates(t *testing.T) {
 func TestWebhookReorder(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{WebhookReorder: true, Knobs: sim.Knobs{ReadShare: 1}})
-	_, err := b.client.Send(context.Background(), phone, text("x"))
+	_, err := b.Client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
 	require.Empty(t, b.flush(t), "sent is held back until delivered is pushed")
-	b.clock.Add(waapisim.DefaultDeliverAfter)
+	b.Clock.Add(waapisim.DefaultDeliverAfter)
 	var got []provider.Status
 	for _, ev := range b.flush(t) {
 		got = append(got, ev.Status)
@@ -334,7 +325,7 @@ func TestWebhookEarly(t *testing.T) {
 		}
 		return 0
 	})
-	res, err := b.client.Send(context.Background(), phone, text("x"))
+	res, err := b.Client.Send(context.Background(), phone, text("x"))
 	answered.Store(true)
 	require.NoError(t, err)
 	require.Equal(t, int32(1), beforeAnswer.Load(), "the sent push arrives before the answer")
@@ -343,7 +334,7 @@ func TestWebhookEarly(t *testing.T) {
 	require.Equal(t, res.WAMID, evs[0].WAMID)
 	require.Equal(t, provider.StatusSent, evs[0].Status)
 	require.Empty(t, b.flush(t), "the early push is not pushed again")
-	require.Equal(t, 1, b.sim.Stats().Pushed)
+	require.Equal(t, 1, b.Sim.Stats().Pushed)
 }
 
 func TestWebhookRetries(t *testing.T) {
@@ -355,10 +346,10 @@ func TestWebhookRetries(t *testing.T) {
 		}
 		return 0
 	})
-	_, err := b.client.Send(context.Background(), phone, text("x"))
+	_, err := b.Client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
-	b.sim.Flush()
-	st := b.sim.Stats()
+	b.Sim.Flush()
+	st := b.Sim.Stats()
 	require.Equal(t, 1, st.Pushed)
 	require.Equal(t, 2, st.PushRetries)
 	require.Zero(t, st.PushDropped)
@@ -366,9 +357,9 @@ func TestWebhookRetries(t *testing.T) {
 
 	// A receiver that always fails: the push is dropped after the retries.
 	b.hook.SetFail(func(int) int { return http.StatusBadGateway })
-	b.clock.Add(waapisim.DefaultDeliverAfter)
-	b.sim.Flush()
-	st = b.sim.Stats()
+	b.Clock.Add(waapisim.DefaultDeliverAfter)
+	b.Sim.Flush()
+	st = b.Sim.Stats()
 	require.Equal(t, 1, st.PushDropped)
 	require.Equal(t, 4, st.PushRetries)
 	require.Equal(t, 1, st.Pushed)
@@ -384,16 +375,16 @@ func TestSetWebhook(t *testing.T) {
 	})
 	require.Equal(t, 200, status)
 	require.Equal(t, true, ans["status"])
-	cfg, ok := b.sim.Webhook(sessionID)
+	cfg, ok := b.Sim.Webhook(sessionID)
 	require.True(t, ok)
 	require.Equal(t, waapisim.WebhookConfig{URL: other.URL, Events: []string{"onMessage", "onAnyMessage"}}, cfg)
 
 	status, _ = b.raw(t, http.MethodPut, "/whatsapp/setWebhook", "wrong", map[string]any{"session_id": sessionID, "access_token": access, "webhook_url": "http://x"})
 	require.Equal(t, 401, status)
 
-	res, err := b.client.Send(context.Background(), phone, text("x"))
+	res, err := b.Client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
-	b.sim.Flush()
+	b.Sim.Flush()
 	require.Empty(t, events(t, b.hook), "pushes go to the URL set by setWebhook")
 	evs := events(t, other)
 	require.Len(t, evs, 1)
@@ -403,37 +394,35 @@ func TestSetWebhook(t *testing.T) {
 func TestReply(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{})
-	id := b.sim.Reply(phone, "STOP")
+	id := b.Sim.Reply(phone, "STOP")
 	evs := b.flush(t)
-	require.Equal(t, []provider.Event{{WAMID: id, Inbound: true, Phone: phone, Text: "STOP", At: b.clock.Now()}}, evs)
-	require.Equal(t, 1, b.sim.Stats().Replies)
+	require.Equal(t, []provider.Event{{WAMID: id, Inbound: true, Phone: phone, Text: "STOP", At: b.Clock.Now()}}, evs)
+	require.Equal(t, 1, b.Sim.Stats().Replies)
 }
 
 func TestDeterministic(t *testing.T) {
 	t.Parallel()
-	run := func() ([]string, []string) {
+	type outcome struct{ outcomes, pushes []string }
+	got := simtest.Twice(t, func() outcome {
 		b := setup(t, waapisim.Options{Knobs: sim.Knobs{Seed: 42, FailShare: 0.3, ReadShare: 0.5, Fail5xxRate: 0.2}, WebhookDuplicateRate: 0.3})
 		var outcomes []string
 		for i := range 20 {
-			res, err := b.client.Send(context.Background(), fmt.Sprintf("23400000000%02d", i%10), text("x"))
+			res, err := b.Client.Send(context.Background(), fmt.Sprintf("23400000000%02d", i%10), text("x"))
 			if err != nil {
 				outcomes = append(outcomes, "err:"+perr(t, err).Class.String())
 				continue
 			}
 			outcomes = append(outcomes, res.WAMID)
 		}
-		b.clock.Add(time.Minute)
-		b.sim.Flush()
+		b.Clock.Add(time.Minute)
+		b.Sim.Flush()
 		var pushes []string
-		for _, p := range b.sim.Pushes() {
+		for _, p := range b.Sim.Pushes() {
 			pushes = append(pushes, p.ID+"/"+p.Status)
 		}
-		return outcomes, pushes
-	}
-	o1, p1 := run()
-	o2, p2 := run()
-	require.Equal(t, o1, o2)
-	require.Equal(t, p1, p2)
+		return outcome{outcomes, pushes}
+	})
+	o1, p1 := got.outcomes, got.pushes
 	require.Contains(t, o1, "err:transient", "some sends hit the 503 knob")
 	statuses := map[string]int{}
 	for _, p := range p1 {
@@ -451,14 +440,14 @@ func TestLatency(t *testing.T) {
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{Latency: time.Minute}})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := b.client.Send(ctx, phone, text("x"))
+	_, err := b.Client.Send(ctx, phone, text("x"))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Equal(t, provider.ClassAmbiguous, perr(t, err).Class)
-	require.Empty(t, b.sim.Sends(), "the client gave up during the latency: nothing is accepted")
+	require.Empty(t, b.Sim.Sends(), "the client gave up during the latency: nothing is accepted")
 
-	b.sim.SetOptions(func(o *waapisim.Options) { o.Latency = 30 * time.Millisecond })
+	b.Sim.SetOptions(func(o *waapisim.Options) { o.Latency = 30 * time.Millisecond })
 	start := time.Now()
-	_, err = b.client.Send(context.Background(), phone, text("x"))
+	_, err = b.Client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, time.Since(start), 30*time.Millisecond)
 }
@@ -494,12 +483,12 @@ func TestRealTimePushes(t *testing.T) {
 func TestClose(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{DeliverAfter: time.Hour}})
-	_, err := b.client.Send(context.Background(), phone, text("x"))
+	_, err := b.Client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
-	b.sim.Flush()
-	require.Equal(t, 1, b.sim.Pending())
-	b.sim.Close()
-	b.sim.Close() // idempotent
-	b.clock.Add(2 * time.Hour)
-	require.Zero(t, b.sim.Flush(), "nothing is pushed after Close")
+	b.Sim.Flush()
+	require.Equal(t, 1, b.Sim.Pending())
+	b.Sim.Close()
+	b.Sim.Close() // idempotent
+	b.Clock.Add(2 * time.Hour)
+	require.Zero(t, b.Sim.Flush(), "nothing is pushed after Close")
 }
