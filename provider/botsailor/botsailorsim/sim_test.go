@@ -54,6 +54,11 @@ func (b *testBundle) call(t *testing.T, path string, form url.Values) (int, map[
 	return simtest.Call(t, b.Srv, http.MethodPost, "/api/v1"+path, nil, form)
 }
 
+// limits runs the shared scenarios of the number's limits on b.
+func (b *testBundle) limits() simtest.Limits {
+	return simtest.Limits{Client: b.Client, Clock: b.Clock, Counts: func() sim.Counts { return b.Sim.Stats().Counts }}
+}
+
 var (
 	text    = simtest.Text
 	classOf = simtest.ProviderError
@@ -285,25 +290,14 @@ func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{RatePerSecond: 2}})
-
-	for range 2 {
-		_, err := b.Client.Send(ctx, "8801723309003", text("hi"))
-		require.NoError(t, err)
-	}
-	_, err := b.Client.Send(ctx, "8801723309003", text("over"))
-	pe := simtest.RequireLimited(t, err, sim.RateLimited)
+	pe := b.limits().RateLimit(t, [3]string{"8801723309003", "8801723309003", "8801723309003"})
 	require.Equal(t, http.StatusOK, pe.HTTPStatus)
-	require.Equal(t, 1, b.Sim.Stats().RateLimited)
 
 	// Another phone number has its own bucket.
 	other := botsailor.New(botsailor.Config{BaseURL: b.Srv.URL + "/api/v1", Token: token, PhoneNumberID: "222"})
-	_, err = other.Send(ctx, "8801723309003", text("other number"))
+	_, err := other.Send(ctx, "8801723309003", text("other number"))
 	require.NoError(t, err)
 
-	// Half a second refills one token at 2/s.
-	b.Clock.Add(500 * time.Millisecond)
-	_, err = b.Client.Send(ctx, "8801723309003", text("after refill"))
-	require.NoError(t, err)
 	_, err = b.Client.Send(ctx, "8801723309003", text("over again"))
 	require.Error(t, err)
 	require.Equal(t, 2, b.Sim.Stats().RateLimited)
@@ -313,21 +307,8 @@ func TestRateLimit(t *testing.T) {
 
 func TestPairRate(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{PairInterval: 6 * time.Second}})
-
-	_, err := b.Client.Send(ctx, "8801723309003", text("first"))
-	require.NoError(t, err)
-	b.Clock.Add(6*time.Second - time.Millisecond)
-	_, err = b.Client.Send(ctx, "8801723309003", text("too soon"))
-	simtest.RequireLimited(t, err, sim.PairLimited)
-	_, err = b.Client.Send(ctx, "8801723309004", text("another recipient"))
-	require.NoError(t, err)
-
-	b.Clock.Add(time.Millisecond)
-	_, err = b.Client.Send(ctx, "8801723309003", text("six seconds later"))
-	require.NoError(t, err)
-	require.Equal(t, 1, b.Sim.Stats().PairLimited)
+	b.limits().PairInterval(t, "8801723309003", "8801723309004", 6*time.Second-time.Millisecond)
 	require.Equal(t, 2, b.Sim.SendCount("8801723309003"))
 }
 

@@ -53,6 +53,11 @@ func (b *bundle) post(t *testing.T, path string, headers map[string]string, body
 
 var auth = map[string]string{"x-api-key": apiKey, "x-api-secret": apiSecret}
 
+// limits runs the shared scenarios of the number's limits on b.
+func (b *bundle) limits() simtest.Limits {
+	return simtest.Limits{Client: b.Client, Clock: b.Clock, Counts: func() sim.Counts { return b.Sim.Stats().Counts }}
+}
+
 // events parses every push rcv acknowledged with the driver's ParseWebhook.
 func events(t *testing.T, rcv *simtest.Receiver) []provider.Event {
 	t.Helper()
@@ -205,56 +210,27 @@ func TestDropAfterAccept(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{RatePerSecond: 2}})
-	ctx := context.Background()
-	for _, p := range []string{"919970000001", "919970000002"} {
-		_, err := b.Client.Send(ctx, p, text("Hi"))
-		require.NoError(t, err)
-	}
-	_, err := b.Client.Send(ctx, "919970000003", text("Hi"))
-	pe := simtest.RequireLimited(t, err, sim.RateLimited)
+	pe := b.limits().RateLimit(t, [3]string{"919970000001", "919970000002", "919970000003"})
 	require.Equal(t, http.StatusTooManyRequests, pe.HTTPStatus)
 	require.Equal(t, time.Second, pe.RetryAfter)
-	require.Equal(t, 1, b.Sim.Stats().RateLimited)
-
-	b.Clock.Add(500 * time.Millisecond)
-	_, err = b.Client.Send(ctx, "919970000003", text("Hi"))
-	require.NoError(t, err, "one token refilled")
 
 	// Another account has its own bucket.
 	b.Sim.SetOptions(func(o *sobotsim.Options) {
 		o.Credentials = append(o.Credentials, sobotsim.Credential{Key: "k2", Secret: "s2"})
 	})
 	other := sobot.New(sobot.Config{BaseURL: b.Srv.URL, APIKey: "k2", APISecret: "s2", HTTPClient: b.Srv.Client()})
-	_, err = other.Send(ctx, "919970000004", text("Hi"))
+	_, err := other.Send(context.Background(), "919970000004", text("Hi"))
 	require.NoError(t, err)
 }
 
 func TestPairInterval(t *testing.T) {
 	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{PairInterval: 6 * time.Second}})
-	ctx := context.Background()
-	_, err := b.Client.Send(ctx, phone, text("1"))
-	require.NoError(t, err)
-	b.Clock.Add(5 * time.Second)
-	_, err = b.Client.Send(ctx, phone, text("2"))
-	simtest.RequireLimited(t, err, sim.PairLimited)
-	_, err = b.Client.Send(ctx, "919970000009", text("other recipient"))
-	require.NoError(t, err)
-	b.Clock.Add(time.Second)
-	_, err = b.Client.Send(ctx, phone, text("3"))
-	require.NoError(t, err)
-	require.Equal(t, 1, b.Sim.Stats().PairLimited)
+	b.limits().PairInterval(t, phone, "919970000009", 5*time.Second)
 }
 
 func TestSubscriberLimit(t *testing.T) {
 	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{SubscriberLimit: 1}})
-	ctx := context.Background()
-	_, err := b.Client.Send(ctx, phone, text("1"))
-	require.NoError(t, err)
-	_, err = b.Client.Send(ctx, "919970000009", text("new"))
-	simtest.RequireLimited(t, err, sim.SubscriberLimited)
-	_, err = b.Client.Send(ctx, phone, text("known subscriber"))
-	require.NoError(t, err)
-	require.Equal(t, 1, b.Sim.Stats().SubscriberLimited)
+	b.limits().SubscriberLimit(t, phone, "919970000009")
 }
 
 func TestUnknownTemplate(t *testing.T) {

@@ -75,6 +75,11 @@ func events(t *testing.T, rcv *simtest.Receiver) []provider.Event {
 	return simtest.Events(t, waapi.ParseWebhook, rcv.Take())
 }
 
+// limits runs the shared scenarios of the number's limits on b.
+func (b *bundle) limits() simtest.Limits {
+	return simtest.Limits{Client: b.Client, Clock: b.Clock, Counts: func() sim.Counts { return b.Sim.Stats().Counts }}
+}
+
 // flush pushes everything due and returns the events the receiver got.
 func (b *bundle) flush(t *testing.T) []provider.Event {
 	t.Helper()
@@ -199,47 +204,20 @@ func TestDropAfterAccept(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{RatePerSecond: 2}})
-	ctx := context.Background()
-	for _, p := range []string{"2340000000001", "2340000000002"} {
-		_, err := b.Client.Send(ctx, p, text("x"))
-		require.NoError(t, err)
-	}
-	_, err := b.Client.Send(ctx, "2340000000003", text("x"))
-	pe := simtest.RequireLimited(t, err, sim.RateLimited)
+	pe := b.limits().RateLimit(t, [3]string{"2340000000001", "2340000000002", "2340000000003"})
 	require.Equal(t, 429, pe.HTTPStatus)
-	require.Equal(t, 1, b.Sim.Stats().RateLimited)
-	b.Clock.Add(500 * time.Millisecond)
-	_, err = b.Client.Send(ctx, "2340000000003", text("x"))
-	require.NoError(t, err)
 }
 
 func TestPairInterval(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{PairInterval: 6 * time.Second}})
-	ctx := context.Background()
-	_, err := b.Client.Send(ctx, phone, text("1"))
-	require.NoError(t, err)
-	_, err = b.Client.Send(ctx, phone, text("2"))
-	simtest.RequireLimited(t, err, sim.PairLimited)
-	_, err = b.Client.Send(ctx, "2340000000009", text("other"))
-	require.NoError(t, err)
-	b.Clock.Add(6 * time.Second)
-	_, err = b.Client.Send(ctx, phone, text("3"))
-	require.NoError(t, err)
-	require.Equal(t, 1, b.Sim.Stats().PairLimited)
+	b.limits().PairInterval(t, phone, "2340000000009", 0)
 }
 
 func TestSubscriberLimit(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{SubscriberLimit: 1}})
-	ctx := context.Background()
-	_, err := b.Client.Send(ctx, phone, text("1"))
-	require.NoError(t, err)
-	_, err = b.Client.Send(ctx, "2340000000009", text("2"))
-	simtest.RequireLimited(t, err, sim.SubscriberLimited)
-	_, err = b.Client.Send(ctx, phone, text("known subscriber"))
-	require.NoError(t, err)
-	require.Equal(t, 1, b.Sim.Stats().SubscriberLimited)
+	b.limits().SubscriberLimit(t, phone, "2340000000009")
 }
 
 func TestStatusPushes(t *testing.T) {
