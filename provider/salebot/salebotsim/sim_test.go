@@ -171,11 +171,18 @@ func TestFaults(t *testing.T) {
 	t.Parallel()
 	path := "/api/" + key + "/whatsapp_message"
 
-	t.Run("Fail5xx", func(t *testing.T) {
-		t.Parallel()
-		sim := salebotsim.New(salebotsim.Options{Knobs: sim.Knobs{Fail5xxRate: 1}})
+	// faulty serves a simulator with knobs and posts it one message; it
+	// returns the simulator and the raw answer (or the client's error).
+	faulty := func(t *testing.T, knobs sim.Knobs) (*salebotsim.Server, *http.Response, error) {
+		sim := salebotsim.New(salebotsim.Options{Knobs: knobs})
 		srv := start(t, sim)
 		resp, err := srv.Client().Post(srv.URL+path, "application/json", strings.NewReader(`{"phone":"79875146788","message":"x"}`))
+		return sim, resp, err
+	}
+
+	t.Run("Fail5xx", func(t *testing.T) {
+		t.Parallel()
+		sim, resp, err := faulty(t, sim.Knobs{Fail5xxRate: 1})
 		require.NoError(t, err)
 		require.NoError(t, resp.Body.Close())
 		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
@@ -186,9 +193,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("DropAfterAccept", func(t *testing.T) {
 		t.Parallel()
-		sim := salebotsim.New(salebotsim.Options{Knobs: sim.Knobs{DropAfterAcceptRate: 1}})
-		srv := start(t, sim)
-		_, err := srv.Client().Post(srv.URL+path, "application/json", strings.NewReader(`{"phone":"79875146788","message":"x"}`))
+		sim, _, err := faulty(t, sim.Knobs{DropAfterAcceptRate: 1})
 		require.Error(t, err)
 		require.Len(t, sim.Sends(), 1)
 		require.Equal(t, 1, sim.Stats().Dropped)

@@ -7,11 +7,13 @@ package simtest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,4 +187,182 @@ func Twice[T any](t testing.TB, run func() T) T {
 	first, second := run(), run()
 	require.Equal(t, first, second)
 	return first
+}
+
+// Receiver is a webhook endpoint for a simulator's pushes. It counts every
+// request and keeps the body of each one it acknowledges (HTTP 200), in
+// order. It is an http.Handler, served for the test at URL.
+type Receiver struct {
+	// URL is where the Receiver is served.
+	URL string
+
+	mu       sync.Mutex
+	requests int
+	acked    [][]byte
+	taken    int           // acked bodies handed out by Take and Next
+	wake     chan struct{} // closed (and replaced) at each acknowledged body
+	fail     func(n int) int
+}
+
+// NewReceiver returns a Receiver served until the end of the test.
+func NewReceiver(t testing.TB) *Receiver {
+	t.Helper()
+	r := &Receiver{wake: make(chan struct{})}
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	r.URL = srv.URL
+	return r
+}
+
+// SetFail makes f decide the answer to each request, by its number
+// (1-based): HTTP f(n), or 200 when f(n) is 0. Nil acknowledges every one.
+func (r *Receiver) SetFail(f func(n int) int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = f
+}
+
+// FailFirst answers the first n requests HTTP 500.
+func (r *Receiver) FailFirst(n int) {
+	r.SetFail(func(i int) int {
+		if i <= n {
+			return http.StatusInternalServerError
+		}
+		return 0
+	})
+}
+
+// ServeHTTP records one push.
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	b, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	r.requests++
+	n, fail := r.requests, r.fail
+	r.mu.Unlock()
+	if fail != nil {
+		if code := fail(n); code != 0 {
+			w.WriteHeader(code)
+			return
+		}
+	}
+	r.mu.Lock()
+	r.acked = append(r.acked, b)
+	close(r.wake)
+	r.wake = make(chan struct{})
+	r.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+// Requests returns how many requests came, acknowledged or not.
+func (r *Receiver) Requests() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.requests
+}
+
+// Acked returns every body acknowledged so far, in order.
+func (r *Receiver) Acked() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][]byte(nil), r.acked...)
+}
+
+// Take returns the acknowledged bodies not handed out yet by Take or Next.
+func (r *Receiver) Take() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := append([][]byte(nil), r.acked[r.taken:]...)
+	r.taken = len(r.acked)
+	return out
+}
+
+// Next returns the next acknowledged body not handed out yet, waiting for
+// it up to timeout; false if none came.
+func (r *Receiver) Next(timeout time.Duration) ([]byte, bool) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		if r.taken < len(r.acked) {
+			b := r.acked[r.taken]
+			r.taken++
+			r.mu.Unlock()
+			return b, true
+		}
+		wake := r.wake
+		r.mu.Unlock()
+		select {
+		case <-wake:
+		case <-deadline.C:
+			return nil, false
+		}
+	}
+}
+
+// Limits runs, through a driver, the scenarios of the number's limits
+// (sim.Number) that every simulator passes alike; each simulator's test
+// adds its provider's answer (HTTP status, Retry-After) and what its
+// sender key is.
+type Limits struct {
+	Client provider.Client
+	Clock  *testclock.Clock
+	// Counts reads the simulator's counters.
+	Counts func() sim.Counts
+}
+
+// RateLimit checks a number at RatePerSecond 2: sends to phones[0] and
+// phones[1] pass, the next, to phones[2], is refused with 130429 and
+// counted, and half a second later (a token refilled) it passes. It
+// returns the refusal.
+func (l Limits) RateLimit(t testing.TB, phones [3]string) *provider.Error {
+	t.Helper()
+	ctx := context.Background()
+	for _, p := range phones[:2] {
+		_, err := l.Client.Send(ctx, p, Text("hi"))
+		require.NoError(t, err)
+	}
+	_, err := l.Client.Send(ctx, phones[2], Text("over"))
+	pe := RequireLimited(t, err, sim.RateLimited)
+	require.Equal(t, 1, l.Counts().RateLimited)
+
+	l.Clock.Add(500 * time.Millisecond)
+	_, err = l.Client.Send(ctx, phones[2], Text("after refill"))
+	require.NoError(t, err, "one token refilled")
+	return pe
+}
+
+// PairInterval checks a number at PairInterval 6 s: a second send to
+// phone within (less than 6 s) after the first is refused with 131056, one
+// to other passes meanwhile, and one to phone 6 s after the first passes;
+// one refusal is counted.
+func (l Limits) PairInterval(t testing.TB, phone, other string, within time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := l.Client.Send(ctx, phone, Text("first"))
+	require.NoError(t, err)
+	l.Clock.Add(within)
+	_, err = l.Client.Send(ctx, phone, Text("too soon"))
+	RequireLimited(t, err, sim.PairLimited)
+	_, err = l.Client.Send(ctx, other, Text("another recipient"))
+	require.NoError(t, err)
+	l.Clock.Add(6*time.Second - within)
+	_, err = l.Client.Send(ctx, phone, Text("six seconds later"))
+	require.NoError(t, err)
+	require.Equal(t, 1, l.Counts().PairLimited)
+}
+
+// SubscriberLimit checks a number at SubscriberLimit 1: a send to phone
+// passes, one to other, a new subscriber, is refused for the subscriber
+// limit and counted, and phone, a subscriber already, can still be sent
+// to.
+func (l Limits) SubscriberLimit(t testing.TB, phone, other string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := l.Client.Send(ctx, phone, Text("first"))
+	require.NoError(t, err)
+	_, err = l.Client.Send(ctx, other, Text("new recipient"))
+	RequireLimited(t, err, sim.SubscriberLimited)
+	_, err = l.Client.Send(ctx, phone, Text("known subscriber"))
+	require.NoError(t, err)
+	require.Equal(t, 1, l.Counts().SubscriberLimited)
 }
