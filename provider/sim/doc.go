@@ -10,6 +10,9 @@
 // or failed). It is not safe for concurrent use: a simulator calls it
 // under its own lock.
 //
+// Verdict.Message and the Msg constants are Meta's texts of a refused or
+// failed message, which every simulator answers in its provider's shape.
+//
 // Knobs are the knobs every simulator's Options embed (faults, limits,
 // lifecycle, seed, clock); Sent, embedded in every simulator's Server, is
 // its log of accepted sends (Sends, SendCount).

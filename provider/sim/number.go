@@ -31,6 +31,28 @@ const (
 	SubscriberLimited         // a new recipient beyond the subscriber limit
 )
 
+// Meta's texts of a refused or failed message, which every simulated
+// provider passes on.
+const (
+	MsgRateLimited     = "(#130429) Rate limit hit"
+	MsgPairLimited     = "(#131056) (Business Account, Consumer Account) pair rate limit hit"
+	MsgSubscriberLimit = "Subscriber limit has been exceeded. You cannot have more subscribers."
+	MsgUndeliverable   = "Message undeliverable." // code 131026
+)
+
+// Message is Meta's text of a send refused with v; "" for Admitted.
+func (v Verdict) Message() string {
+	switch v {
+	case RateLimited:
+		return MsgRateLimited
+	case PairLimited:
+		return MsgPairLimited
+	case SubscriberLimited:
+		return MsgSubscriberLimit
+	}
+	return ""
+}
+
 // Number keeps what a number's limits need: a token bucket per sender key
 // (an API key, a phone number id, a session), the last send per sender key
 // and recipient, and the subscribers of each scope (the account, or a

@@ -3,7 +3,6 @@ package botsailorsim_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/sim"
+	"github.com/wacamp/wacamp/provider/sim/simtest"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -23,12 +23,8 @@ import (
 func (b *testBundle) rawPost(t *testing.T, path string, form url.Values) (int, string) {
 	t.Helper()
 	form.Set("apiToken", token)
-	resp, err := b.srv.Client().PostForm(b.srv.URL+"/api/v1"+path, form)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(body)
+	status, body := simtest.Do(t, b.Srv, http.MethodPost, "/api/v1"+path, nil, form)
+	return status, string(body)
 }
 
 func decode(t *testing.T, body string) map[string]any {
@@ -51,7 +47,7 @@ func TestShapesDriveTheDriver(t *testing.T) {
 		t.Run("Shape="+shape, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, botsailorsim.Options{Shape: shape, Knobs: sim.Knobs{SubscriberLimit: 2, DeliverAfter: 10 * time.Second, ReadAfter: 5 * time.Second, ReadShare: 1}})
-			t0 := b.clock.Now()
+			t0 := b.Clock.Now()
 			wabotick := shape == botsailorsim.ShapeWabotick
 
 			msgs := []templates.Message{
@@ -63,11 +59,11 @@ func TestShapesDriveTheDriver(t *testing.T) {
 			}
 			var got []string
 			for _, m := range msgs {
-				res, err := b.client.Send(ctx, phone, m)
+				res, err := b.Client.Send(ctx, phone, m)
 				require.NoError(t, err, m.Kind)
 				got = append(got, res.WAMID)
 			}
-			sends := b.sim.Sends()
+			sends := b.Sim.Sends()
 			require.Len(t, sends, 4)
 			templateWAMID := ""
 			if wabotick {
@@ -78,18 +74,7 @@ func TestShapesDriveTheDriver(t *testing.T) {
 				require.True(t, strings.HasPrefix(s.WAMID, "wamid."), s.WAMID)
 			}
 
-			conv, err := b.client.Conversation(ctx, phone, 10)
-			require.NoError(t, err)
-			require.Len(t, conv, 4)
-			require.Equal(t, []string{sends[3].WAMID, sends[2].WAMID, sends[1].WAMID, sends[0].WAMID},
-				[]string{conv[0].WAMID, conv[1].WAMID, conv[2].WAMID, conv[3].WAMID})
-			require.Equal(t, []string{"Bot flow welcome started.", "order_update", "Menu", "Hello Ana"},
-				[]string{conv[0].Text, conv[1].Text, conv[2].Text, conv[3].Text})
-			for _, m := range conv {
-				require.True(t, m.FromBot)
-				require.Equal(t, provider.StatusSent, m.Status)
-				require.Equal(t, t0, m.Time)
-			}
+			requireFourListed(t, b, phone, sends, t0)
 
 			steps := []struct {
 				advance time.Duration
@@ -100,25 +85,23 @@ func TestShapesDriveTheDriver(t *testing.T) {
 				{5 * time.Second, provider.StatusReport{Status: provider.StatusRead, At: t0.Add(15 * time.Second)}},
 			}
 			for _, step := range steps {
-				b.clock.Add(step.advance)
+				b.Clock.Add(step.advance)
 				for _, s := range sends {
-					st, err := b.client.MessageStatus(ctx, s.WAMID)
+					st, err := b.Client.MessageStatus(ctx, s.WAMID)
 					require.NoError(t, err)
 					require.Equal(t, step.want, st, s.Kind)
 				}
 			}
 
-			info, err := b.client.AccountInfo(ctx)
+			info, err := b.Client.AccountInfo(ctx)
 			require.NoError(t, err)
 			require.Equal(t, provider.AccountInfo{SubscriberLimit: 2, SubscriberCount: 1, CreditLimit: -1, CreditUsed: 4}, info)
 
 			// Refusals look alike in both shapes.
-			_, err = b.client.Send(ctx, "8801700000001", text("hi"))
+			_, err = b.Client.Send(ctx, "8801700000001", text("hi"))
 			require.NoError(t, err)
-			_, err = b.client.Send(ctx, "8801700000002", text("hi"))
-			pe := classOf(t, err)
-			require.True(t, provider.IsSubscriberLimit(err))
-			require.Equal(t, provider.ClassHaltAccount, pe.Class)
+			_, err = b.Client.Send(ctx, "8801700000002", text("hi"))
+			simtest.RequireLimited(t, err, sim.SubscriberLimited)
 		})
 	}
 }
@@ -142,7 +125,7 @@ func TestShapesOnTheWire(t *testing.T) {
 		b := setup(t, botsailorsim.Options{Shape: botsailorsim.ShapeWabotick})
 		status, body := b.rawPost(t, "/whatsapp/send/template", form("template_id", "promo"))
 		require.Equal(t, http.StatusOK, status)
-		wamid := b.sim.Sends()[0].WAMID
+		wamid := b.Sim.Sends()[0].WAMID
 		require.Equal(t, "{\n\"status\": \"success\",\n\"message\": \"Template message sent successfully.\",\n\"data\": {\n\"message_id\": \""+wamid+"\"\n}\n}", body)
 
 		_, body = b.rawPost(t, "/whatsapp/get/message-status", url.Values{"wa_message_id": {wamid}, "whatsapp_bot_id": {"1"}})
@@ -159,7 +142,7 @@ func TestShapesOnTheWire(t *testing.T) {
 
 		// Text sends and refusals keep 001's one-line answers, which are 000's.
 		_, body = b.rawPost(t, "/whatsapp/send", form("message", "hi"))
-		require.Equal(t, `{"status":"1","wa_message_id":"`+b.sim.Sends()[1].WAMID+`","message":"Message sent successfully."}`, body)
+		require.Equal(t, `{"status":"1","wa_message_id":"`+b.Sim.Sends()[1].WAMID+`","message":"Message sent successfully."}`, body)
 		_, body = b.rawPost(t, "/whatsapp/send", form())
 		require.Equal(t, `{"status":"0","message":"message is required."}`, body)
 	})
@@ -169,7 +152,7 @@ func TestShapesOnTheWire(t *testing.T) {
 		b := setup(t, botsailorsim.Options{Shape: botsailorsim.ShapeBotSailor})
 		_, body := b.rawPost(t, "/whatsapp/send/template", form("template_id", "promo"))
 		require.Equal(t, `{"status":"1","message":"Template message sent successfully."}`, body)
-		_, body = b.rawPost(t, "/whatsapp/get/message-status", url.Values{"wa_message_id": {b.sim.Sends()[0].WAMID}, "whatsapp_bot_id": {"1"}})
+		_, body = b.rawPost(t, "/whatsapp/get/message-status", url.Values{"wa_message_id": {b.Sim.Sends()[0].WAMID}, "whatsapp_bot_id": {"1"}})
 		require.Equal(t, `{"status":"1","message":{"message_status":"sent","delivery_status_updated_at":"2026-03-01 09:00:00","read_time":null,"failed_time":null,"failed_reason":""}}`, body)
 		_, body = b.rawPost(t, "/user/myInfo", url.Values{})
 		require.NotContains(t, body, "\n")
@@ -188,21 +171,21 @@ func TestShapeUnknownAndSwitched(t *testing.T) {
 	tpl := templates.Message{Kind: templates.KindTemplate, Template: &templates.Template{ID: "promo"}}
 
 	b := setup(t, botsailorsim.Options{Shape: "wabotik"})
-	_, err := b.client.Send(ctx, "8801723309003", tpl)
+	_, err := b.Client.Send(ctx, "8801723309003", tpl)
 	pe := classOf(t, err)
 	require.Equal(t, http.StatusInternalServerError, pe.HTTPStatus)
 	require.Contains(t, pe.Message, `unknown Options.Shape "wabotik"`)
-	require.Empty(t, b.sim.Sends())
+	require.Empty(t, b.Sim.Sends())
 
-	b.sim.SetOptions(func(o *botsailorsim.Options) { o.Shape = botsailorsim.ShapeWabotick })
-	res, err := b.client.Send(ctx, "8801723309003", tpl)
+	b.Sim.SetOptions(func(o *botsailorsim.Options) { o.Shape = botsailorsim.ShapeWabotick })
+	res, err := b.Client.Send(ctx, "8801723309003", tpl)
 	require.NoError(t, err)
-	require.Equal(t, b.sim.Sends()[0].WAMID, res.WAMID)
+	require.Equal(t, b.Sim.Sends()[0].WAMID, res.WAMID)
 
-	b.sim.SetOptions(func(o *botsailorsim.Options) { o.Shape = "" })
-	b.clock.Add(time.Minute)
-	res, err = b.client.Send(ctx, "8801723309003", tpl)
+	b.Sim.SetOptions(func(o *botsailorsim.Options) { o.Shape = "" })
+	b.Clock.Add(time.Minute)
+	res, err = b.Client.Send(ctx, "8801723309003", tpl)
 	require.NoError(t, err)
 	require.Empty(t, res.WAMID)
-	require.Len(t, b.sim.Sends(), 2)
+	require.Len(t, b.Sim.Sends(), 2)
 }

@@ -17,17 +17,13 @@ import (
 
 // The simulator's canned answers.
 const (
-	msgSent            = "Message sent successfully."
-	msgTemplateSent    = "Template message sent successfully."
-	msgBotTriggered    = "Bot has been trigger successfully."
-	msgInvalidToken    = "Invalid API token."
-	msgInvalidPhone    = "Invalid phone number."
-	msgRateLimited     = "(#130429) Rate limit hit"
-	msgPairLimited     = "(#131056) (Business Account, Consumer Account) pair rate limit hit"
-	msgSubscriberLimit = "Subscriber limit has been exceeded. You cannot have more subscribers."
-	msgNotFound        = "Message not found."
-	msgUndeliverable   = "Message undeliverable."
-	codeUndeliverable  = "131026"
+	msgSent           = "Message sent successfully."
+	msgTemplateSent   = "Template message sent successfully."
+	msgBotTriggered   = "Bot has been trigger successfully."
+	msgInvalidToken   = "Invalid API token."
+	msgInvalidPhone   = "Invalid phone number."
+	msgNotFound       = "Message not found."
+	codeUndeliverable = "131026"
 )
 
 // The answer shapes of Options.Shape.
@@ -348,7 +344,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		s.stats.Tally(v)
 		s.mu.Unlock()
 		// Refused under HTTP 200, as every refusal of the family.
-		sim.WriteJSON(w, http.StatusOK, failure(limitMessage[v]))
+		sim.WriteJSON(w, http.StatusOK, failure(v.Message()))
 		return
 	}
 	m := s.record(numberID, phone, string(body), now)
@@ -388,9 +384,6 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 		sim.WriteJSON(w, http.StatusOK, sendAnswer{Status: "1", WAMID: m.wamid, Message: msgSent})
 	}
 }
-
-// limitMessage is the refusal text of a send the number's limits refused.
-var limitMessage = map[sim.Verdict]string{sim.RateLimited: msgRateLimited, sim.PairLimited: msgPairLimited, sim.SubscriberLimited: msgSubscriberLimit}
 
 // record stores an accepted message and decides its fate. Callers hold mu.
 func (s *Server) record(numberID, phone, content string, now time.Time) *message {
@@ -649,7 +642,7 @@ func failure(msg string) answer { return answer{Status: "0", Message: msg} }
 
 func failedReason(st state) string {
 	if st.status == "failed" {
-		return msgUndeliverable
+		return sim.MsgUndeliverable
 	}
 	return ""
 }

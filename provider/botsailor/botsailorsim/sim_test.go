@@ -18,6 +18,7 @@ import (
 	"github.com/wacamp/wacamp/provider/botsailor"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/sim"
+	"github.com/wacamp/wacamp/provider/sim/simtest"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -26,105 +27,51 @@ const (
 	numberID = "119060000040020"
 )
 
-// newClock returns a settable clock for the simulator.
-func newClock() *testclock.Clock {
-	return testclock.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-}
-
 type testBundle struct {
-	sim    *botsailorsim.Server
-	srv    *httptest.Server
-	client *botsailor.Client
-	clock  *testclock.Clock
+	simtest.Bundle[*botsailorsim.Server, *botsailor.Client]
 }
 
-// setup starts a simulator with opts (plus the test token and clock) and a
-// driver pointed at it.
+// setup starts a simulator with opts (plus the test token and a fake clock
+// at a fixed instant: the tests compare timestamps formatted as the seed
+// doc shows them) and a driver pointed at it.
 func setup(t *testing.T, opts botsailorsim.Options) *testBundle {
 	t.Helper()
-	clk := newClock()
-	if opts.Now == nil {
-		opts.Now = clk.Now
-	}
+	clk := simtest.UseClock(&opts.Knobs, testclock.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)))
 	if opts.Tokens == nil {
 		opts.Tokens = []string{token}
 	}
-	sim := botsailorsim.New(opts)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	return &testBundle{
-		sim:   sim,
-		srv:   srv,
-		clock: clk,
-		client: botsailor.New(botsailor.Config{
+	return &testBundle{simtest.Start(t, botsailorsim.New(opts), clk, func(srv *httptest.Server) *botsailor.Client {
+		return botsailor.New(botsailor.Config{
 			BaseURL: srv.URL + "/api/v1", Token: token, PhoneNumberID: numberID,
 			WhatsAppBotID: 1, HTTPClient: srv.Client(),
-		}),
-	}
+		})
+	})}
 }
 
 // call makes a raw POST and decodes the JSON answer.
 func (b *testBundle) call(t *testing.T, path string, form url.Values) (int, map[string]any) {
 	t.Helper()
-	resp, err := b.srv.Client().PostForm(b.srv.URL+"/api/v1"+path, form)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var out map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-	return resp.StatusCode, out
+	return simtest.Call(t, b.Srv, http.MethodPost, "/api/v1"+path, nil, form)
 }
 
-func text(s string) templates.Message { return templates.Message{Kind: templates.KindText, Text: s} }
+// limits runs the shared scenarios of the number's limits on b.
+func (b *testBundle) limits() simtest.Limits {
+	return simtest.Limits{Client: b.Client, Clock: b.Clock, Counts: func() sim.Counts { return b.Sim.Stats().Counts }}
+}
 
-func classOf(t *testing.T, err error) *provider.Error {
+var (
+	text    = simtest.Text
+	classOf = simtest.ProviderError
+)
+
+// requireFourListed checks phone's conversation after the four sends of
+// TestSendKinds (text "Hello Ana", media captioned "Menu", template
+// "order_update", bot flow "welcome"), all made at sentAt: newest first,
+// with every wamid, the texts, from the bot and still sent. It returns the
+// conversation.
+func requireFourListed(t *testing.T, b *testBundle, phone string, sends []botsailorsim.Send, sentAt time.Time) []provider.ConversationMessage {
 	t.Helper()
-	var pe *provider.Error
-	require.ErrorAs(t, err, &pe)
-	return pe
-}
-
-func TestSendKinds(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	b := setup(t, botsailorsim.Options{})
-
-	res, err := b.client.Send(ctx, "8801723309003", text("Hello Ana"))
-	require.NoError(t, err)
-	require.True(t, strings.HasPrefix(res.WAMID, "wamid."), res.WAMID)
-
-	res2, err := b.client.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindMedia,
-		Media: &templates.Media{URL: "https://example.com/menu.jpg", Caption: "Menu"}})
-	require.NoError(t, err)
-	require.NotEqual(t, res.WAMID, res2.WAMID)
-
-	res3, err := b.client.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindTemplate,
-		Template: &templates.Template{ID: "order_update", Vars: []templates.TemplateVar{
-			{Name: "order", Index: 2, Value: "A-17"}, {Name: "name", Index: 1, Value: "Ana"}}}})
-	require.NoError(t, err)
-	require.Empty(t, res3.WAMID, "template sends answer without a wamid, like BotSailor")
-
-	res4, err := b.client.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindBotFlow, BotFlow: "welcome"})
-	require.NoError(t, err)
-	require.Empty(t, res4.WAMID)
-
-	sends := b.sim.Sends()
-	require.Len(t, sends, 4)
-	require.Equal(t, []string{"text", "file", "template", "bot"}, []string{sends[0].Kind, sends[1].Kind, sends[2].Kind, sends[3].Kind})
-	require.Equal(t, []string{"Hello Ana", "Menu", "order_update", "welcome"}, []string{sends[0].Text, sends[1].Text, sends[2].Text, sends[3].Text})
-	require.Equal(t, map[string]string{"name-1": "Ana", "order-2": "A-17"}, sends[2].TemplateVars)
-	for _, s := range sends {
-		require.Equal(t, "8801723309003", s.Phone)
-		require.Equal(t, numberID, s.PhoneNumberID)
-		require.Equal(t, b.clock.Now(), s.At)
-		require.NotEmpty(t, s.WAMID)
-	}
-	require.Equal(t, res.WAMID, sends[0].WAMID)
-	require.Equal(t, 4, b.sim.SendCount("8801723309003"))
-	require.Zero(t, b.sim.SendCount("8801700000000"))
-
-	// The conversation lists them newest first, with the template and bot
-	// sends' wamids the send answers left out.
-	conv, err := b.client.Conversation(ctx, "8801723309003", 10)
+	conv, err := b.Client.Conversation(context.Background(), phone, 10)
 	require.NoError(t, err)
 	require.Len(t, conv, 4)
 	require.Equal(t, []string{sends[3].WAMID, sends[2].WAMID, sends[1].WAMID, sends[0].WAMID},
@@ -134,12 +81,57 @@ func TestSendKinds(t *testing.T) {
 	for _, m := range conv {
 		require.True(t, m.FromBot)
 		require.Equal(t, provider.StatusSent, m.Status)
-		require.Equal(t, b.clock.Now(), m.Time)
+		require.Equal(t, sentAt, m.Time)
 	}
+	return conv
+}
+
+func TestSendKinds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, botsailorsim.Options{})
+
+	res, err := b.Client.Send(ctx, "8801723309003", text("Hello Ana"))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(res.WAMID, "wamid."), res.WAMID)
+
+	res2, err := b.Client.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindMedia,
+		Media: &templates.Media{URL: "https://example.com/menu.jpg", Caption: "Menu"}})
+	require.NoError(t, err)
+	require.NotEqual(t, res.WAMID, res2.WAMID)
+
+	res3, err := b.Client.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindTemplate,
+		Template: &templates.Template{ID: "order_update", Vars: []templates.TemplateVar{
+			{Name: "order", Index: 2, Value: "A-17"}, {Name: "name", Index: 1, Value: "Ana"}}}})
+	require.NoError(t, err)
+	require.Empty(t, res3.WAMID, "template sends answer without a wamid, like BotSailor")
+
+	res4, err := b.Client.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindBotFlow, BotFlow: "welcome"})
+	require.NoError(t, err)
+	require.Empty(t, res4.WAMID)
+
+	sends := b.Sim.Sends()
+	require.Len(t, sends, 4)
+	require.Equal(t, []string{"text", "file", "template", "bot"}, []string{sends[0].Kind, sends[1].Kind, sends[2].Kind, sends[3].Kind})
+	require.Equal(t, []string{"Hello Ana", "Menu", "order_update", "welcome"}, []string{sends[0].Text, sends[1].Text, sends[2].Text, sends[3].Text})
+	require.Equal(t, map[string]string{"name-1": "Ana", "order-2": "A-17"}, sends[2].TemplateVars)
+	for _, s := range sends {
+		require.Equal(t, "8801723309003", s.Phone)
+		require.Equal(t, numberID, s.PhoneNumberID)
+		require.Equal(t, b.Clock.Now(), s.At)
+		require.NotEmpty(t, s.WAMID)
+	}
+	require.Equal(t, res.WAMID, sends[0].WAMID)
+	require.Equal(t, 4, b.Sim.SendCount("8801723309003"))
+	require.Zero(t, b.Sim.SendCount("8801700000000"))
+
+	// The conversation lists them newest first, with the template and bot
+	// sends' wamids the send answers left out.
+	conv := requireFourListed(t, b, "8801723309003", sends, b.Clock.Now())
 	require.Contains(t, conv[1].Content, `"parameters":[{"text":"Ana","type":"text"},{"text":"A-17","type":"text"}]`)
 	require.Contains(t, conv[2].Content, `"image":{"caption":"Menu","link":"https://example.com/menu.jpg"}`)
-	require.Equal(t, 1, b.sim.Stats().ConversationCalls)
-	require.Equal(t, 4, b.sim.Stats().Accepted)
+	require.Equal(t, 1, b.Sim.Stats().ConversationCalls)
+	require.Equal(t, 4, b.Sim.Stats().Accepted)
 }
 
 func TestConversationLimitOffset(t *testing.T) {
@@ -147,11 +139,11 @@ func TestConversationLimitOffset(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t, botsailorsim.Options{})
 	for _, s := range []string{"one", "two", "three", "four"} {
-		_, err := b.client.Send(ctx, "8801723309003", text(s))
+		_, err := b.Client.Send(ctx, "8801723309003", text(s))
 		require.NoError(t, err)
-		b.clock.Add(time.Second)
+		b.Clock.Add(time.Second)
 	}
-	_, err := b.client.Send(ctx, "8801799999999", text("other recipient"))
+	_, err := b.Client.Send(ctx, "8801799999999", text("other recipient"))
 	require.NoError(t, err)
 
 	_, out := b.call(t, "/whatsapp/get/conversation", url.Values{"apiToken": {token}, "phone_number_id": {numberID},
@@ -173,7 +165,7 @@ func TestConversationLimitOffset(t *testing.T) {
 	require.Equal(t, "2026-03-01 09:00:02", list[0].(map[string]any)["conversation_time"])
 
 	// Another sender number has its own conversations.
-	conv, err := botsailor.New(botsailor.Config{BaseURL: b.srv.URL + "/api/v1", Token: token, PhoneNumberID: "999"}).
+	conv, err := botsailor.New(botsailor.Config{BaseURL: b.Srv.URL + "/api/v1", Token: token, PhoneNumberID: "999"}).
 		Conversation(ctx, "8801723309003", 10)
 	require.NoError(t, err)
 	require.Empty(t, conv)
@@ -184,28 +176,28 @@ func TestDropAfterAccept(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{DropAfterAcceptRate: 1}})
 
-	_, err := b.client.Send(ctx, "8801723309003", text("lost answer"))
+	_, err := b.Client.Send(ctx, "8801723309003", text("lost answer"))
 	pe := classOf(t, err)
 	require.Equal(t, provider.ClassAmbiguous, pe.Class, pe.Error())
 
 	// The message went out all the same.
-	sends := b.sim.Sends()
+	sends := b.Sim.Sends()
 	require.Len(t, sends, 1)
 	require.Equal(t, "lost answer", sends[0].Text)
-	st := b.sim.Stats()
+	st := b.Sim.Stats()
 	require.Equal(t, 1, st.Accepted)
 	require.Equal(t, 1, st.Dropped)
 
 	// A raw client sees the connection closed without an answer.
-	_, err = b.srv.Client().PostForm(b.srv.URL+"/api/v1/whatsapp/send",
+	_, err = b.Srv.Client().PostForm(b.Srv.URL+"/api/v1/whatsapp/send",
 		url.Values{"apiToken": {token}, "phone_number_id": {numberID}, "phone_number": {"8801723309003"}, "message": {"again"}})
 	require.Error(t, err)
 	require.ErrorIs(t, err, io.EOF)
-	require.Equal(t, 2, b.sim.Stats().Dropped)
+	require.Equal(t, 2, b.Sim.Stats().Dropped)
 
 	// Reconciliation finds it.
-	b.sim.SetOptions(func(o *botsailorsim.Options) { o.DropAfterAcceptRate = 0 })
-	conv, err := b.client.Conversation(ctx, "8801723309003", 5)
+	b.Sim.SetOptions(func(o *botsailorsim.Options) { o.DropAfterAcceptRate = 0 })
+	conv, err := b.Client.Conversation(ctx, "8801723309003", 5)
 	require.NoError(t, err)
 	require.Len(t, conv, 2)
 	require.Equal(t, sends[0].WAMID, conv[1].WAMID)
@@ -223,14 +215,14 @@ func TestConversationWithoutWAMID(t *testing.T) {
 			t.Parallel()
 			b := setup(t, botsailorsim.Options{Shape: shape, ConvNoWAMIDRate: 1, ConvWAMIDAfter: time.Minute, Knobs: sim.Knobs{DeliverAfter: 5 * time.Second}})
 			tpl := templates.Message{Kind: templates.KindTemplate, Template: &templates.Template{ID: "promo"}}
-			res, err := b.client.Send(ctx, "8801723309003", tpl)
+			res, err := b.Client.Send(ctx, "8801723309003", tpl)
 			require.NoError(t, err)
 			require.Empty(t, res.WAMID, "the answer names no wamid the conversation does not show")
-			txt, err := b.client.Send(ctx, "8801723309003", text("hi"))
+			txt, err := b.Client.Send(ctx, "8801723309003", text("hi"))
 			require.NoError(t, err)
 			require.NotEmpty(t, txt.WAMID)
 
-			conv, err := b.client.Conversation(ctx, "8801723309003", 5)
+			conv, err := b.Client.Conversation(ctx, "8801723309003", 5)
 			require.NoError(t, err)
 			require.Len(t, conv, 2)
 			require.Equal(t, txt.WAMID, conv[0].WAMID)
@@ -240,21 +232,21 @@ func TestConversationWithoutWAMID(t *testing.T) {
 			require.NotEqual(t, conv[0].ID, entry.ID)
 			require.Equal(t, provider.StatusSent, entry.Status)
 
-			b.clock.Add(10 * time.Second)
-			conv, err = b.client.Conversation(ctx, "8801723309003", 5)
+			b.Clock.Add(10 * time.Second)
+			conv, err = b.Client.Conversation(ctx, "8801723309003", 5)
 			require.NoError(t, err)
 			require.Empty(t, conv[1].WAMID)
 			require.Equal(t, entry.ID, conv[1].ID)
 			require.Equal(t, provider.StatusDelivered, conv[1].Status)
 			require.Equal(t, entry.Time.Add(5*time.Second), conv[1].StatusAt)
 
-			wamid := b.sim.Sends()[0].WAMID
-			st, err := b.client.MessageStatus(ctx, wamid)
+			wamid := b.Sim.Sends()[0].WAMID
+			st, err := b.Client.MessageStatus(ctx, wamid)
 			require.NoError(t, err)
 			require.Equal(t, provider.StatusDelivered, st.Status, "known by wamid all the same")
 
-			b.clock.Add(time.Minute)
-			conv, err = b.client.Conversation(ctx, "8801723309003", 5)
+			b.Clock.Add(time.Minute)
+			conv, err = b.Client.Conversation(ctx, "8801723309003", 5)
 			require.NoError(t, err)
 			require.Equal(t, wamid, conv[1].WAMID, "listed once ConvWAMIDAfter has passed")
 		})
@@ -267,13 +259,13 @@ func TestListAfter(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t, botsailorsim.Options{ListAfter: 2 * time.Second})
-	res, err := b.client.Send(ctx, "8801723309003", text("hi"))
+	res, err := b.Client.Send(ctx, "8801723309003", text("hi"))
 	require.NoError(t, err)
-	conv, err := b.client.Conversation(ctx, "8801723309003", 5)
+	conv, err := b.Client.Conversation(ctx, "8801723309003", 5)
 	require.NoError(t, err)
 	require.Empty(t, conv)
-	b.clock.Add(2 * time.Second)
-	conv, err = b.client.Conversation(ctx, "8801723309003", 5)
+	b.Clock.Add(2 * time.Second)
+	conv, err = b.Client.Conversation(ctx, "8801723309003", 5)
 	require.NoError(t, err)
 	require.Len(t, conv, 1)
 	require.Equal(t, res.WAMID, conv[0].WAMID)
@@ -284,16 +276,13 @@ func TestFail5xx(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{Fail5xxRate: 1}})
 
-	_, err := b.client.Send(ctx, "8801723309003", text("hi"))
-	pe := classOf(t, err)
-	require.Equal(t, provider.ClassTransient, pe.Class)
-	require.Equal(t, http.StatusServiceUnavailable, pe.HTTPStatus)
-	require.Equal(t, time.Second, pe.RetryAfter)
-	require.Empty(t, b.sim.Sends(), "nothing is accepted before a 503")
-	require.Equal(t, 1, b.sim.Stats().Rejected5xx)
+	_, err := b.Client.Send(ctx, "8801723309003", text("hi"))
+	simtest.RequireUnavailable(t, err)
+	require.Empty(t, b.Sim.Sends(), "nothing is accepted before a 503")
+	require.Equal(t, 1, b.Sim.Stats().Rejected5xx)
 
 	// Reads are not failed.
-	_, err = b.client.AccountInfo(ctx)
+	_, err = b.Client.AccountInfo(ctx)
 	require.NoError(t, err)
 }
 
@@ -301,54 +290,26 @@ func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{RatePerSecond: 2}})
-
-	for range 2 {
-		_, err := b.client.Send(ctx, "8801723309003", text("hi"))
-		require.NoError(t, err)
-	}
-	_, err := b.client.Send(ctx, "8801723309003", text("over"))
-	pe := classOf(t, err)
-	require.Equal(t, provider.ClassTransient, pe.Class)
-	require.Equal(t, "130429", pe.Code)
+	pe := b.limits().RateLimit(t, [3]string{"8801723309003", "8801723309003", "8801723309003"})
 	require.Equal(t, http.StatusOK, pe.HTTPStatus)
-	require.Equal(t, 1, b.sim.Stats().RateLimited)
 
 	// Another phone number has its own bucket.
-	other := botsailor.New(botsailor.Config{BaseURL: b.srv.URL + "/api/v1", Token: token, PhoneNumberID: "222"})
-	_, err = other.Send(ctx, "8801723309003", text("other number"))
+	other := botsailor.New(botsailor.Config{BaseURL: b.Srv.URL + "/api/v1", Token: token, PhoneNumberID: "222"})
+	_, err := other.Send(ctx, "8801723309003", text("other number"))
 	require.NoError(t, err)
 
-	// Half a second refills one token at 2/s.
-	b.clock.Add(500 * time.Millisecond)
-	_, err = b.client.Send(ctx, "8801723309003", text("after refill"))
-	require.NoError(t, err)
-	_, err = b.client.Send(ctx, "8801723309003", text("over again"))
+	_, err = b.Client.Send(ctx, "8801723309003", text("over again"))
 	require.Error(t, err)
-	require.Equal(t, 2, b.sim.Stats().RateLimited)
-	require.Equal(t, 4, b.sim.Stats().Accepted)
-	require.Equal(t, 4, b.sim.SendCount("8801723309003"))
+	require.Equal(t, 2, b.Sim.Stats().RateLimited)
+	require.Equal(t, 4, b.Sim.Stats().Accepted)
+	require.Equal(t, 4, b.Sim.SendCount("8801723309003"))
 }
 
 func TestPairRate(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{PairInterval: 6 * time.Second}})
-
-	_, err := b.client.Send(ctx, "8801723309003", text("first"))
-	require.NoError(t, err)
-	b.clock.Add(6*time.Second - time.Millisecond)
-	_, err = b.client.Send(ctx, "8801723309003", text("too soon"))
-	pe := classOf(t, err)
-	require.Equal(t, provider.ClassTransient, pe.Class)
-	require.Equal(t, "131056", pe.Code)
-	_, err = b.client.Send(ctx, "8801723309004", text("another recipient"))
-	require.NoError(t, err)
-
-	b.clock.Add(time.Millisecond)
-	_, err = b.client.Send(ctx, "8801723309003", text("six seconds later"))
-	require.NoError(t, err)
-	require.Equal(t, 1, b.sim.Stats().PairLimited)
-	require.Equal(t, 2, b.sim.SendCount("8801723309003"))
+	b.limits().PairInterval(t, "8801723309003", "8801723309004", 6*time.Second-time.Millisecond)
+	require.Equal(t, 2, b.Sim.SendCount("8801723309003"))
 }
 
 func TestSubscriberLimit(t *testing.T) {
@@ -357,26 +318,25 @@ func TestSubscriberLimit(t *testing.T) {
 	b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{SubscriberLimit: 2}})
 
 	for _, p := range []string{"8801700000001", "8801700000002"} {
-		_, err := b.client.Send(ctx, p, text("hi"))
+		_, err := b.Client.Send(ctx, p, text("hi"))
 		require.NoError(t, err)
 	}
-	_, err := b.client.Send(ctx, "8801700000003", text("new recipient"))
-	require.True(t, provider.IsSubscriberLimit(err))
-	require.Equal(t, provider.ClassHaltAccount, provider.ClassOf(err))
-	require.Equal(t, 1, b.sim.Stats().SubscriberLimited)
+	_, err := b.Client.Send(ctx, "8801700000003", text("new recipient"))
+	simtest.RequireLimited(t, err, sim.SubscriberLimited)
+	require.Equal(t, 1, b.Sim.Stats().SubscriberLimited)
 
 	// Existing subscribers can still be messaged.
-	_, err = b.client.Send(ctx, "8801700000001", text("again"))
+	_, err = b.Client.Send(ctx, "8801700000001", text("again"))
 	require.NoError(t, err)
 
-	info, err := b.client.AccountInfo(ctx)
+	info, err := b.Client.AccountInfo(ctx)
 	require.NoError(t, err)
 	require.Equal(t, provider.AccountInfo{SubscriberLimit: 2, SubscriberCount: 2, CreditLimit: -1, CreditUsed: 3}, info)
 
-	b.sim.SetOptions(func(o *botsailorsim.Options) { o.SubscriberLimit = 0 })
-	_, err = b.client.Send(ctx, "8801700000003", text("now allowed"))
+	b.Sim.SetOptions(func(o *botsailorsim.Options) { o.SubscriberLimit = 0 })
+	_, err = b.Client.Send(ctx, "8801700000003", text("now allowed"))
 	require.NoError(t, err)
-	info, err = b.client.AccountInfo(ctx)
+	info, err = b.Client.AccountInfo(ctx)
 	require.NoError(t, err)
 	require.Equal(t, int64(-1), info.SubscriberLimit)
 	require.Equal(t, int64(3), info.SubscriberCount)
@@ -389,41 +349,41 @@ func TestStatusProgression(t *testing.T) {
 	t.Run("SentDeliveredRead", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 10 * time.Second, ReadAfter: 5 * time.Second, ReadShare: 1}})
-		t0 := b.clock.Now()
-		res, err := b.client.Send(ctx, "8801723309003", text("hi"))
+		t0 := b.Clock.Now()
+		res, err := b.Client.Send(ctx, "8801723309003", text("hi"))
 		require.NoError(t, err)
 
-		st, err := b.client.MessageStatus(ctx, res.WAMID)
+		st, err := b.Client.MessageStatus(ctx, res.WAMID)
 		require.NoError(t, err)
 		require.Equal(t, provider.StatusReport{Status: provider.StatusSent, At: t0}, st)
 
-		b.clock.Add(10 * time.Second)
-		st, err = b.client.MessageStatus(ctx, res.WAMID)
+		b.Clock.Add(10 * time.Second)
+		st, err = b.Client.MessageStatus(ctx, res.WAMID)
 		require.NoError(t, err)
 		require.Equal(t, provider.StatusReport{Status: provider.StatusDelivered, At: t0.Add(10 * time.Second)}, st)
 
-		b.clock.Add(5 * time.Second)
-		st, err = b.client.MessageStatus(ctx, res.WAMID)
+		b.Clock.Add(5 * time.Second)
+		st, err = b.Client.MessageStatus(ctx, res.WAMID)
 		require.NoError(t, err)
 		require.Equal(t, provider.StatusReport{Status: provider.StatusRead, At: t0.Add(15 * time.Second)}, st)
 
-		conv, err := b.client.Conversation(ctx, "8801723309003", 1)
+		conv, err := b.Client.Conversation(ctx, "8801723309003", 1)
 		require.NoError(t, err)
 		require.Equal(t, provider.StatusRead, conv[0].Status)
-		require.Equal(t, 3, b.sim.Stats().StatusPolls)
+		require.Equal(t, 3, b.Sim.Stats().StatusPolls)
 	})
 
 	t.Run("DefaultDeliverAfterAndNeverRead", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{ReadShare: 1, ReadAfter: -1}})
-		res, err := b.client.Send(ctx, "8801723309003", text("hi"))
+		res, err := b.Client.Send(ctx, "8801723309003", text("hi"))
 		require.NoError(t, err)
-		b.clock.Add(botsailorsim.DefaultDeliverAfter - time.Millisecond)
-		st, err := b.client.MessageStatus(ctx, res.WAMID)
+		b.Clock.Add(botsailorsim.DefaultDeliverAfter - time.Millisecond)
+		st, err := b.Client.MessageStatus(ctx, res.WAMID)
 		require.NoError(t, err)
 		require.Equal(t, provider.StatusSent, st.Status)
-		b.clock.Add(time.Hour)
-		st, err = b.client.MessageStatus(ctx, res.WAMID)
+		b.Clock.Add(time.Hour)
+		st, err = b.Client.MessageStatus(ctx, res.WAMID)
 		require.NoError(t, err)
 		require.Equal(t, provider.StatusDelivered, st.Status)
 	})
@@ -431,11 +391,11 @@ func TestStatusProgression(t *testing.T) {
 	t.Run("Failed", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{FailShare: 1, ReadShare: 1, DeliverAfter: 3 * time.Second}})
-		t0 := b.clock.Now()
-		res, err := b.client.Send(ctx, "8801723309003", text("hi"))
+		t0 := b.Clock.Now()
+		res, err := b.Client.Send(ctx, "8801723309003", text("hi"))
 		require.NoError(t, err)
-		b.clock.Add(time.Minute)
-		st, err := b.client.MessageStatus(ctx, res.WAMID)
+		b.Clock.Add(time.Minute)
+		st, err := b.Client.MessageStatus(ctx, res.WAMID)
 		require.NoError(t, err)
 		require.Equal(t, provider.StatusReport{Status: provider.StatusFailed, At: t0.Add(3 * time.Second),
 			Code: "131026", Reason: "Message undeliverable."}, st)
@@ -444,13 +404,13 @@ func TestStatusProgression(t *testing.T) {
 	t.Run("TemplateWAMIDFromConversation", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, botsailorsim.Options{})
-		_, err := b.client.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindTemplate,
+		_, err := b.Client.Send(ctx, "8801723309003", templates.Message{Kind: templates.KindTemplate,
 			Template: &templates.Template{ID: "promo"}})
 		require.NoError(t, err)
-		conv, err := b.client.Conversation(ctx, "8801723309003", 1)
+		conv, err := b.Client.Conversation(ctx, "8801723309003", 1)
 		require.NoError(t, err)
-		b.clock.Add(time.Minute)
-		st, err := b.client.MessageStatus(ctx, conv[0].WAMID)
+		b.Clock.Add(time.Minute)
+		st, err := b.Client.MessageStatus(ctx, conv[0].WAMID)
 		require.NoError(t, err)
 		require.Equal(t, provider.StatusDelivered, st.Status)
 	})
@@ -458,7 +418,7 @@ func TestStatusProgression(t *testing.T) {
 	t.Run("UnknownWAMID", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, botsailorsim.Options{})
-		_, err := b.client.MessageStatus(ctx, "wamid.unknown")
+		_, err := b.Client.MessageStatus(ctx, "wamid.unknown")
 		pe := classOf(t, err)
 		require.Equal(t, "Message not found.", pe.Message)
 		require.Equal(t, provider.ClassPermanent, pe.Class)
@@ -470,13 +430,13 @@ func TestStatusProgression(t *testing.T) {
 		counts := map[provider.Status]int{}
 		var wamids []string
 		for range 200 {
-			res, err := b.client.Send(ctx, "8801723309003", text("hi"))
+			res, err := b.Client.Send(ctx, "8801723309003", text("hi"))
 			require.NoError(t, err)
 			wamids = append(wamids, res.WAMID)
 		}
-		b.clock.Add(time.Hour)
+		b.Clock.Add(time.Hour)
 		for _, w := range wamids {
-			st, err := b.client.MessageStatus(ctx, w)
+			st, err := b.Client.MessageStatus(ctx, w)
 			require.NoError(t, err)
 			counts[st.Status]++
 		}
@@ -489,29 +449,29 @@ func TestStatusProgression(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	run := func() ([]string, []provider.Status, botsailorsim.Stats) {
+	type outcome struct {
+		wamids   []string
+		statuses []provider.Status
+		stats    botsailorsim.Stats
+	}
+	got := simtest.Twice(t, func() outcome {
 		b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{Seed: 42, ReadShare: 0.5, FailShare: 0.3, Fail5xxRate: 0.2}})
 		var wamids []string
 		for range 30 {
-			if res, err := b.client.Send(ctx, "8801723309003", text("hi")); err == nil {
+			if res, err := b.Client.Send(ctx, "8801723309003", text("hi")); err == nil {
 				wamids = append(wamids, res.WAMID)
 			}
 		}
-		b.clock.Add(time.Hour)
+		b.Clock.Add(time.Hour)
 		var statuses []provider.Status
 		for _, w := range wamids {
-			st, err := b.client.MessageStatus(ctx, w)
+			st, err := b.Client.MessageStatus(ctx, w)
 			require.NoError(t, err)
 			statuses = append(statuses, st.Status)
 		}
-		return wamids, statuses, b.sim.Stats()
-	}
-	w1, s1, st1 := run()
-	w2, s2, st2 := run()
-	require.Equal(t, w1, w2)
-	require.Equal(t, s1, s2)
-	require.Equal(t, st1, st2)
-	require.NotZero(t, st1.Rejected5xx)
+		return outcome{wamids, statuses, b.Sim.Stats()}
+	})
+	require.NotZero(t, got.stats.Rejected5xx)
 }
 
 func TestRequestValidation(t *testing.T) {
@@ -553,26 +513,18 @@ func TestRequestValidation(t *testing.T) {
 
 	t.Run("WrongTokenIsNotEchoed", func(t *testing.T) {
 		t.Parallel()
-		resp, err := b.srv.Client().Get(b.srv.URL + "/api/v1/user/myInfo?apiToken=secret-guess-123")
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
+		_, body := simtest.Do(t, b.Srv, http.MethodGet, "/api/v1/user/myInfo?apiToken=secret-guess-123", nil, nil)
 		require.NotContains(t, string(body), "secret-guess-123")
 	})
 
 	t.Run("GETQueryLikeTheDocs", func(t *testing.T) {
 		t.Parallel()
 		q := url.Values{"apiToken": {token}, "phone_number_id": {numberID}, "phone_number": {"8801700000077"}, "message": {"via GET"}}
-		resp, err := b.srv.Client().Get(b.srv.URL + "/api/v1/whatsapp/send?" + q.Encode())
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		var out map[string]any
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		_, out := simtest.Call(t, b.Srv, http.MethodGet, "/api/v1/whatsapp/send?"+q.Encode(), nil, nil)
 		require.Equal(t, "1", out["status"])
 		require.Equal(t, "Message sent successfully.", out["message"])
 		require.True(t, strings.HasPrefix(out["wa_message_id"].(string), "wamid."))
-		require.Equal(t, 1, b.sim.SendCount("8801700000077"))
+		require.Equal(t, 1, b.Sim.SendCount("8801700000077"))
 	})
 
 	t.Run("AnyTokenWhenNoneConfigured", func(t *testing.T) {
@@ -600,7 +552,7 @@ func TestLatency(t *testing.T) {
 	b := setup(t, botsailorsim.Options{Knobs: sim.Knobs{Latency: time.Hour}})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := b.client.AccountInfo(ctx)
+	_, err := b.Client.AccountInfo(ctx)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Equal(t, provider.ClassTransient, provider.ClassOf(err))
 }
@@ -612,22 +564,22 @@ func TestSlowAccept(t *testing.T) {
 	b := setup(t, botsailorsim.Options{SlowAcceptRate: 1, SlowAccept: 300 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := b.client.Send(ctx, "8801723309003", text("slow"))
+	_, err := b.Client.Send(ctx, "8801723309003", text("slow"))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 
-	require.Equal(t, 1, b.sim.Stats().SlowHeld, "held after the client gave up")
-	conv, err := b.client.Conversation(context.Background(), "8801723309003", 5)
+	require.Equal(t, 1, b.Sim.Stats().SlowHeld, "held after the client gave up")
+	conv, err := b.Client.Conversation(context.Background(), "8801723309003", 5)
 	require.NoError(t, err)
 	require.Empty(t, conv, "not accepted yet")
 
 	// The hold is real time; poll the counter rather than guess it.
-	require.Eventually(t, func() bool { return b.sim.Stats().SlowHeld == 0 }, 10*time.Second, 10*time.Millisecond)
-	st := b.sim.Stats()
+	require.Eventually(t, func() bool { return b.Sim.Stats().SlowHeld == 0 }, 10*time.Second, 10*time.Millisecond)
+	st := b.Sim.Stats()
 	require.Equal(t, 1, st.Slowed)
 	require.Equal(t, 1, st.Accepted)
-	conv, err = b.client.Conversation(context.Background(), "8801723309003", 5)
+	conv, err = b.Client.Conversation(context.Background(), "8801723309003", 5)
 	require.NoError(t, err)
 	require.Len(t, conv, 1, "recorded once the provider got to it")
 	require.Equal(t, "slow", conv[0].Text)
-	require.Equal(t, b.sim.Sends()[0].WAMID, conv[0].WAMID)
+	require.Equal(t, b.Sim.Sends()[0].WAMID, conv[0].WAMID)
 }

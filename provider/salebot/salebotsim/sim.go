@@ -21,16 +21,13 @@ import (
 
 // The simulator's canned texts.
 const (
-	msgKeyNotFound     = "api key not found"
-	msgUnknownMethod   = "method not found"
-	msgBotNotFound     = "whatsapp bot not found"
-	msgClientNotFound  = "client not found"
-	msgInvalidPhone    = "invalid phone number"
-	msgRateLimited     = "(#130429) Rate limit hit"
-	msgPairLimited     = "(#131056) (Business Account, Consumer Account) pair rate limit hit"
-	msgSubscriberLimit = "Subscriber limit has been exceeded. You cannot have more subscribers."
+	msgKeyNotFound    = "api key not found"
+	msgUnknownMethod  = "method not found"
+	msgBotNotFound    = "whatsapp bot not found"
+	msgClientNotFound = "client not found"
+	msgInvalidPhone   = "invalid phone number"
 	// MsgUndeliverable is the error_message of a failed message's webhook.
-	MsgUndeliverable = "Message undeliverable. (#131026)"
+	MsgUndeliverable = sim.MsgUndeliverable + " (#131026)"
 )
 
 // ClientTypeWhatsApp is the client_type of WhatsApp clients in webhooks.
@@ -568,11 +565,11 @@ func refuseLimit(w http.ResponseWriter, v sim.Verdict) {
 	switch v {
 	case sim.RateLimited:
 		w.Header().Set("Retry-After", "1")
-		sim.WriteJSON(w, http.StatusTooManyRequests, failure(msgRateLimited))
+		sim.WriteJSON(w, http.StatusTooManyRequests, failure(v.Message()))
 	case sim.PairLimited:
-		sim.WriteJSON(w, http.StatusTooManyRequests, failure(msgPairLimited))
+		sim.WriteJSON(w, http.StatusTooManyRequests, failure(v.Message()))
 	default:
-		sim.WriteJSON(w, http.StatusBadRequest, failure(msgSubscriberLimit))
+		sim.WriteJSON(w, http.StatusBadRequest, failure(v.Message()))
 	}
 }
 

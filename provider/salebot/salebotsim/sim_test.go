@@ -3,111 +3,45 @@ package salebotsim_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/salebot"
 	"github.com/wacamp/wacamp/provider/salebot/salebotsim"
 	"github.com/wacamp/wacamp/provider/sim"
+	"github.com/wacamp/wacamp/provider/sim/simtest"
 )
 
 const key = "b551e18c8b8e86bea6f14f38de3f5cc3c31ba1edb4d8"
 
-// clock is a fake clock tests advance by hand.
-// newClock returns a settable clock for the simulator.
-func newClock() *testclock.Clock {
-	return testclock.New(time.Now().UTC().Truncate(time.Second))
-}
-
-// receiver is a webhook endpoint recording the bodies it gets.
-type receiver struct {
-	mu     sync.Mutex
-	bodies [][]byte
-	got    chan []byte
-	// fail answers the first fail pushes with HTTP 500.
-	fail int
-	srv  *httptest.Server
-}
-
-func newReceiver(t *testing.T, fail int) *receiver {
-	rc := &receiver{got: make(chan []byte, 100), fail: fail}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		if rc.fail > 0 {
-			rc.fail--
-			rc.mu.Unlock()
-			w.WriteHeader(http.StatusInternalServerError)
-			return
-		}
-		rc.bodies = append(rc.bodies, b)
-		rc.mu.Unlock()
-		rc.got <- b
-	}))
-	t.Cleanup(rc.srv.Close)
-	return rc
-}
-
-func (rc *receiver) all() [][]byte {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([][]byte(nil), rc.bodies...)
-}
-
-// events parses every received body with the driver's ParseWebhook.
-func (rc *receiver) events(t *testing.T) []provider.Event {
+// events parses every push rc acknowledged with the driver's ParseWebhook.
+func events(t *testing.T, rc *simtest.Receiver) []provider.Event {
 	t.Helper()
-	var out []provider.Event
-	for _, b := range rc.all() {
-		evs, err := salebot.ParseWebhook(b)
-		require.NoError(t, err)
-		out = append(out, evs...)
-	}
-	return out
+	return simtest.Events(t, salebot.ParseWebhook, rc.Acked())
 }
 
 // start serves sim and closes both at the end of the test.
 func start(t *testing.T, sim *salebotsim.Server) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(sim)
-	t.Cleanup(func() {
-		srv.Close()
-		sim.Close()
-	})
-	return srv
+	return simtest.Serve(t, sim, sim.Close)
 }
 
-// call makes one request and returns the status and the decoded answer.
+// call makes one request with a JSON body (none when nil) and returns the
+// status and the decoded answer.
 func call(t *testing.T, srv *httptest.Server, method, path string, body any) (int, map[string]any) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		require.NoError(t, err)
-		rd = strings.NewReader(string(b))
-	}
-	req, err := http.NewRequest(method, srv.URL+path, rd)
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := srv.Client().Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var ans map[string]any
-	raw, _ := io.ReadAll(resp.Body)
-	_ = json.Unmarshal(raw, &ans)
-	return resp.StatusCode, ans
+	return simtest.Call(t, srv, method, path, nil, body)
 }
+
+var newClock = simtest.NewClock
 
 func msg(phone, text string) map[string]any {
 	return map[string]any{"phone": phone, "message": text, "whatsapp_bot_id": 34810}
@@ -237,11 +171,18 @@ func TestFaults(t *testing.T) {
 	t.Parallel()
 	path := "/api/" + key + "/whatsapp_message"
 
-	t.Run("Fail5xx", func(t *testing.T) {
-		t.Parallel()
-		sim := salebotsim.New(salebotsim.Options{Knobs: sim.Knobs{Fail5xxRate: 1}})
+	// faulty serves a simulator with knobs and posts it one message; it
+	// returns the simulator and the raw answer (or the client's error).
+	faulty := func(t *testing.T, knobs sim.Knobs) (*salebotsim.Server, *http.Response, error) {
+		sim := salebotsim.New(salebotsim.Options{Knobs: knobs})
 		srv := start(t, sim)
 		resp, err := srv.Client().Post(srv.URL+path, "application/json", strings.NewReader(`{"phone":"79875146788","message":"x"}`))
+		return sim, resp, err
+	}
+
+	t.Run("Fail5xx", func(t *testing.T) {
+		t.Parallel()
+		sim, resp, err := faulty(t, sim.Knobs{Fail5xxRate: 1})
 		require.NoError(t, err)
 		require.NoError(t, resp.Body.Close())
 		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
@@ -252,9 +193,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("DropAfterAccept", func(t *testing.T) {
 		t.Parallel()
-		sim := salebotsim.New(salebotsim.Options{Knobs: sim.Knobs{DropAfterAcceptRate: 1}})
-		srv := start(t, sim)
-		_, err := srv.Client().Post(srv.URL+path, "application/json", strings.NewReader(`{"phone":"79875146788","message":"x"}`))
+		sim, _, err := faulty(t, sim.Knobs{DropAfterAcceptRate: 1})
 		require.Error(t, err)
 		require.Len(t, sim.Sends(), 1)
 		require.Equal(t, 1, sim.Stats().Dropped)
@@ -342,20 +281,20 @@ func TestWebhookPushes(t *testing.T) {
 
 	t.Run("DeliveredAfterDeliverAfter", func(t *testing.T) {
 		t.Parallel()
-		clk, rc := newClock(), newReceiver(t, 0)
-		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, Knobs: sim.Knobs{DeliverAfter: 2 * time.Second, Now: clk.Now}, ProjectID: 9, ManualPushes: true})
+		clk, rc := newClock(), simtest.NewReceiver(t)
+		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.URL, Knobs: sim.Knobs{DeliverAfter: 2 * time.Second, Now: clk.Now}, ProjectID: 9, ManualPushes: true})
 		srv := start(t, sim)
 		st, _ := call(t, srv, http.MethodPost, path, map[string]any{"phone": "79875146788", "message": "Hello",
 			"attachment_type": "image", "attachment_url": "https://example.com/a.jpg", "whatsapp_bot_id": 34810})
 		require.Equal(t, http.StatusOK, st)
 		require.Equal(t, 1, sim.Pending())
 		require.Zero(t, sim.DeliverDue(clk.Add(time.Second)))
-		require.Empty(t, rc.all())
+		require.Empty(t, rc.Acked())
 		require.Equal(t, 1, sim.DeliverDue(clk.Add(time.Second)))
-		require.Len(t, rc.all(), 1)
+		require.Len(t, rc.Acked(), 1)
 
 		var wh map[string]any
-		require.NoError(t, json.Unmarshal(rc.all()[0], &wh))
+		require.NoError(t, json.Unmarshal(rc.Acked()[0], &wh))
 		for _, f := range []string{"id", "client", "message", "attachments", "message_id", "project_id", "is_input", "delivered", "error_message"} {
 			require.Contains(t, wh, f)
 		}
@@ -370,18 +309,18 @@ func TestWebhookPushes(t *testing.T) {
 
 		snd := sim.Sends()[0]
 		require.Equal(t, []provider.Event{{WAMID: snd.WAMID, Status: provider.StatusDelivered, Phone: "79875146788",
-			Text: "Hello", Media: "https://example.com/a.jpg", MatchByPhone: true}}, rc.events(t))
+			Text: "Hello", Media: "https://example.com/a.jpg", MatchByPhone: true}}, events(t, rc))
 		require.Equal(t, 1, sim.Stats().WebhooksPushed)
 	})
 
 	t.Run("FailShare", func(t *testing.T) {
 		t.Parallel()
-		rc := newReceiver(t, 0)
-		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, Knobs: sim.Knobs{FailShare: 1}, RecepientSuffix: "@c.us"})
+		rc := simtest.NewReceiver(t)
+		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.URL, Knobs: sim.Knobs{FailShare: 1}, RecepientSuffix: "@c.us"})
 		srv := start(t, sim)
 		call(t, srv, http.MethodPost, path, msg("79875146788", "x"))
 		require.Equal(t, 1, sim.Flush())
-		evs := rc.events(t)
+		evs := events(t, rc)
 		require.Len(t, evs, 1)
 		require.Equal(t, provider.StatusFailed, evs[0].Status)
 		require.Equal(t, "131026", evs[0].Code)
@@ -392,12 +331,12 @@ func TestWebhookPushes(t *testing.T) {
 
 	t.Run("Duplicates", func(t *testing.T) {
 		t.Parallel()
-		rc := newReceiver(t, 0)
-		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, WebhookDuplicateRate: 1})
+		rc := simtest.NewReceiver(t)
+		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.URL, WebhookDuplicateRate: 1})
 		srv := start(t, sim)
 		call(t, srv, http.MethodPost, path, msg("79875146788", "x"))
 		sim.Flush()
-		got := rc.all()
+		got := rc.Acked()
 		require.Len(t, got, 2)
 		require.Equal(t, got[0], got[1])
 		require.Equal(t, 1, sim.Stats().WebhookDuplicates)
@@ -406,8 +345,8 @@ func TestWebhookPushes(t *testing.T) {
 
 	t.Run("Reorder", func(t *testing.T) {
 		t.Parallel()
-		clk, rc := newClock(), newReceiver(t, 0)
-		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, WebhookReorder: true, Knobs: sim.Knobs{Now: clk.Now}, ManualPushes: true})
+		clk, rc := newClock(), simtest.NewReceiver(t)
+		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.URL, WebhookReorder: true, Knobs: sim.Knobs{Now: clk.Now}, ManualPushes: true})
 		srv := start(t, sim)
 		call(t, srv, http.MethodPost, path, msg("79875146788", "first"))
 		clk.Add(100 * time.Millisecond)
@@ -416,10 +355,10 @@ func TestWebhookPushes(t *testing.T) {
 		call(t, srv, http.MethodPost, path, msg("79875146788", "second"))
 		// At the first message's due time, the second's report goes out.
 		require.Equal(t, 1, sim.DeliverDue(clk.Add(800*time.Millisecond)))
-		require.Equal(t, "second", rc.events(t)[0].Text)
+		require.Equal(t, "second", events(t, rc)[0].Text)
 		sim.Flush()
 		var texts []string
-		for _, ev := range rc.events(t) {
+		for _, ev := range events(t, rc) {
 			texts = append(texts, ev.Text)
 		}
 		require.Equal(t, []string{"second", "other phone", "first"}, texts)
@@ -427,24 +366,25 @@ func TestWebhookPushes(t *testing.T) {
 
 	t.Run("Early", func(t *testing.T) {
 		t.Parallel()
-		rc := newReceiver(t, 0)
-		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, WebhookEarly: true, Knobs: sim.Knobs{DeliverAfter: time.Hour}})
+		rc := simtest.NewReceiver(t)
+		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.URL, WebhookEarly: true, Knobs: sim.Knobs{DeliverAfter: time.Hour}})
 		srv := start(t, sim)
 		st, _ := call(t, srv, http.MethodPost, path, msg("79875146788", "x"))
 		require.Equal(t, http.StatusOK, st)
 		// The push was made before the answer: it is there already.
-		require.Len(t, rc.all(), 1)
+		require.Len(t, rc.Acked(), 1)
 		require.Zero(t, sim.Pending())
 	})
 
 	t.Run("RetriedThenDelivered", func(t *testing.T) {
 		t.Parallel()
-		rc := newReceiver(t, 2)
-		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, WebhookBackoff: time.Millisecond})
+		rc := simtest.NewReceiver(t)
+		rc.FailFirst(2)
+		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.URL, WebhookBackoff: time.Millisecond})
 		srv := start(t, sim)
 		call(t, srv, http.MethodPost, path, msg("79875146788", "x"))
 		sim.Flush()
-		require.Len(t, rc.all(), 1)
+		require.Len(t, rc.Acked(), 1)
 		st := sim.Stats()
 		require.Equal(t, 2, st.WebhookRetries)
 		require.Equal(t, 1, st.WebhooksPushed)
@@ -453,12 +393,13 @@ func TestWebhookPushes(t *testing.T) {
 
 	t.Run("DroppedAfterRetries", func(t *testing.T) {
 		t.Parallel()
-		rc := newReceiver(t, 100)
-		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, WebhookRetries: 1, WebhookBackoff: time.Millisecond})
+		rc := simtest.NewReceiver(t)
+		rc.FailFirst(100)
+		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.URL, WebhookRetries: 1, WebhookBackoff: time.Millisecond})
 		srv := start(t, sim)
 		call(t, srv, http.MethodPost, path, msg("79875146788", "x"))
 		sim.Flush()
-		require.Empty(t, rc.all())
+		require.Empty(t, rc.Acked())
 		st := sim.Stats()
 		require.Equal(t, 1, st.WebhookRetries)
 		require.Equal(t, 1, st.WebhooksFailed)
@@ -466,27 +407,21 @@ func TestWebhookPushes(t *testing.T) {
 
 	t.Run("RealClockAndReply", func(t *testing.T) {
 		t.Parallel()
-		rc := newReceiver(t, 0)
-		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, Knobs: sim.Knobs{DeliverAfter: 10 * time.Millisecond}})
+		rc := simtest.NewReceiver(t)
+		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.URL, Knobs: sim.Knobs{DeliverAfter: 10 * time.Millisecond}})
 		srv := start(t, sim)
 		call(t, srv, http.MethodPost, path, msg("79875146788", "x"))
-		select {
-		case b := <-rc.got:
-			evs, err := salebot.ParseWebhook(b)
-			require.NoError(t, err)
-			require.Equal(t, provider.StatusDelivered, evs[0].Status)
-		case <-time.After(10 * time.Second):
-			t.Fatal("no push arrived")
-		}
+		b, ok := rc.Next(10 * time.Second)
+		require.True(t, ok, "no push arrived")
+		evs, err := salebot.ParseWebhook(b)
+		require.NoError(t, err)
+		require.Equal(t, provider.StatusDelivered, evs[0].Status)
 		id := sim.Reply("79875146788", "STOP")
-		select {
-		case b := <-rc.got:
-			evs, err := salebot.ParseWebhook(b)
-			require.NoError(t, err)
-			require.Equal(t, []provider.Event{{WAMID: id, Phone: "79875146788", Inbound: true, Text: "STOP"}}, evs)
-		case <-time.After(10 * time.Second):
-			t.Fatal("no reply pushed")
-		}
+		b, ok = rc.Next(10 * time.Second)
+		require.True(t, ok, "no reply pushed")
+		evs, err = salebot.ParseWebhook(b)
+		require.NoError(t, err)
+		require.Equal(t, []provider.Event{{WAMID: id, Phone: "79875146788", Inbound: true, Text: "STOP"}}, evs)
 	})
 
 	t.Run("NoWebhookURLNoPushes", func(t *testing.T) {
@@ -500,14 +435,14 @@ func TestWebhookPushes(t *testing.T) {
 
 	t.Run("CloseDropsPending", func(t *testing.T) {
 		t.Parallel()
-		rc := newReceiver(t, 0)
-		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.srv.URL, Knobs: sim.Knobs{DeliverAfter: time.Hour}})
+		rc := simtest.NewReceiver(t)
+		sim := salebotsim.New(salebotsim.Options{WebhookURL: rc.URL, Knobs: sim.Knobs{DeliverAfter: time.Hour}})
 		srv := start(t, sim)
 		call(t, srv, http.MethodPost, path, msg("79875146788", "x"))
 		require.Equal(t, 1, sim.Pending())
 		sim.Close()
 		require.Zero(t, sim.Flush())
-		require.Empty(t, rc.all())
+		require.Empty(t, rc.Acked())
 	})
 }
 
@@ -526,9 +461,8 @@ func TestDeterministicBySeed(t *testing.T) {
 		}
 		return out
 	}
-	a, b, c := run(7), run(7), run(8)
-	require.Equal(t, a, b)
-	require.NotEqual(t, a, c)
+	a := simtest.Twice(t, func() []bool { return run(7) })
+	require.NotEqual(t, a, run(8))
 	require.Contains(t, a, true)
 	require.Contains(t, a, false)
 }

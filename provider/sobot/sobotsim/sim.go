@@ -19,11 +19,7 @@ const (
 	msgSent            = "Message sent successfully."
 	msgBadCredentials  = "Invalid API credentials"
 	msgInvalidMobile   = "Invalid mobile number"
-	msgRateLimited     = "(#130429) Rate limit hit"
-	msgPairLimited     = "(#131056) (Business Account, Consumer Account) pair rate limit hit"
-	msgSubscriberLimit = "Subscriber limit has been exceeded. You cannot have more subscribers."
 	msgTemplateMissing = "Template not found"
-	msgUndeliverable   = "Message undeliverable."
 	codeUndeliverable  = 131026
 )
 
@@ -294,7 +290,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 		if v == sim.RateLimited {
 			w.Header().Set("Retry-After", "1")
 		}
-		s.refuse(w, limitStatus[v], limitMessage[v])
+		s.refuse(w, limitStatus[v], v.Message())
 		return
 	}
 	s.seq++
@@ -326,11 +322,8 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, body map[string]an
 	}
 }
 
-// The answers to a send the number's limits refused.
-var (
-	limitStatus  = map[sim.Verdict]int{sim.RateLimited: http.StatusTooManyRequests, sim.PairLimited: http.StatusBadRequest, sim.SubscriberLimited: http.StatusBadRequest}
-	limitMessage = map[sim.Verdict]string{sim.RateLimited: msgRateLimited, sim.PairLimited: msgPairLimited, sim.SubscriberLimited: msgSubscriberLimit}
-)
+// limitStatus is the HTTP status of a send the number's limits refused.
+var limitStatus = map[sim.Verdict]int{sim.RateLimited: http.StatusTooManyRequests, sim.PairLimited: http.StatusBadRequest, sim.SubscriberLimited: http.StatusBadRequest}
 
 // newWAMID makes a wamid shaped like Meta's: "wamid." and base64 of the
 // recipient and a hex id. Callers hold mu.
@@ -381,9 +374,9 @@ func (s *Server) statusBody(snd Send, status string, at time.Time) []byte {
 	if status == "failed" {
 		st["errors"] = []map[string]any{{
 			"code":       codeUndeliverable,
-			"title":      msgUndeliverable,
-			"message":    msgUndeliverable,
-			"error_data": map[string]string{"details": msgUndeliverable},
+			"title":      sim.MsgUndeliverable,
+			"message":    sim.MsgUndeliverable,
+			"error_data": map[string]string{"details": sim.MsgUndeliverable},
 		}}
 	}
 	if !s.opts.WebhookMetaStyle {

@@ -1,22 +1,18 @@
 package sobotsim_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/sim"
+	"github.com/wacamp/wacamp/provider/sim/simtest"
 	"github.com/wacamp/wacamp/provider/sobot"
 	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
 	"github.com/wacamp/wacamp/templates"
@@ -28,79 +24,15 @@ const (
 	phone     = "919970012345"
 )
 
-// newClock returns a settable clock for the simulator.
-func newClock() *testclock.Clock {
-	return testclock.New(time.Now().UTC().Truncate(time.Second))
-}
-
-// receiver is a webhook endpoint that records every push.
-type receiver struct {
-	mu     sync.Mutex
-	bodies [][]byte
-	status int // answer; 0 means 200
-	got    chan struct{}
-	srv    *httptest.Server
-}
-
-func newReceiver(t *testing.T) *receiver {
-	t.Helper()
-	r := &receiver{got: make(chan struct{}, 1000)}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		b, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		r.bodies = append(r.bodies, b)
-		status := r.status
-		r.mu.Unlock()
-		r.got <- struct{}{}
-		if status != 0 {
-			w.WriteHeader(status)
-		}
-	}))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-func (r *receiver) body(i int) []byte {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.bodies[i]
-}
-
-func (r *receiver) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.bodies)
-}
-
-// events parses every push received so far with the driver's ParseWebhook.
-func (r *receiver) events(t *testing.T) []provider.Event {
-	t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []provider.Event
-	for _, b := range r.bodies {
-		evs, err := sobot.ParseWebhook(b)
-		require.NoError(t, err, string(b))
-		out = append(out, evs...)
-	}
-	return out
-}
-
 type bundle struct {
-	sim    *sobotsim.Server
-	srv    *httptest.Server
-	client *sobot.Client
-	clock  *testclock.Clock
+	simtest.Bundle[*sobotsim.Server, *sobot.Client]
 }
 
-// setup starts a simulator with opts (plus the test credentials and clock)
-// and a driver pointed at it.
+// setup starts a simulator with opts (plus the test credentials, a fake
+// clock and a 1 ms webhook back-off) and a driver pointed at it.
 func setup(t *testing.T, opts sobotsim.Options) *bundle {
 	t.Helper()
-	clk := newClock()
-	if opts.Now == nil {
-		opts.Now = clk.Now
-	}
+	clk := simtest.UseClock(&opts.Knobs, simtest.NewClock())
 	if opts.Credentials == nil {
 		opts.Credentials = []sobotsim.Credential{{Key: apiKey, Secret: apiSecret}}
 	}
@@ -108,42 +40,35 @@ func setup(t *testing.T, opts sobotsim.Options) *bundle {
 		opts.WebhookBackoff = time.Millisecond
 	}
 	sim := sobotsim.New(opts)
-	t.Cleanup(sim.Close)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	return &bundle{
-		sim: sim, srv: srv, clock: clk,
-		client: sobot.New(sobot.Config{BaseURL: srv.URL, APIKey: apiKey, APISecret: apiSecret, HTTPClient: srv.Client()}),
-	}
+	return &bundle{simtest.Start(t, sim, clk, func(srv *httptest.Server) *sobot.Client {
+		return sobot.New(sobot.Config{BaseURL: srv.URL, APIKey: apiKey, APISecret: apiSecret, HTTPClient: srv.Client()})
+	}, sim.Close)}
 }
 
 // post makes a raw request with the given headers and decodes the answer.
 func (b *bundle) post(t *testing.T, path string, headers map[string]string, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, b.srv.URL+path, bytes.NewBufferString(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := b.srv.Client().Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var out map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-	return resp.StatusCode, out
+	return simtest.Call(t, b.Srv, http.MethodPost, path, headers, body)
 }
 
 var auth = map[string]string{"x-api-key": apiKey, "x-api-secret": apiSecret}
 
-func text(s string) templates.Message { return templates.Message{Kind: templates.KindText, Text: s} }
-
-func perr(t *testing.T, err error) *provider.Error {
-	t.Helper()
-	var pe *provider.Error
-	require.ErrorAs(t, err, &pe)
-	return pe
+// limits runs the shared scenarios of the number's limits on b.
+func (b *bundle) limits() simtest.Limits {
+	return simtest.Limits{Client: b.Client, Clock: b.Clock, Counts: func() sim.Counts { return b.Sim.Stats().Counts }}
 }
+
+// events parses every push rcv acknowledged with the driver's ParseWebhook.
+func events(t *testing.T, rcv *simtest.Receiver) []provider.Event {
+	t.Helper()
+	return simtest.Events(t, sobot.ParseWebhook, rcv.Acked())
+}
+
+var (
+	text     = simtest.Text
+	perr     = simtest.ProviderError
+	statuses = simtest.Statuses
+)
 
 func TestAuth(t *testing.T) {
 	b := setup(t, sobotsim.Options{})
@@ -157,9 +82,9 @@ func TestAuth(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, status)
 		require.Equal(t, map[string]any{"message": "Invalid API credentials", "code": float64(401)}, ans)
 	}
-	require.Equal(t, 4, b.sim.Stats().Unauthorized)
+	require.Equal(t, 4, b.Sim.Stats().Unauthorized)
 
-	bad := sobot.New(sobot.Config{BaseURL: b.srv.URL, APIKey: apiKey, APISecret: "nope", HTTPClient: b.srv.Client()})
+	bad := sobot.New(sobot.Config{BaseURL: b.Srv.URL, APIKey: apiKey, APISecret: "nope", HTTPClient: b.Srv.Client()})
 	_, err := bad.Send(context.Background(), phone, text("Hi"))
 	require.Equal(t, provider.ClassHaltAccount, perr(t, err).Class)
 
@@ -170,7 +95,7 @@ func TestAuth(t *testing.T) {
 	data := ans["data"].(map[string]any)
 	require.Equal(t, "submitted", data["status"])
 	require.Regexp(t, `^wamid\.[A-Za-z0-9+/=]+$`, data["id"])
-	require.Len(t, b.sim.Sends(), 1)
+	require.Len(t, b.Sim.Sends(), 1)
 }
 
 func TestSendKindsThroughDriver(t *testing.T) {
@@ -189,13 +114,13 @@ func TestSendKindsThroughDriver(t *testing.T) {
 	}
 	var wamids []string
 	for _, m := range msgs {
-		res, err := b.client.Send(ctx, phone, m)
+		res, err := b.Client.Send(ctx, phone, m)
 		require.NoError(t, err, m.Kind)
 		require.NotEmpty(t, res.WAMID)
 		wamids = append(wamids, res.WAMID)
-		b.clock.Add(time.Second)
+		b.Clock.Add(time.Second)
 	}
-	sends := b.sim.Sends()
+	sends := b.Sim.Sends()
 	require.Len(t, sends, len(msgs))
 	for i, s := range sends {
 		require.Equal(t, wamids[i], s.WAMID)
@@ -215,8 +140,8 @@ func TestSendKindsThroughDriver(t *testing.T) {
 	require.Equal(t, "en", sends[6].Lang)
 	require.JSONEq(t, `[{"type":"body","parameters":[{"type":"text","text":"Ana"}]},
 		{"type":"button","sub_type":"url","index":0,"parameters":[{"type":"text","text":"x1"}]}]`, string(sends[6].Params))
-	require.Equal(t, len(msgs), b.sim.SendCount(phone))
-	require.Equal(t, len(msgs), b.sim.Stats().Accepted)
+	require.Equal(t, len(msgs), b.Sim.SendCount(phone))
+	require.Equal(t, len(msgs), b.Sim.Stats().Accepted)
 }
 
 func TestValidation(t *testing.T) {
@@ -243,8 +168,8 @@ func TestValidation(t *testing.T) {
 		require.Equal(t, float64(400), ans["code"])
 		require.Contains(t, ans["message"], tt.want)
 	}
-	require.Empty(t, b.sim.Sends())
-	require.Equal(t, len(tests), b.sim.Stats().Invalid)
+	require.Empty(t, b.Sim.Sends())
+	require.Equal(t, len(tests), b.Sim.Stats().Invalid)
 
 	// The doc's own list sample (quick_reply + list_obj, as its Python
 	// sample sends it) is accepted.
@@ -252,11 +177,11 @@ func TestValidation(t *testing.T) {
 		"list_obj":{"button":"Show List","sections":[{"title":"one","rows":[{"title":"First title","id":"id_1","description":"test description"}]}]}}`)
 	require.Equal(t, http.StatusOK, status)
 
-	b.sim.SetOptions(func(o *sobotsim.Options) { o.ErrorsHTTP200 = true })
+	b.Sim.SetOptions(func(o *sobotsim.Options) { o.ErrorsHTTP200 = true })
 	status, ans := b.post(t, "/message/", auth, tests[0].body)
 	require.Equal(t, http.StatusOK, status)
 	require.Equal(t, float64(400), ans["code"])
-	_, err := b.client.Send(context.Background(), "9199", text("Hi"))
+	_, err := b.Client.Send(context.Background(), "9199", text("Hi"))
 	pe := perr(t, err)
 	require.Equal(t, provider.ClassPermanent, pe.Class, "Invalid mobile number under HTTP 200")
 	require.Equal(t, 400, pe.HTTPStatus)
@@ -264,86 +189,48 @@ func TestValidation(t *testing.T) {
 
 func TestFail5xx(t *testing.T) {
 	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{Fail5xxRate: 1}})
-	_, err := b.client.Send(context.Background(), phone, text("Hi"))
-	pe := perr(t, err)
-	require.Equal(t, provider.ClassTransient, pe.Class)
-	require.Equal(t, http.StatusServiceUnavailable, pe.HTTPStatus)
-	require.Equal(t, time.Second, pe.RetryAfter)
-	require.Zero(t, b.sim.SendCount(phone))
-	require.Equal(t, 1, b.sim.Stats().Rejected5xx)
+	_, err := b.Client.Send(context.Background(), phone, text("Hi"))
+	simtest.RequireUnavailable(t, err)
+	require.Zero(t, b.Sim.SendCount(phone))
+	require.Equal(t, 1, b.Sim.Stats().Rejected5xx)
 }
 
 func TestDropAfterAccept(t *testing.T) {
-	rcv := newReceiver(t)
-	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{DropAfterAcceptRate: 1}, WebhookURL: rcv.srv.URL})
-	_, err := b.client.Send(context.Background(), phone, text("Hi"))
+	rcv := simtest.NewReceiver(t)
+	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{DropAfterAcceptRate: 1}, WebhookURL: rcv.URL})
+	_, err := b.Client.Send(context.Background(), phone, text("Hi"))
 	require.Equal(t, provider.ClassAmbiguous, perr(t, err).Class)
-	require.Equal(t, 1, b.sim.SendCount(phone), "the message went out")
-	require.Equal(t, 1, b.sim.Stats().Dropped)
-	b.sim.Flush()
-	evs := rcv.events(t)
+	require.Equal(t, 1, b.Sim.SendCount(phone), "the message went out")
+	require.Equal(t, 1, b.Sim.Stats().Dropped)
+	b.Sim.Flush()
+	evs := events(t, rcv)
 	require.Len(t, evs, 1)
-	require.Equal(t, b.sim.Sends()[0].WAMID, evs[0].WAMID, "its statuses still arrive")
+	require.Equal(t, b.Sim.Sends()[0].WAMID, evs[0].WAMID, "its statuses still arrive")
 }
 
 func TestRateLimit(t *testing.T) {
 	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{RatePerSecond: 2}})
-	ctx := context.Background()
-	for _, p := range []string{"919970000001", "919970000002"} {
-		_, err := b.client.Send(ctx, p, text("Hi"))
-		require.NoError(t, err)
-	}
-	_, err := b.client.Send(ctx, "919970000003", text("Hi"))
-	pe := perr(t, err)
-	require.Equal(t, provider.ClassTransient, pe.Class)
+	pe := b.limits().RateLimit(t, [3]string{"919970000001", "919970000002", "919970000003"})
 	require.Equal(t, http.StatusTooManyRequests, pe.HTTPStatus)
-	require.Equal(t, "130429", pe.Code)
 	require.Equal(t, time.Second, pe.RetryAfter)
-	require.Equal(t, 1, b.sim.Stats().RateLimited)
-
-	b.clock.Add(500 * time.Millisecond)
-	_, err = b.client.Send(ctx, "919970000003", text("Hi"))
-	require.NoError(t, err, "one token refilled")
 
 	// Another account has its own bucket.
-	b.sim.SetOptions(func(o *sobotsim.Options) {
+	b.Sim.SetOptions(func(o *sobotsim.Options) {
 		o.Credentials = append(o.Credentials, sobotsim.Credential{Key: "k2", Secret: "s2"})
 	})
-	other := sobot.New(sobot.Config{BaseURL: b.srv.URL, APIKey: "k2", APISecret: "s2", HTTPClient: b.srv.Client()})
-	_, err = other.Send(ctx, "919970000004", text("Hi"))
+	other := sobot.New(sobot.Config{BaseURL: b.Srv.URL, APIKey: "k2", APISecret: "s2", HTTPClient: b.Srv.Client()})
+	_, err := other.Send(context.Background(), "919970000004", text("Hi"))
 	require.NoError(t, err)
 }
 
 func TestPairInterval(t *testing.T) {
 	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{PairInterval: 6 * time.Second}})
-	ctx := context.Background()
-	_, err := b.client.Send(ctx, phone, text("1"))
-	require.NoError(t, err)
-	b.clock.Add(5 * time.Second)
-	_, err = b.client.Send(ctx, phone, text("2"))
-	pe := perr(t, err)
-	require.Equal(t, provider.ClassTransient, pe.Class)
-	require.Equal(t, "131056", pe.Code)
-	_, err = b.client.Send(ctx, "919970000009", text("other recipient"))
-	require.NoError(t, err)
-	b.clock.Add(time.Second)
-	_, err = b.client.Send(ctx, phone, text("3"))
-	require.NoError(t, err)
-	require.Equal(t, 1, b.sim.Stats().PairLimited)
+	b.limits().PairInterval(t, phone, "919970000009", 5*time.Second)
 }
 
 func TestSubscriberLimit(t *testing.T) {
 	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{SubscriberLimit: 1}})
-	ctx := context.Background()
-	_, err := b.client.Send(ctx, phone, text("1"))
-	require.NoError(t, err)
-	_, err = b.client.Send(ctx, "919970000009", text("new"))
-	pe := perr(t, err)
-	require.Equal(t, provider.ClassHaltAccount, pe.Class)
-	require.True(t, provider.IsSubscriberLimit(err))
-	_, err = b.client.Send(ctx, phone, text("known subscriber"))
-	require.NoError(t, err)
-	require.Equal(t, 1, b.sim.Stats().SubscriberLimited)
+	b.limits().SubscriberLimit(t, phone, "919970000009")
 }
 
 func TestUnknownTemplate(t *testing.T) {
@@ -352,9 +239,9 @@ func TestUnknownTemplate(t *testing.T) {
 	tpl := func(name string) templates.Message {
 		return templates.Message{Kind: templates.KindTemplate, Template: &templates.Template{Name: name, Language: "en"}}
 	}
-	_, err := b.client.Send(ctx, phone, tpl("hello_world"))
+	_, err := b.Client.Send(ctx, phone, tpl("hello_world"))
 	require.NoError(t, err)
-	_, err = b.client.Send(ctx, "919970000009", tpl("nope"))
+	_, err = b.Client.Send(ctx, "919970000009", tpl("nope"))
 	pe := perr(t, err)
 	require.Equal(t, provider.ClassHaltCampaign, pe.Class)
 	require.Equal(t, http.StatusNotFound, pe.HTTPStatus)
@@ -364,31 +251,31 @@ func TestLatency(t *testing.T) {
 	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{Latency: time.Minute}})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := b.client.Send(ctx, phone, text("Hi"))
+	_, err := b.Client.Send(ctx, phone, text("Hi"))
 	require.Equal(t, provider.ClassAmbiguous, perr(t, err).Class)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.Empty(t, b.sim.Sends(), "the answer is held before anything is accepted")
+	require.Empty(t, b.Sim.Sends(), "the answer is held before anything is accepted")
 }
 
 func TestWebhookProgression(t *testing.T) {
 	for _, meta := range []bool{false, true} {
-		rcv := newReceiver(t)
-		b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookMetaStyle: meta,
+		rcv := simtest.NewReceiver(t)
+		b := setup(t, sobotsim.Options{WebhookURL: rcv.URL, WebhookMetaStyle: meta,
 			Knobs: sim.Knobs{DeliverAfter: 2 * time.Second, ReadAfter: 3 * time.Second, ReadShare: 1}})
-		res, err := b.client.Send(context.Background(), phone, text("Hi"))
+		res, err := b.Client.Send(context.Background(), phone, text("Hi"))
 		require.NoError(t, err)
-		sentAt := b.clock.Now()
+		sentAt := b.Clock.Now()
 
-		b.sim.Flush()
-		require.Equal(t, []provider.Status{provider.StatusSent}, statuses(rcv.events(t)))
-		b.clock.Add(time.Second)
-		b.sim.Flush()
-		require.Len(t, rcv.events(t), 1, "not delivered yet")
-		b.clock.Add(time.Second)
-		b.sim.Flush()
-		b.clock.Add(3 * time.Second)
-		b.sim.Flush()
-		evs := rcv.events(t)
+		b.Sim.Flush()
+		require.Equal(t, []provider.Status{provider.StatusSent}, statuses(events(t, rcv)))
+		b.Clock.Add(time.Second)
+		b.Sim.Flush()
+		require.Len(t, events(t, rcv), 1, "not delivered yet")
+		b.Clock.Add(time.Second)
+		b.Sim.Flush()
+		b.Clock.Add(3 * time.Second)
+		b.Sim.Flush()
+		evs := events(t, rcv)
 		require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusDelivered, provider.StatusRead}, statuses(evs))
 		for _, ev := range evs {
 			require.Equal(t, res.WAMID, ev.WAMID)
@@ -398,23 +285,23 @@ func TestWebhookProgression(t *testing.T) {
 		if meta {
 			require.Equal(t, phone, evs[0].Phone)
 		} else {
-			require.JSONEq(t, `{"id":"`+res.WAMID+`","status":"sent","timestamp":"`+itoa(sentAt.Unix())+`"}`, string(rcv.body(0)),
+			require.JSONEq(t, `{"id":"`+res.WAMID+`","status":"sent","timestamp":"`+itoa(sentAt.Unix())+`"}`, string(rcv.Acked()[0]),
 				"the doc's bare status shape")
 		}
-		require.Zero(t, b.sim.Pending())
-		require.Equal(t, 3, b.sim.Stats().WebhookPushed)
+		require.Zero(t, b.Sim.Pending())
+		require.Equal(t, 3, b.Sim.Stats().WebhookPushed)
 	}
 }
 
 func TestWebhookFailed(t *testing.T) {
 	for _, meta := range []bool{false, true} {
-		rcv := newReceiver(t)
-		b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookMetaStyle: meta, Knobs: sim.Knobs{FailShare: 1, ReadShare: 1}})
-		_, err := b.client.Send(context.Background(), phone, text("Hi"))
+		rcv := simtest.NewReceiver(t)
+		b := setup(t, sobotsim.Options{WebhookURL: rcv.URL, WebhookMetaStyle: meta, Knobs: sim.Knobs{FailShare: 1, ReadShare: 1}})
+		_, err := b.Client.Send(context.Background(), phone, text("Hi"))
 		require.NoError(t, err)
-		b.clock.Add(time.Hour)
-		b.sim.Flush()
-		evs := rcv.events(t)
+		b.Clock.Add(time.Hour)
+		b.Sim.Flush()
+		evs := events(t, rcv)
 		require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusFailed}, statuses(evs))
 		require.Equal(t, "131026", evs[1].Code)
 		require.Contains(t, evs[1].Reason, "Message undeliverable.")
@@ -422,157 +309,138 @@ func TestWebhookFailed(t *testing.T) {
 }
 
 func TestWebhookDuplicates(t *testing.T) {
-	rcv := newReceiver(t)
-	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookDuplicateRate: 1})
-	_, err := b.client.Send(context.Background(), phone, text("Hi"))
+	rcv := simtest.NewReceiver(t)
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.URL, WebhookDuplicateRate: 1})
+	_, err := b.Client.Send(context.Background(), phone, text("Hi"))
 	require.NoError(t, err)
-	b.clock.Add(time.Hour)
-	b.sim.Flush()
+	b.Clock.Add(time.Hour)
+	b.Sim.Flush()
 	require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusSent, provider.StatusDelivered, provider.StatusDelivered},
-		statuses(rcv.events(t)))
-	require.Equal(t, 2, b.sim.Stats().WebhookDuplicates)
+		statuses(events(t, rcv)))
+	require.Equal(t, 2, b.Sim.Stats().WebhookDuplicates)
 }
 
 func TestWebhookReorder(t *testing.T) {
-	rcv := newReceiver(t)
-	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookReorder: true})
-	_, err := b.client.Send(context.Background(), phone, text("Hi"))
+	rcv := simtest.NewReceiver(t)
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.URL, WebhookReorder: true})
+	_, err := b.Client.Send(context.Background(), phone, text("Hi"))
 	require.NoError(t, err)
-	b.sim.Flush()
-	require.Zero(t, rcv.count(), "sent is held back until delivered")
-	b.clock.Add(time.Second)
-	b.sim.Flush()
-	require.Equal(t, []provider.Status{provider.StatusDelivered, provider.StatusSent}, statuses(rcv.events(t)))
+	b.Sim.Flush()
+	require.Zero(t, rcv.Requests(), "sent is held back until delivered")
+	b.Clock.Add(time.Second)
+	b.Sim.Flush()
+	require.Equal(t, []provider.Status{provider.StatusDelivered, provider.StatusSent}, statuses(events(t, rcv)))
 }
 
 func TestWebhookEarly(t *testing.T) {
-	rcv := newReceiver(t)
-	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookEarly: true})
-	res, err := b.client.Send(context.Background(), phone, text("Hi"))
+	rcv := simtest.NewReceiver(t)
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.URL, WebhookEarly: true})
+	res, err := b.Client.Send(context.Background(), phone, text("Hi"))
 	require.NoError(t, err)
 	// No Flush: the push was made before the answer.
-	evs := rcv.events(t)
+	evs := events(t, rcv)
 	require.Len(t, evs, 1)
 	require.Equal(t, provider.StatusSent, evs[0].Status)
 	require.Equal(t, res.WAMID, evs[0].WAMID)
 }
 
 func TestWebhookRetryThenDrop(t *testing.T) {
-	rcv := newReceiver(t)
-	rcv.status = http.StatusInternalServerError
-	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, WebhookAttempts: 3, Knobs: sim.Knobs{DeliverAfter: -1}})
-	_, err := b.client.Send(context.Background(), phone, text("Hi"))
+	rcv := simtest.NewReceiver(t)
+	rcv.SetFail(func(int) int { return http.StatusInternalServerError })
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.URL, WebhookAttempts: 3, Knobs: sim.Knobs{DeliverAfter: -1}})
+	_, err := b.Client.Send(context.Background(), phone, text("Hi"))
 	require.NoError(t, err)
-	b.sim.Flush()
-	require.Equal(t, 3, rcv.count())
-	st := b.sim.Stats()
+	b.Sim.Flush()
+	require.Equal(t, 3, rcv.Requests())
+	st := b.Sim.Stats()
 	require.Equal(t, 2, st.WebhookRetries)
 	require.Equal(t, 1, st.WebhookFailed)
 	require.Zero(t, st.WebhookPushed)
 
 	// A receiver that recovers gets the retry.
-	rcv2 := newReceiver(t)
-	var calls int
-	var mu sync.Mutex
-	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		calls++
-		n := calls
-		mu.Unlock()
+	rcv2 := simtest.NewReceiver(t)
+	rcv2.SetFail(func(n int) int {
 		if n == 1 {
-			w.WriteHeader(http.StatusBadGateway)
-			return
+			return http.StatusBadGateway
 		}
-		rcv2.srv.Config.Handler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(flaky.Close)
-	b.sim.SetOptions(func(o *sobotsim.Options) { o.WebhookURL = flaky.URL })
-	_, err = b.client.Send(context.Background(), "919970000009", text("Hi"))
+		return 0
+	})
+	b.Sim.SetOptions(func(o *sobotsim.Options) { o.WebhookURL = rcv2.URL })
+	_, err = b.Client.Send(context.Background(), "919970000009", text("Hi"))
 	require.NoError(t, err)
-	b.sim.Flush()
-	require.Len(t, rcv2.events(t), 1)
-	require.Equal(t, 1, b.sim.Stats().WebhookPushed)
+	b.Sim.Flush()
+	require.Len(t, events(t, rcv2), 1)
+	require.Equal(t, 1, b.Sim.Stats().WebhookPushed)
 }
 
 func TestReply(t *testing.T) {
-	rcv := newReceiver(t)
-	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL})
-	wamid := b.sim.Reply(phone, "STOP")
-	evs := rcv.events(t)
-	require.Equal(t, []provider.Event{{WAMID: wamid, At: b.clock.Now(), Phone: phone, Inbound: true, Text: "STOP"}}, evs)
-	require.Equal(t, 1, b.sim.Stats().Replies)
+	rcv := simtest.NewReceiver(t)
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.URL})
+	wamid := b.Sim.Reply(phone, "STOP")
+	evs := events(t, rcv)
+	require.Equal(t, []provider.Event{{WAMID: wamid, At: b.Clock.Now(), Phone: phone, Inbound: true, Text: "STOP"}}, evs)
+	require.Equal(t, 1, b.Sim.Stats().Replies)
 }
 
 // TestRealTimeTimers runs the simulator on the real clock: pushes arrive
 // by themselves.
 func TestRealTimeTimers(t *testing.T) {
-	rcv := newReceiver(t)
-	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{Now: time.Now, DeliverAfter: 20 * time.Millisecond}, WebhookURL: rcv.srv.URL})
-	res, err := b.client.Send(context.Background(), phone, text("Hi"))
+	rcv := simtest.NewReceiver(t)
+	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{Now: time.Now, DeliverAfter: 20 * time.Millisecond}, WebhookURL: rcv.URL})
+	res, err := b.Client.Send(context.Background(), phone, text("Hi"))
 	require.NoError(t, err)
 	for range 2 {
-		select {
-		case <-rcv.got:
-		case <-time.After(10 * time.Second):
-			t.Fatal("webhook push did not arrive")
-		}
+		_, ok := rcv.Next(10 * time.Second)
+		require.True(t, ok, "webhook push did not arrive")
 	}
-	evs := rcv.events(t)
+	evs := events(t, rcv)
 	require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusDelivered}, statuses(evs))
 	require.Equal(t, res.WAMID, evs[1].WAMID)
 }
 
 func TestCloseStopsPushes(t *testing.T) {
-	rcv := newReceiver(t)
-	b := setup(t, sobotsim.Options{WebhookURL: rcv.srv.URL, Knobs: sim.Knobs{DeliverAfter: time.Hour}})
-	_, err := b.client.Send(context.Background(), phone, text("Hi"))
+	rcv := simtest.NewReceiver(t)
+	b := setup(t, sobotsim.Options{WebhookURL: rcv.URL, Knobs: sim.Knobs{DeliverAfter: time.Hour}})
+	_, err := b.Client.Send(context.Background(), phone, text("Hi"))
 	require.NoError(t, err)
-	b.sim.Flush()
-	require.Equal(t, 1, rcv.count(), "sent")
-	require.Equal(t, 1, b.sim.Pending(), "delivered is due in an hour")
-	b.sim.Close()
-	b.clock.Add(2 * time.Hour)
-	b.sim.Flush()
-	require.Equal(t, 1, rcv.count(), "nothing after Close")
-	require.Zero(t, b.sim.Pending())
-	b.sim.Close() // idempotent
+	b.Sim.Flush()
+	require.Equal(t, 1, rcv.Requests(), "sent")
+	require.Equal(t, 1, b.Sim.Pending(), "delivered is due in an hour")
+	b.Sim.Close()
+	b.Clock.Add(2 * time.Hour)
+	b.Sim.Flush()
+	require.Equal(t, 1, rcv.Requests(), "nothing after Close")
+	require.Zero(t, b.Sim.Pending())
+	b.Sim.Close() // idempotent
 }
 
 func TestDeterministic(t *testing.T) {
-	run := func() ([]string, []provider.Status, sobotsim.Stats) {
-		rcv := newReceiver(t)
-		b := setup(t, sobotsim.Options{Knobs: sim.Knobs{Seed: 42, Fail5xxRate: 0.2, DropAfterAcceptRate: 0.2, FailShare: 0.3, ReadShare: 0.5}, WebhookURL: rcv.srv.URL, WebhookDuplicateRate: 0.3})
+	type outcome struct {
+		outcomes []string
+		statuses []provider.Status
+		stats    sobotsim.Stats
+	}
+	got := simtest.Twice(t, func() outcome {
+		rcv := simtest.NewReceiver(t)
+		b := setup(t, sobotsim.Options{Knobs: sim.Knobs{Seed: 42, Fail5xxRate: 0.2, DropAfterAcceptRate: 0.2, FailShare: 0.3, ReadShare: 0.5}, WebhookURL: rcv.URL, WebhookDuplicateRate: 0.3})
 		var outcomes []string
 		for i := range 30 {
-			res, err := b.client.Send(context.Background(), "9199700000"+itoa(int64(10+i)), text("Hi"))
+			res, err := b.Client.Send(context.Background(), "9199700000"+itoa(int64(10+i)), text("Hi"))
 			if err != nil {
 				outcomes = append(outcomes, perr(t, err).Class.String())
 				continue
 			}
 			outcomes = append(outcomes, res.WAMID)
 		}
-		b.clock.Add(time.Hour)
-		b.sim.Flush()
-		return outcomes, statuses(rcv.events(t)), b.sim.Stats()
-	}
-	o1, s1, st1 := run()
-	o2, s2, st2 := run()
-	require.Equal(t, o1, o2)
-	require.Equal(t, s1, s2)
-	require.Equal(t, st1, st2)
-	require.NotZero(t, st1.Rejected5xx)
-	require.NotZero(t, st1.Dropped)
-	require.NotZero(t, st1.WebhookDuplicates)
-	require.Contains(t, s1, provider.StatusFailed)
-	require.Contains(t, s1, provider.StatusRead)
-}
-
-func statuses(evs []provider.Event) []provider.Status {
-	out := make([]provider.Status, 0, len(evs))
-	for _, ev := range evs {
-		out = append(out, ev.Status)
-	}
-	return out
+		b.Clock.Add(time.Hour)
+		b.Sim.Flush()
+		return outcome{outcomes, statuses(events(t, rcv)), b.Sim.Stats()}
+	})
+	require.NotZero(t, got.stats.Rejected5xx)
+	require.NotZero(t, got.stats.Dropped)
+	require.NotZero(t, got.stats.WebhookDuplicates)
+	require.Contains(t, got.statuses, provider.StatusFailed)
+	require.Contains(t, got.statuses, provider.StatusRead)
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

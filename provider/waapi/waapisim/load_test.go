@@ -3,7 +3,6 @@ package waapisim_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/sim"
+	"github.com/wacamp/wacamp/provider/sim/simtest"
 	"github.com/wacamp/wacamp/provider/waapi"
 	"github.com/wacamp/wacamp/provider/waapi/waapisim"
 )
@@ -21,13 +21,9 @@ import (
 // terminal status pushed, promptly.
 func TestConcurrentLoadRealTime(t *testing.T) {
 	t.Parallel()
-	hook := newReceiver(t)
-	sim := waapisim.New(waapisim.Options{BearerTokens: []string{"tok"}, Sessions: []waapisim.Session{{ID: "s", AccessToken: "tok"}},
-		Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.05, Seed: 7}, WebhookURL: hook.srv.URL, WebhookDuplicateRate: 0.2, WebhookReorder: true, WebhookEarly: true})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(func() { srv.Close(); sim.Close() })
-	c := waapi.New(waapi.Config{BaseURL: srv.URL, SessionID: "s", AccessToken: "tok", HTTPClient: srv.Client()})
-
+	hook := simtest.NewReceiver(t)
+	sim, c := serveRealTime(t, waapisim.Options{BearerTokens: []string{"tok"}, Sessions: []waapisim.Session{{ID: "s", AccessToken: "tok"}},
+		Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.05, Seed: 7}, WebhookURL: hook.URL, WebhookDuplicateRate: 0.2, WebhookReorder: true, WebhookEarly: true}, "tok")
 	const n = 300
 	ids := make(chan string, n)
 	var wg sync.WaitGroup
@@ -52,20 +48,17 @@ func TestConcurrentLoadRealTime(t *testing.T) {
 	}
 	require.Len(t, want, n)
 	terminal := map[string]bool{}
-	timeout := time.After(20 * time.Second)
+	deadline := start.Add(20 * time.Second)
 	for len(terminal) < n {
-		select {
-		case b := <-hook.got:
-			evs, err := waapi.ParseWebhook(b)
-			require.NoError(t, err)
-			for _, ev := range evs {
-				require.True(t, want[ev.WAMID], ev.WAMID)
-				if ev.Status == provider.StatusDelivered || ev.Status == provider.StatusFailed || ev.Status == provider.StatusRead {
-					terminal[ev.WAMID] = true
-				}
-			}
-		case <-timeout:
+		b, ok := hook.Next(time.Until(deadline))
+		if !ok {
 			t.Fatalf("only %d of %d messages terminal after %v; stats %+v", len(terminal), n, time.Since(start), sim.Stats())
+		}
+		for _, ev := range simtest.Events(t, waapi.ParseWebhook, [][]byte{b}) {
+			require.True(t, want[ev.WAMID], ev.WAMID)
+			if ev.Status == provider.StatusDelivered || ev.Status == provider.StatusFailed || ev.Status == provider.StatusRead {
+				terminal[ev.WAMID] = true
+			}
 		}
 	}
 	t.Logf("all terminal after %v; stats %+v", time.Since(start), sim.Stats())

@@ -20,15 +20,11 @@ import (
 
 // The simulator's canned texts.
 const (
-	msgSent            = "Message sent successfully"
-	msgUnauthorized    = "Unauthorized"
-	msgBadSession      = "Invalid session_id or access_token"
-	msgInvalidNumber   = "Invalid number: not on WhatsApp"
-	msgRateLimited     = "(#130429) Rate limit hit"
-	msgPairLimited     = "(#131056) (Business Account, Consumer Account) pair rate limit hit"
-	msgSubscriberLimit = "Subscriber limit has been exceeded. You cannot have more subscribers."
-	msgUndeliverable   = "Message undeliverable."
-	codeUndeliverable  = "131026"
+	msgSent           = "Message sent successfully"
+	msgUnauthorized   = "Unauthorized"
+	msgBadSession     = "Invalid session_id or access_token"
+	msgInvalidNumber  = "Invalid number: not on WhatsApp"
+	codeUndeliverable = "131026"
 )
 
 // The defaults used when an Options field is zero.
@@ -524,7 +520,7 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 	if v := s.num.Admit(session, session, snd.Phone, now, s.opts.Limits()); v != sim.Admitted {
 		s.stats.Tally(v)
 		s.mu.Unlock()
-		sim.WriteJSON(w, limitStatus[v], failure(limitMessage[v]))
+		sim.WriteJSON(w, limitStatus[v], failure(v.Message()))
 		return
 	}
 	s.num.Record(session, session, snd.Phone, now)
@@ -578,11 +574,8 @@ func (s *Server) send(w http.ResponseWriter, session, kind string, fields map[st
 	})
 }
 
-// The answers to a send the number's limits refused.
-var (
-	limitStatus  = map[sim.Verdict]int{sim.RateLimited: http.StatusTooManyRequests, sim.PairLimited: http.StatusTooManyRequests, sim.SubscriberLimited: http.StatusForbidden}
-	limitMessage = map[sim.Verdict]string{sim.RateLimited: msgRateLimited, sim.PairLimited: msgPairLimited, sim.SubscriberLimited: msgSubscriberLimit}
-)
+// limitStatus is the HTTP status of a send the number's limits refused.
+var limitStatus = map[sim.Verdict]int{sim.RateLimited: http.StatusTooManyRequests, sim.PairLimited: http.StatusTooManyRequests, sim.SubscriberLimited: http.StatusForbidden}
 
 // ackOf is the API's word of each status after sent.
 var ackOf = map[string]string{"delivered": "DELIVERY_ACK", "failed": "ERROR", "read": "READ"}
@@ -628,7 +621,7 @@ func (s *Server) schedule(session, phone, id string, content map[string]any, now
 func (s *Server) statusPush(session, phone, id, status string, at time.Time, twice bool) *sim.Push {
 	update := map[string]any{"status": status}
 	if status == "ERROR" {
-		update["error"] = map[string]any{"code": codeUndeliverable, "message": msgUndeliverable}
+		update["error"] = map[string]any{"code": codeUndeliverable, "message": sim.MsgUndeliverable}
 	}
 	body, _ := json.Marshal(map[string]any{
 		"event":      "onMessageUpdate",

@@ -1,24 +1,20 @@
 package waapisim_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/sim"
+	"github.com/wacamp/wacamp/provider/sim/simtest"
 	"github.com/wacamp/wacamp/provider/waapi"
 	"github.com/wacamp/wacamp/provider/waapi/waapisim"
 	"github.com/wacamp/wacamp/templates"
@@ -31,82 +27,17 @@ const (
 	phone     = "2349048988056"
 )
 
-// newClock returns a settable clock for the simulator.
-func newClock() *testclock.Clock {
-	return testclock.New(time.Now().UTC().Truncate(time.Second))
-}
-
-// receiver is a webhook endpoint that records what it gets.
-type receiver struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	bodies [][]byte
-	got    chan []byte
-	// fail, when set, decides the HTTP status of each request (1-based).
-	fail func(n int) int
-}
-
-func newReceiver(t *testing.T) *receiver {
-	rc := &receiver{got: make(chan []byte, 1000)}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		rc.bodies = append(rc.bodies, b)
-		n := len(rc.bodies)
-		fail := rc.fail
-		rc.mu.Unlock()
-		if fail != nil {
-			if code := fail(n); code != 0 {
-				w.WriteHeader(code)
-				return
-			}
-		}
-		rc.got <- b
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(rc.srv.Close)
-	return rc
-}
-
-func (rc *receiver) setFail(f func(n int) int) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.fail = f
-}
-
-// events parses every acknowledged body with the driver's ParseWebhook.
-func (rc *receiver) events(t *testing.T) []provider.Event {
-	t.Helper()
-	var out []provider.Event
-	for {
-		select {
-		case b := <-rc.got:
-			evs, err := waapi.ParseWebhook(b)
-			require.NoError(t, err, string(b))
-			out = append(out, evs...)
-		default:
-			return out
-		}
-	}
-}
-
 type bundle struct {
-	sim    *waapisim.Server
-	srv    *httptest.Server
-	client *waapi.Client
-	clock  *testclock.Clock
-	hook   *receiver
+	simtest.Bundle[*waapisim.Server, *waapi.Client]
+	hook *simtest.Receiver
 }
 
-// setup starts a simulator with opts (plus credentials, a fake clock and a
-// webhook receiver) and a driver pointed at it.
+// setup starts a simulator with opts (plus credentials, a fake clock, a
+// webhook receiver and a 1 ms push back-off) and a driver pointed at it.
 func setup(t *testing.T, opts waapisim.Options) *bundle {
 	t.Helper()
-	clk := newClock()
-	hook := newReceiver(t)
-	if opts.Now == nil {
-		opts.Now = clk.Now
-	}
+	clk := simtest.UseClock(&opts.Knobs, simtest.NewClock())
+	hook := simtest.NewReceiver(t)
 	if opts.BearerTokens == nil {
 		opts.BearerTokens = []string{bearer}
 	}
@@ -114,54 +45,52 @@ func setup(t *testing.T, opts waapisim.Options) *bundle {
 		opts.Sessions = []waapisim.Session{{ID: sessionID, AccessToken: access}}
 	}
 	if opts.WebhookURL == "" {
-		opts.WebhookURL = hook.srv.URL
+		opts.WebhookURL = hook.URL
 	}
 	if opts.WebhookRetryDelay == 0 {
 		opts.WebhookRetryDelay = time.Millisecond
 	}
 	sim := waapisim.New(opts)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(func() { srv.Close(); sim.Close() })
-	return &bundle{
-		sim: sim, srv: srv, clock: clk, hook: hook,
-		client: waapi.New(waapi.Config{BaseURL: srv.URL + "/api", SessionID: sessionID, AccessToken: access,
-			BearerToken: bearer, HTTPClient: srv.Client()}),
-	}
+	return &bundle{hook: hook, Bundle: simtest.Start(t, sim, clk, func(srv *httptest.Server) *waapi.Client {
+		return waapi.New(waapi.Config{BaseURL: srv.URL + "/api", SessionID: sessionID, AccessToken: access,
+			BearerToken: bearer, HTTPClient: srv.Client()})
+	}, sim.Close)}
 }
 
-// raw makes a raw call and decodes the JSON answer.
+// raw makes a raw call with a Bearer token (none when auth is "") and
+// decodes the JSON answer.
 func (b *bundle) raw(t *testing.T, method, path, auth string, body any) (int, map[string]any) {
 	t.Helper()
-	j, _ := json.Marshal(body)
-	req, err := http.NewRequest(method, b.srv.URL+path, bytes.NewReader(j))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
+	header := map[string]string{}
 	if auth != "" {
-		req.Header.Set("Authorization", "Bearer "+auth)
+		header["Authorization"] = "Bearer " + auth
 	}
-	resp, err := b.srv.Client().Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var out map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-	return resp.StatusCode, out
+	return simtest.Call(t, b.Srv, method, path, header, body)
+}
+
+// events parses the pushes rcv acknowledged since the last call with the
+// driver's ParseWebhook.
+func events(t *testing.T, rcv *simtest.Receiver) []provider.Event {
+	t.Helper()
+	return simtest.Events(t, waapi.ParseWebhook, rcv.Take())
+}
+
+// limits runs the shared scenarios of the number's limits on b.
+func (b *bundle) limits() simtest.Limits {
+	return simtest.Limits{Client: b.Client, Clock: b.Clock, Counts: func() sim.Counts { return b.Sim.Stats().Counts }}
 }
 
 // flush pushes everything due and returns the events the receiver got.
 func (b *bundle) flush(t *testing.T) []provider.Event {
 	t.Helper()
-	b.sim.Flush()
-	return b.hook.events(t)
+	b.Sim.Flush()
+	return events(t, b.hook)
 }
 
-func text(s string) templates.Message { return templates.Message{Kind: templates.KindText, Text: s} }
-
-func perr(t *testing.T, err error) *provider.Error {
-	t.Helper()
-	var pe *provider.Error
-	require.ErrorAs(t, err, &pe)
-	return pe
-}
+var (
+	text = simtest.Text
+	perr = simtest.ProviderError
+)
 
 func TestAuth(t *testing.T) {
 	t.Parallel()
@@ -186,10 +115,10 @@ func TestAuth(t *testing.T) {
 		require.Equal(t, tt.want, status, tt.name)
 		require.Equal(t, tt.want == 200, ans["status"], tt.name)
 	}
-	require.Equal(t, 6, b.sim.Stats().Unauthorized)
-	require.Equal(t, 2, b.sim.Stats().Accepted)
+	require.Equal(t, 6, b.Sim.Stats().Unauthorized)
+	require.Equal(t, 2, b.Sim.Stats().Accepted)
 
-	bad := waapi.New(waapi.Config{BaseURL: b.srv.URL, SessionID: sessionID, AccessToken: "wrong", HTTPClient: b.srv.Client()})
+	bad := waapi.New(waapi.Config{BaseURL: b.Srv.URL, SessionID: sessionID, AccessToken: "wrong", HTTPClient: b.Srv.Client()})
 	_, err := bad.Send(context.Background(), phone, text("x"))
 	require.Equal(t, provider.ClassHaltAccount, perr(t, err).Class)
 	require.Equal(t, 401, perr(t, err).HTTPStatus)
@@ -208,12 +137,12 @@ func TestSendKinds(t *testing.T) {
 	}
 	var ids []string
 	for _, m := range msgs {
-		res, err := b.client.Send(ctx, "+"+phone, m)
+		res, err := b.Client.Send(ctx, "+"+phone, m)
 		require.NoError(t, err, m.Kind)
 		require.NotEmpty(t, res.WAMID)
 		ids = append(ids, res.WAMID)
 	}
-	sends := b.sim.Sends()
+	sends := b.Sim.Sends()
 	require.Len(t, sends, len(msgs))
 	kinds := []string{"text", "location", "file", "button", "list"}
 	for i, s := range sends {
@@ -221,7 +150,7 @@ func TestSendKinds(t *testing.T) {
 		require.Equal(t, kinds[i], s.Kind)
 		require.Equal(t, phone, s.Phone)
 		require.Equal(t, sessionID, s.SessionID)
-		require.Equal(t, b.clock.Now(), s.At)
+		require.Equal(t, b.Clock.Now(), s.At)
 		require.NotContains(t, s.Fields, "access_token")
 	}
 	require.Equal(t, "Hello dear", sends[0].Text)
@@ -229,124 +158,89 @@ func TestSendKinds(t *testing.T) {
 	require.Equal(t, "https://x.example/a.jpg", sends[2].MediaURL)
 	require.Equal(t, "image/jpeg", sends[2].MimeType)
 	require.Equal(t, "Yo", sends[2].Text)
-	require.Equal(t, 5, b.sim.SendCount(phone))
-	require.Zero(t, b.sim.SendCount("111"))
+	require.Equal(t, 5, b.Sim.SendCount(phone))
+	require.Zero(t, b.Sim.SendCount("111"))
 
 	// The deprecated sendText answers as the doc shows.
 	status, ans := b.raw(t, http.MethodPost, "/whatsapp/message/sendText", bearer,
 		map[string]any{"session_id": sessionID, "access_token": access, "to": "2348179803743", "message": "Hello sir 3."})
 	require.Equal(t, 200, status)
-	last := b.sim.Sends()[5]
+	last := b.Sim.Sends()[5]
 	require.Equal(t, "true_2348179803743@c.us_"+last.ID, ans["data"])
 	require.Equal(t, "sendText", last.Kind)
 
 	// Refusals: invalid number and missing fields are 400s the driver fails.
-	_, err := b.client.Send(ctx, "12345", text("x"))
+	_, err := b.Client.Send(ctx, "12345", text("x"))
 	require.Equal(t, provider.ClassPermanent, perr(t, err).Class)
 	status, ans = b.raw(t, http.MethodPost, "/whatsapp/message?session_id="+sessionID+"&access_token="+access, bearer, map[string]any{"chatId": phone})
 	require.Equal(t, 400, status)
 	require.Equal(t, "message is required", ans["message"])
-	require.Len(t, b.sim.Sends(), 6)
+	require.Len(t, b.Sim.Sends(), 6)
 }
 
 func TestFail5xx(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{Fail5xxRate: 1}})
-	_, err := b.client.Send(context.Background(), phone, text("x"))
-	pe := perr(t, err)
-	require.Equal(t, provider.ClassTransient, pe.Class)
-	require.Equal(t, 503, pe.HTTPStatus)
-	require.Equal(t, time.Second, pe.RetryAfter)
-	require.Equal(t, 1, b.sim.Stats().Rejected5xx)
-	require.Empty(t, b.sim.Sends())
+	_, err := b.Client.Send(context.Background(), phone, text("x"))
+	simtest.RequireUnavailable(t, err)
+	require.Equal(t, 1, b.Sim.Stats().Rejected5xx)
+	require.Empty(t, b.Sim.Sends())
 }
 
 func TestDropAfterAccept(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{DropAfterAcceptRate: 1}})
-	_, err := b.client.Send(context.Background(), phone, text("x"))
+	_, err := b.Client.Send(context.Background(), phone, text("x"))
 	require.Equal(t, provider.ClassAmbiguous, perr(t, err).Class)
-	require.Equal(t, 1, b.sim.SendCount(phone))
-	require.Equal(t, 1, b.sim.Stats().Dropped)
+	require.Equal(t, 1, b.Sim.SendCount(phone))
+	require.Equal(t, 1, b.Sim.Stats().Dropped)
 	// The message went out: its sent status is still pushed.
-	b.sim.Flush()
-	evs := b.hook.events(t)
+	b.Sim.Flush()
+	evs := events(t, b.hook)
 	require.Len(t, evs, 1)
-	require.Equal(t, b.sim.Sends()[0].ID, evs[0].WAMID)
+	require.Equal(t, b.Sim.Sends()[0].ID, evs[0].WAMID)
 }
 
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{RatePerSecond: 2}})
-	ctx := context.Background()
-	for _, p := range []string{"2340000000001", "2340000000002"} {
-		_, err := b.client.Send(ctx, p, text("x"))
-		require.NoError(t, err)
-	}
-	_, err := b.client.Send(ctx, "2340000000003", text("x"))
-	pe := perr(t, err)
-	require.Equal(t, provider.ClassTransient, pe.Class)
-	require.Equal(t, "130429", pe.Code)
+	pe := b.limits().RateLimit(t, [3]string{"2340000000001", "2340000000002", "2340000000003"})
 	require.Equal(t, 429, pe.HTTPStatus)
-	require.Equal(t, 1, b.sim.Stats().RateLimited)
-	b.clock.Add(500 * time.Millisecond)
-	_, err = b.client.Send(ctx, "2340000000003", text("x"))
-	require.NoError(t, err)
 }
 
 func TestPairInterval(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{PairInterval: 6 * time.Second}})
-	ctx := context.Background()
-	_, err := b.client.Send(ctx, phone, text("1"))
-	require.NoError(t, err)
-	_, err = b.client.Send(ctx, phone, text("2"))
-	pe := perr(t, err)
-	require.Equal(t, provider.ClassTransient, pe.Class)
-	require.Equal(t, "131056", pe.Code)
-	_, err = b.client.Send(ctx, "2340000000009", text("other"))
-	require.NoError(t, err)
-	b.clock.Add(6 * time.Second)
-	_, err = b.client.Send(ctx, phone, text("3"))
-	require.NoError(t, err)
-	require.Equal(t, 1, b.sim.Stats().PairLimited)
+	b.limits().PairInterval(t, phone, "2340000000009", 0)
 }
 
 func TestSubscriberLimit(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{SubscriberLimit: 1}})
-	ctx := context.Background()
-	_, err := b.client.Send(ctx, phone, text("1"))
-	require.NoError(t, err)
-	_, err = b.client.Send(ctx, "2340000000009", text("2"))
-	require.Equal(t, provider.ClassHaltAccount, perr(t, err).Class)
-	require.True(t, provider.IsSubscriberLimit(err))
-	_, err = b.client.Send(ctx, phone, text("known subscriber"))
-	require.NoError(t, err)
-	require.Equal(t, 1, b.sim.Stats().SubscriberLimited)
+	b.limits().SubscriberLimit(t, phone, "2340000000009")
 }
 
 func TestStatusPushes(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{DeliverAfter: 2 * time.Second, ReadAfter: 3 * time.Second, ReadShare: 1}})
-	res, err := b.client.Send(context.Background(), phone, text("x"))
+	res, err := b.Client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
 
-	b.sim.Flush()
-	evs := b.hook.events(t)
-	at := b.clock.Now()
+	b.Sim.Flush()
+	evs := events(t, b.hook)
+	at := b.Clock.Now()
 	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusSent, Phone: phone, At: at, MatchByPhone: true}}, evs)
 
-	b.clock.Add(time.Second)
+	b.Clock.Add(time.Second)
 	require.Empty(t, b.flush(t), "nothing is due before DeliverAfter")
-	b.clock.Add(time.Second)
+	b.Clock.Add(time.Second)
 	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusDelivered, Phone: phone, At: at.Add(2 * time.Second), MatchByPhone: true}}, b.flush(t))
-	b.clock.Add(3 * time.Second)
+	b.Clock.Add(3 * time.Second)
 	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusRead, Phone: phone, At: at.Add(5 * time.Second), MatchByPhone: true}}, b.flush(t))
-	require.Zero(t, b.sim.Pending())
-	require.Equal(t, 3, b.sim.Stats().Pushed)
+	require.Zero(t, b.Sim.Pending())
+	require.Equal(t, 3, b.Sim.Stats().Pushed)
 	statuses := []string{}
-	for _, p := range b.sim.Pushes() {
+	for _, p := range b.Sim.Pushes() {
 		statuses = append(statuses, p.Status)
 	}
 	require.Equal(t, []string{"SERVER_ACK", "DELIVERY_ACK", "READ"}, statuses)
@@ -355,28 +249,28 @@ func TestStatusPushes(t *testing.T) {
 func TestFailShare(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{FailShare: 1, ReadShare: 1}})
-	res, err := b.client.Send(context.Background(), phone, text("x"))
+	res, err := b.Client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
-	b.clock.Add(waapisim.DefaultDeliverAfter)
+	b.Clock.Add(waapisim.DefaultDeliverAfter)
 	evs := b.flush(t)
 	require.Len(t, evs, 2)
 	require.Equal(t, provider.StatusFailed, evs[1].Status)
 	require.Equal(t, res.WAMID, evs[1].WAMID)
 	require.Equal(t, "131026", evs[1].Code)
 	require.Equal(t, "Message undeliverable.", evs[1].Reason)
-	b.clock.Add(time.Hour)
+	b.Clock.Add(time.Hour)
 	require.Empty(t, b.flush(t), "a failed message is never read")
-	require.Zero(t, b.sim.Pending())
+	require.Zero(t, b.Sim.Pending())
 }
 
 func TestWebhookDuplicates(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{WebhookDuplicateRate: 1})
-	res, err := b.client.Send(context.Background(), phone, text("x"))
+	res, err := b.Client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
-	b.clock.Add(waapisim.DefaultDeliverAfter)
-	b.sim.Flush()
-	evs := b.hook.events(t)
+	b.Clock.Add(waapisim.DefaultDeliverAfter)
+	b.Sim.Flush()
+	evs := events(t, b.hook)
 	require.Len(t, evs, 4)
 	for i, st := range []provider.Status{provider.StatusSent, provider.StatusSent, provider.StatusDelivered, provider.StatusDelivered} {
 		require.Equal(t, st, evs[i].Status)
@@ -387,10 +281,10 @@ func TestWebhookDuplicates(t *testing.T) {
 func TestWebhookReorder(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{WebhookReorder: true, Knobs: sim.Knobs{ReadShare: 1}})
-	_, err := b.client.Send(context.Background(), phone, text("x"))
+	_, err := b.Client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
 	require.Empty(t, b.flush(t), "sent is held back until delivered is pushed")
-	b.clock.Add(waapisim.DefaultDeliverAfter)
+	b.Clock.Add(waapisim.DefaultDeliverAfter)
 	var got []provider.Status
 	for _, ev := range b.flush(t) {
 		got = append(got, ev.Status)
@@ -403,47 +297,47 @@ func TestWebhookEarly(t *testing.T) {
 	b := setup(t, waapisim.Options{WebhookEarly: true})
 	var answered atomic.Bool
 	var beforeAnswer atomic.Int32
-	b.hook.setFail(func(int) int {
+	b.hook.SetFail(func(int) int {
 		if !answered.Load() {
 			beforeAnswer.Add(1)
 		}
 		return 0
 	})
-	res, err := b.client.Send(context.Background(), phone, text("x"))
+	res, err := b.Client.Send(context.Background(), phone, text("x"))
 	answered.Store(true)
 	require.NoError(t, err)
 	require.Equal(t, int32(1), beforeAnswer.Load(), "the sent push arrives before the answer")
-	evs := b.hook.events(t)
+	evs := events(t, b.hook)
 	require.Len(t, evs, 1)
 	require.Equal(t, res.WAMID, evs[0].WAMID)
 	require.Equal(t, provider.StatusSent, evs[0].Status)
 	require.Empty(t, b.flush(t), "the early push is not pushed again")
-	require.Equal(t, 1, b.sim.Stats().Pushed)
+	require.Equal(t, 1, b.Sim.Stats().Pushed)
 }
 
 func TestWebhookRetries(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{WebhookRetries: 2})
-	b.hook.setFail(func(n int) int {
+	b.hook.SetFail(func(n int) int {
 		if n <= 2 {
 			return http.StatusInternalServerError
 		}
 		return 0
 	})
-	_, err := b.client.Send(context.Background(), phone, text("x"))
+	_, err := b.Client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
-	b.sim.Flush()
-	st := b.sim.Stats()
+	b.Sim.Flush()
+	st := b.Sim.Stats()
 	require.Equal(t, 1, st.Pushed)
 	require.Equal(t, 2, st.PushRetries)
 	require.Zero(t, st.PushDropped)
-	require.Len(t, b.hook.events(t), 1)
+	require.Len(t, events(t, b.hook), 1)
 
 	// A receiver that always fails: the push is dropped after the retries.
-	b.hook.setFail(func(int) int { return http.StatusBadGateway })
-	b.clock.Add(waapisim.DefaultDeliverAfter)
-	b.sim.Flush()
-	st = b.sim.Stats()
+	b.hook.SetFail(func(int) int { return http.StatusBadGateway })
+	b.Clock.Add(waapisim.DefaultDeliverAfter)
+	b.Sim.Flush()
+	st = b.Sim.Stats()
 	require.Equal(t, 1, st.PushDropped)
 	require.Equal(t, 4, st.PushRetries)
 	require.Equal(t, 1, st.Pushed)
@@ -452,25 +346,25 @@ func TestWebhookRetries(t *testing.T) {
 func TestSetWebhook(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{})
-	other := newReceiver(t)
+	other := simtest.NewReceiver(t)
 	status, ans := b.raw(t, http.MethodPut, "/whatsapp/setWebhook", bearer, map[string]any{
-		"session_id": sessionID, "access_token": access, "webhook_url": other.srv.URL,
+		"session_id": sessionID, "access_token": access, "webhook_url": other.URL,
 		"events": []string{"onMessage", "onAnyMessage"}, "requestConfig": map[string]any{},
 	})
 	require.Equal(t, 200, status)
 	require.Equal(t, true, ans["status"])
-	cfg, ok := b.sim.Webhook(sessionID)
+	cfg, ok := b.Sim.Webhook(sessionID)
 	require.True(t, ok)
-	require.Equal(t, waapisim.WebhookConfig{URL: other.srv.URL, Events: []string{"onMessage", "onAnyMessage"}}, cfg)
+	require.Equal(t, waapisim.WebhookConfig{URL: other.URL, Events: []string{"onMessage", "onAnyMessage"}}, cfg)
 
 	status, _ = b.raw(t, http.MethodPut, "/whatsapp/setWebhook", "wrong", map[string]any{"session_id": sessionID, "access_token": access, "webhook_url": "http://x"})
 	require.Equal(t, 401, status)
 
-	res, err := b.client.Send(context.Background(), phone, text("x"))
+	res, err := b.Client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
-	b.sim.Flush()
-	require.Empty(t, b.hook.events(t), "pushes go to the URL set by setWebhook")
-	evs := other.events(t)
+	b.Sim.Flush()
+	require.Empty(t, events(t, b.hook), "pushes go to the URL set by setWebhook")
+	evs := events(t, other)
 	require.Len(t, evs, 1)
 	require.Equal(t, res.WAMID, evs[0].WAMID)
 }
@@ -478,37 +372,35 @@ func TestSetWebhook(t *testing.T) {
 func TestReply(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{})
-	id := b.sim.Reply(phone, "STOP")
+	id := b.Sim.Reply(phone, "STOP")
 	evs := b.flush(t)
-	require.Equal(t, []provider.Event{{WAMID: id, Inbound: true, Phone: phone, Text: "STOP", At: b.clock.Now()}}, evs)
-	require.Equal(t, 1, b.sim.Stats().Replies)
+	require.Equal(t, []provider.Event{{WAMID: id, Inbound: true, Phone: phone, Text: "STOP", At: b.Clock.Now()}}, evs)
+	require.Equal(t, 1, b.Sim.Stats().Replies)
 }
 
 func TestDeterministic(t *testing.T) {
 	t.Parallel()
-	run := func() ([]string, []string) {
+	type outcome struct{ outcomes, pushes []string }
+	got := simtest.Twice(t, func() outcome {
 		b := setup(t, waapisim.Options{Knobs: sim.Knobs{Seed: 42, FailShare: 0.3, ReadShare: 0.5, Fail5xxRate: 0.2}, WebhookDuplicateRate: 0.3})
 		var outcomes []string
 		for i := range 20 {
-			res, err := b.client.Send(context.Background(), fmt.Sprintf("23400000000%02d", i%10), text("x"))
+			res, err := b.Client.Send(context.Background(), fmt.Sprintf("23400000000%02d", i%10), text("x"))
 			if err != nil {
 				outcomes = append(outcomes, "err:"+perr(t, err).Class.String())
 				continue
 			}
 			outcomes = append(outcomes, res.WAMID)
 		}
-		b.clock.Add(time.Minute)
-		b.sim.Flush()
+		b.Clock.Add(time.Minute)
+		b.Sim.Flush()
 		var pushes []string
-		for _, p := range b.sim.Pushes() {
+		for _, p := range b.Sim.Pushes() {
 			pushes = append(pushes, p.ID+"/"+p.Status)
 		}
-		return outcomes, pushes
-	}
-	o1, p1 := run()
-	o2, p2 := run()
-	require.Equal(t, o1, o2)
-	require.Equal(t, p1, p2)
+		return outcome{outcomes, pushes}
+	})
+	o1, p1 := got.outcomes, got.pushes
 	require.Contains(t, o1, "err:transient", "some sends hit the 503 knob")
 	statuses := map[string]int{}
 	for _, p := range p1 {
@@ -526,40 +418,41 @@ func TestLatency(t *testing.T) {
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{Latency: time.Minute}})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := b.client.Send(ctx, phone, text("x"))
+	_, err := b.Client.Send(ctx, phone, text("x"))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Equal(t, provider.ClassAmbiguous, perr(t, err).Class)
-	require.Empty(t, b.sim.Sends(), "the client gave up during the latency: nothing is accepted")
+	require.Empty(t, b.Sim.Sends(), "the client gave up during the latency: nothing is accepted")
 
-	b.sim.SetOptions(func(o *waapisim.Options) { o.Latency = 30 * time.Millisecond })
+	b.Sim.SetOptions(func(o *waapisim.Options) { o.Latency = 30 * time.Millisecond })
 	start := time.Now()
-	_, err = b.client.Send(context.Background(), phone, text("x"))
+	_, err = b.Client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, time.Since(start), 30*time.Millisecond)
 }
 
+// serveRealTime serves a simulator with opts on the real clock and
+// returns it with a driver of session "s" that uses token.
+func serveRealTime(t *testing.T, opts waapisim.Options, token string) (*waapisim.Server, *waapi.Client) {
+	t.Helper()
+	sim := waapisim.New(opts)
+	srv := simtest.Serve(t, sim, sim.Close)
+	return sim, waapi.New(waapi.Config{BaseURL: srv.URL, SessionID: "s", AccessToken: token, HTTPClient: srv.Client()})
+}
+
 func TestRealTimePushes(t *testing.T) {
 	t.Parallel()
-	hook := newReceiver(t)
-	sim := waapisim.New(waapisim.Options{WebhookURL: hook.srv.URL, Knobs: sim.Knobs{DeliverAfter: 20 * time.Millisecond, ReadShare: 1}})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(func() { srv.Close(); sim.Close() })
-	c := waapi.New(waapi.Config{BaseURL: srv.URL, SessionID: "s", AccessToken: "a", HTTPClient: srv.Client()})
+	hook := simtest.NewReceiver(t)
+	_, c := serveRealTime(t, waapisim.Options{WebhookURL: hook.URL, Knobs: sim.Knobs{DeliverAfter: 20 * time.Millisecond, ReadShare: 1}}, "a")
 	res, err := c.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
 	var got []provider.Status
-	timeout := time.After(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for len(got) < 3 {
-		select {
-		case body := <-hook.got:
-			evs, err := waapi.ParseWebhook(body)
-			require.NoError(t, err)
-			for _, ev := range evs {
-				require.Equal(t, res.WAMID, ev.WAMID)
-				got = append(got, ev.Status)
-			}
-		case <-timeout:
-			t.Fatalf("pushes did not arrive in real time: %v", got)
+		body, ok := hook.Next(time.Until(deadline))
+		require.True(t, ok, "pushes did not arrive in real time: %v", got)
+		for _, ev := range simtest.Events(t, waapi.ParseWebhook, [][]byte{body}) {
+			require.Equal(t, res.WAMID, ev.WAMID)
+			got = append(got, ev.Status)
 		}
 	}
 	require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusDelivered, provider.StatusRead}, got)
@@ -568,12 +461,12 @@ func TestRealTimePushes(t *testing.T) {
 func TestClose(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{DeliverAfter: time.Hour}})
-	_, err := b.client.Send(context.Background(), phone, text("x"))
+	_, err := b.Client.Send(context.Background(), phone, text("x"))
 	require.NoError(t, err)
-	b.sim.Flush()
-	require.Equal(t, 1, b.sim.Pending())
-	b.sim.Close()
-	b.sim.Close() // idempotent
-	b.clock.Add(2 * time.Hour)
-	require.Zero(t, b.sim.Flush(), "nothing is pushed after Close")
+	b.Sim.Flush()
+	require.Equal(t, 1, b.Sim.Pending())
+	b.Sim.Close()
+	b.Sim.Close() // idempotent
+	b.Clock.Add(2 * time.Hour)
+	require.Zero(t, b.Sim.Flush(), "nothing is pushed after Close")
 }
