@@ -170,7 +170,7 @@ func (db *DB) applyTx(ctx context.Context, fn func(tx *gorm.DB, write writeRecip
 	if db.dialect != "postgres" {
 		return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			return fn(tx, func(_ context.Context, id int64, rs iter.Seq2[spec.Recipient, error]) (int, error) {
-				return insertRecipients(tx, id, rs)
+				return insertRecipients(tx, db.batch, id, rs)
 			})
 		})
 	}
@@ -309,8 +309,7 @@ func applyBroadcast(ctx context.Context, tx *gorm.DB, write writeRecipients, b s
 }
 
 // insertRecipients writes an audience in batches (SQLite).
-func insertRecipients(tx *gorm.DB, broadcastID int64, rs iter.Seq2[spec.Recipient, error]) (int, error) {
-	const batch = 1000
+func insertRecipients(tx *gorm.DB, batch int, broadcastID int64, rs iter.Seq2[spec.Recipient, error]) (int, error) {
 	n := 0
 	rows := make([]recipientRow, 0, batch)
 	flush := func() error {

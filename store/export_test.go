@@ -17,12 +17,12 @@ import (
 func TestExportEveryDeliveryInIDOrder(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
-		const n = 2500 // three keyset batches of 1000
+		const n = testBatch*2 + testBatch/2 // three keyset batches
 		f.apply(bundle(broadcast("other", 3)), t0)
 		f.planAll(f.broadcast("other").ID, 1000)
 		b, refs := f.planned("spring", n, campaign.StatusRunning)
 
-		sent, failed, read, skipped := refs[0], refs[1], refs[1500], refs[n-1]
+		sent, failed, read, skipped := refs[0], refs[1], refs[n/2], refs[n-1]
 		f.claimAndSend(sent, "wamid.SENT", at(time.Second))
 		ok, err := f.db.Claim(f.ctx, failed, at(2*time.Second), at(time.Minute), nil)
 		require.NoError(t, err)
@@ -64,7 +64,7 @@ func TestExportEveryDeliveryInIDOrder(t *testing.T) {
 			{failed, delivery.Row{Status: delivery.Failed, ErrorCode: "131026", Error: "not on WhatsApp", Attempts: 1, UpdatedAt: at(3 * time.Second)}},
 			{read, delivery.Row{Status: delivery.Read, WAMID: "wamid.READ", Attempts: 1, SentAt: ts(4 * time.Second), UpdatedAt: at(6 * time.Second)}},
 			{skipped, delivery.Row{Status: delivery.Skipped, Error: "broadcast cancelled", UpdatedAt: at(7 * time.Second)}},
-			{refs[1000], delivery.Row{Status: delivery.Planned, UpdatedAt: t0}},
+			{refs[testBatch], delivery.Row{Status: delivery.Planned, UpdatedAt: t0}},
 		} {
 			i := 0
 			for rows[i].ID != c.ref.ID {
@@ -92,13 +92,13 @@ func TestExportEveryDeliveryInIDOrder(t *testing.T) {
 		calls := 0
 		err = f.db.Export(f.ctx, b.ID, func(delivery.Row) error {
 			calls++
-			if calls == 1500 {
+			if calls == n/2+1 {
 				return stop
 			}
 			return nil
 		})
 		require.ErrorIs(t, err, stop)
-		require.Equal(t, 1500, calls)
+		require.Equal(t, n/2+1, calls)
 	})
 }
 

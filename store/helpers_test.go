@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -32,14 +33,41 @@ func at(d time.Duration) time.Time { return t0.Add(d) }
 // tables are every table the store writes.
 var tables = []string{"accounts", "broadcasts", "recipients", "deliveries", "delivery_events"}
 
-// newSQLite opens a migrated store on an embedded SQLite file, as the demo does.
+// newSQLite opens a migrated store on an embedded SQLite file, as the demo
+// does: a copy of one file migrated once per test binary (as Postgres test
+// databases are cloned from a migrated template), so a test pays for a file
+// copy, not for every migration.
 func newSQLite(t testing.TB) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "w.db"), nil)
+	tmpl, err := sqliteTemplate()
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "w.db")
+	require.NoError(t, os.WriteFile(path, tmpl, 0o600))
+	db, err := store.Open(context.Background(), "sqlite:"+path, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
+
+// sqliteTemplate is the bytes of a freshly migrated SQLite database, made
+// once: opened (which migrates), closed (which checkpoints the WAL into the
+// file), read.
+var sqliteTemplate = sync.OnceValues(func() ([]byte, error) {
+	dir, err := os.MkdirTemp("", "wacamp-sqlite-template-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "template.db")
+	db, err := store.Open(context.Background(), "sqlite:"+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Close(); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(path)
+})
 
 // eachStore runs fn as the parallel subtests "Postgres" and "SQLite", each on
 // a fresh, migrated database.
@@ -54,7 +82,9 @@ func eachStore(t *testing.T, fn func(t *testing.T, f *fixture)) {
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			fn(t, &fixture{t: t, db: sc.open(t), ctx: context.Background()})
+			db := sc.open(t)
+			store.SetBatch(db, testBatch)
+			fn(t, &fixture{t: t, db: db, ctx: context.Background()})
 		})
 	}
 }
@@ -67,8 +97,14 @@ type fixture struct {
 }
 
 func newPostgres(t *testing.T) *fixture {
-	return &fixture{t: t, db: testenv.NewStore(t), ctx: context.Background()}
+	db := testenv.NewStore(t)
+	store.SetBatch(db, testBatch)
+	return &fixture{t: t, db: db, ctx: context.Background()}
 }
+
+// testBatch is the store's batch size in these tests (1000 in production):
+// a few dozen rows cross several keyset reads and insert batches.
+const testBatch = 10
 
 // account is a valid account definition.
 func account(name string) spec.Account {

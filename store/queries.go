@@ -372,14 +372,14 @@ type exportRow struct {
 }
 
 // Export calls fn for every delivery of a broadcast in id order, reading in
-// keyset batches of 1000.
+// keyset batches (of 1000).
 func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(delivery.Row) error) error {
 	var after int64
 	for {
 		var rows []exportRow
 		err := db.q(ctx).Raw(`SELECT d.id, d.phone, r.name, d.status, d.wamid, d.error_code, d.error, d.attempts, d.settle,
 			d.sent_at, d.updated_at FROM deliveries d JOIN recipients r ON r.id = d.recipient_id
-			WHERE d.broadcast_id = ? AND d.id > ? ORDER BY d.id LIMIT 1000`, broadcastID, after).Scan(&rows).Error
+			WHERE d.broadcast_id = ? AND d.id > ? ORDER BY d.id LIMIT ?`, broadcastID, after, db.batch).Scan(&rows).Error
 		if err != nil {
 			return fmt.Errorf("broadcast %d: export: %w", broadcastID, err)
 		}

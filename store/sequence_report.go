@@ -81,7 +81,7 @@ func (db *DB) ExportSequence(ctx context.Context, name string, fn func(sequence.
 		}
 		err := db.q(ctx).Raw(`SELECT d.id, d.enrollment_id, e.run, d.step, d.phone, e.name, d.status, d.wamid,
 			d.error_code, d.error, d.due_at, d.sent_at FROM deliveries d JOIN enrollments e ON e.id = d.enrollment_id
-			WHERE e.sequence_id = ? AND d.id > ? ORDER BY d.id LIMIT 1000`, id, after).Scan(&rows).Error
+			WHERE e.sequence_id = ? AND d.id > ? ORDER BY d.id LIMIT ?`, id, after, db.batch).Scan(&rows).Error
 		if err != nil {
 			return fmt.Errorf("sequence %q: export: %w", name, err)
 		}

@@ -29,7 +29,14 @@ var migrations embed.FS
 type DB struct {
 	gorm    *gorm.DB
 	dialect string // "postgres" or "sqlite"
+	// batch is how many rows a keyset read (export, webhook sweep) or a
+	// batched insert handles at once: defaultBatch, smaller in tests so
+	// that a few rows cross several batches.
+	batch int
 }
+
+// defaultBatch is DB.batch outside tests.
+const defaultBatch = 1000
 
 // openSQLite opens an embedded SQLite database; nil unless the program
 // links store/sqlite, as only the demo and tests do: the production
@@ -91,7 +98,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	if err := sqlDB.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("connect to %s database %s: %w", dialect, config.RedactURL(dsn), err)
 	}
-	db := &DB{gorm: g, dialect: dialect}
+	db := &DB{gorm: g, dialect: dialect, batch: defaultBatch}
 	if err := db.migrate(ctx, sqlDB, log); err != nil {
 		return nil, err
 	}

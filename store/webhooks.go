@@ -227,10 +227,10 @@ func (db *DB) SweepWebhookEvents(ctx context.Context, now time.Time, keep time.D
 	// them out.
 	var rows, byPhone []webhookEventRow
 	if err := db.q(ctx).Raw(`SELECT w.* FROM webhook_events w JOIN deliveries d ON d.wamid = w.wamid
-		WHERE w.wamid <> '' ORDER BY w.id LIMIT 1000`).Scan(&rows).Error; err != nil {
+		WHERE w.wamid <> '' ORDER BY w.id LIMIT ?`, db.batch).Scan(&rows).Error; err != nil {
 		return 0, 0, fmt.Errorf("sweep webhook events: %w", err)
 	}
-	if err := db.q(ctx).Where("by_phone AND received_at >= ?", utc(now.Add(-ByPhoneKeep))).Order("id").Limit(1000).Find(&byPhone).Error; err != nil {
+	if err := db.q(ctx).Where("by_phone AND received_at >= ?", utc(now.Add(-ByPhoneKeep))).Order("id").Limit(db.batch).Find(&byPhone).Error; err != nil {
 		return 0, 0, fmt.Errorf("sweep webhook events: %w", err)
 	}
 	// And those that may settle a send awaiting confirmation (kept before
@@ -238,7 +238,7 @@ func (db *DB) SweepWebhookEvents(ctx context.Context, now time.Time, keep time.D
 	var settling []webhookEventRow
 	if err := db.q(ctx).Raw(`SELECT DISTINCT w.* FROM webhook_events w JOIN deliveries d ON d.phone = w.phone
 		AND d.status = 'sending' AND d.settle = ? AND w.received_at >= d.sending_at
-		WHERE w.phone <> '' ORDER BY w.id LIMIT 1000`, delivery.SettleAwaiting).Scan(&settling).Error; err != nil {
+		WHERE w.phone <> '' ORDER BY w.id LIMIT ?`, delivery.SettleAwaiting, db.batch).Scan(&settling).Error; err != nil {
 		return 0, 0, fmt.Errorf("sweep webhook events: %w", err)
 	}
 	seen := map[int64]bool{}

@@ -182,7 +182,7 @@ func TestWebhookSweepIsNotStarvedByUnmatchedEvents(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		b, refs := f.planned("spring", 1, campaign.StatusRunning)
-		noise := make([]provider.Event, 1100)
+		noise := make([]provider.Event, testBatch+testBatch/10) // more than one sweep batch
 		for i := range noise {
 			noise[i] = provider.Event{WAMID: fmt.Sprintf("wamid.agent.%d", i), Status: provider.StatusDelivered}
 		}

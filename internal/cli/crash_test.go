@@ -3,7 +3,6 @@ package cli_test
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -34,15 +33,15 @@ func TestKilledWorkerNeitherLosesNorDuplicates(t *testing.T) {
 	code, out := w.run("apply", "-f", path)
 	require.Equal(t, 0, code, out)
 
-	bin := filepath.Join(t.TempDir(), "worker")
-	build := exec.Command("go", "build", "-o", bin, "github.com/wacamp/wacamp/cmd/worker")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
-	victim := exec.Command(bin, "-concurrency", "20")
+	// The worker process is this test binary again, told by its
+	// environment to run the worker command (see TestMain).
+	self, err := os.Executable()
+	require.NoError(t, err)
+	victim := exec.Command(self, "-test.run=^$", "--", "-concurrency", "20")
 	for k, v := range w.env {
 		victim.Env = append(victim.Env, k+"="+v)
 	}
-	victim.Env = append(victim.Env, "WACAMP_LOG_LEVEL=warn", "PATH="+os.Getenv("PATH"))
+	victim.Env = append(victim.Env, "WACAMP_LOG_LEVEL=warn", workerChildEnv+"=1")
 	victim.Stderr = w.all
 	require.NoError(t, victim.Start())
 	t.Cleanup(func() { _ = victim.Process.Kill(); _, _ = victim.Process.Wait() })
