@@ -178,7 +178,7 @@ func TestSendRequests(t *testing.T) {
 	t.Run("DefaultBaseURL", func(t *testing.T) {
 		t.Parallel()
 		c := New(Config{APIKey: testKey, WhatsAppBotID: 1})
-		require.Equal(t, "https://chatter.salebot.pro/api", c.baseURL)
+		require.Equal(t, "https://chatter.salebot.pro/api", c.k.BaseURL)
 	})
 }
 

@@ -466,8 +466,8 @@ func TestConfigValidate(t *testing.T) {
 	err = Config{BaseURL: "https://user:" + testKey + "@api.sobot.in", APIKey: "k", APISecret: "s"}.Validate()
 	require.ErrorContains(t, err, "credentials")
 	require.NotContains(t, err.Error(), testKey)
-	require.Equal(t, DefaultBaseURL, New(Config{}).baseURL)
-	require.Equal(t, "http://h", New(Config{BaseURL: "http://h/"}).baseURL)
+	require.Equal(t, DefaultBaseURL, New(Config{}).k.BaseURL)
+	require.Equal(t, "http://h", New(Config{BaseURL: "http://h/"}).k.BaseURL)
 }
 
 // TestSecretsNeverLeak prints the config and client every way and makes
