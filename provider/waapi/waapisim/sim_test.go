@@ -238,7 +238,7 @@ func TestStatusPushes(t *testing.T) {
 	b.Clock.Add(3 * time.Second)
 	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusRead, Phone: phone, At: at.Add(5 * time.Second), MatchByPhone: true}}, b.flush(t))
 	require.Zero(t, b.Sim.Pending())
-	require.Equal(t, 3, b.Sim.Stats().Pushed)
+	require.Equal(t, 3, b.Sim.Stats().Webhooks.Pushed)
 	statuses := []string{}
 	for _, p := range b.Sim.Pushes() {
 		statuses = append(statuses, p.Status)
@@ -312,7 +312,7 @@ func TestWebhookEarly(t *testing.T) {
 	require.Equal(t, res.WAMID, evs[0].WAMID)
 	require.Equal(t, provider.StatusSent, evs[0].Status)
 	require.Empty(t, b.flush(t), "the early push is not pushed again")
-	require.Equal(t, 1, b.Sim.Stats().Pushed)
+	require.Equal(t, 1, b.Sim.Stats().Webhooks.Pushed)
 }
 
 func TestWebhookRetries(t *testing.T) {
@@ -328,9 +328,9 @@ func TestWebhookRetries(t *testing.T) {
 	require.NoError(t, err)
 	b.Sim.Flush()
 	st := b.Sim.Stats()
-	require.Equal(t, 1, st.Pushed)
-	require.Equal(t, 2, st.PushRetries)
-	require.Zero(t, st.PushDropped)
+	require.Equal(t, 1, st.Webhooks.Pushed)
+	require.Equal(t, 2, st.Webhooks.Retries)
+	require.Zero(t, st.Webhooks.Failed)
 	require.Len(t, events(t, b.hook), 1)
 
 	// A receiver that always fails: the push is dropped after the retries.
@@ -338,9 +338,9 @@ func TestWebhookRetries(t *testing.T) {
 	b.Clock.Add(waapisim.DefaultDeliverAfter)
 	b.Sim.Flush()
 	st = b.Sim.Stats()
-	require.Equal(t, 1, st.PushDropped)
-	require.Equal(t, 4, st.PushRetries)
-	require.Equal(t, 1, st.Pushed)
+	require.Equal(t, 1, st.Webhooks.Failed)
+	require.Equal(t, 4, st.Webhooks.Retries)
+	require.Equal(t, 1, st.Webhooks.Pushed)
 }
 
 func TestSetWebhook(t *testing.T) {
