@@ -3,7 +3,6 @@ package salebot
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,32 +47,15 @@ const (
 	sampleOnlineChatClient = `{ "client_id": 36553 }`
 )
 
-// seen is what the fake server saw of one call.
-type seen struct {
-	Method      string
-	Path        string
-	RawQuery    string
-	ContentType string
-	Body        map[string]any
-	RawBody     string
-}
-
 // fake is a scripted provider: it records each request and answers with
 // respond.
-type fake = wiretest.Fake[seen]
+type fake = wiretest.Fake[wiretest.JSONRequest]
 
 // setup starts a fake Salebot answering with respond and returns a client
 // for it, with BaseURL ending in /api like the real one.
 func setup(t *testing.T, respond http.HandlerFunc) (*Client, *fake) {
 	t.Helper()
-	f := wiretest.NewFake(t, func(r *http.Request, raw []byte) seen {
-		var body map[string]any
-		_ = json.Unmarshal(raw, &body)
-		return seen{
-			Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
-			ContentType: r.Header.Get("Content-Type"), Body: body, RawBody: string(raw),
-		}
-	}, respond)
+	f := wiretest.NewFake(t, wiretest.SeeJSON, respond)
 	c := New(Config{
 		BaseURL:       f.URL + "/api/",
 		APIKey:        testKey,

@@ -3,7 +3,6 @@ package sobot
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -48,36 +47,15 @@ const (
 }`
 )
 
-// request is what the fake server saw of one call.
-type request struct {
-	Method      string
-	Path        string
-	RawQuery    string
-	ContentType string
-	APIKey      string
-	APISecret   string
-	Body        map[string]any
-	RawBody     string
-}
-
 // fake is a scripted provider: it records each request and answers with
 // respond.
-type fake = wiretest.Fake[request]
+type fake = wiretest.Fake[wiretest.JSONRequest]
 
 // setup starts a fake provider answering with respond and returns a client
 // for it.
 func setup(t *testing.T, respond http.HandlerFunc) (*Client, *fake) {
 	t.Helper()
-	f := wiretest.NewFake(t, func(r *http.Request, raw []byte) request {
-		var body map[string]any
-		_ = json.Unmarshal(raw, &body)
-		return request{
-			Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
-			ContentType: r.Header.Get("Content-Type"),
-			APIKey:      r.Header.Get("x-api-key"), APISecret: r.Header.Get("x-api-secret"),
-			Body: body, RawBody: string(raw),
-		}
-	}, respond)
+	f := wiretest.NewFake(t, wiretest.SeeJSON, respond)
 	c := New(Config{BaseURL: f.URL + "/", APIKey: testKey, APISecret: testSecret, HTTPClient: f.Client})
 	return c, f
 }
@@ -252,8 +230,8 @@ func TestSendRequests(t *testing.T) {
 			require.Equal(t, "/message/", req.Path)
 			require.Empty(t, req.RawQuery, "nothing goes in the URL")
 			require.Equal(t, "application/json", req.ContentType)
-			require.Equal(t, testKey, req.APIKey)
-			require.Equal(t, testSecret, req.APISecret)
+			require.Equal(t, testKey, req.Header.Get("x-api-key"))
+			require.Equal(t, testSecret, req.Header.Get("x-api-secret"))
 			require.JSONEq(t, tt.want, req.RawBody)
 		})
 	}
