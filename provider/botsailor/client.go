@@ -86,11 +86,13 @@ func (c Config) described() httpapi.Described {
 // for concurrent use. It prints and logs as its Config does (String,
 // GoString, LogValue), with the token redacted.
 type Client struct {
-	described // prints it without its token
+	described // String, GoString, LogValue: as its Config, token redacted
 	cfg       Config
 	k         *httpapi.Client
 }
 
+// described is httpapi.Described under a name that keeps the embedded field
+// unexported.
 type described = httpapi.Described
 
 // New returns a Client for cfg. It does not call the provider; use

@@ -108,11 +108,12 @@ func redactURL(s string) string {
 // only on the message webhook (see ParseWebhook); they return an error
 // wrapping provider.ErrUnsupported without calling the provider.
 type Client struct {
-	base // prints it without its API key; Conversation, MessageStatus
+	base // String, GoString, LogValue (key redacted); Conversation, MessageStatus unsupported
 	cfg  Config
 	k    *httpapi.Client
 }
 
+// base is httpapi.Base under a name that keeps the embedded field unexported.
 type base = httpapi.Base
 
 // New returns a Client for cfg. It does not call the provider; use

@@ -90,11 +90,12 @@ func (c Config) baseURL() string {
 // webhook only (see ParseWebhook); they return an error wrapping
 // provider.ErrUnsupported without calling the API.
 type Client struct {
-	base // prints it without its secrets; Conversation, MessageStatus
+	base // String, GoString, LogValue (secrets redacted); Conversation, MessageStatus unsupported
 	cfg  Config
 	k    *httpapi.Client
 }
 
+// base is httpapi.Base under a name that keeps the embedded field unexported.
 type base = httpapi.Base
 
 // New returns a Client for cfg. It does not call the provider; use

@@ -105,12 +105,13 @@ func maskID(id string) string {
 // arrive by webhook, see ParseWebhook): they return an error wrapping
 // provider.ErrUnsupported without calling the provider.
 type Client struct {
-	base   // prints it without its secrets; Conversation, MessageStatus
+	base   // String, GoString, LogValue (secrets redacted); Conversation, MessageStatus unsupported
 	cfg    Config
 	bearer string
 	k      *httpapi.Client
 }
 
+// base is httpapi.Base under a name that keeps the embedded field unexported.
 type base = httpapi.Base
 
 // New returns a Client for cfg. It does not call the provider; use
