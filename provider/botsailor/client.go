@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/internal/httpapi"
@@ -75,36 +74,32 @@ func (c Config) GoString() string { return c.String() }
 func (c Config) LogValue() slog.Value { return c.described().LogValue() }
 
 func (c Config) described() httpapi.Described {
-	return httpapi.Described{Type: "botsailor.Config", Fields: []httpapi.Field{
-		{Name: "BaseURL", Key: "base_url", Value: c.BaseURL},
-		{Name: "Token", Key: "token", Value: c.Token, Secret: true},
-		{Name: "PhoneNumberID", Key: "phone_number_id", Value: c.PhoneNumberID},
-		{Name: "WhatsAppBotID", Key: "whatsapp_bot_id", Value: c.WhatsAppBotID},
-	}}
+	return httpapi.Describe("botsailor.Config",
+		httpapi.Field{Name: "BaseURL", Key: "base_url", Value: c.BaseURL},
+		httpapi.Field{Name: "Token", Key: "token", Value: c.Token, Secret: true},
+		httpapi.Field{Name: "PhoneNumberID", Key: "phone_number_id", Value: c.PhoneNumberID},
+		httpapi.Field{Name: "WhatsAppBotID", Key: "whatsapp_bot_id", Value: c.WhatsAppBotID},
+	)
 }
 
 // Client calls one BotSailor-family account for one phone number. It is safe
 // for concurrent use. It prints and logs as its Config does (String,
 // GoString, LogValue), with the token redacted.
 type Client struct {
-	described
-	cfg     Config
-	baseURL string
-	k       *httpapi.Client
+	described // String, GoString, LogValue: as its Config, token redacted
+	cfg       Config
+	k         *httpapi.Client
 }
 
-// described prints a Client without its token.
+// described is httpapi.Described under a name that keeps the embedded field
+// unexported.
 type described = httpapi.Described
 
 // New returns a Client for cfg. It does not call the provider; use
 // cfg.Validate to check the configuration first.
 func New(cfg Config) *Client {
-	return &Client{
-		described: cfg.described().As("botsailor.Client"),
-		cfg:       cfg,
-		baseURL:   strings.TrimRight(cfg.BaseURL, "/"),
-		k:         httpapi.New(providerName, cfg.HTTPClient, cfg.Logger, cfg.Token),
-	}
+	return &Client{described: httpapi.As("botsailor.Client", cfg.described()), cfg: cfg,
+		k: httpapi.New(providerName, cfg.BaseURL, cfg.HTTPClient, cfg.Logger, cfg.Token)}
 }
 
 // The API paths, relative to Config.BaseURL.
@@ -288,7 +283,7 @@ func (c *Client) do(ctx context.Context, cl call) (*answer, error) {
 	form := maps.Clone(cl.form)
 	form.Set("apiToken", c.cfg.Token)
 	hc := httpapi.Call{
-		Op: cl.op, Name: cl.path, URL: c.baseURL + cl.path, Body: []byte(form.Encode()),
+		Op: cl.op, Name: cl.path, URL: c.k.BaseURL + cl.path, Body: []byte(form.Encode()),
 		ContentType: "application/x-www-form-urlencoded", Phone: cl.form.Get("phone_number"), Send: cl.send, MaxBody: maxBody,
 	}
 	return httpapi.Fetch(ctx, c.k, hc, func(cl httpapi.Call, a httpapi.Answer) (*answer, *provider.Error) {

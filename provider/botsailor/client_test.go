@@ -3,6 +3,7 @@ package botsailor
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -326,21 +327,30 @@ func TestSendErrors(t *testing.T) {
 		require.Equal(t, "130429", pe.Code)
 	})
 
-	t.Run("2xxNonJSONIsAmbiguous", func(t *testing.T) {
-		t.Parallel()
-		c, _ := setup(t, wiretest.Reply(200, "<html>Fatal error: Maximum execution time exceeded</html>"))
-		_, err := c.Send(ctx, "8801723309003", textMessage)
-		pe := requireProviderError(t, err)
-		require.Equal(t, provider.ClassAmbiguous, pe.Class)
-		require.Equal(t, 200, pe.HTTPStatus)
-	})
-
-	t.Run("2xxJSONWithoutVerdictIsAmbiguous", func(t *testing.T) {
-		t.Parallel()
-		c, _ := setup(t, wiretest.Reply(200, `{}`))
-		_, err := c.Send(ctx, "8801723309003", textMessage)
-		require.Equal(t, provider.ClassAmbiguous, requireProviderError(t, err).Class)
-	})
+	// A 2xx that says neither yes nor no, or is cut short: whether the
+	// message went out cannot be told.
+	for name, respond := range map[string]http.HandlerFunc{
+		"2xxNonJSONIsAmbiguous":            wiretest.Reply(200, "<html>Fatal error: Maximum execution time exceeded</html>"),
+		"2xxJSONWithoutVerdictIsAmbiguous": wiretest.Reply(200, `{}`),
+		"TruncatedBodyIsAmbiguous": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "500")
+			w.WriteHeader(200)
+			_, _ = io.WriteString(w, `{"status":"1","wa_message_id":"wam`)
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				_ = conn.Close()
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c, _ := setup(t, respond)
+			_, err := c.Send(ctx, "8801723309003", textMessage)
+			pe := requireProviderError(t, err)
+			require.Equal(t, provider.ClassAmbiguous, pe.Class)
+			require.Equal(t, 200, pe.HTTPStatus)
+		})
+	}
 
 	t.Run("DroppedConnectionIsAmbiguous", func(t *testing.T) {
 		t.Parallel()
@@ -351,23 +361,6 @@ func TestSendErrors(t *testing.T) {
 		require.Zero(t, pe.HTTPStatus)
 		require.NotNil(t, pe.Err)
 		require.Equal(t, 1, f.Count())
-	})
-
-	t.Run("TruncatedBodyIsAmbiguous", func(t *testing.T) {
-		t.Parallel()
-		c, _ := setup(t, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Length", "500")
-			w.WriteHeader(200)
-			_, _ = io.WriteString(w, `{"status":"1","wa_message_id":"wam`)
-			conn, _, err := http.NewResponseController(w).Hijack()
-			if err == nil {
-				_ = conn.Close()
-			}
-		})
-		_, err := c.Send(ctx, "8801723309003", textMessage)
-		pe := requireProviderError(t, err)
-		require.Equal(t, provider.ClassAmbiguous, pe.Class)
-		require.Equal(t, 200, pe.HTTPStatus)
 	})
 
 	t.Run("ConnectionRefusedIsTransient", func(t *testing.T) {
@@ -755,4 +748,67 @@ func TestSanitizeJSON(t *testing.T) {
 	_, err := parseAnswer([]byte("not json at all"))
 	require.Error(t, err)
 	require.False(t, errors.Is(err, nil))
+}
+
+// TestHostile: an answer that echoes the token as error.code and
+// JSON-escaped in its message leaves no form of it in the error; a
+// base_url that redirects (to another host, from https to http) gets
+// neither the token nor anything else, and the error names the Location's
+// host only.
+func TestHostile(t *testing.T) { hostileDriver.Run(t) }
+
+// TestHostileStatusScrubbed: a status poll whose answer echoes the token
+// as failed_code and JSON-escaped in failed_reason reports neither.
+func TestHostileStatusScrubbed(t *testing.T) {
+	tok := wiretest.HostileToken
+	status, _ := json.Marshal(map[string]any{"status": "1", "data": map[string]any{
+		"status": "failed", "failed_reason": wiretest.EchoMessage(tok), "failed_code": tok}})
+	srv := httptest.NewServer(wiretest.Reply(http.StatusOK, string(status)))
+	t.Cleanup(srv.Close)
+	c := New(Config{BaseURL: srv.URL, Token: tok, PhoneNumberID: "119060000040020", WhatsAppBotID: 23})
+	rep, err := c.MessageStatus(context.Background(), sampleWAMID)
+	require.NoError(t, err)
+	require.Empty(t, rep.Code)
+	require.Contains(t, rep.Reason, "[REDACTED]")
+	require.NotContains(t, fmt.Sprint(rep), "9fQ2")
+}
+
+// TestValidateRefusesCredentialsInBaseURL without printing them.
+func TestValidateRefusesCredentialsInBaseURL(t *testing.T) {
+	err := Config{BaseURL: "https://user:" + testToken + "@botsailor.com/api/v1", Token: "t", PhoneNumberID: "1"}.Validate()
+	require.ErrorContains(t, err, "credentials")
+	require.NotContains(t, err.Error(), testToken)
+}
+
+// FuzzAnswer feeds every call of the driver (a send of each kind, a status
+// poll, the conversation, the account's limits) one answer of any status,
+// Retry-After, Location and body: see wiretest.Driver.
+func FuzzAnswer(f *testing.F) { hostileDriver.Fuzz(f) }
+
+// hostileDriver is the driver as its fuzz target and redirect test call
+// it: a send of each kind, a status poll, the conversation and the
+// account's limits.
+var hostileDriver = wiretest.Driver{
+	Name:    providerName,
+	Secrets: []string{wiretest.HostileToken},
+	Samples: []string{sampleSendOK, sampleSubscriberLimit, sampleTemplateOK, sampleTriggerBotOK,
+		sampleWabotickTplOK, sampleStatus, sampleWabotickStatus, sampleConversation, sampleMyInfo,
+		sampleAccountNotFound, sampleSomethingWrong},
+	Echoes: func(secret string) map[string]map[string]any {
+		return map[string]map[string]any{
+			"error.code": {"status": "0", "message": wiretest.EchoMessage(secret), "error": map[string]any{"code": secret}},
+		}
+	},
+	Calls: func(baseURL string, hc *http.Client, log *slog.Logger) (sends, others []wiretest.Call) {
+		c := New(Config{BaseURL: baseURL + "/api/v1", Token: wiretest.HostileToken, PhoneNumberID: "119060000040020",
+			WhatsAppBotID: 23, HTTPClient: hc, Logger: log})
+		return wiretest.Sends(c, "8801723309003", textMessage,
+				templates.Message{Kind: templates.KindTemplate, Template: &templates.Template{ID: "313823"}},
+				templates.Message{Kind: templates.KindBotFlow, BotFlow: "FLOW-1"}),
+			[]wiretest.Call{
+				func(ctx context.Context) (any, error) { return c.MessageStatus(ctx, sampleWAMID) },
+				func(ctx context.Context) (any, error) { return c.Conversation(ctx, "8801723309003", 0) },
+				func(ctx context.Context) (any, error) { return c.AccountInfo(ctx) },
+			}
+	},
 }

@@ -85,11 +85,11 @@ func (c Config) GoString() string { return c.String() }
 func (c Config) LogValue() slog.Value { return c.described().LogValue() }
 
 func (c Config) described() httpapi.Described {
-	return httpapi.Described{Type: "salebot.Config", Fields: []httpapi.Field{
-		{Name: "BaseURL", Key: "base_url", Value: redactURL(c.BaseURL)},
-		{Name: "APIKey", Key: "api_key", Value: c.APIKey, Secret: true},
-		{Name: "WhatsAppBotID", Key: "whatsapp_bot_id", Value: c.WhatsAppBotID},
-	}}
+	return httpapi.Describe("salebot.Config",
+		httpapi.Field{Name: "BaseURL", Key: "base_url", Value: redactURL(c.BaseURL)},
+		httpapi.Field{Name: "APIKey", Key: "api_key", Value: c.APIKey, Secret: true},
+		httpapi.Field{Name: "WhatsAppBotID", Key: "whatsapp_bot_id", Value: c.WhatsAppBotID},
+	)
 }
 
 // redactURL hides a password in a BaseURL's user info.
@@ -108,32 +108,20 @@ func redactURL(s string) string {
 // only on the message webhook (see ParseWebhook); they return an error
 // wrapping provider.ErrUnsupported without calling the provider.
 type Client struct {
-	described
-	unsupported
-	cfg     Config
-	baseURL string
-	k       *httpapi.Client
+	base // String, GoString, LogValue (key redacted); Conversation, MessageStatus unsupported
+	cfg  Config
+	k    *httpapi.Client
 }
 
-// described prints a Client without its API key.
-type described = httpapi.Described
-
-// unsupported gives a Client its Conversation and MessageStatus.
-type unsupported = httpapi.Unsupported
+// base is httpapi.Base under a name that keeps the embedded field unexported.
+type base = httpapi.Base
 
 // New returns a Client for cfg. It does not call the provider; use
 // cfg.Validate to check the configuration first.
 func New(cfg Config) *Client {
-	c := &Client{
-		described:   cfg.described().As("salebot.Client"),
-		unsupported: httpapi.NoHistory(providerName),
-		cfg:         cfg,
-		baseURL:     strings.TrimRight(cmp.Or(cfg.BaseURL, DefaultBaseURL), "/"),
-		k:           httpapi.New(providerName, cfg.HTTPClient, cfg.Logger, cfg.APIKey),
-	}
-	// The key is a path segment: request URLs are secret.
-	c.k.SecretURL = true
-	return c
+	k := httpapi.New(providerName, cmp.Or(cfg.BaseURL, DefaultBaseURL), cfg.HTTPClient, cfg.Logger, cfg.APIKey)
+	k.SecretURL = true // the key is a path segment: request URLs are secret
+	return &Client{base: httpapi.NoHistory(providerName, "salebot.Client", cfg.described()), cfg: cfg, k: k}
 }
 
 // Capabilities returns what the API can do.
@@ -269,7 +257,7 @@ func (c *Client) do(ctx context.Context, req request) (*answer, error) {
 		return nil, refuse(provider.ClassPermanent, fmt.Sprintf("cannot encode %s request: %v", req.action, err))
 	}
 	call := httpapi.Call{
-		Op: "send", Name: req.action, URL: c.baseURL + "/" + url.PathEscape(c.cfg.APIKey) + "/" + req.action,
+		Op: "send", Name: req.action, URL: c.k.BaseURL + "/" + url.PathEscape(c.cfg.APIKey) + "/" + req.action,
 		Body: payload, ContentType: "application/json", Phone: req.phone, Send: true, MaxBody: maxBody,
 	}
 	return httpapi.Fetch(ctx, c.k, call, c.interpret)

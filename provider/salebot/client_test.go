@@ -3,7 +3,6 @@ package salebot
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,32 +47,15 @@ const (
 	sampleOnlineChatClient = `{ "client_id": 36553 }`
 )
 
-// seen is what the fake server saw of one call.
-type seen struct {
-	Method      string
-	Path        string
-	RawQuery    string
-	ContentType string
-	Body        map[string]any
-	RawBody     string
-}
-
 // fake is a scripted provider: it records each request and answers with
 // respond.
-type fake = wiretest.Fake[seen]
+type fake = wiretest.Fake[wiretest.JSONRequest]
 
 // setup starts a fake Salebot answering with respond and returns a client
 // for it, with BaseURL ending in /api like the real one.
 func setup(t *testing.T, respond http.HandlerFunc) (*Client, *fake) {
 	t.Helper()
-	f := wiretest.NewFake(t, func(r *http.Request, raw []byte) seen {
-		var body map[string]any
-		_ = json.Unmarshal(raw, &body)
-		return seen{
-			Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
-			ContentType: r.Header.Get("Content-Type"), Body: body, RawBody: string(raw),
-		}
-	}, respond)
+	f := wiretest.NewFake(t, wiretest.SeeJSON, respond)
 	c := New(Config{
 		BaseURL:       f.URL + "/api/",
 		APIKey:        testKey,
@@ -178,7 +160,7 @@ func TestSendRequests(t *testing.T) {
 	t.Run("DefaultBaseURL", func(t *testing.T) {
 		t.Parallel()
 		c := New(Config{APIKey: testKey, WhatsAppBotID: 1})
-		require.Equal(t, "https://chatter.salebot.pro/api", c.baseURL)
+		require.Equal(t, "https://chatter.salebot.pro/api", c.k.BaseURL)
 	})
 }
 
@@ -454,4 +436,33 @@ func TestCapabilitiesMatchSend(t *testing.T) {
 	require.False(t, Capabilities.List)
 	require.Equal(t, []string{"reply"}, Capabilities.ButtonTypes)
 	require.True(t, strings.EqualFold(Capabilities.Provider, providerName))
+}
+
+// TestHostile: an answer that echoes the key as error.code and
+// JSON-escaped in its message leaves no form of it in the error; a
+// base_url that redirects (to another host, from https to http) never gets
+// the key (in the path, and so in the Referer) to the other origin, and
+// the error names the Location's host only.
+func TestHostile(t *testing.T) { hostileDriver.Run(t) }
+
+// FuzzAnswer feeds the driver's sends one answer of any status,
+// Retry-After, Location and body: see wiretest.Driver.
+func FuzzAnswer(f *testing.F) { hostileDriver.Fuzz(f) }
+
+// hostileDriver is the driver as its fuzz target and redirect test call
+// it: its sends. The key travels in the request's path, so transport
+// errors must not show it either.
+var hostileDriver = wiretest.Driver{
+	Name:    providerName,
+	Secrets: []string{wiretest.HostileToken},
+	Samples: []string{sampleLoadClientsOK, sampleHistory, sampleOnlineChatClient, `{"status":"success"}`, `ok`},
+	Echoes: func(secret string) map[string]map[string]any {
+		return map[string]map[string]any{
+			"error.code": {"status": "error", "error": map[string]any{"message": wiretest.EchoMessage(secret), "code": secret}},
+		}
+	},
+	Calls: func(baseURL string, hc *http.Client, log *slog.Logger) (sends, others []wiretest.Call) {
+		c := New(Config{BaseURL: baseURL, APIKey: wiretest.HostileToken, WhatsAppBotID: testBotID, HTTPClient: hc, Logger: log})
+		return wiretest.Sends(c, "79875146788", textMessage, templates.Message{Kind: templates.KindBotFlow, BotFlow: "start"}), nil
+	},
 }

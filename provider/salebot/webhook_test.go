@@ -75,45 +75,29 @@ const (
 func TestParseWebhook(t *testing.T) {
 	t.Parallel()
 
-	t.Run("Inbound", func(t *testing.T) {
-		t.Parallel()
-		evs, err := ParseWebhook([]byte(webhookInbound))
-		require.NoError(t, err)
-		require.Equal(t, []provider.Event{{WAMID: "104501", Phone: "79875146788", Inbound: true, Text: "Payment info"}}, evs)
-	})
-
-	t.Run("Delivered", func(t *testing.T) {
-		t.Parallel()
-		evs, err := ParseWebhook([]byte(webhookDelivered))
-		require.NoError(t, err)
-		require.Equal(t, []provider.Event{{WAMID: "104500", Status: provider.StatusDelivered, Phone: "79875146788",
-			Text: "CouCou", MatchByPhone: true}}, evs)
-	})
-
-	t.Run("FailedWithStringsAndSuffix", func(t *testing.T) {
-		t.Parallel()
-		evs, err := ParseWebhook([]byte(webhookFailedStrings))
-		require.NoError(t, err)
-		require.Equal(t, []provider.Event{{WAMID: "104502", Status: provider.StatusFailed, Phone: "79875146788",
-			Text: "Hello", Media: "https://example.com/a.jpg", MatchByPhone: true, Code: "131026", Reason: "Message undeliverable. (#131026)"}}, evs)
-	})
-
-	t.Run("BooleansAndFailedWithoutText", func(t *testing.T) {
-		t.Parallel()
-		evs, err := ParseWebhook([]byte(`{"id":7,"client":{"recepient":"+7 987 514-67-88"},"is_input":false,"delivered":false}`))
-		require.NoError(t, err)
-		require.Equal(t, []provider.Event{{WAMID: "7", Status: provider.StatusFailed, Phone: "79875146788", MatchByPhone: true}}, evs)
-	})
-
-	t.Run("DeliveredIgnoresErrorMessage", func(t *testing.T) {
-		t.Parallel()
-		// The doc's history sample has "delivered": true with "error_message": "true".
-		evs, err := ParseWebhook([]byte(`{"id":8,"client":{"recepient":"79875146788","client_type":6},"is_input":0,"delivered":true,"error_message":"true"}`))
-		require.NoError(t, err)
-		require.Len(t, evs, 1)
-		require.Equal(t, provider.StatusDelivered, evs[0].Status)
-		require.Empty(t, evs[0].Reason)
-	})
+	for _, tt := range []struct {
+		name string
+		body string
+		want provider.Event
+	}{
+		{"Inbound", webhookInbound, provider.Event{WAMID: "104501", Phone: "79875146788", Inbound: true, Text: "Payment info"}},
+		{"Delivered", webhookDelivered, provider.Event{WAMID: "104500", Status: provider.StatusDelivered, Phone: "79875146788",
+			Text: "CouCou", MatchByPhone: true}},
+		{"FailedWithStringsAndSuffix", webhookFailedStrings, provider.Event{WAMID: "104502", Status: provider.StatusFailed, Phone: "79875146788",
+			Text: "Hello", Media: "https://example.com/a.jpg", MatchByPhone: true, Code: "131026", Reason: "Message undeliverable. (#131026)"}},
+		{"BooleansAndFailedWithoutText", `{"id":7,"client":{"recepient":"+7 987 514-67-88"},"is_input":false,"delivered":false}`,
+			provider.Event{WAMID: "7", Status: provider.StatusFailed, Phone: "79875146788", MatchByPhone: true}},
+		// The doc's history sample has "delivered": true with "error_message": "true": no reason.
+		{"DeliveredIgnoresErrorMessage", `{"id":8,"client":{"recepient":"79875146788","client_type":6},"is_input":0,"delivered":true,"error_message":"true"}`,
+			provider.Event{WAMID: "8", Status: provider.StatusDelivered, Phone: "79875146788", MatchByPhone: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			evs, err := ParseWebhook([]byte(tt.body))
+			require.NoError(t, err)
+			require.Equal(t, []provider.Event{tt.want}, evs)
+		})
+	}
 
 	t.Run("Array", func(t *testing.T) {
 		t.Parallel()

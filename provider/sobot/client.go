@@ -72,11 +72,11 @@ func (c Config) GoString() string { return c.String() }
 func (c Config) LogValue() slog.Value { return c.described().LogValue() }
 
 func (c Config) described() httpapi.Described {
-	return httpapi.Described{Type: "sobot.Config", Fields: []httpapi.Field{
-		{Name: "BaseURL", Key: "base_url", Value: c.baseURL()},
-		{Name: "APIKey", Key: "api_key", Value: c.APIKey, Secret: true},
-		{Name: "APISecret", Key: "api_secret", Value: c.APISecret, Secret: true},
-	}}
+	return httpapi.Describe("sobot.Config",
+		httpapi.Field{Name: "BaseURL", Key: "base_url", Value: c.baseURL()},
+		httpapi.Field{Name: "APIKey", Key: "api_key", Value: c.APIKey, Secret: true},
+		httpapi.Field{Name: "APISecret", Key: "api_secret", Value: c.APISecret, Secret: true},
+	)
 }
 
 func (c Config) baseURL() string {
@@ -90,29 +90,19 @@ func (c Config) baseURL() string {
 // webhook only (see ParseWebhook); they return an error wrapping
 // provider.ErrUnsupported without calling the API.
 type Client struct {
-	described
-	unsupported
-	cfg     Config
-	baseURL string
-	k       *httpapi.Client
+	base // String, GoString, LogValue (secrets redacted); Conversation, MessageStatus unsupported
+	cfg  Config
+	k    *httpapi.Client
 }
 
-// described prints a Client without its secrets.
-type described = httpapi.Described
-
-// unsupported gives a Client its Conversation and MessageStatus.
-type unsupported = httpapi.Unsupported
+// base is httpapi.Base under a name that keeps the embedded field unexported.
+type base = httpapi.Base
 
 // New returns a Client for cfg. It does not call the provider; use
 // cfg.Validate to check the configuration first.
 func New(cfg Config) *Client {
-	return &Client{
-		described:   cfg.described().As("sobot.Client"),
-		unsupported: httpapi.NoHistory(providerName),
-		cfg:         cfg,
-		baseURL:     cfg.baseURL(),
-		k:           httpapi.New(providerName, cfg.HTTPClient, cfg.Logger, cfg.APIKey, cfg.APISecret),
-	}
+	return &Client{base: httpapi.NoHistory(providerName, "sobot.Client", cfg.described()), cfg: cfg,
+		k: httpapi.New(providerName, cfg.baseURL(), cfg.HTTPClient, cfg.Logger, cfg.APIKey, cfg.APISecret)}
 }
 
 // Capabilities returns what Sobot's API can send and report.
@@ -160,7 +150,7 @@ func (c *Client) post(ctx context.Context, body map[string]any) (*answer, error)
 		return nil, refuse(provider.ClassPermanent, "cannot encode message: "+err.Error())
 	}
 	call := httpapi.Call{
-		Op: "send", Name: pathMessage, URL: c.baseURL + pathMessage, Body: raw, ContentType: "application/json",
+		Op: "send", Name: pathMessage, URL: c.k.BaseURL + pathMessage, Body: raw, ContentType: "application/json",
 		Header: map[string]string{"x-api-key": c.cfg.APIKey, "x-api-secret": c.cfg.APISecret},
 		Phone:  phone, Send: true, MaxBody: maxBody,
 	}

@@ -3,7 +3,6 @@ package sobot
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -48,36 +47,15 @@ const (
 }`
 )
 
-// request is what the fake server saw of one call.
-type request struct {
-	Method      string
-	Path        string
-	RawQuery    string
-	ContentType string
-	APIKey      string
-	APISecret   string
-	Body        map[string]any
-	RawBody     string
-}
-
 // fake is a scripted provider: it records each request and answers with
 // respond.
-type fake = wiretest.Fake[request]
+type fake = wiretest.Fake[wiretest.JSONRequest]
 
 // setup starts a fake provider answering with respond and returns a client
 // for it.
 func setup(t *testing.T, respond http.HandlerFunc) (*Client, *fake) {
 	t.Helper()
-	f := wiretest.NewFake(t, func(r *http.Request, raw []byte) request {
-		var body map[string]any
-		_ = json.Unmarshal(raw, &body)
-		return request{
-			Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
-			ContentType: r.Header.Get("Content-Type"),
-			APIKey:      r.Header.Get("x-api-key"), APISecret: r.Header.Get("x-api-secret"),
-			Body: body, RawBody: string(raw),
-		}
-	}, respond)
+	f := wiretest.NewFake(t, wiretest.SeeJSON, respond)
 	c := New(Config{BaseURL: f.URL + "/", APIKey: testKey, APISecret: testSecret, HTTPClient: f.Client})
 	return c, f
 }
@@ -252,8 +230,8 @@ func TestSendRequests(t *testing.T) {
 			require.Equal(t, "/message/", req.Path)
 			require.Empty(t, req.RawQuery, "nothing goes in the URL")
 			require.Equal(t, "application/json", req.ContentType)
-			require.Equal(t, testKey, req.APIKey)
-			require.Equal(t, testSecret, req.APISecret)
+			require.Equal(t, testKey, req.Header.Get("x-api-key"))
+			require.Equal(t, testSecret, req.Header.Get("x-api-secret"))
 			require.JSONEq(t, tt.want, req.RawBody)
 		})
 	}
@@ -466,8 +444,8 @@ func TestConfigValidate(t *testing.T) {
 	err = Config{BaseURL: "https://user:" + testKey + "@api.sobot.in", APIKey: "k", APISecret: "s"}.Validate()
 	require.ErrorContains(t, err, "credentials")
 	require.NotContains(t, err.Error(), testKey)
-	require.Equal(t, DefaultBaseURL, New(Config{}).baseURL)
-	require.Equal(t, "http://h", New(Config{BaseURL: "http://h/"}).baseURL)
+	require.Equal(t, DefaultBaseURL, New(Config{}).k.BaseURL)
+	require.Equal(t, "http://h", New(Config{BaseURL: "http://h/"}).k.BaseURL)
 }
 
 // TestSecretsNeverLeak prints the config and client every way and makes
@@ -663,4 +641,36 @@ func TestCheckMessage(t *testing.T) {
 		require.ErrorAs(t, err, &fe, "%+v", tt.msg)
 		require.Equal(t, tt.field, fe.Field)
 	}
+}
+
+// TestHostile: an answer that echoes the key or the secret as
+// errors[0].code or error_code and JSON-escaped in its message leaves no
+// form of it in the error; a base_url that redirects (to another host,
+// from https to http) gets neither X-Api-Key nor X-Api-Secret nor anything
+// else, and the error names the Location's host only.
+func TestHostile(t *testing.T) { hostileDriver.Run(t) }
+
+// FuzzAnswer feeds the driver's sends one answer of any status,
+// Retry-After, Location and body: see wiretest.Driver.
+func FuzzAnswer(f *testing.F) { hostileDriver.Fuzz(f) }
+
+// hostileDriver is the driver as its fuzz target and redirect test call
+// it: its sends, with a hostile X-Api-Key and X-Api-Secret.
+var hostileDriver = wiretest.Driver{
+	Name:    providerName,
+	Secrets: []string{wiretest.HostileToken, wiretest.HostileSecret},
+	Samples: []string{sampleSendOK, sampleInvalidMobile, sampleCustomerExists},
+	Echoes: func(secret string) map[string]map[string]any {
+		msg := wiretest.EchoMessage(secret)
+		return map[string]map[string]any{
+			"errors[0].code": {"code": 400, "message": msg, "errors": []any{map[string]any{"code": secret}}},
+			"error_code":     {"code": 400, "message": msg, "error_code": secret},
+		}
+	},
+	Calls: func(baseURL string, hc *http.Client, log *slog.Logger) (sends, others []wiretest.Call) {
+		c := New(Config{BaseURL: baseURL, APIKey: wiretest.HostileToken, APISecret: wiretest.HostileSecret,
+			HTTPClient: hc, Logger: log})
+		return wiretest.Sends(c, "919970012345", textMsg("Hi"),
+			templates.Message{Kind: templates.KindTemplate, Template: &templates.Template{Name: "promo", Language: "en"}}), nil
+	},
 }

@@ -82,12 +82,12 @@ func (c Config) GoString() string { return c.String() }
 func (c Config) LogValue() slog.Value { return c.described().LogValue() }
 
 func (c Config) described() httpapi.Described {
-	return httpapi.Described{Type: "waapi.Config", Fields: []httpapi.Field{
-		{Name: "BaseURL", Key: "base_url", Value: c.BaseURL},
-		{Name: "SessionID", Key: "session_id", Value: maskID(c.SessionID)},
-		{Name: "AccessToken", Key: "access_token", Value: c.AccessToken, Secret: true},
-		{Name: "BearerToken", Key: "bearer_token", Value: c.BearerToken, Secret: true},
-	}}
+	return httpapi.Describe("waapi.Config",
+		httpapi.Field{Name: "BaseURL", Key: "base_url", Value: c.BaseURL},
+		httpapi.Field{Name: "SessionID", Key: "session_id", Value: maskID(c.SessionID)},
+		httpapi.Field{Name: "AccessToken", Key: "access_token", Value: c.AccessToken, Secret: true},
+		httpapi.Field{Name: "BearerToken", Key: "bearer_token", Value: c.BearerToken, Secret: true},
+	)
 }
 
 // maskID keeps the last four characters of an id.
@@ -105,36 +105,28 @@ func maskID(id string) string {
 // arrive by webhook, see ParseWebhook): they return an error wrapping
 // provider.ErrUnsupported without calling the provider.
 type Client struct {
-	described
-	unsupported
-	cfg     Config
-	baseURL string
-	bearer  string
-	k       *httpapi.Client
+	base   // String, GoString, LogValue (secrets redacted); Conversation, MessageStatus unsupported
+	cfg    Config
+	bearer string
+	k      *httpapi.Client
 }
 
-// described prints a Client without its secrets.
-type described = httpapi.Described
-
-// unsupported gives a Client its Conversation and MessageStatus.
-type unsupported = httpapi.Unsupported
+// base is httpapi.Base under a name that keeps the embedded field unexported.
+type base = httpapi.Base
 
 // New returns a Client for cfg. It does not call the provider; use
 // cfg.Validate to check the configuration first.
 func New(cfg Config) *Client {
-	c := &Client{
-		described:   cfg.described().As("waapi.Client"),
-		unsupported: httpapi.NoHistory(providerName),
-		cfg:         cfg,
-		baseURL:     strings.TrimRight(cfg.BaseURL, "/"),
-		bearer:      cmp.Or(cfg.BearerToken, cfg.AccessToken),
-		// The session id is no secret, but it travels next to the access
-		// token in the URL and is never printed in full.
-		k: httpapi.New(providerName, cfg.HTTPClient, cfg.Logger, cfg.AccessToken, cfg.BearerToken, cfg.SessionID),
+	// The session id is no secret, but it travels next to the access token
+	// in the URL and is never printed in full.
+	k := httpapi.New(providerName, cfg.BaseURL, cfg.HTTPClient, cfg.Logger, cfg.AccessToken, cfg.BearerToken, cfg.SessionID)
+	k.SecretURL = true // access_token travels in the query: request URLs are secret
+	return &Client{
+		base:   httpapi.NoHistory(providerName, "waapi.Client", cfg.described()),
+		cfg:    cfg,
+		bearer: cmp.Or(cfg.BearerToken, cfg.AccessToken),
+		k:      k,
 	}
-	// access_token travels in the query: request URLs are secret.
-	c.k.SecretURL = true
-	return c
 }
 
 // Capabilities returns what this API can send and report.
@@ -365,7 +357,7 @@ func (c *Client) do(ctx context.Context, r request) (*answer, error) {
 	q.Set("session_id", c.cfg.SessionID)
 	q.Set("access_token", c.cfg.AccessToken)
 	call := httpapi.Call{
-		Op: opSend, Name: r.path, URL: c.baseURL + r.path + "?" + q.Encode(), Body: body, ContentType: contentType,
+		Op: opSend, Name: r.path, URL: c.k.BaseURL + r.path + "?" + q.Encode(), Body: body, ContentType: contentType,
 		Header: map[string]string{"Authorization": "Bearer " + c.bearer},
 		Phone:  r.phone, Send: true, MaxBody: maxBody,
 	}

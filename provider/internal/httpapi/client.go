@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,9 @@ type Client struct {
 	// Provider is the Provider of every *provider.Error and the prefix of
 	// every log record ("botsailor: call").
 	Provider string
+	// BaseURL is the API root without a trailing slash: every call's URL
+	// starts with it.
+	BaseURL string
 	// HTTP makes the calls; it never follows a redirect (wire.Client).
 	HTTP *http.Client
 	// Log receives one debug record per call.
@@ -43,15 +47,17 @@ type Client struct {
 	SecretURL bool
 }
 
-// New returns the kernel of provider's client: hc (nil: a client with
-// timeout DefaultTimeout) made to refuse redirects, log (nil
-// discards) and a scrubber of secrets (empty ones are ignored).
-func New(provider string, hc *http.Client, log *slog.Logger, secrets ...string) *Client {
+// New returns the kernel of provider's client of the API at baseURL (a
+// trailing slash is dropped): hc (nil: a client with timeout
+// DefaultTimeout) made to refuse redirects, log (nil discards) and a
+// scrubber of secrets (empty ones are ignored).
+func New(provider, baseURL string, hc *http.Client, log *slog.Logger, secrets ...string) *Client {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Client{
 		Provider: provider,
+		BaseURL:  strings.TrimRight(baseURL, "/"),
 		HTTP:     wire.Client(hc, DefaultTimeout),
 		Log:      log,
 		Secrets:  wire.NewScrubber(secrets...),

@@ -57,12 +57,9 @@ func (p *Problems) Err() error { return errors.Join(p.errs...) }
 
 // Unsupported gives a driver's Client that has neither a conversation
 // history nor status polling (statuses arrive by webhook only) its
-// Conversation and MessageStatus: both return an error wrapping
-// provider.ErrUnsupported without calling the provider.
+// Conversation and MessageStatus (through Base): both return an error
+// wrapping provider.ErrUnsupported without calling the provider.
 type Unsupported struct{ provider string }
-
-// NoHistory returns the Unsupported of provider's Client.
-func NoHistory(provider string) Unsupported { return Unsupported{provider: provider} }
 
 // Conversation returns an error wrapping provider.ErrUnsupported without
 // calling the provider: its API has no conversation history.

@@ -2,6 +2,7 @@ package wiretest
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -40,6 +41,28 @@ func NewFake[T any](tb testing.TB, see func(r *http.Request, body []byte) T, res
 	tb.Cleanup(srv.Close)
 	f.URL, f.Client = srv.URL, srv.Client()
 	return f
+}
+
+// JSONRequest is what a Fake saw of a request of a driver that posts
+// JSON (see SeeJSON).
+type JSONRequest struct {
+	Method      string
+	Path        string
+	RawQuery    string
+	ContentType string
+	Header      http.Header
+	Body        map[string]any // the body as a JSON object; nil if it is not one
+	RawBody     string
+}
+
+// SeeJSON is the see func of a Fake of a driver that posts JSON.
+func SeeJSON(r *http.Request, raw []byte) JSONRequest {
+	var body map[string]any
+	_ = json.Unmarshal(raw, &body)
+	return JSONRequest{
+		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
+		ContentType: r.Header.Get("Content-Type"), Header: r.Header.Clone(), Body: body, RawBody: string(raw),
+	}
 }
 
 // Last returns what the latest request looked like; it fails the test

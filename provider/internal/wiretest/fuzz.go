@@ -285,6 +285,14 @@ type Driver struct {
 	Echoes func(secret string) map[string]map[string]any
 }
 
+// Run runs the driver's hostile-answer and redirect tests as subtests:
+// AnswersScrubbed (RequireAnswersScrubbed) and RedirectsRefused
+// (RequireRedirectsRefused).
+func (d Driver) Run(t *testing.T) {
+	t.Run("AnswersScrubbed", d.RequireAnswersScrubbed)
+	t.Run("RedirectsRefused", d.RequireRedirectsRefused)
+}
+
 // RequireAnswersScrubbed answers the driver's first send with each of
 // Echoes (HTTP 400) of each of Secrets, and checks that the error carries
 // no form of that secret (RequireScrubbed).

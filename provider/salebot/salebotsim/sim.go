@@ -141,14 +141,11 @@ func (s Send) Recipient() string { return s.Phone }
 
 // Stats counts what the simulator did.
 type Stats struct {
-	sim.Counts            // sends accepted, rejected, dropped and refused by the limits
-	Unauthorized      int // calls with an unknown API key
-	BadRequests       int // calls refused for their parameters
-	Replies           int // inbound messages made by Reply
-	WebhooksPushed    int // pushes answered 2xx (a duplicate counts twice)
-	WebhookDuplicates int // pushes sent a second time on purpose
-	WebhookRetries    int // push attempts after a failed one
-	WebhooksFailed    int // pushes dropped after the last retry
+	sim.Counts                 // sends accepted, rejected, dropped and refused by the limits
+	Unauthorized int           // calls with an unknown API key
+	BadRequests  int           // calls refused for their parameters
+	Replies      int           // inbound messages made by Reply
+	Webhooks     sim.PushStats // the pushes: answered 2xx, duplicated, retried, dropped after the last retry
 }
 
 // Server is the simulator. It is an http.Handler and safe for concurrent
@@ -197,11 +194,10 @@ func (s *Server) SetOptions(update func(*Options)) {
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
-	ps := s.push.Stats()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.WebhooksPushed, st.WebhookDuplicates, st.WebhookRetries, st.WebhooksFailed = ps.Pushed, ps.Duplicates, ps.Retries, ps.Failed
+	st.Webhooks = s.push.Stats()
 	return st
 }
 

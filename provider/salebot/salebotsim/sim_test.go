@@ -310,7 +310,7 @@ func TestWebhookPushes(t *testing.T) {
 		snd := sim.Sends()[0]
 		require.Equal(t, []provider.Event{{WAMID: snd.WAMID, Status: provider.StatusDelivered, Phone: "79875146788",
 			Text: "Hello", Media: "https://example.com/a.jpg", MatchByPhone: true}}, events(t, rc))
-		require.Equal(t, 1, sim.Stats().WebhooksPushed)
+		require.Equal(t, 1, sim.Stats().Webhooks.Pushed)
 	})
 
 	t.Run("FailShare", func(t *testing.T) {
@@ -339,8 +339,8 @@ func TestWebhookPushes(t *testing.T) {
 		got := rc.Acked()
 		require.Len(t, got, 2)
 		require.Equal(t, got[0], got[1])
-		require.Equal(t, 1, sim.Stats().WebhookDuplicates)
-		require.Equal(t, 2, sim.Stats().WebhooksPushed)
+		require.Equal(t, 1, sim.Stats().Webhooks.Duplicates)
+		require.Equal(t, 2, sim.Stats().Webhooks.Pushed)
 	})
 
 	t.Run("Reorder", func(t *testing.T) {
@@ -386,9 +386,9 @@ func TestWebhookPushes(t *testing.T) {
 		sim.Flush()
 		require.Len(t, rc.Acked(), 1)
 		st := sim.Stats()
-		require.Equal(t, 2, st.WebhookRetries)
-		require.Equal(t, 1, st.WebhooksPushed)
-		require.Zero(t, st.WebhooksFailed)
+		require.Equal(t, 2, st.Webhooks.Retries)
+		require.Equal(t, 1, st.Webhooks.Pushed)
+		require.Zero(t, st.Webhooks.Failed)
 	})
 
 	t.Run("DroppedAfterRetries", func(t *testing.T) {
@@ -401,8 +401,8 @@ func TestWebhookPushes(t *testing.T) {
 		sim.Flush()
 		require.Empty(t, rc.Acked())
 		st := sim.Stats()
-		require.Equal(t, 1, st.WebhookRetries)
-		require.Equal(t, 1, st.WebhooksFailed)
+		require.Equal(t, 1, st.Webhooks.Retries)
+		require.Equal(t, 1, st.Webhooks.Failed)
 	})
 
 	t.Run("RealClockAndReply", func(t *testing.T) {

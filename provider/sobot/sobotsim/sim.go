@@ -122,14 +122,11 @@ func (s Send) Recipient() string { return s.Phone }
 
 // Stats counts what the simulator did.
 type Stats struct {
-	sim.Counts            // sends accepted, rejected, dropped and refused by the limits
-	Unauthorized      int // calls refused for bad credentials
-	Invalid           int // sends refused for a bad body, number or template
-	WebhookPushed     int // pushes answered 2xx (each duplicate counts)
-	WebhookDuplicates int // extra pushes made by WebhookDuplicateRate
-	WebhookRetries    int // push attempts after a failed one
-	WebhookFailed     int // pushes dropped after WebhookAttempts tries
-	Replies           int // inbound messages made by Reply
+	sim.Counts                 // sends accepted, rejected, dropped and refused by the limits
+	Unauthorized int           // calls refused for bad credentials
+	Invalid      int           // sends refused for a bad body, number or template
+	Webhooks     sim.PushStats // the pushes: answered 2xx, duplicated, retried, dropped after WebhookAttempts tries
+	Replies      int           // inbound messages made by Reply
 }
 
 // Server is the simulator. It is an http.Handler and safe for concurrent
@@ -162,11 +159,10 @@ func (s *Server) SetOptions(update func(*Options)) {
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
-	ps := s.push.Stats()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.WebhookPushed, st.WebhookDuplicates, st.WebhookRetries, st.WebhookFailed = ps.Pushed, ps.Duplicates, ps.Retries, ps.Failed
+	st.Webhooks = s.push.Stats()
 	return st
 }
 

@@ -289,7 +289,7 @@ func TestWebhookProgression(t *testing.T) {
 				"the doc's bare status shape")
 		}
 		require.Zero(t, b.Sim.Pending())
-		require.Equal(t, 3, b.Sim.Stats().WebhookPushed)
+		require.Equal(t, 3, b.Sim.Stats().Webhooks.Pushed)
 	}
 }
 
@@ -317,7 +317,7 @@ func TestWebhookDuplicates(t *testing.T) {
 	b.Sim.Flush()
 	require.Equal(t, []provider.Status{provider.StatusSent, provider.StatusSent, provider.StatusDelivered, provider.StatusDelivered},
 		statuses(events(t, rcv)))
-	require.Equal(t, 2, b.Sim.Stats().WebhookDuplicates)
+	require.Equal(t, 2, b.Sim.Stats().Webhooks.Duplicates)
 }
 
 func TestWebhookReorder(t *testing.T) {
@@ -353,9 +353,9 @@ func TestWebhookRetryThenDrop(t *testing.T) {
 	b.Sim.Flush()
 	require.Equal(t, 3, rcv.Requests())
 	st := b.Sim.Stats()
-	require.Equal(t, 2, st.WebhookRetries)
-	require.Equal(t, 1, st.WebhookFailed)
-	require.Zero(t, st.WebhookPushed)
+	require.Equal(t, 2, st.Webhooks.Retries)
+	require.Equal(t, 1, st.Webhooks.Failed)
+	require.Zero(t, st.Webhooks.Pushed)
 
 	// A receiver that recovers gets the retry.
 	rcv2 := simtest.NewReceiver(t)
@@ -370,7 +370,7 @@ func TestWebhookRetryThenDrop(t *testing.T) {
 	require.NoError(t, err)
 	b.Sim.Flush()
 	require.Len(t, events(t, rcv2), 1)
-	require.Equal(t, 1, b.Sim.Stats().WebhookPushed)
+	require.Equal(t, 1, b.Sim.Stats().Webhooks.Pushed)
 }
 
 func TestReply(t *testing.T) {
@@ -438,7 +438,7 @@ func TestDeterministic(t *testing.T) {
 	})
 	require.NotZero(t, got.stats.Rejected5xx)
 	require.NotZero(t, got.stats.Dropped)
-	require.NotZero(t, got.stats.WebhookDuplicates)
+	require.NotZero(t, got.stats.Webhooks.Duplicates)
 	require.Contains(t, got.statuses, provider.StatusFailed)
 	require.Contains(t, got.statuses, provider.StatusRead)
 }

@@ -130,14 +130,12 @@ func (s Send) Recipient() string { return s.Phone }
 
 // Stats counts what the simulator did.
 type Stats struct {
-	sim.Counts       // sends accepted, rejected, dropped and refused by the limits
-	Failed500    int // accepted sends answered a bare HTTP 500
-	Unauthorized int // calls refused for credentials
-	WebhooksSet  int // setWebhook calls
-	Replies      int // inbound messages made with Reply
-	Pushed       int // push requests the receiver acknowledged (duplicates included)
-	PushRetries  int // push attempts that failed and were retried
-	PushDropped  int // pushes given up after the retries
+	sim.Counts                 // sends accepted, rejected, dropped and refused by the limits
+	Failed500    int           // accepted sends answered a bare HTTP 500
+	Unauthorized int           // calls refused for credentials
+	WebhooksSet  int           // setWebhook calls
+	Replies      int           // inbound messages made with Reply
+	Webhooks     sim.PushStats // the pushes: acknowledged (duplicates included), duplicated, retried, given up after the retries
 }
 
 // WebhookConfig is what setWebhook set for a session.
@@ -195,11 +193,10 @@ func (s *Server) SetOptions(update func(*Options)) {
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
-	ps := s.push.Stats()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.PushRetries, st.PushDropped = ps.Retries, ps.Failed
+	st.Webhooks = s.push.Stats()
 	return st
 }
 
@@ -251,7 +248,6 @@ func (s *Server) posted(p *sim.Push, url string) {
 	t := p.Tag.(pushTag)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.stats.Pushed++
 	s.pushed = append(s.pushed, Push{URL: url, Event: t.event, ID: t.id, Status: t.status, Body: p.Body})
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -238,7 +239,7 @@ func TestStatusPushes(t *testing.T) {
 	b.Clock.Add(3 * time.Second)
 	require.Equal(t, []provider.Event{{WAMID: res.WAMID, Status: provider.StatusRead, Phone: phone, At: at.Add(5 * time.Second), MatchByPhone: true}}, b.flush(t))
 	require.Zero(t, b.Sim.Pending())
-	require.Equal(t, 3, b.Sim.Stats().Pushed)
+	require.Equal(t, 3, b.Sim.Stats().Webhooks.Pushed)
 	statuses := []string{}
 	for _, p := range b.Sim.Pushes() {
 		statuses = append(statuses, p.Status)
@@ -312,7 +313,7 @@ func TestWebhookEarly(t *testing.T) {
 	require.Equal(t, res.WAMID, evs[0].WAMID)
 	require.Equal(t, provider.StatusSent, evs[0].Status)
 	require.Empty(t, b.flush(t), "the early push is not pushed again")
-	require.Equal(t, 1, b.Sim.Stats().Pushed)
+	require.Equal(t, 1, b.Sim.Stats().Webhooks.Pushed)
 }
 
 func TestWebhookRetries(t *testing.T) {
@@ -328,9 +329,9 @@ func TestWebhookRetries(t *testing.T) {
 	require.NoError(t, err)
 	b.Sim.Flush()
 	st := b.Sim.Stats()
-	require.Equal(t, 1, st.Pushed)
-	require.Equal(t, 2, st.PushRetries)
-	require.Zero(t, st.PushDropped)
+	require.Equal(t, 1, st.Webhooks.Pushed)
+	require.Equal(t, 2, st.Webhooks.Retries)
+	require.Zero(t, st.Webhooks.Failed)
 	require.Len(t, events(t, b.hook), 1)
 
 	// A receiver that always fails: the push is dropped after the retries.
@@ -338,9 +339,9 @@ func TestWebhookRetries(t *testing.T) {
 	b.Clock.Add(waapisim.DefaultDeliverAfter)
 	b.Sim.Flush()
 	st = b.Sim.Stats()
-	require.Equal(t, 1, st.PushDropped)
-	require.Equal(t, 4, st.PushRetries)
-	require.Equal(t, 1, st.Pushed)
+	require.Equal(t, 1, st.Webhooks.Failed)
+	require.Equal(t, 4, st.Webhooks.Retries)
+	require.Equal(t, 1, st.Webhooks.Pushed)
 }
 
 func TestSetWebhook(t *testing.T) {
@@ -469,4 +470,52 @@ func TestClose(t *testing.T) {
 	b.Sim.Close() // idempotent
 	b.Clock.Add(2 * time.Hour)
 	require.Zero(t, b.Sim.Flush(), "nothing is pushed after Close")
+}
+
+// TestConcurrentLoadRealTime sends 300 messages from 20 goroutines with
+// every webhook fault on and the real clock: every accepted message gets a
+// terminal status pushed, promptly.
+func TestConcurrentLoadRealTime(t *testing.T) {
+	t.Parallel()
+	hook := simtest.NewReceiver(t)
+	sim, c := serveRealTime(t, waapisim.Options{BearerTokens: []string{"tok"}, Sessions: []waapisim.Session{{ID: "s", AccessToken: "tok"}},
+		Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.05, Seed: 7}, WebhookURL: hook.URL, WebhookDuplicateRate: 0.2, WebhookReorder: true, WebhookEarly: true}, "tok")
+	const n = 300
+	ids := make(chan string, n)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 20 {
+				res, err := c.Send(context.Background(), fmt.Sprintf("4915100%06d", i), text("x"))
+				if err == nil {
+					ids <- res.WAMID
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	want := map[string]bool{}
+	for id := range ids {
+		want[id] = true
+	}
+	require.Len(t, want, n)
+	terminal := map[string]bool{}
+	deadline := start.Add(20 * time.Second)
+	for len(terminal) < n {
+		b, ok := hook.Next(time.Until(deadline))
+		if !ok {
+			t.Fatalf("only %d of %d messages terminal after %v; stats %+v", len(terminal), n, time.Since(start), sim.Stats())
+		}
+		for _, ev := range simtest.Events(t, waapi.ParseWebhook, [][]byte{b}) {
+			require.True(t, want[ev.WAMID], ev.WAMID)
+			if ev.Status == provider.StatusDelivered || ev.Status == provider.StatusFailed || ev.Status == provider.StatusRead {
+				terminal[ev.WAMID] = true
+			}
+		}
+	}
+	t.Logf("all terminal after %v; stats %+v", time.Since(start), sim.Stats())
 }
