@@ -265,7 +265,7 @@ func TestBroadcastEndToEnd(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{
 		Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 200 * time.Millisecond, ReadAfter: 300 * time.Millisecond, ReadShare: 0.5, FailShare: 0.02, Seed: 7, RatePerSecond: 250}})
-	const n = 1000
+	const n = 500
 	path := b.writeCampaign("bf", n, 250, `      text: "Hi {{name}}, your code is {{code}}"`)
 	ch := b.apply(path)
 	require.Equal(t, "created", ch[1].Action)

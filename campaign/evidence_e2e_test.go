@@ -29,7 +29,7 @@ func TestLostTemplateAnswersListedWithoutWAMID(t *testing.T) {
 		wamidAfter time.Duration
 		listAfter  time.Duration
 	}{
-		{name: "WAMIDNeverListed", n: 1000, drop: 0.05, noWAMID: 0.5},
+		{name: "WAMIDNeverListed", n: 400, drop: 0.05, noWAMID: 0.5},
 		{name: "WAMIDListedLater", n: 200, drop: 0.05, noWAMID: 0.5, wamidAfter: time.Second},
 		{name: "ListedLate", n: 100, noWAMID: 1, listAfter: 500 * time.Millisecond},
 	} {

@@ -35,7 +35,7 @@ func pendingSends(t *testing.T, b *bench) int {
 func TestPauseResumeCancel(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 1}})
-	const n = 500
+	const n = 250
 	b.apply(b.writeCampaign("pr", n, 100, `      text: "Hello {{name}}"`))
 	b.startWorker(10)
 	b.startWorker(10)
@@ -98,7 +98,7 @@ func TestPauseResumeCancel(t *testing.T) {
 func TestRedisHoldsAWindowNotTheAudience(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{})
-	const n = 20000
+	const n = 5000 // ten windows
 	b.apply(b.writeCampaign("big", n, 80, `      text: "Hi {{name}}"`))
 	b.opts.MaxWindow = 500
 	f, insp := b.feeder()

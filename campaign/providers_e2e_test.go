@@ -64,7 +64,7 @@ var providerCases = []providerCase{
 		name: "sobot",
 		start: func(hook string) (http.Handler, func() []string, func()) {
 			sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}},
-				Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.05, Seed: 5}, WebhookURL: hook, WebhookDuplicateRate: 0.2, WebhookReorder: true, WebhookEarly: true,
+				Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.1, Seed: 5}, WebhookURL: hook, WebhookDuplicateRate: 0.2, WebhookReorder: true, WebhookEarly: true,
 				WebhookMetaStyle: true, WebhookAttempts: 10})
 			return sim, func() []string { return phonesOf(sim.Sends(), func(s sobotsim.Send) string { return s.Phone }) }, sim.Close
 		},
@@ -79,7 +79,7 @@ var providerCases = []providerCase{
 		name: "salebot",
 		start: func(hook string) (http.Handler, func() []string, func()) {
 			sim := salebotsim.New(salebotsim.Options{APIKeys: []string{testToken}, WhatsAppBotIDs: []int64{77},
-				Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, FailShare: 0.05, Seed: 6}, WebhookURL: hook, WebhookDuplicateRate: 0.2, WebhookEarly: true, WebhookRetries: 10})
+				Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, FailShare: 0.1, Seed: 6}, WebhookURL: hook, WebhookDuplicateRate: 0.2, WebhookEarly: true, WebhookRetries: 10})
 			return sim, func() []string { return phonesOf(sim.Sends(), func(s salebotsim.Send) string { return s.Phone }) }, sim.Close
 		},
 		account: `    api_token: ${SIM_TOKEN}
@@ -94,7 +94,7 @@ var providerCases = []providerCase{
 		name: "waapi",
 		start: func(hook string) (http.Handler, func() []string, func()) {
 			sim := waapisim.New(waapisim.Options{BearerTokens: []string{testToken}, Sessions: []waapisim.Session{{ID: sessionID, AccessToken: testToken}},
-				Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.05, Seed: 7}, WebhookURL: hook, WebhookDuplicateRate: 0.2, WebhookReorder: true, WebhookEarly: true,
+				Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.1, Seed: 7}, WebhookURL: hook, WebhookDuplicateRate: 0.2, WebhookReorder: true, WebhookEarly: true,
 				WebhookRetries: 10})
 			return sim, func() []string { return phonesOf(sim.Sends(), func(s waapisim.Send) string { return s.Phone }) }, sim.Close
 		},
@@ -113,7 +113,7 @@ func botsailorCase(name, shape string) providerCase {
 	return providerCase{
 		name: name, path: "/api/v1",
 		start: func(string) (http.Handler, func() []string, func()) {
-			sim := botsailorsim.New(botsailorsim.Options{Tokens: []string{testToken}, Shape: shape, Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.05, DropAfterAcceptRate: 0.02, Seed: 4}})
+			sim := botsailorsim.New(botsailorsim.Options{Tokens: []string{testToken}, Shape: shape, Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: 100 * time.Millisecond, ReadShare: 0.5, FailShare: 0.1, DropAfterAcceptRate: 0.04, Seed: 4}})
 			return sim, func() []string { return phonesOf(sim.Sends(), func(s botsailorsim.Send) string { return s.Phone }) }, func() {}
 		},
 		account: `    api_token: ${SIM_TOKEN}
@@ -134,7 +134,7 @@ func phonesOf[S any](sends []S, phone func(S) string) []string {
 	return out
 }
 
-// The same 200-recipient broadcast and 3-step sequence run through each
+// The same 100-recipient broadcast and 3-step sequence run through each
 // provider's simulator — BotSailor and Wabotick (polled, some answers
 // dropped and reconciled) and Sobot, Salebot and waapi (webhooks
 // duplicated, reordered and early): every message ends in a terminal state
@@ -158,7 +158,7 @@ func runProviderCase(t *testing.T, pc providerCase) {
 	b.opts.Lease = 30 * time.Second
 	b.fastChecks = true
 	apiURL, sends := webhookWorld(b, pc.start, nil)
-	const recipients, enrollments = 200, 30
+	const recipients, enrollments = 100, 20
 	b.writePeople(recipients)
 	yaml := fmt.Sprintf(`accounts:
   - name: main

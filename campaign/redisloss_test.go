@@ -27,7 +27,7 @@ func TestRedisDataLossRecoversAtOnce(t *testing.T) {
 	b.opts.StaleAfter = 10 * time.Minute
 	b.opts.PollSchedule = []time.Duration{500 * time.Millisecond, 2 * time.Second, 5 * time.Second} // delivered: every 5 s
 	b.accountYAML = "    pair_interval: 0s"
-	const n = 400
+	const n = 200
 	b.apply(b.writeCampaign("loss", n, 80, `      text: "Hello {{name}}"`))
 	b.startWorker(20)
 	b.startScheduler() // its feeder detects data loss, as `scheduler run` does
@@ -50,7 +50,7 @@ func TestRedisRestartWithoutPersistence(t *testing.T) {
 	b.opts.StaleAfter = 10 * time.Minute
 	b.opts.PollSchedule = []time.Duration{500 * time.Millisecond, 2 * time.Second, 5 * time.Second} // delivered: every 5 s
 	b.accountYAML = "    pair_interval: 0s"
-	const n = 600
+	const n = 300
 	b.apply(b.writeCampaign("restart", n, 80, `      text: "Hello {{name}}"`))
 	b.startWorker(20)
 	b.startWorker(20)

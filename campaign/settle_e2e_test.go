@@ -196,7 +196,7 @@ func runFaultCase(t *testing.T, fc faultCase) {
 		t.Cleanup(net.wg.Wait)
 		return net
 	})
-	const recipients, enrollments = 200, 40
+	const recipients, enrollments = 120, 30
 	b.writePeople(recipients)
 	b.runProviderYAML(fmt.Sprintf(`accounts:
   - name: main
