@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
@@ -19,10 +20,21 @@ import (
 type IO struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	// Now is the clock the commands judge start times and deadlines by
+	// (validate, apply, reports); nil is time.Now.
+	Now func() time.Time
 }
 
 // OS returns the process's IO.
 func OS() IO { return IO{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv} }
+
+// now is io.Now, or the wall clock.
+func (io IO) now() time.Time {
+	if io.Now != nil {
+		return io.Now()
+	}
+	return time.Now()
+}
 
 // exitError carries an exit code; its message has already been printed
 // when msg is empty.

@@ -40,6 +40,7 @@ type world struct {
 	dir    string
 	simURL string
 	sim    *botsailorsim.Server
+	now    func() time.Time // the commands' clock; nil is the wall clock
 }
 
 func newWorld(t *testing.T) *world {
@@ -59,7 +60,7 @@ func newWorld(t *testing.T) *world {
 }
 
 func (w *world) io(out *syncBuf) cli.IO {
-	return cli.IO{Stdout: out, Stderr: out, Getenv: func(k string) string { return w.env[k] }}
+	return cli.IO{Stdout: out, Stderr: out, Getenv: func(k string) string { return w.env[k] }, Now: w.now}
 }
 
 // run runs a scheduler command to completion and returns its exit code and output.

@@ -134,7 +134,7 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 			return err == nil && cur.StartAt.Equal(*b.StartAt)
 		}
 	}
-	startWarnings, err := bundle.CheckStarts(time.Now(), applied)
+	startWarnings, err := bundle.CheckStarts(io.now(), applied)
 	if errors.As(err, &ve) {
 		return refused(ve)
 	}
@@ -174,7 +174,7 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 		}
 		return nil
 	}
-	changes, err := conns.Store.Apply(ctx, bundle, time.Now())
+	changes, err := conns.Store.Apply(ctx, bundle, io.now())
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error() + "\nnothing was written"}
 	}

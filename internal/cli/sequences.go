@@ -275,7 +275,7 @@ func sequenceStatus(ctx context.Context, io IO, name string, asJSON bool) (bool,
 		enc.SetIndent("", "  ")
 		return true, enc.Encode(r)
 	}
-	printSequenceReport(io.Stdout, r, time.Now())
+	printSequenceReport(io.Stdout, r, io.now())
 	return true, nil
 }
 
