@@ -14,7 +14,8 @@ import (
 
 // TestGCRAParametersInSimulatedTime checks the limit limitFor builds, in
 // simulated time (miniredis's TIME follows SetTime), so no scheduler jitter
-// enters: three callers wait and ask again as a real waiter does, for 10 s;
+// enters: three callers wait and ask again as a real waiter does, for 10 s
+// (or 1,000 grants);
 // the grants must never exceed the rate in any window of 1 s + Jitter and must
 // use at least 95% of it, for low, default and high rates (on both sides of
 // limitFor's switch from burst 1 to burst 2 at 33/s).
@@ -30,7 +31,10 @@ func TestGCRAParametersInSimulatedTime(t *testing.T) {
 			limit := limitFor(perSecond)
 			ctx := context.Background()
 			start := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
-			const span = 10 * time.Second
+			// 10 s, or as long as 1,000 grants take at higher rates: every
+			// window of a second is checked, so more seconds add nothing
+			// but Lua calls in miniredis.
+			span := min(10*time.Second, time.Duration(1000/perSecond*float64(time.Second)))
 			// Event-driven: each of three callers asks at its next time; a
 			// denied one comes back when the limiter says, 0–3 ms late (a
 			// real waiter's timer and round trip), a granted one 0–2 ms later.
