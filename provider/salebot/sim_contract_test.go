@@ -119,9 +119,17 @@ func TestSendAgainstSimulator(t *testing.T) {
 
 	t.Run("LatencyOverDeadlineIsAmbiguous", func(t *testing.T) {
 		t.Parallel()
-		c, sim := simClient(t, salebotsim.Options{Knobs: sim.Knobs{Latency: time.Hour}})
-		ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-		defer cancel()
+		sim := salebotsim.New(salebotsim.Options{APIKeys: []string{testKey}, WhatsAppBotIDs: []int64{testBotID}, Knobs: sim.Knobs{Latency: time.Hour}})
+		// The deadline passes once the request has reached the provider
+		// (a signal, not a short timeout a loaded machine may miss).
+		ctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			cancel(context.DeadlineExceeded)
+			sim.ServeHTTP(w, r)
+		}))
+		t.Cleanup(func() { srv.Close(); sim.Close() })
+		c := New(Config{BaseURL: srv.URL + "/api", APIKey: testKey, WhatsAppBotID: testBotID, HTTPClient: srv.Client()})
 		_, err := c.Send(ctx, "79875146788", textMessage)
 		pe := requireProviderError(t, err)
 		require.Equal(t, provider.ClassAmbiguous, pe.Class)
