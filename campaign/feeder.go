@@ -549,8 +549,10 @@ func (f *Feeder) Sweep(ctx context.Context) error {
 // recoverLoss runs after Redis lost its data: every queued delivery and
 // every sending one whose lease ended is checked at once (not only those
 // older than StaleAfter), and status polls parked in Redis come due again.
+//
+// A Redis new to wacamp looks the same (no marker); when nothing was in
+// flight there was nothing to lose, and it is said as such, not warned.
 func (f *Feeder) recoverLoss(ctx context.Context) error {
-	f.opts.Logger.WarnContext(ctx, "scheduler: Redis lost its data (restart without persistence or flush); re-enqueueing lost work now")
 	f.mu.Lock()
 	// Leases running now end within a lease, or a settle window for a send
 	// awaiting confirmation.
@@ -565,7 +567,12 @@ func (f *Feeder) recoverLoss(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("recover from redis data loss: %w", err)
 	}
-	f.opts.Logger.InfoContext(ctx, "scheduler: recovered from redis data loss", slog.Int("deliveries_reenqueued", n), slog.Int("status_polls_due_again", polls))
+	if n == 0 && polls == 0 {
+		f.opts.Logger.InfoContext(ctx, "scheduler: Redis holds no wacamp data yet (new, or emptied while nothing was in flight); nothing to recover")
+		return nil
+	}
+	f.opts.Logger.WarnContext(ctx, "scheduler: Redis lost its data (restart without persistence or flush); lost work re-enqueued",
+		slog.Int("deliveries_reenqueued", n), slog.Int("status_polls_due_again", polls))
 	return nil
 }
 
