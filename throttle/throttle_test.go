@@ -54,12 +54,16 @@ func TestLocalKeysAreIndependentAndZeroIsUnlimited(t *testing.T) {
 	t.Parallel()
 	l := throttle.NewLocal()
 	ctx := context.Background()
-	require.NoError(t, l.Wait(ctx, "a", 1))
-	// "a" has no token left for a second; "b" has its own bucket.
-	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	const perHour = 1.0 / 3600
+	require.NoError(t, l.Wait(ctx, "a", perHour))
+	// "a" has no token left for an hour; "b" has its own bucket. A wait
+	// that would pass short's deadline fails at once, so "b" passes only
+	// if it need not wait, and neither call waits. (At 1/s with a 50 ms
+	// deadline, a loaded machine could spend the 50 ms before "b" asks.)
+	short, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	require.NoError(t, l.Wait(short, "b", 1))
-	require.Error(t, l.Wait(short, "a", 1))
+	require.NoError(t, l.Wait(short, "b", perHour))
+	require.Error(t, l.Wait(short, "a", perHour))
 	for range 1000 {
 		require.NoError(t, l.Wait(ctx, "c", 0))
 	}

@@ -60,6 +60,10 @@ type Options struct {
 	SlowAcceptRate float64
 	// SlowAccept is how long a send drawn by SlowAcceptRate is held.
 	SlowAccept time.Duration
+	// SlowHold, when set, holds such a send instead of a timer on the real
+	// clock: the send goes on when SlowHold(SlowAccept) returns (Stats
+	// counts it held meanwhile). A test releases it on a signal of its own.
+	SlowHold func(time.Duration)
 	// ConvNoWAMIDRate is the share (0–1) of template and bot-flow messages
 	// that get/conversation lists without a wa_message_id (null), as a
 	// provider does that has not learned Meta's id yet; the entry keeps its
@@ -329,13 +333,16 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, kind string) {
 	}
 	if s.opts.SlowAcceptRate > 0 && s.rng.Float64() < s.opts.SlowAcceptRate {
 		// Drawn only when the knob is on, so other seeds' decisions stay.
-		hold := s.opts.SlowAccept
+		hold, wait := s.opts.SlowAccept, s.opts.SlowHold
 		s.stats.Slowed++
 		s.stats.SlowHeld++
 		s.mu.Unlock()
 		// Not sim.Delay: the client giving up must not stop the provider.
-		t := time.NewTimer(hold)
-		<-t.C
+		if wait != nil {
+			wait(hold)
+		} else {
+			<-time.After(hold)
+		}
 		s.mu.Lock()
 		s.stats.SlowHeld--
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -559,20 +560,34 @@ func TestLatency(t *testing.T) {
 
 // TestSlowAccept: a send drawn by SlowAcceptRate is held for SlowAccept and
 // then recorded in the conversation although the client gave up first.
+// The send's deadline passes once the simulator holds it, and the hold
+// ends when the test says so (signals, not a 50 ms timeout racing the
+// request to the simulator and a 300 ms hold racing the checks).
 func TestSlowAccept(t *testing.T) {
 	t.Parallel()
-	b := setup(t, botsailorsim.Options{SlowAcceptRate: 1, SlowAccept: 300 * time.Millisecond})
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	held, release := make(chan time.Duration, 1), make(chan struct{})
+	var once sync.Once
+	releaseOnce := func() { once.Do(func() { close(release) }) }
+	b := setup(t, botsailorsim.Options{SlowAcceptRate: 1, SlowAccept: 300 * time.Millisecond,
+		SlowHold: func(d time.Duration) {
+			held <- d
+			cancel(context.DeadlineExceeded)
+			<-release
+		}})
+	t.Cleanup(releaseOnce) // runs before the server closes: never leave the hold blocked
 	_, err := b.Client.Send(ctx, "8801723309003", text("slow"))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Equal(t, 300*time.Millisecond, <-held, "held for SlowAccept")
 
 	require.Equal(t, 1, b.Sim.Stats().SlowHeld, "held after the client gave up")
 	conv, err := b.Client.Conversation(context.Background(), "8801723309003", 5)
 	require.NoError(t, err)
 	require.Empty(t, conv, "not accepted yet")
 
-	// The hold is real time; poll the counter rather than guess it.
+	// The held request's handler goes on by itself; poll the counter.
+	releaseOnce()
 	require.Eventually(t, func() bool { return b.Sim.Stats().SlowHeld == 0 }, 10*time.Second, 10*time.Millisecond)
 	st := b.Sim.Stats()
 	require.Equal(t, 1, st.Slowed)

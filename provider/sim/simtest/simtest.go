@@ -40,6 +40,22 @@ func Serve(t testing.TB, h http.Handler, closers ...func()) *httptest.Server {
 	return srv
 }
 
+// ExpireOnArrival returns h wrapped, and a context whose deadline passes
+// (it ends with cause context.DeadlineExceeded) as soon as the wrapped
+// handler is asked to serve a request: a call made with it gives up once
+// its request has reached the provider, however loaded the machine, where
+// a short timeout may pass before the request is even written. The
+// context ends with the test in any case.
+func ExpireOnArrival(t testing.TB, h http.Handler) (context.Context, http.Handler) {
+	t.Helper()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	t.Cleanup(func() { cancel(nil) })
+	return ctx, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cancel(context.DeadlineExceeded)
+		h.ServeHTTP(w, r)
+	})
+}
+
 // Do makes one request to srv and returns the answer's status and body.
 // body is sent as a form when it is url.Values, as is when a string, not
 // at all when nil, and as JSON otherwise; header is set on the request.

@@ -40,9 +40,12 @@ func setup(t *testing.T, opts sobotsim.Options) *bundle {
 		opts.WebhookBackoff = time.Millisecond
 	}
 	sim := sobotsim.New(opts)
-	return &bundle{simtest.Start(t, sim, clk, func(srv *httptest.Server) *sobot.Client {
-		return sobot.New(sobot.Config{BaseURL: srv.URL, APIKey: apiKey, APISecret: apiSecret, HTTPClient: srv.Client()})
-	}, sim.Close)}
+	return &bundle{simtest.Start(t, sim, clk, client, sim.Close)}
+}
+
+// client is the driver of the test account on srv.
+func client(srv *httptest.Server) *sobot.Client {
+	return sobot.New(sobot.Config{BaseURL: srv.URL, APIKey: apiKey, APISecret: apiSecret, HTTPClient: srv.Client()})
 }
 
 // post makes a raw request with the given headers and decodes the answer.
@@ -249,9 +252,11 @@ func TestUnknownTemplate(t *testing.T) {
 
 func TestLatency(t *testing.T) {
 	b := setup(t, sobotsim.Options{Knobs: sim.Knobs{Latency: time.Minute}})
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	_, err := b.Client.Send(ctx, phone, text("Hi"))
+	// The deadline passes once the request has reached the simulator (a
+	// signal, not a short timeout a loaded machine may spend before the
+	// request is written).
+	ctx, h := simtest.ExpireOnArrival(t, b.Sim)
+	_, err := client(simtest.Serve(t, h)).Send(ctx, phone, text("Hi"))
 	require.Equal(t, provider.ClassAmbiguous, perr(t, err).Class)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Empty(t, b.Sim.Sends(), "the answer is held before anything is accepted")

@@ -52,10 +52,13 @@ func setup(t *testing.T, opts waapisim.Options) *bundle {
 		opts.WebhookRetryDelay = time.Millisecond
 	}
 	sim := waapisim.New(opts)
-	return &bundle{hook: hook, Bundle: simtest.Start(t, sim, clk, func(srv *httptest.Server) *waapi.Client {
-		return waapi.New(waapi.Config{BaseURL: srv.URL + "/api", SessionID: sessionID, AccessToken: access,
-			BearerToken: bearer, HTTPClient: srv.Client()})
-	}, sim.Close)}
+	return &bundle{hook: hook, Bundle: simtest.Start(t, sim, clk, client, sim.Close)}
+}
+
+// client is the driver of the test session on srv.
+func client(srv *httptest.Server) *waapi.Client {
+	return waapi.New(waapi.Config{BaseURL: srv.URL + "/api", SessionID: sessionID, AccessToken: access,
+		BearerToken: bearer, HTTPClient: srv.Client()})
 }
 
 // raw makes a raw call with a Bearer token (none when auth is "") and
@@ -417,9 +420,11 @@ func TestDeterministic(t *testing.T) {
 func TestLatency(t *testing.T) {
 	t.Parallel()
 	b := setup(t, waapisim.Options{Knobs: sim.Knobs{Latency: time.Minute}})
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	_, err := b.Client.Send(ctx, phone, text("x"))
+	// The deadline passes once the request has reached the simulator (a
+	// signal, not a short timeout a loaded machine may spend before the
+	// request is written).
+	ctx, h := simtest.ExpireOnArrival(t, b.Sim)
+	_, err := client(simtest.Serve(t, h)).Send(ctx, phone, text("x"))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Equal(t, provider.ClassAmbiguous, perr(t, err).Class)
 	require.Empty(t, b.Sim.Sends(), "the client gave up during the latency: nothing is accepted")
