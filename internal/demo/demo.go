@@ -138,15 +138,16 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 		return err
 	}
 	fmt.Fprintf(out, "  campaign  %s (%d recipients, %g msg/s) — applied from %s\n", name, *n, *rate, path)
-	// A drip sequence alongside: demoEnrolled new sign-ups, two steps.
+	// A drip sequence alongside: new sign-ups, two steps.
+	enrolled := demoEnrolled(*n)
 	var people []sequence.Enrollee
-	for i := range demoEnrolled {
+	for i := range enrolled {
 		people = append(people, sequence.Enrollee{Phone: fmt.Sprintf("4917%09d", 100000000+i), Name: "Newcomer " + strconv.Itoa(i+1)})
 	}
 	if _, err := conns.Store.Enroll(ctx, "welcome", people, time.Now()); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "  sequence  welcome (2 steps, the second 10 s after the first) — %d people enrolled\n", demoEnrolled)
+	fmt.Fprintf(out, "  sequence  welcome (2 steps, the second 10 s after the first) — %d people enrolled\n", enrolled)
 
 	opts := delivery.Options{Logger: log, PollSchedule: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 30 * time.Second},
 		TrackFor: 10 * time.Minute, AmbiguousDelay: 2 * time.Second, StaleAfter: 30 * time.Second}
@@ -260,8 +261,9 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	return nil
 }
 
-// demoEnrolled is how many people the demo enrolls in its sequence.
-const demoEnrolled = 50
+// demoEnrolled is how many people the demo enrolls in its sequence beside a
+// broadcast to n recipients: 50, or fewer for a smaller broadcast.
+func demoEnrolled(n int) int { return min(50, max(n/2, 1)) }
 
 // demoTier is the smallest messaging tier that lets n recipients through.
 func demoTier(n int) string {

@@ -20,7 +20,7 @@ func TestDemoRunsThroughEveryProvider(t *testing.T) {
 			t.Parallel()
 			out := &syncBuf{}
 			io := cli.IO{Stdout: out, Stderr: out, Getenv: func(string) string { return "" }}
-			err := demo.Run(context.Background(), []string{"-exit", "-provider", p, "-recipients", "60", "-ui", "127.0.0.1:0", "-data", t.TempDir()}, io)
+			err := demo.Run(context.Background(), []string{"-exit", "-provider", p, "-recipients", "30", "-ui", "127.0.0.1:0", "-data", t.TempDir()}, io)
 			if err != nil {
 				t.Fatalf("demo: %v\n%s", err, out.String())
 			}
