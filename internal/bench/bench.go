@@ -60,6 +60,10 @@ type Config struct {
 	DatabaseURL string
 	// Timeout bounds the whole run.
 	Timeout time.Duration
+	// StatsDelay is how long the send phase waits, after its last send, for
+	// Postgres to show its statistics (the profile's commits and tuples);
+	// 0 means 11 s (an idle backend reports within 10 s).
+	StatsDelay time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -139,6 +143,8 @@ type Send struct {
 	SimAccepted int `json:"sim_accepted"`
 	Duplicates  int `json:"duplicates"`
 	Missing     int `json:"missing"`
+	// Profile is what one send cost (CPU, statements, Redis commands).
+	Profile Profile `json:"profile"`
 }
 
 // Run runs both phases and returns what they measured. Progress and the
@@ -187,7 +193,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (res Result, err e
 		return res, fmt.Errorf("send: %w", err)
 	}
 	defer func() { _ = db.Close() }()
-	if res.Send, err = runSend(ctx, log, rds.opt, db, cfg); err != nil {
+	if res.Send, err = runSend(ctx, log, rds, db, dbName, cfg); err != nil {
 		return res, err
 	}
 	res.Ratio = res.Send.PerSecond / res.Noop.PerSecond

@@ -30,10 +30,15 @@ func TestRunSmall(t *testing.T) {
 		RedisLeased: true,
 		DatabaseURL: testenv.PostgresURL(),
 		Timeout:     2 * time.Minute,
+		StatsDelay:  time.Millisecond, // the profile's Postgres counts may lag: not asserted
 	}, &progress)
 	require.NoError(t, err, progress.String())
 
 	require.Equal(t, 200, res.Noop.Tasks)
+	p := res.Send.Profile
+	require.Greater(t, p.GoCPUMillis, 0.0, "this process's CPU per send")
+	require.Greater(t, p.RedisCommands, 0.0, "Redis commands per send")
+	require.True(t, p.PostgresCPUMillis == -1 || p.PostgresCPUMillis >= 0, "Postgres CPU per send, or -1: %v", p.PostgresCPUMillis)
 	require.Greater(t, res.Noop.PerSecond, 0.0)
 	require.Greater(t, res.Send.PerSecond, 0.0)
 	require.Greater(t, res.Send.SteadyPerSecond, 0.0)
@@ -48,6 +53,7 @@ func TestRunSmall(t *testing.T) {
 	var table bytes.Buffer
 	require.NoError(t, res.WriteTable(&table))
 	require.Contains(t, table.String(), "raw asynq no-op rate")
+	require.Contains(t, table.String(), "per send: CPU ")
 	b, err := json.Marshal(res)
 	require.NoError(t, err)
 	var back bench.Result

@@ -9,7 +9,9 @@
 //     HTTP to an in-process simulator on 127.0.0.1, and recorded in Postgres.
 //
 // Both phases use the same worker concurrency; the ratio of their rates is
-// the cost of everything the send path adds to a task. Run works on a Redis
+// the cost of everything the send path adds to a task. The send phase also
+// reports a Profile of one send: CPU here and in the Postgres backends,
+// commits and tuples, Redis commands. Run works on a Redis
 // database index that it flushes and on a Postgres database that it creates
 // and drops, so it never touches real data.
 //

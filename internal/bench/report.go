@@ -32,5 +32,16 @@ simulator accepted %d sends for %d recipients: %d duplicated, %d missing
 	if err != nil {
 		return fmt.Errorf("write table: %w", err)
 	}
+	p := r.Send.Profile
+	pg := "not on this machine"
+	if p.PostgresCPUMillis >= 0 {
+		pg = fmt.Sprintf("%.2f ms", p.PostgresCPUMillis)
+	}
+	_, err = fmt.Fprintf(w, `per send: CPU %.2f ms in this process (worker, feeder, simulator), Postgres backends %s;
+  %.1f commits, %.0f tuples returned, %.1f tuples updated (deliveries: %.0f%% HOT updates), %.1f Redis commands
+`, p.GoCPUMillis, pg, p.Commits, p.TuplesReturned, p.TuplesUpdated, 100*p.HOTShare, p.RedisCommands)
+	if err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
 	return nil
 }

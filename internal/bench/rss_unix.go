@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"syscall"
+	"time"
 )
 
 // peakRSSMiB is the peak resident memory of an ended child process, from
@@ -22,4 +23,13 @@ func peakRSSMiB(ps *os.ProcessState) float64 {
 		return float64(ru.Maxrss) / (1 << 20)
 	}
 	return float64(ru.Maxrss) / (1 << 10)
+}
+
+// processCPU is this process's user plus system CPU so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,7 +51,8 @@ func phone(i int) string { return fmt.Sprintf("49151%08d", i) }
 
 // runSend applies a broadcast of cfg.Sends recipients and times the real
 // send path delivering it to the simulator.
-func runSend(ctx context.Context, log *slog.Logger, opt asynq.RedisClientOpt, db *store.DB, cfg Config) (Send, error) {
+func runSend(ctx context.Context, log *slog.Logger, rds *benchRedis, db *store.DB, dbName string, cfg Config) (Send, error) {
+	opt := rds.opt
 	res := Send{Recipients: cfg.Sends}
 
 	sim, baseURL, dir, cleanup, err := simAndDir(botsailorsim.Options{})
@@ -102,6 +104,7 @@ func runSend(ctx context.Context, log *slog.Logger, opt asynq.RedisClientOpt, db
 	opts.Logger = log
 
 	log.InfoContext(ctx, "bench: send: running", slog.Int("recipients", cfg.Sends), slog.Int("concurrency", cfg.Concurrency))
+	before, perr := readCounters(ctx, db.Gorm(), rds.data, dbName)
 	start := time.Now()
 	stopFeed := runFeeder(ctx, opt, db, opts)
 	defer stopFeed()
@@ -109,6 +112,11 @@ func runSend(ctx context.Context, log *slog.Logger, opt asynq.RedisClientOpt, db
 		return res, err
 	}
 	stopFeed()
+	after, err := settledCounters(ctx, log, db, rds, dbName, cmp.Or(cfg.StatsDelay, defaultStatsDelay))
+	res.Profile = profile(before, after, cfg.Sends)
+	if perr = errors.Join(perr, err); perr != nil {
+		log.WarnContext(ctx, "bench: send: profile incomplete", slog.Any("error", perr))
+	}
 
 	st := timer.snapshot()
 	d := st.last.Sub(start)
