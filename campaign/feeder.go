@@ -123,6 +123,13 @@ func (f *Feeder) Tick(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	now := f.opts.Now()
+	// A send recorded in the same instant as its broadcast's final move
+	// (each statement missing the other's write) ends after finished_at;
+	// such sends were claimed before the move, so they end within a lease,
+	// or a settle window for one awaiting confirmation.
+	if _, err := f.store.SettleFinishedAt(ctx, now.Add(-f.opts.Lease-f.opts.SettleWindow)); err != nil {
+		errs = append(errs, err)
+	}
 	f.mu.Lock()
 	every, staleFor := f.opts.StaleAfter/5, f.opts.StaleAfter
 	if now.Before(f.recoverUntil) {

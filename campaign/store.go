@@ -68,6 +68,10 @@ type SweepStore interface {
 	Regen(ctx context.Context, ref delivery.Ref, now time.Time) (delivery.Ref, bool, error)
 	// Touch restarts the queued clock of a queued delivery.
 	Touch(ctx context.Context, ref delivery.Ref, now time.Time) error
+	// SettleFinishedAt moves the finished_at of broadcasts that ended at or
+	// after since to their last send when one ended later, and returns how
+	// many it moved.
+	SettleFinishedAt(ctx context.Context, since time.Time) (int, error)
 }
 
 // PollFeedStore moves due status polls into Redis.

@@ -749,6 +749,21 @@ func (db *DB) Finish(ctx context.Context, ref delivery.Ref, to delivery.Status, 
 	return ok, nil
 }
 
+// SettleFinishedAt moves the finished_at of broadcasts that ended at or
+// after since to their last send's sent_at when that is later (see
+// campaign.SweepStore): bumpFinished misses a send recorded concurrently with
+// the final move, each statement reading before the other's write. One probe
+// of deliveries_sent (broadcast_id, sent_at) per recently ended broadcast.
+func (db *DB) SettleFinishedAt(ctx context.Context, since time.Time) (int, error) {
+	const last = `(SELECT MAX(d.sent_at) FROM deliveries d WHERE d.broadcast_id = broadcasts.id)`
+	res := db.q(ctx).Exec(`UPDATE broadcasts SET finished_at = `+last+`
+		WHERE finished_at >= ? AND finished_at < `+last, utc(since))
+	if res.Error != nil {
+		return 0, fmt.Errorf("settle finished_at: %w", res.Error)
+	}
+	return int(res.RowsAffected), nil
+}
+
 // bumpFinished moves a finished broadcast's finished_at to now when one of
 // its sends (delivery id) ends after it finished: a send already in flight
 // when the broadcast was cancelled ends later, and finished_at says when the
