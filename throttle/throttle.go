@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -31,6 +32,10 @@ func (l *Local) Wait(ctx context.Context, key string, perSecond float64) error {
 		return nil
 	}
 	r := rate.Limit(perSecond * Margin)
+	// The clock is read and the token reserved under l.mu: rate.Limiter's
+	// own Wait reads the clock before taking its lock, and a caller paused
+	// in between would move the bucket's clock back and be handed tokens
+	// the rate never allowed.
 	l.mu.Lock()
 	lim, ok := l.keys[key]
 	if !ok {
@@ -39,9 +44,27 @@ func (l *Local) Wait(ctx context.Context, key string, perSecond float64) error {
 	} else if lim.Limit() != r {
 		lim.SetLimit(r)
 	}
-	l.mu.Unlock()
-	if err := lim.Wait(ctx); err != nil {
-		return fmt.Errorf("throttle %s: %w", key, err)
+	now := time.Now()
+	res := lim.ReserveN(now, 1)
+	delay := res.DelayFrom(now)
+	if deadline, ok := ctx.Deadline(); ok && now.Add(delay).After(deadline) {
+		res.CancelAt(now)
+		l.mu.Unlock()
+		return fmt.Errorf("throttle %s: the next token comes in %s, after the context's deadline: %w", key, delay, context.DeadlineExceeded)
 	}
-	return nil
+	l.mu.Unlock()
+	if delay == 0 {
+		return nil
+	}
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		l.mu.Lock()
+		res.Cancel()
+		l.mu.Unlock()
+		return fmt.Errorf("throttle %s: %w", key, ctx.Err())
+	}
 }
