@@ -319,10 +319,9 @@ broadcasts:
 	require.Len(t, sim.Sends(), 2, "each template reached the provider exactly once")
 }
 
-// runProviderYAML applies a campaign file (secrets from providerEnv) and
-// runs a worker of the given concurrency and a scheduler until the test
-// ends.
-func (b *bench) runProviderYAML(yaml string, concurrency int) {
+// applyProviderYAML writes a campaign file, loads it (secrets from
+// providerEnv) and applies it.
+func (b *bench) applyProviderYAML(yaml string) {
 	b.t.Helper()
 	path := filepath.Join(b.dir, "campaign.yaml")
 	require.NoError(b.t, os.WriteFile(path, []byte(yaml), 0o600))
@@ -330,6 +329,27 @@ func (b *bench) runProviderYAML(yaml string, concurrency int) {
 	require.NoError(b.t, err)
 	_, err = b.db.Apply(context.Background(), bundle, time.Now())
 	require.NoError(b.t, err)
+}
+
+// sobotAlways500 serves, until the test ends, a Sobot simulator that
+// accepts every send and answers it with a bare HTTP 500 (the outcome
+// unknown), never delivering; it returns the simulator and its URL.
+func sobotAlways500(t *testing.T) (*sobotsim.Server, string) {
+	t.Helper()
+	s := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}},
+		Fail500Rate: 1, Knobs: sim.Knobs{DeliverAfter: -1}})
+	t.Cleanup(s.Close)
+	api := httptest.NewServer(s)
+	t.Cleanup(api.Close)
+	return s, api.URL
+}
+
+// runProviderYAML applies a campaign file (secrets from providerEnv) and
+// runs a worker of the given concurrency and a scheduler until the test
+// ends.
+func (b *bench) runProviderYAML(yaml string, concurrency int) {
+	b.t.Helper()
+	b.applyProviderYAML(yaml)
 	cfg := app.WorkerConfig{Concurrency: concurrency, Senders: &app.Senders{Getenv: providerEnv},
 		Limiter: throttle.NewFleet(b.rds.Client), Recipients: throttle.NewRecipients(b.rds.Client), Campaign: b.opts}
 	if b.fastChecks {

@@ -342,11 +342,7 @@ func TestUnknownOutcomeWithoutTraceIsResentAfterTheWindow(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{})
 	b.opts.Lease = 30 * time.Second
-	sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}},
-		Fail500Rate: 1, Knobs: sim.Knobs{DeliverAfter: -1}})
-	t.Cleanup(sim.Close)
-	api := httptest.NewServer(sim)
-	t.Cleanup(api.Close)
+	sim, apiURL := sobotAlways500(t)
 	require.NoError(t, os.WriteFile(filepath.Join(b.dir, "people.csv"), []byte("phone,name,code\n4915100000001,Ann,C1\n"), 0o600))
 	b.runProviderYAML(fmt.Sprintf(`accounts:
   - name: main
@@ -363,7 +359,7 @@ broadcasts:
     account: main
     audience: {csv: people.csv}
     message: {text: "Hi {{name}}"}
-`, api.URL), 2)
+`, apiURL), 2)
 	b.waitFor(30*time.Second, "the send awaits the provider's confirmation", func() bool {
 		rows := b.export("one")
 		return len(rows) == 1 && rows[0].Status == delivery.Sending && rows[0].Settle == delivery.SettleAwaiting &&

@@ -23,10 +23,7 @@ import (
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
-	"github.com/wacamp/wacamp/provider/drivers"
-	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
-	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/webhook"
 )
 
@@ -51,14 +48,9 @@ const pendingWindow = time.Minute
 func newPendingWorld(t *testing.T) *pendingWorld {
 	t.Helper()
 	b := newBench(t, botsailorsim.Options{})
-	sim := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}},
-		Fail500Rate: 1, Knobs: sim.Knobs{DeliverAfter: -1}})
-	t.Cleanup(sim.Close)
-	api := httptest.NewServer(sim)
-	t.Cleanup(api.Close)
+	sim, apiURL := sobotAlways500(t)
 	require.NoError(t, os.WriteFile(filepath.Join(b.dir, "people.csv"), []byte("phone,name,code\n4915100000001,Ann,C1\n"), 0o600))
-	path := filepath.Join(b.dir, "campaign.yaml")
-	require.NoError(t, os.WriteFile(path, fmt.Appendf(nil, `accounts:
+	b.applyProviderYAML(fmt.Sprintf(`accounts:
   - name: main
     provider: sobot
     base_url: %s
@@ -73,11 +65,7 @@ broadcasts:
     account: main
     audience: {csv: people.csv}
     message: {text: "Hi {{name}}"}
-`, api.URL, pendingWindow), 0o600))
-	bundle, err := spec.Load(path, providerEnv, drivers.Catalog{})
-	require.NoError(t, err)
-	_, err = b.db.Apply(context.Background(), bundle, time.Now())
-	require.NoError(t, err)
+`, apiURL, pendingWindow))
 
 	w := &pendingWorld{bench: b, sim: sim, clk: testclock.New(time.Now()), logs: &bytes.Buffer{}}
 	b.opts.Now = w.clk.Now

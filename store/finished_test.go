@@ -53,19 +53,13 @@ func TestSettleFinishedAtCatchesUpWithALateSend(t *testing.T) {
 		n, err := f.db.SettleFinishedAt(f.ctx, at(0))
 		require.NoError(t, err)
 		require.Equal(t, 1, n, "only the broadcast that ended since then with a later send")
-		finished := func(name string) time.Time {
-			st := f.broadcast(name)
-			require.NotNil(t, st.FinishedAt, name)
-			return *st.FinishedAt
-		}
-		requireTime(t, at(12*time.Second), ptr(finished("late")), "late: its last send")
-		requireTime(t, at(10*time.Second), ptr(finished("early")), "early: its sends ended before it")
-		requireTime(t, at(-time.Hour), ptr(finished("old")), "old: ended before since")
+		finished := func(name string) *time.Time { return f.broadcast(name).FinishedAt }
+		requireTime(t, at(12*time.Second), finished("late"), "late: its last send")
+		requireTime(t, at(10*time.Second), finished("early"), "early: its sends ended before it")
+		requireTime(t, at(-time.Hour), finished("old"), "old: ended before since")
 
 		n, err = f.db.SettleFinishedAt(f.ctx, at(0))
 		require.NoError(t, err)
 		require.Zero(t, n, "nothing more to move")
 	})
 }
-
-func ptr[T any](v T) *T { return &v }

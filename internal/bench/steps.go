@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -182,13 +181,7 @@ sequences:
 		if err != nil {
 			return 0
 		}
-		for _, line := range strings.Split(info, "\r\n") {
-			if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
-				n, _ := strconv.ParseInt(v, 10, 64)
-				return n
-			}
-		}
-		return 0
+		return infoInt(info, "used_memory")
 	}
 	memBefore := mem()
 	opts := delivery.Options{PollSchedule: []time.Duration{time.Hour}, Logger: log}
