@@ -31,6 +31,10 @@ func (l *Local) Wait(ctx context.Context, key string, perSecond float64) error {
 	if perSecond <= 0 {
 		return nil
 	}
+	if err := ctx.Err(); err != nil {
+		// Ended already: no token is taken (as rate.Limiter.Wait does).
+		return fmt.Errorf("throttle %s: %w", key, err)
+	}
 	r := rate.Limit(perSecond * Margin)
 	// The clock is read and the token reserved under l.mu: rate.Limiter's
 	// own Wait reads the clock before taking its lock, and a caller paused

@@ -67,4 +67,9 @@ func TestLocalKeysAreIndependentAndZeroIsUnlimited(t *testing.T) {
 	for range 1000 {
 		require.NoError(t, l.Wait(ctx, "c", 0))
 	}
+	// A context that has ended takes no token: "d" still has its one.
+	done, stop := context.WithCancel(ctx)
+	stop()
+	require.ErrorIs(t, l.Wait(done, "d", perHour), context.Canceled)
+	require.NoError(t, l.Wait(short, "d", perHour))
 }
