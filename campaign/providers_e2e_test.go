@@ -292,23 +292,14 @@ func TestLostAnswerWithoutHistoryIsNeverResent(t *testing.T) {
 	api := httptest.NewServer(sim)
 	t.Cleanup(api.Close)
 	require.NoError(t, os.WriteFile(filepath.Join(b.dir, "people.csv"), []byte("phone,name,code\n4915100000001,Ann,C1\n4915100000002,Ben,C2\n"), 0o600))
-	yaml := fmt.Sprintf(`accounts:
-  - name: main
-    provider: sobot
-    base_url: %s
-    api_token: ${SIM_TOKEN}
-    api_secret: ${SIM_SECRET}
-    webhook_secret: ${HOOK_SECRET}
-    pair_interval: 0s
-    daily_unique_limit: unlimited
-    on_unknown_outcome: fail
+	yaml := sobotAccount(api.URL) + `    on_unknown_outcome: fail
 broadcasts:
   - name: tpl
     account: main
     audience: {csv: people.csv}
     message:
       template: {name: order_update, language: en, vars: {1: "{{name}}"}}
-`, api.URL)
+`
 	b.runProviderYAML(yaml, 4)
 	b.waitFor(60*time.Second, "both deliveries failed as outcome unknown", func() bool {
 		return b.counts("tpl")[string(delivery.Failed)] == 2
@@ -329,6 +320,22 @@ func (b *bench) applyProviderYAML(yaml string) {
 	require.NoError(b.t, err)
 	_, err = b.db.Apply(context.Background(), bundle, time.Now())
 	require.NoError(b.t, err)
+}
+
+// sobotAccount is the YAML of account "main" on a Sobot simulator at
+// baseURL (secrets from providerEnv), with no pair interval and no budget:
+// the head of a campaign file, to which a test adds its own lines.
+func sobotAccount(baseURL string) string {
+	return `accounts:
+  - name: main
+    provider: sobot
+    base_url: ` + baseURL + `
+    api_token: ${SIM_TOKEN}
+    api_secret: ${SIM_SECRET}
+    webhook_secret: ${HOOK_SECRET}
+    pair_interval: 0s
+    daily_unique_limit: unlimited
+`
 }
 
 // sobotAlways500 serves, until the test ends, a Sobot simulator that
@@ -377,23 +384,14 @@ func TestWebhookReplyExitsEnrollment(t *testing.T) {
 	t.Cleanup(sim.Close)
 	api := httptest.NewServer(sim)
 	t.Cleanup(api.Close)
-	b.runProviderYAML(fmt.Sprintf(`accounts:
-  - name: main
-    provider: sobot
-    base_url: %s
-    api_token: ${SIM_TOKEN}
-    api_secret: ${SIM_SECRET}
-    webhook_secret: ${HOOK_SECRET}
-    pair_interval: 0s
-    daily_unique_limit: unlimited
-sequences:
+	b.runProviderYAML(sobotAccount(api.URL)+`sequences:
   - name: drip
     account: main
     exit_on: [reply]
     steps:
       - {after: 0s, message: {text: "Welcome {{name}}"}}
       - {after: 6s, message: {text: "Still there, {{name}}?"}}
-`, api.URL), 4)
+`, 4)
 	people := []sequence.Enrollee{{Phone: "4915100000001", Name: "Ann"}, {Phone: "4915100000002", Name: "Ben"}, {Phone: "4915100000003", Name: "Cleo"}}
 	_, err := b.db.Enroll(ctx, "drip", people, time.Now())
 	require.NoError(t, err)

@@ -344,22 +344,13 @@ func TestUnknownOutcomeWithoutTraceIsResentAfterTheWindow(t *testing.T) {
 	b.opts.Lease = 30 * time.Second
 	sim, apiURL := sobotAlways500(t)
 	require.NoError(t, os.WriteFile(filepath.Join(b.dir, "people.csv"), []byte("phone,name,code\n4915100000001,Ann,C1\n"), 0o600))
-	b.runProviderYAML(fmt.Sprintf(`accounts:
-  - name: main
-    provider: sobot
-    base_url: %s
-    api_token: ${SIM_TOKEN}
-    api_secret: ${SIM_SECRET}
-    webhook_secret: ${HOOK_SECRET}
-    pair_interval: 0s
-    daily_unique_limit: unlimited
-    settle_window: 5s
+	b.runProviderYAML(sobotAccount(apiURL)+`    settle_window: 5s
 broadcasts:
   - name: one
     account: main
     audience: {csv: people.csv}
     message: {text: "Hi {{name}}"}
-`, apiURL), 2)
+`, 2)
 	b.waitFor(30*time.Second, "the send awaits the provider's confirmation", func() bool {
 		rows := b.export("one")
 		return len(rows) == 1 && rows[0].Status == delivery.Sending && rows[0].Settle == delivery.SettleAwaiting &&

@@ -50,22 +50,13 @@ func newPendingWorld(t *testing.T) *pendingWorld {
 	b := newBench(t, botsailorsim.Options{})
 	sim, apiURL := sobotAlways500(t)
 	require.NoError(t, os.WriteFile(filepath.Join(b.dir, "people.csv"), []byte("phone,name,code\n4915100000001,Ann,C1\n"), 0o600))
-	b.applyProviderYAML(fmt.Sprintf(`accounts:
-  - name: main
-    provider: sobot
-    base_url: %s
-    api_token: ${SIM_TOKEN}
-    api_secret: ${SIM_SECRET}
-    webhook_secret: ${HOOK_SECRET}
-    pair_interval: 0s
-    daily_unique_limit: unlimited
-    settle_window: %s
+	b.applyProviderYAML(sobotAccount(apiURL) + fmt.Sprintf(`    settle_window: %s
 broadcasts:
   - name: one
     account: main
     audience: {csv: people.csv}
     message: {text: "Hi {{name}}"}
-`, apiURL, pendingWindow))
+`, pendingWindow))
 
 	w := &pendingWorld{bench: b, sim: sim, clk: testclock.New(time.Now()), logs: &bytes.Buffer{}}
 	b.opts.Now = w.clk.Now

@@ -1,7 +1,6 @@
 package campaign_test
 
 import (
-	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -26,21 +25,12 @@ func TestSobotCustomerNameIsTheRecipientsName(t *testing.T) {
 	api := httptest.NewServer(sim)
 	t.Cleanup(api.Close)
 	require.NoError(t, os.WriteFile(filepath.Join(b.dir, "people.csv"), []byte("phone,name\n4915100000001,Ann Lee\n4915100000002,Ben\n"), 0o600))
-	b.runProviderYAML(fmt.Sprintf(`accounts:
-  - name: main
-    provider: sobot
-    base_url: %s
-    api_token: ${SIM_TOKEN}
-    api_secret: ${SIM_SECRET}
-    webhook_secret: ${HOOK_SECRET}
-    pair_interval: 0s
-    daily_unique_limit: unlimited
-broadcasts:
+	b.runProviderYAML(sobotAccount(api.URL)+`broadcasts:
   - name: hello
     account: main
     audience: {csv: people.csv}
     message: {text: "Hello {{name}}"}
-`, api.URL), 2)
+`, 2)
 	b.waitFor(60*time.Second, "both sent", func() bool { return b.counts("hello")[string(delivery.Sent)] == 2 })
 	names := map[string]string{}
 	for _, s := range sim.Sends() {
