@@ -27,13 +27,16 @@ type SendDeps struct {
 	// Webhooks may be nil: a send of unknown outcome then sees only the
 	// status webhooks already applied when its settle window ends.
 	Webhooks delivery.PendingWebhooks
+	// Queue takes the send tasks a batch send task hands its deliveries to
+	// when they must be tried again later (*asynq.Client).
+	Queue delivery.Enqueuer
 }
 
 // NewSendHandler returns the delivery engine's send handler with the
 // owners of both kinds of delivery: broadcasts' (BroadcastOwner) and
 // sequence steps' (sequence.StepOwner).
 func NewSendHandler(d SendDeps, opts delivery.Options) *delivery.SendHandler {
-	return delivery.NewSendHandler(delivery.SendDeps{Store: d.Store, Senders: d.Senders, Limiter: d.Limiter, Recipients: d.Recipients, Webhooks: d.Webhooks,
+	return delivery.NewSendHandler(delivery.SendDeps{Store: d.Store, Senders: d.Senders, Limiter: d.Limiter, Recipients: d.Recipients, Webhooks: d.Webhooks, Queue: d.Queue,
 		Owners: delivery.Owners{
 			KindBroadcast:     NewBroadcastOwner(d.Store, d.Outcomes, opts),
 			sequence.KindStep: sequence.NewStepOwner(d.Store, opts),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -418,64 +419,122 @@ func (f *Feeder) feedRunning(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		feeds = append(feeds, feed{b: b, refs: refs, window: w})
+		feeds = append(feeds, feed{b: b, refs: refs, window: w, batch: batchSize(a.RatePerSecond)})
 	}
 	return f.enqueueFeeds(ctx, feeds)
 }
 
-// feed is what one tick adds to one broadcast's window.
+// feed is what one tick adds to one broadcast's window, in batch send
+// tasks of batch deliveries.
 type feed struct {
 	b      Broadcast
 	refs   []delivery.Ref
 	window int
+	batch  int
 }
 
-// enqueueFeeds enqueues the tick's sends of every broadcast interleaved, in
-// proportion to their windows, and marks them queued. All sends share one
+// batchSpan is about how long a batch send task keeps its worker slot at
+// its number's rate: long enough to share one task's cost among many sends,
+// short enough that other numbers' batches get slots, and that a worker
+// killed mid-batch strands little.
+const batchSpan = 500 * time.Millisecond
+
+// batchSize is how many deliveries of a number sending rate per second one
+// batch send task carries.
+func batchSize(rate float64) int {
+	return max(1, min(delivery.MaxBatch, int(rate*batchSpan.Seconds())))
+}
+
+// enqueueFeeds enqueues the tick's sends of every broadcast in batch send
+// tasks, interleaved in proportion to their windows, and marks them queued
+// (each with its batch, which the sweep looks for). All sends share one
 // FIFO queue and a send waits for its number's rate token in its worker
 // slot: enqueued broadcast after broadcast, the first one's window would
 // take every slot of the fleet and the other numbers would wait idle
 // behind it (measured: 10 numbers at 12% of their combined rate).
 func (f *Feeder) enqueueFeeds(ctx context.Context, feeds []feed) error {
 	type item struct {
-		at  float64 // position in its own window, 0–1
-		i   int     // which feed
-		ref delivery.Ref
+		at   float64 // position in its own window, 0–1
+		i    int     // which feed
+		refs []delivery.Ref
 	}
 	var order []item
 	for i, fd := range feeds {
-		for j, r := range fd.refs {
-			order = append(order, item{at: float64(j) / float64(fd.window), i: i, ref: r})
+		for j := 0; j < len(fd.refs); j += fd.batch {
+			order = append(order, item{at: float64(j) / float64(fd.window), i: i, refs: fd.refs[j:min(j+fd.batch, len(fd.refs))]})
 		}
 	}
 	slices.SortStableFunc(order, func(a, b item) int { return cmp.Compare(a.at, b.at) })
-	queued := make([][]delivery.Ref, len(feeds))
-	var enqErr error
+	var (
+		refs    []delivery.Ref
+		batches []int64
+		enqErr  error
+	)
+	type enqueued struct {
+		i     int
+		batch int64
+		refs  []delivery.Ref
+	}
+	var done []enqueued
 	for _, it := range order {
-		if err := f.enqueue(ctx, delivery.NewSendTask(it.ref, f.opts.TaskTimeout)); err != nil {
+		batch, err := f.enqueueBatch(ctx, it.refs)
+		if err != nil {
 			enqErr = err // mark what made it; the rest stays planned for the next tick
 			break
 		}
-		queued[it.i] = append(queued[it.i], it.ref)
-	}
-	for i, fd := range feeds {
-		marked, err := f.store.MarkQueued(ctx, queued[i], f.opts.Now())
-		if err != nil {
-			return err
+		done = append(done, enqueued{i: it.i, batch: batch, refs: it.refs})
+		refs = append(refs, it.refs...)
+		for range it.refs {
+			batches = append(batches, batch)
 		}
-		if len(marked) < len(queued[i]) {
-			// Paused or cancelled since we looked: take back the tasks of
-			// the deliveries that stayed planned. (If it still runs, another
-			// scheduler queued them first and the tasks are its own.)
-			if cur, err := f.store.BroadcastByName(ctx, fd.b.Name); err == nil && cur.Status != StatusRunning {
-				deleteSendTasks(f.tasks, missing(queued[i], marked))
-			}
+	}
+	marked, err := f.store.MarkBatches(ctx, refs, batches, f.opts.Now())
+	if err != nil {
+		return err
+	}
+	in := make(map[delivery.Ref]bool, len(marked))
+	for _, r := range marked {
+		in[r] = true
+	}
+	running := map[int]bool{}
+	for _, e := range done {
+		if slices.ContainsFunc(e.refs, func(r delivery.Ref) bool { return in[r] }) {
+			continue
+		}
+		// None of the batch was marked: its broadcast was paused or
+		// cancelled since we looked. Take its task back (if the broadcast
+		// still runs, another scheduler queued them first).
+		live, ok := running[e.i]
+		if !ok {
+			cur, err := f.store.BroadcastByName(ctx, feeds[e.i].b.Name)
+			live = err != nil || cur.Status == StatusRunning
+			running[e.i] = live
+		}
+		if !live {
+			_ = f.tasks.DeleteTask(delivery.QueueBroadcast, delivery.BatchTaskID(e.batch))
 		}
 	}
 	if enqErr != nil {
 		return fmt.Errorf("enqueue sends: %w", enqErr)
 	}
 	return nil
+}
+
+// enqueueBatch enqueues a batch send task for refs under a new random
+// batch number and returns it. Batch numbers are never reused: a TaskID
+// conflict is a collision of random numbers, and another is drawn.
+func (f *Feeder) enqueueBatch(ctx context.Context, refs []delivery.Ref) (int64, error) {
+	for {
+		batch := rand.Int64N(math.MaxInt64) + 1
+		_, err := f.queue.EnqueueContext(ctx, delivery.NewBatchTask(batch, refs, f.opts.TaskTimeout))
+		if errors.Is(err, asynq.ErrTaskIDConflict) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("enqueue batch of %d sends: %w", len(refs), err)
+		}
+		return batch, nil
+	}
 }
 
 // enqueue adds a task; a task with the same id already there counts as done.
@@ -618,8 +677,14 @@ func (f *Feeder) sweep(ctx context.Context, before time.Time, all bool) (int, er
 // is gone, or orphaned (shown running by a worker that died); it reports
 // whether it did.
 func (f *Feeder) reenqueue(ctx context.Context, j delivery.Job, orphans *orphanSet, now time.Time) (bool, error) {
+	// Its task is its batch's, or (a batch handed it off to be tried again
+	// later, or it never had a batch) its own.
 	id := delivery.SendTaskID(j.Ref)
 	info, err := f.tasks.GetTaskInfo(delivery.QueueBroadcast, id)
+	if j.Batch != 0 && (errors.Is(err, asynq.ErrTaskNotFound) || err == nil && (info.State == asynq.TaskStateArchived || info.State == asynq.TaskStateCompleted)) {
+		id = delivery.BatchTaskID(j.Batch)
+		info, err = f.tasks.GetTaskInfo(delivery.QueueBroadcast, id)
+	}
 	orphaned := false
 	if err == nil && info.State == asynq.TaskStateActive {
 		if orphaned, err = orphans.has(id); err != nil {
@@ -644,7 +709,7 @@ func (f *Feeder) reenqueue(ctx context.Context, j delivery.Job, orphans *orphanS
 		return false, nil
 	case err == nil:
 		// Archived or completed without settling the delivery: lost.
-		_ = f.tasks.DeleteTask(delivery.QueueBroadcast, delivery.SendTaskID(j.Ref))
+		_ = f.tasks.DeleteTask(delivery.QueueBroadcast, id)
 	case !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound):
 		return false, fmt.Errorf("sweep: inspect task: %w", err)
 	}
@@ -703,29 +768,26 @@ func listOrphans(t Tasks) (map[string]bool, error) {
 	}
 }
 
-// deleteSendTasks removes queued send tasks; tasks already running or gone
-// are left alone (their generation or state makes them no-ops).
-func deleteSendTasks(tasks Tasks, refs []delivery.Ref) int {
+// deleteSendTasks removes the send tasks of queued deliveries: each batch
+// send task once, and the own task of a delivery that had no batch. Tasks
+// already running or gone are left alone (their generation or state makes
+// them no-ops), and so is the own task a batch handed a delivery to (it
+// finds the delivery moved on).
+func deleteSendTasks(tasks Tasks, queued []delivery.QueuedRef) int {
 	n := 0
-	for _, r := range refs {
-		if err := tasks.DeleteTask(delivery.QueueBroadcast, delivery.SendTaskID(r)); err == nil {
+	batches := map[int64]bool{}
+	for _, q := range queued {
+		id := delivery.SendTaskID(q.Ref)
+		if q.Batch != 0 {
+			if batches[q.Batch] {
+				continue
+			}
+			batches[q.Batch] = true
+			id = delivery.BatchTaskID(q.Batch)
+		}
+		if err := tasks.DeleteTask(delivery.QueueBroadcast, id); err == nil {
 			n++
 		}
 	}
 	return n
-}
-
-// missing returns the refs of all that are not in some.
-func missing(all, some []delivery.Ref) []delivery.Ref {
-	in := make(map[delivery.Ref]bool, len(some))
-	for _, r := range some {
-		in[r] = true
-	}
-	var out []delivery.Ref
-	for _, r := range all {
-		if !in[r] {
-			out = append(out, r)
-		}
-	}
-	return out
 }

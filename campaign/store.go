@@ -27,7 +27,8 @@ type BroadcastWriter interface {
 	SetStatus(ctx context.Context, id int64, from []Status, to Status, reason string, now time.Time) (bool, error)
 	// FinishPending moves the broadcast's planned and queued deliveries to a
 	// terminal state (skipped on cancel, expired past the deadline).
-	FinishPending(ctx context.Context, broadcastID int64, to delivery.Status, reason string, now time.Time) ([]delivery.Ref, error)
+	// It returns the queued ones and their tasks (to delete them).
+	FinishPending(ctx context.Context, broadcastID int64, to delivery.Status, reason string, now time.Time) ([]delivery.QueuedRef, error)
 }
 
 // PlanStore plans a broadcast: its deliveries, then its start.
@@ -53,9 +54,13 @@ type WindowStore interface {
 	// only while their broadcast is running.
 	// It returns the refs it moved.
 	MarkQueued(ctx context.Context, refs []delivery.Ref, now time.Time) ([]delivery.Ref, error)
+	// MarkBatches is MarkQueued for deliveries carried by batch send
+	// tasks: refs[i] by batches[i], which it records on it.
+	MarkBatches(ctx context.Context, refs []delivery.Ref, batches []int64, now time.Time) ([]delivery.Ref, error)
 	// Unqueue moves every queued delivery of a broadcast back to planned with
-	// a new generation and returns the refs they had (to delete their tasks).
-	Unqueue(ctx context.Context, broadcastID int64, now time.Time) ([]delivery.Ref, error)
+	// a new generation and returns the refs they had and their tasks (to
+	// delete them).
+	Unqueue(ctx context.Context, broadcastID int64, now time.Time) ([]delivery.QueuedRef, error)
 }
 
 // SweepStore finds and revives deliveries whose task was lost.

@@ -46,8 +46,13 @@ type Options struct {
 	// StaleAfter is how long a queued task may wait, or a send lease may be
 	// overdue, before the feeder checks that its task still exists. Default 5 min.
 	StaleAfter time.Duration
-	// TaskTimeout bounds one run of a send task. Default 3 min.
+	// TaskTimeout bounds one run of a send task, and one delivery's part of
+	// a batch send task. Default 3 min.
 	TaskTimeout time.Duration
+	// BatchParallel is how many deliveries of one batch send task are in
+	// flight at once, each waiting for its own rate token; a worker has at
+	// most its concurrency × BatchParallel sends in flight. Default 4.
+	BatchParallel int
 	// Stop, when done, makes handlers waiting for a rate token give up at
 	// once (the worker's shutdown has begun: nothing new may start). Nil =
 	// never.
@@ -92,6 +97,7 @@ func (o Options) WithDefaults() Options {
 	o.MaxWindow = cmp.Or(o.MaxWindow, 5000)
 	o.StaleAfter = cmp.Or(o.StaleAfter, 5*time.Minute)
 	o.TaskTimeout = cmp.Or(o.TaskTimeout, 3*time.Minute)
+	o.BatchParallel = cmp.Or(o.BatchParallel, 4)
 	o.ReconcileFor = cmp.Or(o.ReconcileFor, 24*time.Hour)
 	o.BudgetRecheck = cmp.Or(o.BudgetRecheck, time.Minute)
 	o.StormShare = cmp.Or(o.StormShare, 0.2)

@@ -26,6 +26,7 @@ type SendHandler struct {
 	recipients RecipientLimits
 	webhooks   PendingWebhooks
 	owners     Owners
+	queue      Enqueuer
 	opts       Options
 }
 
@@ -43,6 +44,10 @@ type SendDeps struct {
 	// Owners decide what differs between the kinds of delivery: one per
 	// kind of Owned a job may carry.
 	Owners Owners
+	// Queue takes the send tasks a batch hands its deliveries to when they
+	// must be tried again later; nil = batch send tasks fail (TypeSend
+	// tasks need none).
+	Queue Enqueuer
 }
 
 // RecipientLimits holds sends back per recipient, fleet-wide: the pair
@@ -67,7 +72,7 @@ type Outcomes interface {
 // NewSendHandler returns the handler for TypeSend tasks.
 func NewSendHandler(d SendDeps, opts Options) *SendHandler {
 	return &SendHandler{store: d.Store, senders: d.Senders, limiter: d.Limiter,
-		recipients: d.Recipients, webhooks: d.Webhooks, owners: d.Owners, opts: opts.WithDefaults()}
+		recipients: d.Recipients, webhooks: d.Webhooks, owners: d.Owners, queue: d.Queue, opts: opts.WithDefaults()}
 }
 
 // ownerOf returns the owner of job's delivery; ProcessTask has checked
@@ -117,9 +122,10 @@ func budgetDelay(room, recheck time.Duration, jitter float64) time.Duration {
 	return min(max(room, floor), recheck) + time.Duration(jitter*float64(recheck/4))
 }
 
-// ProcessTask implements asynq.Handler. It returns nil once the delivery
-// needs nothing more from this task, a *WaitError to be run again later
-// without counting a failure, and any other error for a retry with back-off.
+// ProcessTask implements asynq.Handler for TypeSend tasks. It returns nil
+// once the delivery needs nothing more from this task, a *WaitError to be
+// run again later without counting a failure, and any other error for a
+// retry with back-off.
 func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var p SendPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
@@ -133,6 +139,12 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
+	return h.send(ctx, ref, job)
+}
+
+// send runs one generation (ref) of a delivery, loaded as job; it returns
+// what ProcessTask does.
+func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	if job.Gen != ref.Gen {
 		return nil // a newer generation of this delivery owns it now
 	}

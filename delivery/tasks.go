@@ -10,8 +10,9 @@ import (
 
 // Task types and queues.
 const (
-	TypeSend = "campaign:send"
-	TypePoll = "campaign:poll"
+	TypeSend      = "campaign:send"
+	TypeSendBatch = "campaign:send-batch"
+	TypePoll      = "campaign:poll"
 
 	// QueueBroadcast carries send tasks; QueueStatus carries status polls,
 	// so a large backlog of polls never starves sends (and vice versa).
@@ -46,6 +47,50 @@ func NewSendTask(r Ref, timeout time.Duration) *asynq.Task {
 	return asynq.NewTask(TypeSend, b,
 		asynq.TaskID(SendTaskID(r)), asynq.Queue(QueueBroadcast),
 		asynq.MaxRetry(sendTaskRetry), asynq.Timeout(timeout))
+}
+
+// MaxBatch is the most deliveries one batch send task carries.
+const MaxBatch = 50
+
+// BatchPayload names the deliveries, each at one generation, that one batch
+// send task carries: deliveries of one broadcast, sent one after the other
+// by one worker slot.
+type BatchPayload struct {
+	Refs [][2]int64 `json:"refs"` // [id, gen]
+}
+
+// BatchTaskID is the TaskID of batch send task batch (deliveries.batch).
+func BatchTaskID(batch int64) string { return fmt.Sprintf("batch:%d", batch) }
+
+// NewBatchTask returns batch send task batch carrying refs. Its timeout
+// covers the deliveries' own (timeout each): the handler starts no new
+// delivery once timeout has passed and hands the rest to their own tasks.
+func NewBatchTask(batch int64, refs []Ref, timeout time.Duration) *asynq.Task {
+	p := BatchPayload{Refs: make([][2]int64, len(refs))}
+	for i, r := range refs {
+		p.Refs[i] = [2]int64{r.ID, int64(r.Gen)}
+	}
+	b, _ := json.Marshal(p) // cannot fail: integers
+	return asynq.NewTask(TypeSendBatch, b,
+		asynq.TaskID(BatchTaskID(batch)), asynq.Queue(QueueBroadcast),
+		asynq.MaxRetry(sendTaskRetry), asynq.Timeout(2*timeout+time.Minute))
+}
+
+// SendsIn returns how many deliveries a task carries: 1 for a TypeSend
+// task, its refs for a TypeSendBatch one, 0 for any other task (or a batch
+// whose payload does not decode).
+func SendsIn(t *asynq.Task) int {
+	switch t.Type() {
+	case TypeSend:
+		return 1
+	case TypeSendBatch:
+		var p BatchPayload
+		if json.Unmarshal(t.Payload(), &p) != nil {
+			return 0
+		}
+		return len(p.Refs)
+	}
+	return 0
 }
 
 // NewStepTask returns the send task of a sequence step, to run at its due

@@ -75,6 +75,14 @@ type Ref struct {
 	Gen int
 }
 
+// QueuedRef is a delivery that was queued and the task that carried it:
+// its batch send task when Batch is not 0 (see BatchTaskID), else its own
+// (see SendTaskID).
+type QueuedRef struct {
+	Ref
+	Batch int64
+}
+
 // Job is everything the send handler needs about one delivery.
 type Job struct {
 	Ref
@@ -99,6 +107,9 @@ type Job struct {
 	// that planned the delivery (campaign.Broadcast), or the enrollment
 	// whose step it is (sequence.StepJob). The Owner of its kind reads it.
 	Owner Owned
+	// Batch is the batch send task that carries a queued delivery (see
+	// BatchTaskID); 0 = its own send task. Only the sweep reads it.
+	Batch int64
 }
 
 // Variables returns the values a message may use for this recipient.

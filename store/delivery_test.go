@@ -227,6 +227,56 @@ func TestMarkSentClearsErrorAndAllowsUnknownWAMIDs(t *testing.T) {
 	})
 }
 
+// refsOf returns the refs of queued deliveries.
+func refsOf(q []delivery.QueuedRef) []delivery.Ref {
+	out := make([]delivery.Ref, len(q))
+	for i, r := range q {
+		out[i] = r.Ref
+	}
+	return out
+}
+
+// TestBatchRecorded: a delivery queued in a batch send task names its
+// batch to the sweep (Stale), to a pause (Unqueue) and to a cancel
+// (FinishPending), which delete that task; a new generation has none.
+func TestBatchRecorded(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		b, refs := f.planned("spring", 5, campaign.StatusRunning)
+		got, err := f.db.MarkBatches(f.ctx, refs[:4], []int64{7, 7, 9, 9}, at(time.Second))
+		require.NoError(t, err)
+		require.ElementsMatch(t, refs[:4], got)
+		got, err = f.db.MarkBatches(f.ctx, refs[4:], []int64{11}, at(time.Second))
+		require.NoError(t, err)
+		require.Equal(t, refs[4:], got)
+		got, err = f.db.MarkBatches(f.ctx, refs[:1], []int64{12}, at(time.Second))
+		require.NoError(t, err)
+		require.Empty(t, got, "already queued: not moved, its batch kept")
+
+		stale, err := f.db.Stale(f.ctx, at(time.Hour), 0, 10)
+		require.NoError(t, err)
+		batches := map[int64]int64{}
+		for _, j := range stale {
+			batches[j.ID] = j.Batch
+		}
+		require.Equal(t, map[int64]int64{refs[0].ID: 7, refs[1].ID: 7, refs[2].ID: 9, refs[3].ID: 9, refs[4].ID: 11}, batches)
+
+		regen, ok, err := f.db.Regen(f.ctx, refs[4], at(time.Hour))
+		require.NoError(t, err)
+		require.True(t, ok)
+		stale, err = f.db.Stale(f.ctx, at(2*time.Hour), refs[3].ID, 10)
+		require.NoError(t, err)
+		require.Len(t, stale, 1)
+		require.Equal(t, regen, stale[0].Ref)
+		require.Zero(t, stale[0].Batch, "a new generation has its own task")
+
+		q, err := f.db.Unqueue(f.ctx, b.ID, at(time.Hour))
+		require.NoError(t, err)
+		require.ElementsMatch(t, []delivery.QueuedRef{{Ref: refs[0], Batch: 7}, {Ref: refs[1], Batch: 7}, {Ref: refs[2], Batch: 9},
+			{Ref: refs[3], Batch: 9}, {Ref: regen}}, q)
+	})
+}
+
 func TestUnqueue(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
@@ -244,7 +294,7 @@ func TestUnqueue(t *testing.T) {
 		now := at(time.Minute)
 		got, err := f.db.Unqueue(f.ctx, b.ID, now)
 		require.NoError(t, err)
-		require.ElementsMatch(t, refs[:3], got, "the old refs of the queued deliveries")
+		require.ElementsMatch(t, refs[:3], refsOf(got), "the old refs of the queued deliveries")
 
 		for _, r := range refs[:3] {
 			d := f.delivery(r.ID)

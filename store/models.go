@@ -128,6 +128,7 @@ type deliveryRow struct {
 	ConvMark     string
 	TrackUntil   *time.Time
 	UpdatedAt    time.Time
+	Batch        *int64
 }
 
 func (deliveryRow) TableName() string { return "deliveries" }

@@ -207,10 +207,22 @@ func (db *DB) NextPlanned(ctx context.Context, broadcastID int64, limit int) ([]
 }
 
 // MarkQueued moves planned deliveries of the given generations to queued
-// while their broadcast is running, and returns the refs it moved.
+// while their broadcast is running, and returns the refs it moved. Each has
+// its own send task (sequence steps, re-enqueued deliveries).
 func (db *DB) MarkQueued(ctx context.Context, refs []delivery.Ref, now time.Time) ([]delivery.Ref, error) {
+	return db.MarkBatched(ctx, 0, refs, now)
+}
+
+// MarkBatched is MarkQueued for deliveries carried by the batch send task
+// batch (0 = each by its own task): it records the batch on each, so the
+// sweep knows which task to look for.
+func (db *DB) MarkBatched(ctx context.Context, batch int64, refs []delivery.Ref, now time.Time) ([]delivery.Ref, error) {
 	if len(refs) == 0 {
 		return nil, nil
+	}
+	var b any
+	if batch != 0 {
+		b = batch
 	}
 	// Group by generation so one statement covers the common case.
 	byGen := map[int][]int64{}
@@ -222,10 +234,10 @@ func (db *DB) MarkQueued(ctx context.Context, refs []delivery.Ref, now time.Time
 		// Only while the broadcast runs: a pause or cancel between the
 		// feeder's read and this write must not leave queued deliveries.
 		var got []delivery.Ref
-		err := db.q(ctx).Raw(`UPDATE deliveries SET status = 'queued', queued_at = ?, updated_at = ?
+		err := db.q(ctx).Raw(`UPDATE deliveries SET status = 'queued', queued_at = ?, updated_at = ?, batch = ?
 			WHERE id IN ? AND gen = ? AND status = 'planned'
 			AND `+ownerLive+`
-			RETURNING id, gen`, utc(now), utc(now), ids, gen).Scan(&got).Error
+			RETURNING id, gen`, utc(now), utc(now), b, ids, gen).Scan(&got).Error
 		if err != nil {
 			return nil, fmt.Errorf("mark %d deliveries queued: %w", len(ids), err)
 		}
@@ -234,30 +246,94 @@ func (db *DB) MarkQueued(ctx context.Context, refs []delivery.Ref, now time.Time
 	return out, nil
 }
 
+// MarkBatches is MarkBatched for many batches at once: refs[i] is carried
+// by batch send task batches[i]. On Postgres it is one statement.
+func (db *DB) MarkBatches(ctx context.Context, refs []delivery.Ref, batches []int64, now time.Time) ([]delivery.Ref, error) {
+	if len(refs) != len(batches) {
+		return nil, fmt.Errorf("mark batches: %d refs but %d batches", len(refs), len(batches))
+	}
+	if db.sql == nil {
+		var out []delivery.Ref
+		for i := 0; i < len(refs); {
+			j := i + 1
+			for j < len(refs) && batches[j] == batches[i] {
+				j++
+			}
+			got, err := db.MarkBatched(ctx, batches[i], refs[i:j], now)
+			if err != nil {
+				return out, err
+			}
+			out, i = append(out, got...), j
+		}
+		return out, nil
+	}
+	ids, gens := make([]int64, len(refs)), make([]int64, len(refs))
+	for i, r := range refs {
+		ids[i], gens[i] = r.ID, int64(r.Gen)
+	}
+	rows, err := db.sql.QueryContext(ctx, `UPDATE deliveries SET status = 'queued', queued_at = $4, updated_at = $4, batch = v.batch
+		FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS v(id, gen, batch)
+		WHERE deliveries.id = v.id AND deliveries.gen = v.gen AND deliveries.status = 'planned'
+		AND `+ownerLive+`
+		RETURNING deliveries.id, deliveries.gen`, ids, gens, batches, utc(now))
+	if err != nil {
+		return nil, fmt.Errorf("mark %d deliveries queued: %w", len(refs), err)
+	}
+	defer rows.Close()
+	var out []delivery.Ref
+	for rows.Next() {
+		var r delivery.Ref
+		if err := rows.Scan(&r.ID, &r.Gen); err != nil {
+			return nil, fmt.Errorf("mark %d deliveries queued: %w", len(refs), err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("mark %d deliveries queued: %w", len(refs), err)
+	}
+	return out, nil
+}
+
 // Unqueue moves a broadcast's queued deliveries back to planned with a new
 // generation and returns their old refs.
-func (db *DB) Unqueue(ctx context.Context, broadcastID int64, now time.Time) ([]delivery.Ref, error) {
-	var refs []delivery.Ref
+func (db *DB) Unqueue(ctx context.Context, broadcastID int64, now time.Time) ([]delivery.QueuedRef, error) {
+	var rows []queuedRow
 	err := db.q(ctx).Raw(`UPDATE deliveries SET status = 'planned', gen = gen + 1, queued_at = NULL, updated_at = ?
-		WHERE broadcast_id = ? AND status = 'queued' RETURNING id, gen - 1 AS gen`, utc(now), broadcastID).Scan(&refs).Error
+		WHERE broadcast_id = ? AND status = 'queued' RETURNING id, gen - 1 AS gen, batch`, utc(now), broadcastID).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("broadcast %d: unqueue: %w", broadcastID, err)
 	}
-	return refs, nil
+	out := make([]delivery.QueuedRef, len(rows))
+	for i, r := range rows {
+		out[i] = r.queued()
+	}
+	return out, nil
+}
+
+// queuedRow is a delivery.Queued as a statement returns it.
+type queuedRow struct {
+	ID    int64
+	Gen   int
+	Batch *int64
+}
+
+func (r queuedRow) queued() delivery.QueuedRef {
+	return delivery.QueuedRef{Ref: delivery.Ref{ID: r.ID, Gen: r.Gen}, Batch: deref(r.Batch)}
 }
 
 // FinishPending moves the broadcast's planned and queued deliveries to a
 // terminal state and returns the refs of those that were queued.
-func (db *DB) FinishPending(ctx context.Context, broadcastID int64, to delivery.Status, reason string, now time.Time) ([]delivery.Ref, error) {
+func (db *DB) FinishPending(ctx context.Context, broadcastID int64, to delivery.Status, reason string, now time.Time) ([]delivery.QueuedRef, error) {
 	var rows []struct {
 		ID     int64
 		Gen    int
+		Batch  *int64
 		Queued bool
 	}
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Raw(`UPDATE deliveries SET status = ?, error = ?, error_code = '', updated_at = ?
 			WHERE broadcast_id = ? AND status IN ('planned', 'queued')
-			RETURNING id, gen, queued_at IS NOT NULL AS queued`, string(to), reason, utc(now), broadcastID).Scan(&rows).Error; err != nil {
+			RETURNING id, gen, batch, queued_at IS NOT NULL AS queued`, string(to), reason, utc(now), broadcastID).Scan(&rows).Error; err != nil {
 			return err
 		}
 		if len(rows) == 0 {
@@ -278,13 +354,13 @@ func (db *DB) FinishPending(ctx context.Context, broadcastID int64, to delivery.
 	if err != nil {
 		return nil, fmt.Errorf("broadcast %d: finish pending as %s: %w", broadcastID, to, err)
 	}
-	var refs []delivery.Ref
+	var out []delivery.QueuedRef
 	for _, r := range rows {
 		if r.Queued {
-			refs = append(refs, delivery.Ref{ID: r.ID, Gen: r.Gen})
+			out = append(out, queuedRow{ID: r.ID, Gen: r.Gen, Batch: r.Batch}.queued())
 		}
 	}
-	return refs, nil
+	return out, nil
 }
 
 // Stale returns, in id order after afterID, queued deliveries queued before
@@ -302,7 +378,7 @@ func (db *DB) Stale(ctx context.Context, before time.Time, afterID int64, limit 
 	}
 	out := make([]delivery.Job, len(rows))
 	for i, r := range rows {
-		out[i] = delivery.Job{Ref: delivery.Ref{ID: r.ID, Gen: r.Gen}, Status: delivery.Status(r.Status), Phone: r.Phone}
+		out[i] = delivery.Job{Ref: delivery.Ref{ID: r.ID, Gen: r.Gen}, Status: delivery.Status(r.Status), Phone: r.Phone, Batch: deref(r.Batch)}
 	}
 	return out, nil
 }
@@ -310,7 +386,7 @@ func (db *DB) Stale(ctx context.Context, before time.Time, afterID int64, limit 
 // Regen gives a delivery a new generation if it still has ref's and is
 // queued, or sending with its lease over; a queued one restarts its clock.
 func (db *DB) Regen(ctx context.Context, ref delivery.Ref, now time.Time) (delivery.Ref, bool, error) {
-	res := db.q(ctx).Exec(`UPDATE deliveries SET gen = gen + 1, updated_at = ?,
+	res := db.q(ctx).Exec(`UPDATE deliveries SET gen = gen + 1, updated_at = ?, batch = NULL,
 		queued_at = CASE WHEN status = 'queued' THEN ? ELSE queued_at END
 		WHERE id = ? AND gen = ? AND (status IN ('planned', 'queued') OR (status = 'sending' AND (lease_until IS NULL OR lease_until < ?)))`,
 		utc(now), utc(now), ref.ID, ref.Gen, utc(now))
@@ -406,7 +482,8 @@ func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(delivery.Ro
 	}
 }
 
-// jobRow is the one-query join behind Job (the send path's hot read).
+// jobRow is the one-query join behind Job and Jobs (the send path's hot
+// read); its fields are in jobColumns' order.
 type jobRow struct {
 	ID                                        int64
 	BroadcastID                               *int64
@@ -416,15 +493,17 @@ type jobRow struct {
 	BName, BStatus, BReason, BMessage         *string
 	BStartAt                                  *time.Time
 	BDeadline                                 *int64
-	BCount, BDuplicates, BStormWindow         *int
-	BStormShare                               *float64
+	BCount, BDuplicates                       *int
 	BStartedAt, BFinishedAt, BUpdatedAt       *time.Time
+	BStormShare                               *float64
+	BStormWindow                              *int
 	EnrollmentID                              *int64
 	Step                                      *int
 	DueAt, SendBy, ECreatedAt                 *time.Time
-	EStatus, SName, VSpec, PrevWamid          *string
-	SID                                       *int64
+	EStatus                                   *string
 	EVersion                                  *int
+	SID                                       *int64
+	SName, VSpec, PrevWamid                   *string
 	AID                                       int64
 	AName, AProvider, ABaseURL, ATokenRef     string
 	ASecretRef, ASessionID, AWebhookSecretRef string
@@ -438,42 +517,112 @@ type jobRow struct {
 	ASettleWindowMs                           int64
 }
 
-// jobQuery loads a delivery with its recipient and broadcast, or its
-// enrollment, sequence version and previous step, and the account.
-const jobQuery = `SELECT d.id, d.broadcast_id, d.gen, d.attempts, d.status, d.phone,
+// fields returns pointers to r's fields in jobColumns' order, for
+// database/sql's Scan.
+func (r *jobRow) fields() []any {
+	return []any{&r.ID, &r.BroadcastID, &r.Gen, &r.Attempts, &r.Status, &r.Phone, &r.RName, &r.RVars, &r.ConvMark,
+		&r.SendingAt, &r.LeaseUntil, &r.BName, &r.BStatus, &r.BReason, &r.BMessage, &r.BStartAt, &r.BDeadline,
+		&r.BCount, &r.BDuplicates, &r.BStartedAt, &r.BFinishedAt, &r.BUpdatedAt, &r.BStormShare, &r.BStormWindow,
+		&r.EnrollmentID, &r.Step, &r.DueAt, &r.SendBy, &r.ECreatedAt, &r.EStatus, &r.EVersion,
+		&r.SID, &r.SName, &r.VSpec, &r.PrevWamid,
+		&r.AID, &r.AName, &r.AProvider, &r.ABaseURL, &r.ATokenRef, &r.ASecretRef, &r.ASessionID, &r.AWebhookSecretRef,
+		&r.APhoneNumberID, &r.AWhatsappBotID, &r.ARatePerSecond, &r.APairIntervalMs, &r.ADailyUniqueLimit,
+		&r.APortfolio, &r.ATimezone, &r.AOnUnknownOutcome, &r.ASettleWindowMs}
+}
+
+// jobColumns and jobFrom load deliveries with their recipient and
+// broadcast, or their enrollment, sequence version and previous step, and
+// the account. The previous step is a subquery, asked only of a step: as a
+// join it made the planner hash all of deliveries for every load.
+const (
+	jobColumns = `SELECT d.id, d.broadcast_id, d.gen, d.attempts, d.status, d.phone,
 	COALESCE(r.name, e.name, '') AS r_name, COALESCE(r.vars, e.vars, '{}') AS r_vars, d.conv_mark, d.sending_at, d.lease_until,
 	b.name AS b_name, b.status AS b_status, b.status_reason AS b_reason, b.message AS b_message,
 	b.start_at AS b_start_at, b.deadline_seconds AS b_deadline, b.recipient_count AS b_count,
 	b.duplicates AS b_duplicates, b.started_at AS b_started_at, b.finished_at AS b_finished_at,
 	b.updated_at AS b_updated_at, b.storm_share AS b_storm_share, b.storm_window AS b_storm_window,
 	d.enrollment_id, d.step, d.due_at, d.send_by, e.created_at AS e_created_at, e.status AS e_status, e.version AS e_version,
-	s.id AS s_id, s.name AS s_name, v.spec AS v_spec, p.wamid AS prev_wamid,
+	s.id AS s_id, s.name AS s_name, v.spec AS v_spec,
+	CASE WHEN d.enrollment_id IS NOT NULL THEN
+		(SELECT p.wamid FROM deliveries p WHERE p.enrollment_id = d.enrollment_id AND p.step = d.step - 1) END AS prev_wamid,
 	a.id AS a_id, a.name AS a_name, a.provider AS a_provider, a.base_url AS a_base_url,
 	a.token_ref AS a_token_ref, a.secret_ref AS a_secret_ref, a.session_id AS a_session_id,
 	a.webhook_secret_ref AS a_webhook_secret_ref, a.phone_number_id AS a_phone_number_id,
 	a.whatsapp_bot_id AS a_whatsapp_bot_id, a.rate_per_second AS a_rate_per_second,
 	a.pair_interval_ms AS a_pair_interval_ms, a.daily_unique_limit AS a_daily_unique_limit, a.portfolio AS a_portfolio,
-	a.timezone AS a_timezone, a.on_unknown_outcome AS a_on_unknown_outcome, a.settle_window_ms AS a_settle_window_ms
+	a.timezone AS a_timezone, a.on_unknown_outcome AS a_on_unknown_outcome, a.settle_window_ms AS a_settle_window_ms`
+	jobFrom = `
 	FROM deliveries d
 	LEFT JOIN recipients r ON r.id = d.recipient_id
 	LEFT JOIN broadcasts b ON b.id = d.broadcast_id
 	LEFT JOIN enrollments e ON e.id = d.enrollment_id
 	LEFT JOIN sequences s ON s.id = e.sequence_id
 	LEFT JOIN sequence_versions v ON v.sequence_id = e.sequence_id AND v.version = e.version
-	LEFT JOIN deliveries p ON p.enrollment_id = d.enrollment_id AND p.step = d.step - 1
-	JOIN accounts a ON a.id = COALESCE(b.account_id, s.account_id)
-	WHERE d.id = ?`
+	JOIN accounts a ON a.id = COALESCE(b.account_id, s.account_id)`
+)
 
 // Job loads a delivery with what sending it needs in one query.
 func (db *DB) Job(ctx context.Context, id int64) (delivery.Job, error) {
-	var rows []jobRow
-	if err := db.q(ctx).Raw(jobQuery, id).Scan(&rows).Error; err != nil {
-		return delivery.Job{}, fmt.Errorf("load delivery %d: %w", id, err)
+	jobs, err := db.Jobs(ctx, []int64{id})
+	if err != nil {
+		return delivery.Job{}, err
 	}
-	if len(rows) == 0 {
+	j, ok := jobs[id]
+	if !ok {
 		return delivery.Job{}, fmt.Errorf("delivery %d: %w", id, campaign.ErrNotFound)
 	}
-	j := rows[0]
+	return j, nil
+}
+
+// Jobs loads the deliveries ids (a batch send task's) with what sending
+// them needs, in one query; ids that do not exist (deleted) are left out.
+// A delivery whose job cannot be decoded fails the whole load.
+func (db *DB) Jobs(ctx context.Context, ids []int64) (map[int64]delivery.Job, error) {
+	rows, err := db.jobRows(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load %d deliveries: %w", len(ids), err)
+	}
+	out := make(map[int64]delivery.Job, len(rows))
+	// The deliveries of one batch share their broadcast: decode it once.
+	broadcasts := map[int64]campaign.Broadcast{}
+	for _, j := range rows {
+		job, err := decodeJob(j, broadcasts)
+		if err != nil {
+			return nil, fmt.Errorf("delivery %d: %w", j.ID, err)
+		}
+		out[j.ID] = job
+	}
+	return out, nil
+}
+
+// jobRows reads the jobRows of ids. On Postgres it is one statement
+// whatever the number of ids (an array), scanned without reflection: it
+// runs once per batch send task.
+func (db *DB) jobRows(ctx context.Context, ids []int64) ([]jobRow, error) {
+	if db.sql == nil {
+		var rows []jobRow
+		err := db.q(ctx).Raw(jobColumns+jobFrom+` WHERE d.id IN ?`, ids).Scan(&rows).Error
+		return rows, err
+	}
+	rs, err := db.sql.QueryContext(ctx, jobColumns+jobFrom+` WHERE d.id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	rows := make([]jobRow, 0, len(ids))
+	for rs.Next() {
+		var r jobRow
+		if err := rs.Scan(r.fields()...); err != nil {
+			return nil, err
+		}
+		rows = append(rows, r)
+	}
+	return rows, rs.Err()
+}
+
+// decodeJob turns a jobRow into a Job; broadcasts caches decoded
+// broadcasts by id.
+func decodeJob(j jobRow, broadcasts map[int64]campaign.Broadcast) (delivery.Job, error) {
 	a := accountRow{ID: j.AID, Name: j.AName, Provider: j.AProvider, BaseURL: j.ABaseURL, TokenRef: j.ATokenRef,
 		SecretRef: j.ASecretRef, SessionID: j.ASessionID, WebhookSecretRef: j.AWebhookSecretRef,
 		PhoneNumberID: j.APhoneNumberID, WhatsappBotID: j.AWhatsappBotID, RatePerSecond: j.ARatePerSecond,
@@ -487,17 +636,22 @@ func (db *DB) Job(ctx context.Context, id int64) (delivery.Job, error) {
 	if j.EnrollmentID != nil {
 		st, err := stepJob(j)
 		if err != nil {
-			return delivery.Job{}, fmt.Errorf("delivery %d: %w", id, err)
+			return delivery.Job{}, err
 		}
 		job.Owner, job.Message, job.SendBy = st, st.Spec.Steps[st.Step].Message, st.SendBy
 		return job, nil
 	}
-	b, err := broadcastRow{ID: *j.BroadcastID, Name: deref(j.BName), AccountID: j.AID, Status: deref(j.BStatus), StatusReason: deref(j.BReason),
-		StartAt: deref(j.BStartAt), DeadlineSeconds: deref(j.BDeadline), Message: deref(j.BMessage), RecipientCount: deref(j.BCount),
-		Duplicates: deref(j.BDuplicates), StormShare: deref(j.BStormShare), StormWindow: deref(j.BStormWindow),
-		StartedAt: j.BStartedAt, FinishedAt: j.BFinishedAt, UpdatedAt: deref(j.BUpdatedAt)}.domain()
-	if err != nil {
-		return delivery.Job{}, fmt.Errorf("delivery %d: decode message: %w", id, err)
+	b, ok := broadcasts[*j.BroadcastID]
+	if !ok {
+		var err error
+		b, err = broadcastRow{ID: *j.BroadcastID, Name: deref(j.BName), AccountID: j.AID, Status: deref(j.BStatus), StatusReason: deref(j.BReason),
+			StartAt: deref(j.BStartAt), DeadlineSeconds: deref(j.BDeadline), Message: deref(j.BMessage), RecipientCount: deref(j.BCount),
+			Duplicates: deref(j.BDuplicates), StormShare: deref(j.BStormShare), StormWindow: deref(j.BStormWindow),
+			StartedAt: j.BStartedAt, FinishedAt: j.BFinishedAt, UpdatedAt: deref(j.BUpdatedAt)}.domain()
+		if err != nil {
+			return delivery.Job{}, fmt.Errorf("decode message: %w", err)
+		}
+		broadcasts[b.ID] = b
 	}
 	job.Owner, job.Message, job.SendBy = b, b.Message, b.SendBy()
 	return job, nil
@@ -601,6 +755,13 @@ func (db *DB) Touch(ctx context.Context, ref delivery.Ref, now time.Time) error 
 // before the send (for sends whose answer carries no wamid). sending_at
 // records when the request began.
 func (db *DB) Claim(ctx context.Context, ref delivery.Ref, now, leaseUntil time.Time, mark []string) (bool, error) {
+	if db.comb != nil {
+		ok, err := db.comb.claim.do(ctx, claimArg{ref: ref, now: now, lease: leaseUntil, mark: joinMark(mark)})
+		if err != nil {
+			return false, fmt.Errorf("delivery %d: %w", ref.ID, err)
+		}
+		return ok, nil
+	}
 	res := db.q(ctx).Exec(`UPDATE deliveries SET status = 'sending', sending_at = ?, lease_until = ?,
 		attempts = attempts + 1, conv_mark = ?, updated_at = ?
 		WHERE id = ? AND gen = ? AND status IN ('planned', 'queued')
@@ -668,19 +829,15 @@ func (db *DB) MarkSent(ctx context.Context, ref delivery.Ref, wamid string, now,
 	const update = `UPDATE deliveries SET status = 'sent', wamid = ?, sent_at = ?, lease_until = NULL, settle = ` + settledIfAwaiting + `,
 		error_code = '', error = '', next_poll_at = ?, poll_count = 0, track_until = ?, updated_at = ?
 		WHERE id = ? AND status = 'sending'`
-	args := []any{nullable(wamid), utc(now), nullTime(firstPoll), utc(trackUntil), utc(now), ref.ID}
-	if db.dialect == "postgres" {
-		// One statement, one commit: this runs once per send.
-		var n int64
-		err := db.q(ctx).Raw(`WITH u AS (`+update+` RETURNING id, broadcast_id),
-			e AS (INSERT INTO delivery_events (delivery_id, status, at, detail) SELECT id, 'sent', ?, ? FROM u RETURNING 1),
-			f AS (UPDATE broadcasts b SET finished_at = ? FROM u WHERE b.id = u.broadcast_id AND b.finished_at < ?)
-			SELECT COUNT(*) FROM e`, append(args, utc(now), wamid, utc(now), utc(now))...).Scan(&n).Error
+	if db.comb != nil {
+		// One statement and one commit for the sends recorded at once.
+		ok, err := db.comb.sent.do(ctx, sentArg{ref: ref, wamid: wamid, now: now, firstPoll: firstPoll, trackUntil: trackUntil})
 		if err != nil {
-			return false, fmt.Errorf("delivery %d: mark sent: %w", ref.ID, err)
+			return false, fmt.Errorf("delivery %d: %w", ref.ID, err)
 		}
-		return n > 0, nil
+		return ok, nil
 	}
+	args := []any{nullable(wamid), utc(now), nullTime(firstPoll), utc(trackUntil), utc(now), ref.ID}
 	var ok bool
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Exec(update, args...)

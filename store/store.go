@@ -33,6 +33,12 @@ type DB struct {
 	// batched insert handles at once: defaultBatch, smaller in tests so
 	// that a few rows cross several batches.
 	batch int
+	// comb group-commits the send path's writes; nil on SQLite (one
+	// connection: nothing runs concurrently to combine).
+	comb *combiners
+	// sql is the pool under gorm, for the send path's statements that
+	// pass arrays (Postgres only; nil on SQLite).
+	sql *sql.DB
 }
 
 // defaultBatch is DB.batch outside tests.
@@ -99,6 +105,9 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 		return nil, fmt.Errorf("connect to %s database %s: %w", dialect, config.RedactURL(dsn), err)
 	}
 	db := &DB{gorm: g, dialect: dialect, batch: defaultBatch}
+	if dialect == "postgres" {
+		db.comb, db.sql = newCombiners(sqlDB), sqlDB
+	}
 	if err := db.migrate(ctx, sqlDB, log); err != nil {
 		return nil, err
 	}

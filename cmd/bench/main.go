@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/wacamp/wacamp/internal/bench"
@@ -58,6 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fcfg     bench.FaultsConfig
 		audience bool
 		acfg     bench.AudienceConfig
+		cpuProf  string
 	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -86,8 +88,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		"(default $DATABASE_URL, else "+bench.DefaultDatabaseURL+"); the database it names is not touched")
 	fs.DurationVar(&cfg.Timeout, "timeout", bench.DefaultTimeout, "bound on the whole run")
 	fs.BoolVar(&asJSON, "json", false, "print the result as one JSON object")
+	fs.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of this process (not its worker children) to this file (go tool pprof reads it)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if cpuProf != "" {
+		f, err := os.Create(cpuProf)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())

@@ -65,7 +65,12 @@ func (s *Senders) httpClient() *http.Client {
 		return s.HTTPClient
 	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 64
+	// Keep a connection for every send a worker may have in flight
+	// (concurrency × batch parallelism: 50 × 4 by default): a send that
+	// finds none idle dials a new one and a returned one over the limit is
+	// closed, which costs more CPU than the request itself on a fast
+	// provider.
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 0, 256
 	s.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: t}
 	return s.HTTPClient
 }

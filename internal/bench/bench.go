@@ -131,11 +131,14 @@ type Send struct {
 	// one's return.
 	SteadySeconds   float64 `json:"steady_seconds"`
 	SteadyPerSecond float64 `json:"steady_per_second"`
-	// HandlerRuns counts send task runs; more than Recipients means retries
-	// or duplicate deliveries of a task.
+	// HandlerRuns counts send task runs (a batch send task's run is one);
+	// Carried counts the deliveries the successful ones carried: more than
+	// Recipients means retries or duplicate deliveries of a task.
 	HandlerRuns int `json:"handler_runs"`
-	// P50Millis and P99Millis are percentiles of one send handler run: load
-	// the job, claim it, call the provider over HTTP, record it.
+	Carried     int `json:"carried"`
+	// P50Millis and P99Millis are percentiles of one successful send task
+	// run: load its jobs, then for each claim it, call the provider over
+	// HTTP, record it.
 	P50Millis float64 `json:"p50_ms"`
 	P99Millis float64 `json:"p99_ms"`
 	// SimAccepted is how many sends the simulator accepted; Duplicates and

@@ -47,7 +47,8 @@ func TestRunSmall(t *testing.T) {
 	require.Equal(t, 100, res.Send.SimAccepted, "the simulator accepted every send once")
 	require.Zero(t, res.Send.Duplicates)
 	require.Zero(t, res.Send.Missing)
-	require.GreaterOrEqual(t, res.Send.HandlerRuns, 100)
+	require.GreaterOrEqual(t, res.Send.Carried, 100, "successful send task runs carried every send")
+	require.GreaterOrEqual(t, res.Send.HandlerRuns, 1)
 	require.Contains(t, progress.String(), "bench: dropped database")
 
 	var table bytes.Buffer

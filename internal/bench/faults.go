@@ -508,7 +508,7 @@ type runLog struct {
 
 func (l *runLog) middleware(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
-		if t.Type() != delivery.TypeSend {
+		if delivery.SendsIn(t) == 0 {
 			return next.ProcessTask(ctx, t)
 		}
 		start := time.Now()

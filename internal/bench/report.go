@@ -25,9 +25,9 @@ func (r Result) WriteTable(w io.Writer) error {
 	_, err := fmt.Fprintf(w, `
 send path runs at %.2f× the raw asynq no-op rate (first→last send: %.2f×)
 first send began %.3f s after the feeder started (planning, first enqueue, worker idle poll)
-send handler run: p50 %.2f ms, p99 %.2f ms over %d runs
+send task run: p50 %.2f ms, p99 %.2f ms over %d runs carrying %d sends
 simulator accepted %d sends for %d recipients: %d duplicated, %d missing
-`, r.Ratio, r.SteadyRatio, r.Send.FirstSendSeconds, r.Send.P50Millis, r.Send.P99Millis, r.Send.HandlerRuns,
+`, r.Ratio, r.SteadyRatio, r.Send.FirstSendSeconds, r.Send.P50Millis, r.Send.P99Millis, r.Send.HandlerRuns, r.Send.Carried,
 		r.Send.SimAccepted, r.Send.Recipients, r.Send.Duplicates, r.Send.Missing)
 	if err != nil {
 		return fmt.Errorf("write table: %w", err)

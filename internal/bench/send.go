@@ -124,7 +124,7 @@ func runSend(ctx context.Context, log *slog.Logger, rds *benchRedis, db *store.D
 	res.FirstSendSeconds = st.first.Sub(start).Seconds()
 	steady := st.last.Sub(st.first)
 	res.SteadySeconds, res.SteadyPerSecond = steady.Seconds(), rate(cfg.Sends, steady)
-	res.HandlerRuns = st.runs
+	res.HandlerRuns, res.Carried = st.runs, st.succeeded
 	res.P50Millis, res.P99Millis = percentileMillis(st.durations, 0.50), percentileMillis(st.durations, 0.99)
 
 	seen := make(map[string]int, cfg.Sends)
@@ -286,16 +286,17 @@ type sendTimer struct {
 }
 
 type timerStats struct {
-	first     time.Time // earliest start of a send run
-	last      time.Time // latest return of a successful send run
-	runs      int
-	succeeded int
+	first     time.Time       // earliest start of a send run
+	last      time.Time       // latest return of a successful send run
+	runs      int             // send task runs (a batch is one)
+	succeeded int             // deliveries carried by successful runs
 	durations []time.Duration // of successful runs
 }
 
 func (s *sendTimer) middleware(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
-		if t.Type() != delivery.TypeSend {
+		sends := delivery.SendsIn(t)
+		if sends == 0 {
 			return next.ProcessTask(ctx, t)
 		}
 		start := time.Now()
@@ -309,7 +310,7 @@ func (s *sendTimer) middleware(next asynq.Handler) asynq.Handler {
 			st.first = start
 		}
 		if err == nil {
-			st.succeeded++
+			st.succeeded += sends
 			st.durations = append(st.durations, end.Sub(start))
 			if end.After(st.last) {
 				st.last = end

@@ -1,0 +1,90 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// testWait bounds how long a test waits for goroutines to line up, polling
+// every pollEvery.
+const (
+	testWait  = 10 * time.Second
+	pollEvery = time.Millisecond
+)
+
+// TestCombinerRounds: calls that arrive while a round is in flight run
+// together in the next round, at most max per round, never two on one key
+// in a round, and a failed round is run again call by call so only the bad
+// call fails.
+func TestCombinerRounds(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var rounds [][]int
+	c := &combiner[int]{max: 4, lanes: 1, key: func(v int) any { return v % 100 },
+		exec: func(_ context.Context, args []int) ([]bool, error) {
+			mu.Lock()
+			rounds = append(rounds, append([]int(nil), args...))
+			first := len(rounds) == 1
+			mu.Unlock()
+			if first {
+				<-release // hold the lane until every other call waits
+			}
+			oks := make([]bool, len(args))
+			for i, a := range args {
+				if a == 13 {
+					return nil, errors.New("bad call")
+				}
+				oks[i] = a%2 == 0
+			}
+			return oks, nil
+		}}
+	ctx := context.Background()
+	type result struct {
+		ok  bool
+		err error
+	}
+	results := map[int]result{}
+	var wg sync.WaitGroup
+	run := func(v int) {
+		ok, err := c.do(ctx, v)
+		mu.Lock()
+		results[v] = result{ok, err}
+		mu.Unlock()
+	}
+	wg.Go(func() { run(0) })
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(rounds) == 1 }, testWait, pollEvery)
+	// 1..7 wait behind round 1, and 101 and 102 on the keys of 1 and 2;
+	// 13 fails whatever round it is in.
+	for _, v := range []int{1, 2, 3, 4, 5, 6, 7, 101, 102, 13} {
+		wg.Go(func() { run(v) })
+	}
+	require.Eventually(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.pending) == 10 }, testWait, pollEvery)
+	close(release)
+	wg.Wait()
+
+	require.Len(t, results, 11)
+	for v, r := range results {
+		if v == 13 {
+			require.Error(t, r.err)
+			continue
+		}
+		require.NoError(t, r.err, "call %d failed only because another in its round did", v)
+		require.Equal(t, v%2 == 0, r.ok, "call %d", v)
+	}
+	for i, r := range rounds {
+		require.LessOrEqual(t, len(r), 4, "round %d", i)
+		keys := map[int]bool{}
+		for _, v := range r {
+			require.False(t, keys[v%100], "round %d holds two calls on key %d", i, v%100)
+			keys[v%100] = true
+		}
+	}
+	require.Greater(t, len(rounds[1]), 1, "calls that waited run together")
+	require.Less(t, len(rounds), 11, "fewer rounds than calls")
+}

@@ -1,0 +1,122 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/wacamp/wacamp/delivery"
+)
+
+// maxRound is the most calls one combined statement carries, and
+// roundLanes how many such statements of one kind a process has in flight.
+const (
+	maxRound   = 100
+	roundLanes = 4
+)
+
+// combiners are the send path's group-committed writes on Postgres: the
+// claim before each request and the record of each accepted send, the
+// two writes every send makes. The concurrent sends of a worker share
+// their statements and commits.
+type combiners struct {
+	claim *combiner[claimArg]
+	sent  *combiner[sentArg]
+}
+
+// newCombiners returns db's combiners over its pool.
+func newCombiners(db *sql.DB) *combiners {
+	return &combiners{
+		claim: &combiner[claimArg]{max: maxRound, lanes: roundLanes, key: func(a claimArg) any { return a.ref.ID },
+			exec: func(ctx context.Context, args []claimArg) ([]bool, error) { return claimRound(ctx, db, args) }},
+		sent: &combiner[sentArg]{max: maxRound, lanes: roundLanes, key: func(a sentArg) any { return a.ref.ID },
+			exec: func(ctx context.Context, args []sentArg) ([]bool, error) { return sentRound(ctx, db, args) }},
+	}
+}
+
+type claimArg struct {
+	ref        delivery.Ref
+	now, lease time.Time
+	mark       string
+}
+
+// claimRound is Claim for many deliveries in one statement.
+func claimRound(ctx context.Context, db *sql.DB, args []claimArg) ([]bool, error) {
+	ids, gens := make([]int64, len(args)), make([]int64, len(args))
+	nows, leases, marks := make([]time.Time, len(args)), make([]time.Time, len(args)), make([]string, len(args))
+	for i, a := range args {
+		ids[i], gens[i], nows[i], leases[i], marks[i] = a.ref.ID, int64(a.ref.Gen), utc(a.now), utc(a.lease), a.mark
+	}
+	rows, err := db.QueryContext(ctx, `UPDATE deliveries SET status = 'sending', sending_at = v.now, lease_until = v.lease,
+		attempts = attempts + 1, conv_mark = v.mark, updated_at = v.now
+		FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::timestamptz[], $5::text[]) AS v(id, gen, now, lease, mark)
+		WHERE deliveries.id = v.id AND deliveries.gen = v.gen AND deliveries.status IN ('planned', 'queued')
+		AND `+ownerLive+`
+		RETURNING deliveries.id`, ids, gens, nows, leases, marks)
+	if err != nil {
+		return nil, fmt.Errorf("claim %d deliveries: %w", len(args), err)
+	}
+	return matched(rows, ids)
+}
+
+type sentArg struct {
+	ref                        delivery.Ref
+	wamid                      string
+	now, firstPoll, trackUntil time.Time
+}
+
+// sentRound is MarkSent for many deliveries in one statement: each row
+// moves to sent, gets its 'sent' event, and its broadcast's finished_at
+// moves on if the broadcast had ended.
+func sentRound(ctx context.Context, db *sql.DB, args []sentArg) ([]bool, error) {
+	n := len(args)
+	ids, wamids := make([]int64, n), make([]string, n)
+	nows, polls, tracks := make([]time.Time, n), make([]*time.Time, n), make([]time.Time, n)
+	for i, a := range args {
+		ids[i], wamids[i], nows[i], tracks[i] = a.ref.ID, a.wamid, utc(a.now), utc(a.trackUntil)
+		if !a.firstPoll.IsZero() {
+			p := utc(a.firstPoll)
+			polls[i] = &p
+		}
+	}
+	rows, err := db.QueryContext(ctx, `WITH v AS (
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[])
+			AS v(id, wamid, now, first_poll, track_until)),
+		u AS (UPDATE deliveries SET status = 'sent', wamid = NULLIF(v.wamid, ''), sent_at = v.now, lease_until = NULL,
+			settle = `+settledIfAwaiting+`, error_code = '', error = '', next_poll_at = v.first_poll, poll_count = 0,
+			track_until = v.track_until, updated_at = v.now
+			FROM v WHERE deliveries.id = v.id AND deliveries.status = 'sending'
+			RETURNING deliveries.id, deliveries.broadcast_id, v.now, v.wamid),
+		e AS (INSERT INTO delivery_events (delivery_id, status, at, detail) SELECT id, 'sent', now, wamid FROM u RETURNING delivery_id),
+		f AS (UPDATE broadcasts b SET finished_at = m.at
+			FROM (SELECT broadcast_id, MAX(now) AS at FROM u WHERE broadcast_id IS NOT NULL GROUP BY broadcast_id) m
+			WHERE b.id = m.broadcast_id AND b.finished_at < m.at)
+		SELECT delivery_id FROM e`, ids, wamids, nows, polls, tracks)
+	if err != nil {
+		return nil, fmt.Errorf("mark %d deliveries sent: %w", n, err)
+	}
+	return matched(rows, ids)
+}
+
+// matched reads the ids rows returns and reports, per id of ids, whether
+// it was among them.
+func matched(rows *sql.Rows, ids []int64) ([]bool, error) {
+	defer rows.Close()
+	got := make(map[int64]bool, len(ids))
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		got[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]bool, len(ids))
+	for i, id := range ids {
+		out[i] = got[id]
+	}
+	return out, nil
+}
