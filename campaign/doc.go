@@ -43,8 +43,10 @@
 //
 // # Tracking
 //
-// Every accepted message is polled for its status (delivery.PollHandler) on a
-// back-off schedule until it is read or failed or its tracking TTL passes.
+// An accepted message on a provider that does not push statuses is polled
+// for its status (delivery.PollHandler) at most delivery.MaxPolls times, as
+// delivery.PollPlan says: a minute after the send, a day after it if still
+// only sent, and once 48 h after it was found delivered.
 // Due polls live in Postgres (next_poll_at); the [Feeder] moves a window of
 // them into Redis. Status only moves forward: sent < delivered < read, failed
 // only from sent (delivery.StatusMoves).

@@ -43,15 +43,13 @@ func fastOpts() delivery.Options {
 		Lease:          3 * time.Second,
 		AmbiguousDelay: 300 * time.Millisecond,
 		SettleWindow:   1500 * time.Millisecond,
-		// A delivered message's next poll is two steps further on (read
-		// may follow): here every 5 s rather than every second, or the
-		// polls of a thousand delivered messages would be most of a
-		// test's work and the polls of new sends would queue behind them.
-		PollSchedule: []time.Duration{300 * time.Millisecond, 600 * time.Millisecond, time.Second, 5 * time.Second},
-		TrackFor:     time.Minute,
-		StaleAfter:   3 * time.Second,
-		FeedAhead:    2 * time.Second,
-		TaskTimeout:  20 * time.Second,
+		// The production plan's shape (delivery.DefaultPollPlan) in
+		// fractions of a second: the simulators deliver within 200 ms.
+		Polls:       delivery.PollPlan{First: 300 * time.Millisecond, Offline: time.Second, ReadWindow: time.Second, Retry: 300 * time.Millisecond},
+		TrackFor:    time.Minute,
+		StaleAfter:  3 * time.Second,
+		FeedAhead:   2 * time.Second,
+		TaskTimeout: 20 * time.Second,
 	}
 }
 

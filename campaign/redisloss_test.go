@@ -25,7 +25,7 @@ func TestRedisDataLossRecoversAtOnce(t *testing.T) {
 	t.Parallel()
 	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 5}})
 	b.opts.StaleAfter = 10 * time.Minute
-	b.opts.PollSchedule = []time.Duration{500 * time.Millisecond, 2 * time.Second, 5 * time.Second} // delivered: every 5 s
+	b.opts.Polls = delivery.PollPlan{First: 500 * time.Millisecond, Offline: 2 * time.Second, ReadWindow: 5 * time.Second}
 	b.accountYAML = "    pair_interval: 0s"
 	const n = 200
 	b.apply(b.writeCampaign("loss", n, 80, `      text: "Hello {{name}}"`))
@@ -48,7 +48,7 @@ func TestRedisRestartWithoutPersistence(t *testing.T) {
 	rs := testenv.NewRedisServer(t)
 	b := newBenchOn(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 9}}, rs.Redis)
 	b.opts.StaleAfter = 10 * time.Minute
-	b.opts.PollSchedule = []time.Duration{500 * time.Millisecond, 2 * time.Second, 5 * time.Second} // delivered: every 5 s
+	b.opts.Polls = delivery.PollPlan{First: 500 * time.Millisecond, Offline: 2 * time.Second, ReadWindow: 5 * time.Second}
 	b.accountYAML = "    pair_interval: 0s"
 	const n = 300
 	b.apply(b.writeCampaign("restart", n, 80, `      text: "Hello {{name}}"`))

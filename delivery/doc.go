@@ -33,8 +33,11 @@
 //
 // # Tracking
 //
-// The [PollHandler] polls an accepted message's status on a back-off
-// schedule (Options.PollSchedule) and applies it through
+// The [PollHandler] polls an accepted message's status, on providers that
+// do not push it, at most [MaxPolls] times as the [PollPlan] says
+// (Options.Polls): a minute after the send, a day after it if still only
+// sent, once 48 h after it was found delivered, so that a read within 48 h
+// of delivery is recorded. It applies what it finds through
 // [PollStore.ApplyStatus], the same forward-only apply the webhook path
 // uses.
 //

@@ -29,11 +29,12 @@ type Options struct {
 	// time: a request the client abandoned after its 30 s timeout may still
 	// be accepted later. Default DefaultSettleWindow (5 min).
 	SettleWindow time.Duration
-	// PollSchedule is the back-off between status polls; past its end the
-	// last step repeats. Default 5 s, 30 s, 2 m, 10 m, 30 m, 2 h, 6 h, 12 h, 24 h.
-	PollSchedule []time.Duration
+	// Polls is when the status of a message is polled, on providers that do
+	// not push statuses: at most MaxPolls times over its life. Its zero
+	// fields take DefaultPollPlan's values.
+	Polls PollPlan
 	// TrackFor is how long after sending a message's status is tracked
-	// (WhatsApp's default message TTL). Default 30 days.
+	// (WhatsApp's default message TTL): no poll comes later. Default 30 days.
 	TrackFor time.Duration
 	// ConversationLimit is how many conversation entries reconciliation
 	// reads. Default 20.
@@ -71,11 +72,6 @@ type Options struct {
 	ReconcileFor time.Duration
 }
 
-var defaultPollSchedule = []time.Duration{
-	5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, 30 * time.Minute,
-	2 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour,
-}
-
 // WithDefaults returns o with every zero field set to its default.
 func (o Options) WithDefaults() Options {
 	if o.Now == nil {
@@ -87,9 +83,7 @@ func (o Options) WithDefaults() Options {
 	o.Lease = cmp.Or(o.Lease, 2*time.Minute)
 	o.AmbiguousDelay = cmp.Or(o.AmbiguousDelay, 10*time.Second)
 	o.SettleWindow = cmp.Or(o.SettleWindow, DefaultSettleWindow)
-	if len(o.PollSchedule) == 0 {
-		o.PollSchedule = defaultPollSchedule
-	}
+	o.Polls = o.Polls.withDefaults()
 	o.TrackFor = cmp.Or(o.TrackFor, 30*24*time.Hour)
 	o.ConversationLimit = cmp.Or(o.ConversationLimit, 20)
 	o.FeedAhead = cmp.Or(o.FeedAhead, 30*time.Second)
@@ -103,11 +97,4 @@ func (o Options) WithDefaults() Options {
 	o.StormShare = cmp.Or(o.StormShare, 0.2)
 	o.StormWindow = cmp.Or(o.StormWindow, 200)
 	return o
-}
-
-// pollDelay is the wait before poll number n (0-based), jittered ±20% so
-// the polls of a burst of sends spread out instead of arriving together.
-func (o Options) pollDelay(n int, jitter float64) time.Duration {
-	d := o.PollSchedule[min(n, len(o.PollSchedule)-1)]
-	return time.Duration(float64(d) * (0.8 + 0.4*jitter))
 }

@@ -48,46 +48,47 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	now := h.opts.Now()
+	caps := sender.Capabilities()
 	wamid := target.WAMID
 	var report provider.StatusReport
 	if wamid == "" {
 		// The send answer carried no wamid: find the message in the
 		// conversation, and while the provider lists it without a wamid,
-		// take the status its entry shows.
+		// take the status its entry shows. Finding it is part of the poll,
+		// not a poll of its own: it counts against the same MaxPolls.
 		wamid, report = h.fromConversation(ctx, sender, target)
 	}
-	if wamid != "" {
+	if wamid != "" && caps.StatusPoll {
 		r, err := sender.MessageStatus(ctx, wamid)
 		switch {
 		case err == nil:
 			report = r
 		case provider.ClassOf(err) == provider.ClassPermanent:
 			// e.g. "message not found" while the provider catches up:
-			// keep the status, poll again later.
+			// keep the status; the plan says when to look again.
 			h.opts.Logger.DebugContext(ctx, "delivery: status poll answered with an error", slog.Int64("delivery_id", target.DeliveryID), slog.String("error", err.Error()))
 		default:
-			// Transient: keep the status and poll again after the next
-			// step of the schedule. Provider trouble never archives a poll.
+			// Transient: keep the status; the plan says when to look
+			// again (an unanswered read check is tried once more if the
+			// budget allows). Provider trouble never archives a poll.
 			h.opts.Logger.DebugContext(ctx, "delivery: status poll failed", slog.Int64("delivery_id", target.DeliveryID), slog.String("error", err.Error()))
 		}
 	}
-	next := h.next(target, report.Status, now)
+	var next *time.Time
+	if caps.StatusPoll || wamid == "" {
+		// (A provider that pushes statuses was polled only to find the
+		// wamid its webhooks will name.)
+		next = h.next(target, report.Status, now)
+	}
 	_, err = h.store.ApplyStatus(ctx, target.DeliveryID, wamid, report, now, next)
 	return err
 }
 
-// next is when to poll again: never once read or failed or past the
-// tracking TTL; delivered messages keep being polled since read may follow.
-func (h *PollHandler) next(t PollTarget, s provider.Status, now time.Time) *time.Time {
-	if s == provider.StatusRead || s == provider.StatusFailed || t.Status == Read || t.Status == Failed {
-		return nil
-	}
-	step := t.PollCount + 1
-	if s == provider.StatusDelivered || t.Status == Delivered {
-		step += 2 // delivered: read may follow, but poll less often
-	}
-	at := now.Add(h.opts.pollDelay(step, rand.Float64()))
-	if !t.TrackUntil.IsZero() && at.After(t.TrackUntil) {
+// next is when to poll again (Options.Polls), or nil: the message has had
+// its last poll, or the next would come after its tracking ends.
+func (h *PollHandler) next(t PollTarget, seen provider.Status, now time.Time) *time.Time {
+	at, ok := h.opts.Polls.next(t.PollCount+1, t.Status, seen, t.SentAt, now, rand.Float64())
+	if !ok || (!t.TrackUntil.IsZero() && at.After(t.TrackUntil)) {
 		return nil
 	}
 	return &at

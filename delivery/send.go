@@ -404,7 +404,7 @@ func (h *SendHandler) markSent(ctx context.Context, log *slog.Logger, job Job, c
 	now := h.opts.Now()
 	var firstPoll time.Time // none: the provider pushes statuses
 	if caps.StatusPoll || (wamid == "" && caps.History) {
-		firstPoll = now.Add(h.opts.pollDelay(0, rand.Float64()))
+		firstPoll = now.Add(h.opts.Polls.first(rand.Float64()))
 	}
 	// Use a context that survives the task's cancellation: the provider has
 	// accepted the message, so recording it must not be skipped.

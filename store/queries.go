@@ -433,6 +433,28 @@ func (db *DB) LeaseDuePolls(ctx context.Context, now, leaseUntil time.Time, limi
 	return out, nil
 }
 
+// PollSummary counts the status polls of the accepted messages.
+type PollSummary struct {
+	// Messages is how many deliveries the provider accepted (sent_at set).
+	Messages int
+	// Polls is how many status polls they had in all; Most the most one of
+	// them had; Pending how many of them are still to be polled again.
+	Polls, Most, Pending int
+}
+
+// PollSummary sums the status polls of every accepted message in the
+// database. It reads the whole deliveries table: for the demo and
+// benchmarks, never a hot path.
+func (db *DB) PollSummary(ctx context.Context) (PollSummary, error) {
+	var s PollSummary
+	err := db.q(ctx).Raw(`SELECT COUNT(*) AS messages, COALESCE(SUM(poll_count), 0) AS polls, COALESCE(MAX(poll_count), 0) AS most,
+		COUNT(next_poll_at) AS pending FROM deliveries WHERE sent_at IS NOT NULL`).Scan(&s).Error
+	if err != nil {
+		return PollSummary{}, fmt.Errorf("sum status polls: %w", err)
+	}
+	return s, nil
+}
+
 type exportRow struct {
 	ID        int64
 	Phone     string

@@ -13,6 +13,7 @@ import (
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/store"
 )
 
 func TestApplyStatusMovesOnlyForward(t *testing.T) {
@@ -270,5 +271,36 @@ func TestLeaseDuePollsConcurrent(t *testing.T) {
 		for _, p := range rest {
 			require.NotContains(t, seen, p.DeliveryID)
 		}
+	})
+}
+
+// PollSummary counts the accepted messages' polls: in all, the most for
+// one, and how many messages are still to be polled; unsent deliveries are
+// not messages.
+func TestPollSummary(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		_, refs := f.planned("spring", 4, campaign.StatusRunning)
+		s, err := f.db.PollSummary(f.ctx)
+		require.NoError(t, err)
+		require.Equal(t, store.PollSummary{}, s, "nothing sent")
+
+		for i, r := range refs[:3] {
+			f.claimAndSend(r, fmt.Sprintf("wamid.%d", i), t0) // each with its first poll due
+		}
+		next := at(time.Hour)
+		for i, polls := range []int{3, 1} { // refs[0] polled three times, the last ending tracking; refs[1] once
+			for p := range polls {
+				np := &next
+				if i == 0 && p == polls-1 {
+					np = nil
+				}
+				_, err := f.db.ApplyStatus(f.ctx, refs[i].ID, "", provider.StatusReport{Status: provider.StatusSent}, at(time.Minute), np)
+				require.NoError(t, err)
+			}
+		}
+		s, err = f.db.PollSummary(f.ctx)
+		require.NoError(t, err)
+		require.Equal(t, store.PollSummary{Messages: 3, Polls: 4, Most: 3, Pending: 2}, s)
 	})
 }

@@ -81,7 +81,7 @@ func runSend(ctx context.Context, log *slog.Logger, rds *benchRedis, db *store.D
 
 	opts := delivery.Options{
 		// No status poll falls due during the run, so none competes with sends.
-		PollSchedule: []time.Duration{time.Hour},
+		Polls: delivery.PollPlan{First: time.Hour},
 		// Window: the whole audience may sit in Redis at once, so the feeder
 		// is never what sends wait for.
 		FeedAhead: time.Hour,

@@ -184,7 +184,7 @@ sequences:
 		return infoInt(info, "used_memory")
 	}
 	memBefore := mem()
-	opts := delivery.Options{PollSchedule: []time.Duration{time.Hour}, Logger: log}
+	opts := delivery.Options{Polls: delivery.PollPlan{First: time.Hour}, Logger: log}
 	feedStart := time.Now()
 	stopFeed := runFeeder(ctx, rds.opt, db, opts)
 	defer stopFeed()

@@ -304,7 +304,7 @@ type benchNumber struct {
 // run, so none competes with sends, and the whole audience may sit in Redis
 // at once, so the feeder is never what sends wait for.
 func throttleCampaignOptions(maxWindow int) delivery.Options {
-	return delivery.Options{PollSchedule: []time.Duration{time.Hour}, FeedAhead: time.Hour, MaxWindow: maxWindow}
+	return delivery.Options{Polls: delivery.PollPlan{First: time.Hour}, FeedAhead: time.Hour, MaxWindow: maxWindow}
 }
 
 // runScenario runs one scenario of numbers phone numbers.

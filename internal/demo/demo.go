@@ -149,7 +149,7 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	}
 	fmt.Fprintf(out, "  sequence  welcome (2 steps, the second 10 s after the first) — %d people enrolled\n", enrolled)
 
-	opts := delivery.Options{Logger: log, PollSchedule: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 30 * time.Second},
+	opts := delivery.Options{Logger: log, Polls: demoPolls,
 		TrackFor: 10 * time.Minute, AmbiguousDelay: 2 * time.Second, StaleAfter: 30 * time.Second}
 	srv := app.NewWorker(conns, app.WorkerConfig{Concurrency: 30, Senders: &app.Senders{Getenv: getenv, Logger: log},
 		Limiter: throttle.NewFleet(conns.RedisClient), Outcomes: throttle.NewOutcomes(conns.RedisClient), Recipients: throttle.NewRecipients(conns.RedisClient), Campaign: opts, Logger: log})
@@ -221,6 +221,27 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 		fmt.Fprintln(out)
 	}
 	took := time.Since(start)
+	// The read checks come a few seconds after the last deliveries: wait
+	// for them (a minute at most), so that the counts cover every
+	// message's whole life.
+	ps, err := conns.Store.PollSummary(ctx)
+	if err == nil && ps.Pending > 0 {
+		fmt.Fprintf(out, "waiting for the last status polls of %d messages (the read checks)\n", ps.Pending)
+	}
+	for waitUntil := time.Now().Add(time.Minute); err == nil && ps.Pending > 0 && time.Now().Before(waitUntil); {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		ps, err = conns.Store.PollSummary(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	if r, err := svc.Status(ctx, name); err == nil {
+		last = r
+	}
 	accepted, rejected, dropped := sim.stats()
 	perPhone := map[string]int{}
 	for _, p := range sim.phones() {
@@ -241,6 +262,16 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	}
 	fmt.Fprintf(out, "provider saw %d accepted sends for %d recipients (%d answered 503, %d answers dropped and %s); recipients sent a message twice: %d\n",
 		accepted, len(perPhone), rejected, dropped, droppedHow, dups)
+	if sim.webhooks {
+		fmt.Fprintln(out, "status polls: none (statuses come by webhook)")
+	} else {
+		life := "over their whole life"
+		if ps.Pending > 0 {
+			life = fmt.Sprintf("so far, %d still to poll", ps.Pending)
+		}
+		fmt.Fprintf(out, "status polls: %d for %d messages %s (%.2f per message, at most %d for one)\n",
+			ps.Polls, ps.Messages, life, float64(ps.Polls)/float64(max(ps.Messages, 1)), ps.Most)
+	}
 	dsn := "$DATABASE_URL"
 	if cfg.DatabaseURL == "" {
 		dsn = "sqlite:" + filepath.Join(dir, "wacamp.db")
@@ -260,6 +291,13 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	<-ctx.Done()
 	return nil
 }
+
+// demoPolls is the production poll plan (delivery.DefaultPollPlan: +1 min,
+// +24 h if still only sent, 48 h after delivery) with minutes and hours made
+// seconds, for the simulator's lifecycle (delivered 1 s after the send,
+// read 2 s after that): the same shape, at most delivery.MaxPolls polls a
+// message.
+var demoPolls = delivery.PollPlan{First: 2 * time.Second, Offline: 10 * time.Second, ReadWindow: 4 * time.Second, Retry: time.Second}
 
 // demoEnrolled is how many people the demo enrolls in its sequence beside a
 // broadcast to n recipients: 50, or fewer for a smaller broadcast.

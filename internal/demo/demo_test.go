@@ -2,10 +2,13 @@ package demo_test
 
 import (
 	"context"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/cli"
 	"github.com/wacamp/wacamp/internal/demo"
 )
@@ -24,9 +27,21 @@ func TestDemoRunsThroughEveryProvider(t *testing.T) {
 			if err != nil {
 				t.Fatalf("demo: %v\n%s", err, out.String())
 			}
-			for _, want := range []string{"done in", "recipients sent a message twice: 0", "welcome:"} {
+			for _, want := range []string{"done in", "recipients sent a message twice: 0", "welcome:", "status polls:"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("output lacks %q:\n%s", want, out.String())
+				}
+			}
+			if p == "botsailor" {
+				// Polled over every message's whole life, at most
+				// delivery.MaxPolls times each.
+				m := pollsLine.FindStringSubmatch(out.String())
+				if m == nil {
+					t.Fatalf("no poll count in the output:\n%s", out.String())
+				}
+				polls, msgs, most := atoi(t, m[1]), atoi(t, m[2]), atoi(t, m[3])
+				if msgs == 0 || polls < msgs || polls > delivery.MaxPolls*msgs || most > delivery.MaxPolls {
+					t.Errorf("%d status polls for %d messages, at most %d for one; want one to %d each", polls, msgs, most, delivery.MaxPolls)
 				}
 			}
 		})
@@ -36,6 +51,18 @@ func TestDemoRunsThroughEveryProvider(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error()+out.String(), "sobot") {
 		t.Errorf("an unknown provider: %v %s", err, out.String())
 	}
+}
+
+// pollsLine is the demo's poll count: polls, messages, most for one.
+var pollsLine = regexp.MustCompile(`status polls: (\d+) for (\d+) messages over their whole life \([0-9.]+ per message, at most (\d+) for one\)`)
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // syncBuf is a goroutine-safe buffer for command output.
