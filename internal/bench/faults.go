@@ -204,7 +204,10 @@ func RunFaults(ctx context.Context, cfg FaultsConfig, progress io.Writer) (res F
 	log := slog.New(&countingHandler{next: w.log.Handler(), c: counts})
 	log.InfoContext(ctx, "bench: faults: private redis and database", slog.String("redis", rp.Addr), slog.String("database", w.dbName))
 
-	opts := delivery.Options{SettleWindow: cfg.SettleWindow, AmbiguousDelay: cfg.AmbiguousDelay, StaleAfter: cfg.StaleAfter, Logger: log}
+	// Status polls come seconds apart, not the production minutes and
+	// hours: the run waits for every message to be delivered.
+	opts := delivery.Options{SettleWindow: cfg.SettleWindow, AmbiguousDelay: cfg.AmbiguousDelay, StaleAfter: cfg.StaleAfter, Logger: log,
+		Polls: delivery.PollPlan{First: 5 * time.Second, Offline: 20 * time.Second, ReadWindow: 20 * time.Second, Retry: 5 * time.Second}}
 	res = FaultsResult{CPUs: runtime.GOMAXPROCS(0), Concurrency: base.Concurrency, Rate: cfg.Rate,
 		SlowAccept: cfg.SlowAccept.Seconds(), ClientTimeout: cfg.ClientTimeout.Seconds(),
 		SettleWindow: cmp.Or(cfg.SettleWindow, 3*time.Minute).Seconds()}
