@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -98,9 +96,15 @@ ignore_startup_parameters = extra_float_digits
 	if os.Geteuid() == 0 {
 		args = append([]string{"-u", pgbouncerUser}, args...)
 	}
-	var out syncBuffer
+	logPath := filepath.Join(dir, "pgbouncer.log")
+	logFile, err := os.Create(logPath) // #nosec G304 -- a file in the directory made above
+	if err != nil {
+		return nil, fmt.Errorf("pgbouncer: %w", err)
+	}
+	// The process keeps a descriptor of its own.
+	defer func() { _ = logFile.Close() }()
 	cmd := exec.Command("pgbouncer", args...) // #nosec G204 -- fixed program; its configuration is written above
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start pgbouncer: %w", err)
 	}
@@ -119,7 +123,8 @@ ignore_startup_parameters = extra_float_digits
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("pgbouncer on %s did not come up: %w; its log:\n%s", p.Addr, err, out.String())
+			out, _ := os.ReadFile(logPath) // #nosec G304 -- the log written above
+			return nil, fmt.Errorf("pgbouncer on %s did not come up: %w; its log:\n%s", p.Addr, err, out)
 		case <-time.After(20 * time.Millisecond): // a starting process sends no signal
 		}
 	}
@@ -154,22 +159,4 @@ func NewStoreThroughPgBouncer(t testing.TB) *store.DB {
 	db.SetMaxConns(6)
 	t.Cleanup(func() { _ = db.Close() })
 	return db
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's output and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
