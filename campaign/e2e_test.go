@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
@@ -99,6 +98,39 @@ type bench struct {
 	insp      *asynq.Inspector
 }
 
+// deployment is what the end-to-end tests run on.
+type deployment struct {
+	name  string
+	redis func(testing.TB) testenv.Redis
+	store func(testing.TB) *store.DB
+}
+
+// deployments are run through the same code: one Redis database and
+// Postgres directly; and a fleet's, a private Redis Cluster of three
+// masters and Postgres through PgBouncer in transaction mode (the store
+// migrated through it too).
+var deployments = []deployment{
+	{"single", testenv.NewRedis, testenv.NewStore},
+	{"fleet", testenv.NewRedisCluster, testenv.NewStoreThroughPgBouncer},
+}
+
+// onEachDeployment runs test as a parallel subtest on each of deployments.
+func onEachDeployment(t *testing.T, test func(t *testing.T, d deployment)) {
+	t.Helper()
+	for _, d := range deployments {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, d)
+		})
+	}
+}
+
+// newBenchIn is newBench in deployment d.
+func newBenchIn(t *testing.T, simOpts botsailorsim.Options, d deployment) *bench {
+	t.Helper()
+	return newBenchWith(t, simOpts, d.redis(t), d.store(t))
+}
+
 func newBench(t *testing.T, simOpts botsailorsim.Options) *bench {
 	t.Helper()
 	return newBenchOn(t, simOpts, testenv.NewRedis(t))
@@ -107,11 +139,17 @@ func newBench(t *testing.T, simOpts botsailorsim.Options) *bench {
 // newBenchOn is newBench on a given Redis.
 func newBenchOn(t *testing.T, simOpts botsailorsim.Options, rds testenv.Redis) *bench {
 	t.Helper()
+	return newBenchWith(t, simOpts, rds, testenv.NewStore(t))
+}
+
+// newBenchWith is newBench on a given Redis and store.
+func newBenchWith(t *testing.T, simOpts botsailorsim.Options, rds testenv.Redis, db *store.DB) *bench {
+	t.Helper()
 	simOpts.Tokens = []string{testToken}
 	sim := botsailorsim.New(simOpts)
 	ts := httptest.NewServer(sim)
 	t.Cleanup(ts.Close)
-	b := &bench{t: t, db: testenv.NewStore(t), rds: rds, sim: sim, url: ts.URL + "/api/v1", dir: t.TempDir(), opts: fastOpts()}
+	b := &bench{t: t, db: db, rds: rds, sim: sim, url: ts.URL + "/api/v1", dir: t.TempDir(), opts: fastOpts()}
 	b.conns = &app.Conns{Redis: b.rds.Opt, RedisClient: b.rds.Client, Store: b.db}
 	return b
 }
@@ -172,7 +210,7 @@ func (b *bench) startWorker(concurrency int) *app.Worker {
 	srv := app.NewWorker(b.conns, app.WorkerConfig{
 		Concurrency: concurrency,
 		Senders:     &app.Senders{Getenv: getenv},
-		Limiter:     throttle.NewFleet(redis.NewClient(b.rds.Client.Options())),
+		Limiter:     throttle.NewFleet(b.rds.NewClient(b.t)),
 		Outcomes:    throttle.NewOutcomes(b.rds.Client),
 		Recipients:  recipients,
 		Campaign:    b.opts,
@@ -261,54 +299,56 @@ func (b *bench) requireOncePerPhone(rows []delivery.Row) {
 
 func TestBroadcastEndToEnd(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{
-		Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 200 * time.Millisecond, ReadAfter: 300 * time.Millisecond, ReadShare: 0.5, FailShare: 0.02, Seed: 7, RatePerSecond: 250}})
-	const n = 500
-	path := b.writeCampaign("bf", n, 250, `      text: "Hi {{name}}, your code is {{code}}"`)
-	ch := b.apply(path)
-	require.Equal(t, "created", ch[1].Action)
+	onEachDeployment(t, func(t *testing.T, d deployment) {
+		b := newBenchIn(t, botsailorsim.Options{
+			Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 200 * time.Millisecond, ReadAfter: 300 * time.Millisecond, ReadShare: 0.5, FailShare: 0.02, Seed: 7, RatePerSecond: 250}}, d)
+		const n = 500
+		path := b.writeCampaign("bf", n, 250, `      text: "Hi {{name}}, your code is {{code}}"`)
+		ch := b.apply(path)
+		require.Equal(t, "created", ch[1].Action)
 
-	b.startWorker(20)
-	b.startWorker(20)
-	stop := b.startScheduler()
+		b.startWorker(20)
+		b.startWorker(20)
+		stop := b.startScheduler()
 
-	// Mid-run: stop the scheduler, re-apply the same YAML, start another.
-	b.waitFor(30*time.Second, "a third sent", func() bool { return b.sim.Stats().Accepted >= n/3 })
-	stop()
-	for _, c := range b.apply(path) {
-		require.Equal(t, "unchanged", c.Action, "%s %s", c.Kind, c.Name)
-	}
-	b.startScheduler()
-
-	b.waitFor(60*time.Second, "every delivery final", func() bool {
-		c := b.counts("bf")
-		return c["delivered"]+c["read"]+c["failed"] == n
-	})
-	rows := b.export("bf")
-	require.Len(t, rows, n)
-	wamids := map[string]bool{}
-	for _, r := range rows {
-		require.NotEmpty(t, r.WAMID, "delivery %d (%s) has no wamid", r.ID, r.Status)
-		require.False(t, wamids[r.WAMID], "wamid %s recorded twice", r.WAMID)
-		wamids[r.WAMID] = true
-		require.NotNil(t, r.SentAt)
-		if r.Status == delivery.Failed {
-			require.Equal(t, "131026", r.ErrorCode)
+		// Mid-run: stop the scheduler, re-apply the same YAML, start another.
+		b.waitFor(30*time.Second, "a third sent", func() bool { return b.sim.Stats().Accepted >= n/3 })
+		stop()
+		for _, c := range b.apply(path) {
+			require.Equal(t, "unchanged", c.Action, "%s %s", c.Kind, c.Name)
 		}
-	}
-	require.Equal(t, n, b.sim.Stats().Accepted)
-	b.requireOncePerPhone(rows)
-	// The simulator enforces the account's rate per phone number: two
-	// workers sharing the fleet limiter never hit it.
-	require.Zero(t, b.sim.Stats().RateLimited, "rate-limit answers from the provider")
-	t.Logf("worst one-second window at the provider: %d sends (limit 250)", worstSecond(b.sim.Sends()))
-	st, err := b.service().Status(context.Background(), "bf")
-	require.NoError(t, err)
-	require.Equal(t, campaign.StatusCompleted, st.Status)
-	// Every message text was rendered for its recipient.
-	for _, s := range b.sim.Sends()[:10] {
-		require.Regexp(t, `^Hi Person \d+, your code is C\d+$`, s.Text)
-	}
+		b.startScheduler()
+
+		b.waitFor(60*time.Second, "every delivery final", func() bool {
+			c := b.counts("bf")
+			return c["delivered"]+c["read"]+c["failed"] == n
+		})
+		rows := b.export("bf")
+		require.Len(t, rows, n)
+		wamids := map[string]bool{}
+		for _, r := range rows {
+			require.NotEmpty(t, r.WAMID, "delivery %d (%s) has no wamid", r.ID, r.Status)
+			require.False(t, wamids[r.WAMID], "wamid %s recorded twice", r.WAMID)
+			wamids[r.WAMID] = true
+			require.NotNil(t, r.SentAt)
+			if r.Status == delivery.Failed {
+				require.Equal(t, "131026", r.ErrorCode)
+			}
+		}
+		require.Equal(t, n, b.sim.Stats().Accepted)
+		b.requireOncePerPhone(rows)
+		// The simulator enforces the account's rate per phone number: two
+		// workers sharing the fleet limiter never hit it.
+		require.Zero(t, b.sim.Stats().RateLimited, "rate-limit answers from the provider")
+		t.Logf("worst one-second window at the provider: %d sends (limit 250)", worstSecond(b.sim.Sends()))
+		st, err := b.service().Status(context.Background(), "bf")
+		require.NoError(t, err)
+		require.Equal(t, campaign.StatusCompleted, st.Status)
+		// Every message text was rendered for its recipient.
+		for _, s := range b.sim.Sends()[:10] {
+			require.Regexp(t, `^Hi Person \d+, your code is C\d+$`, s.Text)
+		}
+	})
 }
 
 func TestDroppedConnectionsNeverDuplicate(t *testing.T) {

@@ -45,7 +45,7 @@ func (s *stallRecipients) Admit(_ context.Context, _ throttle.Gate, _ time.Time,
 	return throttle.Verdict{}, nil
 }
 
-func (s *stallRecipients) HoldPair(context.Context, string, string, time.Duration) error { return nil }
+func (s *stallRecipients) HoldPair(context.Context, throttle.Gate, time.Duration) error { return nil }
 
 // A copy that stalls between its claim and its request past its lease never
 // sends after another copy reconciled, claimed and sent: not two templates.

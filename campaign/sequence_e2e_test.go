@@ -72,58 +72,60 @@ func (b *bench) sequenceRows(name string) []sequence.Row {
 // the enrollments complete.
 func TestSequenceEndToEnd(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 11}})
-	b.accountYAML = "    pair_interval: 0s"
-	const n = 100
-	delays := []time.Duration{0, 2 * time.Second, 3 * time.Second}
-	b.apply(b.writeSequence("drip", "", `      - {after: 0s, message: {text: "Welcome {{name}}"}}
+	onEachDeployment(t, func(t *testing.T, d deployment) {
+		b := newBenchIn(t, botsailorsim.Options{Knobs: sim.Knobs{Latency: 2 * time.Millisecond, DeliverAfter: 100 * time.Millisecond, ReadAfter: -1, Seed: 11}}, d)
+		b.accountYAML = "    pair_interval: 0s"
+		const n = 100
+		delays := []time.Duration{0, 2 * time.Second, 3 * time.Second}
+		b.apply(b.writeSequence("drip", "", `      - {after: 0s, message: {text: "Welcome {{name}}"}}
       - {after: 2s, message: {template: {id: "313823", vars: {name: "{{name}}", code: "{{code}}"}}}}
       - {after: 3s, message: {text: "Last one, {{name}}: {{code}}"}}`))
-	res, err := b.db.Enroll(context.Background(), "drip", b.people(n), time.Now())
-	require.NoError(t, err)
-	require.Equal(t, n, res.Enrolled)
+		res, err := b.db.Enroll(context.Background(), "drip", b.people(n), time.Now())
+		require.NoError(t, err)
+		require.Equal(t, n, res.Enrolled)
 
-	b.startWorker(20)
-	b.startWorker(20)
-	b.startScheduler()
-	b.startScheduler() // two replicas feed the same steps
+		b.startWorker(20)
+		b.startWorker(20)
+		b.startScheduler()
+		b.startScheduler() // two replicas feed the same steps
 
-	b.waitFor(90*time.Second, "every enrollment completed", func() bool {
-		c, err := b.db.EnrollmentCounts(context.Background(), "drip")
-		return err == nil && c[sequence.EnrollCompleted] == n
-	})
+		b.waitFor(90*time.Second, "every enrollment completed", func() bool {
+			c, err := b.db.EnrollmentCounts(context.Background(), "drip")
+			return err == nil && c[sequence.EnrollCompleted] == n
+		})
 
-	// What the provider received, per phone, in order.
-	got := map[string][]botsailorsim.Send{}
-	for _, s := range b.sim.Sends() {
-		got[s.Phone] = append(got[s.Phone], s)
-	}
-	require.Len(t, got, n)
-	for i, p := range b.people(n) {
-		sends := got[p.Phone]
-		require.Len(t, sends, 3, "phone %s", p.Phone)
-		sort.SliceStable(sends, func(a, c int) bool { return sends[a].At.Before(sends[c].At) })
-		require.Equal(t, "Welcome Person "+fmt.Sprint(i), sends[0].Text)
-		require.Equal(t, "313823", sends[1].Text)
-		require.Equal(t, map[string]string{"name-1": fmt.Sprintf("Person %d", i), "code-2": fmt.Sprintf("C%d", i)}, sends[1].TemplateVars)
-		require.Equal(t, fmt.Sprintf("Last one, Person %d: C%d", i, i), sends[2].Text)
-		for k := 1; k < 3; k++ {
-			require.GreaterOrEqual(t, sends[k].At.Sub(sends[k-1].At), delays[k],
-				"phone %s: step %d came %s after step %d", p.Phone, k+1, sends[k].At.Sub(sends[k-1].At), k)
+		// What the provider received, per phone, in order.
+		got := map[string][]botsailorsim.Send{}
+		for _, s := range b.sim.Sends() {
+			got[s.Phone] = append(got[s.Phone], s)
 		}
-	}
-	rows := b.sequenceRows("drip")
-	require.Len(t, rows, 3*n)
-	wamids := map[string]bool{}
-	for _, r := range rows {
-		require.Contains(t, []string{"sent", "delivered", "read"}, r.Status, "%+v", r)
-		require.NotEmpty(t, r.WAMID, "%+v", r)
-		require.False(t, wamids[r.WAMID], "wamid %s twice", r.WAMID)
-		wamids[r.WAMID] = true
-	}
-	rep, err := b.db.SequenceReport(context.Background(), "drip")
-	require.NoError(t, err)
-	require.Equal(t, map[string]int{"completed": n}, rep.Enrollments)
+		require.Len(t, got, n)
+		for i, p := range b.people(n) {
+			sends := got[p.Phone]
+			require.Len(t, sends, 3, "phone %s", p.Phone)
+			sort.SliceStable(sends, func(a, c int) bool { return sends[a].At.Before(sends[c].At) })
+			require.Equal(t, "Welcome Person "+fmt.Sprint(i), sends[0].Text)
+			require.Equal(t, "313823", sends[1].Text)
+			require.Equal(t, map[string]string{"name-1": fmt.Sprintf("Person %d", i), "code-2": fmt.Sprintf("C%d", i)}, sends[1].TemplateVars)
+			require.Equal(t, fmt.Sprintf("Last one, Person %d: C%d", i, i), sends[2].Text)
+			for k := 1; k < 3; k++ {
+				require.GreaterOrEqual(t, sends[k].At.Sub(sends[k-1].At), delays[k],
+					"phone %s: step %d came %s after step %d", p.Phone, k+1, sends[k].At.Sub(sends[k-1].At), k)
+			}
+		}
+		rows := b.sequenceRows("drip")
+		require.Len(t, rows, 3*n)
+		wamids := map[string]bool{}
+		for _, r := range rows {
+			require.Contains(t, []string{"sent", "delivered", "read"}, r.Status, "%+v", r)
+			require.NotEmpty(t, r.WAMID, "%+v", r)
+			require.False(t, wamids[r.WAMID], "wamid %s twice", r.WAMID)
+			wamids[r.WAMID] = true
+		}
+		rep, err := b.db.SequenceReport(context.Background(), "drip")
+		require.NoError(t, err)
+		require.Equal(t, map[string]int{"completed": n}, rep.Enrollments)
+	})
 }
 
 // Unenroll and exit rules stop pending steps: once someone is unenrolled,

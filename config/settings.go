@@ -12,8 +12,8 @@ type Setting struct {
 // Settings lists every environment variable wacamp's processes read, in
 // one place; a test keeps it equal to the code and the README.
 var Settings = []Setting{
-	{"DATABASE_URL", "every process", "", "Postgres URL (postgres://…); the demo uses an embedded SQLite database when it is unset"},
-	{"REDIS_URL", "every process", "", "Redis URL (redis://host:port/db); the demo starts an embedded Redis when it is unset"},
+	{"DATABASE_URL", "every process", "", "Postgres URL (postgres://…; through PgBouncer in transaction mode add default_query_exec_mode=exec); the demo uses an embedded SQLite database when it is unset"},
+	{"REDIS_URL", "every process", "", "Redis URL: redis://host:port/db for one server, redis-cluster://host1:port,host2:port for a Redis Cluster; the demo starts an embedded Redis when it is unset"},
 	{"WACAMP_DB_MAX_CONNS", "every process", "10", "the process's Postgres pool size"},
 	{"WACAMP_LOG_LEVEL", "every process", "info", "debug, info, warn or error"},
 	{"WACAMP_LEASE", "worker", "2m", "how long a send holds its claim (at least 90s advised)"},

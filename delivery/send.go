@@ -55,7 +55,7 @@ type SendDeps struct {
 // satisfies it). Admit only looks when take is false.
 type RecipientLimits interface {
 	Admit(ctx context.Context, g throttle.Gate, now time.Time, take bool) (throttle.Verdict, error)
-	HoldPair(ctx context.Context, number, recipient string, d time.Duration) error
+	HoldPair(ctx context.Context, g throttle.Gate, d time.Duration) error
 }
 
 // BudgetWindow is the span of the unique-recipient budget: WhatsApp's
@@ -335,7 +335,7 @@ func (h *SendHandler) holdPairAfter(ctx context.Context, log *slog.Logger, job J
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := h.recipients.HoldPair(ctx, job.Account.RateKey(), job.Phone, job.Account.PairInterval); err != nil {
+	if err := h.recipients.HoldPair(ctx, gate(job), job.Account.PairInterval); err != nil {
 		log.WarnContext(ctx, "delivery: cannot hold the pair interval after the answer", slog.String("error", err.Error()))
 	}
 }
@@ -483,7 +483,7 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		if code == "131056" && h.recipients != nil {
 			// Pair rate hit: hold every send to this recipient from this
 			// number, whichever campaign it belongs to.
-			if herr := h.recipients.HoldPair(ctx, job.Account.RateKey(), job.Phone, wait); herr != nil {
+			if herr := h.recipients.HoldPair(ctx, gate(job), wait); herr != nil {
 				log.WarnContext(ctx, "delivery: cannot hold recipient after pair-rate error", slog.String("error", herr.Error()))
 			}
 		}

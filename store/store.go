@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -123,12 +122,9 @@ func (db *DB) migrate(ctx context.Context, sqlDB *sql.DB, log *slog.Logger) erro
 	gd := goose.DialectSQLite3
 	if db.dialect == "postgres" {
 		gd = goose.DialectPostgres
-		// Several processes may start at once; one migrates, the others wait.
-		locker, err := lock.NewPostgresSessionLocker()
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
+		// Several processes may start at once; one migrates, the others
+		// wait. The lock holds through a pooler in transaction mode.
+		opts = append(opts, goose.WithLocker(&migrationLock{}))
 	}
 	p, err := goose.NewProvider(gd, sqlDB, sub, opts...)
 	if err != nil {

@@ -11,10 +11,11 @@ import (
 // Outcomes keeps, per key, the last N outcomes (failed or not) in a Redis
 // list shared by the fleet, and answers how many of them failed. The
 // campaign engine uses it to pause a broadcast on an error storm.
-type Outcomes struct{ rdb *redis.Client }
+type Outcomes struct{ rdb redis.UniversalClient }
 
-// NewOutcomes returns an Outcomes on rdb.
-func NewOutcomes(rdb *redis.Client) *Outcomes { return &Outcomes{rdb: rdb} }
+// NewOutcomes returns an Outcomes on rdb (one server or a Redis Cluster:
+// a key's list and count share its hash tag).
+func NewOutcomes(rdb redis.UniversalClient) *Outcomes { return &Outcomes{rdb: rdb} }
 
 // KEYS[1] -> wacamp:outcomes:{<key>}        list of the last N outcomes
 // KEYS[2] -> wacamp:outcomes:{<key>}:failed  how many of them failed

@@ -27,10 +27,15 @@ import (
 // take the last slot. The pair interval runs on Redis's clock (no worker's
 // clock skew can shorten it); the budget on the caller's (the engine's
 // clock), so a 24 h window can be tested without waiting a day.
-type Recipients struct{ rdb *redis.Client }
+//
+// A ledger's pair keys carry the ledger's hash tag, so the script's keys
+// share one Redis Cluster slot: a ledger and the pair intervals of its
+// numbers live on one node.
+type Recipients struct{ rdb redis.UniversalClient }
 
-// NewRecipients returns the per-recipient limits on rdb.
-func NewRecipients(rdb *redis.Client) *Recipients { return &Recipients{rdb: rdb} }
+// NewRecipients returns the per-recipient limits on rdb (one server or a
+// Redis Cluster).
+func NewRecipients(rdb redis.UniversalClient) *Recipients { return &Recipients{rdb: rdb} }
 
 // Gate describes one intended send for [Recipients.Admit].
 type Gate struct {
@@ -41,8 +46,9 @@ type Gate struct {
 	// PairInterval is the least time between two messages to Recipient from
 	// Number; 0 turns the check off.
 	PairInterval time.Duration
-	// Ledger names the unique-recipient budget (an account or portfolio);
-	// Limit is its size, 0 = unlimited; Window its span (24 h).
+	// Ledger names the unique-recipient budget (an account or portfolio;
+	// "" = Number's own); Limit is its size, 0 = unlimited; Window its span
+	// (24 h). The pair interval's keys are kept under it too.
 	Ledger string
 	Limit  int
 	Window time.Duration
@@ -75,14 +81,24 @@ type Verdict struct {
 	Wait time.Duration
 }
 
+// ledger is the budget g's keys are kept under.
+func (g Gate) ledger() string {
+	if g.Ledger == "" {
+		return g.Number
+	}
+	return g.Ledger
+}
+
 // pairKey holds, in Redis time (ms), the earliest moment the next message
-// to the recipient from the number may go ("not before").
-func pairKey(number, recipient string) string {
-	return "wacamp:pair:{" + number + "}:" + recipient
+// to the recipient from the number may go ("not before"). It carries the
+// ledger's hash tag, so that it shares the ledger key's Redis Cluster slot.
+func pairKey(g Gate) string {
+	return "wacamp:pair:{" + g.ledger() + "}:" + g.Number + ":" + g.Recipient
 }
 
 // ledgerKey is the sorted set of a budget: recipient → time of the latest
-// message (ms).
+// message (ms). Its name must not change: it holds who was messaged in the
+// last 24 h, which an upgrade must not forget.
 func ledgerKey(ledger string) string { return "wacamp:ledger:{" + ledger + "}" }
 
 // redisNow is Redis's clock in ms, read inside a script. The pair interval
@@ -93,7 +109,7 @@ local t = redis.call("TIME")
 local rnow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `
 
-// KEYS[1] -> wacamp:pair:{<number>}:<recipient>
+// KEYS[1] -> wacamp:pair:{<ledger>}:<number>:<recipient>
 // KEYS[2] -> wacamp:ledger:{<ledger>}
 // ARGV[1] -> now, ms, for the budget (the engine's clock)
 // ARGV[2] -> pair span, ms (0 = no interval; a hold after 131056 still counts)
@@ -137,7 +153,7 @@ func (r *Recipients) Admit(ctx context.Context, g Gate, now time.Time, take bool
 	if take {
 		flag = "1"
 	}
-	res, err := admit.Run(ctx, r.rdb, []string{pairKey(g.Number, g.Recipient), ledgerKey(g.Ledger)},
+	res, err := admit.Run(ctx, r.rdb, []string{pairKey(g), ledgerKey(g.ledger())},
 		now.UnixMilli(), pairSpan(g.PairInterval).Milliseconds(), max(g.Limit, 0), g.Window.Milliseconds(), g.Recipient, flag).Int64Slice()
 	if err != nil {
 		return Verdict{}, fmt.Errorf("throttle %s: recipient limits: %w", g.Number, err)
@@ -157,7 +173,7 @@ func pairSpan(interval time.Duration) time.Duration {
 	return time.Duration(ms) * time.Millisecond
 }
 
-// KEYS[1] -> wacamp:pair:{<number>}:<recipient>
+// KEYS[1] -> wacamp:pair:{<ledger>}:<number>:<recipient>
 // ARGV[1] -> hold, ms
 var holdPair = redis.NewScript(redisNow + `
 local until_ = rnow + tonumber(ARGV[1])
@@ -167,13 +183,13 @@ if until_ > cur then
 end
 return 0`)
 
-// HoldPair keeps every send to recipient from number waiting for at least
-// d from now (the provider answered 131056, pair rate hit: WhatsApp asks
-// for 4^X s), whatever the account's pair interval. It never shortens a
-// longer hold.
-func (r *Recipients) HoldPair(ctx context.Context, number, recipient string, d time.Duration) error {
-	if err := holdPair.Run(ctx, r.rdb, []string{pairKey(number, recipient)}, max(d.Milliseconds(), 1)).Err(); err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("throttle %s: hold pair: %w", number, err)
+// HoldPair keeps every send to g.Recipient from g.Number waiting for at
+// least d from now (the provider answered 131056, pair rate hit: WhatsApp
+// asks for 4^X s), whatever the account's pair interval. It never shortens
+// a longer hold. Of g it reads Number, Recipient and Ledger.
+func (r *Recipients) HoldPair(ctx context.Context, g Gate, d time.Duration) error {
+	if err := holdPair.Run(ctx, r.rdb, []string{pairKey(g)}, max(d.Milliseconds(), 1)).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("throttle %s: hold pair: %w", g.Number, err)
 	}
 	return nil
 }

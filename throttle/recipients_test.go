@@ -62,8 +62,8 @@ func TestPairIntervalHoldsLaterMessagesToTheSameRecipient(t *testing.T) {
 	noInterval.PairInterval = 0
 	base := 2 * span
 	mr.SetTime(t0.Add(base))
-	require.NoError(t, r.HoldPair(ctx, g.Number, g.Recipient, 16*time.Second))
-	require.NoError(t, r.HoldPair(ctx, g.Number, g.Recipient, time.Second))
+	require.NoError(t, r.HoldPair(ctx, g, 16*time.Second))
+	require.NoError(t, r.HoldPair(ctx, g, time.Second))
 	v = admit(noInterval, base+time.Second, false)
 	require.Equal(t, throttle.HoldPair, v.Hold)
 	require.Equal(t, 15*time.Second, v.Wait)
@@ -124,7 +124,7 @@ func TestBudgetIsNeverOverdrawnByConcurrentWorkers(t *testing.T) {
 		wg       sync.WaitGroup
 	)
 	for p := range 4 {
-		r := throttle.NewRecipients(redisClient(t, rds.Client.Options()))
+		r := throttle.NewRecipients(rds.NewClient(t))
 		for i := range 10 {
 			wg.Add(1)
 			go func() {

@@ -23,7 +23,7 @@ import (
 // Waiting is not failing: Wait blocks until a token is granted, and only
 // returns an error when ctx ends or Redis cannot be reached.
 type Fleet struct {
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	lim   *redis_rate.Limiter
 	local *Local
 
@@ -81,9 +81,9 @@ type cachedFactor struct {
 	at time.Time
 }
 
-// NewFleet returns a fleet-wide limiter on rdb with the default
-// PenaltyPolicy.
-func NewFleet(rdb *redis.Client) *Fleet {
+// NewFleet returns a fleet-wide limiter on rdb (one server or a Redis
+// Cluster) with the default PenaltyPolicy.
+func NewFleet(rdb redis.UniversalClient) *Fleet {
 	return &Fleet{rdb: rdb, lim: redis_rate.NewLimiter(rdb), local: NewLocal(),
 		factors: map[string]cachedFactor{}, cacheFor: time.Second}
 }

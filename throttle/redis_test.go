@@ -32,7 +32,7 @@ func TestFleetSharesOneRateAcrossProcesses(t *testing.T) {
 	)
 	begin := time.Now()
 	for range 2 {
-		f := throttle.NewFleet(redisClient(t, rds.Client.Options()))
+		f := throttle.NewFleet(rds.NewClient(t))
 		for range 6 {
 			wg.Add(1)
 			go func() {
@@ -74,7 +74,7 @@ func TestPenaltyHalvesOnceThenRecoversGradually(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{t: time.Now()}
 	fleet := func() *throttle.Fleet {
-		f := throttle.NewFleet(redisClient(t, rds.Client.Options()))
+		f := throttle.NewFleet(rds.NewClient(t))
 		f.Now = clk.Now
 		return f
 	}

@@ -67,21 +67,41 @@ func pendingPhones(events []provider.Event) []string {
 	return out
 }
 
+// recordPending adds a webhook to a pending set and renews the set's
+// expiry in one step, so no set is left without one.
+//
+// KEYS[1] -> wacamp:webhook:pending:<account>:<phone>
+// ARGV[1] -> arrival (Unix ms)
+// ARGV[2] -> webhook id
+// ARGV[3] -> expiry (ms)
+var recordPending = redis.NewScript(`
+redis.call("ZADD", KEYS[1], ARGV[1], ARGV[2])
+redis.call("PEXPIRE", KEYS[1], ARGV[3])
+return 0`)
+
 // Add records that webhook id, about phones of the account, arrived at at
-// and is not applied yet.
+// and is not applied yet. Each phone's set is written in one step, all in
+// one round trip (per node, on a Redis Cluster). The sets of different
+// phones may live on different nodes, so they are not one transaction:
+// when Add fails, it removes what it may have written, as far as Redis
+// lets it (the caller then keeps the webhook without an id, which nothing
+// would remove).
 func (p *Pending) Add(ctx context.Context, accountID int64, id string, phones []string, at time.Time) error {
 	if len(phones) == 0 {
 		return nil
 	}
-	_, err := p.Redis.TxPipelined(ctx, func(tx redis.Pipeliner) error {
+	_, err := p.Redis.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for _, ph := range phones {
-			k := pendingKey(accountID, ph)
-			tx.ZAdd(ctx, k, redis.Z{Score: float64(at.UnixMilli()), Member: id})
-			tx.PExpire(ctx, k, 2*PendingStale)
+			// Eval, not EvalSha: in a pipeline a missing script shows only
+			// after the round trip. The script is a few dozen bytes.
+			recordPending.Eval(ctx, pipe, []string{pendingKey(accountID, ph)}, at.UnixMilli(), id, (2 * PendingStale).Milliseconds())
 		}
 		return nil
 	})
 	if err != nil {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), QueueTimeout)
+		_ = p.Done(uctx, accountID, id, phones)
+		cancel()
 		return fmt.Errorf("record pending webhook: %w", err)
 	}
 	return nil

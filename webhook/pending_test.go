@@ -64,3 +64,33 @@ func TestReceiverRecordsWebhooksUntilApplied(t *testing.T) {
 	old := fmt.Sprintf(`{"account_id":%d,"account":"shop","events":[{"WAMID":"wamid.Y","Phone":%q,"Status":"delivered"}]}`, acct, phone)
 	require.NoError(t, apply.ProcessTask(ctx, asynq.NewTask(webhook.TypeApply, []byte(old))))
 }
+
+// On a Redis Cluster the records of one webhook about several phones lie
+// in several slots (and nodes): Add, Since and Done still work (a
+// transaction across them was refused with CROSSSLOT).
+func TestPendingOnARedisCluster(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rc := testenv.NewRedisCluster(t)
+	pending := &webhook.Pending{Redis: rc.Client}
+	at := time.Now().Truncate(time.Millisecond)
+	var phones []string
+	for i := range 12 {
+		phones = append(phones, fmt.Sprintf("49151000000%02d", i))
+	}
+	require.NoError(t, pending.Add(ctx, 7, "hook-1", phones, at))
+	for _, ph := range phones {
+		ok, err := pending.Since(ctx, 7, ph, at, at.Add(time.Second))
+		require.NoError(t, err)
+		require.True(t, ok, ph)
+		ttl, err := rc.Client.PTTL(ctx, "wacamp:webhook:pending:7:"+ph).Result()
+		require.NoError(t, err)
+		require.Greater(t, ttl, webhook.PendingStale, "the set expires, 2×PendingStale after its last recording")
+	}
+	require.NoError(t, pending.Done(ctx, 7, "hook-1", phones))
+	for _, ph := range phones {
+		ok, err := pending.Since(ctx, 7, ph, at, at.Add(time.Second))
+		require.NoError(t, err)
+		require.False(t, ok, ph)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -15,11 +16,15 @@ import (
 
 // Conns are the connections every command shares.
 type Conns struct {
+	// Redis is asynq's connection (to one server or a Redis Cluster).
 	Redis    asynq.RedisConnOpt
 	RedisURL string
-	// RedisClient is a go-redis client on the same database, for the
-	// fleet-wide throttle.
-	RedisClient *redis.Client
+	// RedisClient is a go-redis client on the same database (or cluster),
+	// for the fleet-wide throttle, the webhook records and the data marker.
+	RedisClient redis.UniversalClient
+	// RedisTarget is what REDIS_URL says (zero in tests that build Conns
+	// themselves).
+	RedisTarget RedisTarget
 	Store       *store.DB
 	closers     []func()
 }
@@ -49,19 +54,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Conns, err
 	if redisURL == "" {
 		return nil, fmt.Errorf("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
 	}
-	// Parse errors are not wrapped: they quote the URL, password included.
-	opt, err := asynq.ParseRedisURI(redisURL)
+	target, err := ParseRedisURL(redisURL)
 	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("REDIS_URL %s is not a valid redis:// URL", config.RedactURL(redisURL))
+		return nil, err
 	}
-	c.Redis, c.RedisURL = opt, redisURL
-	ropt, err := redis.ParseURL(redisURL)
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("REDIS_URL %s is not a valid redis:// URL", config.RedactURL(redisURL))
-	}
-	c.RedisClient = redis.NewClient(ropt)
+	c.Redis, c.RedisURL, c.RedisTarget = target.Asynq, redisURL, target
+	c.RedisClient = target.NewClient()
 	c.closers = append(c.closers, func() { _ = c.RedisClient.Close() })
 
 	dsn := cfg.DatabaseURL
@@ -83,14 +81,19 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Conns, err
 // pingTimeout bounds PingRedis.
 const pingTimeout = 10 * time.Second
 
-// PingRedis checks that Redis answers, so a daemon fails at start with a
-// clear message, naming REDIS_URL without its password, instead of running
-// without it. Later outages are waited out (and logged).
+// PingRedis checks that Redis answers, and is a Redis Cluster if and only if
+// REDIS_URL says so, so a daemon fails at start with a clear message,
+// naming REDIS_URL without its password, instead of running without it.
+// Later outages are waited out (and logged).
 func (c *Conns) PingRedis(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
+	shown := config.RedactURL(c.RedisURL)
 	if err := c.RedisClient.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("cannot reach Redis at REDIS_URL=%s: %w", config.RedactURL(c.RedisURL), err)
+		if c.RedisTarget.Cluster && strings.Contains(err.Error(), "cluster support disabled") {
+			return fmt.Errorf("REDIS_URL=%s names a Redis Cluster, but the server is not in cluster mode: use redis://host:port/db: %w", shown, err)
+		}
+		return fmt.Errorf("cannot reach Redis at REDIS_URL=%s: %w", shown, err)
 	}
-	return nil
+	return checkRedisKind(ctx, c.RedisClient, c.RedisTarget, shown)
 }

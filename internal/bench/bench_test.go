@@ -26,7 +26,7 @@ func TestRunSmall(t *testing.T) {
 		Sends:       100,
 		Concurrency: 10,
 		RedisURL:    testenv.RedisURL(),
-		RedisDB:     rds.Client.Options().DB,
+		RedisDB:     rds.DB,
 		RedisLeased: true,
 		DatabaseURL: testenv.PostgresURL(),
 		Timeout:     2 * time.Minute,
@@ -76,7 +76,7 @@ func TestRunWebhooksSmall(t *testing.T) {
 	var progress bytes.Buffer
 	res, err := bench.RunWebhooks(context.Background(), bench.WebhooksConfig{
 		Messages: 300, Clients: 4, Concurrency: 10,
-		RedisURL: testenv.RedisURL(), RedisDB: rds.Client.Options().DB, RedisLeased: true,
+		RedisURL: testenv.RedisURL(), RedisDB: rds.DB, RedisLeased: true,
 		DatabaseURL: testenv.PostgresURL(), Timeout: 2 * time.Minute,
 	}, &progress)
 	require.NoError(t, err, progress.String())

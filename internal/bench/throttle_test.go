@@ -29,7 +29,7 @@ func TestRunThrottleSmall(t *testing.T) {
 		Numbers:     []int{2},
 		Concurrency: 10,
 		RedisURL:    testenv.RedisURL(),
-		RedisDB:     rds.Client.Options().DB,
+		RedisDB:     rds.DB,
 		RedisLeased: true,
 		DatabaseURL: testenv.PostgresURL(),
 		Timeout:     2 * time.Minute,

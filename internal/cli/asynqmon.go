@@ -17,6 +17,7 @@ import (
 	"github.com/hibiken/asynqmon"
 
 	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/internal/app"
 )
 
 // Credentials are the web UI's basic-auth user and password.
@@ -82,11 +83,11 @@ func Asynqmon(ctx context.Context, args []string, io IO) error {
 	if redisURL == "" {
 		return errors.New("REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
 	}
-	opt, err := asynq.ParseRedisURI(redisURL)
-	if err != nil { // not wrapped: the parse error quotes the URL, password included
-		return fmt.Errorf("REDIS_URL %s is not a valid redis:// URL", config.RedactURL(redisURL))
+	target, err := app.ParseRedisURL(redisURL)
+	if err != nil {
+		return err
 	}
-	ui := UIHandler(opt, *readOnly)
+	ui := UIHandler(target.Asynq, *readOnly)
 	defer ui.Close()
 	var h http.Handler = ui
 	if !*noAuth {

@@ -21,28 +21,41 @@ type Server struct {
 	// Restart.
 	Addr string
 	dir  string
+	args []string // besides the port, bind address and persistence
 	cmd  *exec.Cmd
 }
 
 // Start starts redis-server on a free loopback port, with dir as its working
 // directory (it writes nothing there), and waits until it answers.
 func Start(ctx context.Context, dir string) (*Server, error) {
+	return start(ctx, dir)
+}
+
+// start starts redis-server on a free loopback port with extra arguments.
+func start(ctx context.Context, dir string, args ...string) (*Server, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("redisproc: find a free port: %w", err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
-	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), dir: dir}
+	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), dir: dir, args: args}
 	if err := s.start(ctx, port); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
+// ErrNoRedisServer is returned (wrapped) when redis-server is not on PATH.
+var ErrNoRedisServer = errors.New("redis-server is not on PATH: install it (Debian: apt-get install redis-server; .ci/run does)")
+
 func (s *Server) start(ctx context.Context, port int) error {
-	s.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", "") // #nosec G204 -- fixed program; arguments are a port and a temporary directory
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		return fmt.Errorf("redisproc: %w", ErrNoRedisServer)
+	}
+	args := append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", ""}, s.args...)
+	s.cmd = exec.Command("redis-server", args...) // #nosec G204 -- fixed program; arguments are a port, a temporary directory and fixed settings
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("redisproc: start redis-server: %w", err)
 	}

@@ -190,11 +190,29 @@ func NewStore(t testing.TB) *store.DB {
 	return db
 }
 
-// Redis is a leased, flushed Redis database.
+// Redis is a leased, flushed Redis database, or a private Redis Cluster.
 type Redis struct {
-	URL    string // redis://host:port/N
+	URL    string // redis://host:port/N, or redis-cluster://host:port,…
 	Opt    asynq.RedisConnOpt
-	Client *redis.Client
+	Client redis.UniversalClient
+	// Addrs are the server's host:port, or the cluster's masters'.
+	Addrs []string
+	// DB is the database index (0 on a cluster).
+	DB int
+	// Cluster is true for a Redis Cluster.
+	Cluster bool
+	// newClient makes another client like Client.
+	newClient func() redis.UniversalClient
+}
+
+// NewClient returns another client on the same database or cluster, with
+// its own connections (as another process would have), closed when the
+// test ends.
+func (r Redis) NewClient(t testing.TB) redis.UniversalClient {
+	t.Helper()
+	c := r.newClient()
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
 
 // NewRedis leases a Redis database index (1–15) for the test, flushes it and
@@ -242,7 +260,8 @@ func NewRedis(t testing.TB) Redis {
 				t.Fatalf("testenv: flush redis db %d: %v", n, err)
 			}
 			u := fmt.Sprintf("redis://%s/%d", opt.Addr, n)
-			return Redis{URL: u, Opt: asynq.RedisClientOpt{Addr: opt.Addr, DB: n, Password: opt.Password}, Client: c}
+			return Redis{URL: u, Opt: asynq.RedisClientOpt{Addr: opt.Addr, DB: n, Password: opt.Password}, Client: c, Addrs: []string{opt.Addr}, DB: n,
+				newClient: func() redis.UniversalClient { o := opt; return redis.NewClient(&o) }}
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("testenv: no free redis database for 5 minutes")
