@@ -25,15 +25,18 @@ type BatchStore interface {
 }
 
 // ProcessBatch is the asynq handler of TypeSendBatch tasks: it sends the
-// deliveries the task carries one after the other, each exactly as a
-// TypeSend task would (its claim with a lease right before its request,
-// the re-check, the idempotent record), loading them in one query. A
-// delivery that must be tried again later (a wait, a transient error) is
-// handed to a send task of its own, so the rest of the batch goes on and
-// the batch itself is never retried for one delivery. The batch returns
-// an error (and runs again: deliveries already settled are no-ops) only
-// when it could not go through its deliveries: a failed load, a failed
-// hand-off, or the worker shutting down.
+// deliveries the task carries, Options.BatchParallel at a time in their
+// order, each exactly as a TypeSend task would (its own rate token, its
+// claim with a lease right before its request, the re-check, the
+// idempotent record), after loading them all in one query. Sends that run
+// at once share their claims' and records' statements (the store
+// group-commits them). A delivery that must be tried again later (a wait,
+// a transient error) is handed to a send task of its own, so the rest of
+// the batch goes on and the batch itself is never retried for one
+// delivery. The batch returns an error (and runs again: deliveries already
+// settled are no-ops then) only when it could not go through its
+// deliveries: a failed load, a failed hand-off, or the worker shutting
+// down.
 func (h *SendHandler) ProcessBatch(ctx context.Context, t *asynq.Task) error {
 	var p BatchPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
