@@ -2,6 +2,7 @@ package campaign_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -150,6 +151,44 @@ func TestWaitingSendHoldsNoClaim(t *testing.T) {
 	h2 := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv}, Limiter: noLimit{}}, b.opts)
 	require.NoError(t, h2.ProcessTask(ctx, sendTask(job.Ref)))
 	require.Equal(t, 1, b.sim.Stats().Accepted)
+}
+
+// departLimiter hands out departure slots wait after it is asked, as a
+// delivery.Departer.
+type departLimiter struct {
+	wait time.Duration
+	at   chan time.Time
+}
+
+func (departLimiter) Wait(context.Context, string, float64) error {
+	return errors.New("a Departer is asked for its slot ahead")
+}
+
+func (l departLimiter) WaitAhead(context.Context, string, float64, time.Duration) (time.Time, error) {
+	at := time.Now().Add(l.wait)
+	l.at <- at
+	return at, nil
+}
+
+// With a limiter that hands out departure slots ahead (throttle.Fleet),
+// the send claims its delivery before its slot and the request leaves at
+// the slot, not whenever the claim is done: the claim's varying delay does
+// not bunch requests at the provider.
+func TestRequestLeavesAtItsSlot(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: -1}})
+	b.apply(b.writeCampaign("slot", 1, 10, `      text: "Hi {{name}}"`))
+	ctx := context.Background()
+	f, _ := b.feeder()
+	job := b.firstQueued(f, "slot")
+
+	l := departLimiter{wait: 300 * time.Millisecond, at: make(chan time.Time, 1)}
+	h := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv}, Limiter: l}, b.opts)
+	require.NoError(t, h.ProcessTask(ctx, sendTask(job.Ref)))
+	at := <-l.at
+	sends := b.sim.Sends()
+	require.Len(t, sends, 1)
+	require.False(t, sends[0].At.Before(at), "the request left at its slot")
 }
 
 // A provider that accepts a request long after the client gave up on it

@@ -207,8 +207,9 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 
 	// The number's rate token first, holding nothing: a send waiting for its
-	// token has claimed nothing, so a worker killed meanwhile strands no
-	// delivery, and a pause or cancel during the wait is seen by the claim.
+	// token has claimed nothing (until claimAhead before its departure), so
+	// a worker killed meanwhile strands no delivery, and a pause or cancel
+	// during the wait is seen by the claim.
 	// Waiting is not a failure: a wait that cannot end in time comes back
 	// later, the attempt not counted.
 	var mark []string
@@ -223,7 +224,8 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 	waitStart := time.Now()
-	if err := h.waitToken(ctx, job); err != nil {
+	depart, err := h.waitToken(ctx, job)
+	if err != nil {
 		return &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()}
 	}
 	if marked && time.Since(waitStart) > markFresh {
@@ -261,6 +263,11 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	// no other attempt can reconcile (and resend) while this one is in
 	// flight. Only a stall since the claim (a paused process, a slow Redis)
 	// can leave less; then nothing is sent and the claim is handed back.
+	// The request leaves at the number's departure slot, which the claim
+	// came ahead of: how long the claim took does not reach the provider.
+	if err := throttle.SleepUntil(ctx, depart); err != nil {
+		return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Reason: "stopped before its departure slot"})
+	}
 	left := leaseUntil.Sub(h.opts.Now())
 	if left < h.opts.Lease/3 {
 		// Not sent: hand the claim back, not counted (only while it is
@@ -291,12 +298,14 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-// waitToken waits for the number's rate token. The wait is bounded by two
+// waitToken waits for the number's rate token and returns when the
+// request may leave: with a Departer, claimAhead before that (the claim
+// comes in between), else now. The wait is bounded by two
 // thirds of the lease, and leaves sendBudget (or a quarter of what is left)
 // of the task's own deadline for the request; the worker's shutdown ends it
 // at once. Bounds are durations on the wall clock: the engine's Clock
 // decides what is due, never how long a real wait lasts.
-func (h *SendHandler) waitToken(ctx context.Context, job Job) error {
+func (h *SendHandler) waitToken(ctx context.Context, job Job) (time.Time, error) {
 	wait := h.opts.Lease * 2 / 3
 	if dl, ok := ctx.Deadline(); ok {
 		left := time.Until(dl)
@@ -308,8 +317,15 @@ func (h *SendHandler) waitToken(ctx context.Context, job Job) error {
 		stopWaiting := context.AfterFunc(h.opts.Stop, cancel)
 		defer stopWaiting()
 	}
-	return h.limiter.Wait(wctx, job.Account.RateKey(), job.Account.RatePerSecond)
+	if d, ok := h.limiter.(Departer); ok {
+		return d.WaitAhead(wctx, job.Account.RateKey(), job.Account.RatePerSecond, claimAhead)
+	}
+	return time.Now(), h.limiter.Wait(wctx, job.Account.RateKey(), job.Account.RatePerSecond)
 }
+
+// claimAhead is how long before its departure slot a send is woken to
+// claim its delivery: more than a claim takes on a loaded machine.
+const claimAhead = 50 * time.Millisecond
 
 // holdPairAfter holds the recipient's pair interval again from the
 // answer: taking the recipient's place started it before the request, but

@@ -161,3 +161,11 @@ type Senders interface {
 type Limiter interface {
 	Wait(ctx context.Context, key string, perSecond float64) error
 }
+
+// Departer is a Limiter that hands out departure slots ahead
+// (throttle.Fleet): WaitAhead returns up to ahead before the slot, and the
+// send claims its delivery meanwhile and makes its request at the slot, so
+// the claim's varying delay does not bunch requests at the provider.
+type Departer interface {
+	WaitAhead(ctx context.Context, key string, perSecond float64, ahead time.Duration) (time.Time, error)
+}

@@ -219,7 +219,10 @@ type grant struct {
 	at  time.Time
 }
 
-var _ delivery.Penalizer = (*grantRecorder)(nil) // a 130429 answer must still slow the number down
+var (
+	_ delivery.Penalizer = (*grantRecorder)(nil) // a 130429 answer must still slow the number down
+	_ delivery.Departer  = (*grantRecorder)(nil) // the request leaves at its slot, after the claim
+)
 
 func (g *grantRecorder) Wait(ctx context.Context, key string, perSecond float64) error {
 	if err := g.fleet.Wait(ctx, key, perSecond); err != nil {
@@ -230,6 +233,18 @@ func (g *grantRecorder) Wait(ctx context.Context, key string, perSecond float64)
 	g.grants = append(g.grants, grant{key: key, at: now})
 	g.mu.Unlock()
 	return nil
+}
+
+// WaitAhead notes the departure slot the fleet handed out as the grant.
+func (g *grantRecorder) WaitAhead(ctx context.Context, key string, perSecond float64, ahead time.Duration) (time.Time, error) {
+	at, err := g.fleet.WaitAhead(ctx, key, perSecond, ahead)
+	if err != nil {
+		return at, err
+	}
+	g.mu.Lock()
+	g.grants = append(g.grants, grant{key: key, at: at})
+	g.mu.Unlock()
+	return at, nil
 }
 
 func (g *grantRecorder) Penalize(ctx context.Context, key string) (throttle.Penalty, error) {
