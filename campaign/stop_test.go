@@ -17,6 +17,7 @@ import (
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/sim"
+	"github.com/wacamp/wacamp/throttle"
 )
 
 // stopGrace is how long after pause or cancel returns a send may still
@@ -109,6 +110,16 @@ func boolInt(b bool) int {
 	return 0
 }
 
+// oneQueued is a bench with a broadcast, name, of one recipient whose
+// send task is queued.
+func oneQueued(t *testing.T, name string) (*bench, delivery.Job) {
+	t.Helper()
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: -1}})
+	b.apply(b.writeCampaign(name, 1, 10, `      text: "Hi {{name}}"`))
+	f, _ := b.feeder()
+	return b, b.firstQueued(f, name)
+}
+
 // blockLimiter holds every rate wait until its context ends.
 type blockLimiter struct{ entered chan struct{} }
 
@@ -125,11 +136,8 @@ func (l blockLimiter) Wait(ctx context.Context, _ string, _ float64) error {
 // lease runs out (seen: a 5 s drip step waited 173 s).
 func TestWaitingSendHoldsNoClaim(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: -1}})
-	b.apply(b.writeCampaign("w", 1, 10, `      text: "Hi {{name}}"`))
+	b, job := oneQueued(t, "w")
 	ctx := context.Background()
-	f, _ := b.feeder()
-	job := b.firstQueued(f, "w")
 
 	l := blockLimiter{entered: make(chan struct{})}
 	h := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv}, Limiter: l}, b.opts)
@@ -170,17 +178,18 @@ func (l departLimiter) WaitAhead(context.Context, string, float64, time.Duration
 	return at, nil
 }
 
+func (departLimiter) Depart(ctx context.Context, _ string, _ float64, at time.Time) (time.Time, error) {
+	return at, throttle.SleepUntil(ctx, at)
+}
+
 // With a limiter that hands out departure slots ahead (throttle.Fleet),
 // the send claims its delivery before its slot and the request leaves at
 // the slot, not whenever the claim is done: the claim's varying delay does
 // not bunch requests at the provider.
 func TestRequestLeavesAtItsSlot(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: -1}})
-	b.apply(b.writeCampaign("slot", 1, 10, `      text: "Hi {{name}}"`))
+	b, job := oneQueued(t, "slot")
 	ctx := context.Background()
-	f, _ := b.feeder()
-	job := b.firstQueued(f, "slot")
 
 	l := departLimiter{wait: 300 * time.Millisecond, at: make(chan time.Time, 1)}
 	h := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv}, Limiter: l}, b.opts)

@@ -265,8 +265,10 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	// can leave less; then nothing is sent and the claim is handed back.
 	// The request leaves at the number's departure slot, which the claim
 	// came ahead of: how long the claim took does not reach the provider.
-	if err := throttle.SleepUntil(ctx, depart); err != nil {
-		return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Reason: "stopped before its departure slot"})
+	if d, ok := h.limiter.(Departer); ok {
+		if _, err := d.Depart(ctx, job.Account.RateKey(), job.Account.RatePerSecond, depart); err != nil {
+			return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()})
+		}
 	}
 	left := leaseUntil.Sub(h.opts.Now())
 	if left < h.opts.Lease/3 {
@@ -298,9 +300,9 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-// waitToken waits for the number's rate token and returns when the
-// request may leave: with a Departer, claimAhead before that (the claim
-// comes in between), else now. The wait is bounded by two
+// waitToken waits for the number's rate token; with a Departer it
+// returns claimAhead before the slot it returns (the claim comes in
+// between). The wait is bounded by two
 // thirds of the lease, and leaves sendBudget (or a quarter of what is left)
 // of the task's own deadline for the request; the worker's shutdown ends it
 // at once. Bounds are durations on the wall clock: the engine's Clock
@@ -320,7 +322,7 @@ func (h *SendHandler) waitToken(ctx context.Context, job Job) (time.Time, error)
 	if d, ok := h.limiter.(Departer); ok {
 		return d.WaitAhead(wctx, job.Account.RateKey(), job.Account.RatePerSecond, claimAhead)
 	}
-	return time.Now(), h.limiter.Wait(wctx, job.Account.RateKey(), job.Account.RatePerSecond)
+	return time.Time{}, h.limiter.Wait(wctx, job.Account.RateKey(), job.Account.RatePerSecond)
 }
 
 // claimAhead is how long before its departure slot a send is woken to

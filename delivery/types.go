@@ -163,9 +163,11 @@ type Limiter interface {
 }
 
 // Departer is a Limiter that hands out departure slots ahead
-// (throttle.Fleet): WaitAhead returns up to ahead before the slot, and the
-// send claims its delivery meanwhile and makes its request at the slot, so
-// the claim's varying delay does not bunch requests at the provider.
+// (throttle.Fleet): WaitAhead returns up to ahead before the slot, the
+// send claims its delivery meanwhile, and Depart returns at the slot (or
+// a later one, when the claim overran it), so the claim's varying delay
+// does not bunch requests at the provider.
 type Departer interface {
 	WaitAhead(ctx context.Context, key string, perSecond float64, ahead time.Duration) (time.Time, error)
+	Depart(ctx context.Context, key string, perSecond float64, at time.Time) (time.Time, error)
 }

@@ -306,6 +306,27 @@ func (f *Fleet) WaitAhead(ctx context.Context, key string, perSecond float64, ah
 	}
 }
 
+// Depart sleeps until at, a slot WaitAhead returned, and returns the slot
+// the caller departs at. When it is more than Late past the slot (the
+// caller's work overran it, or its process stalled) the caller does not
+// go: leaving late would put it in a bunch with the departures after it.
+// Its slot is lost and it waits for a new one instead, at most lateTries
+// times.
+func (f *Fleet) Depart(ctx context.Context, key string, perSecond float64, at time.Time) (time.Time, error) {
+	for try := 1; ; try++ {
+		if err := SleepUntil(ctx, at); err != nil {
+			return time.Time{}, fmt.Errorf("throttle %s: %w", key, err)
+		}
+		if perSecond <= 0 || time.Since(at) <= Late || try == lateTries {
+			return at, nil
+		}
+		var err error
+		if at, err = f.WaitAhead(ctx, key, perSecond, 0); err != nil {
+			return time.Time{}, err
+		}
+	}
+}
+
 // SleepUntil returns at t (at once if t has passed), or with ctx's error
 // if ctx ends first.
 func SleepUntil(ctx context.Context, t time.Time) error {

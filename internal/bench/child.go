@@ -235,9 +235,13 @@ func (g *grantRecorder) Wait(ctx context.Context, key string, perSecond float64)
 	return nil
 }
 
-// WaitAhead notes the departure slot the fleet handed out as the grant.
 func (g *grantRecorder) WaitAhead(ctx context.Context, key string, perSecond float64, ahead time.Duration) (time.Time, error) {
-	at, err := g.fleet.WaitAhead(ctx, key, perSecond, ahead)
+	return g.fleet.WaitAhead(ctx, key, perSecond, ahead)
+}
+
+// Depart notes the slot the request leaves at as the grant.
+func (g *grantRecorder) Depart(ctx context.Context, key string, perSecond float64, at time.Time) (time.Time, error) {
+	at, err := g.fleet.Depart(ctx, key, perSecond, at)
 	if err != nil {
 		return at, err
 	}
