@@ -327,7 +327,7 @@ func (h *SendHandler) waitToken(ctx context.Context, job Job) (time.Time, error)
 
 // claimAhead is how long before its departure slot a send is woken to
 // claim its delivery: more than a claim takes on a loaded machine.
-const claimAhead = 50 * time.Millisecond
+const claimAhead = 100 * time.Millisecond
 
 // holdPairAfter holds the recipient's pair interval again from the
 // answer: taking the recipient's place started it before the request, but
