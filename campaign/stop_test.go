@@ -178,8 +178,8 @@ func (l departLimiter) WaitAhead(context.Context, string, float64, time.Duration
 	return at, nil
 }
 
-func (departLimiter) Depart(ctx context.Context, _ string, _ float64, at time.Time) (time.Time, error) {
-	return at, throttle.SleepUntil(ctx, at)
+func (departLimiter) Depart(ctx context.Context, _ string, _ float64, at time.Time) error {
+	return throttle.SleepUntil(ctx, at)
 }
 
 // With a limiter that hands out departure slots ahead (throttle.Fleet),

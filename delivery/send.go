@@ -265,8 +265,10 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	// can leave less; then nothing is sent and the claim is handed back.
 	// The request leaves at the number's departure slot, which the claim
 	// came ahead of: how long the claim took does not reach the provider.
+	// A claim that overran the slot is handed back rather than held while
+	// waiting for another one.
 	if d, ok := h.limiter.(Departer); ok {
-		if _, err := d.Depart(ctx, job.Account.RateKey(), job.Account.RatePerSecond, depart); err != nil {
+		if err := d.Depart(ctx, job.Account.RateKey(), job.Account.RatePerSecond, depart); err != nil {
 			return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()})
 		}
 	}

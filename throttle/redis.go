@@ -44,6 +44,7 @@ type Fleet struct {
 	factors  map[string]cachedFactor // penalty factors, cached briefly per key
 	cacheFor time.Duration
 	offset   offset // this process's clock less Redis's
+	work     work   // how long WaitAhead's callers take to Depart
 }
 
 // PenaltyPolicy is WHATSAPP.md §8's answer to 130429 (a number over its

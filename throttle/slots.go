@@ -244,15 +244,20 @@ func (f *Fleet) Release(ctx context.Context, key string, slots ...Slot) error {
 // ended.
 const releaseTimeout = 5 * time.Second
 
-// Late is how long after its slot a Wait may still wake and go. A waiter
-// that wakes later than that (its process stalled, or the machine is
-// overloaded) does not go: departures that pile up behind a stall would
-// leave together and put more than the rate into the next second. Its slot
-// is lost and it reserves another, at most lateTries times; the rest of
-// Jitter is left for the request's own delays.
+// Late is how long after its slot a caller may still go. A waiter that
+// wakes later than that (its process stalled, or the machine is
+// overloaded), or comes to Depart later than that (its work before the
+// request overran), does not go: departures that pile up behind a delay
+// would leave together and put more than the rate into the next second.
+// The rest of Jitter is left for the request's own delays.
 const Late = Jitter / 2
 
+// lateTries is how many slots Wait tries before it goes late anyway.
 const lateTries = 3
+
+// ErrLate is returned (wrapped) by Depart when the caller came more than
+// Late after its slot. Its slot is lost.
+var ErrLate = errors.New("more than throttle.Late after its slot")
 
 // Wait blocks until key may do one more thing at perSecond across the
 // fleet, or ctx ends: it reserves the key's next slot and sleeps until it
@@ -262,16 +267,22 @@ const lateTries = 3
 // ctx ends before the slot, it hands the slot back. A perSecond of 0 or
 // less means unlimited.
 func (f *Fleet) Wait(ctx context.Context, key string, perSecond float64) error {
-	_, err := f.WaitAhead(ctx, key, perSecond, 0)
+	_, err := f.wait(ctx, key, perSecond, 0)
 	return err
 }
 
 // WaitAhead is Wait for a caller that has work to do before its request
-// (claiming what it sends): it reserves a slot at least ahead from now,
-// returns ahead before it, and the caller departs at the slot it returns
-// (SleepUntil), so the varying time that work takes does not bunch
-// requests at the provider. The slot must come before ctx's deadline.
+// (claiming what it sends): it reserves a slot and returns before it, and
+// the caller departs at the slot it returns through Depart, so the varying
+// time that work takes does not bunch requests at the provider. It returns
+// ahead before the slot, or earlier when the callers' work has lately
+// taken longer than two thirds of that (see Depart). The slot must come
+// before ctx's deadline.
 func (f *Fleet) WaitAhead(ctx context.Context, key string, perSecond float64, ahead time.Duration) (time.Time, error) {
+	return f.wait(ctx, key, perSecond, f.work.lead(ahead))
+}
+
+func (f *Fleet) wait(ctx context.Context, key string, perSecond float64, ahead time.Duration) (time.Time, error) {
 	if perSecond <= 0 {
 		return time.Now(), nil
 	}
@@ -306,24 +317,57 @@ func (f *Fleet) WaitAhead(ctx context.Context, key string, perSecond float64, ah
 	}
 }
 
-// Depart sleeps until at, a slot WaitAhead returned, and returns the slot
-// the caller departs at. When it is more than Late past the slot (the
-// caller's work overran it, or its process stalled) the caller does not
-// go: leaving late would put it in a bunch with the departures after it.
-// Its slot is lost and it waits for a new one instead, at most lateTries
-// times.
-func (f *Fleet) Depart(ctx context.Context, key string, perSecond float64, at time.Time) (time.Time, error) {
-	for try := 1; ; try++ {
-		if err := SleepUntil(ctx, at); err != nil {
-			return time.Time{}, fmt.Errorf("throttle %s: %w", key, err)
-		}
-		if perSecond <= 0 || time.Since(at) <= Late || try == lateTries {
-			return at, nil
-		}
-		var err error
-		if at, err = f.WaitAhead(ctx, key, perSecond, 0); err != nil {
-			return time.Time{}, err
-		}
+// Depart sleeps until at, a slot WaitAhead returned, so that the caller's
+// request leaves at its slot. When the caller came (or woke) more than
+// Late after the slot it returns an error wrapping ErrLate instead: leaving late would
+// put the request in a bunch with the departures after it, so the caller
+// should give up what it holds and come back for a new slot. How early
+// the caller came tells WaitAhead how long the callers' work takes.
+func (f *Fleet) Depart(ctx context.Context, key string, perSecond float64, at time.Time) error {
+	if perSecond <= 0 {
+		return nil
+	}
+	left := time.Until(at)
+	f.work.note(left)
+	if err := SleepUntil(ctx, at); err != nil {
+		return fmt.Errorf("throttle %s: %w", key, err)
+	}
+	if late := time.Since(at); late > Late {
+		return fmt.Errorf("throttle %s: %s after its slot: %w", key, late.Round(time.Millisecond), ErrLate)
+	}
+	return nil
+}
+
+// work follows how long WaitAhead's callers take from its return to
+// Depart (claiming what they send), to wake them early enough: lead is
+// the ahead they ask for, or one and a half times a high estimate of that
+// time (it rises fast and falls slowly), whichever is longer, at most
+// maxLead.
+type work struct {
+	mu    sync.Mutex
+	ahead time.Duration // the last lead WaitAhead used
+	est   time.Duration
+}
+
+const maxLead = 2 * time.Second
+
+func (w *work) lead(floor time.Duration) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ahead = min(max(floor, w.est*3/2), maxLead)
+	return w.ahead
+}
+
+// note takes the time left before the slot when a caller came to Depart:
+// its work took the lead less that.
+func (w *work) note(left time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	took := max(w.ahead-left, 0)
+	if took > w.est {
+		w.est += (took - w.est) / 4
+	} else {
+		w.est -= (w.est - took) / 64
 	}
 }
 

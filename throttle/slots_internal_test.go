@@ -141,3 +141,34 @@ func TestOffsetTakesTheQuickestAnswer(t *testing.T) {
 	require.Zero(t, o.late(1000+offsetStep.Microseconds()+1, at(24)), "the clock stepped forward")
 	require.Equal(t, int64(offsetStep.Microseconds()), o.late(1001+2*offsetStep.Microseconds(), at(25)))
 }
+
+// TestWorkLeadFollowsSlowCallers: WaitAhead wakes callers the ahead they
+// ask for before their slot while their work fits in it; when their work
+// keeps taking longer, it wakes them earlier, and the lead comes back down
+// slowly once the work is quick again.
+func TestWorkLeadFollowsSlowCallers(t *testing.T) {
+	t.Parallel()
+	var w work
+	const floor = 100 * time.Millisecond
+	for range 50 {
+		require.Equal(t, floor, w.lead(floor))
+		w.note(floor - 2*time.Millisecond) // its claim took 2 ms
+	}
+	require.Equal(t, floor, w.lead(floor))
+	for range 50 {
+		lead := w.lead(floor)
+		w.note(lead - 150*time.Millisecond) // 150 ms, every time
+	}
+	lead := w.lead(floor)
+	require.InDelta(t, 225*time.Millisecond, lead, float64(5*time.Millisecond), "1.5 × 150 ms")
+	w.note(lead - 2*time.Millisecond)
+	require.Greater(t, w.lead(floor), 200*time.Millisecond, "one quick claim does not bring it down")
+	for range 500 {
+		w.note(w.lead(floor) - 2*time.Millisecond)
+	}
+	require.Equal(t, floor, w.lead(floor))
+	for range 100 {
+		w.note(w.lead(floor) - 10*time.Second)
+	}
+	require.Equal(t, maxLead, w.lead(floor), "at most maxLead")
+}

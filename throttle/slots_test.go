@@ -197,32 +197,22 @@ func TestCancelledWaitHandsBackItsSlot(t *testing.T) {
 	require.Equal(t, []int64{s0 + spacing, s0 + 2*spacing}, micros(next.Slots))
 }
 
-// TestLateDepartureTakesANewSlot: a caller that comes to depart more than
-// Late after its slot does not go on the old slot (it would leave in a
-// bunch with the departures after it) but takes a new one, and one that
-// could not wait for the new one gets an error instead of a departure.
-func TestLateDepartureTakesANewSlot(t *testing.T) {
+// TestLateDepartureDoesNotGo: a caller that comes to depart more than Late
+// after its slot is told so instead of going (it would leave in a bunch
+// with the departures after it); one that comes early waits for its slot.
+func TestLateDepartureDoesNotGo(t *testing.T) {
 	t.Parallel()
-	rds := testenv.NewRedis(t)
+	f := throttle.NewFleet(redis.NewClient(&redis.Options{Addr: testenv.ClosedAddr(t)}))
 	ctx := context.Background()
-	f := throttle.NewFleet(rds.Client)
+	require.ErrorIs(t, f.Depart(ctx, "phone:1", 50, time.Now().Add(-time.Second)), throttle.ErrLate)
+	require.ErrorIs(t, f.Depart(ctx, "phone:1", 50, time.Now().Add(-2*throttle.Late)), throttle.ErrLate)
+	require.NoError(t, f.Depart(ctx, "phone:1", 0, time.Now().Add(-time.Second)), "no limit")
 
-	missed := time.Now().Add(-time.Second)
-	at, err := f.Depart(ctx, "phone:1", 1000, missed)
-	require.NoError(t, err)
-	require.True(t, at.After(missed), "a new slot")
-
-	// At 0.1/s the next slot is 10 s away: too far for a caller that may
-	// wait 1 s.
-	r, err := f.Reserve(ctx, "phone:2", 0.1, throttle.Want{N: 1})
-	require.NoError(t, err)
-	dctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	_, err = f.Depart(dctx, "phone:2", 0.1, r.Slots[0].At.Add(-time.Second))
-	require.ErrorIs(t, err, throttle.ErrPastDeadline)
-	next, err := f.Reserve(ctx, "phone:2", 0.1, throttle.Want{N: 1})
-	require.NoError(t, err)
-	require.Equal(t, throttle.SlotMicros(r.Slots[0])+throttle.Spacing(0.1).Microseconds(), micros(next.Slots)[0], "the late caller took nothing")
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	err := f.Depart(ended, "phone:1", 50, time.Now().Add(time.Hour))
+	require.ErrorIs(t, err, context.Canceled, "it waits for a slot ahead")
+	require.NotErrorIs(t, err, throttle.ErrLate)
 }
 
 // TestPenaltySpacesSlotsWider: after a 130429 the number's new slots are

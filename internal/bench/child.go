@@ -240,15 +240,14 @@ func (g *grantRecorder) WaitAhead(ctx context.Context, key string, perSecond flo
 }
 
 // Depart notes the slot the request leaves at as the grant.
-func (g *grantRecorder) Depart(ctx context.Context, key string, perSecond float64, at time.Time) (time.Time, error) {
-	at, err := g.fleet.Depart(ctx, key, perSecond, at)
-	if err != nil {
-		return at, err
+func (g *grantRecorder) Depart(ctx context.Context, key string, perSecond float64, at time.Time) error {
+	if err := g.fleet.Depart(ctx, key, perSecond, at); err != nil {
+		return err
 	}
 	g.mu.Lock()
 	g.grants = append(g.grants, grant{key: key, at: at})
 	g.mu.Unlock()
-	return at, nil
+	return nil
 }
 
 func (g *grantRecorder) Penalize(ctx context.Context, key string) (throttle.Penalty, error) {
