@@ -257,21 +257,22 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if _, err := h.admit(ctx, log, job, true); err != nil {
 		return h.release(ctx, job.Ref, leaseUntil, err) // another send to this recipient won the race, or the budget filled
 	}
+	// The request leaves at the number's departure slot, which the claim
+	// came ahead of, so how long the claim took does not reach the
+	// provider. A send that comes too late for its slot (its claim
+	// overran) hands its claim back rather than hold it while waiting for
+	// another slot; the task comes back for one.
+	if d, ok := h.limiter.(Departer); ok {
+		if err := d.Depart(ctx, job.Account.RateKey(), job.Account.RatePerSecond, depart); err != nil {
+			return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()})
+		}
+	}
 	// Only send while the lease surely outlasts the request (a third of it
 	// left: 40 s of the default 2 min, above the 30 s HTTP timeout), and end
 	// the request an eighth before the lease does, to record the outcome:
 	// no other attempt can reconcile (and resend) while this one is in
 	// flight. Only a stall since the claim (a paused process, a slow Redis)
 	// can leave less; then nothing is sent and the claim is handed back.
-	// The request leaves at the number's departure slot, which the claim
-	// came ahead of: how long the claim took does not reach the provider.
-	// A claim that overran the slot is handed back rather than held while
-	// waiting for another one.
-	if d, ok := h.limiter.(Departer); ok {
-		if err := d.Depart(ctx, job.Account.RateKey(), job.Account.RatePerSecond, depart); err != nil {
-			return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()})
-		}
-	}
 	left := leaseUntil.Sub(h.opts.Now())
 	if left < h.opts.Lease/3 {
 		// Not sent: hand the claim back, not counted (only while it is

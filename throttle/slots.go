@@ -17,7 +17,7 @@ import (
 var ErrPastDeadline = errors.New("the next slot comes after the deadline")
 
 // Jitter is the delay between a slot and its request reaching the provider
-// (waking up, the claim, an HTTP round trip) that may vary from one send to
+// (waking up late, the request's way there) that may vary from one send to
 // the next: slots are spaced so that any window of 1 s + Jitter holds at
 // most the rate, so requests delayed by anything from d to d + Jitter after
 // their slots still never put more than the rate into one second at the
@@ -247,7 +247,7 @@ const releaseTimeout = 5 * time.Second
 // Late is how long after its slot a caller may still go. A waiter that
 // wakes later than that (its process stalled, or the machine is
 // overloaded), or comes to Depart later than that (its work before the
-// request overran), does not go: departures that pile up behind a delay
+// request overran), does not go (unless it tried enough): departures that pile up behind a delay
 // would leave together and put more than the rate into the next second.
 // The rest of Jitter is left for the request's own delays.
 const Late = Jitter / 2
@@ -275,9 +275,9 @@ func (f *Fleet) Wait(ctx context.Context, key string, perSecond float64) error {
 // (claiming what it sends): it reserves a slot and returns before it, and
 // the caller departs at the slot it returns through Depart, so the varying
 // time that work takes does not bunch requests at the provider. It returns
-// ahead before the slot, or earlier when the callers' work has lately
-// taken longer than two thirds of that (see Depart). The slot must come
-// before ctx's deadline.
+// ahead before the slot, or earlier (up to maxLead) when the callers' work
+// has lately taken longer than two thirds of that (see Depart). The slot
+// must come before ctx's deadline.
 func (f *Fleet) WaitAhead(ctx context.Context, key string, perSecond float64, ahead time.Duration) (time.Time, error) {
 	return f.wait(ctx, key, perSecond, f.work.lead(ahead))
 }
@@ -318,22 +318,23 @@ func (f *Fleet) wait(ctx context.Context, key string, perSecond float64, ahead t
 }
 
 // Depart sleeps until at, a slot WaitAhead returned, so that the caller's
-// request leaves at its slot. When the caller came (or woke) more than
-// Late after the slot it returns an error wrapping ErrLate instead: leaving late would
+// request leaves at its slot. When the caller comes more than Late after
+// the slot it returns an error wrapping ErrLate instead: leaving late would
 // put the request in a bunch with the departures after it, so the caller
 // should give up what it holds and come back for a new slot. How early
-// the caller came tells WaitAhead how long the callers' work takes.
+// the caller came tells WaitAhead how long the callers' work takes; once
+// its lead is at maxLead and callers still come late, they go late rather
+// than never.
 func (f *Fleet) Depart(ctx context.Context, key string, perSecond float64, at time.Time) error {
 	if perSecond <= 0 {
 		return nil
 	}
 	left := time.Until(at)
-	f.work.note(left)
+	if !f.work.note(left) && -left > Late {
+		return fmt.Errorf("throttle %s: came %s after its slot: %w", key, (-left).Round(time.Millisecond), ErrLate)
+	}
 	if err := SleepUntil(ctx, at); err != nil {
 		return fmt.Errorf("throttle %s: %w", key, err)
-	}
-	if late := time.Since(at); late > Late {
-		return fmt.Errorf("throttle %s: %s after its slot: %w", key, late.Round(time.Millisecond), ErrLate)
 	}
 	return nil
 }
@@ -349,7 +350,9 @@ type work struct {
 	est   time.Duration
 }
 
-const maxLead = 2 * time.Second
+// maxLead bounds the lead: a send holds its claim that long before its
+// request, which must stay well inside the claim's lease.
+const maxLead = 500 * time.Millisecond
 
 func (w *work) lead(floor time.Duration) time.Duration {
 	w.mu.Lock()
@@ -358,9 +361,10 @@ func (w *work) lead(floor time.Duration) time.Duration {
 	return w.ahead
 }
 
-// note takes the time left before the slot when a caller came to Depart:
-// its work took the lead less that.
-func (w *work) note(left time.Duration) {
+// note takes the time left before the slot when a caller came to Depart
+// (its work took the lead less that), and reports whether the lead is
+// already at its bound.
+func (w *work) note(left time.Duration) (atMax bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	took := max(w.ahead-left, 0)
@@ -369,6 +373,7 @@ func (w *work) note(left time.Duration) {
 	} else {
 		w.est -= (w.est - took) / 64
 	}
+	return w.ahead >= maxLead
 }
 
 // SleepUntil returns at t (at once if t has passed), or with ctx's error

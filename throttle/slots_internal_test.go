@@ -168,7 +168,11 @@ func TestWorkLeadFollowsSlowCallers(t *testing.T) {
 	}
 	require.Equal(t, floor, w.lead(floor))
 	for range 100 {
+		require.False(t, w.note(w.lead(floor)-150*time.Millisecond))
+	}
+	for range 100 {
 		w.note(w.lead(floor) - 10*time.Second)
 	}
 	require.Equal(t, maxLead, w.lead(floor), "at most maxLead")
+	require.True(t, w.note(w.lead(floor)-10*time.Second), "at its bound")
 }
