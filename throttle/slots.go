@@ -318,26 +318,39 @@ func (f *Fleet) wait(ctx context.Context, key string, perSecond float64, ahead t
 }
 
 // Depart sleeps until at, a slot WaitAhead returned, so that the caller's
-// request leaves at its slot. When the caller comes more than Late after
-// the slot it returns an error wrapping ErrLate instead: leaving late would
-// put the request in a bunch with the departures after it, so the caller
-// should give up what it holds and come back for a new slot. How early
-// the caller came tells WaitAhead how long the callers' work takes; once
-// its lead is at maxLead and callers still come late, they go late rather
-// than never.
+// request leaves at its slot. A caller that comes more than Late after
+// its slot does not go then (it would leave in a bunch with the
+// departures after it): it takes the next free slot if that comes within
+// lateWait, and otherwise gets an error wrapping ErrLate, and should give
+// up what it holds and come back for a new slot. How early callers come
+// tells WaitAhead how long their work takes; once its lead is at maxLead
+// and callers still come late, they go late rather than never.
 func (f *Fleet) Depart(ctx context.Context, key string, perSecond float64, at time.Time) error {
 	if perSecond <= 0 {
 		return nil
 	}
 	left := time.Until(at)
 	if !f.work.note(left) && -left > Late {
-		return fmt.Errorf("throttle %s: came %s after its slot: %w", key, (-left).Round(time.Millisecond), ErrLate)
+		r, err := f.Reserve(ctx, key, perSecond, Want{N: 1, Within: lateWait})
+		if err != nil {
+			return err
+		}
+		if len(r.Slots) == 0 {
+			return fmt.Errorf("throttle %s: came %s after its slot, and the next is in %s: %w", key,
+				(-left).Round(time.Millisecond), time.Until(r.Next).Round(time.Millisecond), ErrLate)
+		}
+		at = r.Slots[0].At
 	}
 	if err := SleepUntil(ctx, at); err != nil {
 		return fmt.Errorf("throttle %s: %w", key, err)
 	}
 	return nil
 }
+
+// lateWait is how long a caller that came late to its slot may wait for
+// another while it holds what it claimed: short, so that a pause that
+// came after its claim still stops everything within about a second.
+const lateWait = 500 * time.Millisecond
 
 // work follows how long WaitAhead's callers take from its return to
 // Depart (claiming what they send), to wake them early enough: lead is

@@ -198,20 +198,35 @@ func TestCancelledWaitHandsBackItsSlot(t *testing.T) {
 }
 
 // TestLateDepartureDoesNotGo: a caller that comes to depart more than Late
-// after its slot is told so instead of going (it would leave in a bunch
-// with the departures after it); one that comes early waits for its slot.
-// (When callers keep coming late, WaitAhead wakes them earlier:
-// TestWorkLeadFollowsSlowCallers.)
+// after its slot does not go on it (it would leave in a bunch with the
+// departures after it): it takes the next free slot when that is near,
+// and is told it is late when the next is far; one that comes early waits
+// for its slot. (When callers keep coming late, WaitAhead wakes them
+// earlier: TestWorkLeadFollowsSlowCallers.)
 func TestLateDepartureDoesNotGo(t *testing.T) {
 	t.Parallel()
-	f := throttle.NewFleet(redis.NewClient(&redis.Options{Addr: testenv.ClosedAddr(t)}))
+	rds := testenv.NewRedis(t)
+	f := throttle.NewFleet(rds.Client)
 	ctx := context.Background()
-	require.ErrorIs(t, f.Depart(ctx, "phone:1", 50, time.Now().Add(-2*throttle.Late)), throttle.ErrLate)
-	require.NoError(t, f.Depart(ctx, "phone:1", 0, time.Now().Add(-time.Second)), "no limit")
 
+	// A free number: the late caller takes a new slot, now.
+	require.NoError(t, f.Depart(ctx, "phone:1", 50, time.Now().Add(-2*throttle.Late)))
+	last, err := rds.Client.Get(ctx, "wacamp:throttle:{phone:1}").Result()
+	require.NoError(t, err, "a new slot was reserved")
+	require.NotEmpty(t, last)
+
+	// At 0.1/s the next slot is 10 s away: too far to wait holding a claim.
+	r, err := f.Reserve(ctx, "phone:2", 0.1, throttle.Want{N: 1})
+	require.NoError(t, err)
+	require.ErrorIs(t, f.Depart(ctx, "phone:2", 0.1, time.Now().Add(-time.Second)), throttle.ErrLate)
+	next, err := f.Reserve(ctx, "phone:2", 0.1, throttle.Want{N: 1})
+	require.NoError(t, err)
+	require.Equal(t, throttle.SlotMicros(r.Slots[0])+throttle.Spacing(0.1).Microseconds(), micros(next.Slots)[0], "the late caller took nothing")
+
+	require.NoError(t, f.Depart(ctx, "phone:3", 0, time.Now().Add(-time.Second)), "no limit")
 	ended, cancel := context.WithCancel(ctx)
 	cancel()
-	err := f.Depart(ended, "phone:1", 50, time.Now().Add(time.Hour))
+	err = f.Depart(ended, "phone:3", 50, time.Now().Add(time.Hour))
 	require.ErrorIs(t, err, context.Canceled, "it waits for a slot ahead")
 	require.NotErrorIs(t, err, throttle.ErrLate)
 }
