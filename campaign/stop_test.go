@@ -2,6 +2,7 @@ package campaign_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/sim"
+	"github.com/wacamp/wacamp/throttle"
 )
 
 // stopGrace is how long after pause or cancel returns a send may still
@@ -108,6 +110,16 @@ func boolInt(b bool) int {
 	return 0
 }
 
+// oneQueued is a bench with a broadcast, name, of one recipient whose
+// send task is queued.
+func oneQueued(t *testing.T, name string) (*bench, delivery.Job) {
+	t.Helper()
+	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: -1}})
+	b.apply(b.writeCampaign(name, 1, 10, `      text: "Hi {{name}}"`))
+	f, _ := b.feeder()
+	return b, b.firstQueued(f, name)
+}
+
 // blockLimiter holds every rate wait until its context ends.
 type blockLimiter struct{ entered chan struct{} }
 
@@ -124,11 +136,8 @@ func (l blockLimiter) Wait(ctx context.Context, _ string, _ float64) error {
 // lease runs out (seen: a 5 s drip step waited 173 s).
 func TestWaitingSendHoldsNoClaim(t *testing.T) {
 	t.Parallel()
-	b := newBench(t, botsailorsim.Options{Knobs: sim.Knobs{DeliverAfter: -1}})
-	b.apply(b.writeCampaign("w", 1, 10, `      text: "Hi {{name}}"`))
+	b, job := oneQueued(t, "w")
 	ctx := context.Background()
-	f, _ := b.feeder()
-	job := b.firstQueued(f, "w")
 
 	l := blockLimiter{entered: make(chan struct{})}
 	h := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv}, Limiter: l}, b.opts)
@@ -150,6 +159,45 @@ func TestWaitingSendHoldsNoClaim(t *testing.T) {
 	h2 := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv}, Limiter: noLimit{}}, b.opts)
 	require.NoError(t, h2.ProcessTask(ctx, sendTask(job.Ref)))
 	require.Equal(t, 1, b.sim.Stats().Accepted)
+}
+
+// departLimiter hands out departure slots wait after it is asked, as a
+// delivery.Departer.
+type departLimiter struct {
+	wait time.Duration
+	at   chan time.Time
+}
+
+func (departLimiter) Wait(context.Context, string, float64) error {
+	return errors.New("a Departer is asked for its slot ahead")
+}
+
+func (l departLimiter) WaitAhead(context.Context, string, float64, time.Duration) (time.Time, error) {
+	at := time.Now().Add(l.wait)
+	l.at <- at
+	return at, nil
+}
+
+func (departLimiter) Depart(ctx context.Context, _ string, _ float64, at time.Time) error {
+	return throttle.SleepUntil(ctx, at)
+}
+
+// With a limiter that hands out departure slots ahead (throttle.Fleet),
+// the send claims its delivery before its slot and the request leaves at
+// the slot, not whenever the claim is done: the claim's varying delay does
+// not bunch requests at the provider.
+func TestRequestLeavesAtItsSlot(t *testing.T) {
+	t.Parallel()
+	b, job := oneQueued(t, "slot")
+	ctx := context.Background()
+
+	l := departLimiter{wait: 300 * time.Millisecond, at: make(chan time.Time, 1)}
+	h := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv}, Limiter: l}, b.opts)
+	require.NoError(t, h.ProcessTask(ctx, sendTask(job.Ref)))
+	at := <-l.at
+	sends := b.sim.Sends()
+	require.Len(t, sends, 1)
+	require.False(t, sends[0].At.Before(at), "the request left at its slot")
 }
 
 // A provider that accepts a request long after the client gave up on it

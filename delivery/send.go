@@ -219,8 +219,9 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	}
 
 	// The number's rate token first, holding nothing: a send waiting for its
-	// token has claimed nothing, so a worker killed meanwhile strands no
-	// delivery, and a pause or cancel during the wait is seen by the claim.
+	// token has claimed nothing (until claimAhead before its departure), so
+	// a worker killed meanwhile strands no delivery, and a pause or cancel
+	// during the wait is seen by the claim.
 	// Waiting is not a failure: a wait that cannot end in time comes back
 	// later, the attempt not counted.
 	var mark []string
@@ -235,7 +236,8 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 		}
 	}
 	waitStart := time.Now()
-	if err := h.waitToken(ctx, job); err != nil {
+	depart, err := h.waitToken(ctx, job)
+	if err != nil {
 		return &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()}
 	}
 	if marked && time.Since(waitStart) > markFresh {
@@ -266,6 +268,16 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	// The recipient's place (pair interval, budget) is taken last of all.
 	if _, err := h.admit(ctx, log, job, true); err != nil {
 		return h.release(ctx, job.Ref, leaseUntil, err) // another send to this recipient won the race, or the budget filled
+	}
+	// The request leaves at the number's departure slot, which the claim
+	// came ahead of, so how long the claim took does not reach the
+	// provider. A send that comes too late for its slot (its claim
+	// overran) hands its claim back rather than hold it while waiting for
+	// another slot; the task comes back for one.
+	if d, ok := h.limiter.(Departer); ok {
+		if err := d.Depart(ctx, job.Account.RateKey(), job.Account.RatePerSecond, depart); err != nil {
+			return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()})
+		}
 	}
 	// Only send while the lease surely outlasts the request (a third of it
 	// left: 40 s of the default 2 min, above the 30 s HTTP timeout), and end
@@ -303,12 +315,14 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	return nil
 }
 
-// waitToken waits for the number's rate token. The wait is bounded by two
+// waitToken waits for the number's rate token; with a Departer it
+// returns claimAhead before the slot it returns (the claim comes in
+// between). The wait is bounded by two
 // thirds of the lease, and leaves sendBudget (or a quarter of what is left)
 // of the task's own deadline for the request; the worker's shutdown ends it
 // at once. Bounds are durations on the wall clock: the engine's Clock
 // decides what is due, never how long a real wait lasts.
-func (h *SendHandler) waitToken(ctx context.Context, job Job) error {
+func (h *SendHandler) waitToken(ctx context.Context, job Job) (time.Time, error) {
 	wait := h.opts.Lease * 2 / 3
 	if dl, ok := ctx.Deadline(); ok {
 		left := time.Until(dl)
@@ -320,8 +334,15 @@ func (h *SendHandler) waitToken(ctx context.Context, job Job) error {
 		stopWaiting := context.AfterFunc(h.opts.Stop, cancel)
 		defer stopWaiting()
 	}
-	return h.limiter.Wait(wctx, job.Account.RateKey(), job.Account.RatePerSecond)
+	if d, ok := h.limiter.(Departer); ok {
+		return d.WaitAhead(wctx, job.Account.RateKey(), job.Account.RatePerSecond, claimAhead)
+	}
+	return time.Time{}, h.limiter.Wait(wctx, job.Account.RateKey(), job.Account.RatePerSecond)
 }
+
+// claimAhead is how long before its departure slot a send is woken to
+// claim its delivery: more than a claim takes on a loaded machine.
+const claimAhead = 100 * time.Millisecond
 
 // holdPairAfter holds the recipient's pair interval again from the
 // answer: taking the recipient's place started it before the request, but

@@ -172,3 +172,14 @@ type Senders interface {
 type Limiter interface {
 	Wait(ctx context.Context, key string, perSecond float64) error
 }
+
+// Departer is a Limiter that hands out departure slots ahead
+// (throttle.Fleet): WaitAhead returns at least ahead before the slot, the
+// send claims its delivery meanwhile, and Depart returns at the slot, or
+// with an error when the claim overran it (the send then hands its claim
+// back and comes back for a new slot), so the claim's varying delay does
+// not bunch requests at the provider.
+type Departer interface {
+	WaitAhead(ctx context.Context, key string, perSecond float64, ahead time.Duration) (time.Time, error)
+	Depart(ctx context.Context, key string, perSecond float64, at time.Time) error
+}

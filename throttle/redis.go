@@ -2,42 +2,49 @@ package throttle
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 )
 
-// Fleet is a limiter shared by every worker process: a GCRA bucket per key
-// in Redis (github.com/go-redis/redis_rate), burst one, so that the sends of
-// all processes together never exceed perSecond in any one-second window. In
-// front of it each process smooths its own callers with an in-process bucket
-// at the same rate, so a process asks Redis about once per send rather than
-// once per waiting goroutine.
+// Fleet is a limiter shared by every worker process: it spaces the
+// departures of each key (a phone number) evenly at its rate, fleet-wide,
+// by handing out departure slots from Redis. A caller reserves the number's
+// next free slot with one Lua call, which computes it on Redis's clock
+// (slot = max(now, last + spacing), then last = slot), and sleeps until it;
+// nobody polls, so there is one Redis call per send however many callers
+// wait. Slots are (1 s + Jitter)/rate apart, so the departures in any window
+// of 1 s + Jitter never exceed the rate, and a request that reaches the
+// provider up to Jitter later than another's still keeps every second there
+// within it.
 //
-// Waiting is not failing: Wait blocks until a token is granted, and only
-// returns an error when ctx ends or Redis cannot be reached.
+// A slot is a promise: a slot farther away than the caller may wait (its
+// context's deadline) is not taken at all, and a caller whose context ends
+// before its slot hands the slot back, so that the next caller to reserve
+// takes it instead of a later one and the number keeps its pace.
+//
+// Waiting is not failing: Wait blocks until the slot comes, and only
+// returns an error when ctx ends (or its deadline comes before the slot) or
+// Redis cannot be reached.
 type Fleet struct {
-	rdb   redis.UniversalClient
-	lim   *redis_rate.Limiter
-	local *Local
+	rdb redis.Cmdable
 
 	// Policy is how Penalize lowers a key's rate and how it recovers.
 	// Set it before the first call.
 	Policy PenaltyPolicy
 	// Now is the clock of penalties (their halving and recovery); nil
 	// means time.Now. The fleet's clocks should agree to well within
-	// Policy.RecoverEvery.
+	// Policy.RecoverEvery. Slots are on Redis's clock, never this one.
 	Now func() time.Time
 
 	mu       sync.Mutex
 	factors  map[string]cachedFactor // penalty factors, cached briefly per key
 	cacheFor time.Duration
+	offset   offset // this process's clock less Redis's
+	work     work   // how long WaitAhead's callers take to Depart
 }
 
 // PenaltyPolicy is WHATSAPP.md §8's answer to 130429 (a number over its
@@ -84,8 +91,7 @@ type cachedFactor struct {
 // NewFleet returns a fleet-wide limiter on rdb (one server or a Redis
 // Cluster) with the default PenaltyPolicy.
 func NewFleet(rdb redis.UniversalClient) *Fleet {
-	return &Fleet{rdb: rdb, lim: redis_rate.NewLimiter(rdb), local: NewLocal(),
-		factors: map[string]cachedFactor{}, cacheFor: time.Second}
+	return &Fleet{rdb: rdb, factors: map[string]cachedFactor{}, cacheFor: time.Second}
 }
 
 func (f *Fleet) now() time.Time {
@@ -100,6 +106,7 @@ func (f *Fleet) now() time.Time {
 func penaltyKey(key string) string { return "wacamp:penalty:{" + key + "}" }
 
 // KEYS[1] -> wacamp:penalty:{<key>}
+// KEYS[2] -> wacamp:throttle:freed:{<key>}
 // ARGV[1] -> now (Unix ms)
 // ARGV[2] -> floor
 // ARGV[3] -> hold (ms)
@@ -120,6 +127,7 @@ if v[3] and now - tonumber(v[3]) < hold then
 end
 f = f * 0.5
 if f < floor then f = floor end
+redis.call("DEL", KEYS[2])
 redis.call("HSET", KEYS[1], "f", tostring(f), "t", ARGV[1], "h", ARGV[1])
 redis.call("PEXPIRE", KEYS[1], math.ceil((1 - f) / step - 1e-9) * every + hold)
 return {tostring(f), 1}`)
@@ -136,10 +144,13 @@ type Penalty struct {
 // Penalize answers a 130429 for key, fleet-wide: it halves the key's
 // current factor (never below Policy.Floor), unless it was halved less than
 // Policy.Hold ago, and the factor then recovers by Policy.RecoverStep every
-// Policy.RecoverEvery up to the full rate.
+// Policy.RecoverEvery up to the full rate. Slots reserved from then on are
+// spaced for the lowered rate; slots already reserved keep their times
+// (they are promised to callers already waiting), except those handed back
+// and not yet taken again, which a halving drops.
 func (f *Fleet) Penalize(ctx context.Context, key string) (Penalty, error) {
 	p, now := f.Policy.withDefaults(), f.now()
-	vals, err := penalize.Run(ctx, f.rdb, []string{penaltyKey(key)}, now.UnixMilli(), p.Floor,
+	vals, err := penalize.Run(ctx, f.rdb, []string{penaltyKey(key), freedKey(key)}, now.UnixMilli(), p.Floor,
 		p.Hold.Milliseconds(), p.RecoverEvery.Milliseconds(), p.RecoverStep).Slice()
 	if err != nil {
 		return Penalty{Factor: 1}, fmt.Errorf("throttle %s: penalize: %w", key, err)
@@ -196,79 +207,4 @@ func (p PenaltyPolicy) factorAt(vals []any, now time.Time) float64 {
 		return 1
 	}
 	return f
-}
-
-// ErrPastDeadline is returned (wrapped) when the next token would come after
-// the context's deadline.
-var ErrPastDeadline = errors.New("token would come after the deadline")
-
-// fleetKey is the Redis key of a throttle key (redis_rate prefixes it with
-// "rate:"); the braces keep one key in one Redis Cluster slot.
-func fleetKey(key string) string { return "wacamp:throttle:{" + key + "}" }
-
-// Jitter is the delay between a rate token's grant and the request
-// reaching the provider (a claim, an HTTP round trip) that the limits leave
-// room for: grants in any window of 1 s + Jitter stay within the rate, so
-// requests delayed by up to Jitter still never put more than the rate in
-// one second at the provider.
-const Jitter = 20 * time.Millisecond
-
-// limitFor expresses perSecond as a redis_rate limit. A GCRA bucket with
-// burst b at rate R grants fewer than b + R·T in any window T; with
-// T = 1 s + Jitter that must stay within perSecond + 1:
-//
-//   - from 33/s, burst 2 at min(perSecond×Margin, (perSecond−1)/(1+Jitter)):
-//     the spare token absorbs the round trip and timer slop that would
-//     otherwise waste emission slots (burst 1 used only 82–89% at 80–250/s
-//     in simulated time); 96% of 50/s, 97% of 80/s;
-//   - below 33/s, where that would give up more than 5% of the rate, burst
-//     1 at perSecond×Margin: the slots are 30 ms or more apart, so a few
-//     milliseconds of slop waste little (98% at 5/s, 96.5% at 20/s).
-//
-// Fractional rates are kept by counting per 100 s.
-func limitFor(perSecond float64) redis_rate.Limit {
-	burst, r := 1, perSecond*Margin
-	if perSecond >= 33 {
-		burst, r = 2, min(r, (perSecond-1)/(1+Jitter.Seconds()))
-	}
-	return redis_rate.Limit{Rate: max(1, int(math.Floor(r*100))), Burst: burst, Period: 100 * time.Second}
-}
-
-// Wait blocks until key may do one more thing at perSecond across the
-// fleet, or ctx ends. A perSecond of 0 or less means unlimited.
-func (f *Fleet) Wait(ctx context.Context, key string, perSecond float64) error {
-	if perSecond <= 0 {
-		return nil
-	}
-	factor, err := f.Factor(ctx, key)
-	if err != nil {
-		return err
-	}
-	perSecond *= factor
-	if err := f.local.Wait(ctx, key, perSecond); err != nil {
-		return err
-	}
-	limit := limitFor(perSecond)
-	for {
-		res, err := f.lim.Allow(ctx, fleetKey(key), limit)
-		if err != nil {
-			return fmt.Errorf("throttle %s: redis: %w", key, err)
-		}
-		if res.Allowed > 0 {
-			return nil
-		}
-		// The limiter says exactly when the next token is due. Like
-		// rate.Limiter, give up at once if that is past ctx's deadline, so
-		// the caller can reschedule before its task times out.
-		if dl, ok := ctx.Deadline(); ok && time.Now().Add(res.RetryAfter).After(dl) {
-			return fmt.Errorf("throttle %s: next token in %s is past the deadline: %w", key, res.RetryAfter, ErrPastDeadline)
-		}
-		t := time.NewTimer(res.RetryAfter)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("throttle %s: %w", key, ctx.Err())
-		case <-t.C:
-		}
-	}
 }

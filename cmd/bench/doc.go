@@ -9,7 +9,8 @@
 // processes (this binary started again) send the broadcasts of 2, then 10,
 // phone numbers at -rate per number to a simulator enforcing the same limit,
 // and it prints, per scenario, the rate each number achieved, its worst
-// one-second window and its utilisation of the limit.
+// one-second window, its utilisation of the limit and the rate limit's Lua
+// calls to Redis per send.
 //
 //	bench -throttle [-rate 50] [-seconds 10] [-concurrency 50] [-json]
 //

@@ -15,8 +15,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/delivery"
@@ -115,6 +118,8 @@ func RunWorkerChild(ctx context.Context, getenv func(string) string, stdin io.Re
 	t.MaxIdleConnsPerHost = concurrency
 	client := &http.Client{Timeout: 30 * time.Second, Transport: tagged{worker: id, next: t}}
 
+	calls := &throttleCalls{}
+	conns.RedisClient.AddHook(calls)
 	grants := &grantRecorder{fleet: throttle.NewFleet(conns.RedisClient)}
 	srv := app.NewWorker(conns, app.WorkerConfig{
 		Concurrency: concurrency,
@@ -140,8 +145,62 @@ func RunWorkerChild(ctx context.Context, getenv func(string) string, stdin io.Re
 	if err := grants.report(stdout); err != nil {
 		return fmt.Errorf("report rate grants: %w", err)
 	}
+	if _, err := fmt.Fprintf(stdout, "%s %d\n", callsWord, calls.lua.Load()); err != nil {
+		return fmt.Errorf("report throttle calls: %w", err)
+	}
 	return nil
 }
+
+// throttleCalls counts the Lua script calls of the per-number rate limit
+// (its keys start with throttleKeyPrefix or penaltyKeyPrefix) that go
+// through a Redis client.
+type throttleCalls struct{ lua atomic.Int64 }
+
+// The keys of the rate limit: its own state (redis_rate prefixes it with
+// "rate:") and the penalty after a 130429.
+const (
+	throttleKeyPrefix = "wacamp:throttle:"
+	penaltyKeyPrefix  = "wacamp:penalty:"
+)
+
+func (c *throttleCalls) note(cmd redis.Cmder) {
+	switch cmd.Name() {
+	case "eval", "evalsha", "eval_ro", "evalsha_ro":
+	default:
+		return
+	}
+	args := cmd.Args() // the command, the script or its sha, the key count, the keys
+	if len(args) < 4 {
+		return
+	}
+	key, _ := args[3].(string)
+	key = strings.TrimPrefix(key, "rate:")
+	if strings.HasPrefix(key, throttleKeyPrefix) || strings.HasPrefix(key, penaltyKeyPrefix) {
+		c.lua.Add(1)
+	}
+}
+
+func (c *throttleCalls) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *throttleCalls) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.note(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *throttleCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			c.note(cmd)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// callsWord starts the line of a child's stdout that counts its throttle
+// Lua calls.
+const callsWord = "throttle-lua-calls"
 
 // grantRecorder is the worker's limiter, the fleet-wide one, noting when
 // each rate token was granted: the worst one-second window at the grants
@@ -160,7 +219,10 @@ type grant struct {
 	at  time.Time
 }
 
-var _ delivery.Penalizer = (*grantRecorder)(nil) // a 130429 answer must still slow the number down
+var (
+	_ delivery.Penalizer = (*grantRecorder)(nil) // a 130429 answer must still slow the number down
+	_ delivery.Departer  = (*grantRecorder)(nil) // the request leaves at its slot, after the claim
+)
 
 func (g *grantRecorder) Wait(ctx context.Context, key string, perSecond float64) error {
 	if err := g.fleet.Wait(ctx, key, perSecond); err != nil {
@@ -169,6 +231,21 @@ func (g *grantRecorder) Wait(ctx context.Context, key string, perSecond float64)
 	now := time.Now()
 	g.mu.Lock()
 	g.grants = append(g.grants, grant{key: key, at: now})
+	g.mu.Unlock()
+	return nil
+}
+
+func (g *grantRecorder) WaitAhead(ctx context.Context, key string, perSecond float64, ahead time.Duration) (time.Time, error) {
+	return g.fleet.WaitAhead(ctx, key, perSecond, ahead)
+}
+
+// Depart notes the slot the request leaves at as the grant.
+func (g *grantRecorder) Depart(ctx context.Context, key string, perSecond float64, at time.Time) error {
+	if err := g.fleet.Depart(ctx, key, perSecond, at); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	g.grants = append(g.grants, grant{key: key, at: at})
 	g.mu.Unlock()
 	return nil
 }
@@ -327,9 +404,10 @@ type childStdout struct {
 	ready chan struct{}
 	once  sync.Once
 
-	mu     sync.Mutex
-	buf    []byte
-	grants []grant
+	mu       sync.Mutex
+	buf      []byte
+	grants   []grant
+	luaCalls int
 }
 
 func (c *childStdout) Write(p []byte) (int, error) {
@@ -348,6 +426,10 @@ func (c *childStdout) Write(p []byte) (int, error) {
 			continue
 		}
 		f := strings.Fields(line)
+		if len(f) == 2 && f[0] == callsWord {
+			c.luaCalls, _ = strconv.Atoi(f[1])
+			continue
+		}
 		if len(f) != 3 || f[0] != grantWord {
 			continue
 		}
@@ -357,16 +439,16 @@ func (c *childStdout) Write(p []byte) (int, error) {
 	}
 }
 
-// collectGrants returns the grants every child reported; call it after the
-// children have exited.
-func collectGrants(kids []*child) []grant {
-	var out []grant
+// collectGrants returns the grants every child reported and the sum of
+// their throttle Lua calls; call it after the children have exited.
+func collectGrants(kids []*child) (grants []grant, luaCalls int) {
 	for _, c := range kids {
 		c.stdout.mu.Lock()
-		out = append(out, c.stdout.grants...)
+		grants = append(grants, c.stdout.grants...)
+		luaCalls += c.stdout.luaCalls
 		c.stdout.mu.Unlock()
 	}
-	return out
+	return grants, luaCalls
 }
 
 // prefixWriter copies a child's stderr to w a whole line at a time, each

@@ -162,6 +162,11 @@ type Scenario struct {
 	// own pacing, before the jitter between grant and request.
 	Grants           int `json:"grants"`
 	GrantWorstWindow int `json:"grant_worst_window"`
+	// LuaCalls counts the rate limit's Lua script calls to Redis in every
+	// worker process (penalties included), and LuaCallsPerSend is
+	// LuaCalls over Sends.
+	LuaCalls        int     `json:"lua_calls"`
+	LuaCallsPerSend float64 `json:"lua_calls_per_send"`
 	// LastStartSeconds is when the last number to start sending sent its
 	// first message, after the first number's: how long work waited
 	// behind other numbers' work.
@@ -385,7 +390,8 @@ func runScenario(ctx context.Context, log *slog.Logger, progress io.Writer, opt 
 		return sc, err
 	}
 
-	measure(&sc, nums, sim.Sends(), collectGrants(kids))
+	grants, luaCalls := collectGrants(kids)
+	measure(&sc, nums, sim.Sends(), grants, luaCalls)
 	sc.RateLimited = sim.Stats().RateLimited
 	sc.ProcessRequests = counter.counts(cfg.Processes)
 	log.InfoContext(ctx, "bench: throttle: done", slog.Int("sends", sc.Sends), slog.Float64("seconds", round(sc.Seconds, 3)),
@@ -532,9 +538,13 @@ func waitAllAccepted(ctx context.Context, log *slog.Logger, db *store.DB, nums [
 }
 
 // measure fills sc's send metrics from the simulator's accepted sends,
-// and from the rate tokens the workers reported.
-func measure(sc *Scenario, nums []benchNumber, sends []botsailorsim.Send, grants []grant) {
+// and from the rate tokens and Lua calls the workers reported.
+func measure(sc *Scenario, nums []benchNumber, sends []botsailorsim.Send, grants []grant, luaCalls int) {
 	sc.Sends = len(sends)
+	sc.LuaCalls = luaCalls
+	if len(sends) > 0 {
+		sc.LuaCallsPerSend = float64(luaCalls) / float64(len(sends))
+	}
 	seen := make(map[string]int, len(sends))
 	byNumber := make(map[string][]time.Time, len(nums))
 	var first, last time.Time

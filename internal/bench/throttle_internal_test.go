@@ -54,7 +54,7 @@ func TestMeasure(t *testing.T) {
 	}
 	grants := []grant{{"phone:1", t0}, {"phone:1", t0.Add(time.Millisecond)}, {"phone:2", t0}}
 	sc := Scenario{Limit: 4}
-	measure(&sc, nums, sends, grants)
+	measure(&sc, nums, sends, grants, 12)
 
 	require.Equal(t, 6, sc.Sends)
 	require.Equal(t, 1, sc.Duplicates)
@@ -76,6 +76,8 @@ func TestMeasure(t *testing.T) {
 	require.InDelta(t, 1, sc.LastStartSeconds, 1e-9)
 	require.Equal(t, 3, sc.Grants)
 	require.Equal(t, 2, sc.GrantWorstWindow)
+	require.Equal(t, 12, sc.LuaCalls)
+	require.InDelta(t, 2, sc.LuaCallsPerSend, 1e-9)
 	require.True(t, sc.WithinLimit())
 	require.False(t, sc.Utilised())
 }

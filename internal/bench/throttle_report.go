@@ -16,18 +16,19 @@ func (r ThrottleResult) WriteTable(w io.Writer) error {
 		r.CPUs, r.Processes, r.Concurrency, num(r.Rate), r.SendsPerNumber, r.RedisDB)
 
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "processes\tnumbers\tlimit/s\tsends\tseconds\tfleet/s\tfleet util\tmean util\tmin util\tworst 1-s window\tat grant\t130429\tdup\tmissing\tsend requests per process\t\n")
+	fmt.Fprint(tw, "processes\tnumbers\tlimit/s\tsends\tseconds\tfleet/s\tfleet util\tmean util\tmin util\tworst 1-s window\tat grant\tlua/send\t130429\tdup\tmissing\tsend requests per process\t\n")
 	for _, s := range r.Scenarios {
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t%.3f\t%.1f\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t\n",
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t%.3f\t%.1f\t%s\t%s\t%s\t%s\t%d\t%.2f\t%d\t%d\t%d\t%s\t\n",
 			s.Processes, s.Numbers, num(s.Limit), s.Sends, s.Seconds, s.PerSecond, pct(s.FleetUtilisation),
-			pct(s.MeanUtilisation), pct(s.MinUtilisation), s.windowVsLimit(), s.GrantWorstWindow, s.RateLimited,
+			pct(s.MeanUtilisation), pct(s.MinUtilisation), s.windowVsLimit(), s.GrantWorstWindow, s.LuaCallsPerSend, s.RateLimited,
 			s.Duplicates, s.Missing, ints(s.ProcessRequests))
 	}
 	_ = tw.Flush()
 
 	fmt.Fprint(ew, `
 Times are the simulator's, when it accepted each send; "at grant" counts the rate tokens
-the workers' limiters granted instead (before the request left). Fleet utilisation is
+the workers' limiters granted instead (before the request left); "lua/send" is the rate
+limit's Lua calls to Redis per accepted send, over both processes. Fleet utilisation is
 all sends over all numbers' limits, from the first send to the last: every number has
 work waiting from the start.
 
@@ -55,12 +56,13 @@ per number ("start" is after the scenario's first send, "at s" after the number'
 }
 
 // Conclusion is the scenario in one line, e.g. "2 processes × 2 numbers at
-// 50/s: 98.1% utilisation (min 97.9%), worst 1-s window 50 ≤ 50, 0
-// rate-limit answers", with whether the throttle's claim held.
+// 50/s: 98.1% utilisation (min 97.9%), worst 1-s window 50 ≤ 50, 1.00 Lua
+// calls per send, 0 rate-limit answers", with whether the throttle's claim
+// held.
 func (s Scenario) Conclusion() string {
-	line := fmt.Sprintf("%d processes × %d numbers at %s/s: %s utilisation (min %s, fleet %s), worst 1-s window %s, %d rate-limit answers, %d duplicated, %d missing",
+	line := fmt.Sprintf("%d processes × %d numbers at %s/s: %s utilisation (min %s, fleet %s), worst 1-s window %s, %.2f Lua calls per send, %d rate-limit answers, %d duplicated, %d missing",
 		s.Processes, s.Numbers, num(s.Limit), pct(s.MeanUtilisation), pct(s.MinUtilisation), pct(s.FleetUtilisation),
-		s.windowVsLimit(), s.RateLimited, s.Duplicates, s.Missing)
+		s.windowVsLimit(), s.LuaCallsPerSend, s.RateLimited, s.Duplicates, s.Missing)
 	var fails []string
 	if !s.WithinLimit() {
 		fails = append(fails, fmt.Sprintf("number %s exceeded the limit in a one-second window", s.WorstWindowNumber))
