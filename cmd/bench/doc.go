@@ -54,6 +54,16 @@
 //
 //	bench -audience [-rows 10000000] [-dir /var/tmp] [-json]
 //
+// -plan N does the same with N rows and then runs `scheduler run` (a
+// process too) until the broadcast is running with its first sends queued
+// in Redis (no workers run), and prints how long that took, the
+// scheduler's peak resident memory, the Redis server's used_memory before
+// and at most (sampled every 200 ms), and the wall times of `scheduler
+// status` and of `scheduler export` until its first row, each run again and
+// again while the scheduler works.
+//
+//	bench -plan 10000000 [-dir /var/tmp] [-redis-db 14] [-json]
+//
 // It FLUSHES the Redis database -redis-db (default 14; never 0) before and
 // between the phases or scenarios, taking the same lease as the tests so it
 // never flushes one a test is using, and works in Postgres databases

@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fcfg     bench.FaultsConfig
 		audience bool
 		acfg     bench.AudienceConfig
+		plan     int
 		cpuProf  string
 	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -76,6 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.DurationVar(&fcfg.SettleWindow, "settle-window", 0, "with -faults: the engine's settle window (default its own, 3m)")
 	fs.BoolVar(&audience, "audience", false, "run the CSV audience benchmark (scheduler validate and apply of -rows rows) instead")
 	fs.IntVar(&acfg.Rows, "rows", bench.DefaultAudienceRows, "with -audience: rows of the CSV file")
+	fs.IntVar(&plan, "plan", 0, "run the audience benchmark on this many rows and then `scheduler run` until the broadcast sends (planning time, peak RSS, Redis memory, status and export latency)")
 	fs.StringVar(&acfg.Dir, "dir", "", "with -audience: where to write the CSV file (default the temporary directory)")
 	fs.IntVar(&cfg.NoopTasks, "noop", bench.DefaultNoopTasks, "no-op tasks the raw asynq phase drains")
 	fs.IntVar(&cfg.Sends, "sends", bench.DefaultSends, "recipients of the send-path broadcast")
@@ -106,6 +108,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	if plan != 0 {
+		audience, acfg.Plan, acfg.Rows = true, true, plan
+	}
 	var misplaced error
 	fs.Visit(func(f *flag.Flag) {
 		switch {
@@ -125,7 +130,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			misplaced = fmt.Errorf("-%s only applies with -throttle, -steps or -faults", f.Name)
 		case !audience && audienceFlags[f.Name]:
 			misplaced = fmt.Errorf("-%s only applies with -audience", f.Name)
-		case audience && (sendFlags[f.Name] || throttleFlags[f.Name] || f.Name == "concurrency" || f.Name == "redis-db"):
+		case plan != 0 && f.Name == "rows":
+			misplaced = errors.New("-rows does not apply to -plan: -plan N plans an audience of N rows")
+		case audience && !acfg.Plan && f.Name == "redis-db":
+			misplaced = errors.New("-redis-db only applies to -audience with -plan")
+		case audience && (sendFlags[f.Name] || throttleFlags[f.Name] || f.Name == "concurrency"):
 			misplaced = fmt.Errorf("-%s does not apply to -audience", f.Name)
 		case !throttle && !steps && throttleFlags[f.Name]:
 			misplaced = fmt.Errorf("-%s only applies with -throttle or -steps", f.Name)
@@ -144,7 +153,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg.DatabaseURL = cmp.Or(cfg.DatabaseURL, getenv("DATABASE_URL"))
 
 	if audience {
-		acfg.DatabaseURL, acfg.RedisURL = cfg.DatabaseURL, cfg.RedisURL
+		acfg.DatabaseURL, acfg.RedisURL, acfg.RedisDB = cfg.DatabaseURL, cfg.RedisURL, cfg.RedisDB
 		acfg.Timeout = bench.DefaultAudienceTimeout
 		fs.Visit(func(f *flag.Flag) {
 			if f.Name == "timeout" {

@@ -47,7 +47,12 @@ func SchedulerChildMain() { cli.Main(cli.Scheduler) }
 type AudienceConfig struct {
 	Rows        int
 	DatabaseURL string // as Config's: a fresh database is created through it and dropped
-	RedisURL    string // given to apply, which does not use it
+	RedisURL    string // given to apply, which does not use it; the scheduler's with Plan
+	// Plan runs `scheduler run` after apply, until the broadcast is
+	// running with its first sends queued, in Redis database RedisDB
+	// (flushed; default DefaultRedisDB).
+	Plan    bool
+	RedisDB int
 	// Dir is where the CSV file is written (and removed at the end); ""
 	// is a temporary directory.
 	Dir     string
@@ -65,6 +70,8 @@ type AudienceResult struct {
 	Validate AudienceStep `json:"validate"`
 	Apply    AudienceStep `json:"apply"`
 	Stored   int64        `json:"stored"`
+	// Plan is the scheduler's run, with AudienceConfig.Plan.
+	Plan *AudiencePlan `json:"plan,omitempty"`
 }
 
 // AudienceStep is one scheduler command: its wall time and the peak
@@ -79,17 +86,29 @@ func (r AudienceResult) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "audience: %d CSV rows (%d MiB), %d recipients after duplicates, %d CPUs\n", r.Rows, r.FileBytes>>20, r.Recipients, r.CPUs)
 	fmt.Fprintln(tw, "command\tseconds\trows/s\tpeak RSS MiB\t")
-	for _, s := range []struct {
+	steps := []struct {
 		name string
 		st   AudienceStep
-	}{{"scheduler validate", r.Validate}, {"scheduler apply", r.Apply}} {
+	}{{"scheduler validate", r.Validate}, {"scheduler apply", r.Apply}}
+	if r.Plan != nil {
+		steps = append(steps, struct {
+			name string
+			st   AudienceStep
+		}{"scheduler run (plan, start)", AudienceStep{Seconds: r.Plan.Seconds, PeakRSSMiB: r.Plan.PeakRSSMiB}})
+	}
+	for _, s := range steps {
 		fmt.Fprintf(tw, "%s\t%.1f\t%.0f\t%.0f\t\n", s.name, s.st.Seconds, float64(r.Rows)/s.st.Seconds, s.st.PeakRSSMiB)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "apply stored %d recipients\n", r.Stored)
-	return err
+	if _, err := fmt.Fprintf(w, "apply stored %d recipients\n", r.Stored); err != nil {
+		return err
+	}
+	if r.Plan != nil {
+		r.Plan.writeTable(w)
+	}
+	return nil
 }
 
 // ErrAudienceMismatch is returned (wrapped) when apply did not store every
@@ -105,6 +124,7 @@ func RunAudience(ctx context.Context, cfg AudienceConfig, progress io.Writer) (A
 	cfg.DatabaseURL = cmp.Or(cfg.DatabaseURL, DefaultDatabaseURL)
 	cfg.RedisURL = cmp.Or(cfg.RedisURL, DefaultRedisURL)
 	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultAudienceTimeout)
+	cfg.RedisDB = cmp.Or(cfg.RedisDB, DefaultRedisDB)
 	res := AudienceResult{CPUs: runtime.NumCPU(), Rows: cfg.Rows}
 	if cfg.Rows < 100 || cfg.Rows > 99_999_999 {
 		return res, fmt.Errorf("rows must be between 100 and 99999999, got %d", cfg.Rows)
@@ -165,6 +185,13 @@ func RunAudience(ctx context.Context, cfg AudienceConfig, progress io.Writer) (A
 	if res.Stored != int64(res.Recipients) {
 		return res, fmt.Errorf("%d recipients stored, %d expected: %w", res.Stored, res.Recipients, ErrAudienceMismatch)
 	}
+	if cfg.Plan {
+		p, err := runPlan(ctx, cfg, dbURL, progress)
+		if err != nil {
+			return res, fmt.Errorf("plan: %w", err)
+		}
+		res.Plan = &p
+	}
 	return res, nil
 }
 
@@ -216,7 +243,7 @@ func writeAudience(dir string, rows int) (size int64, recipients int, err error)
     rate_per_second: 1000
     daily_unique_limit: unlimited
 broadcasts:
-  - name: audience-bench
+  - name: ` + audienceBroadcast + `
     account: bench
     deadline: 10000h
     audience: {csv: audience.csv}
