@@ -46,7 +46,6 @@ type Feeder struct {
 	loss LossDetector
 
 	mu        sync.Mutex
-	planned   map[int64]time.Time // broadcasts this process has fully planned, at their UpdatedAt
 	lastSweep time.Time
 	// recoverUntil: after Redis lost its data, the sweep runs every
 	// AmbiguousDelay until then.
@@ -69,11 +68,12 @@ func (f *Feeder) DetectLoss(d LossDetector) { f.loss = d }
 
 // NewFeeder returns a Feeder.
 func NewFeeder(store FeederStore, queue Queue, tasks Tasks, opts delivery.Options) *Feeder {
-	return &Feeder{store: store, queue: queue, tasks: tasks, opts: opts.WithDefaults(), planned: map[int64]time.Time{}}
+	return &Feeder{store: store, queue: queue, tasks: tasks, opts: opts.WithDefaults()}
 }
 
-// PlanAhead is how long before its start a broadcast is planned, so that
-// sending starts on time even for a large audience.
+// PlanAhead is how long before its start an occurrence of a recurring
+// broadcast is created (with a copy of the audience), so that sending
+// starts on time even for a large audience.
 const PlanAhead = time.Minute
 
 // Run calls Tick every interval until ctx ends. Tick errors are logged, not
@@ -121,6 +121,9 @@ func (f *Feeder) Tick(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if err := f.enqueuePolls(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := f.store.FoldCounts(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	now := f.opts.Now()
@@ -276,8 +279,9 @@ func ParseCron(spec, tz string) (cron.Schedule, *time.Location, error) {
 	return s, loc, nil
 }
 
-// startDue plans scheduled broadcasts starting within PlanAhead and starts
-// those whose time has come.
+// startDue starts the scheduled broadcasts whose time has come. Their
+// deliveries are planned as the feeder fills their windows (feedRunning),
+// so a broadcast of ten million starts as soon as one of ten.
 func (f *Feeder) startDue(ctx context.Context) error {
 	bs, err := f.store.BroadcastsIn(ctx, StatusScheduled)
 	if err != nil {
@@ -285,16 +289,10 @@ func (f *Feeder) startDue(ctx context.Context) error {
 	}
 	now := f.opts.Now()
 	for _, b := range bs {
-		if b.StartAt.After(now.Add(PlanAhead)) {
-			continue
-		}
-		if err := f.plan(ctx, b); err != nil {
-			return err
-		}
 		if b.StartAt.After(now) {
 			continue
 		}
-		// Start only the version we planned: an apply that edited or
+		// Start only the version we read: an apply that edited or
 		// postponed the broadcast meanwhile wins.
 		ok, err := f.store.StartBroadcast(ctx, b.ID, b.UpdatedAt, now)
 		if err != nil {
@@ -304,38 +302,6 @@ func (f *Feeder) startDue(ctx context.Context) error {
 			f.opts.Logger.InfoContext(ctx, "scheduler: broadcast started", slog.String("broadcast", b.Name), slog.Int("recipients", b.RecipientCount))
 		}
 	}
-	return nil
-}
-
-// plan expands a broadcast's audience into deliveries in keyset batches.
-// Planning is idempotent; the broadcast only starts once it is complete.
-func (f *Feeder) plan(ctx context.Context, b Broadcast) error {
-	f.mu.Lock()
-	at, done := f.planned[b.ID]
-	f.mu.Unlock()
-	if done && at.Equal(b.UpdatedAt) {
-		return nil // an edit (apply) changes UpdatedAt and plans again
-	}
-	const batch = 5000
-	var after int64
-	total := 0
-	for {
-		last, n, err := f.store.PlanBatch(ctx, b.ID, after, batch, f.opts.Now())
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			break
-		}
-		total += n
-		after = last
-		if b.RecipientCount > batch {
-			f.opts.Logger.InfoContext(ctx, "scheduler: planning", slog.String("broadcast", b.Name), slog.Int("planned", total), slog.Int("of", b.RecipientCount))
-		}
-	}
-	f.mu.Lock()
-	f.planned[b.ID] = b.UpdatedAt
-	f.mu.Unlock()
 	return nil
 }
 
@@ -418,6 +384,14 @@ func (f *Feeder) feedRunning(ctx context.Context) error {
 		refs, err := f.store.NextPlanned(ctx, b.ID, w-inflight)
 		if err != nil {
 			return err
+		}
+		if len(refs) < w-inflight {
+			// Deliveries are created as the window needs them.
+			more, err := f.store.PlanNext(ctx, b.ID, w-inflight-len(refs), now)
+			if err != nil {
+				return err
+			}
+			refs = append(refs, more...)
 		}
 		feeds = append(feeds, feed{b: b, refs: refs, window: w, batch: batchSize(a.RatePerSecond)})
 	}

@@ -77,7 +77,8 @@ func (s *Service) Resume(ctx context.Context, name string) (Broadcast, error) {
 }
 
 // Cancel stops a broadcast for good: its queued tasks are deleted and every
-// delivery not yet handed to the provider is marked skipped.
+// delivery not yet handed to the provider is marked skipped, as is every
+// recipient not planned yet.
 func (s *Service) Cancel(ctx context.Context, name string) (Broadcast, error) {
 	b, err := s.store.BroadcastByName(ctx, name)
 	if err != nil {
@@ -91,10 +92,6 @@ func (s *Service) Cancel(ctx context.Context, name string) (Broadcast, error) {
 		// future occurrences; those already created are broadcasts of
 		// their own.
 		return s.transition(ctx, name, Lifecycle[MoveStopRecurring].From, Lifecycle[MoveStopRecurring].To, "cancelled by operator: no more occurrences")
-	}
-	// Plan first (idempotent) so every recipient ends with a state.
-	if err := s.feeder.plan(ctx, b); err != nil {
-		return b, err
 	}
 	b, err = s.transition(ctx, name, Lifecycle[MoveCancel].From, Lifecycle[MoveCancel].To, "cancelled by operator")
 	if err != nil {

@@ -26,27 +26,29 @@ type BroadcastWriter interface {
 	// SetStatus moves a broadcast from one of from to to, recording reason.
 	SetStatus(ctx context.Context, id int64, from []Status, to Status, reason string, now time.Time) (bool, error)
 	// FinishPending moves the broadcast's planned and queued deliveries to a
-	// terminal state (skipped on cancel, expired past the deadline).
+	// terminal state (skipped on cancel, expired past the deadline), and
+	// gives the recipients not planned yet deliveries in that state.
 	// It returns the queued ones and their tasks (to delete them).
 	FinishPending(ctx context.Context, broadcastID int64, to delivery.Status, reason string, now time.Time) ([]delivery.QueuedRef, error)
 }
 
-// PlanStore plans a broadcast: its deliveries, then its start.
+// PlanStore plans a broadcast: its start, then its deliveries as it sends.
 type PlanStore interface {
-	// PlanBatch inserts deliveries for the next recipients with id > after,
-	// at most limit, skipping those already planned. It returns the last
-	// recipient id read and how many recipients it read (0 = done).
-	PlanBatch(ctx context.Context, broadcastID, after int64, limit int, now time.Time) (last int64, n int, err error)
 	// StartBroadcast moves a scheduled broadcast to running if it is still
 	// at updatedAt and its start has come.
 	StartBroadcast(ctx context.Context, id int64, updatedAt, now time.Time) (bool, error)
+	// PlanNext creates planned deliveries for the next recipients (at most
+	// limit) of a running broadcast that have none yet, in audience order,
+	// and returns them in id order; none unless the broadcast runs.
+	PlanNext(ctx context.Context, broadcastID int64, limit int, now time.Time) ([]delivery.Ref, error)
 }
 
 // WindowStore keeps a running broadcast's window of queued deliveries in Redis.
 type WindowStore interface {
 	// Window returns how many deliveries are queued or sending, not
 	// counting those awaiting the provider's confirmation, and whether any
-	// are still planned or awaiting (the broadcast is not over).
+	// are still planned or awaiting, or any recipient is not planned yet
+	// (the broadcast is not over).
 	Window(ctx context.Context, broadcastID int64) (inflight int, morePlanned bool, err error)
 	// NextPlanned returns up to limit planned deliveries in id order.
 	NextPlanned(ctx context.Context, broadcastID int64, limit int) ([]delivery.Ref, error)
@@ -73,6 +75,9 @@ type SweepStore interface {
 	Regen(ctx context.Context, ref delivery.Ref, now time.Time) (delivery.Ref, bool, error)
 	// Touch restarts the queued clock of a queued delivery.
 	Touch(ctx context.Context, ref delivery.Ref, now time.Time) error
+	// FoldCounts folds the changes of delivery counts recorded since the
+	// last fold into the counts CountByStatus reads.
+	FoldCounts(ctx context.Context) error
 	// SettleFinishedAt moves the finished_at of broadcasts that ended at or
 	// after since to their last send when one ended later, and returns how
 	// many it moved.
@@ -107,7 +112,8 @@ type StepFeedStore interface {
 
 // ReportStore reads what a broadcast did.
 type ReportStore interface {
-	// CountByStatus counts a broadcast's deliveries per state.
+	// CountByStatus counts a broadcast's deliveries per state (recipients
+	// not planned yet have none), from counts kept as deliveries change.
 	CountByStatus(ctx context.Context, broadcastID int64) (map[delivery.Status]int, error)
 	// SentSince counts deliveries of a broadcast accepted at or after t.
 	SentSince(ctx context.Context, broadcastID int64, t time.Time) (int, error)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -148,13 +149,67 @@ func (db *DB) PlanBatch(ctx context.Context, broadcastID, after int64, limit int
 	return r.Last, r.N, nil
 }
 
-// CountByStatus counts a broadcast's deliveries per state.
+// lastPlanned is the highest recipient id of a broadcast (the first
+// argument) that has a delivery, 0 if none: a backward probe of the
+// (broadcast_id, recipient_id) unique index. Deliveries are planned in
+// recipient order, so every recipient up to it has one.
+const lastPlanned = `COALESCE((SELECT MAX(recipient_id) FROM deliveries WHERE broadcast_id = ?), 0)`
+
+// PlanNext plans the next recipients of a running broadcast: it creates a
+// planned delivery for each of the (at most limit) recipients after the
+// last one planned, and returns them in id order. The feeder calls it as it
+// fills the broadcast's window, so a broadcast's deliveries are created as
+// it sends, not all before it starts. Nothing is planned unless the
+// broadcast is running: the broadcast's row is locked for the insert, so a
+// pause or cancel either comes first or finds the new rows (FinishPending
+// takes the same lock).
+func (db *DB) PlanNext(ctx context.Context, broadcastID int64, limit int, now time.Time) ([]delivery.Ref, error) {
+	var refs []delivery.Ref
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var running []int64
+		if err := tx.Raw(`SELECT id FROM broadcasts WHERE id = ? AND status = ?`+db.lockRow(), broadcastID, campaign.StatusRunning).Scan(&running).Error; err != nil {
+			return err
+		}
+		if len(running) == 0 {
+			return nil
+		}
+		return tx.Raw(`INSERT INTO deliveries (broadcast_id, recipient_id, phone, status, updated_at)
+			SELECT broadcast_id, id, phone, 'planned', ? FROM recipients
+			WHERE broadcast_id = ? AND id > `+lastPlanned+` ORDER BY id LIMIT ?
+			ON CONFLICT (broadcast_id, recipient_id) DO NOTHING RETURNING id, gen`,
+			utc(now), broadcastID, broadcastID, limit).Scan(&refs).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broadcast %d: plan the next %d recipients: %w", broadcastID, limit, err)
+	}
+	slices.SortFunc(refs, func(a, b delivery.Ref) int { return cmp.Compare(a.ID, b.ID) })
+	return refs, nil
+}
+
+// lockRow is the clause that locks the rows a SELECT reads until the
+// transaction ends (Postgres; SQLite's transactions exclude each other
+// already). It does not conflict with the key-share locks of foreign key
+// checks.
+func (db *DB) lockRow() string {
+	if db.dialect == "postgres" {
+		return " FOR NO KEY UPDATE"
+	}
+	return ""
+}
+
+// CountByStatus counts a broadcast's deliveries per state. It reads the
+// counts the deliveries table's triggers keep (delivery_counts and the
+// changes not folded into it yet, see FoldCounts), never the deliveries:
+// a few rows whatever the audience.
 func (db *DB) CountByStatus(ctx context.Context, broadcastID int64) (map[delivery.Status]int, error) {
 	var rows []struct {
 		Status string
 		N      int
 	}
-	err := db.q(ctx).Raw(`SELECT status, COUNT(*) AS n FROM deliveries WHERE broadcast_id = ? GROUP BY status`, broadcastID).Scan(&rows).Error
+	err := db.q(ctx).Raw(`SELECT status, SUM(n) AS n FROM (
+		SELECT status, n FROM delivery_counts WHERE broadcast_id = ?
+		UNION ALL SELECT status, n FROM delivery_count_changes WHERE broadcast_id = ?) c
+		GROUP BY status HAVING SUM(n) <> 0`, broadcastID, broadcastID).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("broadcast %d: count deliveries: %w", broadcastID, err)
 	}
@@ -165,10 +220,42 @@ func (db *DB) CountByStatus(ctx context.Context, broadcastID int64) (map[deliver
 	return out, nil
 }
 
+// FoldCounts moves the changes the deliveries table's triggers appended
+// to delivery_count_changes into delivery_counts (the scheduler calls it
+// each tick), so a count reads few rows. Several schedulers may fold at
+// once: each change is moved once.
+func (db *DB) FoldCounts(ctx context.Context) error {
+	var err error
+	if db.dialect == "postgres" {
+		err = db.q(ctx).Exec(`WITH moved AS (DELETE FROM delivery_count_changes RETURNING broadcast_id, status, n)
+			INSERT INTO delivery_counts (broadcast_id, status, n)
+			SELECT broadcast_id, status, SUM(n) FROM moved GROUP BY broadcast_id, status ORDER BY broadcast_id, status
+			ON CONFLICT (broadcast_id, status) DO UPDATE SET n = delivery_counts.n + excluded.n`).Error
+	} else {
+		err = db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			var last int64
+			if err := tx.Raw(`SELECT COALESCE(MAX(id), 0) FROM delivery_count_changes`).Scan(&last).Error; err != nil || last == 0 {
+				return err
+			}
+			if err := tx.Exec(`INSERT INTO delivery_counts (broadcast_id, status, n)
+				SELECT broadcast_id, status, SUM(n) FROM delivery_count_changes WHERE id <= ? GROUP BY broadcast_id, status
+				ON CONFLICT (broadcast_id, status) DO UPDATE SET n = delivery_counts.n + excluded.n`, last).Error; err != nil {
+				return err
+			}
+			return tx.Exec(`DELETE FROM delivery_count_changes WHERE id <= ?`, last).Error
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("fold delivery counts: %w", err)
+	}
+	return nil
+}
+
 // Window returns how many deliveries are queued or sending (those awaiting
 // the provider's confirmation of a lost answer aside: they may wait minutes
 // and must not hold up the feed) and whether any are still planned or
-// awaiting (both index range scans, cheap at any audience size).
+// awaiting, or any recipient has no delivery yet (all index range scans
+// or probes, cheap at any audience size).
 func (db *DB) Window(ctx context.Context, broadcastID int64) (int, bool, error) {
 	var r struct {
 		Inflight int
@@ -176,8 +263,9 @@ func (db *DB) Window(ctx context.Context, broadcastID int64) (int, bool, error) 
 	}
 	err := db.q(ctx).Raw(`SELECT
 		(SELECT COUNT(*) FROM deliveries WHERE broadcast_id = ? AND status IN ('queued', 'sending') AND settle <> 'awaiting') AS inflight,
-		EXISTS (SELECT 1 FROM deliveries WHERE broadcast_id = ? AND (status = 'planned' OR status = 'sending' AND settle = 'awaiting')) AS more`,
-		broadcastID, broadcastID).Scan(&r).Error
+		EXISTS (SELECT 1 FROM deliveries WHERE broadcast_id = ? AND (status = 'planned' OR status = 'sending' AND settle = 'awaiting'))
+		OR EXISTS (SELECT 1 FROM recipients WHERE broadcast_id = ? AND id > `+lastPlanned+`) AS more`,
+		broadcastID, broadcastID, broadcastID, broadcastID).Scan(&r).Error
 	if err != nil {
 		return 0, false, fmt.Errorf("broadcast %d: window: %w", broadcastID, err)
 	}
@@ -322,7 +410,8 @@ func (r queuedRow) queued() delivery.QueuedRef {
 }
 
 // FinishPending moves the broadcast's planned and queued deliveries to a
-// terminal state and returns the refs of those that were queued.
+// terminal state, gives every recipient not planned yet a delivery in that
+// state, and returns the refs of those that were queued.
 func (db *DB) FinishPending(ctx context.Context, broadcastID int64, to delivery.Status, reason string, now time.Time) ([]delivery.QueuedRef, error) {
 	var rows []struct {
 		ID     int64
@@ -331,6 +420,29 @@ func (db *DB) FinishPending(ctx context.Context, broadcastID int64, to delivery.
 		Queued bool
 	}
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// The lock PlanNext takes: no recipient is planned meanwhile.
+		var last []int64
+		if err := tx.Raw(`SELECT `+lastPlanned+` FROM broadcasts WHERE id = ?`+db.lockRow(), broadcastID, broadcastID).Scan(&last).Error; err != nil {
+			return err
+		}
+		if len(last) == 1 {
+			// Recipients the feeder never reached end as their pending
+			// deliveries do, with an event each, as if they had been
+			// planned.
+			res := tx.Exec(`INSERT INTO deliveries (broadcast_id, recipient_id, phone, status, error, updated_at)
+				SELECT broadcast_id, id, phone, ?, ?, ? FROM recipients WHERE broadcast_id = ? AND id > ? ORDER BY id
+				ON CONFLICT (broadcast_id, recipient_id) DO NOTHING`, string(to), reason, utc(now), broadcastID, last[0])
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected > 0 {
+				if err := tx.Exec(`INSERT INTO delivery_events (delivery_id, status, at, detail)
+					SELECT id, status, ?, error FROM deliveries WHERE broadcast_id = ? AND recipient_id > ? ORDER BY id`,
+					utc(now), broadcastID, last[0]).Error; err != nil {
+					return err
+				}
+			}
+		}
 		if err := tx.Raw(`UPDATE deliveries SET status = ?, error = ?, error_code = '', updated_at = ?
 			WHERE broadcast_id = ? AND status IN ('planned', 'queued')
 			RETURNING id, gen, batch, queued_at IS NOT NULL AS queued`, string(to), reason, utc(now), broadcastID).Scan(&rows).Error; err != nil {
@@ -456,42 +568,51 @@ func (db *DB) PollSummary(ctx context.Context) (PollSummary, error) {
 }
 
 type exportRow struct {
-	ID        int64
-	Phone     string
-	Name      string
-	Status    string
-	Wamid     *string
-	ErrorCode string
-	Error     string
-	Attempts  int
-	Settle    string
-	SentAt    *time.Time
-	UpdatedAt time.Time
+	RecipientID int64
+	ID          *int64
+	Phone       string
+	Name        string
+	Status      *string
+	Wamid       *string
+	ErrorCode   *string
+	Error       *string
+	Attempts    *int
+	Settle      *string
+	SentAt      *time.Time
+	UpdatedAt   *time.Time
+	Planned     time.Time // the broadcast's updated_at
 }
 
-// Export calls fn for every delivery of a broadcast in id order, reading in
-// keyset batches (of 1000).
+// Export calls fn for every recipient of a broadcast in the audience's
+// order (which is delivery id order), reading in keyset batches of the
+// recipients (of 1000) and each one's delivery through the (broadcast_id,
+// recipient_id) index. A recipient the feeder has not reached yet has no
+// delivery: it is exported planned, with id 0 and the broadcast's
+// updated_at.
 func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(delivery.Row) error) error {
 	var after int64
 	for {
 		var rows []exportRow
-		err := db.q(ctx).Raw(`SELECT d.id, d.phone, r.name, d.status, d.wamid, d.error_code, d.error, d.attempts, d.settle,
-			d.sent_at, d.updated_at FROM deliveries d JOIN recipients r ON r.id = d.recipient_id
-			WHERE d.broadcast_id = ? AND d.id > ? ORDER BY d.id LIMIT ?`, broadcastID, after, db.batch).Scan(&rows).Error
+		err := db.q(ctx).Raw(`SELECT r.id AS recipient_id, d.id, r.phone, r.name, d.status, d.wamid, d.error_code, d.error, d.attempts, d.settle,
+			d.sent_at, d.updated_at, b.updated_at AS planned
+			FROM recipients r JOIN broadcasts b ON b.id = r.broadcast_id
+			LEFT JOIN deliveries d ON d.broadcast_id = r.broadcast_id AND d.recipient_id = r.id
+			WHERE r.broadcast_id = ? AND r.id > ? ORDER BY r.id LIMIT ?`, broadcastID, after, db.batch).Scan(&rows).Error
 		if err != nil {
 			return fmt.Errorf("broadcast %d: export: %w", broadcastID, err)
 		}
 		if len(rows) == 0 {
 			return nil
 		}
-		if rows[len(rows)-1].ID <= after {
+		if rows[len(rows)-1].RecipientID <= after {
 			return fmt.Errorf("broadcast %d: export: keyset did not advance past %d", broadcastID, after)
 		}
 		for _, r := range rows {
-			row := delivery.Row{ID: r.ID, Phone: r.Phone, Name: r.Name, Status: delivery.Status(r.Status),
-				ErrorCode: r.ErrorCode, Error: r.Error, Attempts: r.Attempts, Settle: r.Settle, SentAt: r.SentAt, UpdatedAt: r.UpdatedAt.UTC()}
-			if r.Wamid != nil {
-				row.WAMID = *r.Wamid
+			row := delivery.Row{Phone: r.Phone, Name: r.Name, Status: delivery.Planned, UpdatedAt: r.Planned.UTC()}
+			if r.ID != nil {
+				row = delivery.Row{ID: *r.ID, Phone: r.Phone, Name: r.Name, Status: delivery.Status(deref(r.Status)),
+					WAMID: deref(r.Wamid), ErrorCode: deref(r.ErrorCode), Error: deref(r.Error), Attempts: deref(r.Attempts),
+					Settle: deref(r.Settle), SentAt: r.SentAt, UpdatedAt: deref(r.UpdatedAt).UTC()}
 			}
 			if row.SentAt != nil {
 				row.SentAt = ptr(row.SentAt.UTC())
@@ -500,7 +621,7 @@ func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(delivery.Ro
 				return err
 			}
 		}
-		after = rows[len(rows)-1].ID
+		after = rows[len(rows)-1].RecipientID
 	}
 }
 
