@@ -595,13 +595,21 @@ type exportRow struct {
 // delivery: it is exported planned, with id 0 and the broadcast's
 // updated_at.
 func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(delivery.Row) error) error {
+	// Each recipient's delivery is one probe of the unique index. On
+	// Postgres a lateral join (kept apart by its LIMIT: there is one row at
+	// most) says so: a plain join lets the planner, when its statistics
+	// miss a broadcast's deliveries (they grow from none as it sends), sort
+	// them all to merge them in.
+	join := `LEFT JOIN deliveries d ON d.broadcast_id = r.broadcast_id AND d.recipient_id = r.id`
+	if db.dialect == "postgres" {
+		join = `LEFT JOIN LATERAL (SELECT * FROM deliveries WHERE broadcast_id = r.broadcast_id AND recipient_id = r.id LIMIT 1) d ON true`
+	}
 	var after int64
 	for {
 		var rows []exportRow
 		err := db.q(ctx).Raw(`SELECT r.id AS recipient_id, d.id, r.phone, r.name, d.status, d.wamid, d.error_code, d.error, d.attempts, d.settle,
 			d.sent_at, d.updated_at, b.updated_at AS planned
-			FROM recipients r JOIN broadcasts b ON b.id = r.broadcast_id
-			LEFT JOIN deliveries d ON d.broadcast_id = r.broadcast_id AND d.recipient_id = r.id
+			FROM recipients r JOIN broadcasts b ON b.id = r.broadcast_id `+join+`
 			WHERE r.broadcast_id = ? AND r.id > ? ORDER BY r.id LIMIT ?`, broadcastID, after, db.batch).Scan(&rows).Error
 		if err != nil {
 			return fmt.Errorf("broadcast %d: export: %w", broadcastID, err)

@@ -50,9 +50,11 @@ type AudienceConfig struct {
 	RedisURL    string // given to apply, which does not use it; the scheduler's with Plan
 	// Plan runs `scheduler run` after apply, until the broadcast is
 	// running with its first sends queued, in Redis database RedisDB
-	// (flushed; default DefaultRedisDB).
-	Plan    bool
-	RedisDB int
+	// (flushed; default DefaultRedisDB), taking its lease as Config does
+	// unless RedisLeased.
+	Plan        bool
+	RedisDB     int
+	RedisLeased bool
 	// Dir is where the CSV file is written (and removed at the end); ""
 	// is a temporary directory.
 	Dir     string

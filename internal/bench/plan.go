@@ -87,7 +87,7 @@ func (p AudiencePlan) writeTable(w io.Writer) {
 func runPlan(ctx context.Context, cfg AudienceConfig, dbURL string, progress io.Writer) (AudiencePlan, error) {
 	var res AudiencePlan
 	log := slog.New(slog.NewTextHandler(progress, nil))
-	rds, err := openRedis(ctx, log, Config{RedisURL: cfg.RedisURL, RedisDB: cfg.RedisDB, Timeout: cfg.Timeout})
+	rds, err := openRedis(ctx, log, Config{RedisURL: cfg.RedisURL, RedisDB: cfg.RedisDB, RedisLeased: cfg.RedisLeased, Timeout: cfg.Timeout})
 	if err != nil {
 		return res, err
 	}
