@@ -86,6 +86,8 @@ func (p AudiencePlan) writeTable(w io.Writer) {
 // `scheduler export` meanwhile, and measures it.
 func runPlan(ctx context.Context, cfg AudienceConfig, dbURL string, progress io.Writer) (AudiencePlan, error) {
 	var res AudiencePlan
+	// The scheduler's output, this function's and its logger's meet there.
+	progress = &lockedWriter{w: progress}
 	log := slog.New(slog.NewTextHandler(progress, nil))
 	rds, err := openRedis(ctx, log, Config{RedisURL: cfg.RedisURL, RedisDB: cfg.RedisDB, RedisLeased: cfg.RedisLeased, Timeout: cfg.Timeout})
 	if err != nil {
