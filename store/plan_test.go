@@ -216,7 +216,7 @@ func TestPlanNextConcurrentPlanners(t *testing.T) {
 func TestFinishPendingEndsRecipientsNeverPlanned(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
-		const n = 12
+		const n = 50*testBatch*2 + 7 // three statements' worth of recipients never planned
 		f.apply(bundle(broadcast("spring", n)), t0)
 		b := f.broadcast("spring")
 		f.setStatus(b.ID, campaign.StatusRunning)

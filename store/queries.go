@@ -431,21 +431,8 @@ func (db *DB) FinishPending(ctx context.Context, broadcastID int64, to delivery.
 			return err
 		}
 		if len(last) == 1 {
-			// Recipients the feeder never reached end as their pending
-			// deliveries do, with an event each, as if they had been
-			// planned.
-			res := tx.Exec(`INSERT INTO deliveries (broadcast_id, recipient_id, phone, status, error, updated_at)
-				SELECT broadcast_id, id, phone, ?, ?, ? FROM recipients WHERE broadcast_id = ? AND id > ? ORDER BY id
-				ON CONFLICT (broadcast_id, recipient_id) DO NOTHING`, string(to), reason, utc(now), broadcastID, last[0])
-			if res.Error != nil {
-				return res.Error
-			}
-			if res.RowsAffected > 0 {
-				if err := tx.Exec(`INSERT INTO delivery_events (delivery_id, status, at, detail)
-					SELECT id, status, ?, error FROM deliveries WHERE broadcast_id = ? AND recipient_id > ? ORDER BY id`,
-					utc(now), broadcastID, last[0]).Error; err != nil {
-					return err
-				}
+			if err := db.endUnplanned(tx, broadcastID, last[0], to, reason, now); err != nil {
+				return err
 			}
 		}
 		if err := tx.Raw(`UPDATE deliveries SET status = ?, error = ?, error_code = '', updated_at = ?
@@ -478,6 +465,38 @@ func (db *DB) FinishPending(ctx context.Context, broadcastID int64, to delivery.
 		}
 	}
 	return out, nil
+}
+
+// endUnplanned gives the recipients of a broadcast after recipient id last
+// (those the feeder never reached) a delivery in state to with reason, and
+// an event each, as if they had been planned and then ended. It does so 50
+// batches (50,000 recipients) a statement: Postgres queues a foreign-key
+// check per row until the statement ends (some 30 bytes each: a gigabyte
+// for ten million deliveries and their events in one statement).
+func (db *DB) endUnplanned(tx *gorm.DB, broadcastID, last int64, to delivery.Status, reason string, now time.Time) error {
+	unplannedBatch := 50 * db.batch
+	for {
+		var upTo []int64
+		if err := tx.Raw(`INSERT INTO deliveries (broadcast_id, recipient_id, phone, status, error, updated_at)
+			SELECT broadcast_id, id, phone, ?, ?, ? FROM recipients WHERE broadcast_id = ? AND id > ? ORDER BY id LIMIT ?
+			ON CONFLICT (broadcast_id, recipient_id) DO NOTHING RETURNING recipient_id`,
+			string(to), reason, utc(now), broadcastID, last, unplannedBatch).Scan(&upTo).Error; err != nil {
+			return err
+		}
+		if len(upTo) == 0 {
+			return nil
+		}
+		next := slices.Max(upTo)
+		if err := tx.Exec(`INSERT INTO delivery_events (delivery_id, status, at, detail)
+			SELECT id, status, ?, error FROM deliveries WHERE broadcast_id = ? AND recipient_id > ? AND recipient_id <= ? ORDER BY id`,
+			utc(now), broadcastID, last, next).Error; err != nil {
+			return err
+		}
+		if len(upTo) < unplannedBatch {
+			return nil
+		}
+		last = next
+	}
 }
 
 // Stale returns, in id order after afterID, queued deliveries queued before

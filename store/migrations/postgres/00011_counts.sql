@@ -70,7 +70,16 @@ CREATE INDEX deliveries_sent ON deliveries (broadcast_id, sent_at) WHERE sent_at
 DROP INDEX deliveries_keyset;
 CREATE INDEX deliveries_settle ON deliveries (broadcast_id, settle) WHERE settle <> '';
 
+-- A recipient's broadcast is the one apply (or a recurring broadcast's
+-- occurrence) creates in the transaction that writes it, and broadcasts
+-- are never deleted: the key only made Postgres queue a check for every
+-- copied row until the end of COPY (measured: 3 million rows grew the
+-- backend by 100 MB, a third of a gigabyte for ten million; and the COPY
+-- of a million took 8.5 s with it, 3.4 s without).
+ALTER TABLE recipients DROP CONSTRAINT recipients_broadcast_id_fkey;
+
 -- +goose Down
+ALTER TABLE recipients ADD CONSTRAINT recipients_broadcast_id_fkey FOREIGN KEY (broadcast_id) REFERENCES broadcasts (id) ON DELETE CASCADE;
 DROP INDEX deliveries_settle;
 CREATE INDEX deliveries_keyset ON deliveries (broadcast_id, id);
 DROP INDEX deliveries_sent;
