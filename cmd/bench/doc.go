@@ -48,7 +48,9 @@
 // file has -rows rows (default 10,000,000; one in a hundred a repeated
 // number) is validated and applied by `scheduler validate` and `scheduler
 // apply`, each run as a process of its own (this binary started again), and
-// it prints each command's wall time and peak resident memory (ru_maxrss).
+// it prints each command's wall time and peak resident memory (ru_maxrss),
+// and the most private memory (RssAnon) a Postgres backend of the run's
+// database had meanwhile, when Postgres runs on the same machine.
 // The CSV file is written under -dir (default the temporary directory) and
 // removed at the end.
 //

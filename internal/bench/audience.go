@@ -77,17 +77,20 @@ type AudienceResult struct {
 }
 
 // AudienceStep is one scheduler command: its wall time and the peak
-// resident memory of its process (getrusage's ru_maxrss).
+// resident memory of its process (getrusage's ru_maxrss), and the most
+// private memory a Postgres backend of the run's database had meanwhile
+// (0 when Postgres runs on another machine).
 type AudienceStep struct {
-	Seconds    float64 `json:"seconds"`
-	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	Seconds            float64 `json:"seconds"`
+	PeakRSSMiB         float64 `json:"peak_rss_mib"`
+	PostgresBackendMiB float64 `json:"postgres_backend_mib"`
 }
 
 // WriteTable prints the result for people.
 func (r AudienceResult) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "audience: %d CSV rows (%d MiB), %d recipients after duplicates, %d CPUs\n", r.Rows, r.FileBytes>>20, r.Recipients, r.CPUs)
-	fmt.Fprintln(tw, "command\tseconds\trows/s\tpeak RSS MiB\t")
+	fmt.Fprintln(tw, "command\tseconds\trows/s\tpeak RSS MiB\tPostgres backend MiB\t")
 	steps := []struct {
 		name string
 		st   AudienceStep
@@ -96,10 +99,14 @@ func (r AudienceResult) WriteTable(w io.Writer) error {
 		steps = append(steps, struct {
 			name string
 			st   AudienceStep
-		}{"scheduler run (plan, start)", AudienceStep{Seconds: r.Plan.Seconds, PeakRSSMiB: r.Plan.PeakRSSMiB}})
+		}{"scheduler run (plan, start)", AudienceStep{Seconds: r.Plan.Seconds, PeakRSSMiB: r.Plan.PeakRSSMiB, PostgresBackendMiB: r.Plan.PostgresBackendMiB}})
 	}
 	for _, s := range steps {
-		fmt.Fprintf(tw, "%s\t%.1f\t%.0f\t%.0f\t\n", s.name, s.st.Seconds, float64(r.Rows)/s.st.Seconds, s.st.PeakRSSMiB)
+		pg := "-" // no connection, or Postgres on another machine
+		if s.st.PostgresBackendMiB > 0 {
+			pg = fmt.Sprintf("%.0f", s.st.PostgresBackendMiB)
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t%.0f\t%.0f\t%s\t\n", s.name, s.st.Seconds, float64(r.Rows)/s.st.Seconds, s.st.PeakRSSMiB, pg)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -158,6 +165,11 @@ func RunAudience(ctx context.Context, cfg AudienceConfig, progress io.Writer) (A
 	if err != nil {
 		return res, err
 	}
+	backends, err := watchBackends(ctx, cfg.DatabaseURL, name)
+	if err != nil {
+		return res, err
+	}
+	defer backends.close()
 	for _, step := range []struct {
 		cmd string
 		out *AudienceStep
@@ -172,6 +184,7 @@ func RunAudience(ctx context.Context, cfg AudienceConfig, progress io.Writer) (A
 		err := c.Run()
 		step.out.Seconds = time.Since(start).Seconds()
 		step.out.PeakRSSMiB = peakRSSMiB(c.ProcessState)
+		step.out.PostgresBackendMiB = backends.take()
 		if err != nil {
 			return res, fmt.Errorf("scheduler %s: %w\n%s", step.cmd, err, stdout.String())
 		}
@@ -192,6 +205,7 @@ func RunAudience(ctx context.Context, cfg AudienceConfig, progress io.Writer) (A
 		if err != nil {
 			return res, fmt.Errorf("plan: %w", err)
 		}
+		p.PostgresBackendMiB = backends.take()
 		res.Plan = &p
 	}
 	return res, nil

@@ -38,6 +38,8 @@ type AudiencePlan struct {
 	// with sends queued in Redis; PeakRSSMiB is the scheduler's.
 	Seconds    float64 `json:"seconds"`
 	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	// PostgresBackendMiB is as AudienceStep's, while the scheduler ran.
+	PostgresBackendMiB float64 `json:"postgres_backend_mib"`
 	// Deliveries is how many delivery rows existed when the scheduler
 	// stopped, Queued how many of them were queued, and Tasks the send
 	// tasks in Redis.
