@@ -139,6 +139,11 @@ func TestRedisHoldsAWindowNotTheAudience(t *testing.T) {
 	keys, err := b.rds.Client.DBSize(ctx).Result()
 	require.NoError(t, err)
 	require.Less(t, keys, int64(600), "redis keys grow with the window, not the audience")
+	// Postgres too holds deliveries for the window only: the rest of the
+	// audience is planned as the window moves on.
+	var rows int64
+	require.NoError(t, b.db.Gorm().Raw(`SELECT COUNT(*) FROM deliveries`).Scan(&rows).Error)
+	require.EqualValues(t, inRedis, rows, "deliveries are created as the window needs them")
 }
 
 // TestFeederInterleavesBroadcasts: every send shares one FIFO queue and
