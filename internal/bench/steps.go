@@ -98,6 +98,13 @@ type StepsResult struct {
 	BeyondP50 float64 `json:"beyond_floor_p50_seconds"`
 	BeyondP99 float64 `json:"beyond_floor_p99_seconds"`
 	BeyondMax float64 `json:"beyond_floor_max_seconds"`
+	// Pace is Beyond with the order taken out: the k-th step to reach
+	// the provider against the k-th floor. It is the rate the engine
+	// lost (the limiter's margin, slots nobody used, a machine too slow);
+	// what Beyond adds to it is steps overtaking one another.
+	PaceP50 float64 `json:"pace_p50_seconds"`
+	PaceP99 float64 `json:"pace_p99_seconds"`
+	PaceMax float64 `json:"pace_max_seconds"`
 	// SendSeconds runs from the first due time to the last step at the
 	// provider; FloorSeconds is what the rate alone allows for it.
 	SendSeconds   float64 `json:"send_seconds"`
@@ -118,6 +125,7 @@ func (r StepsResult) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "lateness p50 / p99 / max\t%.2f / %.2f / %.2f s\t\n", r.LatenessP50, r.LatenessP99, r.LatenessMax)
 	fmt.Fprintf(tw, "the rate alone allows\t%.2f / %.2f / %.2f s\t\n", r.FloorP50, r.FloorP99, r.FloorMax)
 	fmt.Fprintf(tw, "beyond that floor\t%.2f / %.2f / %.2f s\tper step: lateness − its floor\n", r.BeyondP50, r.BeyondP99, r.BeyondMax)
+	fmt.Fprintf(tw, "  of which pace\t%.2f / %.2f / %.2f s\tthe k-th to leave against the k-th floor: rate lost, order aside\n", r.PaceP50, r.PaceP99, r.PaceMax)
 	fmt.Fprintf(tw, "early / duplicated / missing\t%d / %d / %d\t\n", r.Early, r.Duplicates, r.Missing)
 	return tw.Flush()
 }
@@ -289,6 +297,7 @@ sequences:
 	}
 	floor := rateFloor(due, cfg.Rate)
 	var late, floorLate, beyond []time.Duration
+	var ats, floors []time.Time // of the steps that arrived, in due order
 	var last time.Time
 	for i, r := range rows {
 		at, ok := arrived[r.Phone]
@@ -301,6 +310,7 @@ sequences:
 		late = append(late, at.Sub(r.DueAt))
 		floorLate = append(floorLate, floor[i].Sub(r.DueAt))
 		beyond = append(beyond, at.Sub(floor[i]))
+		ats, floors = append(ats, at), append(floors, floor[i])
 		last = latest(last, at)
 	}
 	for i := range cfg.Enrollments {
@@ -313,12 +323,18 @@ sequences:
 	}
 	if len(late) > 0 {
 		q := func(ds []time.Duration, p float64) float64 { return ds[int(p*float64(len(ds)-1))].Seconds() }
-		for _, ds := range [][]time.Duration{late, floorLate, beyond} {
+		slices.SortFunc(ats, time.Time.Compare)
+		pace := make([]time.Duration, len(ats))
+		for k := range ats {
+			pace[k] = ats[k].Sub(floors[k])
+		}
+		for _, ds := range [][]time.Duration{late, floorLate, beyond, pace} {
 			slices.Sort(ds)
 		}
 		res.LatenessP50, res.LatenessP99, res.LatenessMax = q(late, 0.5), q(late, 0.99), q(late, 1)
 		res.FloorP50, res.FloorP99, res.FloorMax = q(floorLate, 0.5), q(floorLate, 0.99), q(floorLate, 1)
 		res.BeyondP50, res.BeyondP99, res.BeyondMax = q(beyond, 0.5), q(beyond, 0.99), q(beyond, 1)
+		res.PaceP50, res.PaceP99, res.PaceMax = q(pace, 0.5), q(pace, 0.99), q(pace, 1)
 		first := due[0]
 		res.SendSeconds, res.FloorSeconds = last.Sub(first).Seconds(), floor[len(floor)-1].Sub(first).Seconds()
 		res.SendPerSecond = rate(len(late), last.Sub(first))
