@@ -42,11 +42,8 @@ func (b Broadcast) SendBy() time.Time {
 	return b.StartAt.Add(b.Deadline)
 }
 
-// DueStep is a planned sequence step, when it falls due, and the account
-// that sends it with that account's rate per second.
+// DueStep is a planned sequence step and when it falls due.
 type DueStep struct {
 	delivery.Ref
-	DueAt     time.Time
-	AccountID int64
-	Rate      float64
+	DueAt time.Time
 }
