@@ -26,6 +26,7 @@ const (
 	minLease        = time.Second     // WACAMP_LEASE
 	minSettleWindow = time.Second     // WACAMP_SETTLE_WINDOW
 	minStaleAfter   = 5 * time.Second // WACAMP_STALE_AFTER
+	minFirstPoll    = time.Second     // WACAMP_FIRST_POLL
 )
 
 // Config is what configures wacamp's processes, one field per variable of
@@ -47,6 +48,10 @@ type Config struct {
 	Lease        time.Duration
 	SettleWindow time.Duration
 	StaleAfter   time.Duration
+	// FirstPoll (WACAMP_FIRST_POLL, at least 1s) is how long after a send
+	// its first status poll comes; 0 (unset) is the engine's default
+	// (delivery.DefaultPollPlan: 1m).
+	FirstPoll time.Duration
 	// WebhookAddr is where the worker's webhook receiver listens
 	// (WACAMP_WEBHOOK_ADDR, the default of -webhook-addr); "" is none.
 	WebhookAddr string
@@ -104,6 +109,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.Lease = duration(get("WACAMP_LEASE"))
 	c.SettleWindow = duration(get("WACAMP_SETTLE_WINDOW"))
 	c.StaleAfter = duration(get("WACAMP_STALE_AFTER"))
+	c.FirstPoll = duration(get("WACAMP_FIRST_POLL"))
 	c.WebhookAddr = get("WACAMP_WEBHOOK_ADDR")
 	if v := get("WACAMP_SECRET_DIRS"); strings.TrimSpace(v) != "" {
 		c.SecretDirs = dirList(v)
@@ -144,6 +150,7 @@ func (c Config) Validate() error {
 		{"WACAMP_LEASE", c.Lease, minLease, "2m"},
 		{"WACAMP_SETTLE_WINDOW", c.SettleWindow, minSettleWindow, "5m"},
 		{"WACAMP_STALE_AFTER", c.StaleAfter, minStaleAfter, "5m"},
+		{"WACAMP_FIRST_POLL", c.FirstPoll, minFirstPoll, "1m"},
 	} {
 		if d.v != 0 && d.v < d.least {
 			errs = append(errs, fmt.Errorf("%s=%q: want a duration of at least %s, such as %s", d.name, c.value(d.name, d.v.String()), d.least, d.example))

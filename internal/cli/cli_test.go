@@ -55,6 +55,9 @@ func newWorld(t *testing.T) *world {
 		// Small pools: several tests run at once against one Postgres
 		// that allows 100 connections in all.
 		"WACAMP_DB_MAX_CONNS": "4",
+		// Deliveries are confirmed by a status poll: the first comes 1 s
+		// after the send, not a minute.
+		"WACAMP_FIRST_POLL": "1s",
 	}}
 	return w
 }
