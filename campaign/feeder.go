@@ -34,9 +34,10 @@ type Tasks interface {
 
 // Feeder is the scheduler's engine: each Tick it plans broadcasts that are
 // due, tops up the Redis window of every running broadcast, completes or
-// expires broadcasts, moves due status polls into Redis and re-enqueues work
-// whose task was lost. Several feeders (scheduler replicas) may run at once:
-// every step is idempotent or conditional.
+// expires broadcasts, releases the sequence steps that fell due, moves due
+// status polls into Redis and re-enqueues work whose task was lost. Several
+// feeders (scheduler replicas) may run at once: every step is idempotent or
+// conditional.
 type Feeder struct {
 	store FeederStore
 	queue Queue
@@ -44,6 +45,10 @@ type Feeder struct {
 	opts  delivery.Options
 
 	loss LossDetector
+
+	// releasing serializes releaseSteps between Tick and Run's StepTick
+	// loop.
+	releasing sync.Mutex
 
 	mu        sync.Mutex
 	lastSweep time.Time
@@ -76,9 +81,17 @@ func NewFeeder(store FeederStore, queue Queue, tasks Tasks, opts delivery.Option
 // starts on time even for a large audience.
 const PlanAhead = time.Minute
 
-// Run calls Tick every interval until ctx ends. Tick errors are logged, not
-// fatal: the next tick tries again.
+// Run calls Tick every interval until ctx ends, and between ticks releases
+// the sequence steps falling due every StepTick. Tick errors are logged,
+// not fatal: the next tick tries again.
 func (f *Feeder) Run(ctx context.Context, interval time.Duration) error {
+	if interval > StepTick {
+		var releasing sync.WaitGroup
+		rctx, stop := context.WithCancel(ctx)
+		releasing.Go(func() { f.releaseEvery(rctx, StepTick) })
+		defer releasing.Wait()
+		defer stop()
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -117,7 +130,7 @@ func (f *Feeder) Tick(ctx context.Context) error {
 	if err := f.feedRunning(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	if err := f.feedSteps(ctx); err != nil {
+	if err := f.releaseSteps(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := f.enqueuePolls(ctx); err != nil {
@@ -520,38 +533,103 @@ func (f *Feeder) enqueue(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-// StepAhead is how long before its due time a sequence step enters Redis as
-// a task scheduled for that time: Redis holds the next minute of steps,
-// Postgres the rest (which may be months).
-const StepAhead = time.Minute
+// StepTick is how often Run releases the sequence steps that have fallen
+// due, whatever the scheduler's interval: a step waits in Postgres until it
+// is due and reaches the send queue within StepTick after.
+const StepTick = 50 * time.Millisecond
 
-// stepsPerTick bounds the sequence steps one tick enqueues, so a wave of
-// due steps does not hold up the rest of the tick; the next tick goes on.
-const stepsPerTick = 20000
+// stepsPerRelease bounds the sequence steps one release enqueues, so that a
+// wave of due steps (a scheduler back after a pause) does not hold up the
+// rest of the tick; the next release goes on.
+const stepsPerRelease = 20000
 
-// feedSteps enqueues the sequence steps falling due within StepAhead, each
-// as a task processed at its due time, and marks them queued. Two
-// schedulers may do this at once: the TaskID makes the second enqueue a
-// no-op and MarkQueued is conditional.
-func (f *Feeder) feedSteps(ctx context.Context) error {
-	for n := 0; n < stepsPerTick; {
-		due, err := f.store.DueSteps(ctx, f.opts.Now().Add(StepAhead), 1000)
+// releaseEvery releases the due sequence steps every interval until ctx
+// ends. Its errors are not logged: Tick releases too, and logs them.
+func (f *Feeder) releaseEvery(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		_ = f.releaseSteps(ctx)
+	}
+}
+
+// stepBatch is the due steps of one account that one batch send task
+// carries.
+type stepBatch struct {
+	batch int64
+	refs  []delivery.Ref
+}
+
+// stepBatches groups due steps (earliest first) into batch send tasks of
+// one account's steps each, under new random batch numbers, ordered by
+// their earliest step, so the send queue takes them in due order across
+// accounts. A batch carries at most parallel steps (the deliveries a batch
+// send task has in flight at once), fewer for an account whose batchSize
+// is smaller: all its steps then wait for their rate tokens from the moment
+// a worker takes the batch, in the order the queue handed the batches out.
+// A larger batch sends a few steps at a time while the other batches of
+// the worker slots go on, so a number with a backlog would send its steps
+// interleaved across every busy slot, later ones first.
+func stepBatches(due []DueStep, parallel int) []stepBatch {
+	var out []stepBatch
+	open := map[int64]int{} // account → its batch being filled, in out
+	for _, d := range due {
+		i, ok := open[d.AccountID]
+		if !ok || len(out[i].refs) >= min(parallel, batchSize(d.Rate)) {
+			i = len(out)
+			out = append(out, stepBatch{batch: rand.Int64N(math.MaxInt64) + 1})
+			open[d.AccountID] = i
+		}
+		out[i].refs = append(out[i].refs, d.Ref)
+	}
+	return out
+}
+
+// releaseSteps moves the sequence steps that have fallen due into the send
+// queue as pending batch send tasks: it runs in every Tick and, between
+// ticks, every StepTick (Run), so a step is released within StepTick of its
+// due time (asynq's own scheduled tasks are kept in whole seconds). The
+// handler still holds a step that is not due by the worker's clock.
+//
+// Each step is marked queued with its batch before the batch's task is
+// enqueued: of two schedulers releasing the same steps, the one whose mark
+// took them enqueues them and the other nothing, so no step waits for its
+// rate token twice. A batch whose task cannot be enqueued is put back to
+// planned under a new generation (a task that reached Redis after all is
+// then a no-op) and released again later; a scheduler that dies between
+// the mark and the enqueue leaves its steps queued without a task, which
+// the sweep finds.
+func (f *Feeder) releaseSteps(ctx context.Context) error {
+	f.releasing.Lock()
+	defer f.releasing.Unlock()
+	for n := 0; n < stepsPerRelease; {
+		now := f.opts.Now()
+		due, err := f.store.DueSteps(ctx, now, 1000)
 		if err != nil || len(due) == 0 {
 			return err
 		}
+		batches := stepBatches(due, f.opts.BatchParallel)
 		refs := make([]delivery.Ref, 0, len(due))
-		var enqErr error
-		for _, d := range due {
-			if enqErr = f.enqueue(ctx, delivery.NewStepTask(d.Ref, d.DueAt, f.opts.TaskTimeout)); enqErr != nil {
-				break // mark what made it; the rest stays planned for the next tick
+		nums := make([]int64, 0, len(due))
+		for _, b := range batches {
+			for _, r := range b.refs {
+				refs, nums = append(refs, r), append(nums, b.batch)
 			}
-			refs = append(refs, d.Ref)
 		}
-		if _, err := f.store.MarkQueued(ctx, refs, f.opts.Now()); err != nil {
+		marked, err := f.store.MarkBatches(ctx, refs, nums, now)
+		if err != nil {
 			return err
 		}
-		if enqErr != nil {
-			return fmt.Errorf("enqueue sequence steps: %w", enqErr)
+		batches = markedOnly(batches, marked)
+		for i, b := range batches {
+			if _, err := f.queue.EnqueueContext(ctx, delivery.NewBatchTask(b.batch, b.refs, f.opts.TaskTimeout)); err != nil {
+				return errors.Join(fmt.Errorf("enqueue sequence steps: %w", err), f.putBack(ctx, batches[i:]))
+			}
 		}
 		if len(due) < 1000 {
 			return nil
@@ -559,6 +637,40 @@ func (f *Feeder) feedSteps(ctx context.Context) error {
 		n += len(due)
 	}
 	return nil
+}
+
+// markedOnly returns batches with only their steps in marked, leaving out
+// those left empty (released by another scheduler, or ended meanwhile).
+func markedOnly(batches []stepBatch, marked []delivery.Ref) []stepBatch {
+	in := make(map[delivery.Ref]bool, len(marked))
+	for _, r := range marked {
+		in[r] = true
+	}
+	var out []stepBatch
+	for _, b := range batches {
+		var refs []delivery.Ref
+		for _, r := range b.refs {
+			if in[r] {
+				refs = append(refs, r)
+			}
+		}
+		if len(refs) > 0 {
+			out = append(out, stepBatch{batch: b.batch, refs: refs})
+		}
+	}
+	return out
+}
+
+// putBack returns the steps of batches, whose tasks were not enqueued, to
+// planned for a later release.
+func (f *Feeder) putBack(ctx context.Context, batches []stepBatch) error {
+	var errs []error
+	for _, b := range batches {
+		if _, err := f.store.PutBackSteps(ctx, b.batch, b.refs, f.opts.Now()); err != nil {
+			errs = append(errs, err) // queued without a task: the sweep finds them
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (f *Feeder) enqueuePolls(ctx context.Context) error {

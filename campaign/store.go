@@ -43,7 +43,8 @@ type PlanStore interface {
 	PlanNext(ctx context.Context, broadcastID int64, limit int, now time.Time) ([]delivery.Ref, error)
 }
 
-// WindowStore keeps a running broadcast's window of queued deliveries in Redis.
+// WindowStore keeps a running broadcast's window of queued deliveries in
+// Redis, and marks the sequence steps released to it.
 type WindowStore interface {
 	// Window returns how many deliveries are queued or sending, not
 	// counting those awaiting the provider's confirmation, and whether any
@@ -52,12 +53,10 @@ type WindowStore interface {
 	Window(ctx context.Context, broadcastID int64) (inflight int, morePlanned bool, err error)
 	// NextPlanned returns up to limit planned deliveries in id order.
 	NextPlanned(ctx context.Context, broadcastID int64, limit int) ([]delivery.Ref, error)
-	// MarkQueued moves planned deliveries of the given generation to queued,
-	// only while their broadcast is running.
-	// It returns the refs it moved.
-	MarkQueued(ctx context.Context, refs []delivery.Ref, now time.Time) ([]delivery.Ref, error)
-	// MarkBatches is MarkQueued for deliveries carried by batch send
-	// tasks: refs[i] by batches[i], which it records on it.
+	// MarkBatches moves planned deliveries of the given generations to
+	// queued, only while their broadcast runs (or their enrollment is
+	// active), each carried by a batch send task: refs[i] by batches[i],
+	// which it records on it. It returns the refs it moved.
 	MarkBatches(ctx context.Context, refs []delivery.Ref, batches []int64, now time.Time) ([]delivery.Ref, error)
 	// Unqueue moves every queued delivery of a broadcast back to planned with
 	// a new generation and returns the refs they had and their tasks (to
@@ -108,6 +107,9 @@ type OccurrenceStore interface {
 type StepFeedStore interface {
 	// DueSteps returns planned sequence steps due by until, earliest first.
 	DueSteps(ctx context.Context, until time.Time, limit int) ([]DueStep, error)
+	// PutBackSteps moves steps of refs marked queued in batch (whose task
+	// could not be enqueued) back to planned under a new generation.
+	PutBackSteps(ctx context.Context, batch int64, refs []delivery.Ref, now time.Time) (int, error)
 }
 
 // ReportStore reads what a broadcast did.

@@ -42,8 +42,11 @@ func (b Broadcast) SendBy() time.Time {
 	return b.StartAt.Add(b.Deadline)
 }
 
-// DueStep is a planned sequence step and when it falls due.
+// DueStep is a planned sequence step, when it falls due, and the account
+// that sends it with that account's rate per second.
 type DueStep struct {
 	delivery.Ref
-	DueAt time.Time
+	DueAt     time.Time
+	AccountID int64
+	Rate      float64
 }

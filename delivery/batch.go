@@ -20,7 +20,7 @@ type Enqueuer interface {
 // BatchStore loads the deliveries of a batch send task at once.
 type BatchStore interface {
 	// Jobs loads deliveries with what sending them needs; ids that do not
-	// exist (their broadcast was deleted) are left out.
+	// exist (their broadcast or enrollment was deleted) are left out.
 	Jobs(ctx context.Context, ids []int64) (map[int64]Job, error)
 }
 
@@ -70,7 +70,7 @@ func (h *SendHandler) ProcessBatch(ctx context.Context, t *asynq.Task) error {
 	for i, ref := range refs {
 		job, ok := jobs[ref.ID]
 		if !ok {
-			continue // deleted with its broadcast
+			continue // deleted with its broadcast or enrollment
 		}
 		select {
 		case slots <- struct{}{}:

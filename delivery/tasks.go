@@ -53,8 +53,8 @@ func NewSendTask(r Ref, timeout time.Duration) *asynq.Task {
 const MaxBatch = 50
 
 // BatchPayload names the deliveries, each at one generation, that one batch
-// send task carries: deliveries of one broadcast, sent one after the other
-// by one worker slot.
+// send task carries: deliveries of one broadcast, or sequence steps of one
+// account, sent one after the other by one worker slot.
 type BatchPayload struct {
 	Refs [][2]int64 `json:"refs"` // [id, gen]
 }
@@ -91,23 +91,6 @@ func SendsIn(t *asynq.Task) int {
 		return len(p.Refs)
 	}
 	return 0
-}
-
-// NewStepTask returns the send task of a sequence step, to run at its due
-// time. Its TaskID is SendTaskID: one delivery per (enrollment, step), so
-// one task per (enrollment, step, generation). The step's deadline is kept
-// by the handler, which expires it, not by asynq (whose deadline would
-// retry the task instead).
-func NewStepTask(r Ref, due time.Time, timeout time.Duration) *asynq.Task {
-	b, _ := json.Marshal(SendPayload{DeliveryID: r.ID, Gen: r.Gen}) // cannot fail: two ints
-	// asynq keeps ProcessAt in whole seconds and runs a task once that
-	// second has begun: round up, or the step would run up to 1 s early.
-	if t := due.Truncate(time.Second); t.Before(due) {
-		due = t.Add(time.Second)
-	}
-	return asynq.NewTask(TypeSend, b,
-		asynq.TaskID(SendTaskID(r)), asynq.Queue(QueueBroadcast), asynq.ProcessAt(due),
-		asynq.MaxRetry(sendTaskRetry), asynq.Timeout(timeout))
 }
 
 // PollPayload names one status poll of one delivery.

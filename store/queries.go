@@ -300,10 +300,20 @@ func (db *DB) NextPlanned(ctx context.Context, broadcastID int64, limit int) ([]
 }
 
 // MarkQueued moves planned deliveries of the given generations to queued
-// while their broadcast is running, and returns the refs it moved. Each has
-// its own send task (sequence steps, re-enqueued deliveries).
+// while their broadcast is running (or their enrollment is active), and
+// returns the refs it moved. Each has a send task of its own.
 func (db *DB) MarkQueued(ctx context.Context, refs []delivery.Ref, now time.Time) ([]delivery.Ref, error) {
 	return db.MarkBatched(ctx, 0, refs, now)
+}
+
+// idsByGen groups the ids of refs by generation, so that one statement
+// per generation (usually one) covers them.
+func idsByGen(refs []delivery.Ref) map[int][]int64 {
+	byGen := map[int][]int64{}
+	for _, r := range refs {
+		byGen[r.Gen] = append(byGen[r.Gen], r.ID)
+	}
+	return byGen
 }
 
 // MarkBatched is MarkQueued for deliveries carried by the batch send task
@@ -317,13 +327,8 @@ func (db *DB) MarkBatched(ctx context.Context, batch int64, refs []delivery.Ref,
 	if batch != 0 {
 		b = batch
 	}
-	// Group by generation so one statement covers the common case.
-	byGen := map[int][]int64{}
-	for _, r := range refs {
-		byGen[r.Gen] = append(byGen[r.Gen], r.ID)
-	}
 	var out []delivery.Ref
-	for gen, ids := range byGen {
+	for gen, ids := range idsByGen(refs) {
 		// Only while the broadcast runs: a pause or cancel between the
 		// feeder's read and this write must not leave queued deliveries.
 		var got []delivery.Ref

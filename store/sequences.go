@@ -399,25 +399,49 @@ func (db *DB) ExitEnrollment(ctx context.Context, enrollmentID int64, reason str
 }
 
 // DueSteps returns planned sequence steps due by until, earliest first,
-// whose enrollment is active.
+// whose enrollment is active, each with its sequence's account and that
+// account's rate (a scan of the deliveries_steps_due index).
 func (db *DB) DueSteps(ctx context.Context, until time.Time, limit int) ([]campaign.DueStep, error) {
 	var rows []struct {
-		ID    int64
-		Gen   int
-		DueAt time.Time
+		ID        int64
+		Gen       int
+		DueAt     time.Time
+		AccountID int64
+		Rate      float64
 	}
-	err := db.q(ctx).Raw(`SELECT id, gen, due_at FROM deliveries
-		WHERE status = 'planned' AND enrollment_id IS NOT NULL AND due_at <= ?
-		AND EXISTS (SELECT 1 FROM enrollments e WHERE e.id = deliveries.enrollment_id AND e.status = 'active')
-		ORDER BY due_at LIMIT ?`, utc(until), limit).Scan(&rows).Error
+	err := db.q(ctx).Raw(`SELECT d.id, d.gen, d.due_at, s.account_id, a.rate_per_second AS rate FROM deliveries d
+		JOIN enrollments e ON e.id = d.enrollment_id AND e.status = 'active'
+		JOIN sequences s ON s.id = e.sequence_id
+		JOIN accounts a ON a.id = s.account_id
+		WHERE d.status = 'planned' AND d.enrollment_id IS NOT NULL AND d.due_at <= ?
+		ORDER BY d.due_at LIMIT ?`, utc(until), limit).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("find due sequence steps: %w", err)
 	}
 	out := make([]campaign.DueStep, len(rows))
 	for i, r := range rows {
-		out[i] = campaign.DueStep{Ref: delivery.Ref{ID: r.ID, Gen: r.Gen}, DueAt: r.DueAt.UTC()}
+		out[i] = campaign.DueStep{Ref: delivery.Ref{ID: r.ID, Gen: r.Gen}, DueAt: r.DueAt.UTC(), AccountID: r.AccountID, Rate: r.Rate}
 	}
 	return out, nil
+}
+
+// PutBackSteps moves sequence steps of refs that were marked queued in
+// batch back to planned under a new generation, and reports how many it
+// moved: their batch send task could not be enqueued, and should it have
+// reached Redis after all, the new generation makes it a no-op. Steps that
+// moved on since (a worker took them, their enrollment ended) are left
+// alone.
+func (db *DB) PutBackSteps(ctx context.Context, batch int64, refs []delivery.Ref, now time.Time) (int, error) {
+	n := 0
+	for gen, ids := range idsByGen(refs) {
+		res := db.q(ctx).Exec(`UPDATE deliveries SET status = 'planned', gen = gen + 1, batch = NULL, queued_at = NULL, updated_at = ?
+			WHERE id IN ? AND gen = ? AND batch = ? AND status = 'queued' AND enrollment_id IS NOT NULL`, utc(now), ids, gen, batch)
+		if res.Error != nil {
+			return n, fmt.Errorf("put back %d sequence steps: %w", len(ids), res.Error)
+		}
+		n += int(res.RowsAffected)
+	}
+	return n, nil
 }
 
 // EnrollmentCounts counts a sequence's enrollments per state.

@@ -151,3 +151,47 @@ func TestExpiredStepStopsEnrollment(t *testing.T) {
 		require.Empty(t, f.dueSteps(at(1000*time.Hour)))
 	})
 }
+
+// Due steps carry their account and its rate (the feeder batches each
+// account's steps by it). A released step whose batch task could not be
+// enqueued is put back to planned under a new generation and is due
+// again; a put-back naming another batch, or a step that moved on, changes
+// nothing.
+func TestDueStepsAccountAndPutBack(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		f.apply(withSequences(onboarding(false, "Hi")), t0)
+		people := []sequence.Enrollee{{Phone: "4915100000001"}, {Phone: "4915100000002"}}
+		_, err := f.db.Enroll(f.ctx, "onboarding", people, t0)
+		require.NoError(t, err)
+		due := f.dueSteps(t0)
+		require.Len(t, due, 2)
+		var account int64
+		require.NoError(t, f.db.Gorm().Raw(`SELECT id FROM accounts WHERE name = 'main'`).Scan(&account).Error)
+		for _, d := range due {
+			require.Equal(t, account, d.AccountID)
+			require.Equal(t, 80.0, d.Rate)
+		}
+		refs := []delivery.Ref{due[0].Ref, due[1].Ref}
+		marked, err := f.db.MarkBatches(f.ctx, refs, []int64{7, 7}, t0)
+		require.NoError(t, err)
+		require.Len(t, marked, 2)
+		require.Empty(t, f.dueSteps(t0), "released")
+
+		n, err := f.db.PutBackSteps(f.ctx, 8, refs, t0)
+		require.NoError(t, err)
+		require.Zero(t, n, "another batch's")
+		ok, err := f.db.Claim(f.ctx, due[1].Ref, t0, at(time.Minute), nil)
+		require.NoError(t, err)
+		require.True(t, ok)
+		n, err = f.db.PutBackSteps(f.ctx, 7, refs, t0)
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "the claimed one moved on")
+		again := f.dueSteps(t0)
+		require.Len(t, again, 1)
+		require.Equal(t, delivery.Ref{ID: due[0].ID, Gen: due[0].Gen + 1}, again[0].Ref)
+		job, err := f.db.Job(f.ctx, due[0].ID)
+		require.NoError(t, err)
+		require.Equal(t, delivery.Planned, job.Status)
+	})
+}

@@ -16,9 +16,11 @@
 //
 // With -steps it measures drip sequences at scale: -enrollments people
 // (default 100,000) enrolled in a one-step sequence whose steps all fall due
-// within one minute, sent at -rate per second (default 1000) by the real
-// worker; it prints the time to enroll and to feed Redis, Redis memory and
-// the lateness (p50/p99) of the sends against their due times.
+// within one minute (spread evenly, at fractions of a second), sent at -rate
+// per second (default 1000) by the real scheduler and worker; it prints the
+// time to enroll, Redis's peak memory, and the lateness (p50/p99/max) of the
+// sends at the simulator: against their due times, the least the rate alone
+// allows, and each step's lateness beyond that floor.
 //
 //	bench -steps [-enrollments 100000] [-rate 1000] [-concurrency 50] [-json]
 //

@@ -31,11 +31,16 @@ type WorkerConfig struct {
 	Campaign   delivery.Options
 	Logger     *slog.Logger
 	// CheckEvery is how often the servers look for tasks whose wait or
-	// retry delay has passed and, while idle, for new tasks. Default
-	// 200 ms (asynq's own is 1 s, which an idle worker adds to the start
-	// of every broadcast and to every due sequence step): a few cheap
-	// Redis calls a second per server.
+	// retry delay has passed and, while idle, the status server for new
+	// tasks. Default 200 ms (asynq's own is 1 s): a few cheap Redis calls
+	// a second per server.
 	CheckEvery time.Duration
+	// SendCheckEvery is how often an idle send server looks for new send
+	// tasks (asynq sleeps 0.5–1.5 times this between looks at an empty
+	// queue). Default 50 ms: a sequence step released to the queue when
+	// it falls due waits for this look, and an idle server's look is one
+	// small Redis call (about 20 a second).
+	SendCheckEvery time.Duration
 	// RetryDelay is asynq's wait before a task's next run; nil =
 	// delivery.RetryDelay. Tests shorten the back-off of failures with it.
 	RetryDelay asynq.RetryDelayFunc
@@ -73,13 +78,16 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 	if cfg.CheckEvery == 0 {
 		cfg.CheckEvery = 200 * time.Millisecond
 	}
+	if cfg.SendCheckEvery == 0 {
+		cfg.SendCheckEvery = 50 * time.Millisecond
+	}
 	if cfg.RetryDelay == nil {
 		cfg.RetryDelay = delivery.RetryDelay
 	}
 	stop, cancel := context.WithCancel(context.Background())
 	cfg.Campaign.Stop = stop
 	health, alog := &redisHealth{log: log}, NewAsynqLogger(log)
-	server := func(queue string, concurrency int) *asynq.Server {
+	server := func(queue string, concurrency int, idleCheck time.Duration) *asynq.Server {
 		return asynq.NewServer(c.Redis, asynq.Config{
 			Concurrency:     concurrency,
 			Queues:          map[string]int{queue: 1},
@@ -92,7 +100,7 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 			// Waits (pair interval, leases) come back through asynq's retry
 			// set; look for due ones every second rather than every 5 s.
 			DelayedTaskCheckInterval: cfg.CheckEvery,
-			TaskCheckInterval:        cfg.CheckEvery,
+			TaskCheckInterval:        idleCheck,
 			ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 				if !delivery.IsFailure(err) {
 					return
@@ -103,8 +111,8 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 	}
 	w := &Worker{
 		stop:    cancel,
-		sends:   server(delivery.QueueBroadcast, cfg.Concurrency),
-		polls:   server(delivery.QueueStatus, cfg.PollConcurrency),
+		sends:   server(delivery.QueueBroadcast, cfg.Concurrency, cfg.SendCheckEvery),
+		polls:   server(delivery.QueueStatus, cfg.PollConcurrency, cfg.CheckEvery),
 		sendMux: asynq.NewServeMux(),
 		pollMux: asynq.NewServeMux(),
 	}

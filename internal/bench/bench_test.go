@@ -119,3 +119,25 @@ func TestRunFaultsSmall(t *testing.T) {
 	require.Positive(t, res.Restart.AtAccepted)
 	require.Positive(t, res.Restart.ResumeSeconds)
 }
+
+// The steps benchmark sends every step once, none before it is due, and
+// measures lateness against the rate's floor; the figures are reported,
+// never asserted.
+func TestRunStepsSmall(t *testing.T) {
+	t.Parallel()
+	rds := testenv.NewRedis(t)
+	var progress bytes.Buffer
+	res, err := bench.RunSteps(context.Background(), bench.StepsConfig{
+		Enrollments: 300, Rate: 100, Window: 2 * time.Second, Lead: 3 * time.Second, Concurrency: 10,
+		RedisURL: testenv.RedisURL(), RedisDB: rds.DB, RedisLeased: true,
+		DatabaseURL: testenv.PostgresURL(), Timeout: 2 * time.Minute,
+	}, &progress)
+	var table bytes.Buffer
+	require.NoError(t, res.WriteTable(&table))
+	require.NoError(t, err, "%s\n%s", table.String(), progress.String())
+	require.Zero(t, res.Early)
+	require.Zero(t, res.Duplicates)
+	require.Zero(t, res.Missing)
+	require.Positive(t, res.FloorMax, "300 steps due within 2 s at 100/s: the rate makes some late")
+	require.Contains(t, table.String(), "beyond that floor")
+}

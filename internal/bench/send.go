@@ -353,12 +353,17 @@ func percentileMillis(ds []time.Duration, q float64) float64 {
 // feedTick, and returns the function that stops it and waits for it (safe
 // to call more than once).
 func runFeeder(ctx context.Context, opt asynq.RedisClientOpt, db *store.DB, opts delivery.Options) (stop func()) {
+	return runFeederEvery(ctx, opt, db, opts, feedTick)
+}
+
+// runFeederEvery is runFeeder ticking every interval.
+func runFeederEvery(ctx context.Context, opt asynq.RedisClientOpt, db *store.DB, opts delivery.Options, interval time.Duration) (stop func()) {
 	client := asynq.NewClient(opt)
 	insp := asynq.NewInspector(opt)
 	feeder := campaign.NewFeeder(db, client, insp, opts)
 	feedCtx, cancel := context.WithCancel(ctx)
 	var feeding sync.WaitGroup
-	feeding.Go(func() { _ = feeder.Run(feedCtx, feedTick) })
+	feeding.Go(func() { _ = feeder.Run(feedCtx, interval) })
 	var once sync.Once
 	return func() {
 		once.Do(func() {

@@ -1,0 +1,248 @@
+package campaign_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
+	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/internal/testclock"
+	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/throttle"
+)
+
+// stepRow is what the tests below read of a sequence step's delivery.
+type stepRow struct {
+	ID       int64
+	Gen      int
+	Status   string
+	Batch    *int64
+	DueAt    time.Time
+	QueuedAt *time.Time
+}
+
+// steps reads the bench's sequence-step deliveries in id order.
+func (b *bench) steps() []stepRow {
+	b.t.Helper()
+	var rows []stepRow
+	require.NoError(b.t, b.db.Gorm().Raw(`SELECT id, gen, status, batch, due_at, queued_at FROM deliveries
+		WHERE enrollment_id IS NOT NULL ORDER BY id`).Scan(&rows).Error)
+	return rows
+}
+
+// sendTasks lists the send queue's tasks in state.
+func sendTasks(t *testing.T, insp *asynq.Inspector, state asynq.TaskState) []*asynq.TaskInfo {
+	t.Helper()
+	list := map[asynq.TaskState]func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
+		asynq.TaskStatePending: insp.ListPendingTasks, asynq.TaskStateScheduled: insp.ListScheduledTasks,
+	}[state]
+	infos, err := list(delivery.QueueBroadcast, asynq.PageSize(1000))
+	if errors.Is(err, asynq.ErrQueueNotFound) {
+		return nil
+	}
+	require.NoError(t, err)
+	return infos
+}
+
+// A sequence step waits in Postgres until it is due and is released to the
+// send queue, as a pending task a worker can take at once, in the very
+// tick that finds it due, never before; run early, the handler holds it
+// and sends nothing. The clock is injected: no waiting.
+func TestStepReleasedInTheTickItFallsDueNeverBefore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newBench(t, botsailorsim.Options{})
+	b.accountYAML = "    pair_interval: 0s"
+	b.apply(b.writeSequence("later", "", `      - {after: 90s, message: {text: "Hello {{name}}"}}`))
+	clk := testclock.New(time.Now())
+	b.opts.Now = clk.Now
+	people := b.people(3)
+	_, err := b.db.Enroll(ctx, "later", people, clk.Now())
+	require.NoError(t, err)
+	due := b.steps()[0].DueAt
+	f, insp := b.feeder()
+	client := asynq.NewClient(b.rds.Opt)
+	t.Cleanup(func() { _ = client.Close() })
+	h := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv}, Limiter: throttle.NewLocal(), Queue: client}, b.opts)
+
+	// A task carrying the step that runs before it is due (a worker whose
+	// clock is behind) sends nothing.
+	clk.Set(due.Add(-30 * time.Second))
+	early := b.steps()[0]
+	require.NoError(t, h.ProcessBatch(ctx, delivery.NewBatchTask(1, []delivery.Ref{{ID: early.ID, Gen: early.Gen}}, time.Minute)))
+	require.Zero(t, b.sim.Stats().Accepted, "nothing sent before it is due")
+	handed := sendTasks(t, insp, asynq.TaskStateScheduled)
+	require.Len(t, handed, 1, "handed to a task of its own, for when it is due")
+	require.NoError(t, insp.DeleteTask(delivery.QueueBroadcast, handed[0].ID))
+
+	for _, at := range []time.Time{due.Add(-30 * time.Second), due.Add(-time.Microsecond)} {
+		clk.Set(at)
+		require.NoError(t, f.Tick(ctx))
+		for _, s := range b.steps() {
+			require.Equal(t, "planned", s.Status, "not due yet: still in Postgres")
+		}
+		require.Empty(t, sendTasks(t, insp, asynq.TaskStatePending))
+		require.Empty(t, sendTasks(t, insp, asynq.TaskStateScheduled))
+	}
+
+	clk.Set(due)
+	require.NoError(t, f.Tick(ctx))
+	rows := b.steps()
+	require.NotNil(t, rows[0].Batch)
+	for _, s := range rows {
+		require.Equal(t, "queued", s.Status, "due: released in this tick")
+		require.Equal(t, *rows[0].Batch, *s.Batch, "one batch for the account's steps due together")
+		require.False(t, s.QueuedAt.Before(s.DueAt), "released no earlier than due")
+	}
+	pending := sendTasks(t, insp, asynq.TaskStatePending)
+	require.Len(t, pending, 1, "pending now: no whole-second schedule to wait for")
+	require.Equal(t, delivery.BatchTaskID(*rows[0].Batch), pending[0].ID)
+	require.Empty(t, sendTasks(t, insp, asynq.TaskStateScheduled))
+
+	// A worker takes it at once and sends each step once.
+	require.NoError(t, h.ProcessBatch(ctx, asynq.NewTask(pending[0].Type, pending[0].Payload)))
+	for _, p := range people {
+		require.Equal(t, 1, b.sim.SendCount(p.Phone), p.Phone)
+	}
+}
+
+// Two schedulers releasing the same due steps at once enqueue each step
+// once: the mark that takes a step comes before its task, so the other
+// scheduler's mark finds it gone. The sweep leaves a released step whose
+// batch task is waiting alone, and re-sends one whose task was lost under a
+// new generation, so that the lost task, should it run after all, sends
+// nothing: each step reaches the provider once.
+func TestStepReleasedOnceAndSweptOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newBench(t, botsailorsim.Options{})
+	b.accountYAML = "    pair_interval: 0s"
+	b.apply(b.writeSequence("once", "", `      - {after: 0s, message: {text: "Hello {{name}}"}}`))
+	clk := testclock.New(time.Now())
+	b.opts.Now = clk.Now
+	people := b.people(120)
+	_, err := b.db.Enroll(ctx, "once", people, clk.Now())
+	require.NoError(t, err)
+	f1, insp := b.feeder()
+	f2, _ := b.feeder()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, f := range []*campaign.Feeder{f1, f2} {
+		wg.Go(func() { errs[i] = f.Tick(ctx) })
+	}
+	wg.Wait()
+	require.NoError(t, errors.Join(errs...))
+	pending := sendTasks(t, insp, asynq.TaskStatePending)
+	carried := map[int64]int{}
+	var lost []*asynq.Task
+	for _, info := range pending {
+		var p delivery.BatchPayload
+		require.NoError(t, json.Unmarshal(info.Payload, &p))
+		for _, r := range p.Refs {
+			carried[r[0]]++
+		}
+		lost = append(lost, asynq.NewTask(info.Type, info.Payload))
+	}
+	steps := b.steps()
+	require.Len(t, carried, len(steps), "every step released")
+	for id, n := range carried {
+		require.Equal(t, 1, n, "delivery %d carried by %d tasks", id, n)
+	}
+
+	clk.Add(b.opts.StaleAfter + time.Second)
+	require.NoError(t, f1.Sweep(ctx))
+	for _, s := range b.steps() {
+		require.Equal(t, 0, s.Gen, "its batch task waits: left alone")
+	}
+
+	for _, info := range pending {
+		require.NoError(t, insp.DeleteTask(delivery.QueueBroadcast, info.ID)) // lost
+	}
+	clk.Add(b.opts.StaleAfter + time.Second)
+	require.NoError(t, f1.Sweep(ctx))
+	own := sendTasks(t, insp, asynq.TaskStatePending)
+	require.Len(t, own, len(people), "each re-sent in a task of its own")
+	for _, s := range b.steps() {
+		require.Equal(t, 1, s.Gen, "under a new generation")
+		require.Nil(t, s.Batch)
+	}
+
+	client := asynq.NewClient(b.rds.Opt)
+	t.Cleanup(func() { _ = client.Close() })
+	h := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv}, Limiter: throttle.NewLocal(), Queue: client}, b.opts)
+	for _, info := range own {
+		require.NoError(t, h.ProcessTask(ctx, asynq.NewTask(info.Type, info.Payload)))
+	}
+	for _, task := range lost {
+		require.NoError(t, h.ProcessBatch(ctx, task), "a lost task turns up after all")
+	}
+	for _, p := range people {
+		require.Equal(t, 1, b.sim.SendCount(p.Phone), p.Phone)
+	}
+}
+
+// A release whose task cannot reach Redis puts its steps back (planned,
+// under a new generation, so a task that did get there is a no-op), and a
+// later release sends them.
+func TestStepReleaseThatCannotEnqueuePutsBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newBench(t, botsailorsim.Options{})
+	b.accountYAML = "    pair_interval: 0s"
+	b.apply(b.writeSequence("back", "", `      - {after: 0s, message: {text: "Hello {{name}}"}}`))
+	clk := testclock.New(time.Now())
+	b.opts.Now = clk.Now
+	_, err := b.db.Enroll(ctx, "back", b.people(2), clk.Now())
+	require.NoError(t, err)
+
+	// Nothing listens on port 1: every enqueue fails.
+	down := asynq.NewClient(asynq.RedisClientOpt{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond})
+	t.Cleanup(func() { _ = down.Close() })
+	_, insp := b.feeder()
+	broken := campaign.NewFeeder(b.db, down, insp, b.opts)
+	require.Error(t, broken.Tick(ctx))
+	for _, s := range b.steps() {
+		require.Equal(t, "planned", s.Status)
+		require.Equal(t, 1, s.Gen)
+		require.Nil(t, s.Batch)
+	}
+
+	f, _ := b.feeder()
+	require.NoError(t, f.Tick(ctx))
+	pending := sendTasks(t, insp, asynq.TaskStatePending)
+	require.Len(t, pending, 1)
+	for _, s := range b.steps() {
+		require.Equal(t, "queued", s.Status)
+		require.Equal(t, delivery.BatchTaskID(*s.Batch), pending[0].ID)
+	}
+}
+
+// Between the scheduler's ticks, Run releases steps as they fall due
+// (every campaign.StepTick): here the interval is an hour, so only the
+// first tick runs (at once, before the step is due), and the step is
+// released anyway, never before its due time.
+func TestRunReleasesStepsBetweenTicks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newBench(t, botsailorsim.Options{})
+	b.accountYAML = "    pair_interval: 0s"
+	b.apply(b.writeSequence("soon", "", `      - {after: 2s, message: {text: "Hello {{name}}"}}`))
+	_, err := b.db.Enroll(ctx, "soon", b.people(1), time.Now())
+	require.NoError(t, err)
+	f, _ := b.feeder()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = f.Run(runCtx, time.Hour) }()
+	t.Cleanup(func() { stop(); <-done })
+	b.waitFor(30*time.Second, "the step released", func() bool { return b.steps()[0].Status == "queued" })
+	s := b.steps()[0]
+	require.False(t, s.QueuedAt.Before(s.DueAt), "released at %s, due %s", s.QueuedAt, s.DueAt)
+}
