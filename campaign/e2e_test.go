@@ -3,6 +3,7 @@ package campaign_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -150,6 +151,8 @@ func newBenchWith(t *testing.T, simOpts botsailorsim.Options, rds testenv.Redis,
 	ts := httptest.NewServer(sim)
 	t.Cleanup(ts.Close)
 	b := &bench{t: t, db: db, rds: rds, sim: sim, url: ts.URL + "/api/v1", dir: t.TempDir(), opts: fastOpts()}
+	// What the engine logs shows when a test fails.
+	b.opts.Logger = testenv.Logger(t, slog.LevelInfo)
 	b.conns = &app.Conns{Redis: b.rds.Opt, RedisClient: b.rds.Client, Store: b.db}
 	return b
 }
@@ -214,6 +217,7 @@ func (b *bench) startWorker(concurrency int) *app.Worker {
 		Outcomes:    throttle.NewOutcomes(b.rds.Client),
 		Recipients:  recipients,
 		Campaign:    b.opts,
+		Logger:      b.opts.Logger,
 		CheckEvery:  checkEvery,
 		RetryDelay:  fastRetry,
 	})

@@ -88,7 +88,7 @@ func (f *Feeder) Run(ctx context.Context, interval time.Duration) error {
 	if interval > StepTick {
 		var releasing sync.WaitGroup
 		rctx, stop := context.WithCancel(ctx)
-		releasing.Go(func() { f.releaseEvery(rctx, StepTick) })
+		releasing.Go(func() { f.releaseEvery(rctx, interval) })
 		defer releasing.Wait()
 		defer stop()
 	}
@@ -360,6 +360,7 @@ func (f *Feeder) feedRunning(ctx context.Context) error {
 	}
 	accounts := map[int64]delivery.Account{}
 	var feeds []feed
+	total := 0
 	for _, b := range bs {
 		now := f.opts.Now()
 		if sb := b.SendBy(); !sb.IsZero() && now.After(sb) {
@@ -394,30 +395,71 @@ func (f *Feeder) feedRunning(ctx context.Context) error {
 		if !more || inflight > w/2 {
 			continue
 		}
-		refs, err := f.store.NextPlanned(ctx, b.ID, w-inflight)
-		if err != nil {
-			return err
-		}
-		if len(refs) < w-inflight {
-			// Deliveries are created as the window needs them.
-			more, err := f.store.PlanNext(ctx, b.ID, w-inflight-len(refs), now)
+		feeds = append(feeds, feed{b: b, need: w - inflight, window: w, batch: batchSize(a.RatePerSecond)})
+		total += w - inflight
+	}
+	// The tick's top-ups go out in rounds of about feedChunk deliveries,
+	// each broadcast taking the same share of its own need per round: the
+	// first sends leave after one round's planning instead of the whole
+	// window's (5,000 deliveries: 140 ms), and the queue still interleaves
+	// the broadcasts in proportion to their windows.
+	rounds := (total + feedChunk - 1) / feedChunk
+	for r := 0; r < rounds; r++ {
+		var round []feed
+		for i := range feeds {
+			fd := &feeds[i]
+			take := min(fd.need-fd.taken, (fd.need+rounds-1)/rounds)
+			if take <= 0 {
+				continue
+			}
+			refs, err := f.nextRefs(ctx, fd.b.ID, take)
 			if err != nil {
 				return err
 			}
-			refs = append(refs, more...)
+			if len(refs) > 0 {
+				round = append(round, feed{b: fd.b, refs: refs, offset: fd.taken, window: fd.window, batch: fd.batch})
+			}
+			fd.taken += take
+			if len(refs) < take {
+				fd.taken = fd.need // the audience is all planned
+			}
 		}
-		feeds = append(feeds, feed{b: b, refs: refs, window: w, batch: batchSize(a.RatePerSecond)})
+		if len(round) == 0 {
+			break
+		}
+		if err := f.enqueueFeeds(ctx, round); err != nil {
+			return err
+		}
 	}
-	return f.enqueueFeeds(ctx, feeds)
+	return nil
+}
+
+// feedChunk is about how many deliveries one round of a tick's top-up
+// plans and enqueues (feedRunning).
+const feedChunk = 1000
+
+// nextRefs returns up to n deliveries of broadcast id to enqueue: planned
+// ones first, then newly planned ones (deliveries are created as the
+// window needs them).
+func (f *Feeder) nextRefs(ctx context.Context, id int64, n int) ([]delivery.Ref, error) {
+	refs, err := f.store.NextPlanned(ctx, id, n)
+	if err != nil || len(refs) == n {
+		return refs, err
+	}
+	more, err := f.store.PlanNext(ctx, id, n-len(refs), f.opts.Now())
+	return append(refs, more...), err
 }
 
 // feed is what one tick adds to one broadcast's window, in batch send
-// tasks of batch deliveries.
+// tasks of batch deliveries: need in all, refs in this round, after offset
+// (taken) in earlier rounds.
 type feed struct {
 	b      Broadcast
 	refs   []delivery.Ref
 	window int
 	batch  int
+
+	need, taken, offset int
 }
 
 // batchSpan is about how long a batch send task keeps its worker slot at
@@ -448,7 +490,7 @@ func (f *Feeder) enqueueFeeds(ctx context.Context, feeds []feed) error {
 	var order []item
 	for i, fd := range feeds {
 		for j := 0; j < len(fd.refs); j += fd.batch {
-			order = append(order, item{at: float64(j) / float64(fd.window), i: i, refs: fd.refs[j:min(j+fd.batch, len(fd.refs))]})
+			order = append(order, item{at: float64(fd.offset+j) / float64(fd.window), i: i, refs: fd.refs[j:min(j+fd.batch, len(fd.refs))]})
 		}
 	}
 	slices.SortStableFunc(order, func(a, b item) int { return cmp.Compare(a.at, b.at) })
@@ -533,20 +575,26 @@ func (f *Feeder) enqueue(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-// StepTick is how often Run releases the sequence steps that have fallen
-// due, whatever the scheduler's interval: a step waits in Postgres until it
-// is due and reaches the send queue within StepTick after.
-const StepTick = 50 * time.Millisecond
+// StepTick is the least time Run's release loop waits between two
+// releases while steps keep falling due; it sleeps until the next step is
+// due (or the next tick, when none is planned), so a step reaches the
+// send queue within StepTick of its due time, at the cost of one query per
+// wake-up instead of one every StepTick.
+const StepTick = 10 * time.Millisecond
 
 // stepsPerRelease bounds the sequence steps one release enqueues, so that a
 // wave of due steps (a scheduler back after a pause) does not hold up the
 // rest of the tick; the next release goes on.
 const stepsPerRelease = 20000
 
-// releaseEvery releases the due sequence steps every interval until ctx
-// ends. Its errors are not logged: Tick releases too, and logs them.
-func (f *Feeder) releaseEvery(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
+// releaseEvery releases the due sequence steps until ctx ends: at each
+// wake-up it releases what has fallen due and sleeps until the next
+// planned step is due, at most most (the scheduler's interval: a step
+// planned meanwhile, such as a new enrollment's first, is released by the
+// next Tick), at least StepTick. After a failed release it waits most.
+// Its errors are not logged: Tick releases too, and logs them.
+func (f *Feeder) releaseEvery(ctx context.Context, most time.Duration) {
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		select {
@@ -554,7 +602,13 @@ func (f *Feeder) releaseEvery(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
-		_ = f.releaseSteps(ctx)
+		wait := most
+		if f.releaseSteps(ctx) == nil {
+			if at, ok, err := f.store.NextStepDue(ctx); err == nil && ok {
+				wait = min(most, max(StepTick, at.Sub(f.opts.Now())))
+			}
+		}
+		t.Reset(wait)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/wacamp/wacamp/store"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -153,42 +155,76 @@ func TestRedisHoldsAWindowNotTheAudience(t *testing.T) {
 // interleaved in proportion to their size.
 func TestFeederInterleavesBroadcasts(t *testing.T) {
 	t.Parallel()
+	t.Run("one round", func(t *testing.T) {
+		t.Parallel()
+		feedTwo(t, 100, 50, 25, 100) // windows of 100 at 50/s, half a second per batch
+	})
+	t.Run("several rounds", func(t *testing.T) {
+		t.Parallel()
+		// Windows of 1,200 at 600/s: the tick plans and enqueues 2,400
+		// deliveries in three rounds (the first sends need not wait for
+		// the whole window's planning), and still fills both windows,
+		// interleaved.
+		feedTwo(t, 1200, 600, delivery.MaxBatch, 400)
+	})
+}
+
+// feedTwo applies two broadcasts of n recipients at rate per second, whose
+// windows (2 s) hold them all, ticks the feeder once and checks that every
+// run of two batches in the queue holds one batch of each, and that no
+// statement planned more than plan deliveries.
+func feedTwo(t *testing.T, n, rate, batch, plan int) {
 	b := newBench(t, botsailorsim.Options{})
-	b.opts.FeedAhead = 2 * time.Second // windows of 100 at 50/s
-	b.apply(b.writeCampaign("a", 100, 50, `      text: "A {{name}}"`))
-	b.firstPhone = 1000
-	b.apply(b.writeCampaign("b", 100, 50, `      text: "B {{name}}"`))
-	f, insp := b.feeder()
+	b.opts.FeedAhead = 2 * time.Second
+	b.opts.MaxWindow = n
+	b.apply(b.writeCampaign("a", n, rate, `      text: "A {{name}}"`))
+	b.firstPhone = 100000
+	b.apply(b.writeCampaign("b", n, rate, `      text: "B {{name}}"`))
+	_, insp := b.feeder()
+	planner := &planSizes{DB: b.db}
+	client := asynq.NewClient(b.rds.Opt)
+	t.Cleanup(func() { _ = client.Close() })
+	f := campaign.NewFeeder(planner, client, insp, b.opts)
 	require.NoError(t, f.Tick(context.Background()))
+	require.Equal(t, plan, slices.Max(planner.limits), "largest plan: %v", planner.limits)
 	var ids []int64 // the deliveries in queue order
 	for _, task := range listAll(t, insp.ListPendingTasks) {
 		require.Equal(t, delivery.TypeSendBatch, task.Type)
 		var p delivery.BatchPayload
 		require.NoError(t, json.Unmarshal(task.Payload, &p))
-		require.Len(t, p.Refs, 25, "half a second at 50/s per batch")
+		require.Len(t, p.Refs, batch)
 		for _, r := range p.Refs {
 			ids = append(ids, r[0])
 		}
 	}
-	require.Len(t, ids, 200)
+	require.Len(t, ids, 2*n, "one tick fills both windows")
 	aID, err := b.db.BroadcastByName(context.Background(), "a")
 	require.NoError(t, err)
 	rows := map[int64]bool{} // delivery ids of broadcast a
 	for _, r := range b.export("a") {
 		rows[r.ID] = true
 	}
-	require.Len(t, rows, 100, "broadcast %d planned", aID.ID)
-	// Every run of 50 consecutive sends (two batches) holds both
-	// broadcasts' sends.
-	for i := 0; i+50 <= len(ids); i += 50 {
+	require.Len(t, rows, n, "broadcast %d planned", aID.ID)
+	for i := 0; i+2*batch <= len(ids); i += 2 * batch {
 		fromA := 0
-		for _, id := range ids[i : i+50] {
+		for _, id := range ids[i : i+2*batch] {
 			if rows[id] {
 				fromA++
 			}
 		}
-		require.Equal(t, 25, fromA, "sends %d–%d", i, i+49)
+		require.Equal(t, batch, fromA, "sends %d–%d", i, i+2*batch-1)
 	}
+}
+
+// planSizes records the limit of every PlanNext call.
+type planSizes struct {
+	*store.DB
+	limits []int
+}
+
+func (p *planSizes) PlanNext(ctx context.Context, broadcastID int64, limit int, now time.Time) ([]delivery.Ref, error) {
+	p.limits = append(p.limits, limit)
+	return p.DB.PlanNext(ctx, broadcastID, limit, now)
 }
 
 // TestScheduledStartAndDeadline drives the feeder with a clock: nothing is

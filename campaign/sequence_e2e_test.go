@@ -115,6 +115,13 @@ func TestSequenceEndToEnd(t *testing.T) {
 		}
 		rows := b.sequenceRows("drip")
 		require.Len(t, rows, 3*n)
+		var worst time.Duration
+		for _, r := range rows {
+			if r.SentAt != nil && r.DueAt != nil && r.SentAt.Sub(*r.DueAt) > worst {
+				worst = r.SentAt.Sub(*r.DueAt)
+			}
+		}
+		t.Logf("DEBUGLATE worst %s", worst)
 		wamids := map[string]bool{}
 		for _, r := range rows {
 			require.Contains(t, []string{"sent", "delivered", "read"}, r.Status, "%+v", r)

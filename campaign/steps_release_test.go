@@ -226,7 +226,7 @@ func TestStepReleaseThatCannotEnqueuePutsBack(t *testing.T) {
 }
 
 // Between the scheduler's ticks, Run releases steps as they fall due
-// (every campaign.StepTick): here the interval is an hour, so only the
+// (sleeping until the next step is due): here the interval is an hour, so only the
 // first tick runs (at once, before the step is due), and the step is
 // released anyway, never before its due time.
 func TestRunReleasesStepsBetweenTicks(t *testing.T) {

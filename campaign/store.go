@@ -107,6 +107,9 @@ type OccurrenceStore interface {
 type StepFeedStore interface {
 	// DueSteps returns planned sequence steps due by until, earliest first.
 	DueSteps(ctx context.Context, until time.Time, limit int) ([]DueStep, error)
+	// NextStepDue returns the due time of the earliest planned step of an
+	// active enrollment; ok is false if there is none.
+	NextStepDue(ctx context.Context) (at time.Time, ok bool, err error)
 	// PutBackSteps moves steps of refs marked queued in batch (whose task
 	// could not be enqueued) back to planned under a new generation.
 	PutBackSteps(ctx context.Context, batch int64, refs []delivery.Ref, now time.Time) (int, error)

@@ -425,6 +425,24 @@ func (db *DB) DueSteps(ctx context.Context, until time.Time, limit int) ([]campa
 	return out, nil
 }
 
+// NextStepDue returns the due time of the earliest planned sequence step
+// whose enrollment is active; ok is false if there is none (the head of
+// the deliveries_steps_due index).
+func (db *DB) NextStepDue(ctx context.Context) (at time.Time, ok bool, err error) {
+	var rows []time.Time
+	err = db.q(ctx).Raw(`SELECT d.due_at FROM deliveries d
+		JOIN enrollments e ON e.id = d.enrollment_id AND e.status = 'active'
+		WHERE d.status = 'planned' AND d.enrollment_id IS NOT NULL
+		ORDER BY d.due_at LIMIT 1`).Scan(&rows).Error
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("find the next due sequence step: %w", err)
+	}
+	if len(rows) == 0 {
+		return time.Time{}, false, nil
+	}
+	return rows[0].UTC(), true, nil
+}
+
 // PutBackSteps moves sequence steps of refs that were marked queued in
 // batch back to planned under a new generation, and reports how many it
 // moved: their batch send task could not be enqueued, and should it have

@@ -195,3 +195,32 @@ func TestDueStepsAccountAndPutBack(t *testing.T) {
 		require.Equal(t, delivery.Planned, job.Status)
 	})
 }
+
+// NextStepDue is the earliest planned step of an active enrollment: what
+// the scheduler's release loop sleeps until.
+func TestNextStepDue(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		f.apply(withSequences(onboarding(false, "Hi")), t0)
+		_, ok, err := f.db.NextStepDue(f.ctx)
+		require.NoError(t, err)
+		require.False(t, ok, "nothing planned")
+
+		_, err = f.db.Enroll(f.ctx, "onboarding", []sequence.Enrollee{{Phone: "4915100000001"}}, at(time.Minute))
+		require.NoError(t, err)
+		_, err = f.db.Enroll(f.ctx, "onboarding", []sequence.Enrollee{{Phone: "4915100000002"}}, at(2*time.Minute))
+		require.NoError(t, err)
+		next, ok, err := f.db.NextStepDue(f.ctx)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.True(t, next.Equal(at(time.Minute)), "next %s", next)
+
+		ended, err := f.db.Unenroll(f.ctx, "onboarding", "4915100000001", "test", t0)
+		require.NoError(t, err)
+		require.True(t, ended)
+		next, ok, err = f.db.NextStepDue(f.ctx)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.True(t, next.Equal(at(2*time.Minute)), "an ended enrollment's step is not next: %s", next)
+	})
+}
