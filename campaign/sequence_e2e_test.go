@@ -121,7 +121,7 @@ func TestSequenceEndToEnd(t *testing.T) {
 				worst = r.SentAt.Sub(*r.DueAt)
 			}
 		}
-		t.Logf("DEBUGLATE worst %s", worst)
+		t.Logf("the latest step left %s after its due time", worst)
 		wamids := map[string]bool{}
 		for _, r := range rows {
 			require.Contains(t, []string{"sent", "delivered", "read"}, r.Status, "%+v", r)
