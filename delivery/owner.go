@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -23,7 +24,9 @@ type Owner interface {
 	// neither (paused, not started: the delivery waits to be fed again).
 	State(job Job) (OwnerState, string)
 	// Ready returns nil when the delivery may be sent now, else what to
-	// do instead (a *WaitError, or the error of finishing it).
+	// do instead: a *WaitError, ErrDone once it moved the delivery on
+	// itself (expired it, or put it back to be fed later), or the error of
+	// doing so.
 	Ready(ctx context.Context, job Job, now time.Time) error
 	// AccountDown is what the send returns once the account that cannot
 	// send has been paused.
@@ -40,6 +43,11 @@ type Owner interface {
 	// Outcome counts a send's outcome (the error storm).
 	Outcome(ctx context.Context, log *slog.Logger, job Job, failed bool, lastErr string)
 }
+
+// ErrDone is what Owner.Ready returns when it has moved the delivery on
+// itself (expired it, or put it back to be fed when it is due): this
+// attempt has nothing more to do, and the task ends without an error.
+var ErrDone = errors.New("delivery moved on by its owner")
 
 // Owned is an owner's part of a job, loaded with it (campaign.Broadcast,
 // sequence.StepJob).

@@ -189,6 +189,9 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 		return err
 	}
 	if err := own.Ready(ctx, job, now); err != nil {
+		if errors.Is(err, ErrDone) {
+			return nil
+		}
 		return err
 	}
 

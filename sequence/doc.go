@@ -1,8 +1,8 @@
 // Package sequence holds what a drip sequence is and its rules: a [Spec]
 // (the version `apply` stored: steps with delays, deadlines and send
-// windows, exit rules), [Window] (a weekly window in wall-clock time),
-// [Location] (the time zone a recipient's windows are read in),
-// [Spec.Schedule] (when a step falls due and by when it must be sent), and
+// windows, exit rules; windows and the recipient's time zone are
+// localtime's, shared with broadcasts), [StepJob.Location] (the time zone
+// a recipient's windows are read in), [Spec.Schedule] (when a step falls due and by when it must be sent), and
 // the rules of a running enrollment as [Plan] values: [Spec.Start] (the
 // first step), [Spec.Sent] (the next step, or complete), [Ended] (a failed
 // or expired step stops the enrollment) and [Spec.Exits] (a reply or an

@@ -4,18 +4,19 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/sequence"
 )
 
 // A step due a day after enrolling, sent only on weekdays from 09:00 to
 // 17:00 in the recipient's zone, with a day to go out.
 func ExampleSpec_Schedule() {
-	weekdays, err := sequence.ParseWindow([]string{"mon", "tue", "wed", "thu", "fri"}, "09:00", "17:00")
+	weekdays, err := localtime.ParseWindow([]string{"mon", "tue", "wed", "thu", "fri"}, "09:00", "17:00")
 	if err != nil {
 		panic(err)
 	}
 	spec := sequence.Spec{Window: weekdays, Steps: []sequence.Step{{After: 24 * time.Hour, Deadline: 24 * time.Hour}}}
-	berlin, _ := sequence.Zone("Europe/Berlin")
+	berlin, _ := localtime.Zone("Europe/Berlin")
 	// Enrolled on a Friday evening: a day later is Saturday, so the step
 	// waits for Monday morning, and may go out until Tuesday morning.
 	enrolled := time.Date(2030, time.January, 4, 18, 0, 0, 0, berlin)
@@ -25,16 +26,4 @@ func ExampleSpec_Schedule() {
 	// Output:
 	// due     Mon 2030-01-07 09:00
 	// send by Tue 2030-01-08 09:00
-}
-
-// With timezone: recipient, a window is read in the recipient's own zone:
-// their "timezone" variable, else their phone number's.
-func ExampleLocation() {
-	fmt.Println(sequence.Location("recipient", "4915112345678", nil, time.UTC))
-	fmt.Println(sequence.Location("recipient", "4915112345678", map[string]string{"timezone": "Asia/Tokyo"}, time.UTC))
-	fmt.Println(sequence.Location("Europe/Paris", "4915112345678", nil, time.UTC))
-	// Output:
-	// Europe/Berlin
-	// Asia/Tokyo
-	// Europe/Paris
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/delivery"
+	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/provider"
 )
 
@@ -44,11 +45,7 @@ func StepOf(job delivery.Job) (s StepJob, ok bool) {
 // Location is the time zone the step's window is read in for j's
 // recipient.
 func (s StepJob) Location(j delivery.Job) *time.Location {
-	fallback, err := Zone(j.Account.Timezone)
-	if err != nil {
-		fallback = time.UTC
-	}
-	return Location(s.Spec.Timezone, j.Phone, j.Vars, fallback)
+	return localtime.Location(s.Spec.Timezone, j.Phone, j.Vars, localtime.AccountZone(j.Account.Timezone))
 }
 
 // StepStore is what deciding about sequence steps needs from persistence.
@@ -180,15 +177,17 @@ func (o *StepOwner) inWindow(ctx context.Context, job delivery.Job, now time.Tim
 		return nil // no zone to look up
 	}
 	loc := st.Location(job)
-	next := w.Next(now, loc)
-	if !next.After(now) {
-		return nil
+	next, expire := w.Hold(now, st.SendBy, loc)
+	switch {
+	case expire:
+		if _, err := o.store.Finish(ctx, job.Ref, delivery.Expired, "", localtime.ReasonWindowExpired, now); err != nil {
+			return err
+		}
+		return delivery.ErrDone
+	case next.After(now):
+		return &delivery.WaitError{After: next.Sub(now), Reason: "outside the step's send window; it opens at " + next.In(loc).Format(time.RFC3339)}
 	}
-	if !st.SendBy.IsZero() && next.After(st.SendBy) {
-		_, err := o.store.Finish(ctx, job.Ref, delivery.Expired, "", "its send window does not open again before its deadline", now)
-		return err
-	}
-	return &delivery.WaitError{After: next.Sub(now), Reason: "outside the step's send window; it opens at " + next.In(loc).Format(time.RFC3339)}
+	return nil
 }
 
 // replied reports whether the recipient wrote since the enrollment's

@@ -6,35 +6,16 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wacamp/wacamp/internal/testclock"
+	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/templates"
 )
 
-func TestLocation(t *testing.T) {
-	ny := mustLoad(t, "America/New_York")
-	for _, c := range []struct {
-		name, setting, phone string
-		vars                 map[string]string
-		want                 string
-	}{
-		{"German mobile", "recipient", "4915112345678", nil, "Europe/Berlin"},
-		{"New York area code", "recipient", "12125550123", nil, "America/New_York"},
-		{"Los Angeles area code", "recipient", "13105550123", nil, "America/Los_Angeles"},
-		{"the recipient's timezone variable wins", "recipient", "4915112345678", map[string]string{"timezone": "Asia/Tokyo"}, "Asia/Tokyo"},
-		{"a bad variable is ignored", "recipient", "4915112345678", map[string]string{"timezone": "Mars/Base"}, "Europe/Berlin"},
-		{"the sequence's zone wins", "Asia/Kolkata", "4915112345678", map[string]string{"timezone": "Asia/Tokyo"}, "Asia/Kolkata"},
-		{"unknown number: the account's zone", "recipient", "99912345", nil, "America/New_York"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			require.Equal(t, c.want, Location(c.setting, c.phone, c.vars, ny).String())
-		})
-	}
-}
-
 func TestScheduleMovesIntoWindowAcrossDST(t *testing.T) {
-	berlin := mustLoad(t, "Europe/Berlin")
-	weekdays, err := ParseWindow([]string{"mon", "tue", "wed", "thu", "fri"}, "09:00", "20:00")
+	berlin := testclock.Zone(t, "Europe/Berlin")
+	weekdays, err := localtime.ParseWindow([]string{"mon", "tue", "wed", "thu", "fri"}, "09:00", "20:00")
 	require.NoError(t, err)
-	daily, err := ParseWindow([]string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, "09:00", "20:00")
+	daily, err := localtime.ParseWindow([]string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, "09:00", "20:00")
 	require.NoError(t, err)
 	msg := templates.Message{Kind: templates.KindText, Text: "x"}
 	spec := Spec{Window: weekdays, Steps: []Step{

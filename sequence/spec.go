@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -14,17 +15,17 @@ import (
 // enrollment runs on the version it started with; editing the sequence
 // makes a new version for new enrollments.
 type Spec struct {
-	Window   Window   `json:"window"`
-	Timezone string   `json:"timezone"` // "recipient" or an IANA zone
-	ExitOn   []string `json:"exit_on,omitempty"`
-	Reenter  bool     `json:"reenter,omitempty"`
-	Steps    []Step   `json:"steps"`
+	Window   localtime.Window `json:"window"`
+	Timezone string           `json:"timezone"` // "recipient" or an IANA zone
+	ExitOn   []string         `json:"exit_on,omitempty"`
+	Reenter  bool             `json:"reenter,omitempty"`
+	Steps    []Step           `json:"steps"`
 }
 
 // Step is one message of a sequence version.
 type Step struct {
 	After    time.Duration     `json:"after"`
-	Window   *Window           `json:"window,omitempty"` // overrides Spec.Window
+	Window   *localtime.Window `json:"window,omitempty"` // overrides Spec.Window
 	Deadline time.Duration     `json:"deadline"`
 	Message  templates.Message `json:"message"`
 }

@@ -12,8 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/provider/drivers"
-	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -627,7 +627,7 @@ func TestLoadSequenceDefinition(t *testing.T) {
 	require.Equal(t, "recipient", sq.Timezone)
 	require.Equal(t, []string{"reply", "unsubscribe"}, sq.ExitOn)
 	require.False(t, sq.Reenter)
-	weekdays, err := sequence.ParseWindow([]string{"mon", "tue", "wed", "thu", "fri"}, "09:00", "20:00")
+	weekdays, err := localtime.ParseWindow([]string{"mon", "tue", "wed", "thu", "fri"}, "09:00", "20:00")
 	require.NoError(t, err)
 	require.Equal(t, weekdays, sq.Window)
 	require.Len(t, sq.Steps, 3)
@@ -637,7 +637,7 @@ func TestLoadSequenceDefinition(t *testing.T) {
 	require.Equal(t, DefaultDeadline, sq.Steps[0].Deadline)
 	require.Equal(t, 24*time.Hour, sq.Steps[1].After)
 	require.Equal(t, 6*time.Hour, sq.Steps[1].Deadline)
-	late, err := sequence.ParseWindow(nil, "10:00", "12:00")
+	late, err := localtime.ParseWindow(nil, "10:00", "12:00")
 	require.NoError(t, err)
 	require.Equal(t, &late, sq.Steps[1].Window)
 	require.Equal(t, templates.KindTemplate, sq.Steps[1].Message.Kind)

@@ -7,6 +7,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -16,8 +17,8 @@ import (
 // recipient's time zone.
 type Sequence struct {
 	Name    string
-	Account string          // an Account's Name
-	Window  sequence.Window // the zero Window: any time
+	Account string           // an Account's Name
+	Window  localtime.Window // the zero Window: any time
 	// Timezone is "recipient" (the recipient's zone, from a "timezone"
 	// variable or the phone number's country, else UTC) or an IANA zone.
 	Timezone string
@@ -34,7 +35,7 @@ type Step struct {
 	// for the first step).
 	After time.Duration
 	// Window overrides the sequence's window for this step when set.
-	Window *sequence.Window
+	Window *localtime.Window
 	// Deadline: a step not sent within this long of its due time (moved
 	// into the window) expires instead of going out late. Default 24 h.
 	Deadline time.Duration
@@ -162,7 +163,7 @@ func (f *fileCtx) step(n *yaml.Node, field string) (Step, msgAt) {
 
 // window decodes {days: [mon, …], from: "09:00", to: "20:00"}; nil when
 // absent or wrong (reported).
-func (f *fileCtx) window(n *yaml.Node, field string) *sequence.Window {
+func (f *fileCtx) window(n *yaml.Node, field string) *localtime.Window {
 	if isNull(n) {
 		return nil
 	}
@@ -182,7 +183,7 @@ func (f *fileCtx) window(n *yaml.Node, field string) *sequence.Window {
 		f.problem(resolve(n).Line, field, "needs from and to, e.g. {days: [mon, tue], from: \"09:00\", to: \"20:00\"}")
 		return nil
 	}
-	w, err := sequence.ParseWindow(days, from, to)
+	w, err := localtime.ParseWindow(days, from, to)
 	if err != nil {
 		f.problem(resolve(n).Line, field, "%v", err)
 		return nil

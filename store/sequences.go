@@ -13,6 +13,7 @@ import (
 
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/delivery"
+	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/spec"
 )
@@ -128,7 +129,7 @@ func loadSequence(tx *gorm.DB, where string, arg any, version int) (seqTarget, e
 	if err := json.Unmarshal([]byte(r.Spec), &t.Spec); err != nil {
 		return t, fmt.Errorf("decode version %d: %w", r.Version, err)
 	}
-	if loc, err := sequence.Zone(r.Timezone); err == nil {
+	if loc, err := localtime.Zone(r.Timezone); err == nil {
 		t.Zone = loc
 	}
 	return t, nil
@@ -174,7 +175,7 @@ func insertStep(tx *gorm.DB, enrollmentID int64, phone string, p sequence.Plan, 
 
 // location is where a recipient's windows in the sequence are read.
 func (t seqTarget) location(phone string, vars map[string]string) *time.Location {
-	return sequence.Location(t.Spec.Timezone, phone, vars, t.Zone)
+	return localtime.Location(t.Spec.Timezone, phone, vars, t.Zone)
 }
 
 // Enroll starts the sequence for each person, on its current version, and

@@ -1,8 +1,7 @@
-package sequence
+package localtime
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -46,10 +45,10 @@ func ParseWindow(days []string, from, to string) (Window, error) {
 		w.Days[wd] = true
 	}
 	var err error
-	if w.From, err = clock(from); err != nil {
+	if w.From, err = ParseClock(from); err != nil {
 		return Window{}, fmt.Errorf("from: %w", err)
 	}
-	if w.To, err = clock(to); err != nil {
+	if w.To, err = ParseClock(to); err != nil {
 		return Window{}, fmt.Errorf("to: %w", err)
 	}
 	if w.To <= w.From {
@@ -58,20 +57,10 @@ func ParseWindow(days []string, from, to string) (Window, error) {
 	return w, nil
 }
 
-// clock parses "HH:MM" (24 h; "24:00" is the end of the day).
-func clock(s string) (int, error) {
-	h, m, ok := strings.Cut(strings.TrimSpace(s), ":")
-	hh, err1 := strconv.Atoi(h)
-	mm, err2 := strconv.Atoi(m)
-	if !ok || err1 != nil || err2 != nil || len(m) != 2 || hh < 0 || mm < 0 || mm > 59 || hh > 24 || (hh == 24 && mm != 0) {
-		return 0, fmt.Errorf("%q is not a time of day such as 09:00 or 20:30", s)
-	}
-	return hh*60 + mm, nil
-}
-
 // Next returns the earliest instant at or after t at which w is open, in
 // loc's wall-clock time. Days are walked as calendar dates in loc, so a DST
-// change moves the window with the wall clock (09:00 stays 09:00).
+// change moves the window with the wall clock (09:00 stays 09:00); a bound
+// the clocks skip or repeat that night is read by [On]'s rule.
 func (w Window) Next(t time.Time, loc *time.Location) time.Time {
 	if w.Always() {
 		return t
@@ -83,7 +72,7 @@ func (w Window) Next(t time.Time, loc *time.Location) time.Time {
 		if !w.Days[day.Weekday()] {
 			continue
 		}
-		open, close := at(day, w.From, loc), at(day, w.To, loc)
+		open, close := On(day, w.From, loc), On(day, w.To, loc)
 		switch {
 		case t.Before(open):
 			return open
@@ -91,16 +80,8 @@ func (w Window) Next(t time.Time, loc *time.Location) time.Time {
 			return t
 		}
 	}
-	panic("sequence: a window with an open day is open within 8 days") // unreachable: Always covers no days
+	panic("localtime: a window with an open day is open within 8 days") // unreachable: Always covers no days
 }
 
 // Open reports whether w is open at t in loc.
 func (w Window) Open(t time.Time, loc *time.Location) bool { return w.Next(t, loc).Equal(t) }
-
-// at is the instant of wall-clock minute min on day's date in loc
-// (time.Date's rules: a wall time in a DST gap moves forward by the gap,
-// 02:30 → 03:30; one the clocks repeat is the first occurrence).
-func at(day time.Time, minute int, loc *time.Location) time.Time {
-	y, m, d := day.Date()
-	return time.Date(y, m, d, minute/60, minute%60, 0, 0, loc)
-}

@@ -1,4 +1,4 @@
-package sequence
+package localtime
 
 import (
 	"testing"
@@ -59,11 +59,12 @@ func TestWindowFollowsDST(t *testing.T) {
 		w.Next(time.Date(2026, 10, 25, 0, 30, 0, 0, time.UTC), berlin).UTC())
 
 	// A window opening inside the spring gap (02:00–03:00 does not exist
-	// that night) opens when the wall clock resumes, one hour on.
+	// that night) opens when the clocks jump over its opening (On's rule:
+	// the first instant at or after 02:30 on the wall clock).
 	night, err := ParseWindow(nil, "02:30", "04:00")
 	require.NoError(t, err)
 	got := night.Next(time.Date(2026, 3, 28, 23, 0, 0, 0, time.UTC), berlin).UTC()
-	require.Equal(t, time.Date(2026, 3, 29, 1, 30, 0, 0, time.UTC), got, "03:30 CEST")
+	require.Equal(t, time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC), got, "03:00 CEST")
 	// Delays are elapsed time: 24 h after Saturday 10:00 CET is Sunday
 	// 11:00 CEST, inside the window.
 	require.Equal(t, "11:00", w.Next(time.Date(2026, 3, 28, 9, 0, 0, 0, time.UTC).Add(24*time.Hour), berlin).In(berlin).Format("15:04"))
