@@ -24,20 +24,29 @@ type Timing struct {
 // window.
 func (t Timing) Zoned() bool { return t.LocalTime != "" || !t.Window.Always() }
 
+// Local returns the local time the recipients in loc are meant to get a
+// broadcast that starts at start: LocalTime on Date, or the first
+// LocalTime at or after start; start itself without a LocalTime. Times
+// daylight saving skips or repeats follow [On]'s rule. With a Date it
+// may lie before start.
+func (t Timing) Local(start time.Time, loc *time.Location) time.Time {
+	minute, err := ParseClock(t.LocalTime)
+	if t.LocalTime == "" || err != nil {
+		return start
+	}
+	if date, err := ParseDate(t.Date); t.Date != "" && err == nil {
+		return On(date, minute, loc)
+	}
+	return NextAt(start, minute, loc)
+}
+
 // Due returns when the recipients in loc may first get a broadcast that
-// starts at start: their local time (on Date, or the first at or after
-// start), never before start, moved to the window's next opening. Times
-// daylight saving skips or repeats follow [On]'s rule.
+// starts at start: their [Timing.Local] time, never before start, moved to
+// the window's next opening; in UTC.
 func (t Timing) Due(start time.Time, loc *time.Location) time.Time {
-	at := start
-	if minute, err := ParseClock(t.LocalTime); t.LocalTime != "" && err == nil {
-		local := NextAt(start, minute, loc)
-		if date, err := ParseDate(t.Date); t.Date != "" && err == nil {
-			local = On(date, minute, loc)
-		}
-		if local.After(at) {
-			at = local
-		}
+	at := t.Local(start, loc)
+	if at.Before(start) {
+		at = start
 	}
 	return t.Window.Next(at, loc).UTC()
 }

@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -27,6 +28,10 @@ const (
 	DefaultRatePerSecond = 80             // messages per second per phone number
 	MaxRatePerSecond     = 1000           // the highest rate_per_second accepted
 	DefaultDeadline      = 24 * time.Hour // from start_at to expiry of unsent deliveries
+	// DefaultLocalDeadline is a local-time broadcast's: its zones' local
+	// times lie up to a day after its start (26 hours with a date), and
+	// the last zone keeps about a day to send in.
+	DefaultLocalDeadline = 48 * time.Hour
 	// DefaultPairInterval is WhatsApp's pair rate: one message per 6 s to the
 	// same recipient from the same number (WHATSAPP.md §3).
 	DefaultPairInterval = 6 * time.Second
@@ -121,11 +126,22 @@ type Broadcast struct {
 	// zone, else UTC). Each occurrence sends to the audience once.
 	Cron     string
 	Timezone string
-	Pos      Pos
+	// Timing is when each recipient gets the message in their own time
+	// zone: local_time (and date) and window; the zero Timing sends to
+	// everyone from the start.
+	Timing localtime.Timing
+	// Zones counts the audience by time zone when Timing is zoned: IANA
+	// name → recipients; "" counts those neither whose "timezone" variable
+	// nor whose number tells (the account's zone).
+	Zones map[string]int
+	Pos   Pos
 	// Field is the broadcast's path in its file ("broadcasts[0]") and
-	// StartPos where its start_at is, for messages about them.
-	Field    string
-	StartPos Pos
+	// StartPos where its start is, for messages about them: its start_at,
+	// or, for a local-time broadcast with a date and no start_at, its date
+	// (StartField says which).
+	Field      string
+	StartPos   Pos
+	StartField string
 }
 
 // Recipient is one member of an audience.

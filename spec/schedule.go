@@ -1,9 +1,12 @@
 package spec
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/wacamp/wacamp/localtime"
 )
 
 // CheckStarts checks each one-off broadcast's start_at against now, which
@@ -25,6 +28,9 @@ func (b *Bundle) CheckStarts(now time.Time, applied func(Broadcast) bool) (warni
 	var probs problems
 	rates := b.rates()
 	for _, bc := range b.Broadcasts {
+		if bc.Cron == "" {
+			warnings = append(warnings, b.zoneWarnings(bc, now)...)
+		}
 		if bc.StartAt == nil || bc.Cron != "" {
 			continue
 		}
@@ -37,20 +43,116 @@ func (b *Bundle) CheckStarts(now time.Time, applied func(Broadcast) bool) (warni
 			if applied != nil && applied(bc) {
 				continue
 			}
+			if bc.StartField == "date" {
+				probs.add(bc.StartPos.File, bc.StartPos.Line, subfield(bc.Field, "date"),
+					"%s at %s has passed everywhere, and the deadline (%s) after its first zone ended %s, %s ago: every delivery would expire at once; choose a later date or lengthen deadline",
+					bc.Timing.Date, bc.Timing.LocalTime, ago(bc.Deadline), end.Format(time.RFC3339), ago(now.Sub(end)))
+				continue
+			}
 			probs.add(bc.StartPos.File, bc.StartPos.Line, subfield(bc.Field, "start_at"),
 				"%s plus the deadline (%s) ended %s, %s ago: every delivery would expire at once; set a later start_at, leave it out to start when applied, or lengthen deadline",
 				start.Format(time.RFC3339), ago(bc.Deadline), end.Format(time.RFC3339), ago(now.Sub(end)))
 			continue
 		}
 		left := end.Sub(now)
-		w := fmt.Sprintf("%s: broadcast %s: start_at %s is %s in the past: it starts at once, with %s of its %s deadline left",
-			bc.StartPos, bc.Name, start.Format(time.RFC3339), ago(now.Sub(start)), ago(left), ago(bc.Deadline))
+		w := fmt.Sprintf("%s: broadcast %s: %s %s is %s in the past: it starts at once, with %s of its %s deadline left",
+			bc.StartPos, bc.Name, startName(bc), start.Format(time.RFC3339), ago(now.Sub(start)), ago(left), ago(bc.Deadline))
 		if need, ok := sendTime(bc.RecipientCount(), rates[bc.Account]); ok && need > left {
 			w += fmt.Sprintf("; its %d recipients need ≈%s at %g/s, so some would expire", bc.RecipientCount(), ago(need), rates[bc.Account])
 		}
 		warnings = append(warnings, w)
 	}
 	return warnings, probs.err()
+}
+
+// startName names where a broadcast's start comes from, for messages.
+func startName(bc Broadcast) string {
+	if bc.StartField == "date" {
+		return "its start (" + bc.Timing.LocalTime + " on " + bc.Timing.Date + " in the first zone on Earth)"
+	}
+	return "start_at"
+}
+
+// ZonePlan is when a broadcast whose recipients' zones matter (a
+// local_time or a window) reaches each zone of its audience, if it were
+// applied at now: its start (start_at, or now), its deadline, and its
+// zones, earliest first. Recipients whose zone neither their variable nor
+// their number tells are in the account's zone (UTC when the account is
+// not in the bundle).
+type ZonePlan struct {
+	Start  time.Time
+	SendBy time.Time // zero: no deadline
+	Zones  []localtime.ZoneDue
+}
+
+// ZonePlan returns bc's zone plan as of now; ok is false when bc's
+// recipients' zones do not matter, or it is recurring (each occurrence
+// has its own).
+func (b *Bundle) ZonePlan(bc Broadcast, now time.Time) (plan ZonePlan, ok bool) {
+	if !bc.Timing.Zoned() || bc.Cron != "" {
+		return ZonePlan{}, false
+	}
+	plan.Start = now
+	if bc.StartAt != nil {
+		plan.Start = *bc.StartAt
+	}
+	if bc.Deadline > 0 {
+		plan.SendBy = plan.Start.Add(bc.Deadline)
+	}
+	fallback := "UTC"
+	for _, a := range b.Accounts {
+		if a.Name == bc.Account && a.Timezone != "" {
+			fallback = a.Timezone
+		}
+	}
+	zones := make(map[string]int, len(bc.Zones))
+	for name, n := range bc.Zones {
+		zones[cmp.Or(name, fallback)] += n
+	}
+	plan.Zones = bc.Timing.FanOut(plan.Start, zones)
+	return plan, true
+}
+
+// zoneWarnings warns about the zones of a local-time or windowed broadcast
+// that would expire (due after the deadline) or get it late (their local
+// time on the date comes before the start).
+func (b *Bundle) zoneWarnings(bc Broadcast, now time.Time) []string {
+	plan, ok := b.ZonePlan(bc, now)
+	if !ok {
+		return nil
+	}
+	var warnings []string
+	var late, early []localtime.ZoneDue
+	for _, z := range plan.Zones {
+		if !plan.SendBy.IsZero() && z.Due.After(plan.SendBy) {
+			late = append(late, z)
+		}
+		if bc.Timing.Date != "" && bc.Timing.Local(plan.Start, localtime.AccountZone(z.Zone)).Before(plan.Start) {
+			early = append(early, z)
+		}
+	}
+	if n, first := zoneSum(late); n > 0 {
+		warnings = append(warnings, fmt.Sprintf(
+			"%s: broadcast %s: %d recipients in %d zones (first %s, due %s) come after the deadline (%s): they would expire; lengthen deadline or start later",
+			bc.Pos, bc.Name, n, len(late), first.Zone, first.Due.Format(time.RFC3339), plan.SendBy.Format(time.RFC3339)))
+	}
+	if n, first := zoneSum(early); n > 0 {
+		warnings = append(warnings, fmt.Sprintf(
+			"%s: broadcast %s: %d recipients in %d zones (first %s) are past %s on %s when it starts (%s): they get it at the start, late; choose a later date or an earlier start_at",
+			bc.Pos, bc.Name, n, len(early), first.Zone, bc.Timing.LocalTime, bc.Timing.Date, plan.Start.Format(time.RFC3339)))
+	}
+	return warnings
+}
+
+// zoneSum counts the recipients of zones and returns the first zone.
+func zoneSum(zones []localtime.ZoneDue) (n int, first localtime.ZoneDue) {
+	for _, z := range zones {
+		n += z.Recipients
+	}
+	if len(zones) > 0 {
+		first = zones[0]
+	}
+	return n, first
 }
 
 // checkDurations warns about broadcasts whose audience cannot be sent

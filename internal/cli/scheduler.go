@@ -18,6 +18,7 @@ import (
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/spec"
@@ -168,6 +169,7 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 		}
 		for _, b := range bundle.Broadcasts {
 			printEstimate(io, b, rates[b.Account])
+			printZones(io, bundle, b)
 		}
 		for _, sq := range bundle.Sequences {
 			fmt.Fprintf(io.Stdout, "sequence %s: %d steps\n", sq.Name, len(sq.Steps))
@@ -187,6 +189,7 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	}
 	for _, b := range bundle.Broadcasts {
 		printEstimate(io, b, rates[b.Account])
+		printZones(io, bundle, b)
 	}
 	return nil
 }
@@ -205,6 +208,33 @@ func printEstimate(io IO, b spec.Broadcast, rate float64) {
 		fmt.Fprintf(io.Stdout, " (%d duplicates removed)", b.Duplicates)
 	}
 	fmt.Fprintf(io.Stdout, ", %s %s, starts %s\n", b.Message.Kind, est, start)
+}
+
+// printZones says, for a broadcast sent at a local time or inside a
+// window, when its first and last zones send.
+func printZones(io IO, bundle *spec.Bundle, b spec.Broadcast) {
+	plan, ok := bundle.ZonePlan(b, io.now())
+	if !ok || len(plan.Zones) == 0 {
+		return
+	}
+	what := "local time " + b.Timing.LocalTime
+	if b.Timing.Date != "" {
+		what += " on " + b.Timing.Date
+	}
+	if b.Timing.LocalTime == "" {
+		what = "its window"
+	}
+	first, last := plan.Zones[0], plan.Zones[len(plan.Zones)-1]
+	zone := func(z localtime.ZoneDue) string {
+		return fmt.Sprintf("%s at %s (%s there, %d recipients)", z.Zone, z.Due.Format(time.RFC3339),
+			z.Due.In(localtime.AccountZone(z.Zone)).Format("Mon 15:04 MST"), z.Recipients)
+	}
+	if len(plan.Zones) == 1 {
+		fmt.Fprintf(io.Stdout, "broadcast %s: %s in each recipient's zone: one zone, %s\n", b.Name, what, zone(first))
+		return
+	}
+	fmt.Fprintf(io.Stdout, "broadcast %s: %s in each recipient's zone: %d zones, first %s, last %s\n",
+		b.Name, what, len(plan.Zones), zone(first), zone(last))
 }
 
 func schedRun(ctx context.Context, args []string, io IO) error {
