@@ -439,14 +439,16 @@ func (f *Feeder) feedRunning(ctx context.Context) error {
 const feedChunk = 1000
 
 // nextRefs returns up to n deliveries of broadcast id to enqueue: planned
-// ones first, then newly planned ones (deliveries are created as the
-// window needs them).
+// ones that are due first, then newly planned ones (deliveries are created
+// as the window needs them; a zoned broadcast's only in the zones whose
+// time has come).
 func (f *Feeder) nextRefs(ctx context.Context, id int64, n int) ([]delivery.Ref, error) {
-	refs, err := f.store.NextPlanned(ctx, id, n)
+	now := f.opts.Now()
+	refs, err := f.store.NextDue(ctx, id, n, now)
 	if err != nil || len(refs) == n {
 		return refs, err
 	}
-	more, err := f.store.PlanNext(ctx, id, n-len(refs), f.opts.Now())
+	more, err := f.store.PlanNext(ctx, id, n-len(refs), now)
 	return append(refs, more...), err
 }
 

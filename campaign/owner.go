@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/delivery"
+	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/provider"
 )
 
@@ -38,6 +39,13 @@ type OwnerStore interface {
 	// Unclaim moves a sending delivery back (to queued, or to planned with a
 	// new generation when newGen), when the provider surely did not take it.
 	Unclaim(ctx context.Context, ref delivery.Ref, newGen bool, errCode, reason string, now time.Time) (bool, error)
+	// Finish moves a delivery of ref's generation that is not yet accepted
+	// to failed, skipped or expired.
+	Finish(ctx context.Context, ref delivery.Ref, to delivery.Status, code, reason string, now time.Time) (bool, error)
+	// Defer puts a queued delivery of ref's generation back to planned
+	// under a new generation, due at until (the feeder sends it again
+	// from then on), with reason as its error meanwhile.
+	Defer(ctx context.Context, ref delivery.Ref, until time.Time, reason string, now time.Time) (bool, error)
 }
 
 // BroadcastOwner is the delivery.Owner of broadcasts: a broadcast can be
@@ -79,8 +87,51 @@ func (*BroadcastOwner) State(job delivery.Job) (delivery.OwnerState, string) {
 	return delivery.OwnerWaiting, ""
 }
 
-// Ready: a broadcast's delivery may go out as soon as it is fed.
-func (*BroadcastOwner) Ready(context.Context, delivery.Job, time.Time) error { return nil }
+// DeferAfter is the longest a broadcast's delivery that is not due yet
+// waits in its task (a *delivery.WaitError); one due later goes back to
+// planned until then, so that it holds no room in its broadcast's window
+// of queued sends meanwhile.
+const DeferAfter = time.Minute
+
+// Ready holds a delivery of a zoned broadcast until its recipient's time
+// (job.DueAt: their zone's local time, which the feeder waits for anyway;
+// a worker's clock may be behind the scheduler's) and while the
+// broadcast's window is closed in the recipient's zone (a throttle or a
+// pause held it past the window's close). It waits for the window's next
+// opening if that comes before the deadline, else it expires; a wait
+// longer than DeferAfter puts the delivery back to planned until then.
+// A broadcast that is not zoned is ready at once.
+func (o *BroadcastOwner) Ready(ctx context.Context, job delivery.Job, now time.Time) error {
+	b := broadcastOf(job)
+	if job.DueAt.IsZero() && b.Timing.Window.Always() {
+		return nil
+	}
+	loc := localtime.Location("recipient", job.Phone, job.Vars, localtime.AccountZone(job.Account.Timezone))
+	at := latest(job.DueAt, now)
+	next, expire := b.Timing.Window.Hold(at, job.SendBy, loc)
+	if expire {
+		if _, err := o.store.Finish(ctx, job.Ref, delivery.Expired, "", localtime.ReasonWindowExpired, now); err != nil {
+			return err
+		}
+		return delivery.ErrDone
+	}
+	wait := next.Sub(now)
+	if wait <= 0 {
+		return nil
+	}
+	when := next.In(loc).Format("2006-01-02 15:04 MST")
+	reason := "not due before the recipient's local time, " + when + " (" + loc.String() + ")"
+	if next.After(at) {
+		reason = "outside the broadcast's send window in the recipient's zone (" + loc.String() + "); it opens at " + when
+	}
+	if wait <= DeferAfter {
+		return &delivery.WaitError{After: wait, Reason: reason}
+	}
+	if _, err := o.store.Defer(ctx, job.Ref, next, reason, now); err != nil {
+		return err
+	}
+	return delivery.ErrDone
+}
 
 // AccountDown: the paused account paused the broadcast; it resumes with it.
 func (*BroadcastOwner) AccountDown(string) error { return nil }

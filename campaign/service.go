@@ -1,12 +1,14 @@
 package campaign
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/wacamp/wacamp/delivery"
+	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/throttle"
 )
 
@@ -147,7 +149,41 @@ type Report struct {
 	// it is being settled: SettleAwaiting, SettleSettled (from the
 	// provider's webhooks), SettleResent (sent again); empty when none.
 	Settle map[string]int `json:"settle,omitempty"`
+	// LocalTime, Date and Window say when a zoned broadcast reaches each
+	// recipient in their zone; Zones is its progress by zone, earliest
+	// due first. Empty for a broadcast sent to everyone from its start.
+	LocalTime string       `json:"local_time,omitempty"`
+	Date      string       `json:"date,omitempty"`
+	Window    string       `json:"window,omitempty"`
+	Zones     []ZoneReport `json:"zones,omitempty"`
 }
+
+// ZoneReport is one time zone of a zoned broadcast's audience, as status
+// shows it.
+type ZoneReport struct {
+	Zone string `json:"zone"` // IANA
+	// Due is when its recipients' time comes (their local time, moved into
+	// the window), in UTC; Local is that time on the zone's wall clock.
+	Due        time.Time `json:"due"`
+	Local      string    `json:"local"`
+	Recipients int       `json:"recipients"`
+	// Counts are its deliveries per state, recipients not planned yet
+	// counted planned (until the broadcast is over), as in Report.Counts;
+	// Handed is how many were accepted or ended otherwise.
+	Counts map[string]int `json:"counts"`
+	Handed int            `json:"handed"`
+	// State is ZoneWaiting, ZoneHeld, ZoneSending, ZoneDone or ZoneLate.
+	State string `json:"state"`
+}
+
+// The states of a zone in a ZoneReport.
+const (
+	ZoneWaiting = "waiting" // its time has not come
+	ZoneHeld    = "held"    // its time has come; its window is closed now
+	ZoneSending = "sending" // its time has come; not all of it is handed on yet
+	ZoneDone    = "done"    // every recipient handed on (or the broadcast is over)
+	ZoneLate    = "late"    // its time comes after the deadline: it will expire
+)
 
 // SettleCounter counts a broadcast's deliveries per settle state (store.DB
 // satisfies it); status shows them when the store offers it.
@@ -202,6 +238,11 @@ func (s *Service) Status(ctx context.Context, name string) (Report, error) {
 			return Report{}, err
 		}
 	}
+	if b.Timing.Zoned() {
+		if err := s.zoneReport(ctx, b, &r); err != nil {
+			return Report{}, err
+		}
+	}
 	const span = 10 * time.Second
 	n, err := s.store.SentSince(ctx, b.ID, s.opts.Now().Add(-span))
 	if err != nil {
@@ -227,9 +268,62 @@ func (s *Service) Status(ctx context.Context, name string) (Report, error) {
 			rate = a.RatePerSecond
 		}
 		eta := float64(left) / rate
+		// A zoned broadcast ends no sooner than its last zone's time and
+		// that zone's recipients at the rate.
+		if n := len(r.Zones); n > 0 {
+			last := r.Zones[n-1]
+			wait := last.Due.Sub(s.opts.Now()).Seconds() + float64(last.Recipients-last.Handed)/rate
+			eta = max(eta, wait)
+		}
 		r.ETASeconds = &eta
 	}
 	return r, nil
+}
+
+// zoneReport fills in r's timing and progress by zone, for a zoned
+// broadcast.
+func (s *Service) zoneReport(ctx context.Context, b Broadcast, r *Report) error {
+	zones, err := s.store.Zones(ctx, b.ID)
+	if err != nil {
+		return err
+	}
+	r.LocalTime, r.Date = b.Timing.LocalTime, b.Timing.Date
+	if w := b.Timing.Window; !w.Always() {
+		r.Window = w.String()
+	}
+	now := s.opts.Now()
+	for _, z := range zones {
+		loc := localtime.AccountZone(z.Name)
+		due := b.Timing.Due(b.StartAt, loc)
+		zr := ZoneReport{Zone: z.Name, Due: due, Local: due.In(loc).Format("Mon 2006-01-02 15:04 MST"),
+			Recipients: z.Recipients, Counts: make(map[string]int, len(delivery.Statuses))}
+		planned := 0
+		for _, st := range delivery.Statuses {
+			zr.Counts[string(st)] = z.Counts[st]
+			planned += z.Counts[st]
+			if !st.Pending() {
+				zr.Handed += z.Counts[st]
+			}
+		}
+		if planned < z.Recipients && !b.Status.Final() {
+			zr.Counts[string(delivery.Planned)] += z.Recipients - planned
+		}
+		switch sb := b.SendBy(); {
+		case zr.Handed >= z.Recipients || b.Status.Final():
+			zr.State = ZoneDone
+		case !sb.IsZero() && due.After(sb):
+			zr.State = ZoneLate
+		case due.After(now):
+			zr.State = ZoneWaiting
+		case !b.Timing.Window.Open(now, loc):
+			zr.State = ZoneHeld
+		default:
+			zr.State = ZoneSending
+		}
+		r.Zones = append(r.Zones, zr)
+	}
+	slices.SortStableFunc(r.Zones, func(a, b ZoneReport) int { return cmp.Or(a.Due.Compare(b.Due), cmp.Compare(a.Zone, b.Zone)) })
+	return nil
 }
 
 // Export calls fn for every delivery of the broadcast, in id order.

@@ -39,7 +39,9 @@ type PlanStore interface {
 	StartBroadcast(ctx context.Context, id int64, updatedAt, now time.Time) (bool, error)
 	// PlanNext creates planned deliveries for the next recipients (at most
 	// limit) of a running broadcast that have none yet, in audience order,
-	// and returns them in id order; none unless the broadcast runs.
+	// and returns them in id order; none unless the broadcast runs. A
+	// zoned broadcast's (Broadcast.Timing) are those of the zones whose
+	// time has come and whose window is open at now, earliest zone first.
 	PlanNext(ctx context.Context, broadcastID int64, limit int, now time.Time) ([]delivery.Ref, error)
 }
 
@@ -51,8 +53,9 @@ type WindowStore interface {
 	// are still planned or awaiting, or any recipient is not planned yet
 	// (the broadcast is not over).
 	Window(ctx context.Context, broadcastID int64) (inflight int, morePlanned bool, err error)
-	// NextPlanned returns up to limit planned deliveries in id order.
-	NextPlanned(ctx context.Context, broadcastID int64, limit int) ([]delivery.Ref, error)
+	// NextDue returns up to limit planned deliveries in id order that are
+	// due at now (their due time, if any, is not after it).
+	NextDue(ctx context.Context, broadcastID int64, limit int, now time.Time) ([]delivery.Ref, error)
 	// MarkBatches moves planned deliveries of the given generations to
 	// queued, only while their broadcast runs (or their enrollment is
 	// active), each carried by a batch send task: refs[i] by batches[i],
@@ -124,6 +127,19 @@ type ReportStore interface {
 	SentSince(ctx context.Context, broadcastID int64, t time.Time) (int, error)
 	// Export calls fn for every delivery of a broadcast in id order.
 	Export(ctx context.Context, broadcastID int64, fn func(delivery.Row) error) error
+	// Zones returns a zoned broadcast's audience zones with their counts
+	// (none for a broadcast that is not zoned).
+	Zones(ctx context.Context, broadcastID int64) ([]Zone, error)
+}
+
+// Zone is one time zone of a zoned broadcast's audience.
+type Zone struct {
+	Name       string // IANA
+	Recipients int
+	// Planned is how many of them have a delivery (the rest wait for the
+	// zone's time, or for room in the window).
+	Planned int
+	Counts  map[delivery.Status]int
 }
 
 // FeederStore is what the Feeder needs: planning, feeding windows of sends,

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/delivery"
+	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -32,6 +33,11 @@ type Broadcast struct {
 	Cron           string
 	Timezone       string
 	LastOccurrence *time.Time
+	// Timing is when each recipient gets the message in their own time
+	// zone (a local time, a window); the zero Timing sends to everyone
+	// from StartAt. A zoned broadcast's audience is planned zone by zone
+	// as each zone's time comes.
+	Timing localtime.Timing
 }
 
 // SendBy is the time after which unsent deliveries expire; zero = never.

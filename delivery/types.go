@@ -101,7 +101,11 @@ type Job struct {
 	Message templates.Message
 	// SendBy is the time after which the delivery, unsent, expires: its
 	// broadcast's deadline, or its step's send-by time; zero = never.
-	SendBy  time.Time
+	SendBy time.Time
+	// DueAt is the time before which it is not sent: its step's due time,
+	// its recipient's local time in a local-time broadcast, or when a
+	// window it was held past opens again; zero = at once.
+	DueAt   time.Time
 	Account Account
 	// Owner is the owner's part of the job, loaded with it: the broadcast
 	// that planned the delivery (campaign.Broadcast), or the enrollment

@@ -14,6 +14,24 @@ type Window struct {
 	From, To int     // minutes after local midnight
 }
 
+// String writes w as a campaign file does: "mon, tue 09:00-20:00",
+// "daily 09:00-20:00"; "always" for the zero Window.
+func (w Window) String() string {
+	if w.Always() {
+		return "always"
+	}
+	var days []string
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		if w.Days[(d+1)%7] { // Monday first
+			days = append(days, strings.ToLower(((d + 1) % 7).String()[:3]))
+		}
+	}
+	if len(days) == 7 {
+		days = []string{"daily"}
+	}
+	return fmt.Sprintf("%s %02d:%02d-%02d:%02d", strings.Join(days, ", "), w.From/60, w.From%60, w.To/60, w.To%60)
+}
+
 // Always reports whether w puts no restriction on sending.
 func (w Window) Always() bool { return w == Window{} }
 

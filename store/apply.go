@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/spec"
 )
 
@@ -159,8 +160,9 @@ func applyAccount(tx *gorm.DB, a spec.Account, now time.Time) (Change, int64, er
 }
 
 // writeRecipients writes a broadcast's recipients in the apply
-// transaction and returns how many it wrote.
-type writeRecipients func(ctx context.Context, broadcastID int64, rs iter.Seq2[spec.Recipient, error]) (int, error)
+// transaction and returns how many it wrote; with zones (not nil) each
+// with the number of its time zone.
+type writeRecipients func(ctx context.Context, broadcastID int64, rs iter.Seq2[spec.Recipient, error], zones *zoneNumbers) (int, error)
 
 // applyTx runs fn in one transaction, with the way to write recipients in
 // it: on Postgres the transaction has a connection of its own, so that
@@ -169,8 +171,8 @@ type writeRecipients func(ctx context.Context, broadcastID int64, rs iter.Seq2[s
 func (db *DB) applyTx(ctx context.Context, fn func(tx *gorm.DB, write writeRecipients) error) error {
 	if db.dialect != "postgres" {
 		return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			return fn(tx, func(_ context.Context, id int64, rs iter.Seq2[spec.Recipient, error]) (int, error) {
-				return insertRecipients(tx, db.batch, id, rs)
+			return fn(tx, func(_ context.Context, id int64, rs iter.Seq2[spec.Recipient, error], zones *zoneNumbers) (int, error) {
+				return insertRecipients(tx, db.batch, id, rs, zones)
 			})
 		})
 	}
@@ -188,8 +190,8 @@ func (db *DB) applyTx(ctx context.Context, fn func(tx *gorm.DB, write writeRecip
 	copied := 0
 	err = g.Transaction(func(tx *gorm.DB) error {
 		copied = 0
-		return fn(tx, func(ctx context.Context, id int64, rs iter.Seq2[spec.Recipient, error]) (int, error) {
-			n, err := copyRecipients(ctx, conn, id, rs)
+		return fn(tx, func(ctx context.Context, id int64, rs iter.Seq2[spec.Recipient, error], zones *zoneNumbers) (int, error) {
+			n, err := copyRecipients(ctx, conn, id, rs, zones)
 			copied += n
 			return n, err
 		})
@@ -217,6 +219,26 @@ func applyBroadcast(ctx context.Context, tx *gorm.DB, write writeRecipients, b s
 		return c, fmt.Errorf("broadcast %q: encode message: %w", b.Name, err)
 	}
 	mh, ah := b.SpecHash()
+	window, err := encodeWindow(b.Timing.Window)
+	if err != nil {
+		return c, fmt.Errorf("broadcast %q: %w", b.Name, err)
+	}
+	// A zoned broadcast's recipients are written with their zones; those
+	// whose zone is not known are in the account's.
+	var zones *zoneNumbers
+	if b.Timing.Zoned() {
+		var tz []string
+		if err := tx.Raw(`SELECT timezone FROM accounts WHERE id = ?`, accountID).Scan(&tz).Error; err != nil {
+			return c, fmt.Errorf("broadcast %q: load its account's zone: %w", b.Name, err)
+		}
+		zones = newZoneNumbers(tz)
+	}
+	writeAudience := func(id int64) error {
+		if _, err := write(ctx, id, b.EachRecipient(ctx), zones); err != nil {
+			return err
+		}
+		return zones.save(tx, id)
+	}
 	var cur broadcastRow
 	err = tx.Where("name = ?", b.Name).Take(&cur).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -231,11 +253,12 @@ func applyBroadcast(ctx context.Context, tx *gorm.DB, write writeRecipients, b s
 		row := broadcastRow{Name: b.Name, AccountID: accountID, Status: string(status), Cron: b.Cron, Timezone: b.Timezone,
 			StartAt: start, DeadlineSeconds: int64(b.Deadline / time.Second), Message: string(msg),
 			MessageHash: mh, AudienceHash: ah, RecipientCount: b.RecipientCount(), Duplicates: b.Duplicates,
-			StormShare: b.StormShare, StormWindow: b.StormWindow, CreatedAt: now, UpdatedAt: now}
+			StormShare: b.StormShare, StormWindow: b.StormWindow,
+			LocalTime: b.Timing.LocalTime, LocalDate: b.Timing.Date, SendWindow: window, CreatedAt: now, UpdatedAt: now}
 		if err := tx.Create(&row).Error; err != nil {
 			return c, fmt.Errorf("create broadcast %q: %w", b.Name, err)
 		}
-		if _, err := write(ctx, row.ID, b.EachRecipient(ctx)); err != nil {
+		if err := writeAudience(row.ID); err != nil {
 			return c, fmt.Errorf("broadcast %q: %w", b.Name, err)
 		}
 		c.Action, c.Detail = "created", fmt.Sprintf("%d recipients, starts %s", b.RecipientCount(), start.Format(time.RFC3339))
@@ -279,6 +302,12 @@ func applyBroadcast(ctx context.Context, tx *gorm.DB, write writeRecipients, b s
 	if cur.Cron != b.Cron || cur.Timezone != b.Timezone {
 		diffs = append(diffs, "cron")
 	}
+	if cur.LocalTime != b.Timing.LocalTime || cur.LocalDate != b.Timing.Date {
+		diffs = append(diffs, "local_time")
+	}
+	if cur.SendWindow != window {
+		diffs = append(diffs, "window")
+	}
 	if len(diffs) == 0 {
 		c.Action = "unchanged"
 		return c, nil
@@ -298,8 +327,13 @@ func applyBroadcast(ctx context.Context, tx *gorm.DB, write writeRecipients, b s
 	}
 	upd := map[string]any{"account_id": accountID, "start_at": start, "deadline_seconds": deadline,
 		"message": string(msg), "message_hash": mh, "audience_hash": ah, "updated_at": now,
-		"storm_share": b.StormShare, "storm_window": b.StormWindow, "cron": b.Cron, "timezone": b.Timezone}
-	if cur.AudienceHash != ah {
+		"storm_share": b.StormShare, "storm_window": b.StormWindow, "cron": b.Cron, "timezone": b.Timezone,
+		"local_time": b.Timing.LocalTime, "local_date": b.Timing.Date, "send_window": window}
+	// The recipients are written again when the audience changed, or their
+	// zones: the broadcast became zoned or stopped being, or a zoned one
+	// moved to an account (whose zone is the fallback).
+	wasZoned := cur.LocalTime != "" || cur.SendWindow != ""
+	if cur.AudienceHash != ah || wasZoned != b.Timing.Zoned() || (zones != nil && cur.AccountID != accountID) {
 		// Only editable broadcasts get here: nothing of theirs was sent.
 		if err := tx.Where("broadcast_id = ?", cur.ID).Delete(&deliveryRow{}).Error; err != nil {
 			return c, fmt.Errorf("broadcast %q: drop old plan: %w", b.Name, err)
@@ -307,7 +341,10 @@ func applyBroadcast(ctx context.Context, tx *gorm.DB, write writeRecipients, b s
 		if err := tx.Where("broadcast_id = ?", cur.ID).Delete(&recipientRow{}).Error; err != nil {
 			return c, fmt.Errorf("broadcast %q: drop old audience: %w", b.Name, err)
 		}
-		if _, err := write(ctx, cur.ID, b.EachRecipient(ctx)); err != nil {
+		if err := tx.Exec(`DELETE FROM broadcast_zones WHERE broadcast_id = ?`, cur.ID).Error; err != nil {
+			return c, fmt.Errorf("broadcast %q: drop old zones: %w", b.Name, err)
+		}
+		if err := writeAudience(cur.ID); err != nil {
 			return c, fmt.Errorf("broadcast %q: %w", b.Name, err)
 		}
 		upd["recipient_count"], upd["duplicates"] = b.RecipientCount(), b.Duplicates
@@ -327,7 +364,7 @@ func applyBroadcast(ctx context.Context, tx *gorm.DB, write writeRecipients, b s
 }
 
 // insertRecipients writes an audience in batches (SQLite).
-func insertRecipients(tx *gorm.DB, batch int, broadcastID int64, rs iter.Seq2[spec.Recipient, error]) (int, error) {
+func insertRecipients(tx *gorm.DB, batch int, broadcastID int64, rs iter.Seq2[spec.Recipient, error], zones *zoneNumbers) (int, error) {
 	n := 0
 	rows := make([]recipientRow, 0, batch)
 	flush := func() error {
@@ -349,7 +386,11 @@ func insertRecipients(tx *gorm.DB, batch int, broadcastID int64, rs iter.Seq2[sp
 		if err != nil {
 			return n, err
 		}
-		rows = append(rows, recipientRow{BroadcastID: broadcastID, Phone: r.Phone, Name: r.Name, Vars: vars})
+		row := recipientRow{BroadcastID: broadcastID, Phone: r.Phone, Name: r.Name, Vars: vars}
+		if zones != nil {
+			row.Zone = ptr(zones.of(r))
+		}
+		rows = append(rows, row)
 		if len(rows) == batch {
 			if err := flush(); err != nil {
 				return n, err
@@ -362,7 +403,7 @@ func insertRecipients(tx *gorm.DB, batch int, broadcastID int64, rs iter.Seq2[sp
 // copyRecipients copies an audience into the recipients table with COPY,
 // on conn, in the transaction open on it (Postgres): row by row, as rs
 // yields them, in their order, so the recipients' ids follow it.
-func copyRecipients(ctx context.Context, conn *sql.Conn, broadcastID int64, rs iter.Seq2[spec.Recipient, error]) (int, error) {
+func copyRecipients(ctx context.Context, conn *sql.Conn, broadcastID int64, rs iter.Seq2[spec.Recipient, error], zones *zoneNumbers) (int, error) {
 	var n int64
 	err := conn.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
@@ -380,6 +421,9 @@ func copyRecipients(ctx context.Context, conn *sql.Conn, broadcastID int64, rs i
 			if err == nil {
 				var vars string
 				if vars, err = encodeVars(r.Vars); err == nil {
+					if zones != nil {
+						return []any{broadcastID, r.Phone, r.Name, vars, zones.of(r)}, nil
+					}
 					return []any{broadcastID, r.Phone, r.Name, vars}, nil
 				}
 			}
@@ -387,7 +431,11 @@ func copyRecipients(ctx context.Context, conn *sql.Conn, broadcastID int64, rs i
 			return nil, err
 		})
 		var err error
-		n, err = sc.Conn().CopyFrom(ctx, pgx.Identifier{"recipients"}, []string{"broadcast_id", "phone", "name", "vars"}, src)
+		columns := []string{"broadcast_id", "phone", "name", "vars"}
+		if zones != nil {
+			columns = append(columns, "zone")
+		}
+		n, err = sc.Conn().CopyFrom(ctx, pgx.Identifier{"recipients"}, columns, src)
 		if srcErr != nil {
 			return srcErr
 		}
@@ -419,4 +467,57 @@ func encodeVars(vars map[string]string) (string, error) {
 		return "", fmt.Errorf("encode recipient vars: %w", err)
 	}
 	return string(b), nil
+}
+
+// zoneNumbers numbers the time zones of a zoned broadcast's audience as
+// apply writes it, from 1 in the order they first appear, and counts each
+// zone's recipients. A recipient whose zone neither their "timezone"
+// variable nor their number tells (localtime.RecipientZone) is in the
+// account's zone, or UTC. A nil *zoneNumbers is an audience without zones.
+type zoneNumbers struct {
+	fallback string
+	ids      map[string]int16
+	names    []string
+	counts   []int
+}
+
+// newZoneNumbers numbers zones with the account's zone (tz: none, or its
+// timezone column) as the fallback.
+func newZoneNumbers(tz []string) *zoneNumbers {
+	z := &zoneNumbers{fallback: "UTC", ids: map[string]int16{}}
+	if len(tz) == 1 && tz[0] != "" {
+		z.fallback = tz[0]
+	}
+	return z
+}
+
+// of returns the number of r's zone, counting r in it.
+func (z *zoneNumbers) of(r spec.Recipient) int16 {
+	name, ok := localtime.RecipientZone(r.Phone, r.Vars)
+	if !ok {
+		name = z.fallback
+	}
+	id, ok := z.ids[name]
+	if !ok {
+		// The tz database has about 600 zones: far below int16's range.
+		z.names, z.counts = append(z.names, name), append(z.counts, 0)
+		id = int16(len(z.names))
+		z.ids[name] = id
+	}
+	z.counts[id-1]++
+	return id
+}
+
+// save records the zones counted, nothing planned yet, for broadcastID.
+func (z *zoneNumbers) save(tx *gorm.DB, broadcastID int64) error {
+	if z == nil {
+		return nil
+	}
+	for i, name := range z.names {
+		if err := tx.Exec(`INSERT INTO broadcast_zones (broadcast_id, zone, name, recipients) VALUES (?, ?, ?, ?)`,
+			broadcastID, i+1, name, z.counts[i]).Error; err != nil {
+			return fmt.Errorf("save audience zone %s: %w", name, err)
+		}
+	}
+	return nil
 }

@@ -2,11 +2,13 @@ package store
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/delivery"
+	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -66,12 +68,17 @@ type broadcastRow struct {
 	StormWindow     int
 	Cron            string
 	Timezone        string
-	ParentID        *int64
-	LastOccurrence  *time.Time
-	StartedAt       *time.Time
-	FinishedAt      *time.Time
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// LocalTime, LocalDate and SendWindow: migration 00014 (a
+	// localtime.Timing; the window as JSON, "" = always open).
+	LocalTime      string
+	LocalDate      string
+	SendWindow     string
+	ParentID       *int64
+	LastOccurrence *time.Time
+	StartedAt      *time.Time
+	FinishedAt     *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 func (broadcastRow) TableName() string { return "broadcasts" }
@@ -81,6 +88,10 @@ func (b broadcastRow) domain() (campaign.Broadcast, error) {
 	if err := json.Unmarshal([]byte(b.Message), &m); err != nil {
 		return campaign.Broadcast{}, err
 	}
+	t, err := b.timing()
+	if err != nil {
+		return campaign.Broadcast{}, err
+	}
 	return campaign.Broadcast{
 		ID: b.ID, Name: b.Name, AccountID: b.AccountID, Status: campaign.Status(b.Status),
 		Reason: b.StatusReason, StartAt: b.StartAt.UTC(), Deadline: time.Duration(b.DeadlineSeconds) * time.Second,
@@ -88,7 +99,39 @@ func (b broadcastRow) domain() (campaign.Broadcast, error) {
 		StormShare: b.StormShare, StormWindow: b.StormWindow,
 		StartedAt: b.StartedAt, FinishedAt: b.FinishedAt, UpdatedAt: b.UpdatedAt,
 		Cron: b.Cron, Timezone: b.Timezone, LastOccurrence: b.LastOccurrence,
+		Timing: t,
 	}, nil
+}
+
+// timing is when the broadcast reaches each recipient, by their zone.
+func (b broadcastRow) timing() (localtime.Timing, error) {
+	w, err := decodeWindow(b.SendWindow)
+	return localtime.Timing{LocalTime: b.LocalTime, Date: b.LocalDate, Window: w}, err
+}
+
+// encodeWindow is a send window as broadcasts.send_window stores it: ""
+// when it is always open, else its JSON.
+func encodeWindow(w localtime.Window) (string, error) {
+	if w.Always() {
+		return "", nil
+	}
+	b, err := json.Marshal(w)
+	if err != nil {
+		return "", fmt.Errorf("encode send window: %w", err)
+	}
+	return string(b), nil
+}
+
+// decodeWindow reads broadcasts.send_window.
+func decodeWindow(s string) (localtime.Window, error) {
+	var w localtime.Window
+	if s == "" {
+		return w, nil
+	}
+	if err := json.Unmarshal([]byte(s), &w); err != nil {
+		return w, fmt.Errorf("decode send window: %w", err)
+	}
+	return w, nil
 }
 
 type recipientRow struct {
@@ -97,6 +140,7 @@ type recipientRow struct {
 	Phone       string
 	Name        string
 	Vars        string
+	Zone        *int16 // its number in broadcast_zones; nil unless the broadcast is zoned
 }
 
 func (recipientRow) TableName() string { return "recipients" }
@@ -129,6 +173,7 @@ type deliveryRow struct {
 	TrackUntil   *time.Time
 	UpdatedAt    time.Time
 	Batch        *int64
+	Zone         *int16
 }
 
 func (deliveryRow) TableName() string { return "deliveries" }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/delivery"
+	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/sequence"
 )
@@ -165,15 +166,24 @@ const lastPlanned = `COALESCE((SELECT MAX(recipient_id) FROM deliveries WHERE br
 // broadcast is running: the broadcast's row is locked for the insert, so a
 // pause or cancel either comes first or finds the new rows (FinishPending
 // takes the same lock).
+//
+// A zoned broadcast (a local time, a window) is planned zone by zone
+// (planZones): only zones whose time has come and whose window is open.
 func (db *DB) PlanNext(ctx context.Context, broadcastID int64, limit int, now time.Time) ([]delivery.Ref, error) {
 	var refs []delivery.Ref
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var running []int64
-		if err := tx.Raw(`SELECT id FROM broadcasts WHERE id = ? AND status = ?`+db.lockRow(), broadcastID, campaign.StatusRunning).Scan(&running).Error; err != nil {
+		var running []broadcastRow
+		if err := tx.Raw(`SELECT id, start_at, deadline_seconds, local_time, local_date, send_window FROM broadcasts
+			WHERE id = ? AND status = ?`+db.lockRow(), broadcastID, campaign.StatusRunning).Scan(&running).Error; err != nil {
 			return err
 		}
 		if len(running) == 0 {
 			return nil
+		}
+		if b := running[0]; b.LocalTime != "" || b.SendWindow != "" {
+			var err error
+			refs, err = db.planZones(tx, b, limit, now)
+			return err
 		}
 		return tx.Raw(`INSERT INTO deliveries (broadcast_id, recipient_id, phone, status, updated_at)
 			SELECT broadcast_id, id, phone, 'planned', ? FROM recipients
@@ -185,6 +195,100 @@ func (db *DB) PlanNext(ctx context.Context, broadcastID int64, limit int, now ti
 		return nil, fmt.Errorf("broadcast %d: plan the next %d recipients: %w", broadcastID, limit, err)
 	}
 	slices.SortFunc(refs, func(a, b delivery.Ref) int { return cmp.Compare(a.ID, b.ID) })
+	return refs, nil
+}
+
+// zoneRow is one zone of a zoned broadcast's audience (broadcast_zones).
+type zoneRow struct {
+	Zone           int16
+	Name           string
+	Recipients     int
+	Planned        int
+	PlannedThrough int64
+}
+
+// zones reads a broadcast's audience zones, in zone number order.
+func zones(tx *gorm.DB, broadcastID int64) ([]zoneRow, error) {
+	var zs []zoneRow
+	err := tx.Raw(`SELECT zone, name, recipients, planned, planned_through FROM broadcast_zones
+		WHERE broadcast_id = ? ORDER BY zone`, broadcastID).Scan(&zs).Error
+	return zs, err
+}
+
+// planZones plans up to limit recipients of a running zoned broadcast
+// (its row locked by the caller): of each zone whose time has come
+// (localtime.Timing.Due from the broadcast's start), whose window is open
+// at now and whose deadline has not passed, in the order of the zones'
+// times (earliest due first: the latest recipient is then as little late
+// as the rate allows), each zone in recipient id order from where its
+// planning stopped (one range of the recipients_zone index). Each delivery
+// carries its zone and, as due_at, its zone's time. A zone whose window
+// opens again only after the deadline is left to expire with the rest at
+// the deadline (campaign.Feeder), so a lengthened deadline still reaches
+// it.
+func (db *DB) planZones(tx *gorm.DB, row broadcastRow, limit int, now time.Time) ([]delivery.Ref, error) {
+	t, err := row.timing()
+	if err != nil {
+		return nil, err
+	}
+	b := campaign.Broadcast{ID: row.ID, StartAt: row.StartAt.UTC(), Deadline: time.Duration(row.DeadlineSeconds) * time.Second, Timing: t}
+	zs, err := zones(tx, b.ID)
+	if err != nil {
+		return nil, err
+	}
+	type dueZone struct {
+		zoneRow
+		due time.Time
+	}
+	var due []dueZone
+	for _, z := range zs {
+		if z.Planned >= z.Recipients {
+			continue
+		}
+		loc := localtime.AccountZone(z.Name)
+		at := b.Timing.Due(b.StartAt, loc)
+		if !at.After(now) {
+			// Its time has come: is its window open now?
+			at = b.Timing.Window.Next(now, loc)
+		}
+		if at.After(now) || (!b.SendBy().IsZero() && at.After(b.SendBy())) {
+			continue
+		}
+		due = append(due, dueZone{zoneRow: z, due: b.Timing.Due(b.StartAt, loc)})
+	}
+	slices.SortFunc(due, func(a, b dueZone) int { return cmp.Or(a.due.Compare(b.due), cmp.Compare(a.Zone, b.Zone)) })
+	var refs []delivery.Ref
+	for _, z := range due {
+		if limit <= 0 {
+			break
+		}
+		var r struct {
+			Last int64
+			N    int
+		}
+		if err := tx.Raw(`SELECT COALESCE(MAX(id), 0) AS last, COUNT(*) AS n FROM (
+			SELECT id FROM recipients WHERE broadcast_id = ? AND zone = ? AND id > ? ORDER BY id LIMIT ?) t`,
+			b.ID, z.Zone, z.PlannedThrough, limit).Scan(&r).Error; err != nil {
+			return nil, err
+		}
+		if r.N == 0 {
+			continue
+		}
+		var got []delivery.Ref
+		if err := tx.Raw(`INSERT INTO deliveries (broadcast_id, recipient_id, phone, status, zone, due_at, updated_at)
+			SELECT broadcast_id, id, phone, 'planned', zone, ?, ? FROM recipients
+			WHERE broadcast_id = ? AND zone = ? AND id > ? AND id <= ?
+			ON CONFLICT (broadcast_id, recipient_id) DO NOTHING RETURNING id, gen`,
+			utc(z.due), utc(now), b.ID, z.Zone, z.PlannedThrough, r.Last).Scan(&got).Error; err != nil {
+			return nil, err
+		}
+		if err := tx.Exec(`UPDATE broadcast_zones SET planned = planned + ?, planned_through = ? WHERE broadcast_id = ? AND zone = ?`,
+			r.N, r.Last, b.ID, z.Zone).Error; err != nil {
+			return nil, err
+		}
+		refs = append(refs, got...)
+		limit -= r.N
+	}
 	return refs, nil
 }
 
@@ -222,6 +326,40 @@ func (db *DB) CountByStatus(ctx context.Context, broadcastID int64) (map[deliver
 	return out, nil
 }
 
+// Zones returns a zoned broadcast's audience zones, in zone number order,
+// with their deliveries per state (from the kept counts, as
+// CountByStatus); none for a broadcast that is not zoned.
+func (db *DB) Zones(ctx context.Context, broadcastID int64) ([]campaign.Zone, error) {
+	zs, err := zones(db.q(ctx), broadcastID)
+	if err != nil || len(zs) == 0 {
+		return nil, err
+	}
+	var rows []struct {
+		Zone   int16
+		Status string
+		N      int
+	}
+	err = db.q(ctx).Raw(`SELECT zone, status, SUM(n) AS n FROM (
+		SELECT zone, status, n FROM delivery_counts WHERE broadcast_id = ?
+		UNION ALL SELECT zone, status, n FROM delivery_count_changes WHERE broadcast_id = ?) c
+		GROUP BY zone, status HAVING SUM(n) <> 0`, broadcastID, broadcastID).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("broadcast %d: count deliveries by zone: %w", broadcastID, err)
+	}
+	out := make([]campaign.Zone, len(zs))
+	at := make(map[int16]int, len(zs))
+	for i, z := range zs {
+		out[i] = campaign.Zone{Name: z.Name, Recipients: z.Recipients, Planned: z.Planned, Counts: map[delivery.Status]int{}}
+		at[z.Zone] = i
+	}
+	for _, r := range rows {
+		if i, ok := at[r.Zone]; ok {
+			out[i].Counts[delivery.Status(r.Status)] = r.N
+		}
+	}
+	return out, nil
+}
+
 // FoldCounts moves the changes the deliveries table's triggers appended
 // to delivery_count_changes into delivery_counts (the scheduler calls it
 // each tick), so a count reads few rows. Several schedulers may fold at
@@ -229,19 +367,19 @@ func (db *DB) CountByStatus(ctx context.Context, broadcastID int64) (map[deliver
 func (db *DB) FoldCounts(ctx context.Context) error {
 	var err error
 	if db.dialect == "postgres" {
-		err = db.q(ctx).Exec(`WITH moved AS (DELETE FROM delivery_count_changes RETURNING broadcast_id, status, n)
-			INSERT INTO delivery_counts (broadcast_id, status, n)
-			SELECT broadcast_id, status, SUM(n) FROM moved GROUP BY broadcast_id, status ORDER BY broadcast_id, status
-			ON CONFLICT (broadcast_id, status) DO UPDATE SET n = delivery_counts.n + excluded.n`).Error
+		err = db.q(ctx).Exec(`WITH moved AS (DELETE FROM delivery_count_changes RETURNING broadcast_id, zone, status, n)
+			INSERT INTO delivery_counts (broadcast_id, zone, status, n)
+			SELECT broadcast_id, zone, status, SUM(n) FROM moved GROUP BY broadcast_id, zone, status ORDER BY broadcast_id, zone, status
+			ON CONFLICT (broadcast_id, zone, status) DO UPDATE SET n = delivery_counts.n + excluded.n`).Error
 	} else {
 		err = db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			var last int64
 			if err := tx.Raw(`SELECT COALESCE(MAX(id), 0) FROM delivery_count_changes`).Scan(&last).Error; err != nil || last == 0 {
 				return err
 			}
-			if err := tx.Exec(`INSERT INTO delivery_counts (broadcast_id, status, n)
-				SELECT broadcast_id, status, SUM(n) FROM delivery_count_changes WHERE id <= ? GROUP BY broadcast_id, status
-				ON CONFLICT (broadcast_id, status) DO UPDATE SET n = delivery_counts.n + excluded.n`, last).Error; err != nil {
+			if err := tx.Exec(`INSERT INTO delivery_counts (broadcast_id, zone, status, n)
+				SELECT broadcast_id, zone, status, SUM(n) FROM delivery_count_changes WHERE id <= ? GROUP BY broadcast_id, zone, status
+				ON CONFLICT (broadcast_id, zone, status) DO UPDATE SET n = delivery_counts.n + excluded.n`, last).Error; err != nil {
 				return err
 			}
 			return tx.Exec(`DELETE FROM delivery_count_changes WHERE id <= ?`, last).Error
@@ -256,7 +394,8 @@ func (db *DB) FoldCounts(ctx context.Context) error {
 // Window returns how many deliveries are queued or sending (those awaiting
 // the provider's confirmation of a lost answer aside: they may wait minutes
 // and must not hold up the feed) and whether any are still planned or
-// awaiting, or any recipient has no delivery yet (all index range scans
+// awaiting, or any recipient has no delivery yet (after the last one
+// planned, or, in a zoned broadcast, in a zone not fully planned; all index range scans
 // or probes, cheap at any audience size: each condition apart, and the last
 // two MAX()es, so that the planner cannot read the tables in order looking
 // for a match at their end — measured at 1M rows: 0.5 ms instead of 120).
@@ -269,8 +408,9 @@ func (db *DB) Window(ctx context.Context, broadcastID int64) (int, bool, error) 
 		(SELECT COUNT(*) FROM deliveries WHERE broadcast_id = ? AND status IN ('queued', 'sending') AND settle <> 'awaiting') AS inflight,
 		EXISTS (SELECT 1 FROM deliveries WHERE broadcast_id = ? AND status = 'planned')
 		OR EXISTS (SELECT 1 FROM deliveries WHERE broadcast_id = ? AND status = 'sending' AND settle = 'awaiting')
-		OR COALESCE((SELECT MAX(id) FROM recipients WHERE broadcast_id = ?), 0) > `+lastPlanned+` AS more`,
-		broadcastID, broadcastID, broadcastID, broadcastID, broadcastID).Scan(&r).Error
+		OR COALESCE((SELECT MAX(id) FROM recipients WHERE broadcast_id = ?), 0) > `+lastPlanned+`
+		OR EXISTS (SELECT 1 FROM broadcast_zones WHERE broadcast_id = ? AND planned < recipients) AS more`,
+		broadcastID, broadcastID, broadcastID, broadcastID, broadcastID, broadcastID).Scan(&r).Error
 	if err != nil {
 		return 0, false, fmt.Errorf("broadcast %d: window: %w", broadcastID, err)
 	}
@@ -287,16 +427,52 @@ func (db *DB) SentSince(ctx context.Context, broadcastID int64, t time.Time) (in
 	return n, nil
 }
 
-// NextPlanned returns up to limit planned deliveries in id order (a keyset
-// scan on the (broadcast_id, status, id) index: fed rows leave 'planned').
+// NextPlanned returns up to limit planned deliveries in id order, due or
+// not (a keyset scan on the (broadcast_id, status, id) index: fed rows
+// leave 'planned').
 func (db *DB) NextPlanned(ctx context.Context, broadcastID int64, limit int) ([]delivery.Ref, error) {
+	return db.nextPlanned(ctx, broadcastID, limit, "")
+}
+
+// NextDue returns up to limit planned deliveries in id order whose due
+// time (a zoned broadcast's zone time, or the next opening of a window a
+// send was held past) is not after now. Rows waiting for a later time are
+// skipped in the index scan; there are at most a few windows' worth.
+func (db *DB) NextDue(ctx context.Context, broadcastID int64, limit int, now time.Time) ([]delivery.Ref, error) {
+	return db.nextPlanned(ctx, broadcastID, limit, " AND (due_at IS NULL OR due_at <= ?)", utc(now))
+}
+
+func (db *DB) nextPlanned(ctx context.Context, broadcastID int64, limit int, cond string, args ...any) ([]delivery.Ref, error) {
 	var refs []delivery.Ref
-	err := db.q(ctx).Raw(`SELECT id, gen FROM deliveries WHERE broadcast_id = ? AND status = 'planned' ORDER BY id LIMIT ?`,
-		broadcastID, limit).Scan(&refs).Error
+	args = append(append([]any{broadcastID}, args...), limit)
+	err := db.q(ctx).Raw(`SELECT id, gen FROM deliveries WHERE broadcast_id = ? AND status = 'planned'`+cond+` ORDER BY id LIMIT ?`,
+		args...).Scan(&refs).Error
 	if err != nil {
 		return nil, fmt.Errorf("broadcast %d: next planned: %w", broadcastID, err)
 	}
 	return refs, nil
+}
+
+// Defer puts a queued delivery of ref's generation back to planned, under
+// a new generation (its task does nothing then), due at until: the feeder
+// sends it again from then on. reason (why it waits) is its error until it
+// is sent, and an event.
+func (db *DB) Defer(ctx context.Context, ref delivery.Ref, until time.Time, reason string, now time.Time) (bool, error) {
+	var ok bool
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec(`UPDATE deliveries SET status = 'planned', gen = gen + 1, due_at = ?, queued_at = NULL, batch = NULL,
+			error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status IN ('planned', 'queued')`,
+			utc(until), reason, utc(now), ref.ID, ref.Gen)
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		ok = true
+		return tx.Create(&eventRow{DeliveryID: ref.ID, Status: string(delivery.Planned), At: utc(now), Detail: reason}).Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("delivery %d: defer to %s: %w", ref.ID, until.UTC().Format(time.RFC3339), err)
+	}
+	return ok, nil
 }
 
 // MarkQueued moves planned deliveries of the given generations to queued
@@ -435,7 +611,16 @@ func (db *DB) FinishPending(ctx context.Context, broadcastID int64, to delivery.
 		if err := tx.Raw(`SELECT `+lastPlanned+` FROM broadcasts WHERE id = ?`+db.lockRow(), broadcastID, broadcastID).Scan(&last).Error; err != nil {
 			return err
 		}
-		if len(last) == 1 {
+		zs, err := zones(tx, broadcastID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case len(zs) > 0:
+			if err := db.endUnplannedZones(tx, broadcastID, zs, to, reason, now); err != nil {
+				return err
+			}
+		case len(last) == 1:
 			if err := db.endUnplanned(tx, broadcastID, last[0], to, reason, now); err != nil {
 				return err
 			}
@@ -502,6 +687,47 @@ func (db *DB) endUnplanned(tx *gorm.DB, broadcastID, last int64, to delivery.Sta
 		}
 		last = next
 	}
+}
+
+// endUnplannedZones is endUnplanned for a zoned broadcast: the recipients
+// of each zone after where its planning stopped, 50 batches a statement,
+// each delivery with its zone; the zones are then fully planned.
+func (db *DB) endUnplannedZones(tx *gorm.DB, broadcastID int64, zs []zoneRow, to delivery.Status, reason string, now time.Time) error {
+	unplannedBatch := 50 * db.batch
+	for _, z := range zs {
+		last := z.PlannedThrough
+		for z.Planned < z.Recipients {
+			var rows []struct {
+				ID          int64
+				RecipientID int64
+			}
+			if err := tx.Raw(`INSERT INTO deliveries (broadcast_id, recipient_id, phone, status, zone, error, updated_at)
+				SELECT broadcast_id, id, phone, ?, zone, ?, ? FROM recipients WHERE broadcast_id = ? AND zone = ? AND id > ? ORDER BY id LIMIT ?
+				ON CONFLICT (broadcast_id, recipient_id) DO NOTHING RETURNING id, recipient_id`,
+				string(to), reason, utc(now), broadcastID, z.Zone, last, unplannedBatch).Scan(&rows).Error; err != nil {
+				return err
+			}
+			if len(rows) == 0 {
+				break
+			}
+			ids := make([]int64, len(rows))
+			for i, r := range rows {
+				ids[i], last = r.ID, max(last, r.RecipientID)
+			}
+			for chunk := range slices.Chunk(ids, 1000) {
+				if err := tx.Exec(`INSERT INTO delivery_events (delivery_id, status, at, detail)
+					SELECT id, status, ?, error FROM deliveries WHERE id IN ?`, utc(now), chunk).Error; err != nil {
+					return err
+				}
+			}
+			z.Planned += len(rows)
+		}
+		if err := tx.Exec(`UPDATE broadcast_zones SET planned = recipients, planned_through = ? WHERE broadcast_id = ? AND zone = ?`,
+			last, broadcastID, z.Zone).Error; err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Stale returns, in id order after afterID, queued deliveries queued before
@@ -677,6 +903,7 @@ type jobRow struct {
 	BStartedAt, BFinishedAt, BUpdatedAt       *time.Time
 	BStormShare                               *float64
 	BStormWindow                              *int
+	BLocalTime, BLocalDate, BSendWindow       *string
 	EnrollmentID                              *int64
 	Step                                      *int
 	DueAt, SendBy, ECreatedAt                 *time.Time
@@ -703,6 +930,7 @@ func (r *jobRow) fields() []any {
 	return []any{&r.ID, &r.BroadcastID, &r.Gen, &r.Attempts, &r.Status, &r.Phone, &r.RName, &r.RVars, &r.ConvMark,
 		&r.SendingAt, &r.LeaseUntil, &r.BName, &r.BStatus, &r.BReason, &r.BMessage, &r.BStartAt, &r.BDeadline,
 		&r.BCount, &r.BDuplicates, &r.BStartedAt, &r.BFinishedAt, &r.BUpdatedAt, &r.BStormShare, &r.BStormWindow,
+		&r.BLocalTime, &r.BLocalDate, &r.BSendWindow,
 		&r.EnrollmentID, &r.Step, &r.DueAt, &r.SendBy, &r.ECreatedAt, &r.EStatus, &r.EVersion,
 		&r.SID, &r.SName, &r.VSpec, &r.PrevWamid,
 		&r.AID, &r.AName, &r.AProvider, &r.ABaseURL, &r.ATokenRef, &r.ASecretRef, &r.ASessionID, &r.AWebhookSecretRef,
@@ -721,6 +949,7 @@ const (
 	b.start_at AS b_start_at, b.deadline_seconds AS b_deadline, b.recipient_count AS b_count,
 	b.duplicates AS b_duplicates, b.started_at AS b_started_at, b.finished_at AS b_finished_at,
 	b.updated_at AS b_updated_at, b.storm_share AS b_storm_share, b.storm_window AS b_storm_window,
+	b.local_time AS b_local_time, b.local_date AS b_local_date, b.send_window AS b_send_window,
 	d.enrollment_id, d.step, d.due_at, d.send_by, e.created_at AS e_created_at, e.status AS e_status, e.version AS e_version,
 	s.id AS s_id, s.name AS s_name, v.spec AS v_spec,
 	CASE WHEN d.enrollment_id IS NOT NULL THEN
@@ -818,7 +1047,7 @@ func decodeJob(j jobRow, broadcasts map[int64]campaign.Broadcast) (delivery.Job,
 		if err != nil {
 			return delivery.Job{}, err
 		}
-		job.Owner, job.Message, job.SendBy = st, st.Spec.Steps[st.Step].Message, st.SendBy
+		job.Owner, job.Message, job.SendBy, job.DueAt = st, st.Spec.Steps[st.Step].Message, st.SendBy, st.DueAt
 		return job, nil
 	}
 	b, ok := broadcasts[*j.BroadcastID]
@@ -827,6 +1056,7 @@ func decodeJob(j jobRow, broadcasts map[int64]campaign.Broadcast) (delivery.Job,
 		b, err = broadcastRow{ID: *j.BroadcastID, Name: deref(j.BName), AccountID: j.AID, Status: deref(j.BStatus), StatusReason: deref(j.BReason),
 			StartAt: deref(j.BStartAt), DeadlineSeconds: deref(j.BDeadline), Message: deref(j.BMessage), RecipientCount: deref(j.BCount),
 			Duplicates: deref(j.BDuplicates), StormShare: deref(j.BStormShare), StormWindow: deref(j.BStormWindow),
+			LocalTime: deref(j.BLocalTime), LocalDate: deref(j.BLocalDate), SendWindow: deref(j.BSendWindow),
 			StartedAt: j.BStartedAt, FinishedAt: j.BFinishedAt, UpdatedAt: deref(j.BUpdatedAt)}.domain()
 		if err != nil {
 			return delivery.Job{}, fmt.Errorf("decode message: %w", err)
@@ -834,6 +1064,9 @@ func decodeJob(j jobRow, broadcasts map[int64]campaign.Broadcast) (delivery.Job,
 		broadcasts[b.ID] = b
 	}
 	job.Owner, job.Message, job.SendBy = b, b.Message, b.SendBy()
+	if j.DueAt != nil {
+		job.DueAt = j.DueAt.UTC()
+	}
 	return job, nil
 }
 
@@ -1235,16 +1468,21 @@ func (db *DB) CreateOccurrence(ctx context.Context, parentID int64, at, now time
 		name = campaign.OccurrenceName(parent.Name, at)
 		var ids []int64
 		if err := tx.Raw(`INSERT INTO broadcasts (name, account_id, status, status_reason, start_at, deadline_seconds, message,
-			message_hash, audience_hash, recipient_count, duplicates, storm_share, storm_window, parent_id, created_at, updated_at)
+			message_hash, audience_hash, recipient_count, duplicates, storm_share, storm_window, local_time, local_date, send_window,
+			parent_id, created_at, updated_at)
 			SELECT ?, account_id, 'scheduled', '', ?, deadline_seconds, message, message_hash, audience_hash, recipient_count,
-			duplicates, storm_share, storm_window, id, ?, ? FROM broadcasts WHERE id = ?
+			duplicates, storm_share, storm_window, local_time, local_date, send_window, id, ?, ? FROM broadcasts WHERE id = ?
 			ON CONFLICT (name) DO NOTHING RETURNING id`, name, utc(at), utc(now), utc(now), parentID).Scan(&ids).Error; err != nil {
 			return err
 		}
 		if len(ids) > 0 {
 			created = true
-			if err := tx.Exec(`INSERT INTO recipients (broadcast_id, phone, name, vars)
-				SELECT ?, phone, name, vars FROM recipients WHERE broadcast_id = ? ORDER BY id`, ids[0], parentID).Error; err != nil {
+			if err := tx.Exec(`INSERT INTO recipients (broadcast_id, phone, name, vars, zone)
+				SELECT ?, phone, name, vars, zone FROM recipients WHERE broadcast_id = ? ORDER BY id`, ids[0], parentID).Error; err != nil {
+				return err
+			}
+			if err := tx.Exec(`INSERT INTO broadcast_zones (broadcast_id, zone, name, recipients)
+				SELECT ?, zone, name, recipients FROM broadcast_zones WHERE broadcast_id = ?`, ids[0], parentID).Error; err != nil {
 				return err
 			}
 		}

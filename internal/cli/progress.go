@@ -107,4 +107,36 @@ func printReport(w io.Writer, r campaign.Report) {
 		fmt.Fprintf(w, "outcome unknown: %d awaiting provider confirmation, %d settled from webhooks, %d sent again after the settle window\n",
 			r.Settle[delivery.SettleAwaiting], r.Settle[delivery.SettleSettled], r.Settle[delivery.SettleResent])
 	}
+	printZones(w, r)
+}
+
+// maxZoneLines is how many zones `status NAME` lists; --json lists all.
+const maxZoneLines = 30
+
+// printZones writes a zoned broadcast's timing and its progress by zone,
+// earliest due first.
+func printZones(w io.Writer, r campaign.Report) {
+	if len(r.Zones) == 0 {
+		return
+	}
+	var when []string
+	if r.LocalTime != "" {
+		at := r.LocalTime + " in each recipient's zone"
+		if r.Date != "" {
+			at += " on " + r.Date
+		}
+		when = append(when, at)
+	}
+	if r.Window != "" {
+		when = append(when, "window "+r.Window+" in each recipient's zone")
+	}
+	fmt.Fprintf(w, "timing     %s\n", strings.Join(when, "; "))
+	fmt.Fprintf(w, "zones      %d, earliest first (handed on of recipients)\n", len(r.Zones))
+	for i, z := range r.Zones {
+		if i == maxZoneLines {
+			fmt.Fprintf(w, "  … %d more zones (status --json lists them all)\n", len(r.Zones)-i)
+			break
+		}
+		fmt.Fprintf(w, "  %-24s %-30s %s  %-8s %d of %d\n", z.Zone, z.Local, z.Due.Format(time.RFC3339), z.State, z.Handed, z.Recipients)
+	}
 }

@@ -169,7 +169,7 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 		}
 		for _, b := range bundle.Broadcasts {
 			printEstimate(io, b, rates[b.Account])
-			printZones(io, bundle, b)
+			printZonePlan(io, bundle, b)
 		}
 		for _, sq := range bundle.Sequences {
 			fmt.Fprintf(io.Stdout, "sequence %s: %d steps\n", sq.Name, len(sq.Steps))
@@ -189,7 +189,7 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	}
 	for _, b := range bundle.Broadcasts {
 		printEstimate(io, b, rates[b.Account])
-		printZones(io, bundle, b)
+		printZonePlan(io, bundle, b)
 	}
 	return nil
 }
@@ -210,9 +210,9 @@ func printEstimate(io IO, b spec.Broadcast, rate float64) {
 	fmt.Fprintf(io.Stdout, ", %s %s, starts %s\n", b.Message.Kind, est, start)
 }
 
-// printZones says, for a broadcast sent at a local time or inside a
+// printZonePlan says, for a broadcast sent at a local time or inside a
 // window, when its first and last zones send.
-func printZones(io IO, bundle *spec.Bundle, b spec.Broadcast) {
+func printZonePlan(io IO, bundle *spec.Bundle, b spec.Broadcast) {
 	plan, ok := bundle.ZonePlan(b, io.now())
 	if !ok || len(plan.Zones) == 0 {
 		return
