@@ -301,7 +301,7 @@ func openService(ctx context.Context, io IO, needRedis bool) (*campaign.Service,
 	client := asynq.NewClient(conns.Redis)
 	insp := asynq.NewInspector(conns.Redis)
 	closeAll := func() { _ = client.Close(); _ = insp.Close(); conns.Close() }
-	svc := campaign.NewService(conns.Store, client, insp, delivery.Options{})
+	svc := campaign.NewService(conns.Store, client, insp, delivery.Options{Now: io.now})
 	svc.UseBudgets(throttle.NewRecipients(conns.RedisClient))
 	return svc, closeAll, nil
 }

@@ -212,3 +212,61 @@ broadcasts:
 	code, out = w.run("apply", "--offline", "-f", path) // apply always reads its secrets
 	require.Equal(t, 2, code, out)
 }
+
+// A local-time broadcast: validate refuses a bad local_time, date or
+// window with file, line and field, and prints when the first and last
+// zones send; status shows the timing and the progress by zone. The
+// commands' clock is fixed the day before 2030-03-31 (Europe's clocks go
+// forward that night); nothing reads the real date.
+func TestValidateAndStatusOfALocalTimeBroadcast(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.now = testclock.New(time.Date(2030, 3, 30, 12, 0, 0, 0, time.UTC)).Now
+	campaign := func(timing string) string {
+		return w.write("morning.yaml", fmt.Sprintf(`accounts:
+  - name: main
+    provider: wabotick
+    base_url: %s
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "1190600"
+    whatsapp_bot_id: 7
+    daily_unique_limit: unlimited
+broadcasts:
+  - name: morning
+    account: main
+%s
+    audience: {recipients: [{phone: "4915112345678"}, {phone: "819012345678"}, {phone: "12125550123"}]}
+    message: {text: "Good morning"}
+`, w.simURL, timing))
+	}
+	path := campaign(`    local_time: "9.00"
+    date: 2030-31-03
+    window: {days: [weekdays], from: "09:00", to: "20:00"}`)
+	code, out := w.run("validate", "--offline", "-f", path)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, path+`:12: broadcasts[0].local_time: "9.00" is not a time of day such as 09:00 or 18:30`)
+	require.Contains(t, out, path+`:13: broadcasts[0].date: "2030-31-03" is not a date such as 2027-01-15 (YYYY-MM-DD)`)
+	require.Contains(t, out, path+`:14: broadcasts[0].window: unknown day "weekdays"`)
+
+	path = campaign(`    local_time: "09:00"
+    date: 2030-03-31
+    window: {from: "08:00", to: "20:00"}`)
+	code, out = w.run("validate", "--offline", "-f", path)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "broadcast morning: local time 09:00 on 2030-03-31 in each recipient's zone: 3 zones, "+
+		"first Asia/Tokyo at 2030-03-31T00:00:00Z (Sun 09:00 JST there, 1 recipients), "+
+		"last America/New_York at 2030-03-31T13:00:00Z (Sun 09:00 EDT there, 1 recipients)")
+
+	code, out = w.run("apply", "-f", path)
+	require.Equal(t, 0, code, out)
+	code, out = w.run("status", "morning")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "timing     09:00 in each recipient's zone on 2030-03-31; window daily 08:00-20:00 in each recipient's zone\n")
+	require.Contains(t, out, "zones      3, earliest first (handed on of recipients)\n")
+	require.Regexp(t, `Asia/Tokyo +Sun 2030-03-31 09:00 JST +2030-03-31T00:00:00Z +waiting +0 of 1\n`, out)
+	require.Regexp(t, `Europe/Berlin +Sun 2030-03-31 09:00 CEST +2030-03-31T07:00:00Z +waiting +0 of 1\n`, out)
+	code, out = w.run("status", "--json", "morning")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, `"local_time": "09:00"`)
+	require.Contains(t, out, `"state": "waiting"`)
+}
