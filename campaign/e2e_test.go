@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
@@ -267,10 +268,33 @@ func (b *bench) counts(name string) map[string]int {
 }
 
 // waitFor polls cond (a database condition: there is no event to wait on
-// across the worker pool) until it holds or timeout passes.
-func (b *bench) waitFor(timeout time.Duration, what string, cond func() bool) {
+// across the worker pool) until it holds or timeout passes; on a timeout
+// the test fails with what and what each of explain returns.
+func (b *bench) waitFor(timeout time.Duration, what string, cond func() bool, explain ...func() string) {
 	b.t.Helper()
-	require.Eventually(b.t, cond, timeout, 50*time.Millisecond, what)
+	if assert.Eventually(b.t, cond, timeout, 50*time.Millisecond, what) {
+		return
+	}
+	for _, e := range explain {
+		b.t.Log(e())
+	}
+	b.t.FailNow()
+}
+
+// stuck describes a broadcast's deliveries that have not reached a final
+// status (at most five), for a failure message.
+func (b *bench) stuck(name string) string {
+	var out []string
+	for _, r := range b.export(name) {
+		switch r.Status {
+		case "delivered", "read", "failed", "skipped", "expired":
+			continue
+		}
+		if len(out) < 5 {
+			out = append(out, fmt.Sprintf("%+v", r))
+		}
+	}
+	return "not final: " + strings.Join(out, "; ")
 }
 
 func (b *bench) export(name string) []delivery.Row {
@@ -323,10 +347,11 @@ func TestBroadcastEndToEnd(t *testing.T) {
 		}
 		b.startScheduler()
 
-		b.waitFor(60*time.Second, "every delivery final", func() bool {
-			c := b.counts("bf")
+		var c map[string]int
+		b.waitFor(120*time.Second, "every delivery final", func() bool {
+			c = b.counts("bf")
 			return c["delivered"]+c["read"]+c["failed"] == n
-		})
+		}, func() string { return fmt.Sprintf("counts %v; %s", c, b.stuck("bf")) })
 		rows := b.export("bf")
 		require.Len(t, rows, n)
 		wamids := map[string]bool{}
@@ -365,10 +390,11 @@ func TestDroppedConnectionsNeverDuplicate(t *testing.T) {
 	b.startWorker(10)
 	b.startWorker(10)
 	b.startScheduler()
-	b.waitFor(90*time.Second, "every delivery final", func() bool {
-		c := b.counts("drops")
+	var c map[string]int
+	b.waitFor(120*time.Second, "every delivery final", func() bool {
+		c = b.counts("drops")
 		return c["delivered"]+c["failed"] == n
-	})
+	}, func() string { return fmt.Sprintf("counts %v; %s", c, b.stuck("drops")) })
 	require.Greater(t, b.sim.Stats().Dropped, 20, "the simulator should have dropped answers")
 	rows := b.export("drops")
 	require.Len(t, rows, n)
