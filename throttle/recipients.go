@@ -11,8 +11,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Recipients enforces the two per-recipient limits of WhatsApp
-// (WHATSAPP.md §2–3), fleet-wide, in Redis:
+// Recipients enforces the per-recipient limits, fleet-wide, in Redis: the
+// two of WhatsApp (WHATSAPP.md §2–3) and the account's frequency cap:
 //
 //   - the pair interval: at most one message per interval to the same
 //     recipient from the same number, whatever campaign or sequence sends it.
@@ -21,16 +21,25 @@ import (
 //   - the rolling 24 h unique-recipient budget: at most Limit distinct
 //     recipients in any moving window. A sorted set per ledger (a number, or
 //     a portfolio of numbers) holds each recipient with the time of the
-//     latest message; recipients already in it pass freely.
+//     latest message; recipients already in it pass freely;
+//   - the frequency cap: at most Cap.Messages messages to one recipient in
+//     any moving Cap.Per, from every number of the ledger. A sorted set per
+//     (ledger, recipient) holds each counted send (its id) with the time
+//     its place was taken; it expires Cap.Per after the latest, so only
+//     recipients messaged within Cap.Per take memory (about 100 bytes
+//     each). A send counted once is counted once however often its place
+//     is taken again, and a send that was surely not made is handed back
+//     with [Recipients.Refund].
 //
-// Both are checked and taken in one Lua script, so two workers cannot both
-// take the last slot. The pair interval runs on Redis's clock (no worker's
-// clock skew can shorten it); the budget on the caller's (the engine's
-// clock), so a 24 h window can be tested without waiting a day.
+// All three are checked and taken in one Lua script, so two workers cannot
+// both take the last place. The pair interval runs on Redis's clock (no
+// worker's clock skew can shorten it); the budget and the cap on the
+// caller's (the engine's clock), so a 24 h window can be tested without
+// waiting a day.
 //
-// A ledger's pair keys carry the ledger's hash tag, so the script's keys
-// share one Redis Cluster slot: a ledger and the pair intervals of its
-// numbers live on one node.
+// A ledger's pair and cap keys carry the ledger's hash tag, so the
+// script's keys share one Redis Cluster slot: a ledger and the pair
+// intervals and caps of its numbers live on one node.
 type Recipients struct{ rdb redis.UniversalClient }
 
 // NewRecipients returns the per-recipient limits on rdb (one server or a
@@ -52,7 +61,23 @@ type Gate struct {
 	Ledger string
 	Limit  int
 	Window time.Duration
+	// Cap is the ledger's frequency cap (zero: none). Send names this send
+	// (its delivery) in the cap, and must be set with a cap: taking the
+	// place of a send already counted (a send whose outcome was unknown,
+	// sent again) does not count it twice.
+	Cap  Cap
+	Send string
 }
+
+// Cap is a frequency cap: at most Messages messages to one recipient in
+// any moving Per. A zero Messages or Per is no cap.
+type Cap struct {
+	Messages int
+	Per      time.Duration
+}
+
+// on reports whether c caps anything.
+func (c Cap) on() bool { return c.Messages > 0 && c.Per > 0 }
 
 // Hold says why a send must wait.
 type Hold int
@@ -62,6 +87,7 @@ const (
 	HoldNone   Hold = iota
 	HoldPair        // the pair interval to this recipient has not passed
 	HoldBudget      // the unique-recipient budget is used up
+	HoldCap         // the recipient has had the frequency cap's messages
 )
 
 func (h Hold) String() string {
@@ -70,15 +96,24 @@ func (h Hold) String() string {
 		return "pair interval"
 	case HoldBudget:
 		return "daily unique-recipient budget"
+	case HoldCap:
+		return "frequency cap"
 	}
 	return "none"
 }
 
 // Verdict is the answer of [Recipients.Admit]: Hold is HoldNone when the
-// send may go, else the send must wait at least Wait.
+// send may go, else the send must wait at least Wait (for HoldCap: until
+// enough of the recipient's counted messages leave the cap's window).
 type Verdict struct {
 	Hold Hold
 	Wait time.Duration
+	// Counted is true when this call (a take, under a cap) counted the send
+	// in the cap for the first time: if the send is then surely not made,
+	// the caller hands it back with [Recipients.Refund]. A send counted by
+	// an earlier attempt (whose outcome may be unknown) is not counted
+	// again, and must not be handed back by a later attempt.
+	Counted bool
 }
 
 // ledger is the budget g's keys are kept under.
@@ -101,6 +136,13 @@ func pairKey(g Gate) string {
 // last 24 h, which an upgrade must not forget.
 func ledgerKey(ledger string) string { return "wacamp:ledger:{" + ledger + "}" }
 
+// capKey is the sorted set of a recipient's counted sends under a
+// ledger's frequency cap: send id → when its place was taken (ms, the
+// engine's clock). It carries the ledger's hash tag.
+func capKey(g Gate) string {
+	return "wacamp:cap:{" + g.ledger() + "}:" + g.Recipient
+}
+
 // redisNow is Redis's clock in ms, read inside a script. The pair interval
 // is kept in Redis time: its keys expire in Redis time, and the workers'
 // clocks may disagree by more than the margin.
@@ -111,28 +153,50 @@ local rnow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 // KEYS[1] -> wacamp:pair:{<ledger>}:<number>:<recipient>
 // KEYS[2] -> wacamp:ledger:{<ledger>}
-// ARGV[1] -> now, ms, for the budget (the engine's clock)
+// KEYS[3] -> wacamp:cap:{<ledger>}:<recipient>
+// ARGV[1] -> now, ms, for the budget and the cap (the engine's clock)
 // ARGV[2] -> pair span, ms (0 = no interval; a hold after 131056 still counts)
 // ARGV[3] -> budget limit (0 = unlimited)
 // ARGV[4] -> budget window, ms
 // ARGV[5] -> recipient
 // ARGV[6] -> "1" to take the place, "0" only to look
-// Output: {hold, wait ms}; hold 0 = go, 1 = pair, 2 = budget.
+// ARGV[7] -> cap: messages (0 = no cap)
+// ARGV[8] -> cap: window, ms
+// ARGV[9] -> the send's id in the cap
+// Output: {hold, wait ms, counted}; hold 0 = go, 1 = pair, 2 = budget,
+// 3 = cap; counted 1 when this call counted the send in the cap.
 var admit = redis.NewScript(redisNow + `
 local now = tonumber(ARGV[1])
 local span = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 local window = tonumber(ARGV[4])
+local capn = tonumber(ARGV[7])
+local per = tonumber(ARGV[8])
+-- The cap first: for a broadcast it is final (the delivery is skipped),
+-- whatever the pair interval or the budget would say.
+local prior = false
+if capn > 0 then
+  redis.call("ZREMRANGEBYSCORE", KEYS[3], "-inf", now - per)
+  prior = redis.call("ZSCORE", KEYS[3], ARGV[9])
+  if not prior then
+    local n = redis.call("ZCARD", KEYS[3])
+    if n >= capn then
+      -- Room comes when the (n - capn + 1)th oldest leaves the window.
+      local e = redis.call("ZRANGE", KEYS[3], n - capn, n - capn, "WITHSCORES")
+      return {3, math.max(1, tonumber(e[2]) + per - now), 0}
+    end
+  end
+end
 local nb = redis.call("GET", KEYS[1])
-if nb and tonumber(nb) > rnow then return {1, tonumber(nb) - rnow} end
+if nb and tonumber(nb) > rnow then return {1, tonumber(nb) - rnow, 0} end
 if limit > 0 then
   redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", now - window)
   if not redis.call("ZSCORE", KEYS[2], ARGV[5]) and redis.call("ZCARD", KEYS[2]) >= limit then
     local oldest = redis.call("ZRANGE", KEYS[2], 0, 0, "WITHSCORES")
-    return {2, math.max(1, tonumber(oldest[2]) + window - now)}
+    return {2, math.max(1, tonumber(oldest[2]) + window - now), 0}
   end
 end
-if ARGV[6] ~= "1" then return {0, 0} end
+if ARGV[6] ~= "1" then return {0, 0, 0} end
 if span > 0 then redis.call("SET", KEYS[1], rnow + span, "PX", span) end
 if limit > 0 then
   -- The latest message counts: a recipient leaves the window 24 h after
@@ -140,25 +204,69 @@ if limit > 0 then
   redis.call("ZADD", KEYS[2], now, ARGV[5])
   redis.call("PEXPIRE", KEYS[2], window)
 end
-return {0, 0}`)
+if capn > 0 then
+  -- A send counted before (an attempt of unknown outcome, sent again)
+  -- counts from its latest attempt, and once.
+  local at = math.max(now, tonumber(prior or now))
+  redis.call("ZADD", KEYS[3], at, ARGV[9])
+  redis.call("PEXPIRE", KEYS[3], per + at - now)
+  if not prior then return {0, 0, 1} end
+end
+return {0, 0, 0}`)
 
 // Admit checks whether a send to g.Recipient may go now and, when take is
-// true and it may, takes its place: the pair interval starts and the
-// recipient enters (or stays in) the budget with now as its latest message.
-// With take false it only looks (and takes nothing), so a caller can find
-// out before it waits for a rate token. now is the engine's clock, used for
-// the 24 h budget; the pair interval runs on Redis's clock.
+// true and it may, takes its place: the pair interval starts, the
+// recipient enters (or stays in) the budget with now as its latest message,
+// and the send is counted in the frequency cap. With take false it only
+// looks (and takes nothing), so a caller can find out before it waits for
+// a rate token. now is the engine's clock, used for the 24 h budget and the
+// cap; the pair interval runs on Redis's clock.
 func (r *Recipients) Admit(ctx context.Context, g Gate, now time.Time, take bool) (Verdict, error) {
 	flag := "0"
 	if take {
 		flag = "1"
 	}
-	res, err := admit.Run(ctx, r.rdb, []string{pairKey(g), ledgerKey(g.ledger())},
-		now.UnixMilli(), pairSpan(g.PairInterval).Milliseconds(), max(g.Limit, 0), g.Window.Milliseconds(), g.Recipient, flag).Int64Slice()
+	var capn int
+	var per int64
+	if g.Cap.on() {
+		if g.Send == "" {
+			return Verdict{}, fmt.Errorf("throttle %s: a frequency cap needs the send's id", g.Number)
+		}
+		capn, per = g.Cap.Messages, g.Cap.Per.Milliseconds()
+	}
+	res, err := admit.Run(ctx, r.rdb, []string{pairKey(g), ledgerKey(g.ledger()), capKey(g)},
+		now.UnixMilli(), pairSpan(g.PairInterval).Milliseconds(), max(g.Limit, 0), g.Window.Milliseconds(), g.Recipient, flag,
+		capn, per, g.Send).Int64Slice()
 	if err != nil {
 		return Verdict{}, fmt.Errorf("throttle %s: recipient limits: %w", g.Number, err)
 	}
-	return Verdict{Hold: Hold(res[0]), Wait: time.Duration(res[1]) * time.Millisecond}, nil
+	if len(res) != 3 {
+		return Verdict{}, fmt.Errorf("throttle %s: recipient limits: unexpected answer %v", g.Number, res)
+	}
+	return Verdict{Hold: Hold(res[0]), Wait: time.Duration(res[1]) * time.Millisecond, Counted: res[2] == 1}, nil
+}
+
+// Refund hands back g.Send's place in g.Recipient's frequency cap: the
+// send that counted it (Verdict.Counted) was surely not made (its request
+// was never written, or the provider refused it). It never hands back a
+// send whose outcome is unknown; the caller decides. Of g it reads Ledger
+// (or Number), Recipient and Send.
+func (r *Recipients) Refund(ctx context.Context, g Gate) error {
+	if err := r.rdb.ZRem(ctx, capKey(g), g.Send).Err(); err != nil {
+		return fmt.Errorf("throttle %s: refund frequency cap: %w", g.Number, err)
+	}
+	return nil
+}
+
+// CapCount is how many of g.Recipient's messages g's frequency cap counts
+// at now.
+func (r *Recipients) CapCount(ctx context.Context, g Gate, now time.Time) (int, error) {
+	min := "(" + strconv.FormatInt(now.Add(-g.Cap.Per).UnixMilli(), 10)
+	n, err := r.rdb.ZCount(ctx, capKey(g), min, "+inf").Result()
+	if err != nil {
+		return 0, fmt.Errorf("throttle %s: frequency cap: %w", g.Number, err)
+	}
+	return int(n), nil
 }
 
 // pairSpan is the interval actually kept between two sends to a pair: the
