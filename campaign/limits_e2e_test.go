@@ -51,21 +51,35 @@ func TestPairIntervalHoldsAcrossBroadcasts(t *testing.T) {
 	}
 }
 
-// countingLimits counts, per recipient, the sends the budget held back.
+// countingLimits counts, per recipient, the sends one limit (hold: the
+// budget, the frequency cap) held back.
 type countingLimits struct {
 	*throttle.Recipients
+	hold throttle.Hold
 	mu   sync.Mutex
 	held map[string]int
 }
 
+// newCountingLimits counts the sends hold held back, on the bench's Redis.
+func newCountingLimits(b *bench, hold throttle.Hold) *countingLimits {
+	return &countingLimits{Recipients: throttle.NewRecipients(b.rds.Client), hold: hold, held: map[string]int{}}
+}
+
 func (c *countingLimits) Admit(ctx context.Context, g throttle.Gate, now time.Time, take bool) (throttle.Verdict, error) {
 	v, err := c.Recipients.Admit(ctx, g, now, take)
-	if err == nil && v.Hold == throttle.HoldBudget {
+	if err == nil && v.Hold == c.hold {
 		c.mu.Lock()
 		c.held[g.Recipient]++
 		c.mu.Unlock()
 	}
 	return v, err
+}
+
+// reset forgets the holds counted so far.
+func (c *countingLimits) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.held)
 }
 
 // heldAtLeast reports whether every phone was held back k times or more.
@@ -91,7 +105,7 @@ func TestBudgetDefersNewRecipients(t *testing.T) {
 	clk := &offsetClock{}
 	b.opts.Now = clk.Now
 	b.opts.BudgetRecheck = 200 * time.Millisecond
-	limits := &countingLimits{Recipients: throttle.NewRecipients(b.rds.Client), held: map[string]int{}}
+	limits := newCountingLimits(b, throttle.HoldBudget)
 	b.recipients = limits
 	b.accountYAML = "    pair_interval: 100ms\n    daily_unique_limit: 10"
 	b.broadcastYAML = "    deadline: 72h"

@@ -141,6 +141,10 @@ func (*BroadcastOwner) EndedBeforeSend(context.Context, *slog.Logger, delivery.S
 	return false, nil
 }
 
+// OverCap: a broadcast's delivery over the frequency cap is skipped; it
+// does not wait for room (a broadcast goes out now or not to that person).
+func (*BroadcastOwner) OverCap(delivery.Job) string { return delivery.CapSkip }
+
 // RecordSent records the send; nothing else follows from it.
 func (o *BroadcastOwner) RecordSent(ctx context.Context, ref delivery.Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error) {
 	return o.store.MarkSent(ctx, ref, wamid, now, firstPoll, trackUntil)

@@ -134,6 +134,10 @@ type Report struct {
 	Recipients int            `json:"recipients"`
 	Duplicates int            `json:"duplicates_removed"`
 	Counts     map[string]int `json:"counts"`
+	// MarketingCapRefused counts the deliveries Meta refused under its own
+	// per-user marketing limit (failed, code 131049): the frequency cap's
+	// count beside the skipped ones (Skips[delivery.ReasonFrequencyCap]).
+	MarketingCapRefused int `json:"marketing_cap_refused,omitempty"`
 	// Handed is how many deliveries the provider accepted or that ended
 	// otherwise (failed, skipped, expired); Total is the audience size.
 	Handed int `json:"handed"`
@@ -156,6 +160,16 @@ type Report struct {
 	Date      string       `json:"date,omitempty"`
 	Window    string       `json:"window,omitempty"`
 	Zones     []ZoneReport `json:"zones,omitempty"`
+	// Skips counts the skipped deliveries that have a reason code, by it
+	// (delivery.ReasonFrequencyCap, consent.ReasonOptedOut); empty when
+	// none.
+	Skips map[string]int `json:"skipped_by_reason,omitempty"`
+}
+
+// SkipCounter counts a broadcast's skipped deliveries per reason code
+// (store.DB satisfies it); status shows them when the store offers it.
+type SkipCounter interface {
+	SkipCounts(ctx context.Context, broadcastID int64) (map[string]int, error)
 }
 
 // ZoneReport is one time zone of a zoned broadcast's audience, as status
@@ -204,6 +218,12 @@ type BudgetReport struct {
 	Error string `json:"error,omitempty"`
 }
 
+// MarketingCapCounter counts a broadcast's deliveries refused under Meta's
+// per-user marketing limit (store.DB satisfies it).
+type MarketingCapCounter interface {
+	MarketingCapRefusals(ctx context.Context, broadcastID int64) (int, error)
+}
+
 // Status reports a broadcast's progress.
 func (s *Service) Status(ctx context.Context, name string) (Report, error) {
 	b, err := s.store.BroadcastByName(ctx, name)
@@ -233,8 +253,18 @@ func (s *Service) Status(ctx context.Context, name string) (Report, error) {
 		// Not planned yet: the whole audience is waiting.
 		r.Counts[string(delivery.Planned)] += b.RecipientCount - planned
 	}
+	if mc, ok := s.store.(MarketingCapCounter); ok && counts[delivery.Failed] > 0 {
+		if r.MarketingCapRefused, err = mc.MarketingCapRefusals(ctx, b.ID); err != nil {
+			return Report{}, err
+		}
+	}
 	if sc, ok := s.store.(SettleCounter); ok {
 		if r.Settle, err = sc.SettleCounts(ctx, b.ID); err != nil {
+			return Report{}, err
+		}
+	}
+	if sc, ok := s.store.(SkipCounter); ok {
+		if r.Skips, err = sc.SkipCounts(ctx, b.ID); err != nil {
 			return Report{}, err
 		}
 	}

@@ -66,6 +66,11 @@ type Options struct {
 	// budget waits before it checks again (so a raised limit takes effect
 	// soon). Default 1 min.
 	BudgetRecheck time.Duration
+	// CapRecheck is the longest a sequence step deferred by the frequency
+	// cap waits before it checks again (room comes when the oldest counted
+	// message leaves the window, or sooner when a send is handed back or
+	// the cap is raised). Default 15 min.
+	CapRecheck time.Duration
 	// ReconcileFor is how long after a send began its outcome may stay
 	// unknown (the provider's history unreadable) before the delivery
 	// fails as "outcome unknown" rather than risk a duplicate. Default 24 h.
@@ -94,6 +99,7 @@ func (o Options) WithDefaults() Options {
 	o.BatchParallel = cmp.Or(o.BatchParallel, 4)
 	o.ReconcileFor = cmp.Or(o.ReconcileFor, 24*time.Hour)
 	o.BudgetRecheck = cmp.Or(o.BudgetRecheck, time.Minute)
+	o.CapRecheck = cmp.Or(o.CapRecheck, 15*time.Minute)
 	o.StormShare = cmp.Or(o.StormShare, 0.2)
 	o.StormWindow = cmp.Or(o.StormWindow, 200)
 	return o

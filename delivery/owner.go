@@ -42,6 +42,10 @@ type Owner interface {
 	Halted(ctx context.Context, log *slog.Logger, job Job, class provider.Class, code, text string) error
 	// Outcome counts a send's outcome (the error storm).
 	Outcome(ctx context.Context, log *slog.Logger, job Job, failed bool, lastErr string)
+	// OverCap says what a delivery whose recipient has had the account's
+	// frequency cap of messages does: CapSkip (it ends skipped) or
+	// CapDefer (it waits for room, within its deadline).
+	OverCap(job Job) string
 }
 
 // ErrDone is what Owner.Ready returns when it has moved the delivery on

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,11 +52,18 @@ type SendDeps struct {
 }
 
 // RecipientLimits holds sends back per recipient, fleet-wide: the pair
-// interval and the rolling unique-recipient budget (throttle.Recipients
-// satisfies it). Admit only looks when take is false.
+// interval, the rolling unique-recipient budget and the frequency cap
+// (throttle.Recipients satisfies it). Admit only looks when take is false.
 type RecipientLimits interface {
 	Admit(ctx context.Context, g throttle.Gate, now time.Time, take bool) (throttle.Verdict, error)
 	HoldPair(ctx context.Context, g throttle.Gate, d time.Duration) error
+}
+
+// CapRefunder is RecipientLimits that can hand back a send's place in the
+// frequency cap (throttle.Recipients): a send it counted that was surely
+// not made. Without it nothing is handed back, which over-counts.
+type CapRefunder interface {
+	Refund(ctx context.Context, g throttle.Gate) error
 }
 
 // BudgetWindow is the span of the unique-recipient budget: WhatsApp's
@@ -82,17 +90,21 @@ func (h *SendHandler) ownerOf(job Job) Owner {
 	return own
 }
 
-// gate describes a send to job's recipient for the recipient limits.
+// gate describes a send to job's recipient for the recipient limits. The
+// delivery is the send's name in the frequency cap.
 func gate(job Job) throttle.Gate {
 	a := job.Account
 	return throttle.Gate{Number: a.RateKey(), Recipient: job.Phone, PairInterval: a.PairInterval,
-		Ledger: a.Ledger(), Limit: a.DailyUniqueLimit, Window: BudgetWindow}
+		Ledger: a.Ledger(), Limit: a.DailyUniqueLimit, Window: BudgetWindow,
+		Cap: throttle.Cap{Messages: a.FrequencyCap.Messages, Per: a.FrequencyCap.Per}, Send: strconv.FormatInt(job.ID, 10)}
 }
 
 // admit applies the recipient limits to a send: with take false it only
 // looks (before waiting for a rate token, so a held send takes none), with
 // take true it takes the recipient's place (right before the request). A
-// held send returns a *WaitError: it is deferred, never failed.
+// send held by the pair interval or the budget returns a *WaitError: it is
+// deferred, never failed. One over the frequency cap returns the verdict
+// (HoldCap) and no error: its owner decides (overCap).
 func (h *SendHandler) admit(ctx context.Context, log *slog.Logger, job Job, take bool) (throttle.Verdict, error) {
 	if h.recipients == nil {
 		return throttle.Verdict{}, nil
@@ -203,7 +215,9 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	// The recipient limits first only look, so a held send reads no
 	// conversation and takes no rate token; right after the token they take
 	// the recipient's place.
-	if _, err := h.admit(ctx, log, job, false); err != nil {
+	if v, err := h.admit(ctx, log, job, false); v.Hold == throttle.HoldCap {
+		return h.overCap(ctx, log, own, job, v.Wait, nil)
+	} else if err != nil {
 		return err
 	}
 	sender, err := h.senders.Sender(ctx, job.Account)
@@ -268,10 +282,18 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	}
 	job.Attempts++
 	job.LeaseUntil, job.SendingAt, job.ConvMark = &leaseUntil, &now, mark
-	// The recipient's place (pair interval, budget) is taken last of all.
-	if _, err := h.admit(ctx, log, job, true); err != nil {
+	// The recipient's place (pair interval, budget, frequency cap) is
+	// taken last of all.
+	v, err := h.admit(ctx, log, job, true)
+	if v.Hold == throttle.HoldCap {
+		return h.overCap(ctx, log, own, job, v.Wait, &leaseUntil) // other sends to this person filled the cap meanwhile
+	}
+	if err != nil {
 		return h.release(ctx, job.Ref, leaseUntil, err) // another send to this recipient won the race, or the budget filled
 	}
+	// From here on, a send that is surely not made hands its place in the
+	// cap back (one whose outcome is unknown keeps it: never under-count).
+	counted := v.Counted
 	// The request leaves at the number's departure slot, which the claim
 	// came ahead of, so how long the claim took does not reach the
 	// provider. A send that comes too late for its slot (its claim
@@ -279,6 +301,7 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	// another slot; the task comes back for one.
 	if d, ok := h.limiter.(Departer); ok {
 		if err := d.Depart(ctx, job.Account.RateKey(), job.Account.RatePerSecond, depart); err != nil {
+			h.refund(ctx, log, job, counted)
 			return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()})
 		}
 	}
@@ -292,6 +315,7 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	if left < h.opts.Lease/3 {
 		// Not sent: hand the claim back, not counted (only while it is
 		// still ours; if another attempt took it over, this does nothing).
+		h.refund(ctx, log, job, counted)
 		return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Reason: "claim stalled before sending"})
 	}
 	sctx, cancelSend := context.WithTimeout(ctx, left-h.opts.Lease/8)
@@ -300,7 +324,7 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	res, err := sender.Send(provider.WithRecipientName(sctx, job.Name), job.Phone, msg)
 	h.holdPairAfter(ctx, log, job)
 	if err != nil {
-		return h.sendFailed(ctx, log, job, err)
+		return h.sendFailed(ctx, log, job, err, counted)
 	}
 	wamid := res.WAMID
 	if wamid == "" && caps.History {
@@ -413,13 +437,14 @@ func (h *SendHandler) snapshot(ctx context.Context, s Sender, phone string) ([]s
 	return ids, nil
 }
 
-// unclaim puts a claimed delivery that surely did not reach the provider back
-// in the queue (same generation: its task retries). It runs even when the
-// task's context has ended, so no claim is left behind by a shutdown.
-func (h *SendHandler) unclaim(ctx context.Context, ref Ref, reason string) {
+// unclaim puts a claimed delivery that surely did not reach the provider (or
+// that it refused) back in the queue (same generation: its task retries),
+// recording code ("" for none) and reason. It runs even when the task's
+// context has ended, so no claim is left behind by a shutdown.
+func (h *SendHandler) unclaim(ctx context.Context, ref Ref, code, reason string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, err := h.store.Unclaim(ctx, ref, false, "", reason, h.opts.Now()); err != nil {
+	if _, err := h.store.Unclaim(ctx, ref, false, code, reason, h.opts.Now()); err != nil {
 		h.opts.Logger.ErrorContext(ctx, "delivery: could not unclaim delivery; the sweep will reconcile it", slog.Int64("delivery_id", ref.ID), slog.String("error", err.Error()))
 	}
 }
@@ -447,8 +472,10 @@ func (h *SendHandler) markSent(ctx context.Context, log *slog.Logger, job Job, c
 	return err
 }
 
-// sendFailed applies the error policy to a failed send.
-func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job, err error) error {
+// sendFailed applies the error policy to a failed send. counted says the
+// send's place in the frequency cap was counted by this attempt: it is
+// handed back unless the send may have been made.
+func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job, err error, counted bool) error {
 	now := h.opts.Now()
 	var pe *provider.Error
 	errors.As(err, &pe)
@@ -478,6 +505,12 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		// (not written, a gateway's 502/503/504, 429, the provider's own
 		// error answer).
 		class = provider.ClassAmbiguous
+	}
+	if class != provider.ClassAmbiguous {
+		h.refund(ctx, log, job, counted) // refused or never written: nothing reached the person
+	}
+	if code == CodeMarketingCap {
+		return h.marketingCapped(ctx, log, job, code, text)
 	}
 	switch class {
 	case provider.ClassAmbiguous:
@@ -511,7 +544,7 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 				log.WarnContext(ctx, "delivery: cannot hold recipient after pair-rate error", slog.String("error", herr.Error()))
 			}
 		}
-		h.unclaim(ctx, job.Ref, text)
+		h.unclaim(ctx, job.Ref, "", text)
 		if pe != nil && wait > pe.RetryAfter {
 			pe.RetryAfter = wait // RetryDelay honours it
 		}
@@ -541,7 +574,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 	if needsMark(msg) && job.ConvMark == nil && sender.Capabilities().History {
 		// The mark is recorded before every such send: without one, the
 		// attempt died before it reached the provider.
-		h.unclaim(ctx, job.Ref, "reconciled: never reached the provider")
+		h.unclaim(ctx, job.Ref, "", "reconciled: never reached the provider")
 		return false, nil
 	}
 	wamid, found, err := h.lookup(ctx, sender, job, msg)
@@ -589,7 +622,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 	if st, ok := h.store.(SettleStore); ok && job.SendingAt != nil {
 		return h.resend(ctx, log, st, job, reason)
 	}
-	h.unclaim(ctx, job.Ref, reason)
+	h.unclaim(ctx, job.Ref, "", reason)
 	return false, nil
 }
 

@@ -63,7 +63,8 @@ type WorkerStore interface {
 	// providers whose answers carry no id its phone), now that it is sent.
 	MatchWebhookEvents(ctx context.Context, id int64, now time.Time) (int, error)
 	// Finish moves a delivery of ref's generation that is not yet accepted
-	// to failed, skipped or expired.
+	// to failed, skipped or expired, with code (a provider's, or one of
+	// wacamp's reason codes such as ReasonFrequencyCap) and reason.
 	Finish(ctx context.Context, ref Ref, to Status, code, reason string, now time.Time) (bool, error)
 	// PauseAccount pauses every running broadcast of an account.
 	PauseAccount(ctx context.Context, accountID int64, reason string, now time.Time) ([]int64, error)

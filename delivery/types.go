@@ -43,7 +43,39 @@ type Account struct {
 	// settling waits for the provider's webhooks (0 = the engine's Options.SettleWindow).
 	OnUnknownOutcome string
 	SettleWindow     time.Duration
+	// FrequencyCap caps the messages to one person across every broadcast
+	// and sequence of the account's Ledger (zero: no cap).
+	FrequencyCap FrequencyCap
 }
+
+// FrequencyCap is an account's frequency cap: at most Messages
+// business-initiated messages to one person in any moving Per, counted
+// fleet-wide across every broadcast and sequence of the account's ledger
+// (its portfolio, else its number). A zero Messages is no cap.
+type FrequencyCap struct {
+	Messages int
+	Per      time.Duration
+	// Sequences is what a sequence step over the cap does: CapDefer (""
+	// is the same) or CapSkip. A broadcast's delivery over it is always
+	// skipped.
+	Sequences string
+}
+
+// The choices of a frequency cap's Sequences.
+const (
+	// CapDefer: a step over the cap waits, within its deadline, until the
+	// oldest message counted leaves the window.
+	CapDefer = "defer"
+	// CapSkip: a step over the cap is skipped and the enrollment goes on
+	// with its next step.
+	CapSkip = "skip"
+)
+
+// ReasonFrequencyCap is the error code (a reason code of wacamp's, not a
+// provider's) of a delivery that ended because its recipient had had the
+// account's frequency cap of messages: skipped, or a sequence step that
+// expired waiting for room. Status counts skipped deliveries by such codes.
+const ReasonFrequencyCap = "frequency_cap"
 
 // RateKey is the throttle key of the account's phone number.
 // Providers without a phone_number_id and none configured use the account

@@ -144,6 +144,15 @@ func (o *StepOwner) RecordSent(ctx context.Context, ref delivery.Ref, wamid stri
 	return o.store.MarkStepSent(ctx, ref, wamid, now, firstPoll, trackUntil)
 }
 
+// OverCap: a step over the frequency cap waits for room within its
+// deadline, unless the account's cap says sequences: skip.
+func (*StepOwner) OverCap(job delivery.Job) string {
+	if job.Account.FrequencyCap.Sequences == delivery.CapSkip {
+		return delivery.CapSkip
+	}
+	return delivery.CapDefer
+}
+
 // Outcome: a sequence has no pause, so its steps are not counted.
 func (*StepOwner) Outcome(context.Context, *slog.Logger, delivery.Job, bool, string) {}
 

@@ -24,6 +24,11 @@ const (
 	// Stop: a step failed or expired; the enrollment stops (its later
 	// steps may build on the one that did not go out), with Plan.Reason.
 	Stop
+	// Pass: the step was passed over (the account's frequency cap skips
+	// sequence steps over it); the enrollment goes on as if it had gone
+	// out when it ended: its next step, or complete after the last
+	// (Spec.Sent).
+	Pass
 )
 
 // Plan is what follows an event in one enrollment.
@@ -52,11 +57,18 @@ func (s Spec) Sent(i int, sentAt time.Time, loc *time.Location) Plan {
 	return s.plan(i+1, sentAt, loc)
 }
 
-// Ended is the plan after a step ended without going out: failed or
-// expired stops the enrollment (reason says why the step ended); skipped
-// changes nothing (a step is skipped because its enrollment already ended).
-// ok is false when the end changes nothing.
-func Ended(end delivery.Status, reason string) (p Plan, ok bool) {
+// Ended is the plan after a step ended without going out, code being its
+// error code: a step the frequency cap skipped (delivery.ReasonFrequencyCap),
+// or that Meta refused under its own per-user marketing limit
+// (delivery.CodeMarketingCap: a step fails so only where the account's cap
+// skips sequence steps; elsewhere it waits, or expires), is passed over;
+// otherwise failed or expired stops the enrollment (reason says why the
+// step ended) and skipped changes nothing (a step is skipped because its
+// enrollment already ended). ok is false when the end changes nothing.
+func Ended(end delivery.Status, code, reason string) (p Plan, ok bool) {
+	if end == delivery.Skipped && code == delivery.ReasonFrequencyCap || end == delivery.Failed && code == delivery.CodeMarketingCap {
+		return Plan{Action: Pass}, true
+	}
 	switch end {
 	case delivery.Failed, delivery.Expired:
 		return Plan{Action: Stop, Reason: fmt.Sprintf("a step %s: %s", end, reason)}, true

@@ -64,6 +64,9 @@ type StepReport struct {
 	Step    int            `json:"step"` // 1-based
 	Counts  map[string]int `json:"counts"`
 	NextDue *time.Time     `json:"next_due,omitempty"` // earliest due time of a step not yet sent
+	// Skips counts the skipped steps that have a reason code, by it
+	// (opted_out); empty when none.
+	Skips map[string]int `json:"skipped_by_reason,omitempty"`
 }
 
 // Row is one (enrollment, step) as `scheduler export` prints it.

@@ -14,7 +14,7 @@ var accountKeys = []string{
 	"api_secret", "api_secret_file", "webhook_secret", "webhook_secret_file",
 	"session_id", "phone_number_id", "whatsapp_bot_id", "rate_per_second",
 	"pair_interval", "daily_unique_limit", "portfolio", "timezone",
-	"on_unknown_outcome", "settle_window",
+	"on_unknown_outcome", "settle_window", "frequency_cap",
 }
 
 // account decodes accounts[i], reporting its problems.
@@ -160,6 +160,7 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 	}
 
 	a.OnUnknownOutcome, a.SettleWindow = f.unknownOutcome(obj, field)
+	a.FrequencyCap = f.frequencyCap(obj["frequency_cap"].val, subfield(field, "frequency_cap"))
 
 	fld = subfield(field, "timezone")
 	p = obj["timezone"]
@@ -210,6 +211,57 @@ func (f *fileCtx) unknownOutcome(obj map[string]pair, field string) (string, tim
 		return choice, 0
 	}
 	return choice, d
+}
+
+// frequencyCap decodes frequency_cap: {messages: 2, per: 168h, sequences:
+// defer|skip}: messages 1 to MaxCapMessages, per MinCapPer to MaxCapPer,
+// sequences defer (default) or skip. Null or absent is no cap.
+func (f *fileCtx) frequencyCap(n *yaml.Node, field string) FrequencyCap {
+	if isNull(n) {
+		return FrequencyCap{}
+	}
+	obj, ok := f.object(n, field, "messages", "per", "sequences")
+	if !ok {
+		return FrequencyCap{}
+	}
+	var c FrequencyCap
+	fld := subfield(field, "messages")
+	p := obj["messages"]
+	switch v, ok := f.integer(p.val, fld); {
+	case !ok:
+		// reported
+	case isNull(p.val):
+		f.problem(resolve(n).Line, fld, "is required: how many messages one person may get per window, e.g. {messages: 2, per: 168h}")
+	case v < 1 || v > MaxCapMessages:
+		f.problem(resolve(p.val).Line, fld, "must be between 1 and %d messages, got %d", MaxCapMessages, v)
+	default:
+		c.Messages = int(v)
+	}
+	fld = subfield(field, "per")
+	p = obj["per"]
+	switch d, set := f.duration(p.val, fld); {
+	case !set && isNull(p.val):
+		f.problem(resolve(n).Line, fld, "is required: the window the messages are counted over, e.g. 168h for a week")
+	case !set:
+		// reported
+	case d < MinCapPer || d > MaxCapPer:
+		f.problem(resolve(p.val).Line, fld, "must be between %s and %s, got %s", ShortDuration(MinCapPer), ShortDuration(MaxCapPer), resolve(p.val).Value)
+	default:
+		c.Per = d
+	}
+	fld = subfield(field, "sequences")
+	p = obj["sequences"]
+	switch v, _ := f.str(p.val, fld); strings.ToLower(v) {
+	case "", CapDefer:
+	case CapSkip:
+		c.Sequences = CapSkip
+	default:
+		f.problem(resolve(p.val).Line, fld, "%s must be defer (a step over the cap waits for room, within its deadline) or skip (it is skipped; the enrollment goes on)", shown(p.val, v))
+	}
+	if c.Messages == 0 || c.Per == 0 {
+		return FrequencyCap{}
+	}
+	return c
 }
 
 // dailyLimit decodes daily_unique_limit: a positive number of unique

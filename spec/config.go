@@ -39,6 +39,13 @@ const (
 	// when more than this share of its last this-many sends failed.
 	DefaultStormShare  = 0.2
 	DefaultStormWindow = 200
+	// MaxCapMessages, MinCapPer and MaxCapPer bound an account's
+	// frequency_cap: 1 to 100 messages per 1s to 744h (31 days). The
+	// shortest windows are for trying a cap out (and for tests); Redis
+	// keeps about 100 bytes per person messaged within the window.
+	MaxCapMessages = 100
+	MinCapPer      = time.Second
+	MaxCapPer      = 744 * time.Hour
 )
 
 // MessagingTiers are WhatsApp's messaging limits (unique recipients per
@@ -98,7 +105,49 @@ type Account struct {
 	// default (5 min, WACAMP_SETTLE_WINDOW).
 	OnUnknownOutcome string
 	SettleWindow     time.Duration
-	Pos              Pos
+	// FrequencyCap caps the messages to one person across every broadcast
+	// and sequence of the account's portfolio (else its number); zero:
+	// none. Accounts of one portfolio share it.
+	FrequencyCap FrequencyCap
+	Pos          Pos
+}
+
+// FrequencyCap is an account's frequency_cap: at most Messages
+// business-initiated messages to one person in any moving Per.
+type FrequencyCap struct {
+	Messages int
+	Per      time.Duration
+	// Sequences is what a sequence step over the cap does: CapDefer (""
+	// is the same: wait for room within its deadline) or CapSkip. A
+	// broadcast's delivery over the cap is skipped.
+	Sequences string
+}
+
+// The choices of frequency_cap.sequences.
+const (
+	CapDefer = "defer"
+	CapSkip  = "skip"
+)
+
+// String shows c as frequency_cap is written ("off" for none).
+func (c FrequencyCap) String() string {
+	if c.Messages == 0 {
+		return "off"
+	}
+	return fmt.Sprintf("%d per %s", c.Messages, ShortDuration(c.Per))
+}
+
+// ShortDuration shows d as a campaign file writes it: 168h and 90m rather
+// than 168h0m0s and 1h30m0s.
+func ShortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // Broadcast is one message to an audience.
@@ -472,8 +521,8 @@ func (l *loader) checkAccountRefs() {
 	}
 }
 
-// checkPortfolios reports accounts of one portfolio (one shared budget)
-// that disagree on its size.
+// checkPortfolios reports accounts of one portfolio (one shared budget and
+// frequency cap) that disagree on its size.
 func (l *loader) checkPortfolios() {
 	first := map[string]Account{}
 	for _, a := range l.bundle.Accounts {
@@ -489,6 +538,11 @@ func (l *loader) checkPortfolios() {
 			l.probs.add(a.Pos.File, a.Pos.Line, "portfolio",
 				"account %q shares portfolio %q with account %q (%s) but sets daily_unique_limit %s; accounts of one portfolio share one budget and must agree",
 				a.Name, a.Portfolio, f.Name, f.Pos, limitText(a.DailyUniqueLimit))
+		}
+		if f.FrequencyCap.Messages != a.FrequencyCap.Messages || f.FrequencyCap.Per != a.FrequencyCap.Per {
+			l.probs.add(a.Pos.File, a.Pos.Line, "portfolio",
+				"account %q shares portfolio %q with account %q (%s) but sets frequency_cap %s, not %s; accounts of one portfolio share one frequency cap and must agree",
+				a.Name, a.Portfolio, f.Name, f.Pos, a.FrequencyCap, f.FrequencyCap)
 		}
 	}
 }

@@ -694,13 +694,9 @@ broadcasts:
 	require.Contains(t, lines[3], `:34: broadcasts[4].cron: "@every 30s": use a five-field spec`)
 }
 
-// on_unknown_outcome and settle_window choose what a send whose outcome is
-// unknown does; bad values are refused naming the field.
-func TestLoadUnknownOutcomeSettings(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "c.yaml")
-	head := `accounts:
+// salebotAccount is a file with one valid Salebot account whose secrets
+// are ${T}; its settings go on from line 8.
+const salebotAccount = `accounts:
   - name: s
     provider: salebot
     api_token: ${T}
@@ -708,6 +704,14 @@ func TestLoadUnknownOutcomeSettings(t *testing.T) {
     webhook_secret: ${T}
     daily_unique_limit: unlimited
 `
+
+// on_unknown_outcome and settle_window choose what a send whose outcome is
+// unknown does; bad values are refused naming the field.
+func TestLoadUnknownOutcomeSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	head := salebotAccount
 	env := testEnv(map[string]string{"T": "x"})
 	require.NoError(t, os.WriteFile(path, []byte(head), 0o600))
 	b, err := Load(path, env, drivers.Catalog{})
@@ -795,4 +799,85 @@ broadcasts:
 	require.Contains(t, strings.Join(lines, "\n"), `phone: environment variable DATABASE_URL is a setting of wacamp's own processes`)
 	require.NotContains(t, err.Error(), "tok-0123456789abcdef")
 	require.NotContains(t, err.Error(), "Sup3r-Secret-pw")
+}
+
+// frequency_cap caps the messages to one person: {messages, per,
+// sequences}; bad values are refused naming the field and its line, and
+// accounts of one portfolio must agree on it.
+func TestLoadFrequencyCap(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	head := salebotAccount
+	env := testEnv(map[string]string{"T": "x"})
+	load := func(extra string) (*Bundle, error) {
+		t.Helper()
+		require.NoError(t, os.WriteFile(path, []byte(head+extra), 0o600))
+		return Load(path, env, drivers.Catalog{})
+	}
+	b, err := load("")
+	require.NoError(t, err)
+	require.Zero(t, b.Accounts[0].FrequencyCap, "no cap unless asked")
+
+	b, err = load("    frequency_cap: {messages: 2, per: 168h}\n")
+	require.NoError(t, err)
+	require.Equal(t, FrequencyCap{Messages: 2, Per: 168 * time.Hour}, b.Accounts[0].FrequencyCap)
+	b, err = load("    frequency_cap:\n      messages: 1\n      per: 1s\n      sequences: skip\n")
+	require.NoError(t, err)
+	require.Equal(t, FrequencyCap{Messages: 1, Per: time.Second, Sequences: CapSkip}, b.Accounts[0].FrequencyCap, "the shortest window")
+	b, err = load("    frequency_cap: {messages: 3, per: 744h, sequences: defer}\n")
+	require.NoError(t, err)
+	require.Equal(t, FrequencyCap{Messages: 3, Per: 744 * time.Hour}, b.Accounts[0].FrequencyCap)
+
+	_, err = load("    frequency_cap: {messages: 0, per: 500ms, sequences: later, every: 2}\n")
+	require.Equal(t, []string{
+		path + `:8: accounts[0].frequency_cap.every: unknown key`,
+		path + `:8: accounts[0].frequency_cap.messages: must be between 1 and 100 messages, got 0`,
+		path + `:8: accounts[0].frequency_cap.per: must be between 1s and 744h, got 500ms`,
+		path + `:8: accounts[0].frequency_cap.sequences: "later" must be defer (a step over the cap waits for room, within its deadline) or skip (it is skipped; the enrollment goes on)`,
+	}, problemLines(t, err))
+	_, err = load("    frequency_cap:\n      messages: 101\n      per: 745h\n")
+	require.Equal(t, []string{
+		path + `:9: accounts[0].frequency_cap.messages: must be between 1 and 100 messages, got 101`,
+		path + `:10: accounts[0].frequency_cap.per: must be between 1s and 744h, got 745h`,
+	}, problemLines(t, err))
+	_, err = load("    frequency_cap: {per: a week}\n")
+	require.Equal(t, []string{
+		path + `:8: accounts[0].frequency_cap.messages: is required: how many messages one person may get per window, e.g. {messages: 2, per: 168h}`,
+		path + `:8: accounts[0].frequency_cap.per: "a week" is not a duration such as 24h, 90m or 2h30m`,
+	}, problemLines(t, err))
+	_, err = load("    frequency_cap: {messages: 2}\n")
+	require.Equal(t, []string{
+		path + `:8: accounts[0].frequency_cap.per: is required: the window the messages are counted over, e.g. 168h for a week`,
+	}, problemLines(t, err))
+	_, err = load("    frequency_cap: 2\n")
+	require.Equal(t, []string{path + `:8: accounts[0].frequency_cap: expected a mapping, got "2"`}, problemLines(t, err))
+
+	// One portfolio, one cap.
+	two := `accounts:
+  - name: a
+    provider: salebot
+    api_token: ${T}
+    whatsapp_bot_id: 1
+    webhook_secret: ${T}
+    daily_unique_limit: unlimited
+    portfolio: acme
+    frequency_cap: {messages: 2, per: 168h}
+  - name: b
+    provider: salebot
+    api_token: ${T}
+    whatsapp_bot_id: 2
+    webhook_secret: ${T}
+    daily_unique_limit: unlimited
+    portfolio: acme
+    frequency_cap: {messages: 2, per: 168h, sequences: skip}
+`
+	require.NoError(t, os.WriteFile(path, []byte(two), 0o600))
+	_, err = Load(path, env, drivers.Catalog{})
+	require.NoError(t, err, "sequences may differ: it is what each account's steps do")
+	require.NoError(t, os.WriteFile(path, []byte(strings.Replace(two, "{messages: 2, per: 168h, sequences: skip}", "{messages: 2, per: 24h}", 1)), 0o600))
+	_, err = Load(path, env, drivers.Catalog{})
+	require.Equal(t, []string{
+		path + `:10: portfolio: account "b" shares portfolio "acme" with account "a" (` + path + `:2) but sets frequency_cap 2 per 24h, not 2 per 168h; accounts of one portfolio share one frequency cap and must agree`,
+	}, problemLines(t, err))
 }

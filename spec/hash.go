@@ -31,6 +31,16 @@ func (b Broadcast) SpecHash() (message, audience string) {
 // sending: every field except Pos. TokenRef is a reference, not the token,
 // so a rotated token in the same variable or file keeps the hash.
 func (a Account) SpecHash() string {
+	// An account without a cap hashes as before the cap existed.
+	type capHash struct {
+		Messages  int    `json:"messages"`
+		Per       int64  `json:"per_ms"`
+		Sequences string `json:"sequences,omitempty"`
+	}
+	var fc any // nil: left out
+	if c := a.FrequencyCap; c.Messages > 0 {
+		fc = capHash{c.Messages, c.Per.Milliseconds(), c.Sequences}
+	}
 	return hashJSON(struct {
 		Name          string  `json:"name"`
 		Provider      string  `json:"provider"`
@@ -48,9 +58,10 @@ func (a Account) SpecHash() string {
 		WebhookSecret string  `json:"webhook_secret_ref,omitempty"`
 		Unknown       string  `json:"on_unknown_outcome,omitempty"`
 		SettleWindow  int64   `json:"settle_window_ms,omitempty"`
+		FrequencyCap  any     `json:"frequency_cap,omitempty"`
 	}{a.Name, a.Provider, a.BaseURL, a.TokenRef, a.PhoneNumberID, a.WhatsAppBotID, a.RatePerSecond,
 		a.PairInterval.Milliseconds(), a.DailyUniqueLimit, a.Portfolio, a.Timezone, a.SecretRef, a.SessionID, a.WebhookSecretRef,
-		a.OnUnknownOutcome, a.SettleWindow.Milliseconds()})
+		a.OnUnknownOutcome, a.SettleWindow.Milliseconds(), fc})
 }
 
 // audienceHash hashes an audience recipient by recipient, as it is read,

@@ -98,8 +98,9 @@ func (db *DB) Apply(ctx context.Context, b *spec.Bundle, now time.Time) ([]Chang
 }
 
 // portfolioConflicts refuses accounts that share a portfolio (one
-// unique-recipient budget) with a stored account, not in this bundle, that
-// gives the budget another size. (Load checks the accounts of one bundle.)
+// unique-recipient budget, one frequency cap) with a stored account, not in
+// this bundle, that gives the budget or the cap another size. (Load checks
+// the accounts of one bundle.)
 func portfolioConflicts(tx *gorm.DB, accounts []spec.Account) []error {
 	names := make([]string, 0, len(accounts))
 	for _, a := range accounts {
@@ -110,8 +111,10 @@ func portfolioConflicts(tx *gorm.DB, accounts []spec.Account) []error {
 		if a.Portfolio == "" {
 			continue
 		}
+		fc := a.FrequencyCap
 		var other accountRow
-		err := tx.Where("portfolio = ? AND daily_unique_limit <> ? AND name NOT IN ?", a.Portfolio, a.DailyUniqueLimit, names).
+		err := tx.Where("portfolio = ? AND (daily_unique_limit <> ? OR cap_messages <> ? OR cap_per_ms <> ?) AND name NOT IN ?",
+			a.Portfolio, a.DailyUniqueLimit, fc.Messages, fc.Per.Milliseconds(), names).
 			Order("name").Take(&other).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			continue
@@ -120,8 +123,14 @@ func portfolioConflicts(tx *gorm.DB, accounts []spec.Account) []error {
 			errs = append(errs, fmt.Errorf("account %q: check portfolio %q: %w", a.Name, a.Portfolio, err))
 			continue
 		}
-		errs = append(errs, fmt.Errorf("%s: account %q: portfolio %q already has account %q with daily_unique_limit %d, not %d; accounts of one portfolio share one budget and must agree: %w",
-			a.Pos, a.Name, a.Portfolio, other.Name, other.DailyUniqueLimit, a.DailyUniqueLimit, ErrConflict))
+		if other.DailyUniqueLimit != a.DailyUniqueLimit {
+			errs = append(errs, fmt.Errorf("%s: account %q: portfolio %q already has account %q with daily_unique_limit %d, not %d; accounts of one portfolio share one budget and must agree: %w",
+				a.Pos, a.Name, a.Portfolio, other.Name, other.DailyUniqueLimit, a.DailyUniqueLimit, ErrConflict))
+			continue
+		}
+		theirs := spec.FrequencyCap{Messages: other.CapMessages, Per: time.Duration(other.CapPerMs) * time.Millisecond}
+		errs = append(errs, fmt.Errorf("%s: account %q: portfolio %q already has account %q with frequency_cap %s, not %s; accounts of one portfolio share one frequency cap and must agree: %w",
+			a.Pos, a.Name, a.Portfolio, other.Name, theirs, fc, ErrConflict))
 	}
 	return errs
 }
@@ -133,6 +142,7 @@ func applyAccount(tx *gorm.DB, a spec.Account, now time.Time) (Change, int64, er
 		PhoneNumberID: a.PhoneNumberID, WhatsappBotID: a.WhatsAppBotID, RatePerSecond: a.RatePerSecond,
 		PairIntervalMs: a.PairInterval.Milliseconds(), DailyUniqueLimit: a.DailyUniqueLimit, Portfolio: a.Portfolio,
 		Timezone: a.Timezone, OnUnknownOutcome: a.OnUnknownOutcome, SettleWindowMs: a.SettleWindow.Milliseconds(),
+		CapMessages: a.FrequencyCap.Messages, CapPerMs: a.FrequencyCap.Per.Milliseconds(), CapSequences: a.FrequencyCap.Sequences,
 		SpecHash: a.SpecHash(), UpdatedAt: now}
 	var cur accountRow
 	err := tx.Where("name = ?", a.Name).Take(&cur).Error

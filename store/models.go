@@ -36,6 +36,12 @@ type accountRow struct {
 	SpecHash         string
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+
+	// CapMessages, CapPerMs, CapSequences: the frequency cap (migration
+	// 00013; 0 messages = none).
+	CapMessages  int
+	CapPerMs     int64
+	CapSequences string
 }
 
 func (accountRow) TableName() string { return "accounts" }
@@ -48,6 +54,7 @@ func (a accountRow) domain() delivery.Account {
 		PairInterval: time.Duration(a.PairIntervalMs) * time.Millisecond, DailyUniqueLimit: a.DailyUniqueLimit,
 		Portfolio: a.Portfolio, Timezone: a.Timezone,
 		OnUnknownOutcome: a.OnUnknownOutcome, SettleWindow: time.Duration(a.SettleWindowMs) * time.Millisecond,
+		FrequencyCap: delivery.FrequencyCap{Messages: a.CapMessages, Per: time.Duration(a.CapPerMs) * time.Millisecond, Sequences: a.CapSequences},
 	}
 }
 

@@ -922,6 +922,9 @@ type jobRow struct {
 	APortfolio, ATimezone                     string
 	AOnUnknownOutcome                         string
 	ASettleWindowMs                           int64
+	ACapMessages                              int
+	ACapPerMs                                 int64
+	ACapSequences                             string
 }
 
 // fields returns pointers to r's fields in jobColumns' order, for
@@ -935,7 +938,7 @@ func (r *jobRow) fields() []any {
 		&r.SID, &r.SName, &r.VSpec, &r.PrevWamid,
 		&r.AID, &r.AName, &r.AProvider, &r.ABaseURL, &r.ATokenRef, &r.ASecretRef, &r.ASessionID, &r.AWebhookSecretRef,
 		&r.APhoneNumberID, &r.AWhatsappBotID, &r.ARatePerSecond, &r.APairIntervalMs, &r.ADailyUniqueLimit,
-		&r.APortfolio, &r.ATimezone, &r.AOnUnknownOutcome, &r.ASettleWindowMs}
+		&r.APortfolio, &r.ATimezone, &r.AOnUnknownOutcome, &r.ASettleWindowMs, &r.ACapMessages, &r.ACapPerMs, &r.ACapSequences}
 }
 
 // jobColumns and jobFrom load deliveries with their recipient and
@@ -959,7 +962,8 @@ const (
 	a.webhook_secret_ref AS a_webhook_secret_ref, a.phone_number_id AS a_phone_number_id,
 	a.whatsapp_bot_id AS a_whatsapp_bot_id, a.rate_per_second AS a_rate_per_second,
 	a.pair_interval_ms AS a_pair_interval_ms, a.daily_unique_limit AS a_daily_unique_limit, a.portfolio AS a_portfolio,
-	a.timezone AS a_timezone, a.on_unknown_outcome AS a_on_unknown_outcome, a.settle_window_ms AS a_settle_window_ms`
+	a.timezone AS a_timezone, a.on_unknown_outcome AS a_on_unknown_outcome, a.settle_window_ms AS a_settle_window_ms,
+	a.cap_messages AS a_cap_messages, a.cap_per_ms AS a_cap_per_ms, a.cap_sequences AS a_cap_sequences`
 	jobFrom = `
 	FROM deliveries d
 	LEFT JOIN recipients r ON r.id = d.recipient_id
@@ -1036,7 +1040,8 @@ func decodeJob(j jobRow, broadcasts map[int64]campaign.Broadcast) (delivery.Job,
 		SecretRef: j.ASecretRef, SessionID: j.ASessionID, WebhookSecretRef: j.AWebhookSecretRef,
 		PhoneNumberID: j.APhoneNumberID, WhatsappBotID: j.AWhatsappBotID, RatePerSecond: j.ARatePerSecond,
 		PairIntervalMs: j.APairIntervalMs, DailyUniqueLimit: j.ADailyUniqueLimit, Portfolio: j.APortfolio, Timezone: j.ATimezone,
-		OnUnknownOutcome: j.AOnUnknownOutcome, SettleWindowMs: j.ASettleWindowMs}.domain()
+		OnUnknownOutcome: j.AOnUnknownOutcome, SettleWindowMs: j.ASettleWindowMs,
+		CapMessages: j.ACapMessages, CapPerMs: j.ACapPerMs, CapSequences: j.ACapSequences}.domain()
 	job := delivery.Job{
 		Ref: delivery.Ref{ID: j.ID, Gen: j.Gen}, Status: delivery.Status(j.Status),
 		Phone: j.Phone, Name: j.RName, Vars: decodeVars(j.RVars), Attempts: j.Attempts,
@@ -1273,7 +1278,9 @@ func (db *DB) MarkSent(ctx context.Context, ref delivery.Ref, wamid string, now,
 }
 
 // Finish moves a not-yet-accepted delivery of ref's generation to failed,
-// skipped or expired.
+// skipped or expired. A sequence step's end then does what the sequence's
+// rules say (sequence.Ended): it may stop its enrollment, or pass the step
+// over and plan the next.
 func (db *DB) Finish(ctx context.Context, ref delivery.Ref, to delivery.Status, code, reason string, now time.Time) (bool, error) {
 	var ok bool
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -1300,17 +1307,26 @@ func (db *DB) Finish(ctx context.Context, ref delivery.Ref, to delivery.Status, 
 				return err
 			}
 		}
-		// A sequence step's end may end its enrollment, as the sequence's
-		// rules say (sequence.Ended).
-		plan, ok := sequence.Ended(to, joinDetail(code, reason))
+		// A sequence step's end may end its enrollment, or pass the step
+		// over, as the sequence's rules say (sequence.Ended).
+		plan, ok := sequence.Ended(to, code, joinDetail(code, reason))
 		if !ok {
 			return nil
 		}
-		var enrollment []int64
-		if err := tx.Raw(`SELECT enrollment_id FROM deliveries WHERE id = ? AND enrollment_id IS NOT NULL`, ref.ID).Scan(&enrollment).Error; err != nil {
+		var step []struct {
+			EnrollmentID int64
+			Step         int
+		}
+		if err := tx.Raw(`SELECT enrollment_id, step FROM deliveries WHERE id = ? AND enrollment_id IS NOT NULL`, ref.ID).Scan(&step).Error; err != nil {
 			return err
 		}
-		_, err := endEnrollments(tx, enrollment, sequence.EnrollStopped, plan.Reason, now)
+		if len(step) == 0 {
+			return nil
+		}
+		if plan.Action == sequence.Pass {
+			return planNext(tx, step[0].EnrollmentID, step[0].Step, now, now)
+		}
+		_, err := endEnrollments(tx, []int64{step[0].EnrollmentID}, sequence.EnrollStopped, plan.Reason, now)
 		return err
 	})
 	if err != nil {

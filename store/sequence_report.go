@@ -26,13 +26,14 @@ func (db *DB) SequenceReport(ctx context.Context, name string) (sequence.Report,
 	var rows []struct {
 		Step   int
 		Status string
+		Code   string // a skipped step's error_code
 		N      int
 		Next   sql.NullString // a time; SQLite returns an aggregate's as text
 	}
-	err = db.q(ctx).Raw(`SELECT d.step, d.status, COUNT(*) AS n,
+	err = db.q(ctx).Raw(`SELECT d.step, d.status, CASE WHEN d.status = 'skipped' THEN d.error_code ELSE '' END AS code, COUNT(*) AS n,
 		MIN(CASE WHEN d.status IN ('planned', 'queued', 'sending') THEN d.due_at END) AS next
 		FROM deliveries d JOIN enrollments e ON e.id = d.enrollment_id
-		WHERE e.sequence_id = ? GROUP BY d.step, d.status ORDER BY d.step`, id).Scan(&rows).Error
+		WHERE e.sequence_id = ? GROUP BY d.step, d.status, code ORDER BY d.step`, id).Scan(&rows).Error
 	if err != nil {
 		return r, fmt.Errorf("sequence %q: count steps: %w", name, err)
 	}
@@ -46,7 +47,13 @@ func (db *DB) SequenceReport(ctx context.Context, name string) (sequence.Report,
 	}
 	for _, row := range rows {
 		s := &r.Steps[row.Step]
-		s.Counts[row.Status] = row.N
+		s.Counts[row.Status] += row.N
+		if isReasonCode(row.Code) {
+			if s.Skips == nil {
+				s.Skips = map[string]int{}
+			}
+			s.Skips[row.Code] += row.N
+		}
 		if !row.Next.Valid {
 			continue
 		}

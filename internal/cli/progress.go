@@ -101,11 +101,18 @@ func printReport(w io.Writer, r campaign.Report) {
 		fmt.Fprintln(w)
 	}
 	for _, s := range delivery.Statuses {
-		fmt.Fprintf(w, "  %-10s %d\n", s, r.Counts[string(s)])
+		fmt.Fprintf(w, "  %-10s %d", s, r.Counts[string(s)])
+		if s == delivery.Skipped && len(r.Skips) > 0 {
+			fmt.Fprintf(w, " (%s)", countsLine(r.Skips, nil))
+		}
+		fmt.Fprintln(w)
 	}
 	if len(r.Settle) > 0 {
 		fmt.Fprintf(w, "outcome unknown: %d awaiting provider confirmation, %d settled from webhooks, %d sent again after the settle window\n",
 			r.Settle[delivery.SettleAwaiting], r.Settle[delivery.SettleSettled], r.Settle[delivery.SettleResent])
+	}
+	if n, m := r.Skips[delivery.ReasonFrequencyCap], r.MarketingCapRefused; n+m > 0 {
+		fmt.Fprintf(w, "frequency cap: %d skipped (the person had had the account's frequency_cap of messages), %d failed (refused under Meta's per-user marketing limit, 131049)\n", n, m)
 	}
 	printZones(w, r)
 }

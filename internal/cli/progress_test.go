@@ -56,3 +56,20 @@ func TestProgressLineShowsExpired(t *testing.T) {
 	r.Counts["skipped"] = 2
 	require.Contains(t, ProgressLine(r), "expired 4  skipped 2  pending 0")
 }
+
+// The status page counts the frequency cap's ends: the skips by their
+// reason code, and Meta's 131049 refusals beside them.
+func TestReportShowsTheFrequencyCap(t *testing.T) {
+	t.Parallel()
+	r := campaign.Report{Name: "promo", Status: campaign.StatusCompleted, Account: "main", Total: 10, Handed: 10,
+		Counts: map[string]int{"delivered": 6, "skipped": 3, "failed": 1},
+		Skips:  map[string]int{"frequency_cap": 3}, MarketingCapRefused: 1}
+	var out strings.Builder
+	printReport(&out, r)
+	require.Contains(t, out.String(), "  skipped    3 (3 frequency_cap)\n")
+	require.Contains(t, out.String(), "frequency cap: 3 skipped (the person had had the account's frequency_cap of messages), 1 failed (refused under Meta's per-user marketing limit, 131049)\n")
+	r.Skips, r.MarketingCapRefused = nil, 0
+	out.Reset()
+	printReport(&out, r)
+	require.NotContains(t, out.String(), "frequency cap")
+}

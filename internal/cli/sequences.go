@@ -284,6 +284,9 @@ func printSequenceReport(w io.Writer, r sequence.Report, now time.Time) {
 	fmt.Fprintf(w, "  enrollments: %s\n", countsLine(r.Enrollments, enrollOrder))
 	for _, s := range r.Steps {
 		line := countsLine(s.Counts, deliveryOrder())
+		if len(s.Skips) > 0 {
+			line += " (skipped: " + countsLine(s.Skips, nil) + ")"
+		}
 		if s.NextDue != nil {
 			when := "now"
 			if d := s.NextDue.Sub(now); d > 0 {
