@@ -57,6 +57,17 @@ func RegisterSQLite(open func(dsn string) gorm.Dialector) { openSQLite = open }
 // the embedded database ("sqlite::memory:" for a private in-memory one), if
 // the program links it (see RegisterSQLite).
 func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
+	return open(ctx, dsn, log, true)
+}
+
+// OpenReadOnly connects to dsn as Open does but leaves the schema as it is,
+// for commands that only read and must write nothing (validate's
+// estimates): what they read is in every schema version they may meet.
+func OpenReadOnly(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
+	return open(ctx, dsn, log, false)
+}
+
+func open(ctx context.Context, dsn string, log *slog.Logger, migrate bool) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -106,6 +117,9 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	db := &DB{gorm: g, dialect: dialect, batch: defaultBatch}
 	if dialect == "postgres" {
 		db.comb, db.sql = newCombiners(sqlDB), sqlDB
+	}
+	if !migrate {
+		return db, nil
 	}
 	if err := db.migrate(ctx, sqlDB, log); err != nil {
 		return nil, err

@@ -163,6 +163,10 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d problem(s); nothing was written", *path, len(planProblems))}
 	}
 	if cmd == "validate" {
+		capNotes, capWarnings := capEstimates(ctx, io, bundle, *offline)
+		for _, w := range capWarnings {
+			fmt.Fprintln(io.Stderr, "warning:", w)
+		}
 		fmt.Fprintf(io.Stdout, "%s: OK — %d account(s), %d broadcast(s), %d sequence(s)\n", *path, len(bundle.Accounts), len(bundle.Broadcasts), len(bundle.Sequences))
 		if *offline {
 			fmt.Fprintln(io.Stdout, "offline: secrets were not read and no provider was asked; run validate without --offline where the secrets are to check them")
@@ -170,6 +174,9 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 		for _, b := range bundle.Broadcasts {
 			printEstimate(io, b, rates[b.Account])
 			printZonePlan(io, bundle, b)
+			if note, ok := capNotes[b.Name]; ok {
+				fmt.Fprintf(io.Stdout, "  %s\n", note)
+			}
 		}
 		for _, sq := range bundle.Sequences {
 			fmt.Fprintf(io.Stdout, "sequence %s: %d steps\n", sq.Name, len(sq.Steps))

@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/wacamp/wacamp/delivery"
+	"github.com/wacamp/wacamp/spec"
+	"github.com/wacamp/wacamp/store"
+)
+
+// capChunk is how many phones of an audience one estimate statement
+// weighs: memory stays bounded whatever the audience.
+const capChunk = 50_000
+
+// capHistory is what estimating a frequency cap reads (store.DB).
+type capHistory interface {
+	LedgerAccounts(ctx context.Context, ledger string) ([]int64, error)
+	AtCap(ctx context.Context, accounts []int64, phones []string, since time.Time, messages int) (int, error)
+}
+
+// capEstimates says, for each broadcast (by name) whose account has a
+// frequency_cap, how many of its recipients the cap would skip if it
+// started now: those who already had the cap's number of messages accepted
+// within its window from the accounts that share the cap, as the database
+// recorded them. It needs the database (DATABASE_URL), which it only
+// reads (no migration); offline, or without one, the line says why there
+// is no estimate. Problems reading it are warnings: validation must not
+// depend on it.
+func capEstimates(ctx context.Context, io IO, b *spec.Bundle, offline bool) (notes map[string]string, warnings []string) {
+	capped := map[string]spec.Account{}
+	for _, a := range b.Accounts {
+		if a.FrequencyCap.Messages > 0 {
+			capped[a.Name] = a
+		}
+	}
+	notes = map[string]string{}
+	var todo []spec.Broadcast
+	for _, bc := range b.Broadcasts {
+		if a, ok := capped[bc.Account]; ok {
+			notes[bc.Name] = "frequency cap " + a.FrequencyCap.String() + ": "
+			todo = append(todo, bc)
+		}
+	}
+	if len(todo) == 0 {
+		return notes, nil
+	}
+	cfg, err := settings(io)
+	var why string
+	switch {
+	case offline:
+		why = "not estimated offline"
+	case err != nil || cfg.DatabaseURL == "":
+		why = "not estimated (set DATABASE_URL to estimate from the history)"
+	}
+	var db *store.DB
+	if why == "" {
+		if db, err = store.OpenReadOnly(ctx, cfg.DatabaseURL, Logger(io)); err != nil {
+			why = "not estimated"
+			warnings = append(warnings, "frequency cap estimates: "+err.Error())
+		} else {
+			defer db.Close()
+			db.SetMaxConns(1)
+		}
+	}
+	for _, bc := range todo {
+		if why != "" {
+			notes[bc.Name] += why
+			continue
+		}
+		a := capped[bc.Account]
+		n, err := estimateCap(ctx, db, bc, a, io.now())
+		if err != nil {
+			notes[bc.Name] += "not estimated"
+			warnings = append(warnings, fmt.Sprintf("broadcast %s: frequency cap estimate: %v", bc.Name, err))
+			continue
+		}
+		notes[bc.Name] += fmt.Sprintf("%d of %d recipients already had %d message(s) in the last %s and would be skipped if it started now",
+			n, bc.RecipientCount(), a.FrequencyCap.Messages, spec.ShortDuration(a.FrequencyCap.Per))
+	}
+	return notes, warnings
+}
+
+// estimateCap counts the recipients of bc already at a's frequency cap at
+// now, capChunk phones a statement.
+func estimateCap(ctx context.Context, db capHistory, bc spec.Broadcast, a spec.Account, now time.Time) (int, error) {
+	ledger := delivery.Account{Name: a.Name, PhoneNumberID: a.PhoneNumberID, Portfolio: a.Portfolio}.Ledger()
+	accounts, err := db.LedgerAccounts(ctx, ledger)
+	if err != nil || len(accounts) == 0 {
+		return 0, err // no account of the ledger stored yet: no history
+	}
+	since := now.Add(-a.FrequencyCap.Per)
+	total := 0
+	phones := make([]string, 0, min(capChunk, bc.RecipientCount()))
+	flush := func() error {
+		n, err := db.AtCap(ctx, accounts, phones, since, a.FrequencyCap.Messages)
+		total += n
+		phones = phones[:0]
+		return err
+	}
+	for r, err := range bc.EachRecipient(ctx) {
+		if err != nil {
+			return 0, err
+		}
+		if phones = append(phones, r.Phone); len(phones) == capChunk {
+			if err := flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if len(phones) > 0 {
+		if err := flush(); err != nil {
+			return 0, err
+		}
+	}
+	return total, nil
+}
