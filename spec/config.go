@@ -42,7 +42,7 @@ const (
 	// MaxCapMessages, MinCapPer and MaxCapPer bound an account's
 	// frequency_cap: 1 to 100 messages per 1s to 744h (31 days). The
 	// shortest windows are for trying a cap out (and for tests); Redis
-	// keeps about 100 bytes per person messaged within the window.
+	// keeps about 150 bytes per person messaged within the window.
 	MaxCapMessages = 100
 	MinCapPer      = time.Second
 	MaxCapPer      = 744 * time.Hour

@@ -26,7 +26,7 @@ import (
 //     any moving Cap.Per, from every number of the ledger. A sorted set per
 //     (ledger, recipient) holds each counted send (its id) with the time
 //     its place was taken; it expires Cap.Per after the latest, so only
-//     recipients messaged within Cap.Per take memory (about 100 bytes
+//     recipients messaged within Cap.Per take memory (about 150 bytes
 //     each). A send counted once is counted once however often its place
 //     is taken again, and a send that was surely not made is handed back
 //     with [Recipients.Refund].
