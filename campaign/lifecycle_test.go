@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/provider/botsailor"
@@ -289,7 +290,7 @@ func TestCrashedSendIsReconciled(t *testing.T) {
 	rows := b.export("crash")
 	ref := delivery.Ref{ID: rows[0].ID}
 	now := time.Now()
-	ok, err := b.db.Claim(ctx, ref, now.Add(-time.Minute), now.Add(-time.Second), nil) // lease already over
+	ok, err := b.db.Claim(ctx, ref, now.Add(-time.Minute), now.Add(-time.Second), nil, consent.Check{}) // lease already over
 	require.NoError(t, err)
 	require.True(t, ok)
 	cl := botsailor.New(botsailor.Config{BaseURL: b.url, Token: testToken, PhoneNumberID: "119060000040020", WhatsAppBotID: 123})

@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/testclock"
 	"github.com/wacamp/wacamp/internal/testenv"
@@ -80,7 +81,7 @@ func TestRedisDataLossRecoversRunningLeasesAsTheyEnd(t *testing.T) {
 	ctx := context.Background()
 	f, insp := b.feeder()
 	job := b.firstQueued(f, "lease")
-	ok, err := b.db.Claim(ctx, job.Ref, clk.Now(), clk.Now().Add(2*time.Second), nil)
+	ok, err := b.db.Claim(ctx, job.Ref, clk.Now(), clk.Now().Add(2*time.Second), nil, consent.Check{})
 	require.NoError(t, err)
 	require.True(t, ok)
 

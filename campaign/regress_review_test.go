@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/testclock"
@@ -128,7 +129,7 @@ func TestCancelDuringReconcileEndsSkipped(t *testing.T) {
 	job := b.firstQueued(f, "cxl")
 	// A crashed attempt: claimed, lease over, never reached the provider.
 	now := time.Now()
-	ok, err := b.db.Claim(ctx, job.Ref, now.Add(-time.Minute), now.Add(-time.Second), nil)
+	ok, err := b.db.Claim(ctx, job.Ref, now.Add(-time.Minute), now.Add(-time.Second), nil, consent.Check{})
 	require.NoError(t, err)
 	require.True(t, ok)
 

@@ -160,6 +160,11 @@ func (h *PollHandler) fromConversation(ctx context.Context, s Sender, t PollTarg
 		log.DebugContext(ctx, "delivery: status poll: cannot read conversation", slog.String("error", err.Error()))
 		return "", provider.StatusReport{}
 	}
+	// What the recipient wrote back is recorded from any read (an opt-out
+	// keyword included); a failure to record it holds up no status.
+	if err := recordInbound(ctx, h.store, log, t.Account, t.Phone, conv, h.opts.Now()); err != nil {
+		log.WarnContext(ctx, "delivery: status poll: cannot record what the recipient wrote", slog.String("error", err.Error()))
+	}
 	scope := scopeOf(t.Account, t.Phone)
 	var c provider.ConversationMessage
 	if key != "" {

@@ -231,7 +231,23 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 		return own.AccountDown(reason)
 	}
 	caps := sender.Capabilities()
-	if ended, err := own.EndedBeforeSend(ctx, log, sender, caps, job, now); ended || err != nil {
+	// On a provider whose replies are only in the conversation history,
+	// the history is read before a send to someone wacamp messaged
+	// before (they may have written STOP), and before a send whose answer
+	// carries no wamid (its mark, below); what they wrote is recorded
+	// first, so an opt-out read here stops this very send at the claim.
+	// The reply exit and the mark take what this one read found.
+	marked := needsMark(msg) && caps.History
+	_, recording := h.store.(InboundStore)
+	var conv []provider.ConversationMessage
+	src := sender
+	if caps.History && (marked || (job.Contacted && recording)) {
+		if conv, err = h.readConversation(ctx, log, sender, job); err != nil {
+			return fmt.Errorf("read conversation before send: %w", err)
+		}
+		src = &convMemo{Sender: sender, phone: job.Phone, conv: conv, limit: h.opts.ConversationLimit}
+	}
+	if ended, err := own.EndedBeforeSend(ctx, log, src, caps, job, now); ended || err != nil {
 		return err
 	}
 
@@ -242,15 +258,12 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	// Waiting is not a failure: a wait that cannot end in time comes back
 	// later, the attempt not counted.
 	var mark []string
-	marked := needsMark(msg) && caps.History
 	if marked {
 		// The answer will carry no wamid: note what the conversation holds
 		// now, so that only newer messages can be ours. It is read before
 		// the token, so that (after a short wait) only the claim separates
 		// the grant from the request.
-		if mark, err = h.snapshot(ctx, sender, job.Phone); err != nil {
-			return fmt.Errorf("read conversation before send: %w", err)
-		}
+		mark = markOf(conv)
 	}
 	waitStart := time.Now()
 	depart, err := h.waitToken(ctx, job)
@@ -261,24 +274,38 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 		// Messages may have arrived while we waited: look again, so none
 		// of them can pass for ours. (This read between the grant and the
 		// request can put a template later than its grant.)
-		if mark, err = h.snapshot(ctx, sender, job.Phone); err != nil {
+		if conv, err = h.readConversation(ctx, log, sender, job); err != nil {
 			return fmt.Errorf("read conversation before send: %w", err)
 		}
+		mark = markOf(conv)
 	}
 
 	// The claim is the re-check: one statement, right before the request,
 	// that takes the delivery only while its broadcast runs (or its
-	// enrollment is active) and records the mark. A pause, a cancel or an
-	// ended enrollment since the task started stops the send here.
+	// enrollment is active) and its recipient is not on the suppression
+	// list, and records the mark. A pause, a cancel, an ended enrollment or
+	// an opt-out since the task started stops the send here.
 	now = h.opts.Now()
 	// The lease's exact value identifies this attempt's claim (microseconds:
 	// what Postgres keeps).
 	leaseUntil := now.Add(h.opts.Lease).Truncate(time.Microsecond)
-	ok, err := h.store.Claim(ctx, ref, now, leaseUntil, mark)
-	if err != nil || !ok {
-		// !ok: paused, cancelled, ended or taken meanwhile; whoever moved
-		// the row owns it (a pause or cancel also took it out of the queue).
+	check := job.OptOut()
+	ok, err := h.store.Claim(ctx, ref, now, leaseUntil, mark, check)
+	if err != nil {
 		return err
+	}
+	if !ok {
+		// Paused, cancelled, ended or taken meanwhile: whoever moved the
+		// row owns it (a pause or cancel also took it out of the queue).
+		// Or the recipient opted out, which the claim does not say: then
+		// the delivery is skipped (a statement only when a claim fails).
+		if skipped, err := h.store.SkipOptedOut(ctx, ref, check, now); err != nil || skipped {
+			if skipped {
+				log.InfoContext(ctx, "delivery: skipped: the recipient opted out")
+			}
+			return err
+		}
+		return nil
 	}
 	job.Attempts++
 	job.LeaseUntil, job.SendingAt, job.ConvMark = &leaseUntil, &now, mark
@@ -422,19 +449,28 @@ func needsMark(m templates.Message) bool {
 	return m.Kind == templates.KindTemplate || m.Kind == templates.KindBotFlow
 }
 
-// snapshot returns what the recipient's conversation holds (never nil): the
-// wamid and the provider's entry id of every entry, so that an entry listed
-// without a wamid can be told apart too (see markItems).
-func (h *SendHandler) snapshot(ctx context.Context, s Sender, phone string) ([]string, error) {
-	conv, err := s.Conversation(ctx, phone, h.opts.ConversationLimit)
-	if err != nil {
-		return nil, err
-	}
+// markOf returns what a conversation holds (never nil): the wamid and the
+// provider's entry id of every entry, so that an entry listed without a
+// wamid can be told apart too (see markItems).
+func markOf(conv []provider.ConversationMessage) []string {
 	ids := make([]string, 0, 2*len(conv))
 	for _, c := range conv {
 		ids = append(ids, markItems(c)...)
 	}
-	return ids, nil
+	return ids
+}
+
+// readConversation reads the job's recipient's conversation and records
+// what they wrote in it (see recordInbound).
+func (h *SendHandler) readConversation(ctx context.Context, log *slog.Logger, s Sender, job Job) ([]provider.ConversationMessage, error) {
+	conv, err := s.Conversation(ctx, job.Phone, h.opts.ConversationLimit)
+	if err != nil {
+		return nil, err
+	}
+	if err := recordInbound(ctx, h.store, log, job.Account, job.Phone, conv, h.opts.Now()); err != nil {
+		return nil, err
+	}
+	return conv, nil
 }
 
 // unclaim puts a claimed delivery that surely did not reach the provider (or

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/provider"
 )
 
@@ -44,7 +45,14 @@ type WorkerStore interface {
 	// sending with a lease, only while its owner runs (its broadcast is
 	// running, its enrollment active), recording mark (nil: none) and when the request
 	// began.
-	Claim(ctx context.Context, ref Ref, now, leaseUntil time.Time, mark []string) (bool, error)
+	// The claim also refuses a recipient on the suppression lists check
+	// names; SkipOptedOut then says whether that was why.
+	Claim(ctx context.Context, ref Ref, now, leaseUntil time.Time, mark []string, check consent.Check) (bool, error)
+	// SkipOptedOut skips a pending delivery of ref's generation whose
+	// recipient is on the suppression lists check names (reason
+	// consent.ReasonOptedOut), ending its enrollment if it is a step;
+	// false when it is not pending or its recipient is not suppressed.
+	SkipOptedOut(ctx context.Context, ref Ref, check consent.Check, now time.Time) (bool, error)
 	// Reclaim takes over a sending delivery whose lease ended.
 	Reclaim(ctx context.Context, ref Ref, now, leaseUntil time.Time) (bool, error)
 	// Unclaim moves a sending delivery back (to queued, or to planned with a
@@ -68,4 +76,11 @@ type WorkerStore interface {
 	Finish(ctx context.Context, ref Ref, to Status, code, reason string, now time.Time) (bool, error)
 	// PauseAccount pauses every running broadcast of an account.
 	PauseAccount(ctx context.Context, accountID int64, reason string, now time.Time) ([]int64, error)
+}
+
+// InboundStore records what people wrote to an account's number, as read
+// from a conversation history (store.DB satisfies it): their latest
+// inbound time, and opt-out and opt-in keywords (see consent).
+type InboundStore interface {
+	RecordInbound(ctx context.Context, accountID int64, msgs []consent.Inbound, now time.Time) (consent.Outcome, error)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -146,6 +147,17 @@ type Job struct {
 	// Batch is the batch send task that carries a queued delivery (see
 	// BatchTaskID); 0 = its own send task. Only the sweep reads it.
 	Batch int64
+	// Contacted says wacamp sent the recipient a message before (some
+	// delivery to the phone was accepted): they may have written back, so
+	// on a provider whose replies are only in the conversation history the
+	// history is read before the send, for opt-out keywords.
+	Contacted bool
+}
+
+// OptOut is what the job's recipient is checked against on the suppression
+// list: its account's lists, and whether its message is marketing.
+func (j Job) OptOut() consent.Check {
+	return consent.CheckOf(j.Account.Name, j.Account.Portfolio, j.Message)
 }
 
 // Variables returns the values a message may use for this recipient.

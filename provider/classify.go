@@ -65,6 +65,27 @@ var metaCodeClass = map[string]Class{
 	"131005": ClassHaltAccount,
 }
 
+// recipientRefusals are Meta's error codes that say the recipient refuses
+// the business's messages, not just this one (WHATSAPP.md §4, §7): the
+// message fails (ClassPermanent) and sending that person more of the same
+// would fail again. marketing: only marketing messages are refused.
+var recipientRefusals = map[string]struct {
+	marketing bool
+	reason    string
+}{
+	"131050": {true, "the user stopped marketing messages from the business"},
+	"130403": {false, "the user blocked the business"},
+}
+
+// RecipientRefusal reports whether Meta's error code means the recipient
+// refuses the business's messages (131050: marketing ones; 130403: all),
+// and why. A refusal is remembered on the suppression list (package
+// consent), so the person is not sent what they refuse again.
+func RecipientRefusal(code string) (marketing bool, reason string, ok bool) {
+	r, ok := recipientRefusals[strings.TrimSpace(code)]
+	return r.marketing, r.reason, ok
+}
+
 // Classify returns the policy class of a failed provider call (WHATSAPP.md
 // §4) from the HTTP status of the answer (0 if none), Meta's error code
 // (empty if the provider passed none) and the provider's message text.

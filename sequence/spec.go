@@ -96,4 +96,7 @@ type Enrollee struct {
 type EnrollResult struct {
 	Enrolled int // new enrollments
 	Skipped  int // already active, or finished and the sequence does not re-enter
+	// OptedOut are people on the suppression list for the first step: their
+	// enrollment ended at once (exited, opted_out), its step skipped.
+	OptedOut int
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/wacamp/wacamp/consent"
 )
 
 var accountKeys = []string{
@@ -14,7 +16,7 @@ var accountKeys = []string{
 	"api_secret", "api_secret_file", "webhook_secret", "webhook_secret_file",
 	"session_id", "phone_number_id", "whatsapp_bot_id", "rate_per_second",
 	"pair_interval", "daily_unique_limit", "portfolio", "timezone",
-	"on_unknown_outcome", "settle_window", "frequency_cap",
+	"on_unknown_outcome", "settle_window", "frequency_cap", "opt_out",
 }
 
 // account decodes accounts[i], reporting its problems.
@@ -162,6 +164,8 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 	a.OnUnknownOutcome, a.SettleWindow = f.unknownOutcome(obj, field)
 	a.FrequencyCap = f.frequencyCap(obj["frequency_cap"].val, subfield(field, "frequency_cap"))
 
+	a.OptOut = f.optOut(obj["opt_out"].val, subfield(field, "opt_out"))
+
 	fld = subfield(field, "timezone")
 	p = obj["timezone"]
 	if tz, _ := f.str(p.val, fld); tz != "" {
@@ -172,6 +176,55 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 		}
 	}
 	return a
+}
+
+// optOut decodes an account's opt_out: its own opt-out keywords
+// (keywords) and opt-in keywords (opt_in_keywords), honoured besides the
+// defaults (consent.DefaultOptOut, consent.DefaultOptIn). A keyword is
+// compared folded (consent.Fold: trimmed, without case and accents), is
+// at most consent.MaxKeywordLen characters, and may not be both an
+// opt-out and an opt-in keyword.
+func (f *fileCtx) optOut(n *yaml.Node, field string) consent.Keywords {
+	obj, ok := f.object(n, field, "keywords", "opt_in_keywords")
+	if !ok {
+		return consent.Keywords{}
+	}
+	var k consent.Keywords
+	folded := map[string]string{} // folded keyword -> the list it is in
+	for _, w := range consent.DefaultOptOut {
+		folded[consent.Fold(w)] = "the default opt-out keywords"
+	}
+	for _, w := range consent.DefaultOptIn {
+		folded[consent.Fold(w)] = "the default opt-in keywords"
+	}
+	read := func(key string) []string {
+		var out []string
+		fld := subfield(field, key)
+		for i, item := range f.list(obj[key].val, fld) {
+			ifld := index(fld, i)
+			w, ok := f.str(item, ifld)
+			if !ok {
+				continue
+			}
+			line := resolve(item).Line
+			fw := consent.Fold(w)
+			switch other, dup := folded[fw]; {
+			case fw == "":
+				f.problem(line, ifld, "is empty: a keyword needs a letter or digit")
+			case len([]rune(fw)) > consent.MaxKeywordLen:
+				f.problem(line, ifld, "is %d characters; a keyword is a word or two, at most %d", len([]rune(fw)), consent.MaxKeywordLen)
+			case dup && other != fld:
+				f.problem(line, ifld, "%s is already in %s (keywords are compared without case and accents)", shown(item, w), other)
+			case !dup:
+				folded[fw] = fld
+				out = append(out, strings.TrimSpace(w))
+			}
+		}
+		return out
+	}
+	k.OptOut = read("keywords")
+	k.OptIn = read("opt_in_keywords")
+	return k
 }
 
 // The choices of on_unknown_outcome: what to do with a send whose outcome

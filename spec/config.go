@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/templates"
 )
@@ -109,7 +110,10 @@ type Account struct {
 	// and sequence of the account's portfolio (else its number); zero:
 	// none. Accounts of one portfolio share it.
 	FrequencyCap FrequencyCap
-	Pos          Pos
+	// OptOut are the account's own opt-out and opt-in keywords, besides
+	// the defaults (consent.DefaultOptOut, consent.DefaultOptIn).
+	OptOut consent.Keywords
+	Pos    Pos
 }
 
 // FrequencyCap is an account's frequency_cap: at most Messages

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+
+	"github.com/wacamp/wacamp/consent"
 )
 
 // SpecHash returns stable hashes of b's message and of its audience: the
@@ -59,9 +61,20 @@ func (a Account) SpecHash() string {
 		Unknown       string  `json:"on_unknown_outcome,omitempty"`
 		SettleWindow  int64   `json:"settle_window_ms,omitempty"`
 		FrequencyCap  any     `json:"frequency_cap,omitempty"`
+		// OptOut is null without keywords of its own, so the hashes of
+		// accounts stored before it existed do not change.
+		OptOut *consent.Keywords `json:"opt_out,omitempty"`
 	}{a.Name, a.Provider, a.BaseURL, a.TokenRef, a.PhoneNumberID, a.WhatsAppBotID, a.RatePerSecond,
 		a.PairInterval.Milliseconds(), a.DailyUniqueLimit, a.Portfolio, a.Timezone, a.SecretRef, a.SessionID, a.WebhookSecretRef,
-		a.OnUnknownOutcome, a.SettleWindow.Milliseconds(), fc})
+		a.OnUnknownOutcome, a.SettleWindow.Milliseconds(), fc, optOutHash(a.OptOut)})
+}
+
+// optOutHash is k for an account's hash, nil when it adds nothing.
+func optOutHash(k consent.Keywords) *consent.Keywords {
+	if k.IsZero() {
+		return nil
+	}
+	return &k
 }
 
 // audienceHash hashes an audience recipient by recipient, as it is read,

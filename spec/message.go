@@ -51,6 +51,7 @@ import (
 //	    id: "313823"             # BotSailor family; or else:
 //	    name: order_update       # Sobot: name and language
 //	    language: en_US
+//	    category: utility        # marketing (the default), utility or authentication
 //	    vars: {1: "{{order}}", 2: Approved}   # see templates.TemplateVarFromKey
 //	    header: {type: image, url: https://cdn.example.com/h.jpg}   # image, video or document; mime_type, filename
 //	    buttons:                 # parameters of dynamic template buttons
@@ -60,7 +61,7 @@ var messageKinds = []string{"text", "media", "template", "bot_flow", "location",
 // The keys of the mappings inside a message.
 var (
 	mediaKeys          = []string{"url", "type", "caption", "mime_type", "filename"}
-	templateKeys       = []string{"id", "name", "language", "vars", "header", "buttons"}
+	templateKeys       = []string{"id", "name", "language", "category", "vars", "header", "buttons"}
 	templateHeaderKeys = []string{"url", "type", "mime_type", "filename"}
 	templateButtonKeys = []string{"index", "sub_type", "value"}
 	locationKeys       = []string{"latitude", "longitude", "name", "address"}
@@ -255,6 +256,7 @@ func (d *msgDecoder) template(n *yaml.Node) *templates.Template {
 		ID:       d.str(obj["id"].val, "template.id"),
 		Name:     d.str(obj["name"].val, "template.name"),
 		Language: d.str(obj["language"].val, "template.language"),
+		Category: strings.ToLower(strings.TrimSpace(d.str(obj["category"].val, "template.category"))),
 	}
 	var ok bool
 	t.Vars, ok = d.f.templateVars(obj["vars"].val, subfield(d.field, "template.vars"), d.fl)

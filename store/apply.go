@@ -143,7 +143,7 @@ func applyAccount(tx *gorm.DB, a spec.Account, now time.Time) (Change, int64, er
 		PairIntervalMs: a.PairInterval.Milliseconds(), DailyUniqueLimit: a.DailyUniqueLimit, Portfolio: a.Portfolio,
 		Timezone: a.Timezone, OnUnknownOutcome: a.OnUnknownOutcome, SettleWindowMs: a.SettleWindow.Milliseconds(),
 		CapMessages: a.FrequencyCap.Messages, CapPerMs: a.FrequencyCap.Per.Milliseconds(), CapSequences: a.FrequencyCap.Sequences,
-		SpecHash: a.SpecHash(), UpdatedAt: now}
+		OptOut: encodeKeywords(a.OptOut), SpecHash: a.SpecHash(), UpdatedAt: now}
 	var cur accountRow
 	err := tx.Where("name = ?", a.Name).Take(&cur).Error
 	switch {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/consent"
 )
 
 // TestConcurrentClaimsAndRecords: the send path's writes are group-committed
@@ -27,7 +28,7 @@ func TestConcurrentClaimsAndRecords(t *testing.T) {
 
 		var won [n]atomic.Int32
 		concurrently(t, n*tries, func(i int) error {
-			ok, err := f.db.Claim(f.ctx, refs[i%n], now, now.Add(time.Minute), nil)
+			ok, err := f.db.Claim(f.ctx, refs[i%n], now, now.Add(time.Minute), nil, consent.Check{})
 			if ok {
 				won[i%n].Add(1)
 			}
@@ -89,19 +90,19 @@ func TestClaimRecheckSetWise(t *testing.T) {
 			)
 			switch i % 3 {
 			case 0:
-				ok, err = f.db.Claim(f.ctx, refs[i/3], now, now.Add(time.Minute), nil)
+				ok, err = f.db.Claim(f.ctx, refs[i/3], now, now.Add(time.Minute), nil, consent.Check{})
 				if ok {
 					okRunning.Add(1)
 				}
 			case 1:
-				ok, err = f.db.Claim(f.ctx, prefs[i/3], now, now.Add(time.Minute), nil)
+				ok, err = f.db.Claim(f.ctx, prefs[i/3], now, now.Add(time.Minute), nil, consent.Check{})
 				if ok {
 					okPaused.Add(1)
 				}
 			default:
 				r := refs[i/3]
 				r.Gen++
-				ok, err = f.db.Claim(f.ctx, r, now, now.Add(time.Minute), nil)
+				ok, err = f.db.Claim(f.ctx, r, now, now.Add(time.Minute), nil, consent.Check{})
 				if ok {
 					okOldGen.Add(1)
 				}

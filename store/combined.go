@@ -36,24 +36,34 @@ func newCombiners(db *sql.DB) *combiners {
 }
 
 type claimArg struct {
-	ref        delivery.Ref
-	now, lease time.Time
-	mark       string
+	ref          delivery.Ref
+	now, lease   time.Time
+	mark         string
+	listA, listB string // the suppression lists the recipient must not be on
+	marketing    bool   // the message is marketing (an entry of scope marketing blocks it)
 }
 
 // claimRound is Claim for many deliveries in one statement.
 func claimRound(ctx context.Context, db *sql.DB, args []claimArg) ([]bool, error) {
-	ids, gens := make([]int64, len(args)), make([]int64, len(args))
-	nows, leases, marks := make([]time.Time, len(args)), make([]time.Time, len(args)), make([]string, len(args))
+	n := len(args)
+	ids, gens := make([]int64, n), make([]int64, n)
+	nows, leases, marks := make([]time.Time, n), make([]time.Time, n), make([]string, n)
+	listAs, listBs, marketing := make([]string, n), make([]string, n), make([]bool, n)
 	for i, a := range args {
 		ids[i], gens[i], nows[i], leases[i], marks[i] = a.ref.ID, int64(a.ref.Gen), utc(a.now), utc(a.lease), a.mark
+		listAs[i], listBs[i], marketing[i] = a.listA, a.listB, a.marketing
 	}
+	// The suppression check is two probes of the suppressions' primary key
+	// per delivery, in the statement that claims it.
 	rows, err := db.QueryContext(ctx, `UPDATE deliveries SET status = 'sending', sending_at = v.now, lease_until = v.lease,
 		attempts = attempts + 1, conv_mark = v.mark, updated_at = v.now
-		FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::timestamptz[], $5::text[]) AS v(id, gen, now, lease, mark)
+		FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::bool[])
+			AS v(id, gen, now, lease, mark, list_a, list_b, marketing)
 		WHERE deliveries.id = v.id AND deliveries.gen = v.gen AND deliveries.status IN ('planned', 'queued')
+		AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.list IN (v.list_a, v.list_b) AND s.phone = deliveries.phone
+			AND (s.scope = 'all' OR v.marketing))
 		AND `+ownerLive+`
-		RETURNING deliveries.id`, ids, gens, nows, leases, marks)
+		RETURNING deliveries.id`, ids, gens, nows, leases, marks, listAs, listBs, marketing)
 	if err != nil {
 		return nil, fmt.Errorf("claim %d deliveries: %w", len(args), err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
 )
@@ -34,7 +35,7 @@ func (f *fixture) moveTo(ref delivery.Ref, status delivery.Status) {
 	case delivery.Queued:
 		require.Equal(f.t, []delivery.Ref{ref}, f.markQueued([]delivery.Ref{ref}, t0))
 	case delivery.Sending:
-		ok, err = f.db.Claim(f.ctx, ref, t0, at(time.Minute), nil)
+		ok, err = f.db.Claim(f.ctx, ref, t0, at(time.Minute), nil, consent.Check{})
 	case delivery.Sent:
 		f.claimAndSend(ref, fmt.Sprintf("wamid.%d", ref.ID), t0)
 	case delivery.Delivered, delivery.Read:
@@ -98,7 +99,7 @@ func TestClaim(t *testing.T) {
 				}
 				before := f.delivery(ref.ID)
 				now := at(10 * time.Second)
-				ok, err := f.db.Claim(f.ctx, ref, now, now.Add(time.Minute), nil)
+				ok, err := f.db.Claim(f.ctx, ref, now, now.Add(time.Minute), nil, consent.Check{})
 				require.NoError(t, err)
 				require.Equal(t, c.want, ok)
 				after := f.delivery(ref.ID)
@@ -113,7 +114,7 @@ func TestClaim(t *testing.T) {
 				requireTime(t, now.Add(time.Minute), after.LeaseUntil)
 				require.True(t, now.Equal(after.UpdatedAt))
 
-				ok, err = f.db.Claim(f.ctx, ref, now, now.Add(time.Minute), nil)
+				ok, err = f.db.Claim(f.ctx, ref, now, now.Add(time.Minute), nil, consent.Check{})
 				require.NoError(t, err)
 				require.False(t, ok, "a second claim must fail")
 				require.Equal(t, after, f.delivery(ref.ID))
@@ -129,7 +130,7 @@ func TestClaimRace(t *testing.T) {
 		_, refs := f.planned("spring", 1, campaign.StatusRunning)
 		var wins atomic.Int32
 		concurrently(t, 8, func(int) error {
-			ok, err := f.db.Claim(f.ctx, refs[0], t0, at(time.Minute), nil)
+			ok, err := f.db.Claim(f.ctx, refs[0], t0, at(time.Minute), nil, consent.Check{})
 			if ok {
 				wins.Add(1)
 			}
@@ -303,10 +304,10 @@ func TestUnqueue(t *testing.T) {
 			require.Nil(t, d.QueuedAt)
 			require.True(t, now.Equal(d.UpdatedAt))
 
-			ok, err := f.db.Claim(f.ctx, r, now, now.Add(time.Minute), nil)
+			ok, err := f.db.Claim(f.ctx, r, now, now.Add(time.Minute), nil, consent.Check{})
 			require.NoError(t, err)
 			require.False(t, ok, "the old generation's task must do nothing")
-			ok, err = f.db.Claim(f.ctx, delivery.Ref{ID: r.ID, Gen: r.Gen + 1}, now, now.Add(time.Minute), nil)
+			ok, err = f.db.Claim(f.ctx, delivery.Ref{ID: r.ID, Gen: r.Gen + 1}, now, now.Add(time.Minute), nil, consent.Check{})
 			require.NoError(t, err)
 			require.True(t, ok, "the new generation claims")
 		}
@@ -387,7 +388,7 @@ func TestReclaim(t *testing.T) {
 		_, refs := f.planned("spring", 2, campaign.StatusRunning)
 		ref := refs[0]
 		lease := at(time.Minute)
-		ok, err := f.db.Claim(f.ctx, ref, t0, lease, nil)
+		ok, err := f.db.Claim(f.ctx, ref, t0, lease, nil, consent.Check{})
 		require.NoError(t, err)
 		require.True(t, ok)
 
@@ -419,7 +420,7 @@ func TestReclaim(t *testing.T) {
 		require.Equal(t, "planned", f.delivery(refs[1].ID).Status)
 
 		// A released lease can be reclaimed at once.
-		ok, err = f.db.Claim(f.ctx, refs[1], t0, lease, nil)
+		ok, err = f.db.Claim(f.ctx, refs[1], t0, lease, nil, consent.Check{})
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.NoError(t, f.db.ReleaseLease(f.ctx, refs[1], at(time.Second), "ambiguous send", at(time.Second)))
@@ -487,7 +488,7 @@ func TestRelease(t *testing.T) {
 		b, refs := f.planned("rel", 2, campaign.StatusRunning)
 		lease := at(time.Minute)
 		for _, r := range refs {
-			ok, err := f.db.Claim(f.ctx, r, t0, lease, nil)
+			ok, err := f.db.Claim(f.ctx, r, t0, lease, nil, consent.Check{})
 			require.NoError(t, err)
 			require.True(t, ok)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
 )
@@ -24,7 +25,7 @@ func TestExportEveryDeliveryInIDOrder(t *testing.T) {
 
 		sent, failed, read, skipped := refs[0], refs[1], refs[n/2], refs[n-1]
 		f.claimAndSend(sent, "wamid.SENT", at(time.Second))
-		ok, err := f.db.Claim(f.ctx, failed, at(2*time.Second), at(time.Minute), nil)
+		ok, err := f.db.Claim(f.ctx, failed, at(2*time.Second), at(time.Minute), nil, consent.Check{})
 		require.NoError(t, err)
 		require.True(t, ok)
 		ok, err = f.db.Finish(f.ctx, failed, delivery.Failed, "131026", "not on WhatsApp", at(3*time.Second))
@@ -124,7 +125,7 @@ func TestWindowAndSentSince(t *testing.T) {
 		require.Len(t, refs, 3)
 		require.Equal(t, refs, f.markQueued(refs, at(time.Second)))
 		window(3, true)
-		ok, err := f.db.Claim(f.ctx, refs[0], at(2*time.Second), at(time.Minute), nil)
+		ok, err := f.db.Claim(f.ctx, refs[0], at(2*time.Second), at(time.Minute), nil, consent.Check{})
 		require.NoError(t, err)
 		require.True(t, ok)
 		window(3, true) // queued + sending
@@ -143,7 +144,7 @@ func TestWindowAndSentSince(t *testing.T) {
 		// A send awaiting the provider's confirmation of a lost answer may
 		// wait minutes: it does not hold up the feed, but the broadcast is
 		// not over while it waits.
-		ok, err = f.db.Claim(f.ctx, rest[1], at(6*time.Second), at(time.Minute), nil)
+		ok, err = f.db.Claim(f.ctx, rest[1], at(6*time.Second), at(time.Minute), nil, consent.Check{})
 		require.NoError(t, err)
 		require.True(t, ok)
 		ok, err = f.db.AwaitSettle(f.ctx, rest[1], at(5*time.Minute), delivery.ReasonAwaiting, at(7*time.Second))
@@ -229,13 +230,13 @@ func TestStale(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		_, refs := f.planned("spring", 5, campaign.StatusRunning)
 		paused, pausedRefs := f.planned("paused", 1, campaign.StatusRunning)
-		require.Equal(t, refs[:1], f.markQueued(refs[:1], t0))                   // queued long ago
-		require.Equal(t, refs[1:2], f.markQueued(refs[1:2], at(10*time.Minute))) // queued recently
-		require.Equal(t, pausedRefs, f.markQueued(pausedRefs, t0))               // its broadcast is paused
-		ok, err := f.db.Claim(f.ctx, refs[2], t0, at(time.Minute), nil)          // lease ended
+		require.Equal(t, refs[:1], f.markQueued(refs[:1], t0))                           // queued long ago
+		require.Equal(t, refs[1:2], f.markQueued(refs[1:2], at(10*time.Minute)))         // queued recently
+		require.Equal(t, pausedRefs, f.markQueued(pausedRefs, t0))                       // its broadcast is paused
+		ok, err := f.db.Claim(f.ctx, refs[2], t0, at(time.Minute), nil, consent.Check{}) // lease ended
 		require.NoError(t, err)
 		require.True(t, ok)
-		ok, err = f.db.Claim(f.ctx, refs[3], t0, at(time.Hour), nil) // lease running
+		ok, err = f.db.Claim(f.ctx, refs[3], t0, at(time.Hour), nil, consent.Check{}) // lease running
 		require.NoError(t, err)
 		require.True(t, ok)
 		f.setStatusFrom(paused.ID, campaign.StatusRunning, campaign.StatusPaused)

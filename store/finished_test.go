@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/consent"
 )
 
 // A send recorded in the same instant as its broadcast's final move can end
@@ -27,7 +28,7 @@ func TestSettleFinishedAtCatchesUpWithALateSend(t *testing.T) {
 			f.claimAndSend(refs[0], "wamid."+name, at(5*time.Second))
 			// The second send is claimed before the cancel, on the wire
 			// while it comes.
-			ok, err := f.db.Claim(f.ctx, refs[1], at(8*time.Second), at(time.Minute), nil)
+			ok, err := f.db.Claim(f.ctx, refs[1], at(8*time.Second), at(time.Minute), nil, consent.Check{})
 			require.NoError(t, err)
 			require.True(t, ok)
 			endAt := at(10 * time.Second)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/spec"
@@ -353,7 +354,7 @@ func requireTime(t *testing.T, want time.Time, got *time.Time, msgAndArgs ...any
 // claim and mark-sent, returning its ref.
 func (f *fixture) claimAndSend(ref delivery.Ref, wamid string, now time.Time) {
 	f.t.Helper()
-	ok, err := f.db.Claim(f.ctx, ref, now, now.Add(time.Minute), nil)
+	ok, err := f.db.Claim(f.ctx, ref, now, now.Add(time.Minute), nil, consent.Check{})
 	require.NoError(f.t, err)
 	require.True(f.t, ok, "claim %v", ref)
 	ok, err = f.db.MarkSent(f.ctx, ref, wamid, now, now.Add(5*time.Second), now.Add(30*24*time.Hour))

@@ -42,6 +42,10 @@ type accountRow struct {
 	CapMessages  int
 	CapPerMs     int64
 	CapSequences string
+
+	// OptOut: the account's own keywords, consent.Keywords as JSON ("" =
+	// the defaults); migration 00012.
+	OptOut string
 }
 
 func (accountRow) TableName() string { return "accounts" }

@@ -13,10 +13,12 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/sequence"
+	"github.com/wacamp/wacamp/templates"
 )
 
 var (
@@ -141,15 +143,69 @@ func (db *DB) PlanBatch(ctx context.Context, broadcastID, after int64, limit int
 	if r.N == 0 {
 		return after, 0, nil
 	}
-	err = db.q(ctx).Exec(`INSERT INTO deliveries (broadcast_id, recipient_id, phone, status, updated_at)
-		SELECT broadcast_id, id, phone, 'planned', ? FROM recipients
-		WHERE broadcast_id = ? AND id > ? AND id <= ?
-		ON CONFLICT (broadcast_id, recipient_id) DO NOTHING`,
-		utc(now), broadcastID, after, r.Last).Error
+	err = db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		_, err := planRecipients(tx, broadcastID, "", "", nil, `r.id > ? AND r.id <= ?`, []any{after, r.Last}, now)
+		return err
+	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("broadcast %d: plan batch after %d: %w", broadcastID, after, err)
 	}
 	return r.Last, r.N, nil
+}
+
+// planRecipients gives the recipients of a broadcast that where selects
+// (a condition on recipients' columns r, with whereArgs) a delivery each:
+// planned, or skipped with reason opted_out for a recipient on the
+// suppression list of the broadcast's account for its message
+// (consent.Check), with its event. extraCols names more of the
+// deliveries' columns (", zone, due_at") and extraVals their values
+// (", zone, ?", of the recipient's zone and extraArgs). It returns the
+// planned ones. A recipient that has a delivery already keeps it.
+func planRecipients(tx *gorm.DB, broadcastID int64, extraCols, extraVals string, extraArgs []any, where string, whereArgs []any, now time.Time) ([]delivery.Ref, error) {
+	var b struct {
+		Message, Name, Portfolio string
+	}
+	if err := tx.Raw(`SELECT b.message, a.name, a.portfolio FROM broadcasts b JOIN accounts a ON a.id = b.account_id WHERE b.id = ?`,
+		broadcastID).Scan(&b).Error; err != nil {
+		return nil, err
+	}
+	var m templates.Message
+	if err := json.Unmarshal([]byte(b.Message), &m); err != nil {
+		return nil, fmt.Errorf("decode message: %w", err)
+	}
+	check := consent.CheckOf(b.Name, b.Portfolio, m)
+	var rows []struct {
+		ID     int64
+		Gen    int
+		Status string
+	}
+	args := append([]any{consent.ReasonOptedOut, optedOutDetail, utc(now)}, extraArgs...)
+	args = append(append(append(args, blockedArgs(check)...), broadcastID), whereArgs...)
+	if err := tx.Raw(`INSERT INTO deliveries (broadcast_id, recipient_id, phone, status, error_code, error, updated_at`+extraCols+`)
+		SELECT broadcast_id, id, phone, CASE WHEN o THEN 'skipped' ELSE 'planned' END,
+			CASE WHEN o THEN ? ELSE '' END, CASE WHEN o THEN ? ELSE '' END, ?`+extraVals+`
+		FROM (SELECT r.broadcast_id, r.id, r.phone, r.zone, `+blocked("r.phone")+` AS o FROM recipients r
+			WHERE r.broadcast_id = ? AND `+where+`) t WHERE true
+		ON CONFLICT (broadcast_id, recipient_id) DO NOTHING RETURNING id, gen, status`,
+		args...).Scan(&rows).Error; err != nil {
+		return nil, err
+	}
+	refs := make([]delivery.Ref, 0, len(rows))
+	var skipped []int64
+	for _, r := range rows {
+		if r.Status == string(delivery.Skipped) {
+			skipped = append(skipped, r.ID)
+			continue
+		}
+		refs = append(refs, delivery.Ref{ID: r.ID, Gen: r.Gen})
+	}
+	for chunk := range slices.Chunk(skipped, 1000) {
+		if err := tx.Exec(`INSERT INTO delivery_events (delivery_id, status, at, detail) SELECT id, status, ?, ? FROM deliveries WHERE id IN ?`,
+			utc(now), joinDetail(consent.ReasonOptedOut, optedOutDetail), chunk).Error; err != nil {
+			return nil, err
+		}
+	}
+	return refs, nil
 }
 
 // lastPlanned is the highest recipient id of a broadcast (the first
@@ -160,7 +216,8 @@ const lastPlanned = `COALESCE((SELECT MAX(recipient_id) FROM deliveries WHERE br
 
 // PlanNext plans the next recipients of a running broadcast: it creates a
 // planned delivery for each of the (at most limit) recipients after the
-// last one planned, and returns them in id order. The feeder calls it as it
+// last one planned (skipped, reason opted_out, for one who opted out), and
+// returns the planned ones in id order. The feeder calls it as it
 // fills the broadcast's window, so a broadcast's deliveries are created as
 // it sends, not all before it starts. Nothing is planned unless the
 // broadcast is running: the broadcast's row is locked for the insert, so a
@@ -185,11 +242,9 @@ func (db *DB) PlanNext(ctx context.Context, broadcastID int64, limit int, now ti
 			refs, err = db.planZones(tx, b, limit, now)
 			return err
 		}
-		return tx.Raw(`INSERT INTO deliveries (broadcast_id, recipient_id, phone, status, updated_at)
-			SELECT broadcast_id, id, phone, 'planned', ? FROM recipients
-			WHERE broadcast_id = ? AND id > `+lastPlanned+` ORDER BY id LIMIT ?
-			ON CONFLICT (broadcast_id, recipient_id) DO NOTHING RETURNING id, gen`,
-			utc(now), broadcastID, broadcastID, limit).Scan(&refs).Error
+		var err error
+		refs, err = planRecipients(tx, broadcastID, "", "", nil, `r.id > `+lastPlanned+` ORDER BY r.id LIMIT ?`, []any{broadcastID, limit}, now)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("broadcast %d: plan the next %d recipients: %w", broadcastID, limit, err)
@@ -274,12 +329,9 @@ func (db *DB) planZones(tx *gorm.DB, row broadcastRow, limit int, now time.Time)
 		if r.N == 0 {
 			continue
 		}
-		var got []delivery.Ref
-		if err := tx.Raw(`INSERT INTO deliveries (broadcast_id, recipient_id, phone, status, zone, due_at, updated_at)
-			SELECT broadcast_id, id, phone, 'planned', zone, ?, ? FROM recipients
-			WHERE broadcast_id = ? AND zone = ? AND id > ? AND id <= ?
-			ON CONFLICT (broadcast_id, recipient_id) DO NOTHING RETURNING id, gen`,
-			utc(z.due), utc(now), b.ID, z.Zone, z.PlannedThrough, r.Last).Scan(&got).Error; err != nil {
+		got, err := planRecipients(tx, b.ID, ", zone, due_at", ", zone, ?", []any{utc(z.due)},
+			`r.zone = ? AND r.id > ? AND r.id <= ?`, []any{z.Zone, z.PlannedThrough, r.Last}, now)
+		if err != nil {
 			return nil, err
 		}
 		if err := tx.Exec(`UPDATE broadcast_zones SET planned = planned + ?, planned_through = ? WHERE broadcast_id = ? AND zone = ?`,
@@ -925,6 +977,7 @@ type jobRow struct {
 	ACapMessages                              int
 	ACapPerMs                                 int64
 	ACapSequences                             string
+	Contacted                                 bool
 }
 
 // fields returns pointers to r's fields in jobColumns' order, for
@@ -938,13 +991,16 @@ func (r *jobRow) fields() []any {
 		&r.SID, &r.SName, &r.VSpec, &r.PrevWamid,
 		&r.AID, &r.AName, &r.AProvider, &r.ABaseURL, &r.ATokenRef, &r.ASecretRef, &r.ASessionID, &r.AWebhookSecretRef,
 		&r.APhoneNumberID, &r.AWhatsappBotID, &r.ARatePerSecond, &r.APairIntervalMs, &r.ADailyUniqueLimit,
-		&r.APortfolio, &r.ATimezone, &r.AOnUnknownOutcome, &r.ASettleWindowMs, &r.ACapMessages, &r.ACapPerMs, &r.ACapSequences}
+		&r.APortfolio, &r.ATimezone, &r.AOnUnknownOutcome, &r.ASettleWindowMs, &r.ACapMessages, &r.ACapPerMs, &r.ACapSequences,
+		&r.Contacted}
 }
 
 // jobColumns and jobFrom load deliveries with their recipient and
 // broadcast, or their enrollment, sequence version and previous step, and
 // the account. The previous step is a subquery, asked only of a step: as a
 // join it made the planner hash all of deliveries for every load.
+// contacted (delivery.Job.Contacted) probes deliveries_phone: it reads the
+// recipient's deliveries until one that was sent.
 const (
 	jobColumns = `SELECT d.id, d.broadcast_id, d.gen, d.attempts, d.status, d.phone,
 	COALESCE(r.name, e.name, '') AS r_name, COALESCE(r.vars, e.vars, '{}') AS r_vars, d.conv_mark, d.sending_at, d.lease_until,
@@ -963,7 +1019,8 @@ const (
 	a.whatsapp_bot_id AS a_whatsapp_bot_id, a.rate_per_second AS a_rate_per_second,
 	a.pair_interval_ms AS a_pair_interval_ms, a.daily_unique_limit AS a_daily_unique_limit, a.portfolio AS a_portfolio,
 	a.timezone AS a_timezone, a.on_unknown_outcome AS a_on_unknown_outcome, a.settle_window_ms AS a_settle_window_ms,
-	a.cap_messages AS a_cap_messages, a.cap_per_ms AS a_cap_per_ms, a.cap_sequences AS a_cap_sequences`
+	a.cap_messages AS a_cap_messages, a.cap_per_ms AS a_cap_per_ms, a.cap_sequences AS a_cap_sequences,
+	EXISTS (SELECT 1 FROM deliveries p WHERE p.phone = d.phone AND p.sent_at IS NOT NULL) AS contacted`
 	jobFrom = `
 	FROM deliveries d
 	LEFT JOIN recipients r ON r.id = d.recipient_id
@@ -1046,6 +1103,7 @@ func decodeJob(j jobRow, broadcasts map[int64]campaign.Broadcast) (delivery.Job,
 		Ref: delivery.Ref{ID: j.ID, Gen: j.Gen}, Status: delivery.Status(j.Status),
 		Phone: j.Phone, Name: j.RName, Vars: decodeVars(j.RVars), Attempts: j.Attempts,
 		SendingAt: j.SendingAt, LeaseUntil: j.LeaseUntil, ConvMark: splitMark(j.ConvMark), Account: a,
+		Contacted: j.Contacted,
 	}
 	if j.EnrollmentID != nil {
 		st, err := stepJob(j)
@@ -1168,27 +1226,66 @@ func (db *DB) Touch(ctx context.Context, ref delivery.Ref, now time.Time) error 
 
 // Claim moves a delivery of ref's generation from planned/queued to sending
 // with a lease, only while its broadcast is running or its enrollment is
-// active: the check and the claim are one statement, right before the
-// request. mark, when not nil, is the recipient's conversation as it was
+// active, and while its recipient is not on the suppression lists check
+// names (for its message): the checks and the claim are one statement,
+// right before the request. mark, when not nil, is the recipient's conversation as it was
 // before the send (for sends whose answer carries no wamid). sending_at
 // records when the request began.
-func (db *DB) Claim(ctx context.Context, ref delivery.Ref, now, leaseUntil time.Time, mark []string) (bool, error) {
+func (db *DB) Claim(ctx context.Context, ref delivery.Ref, now, leaseUntil time.Time, mark []string, check consent.Check) (bool, error) {
 	if db.comb != nil {
-		ok, err := db.comb.claim.do(ctx, claimArg{ref: ref, now: now, lease: leaseUntil, mark: joinMark(mark)})
+		a, b := check.ListPair()
+		ok, err := db.comb.claim.do(ctx, claimArg{ref: ref, now: now, lease: leaseUntil, mark: joinMark(mark),
+			listA: a, listB: b, marketing: check.Marketing})
 		if err != nil {
 			return false, fmt.Errorf("delivery %d: %w", ref.ID, err)
 		}
 		return ok, nil
 	}
+	args := append([]any{utc(now), utc(leaseUntil), joinMark(mark), utc(now), ref.ID, ref.Gen}, blockedArgs(check)...)
 	res := db.q(ctx).Exec(`UPDATE deliveries SET status = 'sending', sending_at = ?, lease_until = ?,
 		attempts = attempts + 1, conv_mark = ?, updated_at = ?
 		WHERE id = ? AND gen = ? AND status IN ('planned', 'queued')
-		AND `+ownerLive,
-		utc(now), utc(leaseUntil), joinMark(mark), utc(now), ref.ID, ref.Gen)
+		AND NOT `+blocked("deliveries.phone")+`
+		AND `+ownerLive, args...)
 	if res.Error != nil {
 		return false, fmt.Errorf("delivery %d: claim: %w", ref.ID, res.Error)
 	}
 	return res.RowsAffected > 0, nil
+}
+
+// SkipOptedOut skips a delivery of ref's generation not yet claimed whose
+// recipient is on the suppression lists check names (for its message),
+// with reason opted_out and its event, and ends its enrollment, if it is a
+// step, as exited (opted_out). False when the delivery is not pending or
+// its recipient is not suppressed. The send path calls it when its claim
+// failed: the claim refuses a suppressed recipient without saying why.
+func (db *DB) SkipOptedOut(ctx context.Context, ref delivery.Ref, check consent.Check, now time.Time) (bool, error) {
+	var ok bool
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var rows []struct{ EnrollmentID *int64 }
+		args := append([]any{consent.ReasonOptedOut, optedOutDetail, utc(now), ref.ID, ref.Gen}, blockedArgs(check)...)
+		if err := tx.Raw(`UPDATE deliveries SET status = 'skipped', error_code = ?, error = ?, lease_until = NULL, updated_at = ?
+			WHERE id = ? AND gen = ? AND status IN ('planned', 'queued') AND `+blocked("deliveries.phone")+`
+			RETURNING enrollment_id`, args...).Scan(&rows).Error; err != nil {
+			return err
+		}
+		if ok = len(rows) > 0; !ok {
+			return nil
+		}
+		if err := tx.Create(&eventRow{DeliveryID: ref.ID, Status: string(delivery.Skipped), At: utc(now),
+			Detail: joinDetail(consent.ReasonOptedOut, optedOutDetail)}).Error; err != nil {
+			return err
+		}
+		if rows[0].EnrollmentID == nil {
+			return nil
+		}
+		_, err := endEnrollments(tx, []int64{*rows[0].EnrollmentID}, sequence.EnrollExited, consent.ReasonOptedOut, now)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("delivery %d: skip as opted out: %w", ref.ID, err)
+	}
+	return ok, nil
 }
 
 // Reclaim takes over a sending delivery whose lease ended.
@@ -1304,6 +1401,9 @@ func (db *DB) Finish(ctx context.Context, ref delivery.Ref, to delivery.Status, 
 		}
 		if to == delivery.Failed {
 			if err := bumpFinished(tx, ref.ID, now); err != nil {
+				return err
+			}
+			if err := db.suppressRefusal(tx, ref.ID, code, now); err != nil {
 				return err
 			}
 		}
@@ -1432,6 +1532,11 @@ func (db *DB) ApplyStatus(ctx context.Context, id int64, wamid string, r provide
 			}
 			if res.RowsAffected > 0 {
 				changed = true
+				if r.Status == provider.StatusFailed {
+					if err := db.suppressRefusal(tx, id, r.Code, now); err != nil {
+						return err
+					}
+				}
 				return tx.Create(&eventRow{DeliveryID: id, Status: string(r.Status), At: utc(at), Detail: joinDetail(r.Code, r.Reason)}).Error
 			}
 		}

@@ -12,10 +12,12 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/spec"
+	"github.com/wacamp/wacamp/templates"
 )
 
 type sequenceRow struct {
@@ -106,17 +108,29 @@ type seqTarget struct {
 	Version       int
 	Spec          sequence.Spec
 	Zone          *time.Location // the account's zone
+	// Account and Portfolio name the account's suppression lists.
+	Account, Portfolio string
+}
+
+// check is what step i's delivery is checked against on the suppression
+// lists.
+func (t seqTarget) check(i int) consent.Check {
+	var m templates.Message
+	if i >= 0 && i < len(t.Spec.Steps) {
+		m = t.Spec.Steps[i].Message
+	}
+	return consent.CheckOf(t.Account, t.Portfolio, m)
 }
 
 // loadSequence reads a sequence's current version, or with version > 0 that
 // version, and its account's zone.
 func loadSequence(tx *gorm.DB, where string, arg any, version int) (seqTarget, error) {
 	var r struct {
-		ID, AccountID  int64
-		Version        int
-		Spec, Timezone string
+		ID, AccountID                   int64
+		Version                         int
+		Spec, Timezone, Name, Portfolio string
 	}
-	q := `SELECT s.id, s.account_id, v.version, v.spec, a.timezone FROM sequences s
+	q := `SELECT s.id, s.account_id, v.version, v.spec, a.timezone, a.name, a.portfolio FROM sequences s
 		JOIN sequence_versions v ON v.sequence_id = s.id AND v.version = ` + cmpVersion(version) + `
 		JOIN accounts a ON a.id = s.account_id WHERE ` + where
 	if err := tx.Raw(q, arg).Scan(&r).Error; err != nil {
@@ -125,7 +139,7 @@ func loadSequence(tx *gorm.DB, where string, arg any, version int) (seqTarget, e
 	if r.ID == 0 {
 		return seqTarget{}, campaign.ErrNotFound
 	}
-	t := seqTarget{ID: r.ID, AccountID: r.AccountID, Version: r.Version, Zone: time.UTC}
+	t := seqTarget{ID: r.ID, AccountID: r.AccountID, Version: r.Version, Zone: time.UTC, Account: r.Name, Portfolio: r.Portfolio}
 	if err := json.Unmarshal([]byte(r.Spec), &t.Spec); err != nil {
 		return t, fmt.Errorf("decode version %d: %w", r.Version, err)
 	}
@@ -163,14 +177,37 @@ func (db *DB) SequenceAccount(ctx context.Context, name string) (delivery.Accoun
 }
 
 // insertStep carries out a Continue plan of an enrollment: its step
-// p.Step, planned. A step already planned is left as it is.
-func insertStep(tx *gorm.DB, enrollmentID int64, phone string, p sequence.Plan, now time.Time) error {
+// p.Step, planned — or, when its person is on the suppression lists check
+// names (for the step's message), skipped with reason opted_out, and the
+// enrollment exited (opted_out). A step already planned is left as it is.
+// optedOut reports the skip.
+func insertStep(tx *gorm.DB, enrollmentID int64, phone string, p sequence.Plan, check consent.Check, now time.Time) (optedOut bool, err error) {
 	var sb any
 	if !p.SendBy.IsZero() {
 		sb = p.SendBy
 	}
-	return tx.Exec(`INSERT INTO deliveries (enrollment_id, step, phone, status, due_at, send_by, updated_at)
-		VALUES (?, ?, ?, 'planned', ?, ?, ?) ON CONFLICT DO NOTHING`, enrollmentID, p.Step, phone, p.Due, sb, utc(now)).Error
+	var rows []struct {
+		ID     int64
+		Status string
+	}
+	listA, listB := check.ListPair()
+	if err := tx.Raw(`INSERT INTO deliveries (enrollment_id, step, phone, status, error_code, error, due_at, send_by, updated_at)
+		SELECT ?, ?, ?, CASE WHEN o THEN 'skipped' ELSE 'planned' END, CASE WHEN o THEN ? ELSE '' END, CASE WHEN o THEN ? ELSE '' END, ?, ?, ?
+		FROM (SELECT `+blocked("?")+` AS o) t WHERE true
+		ON CONFLICT DO NOTHING RETURNING id, status`,
+		enrollmentID, p.Step, phone, consent.ReasonOptedOut, optedOutDetail, p.Due, sb, utc(now),
+		listA, listB, phone, check.Marketing).Scan(&rows).Error; err != nil {
+		return false, err
+	}
+	if len(rows) == 0 || rows[0].Status != string(delivery.Skipped) {
+		return false, nil
+	}
+	if err := tx.Create(&eventRow{DeliveryID: rows[0].ID, Status: string(delivery.Skipped), At: utc(now),
+		Detail: joinDetail(consent.ReasonOptedOut, optedOutDetail)}).Error; err != nil {
+		return false, err
+	}
+	_, err = endEnrollments(tx, []int64{enrollmentID}, sequence.EnrollExited, consent.ReasonOptedOut, now)
+	return true, err
 }
 
 // location is where a recipient's windows in the sequence are read.
@@ -216,10 +253,15 @@ func (db *DB) Enroll(ctx context.Context, name string, people []sequence.Enrolle
 				res.Skipped++
 				continue
 			}
-			res.Enrolled++
-			if err := insertStep(tx, ids[0], p.Phone, t.Spec.Start(now, t.location(p.Phone, p.Vars)), now); err != nil {
+			optedOut, err := insertStep(tx, ids[0], p.Phone, t.Spec.Start(now, t.location(p.Phone, p.Vars)), t.check(0), now)
+			if err != nil {
 				return fmt.Errorf("enroll %s: plan step 1: %w", p.Phone, err)
 			}
+			if optedOut {
+				res.OptedOut++
+				continue
+			}
+			res.Enrolled++
 		}
 		return nil
 	})
@@ -258,7 +300,8 @@ func planNext(tx *gorm.DB, enrollmentID int64, i int, sentAt, now time.Time) err
 		return tx.Exec(`UPDATE enrollments SET status = 'completed', ended_at = ?, updated_at = ? WHERE id = ? AND status = 'active'`,
 			utc(now), utc(now), enrollmentID).Error
 	}
-	return insertStep(tx, enrollmentID, e.Phone, p, now)
+	_, err = insertStep(tx, enrollmentID, e.Phone, p, t.check(p.Step), now)
+	return err
 }
 
 // MarkStepSent records an accepted sequence step, as MarkSent does, and in
@@ -309,9 +352,15 @@ func endEnrollments(tx *gorm.DB, ids []int64, to, reason string, now time.Time) 
 	if reason != "" {
 		detail += ": " + reason
 	}
+	// The steps of a person who opted out carry the reason's code, as a
+	// broadcast's deliveries to them do.
+	code := ""
+	if reason == consent.ReasonOptedOut {
+		code = reason
+	}
 	var skipped []int64
-	if err := tx.Raw(`UPDATE deliveries SET status = 'skipped', error = ?, updated_at = ?
-		WHERE enrollment_id IN ? AND status IN ('planned', 'queued') RETURNING id`, detail, utc(now), ended).Scan(&skipped).Error; err != nil {
+	if err := tx.Raw(`UPDATE deliveries SET status = 'skipped', error_code = ?, error = ?, updated_at = ?
+		WHERE enrollment_id IN ? AND status IN ('planned', 'queued') RETURNING id`, code, detail, utc(now), ended).Scan(&skipped).Error; err != nil {
 		return 0, err
 	}
 	for chunk := range slices.Chunk(skipped, 1000) {

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/templates"
@@ -41,14 +42,14 @@ func TestInFlightSendsStatusNeverSettlesAnotherAwaitingSend(t *testing.T) {
 		a, bref := refs[0], refs[1]
 		phone := f.delivery(a.ID).Phone
 		// A: claimed, answer lost, awaiting.
-		ok, err := f.db.Claim(f.ctx, a, t0, at(2*time.Minute), nil)
+		ok, err := f.db.Claim(f.ctx, a, t0, at(2*time.Minute), nil, consent.Check{})
 		require.NoError(t, err)
 		require.True(t, ok)
 		ok, err = f.db.AwaitSettle(f.ctx, a, at(5*time.Minute), delivery.ReasonAwaiting, at(10*time.Second))
 		require.NoError(t, err)
 		require.True(t, ok)
 		// B: claimed at 20 s; request in flight.
-		ok, err = f.db.Claim(f.ctx, bref, at(20*time.Second), at(140*time.Second), nil)
+		ok, err = f.db.Claim(f.ctx, bref, at(20*time.Second), at(140*time.Second), nil, consent.Check{})
 		require.NoError(t, err)
 		require.True(t, ok)
 		// B's sent status beats B's answer.

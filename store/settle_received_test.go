@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
 )
@@ -24,7 +25,7 @@ func TestKeptStatusCountsFromItsArrival(t *testing.T) {
 		b, refs := f.planned("spring", 1, campaign.StatusRunning)
 		ref := refs[0]
 		phone := f.delivery(ref.ID).Phone
-		ok, err := f.db.Claim(f.ctx, ref, at(10*time.Second), at(2*time.Minute), nil)
+		ok, err := f.db.Claim(f.ctx, ref, at(10*time.Second), at(2*time.Minute), nil, consent.Check{})
 		require.NoError(t, err)
 		require.True(t, ok)
 		// Both applied while the send is in flight (kept): one arrived

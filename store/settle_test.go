@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/templates"
@@ -109,7 +110,7 @@ func TestWebhookSettlesAwaitingSend(t *testing.T) {
 	eachStore(t, func(t *testing.T, f *fixture) {
 		b, refs := f.planned("spring", 2, campaign.StatusRunning)
 		for _, r := range refs {
-			ok, err := f.db.Claim(f.ctx, r, t0, t0.Add(time.Minute), nil)
+			ok, err := f.db.Claim(f.ctx, r, t0, t0.Add(time.Minute), nil, consent.Check{})
 			require.NoError(t, err)
 			require.True(t, ok)
 			ok, err = f.db.AwaitSettle(f.ctx, r, at(5*time.Minute), delivery.ReasonAwaiting, at(10*time.Second))

@@ -8,11 +8,9 @@ import (
 // SkipCounts counts a broadcast's skipped deliveries per reason code (their
 // error_code: delivery.ReasonFrequencyCap, …); nil when there are none. A
 // provider's numeric code left on a delivery skipped for another reason is
-// not one. It reads the broadcast's skipped rows only (the deliveries_feed
-// index's (broadcast_id, status) prefix).
-//
-// Merge note: the opt-out branch adds the same function (store/optout.go)
-// with a partial index of its own; keep one.
+// not one. It reads only the broadcast's skipped rows that have a code
+// (the partial index deliveries_skips, migration 00012): not the millions
+// a cancelled broadcast skips without one.
 func (db *DB) SkipCounts(ctx context.Context, broadcastID int64) (map[string]int, error) {
 	var rows []struct {
 		ErrorCode string

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/sequence"
 )
@@ -22,7 +23,7 @@ func (f *fixture) dueSteps(until time.Time) []campaign.DueStep {
 // sendStep claims a sequence step and records it sent.
 func (f *fixture) sendStep(ref delivery.Ref, wamid string, now time.Time) {
 	f.t.Helper()
-	ok, err := f.db.Claim(f.ctx, ref, now, now.Add(time.Minute), nil)
+	ok, err := f.db.Claim(f.ctx, ref, now, now.Add(time.Minute), nil, consent.Check{})
 	require.NoError(f.t, err)
 	require.True(f.t, ok, "claim %v", ref)
 	ok, err = f.db.MarkStepSent(f.ctx, ref, wamid, now, now.Add(5*time.Second), now.Add(24*time.Hour))
@@ -119,7 +120,7 @@ func TestEndingEnrollmentsSkipsPendingSteps(t *testing.T) {
 		for _, d := range due {
 			job, err := f.db.Job(f.ctx, d.ID)
 			require.NoError(t, err)
-			ok, err := f.db.Claim(f.ctx, d.Ref, at(2*time.Second), at(time.Minute), nil)
+			ok, err := f.db.Claim(f.ctx, d.Ref, at(2*time.Second), at(time.Minute), nil, consent.Check{})
 			require.NoError(t, err)
 			if st, _ := sequence.StepOf(job); st.Sequence == "onboarding" {
 				require.Equal(t, delivery.Skipped, job.Status)
@@ -181,7 +182,7 @@ func TestDueStepsAccountAndPutBack(t *testing.T) {
 		n, err := f.db.PutBackSteps(f.ctx, 8, refs, t0)
 		require.NoError(t, err)
 		require.Zero(t, n, "another batch's")
-		ok, err := f.db.Claim(f.ctx, due[1].Ref, t0, at(time.Minute), nil)
+		ok, err := f.db.Claim(f.ctx, due[1].Ref, t0, at(time.Minute), nil, consent.Check{})
 		require.NoError(t, err)
 		require.True(t, ok)
 		n, err = f.db.PutBackSteps(f.ctx, 7, refs, t0)

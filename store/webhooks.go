@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
 )
@@ -31,7 +32,9 @@ type WebhookResult struct {
 	Kept    int      // statuses kept until their message is known
 	Ignored int      // statuses that carry nothing to record (e.g. sent)
 	Settled int      // sends of unknown outcome that a status showed (recorded sent)
-	Exited  []string // sequences whose enrollment a reply ended
+	Exited  []string // sequences whose enrollment a reply (or an opt-out) ended
+	// Keyword is the last keyword acted on, consent.None if none.
+	Keyword consent.Action
 }
 
 // webhookEventRow is a webhook status whose message was not known yet.
@@ -83,6 +86,20 @@ func (db *DB) ApplyReceivedWebhookEvents(ctx context.Context, accountID int64, e
 			if ev.Phone == "" {
 				continue
 			}
+			// What they wrote first: an opt-out keyword ends their
+			// enrollments as opted out, before the reply exit would.
+			at := ev.At
+			if at.IsZero() {
+				at = received
+			}
+			out, err := db.RecordInbound(ctx, accountID, []consent.Inbound{{Phone: ev.Phone, Text: ev.Text, At: at, Ref: ev.WAMID}}, now)
+			if err != nil {
+				return res, err
+			}
+			if out.Action != consent.None {
+				res.Keyword = out.Action
+			}
+			res.Exited = append(res.Exited, out.Ended...)
 			names, err := db.exit(ctx, &accountID, ev.Phone, "reply", now)
 			if err != nil {
 				return res, err
@@ -275,14 +292,24 @@ type WebhookAccount struct {
 	Name             string
 	Provider         string
 	WebhookSecretRef string
+	// Keywords are the account's own opt-out and opt-in keywords: the
+	// receiver keeps the text of an inbound message only when it is one.
+	Keywords consent.Keywords
 }
 
 // WebhookAccounts lists the accounts that take webhooks.
 func (db *DB) WebhookAccounts(ctx context.Context) ([]WebhookAccount, error) {
-	var out []WebhookAccount
-	err := db.q(ctx).Raw(`SELECT id, name, provider, webhook_secret_ref FROM accounts WHERE webhook_secret_ref <> '' ORDER BY name`).Scan(&out).Error
+	var rows []struct {
+		ID                                       int64
+		Name, Provider, WebhookSecretRef, OptOut string
+	}
+	err := db.q(ctx).Raw(`SELECT id, name, provider, webhook_secret_ref, opt_out FROM accounts WHERE webhook_secret_ref <> '' ORDER BY name`).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("list webhook accounts: %w", err)
+	}
+	out := make([]WebhookAccount, len(rows))
+	for i, r := range rows {
+		out[i] = WebhookAccount{ID: r.ID, Name: r.Name, Provider: r.Provider, WebhookSecretRef: r.WebhookSecretRef, Keywords: decodeKeywords(r.OptOut)}
 	}
 	return out, nil
 }

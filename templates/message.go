@@ -91,15 +91,28 @@ type ListRow struct {
 // Providers name templates in one of two ways: BotSailor-family ones by ID,
 // Sobot (Meta's Cloud API style) by Name and Language. Vars are the body
 // variables in order of Index; Header and Buttons are the parameters of a
-// media header and of dynamic buttons.
+// media header and of dynamic buttons. Category is Meta's category of the
+// template (CategoryMarketing, CategoryUtility, CategoryAuthentication; ""
+// = not stated, taken as marketing by the opt-out rules).
 type Template struct {
 	ID       string           `json:"id,omitempty"`
 	Name     string           `json:"name,omitempty"`
 	Language string           `json:"language,omitempty"`
+	Category string           `json:"category,omitempty"`
 	Vars     []TemplateVar    `json:"vars,omitempty"`
 	Header   *Media           `json:"header,omitempty"`
 	Buttons  []TemplateButton `json:"buttons,omitempty"`
 }
+
+// Meta's template categories.
+const (
+	CategoryMarketing      = "marketing"
+	CategoryUtility        = "utility"
+	CategoryAuthentication = "authentication"
+)
+
+// TemplateCategories are the valid values of Template.Category.
+var TemplateCategories = []string{CategoryMarketing, CategoryUtility, CategoryAuthentication}
 
 // TemplateButton is the parameter of one dynamic template button: SubType
 // "url" (Value completes the button's URL) or "quick_reply" (Value is the

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -293,6 +294,10 @@ func (p *problems) template(t Template) {
 	}
 	if strings.TrimSpace(t.Language) != "" && !languageRE.MatchString(t.Language) {
 		p.add("template.language", "%q is not a language code such as en or en_US", t.Language)
+	}
+	if t.Category != "" && !slices.Contains(TemplateCategories, t.Category) {
+		p.add("template.category", "%q must be one of %s (Meta's category of the template; left out, it counts as marketing for opt-outs)",
+			t.Category, strings.Join(TemplateCategories, ", "))
 	}
 
 	if len(t.Vars) > MaxTemplateVars {

@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/testenv"
@@ -53,7 +54,7 @@ func TestReceiverKeepsWebhooksWhileRedisIsAway(t *testing.T) {
 
 	start := time.Now()
 	for i, wamid := range []string{"wamid.A", "wamid.B"} {
-		ok, err := db.Claim(ctx, refs[i], start, start.Add(time.Minute), nil)
+		ok, err := db.Claim(ctx, refs[i], start, start.Add(time.Minute), nil, consent.Check{})
 		require.NoError(t, err)
 		require.True(t, ok)
 		ok, err = db.MarkSent(ctx, refs[i], wamid, start, time.Time{}, start.Add(time.Hour))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/provider"
 )
 
@@ -41,6 +42,9 @@ type Account struct {
 	Name      string
 	Provider  string // the driver's name, which picks the parser
 	SecretRef string // the webhook secret's reference, resolved by Receiver.Resolve
+	// Keywords are the account's own opt-out and opt-in keywords (besides
+	// the defaults): an inbound message's text is kept only when it is one.
+	Keywords consent.Keywords
 }
 
 // Accounts lists the accounts that take webhooks.
@@ -187,7 +191,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "malformed payload", http.StatusBadRequest)
 		return
 	}
-	events = forApply(events)
+	events = forApply(events, acct.Keywords)
 	if len(events) > 0 {
 		if err := r.take(req.Context(), acct, events, log); err != nil {
 			// Not taken: the provider retries on a non-2xx answer.
@@ -204,18 +208,24 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // payloads in Redis (shown by the web UI, even read-only) and the kept
 // webhooks in Postgres carry no more of a customer's data than that. An
 // inbound message is reduced to its sender's phone (a reply ends the
-// sender's enrollments): never its text, media or id; one without a phone
-// applies to nothing and is dropped. A status is about one of our own
-// messages and keeps what finding it needs (id, phone, and the text or
+// sender's enrollments) and its time (the customer-service window opens
+// with it); its text and id only when its whole text is an opt-out or
+// opt-in keyword of the account (keywords), never its media; one without a
+// phone applies to nothing and is dropped. A status is about one of our
+// own messages and keeps what finding it needs (id, phone, and the text or
 // media URL that tells two messages to one phone apart).
-func forApply(events []provider.Event) []provider.Event {
+func forApply(events []provider.Event, keywords consent.Keywords) []provider.Event {
 	out := events[:0]
 	for _, e := range events {
 		if e.Inbound {
 			if e.Phone == "" {
 				continue
 			}
-			e = provider.Event{Inbound: true, Phone: e.Phone}
+			kept := provider.Event{Inbound: true, Phone: e.Phone, At: e.At}
+			if keywords.Classify(e.Text) != consent.None {
+				kept.Text, kept.WAMID = e.Text, e.WAMID
+			}
+			e = kept
 		}
 		out = append(out, e)
 	}
@@ -395,7 +405,9 @@ type Result struct {
 	Kept    int      // statuses kept until their message is known
 	Ignored int      // statuses that carry nothing to record (e.g. sent)
 	Settled int      // sends of unknown outcome that a status showed (recorded sent)
-	Exited  []string // sequences whose enrollment a reply ended
+	Exited  []string // sequences whose enrollment a reply (or an opt-out) ended
+	// Keyword is the last opt-out or opt-in keyword acted on.
+	Keyword consent.Action
 }
 
 // Store is what applying events needs. ApplyWebhookEvents applies one
@@ -452,6 +464,9 @@ func (h *ApplyHandler) apply(ctx context.Context, data []byte) error {
 		}
 	}
 	if h.Logger != nil {
+		if res.Keyword != consent.None {
+			h.Logger.InfoContext(ctx, "webhook: a keyword changed an opt-out", slog.String("account", p.Account), slog.String("action", res.Keyword.String()))
+		}
 		for _, seq := range res.Exited {
 			h.Logger.InfoContext(ctx, "webhook: reply ended an enrollment", slog.String("account", p.Account), slog.String("sequence", seq))
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/testenv"
@@ -153,7 +154,7 @@ func TestReceiverAppliesStatusesAsync(t *testing.T) {
 	url := srv.URL + "/webhooks/shop/" + secret
 	now := time.Now()
 	send := func(ref delivery.Ref, wamid string) {
-		ok, err := db.Claim(ctx, ref, now, now.Add(time.Minute), nil)
+		ok, err := db.Claim(ctx, ref, now, now.Add(time.Minute), nil, consent.Check{})
 		require.NoError(t, err)
 		require.True(t, ok)
 		ok, err = db.MarkSent(ctx, ref, wamid, now, time.Time{}, now.Add(time.Hour))
@@ -363,6 +364,35 @@ func TestReceiverQueuesOnlyWhatApplyingNeeds(t *testing.T) {
 	require.Equal(t, 1, applyQueued(t, db, ins))
 }
 
+// An inbound message whose whole text is an opt-out keyword keeps its text
+// and id on the way to the workers (and nothing else does): applied, it
+// puts its sender on the account's suppression list; a sentence with
+// "stop" in it does not.
+func TestReceiverKeepsOnlyKeywords(t *testing.T) {
+	t.Parallel()
+	db, srv, ins, _ := setup(t)
+	body := `[{"value":{"messages":[{"from":"4915100000001","id":"wamid.IN1","timestamp":"1","type":"text","text":{"body":" Stop "}},` +
+		`{"from":"4915100000002","id":"wamid.IN2","timestamp":"2","type":"text","text":{"body":"please stop the music"}}]},"field":"messages"}]`
+	require.Equal(t, http.StatusOK, post(t, srv.URL+"/webhooks/shop/"+secret, body, nil))
+	tasks, err := ins.ListPendingTasks(webhook.Queue)
+	require.NoError(t, err)
+	require.Len(t, tasks, 1)
+	payload := string(tasks[0].Payload)
+	require.Contains(t, payload, `"Text":"Stop"`)
+	require.Contains(t, payload, "wamid.IN1")
+	require.NotContains(t, payload, "music")
+	require.NotContains(t, payload, "wamid.IN2")
+	require.Equal(t, 1, applyQueued(t, db, ins))
+	got, err := db.Suppressed(context.Background(), consent.Check{Lists: []string{"account:shop"}}, []string{"4915100000001", "4915100000002"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]bool{"4915100000001": true}, got)
+	for _, p := range []string{"4915100000001", "4915100000002"} {
+		_, ok, err := db.LastInbound(context.Background(), 1, p)
+		require.NoError(t, err)
+		require.True(t, ok, "every inbound message is recorded: %s", p)
+	}
+}
+
 // lateAccounts has no accounts at its first read, as when the receiver
 // starts before the campaign is applied.
 type lateAccounts struct {
@@ -399,7 +429,7 @@ func TestReceiverAppliesEventsWithUnstorableText(t *testing.T) {
 	db, srv, ins, refs := setup(t)
 	ctx := context.Background()
 	now := time.Now()
-	ok, err := db.Claim(ctx, refs[0], now, now.Add(time.Minute), nil)
+	ok, err := db.Claim(ctx, refs[0], now, now.Add(time.Minute), nil, consent.Check{})
 	require.NoError(t, err)
 	require.True(t, ok)
 	ok, err = db.MarkSent(ctx, refs[0], "wamid.A", now, time.Time{}, now.Add(time.Hour))

@@ -137,6 +137,7 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 		}
 		total.Enrolled += res.Enrolled
 		total.Skipped += res.Skipped
+		total.OptedOut += res.OptedOut
 		enrolled += len(batch)
 		batch = batch[:0]
 		if count > enrollBatch {
@@ -161,8 +162,12 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 	if err := enroll(); err != nil {
 		return err
 	}
-	fmt.Fprintf(io.Stdout, "sequence %s: %d enrolled, %d skipped (already active, or finished and the sequence does not re-enter)\n",
+	fmt.Fprintf(io.Stdout, "sequence %s: %d enrolled, %d skipped (already active, or finished and the sequence does not re-enter)",
 		pos[0], total.Enrolled, total.Skipped)
+	if total.OptedOut > 0 {
+		fmt.Fprintf(io.Stdout, ", %d opted out (not sent)", total.OptedOut)
+	}
+	fmt.Fprintln(io.Stdout)
 	return nil
 }
 

@@ -1,0 +1,96 @@
+package spec
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/consent"
+	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/templates"
+)
+
+// An account's opt_out: its own keywords besides the defaults, each a
+// word or two that is neither a default of the other kind nor in both of
+// its lists (compared without case and accents); a template's category.
+func TestLoadOptOutKeywords(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	head := `accounts:
+  - name: s
+    provider: salebot
+    api_token: ${T}
+    whatsapp_bot_id: 1
+    webhook_secret: ${T}
+    daily_unique_limit: unlimited
+`
+	env := testEnv(map[string]string{"T": "x"})
+	require.NoError(t, os.WriteFile(path, []byte(head), 0o600))
+	b, err := Load(path, env, drivers.Catalog{})
+	require.NoError(t, err)
+	require.True(t, b.Accounts[0].OptOut.IsZero(), "the defaults only")
+
+	require.NoError(t, os.WriteFile(path, []byte(head+`    opt_out: {keywords: [PARAR, " Désabonner "], opt_in_keywords: [VOLVER]}
+broadcasts:
+  - name: b
+    account: s
+    audience: {recipients: [{phone: "4915112345678"}]}
+    message: {template: {id: "1", category: Utility}}
+`), 0o600))
+	_, err = Load(path, env, drivers.Catalog{})
+	require.Error(t, err, "salebot sends no templates")
+	require.NoError(t, os.WriteFile(path, []byte(head+`    opt_out: {keywords: [PARAR, " Désabonner "], opt_in_keywords: [VOLVER]}
+`), 0o600))
+	b, err = Load(path, env, drivers.Catalog{})
+	require.NoError(t, err)
+	require.Equal(t, consent.Keywords{OptOut: []string{"PARAR", "Désabonner"}, OptIn: []string{"VOLVER"}}, b.Accounts[0].OptOut)
+
+	require.NoError(t, os.WriteFile(path, []byte(head+`    opt_out:
+      keywords: [parar, START, "", "!!", "please please please stop sending me these messages now", PARAR, stop]
+      opt_in_keywords: [Párar]
+      confirm: yes
+`), 0o600))
+	_, err = Load(path, env, drivers.Catalog{})
+	require.Equal(t, []string{
+		path + `:9: accounts[0].opt_out.keywords[1]: "START" is already in the default opt-in keywords (keywords are compared without case and accents)`,
+		path + `:9: accounts[0].opt_out.keywords[2]: is empty: a keyword needs a letter or digit`,
+		path + `:9: accounts[0].opt_out.keywords[3]: is empty: a keyword needs a letter or digit`,
+		path + `:9: accounts[0].opt_out.keywords[4]: is 55 characters; a keyword is a word or two, at most 40`,
+		path + `:9: accounts[0].opt_out.keywords[6]: "stop" is already in the default opt-out keywords (keywords are compared without case and accents)`,
+		path + `:10: accounts[0].opt_out.opt_in_keywords[0]: "Párar" is already in accounts[0].opt_out.keywords (keywords are compared without case and accents)`,
+		path + `:11: accounts[0].opt_out.confirm: unknown key`,
+	}, problemLines(t, err))
+}
+
+func TestLoadTemplateCategory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	yaml := `accounts:
+  - name: b
+    provider: botsailor
+    api_token: ${T}
+    phone_number_id: "1"
+    whatsapp_bot_id: 1
+    daily_unique_limit: unlimited
+broadcasts:
+  - name: x
+    account: b
+    audience: {recipients: [{phone: "4915112345678"}]}
+    message: {template: {id: "1", category: %s}}
+`
+	env := testEnv(map[string]string{"T": "x"})
+	require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf(yaml, "Utility")), 0o600))
+	b, err := Load(path, env, drivers.Catalog{})
+	require.NoError(t, err)
+	require.Equal(t, templates.CategoryUtility, b.Broadcasts[0].Message.Template.Category)
+	require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf(yaml, "promo")), 0o600))
+	_, err = Load(path, env, drivers.Catalog{})
+	require.Equal(t, []string{
+		path + `:12: broadcasts[0].message.template.category: "promo" must be one of marketing, utility, authentication (Meta's category of the template; left out, it counts as marketing for opt-outs)`,
+	}, problemLines(t, err))
+}
