@@ -71,6 +71,29 @@ type Entry struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// Account is an account as opt-outs need it.
+type Account struct {
+	ID        int64
+	Name      string
+	Portfolio string
+	// Keywords are its own, besides the defaults.
+	Keywords Keywords
+}
+
+// List is the suppression list the account writes to.
+func (a Account) List() string { return List(a.Name, a.Portfolio) }
+
+// Lists are the suppression lists the account's sends check.
+func (a Account) Lists() []string { return Lists(a.Name, a.Portfolio) }
+
+// SuppressResult is what putting entries on their lists did.
+type SuppressResult struct {
+	Added int // entries that were not on their list before
+	// Ended are the sequences in which an opt-out of everything ended
+	// someone's active enrollment.
+	Ended []string
+}
+
 // List names the suppression list an account writes to: its portfolio's
 // when it has one (the accounts of a portfolio share their opt-outs, as
 // they share WhatsApp's messaging limit), else its own.

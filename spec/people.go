@@ -3,6 +3,7 @@ package spec
 import (
 	"context"
 	"iter"
+	"strings"
 )
 
 // People is a people CSV file (for `scheduler enroll -f`) checked by
@@ -70,4 +71,49 @@ func Persons(ps ...Person) iter.Seq2[Person, error] {
 			}
 		}
 	}
+}
+
+// ReadPhones reads a CSV file with a phone column (an opt-out list for
+// `scheduler optout import`: the people file's format, within the same
+// limits; a name column is the name, other columns are kept as Vars),
+// calling fn (when not nil) with each row whose number is valid, in file
+// order, repeated numbers included, with its line. It returns a
+// *[ValidationError] listing every problem with its line, or fn's error
+// (which stops reading). A caller that must write nothing unless every
+// row is good reads the file twice: once with fn nil.
+func ReadPhones(ctx context.Context, path string, fn func(Person) error) error {
+	l := &loader{ctx: ctx, getenv: func(string) string { return "" }}
+	file, err := openRegular(path)
+	if err != nil {
+		l.probs.add(path, 0, "", "cannot read %s: %v", path, err)
+		return l.probs.err()
+	}
+	c, probs, fatal := newCSVReader(path, file)
+	defer c.close()
+	report := func(p csvProblem) { l.probs.add(path, p.line, strings.TrimSpace(p.field), "%s", p.msg) }
+	for _, p := range probs {
+		report(p)
+	}
+	if fatal {
+		return l.probs.err()
+	}
+	prob, err := scanCSV(ctx, c, StageRead, nil, func(row *csvRow) error {
+		for _, p := range row.probs {
+			report(p)
+		}
+		if !row.ok || fn == nil {
+			return nil
+		}
+		return fn(Person{Recipient: row.rcpt, Pos: Pos{File: path, Line: row.line}})
+	})
+	if err != nil {
+		return err
+	}
+	if prob != nil {
+		report(*prob)
+	}
+	if c.rows == 0 && l.probs.err() == nil {
+		l.probs.add(path, 0, "", "has no rows")
+	}
+	return l.probs.err()
 }

@@ -51,28 +51,20 @@ func blockedArgs(c consent.Check) []any {
 // recipient opted out (its error_code is consent.ReasonOptedOut).
 const optedOutDetail = "the recipient opted out"
 
-// SuppressResult is what Suppress did.
-type SuppressResult struct {
-	Added int // entries that were not on their list before
-	// Ended are the sequences in which an opt-out of everything ended
-	// someone's active enrollment.
-	Ended []string
-}
-
 // Suppress puts entries on their lists (an entry already there keeps its
 // first reason and time) and ends, as exited with reason opted_out, the
 // active enrollments of each person opted out of everything, in the
 // sequences of the accounts that check the entry's list. now stands for an
 // entry's missing CreatedAt.
-func (db *DB) Suppress(ctx context.Context, entries []consent.Entry, now time.Time) (SuppressResult, error) {
-	var res SuppressResult
+func (db *DB) Suppress(ctx context.Context, entries []consent.Entry, now time.Time) (consent.SuppressResult, error) {
+	var res consent.SuppressResult
 	for _, e := range entries {
 		if !consent.ValidScope(e.Scope) || !consent.ValidSource(e.Source) || e.List == "" || e.Phone == "" {
 			return res, fmt.Errorf("suppress %q on %q: scope %q or source %q is not one of consent's", e.Phone, e.List, e.Scope, e.Source)
 		}
 	}
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res = SuppressResult{}
+		res = consent.SuppressResult{}
 		for chunk := range slices.Chunk(entries, db.batch) {
 			rows := make([]suppressionRow, len(chunk))
 			for i, e := range chunk {
@@ -104,7 +96,7 @@ func (db *DB) Suppress(ctx context.Context, entries []consent.Entry, now time.Ti
 		return nil
 	})
 	if err != nil {
-		return SuppressResult{}, fmt.Errorf("suppress %d: %w", len(entries), err)
+		return consent.SuppressResult{}, fmt.Errorf("suppress %d: %w", len(entries), err)
 	}
 	return res, nil
 }
@@ -203,46 +195,32 @@ func (db *DB) Suppressions(ctx context.Context, lists []string, fn func(consent.
 	}
 }
 
-// OptOutAccount is an account as opt-outs need it.
-type OptOutAccount struct {
-	ID        int64
-	Name      string
-	Portfolio string
-	Keywords  consent.Keywords
-}
-
-// List is the suppression list the account writes to.
-func (a OptOutAccount) List() string { return consent.List(a.Name, a.Portfolio) }
-
-// Lists are the suppression lists the account's sends check.
-func (a OptOutAccount) Lists() []string { return consent.Lists(a.Name, a.Portfolio) }
-
 // OptOutAccounts returns every account, by name, with its keywords.
-func (db *DB) OptOutAccounts(ctx context.Context) ([]OptOutAccount, error) {
+func (db *DB) OptOutAccounts(ctx context.Context) ([]consent.Account, error) {
 	return db.optOutAccounts(db.q(ctx), "")
 }
 
 // OptOutAccountByName returns the account named name; campaign.ErrNotFound
 // if there is none.
-func (db *DB) OptOutAccountByName(ctx context.Context, name string) (OptOutAccount, error) {
+func (db *DB) OptOutAccountByName(ctx context.Context, name string) (consent.Account, error) {
 	as, err := db.optOutAccounts(db.q(ctx).Where("name = ?", name), name)
 	if err != nil {
-		return OptOutAccount{}, err
+		return consent.Account{}, err
 	}
 	if len(as) == 0 {
-		return OptOutAccount{}, fmt.Errorf("account %q: %w", name, campaign.ErrNotFound)
+		return consent.Account{}, fmt.Errorf("account %q: %w", name, campaign.ErrNotFound)
 	}
 	return as[0], nil
 }
 
-func (db *DB) optOutAccounts(q *gorm.DB, what string) ([]OptOutAccount, error) {
+func (db *DB) optOutAccounts(q *gorm.DB, what string) ([]consent.Account, error) {
 	var rows []accountRow
 	if err := q.Order("name").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("load account %s: %w", what, err)
 	}
-	out := make([]OptOutAccount, len(rows))
+	out := make([]consent.Account, len(rows))
 	for i, r := range rows {
-		out[i] = OptOutAccount{ID: r.ID, Name: r.Name, Portfolio: r.Portfolio, Keywords: decodeKeywords(r.OptOut)}
+		out[i] = consent.Account{ID: r.ID, Name: r.Name, Portfolio: r.Portfolio, Keywords: decodeKeywords(r.OptOut)}
 	}
 	return out, nil
 }

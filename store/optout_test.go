@@ -13,7 +13,6 @@ import (
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/spec"
-	"github.com/wacamp/wacamp/store"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -22,7 +21,7 @@ const mainList = "account:main"
 
 // suppress puts phones on list with scope and source, failing the test on
 // error, and returns the result.
-func (f *fixture) suppress(list, scope, source string, phones ...string) store.SuppressResult {
+func (f *fixture) suppress(list, scope, source string, phones ...string) consent.SuppressResult {
 	f.t.Helper()
 	es := make([]consent.Entry, len(phones))
 	for i, p := range phones {
@@ -356,7 +355,7 @@ func TestAccountKeywordsStored(t *testing.T) {
 		require.Equal(t, []string{"account main updated"}, actions(f.apply(&spec.Bundle{Accounts: []spec.Account{withWords}}, t0)))
 		as, err := f.db.OptOutAccounts(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, []store.OptOutAccount{{ID: as[0].ID, Name: "main", Keywords: withWords.OptOut}}, as)
+		require.Equal(t, []consent.Account{{ID: as[0].ID, Name: "main", Keywords: withWords.OptOut}}, as)
 		hooks, err := f.db.WebhookAccounts(f.ctx)
 		require.NoError(t, err)
 		require.Empty(t, hooks, "no webhook secret")

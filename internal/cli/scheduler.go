@@ -45,6 +45,9 @@ Commands:
                          end someone's enrollment; pending steps are skipped
   exit --phone NUMBER --on reply|unsubscribe
                          end enrollments in every sequence that exits on it
+  optout add|remove|list|import|export
+                         the suppression list: who is sent nothing (or no
+                         marketing); see scheduler optout help
 
 Environment: DATABASE_URL (postgres://...), REDIS_URL (redis://...),
 WACAMP_LOG_LEVEL (debug|info|warn|error). API tokens are read from the
@@ -78,6 +81,8 @@ func Scheduler(ctx context.Context, args []string, io IO) error {
 		return schedUnenroll(ctx, rest, io)
 	case "exit":
 		return schedExit(ctx, rest, io)
+	case "optout":
+		return schedOptout(ctx, rest, io)
 	}
 	return UsageError("unknown command %q\n\n%s", cmd, schedulerUsage)
 }

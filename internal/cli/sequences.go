@@ -23,15 +23,20 @@ import (
 // openSequences opens the database (sequence commands need no Redis) and
 // returns the sequence service over it.
 func openSequences(ctx context.Context, io IO) (*sequence.Service, func(), error) {
-	cfg, err := settings(io)
-	if err != nil {
-		return nil, nil, err
-	}
-	conns, err := app.Open(ctx, dbOnly(cfg), Logger(io))
+	conns, err := openDB(ctx, io)
 	if err != nil {
 		return nil, nil, err
 	}
 	return sequence.NewService(conns.Store, nil), conns.Close, nil
+}
+
+// openDB opens the database alone, for commands that need no Redis.
+func openDB(ctx context.Context, io IO) (*app.Conns, error) {
+	cfg, err := settings(io)
+	if err != nil {
+		return nil, err
+	}
+	return app.Open(ctx, dbOnly(cfg), Logger(io))
 }
 
 // openForPhone normalises a --phone value and opens the database.

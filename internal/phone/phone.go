@@ -146,3 +146,12 @@ func splitCountryCode(digits string) (int, string) {
 	}
 	return 0, digits
 }
+
+// Mask shows only a number's last four digits ("*********5678"), for what
+// people read: logs and commands' human output.
+func Mask(p string) string {
+	if len(p) <= 4 {
+		return strings.Repeat("*", len(p))
+	}
+	return strings.Repeat("*", len(p)-4) + p[len(p)-4:]
+}
