@@ -119,6 +119,11 @@ type Inbound struct {
 	// "" if unknown. A keyword read again (a history is read before many
 	// sends) is acted on once.
 	Ref string
+	// FromHistory: read in a conversation history, which is read again
+	// only before a send. An opt-out read there does not skip deliveries
+	// when they are planned (their sends read the history again, where an
+	// opt-in written since shows, and their claims decide).
+	FromHistory bool
 }
 
 // Outcome is what recording inbound messages did.

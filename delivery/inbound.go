@@ -54,7 +54,7 @@ func InboundOf(phone string, conv []provider.ConversationMessage, now time.Time)
 		if ref == "" {
 			ref = c.WAMID
 		}
-		out = append(out, consent.Inbound{Phone: phone, Text: c.Text, At: at, Ref: ref})
+		out = append(out, consent.Inbound{Phone: phone, Text: c.Text, At: at, Ref: ref, FromHistory: true})
 	}
 	slices.Reverse(out)
 	return out

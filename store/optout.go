@@ -25,6 +25,9 @@ type suppressionRow struct {
 	Reason    string
 	Source    string
 	CreatedAt time.Time
+	// Recheck: a keyword read in a conversation history, which planning
+	// does not skip on (see blockedAtPlan).
+	Recheck bool
 }
 
 func (suppressionRow) TableName() string { return "suppressions" }
@@ -39,6 +42,14 @@ func (r suppressionRow) entry() consent.Entry {
 // suppressions' primary key.
 func blocked(col string) string {
 	return `EXISTS (SELECT 1 FROM suppressions s WHERE s.list IN (?, ?) AND s.phone = ` + col + ` AND (s.scope = 'all' OR ?))`
+}
+
+// blockedAtPlan is blocked for planning: an entry a keyword read in a
+// conversation history made (recheck) does not skip a delivery there. The
+// person's opt-in would be seen only by reading their history again,
+// which the send path does before it claims: the claim then decides.
+func blockedAtPlan(col string) string {
+	return `EXISTS (SELECT 1 FROM suppressions s WHERE s.list IN (?, ?) AND s.phone = ` + col + ` AND (s.scope = 'all' OR ?) AND NOT s.recheck)`
 }
 
 // blockedArgs are blocked's arguments for c.
@@ -266,10 +277,10 @@ func (inboundRow) TableName() string { return "contact_inbound" }
 // defaults and the account's own) opts its sender out of everything (on
 // the account's list, source keyword; their active enrollments end) or
 // back in (their entries on the account's lists go, except those a
-// provider's error made). A keyword is acted on once: only when it is
-// newer than the last keyword acted on for that sender on this number, and
-// not that very message again (its Ref) — a conversation history is read
-// before many sends, and webhooks come twice and out of order.
+// provider's error made). A keyword is acted on once: not that very
+// message again (its Ref), nor one older than the last keyword acted on
+// for that sender on this number (see actedOn) — a conversation history
+// is read before many sends, and webhooks come twice and out of order.
 func (db *DB) RecordInbound(ctx context.Context, accountID int64, msgs []consent.Inbound, now time.Time) (consent.Outcome, error) {
 	var out consent.Outcome
 	if len(msgs) == 0 {
@@ -285,7 +296,17 @@ func (db *DB) RecordInbound(ctx context.Context, accountID int64, msgs []consent
 			return fmt.Errorf("account %d: %w", accountID, campaign.ErrNotFound)
 		}
 		acct := as[0]
-		for _, m := range msgs {
+		// Where each message is in msgs, by sender and id: a message
+		// before the keyword acted on last (the conversation read again)
+		// is older than it, whatever their times say (a history's times
+		// have whole seconds).
+		pos := map[[2]string]int{}
+		for i, m := range msgs {
+			if m.Ref != "" {
+				pos[[2]string{m.Phone, m.Ref}] = i
+			}
+		}
+		for i, m := range msgs {
 			if m.Phone == "" {
 				continue
 			}
@@ -307,8 +328,8 @@ func (db *DB) RecordInbound(ctx context.Context, accountID int64, msgs []consent
 			if err := tx.Raw(`SELECT * FROM contact_inbound WHERE account_id = ? AND phone = ?`+db.lockRow(), accountID, m.Phone).Scan(&cur).Error; err != nil {
 				return err
 			}
-			if (m.Ref != "" && m.Ref == cur.KeywordRef) || (cur.KeywordAt != nil && !at.After(cur.KeywordAt.UTC())) {
-				continue // acted on already, or older than a keyword acted on
+			if acted, older := actedOn(m, i, at, cur, pos); acted || older {
+				continue
 			}
 			if err := tx.Exec(`UPDATE contact_inbound SET keyword_at = ?, keyword_ref = ? WHERE account_id = ? AND phone = ?`,
 				at, m.Ref, accountID, m.Phone).Error; err != nil {
@@ -323,7 +344,7 @@ func (db *DB) RecordInbound(ctx context.Context, accountID int64, msgs []consent
 				continue
 			}
 			row := suppressionRow{List: acct.List(), Phone: m.Phone, Scope: consent.ScopeAll, Source: consent.SourceKeyword,
-				Reason: "wrote " + strings.ToUpper(consent.Fold(m.Text)), CreatedAt: at}
+				Reason: "wrote " + strings.ToUpper(consent.Fold(m.Text)), CreatedAt: at, Recheck: m.FromHistory}
 			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
 				return err
 			}
@@ -339,6 +360,26 @@ func (db *DB) RecordInbound(ctx context.Context, accountID int64, msgs []consent
 		return consent.Outcome{}, fmt.Errorf("account %d: record %d inbound messages: %w", accountID, len(msgs), err)
 	}
 	return out, nil
+}
+
+// actedOn says whether keyword message m (at position i of its batch,
+// written at) is the keyword last acted on for its sender (cur), or older
+// than it: before it in the batch, else earlier (an id-less message at the
+// very same time is taken for a repeat).
+func actedOn(m consent.Inbound, i int, at time.Time, cur inboundRow, pos map[[2]string]int) (acted, older bool) {
+	if cur.KeywordRef != "" {
+		if m.Ref == cur.KeywordRef {
+			return true, false
+		}
+		if j, ok := pos[[2]string{m.Phone, cur.KeywordRef}]; ok {
+			return false, i < j
+		}
+	}
+	if cur.KeywordAt == nil {
+		return false, false
+	}
+	last := cur.KeywordAt.UTC()
+	return false, at.Before(last) || (m.Ref == "" && at.Equal(last))
 }
 
 // LastInbound returns when phone last wrote to the account's number; ok

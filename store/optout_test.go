@@ -259,6 +259,52 @@ func TestRecordInboundKeywords(t *testing.T) {
 		last, _, err = f.db.LastInbound(f.ctx, acct.ID, ann)
 		require.NoError(t, err)
 		require.True(t, at(time.Hour+2*time.Second).Equal(last))
+
+		// A conversation history, read again and again, with times of
+		// whole seconds: its order decides, and what was acted on is not
+		// acted on again.
+		cleo := "4915100000003"
+		history := []consent.Inbound{
+			{Phone: cleo, Text: "STOP", At: at(2 * time.Hour), Ref: "h1", FromHistory: true},
+			{Phone: cleo, Text: "START", At: at(2 * time.Hour), Ref: "h2", FromHistory: true},
+		}
+		for range 2 {
+			out, err = f.db.RecordInbound(f.ctx, acct.ID, history, at(2*time.Hour))
+			require.NoError(t, err)
+			require.False(t, suppressed(cleo))
+		}
+		require.Equal(t, consent.None, out.Action, "read again")
+		history = append(history, consent.Inbound{Phone: cleo, Text: "stop", At: at(2 * time.Hour), Ref: "h3", FromHistory: true})
+		out, err = f.db.RecordInbound(f.ctx, acct.ID, history, at(2*time.Hour))
+		require.NoError(t, err)
+		require.Equal(t, consent.OptOut, out.Action)
+		require.True(t, suppressed(cleo))
+	})
+}
+
+// An opt-out read in a conversation history does not skip a delivery when
+// it is planned (the send reads the history again, where an opt-in would
+// show): the claim refuses it.
+func TestHistoryOptOutIsCheckedAtTheClaim(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		f.apply(bundle(broadcast("promo", 2)), t0)
+		b := f.broadcast("promo")
+		acct, err := f.db.OptOutAccountByName(f.ctx, "main")
+		require.NoError(t, err)
+		rs := recipients(0, 2)
+		_, err = f.db.RecordInbound(f.ctx, acct.ID, []consent.Inbound{{Phone: rs[0].Phone, Text: "STOP", At: t0, Ref: "h1", FromHistory: true}}, t0)
+		require.NoError(t, err)
+		f.setStatus(b.ID, campaign.StatusRunning)
+		refs, err := f.db.PlanNext(f.ctx, b.ID, 10, t0)
+		require.NoError(t, err)
+		require.Len(t, refs, 2, "planned, both")
+		ok, err := f.db.Claim(f.ctx, refs[0], t0, at(time.Minute), nil, consent.Check{Lists: acct.Lists()})
+		require.NoError(t, err)
+		require.False(t, ok)
+		ok, err = f.db.SkipOptedOut(f.ctx, refs[0], consent.Check{Lists: acct.Lists()}, t0)
+		require.NoError(t, err)
+		require.True(t, ok)
 	})
 }
 

@@ -184,7 +184,7 @@ func planRecipients(tx *gorm.DB, broadcastID int64, extraCols, extraVals string,
 	if err := tx.Raw(`INSERT INTO deliveries (broadcast_id, recipient_id, phone, status, error_code, error, updated_at`+extraCols+`)
 		SELECT broadcast_id, id, phone, CASE WHEN o THEN 'skipped' ELSE 'planned' END,
 			CASE WHEN o THEN ? ELSE '' END, CASE WHEN o THEN ? ELSE '' END, ?`+extraVals+`
-		FROM (SELECT r.broadcast_id, r.id, r.phone, r.zone, `+blocked("r.phone")+` AS o FROM recipients r
+		FROM (SELECT r.broadcast_id, r.id, r.phone, r.zone, `+blockedAtPlan("r.phone")+` AS o FROM recipients r
 			WHERE r.broadcast_id = ? AND `+where+`) t WHERE true
 		ON CONFLICT (broadcast_id, recipient_id) DO NOTHING RETURNING id, gen, status`,
 		args...).Scan(&rows).Error; err != nil {

@@ -193,7 +193,7 @@ func insertStep(tx *gorm.DB, enrollmentID int64, phone string, p sequence.Plan, 
 	listA, listB := check.ListPair()
 	if err := tx.Raw(`INSERT INTO deliveries (enrollment_id, step, phone, status, error_code, error, due_at, send_by, updated_at)
 		SELECT ?, ?, ?, CASE WHEN o THEN 'skipped' ELSE 'planned' END, CASE WHEN o THEN ? ELSE '' END, CASE WHEN o THEN ? ELSE '' END, ?, ?, ?
-		FROM (SELECT `+blocked("?")+` AS o) t WHERE true
+		FROM (SELECT `+blockedAtPlan("?")+` AS o) t WHERE true
 		ON CONFLICT DO NOTHING RETURNING id, status`,
 		enrollmentID, p.Step, phone, consent.ReasonOptedOut, optedOutDetail, p.Due, sb, utc(now),
 		listA, listB, phone, check.Marketing).Scan(&rows).Error; err != nil {

@@ -11,6 +11,11 @@ CREATE TABLE suppressions (
     scope      TEXT NOT NULL,
     reason     TEXT NOT NULL DEFAULT '',
     source     TEXT NOT NULL, -- keyword, provider_error, cli, api, import
+    -- A keyword read in a conversation history (the BotSailor family): the
+    -- person's opt-in would be seen only by reading it again, which the
+    -- send path does before a send. Planning does not skip on such an
+    -- entry; the claim, after that read, does.
+    recheck    BOOLEAN NOT NULL DEFAULT FALSE,
     created_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (list, phone, scope)
 );
