@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -70,6 +71,7 @@ type convMark struct {
 }
 
 func readMark(mark []string) convMark {
+	mark = slices.DeleteFunc(slices.Clone(mark), func(it string) bool { return it == markOutsideWindow })
 	m := convMark{items: make(map[string]bool, len(mark)), byEntry: len(mark) == 0}
 	for _, it := range mark {
 		m.items[it] = true
@@ -177,6 +179,7 @@ func (h *PollHandler) fromConversation(ctx context.Context, s Sender, t PollTarg
 		if err != nil {
 			return "", provider.StatusReport{}
 		}
+		msg = sentAs(msg, t.ConvMark)
 		var ok bool
 		if c, ok, err = matchSent(ctx, h.store, conv, msg, t.ConvMark, scope); err != nil || !ok {
 			return "", provider.StatusReport{}

@@ -233,22 +233,51 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	caps := sender.Capabilities()
 	// On a provider whose replies are only in the conversation history,
 	// the history is read before a send to someone wacamp messaged
-	// before (they may have written STOP), and before a send whose answer
-	// carries no wamid (its mark, below); what they wrote is recorded
-	// first, so an opt-out read here stops this very send at the claim.
-	// The reply exit and the mark take what this one read found.
-	marked := needsMark(msg) && caps.History
+	// before (they may have written STOP), before a send whose answer
+	// carries no wamid (its mark, below), and before a free-form send to
+	// someone not known to be inside the 24-hour window; what they wrote
+	// is recorded first, so an opt-out read here stops this very send at
+	// the claim. It is read once: the window, the reply exit and the mark
+	// take what this one read found.
 	_, recording := h.store.(InboundStore)
 	var conv []provider.ConversationMessage
-	src := sender
-	if caps.History && (marked || (job.Contacted && recording)) {
-		if conv, err = h.readConversation(ctx, log, sender, job); err != nil {
-			return fmt.Errorf("read conversation before send: %w", err)
+	read := false
+	readConv := func() ([]provider.ConversationMessage, error) {
+		if !read {
+			c, err := h.readConversation(ctx, log, sender, job)
+			if err != nil {
+				return nil, fmt.Errorf("read conversation before send: %w", err)
+			}
+			conv, read = c, true
 		}
+		return conv, nil
+	}
+	// The 24-hour window, right before the request as the owner's checks
+	// are: a free-form message to someone outside it is skipped or becomes
+	// its fallback template, which the claim records (in the mark) so its
+	// reconciliation and polls look for the template.
+	verdict, err := h.window(ctx, readConv, caps, job, now)
+	if err != nil {
+		return err
+	}
+	if verdict == windowFallback {
+		msg, _ = msg.Fallback()
+	}
+	marked := needsMark(msg) && caps.History
+	if caps.History && (marked || (job.Contacted && recording)) {
+		if _, err := readConv(); err != nil {
+			return err
+		}
+	}
+	src := sender
+	if read {
 		src = &convMemo{Sender: sender, phone: job.Phone, conv: conv, limit: h.opts.ConversationLimit}
 	}
 	if ended, err := own.EndedBeforeSend(ctx, log, src, caps, job, now); ended || err != nil {
 		return err
+	}
+	if verdict == windowSkip {
+		return h.skipOutsideWindow(ctx, log, job, now)
 	}
 
 	// The number's rate token first, holding nothing: a send waiting for its
@@ -257,6 +286,13 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	// during the wait is seen by the claim.
 	// Waiting is not a failure: a wait that cannot end in time comes back
 	// later, the attempt not counted.
+	// withVerdict adds to a mark that the fallback template is what goes.
+	withVerdict := func(mark []string) []string {
+		if verdict != windowFallback {
+			return mark
+		}
+		return append(mark, markOutsideWindow)
+	}
 	var mark []string
 	if marked {
 		// The answer will carry no wamid: note what the conversation holds
@@ -265,6 +301,7 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 		// the grant from the request.
 		mark = markOf(conv)
 	}
+	mark = withVerdict(mark)
 	waitStart := time.Now()
 	depart, err := h.waitToken(ctx, job)
 	if err != nil {
@@ -277,7 +314,7 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 		if conv, err = h.readConversation(ctx, log, sender, job); err != nil {
 			return fmt.Errorf("read conversation before send: %w", err)
 		}
-		mark = markOf(conv)
+		mark = withVerdict(markOf(conv))
 	}
 
 	// The claim is the re-check: one statement, right before the request,
@@ -607,6 +644,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 		_, ferr := h.store.Finish(ctx, job.Ref, Failed, "", "render message: "+err.Error(), now)
 		return true, ferr
 	}
+	msg = sentAs(msg, job.ConvMark) // the fallback template, if that is what went
 	if needsMark(msg) && job.ConvMark == nil && sender.Capabilities().History {
 		// The mark is recorded before every such send: without one, the
 		// attempt died before it reached the provider.

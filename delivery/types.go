@@ -47,6 +47,10 @@ type Account struct {
 	// FrequencyCap caps the messages to one person across every broadcast
 	// and sequence of the account's Ledger (zero: no cap).
 	FrequencyCap FrequencyCap
+	// ServiceWindow overrides whether the account's channel enforces the
+	// 24-hour customer-service window: WindowEnforced, WindowNotEnforced,
+	// or "" for its provider's rule (see EnforcesWindow).
+	ServiceWindow string
 }
 
 // FrequencyCap is an account's frequency cap: at most Messages
@@ -152,6 +156,10 @@ type Job struct {
 	// on a provider whose replies are only in the conversation history the
 	// history is read before the send, for opt-out keywords.
 	Contacted bool
+	// LastInbound is when the recipient last wrote to the account's number,
+	// as recorded (webhooks, conversation history reads); nil = never, as
+	// far as wacamp knows. It opens the 24-hour window (see WindowOpen).
+	LastInbound *time.Time
 }
 
 // OptOut is what the job's recipient is checked against on the suppression

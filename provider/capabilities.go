@@ -49,6 +49,13 @@ type Capabilities struct {
 	// the API requires it (Sobot's customer_name): `scheduler validate`
 	// and `enroll` refuse recipients without one.
 	RecipientName bool
+	// ServiceWindow says the channel enforces WhatsApp's 24-hour
+	// customer-service window (WHATSAPP.md §5): outside it only approved
+	// templates go out (Meta's Cloud API refuses the rest with 131047).
+	// True for the Cloud-API resellers; false for a session API that
+	// drives a WhatsApp client. An account may say otherwise
+	// (customer_service_window).
+	ServiceWindow bool
 }
 
 // Check reports why m cannot be sent through this provider, or nil.
@@ -121,6 +128,11 @@ func (c Capabilities) Check(m templates.Message) error {
 	case templates.KindList:
 		if !c.List {
 			return no("list messages")
+		}
+	}
+	if fb, ok := m.Fallback(); ok {
+		if err := c.Check(fb); err != nil {
+			return fmt.Errorf("outside_window: %w", err)
 		}
 	}
 	return nil

@@ -58,7 +58,9 @@ func (s Spec) Sent(i int, sentAt time.Time, loc *time.Location) Plan {
 }
 
 // Ended is the plan after a step ended without going out, code being its
-// error code: a step the frequency cap skipped (delivery.ReasonFrequencyCap),
+// error code: a step the frequency cap skipped (delivery.ReasonFrequencyCap)
+// or that was skipped outside its recipient's 24-hour window
+// (delivery.ReasonOutsideWindow, its message saying outside_window: skip),
 // or that Meta refused under its own per-user marketing limit
 // (delivery.CodeMarketingCap: a step fails so only where the account's cap
 // skips sequence steps; elsewhere it waits, or expires), is passed over;
@@ -66,7 +68,8 @@ func (s Spec) Sent(i int, sentAt time.Time, loc *time.Location) Plan {
 // step ended) and skipped changes nothing (a step is skipped because its
 // enrollment already ended). ok is false when the end changes nothing.
 func Ended(end delivery.Status, code, reason string) (p Plan, ok bool) {
-	if end == delivery.Skipped && code == delivery.ReasonFrequencyCap || end == delivery.Failed && code == delivery.CodeMarketingCap {
+	if end == delivery.Skipped && (code == delivery.ReasonFrequencyCap || code == delivery.ReasonOutsideWindow) ||
+		end == delivery.Failed && code == delivery.CodeMarketingCap {
 		return Plan{Action: Pass}, true
 	}
 	switch end {

@@ -16,7 +16,7 @@ var accountKeys = []string{
 	"api_secret", "api_secret_file", "webhook_secret", "webhook_secret_file",
 	"session_id", "phone_number_id", "whatsapp_bot_id", "rate_per_second",
 	"pair_interval", "daily_unique_limit", "portfolio", "timezone",
-	"on_unknown_outcome", "settle_window", "frequency_cap", "opt_out",
+	"on_unknown_outcome", "settle_window", "frequency_cap", "opt_out", "customer_service_window",
 }
 
 // account decodes accounts[i], reporting its problems.
@@ -165,6 +165,18 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 	a.FrequencyCap = f.frequencyCap(obj["frequency_cap"].val, subfield(field, "frequency_cap"))
 
 	a.OptOut = f.optOut(obj["opt_out"].val, subfield(field, "opt_out"))
+
+	fld = subfield(field, "customer_service_window")
+	p = obj["customer_service_window"]
+	switch v, _ := f.str(p.val, fld); strings.ToLower(strings.TrimSpace(v)) {
+	case "":
+	case WindowEnforced:
+		a.ServiceWindow = WindowEnforced
+	case WindowNotEnforced:
+		a.ServiceWindow = WindowNotEnforced
+	default:
+		f.problem(resolve(p.val).Line, fld, "%s must be enforced (only templates reach people who have not written in 24 h) or not_enforced (every message is sent as it is); left out, the provider's own rule applies", shown(p.val, v))
+	}
 
 	fld = subfield(field, "timezone")
 	p = obj["timezone"]

@@ -6,13 +6,25 @@ import (
 	"github.com/wacamp/wacamp/templates"
 )
 
+// windowOverrideHint tells how an account whose window comes from its
+// provider can say otherwise.
+func windowOverrideHint(a Account) string {
+	if a.ServiceWindow != "" {
+		return ""
+	}
+	return "; or set the account's customer_service_window: not_enforced if its channel has no such window"
+}
+
 // checkCapabilities refuses a broadcast or sequence step whose message the
 // provider of its account cannot send, naming the step and the reason, so
-// that nothing of a campaign that cannot run is ever sent.
+// that nothing of a campaign that cannot run is ever sent; and a free-form
+// message on an account that enforces the 24-hour window (see
+// [Account.EnforcesWindow]) that does not say what happens outside it.
 func (l *loader) checkCapabilities() {
 	provider := make(map[string]string, len(l.bundle.Accounts))
+	accounts := make(map[string]Account, len(l.bundle.Accounts))
 	for _, a := range l.bundle.Accounts {
-		provider[a.Name] = a.Provider
+		provider[a.Name], accounts[a.Name] = a.Provider, a
 	}
 	check := func(pos Pos, field, account string, m templates.Message) {
 		p, ok := provider[account]
@@ -25,6 +37,12 @@ func (l *loader) checkCapabilities() {
 		}
 		if err := caps.Check(m); err != nil {
 			l.probs.add(pos.File, pos.Line, field, "account %s: %v", account, err)
+		}
+		if a := accounts[account]; m.Restricted() && m.OutsideWindow == nil && a.EnforcesWindow(caps) {
+			l.probs.add(pos.File, pos.Line, field+".outside_window", "is required: account %s (%s) enforces the 24-hour customer-service window, "+
+				"so a %s message reaches only people who wrote in the last 24 h; add outside_window: skip (skip the others) "+
+				"or outside_window: {template: {...}} (send them an approved template)%s",
+				account, a.Provider, m.Kind, windowOverrideHint(a))
 		}
 	}
 	for _, b := range l.bundle.Broadcasts {

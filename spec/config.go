@@ -21,6 +21,7 @@ import (
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/localtime"
+	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -113,7 +114,30 @@ type Account struct {
 	// OptOut are the account's own opt-out and opt-in keywords, besides
 	// the defaults (consent.DefaultOptOut, consent.DefaultOptIn).
 	OptOut consent.Keywords
-	Pos    Pos
+	// ServiceWindow overrides whether the account's channel enforces the
+	// 24-hour customer-service window: WindowEnforced, WindowNotEnforced,
+	// or "" for its provider's rule (provider.Capabilities.ServiceWindow).
+	ServiceWindow string
+	Pos           Pos
+}
+
+// The choices of customer_service_window.
+const (
+	WindowEnforced    = "enforced"
+	WindowNotEnforced = "not_enforced"
+)
+
+// EnforcesWindow reports whether free-form messages of a reach only people
+// inside their 24-hour customer-service window: its
+// customer_service_window, else its provider's rule (caps).
+func (a Account) EnforcesWindow(caps provider.Capabilities) bool {
+	switch a.ServiceWindow {
+	case WindowEnforced:
+		return true
+	case WindowNotEnforced:
+		return false
+	}
+	return caps.ServiceWindow
 }
 
 // FrequencyCap is an account's frequency_cap: at most Messages

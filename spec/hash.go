@@ -64,9 +64,11 @@ func (a Account) SpecHash() string {
 		// OptOut is null without keywords of its own, so the hashes of
 		// accounts stored before it existed do not change.
 		OptOut *consent.Keywords `json:"opt_out,omitempty"`
+		// ServiceWindow is left out when not set, likewise.
+		ServiceWindow string `json:"customer_service_window,omitempty"`
 	}{a.Name, a.Provider, a.BaseURL, a.TokenRef, a.PhoneNumberID, a.WhatsAppBotID, a.RatePerSecond,
 		a.PairInterval.Milliseconds(), a.DailyUniqueLimit, a.Portfolio, a.Timezone, a.SecretRef, a.SessionID, a.WebhookSecretRef,
-		a.OnUnknownOutcome, a.SettleWindow.Milliseconds(), fc, optOutHash(a.OptOut)})
+		a.OnUnknownOutcome, a.SettleWindow.Milliseconds(), fc, optOutHash(a.OptOut), a.ServiceWindow})
 }
 
 // optOutHash is k for an account's hash, nil when it adds nothing.

@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -56,6 +57,14 @@ import (
 //	    header: {type: image, url: https://cdn.example.com/h.jpg}   # image, video or document; mime_type, filename
 //	    buttons:                 # parameters of dynamic template buttons
 //	      - {index: 0, sub_type: url, value: "{{order}}"}   # index 0-9, sub_type url or quick_reply
+//
+// A free-form message (every kind but template) may say what happens to a
+// recipient outside the 24-hour customer-service window, on an account
+// that enforces it:
+//
+//	outside_window: skip       # the delivery is skipped (outside_window)
+//	outside_window:            # or: send this template instead
+//	  template: {id: "313823", vars: {1: "{{name}}"}}   # same shape as template above
 var messageKinds = []string{"text", "media", "template", "bot_flow", "location", "buttons", "list"}
 
 // The keys of the mappings inside a message.
@@ -99,7 +108,7 @@ func (f *fileCtx) message(p pair, field string, ownerLine int) (templates.Messag
 		return m, fl
 	}
 	fl.def = resolve(p.val).Line
-	obj, ok := f.object(p.val, field, messageKinds...)
+	obj, ok := f.object(p.val, field, append(slices.Clone(messageKinds), "outside_window")...)
 	if !ok {
 		return m, fl
 	}
@@ -132,13 +141,17 @@ func (f *fileCtx) message(p pair, field string, ownerLine int) (templates.Messag
 	case templates.KindMedia:
 		m.Media = d.media(val, "media", mediaKeys)
 	case templates.KindTemplate:
-		m.Template = d.template(val)
+		m.Template = d.template(val, "template")
 	case templates.KindLocation:
 		m.Location = d.location(val)
 	case templates.KindButtons:
 		m.Buttons = d.buttons(val)
 	case templates.KindList:
 		m.List = d.list(val)
+	}
+	if ow, ok := obj["outside_window"]; ok && !isNull(ow.val) {
+		fl.lines["outside_window"] = ow.key.Line
+		m.OutsideWindow = d.outsideWindow(ow.val)
 	}
 	if err := m.Validate(); err != nil {
 	next:
@@ -250,23 +263,53 @@ func (d *msgDecoder) media(n *yaml.Node, path string, keys []string) *templates.
 	}
 }
 
-func (d *msgDecoder) template(n *yaml.Node) *templates.Template {
-	obj := d.object(n, "template", templateKeys)
+// outsideWindow decodes a free-form message's outside_window: skip, or
+// {template: {...}}.
+func (d *msgDecoder) outsideWindow(n *yaml.Node) *templates.OutsideWindow {
+	const path = "outside_window"
+	fld := subfield(d.field, path)
+	if r := resolve(n); r.Kind == yaml.ScalarNode {
+		s, _ := d.f.str(n, fld)
+		if strings.ToLower(strings.TrimSpace(s)) != "skip" {
+			d.f.problem(r.Line, fld, "%s must be skip (the delivery is skipped) or {template: {...}} (a template sent instead)", shown(n, s))
+			d.failed[path] = true
+			return nil
+		}
+		return &templates.OutsideWindow{Skip: true}
+	}
+	obj := d.object(n, path, []string{"template"})
+	if d.failed[path] {
+		return nil
+	}
+	t := obj["template"]
+	if isNull(t.val) {
+		d.f.problem(d.fl.line(path), fld, "must be skip or {template: {...}} (a template sent instead)")
+		d.failed[path] = true
+		return nil
+	}
+	d.fl.lines[path+".template"] = t.key.Line
+	return &templates.OutsideWindow{Template: d.template(t.val, path+".template")}
+}
+
+// template decodes the template at path ("template", or a fallback's
+// "outside_window.template").
+func (d *msgDecoder) template(n *yaml.Node, path string) *templates.Template {
+	obj := d.object(n, path, templateKeys)
 	t := &templates.Template{
-		ID:       d.str(obj["id"].val, "template.id"),
-		Name:     d.str(obj["name"].val, "template.name"),
-		Language: d.str(obj["language"].val, "template.language"),
-		Category: strings.ToLower(strings.TrimSpace(d.str(obj["category"].val, "template.category"))),
+		ID:       d.str(obj["id"].val, path+".id"),
+		Name:     d.str(obj["name"].val, path+".name"),
+		Language: d.str(obj["language"].val, path+".language"),
+		Category: strings.ToLower(strings.TrimSpace(d.str(obj["category"].val, path+".category"))),
 	}
 	var ok bool
-	t.Vars, ok = d.f.templateVars(obj["vars"].val, subfield(d.field, "template.vars"), d.fl)
-	d.failed["template.vars"] = !ok
+	t.Vars, ok = d.f.templateVars(obj["vars"].val, subfield(d.field, path+".vars"), d.fl, path+".vars")
+	d.failed[path+".vars"] = !ok
 	if h := obj["header"]; !isNull(h.val) {
-		d.fl.lines["template.header"] = h.key.Line
-		t.Header = d.media(h.val, "template.header", templateHeaderKeys)
+		d.fl.lines[path+".header"] = h.key.Line
+		t.Header = d.media(h.val, path+".header", templateHeaderKeys)
 	}
-	for i, item := range d.items(obj["buttons"], "template.buttons") {
-		path := fmt.Sprintf("template.buttons[%d]", i)
+	for i, item := range d.items(obj["buttons"], path+".buttons") {
+		path := fmt.Sprintf("%s.buttons[%d]", path, i)
 		b := d.object(item, path, templateButtonKeys)
 		tb := templates.TemplateButton{
 			Index:   -1, // when missing or unreadable: out of range, so not a duplicate of another
@@ -361,8 +404,9 @@ func parentField(field string) string {
 
 // templateVars decodes a template's vars mapping in document order; see
 // templates.TemplateVarFromKey for how keys become names and indexes.
-// ok is false if a problem was reported.
-func (f *fileCtx) templateVars(n *yaml.Node, field string, fl fieldLines) (vars []templates.TemplateVar, ok bool) {
+// ok is false if a problem was reported. at is the vars' path in the
+// message, for their lines.
+func (f *fileCtx) templateVars(n *yaml.Node, field string, fl fieldLines, at string) (vars []templates.TemplateVar, ok bool) {
 	if isNull(n) {
 		return nil, true
 	}
@@ -375,7 +419,7 @@ func (f *fileCtx) templateVars(n *yaml.Node, field string, fl fieldLines) (vars 
 	for i, p := range f.pairs(n, field) {
 		val, _ := f.str(p.val, subfield(field, p.key.Value))
 		vars = append(vars, templates.TemplateVarFromKey(p.key.Value, i+1, val))
-		fl.lines[fmt.Sprintf("template.vars[%d]", i)] = p.key.Line
+		fl.lines[fmt.Sprintf("%s[%d]", at, i)] = p.key.Line
 	}
 	return vars, f.l.probs.total() == before
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/spec"
+	"github.com/wacamp/wacamp/templates"
 )
 
 // Change is what Apply did to one definition.
@@ -143,7 +145,7 @@ func applyAccount(tx *gorm.DB, a spec.Account, now time.Time) (Change, int64, er
 		PairIntervalMs: a.PairInterval.Milliseconds(), DailyUniqueLimit: a.DailyUniqueLimit, Portfolio: a.Portfolio,
 		Timezone: a.Timezone, OnUnknownOutcome: a.OnUnknownOutcome, SettleWindowMs: a.SettleWindow.Milliseconds(),
 		CapMessages: a.FrequencyCap.Messages, CapPerMs: a.FrequencyCap.Per.Milliseconds(), CapSequences: a.FrequencyCap.Sequences,
-		OptOut: encodeKeywords(a.OptOut), SpecHash: a.SpecHash(), UpdatedAt: now}
+		OptOut: encodeKeywords(a.OptOut), ServiceWindow: a.ServiceWindow, SpecHash: a.SpecHash(), UpdatedAt: now}
 	var cur accountRow
 	err := tx.Where("name = ?", a.Name).Take(&cur).Error
 	switch {
@@ -218,6 +220,25 @@ func (db *DB) applyTx(ctx context.Context, fn func(tx *gorm.DB, write writeRecip
 	return err
 }
 
+// messageDiff names how a broadcast's message changed from stored (its
+// JSON): "outside_window" when nothing else did — what happens outside
+// the 24-hour window may change while it sends (each send decides anew),
+// so that a campaign file that upgrades to saying it still applies to a
+// broadcast already started — else "message".
+func messageDiff(stored string, m templates.Message) string {
+	var old templates.Message
+	if json.Unmarshal([]byte(stored), &old) != nil {
+		return "message"
+	}
+	old.OutsideWindow, m.OutsideWindow = nil, nil
+	a, aerr := json.Marshal(old)
+	b, berr := json.Marshal(m)
+	if aerr != nil || berr != nil || !bytes.Equal(a, b) {
+		return "message"
+	}
+	return "outside_window"
+}
+
 // analyzeAfter is how many recipients an apply copies before it has
 // Postgres sample the recipients table again.
 const analyzeAfter = 100_000
@@ -288,7 +309,7 @@ func applyBroadcast(ctx context.Context, tx *gorm.DB, write writeRecipients, b s
 	deadline := int64(b.Deadline / time.Second)
 	var diffs []string
 	if cur.MessageHash != mh {
-		diffs = append(diffs, "message")
+		diffs = append(diffs, messageDiff(cur.Message, b.Message))
 	}
 	if cur.AudienceHash != ah {
 		diffs = append(diffs, "audience")
@@ -326,7 +347,7 @@ func applyBroadcast(ctx context.Context, tx *gorm.DB, write writeRecipients, b s
 	if !st.Editable() {
 		var locked []string
 		for _, d := range diffs {
-			if d != "deadline" && d != "error_storm" { // both may change while sending
+			if d != "deadline" && d != "error_storm" && d != "outside_window" { // these may change while sending
 				locked = append(locked, d)
 			}
 		}

@@ -46,6 +46,9 @@ type accountRow struct {
 	// OptOut: the account's own keywords, consent.Keywords as JSON ("" =
 	// the defaults); migration 00012.
 	OptOut string
+	// ServiceWindow: customer_service_window (migration 00015; '' = the
+	// provider's rule).
+	ServiceWindow string
 }
 
 func (accountRow) TableName() string { return "accounts" }
@@ -58,7 +61,8 @@ func (a accountRow) domain() delivery.Account {
 		PairInterval: time.Duration(a.PairIntervalMs) * time.Millisecond, DailyUniqueLimit: a.DailyUniqueLimit,
 		Portfolio: a.Portfolio, Timezone: a.Timezone,
 		OnUnknownOutcome: a.OnUnknownOutcome, SettleWindow: time.Duration(a.SettleWindowMs) * time.Millisecond,
-		FrequencyCap: delivery.FrequencyCap{Messages: a.CapMessages, Per: time.Duration(a.CapPerMs) * time.Millisecond, Sequences: a.CapSequences},
+		FrequencyCap:  delivery.FrequencyCap{Messages: a.CapMessages, Per: time.Duration(a.CapPerMs) * time.Millisecond, Sequences: a.CapSequences},
+		ServiceWindow: a.ServiceWindow,
 	}
 }
 

@@ -976,8 +976,9 @@ type jobRow struct {
 	ASettleWindowMs                           int64
 	ACapMessages                              int
 	ACapPerMs                                 int64
-	ACapSequences                             string
+	ACapSequences, AServiceWindow             string
 	Contacted                                 bool
+	LastInbound                               *time.Time
 }
 
 // fields returns pointers to r's fields in jobColumns' order, for
@@ -992,7 +993,7 @@ func (r *jobRow) fields() []any {
 		&r.AID, &r.AName, &r.AProvider, &r.ABaseURL, &r.ATokenRef, &r.ASecretRef, &r.ASessionID, &r.AWebhookSecretRef,
 		&r.APhoneNumberID, &r.AWhatsappBotID, &r.ARatePerSecond, &r.APairIntervalMs, &r.ADailyUniqueLimit,
 		&r.APortfolio, &r.ATimezone, &r.AOnUnknownOutcome, &r.ASettleWindowMs, &r.ACapMessages, &r.ACapPerMs, &r.ACapSequences,
-		&r.Contacted}
+		&r.AServiceWindow, &r.Contacted, &r.LastInbound}
 }
 
 // jobColumns and jobFrom load deliveries with their recipient and
@@ -1020,7 +1021,9 @@ const (
 	a.pair_interval_ms AS a_pair_interval_ms, a.daily_unique_limit AS a_daily_unique_limit, a.portfolio AS a_portfolio,
 	a.timezone AS a_timezone, a.on_unknown_outcome AS a_on_unknown_outcome, a.settle_window_ms AS a_settle_window_ms,
 	a.cap_messages AS a_cap_messages, a.cap_per_ms AS a_cap_per_ms, a.cap_sequences AS a_cap_sequences,
-	EXISTS (SELECT 1 FROM deliveries p WHERE p.phone = d.phone AND p.sent_at IS NOT NULL) AS contacted`
+	a.service_window AS a_service_window,
+	EXISTS (SELECT 1 FROM deliveries p WHERE p.phone = d.phone AND p.sent_at IS NOT NULL) AS contacted,
+	(SELECT ci.last_at FROM contact_inbound ci WHERE ci.account_id = a.id AND ci.phone = d.phone) AS last_inbound`
 	jobFrom = `
 	FROM deliveries d
 	LEFT JOIN recipients r ON r.id = d.recipient_id
@@ -1098,12 +1101,15 @@ func decodeJob(j jobRow, broadcasts map[int64]campaign.Broadcast) (delivery.Job,
 		PhoneNumberID: j.APhoneNumberID, WhatsappBotID: j.AWhatsappBotID, RatePerSecond: j.ARatePerSecond,
 		PairIntervalMs: j.APairIntervalMs, DailyUniqueLimit: j.ADailyUniqueLimit, Portfolio: j.APortfolio, Timezone: j.ATimezone,
 		OnUnknownOutcome: j.AOnUnknownOutcome, SettleWindowMs: j.ASettleWindowMs,
-		CapMessages: j.ACapMessages, CapPerMs: j.ACapPerMs, CapSequences: j.ACapSequences}.domain()
+		CapMessages: j.ACapMessages, CapPerMs: j.ACapPerMs, CapSequences: j.ACapSequences, ServiceWindow: j.AServiceWindow}.domain()
 	job := delivery.Job{
 		Ref: delivery.Ref{ID: j.ID, Gen: j.Gen}, Status: delivery.Status(j.Status),
 		Phone: j.Phone, Name: j.RName, Vars: decodeVars(j.RVars), Attempts: j.Attempts,
 		SendingAt: j.SendingAt, LeaseUntil: j.LeaseUntil, ConvMark: splitMark(j.ConvMark), Account: a,
 		Contacted: j.Contacted,
+	}
+	if j.LastInbound != nil {
+		job.LastInbound = ptr(j.LastInbound.UTC())
 	}
 	if j.EnrollmentID != nil {
 		st, err := stepJob(j)

@@ -26,6 +26,35 @@ type Message struct {
 	Location *Location `json:"location,omitempty"`
 	Buttons  *Buttons  `json:"buttons,omitempty"`
 	List     *List     `json:"list,omitempty"`
+	// OutsideWindow is what a free-form message does when its recipient's
+	// 24-hour customer-service window is closed on an account that
+	// enforces it; nil = nothing said (sent as it is). Never set on a
+	// template, which the window does not restrict.
+	OutsideWindow *OutsideWindow `json:"outside_window,omitempty"`
+}
+
+// OutsideWindow is a free-form message's plan for a recipient outside the
+// 24-hour customer-service window (WHATSAPP.md §5): Skip it, or send
+// Template instead (rendered with the same recipient variables). Exactly
+// one is set.
+type OutsideWindow struct {
+	Skip     bool      `json:"skip,omitempty"`
+	Template *Template `json:"template,omitempty"`
+}
+
+// Restricted reports whether the 24-hour customer-service window restricts
+// m: every kind but a template. A bot-flow trigger counts as free-form:
+// the provider sends the flow's own messages as session messages, which
+// the Cloud API refuses outside the window as it refuses text.
+func (m Message) Restricted() bool { return m.Kind != KindTemplate }
+
+// Fallback returns the template m declares for a recipient outside the
+// window (outside_window.template); ok is false when it declares none.
+func (m Message) Fallback() (Message, bool) {
+	if m.OutsideWindow == nil || m.OutsideWindow.Template == nil {
+		return Message{}, false
+	}
+	return Message{Kind: KindTemplate, Template: m.OutsideWindow.Template}, true
 }
 
 // Media is a file sent by public URL.

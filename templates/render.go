@@ -36,7 +36,9 @@ func (m Message) Variables() []string {
 //     "buttons.buttons[<i>].title" and ".payload" per button;
 //   - "list.text", "list.header", "list.footer", "list.button",
 //     "list.sections[<i>].title", and "list.sections[<i>].rows[<j>].title"
-//     and ".description" per row.
+//     and ".description" per row;
+//   - the fallback template's, as for a template, under
+//     "outside_window.template".
 //
 // Fields of other kinds are included when set, and empty ones too. Ids
 // (template id and name, row ids), types and MIME types are not templated.
@@ -87,14 +89,14 @@ func (m Message) clone() Message {
 		out.Media = &media
 	}
 	if m.Template != nil {
-		tmpl := *m.Template
-		tmpl.Vars = slices.Clone(tmpl.Vars)
-		tmpl.Buttons = slices.Clone(tmpl.Buttons)
-		if tmpl.Header != nil {
-			h := *tmpl.Header
-			tmpl.Header = &h
+		out.Template = cloneTemplate(*m.Template)
+	}
+	if ow := m.OutsideWindow; ow != nil {
+		c := *ow
+		if c.Template != nil {
+			c.Template = cloneTemplate(*c.Template)
 		}
-		out.Template = &tmpl
+		out.OutsideWindow = &c
 	}
 	if m.Location != nil {
 		loc := *m.Location
@@ -116,6 +118,17 @@ func (m Message) clone() Message {
 	return out
 }
 
+// cloneTemplate returns a deep copy of t.
+func cloneTemplate(t Template) *Template {
+	t.Vars = slices.Clone(t.Vars)
+	t.Buttons = slices.Clone(t.Buttons)
+	if t.Header != nil {
+		h := *t.Header
+		t.Header = &h
+	}
+	return &t
+}
+
 // eachText calls fn with the path and address of every string of m that may
 // hold placeholders (see TextFields).
 func (m *Message) eachText(fn func(field string, s *string)) {
@@ -126,16 +139,7 @@ func (m *Message) eachText(fn func(field string, s *string)) {
 		fn("media.filename", &md.Filename)
 	}
 	if t := m.Template; t != nil {
-		for i := range t.Vars {
-			fn(fmt.Sprintf("template.vars[%d].value", i), &t.Vars[i].Value)
-		}
-		if t.Header != nil {
-			fn("template.header.url", &t.Header.URL)
-			fn("template.header.filename", &t.Header.Filename)
-		}
-		for i := range t.Buttons {
-			fn(fmt.Sprintf("template.buttons[%d].value", i), &t.Buttons[i].Value)
-		}
+		eachTemplateText("template", t, fn)
 	}
 	fn("bot_flow", &m.BotFlow)
 	if l := m.Location; l != nil {
@@ -167,6 +171,24 @@ func (m *Message) eachText(fn func(field string, s *string)) {
 				fn(rf+".description", &s.Rows[j].Description)
 			}
 		}
+	}
+	if ow := m.OutsideWindow; ow != nil && ow.Template != nil {
+		eachTemplateText("outside_window.template", ow.Template, fn)
+	}
+}
+
+// eachTemplateText calls fn for the templated strings of t, whose path is
+// field.
+func eachTemplateText(field string, t *Template, fn func(field string, s *string)) {
+	for i := range t.Vars {
+		fn(fmt.Sprintf("%s.vars[%d].value", field, i), &t.Vars[i].Value)
+	}
+	if t.Header != nil {
+		fn(field+".header.url", &t.Header.URL)
+		fn(field+".header.filename", &t.Header.Filename)
+	}
+	for i := range t.Buttons {
+		fn(fmt.Sprintf("%s.buttons[%d].value", field, i), &t.Buttons[i].Value)
 	}
 }
 

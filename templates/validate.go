@@ -139,7 +139,9 @@ func (p *problems) required(field, s string, limit int) {
 //     characters; row titles non-empty and at most [MaxRowTitleLen],
 //     descriptions at most [MaxRowDescriptionLen] characters;
 //
-// and that no placeholder is malformed (see [Placeholders]) and there are
+// and that outside_window, when set, is on a free-form message (every kind
+// but template) and is either skip or a template valid as above; and that
+// no placeholder is malformed (see [Placeholders]) and there are
 // at most [MaxVariables] different ones. Length limits apply to the text as
 // written; check a rendered message again.
 func (m Message) Validate() error {
@@ -212,6 +214,7 @@ func (m Message) Validate() error {
 		}
 		p.list(*m.List)
 	}
+	p.outsideWindow(m)
 
 	m.eachText(func(field string, s *string) {
 		if err := checkPlaceholders(*s); err != nil {
@@ -222,6 +225,27 @@ func (m Message) Validate() error {
 		p.add("", "uses %d different placeholders; a message takes at most %d", n, MaxVariables)
 	}
 	return errors.Join(p...)
+}
+
+// outsideWindow checks m's outside_window: only on a free-form message,
+// either skip or a valid template.
+func (p *problems) outsideWindow(m Message) {
+	ow := m.OutsideWindow
+	switch {
+	case ow == nil:
+	case !m.Restricted():
+		p.add("outside_window", "is only for free-form messages; a template is never restricted by the 24-hour window, so remove it")
+	case ow.Skip == (ow.Template != nil):
+		p.add("outside_window", "must be either skip or {template: {...}} (the template to send instead)")
+	case ow.Template != nil:
+		var tp problems
+		tp.template(*ow.Template)
+		for _, e := range tp {
+			if fe, ok := e.(*FieldError); ok {
+				p.add("outside_window."+fe.Field, "%s", fe.Msg)
+			}
+		}
+	}
 }
 
 func (p *problems) media(md Media) {

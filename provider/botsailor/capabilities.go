@@ -7,15 +7,16 @@ import "github.com/wacamp/wacamp/provider"
 // by polling message-status, and a conversation history that reconciles
 // lost answers and finds replies.
 var Capabilities = provider.Capabilities{
-	Provider:    "botsailor",
-	Text:        true,
-	Media:       []string{"image", "video", "audio", "document"},
-	Template:    true,
-	TemplateBy:  "id",
-	BotFlow:     true,
-	StatusPoll:  true,
-	History:     true,
-	AccountInfo: true,
+	Provider:      "botsailor",
+	Text:          true,
+	Media:         []string{"image", "video", "audio", "document"},
+	Template:      true,
+	TemplateBy:    "id",
+	BotFlow:       true,
+	StatusPoll:    true,
+	History:       true,
+	AccountInfo:   true,
+	ServiceWindow: true, // Cloud API underneath: 131047 outside the window
 }
 
 // Capabilities returns what the API can do.

@@ -10,4 +10,5 @@ var Capabilities = provider.Capabilities{
 	BotFlow:       true,
 	ButtonTypes:   []string{"reply"},
 	StatusWebhook: true,
+	ServiceWindow: true, // Cloud API underneath: 131047 outside the window
 }

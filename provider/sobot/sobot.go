@@ -16,4 +16,5 @@ var Capabilities = provider.Capabilities{
 	List:           true,
 	StatusWebhook:  true,
 	RecipientName:  true,
+	ServiceWindow:  true, // Cloud API underneath: 131047 outside the window
 }

@@ -2,7 +2,9 @@ package waapi
 
 import "github.com/wacamp/wacamp/provider"
 
-// Capabilities is what the session API can send and report.
+// Capabilities is what the session API can send and report. It drives a
+// WhatsApp client (seed 002), not the Cloud API: no 24-hour
+// customer-service window is enforced (ServiceWindow false).
 var Capabilities = provider.Capabilities{
 	Provider:      "waapi",
 	Text:          true,
