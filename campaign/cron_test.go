@@ -91,6 +91,7 @@ func (b *bench) applyCron(cronSpec, tz string, at time.Time) {
 	yaml := fmt.Sprintf(`accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     base_url: %s
     api_token: ${SIM_TOKEN}
     phone_number_id: "119060000040020"

@@ -175,6 +175,7 @@ func (b *bench) writeCampaign(name string, n int, rate int, message string) stri
 	yaml := fmt.Sprintf(`accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     base_url: %s
     api_token: ${SIM_TOKEN}
     phone_number_id: "119060000040020"

@@ -26,6 +26,7 @@ func (b *bench) writeLocalCampaign(name, lines string) string {
 	yaml := fmt.Sprintf(`accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     base_url: %s
     api_token: ${SIM_TOKEN}
     phone_number_id: "119060000040020"

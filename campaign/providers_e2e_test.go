@@ -163,6 +163,7 @@ func runProviderCase(t *testing.T, pc providerCase) {
 	yaml := fmt.Sprintf(`accounts:
   - name: main
     provider: %s
+    customer_service_window: not_enforced
     base_url: %s
 %s
     webhook_secret: ${HOOK_SECRET}
@@ -329,6 +330,7 @@ func sobotAccount(baseURL string) string {
 	return `accounts:
   - name: main
     provider: sobot
+    customer_service_window: not_enforced
     base_url: ` + baseURL + `
     api_token: ${SIM_TOKEN}
     api_secret: ${SIM_SECRET}

@@ -28,6 +28,7 @@ func (b *bench) writeSequence(name, extra, steps string) string {
 	yaml := fmt.Sprintf(`accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     base_url: %s
     api_token: ${SIM_TOKEN}
     phone_number_id: "119060000040020"

@@ -201,6 +201,7 @@ func runFaultCase(t *testing.T, fc faultCase) {
 	b.runProviderYAML(fmt.Sprintf(`accounts:
   - name: main
     provider: %s
+    customer_service_window: not_enforced
     base_url: %s
 %s
     webhook_secret: ${HOOK_SECRET}

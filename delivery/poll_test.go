@@ -179,6 +179,7 @@ func (w *pollWorld) apply(baseURL string) {
 	yaml := fmt.Sprintf(`accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     base_url: %s
     api_token: ${SIM_TOKEN}
     phone_number_id: "119060000040020"

@@ -104,7 +104,9 @@ func TestLoadDirectory(t *testing.T) {
 	require.Equal(t, 12*time.Hour, bf.Deadline)
 	require.Equal(t, 0.1, bf.StormShare)
 	require.Equal(t, 500, bf.StormWindow)
-	require.Equal(t, templates.Message{Kind: templates.KindText, Text: "Hi {{name}}, your code is {{code}}"}, bf.Message)
+	require.Equal(t, templates.Message{Kind: templates.KindText, Text: "Hi {{name}}, your code is {{code}}",
+		OutsideWindow: &templates.OutsideWindow{Template: &templates.Template{ID: "313823", Vars: []templates.TemplateVar{
+			{Name: "name", Index: 1, Value: "{{name}}"}, {Name: "code", Index: 2, Value: "{{code}}"}}}}}, bf.Message)
 	require.Equal(t, []Recipient{
 		{Phone: "4915112345678", Name: "Ann", Vars: map[string]string{"code": "BF10"}},
 		{Phone: "4915112345679", Name: "Ben", Vars: map[string]string{"code": ""}},
@@ -218,56 +220,56 @@ func TestLoadProblems(t *testing.T) {
 				`testdata/bad/account_problems.yaml:7: accounts[0].whatsapp_bot_id: must be a whole number, got "abc"`,
 				`testdata/bad/account_problems.yaml:8: accounts[0].rate_per_second: must be more than 0 and at most 1000, got 0`,
 				`testdata/bad/account_problems.yaml:9: accounts[1].name: "Bad Name": use lower-case letters, digits, '_', '.' and '-', starting with a letter or digit`,
-				`testdata/bad/account_problems.yaml:11: accounts[1].api_token: environment variable MISSING_TOKEN is not set`,
-				`testdata/bad/account_problems.yaml:14: accounts[1].rate_per_second: must be more than 0 and at most 1000, got 1001`,
-				`testdata/bad/account_problems.yaml:15: accounts[2].name: duplicate account name "main" (first defined at testdata/bad/account_problems.yaml:2)`,
-				`testdata/bad/account_problems.yaml:17: accounts[2].api_token: api_token must be a ${VAR} reference or use api_token_file; literal tokens are refused so they never reach git or the database`,
-				`testdata/bad/account_problems.yaml:19: accounts[2].whatsapp_bot_id: must be positive, got -3`,
-				`testdata/bad/account_problems.yaml:20: accounts[3].name: is required`,
-				`testdata/bad/account_problems.yaml:20: accounts[3].phone_number_id: is required`,
-				`testdata/bad/account_problems.yaml:20: accounts[3].whatsapp_bot_id: is required (the provider's bot ID, used to poll message status)`,
-				`testdata/bad/account_problems.yaml:21: accounts[3].base_url: environment variable MISSING_BASE is not set`,
-				`testdata/bad/account_problems.yaml:22: accounts[3].api_token_file: cannot read "/nonexistent/wacamp/token": no such file or directory`,
-				`testdata/bad/account_problems.yaml:26: accounts[4].api_token_file: set either api_token or api_token_file, not both`,
-				`testdata/bad/account_problems.yaml:31: accounts[5].api_token_file: "secrets/token" is not an absolute path; workers on other machines read the same path`,
-				`testdata/bad/account_problems.yaml:35: accounts[6].provider: expected a string, got a mapping`,
-				`testdata/bad/account_problems.yaml:36: accounts[6].api_token: expected a ${VAR} reference, got a list`,
-				`testdata/bad/account_problems.yaml:44: accounts[7].pair_interval: "6" is not a duration such as 24h, 90m or 2h30m`,
-				`testdata/bad/account_problems.yaml:45: accounts[7].daily_unique_limit: "250 per day" must be a positive number of recipients (WhatsApp's tiers: 250, 2000, 10000, 100000) or "unlimited"`,
-				`testdata/bad/account_problems.yaml:46: accounts[7].portfolio: "Acme Corp" must be lower case letters, digits, '.', '_' or '-'`,
-				`testdata/bad/account_problems.yaml:52: accounts[8].pair_interval: must not be negative, got -1s`,
-				`testdata/bad/account_problems.yaml:53: accounts[8].daily_unique_limit: "0" must be a positive number of recipients (WhatsApp's tiers: 250, 2000, 10000, 100000) or "unlimited"`,
-				`testdata/bad/account_problems.yaml:61: portfolio: account "shared-b" shares portfolio "acme" with account "shared-a" (testdata/bad/account_problems.yaml:54) but sets daily_unique_limit 10000; accounts of one portfolio share one budget and must agree`,
+				`testdata/bad/account_problems.yaml:12: accounts[1].api_token: environment variable MISSING_TOKEN is not set`,
+				`testdata/bad/account_problems.yaml:15: accounts[1].rate_per_second: must be more than 0 and at most 1000, got 1001`,
+				`testdata/bad/account_problems.yaml:16: accounts[2].name: duplicate account name "main" (first defined at testdata/bad/account_problems.yaml:2)`,
+				`testdata/bad/account_problems.yaml:19: accounts[2].api_token: api_token must be a ${VAR} reference or use api_token_file; literal tokens are refused so they never reach git or the database`,
+				`testdata/bad/account_problems.yaml:21: accounts[2].whatsapp_bot_id: must be positive, got -3`,
+				`testdata/bad/account_problems.yaml:22: accounts[3].name: is required`,
+				`testdata/bad/account_problems.yaml:22: accounts[3].phone_number_id: is required`,
+				`testdata/bad/account_problems.yaml:22: accounts[3].whatsapp_bot_id: is required (the provider's bot ID, used to poll message status)`,
+				`testdata/bad/account_problems.yaml:24: accounts[3].base_url: environment variable MISSING_BASE is not set`,
+				`testdata/bad/account_problems.yaml:25: accounts[3].api_token_file: cannot read "/nonexistent/wacamp/token": no such file or directory`,
+				`testdata/bad/account_problems.yaml:30: accounts[4].api_token_file: set either api_token or api_token_file, not both`,
+				`testdata/bad/account_problems.yaml:36: accounts[5].api_token_file: "secrets/token" is not an absolute path; workers on other machines read the same path`,
+				`testdata/bad/account_problems.yaml:40: accounts[6].provider: expected a string, got a mapping`,
+				`testdata/bad/account_problems.yaml:41: accounts[6].api_token: expected a ${VAR} reference, got a list`,
+				`testdata/bad/account_problems.yaml:50: accounts[7].pair_interval: "6" is not a duration such as 24h, 90m or 2h30m`,
+				`testdata/bad/account_problems.yaml:51: accounts[7].daily_unique_limit: "250 per day" must be a positive number of recipients (WhatsApp's tiers: 250, 2000, 10000, 100000) or "unlimited"`,
+				`testdata/bad/account_problems.yaml:52: accounts[7].portfolio: "Acme Corp" must be lower case letters, digits, '.', '_' or '-'`,
+				`testdata/bad/account_problems.yaml:59: accounts[8].pair_interval: must not be negative, got -1s`,
+				`testdata/bad/account_problems.yaml:60: accounts[8].daily_unique_limit: "0" must be a positive number of recipients (WhatsApp's tiers: 250, 2000, 10000, 100000) or "unlimited"`,
+				`testdata/bad/account_problems.yaml:69: portfolio: account "shared-b" shares portfolio "acme" with account "shared-a" (testdata/bad/account_problems.yaml:61) but sets daily_unique_limit 10000; accounts of one portfolio share one budget and must agree`,
 			},
 		},
 		{
 			name: "Broadcasts",
 			path: "testdata/bad/broadcast_problems.yaml",
 			want: []string{
-				`testdata/bad/broadcast_problems.yaml:9: broadcasts[0].account: unknown account "mian" (did you mean "main"?)`,
-				`testdata/bad/broadcast_problems.yaml:10: broadcasts[0].start_at: "27.11.2026 09:00" is not an RFC 3339 time with offset, e.g. 2027-11-26T09:00:00+01:00`,
-				`testdata/bad/broadcast_problems.yaml:11: broadcasts[0].deadline: "1d" is not a duration such as 24h, 90m or 2h30m`,
-				`testdata/bad/broadcast_problems.yaml:15: broadcasts[0].message: needs exactly one of text, media, template, bot_flow, location, buttons, list`,
-				`testdata/bad/broadcast_problems.yaml:18: broadcasts[1].deadline: must be positive, got -1h`,
-				`testdata/bad/broadcast_problems.yaml:19: broadcasts[1].audience: has no recipients; list recipients and/or give a csv file`,
-				`testdata/bad/broadcast_problems.yaml:21: broadcasts[1].message: has text and bot_flow; a message has exactly one of text, media, template, bot_flow, location, buttons, list`,
-				`testdata/bad/broadcast_problems.yaml:23: broadcasts[2].name: "Two Kinds": use lower-case letters, digits, '_', '.' and '-', starting with a letter or digit`,
-				`testdata/bad/broadcast_problems.yaml:29: broadcasts[2].message.media.url: "ftp://x/a.jpg" is not an http(s) URL`,
-				`testdata/bad/broadcast_problems.yaml:29: broadcasts[2].message.media.type: must be one of image, video, audio, document, sticker`,
-				`testdata/bad/broadcast_problems.yaml:29: broadcasts[2].message.media.caption: malformed placeholder "{{ }}": a name starts with a letter or _ and has only letters, digits, _ . -`,
-				`testdata/bad/broadcast_problems.yaml:30: broadcasts[3].name: duplicate broadcast name "no-kind" (first defined at testdata/bad/broadcast_problems.yaml:8)`,
-				`testdata/bad/broadcast_problems.yaml:30: broadcasts[3].account: is required`,
-				`testdata/bad/broadcast_problems.yaml:34: broadcasts[3].audience.recipients[1].phone: "12" has 2 digits; a phone number needs 8–15 digits with country code`,
-				`testdata/bad/broadcast_problems.yaml:35: broadcasts[3].audience.recipients[2].phone: "49151abc" contains 'a'; a phone number has only digits, spaces, dashes, dots, parentheses and a leading + or 00`,
-				`testdata/bad/broadcast_problems.yaml:36: broadcasts[3].audience.recipients[3].phone: is required`,
-				`testdata/bad/broadcast_problems.yaml:37: broadcasts[3].audience.recipients[4].vars.name: is reserved; set the recipient's own name field`,
-				`testdata/bad/broadcast_problems.yaml:40: broadcasts[3].message.template.id: is empty; set id (BotSailor family), or name and language (Sobot)`,
-				`testdata/bad/broadcast_problems.yaml:41: broadcasts[3].message.template.vars[0].index: must be 1 or more, got 0`,
-				`testdata/bad/broadcast_problems.yaml:41: broadcasts[3].message.template.vars[2]: a-2 is set twice (also template.vars[1])`,
-				`testdata/bad/broadcast_problems.yaml:44: broadcasts[4].audience: expected a mapping, got a list`,
-				`testdata/bad/broadcast_problems.yaml:45: broadcasts[4].message: expected a mapping, got "hi"`,
-				`testdata/bad/broadcast_problems.yaml:46: broadcasts[5].message: is required: one of text, media, template, bot_flow, location, buttons, list`,
-				`testdata/bad/broadcast_problems.yaml:49: broadcasts[5].audience.recipients: expected a list, got a mapping`,
+				`testdata/bad/broadcast_problems.yaml:10: broadcasts[0].account: unknown account "mian" (did you mean "main"?)`,
+				`testdata/bad/broadcast_problems.yaml:11: broadcasts[0].start_at: "27.11.2026 09:00" is not an RFC 3339 time with offset, e.g. 2027-11-26T09:00:00+01:00`,
+				`testdata/bad/broadcast_problems.yaml:12: broadcasts[0].deadline: "1d" is not a duration such as 24h, 90m or 2h30m`,
+				`testdata/bad/broadcast_problems.yaml:16: broadcasts[0].message: needs exactly one of text, media, template, bot_flow, location, buttons, list`,
+				`testdata/bad/broadcast_problems.yaml:19: broadcasts[1].deadline: must be positive, got -1h`,
+				`testdata/bad/broadcast_problems.yaml:20: broadcasts[1].audience: has no recipients; list recipients and/or give a csv file`,
+				`testdata/bad/broadcast_problems.yaml:22: broadcasts[1].message: has text and bot_flow; a message has exactly one of text, media, template, bot_flow, location, buttons, list`,
+				`testdata/bad/broadcast_problems.yaml:24: broadcasts[2].name: "Two Kinds": use lower-case letters, digits, '_', '.' and '-', starting with a letter or digit`,
+				`testdata/bad/broadcast_problems.yaml:30: broadcasts[2].message.media.url: "ftp://x/a.jpg" is not an http(s) URL`,
+				`testdata/bad/broadcast_problems.yaml:30: broadcasts[2].message.media.type: must be one of image, video, audio, document, sticker`,
+				`testdata/bad/broadcast_problems.yaml:30: broadcasts[2].message.media.caption: malformed placeholder "{{ }}": a name starts with a letter or _ and has only letters, digits, _ . -`,
+				`testdata/bad/broadcast_problems.yaml:31: broadcasts[3].name: duplicate broadcast name "no-kind" (first defined at testdata/bad/broadcast_problems.yaml:9)`,
+				`testdata/bad/broadcast_problems.yaml:31: broadcasts[3].account: is required`,
+				`testdata/bad/broadcast_problems.yaml:35: broadcasts[3].audience.recipients[1].phone: "12" has 2 digits; a phone number needs 8–15 digits with country code`,
+				`testdata/bad/broadcast_problems.yaml:36: broadcasts[3].audience.recipients[2].phone: "49151abc" contains 'a'; a phone number has only digits, spaces, dashes, dots, parentheses and a leading + or 00`,
+				`testdata/bad/broadcast_problems.yaml:37: broadcasts[3].audience.recipients[3].phone: is required`,
+				`testdata/bad/broadcast_problems.yaml:38: broadcasts[3].audience.recipients[4].vars.name: is reserved; set the recipient's own name field`,
+				`testdata/bad/broadcast_problems.yaml:41: broadcasts[3].message.template.id: is empty; set id (BotSailor family), or name and language (Sobot)`,
+				`testdata/bad/broadcast_problems.yaml:42: broadcasts[3].message.template.vars[0].index: must be 1 or more, got 0`,
+				`testdata/bad/broadcast_problems.yaml:42: broadcasts[3].message.template.vars[2]: a-2 is set twice (also template.vars[1])`,
+				`testdata/bad/broadcast_problems.yaml:45: broadcasts[4].audience: expected a mapping, got a list`,
+				`testdata/bad/broadcast_problems.yaml:46: broadcasts[4].message: expected a mapping, got "hi"`,
+				`testdata/bad/broadcast_problems.yaml:47: broadcasts[5].message: is required: one of text, media, template, bot_flow, location, buttons, list`,
+				`testdata/bad/broadcast_problems.yaml:50: broadcasts[5].audience.recipients: expected a list, got a mapping`,
 			},
 		},
 		{
@@ -280,7 +282,7 @@ func TestLoadProblems(t *testing.T) {
 				`testdata/bad/bad_rows.csv:7: broadcasts[0] (bad-rows).audience.csv row 7 phone: "4915123456789.0" looks like a number a spreadsheet wrote as a decimal, which changes its digits; format the phone column as text and export again`,
 				`testdata/bad/bad_rows.csv:8: broadcasts[0] (bad-rows).audience.csv row 8 phone: "1 555 0100" is too short for a full number with country code +1 (US)`,
 				`testdata/bad/no_phone.csv:1: broadcasts[1] (no-phone).audience.csv: the header has no phone column (columns: mobile, name)`,
-				`testdata/bad/csv_problems.yaml:21: broadcasts[2].audience.csv: cannot read testdata/bad/does_not_exist.csv: no such file or directory`,
+				`testdata/bad/csv_problems.yaml:22: broadcasts[2].audience.csv: cannot read testdata/bad/does_not_exist.csv: no such file or directory`,
 				`testdata/bad/semicolons.csv:1: broadcasts[3] (semicolons).audience.csv: the first line is not a header with a phone column (not shown: this may not be a CSV file); columns must be separated by commas`,
 				`testdata/bad/broken_quote.csv:3: broadcasts[4] (broken-quote).audience.csv: extraneous or missing " in quoted-field`,
 			},
@@ -289,18 +291,18 @@ func TestLoadProblems(t *testing.T) {
 			name: "ImpossiblePhones",
 			path: "testdata/bad/phones.yaml",
 			want: []string{
-				`testdata/bad/phones.yaml:13: broadcasts[0].audience.recipients[1].phone: "4915123456789.0" looks like a number a spreadsheet wrote as a decimal, which changes its digits; format the phone column as text and export again`,
-				`testdata/bad/phones.yaml:14: broadcasts[0].audience.recipients[2].phone: "1 555 0100" is too short for a full number with country code +1 (US)`,
-				`testdata/bad/phones.yaml:15: broadcasts[0].audience.recipients[3].phone: "+999 1234 5678" starts with no country code in use; write the number with its country code`,
+				`testdata/bad/phones.yaml:14: broadcasts[0].audience.recipients[1].phone: "4915123456789.0" looks like a number a spreadsheet wrote as a decimal, which changes its digits; format the phone column as text and export again`,
+				`testdata/bad/phones.yaml:15: broadcasts[0].audience.recipients[2].phone: "1 555 0100" is too short for a full number with country code +1 (US)`,
+				`testdata/bad/phones.yaml:16: broadcasts[0].audience.recipients[3].phone: "+999 1234 5678" starts with no country code in use; write the number with its country code`,
 			},
 		},
 		{
 			name: "MissingVariables",
 			path: "testdata/bad/vars.yaml",
 			want: []string{
-				`testdata/bad/vars.yaml:16: broadcasts[0].message.text: {{name}} has no value for 7 recipients: 4915112345679 (testdata/bad/vars.yaml:13), 4915112345681 (testdata/bad/vars.csv:3), 4915112345683 (testdata/bad/vars.csv:5), 4915112345684 (testdata/bad/vars.csv:6), 4915112345685 (testdata/bad/vars.csv:7) and 2 more`,
-				`testdata/bad/vars.yaml:16: broadcasts[0].message.text: {{code}} has no value for 7 recipients: 4915112345679 (testdata/bad/vars.yaml:13), 4915112345682 (testdata/bad/vars.csv:4), 4915112345683 (testdata/bad/vars.csv:5), 4915112345684 (testdata/bad/vars.csv:6), 4915112345685 (testdata/bad/vars.csv:7) and 2 more`,
-				`testdata/bad/vars.yaml:24: broadcasts[1].message.media.url: after rendering for recipient 4915112345678 (testdata/bad/vars.yaml:21): "https://cdn example com/a.jpg" is not an http(s) URL`,
+				`testdata/bad/vars.yaml:17: broadcasts[0].message.text: {{name}} has no value for 7 recipients: 4915112345679 (testdata/bad/vars.yaml:14), 4915112345681 (testdata/bad/vars.csv:3), 4915112345683 (testdata/bad/vars.csv:5), 4915112345684 (testdata/bad/vars.csv:6), 4915112345685 (testdata/bad/vars.csv:7) and 2 more`,
+				`testdata/bad/vars.yaml:17: broadcasts[0].message.text: {{code}} has no value for 7 recipients: 4915112345679 (testdata/bad/vars.yaml:14), 4915112345682 (testdata/bad/vars.csv:4), 4915112345683 (testdata/bad/vars.csv:5), 4915112345684 (testdata/bad/vars.csv:6), 4915112345685 (testdata/bad/vars.csv:7) and 2 more`,
+				`testdata/bad/vars.yaml:25: broadcasts[1].message.media.url: after rendering for recipient 4915112345678 (testdata/bad/vars.yaml:22): "https://cdn example com/a.jpg" is not an http(s) URL`,
 			},
 		},
 		{
@@ -308,15 +310,15 @@ func TestLoadProblems(t *testing.T) {
 			path: "testdata/dupdir",
 			want: []string{
 				`testdata/dupdir/b.yml:2: accounts[0].name: duplicate account name "main" (first defined at testdata/dupdir/a.yaml:2)`,
-				`testdata/dupdir/b.yml:8: broadcasts[0].name: duplicate broadcast name "promo" (first defined at testdata/dupdir/a.yaml:8)`,
-				`testdata/dupdir/b.yml:9: broadcasts[0].account: unknown account "mian" (did you mean "main"?)`,
+				`testdata/dupdir/b.yml:9: broadcasts[0].name: duplicate broadcast name "promo" (first defined at testdata/dupdir/a.yaml:9)`,
+				`testdata/dupdir/b.yml:10: broadcasts[0].account: unknown account "mian" (did you mean "main"?)`,
 			},
 		},
 		{
 			name: "TokenVariableElsewhere",
 			path: "testdata/bad/token_reuse.yaml",
 			want: []string{
-				`testdata/bad/token_reuse.yaml:13: broadcasts[0].message.text: ${BOTSAILOR_API_TOKEN} is not expanded here: ` + envFieldsMsg,
+				`testdata/bad/token_reuse.yaml:14: broadcasts[0].message.text: ${BOTSAILOR_API_TOKEN} is not expanded here: ` + envFieldsMsg,
 			},
 		},
 		{
@@ -367,14 +369,14 @@ func TestLoadNeverPrintsTokens(t *testing.T) {
 	}), drivers.Catalog{})
 	lines := problemLines(t, err)
 	require.Equal(t, []string{
-		`testdata/bad/token_leak.yaml:4: accounts[0].base_url: ${VAR} may stand only for the host (and port) of base_url, as in https://${API_HOST}/api/v1`,
-		`testdata/bad/token_leak.yaml:5: accounts[0].api_token: ` + literalTokenMsg,
-		`testdata/bad/token_leak.yaml:6: accounts[0].phone_number_id: "${BOTSAILOR_API_TOKEN}" must be digits only (the provider's phone number ID, not the phone number)`,
-		`testdata/bad/token_leak.yaml:7: accounts[0].whatsapp_bot_id: must be a whole number, got "${BOTSAILOR_API_TOKEN}"`,
-		`testdata/bad/token_leak.yaml:8: accounts[0].rate_per_second: ${BOTSAILOR_API_TOKEN} is not expanded here: ` + envFieldsMsg,
-		`testdata/bad/token_leak.yaml:11: accounts[1].api_token: ` + literalTokenMsg,
+		`testdata/bad/token_leak.yaml:5: accounts[0].base_url: ${VAR} may stand only for the host (and port) of base_url, as in https://${API_HOST}/api/v1`,
+		`testdata/bad/token_leak.yaml:6: accounts[0].api_token: ` + literalTokenMsg,
+		`testdata/bad/token_leak.yaml:7: accounts[0].phone_number_id: "${BOTSAILOR_API_TOKEN}" must be digits only (the provider's phone number ID, not the phone number)`,
+		`testdata/bad/token_leak.yaml:8: accounts[0].whatsapp_bot_id: must be a whole number, got "${BOTSAILOR_API_TOKEN}"`,
+		`testdata/bad/token_leak.yaml:9: accounts[0].rate_per_second: ${BOTSAILOR_API_TOKEN} is not expanded here: ` + envFieldsMsg,
+		`testdata/bad/token_leak.yaml:13: accounts[1].api_token: ` + literalTokenMsg,
 		// A path from the environment is shown as written, like any value.
-		`testdata/bad/token_leak.yaml:16: accounts[2].api_token_file: "${EMPTY_TOKEN_FILE}" is empty`,
+		`testdata/bad/token_leak.yaml:19: accounts[2].api_token_file: "${EMPTY_TOKEN_FILE}" is empty`,
 	}, lines)
 	require.NotContains(t, err.Error(), "SECRET")
 }
@@ -386,6 +388,7 @@ func TestLoadTokenFile(t *testing.T) {
 	yaml := fmt.Sprintf(`accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     api_token_file: %s
     phone_number_id: "1"
     whatsapp_bot_id: 1
@@ -411,6 +414,7 @@ func writeCampaign(t *testing.T, text, header string, rows []string) string {
 	yaml := fmt.Sprintf(`accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     api_token: ${BOTSAILOR_API_TOKEN}
     phone_number_id: "1"
     whatsapp_bot_id: 1
@@ -473,7 +477,7 @@ func TestLoadEmptyCellIsNoValue(t *testing.T) {
 	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	csvPath := filepath.Join(filepath.Dir(path), "customers.csv")
 	require.Equal(t, []string{
-		path + ":14: broadcasts[0].message.text: {{code}} has no value for recipient 4915112345679 (" + csvPath + ":3)",
+		path + ":15: broadcasts[0].message.text: {{code}} has no value for recipient 4915112345679 (" + csvPath + ":3)",
 	}, problemLines(t, err))
 }
 
@@ -485,7 +489,7 @@ func TestLoadRenderedTooLong(t *testing.T) {
 	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	csvPath := filepath.Join(filepath.Dir(path), "customers.csv")
 	require.Equal(t, []string{
-		path + ":14: broadcasts[0].message.text: after rendering for 2 recipients, e.g. 4915112345679 (" + csvPath + ":3): has 4097 characters; at most 4096 are allowed",
+		path + ":15: broadcasts[0].message.text: after rendering for 2 recipients, e.g. 4915112345679 (" + csvPath + ":3): has 4097 characters; at most 4096 are allowed",
 	}, problemLines(t, err))
 }
 
@@ -543,6 +547,7 @@ func TestLoadLimitSettings(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(`accounts:
   - name: small
     provider: botsailor
+    customer_service_window: not_enforced
     api_token: ${BOTSAILOR_API_TOKEN}
     phone_number_id: "1"
     whatsapp_bot_id: 1
@@ -550,6 +555,7 @@ func TestLoadLimitSettings(t *testing.T) {
     daily_unique_limit: TIER_2K
   - name: tiny
     provider: botsailor
+    customer_service_window: not_enforced
     api_token: ${BOTSAILOR_API_TOKEN}
     phone_number_id: "2"
     whatsapp_bot_id: 1
@@ -572,15 +578,16 @@ broadcasts:
 	require.Equal(t, 2*time.Second, b.Accounts[0].PairInterval)
 	require.Zero(t, b.Accounts[1].PairInterval)
 	require.Equal(t, []string{
-		path + ":7: account small: pair_interval 2s is below WhatsApp's pair rate (one message per 6 s to the same user); the provider may answer 131056",
-		path + ":14: account tiny: pair_interval 0s is below WhatsApp's pair rate (one message per 6 s to the same user); the provider may answer 131056",
-		path + ":17: broadcast short has 3 recipients but account tiny's daily_unique_limit is 2: the other 1 wait for room, at least 24 h after the first sends, after its deadline (24h0m0s): they would expire; set a longer deadline",
-		path + ":21: broadcast long has 3 recipients but account tiny's daily_unique_limit is 2: the other 1 wait for room, at least 24 h after the first sends",
+		path + ":8: account small: pair_interval 2s is below WhatsApp's pair rate (one message per 6 s to the same user); the provider may answer 131056",
+		path + ":16: account tiny: pair_interval 0s is below WhatsApp's pair rate (one message per 6 s to the same user); the provider may answer 131056",
+		path + ":19: broadcast short has 3 recipients but account tiny's daily_unique_limit is 2: the other 1 wait for room, at least 24 h after the first sends, after its deadline (24h0m0s): they would expire; set a longer deadline",
+		path + ":23: broadcast long has 3 recipients but account tiny's daily_unique_limit is 2: the other 1 wait for room, at least 24 h after the first sends",
 	}, b.Warnings)
 
 	require.NoError(t, os.WriteFile(path, []byte(`accounts:
   - name: bad
     provider: botsailor
+    customer_service_window: not_enforced
     api_token: ${BOTSAILOR_API_TOKEN}
     phone_number_id: "1"
     whatsapp_bot_id: 1
@@ -589,8 +596,8 @@ broadcasts:
 `), 0o600))
 	_, err = Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	require.Equal(t, []string{
-		path + `:7: accounts[0].pair_interval: must be 0s (off) or at least 1ms, got 500us`,
-		path + `:8: accounts[0].daily_unique_limit: "TIER_MANY" must be a positive number of recipients (WhatsApp's tiers: 250, 2000, 10000, 100000) or "unlimited"`,
+		path + `:8: accounts[0].pair_interval: must be 0s (off) or at least 1ms, got 500us`,
+		path + `:9: accounts[0].daily_unique_limit: "TIER_MANY" must be a positive number of recipients (WhatsApp's tiers: 250, 2000, 10000, 100000) or "unlimited"`,
 	}, problemLines(t, err))
 }
 
@@ -599,20 +606,20 @@ func TestLoadSequences(t *testing.T) {
 	_, err := Load("testdata/sequences/bad.yaml", testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	p := "testdata/sequences/bad.yaml"
 	require.Equal(t, []string{
-		p + `:23: sequences[1].name: "bad seq": use lower-case letters, digits, '_', '.' and '-', starting with a letter or digit`,
-		p + `:24: sequences[1].account: unknown account "mian" (did you mean "main"?)`,
-		p + `:25: sequences[1].window: unknown day "funday" (use mon, tue, wed, thu, fri, sat, sun or daily)`,
-		p + `:26: sequences[1].timezone: "Mars/Olympus" is neither "recipient" nor an IANA time zone such as Europe/Berlin`,
-		p + `:27: sequences[1].exit_on[1]: "clicked" is not an exit rule (reply, unsubscribe)`,
-		p + `:28: sequences[1].reenter: must be true or false, got "maybe"`,
-		p + `:29: sequences[1].steps: a sequence needs at least one step`,
-		p + `:30: sequences[2].steps: a sequence needs at least one step`,
-		p + `:32: sequences[2].window: needs from and to, e.g. {days: [mon, tue], from: "09:00", to: "20:00"}`,
-		p + `:36: sequences[3].steps[0].after: is required (0s for at once)`,
-		p + `:37: sequences[3].steps[1].after: must not be negative, got -1h`,
-		p + `:38: sequences[3].steps[1].message.text: malformed placeholder "{{ }}": a name starts with a letter or _ and has only letters, digits, _ . -`,
-		p + `:39: sequences[3].steps[1].deadline: must be positive, got 0s`,
-		p + `:40: sequences[3].steps[2].message: is required: one of text, media, template, bot_flow, location, buttons, list`,
+		p + `:24: sequences[1].name: "bad seq": use lower-case letters, digits, '_', '.' and '-', starting with a letter or digit`,
+		p + `:25: sequences[1].account: unknown account "mian" (did you mean "main"?)`,
+		p + `:26: sequences[1].window: unknown day "funday" (use mon, tue, wed, thu, fri, sat, sun or daily)`,
+		p + `:27: sequences[1].timezone: "Mars/Olympus" is neither "recipient" nor an IANA time zone such as Europe/Berlin`,
+		p + `:28: sequences[1].exit_on[1]: "clicked" is not an exit rule (reply, unsubscribe)`,
+		p + `:29: sequences[1].reenter: must be true or false, got "maybe"`,
+		p + `:30: sequences[1].steps: a sequence needs at least one step`,
+		p + `:31: sequences[2].steps: a sequence needs at least one step`,
+		p + `:33: sequences[2].window: needs from and to, e.g. {days: [mon, tue], from: "09:00", to: "20:00"}`,
+		p + `:37: sequences[3].steps[0].after: is required (0s for at once)`,
+		p + `:38: sequences[3].steps[1].after: must not be negative, got -1h`,
+		p + `:39: sequences[3].steps[1].message.text: malformed placeholder "{{ }}": a name starts with a letter or _ and has only letters, digits, _ . -`,
+		p + `:40: sequences[3].steps[1].deadline: must be positive, got 0s`,
+		p + `:41: sequences[3].steps[2].message: is required: one of text, media, template, bot_flow, location, buttons, list`,
 	}, problemLines(t, err))
 }
 
@@ -642,7 +649,7 @@ func TestLoadSequenceDefinition(t *testing.T) {
 	require.Equal(t, &late, sq.Steps[1].Window)
 	require.Equal(t, templates.KindTemplate, sq.Steps[1].Message.Kind)
 	require.Equal(t, templates.Message{Kind: templates.KindBotFlow, BotFlow: "FLOW-ID"}, sq.Steps[2].Message)
-	require.Equal(t, Pos{File: "testdata/sequences-good/onboarding.yaml", Line: 21}, sq.Steps[2].Pos)
+	require.Equal(t, Pos{File: "testdata/sequences-good/onboarding.yaml", Line: 22}, sq.Steps[2].Pos)
 }
 
 func TestLoadCronBroadcasts(t *testing.T) {
@@ -651,6 +658,7 @@ func TestLoadCronBroadcasts(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(`accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     api_token: ${BOTSAILOR_API_TOKEN}
     phone_number_id: "1"
     whatsapp_bot_id: 1
@@ -688,10 +696,10 @@ broadcasts:
 	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	lines := problemLines(t, err)
 	require.Len(t, lines, 4, lines)
-	require.Contains(t, lines[0], `:18: broadcasts[1].cron: "every monday" is not a cron schedule`)
-	require.Contains(t, lines[1], `:24: broadcasts[2].cron: a broadcast has either start_at (once) or cron (recurring), not both`)
-	require.Contains(t, lines[2], `:29: broadcasts[3].timezone: only applies with cron`)
-	require.Contains(t, lines[3], `:34: broadcasts[4].cron: "@every 30s": use a five-field spec`)
+	require.Contains(t, lines[0], `:19: broadcasts[1].cron: "every monday" is not a cron schedule`)
+	require.Contains(t, lines[1], `:25: broadcasts[2].cron: a broadcast has either start_at (once) or cron (recurring), not both`)
+	require.Contains(t, lines[2], `:30: broadcasts[3].timezone: only applies with cron`)
+	require.Contains(t, lines[3], `:35: broadcasts[4].cron: "@every 30s": use a five-field spec`)
 }
 
 // salebotAccount is a file with one valid Salebot account whose secrets
@@ -699,6 +707,7 @@ broadcasts:
 const salebotAccount = `accounts:
   - name: s
     provider: salebot
+    customer_service_window: not_enforced
     api_token: ${T}
     whatsapp_bot_id: 1
     webhook_secret: ${T}
@@ -728,8 +737,8 @@ func TestLoadUnknownOutcomeSettings(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(head+"    on_unknown_outcome: maybe\n    settle_window: 1s\n"), 0o600))
 	_, err = Load(path, env, drivers.Catalog{})
 	require.Equal(t, []string{
-		path + `:8: accounts[0].on_unknown_outcome: "maybe" must be settle (wait for the provider's webhooks, then send again), fail (at most once) or resend (at least once)`,
-		path + `:9: accounts[0].settle_window: must be between 5s and 24h, got 1s`,
+		path + `:9: accounts[0].on_unknown_outcome: "maybe" must be settle (wait for the provider's webhooks, then send again), fail (at most once) or resend (at least once)`,
+		path + `:10: accounts[0].settle_window: must be between 5s and 24h, got 1s`,
 	}, problemLines(t, err))
 }
 
@@ -750,6 +759,7 @@ func TestCSVErrorsNeverShowANonCSVFile(t *testing.T) {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "c.yaml"), []byte(`accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     base_url: http://127.0.0.1:1/api/v1
     api_token: ${TOKEN}
     phone_number_id: "1"
@@ -782,6 +792,7 @@ func TestProblemsShowReferencesNotValues(t *testing.T) {
 	path := writeYAML(t, `accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     api_token: ${BOTSAILOR_API_TOKEN}
     webhook_secret_file: /nonexistent/${BOTSAILOR_API_TOKEN}
     phone_number_id: "1"
@@ -795,7 +806,7 @@ broadcasts:
 `)
 	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "tok-0123456789abcdef", "DATABASE_URL": dbURL}), drivers.Catalog{})
 	lines := problemLines(t, err)
-	require.Contains(t, lines, path+`:5: accounts[0].webhook_secret_file: cannot read "/nonexistent/${BOTSAILOR_API_TOKEN}": no such file or directory`)
+	require.Contains(t, lines, path+`:6: accounts[0].webhook_secret_file: cannot read "/nonexistent/${BOTSAILOR_API_TOKEN}": no such file or directory`)
 	require.Contains(t, strings.Join(lines, "\n"), `phone: environment variable DATABASE_URL is a setting of wacamp's own processes`)
 	require.NotContains(t, err.Error(), "tok-0123456789abcdef")
 	require.NotContains(t, err.Error(), "Sup3r-Secret-pw")
@@ -831,32 +842,33 @@ func TestLoadFrequencyCap(t *testing.T) {
 
 	_, err = load("    frequency_cap: {messages: 0, per: 500ms, sequences: later, every: 2}\n")
 	require.Equal(t, []string{
-		path + `:8: accounts[0].frequency_cap.every: unknown key`,
-		path + `:8: accounts[0].frequency_cap.messages: must be between 1 and 100 messages, got 0`,
-		path + `:8: accounts[0].frequency_cap.per: must be between 1s and 744h, got 500ms`,
-		path + `:8: accounts[0].frequency_cap.sequences: "later" must be defer (a step over the cap waits for room, within its deadline) or skip (it is skipped; the enrollment goes on)`,
+		path + `:9: accounts[0].frequency_cap.every: unknown key`,
+		path + `:9: accounts[0].frequency_cap.messages: must be between 1 and 100 messages, got 0`,
+		path + `:9: accounts[0].frequency_cap.per: must be between 1s and 744h, got 500ms`,
+		path + `:9: accounts[0].frequency_cap.sequences: "later" must be defer (a step over the cap waits for room, within its deadline) or skip (it is skipped; the enrollment goes on)`,
 	}, problemLines(t, err))
 	_, err = load("    frequency_cap:\n      messages: 101\n      per: 745h\n")
 	require.Equal(t, []string{
-		path + `:9: accounts[0].frequency_cap.messages: must be between 1 and 100 messages, got 101`,
-		path + `:10: accounts[0].frequency_cap.per: must be between 1s and 744h, got 745h`,
+		path + `:10: accounts[0].frequency_cap.messages: must be between 1 and 100 messages, got 101`,
+		path + `:11: accounts[0].frequency_cap.per: must be between 1s and 744h, got 745h`,
 	}, problemLines(t, err))
 	_, err = load("    frequency_cap: {per: a week}\n")
 	require.Equal(t, []string{
-		path + `:8: accounts[0].frequency_cap.messages: is required: how many messages one person may get per window, e.g. {messages: 2, per: 168h}`,
-		path + `:8: accounts[0].frequency_cap.per: "a week" is not a duration such as 24h, 90m or 2h30m`,
+		path + `:9: accounts[0].frequency_cap.messages: is required: how many messages one person may get per window, e.g. {messages: 2, per: 168h}`,
+		path + `:9: accounts[0].frequency_cap.per: "a week" is not a duration such as 24h, 90m or 2h30m`,
 	}, problemLines(t, err))
 	_, err = load("    frequency_cap: {messages: 2}\n")
 	require.Equal(t, []string{
-		path + `:8: accounts[0].frequency_cap.per: is required: the window the messages are counted over, e.g. 168h for a week`,
+		path + `:9: accounts[0].frequency_cap.per: is required: the window the messages are counted over, e.g. 168h for a week`,
 	}, problemLines(t, err))
 	_, err = load("    frequency_cap: 2\n")
-	require.Equal(t, []string{path + `:8: accounts[0].frequency_cap: expected a mapping, got "2"`}, problemLines(t, err))
+	require.Equal(t, []string{path + `:9: accounts[0].frequency_cap: expected a mapping, got "2"`}, problemLines(t, err))
 
 	// One portfolio, one cap.
 	two := `accounts:
   - name: a
     provider: salebot
+    customer_service_window: not_enforced
     api_token: ${T}
     whatsapp_bot_id: 1
     webhook_secret: ${T}
@@ -865,6 +877,7 @@ func TestLoadFrequencyCap(t *testing.T) {
     frequency_cap: {messages: 2, per: 168h}
   - name: b
     provider: salebot
+    customer_service_window: not_enforced
     api_token: ${T}
     whatsapp_bot_id: 2
     webhook_secret: ${T}
@@ -878,6 +891,6 @@ func TestLoadFrequencyCap(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(strings.Replace(two, "{messages: 2, per: 168h, sequences: skip}", "{messages: 2, per: 24h}", 1)), 0o600))
 	_, err = Load(path, env, drivers.Catalog{})
 	require.Equal(t, []string{
-		path + `:10: portfolio: account "b" shares portfolio "acme" with account "a" (` + path + `:2) but sets frequency_cap 2 per 24h, not 2 per 168h; accounts of one portfolio share one frequency cap and must agree`,
+		path + `:11: portfolio: account "b" shares portfolio "acme" with account "a" (` + path + `:2) but sets frequency_cap 2 per 24h, not 2 per 168h; accounts of one portfolio share one frequency cap and must agree`,
 	}, problemLines(t, err))
 }

@@ -21,12 +21,12 @@ func TestLoadChecksSobotContent(t *testing.T) {
 	_, err := Load("testdata/providers/sobot_content.yaml", testEnv(providerEnv), drivers.Catalog{})
 	p := "testdata/providers/sobot_content.yaml"
 	require.Equal(t, []string{
-		p + `:13: broadcasts[0].message.media.url: sobot sends image only as image/jpeg, image/png, not image/gif`,
-		p + `:22: broadcasts[1].message.template.buttons[0].index: must be 0 or 1 for sobot (the button's position among the template's two call-to-action buttons), got 2`,
-		p + `:31: broadcasts[2].message.list.sections[0].title: is required by sobot, even for a single section`,
-		p + `:40: broadcasts[3].message.media.url: after rendering for 2 recipients, e.g. 4915112345679 (testdata/providers/sobot_content.yaml:37): sobot sends image only as image/jpeg, image/png, not image/gif`,
-		p + `:41: broadcasts[4].audience: account shop's provider sobot needs each recipient's name (its required customer_name); 1 recipient has none: 4915112345679 (testdata/providers/sobot_content.yaml:46); give each a name (name: inline, a name column in the CSV)`,
-		p + `:58: sequences[0].steps[0].message.list.sections[0].title: is required by sobot, even for a single section`,
+		p + `:14: broadcasts[0].message.media.url: sobot sends image only as image/jpeg, image/png, not image/gif`,
+		p + `:23: broadcasts[1].message.template.buttons[0].index: must be 0 or 1 for sobot (the button's position among the template's two call-to-action buttons), got 2`,
+		p + `:32: broadcasts[2].message.list.sections[0].title: is required by sobot, even for a single section`,
+		p + `:41: broadcasts[3].message.media.url: after rendering for 2 recipients, e.g. 4915112345679 (testdata/providers/sobot_content.yaml:38): sobot sends image only as image/jpeg, image/png, not image/gif`,
+		p + `:42: broadcasts[4].audience: account shop's provider sobot needs each recipient's name (its required customer_name); 1 recipient has none: 4915112345679 (testdata/providers/sobot_content.yaml:47); give each a name (name: inline, a name column in the CSV)`,
+		p + `:59: sequences[0].steps[0].message.list.sections[0].title: is required by sobot, even for a single section`,
 	}, problemLines(t, err))
 }
 

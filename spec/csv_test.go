@@ -60,7 +60,7 @@ func TestCSVSpecialFilesAreRefused(t *testing.T) {
 				"Dir":     "is not a regular file (devices, pipes and the files of /proc, /sys and /dev are never read)",
 				"Missing": "no such file or directory",
 			}[name]
-			require.Equal(t, []string{path + ":12: broadcasts[0].audience.csv: cannot read " + csvPath + ": " + want}, problemLines(t, err))
+			require.Equal(t, []string{path + ":13: broadcasts[0].audience.csv: cannot read " + csvPath + ": " + want}, problemLines(t, err))
 		})
 	}
 }

@@ -127,6 +127,7 @@ func bundleText(t *testing.T, b *Bundle) string {
 const fuzzAccount = `accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     base_url: http://127.0.0.1:1/api/v1
     api_token: ${BOTSAILOR_API_TOKEN}
     webhook_secret: ${HOOK}

@@ -22,6 +22,7 @@ func startsCampaign(t *testing.T, starts ...time.Time) string {
 	b.WriteString(`accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     api_token: ${BOTSAILOR_API_TOKEN}
     phone_number_id: "1"
     whatsapp_bot_id: 1
@@ -59,11 +60,11 @@ func TestCheckStartsRefusesAWindowThatHasPassed(t *testing.T) {
 
 	warnings, err := b.CheckStarts(now, nil)
 	require.Equal(t, []string{
-		fmt.Sprintf("%s:11: broadcasts[0].start_at: %s plus the deadline (12h) ended %s, 2d12h ago: every delivery would expire at once; set a later start_at, leave it out to start when applied, or lengthen deadline",
+		fmt.Sprintf("%s:12: broadcasts[0].start_at: %s plus the deadline (12h) ended %s, 2d12h ago: every delivery would expire at once; set a later start_at, leave it out to start when applied, or lengthen deadline",
 			path, gone.Format(time.RFC3339), gone.Add(12*time.Hour).Format(time.RFC3339)),
 	}, problemLines(t, err))
 	require.Equal(t, []string{
-		fmt.Sprintf("%s:17: broadcast b1: start_at %s is 2h in the past: it starts at once, with 10h of its 12h deadline left", path, late.Format(time.RFC3339)),
+		fmt.Sprintf("%s:18: broadcast b1: start_at %s is 2h in the past: it starts at once, with 10h of its 12h deadline left", path, late.Format(time.RFC3339)),
 	}, warnings)
 
 	// Already stored with this start (it ran): applying it again is fine.
@@ -106,6 +107,7 @@ func TestLoadWarnsWhenTheAudienceOutlastsTheDeadline(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(`accounts:
   - name: slow
     provider: botsailor
+    customer_service_window: not_enforced
     api_token: ${BOTSAILOR_API_TOKEN}
     phone_number_id: "1"
     whatsapp_bot_id: 1
@@ -126,6 +128,6 @@ broadcasts:
 	b, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
 	require.NoError(t, err)
 	require.Equal(t, []string{
-		path + ":10: broadcast everyone: 10000 recipients at account slow's rate of 0.1/s take ≈27h46m, longer than the deadline (24h): about 1360 would expire; raise rate_per_second if the number's tier allows, lengthen deadline, or split the audience",
+		path + ":11: broadcast everyone: 10000 recipients at account slow's rate of 0.1/s take ≈27h46m, longer than the deadline (24h): about 1360 would expire; raise rate_per_second if the number's tier allows, lengthen deadline, or split the audience",
 	}, b.Warnings)
 }

@@ -16,6 +16,7 @@ import (
 const timingAccount = `accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     api_token: ${BOTSAILOR_API_TOKEN}
     phone_number_id: "1"
     whatsapp_bot_id: 1
@@ -84,14 +85,14 @@ func TestLoadRefusesBadLocalTiming(t *testing.T) {
     message: {text: hi}
 `)
 	require.Equal(t, []string{
-		path + `:12: broadcasts[0].local_time: "9am" is not a time of day such as 09:00 or 18:30 (24-hour HH:MM, 00:00 to 23:59)`,
-		path + `:17: broadcasts[1].local_time: "24:00" is not a time of day such as 09:00 or 18:30 (24-hour HH:MM, 00:00 to 23:59)`,
-		path + `:23: broadcasts[2].date: "2027-02-30" is not a date such as 2027-01-15 (YYYY-MM-DD)`,
-		path + `:28: broadcasts[3].date: only applies with local_time (the wall-clock time each recipient gets it at on that date)`,
-		path + `:35: broadcasts[4].date: a recurring broadcast's occurrences each send on their own day: leave date out (each recipient gets it at local_time on or after the occurrence)`,
-		path + `:40: broadcasts[5].window: to 09:00 must be after from 20:00 (windows across midnight are not supported)`,
-		path + `:45: broadcasts[6].window: needs from and to, e.g. {days: [mon, tue], from: "09:00", to: "20:00"}`,
-		path + `:50: broadcasts[7].window: unknown day "funday" (use mon, tue, wed, thu, fri, sat, sun or daily)`,
+		path + `:13: broadcasts[0].local_time: "9am" is not a time of day such as 09:00 or 18:30 (24-hour HH:MM, 00:00 to 23:59)`,
+		path + `:18: broadcasts[1].local_time: "24:00" is not a time of day such as 09:00 or 18:30 (24-hour HH:MM, 00:00 to 23:59)`,
+		path + `:24: broadcasts[2].date: "2027-02-30" is not a date such as 2027-01-15 (YYYY-MM-DD)`,
+		path + `:29: broadcasts[3].date: only applies with local_time (the wall-clock time each recipient gets it at on that date)`,
+		path + `:36: broadcasts[4].date: a recurring broadcast's occurrences each send on their own day: leave date out (each recipient gets it at local_time on or after the occurrence)`,
+		path + `:41: broadcasts[5].window: to 09:00 must be after from 20:00 (windows across midnight are not supported)`,
+		path + `:46: broadcasts[6].window: needs from and to, e.g. {days: [mon, tue], from: "09:00", to: "20:00"}`,
+		path + `:51: broadcasts[7].window: unknown day "funday" (use mon, tue, wed, thu, fri, sat, sun or daily)`,
 	}, problemLines(t, err))
 }
 
@@ -127,7 +128,7 @@ func TestLoadLocalTimeBroadcast(t *testing.T) {
 	require.Equal(t, DefaultLocalDeadline, morning.Deadline)
 	require.Equal(t, time.Date(2030, 3, 30, 19, 0, 0, 0, time.UTC), *morning.StartAt)
 	require.Equal(t, "date", morning.StartField)
-	require.Equal(t, Pos{File: path, Line: 13}, morning.StartPos)
+	require.Equal(t, Pos{File: path, Line: 14}, morning.StartPos)
 	require.Equal(t, map[string]int{"Europe/Berlin": 2, "Asia/Tokyo": 1, "America/New_York": 1, "": 1}, morning.Zones)
 	require.Equal(t, []string{
 		fmt.Sprintf(`morning: 1 recipients have a timezone variable that is not an IANA time zone such as Europe/Berlin (first: "Mars/Base", 4915100000003 (%s:6)); their phone number's zone is used`,
@@ -185,14 +186,14 @@ func TestCheckStartsLocalTime(t *testing.T) {
 	require.NoError(t, err)
 	warnings, err := b.CheckStarts(now, nil)
 	require.Equal(t, []string{
-		path + `:26: broadcasts[2].date: 2030-03-20 at 09:00 has passed everywhere, and the deadline (2d0h) after its first zone ended 2030-03-21T19:00:00Z, 8d17h ago: every delivery would expire at once; choose a later date or lengthen deadline`,
+		path + `:27: broadcasts[2].date: 2030-03-20 at 09:00 has passed everywhere, and the deadline (2d0h) after its first zone ended 2030-03-21T19:00:00Z, 8d17h ago: every delivery would expire at once; choose a later date or lengthen deadline`,
 	}, problemLines(t, err))
 	require.Equal(t, []string{
 		// From 12:00 UTC Saturday (09:00 in São Paulo, 08:00 in New
 		// York), with 10 h: those two are in time; Tokyo's next 09:00 (00:00
 		// UTC Sunday) and Berlin's are not.
-		path + `:10: broadcast short: 3 recipients in 2 zones (first Asia/Tokyo, due 2030-03-31T00:00:00Z) come after the deadline (2030-03-30T22:00:00Z): they would expire; lengthen deadline or start later`,
+		path + `:11: broadcast short: 3 recipients in 2 zones (first Asia/Tokyo, due 2030-03-31T00:00:00Z) come after the deadline (2030-03-30T22:00:00Z): they would expire; lengthen deadline or start later`,
 		// Only Tokyo's 09:00 on the date (00:00 UTC) comes before 05:00 UTC.
-		path + `:16: broadcast late-start: 1 recipients in 1 zones (first Asia/Tokyo) are past 09:00 on 2030-03-31 when it starts (2030-03-31T05:00:00Z): they get it at the start, late; choose a later date or an earlier start_at`,
+		path + `:17: broadcast late-start: 1 recipients in 1 zones (first Asia/Tokyo) are past 09:00 on 2030-03-31 when it starts (2030-03-31T05:00:00Z): they get it at the start, late; choose a later date or an earlier start_at`,
 	}, warnings)
 }

@@ -123,11 +123,11 @@ func TestLoadRefusesUnstorableText(t *testing.T) {
 
 	path := writeCampaign(t, "hi\x00there", "phone,name", []string{"4915112345678,Ann"})
 	_, err := Load(path, env, drivers.Catalog{})
-	require.Equal(t, []string{path + `:14: broadcasts[0].message.text: contains a NUL byte (\0), which cannot be stored`}, problemLines(t, err))
+	require.Equal(t, []string{path + `:15: broadcasts[0].message.text: contains a NUL byte (\0), which cannot be stored`}, problemLines(t, err))
 
 	path = writeCampaign(t, "hi ${BAD}", "phone,name", []string{"4915112345678,Ann"})
 	_, err = Load(path, env, drivers.Catalog{})
-	require.Equal(t, []string{path + `:14: broadcasts[0].message.text: ${BAD} is not expanded here: ` + envFieldsMsg}, problemLines(t, err))
+	require.Equal(t, []string{path + `:15: broadcasts[0].message.text: ${BAD} is not expanded here: ` + envFieldsMsg}, problemLines(t, err))
 
 	path = writeCampaign(t, "hi {{code}}", "phone,name,code", []string{
 		"4915112345678,Ann,A1",
@@ -169,6 +169,7 @@ func TestLoadRefusesTooManyPlaceholders(t *testing.T) {
 	path := writeYAML(t, `accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     api_token: ${BOTSAILOR_API_TOKEN}
     phone_number_id: "1"
     whatsapp_bot_id: 1
@@ -179,5 +180,5 @@ broadcasts:
     message: {template: {id: "1", vars: {body: "`+b.String()+`"}}}
 `)
 	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
-	require.Equal(t, []string{path + ":11: broadcasts[0].message: uses 100000 different placeholders; a message takes at most 250"}, problemLines(t, err))
+	require.Equal(t, []string{path + ":12: broadcasts[0].message: uses 100000 different placeholders; a message takes at most 250"}, problemLines(t, err))
 }

@@ -21,6 +21,7 @@ func trustCampaign(t *testing.T, account, audience, text string) string {
 	yaml := `accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     phone_number_id: "1"
     whatsapp_bot_id: 1
     daily_unique_limit: unlimited

@@ -30,6 +30,7 @@ func newCSVCampaign(t *testing.T, name string, rows ...string) *csvCampaign {
 	require.NoError(t, os.WriteFile(c.yaml, []byte(`accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     base_url: http://127.0.0.1:1/api/v1
     api_token: ${TOKEN}
     phone_number_id: "1"

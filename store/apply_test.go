@@ -394,6 +394,7 @@ func TestApplyFromYAML(t *testing.T) {
 	spring := `accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     api_token: ${STORE_TEST_TOKEN}
     phone_number_id: "119060000040020"
     whatsapp_bot_id: 123

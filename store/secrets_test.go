@@ -28,6 +28,7 @@ func TestApplyNeverStoresToken(t *testing.T) {
 	const yaml = `accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     api_token: ${SOME_VAR}
     phone_number_id: "119060000040020"
     whatsapp_bot_id: 123

@@ -252,6 +252,7 @@ func writeAudience(dir string, rows int) (size int64, recipients int, err error)
 	campaign := `accounts:
   - name: bench
     provider: botsailor
+    customer_service_window: not_enforced
     base_url: http://127.0.0.1:1/api/v1   # nothing listens: the plan check is a warning
     api_token: ${BENCH_TOKEN}
     phone_number_id: "1"

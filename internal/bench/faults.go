@@ -392,9 +392,9 @@ func writeFaultCampaign(dir, textURL, tplURL string, cfg FaultsConfig) (string, 
 		}
 	}
 	yaml := fmt.Sprintf(`accounts:
-  - {name: text, provider: botsailor, base_url: %[1]s, api_token: "${%[3]s}", phone_number_id: "119060000040020", whatsapp_bot_id: 123,
+  - {name: text, provider: botsailor, customer_service_window: not_enforced, base_url: %[1]s, api_token: "${%[3]s}", phone_number_id: "119060000040020", whatsapp_bot_id: 123,
      rate_per_second: %[4]g, daily_unique_limit: unlimited}
-  - {name: template, provider: botsailor, base_url: %[2]s, api_token: "${%[3]s}", phone_number_id: "119060000040021", whatsapp_bot_id: 124,
+  - {name: template, provider: botsailor, customer_service_window: not_enforced, base_url: %[2]s, api_token: "${%[3]s}", phone_number_id: "119060000040021", whatsapp_bot_id: 124,
      rate_per_second: %[4]g, daily_unique_limit: unlimited}
 broadcasts:
   - name: faults-text

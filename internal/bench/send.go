@@ -256,6 +256,7 @@ func writeCampaign(dir, baseURL string, n int) (string, error) {
 	yaml := fmt.Sprintf(`accounts:
   - name: bench
     provider: botsailor
+    customer_service_window: not_enforced
     base_url: %s
     api_token: ${%s}
     phone_number_id: "119060000040020"

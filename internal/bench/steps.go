@@ -177,6 +177,7 @@ func RunSteps(ctx context.Context, cfg StepsConfig, progress io.Writer) (res Ste
 	yaml := fmt.Sprintf(`accounts:
   - name: bench
     provider: botsailor
+    customer_service_window: not_enforced
     base_url: %s
     api_token: ${%s}
     phone_number_id: "119060000040020"

@@ -454,6 +454,7 @@ func writeThrottleCampaign(dir, baseURL string, rate float64, nums []benchNumber
 		}
 		fmt.Fprintf(&accounts, `  - name: %s
     provider: botsailor
+    customer_service_window: not_enforced
     base_url: %s
     api_token: ${%s}
     phone_number_id: "%s"

@@ -112,6 +112,7 @@ func RunWebhooks(ctx context.Context, cfg WebhooksConfig, progress io.Writer) (r
 	yaml := fmt.Sprintf(`accounts:
   - name: bench
     provider: sobot
+    customer_service_window: not_enforced
     base_url: http://127.0.0.1:1
     api_token: ${%s}
     api_secret: ${%s}

@@ -22,6 +22,7 @@ func (w *world) capCampaign(name string, phones ...string) string {
 	return w.write(name+".yaml", `accounts:
   - name: main
     provider: wabotick
+    customer_service_window: not_enforced
     base_url: `+w.simURL+`
     api_token: ${SIM_TOKEN}
     phone_number_id: "1190600"

@@ -97,6 +97,7 @@ func (w *world) sequence(steps ...string) string {
 	return w.write("s.yaml", `accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     base_url: `+w.simURL+`
     api_token: ${SIM_TOKEN}
     phone_number_id: "1190600"
@@ -119,6 +120,7 @@ func (w *world) campaign(n int) string {
 	return w.write("c.yaml", `accounts:
   - name: main
     provider: wabotick
+    customer_service_window: not_enforced
     base_url: `+w.simURL+`
     api_token: ${SIM_TOKEN}
     phone_number_id: "1190600"
@@ -203,6 +205,7 @@ func TestBadInputIsRefusedBeforeAnythingIsWritten(t *testing.T) {
 	path := w.write("bad.yaml", `accounts:
   - name: main
     provider: botsailor
+    customer_service_window: not_enforced
     base_url: https://example.invalid/api/v1
     api_token: ${SIM_TOKEN}
     phone_number_id: "1190600"
@@ -368,6 +371,7 @@ func TestValidateWebhookProviderAccount(t *testing.T) {
 	path := w.write("sobot.yaml", `accounts:
   - name: shop
     provider: sobot
+    customer_service_window: not_enforced
     base_url: http://127.0.0.1:1
     api_token: ${SIM_TOKEN}
     api_secret: ${SOBOT_SECRET}

@@ -21,6 +21,7 @@ func (w *world) startCampaign(start time.Time, deadline time.Duration) string {
 	return w.write("start.yaml", fmt.Sprintf(`accounts:
   - name: main
     provider: wabotick
+    customer_service_window: not_enforced
     base_url: %s
     api_token: ${SIM_TOKEN}
     phone_number_id: "1190600"
@@ -86,6 +87,7 @@ func TestInvalidTokenIsAnError(t *testing.T) {
 	path := w.write("c.yaml", `accounts:
   - name: main
     provider: wabotick
+    customer_service_window: not_enforced
     base_url: `+w.simURL+`
     api_token: ${WRONG_TOKEN}
     phone_number_id: "1190600"
@@ -179,6 +181,7 @@ func TestValidateOfflineReadsNoSecretAndCallsNoProvider(t *testing.T) {
 	path := w.write("c.yaml", `accounts:
   - name: main
     provider: wabotick
+    customer_service_window: not_enforced
     base_url: `+ts.URL+`/api/v1
     api_token: ${PROD_TOKEN}
     phone_number_id: "1190600"
@@ -186,6 +189,7 @@ func TestValidateOfflineReadsNoSecretAndCallsNoProvider(t *testing.T) {
     daily_unique_limit: unlimited
   - name: other
     provider: sobot
+    customer_service_window: not_enforced
     base_url: `+ts.URL+`
     api_token: ${UNSET_KEY}
     api_secret_file: /run/secrets/not-on-this-machine
@@ -226,6 +230,7 @@ func TestValidateAndStatusOfALocalTimeBroadcast(t *testing.T) {
 		return w.write("morning.yaml", fmt.Sprintf(`accounts:
   - name: main
     provider: wabotick
+    customer_service_window: not_enforced
     base_url: %s
     api_token: ${SIM_TOKEN}
     phone_number_id: "1190600"
