@@ -1,6 +1,7 @@
 package campaign_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -83,6 +84,9 @@ type bench struct {
 	// accountYAML and broadcastYAML are extra lines for the account and
 	// broadcast writeCampaign writes (indented 4 spaces).
 	accountYAML, broadcastYAML string
+	// serviceWindow is the account's customer_service_window in
+	// writeCampaign ("" = not_enforced: the simulators enforce no window).
+	serviceWindow string
 	// firstPhone offsets the phone numbers writeCampaign generates;
 	// phones, when set, are its first recipients instead.
 	firstPhone int
@@ -175,7 +179,7 @@ func (b *bench) writeCampaign(name string, n int, rate int, message string) stri
 	yaml := fmt.Sprintf(`accounts:
   - name: main
     provider: botsailor
-    customer_service_window: not_enforced
+    customer_service_window: %s
     base_url: %s
     api_token: ${SIM_TOKEN}
     phone_number_id: "119060000040020"
@@ -190,7 +194,7 @@ broadcasts:
       csv: %s.csv
     message:
 %s
-`, b.url, rate, b.accountYAML, name, b.broadcastYAML, name, message)
+`, cmp.Or(b.serviceWindow, "not_enforced"), b.url, rate, b.accountYAML, name, b.broadcastYAML, name, message)
 	p := filepath.Join(b.dir, name+".yaml")
 	require.NoError(b.t, os.WriteFile(p, []byte(yaml), 0o600))
 	return p

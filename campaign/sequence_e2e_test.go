@@ -1,6 +1,7 @@
 package campaign_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -28,7 +29,7 @@ func (b *bench) writeSequence(name, extra, steps string) string {
 	yaml := fmt.Sprintf(`accounts:
   - name: main
     provider: botsailor
-    customer_service_window: not_enforced
+    customer_service_window: %s
     base_url: %s
     api_token: ${SIM_TOKEN}
     phone_number_id: "119060000040020"
@@ -42,7 +43,7 @@ sequences:
 %s
     steps:
 %s
-`, b.url, b.accountYAML, name, extra, steps)
+`, cmp.Or(b.serviceWindow, "not_enforced"), b.url, b.accountYAML, name, extra, steps)
 	p := filepath.Join(b.dir, name+".yaml")
 	require.NoError(b.t, os.WriteFile(p, []byte(yaml), 0o600))
 	return p

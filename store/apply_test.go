@@ -444,7 +444,7 @@ broadcasts:
 		require.NoError(t, err)
 		_, err = f.db.Apply(f.ctx, b, at(time.Minute))
 		require.ErrorIs(t, err, store.ErrConflict)
-		require.Contains(t, err.Error(), path+":8: broadcast \"spring\" is running")
+		require.Contains(t, err.Error(), path+":9: broadcast \"spring\" is running")
 		require.Equal(t, before, f.snapshot())
 		_, err = f.db.BroadcastByName(f.ctx, "extra")
 		require.True(t, errors.Is(err, campaign.ErrNotFound))

@@ -51,7 +51,7 @@ func TestStartWhoseDeadlinePassedIsRefused(t *testing.T) {
 	for _, cmd := range []string{"validate", "apply"} {
 		code, out := w.run(cmd, "-f", path)
 		require.Equal(t, 1, code, out)
-		require.Regexp(t, regexp.QuoteMeta(path+":12: broadcasts[0].start_at: ")+`.* plus the deadline \(24h\) ended .*, 2d0h ago: every delivery would expire at once`, out)
+		require.Regexp(t, regexp.QuoteMeta(path+":13: broadcasts[0].start_at: ")+`.* plus the deadline \(24h\) ended .*, 2d0h ago: every delivery would expire at once`, out)
 		require.Contains(t, out, "nothing was written")
 	}
 	code, out := w.run("status")
@@ -64,7 +64,7 @@ func TestStartWhoseDeadlinePassedIsRefused(t *testing.T) {
 	path = w.startCampaign(now.Add(-time.Hour), end.Sub(now.Add(-time.Hour)))
 	code, out = w.run("apply", "-f", path)
 	require.Equal(t, 0, code, out)
-	require.Contains(t, out, "warning: "+path+":12: broadcast late: start_at ")
+	require.Contains(t, out, "warning: "+path+":13: broadcast late: start_at ")
 	require.Contains(t, out, "broadcast created   late")
 
 	// The commands' clock passes the deadline.
@@ -249,9 +249,9 @@ broadcasts:
     window: {days: [weekdays], from: "09:00", to: "20:00"}`)
 	code, out := w.run("validate", "--offline", "-f", path)
 	require.Equal(t, 1, code, out)
-	require.Contains(t, out, path+`:12: broadcasts[0].local_time: "9.00" is not a time of day such as 09:00 or 18:30`)
-	require.Contains(t, out, path+`:13: broadcasts[0].date: "2030-31-03" is not a date such as 2027-01-15 (YYYY-MM-DD)`)
-	require.Contains(t, out, path+`:14: broadcasts[0].window: unknown day "weekdays"`)
+	require.Contains(t, out, path+`:13: broadcasts[0].local_time: "9.00" is not a time of day such as 09:00 or 18:30`)
+	require.Contains(t, out, path+`:14: broadcasts[0].date: "2030-31-03" is not a date such as 2027-01-15 (YYYY-MM-DD)`)
+	require.Contains(t, out, path+`:15: broadcasts[0].window: unknown day "weekdays"`)
 
 	path = campaign(`    local_time: "09:00"
     date: 2030-03-31

@@ -126,7 +126,7 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 
 	// The example campaign, written as a user would.
 	name := "demo-" + time.Now().Format("20060102-150405")
-	path, err := writeDemoCampaign(filepath.Join(dir, "campaigns"), name, "http://"+simLn.Addr().String()+sim.path, sim.account, *n, *rate)
+	path, err := writeDemoCampaign(filepath.Join(dir, "campaigns"), name, "http://"+simLn.Addr().String()+sim.path, sim.account, sim.outside, *n, *rate)
 	if err != nil {
 		return err
 	}
@@ -313,7 +313,7 @@ func demoTier(n int) string {
 	return "unlimited"
 }
 
-func writeDemoCampaign(dir, name, baseURL, account string, n int, rate float64) (string, error) {
+func writeDemoCampaign(dir, name, baseURL, account, outside string, n int, rate float64) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
@@ -341,19 +341,39 @@ broadcasts:
     audience:
       csv: customers.csv
     message:
-      text: "Hi {{name}}, Black Friday is here: use code {{code}} for 20%% off."
+      text: "Hi {{name}}, Black Friday is here: use code {{code}} for 20%% off."%[6]s
 
 sequences:
   - name: welcome
     account: demo
     steps:
       - after: 0s
-        message: {text: "Welcome, {{name}}!"}
+        message:
+          text: "Welcome, {{name}}!"%[7]s
       - after: 10s
-        message: {text: "{{name}}, here is how to get started: …"}
-`, baseURL, account, rate, demoTier(n), name)
+        message:          # the free-form follow-up: only to people who replied to the welcome
+          text: "{{name}}, here is how to get started: …"%[8]s
+`, baseURL, account, rate, demoTier(n), name, outsideLine(outside, "      "), outsideLine(outside, "          "), skipLine(outside, "          "))
 	path := filepath.Join(dir, "demo.yaml")
 	return path, os.WriteFile(path, []byte(yaml), 0o600)
+}
+
+// outsideLine is the example's outside_window line for a free-form
+// message at indent: the fallback template outside (send it to people
+// outside the 24-hour window), or nothing where no window is enforced.
+func outsideLine(outside, indent string) string {
+	if outside == "" {
+		return ""
+	}
+	return "\n" + indent + "outside_window: " + outside + "   # people outside the 24-hour window get this template"
+}
+
+// skipLine is outside_window: skip at indent where a window is enforced.
+func skipLine(outside, indent string) string {
+	if outside == "" {
+		return ""
+	}
+	return "\n" + indent + "outside_window: skip"
 }
 
 func describeRedis(env config.Config) string {

@@ -17,6 +17,12 @@ type demoSim struct {
 	handler http.Handler
 	path    string // appended to the simulator's address to make base_url
 	account string // the account's provider lines of the example YAML
+	// outside is what the example's free-form messages do outside the
+	// 24-hour window: a fallback template the provider can send (a flow
+	// mapping), or "" where the account's channel does not enforce the
+	// window (waapi) or the account says it does not (Salebot, which
+	// cannot send templates and whose simulator enforces no window).
+	outside string
 	label   string
 	phones  func() []string
 	stats   func() (accepted, rejected5xx, dropped int)
@@ -50,6 +56,7 @@ func newDemoSim(provider, token, secret string, rate float64, hookURL string) (d
     api_token: ${DEMO_API_TOKEN}
     phone_number_id: "119060000040020"
     whatsapp_bot_id: 123`,
+			outside: `{template: {id: "313823", vars: {name: "{{name}}"}}}`,
 			phones: func() []string {
 				return phonesOfSends(sim.Sends(), func(s botsailorsim.Send) string { return s.Phone })
 			},
@@ -60,6 +67,7 @@ func newDemoSim(provider, token, secret string, rate float64, hookURL string) (d
 			account: `    provider: sobot
     api_token: ${DEMO_API_TOKEN}
     api_secret: ${DEMO_API_SECRET}` + hook,
+			outside: `{template: {name: hello_again, language: en_US, vars: {1: "{{name}}"}}}`,
 			phones: func() []string { return phonesOfSends(sim.Sends(), func(s sobotsim.Send) string { return s.Phone }) },
 			stats:  func() (int, int, int) { st := sim.Stats(); return st.Accepted, st.Rejected5xx, st.Dropped }}, nil
 	case "salebot":
@@ -67,7 +75,8 @@ func newDemoSim(provider, token, secret string, rate float64, hookURL string) (d
 		return demoSim{handler: sim, label: "Salebot", close: sim.Close, webhooks: true,
 			account: `    provider: salebot
     api_token: ${DEMO_API_TOKEN}
-    whatsapp_bot_id: 123` + hook,
+    whatsapp_bot_id: 123
+    customer_service_window: not_enforced   # its simulator has no window; Salebot sends no templates` + hook,
 			phones: func() []string { return phonesOfSends(sim.Sends(), func(s salebotsim.Send) string { return s.Phone }) },
 			stats:  func() (int, int, int) { st := sim.Stats(); return st.Accepted, st.Rejected5xx, st.Dropped }}, nil
 	case "waapi":

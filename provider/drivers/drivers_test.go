@@ -132,7 +132,7 @@ func table() string {
 	for _, sm := range samples {
 		cols = append(cols, sm.column)
 	}
-	cols = append(cols, "statuses", "lost answers")
+	cols = append(cols, "statuses", "lost answers", "24 h window")
 	b.WriteString("| " + strings.Join(cols, " | ") + " |\n|")
 	for range cols {
 		b.WriteString(" --- |")
@@ -158,6 +158,7 @@ func table() string {
 		}
 		row = append(row, strings.Join(st, ", "))
 		row = append(row, map[bool]string{true: "reconciled from history", false: "settled from webhooks"}[c.History])
+		row = append(row, map[bool]string{true: "enforced", false: "not enforced"}[c.ServiceWindow])
 		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 	}
 	return b.String()
