@@ -68,8 +68,8 @@ func newDemoSim(provider, token, secret string, rate float64, hookURL string) (d
     api_token: ${DEMO_API_TOKEN}
     api_secret: ${DEMO_API_SECRET}` + hook,
 			outside: `{template: {name: hello_again, language: en_US, vars: {1: "{{name}}"}}}`,
-			phones: func() []string { return phonesOfSends(sim.Sends(), func(s sobotsim.Send) string { return s.Phone }) },
-			stats:  func() (int, int, int) { st := sim.Stats(); return st.Accepted, st.Rejected5xx, st.Dropped }}, nil
+			phones:  func() []string { return phonesOfSends(sim.Sends(), func(s sobotsim.Send) string { return s.Phone }) },
+			stats:   func() (int, int, int) { st := sim.Stats(); return st.Accepted, st.Rejected5xx, st.Dropped }}, nil
 	case "salebot":
 		sim := salebotsim.New(salebotsim.Options{APIKeys: []string{token}, WhatsAppBotIDs: []int64{123}, Knobs: sim.Knobs{Latency: latency, Fail5xxRate: fail5xx, DropAfterAcceptRate: drop, RatePerSecond: rate, DeliverAfter: deliver, FailShare: fail, Seed: seed}, WebhookURL: hookURL, WebhookDuplicateRate: 0.05})
 		return demoSim{handler: sim, label: "Salebot", close: sim.Close, webhooks: true,
