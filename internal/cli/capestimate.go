@@ -46,23 +46,12 @@ func capEstimates(ctx context.Context, io IO, b *spec.Bundle, offline bool) (not
 	if len(todo) == 0 {
 		return notes, nil
 	}
-	cfg, err := settings(io)
-	var why string
-	switch {
-	case offline:
-		why = "not estimated offline"
-	case err != nil || cfg.DatabaseURL == "":
-		why = "not estimated (set DATABASE_URL to estimate from the history)"
+	db, why, err := historyDB(ctx, io, offline)
+	if err != nil {
+		warnings = append(warnings, "frequency cap estimates: "+err.Error())
 	}
-	var db *store.DB
-	if why == "" {
-		if db, err = store.OpenReadOnly(ctx, cfg.DatabaseURL, Logger(io)); err != nil {
-			why = "not estimated"
-			warnings = append(warnings, "frequency cap estimates: "+err.Error())
-		} else {
-			defer db.Close()
-			db.SetMaxConns(1)
-		}
+	if db != nil {
+		defer db.Close()
 	}
 	for _, bc := range todo {
 		if why != "" {
@@ -80,6 +69,24 @@ func capEstimates(ctx context.Context, io IO, b *spec.Bundle, offline bool) (not
 			n, bc.RecipientCount(), a.FrequencyCap.Messages, spec.ShortDuration(a.FrequencyCap.Per))
 	}
 	return notes, warnings
+}
+
+// historyDB opens the database validate estimates from, read-only with
+// one connection (the caller closes it), or says why there is none: why
+// is "" with a database. An error opening it is returned beside why.
+func historyDB(ctx context.Context, io IO, offline bool) (db *store.DB, why string, err error) {
+	cfg, err := settings(io)
+	switch {
+	case offline:
+		return nil, "not estimated offline", nil
+	case err != nil || cfg.DatabaseURL == "":
+		return nil, "not estimated (set DATABASE_URL to estimate from the history)", nil
+	}
+	if db, err = store.OpenReadOnly(ctx, cfg.DatabaseURL, Logger(io)); err != nil {
+		return nil, "not estimated", err
+	}
+	db.SetMaxConns(1)
+	return db, "", nil
 }
 
 // estimateCap counts the recipients of bc already at a's frequency cap at

@@ -169,7 +169,8 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	}
 	if cmd == "validate" {
 		capNotes, capWarnings := capEstimates(ctx, io, bundle, *offline)
-		for _, w := range capWarnings {
+		windowNotes, windowWarnings := windowEstimates(ctx, io, bundle, *offline)
+		for _, w := range append(capWarnings, windowWarnings...) {
 			fmt.Fprintln(io.Stderr, "warning:", w)
 		}
 		fmt.Fprintf(io.Stdout, "%s: OK — %d account(s), %d broadcast(s), %d sequence(s)\n", *path, len(bundle.Accounts), len(bundle.Broadcasts), len(bundle.Sequences))
@@ -179,8 +180,10 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 		for _, b := range bundle.Broadcasts {
 			printEstimate(io, b, rates[b.Account])
 			printZonePlan(io, bundle, b)
-			if note, ok := capNotes[b.Name]; ok {
-				fmt.Fprintf(io.Stdout, "  %s\n", note)
+			for _, notes := range []map[string]string{capNotes, windowNotes} {
+				if note, ok := notes[b.Name]; ok {
+					fmt.Fprintf(io.Stdout, "  %s\n", note)
+				}
 			}
 		}
 		for _, sq := range bundle.Sequences {
