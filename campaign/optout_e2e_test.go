@@ -128,6 +128,7 @@ func runOptoutCase(t *testing.T, oc optoutCase) {
 	head := fmt.Sprintf(`accounts:
   - name: main
     provider: %s
+    customer_service_window: not_enforced
     base_url: %s
 %s
     rate_per_second: 50

@@ -3,6 +3,8 @@ package campaign_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +13,8 @@ import (
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/sim"
+	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
+	"github.com/wacamp/wacamp/provider/waapi/waapisim"
 	"github.com/wacamp/wacamp/sequence"
 )
 
@@ -152,4 +156,115 @@ func indexOf(ss []string, s string) int {
 		}
 	}
 	return -1
+}
+
+// windowAudience is an inline audience of windowPhones, with names (Sobot
+// needs one per recipient).
+func windowAudience() string {
+	var rs []string
+	for i, p := range windowPhones {
+		rs = append(rs, fmt.Sprintf("{phone: %q, name: P%d}", p, i))
+	}
+	return "    audience: {recipients: [" + strings.Join(rs, ", ") + "]}\n"
+}
+
+// TestWindowFallbackTemplateSobot: a webhook provider (Sobot, which
+// enforces the window). The first recipient writes to the number (its
+// webhook, through the receiver, records the time), the second wrote 30 h
+// before the engine's now; then a text broadcast with a fallback template
+// gives the text to the first and the template to everyone else.
+func TestWindowFallbackTemplateSobot(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := &offsetClock{}
+	b := newBench(t, botsailorsim.Options{})
+	b.fastChecks = true
+	b.opts.Now = clk.Now
+	var s *sobotsim.Server
+	apiURL, _ := webhookWorld(b, func(hook string) (http.Handler, struct{}, func()) {
+		s = sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}},
+			Knobs: sim.Knobs{DeliverAfter: 50 * time.Millisecond, Now: clk.Now}, WebhookURL: hook})
+		return s, struct{}{}, s.Close
+	}, nil)
+	account := strings.Replace(sobotAccount(apiURL), "customer_service_window: not_enforced", "customer_service_window: enforced", 1)
+	b.runProviderYAML(account, 4)
+	acct, ok, err := b.db.AccountID(ctx, "main")
+	require.NoError(t, err)
+	require.True(t, ok)
+	wrote := func(phone string) {
+		t.Helper()
+		s.Reply(phone, "hello")
+		b.waitFor(30*time.Second, "the reply recorded", func() bool {
+			_, ok, err := b.db.LastInbound(ctx, acct, phone)
+			return err == nil && ok
+		})
+	}
+	clk.Add(-30 * time.Hour)
+	wrote(windowPhones[1])
+	clk.Add(30 * time.Hour)
+	wrote(windowPhones[0])
+
+	b.applyProviderYAML(account + `broadcasts:
+  - name: win
+    account: main
+` + windowAudience() + `    message:
+      text: "Hi {{name}}"
+      outside_window: {template: {name: hello_again, language: en_US, vars: {1: "{{name}}"}}}
+`)
+	n := len(windowPhones)
+	b.waitFor(30*time.Second, "every delivery delivered", func() bool { return b.counts("win")["delivered"] == n }, func() string { return b.stuck("win") })
+	kinds := map[string][]string{}
+	for _, x := range s.Sends() {
+		k := x.Kind
+		if k == "template" {
+			k += ": " + x.Text
+		}
+		kinds[x.Phone] = append(kinds[x.Phone], k)
+	}
+	want := map[string][]string{windowPhones[0]: {"text"}}
+	for _, p := range windowPhones[1:] {
+		want[p] = []string{"template: hello_again"}
+	}
+	require.Equal(t, want, kinds)
+}
+
+// TestWindowNotEnforcedWaapi: the session API enforces no window, so a
+// text broadcast that says outside_window: skip reaches everyone, whether
+// or not they ever wrote, and nothing is skipped.
+func TestWindowNotEnforcedWaapi(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{})
+	b.fastChecks = true
+	var s *waapisim.Server
+	apiURL, _ := webhookWorld(b, func(hook string) (http.Handler, struct{}, func()) {
+		s = waapisim.New(waapisim.Options{BearerTokens: []string{testToken}, Sessions: []waapisim.Session{{ID: "win-session", AccessToken: testToken}},
+			Knobs: sim.Knobs{DeliverAfter: 50 * time.Millisecond}, WebhookURL: hook})
+		return s, struct{}{}, s.Close
+	}, nil)
+	b.runProviderYAML(`accounts:
+  - name: main
+    provider: waapi
+    base_url: `+apiURL+`
+    api_token: ${SIM_TOKEN}
+    session_id: win-session
+    webhook_secret: ${HOOK_SECRET}
+    pair_interval: 0s
+    daily_unique_limit: unlimited
+broadcasts:
+  - name: win
+    account: main
+`+windowAudience()+`    message:
+      text: "Hi {{name}}"
+      outside_window: skip
+`, 4)
+	n := len(windowPhones)
+	b.waitFor(30*time.Second, "every delivery delivered", func() bool { return b.counts("win")["delivered"] == n }, func() string { return b.stuck("win") })
+	require.Zero(t, b.counts("win")["skipped"])
+	got := map[string]int{}
+	for _, x := range s.Sends() {
+		got[x.Phone]++
+	}
+	for _, p := range windowPhones {
+		require.Equal(t, 1, got[p], p)
+	}
 }

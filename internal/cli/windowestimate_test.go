@@ -1,11 +1,16 @@
 package cli_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/consent"
+	"github.com/wacamp/wacamp/store"
 )
 
 // windowCampaign writes a campaign of one BotSailor-family account (which
@@ -50,4 +55,35 @@ func TestValidateRefusesAnUnqualifiedTextBroadcast(t *testing.T) {
 	code, out = w.run("validate", "--offline", "-f", path)
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "\n  24-hour window (outside it: skipped): not estimated offline\n")
+}
+
+// validate counts, per broadcast, the recipients inside, outside and
+// unknown to the 24-hour window from what people wrote (contact_inbound).
+func TestValidateCountsTheWindow(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	phones := []string{"4915100000001", "4915100000002", "4915100000003", "4915100000004"}
+	path := w.windowCampaign("promo", "\n      outside_window: {template: {id: \"313823\"}}", phones...)
+	code, out := w.run("apply", "-f", path)
+	require.Equal(t, 0, code, out)
+
+	db, err := store.Open(context.Background(), w.env["DATABASE_URL"], nil)
+	require.NoError(t, err)
+	defer db.Close()
+	ctx := context.Background()
+	acct, ok, err := db.AccountID(ctx, "main")
+	require.NoError(t, err)
+	require.True(t, ok)
+	// The BotSailor family's times come from its history: they count 14 h
+	// older, so "inside" is a message of the last 10 h.
+	now := time.Now()
+	_, err = db.RecordInbound(ctx, acct, []consent.Inbound{
+		{Phone: phones[0], Text: "hi", At: now.Add(-time.Hour)},
+		{Phone: phones[1], Text: "hi", At: now.Add(-30 * time.Hour)},
+	}, now)
+	require.NoError(t, err)
+
+	code, out = w.run("validate", "-f", path)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "\n  24-hour window (outside it: the fallback template): 1 inside, 1 outside, 2 unknown (never wrote) of 4 recipients if it sent now; the conversation history is read again before each send outside it\n")
 }
