@@ -43,12 +43,30 @@ func capEstimates(ctx context.Context, io IO, b *spec.Bundle, offline bool) (not
 			todo = append(todo, bc)
 		}
 	}
+	warnings = historyEstimates(ctx, io, offline, "frequency cap", todo, notes, func(db *store.DB, bc spec.Broadcast) (string, error) {
+		a := capped[bc.Account]
+		n, err := estimateCap(ctx, db, bc, a, io.now())
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%d of %d recipients already had %d message(s) in the last %s and would be skipped if it started now",
+			n, bc.RecipientCount(), a.FrequencyCap.Messages, spec.ShortDuration(a.FrequencyCap.Per)), nil
+	})
+	return notes, warnings
+}
+
+// historyEstimates completes the note of each broadcast in todo (by name in
+// notes) with what estimate finds in the database validate estimates from
+// (historyDB), or with why there is no estimate; what names the estimate in
+// warnings, which say what went wrong reading it.
+func historyEstimates(ctx context.Context, io IO, offline bool, what string, todo []spec.Broadcast, notes map[string]string,
+	estimate func(*store.DB, spec.Broadcast) (string, error)) (warnings []string) {
 	if len(todo) == 0 {
-		return notes, nil
+		return nil
 	}
 	db, why, err := historyDB(ctx, io, offline)
 	if err != nil {
-		warnings = append(warnings, "frequency cap estimates: "+err.Error())
+		warnings = append(warnings, what+" estimates: "+err.Error())
 	}
 	if db != nil {
 		defer db.Close()
@@ -58,17 +76,15 @@ func capEstimates(ctx context.Context, io IO, b *spec.Bundle, offline bool) (not
 			notes[bc.Name] += why
 			continue
 		}
-		a := capped[bc.Account]
-		n, err := estimateCap(ctx, db, bc, a, io.now())
+		note, err := estimate(db, bc)
 		if err != nil {
 			notes[bc.Name] += "not estimated"
-			warnings = append(warnings, fmt.Sprintf("broadcast %s: frequency cap estimate: %v", bc.Name, err))
+			warnings = append(warnings, fmt.Sprintf("broadcast %s: %s estimate: %v", bc.Name, what, err))
 			continue
 		}
-		notes[bc.Name] += fmt.Sprintf("%d of %d recipients already had %d message(s) in the last %s and would be skipped if it started now",
-			n, bc.RecipientCount(), a.FrequencyCap.Messages, spec.ShortDuration(a.FrequencyCap.Per))
+		notes[bc.Name] += note
 	}
-	return notes, warnings
+	return warnings
 }
 
 // historyDB opens the database validate estimates from, read-only with

@@ -8,6 +8,7 @@ import (
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/spec"
+	"github.com/wacamp/wacamp/store"
 )
 
 // inboundHistory is what estimating the 24-hour window reads (store.DB).
@@ -40,33 +41,18 @@ func windowEstimates(ctx context.Context, io IO, b *spec.Bundle, offline bool) (
 		notes[bc.Name] = "24-hour window (outside it: " + outsideText(bc) + "): "
 		todo = append(todo, bc)
 	}
-	if len(todo) == 0 {
-		return notes, nil
-	}
-	db, why, err := historyDB(ctx, io, offline)
-	if err != nil {
-		warnings = append(warnings, "24-hour window estimates: "+err.Error())
-	}
-	if db != nil {
-		defer db.Close()
-	}
-	for _, bc := range todo {
-		if why != "" {
-			notes[bc.Name] += why
-			continue
-		}
+	warnings = historyEstimates(ctx, io, offline, "24-hour window", todo, notes, func(db *store.DB, bc spec.Broadcast) (string, error) {
 		a := accounts[bc.Account]
 		inside, outside, unknown, err := estimateWindow(ctx, db, bc, a, io.now())
 		if err != nil {
-			notes[bc.Name] += "not estimated"
-			warnings = append(warnings, fmt.Sprintf("broadcast %s: 24-hour window estimate: %v", bc.Name, err))
-			continue
+			return "", err
 		}
-		notes[bc.Name] += fmt.Sprintf("%d inside, %d outside, %d unknown (never wrote) of %d recipients if it sent now", inside, outside, unknown, bc.RecipientCount())
+		note := fmt.Sprintf("%d inside, %d outside, %d unknown (never wrote) of %d recipients if it sent now", inside, outside, unknown, bc.RecipientCount())
 		if caps, _ := drivers.CapabilitiesOf(a.Provider); caps.History {
-			notes[bc.Name] += "; the conversation history is read again before each send outside it"
+			note += "; the conversation history is read again before each send outside it"
 		}
-	}
+		return note, nil
+	})
 	return notes, warnings
 }
 
