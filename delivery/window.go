@@ -28,24 +28,17 @@ const HistorySkew = 14 * time.Hour
 // deliveries by such codes.
 const ReasonOutsideWindow = "outside_window"
 
-// The choices of an account's customer_service_window ("" = its
-// provider's rule, provider.Capabilities.ServiceWindow).
+// The choices of an account's customer_service_window (provider's).
 const (
-	WindowEnforced    = "enforced"
-	WindowNotEnforced = "not_enforced"
+	WindowEnforced    = provider.WindowEnforced
+	WindowNotEnforced = provider.WindowNotEnforced
 )
 
 // EnforcesWindow reports whether the account's free-form messages reach
-// only people inside their 24-hour window: its ServiceWindow, else its
-// provider's rule (caps).
+// only people inside their 24-hour window: its customer_service_window,
+// else its provider's rule (provider.Capabilities.EnforcesWindow).
 func (a Account) EnforcesWindow(caps provider.Capabilities) bool {
-	switch a.ServiceWindow {
-	case WindowEnforced:
-		return true
-	case WindowNotEnforced:
-		return false
-	}
-	return caps.ServiceWindow
+	return caps.EnforcesWindow(a.ServiceWindow)
 }
 
 // WindowOpen reports whether a window opened by a message at last (nil:

@@ -144,3 +144,23 @@ func listOr(ss []string) string {
 	}
 	return strings.Join(ss, ", ")
 }
+
+// The choices of an account's customer_service_window; "" leaves it to the
+// provider's rule (Capabilities.ServiceWindow).
+const (
+	WindowEnforced    = "enforced"
+	WindowNotEnforced = "not_enforced"
+)
+
+// EnforcesWindow reports whether an account whose customer_service_window
+// is setting reaches only people inside their 24-hour window with
+// free-form messages: setting if it says, else the provider's rule.
+func (c Capabilities) EnforcesWindow(setting string) bool {
+	switch setting {
+	case WindowEnforced:
+		return true
+	case WindowNotEnforced:
+		return false
+	}
+	return c.ServiceWindow
+}

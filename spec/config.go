@@ -121,23 +121,17 @@ type Account struct {
 	Pos           Pos
 }
 
-// The choices of customer_service_window.
+// The choices of an account's customer_service_window (provider's).
 const (
-	WindowEnforced    = "enforced"
-	WindowNotEnforced = "not_enforced"
+	WindowEnforced    = provider.WindowEnforced
+	WindowNotEnforced = provider.WindowNotEnforced
 )
 
-// EnforcesWindow reports whether free-form messages of a reach only people
-// inside their 24-hour customer-service window: its
-// customer_service_window, else its provider's rule (caps).
+// EnforcesWindow reports whether the account's free-form messages reach
+// only people inside their 24-hour window: its customer_service_window,
+// else its provider's rule (provider.Capabilities.EnforcesWindow).
 func (a Account) EnforcesWindow(caps provider.Capabilities) bool {
-	switch a.ServiceWindow {
-	case WindowEnforced:
-		return true
-	case WindowNotEnforced:
-		return false
-	}
-	return caps.ServiceWindow
+	return caps.EnforcesWindow(a.ServiceWindow)
 }
 
 // FrequencyCap is an account's frequency_cap: at most Messages
