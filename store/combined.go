@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/wacamp/wacamp/delivery"
 )
 
@@ -21,13 +23,17 @@ const (
 // two writes every send makes. The concurrent sends of a worker share
 // their statements and commits.
 type combiners struct {
-	claim *combiner[claimArg]
-	sent  *combiner[sentArg]
+	claim    *combiner[claimArg]
+	sent     *combiner[sentArg]
+	stepSent *combiner[sentArg]
 }
 
-// newCombiners returns db's combiners over its pool.
-func newCombiners(db *sql.DB) *combiners {
+// newCombiners returns db's combiners over its pool (g is the same pool
+// through gorm).
+func newCombiners(g *gorm.DB, db *sql.DB) *combiners {
 	return &combiners{
+		stepSent: &combiner[sentArg]{max: maxRound, lanes: roundLanes, key: func(a sentArg) any { return a.ref.ID },
+			exec: func(ctx context.Context, args []sentArg) ([]bool, error) { return stepSentRound(ctx, g, args) }},
 		claim: &combiner[claimArg]{max: maxRound, lanes: roundLanes, key: func(a claimArg) any { return a.ref.ID },
 			exec: func(ctx context.Context, args []claimArg) ([]bool, error) { return claimRound(ctx, db, args) }},
 		sent: &combiner[sentArg]{max: maxRound, lanes: roundLanes, key: func(a sentArg) any { return a.ref.ID },
@@ -107,6 +113,71 @@ func sentRound(ctx context.Context, db *sql.DB, args []sentArg) ([]bool, error) 
 		return nil, fmt.Errorf("mark %d deliveries sent: %w", n, err)
 	}
 	return matched(rows, ids)
+}
+
+// stepSentRound is MarkStepSent for many sequence steps in one
+// transaction: one statement moves the steps to sent and writes their
+// events, then their enrollments plan their next steps together
+// (planNextMany), and one commit records it all.
+func stepSentRound(ctx context.Context, g *gorm.DB, args []sentArg) ([]bool, error) {
+	n := len(args)
+	ids, wamids := make([]int64, n), make([]string, n)
+	nows, polls, tracks := make([]time.Time, n), make([]*time.Time, n), make([]time.Time, n)
+	var latest time.Time
+	for i, a := range args {
+		ids[i], wamids[i], nows[i], tracks[i] = a.ref.ID, a.wamid, utc(a.now), utc(a.trackUntil)
+		if !a.firstPoll.IsZero() {
+			p := utc(a.firstPoll)
+			polls[i] = &p
+		}
+		if a.now.After(latest) {
+			latest = a.now
+		}
+	}
+	var oks []bool
+	err := g.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+		if !ok {
+			return fmt.Errorf("transaction is a %T, not a *sql.Tx", tx.Statement.ConnPool)
+		}
+		rows, err := sqlTx.QueryContext(ctx, `WITH v AS (
+				SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[])
+				AS v(id, wamid, now, first_poll, track_until)),
+			u AS (UPDATE deliveries SET status = 'sent', wamid = NULLIF(v.wamid, ''), sent_at = v.now, lease_until = NULL,
+				settle = `+settledIfAwaiting+`, error_code = '', error = '', next_poll_at = v.first_poll, poll_count = 0,
+				track_until = v.track_until, updated_at = v.now
+				FROM v WHERE deliveries.id = v.id AND deliveries.status = 'sending' AND deliveries.enrollment_id IS NOT NULL
+				RETURNING deliveries.id, deliveries.enrollment_id, deliveries.step, v.now, v.wamid),
+			e AS (INSERT INTO delivery_events (delivery_id, status, at, detail) SELECT id, 'sent', now, wamid FROM u)
+			SELECT id, enrollment_id, step, now FROM u ORDER BY enrollment_id`, ids, wamids, nows, polls, tracks)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var sent []sentStep
+		got := make(map[int64]bool, n)
+		for rows.Next() {
+			var id int64
+			var s sentStep
+			if err := rows.Scan(&id, &s.enrollmentID, &s.step, &s.at); err != nil {
+				return err
+			}
+			got[id] = true
+			sent = append(sent, s)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		oks = make([]bool, n)
+		for i, id := range ids {
+			oks[i] = got[id]
+		}
+		return planNextMany(tx, sent, latest)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mark %d sequence steps sent: %w", n, err)
+	}
+	return oks, nil
 }
 
 // matched reads the ids rows returns and reports, per id of ids, whether

@@ -275,39 +275,96 @@ func (db *DB) Enroll(ctx context.Context, name string, people []sequence.Enrolle
 // went out at sentAt (sequence.Spec.Sent): its next step, or completing
 // it. Nothing happens to an enrollment that is no longer active.
 func planNext(tx *gorm.DB, enrollmentID int64, i int, sentAt, now time.Time) error {
-	var e struct {
-		Phone, Vars, Status string
-		Version             int
+	return planNextMany(tx, []sentStep{{enrollmentID: enrollmentID, step: i, at: sentAt}}, now)
+}
+
+// sentStep is a step whose send (or pass-over) was just recorded: its
+// enrollment plans the step after it, timed from at.
+type sentStep struct {
+	enrollmentID int64
+	step         int
+	at           time.Time
+}
+
+// planNextMany plans the next step of each sent step's enrollment, or
+// completes the enrollment, in tx: one statement reads (and on Postgres
+// locks, in id order) every enrollment, one reads each sequence version
+// they are on, one completes those at their last step, and one per
+// enrollment plans its next step. Completed enrollments end at now.
+func planNextMany(tx *gorm.DB, steps []sentStep, now time.Time) error {
+	if len(steps) == 0 {
+		return nil
 	}
-	// Lock the enrollment (Postgres): an unenroll running now either ends
-	// it before this reads it, or waits and then skips the planned step.
+	ids := make([]int64, len(steps))
+	for i, s := range steps {
+		ids[i] = s.enrollmentID
+	}
+	// Lock the enrollments (Postgres): an unenroll running now either ends
+	// one before this reads it, or waits and then skips the planned step.
 	lock := ""
 	if tx.Dialector.Name() == "postgres" {
 		lock = " FOR UPDATE"
 	}
-	if err := tx.Raw(`SELECT phone, vars, status, version FROM enrollments WHERE id = ?`+lock, enrollmentID).Scan(&e).Error; err != nil {
-		return fmt.Errorf("load enrollment %d: %w", enrollmentID, err)
+	var es []struct {
+		ID, SequenceID      int64
+		Phone, Vars, Status string
+		Version             int
 	}
-	if e.Status != sequence.EnrollActive {
+	if err := tx.Raw(`SELECT id, sequence_id, phone, vars, status, version FROM enrollments WHERE id IN ? ORDER BY id`+lock, ids).Scan(&es).Error; err != nil {
+		return fmt.Errorf("load %d enrollment(s): %w", len(ids), err)
+	}
+	type version struct {
+		seq int64
+		v   int
+	}
+	targets := map[version]seqTarget{}
+	byID := make(map[int64]int, len(es))
+	for i, e := range es {
+		byID[e.ID] = i
+	}
+	var completed []int64
+	for _, s := range steps {
+		i, ok := byID[s.enrollmentID]
+		if !ok || es[i].Status != sequence.EnrollActive {
+			continue
+		}
+		e := es[i]
+		t, ok := targets[version{e.SequenceID, e.Version}]
+		if !ok {
+			var err error
+			if t, err = loadSequence(tx, "s.id = ?", e.SequenceID, e.Version); err != nil {
+				return fmt.Errorf("enrollment %d: load its sequence version: %w", e.ID, err)
+			}
+			targets[version{e.SequenceID, e.Version}] = t
+		}
+		p := t.Spec.Sent(s.step, s.at, t.location(e.Phone, decodeVars(e.Vars)))
+		if p.Action == sequence.Complete {
+			completed = append(completed, e.ID)
+			continue
+		}
+		if _, err := insertStep(tx, e.ID, e.Phone, p, t.check(p.Step), now); err != nil {
+			return err
+		}
+	}
+	if len(completed) == 0 {
 		return nil
 	}
-	t, err := loadSequence(tx, "s.id = (SELECT sequence_id FROM enrollments WHERE id = ?)", enrollmentID, e.Version)
-	if err != nil {
-		return fmt.Errorf("enrollment %d: load its sequence version: %w", enrollmentID, err)
-	}
-	p := t.Spec.Sent(i, sentAt, t.location(e.Phone, decodeVars(e.Vars)))
-	if p.Action == sequence.Complete {
-		return tx.Exec(`UPDATE enrollments SET status = 'completed', ended_at = ?, updated_at = ? WHERE id = ? AND status = 'active'`,
-			utc(now), utc(now), enrollmentID).Error
-	}
-	_, err = insertStep(tx, enrollmentID, e.Phone, p, t.check(p.Step), now)
-	return err
+	return tx.Exec(`UPDATE enrollments SET status = 'completed', ended_at = ?, updated_at = ? WHERE id IN ? AND status = 'active'`,
+		utc(now), utc(now), completed).Error
 }
 
 // MarkStepSent records an accepted sequence step, as MarkSent does, and in
 // the same transaction plans the enrollment's next step (or completes it):
 // a crash can neither lose the next step nor plan it twice.
 func (db *DB) MarkStepSent(ctx context.Context, ref delivery.Ref, wamid string, now, firstPoll, trackUntil time.Time) (bool, error) {
+	if db.comb != nil {
+		// One transaction and one commit for the steps recorded at once.
+		ok, err := db.comb.stepSent.do(ctx, sentArg{ref: ref, wamid: wamid, now: now, firstPoll: firstPoll, trackUntil: trackUntil})
+		if err != nil {
+			return false, fmt.Errorf("delivery %d: %w", ref.ID, err)
+		}
+		return ok, nil
+	}
 	var ok bool
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var got []struct {

@@ -1,6 +1,8 @@
 package store_test
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -223,5 +225,72 @@ func TestNextStepDue(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.True(t, next.Equal(at(2*time.Minute)), "an ended enrollment's step is not next: %s", next)
+	})
+}
+
+// Steps recorded at once (many workers' sends, group-committed into shared
+// rounds on Postgres) each plan their own enrollment's next step once: the
+// second step of every enrollment is planned, due its delay after its own
+// send, and recording all of them again changes nothing; the last steps,
+// recorded at once, complete every enrollment.
+func TestStepsRecordedAtOncePlanEachNextStep(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		f.apply(withSequences(onboarding(false, "Hi", "Day 2")), t0) // after 0h, 1h
+		const n = 60
+		people := make([]sequence.Enrollee, n)
+		for i := range people {
+			people[i] = sequence.Enrollee{Phone: fmt.Sprintf("49151%08d", i)}
+		}
+		_, err := f.db.Enroll(f.ctx, "onboarding", people, t0)
+		require.NoError(t, err)
+		due := f.dueSteps(t0)
+		require.Len(t, due, n)
+
+		// Each step is sent a second apart, so each enrollment's next step
+		// shows it was timed from its own send.
+		sentAt := make(map[string]time.Time, n)
+		markAll := func(due []campaign.DueStep, claim bool, want bool) {
+			t.Helper()
+			var wg sync.WaitGroup
+			errs := make([]error, len(due))
+			oks := make([]bool, len(due))
+			for i, d := range due {
+				now := at(time.Duration(i) * time.Second)
+				if claim {
+					ok, err := f.db.Claim(f.ctx, d.Ref, now, now.Add(time.Minute), nil, consent.Check{})
+					require.NoError(t, err)
+					require.True(t, ok)
+				}
+				job, err := f.db.Job(f.ctx, d.ID)
+				require.NoError(t, err)
+				sentAt[job.Phone] = now
+				wg.Go(func() {
+					oks[i], errs[i] = f.db.MarkStepSent(f.ctx, d.Ref, fmt.Sprintf("wamid.%d", d.ID), now, time.Time{}, now.Add(time.Hour))
+				})
+			}
+			wg.Wait()
+			for i := range due {
+				require.NoError(t, errs[i])
+				require.Equal(t, want, oks[i], "step %d recorded", i)
+			}
+		}
+		markAll(due, true, true)
+		markAll(due, false, false) // recorded again: nothing changes
+		require.Equal(t, int64(2*n), f.count("deliveries", "enrollment_id IS NOT NULL"), "one second step each")
+
+		second := f.dueSteps(at(1000 * time.Hour))
+		require.Len(t, second, n)
+		for _, d := range second {
+			job, err := f.db.Job(f.ctx, d.ID)
+			require.NoError(t, err)
+			st, _ := sequence.StepOf(job)
+			require.Equal(t, 1, st.Step)
+			require.True(t, d.DueAt.Equal(sentAt[job.Phone].Add(time.Hour)), "%s: due %s, sent %s", job.Phone, d.DueAt, sentAt[job.Phone])
+		}
+		markAll(second, true, true)
+		counts, err := f.db.EnrollmentCounts(f.ctx, "onboarding")
+		require.NoError(t, err)
+		require.Equal(t, map[string]int{"completed": n}, counts)
 	})
 }
