@@ -102,9 +102,17 @@ type StepsResult struct {
 	// the provider against the k-th floor. It is the rate the engine
 	// lost (the limiter's margin, slots nobody used, a machine too slow);
 	// what Beyond adds to it is steps overtaking one another.
-	PaceP50 float64 `json:"pace_p50_seconds"`
-	PaceP99 float64 `json:"pace_p99_seconds"`
-	PaceMax float64 `json:"pace_max_seconds"`
+	// BeyondSpacing is each step's lateness beyond the floor of the
+	// throttle's departure spacing (throttle.Spacing: 2% wider than 1/Rate,
+	// so that a request's jitter on its way cannot put more than Rate into
+	// a second at the provider). Over a backlog of T seconds the spacing
+	// alone adds 2% of T to Beyond: this is what is left.
+	BeyondSpacingP50 float64 `json:"beyond_spacing_p50_seconds"`
+	BeyondSpacingP99 float64 `json:"beyond_spacing_p99_seconds"`
+	BeyondSpacingMax float64 `json:"beyond_spacing_max_seconds"`
+	PaceP50          float64 `json:"pace_p50_seconds"`
+	PaceP99          float64 `json:"pace_p99_seconds"`
+	PaceMax          float64 `json:"pace_max_seconds"`
 	// SendSeconds runs from the first due time to the last step at the
 	// provider; FloorSeconds is what the rate alone allows for it.
 	SendSeconds   float64 `json:"send_seconds"`
@@ -125,6 +133,8 @@ func (r StepsResult) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "lateness p50 / p99 / max\t%.2f / %.2f / %.2f s\t\n", r.LatenessP50, r.LatenessP99, r.LatenessMax)
 	fmt.Fprintf(tw, "the rate alone allows\t%.2f / %.2f / %.2f s\t\n", r.FloorP50, r.FloorP99, r.FloorMax)
 	fmt.Fprintf(tw, "beyond that floor\t%.2f / %.2f / %.2f s\tper step: lateness − its floor\n", r.BeyondP50, r.BeyondP99, r.BeyondMax)
+	fmt.Fprintf(tw, "beyond the throttle's spacing\t%.2f / %.2f / %.2f s\tagainst departures %s apart (the rate's %s plus its jitter margin)\n",
+		r.BeyondSpacingP50, r.BeyondSpacingP99, r.BeyondSpacingMax, throttle.Spacing(r.Rate), time.Duration(float64(time.Second)/r.Rate))
 	fmt.Fprintf(tw, "  of which pace\t%.2f / %.2f / %.2f s\tthe k-th to leave against the k-th floor: rate lost, order aside\n", r.PaceP50, r.PaceP99, r.PaceMax)
 	fmt.Fprintf(tw, "early / duplicated / missing\t%d / %d / %d\t\n", r.Early, r.Duplicates, r.Missing)
 	return tw.Flush()
@@ -136,7 +146,11 @@ func (r StepsResult) WriteTable(w io.Writer) error {
 // the rate: the k-th leaves at max(due_k, floor_{k−1} + 1/rate)). While
 // steps fall due faster than the rate, step k leaves at first due + k/rate.
 func rateFloor(due []time.Time, rate float64) []time.Time {
-	gap := time.Duration(float64(time.Second) / rate)
+	return gapFloor(due, time.Duration(float64(time.Second)/rate))
+}
+
+// gapFloor is rateFloor for departures gap apart.
+func gapFloor(due []time.Time, gap time.Duration) []time.Time {
 	out := make([]time.Time, len(due))
 	for k, d := range due {
 		out[k] = d
@@ -297,7 +311,8 @@ sequences:
 		due[i] = r.DueAt
 	}
 	floor := rateFloor(due, cfg.Rate)
-	var late, floorLate, beyond []time.Duration
+	spaced := gapFloor(due, throttle.Spacing(cfg.Rate))
+	var late, floorLate, beyond, beyondSpaced []time.Duration
 	var ats, floors []time.Time // of the steps that arrived, in due order
 	var last time.Time
 	for i, r := range rows {
@@ -311,6 +326,7 @@ sequences:
 		late = append(late, at.Sub(r.DueAt))
 		floorLate = append(floorLate, floor[i].Sub(r.DueAt))
 		beyond = append(beyond, at.Sub(floor[i]))
+		beyondSpaced = append(beyondSpaced, at.Sub(spaced[i]))
 		ats, floors = append(ats, at), append(floors, floor[i])
 		last = latest(last, at)
 	}
@@ -329,12 +345,13 @@ sequences:
 		for k := range ats {
 			pace[k] = ats[k].Sub(floors[k])
 		}
-		for _, ds := range [][]time.Duration{late, floorLate, beyond, pace} {
+		for _, ds := range [][]time.Duration{late, floorLate, beyond, beyondSpaced, pace} {
 			slices.Sort(ds)
 		}
 		res.LatenessP50, res.LatenessP99, res.LatenessMax = q(late, 0.5), q(late, 0.99), q(late, 1)
 		res.FloorP50, res.FloorP99, res.FloorMax = q(floorLate, 0.5), q(floorLate, 0.99), q(floorLate, 1)
 		res.BeyondP50, res.BeyondP99, res.BeyondMax = q(beyond, 0.5), q(beyond, 0.99), q(beyond, 1)
+		res.BeyondSpacingP50, res.BeyondSpacingP99, res.BeyondSpacingMax = q(beyondSpaced, 0.5), q(beyondSpaced, 0.99), q(beyondSpaced, 1)
 		res.PaceP50, res.PaceP99, res.PaceMax = q(pace, 0.5), q(pace, 0.99), q(pace, 1)
 		first := due[0]
 		res.SendSeconds, res.FloorSeconds = last.Sub(first).Seconds(), floor[len(floor)-1].Sub(first).Seconds()
