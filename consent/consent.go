@@ -78,6 +78,53 @@ type Account struct {
 	Portfolio string
 	// Keywords are its own, besides the defaults.
 	Keywords Keywords
+	// Confirmations are what is sent back when a keyword is acted on.
+	Confirmations Confirmations
+}
+
+// Confirmations are the texts an account sends back to someone whose
+// keyword it acted on: "" sends nothing. Each is a free-form text sent as
+// a step of the account's reply sequence ([ReplySequence]): inside the
+// 24-hour window (they just wrote), once per keyword acted on, never
+// checked against the suppression list it confirms nor counted by the
+// frequency cap or the unique-recipient budget (it is no
+// business-initiated message).
+type Confirmations struct {
+	OptOut string `json:"confirmation,omitempty"`
+	OptIn  string `json:"opt_in_confirmation,omitempty"`
+}
+
+// For returns the confirmation of action ("" for None or none set).
+func (c Confirmations) For(action Action) string {
+	switch action {
+	case OptOut:
+		return c.OptOut
+	case OptIn:
+		return c.OptIn
+	}
+	return ""
+}
+
+// Settings are an account's opt-out settings as stored (accounts.opt_out,
+// JSON): its own keywords and its confirmations.
+type Settings struct {
+	Keywords
+	Confirmations
+}
+
+// IsZero reports whether s is the defaults: no keywords of its own, no
+// confirmation.
+func (s Settings) IsZero() bool { return s.Keywords.IsZero() && s.Confirmations == Confirmations{} }
+
+// ReplyPrefix begins the names of wacamp's own sequences (a sequence name
+// in a campaign file starts with a letter or digit).
+const ReplyPrefix = "~"
+
+// ReplySequence names the sequence whose one step sends account's
+// confirmation of action: "~opt-out:main", "~opt-in:main". `scheduler
+// status` and `export` show it like any sequence.
+func ReplySequence(account string, action Action) string {
+	return ReplyPrefix + action.String() + ":" + account
 }
 
 // List is the suppression list the account writes to.

@@ -133,4 +133,8 @@ type Outcome struct {
 	Action Action
 	// Ended are the sequences whose enrollment the opt-out ended.
 	Ended []string
+	// Confirmations counts the confirmations planned (an enrollment in
+	// the account's reply sequence per keyword acted on, when the account
+	// has a confirmation for it).
+	Confirmations int
 }

@@ -31,7 +31,7 @@ func recordInbound(ctx context.Context, store any, log *slog.Logger, a Account, 
 	}
 	if out.Action != consent.None {
 		log.InfoContext(ctx, "delivery: recipient wrote a keyword in the conversation", slog.String("action", out.Action.String()),
-			slog.Any("sequences_ended", out.Ended))
+			slog.Any("sequences_ended", out.Ended), slog.Int("confirmations_planned", out.Confirmations))
 	}
 	return nil
 }

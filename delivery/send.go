@@ -91,12 +91,18 @@ func (h *SendHandler) ownerOf(job Job) Owner {
 }
 
 // gate describes a send to job's recipient for the recipient limits. The
-// delivery is the send's name in the frequency cap.
+// delivery is the send's name in the frequency cap. A Reply takes only the
+// pair interval: it is no business-initiated message, for the budget or
+// the cap.
 func gate(job Job) throttle.Gate {
 	a := job.Account
-	return throttle.Gate{Number: a.RateKey(), Recipient: job.Phone, PairInterval: a.PairInterval,
+	g := throttle.Gate{Number: a.RateKey(), Recipient: job.Phone, PairInterval: a.PairInterval,
 		Ledger: a.Ledger(), Limit: a.DailyUniqueLimit, Window: BudgetWindow,
 		Cap: throttle.Cap{Messages: a.FrequencyCap.Messages, Per: a.FrequencyCap.Per}, Send: strconv.FormatInt(job.ID, 10)}
+	if job.Reply {
+		g.Limit, g.Cap = 0, throttle.Cap{}
+	}
+	return g
 }
 
 // admit applies the recipient limits to a send: with take false it only

@@ -160,11 +160,22 @@ type Job struct {
 	// as recorded (webhooks, conversation history reads); nil = never, as
 	// far as wacamp knows. It opens the 24-hour window (see WindowOpen).
 	LastInbound *time.Time
+	// Reply: the message answers one the recipient just wrote (an opt-out
+	// or opt-in confirmation, a step of a reply sequence): no
+	// business-initiated message, so neither the suppression list (it
+	// confirms the opt-out) nor the frequency cap and the unique-recipient
+	// budget apply to it. The pair interval, the rate and the 24-hour
+	// window do.
+	Reply bool
 }
 
 // OptOut is what the job's recipient is checked against on the suppression
-// list: its account's lists, and whether its message is marketing.
+// list: its account's lists, and whether its message is marketing; no list
+// for a Reply.
 func (j Job) OptOut() consent.Check {
+	if j.Reply {
+		return consent.Check{}
+	}
 	return consent.CheckOf(j.Account.Name, j.Account.Portfolio, j.Message)
 }
 

@@ -20,6 +20,25 @@ type Spec struct {
 	ExitOn   []string         `json:"exit_on,omitempty"`
 	Reenter  bool             `json:"reenter,omitempty"`
 	Steps    []Step           `json:"steps"`
+	// Reply marks one of wacamp's own reply sequences (an account's
+	// opt-out or opt-in confirmation, consent.ReplySequence): its steps
+	// answer a message the person just wrote, so they are no
+	// business-initiated messages (delivery.Job.Reply). Nobody is
+	// enrolled in one but by the keyword it answers.
+	Reply bool `json:"reply,omitempty"`
+}
+
+// ReplyDeadline is how long a reply sequence's step may wait to be sent:
+// a confirmation that cannot go within it expires.
+const ReplyDeadline = time.Hour
+
+// ReplySpec is the spec of a reply sequence that sends text back: one
+// step, due at once, within ReplyDeadline, skipped if its recipient's
+// 24-hour window closed meanwhile (on an account that enforces it), and a
+// new run each time its person is enrolled again.
+func ReplySpec(text string) Spec {
+	return Spec{Reenter: true, Reply: true, Steps: []Step{{Deadline: ReplyDeadline, Message: templates.Message{
+		Kind: templates.KindText, Text: text, OutsideWindow: &templates.OutsideWindow{Skip: true}}}}}
 }
 
 // Step is one message of a sequence version.

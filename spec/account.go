@@ -195,13 +195,15 @@ func (f *fileCtx) account(n *yaml.Node, field string) Account {
 // defaults (consent.DefaultOptOut, consent.DefaultOptIn). A keyword is
 // compared folded (consent.Fold: trimmed, without case and accents), is
 // at most consent.MaxKeywordLen characters, and may not be both an
-// opt-out and an opt-in keyword.
-func (f *fileCtx) optOut(n *yaml.Node, field string) consent.Keywords {
-	obj, ok := f.object(n, field, "keywords", "opt_in_keywords")
+// opt-out and an opt-in keyword. confirmation and opt_in_confirmation are
+// the texts sent back when a keyword of either kind is acted on (see
+// confirmation).
+func (f *fileCtx) optOut(n *yaml.Node, field string) consent.Settings {
+	obj, ok := f.object(n, field, "keywords", "opt_in_keywords", "confirmation", "opt_in_confirmation")
 	if !ok {
-		return consent.Keywords{}
+		return consent.Settings{}
 	}
-	var k consent.Keywords
+	var k consent.Settings
 	folded := map[string]string{} // folded keyword -> the list it is in
 	for _, w := range consent.DefaultOptOut {
 		folded[consent.Fold(w)] = "the default opt-out keywords"
@@ -234,9 +236,40 @@ func (f *fileCtx) optOut(n *yaml.Node, field string) consent.Keywords {
 		}
 		return out
 	}
-	k.OptOut = read("keywords")
-	k.OptIn = read("opt_in_keywords")
+	k.Keywords.OptOut = read("keywords")
+	k.Keywords.OptIn = read("opt_in_keywords")
+	k.Confirmations.OptOut = f.confirmation(obj["confirmation"].val, subfield(field, "confirmation"))
+	k.Confirmations.OptIn = f.confirmation(obj["opt_in_confirmation"].val, subfield(field, "opt_in_confirmation"))
 	return k
+}
+
+// MaxConfirmationLen is the longest confirmation text, in characters:
+// WhatsApp's limit on a text message's body.
+const MaxConfirmationLen = 4096
+
+// confirmation decodes a confirmation text ("" = none, left out): plain
+// text, sent as it is (no {{placeholders}}: the person is known by their
+// number only), not blank, at most MaxConfirmationLen characters.
+func (f *fileCtx) confirmation(n *yaml.Node, field string) string {
+	if n == nil {
+		return ""
+	}
+	text, ok := f.str(n, field)
+	if !ok {
+		return ""
+	}
+	line := resolve(n).Line
+	switch {
+	case strings.TrimSpace(text) == "":
+		f.problem(line, field, "is empty: write the text sent back (\"You will get no more messages. Reply START to undo.\") or leave it out to send nothing")
+	case len([]rune(text)) > MaxConfirmationLen:
+		f.problem(line, field, "is %d characters; WhatsApp takes at most %d in a text", len([]rune(text)), MaxConfirmationLen)
+	case strings.Contains(text, "{{"):
+		f.problem(line, field, "has a {{placeholder}}: a confirmation is sent as written (the person is known by their number only)")
+	default:
+		return strings.TrimSpace(text)
+	}
+	return ""
 }
 
 // The choices of on_unknown_outcome: what to do with a send whose outcome

@@ -112,8 +112,9 @@ type Account struct {
 	// none. Accounts of one portfolio share it.
 	FrequencyCap FrequencyCap
 	// OptOut are the account's own opt-out and opt-in keywords, besides
-	// the defaults (consent.DefaultOptOut, consent.DefaultOptIn).
-	OptOut consent.Keywords
+	// the defaults (consent.DefaultOptOut, consent.DefaultOptIn), and the
+	// confirmations it sends back when it acts on one.
+	OptOut consent.Settings
 	// ServiceWindow overrides whether the account's channel enforces the
 	// 24-hour customer-service window: WindowEnforced, WindowNotEnforced,
 	// or "" for its provider's rule (provider.Capabilities.ServiceWindow).

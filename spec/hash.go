@@ -63,7 +63,7 @@ func (a Account) SpecHash() string {
 		FrequencyCap  any     `json:"frequency_cap,omitempty"`
 		// OptOut is null without keywords of its own, so the hashes of
 		// accounts stored before it existed do not change.
-		OptOut *consent.Keywords `json:"opt_out,omitempty"`
+		OptOut *consent.Settings `json:"opt_out,omitempty"`
 		// ServiceWindow is left out when not set, likewise.
 		ServiceWindow string `json:"customer_service_window,omitempty"`
 	}{a.Name, a.Provider, a.BaseURL, a.TokenRef, a.PhoneNumberID, a.WhatsAppBotID, a.RatePerSecond,
@@ -71,8 +71,10 @@ func (a Account) SpecHash() string {
 		a.OnUnknownOutcome, a.SettleWindow.Milliseconds(), fc, optOutHash(a.OptOut), a.ServiceWindow})
 }
 
-// optOutHash is k for an account's hash, nil when it adds nothing.
-func optOutHash(k consent.Keywords) *consent.Keywords {
+// optOutHash is k for an account's hash, nil when it adds nothing (its
+// JSON without confirmations is the keywords' alone, as before they
+// existed).
+func optOutHash(k consent.Settings) *consent.Settings {
 	if k.IsZero() {
 		return nil
 	}

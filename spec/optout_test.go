@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -47,7 +48,7 @@ broadcasts:
 `), 0o600))
 	b, err = Load(path, env, drivers.Catalog{})
 	require.NoError(t, err)
-	require.Equal(t, consent.Keywords{OptOut: []string{"PARAR", "Désabonner"}, OptIn: []string{"VOLVER"}}, b.Accounts[0].OptOut)
+	require.Equal(t, consent.Settings{Keywords: consent.Keywords{OptOut: []string{"PARAR", "Désabonner"}, OptIn: []string{"VOLVER"}}}, b.Accounts[0].OptOut)
 
 	require.NoError(t, os.WriteFile(path, []byte(head+`    opt_out:
       keywords: [parar, START, "", "!!", "please please please stop sending me these messages now", PARAR, stop]
@@ -63,6 +64,55 @@ broadcasts:
 		path + `:9: accounts[0].opt_out.keywords[6]: "stop" is already in the default opt-out keywords (keywords are compared without case and accents)`,
 		path + `:10: accounts[0].opt_out.opt_in_keywords[0]: "Párar" is already in accounts[0].opt_out.keywords (keywords are compared without case and accents)`,
 		path + `:11: accounts[0].opt_out.confirm: unknown key`,
+	}, problemLines(t, err))
+}
+
+// An account's confirmations: plain text, sent as written, neither blank
+// nor longer than WhatsApp's text nor with a placeholder; left out,
+// nothing is sent back. They are part of the account's hash.
+func TestLoadOptOutConfirmation(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	head := `accounts:
+  - name: s
+    provider: salebot
+    api_token: ${T}
+    whatsapp_bot_id: 1
+    webhook_secret: ${T}
+    daily_unique_limit: unlimited
+`
+	env := testEnv(map[string]string{"T": "x"})
+	require.NoError(t, os.WriteFile(path, []byte(head), 0o600))
+	b, err := Load(path, env, drivers.Catalog{})
+	require.NoError(t, err)
+	plain := b.Accounts[0].SpecHash()
+
+	require.NoError(t, os.WriteFile(path, []byte(head+`    opt_out: {confirmation: " You will get no more messages. Reply START to undo. "}
+`), 0o600))
+	b, err = Load(path, env, drivers.Catalog{})
+	require.NoError(t, err)
+	require.Equal(t, consent.Confirmations{OptOut: "You will get no more messages. Reply START to undo."}, b.Accounts[0].OptOut.Confirmations)
+	require.False(t, b.Accounts[0].OptOut.IsZero())
+	require.NotEqual(t, plain, b.Accounts[0].SpecHash())
+
+	require.NoError(t, os.WriteFile(path, []byte(head+`    opt_out:
+      confirmation: "  "
+      opt_in_confirmation: "Welcome back, {{name}}"
+  - name: t
+    provider: salebot
+    api_token: ${T}
+    whatsapp_bot_id: 2
+    webhook_secret: ${T}
+    daily_unique_limit: unlimited
+    opt_out: {confirmation: `+strings.Repeat("x", MaxConfirmationLen+1)+`, opt_in_confirmation: [a]}
+`), 0o600))
+	_, err = Load(path, env, drivers.Catalog{})
+	require.Equal(t, []string{
+		path + `:9: accounts[0].opt_out.confirmation: is empty: write the text sent back ("You will get no more messages. Reply START to undo.") or leave it out to send nothing`,
+		path + `:10: accounts[0].opt_out.opt_in_confirmation: has a {{placeholder}}: a confirmation is sent as written (the person is known by their number only)`,
+		path + `:17: accounts[1].opt_out.confirmation: is 4097 characters; WhatsApp takes at most 4096 in a text`,
+		path + `:17: accounts[1].opt_out.opt_in_confirmation: expected a string, got a list`,
 	}, problemLines(t, err))
 }
 

@@ -56,6 +56,11 @@ func (db *DB) Apply(ctx context.Context, b *spec.Bundle, now time.Time) ([]Chang
 			}
 			accountIDs[a.Name] = id
 			changes = append(changes, c)
+			replies, err := applyReplySequences(tx, a, id, now)
+			if err != nil {
+				return err
+			}
+			changes = append(changes, replies...)
 		}
 		conflicts := portfolioConflicts(tx, b.Accounts)
 		// each applies one broadcast or sequence on its account: a conflict
@@ -145,7 +150,7 @@ func applyAccount(tx *gorm.DB, a spec.Account, now time.Time) (Change, int64, er
 		PairIntervalMs: a.PairInterval.Milliseconds(), DailyUniqueLimit: a.DailyUniqueLimit, Portfolio: a.Portfolio,
 		Timezone: a.Timezone, OnUnknownOutcome: a.OnUnknownOutcome, SettleWindowMs: a.SettleWindow.Milliseconds(),
 		CapMessages: a.FrequencyCap.Messages, CapPerMs: a.FrequencyCap.Per.Milliseconds(), CapSequences: a.FrequencyCap.Sequences,
-		OptOut: encodeKeywords(a.OptOut), ServiceWindow: a.ServiceWindow, SpecHash: a.SpecHash(), UpdatedAt: now}
+		OptOut: encodeSettings(a.OptOut), ServiceWindow: a.ServiceWindow, SpecHash: a.SpecHash(), UpdatedAt: now}
 	var cur accountRow
 	err := tx.Where("name = ?", a.Name).Take(&cur).Error
 	switch {

@@ -114,7 +114,8 @@ func (db *DB) Suppress(ctx context.Context, entries []consent.Entry, now time.Ti
 
 // endOptedOut ends, as exited with reason opted_out, the active
 // enrollments of phones in the sequences of the accounts that check list,
-// and returns those sequences.
+// and returns those sequences. A reply sequence's (an opt-out's
+// confirmation) goes on: the opt-out is what it confirms.
 func endOptedOut(tx *gorm.DB, batch int, list string, phones []string, now time.Time) ([]string, error) {
 	var names []string
 	for chunk := range slices.Chunk(phones, batch) {
@@ -124,7 +125,7 @@ func endOptedOut(tx *gorm.DB, batch int, list string, phones []string, now time.
 		}
 		if err := tx.Raw(`SELECT e.id, s.name FROM enrollments e JOIN sequences s ON s.id = e.sequence_id
 			JOIN accounts a ON a.id = s.account_id
-			WHERE e.status = 'active' AND e.phone IN ?
+			WHERE e.status = 'active' AND e.phone IN ? AND s.name NOT LIKE '`+consent.ReplyPrefix+`%'
 			AND (? = 'account:' || a.name OR (a.portfolio <> '' AND ? = 'portfolio:' || a.portfolio)) ORDER BY e.id`,
 			chunk, list, list).Scan(&rows).Error; err != nil {
 			return nil, err
@@ -231,27 +232,28 @@ func (db *DB) optOutAccounts(q *gorm.DB, what string) ([]consent.Account, error)
 	}
 	out := make([]consent.Account, len(rows))
 	for i, r := range rows {
-		out[i] = consent.Account{ID: r.ID, Name: r.Name, Portfolio: r.Portfolio, Keywords: decodeKeywords(r.OptOut)}
+		set := decodeSettings(r.OptOut)
+		out[i] = consent.Account{ID: r.ID, Name: r.Name, Portfolio: r.Portfolio, Keywords: set.Keywords, Confirmations: set.Confirmations}
 	}
 	return out, nil
 }
 
-// encodeKeywords is accounts.opt_out for k: "" for the defaults alone.
-func encodeKeywords(k consent.Keywords) string {
-	if k.IsZero() {
+// encodeSettings is accounts.opt_out for s: "" for the defaults alone.
+func encodeSettings(s consent.Settings) string {
+	if s.IsZero() {
 		return ""
 	}
-	b, err := json.Marshal(k)
+	b, err := json.Marshal(s)
 	if err != nil {
-		return "" // a struct of string slices always encodes
+		return "" // a struct of strings and string slices always encodes
 	}
 	return string(b)
 }
 
-// decodeKeywords reads accounts.opt_out; written by us, so the defaults
+// decodeSettings reads accounts.opt_out; written by us, so the defaults
 // are the fallback of an unreadable value.
-func decodeKeywords(s string) consent.Keywords {
-	var k consent.Keywords
+func decodeSettings(s string) consent.Settings {
+	var k consent.Settings
 	if s != "" {
 		_ = json.Unmarshal([]byte(s), &k)
 	}
@@ -277,7 +279,10 @@ func (inboundRow) TableName() string { return "contact_inbound" }
 // defaults and the account's own) opts its sender out of everything (on
 // the account's list, source keyword; their active enrollments end) or
 // back in (their entries on the account's lists go, except those a
-// provider's error made). A keyword is acted on once: not that very
+// provider's error made). Acting on a keyword enrolls its sender in the
+// account's reply sequence for it (consent.ReplySequence) when the account
+// has a confirmation for it, in the same transaction: the confirmation is
+// planned exactly when the keyword is acted on. A keyword is acted on once: not that very
 // message again (its Ref), nor one older than the last keyword acted on
 // for that sender on this number (see actedOn) — a conversation history
 // is read before many sends, and webhooks come twice and out of order.
@@ -336,6 +341,15 @@ func (db *DB) RecordInbound(ctx context.Context, accountID int64, msgs []consent
 				return err
 			}
 			out.Action = action
+			if text := acct.Confirmations.For(action); text != "" {
+				planned, err := enrollReply(tx, consent.ReplySequence(acct.Name, action), m.Phone, now)
+				if err != nil {
+					return fmt.Errorf("plan the %s confirmation: %w", action, err)
+				}
+				if planned {
+					out.Confirmations++
+				}
+			}
 			if action == consent.OptIn {
 				if err := tx.Where("list IN ? AND phone = ? AND source <> ?", acct.Lists(), m.Phone, consent.SourceProviderError).
 					Delete(&suppressionRow{}).Error; err != nil {

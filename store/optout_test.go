@@ -13,6 +13,7 @@ import (
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/spec"
+	"github.com/wacamp/wacamp/store"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -189,7 +190,7 @@ func TestRecordInboundKeywords(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
 		b := withSequences(onboarding(false, "Hi", "Day 2"))
-		b.Accounts[0].OptOut = consent.Keywords{OptOut: []string{"Désabonner"}, OptIn: []string{"VOLVER"}}
+		b.Accounts[0].OptOut = consent.Settings{Keywords: consent.Keywords{OptOut: []string{"Désabonner"}, OptIn: []string{"VOLVER"}}}
 		f.apply(b, t0)
 		acct, err := f.db.OptOutAccountByName(f.ctx, "main")
 		require.NoError(t, err)
@@ -393,7 +394,7 @@ func TestAccountKeywordsStored(t *testing.T) {
 	plain := account("main")
 	before := plain.SpecHash()
 	withWords := plain
-	withWords.OptOut = consent.Keywords{OptOut: []string{"PARAR"}}
+	withWords.OptOut = consent.Settings{Keywords: consent.Keywords{OptOut: []string{"PARAR"}}}
 	require.Equal(t, before, plain.SpecHash())
 	require.NotEqual(t, before, withWords.SpecHash())
 	eachStore(t, func(t *testing.T, f *fixture) {
@@ -401,9 +402,104 @@ func TestAccountKeywordsStored(t *testing.T) {
 		require.Equal(t, []string{"account main updated"}, actions(f.apply(&spec.Bundle{Accounts: []spec.Account{withWords}}, t0)))
 		as, err := f.db.OptOutAccounts(f.ctx)
 		require.NoError(t, err)
-		require.Equal(t, []consent.Account{{ID: as[0].ID, Name: "main", Keywords: withWords.OptOut}}, as)
+		require.Equal(t, []consent.Account{{ID: as[0].ID, Name: "main", Keywords: withWords.OptOut.Keywords}}, as)
 		hooks, err := f.db.WebhookAccounts(f.ctx)
 		require.NoError(t, err)
 		require.Empty(t, hooks, "no webhook secret")
 	})
+}
+
+// An account's confirmations become its reply sequences at apply, and a
+// keyword acted on plans one confirmation (a step of the reply sequence)
+// in the transaction that acts on it: the same message recorded again —
+// a duplicated webhook, a history read again — plans none; an account
+// without a confirmation plans none. The confirmation is not checked
+// against the opt-out it confirms (its job is a Reply: the claim checks
+// no list), a later opt-out does not end it, and nobody can be enrolled in
+// a reply sequence by hand.
+func TestConfirmationPlannedOnce(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		a := account("main")
+		a.OptOut.Confirmations = consent.Confirmations{OptOut: "You will get no more messages. Reply START to undo.", OptIn: "Welcome back."}
+		changes := actions(f.apply(&spec.Bundle{Accounts: []spec.Account{a}}, t0))
+		require.Equal(t, []string{"account main created", "sequence ~opt-out:main created", "sequence ~opt-in:main created"}, changes)
+		require.Equal(t, []string{"account main unchanged", "sequence ~opt-out:main unchanged", "sequence ~opt-in:main unchanged"},
+			actions(f.apply(&spec.Bundle{Accounts: []spec.Account{a}}, t0)))
+		acct, err := f.db.OptOutAccountByName(f.ctx, "main")
+		require.NoError(t, err)
+		require.Equal(t, a.OptOut.Confirmations, acct.Confirmations)
+
+		ann, ben := "4915100000001", "4915100000002"
+		record := func(phone, text, ref string, at time.Time) consent.Outcome {
+			t.Helper()
+			out, err := f.db.RecordInbound(f.ctx, acct.ID, []consent.Inbound{{Phone: phone, Text: text, At: at, Ref: ref}}, at)
+			require.NoError(t, err)
+			return out
+		}
+		replies := func(seq, phone string) []int64 {
+			t.Helper()
+			var ids []int64
+			require.NoError(t, f.db.Gorm().Raw(`SELECT d.id FROM deliveries d JOIN enrollments e ON e.id = d.enrollment_id
+				JOIN sequences s ON s.id = e.sequence_id WHERE s.name = ? AND d.phone = ? ORDER BY d.id`, seq, phone).Scan(&ids).Error)
+			return ids
+		}
+
+		out := record(ann, "STOP", "m1", at(time.Minute))
+		require.Equal(t, consent.OptOut, out.Action)
+		require.Equal(t, 1, out.Confirmations)
+		for range 2 { // the same message again: no second confirmation
+			require.Equal(t, consent.Outcome{}, record(ann, "STOP", "m1", at(time.Minute)))
+		}
+		ids := replies("~opt-out:main", ann)
+		require.Len(t, ids, 1)
+		require.Equal(t, string(delivery.Planned), f.delivery(ids[0]).Status)
+
+		// Someone on the list for everything: the confirmation goes.
+		job, err := f.db.Job(f.ctx, ids[0])
+		require.NoError(t, err)
+		require.True(t, job.Reply)
+		require.Equal(t, "You will get no more messages. Reply START to undo.", job.Message.Text)
+		require.NotNil(t, job.Message.OutsideWindow)
+		require.True(t, job.Message.OutsideWindow.Skip, "skipped if the window closed meanwhile")
+		require.False(t, job.SendBy.IsZero(), "within its deadline")
+		// A later opt-out of everything (130403, say) leaves it too.
+		_, err = f.db.Suppress(f.ctx, []consent.Entry{{List: acct.List(), Phone: ann, Scope: consent.ScopeAll, Source: consent.SourceProviderError}}, at(2*time.Minute))
+		require.NoError(t, err)
+		claimed, err := f.db.Claim(f.ctx, job.Ref, at(2*time.Minute), at(3*time.Minute), nil, consent.Check{Lists: acct.Lists()})
+		require.NoError(t, err)
+		require.False(t, claimed, "a business-initiated send to her would be refused")
+		require.Equal(t, consent.Check{}, job.OptOut())
+		f.claimAndSendChecked(job.Ref, job.OptOut(), "wamid.confirm1", at(2*time.Minute))
+		enr, err := f.db.EnrollmentCounts(f.ctx, "~opt-out:main")
+		require.NoError(t, err)
+		require.Equal(t, map[string]int{sequence.EnrollCompleted: 1}, enr)
+
+		// START: the opt-in confirmation; STOP again later: a second run.
+		require.Equal(t, 1, record(ann, "START", "m2", at(3*time.Minute)).Confirmations)
+		require.Len(t, replies("~opt-in:main", ann), 1)
+		require.Equal(t, 1, record(ann, "STOP", "m3", at(4*time.Minute)).Confirmations)
+		require.Len(t, replies("~opt-out:main", ann), 2)
+
+		_, err = f.db.Enroll(f.ctx, "~opt-out:main", []sequence.Enrollee{{Phone: ben}}, t0)
+		require.ErrorIs(t, err, store.ErrConflict)
+
+		// Without a confirmation, nothing is planned.
+		f.apply(&spec.Bundle{Accounts: []spec.Account{account("main")}}, t0)
+		out = record(ben, "STOP", "b1", at(time.Minute))
+		require.Equal(t, consent.OptOut, out.Action)
+		require.Zero(t, out.Confirmations)
+		require.Empty(t, replies("~opt-out:main", ben))
+	})
+}
+
+// claimAndSendChecked is claimAndSend with the claim checking check.
+func (f *fixture) claimAndSendChecked(ref delivery.Ref, check consent.Check, wamid string, now time.Time) {
+	f.t.Helper()
+	ok, err := f.db.Claim(f.ctx, ref, now, now.Add(time.Minute), nil, check)
+	require.NoError(f.t, err)
+	require.True(f.t, ok, "claim %v", ref)
+	ok, err = f.db.MarkStepSent(f.ctx, ref, wamid, now, now.Add(5*time.Second), now.Add(30*24*time.Hour))
+	require.NoError(f.t, err)
+	require.True(f.t, ok, "mark sent %v", ref)
 }

@@ -1117,6 +1117,7 @@ func decodeJob(j jobRow, broadcasts map[int64]campaign.Broadcast) (delivery.Job,
 			return delivery.Job{}, err
 		}
 		job.Owner, job.Message, job.SendBy, job.DueAt = st, st.Spec.Steps[st.Step].Message, st.SendBy, st.DueAt
+		job.Reply = st.Spec.Reply
 		return job, nil
 	}
 	b, ok := broadcasts[*j.BroadcastID]

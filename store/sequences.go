@@ -45,32 +45,37 @@ func (sequenceVersionRow) TableName() string { return "sequence_versions" }
 // a new version: enrollments already running finish on the version they
 // started with, new ones start on the new version.
 func applySequence(tx *gorm.DB, s spec.Sequence, accountID int64, now time.Time) (Change, error) {
-	c := Change{Kind: "sequence", Name: s.Name}
-	spec := s.Spec()
-	raw, err := json.Marshal(spec)
+	return applySequenceSpec(tx, s.Name, s.Spec(), accountID, s.Pos, now)
+}
+
+// applySequenceSpec is applySequence for a sequence named name with spec,
+// defined at pos.
+func applySequenceSpec(tx *gorm.DB, name string, sp sequence.Spec, accountID int64, pos spec.Pos, now time.Time) (Change, error) {
+	c := Change{Kind: "sequence", Name: name}
+	raw, err := json.Marshal(sp)
 	if err != nil {
-		return c, fmt.Errorf("sequence %q: encode: %w", s.Name, err)
+		return c, fmt.Errorf("sequence %q: encode: %w", name, err)
 	}
-	hash := spec.Hash()
+	hash := sp.Hash()
 	var cur sequenceRow
-	err = tx.Where("name = ?", s.Name).Take(&cur).Error
+	err = tx.Where("name = ?", name).Take(&cur).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		row := sequenceRow{Name: s.Name, AccountID: accountID, Version: 1, CreatedAt: now, UpdatedAt: now}
+		row := sequenceRow{Name: name, AccountID: accountID, Version: 1, CreatedAt: now, UpdatedAt: now}
 		if err := tx.Create(&row).Error; err != nil {
-			return c, fmt.Errorf("create sequence %q: %w", s.Name, err)
+			return c, fmt.Errorf("create sequence %q: %w", name, err)
 		}
 		if err := tx.Create(&sequenceVersionRow{SequenceID: row.ID, Version: 1, Spec: string(raw), SpecHash: hash, CreatedAt: now}).Error; err != nil {
-			return c, fmt.Errorf("sequence %q: create version 1: %w", s.Name, err)
+			return c, fmt.Errorf("sequence %q: create version 1: %w", name, err)
 		}
-		c.Action, c.Detail = "created", fmt.Sprintf("version 1, %d steps", len(spec.Steps))
+		c.Action, c.Detail = "created", fmt.Sprintf("version 1, %d steps", len(sp.Steps))
 		return c, nil
 	}
 	if err != nil {
-		return c, fmt.Errorf("load sequence %q: %w", s.Name, err)
+		return c, fmt.Errorf("load sequence %q: %w", name, err)
 	}
 	var v sequenceVersionRow
 	if err := tx.Where("sequence_id = ? AND version = ?", cur.ID, cur.Version).Take(&v).Error; err != nil {
-		return c, fmt.Errorf("sequence %q: load version %d: %w", s.Name, cur.Version, err)
+		return c, fmt.Errorf("sequence %q: load version %d: %w", name, cur.Version, err)
 	}
 	if v.SpecHash == hash && cur.AccountID == accountID {
 		c.Action = "unchanged"
@@ -79,24 +84,24 @@ func applySequence(tx *gorm.DB, s spec.Sequence, accountID int64, now time.Time)
 	if cur.AccountID != accountID {
 		var active int64
 		if err := tx.Table("enrollments").Where("sequence_id = ? AND status = ?", cur.ID, sequence.EnrollActive).Count(&active).Error; err != nil {
-			return c, fmt.Errorf("sequence %q: count enrollments: %w", s.Name, err)
+			return c, fmt.Errorf("sequence %q: count enrollments: %w", name, err)
 		}
 		if active > 0 {
 			return c, fmt.Errorf("%s: sequence %q has %d active enrollments: its account can no longer change (apply it under a new name): %w",
-				s.Pos, s.Name, active, ErrConflict)
+				pos, name, active, ErrConflict)
 		}
 	}
 	next := cur.Version + 1
 	if v.SpecHash != hash {
 		if err := tx.Create(&sequenceVersionRow{SequenceID: cur.ID, Version: next, Spec: string(raw), SpecHash: hash, CreatedAt: now}).Error; err != nil {
-			return c, fmt.Errorf("sequence %q: create version %d: %w", s.Name, next, err)
+			return c, fmt.Errorf("sequence %q: create version %d: %w", name, next, err)
 		}
 	} else {
 		next = cur.Version
 	}
 	if err := tx.Model(&sequenceRow{}).Where("id = ?", cur.ID).
 		Updates(map[string]any{"version": next, "account_id": accountID, "updated_at": now}).Error; err != nil {
-		return c, fmt.Errorf("update sequence %q: %w", s.Name, err)
+		return c, fmt.Errorf("update sequence %q: %w", name, err)
 	}
 	c.Action, c.Detail = "updated", fmt.Sprintf("version %d; running enrollments stay on the version they started", next)
 	return c, nil
@@ -226,6 +231,9 @@ func (db *DB) Enroll(ctx context.Context, name string, people []sequence.Enrolle
 	if err != nil {
 		return res, fmt.Errorf("sequence %q: %w", name, err)
 	}
+	if t.Spec.Reply {
+		return res, fmt.Errorf("sequence %q is wacamp's own: it answers the keyword its person wrote, and nobody is enrolled in it otherwise: %w", name, ErrConflict)
+	}
 	now = utc(now)
 	err = db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res = sequence.EnrollResult{}
@@ -238,22 +246,15 @@ func (db *DB) Enroll(ctx context.Context, name string, people []sequence.Enrolle
 				}
 				vars = string(b)
 			}
-			// The partial unique index keeps one active enrollment per
-			// person; ON CONFLICT makes a concurrent enroll a no-op.
-			var ids []int64
-			q := tx.Raw(`INSERT INTO enrollments (sequence_id, version, run, phone, name, vars, status, created_at, updated_at)
-				SELECT ?, ?, COALESCE(MAX(run), 0) + 1, ?, ?, ?, 'active', ?, ? FROM enrollments WHERE sequence_id = ? AND phone = ?
-				HAVING COUNT(*) = 0 OR (? AND SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END) = 0)
-				ON CONFLICT DO NOTHING RETURNING id`,
-				t.ID, t.Version, p.Phone, p.Name, vars, now, now, t.ID, p.Phone, t.Spec.Reenter).Scan(&ids)
-			if q.Error != nil {
-				return fmt.Errorf("enroll %s: %w", p.Phone, q.Error)
+			id, err := insertEnrollment(tx, t, p.Phone, p.Name, vars, now)
+			if err != nil {
+				return fmt.Errorf("enroll %s: %w", p.Phone, err)
 			}
-			if len(ids) == 0 {
+			if id == 0 {
 				res.Skipped++
 				continue
 			}
-			optedOut, err := insertStep(tx, ids[0], p.Phone, t.Spec.Start(now, t.location(p.Phone, p.Vars)), t.check(0), now)
+			optedOut, err := insertStep(tx, id, p.Phone, t.Spec.Start(now, t.location(p.Phone, p.Vars)), t.check(0), now)
 			if err != nil {
 				return fmt.Errorf("enroll %s: plan step 1: %w", p.Phone, err)
 			}
@@ -269,6 +270,71 @@ func (db *DB) Enroll(ctx context.Context, name string, people []sequence.Enrolle
 		return sequence.EnrollResult{}, fmt.Errorf("sequence %q: %w", name, err)
 	}
 	return res, nil
+}
+
+// insertEnrollment enrolls phone in sequence t, on its current version,
+// and returns the enrollment's id; 0 when they are active in it already,
+// or went through it and it does not let people re-enter. The partial
+// unique index keeps one active enrollment per person; ON CONFLICT makes
+// a concurrent enroll a no-op.
+func insertEnrollment(tx *gorm.DB, t seqTarget, phone, name, vars string, now time.Time) (int64, error) {
+	var ids []int64
+	if err := tx.Raw(`INSERT INTO enrollments (sequence_id, version, run, phone, name, vars, status, created_at, updated_at)
+		SELECT ?, ?, COALESCE(MAX(run), 0) + 1, ?, ?, ?, 'active', ?, ? FROM enrollments WHERE sequence_id = ? AND phone = ?
+		HAVING COUNT(*) = 0 OR (? AND SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END) = 0)
+		ON CONFLICT DO NOTHING RETURNING id`,
+		t.ID, t.Version, phone, name, vars, now, now, t.ID, phone, t.Spec.Reenter).Scan(&ids).Error; err != nil {
+		return 0, err
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	return ids[0], nil
+}
+
+// enrollReply enrolls phone in the reply sequence named name and plans its
+// step (a confirmation), unchecked against the suppression list: it
+// confirms the opt-out. It reports whether it planned one: not when the
+// sequence is missing (an account applied before confirmations existed is
+// applied again to have one) nor when one is still pending for them.
+func enrollReply(tx *gorm.DB, name, phone string, now time.Time) (bool, error) {
+	t, err := loadSequence(tx, "s.name = ?", name, 0)
+	if errors.Is(err, campaign.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("sequence %q: %w", name, err)
+	}
+	if !t.Spec.Reply {
+		return false, fmt.Errorf("sequence %q is no reply sequence", name)
+	}
+	now = utc(now)
+	id, err := insertEnrollment(tx, t, phone, "", "{}", now)
+	if err != nil || id == 0 {
+		return false, err
+	}
+	_, err = insertStep(tx, id, phone, t.Spec.Start(now, time.UTC), consent.Check{}, now)
+	return err == nil, err
+}
+
+// applyReplySequences gives an account's confirmations their reply
+// sequences (consent.ReplySequence), a new version when a text changed.
+// A confirmation taken out leaves its sequence as it is: a keyword then
+// enrolls nobody in it (RecordInbound reads the account's texts).
+func applyReplySequences(tx *gorm.DB, a spec.Account, accountID int64, now time.Time) ([]Change, error) {
+	var out []Change
+	for _, action := range []consent.Action{consent.OptOut, consent.OptIn} {
+		text := a.OptOut.Confirmations.For(action)
+		if text == "" {
+			continue
+		}
+		c, err := applySequenceSpec(tx, consent.ReplySequence(a.Name, action), sequence.ReplySpec(text), accountID, a.Pos, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // planNext carries out the sequence's plan after step i of an enrollment

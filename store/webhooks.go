@@ -35,6 +35,8 @@ type WebhookResult struct {
 	Exited  []string // sequences whose enrollment a reply (or an opt-out) ended
 	// Keyword is the last keyword acted on, consent.None if none.
 	Keyword consent.Action
+	// Confirmations counts the confirmations the keywords planned.
+	Confirmations int
 }
 
 // webhookEventRow is a webhook status whose message was not known yet.
@@ -99,6 +101,7 @@ func (db *DB) ApplyReceivedWebhookEvents(ctx context.Context, accountID int64, e
 			if out.Action != consent.None {
 				res.Keyword = out.Action
 			}
+			res.Confirmations += out.Confirmations
 			res.Exited = append(res.Exited, out.Ended...)
 			names, err := db.exit(ctx, &accountID, ev.Phone, "reply", now)
 			if err != nil {
@@ -309,7 +312,7 @@ func (db *DB) WebhookAccounts(ctx context.Context) ([]WebhookAccount, error) {
 	}
 	out := make([]WebhookAccount, len(rows))
 	for i, r := range rows {
-		out[i] = WebhookAccount{ID: r.ID, Name: r.Name, Provider: r.Provider, WebhookSecretRef: r.WebhookSecretRef, Keywords: decodeKeywords(r.OptOut)}
+		out[i] = WebhookAccount{ID: r.ID, Name: r.Name, Provider: r.Provider, WebhookSecretRef: r.WebhookSecretRef, Keywords: decodeSettings(r.OptOut).Keywords}
 	}
 	return out, nil
 }

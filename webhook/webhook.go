@@ -408,6 +408,9 @@ type Result struct {
 	Exited  []string // sequences whose enrollment a reply (or an opt-out) ended
 	// Keyword is the last opt-out or opt-in keyword acted on.
 	Keyword consent.Action
+	// Confirmations counts the confirmations the keywords planned (see
+	// consent.Confirmations).
+	Confirmations int
 }
 
 // Store is what applying events needs. ApplyWebhookEvents applies one
@@ -465,7 +468,8 @@ func (h *ApplyHandler) apply(ctx context.Context, data []byte) error {
 	}
 	if h.Logger != nil {
 		if res.Keyword != consent.None {
-			h.Logger.InfoContext(ctx, "webhook: a keyword changed an opt-out", slog.String("account", p.Account), slog.String("action", res.Keyword.String()))
+			h.Logger.InfoContext(ctx, "webhook: a keyword changed an opt-out", slog.String("account", p.Account), slog.String("action", res.Keyword.String()),
+				slog.Int("confirmations_planned", res.Confirmations))
 		}
 		for _, seq := range res.Exited {
 			h.Logger.InfoContext(ctx, "webhook: reply ended an enrollment", slog.String("account", p.Account), slog.String("sequence", seq))
