@@ -53,3 +53,29 @@ func (db *DB) WindowCounts(ctx context.Context, accountID int64, phones []string
 	}
 	return inside, known, nil
 }
+
+// ActivePhones calls fn with the phone of each active enrollment of the
+// sequence named name, in id order, reading in keyset batches; none when
+// there is no such sequence.
+func (db *DB) ActivePhones(ctx context.Context, name string, fn func(phone string) error) error {
+	var after int64
+	for {
+		var rows []struct {
+			ID    int64
+			Phone string
+		}
+		if err := db.q(ctx).Raw(`SELECT e.id, e.phone FROM enrollments e JOIN sequences s ON s.id = e.sequence_id
+			WHERE s.name = ? AND e.status = 'active' AND e.id > ? ORDER BY e.id LIMIT ?`, name, after, db.batch).Scan(&rows).Error; err != nil {
+			return fmt.Errorf("sequence %q: read its enrollments: %w", name, err)
+		}
+		for _, r := range rows {
+			if err := fn(r.Phone); err != nil {
+				return err
+			}
+		}
+		if len(rows) < db.batch {
+			return nil
+		}
+		after = rows[len(rows)-1].ID
+	}
+}

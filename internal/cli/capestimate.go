@@ -36,14 +36,16 @@ func capEstimates(ctx context.Context, io IO, b *spec.Bundle, offline bool) (not
 		}
 	}
 	notes = map[string]string{}
-	var todo []spec.Broadcast
+	todo := map[string]spec.Broadcast{}
+	var names []string
 	for _, bc := range b.Broadcasts {
 		if a, ok := capped[bc.Account]; ok {
 			notes[bc.Name] = "frequency cap " + a.FrequencyCap.String() + ": "
-			todo = append(todo, bc)
+			todo[bc.Name], names = bc, append(names, bc.Name)
 		}
 	}
-	warnings = historyEstimates(ctx, io, offline, "frequency cap", todo, notes, func(db *store.DB, bc spec.Broadcast) (string, error) {
+	warnings = historyEstimates(ctx, io, offline, "frequency cap", "broadcast", names, notes, func(db *store.DB, name string) (string, error) {
+		bc := todo[name]
 		a := capped[bc.Account]
 		n, err := estimateCap(ctx, db, bc, a, io.now())
 		if err != nil {
@@ -55,12 +57,13 @@ func capEstimates(ctx context.Context, io IO, b *spec.Bundle, offline bool) (not
 	return notes, warnings
 }
 
-// historyEstimates completes the note of each broadcast in todo (by name in
-// notes) with what estimate finds in the database validate estimates from
-// (historyDB), or with why there is no estimate; what names the estimate in
+// historyEstimates completes the note of each broadcast or sequence (kind)
+// named in todo (by name in notes) with what estimate finds in the
+// database validate estimates from (historyDB), or with why there is no
+// estimate; what names the estimate in
 // warnings, which say what went wrong reading it.
-func historyEstimates(ctx context.Context, io IO, offline bool, what string, todo []spec.Broadcast, notes map[string]string,
-	estimate func(*store.DB, spec.Broadcast) (string, error)) (warnings []string) {
+func historyEstimates(ctx context.Context, io IO, offline bool, what, kind string, todo []string, notes map[string]string,
+	estimate func(*store.DB, string) (string, error)) (warnings []string) {
 	if len(todo) == 0 {
 		return nil
 	}
@@ -71,18 +74,18 @@ func historyEstimates(ctx context.Context, io IO, offline bool, what string, tod
 	if db != nil {
 		defer db.Close()
 	}
-	for _, bc := range todo {
+	for _, name := range todo {
 		if why != "" {
-			notes[bc.Name] += why
+			notes[name] += why
 			continue
 		}
-		note, err := estimate(db, bc)
+		note, err := estimate(db, name)
 		if err != nil {
-			notes[bc.Name] += "not estimated"
-			warnings = append(warnings, fmt.Sprintf("broadcast %s: %s estimate: %v", bc.Name, what, err))
+			notes[name] += "not estimated"
+			warnings = append(warnings, fmt.Sprintf("%s %s: %s estimate: %v", kind, name, what, err))
 			continue
 		}
-		notes[bc.Name] += note
+		notes[name] += note
 	}
 	return warnings
 }

@@ -169,7 +169,7 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	}
 	if cmd == "validate" {
 		capNotes, capWarnings := capEstimates(ctx, io, bundle, *offline)
-		windowNotes, windowWarnings := windowEstimates(ctx, io, bundle, *offline)
+		windowNotes, seqWindowNotes, windowWarnings := windowEstimates(ctx, io, bundle, *offline)
 		for _, w := range append(capWarnings, windowWarnings...) {
 			fmt.Fprintln(io.Stderr, "warning:", w)
 		}
@@ -188,6 +188,9 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 		}
 		for _, sq := range bundle.Sequences {
 			fmt.Fprintf(io.Stdout, "sequence %s: %d steps\n", sq.Name, len(sq.Steps))
+			if note, ok := seqWindowNotes[sq.Name]; ok {
+				fmt.Fprintf(io.Stdout, "  %s\n", note)
+			}
 		}
 		return nil
 	}

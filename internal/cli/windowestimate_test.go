@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/consent"
+	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/store"
 )
 
@@ -86,4 +87,60 @@ func TestValidateCountsTheWindow(t *testing.T) {
 	code, out = w.run("validate", "-f", path)
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "\n  24-hour window (outside it: the fallback template): 1 inside, 1 outside, 2 unknown (never wrote) of 4 recipients if it sent now; the conversation history is read again before each send outside it\n")
+}
+
+// validate counts, per sequence with free-form steps on a window-enforcing
+// account, the people enrolled now inside, outside and unknown to the
+// 24-hour window, naming the steps and what they do outside it.
+func TestValidateCountsTheWindowForSequences(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	path := w.write("drip.yaml", `accounts:
+  - name: main
+    provider: wabotick
+    base_url: `+w.simURL+`
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "1190600"
+    whatsapp_bot_id: 7
+    daily_unique_limit: unlimited
+sequences:
+  - name: drip
+    account: main
+    steps:
+      - {after: 0s, message: {template: {id: "313823"}}}
+      - {after: 1h, message: {text: "Thanks for answering", outside_window: skip}}
+  - name: templates-only
+    account: main
+    steps:
+      - {after: 0s, message: {template: {id: "313823"}}}
+`)
+	code, out := w.run("validate", "--offline", "-f", path)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "sequence drip: 2 steps\n  24-hour window, free-form step(s) 2 (outside it: skipped): not estimated offline\nsequence templates-only: 1 steps\n")
+
+	code, out = w.run("apply", "-f", path)
+	require.Equal(t, 0, code, out)
+	db, err := store.Open(context.Background(), w.env["DATABASE_URL"], nil)
+	require.NoError(t, err)
+	defer db.Close()
+	ctx := context.Background()
+	phones := []string{"4915100000001", "4915100000002", "4915100000003"}
+	var people []sequence.Enrollee
+	for _, p := range phones {
+		people = append(people, sequence.Enrollee{Phone: p})
+	}
+	_, err = db.Enroll(ctx, "drip", people, time.Now())
+	require.NoError(t, err)
+	acct, _, err := db.AccountID(ctx, "main")
+	require.NoError(t, err)
+	now := time.Now()
+	_, err = db.RecordInbound(ctx, acct, []consent.Inbound{
+		{Phone: phones[0], Text: "yes", At: now.Add(-time.Hour)},
+		{Phone: phones[1], Text: "yes", At: now.Add(-30 * time.Hour)},
+	}, now)
+	require.NoError(t, err)
+
+	code, out = w.run("validate", "-f", path)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "sequence drip: 2 steps\n  24-hour window, free-form step(s) 2 (outside it: skipped): of the 3 people enrolled now, 1 inside, 1 outside, 1 unknown (never wrote) if a step were due now; the conversation history is read again before each send outside it\n")
 }
