@@ -2,6 +2,8 @@ package campaign_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/sim"
+	"github.com/wacamp/wacamp/provider/sobot/sobotsim"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/throttle"
 )
@@ -286,4 +289,59 @@ func TestMarketingCapRefusal(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, map[string]int{sequence.EnrollCompleted: 1, sequence.EnrollStopped: 1}, c)
 	})
+}
+
+// A 131049 that comes as a status after the send was accepted — a Sobot
+// webhook saying the message failed, with the code or with Meta's title
+// alone — is classified as the send's error is: failed with code 131049,
+// counted by status as refused under Meta's marketing limit, no error
+// storm (the broadcast completes).
+func TestMarketingCapAsAStatus(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, from, to string }{
+		{"code", "131026", "131049"},
+		{"title only", `"code":131026`, `"code":""`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := newBench(t, botsailorsim.Options{})
+			b.fastChecks = true
+			// The simulator fails every message with 131026; the webhook's
+			// body is rewritten on its way to the receiver into Meta's
+			// marketing limit.
+			rewrite := func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					body, err := io.ReadAll(r.Body)
+					if err != nil {
+						http.Error(w, err.Error(), http.StatusBadRequest)
+						return
+					}
+					s := strings.ReplaceAll(string(body), tc.from, tc.to)
+					s = strings.ReplaceAll(s, "Message undeliverable.", "This message was not delivered to maintain healthy ecosystem engagement.")
+					r.Body, r.ContentLength = io.NopCloser(strings.NewReader(s)), int64(len(s))
+					next.ServeHTTP(w, r)
+				})
+			}
+			apiURL, _ := webhookWorld(b, func(hook string) (http.Handler, struct{}, func()) {
+				s := sobotsim.New(sobotsim.Options{Credentials: []sobotsim.Credential{{Key: testToken, Secret: simSecret}},
+					Knobs: sim.Knobs{DeliverAfter: 50 * time.Millisecond, FailShare: 1}, WebhookURL: hook})
+				return s, struct{}{}, s.Close
+			}, rewrite)
+			b.runProviderYAML(sobotAccount(apiURL)+`    frequency_cap: {messages: 2, per: 1h}
+broadcasts:
+  - name: promo
+    account: main
+    error_storm: {share: 0.1, window: 10}
+    audience: {recipients: [{phone: "4915100000001", name: A}, {phone: "4915100000002", name: B}, {phone: "4915100000003", name: C}]}
+    message: {template: {name: promo, language: en}}
+`, 3)
+			b.waitFor(60*time.Second, "every message failed by its status", func() bool { return b.counts("promo")["failed"] == 3 })
+			st := b.status("promo")
+			require.Equal(t, 3, st.MarketingCapRefused)
+			for _, r := range b.export("promo") {
+				require.Equal(t, delivery.CodeMarketingCap, r.ErrorCode, "%+v", r)
+			}
+			b.waitFor(30*time.Second, "completed, no error storm", func() bool { return b.status("promo").Status == campaign.StatusCompleted })
+		})
+	}
 }

@@ -222,12 +222,35 @@ var codePatterns = []*regexp.Regexp{
 	regexp.MustCompile(`[\[(](\d{5,6})[\])]`),
 }
 
+// codeTitles are Meta error titles that name their code on their own, for
+// providers that pass the title without the number (WHATSAPP.md §4): a
+// failed status "This message was not delivered to maintain healthy
+// ecosystem engagement." is 131049 as surely as "(#131049) …" is.
+var codeTitles = []struct{ title, code string }{
+	{"maintain healthy ecosystem engagement", "131049"},
+}
+
 // ExtractCode returns the Meta error code written in a provider's message
 // text, or "" if it carries none. It recognises "(#131056) ...", "#131056",
 // "code: 131056", "error code 131056", "code 368", "[131026]" and "(131026)";
 // small codes (4, 368, ...) only in the "(#4)" and "code 368" forms, where they
-// cannot be mistaken for other numbers.
+// cannot be mistaken for other numbers; and, without a number, the titles
+// of codeTitles (131049's).
 func ExtractCode(message string) string {
+	if code := codeInNumbers(message); code != "" {
+		return code
+	}
+	m := strings.ToLower(message)
+	for _, t := range codeTitles {
+		if strings.Contains(m, t.title) {
+			return t.code
+		}
+	}
+	return ""
+}
+
+// codeInNumbers is ExtractCode's reading of a number in message.
+func codeInNumbers(message string) string {
 	for i, re := range codePatterns {
 		for _, loc := range re.FindAllStringSubmatchIndex(message, -1) {
 			code := message[loc[2]:loc[3]]

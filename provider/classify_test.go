@@ -150,6 +150,8 @@ func TestExtractCode(t *testing.T) {
 		{"status_code: 403", ""},
 		{"Subscriber limit has been exceeded. You cannot have more subscribers.", ""},
 		{"Message sent to 8801723309003", ""},
+		{"This message was not delivered to maintain healthy ecosystem engagement.", "131049"},
+		{"(#131026) Message undeliverable: maintain healthy ecosystem engagement", "131026"},
 		{"", ""},
 	}
 	for _, tt := range tests {

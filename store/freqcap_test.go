@@ -16,7 +16,9 @@ import (
 // An account's frequency cap is stored and loaded with every job; a
 // delivery skipped over the cap carries the reason code frequency_cap,
 // counted by status among the skips by reason and shown by export; Meta's
-// 131049, in a send's answer or reported after it, is counted beside them.
+// 131049, in a send's answer or reported after it (a failed status, here
+// one that gives only Meta's title: its code is read from it as a send's
+// error's is), is counted beside them.
 func TestFrequencyCapStoredAndCounted(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
@@ -44,7 +46,8 @@ func TestFrequencyCapStoredAndCounted(t *testing.T) {
 		finish(refs[1], delivery.Skipped, "", "broadcast cancelled")
 		finish(refs[2], delivery.Failed, delivery.CodeMarketingCap, "frequency cap: refused under Meta's per-user marketing limit")
 		f.claimAndSend(refs[3], "wamid.3", at(time.Second))
-		_, err = f.db.ApplyStatus(f.ctx, refs[3].ID, "", provider.StatusReport{Status: provider.StatusFailed, Code: "131049", Reason: "healthy ecosystem"}, at(2*time.Second), nil)
+		_, err = f.db.ApplyStatus(f.ctx, refs[3].ID, "", provider.StatusReport{Status: provider.StatusFailed,
+			Reason: "This message was not delivered to maintain healthy ecosystem engagement."}, at(2*time.Second), nil)
 		require.NoError(t, err)
 		f.claimAndSend(refs[4], "wamid.4", at(time.Second))
 		_, err = f.db.ApplyStatus(f.ctx, refs[4].ID, "", provider.StatusReport{Status: provider.StatusFailed, Code: "131026", Reason: "undeliverable"}, at(2*time.Second), nil)

@@ -1508,6 +1508,12 @@ func (db *DB) PollTarget(ctx context.Context, id int64) (delivery.PollTarget, er
 
 // ApplyStatus records a status observation (see delivery.WorkerStore).
 func (db *DB) ApplyStatus(ctx context.Context, id int64, wamid string, r provider.StatusReport, now time.Time, nextPoll *time.Time) (bool, error) {
+	if r.Status == provider.StatusFailed && r.Code == "" {
+		// The code as a send's error is classified: from the text when the
+		// report carries none (131049 counted as Meta's marketing limit,
+		// 131050 suppressing, whichever driver or path reported it).
+		r.Code = provider.ExtractCode(r.Reason)
+	}
 	at := r.At
 	if at.IsZero() {
 		at = now
