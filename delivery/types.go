@@ -209,7 +209,10 @@ type Row struct {
 	Attempts  int    `json:"attempts"`
 	// Settle says how a send whose outcome was unknown is settled:
 	// SettleAwaiting, SettleSettled or SettleResent; "" when it never was.
-	Settle    string     `json:"settle,omitempty"`
+	Settle string `json:"settle,omitempty"`
+	// Zone is the recipient's time zone (IANA) in a local-time or
+	// windowed broadcast, resolved when it was applied; "" elsewhere.
+	Zone      string     `json:"zone,omitempty"`
 	SentAt    *time.Time `json:"sent_at"`
 	UpdatedAt time.Time  `json:"updated_at"`
 }

@@ -62,6 +62,7 @@ func TestFrequencyCapStoredAndCounted(t *testing.T) {
 		codes := map[string]int{}
 		for _, r := range f.exportRows(b.ID) {
 			codes[string(r.Status)+" "+r.ErrorCode]++
+			require.Empty(t, r.Zone, "a broadcast that is not zoned resolves no zone")
 		}
 		require.Equal(t, map[string]int{"skipped frequency_cap": 1, "skipped ": 1, "failed 131049": 2, "failed 131026": 1}, codes)
 

@@ -110,6 +110,12 @@ func TestZonedBroadcastPlansEachZoneWhenItsTimeComes(t *testing.T) {
 
 		first := f.planNext(b.ID, 2, tokyo9)
 		require.Equal(t, map[string][]time.Time{"Asia/Tokyo": {tokyo9, tokyo9}}, f.zoneOf(first))
+		// export names each recipient's zone, planned or not yet.
+		exported := map[string]int{}
+		for _, r := range f.exportRows(b.ID) {
+			exported[r.Zone]++
+		}
+		require.Equal(t, map[string]int{"Asia/Tokyo": 3, "Europe/Berlin": 5, "America/New_York": 2, "America/Sao_Paulo": 1}, exported)
 		rest := f.planNext(b.ID, 100, berlin9.Add(-time.Minute))
 		require.Equal(t, map[string][]time.Time{"Asia/Tokyo": {tokyo9}}, f.zoneOf(rest), "Berlin's 09:00 has not come")
 		due, err := f.db.NextDue(f.ctx, b.ID, 100, tokyo9)

@@ -888,6 +888,7 @@ type exportRow struct {
 	SentAt      *time.Time
 	UpdatedAt   *time.Time
 	Planned     time.Time // the broadcast's updated_at
+	ZoneName    *string   // a zoned broadcast's recipient's zone
 }
 
 // Export calls fn for every recipient of a broadcast in the audience's
@@ -910,8 +911,9 @@ func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(delivery.Ro
 	for {
 		var rows []exportRow
 		err := db.q(ctx).Raw(`SELECT r.id AS recipient_id, d.id, r.phone, r.name, d.status, d.wamid, d.error_code, d.error, d.attempts, d.settle,
-			d.sent_at, d.updated_at, b.updated_at AS planned
+			d.sent_at, d.updated_at, b.updated_at AS planned, z.name AS zone_name
 			FROM recipients r JOIN broadcasts b ON b.id = r.broadcast_id `+join+`
+			LEFT JOIN broadcast_zones z ON z.broadcast_id = r.broadcast_id AND z.zone = r.zone
 			WHERE r.broadcast_id = ? AND r.id > ? ORDER BY r.id LIMIT ?`, broadcastID, after, db.batch).Scan(&rows).Error
 		if err != nil {
 			return fmt.Errorf("broadcast %d: export: %w", broadcastID, err)
@@ -929,6 +931,7 @@ func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(delivery.Ro
 					WAMID: deref(r.Wamid), ErrorCode: deref(r.ErrorCode), Error: deref(r.Error), Attempts: deref(r.Attempts),
 					Settle: deref(r.Settle), SentAt: r.SentAt, UpdatedAt: deref(r.UpdatedAt).UTC()}
 			}
+			row.Zone = deref(r.ZoneName)
 			if row.SentAt != nil {
 				row.SentAt = ptr(row.SentAt.UTC())
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/internal/phone"
+	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/spec"
 )
 
@@ -212,10 +213,12 @@ func plural(n int, one, many string) string {
 }
 
 // exportHeader is the header of `optout export`, which `optout import`
-// reads back (phone, scope, reason, created_at; source and list are
+// reads back (phone, scope, reason, created_at; source, list and zone are
 // informative: an imported entry's source is import, its list the
-// account's).
-var exportHeader = []string{"phone", "scope", "reason", "source", "created_at", "list"}
+// account's). zone is the number's time zone (IANA), as local-time
+// broadcasts resolve it without a timezone variable; "" when the number
+// does not tell.
+var exportHeader = []string{"phone", "scope", "reason", "source", "created_at", "list", "zone"}
 
 // optoutList prints the entries: a table with masked phones, JSON lines
 // with full ones, or (export) CSV.
@@ -239,7 +242,8 @@ func optoutList(ctx context.Context, args []string, io IO, export bool) error {
 		}
 		err = svc.List(ctx, acct, func(e consent.Entry) error {
 			n++
-			return w.Write([]string{e.Phone, e.Scope, e.Reason, e.Source, e.CreatedAt.Format(time.RFC3339Nano), e.List})
+			zone, _ := localtime.RecipientZone(e.Phone, nil)
+			return w.Write([]string{e.Phone, e.Scope, e.Reason, e.Source, e.CreatedAt.Format(time.RFC3339Nano), e.List, zone})
 		})
 		w.Flush()
 		if err == nil {

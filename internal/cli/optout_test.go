@@ -82,7 +82,7 @@ func TestOptoutCommands(t *testing.T) {
 	require.Equal(t, 0, code, out)
 	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	require.NoError(t, err)
-	require.Equal(t, []string{"phone", "scope", "reason", "source", "created_at", "list"}, rows[0])
+	require.Equal(t, []string{"phone", "scope", "reason", "source", "created_at", "list", "zone"}, rows[0])
 	require.Len(t, rows, 4)
 	require.Equal(t, []string{"4915100000002", "marketing", "added by operator", "cli"}, rows[1][:4])
 	require.Equal(t, []string{"4915100000005", "all", "CRM unsubscribes", "import"}, rows[2][:4])
@@ -127,4 +127,10 @@ func TestOptoutExportImportRoundTrip(t *testing.T) {
 	require.Equal(t, keep(exported), keep(again))
 	require.Len(t, keep(again), 5)
 	require.Contains(t, again, ",import,")
+	// Each entry carries its number's zone (a +49 number: Berlin).
+	rows, err := csv.NewReader(strings.NewReader(again)).ReadAll()
+	require.NoError(t, err)
+	for _, r := range rows[1:] {
+		require.Equal(t, "Europe/Berlin", r[6], "%q", r)
+	}
 }
