@@ -1,12 +1,18 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/consent"
+	"github.com/wacamp/wacamp/store"
 )
 
 // The suppression list's commands: add, list (phones masked; in full with
@@ -133,4 +139,40 @@ func TestOptoutExportImportRoundTrip(t *testing.T) {
 	for _, r := range rows[1:] {
 		require.Equal(t, "Europe/Berlin", r[6], "%q", r)
 	}
+}
+
+// An account's confirmation shows as its reply sequence: apply creates it,
+// a keyword acted on enrolls the person (once per message), `status` lists
+// it with the rest and shows its step, and `enroll` refuses it.
+func TestOptoutConfirmationVisible(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	path := w.sequence(`{after: 0s, message: {text: "Hi"}}`)
+	yaml, err := os.ReadFile(path)
+	require.NoError(t, err)
+	w.write("s.yaml", strings.Replace(string(yaml), "    daily_unique_limit: unlimited\n",
+		"    daily_unique_limit: unlimited\n    opt_out: {confirmation: \"Done: no more messages. Reply START to undo.\"}\n", 1))
+	code, out := w.run("apply", "-f", path)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "~opt-out:main")
+
+	db, err := store.Open(context.Background(), w.env["DATABASE_URL"], nil)
+	require.NoError(t, err)
+	defer db.Close()
+	ctx := context.Background()
+	acct, _, err := db.AccountID(ctx, "main")
+	require.NoError(t, err)
+	for range 2 { // the same message twice
+		_, err = db.RecordInbound(ctx, acct, []consent.Inbound{{Phone: "4915100000001", Text: "STOP", At: time.Now(), Ref: "wamid.in1"}}, time.Now())
+		require.NoError(t, err)
+	}
+	code, out = w.run("status")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "~opt-out:main (version 1): 1 active")
+	code, out = w.run("status", "~opt-out:main")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "step 1: 1 planned")
+	code, out = w.run("enroll", "~opt-out:main", "--phone", "4915100000002")
+	require.NotEqual(t, 0, code, out)
+	require.Contains(t, out, "is wacamp's own")
 }
