@@ -14,14 +14,9 @@ import (
 	"github.com/wacamp/wacamp/templates"
 )
 
-// An account's opt_out: its own keywords besides the defaults, each a
-// word or two that is neither a default of the other kind nor in both of
-// its lists (compared without case and accents); a template's category.
-func TestLoadOptOutKeywords(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "c.yaml")
-	head := `accounts:
+// optOutHead is a campaign file's head of one Salebot account, s, to
+// which the opt-out tests add its opt_out.
+const optOutHead = `accounts:
   - name: s
     provider: salebot
     api_token: ${T}
@@ -29,7 +24,13 @@ func TestLoadOptOutKeywords(t *testing.T) {
     webhook_secret: ${T}
     daily_unique_limit: unlimited
 `
-	env := testEnv(map[string]string{"T": "x"})
+
+// An account's opt_out: its own keywords besides the defaults, each a
+// word or two that is neither a default of the other kind nor in both of
+// its lists (compared without case and accents); a template's category.
+func TestLoadOptOutKeywords(t *testing.T) {
+	t.Parallel()
+	path, env, head := filepath.Join(t.TempDir(), "c.yaml"), testEnv(map[string]string{"T": "x"}), optOutHead
 	require.NoError(t, os.WriteFile(path, []byte(head), 0o600))
 	b, err := Load(path, env, drivers.Catalog{})
 	require.NoError(t, err)
@@ -72,17 +73,7 @@ broadcasts:
 // nothing is sent back. They are part of the account's hash.
 func TestLoadOptOutConfirmation(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "c.yaml")
-	head := `accounts:
-  - name: s
-    provider: salebot
-    api_token: ${T}
-    whatsapp_bot_id: 1
-    webhook_secret: ${T}
-    daily_unique_limit: unlimited
-`
-	env := testEnv(map[string]string{"T": "x"})
+	path, env, head := filepath.Join(t.TempDir(), "c.yaml"), testEnv(map[string]string{"T": "x"}), optOutHead
 	require.NoError(t, os.WriteFile(path, []byte(head), 0o600))
 	b, err := Load(path, env, drivers.Catalog{})
 	require.NoError(t, err)

@@ -3,8 +3,6 @@ package cli_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -62,17 +60,8 @@ broadcasts:
 	code, out = w.run("enroll", "drip", "-f", people)
 	require.Equal(t, 0, code, out)
 
-	self, err := os.Executable()
-	require.NoError(t, err)
 	for range 2 {
-		worker := exec.Command(self, "-test.run=^$", "--", "-concurrency", "10")
-		for k, v := range w.env {
-			worker.Env = append(worker.Env, k+"="+v)
-		}
-		worker.Env = append(worker.Env, "WACAMP_LOG_LEVEL=warn", "WACAMP_DB_MAX_CONNS=4", workerChildEnv+"=1")
-		worker.Stderr = w.all
-		require.NoError(t, worker.Start())
-		t.Cleanup(func() { _ = worker.Process.Kill(); _, _ = worker.Process.Wait() })
+		w.workerProcess([]string{"WACAMP_DB_MAX_CONNS=4"}, "-concurrency", "10")
 	}
 	w.daemon(cli.Scheduler, "run", "-interval", "100ms")
 

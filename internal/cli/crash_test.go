@@ -33,18 +33,7 @@ func TestKilledWorkerNeitherLosesNorDuplicates(t *testing.T) {
 	code, out := w.run("apply", "-f", path)
 	require.Equal(t, 0, code, out)
 
-	// The worker process is this test binary again, told by its
-	// environment to run the worker command (see TestMain).
-	self, err := os.Executable()
-	require.NoError(t, err)
-	victim := exec.Command(self, "-test.run=^$", "--", "-concurrency", "20")
-	for k, v := range w.env {
-		victim.Env = append(victim.Env, k+"="+v)
-	}
-	victim.Env = append(victim.Env, "WACAMP_LOG_LEVEL=warn", workerChildEnv+"=1")
-	victim.Stderr = w.all
-	require.NoError(t, victim.Start())
-	t.Cleanup(func() { _ = victim.Process.Kill(); _, _ = victim.Process.Wait() })
+	victim := w.workerProcess(nil, "-concurrency", "20")
 
 	w.daemon(cli.Scheduler, "run", "-interval", "100ms")
 	require.Eventually(t, func() bool { return w.sim.Stats().Accepted >= n/4 }, 60*time.Second, 20*time.Millisecond)
@@ -64,4 +53,23 @@ func TestKilledWorkerNeitherLosesNorDuplicates(t *testing.T) {
 	for p, c := range perPhone {
 		require.Equal(t, 1, c, "%s got %d messages", p, c)
 	}
+}
+
+// workerProcess starts a worker as a process of its own, with args, the
+// world's environment and extra (KEY=value), killed when the test ends:
+// this test binary again, told by its environment to run the worker
+// command (see TestMain).
+func (w *world) workerProcess(extra []string, args ...string) *exec.Cmd {
+	w.t.Helper()
+	self, err := os.Executable()
+	require.NoError(w.t, err)
+	cmd := exec.Command(self, append([]string{"-test.run=^$", "--"}, args...)...)
+	for k, v := range w.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(append(cmd.Env, "WACAMP_LOG_LEVEL=warn", workerChildEnv+"=1"), extra...)
+	cmd.Stderr = w.all
+	require.NoError(w.t, cmd.Start())
+	w.t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	return cmd
 }

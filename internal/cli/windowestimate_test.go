@@ -14,6 +14,20 @@ import (
 	"github.com/wacamp/wacamp/store"
 )
 
+// windowAccount is the head of a campaign file: account main, of the
+// BotSailor family, which enforces the 24-hour window.
+func (w *world) windowAccount() string {
+	return `accounts:
+  - name: main
+    provider: wabotick
+    base_url: ` + w.simURL + `
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "1190600"
+    whatsapp_bot_id: 7
+    daily_unique_limit: unlimited
+`
+}
+
 // windowCampaign writes a campaign of one BotSailor-family account (which
 // enforces the 24-hour window) and one text broadcast to phones, whose
 // message ends with outside (an outside_window line, or "").
@@ -22,15 +36,7 @@ func (w *world) windowCampaign(name, outside string, phones ...string) string {
 	for _, p := range phones {
 		rs = append(rs, fmt.Sprintf("{phone: %q}", p))
 	}
-	return w.write(name+".yaml", `accounts:
-  - name: main
-    provider: wabotick
-    base_url: `+w.simURL+`
-    api_token: ${SIM_TOKEN}
-    phone_number_id: "1190600"
-    whatsapp_bot_id: 7
-    daily_unique_limit: unlimited
-broadcasts:
+	return w.write(name+".yaml", w.windowAccount()+`broadcasts:
   - name: `+name+`
     account: main
     audience: {recipients: [`+strings.Join(rs, ", ")+`]}
@@ -71,18 +77,7 @@ func TestValidateCountsTheWindow(t *testing.T) {
 	db, err := store.Open(context.Background(), w.env["DATABASE_URL"], nil)
 	require.NoError(t, err)
 	defer db.Close()
-	ctx := context.Background()
-	acct, ok, err := db.AccountID(ctx, "main")
-	require.NoError(t, err)
-	require.True(t, ok)
-	// The BotSailor family's times come from its history: they count 14 h
-	// older, so "inside" is a message of the last 10 h.
-	now := time.Now()
-	_, err = db.RecordInbound(ctx, acct, []consent.Inbound{
-		{Phone: phones[0], Text: "hi", At: now.Add(-time.Hour)},
-		{Phone: phones[1], Text: "hi", At: now.Add(-30 * time.Hour)},
-	}, now)
-	require.NoError(t, err)
+	wrote(t, db, phones[0], phones[1])
 
 	code, out = w.run("validate", "-f", path)
 	require.Equal(t, 0, code, out)
@@ -95,15 +90,7 @@ func TestValidateCountsTheWindow(t *testing.T) {
 func TestValidateCountsTheWindowForSequences(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	path := w.write("drip.yaml", `accounts:
-  - name: main
-    provider: wabotick
-    base_url: `+w.simURL+`
-    api_token: ${SIM_TOKEN}
-    phone_number_id: "1190600"
-    whatsapp_bot_id: 7
-    daily_unique_limit: unlimited
-sequences:
+	path := w.write("drip.yaml", w.windowAccount()+`sequences:
   - name: drip
     account: main
     steps:
@@ -131,16 +118,27 @@ sequences:
 	}
 	_, err = db.Enroll(ctx, "drip", people, time.Now())
 	require.NoError(t, err)
-	acct, _, err := db.AccountID(ctx, "main")
-	require.NoError(t, err)
-	now := time.Now()
-	_, err = db.RecordInbound(ctx, acct, []consent.Inbound{
-		{Phone: phones[0], Text: "yes", At: now.Add(-time.Hour)},
-		{Phone: phones[1], Text: "yes", At: now.Add(-30 * time.Hour)},
-	}, now)
-	require.NoError(t, err)
+	wrote(t, db, phones[0], phones[1])
 
 	code, out = w.run("validate", "-f", path)
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "sequence drip: 2 steps\n  24-hour window, free-form step(s) 2 (outside it: skipped): of the 3 people enrolled now, 1 inside, 1 outside, 1 unknown (never wrote) if a step were due now; the conversation history is read again before each send outside it\n")
+}
+
+// wrote records that inside wrote to account main's number an hour ago and
+// outside 30 hours ago. The BotSailor family's times come from its
+// history: they count 14 h older, so "inside" is a message of the last
+// 10 h.
+func wrote(t *testing.T, db *store.DB, inside, outside string) {
+	t.Helper()
+	ctx := context.Background()
+	acct, ok, err := db.AccountID(ctx, "main")
+	require.NoError(t, err)
+	require.True(t, ok)
+	now := time.Now()
+	_, err = db.RecordInbound(ctx, acct, []consent.Inbound{
+		{Phone: inside, Text: "hi", At: now.Add(-time.Hour)},
+		{Phone: outside, Text: "hi", At: now.Add(-30 * time.Hour)},
+	}, now)
+	require.NoError(t, err)
 }
