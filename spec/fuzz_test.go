@@ -204,6 +204,8 @@ sequences:
 		strings.Replace(fuzzAccount, "api_token: ${BOTSAILOR_API_TOKEN}", "api_token: "+fuzzToken, 1),
 		fuzzAccount + "    frequency_cap: {messages: 2, per: 168h, sequences: skip}\n",
 		fuzzAccount + "    frequency_cap: {messages: ${BOTSAILOR_API_TOKEN}, per: ${DATABASE_URL}}\n",
+		fuzzAccount + "    opt_out: {confirmation: \"You will get no more messages.\", opt_in_confirmation: \"Welcome back.\"}\n",
+		fuzzAccount + "    opt_out: {confirmation: \"${BOTSAILOR_API_TOKEN}\", opt_in_confirmation: ${DATABASE_URL}}\n",
 		broadcast("    message: {text: hi}\n") + "    audience: {csv: /proc/self/environ}\n",
 		strings.Replace(broadcast("    message: {text: hi}\n"), "{recipients: [{phone: \"4915112345678\"}]}", "{csv: ${TOKEN_FILE}}", 1),
 		strings.Replace(broadcast("    message: {text: hi}\n"), "{recipients: [{phone: \"4915112345678\"}]}", "{csv: /etc/passwd}", 1),
