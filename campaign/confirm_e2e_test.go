@@ -157,10 +157,10 @@ func runConfirmCase(t *testing.T, name string) {
 		b.waitFor(60*time.Second, "Ann's confirmation sent", func() bool { return count(ann, confirmStop) == 1 })
 		b.waitFor(30*time.Second, "every webhook applied (each twice)", func() bool { return b.queueEmpty(delivery.QueueStatus) })
 	}
-	// The frequency cap (1 a day, spent by the first broadcast) holds the
-	// second and third broadcasts back from everyone but does not hold the
-	// confirmation, which is no business-initiated message: the caps
-	// are lifted for this part so the BotSailor history is read by sends.
+	// The frequency cap (1 a day) was spent by the first broadcast: on
+	// Sobot the confirmation went nonetheless (it is no business-initiated
+	// message). The cap is raised now, so the later broadcasts' sends to
+	// Ann read the BotSailor history (a send held by the cap reads none).
 	b.applyProviderYAML(strings.Replace(campaignYAML("first", "second"), "frequency_cap: {messages: 1, per: 24h}", "frequency_cap: {messages: 10, per: 24h}", 1))
 	b.waitFor(60*time.Second, "the second broadcast done and Ann's confirmation sent", func() bool {
 		c := b.counts("second")
