@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -237,14 +238,20 @@ func (db *DB) Enroll(ctx context.Context, name string, people []sequence.Enrolle
 	now = utc(now)
 	err = db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res = sequence.EnrollResult{}
-		for _, p := range people {
-			vars := "{}"
-			if len(p.Vars) > 0 {
-				b, err := json.Marshal(p.Vars)
+		if db.comb != nil { // Postgres: a statement or two per thousand people
+			for chunk := range slices.Chunk(people, enrollChunk) {
+				r, err := enrollMany(ctx, tx, t, chunk, now)
 				if err != nil {
-					return fmt.Errorf("enroll %s: encode vars: %w", p.Phone, err)
+					return err
 				}
-				vars = string(b)
+				res.Enrolled, res.Skipped, res.OptedOut = res.Enrolled+r.Enrolled, res.Skipped+r.Skipped, res.OptedOut+r.OptedOut
+			}
+			return nil
+		}
+		for _, p := range people {
+			vars, err := encodeVars(p.Vars)
+			if err != nil {
+				return fmt.Errorf("enroll %s: %w", p.Phone, err)
 			}
 			id, err := insertEnrollment(tx, t, p.Phone, p.Name, vars, now)
 			if err != nil {
@@ -268,6 +275,119 @@ func (db *DB) Enroll(ctx context.Context, name string, people []sequence.Enrolle
 	})
 	if err != nil {
 		return sequence.EnrollResult{}, fmt.Errorf("sequence %q: %w", name, err)
+	}
+	return res, nil
+}
+
+// enrollChunk is how many people one enrollMany statement enrolls.
+const enrollChunk = 1000
+
+// enrollMany is Enroll's loop for Postgres, for people at once: one
+// statement enrolls everyone who may be (each as insertEnrollment would,
+// the one active enrollment per person kept by the same unique index: of
+// one number listed twice, the first is enrolled), one plans their first
+// steps, checked against the suppression lists as insertStep does, and
+// those who opted out end as insertStep ends them.
+func enrollMany(ctx context.Context, tx *gorm.DB, t seqTarget, people []sequence.Enrollee, now time.Time) (sequence.EnrollResult, error) {
+	var res sequence.EnrollResult
+	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+	if !ok {
+		return res, fmt.Errorf("enroll: transaction is a %T, not a *sql.Tx", tx.Statement.ConnPool)
+	}
+	n := len(people)
+	phones, names, vars := make([]string, n), make([]string, n), make([]string, n)
+	byPhone := make(map[string]int, n)
+	for i, p := range people {
+		v, err := encodeVars(p.Vars)
+		if err != nil {
+			return res, fmt.Errorf("enroll %s: %w", p.Phone, err)
+		}
+		phones[i], names[i], vars[i] = p.Phone, p.Name, v
+		if _, ok := byPhone[p.Phone]; !ok {
+			byPhone[p.Phone] = i
+		}
+	}
+	rows, err := sqlTx.QueryContext(ctx, `INSERT INTO enrollments (sequence_id, version, run, phone, name, vars, status, created_at, updated_at)
+		SELECT $1, $2, COALESCE(p.run, 0) + 1, v.phone, v.name, v.vars, 'active', $6, $6
+		FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS v(phone, name, vars, k)
+		CROSS JOIN LATERAL (SELECT MAX(run) AS run, COUNT(*) AS n, COUNT(*) FILTER (WHERE status = 'active') AS active
+			FROM enrollments e WHERE e.sequence_id = $1 AND e.phone = v.phone) p
+		WHERE p.n = 0 OR ($7 AND p.active = 0)
+		ORDER BY v.k
+		ON CONFLICT DO NOTHING RETURNING id, phone`, t.ID, t.Version, phones, names, vars, now, t.Spec.Reenter)
+	if err != nil {
+		return res, fmt.Errorf("enroll %d people: %w", n, err)
+	}
+	var ids, steps []int64
+	var stepPhones []string
+	var dues, sendBys []*time.Time
+	step := -1
+	for rows.Next() {
+		var id int64
+		var phone string
+		if err := rows.Scan(&id, &phone); err != nil {
+			rows.Close()
+			return res, err
+		}
+		p := people[byPhone[phone]]
+		plan := t.Spec.Start(now, t.location(p.Phone, p.Vars))
+		step = plan.Step
+		due := utc(plan.Due)
+		var sb *time.Time
+		if !plan.SendBy.IsZero() {
+			v := utc(plan.SendBy)
+			sb = &v
+		}
+		ids, steps, stepPhones = append(ids, id), append(steps, id), append(stepPhones, phone)
+		dues, sendBys = append(dues, &due), append(sendBys, sb)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return res, fmt.Errorf("enroll %d people: %w", n, err)
+	}
+	res.Skipped = n - len(ids)
+	if len(ids) == 0 {
+		return res, nil
+	}
+	check := t.check(step)
+	listA, listB := check.ListPair()
+	rows, err = sqlTx.QueryContext(ctx, `INSERT INTO deliveries (enrollment_id, step, phone, status, error_code, error, due_at, send_by, updated_at)
+		SELECT v.id, $5, v.phone, CASE WHEN b.o THEN 'skipped' ELSE 'planned' END, CASE WHEN b.o THEN $6 ELSE '' END,
+			CASE WHEN b.o THEN $7 ELSE '' END, v.due, v.send_by, $8
+		FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS v(id, phone, due, send_by)
+		CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM suppressions s WHERE s.list IN ($9, $10) AND s.phone = v.phone
+			AND (s.scope = 'all' OR $11) AND NOT s.recheck) AS o) b
+		ON CONFLICT DO NOTHING RETURNING id, enrollment_id, status`,
+		steps, stepPhones, dues, sendBys, step, consent.ReasonOptedOut, optedOutDetail, now, listA, listB, check.Marketing)
+	if err != nil {
+		return res, fmt.Errorf("enroll %d people: plan step 1: %w", len(ids), err)
+	}
+	var skipped, ended []int64
+	for rows.Next() {
+		var id, enrollment int64
+		var status string
+		if err := rows.Scan(&id, &enrollment, &status); err != nil {
+			rows.Close()
+			return res, err
+		}
+		if status == string(delivery.Skipped) {
+			skipped, ended = append(skipped, id), append(ended, enrollment)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return res, fmt.Errorf("enroll %d people: plan step 1: %w", len(ids), err)
+	}
+	res.Enrolled, res.OptedOut = len(ids)-len(ended), len(ended)
+	if len(skipped) == 0 {
+		return res, nil
+	}
+	if err := tx.Exec(`INSERT INTO delivery_events (delivery_id, status, at, detail) SELECT id, status, ?, ? FROM deliveries WHERE id IN ?`,
+		now, joinDetail(consent.ReasonOptedOut, optedOutDetail), skipped).Error; err != nil {
+		return res, fmt.Errorf("enroll: opted out: %w", err)
+	}
+	if _, err := endEnrollments(tx, ended, sequence.EnrollExited, consent.ReasonOptedOut, now); err != nil {
+		return res, fmt.Errorf("enroll: opted out: %w", err)
 	}
 	return res, nil
 }
