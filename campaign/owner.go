@@ -120,15 +120,18 @@ func (o *BroadcastOwner) Ready(ctx context.Context, job delivery.Job, now time.T
 		return nil
 	}
 	when := next.In(loc).Format("2006-01-02 15:04 MST")
-	reason := "not due before the recipient's local time, " + when + " (" + loc.String() + ")"
+	reason, kind := "not due before the recipient's local time, "+when+" ("+loc.String()+")", delivery.WaitNotDue
 	if next.After(at) {
-		reason = "outside the broadcast's send window in the recipient's zone (" + loc.String() + "); it opens at " + when
+		reason, kind = "outside the broadcast's send window in the recipient's zone ("+loc.String()+"); it opens at "+when, delivery.WaitWindow
 	}
 	if wait <= DeferAfter {
-		return &delivery.WaitError{After: wait, Reason: reason}
+		return &delivery.WaitError{After: wait, Kind: kind, Reason: reason}
 	}
 	if _, err := o.store.Defer(ctx, job.Ref, next, reason, now); err != nil {
 		return err
+	}
+	if m := o.opts.Metrics; m != nil {
+		m.Deferred(job.Account.Name, kind) // put back to planned: no WaitError tells the send handler
 	}
 	return delivery.ErrDone
 }

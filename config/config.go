@@ -68,6 +68,11 @@ type Config struct {
 	AsynqmonUser         string
 	AsynqmonPassword     string
 	AsynqmonPasswordFile string
+	// MetricsToken and MetricsTokenFile are the bearer token of every
+	// process's metrics and health server (WACAMP_METRICS_TOKEN, or the
+	// content of the secret file WACAMP_METRICS_TOKEN_FILE); "" if unset.
+	MetricsToken     string
+	MetricsTokenFile string
 
 	// raw holds the values FromEnv read, by variable, so that Validate
 	// quotes them as they were written.
@@ -118,6 +123,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.AsynqmonUser = get("ASYNQMON_USER")
 	c.AsynqmonPassword = get("ASYNQMON_PASSWORD")
 	c.AsynqmonPasswordFile = get("ASYNQMON_PASSWORD_FILE")
+	c.MetricsToken = get("WACAMP_METRICS_TOKEN")
+	c.MetricsTokenFile = get("WACAMP_METRICS_TOKEN_FILE")
 	return c, c.Validate()
 }
 

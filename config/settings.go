@@ -26,4 +26,6 @@ var Settings = []Setting{
 	{"ASYNQMON_USER", "asynqmon, demo", "", "web UI user (required unless --insecure-no-auth)"},
 	{"ASYNQMON_PASSWORD", "asynqmon, demo", "", "web UI password, or ASYNQMON_PASSWORD_FILE"},
 	{"ASYNQMON_PASSWORD_FILE", "asynqmon, demo", "", "a file holding the web UI password"},
+	{"WACAMP_METRICS_TOKEN", "worker, scheduler run, asynqmon", "", "bearer token for /metrics and /readyz (required when --metrics-addr is beyond loopback, unless --metrics-insecure-no-auth)"},
+	{"WACAMP_METRICS_TOKEN_FILE", "worker, scheduler run, asynqmon", "", "a file holding the metrics bearer token"},
 }

@@ -79,7 +79,7 @@ func (h *SendHandler) ProcessBatch(ctx context.Context, t *asynq.Task) error {
 		if h.stopping() || ctx.Err() != nil {
 			// Shutting down: nothing new may start. The whole batch runs
 			// again elsewhere; what this run settled is a no-op then.
-			fail(&WaitError{After: time.Second, Reason: "worker shutting down"})
+			fail(&WaitError{After: time.Second, Kind: WaitShutdown, Reason: "worker shutting down"})
 			break
 		}
 		if time.Since(start) > h.opts.TaskTimeout {
@@ -98,7 +98,7 @@ func (h *SendHandler) ProcessBatch(ctx context.Context, t *asynq.Task) error {
 			switch {
 			case err == nil:
 			case ctx.Err() != nil || h.stopping():
-				fail(&WaitError{After: time.Second, Reason: "worker shutting down"})
+				fail(&WaitError{After: time.Second, Kind: WaitShutdown, Reason: "worker shutting down"})
 			default:
 				if err := h.handOff(ctx, []Ref{ref}, err); err != nil {
 					fail(err)

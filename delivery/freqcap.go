@@ -45,7 +45,7 @@ func (h *SendHandler) overCap(ctx context.Context, log *slog.Logger, own Owner, 
 		return err
 	}
 	log.DebugContext(ctx, "delivery: deferred by the frequency cap", slog.Duration("room_in", room))
-	wait := &WaitError{After: budgetDelay(room, h.opts.CapRecheck, rand.Float64()), Reason: text}
+	wait := &WaitError{After: budgetDelay(room, h.opts.CapRecheck, rand.Float64()), Kind: WaitCap, Reason: text}
 	if lease != nil {
 		return h.release(ctx, job.Ref, *lease, wait)
 	}
@@ -68,7 +68,7 @@ func (h *SendHandler) marketingCapped(ctx context.Context, log *slog.Logger, job
 	}
 	log.InfoContext(ctx, "delivery: refused by Meta's per-user marketing limit; sending again later", slog.Duration("in", MarketingCapWait))
 	h.unclaim(ctx, job.Ref, code, text)
-	return &WaitError{After: jitter(MarketingCapWait), Reason: text}
+	return &WaitError{After: jitter(MarketingCapWait), Kind: WaitCap, Reason: text}
 }
 
 // capEnded ends a delivery held by the frequency cap (ours, or Meta's)

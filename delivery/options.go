@@ -75,6 +75,20 @@ type Options struct {
 	// unknown (the provider's history unreadable) before the delivery
 	// fails as "outcome unknown" rather than risk a duplicate. Default 24 h.
 	ReconcileFor time.Duration
+	// Metrics is told what the engine decides, for monitoring
+	// (ops.Metrics satisfies it); nil = nothing is counted.
+	Metrics Metrics
+}
+
+// Metrics is what the engine reports for monitoring. Its methods are
+// called on the send path: they must be cheap and safe for concurrent use.
+// account is the account's name (a bounded label; never a phone number).
+type Metrics interface {
+	// RateWaited: a send of account waited d for its number's rate token
+	// (granted or not).
+	RateWaited(account string, d time.Duration)
+	// Deferred: a delivery of account was put off, for kind.
+	Deferred(account string, kind WaitKind)
 }
 
 // WithDefaults returns o with every zero field set to its default.

@@ -16,6 +16,37 @@ import (
 type WaitError struct {
 	After  time.Duration
 	Reason string
+	// Kind says what the wait is for, in a word (a bounded label for
+	// metrics: Options.Metrics counts deferrals by it); "" is WaitOther.
+	Kind WaitKind
+}
+
+// WaitKind is what a send waits for: one of a few words, a metric label.
+type WaitKind string
+
+// The kinds of wait.
+const (
+	WaitPair      WaitKind = "pair_interval" // the recipient's pair interval
+	WaitBudget    WaitKind = "budget"        // the daily unique-recipient budget
+	WaitCap       WaitKind = "cap"           // the frequency cap (ours, or Meta's marketing limit)
+	WaitWindow    WaitKind = "window"        // a send window (recipient's local time, a step's window)
+	WaitNotDue    WaitKind = "not_due"       // a step or zoned delivery not due yet
+	WaitRate      WaitKind = "rate_limit"    // no rate token in time, or a missed departure slot
+	WaitInFlight  WaitKind = "in_flight"     // another attempt holds the lease
+	WaitReconcile WaitKind = "reconcile"     // an answer was lost: look at the provider first
+	WaitSettle    WaitKind = "settle"        // awaiting the provider's confirmation of a lost answer
+	WaitAccount   WaitKind = "account"       // the account cannot send (credentials, halted)
+	WaitStalled   WaitKind = "stalled"       // the claim stalled before the request
+	WaitShutdown  WaitKind = "shutdown"      // the worker is shutting down
+	WaitOther     WaitKind = "other"
+)
+
+// KindOf is w's Kind, WaitOther when it has none.
+func (w *WaitError) KindOf() WaitKind {
+	if w.Kind == "" {
+		return WaitOther
+	}
+	return w.Kind
 }
 
 func (e *WaitError) Error() string { return "wait " + e.After.String() + ": " + e.Reason }

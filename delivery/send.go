@@ -121,10 +121,10 @@ func (h *SendHandler) admit(ctx context.Context, log *slog.Logger, job Job, take
 	}
 	switch v.Hold {
 	case throttle.HoldPair:
-		return v, &WaitError{After: v.Wait, Reason: "pair interval: a message to this recipient from this number went out less than " + job.Account.PairInterval.String() + " ago"}
+		return v, &WaitError{After: v.Wait, Kind: WaitPair, Reason: "pair interval: a message to this recipient from this number went out less than " + job.Account.PairInterval.String() + " ago"}
 	case throttle.HoldBudget:
 		log.DebugContext(ctx, "delivery: send deferred by the daily unique-recipient budget", slog.Int("limit", job.Account.DailyUniqueLimit), slog.Duration("room_in", v.Wait))
-		return v, &WaitError{After: budgetDelay(v.Wait, h.opts.BudgetRecheck, rand.Float64()), Reason: fmt.Sprintf("daily unique-recipient budget of %d (%s) used up; room in %s",
+		return v, &WaitError{After: budgetDelay(v.Wait, h.opts.BudgetRecheck, rand.Float64()), Kind: WaitBudget, Reason: fmt.Sprintf("daily unique-recipient budget of %d (%s) used up; room in %s",
 			job.Account.DailyUniqueLimit, job.Account.Ledger(), v.Wait.Round(time.Second))}
 	}
 	return v, nil
@@ -161,8 +161,21 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 }
 
 // send runs one generation (ref) of a delivery, loaded as job; it returns
-// what ProcessTask does.
+// what ProcessTask does. A wait it returns is counted as a deferral
+// (Options.Metrics).
 func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
+	err := h.sendOnce(ctx, ref, job)
+	if m := h.opts.Metrics; m != nil && err != nil {
+		var w *WaitError
+		if errors.As(err, &w) {
+			m.Deferred(job.Account.Name, w.KindOf())
+		}
+	}
+	return err
+}
+
+// sendOnce is send, uncounted.
+func (h *SendHandler) sendOnce(ctx context.Context, ref Ref, job Job) error {
 	if job.Gen != ref.Gen {
 		return nil // a newer generation of this delivery owns it now
 	}
@@ -179,7 +192,7 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 		if job.LeaseUntil != nil && job.LeaseUntil.After(now) {
 			// Another attempt is in flight (asynq is at-least-once). Come
 			// back when its lease ends and reconcile then.
-			return &WaitError{After: job.LeaseUntil.Sub(now) + time.Second, Reason: "send in flight elsewhere"}
+			return &WaitError{After: job.LeaseUntil.Sub(now) + time.Second, Kind: WaitInFlight, Reason: "send in flight elsewhere"}
 		}
 		done, err := h.reconcile(ctx, log, job)
 		if done || err != nil {
@@ -310,8 +323,11 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	mark = withVerdict(mark)
 	waitStart := time.Now()
 	depart, err := h.waitToken(ctx, job)
+	if m := h.opts.Metrics; m != nil {
+		m.RateWaited(job.Account.Name, time.Since(waitStart))
+	}
 	if err != nil {
-		return &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()}
+		return &WaitError{After: time.Second, Kind: WaitRate, Reason: "rate limiter: " + err.Error()}
 	}
 	if marked && time.Since(waitStart) > markFresh {
 		// Messages may have arrived while we waited: look again, so none
@@ -372,7 +388,7 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	if d, ok := h.limiter.(Departer); ok {
 		if err := d.Depart(ctx, job.Account.RateKey(), job.Account.RatePerSecond, depart); err != nil {
 			h.refund(ctx, log, job, counted)
-			return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Reason: "rate limiter: " + err.Error()})
+			return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Kind: WaitRate, Reason: "rate limiter: " + err.Error()})
 		}
 	}
 	// Only send while the lease surely outlasts the request (a third of it
@@ -386,7 +402,7 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 		// Not sent: hand the claim back, not counted (only while it is
 		// still ours; if another attempt took it over, this does nothing).
 		h.refund(ctx, log, job, counted)
-		return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Reason: "claim stalled before sending"})
+		return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Kind: WaitStalled, Reason: "claim stalled before sending"})
 	}
 	sctx, cancelSend := context.WithTimeout(ctx, left-h.opts.Lease/8)
 	defer cancelSend()
@@ -599,7 +615,7 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 			return rerr
 		}
 		log.InfoContext(ctx, "delivery: send outcome unknown; will reconcile", slog.String("error", text))
-		return &WaitError{After: h.opts.AmbiguousDelay, Reason: "reconcile after lost answer"}
+		return &WaitError{After: h.opts.AmbiguousDelay, Kind: WaitReconcile, Reason: "reconcile after lost answer"}
 	case provider.ClassPermanent:
 		_, ferr := h.store.Finish(ctx, job.Ref, Failed, code, text, now)
 		h.ownerOf(job).Outcome(ctx, log, job, true, text)
@@ -670,7 +686,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 			return true, ferr
 		}
 		_ = h.store.ReleaseLease(ctx, job.Ref, now.Add(h.opts.AmbiguousDelay), "reconcile: "+err.Error(), now)
-		return true, &WaitError{After: h.opts.AmbiguousDelay, Reason: "reconcile: " + err.Error()}
+		return true, &WaitError{After: h.opts.AmbiguousDelay, Kind: WaitReconcile, Reason: "reconcile: " + err.Error()}
 	}
 	if found {
 		log.InfoContext(ctx, "delivery: reconciled send found at provider", slog.String("wamid", wamid))
@@ -694,7 +710,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 			} else if err := h.store.ReleaseLease(ctx, job.Ref, next, reason, now); err != nil {
 				return true, err
 			}
-			return true, &WaitError{After: next.Sub(now), Reason: reason}
+			return true, &WaitError{After: next.Sub(now), Kind: WaitSettle, Reason: reason}
 		}
 	}
 	const reason = "reconciled: not found at the provider within the settle window; sent again"

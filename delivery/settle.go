@@ -139,7 +139,7 @@ func (h *SendHandler) settleUnknown(ctx context.Context, log *slog.Logger, job J
 		return true, err
 	}
 	log.InfoContext(ctx, "delivery: send outcome unknown; awaiting provider confirmation", slog.Time("until", until))
-	return true, &WaitError{After: until.Sub(now) + time.Second, Reason: ReasonAwaiting}
+	return true, &WaitError{After: until.Sub(now) + time.Second, Kind: WaitSettle, Reason: ReasonAwaiting}
 }
 
 // settleFromKept settles job from a status webhook kept since its send
@@ -179,7 +179,7 @@ func (h *SendHandler) settleEnded(ctx context.Context, log *slog.Logger, st Sett
 				return true, err
 			}
 			log.InfoContext(ctx, "delivery: settle window over, but a webhook about the recipient is still being applied; waiting for it")
-			return true, &WaitError{After: ApplyingWait, Reason: ReasonApplying}
+			return true, &WaitError{After: ApplyingWait, Kind: WaitSettle, Reason: ReasonApplying}
 		}
 	}
 	// A busy worker may look only now for the first time: the delivery was

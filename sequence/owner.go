@@ -105,7 +105,7 @@ func (*StepOwner) State(job delivery.Job) (delivery.OwnerState, string) {
 // re-enqueued by the sweep) and its send window is open.
 func (o *StepOwner) Ready(ctx context.Context, job delivery.Job, now time.Time) error {
 	if wait := stepOf(job).DueAt.Sub(now); wait > 0 {
-		return &delivery.WaitError{After: wait, Reason: "step not due yet"}
+		return &delivery.WaitError{After: wait, Kind: delivery.WaitNotDue, Reason: "step not due yet"}
 	}
 	return o.inWindow(ctx, job, now)
 }
@@ -113,7 +113,7 @@ func (o *StepOwner) Ready(ctx context.Context, job delivery.Job, now time.Time) 
 // AccountDown: sequences have no pause; the step waits (until its
 // deadline).
 func (*StepOwner) AccountDown(reason string) error {
-	return &delivery.WaitError{After: delivery.AccountRetry, Reason: reason}
+	return &delivery.WaitError{After: delivery.AccountRetry, Kind: delivery.WaitAccount, Reason: reason}
 }
 
 // EndedBeforeSend ends the enrollment of a sequence that exits on a reply
@@ -173,7 +173,7 @@ func (o *StepOwner) Halted(ctx context.Context, log *slog.Logger, job delivery.J
 	log.ErrorContext(ctx, "sequence: account paused by provider error", slog.String("error", text))
 	// Hand the claim back with the attempt not counted: the step waits for
 	// the account (until its deadline) instead of using up its tries.
-	return delivery.HandBack(ctx, o.store, o.opts.Logger, job.Ref, *job.LeaseUntil, &delivery.WaitError{After: delivery.AccountRetry, Reason: reason}, now)
+	return delivery.HandBack(ctx, o.store, o.opts.Logger, job.Ref, *job.LeaseUntil, &delivery.WaitError{After: delivery.AccountRetry, Kind: delivery.WaitAccount, Reason: reason}, now)
 }
 
 // inWindow defers a sequence step that came due outside its send window
@@ -194,7 +194,7 @@ func (o *StepOwner) inWindow(ctx context.Context, job delivery.Job, now time.Tim
 		}
 		return delivery.ErrDone
 	case next.After(now):
-		return &delivery.WaitError{After: next.Sub(now), Reason: "outside the step's send window; it opens at " + next.In(loc).Format(time.RFC3339)}
+		return &delivery.WaitError{After: next.Sub(now), Kind: delivery.WaitWindow, Reason: "outside the step's send window; it opens at " + next.In(loc).Format(time.RFC3339)}
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/internal/ops"
 	"github.com/wacamp/wacamp/store"
 )
 
@@ -26,7 +27,11 @@ type Conns struct {
 	// themselves).
 	RedisTarget RedisTarget
 	Store       *store.DB
-	closers     []func()
+	// Metrics are the process's metrics (see ops); nil counts nothing.
+	// NewWorker instruments its sends, waits and deferrals with them,
+	// ServeWebhooks its receiver.
+	Metrics *ops.Metrics
+	closers []func()
 }
 
 // Close releases everything Open started.

@@ -45,7 +45,11 @@ func ServeWebhooks(ctx context.Context, c *Conns, addr string, getenv func(strin
 		return fmt.Errorf("webhooks: listen on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/webhooks/", recv)
+	var h http.Handler = recv
+	if c.Metrics != nil {
+		h = c.Metrics.Webhooks(recv)
+	}
+	mux.Handle("/webhooks/", h)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute}
 	if ready != nil {
 		ready(ln.Addr())

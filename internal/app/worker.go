@@ -84,6 +84,12 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 	if cfg.RetryDelay == nil {
 		cfg.RetryDelay = delivery.RetryDelay
 	}
+	if c.Metrics != nil {
+		cfg.Campaign.Metrics = c.Metrics
+		if cfg.Senders != nil {
+			cfg.Senders = c.Metrics.Senders(cfg.Senders)
+		}
+	}
 	stop, cancel := context.WithCancel(context.Background())
 	cfg.Campaign.Stop = stop
 	health, alog := &redisHealth{log: log}, NewAsynqLogger(log)

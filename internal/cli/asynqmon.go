@@ -18,6 +18,7 @@ import (
 
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/internal/ops"
 )
 
 // Credentials are the web UI's basic-auth user and password.
@@ -71,10 +72,15 @@ func Asynqmon(ctx context.Context, args []string, io IO) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	readOnly := fs.Bool("read-only", false, "view only: no deleting, retrying or pausing from the UI")
 	noAuth := fs.Bool("insecure-no-auth", false, "serve without authentication (only behind your own auth proxy)")
+	mf := addMetricsFlags(fs, DefaultAsynqmonMetricsAddr)
 	if _, err := ParseFlags(fs, args); err != nil {
 		return &exitError{code: 2}
 	}
 	cfg, err := settings(io)
+	if err != nil {
+		return err
+	}
+	token, err := mf.check(cfg)
 	if err != nil {
 		return err
 	}
@@ -98,6 +104,12 @@ func Asynqmon(ctx context.Context, args []string, io IO) error {
 		h = BasicAuth(ui, creds, log)
 	} else {
 		log.Warn("asynqmon: serving WITHOUT authentication (--insecure-no-auth)")
+	}
+	// The web UI has no Postgres: it is ready when Redis answers.
+	rc := target.NewClient()
+	defer func() { _ = rc.Close() }()
+	if err := mf.serve(ctx, token, ops.New(), []ops.Check{app.RedisCheck(rc)}, log); err != nil {
+		return err
 	}
 	return Serve(ctx, *addr, h, log, "asynqmon: web UI")
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/internal/ops"
 	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/provider"
 	"github.com/wacamp/wacamp/provider/drivers"
@@ -258,10 +259,15 @@ func printZonePlan(io IO, bundle *spec.Bundle, b spec.Broadcast) {
 func schedRun(ctx context.Context, args []string, io IO) error {
 	fs := newFlags("run", io)
 	interval := fs.Duration("interval", 500*time.Millisecond, "how often to plan, feed and sweep")
+	mf := addMetricsFlags(fs, DefaultSchedulerMetricsAddr)
 	if _, err := ParseFlags(fs, args); err != nil {
 		return &exitError{code: 2}
 	}
 	cfg, err := settings(io)
+	if err != nil {
+		return err
+	}
+	token, err := mf.check(cfg)
 	if err != nil {
 		return err
 	}
@@ -273,6 +279,15 @@ func schedRun(ctx context.Context, args []string, io IO) error {
 	}
 	defer conns.Close()
 	if err := conns.PingRedis(ctx); err != nil {
+		return err
+	}
+	// The fleet-wide gauges (campaigns, status-poll lag, queues) come from
+	// the scheduler, read at each scrape.
+	m := ops.New()
+	insp := asynq.NewInspector(conns.Redis)
+	defer insp.Close()
+	app.CollectFleet(m, conns, insp)
+	if err := mf.serve(ctx, token, m, app.ReadyChecks(conns), log); err != nil {
 		return err
 	}
 	return RunScheduler(ctx, conns, opts, *interval)

@@ -9,6 +9,7 @@ import (
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/internal/ops"
 	"github.com/wacamp/wacamp/throttle"
 )
 
@@ -21,11 +22,16 @@ func Worker(ctx context.Context, args []string, io IO) error {
 	fs.Init("worker", fs.ErrorHandling())
 	concurrency := fs.Int("concurrency", 50, "tasks processed at once")
 	webhookAddr := fs.String("webhook-addr", cfg.WebhookAddr, "serve provider status webhooks on this address, e.g. :8090 (default $WACAMP_WEBHOOK_ADDR; empty = off)")
+	mf := addMetricsFlags(fs, DefaultWorkerMetricsAddr)
 	if _, err := ParseFlags(fs, args); err != nil {
 		return &exitError{code: 2}
 	}
 	if cfgErr != nil {
 		return &exitError{code: 2, msg: cfgErr.Error()}
+	}
+	token, err := mf.check(cfg)
+	if err != nil {
+		return err
 	}
 	log := Logger(io)
 	opts := campaignOptions(cfg, log)
@@ -35,6 +41,10 @@ func Worker(ctx context.Context, args []string, io IO) error {
 	}
 	defer conns.Close()
 	if err := conns.PingRedis(ctx); err != nil {
+		return err
+	}
+	conns.Metrics = ops.New()
+	if err := mf.serve(ctx, token, conns.Metrics, app.ReadyChecks(conns), log); err != nil {
 		return err
 	}
 	srv := app.NewWorker(conns, app.WorkerConfig{
