@@ -52,3 +52,17 @@ func TestConfigLinksOnlyTheStandardLibrary(t *testing.T) {
 		}
 	}
 }
+
+// internal/ops, the metrics and health server every long-running process
+// (and the API) serves, links no store, database driver or provider
+// driver: the processes hand it what to read (small interfaces and
+// functions), so a process links only what it runs.
+func TestOpsLinksNoStoreOrDriver(t *testing.T) {
+	t.Parallel()
+	for _, pkg := range goList(t, "-deps", "github.com/wacamp/wacamp/internal/ops") {
+		if strings.Contains(pkg, "gorm") || strings.Contains(pkg, "pgx") || strings.Contains(pkg, "sqlite") ||
+			pkg == "github.com/wacamp/wacamp/store" || strings.HasPrefix(pkg, "github.com/wacamp/wacamp/provider/") {
+			t.Errorf("internal/ops links %s", pkg)
+		}
+	}
+}

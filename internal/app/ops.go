@@ -17,13 +17,14 @@ import (
 const LiveFor = time.Hour
 
 // ReadyChecks are the readiness checks of a process with c's connections:
-// Redis answers, Postgres answers, and its schema is migrated at least to
+// Redis answers, Postgres (named by its dialect: the demo's embedded
+// database is "sqlite") answers, and its schema is migrated at least to
 // the version this program knows (a process that started before a newer
 // one migrated stays ready; one whose database is behind is not).
 func ReadyChecks(c *Conns) []ops.Check {
 	return []ops.Check{
 		RedisCheck(c.RedisClient),
-		{Name: "postgres", Func: c.Store.Ping},
+		{Name: c.Store.Dialect(), Func: c.Store.Ping},
 		{Name: "migrations", Func: func(ctx context.Context) error {
 			current, at, err := c.Store.SchemaCurrent(ctx)
 			if err != nil {

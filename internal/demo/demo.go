@@ -17,12 +17,14 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
 
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/cli"
+	"github.com/wacamp/wacamp/internal/ops"
 	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/spec"
@@ -42,6 +44,7 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	exit := fs.Bool("exit", false, "exit when the broadcast is done instead of keeping the web UI up")
 	dataDir := fs.String("data", "", "directory for the embedded database and example files (default: a temporary one)")
 	prov := fs.String("provider", "botsailor", "the simulated provider: "+demoProviders)
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:0", "serve /metrics, /healthz and /readyz (worker and scheduler in one) on this loopback address")
 	if _, err := cli.ParseFlags(fs, args); err != nil {
 		return cli.FlagError()
 	}
@@ -76,6 +79,8 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	}
 	defer closeEmbedded()
 	defer conns.Close()
+	// One registry for the worker and the scheduler the demo runs.
+	conns.Metrics = ops.New()
 	fmt.Fprintf(out, "wacamp demo\n  redis     %s\n  database  %s\n", describeRedis(cfg), describeDB(cfg, dir))
 
 	// The status webhook receiver (for the providers that push statuses).
@@ -182,7 +187,22 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	if generated {
 		login = "user " + creds.User + ", password " + creds.Password + " (set ASYNQMON_USER/ASYNQMON_PASSWORD to choose)"
 	}
-	fmt.Fprintf(out, "  web UI    http://%s/ (%s)\n\n", uiLn.Addr(), login)
+	fmt.Fprintf(out, "  web UI    http://%s/ (%s)\n", uiLn.Addr(), login)
+	insp := asynq.NewInspector(conns.Redis)
+	defer insp.Close()
+	app.CollectFleet(conns.Metrics, conns, insp)
+	metricsAt := make(chan net.Addr, 1)
+	metricsErr := make(chan error, 1)
+	go func() {
+		metricsErr <- ops.Serve(runCtx, ops.Server{Addr: *metricsAddr, Gatherer: conns.Metrics.Registry(), Checks: app.ReadyChecks(conns),
+			Logger: log, Listening: func(a net.Addr) { metricsAt <- a }})
+	}()
+	select {
+	case a := <-metricsAt:
+		fmt.Fprintf(out, "  metrics   http://%s/metrics (and /healthz, /readyz)\n\n", a)
+	case err := <-metricsErr:
+		return err
+	}
 
 	svc := campaign.NewService(conns.Store, nil, nil, opts)
 	svc.UseBudgets(throttle.NewRecipients(conns.RedisClient))

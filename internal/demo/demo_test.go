@@ -27,7 +27,7 @@ func TestDemoRunsThroughEveryProvider(t *testing.T) {
 			if err != nil {
 				t.Fatalf("demo: %v\n%s", err, out.String())
 			}
-			for _, want := range []string{"done in", "recipients sent a message twice: 0", "welcome:", "status polls:"} {
+			for _, want := range []string{"done in", "recipients sent a message twice: 0", "welcome:", "status polls:", "  metrics   http://127.0.0.1:"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("output lacks %q:\n%s", want, out.String())
 				}
