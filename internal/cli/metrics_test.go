@@ -96,7 +96,7 @@ func TestMetricsCountWhatTheWorkerSent(t *testing.T) {
 	code, out := w.run("apply", "-f", path)
 	require.Equal(t, 0, code, out)
 
-	w.daemon(cli.Worker, "-concurrency", "10", "-metrics-addr", "127.0.0.1:0")
+	w.daemon(cli.Worker, "-concurrency", "10", "-metrics-addr", "127.0.0.1:0", "-webhook-addr", "127.0.0.1:0")
 	worker := w.metricsURL(0)
 	w.daemon(cli.Scheduler, "run", "-interval", "100ms", "-metrics-addr", "127.0.0.1:0")
 	sched := w.metricsURL(1)
@@ -144,6 +144,23 @@ func TestMetricsCountWhatTheWorkerSent(t *testing.T) {
 	code, body := get(t, worker+"/metrics")
 	require.Equal(t, http.StatusOK, code)
 	require.NotContains(t, body, "31610000", "no phone number in a label")
+
+	// The worker's webhook receiver counts its answers: a stranger's
+	// request is refused, and counted as such.
+	var hooks string
+	require.Eventually(t, func() bool {
+		m := regexp.MustCompile(`webhooks: listening"? addr=(\S+)`).FindStringSubmatch(w.all.String())
+		if m != nil {
+			hooks = m[1]
+		}
+		return m != nil
+	}, 30*time.Second, 20*time.Millisecond)
+	resp, err := http.Post("http://"+hooks+"/webhooks/nobody/not-the-secret", "application/json", strings.NewReader(`{}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	require.Equal(t, 1.0, scrapeSum(t, worker, "wacamp_webhook_requests_total", map[string]string{"result": "unauthorized"}))
+	require.Equal(t, 0.0, scrapeSum(t, worker, "wacamp_webhook_requests_total", map[string]string{"result": "accepted"}))
 }
 
 // The commands refuse to serve metrics beyond loopback without a token,
