@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -243,4 +245,26 @@ func TestReadyzNamesWhatIsNotReady(t *testing.T) {
 	rec = httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	require.Equal(t, http.StatusOK, rec.Code)
+}
+
+// The token is WACAMP_METRICS_TOKEN, else the trimmed content of the
+// secret file; an empty or missing file is an error that does not quote it.
+func TestLoadToken(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "token")
+	require.NoError(t, os.WriteFile(file, []byte("from-file\n"), 0o600))
+	for _, c := range []struct{ value, file, want string }{
+		{"", "", ""}, {"from-env", file, "from-env"}, {"", file, "from-file"},
+	} {
+		got, err := ops.LoadToken(c.value, c.file)
+		require.NoError(t, err)
+		require.Equal(t, c.want, got)
+	}
+	empty := filepath.Join(dir, "empty")
+	require.NoError(t, os.WriteFile(empty, []byte(" \n"), 0o600))
+	_, err := ops.LoadToken("", empty)
+	require.ErrorContains(t, err, "WACAMP_METRICS_TOKEN_FILE: the file is empty")
+	_, err = ops.LoadToken("", filepath.Join(dir, "missing"))
+	require.ErrorContains(t, err, "WACAMP_METRICS_TOKEN_FILE")
 }
