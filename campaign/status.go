@@ -39,6 +39,10 @@ const (
 	MoveStopRecurring Move = "stop-recurring" // cancel a recurring broadcast: no more occurrences
 	MoveComplete      Move = "complete"       // every delivery ended
 	MoveExpirePaused  Move = "expire-paused"  // its deadline passed while paused
+	// MoveRetryFailed reopens a completed broadcast whose failed
+	// deliveries retry-failed planned again (Service.RetryFailed): the
+	// one move out of a final state.
+	MoveRetryFailed Move = "retry-failed"
 )
 
 // Transition is where a move may start from and where it ends.
@@ -56,6 +60,8 @@ type Transition struct {
 //	   │         │  ▲       │  ▲
 //	   │         ▼  │       ▼  │
 //	   └──────▶ paused ─────┴──┴─▶ cancelled      recurring ─▶ cancelled
+//
+// and completed ─▶ running when retry-failed plans failed deliveries again.
 var Lifecycle = map[Move]Transition{
 	MoveStart:         {From: []Status{StatusScheduled}, To: StatusRunning},
 	MovePause:         {From: []Status{StatusScheduled, StatusRunning}, To: StatusPaused},
@@ -66,6 +72,7 @@ var Lifecycle = map[Move]Transition{
 	MoveStopRecurring: {From: []Status{StatusRecurring}, To: StatusCancelled},
 	MoveComplete:      {From: []Status{StatusRunning}, To: StatusCompleted},
 	MoveExpirePaused:  {From: []Status{StatusPaused}, To: StatusCompleted},
+	MoveRetryFailed:   {From: []Status{StatusCompleted}, To: StatusRunning},
 }
 
 // Editable reports whether a broadcast's audience and message may still change.

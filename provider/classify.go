@@ -119,6 +119,10 @@ func Classify(httpStatus int, code string, message string) Class {
 	return ClassPermanent
 }
 
+// CodeClass returns the policy class of Meta's error code (WHATSAPP.md §4)
+// and whether the code is one the table knows.
+func CodeClass(code string) (Class, bool) { return classOfCode(strings.TrimSpace(code)) }
+
 // classOfCode looks a Meta error code up in the §4 table.
 func classOfCode(code string) (Class, bool) {
 	if code == "" {

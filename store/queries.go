@@ -103,11 +103,33 @@ func (db *DB) SetStatus(ctx context.Context, id int64, from []campaign.Status, t
 	if to.Final() {
 		upd["finished_at"] = now
 	}
-	res := db.q(ctx).Model(&broadcastRow{}).Where("id = ? AND status IN ?", id, from).Updates(upd)
-	if res.Error != nil {
-		return false, fmt.Errorf("broadcast %d: set status %s: %w", id, to, res.Error)
+	if to != campaign.StatusCompleted || !slices.Contains(from, campaign.StatusRunning) {
+		res := db.q(ctx).Model(&broadcastRow{}).Where("id = ? AND status IN ?", id, from).Updates(upd)
+		if res.Error != nil {
+			return false, fmt.Errorf("broadcast %d: set status %s: %w", id, to, res.Error)
+		}
+		return res.RowsAffected > 0, nil
 	}
-	return res.RowsAffected > 0, nil
+	// Completing a running broadcast (the feeder found nothing more to
+	// send) takes the broadcast's row lock first, as retry-failed
+	// does (RetryFailed), and then requires that no delivery is planned:
+	// a broadcast whose failed deliveries were planned again after the
+	// feeder found nothing more to send is not completed over them.
+	var ok bool
+	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var locked []int64
+		if err := tx.Raw(`SELECT id FROM broadcasts WHERE id = ?`+db.lockRow(), id).Scan(&locked).Error; err != nil {
+			return err
+		}
+		res := tx.Model(&broadcastRow{}).Where("id = ? AND status IN ?", id, from).
+			Where("NOT EXISTS (SELECT 1 FROM deliveries WHERE broadcast_id = ? AND status = 'planned')", id).Updates(upd)
+		ok = res.RowsAffected > 0
+		return res.Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("broadcast %d: set status %s: %w", id, to, err)
+	}
+	return ok, nil
 }
 
 // StartBroadcast moves a scheduled broadcast to running, only if it is still
