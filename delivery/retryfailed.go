@@ -34,6 +34,16 @@ const (
 	NotRetriedDeadlinePassed = "deadline_passed"
 )
 
+// NotRetriedWhy explains each NotRetried reason code in a few words.
+var NotRetriedWhy = map[string]string{
+	NotRetriedPermanent:       "the provider refused it for good",
+	NotRetriedReachedProvider: "the provider accepted it before it failed; sending again would be a second message",
+	NotRetriedOutcomeUnknown:  "it may have reached the provider; never sent again blindly",
+	NotRetriedUnrenderable:    "the message does not render for the recipient",
+	NotRetriedUnclassified:    "the failure's record does not say it was transient",
+	NotRetriedDeadlinePassed:  "the broadcast's deadline has passed",
+}
+
 // FailedDelivery is what [RetryVerdict] reads of a failed delivery: how its
 // failure was recorded.
 type FailedDelivery struct {

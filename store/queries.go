@@ -1664,3 +1664,43 @@ func (db *DB) SkipOccurrences(ctx context.Context, parentID int64, upTo time.Tim
 	}
 	return nil
 }
+
+// DeliveryFilter narrows Deliveries: a state, a phone (normalised, as
+// stored); empty matches all.
+type DeliveryFilter struct {
+	Status delivery.Status
+	Phone  string
+}
+
+// Deliveries returns at most limit of a broadcast's deliveries after id
+// after, in id order, with each recipient's name: a keyset page (the
+// deliveries_feed index with a state, deliveries_phone with a phone).
+// Recipients not planned yet have no delivery and are not listed.
+func (db *DB) Deliveries(ctx context.Context, broadcastID int64, f DeliveryFilter, after int64, limit int) ([]delivery.Row, error) {
+	q := `SELECT d.id, d.phone, COALESCE(r.name, '') AS name, d.status, d.wamid, d.error_code, d.error, d.attempts, d.settle, d.sent_at, d.updated_at
+		FROM deliveries d LEFT JOIN recipients r ON r.id = d.recipient_id
+		WHERE d.broadcast_id = ? AND d.id > ?`
+	args := []any{broadcastID, after}
+	if f.Status != "" {
+		q += ` AND d.status = ?`
+		args = append(args, string(f.Status))
+	}
+	if f.Phone != "" {
+		q += ` AND d.phone = ?`
+		args = append(args, f.Phone)
+	}
+	var rows []exportRow
+	if err := db.q(ctx).Raw(q+` ORDER BY d.id LIMIT ?`, append(args, limit)...).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("broadcast %d: deliveries: %w", broadcastID, err)
+	}
+	out := make([]delivery.Row, len(rows))
+	for i, r := range rows {
+		out[i] = delivery.Row{ID: deref(r.ID), Phone: r.Phone, Name: r.Name, Status: delivery.Status(deref(r.Status)),
+			WAMID: deref(r.Wamid), ErrorCode: deref(r.ErrorCode), Error: deref(r.Error), Attempts: deref(r.Attempts),
+			Settle: deref(r.Settle), SentAt: r.SentAt, UpdatedAt: deref(r.UpdatedAt).UTC()}
+		if out[i].SentAt != nil {
+			out[i].SentAt = ptr(out[i].SentAt.UTC())
+		}
+	}
+	return out, nil
+}

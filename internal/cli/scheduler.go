@@ -3,13 +3,13 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
+	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -19,11 +19,9 @@ import (
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/ops"
+	"github.com/wacamp/wacamp/internal/service"
 	"github.com/wacamp/wacamp/localtime"
-	"github.com/wacamp/wacamp/provider"
-	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/spec"
-	"github.com/wacamp/wacamp/throttle"
 )
 
 const schedulerUsage = `usage: scheduler COMMAND [flags]
@@ -34,11 +32,18 @@ Commands:
                          --offline reads no secret and calls no provider (for CI)
   apply -f PATH          validate and load accounts, broadcasts and sequences
   run                    plan due broadcasts and steps, feed workers, track statuses (daemon)
-  status [NAME] [--json] progress of one broadcast or sequence, or a list of all
-  export NAME            one JSON object per recipient, or per (enrollment, step)
+  status [NAME] [--json] [--watch 2s]
+                         progress of one broadcast or sequence, or a list of all;
+                         --watch prints it again every interval until it is over
+  export NAME [--format jsonl|csv]
+                         one row per recipient, or per (enrollment, step), streamed
   pause NAME             stop sending; in-flight sends finish
   resume NAME            continue a paused broadcast
   cancel NAME            stop for good; unsent recipients become skipped
+  retry-failed NAME [--json]
+                         send again the failed deliveries whose failure was
+                         transient and that never reached the provider; says
+                         how many, and why the others are not retried
   enroll SEQUENCE --phone NUMBER [--name NAME] [--var key=value]…
   enroll SEQUENCE -f people.csv
                          start a sequence for people (already active: no-op)
@@ -49,6 +54,10 @@ Commands:
   optout add|remove|list|import|export
                          the suppression list: who is sent nothing (or no
                          marketing); see scheduler optout help
+  api [--addr 127.0.0.1:8090] [--insecure-no-auth]
+                         serve the HTTP API (JSON under /v1) with bearer tokens
+                         from WACAMP_API_TOKENS_FILE (lines name:ro|rw:token),
+                         WACAMP_API_TOKEN_RW or WACAMP_API_TOKEN_RO
 
 Environment: DATABASE_URL (postgres://...), REDIS_URL (redis://...),
 WACAMP_LOG_LEVEL (debug|info|warn|error). API tokens are read from the
@@ -74,6 +83,10 @@ func Scheduler(ctx context.Context, args []string, io IO) error {
 		return schedStatus(ctx, rest, io)
 	case "export":
 		return schedExport(ctx, rest, io)
+	case "retry-failed":
+		return schedRetryFailed(ctx, rest, io)
+	case "api":
+		return schedAPI(ctx, rest, io)
 	case "pause", "resume", "cancel":
 		return schedLifecycle(ctx, cmd, rest, io)
 	case "enroll":
@@ -109,24 +122,9 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	if *path == "" {
 		return UsageError("%s needs -f PATH", cmd)
 	}
-	refused := func(ve *spec.ValidationError) error {
-		fmt.Fprintln(io.Stderr, ve.Error())
-		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d problem(s); nothing was written", *path, len(ve.Problems))}
-	}
-	// Large CSV audiences show their progress on stderr, while they are
-	// validated and, by apply, copied into the database.
-	bundle, err := spec.LoadWith(ctx, *path, io.Getenv, drivers.Catalog{}, spec.LoadOptions{Offline: *offline, Progress: newCSVProgress(io.Stderr).report})
-	var ve *spec.ValidationError
-	if errors.As(err, &ve) {
-		return refused(ve)
-	}
-	if err != nil {
-		return err
-	}
 	// apply needs the database first: a broadcast already stored with its
 	// start may keep a start whose deadline has passed (it ran).
 	var conns *app.Conns
-	applied := func(spec.Broadcast) bool { return false }
 	if cmd == "apply" {
 		cfg, err := settings(io)
 		if err != nil {
@@ -136,37 +134,30 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 			return err
 		}
 		defer conns.Close()
-		applied = func(b spec.Broadcast) bool {
-			cur, err := conns.Store.BroadcastByName(ctx, b.Name)
-			return err == nil && cur.StartAt.Equal(*b.StartAt)
+	}
+	svc, closeSvc := service.New(conns, io.Getenv, io.now)
+	defer closeSvc()
+	// Large CSV audiences show their progress on stderr, while they are
+	// validated and, by apply, copied into the database.
+	chk, err := svc.Check(ctx, service.Source{Path: *path}, service.CheckOptions{Offline: *offline, Apply: cmd == "apply",
+		Progress: newCSVProgress(io.Stderr).report})
+	if err != nil {
+		return err
+	}
+	defer chk.Close()
+	for _, w := range chk.Warnings {
+		fmt.Fprintln(io.Stderr, "warning:", w)
+	}
+	if len(chk.Problems) > 0 {
+		for _, p := range chk.Problems {
+			fmt.Fprintln(io.Stderr, p.Text)
 		}
+		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d problem(s); nothing was written", *path, len(chk.Problems))}
 	}
-	startWarnings, err := bundle.CheckStarts(io.now(), applied)
-	if errors.As(err, &ve) {
-		return refused(ve)
-	}
-	for _, ws := range [][]string{bundle.Warnings, startWarnings} {
-		for _, w := range ws {
-			fmt.Fprintln(io.Stderr, "warning:", w)
-		}
-	}
+	bundle := chk.Bundle
 	rates := map[string]float64{}
 	for _, a := range bundle.Accounts {
 		rates[a.Name] = a.RatePerSecond
-	}
-	var planWarnings, planProblems []string
-	if !*offline {
-		planWarnings, planProblems = checkPlans(ctx, io, bundle)
-		// The receiver refuses a weak webhook secret: every status of that
-		// account would be lost, so it is a problem, not a warning.
-		planProblems = append(planProblems, weakWebhookSecrets(bundle, io.Getenv)...)
-	}
-	for _, w := range planWarnings {
-		fmt.Fprintln(io.Stderr, "warning:", w)
-	}
-	if len(planProblems) > 0 {
-		fmt.Fprintln(io.Stderr, strings.Join(planProblems, "\n"))
-		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d problem(s); nothing was written", *path, len(planProblems))}
 	}
 	if cmd == "validate" {
 		capNotes, capWarnings := capEstimates(ctx, io, bundle, *offline)
@@ -195,7 +186,7 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 		}
 		return nil
 	}
-	changes, err := conns.Store.Apply(ctx, bundle, io.now())
+	changes, err := svc.Apply(ctx, chk)
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error() + "\nnothing was written"}
 	}
@@ -318,8 +309,9 @@ func dbOnly(cfg config.Config) config.Config {
 	return cfg
 }
 
-// openService opens the connections and a campaign.Service over them.
-func openService(ctx context.Context, io IO, needRedis bool) (*campaign.Service, func(), error) {
+// openService opens the connections and the service over them; without
+// needRedis only the database is reached.
+func openService(ctx context.Context, io IO, needRedis bool) (*service.Service, func(), error) {
 	cfg, err := settings(io)
 	if err != nil {
 		return nil, nil, err
@@ -331,20 +323,20 @@ func openService(ctx context.Context, io IO, needRedis bool) (*campaign.Service,
 	if err != nil {
 		return nil, nil, err
 	}
-	client := asynq.NewClient(conns.Redis)
-	insp := asynq.NewInspector(conns.Redis)
-	closeAll := func() { _ = client.Close(); _ = insp.Close(); conns.Close() }
-	svc := campaign.NewService(conns.Store, client, insp, delivery.Options{Now: io.now})
-	svc.UseBudgets(throttle.NewRecipients(conns.RedisClient))
-	return svc, closeAll, nil
+	svc, closeSvc := service.New(conns, io.Getenv, io.now)
+	return svc, func() { closeSvc(); conns.Close() }, nil
 }
 
 func schedStatus(ctx context.Context, args []string, io IO) error {
 	fs := newFlags("status", io)
 	asJSON := fs.Bool("json", false, "print JSON")
+	watch := fs.Duration("watch", 0, "print the status again every interval (e.g. 2s) until interrupted or the broadcast is over")
 	pos, err := ParseFlags(fs, args)
 	if err != nil {
 		return &exitError{code: 2}
+	}
+	if *watch < 0 || (*watch > 0 && len(pos) == 0) {
+		return UsageError("status --watch needs a NAME and an interval above 0")
 	}
 	svc, closeAll, err := openService(ctx, io, false)
 	if err != nil {
@@ -354,26 +346,46 @@ func schedStatus(ctx context.Context, args []string, io IO) error {
 	if len(pos) == 0 {
 		return listBroadcasts(ctx, io, svc, *asJSON)
 	}
-	r, err := svc.Status(ctx, pos[0])
-	if errors.Is(err, campaign.ErrNotFound) {
-		if found, serr := sequenceStatus(ctx, io, pos[0], *asJSON); found || serr != nil {
-			return serr
+	for {
+		st, err := svc.StatusOf(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if err := printStatus(io, st, *asJSON); err != nil {
+			return err
+		}
+		if *watch == 0 || (st.Broadcast != nil && st.Broadcast.Status.Final()) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil // interrupted: the watch ends there
+		case <-time.After(*watch):
 		}
 	}
-	if err != nil {
-		return err
+}
+
+// printStatus prints a broadcast's or a sequence's report.
+func printStatus(io IO, st service.Status, asJSON bool) error {
+	var v any = st.Sequence
+	if st.Broadcast != nil {
+		v = st.Broadcast
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(io.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return enc.Encode(v)
 	}
-	printReport(io.Stdout, r)
+	if st.Broadcast != nil {
+		printReport(io.Stdout, *st.Broadcast)
+	} else {
+		printSequenceReport(io.Stdout, *st.Sequence, io.now())
+	}
 	return nil
 }
 
-func listBroadcasts(ctx context.Context, io IO, svc *campaign.Service, asJSON bool) error {
-	reports, err := svc.All(ctx)
+func listBroadcasts(ctx context.Context, io IO, svc *service.Service, asJSON bool) error {
+	reports, err := svc.Campaigns.All(ctx)
 	if err != nil {
 		return err
 	}
@@ -387,11 +399,12 @@ func listBroadcasts(ctx context.Context, io IO, svc *campaign.Service, asJSON bo
 	for _, r := range reports {
 		fmt.Fprintf(io.Stdout, "%-10s %s\n", r.Status, ProgressLine(r))
 	}
-	return listSequences(ctx, io)
+	return listSequences(ctx, io, svc)
 }
 
 func schedExport(ctx context.Context, args []string, io IO) error {
 	fs := newFlags("export", io)
+	format := fs.String("format", "jsonl", "jsonl (one JSON object a line) or csv")
 	pos, err := ParseFlags(fs, args)
 	if err != nil {
 		return &exitError{code: 2}
@@ -399,19 +412,45 @@ func schedExport(ctx context.Context, args []string, io IO) error {
 	if len(pos) != 1 {
 		return UsageError("export needs exactly one broadcast or sequence NAME")
 	}
+	enc, ok := service.Encoders[*format]
+	if !ok {
+		return UsageError("export --format %q: want jsonl or csv", *format)
+	}
 	svc, closeAll, err := openService(ctx, io, false)
 	if err != nil {
 		return err
 	}
 	defer closeAll()
-	enc := json.NewEncoder(io.Stdout)
-	err = svc.Export(ctx, pos[0], func(r delivery.Row) error { return enc.Encode(r) })
-	if errors.Is(err, campaign.ErrNotFound) {
-		if found, serr := sequenceExport(ctx, io, pos[0]); found || serr != nil {
-			return serr
-		}
+	return svc.ExportTo(ctx, pos[0], enc(io.Stdout))
+}
+
+func schedRetryFailed(ctx context.Context, args []string, io IO) error {
+	fs := newFlags("retry-failed", io)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := ParseFlags(fs, args)
+	if err != nil {
+		return &exitError{code: 2}
 	}
-	return err
+	if len(pos) != 1 {
+		return UsageError("retry-failed needs exactly one broadcast NAME")
+	}
+	svc, closeAll, err := openService(ctx, io, false)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	r, err := svc.RetryFailed(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(io.Stdout).Encode(r)
+	}
+	fmt.Fprintf(io.Stdout, "broadcast %s: %d failed deliveries planned again; it is %s\n", r.Broadcast, r.Replanned, r.Status)
+	for _, reason := range slices.Sorted(maps.Keys(r.NotRetried)) {
+		fmt.Fprintf(io.Stdout, "  not retried: %d %s (%s)\n", r.NotRetried[reason], reason, delivery.NotRetriedWhy[reason])
+	}
+	return nil
 }
 
 func schedLifecycle(ctx context.Context, cmd string, args []string, io IO) error {
@@ -428,67 +467,10 @@ func schedLifecycle(ctx context.Context, cmd string, args []string, io IO) error
 		return err
 	}
 	defer closeAll()
-	var b campaign.Broadcast
-	switch cmd {
-	case "pause":
-		b, err = svc.Pause(ctx, pos[0])
-	case "resume":
-		b, err = svc.Resume(ctx, pos[0])
-	case "cancel":
-		b, err = svc.Cancel(ctx, pos[0])
-	}
+	b, err := svc.Lifecycle(ctx, service.Verb(cmd), pos[0])
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(io.Stdout, "broadcast %s is %s\n", b.Name, b.Status)
 	return nil
-}
-
-// accountInfoer is a provider client that can read the account's plan.
-type accountInfoer interface {
-	AccountInfo(ctx context.Context) (provider.AccountInfo, error)
-}
-
-// checkPlans asks each account's provider for its plan limits and warns
-// about broadcasts that would exceed them. An account the provider refuses
-// (an invalid or expired token, an unknown or disconnected account: an
-// account-level answer) is a problem: nothing of it could be sent. Not
-// reaching the provider is a warning: validation must not depend on the
-// provider being up.
-func checkPlans(ctx context.Context, io IO, b *spec.Bundle) (warnings, problems []string) {
-	senders := &app.Senders{Getenv: io.Getenv}
-	infos := map[string]provider.AccountInfo{}
-	for _, a := range b.Accounts {
-		if caps, ok := drivers.CapabilitiesOf(a.Provider); !ok || !caps.AccountInfo {
-			continue // the API tells nothing about the plan
-		}
-		s, err := senders.Sender(ctx, delivery.Account{Name: a.Name, Provider: a.Provider, BaseURL: a.BaseURL,
-			TokenRef: a.TokenRef, SecretRef: a.SecretRef, SessionID: a.SessionID, PhoneNumberID: a.PhoneNumberID, WhatsAppBotID: a.WhatsAppBotID})
-		if err != nil {
-			warnings = append(warnings, fmt.Sprintf("account %s: cannot check plan limits: %v", a.Name, err))
-			continue
-		}
-		ai, ok := s.(accountInfoer)
-		if !ok {
-			continue
-		}
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		info, err := ai.AccountInfo(cctx)
-		cancel()
-		var pe *provider.Error
-		switch {
-		case errors.As(err, &pe) && pe.Class == provider.ClassHaltAccount:
-			problems = append(problems, fmt.Sprintf("%s: account %s: the provider refuses the account (check api_token and the account's ids): %v", a.Pos, a.Name, err))
-		case err != nil:
-			warnings = append(warnings, fmt.Sprintf("account %s: cannot check plan limits: %v", a.Name, err))
-		default:
-			infos[a.Name] = info
-		}
-	}
-	for _, bc := range b.Broadcasts {
-		if info, ok := infos[bc.Account]; ok {
-			warnings = append(warnings, campaign.LimitWarnings(bc.Name, bc.RecipientCount(), info)...)
-		}
-	}
-	return warnings, problems
 }

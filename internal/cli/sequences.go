@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,24 +10,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/phone"
-	"github.com/wacamp/wacamp/provider/drivers"
+	"github.com/wacamp/wacamp/internal/service"
 	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/spec"
 )
-
-// openSequences opens the database (sequence commands need no Redis) and
-// returns the sequence service over it.
-func openSequences(ctx context.Context, io IO) (*sequence.Service, func(), error) {
-	conns, err := openDB(ctx, io)
-	if err != nil {
-		return nil, nil, err
-	}
-	return sequence.NewService(conns.Store, nil), conns.Close, nil
-}
 
 // openDB opens the database alone, for commands that need no Redis.
 func openDB(ctx context.Context, io IO) (*app.Conns, error) {
@@ -39,14 +27,15 @@ func openDB(ctx context.Context, io IO) (*app.Conns, error) {
 	return app.Open(ctx, dbOnly(cfg), Logger(io))
 }
 
-// openForPhone normalises a --phone value and opens the database.
-func openForPhone(ctx context.Context, io IO, raw string) (string, *sequence.Service, func(), error) {
+// openForPhone normalises a --phone value and opens the database
+// (sequence commands need no Redis).
+func openForPhone(ctx context.Context, io IO, raw string) (string, *service.Service, func(), error) {
 	p, err := phone.Normalize(raw)
 	if err != nil {
 		return "", nil, nil, UsageError("--phone %q: %v", raw, err)
 	}
-	db, closeDB, err := openSequences(ctx, io)
-	return p, db, closeDB, err
+	svc, closeAll, err := openService(ctx, io, false)
+	return p, svc, closeAll, err
 }
 
 // varsFlag collects repeated --var key=value flags.
@@ -62,9 +51,6 @@ func (v varsFlag) Set(s string) error {
 	v[strings.TrimSpace(k)] = val
 	return nil
 }
-
-// enrollBatch is how many people one enroll transaction takes.
-const enrollBatch = 1000
 
 func schedEnroll(ctx context.Context, args []string, io IO) error {
 	fs := newFlags("enroll", io)
@@ -107,64 +93,26 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 		one := spec.Person{Recipient: spec.Recipient{Phone: p, Name: *name, Vars: vars}}
 		people = func(context.Context) iter.Seq2[spec.Person, error] { return spec.Persons(one) }
 	}
-	db, closeDB, err := openSequences(ctx, io)
+	svc, closeAll, err := openService(ctx, io, false)
 	if err != nil {
 		return err
 	}
-	defer closeDB()
-	check, err := peopleCheck(ctx, db, pos[0])
-	if err != nil {
-		return err
-	}
-	if err := reportPeopleProblems(io, check(people(ctx)), "sequence %s: %d problem(s); nobody was enrolled", pos[0]); err != nil {
-		return err
-	}
-	var total sequence.EnrollResult
-	var batch []spec.Person
-	enrolled := 0
-	enroll := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		// Checked again, batch by batch: a file edited since it was
-		// checked never enrolls anyone the check would refuse.
-		if err := reportPeopleProblems(io, check(spec.Persons(batch...)),
-			"%s changed since it was checked: %d problem(s); %d of %d people were enrolled before this", *file, enrolled, count); err != nil {
-			return err
-		}
-		enrollees := make([]sequence.Enrollee, len(batch))
-		for i, p := range batch {
-			enrollees[i] = sequence.Enrollee{Phone: p.Phone, Name: p.Name, Vars: p.Vars}
-		}
-		res, err := db.Enroll(ctx, pos[0], enrollees)
-		if err != nil {
-			return err
-		}
-		total.Enrolled += res.Enrolled
-		total.Skipped += res.Skipped
-		total.OptedOut += res.OptedOut
-		enrolled += len(batch)
-		batch = batch[:0]
-		if count > enrollBatch {
+	defer closeAll()
+	total, err := svc.Enroll(ctx, pos[0], people, service.EnrollOptions{Count: count, Progress: func(enrolled, count int) {
+		if count > service.EnrollBatch {
 			fmt.Fprintf(io.Stderr, "enrolling: %d of %d\n", enrolled, count)
 		}
-		return nil
-	}
-	for p, err := range people(ctx) {
-		if err != nil {
-			if enrolled > 0 {
-				return fmt.Errorf("%w (%d of %d people were enrolled before this)", err, enrolled, count)
-			}
-			return err
+	}})
+	var refused *service.PeopleRefused
+	if errors.As(err, &refused) {
+		printPeopleProblems(io, refused.Problems)
+		if refused.Changed {
+			return &exitError{code: 1, msg: fmt.Sprintf("%s changed since it was checked: %d problem(s); %d of %d people were enrolled before this",
+				*file, len(refused.Problems), refused.Enrolled, count)}
 		}
-		if len(batch) == enrollBatch {
-			if err := enroll(); err != nil {
-				return err
-			}
-		}
-		batch = append(batch, p)
+		return &exitError{code: 1, msg: refused.Error()}
 	}
-	if err := enroll(); err != nil {
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(io.Stdout, "sequence %s: %d enrolled, %d skipped (already active, or finished and the sequence does not re-enter)",
@@ -176,37 +124,16 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 	return nil
 }
 
-// peopleCheck returns the check of people against the current version of
-// sequence name (spec.CheckPeople): people to whom some step could not
-// be sent (a variable without a value, a name the provider requires) are
-// refused before anyone is enrolled; the step would fail days later, stop
-// the enrollment, and they could not enroll again.
-func peopleCheck(ctx context.Context, db *sequence.Service, name string) (func(iter.Seq2[spec.Person, error]) error, error) {
-	seq, acct, err := db.Target(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	return func(people iter.Seq2[spec.Person, error]) error {
-		return spec.CheckPeople(seq, drivers.Catalog{}, acct.Provider, people)
-	}, nil
-}
-
-// reportPeopleProblems prints the problems of a people check, if err has
-// them, and returns the command's error: msg with args and the number of
-// problems put in.
-func reportPeopleProblems(io IO, err error, msg, name string, args ...any) error {
-	var ve *spec.ValidationError
-	if !errors.As(err, &ve) {
-		return err
-	}
-	for _, p := range ve.Problems {
+// printPeopleProblems prints the problems of a people check: with their
+// file and line, or the field alone for a person given on the command line.
+func printPeopleProblems(io IO, problems []spec.Problem) {
+	for _, p := range problems {
 		if p.File == "" { // given on the command line
 			fmt.Fprintf(io.Stderr, "%s: %s\n", p.Field, p.Msg)
 		} else {
 			fmt.Fprintln(io.Stderr, p.String())
 		}
 	}
-	return &exitError{code: 1, msg: fmt.Sprintf(msg, append([]any{name, len(ve.Problems)}, args...)...)}
 }
 
 func schedUnenroll(ctx context.Context, args []string, io IO) error {
@@ -266,29 +193,6 @@ func schedExit(ctx context.Context, args []string, io IO) error {
 	return nil
 }
 
-// sequenceStatus prints a sequence's report; false if name is no sequence.
-func sequenceStatus(ctx context.Context, io IO, name string, asJSON bool) (bool, error) {
-	db, closeDB, err := openSequences(ctx, io)
-	if err != nil {
-		return false, err
-	}
-	defer closeDB()
-	r, err := db.Report(ctx, name)
-	if errors.Is(err, campaign.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return true, err
-	}
-	if asJSON {
-		enc := json.NewEncoder(io.Stdout)
-		enc.SetIndent("", "  ")
-		return true, enc.Encode(r)
-	}
-	printSequenceReport(io.Stdout, r, io.now())
-	return true, nil
-}
-
 func printSequenceReport(w io.Writer, r sequence.Report, now time.Time) {
 	fmt.Fprintf(w, "sequence %s (version %d)\n", r.Name, r.Version)
 	fmt.Fprintf(w, "  enrollments: %s\n", countsLine(r.Enrollments, enrollOrder))
@@ -342,30 +246,9 @@ func countsLine(counts map[string]int, order []string) string {
 	return strings.Join(parts, ", ")
 }
 
-// sequenceExport prints one JSON line per (enrollment, step); false if name
-// is no sequence.
-func sequenceExport(ctx context.Context, io IO, name string) (bool, error) {
-	db, closeDB, err := openSequences(ctx, io)
-	if err != nil {
-		return false, err
-	}
-	defer closeDB()
-	enc := json.NewEncoder(io.Stdout)
-	err = db.Export(ctx, name, func(r sequence.Row) error { return enc.Encode(r) })
-	if errors.Is(err, campaign.ErrNotFound) {
-		return false, nil
-	}
-	return true, err
-}
-
 // listSequences prints one line per sequence: its enrollments by state.
-func listSequences(ctx context.Context, io IO) error {
-	db, closeDB, err := openSequences(ctx, io)
-	if err != nil {
-		return err
-	}
-	defer closeDB()
-	reports, err := db.Reports(ctx)
+func listSequences(ctx context.Context, io IO, svc *service.Service) error {
+	reports, err := svc.Sequences.Reports(ctx)
 	if err != nil {
 		return err
 	}

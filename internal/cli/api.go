@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/wacamp/wacamp/internal/api"
+	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/internal/service"
+)
+
+// schedAPI serves the HTTP API (`scheduler api`) until ctx ends.
+func schedAPI(ctx context.Context, args []string, io IO) error {
+	fs := newFlags("api", io)
+	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
+	noAuth := fs.Bool("insecure-no-auth", false, "serve without authentication (loopback addresses only; for trying it out)")
+	if _, err := ParseFlags(fs, args); err != nil {
+		return &exitError{code: 2}
+	}
+	tokens, err := api.LoadTokens(io.Getenv)
+	if err != nil {
+		return &exitError{code: 2, msg: err.Error()}
+	}
+	if *noAuth && !loopback(*addr) {
+		return UsageError("--insecure-no-auth serves only on a loopback address (127.0.0.1, ::1, localhost), not %s", *addr)
+	}
+	if len(tokens) == 0 && !*noAuth {
+		return &exitError{code: 2, msg: api.ErrNoTokens.Error()}
+	}
+	cfg, err := settings(io)
+	if err != nil {
+		return err
+	}
+	log := Logger(io)
+	conns, err := app.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer conns.Close()
+	if err := conns.PingRedis(ctx); err != nil {
+		return err
+	}
+	h, closeAPI, err := APIHandler(conns, io, tokens, *noAuth, log)
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	if *noAuth {
+		log.Warn("api: serving WITHOUT authentication (--insecure-no-auth): every request may change everything")
+	}
+	return Serve(ctx, *addr, h, log, fmt.Sprintf("api: serving %d token(s)", len(tokens)))
+}
+
+// APIHandler returns the HTTP API over conns (the demo serves it with
+// ServeUIOn); close it with the returned function.
+func APIHandler(conns *app.Conns, io IO, tokens []api.Token, insecure bool, log *slog.Logger) (http.Handler, func(), error) {
+	svc, closeSvc := service.New(conns, io.Getenv, io.now)
+	srv, err := api.New(api.Config{Service: svc, Tokens: tokens, Insecure: insecure, Logger: log, Now: io.now})
+	if err != nil {
+		closeSvc()
+		return nil, nil, err
+	}
+	return srv, closeSvc, nil
+}
+
+// loopback reports whether addr's host is a loopback address or
+// localhost.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
