@@ -51,6 +51,7 @@ type env struct {
 	simURL string
 	conns  *app.Conns
 	log    *syncBuf
+	api    *contract
 }
 
 func newEnv(t *testing.T) *env {
@@ -82,7 +83,7 @@ func newEnv(t *testing.T) *env {
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	e := &env{t: t, url: ts.URL, simURL: simSrv.URL + "/api/v1", conns: conns, log: logs}
+	e := &env{t: t, url: ts.URL, simURL: simSrv.URL + "/api/v1", conns: conns, log: logs, api: newContract(t, ts.URL)}
 	t.Cleanup(func() {
 		require.NotContains(t, logs.String(), rwToken, "a token's value in the log")
 		require.NotContains(t, logs.String(), roToken, "a token's value in the log")
@@ -123,7 +124,9 @@ func (e *env) do(method, path, token, contentType string, body []byte, header ..
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(e.t, err)
-	return answer{status: resp.StatusCode, header: resp.Header, body: b}
+	a := answer{status: resp.StatusCode, header: resp.Header, body: b}
+	e.api.check(e.t, req, body, a)
+	return a
 }
 
 func (e *env) postJSON(path, token string, v any, header ...string) answer {
