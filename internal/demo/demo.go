@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/delivery"
+	"github.com/wacamp/wacamp/internal/api"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/cli"
 	"github.com/wacamp/wacamp/internal/ops"
@@ -41,6 +43,7 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	n := fs.Int("recipients", 1000, "audience size of the example broadcast")
 	rate := fs.Float64("rate", 80, "rate_per_second of the example account")
 	uiAddr := fs.String("ui", "127.0.0.1:8080", "web UI listen address (port 0 picks a free one)")
+	apiAddr := fs.String("api", "127.0.0.1:8090", "HTTP API listen address (port 0 picks a free one)")
 	exit := fs.Bool("exit", false, "exit when the broadcast is done instead of keeping the web UI up")
 	dataDir := fs.String("data", "", "directory for the embedded database and example files (default: a temporary one)")
 	prov := fs.String("provider", "botsailor", "the simulated provider: "+demoProviders)
@@ -199,10 +202,16 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	}()
 	select {
 	case a := <-metricsAt:
-		fmt.Fprintf(out, "  metrics   http://%s/metrics (and /healthz, /readyz)\n\n", a)
+		fmt.Fprintf(out, "  metrics   http://%s/metrics (and /healthz, /readyz)\n", a)
 	case err := <-metricsErr:
 		return err
 	}
+	apiURL, closeAPI, err := serveAPI(conns, io, *apiAddr, log, out)
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	fmt.Fprintln(out)
 
 	svc := campaign.NewService(conns.Store, nil, nil, opts)
 	svc.UseBudgets(throttle.NewRecipients(conns.RedisClient))
@@ -307,7 +316,7 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	if *exit {
 		return nil
 	}
-	fmt.Fprintf(out, "web UI still at http://%s/ — press Ctrl-C to stop\n", uiLn.Addr())
+	fmt.Fprintf(out, "web UI still at http://%s/, the API at %s — press Ctrl-C to stop\n", uiLn.Addr(), apiURL)
 	<-ctx.Done()
 	return nil
 }
@@ -454,4 +463,44 @@ func open(ctx context.Context, env config.Config, dir string, log *slog.Logger) 
 		return nil, nil, err
 	}
 	return conns, closeEmbedded, nil
+}
+
+// serveAPI serves the HTTP API on addr (or a free port) with the tokens
+// of the environment (WACAMP_API_TOKENS_FILE, WACAMP_API_TOKEN_RW/_RO),
+// or a generated read-write token named demo, and prints its URL and how
+// to call it.
+func serveAPI(conns *app.Conns, cio cli.IO, addr string, log *slog.Logger, out io.Writer) (string, func(), error) {
+	tokens, err := api.LoadTokens(cio.Getenv)
+	if err != nil {
+		return "", nil, err
+	}
+	value := ""
+	if len(tokens) == 0 {
+		value = randomHex(16)
+		t, err := api.NewToken("demo", api.ReadWrite, value)
+		if err != nil {
+			return "", nil, err
+		}
+		tokens = []api.Token{t}
+	}
+	h, closeAPI, err := cli.APIHandler(conns, cio, tokens, false, log)
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			closeAPI()
+			return "", nil, err
+		}
+	}
+	srv := cli.ServeUIOn(ln, h)
+	url := "http://" + ln.Addr().String() + "/v1"
+	if value != "" {
+		fmt.Fprintf(out, "  API       %s (read-write token %s; set WACAMP_API_TOKEN_RW to choose)\n", url, value)
+		fmt.Fprintf(out, "            curl -H 'Authorization: Bearer %s' %s/broadcasts\n", value, url)
+	} else {
+		fmt.Fprintf(out, "  API       %s (tokens from the environment)\n", url)
+	}
+	return url, func() { _ = srv.Close(); closeAPI() }, nil
 }

@@ -23,11 +23,12 @@ func TestDemoRunsThroughEveryProvider(t *testing.T) {
 			t.Parallel()
 			out := &syncBuf{}
 			io := cli.IO{Stdout: out, Stderr: out, Getenv: func(string) string { return "" }}
-			err := demo.Run(context.Background(), []string{"-exit", "-provider", p, "-recipients", "30", "-ui", "127.0.0.1:0", "-data", t.TempDir()}, io)
+			err := demo.Run(context.Background(), []string{"-exit", "-provider", p, "-recipients", "30", "-ui", "127.0.0.1:0", "-api", "127.0.0.1:0", "-data", t.TempDir()}, io)
 			if err != nil {
 				t.Fatalf("demo: %v\n%s", err, out.String())
 			}
-			for _, want := range []string{"done in", "recipients sent a message twice: 0", "welcome:", "status polls:", "  metrics   http://127.0.0.1:"} {
+			for _, want := range []string{"done in", "recipients sent a message twice: 0", "welcome:", "status polls:", "  metrics   http://127.0.0.1:",
+				"API       http://127.0.0.1:", "curl -H 'Authorization: Bearer "} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("output lacks %q:\n%s", want, out.String())
 				}
