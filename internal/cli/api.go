@@ -15,7 +15,7 @@ import (
 // schedAPI serves the HTTP API (`scheduler api`) until ctx ends.
 func schedAPI(ctx context.Context, args []string, io IO) error {
 	fs := newFlags("api", io)
-	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
+	addr := fs.String("addr", "127.0.0.1:8092", "listen address")
 	noAuth := fs.Bool("insecure-no-auth", false, "serve without authentication (loopback addresses only; for trying it out)")
 	if _, err := ParseFlags(fs, args); err != nil {
 		return &exitError{code: 2}

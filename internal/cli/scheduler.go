@@ -54,7 +54,7 @@ Commands:
   optout add|remove|list|import|export
                          the suppression list: who is sent nothing (or no
                          marketing); see scheduler optout help
-  api [--addr 127.0.0.1:8090] [--insecure-no-auth]
+  api [--addr 127.0.0.1:8092] [--insecure-no-auth]
                          serve the HTTP API (JSON under /v1) with bearer tokens
                          from WACAMP_API_TOKENS_FILE (lines name:ro|rw:token),
                          WACAMP_API_TOKEN_RW or WACAMP_API_TOKEN_RO

@@ -43,7 +43,7 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	n := fs.Int("recipients", 1000, "audience size of the example broadcast")
 	rate := fs.Float64("rate", 80, "rate_per_second of the example account")
 	uiAddr := fs.String("ui", "127.0.0.1:8080", "web UI listen address (port 0 picks a free one)")
-	apiAddr := fs.String("api", "127.0.0.1:8090", "HTTP API listen address (port 0 picks a free one)")
+	apiAddr := fs.String("api", "127.0.0.1:8092", "HTTP API listen address (port 0 picks a free one)")
 	exit := fs.Bool("exit", false, "exit when the broadcast is done instead of keeping the web UI up")
 	dataDir := fs.String("data", "", "directory for the embedded database and example files (default: a temporary one)")
 	prov := fs.String("provider", "botsailor", "the simulated provider: "+demoProviders)
