@@ -12,7 +12,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/wacamp/wacamp/campaign"
@@ -120,6 +122,7 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/sequences/{name}/enroll", true, s.enroll},
 		{"POST", "/v1/sequences/{name}/unenroll", true, s.unenroll},
 		{"POST", "/v1/exit", true, s.exit},
+		{"POST", "/v1/test-send", true, s.testSend},
 	}
 }
 
@@ -215,8 +218,14 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		input   *service.InputError
 		refused *service.PeopleRefused
 		tooBig  *http.MaxBytesError
+		held    *service.Held
 	)
 	switch {
+	case errors.As(err, &held):
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(held.Wait.Seconds())))))
+		writeError(w, http.StatusTooManyRequests, "held", held.Error())
+	case errors.Is(err, service.ErrOptedOut):
+		writeError(w, http.StatusUnprocessableEntity, "opted_out", err.Error())
 	case errors.As(err, &refused):
 		writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: refused.Error(), Code: "invalid_people", Problems: peopleProblems(refused)})
 	case errors.As(err, &tooBig):

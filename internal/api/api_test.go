@@ -19,6 +19,7 @@ import (
 
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/config"
+	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/api"
 	"github.com/wacamp/wacamp/internal/app"
@@ -85,6 +86,9 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(ts.Close)
 	e := &env{t: t, url: ts.URL, simURL: simSrv.URL + "/api/v1", conns: conns, log: logs, api: newContract(t, ts.URL)}
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the server's log:\n%s", logs.String())
+		}
 		require.NotContains(t, logs.String(), rwToken, "a token's value in the log")
 		require.NotContains(t, logs.String(), roToken, "a token's value in the log")
 	})
@@ -202,7 +206,7 @@ func TestAuthentication(t *testing.T) {
 func TestValidateAndApply(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	bad := e.account() + "broadcasts:\n  - name: promo\n    account: nobody\n    recipients: [{phone: \"12\"}]\n    message: {text: \"Hi\"}\n"
+	bad := e.account() + "broadcasts:\n  - name: promo\n    account: nobody\n    audience: {recipients: [{phone: \"12\"}]}\n    message: {text: \"Hi\"}\n"
 	a := e.do("POST", "/v1/validate", roToken, "application/yaml", []byte(bad))
 	require.Equal(t, http.StatusUnprocessableEntity, a.status, "%s", a.body)
 	var refused struct {
@@ -384,4 +388,59 @@ func TestEnrollIdempotency(t *testing.T) {
 	require.Equal(t, http.StatusOK, ex.status, "%s", ex.body)
 	require.JSONEq(t, `{"exited": {"31610000002": []}}`, string(ex.body), "the sequence does not exit on reply")
 	require.Equal(t, http.StatusNotFound, e.postJSON("/v1/sequences/nothing/enroll", rwToken, body).status)
+}
+
+// A test send goes to the test phone through the account's limits and is
+// recorded as a test: the campaign's counts do not move; a second one at
+// once is held by the pair interval (429, Retry-After); an opted-out phone
+// is refused; a sequence's step is named by its number.
+func TestTestSend(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	campaignYAML := e.account() + `broadcasts:
+  - name: promo
+    account: main
+    audience: {recipients: [{phone: "31610000001", name: Ann}]}
+    message: {text: "Hello {{name}}"}
+sequences:
+  - name: onboarding
+    account: main
+    steps:
+      - {after: 1h, message: {text: "Welcome {{name}}!"}}
+`
+	applied := e.do("POST", "/v1/apply", rwToken, "application/yaml", []byte(campaignYAML))
+	require.Equal(t, http.StatusOK, applied.status, "%s", applied.body)
+	before := e.do("GET", "/v1/broadcasts/promo", roToken, "", nil).json(t)["counts"]
+
+	a := e.postJSON("/v1/test-send", rwToken, map[string]any{"campaign": "promo", "phone": "+31 6 9999 0001", "name": "Tester"})
+	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+	got := a.json(t)
+	require.Equal(t, "sent", got["status"], "%s", a.body)
+	require.Equal(t, "31699990001", got["phone"])
+	require.Equal(t, "crm", got["requested_by"])
+	require.Equal(t, before, e.do("GET", "/v1/broadcasts/promo", roToken, "", nil).json(t)["counts"], "a test is not counted in the campaign")
+	var n int64
+	require.NoError(t, e.conns.Store.Gorm().Raw(`SELECT COUNT(*) FROM test_sends WHERE campaign = 'promo' AND status = 'sent'`).Scan(&n).Error)
+	require.Equal(t, int64(1), n)
+
+	unrendered := e.postJSON("/v1/test-send", rwToken, map[string]any{"campaign": "promo", "phone": "31699990001"})
+	require.Equal(t, http.StatusBadRequest, unrendered.status, "no name for {{name}}: %s", unrendered.body)
+	held := e.postJSON("/v1/test-send", rwToken, map[string]any{"campaign": "promo", "phone": "31699990001", "name": "Tester"})
+	require.Equal(t, http.StatusTooManyRequests, held.status, "%s", held.body)
+	require.Equal(t, "held", held.json(t)["code"])
+	require.NotEmpty(t, held.header.Get("Retry-After"))
+
+	_, err := e.conns.Store.Suppress(context.Background(), []consent.Entry{{List: "account:main", Phone: "31699990002",
+		Scope: consent.ScopeAll, Source: consent.SourceCLI, Reason: "test"}}, time.Now())
+	require.NoError(t, err)
+	out := e.postJSON("/v1/test-send", rwToken, map[string]any{"campaign": "promo", "phone": "31699990002", "name": "X"})
+	require.Equal(t, http.StatusUnprocessableEntity, out.status, "%s", out.body)
+	require.Equal(t, "opted_out", out.json(t)["code"])
+
+	step := e.postJSON("/v1/test-send", rwToken, map[string]any{"campaign": "onboarding", "step": 1, "phone": "31699990003", "name": "Ben"})
+	require.Equal(t, http.StatusOK, step.status, "%s", step.body)
+	require.Equal(t, "sequence", step.json(t)["kind"])
+	require.Equal(t, http.StatusBadRequest, e.postJSON("/v1/test-send", rwToken, map[string]any{"campaign": "onboarding", "phone": "31699990003"}).status)
+	require.Equal(t, http.StatusNotFound, e.postJSON("/v1/test-send", rwToken, map[string]any{"campaign": "nothing", "phone": "31699990003"}).status)
+	require.Equal(t, http.StatusForbidden, e.postJSON("/v1/test-send", roToken, map[string]any{"campaign": "promo", "phone": "31699990004"}).status)
 }

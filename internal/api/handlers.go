@@ -515,3 +515,35 @@ func (s *Server) exit(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"exited": exited})
 }
+
+type testSendIn struct {
+	Campaign string            `json:"campaign"`
+	Step     int               `json:"step,omitempty"`
+	Phone    string            `json:"phone"`
+	Name     string            `json:"name,omitempty"`
+	Vars     map[string]string `json:"vars,omitempty"`
+}
+
+func (s *Server) testSend(w http.ResponseWriter, r *http.Request) {
+	var in testSendIn
+	if err := readJSON(w, r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if in.Campaign == "" {
+		writeError(w, http.StatusBadRequest, "bad_request", "campaign: the broadcast or sequence whose message to send")
+		return
+	}
+	norm, probs := phones("phone", []string{in.Phone})
+	if len(probs) > 0 {
+		refusePhones(w, probs)
+		return
+	}
+	res, err := s.cfg.Service.TestSend(r.Context(), service.TestSendRequest{Campaign: in.Campaign, Step: in.Step, Phone: norm[0],
+		Name: in.Name, Vars: in.Vars, RequestedBy: tokenOf(r).Name})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}

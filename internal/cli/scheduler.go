@@ -19,6 +19,7 @@ import (
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/ops"
+	"github.com/wacamp/wacamp/internal/phone"
 	"github.com/wacamp/wacamp/internal/service"
 	"github.com/wacamp/wacamp/localtime"
 	"github.com/wacamp/wacamp/spec"
@@ -54,6 +55,10 @@ Commands:
   optout add|remove|list|import|export
                          the suppression list: who is sent nothing (or no
                          marketing); see scheduler optout help
+  test-send NAME --phone NUMBER [--step N] [--name NAME] [--var key=value]…
+                         send one rendered message of a broadcast (or a sequence's
+                         step N) to a test phone, through the account's limits;
+                         recorded as a test, never counted in the campaign
   api [--addr 127.0.0.1:8092] [--insecure-no-auth]
                          serve the HTTP API (JSON under /v1) with bearer tokens
                          from WACAMP_API_TOKENS_FILE (lines name:ro|rw:token),
@@ -85,6 +90,8 @@ func Scheduler(ctx context.Context, args []string, io IO) error {
 		return schedExport(ctx, rest, io)
 	case "retry-failed":
 		return schedRetryFailed(ctx, rest, io)
+	case "test-send":
+		return schedTestSend(ctx, rest, io)
 	case "api":
 		return schedAPI(ctx, rest, io)
 	case "pause", "resume", "cancel":
@@ -472,5 +479,46 @@ func schedLifecycle(ctx context.Context, cmd string, args []string, io IO) error
 		return err
 	}
 	fmt.Fprintf(io.Stdout, "broadcast %s is %s\n", b.Name, b.Status)
+	return nil
+}
+
+func schedTestSend(ctx context.Context, args []string, io IO) error {
+	fs := newFlags("test-send", io)
+	ph := fs.String("phone", "", "the test phone (E.164, + optional)")
+	step := fs.Int("step", 0, "the sequence's step, 1-based (none for a broadcast)")
+	name := fs.String("name", "", "the name to render for {{name}}")
+	vars := varsFlag{}
+	fs.Var(vars, "var", "a value for a placeholder, key=value (repeatable)")
+	pos, err := ParseFlags(fs, args)
+	if err != nil {
+		return &exitError{code: 2}
+	}
+	if len(pos) != 1 || *ph == "" {
+		return UsageError("usage: scheduler test-send NAME --phone NUMBER [--step N] [--name NAME] [--var key=value]…")
+	}
+	p, err := phone.Normalize(*ph)
+	if err != nil {
+		return UsageError("--phone %q: %v", *ph, err)
+	}
+	svc, closeAll, err := openService(ctx, io, true)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	t, err := svc.TestSend(ctx, service.TestSendRequest{Campaign: pos[0], Step: *step, Phone: p, Name: *name, Vars: vars, RequestedBy: "cli"})
+	if err != nil {
+		return err
+	}
+	line := fmt.Sprintf("test send %d of %s to %s: %s", t.ID, t.Campaign, t.Phone, t.Status)
+	if t.WAMID != "" {
+		line += " (" + t.WAMID + ")"
+	}
+	if t.Error != "" {
+		line += ": " + t.Error
+	}
+	fmt.Fprintln(io.Stdout, line)
+	if t.Status != "sent" {
+		return &exitError{code: 1}
+	}
 	return nil
 }

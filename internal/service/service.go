@@ -33,6 +33,12 @@ type Service struct {
 	Store     *store.DB
 	Campaigns *campaign.Service
 	Sequences *sequence.Service
+
+	// What a test send goes through: the number's departure slots, the
+	// recipient limits, the account's provider client.
+	fleet      *throttle.Fleet
+	recipients *throttle.Recipients
+	senders    delivery.Senders
 }
 
 // ErrNotFound: no broadcast or sequence by that name.
@@ -51,8 +57,11 @@ func New(conns *app.Conns, getenv func(string) string, now func() time.Time) (*S
 	s.Store = conns.Store
 	s.Campaigns = campaign.NewService(conns.Store, client, insp, delivery.Options{Now: s.now})
 	if conns.RedisClient != nil {
-		s.Campaigns.UseBudgets(throttle.NewRecipients(conns.RedisClient))
+		s.recipients = throttle.NewRecipients(conns.RedisClient)
+		s.fleet = throttle.NewFleet(conns.RedisClient)
+		s.Campaigns.UseBudgets(s.recipients)
 	}
+	s.senders = &app.Senders{Getenv: getenv}
 	s.Sequences = sequence.NewService(conns.Store, nil)
 	return s, func() { _ = client.Close(); _ = insp.Close() }
 }
