@@ -19,7 +19,6 @@ import (
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/phone"
 	"github.com/wacamp/wacamp/internal/service"
-	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 )
@@ -156,25 +155,31 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-func (s *Server) listBroadcasts(w http.ResponseWriter, r *http.Request) {
-	reports, err := s.cfg.Service.Campaigns.All(r.Context())
+// reply answers v, or err when there is one.
+func (s *Server) reply(w http.ResponseWriter, r *http.Request, v any, err error) {
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if reports == nil {
-		reports = []campaign.Report{}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// list is xs as a JSON list: [] rather than null when empty.
+func list[T any](xs []T) []T {
+	if xs == nil {
+		return []T{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"broadcasts": reports})
+	return xs
+}
+
+func (s *Server) listBroadcasts(w http.ResponseWriter, r *http.Request) {
+	reports, err := s.cfg.Service.Campaigns.All(r.Context())
+	s.reply(w, r, map[string]any{"broadcasts": list(reports)}, err)
 }
 
 func (s *Server) getBroadcast(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.cfg.Service.Campaigns.Status(r.Context(), r.PathValue("name"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, rep)
+	s.reply(w, r, rep, err)
 }
 
 // broadcastState is what a lifecycle verb answers.
@@ -255,11 +260,7 @@ func (s *Server) deliveries(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	page, err := s.cfg.Service.Deliveries(r.Context(), r.PathValue("name"), f, after, limit)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, page)
+	s.reply(w, r, page, err)
 }
 
 // flushWriter pushes each chunk of an export to the client and extends
@@ -326,23 +327,12 @@ func safeFileName(name string) string {
 
 func (s *Server) listSequences(w http.ResponseWriter, r *http.Request) {
 	reports, err := s.cfg.Service.Sequences.Reports(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if reports == nil {
-		reports = []sequence.Report{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"sequences": reports})
+	s.reply(w, r, map[string]any{"sequences": list(reports)}, err)
 }
 
 func (s *Server) getSequence(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.cfg.Service.Sequences.Report(r.Context(), r.PathValue("name"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, rep)
+	s.reply(w, r, rep, err)
 }
 
 // readJSON decodes the request's JSON body into v (unknown fields
@@ -541,9 +531,5 @@ func (s *Server) testSend(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.cfg.Service.TestSend(r.Context(), service.TestSendRequest{Campaign: in.Campaign, Step: in.Step, Phone: norm[0],
 		Name: in.Name, Vars: in.Vars, RequestedBy: tokenOf(r).Name})
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	s.reply(w, r, res, err)
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/api"
 	"github.com/wacamp/wacamp/internal/app"
 	"github.com/wacamp/wacamp/internal/service"
@@ -35,14 +36,11 @@ func schedAPI(ctx context.Context, args []string, io IO) error {
 		return err
 	}
 	log := Logger(io)
-	conns, err := app.Open(ctx, cfg, log)
+	conns, err := openLive(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer conns.Close()
-	if err := conns.PingRedis(ctx); err != nil {
-		return err
-	}
 	h, closeAPI, err := APIHandler(conns, io, tokens, *noAuth, log)
 	if err != nil {
 		return err
@@ -78,4 +76,19 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// openLive opens the connections of a long-running process and checks
+// that Redis answers: it stops at once when Redis or Postgres cannot be
+// reached at start.
+func openLive(ctx context.Context, cfg config.Config, log *slog.Logger) (*app.Conns, error) {
+	conns, err := app.Open(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := conns.PingRedis(ctx); err != nil {
+		conns.Close()
+		return nil, err
+	}
+	return conns, nil
 }
