@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -443,4 +444,25 @@ sequences:
 	require.Equal(t, http.StatusBadRequest, e.postJSON("/v1/test-send", rwToken, map[string]any{"campaign": "onboarding", "phone": "31699990003"}).status)
 	require.Equal(t, http.StatusNotFound, e.postJSON("/v1/test-send", rwToken, map[string]any{"campaign": "nothing", "phone": "31699990003"}).status)
 	require.Equal(t, http.StatusForbidden, e.postJSON("/v1/test-send", roToken, map[string]any{"campaign": "promo", "phone": "31699990004"}).status)
+}
+
+// A read-only token's validation reads no secret and asks no provider:
+// a campaign in a request chooses its accounts' base_url, and checking
+// online would send the secret it names there.
+func TestReadOnlyValidationIsOffline(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var asked atomic.Int32
+	trap := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		http.Error(w, "no", http.StatusTeapot)
+	}))
+	t.Cleanup(trap.Close)
+	doc := strings.Replace(e.account(), e.simURL, trap.URL+"/api/v1", 1)
+	a := e.do("POST", "/v1/validate", roToken, "application/yaml", []byte(doc))
+	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+	require.Zero(t, asked.Load(), "a read-only validation called the account's base_url")
+	a = e.do("POST", "/v1/validate", rwToken, "application/yaml", []byte(doc))
+	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+	require.Positive(t, asked.Load(), "a read-write validation checks the account at its provider")
 }

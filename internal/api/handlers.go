@@ -100,6 +100,12 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, apply bool) *serv
 			return nil
 		}
 	}
+	// Checking online reads the secrets a campaign names and sends them
+	// to its accounts' base_url: only a token that may apply may do that.
+	// A read-only token's validation is offline, whatever it asks.
+	if tokenOf(r).Role != ReadWrite {
+		offline = true
+	}
 	chk, err := s.cfg.Service.Check(r.Context(), src, service.CheckOptions{Offline: offline, Apply: apply})
 	if err != nil {
 		s.fail(w, r, err)
