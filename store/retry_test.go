@@ -9,6 +9,7 @@ import (
 	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/store"
 )
 
 // retry-failed plans again only the failed deliveries whose failure was
@@ -73,6 +74,20 @@ func TestRetryFailed(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 2, counts[delivery.Planned])
 		require.Equal(t, 7, counts[delivery.Failed])
+
+		// Pages of the failed deliveries, and one phone's.
+		page, err := f.db.Deliveries(f.ctx, b.ID, store.DeliveryFilter{Status: delivery.Failed}, 0, 4)
+		require.NoError(t, err)
+		require.Len(t, page, 4)
+		require.Equal(t, refs[0].ID, page[0].ID)
+		require.Equal(t, "Person 0", page[0].Name)
+		rest, err := f.db.Deliveries(f.ctx, b.ID, store.DeliveryFilter{Status: delivery.Failed}, page[3].ID, 4)
+		require.NoError(t, err)
+		require.Len(t, rest, 3, "7 failed in all")
+		one, err := f.db.Deliveries(f.ctx, b.ID, store.DeliveryFilter{Phone: f.delivery(refs[1].ID).Phone}, 0, 10)
+		require.NoError(t, err)
+		require.Len(t, one, 1)
+		require.Equal(t, delivery.Planned, one[0].Status)
 
 		// The feeder found nothing to send before the retry: its
 		// completion now finds planned deliveries and leaves it running.
