@@ -206,7 +206,9 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	case err := <-metricsErr:
 		return err
 	}
-	apiURL, closeAPI, err := serveAPI(conns, io, *apiAddr, log, out)
+	apiIO := io
+	apiIO.Getenv = getenv // the demo account's secrets, for test sends
+	apiURL, closeAPI, err := serveAPI(conns, apiIO, *apiAddr, log, out)
 	if err != nil {
 		return err
 	}
