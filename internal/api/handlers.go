@@ -395,23 +395,34 @@ func refusePhones(w http.ResponseWriter, probs []service.Problem) {
 		Code: "invalid_phone", Problems: probs})
 }
 
+// phoneBatch checks a request's phones: 1 to MaxPeople, each a number
+// that normalises (a bad one is a problem named field[i]). On a refusal it
+// has answered, and ok is false.
+func phoneBatch(w http.ResponseWriter, field string, raw []string) (norm []string, ok bool) {
+	if len(raw) == 0 || len(raw) > MaxPeople {
+		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("%s: want 1 to %d phones", field, MaxPeople))
+		return nil, false
+	}
+	norm, probs := phones(field, raw)
+	if len(probs) > 0 {
+		refusePhones(w, probs)
+		return nil, false
+	}
+	return norm, true
+}
+
 func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 	var in enrollIn
 	if err := readJSON(w, r, &in); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if len(in.People) == 0 || len(in.People) > MaxPeople {
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("people: want 1 to %d people", MaxPeople))
-		return
-	}
 	raw := make([]string, len(in.People))
 	for i, p := range in.People {
 		raw[i] = p.Phone
 	}
-	norm, probs := phones("people.phone", raw)
-	if len(probs) > 0 {
-		refusePhones(w, probs)
+	norm, ok := phoneBatch(w, "people.phone", raw)
+	if !ok {
 		return
 	}
 	people := make([]spec.Person, len(in.People))
@@ -444,13 +455,8 @@ func (s *Server) unenroll(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if len(in.Phones) == 0 || len(in.Phones) > MaxPeople {
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("phones: want 1 to %d phones", MaxPeople))
-		return
-	}
-	norm, probs := phones("phones", in.Phones)
-	if len(probs) > 0 {
-		refusePhones(w, probs)
+	norm, ok := phoneBatch(w, "phones", in.Phones)
+	if !ok {
 		return
 	}
 	reason := in.Reason
@@ -488,13 +494,8 @@ func (s *Server) exit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "on: want reply or unsubscribe")
 		return
 	}
-	if len(in.Phones) == 0 || len(in.Phones) > MaxPeople {
-		writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("phones: want 1 to %d phones", MaxPeople))
-		return
-	}
-	norm, probs := phones("phones", in.Phones)
-	if len(probs) > 0 {
-		refusePhones(w, probs)
+	norm, ok := phoneBatch(w, "phones", in.Phones)
+	if !ok {
 		return
 	}
 	exited := map[string][]string{}
