@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 
 	"github.com/wacamp/wacamp/config"
 	"github.com/wacamp/wacamp/internal/api"
 	"github.com/wacamp/wacamp/internal/app"
+	"github.com/wacamp/wacamp/internal/ops"
 	"github.com/wacamp/wacamp/internal/service"
 )
 
@@ -18,6 +18,7 @@ func schedAPI(ctx context.Context, args []string, io IO) error {
 	fs := newFlags("api", io)
 	addr := fs.String("addr", "127.0.0.1:8092", "listen address")
 	noAuth := fs.Bool("insecure-no-auth", false, "serve without authentication (loopback addresses only; for trying it out)")
+	mf := addMetricsFlags(fs, DefaultAPIMetricsAddr)
 	if _, err := ParseFlags(fs, args); err != nil {
 		return &exitError{code: 2}
 	}
@@ -25,7 +26,7 @@ func schedAPI(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
-	if *noAuth && !loopback(*addr) {
+	if *noAuth && !ops.Loopback(*addr) {
 		return UsageError("--insecure-no-auth serves only on a loopback address (127.0.0.1, ::1, localhost), not %s", *addr)
 	}
 	if len(tokens) == 0 && !*noAuth {
@@ -35,12 +36,21 @@ func schedAPI(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
+	metricsToken, err := mf.check(cfg)
+	if err != nil {
+		return err
+	}
 	log := Logger(io)
 	conns, err := openLive(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer conns.Close()
+	// The API process's own /metrics (the Go runtime's), /healthz and
+	// /readyz (Redis, Postgres, migrations), as every long-running process.
+	if err := mf.serve(ctx, metricsToken, ops.New(), app.ReadyChecks(conns), log); err != nil {
+		return err
+	}
 	h, closeAPI, err := APIHandler(conns, io, tokens, *noAuth, log)
 	if err != nil {
 		return err
@@ -62,20 +72,6 @@ func APIHandler(conns *app.Conns, io IO, tokens []api.Token, insecure bool, log 
 		return nil, nil, err
 	}
 	return srv, closeSvc, nil
-}
-
-// loopback reports whether addr's host is a loopback address or
-// localhost.
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // openLive opens the connections of a long-running process and checks

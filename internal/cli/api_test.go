@@ -37,19 +37,20 @@ func TestAPICommand(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "tokens")
 	require.NoError(t, os.WriteFile(file, []byte("# the CRM\ncrm:rw:"+token+"\n"), 0o600))
 	w.env["WACAMP_API_TOKENS_FILE"] = file
-	w.daemon(cli.Scheduler, "api", "--addr", "127.0.0.1:0")
-	served := regexp.MustCompile(`url=http://(127\.0\.0\.1:\d+)/`)
-	var addr string
-	for deadline := time.Now().Add(30 * time.Second); addr == "" && time.Now().Before(deadline); {
-		if m := served.FindStringSubmatch(w.all.String()); m != nil {
-			addr = m[1]
-		} else {
-			time.Sleep(10 * time.Millisecond)
+	w.daemon(cli.Scheduler, "api", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0")
+	logged := func(re *regexp.Regexp) string {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if m := re.FindStringSubmatch(w.all.String()); m != nil {
+				return m[1]
+			}
 		}
+		t.Fatalf("no %s in the log:\n%s", re, w.all.String())
+		return ""
 	}
-	require.NotEmpty(t, addr, "the API's address in the log:\n%s", w.all.String())
-	get := func(tok string) int {
-		req, err := http.NewRequestWithContext(context.Background(), "GET", "http://"+addr+"/v1/broadcasts", nil)
+	addr := logged(regexp.MustCompile(`msg="api: serving 1 token\(s\)" url=http://(127\.0\.0\.1:\d+)/`))
+	metrics := logged(regexp.MustCompile(`url=http://(127\.0\.0\.1:\d+)/metrics`))
+	get := func(url, tok string) int {
+		req, err := http.NewRequestWithContext(context.Background(), "GET", url, nil)
 		require.NoError(t, err)
 		if tok != "" {
 			req.Header.Set("Authorization", "Bearer "+tok)
@@ -60,8 +61,9 @@ func TestAPICommand(t *testing.T) {
 		_ = resp.Body.Close()
 		return resp.StatusCode
 	}
-	require.Equal(t, http.StatusUnauthorized, get(""))
-	require.Equal(t, http.StatusOK, get(token))
+	require.Equal(t, http.StatusUnauthorized, get("http://"+addr+"/v1/broadcasts", ""))
+	require.Equal(t, http.StatusOK, get("http://"+addr+"/v1/broadcasts", token))
+	require.Equal(t, http.StatusOK, get("http://"+metrics+"/readyz", ""), "the API process is ready: Redis, Postgres, migrations")
 	require.Eventually(t, func() bool { return regexp.MustCompile(`token=crm`).MatchString(w.all.String()) }, 10*time.Second, 10*time.Millisecond)
 	require.NotContains(t, w.all.String(), token)
 }

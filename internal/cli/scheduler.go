@@ -59,7 +59,7 @@ Commands:
                          send one rendered message of a broadcast (or a sequence's
                          step N) to a test phone, through the account's limits;
                          recorded as a test, never counted in the campaign
-  api [--addr 127.0.0.1:8092] [--insecure-no-auth]
+  api [--addr 127.0.0.1:8092] [--insecure-no-auth] [--metrics-addr 127.0.0.1:9473]
                          serve the HTTP API (JSON under /v1) with bearer tokens
                          from WACAMP_API_TOKENS_FILE (lines name:ro|rw:token),
                          WACAMP_API_TOKEN_RW or WACAMP_API_TOKEN_RO
