@@ -173,6 +173,15 @@ func (f *fixture) setStatus(id int64, to campaign.Status) {
 	}[to]
 	from := campaign.StatusScheduled
 	for _, s := range path {
+		if s == campaign.StatusCompleted {
+			// SetStatus completes a running broadcast only when none of
+			// its deliveries is planned (retry-failed's guard); these
+			// fixtures keep theirs.
+			require.NoError(f.t, f.db.Gorm().WithContext(f.ctx).Exec(`UPDATE broadcasts SET status = ?, finished_at = ? WHERE id = ? AND status = ?`,
+				string(s), t0, id, string(from)).Error)
+			from = s
+			continue
+		}
 		ok, err := f.db.SetStatus(f.ctx, id, []campaign.Status{from}, s, "test", t0)
 		require.NoError(f.t, err)
 		require.True(f.t, ok, "set status %s → %s", from, s)
