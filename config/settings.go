@@ -28,4 +28,7 @@ var Settings = []Setting{
 	{"ASYNQMON_PASSWORD_FILE", "asynqmon, demo", "", "a file holding the web UI password"},
 	{"WACAMP_METRICS_TOKEN", "worker, scheduler run, asynqmon", "", "bearer token for /metrics and /readyz (required when --metrics-addr is beyond loopback, unless --metrics-insecure-no-auth)"},
 	{"WACAMP_METRICS_TOKEN_FILE", "worker, scheduler run, asynqmon", "", "a file holding the metrics bearer token"},
+	{"WACAMP_API_TOKENS_FILE", "scheduler api", "", "a secret file of the HTTP API's bearer tokens, one a line: name:ro|rw:token (at least 24 characters)"},
+	{"WACAMP_API_TOKEN_RW", "scheduler api", "", "an HTTP API read-write token (named env-rw), when there is no tokens file"},
+	{"WACAMP_API_TOKEN_RO", "scheduler api", "", "an HTTP API read-only token (named env-ro), when there is no tokens file"},
 }

@@ -43,8 +43,8 @@ func TestReadyChecks(t *testing.T) {
 	down := open("redis://" + testenv.ClosedAddr(t) + "/0")
 	code, body = readyz(t, down)
 	require.Equal(t, http.StatusServiceUnavailable, code)
+	// refused, or (under load, while the client retries the dial) timed out
 	require.Contains(t, body, "redis: not ready: ping Redis: ")
-	require.Contains(t, body, "connection refused")
 	require.Contains(t, body, "postgres: ok\nmigrations: ok\n")
 
 	// The newest migration undone in the version table: behind.
