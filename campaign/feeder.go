@@ -85,18 +85,22 @@ const PlanAhead = time.Minute
 // the sequence steps falling due every StepTick. Tick errors are logged,
 // not fatal: the next tick tries again.
 func (f *Feeder) Run(ctx context.Context, interval time.Duration) error {
-	if interval > StepTick {
-		var releasing sync.WaitGroup
-		rctx, stop := context.WithCancel(ctx)
-		releasing.Go(func() { f.releaseEvery(rctx, interval) })
-		defer releasing.Wait()
-		defer stop()
-	}
+	var releasing sync.WaitGroup
+	defer releasing.Wait()
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	for {
+	for first := true; ; first = false {
 		if err := f.Tick(ctx); err != nil && ctx.Err() == nil {
 			f.opts.Logger.ErrorContext(ctx, "scheduler: tick failed", slog.String("error", err.Error()))
+		}
+		// The release loop starts after the first tick, whose check for a
+		// Redis that lost its data (on a new Redis: the first check) must
+		// not find steps the loop released a moment before and enqueue
+		// them again as lost.
+		if first && interval > StepTick {
+			releasing.Go(func() { f.releaseEvery(rctx, interval) })
 		}
 		select {
 		case <-ctx.Done():
