@@ -920,23 +920,9 @@ type exportRow struct {
 // delivery: it is exported planned, with id 0 and the broadcast's
 // updated_at.
 func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(delivery.Row) error) error {
-	// Each recipient's delivery is one probe of the unique index. On
-	// Postgres a lateral join (kept apart by its LIMIT: there is one row at
-	// most) says so: a plain join lets the planner, when its statistics
-	// miss a broadcast's deliveries (they grow from none as it sends), sort
-	// them all to merge them in.
-	join := `LEFT JOIN deliveries d ON d.broadcast_id = r.broadcast_id AND d.recipient_id = r.id`
-	if db.dialect == "postgres" {
-		join = `LEFT JOIN LATERAL (SELECT * FROM deliveries WHERE broadcast_id = r.broadcast_id AND recipient_id = r.id LIMIT 1) d ON true`
-	}
 	var after int64
 	for {
-		var rows []exportRow
-		err := db.q(ctx).Raw(`SELECT r.id AS recipient_id, d.id, r.phone, r.name, d.status, d.wamid, d.error_code, d.error, d.attempts, d.settle,
-			d.sent_at, d.updated_at, b.updated_at AS planned, z.name AS zone_name
-			FROM recipients r JOIN broadcasts b ON b.id = r.broadcast_id `+join+`
-			LEFT JOIN broadcast_zones z ON z.broadcast_id = r.broadcast_id AND z.zone = r.zone
-			WHERE r.broadcast_id = ? AND r.id > ? ORDER BY r.id LIMIT ?`, broadcastID, after, db.batch).Scan(&rows).Error
+		rows, err := db.recipientRows(ctx, broadcastID, after, db.batch, "")
 		if err != nil {
 			return fmt.Errorf("broadcast %d: export: %w", broadcastID, err)
 		}
@@ -947,22 +933,55 @@ func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(delivery.Ro
 			return fmt.Errorf("broadcast %d: export: keyset did not advance past %d", broadcastID, after)
 		}
 		for _, r := range rows {
-			row := delivery.Row{Phone: r.Phone, Name: r.Name, Status: delivery.Planned, UpdatedAt: r.Planned.UTC()}
-			if r.ID != nil {
-				row = delivery.Row{ID: *r.ID, Phone: r.Phone, Name: r.Name, Status: delivery.Status(deref(r.Status)),
-					WAMID: deref(r.Wamid), ErrorCode: deref(r.ErrorCode), Error: deref(r.Error), Attempts: deref(r.Attempts),
-					Settle: deref(r.Settle), SentAt: r.SentAt, UpdatedAt: deref(r.UpdatedAt).UTC()}
-			}
-			row.Zone = deref(r.ZoneName)
-			if row.SentAt != nil {
-				row.SentAt = ptr(row.SentAt.UTC())
-			}
-			if err := fn(row); err != nil {
+			if err := fn(r.row()); err != nil {
 				return err
 			}
 		}
 		after = rows[len(rows)-1].RecipientID
 	}
+}
+
+// recipientRows reads up to limit recipients of a broadcast after the
+// recipient id after, in id order, each with its delivery if it has one;
+// phoneLike, when not empty, keeps those whose phone is LIKE it.
+func (db *DB) recipientRows(ctx context.Context, broadcastID, after int64, limit int, phoneLike string) ([]exportRow, error) {
+	// Each recipient's delivery is one probe of the unique index. On
+	// Postgres a lateral join (kept apart by its LIMIT: there is one row at
+	// most) says so: a plain join lets the planner, when its statistics
+	// miss a broadcast's deliveries (they grow from none as it sends), sort
+	// them all to merge them in.
+	join := `LEFT JOIN deliveries d ON d.broadcast_id = r.broadcast_id AND d.recipient_id = r.id`
+	if db.dialect == "postgres" {
+		join = `LEFT JOIN LATERAL (SELECT * FROM deliveries WHERE broadcast_id = r.broadcast_id AND recipient_id = r.id LIMIT 1) d ON true`
+	}
+	cond, args := "", []any{broadcastID, after}
+	if phoneLike != "" {
+		cond, args = " AND r.phone LIKE ?", append(args, phoneLike)
+	}
+	var rows []exportRow
+	err := db.q(ctx).Raw(`SELECT r.id AS recipient_id, d.id, r.phone, r.name, d.status, d.wamid, d.error_code, d.error, d.attempts, d.settle,
+		d.sent_at, d.updated_at, b.updated_at AS planned, z.name AS zone_name
+		FROM recipients r JOIN broadcasts b ON b.id = r.broadcast_id `+join+`
+		LEFT JOIN broadcast_zones z ON z.broadcast_id = r.broadcast_id AND z.zone = r.zone
+		WHERE r.broadcast_id = ? AND r.id > ?`+cond+` ORDER BY r.id LIMIT ?`, append(args, limit)...).Scan(&rows).Error
+	return rows, err
+}
+
+// row is r as export writes it. A recipient the feeder has not reached yet
+// has no delivery: it is planned, with id 0 and the broadcast's
+// updated_at.
+func (r exportRow) row() delivery.Row {
+	row := delivery.Row{Phone: r.Phone, Name: r.Name, Status: delivery.Planned, UpdatedAt: r.Planned.UTC()}
+	if r.ID != nil {
+		row = delivery.Row{ID: *r.ID, Phone: r.Phone, Name: r.Name, Status: delivery.Status(deref(r.Status)),
+			WAMID: deref(r.Wamid), ErrorCode: deref(r.ErrorCode), Error: deref(r.Error), Attempts: deref(r.Attempts),
+			Settle: deref(r.Settle), SentAt: r.SentAt, UpdatedAt: deref(r.UpdatedAt).UTC()}
+	}
+	row.Zone = deref(r.ZoneName)
+	if row.SentAt != nil {
+		row.SentAt = ptr(row.SentAt.UTC())
+	}
+	return row
 }
 
 // jobRow is the one-query join behind Job and Jobs (the send path's hot
