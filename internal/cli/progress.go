@@ -46,19 +46,7 @@ func ProgressLine(r campaign.Report) string {
 
 // budgetHeld says, when the unique-recipient budget holds back a running
 // broadcast's pending sends, until when; else "".
-func budgetHeld(r campaign.Report) string {
-	c := r.Counts
-	// Full and nothing going out: the pending sends are waiting for room
-	// (while sends to recipients already counted go on, the ETA stands).
-	if r.Budget == nil || !r.Budget.Full || r.Status != campaign.StatusRunning || r.Rate > 0 || c["planned"]+c["queued"] == 0 {
-		return ""
-	}
-	s := fmt.Sprintf("deferred: daily unique-recipient budget full (%d of %d)", r.Budget.Used, r.Budget.Limit)
-	if r.Budget.NextRoom != nil {
-		s += ", room from " + r.Budget.NextRoom.Local().Format("2006-01-02 15:04:05")
-	}
-	return s
-}
+func budgetHeld(r campaign.Report) string { return r.BudgetHeld() }
 
 // printReport writes the human form of `scheduler status NAME`.
 func printReport(w io.Writer, r campaign.Report) {
