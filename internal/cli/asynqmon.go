@@ -65,12 +65,17 @@ func UIHandler(opt asynq.RedisConnOpt, readOnly bool) *asynqmon.HTTPHandler {
 	return asynqmon.New(asynqmon.Options{RootPath: "/", RedisConnOpt: opt, ReadOnly: readOnly})
 }
 
-// Asynqmon runs the asynqmon command.
+// consoleMaxConns is the web UI server's Postgres pool unless
+// WACAMP_DB_MAX_CONNS says otherwise: a few people's page views.
+const consoleMaxConns = 4
+
+// Asynqmon runs the asynqmon command: the Asynq UI, and beside it (with
+// DATABASE_URL) the campaign console.
 func Asynqmon(ctx context.Context, args []string, io IO) error {
 	fs := newFlags("asynqmon", io)
 	fs.Init("asynqmon", fs.ErrorHandling())
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
-	readOnly := fs.Bool("read-only", false, "view only: no deleting, retrying or pausing from the UI")
+	readOnly := fs.Bool("read-only", false, "view only: no deleting, retrying or pausing from the UI, no actions in the console")
 	noAuth := fs.Bool("insecure-no-auth", false, "serve without authentication (only behind your own auth proxy)")
 	mf := addMetricsFlags(fs, DefaultAsynqmonMetricsAddr)
 	if _, err := ParseFlags(fs, args); err != nil {
@@ -93,25 +98,50 @@ func Asynqmon(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return err
 	}
-	ui := UIHandler(target.Asynq, *readOnly)
-	defer ui.Close()
-	var h http.Handler = ui
+	var creds Credentials
 	if !*noAuth {
-		creds, err := UICredentials(cfg)
-		if err != nil {
+		if creds, err = UICredentials(cfg); err != nil {
 			return &exitError{code: 2, msg: err.Error()}
 		}
-		h = BasicAuth(ui, creds, log)
+	}
+	ui := UIHandler(target.Asynq, *readOnly)
+	defer ui.Close()
+	var c http.Handler = noConsole
+	var readyChecks []ops.Check
+	if cfg.DatabaseURL != "" {
+		if cfg.DBMaxConns < 1 {
+			cfg.DBMaxConns = consoleMaxConns
+		}
+		conns, err := app.Open(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer conns.Close()
+		readyChecks = app.ReadyChecks(conns)
+		var closeConsole func()
+		c, closeConsole = NewConsole(conns, *readOnly, log)
+		defer closeConsole()
+	} else {
+		log.Warn("asynqmon: DATABASE_URL is not set: serving the Asynq UI without the campaign console")
+	}
+	var h = WithConsole(ui, c)
+	if !*noAuth {
+		h = BasicAuth(h, creds, log)
 	} else {
 		log.Warn("asynqmon: serving WITHOUT authentication (--insecure-no-auth)")
 	}
-	// The web UI has no Postgres: it is ready when Redis answers.
-	rc := target.NewClient()
-	defer func() { _ = rc.Close() }()
-	if err := mf.serve(ctx, token, ops.New(), []ops.Check{app.RedisCheck(rc)}, log); err != nil {
+	// Ready when Redis answers and, with the console, Postgres answers
+	// with its schema current.
+	checks := readyChecks
+	if checks == nil {
+		rc := target.NewClient()
+		defer func() { _ = rc.Close() }()
+		checks = []ops.Check{app.RedisCheck(rc)}
+	}
+	if err := mf.serve(ctx, token, ops.New(), checks, log); err != nil {
 		return err
 	}
-	return Serve(ctx, *addr, h, log, "asynqmon: web UI")
+	return Serve(ctx, *addr, h, log, "asynqmon: web UI (campaign console at "+ConsolePath+"/)")
 }
 
 // Serve serves the web UI h on addr until ctx ends, hardened (see HardenUI),

@@ -184,13 +184,16 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 			return err
 		}
 	}
-	uiSrv := cli.ServeUIOn(uiLn, cli.BasicAuth(ui, creds, log))
+	console, closeConsole := cli.NewConsole(conns, false, log)
+	defer closeConsole()
+	uiSrv := cli.ServeUIOn(uiLn, cli.BasicAuth(cli.WithConsole(ui, console), creds, log))
 	defer uiSrv.Close()
 	login := "user " + creds.User + ", password from ASYNQMON_PASSWORD"
 	if generated {
 		login = "user " + creds.User + ", password " + creds.Password + " (set ASYNQMON_USER/ASYNQMON_PASSWORD to choose)"
 	}
 	fmt.Fprintf(out, "  web UI    http://%s/ (%s)\n", uiLn.Addr(), login)
+	fmt.Fprintf(out, "  console   http://%s%s/ (the campaign console; same login)\n", uiLn.Addr(), cli.ConsolePath)
 	insp := asynq.NewInspector(conns.Redis)
 	defer insp.Close()
 	app.CollectFleet(conns.Metrics, conns, insp)
@@ -318,7 +321,7 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	if *exit {
 		return nil
 	}
-	fmt.Fprintf(out, "web UI still at http://%s/, the API at %s — press Ctrl-C to stop\n", uiLn.Addr(), apiURL)
+	fmt.Fprintf(out, "web UI still at http://%s/ (campaign console at http://%s%s/), the API at %s — press Ctrl-C to stop\n", uiLn.Addr(), uiLn.Addr(), cli.ConsolePath, apiURL)
 	<-ctx.Done()
 	return nil
 }
