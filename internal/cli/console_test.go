@@ -1,0 +1,278 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"html"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/internal/cli"
+)
+
+// consoleUser and consolePassword are the test web UI's login.
+const consoleUser, consolePassword = "ops", "console-pw"
+
+// asynqmon starts the asynqmon command (with args) on the world's
+// database and Redis and returns its base URL, read from the line it logs
+// once it listens.
+func (w *world) asynqmon(args ...string) string {
+	w.t.Helper()
+	out := &syncBuf{}
+	env := map[string]string{"ASYNQMON_USER": consoleUser, "ASYNQMON_PASSWORD": consolePassword}
+	io := cli.IO{Stdout: out, Stderr: out, Getenv: func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return w.env[k]
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cli.Asynqmon(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), io) }()
+	w.t.Cleanup(func() {
+		cancel()
+		<-done
+		if w.t.Failed() {
+			w.t.Logf("asynqmon %v:\n%s", args, out.String())
+		}
+	})
+	listening := regexp.MustCompile(`url=(http://[0-9.:]+)/`)
+	var base string
+	require.Eventually(w.t, func() bool {
+		if m := listening.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+			return true
+		}
+		select {
+		case err := <-done:
+			w.t.Fatalf("asynqmon ended: %v\n%s", err, out.String())
+		default:
+		}
+		return false
+	}, 30*time.Second, 10*time.Millisecond)
+	return base
+}
+
+// page is one answer of the console.
+type page struct {
+	status int
+	body   string
+	header http.Header
+}
+
+// noRedirect is a client that shows redirects instead of following them.
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// get fetches base+path with the console login (or, with user "", none).
+func get(t *testing.T, base, path, user, pass string) page {
+	t.Helper()
+	return do(t, http.MethodGet, base+path, user, pass, nil, nil)
+}
+
+func do(t *testing.T, method, u, user, pass string, form url.Values, hdr map[string]string) page {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, u, body)
+	require.NoError(t, err)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := noRedirect.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return page{status: resp.StatusCode, body: string(b), header: resp.Header}
+}
+
+// state is the broadcast's state as `scheduler status --json` says.
+func (w *world) state(name string) string {
+	w.t.Helper()
+	code, out := w.run("status", name, "--json")
+	require.Equal(w.t, 0, code, out)
+	var st struct{ Status string }
+	require.NoError(w.t, json.Unmarshal([]byte(out), &st))
+	return st.Status
+}
+
+var formToken = regexp.MustCompile(`name="token" value="([^"]+)"`)
+
+// Every console path, the page, its assets, the confirmation and the
+// action alike, answers 401 without the login or with a wrong one; with it,
+// the pages are served with a strict CSP (no inline script, no other
+// origin).
+func TestConsoleNeedsTheLoginOnEveryRoute(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	code, out := w.run("apply", "-f", w.campaign(3))
+	require.Equal(t, 0, code, out)
+	base := w.asynqmon()
+	routes := []struct{ method, path string }{
+		{"GET", "/console/"}, {"GET", "/console/static/console.css"}, {"GET", "/console/static/console.js"},
+		{"GET", "/console/broadcasts/promo"}, {"GET", "/console/broadcasts/promo?phone=316&after=1"},
+		{"GET", "/console/broadcasts/promo/pause"}, {"POST", "/console/broadcasts/promo/pause"},
+		{"GET", "/console/broadcasts/nope"}, {"GET", "/console/elsewhere"}, {"GET", "/"},
+	}
+	for _, r := range routes {
+		for _, login := range [][2]string{{"", ""}, {consoleUser, "wrong"}, {"someone", consolePassword}} {
+			p := do(t, r.method, base+r.path, login[0], login[1], url.Values{}, nil)
+			require.Equal(t, http.StatusUnauthorized, p.status, "%s %s as %q", r.method, r.path, login[0])
+			require.NotContains(t, p.body, "promo")
+		}
+	}
+	require.Equal(t, "scheduled", w.state("promo"), "no unauthenticated request changed anything")
+	for path, want := range map[string]int{"/console/": 200, "/console/broadcasts/promo": 200, "/console/broadcasts/promo/pause": 200,
+		"/console/broadcasts/nope": 404, "/console/broadcasts/promo/explode": 404, "/console/static/console.js": 200} {
+		p := get(t, base, path, consoleUser, consolePassword)
+		require.Equal(t, want, p.status, path)
+		csp := p.header.Get("Content-Security-Policy")
+		require.Contains(t, csp, "default-src 'none'", path)
+		require.Contains(t, csp, "script-src 'self'", path)
+		require.NotContains(t, csp, "unsafe-inline", path)
+	}
+	list := get(t, base, "/console/", consoleUser, consolePassword)
+	require.Contains(t, list.body, `href="/console/broadcasts/promo"`)
+	require.Contains(t, list.body, `href="/"`, "a link to the Asynq UI")
+	require.NotContains(t, list.body, "<script>", "no inline script")
+}
+
+// The console's actions: a confirmation page, then a POST carrying the
+// form's token moves the broadcast (pause, resume, cancel) and sends the
+// browser back to its page. A POST without the token, or one a browser
+// marks as coming from another site, changes nothing.
+func TestConsoleActionsNeedTheFormAndTheSameOrigin(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	code, out := w.run("apply", "-f", w.campaign(3))
+	require.Equal(t, 0, code, out)
+	base := w.asynqmon()
+	confirm := get(t, base, "/console/broadcasts/promo/pause", consoleUser, consolePassword)
+	require.Equal(t, 200, confirm.status)
+	require.Contains(t, confirm.body, "pause broadcast promo?")
+	m := formToken.FindStringSubmatch(confirm.body)
+	require.NotNil(t, m, confirm.body)
+	token := html.UnescapeString(m[1])
+	post := func(action string, form url.Values, hdr map[string]string) page {
+		return do(t, http.MethodPost, base+"/console/broadcasts/promo/"+action, consoleUser, consolePassword, form, hdr)
+	}
+
+	p := post("pause", url.Values{}, nil)
+	require.Equal(t, http.StatusForbidden, p.status, "no token")
+	p = post("pause", url.Values{"token": {token + "x"}}, nil)
+	require.Equal(t, http.StatusForbidden, p.status, "a wrong token")
+	p = post("pause", url.Values{"token": {token}}, map[string]string{"Sec-Fetch-Site": "cross-site"})
+	require.Equal(t, http.StatusForbidden, p.status, "a cross-site form")
+	p = post("pause", url.Values{"token": {token}}, map[string]string{"Origin": "https://evil.example"})
+	require.Equal(t, http.StatusForbidden, p.status, "another origin")
+	require.Equal(t, "scheduled", w.state("promo"))
+
+	p = post("pause", url.Values{"token": {token}}, map[string]string{"Sec-Fetch-Site": "same-origin"})
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
+	require.Equal(t, "/console/broadcasts/promo?done=pause", p.header.Get("Location"))
+	require.Equal(t, "paused", w.state("promo"))
+	shown := get(t, base, "/console/broadcasts/promo?done=pause", consoleUser, consolePassword)
+	require.Contains(t, shown.body, `id="state">paused<`)
+	require.Contains(t, shown.body, "paused by operator")
+	require.Contains(t, shown.body, `/console/broadcasts/promo/resume"`)
+	require.NotContains(t, shown.body, `/console/broadcasts/promo/pause"`, "no pause button on a paused broadcast")
+
+	p = post("pause", url.Values{"token": {token}}, nil)
+	require.Equal(t, http.StatusConflict, p.status, "pausing a paused broadcast")
+	p = post("resume", url.Values{"token": {token}}, nil)
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
+	require.Equal(t, "scheduled", w.state("promo"), "it never started: back to scheduled")
+	p = post("cancel", url.Values{"token": {token}}, nil)
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
+	require.Equal(t, "cancelled", w.state("promo"))
+	shown = get(t, base, "/console/broadcasts/promo", consoleUser, consolePassword)
+	require.NotContains(t, shown.body, `class="button act-`, "no actions on a cancelled broadcast")
+}
+
+// With --read-only the console shows no action and refuses every one,
+// even with a form token from a server that allows them.
+func TestConsoleReadOnlyRefusesActions(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	code, out := w.run("apply", "-f", w.campaign(3))
+	require.Equal(t, 0, code, out)
+	rw, ro := w.asynqmon(), w.asynqmon("-read-only")
+	m := formToken.FindStringSubmatch(get(t, rw, "/console/broadcasts/promo/pause", consoleUser, consolePassword).body)
+	require.NotNil(t, m)
+	shown := get(t, ro, "/console/broadcasts/promo", consoleUser, consolePassword)
+	require.Equal(t, 200, shown.status)
+	require.Contains(t, shown.body, "read-only")
+	require.NotContains(t, shown.body, `class="button act-`)
+	for _, act := range []string{"pause", "resume", "cancel"} {
+		require.Equal(t, http.StatusForbidden, get(t, ro, "/console/broadcasts/promo/"+act, consoleUser, consolePassword).status, act)
+		p := do(t, http.MethodPost, ro+"/console/broadcasts/promo/"+act, consoleUser, consolePassword,
+			url.Values{"token": {html.UnescapeString(m[1])}}, map[string]string{"Sec-Fetch-Site": "same-origin"})
+		require.Equal(t, http.StatusForbidden, p.status, act)
+		require.Contains(t, p.body, "read-only")
+	}
+	require.Equal(t, "scheduled", w.state("promo"))
+}
+
+var (
+	phoneRow = regexp.MustCompile(`data-phone="(\d+)"`)
+	nextPage = regexp.MustCompile(`href="([^"]+)" id="next-page"`)
+)
+
+// The recipient table pages through the audience in its order, each
+// recipient once, and finds recipients by any part of their number.
+func TestConsoleRecipientsPageAndSearch(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	code, out := w.run("apply", "-f", w.campaign(7))
+	require.Equal(t, 0, code, out)
+	base := w.asynqmon()
+	var seen []string
+	path := "/console/broadcasts/promo?size=3"
+	pages := 0
+	for path != "" {
+		p := get(t, base, path, consoleUser, consolePassword)
+		require.Equal(t, 200, p.status, path)
+		rows := phoneRow.FindAllStringSubmatch(p.body, -1)
+		require.NotEmpty(t, rows, path)
+		require.LessOrEqual(t, len(rows), 3)
+		for _, r := range rows {
+			seen = append(seen, r[1])
+		}
+		path = ""
+		if m := nextPage.FindStringSubmatch(p.body); m != nil {
+			path = html.UnescapeString(m[1])
+		}
+		if pages++; pages > 5 {
+			t.Fatal("the pages do not end")
+		}
+	}
+	require.Equal(t, 3, pages)
+	require.Equal(t, []string{"31610000000", "31610000001", "31610000002", "31610000003", "31610000004", "31610000005", "31610000006"}, seen)
+
+	for q, want := range map[string][]string{
+		"0000005": {"31610000005"}, "+31 61 000 0006": {"31610000006"}, "abc": nil, "999": nil,
+	} {
+		p := get(t, base, "/console/broadcasts/promo?phone="+url.QueryEscape(q), consoleUser, consolePassword)
+		require.Equal(t, 200, p.status)
+		var got []string
+		for _, r := range phoneRow.FindAllStringSubmatch(p.body, -1) {
+			got = append(got, r[1])
+		}
+		require.Equal(t, want, got, q)
+	}
+}
