@@ -276,3 +276,17 @@ func TestConsoleRecipientsPageAndSearch(t *testing.T) {
 		require.Equal(t, want, got, q)
 	}
 }
+
+// Without DATABASE_URL the web UI server still serves the Asynq UI, and
+// the console's paths say what it needs.
+func TestConsoleWithoutADatabase(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	delete(w.env, "DATABASE_URL")
+	base := w.asynqmon()
+	require.Equal(t, http.StatusUnauthorized, get(t, base, "/console/", "", "").status)
+	p := get(t, base, "/console/", consoleUser, consolePassword)
+	require.Equal(t, http.StatusServiceUnavailable, p.status)
+	require.Contains(t, p.body, "DATABASE_URL")
+	require.Equal(t, http.StatusOK, get(t, base, "/", consoleUser, consolePassword).status)
+}

@@ -75,7 +75,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	})
 
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 1400),
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1280, 1000),
 		chromedp.Flag("disable-dev-shm-usage", true))...)
 	t.Cleanup(cancelAlloc)
 	browser, cancelBrowser := chromedp.NewContext(alloc)
@@ -127,7 +127,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	visible := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.CSS(sel)) }
 	click := func(sel string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Evaluate[int](`(document.querySelector(` + strconv.Quote(sel) + `).click(), 1)`)(ctx, tg)
+			_, err := chromedp.Evaluate[int](`(document.querySelector(`+strconv.Quote(sel)+`).click(), 1)`)(ctx, tg)
 			return err
 		})
 	}
@@ -187,7 +187,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if shot := os.Getenv("WACAMP_CONSOLE_SCREENSHOT"); shot != "" {
 		waitText("#handed", true, func(s string) bool { n, _ := strconv.Atoi(s); return n > total/3 })
 		ctx, cancel := within()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()) // the window (1280×1000), as PNG
 		cancel()
 		if err != nil {
 			t.Fatalf("screenshot: %v", err)
