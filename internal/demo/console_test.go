@@ -181,8 +181,25 @@ func TestConsoleInABrowser(t *testing.T) {
 	if sum != total {
 		t.Errorf("the counts per state add up to %d, not the audience's %d", sum, total)
 	}
-	if eval(`document.querySelectorAll("#chart svg rect.bar").length`) == 0 {
-		t.Error("the progress chart has no bars while sending")
+	// Once the page shows a message accepted, its chart shows it too (both
+	// read at once: the refresh swaps them together).
+	var shown []int
+	waitFor(t, time.Minute, "a message accepted", func() bool {
+		run("reload", chromedp.Reload(), visible("#state"))
+		ctx, cancel := within()
+		defer cancel()
+		var err error
+		shown, err = chromedp.Run(ctx, chromedp.Evaluate[[]int](`(() => {
+			const n = id => Number(document.getElementById(id).textContent);
+			return [n("count-sent") + n("count-delivered") + n("count-read"), document.querySelectorAll("#chart svg rect.bar").length];
+		})()`))
+		if err != nil {
+			t.Fatalf("read the counts and the chart: %v", err)
+		}
+		return shown[0] > 0
+	})
+	if shown[1] == 0 {
+		t.Errorf("%d messages accepted, and the progress chart has no bars", shown[0])
 	}
 	if shot := os.Getenv("WACAMP_CONSOLE_SCREENSHOT"); shot != "" {
 		waitText("#handed", true, func(s string) bool { n, _ := strconv.Atoi(s); return n > total/3 })

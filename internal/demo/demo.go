@@ -233,11 +233,17 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 		case <-tick.C:
 		}
 		r, err := svc.Status(ctx, name)
+		if ctx.Err() != nil {
+			return nil // stopped (Ctrl-C) while reading
+		}
 		if err != nil {
 			return err
 		}
 		last = r
 		seq, err := conns.Store.SequenceReport(ctx, "welcome")
+		if ctx.Err() != nil {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
