@@ -111,6 +111,15 @@ func (w *world) state(name string) string {
 	return st.Status
 }
 
+// promoWorld is a world with the broadcast promo of n recipients applied
+// (scheduled: no scheduler runs).
+func promoWorld(t *testing.T, n int) *world {
+	w := newWorld(t)
+	code, out := w.run("apply", "-f", w.campaign(n))
+	require.Equal(t, 0, code, out)
+	return w
+}
+
 var formToken = regexp.MustCompile(`name="token" value="([^"]+)"`)
 
 // Every console path, the page, its assets, the confirmation and the
@@ -119,9 +128,7 @@ var formToken = regexp.MustCompile(`name="token" value="([^"]+)"`)
 // origin).
 func TestConsoleNeedsTheLoginOnEveryRoute(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	code, out := w.run("apply", "-f", w.campaign(3))
-	require.Equal(t, 0, code, out)
+	w := promoWorld(t, 3)
 	base := w.asynqmon()
 	routes := []struct{ method, path string }{
 		{"GET", "/console/"}, {"GET", "/console/static/console.css"}, {"GET", "/console/static/console.js"},
@@ -158,9 +165,7 @@ func TestConsoleNeedsTheLoginOnEveryRoute(t *testing.T) {
 // marks as coming from another site, changes nothing.
 func TestConsoleActionsNeedTheFormAndTheSameOrigin(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	code, out := w.run("apply", "-f", w.campaign(3))
-	require.Equal(t, 0, code, out)
+	w := promoWorld(t, 3)
 	base := w.asynqmon()
 	confirm := get(t, base, "/console/broadcasts/promo/pause", consoleUser, consolePassword)
 	require.Equal(t, 200, confirm.status)
@@ -208,9 +213,7 @@ func TestConsoleActionsNeedTheFormAndTheSameOrigin(t *testing.T) {
 // even with a form token from a server that allows them.
 func TestConsoleReadOnlyRefusesActions(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	code, out := w.run("apply", "-f", w.campaign(3))
-	require.Equal(t, 0, code, out)
+	w := promoWorld(t, 3)
 	rw, ro := w.asynqmon(), w.asynqmon("-read-only")
 	m := formToken.FindStringSubmatch(get(t, rw, "/console/broadcasts/promo/pause", consoleUser, consolePassword).body)
 	require.NotNil(t, m)
@@ -237,9 +240,7 @@ var (
 // recipient once, and finds recipients by any part of their number.
 func TestConsoleRecipientsPageAndSearch(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	code, out := w.run("apply", "-f", w.campaign(7))
-	require.Equal(t, 0, code, out)
+	w := promoWorld(t, 7)
 	base := w.asynqmon()
 	var seen []string
 	path := "/console/broadcasts/promo?size=3"
