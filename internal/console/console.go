@@ -7,6 +7,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -454,7 +455,20 @@ func pct(done, total int) string {
 	return strconv.FormatFloat(100*float64(done)/float64(total), 'f', 1, 64)
 }
 
-// countsLine prints non-zero counts by name, in order.
+// countOrder is the order counts are shown in: delivery states, then
+// enrollment states; other keys (reason codes) follow by name.
+var countOrder = func() map[string]int {
+	m := map[string]int{}
+	for i, st := range delivery.Statuses {
+		m[string(st)] = i + 1
+	}
+	for i, st := range []string{sequence.EnrollActive, sequence.EnrollCompleted, sequence.EnrollExited, sequence.EnrollUnenrolled, sequence.EnrollStopped} {
+		m[st] = len(delivery.Statuses) + i + 1
+	}
+	return m
+}()
+
+// countsLine prints non-zero counts, in countOrder.
 func countsLine(m map[string]int) string {
 	keys := make([]string, 0, len(m))
 	for k, n := range m {
@@ -462,7 +476,16 @@ func countsLine(m map[string]int) string {
 			keys = append(keys, k)
 		}
 	}
-	slices.Sort(keys)
+	slices.SortFunc(keys, func(a, b string) int {
+		oa, ob := countOrder[a], countOrder[b]
+		if oa == 0 {
+			oa = len(countOrder) + 1
+		}
+		if ob == 0 {
+			ob = len(countOrder) + 1
+		}
+		return cmp.Or(cmp.Compare(oa, ob), strings.Compare(a, b))
+	})
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = strconv.Itoa(m[k]) + " " + k

@@ -35,3 +35,16 @@ func TestDrawChart(t *testing.T) {
 		t.Errorf("nothing sent, no audience: %s", empty)
 	}
 }
+
+// Counts read in the ladder's order, then enrollment states, then reason
+// codes by name; zeros are left out.
+func TestCountsLine(t *testing.T) {
+	t.Parallel()
+	got := countsLine(map[string]int{"read": 4, "failed": 1, "queued": 36, "opted_out": 2, "frequency_cap": 1, "sent": 0, "active": 3, "completed": 5})
+	if want := "36 queued, 4 read, 1 failed, 3 active, 5 completed, 1 frequency_cap, 2 opted_out"; got != want {
+		t.Errorf("%q, want %q", got, want)
+	}
+	if got := countsLine(nil); got != "none" {
+		t.Errorf("no counts: %q", got)
+	}
+}
