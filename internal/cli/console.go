@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"log/slog"
 	"net/http"
+	"path"
+	"slices"
+	"strings"
 
 	"github.com/hibiken/asynq"
 
@@ -32,11 +36,11 @@ func NewConsole(conns *app.Conns, readOnly bool, log *slog.Logger) (http.Handler
 }
 
 // WithConsole serves the campaign console c under ConsolePath and the
-// Asynq UI ui everywhere else.
+// Asynq UI ui everywhere else, with a link to the console.
 func WithConsole(ui, c http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(ConsolePath+"/", c)
-	mux.Handle("/", ui)
+	mux.Handle("/", LinkConsole(ui))
 	return mux
 }
 
@@ -44,3 +48,46 @@ func WithConsole(ui, c http.Handler) http.Handler {
 var noConsole = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 	http.Error(w, "the campaign console needs the database: start asynqmon with DATABASE_URL set", http.StatusServiceUnavailable)
 })
+
+// consoleLink is the link to the console that LinkConsole adds to the
+// Asynq UI's page (which allows inline styles: see uiCSP).
+const consoleLink = `<a href="` + ConsolePath + `/" id="wacamp-console-link" ` +
+	`style="position:fixed;left:50%;bottom:10px;transform:translateX(-50%);z-index:2000;background:#1d2330;color:#fff;` +
+	`padding:6px 14px;border-radius:16px;font:14px system-ui,sans-serif;text-decoration:none;opacity:.9">Campaign console</a>`
+
+// LinkConsole adds a link to the campaign console to the Asynq UI's page:
+// its index page, which it serves at every path that is not an API call or
+// an asset (a file name with an extension); the rest passes untouched.
+func LinkConsole(ui http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || strings.HasPrefix(r.URL.Path, "/api/") || path.Ext(r.URL.Path) != "" {
+			ui.ServeHTTP(w, r)
+			return
+		}
+		rec := &pageRecorder{header: http.Header{}, status: http.StatusOK}
+		ui.ServeHTTP(rec, r)
+		body := rec.body.Bytes()
+		if ct := rec.header.Get("Content-Type"); ct == "" || strings.HasPrefix(ct, "text/html") {
+			if i := bytes.LastIndex(body, []byte("</body>")); i >= 0 {
+				body = slices.Concat(body[:i], []byte(consoleLink), body[i:])
+			}
+		}
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.Header().Del("Content-Length")
+		w.WriteHeader(rec.status)
+		_, _ = w.Write(body)
+	})
+}
+
+// pageRecorder keeps a page the Asynq UI writes, to add the link to it.
+type pageRecorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (p *pageRecorder) Header() http.Header         { return p.header }
+func (p *pageRecorder) WriteHeader(status int)      { p.status = status }
+func (p *pageRecorder) Write(b []byte) (int, error) { return p.body.Write(b) }

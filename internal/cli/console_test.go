@@ -157,6 +157,20 @@ func TestConsoleNeedsTheLoginOnEveryRoute(t *testing.T) {
 	require.Contains(t, list.body, `href="/console/broadcasts/promo"`)
 	require.Contains(t, list.body, `href="/"`, "a link to the Asynq UI")
 	require.NotContains(t, list.body, "<script>", "no inline script")
+	// The Asynq UI links back, on its page only: its API answers and
+	// assets pass untouched.
+	for _, path := range []string{"/", "/queues/broadcast"} {
+		p := get(t, base, path, consoleUser, consolePassword)
+		require.Equal(t, 200, p.status, path)
+		require.Contains(t, p.body, `<a href="/console/" id="wacamp-console-link"`, path)
+	}
+	js := regexp.MustCompile(`src="(/static/js/[^"]+\.js)"`).FindStringSubmatch(get(t, base, "/", consoleUser, consolePassword).body)
+	require.NotNil(t, js)
+	for _, path := range []string{"/api/queues", js[1]} {
+		p := get(t, base, path, consoleUser, consolePassword)
+		require.Equal(t, 200, p.status, path)
+		require.NotContains(t, p.body, "wacamp-console-link", path)
+	}
 }
 
 // The console's actions: a confirmation page, then a POST carrying the
