@@ -70,8 +70,8 @@ type page struct {
 // noRedirect is a client that shows redirects instead of following them.
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-// get fetches base+path with the console login (or, with user "", none).
-func get(t *testing.T, base, path, user, pass string) page {
+// fetch gets base+path with the console login (or, with user "", none).
+func fetch(t *testing.T, base, path, user, pass string) page {
 	t.Helper()
 	return do(t, http.MethodGet, base+path, user, pass, nil, nil)
 }
@@ -146,28 +146,28 @@ func TestConsoleNeedsTheLoginOnEveryRoute(t *testing.T) {
 	require.Equal(t, "scheduled", w.state("promo"), "no unauthenticated request changed anything")
 	for path, want := range map[string]int{"/console/": 200, "/console/broadcasts/promo": 200, "/console/broadcasts/promo/pause": 200,
 		"/console/broadcasts/nope": 404, "/console/broadcasts/promo/explode": 404, "/console/static/console.js": 200} {
-		p := get(t, base, path, consoleUser, consolePassword)
+		p := fetch(t, base, path, consoleUser, consolePassword)
 		require.Equal(t, want, p.status, path)
 		csp := p.header.Get("Content-Security-Policy")
 		require.Contains(t, csp, "default-src 'none'", path)
 		require.Contains(t, csp, "script-src 'self'", path)
 		require.NotContains(t, csp, "unsafe-inline", path)
 	}
-	list := get(t, base, "/console/", consoleUser, consolePassword)
+	list := fetch(t, base, "/console/", consoleUser, consolePassword)
 	require.Contains(t, list.body, `href="/console/broadcasts/promo"`)
 	require.Contains(t, list.body, `href="/"`, "a link to the Asynq UI")
 	require.NotContains(t, list.body, "<script>", "no inline script")
 	// The Asynq UI links back, on its page only: its API answers and
 	// assets pass untouched.
 	for _, path := range []string{"/", "/queues/broadcast"} {
-		p := get(t, base, path, consoleUser, consolePassword)
+		p := fetch(t, base, path, consoleUser, consolePassword)
 		require.Equal(t, 200, p.status, path)
 		require.Contains(t, p.body, `<a href="/console/" id="wacamp-console-link"`, path)
 	}
-	js := regexp.MustCompile(`src="(/static/js/[^"]+\.js)"`).FindStringSubmatch(get(t, base, "/", consoleUser, consolePassword).body)
+	js := regexp.MustCompile(`src="(/static/js/[^"]+\.js)"`).FindStringSubmatch(fetch(t, base, "/", consoleUser, consolePassword).body)
 	require.NotNil(t, js)
 	for _, path := range []string{"/api/queues", js[1]} {
-		p := get(t, base, path, consoleUser, consolePassword)
+		p := fetch(t, base, path, consoleUser, consolePassword)
 		require.Equal(t, 200, p.status, path)
 		require.NotContains(t, p.body, "wacamp-console-link", path)
 	}
@@ -181,7 +181,7 @@ func TestConsoleActionsNeedTheFormAndTheSameOrigin(t *testing.T) {
 	t.Parallel()
 	w := promoWorld(t, 3)
 	base := w.asynqmon()
-	confirm := get(t, base, "/console/broadcasts/promo/pause", consoleUser, consolePassword)
+	confirm := fetch(t, base, "/console/broadcasts/promo/pause", consoleUser, consolePassword)
 	require.Equal(t, 200, confirm.status)
 	require.Contains(t, confirm.body, "pause broadcast promo?")
 	m := formToken.FindStringSubmatch(confirm.body)
@@ -205,7 +205,7 @@ func TestConsoleActionsNeedTheFormAndTheSameOrigin(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, p.status, p.body)
 	require.Equal(t, "/console/broadcasts/promo?done=pause", p.header.Get("Location"))
 	require.Equal(t, "paused", w.state("promo"))
-	shown := get(t, base, "/console/broadcasts/promo?done=pause", consoleUser, consolePassword)
+	shown := fetch(t, base, "/console/broadcasts/promo?done=pause", consoleUser, consolePassword)
 	require.Contains(t, shown.body, `id="state">paused<`)
 	require.Contains(t, shown.body, "paused by operator")
 	require.Contains(t, shown.body, `/console/broadcasts/promo/resume"`)
@@ -219,7 +219,7 @@ func TestConsoleActionsNeedTheFormAndTheSameOrigin(t *testing.T) {
 	p = post("cancel", url.Values{"token": {token}}, nil)
 	require.Equal(t, http.StatusSeeOther, p.status, p.body)
 	require.Equal(t, "cancelled", w.state("promo"))
-	shown = get(t, base, "/console/broadcasts/promo", consoleUser, consolePassword)
+	shown = fetch(t, base, "/console/broadcasts/promo", consoleUser, consolePassword)
 	require.NotContains(t, shown.body, `class="button act-`, "no actions on a cancelled broadcast")
 }
 
@@ -229,14 +229,14 @@ func TestConsoleReadOnlyRefusesActions(t *testing.T) {
 	t.Parallel()
 	w := promoWorld(t, 3)
 	rw, ro := w.asynqmon(), w.asynqmon("-read-only")
-	m := formToken.FindStringSubmatch(get(t, rw, "/console/broadcasts/promo/pause", consoleUser, consolePassword).body)
+	m := formToken.FindStringSubmatch(fetch(t, rw, "/console/broadcasts/promo/pause", consoleUser, consolePassword).body)
 	require.NotNil(t, m)
-	shown := get(t, ro, "/console/broadcasts/promo", consoleUser, consolePassword)
+	shown := fetch(t, ro, "/console/broadcasts/promo", consoleUser, consolePassword)
 	require.Equal(t, 200, shown.status)
 	require.Contains(t, shown.body, "read-only")
 	require.NotContains(t, shown.body, `class="button act-`)
 	for _, act := range []string{"pause", "resume", "cancel"} {
-		require.Equal(t, http.StatusForbidden, get(t, ro, "/console/broadcasts/promo/"+act, consoleUser, consolePassword).status, act)
+		require.Equal(t, http.StatusForbidden, fetch(t, ro, "/console/broadcasts/promo/"+act, consoleUser, consolePassword).status, act)
 		p := do(t, http.MethodPost, ro+"/console/broadcasts/promo/"+act, consoleUser, consolePassword,
 			url.Values{"token": {html.UnescapeString(m[1])}}, map[string]string{"Sec-Fetch-Site": "same-origin"})
 		require.Equal(t, http.StatusForbidden, p.status, act)
@@ -260,7 +260,7 @@ func TestConsoleRecipientsPageAndSearch(t *testing.T) {
 	path := "/console/broadcasts/promo?size=3"
 	pages := 0
 	for path != "" {
-		p := get(t, base, path, consoleUser, consolePassword)
+		p := fetch(t, base, path, consoleUser, consolePassword)
 		require.Equal(t, 200, p.status, path)
 		rows := phoneRow.FindAllStringSubmatch(p.body, -1)
 		require.NotEmpty(t, rows, path)
@@ -282,7 +282,7 @@ func TestConsoleRecipientsPageAndSearch(t *testing.T) {
 	for q, want := range map[string][]string{
 		"0000005": {"31610000005"}, "+31 61 000 0006": {"31610000006"}, "abc": nil, "999": nil,
 	} {
-		p := get(t, base, "/console/broadcasts/promo?phone="+url.QueryEscape(q), consoleUser, consolePassword)
+		p := fetch(t, base, "/console/broadcasts/promo?phone="+url.QueryEscape(q), consoleUser, consolePassword)
 		require.Equal(t, 200, p.status)
 		var got []string
 		for _, r := range phoneRow.FindAllStringSubmatch(p.body, -1) {
@@ -299,9 +299,9 @@ func TestConsoleWithoutADatabase(t *testing.T) {
 	w := newWorld(t)
 	delete(w.env, "DATABASE_URL")
 	base := w.asynqmon()
-	require.Equal(t, http.StatusUnauthorized, get(t, base, "/console/", "", "").status)
-	p := get(t, base, "/console/", consoleUser, consolePassword)
+	require.Equal(t, http.StatusUnauthorized, fetch(t, base, "/console/", "", "").status)
+	p := fetch(t, base, "/console/", consoleUser, consolePassword)
 	require.Equal(t, http.StatusServiceUnavailable, p.status)
 	require.Contains(t, p.body, "DATABASE_URL")
-	require.Equal(t, http.StatusOK, get(t, base, "/", consoleUser, consolePassword).status)
+	require.Equal(t, http.StatusOK, fetch(t, base, "/", consoleUser, consolePassword).status)
 }
