@@ -6,6 +6,7 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -15,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/internal/cli"
+	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
+	"github.com/wacamp/wacamp/provider/sim"
 )
 
 // consoleUser and consolePassword are the test web UI's login.
@@ -35,7 +38,10 @@ func (w *world) asynqmon(args ...string) string {
 	}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- cli.Asynqmon(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), io) }()
+	// No metrics server: tests run at once, and it has a fixed port.
+	go func() {
+		done <- cli.Asynqmon(ctx, append([]string{"-addr", "127.0.0.1:0", "-metrics-addr", ""}, args...), io)
+	}()
 	w.t.Cleanup(func() {
 		cancel()
 		<-done
@@ -43,7 +49,7 @@ func (w *world) asynqmon(args ...string) string {
 			w.t.Logf("asynqmon %v:\n%s", args, out.String())
 		}
 	})
-	listening := regexp.MustCompile(`url=(http://[0-9.:]+)/`)
+	listening := regexp.MustCompile(`msg="asynqmon: web UI[^"]*" url=(http://[0-9.:]+)/`)
 	var base string
 	require.Eventually(w.t, func() bool {
 		if m := listening.FindStringSubmatch(out.String()); m != nil {
@@ -216,6 +222,10 @@ func TestConsoleActionsNeedTheFormAndTheSameOrigin(t *testing.T) {
 	p = post("resume", url.Values{"token": {token}}, nil)
 	require.Equal(t, http.StatusSeeOther, p.status, p.body)
 	require.Equal(t, "scheduled", w.state("promo"), "it never started: back to scheduled")
+	require.NotContains(t, fetch(t, base, "/console/broadcasts/promo", consoleUser, consolePassword).body, "act-retry-failed",
+		"no retry button without failed deliveries")
+	p = post("retry-failed", url.Values{"token": {token}}, nil)
+	require.Equal(t, http.StatusConflict, p.status, "retry-failed on a scheduled broadcast: %s", p.body)
 	p = post("cancel", url.Values{"token": {token}}, nil)
 	require.Equal(t, http.StatusSeeOther, p.status, p.body)
 	require.Equal(t, "cancelled", w.state("promo"))
@@ -304,4 +314,46 @@ func TestConsoleWithoutADatabase(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, p.status)
 	require.Contains(t, p.body, "DATABASE_URL")
 	require.Equal(t, http.StatusOK, fetch(t, base, "/", consoleUser, consolePassword).status)
+}
+
+// Retry failed, from the console: on a completed broadcast whose every
+// message the provider accepted and then reported failed, the button is
+// there; confirmed, nothing is planned again (each may have reached the
+// phone) and the page says so; the broadcast stays completed.
+func TestConsoleRetryFailed(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	failing := botsailorsim.New(botsailorsim.Options{Tokens: []string{secret}, Knobs: sim.Knobs{DeliverAfter: 50 * time.Millisecond, ReadAfter: -1, FailShare: 1, Seed: 3}})
+	ts := httptest.NewServer(failing)
+	t.Cleanup(ts.Close)
+	w.sim, w.simURL = failing, ts.URL+"/api/v1"
+	code, out := w.run("apply", "-f", w.campaign(5))
+	require.Equal(t, 0, code, out)
+	w.daemon(cli.Worker, "-concurrency", "5")
+	w.daemon(cli.Scheduler, "run", "-interval", "100ms")
+	require.Eventually(t, func() bool {
+		code, out := w.run("status", "promo", "--json")
+		var st struct {
+			Status string
+			Counts map[string]int
+		}
+		return code == 0 && json.Unmarshal([]byte(out), &st) == nil && st.Status == "completed" && st.Counts["failed"] == 5
+	}, 90*time.Second, 200*time.Millisecond)
+
+	base := w.asynqmon()
+	shown := fetch(t, base, "/console/broadcasts/promo", consoleUser, consolePassword)
+	require.Contains(t, shown.body, `href="/console/broadcasts/promo/retry-failed"`)
+	confirm := fetch(t, base, "/console/broadcasts/promo/retry-failed", consoleUser, consolePassword)
+	require.Equal(t, 200, confirm.status)
+	require.Contains(t, confirm.body, "Its 5 failed deliveries are planned again where")
+	m := formToken.FindStringSubmatch(confirm.body)
+	require.NotNil(t, m)
+	p := do(t, http.MethodPost, base+"/console/broadcasts/promo/retry-failed", consoleUser, consolePassword,
+		url.Values{"token": {html.UnescapeString(m[1])}}, map[string]string{"Sec-Fetch-Site": "same-origin"})
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
+	loc := p.header.Get("Location")
+	require.Equal(t, "/console/broadcasts/promo?done=retry-failed&replanned=0&kept=5", loc)
+	shown = fetch(t, base, loc, consoleUser, consolePassword)
+	require.Contains(t, shown.body, "Done: retry-failed: 0 failed deliveries planned again, 5 left failed.")
+	require.Equal(t, "completed", w.state("promo"))
 }

@@ -39,6 +39,7 @@ type Broadcasts interface {
 	Pause(ctx context.Context, name string) (campaign.Broadcast, error)
 	Resume(ctx context.Context, name string) (campaign.Broadcast, error)
 	Cancel(ctx context.Context, name string) (campaign.Broadcast, error)
+	RetryFailed(ctx context.Context, name string) (campaign.RetryResult, error)
 }
 
 // Sequences reports the drip sequences (*sequence.Service).
@@ -84,6 +85,7 @@ const (
 	ActPause  = "pause"
 	ActResume = "resume"
 	ActCancel = "cancel"
+	ActRetry  = "retry-failed"
 )
 
 //go:embed templates static
@@ -321,10 +323,16 @@ func (h *handler) broadcast(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.o.ReadOnly {
-		p.Actions = actions(rep.Status)
+		p.Actions = actions(rep)
 	}
 	if d := q.Get("done"); slices.Contains(allActions, d) {
 		p.Done = d
+		if d == ActRetry {
+			// Numbers only: nothing a link could make the page say.
+			re, _ := strconv.Atoi(q.Get("replanned"))
+			kept, _ := strconv.Atoi(q.Get("kept"))
+			p.Done = fmt.Sprintf("retry-failed: %d failed deliveries planned again, %d left failed", re, kept)
+		}
 	}
 	for _, qn := range []string{delivery.QueueBroadcast, delivery.QueueStatus} {
 		p.QueueLinks = append(p.QueueLinks, queueLink{Name: qn, URL: strings.TrimSuffix(h.o.QueuesURL, "/") + "/queues/" + qn})
@@ -332,11 +340,13 @@ func (h *handler) broadcast(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "broadcast", p)
 }
 
-var allActions = []string{ActPause, ActResume, ActCancel}
+var allActions = []string{ActPause, ActResume, ActCancel, ActRetry}
 
 // actions are the moves the broadcast's state allows, by the lifecycle
-// table.
-func actions(s campaign.Status) []string {
+// table, and retry-failed while it has failed deliveries and may send
+// them (running, paused or completed: campaign.Service.RetryFailed).
+func actions(r campaign.Report) []string {
+	s := r.Status
 	var out []string
 	if slices.Contains(campaign.Lifecycle[campaign.MovePause].From, s) {
 		out = append(out, ActPause)
@@ -346,6 +356,9 @@ func actions(s campaign.Status) []string {
 	}
 	if slices.Contains(campaign.Lifecycle[campaign.MoveCancel].From, s) || slices.Contains(campaign.Lifecycle[campaign.MoveStopRecurring].From, s) {
 		out = append(out, ActCancel)
+	}
+	if r.Counts[string(delivery.Failed)] > 0 && slices.Contains([]campaign.Status{campaign.StatusRunning, campaign.StatusPaused, campaign.StatusCompleted}, s) {
+		out = append(out, ActRetry)
 	}
 	return out
 }
@@ -382,6 +395,7 @@ func (h *handler) act(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var err error
+	done := "?done=" + act
 	switch act {
 	case ActPause:
 		_, err = h.o.Broadcasts.Pause(r.Context(), name)
@@ -389,6 +403,14 @@ func (h *handler) act(w http.ResponseWriter, r *http.Request) {
 		_, err = h.o.Broadcasts.Resume(r.Context(), name)
 	case ActCancel:
 		_, err = h.o.Broadcasts.Cancel(r.Context(), name)
+	case ActRetry:
+		var res campaign.RetryResult
+		res, err = h.o.Broadcasts.RetryFailed(r.Context(), name)
+		kept := 0
+		for _, n := range res.NotRetried {
+			kept += n
+		}
+		done += "&replanned=" + strconv.Itoa(res.Replanned) + "&kept=" + strconv.Itoa(kept)
 	}
 	if err != nil {
 		h.failErr(w, r, err)
@@ -396,7 +418,7 @@ func (h *handler) act(w http.ResponseWriter, r *http.Request) {
 	}
 	user, _, _ := r.BasicAuth()
 	h.o.Log.InfoContext(r.Context(), "console: "+act, slog.String("broadcast", name), slog.String("user", user))
-	http.Redirect(w, r, h.o.Prefix+"/broadcasts/"+url.PathEscape(name)+"?done="+act, http.StatusSeeOther)
+	http.Redirect(w, r, h.o.Prefix+"/broadcasts/"+url.PathEscape(name)+done, http.StatusSeeOther)
 }
 
 // allowed refuses actions in read-only mode and unknown ones.

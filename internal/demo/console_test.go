@@ -53,7 +53,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- demo.Run(ctx, []string{"-recipients", "400", "-rate", "4", "-ui", "127.0.0.1:0", "-data", t.TempDir()}, io)
+		done <- demo.Run(ctx, []string{"-recipients", "400", "-rate", "4", "-ui", "127.0.0.1:0", "-api", "127.0.0.1:0", "-data", t.TempDir()}, io)
 	}()
 	t.Cleanup(func() {
 		stop()
