@@ -1714,12 +1714,7 @@ func (db *DB) Deliveries(ctx context.Context, broadcastID int64, f DeliveryFilte
 	}
 	out := make([]delivery.Row, len(rows))
 	for i, r := range rows {
-		out[i] = delivery.Row{ID: deref(r.ID), Phone: r.Phone, Name: r.Name, Status: delivery.Status(deref(r.Status)),
-			WAMID: deref(r.Wamid), ErrorCode: deref(r.ErrorCode), Error: deref(r.Error), Attempts: deref(r.Attempts),
-			Settle: deref(r.Settle), SentAt: r.SentAt, UpdatedAt: deref(r.UpdatedAt).UTC()}
-		if out[i].SentAt != nil {
-			out[i].SentAt = ptr(out[i].SentAt.UTC())
-		}
+		out[i] = r.row() // every row has its delivery
 	}
 	return out, nil
 }
