@@ -355,6 +355,9 @@ func schedStatus(ctx context.Context, args []string, io IO) error {
 	}
 	for {
 		st, err := svc.StatusOf(ctx, pos[0])
+		if err != nil && *watch > 0 && ctx.Err() != nil {
+			return nil // interrupted while reading: the watch ends there
+		}
 		if err != nil {
 			return err
 		}

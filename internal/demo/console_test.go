@@ -17,6 +17,7 @@ import (
 
 	"github.com/wacamp/wacamp/internal/cli"
 	"github.com/wacamp/wacamp/internal/demo"
+	"github.com/wacamp/wacamp/internal/testenv"
 )
 
 // chromium is the path of a Chromium (or Chrome) to drive; the test skips
@@ -49,7 +50,11 @@ func TestConsoleInABrowser(t *testing.T) {
 	t.Parallel()
 	exe := chromium(t)
 	out := &syncBuf{}
-	io := cli.IO{Stdout: out, Stderr: out, Getenv: func(string) string { return "" }}
+	// On the real Postgres and Redis: the embedded SQLite has one
+	// connection, which the console's reads and the demo's sends share, and
+	// on a loaded machine (the whole suite at once) the sends then stall.
+	env := map[string]string{"DATABASE_URL": testenv.NewMigratedDatabase(t), "REDIS_URL": testenv.NewRedis(t).URL, "WACAMP_DB_MAX_CONNS": "4"}
+	io := cli.IO{Stdout: out, Stderr: out, Getenv: func(k string) string { return env[k] }}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
