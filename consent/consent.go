@@ -48,7 +48,7 @@ const (
 	SourceKeyword       = "keyword"        // the person wrote an opt-out keyword
 	SourceProviderError = "provider_error" // a send failed with a code that means the person refuses (FromCode)
 	SourceCLI           = "cli"            // `scheduler optout add`
-	SourceAPI           = "api"            // the HTTP API (not built yet)
+	SourceAPI           = "api"            // the HTTP API (POST /v1/optouts)
 	SourceImport        = "import"         // `scheduler optout import`
 )
 

@@ -180,31 +180,45 @@ func (db *DB) Suppressed(ctx context.Context, c consent.Check, phones []string) 
 // Suppressions calls fn for each entry of lists (every list when lists is
 // empty), by list, phone and scope, reading in keyset batches.
 func (db *DB) Suppressions(ctx context.Context, lists []string, fn func(consent.Entry) error) error {
-	var last suppressionRow
-	first := true
+	var after *consent.Entry
 	for {
-		q := db.q(ctx).Order("list, phone, scope").Limit(db.batch)
-		if len(lists) > 0 {
-			q = q.Where("list IN ?", lists)
+		page, err := db.SuppressionPage(ctx, lists, after, db.batch)
+		if err != nil {
+			return err
 		}
-		if !first {
-			q = q.Where("(list > ?) OR (list = ? AND phone > ?) OR (list = ? AND phone = ? AND scope > ?)",
-				last.List, last.List, last.Phone, last.List, last.Phone, last.Scope)
-		}
-		var rows []suppressionRow
-		if err := q.Find(&rows).Error; err != nil {
-			return fmt.Errorf("read the suppression list: %w", err)
-		}
-		for _, r := range rows {
-			if err := fn(r.entry()); err != nil {
+		for _, e := range page {
+			if err := fn(e); err != nil {
 				return err
 			}
 		}
-		if len(rows) < db.batch {
+		if len(page) < db.batch {
 			return nil
 		}
-		last, first = rows[len(rows)-1], false
+		after = &page[len(page)-1]
 	}
+}
+
+// SuppressionPage returns at most limit entries of lists (every list when
+// empty), by list, phone and scope, after the entry after (nil: from the
+// first): one read of the primary key's order, however long the list.
+func (db *DB) SuppressionPage(ctx context.Context, lists []string, after *consent.Entry, limit int) ([]consent.Entry, error) {
+	q := db.q(ctx).Order("list, phone, scope").Limit(limit)
+	if len(lists) > 0 {
+		q = q.Where("list IN ?", lists)
+	}
+	if after != nil {
+		// A row comparison: the primary key's index seeks to it.
+		q = q.Where("(list, phone, scope) > (?, ?, ?)", after.List, after.Phone, after.Scope)
+	}
+	var rows []suppressionRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("read the suppression list: %w", err)
+	}
+	out := make([]consent.Entry, len(rows))
+	for i, r := range rows {
+		out[i] = r.entry()
+	}
+	return out, nil
 }
 
 // OptOutAccounts returns every account, by name, with its keywords.

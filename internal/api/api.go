@@ -123,6 +123,11 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/sequences/{name}/unenroll", true, s.unenroll},
 		{"POST", "/v1/exit", true, s.exit},
 		{"POST", "/v1/test-send", true, s.testSend},
+		{"GET", "/v1/optouts", false, s.optoutList},
+		{"POST", "/v1/optouts", true, s.optoutAdd},
+		{"POST", "/v1/optouts/remove", true, s.optoutRemove},
+		{"POST", "/v1/optouts/import", true, s.optoutImport},
+		{"GET", "/v1/optouts/export", false, s.optoutExport},
 	}
 }
 
@@ -220,6 +225,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		tooBig  *http.MaxBytesError
 		held    *service.Held
 	)
+	if failOptout(w, err) {
+		return
+	}
 	switch {
 	case errors.As(err, &held):
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(held.Wait.Seconds())))))

@@ -17,7 +17,8 @@ import (
 type Role string
 
 // The roles: a read-only token reads; a read-write one also changes
-// (apply, the lifecycle verbs, retry-failed, enrollments).
+// (apply, the lifecycle verbs, retry-failed, enrollments, the
+// suppression list).
 const (
 	ReadOnly  Role = "ro"
 	ReadWrite Role = "rw"
