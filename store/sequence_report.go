@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/sequence"
 )
 
@@ -110,6 +111,73 @@ func (db *DB) ExportSequence(ctx context.Context, name string, fn func(sequence.
 		}
 		after = rows[len(rows)-1].ID
 	}
+}
+
+// StepDelivery is one (enrollment, step) of a sequence on a deliveries
+// page: the delivery with its outcome, as a broadcast's page shows it,
+// and which enrollment (its run) and step (1-based) it is.
+type StepDelivery struct {
+	delivery.Row
+	Enrollment int64      `json:"enrollment"`
+	Run        int        `json:"run"`
+	Step       int        `json:"step"`
+	DueAt      *time.Time `json:"due_at"`
+}
+
+// StepCursor is where a sequence's deliveries page starts: after this
+// enrollment's step (1-based; the zero cursor: from the first).
+type StepCursor struct {
+	Enrollment int64
+	Step       int
+}
+
+// SequenceDeliveries returns at most limit of the sequence's planned
+// (enrollment, step) deliveries after the cursor after, in enrollment then
+// step order, filtered by f: a keyset page that walks the sequence's
+// enrollments by the enrollments_keyset index (by (sequence_id, phone,
+// run) with a phone) and each one's steps by deliveries_step (EXPLAIN on
+// Postgres: a page of a 500-enrollment sequence among 600,000 reads
+// about 100 enrollments, not every enrollment before them).
+func (db *DB) SequenceDeliveries(ctx context.Context, sequenceID int64, f DeliveryFilter, after StepCursor, limit int) ([]StepDelivery, error) {
+	q := `SELECT d.id, d.enrollment_id, e.run, d.step, d.phone, e.name, d.status, d.wamid, d.error_code, d.error, d.attempts,
+		d.settle, d.due_at, d.sent_at, d.updated_at
+		FROM enrollments e JOIN deliveries d ON d.enrollment_id = e.id
+		WHERE e.sequence_id = ? AND e.id >= ? AND d.enrollment_id >= ? AND (d.enrollment_id > ? OR d.step > ?)`
+	// The bound is on both sides of the join, so that either index seeks
+	// to the page (a merge join otherwise reads deliveries_step from its
+	// start).
+	e := after.Enrollment
+	args := []any{sequenceID, e, e, e, after.Step - 1}
+	if f.Status != "" {
+		q += ` AND d.status = ?`
+		args = append(args, string(f.Status))
+	}
+	if f.Phone != "" {
+		q += ` AND e.phone = ?`
+		args = append(args, f.Phone)
+	}
+	var rows []struct {
+		ID, EnrollmentID            int64
+		Run, Step, Attempts         int
+		Phone, Name, Status, Settle string
+		Wamid                       *string
+		ErrorCode, Error            string
+		DueAt, SentAt               *time.Time
+		UpdatedAt                   time.Time
+	}
+	if err := db.q(ctx).Raw(q+` ORDER BY e.id, d.step LIMIT ?`, append(args, limit)...).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("sequence %d: deliveries: %w", sequenceID, err)
+	}
+	out := make([]StepDelivery, len(rows))
+	for i, r := range rows {
+		er := exportRow{ID: &r.ID, Phone: r.Phone, Name: r.Name, Status: &r.Status, Wamid: r.Wamid, ErrorCode: &r.ErrorCode,
+			Error: &r.Error, Attempts: &r.Attempts, Settle: &r.Settle, SentAt: r.SentAt, UpdatedAt: &r.UpdatedAt}
+		out[i] = StepDelivery{Row: er.row(), Enrollment: r.EnrollmentID, Run: r.Run, Step: r.Step + 1}
+		if r.DueAt != nil {
+			out[i].DueAt = ptr(r.DueAt.UTC())
+		}
+	}
+	return out, nil
 }
 
 // IsSequence reports whether name is a sequence.

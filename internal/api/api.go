@@ -118,6 +118,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/broadcasts/{name}/export", false, s.export(service.KindBroadcast)},
 		{"GET", "/v1/sequences", false, s.listSequences},
 		{"GET", "/v1/sequences/{name}", false, s.getSequence},
+		{"GET", "/v1/sequences/{name}/deliveries", false, s.sequenceDeliveries},
 		{"GET", "/v1/sequences/{name}/export", false, s.export(service.KindSequence)},
 		{"POST", "/v1/sequences/{name}/enroll", true, s.enroll},
 		{"POST", "/v1/sequences/{name}/unenroll", true, s.unenroll},

@@ -229,9 +229,10 @@ func (s *Server) retryFailed(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) deliveries(w http.ResponseWriter, r *http.Request) {
+// deliveryQuery reads a deliveries page's query: state, phone and limit
+// (after is the route's). On a refusal it has answered, and ok is false.
+func deliveryQuery(w http.ResponseWriter, r *http.Request) (f store.DeliveryFilter, limit int, ok bool) {
 	q := r.URL.Query()
-	var f store.DeliveryFilter
 	if st := q.Get("state"); st != "" {
 		f.Status = delivery.Status(st)
 		known := false
@@ -240,32 +241,51 @@ func (s *Server) deliveries(w http.ResponseWriter, r *http.Request) {
 		}
 		if !known {
 			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("state %q: want one of %v", st, delivery.Statuses))
-			return
+			return f, 0, false
 		}
 	}
 	if ph := q.Get("phone"); ph != "" {
 		p, err := phone.Normalize(ph)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "bad_request", "phone: "+err.Error())
-			return
+			return f, 0, false
 		}
 		f.Phone = p
 	}
-	after, limit := int64(0), 100
-	var err error
-	if v := q.Get("after"); v != "" {
+	limit = 100
+	if v := q.Get("limit"); v != "" {
+		var err error
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > service.MaxPage {
+			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("limit: want 1 to %d", service.MaxPage))
+			return f, 0, false
+		}
+	}
+	return f, limit, true
+}
+
+func (s *Server) deliveries(w http.ResponseWriter, r *http.Request) {
+	f, limit, ok := deliveryQuery(w, r)
+	if !ok {
+		return
+	}
+	after := int64(0)
+	if v := r.URL.Query().Get("after"); v != "" {
+		var err error
 		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
 			writeError(w, http.StatusBadRequest, "bad_request", "after: want the next cursor of the previous page")
 			return
 		}
 	}
-	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > service.MaxPage {
-			writeError(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("limit: want 1 to %d", service.MaxPage))
-			return
-		}
-	}
 	page, err := s.cfg.Service.Deliveries(r.Context(), r.PathValue("name"), f, after, limit)
+	s.reply(w, r, page, err)
+}
+
+func (s *Server) sequenceDeliveries(w http.ResponseWriter, r *http.Request) {
+	f, limit, ok := deliveryQuery(w, r)
+	if !ok {
+		return
+	}
+	page, err := s.cfg.Service.SequenceDeliveries(r.Context(), r.PathValue("name"), f, r.URL.Query().Get("after"), limit)
 	s.reply(w, r, page, err)
 }
 

@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -177,6 +179,45 @@ func (s *Service) Deliveries(ctx context.Context, name string, f store.DeliveryF
 	}
 	if len(rows) == limit {
 		p.Next = rows[len(rows)-1].ID
+	}
+	return p, nil
+}
+
+// StepPage is one page of a sequence's deliveries; Next is the cursor of
+// the next page ("": none).
+type StepPage struct {
+	Deliveries []store.StepDelivery `json:"deliveries"`
+	Next       string               `json:"next,omitempty"`
+}
+
+// SequenceDeliveries returns a page of at most limit (at most MaxPage) of
+// the sequence's planned (enrollment, step) deliveries after the cursor
+// after ("": from the first), filtered by f, in enrollment then step
+// order, each with its outcome.
+func (s *Service) SequenceDeliveries(ctx context.Context, name string, f store.DeliveryFilter, after string, limit int) (StepPage, error) {
+	var cur store.StepCursor
+	if after != "" {
+		e, st, ok := strings.Cut(after, ".")
+		var err1, err2 error
+		cur.Enrollment, err1 = strconv.ParseInt(e, 10, 64)
+		cur.Step, err2 = strconv.Atoi(st)
+		if !ok || err1 != nil || err2 != nil || cur.Enrollment < 0 || cur.Step < 0 {
+			return StepPage{}, &InputError{Msg: "after: want the next cursor of the previous page"}
+		}
+	}
+	id, _, _, err := s.Store.SequenceSpec(ctx, name)
+	if err != nil {
+		return StepPage{}, err
+	}
+	limit = min(max(limit, 1), MaxPage)
+	rows, err := s.Store.SequenceDeliveries(ctx, id, f, cur, limit)
+	if err != nil {
+		return StepPage{}, err
+	}
+	p := StepPage{Deliveries: nonNil(rows)}
+	if len(rows) == limit {
+		last := rows[len(rows)-1]
+		p.Next = fmt.Sprintf("%d.%d", last.Enrollment, last.Step)
 	}
 	return p, nil
 }
