@@ -83,6 +83,9 @@ type validation struct {
 	Sequences  []checkedSequence  `json:"sequences"`
 	Warnings   []string           `json:"warnings"`
 	Changes    []store.Change     `json:"changes,omitempty"`
+	// Estimates are validate's (not apply's), as `scheduler validate`
+	// prints them.
+	Estimates *service.Estimates `json:"estimates,omitempty"`
 }
 
 // check reads and checks the request's campaign; it has answered (and
@@ -142,7 +145,23 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer chk.Close()
-	writeJSON(w, http.StatusOK, summary(chk))
+	v := summary(chk)
+	// The estimates read the database only (never a provider nor a
+	// secret): a read-only token, whose validation is offline, gets them
+	// too; asking offline=true leaves them out, as validate --offline.
+	asked, _ := strconv.ParseBool(r.URL.Query().Get("offline"))
+	var est service.Estimates
+	switch {
+	case asked:
+		est = service.Estimate(r.Context(), nil, service.NotEstimatedOffline, chk.Bundle, s.cfg.Service.Clock())
+	case s.cfg.Service.Store == nil:
+		est = service.Estimate(r.Context(), nil, "not estimated (no database)", chk.Bundle, s.cfg.Service.Clock())
+	default:
+		est = service.Estimate(r.Context(), s.cfg.Service.Store, "", chk.Bundle, s.cfg.Service.Clock())
+	}
+	v.Warnings = append(v.Warnings, est.Warnings...)
+	v.Estimates = &est
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (s *Server) apply(w http.ResponseWriter, r *http.Request) {

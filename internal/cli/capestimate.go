@@ -3,91 +3,73 @@ package cli
 import (
 	"context"
 	"fmt"
-	"time"
+	"strings"
 
-	"github.com/wacamp/wacamp/delivery"
+	"github.com/wacamp/wacamp/internal/service"
 	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
 )
 
-// capChunk is how many phones of an audience one estimate statement
-// weighs: memory stays bounded whatever the audience.
-const capChunk = 50_000
-
-// capHistory is what estimating a frequency cap reads (store.DB).
-type capHistory interface {
-	LedgerAccounts(ctx context.Context, ledger string) ([]int64, error)
-	AtCap(ctx context.Context, accounts []int64, phones []string, since time.Time, messages int) (int, error)
-}
-
-// capEstimates says, for each broadcast (by name) whose account has a
-// frequency_cap, how many of its recipients the cap would skip if it
-// started now: those who already had the cap's number of messages accepted
-// within its window from the accounts that share the cap, as the database
-// recorded them. It needs the database (DATABASE_URL), which it only
-// reads (no migration); offline, or without one, the line says why there
-// is no estimate. Problems reading it are warnings: validation must not
-// depend on it.
-func capEstimates(ctx context.Context, io IO, b *spec.Bundle, offline bool) (notes map[string]string, warnings []string) {
-	capped := map[string]spec.Account{}
-	for _, a := range b.Accounts {
-		if a.FrequencyCap.Messages > 0 {
-			capped[a.Name] = a
+// estimateNotes computes the bundle's estimates (service.Estimate: the
+// frequency cap, the 24-hour window) from the database validate estimates
+// from (historyDB) and words them as validate prints them: a note by
+// broadcast (cap, then window) and by sequence. Problems reading the
+// database are warnings: validation must not depend on it.
+func estimateNotes(ctx context.Context, io IO, b *spec.Bundle, offline bool) (notes map[string][]string, seqNotes map[string]string, warnings []string) {
+	est := service.Estimate(ctx, nil, "", b, io.now())
+	if !est.Empty() { // the database is opened only when there is something to estimate
+		db, why, err := historyDB(ctx, io, offline)
+		if err != nil {
+			warnings = append(warnings, "estimates: "+err.Error())
+		}
+		if db != nil {
+			defer db.Close()
+			est = service.Estimate(ctx, db, "", b, io.now())
+		} else {
+			est = service.Estimate(ctx, nil, why, b, io.now())
 		}
 	}
-	notes = map[string]string{}
-	todo := map[string]spec.Broadcast{}
-	var names []string
+	warnings = append(warnings, est.Warnings...)
+	notes = map[string][]string{}
 	for _, bc := range b.Broadcasts {
-		if a, ok := capped[bc.Account]; ok {
-			notes[bc.Name] = "frequency cap " + a.FrequencyCap.String() + ": "
-			todo[bc.Name], names = bc, append(names, bc.Name)
+		if c, ok := est.FrequencyCap[bc.Name]; ok {
+			note := "frequency cap " + c.Cap + ": " + c.NotEstimated
+			if c.Estimated {
+				note += fmt.Sprintf("%d of %d recipients already had %d message(s) in the last %s and would be skipped if it started now",
+					c.AtCap, c.Recipients, c.Messages, c.Per)
+			}
+			notes[bc.Name] = append(notes[bc.Name], note)
+		}
+		if w, ok := est.Window[bc.Name]; ok {
+			note := "24-hour window (outside it: " + w.OutsideWindow + "): " + w.NotEstimated
+			if w.Estimated {
+				note += windowText(w, fmt.Sprintf("%d inside, %d outside, %d unknown (never wrote) of %d recipients if it sent now",
+					w.Inside, w.Outside, w.Unknown, w.People))
+			}
+			notes[bc.Name] = append(notes[bc.Name], note)
 		}
 	}
-	warnings = historyEstimates(ctx, io, offline, "frequency cap", "broadcast", names, notes, func(db *store.DB, name string) (string, error) {
-		bc := todo[name]
-		a := capped[bc.Account]
-		n, err := estimateCap(ctx, db, bc, a, io.now())
-		if err != nil {
-			return "", err
+	seqNotes = map[string]string{}
+	for name, w := range est.SequenceWindow {
+		steps := make([]string, len(w.Steps))
+		for i, st := range w.Steps {
+			steps[i] = fmt.Sprintf("%d (outside it: %s)", st.Step, st.OutsideWindow)
 		}
-		return fmt.Sprintf("%d of %d recipients already had %d message(s) in the last %s and would be skipped if it started now",
-			n, bc.RecipientCount(), a.FrequencyCap.Messages, spec.ShortDuration(a.FrequencyCap.Per)), nil
-	})
-	return notes, warnings
+		note := "24-hour window, free-form step(s) " + strings.Join(steps, ", ") + ": " + w.NotEstimated
+		if w.Estimated {
+			note += windowText(w, fmt.Sprintf("of the %d people enrolled now, %d inside, %d outside, %d unknown (never wrote) if a step were due now",
+				w.People, w.Inside, w.Outside, w.Unknown))
+		}
+		seqNotes[name] = note
+	}
+	return notes, seqNotes, warnings
 }
 
-// historyEstimates completes the note of each broadcast or sequence (kind)
-// named in todo (by name in notes) with what estimate finds in the
-// database validate estimates from (historyDB), or with why there is no
-// estimate; what names the estimate in
-// warnings, which say what went wrong reading it.
-func historyEstimates(ctx context.Context, io IO, offline bool, what, kind string, todo []string, notes map[string]string,
-	estimate func(*store.DB, string) (string, error)) (warnings []string) {
-	if len(todo) == 0 {
-		return nil
+func windowText(w *service.WindowEstimate, counts string) string {
+	if w.HistoryReread {
+		counts += "; the conversation history is read again before each send outside it"
 	}
-	db, why, err := historyDB(ctx, io, offline)
-	if err != nil {
-		warnings = append(warnings, what+" estimates: "+err.Error())
-	}
-	if db != nil {
-		defer db.Close()
-	}
-	for _, name := range todo {
-		if why != "" {
-			notes[name] += why
-			continue
-		}
-		note, err := estimate(db, name)
-		if err != nil {
-			notes[name] += "not estimated"
-			warnings = append(warnings, fmt.Sprintf("%s %s: %s estimate: %v", kind, name, what, err))
-			continue
-		}
-		notes[name] += note
-	}
-	return warnings
+	return counts
 }
 
 // historyDB opens the database validate estimates from, read-only with
@@ -97,7 +79,7 @@ func historyDB(ctx context.Context, io IO, offline bool) (db *store.DB, why stri
 	cfg, err := settings(io)
 	switch {
 	case offline:
-		return nil, "not estimated offline", nil
+		return nil, service.NotEstimatedOffline, nil
 	case err != nil || cfg.DatabaseURL == "":
 		return nil, "not estimated (set DATABASE_URL to estimate from the history)", nil
 	}
@@ -106,39 +88,4 @@ func historyDB(ctx context.Context, io IO, offline bool) (db *store.DB, why stri
 	}
 	db.SetMaxConns(1)
 	return db, "", nil
-}
-
-// estimateCap counts the recipients of bc already at a's frequency cap at
-// now, capChunk phones a statement.
-func estimateCap(ctx context.Context, db capHistory, bc spec.Broadcast, a spec.Account, now time.Time) (int, error) {
-	ledger := delivery.Account{Name: a.Name, PhoneNumberID: a.PhoneNumberID, Portfolio: a.Portfolio}.Ledger()
-	accounts, err := db.LedgerAccounts(ctx, ledger)
-	if err != nil || len(accounts) == 0 {
-		return 0, err // no account of the ledger stored yet: no history
-	}
-	since := now.Add(-a.FrequencyCap.Per)
-	total := 0
-	phones := make([]string, 0, min(capChunk, bc.RecipientCount()))
-	flush := func() error {
-		n, err := db.AtCap(ctx, accounts, phones, since, a.FrequencyCap.Messages)
-		total += n
-		phones = phones[:0]
-		return err
-	}
-	for r, err := range bc.EachRecipient(ctx) {
-		if err != nil {
-			return 0, err
-		}
-		if phones = append(phones, r.Phone); len(phones) == capChunk {
-			if err := flush(); err != nil {
-				return 0, err
-			}
-		}
-	}
-	if len(phones) > 0 {
-		if err := flush(); err != nil {
-			return 0, err
-		}
-	}
-	return total, nil
 }

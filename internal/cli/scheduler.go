@@ -167,9 +167,8 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 		rates[a.Name] = a.RatePerSecond
 	}
 	if cmd == "validate" {
-		capNotes, capWarnings := capEstimates(ctx, io, bundle, *offline)
-		windowNotes, seqWindowNotes, windowWarnings := windowEstimates(ctx, io, bundle, *offline)
-		for _, w := range append(capWarnings, windowWarnings...) {
+		notes, seqWindowNotes, warnings := estimateNotes(ctx, io, bundle, *offline)
+		for _, w := range warnings {
 			fmt.Fprintln(io.Stderr, "warning:", w)
 		}
 		fmt.Fprintf(io.Stdout, "%s: OK — %d account(s), %d broadcast(s), %d sequence(s)\n", *path, len(bundle.Accounts), len(bundle.Broadcasts), len(bundle.Sequences))
@@ -179,10 +178,8 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 		for _, b := range bundle.Broadcasts {
 			printEstimate(io, b, rates[b.Account])
 			printZonePlan(io, bundle, b)
-			for _, notes := range []map[string]string{capNotes, windowNotes} {
-				if note, ok := notes[b.Name]; ok {
-					fmt.Fprintf(io.Stdout, "  %s\n", note)
-				}
+			for _, note := range notes[b.Name] {
+				fmt.Fprintf(io.Stdout, "  %s\n", note)
 			}
 		}
 		for _, sq := range bundle.Sequences {

@@ -68,6 +68,9 @@ func New(conns *app.Conns, getenv func(string) string, now func() time.Time) (*S
 	return s, func() { _ = client.Close(); _ = insp.Close() }
 }
 
+// Clock is the service's clock (Now, or time.Now).
+func (s *Service) Clock() time.Time { return s.now() }
+
 func (s *Service) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
