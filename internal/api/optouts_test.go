@@ -1,22 +1,14 @@
 package api_test
 
 import (
-	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/wacamp/wacamp/consent"
-	"github.com/wacamp/wacamp/internal/service"
 )
 
 // The suppression list through the API means what `scheduler optout`
@@ -151,135 +143,4 @@ func TestOptoutImportExport(t *testing.T) {
 	again := e.do("POST", "/v1/optouts/import", rwToken, "text/csv", ex.body)
 	require.JSONEq(t, `{"list": "account:main", "rows": 2, "added": 0, "already_there": 2, "ended_enrollments": []}`, string(again.body))
 	require.Equal(t, http.StatusNotFound, e.do("GET", "/v1/optouts/export?account=nope", roToken, "", nil).status)
-}
-
-// A sequence's deliveries page as a broadcast's does: keyset pages in
-// enrollment then step order, filtered by phone and by state, each row
-// with its outcome (an opted-out person's step skipped, opted_out).
-func TestSequenceDeliveries(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	seq := e.account() + "sequences:\n  - name: onboarding\n    account: main\n    steps:\n      - {after: 1h, message: {text: \"Hi\"}}\n"
-	require.Equal(t, http.StatusOK, e.do("POST", "/v1/apply", rwToken, "application/yaml", []byte(seq)).status)
-	people := []map[string]any{{"phone": "31610000001", "name": "Ann"}, {"phone": "31610000002"}, {"phone": "31610000003"}}
-	require.Equal(t, http.StatusOK, e.postJSON("/v1/sequences/onboarding/enroll", rwToken, map[string]any{"people": people}).status)
-	require.Equal(t, http.StatusOK, e.postJSON("/v1/optouts", rwToken, map[string]any{"phone": "31610000002"}).status)
-
-	type page struct {
-		Deliveries []struct {
-			Phone, Name, Status string
-			ErrorCode           string `json:"error_code"`
-			Enrollment          int64
-			Step                int
-		}
-		Next string
-	}
-	get := func(query string) page {
-		t.Helper()
-		a := e.do("GET", "/v1/sequences/onboarding/deliveries"+query, roToken, "", nil)
-		require.Equal(t, http.StatusOK, a.status, "%s", a.body)
-		var p page
-		require.NoError(t, json.Unmarshal(a.body, &p))
-		return p
-	}
-	p := get("?limit=2")
-	require.Len(t, p.Deliveries, 2)
-	require.NotEmpty(t, p.Next)
-	require.Equal(t, "31610000001", p.Deliveries[0].Phone)
-	require.Equal(t, "Ann", p.Deliveries[0].Name)
-	require.Equal(t, 1, p.Deliveries[0].Step)
-	rest := get("?limit=2&after=" + p.Next)
-	require.Len(t, rest.Deliveries, 1)
-	require.Empty(t, rest.Next)
-	require.Equal(t, "31610000003", rest.Deliveries[0].Phone)
-	require.Less(t, p.Deliveries[1].Enrollment, rest.Deliveries[0].Enrollment)
-
-	skipped := get("?state=skipped")
-	require.Len(t, skipped.Deliveries, 1)
-	require.Equal(t, "31610000002", skipped.Deliveries[0].Phone)
-	require.Equal(t, "opted_out", skipped.Deliveries[0].ErrorCode)
-	require.Len(t, get("?state=planned").Deliveries, 2)
-	one := get("?phone=%2B31+6+1000+0003")
-	require.Len(t, one.Deliveries, 1)
-	require.Equal(t, "31610000003", one.Deliveries[0].Phone)
-
-	for q, status := range map[string]int{"?after=x": 400, "?state=lost": 400, "?limit=0": 400, "?phone=12": 400} {
-		require.Equal(t, status, e.do("GET", "/v1/sequences/onboarding/deliveries"+q, roToken, "", nil).status, q)
-	}
-	require.Equal(t, http.StatusNotFound, e.do("GET", "/v1/sequences/nothing/deliveries", roToken, "", nil).status)
-}
-
-// validate answers the estimates `scheduler validate` prints, as fields:
-// of a capped broadcast's recipients, those at the cap; of a free-form
-// broadcast's on a window-enforcing account, those inside, outside and
-// unknown to the 24-hour window. They read the database only: a read-only
-// token gets them, and its validation calls no provider; offline=true
-// leaves them uncounted.
-func TestValidateEstimates(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	phones := []string{"31610000001", "31610000002", "31610000003", "31610000004"}
-	doc := func(base string) []byte {
-		return []byte(`accounts:
-  - name: main
-    provider: wabotick
-    base_url: ` + base + `
-    api_token: ${SIM_TOKEN}
-    phone_number_id: "1190600"
-    whatsapp_bot_id: 7
-    daily_unique_limit: unlimited
-    frequency_cap: {messages: 1, per: 168h}
-broadcasts:
-  - name: promo
-    account: main
-    audience: {recipients: [{phone: "` + strings.Join(phones, `"}, {phone: "`) + `"}]}
-    message:
-      text: "Hello"
-      outside_window: {template: {id: "313823"}}
-`)
-	}
-	a := e.do("POST", "/v1/apply", rwToken, "application/yaml", doc(e.simURL))
-	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
-	ctx := context.Background()
-	db := e.conns.Store
-	b, err := db.BroadcastByName(ctx, "promo")
-	require.NoError(t, err)
-	_, _, err = db.PlanBatch(ctx, b.ID, 0, 100, time.Now())
-	require.NoError(t, err)
-	now := time.Now()
-	require.NoError(t, db.Gorm().Exec(`UPDATE deliveries SET status = 'sent', sent_at = ? WHERE broadcast_id = ? AND phone = ?`,
-		now.Add(-time.Hour).UTC(), b.ID, phones[0]).Error)
-	acct, _, err := db.AccountID(ctx, "main")
-	require.NoError(t, err)
-	_, err = db.RecordInbound(ctx, acct, []consent.Inbound{{Phone: phones[0], Text: "hi", At: now.Add(-time.Hour)},
-		{Phone: phones[1], Text: "hi", At: now.Add(-30 * time.Hour)}}, now)
-	require.NoError(t, err)
-
-	var asked atomic.Int32
-	trap := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		asked.Add(1)
-		http.Error(w, "no", http.StatusTeapot)
-	}))
-	t.Cleanup(trap.Close)
-	a = e.do("POST", "/v1/validate", roToken, "application/yaml", doc(trap.URL+"/api/v1"))
-	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
-	require.Zero(t, asked.Load(), "a read-only validation called a provider")
-	var v struct {
-		Estimates struct {
-			FrequencyCap map[string]service.CapEstimate    `json:"frequency_cap"`
-			Window       map[string]service.WindowEstimate `json:"window"`
-		}
-	}
-	require.NoError(t, json.Unmarshal(a.body, &v))
-	require.Equal(t, service.CapEstimate{Cap: "1 per 168h", Messages: 1, Per: "168h", Recipients: 4, Estimated: true, AtCap: 1},
-		v.Estimates.FrequencyCap["promo"])
-	require.Equal(t, service.WindowEstimate{OutsideWindow: "the fallback template", Estimated: true, People: 4, Inside: 1, Outside: 1,
-		Unknown: 2, HistoryReread: true}, v.Estimates.Window["promo"])
-
-	a = e.do("POST", "/v1/validate?offline=true", rwToken, "application/yaml", doc(e.simURL))
-	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
-	require.NoError(t, json.Unmarshal(a.body, &v))
-	require.False(t, v.Estimates.FrequencyCap["promo"].Estimated)
-	require.Equal(t, "not estimated offline", v.Estimates.FrequencyCap["promo"].NotEstimated)
-	require.Equal(t, "not estimated offline", v.Estimates.Window["promo"].NotEstimated)
 }
