@@ -79,3 +79,23 @@ func (db *DB) ActivePhones(ctx context.Context, name string, fn func(phone strin
 		after = rows[len(rows)-1].ID
 	}
 }
+
+// AccountEndpoint is where a stored account's requests go and which
+// secrets they carry: its provider, base URL and secret references.
+type AccountEndpoint struct {
+	Provider, BaseURL, TokenRef, SecretRef, WebhookSecretRef string
+}
+
+// AccountEndpointOf returns the stored account named name's endpoint; ok
+// is false when it is not stored.
+func (db *DB) AccountEndpointOf(ctx context.Context, name string) (e AccountEndpoint, ok bool, err error) {
+	var r accountRow
+	err = db.q(ctx).Select("provider", "base_url", "token_ref", "secret_ref", "webhook_secret_ref").Where("name = ?", name).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return e, false, nil
+	}
+	if err != nil {
+		return e, false, fmt.Errorf("account %q: %w", name, err)
+	}
+	return AccountEndpoint{Provider: r.Provider, BaseURL: r.BaseURL, TokenRef: r.TokenRef, SecretRef: r.SecretRef, WebhookSecretRef: r.WebhookSecretRef}, true, nil
+}

@@ -86,6 +86,13 @@ func newEnv(t *testing.T) *env {
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	e := &env{t: t, url: ts.URL, simURL: simSrv.URL + "/api/v1", conns: conns, log: logs, api: newContract(t, ts.URL)}
+	// The operator applies the account (scheduler apply): campaigns sent
+	// through the API use it as applied.
+	chk, err := svc.Check(context.Background(), service.Source{Files: map[string][]byte{"accounts.yaml": []byte(e.account())}}, service.CheckOptions{Apply: true})
+	require.NoError(t, err)
+	require.Empty(t, chk.Problems)
+	_, err = svc.Apply(context.Background(), chk)
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("the server's log:\n%s", logs.String())
@@ -448,7 +455,8 @@ sequences:
 
 // A read-only token's validation reads no secret and asks no provider:
 // a campaign in a request chooses its accounts' base_url, and checking
-// online would send the secret it names there.
+// online would send the secret it names there. A read-write token's
+// validation or apply, which read secrets, take only accounts as applied.
 func TestReadOnlyValidationIsOffline(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -462,7 +470,19 @@ func TestReadOnlyValidationIsOffline(t *testing.T) {
 	a := e.do("POST", "/v1/validate", roToken, "application/yaml", []byte(doc))
 	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
 	require.Zero(t, asked.Load(), "a read-only validation called the account's base_url")
+	// A read-write validation checks online, so it reads the account's
+	// token: an account pointed at another host than the applied one is
+	// refused before that, and the token never leaves for it.
 	a = e.do("POST", "/v1/validate", rwToken, "application/yaml", []byte(doc))
-	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
-	require.Positive(t, asked.Load(), "a read-write validation checks the account at its provider")
+	require.Equal(t, http.StatusUnprocessableEntity, a.status, "%s", a.body)
+	require.Contains(t, string(a.body), `account \"main\" differs from the applied one`)
+	a = e.do("POST", "/v1/apply", rwToken, "application/yaml", []byte(doc))
+	require.Equal(t, http.StatusUnprocessableEntity, a.status, "%s", a.body)
+	require.Zero(t, asked.Load(), "a campaign sent through the API sent the account's token to a host of its choosing")
+	fresh := strings.Replace(e.account(), "name: main", "name: other", 1)
+	a = e.do("POST", "/v1/validate", rwToken, "application/yaml", []byte(fresh))
+	require.Equal(t, http.StatusUnprocessableEntity, a.status, "%s", a.body)
+	require.Contains(t, string(a.body), `account \"other\" is not applied`)
+	a = e.do("POST", "/v1/validate", rwToken, "application/yaml", []byte(e.account()))
+	require.Equal(t, http.StatusOK, a.status, "the applied account checks online: %s", a.body)
 }

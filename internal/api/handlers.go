@@ -109,7 +109,10 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, apply bool) *serv
 	if tokenOf(r).Role != ReadWrite {
 		offline = true
 	}
-	chk, err := s.cfg.Service.Check(r.Context(), src, service.CheckOptions{Offline: offline, Apply: apply})
+	// A campaign sent here that reads secrets (an apply, an online
+	// validation) uses accounts as the operator applied them: it cannot
+	// define one, nor point an account's secrets at another host.
+	chk, err := s.cfg.Service.Check(r.Context(), src, service.CheckOptions{Offline: offline, Apply: apply, StoredAccounts: apply || !offline})
 	if err != nil {
 		s.fail(w, r, err)
 		return nil

@@ -43,6 +43,11 @@ type CheckOptions struct {
 	Apply bool
 	// Progress is told how reading large CSV audiences goes.
 	Progress func(spec.Progress)
+	// StoredAccounts refuses an account that is not stored with the same
+	// provider, base URL and secret references (campaigns sent through
+	// the HTTP API): a caller cannot point a secret of the server's at a
+	// host of their choosing, nor define an account. Needs the store.
+	StoredAccounts bool
 }
 
 // Problem is one reason a campaign is refused, as validate prints it:
@@ -121,6 +126,16 @@ func (s *Service) Check(ctx context.Context, src Source, opts CheckOptions) (*Ch
 			return err == nil && cur.StartAt.Equal(*b.StartAt)
 		}
 	}
+	if opts.StoredAccounts {
+		problems, err := s.storedAccounts(ctx, bundle)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		if len(problems) > 0 {
+			return refused(&spec.ValidationError{Problems: problems}), nil
+		}
+	}
 	startWarnings, err := bundle.CheckStarts(s.now(), applied)
 	if errors.As(err, &ve) {
 		return refused(ve), nil
@@ -191,6 +206,30 @@ func (s *Service) Apply(ctx context.Context, c *Checked) ([]store.Change, error)
 		return nil, errors.New("apply: the campaign was refused")
 	}
 	return s.Store.Apply(ctx, c.Bundle, s.now())
+}
+
+// storedAccounts returns a problem for each of b's accounts that is not
+// stored, or is stored with another provider, base URL or secret
+// reference (CheckOptions.StoredAccounts).
+func (s *Service) storedAccounts(ctx context.Context, b *spec.Bundle) ([]spec.Problem, error) {
+	if s.Store == nil {
+		return nil, errors.New("checking accounts against the stored ones needs the database")
+	}
+	var problems []spec.Problem
+	for _, a := range b.Accounts {
+		cur, ok, err := s.Store.AccountEndpointOf(ctx, a.Name)
+		if err != nil {
+			return nil, err
+		}
+		want := store.AccountEndpoint{Provider: a.Provider, BaseURL: a.BaseURL, TokenRef: a.TokenRef, SecretRef: a.SecretRef, WebhookSecretRef: a.WebhookSecretRef}
+		switch {
+		case !ok:
+			problems = append(problems, spec.Problem{File: a.Pos.File, Line: a.Pos.Line, Field: "accounts", Msg: fmt.Sprintf("account %q is not applied: accounts are applied by the operator (scheduler apply); through the HTTP API a campaign uses them as applied", a.Name)})
+		case cur != want:
+			problems = append(problems, spec.Problem{File: a.Pos.File, Line: a.Pos.Line, Field: "accounts", Msg: fmt.Sprintf("account %q differs from the applied one in its provider, base_url or secrets: through the HTTP API these stay as the operator applied them (scheduler apply)", a.Name)})
+		}
+	}
+	return problems, nil
 }
 
 // accountInfoer is a provider client that can read the account's plan.
