@@ -47,16 +47,18 @@ var tokenName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // NewToken returns a token named name with role for value (checked: a
 // plain name, a known role, at least MinTokenLen characters, no spaces).
+// Its errors quote none of the three: a line of a tokens file with its
+// fields out of order would put the token in the name or the role.
 func NewToken(name string, role Role, value string) (Token, error) {
 	switch {
 	case !tokenName.MatchString(name):
-		return Token{}, fmt.Errorf("token name %q: want letters, digits, '.', '_' or '-'", name)
+		return Token{}, errors.New("the token's name: want 1 to 64 letters, digits, '.', '_' or '-'")
 	case role != ReadOnly && role != ReadWrite:
-		return Token{}, fmt.Errorf("token %s: role %q: want ro or rw", name, role)
+		return Token{}, errors.New("the token's role: want ro or rw (name:role:token)")
 	case len(value) < MinTokenLen:
-		return Token{}, fmt.Errorf("token %s: shorter than %d characters (e.g. openssl rand -hex 24)", name, MinTokenLen)
+		return Token{}, fmt.Errorf("the token is shorter than %d characters (e.g. openssl rand -hex 24), or the line's fields are out of order (name:role:token)", MinTokenLen)
 	case strings.ContainsAny(value, " \t\r\n"):
-		return Token{}, fmt.Errorf("token %s: contains white space", name)
+		return Token{}, errors.New("the token contains white space")
 	}
 	return Token{Name: name, Role: role, hash: sha256.Sum256([]byte(value))}, nil
 }
