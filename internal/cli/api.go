@@ -58,6 +58,7 @@ func schedAPI(ctx context.Context, args []string, io IO) error {
 	defer closeAPI()
 	if *noAuth {
 		log.Warn("api: serving WITHOUT authentication (--insecure-no-auth): every request may change everything")
+		h = LoopbackHostOnly(h)
 	}
 	return Serve(ctx, *addr, h, log, fmt.Sprintf("api: serving %d token(s)", len(tokens)))
 }

@@ -76,10 +76,13 @@ func Asynqmon(ctx context.Context, args []string, io IO) error {
 	fs.Init("asynqmon", fs.ErrorHandling())
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	readOnly := fs.Bool("read-only", false, "view only: no deleting, retrying or pausing from the UI, no actions in the console")
-	noAuth := fs.Bool("insecure-no-auth", false, "serve without authentication (only behind your own auth proxy)")
+	noAuth := fs.Bool("insecure-no-auth", false, "serve without authentication (loopback addresses only: behind your own auth proxy on this host)")
 	mf := addMetricsFlags(fs, DefaultAsynqmonMetricsAddr)
 	if _, err := ParseFlags(fs, args); err != nil {
 		return &exitError{code: 2}
+	}
+	if *noAuth && !ops.Loopback(*addr) {
+		return UsageError("--insecure-no-auth serves only on a loopback address (127.0.0.1, ::1, localhost), not %s", *addr)
 	}
 	cfg, err := settings(io)
 	if err != nil {
@@ -129,6 +132,7 @@ func Asynqmon(ctx context.Context, args []string, io IO) error {
 		h = BasicAuth(h, creds, log)
 	} else {
 		log.Warn("asynqmon: serving WITHOUT authentication (--insecure-no-auth)")
+		h = LoopbackHostOnly(h)
 	}
 	// Ready when Redis answers and, with the console, Postgres answers
 	// with its schema current.

@@ -3,6 +3,7 @@ package cli
 import (
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -108,4 +109,23 @@ func ServeUIOn(ln net.Listener, h http.Handler) *http.Server {
 	srv := uiServer(h)
 	go func() { _ = srv.Serve(limitConns(ln, maxUIConns)) }()
 	return srv
+}
+
+// LoopbackHostOnly wraps h, served without authentication on a loopback
+// address, so that it answers only requests addressed to loopback by name
+// or number (Host: 127.0.0.1, [::1] or localhost, any port): a web page
+// whose own host name a DNS rebinding points at 127.0.0.1 would otherwise
+// reach it as same-origin. Others get 421.
+func LoopbackHostOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if hh, _, err := net.SplitHostPort(host); err == nil {
+			host = hh
+		}
+		if ip := net.ParseIP(strings.Trim(host, "[]")); !(host == "localhost" || ip != nil && ip.IsLoopback()) {
+			http.Error(w, "served without authentication to loopback only: address it as 127.0.0.1, [::1] or localhost", http.StatusMisdirectedRequest)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

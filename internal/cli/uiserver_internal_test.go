@@ -157,3 +157,27 @@ func TestLimitConns(t *testing.T) {
 	_, open := <-accepted
 	require.False(t, open, "Accept did not end when the listener closed")
 }
+
+// Served without authentication, the web UI and the API answer only
+// requests addressed to loopback: a DNS-rebound name (evil.example
+// resolving to 127.0.0.1) gets 421 and reaches nothing. Off loopback,
+// asynqmon refuses --insecure-no-auth before it serves anything.
+func TestNoAuthServesLoopbackNamesOnly(t *testing.T) {
+	t.Parallel()
+	reached := 0
+	h := LoopbackHostOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached++ }))
+	for host, want := range map[string]int{"127.0.0.1:8080": 200, "localhost:8092": 200, "[::1]:8080": 200, "127.0.0.1": 200,
+		"evil.example:8080": http.StatusMisdirectedRequest, "10.0.0.5:8080": http.StatusMisdirectedRequest, "": http.StatusMisdirectedRequest} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/v1/apply", nil)
+		req.Host = host
+		h.ServeHTTP(rec, req)
+		require.Equal(t, want, rec.Code, "Host %q", host)
+	}
+	require.Equal(t, 4, reached)
+
+	var out strings.Builder
+	err := Asynqmon(t.Context(), []string{"--addr", "0.0.0.0:0", "--insecure-no-auth"}, IO{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }})
+	require.Error(t, err)
+	require.Contains(t, err.Error()+out.String(), "loopback")
+}
