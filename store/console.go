@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wacamp/wacamp/campaign"
 	"github.com/wacamp/wacamp/delivery"
 )
 
@@ -20,21 +21,37 @@ type Recipient struct {
 // MaxRecipientPage is the most rows Recipients returns at once.
 const MaxRecipientPage = 500
 
+// RecipientFilter narrows Recipients and StepRows: Phone, when not empty,
+// keeps those whose phone number contains its digits (a "+" or spaces
+// typed are ignored); Status, when not empty, those whose delivery is in
+// that state (a recipient the feeder has not reached yet is planned).
+type RecipientFilter struct {
+	Phone  string
+	Status delivery.Status
+}
+
+// like is f.Phone as a LIKE pattern ("" for any phone); ok is false when
+// it has no digits, so that no phone number contains it.
+func (f RecipientFilter) like() (pattern string, ok bool) {
+	if digits := onlyDigits(f.Phone); digits != "" {
+		return "%" + digits + "%", true
+	}
+	return "", f.Phone == ""
+}
+
 // Recipients returns up to limit (at most MaxRecipientPage) recipients of
 // the broadcast whose recipient id is above after, in id order (the
-// audience's), each with its delivery as Export shows it. phone, when not
-// empty, keeps those whose phone number contains its digits (a "+" or
-// spaces typed are ignored). A page is one keyset read of the (broadcast_id,
-// id) index: the cost of a page does not grow with how far in it is.
-func (db *DB) Recipients(ctx context.Context, broadcastID, after int64, limit int, phone string) ([]Recipient, error) {
+// audience's), each with its delivery as Export shows it, filtered by f.
+// A page is one keyset read of the (broadcast_id, id) index: the cost of a
+// page does not grow with how far in it is, only with how many recipients
+// the filter passes over to fill it.
+func (db *DB) Recipients(ctx context.Context, broadcastID, after int64, limit int, f RecipientFilter) ([]Recipient, error) {
 	limit = min(max(limit, 1), MaxRecipientPage)
-	like := ""
-	if digits := onlyDigits(phone); digits != "" {
-		like = "%" + digits + "%"
-	} else if phone != "" {
-		return nil, nil // no digits: no phone number contains it
+	like, ok := f.like()
+	if !ok {
+		return nil, nil
 	}
-	rows, err := db.recipientRows(ctx, broadcastID, after, limit, like)
+	rows, err := db.recipientRows(ctx, broadcastID, after, limit, like, f.Status)
 	if err != nil {
 		return nil, fmt.Errorf("broadcast %d: recipients: %w", broadcastID, err)
 	}
@@ -63,6 +80,32 @@ const MaxSendBuckets = 120
 // sent_at) index, all in one statement: the cost grows with the sends in
 // the span, never with the whole table.
 func (db *DB) SendsOverTime(ctx context.Context, broadcastID int64, from, to time.Time, n int) ([]int, error) {
+	out, err := db.countBuckets(ctx, "FROM deliveries WHERE broadcast_id = ?", broadcastID, from, to, n)
+	if err != nil {
+		return nil, fmt.Errorf("broadcast %d: sends over time: %w", broadcastID, err)
+	}
+	return out, nil
+}
+
+// StepSendsOverTime counts the sequence's step deliveries the provider
+// accepted in each of n equal buckets (at most MaxSendBuckets) of [from,
+// to), by their sent_at. Every bucket is a range read of the (broadcast_id,
+// sent_at) index for broadcast_id NULL (every sequence's steps sent in the
+// span), each probing its enrollment for the sequence: the cost grows with
+// the steps sent in the span, never with the whole table.
+func (db *DB) StepSendsOverTime(ctx context.Context, sequenceID int64, from, to time.Time, n int) ([]int, error) {
+	out, err := db.countBuckets(ctx, `FROM deliveries d JOIN enrollments e ON e.id = d.enrollment_id
+		WHERE d.broadcast_id IS NULL AND e.sequence_id = ?`, sequenceID, from, to, n)
+	if err != nil {
+		return nil, fmt.Errorf("sequence %d: sends over time: %w", sequenceID, err)
+	}
+	return out, nil
+}
+
+// countBuckets counts the rows of "SELECT … "+from (whose one argument is
+// id) with sent_at in each of n equal buckets of [from, to), in one
+// statement of n range counts.
+func (db *DB) countBuckets(ctx context.Context, fromWhere string, id int64, from, to time.Time, n int) ([]int, error) {
 	n = min(max(n, 1), MaxSendBuckets)
 	if !to.After(from) {
 		return make([]int, n), nil
@@ -81,12 +124,12 @@ func (db *DB) SendsOverTime(ctx context.Context, broadcastID int64, from, to tim
 		if i == n-1 {
 			hi = to
 		}
-		q.WriteString("SELECT CAST(? AS INTEGER) AS bucket, COUNT(*) AS n FROM deliveries WHERE broadcast_id = ? AND sent_at >= ? AND sent_at < ?")
-		args = append(args, i, broadcastID, utc(lo), utc(hi))
+		q.WriteString("SELECT CAST(? AS INTEGER) AS bucket, COUNT(*) AS n " + fromWhere + " AND sent_at >= ? AND sent_at < ?")
+		args = append(args, i, id, utc(lo), utc(hi))
 	}
 	var rows []struct{ Bucket, N int }
 	if err := db.q(ctx).Raw(q.String(), args...).Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("broadcast %d: sends over time: %w", broadcastID, err)
+		return nil, err
 	}
 	out := make([]int, n)
 	for _, r := range rows {
@@ -97,10 +140,11 @@ func (db *DB) SendsOverTime(ctx context.Context, broadcastID int64, from, to tim
 	return out, nil
 }
 
-// ErrorGroup is how many of a broadcast's deliveries ended in one state
+// ErrorGroup is how many of a broadcast's (or a sequence step's) deliveries ended in one state
 // (failed, skipped or expired) with one error code, with one of their
 // error messages as an example.
 type ErrorGroup struct {
+	Step    int // a sequence's step, 1-based; 0 for a broadcast
 	Status  delivery.Status
 	Code    string
 	Example string
@@ -128,3 +172,118 @@ func (db *DB) ErrorGroups(ctx context.Context, broadcastID int64, limit int) ([]
 	}
 	return out, nil
 }
+
+// SequenceErrorGroups groups the sequence's failed, skipped and expired
+// step deliveries by step, state and error code, largest first, at most
+// limit groups. It reads the sequence's step deliveries as its report
+// does (enrollments by sequence, then each one's steps).
+func (db *DB) SequenceErrorGroups(ctx context.Context, sequenceID int64, limit int) ([]ErrorGroup, error) {
+	var rows []struct {
+		Step                       int
+		Status, ErrorCode, Example string
+		N                          int
+	}
+	err := db.q(ctx).Raw(`SELECT d.step, d.status, d.error_code, MAX(d.error) AS example, COUNT(*) AS n
+		FROM enrollments e JOIN deliveries d ON d.enrollment_id = e.id
+		WHERE e.sequence_id = ? AND d.status IN ('failed', 'skipped', 'expired')
+		GROUP BY d.step, d.status, d.error_code ORDER BY n DESC, d.step, d.status, d.error_code LIMIT ?`, sequenceID, max(limit, 1)).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("sequence %d: group errors: %w", sequenceID, err)
+	}
+	out := make([]ErrorGroup, len(rows))
+	for i, r := range rows {
+		out[i] = ErrorGroup{Step: r.Step + 1, Status: delivery.Status(r.Status), Code: r.ErrorCode, Example: r.Example, N: r.N}
+	}
+	return out, nil
+}
+
+// ConsoleSequence is a sequence as the console's page needs it beyond its
+// report.
+type ConsoleSequence struct {
+	ID        int64
+	CreatedAt time.Time
+}
+
+// SequenceByName returns the named sequence's id and creation time;
+// campaign.ErrNotFound if there is none.
+func (db *DB) SequenceByName(ctx context.Context, name string) (ConsoleSequence, error) {
+	var rows []ConsoleSequence
+	if err := db.q(ctx).Raw(`SELECT id, created_at FROM sequences WHERE name = ?`, name).Scan(&rows).Error; err != nil {
+		return ConsoleSequence{}, fmt.Errorf("sequence %q: %w", name, err)
+	}
+	if len(rows) == 0 {
+		return ConsoleSequence{}, fmt.Errorf("sequence %q: %w", name, campaign.ErrNotFound)
+	}
+	rows[0].CreatedAt = rows[0].CreatedAt.UTC()
+	return rows[0], nil
+}
+
+// StepKey is a step delivery's place in a sequence's step table, and the
+// keyset cursor of the next page: its person's phone, the enrollment's run
+// and the step (1-based). The zero key is before the first.
+type StepKey struct {
+	Phone     string
+	Run, Step int
+}
+
+// StepRow is one step delivery of a sequence with its outcome, as the
+// console's step table shows it.
+type StepRow struct {
+	Key        StepKey // Key.Phone is Row.Phone
+	Enrollment int64
+	DueAt      *time.Time
+	delivery.Row
+}
+
+// StepRows returns up to limit (at most MaxRecipientPage) of the
+// sequence's step deliveries after the key after, in (phone, run, step)
+// order, filtered by f. A page is one keyset read of the enrollments'
+// (sequence_id, phone, run) unique index, each enrollment's steps read by
+// the (enrollment_id, step) one: the cost of a page does not grow with how
+// far in it is, only with how many steps the filter passes over.
+func (db *DB) StepRows(ctx context.Context, sequenceID int64, after StepKey, limit int, f RecipientFilter) ([]StepRow, error) {
+	limit = min(max(limit, 1), MaxRecipientPage)
+	like, ok := f.like()
+	if !ok {
+		return nil, nil
+	}
+	// The enrollment bound is on its own too (not only in the OR), so the
+	// index seeks to the page's first enrollment.
+	q := `SELECT e.phone, e.run, d.step, d.enrollment_id, d.due_at, d.id, e.name, d.status, d.wamid, d.error_code, d.error,
+		d.attempts, d.settle, d.sent_at, d.updated_at
+		FROM enrollments e JOIN deliveries d ON d.enrollment_id = e.id
+		WHERE e.sequence_id = ? AND (e.phone > ? OR (e.phone = ? AND e.run >= ?))
+		AND (e.phone > ? OR e.run > ? OR d.step > ?)`
+	args := []any{sequenceID, after.Phone, after.Phone, after.Run, after.Phone, after.Run, after.Step - 1}
+	if like != "" {
+		q, args = q+" AND e.phone LIKE ?", append(args, like)
+	}
+	if f.Status != "" {
+		q, args = q+" AND d.status = ?", append(args, string(f.Status))
+	}
+	var rows []struct {
+		Phone, Name, Status, Settle string
+		Run, Step, Attempts         int
+		ID, EnrollmentID            int64
+		Wamid                       *string
+		ErrorCode, Error            string
+		DueAt, SentAt               *time.Time
+		UpdatedAt                   time.Time
+	}
+	if err := db.q(ctx).Raw(q+` ORDER BY e.phone, e.run, d.step LIMIT ?`, append(args, limit)...).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("sequence %d: step rows: %w", sequenceID, err)
+	}
+	out := make([]StepRow, len(rows))
+	for i, r := range rows {
+		er := exportRow{ID: &r.ID, Phone: r.Phone, Name: r.Name, Status: &r.Status, Wamid: r.Wamid, ErrorCode: &r.ErrorCode,
+			Error: &r.Error, Attempts: &r.Attempts, Settle: &r.Settle, SentAt: r.SentAt, UpdatedAt: &r.UpdatedAt}
+		out[i] = StepRow{Key: StepKey{Phone: r.Phone, Run: r.Run, Step: r.Step + 1}, Enrollment: r.EnrollmentID, Row: er.row()}
+		if r.DueAt != nil {
+			out[i].DueAt = ptr(r.DueAt.UTC())
+		}
+	}
+	return out, nil
+}
+
+// String is k as a page link's cursor: "phone.run.step".
+func (k StepKey) String() string { return fmt.Sprintf("%s.%d.%d", k.Phone, k.Run, k.Step) }

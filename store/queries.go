@@ -922,7 +922,7 @@ type exportRow struct {
 func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(delivery.Row) error) error {
 	var after int64
 	for {
-		rows, err := db.recipientRows(ctx, broadcastID, after, db.batch, "")
+		rows, err := db.recipientRows(ctx, broadcastID, after, db.batch, "", "")
 		if err != nil {
 			return fmt.Errorf("broadcast %d: export: %w", broadcastID, err)
 		}
@@ -943,8 +943,10 @@ func (db *DB) Export(ctx context.Context, broadcastID int64, fn func(delivery.Ro
 
 // recipientRows reads up to limit recipients of a broadcast after the
 // recipient id after, in id order, each with its delivery if it has one;
-// phoneLike, when not empty, keeps those whose phone is LIKE it.
-func (db *DB) recipientRows(ctx context.Context, broadcastID, after int64, limit int, phoneLike string) ([]exportRow, error) {
+// phoneLike, when not empty, keeps those whose phone is LIKE it; status,
+// when not empty, those whose delivery is in that state (planned: also
+// those without a delivery yet).
+func (db *DB) recipientRows(ctx context.Context, broadcastID, after int64, limit int, phoneLike string, status delivery.Status) ([]exportRow, error) {
 	// Each recipient's delivery is one probe of the unique index. On
 	// Postgres a lateral join (kept apart by its LIMIT: there is one row at
 	// most) says so: a plain join lets the planner, when its statistics
@@ -957,6 +959,13 @@ func (db *DB) recipientRows(ctx context.Context, broadcastID, after int64, limit
 	cond, args := "", []any{broadcastID, after}
 	if phoneLike != "" {
 		cond, args = " AND r.phone LIKE ?", append(args, phoneLike)
+	}
+	switch status {
+	case "":
+	case delivery.Planned:
+		cond += " AND (d.id IS NULL OR d.status = 'planned')"
+	default:
+		cond, args = cond+" AND d.status = ?", append(args, string(status))
 	}
 	var rows []exportRow
 	err := db.q(ctx).Raw(`SELECT r.id AS recipient_id, d.id, r.phone, r.name, d.status, d.wamid, d.error_code, d.error, d.attempts, d.settle,

@@ -3,12 +3,14 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -356,4 +358,126 @@ func TestConsoleRetryFailed(t *testing.T) {
 	shown = fetch(t, base, loc, consoleUser, consolePassword)
 	require.Contains(t, shown.body, "Done: retry-failed: 0 failed deliveries planned again, 5 left failed.")
 	require.Equal(t, "completed", w.state("promo"))
+}
+
+// rowsOf reads every page of a console table from path, following its
+// next-page links, and returns the rows' data-phone values.
+func rowsOf(t *testing.T, base, path string) []string {
+	t.Helper()
+	var seen []string
+	for pages := 0; path != ""; pages++ {
+		require.Less(t, pages, 20, "the pages do not end")
+		p := fetch(t, base, path, consoleUser, consolePassword)
+		require.Equal(t, 200, p.status, path)
+		for _, r := range phoneRow.FindAllStringSubmatch(p.body, -1) {
+			seen = append(seen, r[1])
+		}
+		path = ""
+		if m := nextPage.FindStringSubmatch(p.body); m != nil {
+			path = html.UnescapeString(m[1])
+		}
+	}
+	return seen
+}
+
+// The recipient table's state filter keeps the recipients in that state,
+// in audience order, across pages; with a phone search too, both. A
+// cancelled broadcast's recipients are skipped; those the feeder never
+// reached count as planned until then.
+func TestConsoleRecipientsByState(t *testing.T) {
+	t.Parallel()
+	w := promoWorld(t, 7)
+	base := w.asynqmon()
+	all := []string{"31610000000", "31610000001", "31610000002", "31610000003", "31610000004", "31610000005", "31610000006"}
+	require.Equal(t, all, rowsOf(t, base, "/console/broadcasts/promo?size=2&state=planned"), "never fed: all planned")
+	require.Empty(t, rowsOf(t, base, "/console/broadcasts/promo?size=2&state=sent"))
+	p := fetch(t, base, "/console/broadcasts/promo?state=sent&phone=0003", consoleUser, consolePassword)
+	require.Contains(t, p.body, "No recipients whose phone contains “0003” and in state sent.")
+	require.Contains(t, p.body, `<option value="sent" selected>sent</option>`)
+
+	code, out := w.run("cancel", "promo")
+	require.Equal(t, 0, code, out)
+	code, out = w.run("status", "promo", "--json")
+	require.Equal(t, 0, code, out)
+	var st struct{ Counts map[string]int }
+	require.NoError(t, json.Unmarshal([]byte(out), &st))
+	require.Equal(t, map[string]int{"skipped": 7}, nonZero(st.Counts), "cancel skips every recipient, fed or not")
+	require.Equal(t, all, rowsOf(t, base, "/console/broadcasts/promo?size=2&state=skipped"))
+	require.Empty(t, rowsOf(t, base, "/console/broadcasts/promo?size=2&state=planned"))
+	require.Equal(t, []string{"31610000003"}, rowsOf(t, base, "/console/broadcasts/promo?state=skipped&phone=0003"))
+	require.Equal(t, all, rowsOf(t, base, "/console/broadcasts/promo?size=2&state=bogus"), "an unknown state filters nothing")
+}
+
+func nonZero(m map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, n := range m {
+		if n != 0 {
+			out[k] = n
+		}
+	}
+	return out
+}
+
+// A sequence's page, opened from the list, shows what `scheduler status`
+// counts (enrollments by state, each step's deliveries by state); its step
+// table pages through every step delivery in phone order and finds them
+// by part of the number and by state.
+func TestConsoleSequencePage(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	code, out := w.run("apply", "-f", w.sequence(`{after: 0s, message: {text: "Welcome {{name}}!"}}`, `{after: 24h, message: {text: "Day two"}}`))
+	require.Equal(t, 0, code, out)
+	var csv strings.Builder
+	csv.WriteString("phone,name\n")
+	for i := range 7 {
+		fmt.Fprintf(&csv, "49151000000%02d,P%d\n", 10-i, i) // enrolled out of phone order
+	}
+	code, out = w.run("enroll", "onboarding", "-f", w.write("people.csv", csv.String()))
+	require.Equal(t, 0, code, out)
+	code, out = w.run("unenroll", "onboarding", "--phone", "4915100000007")
+	require.Equal(t, 0, code, out)
+	base := w.asynqmon()
+
+	for _, path := range []string{"/console/sequences/onboarding", "/console/sequences/onboarding?state=planned&phone=1&after=4915100000005.1.1"} {
+		for _, login := range [][2]string{{"", ""}, {consoleUser, "wrong"}} {
+			p := fetch(t, base, path, login[0], login[1])
+			require.Equal(t, http.StatusUnauthorized, p.status, path)
+			require.NotContains(t, p.body, "onboarding")
+		}
+	}
+	require.Equal(t, http.StatusNotFound, fetch(t, base, "/console/sequences/nope", consoleUser, consolePassword).status)
+	require.Contains(t, fetch(t, base, "/console/", consoleUser, consolePassword).body, `href="/console/sequences/onboarding"`)
+
+	code, out = w.run("status", "onboarding", "--json")
+	require.Equal(t, 0, code, out)
+	var rep struct {
+		Enrollments map[string]int
+		Steps       []struct {
+			Step   int
+			Counts map[string]int
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.Equal(t, map[string]int{"active": 6, "unenrolled": 1}, rep.Enrollments)
+	p := fetch(t, base, "/console/sequences/onboarding", consoleUser, consolePassword)
+	require.Equal(t, 200, p.status)
+	require.Contains(t, p.body, `id="enrollments">6 active, 1 unenrolled<`)
+	require.Len(t, rep.Steps, 2)
+	for _, s := range rep.Steps {
+		for _, state := range []string{"planned", "queued", "sent", "failed", "skipped"} {
+			require.Contains(t, p.body, fmt.Sprintf(`id="step-%d-%s">%d<`, s.Step, state, s.Counts[state]), "step %d %s", s.Step, state)
+		}
+	}
+	require.Equal(t, 6, rep.Steps[0].Counts["planned"])
+	require.Equal(t, 1, rep.Steps[0].Counts["skipped"])
+	require.Contains(t, p.body, `<svg class="chart"`, "the chart (empty: nothing sent)")
+	require.Contains(t, p.body, `<td>step 1</td><td>skipped</td><td>—</td><td class="num">1</td><td class="small">enrollment unenrolled: unenrolled by operator</td>`,
+		"the unenrolled person's step, among the errors")
+
+	phones := []string{"4915100000004", "4915100000005", "4915100000006", "4915100000007", "4915100000008", "4915100000009", "4915100000010"}
+	require.Equal(t, phones, rowsOf(t, base, "/console/sequences/onboarding?size=3"))
+	require.Equal(t, []string{"4915100000007"}, rowsOf(t, base, "/console/sequences/onboarding?size=3&state=skipped"))
+	require.Equal(t, slices.Delete(slices.Clone(phones), 3, 4), rowsOf(t, base, "/console/sequences/onboarding?size=2&state=planned"))
+	require.Equal(t, []string{"4915100000010"}, rowsOf(t, base, "/console/sequences/onboarding?phone="+url.QueryEscape("+49 151 0000 0010")))
+	require.Empty(t, rowsOf(t, base, "/console/sequences/onboarding?phone=0010&state=sent"))
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/store"
 )
 
 // The chart's drawing area, in SVG user units.
@@ -29,18 +30,45 @@ func (h *handler) chart(ctx context.Context, b campaign.Broadcast, r campaign.Re
 	if b.FinishedAt != nil {
 		to = *b.FinishedAt
 	}
+	return drawSpan(from, to, r.Total, func(from, to time.Time, n int) ([]int, error) {
+		return h.o.Store.SendsOverTime(ctx, b.ID, from, to, n)
+	})
+}
+
+// sequenceSpan is how far back a sequence's chart reaches: a sequence
+// never ends, so its chart shows the recent past (or its whole life, when
+// shorter).
+const sequenceSpan = 7 * 24 * time.Hour
+
+// sequenceChart draws the sequence's step sends the provider accepted per
+// interval since it was created, over sequenceSpan at most, in
+// chartBuckets intervals (no audience line: a sequence has none).
+func (h *handler) sequenceChart(ctx context.Context, s store.ConsoleSequence) (template.HTML, error) {
+	to := h.o.Now()
+	from := s.CreatedAt
+	if to.Sub(from) > sequenceSpan {
+		from = to.Add(-sequenceSpan)
+	}
+	return drawSpan(from, to, 0, func(from, to time.Time, n int) ([]int, error) {
+		return h.o.Store.StepSendsOverTime(ctx, s.ID, from, to, n)
+	})
+}
+
+// drawSpan counts sends in [from, to] (count) in chartBuckets intervals,
+// of a second at least, and draws them.
+func drawSpan(from, to time.Time, total int, count func(from, to time.Time, n int) ([]int, error)) (template.HTML, error) {
 	if !to.After(from) {
 		return `<p class="muted">Nothing sent yet.</p>`, nil
 	}
 	// The end is inclusive: one more second keeps the last send in.
 	to = to.Add(time.Second)
-	// Buckets of a second at least: a young broadcast has fewer.
+	// Buckets of a second at least: a young campaign has fewer.
 	n := int(min(to.Sub(from)/time.Second, chartBuckets))
-	counts, err := h.o.Store.SendsOverTime(ctx, b.ID, from, to, n)
+	counts, err := count(from, to, n)
 	if err != nil {
 		return "", err
 	}
-	return template.HTML(drawChart(counts, r.Total, from, to)), nil // #nosec G203 -- built from numbers and formatted times only
+	return template.HTML(drawChart(counts, total, from, to)), nil // #nosec G203 -- built from numbers and formatted times only
 }
 
 // drawChart is the SVG of counts (sends per bucket of [from, to)) and
@@ -89,7 +117,11 @@ func drawChart(counts []int, total int, from, to time.Time) string {
 	label(x0-4, y0+plotH, "end", "0")
 	label(x0, chartH-12, "start", when(from))
 	label(x0+plotW, chartH-12, "end", when(to))
-	label(x0+plotW/2, chartH-12, "middle", fmt.Sprintf("bars: sent per %s · line: %% of audience sent", step.Round(time.Second)))
+	legend := fmt.Sprintf("bars: sent per %s", step.Round(time.Second))
+	if total > 0 {
+		legend += " · line: % of audience sent"
+	}
+	label(x0+plotW/2, chartH-12, "middle", legend)
 	s.WriteString(`</svg>`)
 	return s.String()
 }

@@ -45,15 +45,21 @@ type Broadcasts interface {
 // Sequences reports the drip sequences (*sequence.Service).
 type Sequences interface {
 	Reports(ctx context.Context) ([]sequence.Report, error)
+	Report(ctx context.Context, name string) (sequence.Report, error)
 }
 
 // Store reads what the campaign page shows beyond the status report
 // (*store.DB).
 type Store interface {
 	BroadcastByName(ctx context.Context, name string) (campaign.Broadcast, error)
-	Recipients(ctx context.Context, broadcastID, after int64, limit int, phone string) ([]store.Recipient, error)
+	Recipients(ctx context.Context, broadcastID, after int64, limit int, f store.RecipientFilter) ([]store.Recipient, error)
 	SendsOverTime(ctx context.Context, broadcastID int64, from, to time.Time, n int) ([]int, error)
 	ErrorGroups(ctx context.Context, broadcastID int64, limit int) ([]store.ErrorGroup, error)
+
+	SequenceByName(ctx context.Context, name string) (store.ConsoleSequence, error)
+	StepRows(ctx context.Context, sequenceID int64, after store.StepKey, limit int, f store.RecipientFilter) ([]store.StepRow, error)
+	StepSendsOverTime(ctx context.Context, sequenceID int64, from, to time.Time, n int) ([]int, error)
+	SequenceErrorGroups(ctx context.Context, sequenceID int64, limit int) ([]store.ErrorGroup, error)
 }
 
 // Options configure the console.
@@ -133,8 +139,8 @@ func New(o Options) http.Handler {
 		"counts":   countsLine,
 		"add":      func(a, b int) int { return a + b },
 	}
-	for _, p := range []string{"list", "broadcast", "confirm", "error"} {
-		h.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+p+".html"))
+	for _, p := range []string{"list", "broadcast", "sequence", "confirm", "error"} {
+		h.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/parts.html", "templates/"+p+".html"))
 	}
 	sub, _ := fs.Sub(assets, "static") // the directory is embedded
 	h.static = http.StripPrefix(o.Prefix+"/static/", http.FileServerFS(sub))
@@ -144,6 +150,7 @@ func New(o Options) http.Handler {
 	mux.Handle("GET "+p+"/static/", h.static)
 	mux.HandleFunc("GET "+p+"/broadcasts/{name}", h.broadcast)
 	mux.HandleFunc("GET "+p+"/broadcasts/{name}/{action}", h.confirm)
+	mux.HandleFunc("GET "+p+"/sequences/{name}", h.sequence)
 	mux.HandleFunc("POST "+p+"/broadcasts/{name}/{action}", h.act)
 	mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusNotFound, "no such page")
@@ -202,7 +209,11 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, status int, msg s
 func (h *handler) failErr(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, campaign.ErrNotFound):
-		h.fail(w, r, http.StatusNotFound, "no broadcast "+strconv.Quote(r.PathValue("name")))
+		kind := "broadcast"
+		if strings.Contains(r.URL.Path, "/sequences/") {
+			kind = "sequence"
+		}
+		h.fail(w, r, http.StatusNotFound, "no "+kind+" "+strconv.Quote(r.PathValue("name")))
 	case errors.Is(err, campaign.ErrInvalidTransition):
 		h.fail(w, r, http.StatusConflict, err.Error())
 	default:
@@ -255,10 +266,53 @@ type broadcastPage struct {
 	Chart      template.HTML
 	Errors     []store.ErrorGroup
 	Recipients []store.Recipient
-	Phone      string
-	Next       string // the next page's URL; "" on the last
-	First      string // the first page's URL; "" on the first
+	Table      table
 	QueueLinks []queueLink
+}
+
+// table is a paged, searchable table's search form and links.
+type table struct {
+	Action string // the page's URL, the search form's action
+	Phone  string
+	Status string // a delivery state or ""
+	Next   string // the next page's URL; "" on the last
+	First  string // the first page's URL; "" on the first
+	Empty  bool
+}
+
+// query reads a table's search, state filter and page size from q.
+func (h *handler) query(q url.Values) (f store.RecipientFilter, size int) {
+	size = h.o.PageSize
+	if n, err := strconv.Atoi(q.Get("size")); err == nil && n > 0 {
+		size = min(n, store.MaxRecipientPage)
+	}
+	f.Phone = strings.TrimSpace(q.Get("phone"))
+	if st := delivery.Status(q.Get("state")); slices.Contains(delivery.Statuses, st) {
+		f.Status = st
+	}
+	return f, size
+}
+
+// link is the table's page after the cursor after ("": the first), with
+// its filter and size.
+func (h *handler) link(base string, f store.RecipientFilter, size int, after string) string {
+	v := url.Values{}
+	if after != "" {
+		v.Set("after", after)
+	}
+	if f.Phone != "" {
+		v.Set("phone", f.Phone)
+	}
+	if f.Status != "" {
+		v.Set("state", string(f.Status))
+	}
+	if size != h.o.PageSize {
+		v.Set("size", strconv.Itoa(size))
+	}
+	if len(v) > 0 {
+		base += "?" + v.Encode()
+	}
+	return base + "#recipients"
 }
 
 type queueLink struct{ Name, URL string }
@@ -277,41 +331,22 @@ func (h *handler) broadcast(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
-	size := h.o.PageSize
-	if n, err := strconv.Atoi(q.Get("size")); err == nil && n > 0 {
-		size = min(n, store.MaxRecipientPage)
-	}
-	phone := strings.TrimSpace(q.Get("phone"))
+	f, size := h.query(q)
 	// One row more than the page says whether there is a next one.
-	rows, err := h.o.Store.Recipients(ctx, b.ID, after, size+1, phone)
+	rows, err := h.o.Store.Recipients(ctx, b.ID, after, size+1, f)
 	if err != nil {
 		h.failErr(w, r, err)
 		return
 	}
-	p := broadcastPage{page: h.page(name, true), R: rep, Reasons: rep.Reasons(), Phone: phone}
-	link := func(after int64) string {
-		v := url.Values{}
-		if after > 0 {
-			v.Set("after", strconv.FormatInt(after, 10))
-		}
-		if phone != "" {
-			v.Set("phone", phone)
-		}
-		if size != h.o.PageSize {
-			v.Set("size", strconv.Itoa(size))
-		}
-		u := h.o.Prefix + "/broadcasts/" + url.PathEscape(name)
-		if len(v) > 0 {
-			u += "?" + v.Encode()
-		}
-		return u + "#recipients"
-	}
+	base := h.o.Prefix + "/broadcasts/" + url.PathEscape(name)
+	p := broadcastPage{page: h.page(name, true), R: rep, Reasons: rep.Reasons(),
+		Table: table{Action: base, Phone: f.Phone, Status: string(f.Status), Empty: len(rows) == 0}}
 	if len(rows) > size {
 		rows = rows[:size]
-		p.Next = link(rows[len(rows)-1].RecipientID)
+		p.Table.Next = h.link(base, f, size, strconv.FormatInt(rows[len(rows)-1].RecipientID, 10))
 	}
 	if after > 0 {
-		p.First = link(0)
+		p.Table.First = h.link(base, f, size, "")
 	}
 	p.Recipients = rows
 	if p.Errors, err = h.o.Store.ErrorGroups(ctx, b.ID, 20); err != nil {
@@ -338,6 +373,82 @@ func (h *handler) broadcast(w http.ResponseWriter, r *http.Request) {
 		p.QueueLinks = append(p.QueueLinks, queueLink{Name: qn, URL: strings.TrimSuffix(h.o.QueuesURL, "/") + "/queues/" + qn})
 	}
 	h.render(w, r, http.StatusOK, "broadcast", p)
+}
+
+type sequencePage struct {
+	page
+	R      sequence.Report
+	Chart  template.HTML
+	Errors []store.ErrorGroup
+	Steps  []store.StepRow
+	Table  table
+	Queue  queueLink
+}
+
+// sequence is a sequence's page: its report (what `scheduler status`
+// says), a chart of its step sends, its errors by step and code, and a
+// paged, searchable table of its step deliveries. Sequences have no
+// lifecycle actions.
+func (h *handler) sequence(w http.ResponseWriter, r *http.Request) {
+	ctx, name := r.Context(), r.PathValue("name")
+	if h.o.Sequences == nil {
+		h.fail(w, r, http.StatusNotFound, "no sequence "+strconv.Quote(name))
+		return
+	}
+	s, err := h.o.Store.SequenceByName(ctx, name)
+	if err != nil {
+		h.failErr(w, r, err)
+		return
+	}
+	rep, err := h.o.Sequences.Report(ctx, name)
+	if err != nil {
+		h.failErr(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	f, size := h.query(q)
+	after := parseStepKey(q.Get("after"))
+	rows, err := h.o.Store.StepRows(ctx, s.ID, after, size+1, f)
+	if err != nil {
+		h.failErr(w, r, err)
+		return
+	}
+	base := h.o.Prefix + "/sequences/" + url.PathEscape(name)
+	p := sequencePage{page: h.page(name, true), R: rep,
+		Table: table{Action: base, Phone: f.Phone, Status: string(f.Status), Empty: len(rows) == 0},
+		Queue: queueLink{Name: delivery.QueueBroadcast, URL: strings.TrimSuffix(h.o.QueuesURL, "/") + "/queues/" + delivery.QueueBroadcast}}
+	if len(rows) > size {
+		rows = rows[:size]
+		p.Table.Next = h.link(base, f, size, rows[len(rows)-1].Key.String())
+	}
+	if after != (store.StepKey{}) {
+		p.Table.First = h.link(base, f, size, "")
+	}
+	p.Steps = rows
+	if p.Errors, err = h.o.Store.SequenceErrorGroups(ctx, s.ID, 20); err != nil {
+		h.failErr(w, r, err)
+		return
+	}
+	if p.Chart, err = h.sequenceChart(ctx, s); err != nil {
+		h.failErr(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "sequence", p)
+}
+
+// parseStepKey reads a step table cursor (StepKey.String); anything else
+// is the first page.
+func parseStepKey(v string) store.StepKey {
+	parts := strings.Split(v, ".")
+	if len(parts) != 3 {
+		return store.StepKey{}
+	}
+	run, err1 := strconv.Atoi(parts[1])
+	step, err2 := strconv.Atoi(parts[2])
+	if err1 != nil || err2 != nil {
+		return store.StepKey{}
+	}
+	return store.StepKey{Phone: parts[0], Run: run, Step: step}
 }
 
 var allActions = []string{ActPause, ActResume, ActCancel, ActRetry}
