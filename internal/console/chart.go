@@ -38,7 +38,7 @@ func (h *handler) chart(ctx context.Context, b campaign.Broadcast, r campaign.Re
 // sequenceSpan is how far back a sequence's chart reaches: a sequence
 // never ends, so its chart shows the recent past (or its whole life, when
 // shorter).
-const sequenceSpan = 7 * 24 * time.Hour
+const sequenceSpan = 24 * time.Hour
 
 // sequenceChart draws the sequence's step sends the provider accepted per
 // interval since it was created, over sequenceSpan at most, in
