@@ -246,6 +246,14 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	// The page refreshes itself: sending goes on.
 	waitText("#handed", false, func(s string) bool { n, _ := strconv.Atoi(s); return n > handed })
+
+	// The list's sequence opens its page, which counts its enrollments.
+	seq := `tr[data-sequence="welcome"] a`
+	run("back to the list", chromedp.Navigate(base), visible(seq))
+	run("open the sequence", click(seq), visible("#enrollments"))
+	if got := text("#enrollments"); !strings.Contains(got, "active") {
+		t.Errorf("the sequence page's enrollments: %q", got)
+	}
 }
 
 // waitFor polls cond until it holds, failing the test after timeout.
