@@ -21,7 +21,7 @@ type Recipient struct {
 // MaxRecipientPage is the most rows Recipients returns at once.
 const MaxRecipientPage = 500
 
-// RecipientFilter narrows Recipients and StepRows: Phone, when not empty,
+// RecipientFilter narrows Recipients: Phone, when not empty,
 // keeps those whose phone number contains its digits (a "+" or spaces
 // typed are ignored); Status, when not empty, those whose delivery is in
 // that state (a recipient the feeder has not reached yet is planned).
@@ -37,6 +37,16 @@ func (f RecipientFilter) like() (pattern string, ok bool) {
 		return "%" + digits + "%", true
 	}
 	return "", f.Phone == ""
+}
+
+// containsPattern is the LIKE pattern of phone numbers that contain the
+// digits of s; with no digits, one that no stored number (digits only)
+// matches.
+func containsPattern(s string) string {
+	if digits := onlyDigits(s); digits != "" {
+		return "%" + digits + "%"
+	}
+	return "+"
 }
 
 // Recipients returns up to limit (at most MaxRecipientPage) recipients of
@@ -239,75 +249,3 @@ func (db *DB) SequenceByName(ctx context.Context, name string) (ConsoleSequence,
 	rows[0].CreatedAt = rows[0].CreatedAt.UTC()
 	return rows[0], nil
 }
-
-// StepKey is a step delivery's place in a sequence's step table, and the
-// keyset cursor of the next page: its person's phone, the enrollment's run
-// and the step (1-based). The zero key is before the first.
-type StepKey struct {
-	Phone     string
-	Run, Step int
-}
-
-// StepRow is one step delivery of a sequence with its outcome, as the
-// console's step table shows it.
-type StepRow struct {
-	Key        StepKey // Key.Phone is Row.Phone
-	Enrollment int64
-	DueAt      *time.Time
-	delivery.Row
-}
-
-// StepRows returns up to limit (at most MaxRecipientPage) of the
-// sequence's step deliveries after the key after, in (phone, run, step)
-// order, filtered by f. A page is one keyset read of the enrollments'
-// (sequence_id, phone, run) unique index, each enrollment's steps read by
-// the (enrollment_id, step) one: the cost of a page does not grow with how
-// far in it is, only with how many steps the filter passes over.
-func (db *DB) StepRows(ctx context.Context, sequenceID int64, after StepKey, limit int, f RecipientFilter) ([]StepRow, error) {
-	limit = min(max(limit, 1), MaxRecipientPage)
-	like, ok := f.like()
-	if !ok {
-		return nil, nil
-	}
-	// The row comparison on the enrollment alone is the index's range (a
-	// seek to the page's first enrollment, EXPLAIN on Postgres: 0.3 ms
-	// deep in a 300,000-enrollment sequence, where the same bound spelled
-	// with OR read every enrollment before it, 94 ms); the second one
-	// leaves out the steps of that enrollment up to the cursor's.
-	q := `SELECT e.phone, e.run, d.step, d.enrollment_id, d.due_at, d.id, e.name, d.status, d.wamid, d.error_code, d.error,
-		d.attempts, d.settle, d.sent_at, d.updated_at
-		FROM enrollments e JOIN deliveries d ON d.enrollment_id = e.id
-		WHERE e.sequence_id = ? AND (e.phone, e.run) >= (?, ?) AND ((e.phone, e.run) > (?, ?) OR d.step > ?)`
-	args := []any{sequenceID, after.Phone, after.Run, after.Phone, after.Run, after.Step - 1}
-	if like != "" {
-		q, args = q+" AND e.phone LIKE ?", append(args, like)
-	}
-	if f.Status != "" {
-		q, args = q+" AND d.status = ?", append(args, string(f.Status))
-	}
-	var rows []struct {
-		Phone, Name, Status, Settle string
-		Run, Step, Attempts         int
-		ID, EnrollmentID            int64
-		Wamid                       *string
-		ErrorCode, Error            string
-		DueAt, SentAt               *time.Time
-		UpdatedAt                   time.Time
-	}
-	if err := db.q(ctx).Raw(q+` ORDER BY e.phone, e.run, d.step LIMIT ?`, append(args, limit)...).Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("sequence %d: step rows: %w", sequenceID, err)
-	}
-	out := make([]StepRow, len(rows))
-	for i, r := range rows {
-		er := exportRow{ID: &r.ID, Phone: r.Phone, Name: r.Name, Status: &r.Status, Wamid: r.Wamid, ErrorCode: &r.ErrorCode,
-			Error: &r.Error, Attempts: &r.Attempts, Settle: &r.Settle, SentAt: r.SentAt, UpdatedAt: &r.UpdatedAt}
-		out[i] = StepRow{Key: StepKey{Phone: r.Phone, Run: r.Run, Step: r.Step + 1}, Enrollment: r.EnrollmentID, Row: er.row()}
-		if r.DueAt != nil {
-			out[i].DueAt = ptr(r.DueAt.UTC())
-		}
-	}
-	return out, nil
-}
-
-// String is k as a page link's cursor: "phone.run.step".
-func (k StepKey) String() string { return fmt.Sprintf("%s.%d.%d", k.Phone, k.Run, k.Step) }

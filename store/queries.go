@@ -1693,11 +1693,14 @@ func (db *DB) SkipOccurrences(ctx context.Context, parentID int64, upTo time.Tim
 	return nil
 }
 
-// DeliveryFilter narrows Deliveries: a state, a phone (normalised, as
-// stored); empty matches all.
+// DeliveryFilter narrows Deliveries and SequenceDeliveries: a state, a
+// phone (normalised, as stored), part of a phone number (Contains: its
+// digits; "+" and spaces are ignored, and with no digits nothing matches);
+// empty matches all.
 type DeliveryFilter struct {
-	Status delivery.Status
-	Phone  string
+	Status   delivery.Status
+	Phone    string
+	Contains string
 }
 
 // Deliveries returns at most limit of a broadcast's deliveries after id
@@ -1716,6 +1719,10 @@ func (db *DB) Deliveries(ctx context.Context, broadcastID int64, f DeliveryFilte
 	if f.Phone != "" {
 		q += ` AND d.phone = ?`
 		args = append(args, f.Phone)
+	}
+	if f.Contains != "" {
+		q += ` AND d.phone LIKE ?`
+		args = append(args, containsPattern(f.Contains))
 	}
 	var rows []exportRow
 	if err := db.q(ctx).Raw(q+` ORDER BY d.id LIMIT ?`, append(args, limit)...).Scan(&rows).Error; err != nil {

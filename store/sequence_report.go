@@ -156,6 +156,10 @@ func (db *DB) SequenceDeliveries(ctx context.Context, sequenceID int64, f Delive
 		q += ` AND e.phone = ?`
 		args = append(args, f.Phone)
 	}
+	if f.Contains != "" {
+		q += ` AND e.phone LIKE ?`
+		args = append(args, containsPattern(f.Contains))
+	}
 	var rows []struct {
 		ID, EnrollmentID            int64
 		Run, Step, Attempts         int

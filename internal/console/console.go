@@ -57,7 +57,7 @@ type Store interface {
 	ErrorGroups(ctx context.Context, broadcastID int64, limit int) ([]store.ErrorGroup, error)
 
 	SequenceByName(ctx context.Context, name string) (store.ConsoleSequence, error)
-	StepRows(ctx context.Context, sequenceID int64, after store.StepKey, limit int, f store.RecipientFilter) ([]store.StepRow, error)
+	SequenceDeliveries(ctx context.Context, sequenceID int64, f store.DeliveryFilter, after store.StepCursor, limit int) ([]store.StepDelivery, error)
 	StepSendsOverTime(ctx context.Context, sequenceID int64, from, to time.Time, n int) ([]int, error)
 	SequenceErrorGroups(ctx context.Context, sequenceID int64, limit int) ([]store.ErrorGroup, error)
 }
@@ -380,7 +380,7 @@ type sequencePage struct {
 	R      sequence.Report
 	Chart  template.HTML
 	Errors []store.ErrorGroup
-	Steps  []store.StepRow
+	Steps  []store.StepDelivery
 	Table  table
 	Queue  queueLink
 }
@@ -407,8 +407,8 @@ func (h *handler) sequence(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	f, size := h.query(q)
-	after := parseStepKey(q.Get("after"))
-	rows, err := h.o.Store.StepRows(ctx, s.ID, after, size+1, f)
+	after := parseStepCursor(q.Get("after"))
+	rows, err := h.o.Store.SequenceDeliveries(ctx, s.ID, store.DeliveryFilter{Status: f.Status, Contains: f.Phone}, after, size+1)
 	if err != nil {
 		h.failErr(w, r, err)
 		return
@@ -419,9 +419,10 @@ func (h *handler) sequence(w http.ResponseWriter, r *http.Request) {
 		Queue: queueLink{Name: delivery.QueueBroadcast, URL: strings.TrimSuffix(h.o.QueuesURL, "/") + "/queues/" + delivery.QueueBroadcast}}
 	if len(rows) > size {
 		rows = rows[:size]
-		p.Table.Next = h.link(base, f, size, rows[len(rows)-1].Key.String())
+		last := rows[len(rows)-1]
+		p.Table.Next = h.link(base, f, size, fmt.Sprintf("%d.%d", last.Enrollment, last.Step))
 	}
-	if after != (store.StepKey{}) {
+	if after != (store.StepCursor{}) {
 		p.Table.First = h.link(base, f, size, "")
 	}
 	p.Steps = rows
@@ -436,19 +437,16 @@ func (h *handler) sequence(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "sequence", p)
 }
 
-// parseStepKey reads a step table cursor (StepKey.String); anything else
-// is the first page.
-func parseStepKey(v string) store.StepKey {
-	parts := strings.Split(v, ".")
-	if len(parts) != 3 {
-		return store.StepKey{}
+// parseStepCursor reads a step table cursor ("enrollment.step");
+// anything else is the first page.
+func parseStepCursor(v string) store.StepCursor {
+	e, st, ok := strings.Cut(v, ".")
+	enrollment, err1 := strconv.ParseInt(e, 10, 64)
+	step, err2 := strconv.Atoi(st)
+	if !ok || err1 != nil || err2 != nil {
+		return store.StepCursor{}
 	}
-	run, err1 := strconv.Atoi(parts[1])
-	step, err2 := strconv.Atoi(parts[2])
-	if err1 != nil || err2 != nil {
-		return store.StepKey{}
-	}
-	return store.StepKey{Phone: parts[0], Run: run, Step: step}
+	return store.StepCursor{Enrollment: enrollment, Step: step}
 }
 
 var allActions = []string{ActPause, ActResume, ActCancel, ActRetry}
