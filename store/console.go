@@ -30,15 +30,6 @@ type RecipientFilter struct {
 	Status delivery.Status
 }
 
-// like is f.Phone as a LIKE pattern ("" for any phone); ok is false when
-// it has no digits, so that no phone number contains it.
-func (f RecipientFilter) like() (pattern string, ok bool) {
-	if digits := onlyDigits(f.Phone); digits != "" {
-		return "%" + digits + "%", true
-	}
-	return "", f.Phone == ""
-}
-
 // containsPattern is the LIKE pattern of phone numbers that contain the
 // digits of s; with no digits, one that no stored number (digits only)
 // matches.
@@ -57,9 +48,9 @@ func containsPattern(s string) string {
 // the filter passes over to fill it.
 func (db *DB) Recipients(ctx context.Context, broadcastID, after int64, limit int, f RecipientFilter) ([]Recipient, error) {
 	limit = min(max(limit, 1), MaxRecipientPage)
-	like, ok := f.like()
-	if !ok {
-		return nil, nil
+	like := ""
+	if f.Phone != "" {
+		like = containsPattern(f.Phone)
 	}
 	rows, err := db.recipientRows(ctx, broadcastID, after, limit, like, f.Status)
 	if err != nil {
