@@ -229,7 +229,7 @@ func TestLoadProblems(t *testing.T) {
 				`testdata/bad/account_problems.yaml:22: accounts[3].phone_number_id: is required`,
 				`testdata/bad/account_problems.yaml:22: accounts[3].whatsapp_bot_id: is required (the provider's bot ID, used to poll message status)`,
 				`testdata/bad/account_problems.yaml:24: accounts[3].base_url: environment variable MISSING_BASE is not set`,
-				`testdata/bad/account_problems.yaml:25: accounts[3].api_token_file: cannot read "/nonexistent/wacamp/token": no such file or directory`,
+				`testdata/bad/account_problems.yaml:25: accounts[3].api_token_file: "/nonexistent/wacamp/token" is outside the directories secret files are read from (` + os.TempDir() + `); put the file there, or add its directory to WACAMP_SECRET_DIRS`,
 				`testdata/bad/account_problems.yaml:30: accounts[4].api_token_file: set either api_token or api_token_file, not both`,
 				`testdata/bad/account_problems.yaml:36: accounts[5].api_token_file: "secrets/token" is not an absolute path; workers on other machines read the same path`,
 				`testdata/bad/account_problems.yaml:40: accounts[6].provider: expected a string, got a mapping`,
@@ -333,7 +333,9 @@ func TestLoadProblems(t *testing.T) {
 			b, err := Load(tt.path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "tok-SECRET-123"}), drivers.Catalog{})
 			require.Nil(t, b)
 			require.Equal(t, tt.want, problemLines(t, err))
-			require.NotContains(t, err.Error(), "SECRET") // neither the variable's nor a literal token
+			// neither the variable's value nor a literal token
+			require.NotContains(t, err.Error(), "tok-SECRET-123")
+			require.NotContains(t, err.Error(), "SECRET_literal")
 
 		})
 	}
@@ -806,7 +808,7 @@ broadcasts:
 `)
 	_, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "tok-0123456789abcdef", "DATABASE_URL": dbURL}), drivers.Catalog{})
 	lines := problemLines(t, err)
-	require.Contains(t, lines, path+`:6: accounts[0].webhook_secret_file: cannot read "/nonexistent/${BOTSAILOR_API_TOKEN}": no such file or directory`)
+	require.Contains(t, lines, path+`:6: accounts[0].webhook_secret_file: "/nonexistent/${BOTSAILOR_API_TOKEN}" is outside the directories secret files are read from (`+os.TempDir()+`); put the file there, or add its directory to WACAMP_SECRET_DIRS`)
 	require.Contains(t, strings.Join(lines, "\n"), `phone: environment variable DATABASE_URL is a setting of wacamp's own processes`)
 	require.NotContains(t, err.Error(), "tok-0123456789abcdef")
 	require.NotContains(t, err.Error(), "Sup3r-Secret-pw")

@@ -101,7 +101,12 @@ func regularFile(path string) (int64, error) {
 // campaign file, or "" if it may. Offline, the file need not exist.
 func (l *loader) checkSecretPath(path string) string {
 	dirs := l.secretDirs()
-	ok, err := inside(path, dirs, !l.opts.Offline)
+	// A path outside the directories by its name is refused before it is
+	// looked at: whether it exists is nobody's business.
+	ok, err := inside(path, dirs, false)
+	if err == nil && ok && !l.opts.Offline {
+		ok, err = inside(path, dirs, true)
+	}
 	switch {
 	case err != nil:
 		return fmt.Sprintf("cannot read %q: %v", path, unwrapPath(err))
@@ -121,15 +126,24 @@ func (f *fileCtx) openAudience(rel string, yamlLine int, yamlField string) (stri
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(filepath.Dir(f.path), rel)
 	}
+	dirs := f.l.audienceDirs()
+	// Outside the directories by its name: refused before the file is
+	// looked at, so a campaign (one sent to the HTTP API) cannot learn
+	// whether a path exists.
+	outside := func() (string, *os.File) {
+		f.problem(yamlLine, yamlField, "%s is outside the campaign directory (%s); audience files are read only from there, or from a directory in WACAMP_AUDIENCE_DIRS",
+			path, strings.Join(dirs, ":"))
+		return path, nil
+	}
+	if ok, err := inside(path, dirs, false); err != nil || !ok {
+		return outside()
+	}
 	if _, err := regularFile(path); err != nil {
 		f.problem(yamlLine, yamlField, "cannot read %s: %v", path, err)
 		return path, nil
 	}
-	dirs := f.l.audienceDirs()
 	if ok, err := inside(path, dirs, true); err != nil || !ok {
-		f.problem(yamlLine, yamlField, "%s is outside the campaign directory (%s); audience files are read only from there, or from a directory in WACAMP_AUDIENCE_DIRS",
-			path, strings.Join(dirs, ":"))
-		return path, nil
+		return outside() // a link inside that leads out
 	}
 	file, err := openRegular(path)
 	if err != nil {

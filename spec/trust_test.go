@@ -150,9 +150,12 @@ func TestAudienceFilesOnlyFromTheCampaignDirectory(t *testing.T) {
 
 	for name, tt := range map[string]struct{ csv, want string }{
 		"Passwd":   {"/etc/passwd", "is outside the campaign directory"},
-		"DevZero":  {"/dev/zero", "is not a regular file"},
-		"Environ":  {"/proc/self/environ", "is not a regular file"},
+		"DevZero":  {"/dev/zero", "is outside the campaign directory"},
+		"Environ":  {"/proc/self/environ", "is outside the campaign directory"},
 		"Absolute": {outside, "is outside the campaign directory"},
+		// Whether a path outside exists, or what it is, is not told.
+		"Missing":   {filepath.Join(elsewhere, "nothing.csv"), "is outside the campaign directory"},
+		"Directory": {elsewhere, "is outside the campaign directory"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
