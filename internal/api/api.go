@@ -188,6 +188,9 @@ func (s *Server) guard(write bool, h http.HandlerFunc) http.Handler {
 		switch {
 		case err != nil:
 			sw.Header().Set("WWW-Authenticate", `Bearer realm="wacamp"`)
+			// The connection closes: a client without a token cannot hold
+			// one of the server's connection slots idle.
+			sw.Header().Set("Connection", "close")
 			writeError(sw, http.StatusUnauthorized, "unauthorized", err.Error())
 		case write && tok.Role != ReadWrite:
 			writeError(sw, http.StatusForbidden, "forbidden", "this token is read-only")

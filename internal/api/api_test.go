@@ -108,6 +108,7 @@ type answer struct {
 	status int
 	header http.Header
 	body   []byte
+	closed bool // the server closed the connection after it
 }
 
 func (a answer) json(t *testing.T) map[string]any {
@@ -136,7 +137,7 @@ func (e *env) do(method, path, token, contentType string, body []byte, header ..
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(e.t, err)
-	a := answer{status: resp.StatusCode, header: resp.Header, body: b}
+	a := answer{status: resp.StatusCode, header: resp.Header, body: b, closed: resp.Close}
 	e.api.check(e.t, req, body, a)
 	return a
 }
@@ -191,6 +192,7 @@ func TestAuthentication(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, a.status, "%s with a wrong token", r)
 		require.Equal(t, "unauthorized", a.json(t)["code"])
 		require.NotEmpty(t, a.header.Get("WWW-Authenticate"))
+		require.True(t, a.closed, "%s: a refused request holds no connection", r)
 		if method == "POST" && path != "/v1/validate" {
 			a := e.do(method, path, roToken, "application/json", []byte(`{}`))
 			require.Equal(t, http.StatusForbidden, a.status, "%s with a read-only token", r)

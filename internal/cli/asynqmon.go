@@ -53,6 +53,9 @@ func BasicAuth(h http.Handler, c Credentials, log *slog.Logger) http.Handler {
 				log.Warn("asynqmon: rejected credentials", slog.String("remote", r.RemoteAddr))
 			}
 			w.Header().Set("WWW-Authenticate", `Basic realm="wacamp", charset="UTF-8"`)
+			// The connection closes: a client without the login cannot
+			// hold one of the server's connection slots idle.
+			w.Header().Set("Connection", "close")
 			http.Error(w, "authentication required", http.StatusUnauthorized)
 			return
 		}

@@ -181,3 +181,31 @@ func TestNoAuthServesLoopbackNamesOnly(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, err.Error()+out.String(), "loopback")
 }
+
+// A request refused for its login closes its connection, so clients
+// without one cannot hold the server's connection slots idle; a request
+// with the login keeps its connection.
+func TestRefusedLoginClosesTheConnection(t *testing.T) {
+	t.Parallel()
+	ts := httptest.NewServer(BasicAuth(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), Credentials{User: "ops", Password: "pw"}, nil))
+	defer ts.Close()
+	get := func(user, pw string) *http.Response {
+		req, err := http.NewRequest(http.MethodGet, ts.URL+"/", nil)
+		require.NoError(t, err)
+		if user != "" {
+			req.SetBasicAuth(user, pw)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	for _, login := range [][2]string{{"", ""}, {"ops", "wrong"}} {
+		resp := get(login[0], login[1])
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		require.True(t, resp.Close, "a refused request's connection stays open (login %q)", login[0])
+	}
+	resp := get("ops", "pw")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.False(t, resp.Close)
+}
