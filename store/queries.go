@@ -1703,6 +1703,26 @@ type DeliveryFilter struct {
 	Contains string
 }
 
+// where is f's conditions, each after an AND, on deliveries d whose
+// phone number is the column phone, and their arguments.
+func (f DeliveryFilter) where(phone string) (string, []any) {
+	var q string
+	var args []any
+	if f.Status != "" {
+		q += ` AND d.status = ?`
+		args = append(args, string(f.Status))
+	}
+	if f.Phone != "" {
+		q += ` AND ` + phone + ` = ?`
+		args = append(args, f.Phone)
+	}
+	if f.Contains != "" {
+		q += ` AND ` + phone + ` LIKE ?`
+		args = append(args, containsPattern(f.Contains))
+	}
+	return q, args
+}
+
 // Deliveries returns at most limit of a broadcast's deliveries after id
 // after, in id order, with each recipient's name: a keyset page (the
 // deliveries_feed index with a state, deliveries_phone with a phone).
@@ -1711,19 +1731,9 @@ func (db *DB) Deliveries(ctx context.Context, broadcastID int64, f DeliveryFilte
 	q := `SELECT d.id, d.phone, COALESCE(r.name, '') AS name, d.status, d.wamid, d.error_code, d.error, d.attempts, d.settle, d.sent_at, d.updated_at
 		FROM deliveries d LEFT JOIN recipients r ON r.id = d.recipient_id
 		WHERE d.broadcast_id = ? AND d.id > ?`
-	args := []any{broadcastID, after}
-	if f.Status != "" {
-		q += ` AND d.status = ?`
-		args = append(args, string(f.Status))
-	}
-	if f.Phone != "" {
-		q += ` AND d.phone = ?`
-		args = append(args, f.Phone)
-	}
-	if f.Contains != "" {
-		q += ` AND d.phone LIKE ?`
-		args = append(args, containsPattern(f.Contains))
-	}
+	cond, fargs := f.where("d.phone")
+	q += cond
+	args := append([]any{broadcastID, after}, fargs...)
 	var rows []exportRow
 	if err := db.q(ctx).Raw(q+` ORDER BY d.id LIMIT ?`, append(args, limit)...).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("broadcast %d: deliveries: %w", broadcastID, err)

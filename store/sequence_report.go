@@ -147,19 +147,9 @@ func (db *DB) SequenceDeliveries(ctx context.Context, sequenceID int64, f Delive
 	// to the page (a merge join otherwise reads deliveries_step from its
 	// start).
 	e := after.Enrollment
-	args := []any{sequenceID, e, e, e, after.Step - 1}
-	if f.Status != "" {
-		q += ` AND d.status = ?`
-		args = append(args, string(f.Status))
-	}
-	if f.Phone != "" {
-		q += ` AND e.phone = ?`
-		args = append(args, f.Phone)
-	}
-	if f.Contains != "" {
-		q += ` AND e.phone LIKE ?`
-		args = append(args, containsPattern(f.Contains))
-	}
+	cond, fargs := f.where("e.phone")
+	q += cond
+	args := append([]any{sequenceID, e, e, e, after.Step - 1}, fargs...)
 	var rows []struct {
 		ID, EnrollmentID            int64
 		Run, Step, Attempts         int
