@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -307,4 +308,45 @@ func haltedAccountStep(t *testing.T, start time.Time) {
 	r := b.sequenceRows("halt")[0]
 	require.Equal(t, "expired", r.Status, r.Error)
 	require.GreaterOrEqual(t, clk.Now().Sub(start), 24*time.Hour)
+}
+
+// historyOf describes every delivery to phone and its events, for a
+// failure message: what the engine did to a recipient the provider saw
+// more (or fewer) sends for than expected.
+func (b *bench) historyOf(phone string) string {
+	b.t.Helper()
+	var ds []struct {
+		ID, Gen, Attempts                                  int64
+		Step                                               *int
+		Status, Wamid, Settle, ErrorCode, Error            string
+		SendingAt, SentAt, LeaseUntil, UpdatedAt, QueuedAt *time.Time
+	}
+	require.NoError(b.t, b.db.Gorm().Raw(`SELECT id, gen, attempts, step, status, COALESCE(wamid, '') AS wamid, COALESCE(settle, '') AS settle,
+		error_code, error, sending_at, sent_at, lease_until, updated_at, queued_at FROM deliveries WHERE phone = ? ORDER BY id`, phone).Scan(&ds).Error)
+	var out strings.Builder
+	fmt.Fprintf(&out, "deliveries to %s:", phone)
+	at := func(t *time.Time) string {
+		if t == nil {
+			return "-"
+		}
+		return t.Local().Format("15:04:05.000")
+	}
+	for _, d := range ds {
+		step := "broadcast"
+		if d.Step != nil {
+			step = fmt.Sprintf("step %d", *d.Step+1)
+		}
+		fmt.Fprintf(&out, "\n  #%d %s gen %d attempts %d: %s wamid %q settle %q error %q %q; queued %s sending %s lease %s sent %s updated %s",
+			d.ID, step, d.Gen, d.Attempts, d.Status, d.Wamid, d.Settle, d.ErrorCode, d.Error,
+			at(d.QueuedAt), at(d.SendingAt), at(d.LeaseUntil), at(d.SentAt), at(d.UpdatedAt))
+		var evs []struct {
+			Status, Detail string
+			At             time.Time
+		}
+		require.NoError(b.t, b.db.Gorm().Raw(`SELECT status, detail, at FROM delivery_events WHERE delivery_id = ? ORDER BY id`, d.ID).Scan(&evs).Error)
+		for _, e := range evs {
+			fmt.Fprintf(&out, "\n    %s %s %q", e.At.Local().Format("15:04:05.000"), e.Status, e.Detail)
+		}
+	}
+	return out.String()
 }

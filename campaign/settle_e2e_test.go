@@ -73,19 +73,36 @@ func (n *lossyNet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req.Header = r.Header.Clone()
 		rec := httptest.NewRecorder()
 		n.target.ServeHTTP(rec, req)
+		if rec.Code/100 != 2 {
+			return // refused: no trace reached wacamp (the provider was told it was taken)
+		}
 		n.mu.Lock()
 		n.forwarded = append(n.forwarded, forward{at: time.Now(), body: body})
 		n.mu.Unlock()
 	})
 }
 
-// reachedBefore reports whether a push mentioning phone reached wacamp
-// before t.
-func (n *lossyNet) reachedBefore(phone string, t time.Time) bool {
+// about lists when each push mentioning phone reached wacamp, and its
+// body, for a failure message.
+func (n *lossyNet) about(phone string) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out strings.Builder
+	for _, f := range n.forwarded {
+		if bytes.Contains(f.body, []byte(phone)) {
+			fmt.Fprintf(&out, "\n  %s %s", f.at.Format("15:04:05.000"), f.body)
+		}
+	}
+	return out.String()
+}
+
+// reachedAbout reports whether a push naming the message id reached
+// wacamp between from and to.
+func (n *lossyNet) reachedAbout(id string, from, to time.Time) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, f := range n.forwarded {
-		if f.at.Before(t) && bytes.Contains(f.body, []byte(phone)) {
+		if !f.at.Before(from) && !f.at.After(to) && bytes.Contains(f.body, []byte(id)) {
 			return true
 		}
 	}
@@ -96,6 +113,15 @@ func (n *lossyNet) reachedBefore(phone string, t time.Time) bool {
 type simSend struct {
 	phone, id, text string
 	at              time.Time
+}
+
+// sendsText lists sends, one a line, for a failure message.
+func sendsText(sends []simSend) string {
+	var out strings.Builder
+	for _, s := range sends {
+		fmt.Fprintf(&out, "\n  %s %s %q", s.at.Format("15:04:05.000"), s.id, s.text)
+	}
+	return out.String()
 }
 
 // faultCase is one webhook provider under the fault mix.
@@ -266,11 +292,20 @@ sequences:
 			lost += n - len(got)
 			continue
 		}
-		for _, extra := range got[n:] {
+		// A message accepted twice was sent again only if no trace of its
+		// first acceptance (a push naming its id) reached wacamp within
+		// the settle window after it.
+		first := map[string]simSend{} // text → its first acceptance
+		for _, s := range got {
+			f, ok := first[s.text]
+			if !ok {
+				first[s.text] = s
+				continue
+			}
 			duplicates++
-			// Sent again only when no trace of the first reached wacamp.
-			require.False(t, net.reachedBefore(phone, extra.at.Add(-20*time.Second)),
-				"%s: sent again although a webhook about it had come before the settle window ended", phone)
+			require.False(t, net.reachedAbout(f.id, f.at, f.at.Add(20*time.Second)),
+				"%s: %q sent again although a webhook about it had come within the settle window\nprovider accepted: %s\nwebhooks that reached wacamp: %s\n%s",
+				phone, s.text, sendsText(got), net.about(phone), b.historyOf(phone))
 		}
 	}
 	require.Zero(t, lost, "every recipient accepted")

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -29,7 +30,9 @@ type WorkerConfig struct {
 	// budget; nil turns both off.
 	Recipients delivery.RecipientLimits
 	Campaign   delivery.Options
-	Logger     *slog.Logger
+	// Logger logs the worker's servers and its send path; nil means
+	// Campaign.Logger, and nothing when that is nil too.
+	Logger *slog.Logger
 	// CheckEvery is how often the servers look for tasks whose wait or
 	// retry delay has passed and, while idle, the status server for new
 	// tasks. Default 200 ms (asynq's own is 1 s): a few cheap Redis calls
@@ -70,7 +73,9 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 	if cfg.PollConcurrency == 0 {
 		cfg.PollConcurrency = max(2, cfg.Concurrency/5)
 	}
-	log := cfg.Logger
+	// The engine options' logger serves when Logger is not set: a caller
+	// that set only one of the two must not lose the send path's records.
+	log := cmp.Or(cfg.Logger, cfg.Campaign.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
