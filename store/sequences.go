@@ -693,7 +693,15 @@ func (db *DB) ExitEnrollment(ctx context.Context, enrollmentID int64, reason str
 
 // DueSteps returns planned sequence steps due by until, earliest first,
 // whose enrollment is active, each with its sequence's account and that
-// account's rate (a scan of the deliveries_steps_due index).
+// account's rate. On Postgres it takes the first limit due steps from the
+// deliveries_steps_due index and only then looks up each one's enrollment,
+// sequence and account by key, whatever the statistics say: right after a
+// large enrollment the planner, estimating a few hundred active
+// enrollments, joined every planned step with every enrollment (measured:
+// 300 ms a call with 100,000 enrolled). A planned step's enrollment is
+// active (ending an enrollment skips its planned steps in the same
+// transaction), so the look-up drops only a step whose enrollment is ending
+// right now.
 func (db *DB) DueSteps(ctx context.Context, until time.Time, limit int) ([]campaign.DueStep, error) {
 	var rows []struct {
 		ID        int64
@@ -702,13 +710,24 @@ func (db *DB) DueSteps(ctx context.Context, until time.Time, limit int) ([]campa
 		AccountID int64
 		Rate      float64
 	}
-	err := db.q(ctx).Raw(`SELECT d.id, d.gen, d.due_at, s.account_id, a.rate_per_second AS rate FROM deliveries d
+	q := `SELECT d.id, d.gen, d.due_at, s.account_id, a.rate_per_second AS rate FROM deliveries d
 		JOIN enrollments e ON e.id = d.enrollment_id AND e.status = 'active'
 		JOIN sequences s ON s.id = e.sequence_id
 		JOIN accounts a ON a.id = s.account_id
 		WHERE d.status = 'planned' AND d.enrollment_id IS NOT NULL AND d.due_at <= ?
-		ORDER BY d.due_at LIMIT ?`, utc(until), limit).Scan(&rows).Error
-	if err != nil {
+		ORDER BY d.due_at LIMIT ?`
+	if db.sql != nil {
+		q = `SELECT d.id, d.gen, d.due_at, x.account_id, x.rate FROM (
+			SELECT id, gen, due_at, enrollment_id FROM deliveries
+			WHERE status = 'planned' AND enrollment_id IS NOT NULL AND due_at <= ?
+			ORDER BY due_at LIMIT ?) d
+		CROSS JOIN LATERAL (SELECT s.account_id, a.rate_per_second AS rate FROM enrollments e
+			JOIN sequences s ON s.id = e.sequence_id
+			JOIN accounts a ON a.id = s.account_id
+			WHERE e.id = d.enrollment_id AND e.status = 'active') x
+		ORDER BY d.due_at`
+	}
+	if err := db.q(ctx).Raw(q, utc(until), limit).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("find due sequence steps: %w", err)
 	}
 	out := make([]campaign.DueStep, len(rows))
@@ -718,15 +737,15 @@ func (db *DB) DueSteps(ctx context.Context, until time.Time, limit int) ([]campa
 	return out, nil
 }
 
-// NextStepDue returns the due time of the earliest planned sequence step
-// whose enrollment is active; ok is false if there is none (the head of
-// the deliveries_steps_due index).
+// NextStepDue returns the due time of the earliest planned sequence step;
+// ok is false if there is none (the head of the deliveries_steps_due
+// index). A planned step's enrollment is active (see DueSteps), so it
+// reads no enrollment: it is only when the scheduler looks again.
 func (db *DB) NextStepDue(ctx context.Context) (at time.Time, ok bool, err error) {
 	var rows []time.Time
-	err = db.q(ctx).Raw(`SELECT d.due_at FROM deliveries d
-		JOIN enrollments e ON e.id = d.enrollment_id AND e.status = 'active'
-		WHERE d.status = 'planned' AND d.enrollment_id IS NOT NULL
-		ORDER BY d.due_at LIMIT 1`).Scan(&rows).Error
+	err = db.q(ctx).Raw(`SELECT due_at FROM deliveries
+		WHERE status = 'planned' AND enrollment_id IS NOT NULL
+		ORDER BY due_at LIMIT 1`).Scan(&rows).Error
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("find the next due sequence step: %w", err)
 	}
