@@ -611,7 +611,7 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 	case provider.ClassAmbiguous:
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if rerr := h.store.ReleaseLease(rctx, job.Ref, now.Add(h.opts.AmbiguousDelay), "answer lost: "+text, now); rerr != nil {
+		if rerr := h.store.ReleaseLease(rctx, job.Ref, leaseOf(job), now.Add(h.opts.AmbiguousDelay), "answer lost: "+text, now); rerr != nil {
 			return rerr
 		}
 		log.InfoContext(ctx, "delivery: send outcome unknown; will reconcile", slog.String("error", text))
@@ -653,10 +653,15 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 // someone else has it); otherwise the caller may send.
 func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) (done bool, err error) {
 	now := h.opts.Now()
-	ok, err := h.store.Reclaim(ctx, job.Ref, now, now.Add(h.opts.Lease))
+	// The lease's exact value identifies this attempt from here on
+	// (microseconds: what Postgres keeps): a stalled attempt whose lease
+	// another took over changes nothing.
+	lease := now.Add(h.opts.Lease).Truncate(time.Microsecond)
+	ok, err := h.store.Reclaim(ctx, job.Ref, now, lease)
 	if err != nil || !ok {
 		return true, err
 	}
+	job.LeaseUntil = &lease
 	sender, err := h.senders.Sender(ctx, job.Account)
 	if err != nil {
 		return true, err
@@ -685,7 +690,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 			_, ferr := h.store.Finish(ctx, job.Ref, Failed, "", "outcome unknown: the provider's history could not be read to check whether it was sent: "+err.Error(), now)
 			return true, ferr
 		}
-		_ = h.store.ReleaseLease(ctx, job.Ref, now.Add(h.opts.AmbiguousDelay), "reconcile: "+err.Error(), now)
+		_ = h.store.ReleaseLease(ctx, job.Ref, lease, now.Add(h.opts.AmbiguousDelay), "reconcile: "+err.Error(), now)
 		return true, &WaitError{After: h.opts.AmbiguousDelay, Kind: WaitReconcile, Reason: "reconcile: " + err.Error()}
 	}
 	if found {
@@ -704,10 +709,10 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 			if st, ok := h.store.(SettleStore); ok {
 				// Shown as awaiting (status, export), and not counted as
 				// in flight by the feeder meanwhile.
-				if _, err := st.AwaitSettle(ctx, job.Ref, next, reason, now); err != nil {
+				if _, err := awaitSettle(ctx, st, &job, next, reason, now); err != nil {
 					return true, err
 				}
-			} else if err := h.store.ReleaseLease(ctx, job.Ref, next, reason, now); err != nil {
+			} else if err := h.store.ReleaseLease(ctx, job.Ref, lease, next, reason, now); err != nil {
 				return true, err
 			}
 			return true, &WaitError{After: next.Sub(now), Kind: WaitSettle, Reason: reason}

@@ -51,18 +51,21 @@ const ReasonAwaiting = "awaiting provider confirmation"
 // (store.DB satisfies it). A WorkerStore without it fails such sends as
 // "outcome unknown".
 type SettleStore interface {
-	// AwaitSettle marks a sending delivery of ref's generation as awaiting
-	// the provider's confirmation until until (its lease runs as long, so
-	// no other attempt takes it meanwhile).
-	AwaitSettle(ctx context.Context, ref Ref, until time.Time, reason string, now time.Time) (bool, error)
+	// AwaitSettle marks a sending delivery of ref's generation that holds
+	// lease (the caller's attempt) as awaiting the provider's confirmation
+	// until until (its lease runs as long, so no other attempt takes it
+	// meanwhile); false when it is settled or another attempt holds it.
+	AwaitSettle(ctx context.Context, ref Ref, lease, until time.Time, reason string, now time.Time) (bool, error)
 	// SettleFromKept records an awaiting delivery sent if a status webhook
 	// kept since its send (it came before the delivery awaited) shows its
 	// message; true when it did.
 	SettleFromKept(ctx context.Context, id int64, now time.Time) (bool, error)
-	// Resend puts a sending delivery of ref's generation back in the queue
-	// (skipped if its owner was cancelled) marked SettleResent; false when
-	// it was settled meanwhile.
-	Resend(ctx context.Context, ref Ref, reason string, now time.Time) (bool, error)
+	// Resend puts a sending delivery of ref's generation that holds lease
+	// back in the queue (skipped if its owner was cancelled) marked
+	// SettleResent; false when it was settled meanwhile or another attempt
+	// holds it (one that stalled past its lease must not hand back the
+	// attempt that took over, which may be in flight).
+	Resend(ctx context.Context, ref Ref, lease time.Time, reason string, now time.Time) (bool, error)
 }
 
 // PendingWebhooks sees the status webhooks on their way to the database
@@ -129,7 +132,7 @@ func (h *SendHandler) settleUnknown(ctx context.Context, log *slog.Logger, job J
 	if settled, err := settleFromKept(ctx, log, st, job, now); err != nil || settled {
 		return true, err
 	}
-	ok, err = st.AwaitSettle(ctx, job.Ref, until, ReasonAwaiting, now)
+	ok, err = awaitSettle(ctx, st, &job, until, ReasonAwaiting, now)
 	if err != nil || !ok {
 		return true, err
 	}
@@ -174,7 +177,7 @@ func (h *SendHandler) settleEnded(ctx context.Context, log *slog.Logger, st Sett
 			return true, err
 		}
 		if pending {
-			ok, err := st.AwaitSettle(ctx, job.Ref, now.Add(ApplyingWait), ReasonAwaiting, now)
+			ok, err := awaitSettle(ctx, st, &job, now.Add(ApplyingWait), ReasonAwaiting, now)
 			if err != nil || !ok {
 				return true, err
 			}
@@ -186,7 +189,7 @@ func (h *SendHandler) settleEnded(ctx context.Context, log *slog.Logger, st Sett
 	// never marked awaiting, so a webhook applied meanwhile could only be
 	// kept. Mark it (holding the lease while deciding) so that the kept
 	// webhook can settle it.
-	if ok, err := st.AwaitSettle(ctx, job.Ref, now.Add(ApplyingWait), ReasonAwaiting, now); err != nil || !ok {
+	if ok, err := awaitSettle(ctx, st, &job, now.Add(ApplyingWait), ReasonAwaiting, now); err != nil || !ok {
 		return true, err
 	}
 	if settled, err := settleFromKept(ctx, log, st, job, now); err != nil || settled {
@@ -198,10 +201,31 @@ func (h *SendHandler) settleEnded(ctx context.Context, log *slog.Logger, st Sett
 // resend puts a delivery whose outcome stayed unknown back for sending,
 // marked resent; done when it was settled meanwhile.
 func (h *SendHandler) resend(ctx context.Context, log *slog.Logger, st SettleStore, job Job, reason string) (bool, error) {
-	ok, err := st.Resend(ctx, job.Ref, reason, h.opts.Now())
+	ok, err := st.Resend(ctx, job.Ref, leaseOf(job), reason, h.opts.Now())
 	if err != nil || !ok {
 		return true, err
 	}
 	log.WarnContext(ctx, "delivery: send outcome unknown; sending again", slog.String("reason", reason))
 	return false, nil
+}
+
+// awaitSettle marks job's attempt awaiting until until (in microseconds,
+// what Postgres keeps), and on success makes until job's lease: the value
+// its later calls hold the attempt by.
+func awaitSettle(ctx context.Context, st SettleStore, job *Job, until time.Time, reason string, now time.Time) (bool, error) {
+	until = until.Truncate(time.Microsecond)
+	ok, err := st.AwaitSettle(ctx, job.Ref, leaseOf(*job), until, reason, now)
+	if ok {
+		job.LeaseUntil = &until
+	}
+	return ok, err
+}
+
+// leaseOf is the lease job's attempt holds its delivery by (zero, matching
+// nothing, if it holds none).
+func leaseOf(job Job) time.Time {
+	if job.LeaseUntil == nil {
+		return time.Time{}
+	}
+	return *job.LeaseUntil
 }

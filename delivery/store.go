@@ -64,8 +64,10 @@ type WorkerStore interface {
 	// paused, skipped if cancelled), only while the delivery holds lease.
 	Release(ctx context.Context, ref Ref, lease time.Time, reason string, now time.Time) (bool, error)
 	// ReleaseLease shortens the lease of a sending delivery to until, so a
-	// retry may reconcile from then on.
-	ReleaseLease(ctx context.Context, ref Ref, until time.Time, reason string, now time.Time) error
+	// retry may reconcile from then on, only while it holds lease (the
+	// caller's attempt: a lease taken over by another attempt is left
+	// alone).
+	ReleaseLease(ctx context.Context, ref Ref, lease, until time.Time, reason string, now time.Time) error
 	// MatchWebhookEvents applies the webhook events kept for a delivery
 	// whose message was not known when they came (its wamid, or for
 	// providers whose answers carry no id its phone), now that it is sent.

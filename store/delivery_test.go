@@ -423,7 +423,7 @@ func TestReclaim(t *testing.T) {
 		ok, err = f.db.Claim(f.ctx, refs[1], t0, lease, nil, consent.Check{})
 		require.NoError(t, err)
 		require.True(t, ok)
-		require.NoError(t, f.db.ReleaseLease(f.ctx, refs[1], at(time.Second), "ambiguous send", at(time.Second)))
+		require.NoError(t, f.db.ReleaseLease(f.ctx, refs[1], lease, at(time.Second), "ambiguous send", at(time.Second)))
 		ok, err = f.db.Reclaim(f.ctx, refs[1], at(time.Second), lease)
 		require.NoError(t, err)
 		require.True(t, ok)

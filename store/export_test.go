@@ -147,7 +147,7 @@ func TestWindowAndSentSince(t *testing.T) {
 		ok, err = f.db.Claim(f.ctx, rest[1], at(6*time.Second), at(time.Minute), nil, consent.Check{})
 		require.NoError(t, err)
 		require.True(t, ok)
-		ok, err = f.db.AwaitSettle(f.ctx, rest[1], at(5*time.Minute), delivery.ReasonAwaiting, at(7*time.Second))
+		ok, err = f.db.AwaitSettle(f.ctx, rest[1], at(time.Minute), at(5*time.Minute), delivery.ReasonAwaiting, at(7*time.Second))
 		require.NoError(t, err)
 		require.True(t, ok)
 		window(2, true)

@@ -1384,11 +1384,12 @@ func (db *DB) Unclaim(ctx context.Context, ref delivery.Ref, newGen bool, errCod
 	return ok, nil
 }
 
-// ReleaseLease shortens the lease of a sending delivery to until, so a
-// retry may reconcile from then on.
-func (db *DB) ReleaseLease(ctx context.Context, ref delivery.Ref, until time.Time, reason string, now time.Time) error {
+// ReleaseLease shortens the lease of a sending delivery that holds lease
+// (the caller's attempt) to until, so a retry may reconcile from then on.
+// Another attempt's lease is left alone.
+func (db *DB) ReleaseLease(ctx context.Context, ref delivery.Ref, lease, until time.Time, reason string, now time.Time) error {
 	err := db.q(ctx).Exec(`UPDATE deliveries SET lease_until = ?, error = ?, updated_at = ?
-		WHERE id = ? AND gen = ? AND status = 'sending'`, utc(until), reason, utc(now), ref.ID, ref.Gen).Error
+		WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ?`, utc(until), reason, utc(now), ref.ID, ref.Gen, utc(lease)).Error
 	if err != nil {
 		return fmt.Errorf("delivery %d: release lease: %w", ref.ID, err)
 	}

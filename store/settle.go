@@ -22,12 +22,13 @@ const settleTrack = 30 * 24 * time.Hour
 // matched by phone and content is weighed against.
 const maxCandidates = 20
 
-// AwaitSettle marks a sending delivery of ref's generation as awaiting the
-// provider's confirmation until until; its lease runs as long.
-func (db *DB) AwaitSettle(ctx context.Context, ref delivery.Ref, until time.Time, reason string, now time.Time) (bool, error) {
+// AwaitSettle marks a sending delivery of ref's generation that holds
+// lease (the caller's attempt) as awaiting the provider's confirmation until
+// until; its lease runs as long (until is the caller's lease from then on).
+func (db *DB) AwaitSettle(ctx context.Context, ref delivery.Ref, lease, until time.Time, reason string, now time.Time) (bool, error) {
 	res := db.q(ctx).Exec(`UPDATE deliveries SET settle = ?, settle_until = ?, lease_until = ?, error = ?, updated_at = ?
-		WHERE id = ? AND gen = ? AND status = 'sending'`,
-		delivery.SettleAwaiting, utc(until), utc(until), reason, utc(now), ref.ID, ref.Gen)
+		WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ?`,
+		delivery.SettleAwaiting, utc(until), utc(until), reason, utc(now), ref.ID, ref.Gen, utc(lease))
 	if res.Error != nil {
 		return false, fmt.Errorf("delivery %d: await settle: %w", ref.ID, res.Error)
 	}
@@ -55,14 +56,15 @@ func (db *DB) SettleCounts(ctx context.Context, broadcastID int64) (map[string]i
 	return out, nil
 }
 
-// Resend puts a sending delivery of ref's generation back in the queue
-// marked resent (skipped if its broadcast was cancelled or its enrollment
-// ended meanwhile); false when it is no longer sending (settled).
-func (db *DB) Resend(ctx context.Context, ref delivery.Ref, reason string, now time.Time) (bool, error) {
+// Resend puts a sending delivery of ref's generation that holds lease (the
+// caller's attempt) back in the queue marked resent (skipped if its
+// broadcast was cancelled or its enrollment ended meanwhile); false when it
+// is no longer sending (settled) or another attempt holds it.
+func (db *DB) Resend(ctx context.Context, ref delivery.Ref, lease time.Time, reason string, now time.Time) (bool, error) {
 	ok, err := db.handBack(ctx, ref.ID, now, `UPDATE deliveries SET lease_until = NULL, settle = ?, settle_until = NULL,
 		gen = `+handBackGen+`, queued_at = `+handBackQueued+`, status = `+handBackStatus+`,
-		error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending'`,
-		delivery.SettleResent, reason, utc(now), ref.ID, ref.Gen)
+		error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ?`,
+		delivery.SettleResent, reason, utc(now), ref.ID, ref.Gen, utc(lease))
 	if err != nil {
 		return false, fmt.Errorf("delivery %d: resend: %w", ref.ID, err)
 	}

@@ -45,7 +45,7 @@ func TestInFlightSendsStatusNeverSettlesAnotherAwaitingSend(t *testing.T) {
 		ok, err := f.db.Claim(f.ctx, a, t0, at(2*time.Minute), nil, consent.Check{})
 		require.NoError(t, err)
 		require.True(t, ok)
-		ok, err = f.db.AwaitSettle(f.ctx, a, at(5*time.Minute), delivery.ReasonAwaiting, at(10*time.Second))
+		ok, err = f.db.AwaitSettle(f.ctx, a, at(2*time.Minute), at(5*time.Minute), delivery.ReasonAwaiting, at(10*time.Second))
 		require.NoError(t, err)
 		require.True(t, ok)
 		// B: claimed at 20 s; request in flight.

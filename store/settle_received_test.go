@@ -41,7 +41,7 @@ func TestKeptStatusCountsFromItsArrival(t *testing.T) {
 		}
 		// The answer was lost: the send awaits, and is settled from what
 		// was kept.
-		ok, err = f.db.AwaitSettle(f.ctx, ref, at(5*time.Minute), delivery.ReasonAwaiting, at(30*time.Second))
+		ok, err = f.db.AwaitSettle(f.ctx, ref, at(2*time.Minute), at(5*time.Minute), delivery.ReasonAwaiting, at(30*time.Second))
 		require.NoError(t, err)
 		require.True(t, ok)
 		settled, err := f.db.SettleFromKept(f.ctx, ref.ID, at(40*time.Second))

@@ -113,7 +113,7 @@ func TestWebhookSettlesAwaitingSend(t *testing.T) {
 			ok, err := f.db.Claim(f.ctx, r, t0, t0.Add(time.Minute), nil, consent.Check{})
 			require.NoError(t, err)
 			require.True(t, ok)
-			ok, err = f.db.AwaitSettle(f.ctx, r, at(5*time.Minute), delivery.ReasonAwaiting, at(10*time.Second))
+			ok, err = f.db.AwaitSettle(f.ctx, r, t0.Add(time.Minute), at(5*time.Minute), delivery.ReasonAwaiting, at(10*time.Second))
 			require.NoError(t, err)
 			require.True(t, ok)
 		}
@@ -130,12 +130,12 @@ func TestWebhookSettlesAwaitingSend(t *testing.T) {
 		require.Equal(t, delivery.SettleSettled, f.settle(refs[0].ID))
 		require.Equal(t, "sending", f.delivery(refs[1].ID).Status, "a contradicting status settles nothing")
 
-		ok, err := f.db.Resend(f.ctx, refs[1], "no trace within the settle window", at(5*time.Minute))
+		ok, err := f.db.Resend(f.ctx, refs[1], at(5*time.Minute), "no trace within the settle window", at(5*time.Minute))
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.Equal(t, "queued", f.delivery(refs[1].ID).Status)
 		require.Equal(t, delivery.SettleResent, f.settle(refs[1].ID))
-		ok, err = f.db.Resend(f.ctx, refs[0], "late", at(5*time.Minute))
+		ok, err = f.db.Resend(f.ctx, refs[0], at(5*time.Minute), "late", at(5*time.Minute))
 		require.NoError(t, err)
 		require.False(t, ok, "a settled send is never resent")
 	})
@@ -146,4 +146,45 @@ func (f *fixture) settle(id int64) string {
 	var s string
 	require.NoError(f.t, f.db.Gorm().Raw(`SELECT settle FROM deliveries WHERE id = ?`, id).Scan(&s).Error)
 	return s
+}
+
+// An attempt holds its delivery by its lease: one that stalled past its
+// lease while another attempt took the delivery over (and sent it again,
+// its request in flight) can neither mark it awaiting, nor hand it back
+// to be sent again, nor shorten its lease — each would let a third send
+// go out while the second is in flight.
+func TestStalledAttemptCannotTouchTheAttemptThatTookOver(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		_, refs := f.planned("spring", 1, campaign.StatusRunning)
+		ref := refs[0]
+		stalled := at(time.Minute)
+		ok, err := f.db.Claim(f.ctx, ref, t0, stalled, nil, consent.Check{})
+		require.NoError(t, err)
+		require.True(t, ok)
+		// Its lease ended; another attempt reclaims, and sends again.
+		took := at(3 * time.Minute)
+		ok, err = f.db.Reclaim(f.ctx, ref, at(2*time.Minute), took)
+		require.NoError(t, err)
+		require.True(t, ok)
+		before := f.delivery(ref.ID)
+
+		ok, err = f.db.AwaitSettle(f.ctx, ref, stalled, at(10*time.Minute), delivery.ReasonAwaiting, at(2*time.Minute))
+		require.NoError(t, err)
+		require.False(t, ok, "await under another attempt's lease")
+		ok, err = f.db.Resend(f.ctx, ref, stalled, "stalled", at(2*time.Minute))
+		require.NoError(t, err)
+		require.False(t, ok, "resend under another attempt's lease")
+		require.NoError(t, f.db.ReleaseLease(f.ctx, ref, stalled, at(2*time.Minute), "stalled", at(2*time.Minute)))
+		require.Equal(t, before, f.delivery(ref.ID), "the attempt that took over holds the delivery as it was")
+
+		// The attempt that holds it can.
+		ok, err = f.db.AwaitSettle(f.ctx, ref, took, at(10*time.Minute), delivery.ReasonAwaiting, at(2*time.Minute))
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = f.db.Resend(f.ctx, ref, at(10*time.Minute), "no trace", at(11*time.Minute))
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, "queued", f.delivery(ref.ID).Status)
+	})
 }
