@@ -535,7 +535,12 @@ func planNextMany(tx *gorm.DB, steps []sentStep, now time.Time) error {
 	if len(completed) == 0 {
 		return nil
 	}
-	return tx.Exec(`UPDATE enrollments SET status = 'completed', ended_at = ?, updated_at = ? WHERE id IN ? AND status = 'active'`,
+	// By key alone: the enrollments were read active above, and on
+	// Postgres locked. With "AND status = 'active'" the planner, before
+	// autovacuum has sampled a large new enrollment (a minute or more),
+	// combined the keys with the whole active-enrollment index (4.5 ms a
+	// statement at 100,000 enrolled).
+	return tx.Exec(`UPDATE enrollments SET status = 'completed', ended_at = ?, updated_at = ? WHERE id IN ?`,
 		utc(now), utc(now), completed).Error
 }
 
