@@ -90,10 +90,13 @@ func (c *combiner[T]) round(ctx context.Context, leader *combined[T]) {
 	oks, err := c.exec(rctx, args)
 	if err != nil && len(calls) > 1 {
 		// One call may have failed the round (a unique wamid): run each
-		// alone, so only it fails.
+		// alone, so only it fails — each with a time of its own, as the
+		// round may have failed by running out of it.
 		for _, p := range calls {
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), roundTimeout)
 			var ok []bool
-			ok, p.err = c.exec(rctx, []T{p.arg})
+			ok, p.err = c.exec(pctx, []T{p.arg})
+			cancel()
 			p.ok = p.err == nil && ok[0]
 		}
 	} else {
