@@ -38,7 +38,7 @@ type OwnerStore interface {
 	PauseAccount(ctx context.Context, accountID int64, reason string, now time.Time) ([]int64, error)
 	// Unclaim moves a sending delivery back (to queued, or to planned with a
 	// new generation when newGen), when the provider surely did not take it.
-	Unclaim(ctx context.Context, ref delivery.Ref, newGen bool, errCode, reason string, now time.Time) (bool, error)
+	Unclaim(ctx context.Context, ref delivery.Ref, lease time.Time, newGen bool, errCode, reason string, now time.Time) (bool, error)
 	// Finish moves a delivery of ref's generation that is not yet accepted
 	// to failed, skipped or expired.
 	Finish(ctx context.Context, ref delivery.Ref, to delivery.Status, code, reason string, now time.Time) (bool, error)
@@ -166,7 +166,7 @@ func (o *BroadcastOwner) Halted(ctx context.Context, log *slog.Logger, job deliv
 		return perr
 	}
 	log.ErrorContext(ctx, "campaign: paused by provider error", slog.String("error", text), slog.String("class", class.String()))
-	_, uerr := o.store.Unclaim(ctx, job.Ref, true, code, text, now)
+	_, uerr := o.store.Unclaim(ctx, job.Ref, *job.LeaseUntil, true, code, text, now)
 	return uerr
 }
 

@@ -67,7 +67,7 @@ func (h *SendHandler) marketingCapped(ctx context.Context, log *slog.Logger, job
 		return err
 	}
 	log.InfoContext(ctx, "delivery: refused by Meta's per-user marketing limit; sending again later", slog.Duration("in", MarketingCapWait))
-	h.unclaim(ctx, job.Ref, code, text)
+	h.unclaim(ctx, job, code, text)
 	return &WaitError{After: jitter(MarketingCapWait), Kind: WaitCap, Reason: text}
 }
 

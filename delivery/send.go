@@ -534,13 +534,14 @@ func (h *SendHandler) readConversation(ctx context.Context, log *slog.Logger, s 
 
 // unclaim puts a claimed delivery that surely did not reach the provider (or
 // that it refused) back in the queue (same generation: its task retries),
-// recording code ("" for none) and reason. It runs even when the task's
-// context has ended, so no claim is left behind by a shutdown.
-func (h *SendHandler) unclaim(ctx context.Context, ref Ref, code, reason string) {
+// recording code ("" for none) and reason, while job's attempt holds it (its
+// lease). It runs even when the task's context has ended, so no claim is
+// left behind by a shutdown.
+func (h *SendHandler) unclaim(ctx context.Context, job Job, code, reason string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, err := h.store.Unclaim(ctx, ref, false, code, reason, h.opts.Now()); err != nil {
-		h.opts.Logger.ErrorContext(ctx, "delivery: could not unclaim delivery; the sweep will reconcile it", slog.Int64("delivery_id", ref.ID), slog.String("error", err.Error()))
+	if _, err := h.store.Unclaim(ctx, job.Ref, leaseOf(job), false, code, reason, h.opts.Now()); err != nil {
+		h.opts.Logger.ErrorContext(ctx, "delivery: could not unclaim delivery; the sweep will reconcile it", slog.Int64("delivery_id", job.ID), slog.String("error", err.Error()))
 	}
 }
 
@@ -639,7 +640,7 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 				log.WarnContext(ctx, "delivery: cannot hold recipient after pair-rate error", slog.String("error", herr.Error()))
 			}
 		}
-		h.unclaim(ctx, job.Ref, "", text)
+		h.unclaim(ctx, job, "", text)
 		if pe != nil && wait > pe.RetryAfter {
 			pe.RetryAfter = wait // RetryDelay honours it
 		}
@@ -675,7 +676,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 	if needsMark(msg) && job.ConvMark == nil && sender.Capabilities().History {
 		// The mark is recorded before every such send: without one, the
 		// attempt died before it reached the provider.
-		h.unclaim(ctx, job.Ref, "", "reconciled: never reached the provider")
+		h.unclaim(ctx, job, "", "reconciled: never reached the provider")
 		return false, nil
 	}
 	wamid, found, err := h.lookup(ctx, sender, job, msg)
@@ -723,7 +724,7 @@ func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) 
 	if st, ok := h.store.(SettleStore); ok && job.SendingAt != nil {
 		return h.resend(ctx, log, st, job, reason)
 	}
-	h.unclaim(ctx, job.Ref, "", reason)
+	h.unclaim(ctx, job, "", reason)
 	return false, nil
 }
 

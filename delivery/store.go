@@ -58,7 +58,7 @@ type WorkerStore interface {
 	// Unclaim moves a sending delivery back (to queued, or to planned with a
 	// new generation when newGen), when the provider surely did not take it;
 	// to skipped if its broadcast was cancelled meanwhile.
-	Unclaim(ctx context.Context, ref Ref, newGen bool, errCode, reason string, now time.Time) (bool, error)
+	Unclaim(ctx context.Context, ref Ref, lease time.Time, newGen bool, errCode, reason string, now time.Time) (bool, error)
 	// Release hands back a claim that never reached the provider: back to
 	// queued with the attempt not counted (planned with a new generation if
 	// paused, skipped if cancelled), only while the delivery holds lease.

@@ -211,7 +211,7 @@ func TestMarkSentClearsErrorAndAllowsUnknownWAMIDs(t *testing.T) {
 		_, refs := f.planned("spring", 3, campaign.StatusRunning)
 		// A retried attempt: the earlier error is cleared on success.
 		f.moveTo(refs[0], delivery.Sending)
-		ok, err := f.db.Unclaim(f.ctx, refs[0], false, "130429", "rate limited", t0)
+		ok, err := f.db.Unclaim(f.ctx, refs[0], at(time.Minute), false, "130429", "rate limited", t0)
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.Equal(t, "rate limited", f.delivery(refs[0].ID).Error)
@@ -438,7 +438,7 @@ func TestUnclaim(t *testing.T) {
 		for _, r := range refs {
 			f.moveTo(r, delivery.Sending)
 		}
-		ok, err := f.db.Unclaim(f.ctx, refs[0], false, "", "retry", at(time.Second))
+		ok, err := f.db.Unclaim(f.ctx, refs[0], at(time.Minute), false, "", "retry", at(time.Second))
 		require.NoError(t, err)
 		require.True(t, ok)
 		d := f.delivery(refs[0].ID)
@@ -446,14 +446,14 @@ func TestUnclaim(t *testing.T) {
 		require.Equal(t, refs[0].Gen, d.Gen)
 		require.Nil(t, d.LeaseUntil)
 
-		ok, err = f.db.Unclaim(f.ctx, refs[1], true, "", "replan", at(time.Second))
+		ok, err = f.db.Unclaim(f.ctx, refs[1], at(time.Minute), true, "", "replan", at(time.Second))
 		require.NoError(t, err)
 		require.True(t, ok)
 		d = f.delivery(refs[1].ID)
 		require.Equal(t, "planned", d.Status)
 		require.Equal(t, refs[1].Gen+1, d.Gen)
 
-		ok, err = f.db.Unclaim(f.ctx, refs[1], true, "", "again", at(time.Second))
+		ok, err = f.db.Unclaim(f.ctx, refs[1], at(time.Minute), true, "", "again", at(time.Second))
 		require.NoError(t, err)
 		require.False(t, ok, "not sending any more")
 	})

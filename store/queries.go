@@ -1359,15 +1359,16 @@ func (db *DB) Reclaim(ctx context.Context, ref delivery.Ref, now, leaseUntil tim
 	return res.RowsAffected > 0, nil
 }
 
-// Unclaim moves a sending delivery back to queued (same generation, its task
-// retries) or to planned with a new generation (its task is dropped).
-func (db *DB) Unclaim(ctx context.Context, ref delivery.Ref, newGen bool, errCode, reason string, now time.Time) (bool, error) {
+// Unclaim moves a sending delivery that holds lease (the caller's attempt)
+// back to queued (same generation, its task retries) or to planned with a
+// new generation (its task is dropped).
+func (db *DB) Unclaim(ctx context.Context, ref delivery.Ref, lease time.Time, newGen bool, errCode, reason string, now time.Time) (bool, error) {
 	// Back to queued (its task retries) — or, if the broadcast was
 	// cancelled meanwhile, skipped: nothing would pick the row up again; if
 	// it was paused, planned with a new generation for the feeder.
 	q := `UPDATE deliveries SET lease_until = NULL,
 		gen = ` + handBackGen + `, queued_at = ` + handBackQueued + `, status = ` + handBackStatus + `,
-		error_code = ?, error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending'`
+		error_code = ?, error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ?`
 	if newGen {
 		// Back to planned for the feeder to send later — or, if the
 		// broadcast was cancelled meanwhile, skipped: nothing would ever
@@ -1375,9 +1376,9 @@ func (db *DB) Unclaim(ctx context.Context, ref delivery.Ref, newGen bool, errCod
 		q = `UPDATE deliveries SET gen = gen + 1, queued_at = NULL, lease_until = NULL,
 		status = CASE WHEN ` + ownerGone + `
 			THEN 'skipped' ELSE 'planned' END,
-		error_code = ?, error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending'`
+		error_code = ?, error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ?`
 	}
-	ok, err := db.handBack(ctx, ref.ID, now, q, errCode, reason, utc(now), ref.ID, ref.Gen)
+	ok, err := db.handBack(ctx, ref.ID, now, q, errCode, reason, utc(now), ref.ID, ref.Gen, utc(lease))
 	if err != nil {
 		return false, fmt.Errorf("delivery %d: unclaim: %w", ref.ID, err)
 	}

@@ -151,8 +151,8 @@ func (f *fixture) settle(id int64) string {
 // An attempt holds its delivery by its lease: one that stalled past its
 // lease while another attempt took the delivery over (and sent it again,
 // its request in flight) can neither mark it awaiting, nor hand it back
-// to be sent again, nor shorten its lease — each would let a third send
-// go out while the second is in flight.
+// to be sent again (Resend, Unclaim), nor shorten its lease — each would
+// let a third send go out while the second is in flight.
 func TestStalledAttemptCannotTouchTheAttemptThatTookOver(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
@@ -176,6 +176,9 @@ func TestStalledAttemptCannotTouchTheAttemptThatTookOver(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, ok, "resend under another attempt's lease")
 		require.NoError(t, f.db.ReleaseLease(f.ctx, ref, stalled, at(2*time.Minute), "stalled", at(2*time.Minute)))
+		ok, err = f.db.Unclaim(f.ctx, ref, stalled, false, "", "stalled", at(2*time.Minute))
+		require.NoError(t, err)
+		require.False(t, ok, "hand back under another attempt's lease")
 		require.Equal(t, before, f.delivery(ref.ID), "the attempt that took over holds the delivery as it was")
 
 		// The attempt that holds it can.
