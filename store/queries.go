@@ -1054,7 +1054,10 @@ func (r *jobRow) fields() []any {
 // the account. The previous step is a subquery, asked only of a step: as a
 // join it made the planner hash all of deliveries for every load.
 // contacted (delivery.Job.Contacted) probes deliveries_phone: it reads the
-// recipient's deliveries until one that was sent.
+// recipient's deliveries until one that was sent. It is a scalar subquery,
+// not EXISTS: the planner may turn an EXISTS into one hash of every sent
+// delivery, built for each load, and did whenever its statistics said few
+// were sent (a new table; a sample taken before the sends).
 const (
 	jobColumns = `SELECT d.id, d.broadcast_id, d.gen, d.attempts, d.status, d.phone,
 	COALESCE(r.name, e.name, '') AS r_name, COALESCE(r.vars, e.vars, '{}') AS r_vars, d.conv_mark, d.sending_at, d.lease_until,
@@ -1075,7 +1078,7 @@ const (
 	a.timezone AS a_timezone, a.on_unknown_outcome AS a_on_unknown_outcome, a.settle_window_ms AS a_settle_window_ms,
 	a.cap_messages AS a_cap_messages, a.cap_per_ms AS a_cap_per_ms, a.cap_sequences AS a_cap_sequences,
 	a.service_window AS a_service_window,
-	EXISTS (SELECT 1 FROM deliveries p WHERE p.phone = d.phone AND p.sent_at IS NOT NULL) AS contacted,
+	(SELECT true FROM deliveries p WHERE p.phone = d.phone AND p.sent_at IS NOT NULL LIMIT 1) IS NOT NULL AS contacted,
 	(SELECT ci.last_at FROM contact_inbound ci WHERE ci.account_id = a.id AND ci.phone = d.phone) AS last_inbound`
 	jobFrom = `
 	FROM deliveries d
