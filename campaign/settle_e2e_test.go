@@ -96,17 +96,35 @@ func (n *lossyNet) about(phone string) string {
 	return out.String()
 }
 
-// reachedAbout reports whether a push naming the message id reached
-// wacamp between from and to.
-func (n *lossyNet) reachedAbout(id string, from, to time.Time) bool {
+// reachedAbout reports whether a push about phone naming the message id
+// (as a whole token: Salebot's ids are small numbers) reached wacamp
+// between from and to.
+func (n *lossyNet) reachedAbout(phone, id string, from, to time.Time) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, f := range n.forwarded {
-		if !f.at.Before(from) && !f.at.After(to) && bytes.Contains(f.body, []byte(id)) {
+		if !f.at.Before(from) && !f.at.After(to) && bytes.Contains(f.body, []byte(phone)) && hasToken(f.body, id) {
 			return true
 		}
 	}
 	return false
+}
+
+// hasToken reports whether tok occurs in b with no letter or digit right
+// before or after it.
+func hasToken(b []byte, tok string) bool {
+	word := func(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+	for i := 0; ; {
+		j := bytes.Index(b[i:], []byte(tok))
+		if j < 0 {
+			return false
+		}
+		at, end := i+j, i+j+len(tok)
+		if (at == 0 || !word(b[at-1])) && (end == len(b) || !word(b[end])) {
+			return true
+		}
+		i = at + 1
+	}
 }
 
 // simSend is one message a simulator accepted.
@@ -303,7 +321,9 @@ sequences:
 				continue
 			}
 			duplicates++
-			require.False(t, net.reachedAbout(f.id, f.at, f.at.Add(20*time.Second)),
+			// The window runs from when wacamp's request began, a little
+			// before the simulator took it: a second less here.
+			require.False(t, net.reachedAbout(phone, f.id, f.at, f.at.Add(19*time.Second)),
 				"%s: %q sent again although a webhook about it had come within the settle window\nprovider accepted: %s\nwebhooks that reached wacamp: %s\n%s",
 				phone, s.text, sendsText(got), net.about(phone), b.historyOf(phone))
 		}

@@ -90,15 +90,16 @@ func (c *combiner[T]) round(ctx context.Context, leader *combined[T]) {
 	oks, err := c.exec(rctx, args)
 	if err != nil && len(calls) > 1 {
 		// One call may have failed the round (a unique wamid): run each
-		// alone, so only it fails — each with a time of its own, as the
-		// round may have failed by running out of it.
+		// alone, so only it fails — in a time of their own, as the round
+		// may have failed by running out of its time (one budget for all
+		// of them: a slow database must not hold the lane a round each).
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), roundTimeout)
 		for _, p := range calls {
-			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), roundTimeout)
 			var ok []bool
 			ok, p.err = c.exec(pctx, []T{p.arg})
-			cancel()
 			p.ok = p.err == nil && ok[0]
 		}
+		cancel()
 	} else {
 		for i, p := range calls {
 			p.err = err
