@@ -11,7 +11,9 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -229,7 +231,7 @@ func NewRedis(t testing.TB) Redis {
 	ctx := context.Background()
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	owner := hex.EncodeToString(b)
+	owner := leaseOwner(hex.EncodeToString(b))
 	start := time.Now()
 	deadline := start.Add(5 * time.Minute)
 	for {
@@ -240,6 +242,11 @@ func NewRedis(t testing.TB) Redis {
 				t.Fatalf("testenv: redis %s: %v", RedisURL(), err)
 			}
 			if !ok {
+				// A test binary killed by hand leaves its leases behind for
+				// their 20 minutes: take back one whose process is gone.
+				if err := freeAbandoned(ctx, ctl, key); err != nil {
+					t.Fatalf("testenv: redis %s: %v", RedisURL(), err)
+				}
 				continue
 			}
 			t.Cleanup(func() {
@@ -268,6 +275,47 @@ func NewRedis(t testing.TB) Redis {
 		}
 		time.Sleep(200 * time.Millisecond) // polling a shared lease; no signal exists across processes
 	}
+}
+
+// leaseOwner names a Redis lease's holder: this host and process, and a
+// random part for each lease.
+func leaseOwner(random string) string {
+	host, _ := os.Hostname()
+	return host + " " + strconv.Itoa(os.Getpid()) + " " + random
+}
+
+// dropIfHeldBy deletes a lease only while its holder is the one named.
+var dropIfHeldBy = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
+
+// freeAbandoned deletes the lease key if its holder is a process of this
+// host that no longer runs.
+func freeAbandoned(ctx context.Context, ctl *redis.Client, key string) error {
+	holder, err := ctl.Get(ctx, key).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	host, rest, _ := strings.Cut(holder, " ")
+	pid, _, _ := strings.Cut(rest, " ")
+	me, _ := os.Hostname()
+	n, err := strconv.Atoi(pid)
+	if err != nil || host != me || processRuns(n) {
+		return nil
+	}
+	return dropIfHeldBy.Run(ctx, ctl, []string{key}, holder).Err()
+}
+
+// processRuns reports whether a process with this id runs on this host
+// (one of another user counts: signal 0 is refused, not unanswered).
+func processRuns(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // ClosedAddr is a loopback address nothing listens on, for pointing a
