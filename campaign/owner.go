@@ -37,7 +37,8 @@ type OwnerStore interface {
 	// PauseAccount pauses every running broadcast of an account.
 	PauseAccount(ctx context.Context, accountID int64, reason string, now time.Time) ([]int64, error)
 	// Unclaim moves a sending delivery back (to queued, or to planned with a
-	// new generation when newGen), when the provider surely did not take it.
+	// new generation when newGen), when the provider surely did not take it,
+	// only while it holds lease (the caller's attempt).
 	Unclaim(ctx context.Context, ref delivery.Ref, lease time.Time, newGen bool, errCode, reason string, now time.Time) (bool, error)
 	// Finish moves a delivery of ref's generation that is not yet accepted
 	// to failed, skipped or expired.

@@ -347,7 +347,7 @@ func (h *SendHandler) sendOnce(ctx context.Context, ref Ref, job Job) error {
 	now = h.opts.Now()
 	// The lease's exact value identifies this attempt's claim (microseconds:
 	// what Postgres keeps).
-	leaseUntil := now.Add(h.opts.Lease).Truncate(time.Microsecond)
+	leaseUntil := asLease(now.Add(h.opts.Lease))
 	check := job.OptOut()
 	ok, err := h.store.Claim(ctx, ref, now, leaseUntil, mark, check)
 	if err != nil {
@@ -654,10 +654,9 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 // someone else has it); otherwise the caller may send.
 func (h *SendHandler) reconcile(ctx context.Context, log *slog.Logger, job Job) (done bool, err error) {
 	now := h.opts.Now()
-	// The lease's exact value identifies this attempt from here on
-	// (microseconds: what Postgres keeps): a stalled attempt whose lease
-	// another took over changes nothing.
-	lease := now.Add(h.opts.Lease).Truncate(time.Microsecond)
+	// The lease's exact value identifies this attempt from here on: a
+	// stalled attempt whose lease another took over changes nothing.
+	lease := asLease(now.Add(h.opts.Lease))
 	ok, err := h.store.Reclaim(ctx, job.Ref, now, lease)
 	if err != nil || !ok {
 		return true, err

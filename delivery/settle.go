@@ -209,17 +209,21 @@ func (h *SendHandler) resend(ctx context.Context, log *slog.Logger, st SettleSto
 	return false, nil
 }
 
-// awaitSettle marks job's attempt awaiting until until (in microseconds,
-// what Postgres keeps), and on success makes until job's lease: the value
-// its later calls hold the attempt by.
+// awaitSettle marks job's attempt awaiting until until, and on success
+// makes until job's lease: the value its later calls hold the attempt by.
 func awaitSettle(ctx context.Context, st SettleStore, job *Job, until time.Time, reason string, now time.Time) (bool, error) {
-	until = until.Truncate(time.Microsecond)
+	until = asLease(until)
 	ok, err := st.AwaitSettle(ctx, job.Ref, leaseOf(*job), until, reason, now)
 	if ok {
 		job.LeaseUntil = &until
 	}
 	return ok, err
 }
+
+// asLease is t as a lease is stored and compared: in microseconds, what
+// Postgres keeps. A lease's exact value names the attempt holding it, so
+// every lease the send path writes and later holds the row by is one.
+func asLease(t time.Time) time.Time { return t.Truncate(time.Microsecond) }
 
 // leaseOf is the lease job's attempt holds its delivery by (zero, matching
 // nothing, if it holds none).

@@ -57,7 +57,8 @@ type WorkerStore interface {
 	Reclaim(ctx context.Context, ref Ref, now, leaseUntil time.Time) (bool, error)
 	// Unclaim moves a sending delivery back (to queued, or to planned with a
 	// new generation when newGen), when the provider surely did not take it;
-	// to skipped if its broadcast was cancelled meanwhile.
+	// to skipped if its broadcast was cancelled meanwhile. Only while it
+	// holds lease (the caller's attempt).
 	Unclaim(ctx context.Context, ref Ref, lease time.Time, newGen bool, errCode, reason string, now time.Time) (bool, error)
 	// Release hands back a claim that never reached the provider: back to
 	// queued with the attempt not counted (planned with a new generation if

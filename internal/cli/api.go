@@ -26,8 +26,8 @@ func schedAPI(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return &exitError{code: 2, msg: err.Error()}
 	}
-	if *noAuth && !ops.Loopback(*addr) {
-		return UsageError("--insecure-no-auth serves only on a loopback address (127.0.0.1, ::1, localhost), not %s", *addr)
+	if err := noAuthOnLoopback(*noAuth, *addr); err != nil {
+		return err
 	}
 	if len(tokens) == 0 && !*noAuth {
 		return &exitError{code: 2, msg: api.ErrNoTokens.Error()}

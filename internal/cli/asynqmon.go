@@ -84,8 +84,8 @@ func Asynqmon(ctx context.Context, args []string, io IO) error {
 	if _, err := ParseFlags(fs, args); err != nil {
 		return &exitError{code: 2}
 	}
-	if *noAuth && !ops.Loopback(*addr) {
-		return UsageError("--insecure-no-auth serves only on a loopback address (127.0.0.1, ::1, localhost), not %s", *addr)
+	if err := noAuthOnLoopback(*noAuth, *addr); err != nil {
+		return err
 	}
 	cfg, err := settings(io)
 	if err != nil {
@@ -170,4 +170,13 @@ func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger, w
 	case err := <-errc:
 		return err
 	}
+}
+
+// noAuthOnLoopback refuses --insecure-no-auth on an address beyond
+// loopback: a server without authentication answers only on this host.
+func noAuthOnLoopback(noAuth bool, addr string) error {
+	if noAuth && !ops.Loopback(addr) {
+		return UsageError("--insecure-no-auth serves only on a loopback address (127.0.0.1, ::1, localhost), not %s", addr)
+	}
+	return nil
 }
