@@ -252,7 +252,7 @@ func TestMarketingCapRefusal(t *testing.T) {
 		people := b.people(2)
 		_, err := b.db.Enroll(ctx, "drip", people, start)
 		require.NoError(t, err)
-		due, err := b.db.DueSteps(ctx, start, 10)
+		due, err := b.db.DueSteps(ctx, start, nil, 10)
 		require.NoError(t, err)
 		require.Len(t, due, 2)
 		// The second person's step has 12 h left: no room for a retry.

@@ -134,7 +134,7 @@ func (f *Feeder) Tick(ctx context.Context) error {
 	if err := f.feedRunning(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	if err := f.releaseSteps(ctx); err != nil {
+	if _, err := f.releaseSteps(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := f.enqueuePolls(ctx); err != nil {
@@ -588,16 +588,23 @@ func (f *Feeder) enqueue(ctx context.Context, t *asynq.Task) error {
 // wake-up instead of one every StepTick.
 const StepTick = 10 * time.Millisecond
 
-// stepsPerRelease bounds the sequence steps one release enqueues, so that a
-// wave of due steps (a scheduler back after a pause) does not hold up the
-// rest of the tick; the next release goes on.
+// stepsPerRelease bounds the sequence steps one release enqueues for one
+// account, so that a wave of due steps (a scheduler back after a pause)
+// does not hold up the rest of the tick; the next release goes on.
 const stepsPerRelease = 20000
+
+// stepHeldPoll is how often the release loop looks again while an
+// account's due steps wait for room in its window: its steps in flight
+// fall at the account's rate, so a top-up is due within a fraction of
+// the window's half.
+const stepHeldPoll = 100 * time.Millisecond
 
 // releaseEvery releases the due sequence steps until ctx ends: at each
 // wake-up it releases what has fallen due and sleeps until the next
 // planned step is due, at most most (the scheduler's interval: a step
 // planned meanwhile, such as a new enrollment's first, is released by the
-// next Tick), at least StepTick. After a failed release it waits most.
+// next Tick), at least StepTick; while an account's due steps wait for
+// room in its window, stepHeldPoll. After a failed release it waits most.
 // Its errors are not logged: Tick releases too, and logs them.
 func (f *Feeder) releaseEvery(ctx context.Context, most time.Duration) {
 	t := time.NewTimer(0)
@@ -609,8 +616,10 @@ func (f *Feeder) releaseEvery(ctx context.Context, most time.Duration) {
 		case <-t.C:
 		}
 		wait := most
-		if f.releaseSteps(ctx) == nil {
-			if at, ok, err := f.store.NextStepDue(ctx); err == nil && ok {
+		if held, err := f.releaseSteps(ctx); err == nil {
+			if held {
+				wait = min(most, stepHeldPoll)
+			} else if at, ok, err := f.store.NextStepDue(ctx); err == nil && ok {
 				wait = min(most, max(StepTick, at.Sub(f.opts.Now())))
 			}
 		}
@@ -656,6 +665,15 @@ func stepBatches(due []DueStep, parallel int) []stepBatch {
 // due time (asynq's own scheduled tasks are kept in whole seconds). The
 // handler still holds a step that is not due by the worker's clock.
 //
+// An account's steps in flight (queued, or sending) are kept within the
+// window a broadcast of its number gets (about rate × FeedAhead): an
+// account whose window is more than half full releases nothing, otherwise
+// it fills its window with its earliest due steps. Without it a number's
+// backlog of due steps all went into Redis at once (41,000 at the peak of
+// bench -steps), and its batches took every worker slot, each waiting for
+// the number's rate, while every other number's sends waited behind them.
+// held reports that an account's due steps wait for room.
+//
 // Each step is marked queued with its batch before the batch's task is
 // enqueued: of two schedulers releasing the same steps, the one whose mark
 // took them enqueues them and the other nothing, so no step waits for its
@@ -664,37 +682,107 @@ func stepBatches(due []DueStep, parallel int) []stepBatch {
 // then a no-op) and released again later; a scheduler that dies between
 // the mark and the enqueue leaves its steps queued without a task, which
 // the sweep finds.
-func (f *Feeder) releaseSteps(ctx context.Context) error {
+func (f *Feeder) releaseSteps(ctx context.Context) (held bool, err error) {
 	f.releasing.Lock()
 	defer f.releasing.Unlock()
-	for n := 0; n < stepsPerRelease; {
-		now := f.opts.Now()
-		due, err := f.store.DueSteps(ctx, now, 1000)
-		if err != nil || len(due) == 0 {
-			return err
+	now := f.opts.Now()
+	lanes, err := f.store.StepLanes(ctx, now)
+	if err != nil {
+		return false, err
+	}
+	take, room, held := f.stepRoom(lanes)
+	if len(take) == 0 {
+		return held, nil
+	}
+	due, err := f.store.DueSteps(ctx, now, take, 0)
+	if err != nil {
+		return held, err
+	}
+	used := map[int64]int{}
+	kept := due[:0]
+	for _, d := range due {
+		if used[d.AccountID] < room[d.AccountID] {
+			used[d.AccountID]++
+			kept = append(kept, d)
 		}
-		batches := stepBatches(due, f.opts.BatchParallel)
-		refs := make([]delivery.Ref, 0, len(due))
-		nums := make([]int64, 0, len(due))
-		for _, b := range batches {
-			for _, r := range b.refs {
-				refs, nums = append(refs, r), append(nums, b.batch)
-			}
+	}
+	for a, n := range used {
+		held = held || n >= room[a] // more may be due
+	}
+	for len(kept) > 0 {
+		chunk := kept[:min(len(kept), releaseChunk)]
+		kept = kept[len(chunk):]
+		if err := f.releaseChunk(ctx, chunk, now); err != nil {
+			return held, err
 		}
-		marked, err := f.store.MarkBatches(ctx, refs, nums, now)
-		if err != nil {
-			return err
+	}
+	return held, nil
+}
+
+// releaseChunk is how many due steps releaseSteps marks in one statement
+// before it enqueues their batches.
+const releaseChunk = 1000
+
+// stepRoom reads lanes (StepLanes) per account: take is how many due steps
+// to read of each sequence, room how many each account releases, and held
+// whether an account with due steps releases none now (its window is more
+// than half full).
+func (f *Feeder) stepRoom(lanes []StepLane) (take map[int64]int, room map[int64]int, held bool) {
+	type account struct {
+		rate     float64
+		inFlight int
+		due      []int64
+	}
+	accounts := map[int64]*account{}
+	for _, l := range lanes {
+		a := accounts[l.AccountID]
+		if a == nil {
+			a = &account{rate: l.Rate}
+			accounts[l.AccountID] = a
 		}
-		batches = markedOnly(batches, marked)
-		for i, b := range batches {
-			if _, err := f.queue.EnqueueContext(ctx, delivery.NewBatchTask(b.batch, b.refs, f.opts.TaskTimeout)); err != nil {
-				return errors.Join(fmt.Errorf("enqueue sequence steps: %w", err), f.putBack(ctx, batches[i:]))
-			}
+		a.inFlight += l.InFlight
+		if l.Due {
+			a.due = append(a.due, l.SequenceID)
 		}
-		if len(due) < 1000 {
-			return nil
+	}
+	take, room = map[int64]int{}, map[int64]int{}
+	for id, a := range accounts {
+		if len(a.due) == 0 {
+			continue
 		}
-		n += len(due)
+		w := f.window(a.rate)
+		if a.inFlight > w/2 {
+			held = true
+			continue
+		}
+		room[id] = min(w-a.inFlight, stepsPerRelease)
+		for _, seq := range a.due {
+			take[seq] = room[id]
+		}
+	}
+	return take, room, held
+}
+
+// releaseChunk marks due (earliest first) queued in batch send tasks and
+// enqueues them.
+func (f *Feeder) releaseChunk(ctx context.Context, due []DueStep, now time.Time) error {
+	batches := stepBatches(due, f.opts.BatchParallel)
+	refs := make([]delivery.Ref, 0, len(due))
+	nums := make([]int64, 0, len(due))
+	for _, b := range batches {
+		for _, r := range b.refs {
+			refs, nums = append(refs, r), append(nums, b.batch)
+		}
+	}
+	marked, err := f.store.MarkBatches(ctx, refs, nums, now)
+	if err != nil {
+		return err
+	}
+	batches = markedOnly(batches, marked)
+	for i, b := range batches {
+		if _, err := f.queue.EnqueueContext(ctx, delivery.NewBatchTask(b.batch, b.refs, f.opts.TaskTimeout)); err != nil {
+			return errors.Join(fmt.Errorf("enqueue sequence steps: %w", err), f.putBack(ctx, batches[i:]))
+		}
 	}
 	return nil
 }

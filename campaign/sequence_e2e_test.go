@@ -229,7 +229,7 @@ func stepOutsideItsWindow(t *testing.T, base time.Time) {
 	people := b.people(2) // German numbers: Europe/Berlin
 	_, err := b.db.Enroll(ctx, "windowed", people, friday)
 	require.NoError(t, err)
-	due, err := b.db.DueSteps(ctx, friday, 10)
+	due, err := b.db.DueSteps(ctx, friday, nil, 10)
 	require.NoError(t, err)
 	require.Len(t, due, 2)
 	require.True(t, due[0].DueAt.Equal(friday))
@@ -290,7 +290,7 @@ func haltedAccountStep(t *testing.T, start time.Time) {
 	ctx := context.Background()
 	_, err := b.db.Enroll(ctx, "halt", b.people(1), start)
 	require.NoError(t, err)
-	due, err := b.db.DueSteps(ctx, start, 10)
+	due, err := b.db.DueSteps(ctx, start, nil, 10)
 	require.NoError(t, err)
 	clk := &setClock{}
 	clk.Set(start)

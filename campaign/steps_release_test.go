@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -245,4 +248,127 @@ func TestRunReleasesStepsBetweenTicks(t *testing.T) {
 	b.waitFor(30*time.Second, "the step released", func() bool { return b.steps()[0].Status == "queued" })
 	s := b.steps()[0]
 	require.False(t, s.QueuedAt.Before(s.DueAt), "released at %s, due %s", s.QueuedAt, s.DueAt)
+}
+
+// A number's backlog of due steps goes to the send queue a window at a
+// time (about rate × FeedAhead, as a broadcast's), and another number's
+// due steps are released beside it, not behind it: the backlog no longer
+// takes every worker slot. The window is topped up when it is half empty,
+// with the earliest due steps. The clock is injected: no waiting.
+func TestStepReleaseKeepsEachNumberWithinItsWindow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newBench(t, botsailorsim.Options{})
+	yaml := fmt.Sprintf(`accounts:
+  - name: slow
+    provider: botsailor
+    customer_service_window: not_enforced
+    base_url: %[1]s
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "119060000040020"
+    whatsapp_bot_id: 123
+    rate_per_second: 10
+    pair_interval: 0s
+  - name: fast
+    provider: botsailor
+    customer_service_window: not_enforced
+    base_url: %[1]s
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "119060000040021"
+    whatsapp_bot_id: 124
+    rate_per_second: 200
+    pair_interval: 0s
+sequences:
+  - name: backlog
+    account: slow
+    steps:
+      - {after: 1m, message: {text: "Hello {{name}}"}}
+  - name: other
+    account: fast
+    steps:
+      - {after: 1m, message: {text: "Hi {{name}}"}}
+`, b.url)
+	p := filepath.Join(b.dir, "lanes.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(yaml), 0o600))
+	b.apply(p)
+	clk := testclock.New(time.Now())
+	b.opts.Now = clk.Now
+	b.opts.MinWindow = 5 // the slow number's window: 10/s × FeedAhead 2 s = 20 steps
+	const window = 20
+	people := b.people(60)
+	_, err := b.db.Enroll(ctx, "backlog", people[:30], clk.Now())
+	require.NoError(t, err)
+	clk.Add(time.Second) // the second half falls due a second later
+	_, err = b.db.Enroll(ctx, "backlog", people[30:50], clk.Now())
+	require.NoError(t, err)
+	_, err = b.db.Enroll(ctx, "other", people[50:], clk.Now())
+	require.NoError(t, err)
+	f, insp := b.feeder()
+
+	type state struct {
+		queued, planned int
+		latestQueued    time.Time
+		earliestPlanned time.Time
+	}
+	read := func(name string) state {
+		t.Helper()
+		var rows []stepRow
+		require.NoError(t, b.db.Gorm().Raw(`SELECT d.id, d.gen, d.status, d.batch, d.due_at, d.queued_at FROM deliveries d
+			JOIN enrollments e ON e.id = d.enrollment_id JOIN sequences s ON s.id = e.sequence_id
+			WHERE s.name = ? ORDER BY d.id`, name).Scan(&rows).Error)
+		var st state
+		for _, r := range rows {
+			switch delivery.Status(r.Status) {
+			case delivery.Queued:
+				st.queued++
+				if r.DueAt.After(st.latestQueued) {
+					st.latestQueued = r.DueAt
+				}
+			case delivery.Planned:
+				st.planned++
+				if st.earliestPlanned.IsZero() || r.DueAt.Before(st.earliestPlanned) {
+					st.earliestPlanned = r.DueAt
+				}
+			}
+		}
+		return st
+	}
+	carried := func() int {
+		t.Helper()
+		n := 0
+		for _, info := range sendTasks(t, insp, asynq.TaskStatePending) {
+			var p delivery.BatchPayload
+			require.NoError(t, json.Unmarshal(info.Payload, &p))
+			n += len(p.Refs)
+		}
+		return n
+	}
+	// sent moves n of the backlog's queued steps on, as workers would.
+	sent := func(n int) {
+		t.Helper()
+		require.NoError(t, b.db.Gorm().Exec(`UPDATE deliveries SET status = 'sent', sent_at = ? WHERE id IN (
+			SELECT d.id FROM deliveries d JOIN enrollments e ON e.id = d.enrollment_id JOIN sequences s ON s.id = e.sequence_id
+			WHERE s.name = 'backlog' AND d.status = 'queued' ORDER BY d.id LIMIT ?)`, clk.Now(), n).Error)
+	}
+
+	clk.Add(time.Minute) // every step due
+	require.NoError(t, f.Tick(ctx))
+	backlog, other := read("backlog"), read("other")
+	require.Equal(t, window, backlog.queued, "a window of the backlog")
+	require.Equal(t, 50-window, backlog.planned)
+	require.Equal(t, 10, other.queued, "the other number's steps are not held behind the backlog")
+	require.False(t, backlog.latestQueued.After(backlog.earliestPlanned), "the earliest due go first")
+	require.Equal(t, window+10, carried())
+
+	sent(window/2 - 1) // 11 still in flight: more than half the window
+	require.NoError(t, f.Tick(ctx))
+	require.Equal(t, window/2+1, read("backlog").queued, "no top-up while the window is more than half full")
+
+	sent(1) // half the window in flight
+	require.NoError(t, f.Tick(ctx))
+	backlog = read("backlog")
+	require.Equal(t, window, backlog.queued, "topped up to the window")
+	require.Equal(t, 50-window-window/2, backlog.planned)
+	require.False(t, backlog.latestQueued.After(backlog.earliestPlanned), "the earliest due go first")
+	require.Equal(t, window+10+window/2, carried())
 }

@@ -108,8 +108,12 @@ type OccurrenceStore interface {
 
 // StepFeedStore finds sequence steps falling due.
 type StepFeedStore interface {
-	// DueSteps returns planned sequence steps due by until, earliest first.
-	DueSteps(ctx context.Context, until time.Time, limit int) ([]DueStep, error)
+	// StepLanes returns the sequences with planned steps due by until or
+	// with steps in flight.
+	StepLanes(ctx context.Context, until time.Time) ([]StepLane, error)
+	// DueSteps returns planned sequence steps due by until, earliest first:
+	// at most take[id] of sequence id (nil take: at most limit in all).
+	DueSteps(ctx context.Context, until time.Time, take map[int64]int, limit int) ([]DueStep, error)
 	// NextStepDue returns the due time of the earliest planned step of an
 	// active enrollment; ok is false if there is none.
 	NextStepDue(ctx context.Context) (at time.Time, ok bool, err error)

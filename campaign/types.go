@@ -48,11 +48,24 @@ func (b Broadcast) SendBy() time.Time {
 	return b.StartAt.Add(b.Deadline)
 }
 
-// DueStep is a planned sequence step, when it falls due, and the account
-// that sends it with that account's rate per second.
+// DueStep is a planned sequence step, when it falls due, its sequence,
+// and the account that sends it with that account's rate per second.
 type DueStep struct {
 	delivery.Ref
-	DueAt     time.Time
-	AccountID int64
-	Rate      float64
+	DueAt      time.Time
+	SequenceID int64
+	AccountID  int64
+	Rate       float64
+}
+
+// StepLane is a sequence as the step release sees it: its account and the
+// account's rate per second, whether it has planned steps due (Due), and
+// how many of its steps are in flight: queued, or sending and not awaiting
+// a settle.
+type StepLane struct {
+	SequenceID int64
+	AccountID  int64
+	Rate       float64
+	Due        bool
+	InFlight   int
 }

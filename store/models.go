@@ -165,6 +165,7 @@ type deliveryRow struct {
 	BroadcastID  *int64
 	RecipientID  *int64
 	EnrollmentID *int64
+	SequenceID   *int64 // a step's sequence: its release lane (00019)
 	Step         *int
 	DueAt        *time.Time
 	SendBy       *time.Time

@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -197,11 +199,12 @@ func insertStep(tx *gorm.DB, enrollmentID int64, phone string, p sequence.Plan, 
 		Status string
 	}
 	listA, listB := check.ListPair()
-	if err := tx.Raw(`INSERT INTO deliveries (enrollment_id, step, phone, status, error_code, error, due_at, send_by, updated_at)
-		SELECT ?, ?, ?, CASE WHEN o THEN 'skipped' ELSE 'planned' END, CASE WHEN o THEN ? ELSE '' END, CASE WHEN o THEN ? ELSE '' END, ?, ?, ?
+	if err := tx.Raw(`INSERT INTO deliveries (enrollment_id, sequence_id, step, phone, status, error_code, error, due_at, send_by, updated_at)
+		SELECT ?, (SELECT sequence_id FROM enrollments WHERE id = ?), ?, ?, CASE WHEN o THEN 'skipped' ELSE 'planned' END,
+			CASE WHEN o THEN ? ELSE '' END, CASE WHEN o THEN ? ELSE '' END, ?, ?, ?
 		FROM (SELECT `+blockedAtPlan("?")+` AS o) t WHERE true
 		ON CONFLICT DO NOTHING RETURNING id, status`,
-		enrollmentID, p.Step, phone, consent.ReasonOptedOut, optedOutDetail, p.Due, sb, utc(now),
+		enrollmentID, enrollmentID, p.Step, phone, consent.ReasonOptedOut, optedOutDetail, p.Due, sb, utc(now),
 		listA, listB, phone, check.Marketing).Scan(&rows).Error; err != nil {
 		return false, err
 	}
@@ -351,14 +354,14 @@ func enrollMany(ctx context.Context, tx *gorm.DB, t seqTarget, people []sequence
 	}
 	check := t.check(step)
 	listA, listB := check.ListPair()
-	rows, err = sqlTx.QueryContext(ctx, `INSERT INTO deliveries (enrollment_id, step, phone, status, error_code, error, due_at, send_by, updated_at)
-		SELECT v.id, $5, v.phone, CASE WHEN b.o THEN 'skipped' ELSE 'planned' END, CASE WHEN b.o THEN $6 ELSE '' END,
+	rows, err = sqlTx.QueryContext(ctx, `INSERT INTO deliveries (enrollment_id, sequence_id, step, phone, status, error_code, error, due_at, send_by, updated_at)
+		SELECT v.id, $12, $5, v.phone, CASE WHEN b.o THEN 'skipped' ELSE 'planned' END, CASE WHEN b.o THEN $6 ELSE '' END,
 			CASE WHEN b.o THEN $7 ELSE '' END, v.due, v.send_by, $8
 		FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS v(id, phone, due, send_by)
 		CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM suppressions s WHERE s.list IN ($9, $10) AND s.phone = v.phone
 			AND (s.scope = 'all' OR $11) AND NOT s.recheck) AS o) b
 		ON CONFLICT DO NOTHING RETURNING id, enrollment_id, status`,
-		steps, stepPhones, dues, sendBys, step, consent.ReasonOptedOut, optedOutDetail, now, listA, listB, check.Marketing)
+		steps, stepPhones, dues, sendBys, step, consent.ReasonOptedOut, optedOutDetail, now, listA, listB, check.Marketing, t.ID)
 	if err != nil {
 		return res, fmt.Errorf("enroll %d people: plan step 1: %w", len(ids), err)
 	}
@@ -696,62 +699,137 @@ func (db *DB) ExitEnrollment(ctx context.Context, enrollmentID int64, reason str
 	return n > 0, nil
 }
 
-// DueSteps returns planned sequence steps due by until, earliest first,
-// whose enrollment is active, each with its sequence's account and that
-// account's rate. On Postgres it takes the first limit due steps from the
-// deliveries_steps_due index and only then looks up each one's enrollment,
-// sequence and account by key, whatever the statistics say: right after a
-// large enrollment the planner, estimating a few hundred active
-// enrollments, joined every planned step with every enrollment (measured:
-// 300 ms a call with 100,000 enrolled). A planned step's enrollment is
-// active (ending an enrollment skips its planned steps in the same
-// transaction), so the look-up drops only a step whose enrollment is ending
-// right now.
-func (db *DB) DueSteps(ctx context.Context, until time.Time, limit int) ([]campaign.DueStep, error) {
-	var rows []struct {
-		ID        int64
-		Gen       int
-		DueAt     time.Time
-		AccountID int64
-		Rate      float64
+// StepLanes returns the sequences the release reads: those with planned
+// steps due by until and those with steps in flight (queued, or sending and
+// not awaiting a settle), each with its account, the account's rate and its
+// steps in flight. The release keeps each account's steps in flight within
+// a window of its rate (campaign.Feeder). Each count and each probe is one
+// range of the deliveries_steps_inflight or deliveries_steps_due index:
+// what one call reads grows with the sequences and the steps in flight,
+// not with a backlog of due steps.
+func (db *DB) StepLanes(ctx context.Context, until time.Time) ([]campaign.StepLane, error) {
+	var rows []campaign.StepLane
+	err := db.q(ctx).Raw(`SELECT sequence_id, account_id, rate, due, in_flight FROM (
+		SELECT s.id AS sequence_id, s.account_id, a.rate_per_second AS rate,
+			EXISTS (SELECT 1 FROM deliveries d WHERE d.sequence_id = s.id AND d.status = 'planned'
+				AND d.enrollment_id IS NOT NULL AND d.due_at <= ?) AS due,
+			(SELECT COUNT(*) FROM deliveries d WHERE d.sequence_id = s.id AND d.status IN ('queued', 'sending')
+				AND d.enrollment_id IS NOT NULL AND d.settle <> ?) AS in_flight
+		FROM sequences s JOIN accounts a ON a.id = s.account_id) l
+		WHERE due OR in_flight > 0 ORDER BY sequence_id`, utc(until), delivery.SettleAwaiting).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("find sequences with due steps: %w", err)
 	}
-	q := `SELECT d.id, d.gen, d.due_at, s.account_id, a.rate_per_second AS rate FROM deliveries d
-		JOIN enrollments e ON e.id = d.enrollment_id AND e.status = 'active'
-		JOIN sequences s ON s.id = e.sequence_id
-		JOIN accounts a ON a.id = s.account_id
-		WHERE d.status = 'planned' AND d.enrollment_id IS NOT NULL AND d.due_at <= ?
-		ORDER BY d.due_at LIMIT ?`
+	return rows, nil
+}
+
+// DueSteps returns planned sequence steps due by until whose enrollment is
+// active, earliest first, each with its sequence's account and that
+// account's rate: of each sequence in take at most take[id] steps, its
+// earliest (nil: at most limit of every sequence, and limit in all). It
+// reads each sequence's due steps from the deliveries_steps_due index and
+// only then looks up each one's enrollment by key, whatever the statistics
+// say: right after a large enrollment the planner, estimating a few hundred
+// active enrollments, joined every planned step with every enrollment
+// (measured: 300 ms a call with 100,000 enrolled). A planned step's
+// enrollment is active (ending an enrollment skips its planned steps in
+// the same transaction), so the look-up drops only a step whose enrollment
+// is ending right now.
+func (db *DB) DueSteps(ctx context.Context, until time.Time, take map[int64]int, limit int) ([]campaign.DueStep, error) {
+	var seqs []int64
+	var ns []int
+	if take == nil {
+		if err := db.q(ctx).Raw(`SELECT id FROM sequences ORDER BY id`).Scan(&seqs).Error; err != nil {
+			return nil, fmt.Errorf("find due sequence steps: %w", err)
+		}
+		for range seqs {
+			ns = append(ns, limit)
+		}
+	} else {
+		for id, n := range take {
+			if n > 0 {
+				seqs, ns = append(seqs, id), append(ns, n)
+			}
+		}
+	}
+	var rows []dueStepRow
 	if db.sql != nil {
-		q = `SELECT d.id, d.gen, d.due_at, x.account_id, x.rate FROM (
-			SELECT id, gen, due_at, enrollment_id FROM deliveries
-			WHERE status = 'planned' AND enrollment_id IS NOT NULL AND due_at <= ?
-			ORDER BY due_at LIMIT ?) d
-		CROSS JOIN LATERAL (SELECT s.account_id, a.rate_per_second AS rate FROM enrollments e
-			JOIN sequences s ON s.id = e.sequence_id
-			JOIN accounts a ON a.id = s.account_id
-			WHERE e.id = d.enrollment_id AND e.status = 'active') x
-		ORDER BY d.due_at`
+		ns32 := make([]int32, len(ns))
+		for i, n := range ns {
+			ns32[i] = int32(min(n, math.MaxInt32))
+		}
+		rs, err := db.sql.QueryContext(ctx, `SELECT d.id, d.gen, d.due_at, l.seq, s.account_id, a.rate_per_second
+			FROM unnest($1::bigint[], $2::int[]) AS l(seq, n)
+			JOIN sequences s ON s.id = l.seq JOIN accounts a ON a.id = s.account_id
+			CROSS JOIN LATERAL (SELECT id, gen, due_at, enrollment_id FROM deliveries
+				WHERE sequence_id = l.seq AND status = 'planned' AND enrollment_id IS NOT NULL AND due_at <= $3
+				ORDER BY due_at LIMIT l.n) d
+			WHERE EXISTS (SELECT 1 FROM enrollments e WHERE e.id = d.enrollment_id AND e.status = 'active')
+			ORDER BY d.due_at, d.id`, seqs, ns32, utc(until))
+		if err != nil {
+			return nil, fmt.Errorf("find due sequence steps: %w", err)
+		}
+		defer rs.Close()
+		for rs.Next() {
+			var r dueStepRow
+			if err := rs.Scan(&r.ID, &r.Gen, &r.DueAt, &r.SequenceID, &r.AccountID, &r.Rate); err != nil {
+				return nil, fmt.Errorf("find due sequence steps: %w", err)
+			}
+			rows = append(rows, r)
+		}
+		if err := rs.Err(); err != nil {
+			return nil, fmt.Errorf("find due sequence steps: %w", err)
+		}
+	} else {
+		for i, seq := range seqs {
+			var part []dueStepRow
+			err := db.q(ctx).Raw(`SELECT d.id, d.gen, d.due_at, d.sequence_id, s.account_id, a.rate_per_second AS rate FROM deliveries d
+				JOIN enrollments e ON e.id = d.enrollment_id AND e.status = 'active'
+				JOIN sequences s ON s.id = d.sequence_id JOIN accounts a ON a.id = s.account_id
+				WHERE d.sequence_id = ? AND d.status = 'planned' AND d.enrollment_id IS NOT NULL AND d.due_at <= ?
+				ORDER BY d.due_at LIMIT ?`, seq, utc(until), ns[i]).Scan(&part).Error
+			if err != nil {
+				return nil, fmt.Errorf("find due sequence steps: %w", err)
+			}
+			rows = append(rows, part...)
+		}
+		slices.SortStableFunc(rows, func(a, b dueStepRow) int {
+			return cmp.Or(a.DueAt.Compare(b.DueAt), cmp.Compare(a.ID, b.ID))
+		})
 	}
-	if err := db.q(ctx).Raw(q, utc(until), limit).Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("find due sequence steps: %w", err)
+	if take == nil && len(rows) > limit {
+		rows = rows[:limit]
 	}
 	out := make([]campaign.DueStep, len(rows))
 	for i, r := range rows {
-		out[i] = campaign.DueStep{Ref: delivery.Ref{ID: r.ID, Gen: r.Gen}, DueAt: r.DueAt.UTC(), AccountID: r.AccountID, Rate: r.Rate}
+		out[i] = campaign.DueStep{Ref: delivery.Ref{ID: r.ID, Gen: r.Gen}, DueAt: r.DueAt.UTC(), SequenceID: r.SequenceID, AccountID: r.AccountID, Rate: r.Rate}
 	}
 	return out, nil
 }
 
+// dueStepRow is a row DueSteps reads.
+type dueStepRow struct {
+	ID, SequenceID int64
+	Gen            int
+	DueAt          time.Time
+	AccountID      int64
+	Rate           float64
+}
+
 // NextStepDue returns the due time of the earliest planned sequence step;
-// ok is false if there is none (the head of the deliveries_steps_due
-// index). A planned step's enrollment is active (see DueSteps), so it
-// reads no enrollment: it is only when the scheduler looks again.
+// ok is false if there is none (the head of each sequence's range of the
+// deliveries_steps_due index). A planned step's enrollment is active (see
+// DueSteps), so it reads no enrollment: it is only when the scheduler
+// looks again.
 func (db *DB) NextStepDue(ctx context.Context) (at time.Time, ok bool, err error) {
+	q := `SELECT due_at FROM deliveries WHERE status = 'planned' AND enrollment_id IS NOT NULL ORDER BY due_at LIMIT 1`
+	if db.sql != nil {
+		q = `SELECT x.due_at FROM sequences s CROSS JOIN LATERAL (SELECT due_at FROM deliveries
+			WHERE sequence_id = s.id AND status = 'planned' AND enrollment_id IS NOT NULL ORDER BY due_at LIMIT 1) x
+			ORDER BY x.due_at LIMIT 1`
+	}
 	var rows []time.Time
-	err = db.q(ctx).Raw(`SELECT due_at FROM deliveries
-		WHERE status = 'planned' AND enrollment_id IS NOT NULL
-		ORDER BY due_at LIMIT 1`).Scan(&rows).Error
-	if err != nil {
+	if err := db.q(ctx).Raw(q).Scan(&rows).Error; err != nil {
 		return time.Time{}, false, fmt.Errorf("find the next due sequence step: %w", err)
 	}
 	if len(rows) == 0 {

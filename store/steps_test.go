@@ -17,7 +17,7 @@ import (
 // dueSteps returns the steps due by until.
 func (f *fixture) dueSteps(until time.Time) []campaign.DueStep {
 	f.t.Helper()
-	due, err := f.db.DueSteps(f.ctx, until, 100)
+	due, err := f.db.DueSteps(f.ctx, until, nil, 100)
 	require.NoError(f.t, err)
 	return due
 }
@@ -292,5 +292,78 @@ func TestStepsRecordedAtOncePlanEachNextStep(t *testing.T) {
 		counts, err := f.db.EnrollmentCounts(f.ctx, "onboarding")
 		require.NoError(t, err)
 		require.Equal(t, map[string]int{"completed": n}, counts)
+	})
+}
+
+// StepLanes tells the release, per sequence, whether steps are due and
+// how many are in flight (queued, or sending and not awaiting a settle);
+// DueSteps takes at most the asked number of each sequence's earliest due
+// steps, and steps enrolled in each sequence carry it (the release's lane).
+func TestStepLanesAndDueStepsPerSequence(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		second := onboarding(false, "Other")
+		second.Name = "second"
+		f.apply(withSequences(onboarding(false, "Hi"), second), t0)
+		people := func(from, n int) []sequence.Enrollee {
+			out := make([]sequence.Enrollee, n)
+			for i := range out {
+				out[i] = sequence.Enrollee{Phone: fmt.Sprintf("49151%08d", from+i)}
+			}
+			return out
+		}
+		_, err := f.db.Enroll(f.ctx, "onboarding", people(0, 3), t0)
+		require.NoError(t, err)
+		_, err = f.db.Enroll(f.ctx, "onboarding", people(3, 2), at(time.Second)) // due a second later
+		require.NoError(t, err)
+		_, err = f.db.Enroll(f.ctx, "second", people(10, 2), at(time.Minute)) // not due at t0+1s
+		require.NoError(t, err)
+		var ids []int64
+		require.NoError(t, f.db.Gorm().Raw(`SELECT id FROM sequences ORDER BY name`).Scan(&ids).Error)
+		onb, sec := ids[0], ids[1]
+		var unlabelled int64
+		require.NoError(t, f.db.Gorm().Raw(`SELECT COUNT(*) FROM deliveries d JOIN enrollments e ON e.id = d.enrollment_id
+			WHERE d.sequence_id IS NULL OR d.sequence_id <> e.sequence_id`).Scan(&unlabelled).Error)
+		require.Zero(t, unlabelled, "every step names its enrollment's sequence")
+
+		lanes, err := f.db.StepLanes(f.ctx, at(time.Second))
+		require.NoError(t, err)
+		require.Len(t, lanes, 1, "only the sequence with due steps: %+v", lanes)
+		require.Equal(t, onb, lanes[0].SequenceID)
+		require.True(t, lanes[0].Due)
+		require.Zero(t, lanes[0].InFlight)
+		require.Equal(t, 80.0, lanes[0].Rate)
+
+		due, err := f.db.DueSteps(f.ctx, at(time.Second), map[int64]int{onb: 2, sec: 5}, 0)
+		require.NoError(t, err)
+		require.Len(t, due, 2, "at most 2 of onboarding, none of second is due")
+		for _, d := range due {
+			require.Equal(t, onb, d.SequenceID)
+			require.True(t, d.DueAt.Equal(t0), "the earliest first: %s", d.DueAt)
+		}
+		// Two queued, one of them then claimed (sending): both in flight;
+		// a sending step awaiting its settle is not.
+		marked, err := f.db.MarkBatches(f.ctx, []delivery.Ref{due[0].Ref, due[1].Ref}, []int64{7, 7}, at(time.Second))
+		require.NoError(t, err)
+		require.Len(t, marked, 2)
+		ok, err := f.db.Claim(f.ctx, due[0].Ref, at(time.Second), at(time.Minute), nil, consent.Check{})
+		require.NoError(t, err)
+		require.True(t, ok)
+		lanes, err = f.db.StepLanes(f.ctx, at(time.Minute))
+		require.NoError(t, err)
+		require.Len(t, lanes, 2)
+		require.Equal(t, campaign.StepLane{SequenceID: onb, AccountID: lanes[0].AccountID, Rate: 80, Due: true, InFlight: 2}, lanes[0])
+		require.Equal(t, campaign.StepLane{SequenceID: sec, AccountID: lanes[0].AccountID, Rate: 80, Due: true, InFlight: 0}, lanes[1])
+		require.NoError(t, f.db.Gorm().Exec(`UPDATE deliveries SET settle = ? WHERE id = ?`, delivery.SettleAwaiting, due[0].ID).Error)
+		lanes, err = f.db.StepLanes(f.ctx, at(time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, 1, lanes[0].InFlight, "awaiting a settle is not in flight")
+
+		all, err := f.db.DueSteps(f.ctx, at(time.Minute), nil, 4)
+		require.NoError(t, err)
+		require.Len(t, all, 4, "nil take: at most limit in all")
+		require.True(t, all[0].DueAt.Equal(t0) && all[2].DueAt.Equal(at(time.Second)) && all[3].DueAt.Equal(at(time.Minute)),
+			"earliest first across sequences: %+v", all)
+		require.Equal(t, sec, all[3].SequenceID)
 	})
 }
