@@ -367,3 +367,18 @@ func TestStepLanesAndDueStepsPerSequence(t *testing.T) {
 		require.Equal(t, sec, all[3].SequenceID)
 	})
 }
+
+// A step inserted without its sequence (by a worker of an earlier version
+// during a rolling upgrade) still names it, so the release finds it.
+func TestStepInsertedWithoutItsSequenceNamesIt(t *testing.T) {
+	t.Parallel()
+	f := newPostgres(t)
+	f.apply(withSequences(onboarding(false, "Hi", "Day 2")), t0)
+	_, err := f.db.Enroll(f.ctx, "onboarding", []sequence.Enrollee{{Phone: "4915100000001"}}, t0)
+	require.NoError(t, err)
+	require.NoError(t, f.db.Gorm().Exec(`INSERT INTO deliveries (enrollment_id, step, phone, status, due_at, updated_at)
+		SELECT id, 1, phone, 'planned', ?, ? FROM enrollments`, t0, t0).Error)
+	due := f.dueSteps(t0)
+	require.Len(t, due, 2, "both steps found by their sequence")
+	require.Equal(t, due[0].SequenceID, due[1].SequenceID)
+}
