@@ -263,25 +263,25 @@ func TestMarketingCapRefusal(t *testing.T) {
 		h := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv},
 			Limiter: throttle.NewLocal(), Recipients: throttle.NewRecipients(b.rds.Client)}, b.opts)
 
-		err = h.ProcessTask(ctx, delivery.NewSendTask(due[0].Ref, time.Minute))
-		var we *delivery.WaitError
-		require.ErrorAs(t, err, &we)
-		require.GreaterOrEqual(t, we.After, delivery.MarketingCapWait)
+		// The first waits a day or more, parked in Postgres.
+		require.NoError(t, h.ProcessTask(ctx, delivery.NewSendTask(due[0].Ref, time.Minute)))
+		again, at := b.parked(due[0].ID, clk.Now())
+		require.False(t, at.Before(start.Add(delivery.MarketingCapWait)), "due %s", at)
 		require.NoError(t, h.ProcessTask(ctx, delivery.NewSendTask(due[1].Ref, time.Minute)))
 		byPhone := map[string]sequence.Row{}
 		for _, r := range b.sequenceRows("drip") {
 			byPhone[r.Phone] = r
 		}
 		waiting, expired := byPhone[people[0].Phone], byPhone[people[1].Phone]
-		require.Equal(t, "queued", waiting.Status, "%+v", waiting)
+		require.Equal(t, "planned", waiting.Status, "%+v", waiting)
 		require.Equal(t, delivery.CodeMarketingCap, waiting.ErrorCode)
 		require.Contains(t, waiting.Error, "Meta's per-user marketing limit")
 		require.Equal(t, "expired", expired.Status, "%+v", expired)
 		require.Equal(t, delivery.CodeMarketingCap, expired.ErrorCode)
 		require.Zero(t, b.capCount(people[0].Phone, 168*time.Hour, clk.Now()), "the refused send was handed back")
 
-		clk.Set(start.Add(we.After))
-		require.NoError(t, h.ProcessTask(ctx, delivery.NewSendTask(due[0].Ref, time.Minute)))
+		clk.Set(at)
+		require.NoError(t, h.ProcessTask(ctx, delivery.NewSendTask(again, time.Minute)))
 		require.Equal(t, 1, b.sim.SendCount(people[0].Phone))
 		require.Zero(t, b.sim.SendCount(people[1].Phone))
 		require.Equal(t, 1, b.capCount(people[0].Phone, 168*time.Hour, clk.Now()))

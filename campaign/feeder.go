@@ -588,11 +588,6 @@ func (f *Feeder) enqueue(ctx context.Context, t *asynq.Task) error {
 // wake-up instead of one every StepTick.
 const StepTick = 10 * time.Millisecond
 
-// stepsPerRelease bounds the sequence steps one release enqueues for one
-// account, so that a wave of due steps (a scheduler back after a pause)
-// does not hold up the rest of the tick; the next release goes on.
-const stepsPerRelease = 20000
-
 // stepHeldPoll is how often the release loop looks again while an
 // account's due steps wait for room in its window: its steps in flight
 // fall at the account's rate, so a top-up is due within a fraction of
@@ -604,7 +599,8 @@ const stepHeldPoll = 100 * time.Millisecond
 // planned step is due, at most most (the scheduler's interval: a step
 // planned meanwhile, such as a new enrollment's first, is released by the
 // next Tick), at least StepTick; while an account's due steps wait for
-// room in its window, stepHeldPoll. After a failed release it waits most.
+// room in its window, at most stepHeldPoll (and until the next step to
+// fall due, for the other accounts). After a failed release it waits most.
 // Its errors are not logged: Tick releases too, and logs them.
 func (f *Feeder) releaseEvery(ctx context.Context, most time.Duration) {
 	t := time.NewTimer(0)
@@ -617,10 +613,13 @@ func (f *Feeder) releaseEvery(ctx context.Context, most time.Duration) {
 		}
 		wait := most
 		if held, err := f.releaseSteps(ctx); err == nil {
+			now := f.opts.Now()
+			var after time.Time // any planned step: all due ones were released
 			if held {
-				wait = min(most, stepHeldPoll)
-			} else if at, ok, err := f.store.NextStepDue(ctx); err == nil && ok {
-				wait = min(most, max(StepTick, at.Sub(f.opts.Now())))
+				wait, after = min(most, stepHeldPoll), now // held ones are due: the next to fall due
+			}
+			if at, ok, err := f.store.NextStepDue(ctx, after); err == nil && ok {
+				wait = min(wait, max(StepTick, at.Sub(now)))
 			}
 		}
 		t.Reset(wait)
@@ -665,10 +664,15 @@ func stepBatches(due []DueStep, parallel int) []stepBatch {
 // due time (asynq's own scheduled tasks are kept in whole seconds). The
 // handler still holds a step that is not due by the worker's clock.
 //
-// An account's steps in flight (queued, or sending) are kept within the
-// window a broadcast of its number gets (about rate × FeedAhead): an
-// account whose window is more than half full releases nothing, otherwise
-// it fills its window with its earliest due steps. Without it a number's
+// An account's steps in flight (queued, or sending and not awaiting a
+// settle) are kept within the window a broadcast of its number gets
+// (about rate × FeedAhead): an account whose window is more than half
+// full releases nothing, otherwise it fills its window with its earliest
+// due steps. A released step that has to wait long (outside its send
+// window, over a cap) is parked back in Postgres (delivery.Parker), so
+// the window holds steps that go at the rate. Each scheduler counts for
+// itself: n schedulers releasing at the same moment can put up to n
+// windows in flight. Without it a number's
 // backlog of due steps all went into Redis at once (41,000 at the peak of
 // bench -steps), and its batches took every worker slot, each waiting for
 // the number's rate, while every other number's sends waited behind them.
@@ -698,16 +702,19 @@ func (f *Feeder) releaseSteps(ctx context.Context) (held bool, err error) {
 	if err != nil {
 		return held, err
 	}
-	used := map[int64]int{}
+	used, read := map[int64]int{}, map[int64]int{}
 	kept := due[:0]
 	for _, d := range due {
+		read[d.SequenceID]++
 		if used[d.AccountID] < room[d.AccountID] {
 			used[d.AccountID]++
 			kept = append(kept, d)
+		} else {
+			held = true
 		}
 	}
-	for a, n := range used {
-		held = held || n >= room[a] // more may be due
+	for seq, n := range read {
+		held = held || n >= take[seq] // more of it may be due
 	}
 	for len(kept) > 0 {
 		chunk := kept[:min(len(kept), releaseChunk)]
@@ -755,9 +762,13 @@ func (f *Feeder) stepRoom(lanes []StepLane) (take map[int64]int, room map[int64]
 			held = true
 			continue
 		}
-		room[id] = min(w-a.inFlight, stepsPerRelease)
+		room[id] = w - a.inFlight
+		// Each due sequence's share of the room, read earliest first and
+		// merged; a sequence with more due than its share fills the rest
+		// of the room at the next release.
+		share := (room[id] + len(a.due) - 1) / len(a.due)
 		for _, seq := range a.due {
-			take[seq] = room[id]
+			take[seq] = share
 		}
 	}
 	return take, room, held

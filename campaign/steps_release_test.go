@@ -41,6 +41,28 @@ func (b *bench) steps() []stepRow {
 	return rows
 }
 
+// step reads the sequence step delivery id.
+func (b *bench) step(id int64) stepRow {
+	b.t.Helper()
+	for _, s := range b.steps() {
+		if s.ID == id {
+			return s
+		}
+	}
+	b.t.Fatalf("no step delivery %d", id)
+	return stepRow{}
+}
+
+// parked requires step delivery id to be parked (planned under a new
+// generation, due later than now) and returns its ref and due time.
+func (b *bench) parked(id int64, now time.Time) (delivery.Ref, time.Time) {
+	b.t.Helper()
+	s := b.step(id)
+	require.Equal(b.t, string(delivery.Planned), s.Status, "parked in Postgres: %+v", s)
+	require.True(b.t, s.DueAt.After(now), "due when its wait ends: %s, now %s", s.DueAt, now)
+	return delivery.Ref{ID: s.ID, Gen: s.Gen}, s.DueAt
+}
+
 // sendTasks lists the send queue's tasks in state.
 func sendTasks(t *testing.T, insp *asynq.Inspector, state asynq.TaskState) []*asynq.TaskInfo {
 	t.Helper()
@@ -371,4 +393,61 @@ sequences:
 	require.Equal(t, 50-window-window/2, backlog.planned)
 	require.False(t, backlog.latestQueued.After(backlog.earliestPlanned), "the earliest due go first")
 	require.Equal(t, window+10+window/2, carried())
+}
+
+// A released step that must wait long (here outside its sequence's send
+// window, until Monday) is parked in Postgres, due when the wait ends, not
+// left queued in a task of its own: a queued step holds room in its
+// account's window, and a window full of such steps held back every other
+// step of the account for as long. Another sequence's due steps on the
+// same account are released at the next tick.
+func TestLongStepWaitIsParkedOutOfTheWindow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newBench(t, botsailorsim.Options{})
+	b.accountYAML = "    pair_interval: 0s"
+	b.apply(b.writeSequence("windowed", `    window: {days: [mon, tue, wed, thu, fri], from: "09:00", to: "17:00"}`,
+		`      - {after: 0s, deadline: 96h, message: {text: "Hi"}}`))
+	b.apply(b.writeSequence("always", "", `      - {after: 0s, message: {text: "Hello"}}`))
+	berlin := testclock.Zone(t, "Europe/Berlin")
+	friday := testclock.Next(time.Now(), berlin, 16, 0, time.Friday)
+	clk := testclock.New(friday.Add(90 * time.Minute)) // 17:30: a backlog held past the close
+	b.opts.Now = clk.Now
+	b.opts.MinWindow, b.opts.MaxWindow = 20, 20
+	people := b.people(25)
+	_, err := b.db.Enroll(ctx, "windowed", people[:15], friday)
+	require.NoError(t, err)
+	f, insp := b.feeder()
+	require.NoError(t, f.Tick(ctx))
+	client := asynq.NewClient(b.rds.Opt)
+	t.Cleanup(func() { _ = client.Close() })
+	h := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv}, Limiter: throttle.NewLocal(), Queue: client}, b.opts)
+	pending := sendTasks(t, insp, asynq.TaskStatePending)
+	require.NotEmpty(t, pending)
+	for _, info := range pending {
+		require.NoError(t, h.ProcessBatch(ctx, asynq.NewTask(info.Type, info.Payload)))
+		require.NoError(t, insp.DeleteTask(delivery.QueueBroadcast, info.ID))
+	}
+	require.Empty(t, sendTasks(t, insp, asynq.TaskStateScheduled), "no task waits until Monday")
+	monday := testclock.Next(friday, berlin, 9, 0, time.Monday)
+	for _, s := range b.steps() {
+		require.Equal(t, string(delivery.Planned), s.Status, "parked")
+		require.Equal(t, 1, s.Gen, "under a new generation")
+		require.True(t, s.DueAt.Equal(monday), "due when the window opens: %s, want %s", s.DueAt, monday)
+	}
+	require.Zero(t, b.sim.SendCount(people[0].Phone))
+
+	_, err = b.db.Enroll(ctx, "always", people[15:], clk.Now())
+	require.NoError(t, err)
+	require.NoError(t, f.Tick(ctx))
+	var queued int
+	require.NoError(t, b.db.Gorm().Raw(`SELECT COUNT(*) FROM deliveries d JOIN sequences s ON s.id = d.sequence_id
+		WHERE s.name = 'always' AND d.status = 'queued'`).Scan(&queued).Error)
+	require.Equal(t, 10, queued, "the parked steps hold no room in the account's window")
+
+	clk.Set(monday.Add(time.Second))
+	require.NoError(t, f.Tick(ctx))
+	require.NoError(t, b.db.Gorm().Raw(`SELECT COUNT(*) FROM deliveries d JOIN sequences s ON s.id = d.sequence_id
+		WHERE s.name = 'windowed' AND d.status = 'queued'`).Scan(&queued).Error)
+	require.Equal(t, 10, queued, "released again when due, within the window (20, of which 10 are in flight)")
 }

@@ -48,6 +48,22 @@ type Owner interface {
 	OverCap(job Job) string
 }
 
+// Parker is an Owner whose deliveries wait in the store, not in a task,
+// when a wait is long (longer than ParkAfter): a sequence step released
+// into its account's window of steps in flight would hold room there for
+// hours (outside its send window, over the frequency cap) and hold back
+// every other step of the account.
+type Parker interface {
+	// Park puts the delivery of job back until until (planned, under a
+	// new generation), for reason; false when it moved on meanwhile (or
+	// is being sent: it is not parked then).
+	Park(ctx context.Context, job Job, until time.Time, reason string, now time.Time) (bool, error)
+}
+
+// ParkAfter is the longest wait a Parker's delivery spends in a task; a
+// longer one parks it.
+const ParkAfter = time.Minute
+
 // ErrDone is what Owner.Ready returns when it has moved the delivery on
 // itself (expired it, or put it back to be fed when it is due): this
 // attempt has nothing more to do, and the task ends without an error.

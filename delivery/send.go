@@ -163,13 +163,34 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 // send runs one generation (ref) of a delivery, loaded as job; it returns
 // what ProcessTask does. A wait it returns is counted as a deferral
 // (Options.Metrics).
+//
+// A wait longer than ParkAfter of a delivery whose owner is a Parker
+// parks the delivery until then instead: the task ends.
 func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	err := h.sendOnce(ctx, ref, job)
-	if m := h.opts.Metrics; m != nil && err != nil {
-		var w *WaitError
-		if errors.As(err, &w) {
-			m.Deferred(job.Account.Name, w.KindOf())
-		}
+	var w *WaitError
+	if !errors.As(err, &w) {
+		return err
+	}
+	if m := h.opts.Metrics; m != nil {
+		m.Deferred(job.Account.Name, w.KindOf())
+	}
+	if w.After <= ParkAfter {
+		return err
+	}
+	own, oerr := h.owners.of(job)
+	p, ok := own.(Parker)
+	if oerr != nil || !ok {
+		return err
+	}
+	now := h.opts.Now()
+	job.Ref = ref
+	parked, perr := p.Park(context.WithoutCancel(ctx), job, now.Add(w.After), w.Reason, now)
+	switch {
+	case perr != nil:
+		h.opts.Logger.WarnContext(ctx, "delivery: cannot park a long wait; it waits in its task", slog.Int64("delivery_id", ref.ID), slog.String("error", perr.Error()))
+	case parked:
+		return nil
 	}
 	return err
 }

@@ -63,6 +63,9 @@ type StepStore interface {
 	Finish(ctx context.Context, ref delivery.Ref, to delivery.Status, code, reason string, now time.Time) (bool, error)
 	// PauseAccount pauses every running broadcast of an account.
 	PauseAccount(ctx context.Context, accountID int64, reason string, now time.Time) ([]int64, error)
+	// Defer moves a planned or queued delivery of ref's generation back to
+	// planned under a new generation, due at until.
+	Defer(ctx context.Context, ref delivery.Ref, until time.Time, reason string, now time.Time) (bool, error)
 }
 
 // StepOwner is the delivery.Owner of sequence steps. An enrollment has no
@@ -108,6 +111,15 @@ func (o *StepOwner) Ready(ctx context.Context, job delivery.Job, now time.Time) 
 		return &delivery.WaitError{After: wait, Kind: delivery.WaitNotDue, Reason: "step not due yet"}
 	}
 	return o.inWindow(ctx, job, now)
+}
+
+// Park puts a step that waits longer than delivery.ParkAfter back to
+// planned, due when the wait ends (its deliveries.due_at moves there), so
+// that it holds no room in its account's window of steps in flight
+// meanwhile; the scheduler releases it again then. A step being sent (a
+// wait for a lease, a settle) is not parked.
+func (o *StepOwner) Park(ctx context.Context, job delivery.Job, until time.Time, reason string, now time.Time) (bool, error) {
+	return o.store.Defer(ctx, job.Ref, until, "waits until "+until.UTC().Format(time.RFC3339)+": "+reason, now)
 }
 
 // AccountDown: sequences have no pause; the step waits (until its

@@ -709,18 +709,16 @@ func (db *DB) ExitEnrollment(ctx context.Context, enrollmentID int64, reason str
 // not with a backlog of due steps.
 func (db *DB) StepLanes(ctx context.Context, until time.Time) ([]campaign.StepLane, error) {
 	var rows []campaign.StepLane
-	err := db.q(ctx).Raw(`SELECT sequence_id, account_id, rate, due, in_flight FROM (
-		SELECT s.id AS sequence_id, s.account_id, a.rate_per_second AS rate,
+	err := db.q(ctx).Raw(`SELECT s.id AS sequence_id, s.account_id, a.rate_per_second AS rate,
 			EXISTS (SELECT 1 FROM deliveries d WHERE d.sequence_id = s.id AND d.status = 'planned'
 				AND d.enrollment_id IS NOT NULL AND d.due_at <= ?) AS due,
 			(SELECT COUNT(*) FROM deliveries d WHERE d.sequence_id = s.id AND d.status IN ('queued', 'sending')
-				AND d.enrollment_id IS NOT NULL AND d.settle <> ?) AS in_flight
-		FROM sequences s JOIN accounts a ON a.id = s.account_id) l
-		WHERE due OR in_flight > 0 ORDER BY sequence_id`, utc(until), delivery.SettleAwaiting).Scan(&rows).Error
+				AND d.enrollment_id IS NOT NULL AND d.settle <> '`+delivery.SettleAwaiting+`') AS in_flight
+		FROM sequences s JOIN accounts a ON a.id = s.account_id ORDER BY s.id`, utc(until)).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("find sequences with due steps: %w", err)
 	}
-	return rows, nil
+	return slices.DeleteFunc(rows, func(l campaign.StepLane) bool { return !l.Due && l.InFlight == 0 }), nil
 }
 
 // DueSteps returns planned sequence steps due by until whose enrollment is
@@ -816,20 +814,22 @@ type dueStepRow struct {
 	Rate           float64
 }
 
-// NextStepDue returns the due time of the earliest planned sequence step;
-// ok is false if there is none (the head of each sequence's range of the
-// deliveries_steps_due index). A planned step's enrollment is active (see
-// DueSteps), so it reads no enrollment: it is only when the scheduler
-// looks again.
-func (db *DB) NextStepDue(ctx context.Context) (at time.Time, ok bool, err error) {
-	q := `SELECT due_at FROM deliveries WHERE status = 'planned' AND enrollment_id IS NOT NULL ORDER BY due_at LIMIT 1`
+// NextStepDue returns the due time of the earliest planned sequence step
+// due after after (zero: any); ok is false if there is none (the head of
+// each sequence's range of the deliveries_steps_due index). A planned
+// step's enrollment is active (see DueSteps), so it reads no enrollment:
+// it is only when the scheduler looks again.
+func (db *DB) NextStepDue(ctx context.Context, after time.Time) (at time.Time, ok bool, err error) {
+	q := `SELECT due_at FROM deliveries WHERE status = 'planned' AND enrollment_id IS NOT NULL AND due_at > ?
+		ORDER BY due_at LIMIT 1`
 	if db.sql != nil {
 		q = `SELECT x.due_at FROM sequences s CROSS JOIN LATERAL (SELECT due_at FROM deliveries
-			WHERE sequence_id = s.id AND status = 'planned' AND enrollment_id IS NOT NULL ORDER BY due_at LIMIT 1) x
+			WHERE sequence_id = s.id AND status = 'planned' AND enrollment_id IS NOT NULL AND due_at > ?
+			ORDER BY due_at LIMIT 1) x
 			ORDER BY x.due_at LIMIT 1`
 	}
 	var rows []time.Time
-	if err := db.q(ctx).Raw(q).Scan(&rows).Error; err != nil {
+	if err := db.q(ctx).Raw(q, utc(after)).Scan(&rows).Error; err != nil {
 		return time.Time{}, false, fmt.Errorf("find the next due sequence step: %w", err)
 	}
 	if len(rows) == 0 {

@@ -12,7 +12,7 @@ UPDATE deliveries d SET sequence_id = e.sequence_id FROM enrollments e
     WHERE e.id = d.enrollment_id AND d.status IN ('planned', 'queued', 'sending');
 DROP INDEX deliveries_steps_due;
 CREATE INDEX deliveries_steps_due ON deliveries (sequence_id, due_at) WHERE status = 'planned' AND enrollment_id IS NOT NULL;
-CREATE INDEX deliveries_steps_inflight ON deliveries (sequence_id) WHERE status IN ('queued', 'sending') AND enrollment_id IS NOT NULL;
+CREATE INDEX deliveries_steps_inflight ON deliveries (sequence_id) WHERE status IN ('queued', 'sending') AND enrollment_id IS NOT NULL AND settle <> 'awaiting';
 -- A worker of an earlier version, running beside this one during a rolling
 -- upgrade, plans next steps without naming their sequence; the release
 -- would never find them. This fills it in for such an insert only (the
