@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -450,4 +451,52 @@ func TestLongStepWaitIsParkedOutOfTheWindow(t *testing.T) {
 	require.NoError(t, b.db.Gorm().Raw(`SELECT COUNT(*) FROM deliveries d JOIN sequences s ON s.id = d.sequence_id
 		WHERE s.name = 'windowed' AND d.status = 'queued'`).Scan(&queued).Error)
 	require.Equal(t, 10, queued, "released again when due, within the window (20, of which 10 are in flight)")
+}
+
+// A step held by the daily unique-recipient budget is parked until the
+// budget has room, checked again at least hourly (delivery.ParkRecheck, so
+// a raised limit reaches it), not every minute as the budget's re-check
+// in a task would: each park is a transaction and an event. It is sent
+// once room comes, 24 hours after the first person took the budget.
+func TestBudgetHeldStepIsParkedUntilRoom(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{})
+	b.accountYAML = "    pair_interval: 0s"
+	p := b.writeSequence("drip", "", `      - {after: 0s, deadline: 48h, message: {text: "Hi"}}`)
+	yaml, err := os.ReadFile(p)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(p, []byte(strings.Replace(string(yaml), "daily_unique_limit: unlimited", "daily_unique_limit: 1", 1)), 0o600))
+	b.apply(p)
+	start := time.Now()
+	ctx := context.Background()
+	people := b.people(2)
+	_, err = b.db.Enroll(ctx, "drip", people, start)
+	require.NoError(t, err)
+	due, err := b.db.DueSteps(ctx, start, nil, 10)
+	require.NoError(t, err)
+	require.Len(t, due, 2)
+	clk := testclock.New(start)
+	b.opts.Now = clk.Now
+	h := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv},
+		Limiter: throttle.NewLocal(), Recipients: throttle.NewRecipients(b.rds.Client)}, b.opts)
+	require.NoError(t, h.ProcessTask(ctx, delivery.NewSendTask(due[0].Ref, time.Minute)))
+	require.Equal(t, 1, b.sim.SendCount(people[0].Phone))
+
+	ref, parks := due[1].Ref, 0
+	for b.sim.SendCount(people[1].Phone) == 0 {
+		require.Less(t, parks, 30, "parked again and again")
+		require.NoError(t, h.ProcessTask(ctx, delivery.NewSendTask(ref, time.Minute)))
+		if b.sim.SendCount(people[1].Phone) > 0 {
+			break
+		}
+		var at time.Time
+		ref, at = b.parked(ref.ID, clk.Now())
+		parks++
+		require.LessOrEqual(t, at.Sub(clk.Now()), delivery.ParkRecheck, "checked again within the hour")
+		require.Greater(t, at.Sub(clk.Now()), 5*time.Minute, "not the budget's one-minute re-check")
+		clk.Set(at)
+	}
+	require.GreaterOrEqual(t, parks, 23, "parked hour after hour for the day")
+	// The budget's ledger keeps times in milliseconds.
+	require.False(t, clk.Now().Before(start.Add(24*time.Hour-time.Millisecond)), "sent once the budget has room: %s", clk.Now().Sub(start))
 }

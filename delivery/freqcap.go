@@ -45,7 +45,7 @@ func (h *SendHandler) overCap(ctx context.Context, log *slog.Logger, own Owner, 
 		return err
 	}
 	log.DebugContext(ctx, "delivery: deferred by the frequency cap", slog.Duration("room_in", room))
-	wait := &WaitError{After: budgetDelay(room, h.opts.CapRecheck, rand.Float64()), Kind: WaitCap, Reason: text}
+	wait := &WaitError{After: budgetDelay(room, h.opts.CapRecheck, rand.Float64()), Ends: room, Kind: WaitCap, Reason: text}
 	if lease != nil {
 		return h.release(ctx, job.Ref, *lease, wait)
 	}

@@ -19,6 +19,11 @@ type WaitError struct {
 	// Kind says what the wait is for, in a word (a bounded label for
 	// metrics: Options.Metrics counts deferrals by it); "" is WaitOther.
 	Kind WaitKind
+	// Ends, when longer than After, is how long until the wait can end
+	// as known now (room in a budget or a cap, which After re-checks
+	// sooner): a parked delivery (Parker) waits that long, at most
+	// ParkRecheck.
+	Ends time.Duration
 }
 
 // WaitKind is what a send waits for: one of a few words, a metric label.

@@ -124,7 +124,7 @@ func (h *SendHandler) admit(ctx context.Context, log *slog.Logger, job Job, take
 		return v, &WaitError{After: v.Wait, Kind: WaitPair, Reason: "pair interval: a message to this recipient from this number went out less than " + job.Account.PairInterval.String() + " ago"}
 	case throttle.HoldBudget:
 		log.DebugContext(ctx, "delivery: send deferred by the daily unique-recipient budget", slog.Int("limit", job.Account.DailyUniqueLimit), slog.Duration("room_in", v.Wait))
-		return v, &WaitError{After: budgetDelay(v.Wait, h.opts.BudgetRecheck, rand.Float64()), Kind: WaitBudget, Reason: fmt.Sprintf("daily unique-recipient budget of %d (%s) used up; room in %s",
+		return v, &WaitError{After: budgetDelay(v.Wait, h.opts.BudgetRecheck, rand.Float64()), Ends: v.Wait, Kind: WaitBudget, Reason: fmt.Sprintf("daily unique-recipient budget of %d (%s) used up; room in %s",
 			job.Account.DailyUniqueLimit, job.Account.Ledger(), v.Wait.Round(time.Second))}
 	}
 	return v, nil
@@ -164,8 +164,11 @@ func (h *SendHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 // what ProcessTask does. A wait it returns is counted as a deferral
 // (Options.Metrics).
 //
-// A wait longer than ParkAfter of a delivery whose owner is a Parker
-// parks the delivery until then instead: the task ends.
+// A long wait (longer than ParkAfter) of a delivery whose owner is a
+// Parker parks the delivery until then instead, and the task ends: a wait
+// for a send window, a cap, the budget or the account, whose delivery is
+// not being sent (parkable). Waits for a lease, a settle or a reconcile
+// are not parked, nor a step run early (a worker's clock behind).
 func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	err := h.sendOnce(ctx, ref, job)
 	var w *WaitError
@@ -175,7 +178,8 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	if m := h.opts.Metrics; m != nil {
 		m.Deferred(job.Account.Name, w.KindOf())
 	}
-	if w.After <= ParkAfter {
+	wait := max(w.After, min(w.Ends, ParkRecheck))
+	if !parkable[w.KindOf()] || wait <= ParkAfter {
 		return err
 	}
 	own, oerr := h.owners.of(job)
@@ -185,7 +189,7 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	}
 	now := h.opts.Now()
 	job.Ref = ref
-	parked, perr := p.Park(context.WithoutCancel(ctx), job, now.Add(w.After), w.Reason, now)
+	parked, perr := p.Park(context.WithoutCancel(ctx), job, now.Add(wait), w.Reason, now)
 	switch {
 	case perr != nil:
 		h.opts.Logger.WarnContext(ctx, "delivery: cannot park a long wait; it waits in its task", slog.Int64("delivery_id", ref.ID), slog.String("error", perr.Error()))
