@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/delivery"
 )
 
 // SchemaVersion is the newest migration version this program knows for
@@ -116,6 +117,51 @@ func (db *DB) OldestDuePoll(ctx context.Context) (at time.Time, ok bool, err err
 		return time.Time{}, false, fmt.Errorf("oldest due status poll: %w", err)
 	}
 	return t.UTC(), true, nil
+}
+
+// SequenceSteps is one sequence's steps as the scheduler's metrics report
+// them.
+type SequenceSteps struct {
+	Name string
+	// InFlight counts its steps queued, or sending and not awaiting a
+	// settle: what its account's release window holds.
+	InFlight int
+	// OldestDue is the due time of its earliest planned step (zero: none
+	// is planned); past it, the step waits for release.
+	OldestDue time.Time
+}
+
+// SequenceStepStates returns every sequence's steps in flight and its
+// earliest planned step's due time: two index probes per sequence
+// (deliveries_steps_inflight, deliveries_steps_due), never a count of a
+// backlog of planned steps.
+func (db *DB) SequenceStepStates(ctx context.Context) ([]SequenceSteps, error) {
+	var rows []struct {
+		Name      string
+		InFlight  int
+		OldestDue sql.NullString // a time; SQLite returns a subquery's as text
+	}
+	err := db.q(ctx).Raw(`SELECT s.name,
+			(SELECT COUNT(*) FROM deliveries d WHERE d.sequence_id = s.id AND d.status IN ('queued', 'sending')
+				AND d.enrollment_id IS NOT NULL AND d.settle <> '` + delivery.SettleAwaiting + `') AS in_flight,
+			(SELECT d.due_at FROM deliveries d WHERE d.sequence_id = s.id AND d.status = 'planned'
+				AND d.enrollment_id IS NOT NULL ORDER BY d.due_at LIMIT 1) AS oldest_due
+		FROM sequences s ORDER BY s.name`).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("sequence step states: %w", err)
+	}
+	out := make([]SequenceSteps, len(rows))
+	for i, r := range rows {
+		out[i] = SequenceSteps{Name: r.Name, InFlight: r.InFlight}
+		if r.OldestDue.Valid {
+			t, err := parseDBTime(r.OldestDue.String)
+			if err != nil {
+				return nil, fmt.Errorf("sequence step states: %w", err)
+			}
+			out[i].OldestDue = t.UTC()
+		}
+	}
+	return out, nil
 }
 
 // Ping checks that the database answers.

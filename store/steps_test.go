@@ -12,6 +12,7 @@ import (
 	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/sequence"
+	"github.com/wacamp/wacamp/store"
 )
 
 // dueSteps returns the steps due by until.
@@ -306,9 +307,7 @@ func TestStepsRecordedAtOncePlanEachNextStep(t *testing.T) {
 func TestStepLanesAndDueStepsPerSequence(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
-		second := onboarding(false, "Other")
-		second.Name = "second"
-		f.apply(withSequences(onboarding(false, "Hi"), second), t0)
+		f.applyTwoSequences()
 		people := func(from, n int) []sequence.Enrollee {
 			out := make([]sequence.Enrollee, n)
 			for i := range out {
@@ -390,4 +389,35 @@ func TestStepInsertedWithoutItsSequenceNamesIt(t *testing.T) {
 		require.Len(t, lanes, 1)
 		require.True(t, lanes[0].Due)
 	})
+}
+
+// The scheduler's metrics read each sequence's steps in flight and its
+// earliest planned step's due time (none planned: zero).
+func TestSequenceStepStates(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		f.applyTwoSequences()
+		_, err := f.db.Enroll(f.ctx, "onboarding", []sequence.Enrollee{{Phone: "4915100000001"}, {Phone: "4915100000002"}}, at(-time.Minute))
+		require.NoError(t, err)
+		due := f.dueSteps(t0)
+		require.Len(t, due, 2)
+		marked, err := f.db.MarkBatches(f.ctx, []delivery.Ref{due[0].Ref}, []int64{7}, t0)
+		require.NoError(t, err)
+		require.Len(t, marked, 1)
+		got, err := f.db.SequenceStepStates(f.ctx)
+		require.NoError(t, err)
+		require.Equal(t, []store.SequenceSteps{
+			{Name: "onboarding", InFlight: 1, OldestDue: at(-time.Minute)},
+			{Name: "second"},
+		}, got)
+	})
+}
+
+// applyTwoSequences applies the sequences onboarding and second, on the
+// same account.
+func (f *fixture) applyTwoSequences() {
+	f.t.Helper()
+	second := onboarding(false, "Other")
+	second.Name = "second"
+	f.apply(withSequences(onboarding(false, "Hi"), second), t0)
 }

@@ -54,7 +54,8 @@ func RedisCheck(client redis.UniversalClient) ops.Check {
 
 // CollectFleet adds the fleet-wide gauges the scheduler reports to m, read
 // at each scrape: deliveries per state of the live broadcasts (the kept
-// counts), the status-poll lag (one index probe) and the Asynq queues'
+// counts), the status-poll lag (one index probe), each sequence's steps in
+// flight and step lag (two index probes a sequence) and the Asynq queues'
 // depth and oldest task age (insp).
 func CollectFleet(m *ops.Metrics, c *Conns, insp ops.QueueInspector) {
 	m.CollectCampaigns(func(ctx context.Context) ([]ops.Campaign, error) {
@@ -69,5 +70,16 @@ func CollectFleet(m *ops.Metrics, c *Conns, insp ops.QueueInspector) {
 		return out, nil
 	})
 	m.CollectPollLag(c.Store.OldestDuePoll, nil)
+	m.CollectSequences(func(ctx context.Context) ([]ops.Sequence, error) {
+		ss, err := c.Store.SequenceStepStates(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]ops.Sequence, len(ss))
+		for i, s := range ss {
+			out[i] = ops.Sequence{Name: s.Name, InFlight: s.InFlight, OldestDue: s.OldestDue}
+		}
+		return out, nil
+	}, nil)
 	m.CollectQueues(insp, delivery.QueueBroadcast, delivery.QueueStatus)
 }

@@ -33,6 +33,10 @@ var (
 		[]string{"campaign", "status"}, nil)
 	pollLagDesc = prometheus.NewDesc(NamePollLag,
 		"How long the oldest due status poll has waited to be leased (0: none is late).", nil, nil)
+	stepsInFlightDesc = prometheus.NewDesc(NameStepsInFlight,
+		"Steps of each sequence queued, or sending and not awaiting a settle: what its account's release window holds.", []string{"sequence"}, nil)
+	stepLagDesc = prometheus.NewDesc(NameStepLag,
+		"How long each sequence's earliest planned step has been due and not released (0: none is due).", []string{"sequence"}, nil)
 	queueTasksDesc = prometheus.NewDesc(NameQueueTasks,
 		"Tasks in each Asynq queue by state (pending, active, scheduled, retry, archived).", []string{"queue", "state"}, nil)
 	queueAgeDesc = prometheus.NewDesc(NameQueueAge,
@@ -105,6 +109,40 @@ func (m *Metrics) CollectPollLag(oldest func(ctx context.Context) (time.Time, bo
 		ch <- prometheus.MustNewConstMetric(pollLagDesc, prometheus.GaugeValue, lag)
 		return nil
 	}, pollLagDesc)
+}
+
+// Sequence is one sequence's steps as the scheduler's collector reports
+// them: its steps in flight and the due time of its earliest planned step
+// (zero: none is planned).
+type Sequence struct {
+	Name      string
+	InFlight  int
+	OldestDue time.Time
+}
+
+// CollectSequences reports, at each scrape, wacamp_sequence_steps_in_flight
+// and wacamp_sequence_step_lag_seconds (now less the earliest planned
+// step's due time, 0 when that is not past) for the sequences read returns.
+func (m *Metrics) CollectSequences(read func(ctx context.Context) ([]Sequence, error), now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	m.register("sequences", func(ctx context.Context, ch chan<- prometheus.Metric) error {
+		ss, err := read(ctx)
+		if err != nil {
+			return err
+		}
+		t := now()
+		for _, s := range ss {
+			lag := 0.0
+			if !s.OldestDue.IsZero() {
+				lag = max(t.Sub(s.OldestDue).Seconds(), 0)
+			}
+			ch <- prometheus.MustNewConstMetric(stepsInFlightDesc, prometheus.GaugeValue, float64(s.InFlight), s.Name)
+			ch <- prometheus.MustNewConstMetric(stepLagDesc, prometheus.GaugeValue, lag, s.Name)
+		}
+		return nil
+	}, stepsInFlightDesc, stepLagDesc)
 }
 
 // QueueInspector reads a queue's state (*asynq.Inspector).

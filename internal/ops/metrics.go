@@ -39,6 +39,11 @@ const (
 	NameBroadcastStatus = "wacamp_broadcast_status"
 	// Scheduler: how long the oldest due status poll has waited (gauge).
 	NamePollLag = "wacamp_status_poll_lag_seconds"
+	// Scheduler: each sequence's steps in flight (gauge).
+	NameStepsInFlight = "wacamp_sequence_steps_in_flight"
+	// Scheduler: how long each sequence's earliest planned step has been
+	// due (gauge).
+	NameStepLag = "wacamp_sequence_step_lag_seconds"
 	// Scheduler: tasks in each Asynq queue by state (gauge).
 	NameQueueTasks = "wacamp_queue_tasks"
 	// Scheduler: age of each queue's oldest pending task (gauge).
@@ -50,7 +55,7 @@ const (
 // Names lists every wacamp_* metric family above; histograms by their
 // base name (Prometheus adds _bucket, _sum and _count).
 var Names = []string{NameSends, NameSendSeconds, NameStatusPolls, NameRateWait, NameDeferrals, NameWebhooks,
-	NameDeliveries, NameBroadcastStatus, NamePollLag, NameQueueTasks, NameQueueAge, NameCollectErrors}
+	NameDeliveries, NameBroadcastStatus, NamePollLag, NameStepsInFlight, NameStepLag, NameQueueTasks, NameQueueAge, NameCollectErrors}
 
 // Histograms are the families of Names that are histograms.
 var Histograms = []string{NameSendSeconds, NameRateWait}

@@ -89,6 +89,9 @@ func exercised(t *testing.T) *ops.Metrics {
 		return []ops.Campaign{{Name: "promo", Status: "running", Counts: map[string]int{"sent": 7}}}, nil
 	})
 	m.CollectPollLag(func(context.Context) (time.Time, bool, error) { return time.Now().Add(-time.Minute), true, nil }, nil)
+	m.CollectSequences(func(context.Context) ([]ops.Sequence, error) {
+		return []ops.Sequence{{Name: "welcome", InFlight: 12, OldestDue: time.Now().Add(-time.Minute)}, {Name: "later", OldestDue: time.Now().Add(time.Hour)}}, nil
+	}, nil)
 	m.CollectQueues(fakeInspector{}, "broadcast", "status")
 	return m
 }
@@ -144,6 +147,10 @@ func TestNamesAreTheRegisteredFamilies(t *testing.T) {
 		require.Contains(t, body, line+"\n")
 	}
 	require.Regexp(t, `wacamp_status_poll_lag_seconds (5\d|6\d)(\.\d+)?(e\+\d+)?\n`, body)
+	require.Contains(t, body, `wacamp_sequence_steps_in_flight{sequence="welcome"} 12`+"\n")
+	require.Contains(t, body, `wacamp_sequence_steps_in_flight{sequence="later"} 0`+"\n")
+	require.Regexp(t, `wacamp_sequence_step_lag_seconds\{sequence="welcome"\} (5\d|6\d)(\.\d+)?(e\+\d+)?\n`, body)
+	require.Contains(t, body, `wacamp_sequence_step_lag_seconds{sequence="later"} 0`+"\n", "not due yet: no lag")
 	_, body = scrape(t, ops.Server{Gatherer: bad.Registry()}.Handler(), "")
 	require.Contains(t, body, `wacamp_collect_errors_total{collector="queues"} `)
 }
