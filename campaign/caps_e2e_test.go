@@ -118,7 +118,14 @@ func capAcrossBroadcastsAndSequences(t *testing.T, d deployment) {
 	for i, p := range people {
 		phones[i] = p.Phone
 	}
-	b.waitFor(30*time.Second, "every step held by the cap twice", func() bool { return limits.heldAtLeast(phones, 2) })
+	// Each is held once and parked in Postgres until the cap has room
+	// (within the hour), not re-checked in a task meanwhile.
+	b.waitFor(30*time.Second, "every step held by the cap and parked", func() bool {
+		var parked int
+		err := b.db.Gorm().Raw(`SELECT COUNT(*) FROM deliveries WHERE enrollment_id IS NOT NULL AND status = 'planned' AND gen > 0
+			AND due_at > ? AND due_at <= ?`, clk.Now(), clk.Now().Add(time.Hour)).Scan(&parked).Error
+		return err == nil && parked == n && limits.heldAtLeast(phones, 1)
+	})
 	require.Len(t, b.sim.Sends(), n*cap, "nothing more went out")
 	rep, err := b.db.SequenceReport(ctx, "drip")
 	require.NoError(t, err)

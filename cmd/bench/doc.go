@@ -20,7 +20,9 @@
 // per second (default 1000) by the real scheduler and worker; it prints the
 // time to enroll, Redis's peak memory, and the lateness (p50/p99/max) of the
 // sends at the simulator: against their due times, the least the rate alone
-// allows, and each step's lateness beyond that floor.
+// allows, and each step's lateness beyond that floor; and the lateness of
+// 200 steps of another number (50/s) falling due over the same minute,
+// which must not wait behind the backlog.
 //
 //	bench -steps [-enrollments 100000] [-rate 1000] [-concurrency 50] [-json]
 //

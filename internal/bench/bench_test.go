@@ -143,4 +143,5 @@ func TestRunStepsSmall(t *testing.T) {
 	require.Zero(t, res.Missing)
 	require.Positive(t, res.FloorMax, "300 steps due within 2 s at 100/s: the rate makes some late")
 	require.Contains(t, table.String(), "beyond that floor")
+	require.Equal(t, 200, res.OtherSteps, "another number sends beside the backlog")
 }

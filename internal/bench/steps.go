@@ -37,6 +37,10 @@ const (
 	// DefaultStepsLead is how long after enrolling the first step falls
 	// due: the worker and the scheduler run by then.
 	DefaultStepsLead = 20 * time.Second
+	// otherSteps steps of another number, at otherRate per second, fall
+	// due over the same window as the backlog (StepsResult.Other).
+	otherSteps = 200
+	otherRate  = 50.0
 	// schedulerTick is `scheduler run`'s default -interval: the steps
 	// phase runs the feeder as production does, not at the send phase's
 	// feedTick.
@@ -118,7 +122,17 @@ type StepsResult struct {
 	SendSeconds   float64 `json:"send_seconds"`
 	FloorSeconds  float64 `json:"floor_seconds"`
 	SendPerSecond float64 `json:"send_per_second"`
-	Early         int     `json:"early"` // at the provider before due: must be 0
+	// Other is another number's sequence sending beside the backlog:
+	// OtherSteps steps due evenly over the same window, at OtherRate per
+	// second (far below what it allows), and their lateness (at the
+	// provider minus due). Its floor is its due time: what it waits is
+	// the backlog's hold on the send queue and the worker slots.
+	OtherSteps       int     `json:"other_steps"`
+	OtherRate        float64 `json:"other_rate_per_second"`
+	OtherLatenessP50 float64 `json:"other_lateness_p50_seconds"`
+	OtherLatenessP99 float64 `json:"other_lateness_p99_seconds"`
+	OtherLatenessMax float64 `json:"other_lateness_max_seconds"`
+	Early            int     `json:"early"` // at the provider before due: must be 0
 	Duplicates    int     `json:"duplicates"`
 	Missing       int     `json:"missing"`
 }
@@ -136,6 +150,8 @@ func (r StepsResult) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "beyond the throttle's spacing\t%.2f / %.2f / %.2f s\tagainst departures %s apart (the rate's %s plus its jitter margin)\n",
 		r.BeyondSpacingP50, r.BeyondSpacingP99, r.BeyondSpacingMax, throttle.Spacing(r.Rate), time.Duration(float64(time.Second)/r.Rate))
 	fmt.Fprintf(tw, "  of which pace\t%.2f / %.2f / %.2f s\tthe k-th to leave against the k-th floor: rate lost, order aside\n", r.PaceP50, r.PaceP99, r.PaceMax)
+	fmt.Fprintf(tw, "another number's steps\t%.2f / %.2f / %.2f s\tlateness p50 / p99 / max of %d steps due over the same window at %g/s\n",
+		r.OtherLatenessP50, r.OtherLatenessP99, r.OtherLatenessMax, r.OtherSteps, r.OtherRate)
 	fmt.Fprintf(tw, "early / duplicated / missing\t%d / %d / %d\t\n", r.Early, r.Duplicates, r.Missing)
 	return tw.Flush()
 }
@@ -192,11 +208,21 @@ func RunSteps(ctx context.Context, cfg StepsConfig, progress io.Writer) (res Ste
   - name: bench
     provider: botsailor
     customer_service_window: not_enforced
-    base_url: %s
-    api_token: ${%s}
+    base_url: %[1]s
+    api_token: ${%[2]s}
     phone_number_id: "119060000040020"
     whatsapp_bot_id: 123
-    rate_per_second: %g
+    rate_per_second: %[3]g
+    pair_interval: 0s
+    daily_unique_limit: unlimited
+  - name: other
+    provider: botsailor
+    customer_service_window: not_enforced
+    base_url: %[1]s
+    api_token: ${%[2]s}
+    phone_number_id: "119060000040021"
+    whatsapp_bot_id: 124
+    rate_per_second: %[4]g
     pair_interval: 0s
     daily_unique_limit: unlimited
 sequences:
@@ -204,7 +230,11 @@ sequences:
     account: bench
     steps:
       - {after: 0s, deadline: 24h, message: {text: "Welcome {{name}}"}}
-`, baseURL, tokenVar, cfg.Rate)
+  - name: other
+    account: other
+    steps:
+      - {after: 0s, deadline: 24h, message: {text: "Hello {{name}}"}}
+`, baseURL, tokenVar, cfg.Rate, otherRate)
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		return res, err
 	}
@@ -238,13 +268,27 @@ sequences:
 	}
 	enrollTook := time.Since(start)
 	res.EnrollSeconds, res.EnrollPerSecond = enrollTook.Seconds(), rate(cfg.Enrollments, enrollTook)
+	others := make([]sequence.Enrollee, otherSteps)
+	for i := range others {
+		others[i] = sequence.Enrollee{Phone: phone(cfg.Enrollments + i), Name: "Other " + strconv.Itoa(i)}
+	}
+	if _, err := db.Enroll(ctx, "other", others, far); err != nil {
+		return res, err
+	}
+	res.OtherSteps, res.OtherRate = otherSteps, otherRate
 	const prime = 1000003
 	due0 := time.Now().Add(cfg.Lead)
-	if err := db.Gorm().WithContext(ctx).Exec(`UPDATE deliveries d SET due_at = CAST(? AS TIMESTAMPTZ) + ((r.k * ?) % ?) * ? * INTERVAL '1 microsecond',
-		send_by = CAST(? AS TIMESTAMPTZ) + INTERVAL '24 hours'
-		FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS k FROM deliveries WHERE enrollment_id IS NOT NULL) r
-		WHERE d.id = r.id`, due0, prime, cfg.Enrollments, float64(cfg.Window.Microseconds())/float64(cfg.Enrollments), due0).Error; err != nil {
-		return res, fmt.Errorf("set due times: %w", err)
+	for _, sq := range []struct {
+		name string
+		n    int
+	}{{"drip", cfg.Enrollments}, {"other", otherSteps}} {
+		if err := db.Gorm().WithContext(ctx).Exec(`UPDATE deliveries d SET due_at = CAST(? AS TIMESTAMPTZ) + ((r.k * ?) % ?) * ? * INTERVAL '1 microsecond',
+			send_by = CAST(? AS TIMESTAMPTZ) + INTERVAL '24 hours'
+			FROM (SELECT d.id, row_number() OVER (ORDER BY d.id) - 1 AS k FROM deliveries d
+				JOIN sequences s ON s.id = d.sequence_id WHERE d.enrollment_id IS NOT NULL AND s.name = ?) r
+			WHERE d.id = r.id`, due0, prime, sq.n, float64(cfg.Window.Microseconds())/float64(sq.n), due0, sq.name).Error; err != nil {
+			return res, fmt.Errorf("set due times: %w", err)
+		}
 	}
 	log.InfoContext(ctx, "bench: steps: enrolled", slog.Int("enrollments", cfg.Enrollments), slog.Duration("took", enrollTook.Round(time.Millisecond)),
 		slog.Time("first_due", due0))
@@ -278,7 +322,7 @@ sequences:
 	defer stopFeed()
 	insp := asynq.NewInspector(rds.opt)
 	defer insp.Close()
-	if err := waitCount(ctx, db, `status = 'sent'`, cfg.Enrollments, log, func() {
+	if err := waitCount(ctx, db, `status = 'sent'`, cfg.Enrollments+otherSteps, log, func() {
 		res.RedisPeakBytes = max(res.RedisPeakBytes, mem()-memBefore)
 		var queued int
 		if db.Gorm().WithContext(ctx).Raw(`SELECT COUNT(*) FROM deliveries WHERE status = 'queued' AND enrollment_id IS NOT NULL`).Scan(&queued).Error == nil {
@@ -291,11 +335,14 @@ sequences:
 		return res, fmt.Errorf("send: %w", err)
 	}
 
-	var rows []struct {
+	type stepRow struct {
 		Phone         string
 		DueAt, SentAt time.Time
+		Other         bool
 	}
-	if err := db.Gorm().WithContext(ctx).Raw(`SELECT phone, due_at, sent_at FROM deliveries WHERE enrollment_id IS NOT NULL ORDER BY due_at, id`).Scan(&rows).Error; err != nil {
+	var all, rows []stepRow
+	if err := db.Gorm().WithContext(ctx).Raw(`SELECT d.phone, d.due_at, d.sent_at, s.name = 'other' AS other FROM deliveries d
+		JOIN sequences s ON s.id = d.sequence_id WHERE d.enrollment_id IS NOT NULL ORDER BY d.due_at, d.id`).Scan(&all).Error; err != nil {
 		return res, err
 	}
 	arrived := make(map[string]time.Time, cfg.Enrollments)
@@ -305,6 +352,21 @@ sequences:
 		if t, ok := arrived[s.Phone]; !ok || s.At.Before(t) {
 			arrived[s.Phone] = s.At
 		}
+	}
+	var otherLate []time.Duration
+	for _, r := range all {
+		if !r.Other {
+			rows = append(rows, r)
+			continue
+		}
+		at, ok := arrived[r.Phone]
+		if !ok {
+			continue // counted as missing below
+		}
+		if at.Before(r.DueAt) || r.SentAt.Before(r.DueAt) {
+			res.Early++
+		}
+		otherLate = append(otherLate, at.Sub(r.DueAt))
 	}
 	due := make([]time.Time, len(rows))
 	for i, r := range rows {
@@ -330,7 +392,7 @@ sequences:
 		ats, floors = append(ats, at), append(floors, floor[i])
 		last = latest(last, at)
 	}
-	for i := range cfg.Enrollments {
+	for i := range cfg.Enrollments + otherSteps {
 		switch n := seen[phone(i)]; {
 		case n == 0:
 			res.Missing++
@@ -345,8 +407,11 @@ sequences:
 		for k := range ats {
 			pace[k] = ats[k].Sub(floors[k])
 		}
-		for _, ds := range [][]time.Duration{late, floorLate, beyond, beyondSpaced, pace} {
+		for _, ds := range [][]time.Duration{late, floorLate, beyond, beyondSpaced, pace, otherLate} {
 			slices.Sort(ds)
+		}
+		if len(otherLate) > 0 {
+			res.OtherLatenessP50, res.OtherLatenessP99, res.OtherLatenessMax = q(otherLate, 0.5), q(otherLate, 0.99), q(otherLate, 1)
 		}
 		res.LatenessP50, res.LatenessP99, res.LatenessMax = q(late, 0.5), q(late, 0.99), q(late, 1)
 		res.FloorP50, res.FloorP99, res.FloorMax = q(floorLate, 0.5), q(floorLate, 0.99), q(floorLate, 1)
