@@ -133,8 +133,8 @@ type StepsResult struct {
 	OtherLatenessP99 float64 `json:"other_lateness_p99_seconds"`
 	OtherLatenessMax float64 `json:"other_lateness_max_seconds"`
 	Early            int     `json:"early"` // at the provider before due: must be 0
-	Duplicates    int     `json:"duplicates"`
-	Missing       int     `json:"missing"`
+	Duplicates       int     `json:"duplicates"`
+	Missing          int     `json:"missing"`
 }
 
 // WriteTable prints the result for people.
