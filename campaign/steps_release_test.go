@@ -274,7 +274,7 @@ func TestRunReleasesStepsBetweenTicks(t *testing.T) {
 }
 
 // A number's backlog of due steps goes to the send queue a window at a
-// time (about rate × FeedAhead, as a broadcast's), and another number's
+// time (about rate × campaign.StepsAhead, far less than a broadcast's), and another number's
 // due steps are released beside it, not behind it: the backlog no longer
 // takes every worker slot. The window is topped up when it is half empty,
 // with the earliest due steps. The clock is injected: no waiting.
@@ -316,7 +316,8 @@ sequences:
 	b.apply(p)
 	clk := testclock.New(time.Now())
 	b.opts.Now = clk.Now
-	b.opts.MinWindow = 5 // the slow number's window: 10/s × FeedAhead 2 s = 20 steps
+	b.opts.MinWindow = 5 // the slow number's window: 10/s × StepsAhead 2 s = 20 steps
+	b.opts.FeedAhead = 30 * time.Second // a broadcast's window would be 300
 	const window = 20
 	people := b.people(60)
 	_, err := b.db.Enroll(ctx, "backlog", people[:30], clk.Now())

@@ -178,7 +178,13 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	if m := h.opts.Metrics; m != nil {
 		m.Deferred(job.Account.Name, w.KindOf())
 	}
-	wait := max(w.After, min(w.Ends, ParkRecheck))
+	ends := w.Ends
+	if ends > w.After {
+		// Room for many held at once comes at one instant: spread them,
+		// or all but one would wake to park again.
+		ends += time.Duration(rand.Int64N(int64(ends/16) + 1))
+	}
+	wait := max(w.After, min(ends, ParkRecheck))
 	if !parkable[w.KindOf()] || wait <= ParkAfter {
 		return err
 	}
