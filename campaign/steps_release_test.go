@@ -316,7 +316,7 @@ sequences:
 	b.apply(p)
 	clk := testclock.New(time.Now())
 	b.opts.Now = clk.Now
-	b.opts.MinWindow = 5 // the slow number's window: 10/s × StepsAhead 2 s = 20 steps
+	b.opts.MinWindow = 5                // the slow number's window: 10/s × StepsAhead 2 s = 20 steps
 	b.opts.FeedAhead = 30 * time.Second // a broadcast's window would be 300
 	const window = 20
 	people := b.people(60)
