@@ -262,8 +262,11 @@ func TestMarketingCapRefusal(t *testing.T) {
 		due, err := b.db.DueSteps(ctx, start, nil, 10)
 		require.NoError(t, err)
 		require.Len(t, due, 2)
-		// The second person's step has 12 h left: no room for a retry.
+		// The second person's step has 12 h left: no room for a retry. The
+		// first's 25 h: its retry comes within them, not in the 24–30 h the
+		// spread would give.
 		require.NoError(t, b.db.Gorm().Exec(`UPDATE deliveries SET send_by = ? WHERE id = ?`, start.Add(12*time.Hour), due[1].ID).Error)
+		require.NoError(t, b.db.Gorm().Exec(`UPDATE deliveries SET send_by = ? WHERE id = ?`, start.Add(25*time.Hour), due[0].ID).Error)
 		clk := &setClock{}
 		clk.Set(start)
 		b.opts.Now = clk.Now
@@ -274,6 +277,7 @@ func TestMarketingCapRefusal(t *testing.T) {
 		require.NoError(t, h.ProcessTask(ctx, delivery.NewSendTask(due[0].Ref, time.Minute)))
 		again, at := b.parked(due[0].ID, clk.Now())
 		require.False(t, at.Before(start.Add(delivery.MarketingCapWait)), "due %s", at)
+		require.False(t, at.After(start.Add(25*time.Hour)), "due %s, after its deadline", at)
 		require.NoError(t, h.ProcessTask(ctx, delivery.NewSendTask(due[1].Ref, time.Minute)))
 		byPhone := map[string]sequence.Row{}
 		for _, r := range b.sequenceRows("drip") {

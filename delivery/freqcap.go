@@ -55,8 +55,9 @@ func (h *SendHandler) overCap(ctx context.Context, log *slog.Logger, own Owner, 
 // marketingCapped applies Meta's own per-user marketing limit (131049) to
 // a refused send, the way the frequency cap is applied: a broadcast's
 // delivery (or a step of an account whose cap skips sequences) ends, and a
-// step that defers is put back and sent again MarketingCapWait later,
-// within its deadline (else it expires). It ends failed, not skipped: the
+// step that defers is put back and sent again MarketingCapWait later (and
+// up to a quarter more, spread, but not past its deadline), within its
+// deadline (else it expires). It ends failed, not skipped: the
 // provider refused the message (skipped is for what wacamp chose not to
 // send); its code stays 131049, which status counts beside the cap's
 // skips, and a step so failed is passed over as a skipped one is. It is no
@@ -66,9 +67,13 @@ func (h *SendHandler) marketingCapped(ctx context.Context, log *slog.Logger, job
 	if ended, err := h.capEnded(ctx, h.ownerOf(job), job, MarketingCapWait, Failed, code, text, "; its deadline comes before it may be sent again"); ended {
 		return err
 	}
-	log.InfoContext(ctx, "delivery: refused by Meta's per-user marketing limit; sending again later", slog.Duration("in", MarketingCapWait))
+	wait := jitter(MarketingCapWait)
+	if !job.SendBy.IsZero() {
+		wait = max(MarketingCapWait, min(wait, job.SendBy.Sub(h.opts.Now())))
+	}
+	log.InfoContext(ctx, "delivery: refused by Meta's per-user marketing limit; sending again later", slog.Duration("in", wait))
 	h.unclaim(ctx, job, code, text)
-	return &WaitError{After: jitter(MarketingCapWait), Kind: WaitCap, Reason: text}
+	return &WaitError{After: wait, Kind: WaitCap, Reason: text}
 }
 
 // capEnded ends a delivery held by the frequency cap (ours, or Meta's)
