@@ -350,12 +350,7 @@ func (f *Feeder) expirePaused(ctx context.Context) error {
 
 // window is how many tasks a broadcast may have in Redis at once.
 func (f *Feeder) window(rate float64) int {
-	return f.windowAhead(rate, f.opts.FeedAhead)
-}
-
-// windowAhead is about rate × ahead, within MinWindow and MaxWindow.
-func (f *Feeder) windowAhead(rate float64, ahead time.Duration) int {
-	w := int(math.Ceil(rate * ahead.Seconds()))
+	w := int(math.Ceil(rate * f.opts.FeedAhead.Seconds()))
 	return max(f.opts.MinWindow, min(w, f.opts.MaxWindow))
 }
 
@@ -369,10 +364,20 @@ func (f *Feeder) windowAhead(rate float64, ahead time.Duration) int {
 const StepsAhead = 2 * time.Second
 
 // stepWindow is how many sequence steps of an account whose rate is rate
-// may be in flight at once.
+// may be in flight at once: about StepsAhead of its rate, at least
+// minStepWindow, at most MaxWindow. Not MinWindow (50): a slow number's
+// released steps each hold a worker slot while they wait for their
+// departure, so 50 steps of a number sending one a second would hold 50
+// slots (a worker's default concurrency) for up to 50 s, and every other
+// number would wait for them.
 func (f *Feeder) stepWindow(rate float64) int {
-	return f.windowAhead(rate, min(StepsAhead, f.opts.FeedAhead))
+	w := int(math.Ceil(rate * min(StepsAhead, f.opts.FeedAhead).Seconds()))
+	return max(minStepWindow, min(w, f.opts.MaxWindow))
 }
+
+// minStepWindow is the least step window: one batch send task of steps
+// (delivery.Options.BatchParallel's default).
+const minStepWindow = 4
 
 func (f *Feeder) feedRunning(ctx context.Context) error {
 	if err := f.expirePaused(ctx); err != nil {

@@ -301,6 +301,15 @@ func TestStepReleaseKeepsEachNumberWithinItsWindow(t *testing.T) {
     whatsapp_bot_id: 124
     rate_per_second: 200
     pair_interval: 0s
+  - name: trickle
+    provider: botsailor
+    customer_service_window: not_enforced
+    base_url: %[1]s
+    api_token: ${SIM_TOKEN}
+    phone_number_id: "119060000040022"
+    whatsapp_bot_id: 125
+    rate_per_second: 1
+    pair_interval: 0s
 sequences:
   - name: backlog
     account: slow
@@ -310,22 +319,29 @@ sequences:
     account: fast
     steps:
       - {after: 1m, message: {text: "Hi {{name}}"}}
+  - name: slowest
+    account: trickle
+    steps:
+      - {after: 1m, message: {text: "Hey {{name}}"}}
 `, b.url)
 	p := filepath.Join(b.dir, "lanes.yaml")
 	require.NoError(t, os.WriteFile(p, []byte(yaml), 0o600))
 	b.apply(p)
 	clk := testclock.New(time.Now())
 	b.opts.Now = clk.Now
-	b.opts.MinWindow = 5                // the slow number's window: 10/s × StepsAhead 2 s = 20 steps
-	b.opts.FeedAhead = 30 * time.Second // a broadcast's window would be 300
+	// The slow number's window: 10/s × StepsAhead 2 s = 20 steps (a
+	// broadcast's would be 300); the trickle's (1/s) 4, not MinWindow.
+	b.opts.FeedAhead = 30 * time.Second
 	const window = 20
-	people := b.people(60)
+	people := b.people(70)
 	_, err := b.db.Enroll(ctx, "backlog", people[:30], clk.Now())
 	require.NoError(t, err)
 	clk.Add(time.Second) // the second half falls due a second later
 	_, err = b.db.Enroll(ctx, "backlog", people[30:50], clk.Now())
 	require.NoError(t, err)
-	_, err = b.db.Enroll(ctx, "other", people[50:], clk.Now())
+	_, err = b.db.Enroll(ctx, "other", people[50:60], clk.Now())
+	require.NoError(t, err)
+	_, err = b.db.Enroll(ctx, "slowest", people[60:], clk.Now())
 	require.NoError(t, err)
 	f, insp := b.feeder()
 
@@ -381,8 +397,9 @@ sequences:
 	require.Equal(t, window, backlog.queued, "a window of the backlog")
 	require.Equal(t, 50-window, backlog.planned)
 	require.Equal(t, 10, other.queued, "the other number's steps are not held behind the backlog")
+	require.Equal(t, 4, read("slowest").queued, "a number sending one a second holds 4 worker slots at most, not 50")
 	require.False(t, backlog.latestQueued.After(backlog.earliestPlanned), "the earliest due go first")
-	require.Equal(t, window+10, carried())
+	require.Equal(t, window+10+4, carried())
 
 	sent(window/2 - 1) // 11 still in flight: more than half the window
 	require.NoError(t, f.Tick(ctx))
@@ -394,7 +411,7 @@ sequences:
 	require.Equal(t, window, backlog.queued, "topped up to the window")
 	require.Equal(t, 50-window-window/2, backlog.planned)
 	require.False(t, backlog.latestQueued.After(backlog.earliestPlanned), "the earliest due go first")
-	require.Equal(t, window+10+window/2, carried())
+	require.Equal(t, window+10+4+window/2, carried())
 }
 
 // A released step that must wait long (here outside its sequence's send

@@ -319,16 +319,27 @@ func processRuns(pid int) bool {
 }
 
 // ClosedAddr is a loopback address nothing listens on, for pointing a
-// client at a service that is down.
+// client at a service that is down: a connection to it is refused. Its
+// port stays bound (a TCP socket that never listens) until the test ends,
+// so no other test's server can take it meanwhile (a port merely closed
+// again was, once: the client reached an HTTP server instead).
 func ClosedAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 	if err != nil {
-		t.Fatalf("testenv: listen: %v", err)
+		t.Fatalf("testenv: socket: %v", err)
 	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatalf("testenv: close listener: %v", err)
+	t.Cleanup(func() { _ = syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatalf("testenv: bind: %v", err)
 	}
-	return addr
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatalf("testenv: getsockname: %v", err)
+	}
+	in4, ok := sa.(*syscall.SockaddrInet4)
+	if !ok {
+		t.Fatalf("testenv: getsockname: %T", sa)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(in4.Port))
 }
