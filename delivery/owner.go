@@ -65,13 +65,13 @@ type Parker interface {
 const ParkAfter = time.Minute
 
 // ParkRecheck bounds how long a delivery parked for room in the budget or
-// our frequency cap (a WaitError with Ends) waits before it is checked again, so that a raised limit reaches
-// parked deliveries within it.
+// our frequency cap (a WaitError with Ends) waits before it is checked
+// again, so that a raised limit reaches parked deliveries within it.
 const ParkRecheck = time.Hour
 
 // parkable are the waits a Parker's delivery is parked for when long:
-// those of a delivery that is not being sent, whose end is known.
-// A pair interval is one: after a 131056 it grows to minutes.
+// those of a delivery that is not being sent, whose end is known (a pair
+// interval is one: after a 131056 it grows to minutes).
 var parkable = map[WaitKind]bool{WaitWindow: true, WaitCap: true, WaitBudget: true, WaitAccount: true, WaitPair: true}
 
 // ErrDone is what Owner.Ready returns when it has moved the delivery on
