@@ -691,17 +691,17 @@ func stepBatches(due []DueStep, parallel int) []stepBatch {
 //
 // An account's steps in flight (queued, or sending and not awaiting a
 // settle) are kept within a window of about StepsAhead of its rate
-// (stepWindow): an account whose window is more than half
-// full releases nothing, otherwise it fills its window with its earliest
-// due steps. A released step that has to wait long (outside its send
-// window, over a cap) is parked back in Postgres (delivery.Parker), so
-// the window holds steps that go at the rate. Each scheduler counts for
-// itself: n schedulers releasing at the same moment can put up to n
-// windows in flight. Without it a number's
-// backlog of due steps all went into Redis at once (41,000 at the peak of
-// bench -steps), and its batches took every worker slot, each waiting for
-// the number's rate, while every other number's sends waited behind them.
-// held reports that an account's due steps wait for room.
+// (stepWindow): an account whose window is more than half full releases
+// nothing, otherwise it fills its window with its earliest due steps. A
+// released step that has to wait long (outside its send window, over a
+// cap) is parked back in Postgres (delivery.Parker), so the window holds
+// steps that go at the rate. Each scheduler counts for itself: n
+// schedulers releasing at the same moment can put up to n windows in
+// flight. Without the window a number's backlog of due steps all went
+// into Redis at once (41,000 at the peak of bench -steps), and its batches
+// took every worker slot, each waiting for the number's rate, while every
+// other number's sends waited behind them. held reports that an account's
+// due steps wait for room.
 //
 // Each step is marked queued with its batch before the batch's task is
 // enqueued: of two schedulers releasing the same steps, the one whose mark
@@ -742,7 +742,7 @@ func (f *Feeder) releaseSteps(ctx context.Context) (held bool, err error) {
 		held = held || n >= take[seq] // more of it may be due
 	}
 	for len(kept) > 0 {
-		chunk := kept[:min(len(kept), releaseChunk)]
+		chunk := kept[:min(len(kept), stepsPerMark)]
 		kept = kept[len(chunk):]
 		if err := f.releaseChunk(ctx, chunk, now); err != nil {
 			return held, err
@@ -751,9 +751,9 @@ func (f *Feeder) releaseSteps(ctx context.Context) (held bool, err error) {
 	return held, nil
 }
 
-// releaseChunk is how many due steps releaseSteps marks in one statement
-// before it enqueues their batches.
-const releaseChunk = 1000
+// stepsPerMark is how many due steps releaseSteps marks in one statement
+// (releaseChunk) before it enqueues their batches.
+const stepsPerMark = 1000
 
 // stepRoom reads lanes (StepLanes) per account: take is how many due steps
 // to read of each sequence, room how many each account releases, and held

@@ -178,6 +178,17 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	if m := h.opts.Metrics; m != nil {
 		m.Deferred(job.Account.Name, w.KindOf())
 	}
+	if h.park(ctx, ref, job, w) {
+		return nil
+	}
+	return err
+}
+
+// park parks the delivery of ref (job) for wait w when its owner is a
+// Parker and the wait is parkable and long (see send), and reports
+// whether it did. A failed park is logged: the delivery then waits in its
+// task.
+func (h *SendHandler) park(ctx context.Context, ref Ref, job Job, w *WaitError) bool {
 	ends := w.Ends
 	if ends > w.After {
 		// Room for many held at once comes at one instant: spread them,
@@ -186,23 +197,20 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 	}
 	wait := max(w.After, min(ends, ParkRecheck))
 	if !parkable[w.KindOf()] || wait <= ParkAfter {
-		return err
+		return false
 	}
-	own, oerr := h.owners.of(job)
+	own, err := h.owners.of(job)
 	p, ok := own.(Parker)
-	if oerr != nil || !ok {
-		return err
+	if err != nil || !ok {
+		return false
 	}
 	now := h.opts.Now()
 	job.Ref = ref
-	parked, perr := p.Park(context.WithoutCancel(ctx), job, now.Add(wait), w.Reason, now)
-	switch {
-	case perr != nil:
-		h.opts.Logger.WarnContext(ctx, "delivery: cannot park a long wait; it waits in its task", slog.Int64("delivery_id", ref.ID), slog.String("error", perr.Error()))
-	case parked:
-		return nil
+	parked, err := p.Park(context.WithoutCancel(ctx), job, now.Add(wait), w.Reason, now)
+	if err != nil {
+		h.opts.Logger.WarnContext(ctx, "delivery: cannot park a long wait; it waits in its task", slog.Int64("delivery_id", ref.ID), slog.String("error", err.Error()))
 	}
-	return err
+	return parked
 }
 
 // sendOnce is send, uncounted.

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/wacamp/wacamp/campaign"
-	"github.com/wacamp/wacamp/delivery"
 )
 
 // SchemaVersion is the newest migration version this program knows for
@@ -141,9 +140,7 @@ func (db *DB) SequenceStepStates(ctx context.Context) ([]SequenceSteps, error) {
 		InFlight  int
 		OldestDue sql.NullString // a time; SQLite returns a subquery's as text
 	}
-	err := db.q(ctx).Raw(`SELECT s.name,
-			(SELECT COUNT(*) FROM deliveries d WHERE d.sequence_id = s.id AND d.status IN ('queued', 'sending')
-				AND d.enrollment_id IS NOT NULL AND d.settle <> '` + delivery.SettleAwaiting + `') AS in_flight,
+	err := db.q(ctx).Raw(`SELECT s.name, ` + stepsInFlight + ` AS in_flight,
 			(SELECT d.due_at FROM deliveries d WHERE d.sequence_id = s.id AND d.status = 'planned'
 				AND d.enrollment_id IS NOT NULL ORDER BY d.due_at LIMIT 1) AS oldest_due
 		FROM sequences s ORDER BY s.name`).Scan(&rows).Error

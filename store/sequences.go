@@ -712,14 +712,19 @@ func (db *DB) StepLanes(ctx context.Context, until time.Time) ([]campaign.StepLa
 	err := db.q(ctx).Raw(`SELECT s.id AS sequence_id, s.account_id, a.rate_per_second AS rate,
 			EXISTS (SELECT 1 FROM deliveries d WHERE d.sequence_id = s.id AND d.status = 'planned'
 				AND d.enrollment_id IS NOT NULL AND d.due_at <= ?) AS due,
-			(SELECT COUNT(*) FROM deliveries d WHERE d.sequence_id = s.id AND d.status IN ('queued', 'sending')
-				AND d.enrollment_id IS NOT NULL AND d.settle <> '`+delivery.SettleAwaiting+`') AS in_flight
+			`+stepsInFlight+` AS in_flight
 		FROM sequences s JOIN accounts a ON a.id = s.account_id ORDER BY s.id`, utc(until)).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("find sequences with due steps: %w", err)
 	}
 	return slices.DeleteFunc(rows, func(l campaign.StepLane) bool { return !l.Due && l.InFlight == 0 }), nil
 }
+
+// stepsInFlight counts the steps in flight of sequence s (queued, or
+// sending and not awaiting a settle): a range of the
+// deliveries_steps_inflight index, whose predicate it repeats.
+const stepsInFlight = `(SELECT COUNT(*) FROM deliveries d WHERE d.sequence_id = s.id AND d.status IN ('queued', 'sending')
+	AND d.enrollment_id IS NOT NULL AND d.settle <> '` + delivery.SettleAwaiting + `')`
 
 // DueSteps returns planned sequence steps due by until whose enrollment is
 // active, earliest first, each with its sequence's account and that

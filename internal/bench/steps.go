@@ -353,20 +353,23 @@ sequences:
 			arrived[s.Phone] = s.At
 		}
 	}
+	// arrival is when r's step reached the provider, counting it early if
+	// it came (or was recorded sent) before it was due; ok is false for
+	// one that never came (counted as missing below).
+	arrival := func(r stepRow) (at time.Time, ok bool) {
+		at, ok = arrived[r.Phone]
+		if ok && (at.Before(r.DueAt) || r.SentAt.Before(r.DueAt)) {
+			res.Early++
+		}
+		return at, ok
+	}
 	var otherLate []time.Duration
 	for _, r := range all {
 		if !r.Other {
 			rows = append(rows, r)
-			continue
+		} else if at, ok := arrival(r); ok {
+			otherLate = append(otherLate, at.Sub(r.DueAt))
 		}
-		at, ok := arrived[r.Phone]
-		if !ok {
-			continue // counted as missing below
-		}
-		if at.Before(r.DueAt) || r.SentAt.Before(r.DueAt) {
-			res.Early++
-		}
-		otherLate = append(otherLate, at.Sub(r.DueAt))
 	}
 	due := make([]time.Time, len(rows))
 	for i, r := range rows {
@@ -378,12 +381,9 @@ sequences:
 	var ats, floors []time.Time // of the steps that arrived, in due order
 	var last time.Time
 	for i, r := range rows {
-		at, ok := arrived[r.Phone]
+		at, ok := arrival(r)
 		if !ok {
-			continue // counted as missing below
-		}
-		if at.Before(r.DueAt) || r.SentAt.Before(r.DueAt) {
-			res.Early++
+			continue
 		}
 		late = append(late, at.Sub(r.DueAt))
 		floorLate = append(floorLate, floor[i].Sub(r.DueAt))
