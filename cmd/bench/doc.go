@@ -1,9 +1,11 @@
 // Command bench measures wacamp on this machine. By default it measures the
 // raw asynq no-op task rate and the rate of wacamp's full send path (feeder →
 // asynq → send handler → botsailor driver over HTTP → in-process simulator →
-// Postgres), and prints both with their ratio.
+// Postgres), and prints both with their ratio. Both phases run -rounds times
+// in turn (no-op, send, no-op, send, …); it prints every round's ratio and
+// the round of median ratio in full.
 //
-//	bench [-noop 20000] [-sends 5000] [-concurrency 50] [-json]
+//	bench [-noop 20000] [-sends 5000] [-rounds 3] [-concurrency 50] [-json]
 //
 // With -throttle it proves the fleet-wide throttle instead: two worker
 // processes (this binary started again) send the broadcasts of 2, then 10,

@@ -37,7 +37,7 @@ func main() {
 
 // flags that only one of the two benchmarks reads.
 var (
-	sendFlags     = map[string]bool{"noop": true, "sends": true}
+	sendFlags     = map[string]bool{"noop": true, "sends": true, "rounds": true}
 	throttleFlags = map[string]bool{"rate": true, "seconds": true}
 	faultFlags    = map[string]bool{"texts": true, "templates": true, "slow-accept": true, "settle-window": true}
 	audienceFlags = map[string]bool{"rows": true, "dir": true}
@@ -81,6 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&acfg.Dir, "dir", "", "with -audience: where to write the CSV file (default the temporary directory)")
 	fs.IntVar(&cfg.NoopTasks, "noop", bench.DefaultNoopTasks, "no-op tasks the raw asynq phase drains")
 	fs.IntVar(&cfg.Sends, "sends", bench.DefaultSends, "recipients of the send-path broadcast")
+	fs.IntVar(&cfg.Rounds, "rounds", bench.DefaultRounds, "how many times the no-op and send phases run, one after the other; the result is the round of median ratio")
 	fs.Float64Var(&tcfg.Rate, "rate", bench.DefaultThrottleRate, "with -throttle: rate_per_second of every phone number, and the simulator's limit")
 	fs.Float64Var(&tcfg.Seconds, "seconds", bench.DefaultThrottleSeconds, "with -throttle: work per phone number, as seconds at -rate (rate × seconds recipients)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", bench.DefaultConcurrency, "worker concurrency (of both phases; with -throttle, of each worker process)")

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 const (
 	DefaultNoopTasks   = 20000
 	DefaultSends       = 5000
+	DefaultRounds      = 3
 	DefaultConcurrency = 50
 	DefaultRedisURL    = "redis://127.0.0.1:6379"
 	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
@@ -45,6 +47,11 @@ type Config struct {
 	Sends int
 	// Concurrency is the worker concurrency of both phases.
 	Concurrency int
+	// Rounds is how many times both phases run, one after the other (no-op,
+	// send, no-op, send, …); the result is the round of median ratio. On a
+	// shared machine a phase's rate swings with what else runs: the ratio
+	// of phases run side by side, several times, says more than one pair.
+	Rounds int
 	// RedisURL names the Redis server; its database index is ignored.
 	RedisURL string
 	// RedisDB is the database index used; it is flushed (FLUSHDB) before
@@ -70,6 +77,7 @@ func (c Config) withDefaults() Config {
 	c.NoopTasks = cmp.Or(c.NoopTasks, DefaultNoopTasks)
 	c.Sends = cmp.Or(c.Sends, DefaultSends)
 	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
+	c.Rounds = cmp.Or(c.Rounds, DefaultRounds)
 	c.RedisURL = cmp.Or(c.RedisURL, DefaultRedisURL)
 	c.RedisDB = cmp.Or(c.RedisDB, DefaultRedisDB)
 	c.DatabaseURL = cmp.Or(c.DatabaseURL, DefaultDatabaseURL)
@@ -87,6 +95,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("sends must be at most 99999999, got %d", c.Sends)
 	case c.Concurrency < 1:
 		return fmt.Errorf("concurrency must be at least 1, got %d", c.Concurrency)
+	case c.Rounds < 1 || c.Rounds > 99:
+		return fmt.Errorf("rounds must be 1–99, got %d", c.Rounds)
 	case c.RedisDB < 1:
 		return fmt.Errorf("redis db must be 1 or more (database 0 is never flushed), got %d", c.RedisDB)
 	case c.Timeout < 0:
@@ -95,16 +105,26 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Result is what one run measured. Durations are in seconds.
+// Result is what one run measured: its round of median ratio, and every
+// round's rates. Durations are in seconds.
 type Result struct {
 	CPUs        int     `json:"cpus"`
 	Concurrency int     `json:"concurrency"`
 	RedisDB     int     `json:"redis_db"`
-	Database    string  `json:"database"`
+	Database    string  `json:"database"` // the median round's
 	Noop        Noop    `json:"noop"`
 	Send        Send    `json:"send"`
 	Ratio       float64 `json:"ratio"`        // Send.PerSecond / Noop.PerSecond
 	SteadyRatio float64 `json:"steady_ratio"` // Send.SteadyPerSecond / Noop.PerSecond
+	Rounds      []Round `json:"rounds"`       // in the order they ran
+}
+
+// Round is one no-op phase and the send phase right after it.
+type Round struct {
+	NoopPerSecond float64 `json:"noop_per_second"`
+	SendPerSecond float64 `json:"send_per_second"`
+	Ratio         float64 `json:"ratio"`
+	SteadyRatio   float64 `json:"steady_ratio"`
 }
 
 // Noop is the raw asynq phase.
@@ -150,10 +170,10 @@ type Send struct {
 	Profile Profile `json:"profile"`
 }
 
-// Run runs both phases and returns what they measured. Progress and the
-// engine's own log lines go to progress as slog text. When the simulator did
-// not accept every message exactly once, Run returns the full Result and an
-// error wrapping ErrMismatch.
+// Run runs both phases Config.Rounds times and returns what they measured.
+// Progress and the engine's own log lines go to progress as slog text. When
+// the simulator did not accept every message exactly once in a round, Run
+// returns the Result so far and an error wrapping ErrMismatch.
 func Run(ctx context.Context, cfg Config, progress io.Writer) (res Result, err error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -169,9 +189,52 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (res Result, err e
 	}
 	defer rds.close()
 
+	res = Result{CPUs: runtime.GOMAXPROCS(0), Concurrency: cfg.Concurrency, RedisDB: cfg.RedisDB}
+	var rounds []Result
+	for i := range cfg.Rounds {
+		log.InfoContext(ctx, "bench: round", slog.Int("round", i+1), slog.Int("of", cfg.Rounds))
+		r, err := runRound(ctx, log, rds, cfg)
+		if err == nil && (r.Send.SimAccepted != r.Send.Recipients || r.Send.Duplicates != 0 || r.Send.Missing != 0) {
+			err = fmt.Errorf("simulator accepted %d sends for %d recipients (%d duplicated, %d missing): %w",
+				r.Send.SimAccepted, r.Send.Recipients, r.Send.Duplicates, r.Send.Missing, ErrMismatch)
+		}
+		res.Rounds = append(res.Rounds, Round{NoopPerSecond: r.Noop.PerSecond, SendPerSecond: r.Send.PerSecond,
+			Ratio: r.Ratio, SteadyRatio: r.SteadyRatio})
+		if err != nil {
+			res.Database, res.Noop, res.Send, res.Ratio, res.SteadyRatio = r.Database, r.Noop, r.Send, r.Ratio, r.SteadyRatio
+			return res, fmt.Errorf("round %d: %w", i+1, err)
+		}
+		rounds = append(rounds, r)
+	}
+	m := medianRound(rounds)
+	res.Database, res.Noop, res.Send, res.Ratio, res.SteadyRatio = m.Database, m.Noop, m.Send, m.Ratio, m.SteadyRatio
+	return res, nil
+}
+
+// medianRound returns the round of median ratio (of an even count, the
+// lower of the middle two).
+func medianRound(rounds []Result) Result {
+	sorted := slices.Clone(rounds)
+	slices.SortStableFunc(sorted, func(a, b Result) int { return cmp.Compare(a.Ratio, b.Ratio) })
+	return sorted[(len(sorted)-1)/2]
+}
+
+// runRound runs the no-op phase, then the send phase in a database of its
+// own, created and dropped around it.
+func runRound(ctx context.Context, log *slog.Logger, rds *benchRedis, cfg Config) (res Result, err error) {
+	if err := rds.flush(ctx); err != nil {
+		return res, err
+	}
+	if res.Noop, err = runNoop(ctx, log, rds.opt, cfg); err != nil {
+		return res, err
+	}
+	if err := rds.flush(ctx); err != nil {
+		return res, err
+	}
+
 	dbName, dbURL, drop, err := createDatabase(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return Result{}, err
+		return res, err
 	}
 	defer func() {
 		if derr := drop(); derr != nil {
@@ -181,15 +244,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (res Result, err e
 		}
 	}()
 	log.InfoContext(ctx, "bench: created database", slog.String("database", dbName))
-
-	res = Result{CPUs: runtime.GOMAXPROCS(0), Concurrency: cfg.Concurrency, RedisDB: cfg.RedisDB, Database: dbName}
-
-	if res.Noop, err = runNoop(ctx, log, rds.opt, cfg); err != nil {
-		return res, err
-	}
-	if err := rds.flush(ctx); err != nil {
-		return res, err
-	}
+	res.Database = dbName
 
 	db, err := store.Open(ctx, dbURL, log)
 	if err != nil {
@@ -201,10 +256,6 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (res Result, err e
 	}
 	res.Ratio = res.Send.PerSecond / res.Noop.PerSecond
 	res.SteadyRatio = res.Send.SteadyPerSecond / res.Noop.PerSecond
-	if s := res.Send; s.SimAccepted != s.Recipients || s.Duplicates != 0 || s.Missing != 0 {
-		return res, fmt.Errorf("simulator accepted %d sends for %d recipients (%d duplicated, %d missing): %w",
-			s.SimAccepted, s.Recipients, s.Duplicates, s.Missing, ErrMismatch)
-	}
 	return res, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ func TestRunSmall(t *testing.T) {
 		NoopTasks:   200,
 		Sends:       100,
 		Concurrency: 10,
+		Rounds:      2,
 		RedisURL:    testenv.RedisURL(),
 		RedisDB:     rds.DB,
 		RedisLeased: true,
@@ -49,12 +51,23 @@ func TestRunSmall(t *testing.T) {
 	require.Zero(t, res.Send.Missing)
 	require.GreaterOrEqual(t, res.Send.Carried, 100, "successful send task runs carried every send")
 	require.GreaterOrEqual(t, res.Send.HandlerRuns, 1)
-	require.Contains(t, progress.String(), "bench: dropped database")
+	require.Equal(t, 2, strings.Count(progress.String(), "bench: dropped database"), "each round's database is dropped")
+	require.Len(t, res.Rounds, 2)
+	median := false
+	for _, r := range res.Rounds {
+		require.Greater(t, r.NoopPerSecond, 0.0)
+		require.Greater(t, r.SendPerSecond, 0.0)
+		require.InDelta(t, r.SendPerSecond/r.NoopPerSecond, r.Ratio, 1e-9)
+		median = median || r.Ratio == res.Ratio
+	}
+	require.True(t, median, "the result is one of its rounds")
+	require.Equal(t, min(res.Rounds[0].Ratio, res.Rounds[1].Ratio), res.Ratio, "of two rounds, the lower middle one")
 
 	var table bytes.Buffer
 	require.NoError(t, res.WriteTable(&table))
 	require.Contains(t, table.String(), "raw asynq no-op rate")
 	require.Contains(t, table.String(), "per send: CPU ")
+	require.Contains(t, table.String(), "2 rounds, each a no-op phase and then a send phase")
 	b, err := json.Marshal(res)
 	require.NoError(t, err)
 	var back bench.Result
@@ -144,4 +157,12 @@ func TestRunStepsSmall(t *testing.T) {
 	require.Positive(t, res.FloorMax, "300 steps due within 2 s at 100/s: the rate makes some late")
 	require.Contains(t, table.String(), "beyond that floor")
 	require.Equal(t, 200, res.OtherSteps, "another number sends beside the backlog")
+}
+
+func TestRunRejectsRoundsOutOfRange(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{-1, 100} {
+		_, err := bench.Run(context.Background(), bench.Config{Rounds: n}, io.Discard)
+		require.ErrorContains(t, err, "rounds must be 1–99")
+	}
 }

@@ -32,6 +32,17 @@ simulator accepted %d sends for %d recipients: %d duplicated, %d missing
 	if err != nil {
 		return fmt.Errorf("write table: %w", err)
 	}
+	if len(r.Rounds) > 1 {
+		if _, err := fmt.Fprintf(w, "%d rounds, each a no-op phase and then a send phase; the table above is the round of median ratio:\n", len(r.Rounds)); err != nil {
+			return fmt.Errorf("write table: %w", err)
+		}
+		for i, rd := range r.Rounds {
+			if _, err := fmt.Fprintf(w, "  round %d: no-op %6.0f/s, send path %6.0f/s: %.2f× (first→last send %.2f×)\n",
+				i+1, rd.NoopPerSecond, rd.SendPerSecond, rd.Ratio, rd.SteadyRatio); err != nil {
+				return fmt.Errorf("write table: %w", err)
+			}
+		}
+	}
 	p := r.Send.Profile
 	pg := "not on this machine"
 	if p.PostgresCPUMillis >= 0 {
