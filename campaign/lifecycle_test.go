@@ -256,7 +256,7 @@ func TestScheduledStartAndDeadline(t *testing.T) {
 	st, err = svc.Status(ctx, "later")
 	require.NoError(t, err)
 	require.Equal(t, campaign.StatusRunning, st.Status)
-	require.Equal(t, 50, pendingSends(t, b), "a window of MinWindow tasks, not the audience")
+	require.Equal(t, 20, pendingSends(t, b), "a window of rate × FeedAhead (10/s × 2 s) deliveries, not the audience")
 	clk.Add(31 * time.Second) // past the deadline with no worker running
 	require.NoError(t, f.Tick(ctx))
 	require.NoError(t, f.Tick(ctx))
@@ -265,6 +265,28 @@ func TestScheduledStartAndDeadline(t *testing.T) {
 	require.Equal(t, 100, st.Counts["expired"])
 	require.Equal(t, campaign.StatusCompleted, st.Status)
 	require.Zero(t, pendingSends(t, b))
+}
+
+// TestWindowIsSecondsOfTheRate: the default window is FeedAhead (5 s) of
+// the number's rate, at least MinWindow (4). Every task in it may hold a
+// worker slot while its sends wait for their departures, and everything
+// enqueued after it waits behind it: a number sending one message a second
+// has 5 one-delivery tasks in Redis (it had 50 when the least window was
+// 50, which held a worker's 50 slots), a faster one 5 s of its rate in
+// tasks of half a second.
+func TestWindowIsSecondsOfTheRate(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ rate, sends, tasks int }{{1, 5, 5}, {20, 100, 10}} {
+		b := newBench(t, botsailorsim.Options{})
+		b.opts.FeedAhead, b.opts.MinWindow = 0, 0 // the defaults
+		b.apply(b.writeCampaign("w", 500, c.rate, `      text: "Hi {{name}}"`))
+		f, _ := b.feeder()
+		require.NoError(t, f.Tick(context.Background()))
+		insp := asynq.NewInspector(b.rds.Opt)
+		require.Len(t, listAll(t, insp.ListPendingTasks), c.tasks, "tasks in Redis at %d/s", c.rate)
+		require.NoError(t, insp.Close())
+		require.Equal(t, c.sends, pendingSends(t, b), "deliveries in Redis at %d/s", c.rate)
+	}
 }
 
 func patchYAML(t *testing.T, path, old, new string) {

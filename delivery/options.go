@@ -39,10 +39,13 @@ type Options struct {
 	// ConversationLimit is how many conversation entries reconciliation
 	// reads. Default 20.
 	ConversationLimit int
-	// FeedAhead sizes the Redis window: about rate × FeedAhead tasks per
-	// running broadcast, between MinWindow and MaxWindow. Default 30 s.
+	// FeedAhead sizes the Redis window: about rate × FeedAhead deliveries
+	// per running broadcast, between MinWindow and MaxWindow. Default 5 s:
+	// every task in the window may hold a worker slot while its sends wait
+	// for their departures, and whatever is enqueued after the window (other
+	// numbers' sends) waits behind it in the one FIFO queue.
 	FeedAhead time.Duration
-	// MinWindow and MaxWindow bound the window. Defaults 50 and 5000.
+	// MinWindow and MaxWindow bound the window. Defaults 4 and 5000.
 	MinWindow, MaxWindow int
 	// StaleAfter is how long a queued task may wait, or a send lease may be
 	// overdue, before the feeder checks that its task still exists. Default 5 min.
@@ -105,8 +108,8 @@ func (o Options) WithDefaults() Options {
 	o.Polls = o.Polls.withDefaults()
 	o.TrackFor = cmp.Or(o.TrackFor, 30*24*time.Hour)
 	o.ConversationLimit = cmp.Or(o.ConversationLimit, 20)
-	o.FeedAhead = cmp.Or(o.FeedAhead, 30*time.Second)
-	o.MinWindow = cmp.Or(o.MinWindow, 50)
+	o.FeedAhead = cmp.Or(o.FeedAhead, 5*time.Second)
+	o.MinWindow = cmp.Or(o.MinWindow, 4)
 	o.MaxWindow = cmp.Or(o.MaxWindow, 5000)
 	o.StaleAfter = cmp.Or(o.StaleAfter, 5*time.Minute)
 	o.TaskTimeout = cmp.Or(o.TaskTimeout, 3*time.Minute)

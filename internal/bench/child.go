@@ -127,7 +127,7 @@ func RunWorkerChild(ctx context.Context, getenv func(string) string, stdin io.Re
 		Limiter:     grants,
 		Outcomes:    throttle.NewOutcomes(conns.RedisClient),
 		Recipients:  throttle.NewRecipients(conns.RedisClient),
-		Campaign:    throttleCampaignOptions(0),
+		Campaign:    throttleCampaignOptions(),
 		Logger:      log,
 	})
 	if err := srv.Start(); err != nil {

@@ -304,12 +304,12 @@ type benchNumber struct {
 	broadcastID   int64
 }
 
-// throttleCampaignOptions are the engine options of the parent's feeder
-// (maxWindow > 0) and of the workers: no status poll falls due during a
-// run, so none competes with sends, and the whole audience may sit in Redis
-// at once, so the feeder is never what sends wait for.
-func throttleCampaignOptions(maxWindow int) delivery.Options {
-	return delivery.Options{Polls: delivery.PollPlan{First: time.Hour}, FeedAhead: time.Hour, MaxWindow: maxWindow}
+// throttleCampaignOptions are the engine options of the parent's feeder and
+// of the workers: no status poll falls due during a run, so none competes
+// with sends; the window is the product's own (5 s of each number's rate),
+// so the run shows how the fleet shares its worker slots as deployed.
+func throttleCampaignOptions() delivery.Options {
+	return delivery.Options{Polls: delivery.PollPlan{First: time.Hour}}
 }
 
 // runScenario runs one scenario of numbers phone numbers.
@@ -374,7 +374,7 @@ func runScenario(ctx context.Context, log *slog.Logger, progress io.Writer, opt 
 	}
 	defer func() { err = errors.Join(err, stop()) }()
 
-	opts := throttleCampaignOptions(max(cfg.perNumber(), 50))
+	opts := throttleCampaignOptions()
 	opts.Logger = log
 
 	log.InfoContext(ctx, "bench: throttle: running", slog.Int("processes", cfg.Processes), slog.Float64("rate", cfg.Rate),
