@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -217,6 +218,9 @@ type grantRecorder struct {
 type grant struct {
 	key string // the account's rate key, "phone:<phone_number_id>"
 	at  time.Time
+	// left is when the request was let go (Depart returned), after its
+	// slot at; zero for a token taken by Wait.
+	left time.Time
 }
 
 var (
@@ -244,8 +248,9 @@ func (g *grantRecorder) Depart(ctx context.Context, key string, perSecond float6
 	if err := g.fleet.Depart(ctx, key, perSecond, at); err != nil {
 		return err
 	}
+	left := time.Now()
 	g.mu.Lock()
-	g.grants = append(g.grants, grant{key: key, at: at})
+	g.grants = append(g.grants, grant{key: key, at: at, left: left})
 	g.mu.Unlock()
 	return nil
 }
@@ -260,7 +265,8 @@ func (g *grantRecorder) report(w io.Writer) error {
 	defer g.mu.Unlock()
 	bw := bufio.NewWriter(w)
 	for _, gr := range g.grants {
-		fmt.Fprintf(bw, "%s %s %d\n", grantWord, gr.key, gr.at.UnixNano())
+		left := cmp.Or(gr.left, gr.at)
+		fmt.Fprintf(bw, "%s %s %d %d\n", grantWord, gr.key, gr.at.UnixNano(), left.UnixNano())
 	}
 	return bw.Flush()
 }
@@ -430,11 +436,13 @@ func (c *childStdout) Write(p []byte) (int, error) {
 			c.luaCalls, _ = strconv.Atoi(f[1])
 			continue
 		}
-		if len(f) != 3 || f[0] != grantWord {
+		if len(f) != 4 || f[0] != grantWord {
 			continue
 		}
-		if ns, err := strconv.ParseInt(f[2], 10, 64); err == nil {
-			c.grants = append(c.grants, grant{key: f[1], at: time.Unix(0, ns)})
+		at, err1 := strconv.ParseInt(f[2], 10, 64)
+		left, err2 := strconv.ParseInt(f[3], 10, 64)
+		if err1 == nil && err2 == nil {
+			c.grants = append(c.grants, grant{key: f[1], at: time.Unix(0, at), left: time.Unix(0, left)})
 		}
 	}
 }

@@ -162,6 +162,10 @@ type Scenario struct {
 	// own pacing, before the jitter between grant and request.
 	Grants           int `json:"grants"`
 	GrantWorstWindow int `json:"grant_worst_window"`
+	// DepartWorstWindow is the same at the moments the workers let the
+	// requests go (after sleeping until their slots): the pacing as it
+	// left the workers, before the way to the provider.
+	DepartWorstWindow int `json:"depart_worst_window"`
 	// LuaCalls counts the rate limit's Lua script calls to Redis in every
 	// worker process (penalties included), and LuaCallsPerSend is
 	// LuaCalls over Sends.
@@ -202,8 +206,10 @@ type NumberStats struct {
 	WorstWindow      int     `json:"worst_window"`
 	WorstWindowStart float64 `json:"worst_window_start"`
 	// GrantWorstWindow is the most rate tokens granted for it in any
-	// one-second window.
-	GrantWorstWindow int `json:"grant_worst_window"`
+	// one-second window; DepartWorstWindow the most of its requests let
+	// go by the workers in one.
+	GrantWorstWindow  int `json:"grant_worst_window"`
+	DepartWorstWindow int `json:"depart_worst_window"`
 }
 
 // WithinLimit reports whether no number sent more than Limit in any
@@ -576,9 +582,11 @@ func measure(sc *Scenario, nums []benchNumber, sends []botsailorsim.Send, grants
 	}
 	sc.Grants = len(grants)
 	grantsOf := make(map[string][]time.Time, len(nums))
+	leftOf := make(map[string][]time.Time, len(nums))
 	for _, g := range grants {
 		id := strings.TrimPrefix(g.key, "phone:")
 		grantsOf[id] = append(grantsOf[id], g.at)
+		leftOf[id] = append(leftOf[id], cmp.Or(g.left, g.at))
 	}
 	sum := 0.0
 	sc.MinUtilisation = math.Inf(1)
@@ -598,6 +606,11 @@ func measure(sc *Scenario, nums []benchNumber, sends []botsailorsim.Send, grants
 			slices.SortFunc(g, func(a, b time.Time) int { return a.Compare(b) })
 			ns.GrantWorstWindow, _ = worstWindow(g, time.Second)
 			sc.GrantWorstWindow = max(sc.GrantWorstWindow, ns.GrantWorstWindow)
+		}
+		if l := leftOf[num.phoneNumberID]; len(l) > 0 {
+			slices.SortFunc(l, func(a, b time.Time) int { return a.Compare(b) })
+			ns.DepartWorstWindow, _ = worstWindow(l, time.Second)
+			sc.DepartWorstWindow = max(sc.DepartWorstWindow, ns.DepartWorstWindow)
 		}
 		sc.LastStartSeconds = max(sc.LastStartSeconds, ns.StartSeconds)
 		if ns.WorstWindow > sc.WorstWindow {

@@ -52,7 +52,10 @@ func TestMeasure(t *testing.T) {
 		send("1", "a1", 0), send("1", "a2", 500), send("1", "a3", 1000),
 		send("2", "b1", 1000), send("2", "b2", 1250), send("2", "b1", 1500),
 	}
-	grants := []grant{{"phone:1", t0}, {"phone:1", t0.Add(time.Millisecond)}, {"phone:2", t0}}
+	// Number 1's two tokens were granted 1 ms apart, the second let go 2 s
+	// after its slot; number 2's was taken by Wait (no departure noted).
+	grants := []grant{{"phone:1", t0, t0.Add(5 * time.Millisecond)}, {"phone:1", t0.Add(time.Millisecond), t0.Add(2 * time.Second)},
+		{"phone:2", t0, time.Time{}}}
 	sc := Scenario{Limit: 4}
 	measure(&sc, nums, sends, grants, 12)
 
@@ -76,6 +79,9 @@ func TestMeasure(t *testing.T) {
 	require.InDelta(t, 1, sc.LastStartSeconds, 1e-9)
 	require.Equal(t, 3, sc.Grants)
 	require.Equal(t, 2, sc.GrantWorstWindow)
+	require.Equal(t, 1, sc.DepartWorstWindow, "as they left, a second apart")
+	require.Equal(t, 1, sc.PerNumber[0].DepartWorstWindow)
+	require.Equal(t, 1, sc.PerNumber[1].DepartWorstWindow, "a Wait's departure is its grant")
 	require.Equal(t, 12, sc.LuaCalls)
 	require.InDelta(t, 2, sc.LuaCallsPerSend, 1e-9)
 	require.True(t, sc.WithinLimit())

@@ -16,18 +16,19 @@ func (r ThrottleResult) WriteTable(w io.Writer) error {
 		r.CPUs, r.Processes, r.Concurrency, num(r.Rate), r.SendsPerNumber, r.RedisDB)
 
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "processes\tnumbers\tlimit/s\tsends\tseconds\tfleet/s\tfleet util\tmean util\tmin util\tworst 1-s window\tat grant\tlua/send\t130429\tdup\tmissing\tsend requests per process\t\n")
+	fmt.Fprint(tw, "processes\tnumbers\tlimit/s\tsends\tseconds\tfleet/s\tfleet util\tmean util\tmin util\tworst 1-s window\tat grant\tat departure\tlua/send\t130429\tdup\tmissing\tsend requests per process\t\n")
 	for _, s := range r.Scenarios {
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t%.3f\t%.1f\t%s\t%s\t%s\t%s\t%d\t%.2f\t%d\t%d\t%d\t%s\t\n",
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t%.3f\t%.1f\t%s\t%s\t%s\t%s\t%d\t%d\t%.2f\t%d\t%d\t%d\t%s\t\n",
 			s.Processes, s.Numbers, num(s.Limit), s.Sends, s.Seconds, s.PerSecond, pct(s.FleetUtilisation),
-			pct(s.MeanUtilisation), pct(s.MinUtilisation), s.windowVsLimit(), s.GrantWorstWindow, s.LuaCallsPerSend, s.RateLimited,
+			pct(s.MeanUtilisation), pct(s.MinUtilisation), s.windowVsLimit(), s.GrantWorstWindow, s.DepartWorstWindow, s.LuaCallsPerSend, s.RateLimited,
 			s.Duplicates, s.Missing, ints(s.ProcessRequests))
 	}
 	_ = tw.Flush()
 
 	fmt.Fprint(ew, `
 Times are the simulator's, when it accepted each send; "at grant" counts the rate tokens
-the workers' limiters granted instead (before the request left); "lua/send" is the rate
+the workers' limiters granted instead (the departure slots), "at departure" the moments
+the workers let the requests go at those slots; "lua/send" is the rate
 limit's Lua calls to Redis per accepted send, over both processes. Fleet utilisation is
 all sends over all numbers' limits, from the first send to the last: every number has
 work waiting from the start.
@@ -36,11 +37,12 @@ per number ("start" is after the scenario's first send, "at s" after the number'
 
 `)
 	tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "numbers\tphone_number_id\tsends\tstart s\tfirst→last s\tper second\tutilisation\tworst 1-s window\tat s\tat grant\t\n")
+	fmt.Fprint(tw, "numbers\tphone_number_id\tsends\tstart s\tfirst→last s\tper second\tutilisation\tworst 1-s window\tat s\tat grant\tat departure\t\n")
 	for _, s := range r.Scenarios {
 		for _, n := range s.PerNumber {
-			fmt.Fprintf(tw, "%d\t%s\t%d\t%.3f\t%.3f\t%.2f\t%s\t%d\t%.3f\t%d\t\n",
-				s.Numbers, n.PhoneNumberID, n.Sends, n.StartSeconds, n.Seconds, n.PerSecond, pct(n.Utilisation), n.WorstWindow, n.WorstWindowStart, n.GrantWorstWindow)
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%.3f\t%.3f\t%.2f\t%s\t%d\t%.3f\t%d\t%d\t\n",
+				s.Numbers, n.PhoneNumberID, n.Sends, n.StartSeconds, n.Seconds, n.PerSecond, pct(n.Utilisation), n.WorstWindow, n.WorstWindowStart,
+				n.GrantWorstWindow, n.DepartWorstWindow)
 		}
 	}
 	_ = tw.Flush()

@@ -55,6 +55,7 @@ func TestRunThrottleSmall(t *testing.T) {
 	require.GreaterOrEqual(t, sc.ProcessRequests[0]+sc.ProcessRequests[1], 80, "every send request came from a worker process")
 	require.GreaterOrEqual(t, sc.Grants, 80, "the workers reported a rate token per send")
 	require.GreaterOrEqual(t, sc.LuaCalls, sc.Grants, "the workers counted the rate limit's Lua calls: at least one per token")
+	require.Positive(t, sc.DepartWorstWindow, "the workers reported when each request left")
 	require.Contains(t, progress.String(), "worker 1: ")
 	require.Contains(t, progress.String(), "worker 2: ")
 	require.Contains(t, progress.String(), "bench: dropped database")
@@ -62,6 +63,7 @@ func TestRunThrottleSmall(t *testing.T) {
 	var table bytes.Buffer
 	require.NoError(t, res.WriteTable(&table))
 	require.Contains(t, table.String(), "2 processes × 2 numbers at 20/s: ")
+	require.Contains(t, table.String(), "at departure")
 	b, err := json.Marshal(res)
 	require.NoError(t, err)
 	var back bench.ThrottleResult
