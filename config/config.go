@@ -27,6 +27,7 @@ const (
 	minSettleWindow = time.Second     // WACAMP_SETTLE_WINDOW
 	minStaleAfter   = 5 * time.Second // WACAMP_STALE_AFTER
 	minFirstPoll    = time.Second     // WACAMP_FIRST_POLL
+	minFeedAhead    = time.Second     // WACAMP_FEED_AHEAD: two ticks of the scheduler
 )
 
 // Config is what configures wacamp's processes, one field per variable of
@@ -52,6 +53,10 @@ type Config struct {
 	// its first status poll comes; 0 (unset) is the engine's default
 	// (delivery.DefaultPollPlan: 1m).
 	FirstPoll time.Duration
+	// FeedAhead (WACAMP_FEED_AHEAD, at least 1s) is how many seconds of its
+	// number's rate a running broadcast keeps queued in Redis; 0 (unset)
+	// is the engine's default (delivery.Options: 5s).
+	FeedAhead time.Duration
 	// WebhookAddr is where the worker's webhook receiver listens
 	// (WACAMP_WEBHOOK_ADDR, the default of -webhook-addr); "" is none.
 	WebhookAddr string
@@ -115,6 +120,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.SettleWindow = duration(get("WACAMP_SETTLE_WINDOW"))
 	c.StaleAfter = duration(get("WACAMP_STALE_AFTER"))
 	c.FirstPoll = duration(get("WACAMP_FIRST_POLL"))
+	c.FeedAhead = duration(get("WACAMP_FEED_AHEAD"))
 	c.WebhookAddr = get("WACAMP_WEBHOOK_ADDR")
 	if v := get("WACAMP_SECRET_DIRS"); strings.TrimSpace(v) != "" {
 		c.SecretDirs = dirList(v)
@@ -158,6 +164,7 @@ func (c Config) Validate() error {
 		{"WACAMP_SETTLE_WINDOW", c.SettleWindow, minSettleWindow, "5m"},
 		{"WACAMP_STALE_AFTER", c.StaleAfter, minStaleAfter, "5m"},
 		{"WACAMP_FIRST_POLL", c.FirstPoll, minFirstPoll, "1m"},
+		{"WACAMP_FEED_AHEAD", c.FeedAhead, minFeedAhead, "5s"},
 	} {
 		if d.v != 0 && d.v < d.least {
 			errs = append(errs, fmt.Errorf("%s=%q: want a duration of at least %s, such as %s", d.name, c.value(d.name, d.v.String()), d.least, d.example))

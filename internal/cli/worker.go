@@ -89,10 +89,12 @@ func Worker(ctx context.Context, args []string, io IO) error {
 //     exists (scheduler; default 5m; a Redis that lost its data is noticed
 //     at the next tick regardless);
 //   - WACAMP_FIRST_POLL: how long after a send its first status poll comes
-//     (worker; default 1m; the later polls keep their plan).
+//     (worker; default 1m; the later polls keep their plan);
+//   - WACAMP_FEED_AHEAD: how many seconds of its number's rate a running
+//     broadcast keeps queued in Redis (scheduler; default 5s).
 func campaignOptions(cfg config.Config, log *slog.Logger) delivery.Options {
 	o := delivery.Options{Logger: log, Lease: cfg.Lease, SettleWindow: cfg.SettleWindow, StaleAfter: cfg.StaleAfter,
-		Polls: delivery.PollPlan{First: cfg.FirstPoll}}
+		Polls: delivery.PollPlan{First: cfg.FirstPoll}, FeedAhead: cfg.FeedAhead}
 	if o.Lease != 0 && o.Lease < 90*time.Second {
 		log.Warn("worker: WACAMP_LEASE is shorter than 90s; requests to a slow provider will be cut short and reconciled", slog.Duration("lease", o.Lease))
 	}
