@@ -348,7 +348,8 @@ func (f *Feeder) expirePaused(ctx context.Context) error {
 	return nil
 }
 
-// window is how many tasks a broadcast may have in Redis at once.
+// window is how many deliveries a broadcast may have queued in Redis at
+// once (in batch tasks of batchSize).
 func (f *Feeder) window(rate float64) int {
 	w := int(math.Ceil(rate * f.opts.FeedAhead.Seconds()))
 	return max(f.opts.MinWindow, min(w, f.opts.MaxWindow))
@@ -365,11 +366,11 @@ const StepsAhead = 2 * time.Second
 
 // stepWindow is how many sequence steps of an account whose rate is rate
 // may be in flight at once: about StepsAhead of its rate, at least
-// minStepWindow, at most MaxWindow. Not MinWindow (50): a slow number's
-// released steps each hold a worker slot while they wait for their
-// departure, so 50 steps of a number sending one a second would hold 50
-// slots (a worker's default concurrency) for up to 50 s, and every other
-// number would wait for them.
+// minStepWindow, at most MaxWindow. Small, as a broadcast's MinWindow: a
+// slow number's released steps each hold a worker slot while they wait for
+// their departure, so 50 steps of a number sending one a second would hold
+// 50 slots (a worker's default concurrency) for up to 50 s, and every
+// other number would wait for them.
 func (f *Feeder) stepWindow(rate float64) int {
 	w := int(math.Ceil(rate * min(StepsAhead, f.opts.FeedAhead).Seconds()))
 	return max(minStepWindow, min(w, f.opts.MaxWindow))

@@ -330,7 +330,8 @@ sequences:
 	clk := testclock.New(time.Now())
 	b.opts.Now = clk.Now
 	// The slow number's window: 10/s × StepsAhead 2 s = 20 steps (a
-	// broadcast's would be 300); the trickle's (1/s) 4, not MinWindow.
+	// broadcast's would be 300 with this FeedAhead); the trickle's (1/s)
+	// its least, 4.
 	b.opts.FeedAhead = 30 * time.Second
 	const window = 20
 	people := b.people(70)

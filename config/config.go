@@ -27,7 +27,7 @@ const (
 	minSettleWindow = time.Second     // WACAMP_SETTLE_WINDOW
 	minStaleAfter   = 5 * time.Second // WACAMP_STALE_AFTER
 	minFirstPoll    = time.Second     // WACAMP_FIRST_POLL
-	minFeedAhead    = time.Second     // WACAMP_FEED_AHEAD: two ticks of the scheduler
+	minFeedAhead    = 2 * time.Second // WACAMP_FEED_AHEAD: the step window's 2 s; topped up when half empty
 )
 
 // Config is what configures wacamp's processes, one field per variable of
@@ -53,7 +53,7 @@ type Config struct {
 	// its first status poll comes; 0 (unset) is the engine's default
 	// (delivery.DefaultPollPlan: 1m).
 	FirstPoll time.Duration
-	// FeedAhead (WACAMP_FEED_AHEAD, at least 1s) is how many seconds of its
+	// FeedAhead (WACAMP_FEED_AHEAD, at least 2s) is how many seconds of its
 	// number's rate a running broadcast keeps queued in Redis; 0 (unset)
 	// is the engine's default (delivery.Options: 5s).
 	FeedAhead time.Duration

@@ -81,7 +81,7 @@ func TestFromEnvRefusesBadValues(t *testing.T) {
 		"WACAMP_LEASE":         {"soon", `WACAMP_LEASE="soon": want a duration of at least 1s, such as 2m`},
 		"WACAMP_SETTLE_WINDOW": {"-1m", `WACAMP_SETTLE_WINDOW="-1m": want a duration of at least 1s, such as 5m`},
 		"WACAMP_STALE_AFTER":   {"1s", `WACAMP_STALE_AFTER="1s": want a duration of at least 5s, such as 5m`},
-		"WACAMP_FEED_AHEAD":    {"500ms", `WACAMP_FEED_AHEAD="500ms": want a duration of at least 1s, such as 5s`},
+		"WACAMP_FEED_AHEAD":    {"500ms", `WACAMP_FEED_AHEAD="500ms": want a duration of at least 2s, such as 5s`},
 		"WACAMP_FIRST_POLL":    {"10ms", `WACAMP_FIRST_POLL="10ms": want a duration of at least 1s, such as 1m`},
 	} {
 		_, err := FromEnv(getenv(map[string]string{name: tc.bad}))

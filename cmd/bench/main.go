@@ -144,6 +144,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if misplaced != nil {
 		return misplaced
 	}
+	if cfg.Rounds == 0 {
+		// bench.Config reads 0 as "the default".
+		return errors.New("-rounds 0 is refused: want 1–99 rounds")
+	}
 	if cfg.RedisDB == 0 {
 		// bench.Config reads 0 as "the default"; on the command line it is
 		// a request to flush database 0.

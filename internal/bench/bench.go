@@ -116,7 +116,11 @@ type Result struct {
 	Send        Send    `json:"send"`
 	Ratio       float64 `json:"ratio"`        // Send.PerSecond / Noop.PerSecond
 	SteadyRatio float64 `json:"steady_ratio"` // Send.SteadyPerSecond / Noop.PerSecond
-	Rounds      []Round `json:"rounds"`       // in the order they ran
+	Rounds      []Round `json:"rounds"`       // the rounds that ran to the end, in order
+	// ShownRound is the round (from 1) whose phases the fields above are:
+	// the one of median ratio, or, when Stopped, the round that failed.
+	ShownRound int  `json:"shown_round"`
+	Stopped    bool `json:"stopped"`
 }
 
 // Round is one no-op phase and the send phase right after it.
@@ -198,16 +202,21 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (res Result, err e
 			err = fmt.Errorf("simulator accepted %d sends for %d recipients (%d duplicated, %d missing): %w",
 				r.Send.SimAccepted, r.Send.Recipients, r.Send.Duplicates, r.Send.Missing, ErrMismatch)
 		}
-		res.Rounds = append(res.Rounds, Round{NoopPerSecond: r.Noop.PerSecond, SendPerSecond: r.Send.PerSecond,
-			Ratio: r.Ratio, SteadyRatio: r.SteadyRatio})
+		if err == nil || errors.Is(err, ErrMismatch) { // both phases ran to the end
+			res.Rounds = append(res.Rounds, Round{NoopPerSecond: r.Noop.PerSecond, SendPerSecond: r.Send.PerSecond,
+				Ratio: r.Ratio, SteadyRatio: r.SteadyRatio})
+		}
 		if err != nil {
 			res.Database, res.Noop, res.Send, res.Ratio, res.SteadyRatio = r.Database, r.Noop, r.Send, r.Ratio, r.SteadyRatio
+			res.ShownRound, res.Stopped = i+1, true
 			return res, fmt.Errorf("round %d: %w", i+1, err)
 		}
+		r.ShownRound = i + 1
 		rounds = append(rounds, r)
 	}
 	m := medianRound(rounds)
 	res.Database, res.Noop, res.Send, res.Ratio, res.SteadyRatio = m.Database, m.Noop, m.Send, m.Ratio, m.SteadyRatio
+	res.ShownRound = m.ShownRound
 	return res, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -62,12 +63,14 @@ func TestRunSmall(t *testing.T) {
 	}
 	require.True(t, median, "the result is one of its rounds")
 	require.Equal(t, min(res.Rounds[0].Ratio, res.Rounds[1].Ratio), res.Ratio, "of two rounds, the lower middle one")
+	require.Equal(t, res.Rounds[res.ShownRound-1].Ratio, res.Ratio, "ShownRound names it")
+	require.False(t, res.Stopped)
 
 	var table bytes.Buffer
 	require.NoError(t, res.WriteTable(&table))
 	require.Contains(t, table.String(), "raw asynq no-op rate")
 	require.Contains(t, table.String(), "per send: CPU ")
-	require.Contains(t, table.String(), "2 rounds, each a no-op phase and then a send phase")
+	require.Contains(t, table.String(), fmt.Sprintf("2 rounds, each a no-op phase and then a send phase; the table above is round %d", res.ShownRound))
 	b, err := json.Marshal(res)
 	require.NoError(t, err)
 	var back bench.Result
@@ -165,4 +168,15 @@ func TestRunRejectsRoundsOutOfRange(t *testing.T) {
 		_, err := bench.Run(context.Background(), bench.Config{Rounds: n}, io.Discard)
 		require.ErrorContains(t, err, "rounds must be 1–99")
 	}
+}
+
+// A run that stopped at a failed round says so, and that the table is
+// that round's, not a median.
+func TestWriteTableOfAStoppedRun(t *testing.T) {
+	t.Parallel()
+	res := bench.Result{Rounds: []bench.Round{{NoopPerSecond: 100, SendPerSecond: 40, Ratio: 0.4}}, ShownRound: 2, Stopped: true}
+	var table bytes.Buffer
+	require.NoError(t, res.WriteTable(&table))
+	require.Contains(t, table.String(), "the run stopped at round 2, which the table above shows; the rounds before it:\n  round 1: no-op    100/s")
+	require.NotContains(t, table.String(), "median")
 }

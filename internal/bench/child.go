@@ -218,8 +218,10 @@ type grantRecorder struct {
 type grant struct {
 	key string // the account's rate key, "phone:<phone_number_id>"
 	at  time.Time
-	// left is when the request was let go (Depart returned), after its
-	// slot at; zero for a token taken by Wait.
+	// left is when the request was let go (Depart returned); zero for a
+	// token taken by Wait. A caller that came to Depart late for at went
+	// at another slot (throttle.Fleet.Depart): at is the slot it was
+	// granted first, which the scheduled departures are counted by.
 	left time.Time
 }
 
@@ -259,7 +261,8 @@ func (g *grantRecorder) Penalize(ctx context.Context, key string) (throttle.Pena
 	return g.fleet.Penalize(ctx, key)
 }
 
-// report writes one "grant <key> <unix nanoseconds>" line per grant.
+// report writes one "grant <key> <slot> <left>" line per grant, the times
+// in Unix nanoseconds (left is the slot for a token taken by Wait).
 func (g *grantRecorder) report(w io.Writer) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -269,6 +272,20 @@ func (g *grantRecorder) report(w io.Writer) error {
 		fmt.Fprintf(bw, "%s %s %d %d\n", grantWord, gr.key, gr.at.UnixNano(), left.UnixNano())
 	}
 	return bw.Flush()
+}
+
+// parseGrant reads the fields of a line report wrote; ok is false for any
+// other line.
+func parseGrant(f []string) (g grant, ok bool) {
+	if len(f) != 4 || f[0] != grantWord {
+		return grant{}, false
+	}
+	at, err1 := strconv.ParseInt(f[2], 10, 64)
+	left, err2 := strconv.ParseInt(f[3], 10, 64)
+	if err1 != nil || err2 != nil {
+		return grant{}, false
+	}
+	return grant{key: f[1], at: time.Unix(0, at), left: time.Unix(0, left)}, true
 }
 
 // grantWord starts a grant line on a child's stdout.
@@ -436,13 +453,8 @@ func (c *childStdout) Write(p []byte) (int, error) {
 			c.luaCalls, _ = strconv.Atoi(f[1])
 			continue
 		}
-		if len(f) != 4 || f[0] != grantWord {
-			continue
-		}
-		at, err1 := strconv.ParseInt(f[2], 10, 64)
-		left, err2 := strconv.ParseInt(f[3], 10, 64)
-		if err1 == nil && err2 == nil {
-			c.grants = append(c.grants, grant{key: f[1], at: time.Unix(0, at), left: time.Unix(0, left)})
+		if g, ok := parseGrant(f); ok {
+			c.grants = append(c.grants, g)
 		}
 	}
 }

@@ -32,8 +32,12 @@ simulator accepted %d sends for %d recipients: %d duplicated, %d missing
 	if err != nil {
 		return fmt.Errorf("write table: %w", err)
 	}
-	if len(r.Rounds) > 1 {
-		if _, err := fmt.Fprintf(w, "%d rounds, each a no-op phase and then a send phase; the table above is the round of median ratio:\n", len(r.Rounds)); err != nil {
+	if len(r.Rounds) > 1 || r.Stopped {
+		what := fmt.Sprintf("%d rounds, each a no-op phase and then a send phase; the table above is round %d, of median ratio:\n", len(r.Rounds), r.ShownRound)
+		if r.Stopped {
+			what = fmt.Sprintf("the run stopped at round %d, which the table above shows; the rounds before it:\n", r.ShownRound)
+		}
+		if _, err := fmt.Fprint(w, what); err != nil {
 			return fmt.Errorf("write table: %w", err)
 		}
 		for i, rd := range r.Rounds {

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,4 +88,23 @@ func TestMeasure(t *testing.T) {
 	require.InDelta(t, 2, sc.LuaCallsPerSend, 1e-9)
 	require.True(t, sc.WithinLimit())
 	require.False(t, sc.Utilised())
+}
+
+// TestGrantLinesRoundTrip: what a worker child reports of its grants, the
+// parent reads back, with the moment each request left (a Wait's token
+// left at its grant).
+func TestGrantLinesRoundTrip(t *testing.T) {
+	t0 := time.Unix(0, 1_700_000_000_123_456_789)
+	g := &grantRecorder{grants: []grant{{"phone:1", t0, t0.Add(3 * time.Millisecond)}, {"phone:2", t0, time.Time{}}}}
+	var out bytes.Buffer
+	require.NoError(t, g.report(&out))
+	var back []grant
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		gr, ok := parseGrant(strings.Fields(line))
+		require.True(t, ok, line)
+		back = append(back, gr)
+	}
+	require.Equal(t, []grant{{"phone:1", t0, t0.Add(3 * time.Millisecond)}, {"phone:2", t0, t0}}, back)
+	_, ok := parseGrant(strings.Fields("grant phone:1 12"))
+	require.False(t, ok, "a line without the departure")
 }

@@ -55,7 +55,6 @@ func TestRunThrottleSmall(t *testing.T) {
 	require.GreaterOrEqual(t, sc.ProcessRequests[0]+sc.ProcessRequests[1], 80, "every send request came from a worker process")
 	require.GreaterOrEqual(t, sc.Grants, 80, "the workers reported a rate token per send")
 	require.GreaterOrEqual(t, sc.LuaCalls, sc.Grants, "the workers counted the rate limit's Lua calls: at least one per token")
-	require.Positive(t, sc.DepartWorstWindow, "the workers reported when each request left")
 	require.Contains(t, progress.String(), "worker 1: ")
 	require.Contains(t, progress.String(), "worker 2: ")
 	require.Contains(t, progress.String(), "bench: dropped database")
