@@ -273,12 +273,16 @@ func TestScheduledStartAndDeadline(t *testing.T) {
 // enqueued after it waits behind it: a number sending one message a second
 // has 5 one-delivery tasks in Redis (it had 50 when the least window was
 // 50, which held a worker's 50 slots), a faster one 5 s of its rate in
-// tasks of half a second.
+// tasks of half a second; a shorter FeedAhead of a slow number's rate
+// still leaves its least.
 func TestWindowIsSecondsOfTheRate(t *testing.T) {
 	t.Parallel()
-	for _, c := range []struct{ rate, sends, tasks int }{{1, 5, 5}, {20, 100, 10}} {
+	for _, c := range []struct {
+		rate, sends, tasks int
+		ahead              time.Duration
+	}{{1, 5, 5, 0}, {20, 100, 10, 0}, {1, 4, 4, 2 * time.Second}} {
 		b := newBench(t, botsailorsim.Options{})
-		b.opts.FeedAhead, b.opts.MinWindow = 0, 0 // the defaults
+		b.opts.FeedAhead, b.opts.MinWindow = c.ahead, 0 // 0: the defaults; 2 s of 1/s is under the least (4)
 		b.apply(b.writeCampaign("w", 500, c.rate, `      text: "Hi {{name}}"`))
 		f, _ := b.feeder()
 		require.NoError(t, f.Tick(context.Background()))
