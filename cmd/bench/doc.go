@@ -14,7 +14,12 @@
 // one-second window, its utilisation of the limit and the rate limit's Lua
 // calls to Redis per send.
 //
-//	bench -throttle [-rate 50] [-seconds 10] [-concurrency 50] [-json]
+//	bench -throttle [-rate 50] [-seconds 10] [-concurrency 50] [-slow N] [-feed-ahead 5s] [-min-window 4] [-json]
+//
+// -slow adds N numbers sending one message a second to every scenario,
+// sharing the workers' slots (the figures are the other numbers');
+// -feed-ahead and -min-window set the scheduler's broadcast window instead
+// of the product's.
 //
 // With -steps it measures drip sequences at scale: -enrollments people
 // (default 100,000) enrolled in a one-step sequence whose steps all fall due

@@ -61,6 +61,15 @@ type ThrottleConfig struct {
 	Processes int
 	// Concurrency is each worker process's send concurrency.
 	Concurrency int
+	// Slow adds to every scenario this many phone numbers sending
+	// SlowRate (one message a second), each with a broadcast of Seconds at
+	// that rate, beside the numbers measured: they share the fleet's
+	// worker slots, and the scenario's figures are the other numbers'.
+	Slow int
+	// FeedAhead and MinWindow size the scheduler's broadcast window
+	// (delivery.Options); zero: the product's defaults.
+	FeedAhead time.Duration
+	MinWindow int
 	// RedisURL, RedisDB, RedisLeased, DatabaseURL and Timeout are as in
 	// Config. The Redis database is flushed before every scenario; every
 	// scenario works in its own fresh Postgres database.
@@ -89,6 +98,12 @@ func (c ThrottleConfig) withDefaults() ThrottleConfig {
 // perNumber is how many recipients each phone number's broadcast has.
 func (c ThrottleConfig) perNumber() int { return int(math.Round(c.Rate * c.Seconds)) }
 
+// SlowRate is the rate_per_second of ThrottleConfig.Slow's numbers.
+const SlowRate = 1.0
+
+// perSlowNumber is how many recipients each slow number's broadcast has.
+func (c ThrottleConfig) perSlowNumber() int { return max(2, int(math.Round(SlowRate*c.Seconds))) }
+
 func (c ThrottleConfig) validate() error {
 	total := 0
 	for _, n := range c.Numbers {
@@ -108,6 +123,10 @@ func (c ThrottleConfig) validate() error {
 		return fmt.Errorf("at most 99999999 recipients in all, got %d", total)
 	case c.Processes < 1:
 		return fmt.Errorf("processes must be at least 1, got %d", c.Processes)
+	case c.Slow < 0 || c.Slow > 1000:
+		return fmt.Errorf("slow numbers must be 0–1000, got %d", c.Slow)
+	case c.FeedAhead < 0 || c.MinWindow < 0:
+		return fmt.Errorf("feed ahead and min window must not be negative, got %s and %d", c.FeedAhead, c.MinWindow)
 	case c.Concurrency < 1:
 		return fmt.Errorf("concurrency must be at least 1, got %d", c.Concurrency)
 	case c.RedisDB < 1:
@@ -121,13 +140,19 @@ func (c ThrottleConfig) validate() error {
 // ThrottleResult is what one throttle benchmark run measured. Durations are
 // in seconds, utilisations are shares (0.98 = 98%).
 type ThrottleResult struct {
-	CPUs           int        `json:"cpus"`
-	Processes      int        `json:"processes"`
-	Concurrency    int        `json:"concurrency"` // per process
-	Rate           float64    `json:"rate_per_second"`
-	SendsPerNumber int        `json:"sends_per_number"`
-	RedisDB        int        `json:"redis_db"`
-	Scenarios      []Scenario `json:"scenarios"`
+	CPUs           int     `json:"cpus"`
+	Processes      int     `json:"processes"`
+	Concurrency    int     `json:"concurrency"` // per process
+	Rate           float64 `json:"rate_per_second"`
+	SendsPerNumber int     `json:"sends_per_number"`
+	// Slow numbers at SlowRate shared every scenario's fleet; FeedAhead
+	// and MinWindow sized the broadcast window (0: the product's).
+	Slow               int        `json:"slow_numbers"`
+	SendsPerSlowNumber int        `json:"sends_per_slow_number"`
+	FeedAhead          float64    `json:"feed_ahead_seconds"`
+	MinWindow          int        `json:"min_window"`
+	RedisDB            int        `json:"redis_db"`
+	Scenarios          []Scenario `json:"scenarios"`
 }
 
 // Scenario is one scenario: Numbers phone numbers, each with a broadcast of
@@ -255,7 +280,11 @@ func RunThrottle(ctx context.Context, cfg ThrottleConfig, progress io.Writer) (T
 	}
 
 	res := ThrottleResult{CPUs: runtime.GOMAXPROCS(0), Processes: cfg.Processes, Concurrency: cfg.Concurrency,
-		Rate: cfg.Rate, SendsPerNumber: cfg.perNumber(), RedisDB: cfg.RedisDB}
+		Rate: cfg.Rate, SendsPerNumber: cfg.perNumber(), RedisDB: cfg.RedisDB,
+		Slow: cfg.Slow, FeedAhead: cfg.FeedAhead.Seconds(), MinWindow: cfg.MinWindow}
+	if cfg.Slow > 0 {
+		res.SendsPerSlowNumber = cfg.perSlowNumber()
+	}
 	ids := &idSource{}
 	var mismatch []error
 	for _, n := range cfg.Numbers {
@@ -305,6 +334,7 @@ func (s *idSource) phones(n int) []string {
 // (both named name) and its audience.
 type benchNumber struct {
 	name          string
+	rate          float64 // its account's rate_per_second
 	phoneNumberID string
 	phones        []string
 	broadcastID   int64
@@ -316,6 +346,22 @@ type benchNumber struct {
 // so the run shows how the fleet shares its worker slots as deployed.
 func throttleCampaignOptions() delivery.Options {
 	return delivery.Options{Polls: delivery.PollPlan{First: time.Hour}}
+}
+
+// slowOf returns the sends of the slow numbers and those of the others.
+func slowOf(sends []botsailorsim.Send, slow []benchNumber) (theirs, others []botsailorsim.Send) {
+	ids := map[string]bool{}
+	for _, n := range slow {
+		ids[n.phoneNumberID] = true
+	}
+	for _, s := range sends {
+		if ids[s.PhoneNumberID] {
+			theirs = append(theirs, s)
+		} else {
+			others = append(others, s)
+		}
+	}
+	return theirs, others
 }
 
 // runScenario runs one scenario of numbers phone numbers.
@@ -353,9 +399,14 @@ func runScenario(ctx context.Context, log *slog.Logger, progress io.Writer, opt 
 
 	nums := make([]benchNumber, numbers)
 	for i := range nums {
-		nums[i] = benchNumber{name: fmt.Sprintf("number-%02d", i+1), phoneNumberID: ids.number(), phones: ids.phones(cfg.perNumber())}
+		nums[i] = benchNumber{name: fmt.Sprintf("number-%02d", i+1), rate: cfg.Rate, phoneNumberID: ids.number(), phones: ids.phones(cfg.perNumber())}
 	}
-	if err := applyNumbers(ctx, log, db, baseURL, cfg.Rate, nums); err != nil {
+	slow := make([]benchNumber, cfg.Slow)
+	for i := range slow {
+		slow[i] = benchNumber{name: fmt.Sprintf("slow-%02d", i+1), rate: SlowRate, phoneNumberID: ids.number(), phones: ids.phones(cfg.perSlowNumber())}
+	}
+	all := append(slices.Clone(nums), slow...)
+	if err := applyNumbers(ctx, log, db, baseURL, all); err != nil {
 		return sc, err
 	}
 
@@ -381,14 +432,14 @@ func runScenario(ctx context.Context, log *slog.Logger, progress io.Writer, opt 
 	defer func() { err = errors.Join(err, stop()) }()
 
 	opts := throttleCampaignOptions()
-	opts.Logger = log
+	opts.Logger, opts.FeedAhead, opts.MinWindow = log, cfg.FeedAhead, cfg.MinWindow
 
 	log.InfoContext(ctx, "bench: throttle: running", slog.Int("processes", cfg.Processes), slog.Float64("rate", cfg.Rate),
 		slog.Int("recipients", sc.Recipients))
 	start := time.Now()
 	stopFeed := runFeeder(ctx, opt, db, opts)
 	defer stopFeed()
-	if err := waitAllAccepted(ctx, log, db, nums, kids, start); err != nil {
+	if err := waitAllAccepted(ctx, log, db, all, kids, start); err != nil {
 		return sc, err
 	}
 	stopFeed()
@@ -397,7 +448,13 @@ func runScenario(ctx context.Context, log *slog.Logger, progress io.Writer, opt 
 	}
 
 	grants, luaCalls := collectGrants(kids)
-	measure(&sc, nums, sim.Sends(), grants, luaCalls)
+	slowSends, sends := slowOf(sim.Sends(), slow)
+	measure(&sc, nums, sends, grants, luaCalls)
+	// The slow numbers' sends count for exactly-once, not for the figures.
+	var slowSc Scenario
+	measure(&slowSc, slow, slowSends, nil, 0)
+	sc.Duplicates += slowSc.Duplicates
+	sc.Missing += slowSc.Missing
 	sc.RateLimited = sim.Stats().RateLimited
 	sc.ProcessRequests = counter.counts(cfg.Processes)
 	log.InfoContext(ctx, "bench: throttle: done", slog.Int("sends", sc.Sends), slog.Float64("seconds", round(sc.Seconds, 3)),
@@ -411,13 +468,13 @@ func runScenario(ctx context.Context, log *slog.Logger, progress io.Writer, opt 
 
 // applyNumbers writes one account and one broadcast per number, loads and
 // applies them, and notes each broadcast's id.
-func applyNumbers(ctx context.Context, log *slog.Logger, db *store.DB, baseURL string, rate float64, nums []benchNumber) error {
+func applyNumbers(ctx context.Context, log *slog.Logger, db *store.DB, baseURL string, nums []benchNumber) error {
 	dir, err := os.MkdirTemp("", "wacamp-bench-throttle-")
 	if err != nil {
 		return fmt.Errorf("campaign directory: %w", err)
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	path, err := writeThrottleCampaign(dir, baseURL, rate, nums)
+	path, err := writeThrottleCampaign(dir, baseURL, nums)
 	if err != nil {
 		return err
 	}
@@ -444,10 +501,10 @@ func applyNumbers(ctx context.Context, log *slog.Logger, db *store.DB, baseURL s
 // writeThrottleCampaign writes, into dir, one YAML file with an account and
 // a broadcast per number (each audience in its own CSV) and returns its
 // path. Every account is on the simulator with the same token, its own
-// phone_number_id, and rate_per_second rate; the pair interval is the
+// phone_number_id, and its number's rate_per_second; the pair interval is the
 // default (6 s, never reached: every recipient gets one message) and the
 // unique-recipient budget is off, so the rate is the only limit.
-func writeThrottleCampaign(dir, baseURL string, rate float64, nums []benchNumber) (string, error) {
+func writeThrottleCampaign(dir, baseURL string, nums []benchNumber) (string, error) {
 	var accounts, broadcasts strings.Builder
 	for _, n := range nums {
 		var csv strings.Builder
@@ -467,7 +524,7 @@ func writeThrottleCampaign(dir, baseURL string, rate float64, nums []benchNumber
     whatsapp_bot_id: 123
     rate_per_second: %s
     daily_unique_limit: unlimited
-`, n.name, baseURL, tokenVar, n.phoneNumberID, strconv.FormatFloat(rate, 'f', -1, 64))
+`, n.name, baseURL, tokenVar, n.phoneNumberID, strconv.FormatFloat(n.rate, 'f', -1, 64))
 		fmt.Fprintf(&broadcasts, `  - name: %s
     account: %s
     audience:

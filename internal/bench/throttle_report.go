@@ -15,6 +15,16 @@ func (r ThrottleResult) WriteTable(w io.Writer) error {
 	fmt.Fprintf(ew, "wacamp throttle bench: %d CPUs, %d worker processes × concurrency %d, limit %s/s per number, %d sends per number, redis db %d (flushed), one postgres database per scenario (dropped)\n\n",
 		r.CPUs, r.Processes, r.Concurrency, num(r.Rate), r.SendsPerNumber, r.RedisDB)
 
+	if r.Slow > 0 {
+		fmt.Fprintf(ew, "Slow numbers sharing the workers in every scenario: %d at %s/s, %d sends each (not in the figures).\n", r.Slow, num(SlowRate), r.SendsPerSlowNumber)
+	}
+	if r.FeedAhead > 0 || r.MinWindow > 0 {
+		fmt.Fprintf(ew, "Broadcast window: %s s of each number's rate, at least %d deliveries (0: the product's).\n", num(r.FeedAhead), r.MinWindow)
+	}
+	if r.Slow > 0 || r.FeedAhead > 0 || r.MinWindow > 0 {
+		fmt.Fprintln(ew)
+	}
+
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "processes\tnumbers\tlimit/s\tsends\tseconds\tfleet/s\tfleet util\tmean util\tmin util\tworst 1-s window\tat grant\tat departure\tlua/send\t130429\tdup\tmissing\tsend requests per process\t\n")
 	for _, s := range r.Scenarios {

@@ -28,6 +28,8 @@ func TestRunThrottleSmall(t *testing.T) {
 		Seconds:     2,
 		Numbers:     []int{2},
 		Concurrency: 10,
+		Slow:        1,
+		MinWindow:   2,
 		RedisURL:    testenv.RedisURL(),
 		RedisDB:     rds.DB,
 		RedisLeased: true,
@@ -37,6 +39,9 @@ func TestRunThrottleSmall(t *testing.T) {
 	require.NoError(t, err, progress.String())
 
 	require.Equal(t, 2, res.Processes)
+	require.Equal(t, 1, res.Slow)
+	require.Equal(t, 2, res.SendsPerSlowNumber, "2 s at 1/s")
+	require.Equal(t, 2, res.MinWindow)
 	require.Equal(t, 40, res.SendsPerNumber)
 	require.Len(t, res.Scenarios, 1)
 	sc := res.Scenarios[0]
@@ -63,6 +68,8 @@ func TestRunThrottleSmall(t *testing.T) {
 	require.NoError(t, res.WriteTable(&table))
 	require.Contains(t, table.String(), "2 processes × 2 numbers at 20/s: ")
 	require.Contains(t, table.String(), "at departure")
+	require.Contains(t, table.String(), "Slow numbers sharing the workers in every scenario: 1 at 1/s, 2 sends each (not in the figures).")
+	require.Contains(t, table.String(), "at least 2 deliveries")
 	b, err := json.Marshal(res)
 	require.NoError(t, err)
 	var back bench.ThrottleResult
@@ -81,6 +88,8 @@ func TestRunThrottleRejectsBadConfig(t *testing.T) {
 		{"rate over the config maximum", bench.ThrottleConfig{Rate: 5000}, "rate must be more than 0 and at most"},
 		{"too little work", bench.ThrottleConfig{Rate: 1, Seconds: 1}, "at least 2 sends per number"},
 		{"no numbers", bench.ThrottleConfig{Numbers: []int{0}}, "numbers must be at least 1"},
+		{"negative slow numbers", bench.ThrottleConfig{Slow: -1}, "slow numbers must be 0–1000"},
+		{"negative window", bench.ThrottleConfig{MinWindow: -1}, "must not be negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := bench.RunThrottle(context.Background(), tc.cfg, io.Discard)
