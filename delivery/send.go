@@ -189,6 +189,9 @@ func (h *SendHandler) send(ctx context.Context, ref Ref, job Job) error {
 // whether it did. A failed park is logged: the delivery then waits in its
 // task.
 func (h *SendHandler) park(ctx context.Context, ref Ref, job Job, w *WaitError) bool {
+	if !parkable[w.KindOf()] {
+		return false
+	}
 	ends := w.Ends
 	if ends > w.After {
 		// Room for many held at once comes at one instant: spread them,
@@ -196,7 +199,7 @@ func (h *SendHandler) park(ctx context.Context, ref Ref, job Job, w *WaitError) 
 		ends += time.Duration(rand.Int64N(int64(ends/16) + 1))
 	}
 	wait := max(w.After, min(ends, ParkRecheck))
-	if !parkable[w.KindOf()] || wait <= ParkAfter {
+	if wait <= ParkAfter {
 		return false
 	}
 	own, err := h.owners.of(job)
