@@ -425,7 +425,7 @@ func (f *Feeder) feedRunning(ctx context.Context) error {
 		if !more || inflight > w/2 {
 			continue
 		}
-		feeds = append(feeds, feed{b: b, need: w - inflight, window: w, batch: batchSize(a.RatePerSecond)})
+		feeds = append(feeds, feed{b: b, need: w - inflight, window: w, batch: batchSize(a.RatePerSecond), ahead: inflight, rate: a.RatePerSecond})
 		total += w - inflight
 	}
 	// The tick's top-ups go out in rounds of about feedChunk deliveries,
@@ -447,7 +447,7 @@ func (f *Feeder) feedRunning(ctx context.Context) error {
 				return err
 			}
 			if len(refs) > 0 {
-				round = append(round, feed{b: fd.b, refs: refs, offset: fd.taken, window: fd.window, batch: fd.batch})
+				round = append(round, feed{b: fd.b, refs: refs, offset: fd.taken, window: fd.window, batch: fd.batch, ahead: fd.ahead, rate: fd.rate})
 			}
 			fd.taken += take
 			if len(refs) < take {
@@ -484,14 +484,33 @@ func (f *Feeder) nextRefs(ctx context.Context, id int64, n int) ([]delivery.Ref,
 
 // feed is what one tick adds to one broadcast's window, in batch send
 // tasks of batch deliveries: need in all, refs in this round, after offset
-// (taken) in earlier rounds.
+// (taken) in earlier rounds, behind ahead deliveries already in the window,
+// at its number's rate.
 type feed struct {
 	b      Broadcast
 	refs   []delivery.Ref
 	window int
 	batch  int
+	ahead  int
+	rate   float64
 
 	need, taken, offset int
+}
+
+// holdBack is how long a batch send task whose first delivery is pos
+// deliveries into its broadcast's window (those ahead of it leave first,
+// at rate) waits in Redis's schedule before it enters the send queue: until
+// lead before its first departure, so that it waits for that departure in
+// a worker slot for about lead (plus up to a second: asynq releases
+// scheduled tasks by the whole second) rather than for the whole window.
+// Zero when it leaves within lead, when the rate is unlimited, or when
+// lead is negative (every task enters the queue at once).
+func holdBack(pos int, rate float64, lead time.Duration) time.Duration {
+	if rate <= 0 || lead < 0 {
+		return 0
+	}
+	departs := time.Duration(float64(pos) / rate * float64(time.Second))
+	return max(departs-lead, 0)
 }
 
 // batchSpan is about how long a batch send task keeps its worker slot at
@@ -518,11 +537,13 @@ func (f *Feeder) enqueueFeeds(ctx context.Context, feeds []feed) error {
 		at   float64 // position in its own window, 0–1
 		i    int     // which feed
 		refs []delivery.Ref
+		hold time.Duration
 	}
 	var order []item
 	for i, fd := range feeds {
 		for j := 0; j < len(fd.refs); j += fd.batch {
-			order = append(order, item{at: float64(fd.offset+j) / float64(fd.window), i: i, refs: fd.refs[j:min(j+fd.batch, len(fd.refs))]})
+			order = append(order, item{at: float64(fd.offset+j) / float64(fd.window), i: i, refs: fd.refs[j:min(j+fd.batch, len(fd.refs))],
+				hold: holdBack(fd.ahead+fd.offset+j, fd.rate, f.opts.QueueLead)})
 		}
 	}
 	slices.SortStableFunc(order, func(a, b item) int { return cmp.Compare(a.at, b.at) })
@@ -538,7 +559,7 @@ func (f *Feeder) enqueueFeeds(ctx context.Context, feeds []feed) error {
 	}
 	var done []enqueued
 	for _, it := range order {
-		batch, err := f.enqueueBatch(ctx, it.refs)
+		batch, err := f.enqueueBatch(ctx, it.refs, it.hold)
 		if err != nil {
 			enqErr = err // mark what made it; the rest stays planned for the next tick
 			break
@@ -582,12 +603,17 @@ func (f *Feeder) enqueueFeeds(ctx context.Context, feeds []feed) error {
 }
 
 // enqueueBatch enqueues a batch send task for refs under a new random
-// batch number and returns it. Batch numbers are never reused: a TaskID
-// conflict is a collision of random numbers, and another is drawn.
-func (f *Feeder) enqueueBatch(ctx context.Context, refs []delivery.Ref) (int64, error) {
+// batch number, to be processed after hold, and returns it. Batch numbers
+// are never reused: a TaskID conflict is a collision of random numbers,
+// and another is drawn.
+func (f *Feeder) enqueueBatch(ctx context.Context, refs []delivery.Ref, hold time.Duration) (int64, error) {
+	var opts []asynq.Option
+	if hold > 0 {
+		opts = append(opts, asynq.ProcessIn(hold))
+	}
 	for {
 		batch := rand.Int64N(math.MaxInt64) + 1
-		_, err := f.queue.EnqueueContext(ctx, delivery.NewBatchTask(batch, refs, f.opts.TaskTimeout))
+		_, err := f.queue.EnqueueContext(ctx, delivery.NewBatchTask(batch, refs, f.opts.TaskTimeout), opts...)
 		if errors.Is(err, asynq.ErrTaskIDConflict) {
 			continue
 		}

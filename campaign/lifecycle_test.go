@@ -178,6 +178,10 @@ func feedTwo(t *testing.T, n, rate, batch, plan int) {
 	b := newBench(t, botsailorsim.Options{})
 	b.opts.FeedAhead = 2 * time.Second
 	b.opts.MaxWindow = n
+	// Every task in the send queue at once, to see their order (by
+	// default the later ones wait in the schedule, each until its time:
+	// TestLaterBatchesWaitInTheSchedule).
+	b.opts.QueueLead = -1
 	b.apply(b.writeCampaign("a", n, rate, `      text: "A {{name}}"`))
 	b.firstPhone = 100000
 	b.apply(b.writeCampaign("b", n, rate, `      text: "B {{name}}"`))
@@ -268,28 +272,69 @@ func TestScheduledStartAndDeadline(t *testing.T) {
 }
 
 // TestWindowIsSecondsOfTheRate: the default window is FeedAhead (5 s) of
-// the number's rate, at least MinWindow (4). Every task in it may hold a
-// worker slot while its sends wait for their departures, and everything
-// enqueued after it waits behind it: a number sending one message a second
-// has 5 one-delivery tasks in Redis (it had 50 when the least window was
-// 50, which held a worker's 50 slots), a faster one 5 s of its rate in
-// tasks of half a second; a shorter FeedAhead of a slow number's rate
-// still leaves its least.
+// the number's rate, at least MinWindow (4): a number sending one message
+// a second has 5 one-delivery tasks in Redis (it had 50 when the least
+// window was 50), a faster one 5 s of its rate in tasks of half a second; a
+// shorter FeedAhead of a slow number's rate still leaves its least. Only
+// the tasks whose first send leaves within QueueLead (500 ms) enter the
+// send queue; the others wait in Redis's schedule until QueueLead before
+// their departure (at the rate, behind the deliveries ahead of them), so
+// that a task holds a worker slot about that long, not the whole window's
+// time (TestLaterBatchesWaitInTheSchedule).
 func TestWindowIsSecondsOfTheRate(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
-		rate, sends, tasks int
-		ahead              time.Duration
-	}{{1, 5, 5, 0}, {20, 100, 10, 0}, {1, 4, 4, 2 * time.Second}} {
+		rate, sends, tasks, pending int
+		ahead                       time.Duration
+	}{{1, 5, 5, 1, 0}, {20, 100, 10, 2, 0}, {1, 4, 4, 1, 2 * time.Second}} {
 		b := newBench(t, botsailorsim.Options{})
 		b.opts.FeedAhead, b.opts.MinWindow = c.ahead, 0 // 0: the defaults; 2 s of 1/s is under the least (4)
 		b.apply(b.writeCampaign("w", 500, c.rate, `      text: "Hi {{name}}"`))
 		f, _ := b.feeder()
 		require.NoError(t, f.Tick(context.Background()))
 		insp := asynq.NewInspector(b.rds.Opt)
-		require.Len(t, listAll(t, insp.ListPendingTasks), c.tasks, "tasks in Redis at %d/s", c.rate)
+		pending, scheduled := listAll(t, insp.ListPendingTasks), listAll(t, insp.ListScheduledTasks)
+		require.Len(t, pending, c.pending, "tasks in the send queue at %d/s", c.rate)
+		require.Len(t, scheduled, c.tasks-c.pending, "tasks in Redis's schedule at %d/s", c.rate)
 		require.NoError(t, insp.Close())
 		require.Equal(t, c.sends, pendingSends(t, b), "deliveries in Redis at %d/s", c.rate)
+	}
+}
+
+// TestLaterBatchesWaitInTheSchedule: each batch task that would wait for
+// its first departure longer than QueueLead is scheduled for QueueLead
+// before it (asynq keeps the whole second: up to a second earlier), in
+// the order of the window; with a negative QueueLead every task is queued
+// at once, as before.
+func TestLaterBatchesWaitInTheSchedule(t *testing.T) {
+	t.Parallel()
+	for _, lead := range []time.Duration{0, -1} {
+		b := newBench(t, botsailorsim.Options{})
+		b.opts.QueueLead, b.opts.FeedAhead = lead, 5*time.Second
+		b.apply(b.writeCampaign("s", 50, 2, `      text: "Hi {{name}}"`)) // 2/s: a window of 10 in tasks of 1
+		f, _ := b.feeder()
+		before := time.Now()
+		require.NoError(t, f.Tick(context.Background()))
+		after := time.Now()
+		insp := asynq.NewInspector(b.rds.Opt)
+		pending, scheduled := listAll(t, insp.ListPendingTasks), listAll(t, insp.ListScheduledTasks)
+		require.NoError(t, insp.Close())
+		if lead < 0 {
+			require.Len(t, pending, 10)
+			require.Empty(t, scheduled)
+			continue
+		}
+		// Positions 0 and 1 leave within 500 ms (at 0 and 0.5 s); 2–9 at
+		// 1–4.5 s, each scheduled 500 ms before.
+		require.Len(t, pending, 2)
+		require.Len(t, scheduled, 8)
+		slices.SortFunc(scheduled, func(a, b *asynq.TaskInfo) int { return a.NextProcessAt.Compare(b.NextProcessAt) })
+		for i, info := range scheduled {
+			at := time.Duration(i+2)*500*time.Millisecond - 500*time.Millisecond
+			lo, hi := before.Add(at).Add(-time.Second), after.Add(at)
+			require.False(t, info.NextProcessAt.Before(lo) || info.NextProcessAt.After(hi),
+				"task %d due at %s, want %s–%s", i, info.NextProcessAt.Format(time.StampMilli), lo.Format(time.StampMilli), hi.Format(time.StampMilli))
+		}
 	}
 }
 

@@ -47,6 +47,14 @@ type Options struct {
 	FeedAhead time.Duration
 	// MinWindow and MaxWindow bound the window. Defaults 4 and 5000.
 	MinWindow, MaxWindow int
+	// QueueLead is how long before its first send's departure (estimated
+	// from its number's rate and the deliveries ahead of it in its
+	// broadcast's window) a batch send task enters the send queue; one that
+	// departs later waits in Redis's schedule until then, holding no worker
+	// slot. asynq releases scheduled tasks by the whole second, so a task
+	// comes QueueLead to a second more before its departure. Default 500 ms;
+	// negative: every task enters the queue at once.
+	QueueLead time.Duration
 	// StaleAfter is how long a queued task may wait, or a send lease may be
 	// overdue, before the feeder checks that its task still exists. Default 5 min.
 	StaleAfter time.Duration
@@ -111,6 +119,7 @@ func (o Options) WithDefaults() Options {
 	o.FeedAhead = cmp.Or(o.FeedAhead, 5*time.Second)
 	o.MinWindow = cmp.Or(o.MinWindow, 4)
 	o.MaxWindow = cmp.Or(o.MaxWindow, 5000)
+	o.QueueLead = cmp.Or(o.QueueLead, 500*time.Millisecond)
 	o.StaleAfter = cmp.Or(o.StaleAfter, 5*time.Minute)
 	o.TaskTimeout = cmp.Or(o.TaskTimeout, 3*time.Minute)
 	o.BatchParallel = cmp.Or(o.BatchParallel, 4)

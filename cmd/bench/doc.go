@@ -14,12 +14,13 @@
 // one-second window, its utilisation of the limit and the rate limit's Lua
 // calls to Redis per send.
 //
-//	bench -throttle [-rate 50] [-seconds 10] [-concurrency 50] [-slow N] [-feed-ahead 5s] [-min-window 4] [-json]
+//	bench -throttle [-rate 50] [-seconds 10] [-concurrency 50] [-slow N] [-feed-ahead 5s] [-min-window 4] [-queue-lead 500ms] [-json]
 //
 // -slow adds N numbers sending one message a second to every scenario,
 // sharing the workers' slots (the figures are the other numbers');
 // -feed-ahead and -min-window set the scheduler's broadcast window instead
-// of the product's.
+// of the product's, and -queue-lead how long before its first departure a
+// batch task enters the send queue (below 0: every task at once).
 //
 // With -steps it measures drip sequences at scale: -enrollments people
 // (default 100,000) enrolled in a one-step sequence whose steps all fall due

@@ -87,6 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&tcfg.Slow, "slow", 0, "with -throttle: also this many numbers sending 1/s (seconds × 1 recipients each) sharing the workers in every scenario; the figures are the other numbers'")
 	fs.DurationVar(&tcfg.FeedAhead, "feed-ahead", 0, "with -throttle: the broadcast window, as time at each number's rate (default the product's, 5s)")
 	fs.IntVar(&tcfg.MinWindow, "min-window", 0, "with -throttle: the least broadcast window, in deliveries (default the product's, 4)")
+	fs.DurationVar(&tcfg.QueueLead, "queue-lead", 0, "with -throttle: how long before its first departure a batch task enters the send queue (default the product's, 500ms; below 0: every task at once)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", bench.DefaultConcurrency, "worker concurrency (of both phases; with -throttle, of each worker process)")
 	fs.StringVar(&cfg.RedisURL, "redis-url", "", "Redis server (default $REDIS_URL, else "+bench.DefaultRedisURL+"); its database index is ignored")
 	fs.IntVar(&cfg.RedisDB, "redis-db", bench.DefaultRedisDB, "Redis database index to use; it is FLUSHED (FLUSHDB) before and between the phases; must not be 0")
@@ -126,7 +127,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			misplaced = fmt.Errorf("-%s only applies with -faults", f.Name)
 		case faults && (sendFlags[f.Name] || f.Name == "seconds" || f.Name == "redis-url" || f.Name == "redis-db"):
 			misplaced = fmt.Errorf("-%s does not apply to -faults", f.Name)
-		case !throttle && (f.Name == "slow" || f.Name == "feed-ahead" || f.Name == "min-window"):
+		case !throttle && (f.Name == "slow" || f.Name == "feed-ahead" || f.Name == "min-window" || f.Name == "queue-lead"):
 			misplaced = fmt.Errorf("-%s only applies with -throttle", f.Name)
 		case !hooks && (f.Name == "messages" || f.Name == "clients"):
 			misplaced = fmt.Errorf("-%s only applies with -webhooks", f.Name)

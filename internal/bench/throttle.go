@@ -66,10 +66,13 @@ type ThrottleConfig struct {
 	// that rate, beside the numbers measured: they share the fleet's
 	// worker slots, and the scenario's figures are the other numbers'.
 	Slow int
-	// FeedAhead and MinWindow size the scheduler's broadcast window
-	// (delivery.Options); zero: the product's defaults.
+	// FeedAhead and MinWindow size the scheduler's broadcast window, and
+	// QueueLead is how long before its first departure a batch task enters
+	// the send queue (delivery.Options); zero: the product's defaults, a
+	// negative QueueLead: every task at once.
 	FeedAhead time.Duration
 	MinWindow int
+	QueueLead time.Duration
 	// RedisURL, RedisDB, RedisLeased, DatabaseURL and Timeout are as in
 	// Config. The Redis database is flushed before every scenario; every
 	// scenario works in its own fresh Postgres database.
@@ -146,11 +149,13 @@ type ThrottleResult struct {
 	Rate           float64 `json:"rate_per_second"`
 	SendsPerNumber int     `json:"sends_per_number"`
 	// Slow numbers at SlowRate shared every scenario's fleet; FeedAhead
-	// and MinWindow sized the broadcast window (0: the product's).
+	// and MinWindow sized the broadcast window, QueueLead held its later
+	// tasks back (0: the product's).
 	Slow               int        `json:"slow_numbers"`
 	SendsPerSlowNumber int        `json:"sends_per_slow_number"`
 	FeedAhead          float64    `json:"feed_ahead_seconds"`
 	MinWindow          int        `json:"min_window"`
+	QueueLead          float64    `json:"queue_lead_seconds"`
 	RedisDB            int        `json:"redis_db"`
 	Scenarios          []Scenario `json:"scenarios"`
 }
@@ -281,7 +286,7 @@ func RunThrottle(ctx context.Context, cfg ThrottleConfig, progress io.Writer) (T
 
 	res := ThrottleResult{CPUs: runtime.GOMAXPROCS(0), Processes: cfg.Processes, Concurrency: cfg.Concurrency,
 		Rate: cfg.Rate, SendsPerNumber: cfg.perNumber(), RedisDB: cfg.RedisDB,
-		Slow: cfg.Slow, FeedAhead: cfg.FeedAhead.Seconds(), MinWindow: cfg.MinWindow}
+		Slow: cfg.Slow, FeedAhead: cfg.FeedAhead.Seconds(), MinWindow: cfg.MinWindow, QueueLead: cfg.QueueLead.Seconds()}
 	if cfg.Slow > 0 {
 		res.SendsPerSlowNumber = cfg.perSlowNumber()
 	}
@@ -432,7 +437,7 @@ func runScenario(ctx context.Context, log *slog.Logger, progress io.Writer, opt 
 	defer func() { err = errors.Join(err, stop()) }()
 
 	opts := throttleCampaignOptions()
-	opts.Logger, opts.FeedAhead, opts.MinWindow = log, cfg.FeedAhead, cfg.MinWindow
+	opts.Logger, opts.FeedAhead, opts.MinWindow, opts.QueueLead = log, cfg.FeedAhead, cfg.MinWindow, cfg.QueueLead
 
 	log.InfoContext(ctx, "bench: throttle: running", slog.Int("processes", cfg.Processes), slog.Float64("rate", cfg.Rate),
 		slog.Int("recipients", sc.Recipients))

@@ -21,7 +21,13 @@ func (r ThrottleResult) WriteTable(w io.Writer) error {
 	if r.FeedAhead > 0 || r.MinWindow > 0 {
 		fmt.Fprintf(ew, "Broadcast window: %s s of each number's rate, at least %d deliveries (0: the product's).\n", num(r.FeedAhead), r.MinWindow)
 	}
-	if r.Slow > 0 || r.FeedAhead > 0 || r.MinWindow > 0 {
+	switch {
+	case r.QueueLead < 0:
+		fmt.Fprintln(ew, "Every batch task entered the send queue at once (-queue-lead below 0).")
+	case r.QueueLead > 0:
+		fmt.Fprintf(ew, "Batch tasks entered the send queue %s s before their first departure.\n", num(r.QueueLead))
+	}
+	if r.Slow > 0 || r.FeedAhead > 0 || r.MinWindow > 0 || r.QueueLead != 0 {
 		fmt.Fprintln(ew)
 	}
 
