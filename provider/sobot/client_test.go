@@ -501,6 +501,9 @@ func readSample(t *testing.T, name string) []byte {
 
 func TestParseWebhookDocSamples(t *testing.T) {
 	const statusWAMID = "wamid.HBgMOTE5NTYxODc4MDgwFQIAERgSRTUzMjRGMDc2OTIzNjBDRkZGAA=="
+	// The doc's statuses name no recipient; their wamid (Meta's format)
+	// carries it.
+	const statusPhone = "919561878080"
 	at := time.Unix(1692947519, 0).UTC()
 	tests := []struct {
 		file string
@@ -515,12 +518,12 @@ func TestParseWebhookDocSamples(t *testing.T) {
 		{"webhook_video.json", []provider.Event{{
 			WAMID: "wamid.HBgMOTE5NTYxODc4MDgwFQIAEhggNDdERTdDN0RDNDNEOThFMDhGNTZDM0U4RjBCN0QzQ0UA",
 			At:    time.Unix(1693910575, 0).UTC(), Phone: "919561", Inbound: true}}},
-		{"webhook_sent.json", []provider.Event{{WAMID: statusWAMID, Status: provider.StatusSent, At: at}}},
-		{"webhook_sent_inline.json", []provider.Event{{WAMID: statusWAMID, Status: provider.StatusSent, At: at}}},
-		{"webhook_delivered.json", []provider.Event{{WAMID: statusWAMID, Status: provider.StatusDelivered, At: at}}},
-		{"webhook_delivered_inline.json", []provider.Event{{WAMID: statusWAMID, Status: provider.StatusDelivered, At: at}}},
-		{"webhook_read.json", []provider.Event{{WAMID: statusWAMID, Status: provider.StatusRead, At: at}}},
-		{"webhook_read_inline.json", []provider.Event{{WAMID: statusWAMID, Status: provider.StatusRead, At: at}}},
+		{"webhook_sent.json", []provider.Event{{WAMID: statusWAMID, Status: provider.StatusSent, At: at, Phone: statusPhone}}},
+		{"webhook_sent_inline.json", []provider.Event{{WAMID: statusWAMID, Status: provider.StatusSent, At: at, Phone: statusPhone}}},
+		{"webhook_delivered.json", []provider.Event{{WAMID: statusWAMID, Status: provider.StatusDelivered, At: at, Phone: statusPhone}}},
+		{"webhook_delivered_inline.json", []provider.Event{{WAMID: statusWAMID, Status: provider.StatusDelivered, At: at, Phone: statusPhone}}},
+		{"webhook_read.json", []provider.Event{{WAMID: statusWAMID, Status: provider.StatusRead, At: at, Phone: statusPhone}}},
+		{"webhook_read_inline.json", []provider.Event{{WAMID: statusWAMID, Status: provider.StatusRead, At: at, Phone: statusPhone}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package sobot
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
@@ -16,7 +17,8 @@ import (
 //     {"value":{"messaging_product","metadata","contacts","messages":[…]},
 //     "field":"messages"} wrappers, or one such wrapper alone;
 //   - the doc's status payloads: bare {"id","status","timestamp"} objects,
-//     alone or in an array;
+//     alone or in an array, whose recipient is read from the wamid when it
+//     is in Meta's format (phoneOfWAMID);
 //   - Meta Cloud API statuses (value.statuses[] with recipient_id and
 //     errors[]) inside the same wrappers, and Meta's full envelope
 //     {"object":"whatsapp_business_account","entry":[{"changes":[…]}]}.
@@ -101,11 +103,46 @@ func statusEvent(m map[string]any, out *[]provider.Event) {
 		At:     parseTimestamp(m["timestamp"]),
 		Phone:  digits(wire.FirstScalar(m, "recipient_id", "customer_number", "to", "phone")),
 	}
+	if ev.Phone == "" {
+		// The doc's statuses name no recipient, but a wamid in Meta's
+		// format carries it (as the doc's samples do).
+		ev.Phone = phoneOfWAMID(id)
+	}
 	if st == provider.StatusFailed {
 		ev.Code, ev.Reason = failure(m)
 		ev.Code = wire.Scrubber{}.Code(ev.Code) // a code is a short token; anything else is not kept
 	}
 	*out = append(*out, ev)
+}
+
+// phoneOfWAMID returns the recipient's number that a wamid in Meta's
+// format carries, or "" for any other id. Such a wamid is "wamid." and the
+// base64 of a Thrift compact struct whose first field is the number as a
+// string: 0x1c 0x18, its length, its digits (the doc's
+// "wamid.HBgMOTE5NTYxODc4MDgwFQIAERgS…" is 919561878080's).
+func phoneOfWAMID(id string) string {
+	rest, ok := strings.CutPrefix(id, "wamid.")
+	if !ok || len(rest) > 256 {
+		return ""
+	}
+	raw, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(rest, "="))
+	if err != nil {
+		if raw, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(rest, "=")); err != nil {
+			return ""
+		}
+	}
+	if len(raw) < 3 || raw[0] != 0x1c || raw[1] != 0x18 {
+		return ""
+	}
+	n := int(raw[2])
+	if n < 7 || n > 15 || len(raw) < 3+n {
+		return ""
+	}
+	phone := string(raw[3 : 3+n])
+	if strings.Trim(phone, "0123456789") != "" || phone[0] == '0' {
+		return ""
+	}
+	return phone
 }
 
 // failure returns Meta's code and the reason of a failed status: from

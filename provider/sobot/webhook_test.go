@@ -49,3 +49,25 @@ func TestParseWebhookKeepsOnlyRealCodes(t *testing.T) {
 	require.Empty(t, got[1].Code)
 	require.Contains(t, got[1].Reason, "Bad")
 }
+
+// TestPhoneOfWAMID: the recipient is read from a wamid in Meta's format
+// (the doc's samples, padded or not, and the simulator's), and from
+// nothing else.
+func TestPhoneOfWAMID(t *testing.T) {
+	for _, c := range []struct{ id, want string }{
+		{"wamid.HBgMOTE5NTYxODc4MDgwFQIAERgSRTUzMjRGMDc2OTIzNjBDRkZGAA==", "919561878080"},
+		{"wamid.HBgMOTE5OTcwNTg1NTU2FQIAERgSQjhGRDQ2REFBQjAxMjJBM0Q1AA==", "919970585556"},
+		{"wamid.HBgMOTE4NDQ2NjAwMjYwFQIAEhggNEIxNkNCRDQzQzUzMDBBQzNFQjQ5RTY3MjFFQkUzRUEA", "918446600260"},
+		{"HBgMOTE5NTYxODc4MDgwFQIAERgSRTUzMjRGMDc2OTIzNjBDRkZGAA==", ""}, // no "wamid."
+		{"wamid.", ""},
+		{"wamid.not base64!", ""},
+		{"wamid.aGVsbG8gd29ybGQ=", ""},       // base64, not Meta's struct
+		{"wamid.HBgDMTIzFQIAERgS", ""},       // too short a number
+		{"wamid.HBgMOTE5NTYxODc4MGFiFQ", ""}, // not all digits
+		{"3EB015715C3A6439227F", ""},
+	} {
+		if got := phoneOfWAMID(c.id); got != c.want {
+			t.Errorf("phoneOfWAMID(%q) = %q, want %q", c.id, got, c.want)
+		}
+	}
+}

@@ -324,7 +324,7 @@ var limitStatus = map[sim.Verdict]int{sim.RateLimited: http.StatusTooManyRequest
 // newWAMID makes a wamid shaped like Meta's: "wamid." and base64 of the
 // recipient and a hex id. Callers hold mu.
 func (s *Server) newWAMID(phone string) string {
-	return sim.WAMID("wamid.HB", []byte{0x18}, phone, s.seq, s.rng)
+	return sim.WAMID("wamid.", []byte{0x1c, 0x18}, phone, s.seq, s.rng)
 }
 
 // schedule decides an accepted message's fate and queues its status
