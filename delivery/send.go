@@ -640,8 +640,8 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		// after it was written: reconcile before resending. A driver's
 		// error says itself whether the send may have gone out (the
 		// request written and no answer, a bare 500) or surely did not
-		// (not written, a gateway's 502/503/504, 429, the provider's own
-		// error answer).
+		// (not written, a gateway's 502/503, 429, an answer that says to
+		// try again).
 		class = provider.ClassAmbiguous
 	}
 	if class != provider.ClassAmbiguous {

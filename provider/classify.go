@@ -98,7 +98,9 @@ func RecipientRefusal(code string) (marketing bool, reason string, ok bool) {
 //     a template not found, not approved, paused, disabled or rejected →
 //     halt-campaign; an invalid phone or a number not on WhatsApp →
 //     permanent; a rate limit or "try again" → transient;
-//  3. else the HTTP status: 5xx, 429 and 408 → transient; 401 and 403 →
+//  3. else the HTTP status: a 5xx as BareServerErrorClass says (a 500 or a
+//     504 may come after the server acted: ambiguous; a gateway's 502 or
+//     503: transient), 429 and 408 → transient; 401 and 403 →
 //     halt-account; any other 4xx → permanent;
 //  4. else permanent: a provider that refused the call ({"status":"0"}) for
 //     a reason we do not know will refuse it again.
@@ -147,16 +149,15 @@ const (
 	statusNotImplemented          = 501
 	statusBadGateway              = 502
 	statusServiceUnavailable      = 503
-	statusGatewayTimeout          = 504
 	statusHTTPVersionNotSupported = 505
 )
 
 // classOfHTTPStatus classifies a non-2xx HTTP status.
 func classOfHTTPStatus(status int) (Class, bool) {
 	switch {
-	case status >= 500 && status <= 599,
-		status == statusTooManyRequests,
-		status == statusRequestTimeout:
+	case status >= 500 && status <= 599:
+		return BareServerErrorClass(status), true
+	case status == statusTooManyRequests, status == statusRequestTimeout:
 		return ClassTransient, true
 	case status == statusUnauthorized, status == statusForbidden:
 		return ClassHaltAccount, true
@@ -289,22 +290,22 @@ func IsSubscriberLimit(err error) bool {
 	return strings.Contains(m, "subscriber limit") || strings.Contains(m, "cannot have more subscribers")
 }
 
-// BareServerErrorClass is the class of a send answered with a 5xx status
-// whose body is not the provider's own answer (an HTML error page, a
-// proxy's text, an empty or unreadable body). A 5xx that carries the
-// provider's own error answer is classified like any refusal (Classify).
+// BareServerErrorClass is the class of a send answered with a 5xx status,
+// from the status alone: whether the body is not the provider's own answer
+// (an HTML error page, a proxy's text, an empty or unreadable body), or is
+// one whose code and text say nothing more (Classify).
 //
-//   - 502, 503 and 504 (a gateway or load balancer answering for a server
-//     it could not reach or that was not ready), 501 and 505 (the request
-//     was not understood) and Cloudflare's 521–523 (origin down or
-//     unreachable) say the request was not served: ClassTransient, retry
-//     with back-off.
-//   - 500 and every other 5xx may come from a server that failed after it
-//     acted (the message may have gone out): ClassAmbiguous.
+//   - 502 and 503 (a gateway or load balancer answering for a server it
+//     could not reach or that was not ready), 501 and 505 (the request was
+//     not understood) and Cloudflare's 521–523 (origin down or unreachable)
+//     say the request was not served: ClassTransient, retry with back-off.
+//   - 500, 504 (a gateway that gave up waiting for a server that had the
+//     request and may still act on it) and every other 5xx may come from a
+//     server that acted (the message may have gone out): ClassAmbiguous.
 func BareServerErrorClass(status int) Class {
 	switch status {
 	case statusNotImplemented, statusBadGateway, statusServiceUnavailable,
-		statusGatewayTimeout, statusHTTPVersionNotSupported, 521, 522, 523:
+		statusHTTPVersionNotSupported, 521, 522, 523:
 		return ClassTransient
 	}
 	return ClassAmbiguous

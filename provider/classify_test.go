@@ -72,7 +72,9 @@ func TestClassify(t *testing.T) {
 		{"UnknownCodeFallsThroughToText", 200, "300", "Invalid API token.", ClassHaltAccount},
 
 		// HTTP status, no code, no recognised text.
-		{"HTTP500", 500, "", "", ClassTransient},
+		{"HTTP500", 500, "", "", ClassAmbiguous},
+		{"HTTP504", 504, "", "Gateway Timeout", ClassAmbiguous},
+		{"HTTP500TryAgain", 500, "", "Internal error, please try again", ClassTransient},
 		{"HTTP502", 502, "", "Bad Gateway", ClassTransient},
 		{"HTTP503", 503, "", "", ClassTransient},
 		{"HTTP429", 429, "", "", ClassTransient},

@@ -255,9 +255,10 @@ func TestSendErrors(t *testing.T) {
 		{"MetaErrorShapeAuth", 401, `{"error":{"message":"Error validating access token","type":"OAuthException","code":190}}`,
 			provider.ClassHaltAccount, "190", "Error validating access token"},
 		{"HTTPStatusEchoCodeIgnored", 200, `{"status":"0","code":200,"message":"Something went wrong"}`, provider.ClassPermanent, "", "Something went wrong"},
-		{"JSON500", 500, `{"status":"0","message":"Internal error"}`, provider.ClassTransient, "", "Internal error"},
+		{"JSON500", 500, `{"status":"0","message":"Internal error"}`, provider.ClassAmbiguous, "", "Internal error"},
+		{"JSON503", 503, `{"status":"0","message":"Service unavailable"}`, provider.ClassTransient, "", "Service unavailable"},
 		{"JSON429", 429, `{"status":"0","message":"Too Many Attempts."}`, provider.ClassTransient, "", "Too Many Attempts."},
-		{"SuccessFlagButHTTP500", 500, `{"status":"1","message":"Message sent successfully."}`, provider.ClassTransient, "", "Message sent successfully."},
+		{"SuccessFlagButHTTP500", 500, `{"status":"1","message":"Message sent successfully."}`, provider.ClassAmbiguous, "", "Message sent successfully."},
 		{"NonJSON404", 404, "<html><body>Not Found</body></html>", provider.ClassPermanent, "", "<html><body>Not Found</body></html>"},
 		{"NonJSON401", 401, "Unauthorized", provider.ClassHaltAccount, "", "Unauthorized"},
 	}

@@ -195,15 +195,17 @@ func TestValuesNameDrivers(t *testing.T) {
 }
 
 // Every driver tells a send that surely did not go out (retry it) from one
-// whose outcome is unknown (settle it): a gateway's 502/503/504, a 429 and
-// a 5xx carrying the provider's own error answer were not served; a bare
-// 500, a dropped connection after the request was written and an
+// whose outcome is unknown (settle it): a gateway's 502/503 and a 429, with
+// or without the provider's own error answer, were not served; a 500 (bare
+// or with the provider's own answer: the server may have failed after it
+// acted), a gateway's 504 (it gave up waiting for a server that had the
+// request), a dropped connection after the request was written and an
 // unreadable 2xx answer may have been; a refused connection never reached
 // the provider.
 func TestDriversTellNotSentFromUnknown(t *testing.T) {
 	t.Parallel()
 	own := map[string]string{ // each provider's own JSON error answer
-		"botsailor": `{"status":"0","message":"Internal error, please try again"}`,
+		"botsailor": `{"status":"0","message":"Internal error"}`,
 		"sobot":     `{"code":500,"message":"Internal server error"}`,
 		"salebot":   `{"status":"error","error":"internal error"}`,
 		"waapi":     `{"status":false,"message":"Internal server error"}`,
@@ -218,12 +220,18 @@ func TestDriversTellNotSentFromUnknown(t *testing.T) {
 		}, provider.ClassAmbiguous},
 		{"bare 502", func(w http.ResponseWriter, _ string) { http.Error(w, "Bad Gateway", http.StatusBadGateway) }, provider.ClassTransient},
 		{"bare 503", func(w http.ResponseWriter, _ string) { http.Error(w, "", http.StatusServiceUnavailable) }, provider.ClassTransient},
-		{"bare 504", func(w http.ResponseWriter, _ string) { http.Error(w, "Gateway Timeout", http.StatusGatewayTimeout) }, provider.ClassTransient},
+		{"bare 504", func(w http.ResponseWriter, _ string) { http.Error(w, "Gateway Timeout", http.StatusGatewayTimeout) }, provider.ClassAmbiguous},
 		{"bare 429", func(w http.ResponseWriter, _ string) { http.Error(w, "slow down", http.StatusTooManyRequests) }, provider.ClassTransient},
 		{"own 500 answer", func(w http.ResponseWriter, d string) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = w.Write([]byte(own[d]))
+		}, provider.ClassAmbiguous},
+		{"own 503 answer", func(w http.ResponseWriter, d string) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			// Sobot's body code outranks the HTTP status: it says 503 too.
+			_, _ = w.Write([]byte(strings.Replace(own[d], `"code":500`, `"code":503`, 1)))
 		}, provider.ClassTransient},
 		{"dropped after the request", func(w http.ResponseWriter, _ string) {
 			conn, _, err := http.NewResponseController(w).Hijack()

@@ -259,7 +259,7 @@ func TestSendAnswers(t *testing.T) {
 		{name: "ServiceUnavailable", status: 503, body: `503 Service Temporarily Unavailable`, retryAfter: "1",
 			wantErr: true, wantClass: provider.ClassTransient, wantRetry: time.Second},
 		{name: "Internal500JSON", status: 500, body: `{"status":"error","error":"internal error"}`,
-			wantErr: true, wantClass: provider.ClassTransient},
+			wantErr: true, wantClass: provider.ClassAmbiguous},
 		{name: "UnknownRefusal", status: 200, body: `{"status":"error","error":"Something went wrong"}`,
 			wantErr: true, wantClass: provider.ClassPermanent},
 		{name: "FalseBody", status: 200, body: `false`, wantErr: true, wantClass: provider.ClassPermanent},

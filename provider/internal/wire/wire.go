@@ -65,8 +65,8 @@ func RetryableStatus(status int) bool {
 // NotServed reports whether an HTTP status whose body could not be read
 // (or is not the provider's own answer) says the request was not served:
 // 429, 408, or a 5xx that provider.BareServerErrorClass calls transient (a
-// gateway's 502/503/504). A bare 500 is not among them: the server may have
-// acted before it failed.
+// gateway's 502/503). A bare 500 or 504 is not among them: the server may
+// have acted before it failed, or may still act.
 func NotServed(status int) bool {
 	if status >= 500 {
 		return provider.BareServerErrorClass(status) == provider.ClassTransient
