@@ -54,6 +54,8 @@ type env struct {
 	conns  *app.Conns
 	log    *syncBuf
 	api    *contract
+	// tokenOff, while set, makes the server's environment lack SIM_TOKEN.
+	tokenOff *atomic.Bool
 }
 
 func newEnv(t *testing.T) *env {
@@ -67,7 +69,13 @@ func newEnv(t *testing.T) *env {
 		"SIM_TOKEN":           simToken,
 		"WACAMP_DB_MAX_CONNS": "4",
 	}
-	getenv := func(k string) string { return vars[k] }
+	tokenOff := &atomic.Bool{}
+	getenv := func(k string) string {
+		if k == "SIM_TOKEN" && tokenOff.Load() {
+			return ""
+		}
+		return vars[k]
+	}
 	cfg, err := config.FromEnv(getenv)
 	require.NoError(t, err)
 	logs := &syncBuf{}
@@ -85,7 +93,7 @@ func newEnv(t *testing.T) *env {
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	e := &env{t: t, url: ts.URL, simURL: simSrv.URL + "/api/v1", conns: conns, log: logs, api: newContract(t, ts.URL)}
+	e := &env{t: t, url: ts.URL, simURL: simSrv.URL + "/api/v1", conns: conns, log: logs, api: newContract(t, ts.URL), tokenOff: tokenOff}
 	// The operator applies the account (scheduler apply): campaigns sent
 	// through the API use it as applied.
 	chk, err := svc.Check(context.Background(), service.Source{Files: map[string][]byte{"accounts.yaml": []byte(e.account())}}, service.CheckOptions{Apply: true})
@@ -421,6 +429,16 @@ sequences:
 	applied := e.do("POST", "/v1/apply", rwToken, "application/yaml", []byte(campaignYAML))
 	require.Equal(t, http.StatusOK, applied.status, "%s", applied.body)
 	before := e.do("GET", "/v1/broadcasts/promo", roToken, "", nil).json(t)["counts"]
+
+	// Without the account's token nothing can be sent, and nothing of the
+	// recipient's limits is taken: the send with the token right after is
+	// not held by the pair interval.
+	e.tokenOff.Store(true)
+	noToken := e.postJSON("/v1/test-send", rwToken, map[string]any{"campaign": "promo", "phone": "+31 6 9999 0001", "name": "Tester"})
+	e.tokenOff.Store(false)
+	require.Equal(t, http.StatusOK, noToken.status, "%s", noToken.body)
+	require.Equal(t, "failed", noToken.json(t)["status"], "%s", noToken.body)
+	require.Contains(t, string(noToken.body), "SIM_TOKEN is not set", "%s", noToken.body)
 
 	a := e.postJSON("/v1/test-send", rwToken, map[string]any{"campaign": "promo", "phone": "+31 6 9999 0001", "name": "Tester"})
 	require.Equal(t, http.StatusOK, a.status, "%s", a.body)

@@ -90,7 +90,13 @@ func (s *Service) TestSend(ctx context.Context, req TestSendRequest) (store.Test
 	gate := throttle.Gate{Number: acct.RateKey(), Recipient: req.Phone, PairInterval: acct.PairInterval,
 		Ledger: acct.Ledger(), Limit: acct.DailyUniqueLimit, Window: delivery.BudgetWindow,
 		Cap: throttle.Cap{Messages: acct.FrequencyCap.Messages, Per: acct.FrequencyCap.Per}, Send: "test:" + strconv.FormatInt(t.ID, 10)}
-	// The rate slot first, holding nothing; then the recipient's place,
+	// The credentials first: a send that cannot be made takes no rate slot
+	// and no recipient's place (budget, pair interval).
+	sender, err := s.senders.Sender(ctx, acct)
+	if err != nil {
+		return finish("failed", "", "not sent: "+err.Error())
+	}
+	// The rate slot next, holding nothing; then the recipient's place,
 	// right before the request (as the send path does).
 	wctx, cancel := context.WithTimeout(ctx, TestSendWait)
 	err = s.fleet.Wait(wctx, acct.RateKey(), acct.RatePerSecond)
@@ -110,13 +116,10 @@ func (s *Service) TestSend(ctx context.Context, req TestSendRequest) (store.Test
 		_, ferr := finish("held", "", held.Error())
 		return t, errors.Join(held, ferr)
 	}
-	sender, err := s.senders.Sender(ctx, acct)
+	res, err := sender.Send(ctx, req.Phone, rendered)
 	if err == nil {
-		var res provider.SendResult
-		if res, err = sender.Send(ctx, req.Phone, rendered); err == nil {
-			t.WAMID = res.WAMID
-			return finish("sent", "", "")
-		}
+		t.WAMID = res.WAMID
+		return finish("sent", "", "")
 	}
 	var pe *provider.Error
 	code := ""
