@@ -19,7 +19,8 @@ func bar(done, total, width int) string {
 	return "[" + strings.Repeat("█", fill) + strings.Repeat("·", width-fill) + "]"
 }
 
-// ProgressLine is one line of live progress for a broadcast.
+// ProgressLine is one line of live progress for a broadcast; a paused or
+// cancelled one shows its state and why in place of the ETA.
 func ProgressLine(r campaign.Report) string {
 	c := r.Counts
 	pct := 0.0
@@ -33,6 +34,13 @@ func ProgressLine(r campaign.Report) string {
 	pending := c["planned"] + c["queued"] + c["sending"]
 	if held := budgetHeld(r); held != "" {
 		eta = held
+	}
+	if r.Status == campaign.StatusPaused || r.Status == campaign.StatusCancelled {
+		// Nothing moves until someone acts: say so, and why.
+		eta = string(r.Status)
+		if r.Reason != "" {
+			eta += ": " + r.Reason
+		}
 	}
 	skipped := ""
 	if c["skipped"] > 0 {

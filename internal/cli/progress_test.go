@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/sequence"
 )
 
 // A running broadcast held back by a full unique-recipient budget says so,
@@ -72,4 +73,25 @@ func TestReportShowsTheFrequencyCap(t *testing.T) {
 	out.Reset()
 	printReport(&out, r)
 	require.NotContains(t, out.String(), "frequency cap")
+}
+
+// A paused broadcast's progress line says it is paused, and why, where a
+// running one shows its ETA: a line that stopped moving explains itself.
+func TestProgressLineShowsAPause(t *testing.T) {
+	t.Parallel()
+	r := campaign.Report{Name: "promo", Status: campaign.StatusPaused, Reason: "account main: api token: environment variable SIM_TOKEN is not set",
+		Total: 5, Counts: map[string]int{"planned": 5}}
+	require.Contains(t, ProgressLine(r), "pending 5  0/s  ETA paused: account main: api token: environment variable SIM_TOKEN is not set")
+	r.Status, r.Reason = campaign.StatusRunning, ""
+	require.Contains(t, ProgressLine(r), "ETA -")
+}
+
+// A sequence's progress line shows a step's skipped (and failed) sends
+// beside the sent ones: a follow-up only for people inside their window
+// reads "sent 0 skipped 50", not a bare "sent 0".
+func TestSequenceLineShowsSkips(t *testing.T) {
+	t.Parallel()
+	r := sequence.Report{Name: "welcome", Enrollments: map[string]int{sequence.EnrollCompleted: 50},
+		Steps: []sequence.StepReport{{Step: 1, Counts: map[string]int{"delivered": 48, "failed": 2}}, {Step: 2, Counts: map[string]int{"skipped": 50}}}}
+	require.Equal(t, "step 1 sent 48 failed 2, step 2 sent 0 skipped 50, 50 completed", SequenceLine(r))
 }

@@ -260,12 +260,20 @@ func listSequences(ctx context.Context, io IO, svc *service.Service) error {
 
 var enrollOrder = []string{sequence.EnrollActive, sequence.EnrollCompleted, sequence.EnrollExited, sequence.EnrollUnenrolled, sequence.EnrollStopped}
 
-// SequenceLine is a one-line summary of a sequence for progress output.
+// SequenceLine is a one-line summary of a sequence for progress output:
+// per step what was sent, and what was skipped or failed when any (a step
+// for people inside their 24-hour window only is skipped for the others).
 func SequenceLine(r sequence.Report) string {
 	var parts []string
 	for _, st := range r.Steps {
 		sent := st.Counts["sent"] + st.Counts["delivered"] + st.Counts["read"]
-		parts = append(parts, fmt.Sprintf("step %d sent %d", st.Step, sent))
+		part := fmt.Sprintf("step %d sent %d", st.Step, sent)
+		for _, k := range []string{"skipped", "failed", "expired"} {
+			if n := st.Counts[k]; n > 0 {
+				part += fmt.Sprintf(" %s %d", k, n)
+			}
+		}
+		parts = append(parts, part)
 	}
 	return strings.Join(parts, ", ") + ", " + countsLine(r.Enrollments, enrollOrder)
 }

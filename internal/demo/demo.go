@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -82,6 +83,9 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	}
 	defer closeEmbedded()
 	defer conns.Close()
+	if err := refuseShared(ctx, conns); err != nil {
+		return err
+	}
 	// One registry for the worker and the scheduler the demo runs.
 	conns.Metrics = ops.New()
 	fmt.Fprintf(out, "wacamp demo\n  redis     %s\n  database  %s\n", describeRedis(cfg), describeDB(cfg, dir))
@@ -256,6 +260,11 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 		if r.Status == campaign.StatusCompleted && r.Counts["sent"] == 0 && seq.Enrollments[sequence.EnrollActive] == 0 {
 			break
 		}
+		if r.Status == campaign.StatusPaused || r.Status == campaign.StatusCancelled {
+			// Nothing more will move on its own: stop, and say why.
+			fmt.Fprintln(out)
+			return fmt.Errorf("the demo's broadcast %s is %s: %s", name, r.Status, cmp.Or(r.Reason, "by an operator"))
+		}
 	}
 	if tty {
 		fmt.Fprintln(out)
@@ -414,6 +423,40 @@ func skipLine(outside, indent string) string {
 		return ""
 	}
 	return "\n" + indent + "outside_window: skip"
+}
+
+// demoAccount is the name of the example campaign's account.
+const demoAccount = "demo"
+
+// refuseShared refuses a database or Redis that holds someone else's work:
+// the demo's worker takes every send task in the queues, and would send
+// (or, lacking their tokens, pause) other accounts' broadcasts, and its own
+// campaign would land beside them.
+func refuseShared(ctx context.Context, conns *app.Conns) error {
+	var others []string
+	err := conns.Store.Gorm().WithContext(ctx).Raw(`SELECT name FROM accounts WHERE name <> ? ORDER BY name LIMIT 4`, demoAccount).Scan(&others).Error
+	if err != nil {
+		return fmt.Errorf("look for other accounts in the database: %w", err)
+	}
+	if len(others) > 0 {
+		return cli.UsageError("the database holds other accounts (%s): the demo's worker would send their broadcasts too; point DATABASE_URL and REDIS_URL at an empty database and Redis database, or unset them to use the embedded ones", strings.Join(others, ", "))
+	}
+	insp := asynq.NewInspector(conns.Redis)
+	defer insp.Close()
+	queues, err := insp.Queues()
+	if err != nil {
+		return fmt.Errorf("look for queued tasks in Redis: %w", err)
+	}
+	for _, q := range queues {
+		info, err := insp.GetQueueInfo(q)
+		if err != nil {
+			return fmt.Errorf("look for queued tasks in Redis: %w", err)
+		}
+		if n := info.Size - info.Completed - info.Archived; n > 0 {
+			return cli.UsageError("Redis holds %d unfinished task(s) in queue %q: the demo's worker would run them; point REDIS_URL at an empty Redis database, or unset it to use the embedded one", n, q)
+		}
+	}
+	return nil
 }
 
 func describeRedis(env config.Config) string {

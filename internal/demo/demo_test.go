@@ -8,9 +8,13 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/internal/cli"
 	"github.com/wacamp/wacamp/internal/demo"
+	"github.com/wacamp/wacamp/internal/testenv"
+	"github.com/wacamp/wacamp/store"
 )
 
 // The README's demo runs to the end through every provider's simulator
@@ -74,3 +78,48 @@ type syncBuf struct {
 
 func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// The demo refuses a database that holds other accounts, and a Redis with
+// unfinished tasks: its worker takes every send task in the queues, and
+// would send (or, lacking their tokens, pause) someone else's broadcasts.
+// Nothing is started or written before it refuses.
+func TestDemoRefusesSomeoneElsesDatabase(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dbURL, rds := testenv.NewMigratedDatabase(t), testenv.NewRedis(t)
+	db, err := store.Open(ctx, dbURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Gorm().Exec(`INSERT INTO accounts (name, provider, base_url, token_ref, phone_number_id, rate_per_second, spec_hash, created_at, updated_at)
+		VALUES ('main', 'botsailor', 'http://127.0.0.1:1', 'env:T', '1', 1, 'x', now(), now())`).Error; err != nil {
+		t.Fatal(err)
+	}
+	run := func(dbURL, redisURL string) (error, string) {
+		out := &syncBuf{}
+		env := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redisURL}
+		io := cli.IO{Stdout: out, Stderr: out, Getenv: func(k string) string { return env[k] }}
+		err := demo.Run(ctx, []string{"-exit", "-recipients", "5", "-ui", "127.0.0.1:0", "-api", "127.0.0.1:0"}, io)
+		return err, out.String()
+	}
+	err, out := run(dbURL, rds.URL)
+	if err == nil || !strings.Contains(err.Error(), "the database holds other accounts (main)") {
+		t.Fatalf("a database with another account: %v\n%s", err, out)
+	}
+	var n int64
+	if err := db.Gorm().Raw(`SELECT COUNT(*) FROM broadcasts`).Scan(&n).Error; err != nil || n != 0 {
+		t.Fatalf("the demo wrote %d broadcasts (%v) before it refused", n, err)
+	}
+
+	// A Redis with a task waiting: refused too.
+	c := asynq.NewClient(rds.Opt)
+	defer c.Close()
+	if _, err := c.Enqueue(asynq.NewTask("campaign:send", []byte("{}")), asynq.Queue(delivery.QueueBroadcast)); err != nil {
+		t.Fatal(err)
+	}
+	err, out = run(testenv.NewMigratedDatabase(t), rds.URL)
+	if err == nil || !strings.Contains(err.Error(), "Redis holds 1 unfinished task(s)") {
+		t.Fatalf("a Redis with a task: %v\n%s", err, out)
+	}
+}
