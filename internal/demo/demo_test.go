@@ -96,14 +96,14 @@ func TestDemoRefusesSomeoneElsesDatabase(t *testing.T) {
 		VALUES ('main', 'botsailor', 'http://127.0.0.1:1', 'env:T', '1', 1, 'x', now(), now())`).Error; err != nil {
 		t.Fatal(err)
 	}
-	run := func(dbURL, redisURL string) (error, string) {
+	run := func(dbURL, redisURL string) (string, error) {
 		out := &syncBuf{}
 		env := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redisURL}
 		io := cli.IO{Stdout: out, Stderr: out, Getenv: func(k string) string { return env[k] }}
 		err := demo.Run(ctx, []string{"-exit", "-recipients", "5", "-ui", "127.0.0.1:0", "-api", "127.0.0.1:0"}, io)
-		return err, out.String()
+		return out.String(), err
 	}
-	err, out := run(dbURL, rds.URL)
+	out, err := run(dbURL, rds.URL)
 	if err == nil || !strings.Contains(err.Error(), "the database holds other accounts (main)") {
 		t.Fatalf("a database with another account: %v\n%s", err, out)
 	}
@@ -118,7 +118,7 @@ func TestDemoRefusesSomeoneElsesDatabase(t *testing.T) {
 	if _, err := c.Enqueue(asynq.NewTask("campaign:send", []byte("{}")), asynq.Queue(delivery.QueueBroadcast)); err != nil {
 		t.Fatal(err)
 	}
-	err, out = run(testenv.NewMigratedDatabase(t), rds.URL)
+	out, err = run(testenv.NewMigratedDatabase(t), rds.URL)
 	if err == nil || !strings.Contains(err.Error(), "Redis holds 1 unfinished task(s)") {
 		t.Fatalf("a Redis with a task: %v\n%s", err, out)
 	}
