@@ -288,7 +288,11 @@ func (c *Client) interpret(call httpapi.Call, a httpapi.Answer) (*answer, *provi
 	if code == "" {
 		code = ans.errorCode(a.Status)
 	}
-	return nil, c.k.Refused(call, a, a.Status, classify(a.Status, code, msg), cmp.Or(msg, c.k.Secrets.Snippet(a.Raw)), code)
+	status := a.Status
+	if bs := ans.bodyStatus(); bs != 0 && a.OK() {
+		status = bs // a failure's own code under HTTP 2xx (a 500 there may have gone out)
+	}
+	return nil, c.k.Refused(call, a, a.Status, classify(status, code, msg), cmp.Or(msg, c.k.Secrets.Snippet(a.Raw)), code)
 }
 
 // plainAcceptance reports whether a 2xx body that is not JSON still reads

@@ -263,6 +263,12 @@ func TestSendAnswers(t *testing.T) {
 		{name: "UnknownRefusal", status: 200, body: `{"status":"error","error":"Something went wrong"}`,
 			wantErr: true, wantClass: provider.ClassPermanent},
 		{name: "FalseBody", status: 200, body: `false`, wantErr: true, wantClass: provider.ClassPermanent},
+		// A failure's own code under HTTP 200: a 500 there may have gone
+		// out, a 4xx did not.
+		{name: "Code500Under200", status: 200, body: `{"message":"Something went wrong","code":500}`,
+			wantErr: true, wantClass: provider.ClassAmbiguous, wantCode: "500"},
+		{name: "Code400Under200", status: 200, body: `{"message":"Bad request","code":400}`,
+			wantErr: true, wantClass: provider.ClassPermanent, wantCode: "400"},
 
 		{name: "HTML200IsAmbiguous", status: 200, body: `<html><body>OK</body></html>`,
 			wantErr: true, wantClass: provider.ClassAmbiguous},

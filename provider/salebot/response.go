@@ -2,6 +2,7 @@ package salebot
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 
 	"github.com/wacamp/wacamp/provider/internal/wire"
@@ -46,7 +47,21 @@ func (a *answer) refused() bool {
 			return hasError(a.top) && !flagOnlyErrors(a.top)
 		}
 	}
-	return hasError(a.top)
+	return hasError(a.top) || a.bodyStatus() != 0
+}
+
+// bodyStatus is an HTTP-like status of 400 to 599 that an answer's
+// top-level "code" carries ({"message":"Something went wrong","code":500}
+// under HTTP 200: a failure, however the HTTP status reads), else 0.
+func (a *answer) bodyStatus() int {
+	if a.top == nil {
+		return 0
+	}
+	n, err := strconv.Atoi(wire.Scalar(a.top["code"]))
+	if err != nil || n < 400 || n > 599 {
+		return 0
+	}
+	return n
 }
 
 // flagOnlyErrors reports whether every error member set is the bare word
