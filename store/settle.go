@@ -168,9 +168,10 @@ type candidate struct {
 //     confirmation (any provider) — whose content does not contradict
 //     what the status shows. A message whose text, caption or URL is what
 //     the status shows comes first, then the oldest. A status that shows
-//     no content is only taken when one message is open: with several,
-//     it waits (kept) until its id is recorded by a status that shows
-//     content.
+//     no content, or only a file at another URL than a media message's (a
+//     provider's own copy), is only taken when one message is open: with
+//     several, it waits (kept) until its id is recorded by a status that
+//     shows content.
 //
 // The chosen row is claimed with one conditional UPDATE (its id recorded
 // while it has none; an awaiting one recorded sent), so two statuses
@@ -253,6 +254,7 @@ func (db *DB) rank(ctx context.Context, cands []candidate, m hookMatch) (exact, 
 		}
 		return nil, cands, nil
 	}
+	var rehosted []candidate
 	for _, c := range cands {
 		mc, err := db.contentOf(ctx, c.ID)
 		if err != nil {
@@ -263,7 +265,16 @@ func (db *DB) rank(ctx context.Context, cands []candidate, m hookMatch) (exact, 
 			exact = append(exact, c)
 		case !mc.known():
 			open = append(open, c)
+		case mc.media != "" && m.Text == "" && m.Media != "":
+			// The status shows a file at another URL and no text: the
+			// provider may keep its own copy of the file (Salebot's and
+			// waapi's statuses link theirs), so this shows nothing of
+			// the message, as a status without content.
+			rehosted = append(rehosted, c)
 		}
+	}
+	if len(cands) == 1 {
+		open = append(open, rehosted...)
 	}
 	return exact, open, nil
 }

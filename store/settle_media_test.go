@@ -1,0 +1,54 @@
+package store_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/campaign"
+	"github.com/wacamp/wacamp/consent"
+	"github.com/wacamp/wacamp/delivery"
+	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/templates"
+)
+
+// A media message without a caption whose answer was lost is settled by a
+// status that shows the file at the provider's own URL (the provider keeps
+// its copy), when it is the only message open to the phone: another URL
+// says nothing against it. A status showing text the message does not
+// have still settles nothing.
+func TestRehostedMediaSettlesTheOnlyOpenMessage(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		b := broadcast("pics", 1)
+		b.Message = templates.Message{Kind: templates.KindMedia, Media: &templates.Media{Type: "image", URL: "https://cdn.example.com/sale.jpg"}}
+		f.apply(bundle(b), t0)
+		row := f.broadcast("pics")
+		f.planAll(row.ID, 10)
+		refs, err := f.db.NextPlanned(f.ctx, row.ID, 1)
+		require.NoError(t, err)
+		f.setStatus(row.ID, campaign.StatusRunning)
+		ref := refs[0]
+		phone := f.delivery(ref.ID).Phone
+		ok, err := f.db.Claim(f.ctx, ref, t0, at(2*time.Minute), nil, consent.Check{})
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = f.db.AwaitSettle(f.ctx, ref, at(2*time.Minute), at(5*time.Minute), delivery.ReasonAwaiting, at(10*time.Second))
+		require.NoError(t, err)
+		require.True(t, ok)
+
+		// Text it never had: a contradiction, nothing settled.
+		_, err = f.db.ApplyWebhookEvents(f.ctx, row.AccountID, []provider.Event{{Phone: phone, Status: provider.StatusDelivered, MatchByPhone: true,
+			Text: "somebody else's caption", Media: "https://files.provider.example/123.jpg"}}, at(20*time.Second))
+		require.NoError(t, err)
+		require.Equal(t, "sending", f.delivery(ref.ID).Status)
+
+		// The file at the provider's URL, no text: settled.
+		_, err = f.db.ApplyWebhookEvents(f.ctx, row.AccountID, []provider.Event{{Phone: phone, Status: provider.StatusDelivered, MatchByPhone: true,
+			Media: "https://files.provider.example/123.jpg"}}, at(30*time.Second))
+		require.NoError(t, err)
+		d := f.delivery(ref.ID)
+		require.Equal(t, "delivered", d.Status)
+	})
+}
