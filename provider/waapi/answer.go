@@ -108,14 +108,25 @@ func (a *answer) messageID() string {
 // serializedID returns the id of a serialized message id
 // "true_2348179803743@c.us_3EB015715C3A6439227F", or "".
 func serializedID(s string) string {
-	s = strings.TrimSpace(s)
-	fromMe, rest, ok := strings.Cut(s, "_")
-	if !ok || (fromMe != "true" && fromMe != "false") {
+	_, _, id, ok := parseSerialized(s)
+	if !ok {
 		return ""
+	}
+	return id
+}
+
+// parseSerialized splits a serialized message id (whatsapp-web.js and
+// wppconnect write them) "true_2348179803743@c.us_3EB015715C3A6439227F"
+// into whether it is our own message, the chat's jid and the message's id.
+func parseSerialized(s string) (fromMe bool, remote, id string, ok bool) {
+	s = strings.TrimSpace(s)
+	me, rest, ok := strings.Cut(s, "_")
+	if !ok || (me != "true" && me != "false") {
+		return false, "", "", false
 	}
 	i := strings.LastIndexByte(rest, '_')
-	if i < 0 || !strings.Contains(rest[:i], "@") {
-		return ""
+	if i < 0 || !strings.Contains(rest[:i], "@") || i == len(rest)-1 {
+		return false, "", "", false
 	}
-	return rest[i+1:]
+	return me == "true", rest[:i], rest[i+1:], true
 }

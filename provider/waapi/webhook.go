@@ -22,7 +22,10 @@ import (
 //     or, without "data", the envelope itself; an item holding a "messages"
 //     array (Baileys' messages.upsert) stands for those messages. The event
 //     name ("event" or "type") is not needed: items are recognised by shape;
-//   - an item without a "key" object {remoteJid, fromMe, id} is ignored;
+//   - an item without a "key" object {remoteJid, fromMe, id} is read in the
+//     whatsapp-web.js / wppconnect shape the doc's event names
+//     ("onMessage", "onAnyMessage") and serialized ids come from
+//     (webJSEventOf), and ignored when it is not one either;
 //   - an item with key.fromMe false (or "false") and a "message" object is
 //     an inbound message: Event{Inbound: true, WAMID: key.id, Phone,
 //     Text} with Text from message.conversation,
@@ -119,7 +122,7 @@ func itemsOf(env map[string]any) []map[string]any {
 func eventOf(item map[string]any) (provider.Event, bool) {
 	key, ok := item["key"].(map[string]any)
 	if !ok {
-		return provider.Event{}, false
+		return webJSEventOf(item)
 	}
 	jid := wire.Scalar(key["remoteJid"])
 	if strings.HasSuffix(jid, "@g.us") || strings.HasSuffix(jid, "@broadcast") {
@@ -337,4 +340,96 @@ func boolOf(v any) (b, known bool) {
 		}
 	}
 	return false, false
+}
+
+// webJSEventOf reads an item in the whatsapp-web.js / wppconnect shape: a
+// message object whose "id" is a serialized id
+// "true_2348179803743@c.us_3EB0…" or an object {fromMe, remote, id,
+// _serialized}, with "from", "to", "fromMe", "body" (or "caption"), "ack"
+// and "timestamp" (or "t"):
+//
+//   - a message not from us is inbound: Event{Inbound, WAMID, Phone (its
+//     "from"), Text};
+//   - our own message is a status of it: "ack" -1 → failed, 1 → sent,
+//     2 → delivered, 3 and 4 (played) → read, 0 (pending) dropped; with no
+//     ack, a status word in "status", else (the "onAnyMessage" event) sent;
+//     Phone is its "to", and its body (or caption) its Text.
+//
+// Group chats and broadcasts are skipped. WAMID is the id's own part
+// (3EB0…), what a send's answer names.
+func webJSEventOf(item map[string]any) (provider.Event, bool) {
+	fromMe, remote, id, ok := false, "", "", false
+	switch v := item["id"].(type) {
+	case string:
+		fromMe, remote, id, ok = parseSerialized(v)
+	case map[string]any:
+		if fromMe, remote, id, ok = parseSerialized(wire.Scalar(v["_serialized"])); !ok {
+			remote, id = jidOf(v["remote"]), wire.Scalar(v["id"])
+			fromMe, ok = boolOf(v["fromMe"])
+			ok = ok && remote != "" && id != ""
+		}
+	}
+	if !ok {
+		return provider.Event{}, false
+	}
+	if b, known := boolOf(item["fromMe"]); known {
+		fromMe = b
+	}
+	peer := remote
+	if k := map[bool]string{true: "to", false: "from"}[fromMe]; jidOf(item[k]) != "" {
+		peer = jidOf(item[k])
+	}
+	if strings.HasSuffix(peer, "@g.us") || strings.HasSuffix(peer, "@broadcast") || strings.HasSuffix(remote, "@g.us") {
+		return provider.Event{}, false
+	}
+	ev := provider.Event{WAMID: id, Phone: digitsOfJID(peer)}
+	for _, k := range []string{"timestamp", "t"} {
+		if t, ok := parseTimestamp(item[k]); ok {
+			ev.At = t
+			break
+		}
+	}
+	text := wire.Scalar(item["body"])
+	if typ := wire.Scalar(item["type"]); typ != "" && typ != "chat" {
+		text = wire.Scalar(item["caption"]) // a media message's body is its file
+	}
+	if !fromMe {
+		ev.Inbound, ev.Text = true, text
+		return ev, true
+	}
+	ev.Text = text
+	if ack, ok := item["ack"]; ok && ack != nil {
+		switch wire.Scalar(ack) {
+		case "-1":
+			ev.Status = provider.StatusFailed
+		case "1":
+			ev.Status = provider.StatusSent
+		case "2":
+			ev.Status = provider.StatusDelivered
+		case "3", "4":
+			ev.Status = provider.StatusRead
+		default:
+			return provider.Event{}, false
+		}
+		return ev, true
+	}
+	if ev.Status = mapStatus(item["status"]); ev.Status == provider.StatusUnknown {
+		ev.Status = provider.StatusSent
+	}
+	return ev, true
+}
+
+// jidOf returns a jid given as a string or as an object {_serialized} or
+// {user, server}.
+func jidOf(v any) string {
+	if m, ok := v.(map[string]any); ok {
+		if s := wire.Scalar(m["_serialized"]); s != "" {
+			return s
+		}
+		if u := wire.Scalar(m["user"]); u != "" {
+			return u + "@" + wire.Scalar(m["server"])
+		}
+		return ""
+	}
+	return wire.Scalar(v)
 }

@@ -192,3 +192,45 @@ func TestParseWebhookImpossibleTimes(t *testing.T) {
 	_, err = json.Marshal(got)
 	require.NoError(t, err)
 }
+
+// The whatsapp-web.js / wppconnect shape that the doc's event names
+// ("onMessage", "onAnyMessage") and serialized ids come from: a person's
+// message (STOP must be seen), our own message and its acks, the id as a
+// string or an object; groups and pending acks are dropped.
+func TestParseWebhookWebJSShape(t *testing.T) {
+	t.Parallel()
+	at := time.Unix(1688996225, 0).UTC()
+	requireParsed(t, []webhookCase{
+		{
+			name: "OnMessageInbound",
+			body: `{"event":"onMessage","session":"s1","data":{"id":"false_2348179803743@c.us_3EB0AAAA","body":"STOP","type":"chat",
+				"from":"2348179803743@c.us","to":"2349000000000@c.us","fromMe":false,"timestamp":1688996225}}`,
+			want: []provider.Event{{WAMID: "3EB0AAAA", Phone: "2348179803743", At: at, Inbound: true, Text: "STOP"}},
+		},
+		{
+			name: "OnAnyMessageOurs",
+			body: `{"event":"onAnyMessage","data":{"id":{"fromMe":true,"remote":"2348179803743@c.us","id":"3EB015715C3A6439227F",
+				"_serialized":"true_2348179803743@c.us_3EB015715C3A6439227F"},"body":"Hello sir","type":"chat","ack":1,"t":1688996225}}`,
+			want: []provider.Event{{WAMID: "3EB015715C3A6439227F", Phone: "2348179803743", At: at, Status: provider.StatusSent, Text: "Hello sir", MatchByPhone: true}},
+		},
+		{
+			name: "AckReadObjectIDNoSerialized",
+			body: `[{"event":"onAck","data":{"id":{"fromMe":true,"remote":{"user":"2348179803743","server":"c.us"},"id":"3EB0BBBB"},"ack":3}}]`,
+			want: []provider.Event{{WAMID: "3EB0BBBB", Phone: "2348179803743", Status: provider.StatusRead, MatchByPhone: true}},
+		},
+		{
+			name: "AckFailedAndDelivered",
+			body: `[{"id":"true_2348179803743@c.us_3EB0CCCC","ack":-1},{"id":"true_2348179803743@c.us_3EB0DDDD","ack":2,"caption":"pic","type":"image","body":"/9j/…"}]`,
+			want: []provider.Event{
+				{WAMID: "3EB0CCCC", Phone: "2348179803743", Status: provider.StatusFailed, MatchByPhone: true},
+				{WAMID: "3EB0DDDD", Phone: "2348179803743", Status: provider.StatusDelivered, Text: "pic", MatchByPhone: true},
+			},
+		},
+		{
+			name: "PendingGroupAndNotAnID",
+			body: `[{"id":"true_2348179803743@c.us_3EB0EEEE","ack":0},{"id":"false_1203630@g.us_3EB0FFFF","body":"hi","from":"1203630@g.us"},
+				{"id":"12345","body":"x"},{"id":{"fromMe":true}}]`,
+			want: nil,
+		},
+	})
+}
