@@ -31,6 +31,10 @@ func (l *refusalLog) warn(ctx context.Context, log *slog.Logger, now time.Time, 
 	l.log(ctx, log, slog.LevelWarn, now, account, msg, attrs)
 }
 
+func (l *refusalLog) info(ctx context.Context, log *slog.Logger, now time.Time, account, msg string, attrs ...slog.Attr) {
+	l.log(ctx, log, slog.LevelInfo, now, account, msg, attrs)
+}
+
 func (l *refusalLog) error(ctx context.Context, log *slog.Logger, now time.Time, account, msg string, attrs ...slog.Attr) {
 	l.log(ctx, log, slog.LevelError, now, account, msg, attrs)
 }

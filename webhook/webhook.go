@@ -191,6 +191,13 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "malformed payload", http.StatusBadRequest)
 		return
 	}
+	if len(events) == 0 {
+		// Authenticated, well-formed, and nothing wacamp uses: events it
+		// ignores (a group's message, a pending ack), or a shape its
+		// parser does not know, which would leave statuses unapplied.
+		r.refusals.info(req.Context(), log, r.now(), acct.Name, "webhook: nothing wacamp uses in this payload (events it ignores, or a shape it does not know)",
+			slog.String("account", acct.Name), slog.String("provider", acct.Provider), slog.Int("bytes", len(body)))
+	}
 	events = forApply(events, acct.Keywords)
 	if len(events) > 0 {
 		if err := r.take(req.Context(), acct, events, log); err != nil {

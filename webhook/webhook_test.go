@@ -294,10 +294,14 @@ func TestReceiverRateLimitsRefusalLogs(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, post(t, srv.URL+"/webhooks/shop/guess", body, nil))
 		require.Equal(t, http.StatusUnauthorized, post(t, srv.URL+fmt.Sprintf("/webhooks/nope%d/%s", i, secret), body, nil))
 		require.Equal(t, http.StatusBadRequest, post(t, srv.URL+"/webhooks/shop/"+secret, "{", nil))
+		// Well-formed, authenticated, and nothing wacamp uses: taken (the
+		// provider must not retry it), and said once.
+		require.Equal(t, http.StatusOK, post(t, srv.URL+"/webhooks/shop/"+secret, `{"something":"else"}`, nil))
 	}
 	require.Len(t, logs.with("wrong secret"), 1)
 	require.Len(t, logs.with("no such account"), 1)
 	require.Len(t, logs.with("unreadable payload"), 1)
+	require.Len(t, logs.with("nothing wacamp uses"), 1)
 
 	mu.Lock()
 	clock = clock.Add(webhook.RefusalLogEvery)
