@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -174,6 +175,17 @@ func TestCommandsEndToEndNeverPrintTheToken(t *testing.T) {
 	require.Contains(t, out, "progress")
 	require.Contains(t, out, "100.0%")
 	require.Contains(t, out, "budget     150 of 2000 unique recipients in the last 24 h (number:1190600)\n")
+	// Without REDIS_URL the budget is not read from whatever Redis runs
+	// on the default address: it is left out, and status says so.
+	env := maps.Clone(w.env)
+	delete(env, "REDIS_URL")
+	noRedis := &syncBuf{}
+	code = cli.Exit(cli.Scheduler(context.Background(), []string{"status", "promo"},
+		cli.IO{Stdout: noRedis, Stderr: noRedis, Getenv: func(k string) string { return env[k] }, Now: w.now}), noRedis)
+	require.Equal(t, 0, code, noRedis.String())
+	require.Contains(t, noRedis.String(), "REDIS_URL is not set: the daily unique-recipient budget (kept in Redis) is not shown")
+	require.Contains(t, noRedis.String(), "100.0%")
+	require.NotContains(t, noRedis.String(), "budget     ")
 
 	code, out = w.run("export", "promo")
 	require.Equal(t, 0, code, out)

@@ -320,6 +320,7 @@ func openService(ctx context.Context, io IO, needRedis bool) (*service.Service, 
 	if err != nil {
 		return nil, nil, err
 	}
+	noRedis := !needRedis && cfg.RedisURL == ""
 	if !needRedis {
 		cfg = dbOnly(cfg)
 	}
@@ -327,9 +328,21 @@ func openService(ctx context.Context, io IO, needRedis bool) (*service.Service, 
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, closeSvc := service.New(conns, io.Getenv, io.now)
+	sc := conns
+	if noRedis {
+		// No REDIS_URL: what lives in Redis (the unique-recipient budget)
+		// is not read from whatever Redis happens to run on the default
+		// address, where it would be wrong; it is left out.
+		c := *conns
+		c.RedisClient = nil
+		sc = &c
+	}
+	svc, closeSvc := service.New(sc, io.Getenv, io.now)
 	return svc, func() { closeSvc(); conns.Close() }, nil
 }
+
+// redisUnsetNote is what status says when REDIS_URL is not set.
+const redisUnsetNote = "note: REDIS_URL is not set: the daily unique-recipient budget (kept in Redis) is not shown"
 
 func schedStatus(ctx context.Context, args []string, io IO) error {
 	fs := newFlags("status", io)
@@ -349,6 +362,9 @@ func schedStatus(ctx context.Context, args []string, io IO) error {
 	defer closeAll()
 	if len(pos) == 0 {
 		return listBroadcasts(ctx, io, svc, *asJSON)
+	}
+	if io.Getenv("REDIS_URL") == "" && !*asJSON {
+		fmt.Fprintln(io.Stderr, redisUnsetNote)
 	}
 	for {
 		st, err := svc.StatusOf(ctx, pos[0])
