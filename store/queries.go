@@ -92,6 +92,19 @@ func (db *DB) Account(ctx context.Context, id int64) (delivery.Account, error) {
 	return r.domain(), nil
 }
 
+// Accounts returns every applied account, by name.
+func (db *DB) Accounts(ctx context.Context) ([]delivery.Account, error) {
+	var rows []accountRow
+	if err := db.q(ctx).Order("name").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("load accounts: %w", err)
+	}
+	out := make([]delivery.Account, len(rows))
+	for i, r := range rows {
+		out[i] = r.domain()
+	}
+	return out, nil
+}
+
 // SetStatus moves a broadcast from one of from to to. Entering running sets
 // started_at once; entering a final state sets finished_at.
 func (db *DB) SetStatus(ctx context.Context, id int64, from []campaign.Status, to campaign.Status, reason string, now time.Time) (bool, error) {

@@ -52,3 +52,17 @@ func TestRehostedMediaSettlesTheOnlyOpenMessage(t *testing.T) {
 		require.Equal(t, "delivered", d.Status)
 	})
 }
+
+// Accounts lists every applied account by name, as Account loads it.
+func TestAccountsListsTheApplied(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		f.apply(bundle(broadcast("one", 1)), t0)
+		all, err := f.db.Accounts(f.ctx)
+		require.NoError(t, err)
+		require.Len(t, all, 1)
+		one, err := f.db.Account(f.ctx, all[0].ID)
+		require.NoError(t, err)
+		require.Equal(t, one, all[0])
+	})
+}

@@ -74,3 +74,27 @@ func (s *Senders) httpClient() *http.Client {
 	s.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: t}
 	return s.HTTPClient
 }
+
+// AccountLister lists the applied accounts (store.DB satisfies it).
+type AccountLister interface {
+	Accounts(ctx context.Context) ([]delivery.Account, error)
+}
+
+// Unusable returns, by account name, why this process cannot send for
+// each applied account whose credentials it cannot resolve (an unset
+// environment variable, an unreadable secret file). Every worker takes
+// every account's sends from the one queue, and a send it cannot make
+// pauses its account's broadcasts: a worker says so when it starts.
+func (s *Senders) Unusable(ctx context.Context, accounts AccountLister) (map[string]error, error) {
+	all, err := accounts.Accounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]error{}
+	for _, a := range all {
+		if _, err := s.Sender(ctx, a); err != nil {
+			out[a.Name] = err
+		}
+	}
+	return out, nil
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/wacamp/wacamp/config"
@@ -47,9 +49,11 @@ func Worker(ctx context.Context, args []string, io IO) error {
 	if err := mf.serve(ctx, token, conns.Metrics, app.ReadyChecks(conns), log); err != nil {
 		return err
 	}
+	senders := &app.Senders{Getenv: io.Getenv, Logger: log}
+	warnUnusable(ctx, log, senders, conns.Store)
 	srv := app.NewWorker(conns, app.WorkerConfig{
 		Concurrency: *concurrency,
-		Senders:     &app.Senders{Getenv: io.Getenv, Logger: log},
+		Senders:     senders,
 		Limiter:     throttle.NewFleet(conns.RedisClient),
 		Outcomes:    throttle.NewOutcomes(conns.RedisClient),
 		Recipients:  throttle.NewRecipients(conns.RedisClient),
@@ -75,6 +79,22 @@ func Worker(ctx context.Context, args []string, io IO) error {
 	srv.Shutdown()
 	log.Info("worker: stopped", slog.Duration("took", time.Since(start)))
 	return nil
+}
+
+// warnUnusable logs, at start, every applied account this worker cannot
+// send for (its token's variable unset, its secret file unreadable): it
+// takes every account's sends from the one queue, and one it cannot make
+// pauses the account's broadcasts.
+func warnUnusable(ctx context.Context, log *slog.Logger, senders *app.Senders, accounts app.AccountLister) {
+	bad, err := senders.Unusable(ctx, accounts)
+	if err != nil {
+		log.WarnContext(ctx, "worker: cannot check the accounts' credentials", slog.String("error", err.Error()))
+		return
+	}
+	for _, name := range slices.Sorted(maps.Keys(bad)) {
+		log.ErrorContext(ctx, "worker: cannot send for this account: the first of its sends this worker takes pauses its broadcasts; set its credentials here, or run this worker where they are",
+			slog.String("account", name), slog.String("error", bad[name].Error()))
+	}
 }
 
 // campaignOptions are the engine's tuning knobs from the process settings
