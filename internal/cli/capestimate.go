@@ -87,5 +87,12 @@ func historyDB(ctx context.Context, io IO, offline bool) (db *store.DB, why stri
 		return nil, "not estimated", err
 	}
 	db.SetMaxConns(1)
+	if current, _, err := db.SchemaCurrent(ctx); err != nil || !current {
+		// A database apply has not migrated yet (or an older program
+		// did) holds no history to read, or not in the tables this
+		// program reads: say so, not the SQL error.
+		_ = db.Close()
+		return nil, "not estimated (the database is not migrated to this version yet: scheduler apply migrates it)", nil
+	}
 	return db, "", nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wacamp/wacamp/internal/testenv"
 	"github.com/wacamp/wacamp/store"
 )
 
@@ -71,6 +72,14 @@ func TestValidateEstimatesTheFrequencyCap(t *testing.T) {
 	code, out = w.run("validate", "--offline", "-f", second)
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "\n  frequency cap 1 per 168h: not estimated offline\n")
+
+	// A database that apply has not migrated yet: said so, not an SQL
+	// error about a missing table.
+	w.env["DATABASE_URL"] = testenv.NewDatabase(t)
+	code, out = w.run("validate", "-f", second)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "\n  frequency cap 1 per 168h: not estimated (the database is not migrated to this version yet: scheduler apply migrates it)\n")
+	require.NotContains(t, out, "SQLSTATE")
 
 	delete(w.env, "DATABASE_URL")
 	code, out = w.run("validate", "-f", second)
