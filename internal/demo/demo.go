@@ -52,6 +52,15 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	if _, err := cli.ParseFlags(fs, args); err != nil {
 		return cli.FlagError()
 	}
+	// The flags first, before anything starts.
+	switch {
+	case *n < 1 || *n > maxDemoRecipients:
+		return cli.UsageError("-recipients %d: want 1 to %d", *n, maxDemoRecipients)
+	case !(*rate > 0) || *rate > spec.MaxRatePerSecond:
+		return cli.UsageError("-rate %g: want more than 0 and at most %d (messages a second)", *rate, spec.MaxRatePerSecond)
+	case !knownDemoProvider(*prov):
+		return cli.UsageError("-provider %q: want one of %s", *prov, demoProviders)
+	}
 	if io.Getenv("WACAMP_LOG_LEVEL") == "" {
 		orig := io.Getenv
 		io.Getenv = func(k string) string {
@@ -329,7 +338,14 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	if cfg.DatabaseURL == "" {
 		inspect = "go run ./cmd/demo scheduler" // the embedded SQLite: only the demo links it
 	}
-	fmt.Fprintf(out, "inspect (while this runs): DATABASE_URL=%s %s status %s   (or: export %s)\n", dsn, inspect, name, name)
+	switch {
+	case *exit && cfg.DatabaseURL == "" && *dataDir == "":
+		fmt.Fprintln(out, "(the embedded database is removed on exit: -data DIR keeps it, to inspect afterwards)")
+	case *exit:
+		fmt.Fprintf(out, "inspect: DATABASE_URL=%s %s status %s   (or: export %s)\n", dsn, inspect, name, name)
+	default:
+		fmt.Fprintf(out, "inspect (while this runs): DATABASE_URL=%s %s status %s   (or: export %s)\n", dsn, inspect, name, name)
+	}
 	if dups > 0 {
 		return errors.New("a recipient got more than one message")
 	}

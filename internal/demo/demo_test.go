@@ -51,10 +51,14 @@ func TestDemoRunsThroughEveryProvider(t *testing.T) {
 			}
 		})
 	}
-	out := &syncBuf{}
-	err := demo.Run(context.Background(), []string{"-provider", "twilio"}, cli.IO{Stdout: out, Stderr: out, Getenv: func(string) string { return "" }})
-	if err == nil || !strings.Contains(err.Error()+out.String(), "sobot") {
-		t.Errorf("an unknown provider: %v %s", err, out.String())
+	// Bad flags are refused before anything starts (nothing printed of
+	// the embedded Redis or database).
+	for _, args := range [][]string{{"-provider", "twilio"}, {"-recipients", "-5"}, {"-rate", "0"}, {"-rate", "5000"}} {
+		out := &syncBuf{}
+		err := demo.Run(context.Background(), args, cli.IO{Stdout: out, Stderr: out, Getenv: func(string) string { return "" }})
+		if err == nil || !strings.Contains(err.Error(), args[0]+" ") || strings.Contains(out.String(), "redis") {
+			t.Errorf("%v: %v %s", args, err, out.String())
+		}
 	}
 }
 

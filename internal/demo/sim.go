@@ -3,6 +3,8 @@ package demo
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
@@ -34,6 +36,15 @@ type demoSim struct {
 
 // demoProviders are the -provider values.
 const demoProviders = "botsailor, sobot, salebot, waapi"
+
+// knownDemoProvider reports whether p is one of demoProviders.
+func knownDemoProvider(p string) bool {
+	return slices.Contains(strings.Split(demoProviders, ", "), p)
+}
+
+// maxDemoRecipients bounds -recipients: the demo's audience is written to
+// a CSV and kept in memory by its simulator.
+const maxDemoRecipients = 1_000_000
 
 // newDemoSim builds the simulator of provider with the demo's faults; the
 // webhook providers push statuses to hookURL.
