@@ -561,3 +561,26 @@ func TestRateLimitAnswerSlowsTheNumber(t *testing.T) {
 	require.NoError(t, err)
 	require.Less(t, f, 1.0, "the number's rate was lowered")
 }
+
+// Pausing a paused broadcast says it is already paused (and is the
+// invalid move it was); retry-failed on a cancelled one names the states
+// it takes, in words.
+func TestRepeatedMovesSayWhy(t *testing.T) {
+	t.Parallel()
+	b := newBench(t, botsailorsim.Options{})
+	b.apply(b.writeCampaign("rp", 3, 10, `      text: "Hi {{name}}"`))
+	f, _ := b.feeder()
+	ctx := context.Background()
+	require.NoError(t, f.Tick(ctx))
+	svc := b.service()
+	_, err := svc.Pause(ctx, "rp")
+	require.NoError(t, err)
+	_, err = svc.Pause(ctx, "rp")
+	require.ErrorIs(t, err, campaign.ErrInvalidTransition)
+	require.ErrorContains(t, err, `broadcast "rp" is already paused`)
+	_, err = svc.Cancel(ctx, "rp")
+	require.NoError(t, err)
+	_, err = svc.RetryFailed(ctx, "rp")
+	require.ErrorIs(t, err, campaign.ErrInvalidTransition)
+	require.ErrorContains(t, err, "the broadcast is cancelled; retry-failed takes one that is running, paused, completed")
+}

@@ -117,6 +117,9 @@ func (s *Service) transition(ctx context.Context, name string, from []Status, to
 		return b, err
 	}
 	if !ok {
+		if b.Status == to {
+			return b, fmt.Errorf("broadcast %q is already %s: %w", name, to, ErrInvalidTransition)
+		}
 		return b, fmt.Errorf("broadcast %q is %s; cannot move to %s: %w", name, b.Status, to, ErrInvalidTransition)
 	}
 	return s.store.BroadcastByName(ctx, name)

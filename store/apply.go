@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -357,8 +358,8 @@ func applyBroadcast(ctx context.Context, tx *gorm.DB, write writeRecipients, b s
 			}
 		}
 		if len(locked) > 0 {
-			return c, fmt.Errorf("%s: broadcast %q is %s: its %v can no longer change (cancel it and apply under a new name): %w",
-				b.Pos, b.Name, st, locked, ErrConflict)
+			return c, fmt.Errorf("%s: broadcast %q is %s: its %s can no longer change (cancel it and apply under a new name): %w",
+				b.Pos, b.Name, st, strings.Join(locked, ", "), ErrConflict)
 		}
 	}
 	upd := map[string]any{"account_id": accountID, "start_at": start, "deadline_seconds": deadline,

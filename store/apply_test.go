@@ -147,18 +147,18 @@ func TestApplyRefusesLockedEditsOfRunningBroadcast(t *testing.T) {
 		edit   func(b *spec.Bundle)
 		locked string
 	}{
-		{"message", func(b *spec.Bundle) { b.Broadcasts[0].Message.Text += "!" }, "[message]"},
-		{"audience", func(b *spec.Bundle) { b.Broadcasts[0].Recipients = recipients(0, 4) }, "[audience]"},
-		{"start_at", func(b *spec.Bundle) { b.Broadcasts[0].StartAt = &later }, "[start_at]"},
+		{"message", func(b *spec.Bundle) { b.Broadcasts[0].Message.Text += "!" }, "message"},
+		{"audience", func(b *spec.Bundle) { b.Broadcasts[0].Recipients = recipients(0, 4) }, "audience"},
+		{"start_at", func(b *spec.Bundle) { b.Broadcasts[0].StartAt = &later }, "start_at"},
 		{"account", func(b *spec.Bundle) {
 			backup := account("backup")
 			b.Accounts = append(b.Accounts, backup)
 			b.Broadcasts[0].Account = "backup"
-		}, "[account]"},
+		}, "account"},
 		{"message and deadline", func(b *spec.Bundle) {
 			b.Broadcasts[0].Message.Text += "!"
 			b.Broadcasts[0].Deadline = 48 * time.Hour
-		}, "[message]"},
+		}, "message"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -211,8 +211,8 @@ func TestApplyRefusesEveryConflictAtOnce(t *testing.T) {
 
 	_, err := f.db.Apply(f.ctx, bundle(a, b, orphan), at(time.Minute))
 	require.ErrorIs(t, err, store.ErrConflict)
-	require.Contains(t, err.Error(), `campaigns/a.yaml:3: broadcast "a" is running: its [audience]`)
-	require.Contains(t, err.Error(), `campaigns/b.yaml:30: broadcast "b" is paused: its [message]`)
+	require.Contains(t, err.Error(), `campaigns/a.yaml:3: broadcast "a" is running: its audience can`)
+	require.Contains(t, err.Error(), `campaigns/b.yaml:30: broadcast "b" is paused: its message can`)
 	require.Contains(t, err.Error(), `campaigns/orphan.yaml:12: broadcast "orphan": account "nobody" is not defined`)
 	require.Equal(t, before, f.snapshot())
 }

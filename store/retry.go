@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -35,7 +36,11 @@ func (db *DB) RetryFailed(ctx context.Context, broadcastID int64, from []campaig
 		}
 		res.Status = campaign.Status(status[0])
 		if !slices.Contains(from, res.Status) {
-			return fmt.Errorf("the broadcast is %s, not one of %v: %w", res.Status, from, campaign.ErrInvalidTransition)
+			names := make([]string, len(from))
+			for i, f := range from {
+				names[i] = string(f)
+			}
+			return fmt.Errorf("the broadcast is %s; retry-failed takes one that is %s: %w", res.Status, strings.Join(names, ", "), campaign.ErrInvalidTransition)
 		}
 		var after int64
 		for {

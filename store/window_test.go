@@ -60,6 +60,6 @@ func TestApplyOutsideWindowToAStartedBroadcast(t *testing.T) {
 
 		bc.Message.Text += "!"
 		_, err := f.db.Apply(f.ctx, bundle(bc), t0)
-		require.ErrorContains(t, err, "its [message] can no longer change")
+		require.ErrorContains(t, err, "its message can no longer change")
 	})
 }
