@@ -269,10 +269,11 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 		if r.Status == campaign.StatusCompleted && r.Counts["sent"] == 0 && seq.Enrollments[sequence.EnrollActive] == 0 {
 			break
 		}
-		if r.Status == campaign.StatusPaused || r.Status == campaign.StatusCancelled {
-			// Nothing more will move on its own: stop, and say why.
+		if r.Status == campaign.StatusCancelled {
+			// Nothing more will happen: stop, and say why. (A pause shows
+			// in the line with its reason, and may be resumed.)
 			fmt.Fprintln(out)
-			return fmt.Errorf("the demo's broadcast %s is %s: %s", name, r.Status, cmp.Or(r.Reason, "by an operator"))
+			return fmt.Errorf("the demo's broadcast %s is cancelled: %s", name, cmp.Or(r.Reason, "by an operator"))
 		}
 	}
 	if tty {
