@@ -254,7 +254,7 @@ func (f *fileCtx) expand(s string, line int, field string) (string, bool) {
 			f.problem(line, field, processVarMsg, name)
 			ok = false
 		} else if v := f.l.getenv(name); v == "" {
-			f.problem(line, field, "environment variable %s is not set", name)
+			f.problem(line, field, "environment variable %s is not set or is empty", name)
 			ok = false
 		} else if msg := unstorable(v); msg != "" {
 			f.problem(line, field, "the value of environment variable %s %s", name, msg)

@@ -19,7 +19,7 @@ func TestExpand(t *testing.T) {
 		{"a${A}b${B_2}c", "a1btwoc", ""},
 		{"$A and $", "$A and $", ""},
 		{"${A", "${A", ""},
-		{"${NOPE}", "", "x.yaml:5: f: environment variable NOPE is not set"},
+		{"${NOPE}", "", "x.yaml:5: f: environment variable NOPE is not set or is empty"},
 		{"${1X}", "", `x.yaml:5: f: "${1X}" is not a valid environment variable reference`},
 		{"${}", "", `x.yaml:5: f: "${}" is not a valid environment variable reference`},
 		{"${BAD}", "", `x.yaml:5: f: the value of environment variable BAD is not valid UTF-8`},

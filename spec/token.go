@@ -36,7 +36,7 @@ func ResolveToken(ref string, getenv func(string) string) (string, error) {
 		}
 		tok := strings.TrimSpace(getenv(name))
 		if tok == "" {
-			return "", fmt.Errorf("environment variable %s is not set", name)
+			return "", fmt.Errorf("environment variable %s is not set or is empty", name)
 		}
 		return tok, nil
 	case strings.HasPrefix(ref, tokenRefFile):
@@ -144,7 +144,7 @@ func (f *fileCtx) tokenEnvRef(n *yaml.Node, field, key string) string {
 		return tokenRefEnv + name // not read: see LoadOptions.Offline
 	}
 	if strings.TrimSpace(f.l.getenv(name)) == "" {
-		f.problem(n.Line, field, "environment variable %s is not set", name)
+		f.problem(n.Line, field, "environment variable %s is not set or is empty", name)
 		return ""
 	}
 	return tokenRefEnv + name

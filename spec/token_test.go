@@ -20,8 +20,8 @@ func TestResolveToken(t *testing.T) {
 	}{
 		{"Env", "env:BOTSAILOR_API_TOKEN", secret, ""},
 		{"File", "file:" + file, secret, ""},
-		{"EnvUnset", "env:NOPE", "", "environment variable NOPE is not set"},
-		{"EnvBlank", "env:BLANK", "", "environment variable BLANK is not set"},
+		{"EnvUnset", "env:NOPE", "", "environment variable NOPE is not set or is empty"},
+		{"EnvBlank", "env:BLANK", "", "environment variable BLANK is not set or is empty"},
 		{"EnvBadName", "env:" + secret, "", "token reference env:<VAR> has an invalid variable name"},
 		{"FileMissing", "file:/nonexistent/wacamp/token", "", `cannot read "/nonexistent/wacamp/token": no such file or directory`},
 		{"FileEmpty", "file:" + empty, "", `"` + empty + `" is empty`},
