@@ -20,7 +20,10 @@ func bar(done, total, width int) string {
 }
 
 // ProgressLine is one line of live progress for a broadcast; a paused or
-// cancelled one shows its state and why in place of the ETA.
+// cancelled one shows its state and why in place of the ETA. Its counts
+// add up the states a message passes through: sent is every message the
+// provider took (sent, delivered or read), delivered those delivered or
+// read.
 func ProgressLine(r campaign.Report) string {
 	c := r.Counts
 	pct := 0.0
@@ -96,6 +99,9 @@ func printReport(w io.Writer, r campaign.Report) {
 		}
 		fmt.Fprintln(w)
 	}
+	// Each delivery once, in its state now; the one-line views count
+	// "sent" as reached the provider (sent, delivered or read).
+	fmt.Fprintln(w, "by state   (each delivery once, as it is now: a read message is not also counted sent or delivered)")
 	for _, s := range delivery.Statuses {
 		fmt.Fprintf(w, "  %-10s %d", s, r.Counts[string(s)])
 		if s == delivery.Skipped && len(r.Skips) > 0 {
