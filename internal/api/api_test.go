@@ -457,6 +457,7 @@ sequences:
 	require.Equal(t, http.StatusTooManyRequests, held.status, "%s", held.body)
 	require.Equal(t, "held", held.json(t)["code"])
 	require.NotEmpty(t, held.header.Get("Retry-After"))
+	require.Contains(t, string(held.body), "try again in ", "the message says when, for those who read it (the CLI)")
 
 	_, err := e.conns.Store.Suppress(context.Background(), []consent.Entry{{List: "account:main", Phone: "31699990002",
 		Scope: consent.ScopeAll, Source: consent.SourceCLI, Reason: "test"}}, time.Now())

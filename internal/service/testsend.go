@@ -40,7 +40,13 @@ type Held struct {
 	Wait   time.Duration
 }
 
-func (e *Held) Error() string { return "held by " + e.Reason + "; nothing was sent" }
+func (e *Held) Error() string {
+	msg := "held by " + e.Reason + "; nothing was sent"
+	if e.Wait > 0 {
+		msg += "; try again in " + max(e.Wait.Round(time.Second), time.Second).String()
+	}
+	return msg
+}
 
 // ErrOptedOut: the test phone is on the account's suppression list for
 // this message.
