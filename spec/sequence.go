@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -126,8 +128,46 @@ func (f *fileCtx) sequence(n *yaml.Node, i int) (Sequence, []msgAt) {
 		st, at := f.step(s, index(fld, j))
 		sq.Steps = append(sq.Steps, st)
 		msgs = append(msgs, at)
+		f.warnLikelyTypos(cmp.Or(sq.Name, field), j+1, st.Message, resolve(s).Line)
 	}
 	return sq, msgs
+}
+
+// warnLikelyTypos warns of a step's placeholders that look like a typo of
+// one every enrollment has ({{nmae}} for {{name}}): a sequence's other
+// placeholders are the enrollments' own variables, which validate cannot
+// see, and an enrollment that lacks one is refused when it is enrolled.
+func (f *fileCtx) warnLikelyTypos(seq string, step int, m templates.Message, line int) {
+	known := []string{"name", "phone"}
+	for _, v := range m.Variables() {
+		if slices.Contains(known, v) {
+			continue
+		}
+		for _, k := range known {
+			if oneSlip(v, k) {
+				f.l.bundle.Warnings = append(f.l.bundle.Warnings, fmt.Sprintf(
+					"%s:%d: sequence %s, step %d uses {{%s}}, which every enrollment must then give (did you mean {{%s}}?)", f.path, line, seq, step, v, k))
+				break
+			}
+		}
+	}
+}
+
+// oneSlip reports whether a is b with one letter added, dropped, changed,
+// or two neighbours swapped.
+func oneSlip(a, b string) bool {
+	if editDistance(a, b) == 1 {
+		return true
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i+1 < len(a); i++ {
+		if a[i] != b[i] {
+			return a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
+		}
+	}
+	return false
 }
 
 // step decodes one step of a sequence and returns where its message is.

@@ -197,3 +197,42 @@ func TestCheckStartsLocalTime(t *testing.T) {
 		path + `:17: broadcast late-start: 1 recipients in 1 zones (first Asia/Tokyo) are past 09:00 on 2030-03-31 when it starts (2030-03-31T05:00:00Z): they get it at the start, late; choose a later date or an earlier start_at`,
 	}, warnings)
 }
+
+// A sequence step's placeholder one slip away from name or phone ({{nmae}})
+// is warned of at validate: the enrollments' own variables are unknown
+// then, and such a step would refuse every enrollment later.
+func TestSequencePlaceholderTypoWarns(t *testing.T) {
+	for _, c := range []struct {
+		v    string
+		warn bool
+	}{{"nmae", true}, {"nam", true}, {"phnoe", true}, {"name", false}, {"age", false}, {"code", false}, {"plan", false}} {
+		if got := oneSlip(c.v, "name") || oneSlip(c.v, "phone"); got != c.warn {
+			t.Errorf("%q: warn %v, want %v", c.v, got, c.warn)
+		}
+	}
+}
+
+// validate's warning names the file, the step and the likely placeholder.
+func TestSequencePlaceholderTypoWarning(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "seq.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`accounts:
+  - name: main
+    provider: botsailor
+    base_url: https://botsailor.com/api/v1
+    api_token: ${BOTSAILOR_API_TOKEN}
+    phone_number_id: "119060000040020"
+    whatsapp_bot_id: 1
+    rate_per_second: 10
+    customer_service_window: not_enforced
+    daily_unique_limit: unlimited
+sequences:
+  - name: onboarding
+    account: main
+    steps:
+      - {after: 0s, message: {text: "Hi {{nmae}}, your plan is {{plan}}"}}
+`), 0o600))
+	b, err := Load(path, testEnv(map[string]string{"BOTSAILOR_API_TOKEN": "x"}), drivers.Catalog{})
+	require.NoError(t, err)
+	require.Equal(t, []string{path + ":15: sequence onboarding, step 1 uses {{nmae}}, which every enrollment must then give (did you mean {{name}}?)"}, b.Warnings)
+}
