@@ -36,7 +36,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	)
 	fs := flag.NewFlagSet("botsailor-sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&addr, "addr", "127.0.0.1:8090", "listen address")
+	fs.StringVar(&addr, "addr", "127.0.0.1:8091", "listen address (8090 is the worker's webhook receiver by convention)")
 	fs.StringVar(&tokens, "tokens", "", "accepted apiTokens, comma-separated (else $BOTSAILOR_SIM_TOKENS); none accepts any")
 	fs.DurationVar(&opts.Latency, "latency", 0, "latency added to every answer")
 	fs.Float64Var(&opts.Fail5xxRate, "fail-5xx-rate", 0, "share of sends answered HTTP 503 before accepting")
