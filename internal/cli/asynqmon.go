@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
@@ -38,8 +39,16 @@ func UICredentials(cfg config.Config) (Credentials, error) {
 	if c.User == "" || c.Password == "" {
 		return c, errors.New("set ASYNQMON_USER and ASYNQMON_PASSWORD (or ASYNQMON_PASSWORD_FILE) for the web UI's basic auth, or pass --insecure-no-auth")
 	}
+	if n := utf8.RuneCountInString(c.Password); n < MinUIPassword {
+		return c, fmt.Errorf("the web UI's password (ASYNQMON_PASSWORD or ASYNQMON_PASSWORD_FILE) has %d characters: use at least %d (e.g. openssl rand -hex 16)", n, MinUIPassword)
+	}
 	return c, nil
 }
+
+// MinUIPassword is the fewest characters the web UI's password may have:
+// it guards pause, cancel and the queues, behind basic auth that anyone
+// who reaches the port may try.
+const MinUIPassword = 12
 
 // BasicAuth wraps h so that every request needs the credentials. The
 // comparison takes constant time; failures are logged without what was sent.

@@ -250,6 +250,15 @@ func TestAsynqmonRefusesToStartWithoutCredentials(t *testing.T) {
 	code := cli.Exit(cli.Asynqmon(context.Background(), []string{"-addr", "127.0.0.1:0"}, io), out)
 	require.Equal(t, 2, code)
 	require.Contains(t, out.String(), "ASYNQMON_USER")
+
+	// A password anyone could guess is refused too, without showing it.
+	out = &syncBuf{}
+	weak := map[string]string{"REDIS_URL": testenv.RedisURL(), "ASYNQMON_USER": "ops", "ASYNQMON_PASSWORD": "hunter2"}
+	io.Stdout, io.Stderr, io.Getenv = out, out, func(k string) string { return weak[k] }
+	code = cli.Exit(cli.Asynqmon(context.Background(), []string{"-addr", "127.0.0.1:0"}, io), out)
+	require.Equal(t, 2, code)
+	require.Contains(t, out.String(), "has 7 characters: use at least 12")
+	require.NotContains(t, out.String(), "hunter2")
 }
 
 func TestBasicAuth(t *testing.T) {

@@ -23,7 +23,7 @@ import (
 )
 
 // consoleUser and consolePassword are the test web UI's login.
-const consoleUser, consolePassword = "ops", "console-pw"
+const consoleUser, consolePassword = "ops", "console-pw-0123"
 
 // asynqmon starts the asynqmon command (with args) on the world's
 // database and Redis and returns its base URL, read from the line it logs
