@@ -168,7 +168,11 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	if _, err := conns.Store.Enroll(ctx, "welcome", people, time.Now()); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "  sequence  welcome (2 steps, the second 10 s after the first) — %d people enrolled\n", enrolled)
+	second := "the second 10 s after the first"
+	if sim.outside != "" {
+		second += ", only to people who wrote in the last 24 h: the simulated ones never write, so it is skipped"
+	}
+	fmt.Fprintf(out, "  sequence  welcome (2 steps, %s) — %d people enrolled\n", second, enrolled)
 
 	opts := delivery.Options{Logger: log, Polls: demoPolls,
 		TrackFor: 10 * time.Minute, AmbiguousDelay: 2 * time.Second, StaleAfter: 30 * time.Second}
