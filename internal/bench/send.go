@@ -88,6 +88,10 @@ func runSend(ctx context.Context, log *slog.Logger, rds *benchRedis, db *store.D
 		// is never what sends wait for.
 		FeedAhead: time.Hour,
 		MaxWindow: max(cfg.Sends, 50),
+		// Every task in the queue at once: the account's rate (spec's
+		// maximum) is not what this worker's limiter enforces (none), so
+		// the feeder must not hold tasks back for it.
+		QueueLead: -1,
 	}
 	timer := &sendTimer{}
 	srv := app.NewWorker(&app.Conns{Redis: opt, Store: db}, app.WorkerConfig{
