@@ -70,6 +70,12 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 			return orig(k)
 		}
 	}
+	if isTerminal(io.Stdout) && isTerminal(io.Stderr) {
+		// The progress line is rewritten in place; a log line written
+		// into it starts on a cleared line instead, and the next tick
+		// writes the progress again below it.
+		io.Stderr = clearLine{io.Stderr}
+	}
 	log := cli.Logger(io)
 	out := io.Stdout
 
@@ -498,6 +504,16 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// clearLine writes each write at the start of a cleared terminal line.
+type clearLine struct{ w io.Writer }
+
+func (c clearLine) Write(p []byte) (int, error) {
+	if _, err := c.w.Write([]byte("\r\033[K")); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 func isTerminal(w any) bool {
