@@ -133,6 +133,8 @@ func wrapErr(err error, format string, args ...any) error {
 // the delivery it belongs to.
 type hookMatch struct {
 	Wamid, Phone string
+	// At is when the provider says the status happened (zero: unknown).
+	At time.Time
 	// Text and Media are the message's text (or caption) and media URL,
 	// when the webhook shows them.
 	Text, Media string
@@ -155,8 +157,9 @@ type target struct {
 // candidate is an open message to a phone that a status matched by phone
 // may belong to.
 type candidate struct {
-	ID       int64
-	Awaiting bool
+	ID        int64
+	Awaiting  bool
+	SendingAt *time.Time
 }
 
 // webhookTarget finds the delivery of the account a status is about:
@@ -188,7 +191,7 @@ func (db *DB) webhookTarget(ctx context.Context, accountID int64, m hookMatch, n
 		return target{}, nil
 	}
 	var cands []candidate
-	err := db.q(ctx).Raw(`SELECT d.id, d.status = 'sending' AS awaiting FROM deliveries d `+deliveryAccount+`
+	err := db.q(ctx).Raw(`SELECT d.id, d.status = 'sending' AS awaiting, d.sending_at FROM deliveries d `+deliveryAccount+`
 		WHERE d.phone = ? AND d.wamid IS NULL AND COALESCE(b.account_id, s.account_id) = ?
 		AND ((? AND d.status = 'sent' AND d.sent_at >= ?) OR (d.status = 'sending' AND d.settle = ?))
 		ORDER BY COALESCE(d.sent_at, d.sending_at), d.id LIMIT ?`,
@@ -198,6 +201,9 @@ func (db *DB) webhookTarget(ctx context.Context, accountID int64, m hookMatch, n
 	}
 	exact, open, err := db.rank(ctx, cands, m)
 	if err != nil {
+		return target{}, err
+	}
+	if open, err = db.notEarlier(ctx, accountID, open, m); err != nil {
 		return target{}, err
 	}
 	if len(open) > 0 {
@@ -265,7 +271,7 @@ func (db *DB) rank(ctx context.Context, cands []candidate, m hookMatch) (exact, 
 			exact = append(exact, c)
 		case !mc.known():
 			open = append(open, c)
-		case mc.media != "" && m.Text == "" && m.Media != "":
+		case mc.media != "" && mc.text == "" && m.Text == "" && m.Media != "":
 			// The status shows a file at another URL and no text: the
 			// provider may keep its own copy of the file (Salebot's and
 			// waapi's statuses link theirs), so this shows nothing of
@@ -277,6 +283,38 @@ func (db *DB) rank(ctx context.Context, cands []candidate, m hookMatch) (exact, 
 		open = append(open, rehosted...)
 	}
 	return exact, open, nil
+}
+
+// statusSkew is how far a provider's status time may run behind our
+// clock: a status timed earlier than that before a request began is
+// about an earlier message.
+const statusSkew = time.Minute
+
+// notEarlier drops from open (messages a status that shows nothing of
+// them may belong to) the awaiting ones the status cannot be about: it
+// happened before their request began (its time, less statusSkew), or
+// its id was reported before then (a kept status of the same message,
+// which another sender — a bot flow, an agent — sent earlier).
+func (db *DB) notEarlier(ctx context.Context, accountID int64, open []candidate, m hookMatch) ([]candidate, error) {
+	var first *time.Time // when m's id was first reported, if it was
+	if m.Wamid != "" {
+		var seen []time.Time
+		err := db.q(ctx).Raw(`SELECT received_at FROM webhook_events WHERE account_id = ? AND wamid = ? ORDER BY received_at LIMIT 1`,
+			accountID, m.Wamid).Scan(&seen).Error
+		if err != nil {
+			return nil, fmt.Errorf("look for earlier reports of webhook id: %w", err)
+		}
+		if len(seen) > 0 {
+			first = &seen[0]
+		}
+	}
+	return slices.DeleteFunc(open, func(c candidate) bool {
+		if !c.Awaiting || c.SendingAt == nil {
+			return false
+		}
+		began := *c.SendingAt
+		return (!m.At.IsZero() && m.At.Before(began.Add(-statusSkew))) || (first != nil && first.Before(began))
+	}), nil
 }
 
 // sendInFlight reports whether a send of the account to phone is at the

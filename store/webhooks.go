@@ -58,7 +58,7 @@ type webhookEventRow struct {
 func (webhookEventRow) TableName() string { return "webhook_events" }
 
 func (w webhookEventRow) match() hookMatch {
-	return hookMatch{Wamid: w.Wamid, Phone: w.Phone, Text: w.Text, Media: w.Media, ByPhone: w.ByPhone}
+	return hookMatch{Wamid: w.Wamid, Phone: w.Phone, At: w.At, Text: w.Text, Media: w.Media, ByPhone: w.ByPhone}
 }
 
 func (w webhookEventRow) report() provider.StatusReport {
@@ -122,7 +122,7 @@ func (db *DB) ApplyReceivedWebhookEvents(ctx context.Context, accountID int64, e
 			at = now
 		}
 		report := provider.StatusReport{Status: ev.Status, At: at, Code: ev.Code, Reason: ev.Reason}
-		t, err := db.webhookTarget(ctx, accountID, hookMatch{Wamid: ev.WAMID, Phone: ev.Phone, Text: ev.Text, Media: ev.Media, ByPhone: ev.MatchByPhone}, now)
+		t, err := db.webhookTarget(ctx, accountID, hookMatch{Wamid: ev.WAMID, Phone: ev.Phone, At: ev.At, Text: ev.Text, Media: ev.Media, ByPhone: ev.MatchByPhone}, now)
 		if err != nil {
 			return res, err
 		}
