@@ -21,31 +21,17 @@ import (
 func TestRehostedMediaSettlesTheOnlyOpenMessage(t *testing.T) {
 	t.Parallel()
 	eachStore(t, func(t *testing.T, f *fixture) {
-		b := broadcast("pics", 1)
-		b.Message = templates.Message{Kind: templates.KindMedia, Media: &templates.Media{Type: "image", URL: "https://cdn.example.com/sale.jpg"}}
-		f.apply(bundle(b), t0)
-		row := f.broadcast("pics")
-		f.planAll(row.ID, 10)
-		refs, err := f.db.NextPlanned(f.ctx, row.ID, 1)
-		require.NoError(t, err)
-		f.setStatus(row.ID, campaign.StatusRunning)
-		ref := refs[0]
-		phone := f.delivery(ref.ID).Phone
-		ok, err := f.db.Claim(f.ctx, ref, t0, at(2*time.Minute), nil, consent.Check{})
-		require.NoError(t, err)
-		require.True(t, ok)
-		ok, err = f.db.AwaitSettle(f.ctx, ref, at(2*time.Minute), at(5*time.Minute), delivery.ReasonAwaiting, at(10*time.Second))
-		require.NoError(t, err)
-		require.True(t, ok)
+		ref, phone, acct := f.awaitingOne(t, templates.Message{Kind: templates.KindMedia,
+			Media: &templates.Media{Type: "image", URL: "https://cdn.example.com/sale.jpg"}})
 
 		// Text it never had: a contradiction, nothing settled.
-		_, err = f.db.ApplyWebhookEvents(f.ctx, row.AccountID, []provider.Event{{Phone: phone, Status: provider.StatusDelivered, MatchByPhone: true,
+		_, err := f.db.ApplyWebhookEvents(f.ctx, acct, []provider.Event{{Phone: phone, Status: provider.StatusDelivered, MatchByPhone: true,
 			Text: "somebody else's caption", Media: "https://files.provider.example/123.jpg"}}, at(20*time.Second))
 		require.NoError(t, err)
 		require.Equal(t, "sending", f.delivery(ref.ID).Status)
 
 		// The file at the provider's URL, no text: settled.
-		_, err = f.db.ApplyWebhookEvents(f.ctx, row.AccountID, []provider.Event{{Phone: phone, Status: provider.StatusDelivered, MatchByPhone: true,
+		_, err = f.db.ApplyWebhookEvents(f.ctx, acct, []provider.Event{{Phone: phone, Status: provider.StatusDelivered, MatchByPhone: true,
 			Media: "https://files.provider.example/123.jpg"}}, at(30*time.Second))
 		require.NoError(t, err)
 		d := f.delivery(ref.ID)
