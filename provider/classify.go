@@ -97,7 +97,9 @@ func RecipientRefusal(code string) (marketing bool, reason string, ok bool) {
 //     or expired token, account not found or not connected → halt-account;
 //     a template not found, not approved, paused, disabled or rejected →
 //     halt-campaign; an invalid phone or a number not on WhatsApp →
-//     permanent; a rate limit or "try again" → transient;
+//     permanent; a rate limit or "try again" → transient, except under a
+//     500, a 504 or another 5xx that may come after the server acted
+//     (BareServerErrorClass): ambiguous;
 //  3. else the HTTP status: a 5xx as BareServerErrorClass says (a 500 or a
 //     504 may come after the server acted: ambiguous; a gateway's 502 or
 //     503: transient), 429 and 408 → transient; 401 and 403 →
@@ -113,6 +115,11 @@ func Classify(httpStatus int, code string, message string) Class {
 		return c
 	}
 	if c, ok := classOfMessage(message); ok {
+		if c == ClassTransient && httpStatus >= 500 && httpStatus <= 599 && BareServerErrorClass(httpStatus) == ClassAmbiguous {
+			// "Internal error, please try again" under a 500 is a
+			// framework's wording, not proof that nothing went out.
+			return ClassAmbiguous
+		}
 		return c
 	}
 	if c, ok := classOfHTTPStatus(httpStatus); ok {

@@ -74,7 +74,8 @@ func TestClassify(t *testing.T) {
 		// HTTP status, no code, no recognised text.
 		{"HTTP500", 500, "", "", ClassAmbiguous},
 		{"HTTP504", 504, "", "Gateway Timeout", ClassAmbiguous},
-		{"HTTP500TryAgain", 500, "", "Internal error, please try again", ClassTransient},
+		{"HTTP500TryAgain", 500, "", "Internal error, please try again", ClassAmbiguous},
+		{"HTTP503TryAgain", 503, "", "Service unavailable, please try again", ClassTransient},
 		{"HTTP502", 502, "", "Bad Gateway", ClassTransient},
 		{"HTTP503", 503, "", "", ClassTransient},
 		{"HTTP429", 429, "", "", ClassTransient},

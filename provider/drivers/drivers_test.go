@@ -205,7 +205,7 @@ func TestValuesNameDrivers(t *testing.T) {
 func TestDriversTellNotSentFromUnknown(t *testing.T) {
 	t.Parallel()
 	own := map[string]string{ // each provider's own JSON error answer
-		"botsailor": `{"status":"0","message":"Internal error"}`,
+		"botsailor": `{"status":"0","message":"Internal error, please try again"}`,
 		"sobot":     `{"code":500,"message":"Internal server error"}`,
 		"salebot":   `{"status":"error","error":"internal error"}`,
 		"waapi":     `{"status":false,"message":"Internal server error"}`,
