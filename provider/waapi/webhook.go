@@ -355,8 +355,10 @@ func boolOf(v any) (b, known bool) {
 //     ack, a status word in "status", else (the "onAnyMessage" event) sent;
 //     Phone is its "to", and its body (or caption) its Text.
 //
-// Group chats and broadcasts are skipped. WAMID is the id's own part
-// (3EB0…), what a send's answer names.
+// Group chats, broadcasts, linked ids (…@lid: no phone number) and items
+// of a type that is no message (a reaction, a revoke, a call, a
+// notification) are skipped; a button or list reply's text is its body.
+// WAMID is the id's own part (3EB0…), what a send's answer names.
 func webJSEventOf(item map[string]any) (provider.Event, bool) {
 	fromMe, remote, id, ok := false, "", "", false
 	switch v := item["id"].(type) {
@@ -379,8 +381,16 @@ func webJSEventOf(item map[string]any) (provider.Event, bool) {
 	if k := map[bool]string{true: "to", false: "from"}[fromMe]; jidOf(item[k]) != "" {
 		peer = jidOf(item[k])
 	}
-	if strings.HasSuffix(peer, "@g.us") || strings.HasSuffix(peer, "@broadcast") || strings.HasSuffix(remote, "@g.us") {
-		return provider.Event{}, false
+	typ := wire.Scalar(item["type"])
+	if typ != "" && !webJSMessageTypes[typ] {
+		return provider.Event{}, false // a reaction, a revoke, a call, a notification: no message
+	}
+	for _, jid := range []string{peer, remote} {
+		if strings.HasSuffix(jid, "@g.us") || strings.HasSuffix(jid, "@broadcast") || strings.HasSuffix(jid, "@lid") {
+			// A group, a broadcast list or status, or a linked id that
+			// is no phone number (an opt-out must name the number).
+			return provider.Event{}, false
+		}
 	}
 	ev := provider.Event{WAMID: id, Phone: digitsOfJID(peer)}
 	for _, k := range []string{"timestamp", "t"} {
@@ -390,7 +400,7 @@ func webJSEventOf(item map[string]any) (provider.Event, bool) {
 		}
 	}
 	text := wire.Scalar(item["body"])
-	if typ := wire.Scalar(item["type"]); typ != "" && typ != "chat" {
+	if webJSMediaTypes[typ] {
 		text = wire.Scalar(item["caption"]) // a media message's body is its file
 	}
 	if !fromMe {
@@ -418,6 +428,16 @@ func webJSEventOf(item map[string]any) (provider.Event, bool) {
 	}
 	return ev, true
 }
+
+// webJSMessageTypes are the whatsapp-web.js / wppconnect message types
+// that are messages (the others — reactions, revokes, calls, notifications
+// — are not read); webJSMediaTypes those whose body is the file, not text.
+var (
+	webJSMessageTypes = map[string]bool{"chat": true, "image": true, "video": true, "audio": true, "ptt": true, "document": true,
+		"sticker": true, "location": true, "vcard": true, "buttons_response": true, "list_response": true, "template_button_reply": true,
+		"interactive": true}
+	webJSMediaTypes = map[string]bool{"image": true, "video": true, "audio": true, "ptt": true, "document": true, "sticker": true}
+)
 
 // jidOf returns a jid given as a string or as an object {_serialized} or
 // {user, server}.

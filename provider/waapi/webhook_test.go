@@ -234,3 +234,30 @@ func TestParseWebhookWebJSShape(t *testing.T) {
 		},
 	})
 }
+
+// In the whatsapp-web.js shape a tapped button's or list row's text is its
+// body (a STOP button must be seen); linked ids, reactions, revokes and
+// notifications are no messages of a phone number.
+func TestParseWebhookWebJSRepliesAndNoise(t *testing.T) {
+	t.Parallel()
+	requireParsed(t, []webhookCase{
+		{
+			name: "ButtonAndListReplies",
+			body: `[{"id":"false_2348179803743@c.us_3EB01","type":"buttons_response","body":"STOP","from":"2348179803743@c.us"},
+				{"id":"false_2348179803743@c.us_3EB02","type":"list_response","body":"Unsubscribe","from":"2348179803743@c.us"}]`,
+			want: []provider.Event{
+				{WAMID: "3EB01", Phone: "2348179803743", Inbound: true, Text: "STOP"},
+				{WAMID: "3EB02", Phone: "2348179803743", Inbound: true, Text: "Unsubscribe"},
+			},
+		},
+		{
+			name: "LinkedIDReactionRevokeNotification",
+			body: `[{"id":"false_123456789012345@lid_3EB03","type":"chat","body":"STOP","from":"123456789012345@lid"},
+				{"id":"false_2348179803743@c.us_3EB04","type":"reaction","body":"👍","from":"2348179803743@c.us"},
+				{"id":"true_2348179803743@c.us_3EB05","type":"revoked","ack":1},
+				{"id":"false_2348179803743@c.us_3EB06","type":"e2e_notification","from":"2348179803743@c.us"},
+				{"id":"false_status@broadcast_3EB07","type":"chat","body":"hi","from":"status@broadcast"}]`,
+			want: nil,
+		},
+	})
+}
