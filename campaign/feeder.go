@@ -509,9 +509,13 @@ func holdBack(pos int, rate float64, lead time.Duration) time.Duration {
 	if rate <= 0 || lead < 0 {
 		return 0
 	}
-	departs := time.Duration(float64(pos) / rate * float64(time.Second))
-	return max(departs-lead, 0)
+	departs := float64(pos) / rate // seconds; huge for a tiny rate
+	return time.Duration(max(min(departs-lead.Seconds(), maxHoldBack.Seconds()), 0) * float64(time.Second))
 }
+
+// maxHoldBack bounds holdBack: a number sending once in minutes has its
+// few queued tasks come back within this, not at their distant slots.
+const maxHoldBack = 10 * time.Minute
 
 // batchSpan is about how long a batch send task keeps its worker slot at
 // its number's rate: long enough to share one task's cost among many sends,

@@ -25,6 +25,8 @@ func TestHoldBack(t *testing.T) {
 		{100, 0, lead, 0}, // unlimited
 		{100, 10, -1, 0},  // lead off
 		{100, 10, 0, 10 * time.Second},
+		{1, 1e-12, lead, maxHoldBack}, // no overflow: bounded
+		{3, 0.001, lead, maxHoldBack},
 	} {
 		if got := holdBack(c.pos, c.rate, c.lead); got != c.want {
 			t.Errorf("holdBack(%d, %g, %s) = %s, want %s", c.pos, c.rate, c.lead, got, c.want)

@@ -308,7 +308,7 @@ func TestWindowIsSecondsOfTheRate(t *testing.T) {
 // at once, as before.
 func TestLaterBatchesWaitInTheSchedule(t *testing.T) {
 	t.Parallel()
-	for _, lead := range []time.Duration{0, -1} {
+	for _, lead := range []time.Duration{0, -1} { // 0: the default (500 ms); -1: off
 		b := newBench(t, botsailorsim.Options{})
 		b.opts.QueueLead, b.opts.FeedAhead = lead, 5*time.Second
 		b.apply(b.writeCampaign("s", 50, 2, `      text: "Hi {{name}}"`)) // 2/s: a window of 10 in tasks of 1
