@@ -57,6 +57,11 @@ type Config struct {
 	// number's rate a running broadcast keeps queued in Redis; 0 (unset)
 	// is the engine's default (delivery.Options: 5s).
 	FeedAhead time.Duration
+	// QueueLead (WACAMP_QUEUE_LEAD, 100ms to 1m, or "off": QueueLeadOff)
+	// is how long before its first departure a broadcast's batch task
+	// enters the send queue; 0 (unset) is the engine's default
+	// (delivery.Options: 500ms).
+	QueueLead time.Duration
 	// WebhookAddr is where the worker's webhook receiver listens
 	// (WACAMP_WEBHOOK_ADDR, the default of -webhook-addr); "" is none.
 	WebhookAddr string
@@ -121,6 +126,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.StaleAfter = duration(get("WACAMP_STALE_AFTER"))
 	c.FirstPoll = duration(get("WACAMP_FIRST_POLL"))
 	c.FeedAhead = duration(get("WACAMP_FEED_AHEAD"))
+	c.QueueLead = duration(get("WACAMP_QUEUE_LEAD"))
+	if strings.EqualFold(strings.TrimSpace(get("WACAMP_QUEUE_LEAD")), "off") {
+		c.QueueLead = QueueLeadOff
+	}
 	c.WebhookAddr = get("WACAMP_WEBHOOK_ADDR")
 	if v := get("WACAMP_SECRET_DIRS"); strings.TrimSpace(v) != "" {
 		c.SecretDirs = dirList(v)
@@ -170,8 +179,23 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s=%q: want a duration of at least %s, such as %s", d.name, c.value(d.name, d.v.String()), d.least, d.example))
 		}
 	}
+	if l := c.QueueLead; l != 0 && l != QueueLeadOff && (l < minQueueLead || l > maxQueueLead) {
+		errs = append(errs, fmt.Errorf("WACAMP_QUEUE_LEAD=%q: want a duration from %s to %s, such as 500ms, or off",
+			c.value("WACAMP_QUEUE_LEAD", l.String()), minQueueLead, maxQueueLead))
+	}
 	return errors.Join(errs...)
 }
+
+// QueueLeadOff is Config.QueueLead for WACAMP_QUEUE_LEAD=off: every task
+// enters the send queue at once (delivery.Options takes any negative
+// QueueLead so).
+const QueueLeadOff = -time.Second
+
+// The range of WACAMP_QUEUE_LEAD.
+const (
+	minQueueLead = 100 * time.Millisecond
+	maxQueueLead = time.Minute
+)
 
 // value is what variable name was set to, if FromEnv read it, else
 // formatted (the value of a Config built in code).

@@ -26,6 +26,7 @@ func TestFromEnv(t *testing.T) {
 		"WACAMP_STALE_AFTER":     "1m",
 		"WACAMP_FIRST_POLL":      "5s",
 		"WACAMP_FEED_AHEAD":      "30s",
+		"WACAMP_QUEUE_LEAD":      "250ms",
 		"WACAMP_WEBHOOK_ADDR":    ":8090",
 		"WACAMP_SECRET_DIRS":     "/a/:: /b ",
 		"WACAMP_AUDIENCE_DIRS":   "/c",
@@ -45,6 +46,7 @@ func TestFromEnv(t *testing.T) {
 		StaleAfter:           time.Minute,
 		FirstPoll:            5 * time.Second,
 		FeedAhead:            30 * time.Second,
+		QueueLead:            250 * time.Millisecond,
 		WebhookAddr:          ":8090",
 		SecretDirs:           []string{"/a", "/b"},
 		AudienceDirs:         []string{"/c"},
@@ -83,11 +85,19 @@ func TestFromEnvRefusesBadValues(t *testing.T) {
 		"WACAMP_STALE_AFTER":   {"1s", `WACAMP_STALE_AFTER="1s": want a duration of at least 5s, such as 5m`},
 		"WACAMP_FEED_AHEAD":    {"500ms", `WACAMP_FEED_AHEAD="500ms": want a duration of at least 2s, such as 5s`},
 		"WACAMP_FIRST_POLL":    {"10ms", `WACAMP_FIRST_POLL="10ms": want a duration of at least 1s, such as 1m`},
+		"WACAMP_QUEUE_LEAD":    {"5m", `WACAMP_QUEUE_LEAD="5m": want a duration from 100ms to 1m0s, such as 500ms, or off`},
 	} {
 		_, err := FromEnv(getenv(map[string]string{name: tc.bad}))
 		require.EqualError(t, err, tc.want)
 	}
-	_, err := FromEnv(getenv(map[string]string{"WACAMP_DB_MAX_CONNS": "x", "WACAMP_LEASE": "x"}))
+	for _, bad := range []string{"soon", "-1s", "10ms"} {
+		_, err := FromEnv(getenv(map[string]string{"WACAMP_QUEUE_LEAD": bad}))
+		require.ErrorContains(t, err, `WACAMP_QUEUE_LEAD="`+bad+`"`)
+	}
+	off, err := FromEnv(getenv(map[string]string{"WACAMP_QUEUE_LEAD": "Off"}))
+	require.NoError(t, err)
+	require.Equal(t, QueueLeadOff, off.QueueLead)
+	_, err = FromEnv(getenv(map[string]string{"WACAMP_DB_MAX_CONNS": "x", "WACAMP_LEASE": "x"}))
 	require.Len(t, strings.Split(err.Error(), "\n"), 2)
 
 	require.EqualError(t, Config{DBMaxConns: 1, Lease: 500 * time.Millisecond}.Validate(),

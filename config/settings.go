@@ -21,6 +21,7 @@ var Settings = []Setting{
 	{"WACAMP_FIRST_POLL", "worker", "1m", "how long after a send its first status poll comes (providers without status webhooks)"},
 	{"WACAMP_STALE_AFTER", "scheduler", "5m", "how old a queued task or an ended lease is before the sweep re-enqueues it"},
 	{"WACAMP_FEED_AHEAD", "scheduler", "5s", "how many seconds of its number's rate a running broadcast keeps queued in Redis (its window)"},
+	{"WACAMP_QUEUE_LEAD", "scheduler", "500ms", "how long before its first departure a broadcast's batch task enters the send queue (the rest of the window waits in Redis's schedule); off: all at once"},
 	{"WACAMP_WEBHOOK_ADDR", "worker", "", "address the webhook receiver listens on (-webhook-addr); unset: no receiver"},
 	{"WACAMP_SECRET_DIRS", "validate, apply", DefaultSecretDirs, "directories (':'-separated) a campaign's secret files may be in"},
 	{"WACAMP_AUDIENCE_DIRS", "validate, apply", "", "directories (':'-separated) audience CSV files may be in besides the campaign directory"},

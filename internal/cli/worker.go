@@ -111,10 +111,12 @@ func warnUnusable(ctx context.Context, log *slog.Logger, senders *app.Senders, a
 //   - WACAMP_FIRST_POLL: how long after a send its first status poll comes
 //     (worker; default 1m; the later polls keep their plan);
 //   - WACAMP_FEED_AHEAD: how many seconds of its number's rate a running
-//     broadcast keeps queued in Redis (scheduler; default 5s).
+//     broadcast keeps queued in Redis (scheduler; default 5s);
+//   - WACAMP_QUEUE_LEAD: how long before its first departure a batch task
+//     enters the send queue (scheduler; default 500ms; off: at once).
 func campaignOptions(cfg config.Config, log *slog.Logger) delivery.Options {
 	o := delivery.Options{Logger: log, Lease: cfg.Lease, SettleWindow: cfg.SettleWindow, StaleAfter: cfg.StaleAfter,
-		Polls: delivery.PollPlan{First: cfg.FirstPoll}, FeedAhead: cfg.FeedAhead}
+		Polls: delivery.PollPlan{First: cfg.FirstPoll}, FeedAhead: cfg.FeedAhead, QueueLead: cfg.QueueLead}
 	if o.Lease != 0 && o.Lease < 90*time.Second {
 		log.Warn("worker: WACAMP_LEASE is shorter than 90s; requests to a slow provider will be cut short and reconciled", slog.Duration("lease", o.Lease))
 	}
