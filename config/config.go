@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -189,7 +190,7 @@ func (c Config) Validate() error {
 // QueueLeadOff is Config.QueueLead for WACAMP_QUEUE_LEAD=off: every task
 // enters the send queue at once (delivery.Options takes any negative
 // QueueLead so).
-const QueueLeadOff = -time.Second
+const QueueLeadOff = time.Duration(math.MinInt64)
 
 // The range of WACAMP_QUEUE_LEAD.
 const (
