@@ -538,7 +538,7 @@ func (l *loader) checkAccountRefs() {
 		}
 		hint := didYouMean(r.name, names)
 		if len(names) == 0 {
-			hint = " (no accounts are defined)"
+			hint = " (no accounts are defined: the files given must define every account they use; through the API, as the operator applied it)"
 		}
 		l.probs.add(r.file, r.line, r.field, "unknown account %q%s", r.name, hint)
 	}

@@ -203,7 +203,7 @@ func TestLoadProblems(t *testing.T) {
 			want: []string{
 				`testdata/bad/unknown_keys.yaml:1: acounts: unknown key (did you mean "accounts"?)`,
 				`testdata/bad/unknown_keys.yaml:3: broadcasts[0].message: is required: one of text, media, template, bot_flow, location, buttons, list`,
-				`testdata/bad/unknown_keys.yaml:4: broadcasts[0].account: unknown account "main" (no accounts are defined)`,
+				`testdata/bad/unknown_keys.yaml:4: broadcasts[0].account: unknown account "main" (no accounts are defined: the files given must define every account they use; through the API, as the operator applied it)`,
 				`testdata/bad/unknown_keys.yaml:5: broadcasts[0].mesage: unknown key (did you mean "message"?)`,
 				`testdata/bad/unknown_keys.yaml:9: broadcasts[0].audience.recipients[0].nmae: unknown key (did you mean "name"?)`,
 				`testdata/bad/unknown_keys.yaml:10: broadcasts[0].audience.cvs: unknown key (did you mean "csv"?)`,
