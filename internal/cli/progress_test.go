@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -94,4 +95,15 @@ func TestSequenceLineShowsSkips(t *testing.T) {
 	r := sequence.Report{Name: "welcome", Enrollments: map[string]int{sequence.EnrollCompleted: 50},
 		Steps: []sequence.StepReport{{Step: 1, Counts: map[string]int{"delivered": 48, "failed": 2}}, {Step: 2, Counts: map[string]int{"skipped": 50}}}}
 	require.Equal(t, "step 1 sent 48 failed 2, step 2 sent 0 skipped 50, 50 completed", SequenceLine(r))
+}
+
+// An unquoted phone with a space leaves a stray argument: enroll names it
+// rather than printing its usage alone.
+func TestEnrollNamesAStrayArgument(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	io := IO{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}
+	err := Scheduler(context.Background(), []string{"enroll", "onboarding", "--phone", "0151", "12345682"}, io)
+	require.Error(t, err)
+	require.Contains(t, err.Error()+out.String(), `unexpected argument "12345682" after "onboarding"`)
 }

@@ -63,8 +63,14 @@ func schedEnroll(ctx context.Context, args []string, io IO) error {
 	if err != nil {
 		return &exitError{code: 2}
 	}
+	const usage = "usage: scheduler enroll SEQUENCE --phone NUMBER [--name NAME] [--var key=value]… | -f people.csv"
+	if len(pos) > 1 {
+		// "--phone 0151 12345682": the number's second half reads as an
+		// argument of its own.
+		return UsageError("unexpected argument %q after %q (quote a value that holds spaces, e.g. --phone \"+49 151 1234567\")\n%s", pos[1], pos[0], usage)
+	}
 	if len(pos) != 1 || (*ph == "") == (*file == "") {
-		return UsageError("usage: scheduler enroll SEQUENCE --phone NUMBER [--name NAME] [--var key=value]… | -f people.csv")
+		return UsageError("%s", usage)
 	}
 	// A people file is not held in memory: it is checked, then read again
 	// to check each person against the sequence, then to enroll them.
