@@ -45,7 +45,11 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	sender, err := h.senders.Sender(ctx, target.Account)
 	if err != nil {
-		return err
+		// No credentials in this process: nothing to ask the provider
+		// with. The poll waits (not a failure to log once a second per
+		// message); the worker said at start which accounts it cannot
+		// use, and the account's sends pause theirs loudly.
+		return &WaitError{After: pollCredentialsRetry, Kind: WaitAccount, Reason: "status poll: account " + target.Account.Name + ": " + err.Error()}
 	}
 	now := h.opts.Now()
 	caps := sender.Capabilities()
@@ -83,6 +87,10 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	_, err = h.store.ApplyStatus(ctx, target.DeliveryID, wamid, report, now, next)
 	return err
 }
+
+// pollCredentialsRetry is how long a status poll waits when its account's
+// credentials cannot be resolved in this process.
+const pollCredentialsRetry = 5 * time.Minute
 
 // next is when to poll again (Options.Polls), or nil: the message has had
 // its last poll, or the next would come after its tracking ends.

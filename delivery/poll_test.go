@@ -365,3 +365,29 @@ func (s flakySender) MessageStatus(ctx context.Context, wamid string) (provider.
 type noLimit struct{}
 
 func (noLimit) Wait(context.Context, string, float64) error { return nil }
+
+// A status poll in a process without the account's credentials waits (a
+// WaitError of kind account: not a failure logged once a second per
+// message) and is not counted: the poll comes back, with its budget whole.
+func TestPollWithoutCredentialsWaits(t *testing.T) {
+	t.Parallel()
+	w := newPollWorld(t, delivery.Options{})
+	w.sendAll(lives)
+	noCreds := delivery.NewPollHandler(w.db, &app.Senders{Getenv: func(string) string { return "" }}, delivery.Options{Now: w.clk.Now})
+	var next sql.NullTime
+	require.NoError(t, w.db.Gorm().WithContext(w.ctx).Raw(`SELECT MIN(next_poll_at) FROM deliveries`).Row().Scan(&next))
+	require.True(t, next.Valid)
+	w.clk.Set(next.Time)
+	due, err := w.db.LeaseDuePolls(w.ctx, w.clk.Now(), w.clk.Now().Add(5*time.Minute), 1)
+	require.NoError(t, err)
+	require.Len(t, due, 1)
+	err = noCreds.ProcessTask(w.ctx, delivery.NewPollTask(due[0]))
+	var wait *delivery.WaitError
+	require.ErrorAs(t, err, &wait)
+	require.Equal(t, delivery.WaitAccount, wait.KindOf())
+	require.False(t, delivery.IsFailure(err), "not logged as a failed task")
+	require.ErrorContains(t, err, "SIM_TOKEN")
+	for _, d := range w.deliveries() {
+		require.Zero(t, d.PollCount, "no poll counted")
+	}
+}

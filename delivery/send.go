@@ -285,10 +285,16 @@ func (h *SendHandler) sendOnce(ctx context.Context, ref Ref, job Job) error {
 	if err != nil {
 		// No usable credentials in this process: stop the account, loudly.
 		reason := "account " + job.Account.Name + ": " + err.Error()
-		if _, perr := h.store.PauseAccount(ctx, job.Account.ID, reason, now); perr != nil {
+		paused, perr := h.store.PauseAccount(ctx, job.Account.ID, reason, now)
+		if perr != nil {
 			return perr
 		}
-		log.ErrorContext(ctx, "delivery: account paused", slog.String("reason", reason))
+		if len(paused) > 0 {
+			// Once per pause, not once per delivery in flight.
+			log.ErrorContext(ctx, "delivery: account paused", slog.String("reason", reason), slog.Int("broadcasts", len(paused)))
+		} else {
+			log.WarnContext(ctx, "delivery: account cannot send; this delivery waits", slog.String("reason", reason))
+		}
 		return own.AccountDown(reason)
 	}
 	caps := sender.Capabilities()
