@@ -123,7 +123,10 @@ func (h *SendHandler) handOff(ctx context.Context, refs []Ref, why error) error 
 		after = RetryDelay(0, why, nil)
 		var w *WaitError
 		if !errors.As(why, &w) {
-			h.opts.Logger.WarnContext(ctx, "delivery: send failed; retrying in a task of its own",
+			// A transient refusal (a 503, a timeout before the request)
+			// is routine and retried: info, not a warning; what keeps
+			// failing ends failed, or pauses its broadcast in a storm.
+			h.opts.Logger.InfoContext(ctx, "delivery: send failed; retrying in a task of its own",
 				slog.Int64("delivery_id", refs[0].ID), slog.Duration("in", after), slog.String("error", why.Error()))
 		}
 	}
