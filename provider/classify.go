@@ -95,7 +95,9 @@ func RecipientRefusal(code string) (marketing bool, reason string, ok bool) {
 //  1. a known Meta code decides alone;
 //  2. else a recognised message text: subscriber limit, message credit, bad
 //     or expired token, account not found or not connected → halt-account;
-//     a template not found, not approved, paused, disabled or rejected →
+//     a template not found, not approved, paused, disabled or rejected, or
+//     a request the provider calls malformed ("message is required",
+//     "unknown parameter": not about the recipient's number) →
 //     halt-campaign; an invalid phone or a number not on WhatsApp →
 //     permanent; a rate limit or "try again" → transient, except under a
 //     500, a 504 or another 5xx that may come after the server acted
@@ -208,8 +210,25 @@ func isAccountHaltText(m string) bool {
 }
 
 func isCampaignHaltText(m string) bool {
-	return strings.Contains(m, "template") &&
-		containsAny(m, "not found", "not approved", "paused", "disabled", "rejected", "does not exist")
+	if strings.Contains(m, "template") &&
+		containsAny(m, "not found", "not approved", "paused", "disabled", "rejected", "does not exist") {
+		return true
+	}
+	return isRequestShapeText(m)
+}
+
+// isRequestShapeText reports a refusal of the request's shape ("message is
+// required", "unknown parameter attachment_url"): the driver and the
+// provider disagree on a field, which every other send of the campaign
+// would meet too, so it pauses the campaign (a broadcast keeps its
+// recipients, to resume once fixed) rather than fail one recipient after
+// another until the error storm. A refusal that names the recipient's
+// number stays that recipient's.
+func isRequestShapeText(m string) bool {
+	return containsAny(m, "is required", "are required", "required field", "required parameter", "missing parameter",
+		"missing required", "unknown parameter", "unknown field", "unrecognized parameter", "unrecognized field",
+		"unexpected parameter", "unexpected field", "invalid parameter") &&
+		!containsAny(m, "phone", "number", "recipient", "mobile", "msisdn", "contact")
 }
 
 func containsAny(s string, subs ...string) bool {

@@ -242,7 +242,9 @@ func TestSendAnswers(t *testing.T) {
 			wantErr: true, wantClass: provider.ClassPermanent},
 		{name: "NoWhatsAppOnNumber", status: 200, body: `{"status":false,"message":"The phone number has no WhatsApp"}`,
 			wantErr: true, wantClass: provider.ClassPermanent},
-		{name: "BadRequest", status: 400, body: `{"status":"error","error":"message is required"}`,
+		{name: "BadRequest", status: 400, body: `{"status":"error","error":"message is required"}`, // the request's shape: the campaign pauses
+			wantErr: true, wantClass: provider.ClassHaltCampaign},
+		{name: "BadPhone", status: 400, body: `{"status":"error","error":"phone is required"}`, // about the recipient: theirs alone
 			wantErr: true, wantClass: provider.ClassPermanent},
 		{name: "ErrorMessageField", status: 200, body: `{"error_message":"Message undeliverable. (#131026)"}`,
 			wantErr: true, wantClass: provider.ClassPermanent, wantCode: "131026"},

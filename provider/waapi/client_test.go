@@ -311,7 +311,7 @@ func TestSendErrors(t *testing.T) {
 		{"InvalidNumber", 400, `{"status":false,"message":"Invalid number"}`, nil, provider.ClassPermanent, ""},
 		{"NotOnWhatsApp", 200, `{"status":false,"message":"This number is not on WhatsApp"}`, nil, provider.ClassPermanent, ""},
 		{"NotExists", 500, `{"status":false,"message":"Number 2349048988056 does not exist"}`, nil, provider.ClassPermanent, ""},
-		{"BadRequest", 400, `{"status":false,"message":"chatId is required"}`, nil, provider.ClassPermanent, ""},
+		{"BadRequest", 400, `{"status":false,"message":"chatId is required"}`, nil, provider.ClassHaltCampaign, ""}, // the request's shape
 		{"UnknownRefusal", 200, `{"status":false,"message":"Something went wrong"}`, nil, provider.ClassPermanent, ""},
 		{"RateLimit429", 429, `{"status":false,"message":"(#130429) Rate limit hit"}`, map[string]string{"Retry-After": "2"}, provider.ClassTransient, "130429"},
 		{"PairRate", 429, `{"status":false,"message":"(#131056) pair rate limit hit"}`, nil, provider.ClassTransient, "131056"},
