@@ -83,6 +83,10 @@ type StepReport struct {
 	Step    int            `json:"step"` // 1-based
 	Counts  map[string]int `json:"counts"`
 	NextDue *time.Time     `json:"next_due,omitempty"` // earliest due time of a step not yet sent
+	// NextWait is why the earliest planned one waits, when it was put off
+	// (an account without credentials, a cap, the budget, a send window);
+	// empty when it is simply not due yet.
+	NextWait string `json:"next_wait,omitempty"`
 	// Skips counts the skipped steps that have a reason code, by it
 	// (opted_out); empty when none.
 	Skips map[string]int `json:"skipped_by_reason,omitempty"`

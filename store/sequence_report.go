@@ -66,6 +66,22 @@ func (db *DB) SequenceReport(ctx context.Context, name string) (sequence.Report,
 			s.NextDue = ptr(next.UTC())
 		}
 	}
+	// Why the earliest planned step waits, if it was put off: one row of
+	// the due-steps index per step that has planned ones.
+	for i := range r.Steps {
+		if r.Steps[i].Counts[string(delivery.Planned)] == 0 {
+			continue
+		}
+		var why []string
+		err := db.q(ctx).Raw(`SELECT d.error FROM deliveries d WHERE d.sequence_id = ? AND d.status = 'planned' AND d.enrollment_id IS NOT NULL
+			AND d.step = ? ORDER BY d.due_at LIMIT 1`, id, i).Scan(&why).Error
+		if err != nil {
+			return r, fmt.Errorf("sequence %q: step %d: why it waits: %w", name, i+1, err)
+		}
+		if len(why) > 0 {
+			r.Steps[i].NextWait = why[0]
+		}
+	}
 	return r, nil
 }
 

@@ -63,7 +63,18 @@ func TestStepsPlanTheNextOnSend(t *testing.T) {
 		require.Len(t, rep.Steps, 3)
 		require.Equal(t, map[string]int{"planned": 1}, rep.Steps[0].Counts)
 		requireTime(t, t0, rep.Steps[0].NextDue, "next due, read back on both databases")
+		require.Empty(t, rep.Steps[0].NextWait, "simply due: no reason")
 		require.Nil(t, rep.Steps[1].NextDue)
+
+		// Put off (parked): the report says why it waits.
+		ok, err = f.db.Defer(f.ctx, due[0].Ref, at(15*time.Minute), "waits until later: account main: api token: environment variable X is not set or is empty", at(time.Second))
+		require.NoError(t, err)
+		require.True(t, ok)
+		rep, err = f.db.SequenceReport(f.ctx, "onboarding")
+		require.NoError(t, err)
+		require.Equal(t, "waits until later: account main: api token: environment variable X is not set or is empty", rep.Steps[0].NextWait)
+		due = f.dueSteps(at(15 * time.Minute))
+		require.Len(t, due, 1)
 
 		sent1 := at(10 * time.Minute)
 		f.sendStep(due[0].Ref, "wamid.1", sent1)

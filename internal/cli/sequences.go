@@ -213,6 +213,9 @@ func printSequenceReport(w io.Writer, r sequence.Report, now time.Time) {
 				when = "in " + d.Round(time.Second).String()
 			}
 			line += fmt.Sprintf("; next due %s (%s)", s.NextDue.Format(time.RFC3339), when)
+			if s.NextWait != "" {
+				line += ": " + s.NextWait
+			}
 		}
 		fmt.Fprintf(w, "  step %d: %s\n", s.Step, line)
 	}
