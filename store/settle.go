@@ -296,6 +296,9 @@ const statusSkew = time.Minute
 // its id was reported before then (a kept status of the same message,
 // which another sender — a bot flow, an agent — sent earlier).
 func (db *DB) notEarlier(ctx context.Context, accountID int64, open []candidate, m hookMatch) ([]candidate, error) {
+	if !slices.ContainsFunc(open, func(c candidate) bool { return c.Awaiting }) {
+		return open, nil // nothing awaiting: nothing to settle wrongly
+	}
 	var first *time.Time // when m's id was first reported, if it was
 	if m.Wamid != "" {
 		var seen []time.Time

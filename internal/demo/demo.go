@@ -460,10 +460,15 @@ const demoAccount = "demo"
 // (or, lacking their tokens, pause) other accounts' broadcasts, and its own
 // campaign would land beside them.
 func refuseShared(ctx context.Context, conns *app.Conns) error {
-	var others []string
-	err := conns.Store.Gorm().WithContext(ctx).Raw(`SELECT name FROM accounts WHERE name <> ? ORDER BY name LIMIT 4`, demoAccount).Scan(&others).Error
+	accounts, err := conns.Store.Accounts(ctx)
 	if err != nil {
 		return fmt.Errorf("look for other accounts in the database: %w", err)
+	}
+	var others []string
+	for _, a := range accounts {
+		if a.Name != demoAccount {
+			others = append(others, a.Name)
+		}
 	}
 	if len(others) > 0 {
 		return cli.UsageError("the database holds other accounts (%s): the demo's worker would send their broadcasts too; point DATABASE_URL and REDIS_URL at an empty database and Redis database, or unset them to use the embedded ones", strings.Join(others, ", "))

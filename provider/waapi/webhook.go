@@ -2,6 +2,7 @@ package waapi
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -377,10 +378,11 @@ func webJSEventOf(item map[string]any) (provider.Event, bool) {
 	if b, known := boolOf(item["fromMe"]); known {
 		fromMe = b
 	}
-	peer := remote
-	if k := map[bool]string{true: "to", false: "from"}[fromMe]; jidOf(item[k]) != "" {
-		peer = jidOf(item[k])
+	other := "from" // the chat's other side: who wrote, or whom we wrote to
+	if fromMe {
+		other = "to"
 	}
+	peer := cmp.Or(jidOf(item[other]), remote)
 	typ := wire.Scalar(item["type"])
 	if typ != "" && !webJSMessageTypes[typ] {
 		return provider.Event{}, false // a reaction, a revoke, a call, a notification: no message
