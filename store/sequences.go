@@ -706,12 +706,18 @@ func (db *DB) ExitEnrollment(ctx context.Context, enrollmentID int64, reason str
 // a window of its rate (campaign.Feeder). Each count and each probe is one
 // range of the deliveries_steps_inflight or deliveries_steps_due index:
 // what one call reads grows with the sequences and the steps in flight,
-// not with a backlog of due steps.
+// not with a backlog of due steps. The due probe reads a sequence's
+// earliest planned step (ORDER BY … LIMIT 1, the index's first live
+// entry), not EXISTS (… due_at <= until): Postgres turned that EXISTS into
+// a hashed subplan over every due step, or a scan of the table once its
+// statistics counted the backlog — 41 ms a call, every 100 ms, behind a
+// backlog of 40,000 due steps (bench -steps, pg_stat_statements), the
+// largest share of the database's time in the run.
 func (db *DB) StepLanes(ctx context.Context, until time.Time) ([]campaign.StepLane, error) {
 	var rows []campaign.StepLane
 	err := db.q(ctx).Raw(`SELECT s.id AS sequence_id, s.account_id, a.rate_per_second AS rate,
-			EXISTS (SELECT 1 FROM deliveries d WHERE d.sequence_id = s.id AND d.status = 'planned'
-				AND d.enrollment_id IS NOT NULL AND d.due_at <= ?) AS due,
+			COALESCE((SELECT d.due_at FROM deliveries d WHERE d.sequence_id = s.id AND d.status = 'planned'
+				AND d.enrollment_id IS NOT NULL ORDER BY d.due_at LIMIT 1) <= ?, false) AS due,
 			`+stepsInFlight+` AS in_flight
 		FROM sequences s JOIN accounts a ON a.id = s.account_id ORDER BY s.id`, utc(until)).Scan(&rows).Error
 	if err != nil {
