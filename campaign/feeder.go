@@ -671,10 +671,14 @@ func (f *Feeder) releaseEvery(ctx context.Context, most time.Duration) {
 		if held, err := f.releaseSteps(ctx); err == nil {
 			now := f.opts.Now()
 			var after time.Time // any planned step: all due ones were released
-			if held {
+			if len(held) > 0 {
 				wait, after = min(most, stepHeldPoll), now // held ones are due: the next to fall due
 			}
-			if at, ok, err := f.store.NextStepDue(ctx, after); err == nil && ok {
+			// Not the held sequences' next steps: behind a backlog they
+			// fall due every few milliseconds and would wake the loop
+			// every StepTick for nothing (bench -steps: 19 releases a
+			// second, each reading every sequence's steps in flight).
+			if at, ok, err := f.store.NextStepDue(ctx, after, held); err == nil && ok {
 				wait = min(wait, max(StepTick, at.Sub(now)))
 			}
 		}
@@ -731,8 +735,9 @@ func stepBatches(due []DueStep, parallel int) []stepBatch {
 // flight. Without the window a number's backlog of due steps all went
 // into Redis at once (41,000 at the peak of bench -steps), and its batches
 // took every worker slot, each waiting for the number's rate, while every
-// other number's sends waited behind them. held reports that an account's
-// due steps wait for room.
+// other number's sends waited behind them. held lists the sequences whose
+// due steps wait for room (their account's window is more than half full,
+// or more of them may be due than were read).
 //
 // Each step is marked queued with its batch before the batch's task is
 // enqueued: of two schedulers releasing the same steps, the one whose mark
@@ -742,13 +747,13 @@ func stepBatches(due []DueStep, parallel int) []stepBatch {
 // then a no-op) and released again later; a scheduler that dies between
 // the mark and the enqueue leaves its steps queued without a task, which
 // the sweep finds.
-func (f *Feeder) releaseSteps(ctx context.Context) (held bool, err error) {
+func (f *Feeder) releaseSteps(ctx context.Context) (held []int64, err error) {
 	f.releasing.Lock()
 	defer f.releasing.Unlock()
 	now := f.opts.Now()
 	lanes, err := f.store.StepLanes(ctx, now)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	take, room, held := f.stepRoom(lanes)
 	if len(take) == 0 {
@@ -766,12 +771,16 @@ func (f *Feeder) releaseSteps(ctx context.Context) (held bool, err error) {
 			used[d.AccountID]++
 			kept = append(kept, d)
 		} else {
-			held = true
+			held = append(held, d.SequenceID)
 		}
 	}
 	for seq, n := range read {
-		held = held || n >= take[seq] // more of it may be due
+		if n >= take[seq] {
+			held = append(held, seq) // more of it may be due
+		}
 	}
+	slices.Sort(held)
+	held = slices.Compact(held)
 	for len(kept) > 0 {
 		chunk := kept[:min(len(kept), stepsPerMark)]
 		kept = kept[len(chunk):]
@@ -788,9 +797,9 @@ const stepsPerMark = 1000
 
 // stepRoom reads lanes (StepLanes) per account: take is how many due steps
 // to read of each sequence, room how many each account releases, and held
-// whether an account with due steps releases none now (its window is more
-// than half full).
-func (f *Feeder) stepRoom(lanes []StepLane) (take map[int64]int, room map[int64]int, held bool) {
+// the due sequences of accounts that release none now (their window is
+// more than half full).
+func (f *Feeder) stepRoom(lanes []StepLane) (take map[int64]int, room map[int64]int, held []int64) {
 	type account struct {
 		rate     float64
 		inFlight int
@@ -815,7 +824,7 @@ func (f *Feeder) stepRoom(lanes []StepLane) (take map[int64]int, room map[int64]
 		}
 		w := f.stepWindow(a.rate)
 		if a.inFlight > w/2 {
-			held = true
+			held = append(held, a.due...)
 			continue
 		}
 		room[id] = w - a.inFlight

@@ -115,9 +115,9 @@ type StepFeedStore interface {
 	// at most take[id] of sequence id (nil take: at most limit in all).
 	DueSteps(ctx context.Context, until time.Time, take map[int64]int, limit int) ([]DueStep, error)
 	// NextStepDue returns the due time of the earliest planned step of an
-	// active enrollment due after after (zero: any); ok is false if there
-	// is none.
-	NextStepDue(ctx context.Context, after time.Time) (at time.Time, ok bool, err error)
+	// active enrollment due after after (zero: any), of a sequence not in
+	// except; ok is false if there is none.
+	NextStepDue(ctx context.Context, after time.Time, except []int64) (at time.Time, ok bool, err error)
 	// PutBackSteps moves steps of refs marked queued in batch (whose task
 	// could not be enqueued) back to planned under a new generation.
 	PutBackSteps(ctx context.Context, batch int64, refs []delivery.Ref, now time.Time) (int, error)

@@ -830,21 +830,39 @@ type dueStepRow struct {
 }
 
 // NextStepDue returns the due time of the earliest planned sequence step
-// due after after (zero: any); ok is false if there is none (the head of
-// each sequence's range of the deliveries_steps_due index). A planned
-// step's enrollment is active (see DueSteps), so it reads no enrollment:
-// it is only when the scheduler looks again.
-func (db *DB) NextStepDue(ctx context.Context, after time.Time) (at time.Time, ok bool, err error) {
-	q := `SELECT due_at FROM deliveries WHERE status = 'planned' AND enrollment_id IS NOT NULL AND due_at > ?
-		ORDER BY due_at LIMIT 1`
-	if db.sql != nil {
-		q = `SELECT x.due_at FROM sequences s CROSS JOIN LATERAL (SELECT due_at FROM deliveries
-			WHERE sequence_id = s.id AND status = 'planned' AND enrollment_id IS NOT NULL AND due_at > ?
-			ORDER BY due_at LIMIT 1) x
-			ORDER BY x.due_at LIMIT 1`
+// due after after (zero: any) of a sequence not in except; ok is false if
+// there is none (the head of each sequence's range of the
+// deliveries_steps_due index). A planned step's enrollment is active (see
+// DueSteps), so it reads no enrollment: it is only when the scheduler
+// looks again.
+func (db *DB) NextStepDue(ctx context.Context, after time.Time, except []int64) (at time.Time, ok bool, err error) {
+	if except == nil {
+		except = []int64{}
 	}
 	var rows []time.Time
-	if err := db.q(ctx).Raw(q, utc(after)).Scan(&rows).Error; err != nil {
+	if db.sql != nil {
+		var next sql.NullTime
+		err = db.sql.QueryRowContext(ctx, `SELECT x.due_at FROM sequences s CROSS JOIN LATERAL (SELECT due_at FROM deliveries
+			WHERE sequence_id = s.id AND status = 'planned' AND enrollment_id IS NOT NULL AND due_at > $1
+			ORDER BY due_at LIMIT 1) x
+			WHERE s.id <> ALL($2::bigint[])
+			ORDER BY x.due_at LIMIT 1`, utc(after), except).Scan(&next)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = nil
+		}
+		if next.Valid {
+			rows = append(rows, next.Time)
+		}
+	} else {
+		q := `SELECT due_at FROM deliveries WHERE status = 'planned' AND enrollment_id IS NOT NULL AND due_at > ?`
+		args := []any{utc(after)}
+		if len(except) > 0 {
+			q += ` AND sequence_id NOT IN ?`
+			args = append(args, except)
+		}
+		err = db.q(ctx).Raw(q+` ORDER BY due_at LIMIT 1`, args...).Scan(&rows).Error
+	}
+	if err != nil {
 		return time.Time{}, false, fmt.Errorf("find the next due sequence step: %w", err)
 	}
 	if len(rows) == 0 {
