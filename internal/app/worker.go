@@ -3,6 +3,7 @@ package app
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -116,7 +117,10 @@ func NewWorker(c *Conns, cfg WorkerConfig) *Worker {
 				if !delivery.IsFailure(err) {
 					return
 				}
-				log.WarnContext(ctx, "worker: task failed", slog.String("type", t.Type()), slog.String("error", err.Error()))
+				retried, _ := asynq.GetRetryCount(ctx)
+				most, _ := asynq.GetMaxRetry(ctx)
+				level, msg := taskFailure(retried, most, err)
+				log.Log(ctx, level, msg, slog.String("type", t.Type()), slog.Int("retried", retried), slog.String("error", err.Error()))
 			}),
 		})
 	}
@@ -189,4 +193,15 @@ func (w *Worker) Shutdown() {
 	w.sends.Shutdown()
 	<-done
 	_ = w.queue.Close()
+}
+
+// taskFailure is how a failed task (IsFailure) is logged after its
+// retried-th retry of at most most: at info while asynq will run it again
+// (a 503, a timeout: routine, as the batch's hand-off logs it), as a
+// warning when it was the last try or cannot be retried.
+func taskFailure(retried, most int, err error) (slog.Level, string) {
+	if retried < most && !errors.Is(err, asynq.SkipRetry) {
+		return slog.LevelInfo, "worker: task failed; it is retried"
+	}
+	return slog.LevelWarn, "worker: task failed"
 }
