@@ -198,9 +198,10 @@ func (w *Worker) Shutdown() {
 // taskFailure is how a failed task (IsFailure) is logged after its
 // retried-th retry of at most most: at info while asynq will run it again
 // (a 503, a timeout: routine, as the batch's hand-off logs it), as a
-// warning when it was the last try or cannot be retried.
+// warning when it was the last try or cannot be retried (SkipRetry,
+// RevokeTask).
 func taskFailure(retried, most int, err error) (slog.Level, string) {
-	if retried < most && !errors.Is(err, asynq.SkipRetry) {
+	if retried < most && !errors.Is(err, asynq.SkipRetry) && !errors.Is(err, asynq.RevokeTask) {
 		return slog.LevelInfo, "worker: task failed; it is retried"
 	}
 	return slog.LevelWarn, "worker: task failed"

@@ -24,6 +24,7 @@ func TestTaskFailureLevel(t *testing.T) {
 		{"a later try", 24, 25, transient, slog.LevelInfo},
 		{"the last try", 25, 25, transient, slog.LevelWarn},
 		{"not to be retried", 3, 25, fmt.Errorf("bad payload: %w", asynq.SkipRetry), slog.LevelWarn},
+		{"revoked", 3, 25, fmt.Errorf("gone: %w", asynq.RevokeTask), slog.LevelWarn},
 	} {
 		if got, msg := taskFailure(c.retried, c.most, c.err); got != c.want || msg == "" {
 			t.Errorf("%s: level %v (%q), want %v", c.name, got, msg, c.want)
