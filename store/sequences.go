@@ -836,33 +836,26 @@ type dueStepRow struct {
 // DueSteps), so it reads no enrollment: it is only when the scheduler
 // looks again.
 func (db *DB) NextStepDue(ctx context.Context, after time.Time, except []int64) (at time.Time, ok bool, err error) {
-	if except == nil {
-		except = []int64{}
-	}
-	var rows []time.Time
 	if db.sql != nil {
 		var next sql.NullTime
-		err = db.sql.QueryRowContext(ctx, `SELECT x.due_at FROM sequences s CROSS JOIN LATERAL (SELECT due_at FROM deliveries
+		err := db.sql.QueryRowContext(ctx, `SELECT x.due_at FROM sequences s CROSS JOIN LATERAL (SELECT due_at FROM deliveries
 			WHERE sequence_id = s.id AND status = 'planned' AND enrollment_id IS NOT NULL AND due_at > $1
 			ORDER BY due_at LIMIT 1) x
 			WHERE s.id <> ALL($2::bigint[])
-			ORDER BY x.due_at LIMIT 1`, utc(after), except).Scan(&next)
-		if errors.Is(err, sql.ErrNoRows) {
-			err = nil
+			ORDER BY x.due_at LIMIT 1`, utc(after), append([]int64{}, except...)).Scan(&next) // never a NULL array
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return time.Time{}, false, fmt.Errorf("find the next due sequence step: %w", err)
 		}
-		if next.Valid {
-			rows = append(rows, next.Time)
-		}
-	} else {
-		q := `SELECT due_at FROM deliveries WHERE status = 'planned' AND enrollment_id IS NOT NULL AND due_at > ?`
-		args := []any{utc(after)}
-		if len(except) > 0 {
-			q += ` AND sequence_id NOT IN ?`
-			args = append(args, except)
-		}
-		err = db.q(ctx).Raw(q+` ORDER BY due_at LIMIT 1`, args...).Scan(&rows).Error
+		return next.Time.UTC(), next.Valid, nil
 	}
-	if err != nil {
+	q := `SELECT due_at FROM deliveries WHERE status = 'planned' AND enrollment_id IS NOT NULL AND due_at > ?`
+	args := []any{utc(after)}
+	if len(except) > 0 {
+		q += ` AND sequence_id NOT IN ?`
+		args = append(args, except)
+	}
+	var rows []time.Time
+	if err := db.q(ctx).Raw(q+` ORDER BY due_at LIMIT 1`, args...).Scan(&rows).Error; err != nil {
 		return time.Time{}, false, fmt.Errorf("find the next due sequence step: %w", err)
 	}
 	if len(rows) == 0 {

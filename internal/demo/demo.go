@@ -349,13 +349,14 @@ func Run(ctx context.Context, args []string, io cli.IO) error {
 	if cfg.DatabaseURL == "" {
 		inspect = "go run ./cmd/demo scheduler" // the embedded SQLite: only the demo links it
 	}
-	switch {
-	case *exit && cfg.DatabaseURL == "" && *dataDir == "":
+	if *exit && cfg.DatabaseURL == "" && *dataDir == "" {
 		fmt.Fprintln(out, "(the embedded database is removed on exit: -data DIR keeps it, to inspect afterwards)")
-	case *exit:
-		fmt.Fprintf(out, "inspect: DATABASE_URL=%s %s status %s   (or: export %s)\n", dsn, inspect, name, name)
-	default:
-		fmt.Fprintf(out, "inspect (while this runs): DATABASE_URL=%s %s status %s   (or: export %s)\n", dsn, inspect, name, name)
+	} else {
+		when := " (while this runs)"
+		if *exit {
+			when = ""
+		}
+		fmt.Fprintf(out, "inspect%s: DATABASE_URL=%s %s status %s   (or: export %s)\n", when, dsn, inspect, name, name)
 	}
 	if dups > 0 {
 		return errors.New("a recipient got more than one message")

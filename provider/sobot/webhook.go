@@ -125,9 +125,10 @@ func phoneOfWAMID(id string) string {
 	if !ok || len(rest) > 256 {
 		return ""
 	}
-	raw, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(rest, "="))
+	rest = strings.TrimRight(rest, "=")
+	raw, err := base64.RawStdEncoding.DecodeString(rest)
 	if err != nil {
-		if raw, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(rest, "=")); err != nil {
+		if raw, err = base64.RawURLEncoding.DecodeString(rest); err != nil {
 			return ""
 		}
 	}
