@@ -43,8 +43,9 @@ type Fleet struct {
 	mu       sync.Mutex
 	factors  map[string]cachedFactor // penalty factors, cached briefly per key
 	cacheFor time.Duration
-	offset   offset // this process's clock less Redis's
-	work     work   // how long WaitAhead's callers take to Depart
+	offset   offset                                       // this process's clock less Redis's
+	work     work                                         // how long WaitAhead's callers take to Depart
+	sleep    func(ctx context.Context, t time.Time) error // nil: SleepUntil; tests make it oversleep
 }
 
 // PenaltyPolicy is WHATSAPP.md §8's answer to 130429 (a number over its
@@ -92,6 +93,14 @@ type cachedFactor struct {
 // Cluster) with the default PenaltyPolicy.
 func NewFleet(rdb redis.UniversalClient) *Fleet {
 	return &Fleet{rdb: rdb, factors: map[string]cachedFactor{}, cacheFor: time.Second}
+}
+
+// sleepUntil is SleepUntil, or what a test put in its place.
+func (f *Fleet) sleepUntil(ctx context.Context, t time.Time) error {
+	if f.sleep != nil {
+		return f.sleep(ctx, t)
+	}
+	return SleepUntil(ctx, t)
 }
 
 func (f *Fleet) now() time.Time {

@@ -305,7 +305,7 @@ func (f *Fleet) wait(ctx context.Context, key string, perSecond float64, ahead t
 				time.Until(r.Next).Round(time.Millisecond), ErrPastDeadline)
 		}
 		s := r.Slots[0]
-		if err := SleepUntil(ctx, s.At.Add(-ahead)); err != nil {
+		if err := f.sleepUntil(ctx, s.At.Add(-ahead)); err != nil {
 			err = fmt.Errorf("throttle %s: %w", key, err)
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 			defer cancel()
@@ -319,32 +319,39 @@ func (f *Fleet) wait(ctx context.Context, key string, perSecond float64, ahead t
 
 // Depart sleeps until at, a slot WaitAhead returned, so that the caller's
 // request leaves at its slot. A caller that comes more than Late after
-// its slot does not go then (it would leave in a bunch with the
+// its slot, or wakes from its sleep more than Late after it (its process
+// stalled), does not go then (it would leave in a bunch with the
 // departures after it): it takes the next free slot if that comes within
 // lateWait, and otherwise gets an error wrapping ErrLate, and should give
 // up what it holds and come back for a new slot. How early callers come
 // tells WaitAhead how long their work takes; once its lead is at maxLead
-// and callers still come late, they go late rather than never.
+// and callers still come late, they go late rather than never, as they do
+// after lateTries slots.
 func (f *Fleet) Depart(ctx context.Context, key string, perSecond float64, at time.Time) error {
 	if perSecond <= 0 {
 		return nil
 	}
 	left := time.Until(at)
-	if !f.work.note(left) && -left > Late {
-		r, err := f.Reserve(ctx, key, perSecond, Want{N: 1, Within: lateWait})
-		if err != nil {
-			return err
+	late := !f.work.note(left) && -left > Late
+	for try := 1; ; try++ {
+		if late {
+			r, err := f.Reserve(ctx, key, perSecond, Want{N: 1, Within: lateWait})
+			if err != nil {
+				return err
+			}
+			if len(r.Slots) == 0 {
+				return fmt.Errorf("throttle %s: came %s after its slot, and the next is in %s: %w", key,
+					time.Since(at).Round(time.Millisecond), time.Until(r.Next).Round(time.Millisecond), ErrLate)
+			}
+			at = r.Slots[0].At
 		}
-		if len(r.Slots) == 0 {
-			return fmt.Errorf("throttle %s: came %s after its slot, and the next is in %s: %w", key,
-				(-left).Round(time.Millisecond), time.Until(r.Next).Round(time.Millisecond), ErrLate)
+		if err := f.sleepUntil(ctx, at); err != nil {
+			return fmt.Errorf("throttle %s: %w", key, err)
 		}
-		at = r.Slots[0].At
+		if late = time.Since(at) > Late; !late || try == lateTries {
+			return nil
+		}
 	}
-	if err := SleepUntil(ctx, at); err != nil {
-		return fmt.Errorf("throttle %s: %w", key, err)
-	}
-	return nil
 }
 
 // lateWait is how long a caller that came late to its slot may wait for

@@ -231,6 +231,58 @@ func TestLateDepartureDoesNotGo(t *testing.T) {
 	require.NotErrorIs(t, err, throttle.ErrLate)
 }
 
+// TestDepartAfterStalledSleep: a caller whose sleep until its slot ends
+// more than Late after it (its process stalled) does not go then, but on
+// the next free slot; one that keeps waking late goes after lateTries
+// slots rather than never; and one whose next slot is far is told it is
+// late and takes nothing.
+func TestDepartAfterStalledSleep(t *testing.T) {
+	t.Parallel()
+	rds := testenv.NewRedis(t)
+	ctx := context.Background()
+	stall := 2 * throttle.Late
+	// oversleeping makes a fleet whose sleeps for the first stalls slots
+	// wake stall late, and notes every slot it slept for.
+	oversleeping := func(stalls int) (*throttle.Fleet, *[]time.Time) {
+		f := throttle.NewFleet(rds.Client)
+		var slept []time.Time
+		throttle.SetSleep(f, func(ctx context.Context, at time.Time) error {
+			slept = append(slept, at)
+			if len(slept) <= stalls {
+				at = at.Add(stall)
+			}
+			return throttle.SleepUntil(ctx, at)
+		})
+		return f, &slept
+	}
+	lastSlot := func(key string) int64 {
+		v, err := rds.Client.Get(ctx, "wacamp:throttle:{"+key+"}").Int64()
+		require.NoError(t, err)
+		return v
+	}
+
+	f, slept := oversleeping(1)
+	r, err := f.Reserve(ctx, "phone:1", 50, throttle.Want{N: 1})
+	require.NoError(t, err)
+	require.NoError(t, f.Depart(ctx, "phone:1", 50, r.Slots[0].At))
+	require.GreaterOrEqual(t, len(*slept), 2, "it slept again after waking late")
+	require.True(t, (*slept)[1].After((*slept)[0]), "for a later slot")
+	require.Greater(t, lastSlot("phone:1"), throttle.SlotMicros(r.Slots[0]), "a new slot was reserved")
+
+	f, slept = oversleeping(1_000)
+	r, err = f.Reserve(ctx, "phone:2", 50, throttle.Want{N: 1})
+	require.NoError(t, err)
+	require.NoError(t, f.Depart(ctx, "phone:2", 50, r.Slots[0].At), "it goes late rather than never")
+	require.Len(t, *slept, throttle.LateTries)
+
+	f, slept = oversleeping(1)
+	r, err = f.Reserve(ctx, "phone:3", 0.1, throttle.Want{N: 1})
+	require.NoError(t, err)
+	require.ErrorIs(t, f.Depart(ctx, "phone:3", 0.1, r.Slots[0].At), throttle.ErrLate)
+	require.Len(t, *slept, 1)
+	require.Equal(t, throttle.SlotMicros(r.Slots[0]), lastSlot("phone:3"), "the late caller took nothing")
+}
+
 // TestPenaltySpacesSlotsWider: after a 130429 the number's new slots are
 // spaced for the halved rate, in the process that was penalized at once
 // and in the others once they read the penalty; slots handed back before
