@@ -63,6 +63,13 @@ func IsWorkerChild(getenv func(string) string) bool { return getenv(WorkerEnv) !
 func WorkerChildMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if os.Getenv(WorkerEnv) == simRole {
+		if err := RunSimChild(ctx, os.Getenv, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintf(os.Stderr, "bench simulator: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	if err := RunWorkerChild(ctx, os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintf(os.Stderr, "bench worker %s: %v\n", os.Getenv(WorkerEnv), err)
 		return 1
@@ -87,14 +94,8 @@ func RunWorkerChild(ctx context.Context, getenv func(string) string, stdin io.Re
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil)).With(slog.String("worker", id))
 
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := untilParentGone(ctx, stdin)
 	defer cancel()
-	if stdin != nil {
-		go func() {
-			_, _ = io.Copy(io.Discard, stdin)
-			cancel()
-		}()
-	}
 
 	cfg, err := config.FromEnv(getenv)
 	if err != nil {
@@ -150,6 +151,20 @@ func RunWorkerChild(ctx context.Context, getenv func(string) string, stdin io.Re
 		return fmt.Errorf("report throttle calls: %w", err)
 	}
 	return nil
+}
+
+// untilParentGone returns a context that also ends when stdin (a child's
+// end of the pipe from its parent; nil: none) reaches its end: the parent
+// closed it or is gone.
+func untilParentGone(ctx context.Context, stdin io.Reader) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	if stdin != nil {
+		go func() {
+			_, _ = io.Copy(io.Discard, stdin)
+			cancel()
+		}()
+	}
+	return ctx, cancel
 }
 
 // throttleCalls counts the Lua script calls of the per-number rate limit
@@ -303,9 +318,10 @@ func (t tagged) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(r)
 }
 
-// child is one running worker process.
+// child is one running worker (or simulator) process.
 type child struct {
-	id     int
+	id     int    // the worker's number; 0 for the simulator
+	name   string // "worker <id>" or "simulator"
 	cmd    *exec.Cmd
 	stdin  *os.File // the parent's end of the child's stdin
 	ready  chan struct{}
@@ -335,10 +351,10 @@ func startChildren(ctx context.Context, log *slog.Logger, progress io.Writer, n 
 		select {
 		case <-c.ready:
 		case <-c.done:
-			err := fmt.Errorf("worker %d exited before it was ready: %w", c.id, exitErr(c.err))
+			err := fmt.Errorf("%s exited before it was ready: %w", c.name, exitErr(c.err))
 			return nil, errors.Join(err, stopChildren(log, kids))
 		case <-ctx.Done():
-			err := fmt.Errorf("waiting for worker %d to start: %w", c.id, ctx.Err())
+			err := fmt.Errorf("waiting for %s to start: %w", c.name, ctx.Err())
 			return nil, errors.Join(err, stopChildren(log, kids))
 		}
 	}
@@ -347,15 +363,21 @@ func startChildren(ctx context.Context, log *slog.Logger, progress io.Writer, n 
 }
 
 func startChild(exe string, id int, progress io.Writer, env []string) (*child, error) {
+	return startProcess(exe, id, "worker "+strconv.Itoa(id), strconv.Itoa(id), progress, env)
+}
+
+// startProcess starts exe as the child called name, told what it is by
+// WorkerEnv=role.
+func startProcess(exe string, id int, name, role string, progress io.Writer, env []string) (*child, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
-		return nil, fmt.Errorf("worker %d: stdin pipe: %w", id, err)
+		return nil, fmt.Errorf("%s: stdin pipe: %w", name, err)
 	}
-	c := &child{id: id, stdin: w, ready: make(chan struct{}), done: make(chan struct{}),
-		stderr: &prefixWriter{prefix: "worker " + strconv.Itoa(id) + ": ", w: progress}}
+	c := &child{id: id, name: name, stdin: w, ready: make(chan struct{}), done: make(chan struct{}),
+		stderr: &prefixWriter{prefix: name + ": ", w: progress}}
 	c.stdout = &childStdout{ready: c.ready}
 	c.cmd = exec.Command(exe)
-	c.cmd.Env = append(append(os.Environ(), env...), WorkerEnv+"="+strconv.Itoa(id))
+	c.cmd.Env = append(append(os.Environ(), env...), WorkerEnv+"="+role)
 	c.cmd.Stdin = r
 	c.cmd.Stdout = c.stdout
 	c.cmd.Stderr = c.stderr
@@ -363,7 +385,7 @@ func startChild(exe string, id int, progress io.Writer, env []string) (*child, e
 	_ = r.Close() // the child holds its own copy
 	if err != nil {
 		_ = w.Close()
-		return nil, fmt.Errorf("start worker %d: %w", id, err)
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	go func() {
 		c.err = c.cmd.Wait()
@@ -389,13 +411,13 @@ func stopChildren(log *slog.Logger, kids []*child) error {
 		case <-c.done:
 			t.Stop()
 			if c.err != nil {
-				errs = append(errs, fmt.Errorf("worker %d: %w", c.id, exitErr(c.err)))
+				errs = append(errs, fmt.Errorf("%s: %w", c.name, exitErr(c.err)))
 			}
 		case <-t.C:
-			log.Error("bench: worker did not stop; killing it", slog.Int("worker", c.id), slog.Duration("after", childStopTimeout))
+			log.Error("bench: child did not stop; killing it", slog.String("child", c.name), slog.Duration("after", childStopTimeout))
 			_ = c.cmd.Process.Kill()
 			<-c.done
-			errs = append(errs, fmt.Errorf("worker %d did not stop within %s after SIGTERM and was killed", c.id, childStopTimeout))
+			errs = append(errs, fmt.Errorf("%s did not stop within %s after SIGTERM and was killed", c.name, childStopTimeout))
 		}
 		_ = c.stdin.Close()
 	}
@@ -431,6 +453,8 @@ type childStdout struct {
 	buf      []byte
 	grants   []grant
 	luaCalls int
+	url      string // the simulator's base URL, from its ready line
+	sim      simReport
 }
 
 func (c *childStdout) Write(p []byte) (int, error) {
@@ -444,11 +468,17 @@ func (c *childStdout) Write(p []byte) (int, error) {
 		}
 		line := string(bytes.TrimSpace(c.buf[:i]))
 		c.buf = c.buf[i+1:]
-		if line == readyLine {
+		f := strings.Fields(line)
+		if len(f) > 0 && f[0] == readyLine {
+			if len(f) > 1 {
+				c.url = f[1]
+			}
 			c.once.Do(func() { close(c.ready) })
 			continue
 		}
-		f := strings.Fields(line)
+		if c.simLine(f) {
+			continue
+		}
 		if len(f) == 2 && f[0] == callsWord {
 			c.luaCalls, _ = strconv.Atoi(f[1])
 			continue

@@ -25,9 +25,9 @@ import (
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider/botsailor/botsailorsim"
 	"github.com/wacamp/wacamp/provider/drivers"
-	"github.com/wacamp/wacamp/provider/sim"
 	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
+	"github.com/wacamp/wacamp/throttle"
 )
 
 // Defaults of ThrottleConfig's zero fields.
@@ -196,6 +196,11 @@ type Scenario struct {
 	// requests go (after sleeping until their slots): the pacing as it
 	// left the workers, before the way to the provider.
 	DepartWorstWindow int `json:"depart_worst_window"`
+	// Moved counts the requests that left more than throttle.Late after
+	// the slot they came to depart at: they were late for it (a stalled
+	// process, a claim that overran) and went at a later slot; the slot
+	// they missed went unused.
+	Moved int `json:"moved"`
 	// LuaCalls counts the rate limit's Lua script calls to Redis in every
 	// worker process (penalties included), and LuaCallsPerSend is
 	// LuaCalls over Sends.
@@ -257,7 +262,10 @@ func (s Scenario) Utilised() bool {
 // database, starts cfg.Processes worker processes (this very executable
 // again, see [WorkerEnv]) on a flushed Redis database, feeds them from this
 // process, and measures from the simulator's record of accepted sends how
-// close each number came to its rate_per_second without exceeding it.
+// close each number came to its rate_per_second without exceeding it. The
+// simulator runs in a process of its own (this executable once more), at
+// raised priority where that is allowed, so that this process's work does
+// not stall it.
 // Progress and the workers' logs go to progress as slog text. When the
 // simulator did not accept every message exactly once, RunThrottle returns
 // the result so far and an error wrapping ErrMismatch.
@@ -394,13 +402,19 @@ func runScenario(ctx context.Context, log *slog.Logger, progress io.Writer, opt 
 	}
 	defer func() { _ = db.Close() }()
 
-	sim := botsailorsim.New(botsailorsim.Options{Tokens: []string{simToken}, Knobs: sim.Knobs{RatePerSecond: cfg.Rate}})
-	counter := &requestCounter{next: sim}
-	baseURL, stopSim, err := serve(counter)
+	simKid, baseURL, err := startSimProcess(ctx, log, progress, cfg.Rate)
 	if err != nil {
 		return sc, err
 	}
-	defer stopSim()
+	simStopped := false
+	stopSim := func() error {
+		if simStopped {
+			return nil
+		}
+		simStopped = true
+		return stopChildren(log, []*child{simKid})
+	}
+	defer func() { err = errors.Join(err, stopSim()) }()
 
 	nums := make([]benchNumber, numbers)
 	for i := range nums {
@@ -452,16 +466,23 @@ func runScenario(ctx context.Context, log *slog.Logger, progress io.Writer, opt 
 		return sc, err
 	}
 
+	if err := stopSim(); err != nil {
+		return sc, err
+	}
+	simKid.stdout.mu.Lock()
+	report := simKid.stdout.sim
+	simKid.stdout.mu.Unlock()
+
 	grants, luaCalls := collectGrants(kids)
-	slowSends, sends := slowOf(sim.Sends(), slow)
+	slowSends, sends := slowOf(report.sends, slow)
 	measure(&sc, nums, sends, grants, luaCalls)
 	// The slow numbers' sends count for exactly-once, not for the figures.
 	var slowSc Scenario
 	measure(&slowSc, slow, slowSends, nil, 0)
 	sc.Duplicates += slowSc.Duplicates
 	sc.Missing += slowSc.Missing
-	sc.RateLimited = sim.Stats().RateLimited
-	sc.ProcessRequests = counter.counts(cfg.Processes)
+	sc.RateLimited = report.rateLimited
+	sc.ProcessRequests = report.counts(cfg.Processes)
 	log.InfoContext(ctx, "bench: throttle: done", slog.Int("sends", sc.Sends), slog.Float64("seconds", round(sc.Seconds, 3)),
 		slog.Float64("fleet_utilisation", round(sc.FleetUtilisation, 4)), slog.Int("worst_window", sc.WorstWindow))
 	if sc.Sends != sc.Recipients || sc.Duplicates != 0 || sc.Missing != 0 {
@@ -649,6 +670,9 @@ func measure(sc *Scenario, nums []benchNumber, sends []botsailorsim.Send, grants
 		id := strings.TrimPrefix(g.key, "phone:")
 		grantsOf[id] = append(grantsOf[id], g.at)
 		leftOf[id] = append(leftOf[id], cmp.Or(g.left, g.at))
+		if !g.left.IsZero() && g.left.Sub(g.at) > throttle.Late {
+			sc.Moved++
+		}
 	}
 	sum := 0.0
 	sc.MinUtilisation = math.Inf(1)
@@ -737,15 +761,4 @@ func (c *requestCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.mu.Unlock()
 	}
 	c.next.ServeHTTP(w, r)
-}
-
-// counts is the count of workers 1..processes, in order.
-func (c *requestCounter) counts(processes int) []int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]int, processes)
-	for i := range out {
-		out[i] = c.n[strconv.Itoa(i+1)]
-	}
-	return out
 }

@@ -2,6 +2,10 @@ package bench
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -107,4 +111,54 @@ func TestGrantLinesRoundTrip(t *testing.T) {
 	require.Equal(t, []grant{{"phone:1", t0, t0.Add(3 * time.Millisecond)}, {"phone:2", t0, t0}}, back)
 	_, ok := parseGrant(strings.Fields("grant phone:1 12"))
 	require.False(t, ok, "a line without the departure")
+}
+
+// TestSimChildReports: the simulator process serves the BotSailor API on
+// the URL of its ready line and, when it stops, reports every accepted
+// send (number, phone, when) and the send requests of each worker, which
+// the parent reads back.
+func TestSimChildReports(t *testing.T) {
+	env := map[string]string{simRateEnv: "50", tokenVar: simToken}
+	stdoutR, stdoutW := io.Pipe()
+	parent := &childStdout{ready: make(chan struct{})}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(parent, stdoutR)
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- RunSimChild(ctx, func(k string) string { return env[k] }, nil, stdoutW)
+		_ = stdoutW.Close()
+	}()
+	<-parent.ready
+	parent.mu.Lock()
+	base := parent.url
+	parent.mu.Unlock()
+	require.True(t, strings.HasPrefix(base, "http://127.0.0.1:"), base)
+
+	form := url.Values{"apiToken": {simToken}, "phone_number_id": {"1190"}, "phone_number": {"14155550100"}, "message": {"hi"}}
+	req, err := http.NewRequest(http.MethodPost, base+"/whatsapp/send", strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set(workerHeader, "2")
+	before := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	cancel()
+	require.NoError(t, <-done)
+	<-copied
+	parent.mu.Lock()
+	defer parent.mu.Unlock()
+	require.Len(t, parent.sim.sends, 1)
+	s := parent.sim.sends[0]
+	require.Equal(t, "1190", s.PhoneNumberID)
+	require.Equal(t, "14155550100", s.Phone)
+	require.False(t, s.At.Before(before.Add(-time.Second)), "accepted at %s", s.At)
+	require.Equal(t, []int{0, 1}, parent.sim.counts(2))
+	require.Zero(t, parent.sim.rateLimited)
 }
