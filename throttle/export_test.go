@@ -14,5 +14,8 @@ func SlotMicros(s Slot) int64 { return s.us }
 // its callers wake late, as a stalled process does.
 func SetSleep(f *Fleet, sleep func(ctx context.Context, t time.Time) error) { f.sleep = sleep }
 
-// LateTries is lateTries.
-const LateTries = lateTries
+// LateTries and LateWait are lateTries and lateWait.
+const (
+	LateTries = lateTries
+	LateWait  = lateWait
+)

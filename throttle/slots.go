@@ -322,8 +322,9 @@ func (f *Fleet) wait(ctx context.Context, key string, perSecond float64, ahead t
 // its slot, or wakes from its sleep more than Late after it (its process
 // stalled), does not go then (it would leave in a bunch with the
 // departures after it): it takes the next free slot if that comes within
-// lateWait, and otherwise gets an error wrapping ErrLate, and should give
-// up what it holds and come back for a new slot. How early callers come
+// lateWait of when it first sought one (so a caller holding a claim holds
+// it that much longer at most), and otherwise gets an error wrapping
+// ErrLate, and should give up what it holds and come back for a new slot. How early callers come
 // tells WaitAhead how long their work takes; once its lead is at maxLead
 // and callers still come late, they go late rather than never, as they do
 // after lateTries slots.
@@ -333,14 +334,23 @@ func (f *Fleet) Depart(ctx context.Context, key string, perSecond float64, at ti
 	}
 	left := time.Until(at)
 	late := !f.work.note(left) && -left > Late
+	var until time.Time // the latest a later slot may be: lateWait after the first was sought
 	for try := 1; ; try++ {
 		if late {
-			r, err := f.Reserve(ctx, key, perSecond, Want{N: 1, Within: lateWait})
+			if until.IsZero() {
+				until = time.Now().Add(lateWait)
+			}
+			within := time.Until(until)
+			if within <= 0 {
+				return fmt.Errorf("throttle %s: %s after its slot, with no time left for another: %w", key,
+					time.Since(at).Round(time.Millisecond), ErrLate)
+			}
+			r, err := f.Reserve(ctx, key, perSecond, Want{N: 1, Within: within})
 			if err != nil {
 				return err
 			}
 			if len(r.Slots) == 0 {
-				return fmt.Errorf("throttle %s: came %s after its slot, and the next is in %s: %w", key,
+				return fmt.Errorf("throttle %s: %s after its slot, and the next is in %s: %w", key,
 					time.Since(at).Round(time.Millisecond), time.Until(r.Next).Round(time.Millisecond), ErrLate)
 			}
 			at = r.Slots[0].At

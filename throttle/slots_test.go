@@ -234,8 +234,9 @@ func TestLateDepartureDoesNotGo(t *testing.T) {
 // TestDepartAfterStalledSleep: a caller whose sleep until its slot ends
 // more than Late after it (its process stalled) does not go then, but on
 // the next free slot; one that keeps waking late goes after lateTries
-// slots rather than never; and one whose next slot is far is told it is
-// late and takes nothing.
+// slots rather than never, and gives up when it would hold its claim more
+// than lateWait longer; and one whose next slot is far is told it is late
+// and takes nothing.
 func TestDepartAfterStalledSleep(t *testing.T) {
 	t.Parallel()
 	rds := testenv.NewRedis(t)
@@ -274,6 +275,19 @@ func TestDepartAfterStalledSleep(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, f.Depart(ctx, "phone:2", 50, r.Slots[0].At), "it goes late rather than never")
 	require.Len(t, *slept, throttle.LateTries)
+
+	// A caller that seeks later slots holds its claim lateWait longer at
+	// most, however it wakes: one that wakes late again past that gives up.
+	f = throttle.NewFleet(rds.Client)
+	var sleeps int
+	throttle.SetSleep(f, func(ctx context.Context, at time.Time) error {
+		sleeps++
+		return throttle.SleepUntil(ctx, at.Add(map[int]time.Duration{1: stall, 2: throttle.LateWait + stall}[sleeps]))
+	})
+	r, err = f.Reserve(ctx, "phone:4", 50, throttle.Want{N: 1})
+	require.NoError(t, err)
+	require.ErrorIs(t, f.Depart(ctx, "phone:4", 50, r.Slots[0].At), throttle.ErrLate)
+	require.Equal(t, 2, sleeps)
 
 	f, slept = oversleeping(1)
 	r, err = f.Reserve(ctx, "phone:3", 0.1, throttle.Want{N: 1})
