@@ -18,6 +18,6 @@
 // RunThrottle is a second benchmark: it proves the fleet-wide throttle by
 // running real worker processes (the calling executable started again, see
 // WorkerEnv) that send the broadcasts of several phone numbers at once to a
-// simulator enforcing the same rate, and measures every number's achieved
+// simulator enforcing the same rate (a process of its own too), and measures every number's achieved
 // rate, worst one-second window and utilisation of its limit.
 package bench
