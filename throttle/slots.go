@@ -324,10 +324,10 @@ func (f *Fleet) wait(ctx context.Context, key string, perSecond float64, ahead t
 // departures after it): it takes the next free slot if that comes within
 // lateWait of when it first sought one (so a caller holding a claim holds
 // it that much longer at most), and otherwise gets an error wrapping
-// ErrLate, and should give up what it holds and come back for a new slot. How early callers come
-// tells WaitAhead how long their work takes; once its lead is at maxLead
-// and callers still come late, they go late rather than never, as they do
-// after lateTries slots.
+// ErrLate, and should give up what it holds and come back for a new slot.
+// How early callers come tells WaitAhead how long their work takes; once
+// its lead is at maxLead and callers still come late, they go late rather
+// than never, as they do after lateTries slots.
 func (f *Fleet) Depart(ctx context.Context, key string, perSecond float64, at time.Time) error {
 	if perSecond <= 0 {
 		return nil
