@@ -18,4 +18,5 @@ func SetSleep(f *Fleet, sleep func(ctx context.Context, t time.Time) error) { f.
 const (
 	LateTries = lateTries
 	LateWait  = lateWait
+	MaxLead   = maxLead
 )

@@ -247,16 +247,19 @@ const releaseTimeout = 5 * time.Second
 // Late is how long after its slot a caller may still go. A waiter that
 // wakes later than that (its process stalled, or the machine is
 // overloaded), or comes to Depart later than that (its work before the
-// request overran), does not go (unless it tried enough): departures that pile up behind a delay
-// would leave together and put more than the rate into the next second.
+// request overran), does not go (unless it tried enough): departures that
+// pile up behind a delay would leave together and put more than the rate
+// into the next second.
 // The rest of Jitter is left for the request's own delays.
 const Late = Jitter / 2
 
-// lateTries is how many slots Wait tries before it goes late anyway.
+// lateTries is how many slots Wait, and Depart, try before they go late
+// anyway.
 const lateTries = 3
 
-// ErrLate is returned (wrapped) by Depart when the caller came more than
-// Late after its slot. Its slot is lost.
+// ErrLate is returned (wrapped) by Depart when the caller came, or woke,
+// more than Late after its slot and no later slot came soon enough. Its
+// slot is lost.
 var ErrLate = errors.New("more than throttle.Late after its slot")
 
 // Wait blocks until key may do one more thing at perSecond across the
@@ -336,11 +339,15 @@ func (f *Fleet) Depart(ctx context.Context, key string, perSecond float64, at ti
 	late := !f.work.note(left) && -left > Late
 	var until time.Time // the latest a later slot may be: lateWait after the first was sought
 	for try := 1; ; try++ {
+		var taken *Slot // a slot reserved here, handed back if ctx ends before it
 		if late {
 			if until.IsZero() {
 				until = time.Now().Add(lateWait)
 			}
 			within := time.Until(until)
+			if dl, ok := ctx.Deadline(); ok {
+				within = min(within, time.Until(dl))
+			}
 			if within <= 0 {
 				return fmt.Errorf("throttle %s: %s after its slot, with no time left for another: %w", key,
 					time.Since(at).Round(time.Millisecond), ErrLate)
@@ -353,12 +360,21 @@ func (f *Fleet) Depart(ctx context.Context, key string, perSecond float64, at ti
 				return fmt.Errorf("throttle %s: %s after its slot, and the next is in %s: %w", key,
 					time.Since(at).Round(time.Millisecond), time.Until(r.Next).Round(time.Millisecond), ErrLate)
 			}
-			at = r.Slots[0].At
+			taken, at = &r.Slots[0], r.Slots[0].At
 		}
+		// Only a sleep can end late: a caller that came late and may go
+		// late (its lead is at maxLead) goes now.
+		sleeps := time.Until(at) > 0
 		if err := f.sleepUntil(ctx, at); err != nil {
-			return fmt.Errorf("throttle %s: %w", key, err)
+			err = fmt.Errorf("throttle %s: %w", key, err)
+			if taken != nil {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+				defer cancel()
+				err = errors.Join(err, f.Release(rctx, key, *taken))
+			}
+			return err
 		}
-		if late = time.Since(at) > Late; !late || try == lateTries {
+		if late = sleeps && time.Since(at) > Late; !late || try == lateTries {
 			return nil
 		}
 	}

@@ -235,22 +235,26 @@ func TestLateDepartureDoesNotGo(t *testing.T) {
 // more than Late after it (its process stalled) does not go then, but on
 // the next free slot; one that keeps waking late goes after lateTries
 // slots rather than never, and gives up when it would hold its claim more
-// than lateWait longer; and one whose next slot is far is told it is late
-// and takes nothing.
+// than lateWait longer; one whose next slot is far is told it is late and
+// takes nothing; and one that came late with its lead at maxLead goes at
+// once, without a sleep that could end late. The slots are reserved ahead
+// (at 10/s, 102 ms apart), so that every sleep is a real one.
 func TestDepartAfterStalledSleep(t *testing.T) {
 	t.Parallel()
 	rds := testenv.NewRedis(t)
 	ctx := context.Background()
+	const perSecond = 10
 	stall := 2 * throttle.Late
-	// oversleeping makes a fleet whose sleeps for the first stalls slots
-	// wake stall late, and notes every slot it slept for.
-	oversleeping := func(stalls int) (*throttle.Fleet, *[]time.Time) {
+	ahead := throttle.Want{N: 1, Ahead: 200 * time.Millisecond}
+	// oversleeping makes a fleet whose sleeps wake late by stalls[i] (the
+	// i-th sleep; 0 past the list), and notes every slot it slept for.
+	oversleeping := func(stalls ...time.Duration) (*throttle.Fleet, *[]time.Time) {
 		f := throttle.NewFleet(rds.Client)
 		var slept []time.Time
 		throttle.SetSleep(f, func(ctx context.Context, at time.Time) error {
 			slept = append(slept, at)
-			if len(slept) <= stalls {
-				at = at.Add(stall)
+			if len(slept) <= len(stalls) {
+				at = at.Add(stalls[len(slept)-1])
 			}
 			return throttle.SleepUntil(ctx, at)
 		})
@@ -262,39 +266,42 @@ func TestDepartAfterStalledSleep(t *testing.T) {
 		return v
 	}
 
-	f, slept := oversleeping(1)
-	r, err := f.Reserve(ctx, "phone:1", 50, throttle.Want{N: 1})
+	f, slept := oversleeping(stall)
+	r, err := f.Reserve(ctx, "phone:1", perSecond, ahead)
 	require.NoError(t, err)
-	require.NoError(t, f.Depart(ctx, "phone:1", 50, r.Slots[0].At))
-	require.GreaterOrEqual(t, len(*slept), 2, "it slept again after waking late")
+	require.NoError(t, f.Depart(ctx, "phone:1", perSecond, r.Slots[0].At))
+	require.Len(t, *slept, 2, "it slept again after waking late")
 	require.True(t, (*slept)[1].After((*slept)[0]), "for a later slot")
-	require.Greater(t, lastSlot("phone:1"), throttle.SlotMicros(r.Slots[0]), "a new slot was reserved")
+	require.Equal(t, throttle.SlotMicros(r.Slots[0])+throttle.Spacing(perSecond).Microseconds(), lastSlot("phone:1"), "the next one")
 
-	f, slept = oversleeping(1_000)
-	r, err = f.Reserve(ctx, "phone:2", 50, throttle.Want{N: 1})
+	f, slept = oversleeping(stall, stall, stall, stall)
+	r, err = f.Reserve(ctx, "phone:2", perSecond, ahead)
 	require.NoError(t, err)
-	require.NoError(t, f.Depart(ctx, "phone:2", 50, r.Slots[0].At), "it goes late rather than never")
+	require.NoError(t, f.Depart(ctx, "phone:2", perSecond, r.Slots[0].At), "it goes late rather than never")
 	require.Len(t, *slept, throttle.LateTries)
 
 	// A caller that seeks later slots holds its claim lateWait longer at
 	// most, however it wakes: one that wakes late again past that gives up.
-	f = throttle.NewFleet(rds.Client)
-	var sleeps int
-	throttle.SetSleep(f, func(ctx context.Context, at time.Time) error {
-		sleeps++
-		return throttle.SleepUntil(ctx, at.Add(map[int]time.Duration{1: stall, 2: throttle.LateWait + stall}[sleeps]))
-	})
-	r, err = f.Reserve(ctx, "phone:4", 50, throttle.Want{N: 1})
+	f, slept = oversleeping(stall, throttle.LateWait+stall)
+	r, err = f.Reserve(ctx, "phone:4", perSecond, ahead)
 	require.NoError(t, err)
-	require.ErrorIs(t, f.Depart(ctx, "phone:4", 50, r.Slots[0].At), throttle.ErrLate)
-	require.Equal(t, 2, sleeps)
+	require.ErrorIs(t, f.Depart(ctx, "phone:4", perSecond, r.Slots[0].At), throttle.ErrLate)
+	require.Len(t, *slept, 2)
 
-	f, slept = oversleeping(1)
-	r, err = f.Reserve(ctx, "phone:3", 0.1, throttle.Want{N: 1})
+	f, slept = oversleeping(stall)
+	r, err = f.Reserve(ctx, "phone:3", 0.1, ahead)
 	require.NoError(t, err)
 	require.ErrorIs(t, f.Depart(ctx, "phone:3", 0.1, r.Slots[0].At), throttle.ErrLate)
 	require.Len(t, *slept, 1)
 	require.Equal(t, throttle.SlotMicros(r.Slots[0]), lastSlot("phone:3"), "the late caller took nothing")
+
+	// With the lead at maxLead (claims keep overrunning it), a caller a
+	// second late goes now: it takes no new slot.
+	f = throttle.NewFleet(rds.Client)
+	_, err = f.WaitAhead(ctx, "phone:5", perSecond, throttle.MaxLead)
+	require.NoError(t, err)
+	require.NoError(t, f.Depart(ctx, "phone:6", 0.1, time.Now().Add(-time.Second)))
+	require.ErrorIs(t, rds.Client.Get(ctx, "wacamp:throttle:{phone:6}").Err(), redis.Nil, "no slot taken")
 }
 
 // TestPenaltySpacesSlotsWider: after a 130429 the number's new slots are

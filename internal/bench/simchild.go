@@ -19,8 +19,10 @@ import (
 // provider runs on machines of its own: the times it records are when its
 // handler took each request, and sharing a process with the bench's feeder
 // (its planning, its garbage collection) would stall that handler now and
-// then and bunch the requests it takes next. simRole is WorkerEnv's value
-// that makes a child the simulator; simRateEnv is its limit per number.
+// then and bunch the requests it takes next. (It shares the CPU all the
+// same; giving it priority, nice −10, cost the workers more than it kept
+// the window: see the README's Throttle section.) simRole is WorkerEnv's value that makes a
+// child the simulator; simRateEnv is its limit per number.
 const (
 	simRole    = "simulator"
 	simRateEnv = "WACAMP_BENCH_SIM_RATE"
@@ -139,12 +141,10 @@ func startSimProcess(ctx context.Context, log *slog.Logger, progress io.Writer, 
 	if err != nil {
 		return nil, "", err
 	}
-	if err := raisePriority(c.cmd.Process.Pid); err != nil {
-		log.WarnContext(ctx, "bench: the simulator runs at normal priority", slog.String("error", err.Error()))
-	}
 	select {
 	case <-c.ready:
 	case <-c.done:
+		_ = c.stdin.Close()
 		return nil, "", fmt.Errorf("simulator exited before it was ready: %w", exitErr(c.err))
 	case <-ctx.Done():
 		return nil, "", errors.Join(fmt.Errorf("waiting for the simulator to start: %w", ctx.Err()), stopChildren(log, []*child{c}))

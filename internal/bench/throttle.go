@@ -196,11 +196,12 @@ type Scenario struct {
 	// requests go (after sleeping until their slots): the pacing as it
 	// left the workers, before the way to the provider.
 	DepartWorstWindow int `json:"depart_worst_window"`
-	// Moved counts the requests that left more than throttle.Late after
-	// the slot they came to depart at: they were late for it (a stalled
-	// process, a claim that overran) and went at a later slot; the slot
-	// they missed went unused.
-	Moved int `json:"moved"`
+	// LateLeft counts the requests that left more than throttle.Late
+	// after the slot they were granted: they came or woke late for it (a
+	// claim that overran, a stalled process) and went at a later slot
+	// (the one they missed went unused), or went late (after three late
+	// slots, or with the claims' lead at its bound).
+	LateLeft int `json:"late_left"`
 	// LuaCalls counts the rate limit's Lua script calls to Redis in every
 	// worker process (penalties included), and LuaCallsPerSend is
 	// LuaCalls over Sends.
@@ -263,9 +264,8 @@ func (s Scenario) Utilised() bool {
 // again, see [WorkerEnv]) on a flushed Redis database, feeds them from this
 // process, and measures from the simulator's record of accepted sends how
 // close each number came to its rate_per_second without exceeding it. The
-// simulator runs in a process of its own (this executable once more), at
-// raised priority where that is allowed, so that this process's work does
-// not stall it.
+// simulator runs in a process of its own (this executable once more), so
+// that this process's work does not stall it.
 // Progress and the workers' logs go to progress as slog text. When the
 // simulator did not accept every message exactly once, RunThrottle returns
 // the result so far and an error wrapping ErrMismatch.
@@ -671,7 +671,7 @@ func measure(sc *Scenario, nums []benchNumber, sends []botsailorsim.Send, grants
 		grantsOf[id] = append(grantsOf[id], g.at)
 		leftOf[id] = append(leftOf[id], cmp.Or(g.left, g.at))
 		if !g.left.IsZero() && g.left.Sub(g.at) > throttle.Late {
-			sc.Moved++
+			sc.LateLeft++
 		}
 	}
 	sum := 0.0

@@ -127,12 +127,17 @@ func TestSimChildReports(t *testing.T) {
 		_, _ = io.Copy(parent, stdoutR)
 	}()
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	done := make(chan error, 1)
 	go func() {
 		done <- RunSimChild(ctx, func(k string) string { return env[k] }, nil, stdoutW)
 		_ = stdoutW.Close()
 	}()
-	<-parent.ready
+	select {
+	case <-parent.ready:
+	case err := <-done:
+		t.Fatalf("the simulator stopped before it was ready: %v", err)
+	}
 	parent.mu.Lock()
 	base := parent.url
 	parent.mu.Unlock()

@@ -32,11 +32,11 @@ func (r ThrottleResult) WriteTable(w io.Writer) error {
 	}
 
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "processes\tnumbers\tlimit/s\tsends\tseconds\tfleet/s\tfleet util\tmean util\tmin util\tworst 1-s window\tat grant\tat departure\tmoved\tlua/send\t130429\tdup\tmissing\tsend requests per process\t\n")
+	fmt.Fprint(tw, "processes\tnumbers\tlimit/s\tsends\tseconds\tfleet/s\tfleet util\tmean util\tmin util\tworst 1-s window\tat grant\tat departure\tlate\tlua/send\t130429\tdup\tmissing\tsend requests per process\t\n")
 	for _, s := range r.Scenarios {
 		fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t%.3f\t%.1f\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.2f\t%d\t%d\t%d\t%s\t\n",
 			s.Processes, s.Numbers, num(s.Limit), s.Sends, s.Seconds, s.PerSecond, pct(s.FleetUtilisation),
-			pct(s.MeanUtilisation), pct(s.MinUtilisation), s.windowVsLimit(), s.GrantWorstWindow, s.DepartWorstWindow, s.Moved, s.LuaCallsPerSend, s.RateLimited,
+			pct(s.MeanUtilisation), pct(s.MinUtilisation), s.windowVsLimit(), s.GrantWorstWindow, s.DepartWorstWindow, s.LateLeft, s.LuaCallsPerSend, s.RateLimited,
 			s.Duplicates, s.Missing, ints(s.ProcessRequests))
 	}
 	_ = tw.Flush()
@@ -44,9 +44,9 @@ func (r ThrottleResult) WriteTable(w io.Writer) error {
 	fmt.Fprint(ew, `
 Times are the simulator's, when it accepted each send; "at grant" counts the rate tokens
 the workers' limiters granted instead (the departure slots), "at departure" the moments
-the workers let the requests go at those slots; "moved" counts the requests
-that came or woke more than 10 ms late for their slots and left at later ones (the slots
-they missed went unused); "lua/send" is the rate
+the workers let the requests go at those slots; "late" counts the requests
+that left more than 10 ms after the slots they were granted: most at later slots, after
+coming or waking late for theirs (the slots they missed went unused); "lua/send" is the rate
 limit's Lua calls to Redis per accepted send, over both processes. Fleet utilisation is
 all sends over all numbers' limits, from the first send to the last: every number has
 work waiting from the start.

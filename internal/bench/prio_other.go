@@ -1,8 +1,0 @@
-//go:build !unix
-
-package bench
-
-import "errors"
-
-// raisePriority is not supported on this platform.
-func raisePriority(int) error { return errors.ErrUnsupported }
