@@ -32,7 +32,8 @@
 // sends at the simulator: against their due times, the least the rate alone
 // allows, and each step's lateness beyond that floor; and the lateness of
 // 200 steps of another number (50/s) falling due over the same minute,
-// which must not wait behind the backlog.
+// which must not wait behind the backlog; and how many sends left more than
+// 10 ms after their departure slots.
 //
 //	bench -steps [-enrollments 100000] [-rate 1000] [-concurrency 50] [-json]
 //

@@ -160,6 +160,8 @@ func TestRunStepsSmall(t *testing.T) {
 	require.Positive(t, res.FloorMax, "300 steps due within 2 s at 100/s: the rate makes some late")
 	require.Contains(t, table.String(), "beyond that floor")
 	require.Equal(t, 200, res.OtherSteps, "another number sends beside the backlog")
+	require.GreaterOrEqual(t, res.Departures, 300+200, "every step left at a departure slot")
+	require.Contains(t, table.String(), "left late")
 }
 
 func TestRunRejectsRoundsOutOfRange(t *testing.T) {

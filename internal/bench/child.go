@@ -289,6 +289,22 @@ func (g *grantRecorder) report(w io.Writer) error {
 	return bw.Flush()
 }
 
+// leftLate counts the grants with a departure noted (Depart's; a worker
+// child reports a Wait's token as leaving at its grant) and those of them
+// whose request left more than throttle.Late after the slot.
+func leftLate(grants []grant) (departures, late int) {
+	for _, g := range grants {
+		if g.left.IsZero() {
+			continue
+		}
+		departures++
+		if g.left.Sub(g.at) > throttle.Late {
+			late++
+		}
+	}
+	return departures, late
+}
+
 // parseGrant reads the fields of a line report wrote; ok is false for any
 // other line.
 func parseGrant(f []string) (g grant, ok bool) {

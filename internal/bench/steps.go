@@ -132,6 +132,12 @@ type StepsResult struct {
 	OtherLatenessP50 float64 `json:"other_lateness_p50_seconds"`
 	OtherLatenessP99 float64 `json:"other_lateness_p99_seconds"`
 	OtherLatenessMax float64 `json:"other_lateness_max_seconds"`
+	// Departures counts the sends that left at a departure slot, and
+	// LeftLate those of them that left more than throttle.Late after the
+	// slot they were granted: they came or woke late for it, and most
+	// went at a later slot (the one they missed went unused).
+	Departures int `json:"departures"`
+	LeftLate   int `json:"left_late"`
 	Early            int     `json:"early"` // at the provider before due: must be 0
 	Duplicates       int     `json:"duplicates"`
 	Missing          int     `json:"missing"`
@@ -152,6 +158,8 @@ func (r StepsResult) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "  of which pace\t%.2f / %.2f / %.2f s\tthe k-th to leave against the k-th floor: rate lost, order aside\n", r.PaceP50, r.PaceP99, r.PaceMax)
 	fmt.Fprintf(tw, "another number's steps\t%.2f / %.2f / %.2f s\tlateness p50 / p99 / max of %d steps due over the same window at %g/s\n",
 		r.OtherLatenessP50, r.OtherLatenessP99, r.OtherLatenessMax, r.OtherSteps, r.OtherRate)
+	fmt.Fprintf(tw, "left late\t%d of %d\tdepartures more than %s after their slots (most at a later slot; the missed slots went unused)\n",
+		r.LeftLate, r.Departures, throttle.Late)
 	fmt.Fprintf(tw, "early / duplicated / missing\t%d / %d / %d\t\n", r.Early, r.Duplicates, r.Missing)
 	return tw.Flush()
 }
@@ -306,10 +314,11 @@ sequences:
 	// rather than the production 5 min before it is sent again: it shows in
 	// the lateness's max instead of timing the run out.
 	opts := delivery.Options{Polls: delivery.PollPlan{First: time.Hour}, SettleWindow: 30 * time.Second, Logger: log}
+	limiter := &grantRecorder{fleet: throttle.NewFleet(redis.NewClient(rds.data.Options()))}
 	srv := app.NewWorker(&app.Conns{Redis: rds.opt, RedisClient: rds.data, Store: db}, app.WorkerConfig{
 		Concurrency: base.Concurrency,
 		Senders:     &app.Senders{Getenv: getenv, Logger: log},
-		Limiter:     throttle.NewFleet(redis.NewClient(rds.data.Options())),
+		Limiter:     limiter,
 		Recipients:  throttle.NewRecipients(rds.data),
 		Campaign:    opts,
 		Logger:      log,
@@ -334,6 +343,9 @@ sequences:
 	}); err != nil {
 		return res, fmt.Errorf("send: %w", err)
 	}
+	limiter.mu.Lock()
+	res.Departures, res.LeftLate = leftLate(limiter.grants)
+	limiter.mu.Unlock()
 
 	type stepRow struct {
 		Phone         string

@@ -27,7 +27,6 @@ import (
 	"github.com/wacamp/wacamp/provider/drivers"
 	"github.com/wacamp/wacamp/spec"
 	"github.com/wacamp/wacamp/store"
-	"github.com/wacamp/wacamp/throttle"
 )
 
 // Defaults of ThrottleConfig's zero fields.
@@ -664,15 +663,13 @@ func measure(sc *Scenario, nums []benchNumber, sends []botsailorsim.Send, grants
 		sc.FleetUtilisation = sc.PerSecond / (float64(len(nums)) * sc.Limit)
 	}
 	sc.Grants = len(grants)
+	_, sc.LateLeft = leftLate(grants)
 	grantsOf := make(map[string][]time.Time, len(nums))
 	leftOf := make(map[string][]time.Time, len(nums))
 	for _, g := range grants {
 		id := strings.TrimPrefix(g.key, "phone:")
 		grantsOf[id] = append(grantsOf[id], g.at)
 		leftOf[id] = append(leftOf[id], cmp.Or(g.left, g.at))
-		if !g.left.IsZero() && g.left.Sub(g.at) > throttle.Late {
-			sc.LateLeft++
-		}
 	}
 	sum := 0.0
 	sc.MinUtilisation = math.Inf(1)
