@@ -138,9 +138,9 @@ type StepsResult struct {
 	// went at a later slot (the one they missed went unused).
 	Departures int `json:"departures"`
 	LeftLate   int `json:"left_late"`
-	Early            int     `json:"early"` // at the provider before due: must be 0
-	Duplicates       int     `json:"duplicates"`
-	Missing          int     `json:"missing"`
+	Early      int `json:"early"` // at the provider before due: must be 0
+	Duplicates int `json:"duplicates"`
+	Missing    int `json:"missing"`
 }
 
 // WriteTable prints the result for people.
