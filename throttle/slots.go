@@ -309,10 +309,7 @@ func (f *Fleet) wait(ctx context.Context, key string, perSecond float64, ahead t
 		}
 		s := r.Slots[0]
 		if err := f.sleepUntil(ctx, s.At.Add(-ahead)); err != nil {
-			err = fmt.Errorf("throttle %s: %w", key, err)
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-			defer cancel()
-			return time.Time{}, errors.Join(err, f.Release(rctx, key, s))
+			return time.Time{}, f.handBack(ctx, key, &s, err)
 		}
 		if time.Since(s.At) <= Late || try == lateTries {
 			return s.At, nil
@@ -366,18 +363,25 @@ func (f *Fleet) Depart(ctx context.Context, key string, perSecond float64, at ti
 		// late (its lead is at maxLead) goes now.
 		sleeps := time.Until(at) > 0
 		if err := f.sleepUntil(ctx, at); err != nil {
-			err = fmt.Errorf("throttle %s: %w", key, err)
-			if taken != nil {
-				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-				defer cancel()
-				err = errors.Join(err, f.Release(rctx, key, *taken))
-			}
-			return err
+			return f.handBack(ctx, key, taken, err)
 		}
 		if late = sleeps && time.Since(at) > Late; !late || try == lateTries {
 			return nil
 		}
 	}
+}
+
+// handBack wraps err, which ended a sleep until slot s of key (ctx ended),
+// and hands s back for the next callers, if there is one: the release
+// gets its own releaseTimeout, as ctx is over.
+func (f *Fleet) handBack(ctx context.Context, key string, s *Slot, err error) error {
+	err = fmt.Errorf("throttle %s: %w", key, err)
+	if s == nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	return errors.Join(err, f.Release(rctx, key, *s))
 }
 
 // lateWait is how long a caller that came late to its slot may wait for

@@ -10,11 +10,11 @@
 // With -throttle it proves the fleet-wide throttle instead: two worker
 // processes (this binary started again) send the broadcasts of 2, then 10,
 // phone numbers at -rate per number to a simulator enforcing the same limit
-// (a process of its own), and it prints, per
-// scenario, the rate each number achieved, its worst one-second window at
-// the simulator, at the workers' slots and at their departures, its
-// utilisation of the limit, the requests that left late (most at a later slot) and the
-// rate limit's Lua calls to Redis per send.
+// (a process of its own), and it prints, per scenario, the rate each number
+// achieved, its worst one-second window at the simulator, at the workers'
+// slots and at their departures, its utilisation of the limit, the requests
+// that left late (most at a later slot) and the rate limit's Lua calls to
+// Redis per send.
 //
 //	bench -throttle [-rate 50] [-seconds 10] [-concurrency 50] [-slow N] [-feed-ahead 5s] [-min-window 4] [-queue-lead 500ms] [-json]
 //

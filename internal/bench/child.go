@@ -440,6 +440,21 @@ func stopChildren(log *slog.Logger, kids []*child) error {
 	return errors.Join(errs...)
 }
 
+// stopOnce returns a function that stops kids (stopChildren), called what
+// in the log, the first time it is called, and does nothing after: the
+// caller stops them when it needs what they report, and defers it too.
+func stopOnce(ctx context.Context, log *slog.Logger, what string, kids []*child) func() error {
+	stopped := false
+	return func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		log.InfoContext(ctx, "bench: throttle: stopping the "+what)
+		return stopChildren(log, kids)
+	}
+}
+
 // exited returns a channel receiving the first child that exits.
 func exited(kids []*child) <-chan *child {
 	ch := make(chan *child, len(kids))

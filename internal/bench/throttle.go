@@ -195,12 +195,12 @@ type Scenario struct {
 	// requests go (after sleeping until their slots): the pacing as it
 	// left the workers, before the way to the provider.
 	DepartWorstWindow int `json:"depart_worst_window"`
-	// LateLeft counts the requests that left more than throttle.Late
+	// LeftLate counts the requests that left more than throttle.Late
 	// after the slot they were granted: they came or woke late for it (a
 	// claim that overran, a stalled process) and went at a later slot
 	// (the one they missed went unused), or went late (after three late
 	// slots, or with the claims' lead at its bound).
-	LateLeft int `json:"late_left"`
+	LeftLate int `json:"left_late"`
 	// LuaCalls counts the rate limit's Lua script calls to Redis in every
 	// worker process (penalties included), and LuaCallsPerSend is
 	// LuaCalls over Sends.
@@ -405,14 +405,7 @@ func runScenario(ctx context.Context, log *slog.Logger, progress io.Writer, opt 
 	if err != nil {
 		return sc, err
 	}
-	simStopped := false
-	stopSim := func() error {
-		if simStopped {
-			return nil
-		}
-		simStopped = true
-		return stopChildren(log, []*child{simKid})
-	}
+	stopSim := stopOnce(ctx, log, "simulator", []*child{simKid})
 	defer func() { err = errors.Join(err, stopSim()) }()
 
 	nums := make([]benchNumber, numbers)
@@ -438,15 +431,7 @@ func runScenario(ctx context.Context, log *slog.Logger, progress io.Writer, opt 
 	if err != nil {
 		return sc, err
 	}
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		log.InfoContext(ctx, "bench: throttle: stopping worker processes")
-		return stopChildren(log, kids)
-	}
+	stop := stopOnce(ctx, log, "worker processes", kids)
 	defer func() { err = errors.Join(err, stop()) }()
 
 	opts := throttleCampaignOptions()
@@ -663,7 +648,7 @@ func measure(sc *Scenario, nums []benchNumber, sends []botsailorsim.Send, grants
 		sc.FleetUtilisation = sc.PerSecond / (float64(len(nums)) * sc.Limit)
 	}
 	sc.Grants = len(grants)
-	_, sc.LateLeft = leftLate(grants)
+	_, sc.LeftLate = leftLate(grants)
 	grantsOf := make(map[string][]time.Time, len(nums))
 	leftOf := make(map[string][]time.Time, len(nums))
 	for _, g := range grants {

@@ -88,7 +88,7 @@ func TestMeasure(t *testing.T) {
 	require.Equal(t, 1, sc.DepartWorstWindow, "as they left, a second apart")
 	require.Equal(t, 1, sc.PerNumber[0].DepartWorstWindow)
 	require.Equal(t, 1, sc.PerNumber[1].DepartWorstWindow, "a Wait's departure is its grant")
-	require.Equal(t, 1, sc.LateLeft, "the one let go 2 s after its slot")
+	require.Equal(t, 1, sc.LeftLate, "the one let go 2 s after its slot")
 	departures, late := leftLate(grants)
 	require.Equal(t, [2]int{2, 1}, [2]int{departures, late}, "Wait's token has no departure")
 	require.Equal(t, 12, sc.LuaCalls)

@@ -36,7 +36,7 @@ func (r ThrottleResult) WriteTable(w io.Writer) error {
 	for _, s := range r.Scenarios {
 		fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t%.3f\t%.1f\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.2f\t%d\t%d\t%d\t%s\t\n",
 			s.Processes, s.Numbers, num(s.Limit), s.Sends, s.Seconds, s.PerSecond, pct(s.FleetUtilisation),
-			pct(s.MeanUtilisation), pct(s.MinUtilisation), s.windowVsLimit(), s.GrantWorstWindow, s.DepartWorstWindow, s.LateLeft, s.LuaCallsPerSend, s.RateLimited,
+			pct(s.MeanUtilisation), pct(s.MinUtilisation), s.windowVsLimit(), s.GrantWorstWindow, s.DepartWorstWindow, s.LeftLate, s.LuaCallsPerSend, s.RateLimited,
 			s.Duplicates, s.Missing, ints(s.ProcessRequests))
 	}
 	_ = tw.Flush()
