@@ -25,6 +25,20 @@ func (db *DB) LedgerAccounts(ctx context.Context, ledger string) ([]int64, error
 	return ids, nil
 }
 
+// capHistory is AtCap's probe of one recipient's accepted messages, by
+// deliveries_phone (no index of sends can serve it: see jobColumns), with
+// its placeholders (since, the accounts, the limit) left to the dialect.
+const capHistory = `SELECT 1 FROM deliveries d
+		LEFT JOIN broadcasts b ON b.id = d.broadcast_id
+		LEFT JOIN enrollments e ON e.id = d.enrollment_id
+		LEFT JOIN sequences s ON s.id = e.sequence_id
+		WHERE d.phone = p.phone AND d.sent_at > %s AND COALESCE(b.account_id, s.account_id) %s LIMIT %s`
+
+// atCapQuery is AtCap on Postgres: $1 the phones, $2 since, $3 the
+// accounts, $4 the messages.
+var atCapQuery = `SELECT COUNT(*) FROM unnest($1::text[]) AS p(phone)
+	WHERE (SELECT COUNT(*) FROM (` + fmt.Sprintf(capHistory, "$2", "= ANY($3)", "$4") + `) h) >= $4`
+
 // AtCap counts how many of phones have had at least messages messages
 // accepted after since (their sent_at) from the accounts: the recipients a
 // frequency cap of messages per (now − since) would hold back now, from
@@ -35,16 +49,9 @@ func (db *DB) AtCap(ctx context.Context, accounts []int64, phones []string, sinc
 	if len(accounts) == 0 || len(phones) == 0 || messages <= 0 {
 		return 0, nil
 	}
-	const history = `SELECT 1 FROM deliveries d
-		LEFT JOIN broadcasts b ON b.id = d.broadcast_id
-		LEFT JOIN enrollments e ON e.id = d.enrollment_id
-		LEFT JOIN sequences s ON s.id = e.sequence_id
-		WHERE d.phone = p.phone AND d.sent_at > %s AND COALESCE(b.account_id, s.account_id) %s LIMIT %s`
 	var n int
 	if db.sql != nil {
-		q := `SELECT COUNT(*) FROM unnest($1::text[]) AS p(phone)
-			WHERE (SELECT COUNT(*) FROM (` + fmt.Sprintf(history, "$2", "= ANY($3)", "$4") + `) h) >= $4`
-		if err := db.sql.QueryRowContext(ctx, q, phones, utc(since), accounts, messages).Scan(&n); err != nil {
+		if err := db.sql.QueryRowContext(ctx, atCapQuery, phones, utc(since), accounts, messages).Scan(&n); err != nil {
 			return 0, fmt.Errorf("count recipients at the frequency cap: %w", err)
 		}
 		return n, nil
@@ -54,7 +61,7 @@ func (db *DB) AtCap(ctx context.Context, accounts []int64, phones []string, sinc
 		return 0, fmt.Errorf("count recipients at the frequency cap: %w", err)
 	}
 	q := `SELECT COUNT(*) FROM (SELECT value AS phone FROM json_each(?)) p
-		WHERE (SELECT COUNT(*) FROM (` + fmt.Sprintf(history, "?", "IN ?", "?") + `) h) >= ?`
+		WHERE (SELECT COUNT(*) FROM (` + fmt.Sprintf(capHistory, "?", "IN ?", "?") + `) h) >= ?`
 	if err := db.q(ctx).Raw(q, string(list), utc(since), accounts, messages, messages).Scan(&n).Error; err != nil {
 		return 0, fmt.Errorf("count recipients at the frequency cap: %w", err)
 	}

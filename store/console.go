@@ -92,8 +92,8 @@ func (db *DB) SendsOverTime(ctx context.Context, broadcastID int64, from, to tim
 // accepted in each of n equal buckets (at most MaxSendBuckets) of [from,
 // to), by their sent_at, in one pass that reads each step sent in the span
 // once: through the sequence's enrollments and their steps' index for a
-// small sequence, or the (broadcast_id, sent_at) index's range of every
-// sequence's step sends (a hash join) for a large one, as the planner
+// small sequence, or deliveries_steps_sent's range of every sequence's
+// step sends (a hash join) for a large one, as the planner
 // judges. EXPLAIN on Postgres among 300,000 enrollments: a 500-enrollment
 // sequence's 60 buckets in 12 ms, a 299,500-enrollment one's 450,000 sends
 // in 1 s; counted bucket by bucket (as SendsOverTime does), the large one

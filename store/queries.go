@@ -1075,7 +1075,12 @@ func (r *jobRow) fields() []any {
 // recipient's deliveries until one that was sent. It is a scalar subquery,
 // not EXISTS: the planner may turn an EXISTS into one hash of every sent
 // delivery, built for each load, and did whenever its statistics said few
-// were sent (a new table; a sample taken before the sends).
+// were sent (a new table; a sample taken before the sends). Nor may an
+// index of sends serve it: filtered by phone, such an index is read whole
+// for each load, and the planner took deliveries_sent so whenever its
+// statistics said few were sent; deliveries_sent and deliveries_steps_sent
+// name their owner in their predicates (migration 20), which a probe by
+// phone does not imply (TestRecipientProbesGoByPhoneWhateverTheStatistics).
 const (
 	jobColumns = `SELECT d.id, d.broadcast_id, d.gen, d.attempts, d.status, d.phone,
 	COALESCE(r.name, e.name, '') AS r_name, COALESCE(r.vars, e.vars, '{}') AS r_vars, d.conv_mark, d.sending_at, d.lease_until,
@@ -1107,6 +1112,9 @@ const (
 	LEFT JOIN sequence_versions v ON v.sequence_id = e.sequence_id AND v.version = e.version
 	JOIN accounts a ON a.id = COALESCE(b.account_id, s.account_id)`
 )
+
+// jobByIDs is the job load on Postgres: $1 the deliveries' ids.
+const jobByIDs = jobColumns + jobFrom + ` WHERE d.id = ANY($1)`
 
 // Job loads a delivery with what sending it needs in one query.
 func (db *DB) Job(ctx context.Context, id int64) (delivery.Job, error) {
@@ -1151,7 +1159,7 @@ func (db *DB) jobRows(ctx context.Context, ids []int64) ([]jobRow, error) {
 		err := db.q(ctx).Raw(jobColumns+jobFrom+` WHERE d.id IN ?`, ids).Scan(&rows).Error
 		return rows, err
 	}
-	rs, err := db.sql.QueryContext(ctx, jobColumns+jobFrom+` WHERE d.id = ANY($1)`, ids)
+	rs, err := db.sql.QueryContext(ctx, jobByIDs, ids)
 	if err != nil {
 		return nil, err
 	}
