@@ -270,9 +270,14 @@ func TestDepartAfterStalledSleep(t *testing.T) {
 	r, err := f.Reserve(ctx, "phone:1", perSecond, ahead)
 	require.NoError(t, err)
 	require.NoError(t, f.Depart(ctx, "phone:1", perSecond, r.Slots[0].At))
-	require.Len(t, *slept, 2, "it slept again after waking late")
+	// It slept again, for the next slot; a loaded machine can make that
+	// sleep end late too (a third sleep, for the slot after), never more
+	// than lateTries in all.
+	n := len(*slept)
+	require.GreaterOrEqual(t, n, 2, "it slept again after waking late")
+	require.LessOrEqual(t, n, throttle.LateTries)
 	require.True(t, (*slept)[1].After((*slept)[0]), "for a later slot")
-	require.Equal(t, throttle.SlotMicros(r.Slots[0])+throttle.Spacing(perSecond).Microseconds(), lastSlot("phone:1"), "the next one")
+	require.Equal(t, throttle.SlotMicros(r.Slots[0])+int64(n-1)*throttle.Spacing(perSecond).Microseconds(), lastSlot("phone:1"), "the next one")
 
 	f, slept = oversleeping(stall, stall, stall, stall)
 	r, err = f.Reserve(ctx, "phone:2", perSecond, ahead)
@@ -291,7 +296,11 @@ func TestDepartAfterStalledSleep(t *testing.T) {
 	f, slept = oversleeping(stall)
 	r, err = f.Reserve(ctx, "phone:3", 0.1, ahead)
 	require.NoError(t, err)
-	require.ErrorIs(t, f.Depart(ctx, "phone:3", 0.1, r.Slots[0].At), throttle.ErrLate)
+	err = f.Depart(ctx, "phone:3", 0.1, r.Slots[0].At)
+	require.ErrorIs(t, err, throttle.ErrLate)
+	var late *throttle.LateError
+	require.ErrorAs(t, err, &late)
+	require.False(t, late.Next.Before(r.Slots[0].At.Add(10*time.Second)), "it says when the next free slot comes (at 0.1/s, 10 s after the one it missed): %s", late.Next.Sub(r.Slots[0].At))
 	require.Len(t, *slept, 1)
 	require.Equal(t, throttle.SlotMicros(r.Slots[0]), lastSlot("phone:3"), "the late caller took nothing")
 
