@@ -3,6 +3,7 @@ package campaign_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -198,6 +199,46 @@ func TestRequestLeavesAtItsSlot(t *testing.T) {
 	sends := b.sim.Sends()
 	require.Len(t, sends, 1)
 	require.False(t, sends[0].At.Before(at), "the request left at its slot")
+}
+
+// lateLimiter hands out a departure slot at once, and then finds every
+// send late for it (throttle.ErrLate), as a stalled worker does.
+type lateLimiter struct{}
+
+func (lateLimiter) Wait(context.Context, string, float64) error {
+	return errors.New("a Departer is asked for its slot ahead")
+}
+
+func (lateLimiter) WaitAhead(context.Context, string, float64, time.Duration) (time.Time, error) {
+	return time.Now(), nil
+}
+
+func (lateLimiter) Depart(context.Context, string, float64, time.Time) error {
+	return fmt.Errorf("throttle phone:1: 30ms after its slot, and the next is in 600ms: %w", throttle.ErrLate)
+}
+
+// A send late for its departure slot hands back its claim and what its
+// recipient's Admit took: the next attempt sends at once, not a pair
+// interval (6 s) later, held back by a message that never went (seen:
+// the last sends of a bench broadcast came 3-6 s after the others).
+func TestSendLateForItsSlotKeepsNoPairInterval(t *testing.T) {
+	t.Parallel()
+	b, job := oneQueued(t, "late")
+	ctx := context.Background()
+	limits := throttle.NewRecipients(b.rds.Client)
+	require.Equal(t, 6*time.Second, job.Account.PairInterval)
+
+	h := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv}, Limiter: lateLimiter{}, Recipients: limits}, b.opts)
+	err := h.ProcessTask(ctx, sendTask(job.Ref))
+	var w *delivery.WaitError
+	require.ErrorAs(t, err, &w)
+	require.Equal(t, delivery.WaitRate, w.KindOf())
+	require.Contains(t, err.Error(), throttle.ErrLate.Error())
+	require.Zero(t, b.sim.Stats().Accepted)
+
+	h2 := campaign.NewSendHandler(campaign.SendDeps{Store: b.db, Senders: &app.Senders{Getenv: getenv}, Limiter: noLimit{}, Recipients: limits}, b.opts)
+	require.NoError(t, h2.ProcessTask(ctx, sendTask(job.Ref)))
+	require.Equal(t, 1, b.sim.Stats().Accepted)
 }
 
 // A provider that accepts a request long after the client gave up on it

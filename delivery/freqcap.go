@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/wacamp/wacamp/throttle"
 )
 
 // CodeMarketingCap is Meta's error for its own per-user limit on marketing
@@ -93,17 +95,18 @@ func (h *SendHandler) capEnded(ctx context.Context, own Owner, job Job, wait tim
 	return false, nil
 }
 
-// refund hands back job's place in the frequency cap when this attempt
-// counted it (counted) and the send was surely not made. A refund that
-// fails leaves the send counted: the cap errs on the safe side.
-func (h *SendHandler) refund(ctx context.Context, log *slog.Logger, job Job, counted bool) {
-	r, ok := h.recipients.(CapRefunder)
-	if !counted || !ok {
+// refund hands back what this attempt's Admit took (took: job's place in
+// the frequency cap, the pair interval it started) when the send was surely
+// not made. A refund that fails leaves them taken: the cap errs on the
+// safe side, and the recipient's next send waits out the interval.
+func (h *SendHandler) refund(ctx context.Context, log *slog.Logger, job Job, took throttle.Verdict) {
+	r, ok := h.recipients.(Refunder)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := r.Refund(ctx, gate(job)); err != nil {
-		log.WarnContext(ctx, "delivery: cannot hand back a send's place in the frequency cap; it stays counted", slog.String("error", err.Error()))
+	if err := r.Refund(ctx, gate(job), took); err != nil {
+		log.WarnContext(ctx, "delivery: cannot hand back a send's places (frequency cap, pair interval); they stay taken", slog.String("error", err.Error()))
 	}
 }

@@ -1,10 +1,14 @@
 package delivery
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/throttle"
 )
 
 func TestTransientPolicy(t *testing.T) {
@@ -43,4 +47,21 @@ func TestBudgetDelay(t *testing.T) {
 	require.Equal(t, 30*time.Second, budgetDelay(30*time.Second, time.Minute, 0))
 	require.Equal(t, time.Minute, budgetDelay(20*time.Hour, time.Minute, 0))
 	require.Equal(t, 200*time.Millisecond, budgetDelay(time.Millisecond, 200*time.Millisecond, 0), "a short recheck (tests) is its own floor")
+}
+
+// A send late for its departure slot comes back when the number's next
+// free slot comes (as Depart saw it), at most a second later; any other
+// failure of Depart waits a second.
+func TestDepartRetry(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	late := func(next time.Time) error {
+		return fmt.Errorf("wrapped: %w", &throttle.LateError{Next: next})
+	}
+	require.Equal(t, 300*time.Millisecond, departRetry(late(now.Add(300*time.Millisecond)), now))
+	require.Equal(t, time.Second, departRetry(late(now.Add(3*time.Second)), now))
+	require.Zero(t, departRetry(late(now.Add(-time.Millisecond)), now))
+	require.Equal(t, time.Second, departRetry(late(time.Time{}), now), "no next slot known")
+	require.Equal(t, time.Second, departRetry(errors.New("redis: connection refused"), now))
+	require.ErrorIs(t, late(now), throttle.ErrLate)
 }

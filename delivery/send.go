@@ -59,11 +59,13 @@ type RecipientLimits interface {
 	HoldPair(ctx context.Context, g throttle.Gate, d time.Duration) error
 }
 
-// CapRefunder is RecipientLimits that can hand back a send's place in the
-// frequency cap (throttle.Recipients): a send it counted that was surely
-// not made. Without it nothing is handed back, which over-counts.
-type CapRefunder interface {
-	Refund(ctx context.Context, g throttle.Gate) error
+// Refunder is RecipientLimits that can hand back what a send's Admit took
+// (throttle.Recipients): its place in the frequency cap and the pair
+// interval it started, when the send was surely not made. Without it
+// nothing is handed back: the cap over-counts, and the recipient's next
+// attempt waits out a pair interval after a message that never went.
+type Refunder interface {
+	Refund(ctx context.Context, g throttle.Gate, v throttle.Verdict) error
 }
 
 // BudgetWindow is the span of the unique-recipient budget: WhatsApp's
@@ -425,9 +427,10 @@ func (h *SendHandler) sendOnce(ctx context.Context, ref Ref, job Job) error {
 	if err != nil {
 		return h.release(ctx, job.Ref, leaseUntil, err) // another send to this recipient won the race, or the budget filled
 	}
-	// From here on, a send that is surely not made hands its place in the
-	// cap back (one whose outcome is unknown keeps it: never under-count).
-	counted := v.Counted
+	// From here on, a send that is surely not made hands back its place in
+	// the cap and its pair interval (one whose outcome is unknown keeps
+	// them: never under-count).
+	took := v
 	// The request leaves at the number's departure slot, which the claim
 	// came ahead of, so how long the claim took does not reach the
 	// provider. A send that comes too late for its slot (its claim
@@ -435,8 +438,8 @@ func (h *SendHandler) sendOnce(ctx context.Context, ref Ref, job Job) error {
 	// another slot; the task comes back for one.
 	if d, ok := h.limiter.(Departer); ok {
 		if err := d.Depart(ctx, job.Account.RateKey(), job.Account.RatePerSecond, depart); err != nil {
-			h.refund(ctx, log, job, counted)
-			return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Kind: WaitRate, Reason: "rate limiter: " + err.Error()})
+			h.refund(ctx, log, job, took)
+			return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: departRetry(err, time.Now()), Kind: WaitRate, Reason: "rate limiter: " + err.Error()})
 		}
 	}
 	// Only send while the lease surely outlasts the request (a third of it
@@ -449,7 +452,7 @@ func (h *SendHandler) sendOnce(ctx context.Context, ref Ref, job Job) error {
 	if left < h.opts.Lease/3 {
 		// Not sent: hand the claim back, not counted (only while it is
 		// still ours; if another attempt took it over, this does nothing).
-		h.refund(ctx, log, job, counted)
+		h.refund(ctx, log, job, took)
 		return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Kind: WaitStalled, Reason: "claim stalled before sending"})
 	}
 	sctx, cancelSend := context.WithTimeout(ctx, left-h.opts.Lease/8)
@@ -458,7 +461,7 @@ func (h *SendHandler) sendOnce(ctx context.Context, ref Ref, job Job) error {
 	res, err := sender.Send(provider.WithRecipientName(sctx, job.Name), job.Phone, msg)
 	h.holdPairAfter(ctx, log, job)
 	if err != nil {
-		return h.sendFailed(ctx, log, job, err, counted)
+		return h.sendFailed(ctx, log, job, err, took)
 	}
 	wamid := res.WAMID
 	if wamid == "" && caps.History {
@@ -545,6 +548,19 @@ type Penalizer interface {
 	Penalize(ctx context.Context, key string) (throttle.Penalty, error)
 }
 
+// departRetry is how long a send whose Depart failed waits before its task
+// comes back: until the number's next free slot as Depart saw it (a
+// *throttle.LateError's Next), so that the last sends of a broadcast, late
+// for their slots, do not each wait out a second while the number idles; at
+// most, and for any other failure, a second.
+func departRetry(err error, now time.Time) time.Duration {
+	var late *throttle.LateError
+	if errors.As(err, &late) && !late.Next.IsZero() {
+		return min(max(late.Next.Sub(now), 0), time.Second)
+	}
+	return time.Second
+}
+
 // sendBudget is what a send needs after its rate token: the claim, the
 // provider's answer (HTTP timeout 30 s) and recording it. Short task
 // timeouts keep a quarter of their time instead.
@@ -616,10 +632,10 @@ func (h *SendHandler) markSent(ctx context.Context, log *slog.Logger, job Job, c
 	return err
 }
 
-// sendFailed applies the error policy to a failed send. counted says the
-// send's place in the frequency cap was counted by this attempt: it is
-// handed back unless the send may have been made.
-func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job, err error, counted bool) error {
+// sendFailed applies the error policy to a failed send. took is what this
+// attempt's Admit took (its place in the frequency cap, the pair
+// interval): handed back unless the send may have been made.
+func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job, err error, took throttle.Verdict) error {
 	now := h.opts.Now()
 	var pe *provider.Error
 	errors.As(err, &pe)
@@ -651,7 +667,7 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		class = provider.ClassAmbiguous
 	}
 	if class != provider.ClassAmbiguous {
-		h.refund(ctx, log, job, counted) // refused or never written: nothing reached the person
+		h.refund(ctx, log, job, took) // refused or never written: nothing reached the person
 	}
 	if code == CodeMarketingCap {
 		return h.marketingCapped(ctx, log, job, code, text)

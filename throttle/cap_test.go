@@ -62,7 +62,7 @@ func testCap(t *testing.T, rdb redis.UniversalClient) {
 	// It counts from its latest attempt: the second send now leaves first.
 	require.Equal(t, throttle.Verdict{Hold: throttle.HoldCap, Wait: 40 * time.Minute}, admit(capGate("phone:3", alice, "3"), 30*time.Minute, false))
 	// A send surely not made is handed back: room for the third.
-	require.NoError(t, r.Refund(ctx, capGate("phone:2", alice, "2")))
+	require.NoError(t, r.Refund(ctx, capGate("phone:2", alice, "2"), throttle.Verdict{Counted: true}))
 	require.Equal(t, throttle.Verdict{Counted: true}, admit(capGate("phone:3", alice, "3"), 30*time.Minute, true))
 	// Once the window has moved past both, two more go.
 	require.Equal(t, throttle.Verdict{Counted: true}, admit(capGate("phone:1", alice, "5"), 90*time.Minute, true))

@@ -114,6 +114,9 @@ type Verdict struct {
 	// an earlier attempt (whose outcome may be unknown) is not counted
 	// again, and must not be handed back by a later attempt.
 	Counted bool
+	// pair is when the pair interval this call started ends (Redis ms;
+	// 0 = none), so that Refund hands back that interval only.
+	pair int64
 }
 
 // ledger is the budget g's keys are kept under.
@@ -163,8 +166,9 @@ local rnow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 // ARGV[7] -> cap: messages (0 = no cap)
 // ARGV[8] -> cap: window, ms
 // ARGV[9] -> the send's id in the cap
-// Output: {hold, wait ms, counted}; hold 0 = go, 1 = pair, 2 = budget,
-// 3 = cap; counted 1 when this call counted the send in the cap.
+// Output: {hold, wait ms, counted, pair}; hold 0 = go, 1 = pair, 2 = budget,
+// 3 = cap; counted 1 when this call counted the send in the cap; pair the
+// end of the pair interval this call started (Redis ms), else 0.
 var admit = redis.NewScript(redisNow + `
 local now = tonumber(ARGV[1])
 local span = tonumber(ARGV[2])
@@ -183,21 +187,25 @@ if capn > 0 then
     if n >= capn then
       -- Room comes when the (n - capn + 1)th oldest leaves the window.
       local e = redis.call("ZRANGE", KEYS[3], n - capn, n - capn, "WITHSCORES")
-      return {3, math.max(1, tonumber(e[2]) + per - now), 0}
+      return {3, math.max(1, tonumber(e[2]) + per - now), 0, 0}
     end
   end
 end
 local nb = redis.call("GET", KEYS[1])
-if nb and tonumber(nb) > rnow then return {1, tonumber(nb) - rnow, 0} end
+if nb and tonumber(nb) > rnow then return {1, tonumber(nb) - rnow, 0, 0} end
 if limit > 0 then
   redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", now - window)
   if not redis.call("ZSCORE", KEYS[2], ARGV[5]) and redis.call("ZCARD", KEYS[2]) >= limit then
     local oldest = redis.call("ZRANGE", KEYS[2], 0, 0, "WITHSCORES")
-    return {2, math.max(1, tonumber(oldest[2]) + window - now), 0}
+    return {2, math.max(1, tonumber(oldest[2]) + window - now), 0, 0}
   end
 end
-if ARGV[6] ~= "1" then return {0, 0, 0} end
-if span > 0 then redis.call("SET", KEYS[1], rnow + span, "PX", span) end
+if ARGV[6] ~= "1" then return {0, 0, 0, 0} end
+local pair = 0
+if span > 0 then
+  pair = rnow + span
+  redis.call("SET", KEYS[1], string.format("%.0f", pair), "PX", span)
+end
 if limit > 0 then
   -- The latest message counts: a recipient leaves the window 24 h after
   -- the last message it got, not the first.
@@ -210,9 +218,9 @@ if capn > 0 then
   local at = math.max(now, tonumber(prior or now))
   redis.call("ZADD", KEYS[3], at, ARGV[9])
   redis.call("PEXPIRE", KEYS[3], per + at - now)
-  if not prior then return {0, 0, 1} end
+  if not prior then return {0, 0, 1, pair} end
 end
-return {0, 0, 0}`)
+return {0, 0, 0, pair}`)
 
 // Admit checks whether a send to g.Recipient may go now and, when take is
 // true and it may, takes its place: the pair interval starts, the
@@ -240,20 +248,43 @@ func (r *Recipients) Admit(ctx context.Context, g Gate, now time.Time, take bool
 	if err != nil {
 		return Verdict{}, fmt.Errorf("throttle %s: recipient limits: %w", g.Number, err)
 	}
-	if len(res) != 3 {
+	if len(res) != 4 {
 		return Verdict{}, fmt.Errorf("throttle %s: recipient limits: unexpected answer %v", g.Number, res)
 	}
-	return Verdict{Hold: Hold(res[0]), Wait: time.Duration(res[1]) * time.Millisecond, Counted: res[2] == 1}, nil
+	return Verdict{Hold: Hold(res[0]), Wait: time.Duration(res[1]) * time.Millisecond, Counted: res[2] == 1, pair: res[3]}, nil
 }
 
-// Refund hands back g.Send's place in g.Recipient's frequency cap: the
-// send that counted it (Verdict.Counted) was surely not made (its request
-// was never written, or the provider refused it). It never hands back a
-// send whose outcome is unknown; the caller decides. Of g it reads Ledger
-// (or Number), Recipient and Send.
-func (r *Recipients) Refund(ctx context.Context, g Gate) error {
-	if err := r.rdb.ZRem(ctx, capKey(g), g.Send).Err(); err != nil {
-		return fmt.Errorf("throttle %s: refund frequency cap: %w", g.Number, err)
+// KEYS[1] -> wacamp:cap:{<ledger>}:<recipient>
+// KEYS[2] -> wacamp:pair:{<ledger>}:<number>:<recipient>
+// ARGV[1] -> the send's id in the cap, "" to leave the cap alone
+// ARGV[2] -> the pair interval's end the send's Admit set (Redis ms), 0 for none
+var refund = redis.NewScript(`
+if ARGV[1] ~= "" then redis.call("ZREM", KEYS[1], ARGV[1]) end
+local pair = tonumber(ARGV[2])
+if pair > 0 and tonumber(redis.call("GET", KEYS[2]) or "0") == pair then redis.call("DEL", KEYS[2]) end
+return 0`)
+
+// Refund hands back what a send's Admit (v, a take) took, when the send
+// was surely not made (its request was never written, or the provider
+// refused it): its place in g.Recipient's frequency cap (when
+// v.Counted), and the pair interval it started, unless a later hold (the
+// answer's, a 131056's) replaced it. The recipient's next send then need
+// not wait out an interval after a message that never went (a send late
+// for its departure slot comes back for another within a second). It
+// never hands back a send whose outcome is unknown; the caller decides.
+// The budget keeps the recipient: it counts unique recipients, and the
+// send is usually made soon after. Of g it reads Ledger (or Number),
+// Recipient and Send.
+func (r *Recipients) Refund(ctx context.Context, g Gate, v Verdict) error {
+	send := ""
+	if v.Counted {
+		send = g.Send
+	}
+	if send == "" && v.pair == 0 {
+		return nil
+	}
+	if err := refund.Run(ctx, r.rdb, []string{capKey(g), pairKey(g)}, send, v.pair).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("throttle %s: hand back a send's places: %w", g.Number, err)
 	}
 	return nil
 }

@@ -16,17 +16,24 @@ import (
 	"github.com/wacamp/wacamp/throttle"
 )
 
+// simulatedPair returns a miniredis (whose clock follows SetTime, so the
+// pair interval, on Redis's clock, runs in simulated time), Recipients on
+// it, the simulated clock's origin and a gate with a 6 s pair interval.
+func simulatedPair(t *testing.T) (*miniredis.Miniredis, *throttle.Recipients, time.Time, throttle.Gate) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	t0 := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC) // simulated: not the calendar
+	return mr, throttle.NewRecipients(rdb), t0, throttle.Gate{Number: "phone:1", Recipient: "4915100000001", PairInterval: 6 * time.Second}
+}
+
 // The pair interval runs on Redis's clock; miniredis's follows SetTime, so
 // the interval is checked here in simulated time.
 func TestPairIntervalHoldsLaterMessagesToTheSameRecipient(t *testing.T) {
 	t.Parallel()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
-	r := throttle.NewRecipients(rdb)
+	mr, r, t0, g := simulatedPair(t)
 	ctx := context.Background()
-	t0 := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
-	g := throttle.Gate{Number: "phone:1", Recipient: "4915100000001", PairInterval: 6 * time.Second}
 	span := time.Duration(math.Ceil(float64(g.PairInterval)/throttle.Margin/1e6)) * time.Millisecond
 
 	admit := func(g throttle.Gate, at time.Duration, take bool) throttle.Verdict {
@@ -68,6 +75,52 @@ func TestPairIntervalHoldsLaterMessagesToTheSameRecipient(t *testing.T) {
 	require.Equal(t, throttle.HoldPair, v.Hold)
 	require.Equal(t, 15*time.Second, v.Wait)
 	require.Equal(t, throttle.HoldNone, admit(noInterval, base+16*time.Second, false).Hold)
+}
+
+// A send surely not made (late for its departure slot, a claim stalled, a
+// refusal) hands back the pair interval its Admit started, so the
+// recipient's next attempt need not wait out an interval after a message
+// that never went; a hold set since (the answer's, a 131056's, a later
+// attempt's) stays. In simulated time (miniredis), as above.
+func TestRefundHandsBackThePairIntervalItStarted(t *testing.T) {
+	t.Parallel()
+	mr, r, t0, g := simulatedPair(t)
+	ctx := context.Background()
+	admit := func(at time.Duration, take bool) throttle.Verdict {
+		t.Helper()
+		mr.SetTime(t0.Add(at))
+		v, err := r.Admit(ctx, g, t0.Add(at), take)
+		require.NoError(t, err)
+		return v
+	}
+
+	first := admit(0, true)
+	require.Equal(t, throttle.HoldNone, first.Hold)
+	require.Equal(t, throttle.HoldPair, admit(time.Second, false).Hold)
+	require.NoError(t, r.Refund(ctx, g, first))
+	require.Equal(t, throttle.HoldNone, admit(time.Second, false).Hold, "the interval of a send never made is handed back")
+
+	// A later hold replaces the interval: handing back the send's own
+	// does not end it.
+	second := admit(time.Second, true)
+	require.Equal(t, throttle.HoldNone, second.Hold)
+	mr.SetTime(t0.Add(2 * time.Second))
+	require.NoError(t, r.HoldPair(ctx, g, 16*time.Second))
+	require.NoError(t, r.Refund(ctx, g, second))
+	require.Equal(t, throttle.HoldPair, admit(3*time.Second, false).Hold, "the answer's hold stays")
+
+	// Nor does an attempt that gave up hand back a later attempt's interval.
+	third := admit(20*time.Second, true)
+	require.Equal(t, throttle.HoldNone, third.Hold)
+	require.NoError(t, r.Refund(ctx, g, second))
+	require.Equal(t, throttle.HoldPair, admit(21*time.Second, false).Hold, "the later attempt's interval stays")
+
+	// A look takes nothing, and hands back nothing.
+	look := admit(21*time.Second, false)
+	require.NoError(t, r.Refund(ctx, g, look))
+	require.Equal(t, throttle.HoldPair, admit(21*time.Second, false).Hold)
+	require.NoError(t, r.Refund(ctx, g, third))
+	require.Equal(t, throttle.HoldNone, admit(21*time.Second, false).Hold)
 }
 
 func TestBudgetDefersNewRecipientsUntilTheWindowFreesRoom(t *testing.T) {

@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -257,10 +258,23 @@ const Late = Jitter / 2
 // anyway.
 const lateTries = 3
 
-// ErrLate is returned (wrapped) by Depart when the caller came, or woke,
-// more than Late after its slot and no later slot came soon enough. Its
-// slot is lost.
+// ErrLate is returned (wrapped, in a *LateError) by Depart when the caller
+// came, or woke, more than Late after its slot and no later slot came soon
+// enough. Its slot is lost.
 var ErrLate = errors.New("more than throttle.Late after its slot")
+
+// LateError is Depart's error wrapping ErrLate: Next is when the key's next
+// free slot came as Depart gave up (zero when it did not look), so that the
+// caller can come back for a slot about then.
+type LateError struct {
+	Next time.Time
+	msg  string
+}
+
+func (e *LateError) Error() string { return cmp.Or(e.msg, ErrLate.Error()) }
+
+// Unwrap returns ErrLate.
+func (e *LateError) Unwrap() error { return ErrLate }
 
 // Wait blocks until key may do one more thing at perSecond across the
 // fleet, or ctx ends: it reserves the key's next slot and sleeps until it
@@ -324,7 +338,8 @@ func (f *Fleet) wait(ctx context.Context, key string, perSecond float64, ahead t
 // departures after it): it takes the next free slot if that comes within
 // lateWait of when it first sought one (so a caller holding a claim holds
 // it that much longer at most), and otherwise gets an error wrapping
-// ErrLate, and should give up what it holds and come back for a new slot.
+// ErrLate (a *LateError, which says when the next free slot came), and
+// should give up what it holds and come back for a new slot.
 // How early callers come tells WaitAhead how long their work takes; once
 // its lead is at maxLead and callers still come late, they go late rather
 // than never, as they do after lateTries slots.
@@ -346,16 +361,16 @@ func (f *Fleet) Depart(ctx context.Context, key string, perSecond float64, at ti
 				within = min(within, time.Until(dl))
 			}
 			if within <= 0 {
-				return fmt.Errorf("throttle %s: %s after its slot, with no time left for another: %w", key,
-					time.Since(at).Round(time.Millisecond), ErrLate)
+				return &LateError{msg: fmt.Sprintf("throttle %s: %s after its slot, with no time left for another: %s", key,
+					time.Since(at).Round(time.Millisecond), ErrLate)}
 			}
 			r, err := f.Reserve(ctx, key, perSecond, Want{N: 1, Within: within})
 			if err != nil {
 				return err
 			}
 			if len(r.Slots) == 0 {
-				return fmt.Errorf("throttle %s: %s after its slot, and the next is in %s: %w", key,
-					time.Since(at).Round(time.Millisecond), time.Until(r.Next).Round(time.Millisecond), ErrLate)
+				return &LateError{Next: r.Next, msg: fmt.Sprintf("throttle %s: %s after its slot, and the next is in %s: %s", key,
+					time.Since(at).Round(time.Millisecond), time.Until(r.Next).Round(time.Millisecond), ErrLate)}
 			}
 			taken, at = &r.Slots[0], r.Slots[0].At
 		}

@@ -136,9 +136,7 @@ func (s *Service) TestSend(ctx context.Context, req TestSendRequest) (store.Test
 		// It may have gone: never sent again, and its place stays taken.
 		return finish("unknown", code, "outcome unknown: "+err.Error())
 	}
-	if v.Counted {
-		_ = s.recipients.Refund(context.WithoutCancel(ctx), gate)
-	}
+	_ = s.recipients.Refund(context.WithoutCancel(ctx), gate, v)
 	return finish("failed", code, err.Error())
 }
 
