@@ -13,8 +13,8 @@
 // (a process of its own), and it prints, per scenario, the rate each number
 // achieved, its worst one-second window at the simulator, at the workers'
 // slots and at their departures, its utilisation of the limit, the requests
-// that left late (most at a later slot) and the rate limit's Lua calls to
-// Redis per send.
+// that left late (most at a later slot), the rate limit's Lua calls to
+// Redis per send, and every scenario's sends in each 250 ms.
 //
 //	bench -throttle [-rate 50] [-seconds 10] [-concurrency 50] [-slow N] [-feed-ahead 5s] [-min-window 4] [-queue-lead 500ms] [-json]
 //

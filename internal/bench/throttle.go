@@ -171,6 +171,10 @@ type Scenario struct {
 	Sends int `json:"sends"`
 	// Seconds runs from the first accepted send of any number to the last.
 	Seconds float64 `json:"seconds"`
+	// Timeline counts the accepted sends of all numbers in each
+	// TimelineBin from the first (the last bin may be partial): where a
+	// run lost its rate, a stall of every number or a tail of a few.
+	Timeline []int `json:"sends_per_quarter_second"`
 	// PerSecond is the aggregate rate over Seconds; FleetUtilisation is
 	// PerSecond over Numbers × Limit. Every number has work waiting from
 	// the start, so this is also the utilisation while work is waiting,
@@ -642,6 +646,7 @@ func measure(sc *Scenario, nums []benchNumber, sends []botsailorsim.Send, grants
 			}
 		}
 	}
+	sc.Timeline = timeline(sends, first, last)
 	if len(sends) > 1 {
 		sc.Seconds = last.Sub(first).Seconds()
 		sc.PerSecond = intervalRate(len(sends), last.Sub(first))
@@ -697,6 +702,21 @@ func measure(sc *Scenario, nums []benchNumber, sends []botsailorsim.Send, grants
 
 // intervalRate is the rate of n events spread over d from the first to the
 // last: n − 1 intervals. It is 0 for fewer than two events or no time.
+// TimelineBin is the span of each count of Scenario.Timeline.
+const TimelineBin = 250 * time.Millisecond
+
+// timeline counts sends in each TimelineBin from first to last.
+func timeline(sends []botsailorsim.Send, first, last time.Time) []int {
+	if len(sends) == 0 {
+		return nil
+	}
+	bins := make([]int, last.Sub(first)/TimelineBin+1)
+	for _, s := range sends {
+		bins[s.At.Sub(first)/TimelineBin]++
+	}
+	return bins
+}
+
 func intervalRate(n int, d time.Duration) float64 {
 	if n < 2 || d <= 0 {
 		return 0

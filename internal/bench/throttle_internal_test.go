@@ -66,6 +66,7 @@ func TestMeasure(t *testing.T) {
 	measure(&sc, nums, sends, grants, 12)
 
 	require.Equal(t, 6, sc.Sends)
+	require.Equal(t, []int{1, 0, 1, 0, 2, 1, 1}, sc.Timeline, "per 250 ms from the first send, at 0, 500, 1000 ×2, 1250 and 1500 ms")
 	require.Equal(t, 1, sc.Duplicates)
 	require.Equal(t, 1, sc.Missing)
 	require.InDelta(t, 1.5, sc.Seconds, 1e-9)

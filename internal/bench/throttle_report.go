@@ -65,6 +65,12 @@ per number ("start" is after the scenario's first send, "at s" after the number'
 	}
 	_ = tw.Flush()
 
+	fmt.Fprintf(ew, "\nall numbers' sends in each %s from the first send (a stall of every number, or a tail of a few):\n", TimelineBin)
+	for _, s := range r.Scenarios {
+		fmt.Fprintf(ew, "%3d numbers (%s at the full rate): %s\n", s.Numbers, num(float64(s.Numbers)*s.Limit*TimelineBin.Seconds()),
+			strings.Trim(fmt.Sprint(s.Timeline), "[]"))
+	}
+
 	fmt.Fprintln(ew)
 	for _, s := range r.Scenarios {
 		fmt.Fprintln(ew, s.Conclusion())

@@ -70,6 +70,12 @@ func TestRunThrottleSmall(t *testing.T) {
 	require.Contains(t, table.String(), "at departure")
 	require.Contains(t, table.String(), "Slow numbers sharing the workers in every scenario: 1 at 1/s, 2 sends each (not in the figures).")
 	require.Contains(t, table.String(), "at least 2 deliveries")
+	total := 0
+	for _, n := range sc.Timeline {
+		total += n
+	}
+	require.Equal(t, sc.Sends, total, "the timeline counts every send once")
+	require.Contains(t, table.String(), "  2 numbers (10 at the full rate): ")
 	b, err := json.Marshal(res)
 	require.NoError(t, err)
 	var back bench.ThrottleResult
