@@ -201,6 +201,10 @@ func TestRequestLeavesAtItsSlot(t *testing.T) {
 	require.False(t, sends[0].At.Before(at), "the request left at its slot")
 }
 
+// The send path hands back a send's places through delivery.Refunder, found
+// by a type assertion: the fleet's recipient limits must satisfy it.
+var _ delivery.Refunder = (*throttle.Recipients)(nil)
+
 // lateLimiter hands out a departure slot at once, and then finds every
 // send late for it (throttle.ErrLate), as a stalled worker does.
 type lateLimiter struct{}

@@ -461,7 +461,7 @@ func (h *SendHandler) sendOnce(ctx context.Context, ref Ref, job Job) error {
 	res, err := sender.Send(provider.WithRecipientName(sctx, job.Name), job.Phone, msg)
 	h.holdPairAfter(ctx, log, job)
 	if err != nil {
-		return h.sendFailed(ctx, log, job, err, took)
+		return h.sendFailed(ctx, log, job, err, took.WithoutPair()) // the request was made: the interval stays
 	}
 	wamid := res.WAMID
 	if wamid == "" && caps.History {
@@ -633,8 +633,8 @@ func (h *SendHandler) markSent(ctx context.Context, log *slog.Logger, job Job, c
 }
 
 // sendFailed applies the error policy to a failed send. took is what this
-// attempt's Admit took (its place in the frequency cap, the pair
-// interval): handed back unless the send may have been made.
+// attempt's Admit took and may hand back (its place in the frequency
+// cap): handed back unless the send may have been made.
 func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job, err error, took throttle.Verdict) error {
 	now := h.opts.Now()
 	var pe *provider.Error

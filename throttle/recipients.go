@@ -119,6 +119,15 @@ type Verdict struct {
 	pair int64
 }
 
+// WithoutPair is v for a Refund once the send's request was made (and
+// refused): its place in the cap is handed back, its pair interval is
+// not — the request reached the provider, and the next message to the
+// recipient waits an interval after it.
+func (v Verdict) WithoutPair() Verdict {
+	v.pair = 0
+	return v
+}
+
 // ledger is the budget g's keys are kept under.
 func (g Gate) ledger() string {
 	if g.Ledger == "" {
@@ -267,11 +276,13 @@ return 0`)
 // Refund hands back what a send's Admit (v, a take) took, when the send
 // was surely not made (its request was never written, or the provider
 // refused it): its place in g.Recipient's frequency cap (when
-// v.Counted), and the pair interval it started, unless a later hold (the
-// answer's, a 131056's) replaced it. The recipient's next send then need
-// not wait out an interval after a message that never went (a send late
-// for its departure slot comes back for another within a second). It
-// never hands back a send whose outcome is unknown; the caller decides.
+// v.Counted), and the pair interval it started (unless v is WithoutPair,
+// for a request that was made and refused), if no later hold (an
+// answer's, a 131056's, a later attempt's) replaced it. The recipient's
+// next send then need not wait out an interval after a message that never
+// went (a send late for its departure slot comes back for another within
+// a second). It never hands back a send whose outcome is unknown; the
+// caller decides.
 // The budget keeps the recipient: it counts unique recipients, and the
 // send is usually made soon after. Of g it reads Ledger (or Number),
 // Recipient and Send.

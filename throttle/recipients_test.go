@@ -121,6 +121,13 @@ func TestRefundHandsBackThePairIntervalItStarted(t *testing.T) {
 	require.Equal(t, throttle.HoldPair, admit(21*time.Second, false).Hold)
 	require.NoError(t, r.Refund(ctx, g, third))
 	require.Equal(t, throttle.HoldNone, admit(21*time.Second, false).Hold)
+
+	// A request that was made and refused hands back no interval, even
+	// before its answer's hold (nominal: shorter than Admit's) replaced it.
+	made := admit(40*time.Second, true)
+	require.Equal(t, throttle.HoldNone, made.Hold)
+	require.NoError(t, r.Refund(ctx, g, made.WithoutPair()))
+	require.Equal(t, throttle.HoldPair, admit(41*time.Second, false).Hold, "the request reached the provider")
 }
 
 func TestBudgetDefersNewRecipientsUntilTheWindowFreesRoom(t *testing.T) {

@@ -277,7 +277,7 @@ func TestDepartAfterStalledSleep(t *testing.T) {
 	require.GreaterOrEqual(t, n, 2, "it slept again after waking late")
 	require.LessOrEqual(t, n, throttle.LateTries)
 	require.True(t, (*slept)[1].After((*slept)[0]), "for a later slot")
-	require.Equal(t, throttle.SlotMicros(r.Slots[0])+int64(n-1)*throttle.Spacing(perSecond).Microseconds(), lastSlot("phone:1"), "the next one")
+	require.GreaterOrEqual(t, lastSlot("phone:1"), throttle.SlotMicros(r.Slots[0])+int64(n-1)*throttle.Spacing(perSecond).Microseconds(), "the next one, or later")
 
 	f, slept = oversleeping(stall, stall, stall, stall)
 	r, err = f.Reserve(ctx, "phone:2", perSecond, ahead)

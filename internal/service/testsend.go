@@ -136,7 +136,9 @@ func (s *Service) TestSend(ctx context.Context, req TestSendRequest) (store.Test
 		// It may have gone: never sent again, and its place stays taken.
 		return finish("unknown", code, "outcome unknown: "+err.Error())
 	}
-	_ = s.recipients.Refund(context.WithoutCancel(ctx), gate, v)
+	// Refused: its place in the cap is handed back; the pair interval stays
+	// (the request reached the provider).
+	_ = s.recipients.Refund(context.WithoutCancel(ctx), gate, v.WithoutPair())
 	return finish("failed", code, err.Error())
 }
 

@@ -10,9 +10,12 @@
 -- (issue 14). The index is now split by owner: a broadcast's sends, and the
 -- sequence steps' sends. Neither predicate follows from a probe by phone,
 -- so such a probe can only go by phone, whatever the statistics say.
-DROP INDEX deliveries_sent;
-CREATE INDEX deliveries_sent ON deliveries (broadcast_id, sent_at) WHERE broadcast_id IS NOT NULL AND sent_at IS NOT NULL;
+-- The new indexes are built first (CREATE INDEX holds writes to the table,
+-- not reads) and the old one dropped last, as DROP INDEX holds reads too.
+CREATE INDEX deliveries_sent_new ON deliveries (broadcast_id, sent_at) WHERE broadcast_id IS NOT NULL AND sent_at IS NOT NULL;
 CREATE INDEX deliveries_steps_sent ON deliveries (sent_at) WHERE broadcast_id IS NULL AND sent_at IS NOT NULL;
+DROP INDEX deliveries_sent;
+ALTER INDEX deliveries_sent_new RENAME TO deliveries_sent;
 
 -- +goose Down
 DROP INDEX deliveries_steps_sent;
