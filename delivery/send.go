@@ -427,10 +427,9 @@ func (h *SendHandler) sendOnce(ctx context.Context, ref Ref, job Job) error {
 	if err != nil {
 		return h.release(ctx, job.Ref, leaseUntil, err) // another send to this recipient won the race, or the budget filled
 	}
-	// From here on, a send that is surely not made hands back its place in
-	// the cap and its pair interval (one whose outcome is unknown keeps
-	// them: never under-count).
-	took := v
+	// From here on, a send that is surely not made hands back what v took:
+	// its place in the cap and its pair interval (one whose outcome is
+	// unknown keeps them: never under-count).
 	// The request leaves at the number's departure slot, which the claim
 	// came ahead of, so how long the claim took does not reach the
 	// provider. A send that comes too late for its slot (its claim
@@ -438,7 +437,7 @@ func (h *SendHandler) sendOnce(ctx context.Context, ref Ref, job Job) error {
 	// another slot; the task comes back for one.
 	if d, ok := h.limiter.(Departer); ok {
 		if err := d.Depart(ctx, job.Account.RateKey(), job.Account.RatePerSecond, depart); err != nil {
-			h.refund(ctx, log, job, took)
+			h.refund(ctx, log, job, v)
 			return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: departRetry(err, time.Now()), Kind: WaitRate, Reason: "rate limiter: " + err.Error()})
 		}
 	}
@@ -452,7 +451,7 @@ func (h *SendHandler) sendOnce(ctx context.Context, ref Ref, job Job) error {
 	if left < h.opts.Lease/3 {
 		// Not sent: hand the claim back, not counted (only while it is
 		// still ours; if another attempt took it over, this does nothing).
-		h.refund(ctx, log, job, took)
+		h.refund(ctx, log, job, v)
 		return h.release(ctx, job.Ref, leaseUntil, &WaitError{After: time.Second, Kind: WaitStalled, Reason: "claim stalled before sending"})
 	}
 	sctx, cancelSend := context.WithTimeout(ctx, left-h.opts.Lease/8)
@@ -461,7 +460,7 @@ func (h *SendHandler) sendOnce(ctx context.Context, ref Ref, job Job) error {
 	res, err := sender.Send(provider.WithRecipientName(sctx, job.Name), job.Phone, msg)
 	h.holdPairAfter(ctx, log, job)
 	if err != nil {
-		return h.sendFailed(ctx, log, job, err, took.WithoutPair()) // the request was made: the interval stays
+		return h.sendFailed(ctx, log, job, err, v.WithoutPair()) // the request was made: the interval stays
 	}
 	wamid := res.WAMID
 	if wamid == "" && caps.History {

@@ -24,7 +24,7 @@ func simulatedPair(t *testing.T) (*miniredis.Miniredis, *throttle.Recipients, ti
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
-	t0 := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC) // simulated: not the calendar
+	t0 := time.Now().UTC().Truncate(time.Second) // miniredis's clock starts here
 	return mr, throttle.NewRecipients(rdb), t0, throttle.Gate{Number: "phone:1", Recipient: "4915100000001", PairInterval: 6 * time.Second}
 }
 

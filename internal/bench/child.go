@@ -363,19 +363,28 @@ func startChildren(ctx context.Context, log *slog.Logger, progress io.Writer, n 
 		}
 		kids = append(kids, c)
 	}
+	if err := awaitReady(ctx, log, kids); err != nil {
+		return nil, err
+	}
+	log.InfoContext(ctx, "bench: throttle: worker processes running", slog.Int("processes", n))
+	return kids, nil
+}
+
+// awaitReady waits until each of kids has reported it is running; when
+// one exits first, or ctx ends, it stops them all and says why.
+func awaitReady(ctx context.Context, log *slog.Logger, kids []*child) error {
 	for _, c := range kids {
 		select {
 		case <-c.ready:
 		case <-c.done:
 			err := fmt.Errorf("%s exited before it was ready: %w", c.name, exitErr(c.err))
-			return nil, errors.Join(err, stopChildren(log, kids))
+			return errors.Join(err, stopChildren(log, kids))
 		case <-ctx.Done():
 			err := fmt.Errorf("waiting for %s to start: %w", c.name, ctx.Err())
-			return nil, errors.Join(err, stopChildren(log, kids))
+			return errors.Join(err, stopChildren(log, kids))
 		}
 	}
-	log.InfoContext(ctx, "bench: throttle: worker processes running", slog.Int("processes", n))
-	return kids, nil
+	return nil
 }
 
 func startChild(exe string, id int, progress io.Writer, env []string) (*child, error) {

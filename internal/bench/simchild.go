@@ -141,13 +141,8 @@ func startSimProcess(ctx context.Context, log *slog.Logger, progress io.Writer, 
 	if err != nil {
 		return nil, "", err
 	}
-	select {
-	case <-c.ready:
-	case <-c.done:
-		_ = c.stdin.Close()
-		return nil, "", fmt.Errorf("simulator exited before it was ready: %w", exitErr(c.err))
-	case <-ctx.Done():
-		return nil, "", errors.Join(fmt.Errorf("waiting for the simulator to start: %w", ctx.Err()), stopChildren(log, []*child{c}))
+	if err := awaitReady(ctx, log, []*child{c}); err != nil {
+		return nil, "", err
 	}
 	c.stdout.mu.Lock()
 	defer c.stdout.mu.Unlock()
