@@ -164,6 +164,13 @@ func (db *DB) StartBroadcast(ctx context.Context, id int64, updatedAt, now time.
 	return res.RowsAffected > 0, nil
 }
 
+// onRecipientConflict makes an insert of a broadcast's deliveries
+// idempotent: a recipient that has its delivery already is left alone. It
+// names the predicate of the unique index deliveries_recipient, which
+// leaves sequence steps (no broadcast) out (migration 21); SQLite's table
+// constraint, not partial, matches it too.
+const onRecipientConflict = `ON CONFLICT (broadcast_id, recipient_id) WHERE broadcast_id IS NOT NULL DO NOTHING`
+
 // PlanBatch is a keyset planning step: it reads the next limit recipients
 // with id > after and inserts a planned delivery for each that has none.
 // Side effect: inserts deliveries. Idempotent. The feeder plans with
@@ -226,7 +233,7 @@ func planRecipients(tx *gorm.DB, broadcastID int64, extraCols, extraVals string,
 			CASE WHEN o THEN ? ELSE '' END, CASE WHEN o THEN ? ELSE '' END, ?`+extraVals+`
 		FROM (SELECT r.broadcast_id, r.id, r.phone, r.zone, `+blockedAtPlan("r.phone")+` AS o FROM recipients r
 			WHERE r.broadcast_id = ? AND `+where+`) t WHERE true
-		ON CONFLICT (broadcast_id, recipient_id) DO NOTHING RETURNING id, gen, status`,
+		`+onRecipientConflict+` RETURNING id, gen, status`,
 		args...).Scan(&rows).Error; err != nil {
 		return nil, err
 	}
@@ -761,7 +768,7 @@ func (db *DB) endUnplanned(tx *gorm.DB, broadcastID, last int64, to delivery.Sta
 		var upTo []int64
 		if err := tx.Raw(`INSERT INTO deliveries (broadcast_id, recipient_id, phone, status, error, updated_at)
 			SELECT broadcast_id, id, phone, ?, ?, ? FROM recipients WHERE broadcast_id = ? AND id > ? ORDER BY id LIMIT ?
-			ON CONFLICT (broadcast_id, recipient_id) DO NOTHING RETURNING recipient_id`,
+			`+onRecipientConflict+` RETURNING recipient_id`,
 			string(to), reason, utc(now), broadcastID, last, unplannedBatch).Scan(&upTo).Error; err != nil {
 			return err
 		}
@@ -795,7 +802,7 @@ func (db *DB) endUnplannedZones(tx *gorm.DB, broadcastID int64, zs []zoneRow, to
 			}
 			if err := tx.Raw(`INSERT INTO deliveries (broadcast_id, recipient_id, phone, status, zone, error, updated_at)
 				SELECT broadcast_id, id, phone, ?, zone, ?, ? FROM recipients WHERE broadcast_id = ? AND zone = ? AND id > ? ORDER BY id LIMIT ?
-				ON CONFLICT (broadcast_id, recipient_id) DO NOTHING RETURNING id, recipient_id`,
+				`+onRecipientConflict+` RETURNING id, recipient_id`,
 				string(to), reason, utc(now), broadcastID, z.Zone, last, unplannedBatch).Scan(&rows).Error; err != nil {
 				return err
 			}
