@@ -36,10 +36,10 @@ type combiners struct {
 
 // newCombiners returns db's combiners over its pool (g is the same pool
 // through gorm).
-func newCombiners(g *gorm.DB, db *sql.DB) *combiners {
+func newCombiners(g *gorm.DB, db *sql.DB, specs *versionSpecs) *combiners {
 	return &combiners{
 		stepSent: &combiner[sentArg]{max: maxRound, lanes: roundLanes, key: func(a sentArg) any { return a.ref.ID },
-			exec: func(ctx context.Context, args []sentArg) ([]bool, error) { return stepSentRound(ctx, g, args) }},
+			exec: func(ctx context.Context, args []sentArg) ([]bool, error) { return stepSentRound(ctx, g, specs, args) }},
 		claim: &combiner[claimArg]{max: maxRound, lanes: roundLanes, key: func(a claimArg) any { return a.ref.ID },
 			exec: func(ctx context.Context, args []claimArg) ([]bool, error) { return claimRound(ctx, db, args) }},
 		sent: &combiner[sentArg]{max: maxRound, lanes: roundLanes, key: func(a sentArg) any { return a.ref.ID },
@@ -125,7 +125,7 @@ func sentRound(ctx context.Context, db *sql.DB, args []sentArg) ([]bool, error) 
 // transaction: one statement moves the steps to sent and writes their
 // events, then their enrollments plan their next steps together
 // (planNextMany), and one commit records it all.
-func stepSentRound(ctx context.Context, g *gorm.DB, args []sentArg) ([]bool, error) {
+func stepSentRound(ctx context.Context, g *gorm.DB, specs *versionSpecs, args []sentArg) ([]bool, error) {
 	n := len(args)
 	ids, wamids := make([]int64, n), make([]string, n)
 	nows, polls, tracks := make([]time.Time, n), make([]*time.Time, n), make([]time.Time, n)
@@ -178,7 +178,7 @@ func stepSentRound(ctx context.Context, g *gorm.DB, args []sentArg) ([]bool, err
 		for i, id := range ids {
 			oks[i] = got[id]
 		}
-		return planNextMany(tx, sent, latest)
+		return planNextMany(tx, specs, sent, latest)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mark %d sequence steps sent: %w", n, err)

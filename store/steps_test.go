@@ -441,3 +441,33 @@ func (f *fixture) applyTwoSequences() {
 	second.Name = "second"
 	f.apply(withSequences(onboarding(false, "Hi"), second), t0)
 }
+
+// Recording a step plans the next one from the version its enrollment is
+// on, also where the record rounds keep decoded versions (Postgres): after
+// a new version that waits longer, an enrollment on the old version keeps
+// the old wait and one on the new version gets the new one.
+func TestStepsRecordedPlanFromTheirOwnVersion(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		f.apply(withSequences(onboarding(false, "Hi", "Day 2")), t0) // step 2 one hour after step 1
+		_, err := f.db.Enroll(f.ctx, "onboarding", []sequence.Enrollee{{Phone: "4915100000001", Name: "Ann"}}, t0)
+		require.NoError(t, err)
+		due := f.dueSteps(t0)
+		require.Len(t, due, 1)
+		f.sendStep(due[0].Ref, "wamid.a1", t0) // version 1 read (and kept)
+
+		v2 := onboarding(false, "Hi", "Day 2")
+		v2.Steps[1].After = 3 * time.Hour
+		f.apply(withSequences(v2), at(time.Minute))
+		_, err = f.db.Enroll(f.ctx, "onboarding", []sequence.Enrollee{{Phone: "4915100000002", Name: "Bob"}}, at(time.Minute))
+		require.NoError(t, err)
+		due = f.dueSteps(at(time.Minute))
+		require.Len(t, due, 1)
+		f.sendStep(due[0].Ref, "wamid.b1", at(time.Minute))
+
+		due = f.dueSteps(at(5 * time.Hour))
+		require.Len(t, due, 2)
+		require.True(t, due[0].DueAt.Equal(t0.Add(time.Hour)), "Ann, version 1: %s", due[0].DueAt)
+		require.True(t, due[1].DueAt.Equal(at(time.Minute).Add(3*time.Hour)), "Bob, version 2: %s", due[1].DueAt)
+	})
+}

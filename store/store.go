@@ -116,7 +116,7 @@ func open(ctx context.Context, dsn string, log *slog.Logger, migrate bool) (*DB,
 	}
 	db := &DB{gorm: g, dialect: dialect, batch: defaultBatch}
 	if dialect == "postgres" {
-		db.comb, db.sql = newCombiners(g, sqlDB), sqlDB
+		db.comb, db.sql = newCombiners(g, sqlDB, &versionSpecs{}), sqlDB
 	}
 	if !migrate {
 		return db, nil
