@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -131,16 +130,17 @@ func (t seqTarget) check(i int) consent.Check {
 	return consent.CheckOf(t.Account, t.Portfolio, m)
 }
 
-// loadSequence reads a sequence's current version, or with version > 0 that
-// version, and its account's zone.
-func loadSequence(tx *gorm.DB, where string, arg any, version int) (seqTarget, error) {
+// loadSequence reads a sequence's current version and its account's zone.
+// (The record of a step reads the version its enrollment is on through
+// versionSpecs.)
+func loadSequence(tx *gorm.DB, where string, arg any) (seqTarget, error) {
 	var r struct {
 		ID, AccountID                   int64
 		Version                         int
 		Spec, Timezone, Name, Portfolio string
 	}
 	q := `SELECT s.id, s.account_id, v.version, v.spec, a.timezone, a.name, a.portfolio FROM sequences s
-		JOIN sequence_versions v ON v.sequence_id = s.id AND v.version = ` + cmpVersion(version) + `
+		JOIN sequence_versions v ON v.sequence_id = s.id AND v.version = s.version
 		JOIN accounts a ON a.id = s.account_id WHERE ` + where
 	if err := tx.Raw(q, arg).Scan(&r).Error; err != nil {
 		return seqTarget{}, err
@@ -148,27 +148,36 @@ func loadSequence(tx *gorm.DB, where string, arg any, version int) (seqTarget, e
 	if r.ID == 0 {
 		return seqTarget{}, campaign.ErrNotFound
 	}
-	t := seqTarget{ID: r.ID, AccountID: r.AccountID, Version: r.Version, Zone: time.UTC, Account: r.Name, Portfolio: r.Portfolio}
-	if err := json.Unmarshal([]byte(r.Spec), &t.Spec); err != nil {
-		return t, fmt.Errorf("decode version %d: %w", r.Version, err)
+	sp, err := decodeSpec(r.Spec, r.Version)
+	if err != nil {
+		return seqTarget{}, err
 	}
-	if loc, err := localtime.Zone(r.Timezone); err == nil {
-		t.Zone = loc
-	}
-	return t, nil
+	return newSeqTarget(r.ID, r.AccountID, r.Version, sp, r.Timezone, r.Name, r.Portfolio), nil
 }
 
-func cmpVersion(version int) string {
-	if version > 0 {
-		return strconv.Itoa(version)
+// newSeqTarget is a sequence version's target, its account's zone read
+// from timezone (UTC when empty or unknown).
+func newSeqTarget(id, accountID int64, version int, sp sequence.Spec, timezone, account, portfolio string) seqTarget {
+	t := seqTarget{ID: id, AccountID: accountID, Version: version, Spec: sp, Zone: time.UTC, Account: account, Portfolio: portfolio}
+	if loc, err := localtime.Zone(timezone); err == nil {
+		t.Zone = loc
 	}
-	return "s.version"
+	return t
+}
+
+// decodeSpec decodes a stored sequence version's spec.
+func decodeSpec(raw string, version int) (sequence.Spec, error) {
+	var sp sequence.Spec
+	if err := json.Unmarshal([]byte(raw), &sp); err != nil {
+		return sp, fmt.Errorf("decode version %d: %w", version, err)
+	}
+	return sp, nil
 }
 
 // SequenceSpec returns a sequence's current version and its spec;
 // campaign.ErrNotFound if there is no such sequence.
 func (db *DB) SequenceSpec(ctx context.Context, name string) (id int64, version int, spec sequence.Spec, err error) {
-	t, err := loadSequence(db.q(ctx), "s.name = ?", name, 0)
+	t, err := loadSequence(db.q(ctx), "s.name = ?", name)
 	if err != nil {
 		return 0, 0, spec, fmt.Errorf("sequence %q: %w", name, err)
 	}
@@ -178,7 +187,7 @@ func (db *DB) SequenceSpec(ctx context.Context, name string) (id int64, version 
 // SequenceAccount returns the account a sequence sends through;
 // campaign.ErrNotFound if there is no such sequence.
 func (db *DB) SequenceAccount(ctx context.Context, name string) (delivery.Account, error) {
-	t, err := loadSequence(db.q(ctx), "s.name = ?", name, 0)
+	t, err := loadSequence(db.q(ctx), "s.name = ?", name)
 	if err != nil {
 		return delivery.Account{}, fmt.Errorf("sequence %q: %w", name, err)
 	}
@@ -232,7 +241,7 @@ func (t seqTarget) location(phone string, vars map[string]string) *time.Location
 // at once) enrolls each once.
 func (db *DB) Enroll(ctx context.Context, name string, people []sequence.Enrollee, now time.Time) (sequence.EnrollResult, error) {
 	var res sequence.EnrollResult
-	t, err := loadSequence(db.q(ctx), "s.name = ?", name, 0)
+	t, err := loadSequence(db.q(ctx), "s.name = ?", name)
 	if err != nil {
 		return res, fmt.Errorf("sequence %q: %w", name, err)
 	}
@@ -422,7 +431,7 @@ func insertEnrollment(tx *gorm.DB, t seqTarget, phone, name, vars string, now ti
 // sequence is missing (an account applied before confirmations existed is
 // applied again to have one) nor when one is still pending for them.
 func enrollReply(tx *gorm.DB, name, phone string, now time.Time) (bool, error) {
-	t, err := loadSequence(tx, "s.name = ?", name, 0)
+	t, err := loadSequence(tx, "s.name = ?", name)
 	if errors.Is(err, campaign.ErrNotFound) {
 		return false, nil
 	}
@@ -514,11 +523,7 @@ func planNextMany(tx *gorm.DB, specs *versionSpecs, steps []sentStep, now time.T
 			if err != nil {
 				return fmt.Errorf("enrollment %d: load its sequence version: %w", e.id, err)
 			}
-			t = seqTarget{ID: e.sequenceID, AccountID: e.accountID, Version: e.version, Spec: sp,
-				Zone: time.UTC, Account: e.account, Portfolio: e.portfolio}
-			if loc, err := localtime.Zone(e.timezone); err == nil {
-				t.Zone = loc
-			}
+			t = newSeqTarget(e.sequenceID, e.accountID, e.version, sp, e.timezone, e.account, e.portfolio)
 			targets[k] = t
 		}
 		p := t.Spec.Sent(s.step, s.at, t.location(e.phone, decodeVars(e.vars)))
@@ -538,10 +543,10 @@ func planNextMany(tx *gorm.DB, specs *versionSpecs, steps []sentStep, now time.T
 	// autovacuum has sampled a large new enrollment (a minute or more),
 	// combined the keys with the whole active-enrollment index (4.5 ms a
 	// statement at 100,000 enrolled).
-	if sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx); ok && tx.Dialector.Name() == "postgres" {
+	if sqlTx, ok := postgresTx(tx); ok {
 		// One statement text whatever the number of keys (IN (…) is a new
 		// statement to parse and plan for each count).
-		_, err := sqlTx.ExecContext(txContext(tx), `UPDATE enrollments SET status = 'completed', ended_at = $1, updated_at = $1 WHERE id = ANY($2)`,
+		_, err := sqlTx.ExecContext(tx.Statement.Context, `UPDATE enrollments SET status = 'completed', ended_at = $1, updated_at = $1 WHERE id = ANY($2)`,
 			utc(now), completed)
 		return err
 	}
@@ -569,8 +574,8 @@ const enrollmentsForPlan = `SELECT e.id, e.sequence_id, s.account_id, e.version,
 func lockEnrollments(tx *gorm.DB, ids []int64) ([]lockedEnrollment, error) {
 	var rows *sql.Rows
 	var err error
-	if sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx); ok && tx.Dialector.Name() == "postgres" {
-		rows, err = sqlTx.QueryContext(txContext(tx), enrollmentsForPlan+` WHERE e.id = ANY($1) ORDER BY e.id FOR UPDATE OF e`, ids)
+	if sqlTx, ok := postgresTx(tx); ok {
+		rows, err = sqlTx.QueryContext(tx.Statement.Context, enrollmentsForPlan+` WHERE e.id = ANY($1) ORDER BY e.id FOR UPDATE OF e`, ids)
 	} else {
 		rows, err = tx.Raw(enrollmentsForPlan+` WHERE e.id IN ? ORDER BY e.id`, ids).Rows()
 	}
@@ -589,12 +594,11 @@ func lockEnrollments(tx *gorm.DB, ids []int64) ([]lockedEnrollment, error) {
 	return es, rows.Err()
 }
 
-// txContext is the context tx runs under.
-func txContext(tx *gorm.DB) context.Context {
-	if ctx := tx.Statement.Context; ctx != nil {
-		return ctx
-	}
-	return context.Background()
+// postgresTx is tx's *sql.Tx on Postgres, for statements that pass arrays
+// (id = ANY($1)); ok is false on SQLite.
+func postgresTx(tx *gorm.DB) (*sql.Tx, bool) {
+	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+	return sqlTx, ok && tx.Dialector.Name() == "postgres"
 }
 
 // seqVersion names one version of a sequence.
@@ -635,9 +639,9 @@ func (c *versionSpecs) get(tx *gorm.DB, k seqVersion) (sequence.Spec, error) {
 	if len(raw) == 0 {
 		return sequence.Spec{}, campaign.ErrNotFound
 	}
-	var sp sequence.Spec
-	if err := json.Unmarshal([]byte(raw[0]), &sp); err != nil {
-		return sp, fmt.Errorf("decode version %d: %w", k.version, err)
+	sp, err := decodeSpec(raw[0], k.version)
+	if err != nil {
+		return sp, err
 	}
 	if c != nil {
 		c.mu.Lock()
