@@ -69,7 +69,7 @@ func claimRound(ctx context.Context, db *sql.DB, args []claimArg) ([]bool, error
 	// per delivery, in the statement that claims it.
 	rows, err := db.QueryContext(ctx, `UPDATE deliveries SET status = 'sending', sending_at = v.now, lease_until = v.lease,
 		attempts = attempts + 1, conv_mark = v.mark, updated_at = v.now
-		FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::bool[])
+		FROM unnest(`+opaqueParams("bigint[]", "int[]", "timestamptz[]", "timestamptz[]", "text[]", "text[]", "text[]", "bool[]")+`)
 			AS v(id, gen, now, lease, mark, list_a, list_b, marketing)
 		WHERE deliveries.id = v.id AND deliveries.gen = v.gen AND deliveries.status IN ('planned', 'queued')
 		AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.list IN (v.list_a, v.list_b) AND s.phone = deliveries.phone
@@ -103,7 +103,7 @@ func sentRound(ctx context.Context, db *sql.DB, args []sentArg) ([]bool, error) 
 		}
 	}
 	rows, err := db.QueryContext(ctx, `WITH v AS (
-			SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[])
+			SELECT * FROM unnest(`+opaqueParams("bigint[]", "text[]", "timestamptz[]", "timestamptz[]", "timestamptz[]")+`)
 			AS v(id, wamid, now, first_poll, track_until)),
 		u AS (UPDATE deliveries SET status = 'sent', wamid = NULLIF(v.wamid, ''), sent_at = v.now, lease_until = NULL,
 			settle = `+settledIfAwaiting+`, error_code = '', error = '', next_poll_at = v.first_poll, poll_count = 0,
@@ -147,7 +147,7 @@ func stepSentRound(ctx context.Context, g *gorm.DB, specs *versionSpecs, args []
 			return fmt.Errorf("transaction is a %T, not a *sql.Tx", tx.Statement.ConnPool)
 		}
 		rows, err := sqlTx.QueryContext(ctx, `WITH v AS (
-				SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[])
+				SELECT * FROM unnest(`+opaqueParams("bigint[]", "text[]", "timestamptz[]", "timestamptz[]", "timestamptz[]")+`)
 				AS v(id, wamid, now, first_poll, track_until)),
 			u AS (UPDATE deliveries SET status = 'sent', wamid = NULLIF(v.wamid, ''), sent_at = v.now, lease_until = NULL,
 				settle = `+settledIfAwaiting+`, error_code = '', error = '', next_poll_at = v.first_poll, poll_count = 0,

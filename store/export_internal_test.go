@@ -5,7 +5,7 @@ package store
 func SetBatch(db *DB, n int) { db.batch = n }
 
 // JobQuery is the job load's statement on Postgres ($1: the delivery ids).
-const JobQuery = jobByIDs
+var JobQuery = jobByIDs
 
 // AtCapQuery is AtCap's statement on Postgres ($1 the phones, $2 since, $3
 // the accounts, $4 the messages).

@@ -645,7 +645,7 @@ func (db *DB) MarkBatches(ctx context.Context, refs []delivery.Ref, batches []in
 		ids[i], gens[i] = r.ID, int64(r.Gen)
 	}
 	rows, err := db.sql.QueryContext(ctx, `UPDATE deliveries SET status = 'queued', queued_at = $4, updated_at = $4, batch = v.batch
-		FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS v(id, gen, batch)
+		FROM unnest(`+opaqueParams("bigint[]", "int[]", "bigint[]")+`) AS v(id, gen, batch)
 		WHERE deliveries.id = v.id AND deliveries.gen = v.gen AND deliveries.status = 'planned'
 		AND `+ownerLive+`
 		RETURNING deliveries.id, deliveries.gen`, ids, gens, batches, utc(now))
@@ -1121,7 +1121,7 @@ const (
 )
 
 // jobByIDs is the job load on Postgres: $1 the deliveries' ids.
-const jobByIDs = jobColumns + jobFrom + ` WHERE d.id = ANY($1)`
+var jobByIDs = jobColumns + jobFrom + ` WHERE d.id = ANY(` + opaque("$1", "bigint[]") + `)`
 
 // Job loads a delivery with what sending it needs in one query.
 func (db *DB) Job(ctx context.Context, id int64) (delivery.Job, error) {

@@ -546,7 +546,7 @@ func planNextMany(tx *gorm.DB, specs *versionSpecs, steps []sentStep, now time.T
 	if sqlTx, ok := postgresTx(tx); ok {
 		// One statement text whatever the number of keys (IN (…) is a new
 		// statement to parse and plan for each count).
-		_, err := sqlTx.ExecContext(tx.Statement.Context, `UPDATE enrollments SET status = 'completed', ended_at = $1, updated_at = $1 WHERE id = ANY($2)`,
+		_, err := sqlTx.ExecContext(tx.Statement.Context, `UPDATE enrollments SET status = 'completed', ended_at = $1, updated_at = $1 WHERE id = ANY(`+opaque("$2", "bigint[]")+`)`,
 			utc(now), completed)
 		return err
 	}
@@ -575,7 +575,7 @@ func lockEnrollments(tx *gorm.DB, ids []int64) ([]lockedEnrollment, error) {
 	var rows *sql.Rows
 	var err error
 	if sqlTx, ok := postgresTx(tx); ok {
-		rows, err = sqlTx.QueryContext(tx.Statement.Context, enrollmentsForPlan+` WHERE e.id = ANY($1) ORDER BY e.id FOR UPDATE OF e`, ids)
+		rows, err = sqlTx.QueryContext(tx.Statement.Context, enrollmentsForPlan+` WHERE e.id = ANY(`+opaque("$1", "bigint[]")+`) ORDER BY e.id FOR UPDATE OF e`, ids)
 	} else {
 		rows, err = tx.Raw(enrollmentsForPlan+` WHERE e.id IN ? ORDER BY e.id`, ids).Rows()
 	}
@@ -879,10 +879,10 @@ func (db *DB) DueSteps(ctx context.Context, until time.Time, take map[int64]int,
 			ns32[i] = int32(min(n, math.MaxInt32))
 		}
 		rs, err := db.sql.QueryContext(ctx, `SELECT d.id, d.gen, d.due_at, l.seq, s.account_id, a.rate_per_second
-			FROM unnest($1::bigint[], $2::int[]) AS l(seq, n)
+			FROM unnest(`+opaqueParams("bigint[]", "int[]")+`) AS l(seq, n)
 			JOIN sequences s ON s.id = l.seq JOIN accounts a ON a.id = s.account_id
 			CROSS JOIN LATERAL (SELECT id, gen, due_at, enrollment_id FROM deliveries
-				WHERE sequence_id = l.seq AND status = 'planned' AND enrollment_id IS NOT NULL AND due_at <= $3
+				WHERE sequence_id = l.seq AND status = 'planned' AND enrollment_id IS NOT NULL AND due_at <= `+opaque("$3", "timestamptz")+`
 				ORDER BY due_at LIMIT l.n) d
 			WHERE (SELECT e.status FROM enrollments e WHERE e.id = d.enrollment_id) = 'active'
 			ORDER BY d.due_at, d.id`, seqs, ns32, utc(until))

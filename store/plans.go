@@ -1,0 +1,45 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+)
+
+// opaque is parameter p of a statement, cast to typ, behind a scalar
+// subquery: `(SELECT $1::bigint[])::bigint[]`. It may stand wherever the
+// bare parameter would (unnest(…), = ANY(…), a comparison).
+//
+// The send path's statements go by keys — the job load of a batch task's
+// deliveries, the claim and the record of the sends in flight, a step
+// round's enrollments, the release's marks and due steps — and their best
+// plan does not depend on their parameters' values. Postgres, though,
+// plans a prepared statement anew at every run (a custom plan, which sees
+// the values) for as long as the plan it could keep (the generic plan,
+// which does not) is estimated to cost more; and it reckons an array
+// parameter it cannot see at 10 elements, while a custom plan counts
+// them. So a statement that reads a few rows by an array of keys — a
+// batch of one to four sequence steps, a claim round of two — was planned
+// at every run: bench -steps spent more of Postgres's time planning
+// (43 s, 30 s of it the job load's seven joins) than running statements
+// (31 s). Behind a subquery no plan sees the value, a custom plan costs
+// what the generic one does plus its planning, and after its first five
+// runs on a connection Postgres keeps the generic plan
+// (TestKeyedStatementsKeepTheirGenericPlans).
+//
+// Not for a statement whose best plan depends on a value (a status with
+// its own partial index, a date against skewed data): there the custom
+// plan is worth its planning.
+func opaque(p, typ string) string {
+	return "(SELECT " + p + "::" + typ + ")::" + typ
+}
+
+// opaqueParams is opaque of the statement's parameters $1, $2, … in order,
+// one per type, separated by commas: the arguments of a multi-array
+// unnest.
+func opaqueParams(types ...string) string {
+	ps := make([]string, len(types))
+	for i, typ := range types {
+		ps[i] = opaque(fmt.Sprintf("$%d", i+1), typ)
+	}
+	return strings.Join(ps, ", ")
+}
