@@ -11,8 +11,8 @@ import (
 //
 // The send path's statements go by keys — the job load of a batch task's
 // deliveries, the claim and the record of the sends in flight, a step
-// round's enrollments, the release's marks and due steps — and their best
-// plan does not depend on their parameters' values. Postgres, though,
+// round's enrollments, the release's marks — and their best plan does not
+// depend on their parameters' values. Postgres, though,
 // plans a prepared statement anew at every run (a custom plan, which sees
 // the values) for as long as the plan it could keep (the generic plan,
 // which does not) is estimated to cost more; and it reckons an array
@@ -26,9 +26,12 @@ import (
 // runs on a connection Postgres keeps the generic plan
 // (TestKeyedStatementsKeepTheirGenericPlans).
 //
-// Not for a statement whose best plan depends on a value (a status with
-// its own partial index, a date against skewed data): there the custom
-// plan is worth its planning.
+// Not for a statement whose best plan depends on a value: there the
+// custom plan is worth its planning. DueSteps is one (how many steps are
+// due by when, how many to read): blind to both, its generic plan took
+// 196 ms a call behind a backlog of 100,000 due steps (2,158 buffers a
+// call, bench -steps on a private Postgres with pg_stat_statements),
+// where its custom plans are no statement of note.
 func opaque(p, typ string) string {
 	return "(SELECT " + p + "::" + typ + ")::" + typ
 }

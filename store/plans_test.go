@@ -88,7 +88,6 @@ func TestKeyedStatementsKeepTheirGenericPlans(t *testing.T) {
 	require.NoError(t, rows.Err())
 	for name, marker := range map[string]string{
 		"job load":             "COALESCE(r.name, e.name",
-		"due steps":            "CROSS JOIN LATERAL (SELECT id, gen, due_at, enrollment_id",
 		"mark queued":          "SET status = 'queued', queued_at",
 		"claim":                "SET status = 'sending'",
 		"step record":          "SELECT id, enrollment_id, step, now FROM u",

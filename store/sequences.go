@@ -879,10 +879,10 @@ func (db *DB) DueSteps(ctx context.Context, until time.Time, take map[int64]int,
 			ns32[i] = int32(min(n, math.MaxInt32))
 		}
 		rs, err := db.sql.QueryContext(ctx, `SELECT d.id, d.gen, d.due_at, l.seq, s.account_id, a.rate_per_second
-			FROM unnest(`+opaqueParams("bigint[]", "int[]")+`) AS l(seq, n)
+			FROM unnest($1::bigint[], $2::int[]) AS l(seq, n)
 			JOIN sequences s ON s.id = l.seq JOIN accounts a ON a.id = s.account_id
 			CROSS JOIN LATERAL (SELECT id, gen, due_at, enrollment_id FROM deliveries
-				WHERE sequence_id = l.seq AND status = 'planned' AND enrollment_id IS NOT NULL AND due_at <= `+opaque("$3", "timestamptz")+`
+				WHERE sequence_id = l.seq AND status = 'planned' AND enrollment_id IS NOT NULL AND due_at <= $3
 				ORDER BY due_at LIMIT l.n) d
 			WHERE (SELECT e.status FROM enrollments e WHERE e.id = d.enrollment_id) = 'active'
 			ORDER BY d.due_at, d.id`, seqs, ns32, utc(until))
