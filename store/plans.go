@@ -7,7 +7,9 @@ import (
 
 // opaque is parameter p of a statement, cast to typ, behind a scalar
 // subquery: `(SELECT $1::bigint[])::bigint[]`. It may stand wherever the
-// bare parameter would (unnest(…), = ANY(…), a comparison).
+// bare parameter would (unnest(…), = ANY(…), a comparison); the outer cast
+// is what keeps `= ANY((SELECT …))` from being read as ANY over a subquery's
+// rows.
 //
 // The send path's statements go by keys — the job load of a batch task's
 // deliveries, the claim and the record of the sends in flight, a step
@@ -20,11 +22,19 @@ import (
 // them. So a statement that reads a few rows by an array of keys — a
 // batch of one to four sequence steps, a claim round of two — was planned
 // at every run: bench -steps spent more of Postgres's time planning
-// (43 s, 30 s of it the job load's seven joins) than running statements
+// (43 s, 30 s of it the job load over seven tables) than running statements
 // (31 s). Behind a subquery no plan sees the value, a custom plan costs
 // what the generic one does plus its planning, and after its first five
 // runs on a connection Postgres keeps the generic plan
-// (TestKeyedStatementsKeepTheirGenericPlans).
+// (TestKeyedStatementsKeepTheirGenericPlans). The two records had mostly
+// kept their plans already (their custom plans cost more); they are opaque
+// for the same reason, so that no round size makes planning look cheaper.
+//
+// A kept plan is made from the statistics of its day: one made while the
+// tables were nearly empty (a fresh install) is used as they grow, until
+// an ANALYZE (autovacuum's, after every tenth or so of a table changed)
+// invalidates it. Keyed statements probe primary keys whatever the table
+// size, so such a plan costs at most a few slow runs.
 //
 // Not for a statement whose best plan depends on a value: there the
 // custom plan is worth its planning. DueSteps is one (how many steps are
