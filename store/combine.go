@@ -12,8 +12,10 @@ import (
 // that moment (at most max); when a round ends, the oldest waiting call
 // leads the next one on that lane. Idle, a call runs at once, alone:
 // combining adds no wait, it only takes what queued up behind statements
-// anyway. Several lanes keep several commits in flight, which Postgres
-// flushes to disk together.
+// anyway. A second lane opens only behind a round that has run for stall
+// (when a call arrives then): in the normal course one round at a time
+// carries everything that queued behind it, and a round held up (a row
+// lock, a slow flush) does not hold up every other call of the process.
 //
 // exec runs one round and returns each call's result in order. The calls of
 // one round must be independent (a round never holds two calls on one row:
@@ -21,7 +23,10 @@ import (
 // one bad call fails only itself.
 type combiner[T any] struct {
 	max, lanes int
-	exec       func(ctx context.Context, args []T) ([]bool, error)
+	// stall is how long the round last begun must have run before a call
+	// opens another lane (0: whenever one is free).
+	stall time.Duration
+	exec  func(ctx context.Context, args []T) ([]bool, error)
 	// key names the row a call changes: a call on a row already in the
 	// round waits for the next one, so the row's calls keep their
 	// outcomes (the second claim of a row loses, as it would one statement
@@ -31,7 +36,8 @@ type combiner[T any] struct {
 
 	mu      sync.Mutex
 	pending []*combined[T]
-	running int // lanes with a round in flight
+	running int       // lanes with a round in flight
+	begun   time.Time // when the last round began
 }
 
 type combined[T any] struct {
@@ -49,7 +55,7 @@ const roundTimeout = 30 * time.Second
 func (c *combiner[T]) do(ctx context.Context, arg T) (bool, error) {
 	me := &combined[T]{arg: arg, wake: make(chan bool, 1)}
 	c.mu.Lock()
-	lead := c.running < c.lanes
+	lead := c.running == 0 || (c.running < c.lanes && time.Since(c.begun) >= c.stall)
 	if lead {
 		c.running++
 	} else {
@@ -79,6 +85,7 @@ func (c *combiner[T]) round(ctx context.Context, leader *combined[T]) {
 		later = append(later, p)
 	}
 	c.pending = later
+	c.begun = time.Now()
 	c.mu.Unlock()
 
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), roundTimeout)

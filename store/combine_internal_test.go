@@ -88,3 +88,53 @@ func TestCombinerRounds(t *testing.T) {
 	require.Greater(t, len(rounds[1]), 1, "calls that waited run together")
 	require.Less(t, len(rounds), 11, "fewer rounds than calls")
 }
+
+// TestCombinerSecondLaneOnlyBehindAStall: while a round runs, a call waits
+// for the next round, even with a lane free, until the round has run for
+// the combiner's stall; then a call opens the second lane and takes every
+// waiting call with it, and the stalled round holds up only its own.
+func TestCombinerSecondLaneOnlyBehindAStall(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var rounds [][]int
+	c := &combiner[int]{max: 10, lanes: 2, stall: time.Hour, key: func(v int) any { return v },
+		exec: func(_ context.Context, args []int) ([]bool, error) {
+			mu.Lock()
+			rounds = append(rounds, append([]int(nil), args...))
+			first := len(rounds) == 1
+			mu.Unlock()
+			if first {
+				<-release // the stalled round
+			}
+			return make([]bool, len(args)), nil
+		}}
+	ctx := context.Background()
+	nRounds := func() int { mu.Lock(); defer mu.Unlock(); return len(rounds) }
+	nPending := func() int { c.mu.Lock(); defer c.mu.Unlock(); return len(c.pending) }
+	var wg sync.WaitGroup
+	wg.Go(func() { _, _ = c.do(ctx, 1) })
+	require.Eventually(t, func() bool { return nRounds() == 1 }, testWait, pollEvery)
+	// The round has run for less than its stall (an hour): 2 and 3 wait.
+	wg.Go(func() { _, _ = c.do(ctx, 2) })
+	wg.Go(func() { _, _ = c.do(ctx, 3) })
+	require.Eventually(t, func() bool { return nPending() == 2 }, testWait, pollEvery)
+	require.Equal(t, 1, nRounds(), "a lane opened behind a round that had not stalled")
+
+	// The round has now run past its stall: the next call opens the
+	// second lane, with the waiting calls, while round 1 still holds.
+	c.mu.Lock()
+	c.begun = c.begun.Add(-2 * time.Hour)
+	c.mu.Unlock()
+	done := make(chan struct{})
+	go func() { _, _ = c.do(ctx, 4); close(done) }()
+	<-done
+	require.Equal(t, 0, nPending())
+	mu.Lock()
+	require.Len(t, rounds, 2)
+	require.ElementsMatch(t, []int{4, 2, 3}, rounds[1], "the second lane's round takes the waiting calls")
+	mu.Unlock()
+	close(release)
+	wg.Wait()
+	require.Equal(t, 2, nRounds())
+}

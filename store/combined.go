@@ -11,17 +11,22 @@ import (
 	"github.com/wacamp/wacamp/delivery"
 )
 
-// maxRound is the most calls one combined statement carries, and
-// roundLanes how many such statements of one kind a process has in flight.
-// Two lanes rather than four: fewer, larger rounds (the calls that queue
-// behind a round join the next one) cost less per send, and two commits
-// in flight still share their flushes — alternated on 2 cores, bench's
-// send path ran at 0.41–0.44× the no-op rate with two lanes against
-// 0.35–0.38× with four, and bench -steps at 951–974 steps/s against
-// 940–966.
+// maxRound is the most calls one combined statement carries, roundLanes
+// how many such statements of one kind a process may have in flight, and
+// roundStall how long a round must have run before the second lane opens.
+// Fewer, larger rounds (the calls that queue behind a round join the next
+// one) cost less per send: alternated on 2 cores, bench's send path ran at
+// 0.41–0.44× the no-op rate with two lanes against 0.35–0.38× with four;
+// and with one lane bench -steps cost Postgres 82–85 CPU-seconds against
+// 96–99 with two (933–964 steps/s against 889–955). The second lane is
+// kept for a round that stalls (a row lock, a slow flush), so that it
+// does not hold up every send of the process; a normal round (a statement
+// and its commit) takes a few milliseconds, and a claim comes 100 ms
+// before its departure.
 const (
 	maxRound   = 100
 	roundLanes = 2
+	roundStall = 20 * time.Millisecond
 )
 
 // combiners are the send path's group-committed writes on Postgres: the
@@ -38,11 +43,11 @@ type combiners struct {
 // through gorm).
 func newCombiners(g *gorm.DB, db *sql.DB, specs *versionSpecs) *combiners {
 	return &combiners{
-		stepSent: &combiner[sentArg]{max: maxRound, lanes: roundLanes, key: func(a sentArg) any { return a.ref.ID },
+		stepSent: &combiner[sentArg]{max: maxRound, lanes: roundLanes, stall: roundStall, key: func(a sentArg) any { return a.ref.ID },
 			exec: func(ctx context.Context, args []sentArg) ([]bool, error) { return stepSentRound(ctx, g, specs, args) }},
-		claim: &combiner[claimArg]{max: maxRound, lanes: roundLanes, key: func(a claimArg) any { return a.ref.ID },
+		claim: &combiner[claimArg]{max: maxRound, lanes: roundLanes, stall: roundStall, key: func(a claimArg) any { return a.ref.ID },
 			exec: func(ctx context.Context, args []claimArg) ([]bool, error) { return claimRound(ctx, db, args) }},
-		sent: &combiner[sentArg]{max: maxRound, lanes: roundLanes, key: func(a sentArg) any { return a.ref.ID },
+		sent: &combiner[sentArg]{max: maxRound, lanes: roundLanes, stall: roundStall, key: func(a sentArg) any { return a.ref.ID },
 			exec: func(ctx context.Context, args []sentArg) ([]bool, error) { return sentRound(ctx, db, args) }},
 	}
 }
