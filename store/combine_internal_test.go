@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -23,18 +24,9 @@ const (
 // call fails.
 func TestCombinerRounds(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	var mu sync.Mutex
-	var rounds [][]int
+	h := newHeldRounds() // the first round holds the lane until every other call waits
 	c := &combiner[int]{max: 4, lanes: 1, key: func(v int) any { return v % 100 },
-		exec: func(_ context.Context, args []int) ([]bool, error) {
-			mu.Lock()
-			rounds = append(rounds, append([]int(nil), args...))
-			first := len(rounds) == 1
-			mu.Unlock()
-			if first {
-				<-release // hold the lane until every other call waits
-			}
+		exec: h.exec(func(args []int) ([]bool, error) {
 			oks := make([]bool, len(args))
 			for i, a := range args {
 				if a == 13 {
@@ -43,8 +35,9 @@ func TestCombinerRounds(t *testing.T) {
 				oks[i] = a%2 == 0
 			}
 			return oks, nil
-		}}
+		})}
 	ctx := context.Background()
+	var mu sync.Mutex
 	type result struct {
 		ok  bool
 		err error
@@ -58,15 +51,16 @@ func TestCombinerRounds(t *testing.T) {
 		mu.Unlock()
 	}
 	wg.Go(func() { run(0) })
-	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(rounds) == 1 }, testWait, pollEvery)
+	require.Eventually(t, func() bool { return len(h.all()) == 1 }, testWait, pollEvery)
 	// 1..7 wait behind round 1, and 101 and 102 on the keys of 1 and 2;
 	// 13 fails whatever round it is in.
 	for _, v := range []int{1, 2, 3, 4, 5, 6, 7, 101, 102, 13} {
 		wg.Go(func() { run(v) })
 	}
 	require.Eventually(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.pending) == 10 }, testWait, pollEvery)
-	close(release)
+	close(h.release)
 	wg.Wait()
+	rounds := h.all()
 
 	require.Len(t, results, 11)
 	for v, r := range results {
@@ -95,22 +89,11 @@ func TestCombinerRounds(t *testing.T) {
 // waiting call with it, and the stalled round holds up only its own.
 func TestCombinerSecondLaneOnlyBehindAStall(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	var mu sync.Mutex
-	var rounds [][]int
+	h := newHeldRounds() // the first round is the stalled one
 	c := &combiner[int]{max: 10, lanes: 2, stall: time.Hour, key: func(v int) any { return v },
-		exec: func(_ context.Context, args []int) ([]bool, error) {
-			mu.Lock()
-			rounds = append(rounds, append([]int(nil), args...))
-			first := len(rounds) == 1
-			mu.Unlock()
-			if first {
-				<-release // the stalled round
-			}
-			return make([]bool, len(args)), nil
-		}}
+		exec: h.exec(func(args []int) ([]bool, error) { return make([]bool, len(args)), nil })}
 	ctx := context.Background()
-	nRounds := func() int { mu.Lock(); defer mu.Unlock(); return len(rounds) }
+	nRounds := func() int { return len(h.all()) }
 	nPending := func() int { c.mu.Lock(); defer c.mu.Unlock(); return len(c.pending) }
 	var wg sync.WaitGroup
 	wg.Go(func() { _, _ = c.do(ctx, 1) })
@@ -130,11 +113,42 @@ func TestCombinerSecondLaneOnlyBehindAStall(t *testing.T) {
 	go func() { _, _ = c.do(ctx, 4); close(done) }()
 	<-done
 	require.Equal(t, 0, nPending())
-	mu.Lock()
+	rounds := h.all()
 	require.Len(t, rounds, 2)
 	require.ElementsMatch(t, []int{4, 2, 3}, rounds[1], "the second lane's round takes the waiting calls")
-	mu.Unlock()
-	close(release)
+	close(h.release)
 	wg.Wait()
 	require.Equal(t, 2, nRounds())
+}
+
+// heldRounds records the rounds a test's combiner runs and holds the first
+// until release is closed.
+type heldRounds struct {
+	release chan struct{}
+	mu      sync.Mutex
+	rounds  [][]int
+}
+
+func newHeldRounds() *heldRounds { return &heldRounds{release: make(chan struct{})} }
+
+// exec is a combiner's exec that records its round, holds it if it is the
+// first, and answers with result.
+func (h *heldRounds) exec(result func(args []int) ([]bool, error)) func(context.Context, []int) ([]bool, error) {
+	return func(_ context.Context, args []int) ([]bool, error) {
+		h.mu.Lock()
+		h.rounds = append(h.rounds, append([]int(nil), args...))
+		first := len(h.rounds) == 1
+		h.mu.Unlock()
+		if first {
+			<-h.release
+		}
+		return result(args)
+	}
+}
+
+// all returns the rounds run so far.
+func (h *heldRounds) all() [][]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.rounds)
 }
