@@ -510,7 +510,11 @@ func TestRelease(t *testing.T) {
 		ok, err = f.db.Release(f.ctx, refs[1], lease, "shutting down", at(time.Second))
 		require.NoError(t, err)
 		require.True(t, ok)
-		require.Equal(t, "skipped", f.delivery(refs[1].ID).Status)
-		require.Equal(t, "skipped", f.events(refs[1].ID)[len(f.events(refs[1].ID))-1].Status)
+		d = f.delivery(refs[1].ID)
+		require.Equal(t, "skipped", d.Status)
+		require.Equal(t, "broadcast cancelled", d.Error, "a skipped delivery says why, as the broadcast's others do")
+		last := f.events(refs[1].ID)[len(f.events(refs[1].ID))-1]
+		require.Equal(t, "skipped", last.Status)
+		require.Equal(t, "broadcast cancelled", last.Detail)
 	})
 }

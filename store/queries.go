@@ -1283,13 +1283,37 @@ func (db *DB) handBack(ctx context.Context, id int64, now time.Time, update stri
 		if !ok {
 			return nil
 		}
-		// A cancelled broadcast's delivery ended skipped: record it.
+		// A delivery whose owner stopped meanwhile ended skipped: it says
+		// why as the owner's other deliveries do (not the hand-back's own
+		// reason, a rate wait, say), and the event records it.
+		if err := tx.Exec(`UPDATE deliveries SET error = `+ownerStopReason+`, error_code = `+ownerStopCode+`
+			WHERE id = ? AND status = 'skipped'`, id).Error; err != nil {
+			return err
+		}
 		return tx.Exec(`INSERT INTO delivery_events (delivery_id, status, at, detail)
-			SELECT id, status, ?, 'broadcast cancelled or enrollment ended' FROM deliveries WHERE id = ? AND status = 'skipped'`,
+			SELECT id, status, ?, error FROM deliveries WHERE id = ? AND status = 'skipped'`,
 			utc(now), id).Error
 	})
 	return ok, err
 }
+
+// ownerStopReason and ownerStopCode are the error and error code of a
+// delivery skipped because its owner stopped: "broadcast cancelled", as
+// cancelling writes on the broadcast's pending deliveries, or "enrollment
+// <status>[: <reason>]" with the code of an opt-out, as ending an
+// enrollment writes on its pending steps (endEnrollments).
+const (
+	ownerStopReason = `COALESCE(
+		(SELECT 'broadcast cancelled' FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'cancelled'),
+		(SELECT 'enrollment ' || e.status || CASE WHEN e.reason <> '' THEN ': ' || e.reason ELSE '' END
+			FROM enrollments e WHERE e.id = deliveries.enrollment_id AND e.status <> 'active'),
+		error)`
+	ownerStopCode = `COALESCE(
+		(SELECT '' FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'cancelled'),
+		(SELECT CASE WHEN e.reason = '` + consent.ReasonOptedOut + `' THEN e.reason ELSE '' END
+			FROM enrollments e WHERE e.id = deliveries.enrollment_id AND e.status <> 'active'),
+		error_code)`
+)
 
 // Release hands back a claim that never reached the provider (the
 // recipient's place was taken meanwhile, or the attempt gave up before its

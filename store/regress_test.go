@@ -29,7 +29,10 @@ func TestUnclaimAfterCancelSkips(t *testing.T) {
 		ok, err = f.db.Unclaim(f.ctx, refs[1], at(time.Minute), true, "132015", "template paused", at(2*time.Second))
 		require.NoError(t, err)
 		require.True(t, ok)
-		require.Equal(t, "skipped", f.delivery(refs[1].ID).Status)
+		d := f.delivery(refs[1].ID)
+		require.Equal(t, "skipped", d.Status)
+		require.Equal(t, "broadcast cancelled", d.Error, "not the hand-back's reason")
+		require.Empty(t, d.ErrorCode, "not the hand-back's code")
 		require.Equal(t, []string{"skipped"}, eventStatuses(f.events(refs[1].ID)))
 	})
 }
