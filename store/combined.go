@@ -60,6 +60,19 @@ type claimArg struct {
 	marketing    bool   // the message is marketing (an entry of scope marketing blocks it)
 }
 
+// claimSQL is claimRound's statement, built once (opaque). The
+// suppression check is two probes of the suppressions' primary key per
+// delivery, in the statement that claims it.
+var claimSQL = `UPDATE deliveries SET status = 'sending', sending_at = v.now, lease_until = v.lease,
+		attempts = attempts + 1, conv_mark = v.mark, updated_at = v.now
+		FROM unnest(` + opaqueParams("bigint[]", "int[]", "timestamptz[]", "timestamptz[]", "text[]", "text[]", "text[]", "bool[]") + `)
+			AS v(id, gen, now, lease, mark, list_a, list_b, marketing)
+		WHERE deliveries.id = v.id AND deliveries.gen = v.gen AND deliveries.status IN ('planned', 'queued')
+		AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.list IN (v.list_a, v.list_b) AND s.phone = deliveries.phone
+			AND (s.scope = 'all' OR v.marketing))
+		AND ` + ownerLive + `
+		RETURNING deliveries.id`
+
 // claimRound is Claim for many deliveries in one statement.
 func claimRound(ctx context.Context, db *sql.DB, args []claimArg) ([]bool, error) {
 	n := len(args)
@@ -70,17 +83,7 @@ func claimRound(ctx context.Context, db *sql.DB, args []claimArg) ([]bool, error
 		ids[i], gens[i], nows[i], leases[i], marks[i] = a.ref.ID, int64(a.ref.Gen), utc(a.now), utc(a.lease), a.mark
 		listAs[i], listBs[i], marketing[i] = a.listA, a.listB, a.marketing
 	}
-	// The suppression check is two probes of the suppressions' primary key
-	// per delivery, in the statement that claims it.
-	rows, err := db.QueryContext(ctx, `UPDATE deliveries SET status = 'sending', sending_at = v.now, lease_until = v.lease,
-		attempts = attempts + 1, conv_mark = v.mark, updated_at = v.now
-		FROM unnest(`+opaqueParams("bigint[]", "int[]", "timestamptz[]", "timestamptz[]", "text[]", "text[]", "text[]", "bool[]")+`)
-			AS v(id, gen, now, lease, mark, list_a, list_b, marketing)
-		WHERE deliveries.id = v.id AND deliveries.gen = v.gen AND deliveries.status IN ('planned', 'queued')
-		AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.list IN (v.list_a, v.list_b) AND s.phone = deliveries.phone
-			AND (s.scope = 'all' OR v.marketing))
-		AND `+ownerLive+`
-		RETURNING deliveries.id`, ids, gens, nows, leases, marks, listAs, listBs, marketing)
+	rows, err := db.QueryContext(ctx, claimSQL, ids, gens, nows, leases, marks, listAs, listBs, marketing)
 	if err != nil {
 		return nil, fmt.Errorf("claim %d deliveries: %w", len(args), err)
 	}
@@ -92,6 +95,25 @@ type sentArg struct {
 	wamid                      string
 	now, firstPoll, trackUntil time.Time
 }
+
+// sentValues is the records' rows, one per call of a round: $1 the ids,
+// $2 the wamids, $3 the times, $4 the first polls, $5 when tracking ends.
+var sentValues = `WITH v AS (
+	SELECT * FROM unnest(` + opaqueParams("bigint[]", "text[]", "timestamptz[]", "timestamptz[]", "timestamptz[]") + `)
+	AS v(id, wamid, now, first_poll, track_until))`
+
+// sentSQL is sentRound's statement, built once (opaque).
+var sentSQL = sentValues + `,
+		u AS (UPDATE deliveries SET status = 'sent', wamid = NULLIF(v.wamid, ''), sent_at = v.now, lease_until = NULL,
+			settle = ` + settledIfAwaiting + `, error_code = '', error = '', next_poll_at = v.first_poll, poll_count = 0,
+			track_until = v.track_until, updated_at = v.now
+			FROM v WHERE deliveries.id = v.id AND deliveries.status = 'sending'
+			RETURNING deliveries.id, deliveries.broadcast_id, v.now, v.wamid),
+		e AS (INSERT INTO delivery_events (delivery_id, status, at, detail) SELECT id, 'sent', now, wamid FROM u RETURNING delivery_id),
+		f AS (UPDATE broadcasts b SET finished_at = m.at
+			FROM (SELECT broadcast_id, MAX(now) AS at FROM u WHERE broadcast_id IS NOT NULL GROUP BY broadcast_id) m
+			WHERE b.id = m.broadcast_id AND b.finished_at < m.at)
+		SELECT delivery_id FROM e`
 
 // sentRound is MarkSent for many deliveries in one statement: each row
 // moves to sent, gets its 'sent' event, and its broadcast's finished_at
@@ -107,24 +129,22 @@ func sentRound(ctx context.Context, db *sql.DB, args []sentArg) ([]bool, error) 
 			polls[i] = &p
 		}
 	}
-	rows, err := db.QueryContext(ctx, `WITH v AS (
-			SELECT * FROM unnest(`+opaqueParams("bigint[]", "text[]", "timestamptz[]", "timestamptz[]", "timestamptz[]")+`)
-			AS v(id, wamid, now, first_poll, track_until)),
-		u AS (UPDATE deliveries SET status = 'sent', wamid = NULLIF(v.wamid, ''), sent_at = v.now, lease_until = NULL,
-			settle = `+settledIfAwaiting+`, error_code = '', error = '', next_poll_at = v.first_poll, poll_count = 0,
-			track_until = v.track_until, updated_at = v.now
-			FROM v WHERE deliveries.id = v.id AND deliveries.status = 'sending'
-			RETURNING deliveries.id, deliveries.broadcast_id, v.now, v.wamid),
-		e AS (INSERT INTO delivery_events (delivery_id, status, at, detail) SELECT id, 'sent', now, wamid FROM u RETURNING delivery_id),
-		f AS (UPDATE broadcasts b SET finished_at = m.at
-			FROM (SELECT broadcast_id, MAX(now) AS at FROM u WHERE broadcast_id IS NOT NULL GROUP BY broadcast_id) m
-			WHERE b.id = m.broadcast_id AND b.finished_at < m.at)
-		SELECT delivery_id FROM e`, ids, wamids, nows, polls, tracks)
+	rows, err := db.QueryContext(ctx, sentSQL, ids, wamids, nows, polls, tracks)
 	if err != nil {
 		return nil, fmt.Errorf("mark %d deliveries sent: %w", n, err)
 	}
 	return matched(rows, ids)
 }
+
+// stepSentSQL is stepSentRound's first statement, built once (opaque).
+var stepSentSQL = sentValues + `,
+			u AS (UPDATE deliveries SET status = 'sent', wamid = NULLIF(v.wamid, ''), sent_at = v.now, lease_until = NULL,
+				settle = ` + settledIfAwaiting + `, error_code = '', error = '', next_poll_at = v.first_poll, poll_count = 0,
+				track_until = v.track_until, updated_at = v.now
+				FROM v WHERE deliveries.id = v.id AND deliveries.status = 'sending' AND deliveries.enrollment_id IS NOT NULL
+				RETURNING deliveries.id, deliveries.enrollment_id, deliveries.step, v.now, v.wamid),
+			e AS (INSERT INTO delivery_events (delivery_id, status, at, detail) SELECT id, 'sent', now, wamid FROM u)
+			SELECT id, enrollment_id, step, now FROM u ORDER BY enrollment_id`
 
 // stepSentRound is MarkStepSent for many sequence steps in one
 // transaction: one statement moves the steps to sent and writes their
@@ -151,16 +171,7 @@ func stepSentRound(ctx context.Context, g *gorm.DB, specs *versionSpecs, args []
 		if !ok {
 			return fmt.Errorf("transaction is a %T, not a *sql.Tx", tx.Statement.ConnPool)
 		}
-		rows, err := sqlTx.QueryContext(ctx, `WITH v AS (
-				SELECT * FROM unnest(`+opaqueParams("bigint[]", "text[]", "timestamptz[]", "timestamptz[]", "timestamptz[]")+`)
-				AS v(id, wamid, now, first_poll, track_until)),
-			u AS (UPDATE deliveries SET status = 'sent', wamid = NULLIF(v.wamid, ''), sent_at = v.now, lease_until = NULL,
-				settle = `+settledIfAwaiting+`, error_code = '', error = '', next_poll_at = v.first_poll, poll_count = 0,
-				track_until = v.track_until, updated_at = v.now
-				FROM v WHERE deliveries.id = v.id AND deliveries.status = 'sending' AND deliveries.enrollment_id IS NOT NULL
-				RETURNING deliveries.id, deliveries.enrollment_id, deliveries.step, v.now, v.wamid),
-			e AS (INSERT INTO delivery_events (delivery_id, status, at, detail) SELECT id, 'sent', now, wamid FROM u)
-			SELECT id, enrollment_id, step, now FROM u ORDER BY enrollment_id`, ids, wamids, nows, polls, tracks)
+		rows, err := sqlTx.QueryContext(ctx, stepSentSQL, ids, wamids, nows, polls, tracks)
 		if err != nil {
 			return err
 		}

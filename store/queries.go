@@ -54,6 +54,27 @@ const (
 	handBackQueued = `CASE WHEN ` + ownerLive + ` THEN queued_at ELSE NULL END`
 )
 
+// handBackError and handBackCode are the error and error code of a
+// delivery handed back: otherwise (a placeholder or a column) while its
+// owner is live, and when its owner is gone (handBackStatus skips it) why,
+// as the owner's other deliveries say — "broadcast cancelled", as
+// cancelling writes, or "enrollment <status>[: <reason>]" with an opt-out's
+// code, as ending an enrollment writes (endEnrollments) — not the
+// hand-back's own reason (a rate wait, say).
+func handBackError(otherwise string) string {
+	return `COALESCE((SELECT 'broadcast cancelled' FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'cancelled'),
+		(SELECT 'enrollment ' || e.status || CASE WHEN e.reason <> '' THEN ': ' || e.reason ELSE '' END
+			FROM enrollments e WHERE e.id = deliveries.enrollment_id AND e.status <> 'active'),
+		` + otherwise + `)`
+}
+
+func handBackCode(otherwise string) string {
+	return `COALESCE((SELECT '' FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'cancelled'),
+		(SELECT CASE WHEN e.reason = '` + consent.ReasonOptedOut + `' THEN e.reason ELSE '' END
+			FROM enrollments e WHERE e.id = deliveries.enrollment_id AND e.status <> 'active'),
+		` + otherwise + `)`
+}
+
 // BroadcastByName returns campaign.ErrNotFound if there is none.
 func (db *DB) BroadcastByName(ctx context.Context, name string) (campaign.Broadcast, error) {
 	var r broadcastRow
@@ -619,6 +640,13 @@ func (db *DB) MarkBatched(ctx context.Context, batch int64, refs []delivery.Ref,
 	return out, nil
 }
 
+// markBatchesSQL is MarkBatches' statement on Postgres, built once (opaque).
+var markBatchesSQL = `UPDATE deliveries SET status = 'queued', queued_at = $4, updated_at = $4, batch = v.batch
+		FROM unnest(` + opaqueParams("bigint[]", "int[]", "bigint[]") + `) AS v(id, gen, batch)
+		WHERE deliveries.id = v.id AND deliveries.gen = v.gen AND deliveries.status = 'planned'
+		AND ` + ownerLive + `
+		RETURNING deliveries.id, deliveries.gen`
+
 // MarkBatches is MarkBatched for many batches at once: refs[i] is carried
 // by batch send task batches[i]. On Postgres it is one statement.
 func (db *DB) MarkBatches(ctx context.Context, refs []delivery.Ref, batches []int64, now time.Time) ([]delivery.Ref, error) {
@@ -644,11 +672,7 @@ func (db *DB) MarkBatches(ctx context.Context, refs []delivery.Ref, batches []in
 	for i, r := range refs {
 		ids[i], gens[i] = r.ID, int64(r.Gen)
 	}
-	rows, err := db.sql.QueryContext(ctx, `UPDATE deliveries SET status = 'queued', queued_at = $4, updated_at = $4, batch = v.batch
-		FROM unnest(`+opaqueParams("bigint[]", "int[]", "bigint[]")+`) AS v(id, gen, batch)
-		WHERE deliveries.id = v.id AND deliveries.gen = v.gen AND deliveries.status = 'planned'
-		AND `+ownerLive+`
-		RETURNING deliveries.id, deliveries.gen`, ids, gens, batches, utc(now))
+	rows, err := db.sql.QueryContext(ctx, markBatchesSQL, ids, gens, batches, utc(now))
 	if err != nil {
 		return nil, fmt.Errorf("mark %d deliveries queued: %w", len(refs), err)
 	}
@@ -1283,37 +1307,14 @@ func (db *DB) handBack(ctx context.Context, id int64, now time.Time, update stri
 		if !ok {
 			return nil
 		}
-		// A delivery whose owner stopped meanwhile ended skipped: it says
-		// why as the owner's other deliveries do (not the hand-back's own
-		// reason, a rate wait, say), and the event records it.
-		if err := tx.Exec(`UPDATE deliveries SET error = `+ownerStopReason+`, error_code = `+ownerStopCode+`
-			WHERE id = ? AND status = 'skipped'`, id).Error; err != nil {
-			return err
-		}
+		// A delivery whose owner stopped meanwhile ended skipped, saying why
+		// (handBackError): record it.
 		return tx.Exec(`INSERT INTO delivery_events (delivery_id, status, at, detail)
 			SELECT id, status, ?, error FROM deliveries WHERE id = ? AND status = 'skipped'`,
 			utc(now), id).Error
 	})
 	return ok, err
 }
-
-// ownerStopReason and ownerStopCode are the error and error code of a
-// delivery skipped because its owner stopped: "broadcast cancelled", as
-// cancelling writes on the broadcast's pending deliveries, or "enrollment
-// <status>[: <reason>]" with the code of an opt-out, as ending an
-// enrollment writes on its pending steps (endEnrollments).
-const (
-	ownerStopReason = `COALESCE(
-		(SELECT 'broadcast cancelled' FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'cancelled'),
-		(SELECT 'enrollment ' || e.status || CASE WHEN e.reason <> '' THEN ': ' || e.reason ELSE '' END
-			FROM enrollments e WHERE e.id = deliveries.enrollment_id AND e.status <> 'active'),
-		error)`
-	ownerStopCode = `COALESCE(
-		(SELECT '' FROM broadcasts b WHERE b.id = deliveries.broadcast_id AND b.status = 'cancelled'),
-		(SELECT CASE WHEN e.reason = '` + consent.ReasonOptedOut + `' THEN e.reason ELSE '' END
-			FROM enrollments e WHERE e.id = deliveries.enrollment_id AND e.status <> 'active'),
-		error_code)`
-)
 
 // Release hands back a claim that never reached the provider (the
 // recipient's place was taken meanwhile, or the attempt gave up before its
@@ -1324,7 +1325,7 @@ const (
 func (db *DB) Release(ctx context.Context, ref delivery.Ref, lease time.Time, reason string, now time.Time) (bool, error) {
 	ok, err := db.handBack(ctx, ref.ID, now, `UPDATE deliveries SET lease_until = NULL, sending_at = NULL, attempts = attempts - 1, conv_mark = '',
 			gen = `+handBackGen+`, queued_at = `+handBackQueued+`, status = `+handBackStatus+`,
-			error = ?, updated_at = ?
+			error = `+handBackError("?")+`, error_code = `+handBackCode("error_code")+`, updated_at = ?
 			WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ?`,
 		reason, utc(now), ref.ID, ref.Gen, utc(lease))
 	if err != nil {
@@ -1428,7 +1429,8 @@ func (db *DB) Unclaim(ctx context.Context, ref delivery.Ref, lease time.Time, ne
 	// it was paused, planned with a new generation for the feeder.
 	q := `UPDATE deliveries SET lease_until = NULL,
 		gen = ` + handBackGen + `, queued_at = ` + handBackQueued + `, status = ` + handBackStatus + `,
-		error_code = ?, error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ?`
+		error_code = ` + handBackCode("?") + `, error = ` + handBackError("?") + `, updated_at = ?
+		WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ?`
 	if newGen {
 		// Back to planned for the feeder to send later — or, if the
 		// broadcast was cancelled meanwhile, skipped: nothing would ever
@@ -1436,7 +1438,8 @@ func (db *DB) Unclaim(ctx context.Context, ref delivery.Ref, lease time.Time, ne
 		q = `UPDATE deliveries SET gen = gen + 1, queued_at = NULL, lease_until = NULL,
 		status = CASE WHEN ` + ownerGone + `
 			THEN 'skipped' ELSE 'planned' END,
-		error_code = ?, error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ?`
+		error_code = ` + handBackCode("?") + `, error = ` + handBackError("?") + `, updated_at = ?
+		WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ?`
 	}
 	ok, err := db.handBack(ctx, ref.ID, now, q, errCode, reason, utc(now), ref.ID, ref.Gen, utc(lease))
 	if err != nil {

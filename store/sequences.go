@@ -546,7 +546,7 @@ func planNextMany(tx *gorm.DB, specs *versionSpecs, steps []sentStep, now time.T
 	if sqlTx, ok := postgresTx(tx); ok {
 		// One statement text whatever the number of keys (IN (…) is a new
 		// statement to parse and plan for each count).
-		_, err := sqlTx.ExecContext(tx.Statement.Context, `UPDATE enrollments SET status = 'completed', ended_at = $1, updated_at = $1 WHERE id = ANY(`+opaque("$2", "bigint[]")+`)`,
+		_, err := sqlTx.ExecContext(tx.Statement.Context, completeEnrollmentsSQL,
 			utc(now), completed)
 		return err
 	}
@@ -570,12 +570,20 @@ type lockedEnrollment struct {
 const enrollmentsForPlan = `SELECT e.id, e.sequence_id, s.account_id, e.version, e.phone, e.vars, e.status, a.timezone, a.name, a.portfolio
 	FROM enrollments e JOIN sequences s ON s.id = e.sequence_id JOIN accounts a ON a.id = s.account_id`
 
+// lockEnrollmentsSQL and completeEnrollmentsSQL are a step round's reads
+// and completions of enrollments on Postgres ($1, $2: the ids), built once
+// (opaque).
+var (
+	lockEnrollmentsSQL     = enrollmentsForPlan + ` WHERE e.id = ANY(` + opaque("$1", "bigint[]") + `) ORDER BY e.id FOR UPDATE OF e`
+	completeEnrollmentsSQL = `UPDATE enrollments SET status = 'completed', ended_at = $1, updated_at = $1 WHERE id = ANY(` + opaque("$2", "bigint[]") + `)`
+)
+
 // lockEnrollments reads (enrollmentsForPlan) the enrollments of ids.
 func lockEnrollments(tx *gorm.DB, ids []int64) ([]lockedEnrollment, error) {
 	var rows *sql.Rows
 	var err error
 	if sqlTx, ok := postgresTx(tx); ok {
-		rows, err = sqlTx.QueryContext(tx.Statement.Context, enrollmentsForPlan+` WHERE e.id = ANY(`+opaque("$1", "bigint[]")+`) ORDER BY e.id FOR UPDATE OF e`, ids)
+		rows, err = sqlTx.QueryContext(tx.Statement.Context, lockEnrollmentsSQL, ids)
 	} else {
 		rows, err = tx.Raw(enrollmentsForPlan+` WHERE e.id IN ? ORDER BY e.id`, ids).Rows()
 	}

@@ -63,7 +63,7 @@ func (db *DB) SettleCounts(ctx context.Context, broadcastID int64) (map[string]i
 func (db *DB) Resend(ctx context.Context, ref delivery.Ref, lease time.Time, reason string, now time.Time) (bool, error) {
 	ok, err := db.handBack(ctx, ref.ID, now, `UPDATE deliveries SET lease_until = NULL, settle = ?, settle_until = NULL,
 		gen = `+handBackGen+`, queued_at = `+handBackQueued+`, status = `+handBackStatus+`,
-		error = ?, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ?`,
+		error = `+handBackError("?")+`, error_code = `+handBackCode("error_code")+`, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ?`,
 		delivery.SettleResent, reason, utc(now), ref.ID, ref.Gen, utc(lease))
 	if err != nil {
 		return false, fmt.Errorf("delivery %d: resend: %w", ref.ID, err)
