@@ -204,9 +204,12 @@ func (c *Client) sendCall(to string, m templates.Message) (call, error) {
 }
 
 // Conversation returns up to limit messages (DefaultConversationLimit when
-// limit <= 0) of the conversation with phone, in the provider's order
-// (newest first on BotSailor). It is how the wamid of a send whose answer
-// carried none, or was lost, is found.
+// limit <= 0) of the conversation with phone, newest first: the doc does
+// not give the order, so a list that runs oldest first (by its times, else
+// its numeric ids) is turned round (see newestFirst). It is how the wamid
+// of a send whose answer carried none, or was lost, is found. A refusal
+// that says the subscriber or the conversation does not exist is an empty
+// conversation (see noHistory).
 //
 // The "offset" parameter is not sent: the doc marks it optional and its only
 // example (offset=1) leaves open whether it counts from 0 or 1, so the
@@ -232,7 +235,7 @@ func (c *Client) Conversation(ctx context.Context, phone string, limit int) ([]p
 	}
 	// Ids and failure reasons are recorded on deliveries: kept only as
 	// far as they can be vouched for, like an answer's.
-	msgs := ans.conversation()
+	msgs := newestFirst(ans.conversation())
 	for i := range msgs {
 		m := &msgs[i]
 		m.ID, m.WAMID, m.Reason = c.k.Secrets.ID(m.ID), c.k.Secrets.ID(m.WAMID), c.k.Secrets.Message(m.Reason)
@@ -308,6 +311,13 @@ func (c *Client) interpret(ctx context.Context, cl httpapi.Call, a httpapi.Answe
 	verdict := ans.verdict()
 	if verdict == wire.FlagOK && a.OK() {
 		return ans, nil
+	}
+	if verdict == wire.FlagFail && cl.Op == opConversation && noHistory(ans.messageText()) {
+		// Someone never messaged has no subscriber, or no conversation,
+		// yet: the doc does not say how that is answered, and a refusal
+		// naming it is an empty history, not a failure (or a first
+		// template could never be sent).
+		return &answer{}, nil
 	}
 	if verdict == wire.FlagUnknown && a.OK() {
 		if cl.Send && c.k.Secrets.ID(ans.wamid()) == "" {

@@ -616,6 +616,76 @@ func TestConversation(t *testing.T) {
 		require.Equal(t, provider.ClassHaltAccount, pe.Class)
 		require.Equal(t, "conversation", pe.Op)
 	})
+
+	t.Run("NoSubscriberYetIsEmpty", func(t *testing.T) {
+		t.Parallel()
+		// The doc does not say how a number never messaged is answered; a
+		// refusal that says so is an empty history (a first template must
+		// be sendable), whatever the HTTP status.
+		for _, tt := range []struct {
+			status int
+			body   string
+		}{
+			{200, `{"status":"0","message":"Subscriber not found."}`},
+			{200, `{"status":"0","message":"No conversation found"}`},
+			{200, `{"status":"0","mesasge":"Subscriber does not exist."}`},
+			{404, `{"status":"0","message":"No messages for this subscriber"}`},
+			{200, `{"status":"error","message":"Chat is empty"}`},
+		} {
+			c, _ := setup(t, wiretest.Reply(tt.status, tt.body))
+			got, err := c.Conversation(ctx, "8801723309003", 5)
+			require.NoError(t, err, tt.body)
+			require.Empty(t, got, tt.body)
+		}
+		// Other refusals still fail the read.
+		for _, tt := range []struct {
+			body  string
+			class provider.Class
+		}{
+			{sampleAccountNotFound, provider.ClassHaltAccount},
+			{`{"status":"0","message":"Invalid API token, not found."}`, provider.ClassHaltAccount},
+			{`{"status":"0","message":"Something went wrong."}`, provider.ClassPermanent},
+		} {
+			c, _ := setup(t, wiretest.Reply(200, tt.body))
+			_, err := c.Conversation(ctx, "8801723309003", 5)
+			require.Equal(t, tt.class, requireProviderError(t, err).Class, tt.body)
+		}
+		// And a bare 404 (a wrong base URL) is no empty history.
+		c, _ := setup(t, wiretest.Reply(404, "<html><body>Not Found</body></html>"))
+		_, err := c.Conversation(ctx, "8801723309003", 5)
+		require.Error(t, err)
+	})
+
+	t.Run("OldestFirstIsTurnedRound", func(t *testing.T) {
+		t.Parallel()
+		// The doc gives no order: a list that runs oldest first comes back
+		// newest first, by time and, within a second, as listed.
+		byTime := `{"status":"1","message":[
+{"id":"a","sender":"bot","message_content":"one","conversation_time":"2024-07-28 13:21:01","wa_message_id":"wamid.1"},
+{"id":"b","sender":"user","message_content":"STOP","conversation_time":"2024-07-28 13:21:05","wa_message_id":"wamid.2"},
+{"id":"c","sender":"user","message_content":"START","conversation_time":"2024-07-28 13:21:05","wa_message_id":"wamid.3"},
+{"id":"d","sender":"bot","message_content":"two","conversation_time":"2024-07-28 13:21:09","wa_message_id":"wamid.4"}]}`
+		byID := `{"status":"1","message":[
+{"id":7,"sender":"bot","message_content":"one","wa_message_id":"wamid.1"},
+{"id":8,"sender":"user","message_content":"STOP","wa_message_id":"wamid.2"},
+{"id":9,"sender":"user","message_content":"START","wa_message_id":"wamid.3"},
+{"id":10,"sender":"bot","message_content":"two","wa_message_id":"wamid.4"}]}`
+		for _, body := range []string{byTime, byID} {
+			c, _ := setup(t, wiretest.Reply(200, body))
+			got, err := c.Conversation(ctx, "8801723309003", 5)
+			require.NoError(t, err)
+			var ids []string
+			for _, m := range got {
+				ids = append(ids, m.WAMID)
+			}
+			require.Equal(t, []string{"wamid.4", "wamid.3", "wamid.2", "wamid.1"}, ids, body)
+		}
+		// A newest-first list is left as it is, times or none.
+		c, _ := setup(t, wiretest.Reply(200, sampleConversation))
+		got, err := c.Conversation(ctx, "8801723309003", 5)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+	})
 }
 
 func TestAccountInfo(t *testing.T) {

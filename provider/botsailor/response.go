@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -502,4 +503,54 @@ func entryIDBefore(prefix []byte) string {
 		return ""
 	}
 	return string(ms[len(ms)-1][1])
+}
+
+// noHistory reports whether a refusal of get/conversation says only that
+// there is nothing to read: no such subscriber, or no conversation or
+// messages with them. A missing account is classed before (it halts), and
+// is not this.
+func noHistory(msg string) bool {
+	m := strings.ToLower(msg)
+	if strings.Contains(m, "account") || strings.Contains(m, "token") {
+		return false
+	}
+	for _, what := range []string{"subscriber", "conversation", "message", "contact", "chat", "record", "data"} {
+		if strings.Contains(m, what) && (strings.Contains(m, "no "+what) ||
+			wire.ContainsAny(m, "not found", "not exist", "doesn't exist", "is empty")) {
+			return true
+		}
+	}
+	return false
+}
+
+// newestFirst returns a conversation newest first. The doc does not say
+// which way get/conversation lists it (BotSailor's is newest first): when
+// its first entry is older than its last (by their times, else by numeric
+// entry ids) the list is turned round, and when every entry has a time it
+// is then sorted by time, newest first, keeping that order within a
+// second (the times are to the second).
+func newestFirst(msgs []provider.ConversationMessage) []provider.ConversationMessage {
+	if len(msgs) < 2 {
+		return msgs
+	}
+	first, last := msgs[0], msgs[len(msgs)-1]
+	older := false
+	switch {
+	case !first.Time.IsZero() && !last.Time.IsZero() && !first.Time.Equal(last.Time):
+		older = first.Time.Before(last.Time)
+	default:
+		a, errA := strconv.ParseInt(first.ID, 10, 64)
+		b, errB := strconv.ParseInt(last.ID, 10, 64)
+		older = errA == nil && errB == nil && a < b
+	}
+	if older {
+		slices.Reverse(msgs)
+	}
+	for _, m := range msgs {
+		if m.Time.IsZero() {
+			return msgs
+		}
+	}
+	slices.SortStableFunc(msgs, func(a, b provider.ConversationMessage) int { return b.Time.Compare(a.Time) })
+	return msgs
 }

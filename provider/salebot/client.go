@@ -315,15 +315,15 @@ func classify(httpStatus int, code, msg string) provider.Class {
 	}
 	m := strings.ToLower(msg)
 	switch {
-	case containsAny(m, "api key", "api_key", "apikey", "access key", "token") &&
-		containsAny(m, "invalid", "not found", "unknown", "wrong", "incorrect", "expired", "revoked", "missing", "required", "does not exist", "doesn't exist"):
+	case wire.ContainsAny(m, "api key", "api_key", "apikey", "access key", "token") &&
+		wire.ContainsAny(m, "invalid", "not found", "unknown", "wrong", "incorrect", "expired", "revoked", "missing", "required", "does not exist", "doesn't exist"):
 		return provider.ClassHaltAccount
-	case containsAny(m, "phone", "number", "recipient") &&
-		containsAny(m, "invalid", "incorrect", "wrong", "not valid", "no whatsapp", "not on whatsapp",
+	case wire.ContainsAny(m, "phone", "number", "recipient") &&
+		wire.ContainsAny(m, "invalid", "incorrect", "wrong", "not valid", "no whatsapp", "not on whatsapp",
 			"doesn't have whatsapp", "does not have whatsapp", "without whatsapp"):
 		return provider.ClassPermanent
-	case containsAny(m, "whatsapp", "bot", "channel", "messenger") &&
-		containsAny(m, "not connected", "not found", "disconnected", "not authorized", "not authorised",
+	case wire.ContainsAny(m, "whatsapp", "bot", "channel", "messenger") &&
+		wire.ContainsAny(m, "not connected", "not found", "disconnected", "not authorized", "not authorised",
 			"stopped", "asleep", "not started", "does not exist", "doesn't exist", "disabled", "inactive"):
 		return provider.ClassHaltAccount
 	}
@@ -349,13 +349,4 @@ func joinNonEmpty(sep string, parts ...string) string {
 		}
 	}
 	return strings.Join(out, sep)
-}
-
-func containsAny(s string, subs ...string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
 }

@@ -199,24 +199,15 @@ func classify(status int, code, msg string) provider.Class {
 	m := strings.ToLower(msg)
 	switch {
 	case strings.Contains(m, "credential"), strings.Contains(m, "api secret"), strings.Contains(m, "secret key"),
-		strings.Contains(m, "api key") && containsAny(m, "invalid", "missing", "required", "wrong", "incorrect"):
+		strings.Contains(m, "api key") && wire.ContainsAny(m, "invalid", "missing", "required", "wrong", "incorrect"):
 		return provider.ClassHaltAccount
 	case strings.Contains(m, "template") &&
-		containsAny(m, "not found", "invalid", "not exist", "does not exist", "paused", "disabled", "not approved", "rejected", "no template"):
+		wire.ContainsAny(m, "not found", "invalid", "not exist", "does not exist", "paused", "disabled", "not approved", "rejected", "no template"):
 		return provider.ClassHaltCampaign
-	case containsAny(m, "invalid mobile", "invalid number", "invalid customer number", "invalid phone", "not a valid whatsapp", "not on whatsapp"):
+	case wire.ContainsAny(m, "invalid mobile", "invalid number", "invalid customer number", "invalid phone", "not a valid whatsapp", "not on whatsapp"):
 		return provider.ClassPermanent
 	}
 	return provider.Classify(status, "", msg)
-}
-
-func containsAny(s string, subs ...string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
 }
 
 // refuse builds the error of a send refused before reaching the provider.

@@ -75,8 +75,14 @@ func (a *answer) errorCode(httpStatus int) string {
 	return wire.ErrorCode(httpStatus, true, wire.Field(a.top["error"], "code"), a.top["error_code"], a.top["code"])
 }
 
+// answerParts are the parts of what was sent that the doc's text answer
+// lists under data.
+var answerParts = []string{"message", "image", "video", "audio", "document", "location", "contact", "buttons", "list"}
+
 // messageID returns the WhatsApp message id of a send answer: data.key.id
-// (the doc's image sample), key.id at the top, data.id / data.messageId, or
+// (the doc's image sample), the key.id of a part under data
+// (data.message.key.id: see answerParts), key.id at the top, data.id /
+// data.messageId, or
 // the id in the deprecated sendText answer's "true_<jid>_<id>" string; ""
 // when there is none (the doc's /whatsapp/message sample).
 func (a *answer) messageID() string {
@@ -88,6 +94,14 @@ func (a *answer) messageID() string {
 	case map[string]any:
 		if s := wire.Scalar(wire.Field(d["key"], "id")); s != "" {
 			return s
+		}
+		// The doc's text answer lists each part of what was sent under
+		// data (message, image, location, ...), empty in its sample: a
+		// part that is a message object names the id in its key.
+		for _, part := range answerParts {
+			if s := wire.Scalar(wire.Field(wire.Field(d[part], "key"), "id")); s != "" {
+				return s
+			}
 		}
 		for _, k := range []string{"id", "messageId", "message_id"} {
 			if s := wire.Scalar(d[k]); s != "" {

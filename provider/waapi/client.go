@@ -392,8 +392,9 @@ func (c *Client) interpret(call httpapi.Call, a httpapi.Answer) (*answer, *provi
 //
 //  1. a known Meta code decides alone;
 //  2. HTTP 401/403 halt the account, HTTP 429 is transient;
-//  3. texts about the session (session not found/invalid/expired, not
-//     connected, logged out, disconnected) or the access token halt the
+//  3. texts about the session or instance (not found/invalid/expired/not
+//     ready, not connected, logged out, disconnected, client not ready)
+//     or the access token halt the
 //     account; "invalid number", "not registered", "not exist" texts
 //     (a number not on WhatsApp) are permanent;
 //  4. else provider.Classify (its texts, then 5xx → transient, 4xx →
@@ -413,25 +414,17 @@ func classify(status int, code, msg string) provider.Class {
 	}
 	m := strings.ToLower(msg)
 	switch {
-	case strings.Contains(m, "session") && containsAny(m, "not found", "invalid", "expired", "closed", "does not exist", "not exist", "required", "missing"),
-		containsAny(m, "not connected", "logged out", "logout", "not logged", "disconnected", "access token", "access_token", "scan the qr", "scan qr"):
-		if !containsAny(m, "rate limit") {
+	case wire.ContainsAny(m, "session", "instance") && wire.ContainsAny(m, "not found", "invalid", "expired", "closed", "does not exist", "not exist", "required", "missing", "not ready", "not started"),
+		wire.ContainsAny(m, "not connected", "logged out", "logout", "not logged", "disconnected", "access token", "access_token", "scan the qr", "scan qr",
+			"client is not ready", "not ready to send"):
+		if !wire.ContainsAny(m, "rate limit") {
 			return provider.ClassHaltAccount
 		}
-	case containsAny(m, "invalid number", "invalid chatid", "invalid chat id", "invalid phone", "number not", "not registered",
+	case wire.ContainsAny(m, "invalid number", "invalid chatid", "invalid chat id", "invalid phone", "number not", "not registered",
 		"not exist", "not on whatsapp", "not a whatsapp", "isn't on whatsapp"):
 		return provider.ClassPermanent
 	}
 	return provider.Classify(status, code, msg)
-}
-
-func containsAny(s string, subs ...string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
 }
 
 // urlExt returns the lower-case extension of a URL's path, without the dot.

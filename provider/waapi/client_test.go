@@ -275,6 +275,8 @@ func TestSendAnswers(t *testing.T) {
 		{"KeyAtTop", `{"status":true,"key":{"remoteJid":"1@s.whatsapp.net","fromMe":true,"id":"TOPKEY"}}`, "TOPKEY"},
 		{"DataArray", `{"status":1,"data":[{"key":{"id":"ARR"}}]}`, "ARR"},
 		{"NoStatusButID", `{"data":{"key":{"id":"NOSTATUS"},"status":"PENDING"}}`, "NOSTATUS"},
+		{"MessageKeyInData", `{"status":true,"message":"Message sent successfully","data":{"message":{"key":{"remoteJid":"2349048988056@s.whatsapp.net","fromMe":true,"id":"INMSG"}},"image":{},"location":{}}}`, "INMSG"},
+		{"LocationKeyInData", `{"status":true,"data":{"message":{},"location":{"key":{"id":"INLOC"},"message":{"locationMessage":{}}}}}`, "INLOC"},
 		{"ExtraFieldsAndNumbers", `{"status":true,"extra":[1,2],"data":{"key":{"id":"X1","fromMe":"true"},"messageTimestamp":1688996225}}`, "X1"},
 	}
 	for _, tt := range tests {
@@ -307,6 +309,10 @@ func TestSendErrors(t *testing.T) {
 		{"ExpiredAccessToken", 400, `{"status":false,"message":"Access token has expired"}`, nil, provider.ClassHaltAccount, ""},
 		{"SessionNotFound", 404, `{"status":false,"message":"Session not found"}`, nil, provider.ClassHaltAccount, ""},
 		{"NotConnected", 500, `{"status":false,"message":"WhatsApp instance is not connected"}`, nil, provider.ClassHaltAccount, ""},
+		{"InstanceNotReady", 200, `{"status":false,"message":"Whatsapp instance not ready"}`, nil, provider.ClassHaltAccount, ""},
+		{"InstanceNotFound", 404, `{"status":false,"message":"Instance not found"}`, nil, provider.ClassHaltAccount, ""},
+		{"InstanceDoesNotExist", 400, `{"status":false,"message":"Instance does not exist"}`, nil, provider.ClassHaltAccount, ""},
+		{"ClientNotReady", 200, `{"status":false,"message":"Client is not ready"}`, nil, provider.ClassHaltAccount, ""},
 		{"LoggedOut", 200, `{"status":false,"message":"Phone logged out, scan the QR code again"}`, nil, provider.ClassHaltAccount, ""},
 		{"InvalidNumber", 400, `{"status":false,"message":"Invalid number"}`, nil, provider.ClassPermanent, ""},
 		{"NotOnWhatsApp", 200, `{"status":false,"message":"This number is not on WhatsApp"}`, nil, provider.ClassPermanent, ""},

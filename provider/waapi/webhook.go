@@ -22,11 +22,15 @@ import (
 //   - an envelope's items are its "data" (an object or an array of objects)
 //     or, without "data", the envelope itself; an item holding a "messages"
 //     array (Baileys' messages.upsert) stands for those messages. The event
-//     name ("event" or "type") is not needed: items are recognised by shape;
+//     name ("event" or "type") is not needed for these: items are
+//     recognised by shape;
 //   - an item without a "key" object {remoteJid, fromMe, id} is read in the
 //     whatsapp-web.js / wppconnect shape the doc's event names
 //     ("onMessage", "onAnyMessage") and serialized ids come from
-//     (webJSEventOf), and ignored when it is not one either;
+//     (webJSEventOf), else in a flat shape in the doc's own words (chatId,
+//     message, fromMe; flatEventOf), where without fromMe the event name
+//     ("event", or a "type" beginning with "on") tells a message received;
+//     it is ignored when it is none of these;
 //   - an item with key.fromMe false (or "false") and a "message" object is
 //     an inbound message: Event{Inbound: true, WAMID: key.id, Phone,
 //     Text} with Text from message.conversation,
@@ -76,8 +80,9 @@ func ParseWebhook(body []byte) ([]provider.Event, error) {
 		if !ok {
 			continue
 		}
+		name := eventName(env)
 		for _, item := range itemsOf(env) {
-			if ev, ok := eventOf(item); ok {
+			if ev, ok := eventOf(item, cmp.Or(eventName(item), name)); ok {
 				// The doc's text answer carries no id: a status whose id
 				// we never learned belongs to the oldest recent id-less
 				// send to that phone.
@@ -119,11 +124,27 @@ func itemsOf(env map[string]any) []map[string]any {
 	return out
 }
 
-// eventOf turns one item into an event, if it is one we care about.
-func eventOf(item map[string]any) (provider.Event, bool) {
+// eventName returns the event name an envelope or item carries ("event",
+// else a "type" that is no message type), lower-cased; "" for none.
+func eventName(m map[string]any) string {
+	if s := wire.Scalar(m["event"]); s != "" {
+		return strings.ToLower(s)
+	}
+	if s := wire.Scalar(m["type"]); strings.HasPrefix(strings.ToLower(s), "on") {
+		return strings.ToLower(s)
+	}
+	return ""
+}
+
+// eventOf turns one item, of the webhook event named event (lower case,
+// "" when none is named), into an event, if it is one we care about.
+func eventOf(item map[string]any, event string) (provider.Event, bool) {
 	key, ok := item["key"].(map[string]any)
 	if !ok {
-		return webJSEventOf(item)
+		if ev, ok := webJSEventOf(item); ok {
+			return ev, true
+		}
+		return flatEventOf(item, event)
 	}
 	jid := wire.Scalar(key["remoteJid"])
 	if strings.HasSuffix(jid, "@g.us") || strings.HasSuffix(jid, "@broadcast") {
@@ -410,25 +431,35 @@ func webJSEventOf(item map[string]any) (provider.Event, bool) {
 		return ev, true
 	}
 	ev.Text = text
-	if ack, ok := item["ack"]; ok && ack != nil {
-		switch wire.Scalar(ack) {
-		case "-1":
-			ev.Status = provider.StatusFailed
-		case "1":
-			ev.Status = provider.StatusSent
-		case "2":
-			ev.Status = provider.StatusDelivered
-		case "3", "4":
-			ev.Status = provider.StatusRead
-		default:
-			return provider.Event{}, false
-		}
-		return ev, true
+	if st, ok := ackStatus(item); ok {
+		ev.Status = st
+		return ev, st != provider.StatusUnknown
 	}
 	if ev.Status = mapStatus(item["status"]); ev.Status == provider.StatusUnknown {
 		ev.Status = provider.StatusSent
 	}
 	return ev, true
+}
+
+// ackStatus reads an item's whatsapp-web.js "ack": -1 → failed, 1 → sent,
+// 2 → delivered, 3 and 4 (played) → read, anything else (0: pending)
+// unknown; has is false when the item has no ack.
+func ackStatus(item map[string]any) (st provider.Status, has bool) {
+	ack, ok := item["ack"]
+	if !ok || ack == nil {
+		return provider.StatusUnknown, false
+	}
+	switch wire.Scalar(ack) {
+	case "-1":
+		return provider.StatusFailed, true
+	case "1":
+		return provider.StatusSent, true
+	case "2":
+		return provider.StatusDelivered, true
+	case "3", "4":
+		return provider.StatusRead, true
+	}
+	return provider.StatusUnknown, true
 }
 
 // webJSMessageTypes are the whatsapp-web.js / wppconnect message types
@@ -454,4 +485,84 @@ func jidOf(v any) string {
 		return ""
 	}
 	return wire.Scalar(v)
+}
+
+// inboundEvents are the event names of a message received (the doc's
+// "onMessage", and common spellings of the same).
+var inboundEvents = map[string]bool{"onmessage": true, "message": true, "message.received": true, "message_received": true,
+	"messages.received": true, "incoming": true, "incoming_message": true}
+
+// flatEventOf reads an item in the flat shape the doc's own words suggest,
+// for a payload the doc never shows: a message with its id in "id" (a
+// plain one; a serialized one is the whatsapp-web.js shape),
+// "messageId" or "message_id", the chat in "chatId" (the doc's send
+// parameter), "from", "to", "phone" or "remoteJid", its text in "message"
+// (a string, or a Baileys message object), "body", "text" (or text.body)
+// or "caption", and whose it is in "fromMe":
+//
+//   - not from us: an inbound message (Phone: "from", else the chat);
+//   - ours: a status of it ("ack" as in webJSEventOf, else a status word in
+//     "status", else sent), Phone: "to", else the chat.
+//
+// Without "fromMe" the event name decides: a message received
+// ("onMessage"; see inboundEvents) is inbound; otherwise an item with a
+// status (or ack) and no text of its own is a status of our message, and
+// anything else is skipped, since whose it is cannot be told. An item with
+// no phone number (groups, broadcasts and linked ids included) is skipped.
+func flatEventOf(item map[string]any, event string) (provider.Event, bool) {
+	id := wire.FirstScalar(item, "id", "messageId", "message_id")
+	chat := wire.FirstScalar(item, "chatId", "chat_id", "remoteJid")
+	text := ""
+	switch m := item["message"].(type) {
+	case string:
+		text = m
+	case map[string]any:
+		text = textOf(m)
+	}
+	if text == "" {
+		text = cmp.Or(wire.Scalar(item["body"]), wire.Scalar(item["text"]), wire.Scalar(wire.Field(item["text"], "body")), wire.Scalar(item["caption"]))
+	}
+	_, hasAck := ackStatus(item)
+	hasStatus := hasAck || mapStatus(item["status"]) != provider.StatusUnknown
+	fromMe, known := boolOf(item["fromMe"])
+	switch {
+	case known:
+	case inboundEvents[event]:
+		fromMe = false
+	case hasStatus && text == "":
+		fromMe = true
+	default:
+		return provider.Event{}, false
+	}
+	peer := cmp.Or(jidOf(item["from"]), chat, wire.Scalar(item["phone"]))
+	if fromMe {
+		peer = cmp.Or(jidOf(item["to"]), chat, wire.Scalar(item["phone"]))
+	}
+	if strings.HasSuffix(peer, "@g.us") || strings.HasSuffix(peer, "@broadcast") || strings.HasSuffix(peer, "@lid") {
+		return provider.Event{}, false
+	}
+	ev := provider.Event{WAMID: id, Phone: digitsOfJID(peer), Text: text}
+	if ev.Phone == "" || (id == "" && text == "") {
+		return provider.Event{}, false
+	}
+	ev.At = timeOf(item, nil)
+	if !fromMe {
+		ev.Inbound = true
+		return ev, true
+	}
+	if st, ok := ackStatus(item); ok {
+		ev.Status = st
+		return ev, st != provider.StatusUnknown
+	}
+	if ev.Status = mapStatus(item["status"]); ev.Status == provider.StatusUnknown {
+		ev.Status = provider.StatusSent
+	}
+	if ev.Status == provider.StatusFailed {
+		ev.Code, ev.Reason = errorOf(item["error"])
+		ev.Code = wire.Scrubber{}.Code(ev.Code)
+		if ev.Code == "" {
+			ev.Code = provider.ExtractCode(ev.Reason)
+		}
+	}
+	return ev, true
 }

@@ -261,3 +261,57 @@ func TestParseWebhookWebJSRepliesAndNoise(t *testing.T) {
 		},
 	})
 }
+
+// The doc sets webhooks ("onMessage", "onAnyMessage") but shows no payload;
+// a flat message in its own words (chatId, message, fromMe) is read too, and
+// without fromMe the event name says whose it is.
+func TestParseWebhookFlatShape(t *testing.T) {
+	t.Parallel()
+	at := time.Unix(1688996225, 0).UTC()
+	requireParsed(t, []webhookCase{
+		{
+			name: "InboundWithFromMe",
+			body: `{"data":{"id":"3EB0","chatId":"2348179803743@c.us","message":"STOP","fromMe":false,"timestamp":1688996225}}`,
+			want: []provider.Event{{WAMID: "3EB0", Phone: "2348179803743", At: at, Inbound: true, Text: "STOP"}},
+		},
+		{
+			name: "OnMessageWithoutFromMe",
+			body: `{"event":"onMessage","data":{"messageId":"3EB1","chatId":"2348179803743","body":"stop please"}}`,
+			want: []provider.Event{{WAMID: "3EB1", Phone: "2348179803743", Inbound: true, Text: "stop please"}},
+		},
+		{
+			name: "TopLevelFromAndText",
+			body: `{"event":"onMessage","id":"3EB2","from":"2348179803743@s.whatsapp.net","text":{"body":"STOP"}}`,
+			want: []provider.Event{{WAMID: "3EB2", Phone: "2348179803743", Inbound: true, Text: "STOP"}},
+		},
+		{
+			name: "OursOnAnyMessage",
+			body: `{"event":"onAnyMessage","data":{"id":"3EB3","chatId":"2348179803743@c.us","message":"Hello dear","fromMe":true}}`,
+			want: []provider.Event{{WAMID: "3EB3", Phone: "2348179803743", Status: provider.StatusSent, Text: "Hello dear", MatchByPhone: true}},
+		},
+		{
+			name: "OursWithStatusAndBaileysMessage",
+			body: `{"data":[{"id":"3EB4","to":"2348179803743","fromMe":"true","status":"DELIVERY_ACK","message":{"conversation":"Hi"}},
+				{"id":"3EB5","chatId":"2348179803743","fromMe":true,"status":"failed","error":{"code":131026,"message":"Message undeliverable"}}]}`,
+			want: []provider.Event{
+				{WAMID: "3EB4", Phone: "2348179803743", Status: provider.StatusDelivered, Text: "Hi", MatchByPhone: true},
+				{WAMID: "3EB5", Phone: "2348179803743", Status: provider.StatusFailed, Code: "131026", Reason: "Message undeliverable", MatchByPhone: true},
+			},
+		},
+		{
+			name: "StatusWithoutFromMeIsOurs",
+			body: `{"event":"onAck","data":{"id":"3EB6","chatId":"2348179803743@c.us","ack":3}}`,
+			want: []provider.Event{{WAMID: "3EB6", Phone: "2348179803743", Status: provider.StatusRead, MatchByPhone: true}},
+		},
+		{
+			// Whose a message is cannot be told: skipped, as are groups,
+			// items without a phone and pending acks.
+			name: "Skipped",
+			body: `[{"event":"onAnyMessage","data":{"id":"3EB7","chatId":"2348179803743@c.us","message":"who wrote this?"}},
+				{"event":"onMessage","data":{"id":"3EB8","chatId":"120363@g.us","message":"group"}},
+				{"event":"onMessage","data":{"id":"3EB9","message":"no chat"}},
+				{"data":{"id":"3EBA","chatId":"2348179803743","fromMe":true,"ack":0}}]`,
+			want: nil,
+		},
+	})
+}

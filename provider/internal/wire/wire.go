@@ -283,6 +283,16 @@ func NormalizePhone(s string) (string, bool) {
 	return b.String(), true
 }
 
+// ContainsAny reports whether s contains any of subs.
+func ContainsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
 // MaskPhone shows only a phone number's last four digits, for logs.
 func MaskPhone(p string) string {
 	if len(p) <= 4 {
