@@ -28,7 +28,7 @@ func parseAnswer(raw []byte) (*answer, error) {
 }
 
 // refused reports whether the answer says the call failed: a "status" (or
-// "success", "ok") flag that says so, a non-empty "error" or
+// "success", "ok", "result") flag that says so, a non-empty "error" or
 // "error_message", or a non-empty "errors" list. A bare JSON false counts
 // too; any other non-object answer does not.
 func (a *answer) refused() bool {
@@ -36,7 +36,7 @@ func (a *answer) refused() bool {
 		b, ok := a.raw.(bool)
 		return ok && !b
 	}
-	for _, key := range []string{"status", "success", "ok"} {
+	for _, key := range []string{"status", "success", "ok", "result"} {
 		switch flagWords.Read(a.top[key]) {
 		case wire.FlagFail:
 			return true
