@@ -259,7 +259,13 @@ func TestSendErrors(t *testing.T) {
 		{"JSON503", 503, `{"status":"0","message":"Service unavailable"}`, provider.ClassTransient, "", "Service unavailable"},
 		{"JSON429", 429, `{"status":"0","message":"Too Many Attempts."}`, provider.ClassTransient, "", "Too Many Attempts."},
 		{"SuccessFlagButHTTP500", 500, `{"status":"1","message":"Message sent successfully."}`, provider.ClassAmbiguous, "", "Message sent successfully."},
-		{"NonJSON404", 404, "<html><body>Not Found</body></html>", provider.ClassPermanent, "", "<html><body>Not Found</body></html>"},
+		// No route for the address (a wrong base_url, a path the doc does
+		// not give): every message would fail alike, so the campaign halts.
+		{"NonJSON404", 404, "<html><body>Not Found</body></html>", provider.ClassHaltCampaign, "", "<html><body>Not Found</body></html>"},
+		{"GoNotFound404", 404, "404 page not found\n", provider.ClassHaltCampaign, "", "404 page not found"},
+		{"NonJSON405", 405, "Method Not Allowed", provider.ClassHaltCampaign, "", "Method Not Allowed"},
+		{"FrameworkJSON404", 404, `{"detail":"Not Found"}`, provider.ClassHaltCampaign, "", "Not Found"},
+		{"RefusalUnder404", 404, `{"status":"0","message":"Subscriber not found."}`, provider.ClassPermanent, "", "Subscriber not found."},
 		{"NonJSON401", 401, "Unauthorized", provider.ClassHaltAccount, "", "Unauthorized"},
 	}
 	for _, tt := range tests {

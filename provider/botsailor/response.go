@@ -121,10 +121,10 @@ func (a *answer) verdict() wire.Flag {
 }
 
 // messageText returns the answer's human text: "message" (or the docs'
-// "mesasge" typo, or "msg"), else the error's message. Objects and arrays
+// "mesasge" typo, "msg", or a framework's "detail"), else the error's message. Objects and arrays
 // are returned as compact JSON.
 func (a *answer) messageText() string {
-	return wire.MessageText(a.top, false, []string{"message", "mesasge", "msg"},
+	return wire.MessageText(a.top, false, []string{"message", "mesasge", "msg", "detail"},
 		[]string{"message", "error_user_msg", "error_user_title", "title"}, []string{"message"})
 }
 

@@ -322,6 +322,14 @@ func TestSendAnswers(t *testing.T) {
 			class: provider.ClassHaltAccount, httpStatus: 403, msg: "Authentication credentials were not provided."},
 		{name: "template not found 404", status: 404, body: `{"message":"Template not found","code":404}`, wantErr: true,
 			class: provider.ClassHaltCampaign, httpStatus: 404},
+		// No route (a base_url with /api in front of /message/, say):
+		// every message would fail alike, so the campaign halts.
+		{name: "no route, HTML 404", status: 404, body: `<html><head><title>404 Not Found</title></head><body>Not Found</body></html>`, wantErr: true,
+			class: provider.ClassHaltCampaign, httpStatus: 404},
+		{name: "no route, DRF 404", status: 404, body: `{"detail":"Not found."}`, wantErr: true,
+			class: provider.ClassHaltCampaign, httpStatus: 404, msg: "Not found."},
+		{name: "no route, 405", status: 405, body: `{"detail":"Method \"POST\" not allowed."}`, wantErr: true,
+			class: provider.ClassHaltCampaign, httpStatus: 405, msg: `Method "POST" not allowed.`},
 		{name: "invalid template name 400", status: 400, body: `{"message":"Invalid template name or language","code":400}`, wantErr: true,
 			class: provider.ClassHaltCampaign, httpStatus: 400},
 		{name: "template paused, Meta code", status: 400, body: `{"message":"(#132015) Template is paused","code":400}`, wantErr: true,

@@ -196,7 +196,8 @@ func (c *Client) RetryAfter(h http.Header) time.Duration { return wire.RetryAfte
 // words are not the provider's verdict. Under a 2xx a send is ambiguous
 // and any other call transient; else the call fails with class, the
 // driver's reading of the status alone (for a send, a 5xx is classed by
-// wire.BareClass), and the answer's Retry-After.
+// wire.BareClass, and no route halts the campaign: noRouteClass), and the
+// answer's Retry-After.
 func (c *Client) NotJSON(call Call, a Answer, perr error, class provider.Class) *provider.Error {
 	snippet := c.Secrets.Snippet(a.Raw)
 	if a.OK() {
@@ -207,11 +208,24 @@ func (c *Client) NotJSON(call Call, a Answer, perr error, class provider.Class) 
 		return c.Fail(call.Op, a.Status, class, snippet, fmt.Errorf("unparseable answer: %w", perr))
 	}
 	if call.Send {
-		class = wire.BareClass(a.Status, class)
+		class = noRouteClass(a.Status, wire.BareClass(a.Status, class), string(a.Raw))
 	}
 	pe := c.Fail(call.Op, a.Status, class, snippet, nil)
 	pe.RetryAfter = c.RetryAfter(a.Header)
 	return pe
+}
+
+// noRouteClass is the class of a send answered with no route for its
+// address or method (wire.NoRoute): the base URL, or a path the doc does
+// not give, is wrong, and every message of this kind would fail the same
+// way, so a permanent failure of this one message becomes
+// ClassHaltCampaign (the campaign stops, its messages kept, until the
+// account is fixed). Any other class is kept.
+func noRouteClass(status int, class provider.Class, body string) provider.Class {
+	if class == provider.ClassPermanent && wire.NoRoute(status, body) {
+		return provider.ClassHaltCampaign
+	}
+	return class
 }
 
 // Unclear is the error of a 2xx JSON answer to a send that neither says it
@@ -224,8 +238,12 @@ func (c *Client) Unclear(call Call, a Answer, why string) *provider.Error {
 // Refused is the error of an answer that says the call failed: status (the
 // answer's HTTP status, or the one its body names), class, the provider's
 // text msg (already cleaned) and code (kept only if it is one), and the
-// answer's Retry-After.
+// answer's Retry-After. A send refused with no route for its address
+// halts its campaign (see noRouteClass).
 func (c *Client) Refused(call Call, a Answer, status int, class provider.Class, msg, code string) *provider.Error {
+	if call.Send && code == "" {
+		class = noRouteClass(status, class, msg)
+	}
 	pe := c.Fail(call.Op, status, class, msg, nil)
 	pe.Code = c.Secrets.Code(code)
 	pe.RetryAfter = c.RetryAfter(a.Header)

@@ -85,6 +85,31 @@ func BareClass(status int, class provider.Class) provider.Class {
 	return class
 }
 
+// NoRoute reports whether a non-2xx answer says only that the address or
+// the method is wrong, as a web server or framework answers a path it has
+// no route for: a 405, or a 404 whose body is empty, an HTML page, or a
+// bare "Not Found" (Go's "404 page not found", a JSON {"detail": "Not
+// Found"} read as its text). A provider's own refusal of
+// one message ("client not found", "Template not found") says more.
+func NoRoute(status int, body string) bool {
+	if status == http.StatusMethodNotAllowed {
+		return true // the route takes no such method, whatever its text
+	}
+	if status != http.StatusNotFound {
+		return false
+	}
+	b := strings.TrimSpace(body)
+	if b == "" || strings.HasPrefix(b, "<") {
+		return true
+	}
+	b = strings.TrimRight(strings.ToLower(b), ".!")
+	switch b {
+	case "not found", "404 not found", "404 page not found", "404":
+		return true
+	}
+	return strings.HasPrefix(b, "cannot post ") || strings.HasPrefix(b, "cannot get ")
+}
+
 // Scrubber replaces every form of a driver's secrets in text that may be
 // printed: as is, URL-escaped (%XX, + for a space) and JSON-escaped (\uXXXX,
 // \/ and \" — escaped once or more), in any mixture. The zero Scrubber
