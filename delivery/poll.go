@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -19,6 +20,7 @@ type PollHandler struct {
 	store   PollStore
 	senders Senders
 	opts    Options
+	failing failing
 }
 
 // NewPollHandler returns the handler for TypePoll tasks.
@@ -64,6 +66,10 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	if wamid != "" && caps.StatusPoll {
 		r, err := sender.MessageStatus(ctx, wamid)
+		if n, warn := h.failing.note(target.Account.Name, err, now); warn {
+			h.opts.Logger.WarnContext(ctx, "delivery: status polls of this account keep failing; its messages stay as they are until a poll is answered (check its whatsapp_bot_id and token)",
+				slog.String("account", target.Account.Name), slog.Int("failed_in_a_row", n), slog.String("error", err.Error()))
+		}
 		switch {
 		case err == nil:
 			report = r
@@ -86,6 +92,54 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	_, err = h.store.ApplyStatus(ctx, target.DeliveryID, wamid, report, now, next)
 	return err
+}
+
+// failing follows, per account, the status polls answered with an error
+// in a row. A poll is often refused for a while ("message not found" while
+// the provider catches up), so each one is logged at debug level; but
+// polls that are all refused (a wrong whatsapp_bot_id, a revoked token)
+// would leave every message at its status in silence, so a run of
+// failStreak refusals warns, and again at most every failWarnEvery while
+// it lasts.
+type failing struct {
+	mu   sync.Mutex
+	runs map[string]*failRun
+}
+
+type failRun struct {
+	n      int
+	warned time.Time
+}
+
+const (
+	failStreak    = 20
+	failWarnEvery = 10 * time.Minute
+)
+
+// note records one poll of account answered with err (nil: answered) at
+// now and returns the run of failures it ends or extends, and whether to
+// warn of it now.
+func (f *failing) note(account string, err error, now time.Time) (n int, warn bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err == nil {
+		delete(f.runs, account)
+		return 0, false
+	}
+	if f.runs == nil {
+		f.runs = make(map[string]*failRun)
+	}
+	r := f.runs[account]
+	if r == nil {
+		r = &failRun{}
+		f.runs[account] = r
+	}
+	r.n++
+	if r.n < failStreak || (!r.warned.IsZero() && now.Sub(r.warned) < failWarnEvery) {
+		return r.n, false
+	}
+	r.warned = now
+	return r.n, true
 }
 
 // pollCredentialsRetry is how long a status poll waits when its account's
