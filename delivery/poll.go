@@ -99,8 +99,9 @@ func (h *PollHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 // the provider catches up), so each one is logged at debug level; but
 // polls that are all refused (a wrong whatsapp_bot_id, a revoked token)
 // would leave every message at its status in silence, so a run of
-// failStreak refusals warns, and again at most every failWarnEvery while
-// it lasts.
+// failStreak refusals warns (the first, when the provider refuses the
+// account: a wrong whatsapp_bot_id reads "WhatsApp account not found"),
+// and again at most every failWarnEvery while it lasts.
 type failing struct {
 	mu   sync.Mutex
 	runs map[string]*failRun
@@ -135,7 +136,8 @@ func (f *failing) note(account string, err error, now time.Time) (n int, warn bo
 		f.runs[account] = r
 	}
 	r.n++
-	if r.n < failStreak || (!r.warned.IsZero() && now.Sub(r.warned) < failWarnEvery) {
+	halting := provider.ClassOf(err) == provider.ClassHaltAccount
+	if (r.n < failStreak && !halting) || (!r.warned.IsZero() && now.Sub(r.warned) < failWarnEvery) {
 		return r.n, false
 	}
 	r.warned = now

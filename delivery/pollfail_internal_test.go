@@ -6,11 +6,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wacamp/wacamp/provider"
 )
 
-// Polls that are all refused warn after failStreak in a row, then at most
-// every failWarnEvery; one answered poll ends the run; accounts are
-// counted apart.
+// Polls that are all refused warn after failStreak in a row (at once when
+// the provider refuses the account), then at most every failWarnEvery; one
+// answered poll ends the run; accounts are counted apart.
 func TestFailingPollsWarnOnARun(t *testing.T) {
 	t.Parallel()
 	var f failing
@@ -36,4 +38,12 @@ func TestFailingPollsWarnOnARun(t *testing.T) {
 		_, warn := f.note("main", refused, now.Add(failWarnEvery))
 		require.False(t, warn, "an answered poll ended the run: poll %d", i)
 	}
+
+	// A refusal of the account (a wrong whatsapp_bot_id) warns at once.
+	halted := &provider.Error{Provider: "botsailor", Op: "message-status", Message: "WhatsApp account not found.", Class: provider.ClassHaltAccount}
+	n, warn = f.note("badbot", halted, now)
+	require.True(t, warn)
+	require.Equal(t, 1, n)
+	_, warn = f.note("badbot", halted, now.Add(time.Minute))
+	require.False(t, warn, "at most every failWarnEvery")
 }

@@ -75,10 +75,14 @@ type ConversationMessage struct {
 	Reason string
 }
 
-// AccountInfo is what a provider tells about the account's plan limits.
+// AccountInfo is what a provider tells about the account's plan limits,
+// and the phone numbers its credentials reach.
 type AccountInfo struct {
 	SubscriberLimit int64 // -1 = unlimited
 	SubscriberCount int64
 	CreditLimit     int64 // -1 = unlimited
 	CreditUsed      int64
+	// PhoneNumberIDs are the phone_number_ids the provider lists for the
+	// credentials; nil when it lists none, or lists any of them masked.
+	PhoneNumberIDs []string
 }

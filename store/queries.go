@@ -1017,7 +1017,7 @@ func (db *DB) recipientRows(ctx context.Context, broadcastID, after int64, limit
 		cond, args = cond+" AND d.status = ?", append(args, string(status))
 	}
 	var rows []exportRow
-	err := db.q(ctx).Raw(`SELECT r.id AS recipient_id, d.id, r.phone, r.name, d.status, d.wamid, d.error_code, d.error, d.attempts, d.settle,
+	err := db.q(ctx).Raw(`SELECT r.id AS recipient_id, d.id, r.phone, r.name, d.status, d.wamid, d.error_code, d.error, d.attempts, `+settleShown("d.")+` AS settle,
 		d.sent_at, d.updated_at, b.updated_at AS planned, z.name AS zone_name
 		FROM recipients r JOIN broadcasts b ON b.id = r.broadcast_id `+join+`
 		LEFT JOIN broadcast_zones z ON z.broadcast_id = r.broadcast_id AND z.zone = r.zone
@@ -1793,7 +1793,7 @@ func (f DeliveryFilter) where(phone string) (string, []any) {
 // deliveries_feed index with a state, deliveries_phone with a phone).
 // Recipients not planned yet have no delivery and are not listed.
 func (db *DB) Deliveries(ctx context.Context, broadcastID int64, f DeliveryFilter, after int64, limit int) ([]delivery.Row, error) {
-	q := `SELECT d.id, d.phone, COALESCE(r.name, '') AS name, d.status, d.wamid, d.error_code, d.error, d.attempts, d.settle, d.sent_at, d.updated_at
+	q := `SELECT d.id, d.phone, COALESCE(r.name, '') AS name, d.status, d.wamid, d.error_code, d.error, d.attempts, ` + settleShown("d.") + ` AS settle, d.sent_at, d.updated_at
 		FROM deliveries d LEFT JOIN recipients r ON r.id = d.recipient_id
 		WHERE d.broadcast_id = ? AND d.id > ?`
 	cond, fargs := f.where("d.phone")

@@ -156,7 +156,7 @@ type StepCursor struct {
 // about 100 enrollments, not every enrollment before them).
 func (db *DB) SequenceDeliveries(ctx context.Context, sequenceID int64, f DeliveryFilter, after StepCursor, limit int) ([]StepDelivery, error) {
 	q := `SELECT d.id, d.enrollment_id, e.run, d.step, d.phone, e.name, d.status, d.wamid, d.error_code, d.error, d.attempts,
-		d.settle, d.due_at, d.sent_at, d.updated_at
+		` + settleShown("d.") + ` AS settle, d.due_at, d.sent_at, d.updated_at
 		FROM enrollments e JOIN deliveries d ON d.enrollment_id = e.id
 		WHERE e.sequence_id = ? AND e.id >= ? AND d.enrollment_id >= ? AND (d.enrollment_id > ? OR d.step > ?)`
 	// The bound is on both sides of the join, so that either index seeks

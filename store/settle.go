@@ -35,14 +35,15 @@ func (db *DB) AwaitSettle(ctx context.Context, ref delivery.Ref, lease, until ti
 	return res.RowsAffected > 0, nil
 }
 
-// SettleCounts counts a broadcast's deliveries per settle state (awaiting,
-// settled, resent); those never unknown are not counted.
+// SettleCounts counts a broadcast's deliveries per settle state as shown
+// (settleShown: awaiting, settled, resent); those never unknown are not
+// counted.
 func (db *DB) SettleCounts(ctx context.Context, broadcastID int64) (map[string]int, error) {
 	var rows []struct {
 		Settle string
 		N      int
 	}
-	if err := db.q(ctx).Raw(`SELECT settle, COUNT(*) AS n FROM deliveries WHERE broadcast_id = ? AND settle <> '' GROUP BY settle`,
+	if err := db.q(ctx).Raw(`SELECT `+settleShown("")+` AS settle, COUNT(*) AS n FROM deliveries WHERE broadcast_id = ? AND settle <> '' GROUP BY 1`,
 		broadcastID).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("broadcast %d: settle counts: %w", broadcastID, err)
 	}
@@ -56,12 +57,22 @@ func (db *DB) SettleCounts(ctx context.Context, broadcastID int64) (map[string]i
 	return out, nil
 }
 
+// settleShown is the SQL of a delivery's settle state as status and
+// export show it (prefix: the table's alias and a dot, or ""): awaiting
+// while it awaits; else resent once it was ever sent again (resends,
+// migration 22), even if a later copy settled; else its settle state.
+func settleShown(prefix string) string {
+	return `CASE WHEN ` + prefix + `settle = '` + delivery.SettleAwaiting + `' THEN '` + delivery.SettleAwaiting +
+		`' WHEN ` + prefix + `resends > 0 THEN '` + delivery.SettleResent + `' ELSE ` + prefix + `settle END`
+}
+
 // Resend puts a sending delivery of ref's generation that holds lease (the
-// caller's attempt) back in the queue marked resent (skipped if its
+// caller's attempt) back in the queue marked resent and counted in
+// resends (skipped if its
 // broadcast was cancelled or its enrollment ended meanwhile); false when it
 // is no longer sending (settled) or another attempt holds it.
 func (db *DB) Resend(ctx context.Context, ref delivery.Ref, lease time.Time, reason string, now time.Time) (bool, error) {
-	ok, err := db.handBack(ctx, ref.ID, now, `UPDATE deliveries SET lease_until = NULL, settle = ?, settle_until = NULL,
+	ok, err := db.handBack(ctx, ref.ID, now, `UPDATE deliveries SET lease_until = NULL, settle = ?, settle_until = NULL, resends = resends + 1,
 		gen = `+handBackGen+`, queued_at = `+handBackQueued+`, status = `+handBackStatus+`,
 		error = `+handBackError("?")+`, error_code = `+handBackCode("error_code")+`, updated_at = ? WHERE id = ? AND gen = ? AND status = 'sending' AND lease_until = ?`,
 		delivery.SettleResent, reason, utc(now), ref.ID, ref.Gen, utc(lease))

@@ -191,3 +191,53 @@ func TestStalledAttemptCannotTouchTheAttemptThatTookOver(t *testing.T) {
 		require.Equal(t, "queued", f.delivery(ref.ID).Status)
 	})
 }
+
+// A message sent again after its window may have reached the recipient
+// twice, even when the second copy is settled in its turn from a webhook:
+// status and export go on showing it resent (before, the second settling
+// wrote over it, and the recipient messaged twice was counted settled).
+func TestResentThenSettledStaysResent(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		b, refs := f.planned("spring", 2, campaign.StatusRunning)
+		ref := refs[0]
+		claimAwait := func(ref delivery.Ref, from time.Duration) time.Time {
+			t.Helper()
+			lease := at(from + time.Minute)
+			ok, err := f.db.Claim(f.ctx, ref, at(from), lease, nil, consent.Check{})
+			require.NoError(t, err)
+			require.True(t, ok)
+			until := at(from + 5*time.Minute)
+			ok, err = f.db.AwaitSettle(f.ctx, ref, lease, until, delivery.ReasonAwaiting, at(from+time.Second))
+			require.NoError(t, err)
+			require.True(t, ok)
+			return until
+		}
+		until := claimAwait(ref, 0)
+		ok, err := f.db.Resend(f.ctx, ref, until, "no trace within the settle window", at(5*time.Minute))
+		require.NoError(t, err)
+		require.True(t, ok)
+		ref.Gen = f.delivery(ref.ID).Gen
+		claimAwait(ref, 6*time.Minute)
+		// The other delivery is settled the first time.
+		claimAwait(refs[1], 0)
+
+		res, err := f.db.ApplyWebhookEvents(f.ctx, b.AccountID, []provider.Event{
+			{WAMID: "wamid.SECOND", Phone: f.delivery(ref.ID).Phone, Status: provider.StatusDelivered},
+			{WAMID: "wamid.ONCE", Phone: f.delivery(refs[1].ID).Phone, Status: provider.StatusDelivered},
+		}, at(7*time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, 2, res.Settled)
+		require.Equal(t, "delivered", f.delivery(ref.ID).Status)
+
+		counts, err := f.db.SettleCounts(f.ctx, b.ID)
+		require.NoError(t, err)
+		require.Equal(t, map[string]int{delivery.SettleResent: 1, delivery.SettleSettled: 1}, counts)
+		shown := map[string]string{}
+		require.NoError(t, f.db.Export(f.ctx, b.ID, func(r delivery.Row) error {
+			shown[r.WAMID] = r.Settle
+			return nil
+		}))
+		require.Equal(t, map[string]string{"wamid.SECOND": delivery.SettleResent, "wamid.ONCE": delivery.SettleSettled}, shown)
+	})
+}

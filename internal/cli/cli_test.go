@@ -331,6 +331,32 @@ func TestValidateWarnsAboutPlanLimits(t *testing.T) {
 	require.NotContains(t, out, secret)
 }
 
+// validate warns of a phone_number_id the provider does not list for the
+// token (every send would be refused), and says of a myInfo the host has
+// no path for (HTTP 404) to check base_url.
+func TestValidateWarnsAboutNumberAndPath(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	listed := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/user/myInfo" {
+			http.NotFound(rw, r)
+			return
+		}
+		_, _ = rw.Write([]byte(`{"status":"1","message":{"whatsapp_bots_details":[{"phone_number_id":"119060000040020"},{"phone_number_id":"119060000040021"}]}}`))
+	}))
+	t.Cleanup(listed.Close)
+	w.simURL = listed.URL + "/api/v1"
+	code, out := w.run("validate", "-f", w.campaign(10))
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "warning: account main: phone_number_id 1190600 is not among the numbers the provider lists for this api_token (119060000040020, 119060000040021): its sends will be refused")
+
+	w.simURL = listed.URL // without /api/v1
+	code, out = w.run("validate", "-f", w.campaign(10))
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "warning: account main: cannot check plan limits: the provider has no such path (HTTP 404): check base_url")
+	require.NotContains(t, out, secret)
+}
+
 // Sequences are validated; until they can run, apply refuses a file with
 // any rather than write the rest and drop them.
 func TestSequenceCommands(t *testing.T) {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -267,10 +269,18 @@ func (s *Service) checkPlans(ctx context.Context, b *spec.Bundle) (warnings, pro
 		switch {
 		case errors.As(err, &pe) && pe.Class == provider.ClassHaltAccount:
 			problems = append(problems, fmt.Sprintf("%s: account %s: the provider refuses the account (check api_token and the account's ids): %v", a.Pos, a.Name, err))
+		case errors.As(err, &pe) && (pe.HTTPStatus == http.StatusNotFound || pe.HTTPStatus == http.StatusMethodNotAllowed):
+			warnings = append(warnings, fmt.Sprintf("account %s: cannot check plan limits: the provider has no such path (HTTP %d): check base_url "+
+				"(BotSailor's ends in /api/v1); a host without this call can ignore this, but sends to a wrong base_url halt their campaign: %v",
+				a.Name, pe.HTTPStatus, err))
 		case err != nil:
 			warnings = append(warnings, fmt.Sprintf("account %s: cannot check plan limits: %v", a.Name, err))
 		default:
 			infos[a.Name] = info
+			if ids := info.PhoneNumberIDs; len(ids) > 0 && a.PhoneNumberID != "" && !slices.Contains(ids, a.PhoneNumberID) {
+				warnings = append(warnings, fmt.Sprintf("account %s: phone_number_id %s is not among the numbers the provider lists for this api_token (%s): "+
+					"its sends will be refused", a.Name, a.PhoneNumberID, strings.Join(ids, ", ")))
+			}
 		}
 	}
 	for _, bc := range b.Broadcasts {

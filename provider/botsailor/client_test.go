@@ -709,6 +709,10 @@ func TestAccountInfo(t *testing.T) {
 		{"UnlimitedSubscribers", `{"status":"1","message":{"bot_subscriber_data":{"limit":"Unlimited","count":"10,000"},"message_credit_data":{"limit":"-1","used":"0"}}}`,
 			provider.AccountInfo{SubscriberLimit: -1, SubscriberCount: 10000, CreditLimit: -1, CreditUsed: 0}},
 		{"Absent", `{"status":"1","message":{"user_id":1}}`, provider.AccountInfo{SubscriberLimit: -1, CreditLimit: -1}},
+		{"Numbers listed", `{"status":"1","message":{"whatsapp_bots_details":[{"phone_number_id":"119060000040020"},{"phone_number_id":119060000040021}]}}`,
+			provider.AccountInfo{SubscriberLimit: -1, CreditLimit: -1, PhoneNumberIDs: []string{"119060000040020", "119060000040021"}}},
+		{"A masked number hides the list", `{"status":"1","message":{"whatsapp_bots_details":[{"phone_number_id":"119060000040020"},{"phone_number_id":"11906XXXXX40020"}]}}`,
+			provider.AccountInfo{SubscriberLimit: -1, CreditLimit: -1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

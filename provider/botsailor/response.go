@@ -345,7 +345,25 @@ func (a *answer) accountInfo() provider.AccountInfo {
 		SubscriberCount: limitValue(subs["count"], false),
 		CreditLimit:     limitValue(credit["limit"], true),
 		CreditUsed:      limitValue(credit["used"], false),
+		PhoneNumberIDs:  phoneNumberIDs(obj["whatsapp_bots_details"]),
 	}
+}
+
+// phoneNumberIDs reads the phone_number_id of each whatsapp_bots_details
+// entry; nil when there are none, or when any is not all digits (the doc's
+// sample masks them: "11906XXXXX40020"), since a list that cannot be read
+// whole cannot show that a number is missing from it.
+func phoneNumberIDs(v any) []string {
+	list, _ := v.([]any)
+	var out []string
+	for _, el := range list {
+		id := strings.TrimSpace(wire.Scalar(wire.Object(el)["phone_number_id"]))
+		if id == "" || strings.Trim(id, "0123456789") != "" {
+			return nil
+		}
+		out = append(out, id)
+	}
+	return out
 }
 
 // limitValue reads a plan figure that may be a number, a numeric string
