@@ -538,8 +538,10 @@ func flatEventOf(item map[string]any, event string) (provider.Event, bool) {
 	if fromMe {
 		peer = cmp.Or(jidOf(item["to"]), chat, wire.Scalar(item["phone"]))
 	}
-	if strings.HasSuffix(peer, "@g.us") || strings.HasSuffix(peer, "@broadcast") || strings.HasSuffix(peer, "@lid") {
-		return provider.Event{}, false
+	for _, jid := range []string{peer, chat} {
+		if strings.HasSuffix(jid, "@g.us") || strings.HasSuffix(jid, "@broadcast") || strings.HasSuffix(jid, "@lid") {
+			return provider.Event{}, false // a group's message names its sender in "from"
+		}
 	}
 	ev := provider.Event{WAMID: id, Phone: digitsOfJID(peer), Text: text}
 	if ev.Phone == "" || (id == "" && text == "") {

@@ -309,6 +309,7 @@ func TestParseWebhookFlatShape(t *testing.T) {
 			name: "Skipped",
 			body: `[{"event":"onAnyMessage","data":{"id":"3EB7","chatId":"2348179803743@c.us","message":"who wrote this?"}},
 				{"event":"onMessage","data":{"id":"3EB8","chatId":"120363@g.us","message":"group"}},
+				{"event":"onMessage","data":{"id":"3EBB","chatId":"120363@g.us","from":"2348179803743@c.us","message":"STOP in a group"}},
 				{"event":"onMessage","data":{"id":"3EB9","message":"no chat"}},
 				{"data":{"id":"3EBA","chatId":"2348179803743","fromMe":true,"ack":0}}]`,
 			want: nil,
