@@ -28,11 +28,12 @@ const deliveryAccount = `LEFT JOIN broadcasts b ON b.id = d.broadcast_id
 
 // WebhookResult counts what ApplyWebhookEvents did with a batch.
 type WebhookResult struct {
-	Applied int      // statuses that found their message (moved forward or not)
-	Kept    int      // statuses kept until their message is known
-	Ignored int      // statuses that carry nothing to record (e.g. sent)
-	Settled int      // sends of unknown outcome that a status showed (recorded sent)
-	Exited  []string // sequences whose enrollment a reply (or an opt-out) ended
+	Applied  int      // statuses that found their message (moved forward or not)
+	Kept     int      // statuses kept until their message is known
+	Ignored  int      // statuses that carry nothing to record (e.g. sent)
+	Settled  int      // sends of unknown outcome that a status showed (recorded sent)
+	Exited   []string // sequences whose enrollment a reply (its exit_on) ended
+	OptedOut []string // sequences whose enrollment an opt-out ended
 	// Keyword is the last keyword acted on, consent.None if none.
 	Keyword consent.Action
 	// Confirmations counts the confirmations the keywords planned.
@@ -102,7 +103,7 @@ func (db *DB) ApplyReceivedWebhookEvents(ctx context.Context, accountID int64, e
 				res.Keyword = out.Action
 			}
 			res.Confirmations += out.Confirmations
-			res.Exited = append(res.Exited, out.Ended...)
+			res.OptedOut = append(res.OptedOut, out.Ended...)
 			names, err := db.exit(ctx, &accountID, ev.Phone, "reply", now)
 			if err != nil {
 				return res, err

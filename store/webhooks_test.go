@@ -224,3 +224,26 @@ func TestWebhookByPhoneSkipsOldMessages(t *testing.T) {
 		require.Equal(t, "failed", f.delivery(refs[1].ID).Status)
 	})
 }
+
+// An opt-out pushed by a webhook ends the opted-out person's enrollments,
+// and is told apart from a reply exit (the log said "reply ended an
+// enrollment" for both).
+func TestWebhookOptOutEndsEnrollmentsAsAnOptOut(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		f.apply(withSequences(onboarding(false, "Hi", "Again")), t0)
+		ann := sequence.Enrollee{Phone: "4915100000001", Name: "Ann"}
+		_, err := f.db.Enroll(f.ctx, "onboarding", []sequence.Enrollee{ann}, t0)
+		require.NoError(t, err)
+		var acct int64
+		require.NoError(t, f.db.Gorm().Raw(`SELECT id FROM accounts WHERE name = 'main'`).Scan(&acct).Error)
+
+		res, err := f.db.ApplyWebhookEvents(f.ctx, acct, []provider.Event{{Inbound: true, Phone: ann.Phone, Text: "STOP"}}, at(time.Minute))
+		require.NoError(t, err)
+		require.Empty(t, res.Exited, "no exit_on: reply")
+		require.Equal(t, []string{"onboarding"}, res.OptedOut)
+		counts, err := f.db.EnrollmentCounts(f.ctx, "onboarding")
+		require.NoError(t, err)
+		require.Equal(t, map[string]int{"exited": 1}, counts)
+	})
+}

@@ -408,11 +408,12 @@ func clip(s string) string {
 
 // Result is what applying one webhook's events did.
 type Result struct {
-	Applied int      // statuses that found their message (moved forward or not)
-	Kept    int      // statuses kept until their message is known
-	Ignored int      // statuses that carry nothing to record (e.g. sent)
-	Settled int      // sends of unknown outcome that a status showed (recorded sent)
-	Exited  []string // sequences whose enrollment a reply (or an opt-out) ended
+	Applied  int      // statuses that found their message (moved forward or not)
+	Kept     int      // statuses kept until their message is known
+	Ignored  int      // statuses that carry nothing to record (e.g. sent)
+	Settled  int      // sends of unknown outcome that a status showed (recorded sent)
+	Exited   []string // sequences whose enrollment a reply (its exit_on) ended
+	OptedOut []string // sequences whose enrollment an opt-out ended
 	// Keyword is the last opt-out or opt-in keyword acted on.
 	Keyword consent.Action
 	// Confirmations counts the confirmations the keywords planned (see
@@ -480,6 +481,9 @@ func (h *ApplyHandler) apply(ctx context.Context, data []byte) error {
 		}
 		for _, seq := range res.Exited {
 			h.Logger.InfoContext(ctx, "webhook: reply ended an enrollment", slog.String("account", p.Account), slog.String("sequence", seq))
+		}
+		for _, seq := range res.OptedOut {
+			h.Logger.InfoContext(ctx, "webhook: an opt-out ended an enrollment", slog.String("account", p.Account), slog.String("sequence", seq))
 		}
 		h.Logger.DebugContext(ctx, "webhook: events applied", slog.String("account", p.Account),
 			slog.Int("applied", res.Applied), slog.Int("kept", res.Kept), slog.Int("ignored", res.Ignored))

@@ -35,14 +35,31 @@ func NewReceiver(c *Conns, getenv func(string) string, log *slog.Logger) (r *web
 // ServeWebhooks serves the webhook receiver on addr until ctx ends. ready,
 // if not nil, gets the address it listens on.
 func ServeWebhooks(ctx context.Context, c *Conns, addr string, getenv func(string) string, log *slog.Logger, ready func(net.Addr)) error {
+	ln, err := ListenWebhooks(addr)
+	if err != nil {
+		return err
+	}
+	return ServeWebhooksOn(ctx, c, ln, getenv, log, ready)
+}
+
+// ListenWebhooks opens the webhook receiver's listener on addr, so that a
+// process can fail at start, before it says it runs, when the address is
+// taken.
+func ListenWebhooks(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("webhooks: listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// ServeWebhooksOn is ServeWebhooks on a listener opened already; it closes
+// ln when it returns.
+func ServeWebhooksOn(ctx context.Context, c *Conns, ln net.Listener, getenv func(string) string, log *slog.Logger, ready func(net.Addr)) error {
 	recv, closeRecv := NewReceiver(c, getenv, log)
 	defer closeRecv()
 	if err := recv.CheckSecrets(ctx); err != nil {
 		log.WarnContext(ctx, "webhooks: cannot read the accounts yet; trying again at the first webhook", slog.String("error", err.Error()))
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("webhooks: listen on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	var h http.Handler = recv

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -43,4 +44,24 @@ func TestDaemonsFailFastWithoutRedisOrPostgres(t *testing.T) {
 			require.NotContains(t, out.String(), pw, "%s, %s", name, tc.name)
 		}
 	}
+}
+
+// A worker whose -webhook-addr is taken stops at start, non-zero, before
+// it says it runs (before, it logged "worker: running" and then exited).
+func TestWorkerFailsFastWhenTheWebhookAddressIsTaken(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = taken.Close() })
+	env := map[string]string{"REDIS_URL": testenv.NewRedis(t).URL, "DATABASE_URL": testenv.NewMigratedDatabase(t), "WACAMP_DB_MAX_CONNS": "2"}
+	out := &syncBuf{}
+	// The guard only ends a worker that wrongly keeps running.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = cli.Worker(ctx, []string{"-webhook-addr", taken.Addr().String(), "-metrics-addr", ""},
+		cli.IO{Stdout: out, Stderr: out, Getenv: func(k string) string { return env[k] }})
+	require.NoError(t, ctx.Err(), "it kept running")
+	require.NotZero(t, cli.Exit(err, out))
+	require.Contains(t, out.String(), "webhooks: listen on "+taken.Addr().String())
+	require.NotContains(t, out.String(), "worker: running")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"slices"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 
 // Worker runs the worker command: an asynq server with wacamp's handlers
 // until ctx ends, then a graceful shutdown (in-flight sends finish). It
-// fails at once when Redis or Postgres cannot be reached at start.
+// fails at once when Redis or Postgres cannot be reached at start, or the
+// webhook address (-webhook-addr) cannot be listened on.
 func Worker(ctx context.Context, args []string, io IO) error {
 	cfg, cfgErr := settings(io)
 	fs := newFlags("worker", io)
@@ -49,6 +51,16 @@ func Worker(ctx context.Context, args []string, io IO) error {
 	if err := mf.serve(ctx, token, conns.Metrics, app.ReadyChecks(conns), log); err != nil {
 		return err
 	}
+	// The webhook address is taken before the worker starts: a worker
+	// that cannot receive its webhooks stops at start, not after saying
+	// it runs.
+	var hookLn net.Listener
+	if *webhookAddr != "" {
+		if hookLn, err = app.ListenWebhooks(*webhookAddr); err != nil {
+			return err
+		}
+		defer hookLn.Close()
+	}
 	senders := &app.Senders{Getenv: io.Getenv, Logger: log}
 	warnUnusable(ctx, log, senders, conns.Store)
 	srv := app.NewWorker(conns, app.WorkerConfig{
@@ -65,8 +77,8 @@ func Worker(ctx context.Context, args []string, io IO) error {
 	}
 	log.InfoContext(ctx, "worker: running", slog.Int("concurrency", *concurrency))
 	hooks := make(chan error, 1)
-	if *webhookAddr != "" {
-		go func() { hooks <- app.ServeWebhooks(ctx, conns, *webhookAddr, io.Getenv, log, nil) }()
+	if hookLn != nil {
+		go func() { hooks <- app.ServeWebhooksOn(ctx, conns, hookLn, io.Getenv, log, nil) }()
 	}
 	select {
 	case <-ctx.Done():
