@@ -332,7 +332,8 @@ func TestSubscriberLimit(t *testing.T) {
 
 	info, err := b.Client.AccountInfo(ctx)
 	require.NoError(t, err)
-	require.Equal(t, provider.AccountInfo{SubscriberLimit: 2, SubscriberCount: 2, CreditLimit: -1, CreditUsed: 3}, info)
+	require.Equal(t, provider.AccountInfo{SubscriberLimit: 2, SubscriberCount: 2, CreditLimit: -1, CreditUsed: 3,
+		PhoneNumberIDs: []string{"119060000040020"}}, info, "the numbers it sent from")
 
 	b.Sim.SetOptions(func(o *botsailorsim.Options) { o.SubscriberLimit = 0 })
 	_, err = b.Client.Send(ctx, "8801700000003", text("now allowed"))
@@ -676,7 +677,8 @@ func TestShapesDriveTheDriver(t *testing.T) {
 
 			info, err := b.Client.AccountInfo(ctx)
 			require.NoError(t, err)
-			require.Equal(t, provider.AccountInfo{SubscriberLimit: 2, SubscriberCount: 1, CreditLimit: -1, CreditUsed: 4}, info)
+			require.Equal(t, provider.AccountInfo{SubscriberLimit: 2, SubscriberCount: 1, CreditLimit: -1, CreditUsed: 4,
+				PhoneNumberIDs: []string{"119060000040020"}}, info)
 
 			// Refusals look alike in both shapes.
 			_, err = b.Client.Send(ctx, "8801700000001", text("hi"))
