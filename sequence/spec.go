@@ -90,6 +90,10 @@ type StepReport struct {
 	// Skips counts the skipped steps that have a reason code, by it
 	// (opted_out); empty when none.
 	Skips map[string]int `json:"skipped_by_reason,omitempty"`
+	// Settle counts the step's sends whose outcome was unknown, by how
+	// they settle (delivery.SettleAwaiting, SettleSettled, SettleResent);
+	// empty when none.
+	Settle map[string]int `json:"settle,omitempty"`
 }
 
 // Row is one (enrollment, step) as `scheduler export` prints it.
@@ -105,6 +109,10 @@ type Row struct {
 	Error      string     `json:"error"`
 	DueAt      *time.Time `json:"due_at"`
 	SentAt     *time.Time `json:"sent_at"`
+	Attempts   int        `json:"attempts"`
+	// Settle says how a send whose outcome was unknown settles, as a
+	// broadcast's delivery.Row does; "" when it never was.
+	Settle string `json:"settle,omitempty"`
 }
 
 // Enrollee is someone to enroll: a phone number and the values its

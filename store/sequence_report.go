@@ -66,6 +66,28 @@ func (db *DB) SequenceReport(ctx context.Context, name string) (sequence.Report,
 			s.NextDue = ptr(next.UTC())
 		}
 	}
+	// Sends of unknown outcome, by how they settle (as a broadcast's).
+	var settles []struct {
+		Step   int
+		Settle string
+		N      int
+	}
+	err = db.q(ctx).Raw(`SELECT d.step, `+settleShown("d.")+` AS settle, COUNT(*) AS n
+		FROM deliveries d JOIN enrollments e ON e.id = d.enrollment_id
+		WHERE e.sequence_id = ? AND d.settle <> '' GROUP BY d.step, 2`, id).Scan(&settles).Error
+	if err != nil {
+		return r, fmt.Errorf("sequence %q: count settles: %w", name, err)
+	}
+	for _, row := range settles {
+		if row.Step >= len(r.Steps) {
+			continue
+		}
+		s := &r.Steps[row.Step]
+		if s.Settle == nil {
+			s.Settle = map[string]int{}
+		}
+		s.Settle[row.Settle] += row.N
+	}
 	// Why the earliest planned step waits, if it was put off: one row of
 	// the due-steps index per step that has planned ones.
 	for i := range r.Steps {
@@ -102,9 +124,12 @@ func (db *DB) ExportSequence(ctx context.Context, name string, fn func(sequence.
 			Wamid               *string
 			ErrorCode, Error    string
 			DueAt, SentAt       *time.Time
+			Attempts            int
+			Settle              string
 		}
 		err := db.q(ctx).Raw(`SELECT d.id, d.enrollment_id, e.run, d.step, d.phone, e.name, d.status, d.wamid,
-			d.error_code, d.error, d.due_at, d.sent_at FROM deliveries d JOIN enrollments e ON e.id = d.enrollment_id
+			d.error_code, d.error, d.due_at, d.sent_at, d.attempts, `+settleShown("d.")+` AS settle
+			FROM deliveries d JOIN enrollments e ON e.id = d.enrollment_id
 			WHERE e.sequence_id = ? AND d.id > ? ORDER BY d.id LIMIT ?`, id, after, db.batch).Scan(&rows).Error
 		if err != nil {
 			return fmt.Errorf("sequence %q: export: %w", name, err)
@@ -114,7 +139,7 @@ func (db *DB) ExportSequence(ctx context.Context, name string, fn func(sequence.
 		}
 		for _, r := range rows {
 			row := sequence.Row{Enrollment: r.EnrollmentID, Run: r.Run, Phone: r.Phone, Name: r.Name, Step: r.Step + 1,
-				Status: r.Status, WAMID: deref(r.Wamid), ErrorCode: r.ErrorCode, Error: r.Error}
+				Status: r.Status, WAMID: deref(r.Wamid), ErrorCode: r.ErrorCode, Error: r.Error, Attempts: r.Attempts, Settle: r.Settle}
 			if r.DueAt != nil {
 				row.DueAt = ptr(r.DueAt.UTC())
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/sequence"
 	"github.com/wacamp/wacamp/templates"
 )
 
@@ -239,5 +240,47 @@ func TestResentThenSettledStaysResent(t *testing.T) {
 			return nil
 		}))
 		require.Equal(t, map[string]string{"wamid.SECOND": delivery.SettleResent, "wamid.ONCE": delivery.SettleSettled}, shown)
+	})
+}
+
+// A sequence step whose outcome is unknown shows how it settles, as a
+// broadcast's delivery does: in the sequence's report (per step) and in
+// its export, with its attempts.
+func TestSequenceStepShowsItsSettling(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		f.apply(withSequences(onboarding(false, "Hi {{name}}", "Day 2")), t0)
+		_, err := f.db.Enroll(f.ctx, "onboarding", []sequence.Enrollee{{Phone: "4915100000001", Name: "Ann"}}, t0)
+		require.NoError(t, err)
+		due := f.dueSteps(t0)
+		require.Len(t, due, 1)
+		ref := due[0].Ref
+		lease := at(time.Minute)
+		ok, err := f.db.Claim(f.ctx, ref, t0, lease, nil, consent.Check{})
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = f.db.AwaitSettle(f.ctx, ref, lease, at(5*time.Minute), delivery.ReasonAwaiting, at(time.Second))
+		require.NoError(t, err)
+		require.True(t, ok)
+
+		rep, err := f.db.SequenceReport(f.ctx, "onboarding")
+		require.NoError(t, err)
+		require.Equal(t, map[string]int{delivery.SettleAwaiting: 1}, rep.Steps[0].Settle)
+		require.Empty(t, rep.Steps[1].Settle)
+		var rows []sequence.Row
+		require.NoError(t, f.db.ExportSequence(f.ctx, "onboarding", func(r sequence.Row) error {
+			rows = append(rows, r)
+			return nil
+		}))
+		require.Len(t, rows, 1)
+		require.Equal(t, delivery.SettleAwaiting, rows[0].Settle)
+		require.Equal(t, 1, rows[0].Attempts)
+
+		ok, err = f.db.Resend(f.ctx, ref, at(5*time.Minute), "no trace within the settle window", at(5*time.Minute))
+		require.NoError(t, err)
+		require.True(t, ok)
+		rep, err = f.db.SequenceReport(f.ctx, "onboarding")
+		require.NoError(t, err)
+		require.Equal(t, map[string]int{delivery.SettleResent: 1}, rep.Steps[0].Settle)
 	})
 }

@@ -207,6 +207,10 @@ func printSequenceReport(w io.Writer, r sequence.Report, now time.Time) {
 		if len(s.Skips) > 0 {
 			line += " (skipped: " + countsLine(s.Skips, nil) + ")"
 		}
+		if len(s.Settle) > 0 {
+			line += fmt.Sprintf(" (outcome unknown: %d awaiting provider confirmation, %d settled from webhooks, %d sent again after the settle window)",
+				s.Settle[delivery.SettleAwaiting], s.Settle[delivery.SettleSettled], s.Settle[delivery.SettleResent])
+		}
 		if s.NextDue != nil {
 			when := "now"
 			if d := s.NextDue.Sub(now); d > 0 {

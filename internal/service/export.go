@@ -57,7 +57,7 @@ type csvRows struct {
 // BroadcastColumns and SequenceColumns are the CSV export's columns.
 var (
 	BroadcastColumns = []string{"id", "phone", "name", "status", "wamid", "error_code", "error", "attempts", "settle", "sent_at", "updated_at"}
-	SequenceColumns  = []string{"enrollment", "run", "phone", "name", "step", "status", "wamid", "error_code", "error", "due_at", "sent_at"}
+	SequenceColumns  = []string{"enrollment", "run", "phone", "name", "step", "status", "wamid", "error_code", "error", "due_at", "sent_at", "attempts", "settle"}
 )
 
 func (c *csvRows) write(header []string, rec []string) error {
@@ -84,7 +84,8 @@ func (c *csvRows) Broadcast(r delivery.Row) error {
 
 func (c *csvRows) Sequence(r sequence.Row) error {
 	return c.write(SequenceColumns, []string{strconv.FormatInt(r.Enrollment, 10), strconv.Itoa(r.Run), r.Phone, cell(r.Name),
-		strconv.Itoa(r.Step), r.Status, r.WAMID, r.ErrorCode, cell(r.Error), timeCell(r.DueAt), timeCell(r.SentAt)})
+		strconv.Itoa(r.Step), r.Status, r.WAMID, r.ErrorCode, cell(r.Error), timeCell(r.DueAt), timeCell(r.SentAt),
+		strconv.Itoa(r.Attempts), r.Settle})
 }
 
 func (c *csvRows) Flush() error {
