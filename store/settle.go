@@ -365,8 +365,8 @@ func (db *DB) claimFor(ctx context.Context, c candidate, wamid string, now time.
 // settleRow records an awaiting delivery sent, from a status webhook that
 // showed its message (with the id the webhook named, if any); a sequence
 // step also plans the enrollment's next step, in the same transaction.
-// Its sent_at is when its attempt began (sending_at), not now: the webhook
-// may come minutes after the message went.
+// Its sent_at is now, when the webhook showed it (the by-phone matching of
+// later statuses and the next step's timing count from it).
 func (db *DB) settleRow(ctx context.Context, id int64, wamid string, now time.Time) (bool, error) {
 	var ok bool
 	err := db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -374,7 +374,7 @@ func (db *DB) settleRow(ctx context.Context, id int64, wamid string, now time.Ti
 			EnrollmentID *int64
 			Step         *int
 		}
-		err := tx.Raw(`UPDATE deliveries SET status = 'sent', wamid = ?, sent_at = COALESCE(sending_at, ?), lease_until = NULL, settle = ?, settle_until = NULL,
+		err := tx.Raw(`UPDATE deliveries SET status = 'sent', wamid = ?, sent_at = ?, lease_until = NULL, settle = ?, settle_until = NULL,
 			error_code = '', error = '', next_poll_at = NULL, poll_count = 0, track_until = ?, updated_at = ?
 			WHERE id = ? AND status = 'sending' AND settle = ? RETURNING enrollment_id, step`,
 			nullable(wamid), utc(now), delivery.SettleSettled, utc(now.Add(settleTrack)), utc(now), id, delivery.SettleAwaiting).Scan(&got).Error

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/wacamp/wacamp/provider"
@@ -113,6 +114,10 @@ const (
 	pathMyInfo        = "/user/myInfo"
 )
 
+// maxConversationRead is the most entries Conversation asks for when the
+// provider lists a conversation oldest first.
+const maxConversationRead = 1000
+
 // opConversation is the Op of Conversation calls.
 const opConversation = "conversation"
 
@@ -206,10 +211,12 @@ func (c *Client) sendCall(to string, m templates.Message) (call, error) {
 // Conversation returns up to limit messages (DefaultConversationLimit when
 // limit <= 0) of the conversation with phone, newest first: the doc does
 // not give the order, so a list that runs oldest first (by its times, else
-// its numeric ids) is turned round (see newestFirst). It is how the wamid
-// of a send whose answer carried none, or was lost, is found. A refusal
-// that says the subscriber or the conversation does not exist is an empty
-// conversation (see noHistory).
+// its numeric ids: olderFirst) is turned round, and when such a list is
+// full, so that it holds the oldest entries and not the newest, it is read
+// again with four times the limit, up to maxConversationRead entries (an
+// error beyond). It is how the wamid of a send whose answer carried none,
+// or was lost, is found. A refusal that says the subscriber or the
+// conversation does not exist is an empty conversation (see noHistory).
 //
 // The "offset" parameter is not sent: the doc marks it optional and its only
 // example (offset=1) leaves open whether it counts from 0 or 1, so the
@@ -225,17 +232,34 @@ func (c *Client) Conversation(ctx context.Context, phone string, limit int) ([]p
 	if limit <= 0 {
 		limit = DefaultConversationLimit
 	}
-	form := url.Values{}
-	form.Set("phone_number_id", c.cfg.PhoneNumberID)
-	form.Set("phone_number", p)
-	form.Set("limit", strconv.Itoa(limit))
-	ans, err := c.do(ctx, call{op: opConversation, path: pathConversation, form: form})
-	if err != nil {
-		return nil, err
+	var msgs []provider.ConversationMessage
+	for {
+		form := url.Values{}
+		form.Set("phone_number_id", c.cfg.PhoneNumberID)
+		form.Set("phone_number", p)
+		form.Set("limit", strconv.Itoa(limit))
+		ans, err := c.do(ctx, call{op: opConversation, path: pathConversation, form: form})
+		if err != nil {
+			return nil, err
+		}
+		msgs = ans.conversation()
+		if !olderFirst(msgs) {
+			break
+		}
+		slices.Reverse(msgs)
+		if len(msgs) < limit {
+			break
+		}
+		// Listed oldest first and full: the newest are not in it.
+		if limit >= maxConversationRead {
+			return nil, c.refuse("conversation", provider.ClassPermanent, fmt.Sprintf(
+				"the provider lists the conversation oldest first and it is longer than %d entries: its newest messages cannot be read", limit))
+		}
+		limit = min(limit*4, maxConversationRead)
 	}
+	msgs = byTimeNewestFirst(msgs)
 	// Ids and failure reasons are recorded on deliveries: kept only as
 	// far as they can be vouched for, like an answer's.
-	msgs := newestFirst(ans.conversation())
 	for i := range msgs {
 		m := &msgs[i]
 		m.ID, m.WAMID, m.Reason = c.k.Secrets.ID(m.ID), c.k.Secrets.ID(m.WAMID), c.k.Secrets.Message(m.Reason)
@@ -312,7 +336,7 @@ func (c *Client) interpret(ctx context.Context, cl httpapi.Call, a httpapi.Answe
 	if verdict == wire.FlagOK && a.OK() {
 		return ans, nil
 	}
-	if verdict == wire.FlagFail && cl.Op == opConversation && noHistory(ans.messageText()) {
+	if verdict == wire.FlagFail && cl.Op == opConversation && (a.OK() || a.Status == http.StatusNotFound) && noHistory(ans.messageText()) {
 		// Someone never messaged has no subscriber, or no conversation,
 		// yet: the doc does not say how that is answered, and a refusal
 		// naming it is an empty history, not a failure (or a first

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -266,6 +268,7 @@ func TestSendErrors(t *testing.T) {
 		{"NonJSON405", 405, "Method Not Allowed", provider.ClassHaltCampaign, "", "Method Not Allowed"},
 		{"FrameworkJSON404", 404, `{"detail":"Not Found"}`, provider.ClassHaltCampaign, "", "Not Found"},
 		{"RefusalUnder404", 404, `{"status":"0","message":"Subscriber not found."}`, provider.ClassPermanent, "", "Subscriber not found."},
+		{"FlagOnlyUnder404", 404, `{"status":"0"}`, provider.ClassPermanent, "", ""}, // the provider's own answer, saying nothing more
 		{"NonJSON401", 401, "Unauthorized", provider.ClassHaltAccount, "", "Unauthorized"},
 	}
 	for _, tt := range tests {
@@ -643,16 +646,23 @@ func TestConversation(t *testing.T) {
 			require.NoError(t, err, tt.body)
 			require.Empty(t, got, tt.body)
 		}
-		// Other refusals still fail the read.
+		// Other refusals still fail the read: about the call rather than
+		// the subscriber, too vague, or under a server error (it may not
+		// have looked at all; the read backs a reconciliation).
 		for _, tt := range []struct {
-			body  string
-			class provider.Class
+			status int
+			body   string
+			class  provider.Class
 		}{
-			{sampleAccountNotFound, provider.ClassHaltAccount},
-			{`{"status":"0","message":"Invalid API token, not found."}`, provider.ClassHaltAccount},
-			{`{"status":"0","message":"Something went wrong."}`, provider.ClassPermanent},
+			{200, sampleAccountNotFound, provider.ClassHaltAccount},
+			{200, `{"status":"0","message":"Invalid API token, not found."}`, provider.ClassHaltAccount},
+			{200, `{"status":"0","message":"Something went wrong."}`, provider.ClassPermanent},
+			{200, `{"status":"0","message":"No data found for this phone_number_id"}`, provider.ClassPermanent},
+			{200, `{"status":"0","message":"Invalid phone_number_id: no record"}`, provider.ClassPermanent},
+			{503, `{"status":"0","message":"Subscriber not found"}`, provider.ClassTransient},
+			{500, `{"status":"0","message":"No conversation found"}`, provider.ClassAmbiguous},
 		} {
-			c, _ := setup(t, wiretest.Reply(200, tt.body))
+			c, _ := setup(t, wiretest.Reply(tt.status, tt.body))
 			_, err := c.Conversation(ctx, "8801723309003", 5)
 			require.Equal(t, tt.class, requireProviderError(t, err).Class, tt.body)
 		}
@@ -686,11 +696,46 @@ func TestConversation(t *testing.T) {
 			}
 			require.Equal(t, []string{"wamid.4", "wamid.3", "wamid.2", "wamid.1"}, ids, body)
 		}
-		// A newest-first list is left as it is, times or none.
-		c, _ := setup(t, wiretest.Reply(200, sampleConversation))
-		got, err := c.Conversation(ctx, "8801723309003", 5)
+		// A newest-first list is left as it is, by times or by ids.
+		for _, body := range []string{byTime, byID} {
+			var in struct{ Message []json.RawMessage }
+			require.NoError(t, json.Unmarshal([]byte(body), &in))
+			slices.Reverse(in.Message)
+			rev, err := json.Marshal(map[string]any{"status": "1", "message": in.Message})
+			require.NoError(t, err)
+			c, _ := setup(t, wiretest.Reply(200, string(rev)))
+			got, err := c.Conversation(ctx, "8801723309003", 5)
+			require.NoError(t, err)
+			var ids []string
+			for _, m := range got {
+				ids = append(ids, m.WAMID)
+			}
+			require.Equal(t, []string{"wamid.4", "wamid.3", "wamid.2", "wamid.1"}, ids, string(rev))
+		}
+	})
+
+	t.Run("OldestFirstAndFullIsReadWhole", func(t *testing.T) {
+		t.Parallel()
+		// Listed oldest first, a full page holds the oldest entries, not
+		// the newest: the read asks again for more until the list is not
+		// full, so the newest are in it (a reconciliation must see them).
+		const total = 30
+		var limits []string
+		c, _ := setup(t, func(w http.ResponseWriter, r *http.Request) {
+			_ = r.ParseForm()
+			limits = append(limits, r.PostForm.Get("limit"))
+			n, _ := strconv.Atoi(r.PostForm.Get("limit"))
+			var entries []string
+			for i := 1; i <= min(n, total); i++ {
+				entries = append(entries, fmt.Sprintf(`{"id":%d,"sender":"bot","message_content":"m%d","wa_message_id":"wamid.%d"}`, i, i, i))
+			}
+			_, _ = fmt.Fprintf(w, `{"status":"1","message":[%s]}`, strings.Join(entries, ","))
+		})
+		got, err := c.Conversation(ctx, "8801723309003", 20)
 		require.NoError(t, err)
-		require.Len(t, got, 1)
+		require.Len(t, got, total)
+		require.Equal(t, "wamid.30", got[0].WAMID, "the newest first")
+		require.Equal(t, []string{"20", "80"}, limits)
 	})
 }
 

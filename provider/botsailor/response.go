@@ -525,14 +525,15 @@ func entryIDBefore(prefix []byte) string {
 
 // noHistory reports whether a refusal of get/conversation says only that
 // there is nothing to read: no such subscriber, or no conversation or
-// messages with them. A missing account is classed before (it halts), and
-// is not this.
+// messages with them. A text that names the account, the token, the API,
+// the bot or one of the call's ids is about the call, not the subscriber,
+// and is not this; nor is a vague "no data" or "no record".
 func noHistory(msg string) bool {
 	m := strings.ToLower(msg)
-	if strings.Contains(m, "account") || strings.Contains(m, "token") {
+	if wire.ContainsAny(m, "account", "token", "api", "bot", "phone_number_id", "whatsapp_bot_id", "invalid", "permission", "limit") {
 		return false
 	}
-	for _, what := range []string{"subscriber", "conversation", "message", "contact", "chat", "record", "data"} {
+	for _, what := range []string{"subscriber", "conversation", "message", "contact", "chat"} {
 		if strings.Contains(m, what) && (strings.Contains(m, "no "+what) ||
 			wire.ContainsAny(m, "not found", "not exist", "doesn't exist", "is empty")) {
 			return true
@@ -541,29 +542,27 @@ func noHistory(msg string) bool {
 	return false
 }
 
-// newestFirst returns a conversation newest first. The doc does not say
-// which way get/conversation lists it (BotSailor's is newest first): when
-// its first entry is older than its last (by their times, else by numeric
-// entry ids) the list is turned round, and when every entry has a time it
-// is then sorted by time, newest first, keeping that order within a
-// second (the times are to the second).
-func newestFirst(msgs []provider.ConversationMessage) []provider.ConversationMessage {
+// olderFirst reports whether a conversation is listed oldest first: its
+// first entry older than its last, by their times, else by numeric entry
+// ids. The doc does not say which way get/conversation lists it
+// (BotSailor's is newest first).
+func olderFirst(msgs []provider.ConversationMessage) bool {
 	if len(msgs) < 2 {
-		return msgs
+		return false
 	}
 	first, last := msgs[0], msgs[len(msgs)-1]
-	older := false
-	switch {
-	case !first.Time.IsZero() && !last.Time.IsZero() && !first.Time.Equal(last.Time):
-		older = first.Time.Before(last.Time)
-	default:
-		a, errA := strconv.ParseInt(first.ID, 10, 64)
-		b, errB := strconv.ParseInt(last.ID, 10, 64)
-		older = errA == nil && errB == nil && a < b
+	if !first.Time.IsZero() && !last.Time.IsZero() && !first.Time.Equal(last.Time) {
+		return first.Time.Before(last.Time)
 	}
-	if older {
-		slices.Reverse(msgs)
-	}
+	a, errA := strconv.ParseInt(first.ID, 10, 64)
+	b, errB := strconv.ParseInt(last.ID, 10, 64)
+	return errA == nil && errB == nil && a < b
+}
+
+// byTimeNewestFirst sorts a newest-first conversation by time, newest
+// first, keeping the order within a second (the times are to the second),
+// when every entry has a time; else it leaves it as it is.
+func byTimeNewestFirst(msgs []provider.ConversationMessage) []provider.ConversationMessage {
 	for _, m := range msgs {
 		if m.Time.IsZero() {
 			return msgs

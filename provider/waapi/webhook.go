@@ -141,8 +141,10 @@ func eventName(m map[string]any) string {
 func eventOf(item map[string]any, event string) (provider.Event, bool) {
 	key, ok := item["key"].(map[string]any)
 	if !ok {
-		if ev, ok := webJSEventOf(item); ok {
-			return ev, true
+		if webJSShaped(item) {
+			// Its verdict stands: what it skips (a reaction, a revoke, a
+			// notification, a pending ack) is no message of ours either.
+			return webJSEventOf(item)
 		}
 		return flatEventOf(item, event)
 	}
@@ -487,10 +489,28 @@ func jidOf(v any) string {
 	return wire.Scalar(v)
 }
 
+// webJSShaped reports whether an item is in the whatsapp-web.js /
+// wppconnect shape: its "id" a serialized id or an id object.
+func webJSShaped(item map[string]any) bool {
+	switch v := item["id"].(type) {
+	case string:
+		_, _, _, ok := parseSerialized(v)
+		return ok
+	case map[string]any:
+		return true
+	}
+	return false
+}
+
 // inboundEvents are the event names of a message received (the doc's
 // "onMessage", and common spellings of the same).
 var inboundEvents = map[string]bool{"onmessage": true, "message": true, "message.received": true, "message_received": true,
 	"messages.received": true, "incoming": true, "incoming_message": true}
+
+// flatMessageTypes are the message types a flat item may name besides the
+// whatsapp-web.js ones (any other "type" is no message).
+var flatMessageTypes = map[string]bool{"text": true, "message": true, "conversation": true, "extendedtextmessage": true,
+	"imagemessage": true, "videomessage": true, "documentmessage": true, "audiomessage": true}
 
 // flatEventOf reads an item in the flat shape the doc's own words suggest,
 // for a payload the doc never shows: a message with its id in "id" (a
@@ -506,10 +526,15 @@ var inboundEvents = map[string]bool{"onmessage": true, "message": true, "message
 //
 // Without "fromMe" the event name decides: a message received
 // ("onMessage"; see inboundEvents) is inbound; otherwise an item with a
-// status (or ack) and no text of its own is a status of our message, and
-// anything else is skipped, since whose it is cannot be told. An item with
-// no phone number (groups, broadcasts and linked ids included) is skipped.
+// status word (or an ack) and no text of its own is a status of our
+// message, and anything else is skipped, since whose it is cannot be
+// told. An item of a "type" that is no message (a reaction, a revoke, a
+// notification) and one with no phone number (groups, broadcasts and
+// linked ids included) are skipped.
 func flatEventOf(item map[string]any, event string) (provider.Event, bool) {
+	if typ := wire.Scalar(item["type"]); typ != "" && !webJSMessageTypes[typ] && !flatMessageTypes[strings.ToLower(typ)] {
+		return provider.Event{}, false // a reaction, a revoke, a call, a notification: no message
+	}
 	id := wire.FirstScalar(item, "id", "messageId", "message_id")
 	chat := wire.FirstScalar(item, "chatId", "chat_id", "remoteJid")
 	text := ""
@@ -523,7 +548,11 @@ func flatEventOf(item map[string]any, event string) (provider.Event, bool) {
 		text = cmp.Or(wire.Scalar(item["body"]), wire.Scalar(item["text"]), wire.Scalar(wire.Field(item["text"], "body")), wire.Scalar(item["caption"]))
 	}
 	_, hasAck := ackStatus(item)
-	hasStatus := hasAck || mapStatus(item["status"]) != provider.StatusUnknown
+	// Without fromMe a status says whose the item is only as a word
+	// (DELIVERY_ACK, read): a bare number could be anything's.
+	word := wire.Scalar(item["status"])
+	_, numeric := strconv.Atoi(word)
+	hasStatus := hasAck || (numeric != nil && mapStatus(word) != provider.StatusUnknown)
 	fromMe, known := boolOf(item["fromMe"])
 	switch {
 	case known:

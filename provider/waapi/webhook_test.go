@@ -314,5 +314,19 @@ func TestParseWebhookFlatShape(t *testing.T) {
 				{"data":{"id":"3EBA","chatId":"2348179803743","fromMe":true,"ack":0}}]`,
 			want: nil,
 		},
+		{
+			// What the whatsapp-web.js reader skips stays skipped (it
+			// never falls through to this shape): a notification, a call,
+			// a reaction or a revoke is no reply and no status of ours; nor
+			// is a bare number in "status", or a flat item of such a type.
+			name: "NoMessagesFallThrough",
+			body: `[{"id":"false_2348179803743@c.us_3EB0N1","type":"e2e_notification","from":"2348179803743@c.us","fromMe":false},
+				{"id":"false_2348179803743@c.us_3EB0N2","type":"call_log","from":"2348179803743@c.us","fromMe":false},
+				{"id":"false_2348179803743@c.us_3EB0N3","type":"reaction","body":"👍","from":"2348179803743@c.us","fromMe":false},
+				{"id":"true_2348179803743@c.us_3EB0N4","type":"revoked","fromMe":true,"ack":1},
+				{"data":{"id":"3EBC","chatId":"2348179803743@c.us","status":0}},
+				{"event":"onMessage","data":{"id":"3EBD","chatId":"2348179803743@c.us","type":"reaction","message":"👍","fromMe":false}}]`,
+			want: nil,
+		},
 	})
 }

@@ -208,7 +208,7 @@ func (c *Client) NotJSON(call Call, a Answer, perr error, class provider.Class) 
 		return c.Fail(call.Op, a.Status, class, snippet, fmt.Errorf("unparseable answer: %w", perr))
 	}
 	if call.Send {
-		class = noRouteClass(a.Status, wire.BareClass(a.Status, class), string(a.Raw))
+		class = noRouteClass(a.Status, wire.BareClass(a.Status, class), a.Raw)
 	}
 	pe := c.Fail(call.Op, a.Status, class, snippet, nil)
 	pe.RetryAfter = c.RetryAfter(a.Header)
@@ -216,12 +216,14 @@ func (c *Client) NotJSON(call Call, a Answer, perr error, class provider.Class) 
 }
 
 // noRouteClass is the class of a send answered with no route for its
-// address or method (wire.NoRoute): the base URL, or a path the doc does
-// not give, is wrong, and every message of this kind would fail the same
-// way, so a permanent failure of this one message becomes
-// ClassHaltCampaign (the campaign stops, its messages kept, until the
-// account is fixed). Any other class is kept.
-func noRouteClass(status int, class provider.Class, body string) provider.Class {
+// address or method (wire.NoRoute on the answer's HTTP status and raw
+// body): the base URL, or a path the doc does not give, is wrong, and
+// every message of this kind would fail the same way, so a permanent
+// failure of this one message becomes ClassHaltCampaign (a broadcast
+// pauses, its messages kept until the account is fixed and it is resumed;
+// a sequence's step fails, as on any answer that halts a campaign). Any
+// other class is kept.
+func noRouteClass(status int, class provider.Class, body []byte) provider.Class {
 	if class == provider.ClassPermanent && wire.NoRoute(status, body) {
 		return provider.ClassHaltCampaign
 	}
@@ -242,7 +244,7 @@ func (c *Client) Unclear(call Call, a Answer, why string) *provider.Error {
 // halts its campaign (see noRouteClass).
 func (c *Client) Refused(call Call, a Answer, status int, class provider.Class, msg, code string) *provider.Error {
 	if call.Send && code == "" {
-		class = noRouteClass(status, class, msg)
+		class = noRouteClass(a.Status, class, a.Raw)
 	}
 	pe := c.Fail(call.Op, status, class, msg, nil)
 	pe.Code = c.Secrets.Code(code)

@@ -1,8 +1,10 @@
 package wire
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -87,27 +89,41 @@ func BareClass(status int, class provider.Class) provider.Class {
 
 // NoRoute reports whether a non-2xx answer says only that the address or
 // the method is wrong, as a web server or framework answers a path it has
-// no route for: a 405, or a 404 whose body is empty, an HTML page, or a
-// bare "Not Found" (Go's "404 page not found", a JSON {"detail": "Not
-// Found"} read as its text). A provider's own refusal of
-// one message ("client not found", "Template not found") says more.
-func NoRoute(status int, body string) bool {
+// no route for: a 405, or a 404 whose body is empty, an HTML page, a bare
+// "Not Found" (Go's "404 page not found"), or a JSON object whose one
+// member (detail, message or error) says just that (FastAPI's {"detail":
+// "Not Found"}). A provider's own refusal of one message ("client not
+// found", {"status":false}, "Template not found") says more.
+func NoRoute(status int, body []byte) bool {
 	if status == http.StatusMethodNotAllowed {
 		return true // the route takes no such method, whatever its text
 	}
 	if status != http.StatusNotFound {
 		return false
 	}
-	b := strings.TrimSpace(body)
-	if b == "" || strings.HasPrefix(b, "<") {
+	b := bytes.TrimSpace(body)
+	if len(b) == 0 || b[0] == '<' {
 		return true
 	}
-	b = strings.TrimRight(strings.ToLower(b), ".!")
-	switch b {
+	text := string(b)
+	if b[0] == '{' {
+		var obj map[string]any
+		if json.Unmarshal(b, &obj) != nil || len(obj) != 1 {
+			return false
+		}
+		text = ""
+		for _, k := range []string{"detail", "message", "error"} {
+			if s, ok := obj[k].(string); ok {
+				text = s
+			}
+		}
+	}
+	switch strings.TrimRight(strings.ToLower(strings.TrimSpace(text)), ".!") {
 	case "not found", "404 not found", "404 page not found", "404":
 		return true
 	}
-	return strings.HasPrefix(b, "cannot post ") || strings.HasPrefix(b, "cannot get ")
+	t := strings.ToLower(text)
+	return strings.HasPrefix(t, "cannot post ") || strings.HasPrefix(t, "cannot get ")
 }
 
 // Scrubber replaces every form of a driver's secrets in text that may be

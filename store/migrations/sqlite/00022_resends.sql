@@ -5,6 +5,8 @@
 -- and settle then reads 'settled': this count keeps that the recipient may
 -- have it twice, so status and export show it as 'resent'.
 ALTER TABLE deliveries ADD COLUMN resends INTEGER NOT NULL DEFAULT 0;
+-- Deliveries sent again before this migration count once.
+UPDATE deliveries SET resends = 1 WHERE settle = 'resent';
 
 -- +goose Down
 ALTER TABLE deliveries DROP COLUMN resends;
