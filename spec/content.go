@@ -263,7 +263,11 @@ func CheckPeople(seq sequence.Spec, providers Providers, provider string, people
 				}
 			}
 			if len(missing) > 0 {
-				add("step %d needs %s, which has no value for them; give --var NAME=value or a column of that name", i+1, strings.Join(missing, ", "))
+				how := "give --var NAME=value or a column of that name"
+				if len(missing) == 1 && missing[0] == "{{name}}" {
+					how = "give --name or a name column"
+				}
+				add("step %d needs %s, which has no value for them; %s", i+1, strings.Join(missing, ", "), how)
 				continue
 			}
 			out, err := st.Message.Render(values)

@@ -51,14 +51,14 @@ func TestCheckPeople(t *testing.T) {
 
 	require.Equal(t, []string{
 		"people.csv:3: 4915100000002: step 2 needs {{code}}, which has no value for them; give --var NAME=value or a column of that name",
-		"people.csv:4: 4915100000003: step 1 needs {{name}}, which has no value for them; give --var NAME=value or a column of that name",
+		"people.csv:4: 4915100000003: step 1 needs {{name}}, which has no value for them; give --name or a name column",
 		"people.csv:6: 4915100000005: step 1: after rendering: text: has 4108 characters; at most 4096 are allowed",
 	}, problemLines(t, CheckPeople(spec, drivers.Catalog{}, "botsailor", Persons(people...))))
 
 	require.Equal(t, []string{
 		"people.csv:3: 4915100000002: step 2 needs {{code}}, which has no value for them; give --var NAME=value or a column of that name",
 		"people.csv:4: 4915100000003: has no name, which sobot requires with every message (customer_name); give --name or a name column",
-		"people.csv:4: 4915100000003: step 1 needs {{name}}, which has no value for them; give --var NAME=value or a column of that name",
+		"people.csv:4: 4915100000003: step 1 needs {{name}}, which has no value for them; give --name or a name column",
 		"people.csv:5: 4915100000004: step 2: after rendering: media.url: sobot sends image only as image/jpeg, image/png, not image/gif",
 		"people.csv:6: 4915100000005: step 1: after rendering: text: has 4108 characters; at most 4096 are allowed",
 	}, problemLines(t, CheckPeople(spec, drivers.Catalog{}, "sobot", Persons(people...))))

@@ -367,7 +367,8 @@ func TestSequenceCommands(t *testing.T) {
 	code, out := w.run("validate", "-f", path)
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "OK — 1 account(s), 0 broadcast(s), 1 sequence(s)")
-	require.Contains(t, out, "sequence onboarding: 2 steps")
+	require.Contains(t, out, "sequence onboarding: 2 steps; every enrollment must give {{code}} (--var NAME=value or a column of that name)",
+		"a placeholder's typo shows at validate, not at the first sign-up")
 
 	code, out = w.run("apply", "-f", path)
 	require.Equal(t, 0, code, out)
@@ -385,6 +386,11 @@ func TestSequenceCommands(t *testing.T) {
 	code, out = w.run("enroll", "nope", "--phone", "4915100000001")
 	require.Equal(t, 1, code, out)
 	require.Contains(t, out, `sequence "nope": not found`)
+	for _, cmd := range []string{"status", "export"} {
+		code, out = w.run(cmd, "nope")
+		require.Equal(t, 1, code, out)
+		require.Contains(t, out, `no broadcast or sequence named "nope"`, cmd)
+	}
 
 	code, out = w.run("unenroll", "onboarding", "--phone", "4915100000002")
 	require.Equal(t, 0, code, out)

@@ -27,7 +27,7 @@ const optoutUsage = `usage: scheduler optout COMMAND [flags]
                   a CSV with a phone column (optional columns scope, reason,
                   created_at override the flags); nothing is written if a row is bad
   export [--account NAME]
-                  CSV on stdout: phone,scope,reason,source,created_at,list
+                  CSV on stdout: phone,scope,reason,source,created_at,list,zone
 
 --account may be left out when exactly one account is applied.
 `

@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -183,7 +184,7 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 			}
 		}
 		for _, sq := range bundle.Sequences {
-			fmt.Fprintf(io.Stdout, "sequence %s: %d steps\n", sq.Name, len(sq.Steps))
+			fmt.Fprintf(io.Stdout, "sequence %s: %d steps%s\n", sq.Name, len(sq.Steps), needsLine(sq))
 			if note, ok := seqWindowNotes[sq.Name]; ok {
 				fmt.Fprintf(io.Stdout, "  %s\n", note)
 			}
@@ -537,4 +538,25 @@ func schedTestSend(ctx context.Context, args []string, io IO) error {
 		return &exitError{code: 1}
 	}
 	return nil
+}
+
+// needsLine says which values every enrollment of sq must give beyond its
+// phone and name (its steps' other placeholders), so that a typo in one
+// shows at validate, not when the first sign-up is refused.
+func needsLine(sq spec.Sequence) string {
+	var vars []string
+	for _, st := range sq.Steps {
+		for _, v := range st.Message.Variables() {
+			if v != "name" && v != "phone" && !slices.Contains(vars, v) {
+				vars = append(vars, v)
+			}
+		}
+	}
+	if len(vars) == 0 {
+		return ""
+	}
+	for i, v := range vars {
+		vars[i] = "{{" + v + "}}"
+	}
+	return "; every enrollment must give " + strings.Join(vars, ", ") + " (--var NAME=value or a column of that name)"
 }

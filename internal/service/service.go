@@ -106,9 +106,19 @@ func (s *Service) StatusOf(ctx context.Context, name string) (Status, error) {
 	}
 	sr, err := s.Sequences.Report(ctx, name)
 	if err != nil {
-		return Status{}, err
+		return Status{}, neither(name, err)
 	}
 	return Status{Kind: KindSequence, Sequence: &sr}, nil
+}
+
+// neither says that name is no broadcast and no sequence when err (the
+// sequence's lookup, after the broadcast's) is ErrNotFound; it still
+// wraps it.
+func neither(name string, err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("no broadcast or sequence named %q: %w", name, ErrNotFound)
+	}
+	return err
 }
 
 // Export calls broadcast for every recipient of the broadcast named name
@@ -120,7 +130,7 @@ func (s *Service) Export(ctx context.Context, name string, broadcast func(delive
 	if !errors.Is(err, campaign.ErrNotFound) {
 		return KindBroadcast, err
 	}
-	return KindSequence, s.Sequences.Export(ctx, name, sequence)
+	return KindSequence, neither(name, s.Sequences.Export(ctx, name, sequence))
 }
 
 // Verb is a lifecycle verb of a broadcast.
