@@ -28,13 +28,15 @@ func (db *DB) SequenceReport(ctx context.Context, name string) (sequence.Report,
 		Step   int
 		Status string
 		Code   string // a skipped step's error_code
+		Settle string // how a send of unknown outcome settles (settleShown); "" for the others
 		N      int
 		Next   sql.NullString // a time; SQLite returns an aggregate's as text
 	}
-	err = db.q(ctx).Raw(`SELECT d.step, d.status, CASE WHEN d.status = 'skipped' THEN d.error_code ELSE '' END AS code, COUNT(*) AS n,
+	err = db.q(ctx).Raw(`SELECT d.step, d.status, CASE WHEN d.status = 'skipped' THEN d.error_code ELSE '' END AS code,
+		`+settleShown("d.")+` AS settle, COUNT(*) AS n,
 		MIN(CASE WHEN d.status IN ('planned', 'queued', 'sending') THEN d.due_at END) AS next
 		FROM deliveries d JOIN enrollments e ON e.id = d.enrollment_id
-		WHERE e.sequence_id = ? GROUP BY d.step, d.status, code ORDER BY d.step`, id).Scan(&rows).Error
+		WHERE e.sequence_id = ? GROUP BY 1, 2, 3, 4 ORDER BY d.step`, id).Scan(&rows).Error
 	if err != nil {
 		return r, fmt.Errorf("sequence %q: count steps: %w", name, err)
 	}
@@ -49,6 +51,12 @@ func (db *DB) SequenceReport(ctx context.Context, name string) (sequence.Report,
 	for _, row := range rows {
 		s := &r.Steps[row.Step]
 		s.Counts[row.Status] += row.N
+		if row.Settle != "" {
+			if s.Settle == nil {
+				s.Settle = map[string]int{}
+			}
+			s.Settle[row.Settle] += row.N
+		}
 		if isReasonCode(row.Code) {
 			if s.Skips == nil {
 				s.Skips = map[string]int{}
@@ -65,28 +73,6 @@ func (db *DB) SequenceReport(ctx context.Context, name string) (sequence.Report,
 		if s.NextDue == nil || next.Before(*s.NextDue) {
 			s.NextDue = ptr(next.UTC())
 		}
-	}
-	// Sends of unknown outcome, by how they settle (as a broadcast's).
-	var settles []struct {
-		Step   int
-		Settle string
-		N      int
-	}
-	err = db.q(ctx).Raw(`SELECT d.step, `+settleShown("d.")+` AS settle, COUNT(*) AS n
-		FROM deliveries d JOIN enrollments e ON e.id = d.enrollment_id
-		WHERE e.sequence_id = ? AND d.settle <> '' GROUP BY d.step, 2`, id).Scan(&settles).Error
-	if err != nil {
-		return r, fmt.Errorf("sequence %q: count settles: %w", name, err)
-	}
-	for _, row := range settles {
-		if row.Step >= len(r.Steps) {
-			continue
-		}
-		s := &r.Steps[row.Step]
-		if s.Settle == nil {
-			s.Settle = map[string]int{}
-		}
-		s.Settle[row.Settle] += row.N
 	}
 	// Why the earliest planned step waits, if it was put off: one row of
 	// the due-steps index per step that has planned ones.
