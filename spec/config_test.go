@@ -207,7 +207,7 @@ func TestLoadProblems(t *testing.T) {
 				`testdata/bad/unknown_keys.yaml:5: broadcasts[0].mesage: unknown key (did you mean "message"?)`,
 				`testdata/bad/unknown_keys.yaml:9: broadcasts[0].audience.recipients[0].nmae: unknown key (did you mean "name"?)`,
 				`testdata/bad/unknown_keys.yaml:10: broadcasts[0].audience.cvs: unknown key (did you mean "csv"?)`,
-				`testdata/bad/unknown_keys.yaml:11: broadcasts[0].start: unknown key`,
+				`testdata/bad/unknown_keys.yaml:11: broadcasts[0].start: unknown key (did you mean "start_at"?)`,
 			},
 		},
 		{

@@ -338,12 +338,22 @@ func validEnvName(s string) bool {
 	return true
 }
 
-// didYouMean suggests the closest of candidates to s, if one is close.
+// didYouMean suggests the closest of candidates to s, if one is close: at
+// most two edits away, else one that s is the start of (rate_per_sec for
+// rate_per_second).
 func didYouMean(s string, candidates []string) string {
 	best, bestDist := "", 3
 	for _, c := range candidates {
 		if d := editDistance(s, c); d < bestDist && d < len(c) {
 			best, bestDist = c, d
+		}
+	}
+	if best == "" && len(s) >= 4 {
+		for _, c := range candidates {
+			if strings.HasPrefix(c, s) {
+				best = c
+				break
+			}
 		}
 	}
 	if best == "" {

@@ -64,7 +64,7 @@ broadcasts:
 		path + `:9: accounts[0].opt_out.keywords[4]: is 55 characters; a keyword is a word or two, at most 40`,
 		path + `:9: accounts[0].opt_out.keywords[6]: "stop" is already in the default opt-out keywords (keywords are compared without case and accents)`,
 		path + `:10: accounts[0].opt_out.opt_in_keywords[0]: "Párar" is already in accounts[0].opt_out.keywords (keywords are compared without case and accents)`,
-		path + `:11: accounts[0].opt_out.confirm: unknown key`,
+		path + `:11: accounts[0].opt_out.confirm: unknown key (did you mean "confirmation"?)`,
 	}, problemLines(t, err))
 }
 
