@@ -678,7 +678,7 @@ func (h *SendHandler) sendFailed(ctx context.Context, log *slog.Logger, job Job,
 		if rerr := h.store.ReleaseLease(rctx, job.Ref, leaseOf(job), now.Add(h.opts.AmbiguousDelay), "answer lost: "+text, now); rerr != nil {
 			return rerr
 		}
-		log.InfoContext(ctx, "delivery: send outcome unknown; will reconcile", slog.String("error", text))
+		log.InfoContext(ctx, "delivery: send outcome unknown; will look for it at the provider (its conversation, or its status webhooks) before sending again", slog.String("error", text))
 		return &WaitError{After: h.opts.AmbiguousDelay, Kind: WaitReconcile, Reason: "reconcile after lost answer"}
 	case provider.ClassPermanent:
 		_, ferr := h.store.Finish(ctx, job.Ref, Failed, code, text, now)
