@@ -71,6 +71,16 @@ func inside(path string, dirs []string, resolve bool) (bool, error) {
 	return false, nil
 }
 
+// special reports whether an absolute path lies in one of specialRoots.
+func special(path string) bool {
+	for _, root := range specialRoots {
+		if path == root || strings.HasPrefix(path, root+"/") {
+			return true
+		}
+	}
+	return false
+}
+
 // errSpecialFile is returned for a path that is not a regular file or
 // lies under /proc, /sys or /dev.
 var errSpecialFile = errors.New("is not a regular file (devices, pipes and the files of /proc, /sys and /dev are never read)")
@@ -78,14 +88,18 @@ var errSpecialFile = errors.New("is not a regular file (devices, pipes and the f
 // regularFile checks that path (symbolic links followed) is a regular
 // file outside the kernel's special trees, and returns its size.
 func regularFile(path string) (int64, error) {
+	// A path named under a special tree is refused as such before its
+	// links are followed: /dev/fd/63 (a shell's <(…)) leads to a pipe that
+	// has no path, which would read as "no such file".
+	if abs, err := filepath.Abs(path); err == nil && special(abs) {
+		return 0, errSpecialFile
+	}
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return 0, unwrapPath(err)
 	}
-	for _, root := range specialRoots {
-		if real == root || strings.HasPrefix(real, root+"/") {
-			return 0, errSpecialFile
-		}
+	if special(real) {
+		return 0, errSpecialFile
 	}
 	info, err := os.Stat(real)
 	if err != nil {
