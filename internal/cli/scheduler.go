@@ -195,14 +195,21 @@ func schedApply(ctx context.Context, cmd string, args []string, io IO) error {
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error() + "\nnothing was written"}
 	}
+	unchanged := map[string]bool{}
 	for _, c := range changes {
 		line := fmt.Sprintf("%-9s %-9s %s", c.Kind, c.Action, c.Name)
 		if c.Detail != "" {
 			line += " (" + c.Detail + ")"
 		}
 		fmt.Fprintln(io.Stdout, line)
+		if c.Kind == "broadcast" && c.Action == "unchanged" {
+			unchanged[c.Name] = true
+		}
 	}
 	for _, b := range bundle.Broadcasts {
+		if unchanged[b.Name] {
+			continue // as it was: possibly running or over already, so no "starts …"
+		}
 		printEstimate(io, b, rates[b.Account])
 		printZonePlan(io, bundle, b)
 	}

@@ -75,6 +75,7 @@ func TestStartWhoseDeadlinePassedIsRefused(t *testing.T) {
 	require.Equal(t, 0, code, out, "already stored with this start: applying again changes nothing")
 	require.Contains(t, out, "broadcast unchanged late")
 	require.NotContains(t, out, "start_at")
+	require.NotContains(t, out, "broadcast late: ", "an unchanged broadcast gets no estimate of when it starts")
 }
 
 // A token the provider calls invalid is an error of validate and apply:
