@@ -111,6 +111,19 @@ func (n *lossyNet) reachedAbout(phone, id string, from, to time.Time) bool {
 	return false
 }
 
+// reachedShowing is reachedAbout for a push that also shows text (the
+// message's content).
+func (n *lossyNet) reachedShowing(phone, id, text string, from, to time.Time) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, f := range n.forwarded {
+		if !f.at.Before(from) && !f.at.After(to) && bytes.Contains(f.body, []byte(phone)) && hasToken(f.body, id) && bytes.Contains(f.body, []byte(text)) {
+			return true
+		}
+	}
+	return false
+}
+
 // hasToken reports whether tok occurs in b with no letter or digit right
 // before or after it.
 func hasToken(b []byte, tok string) bool {
@@ -343,7 +356,18 @@ sequences:
 			if fc.idOnly {
 				about = ""
 			}
-			require.False(t, net.reachedAbout(about, f.id, f.at, f.at.Add(19*time.Second)),
+			traced := net.reachedAbout(about, f.id, f.at, f.at.Add(19*time.Second))
+			// A push that shows no content cannot tell two messages to one
+			// phone apart while wacamp knows neither's id (waapi's status
+			// updates; the README's known limits): with another such message
+			// to the phone, only a push showing this one's text is a trace.
+			var idless int64
+			require.NoError(t, b.db.Gorm().Raw(`SELECT COUNT(*) FROM deliveries WHERE phone = ? AND COALESCE(wamid, '') = ''
+				AND status IN ('sent', 'delivered', 'read')`, phone).Scan(&idless).Error)
+			if idless > 1 {
+				traced = net.reachedShowing(about, f.id, s.text, f.at, f.at.Add(19*time.Second))
+			}
+			require.False(t, traced,
 				"%s: %q sent again although a webhook about it had come within the settle window\nprovider accepted: %s\nwebhooks that reached wacamp: %s\n%s",
 				phone, s.text, sendsText(got), net.about(phone), b.historyOf(phone))
 		}
