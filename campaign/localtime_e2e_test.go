@@ -142,6 +142,9 @@ func localTimeAcrossZones(t *testing.T, base time.Time) {
 		tick(nine(loc))
 		b.waitFor(30*time.Second, loc.String()+" sent", func() bool { return sent(loc) == 2 })
 		require.Equal(t, 2*(i+1), b.sim.Stats().Accepted, "%s: no other zone sent", loc)
+		// Its batch task may still be finishing (active) once both sends
+		// are recorded: the next zone's "nothing queued" counts tasks.
+		b.waitFor(30*time.Second, loc.String()+" task done", func() bool { return pendingSends(t, b) == 0 })
 	}
 
 	tick(nine(newYork).Add(time.Second))
