@@ -102,11 +102,14 @@ var sentValues = `WITH v AS (
 	SELECT * FROM unnest(` + opaqueParams("bigint[]", "text[]", "timestamptz[]", "timestamptz[]", "timestamptz[]") + `)
 	AS v(id, wamid, now, first_poll, track_until))`
 
+// sentSet is what recording a send sets, from sentValues' row v.
+const sentSet = `status = 'sent', wamid = NULLIF(v.wamid, ''), sent_at = v.now, lease_until = NULL,
+	settle = ` + settledIfAwaiting + `, error_code = '', error = '', next_poll_at = v.first_poll, poll_count = 0,
+	track_until = v.track_until, updated_at = v.now`
+
 // sentSQL is sentRound's statement, built once (opaque).
 var sentSQL = sentValues + `,
-		u AS (UPDATE deliveries SET status = 'sent', wamid = NULLIF(v.wamid, ''), sent_at = v.now, lease_until = NULL,
-			settle = ` + settledIfAwaiting + `, error_code = '', error = '', next_poll_at = v.first_poll, poll_count = 0,
-			track_until = v.track_until, updated_at = v.now
+		u AS (UPDATE deliveries SET ` + sentSet + `
 			FROM v WHERE deliveries.id = v.id AND deliveries.status = 'sending'
 			RETURNING deliveries.id, deliveries.broadcast_id, v.now, v.wamid),
 		e AS (INSERT INTO delivery_events (delivery_id, status, at, detail) SELECT id, 'sent', now, wamid FROM u RETURNING delivery_id),
@@ -138,9 +141,7 @@ func sentRound(ctx context.Context, db *sql.DB, args []sentArg) ([]bool, error) 
 
 // stepSentSQL is stepSentRound's first statement, built once (opaque).
 var stepSentSQL = sentValues + `,
-			u AS (UPDATE deliveries SET status = 'sent', wamid = NULLIF(v.wamid, ''), sent_at = v.now, lease_until = NULL,
-				settle = ` + settledIfAwaiting + `, error_code = '', error = '', next_poll_at = v.first_poll, poll_count = 0,
-				track_until = v.track_until, updated_at = v.now
+			u AS (UPDATE deliveries SET ` + sentSet + `
 				FROM v WHERE deliveries.id = v.id AND deliveries.status = 'sending' AND deliveries.enrollment_id IS NOT NULL
 				RETURNING deliveries.id, deliveries.enrollment_id, deliveries.step, v.now, v.wamid),
 			e AS (INSERT INTO delivery_events (delivery_id, status, at, detail) SELECT id, 'sent', now, wamid FROM u)

@@ -8,6 +8,7 @@ import (
 	"github.com/wacamp/wacamp/consent"
 	"github.com/wacamp/wacamp/delivery"
 	"github.com/wacamp/wacamp/provider"
+	"github.com/wacamp/wacamp/webhook"
 )
 
 // ByPhoneKeep is how long a status matched by phone (an id-less provider's)
@@ -26,19 +27,9 @@ const deliveryAccount = `LEFT JOIN broadcasts b ON b.id = d.broadcast_id
 		LEFT JOIN enrollments e ON e.id = d.enrollment_id
 		LEFT JOIN sequences s ON s.id = e.sequence_id`
 
-// WebhookResult counts what ApplyWebhookEvents did with a batch.
-type WebhookResult struct {
-	Applied  int      // statuses that found their message (moved forward or not)
-	Kept     int      // statuses kept until their message is known
-	Ignored  int      // statuses that carry nothing to record (e.g. sent)
-	Settled  int      // sends of unknown outcome that a status showed (recorded sent)
-	Exited   []string // sequences whose enrollment a reply (its exit_on) ended
-	OptedOut []string // sequences whose enrollment an opt-out ended
-	// Keyword is the last keyword acted on, consent.None if none.
-	Keyword consent.Action
-	// Confirmations counts the confirmations the keywords planned.
-	Confirmations int
-}
+// WebhookResult counts what ApplyWebhookEvents did with a batch: the
+// webhook package's Result, which the receiver's store returns.
+type WebhookResult = webhook.Result
 
 // webhookEventRow is a webhook status whose message was not known yet.
 type webhookEventRow struct {

@@ -42,8 +42,7 @@ func (s WebhookStore) KeepWebhook(ctx context.Context, accountID int64, payload 
 
 // ApplyWebhookEvents applies one webhook's events, received at received.
 func (s WebhookStore) ApplyWebhookEvents(ctx context.Context, accountID int64, events []provider.Event, received, now time.Time) (webhook.Result, error) {
-	r, err := s.DB.ApplyReceivedWebhookEvents(ctx, accountID, events, received, now)
-	return webhook.Result{Applied: r.Applied, Kept: r.Kept, Ignored: r.Ignored, Settled: r.Settled, Exited: r.Exited, OptedOut: r.OptedOut, Keyword: r.Keyword, Confirmations: r.Confirmations}, err
+	return s.DB.ApplyReceivedWebhookEvents(ctx, accountID, events, received, now)
 }
 
 // SweepWebhookEvents matches kept statuses to their messages.
