@@ -198,14 +198,7 @@ func eventOf(item map[string]any, event string) (provider.Event, bool) {
 		if errv == nil {
 			errv = item["error"]
 		}
-		ev.Code, ev.Reason = errorOf(errv)
-		ev.Code = wire.Scrubber{}.Code(ev.Code) // a code is a short token; anything else is not kept
-		if ev.Reason == "" {
-			ev.Reason = wire.Scalar(wire.Field(update, "reason"))
-		}
-		if ev.Code == "" {
-			ev.Code = provider.ExtractCode(ev.Reason)
-		}
+		ev.Code, ev.Reason = failureOf(errv, wire.Scalar(wire.Field(update, "reason")))
 	}
 	return ev, true
 }
@@ -224,6 +217,19 @@ func mapStatus(v any) provider.Status {
 		return provider.StatusFailed
 	}
 	return provider.StatusUnknown
+}
+
+// failureOf is a failed status's code and reason, from its error (see
+// errorOf; else reason): a code is kept only as a short token, else the
+// Meta code written in the reason.
+func failureOf(errv any, reason string) (code, why string) {
+	code, why = errorOf(errv)
+	code = wire.Scrubber{}.Code(code) // a code is a short token; anything else is not kept
+	why = cmp.Or(why, reason)
+	if code == "" {
+		code = provider.ExtractCode(why)
+	}
+	return code, why
 }
 
 // errorOf reads a failure's code and text from an object {code, message}
@@ -547,7 +553,7 @@ func flatEventOf(item map[string]any, event string) (provider.Event, bool) {
 	if text == "" {
 		text = cmp.Or(wire.Scalar(item["body"]), wire.Scalar(item["text"]), wire.Scalar(wire.Field(item["text"], "body")), wire.Scalar(item["caption"]))
 	}
-	_, hasAck := ackStatus(item)
+	ack, hasAck := ackStatus(item)
 	// Without fromMe a status says whose the item is only as a word
 	// (DELIVERY_ACK, read): a bare number could be anything's.
 	word := wire.Scalar(item["status"])
@@ -581,19 +587,15 @@ func flatEventOf(item map[string]any, event string) (provider.Event, bool) {
 		ev.Inbound = true
 		return ev, true
 	}
-	if st, ok := ackStatus(item); ok {
-		ev.Status = st
-		return ev, st != provider.StatusUnknown
+	if hasAck {
+		ev.Status = ack
+		return ev, ack != provider.StatusUnknown
 	}
-	if ev.Status = mapStatus(item["status"]); ev.Status == provider.StatusUnknown {
+	if ev.Status = mapStatus(word); ev.Status == provider.StatusUnknown {
 		ev.Status = provider.StatusSent
 	}
 	if ev.Status == provider.StatusFailed {
-		ev.Code, ev.Reason = errorOf(item["error"])
-		ev.Code = wire.Scrubber{}.Code(ev.Code)
-		if ev.Code == "" {
-			ev.Code = provider.ExtractCode(ev.Reason)
-		}
+		ev.Code, ev.Reason = failureOf(item["error"], "")
 	}
 	return ev, true
 }
