@@ -110,8 +110,7 @@ func printReport(w io.Writer, r campaign.Report) {
 		fmt.Fprintln(w)
 	}
 	if len(r.Settle) > 0 {
-		fmt.Fprintf(w, "outcome unknown: %d awaiting provider confirmation, %d settled from webhooks, %d sent again after the settle window\n",
-			r.Settle[delivery.SettleAwaiting], r.Settle[delivery.SettleSettled], r.Settle[delivery.SettleResent])
+		fmt.Fprintln(w, settleLine(r.Settle))
 	}
 	if n, m := r.Skips[delivery.ReasonFrequencyCap], r.MarketingCapRefused; n+m > 0 {
 		fmt.Fprintf(w, "frequency cap: %d skipped (the person had had the account's frequency_cap of messages), %d failed (refused under Meta's per-user marketing limit, 131049)\n", n, m)
@@ -148,4 +147,11 @@ func printZones(w io.Writer, r campaign.Report) {
 		}
 		fmt.Fprintf(w, "  %-24s %-30s %s  %-8s %d of %d\n", z.Zone, z.Local, z.Due.Format(time.RFC3339), z.State, z.Handed, z.Recipients)
 	}
+}
+
+// settleLine says how a campaign's (or a step's) sends of unknown outcome
+// stand: counts by delivery.SettleAwaiting, SettleSettled, SettleResent.
+func settleLine(settle map[string]int) string {
+	return fmt.Sprintf("outcome unknown: %d awaiting provider confirmation, %d settled from webhooks, %d sent again after the settle window",
+		settle[delivery.SettleAwaiting], settle[delivery.SettleSettled], settle[delivery.SettleResent])
 }

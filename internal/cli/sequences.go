@@ -208,8 +208,7 @@ func printSequenceReport(w io.Writer, r sequence.Report, now time.Time) {
 			line += " (skipped: " + countsLine(s.Skips, nil) + ")"
 		}
 		if len(s.Settle) > 0 {
-			line += fmt.Sprintf(" (outcome unknown: %d awaiting provider confirmation, %d settled from webhooks, %d sent again after the settle window)",
-				s.Settle[delivery.SettleAwaiting], s.Settle[delivery.SettleSettled], s.Settle[delivery.SettleResent])
+			line += " (" + settleLine(s.Settle) + ")"
 		}
 		if s.NextDue != nil {
 			when := "now"
